@@ -1,0 +1,63 @@
+# licmesh: the two commands a newcomer needs are `make run` and `make test`.
+SHELL := /bin/bash
+GO    ?= go
+BIN   := $(CURDIR)/bin
+PKGS  := ./...
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS := -X github.com/licmesh/licmesh/node/version.Version=$(VERSION)
+
+.PHONY: all build run test unit e2e bench generate lint fuzz deps clean
+
+all: build
+
+## build: compile meshd, collectord and meshctl into ./bin
+build:
+	@mkdir -p $(BIN)
+	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/ ./cmd/...
+
+## run: the whole system on one machine (three masters, simulated collectors)
+run: build
+	$(BIN)/meshd dev
+
+## deps: system packages the tests use (Chromium, iproute2); apt-get when root
+deps:
+	@bash .ci/deps.sh
+
+## test: every test, race detector on, including the e2e runs of the real binaries
+test: deps build
+	$(GO) vet $(PKGS)
+	LICMESH_BIN=$(BIN) $(GO) test -race -count=1 -timeout 40m $(PKGS)
+
+## unit: the fast tests only (no e2e)
+unit:
+	$(GO) test -race -count=1 $$($(GO) list ./... | grep -v /e2e)
+
+## e2e: the fault runs against the real binaries
+e2e: build
+	LICMESH_BIN=$(BIN) $(GO) test -race -count=1 -timeout 30m ./e2e/...
+
+## bench: one table of measurements with ratios against baselines from the same run
+bench: build
+	LICMESH_BIN=$(BIN) $(GO) run ./e2e/bench/cmd/benchtable
+
+## generate: rebuild the protobuf and ConnectRPC code (tools go to .bin/)
+generate:
+	@bash .ci/tools.sh gen
+	cd mesh/wire && PATH=$(CURDIR)/.bin:$$PATH buf lint && PATH=$(CURDIR)/.bin:$$PATH buf generate
+
+## lint: go vet and staticcheck
+lint:
+	@bash .ci/tools.sh lint
+	$(GO) vet $(PKGS)
+	$(CURDIR)/.bin/staticcheck $(PKGS)
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt needed"; exit 1; }
+
+## fuzz: a short run of every fuzz target
+fuzz:
+	@for p in $$($(GO) list ./...); do \
+	  for f in $$($(GO) test -list '^Fuzz' $$p 2>/dev/null | grep ^Fuzz); do \
+	    echo "fuzz $$p $$f"; $(GO) test -run=^$$ -fuzz=^$$f$$ -fuzztime=20s $$p || exit 1; \
+	  done; done
+
+clean:
+	rm -rf $(BIN)
