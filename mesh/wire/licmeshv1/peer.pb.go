@@ -293,6 +293,86 @@ func (x *ApplyResponse) GetResult() []byte {
 	return nil
 }
 
+type RemoveServerRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RemoveServerRequest) Reset() {
+	*x = RemoveServerRequest{}
+	mi := &file_licmesh_v1_peer_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RemoveServerRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RemoveServerRequest) ProtoMessage() {}
+
+func (x *RemoveServerRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_licmesh_v1_peer_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RemoveServerRequest.ProtoReflect.Descriptor instead.
+func (*RemoveServerRequest) Descriptor() ([]byte, []int) {
+	return file_licmesh_v1_peer_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *RemoveServerRequest) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+type RemoveServerResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RemoveServerResponse) Reset() {
+	*x = RemoveServerResponse{}
+	mi := &file_licmesh_v1_peer_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RemoveServerResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RemoveServerResponse) ProtoMessage() {}
+
+func (x *RemoveServerResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_licmesh_v1_peer_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RemoveServerResponse.ProtoReflect.Descriptor instead.
+func (*RemoveServerResponse) Descriptor() ([]byte, []int) {
+	return file_licmesh_v1_peer_proto_rawDescGZIP(), []int{7}
+}
+
 var File_licmesh_v1_peer_proto protoreflect.FileDescriptor
 
 const file_licmesh_v1_peer_proto_rawDesc = "" +
@@ -311,11 +391,15 @@ const file_licmesh_v1_peer_proto_rawDesc = "" +
 	"\fApplyRequest\x12\x18\n" +
 	"\acommand\x18\x01 \x01(\fR\acommand\"'\n" +
 	"\rApplyResponse\x12\x16\n" +
-	"\x06result\x18\x01 \x01(\fR\x06result2\xe2\x01\n" +
+	"\x06result\x18\x01 \x01(\fR\x06result\"%\n" +
+	"\x13RemoveServerRequest\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\"\x16\n" +
+	"\x14RemoveServerResponse2\xb5\x02\n" +
 	"\vPeerService\x12E\n" +
 	"\bLeaseOps\x12\x1b.licmesh.v1.LeaseOpsRequest\x1a\x1c.licmesh.v1.LeaseOpsResponse\x12N\n" +
 	"\vRenewLeases\x12\x1e.licmesh.v1.RenewLeasesRequest\x1a\x1f.licmesh.v1.RenewLeasesResponse\x12<\n" +
-	"\x05Apply\x12\x18.licmesh.v1.ApplyRequest\x1a\x19.licmesh.v1.ApplyResponseB0Z.github.com/licmesh/licmesh/mesh/wire/licmeshv1b\x06proto3"
+	"\x05Apply\x12\x18.licmesh.v1.ApplyRequest\x1a\x19.licmesh.v1.ApplyResponse\x12Q\n" +
+	"\fRemoveServer\x12\x1f.licmesh.v1.RemoveServerRequest\x1a .licmesh.v1.RemoveServerResponseB0Z.github.com/licmesh/licmesh/mesh/wire/licmeshv1b\x06proto3"
 
 var (
 	file_licmesh_v1_peer_proto_rawDescOnce sync.Once
@@ -329,33 +413,37 @@ func file_licmesh_v1_peer_proto_rawDescGZIP() []byte {
 	return file_licmesh_v1_peer_proto_rawDescData
 }
 
-var file_licmesh_v1_peer_proto_msgTypes = make([]protoimpl.MessageInfo, 6)
+var file_licmesh_v1_peer_proto_msgTypes = make([]protoimpl.MessageInfo, 8)
 var file_licmesh_v1_peer_proto_goTypes = []any{
-	(*LeaseOpsRequest)(nil),     // 0: licmesh.v1.LeaseOpsRequest
-	(*LeaseOpsResponse)(nil),    // 1: licmesh.v1.LeaseOpsResponse
-	(*RenewLeasesRequest)(nil),  // 2: licmesh.v1.RenewLeasesRequest
-	(*RenewLeasesResponse)(nil), // 3: licmesh.v1.RenewLeasesResponse
-	(*ApplyRequest)(nil),        // 4: licmesh.v1.ApplyRequest
-	(*ApplyResponse)(nil),       // 5: licmesh.v1.ApplyResponse
-	(*LeaseOp)(nil),             // 6: licmesh.v1.LeaseOp
-	(*LeaseOpResult)(nil),       // 7: licmesh.v1.LeaseOpResult
-	(*RenewResult)(nil),         // 8: licmesh.v1.RenewResult
+	(*LeaseOpsRequest)(nil),      // 0: licmesh.v1.LeaseOpsRequest
+	(*LeaseOpsResponse)(nil),     // 1: licmesh.v1.LeaseOpsResponse
+	(*RenewLeasesRequest)(nil),   // 2: licmesh.v1.RenewLeasesRequest
+	(*RenewLeasesResponse)(nil),  // 3: licmesh.v1.RenewLeasesResponse
+	(*ApplyRequest)(nil),         // 4: licmesh.v1.ApplyRequest
+	(*ApplyResponse)(nil),        // 5: licmesh.v1.ApplyResponse
+	(*RemoveServerRequest)(nil),  // 6: licmesh.v1.RemoveServerRequest
+	(*RemoveServerResponse)(nil), // 7: licmesh.v1.RemoveServerResponse
+	(*LeaseOp)(nil),              // 8: licmesh.v1.LeaseOp
+	(*LeaseOpResult)(nil),        // 9: licmesh.v1.LeaseOpResult
+	(*RenewResult)(nil),          // 10: licmesh.v1.RenewResult
 }
 var file_licmesh_v1_peer_proto_depIdxs = []int32{
-	6, // 0: licmesh.v1.LeaseOpsRequest.ops:type_name -> licmesh.v1.LeaseOp
-	7, // 1: licmesh.v1.LeaseOpsResponse.results:type_name -> licmesh.v1.LeaseOpResult
-	8, // 2: licmesh.v1.RenewLeasesResponse.results:type_name -> licmesh.v1.RenewResult
-	0, // 3: licmesh.v1.PeerService.LeaseOps:input_type -> licmesh.v1.LeaseOpsRequest
-	2, // 4: licmesh.v1.PeerService.RenewLeases:input_type -> licmesh.v1.RenewLeasesRequest
-	4, // 5: licmesh.v1.PeerService.Apply:input_type -> licmesh.v1.ApplyRequest
-	1, // 6: licmesh.v1.PeerService.LeaseOps:output_type -> licmesh.v1.LeaseOpsResponse
-	3, // 7: licmesh.v1.PeerService.RenewLeases:output_type -> licmesh.v1.RenewLeasesResponse
-	5, // 8: licmesh.v1.PeerService.Apply:output_type -> licmesh.v1.ApplyResponse
-	6, // [6:9] is the sub-list for method output_type
-	3, // [3:6] is the sub-list for method input_type
-	3, // [3:3] is the sub-list for extension type_name
-	3, // [3:3] is the sub-list for extension extendee
-	0, // [0:3] is the sub-list for field type_name
+	8,  // 0: licmesh.v1.LeaseOpsRequest.ops:type_name -> licmesh.v1.LeaseOp
+	9,  // 1: licmesh.v1.LeaseOpsResponse.results:type_name -> licmesh.v1.LeaseOpResult
+	10, // 2: licmesh.v1.RenewLeasesResponse.results:type_name -> licmesh.v1.RenewResult
+	0,  // 3: licmesh.v1.PeerService.LeaseOps:input_type -> licmesh.v1.LeaseOpsRequest
+	2,  // 4: licmesh.v1.PeerService.RenewLeases:input_type -> licmesh.v1.RenewLeasesRequest
+	4,  // 5: licmesh.v1.PeerService.Apply:input_type -> licmesh.v1.ApplyRequest
+	6,  // 6: licmesh.v1.PeerService.RemoveServer:input_type -> licmesh.v1.RemoveServerRequest
+	1,  // 7: licmesh.v1.PeerService.LeaseOps:output_type -> licmesh.v1.LeaseOpsResponse
+	3,  // 8: licmesh.v1.PeerService.RenewLeases:output_type -> licmesh.v1.RenewLeasesResponse
+	5,  // 9: licmesh.v1.PeerService.Apply:output_type -> licmesh.v1.ApplyResponse
+	7,  // 10: licmesh.v1.PeerService.RemoveServer:output_type -> licmesh.v1.RemoveServerResponse
+	7,  // [7:11] is the sub-list for method output_type
+	3,  // [3:7] is the sub-list for method input_type
+	3,  // [3:3] is the sub-list for extension type_name
+	3,  // [3:3] is the sub-list for extension extendee
+	0,  // [0:3] is the sub-list for field type_name
 }
 
 func init() { file_licmesh_v1_peer_proto_init() }
@@ -370,7 +458,7 @@ func file_licmesh_v1_peer_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_licmesh_v1_peer_proto_rawDesc), len(file_licmesh_v1_peer_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   6,
+			NumMessages:   8,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -39,6 +39,9 @@ const (
 	PeerServiceRenewLeasesProcedure = "/licmesh.v1.PeerService/RenewLeases"
 	// PeerServiceApplyProcedure is the fully-qualified name of the PeerService's Apply RPC.
 	PeerServiceApplyProcedure = "/licmesh.v1.PeerService/Apply"
+	// PeerServiceRemoveServerProcedure is the fully-qualified name of the PeerService's RemoveServer
+	// RPC.
+	PeerServiceRemoveServerProcedure = "/licmesh.v1.PeerService/RemoveServer"
 )
 
 // PeerServiceClient is a client for the licmesh.v1.PeerService service.
@@ -49,6 +52,8 @@ type PeerServiceClient interface {
 	RenewLeases(context.Context, *connect.Request[licmeshv1.RenewLeasesRequest]) (*connect.Response[licmeshv1.RenewLeasesResponse], error)
 	// Apply commits one encoded FSM command and returns its encoded result.
 	Apply(context.Context, *connect.Request[licmeshv1.ApplyRequest]) (*connect.Response[licmeshv1.ApplyResponse], error)
+	// RemovePeer removes a dead master from the voters (only the leader can).
+	RemoveServer(context.Context, *connect.Request[licmeshv1.RemoveServerRequest]) (*connect.Response[licmeshv1.RemoveServerResponse], error)
 }
 
 // NewPeerServiceClient constructs a client for the licmesh.v1.PeerService service. By default, it
@@ -80,14 +85,21 @@ func NewPeerServiceClient(httpClient connect.HTTPClient, baseURL string, opts ..
 			connect.WithSchema(peerServiceMethods.ByName("Apply")),
 			connect.WithClientOptions(opts...),
 		),
+		removeServer: connect.NewClient[licmeshv1.RemoveServerRequest, licmeshv1.RemoveServerResponse](
+			httpClient,
+			baseURL+PeerServiceRemoveServerProcedure,
+			connect.WithSchema(peerServiceMethods.ByName("RemoveServer")),
+			connect.WithClientOptions(opts...),
+		),
 	}
 }
 
 // peerServiceClient implements PeerServiceClient.
 type peerServiceClient struct {
-	leaseOps    *connect.Client[licmeshv1.LeaseOpsRequest, licmeshv1.LeaseOpsResponse]
-	renewLeases *connect.Client[licmeshv1.RenewLeasesRequest, licmeshv1.RenewLeasesResponse]
-	apply       *connect.Client[licmeshv1.ApplyRequest, licmeshv1.ApplyResponse]
+	leaseOps     *connect.Client[licmeshv1.LeaseOpsRequest, licmeshv1.LeaseOpsResponse]
+	renewLeases  *connect.Client[licmeshv1.RenewLeasesRequest, licmeshv1.RenewLeasesResponse]
+	apply        *connect.Client[licmeshv1.ApplyRequest, licmeshv1.ApplyResponse]
+	removeServer *connect.Client[licmeshv1.RemoveServerRequest, licmeshv1.RemoveServerResponse]
 }
 
 // LeaseOps calls licmesh.v1.PeerService.LeaseOps.
@@ -105,6 +117,11 @@ func (c *peerServiceClient) Apply(ctx context.Context, req *connect.Request[licm
 	return c.apply.CallUnary(ctx, req)
 }
 
+// RemoveServer calls licmesh.v1.PeerService.RemoveServer.
+func (c *peerServiceClient) RemoveServer(ctx context.Context, req *connect.Request[licmeshv1.RemoveServerRequest]) (*connect.Response[licmeshv1.RemoveServerResponse], error) {
+	return c.removeServer.CallUnary(ctx, req)
+}
+
 // PeerServiceHandler is an implementation of the licmesh.v1.PeerService service.
 type PeerServiceHandler interface {
 	// LeaseOps submits acquires and releases to the leader's coalescer.
@@ -113,6 +130,8 @@ type PeerServiceHandler interface {
 	RenewLeases(context.Context, *connect.Request[licmeshv1.RenewLeasesRequest]) (*connect.Response[licmeshv1.RenewLeasesResponse], error)
 	// Apply commits one encoded FSM command and returns its encoded result.
 	Apply(context.Context, *connect.Request[licmeshv1.ApplyRequest]) (*connect.Response[licmeshv1.ApplyResponse], error)
+	// RemovePeer removes a dead master from the voters (only the leader can).
+	RemoveServer(context.Context, *connect.Request[licmeshv1.RemoveServerRequest]) (*connect.Response[licmeshv1.RemoveServerResponse], error)
 }
 
 // NewPeerServiceHandler builds an HTTP handler from the service implementation. It returns the path
@@ -140,6 +159,12 @@ func NewPeerServiceHandler(svc PeerServiceHandler, opts ...connect.HandlerOption
 		connect.WithSchema(peerServiceMethods.ByName("Apply")),
 		connect.WithHandlerOptions(opts...),
 	)
+	peerServiceRemoveServerHandler := connect.NewUnaryHandler(
+		PeerServiceRemoveServerProcedure,
+		svc.RemoveServer,
+		connect.WithSchema(peerServiceMethods.ByName("RemoveServer")),
+		connect.WithHandlerOptions(opts...),
+	)
 	return "/licmesh.v1.PeerService/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case PeerServiceLeaseOpsProcedure:
@@ -148,6 +173,8 @@ func NewPeerServiceHandler(svc PeerServiceHandler, opts ...connect.HandlerOption
 			peerServiceRenewLeasesHandler.ServeHTTP(w, r)
 		case PeerServiceApplyProcedure:
 			peerServiceApplyHandler.ServeHTTP(w, r)
+		case PeerServiceRemoveServerProcedure:
+			peerServiceRemoveServerHandler.ServeHTTP(w, r)
 		default:
 			http.NotFound(w, r)
 		}
@@ -167,4 +194,8 @@ func (UnimplementedPeerServiceHandler) RenewLeases(context.Context, *connect.Req
 
 func (UnimplementedPeerServiceHandler) Apply(context.Context, *connect.Request[licmeshv1.ApplyRequest]) (*connect.Response[licmeshv1.ApplyResponse], error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("licmesh.v1.PeerService.Apply is not implemented"))
+}
+
+func (UnimplementedPeerServiceHandler) RemoveServer(context.Context, *connect.Request[licmeshv1.RemoveServerRequest]) (*connect.Response[licmeshv1.RemoveServerResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("licmesh.v1.PeerService.RemoveServer is not implemented"))
 }

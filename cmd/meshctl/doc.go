@@ -1,0 +1,28 @@
+// Command meshctl is the operator CLI for a licmesh cluster. It talks to any
+// master's AdminService over HTTPS (ConnectRPC) with an admin token, and
+// prints what it finds as a table, JSON or CSV.
+//
+//	meshctl status
+//	meshctl members
+//	meshctl pool create NAME --seats N [--enforce hard|soft]
+//	meshctl pool list
+//	meshctl lease list [--pool P] [--holder H] [--collector C] [--limit N]
+//	meshctl token create [--role collector] [--ttl 24h] [--uses N]
+//	meshctl token list
+//	meshctl token revoke ID
+//	meshctl collector list
+//	meshctl operator remove-peer ID
+//	meshctl version
+//
+// Global flags, each with an environment fallback (a flag beats the
+// environment, which beats the default): --addr (LICMESH_ADDR, default
+// https://127.0.0.1:7400), --token (LICMESH_TOKEN) or --token-file
+// (LICMESH_TOKEN_FILE), --ca (LICMESH_CA, the cluster CA in PEM; without it
+// the system roots verify the master) and --timeout (LICMESH_TIMEOUT, 10s).
+//
+// Every list and show verb takes -o table|json|csv. JSON is the whole
+// response message in protojson with the proto field names; CSV has a header
+// row and guards every cell against formula injection.
+//
+// Exit status: 0 on success, 1 when the call failed, 2 for a usage error.
+package main

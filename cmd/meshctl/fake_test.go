@@ -1,0 +1,243 @@
+package main
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"math/big"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"connectrpc.com/connect"
+	v1 "github.com/licmesh/licmesh/mesh/wire/licmeshv1"
+	"github.com/licmesh/licmesh/mesh/wire/licmeshv1/licmeshv1connect"
+	"google.golang.org/protobuf/proto"
+)
+
+// testToken is the admin token the harness gives meshctl.
+const testToken = "lma1.testadmintoken.s3cretpart"
+
+// recorded is one call the fake master received.
+type recorded struct {
+	procedure string
+	auth      string
+	msg       proto.Message
+}
+
+// fakeAdmin is an AdminService that records each request and answers with
+// canned responses, or with err when it is set.
+type fakeAdmin struct {
+	mu    sync.Mutex
+	calls []recorded
+	err   error
+	// block makes every call wait until its context ends.
+	block bool
+
+	status      *v1.GetStatusResponse
+	members     *v1.ListMembersResponse
+	pools       *v1.ListPoolsResponse
+	leases      *v1.ListLeasesResponse
+	tokens      *v1.ListTokensResponse
+	collectors  *v1.ListCollectorsResponse
+	createdPool *v1.CreatePoolResponse
+	createdTok  *v1.CreateTokenResponse
+}
+
+var _ licmeshv1connect.AdminServiceHandler = (*fakeAdmin)(nil)
+
+// answer records a call and returns what pick chooses; pick runs under
+// f.mu so tests may change the canned data after the server started.
+func answer[Res any](ctx context.Context, f *fakeAdmin, proc string, h http.Header, req proto.Message, pick func() *Res) (*connect.Response[Res], error) {
+	f.mu.Lock()
+	f.calls = append(f.calls, recorded{procedure: proc, auth: h.Get("Authorization"), msg: proto.Clone(req)})
+	err, block, res := f.err, f.block, pick()
+	f.mu.Unlock()
+	if block {
+		<-ctx.Done()
+		return nil, connect.NewError(connect.CodeDeadlineExceeded, ctx.Err())
+	}
+	if err != nil {
+		return nil, err
+	}
+	return connect.NewResponse(res), nil
+}
+
+func (f *fakeAdmin) GetStatus(ctx context.Context, r *connect.Request[v1.GetStatusRequest]) (*connect.Response[v1.GetStatusResponse], error) {
+	return answer(ctx, f, r.Spec().Procedure, r.Header(), r.Msg, func() *v1.GetStatusResponse { return f.status })
+}
+
+func (f *fakeAdmin) ListMembers(ctx context.Context, r *connect.Request[v1.ListMembersRequest]) (*connect.Response[v1.ListMembersResponse], error) {
+	return answer(ctx, f, r.Spec().Procedure, r.Header(), r.Msg, func() *v1.ListMembersResponse { return f.members })
+}
+
+func (f *fakeAdmin) RemovePeer(ctx context.Context, r *connect.Request[v1.RemovePeerRequest]) (*connect.Response[v1.RemovePeerResponse], error) {
+	return answer(ctx, f, r.Spec().Procedure, r.Header(), r.Msg, func() *v1.RemovePeerResponse { return &v1.RemovePeerResponse{} })
+}
+
+func (f *fakeAdmin) CreatePool(ctx context.Context, r *connect.Request[v1.CreatePoolRequest]) (*connect.Response[v1.CreatePoolResponse], error) {
+	return answer(ctx, f, r.Spec().Procedure, r.Header(), r.Msg, func() *v1.CreatePoolResponse { return f.createdPool })
+}
+
+func (f *fakeAdmin) ListPools(ctx context.Context, r *connect.Request[v1.ListPoolsRequest]) (*connect.Response[v1.ListPoolsResponse], error) {
+	return answer(ctx, f, r.Spec().Procedure, r.Header(), r.Msg, func() *v1.ListPoolsResponse { return f.pools })
+}
+
+func (f *fakeAdmin) ListLeases(ctx context.Context, r *connect.Request[v1.ListLeasesRequest]) (*connect.Response[v1.ListLeasesResponse], error) {
+	return answer(ctx, f, r.Spec().Procedure, r.Header(), r.Msg, func() *v1.ListLeasesResponse { return f.leases })
+}
+
+func (f *fakeAdmin) CreateToken(ctx context.Context, r *connect.Request[v1.CreateTokenRequest]) (*connect.Response[v1.CreateTokenResponse], error) {
+	return answer(ctx, f, r.Spec().Procedure, r.Header(), r.Msg, func() *v1.CreateTokenResponse { return f.createdTok })
+}
+
+func (f *fakeAdmin) ListTokens(ctx context.Context, r *connect.Request[v1.ListTokensRequest]) (*connect.Response[v1.ListTokensResponse], error) {
+	return answer(ctx, f, r.Spec().Procedure, r.Header(), r.Msg, func() *v1.ListTokensResponse { return f.tokens })
+}
+
+func (f *fakeAdmin) RevokeToken(ctx context.Context, r *connect.Request[v1.RevokeTokenRequest]) (*connect.Response[v1.RevokeTokenResponse], error) {
+	return answer(ctx, f, r.Spec().Procedure, r.Header(), r.Msg, func() *v1.RevokeTokenResponse { return &v1.RevokeTokenResponse{} })
+}
+
+func (f *fakeAdmin) ListCollectors(ctx context.Context, r *connect.Request[v1.ListCollectorsRequest]) (*connect.Response[v1.ListCollectorsResponse], error) {
+	return answer(ctx, f, r.Spec().Procedure, r.Header(), r.Msg, func() *v1.ListCollectorsResponse { return f.collectors })
+}
+
+func (f *fakeAdmin) recordedCalls() []recorded {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]recorded(nil), f.calls...)
+}
+
+// update changes the fake's behaviour under its lock.
+func (f *fakeAdmin) update(change func(f *fakeAdmin)) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	change(f)
+}
+
+// Fixed times for the canned data, so tables are predictable.
+var (
+	t0 = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	t1 = t0.Add(23*time.Hour + 59*time.Minute)
+)
+
+func newFakeAdmin() *fakeAdmin {
+	return &fakeAdmin{
+		status: &v1.GetStatusResponse{
+			ClusterId: "c-42", NodeId: "m1", State: "Leader", LeaderId: "m1",
+			LeaderApiAddr: "10.0.0.1:7400", Term: 7, CommitIndex: 120, AppliedIndex: 119,
+			LastLogIndex: 121, TrustedTimeMs: t0.UnixMilli(), Version: "v0.1.0",
+			ProtocolVersion: 1, Pools: 2, Leases: 3, Collectors: 4, Voters: 3,
+		},
+		members: &v1.ListMembersResponse{Members: []*v1.Member{
+			{Id: "m1", GossipAddr: "10.0.0.1:7402", RaftAddr: "10.0.0.1:7401", ApiAddr: "10.0.0.1:7400", State: "alive", Voter: true, Leader: true, Version: "v0.1.0"},
+			{Id: "m2", GossipAddr: "10.0.0.2:7402", RaftAddr: "10.0.0.2:7401", ApiAddr: "10.0.0.2:7400", State: "alive", Voter: true, Version: "v0.1.0"},
+		}},
+		pools: &v1.ListPoolsResponse{Pools: []*v1.Pool{
+			{Name: "designer", Seats: 10, Enforce: "hard", Held: 3, PeakHeld: 5},
+			{Name: "=cmd|' /C calc'!A0", Seats: 5, Enforce: "soft", Held: 6, PeakHeld: 7, OverageGrants: 2, LastOverageMs: t0.UnixMilli()},
+		}},
+		leases: &v1.ListLeasesResponse{Leases: []*v1.Lease{
+			{Id: 17, Fence: 118, Pool: "designer", Holder: "alice", CollectorId: "col-1", GrantedAtMs: t0.UnixMilli(), TtlMs: 60000, ExpiresAtMs: t1.UnixMilli(), Token: "lml1.payload.sig"},
+		}},
+		tokens: &v1.ListTokensResponse{Tokens: []*v1.Token{
+			{Id: "abcdefghij", Role: "collector", CreatedAtMs: t0.UnixMilli(), ExpiresAtMs: t1.UnixMilli(), MaxUses: 0, Uses: 2},
+			{Id: "klmnopqrst", Role: "collector", CreatedAtMs: t0.UnixMilli(), ExpiresAtMs: t1.UnixMilli(), MaxUses: 1, Uses: 1, Revoked: true},
+		}},
+		collectors: &v1.ListCollectorsResponse{Collectors: []*v1.Collector{
+			{Id: "col-1", Hostname: "bpm-01\x1b[31m", Version: "v0.1.0", EnrolledAtMs: t0.UnixMilli(), LastSeenMs: t1.UnixMilli(), Protocol: "h3", Leases: 1},
+		}},
+		createdPool: &v1.CreatePoolResponse{Pool: &v1.Pool{Name: "modeler", Seats: 25, Enforce: "soft"}},
+		createdTok: &v1.CreateTokenResponse{
+			Token:       &v1.Token{Id: "uvwxyz2345", Role: "collector", CreatedAtMs: t0.UnixMilli(), ExpiresAtMs: t0.Add(24 * time.Hour).UnixMilli(), MaxUses: 3},
+			SecretToken: "lmj1.uvwxyz2345.SECRETSECRETSECRET.pinpinpin",
+		},
+	}
+}
+
+// harness is a fake master behind real TLS on 127.0.0.1, and meshctl
+// pointed at it through the environment.
+type harness struct {
+	t      *testing.T
+	fake   *fakeAdmin
+	srv    *httptest.Server
+	caFile string
+	env    map[string]string
+}
+
+func newHarness(t *testing.T) *harness {
+	t.Helper()
+	fake := newFakeAdmin()
+	mux := http.NewServeMux()
+	mux.Handle(licmeshv1connect.NewAdminServiceHandler(fake))
+	srv := httptest.NewUnstartedServer(mux)
+	srv.EnableHTTP2 = true
+	srv.StartTLS()
+	t.Cleanup(srv.Close)
+
+	caFile := filepath.Join(t.TempDir(), "ca.pem")
+	writePEM(t, caFile, srv.Certificate().Raw)
+	return &harness{
+		t: t, fake: fake, srv: srv, caFile: caFile,
+		env: map[string]string{
+			envAddr:  srv.URL,
+			envCA:    caFile,
+			envToken: testToken,
+		},
+	}
+}
+
+// run runs meshctl in-process and returns what it printed and its status.
+func (h *harness) run(args ...string) (stdout, stderr string, code int) {
+	h.t.Helper()
+	var out, errOut strings.Builder
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	code = runEnv(ctx, args, func(k string) string { return h.env[k] }, &out, &errOut)
+	h.t.Logf("meshctl %s -> %d\nstdout:\n%s\nstderr:\n%s", strings.Join(args, " "), code, out.String(), errOut.String())
+	return out.String(), errOut.String(), code
+}
+
+func writePEM(t *testing.T, path string, der []byte) {
+	t.Helper()
+	b := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
+	if err := os.WriteFile(path, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// otherCA writes a CA certificate that signed nothing the fake master
+// presents, and returns its path.
+func otherCA(t *testing.T) string {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber:          big.NewInt(1),
+		Subject:               pkix.Name{CommonName: "some other cluster CA"},
+		NotBefore:             time.Now().Add(-time.Hour),
+		NotAfter:              time.Now().Add(time.Hour),
+		IsCA:                  true,
+		BasicConstraintsValid: true,
+		KeyUsage:              x509.KeyUsageCertSign,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "other-ca.pem")
+	writePEM(t, path, der)
+	return path
+}

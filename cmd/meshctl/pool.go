@@ -1,0 +1,100 @@
+package main
+
+import (
+	"context"
+	"math"
+	"strings"
+
+	v1 "github.com/licmesh/licmesh/mesh/wire/licmeshv1"
+	"github.com/spf13/cobra"
+)
+
+func poolColumns() []column[*v1.Pool] {
+	type p = *v1.Pool
+	return []column[p]{
+		{"NAME", func(r p) string { return r.GetName() }},
+		{"SEATS", func(r p) string { return u32(r.GetSeats()) }},
+		{"ENFORCE", func(r p) string { return r.GetEnforce() }},
+		{"HELD", func(r p) string { return u32(r.GetHeld()) }},
+		{"PEAK", func(r p) string { return u32(r.GetPeakHeld()) }},
+		{"OVERAGES", func(r p) string { return u64(r.GetOverageGrants()) }},
+		{"LAST OVERAGE", func(r p) string { return msTime(r.GetLastOverageMs()) }},
+	}
+}
+
+func (a *app) poolCommand() *cobra.Command {
+	return group("pool", "Create and list seat pools",
+		a.poolCreateCommand(),
+		a.poolListCommand(),
+	)
+}
+
+func (a *app) poolCreateCommand() *cobra.Command {
+	var (
+		out     format
+		seats   int64
+		enforce string
+	)
+	cmd := &cobra.Command{
+		Use:   "create NAME --seats N [--enforce hard|soft]",
+		Short: "Create a seat pool",
+		Long: `Create a seat pool. A hard pool refuses leases past its seats; a soft pool
+grants them and records the overage.`,
+		Args: oneArg("pool name"),
+		PreRunE: func(_ *cobra.Command, args []string) error {
+			if strings.TrimSpace(args[0]) == "" {
+				return usagef("the pool name is blank")
+			}
+			if seats < 0 || seats > math.MaxUint32 {
+				return usagef("--seats must be between 0 and %d, got %d", uint32(math.MaxUint32), seats)
+			}
+			if enforce != "hard" && enforce != "soft" {
+				return usagef("--enforce must be hard or soft, got %q", enforce)
+			}
+			return nil
+		},
+		RunE: a.action(func(ctx context.Context, args []string) error {
+			admin, err := a.client()
+			if err != nil {
+				return err
+			}
+			res, err := call(ctx, a, admin.CreatePool, &v1.CreatePoolRequest{
+				Name:    args[0],
+				Seats:   uint32(seats),
+				Enforce: enforce,
+			})
+			if err != nil {
+				return err
+			}
+			return printOne(a.stdout, out, res, poolColumns(), res.GetPool())
+		}),
+	}
+	fs := cmd.Flags()
+	fs.Int64Var(&seats, "seats", 0, "number of seats (0 or more)")
+	fs.StringVar(&enforce, "enforce", "hard", "hard (refuse past the seats) or soft (grant and record the overage)")
+	_ = cmd.MarkFlagRequired("seats")
+	addOutputFlag(fs, &out)
+	return cmd
+}
+
+func (a *app) poolListCommand() *cobra.Command {
+	var out format
+	cmd := &cobra.Command{
+		Use:   "list",
+		Short: "List seat pools and their use",
+		Args:  noArgs,
+		RunE: a.action(func(ctx context.Context, _ []string) error {
+			admin, err := a.client()
+			if err != nil {
+				return err
+			}
+			res, err := call(ctx, a, admin.ListPools, &v1.ListPoolsRequest{})
+			if err != nil {
+				return err
+			}
+			return printList(a.stdout, out, res, poolColumns(), res.GetPools())
+		}),
+	}
+	addOutputFlag(cmd.Flags(), &out)
+	return cmd
+}
