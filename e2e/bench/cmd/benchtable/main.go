@@ -1,0 +1,128 @@
+// Command benchtable runs the licmesh benchmarks and prints one table of
+// results; it is what `make bench` runs.
+//
+//	benchtable [-only B0,B1] [-json] [-duration 3s] [-warmup 500ms] ...
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/licmesh/licmesh/e2e/bench"
+)
+
+// errGoalMissed makes -strict runs exit non-zero when a goal is missed.
+var errGoalMissed = errors.New("benchtable: a goal was missed")
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	if errors.Is(err, flag.ErrHelp) {
+		return
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "benchtable:", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	cfg := bench.DefaultConfig()
+	fs := flag.NewFlagSet("benchtable", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	only := fs.String("only", "", "comma-separated measurement IDs to run (default: all)")
+	asJSON := fs.Bool("json", false, "print the table as JSON")
+	list := fs.Bool("list", false, "list the measurements and exit")
+	strict := fs.Bool("strict", false, "exit non-zero when a goal is missed")
+	quiet := fs.Bool("quiet", false, "no progress lines on stderr")
+	conc := fs.String("concurrency", joinInts(cfg.Concurrency), "comma-separated concurrency levels for throughput runs")
+	fs.StringVar(&cfg.Dir, "dir", cfg.Dir, "directory for temp files (default: OS temp dir, the disk tests use)")
+	fs.DurationVar(&cfg.Duration, "duration", cfg.Duration, "measured window of each throughput run")
+	fs.DurationVar(&cfg.Warmup, "warmup", cfg.Warmup, "unmeasured warm-up before each window")
+	fs.IntVar(&cfg.FsyncSamples, "fsync-samples", cfg.FsyncSamples, "write+fdatasync samples")
+	fs.IntVar(&cfg.TCPSamples, "tcp-samples", cfg.TCPSamples, "loopback TCP ping-pong samples")
+	fs.IntVar(&cfg.UDPSamples, "udp-samples", cfg.UDPSamples, "loopback UDP ping-pong samples")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	levels, err := parseInts(*conc)
+	if err != nil {
+		return fmt.Errorf("-concurrency: %w", err)
+	}
+	cfg.Concurrency = levels
+
+	reg := bench.DefaultRegistry()
+	if *list {
+		for _, m := range reg.All() {
+			fmt.Fprintf(stdout, "%s\t%s\n", m.ID, m.Name)
+		}
+		return nil
+	}
+	var ids []string
+	if *only != "" {
+		ids = strings.Split(*only, ",")
+	}
+	ms, err := reg.Select(ids)
+	if err != nil {
+		return err
+	}
+	sess, err := bench.NewSession(cfg)
+	if err != nil {
+		return err
+	}
+
+	var progress func(bench.Measurement)
+	if !*quiet {
+		progress = func(m bench.Measurement) {
+			fmt.Fprintf(stderr, "%s %s: %s ...\n", time.Now().Format("15:04:05"), m.ID, m.Name)
+		}
+	}
+	table, runErr := sess.Run(ctx, ms, progress)
+	if *asJSON {
+		err = table.WriteJSON(stdout)
+	} else {
+		err = table.WriteText(stdout)
+	}
+	switch {
+	case runErr != nil:
+		return runErr
+	case err != nil:
+		return err
+	case *strict && table.Missed():
+		return errGoalMissed
+	}
+	return nil
+}
+
+func parseInts(s string) ([]int, error) {
+	var out []int
+	for part := range strings.SplitSeq(s, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(part))
+		if err != nil {
+			return nil, fmt.Errorf("%q is not an integer", part)
+		}
+		out = append(out, n)
+	}
+	return out, nil
+}
+
+func joinInts(ns []int) string {
+	parts := make([]string, len(ns))
+	for i, n := range ns {
+		parts[i] = strconv.Itoa(n)
+	}
+	return strings.Join(parts, ",")
+}

@@ -1,0 +1,21 @@
+package bench
+
+import "errors"
+
+var (
+	// ErrInvalidConfig is returned when a Config or RawRaftConfig field is out
+	// of range; the wrapping message names the field.
+	ErrInvalidConfig = errors.New("bench: invalid config")
+	// ErrUnknownMeasurement is returned when a selected ID is not registered.
+	ErrUnknownMeasurement = errors.New("bench: unknown measurement")
+	// ErrDuplicateMeasurement is returned when an ID is registered twice.
+	ErrDuplicateMeasurement = errors.New("bench: duplicate measurement")
+	// ErrNoLeader is returned when a raw Raft cluster elects no leader in time.
+	ErrNoLeader = errors.New("bench: no raft leader")
+	// ErrApply is returned when a Raft apply fails during a measurement.
+	ErrApply = errors.New("bench: raft apply failed")
+	// ErrProbe is returned when an fsync or round-trip probe fails.
+	ErrProbe = errors.New("bench: probe failed")
+	// ErrNoSamples is returned when a measurement window completed no operation.
+	ErrNoSamples = errors.New("bench: no samples in window")
+)

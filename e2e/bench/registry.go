@@ -1,0 +1,110 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+)
+
+// Measurement is one named benchmark that can be selected with -only.
+type Measurement struct {
+	// ID is the short selector ("B1"), matched case-insensitively.
+	ID string
+	// Name says in a few words what it measures, for -list.
+	Name string
+	// Run produces the measurement's rows. It may use s for baselines that
+	// other measurements share.
+	Run func(ctx context.Context, s *Session) ([]Result, error)
+}
+
+// Registry is an ordered set of measurements; the table keeps that order.
+// It is not safe for concurrent use: fill it, then read it.
+type Registry struct {
+	list []Measurement
+}
+
+// NewRegistry returns an empty registry.
+func NewRegistry() *Registry { return &Registry{} }
+
+// DefaultRegistry returns a fresh registry holding every measurement `make
+// bench` runs, in the order they are printed.
+func DefaultRegistry() *Registry {
+	r := NewRegistry()
+	for _, m := range []Measurement{
+		{ID: "B0", Name: "machine floor: fsync latency, loopback TCP/UDP RTT", Run: runB0},
+		{ID: "B1", Name: "raw 3-node raft + bolt apply loop over plain TCP", Run: runB1},
+	} {
+		if err := r.Register(m); err != nil {
+			panic(err) // the list above is static; a clash is a programming error
+		}
+	}
+	return r
+}
+
+// Register appends m. Its ID must be non-empty and not yet registered.
+func (r *Registry) Register(m Measurement) error {
+	switch {
+	case m.ID == "":
+		return fmt.Errorf("%w: empty ID", ErrInvalidConfig)
+	case m.Run == nil:
+		return fmt.Errorf("%w: %s has no Run", ErrInvalidConfig, m.ID)
+	}
+	if _, ok := r.find(m.ID); ok {
+		return fmt.Errorf("%w: %s", ErrDuplicateMeasurement, m.ID)
+	}
+	r.list = append(r.list, m)
+	return nil
+}
+
+// All returns every registered measurement in order.
+func (r *Registry) All() []Measurement { return slices.Clone(r.list) }
+
+// Select returns the measurements named in ids, in registry order. No IDs
+// selects all of them; an unknown ID is an error naming it, and the valid ones.
+func (r *Registry) Select(ids []string) ([]Measurement, error) {
+	if len(ids) == 0 {
+		return r.All(), nil
+	}
+	want := make(map[int]bool, len(ids))
+	for _, id := range ids {
+		i, ok := r.find(strings.TrimSpace(id))
+		if !ok {
+			return nil, fmt.Errorf("%w: %q (known: %s)", ErrUnknownMeasurement, id, strings.Join(r.ids(), ", "))
+		}
+		want[i] = true
+	}
+	var out []Measurement
+	for i, m := range r.list {
+		if want[i] {
+			out = append(out, m)
+		}
+	}
+	return out, nil
+}
+
+func (r *Registry) find(id string) (int, bool) {
+	for i, m := range r.list {
+		if strings.EqualFold(m.ID, id) {
+			return i, true
+		}
+	}
+	return 0, false
+}
+
+func (r *Registry) ids() []string {
+	out := make([]string, 0, len(r.list))
+	for _, m := range r.list {
+		out = append(out, m.ID)
+	}
+	return out
+}
+
+func runB0(ctx context.Context, s *Session) ([]Result, error) {
+	return MeasureB0(ctx, s.Config())
+}
+
+func runB1(ctx context.Context, s *Session) ([]Result, error) {
+	_, rows, err := s.B1(ctx)
+	return rows, err
+}
