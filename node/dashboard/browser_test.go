@@ -1,0 +1,291 @@
+package dashboard_test
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/log"
+	"github.com/chromedp/cdproto/runtime"
+	"github.com/chromedp/chromedp"
+)
+
+const chromiumPath = "/usr/bin/chromium"
+
+// startBrowser starts a fresh headless Chromium for one test, or skips
+// loudly when there is none and LICMESH_REQUIRE_BROWSER is unset. The
+// returned problems function lists console errors, CSP violations and
+// uncaught exceptions seen so far.
+func startBrowser(t *testing.T) (ctx context.Context, problems func() []string) {
+	t.Helper()
+	if _, err := os.Stat(chromiumPath); err != nil {
+		if os.Getenv("LICMESH_REQUIRE_BROWSER") != "" {
+			t.Fatalf("LICMESH_REQUIRE_BROWSER is set but there is no Chromium at %s: %v", chromiumPath, err)
+		}
+		t.Skip("!!! SKIPPING THE DASHBOARD BROWSER TEST: no Chromium at " + chromiumPath +
+			" (apt-get install chromium; set LICMESH_REQUIRE_BROWSER=1 to make this a failure) !!!")
+	}
+	opts := []chromedp.ExecAllocatorOption{
+		chromedp.ExecPath(chromiumPath),
+		chromedp.Headless,
+		chromedp.NoSandbox,
+		chromedp.DisableGPU,
+		chromedp.NoFirstRun,
+		chromedp.NoDefaultBrowserCheck,
+		chromedp.Flag("disable-quic", true),
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.Flag("disable-dev-shm-usage", true),
+		chromedp.Flag("disable-extensions", true),
+		chromedp.UserDataDir(t.TempDir()),
+		chromedp.IgnoreCertErrors,
+		chromedp.WindowSize(1280, 860),
+	}
+	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	bctx, cancelBrowser := chromedp.NewContext(actx, chromedp.WithLogf(t.Logf))
+	ctx, cancelTimeout := context.WithTimeout(bctx, 60*time.Second)
+	t.Cleanup(func() {
+		cancelTimeout()
+		cancelBrowser()
+		cancelAlloc()
+	})
+
+	var mu sync.Mutex
+	var seen []string
+	chromedp.ListenTarget(ctx, func(ev any) {
+		var msg string
+		switch ev := ev.(type) {
+		case *log.EventEntryAdded:
+			if ev.Entry.Level == log.LevelError || ev.Entry.Level == log.LevelWarning {
+				msg = "log " + string(ev.Entry.Level) + ": " + ev.Entry.Text + " " + ev.Entry.URL
+			}
+		case *runtime.EventConsoleAPICalled:
+			if ev.Type == runtime.APITypeError || ev.Type == runtime.APITypeWarning {
+				var parts []string
+				for _, a := range ev.Args {
+					parts = append(parts, string(a.Value)+a.Description)
+				}
+				msg = "console " + string(ev.Type) + ": " + strings.Join(parts, " ")
+			}
+		case *runtime.EventExceptionThrown:
+			msg = "exception: " + ev.ExceptionDetails.Text
+			if ev.ExceptionDetails.Exception != nil {
+				msg += " " + ev.ExceptionDetails.Exception.Description
+			}
+		}
+		if msg != "" {
+			mu.Lock()
+			seen = append(seen, msg)
+			mu.Unlock()
+		}
+	})
+	if err := chromedp.Run(ctx, chromedp.ActionFunc(func(ctx context.Context) error { return log.Enable().Do(ctx) })); err != nil {
+		t.Fatalf("start Chromium: %v", err)
+	}
+	return ctx, func() []string {
+		mu.Lock()
+		defer mu.Unlock()
+		return append([]string(nil), seen...)
+	}
+}
+
+// screenshot saves the whole page into $LICMESH_DASH_SCREENSHOTS, if set,
+// for a person to look at; tests do not read it.
+func screenshot(name string) chromedp.Action {
+	dir := os.Getenv("LICMESH_DASH_SCREENSHOTS")
+	return chromedp.ActionFunc(func(ctx context.Context) error {
+		if dir == "" {
+			return nil
+		}
+		var png []byte
+		if err := chromedp.FullScreenshot(&png, 100).Do(ctx); err != nil {
+			return err
+		}
+		return os.WriteFile(filepath.Join(dir, "dash-"+name+".png"), png, 0o644)
+	})
+}
+
+func run(t *testing.T, ctx context.Context, step string, actions ...chromedp.Action) {
+	t.Helper()
+	if err := chromedp.Run(ctx, actions...); err != nil {
+		t.Fatalf("%s: %v", step, err)
+	}
+}
+
+// TestBrowserSignInAndLiveRefresh drives the dashboard in headless Chromium:
+// sign in through the form, read the cluster page, go to the pools, watch an
+// htmx refresh pick up a changed held count without a reload, open a pool's
+// leases, be sent back to the form when the session expires, and sign out.
+func TestBrowserSignInAndLiveRefresh(t *testing.T) {
+	e := newTestEnv(t)
+	ctx, problems := startBrowser(t)
+	base := e.srv.URL
+
+	var loc string
+	run(t, ctx, "open the dashboard",
+		chromedp.Navigate(base+"/ui/"),
+		chromedp.WaitVisible("#token", chromedp.ByQuery),
+		chromedp.Location(&loc),
+		screenshot("login"),
+	)
+	if loc != base+"/ui/login" {
+		t.Fatalf("an anonymous visit landed on %s, want the sign-in form", loc)
+	}
+
+	run(t, ctx, "sign in with a wrong token",
+		chromedp.SendKeys("#token", "lmt1.adm-42.wrong", chromedp.ByQuery),
+		chromedp.Click(".signin button[type=submit]", chromedp.ByQuery),
+		chromedp.WaitVisible(".signin .banner", chromedp.ByQuery),
+	)
+	var banner string
+	run(t, ctx, "read the refusal", chromedp.Text(".signin .banner", &banner, chromedp.ByQuery))
+	if !strings.Contains(strings.ToLower(banner), "that admin token was refused") {
+		t.Fatalf("refusal banner %q", banner)
+	}
+
+	var masters, leader string
+	run(t, ctx, "sign in",
+		chromedp.SendKeys("#token", adminToken, chromedp.ByQuery),
+		chromedp.Click(".signin button[type=submit]", chromedp.ByQuery),
+		chromedp.WaitVisible("#masters", chromedp.ByQuery),
+		chromedp.Text("#masters", &masters, chromedp.ByQuery),
+		chromedp.Text("#leader", &leader, chromedp.ByQuery),
+		chromedp.Location(&loc),
+		screenshot("cluster"),
+	)
+	if loc != base+"/ui/" {
+		t.Errorf("after sign-in the browser is at %s, want /ui/", loc)
+	}
+	for _, want := range []string{"master-a", "master-b", "master-c", "10.0.0.2:7400", "leader"} {
+		if !strings.Contains(masters, want) {
+			t.Errorf("masters table lacks %q:\n%s", want, masters)
+		}
+	}
+	if !strings.Contains(leader, "master-a") {
+		t.Errorf("leader shown as %q", leader)
+	}
+
+	var poolsText string
+	var bars []string
+	run(t, ctx, "go to the pools",
+		chromedp.Click(`nav a[href="/ui/pools"]`, chromedp.ByQuery),
+		chromedp.WaitVisible("#pools svg.seatbar", chromedp.ByQuery),
+		chromedp.Text("#pools", &poolsText, chromedp.ByQuery),
+		chromedp.Evaluate(`Array.from(document.querySelectorAll('#pools svg.seatbar rect.fill')).map(r => r.getAttribute('width'))`, &bars),
+	)
+	if !strings.Contains(poolsText, "7 / 10") || !strings.Contains(poolsText, "5 / 4") {
+		t.Errorf("pools table:\n%s", poolsText)
+	}
+	if strings.Join(bars, ",") != "84,120" {
+		t.Errorf("seat bar widths %v, want [84 120]", bars)
+	}
+
+	// Mark this page; a reload would lose the mark, an htmx swap keeps it.
+	var mark string
+	run(t, ctx, "mark the page", chromedp.Evaluate(`window.licmeshMark = "same page"; window.licmeshMark`, &mark))
+	e.src.setHeld("designer", 9)
+	var refreshed bool
+	run(t, ctx, "wait for the htmx refresh",
+		chromedp.Poll(`document.querySelector('#pools').innerText.includes('9 / 10')`, &refreshed,
+			chromedp.WithPollingTimeout(10*time.Second)),
+		chromedp.Evaluate(`Array.from(document.querySelectorAll('#pools svg.seatbar rect.fill')).map(r => r.getAttribute('width'))`, &bars),
+		chromedp.Evaluate(`window.licmeshMark || "reloaded"`, &mark),
+		screenshot("pools"),
+	)
+	if mark != "same page" {
+		t.Errorf("the page reloaded instead of refreshing its table (mark %q)", mark)
+	}
+	if bars[0] != "108" {
+		t.Errorf("the bar did not follow the held count: widths %v", bars)
+	}
+
+	var leases string
+	run(t, ctx, "open a pool's leases",
+		chromedp.Click(`#pools a[href="/ui/pools/designer"]`, chromedp.ByQuery),
+		chromedp.WaitVisible("#leases", chromedp.ByQuery),
+		chromedp.Text("#leases", &leases, chromedp.ByQuery),
+		screenshot("pool"),
+	)
+	for _, want := range []string{"alice@example.com", "bob@example.com", "col-01", "1801", "in 50s", "40s ago"} {
+		if !strings.Contains(leases, want) {
+			t.Errorf("leases table lacks %q:\n%s", want, leases)
+		}
+	}
+
+	var collectors string
+	run(t, ctx, "go to the collectors",
+		chromedp.Click(`nav a[href="/ui/collectors"]`, chromedp.ByQuery),
+		chromedp.WaitVisible("#collectors", chromedp.ByQuery),
+		chromedp.Text("#collectors", &collectors, chromedp.ByQuery),
+		screenshot("collectors"),
+	)
+	for _, want := range []string{"col-01", "bpm-prod-1", "12s ago", "5m ago"} {
+		if !strings.Contains(collectors, want) {
+			t.Errorf("collectors table lacks %q:\n%s", want, collectors)
+		}
+	}
+
+	// The Source fails while the page is open: the table turns into a banner
+	// and comes back when the Source does, all without a reload.
+	e.src.setErr(errors.New("node: no leader"))
+	var bannerText string
+	run(t, ctx, "see the Source's error",
+		chromedp.WaitVisible("#collectors-live .banner", chromedp.ByQuery),
+		chromedp.Text("#collectors-live .banner", &bannerText, chromedp.ByQuery),
+		screenshot("error"),
+	)
+	if !strings.Contains(strings.ToLower(bannerText), "could not load the collectors: node: no leader") {
+		t.Errorf("error banner %q", bannerText)
+	}
+	e.src.setErr(nil)
+	run(t, ctx, "see the table come back", chromedp.WaitVisible("#collectors", chromedp.ByQuery))
+
+	// The session ends while the page is open: the next poll sends the
+	// browser to the sign-in form rather than swapping it into the table.
+	e.clock.Advance(13 * time.Hour)
+	run(t, ctx, "be sent to sign in when the session expires",
+		chromedp.WaitVisible("#token", chromedp.ByQuery),
+		chromedp.Location(&loc),
+	)
+	if loc != base+"/ui/login" {
+		t.Errorf("after expiry the browser is at %s", loc)
+	}
+	var stale int
+	run(t, ctx, "look for the old table", chromedp.Evaluate(`document.querySelectorAll('#collectors').length`, &stale))
+	if stale != 0 {
+		t.Errorf("the sign-in form was swapped into the old page")
+	}
+
+	run(t, ctx, "sign in again and sign out",
+		chromedp.SendKeys("#token", adminToken, chromedp.ByQuery),
+		chromedp.Click(".signin button[type=submit]", chromedp.ByQuery),
+		chromedp.WaitVisible("#masters", chromedp.ByQuery),
+		chromedp.Click(".signout button", chromedp.ByQuery),
+		chromedp.WaitVisible("#token", chromedp.ByQuery),
+		chromedp.Navigate(base+"/ui/pools"),
+		chromedp.WaitVisible("#token", chromedp.ByQuery),
+		chromedp.Location(&loc),
+	)
+	if loc != base+"/ui/login" {
+		t.Errorf("after signing out /ui/pools went to %s", loc)
+	}
+
+	for _, p := range problems() {
+		// Expected: the refused sign-in's 401, and the poll that found the
+		// session expired.
+		if strings.Contains(p, "status of 401") &&
+			(strings.HasSuffix(p, base+"/ui/login") || strings.HasSuffix(p, base+"/ui/fragments/collectors")) {
+			continue
+		}
+		if strings.Contains(p, "status of 503") && strings.HasSuffix(p, base+"/ui/fragments/collectors") {
+			continue // the injected Source failure
+		}
+		t.Errorf("browser reported: %s", p)
+	}
+}

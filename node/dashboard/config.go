@@ -1,0 +1,132 @@
+package dashboard
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/licmesh/licmesh/mesh/wire/licmeshv1"
+)
+
+// MinSessionKeyLen is the shortest Config.SessionKey accepted: 32 bytes, the
+// size of the HMAC-SHA256 output it keys.
+const MinSessionKeyLen = 32
+
+// Source is the live view of the cluster that the dashboard renders. The
+// master implements it over its own state; every method is called per
+// request (every 2 s per open table while polling), so it should answer from
+// memory. A method may be called concurrently with any other.
+type Source interface {
+	// Status is the answering master's view of the cluster.
+	Status(ctx context.Context) (*licmeshv1.GetStatusResponse, error)
+	// Members lists the masters.
+	Members(ctx context.Context) ([]*licmeshv1.Member, error)
+	// Collectors lists the enrolled collectors.
+	Collectors(ctx context.Context) ([]*licmeshv1.Collector, error)
+	// Pools lists the seat pools.
+	Pools(ctx context.Context) ([]*licmeshv1.Pool, error)
+	// Leases lists at most limit leases held in pool.
+	Leases(ctx context.Context, pool string, limit int) ([]*licmeshv1.Lease, error)
+}
+
+// Principal is who a session belongs to, as Config.Auth names them. It is
+// carried in the session cookie and shown on every page; it must not hold a
+// secret.
+type Principal struct {
+	// ID names the admin token or user, e.g. the token's public ID.
+	ID string `json:"id"`
+	// Role is the token's role, e.g. "admin" or "viewer".
+	Role string `json:"role"`
+}
+
+// AuthFunc checks an admin token pasted into the sign-in form and says whose
+// it is. Any error refuses the sign-in; the error is logged without the token.
+type AuthFunc func(ctx context.Context, token string) (Principal, error)
+
+// Config configures a Handler.
+type Config struct {
+	// Source supplies the data shown. Required.
+	Source Source
+	// Auth checks admin tokens at sign-in. Required.
+	Auth AuthFunc
+	// SessionKey keys the HMAC that signs session cookies and CSRF tokens;
+	// at least MinSessionKeyLen random bytes. Sessions survive a restart only
+	// if the key does, and every master that may serve the same browser
+	// behind one address needs the same key. Required.
+	SessionKey []byte
+	// Now is the clock for session expiry and relative times.
+	Now func() time.Time
+	// SessionTTL is how long a sign-in lasts.
+	SessionTTL time.Duration
+	// Prefix is the path the handler is mounted under, without a trailing
+	// slash; the caller routes Prefix+"/" (and Prefix) to the Handler
+	// without stripping it.
+	Prefix string
+	// LeaseLimit caps the leases listed on a pool's page.
+	LeaseLimit int
+	// Logger receives sign-in refusals and Source errors; nil discards.
+	Logger *slog.Logger
+}
+
+// DefaultConfig returns a Config with every optional field set; the caller
+// adds Source, Auth and SessionKey.
+func DefaultConfig() Config {
+	return Config{
+		Now:        time.Now,
+		SessionTTL: 12 * time.Hour,
+		Prefix:     "/ui",
+		LeaseLimit: 500,
+		Logger:     slog.New(slog.DiscardHandler),
+	}
+}
+
+// withDefaults fills the zero optional fields from DefaultConfig, so a
+// caller may set only the required ones.
+func (c Config) withDefaults() Config {
+	d := DefaultConfig()
+	if c.Now == nil {
+		c.Now = d.Now
+	}
+	if c.SessionTTL == 0 {
+		c.SessionTTL = d.SessionTTL
+	}
+	if c.Prefix == "" {
+		c.Prefix = d.Prefix
+	}
+	if c.LeaseLimit == 0 {
+		c.LeaseLimit = d.LeaseLimit
+	}
+	if c.Logger == nil {
+		c.Logger = d.Logger
+	}
+	return c
+}
+
+// Validate reports the first problem with c, naming the field.
+func (c Config) Validate() error {
+	switch {
+	case c.Source == nil:
+		return ErrNoSource
+	case c.Auth == nil:
+		return ErrNoAuth
+	case len(c.SessionKey) < MinSessionKeyLen:
+		return fmt.Errorf("SessionKey has %d bytes, want at least %d: %w", len(c.SessionKey), MinSessionKeyLen, ErrSessionKey)
+	case c.Now == nil:
+		return ErrNoClock
+	case c.SessionTTL <= 0:
+		return fmt.Errorf("SessionTTL %v: %w", c.SessionTTL, ErrSessionTTL)
+	case c.LeaseLimit <= 0:
+		return fmt.Errorf("LeaseLimit %d: %w", c.LeaseLimit, ErrLeaseLimit)
+	}
+	return validatePrefix(c.Prefix)
+}
+
+func validatePrefix(p string) error {
+	if !strings.HasPrefix(p, "/") || strings.HasSuffix(p, "/") || strings.Contains(p, "//") ||
+		strings.ContainsAny(p, "{}?#%\\ \t\r\n") {
+		return fmt.Errorf("Prefix %q must be an absolute path like /ui, without a trailing slash: %w", p, ErrPrefix)
+	}
+	return nil
+}

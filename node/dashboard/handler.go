@@ -1,0 +1,186 @@
+package dashboard
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net/http"
+	"time"
+)
+
+// sourceTimeout bounds each page's calls to the Source, so a stuck master
+// shows a banner instead of a hung tab.
+const sourceTimeout = 5 * time.Second
+
+// contentSecurityPolicy allows only this origin's script and style files:
+// htmx is configured through a meta tag and the bars are inline SVG with
+// presentation attributes, so nothing inline needs allowing.
+const contentSecurityPolicy = "default-src 'self'; script-src 'self'; style-src 'self'; " +
+	"img-src 'self' data:; connect-src 'self'; form-action 'self'; base-uri 'none'; " +
+	"object-src 'none'; frame-ancestors 'none'"
+
+// Handler serves the dashboard. It is safe for concurrent use.
+type Handler struct {
+	cfg    Config
+	keys   keys
+	mux    *http.ServeMux
+	pages  pageSet
+	assets map[string]string
+}
+
+// New returns a Handler for cfg. Zero optional fields take their
+// DefaultConfig values; an invalid cfg is an error naming the field.
+func New(cfg Config) (*Handler, error) {
+	cfg = cfg.withDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	pages, err := parsePages()
+	if err != nil {
+		return nil, err
+	}
+	static, assets, err := staticHandler(cfg.Prefix)
+	if err != nil {
+		return nil, err
+	}
+	h := &Handler{
+		cfg:    cfg,
+		keys:   deriveKeys(cfg.SessionKey),
+		mux:    http.NewServeMux(),
+		pages:  pages,
+		assets: assets,
+	}
+	p := cfg.Prefix
+	h.mux.Handle("GET "+p+"/static/", static)
+	h.mux.HandleFunc("GET "+p, func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, p+"/", http.StatusSeeOther)
+	})
+	h.mux.HandleFunc("GET "+p+"/login", h.loginForm)
+	h.mux.HandleFunc("POST "+p+"/login", h.login)
+	h.mux.HandleFunc("POST "+p+"/logout", h.logout)
+	for _, v := range h.views() {
+		h.mux.Handle("GET "+p+v.path, h.authed(v, false))
+		h.mux.Handle("GET "+p+"/fragments"+v.fragment, h.authed(v, true))
+	}
+	h.mux.HandleFunc(p+"/", h.notFound)
+	return h, nil
+}
+
+// ServeHTTP serves the dashboard's paths under Config.Prefix.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	hd := w.Header()
+	hd.Set("Content-Security-Policy", contentSecurityPolicy)
+	hd.Set("X-Content-Type-Options", "nosniff")
+	hd.Set("X-Frame-Options", "DENY")
+	hd.Set("Referrer-Policy", "no-referrer")
+	hd.Set("Cross-Origin-Opener-Policy", "same-origin")
+	hd.Set("Cross-Origin-Resource-Policy", "same-origin")
+	h.mux.ServeHTTP(w, r)
+}
+
+// view is one page and its self-refreshing fragment: both render the same
+// template set, the page as "layout" and the fragment as "live".
+type view struct {
+	name     string // template set, see parsePages
+	nav      string // which nav link is current
+	path     string // page path under the prefix
+	fragment string // fragment path under prefix+"/fragments"
+	load     func(ctx context.Context, h *Handler, r *http.Request) (title string, data any, status int, err error)
+}
+
+func (h *Handler) views() []view {
+	return []view{
+		{name: "cluster", nav: "cluster", path: "/{$}", fragment: "/cluster", load: loadCluster},
+		{name: "collectors", nav: "collectors", path: "/collectors", fragment: "/collectors", load: loadCollectors},
+		{name: "pools", nav: "pools", path: "/pools", fragment: "/pools", load: loadPools},
+		{name: "pool", nav: "pools", path: "/pools/{name}", fragment: "/pools/{name}", load: loadPool},
+	}
+}
+
+// pageData is what every template gets.
+type pageData struct {
+	Prefix    string
+	Title     string
+	Nav       string
+	Assets    map[string]string
+	SignedIn  bool
+	Principal Principal
+	CSRF      string
+	Error     string
+	Data      any
+}
+
+// authed serves v to signed-in browsers and sends everyone else to the
+// sign-in form: a page by redirect, an htmx fragment by HX-Redirect (a plain
+// redirect would swap the sign-in form into the table).
+func (h *Handler) authed(v view, fragment bool) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s, err := h.readSession(r)
+		if err != nil {
+			if _, cerr := r.Cookie(sessionCookie); cerr == nil {
+				h.endSession(w) // drop a stale or forged cookie
+			}
+			if fragment {
+				w.Header().Set("HX-Redirect", h.cfg.Prefix+"/login")
+				http.Error(w, "sign in again", http.StatusUnauthorized)
+				return
+			}
+			http.Redirect(w, r, h.cfg.Prefix+"/login", http.StatusSeeOther)
+			return
+		}
+		ctx, cancel := context.WithTimeout(r.Context(), sourceTimeout)
+		defer cancel()
+		title, data, status, err := v.load(ctx, h, r)
+		d := h.data(v.nav, title, s)
+		d.Data = data
+		if err != nil {
+			h.cfg.Logger.Warn("dashboard: source failed", "page", v.name, "path", r.URL.Path, "err", err)
+			d.Error = err.Error()
+		}
+		name := "layout"
+		if fragment {
+			name = "live"
+		}
+		h.render(w, v.name, name, status, d)
+	})
+}
+
+func (h *Handler) data(nav, title string, s session) pageData {
+	d := pageData{
+		Prefix: h.cfg.Prefix,
+		Title:  title,
+		Nav:    nav,
+		Assets: h.assets,
+	}
+	if s.Nonce != "" {
+		d.SignedIn = true
+		d.Principal = s.Principal
+		d.CSRF = h.keys.csrfToken("session", s.Nonce)
+	}
+	return d
+}
+
+// render executes one template into a buffer first, so a template error
+// becomes a clean 500 rather than half a page.
+func (h *Handler) render(w http.ResponseWriter, set, name string, status int, d pageData) {
+	var buf bytes.Buffer
+	if err := h.pages.execute(&buf, set, name, d); err != nil {
+		h.cfg.Logger.Error("dashboard: render failed", "template", set+"/"+name, "err", err)
+		http.Error(w, "dashboard: the page could not be rendered", http.StatusInternalServerError)
+		return
+	}
+	hd := w.Header()
+	hd.Set("Content-Type", "text/html; charset=utf-8")
+	hd.Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	w.Write(buf.Bytes())
+}
+
+func (h *Handler) notFound(w http.ResponseWriter, r *http.Request) {
+	d := h.data("", "Not found", session{})
+	if s, err := h.readSession(r); err == nil {
+		d = h.data("", "Not found", s)
+	}
+	d.Error = fmt.Sprintf("There is no page at %s.", r.URL.Path)
+	h.render(w, "notfound", "layout", http.StatusNotFound, d)
+}

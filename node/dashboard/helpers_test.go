@@ -1,0 +1,204 @@
+package dashboard_test
+
+import (
+	"bytes"
+	"io"
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
+	"net/url"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/licmesh/licmesh/node/dashboard"
+)
+
+// testEnv is a dashboard mounted under /ui on a real TLS test server, as the
+// master mounts it, over an in-memory Source and a fake clock.
+type testEnv struct {
+	t     *testing.T
+	src   *memSource
+	clock *fakeClock
+	srv   *httptest.Server
+}
+
+func sessionKey() []byte { return bytes.Repeat([]byte{0x42}, 32) }
+
+func newTestEnv(t *testing.T, opts ...func(*dashboard.Config)) *testEnv {
+	t.Helper()
+	e := &testEnv{t: t, src: newMemSource(), clock: &fakeClock{t: t0}}
+	cfg := dashboard.DefaultConfig()
+	cfg.Source = e.src
+	cfg.Auth = checkToken
+	cfg.SessionKey = sessionKey()
+	cfg.Now = e.clock.Now
+	for _, o := range opts {
+		o(&cfg)
+	}
+	h, err := dashboard.New(cfg)
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/ui/", h)
+	mux.Handle("/ui", h)
+	e.srv = httptest.NewTLSServer(mux)
+	t.Cleanup(e.srv.Close)
+	return e
+}
+
+// client is one browser: its own cookie jar, redirects not followed so tests
+// see them.
+type client struct {
+	t   *testing.T
+	e   *testEnv
+	hc  *http.Client
+	jar *cookiejar.Jar
+}
+
+func (e *testEnv) newClient() *client {
+	e.t.Helper()
+	jar, err := cookiejar.New(nil)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	// srv.Client() is shared; each browser needs its own client and jar.
+	hc := &http.Client{
+		Transport:     e.srv.Client().Transport,
+		Jar:           jar,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
+	return &client{t: e.t, e: e, hc: hc, jar: jar}
+}
+
+func (c *client) do(req *http.Request) (*http.Response, string) {
+	c.t.Helper()
+	resp, err := c.hc.Do(req)
+	if err != nil {
+		c.t.Fatalf("%s %s: %v", req.Method, req.URL.Path, err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		c.t.Fatalf("%s %s: read body: %v", req.Method, req.URL.Path, err)
+	}
+	return resp, string(b)
+}
+
+func (c *client) get(path string) (*http.Response, string) {
+	c.t.Helper()
+	req, err := http.NewRequest(http.MethodGet, c.e.srv.URL+path, nil)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	return c.do(req)
+}
+
+// getHTMX fetches path as htmx's polling does.
+func (c *client) getHTMX(path string) (*http.Response, string) {
+	c.t.Helper()
+	req, err := http.NewRequest(http.MethodGet, c.e.srv.URL+path, nil)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	req.Header.Set("HX-Request", "true")
+	return c.do(req)
+}
+
+func (c *client) post(path string, form url.Values) (*http.Response, string) {
+	c.t.Helper()
+	req, err := http.NewRequest(http.MethodPost, c.e.srv.URL+path, strings.NewReader(form.Encode()))
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	return c.do(req)
+}
+
+var csrfField = regexp.MustCompile(`name="csrf" value="([^"]+)"`)
+
+func csrfIn(t *testing.T, body string) string {
+	t.Helper()
+	m := csrfField.FindStringSubmatch(body)
+	if m == nil {
+		t.Fatalf("no csrf field in page:\n%s", body)
+	}
+	return m[1]
+}
+
+// signIn goes through the sign-in form with token and returns the response
+// to the POST.
+func (c *client) signIn(token string) (*http.Response, string) {
+	c.t.Helper()
+	resp, body := c.get("/ui/login")
+	if resp.StatusCode != http.StatusOK {
+		c.t.Fatalf("GET /ui/login: %d", resp.StatusCode)
+	}
+	return c.post("/ui/login", url.Values{"csrf": {csrfIn(c.t, body)}, "token": {token}})
+}
+
+func (c *client) mustSignIn() {
+	c.t.Helper()
+	resp, body := c.signIn(adminToken)
+	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/ui/" {
+		c.t.Fatalf("sign-in: %d %q\n%s", resp.StatusCode, resp.Header.Get("Location"), body)
+	}
+}
+
+func (c *client) uiURL() *url.URL {
+	u, err := url.Parse(c.e.srv.URL + "/ui/")
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	return u
+}
+
+func (c *client) cookie(name string) *http.Cookie {
+	for _, ck := range c.jar.Cookies(c.uiURL()) {
+		if ck.Name == name {
+			return ck
+		}
+	}
+	return nil
+}
+
+func (c *client) setCookie(name, value string) {
+	c.jar.SetCookies(c.uiURL(), []*http.Cookie{{Name: name, Value: value, Path: "/ui", Secure: true}})
+}
+
+func findCookie(resp *http.Response, name string) *http.Cookie {
+	for _, ck := range resp.Cookies() {
+		if ck.Name == name {
+			return ck
+		}
+	}
+	return nil
+}
+
+// wantRedirectToLogin fails unless resp sends the browser to the sign-in form.
+func wantRedirectToLogin(t *testing.T, resp *http.Response) {
+	t.Helper()
+	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/ui/login" {
+		t.Fatalf("got %d Location %q, want 303 to /ui/login", resp.StatusCode, resp.Header.Get("Location"))
+	}
+}
+
+func wantContains(t *testing.T, body string, wants ...string) {
+	t.Helper()
+	for _, w := range wants {
+		if !strings.Contains(body, w) {
+			t.Errorf("page lacks %q", w)
+		}
+	}
+	if t.Failed() {
+		t.Logf("page:\n%s", body)
+	}
+}
+
+func newRecorder() *httptest.ResponseRecorder { return httptest.NewRecorder() }
+
+func mustRequest(t *testing.T, method, target string) *http.Request {
+	t.Helper()
+	return httptest.NewRequest(method, "https://dash.test"+target, nil)
+}

@@ -1,0 +1,93 @@
+package dashboard
+
+import (
+	"context"
+	"net/http"
+	"strings"
+)
+
+// maxFormBytes bounds a posted form; an admin token is far shorter.
+const maxFormBytes = 16 << 10
+
+// loginView is the sign-in form's data.
+type loginView struct {
+	FormCSRF string
+}
+
+// loginForm shows the sign-in form, or the cluster page to a browser that is
+// already signed in.
+func (h *Handler) loginForm(w http.ResponseWriter, r *http.Request) {
+	if _, err := h.readSession(r); err == nil {
+		http.Redirect(w, r, h.cfg.Prefix+"/", http.StatusSeeOther)
+		return
+	}
+	h.renderLogin(w, http.StatusOK, "")
+}
+
+func (h *Handler) renderLogin(w http.ResponseWriter, status int, problem string) {
+	tok, err := h.newLoginTicket(w)
+	if err != nil {
+		h.cfg.Logger.Error("dashboard: sign-in form", "err", err)
+		http.Error(w, "dashboard: the sign-in form could not be made", http.StatusInternalServerError)
+		return
+	}
+	d := h.data("", "Sign in", session{})
+	d.Error = problem
+	d.Data = loginView{FormCSRF: tok}
+	h.render(w, "login", "layout", status, d)
+}
+
+// login checks the pasted admin token through Config.Auth and, if it is
+// accepted, starts a session. The token itself goes no further.
+func (h *Handler) login(w http.ResponseWriter, r *http.Request) {
+	r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
+	if err := r.ParseForm(); err != nil {
+		h.renderLogin(w, http.StatusBadRequest, "The sign-in form could not be read; try again.")
+		return
+	}
+	if !h.checkLoginTicket(r, r.PostForm.Get("csrf")) {
+		h.renderLogin(w, http.StatusForbidden, "The sign-in form expired or did not come from this dashboard; try again.")
+		return
+	}
+	token := strings.TrimSpace(r.PostForm.Get("token"))
+	if token == "" {
+		h.renderLogin(w, http.StatusBadRequest, "Paste an admin token to sign in.")
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), sourceTimeout)
+	defer cancel()
+	p, err := h.cfg.Auth(ctx, token)
+	if err != nil {
+		// err comes from the caller's check; it must not carry the token, and
+		// neither does this log line.
+		h.cfg.Logger.Info("dashboard: sign-in refused", "remote_addr", r.RemoteAddr, "err", err)
+		h.renderLogin(w, http.StatusUnauthorized, "That admin token was refused.")
+		return
+	}
+	if err := h.startSession(w, p); err != nil {
+		h.cfg.Logger.Error("dashboard: start session", "err", err)
+		http.Error(w, "dashboard: the session could not be started", http.StatusInternalServerError)
+		return
+	}
+	http.SetCookie(w, h.cookie(loginCookie, "", 0))
+	h.cfg.Logger.Info("dashboard: signed in", "principal", p.ID, "role", p.Role, "remote_addr", r.RemoteAddr)
+	http.Redirect(w, r, h.cfg.Prefix+"/", http.StatusSeeOther)
+}
+
+// logout ends the session. It is a POST carrying the session's CSRF token,
+// so another site cannot sign an operator out.
+func (h *Handler) logout(w http.ResponseWriter, r *http.Request) {
+	r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
+	s, err := h.readSession(r)
+	if err != nil {
+		h.endSession(w)
+		http.Redirect(w, r, h.cfg.Prefix+"/login", http.StatusSeeOther)
+		return
+	}
+	if r.ParseForm() != nil || !h.keys.checkCSRF("session", s.Nonce, r.PostForm.Get("csrf")) {
+		http.Error(w, "dashboard: sign-out refused: the form's CSRF token is missing or wrong; reload the page and try again", http.StatusForbidden)
+		return
+	}
+	h.endSession(w)
+	http.Redirect(w, r, h.cfg.Prefix+"/login", http.StatusSeeOther)
+}

@@ -1,0 +1,52 @@
+package dashboard
+
+import (
+	"testing"
+	"time"
+)
+
+func TestRelative(t *testing.T) {
+	now := time.Date(2026, 3, 14, 12, 0, 0, 0, time.UTC)
+	for _, tc := range []struct {
+		d    time.Duration // t = now + d
+		want string
+	}{
+		{0, "just now"},
+		{-999 * time.Millisecond, "just now"},
+		{-12 * time.Second, "12s ago"},
+		{-59 * time.Second, "59s ago"},
+		{-60 * time.Second, "1m ago"},
+		{-90 * time.Minute, "1h ago"},
+		{-47 * time.Hour, "47h ago"},
+		{-72 * time.Hour, "3d ago"},
+		{25 * time.Second, "in 25s"},
+		{3 * time.Minute, "in 3m"},
+	} {
+		if got := relative(now, now.Add(tc.d)); got != tc.want {
+			t.Errorf("relative(now%+v) = %q, want %q", tc.d, got, tc.want)
+		}
+	}
+}
+
+func TestSeatBar(t *testing.T) {
+	for _, tc := range []struct {
+		held, seats uint32
+		width       int
+		class       string
+	}{
+		{0, 10, 0, "ok"},
+		{5, 10, 60, "ok"},
+		{9, 10, 108, "full"},
+		{10, 10, 120, "full"},
+		{11, 10, 120, "over"},
+		{1, 1000, 2, "ok"}, // still visible
+		{0, 0, 0, "ok"},
+		{3, 0, 120, "over"},
+		{4_000_000_000, 4_100_000_000, 117, "full"}, // no overflow
+	} {
+		b := newSeatBar(tc.held, tc.seats)
+		if b.Width != tc.width || b.Class != tc.class {
+			t.Errorf("newSeatBar(%d, %d) = %d %s, want %d %s", tc.held, tc.seats, b.Width, b.Class, tc.width, tc.class)
+		}
+	}
+}
