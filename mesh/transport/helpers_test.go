@@ -1,0 +1,250 @@
+package transport
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/big"
+	"net"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// testPKI is a CA with one server and one client certificate for 127.0.0.1.
+type testPKI struct {
+	server *tls.Config // requires and verifies a client certificate
+	client *tls.Config // trusts the CA, presents the client certificate
+	anon   *tls.Config // trusts the CA, presents nothing
+}
+
+func newTestPKI(t testing.TB) testPKI {
+	t.Helper()
+	caKey := newKey(t)
+	caTmpl := &x509.Certificate{
+		SerialNumber:          big.NewInt(1),
+		Subject:               pkix.Name{CommonName: "test ca"},
+		NotBefore:             time.Now().Add(-time.Hour),
+		NotAfter:              time.Now().Add(time.Hour),
+		IsCA:                  true,
+		BasicConstraintsValid: true,
+		KeyUsage:              x509.KeyUsageCertSign,
+	}
+	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ca, err := x509.ParseCertificate(caDER)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	pool.AddCert(ca)
+
+	leaf := func(serial int64, cn string, usage x509.ExtKeyUsage) tls.Certificate {
+		key := newKey(t)
+		tmpl := &x509.Certificate{
+			SerialNumber: big.NewInt(serial),
+			Subject:      pkix.Name{CommonName: cn},
+			NotBefore:    time.Now().Add(-time.Hour),
+			NotAfter:     time.Now().Add(time.Hour),
+			KeyUsage:     x509.KeyUsageDigitalSignature,
+			ExtKeyUsage:  []x509.ExtKeyUsage{usage},
+			IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 1)},
+			DNSNames:     []string{"localhost"},
+		}
+		der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, &key.PublicKey, caKey)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}
+	}
+	return testPKI{
+		server: &tls.Config{
+			Certificates: []tls.Certificate{leaf(2, "master", x509.ExtKeyUsageServerAuth)},
+			ClientCAs:    pool,
+			ClientAuth:   tls.RequireAndVerifyClientCert,
+		},
+		client: &tls.Config{
+			RootCAs:      pool,
+			Certificates: []tls.Certificate{leaf(3, "collector-1", x509.ExtKeyUsageClientAuth)},
+		},
+		anon: &tls.Config{RootCAs: pool},
+	}
+}
+
+func newKey(t testing.TB) *ecdsa.PrivateKey {
+	t.Helper()
+	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
+}
+
+// testHandler serves the endpoints the tests use.
+type testHandler struct {
+	release chan struct{} // /stream waits on it between chunks
+	aborts  atomic.Int64  // /abort calls seen
+	echoes  atomic.Int64  // /echo calls seen
+}
+
+func newTestHandler() *testHandler { return &testHandler{release: make(chan struct{})} }
+
+func (h *testHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	switch r.URL.Path {
+	case "/proto":
+		cn := ""
+		if r.TLS != nil && len(r.TLS.PeerCertificates) > 0 {
+			cn = r.TLS.PeerCertificates[0].Subject.CommonName
+		}
+		fmt.Fprintf(w, "%s %s", r.Proto, cn)
+	case "/echo":
+		h.echoes.Add(1)
+		body, err := io.ReadAll(r.Body)
+		if err != nil {
+			if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
+				http.Error(w, err.Error(), http.StatusRequestEntityTooLarge)
+				return
+			}
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		_, _ = w.Write(body)
+	case "/abort":
+		h.aborts.Add(1)
+		_, _ = io.ReadAll(r.Body)
+		panic(http.ErrAbortHandler)
+	case "/stream":
+		rc := http.NewResponseController(w)
+		for i := range 3 {
+			if i > 0 {
+				select {
+				case <-h.release:
+				case <-r.Context().Done():
+					return
+				}
+			}
+			fmt.Fprintf(w, "chunk-%d\n", i)
+			if err := rc.Flush(); err != nil {
+				return
+			}
+		}
+	case "/hold":
+		// A long stream that ends only when the request context does.
+		_, _ = w.Write([]byte("holding\n"))
+		_ = http.NewResponseController(w).Flush()
+		<-r.Context().Done()
+	default:
+		http.NotFound(w, r)
+	}
+}
+
+// startServer runs a Server for cfg until the test ends.
+func startServer(t testing.TB, cfg ServerConfig) *Server {
+	t.Helper()
+	if cfg.Addr == "" {
+		cfg.Addr = "127.0.0.1:0"
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = testLogger(t)
+	}
+	s, err := NewServer(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- s.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Run: %v", err)
+		}
+	})
+	return s
+}
+
+func newTestClient(t testing.TB, cfg ClientConfig) *Client {
+	t.Helper()
+	if cfg.Logger == nil {
+		cfg.Logger = testLogger(t)
+	}
+	if cfg.QUICHandshakeTimeout == 0 {
+		// Where QUIC should work, a loaded test machine must not make a slow
+		// handshake look like blocked UDP.
+		cfg.QUICHandshakeTimeout = 5 * time.Second
+	}
+	c := NewClient(cfg)
+	t.Cleanup(func() { _ = c.Close() })
+	return c
+}
+
+func testLogger(t testing.TB) *slog.Logger {
+	return slog.New(slog.NewTextHandler(tWriter{t}, &slog.HandlerOptions{Level: slog.LevelInfo}))
+}
+
+type tWriter struct{ t testing.TB }
+
+func (w tWriter) Write(p []byte) (int, error) {
+	w.t.Log(string(p))
+	return len(p), nil
+}
+
+// fakeClock is a settable clock for RetryQUICAfter decisions.
+type fakeClock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func newFakeClock() *fakeClock { return &fakeClock{now: time.Unix(1_700_000_000, 0)} }
+
+func (c *fakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *fakeClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
+}
+
+// get fetches path and returns status and body.
+func get(t testing.TB, hc *http.Client, base, path string) (int, string) {
+	t.Helper()
+	return do(t, hc, http.MethodGet, base+path, nil)
+}
+
+func do(t testing.TB, hc *http.Client, method, url string, body io.Reader) (int, string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, method, url, body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := hc.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, url, err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatalf("%s %s: read body: %v", method, url, err)
+	}
+	return resp.StatusCode, string(b)
+}
+
+func baseURL(s *Server) string { return "https://" + s.Addr() }
