@@ -1,0 +1,397 @@
+package cluster
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/big"
+	"net"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/memberlist"
+	"github.com/hashicorp/raft"
+)
+
+// testCA is a throwaway CA; the project's pki package is not used here so
+// that this package's tests stand alone.
+type testCA struct {
+	cert *x509.Certificate
+	key  *ecdsa.PrivateKey
+	pool *x509.CertPool
+}
+
+func newTestCA(t *testing.T, name string) *testCA {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber:          big.NewInt(1),
+		Subject:               pkix.Name{CommonName: name},
+		NotBefore:             time.Now().Add(-time.Hour),
+		NotAfter:              time.Now().Add(time.Hour),
+		IsCA:                  true,
+		BasicConstraintsValid: true,
+		KeyUsage:              x509.KeyUsageCertSign,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, err := x509.ParseCertificate(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	pool.AddCert(cert)
+	return &testCA{cert: cert, key: key, pool: pool}
+}
+
+// tlsPair issues a node certificate for 127.0.0.1 usable as server and
+// client, and returns the server and client TLS configs.
+func (ca *testCA) tlsPair(t *testing.T, name string) (server, client *tls.Config) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var serial [8]byte
+	_, _ = rand.Read(serial[:])
+	tmpl := &x509.Certificate{
+		SerialNumber: new(big.Int).SetUint64(binary.BigEndian.Uint64(serial[:]) >> 1),
+		Subject:      pkix.Name{CommonName: name},
+		NotBefore:    time.Now().Add(-time.Hour),
+		NotAfter:     time.Now().Add(time.Hour),
+		KeyUsage:     x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth},
+		IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 1)},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.cert, &key.PublicKey, ca.key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert := tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}
+	server = &tls.Config{Certificates: []tls.Certificate{cert}, ClientCAs: ca.pool, MinVersion: tls.VersionTLS13}
+	client = &tls.Config{Certificates: []tls.Certificate{cert}, RootCAs: ca.pool, MinVersion: tls.VersionTLS13}
+	return server, client
+}
+
+// countFSM applies uint64 increments and remembers every entry, in order.
+type countFSM struct {
+	mu      sync.Mutex
+	entries []string
+}
+
+func (f *countFSM) Apply(l *raft.Log) any {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.entries = append(f.entries, string(l.Data))
+	return len(f.entries)
+}
+
+func (f *countFSM) Snapshot() (raft.FSMSnapshot, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return &countSnapshot{entries: append([]string(nil), f.entries...)}, nil
+}
+
+func (f *countFSM) Restore(rc io.ReadCloser) error {
+	defer rc.Close()
+	b, err := io.ReadAll(rc)
+	if err != nil {
+		return err
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.entries = nil
+	if len(b) > 0 {
+		f.entries = strings.Split(string(b), "\n")
+	}
+	return nil
+}
+
+func (f *countFSM) list() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]string(nil), f.entries...)
+}
+
+func (f *countFSM) has(entry string) bool {
+	for _, e := range f.list() {
+		if e == entry {
+			return true
+		}
+	}
+	return false
+}
+
+type countSnapshot struct{ entries []string }
+
+func (s *countSnapshot) Persist(sink raft.SnapshotSink) error {
+	if _, err := sink.Write([]byte(strings.Join(s.entries, "\n"))); err != nil {
+		_ = sink.Cancel()
+		return err
+	}
+	return sink.Close()
+}
+
+func (s *countSnapshot) Release() {}
+
+// logSink collects log records for assertions and mirrors them to t.Log
+// until the test ends (goroutines may outlive it by a moment).
+type logSink struct {
+	mu   sync.Mutex
+	t    *testing.T
+	done bool
+	msgs []string
+}
+
+func newLogSink(t *testing.T) *logSink {
+	s := &logSink{t: t}
+	t.Cleanup(func() {
+		s.mu.Lock()
+		s.done = true
+		s.mu.Unlock()
+	})
+	return s
+}
+
+func (s *logSink) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.msgs = append(s.msgs, string(p))
+	if !s.done && testing.Verbose() {
+		s.t.Log(strings.TrimRight(string(p), "\n"))
+	}
+	return len(p), nil
+}
+
+func (s *logSink) contains(sub ...string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+next:
+	for _, m := range s.msgs {
+		for _, x := range sub {
+			if !strings.Contains(m, x) {
+				continue next
+			}
+		}
+		return true
+	}
+	return false
+}
+
+func fastGossip(c *memberlist.Config) {
+	c.ProbeInterval = 200 * time.Millisecond
+	c.ProbeTimeout = 100 * time.Millisecond
+	c.GossipInterval = 50 * time.Millisecond
+	c.PushPullInterval = 5 * time.Second
+	c.TCPTimeout = 2 * time.Second
+	c.SuspicionMult = 2
+}
+
+var testGossipKey = []byte("0123456789abcdef0123456789abcdef")
+
+// harness starts nodes that share a CA, a gossip key and a log sink.
+type harness struct {
+	t    *testing.T
+	ca   *testCA
+	logs *logSink
+}
+
+func newHarness(t *testing.T) *harness {
+	return &harness{t: t, ca: newTestCA(t, "cluster-test-ca"), logs: newLogSink(t)}
+}
+
+// config returns a fast test config for node id with its own data dir.
+func (h *harness) config(id string, expect int, join ...string) Config {
+	h.t.Helper()
+	cfg := DefaultConfig()
+	cfg.NodeID = NodeID(id)
+	cfg.DataDir = h.t.TempDir()
+	cfg.RaftAddr = "127.0.0.1:0"
+	cfg.GossipAddr = "127.0.0.1:0"
+	cfg.GossipKey = testGossipKey
+	cfg.BootstrapExpect = expect
+	cfg.Join = join
+	cfg.ServerTLS, cfg.ClientTLS = h.ca.tlsPair(h.t, id)
+	cfg.Meta = map[string]string{"api_addr": "api-" + id + ":7400"}
+	cfg.HeartbeatTimeout = 200 * time.Millisecond
+	cfg.ElectionTimeout = 200 * time.Millisecond
+	cfg.LeaderLeaseTimeout = 100 * time.Millisecond
+	cfg.CommitTimeout = 10 * time.Millisecond
+	cfg.RaftTimeout = 2 * time.Second
+	cfg.ReconcileInterval = 300 * time.Millisecond
+	cfg.FSM = &countFSM{}
+	cfg.Logger = slog.New(slog.NewJSONHandler(h.logs, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	cfg.RaftLogLevel = slog.LevelWarn
+	cfg.GossipLogLevel = slog.LevelWarn
+	cfg.tuneGossip = fastGossip
+	return cfg
+}
+
+func (h *harness) start(cfg Config) *Node {
+	h.t.Helper()
+	n, err := New(cfg)
+	if err != nil {
+		h.t.Fatalf("New(%s): %v", cfg.NodeID, err)
+	}
+	h.t.Cleanup(func() { _ = n.Shutdown() })
+	return n
+}
+
+// startCluster starts size nodes with BootstrapExpect=size, all joining the
+// first one, and waits for a leader with size voters.
+func (h *harness) startCluster(size int) []*Node {
+	h.t.Helper()
+	var nodes []*Node
+	for i := range size {
+		var join []string
+		if i > 0 {
+			join = []string{nodes[0].GossipAddr()}
+		}
+		nodes = append(nodes, h.start(h.config(fmt.Sprintf("m%d", i+1), size, join...)))
+	}
+	leader := waitLeader(h.t, nodes...)
+	waitFor(h.t, 10*time.Second, func() bool { return len(voters(leader)) == size }, "all voters in the configuration")
+	return nodes
+}
+
+func fsmOf(n *Node) *countFSM { return n.cfg.FSM.(*countFSM) }
+
+// waitFor polls cond until it holds or timeout passes.
+func waitFor(t *testing.T, timeout time.Duration, cond func() bool, what string) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %v waiting for %s", timeout, what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// waitLeader waits until exactly one of nodes leads and all agree on it.
+func waitLeader(t *testing.T, nodes ...*Node) *Node {
+	t.Helper()
+	var leader *Node
+	waitFor(t, 10*time.Second, func() bool {
+		leader = nil
+		for _, n := range nodes {
+			if n.IsLeader() {
+				if leader != nil {
+					return false
+				}
+				leader = n
+			}
+		}
+		if leader == nil {
+			return false
+		}
+		for _, n := range nodes {
+			if id, _ := n.Leader(); id != leader.ID() {
+				return false
+			}
+		}
+		return true
+	}, "a single agreed leader")
+	return leader
+}
+
+// voters lists the voter IDs in n's view of the configuration.
+func voters(n *Node) []NodeID {
+	servers, err := n.configuration()
+	if err != nil {
+		return nil
+	}
+	var out []NodeID
+	for id, s := range servers {
+		if s.Suffrage == raft.Voter {
+			out = append(out, id)
+		}
+	}
+	return out
+}
+
+func hasVoter(n *Node, id NodeID) bool {
+	for _, v := range voters(n) {
+		if v == id {
+			return true
+		}
+	}
+	return false
+}
+
+// applyOnLeader applies entry through whichever node leads, retrying across
+// elections. An entry may then be applied twice, so tests check presence.
+func applyOnLeader(t *testing.T, nodes []*Node, entry string) *Node {
+	t.Helper()
+	l, err := onLeader(t, nodes, func(l *Node) error {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_, err := l.Apply(ctx, []byte(entry))
+		return err
+	})
+	if err != nil {
+		t.Fatalf("Apply(%q) on %s: %v", entry, l.ID(), err)
+	}
+	return l
+}
+
+// onLeader runs fn on the current leader, again after a leadership change.
+func onLeader(t *testing.T, nodes []*Node, fn func(*Node) error) (*Node, error) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		l := waitLeader(t, nodes...)
+		err := fn(l)
+		if !errors.Is(err, ErrNotLeader) && !errors.Is(err, ErrLeadershipLost) || time.Now().After(deadline) {
+			return l, err
+		}
+	}
+}
+
+// onFollower runs fn on a node that is not the leader, again if that node
+// turned out to lead meanwhile.
+func onFollower(t *testing.T, nodes []*Node, fn func(*Node) error) error {
+	t.Helper()
+	for range 20 {
+		f := followers(waitLeader(t, nodes...), nodes...)[0]
+		err := fn(f)
+		if errors.Is(err, ErrNotLeader) || !f.IsLeader() {
+			return err
+		}
+	}
+	t.Fatal("no stable follower")
+	return nil
+}
+
+func followers(leader *Node, nodes ...*Node) []*Node {
+	var out []*Node
+	for _, n := range nodes {
+		if n != leader {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+// netDialer opens plain TCP connections, for clients that never speak TLS.
+type netDialer struct{}
+
+func (netDialer) dial(addr string) (net.Conn, error) {
+	return net.DialTimeout("tcp", addr, 2*time.Second)
+}
