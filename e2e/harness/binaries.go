@@ -1,0 +1,49 @@
+package harness
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"sync"
+)
+
+var build struct {
+	once sync.Once
+	dir  string
+	err  error
+}
+
+// Binaries returns the directory holding meshd, collectord and meshctl:
+// $LICMESH_BIN when set (make test builds there), else a fresh build of the
+// module's commands into a temporary directory, made once per test binary.
+func Binaries() (string, error) {
+	build.once.Do(func() {
+		if dir := os.Getenv("LICMESH_BIN"); dir != "" {
+			for _, b := range []string{"meshd", "collectord", "meshctl"} {
+				if _, err := os.Stat(filepath.Join(dir, b)); err != nil {
+					build.err = fmt.Errorf("harness: LICMESH_BIN=%s lacks %s (run make build)", dir, b)
+					return
+				}
+			}
+			build.dir = dir
+			return
+		}
+		dir, err := os.MkdirTemp("", "licmesh-bin-")
+		if err != nil {
+			build.err = err
+			return
+		}
+		_, file, _, _ := runtime.Caller(0)
+		root := filepath.Join(filepath.Dir(file), "..", "..")
+		cmd := exec.Command("go", "build", "-o", dir+"/", "./cmd/...")
+		cmd.Dir = root
+		if out, err := cmd.CombinedOutput(); err != nil {
+			build.err = fmt.Errorf("harness: go build: %v\n%s", err, out)
+			return
+		}
+		build.dir = dir
+	})
+	return build.dir, build.err
+}

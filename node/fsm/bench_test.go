@@ -1,0 +1,152 @@
+package fsm
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"runtime"
+	"testing"
+	"time"
+
+	"github.com/licmesh/licmesh/licensing/lease"
+)
+
+const (
+	benchLeases     = 1_000_000
+	benchPools      = 8
+	benchCollectors = 1000
+)
+
+// buildLeases returns a bootstrapped FSM holding n leases spread over
+// benchPools hard pools and benchCollectors collectors. Batches go straight
+// to the apply function (the JSON path is measured by BenchmarkLeaseBatch);
+// each holder string is its own allocation, as after decoding.
+func buildLeases(tb testing.TB, n int) *FSM {
+	tb.Helper()
+	h := bootstrapped(tb)
+	for p := range benchPools {
+		h.pool(fmt.Sprintf("pool-%d", p), n/benchPools+1, lease.Hard)
+	}
+	const per = 4096
+	f := h.f
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	index := h.index
+	for done := 0; done < n; {
+		k := min(per, n-done)
+		ops := make([]LeaseOp, k)
+		for i := range ops {
+			u := done + i
+			ops[i] = LeaseOp{
+				Kind:        Acquire,
+				Pool:        fmt.Sprintf("pool-%d", u%benchPools),
+				Holder:      fmt.Sprintf("user-%07d@example.com", u),
+				CollectorID: fmt.Sprintf("col-%04d", u%benchCollectors),
+				TTLms:       30_000,
+			}
+		}
+		index++
+		r := applyLeaseBatch(f.st, &applyCtx{index: index}, &LeaseBatch{Now: t0 + int64(done), Ops: ops})
+		for _, o := range r.Ops {
+			if o.Err != nil {
+				tb.Fatal(o.Err)
+			}
+		}
+		f.st.index = index
+		done += k
+	}
+	if f.st.nLeases != n {
+		tb.Fatalf("built %d leases, want %d", f.st.nLeases, n)
+	}
+	return f
+}
+
+func heapAlloc() uint64 {
+	runtime.GC()
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	return ms.HeapAlloc
+}
+
+// BenchmarkHeapPerLease reports the live heap each lease costs with 1M
+// leases in state (goal: at most 330 B/lease).
+func BenchmarkHeapPerLease(b *testing.B) {
+	var perLease float64
+	for range b.N {
+		before := heapAlloc()
+		f := buildLeases(b, benchLeases)
+		after := heapAlloc()
+		perLease = float64(int64(after)-int64(before)) / benchLeases
+		runtime.KeepAlive(f)
+	}
+	b.ReportMetric(perLease, "B/lease")
+}
+
+// BenchmarkSnapshot1M measures Snapshot plus Persist of 1M leases.
+func BenchmarkSnapshot1M(b *testing.B) {
+	f := buildLeases(b, benchLeases)
+	var size int64
+	b.ResetTimer()
+	for range b.N {
+		start := time.Now()
+		s, err := f.Snapshot()
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.ReportMetric(float64(time.Since(start).Microseconds()), "capture-µs")
+		cw := &countWriter{}
+		if err := s.(*fsmSnapshot).writeTo(cw); err != nil {
+			b.Fatal(err)
+		}
+		s.Release()
+		size = cw.n
+	}
+	b.ReportMetric(float64(size)/benchLeases, "B/lease-on-disk")
+}
+
+type countWriter struct{ n int64 }
+
+func (w *countWriter) Write(p []byte) (int, error) { w.n += int64(len(p)); return len(p), nil }
+
+// BenchmarkRestore1M measures restoring 1M leases from a snapshot in memory.
+func BenchmarkRestore1M(b *testing.B) {
+	snap := snapshotBytes(b, buildLeases(b, benchLeases))
+	runtime.GC()
+	b.SetBytes(int64(len(snap)))
+	b.ResetTimer()
+	for range b.N {
+		f := New()
+		if err := f.Restore(io.NopCloser(bytes.NewReader(snap))); err != nil {
+			b.Fatal(err)
+		}
+		if f.Counts().Leases != benchLeases {
+			b.Fatal("lost leases")
+		}
+	}
+}
+
+// BenchmarkLeaseBatch applies encoded batches of 64 acquires through Apply,
+// JSON decoding included, against a state that grows as it runs.
+func BenchmarkLeaseBatch(b *testing.B) {
+	h := bootstrapped(b)
+	h.pool("bench", lease.MaxSeats, lease.Soft)
+	const per = 64
+	batches := make([][]byte, b.N)
+	for i := range batches {
+		ops := make([]LeaseOp, per)
+		for j := range ops {
+			ops[j] = acq("bench", fmt.Sprintf("u-%d-%d", i, j), fmt.Sprintf("col-%d", j%16))
+		}
+		batches[i] = encode(b, LeaseBatchType, LeaseBatch{Now: t0 + int64(i), Ops: ops})
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := range b.N {
+		r := h.f.Apply(rlog(h.index+uint64(i)+1, batches[i])).(Response)
+		if r.Err != nil || r.Ops[per-1].Err != nil {
+			b.Fatal(r.Err)
+		}
+	}
+	b.ReportMetric(float64(b.N*per)/b.Elapsed().Seconds(), "grants/s")
+}

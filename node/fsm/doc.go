@@ -1,0 +1,29 @@
+// Package fsm is the masters' replicated state machine: the cluster's
+// identity and keys, seat pools and their leases, join and admin tokens,
+// and enrolled collectors.
+//
+// Every change is a command in the Raft log: one message-type byte from an
+// append-only enum (see MsgType; IgnoreUnknownTypeFlag lets old nodes skip
+// optional commands) followed by the command as strict JSON. Encode and
+// Decode are the only codec; the FSM keeps a table of one apply function
+// per message type.
+//
+// Apply is deterministic: no clock, randomness or I/O. Times and IDs travel
+// in the command (every command carries the leader's Now, in Unix ms) or
+// derive from the Raft index (a lease's ID is index<<16 | op position, its
+// fencing token the index). The highest Now applied is the cluster's trusted
+// time.
+//
+// Results: for each command entry, Apply returns a Response. Response.Err is
+// set when the command was refused as a whole (malformed, or a business rule
+// such as ErrPoolExists), and then nothing changed, trusted time included.
+// A LeaseBatch is applied operation by operation; each gets an OpResult.
+//
+// Reads (Cluster, Pools, Leases, ...) take a read lock and return copies;
+// they may be called from any goroutine, at any time.
+//
+// Snapshot is cheap: the lease table is split into copy-on-write shards that
+// a snapshot shares, so Persist streams a consistent point-in-time view
+// while applies continue. Restore reads the stream into a new state and
+// swaps it in only if the whole stream checks out.
+package fsm

@@ -1,0 +1,118 @@
+package fsm
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"testing"
+
+	"github.com/licmesh/licmesh/licensing/lease"
+)
+
+// fuzzBase is a small state for fuzz targets to start from.
+func fuzzBase(t testing.TB) []byte {
+	t.Helper()
+	h := bootstrapped(t)
+	h.pool("p", 2, lease.Hard)
+	h.pool("s", 1, lease.Soft)
+	h.ok(CreateTokenType, CreateToken{ID: "tok1", SecretHash: Hash{1}, Role: RoleCollector, MaxUses: 3, Now: t0})
+	h.ok(EnrollType, Enroll{TokenID: "tok1", SecretHash: Hash{1}, CollectorID: "c1", CertSerial: "01", Now: t0})
+	h.batch(t0, acq("p", "alice", "c1"), acq("s", "bob", "c1"), acq("s", "carol", "c2"))
+	return snapshotBytes(t, h.f)
+}
+
+func restored(t testing.TB, snap []byte) *FSM {
+	t.Helper()
+	f := New()
+	if err := f.Restore(io.NopCloser(bytes.NewReader(snap))); err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
+func FuzzApply(f *testing.F) {
+	base := fuzzBase(f)
+	for _, cmd := range allCommands() {
+		f.Add(encode(f, cmd.msgType(), cmd))
+	}
+	f.Add(encode(f, LeaseBatchType, LeaseBatch{Now: t0, Ops: []LeaseOp{rel(65536*5, "c1"), exp(65536*5 + 1), acq("p", "zed", "c1")}}))
+	f.Add([]byte{})
+	f.Add([]byte{byte(LeaseBatchType)})
+	f.Add([]byte{byte(LeaseBatchType), '{', '}'})
+	f.Add([]byte{0x80 | 100, 'x'})
+	f.Add([]byte("\x04{\"Now\":1,\"Ops\":[{\"Kind\":\"acquire\",\"Pool\":\"p\"}]}"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		fsm := restored(t, base)
+		before := stateBytes(t, fsm)
+		_, _, decErr := Decode(data)
+		r := fsm.Apply(rlog(9, data)).(Response)
+		if r.Err != nil {
+			if !bytes.Equal(stateBytes(t, fsm), before) {
+				t.Fatalf("refused command (%v) changed the state", r.Err)
+			}
+			return
+		}
+		if decErr != nil && !errors.Is(decErr, ErrUnknownMsgType) {
+			t.Fatalf("Apply accepted what Decode refused: %v", decErr)
+		}
+		// Whatever applied must still snapshot and restore to itself.
+		snap := snapshotBytes(t, fsm)
+		if !bytes.Equal(snapshotBytes(t, restored(t, snap)), snap) {
+			t.Fatal("state after apply does not survive a snapshot round trip")
+		}
+	})
+}
+
+func FuzzDecodeCommand(f *testing.F) {
+	for _, cmd := range allCommands() {
+		f.Add(encode(f, cmd.msgType(), cmd))
+	}
+	f.Add([]byte("\x02{\"Pool\":{\"Name\":\"p\",\"Seats\":1,\"Enforce\":\"hard\"},\"Now\":1}"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		mt, cmd, err := Decode(data)
+		if err != nil {
+			if !errors.Is(err, ErrMalformed) && !errors.Is(err, ErrUnknownMsgType) {
+				t.Fatalf("error %v wraps neither ErrMalformed nor ErrUnknownMsgType", err)
+			}
+			return
+		}
+		// Anything accepted re-encodes and decodes to the same command.
+		again, err := Encode(mt, cmd)
+		if err != nil {
+			t.Fatalf("accepted command does not re-encode: %v", err)
+		}
+		_, cmd2, err := Decode(again)
+		if err != nil {
+			t.Fatalf("re-encoded command refused: %v", err)
+		}
+		b1, _ := Encode(mt, cmd2)
+		if !bytes.Equal(b1, again) {
+			t.Fatal("encoding is not stable")
+		}
+	})
+}
+
+func FuzzRestore(f *testing.F) {
+	base := fuzzBase(f)
+	f.Add(base)
+	f.Add(snapshotBytes(f, New()))
+	f.Add(base[:len(base)/2])
+	f.Add([]byte(snapshotMagic))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		fsm := restored(t, base)
+		err := fsm.Restore(io.NopCloser(bytes.NewReader(data)))
+		if err != nil {
+			if !errors.Is(err, ErrBadSnapshot) {
+				t.Fatalf("error %v does not wrap ErrBadSnapshot", err)
+			}
+			if !bytes.Equal(snapshotBytes(t, fsm), base) {
+				t.Fatal("refused restore changed the state")
+			}
+			return
+		}
+		snap := snapshotBytes(t, fsm)
+		if !bytes.Equal(snapshotBytes(t, restored(t, snap)), snap) {
+			t.Fatal("restored state does not survive a snapshot round trip")
+		}
+	})
+}

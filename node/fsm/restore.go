@@ -1,0 +1,308 @@
+package fsm
+
+import (
+	"encoding/binary"
+	"io"
+
+	"github.com/licmesh/licmesh/licensing/lease"
+)
+
+// restorer accumulates a state from snapshot records, checking each record
+// as a command would be checked, plus the stream's order and uniqueness.
+type restorer struct {
+	st       *state
+	lastKind byte
+	lastKey  string
+	lastID   lease.ID
+	counts   [5]uint64 // pools, tokens, collectors, names, leases
+	// leases are collected first and indexed at the end, when every map
+	// can be made at its final size instead of growing a million times.
+	leases []pendingLease
+}
+
+type pendingLease struct {
+	id lease.ID
+	r  leaseRec
+}
+
+func readSnapshot(r io.Reader) (*state, error) {
+	sr := &snapReader{r: newBufReader(r)}
+	hdr, err := sr.full(len(snapshotMagic) + 1)
+	if err != nil {
+		return nil, err
+	}
+	sr.sum(hdr)
+	if string(hdr[:len(snapshotMagic)]) != snapshotMagic {
+		return nil, badSnap("not an FSM snapshot (bad magic)")
+	}
+	if v := hdr[len(snapshotMagic)]; v != snapshotVersion {
+		return nil, badSnap("format version %d, this node reads %d", v, snapshotVersion)
+	}
+	rs := &restorer{st: newState(0)}
+	for {
+		kind, body, err := sr.next()
+		if err != nil {
+			return nil, err
+		}
+		if kind == recEnd {
+			if err := rs.end(body, sr.crc); err != nil {
+				return nil, err
+			}
+			break
+		}
+		if err := rs.record(kind, body); err != nil {
+			return nil, err
+		}
+	}
+	if _, err := sr.r.ReadByte(); err != io.EOF {
+		return nil, badSnap("data after the end record")
+	}
+	return rs.st, nil
+}
+
+func (rs *restorer) record(kind byte, body []byte) error {
+	switch {
+	case rs.lastKind == 0 && kind != recMeta:
+		return badSnap("first record is kind %d, want meta", kind)
+	case kind < rs.lastKind || kind == rs.lastKind && (kind == recMeta || kind == recCluster):
+		return badSnap("record kind %d out of order after kind %d", kind, rs.lastKind)
+	case kind != rs.lastKind:
+		rs.lastKey, rs.lastID = "", 0
+	}
+	rs.lastKind = kind
+	switch kind {
+	case recMeta:
+		var m metaRecord
+		if err := strictJSON(body, &m); err != nil {
+			return badSnap("meta: %v", err)
+		}
+		if m.TrustedTime < 0 || m.TrustedTime > maxUnixMs {
+			return badSnap("meta: trusted time %d out of range", m.TrustedTime)
+		}
+		rs.st.index, rs.st.trusted = m.Index, m.TrustedTime
+		return nil
+	case recCluster:
+		return rs.cluster(body)
+	case recPool:
+		return rs.pool(body)
+	case recToken:
+		return rs.token(body)
+	case recCollector:
+		return rs.collector(body)
+	case recName:
+		return rs.name(body)
+	case recLease:
+		return rs.lease(body)
+	}
+	return badSnap("unknown record kind %d", kind)
+}
+
+// ordered enforces strictly increasing keys within a kind, which also
+// rules out duplicates.
+func (rs *restorer) ordered(what, key string) error {
+	if rs.lastKey != "" && key <= rs.lastKey {
+		return badSnap("%s %q out of order or duplicated", what, clip(key))
+	}
+	rs.lastKey = key
+	return nil
+}
+
+func (rs *restorer) cluster(body []byte) error {
+	var c ClusterInfo
+	if err := strictJSON(body, &c); err != nil {
+		return badSnap("cluster: %v", err)
+	}
+	b := Bootstrap{ClusterID: c.ID, CACertPEM: c.CACertPEM, CAKeyPEM: c.CAKeyPEM, SigningKey: c.SigningKey,
+		AdminTokenID: c.AdminTokenID, AdminTokenHash: c.AdminTokenHash, Now: c.BootstrappedAt}
+	if err := b.validate(); err != nil {
+		return badSnap("cluster: %v", err)
+	}
+	rs.st.cluster = &c
+	return nil
+}
+
+func (rs *restorer) pool(body []byte) error {
+	var p poolRecord
+	if err := strictJSON(body, &p); err != nil {
+		return badSnap("pool: %v", err)
+	}
+	if err := p.Pool.Validate(); err != nil {
+		return badSnap("pool: %v", err)
+	}
+	if err := rs.ordered("pool", p.Pool.Name); err != nil {
+		return err
+	}
+	if p.PeakHeld < 0 || p.CreatedAt <= 0 || p.UpdatedAt < p.CreatedAt || p.LastOverageAt < 0 {
+		return badSnap("pool %q: counters out of range", p.Pool.Name)
+	}
+	ps := rs.st.addPool(p.Pool, p.CreatedAt)
+	ps.updatedAt, ps.overageGrants, ps.peakHeld, ps.lastOverageAt = p.UpdatedAt, p.OverageGrants, p.PeakHeld, p.LastOverageAt
+	rs.counts[0]++
+	return nil
+}
+
+func (rs *restorer) token(body []byte) error {
+	var t Token
+	if err := strictJSON(body, &t); err != nil {
+		return badSnap("token: %v", err)
+	}
+	c := CreateToken{ID: t.ID, SecretHash: t.SecretHash, Role: t.Role, ExpiresAt: t.ExpiresAt, MaxUses: t.MaxUses, Now: t.CreatedAt}
+	if err := c.validate(); err != nil {
+		return badSnap("token: %v", err)
+	}
+	if t.Uses < 0 || t.Uses > maxUses || t.RevokedAt < 0 || t.Revoked != (t.RevokedAt != 0) {
+		return badSnap("token %q: use or revocation fields out of range", t.ID)
+	}
+	if err := rs.ordered("token", t.ID); err != nil {
+		return err
+	}
+	rs.st.tokens.m[t.ID] = t
+	rs.counts[1]++
+	return nil
+}
+
+func (rs *restorer) collector(body []byte) error {
+	var c Collector
+	if err := strictJSON(body, &c); err != nil {
+		return badSnap("collector: %v", err)
+	}
+	err := firstErr(checkID("collector id", c.ID), checkID("token id", c.TokenID),
+		checkOptText("hostname", c.Hostname, maxHostnameLen),
+		checkOptText("version", c.Version, maxVersionLen),
+		checkOptText("protocol", c.Protocol, maxVersionLen),
+		checkText("cert serial", c.CertSerial, maxSerialLen),
+		checkNow(c.EnrolledAt))
+	if err != nil {
+		return badSnap("collector: %v", err)
+	}
+	if err := rs.ordered("collector", c.ID); err != nil {
+		return err
+	}
+	rs.st.collectors.m[c.ID] = c
+	rs.counts[2]++
+	return nil
+}
+
+func (rs *restorer) name(body []byte) error {
+	name := string(body)
+	if err := checkIDPlain("collector name", name); err != nil {
+		return badSnap("%v", err)
+	}
+	if err := rs.ordered("collector name", name); err != nil {
+		return err
+	}
+	rs.st.names.intern(name)
+	rs.counts[3]++
+	return nil
+}
+
+func (rs *restorer) lease(b []byte) error {
+	var vals [5]uint64
+	var granted int64
+	for i := range vals {
+		var n int
+		if i == 1 {
+			granted, n = binary.Varint(b)
+		} else {
+			vals[i], n = binary.Uvarint(b)
+		}
+		if n <= 0 {
+			return badSnap("lease record %d: bad varint", rs.counts[4])
+		}
+		b = b[n:]
+	}
+	if len(b) < 1 {
+		return badSnap("lease record %d: truncated", rs.counts[4])
+	}
+	id, ttl, pool, name, flags := lease.ID(vals[0]), vals[2], vals[3], vals[4], b[0]
+	holder := string(b[1:])
+	st := rs.st
+	switch {
+	case rs.lastID != 0 && (shardOf(id) < shardOf(rs.lastID) || shardOf(id) == shardOf(rs.lastID) && id <= rs.lastID):
+		return badSnap("lease %d out of order or duplicated", id)
+	case id>>16 == 0:
+		return badSnap("lease %d has no raft index", id)
+	case granted <= 0 || granted > maxUnixMs:
+		return badSnap("lease %d: grant time %d out of range", id, granted)
+	case ttl == 0 || ttl > MaxLeaseTTLms:
+		return badSnap("lease %d: ttl %d out of range", id, ttl)
+	case pool >= uint64(len(st.poolList)):
+		return badSnap("lease %d: pool position %d out of range", id, pool)
+	case name >= uint64(len(st.names.names)):
+		return badSnap("lease %d: collector position %d out of range", id, name)
+	case flags&^flagOverage != 0:
+		return badSnap("lease %d: unknown flags %#x", id, flags)
+	}
+	if err := lease.ValidateField("holder", holder, lease.MaxHolderLen); err != nil {
+		return badSnap("lease %d: %v", id, err)
+	}
+	rs.lastID = id
+	rs.leases = append(rs.leases, pendingLease{id: id, r: leaseRec{
+		holder:    holder,
+		grantedAt: granted,
+		pool:      uint32(pool),
+		collector: uint32(name),
+		ttlMs:     uint32(ttl),
+		flags:     flags,
+	}})
+	rs.counts[4]++
+	return nil
+}
+
+// indexLeases builds the lease shards and pool holder indexes from the
+// collected leases, which arrive grouped by shard.
+func (rs *restorer) indexLeases() error {
+	st := rs.st
+	held := make([]int, len(st.poolList))
+	for _, pl := range rs.leases {
+		held[pl.r.pool]++
+	}
+	for i, p := range st.poolList {
+		p.holders = make(map[string]lease.ID, held[i])
+	}
+	for start := 0; start < len(rs.leases); {
+		sh := shardOf(rs.leases[start].id)
+		end := start + 1
+		for end < len(rs.leases) && shardOf(rs.leases[end].id) == sh {
+			end++
+		}
+		m := make(map[lease.ID]leaseRec, end-start)
+		for _, pl := range rs.leases[start:end] {
+			m[pl.id] = pl.r
+			holders := st.poolList[pl.r.pool].holders
+			n := len(holders)
+			holders[pl.r.holder] = pl.id
+			if len(holders) == n {
+				return badSnap("lease %d: holder already has a lease in pool %q", pl.id, st.poolList[pl.r.pool].pool.Name)
+			}
+		}
+		st.shards[sh] = &cowMap[lease.ID, leaseRec]{m: m}
+		start = end
+	}
+	st.nLeases = len(rs.leases)
+	rs.leases = nil
+	return nil
+}
+
+func (rs *restorer) end(body []byte, sum uint32) error {
+	for i := range rs.counts {
+		v, n := binary.Uvarint(body)
+		if n <= 0 {
+			return badSnap("end record: bad count")
+		}
+		if v != rs.counts[i] {
+			return badSnap("end record: count %d is %d, stream has %d", i, v, rs.counts[i])
+		}
+		body = body[n:]
+	}
+	if len(body) != 4 {
+		return badSnap("end record: bad checksum field")
+	}
+	if got := binary.BigEndian.Uint32(body); got != sum {
+		return badSnap("checksum mismatch (corrupt stream)")
+	}
+	if rs.lastKind == 0 {
+		return badSnap("no meta record")
+	}
+	return rs.indexLeases()
+}

@@ -1,0 +1,373 @@
+package fsm
+
+import (
+	"bufio"
+	"bytes"
+	"cmp"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"io"
+	"slices"
+	"sync"
+
+	"github.com/hashicorp/raft"
+	"github.com/licmesh/licmesh/licensing/lease"
+)
+
+// Snapshot stream, format version 1:
+//
+//	header   "LMFSMSNP" then the version byte 1
+//	record   kind (1 byte) | body length (uvarint) | body
+//	...
+//	end      0xFF | length | body: uvarint counts of pools, tokens,
+//	         collectors, names and leases, then the CRC-32C (big-endian) of
+//	         every byte before the end record
+//
+// Records come in kind order and, within a kind, sorted by key, so the same
+// state always gives the same bytes: one meta record, at most one cluster
+// record, then pools by name, tokens by ID, collectors by ID, the collector
+// names leases refer to (sorted), and leases by (shard, ID) - shardOf is a
+// fixed function of the ID, so this order is as canonical as a sort by ID.
+//
+// Why this shape: the small tables (cluster, pools, tokens, collectors) are
+// JSON bodies, strict on restore, because they are few, readable in a hex
+// dump and easy to extend. Leases are the bulk (a million of them is the
+// design point) and are compact binary: varint ID, grant time, TTL, pool
+// position, collector-name position, flags, then the holder bytes - about
+// 25 bytes plus the holder, against ~150 as JSON, and far cheaper to decode.
+// Length-prefixed records let Restore read in one pass with bounded
+// memory per record (it holds the parsed leases aside and indexes them at
+// the end, when every map can be made at its final size), and the end
+// record's counts and checksum catch truncation and corruption before the
+// new state replaces the old.
+const (
+	snapshotMagic   = "LMFSMSNP"
+	snapshotVersion = 1
+	maxRecordLen    = 1 << 20
+
+	recMeta      byte = 1
+	recCluster   byte = 2
+	recPool      byte = 3
+	recToken     byte = 4
+	recCollector byte = 5
+	recName      byte = 6
+	recLease     byte = 7
+	recEnd       byte = 0xFF
+)
+
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+type metaRecord struct {
+	Index       uint64
+	TrustedTime int64
+}
+
+type poolRecord struct {
+	Pool          lease.Pool
+	CreatedAt     int64
+	UpdatedAt     int64
+	OverageGrants uint64
+	PeakHeld      int
+	LastOverageAt int64
+}
+
+// fsmSnapshot is a point-in-time view that shares the live state's
+// copy-on-write maps; Persist may run while applies continue.
+type fsmSnapshot struct {
+	meta       metaRecord
+	cluster    *ClusterInfo // immutable once bootstrapped
+	pools      []poolRecord // by pool index
+	tokens     *cowMap[string, Token]
+	collectors *cowMap[string, Collector]
+	names      []string // interner prefix; appends never touch it
+	shards     [leaseShards]*cowMap[lease.ID, leaseRec]
+	nLeases    int
+	release    sync.Once
+}
+
+// Snapshot captures the state in O(pools + shards) time: it copies the
+// pools and marks every other table shared, so later writes copy what they
+// touch instead of disturbing the snapshot.
+func (f *FSM) Snapshot() (raft.FSMSnapshot, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	s := f.st
+	snap := &fsmSnapshot{
+		meta:       metaRecord{Index: s.index, TrustedTime: s.trusted},
+		cluster:    s.cluster,
+		pools:      make([]poolRecord, len(s.poolList)),
+		tokens:     s.tokens,
+		collectors: s.collectors,
+		names:      s.names.names[:len(s.names.names):len(s.names.names)],
+		shards:     s.shards,
+		nLeases:    s.nLeases,
+	}
+	for i, p := range s.poolList {
+		snap.pools[i] = poolRecord{
+			Pool: p.pool, CreatedAt: p.createdAt, UpdatedAt: p.updatedAt,
+			OverageGrants: p.overageGrants, PeakHeld: p.peakHeld, LastOverageAt: p.lastOverageAt,
+		}
+	}
+	snap.tokens.refs.Add(1)
+	snap.collectors.refs.Add(1)
+	for _, sh := range snap.shards {
+		sh.refs.Add(1)
+	}
+	return snap, nil
+}
+
+// Persist writes the snapshot to sink and closes it (or cancels it on
+// error).
+func (s *fsmSnapshot) Persist(sink raft.SnapshotSink) error {
+	if err := s.writeTo(sink); err != nil {
+		_ = sink.Cancel()
+		return err
+	}
+	return sink.Close()
+}
+
+// Release gives the shared tables back; later writes stop copying them.
+func (s *fsmSnapshot) Release() {
+	s.release.Do(func() {
+		s.tokens.refs.Add(-1)
+		s.collectors.refs.Add(-1)
+		for _, sh := range s.shards {
+			sh.refs.Add(-1)
+		}
+	})
+}
+
+// snapWriter frames records into a buffer, checksumming each chunk as it
+// is flushed. Write errors are sticky and reported by flush.
+type snapWriter struct {
+	w   io.Writer
+	crc uint32
+	buf []byte
+	err error
+}
+
+const snapChunk = 64 << 10
+
+func (sw *snapWriter) flush() error {
+	if sw.err == nil && len(sw.buf) > 0 {
+		sw.crc = crc32.Update(sw.crc, castagnoli, sw.buf)
+		_, sw.err = sw.w.Write(sw.buf)
+	}
+	sw.buf = sw.buf[:0]
+	return sw.err
+}
+
+func (sw *snapWriter) record(kind byte, body []byte) {
+	sw.buf = append(sw.buf, kind)
+	sw.buf = binary.AppendUvarint(sw.buf, uint64(len(body)))
+	sw.buf = append(sw.buf, body...)
+	if len(sw.buf) >= snapChunk {
+		sw.flush()
+	}
+}
+
+func (sw *snapWriter) json(kind byte, v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Errorf("fsm: snapshot: %w", err)
+	}
+	sw.record(kind, b)
+	return nil
+}
+
+func (s *fsmSnapshot) writeTo(w io.Writer) error {
+	sw := &snapWriter{w: w, buf: make([]byte, 0, snapChunk+64+lease.MaxHolderLen)}
+	sw.buf = append(append(sw.buf, snapshotMagic...), snapshotVersion)
+	if err := sw.json(recMeta, s.meta); err != nil {
+		return err
+	}
+	if s.cluster != nil {
+		if err := sw.json(recCluster, s.cluster); err != nil {
+			return err
+		}
+	}
+
+	// Leases refer to pools and collector names by their position in the
+	// sorted lists written here, not by in-memory index, so the bytes do
+	// not depend on the order things were created in.
+	poolOrder := make([]int, len(s.pools))
+	for i := range poolOrder {
+		poolOrder[i] = i
+	}
+	slices.SortFunc(poolOrder, func(a, b int) int { return cmp.Compare(s.pools[a].Pool.Name, s.pools[b].Pool.Name) })
+	poolPos := make([]uint64, len(s.pools))
+	for pos, i := range poolOrder {
+		poolPos[i] = uint64(pos)
+		if err := sw.json(recPool, s.pools[i]); err != nil {
+			return err
+		}
+	}
+	tokens := sortedValues(s.tokens.m)
+	for _, t := range tokens {
+		if err := sw.json(recToken, t); err != nil {
+			return err
+		}
+	}
+	collectors := sortedValues(s.collectors.m)
+	for _, c := range collectors {
+		if err := sw.json(recCollector, c); err != nil {
+			return err
+		}
+	}
+	nameOrder := make([]int, len(s.names))
+	for i := range nameOrder {
+		nameOrder[i] = i
+	}
+	slices.SortFunc(nameOrder, func(a, b int) int { return cmp.Compare(s.names[a], s.names[b]) })
+	namePos := make([]uint64, len(s.names))
+	for pos, i := range nameOrder {
+		namePos[i] = uint64(pos)
+		sw.record(recName, []byte(s.names[i]))
+	}
+
+	// Leases go shard by shard, by ID within a shard: an order as
+	// deterministic as a global sort, but each shard is gathered and sorted
+	// while it sits in cache, and Restore fills one shard map at a time.
+	type entry struct {
+		id lease.ID
+		r  leaseRec
+	}
+	var run []entry
+	nLeases := 0
+	buf := make([]byte, 0, 64+lease.MaxHolderLen)
+	for _, sh := range s.shards {
+		run = run[:0]
+		for id, r := range sh.m {
+			run = append(run, entry{id, r})
+		}
+		slices.SortFunc(run, func(a, b entry) int { return cmp.Compare(a.id, b.id) })
+		for _, e := range run {
+			buf = binary.AppendUvarint(buf[:0], uint64(e.id))
+			buf = binary.AppendVarint(buf, e.r.grantedAt)
+			buf = binary.AppendUvarint(buf, uint64(e.r.ttlMs))
+			buf = binary.AppendUvarint(buf, poolPos[e.r.pool])
+			buf = binary.AppendUvarint(buf, namePos[e.r.collector])
+			buf = append(buf, e.r.flags)
+			buf = append(buf, e.r.holder...)
+			sw.record(recLease, buf)
+		}
+		nLeases += len(run)
+	}
+
+	end := binary.AppendUvarint(nil, uint64(len(s.pools)))
+	end = binary.AppendUvarint(end, uint64(len(tokens)))
+	end = binary.AppendUvarint(end, uint64(len(collectors)))
+	end = binary.AppendUvarint(end, uint64(len(s.names)))
+	end = binary.AppendUvarint(end, uint64(nLeases))
+	if err := sw.flush(); err != nil {
+		return fmt.Errorf("fsm: snapshot: write: %w", err)
+	}
+	end = binary.BigEndian.AppendUint32(end, sw.crc)
+	sw.buf = append(sw.buf, recEnd)
+	sw.buf = binary.AppendUvarint(sw.buf, uint64(len(end)))
+	sw.buf = append(sw.buf, end...)
+	if _, err := sw.w.Write(sw.buf); err != nil {
+		return fmt.Errorf("fsm: snapshot: write: %w", err)
+	}
+	return nil
+}
+
+// Restore replaces the whole state with the snapshot in rc. The new state
+// is built aside and swapped in only once the stream has been read to its
+// end record and every check has passed; on any error the FSM keeps its
+// old state and the error wraps ErrBadSnapshot.
+func (f *FSM) Restore(rc io.ReadCloser) error {
+	defer rc.Close()
+	st, err := readSnapshot(rc)
+	if err != nil {
+		return err
+	}
+	f.mu.Lock()
+	f.st = st
+	f.mu.Unlock()
+	return nil
+}
+
+func badSnap(format string, args ...any) error {
+	return fmt.Errorf("%w: %s", ErrBadSnapshot, fmt.Sprintf(format, args...))
+}
+
+// snapReader reads records, checksumming every byte it consumes.
+type snapReader struct {
+	r   *bufio.Reader
+	crc uint32
+	buf []byte
+}
+
+func (sr *snapReader) sum(b []byte) { sr.crc = crc32.Update(sr.crc, castagnoli, b) }
+
+func (sr *snapReader) full(n int) ([]byte, error) {
+	if cap(sr.buf) < n {
+		sr.buf = make([]byte, n)
+	}
+	b := sr.buf[:n]
+	if _, err := io.ReadFull(sr.r, b); err != nil {
+		return nil, readErr(err)
+	}
+	return b, nil
+}
+
+func readErr(err error) error {
+	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+		return badSnap("truncated stream")
+	}
+	return fmt.Errorf("%w: read: %w", ErrBadSnapshot, err)
+}
+
+// next returns the next record. The end record is left out of the
+// checksum, which covers everything before it.
+func (sr *snapReader) next() (byte, []byte, error) {
+	hdr, err := sr.r.Peek(1 + binary.MaxVarintLen64)
+	if len(hdr) < 2 {
+		if err == nil {
+			err = io.ErrUnexpectedEOF
+		}
+		return 0, nil, readErr(err)
+	}
+	kind := hdr[0]
+	n, k := binary.Uvarint(hdr[1:])
+	switch {
+	case k == 0:
+		return 0, nil, badSnap("truncated stream")
+	case k < 0:
+		return 0, nil, badSnap("record length overflows")
+	case n > maxRecordLen:
+		return 0, nil, badSnap("record of %d bytes, at most %d allowed", n, maxRecordLen)
+	}
+	if kind != recEnd {
+		sr.sum(hdr[:1+k])
+	}
+	if _, err := sr.r.Discard(1 + k); err != nil {
+		return 0, nil, readErr(err)
+	}
+	body, err := sr.full(int(n))
+	if err != nil {
+		return 0, nil, err
+	}
+	if kind != recEnd {
+		sr.sum(body)
+	}
+	return kind, body, nil
+}
+
+func strictJSON(body []byte, v any) error {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return err
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return errors.New("trailing data")
+	}
+	return nil
+}
+
+func newBufReader(r io.Reader) *bufio.Reader { return bufio.NewReaderSize(r, 64<<10) }

@@ -1,0 +1,183 @@
+package fsm
+
+import (
+	"maps"
+	"sync/atomic"
+
+	"github.com/licmesh/licmesh/licensing/lease"
+)
+
+// leaseShards is the number of copy-on-write shards the lease table is cut
+// into. A snapshot shares every shard; the first write to a shared shard
+// copies that shard only (1/256 of the leases), so Snapshot is O(shards)
+// and the copying cost is spread over the applies that follow it.
+const leaseShards = 256
+
+// leaseRec is a lease as stored: 40 bytes, plus the holder string, which is
+// shared with the pool's holder index. Pool and collector are interned
+// indexes; the fence is derived from the ID (its Raft index).
+type leaseRec struct {
+	holder    string
+	grantedAt int64
+	pool      uint32
+	collector uint32
+	ttlMs     uint32
+	flags     uint8
+}
+
+const flagOverage uint8 = 1
+
+// cowMap is a map that snapshots share. refs counts the snapshots holding
+// it; a writer that finds refs > 0 must take a private copy (mutable).
+// refs is atomic because Release runs on the snapshot's goroutine; a stale
+// read there only causes a needless copy, never a shared write, since refs
+// only grows under the FSM's write lock.
+type cowMap[K comparable, V any] struct {
+	refs atomic.Int32
+	m    map[K]V
+}
+
+func newCowMap[K comparable, V any](hint int) *cowMap[K, V] {
+	return &cowMap[K, V]{m: make(map[K]V, hint)}
+}
+
+// mutable returns c if no snapshot shares it, else a private copy to
+// replace it with.
+func (c *cowMap[K, V]) mutable() *cowMap[K, V] {
+	if c.refs.Load() == 0 {
+		return c
+	}
+	return &cowMap[K, V]{m: maps.Clone(c.m)}
+}
+
+// poolState is a pool with its counters and its (holder → lease) index; the
+// index's size is the pool's held count.
+type poolState struct {
+	idx           uint32
+	pool          lease.Pool
+	createdAt     int64
+	updatedAt     int64
+	overageGrants uint64
+	peakHeld      int
+	lastOverageAt int64
+	holders       map[string]lease.ID
+}
+
+func (p *poolState) status() PoolStatus {
+	return PoolStatus{
+		Pool:          p.pool,
+		Held:          len(p.holders),
+		OverageGrants: p.overageGrants,
+		PeakHeld:      p.peakHeld,
+		LastOverageAt: p.lastOverageAt,
+		CreatedAt:     p.createdAt,
+		UpdatedAt:     p.updatedAt,
+	}
+}
+
+// interner maps collector IDs referenced by leases to small indexes. It only
+// grows; a snapshot shares its prefix, which appends never touch.
+type interner struct {
+	names []string
+	ids   map[string]uint32
+}
+
+func (in *interner) intern(s string) uint32 {
+	if i, ok := in.ids[s]; ok {
+		return i
+	}
+	i := uint32(len(in.names))
+	in.names = append(in.names, s)
+	in.ids[s] = i
+	return i
+}
+
+// state is the whole replicated state. It is only touched with the FSM's
+// lock held (write lock to mutate); Restore builds a new one and swaps it.
+type state struct {
+	index      uint64 // last applied Raft index
+	trusted    int64  // high-water mark of leader time, Unix ms
+	cluster    *ClusterInfo
+	pools      map[string]*poolState
+	poolList   []*poolState // by poolState.idx
+	tokens     *cowMap[string, Token]
+	collectors *cowMap[string, Collector]
+	names      interner
+	shards     [leaseShards]*cowMap[lease.ID, leaseRec]
+	nLeases    int
+}
+
+func newState(leaseHint int) *state {
+	s := &state{
+		pools:      make(map[string]*poolState),
+		tokens:     newCowMap[string, Token](0),
+		collectors: newCowMap[string, Collector](0),
+		names:      interner{ids: make(map[string]uint32)},
+	}
+	for i := range s.shards {
+		s.shards[i] = newCowMap[lease.ID, leaseRec](leaseHint / leaseShards)
+	}
+	return s
+}
+
+// shardOf spreads IDs over shards. IDs are (raft index << 16 | op), so the
+// low bits alone would crowd shard 0; a multiplicative hash mixes them.
+func shardOf(id lease.ID) int {
+	return int((uint64(id) * 0x9E3779B97F4A7C15) >> 56)
+}
+
+func (s *state) lease(id lease.ID) (leaseRec, bool) {
+	r, ok := s.shards[shardOf(id)].m[id]
+	return r, ok
+}
+
+func (s *state) writableShard(id lease.ID) *cowMap[lease.ID, leaseRec] {
+	i := shardOf(id)
+	sh := s.shards[i].mutable()
+	s.shards[i] = sh
+	return sh
+}
+
+func (s *state) putLease(id lease.ID, r leaseRec) {
+	s.writableShard(id).m[id] = r
+	s.poolList[r.pool].holders[r.holder] = id
+	s.nLeases++
+}
+
+func (s *state) removeLease(id lease.ID, r leaseRec) {
+	delete(s.writableShard(id).m, id)
+	delete(s.poolList[r.pool].holders, r.holder)
+	s.nLeases--
+}
+
+func (s *state) toLease(id lease.ID, r leaseRec) Lease {
+	return Lease{
+		ID:          id,
+		Fence:       uint64(id) >> 16,
+		Pool:        s.poolList[r.pool].pool.Name,
+		Holder:      r.holder,
+		CollectorID: s.names.names[r.collector],
+		GrantedAt:   r.grantedAt,
+		TTLms:       int64(r.ttlMs),
+		Overage:     r.flags&flagOverage != 0,
+	}
+}
+
+func (s *state) observe(now int64) {
+	if now > s.trusted {
+		s.trusted = now
+	}
+}
+
+func (s *state) addPool(p lease.Pool, now int64) *poolState {
+	ps := &poolState{
+		idx:       uint32(len(s.poolList)),
+		pool:      p,
+		createdAt: now,
+		updatedAt: now,
+		holders:   make(map[string]lease.ID),
+	}
+	s.pools[p.Name] = ps
+	s.poolList = append(s.poolList, ps)
+	return ps
+}

@@ -1,0 +1,289 @@
+package master
+
+import (
+	"context"
+	"crypto/subtle"
+	"fmt"
+	"net/http"
+	"slices"
+	"strings"
+	"time"
+
+	"connectrpc.com/connect"
+
+	"github.com/licmesh/licmesh/licensing/lease"
+	"github.com/licmesh/licmesh/mesh/cluster"
+	"github.com/licmesh/licmesh/mesh/pki"
+	"github.com/licmesh/licmesh/mesh/wire"
+	licmeshv1 "github.com/licmesh/licmesh/mesh/wire/licmeshv1"
+	"github.com/licmesh/licmesh/mesh/wire/licmeshv1/licmeshv1connect"
+	"github.com/licmesh/licmesh/node/fsm"
+	"github.com/licmesh/licmesh/node/version"
+)
+
+// checkAdmin verifies an admin token against the replicated state: the
+// bootstrap token, or a token created with role admin that is neither
+// revoked nor expired.
+func (s *Server) checkAdmin(token string) (string, error) {
+	tok, err := pki.ParseAdminToken(strings.TrimSpace(token))
+	if err != nil {
+		return "", fmt.Errorf("%w: %w", ErrUnauthorized, err)
+	}
+	hash := pki.HashSecret(tok.Secret)
+	if info, ok := s.fsm.Cluster(); ok && info.AdminTokenID == string(tok.ID) {
+		if subtle.ConstantTimeCompare(info.AdminTokenHash[:], hash[:]) == 1 {
+			return string(tok.ID), nil
+		}
+		return "", ErrUnauthorized
+	}
+	t, ok := s.fsm.Token(string(tok.ID))
+	if !ok || t.Role != fsm.RoleAdmin || t.Revoked || (t.ExpiresAt != 0 && s.now().UnixMilli() >= t.ExpiresAt) ||
+		subtle.ConstantTimeCompare(t.SecretHash[:], hash[:]) != 1 {
+		return "", ErrUnauthorized
+	}
+	return string(tok.ID), nil
+}
+
+// requireAdmin admits requests bearing a valid admin token.
+func (s *Server) requireAdmin(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		auth := r.Header.Get("Authorization")
+		tok, ok := strings.CutPrefix(auth, "Bearer ")
+		if !ok {
+			writeConnectError(w, connect.NewError(connect.CodeUnauthenticated, fmt.Errorf("%w: no bearer token", ErrUnauthorized)))
+			return
+		}
+		if _, err := s.checkAdmin(tok); err != nil {
+			writeConnectError(w, connect.NewError(connect.CodeUnauthenticated, ErrUnauthorized))
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+func writeConnectError(w http.ResponseWriter, err *connect.Error) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusUnauthorized)
+	fmt.Fprintf(w, `{"code":%q,"message":%q}`, err.Code().String(), err.Message())
+}
+
+type adminHandler struct{ s *Server }
+
+var _ licmeshv1connect.AdminServiceHandler = adminHandler{}
+
+func (h adminHandler) GetStatus(ctx context.Context, _ *connect.Request[licmeshv1.GetStatusRequest]) (*connect.Response[licmeshv1.GetStatusResponse], error) {
+	return connect.NewResponse(h.s.status()), nil
+}
+
+func (s *Server) status() *licmeshv1.GetStatusResponse {
+	st := s.node.Stats()
+	leaderID, _ := s.node.Leader()
+	c := s.fsm.Counts()
+	voters := 0
+	for _, m := range s.node.Members() {
+		if m.Voter {
+			voters++
+		}
+	}
+	return &licmeshv1.GetStatusResponse{
+		ClusterId:       s.id.clusterID,
+		NodeId:          s.cfg.NodeID,
+		State:           strings.ToLower(st["state"]),
+		LeaderId:        string(leaderID),
+		LeaderApiAddr:   s.node.LeaderMeta()[metaAPI],
+		Term:            parseUint(st["term"]),
+		CommitIndex:     parseUint(st["commit_index"]),
+		AppliedIndex:    parseUint(st["applied_index"]),
+		LastLogIndex:    parseUint(st["last_log_index"]),
+		TrustedTimeMs:   s.fsm.TrustedTime().UnixMilli(),
+		Version:         version.Version,
+		ProtocolVersion: wire.ProtocolVersion,
+		Pools:           uint32(c.Pools),
+		Leases:          uint32(c.Leases),
+		Collectors:      uint32(c.Collectors),
+		Voters:          uint32(voters),
+	}
+}
+
+func parseUint(s string) uint64 {
+	var n uint64
+	fmt.Sscanf(s, "%d", &n)
+	return n
+}
+
+func (h adminHandler) ListMembers(ctx context.Context, _ *connect.Request[licmeshv1.ListMembersRequest]) (*connect.Response[licmeshv1.ListMembersResponse], error) {
+	return connect.NewResponse(&licmeshv1.ListMembersResponse{Members: h.s.members()}), nil
+}
+
+func (s *Server) members() []*licmeshv1.Member {
+	var out []*licmeshv1.Member
+	for _, m := range s.node.Members() {
+		out = append(out, &licmeshv1.Member{
+			Id: string(m.ID), GossipAddr: m.GossipAddr, RaftAddr: m.RaftAddr, ApiAddr: m.Meta[metaAPI],
+			State: string(m.State), Voter: m.Voter, Leader: m.Leader, Version: m.Meta[metaVersion],
+		})
+	}
+	slices.SortFunc(out, func(a, b *licmeshv1.Member) int { return strings.Compare(a.Id, b.Id) })
+	return out
+}
+
+func (h adminHandler) RemovePeer(ctx context.Context, req *connect.Request[licmeshv1.RemovePeerRequest]) (*connect.Response[licmeshv1.RemovePeerResponse], error) {
+	if err := h.s.removePeer(ctx, req.Msg.Id); err != nil {
+		return nil, err
+	}
+	return connect.NewResponse(&licmeshv1.RemovePeerResponse{}), nil
+}
+
+// removePeer removes a dead master from the voters, on the leader or
+// forwarded to it.
+func (s *Server) removePeer(ctx context.Context, id string) error {
+	if id == "" {
+		return connect.NewError(connect.CodeInvalidArgument, fmt.Errorf("%w: peer id is empty", ErrBadRequest))
+	}
+	if !s.node.IsLeader() {
+		pc, err := s.peers.leader()
+		if err != nil {
+			return toConnect(err)
+		}
+		_, err = pc.RemoveServer(ctx, connect.NewRequest(&licmeshv1.RemoveServerRequest{Id: id}))
+		return err
+	}
+	if err := s.node.RemovePeer(ctx, cluster.NodeID(id)); err != nil {
+		return connect.NewError(connect.CodeFailedPrecondition, err)
+	}
+	s.log.Info("peer removed", "peer_id", id)
+	return nil
+}
+
+func (h adminHandler) CreatePool(ctx context.Context, req *connect.Request[licmeshv1.CreatePoolRequest]) (*connect.Response[licmeshv1.CreatePoolResponse], error) {
+	enf, err := lease.ParseEnforcement(req.Msg.Enforce)
+	if err != nil {
+		return nil, connect.NewError(connect.CodeInvalidArgument, err)
+	}
+	p := lease.Pool{Name: req.Msg.Name, Seats: int(req.Msg.Seats), Enforce: enf}
+	if err := p.Validate(); err != nil {
+		return nil, connect.NewError(connect.CodeInvalidArgument, err)
+	}
+	if _, err := h.s.apply(ctx, fsm.CreatePoolType, fsm.CreatePool{Pool: p, Now: h.s.now().UnixMilli()}); err != nil {
+		return nil, toConnect(err)
+	}
+	h.s.log.Info("pool created", "pool", p.Name, "seats", p.Seats, "enforce", enf.String())
+	return connect.NewResponse(&licmeshv1.CreatePoolResponse{Pool: &licmeshv1.Pool{
+		Name: p.Name, Seats: uint32(p.Seats), Enforce: enf.String(),
+	}}), nil
+}
+
+func (h adminHandler) ListPools(ctx context.Context, _ *connect.Request[licmeshv1.ListPoolsRequest]) (*connect.Response[licmeshv1.ListPoolsResponse], error) {
+	return connect.NewResponse(&licmeshv1.ListPoolsResponse{Pools: h.s.pools()}), nil
+}
+
+func (s *Server) pools() []*licmeshv1.Pool {
+	var out []*licmeshv1.Pool
+	for _, p := range s.fsm.Pools() {
+		out = append(out, &licmeshv1.Pool{
+			Name: p.Pool.Name, Seats: uint32(p.Pool.Seats), Enforce: p.Pool.Enforce.String(), Held: uint32(p.Held),
+			OverageGrants: p.OverageGrants, PeakHeld: uint32(p.PeakHeld), LastOverageMs: p.LastOverageAt,
+		})
+	}
+	return out
+}
+
+func (h adminHandler) ListLeases(ctx context.Context, req *connect.Request[licmeshv1.ListLeasesRequest]) (*connect.Response[licmeshv1.ListLeasesResponse], error) {
+	return connect.NewResponse(&licmeshv1.ListLeasesResponse{
+		Leases: h.s.leases(req.Msg.Pool, req.Msg.Holder, req.Msg.CollectorId, int(req.Msg.Limit)),
+	}), nil
+}
+
+func (s *Server) leases(pool, holder, collector string, limit int) []*licmeshv1.Lease {
+	if limit <= 0 || limit > 10000 {
+		limit = 10000
+	}
+	ls := s.fsm.Leases(fsm.LeaseFilter{Pool: pool, Holder: holder, CollectorID: collector, Limit: limit})
+	out := make([]*licmeshv1.Lease, len(ls))
+	for i, l := range ls {
+		out[i] = leaseToWire(l)
+		if d, ok := s.table.Deadline(l.ID); ok && s.node.IsLeader() {
+			out[i].ExpiresAtMs = d.UnixMilli()
+		}
+	}
+	return out
+}
+
+func (h adminHandler) CreateToken(ctx context.Context, req *connect.Request[licmeshv1.CreateTokenRequest]) (*connect.Response[licmeshv1.CreateTokenResponse], error) {
+	m, s := req.Msg, h.s
+	if m.Role != "collector" && m.Role != "admin" {
+		return nil, connect.NewError(connect.CodeInvalidArgument, fmt.Errorf("%w: role %q: want collector or admin", ErrBadRequest, m.Role))
+	}
+	ttl := time.Duration(m.TtlSeconds) * time.Second
+	if ttl < time.Minute || ttl > 365*24*time.Hour {
+		return nil, connect.NewError(connect.CodeInvalidArgument, fmt.Errorf("%w: ttl %s: must be between 1m and 8760h", ErrBadRequest, ttl))
+	}
+	now := s.now()
+	var (
+		id, text string
+		hash     [32]byte
+	)
+	if m.Role == "collector" {
+		t, err := pki.NewJoinToken(s.id.ca.Pin())
+		if err != nil {
+			return nil, connect.NewError(connect.CodeInternal, err)
+		}
+		id, text, hash = string(t.ID), t.String(), pki.HashSecret(t.Secret)
+	} else {
+		t, err := pki.NewAdminToken()
+		if err != nil {
+			return nil, connect.NewError(connect.CodeInternal, err)
+		}
+		id, text, hash = string(t.ID), t.String(), pki.HashSecret(t.Secret)
+	}
+	cmd := fsm.CreateToken{ID: id, SecretHash: fsm.Hash(hash), Role: fsm.Role(m.Role), ExpiresAt: now.Add(ttl).UnixMilli(), MaxUses: int(m.MaxUses), Now: now.UnixMilli()}
+	if _, err := s.apply(ctx, fsm.CreateTokenType, cmd); err != nil {
+		return nil, toConnect(err)
+	}
+	s.log.Info("token created", "token_id", id, "role", m.Role, "ttl", ttl.String(), "max_uses", m.MaxUses)
+	return connect.NewResponse(&licmeshv1.CreateTokenResponse{
+		Token: &licmeshv1.Token{Id: id, Role: m.Role, CreatedAtMs: cmd.Now, ExpiresAtMs: cmd.ExpiresAt, MaxUses: m.MaxUses},
+		SecretToken: text,
+	}), nil
+}
+
+func (h adminHandler) ListTokens(ctx context.Context, _ *connect.Request[licmeshv1.ListTokensRequest]) (*connect.Response[licmeshv1.ListTokensResponse], error) {
+	var out []*licmeshv1.Token
+	for _, t := range h.s.fsm.Tokens() {
+		out = append(out, &licmeshv1.Token{
+			Id: t.ID, Role: string(t.Role), CreatedAtMs: t.CreatedAt, ExpiresAtMs: t.ExpiresAt,
+			MaxUses: uint32(t.MaxUses), Uses: uint32(t.Uses), Revoked: t.Revoked,
+		})
+	}
+	return connect.NewResponse(&licmeshv1.ListTokensResponse{Tokens: out}), nil
+}
+
+func (h adminHandler) RevokeToken(ctx context.Context, req *connect.Request[licmeshv1.RevokeTokenRequest]) (*connect.Response[licmeshv1.RevokeTokenResponse], error) {
+	if _, err := pki.ParseTokenID(req.Msg.Id); err != nil {
+		return nil, connect.NewError(connect.CodeInvalidArgument, err)
+	}
+	if _, err := h.s.apply(ctx, fsm.RevokeTokenType, fsm.RevokeToken{ID: req.Msg.Id, Now: h.s.now().UnixMilli()}); err != nil {
+		return nil, toConnect(err)
+	}
+	h.s.log.Info("token revoked", "token_id", req.Msg.Id)
+	return connect.NewResponse(&licmeshv1.RevokeTokenResponse{}), nil
+}
+
+func (h adminHandler) ListCollectors(ctx context.Context, _ *connect.Request[licmeshv1.ListCollectorsRequest]) (*connect.Response[licmeshv1.ListCollectorsResponse], error) {
+	return connect.NewResponse(&licmeshv1.ListCollectorsResponse{Collectors: h.s.collectors()}), nil
+}
+
+func (s *Server) collectors() []*licmeshv1.Collector {
+	held := map[string]uint32{}
+	for _, l := range s.fsm.Leases(fsm.LeaseFilter{}) {
+		held[l.CollectorID]++
+	}
+	var out []*licmeshv1.Collector
+	for _, c := range s.fsm.Collectors() {
+		out = append(out, &licmeshv1.Collector{
+			Id: c.ID, Hostname: c.Hostname, Version: c.Version, EnrolledAtMs: c.EnrolledAt,
+			LastSeenMs: c.LastSeenAt, Protocol: c.Protocol, Leases: held[c.ID],
+		})
+	}
+	return out
+}

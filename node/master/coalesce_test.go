@@ -1,0 +1,79 @@
+package master
+
+import (
+	"context"
+	"sync"
+	"sync/atomic"
+	"testing"
+)
+
+func TestCoalescerBatchesUnderLoad(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var flushes, maxSeen atomic.Int64
+	release := make(chan struct{})
+	c := newCoalescer(64, 1, func(_ context.Context, ops []int) ([]int, error) {
+		n := flushes.Add(1)
+		if n == 1 {
+			<-release // hold the only slot so the rest pile up
+		}
+		if int64(len(ops)) > maxSeen.Load() {
+			maxSeen.Store(int64(len(ops)))
+		}
+		out := make([]int, len(ops))
+		for i, op := range ops {
+			out[i] = op * 2
+		}
+		return out, nil
+	})
+	go c.Run(ctx)
+	var wg sync.WaitGroup
+	errs := make(chan error, 100)
+	for i := range 100 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r, err := c.Do(ctx, i)
+			if err != nil || r != i*2 {
+				errs <- err
+			}
+		}()
+	}
+	for len(c.in) < 99 && flushes.Load() == 1 {
+		// wait until the rest are queued behind the held slot
+		if len(c.in) >= 50 {
+			break
+		}
+	}
+	close(release)
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatalf("wrong result: %v", err)
+	}
+	if flushes.Load() >= 100 || maxSeen.Load() < 2 {
+		t.Fatalf("no coalescing: %d flushes, largest batch %d", flushes.Load(), maxSeen.Load())
+	}
+}
+
+func TestCoalescerCancelledBeforeFlushIsNotApplied(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var applied atomic.Int64
+	c := newCoalescer(8, 1, func(_ context.Context, ops []int) ([]int, error) {
+		applied.Add(int64(len(ops)))
+		return ops, nil
+	})
+	dead, kill := context.WithCancel(ctx)
+	kill()
+	// Queue directly so the op is in the channel with a dead context.
+	p := pending[int, int]{ctx: dead, op: 1, done: make(chan outcome[int], 1)}
+	c.in <- p
+	go c.Run(ctx)
+	if o := <-p.done; o.err == nil {
+		t.Fatal("cancelled op reported success")
+	}
+	if applied.Load() != 0 {
+		t.Fatal("cancelled op was applied")
+	}
+}

@@ -1,0 +1,353 @@
+package master
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/sha256"
+	"encoding/base32"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+
+	"connectrpc.com/connect"
+
+	"github.com/licmesh/licmesh/licensing/lease"
+	"github.com/licmesh/licmesh/mesh/pki"
+	"github.com/licmesh/licmesh/mesh/wire"
+	licmeshv1 "github.com/licmesh/licmesh/mesh/wire/licmeshv1"
+	"github.com/licmesh/licmesh/mesh/wire/licmeshv1/licmeshv1connect"
+	"github.com/licmesh/licmesh/node/fsm"
+)
+
+// Bounds on what a collector may send in one request.
+const (
+	maxHolderLen     = 256
+	maxRenewPerCall  = 10000
+	maxCSRBytes      = 8 << 10
+	maxCollectorBody = 1 << 20
+)
+
+type collectorKey struct{}
+
+// callerInfo is what the transport tells about a collector's request.
+type callerInfo struct {
+	id    string
+	proto string // "h3" or "h2"
+}
+
+// collectorMux serves the collector protocol. The verified client
+// certificate, when there is one, is put in the request's context; every
+// call but Enroll requires it.
+func (s *Server) collectorMux() http.Handler {
+	mux := http.NewServeMux()
+	path, h := licmeshv1connect.NewCollectorServiceHandler(collectorHandler{s},
+		connect.WithReadMaxBytes(maxCollectorBody))
+	mux.Handle(path, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.TLS != nil {
+			if role, id, err := pki.VerifiedPeer(*r.TLS); err == nil && role == pki.RoleCollector {
+				proto := "h2"
+				if r.ProtoMajor == 3 {
+					proto = "h3"
+				}
+				r = r.WithContext(context.WithValue(r.Context(), collectorKey{}, callerInfo{id: id, proto: proto}))
+			}
+		}
+		h.ServeHTTP(w, r)
+	}))
+	return mux
+}
+
+type collectorHandler struct{ s *Server }
+
+var _ licmeshv1connect.CollectorServiceHandler = collectorHandler{}
+
+// caller returns the enrolled collector making the request.
+func (h collectorHandler) caller(ctx context.Context) (string, error) {
+	ci, _ := ctx.Value(collectorKey{}).(callerInfo)
+	id := ci.id
+	if id == "" {
+		return "", connect.NewError(connect.CodeUnauthenticated, fmt.Errorf("%w: no collector certificate", ErrNotCollector))
+	}
+	if _, ok := h.s.fsm.Collector(id); !ok {
+		return "", connect.NewError(connect.CodePermissionDenied, fmt.Errorf("%w: collector %s is not enrolled", ErrNotCollector, id))
+	}
+	return id, nil
+}
+
+func checkProtocol(v uint32) error {
+	if !wire.Supported(v) {
+		return connect.NewError(connect.CodeFailedPrecondition, fmt.Errorf("%w %d: this master speaks %d to %d",
+			ErrProtocol, v, wire.MinProtocolVersion, wire.ProtocolVersion))
+	}
+	return nil
+}
+
+func (h collectorHandler) Enroll(ctx context.Context, req *connect.Request[licmeshv1.EnrollRequest]) (*connect.Response[licmeshv1.EnrollResponse], error) {
+	s, m := h.s, req.Msg
+	if err := checkProtocol(m.ProtocolVersion); err != nil {
+		return nil, err
+	}
+	tokID, err := pki.ParseTokenID(m.TokenId)
+	if err != nil {
+		s.m.enrollsRefused.WithLabelValues("malformed").Inc()
+		return nil, connect.NewError(connect.CodeInvalidArgument, err)
+	}
+	if len(m.TokenSecret) != 32 {
+		s.m.enrollsRefused.WithLabelValues("malformed").Inc()
+		return nil, connect.NewError(connect.CodeInvalidArgument, fmt.Errorf("%w: token secret must be 32 bytes", ErrBadRequest))
+	}
+	if len(m.Csr) == 0 || len(m.Csr) > maxCSRBytes {
+		return nil, connect.NewError(connect.CodeInvalidArgument, fmt.Errorf("%w: certificate request missing or larger than %d bytes", ErrBadRequest, maxCSRBytes))
+	}
+	if err := lease.ValidateField("hostname", m.Hostname, 255); err != nil {
+		return nil, connect.NewError(connect.CodeInvalidArgument, err)
+	}
+	if err := lease.ValidateField("version", m.Version, 64); err != nil {
+		return nil, connect.NewError(connect.CodeInvalidArgument, err)
+	}
+	sg, err := s.signingKey()
+	if err != nil {
+		return nil, toConnect(err)
+	}
+	id := newCollectorID()
+	// The CSR is checked (and the certificate made) before the token is
+	// spent, so a bad request costs the operator no use of the token.
+	certDER, err := s.id.ca.SignCSR(m.Csr, id, s.cfg.CollectorCertTTL, s.now())
+	if err != nil {
+		s.m.enrollsRefused.WithLabelValues("csr").Inc()
+		return nil, connect.NewError(connect.CodeInvalidArgument, err)
+	}
+	_, err = s.apply(ctx, fsm.EnrollType, fsm.Enroll{
+		TokenID: string(tokID), SecretHash: fsm.Hash(sha256.Sum256(m.TokenSecret)), CollectorID: id,
+		Hostname: m.Hostname, Version: m.Version, CertSerial: certSerial(certDER), Now: s.now().UnixMilli(),
+	})
+	if err != nil {
+		s.m.enrollsRefused.WithLabelValues(reasonOf(err)).Inc()
+		return nil, toConnect(err)
+	}
+	s.m.enrollments.Inc()
+	s.log.Info("collector enrolled", "collector_id", id, "hostname", m.Hostname, "token_id", string(tokID))
+	return connect.NewResponse(&licmeshv1.EnrollResponse{
+		ProtocolVersion:  wire.ProtocolVersion,
+		CollectorId:      id,
+		Certificate:      certDER,
+		CaCertificate:    s.id.ca.Cert().Raw,
+		ClusterId:        sg.clusterID,
+		SigningPublicKey: sg.pub,
+		Masters:          s.collectorAddrs(),
+	}), nil
+}
+
+func (h collectorHandler) RenewCertificate(ctx context.Context, req *connect.Request[licmeshv1.RenewCertificateRequest]) (*connect.Response[licmeshv1.RenewCertificateResponse], error) {
+	id, err := h.caller(ctx)
+	if err != nil {
+		return nil, err
+	}
+	s := h.s
+	if len(req.Msg.Csr) == 0 || len(req.Msg.Csr) > maxCSRBytes {
+		return nil, connect.NewError(connect.CodeInvalidArgument, fmt.Errorf("%w: certificate request missing or too large", ErrBadRequest))
+	}
+	certDER, err := s.id.ca.SignCSR(req.Msg.Csr, id, s.cfg.CollectorCertTTL, s.now())
+	if err != nil {
+		return nil, connect.NewError(connect.CodeInvalidArgument, err)
+	}
+	if _, err := s.apply(ctx, fsm.RenewCertType, fsm.RenewCert{CollectorID: id, CertSerial: certSerial(certDER), Now: s.now().UnixMilli()}); err != nil {
+		return nil, toConnect(err)
+	}
+	return connect.NewResponse(&licmeshv1.RenewCertificateResponse{Certificate: certDER}), nil
+}
+
+func (h collectorHandler) Hello(ctx context.Context, req *connect.Request[licmeshv1.HelloRequest]) (*connect.Response[licmeshv1.HelloResponse], error) {
+	id, err := h.caller(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkProtocol(req.Msg.ProtocolVersion); err != nil {
+		return nil, err
+	}
+	if err := lease.ValidateField("version", req.Msg.Version, 64); err != nil {
+		return nil, connect.NewError(connect.CodeInvalidArgument, err)
+	}
+	s := h.s
+	sg, err := s.signingKey()
+	if err != nil {
+		return nil, toConnect(err)
+	}
+	ci, _ := ctx.Value(collectorKey{}).(callerInfo)
+	s.presence.seen(id, req.Msg.Version, ci.proto, s.now())
+	return connect.NewResponse(&licmeshv1.HelloResponse{
+		ProtocolVersion:  wire.ProtocolVersion,
+		NodeId:           s.cfg.NodeID,
+		ClusterId:        sg.clusterID,
+		Masters:          s.collectorAddrs(),
+		LeaseTtlMs:       s.cfg.LeaseTTL.Milliseconds(),
+		ServerTimeMs:     s.now().UnixMilli(),
+		SigningPublicKey: sg.pub,
+	}), nil
+}
+
+func (h collectorHandler) Acquire(ctx context.Context, req *connect.Request[licmeshv1.AcquireRequest]) (*connect.Response[licmeshv1.AcquireResponse], error) {
+	id, err := h.caller(ctx)
+	if err != nil {
+		return nil, err
+	}
+	m := req.Msg
+	if err := lease.ValidatePoolName(m.Pool); err != nil {
+		return nil, connect.NewError(connect.CodeInvalidArgument, err)
+	}
+	if err := lease.ValidateField("holder", m.Holder, maxHolderLen); err != nil || m.Holder == "" {
+		if err == nil {
+			err = fmt.Errorf("%w: holder is empty", ErrBadRequest)
+		}
+		return nil, connect.NewError(connect.CodeInvalidArgument, err)
+	}
+	s := h.s
+	r, err := s.submitLease(ctx, fsm.LeaseOp{
+		Kind: fsm.Acquire, Pool: m.Pool, Holder: m.Holder, CollectorID: id, TTLms: s.cfg.LeaseTTL.Milliseconds(),
+	})
+	if err == nil {
+		err = r.Err
+	}
+	if err != nil {
+		s.m.refused.WithLabelValues(reasonOf(err)).Inc()
+		return nil, toConnect(err)
+	}
+	if r.Lease == nil {
+		return nil, connect.NewError(connect.CodeInternal, errors.New("master: grant without a lease"))
+	}
+	if r.Existing {
+		s.m.regrants.Inc()
+	} else {
+		s.m.grants.Inc()
+	}
+	w, err := s.signLease(*r.Lease)
+	if err != nil {
+		return nil, toConnect(err)
+	}
+	return connect.NewResponse(&licmeshv1.AcquireResponse{Lease: w, Existing: r.Existing}), nil
+}
+
+func (h collectorHandler) Renew(ctx context.Context, req *connect.Request[licmeshv1.RenewRequest]) (*connect.Response[licmeshv1.RenewResponse], error) {
+	id, err := h.caller(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if len(req.Msg.LeaseIds) > maxRenewPerCall {
+		return nil, connect.NewError(connect.CodeInvalidArgument, fmt.Errorf("%w: at most %d leases per renewal", ErrBadRequest, maxRenewPerCall))
+	}
+	s := h.s
+	var results []*licmeshv1.RenewResult
+	if s.node.IsLeader() {
+		results = s.renewLocal(id, req.Msg.LeaseIds)
+	} else {
+		pc, err := s.peers.leader()
+		if err != nil {
+			return nil, toConnect(err)
+		}
+		s.m.forwarded.Inc()
+		resp, err := pc.RenewLeases(ctx, connect.NewRequest(&licmeshv1.RenewLeasesRequest{CollectorId: id, LeaseIds: req.Msg.LeaseIds}))
+		if err != nil {
+			return nil, toConnect(fmt.Errorf("%w: %w", ErrForwardFailure, err))
+		}
+		results = resp.Msg.Results
+	}
+	return connect.NewResponse(&licmeshv1.RenewResponse{Results: results, Masters: s.collectorAddrs()}), nil
+}
+
+// renewLocal renews from the leader's memory: no Raft write.
+func (s *Server) renewLocal(collectorID string, ids []uint64) []*licmeshv1.RenewResult {
+	out := make([]*licmeshv1.RenewResult, len(ids))
+	now := s.now()
+	for i, raw := range ids {
+		id := lease.ID(raw)
+		r := &licmeshv1.RenewResult{LeaseId: raw}
+		out[i] = r
+		if l, ok := s.fsm.Lease(id); !ok || l.CollectorID != collectorID {
+			r.Reason = "unknown_lease"
+			s.m.renewRefused.Inc()
+			continue
+		}
+		deadline, err := s.table.Renew(id)
+		switch {
+		case errors.Is(err, lease.ErrExpired):
+			r.Reason = "expired"
+		case err != nil:
+			r.Reason = "unknown_lease"
+		default:
+			r.Ok = true
+			r.TtlMs = deadline.Sub(now).Milliseconds()
+			r.ExpiresAtMs = deadline.UnixMilli()
+		}
+		if r.Ok {
+			s.m.renewals.Inc()
+		} else {
+			s.m.renewRefused.Inc()
+		}
+	}
+	return out
+}
+
+func (h collectorHandler) Release(ctx context.Context, req *connect.Request[licmeshv1.ReleaseRequest]) (*connect.Response[licmeshv1.ReleaseResponse], error) {
+	id, err := h.caller(ctx)
+	if err != nil {
+		return nil, err
+	}
+	s := h.s
+	r, err := s.submitLease(ctx, fsm.LeaseOp{Kind: fsm.Release, LeaseID: lease.ID(req.Msg.LeaseId), CollectorID: id})
+	if err == nil {
+		err = r.Err
+	}
+	if err != nil {
+		return nil, toConnect(err)
+	}
+	s.m.releases.Inc()
+	return connect.NewResponse(&licmeshv1.ReleaseResponse{}), nil
+}
+
+// collectorAddrs lists the collector-protocol addresses of the live masters.
+func (s *Server) collectorAddrs() []string {
+	var out []string
+	for _, m := range s.node.Members() {
+		if m.State != "alive" {
+			continue
+		}
+		if a := m.Meta[metaCollector]; a != "" {
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
+// signingKey returns the cluster's lease-signing key, parsed once from the
+// replicated state.
+func (s *Server) signingKey() (*signer, error) {
+	if sg := s.signer.Load(); sg != nil {
+		return sg, nil
+	}
+	info, ok := s.fsm.Cluster()
+	if !ok {
+		return nil, ErrNotBootstrap
+	}
+	sg := &signer{clusterID: info.ID, priv: info.SigningPrivateKey(), pub: info.SigningPublicKey()}
+	s.signer.Store(sg)
+	return sg, nil
+}
+
+var collectorIDEncoding = base32.StdEncoding.WithPadding(base32.NoPadding)
+
+// newCollectorID returns "c-" and 16 random base32 characters (80 bits).
+func newCollectorID() string {
+	b := make([]byte, 10)
+	_, _ = rand.Read(b)
+	return "c-" + strings.ToLower(collectorIDEncoding.EncodeToString(b))
+}
+
+func certSerial(der []byte) string {
+	c, err := x509.ParseCertificate(der)
+	if err != nil {
+		return ""
+	}
+	return c.SerialNumber.Text(16)
+}

@@ -1,0 +1,107 @@
+package master
+
+import (
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"connectrpc.com/connect"
+
+	"github.com/licmesh/licmesh/licensing/lease"
+	licmeshv1 "github.com/licmesh/licmesh/mesh/wire/licmeshv1"
+	"github.com/licmesh/licmesh/node/fsm"
+)
+
+func jsonMarshal(v any) ([]byte, error) { return json.Marshal(v) }
+
+func leaseOpToWire(op fsm.LeaseOp) *licmeshv1.LeaseOp {
+	w := &licmeshv1.LeaseOp{Pool: op.Pool, Holder: op.Holder, CollectorId: op.CollectorID, LeaseId: uint64(op.LeaseID)}
+	switch op.Kind {
+	case fsm.Acquire:
+		w.Kind = licmeshv1.LeaseOp_KIND_ACQUIRE
+	case fsm.Release:
+		w.Kind = licmeshv1.LeaseOp_KIND_RELEASE
+	}
+	return w
+}
+
+// leaseOpFromWire accepts only what a follower may forward: acquires and
+// releases. Expiry is the leader's alone.
+func leaseOpFromWire(w *licmeshv1.LeaseOp) (fsm.LeaseOp, error) {
+	op := fsm.LeaseOp{Pool: w.Pool, Holder: w.Holder, CollectorID: w.CollectorId, LeaseID: lease.ID(w.LeaseId)}
+	switch w.Kind {
+	case licmeshv1.LeaseOp_KIND_ACQUIRE:
+		op.Kind = fsm.Acquire
+	case licmeshv1.LeaseOp_KIND_RELEASE:
+		op.Kind = fsm.Release
+	default:
+		return op, fmt.Errorf("%w: lease operation kind %v", ErrBadRequest, w.Kind)
+	}
+	return op, nil
+}
+
+func opResultToWire(r fsm.OpResult) *licmeshv1.LeaseOpResult {
+	w := &licmeshv1.LeaseOpResult{Existing: r.Existing}
+	if r.Err != nil {
+		ce := new(connect.Error)
+		if e, ok := toConnect(r.Err).(*connect.Error); ok {
+			ce = e
+		}
+		w.Code = uint32(ce.Code())
+		w.Reason = reasonOf(r.Err)
+		w.Detail = r.Err.Error()
+		return w
+	}
+	if r.Lease != nil {
+		w.Lease = leaseToWire(*r.Lease)
+	}
+	return w
+}
+
+func opResultFromWire(w *licmeshv1.LeaseOpResult) fsm.OpResult {
+	if w.Code != 0 {
+		err := sentinel(w.Reason)
+		if err == nil {
+			err = connect.NewError(connect.Code(w.Code), fmt.Errorf("leader: %s", w.Detail))
+		}
+		return fsm.OpResult{Err: err}
+	}
+	r := fsm.OpResult{Existing: w.Existing}
+	if w.Lease != nil {
+		l := leaseFromWire(w.Lease)
+		r.Lease = &l
+	}
+	return r
+}
+
+func leaseToWire(l fsm.Lease) *licmeshv1.Lease {
+	return &licmeshv1.Lease{
+		Id: uint64(l.ID), Fence: l.Fence, Pool: l.Pool, Holder: l.Holder, CollectorId: l.CollectorID,
+		GrantedAtMs: l.GrantedAt, TtlMs: l.TTLms, ExpiresAtMs: l.GrantedAt + l.TTLms,
+	}
+}
+
+func leaseFromWire(w *licmeshv1.Lease) fsm.Lease {
+	return fsm.Lease{
+		ID: lease.ID(w.Id), Fence: w.Fence, Pool: w.Pool, Holder: w.Holder, CollectorID: w.CollectorId,
+		GrantedAt: w.GrantedAtMs, TTLms: w.TtlMs,
+	}
+}
+
+// signLease returns the wire form of l with its cluster-signed document.
+func (s *Server) signLease(l fsm.Lease) (*licmeshv1.Lease, error) {
+	sg, err := s.signingKey()
+	if err != nil {
+		return nil, err
+	}
+	w := leaseToWire(l)
+	tok, err := lease.Sign(lease.Document{
+		ClusterID: sg.clusterID, LeaseID: l.ID, Fence: l.Fence, Pool: l.Pool, Holder: l.Holder,
+		CollectorID: l.CollectorID, IssuedAt: time.UnixMilli(l.GrantedAt), ExpiresAt: time.UnixMilli(l.GrantedAt + l.TTLms),
+	}, sg.priv)
+	if err != nil {
+		return nil, err
+	}
+	w.Token = string(tok)
+	return w, nil
+}

@@ -1,0 +1,27 @@
+package master
+
+import (
+	"errors"
+
+	"connectrpc.com/connect"
+)
+
+// Errors of the master itself; the FSM's own sentinels live in node/fsm.
+var (
+	ErrNoLeader       = errors.New("master: no leader is known yet")
+	ErrNotBootstrap   = errors.New("master: the cluster has not bootstrapped its identity yet")
+	ErrUnauthorized   = errors.New("master: the admin token was refused")
+	ErrNotCollector   = errors.New("master: the client certificate is not an enrolled collector's")
+	ErrNotMaster      = errors.New("master: the caller is not a master of this cluster")
+	ErrProtocol       = errors.New("master: unsupported protocol version")
+	ErrBadRequest     = errors.New("master: bad request")
+	ErrShuttingDown   = errors.New("master: shutting down")
+	ErrLeaseNotHeld   = errors.New("master: lease not held by this collector")
+	ErrForwardFailure = errors.New("master: forwarding to the leader failed")
+)
+
+// connectError wraps err with code, keeping the message (which never holds a
+// secret) as the client sees it.
+func connectError(code connect.Code, err error) *connect.Error {
+	return connect.NewError(code, err)
+}

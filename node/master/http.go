@@ -1,0 +1,72 @@
+package master
+
+import (
+	"context"
+	"crypto/rand"
+	"net/http"
+
+	"connectrpc.com/connect"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	licmeshv1 "github.com/licmesh/licmesh/mesh/wire/licmeshv1"
+	"github.com/licmesh/licmesh/mesh/wire/licmeshv1/licmeshv1connect"
+	"github.com/licmesh/licmesh/node/dashboard"
+)
+
+// apiMux is the HTTPS API port: the admin API (admin token), the peer API
+// (master certificates), the dashboard, health and metrics.
+func (s *Server) apiMux() http.Handler {
+	mux := http.NewServeMux()
+	opts := connect.WithReadMaxBytes(4 << 20)
+	path, h := licmeshv1connect.NewAdminServiceHandler(adminHandler{s}, opts)
+	mux.Handle(path, s.requireAdmin(h))
+	path, h = licmeshv1connect.NewPeerServiceHandler(peerHandler{s}, connect.WithReadMaxBytes(64<<20))
+	mux.Handle(path, onlyMasters(h))
+
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		w.Write([]byte("ok\n"))
+	})
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		if !s.Ready() {
+			http.Error(w, "not ready: no leader known yet", http.StatusServiceUnavailable)
+			return
+		}
+		w.Write([]byte("ready\n"))
+	})
+	mux.Handle("GET /metrics", promhttp.HandlerFor(prometheus.Gatherers{s.m.reg, initProcessMetrics()},
+		promhttp.HandlerOpts{ErrorHandling: promhttp.ContinueOnError}))
+
+	key := make([]byte, 32)
+	_, _ = rand.Read(key)
+	dcfg := dashboard.DefaultConfig()
+	dcfg.Source = dashSource{s}
+	dcfg.Auth = func(_ context.Context, token string) (dashboard.Principal, error) {
+		id, err := s.checkAdmin(token)
+		return dashboard.Principal{ID: id, Role: "admin"}, err
+	}
+	dcfg.SessionKey = key
+	dcfg.Now = s.now
+	if d, err := dashboard.New(dcfg); err == nil {
+		mux.Handle("/ui/", d)
+		mux.Handle("GET /{$}", http.RedirectHandler("/ui/", http.StatusFound))
+	} else {
+		s.log.Error("dashboard disabled", "err", err)
+	}
+	return mux
+}
+
+// dashSource serves the dashboard from this master's view of the state.
+type dashSource struct{ s *Server }
+
+func (d dashSource) Status(context.Context) (*licmeshv1.GetStatusResponse, error) {
+	return d.s.status(), nil
+}
+func (d dashSource) Members(context.Context) ([]*licmeshv1.Member, error) { return d.s.members(), nil }
+func (d dashSource) Collectors(context.Context) ([]*licmeshv1.Collector, error) {
+	return d.s.collectors(), nil
+}
+func (d dashSource) Pools(context.Context) ([]*licmeshv1.Pool, error) { return d.s.pools(), nil }
+func (d dashSource) Leases(_ context.Context, pool string, limit int) ([]*licmeshv1.Lease, error) {
+	return d.s.leases(pool, "", "", limit), nil
+}

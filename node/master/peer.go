@@ -1,0 +1,142 @@
+package master
+
+import (
+	"context"
+	"crypto/tls"
+	"net/http"
+	"sync"
+	"time"
+
+	"connectrpc.com/connect"
+
+	"github.com/licmesh/licmesh/mesh/pki"
+	licmeshv1 "github.com/licmesh/licmesh/mesh/wire/licmeshv1"
+	"github.com/licmesh/licmesh/mesh/wire/licmeshv1/licmeshv1connect"
+	"github.com/licmesh/licmesh/node/fsm"
+)
+
+// peerClients keeps one PeerService client per leader API address, over a
+// shared HTTP/2 transport authenticated by this master's certificate.
+type peerClients struct {
+	s  *Server
+	hc *http.Client
+	mu sync.Mutex
+	by map[string]licmeshv1connect.PeerServiceClient
+}
+
+func newPeerClients(s *Server) *peerClients {
+	tr := &http.Transport{
+		TLSClientConfig:     s.peerClientTLS(),
+		ForceAttemptHTTP2:   true,
+		MaxIdleConnsPerHost: 4,
+		IdleConnTimeout:     time.Minute,
+		TLSHandshakeTimeout: 5 * time.Second,
+	}
+	return &peerClients{s: s, hc: &http.Client{Transport: tr}, by: map[string]licmeshv1connect.PeerServiceClient{}}
+}
+
+// leader returns a client for the current leader's API.
+func (p *peerClients) leader() (licmeshv1connect.PeerServiceClient, error) {
+	meta := p.s.node.LeaderMeta()
+	addr := meta[metaAPI]
+	if addr == "" {
+		return nil, ErrNoLeader
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	c, ok := p.by[addr]
+	if !ok {
+		c = licmeshv1connect.NewPeerServiceClient(p.hc, "https://"+addr,
+			connect.WithReadMaxBytes(64<<20), connect.WithSendMaxBytes(64<<20))
+		p.by[addr] = c
+	}
+	return c, nil
+}
+
+func (p *peerClients) close() { p.hc.CloseIdleConnections() }
+
+// peerHandler serves the PeerService on the leader, to masters only.
+type peerHandler struct{ s *Server }
+
+var _ licmeshv1connect.PeerServiceHandler = peerHandler{}
+
+func (h peerHandler) LeaseOps(ctx context.Context, req *connect.Request[licmeshv1.LeaseOpsRequest]) (*connect.Response[licmeshv1.LeaseOpsResponse], error) {
+	if !h.s.node.IsLeader() {
+		return nil, connect.NewError(connect.CodeUnavailable, ErrNoLeader)
+	}
+	if len(req.Msg.Ops) > 65535 {
+		return nil, connect.NewError(connect.CodeInvalidArgument, ErrBadRequest)
+	}
+	// Each op joins the leader's coalescer on its own, so batches from
+	// several followers and local requests share Raft entries.
+	results := make([]*licmeshv1.LeaseOpResult, len(req.Msg.Ops))
+	var wg sync.WaitGroup
+	for i, w := range req.Msg.Ops {
+		op, err := leaseOpFromWire(w)
+		if err != nil {
+			results[i] = opResultToWire(fsm.OpResult{Err: err})
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r, err := h.s.leaderOps.Do(ctx, op)
+			if err != nil {
+				r = fsm.OpResult{Err: err}
+			}
+			results[i] = opResultToWire(r)
+		}()
+	}
+	wg.Wait()
+	return connect.NewResponse(&licmeshv1.LeaseOpsResponse{Results: results}), nil
+}
+
+func (h peerHandler) RenewLeases(ctx context.Context, req *connect.Request[licmeshv1.RenewLeasesRequest]) (*connect.Response[licmeshv1.RenewLeasesResponse], error) {
+	if !h.s.node.IsLeader() {
+		return nil, connect.NewError(connect.CodeUnavailable, ErrNoLeader)
+	}
+	res := h.s.renewLocal(req.Msg.CollectorId, req.Msg.LeaseIds)
+	return connect.NewResponse(&licmeshv1.RenewLeasesResponse{Results: res}), nil
+}
+
+func (h peerHandler) Apply(ctx context.Context, req *connect.Request[licmeshv1.ApplyRequest]) (*connect.Response[licmeshv1.ApplyResponse], error) {
+	if !h.s.node.IsLeader() {
+		return nil, connect.NewError(connect.CodeUnavailable, ErrNoLeader)
+	}
+	if _, _, err := fsm.Decode(req.Msg.Command); err != nil {
+		return nil, connect.NewError(connect.CodeInvalidArgument, err)
+	}
+	_, err := h.s.applyLocal(ctx, req.Msg.Command)
+	if err != nil && reasonOf(err) == "internal" {
+		return nil, toConnect(err)
+	}
+	b, _ := jsonMarshal(resultFromErr(err))
+	return connect.NewResponse(&licmeshv1.ApplyResponse{Result: b}), nil
+}
+
+func (h peerHandler) RemoveServer(ctx context.Context, req *connect.Request[licmeshv1.RemoveServerRequest]) (*connect.Response[licmeshv1.RemoveServerResponse], error) {
+	if !h.s.node.IsLeader() {
+		return nil, connect.NewError(connect.CodeUnavailable, ErrNoLeader)
+	}
+	if err := h.s.removePeer(ctx, req.Msg.Id); err != nil {
+		return nil, err
+	}
+	return connect.NewResponse(&licmeshv1.RemoveServerResponse{}), nil
+}
+
+// onlyMasters admits requests whose TLS client certificate is a master's.
+func onlyMasters(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.TLS == nil {
+			http.Error(w, ErrNotMaster.Error(), http.StatusForbidden)
+			return
+		}
+		if err := requireRole(tlsState(r.TLS), pki.RoleMaster); err != nil {
+			http.Error(w, ErrNotMaster.Error(), http.StatusForbidden)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+func tlsState(cs *tls.ConnectionState) tls.ConnectionState { return *cs }

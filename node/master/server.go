@@ -1,0 +1,281 @@
+package master
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/licmesh/licmesh/licensing/lease"
+	"github.com/licmesh/licmesh/mesh/cluster"
+	"github.com/licmesh/licmesh/mesh/transport"
+	"github.com/licmesh/licmesh/node/fsm"
+	"github.com/licmesh/licmesh/node/version"
+)
+
+// Server is one running master.
+type Server struct {
+	cfg  Config
+	log  *slog.Logger
+	now  func() time.Time
+	id   *identity
+	cert tls.Certificate
+
+	fsm   *fsm.FSM
+	node  *cluster.Node
+	table *lease.Table
+	m     *metrics
+
+	leaderOps   *coalescer[fsm.LeaseOp, fsm.OpResult]
+	followerOps *coalescer[fsm.LeaseOp, fsm.OpResult]
+	peers       *peerClients
+
+	apiLn   net.Listener
+	colSrv  *transport.Server
+	signer  atomic.Pointer[signer]
+	presence *presence
+
+	leaderMu     sync.Mutex
+	leaderCancel context.CancelFunc
+	leaderDone   chan struct{}
+}
+
+// signer holds the cluster's lease-signing key once the state has it.
+type signer struct {
+	clusterID string
+	priv      ed25519.PrivateKey
+	pub       ed25519.PublicKey
+}
+
+// New prepares a master: it derives the cluster identity, opens the Raft
+// stores and binds every port, so that a misconfiguration or a taken port is
+// reported before Run. Nothing is served until Run.
+func New(cfg Config) (*Server, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if cfg.Stdout == nil {
+		cfg.Stdout = os.Stdout
+	}
+	secret, _ := DecodeClusterSecret(cfg.ClusterSecret)
+	id, err := deriveIdentity(secret)
+	if err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("master: data dir: %w", err)
+	}
+	s := &Server{
+		cfg:   cfg,
+		log:   cfg.Logger.With("node_id", cfg.NodeID),
+		now:   cfg.Now,
+		id:    id,
+		fsm:   fsm.New(),
+		table: lease.NewTable(cfg.Now),
+	}
+	s.m = newMetrics(s)
+	s.presence = newPresence()
+	s.fsm.SetObserver(tableObserver{s})
+
+	host := cfg.AdvertiseHost
+	if host == "" {
+		host, _, _ = net.SplitHostPort(cfg.APIAddr)
+	}
+	hosts := []string{host}
+	if h, err := os.Hostname(); err == nil {
+		hosts = append(hosts, h)
+	}
+	s.cert, err = id.ca.IssueNode(cfg.NodeID, dedupe(hosts), 10*365*24*time.Hour, cfg.Now())
+	if err != nil {
+		return nil, fmt.Errorf("master: node certificate: %w", err)
+	}
+	if err := os.WriteFile(filepath.Join(cfg.DataDir, "ca.pem"), id.ca.CertPEM(), 0o644); err != nil {
+		return nil, fmt.Errorf("master: write ca.pem: %w", err)
+	}
+
+	s.apiLn, err = net.Listen("tcp", cfg.APIAddr)
+	if err != nil {
+		return nil, fmt.Errorf("master: api_addr: %w", err)
+	}
+	s.peers = newPeerClients(s)
+	s.colSrv, err = transport.NewServer(transport.ServerConfig{
+		Addr:        cfg.CollectorAddr,
+		TLS:         s.serverTLS(),
+		Handler:     s.collectorMux(),
+		Logger:      s.log,
+		DisableQUIC: cfg.DisableQUIC,
+	})
+	if err != nil {
+		s.apiLn.Close()
+		return nil, fmt.Errorf("master: collector_addr: %w", err)
+	}
+
+	ccfg := cluster.DefaultConfig()
+	ccfg.NodeID = cluster.NodeID(cfg.NodeID)
+	ccfg.DataDir = filepath.Join(cfg.DataDir, "raft")
+	ccfg.RaftAddr = cfg.RaftAddr
+	ccfg.GossipAddr = cfg.GossipAddr
+	if cfg.AdvertiseHost != "" {
+		ccfg.RaftAdvertise = withHost(cfg.RaftAddr, cfg.AdvertiseHost)
+		ccfg.GossipAdvertise = withHost(cfg.GossipAddr, cfg.AdvertiseHost)
+	}
+	ccfg.GossipKey = id.gossipKey
+	ccfg.BootstrapExpect = cfg.BootstrapExpect
+	ccfg.Join = cfg.Join
+	ccfg.ServerTLS = s.raftServerTLS()
+	ccfg.ClientTLS = s.raftClientTLS()
+	ccfg.Meta = map[string]string{
+		metaAPI:       advertised(s.apiLn.Addr().String(), cfg.AdvertiseHost),
+		metaCollector: advertised(s.colSrv.Addr(), cfg.AdvertiseHost),
+		metaVersion:   version.Version,
+	}
+	ccfg.HeartbeatTimeout = cfg.HeartbeatTimeout
+	ccfg.ElectionTimeout = cfg.ElectionTimeout
+	ccfg.LeaderLeaseTimeout = cfg.HeartbeatTimeout / 2
+	ccfg.FSM = s.fsm
+	ccfg.Logger = cfg.Logger
+	if err := os.MkdirAll(ccfg.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("master: raft dir: %w", err)
+	}
+	s.node, err = cluster.New(ccfg)
+	if err != nil {
+		s.apiLn.Close()
+		s.colSrv.Close()
+		return nil, err
+	}
+	s.leaderOps = newCoalescer(4096, 8, s.applyLeaseOps)
+	s.followerOps = newCoalescer(4096, 8, s.forwardLeaseOps)
+	return s, nil
+}
+
+// Memberlist meta keys.
+const (
+	metaAPI       = "api"
+	metaCollector = "col"
+	metaVersion   = "ver"
+)
+
+// APIAddr is the address the HTTPS API listens on.
+func (s *Server) APIAddr() string { return s.apiLn.Addr().String() }
+
+// CollectorAddr is the address of the collector protocol (UDP and TCP).
+func (s *Server) CollectorAddr() string { return s.colSrv.Addr() }
+
+// CACertPEM is the cluster CA certificate, for clients of the API.
+func (s *Server) CACertPEM() []byte { return s.id.ca.CertPEM() }
+
+// ClusterID is the cluster's identifier, derived from its secret.
+func (s *Server) ClusterID() string { return s.id.clusterID }
+
+// Ready reports whether a leader is known and the identity bootstrapped.
+func (s *Server) Ready() bool {
+	if id, _ := s.node.Leader(); id == "" {
+		return false
+	}
+	_, ok := s.fsm.Cluster()
+	return ok
+}
+
+// Run serves until ctx ends. With leave set (SIGTERM and
+// leave_on_terminate), the master first leaves the cluster gracefully.
+func (s *Server) Run(ctx context.Context, leave func() bool) error {
+	api := &http.Server{
+		Handler:           s.apiMux(),
+		TLSConfig:         s.serverTLS(),
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
+	}
+	runCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
+	defer stop()
+	g, gctx := errgroup.WithContext(runCtx)
+	g.Go(func() error {
+		err := api.ServeTLS(s.apiLn, "", "")
+		if errors.Is(err, http.ErrServerClosed) {
+			return nil
+		}
+		return fmt.Errorf("master: api: %w", err)
+	})
+	g.Go(func() error { return s.colSrv.Run(gctx) })
+	g.Go(func() error { return s.leaderOps.Run(gctx) })
+	g.Go(func() error { return s.followerOps.Run(gctx) })
+	g.Go(func() error { return s.watchLeadership(gctx) })
+	g.Go(func() error { s.presence.run(gctx, s); return nil })
+	s.log.Info("master started", "api_addr", s.APIAddr(), "collector_addr", s.CollectorAddr(),
+		"raft_addr", s.cfg.RaftAddr, "gossip_addr", s.cfg.GossipAddr, "cluster_id", s.id.clusterID,
+		"version", version.Version)
+
+	select {
+	case <-ctx.Done():
+	case <-gctx.Done():
+	}
+	if leave != nil && leave() {
+		lctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		if err := s.node.Leave(lctx); err != nil {
+			s.log.Warn("graceful leave failed", "err", err)
+		} else {
+			s.log.Info("left the cluster")
+		}
+		cancel()
+	}
+	s.stopLeading()
+	shutCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	_ = api.Shutdown(shutCtx)
+	cancel()
+	stop()
+	err := g.Wait()
+	if cerr := s.node.Shutdown(); cerr != nil && err == nil {
+		err = cerr
+	}
+	s.peers.close()
+	return err
+}
+
+func dedupe(in []string) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, s := range in {
+		if s != "" && !seen[s] {
+			seen[s] = true
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+func withHost(addr, host string) string {
+	_, port, _ := net.SplitHostPort(addr)
+	return net.JoinHostPort(host, port)
+}
+
+// advertised turns a bound address into one others can dial: the advertise
+// host if set, else the bound host (0.0.0.0 is useless to a peer).
+func advertised(bound, host string) string {
+	h, port, _ := net.SplitHostPort(bound)
+	if host != "" {
+		h = host
+	}
+	if ip := net.ParseIP(h); ip != nil && ip.IsUnspecified() {
+		h = "127.0.0.1"
+	}
+	return net.JoinHostPort(h, port)
+}
