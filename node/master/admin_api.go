@@ -242,7 +242,7 @@ func (h adminHandler) CreateToken(ctx context.Context, req *connect.Request[licm
 	}
 	s.log.Info("token created", "token_id", id, "role", m.Role, "ttl", ttl.String(), "max_uses", m.MaxUses)
 	return connect.NewResponse(&licmeshv1.CreateTokenResponse{
-		Token: &licmeshv1.Token{Id: id, Role: m.Role, CreatedAtMs: cmd.Now, ExpiresAtMs: cmd.ExpiresAt, MaxUses: m.MaxUses},
+		Token:       &licmeshv1.Token{Id: id, Role: m.Role, CreatedAtMs: cmd.Now, ExpiresAtMs: cmd.ExpiresAt, MaxUses: m.MaxUses},
 		SecretToken: text,
 	}), nil
 }

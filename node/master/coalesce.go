@@ -132,4 +132,3 @@ func (c *coalescer[Op, Res]) Do(ctx context.Context, op Op) (Res, error) {
 		return zero, ctx.Err()
 	}
 }
-

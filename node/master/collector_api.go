@@ -3,8 +3,8 @@ package master
 import (
 	"context"
 	"crypto/rand"
-	"crypto/x509"
 	"crypto/sha256"
+	"crypto/x509"
 	"encoding/base32"
 	"errors"
 	"fmt"

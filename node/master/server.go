@@ -42,9 +42,9 @@ type Server struct {
 	followerOps *coalescer[fsm.LeaseOp, fsm.OpResult]
 	peers       *peerClients
 
-	apiLn   net.Listener
-	colSrv  *transport.Server
-	signer  atomic.Pointer[signer]
+	apiLn    net.Listener
+	colSrv   *transport.Server
+	signer   atomic.Pointer[signer]
 	presence *presence
 
 	leaderMu     sync.Mutex
