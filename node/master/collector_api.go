@@ -240,6 +240,9 @@ func (h collectorHandler) Renew(ctx context.Context, req *connect.Request[licmes
 	s := h.s
 	var results []*licmeshv1.RenewResult
 	if s.node.IsLeader() {
+		if !s.leading.Load() {
+			return nil, connect.NewError(connect.CodeUnavailable, fmt.Errorf("%w: the new leader is taking over", ErrNoLeader))
+		}
 		results = s.renewLocal(id, req.Msg.LeaseIds)
 	} else {
 		pc, err := s.peers.leader()

@@ -94,10 +94,14 @@ func (s *Server) lead(ctx context.Context) {
 	}
 	// A new leader can't know when collectors last renewed with the old one:
 	// every lease gets a full TTL from now (extended, never shortened).
+	// The margin covers a deposed leader that answered renewals until its
+	// leader lease ran out, after this one's election began.
 	ids := s.fsm.LeaseIDs()
-	if err := s.table.ResetAll(ids, s.cfg.LeaseTTL); err != nil {
+	if err := s.table.ResetAll(ids, s.cfg.LeaseTTL+s.cfg.ElectionTimeout); err != nil {
 		s.log.Error("resetting lease deadlines failed", "err", err)
 	}
+	s.leading.Store(true)
+	defer s.leading.Store(false)
 	s.log.Info("leading", "leases", len(ids))
 	s.expireLoop(ctx)
 }

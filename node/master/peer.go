@@ -92,7 +92,7 @@ func (h peerHandler) LeaseOps(ctx context.Context, req *connect.Request[licmeshv
 }
 
 func (h peerHandler) RenewLeases(ctx context.Context, req *connect.Request[licmeshv1.RenewLeasesRequest]) (*connect.Response[licmeshv1.RenewLeasesResponse], error) {
-	if !h.s.node.IsLeader() {
+	if !h.s.leading.Load() || !h.s.node.IsLeader() {
 		return nil, connect.NewError(connect.CodeUnavailable, ErrNoLeader)
 	}
 	res := h.s.renewLocal(req.Msg.CollectorId, req.Msg.LeaseIds)

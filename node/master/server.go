@@ -47,6 +47,12 @@ type Server struct {
 	signer   atomic.Pointer[signer]
 	presence *presence
 
+	// leading is set once this master has taken up the leader's duties
+	// (barrier passed, deadlines reset) and cleared when it steps down.
+	// Renewals are answered only while it is set: a fresh leader's table
+	// still holds the deadlines it saw as a follower.
+	leading atomic.Bool
+
 	leaderMu     sync.Mutex
 	leaderCancel context.CancelFunc
 	leaderDone   chan struct{}
