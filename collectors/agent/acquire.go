@@ -1,0 +1,204 @@
+package agent
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"connectrpc.com/connect"
+
+	"github.com/licmesh/licmesh/collectors/leases"
+	"github.com/licmesh/licmesh/licensing/lease"
+	"github.com/licmesh/licmesh/mesh/wire/licmeshv1"
+	"github.com/licmesh/licmesh/mesh/wire/licmeshv1/licmeshv1connect"
+)
+
+// interactiveAttempt bounds one attempt of a call made for the product, so
+// that a master that swallows packets leaves time to try another before the
+// request's own deadline.
+func (a *Agent) interactiveAttempt() time.Duration {
+	d := a.cfg.RequestTimeout / 2
+	if d < 100*time.Millisecond {
+		d = 100 * time.Millisecond
+	}
+	return d
+}
+
+// CheckHolder checks a pool and holder from the product.
+func CheckHolder(pool, holder string) error {
+	if err := lease.ValidatePoolName(pool); err != nil {
+		return fmt.Errorf("%w: pool: %w", ErrInvalidInput, err)
+	}
+	if err := lease.ValidateField("holder", holder, lease.MaxHolderLen); err != nil {
+		return fmt.Errorf("%w: %w", ErrInvalidInput, err)
+	}
+	return nil
+}
+
+// Acquire gets a seat in pool for holder. If the collector already holds a
+// valid lease for them it returns it at once, without a call (acquire is
+// idempotent per holder, and this keeps the product working while masters
+// are away); otherwise it asks the masters, within ctx and request_timeout.
+// Errors: ErrInvalidInput, ErrNotReady, ErrFull, a *RejectedError (no free
+// seat, unknown pool...), ErrUnavailable.
+func (a *Agent) Acquire(ctx context.Context, pool, holder string) (leases.Lease, error) {
+	if err := CheckHolder(pool, holder); err != nil {
+		return leases.Lease{}, err
+	}
+	if l, ok := a.book.Find(pool, holder); ok {
+		return l, nil
+	}
+	id, tr := a.identity(), a.transport()
+	if id == nil || tr == nil {
+		return leases.Lease{}, ErrNotReady
+	}
+	res, err := a.book.Reserve()
+	if err != nil {
+		return leases.Lease{}, fmt.Errorf("%w: %w", ErrFull, err)
+	}
+	defer res.Cancel()
+
+	ctx, cancel := context.WithTimeout(ctx, a.cfg.RequestTimeout)
+	defer cancel()
+	var got leases.Lease
+	err = a.call(ctx, tr, a.interactiveAttempt(), func(ctx context.Context, c licmeshv1connect.CollectorServiceClient, addr string) error {
+		sentAt := a.clock.Now()
+		resp, err := c.Acquire(ctx, connect.NewRequest(&licmeshv1.AcquireRequest{Pool: pool, Holder: holder}))
+		if err != nil {
+			return err
+		}
+		g, err := checkGrant(resp.Msg, pool, holder, id)
+		if err != nil {
+			return err
+		}
+		got, err = a.book.Add(res, g, sentAt)
+		if err != nil {
+			return badAnswer("%v", err)
+		}
+		return nil
+	})
+	if err != nil {
+		return leases.Lease{}, err
+	}
+	a.log.Debug("collectord: lease acquired", "lease_id", got.ID, "pool", pool, "ttl", got.TTL)
+	a.kick()
+	return got, nil
+}
+
+// Release gives a lease back. pending is true when no master could be
+// reached: the lease is then no longer renewed nor handed out, and the release
+// is retried in the background until the lease would have ended anyway.
+// Errors: ErrUnknownLease, a *RejectedError.
+func (a *Agent) Release(ctx context.Context, leaseID lease.ID) (l leases.Lease, pending bool, err error) {
+	l, ok := a.book.Get(leaseID)
+	if !ok {
+		return leases.Lease{}, false, fmt.Errorf("%w: %d", ErrUnknownLease, leaseID)
+	}
+	if l.State == leases.StateLost {
+		// The masters no longer know it: there is nothing to release there.
+		l, err = a.book.Remove(leaseID)
+		return l, false, err
+	}
+	tr := a.transport()
+	if tr == nil {
+		l, err = a.book.MarkReleasing(leaseID)
+		return l, true, err
+	}
+	ctx, cancel := context.WithTimeout(ctx, a.cfg.RequestTimeout)
+	defer cancel()
+	err = a.releaseCall(ctx, tr, a.interactiveAttempt(), leaseID)
+	switch {
+	case err == nil:
+		l, err = a.book.Remove(leaseID)
+		return l, false, err
+	case errors.Is(err, ErrUnavailable):
+		l, err = a.book.MarkReleasing(leaseID)
+		return l, true, err
+	}
+	return leases.Lease{}, false, err
+}
+
+// releaseCall releases one lease at the masters. A master that does not know
+// the lease has nothing to release, which is success.
+func (a *Agent) releaseCall(ctx context.Context, tr Transport, attempt time.Duration, leaseID lease.ID) error {
+	err := a.call(ctx, tr, attempt, func(ctx context.Context, c licmeshv1connect.CollectorServiceClient, addr string) error {
+		_, err := c.Release(ctx, connect.NewRequest(&licmeshv1.ReleaseRequest{LeaseId: uint64(leaseID)}))
+		return err
+	})
+	var rej *RejectedError
+	if errors.As(err, &rej) && rej.Code == connect.CodeNotFound {
+		return nil
+	}
+	return err
+}
+
+// retryReleases retries releases that no master confirmed.
+func (a *Agent) retryReleases(ctx context.Context) error {
+	tr := a.transport()
+	if tr == nil {
+		return ErrNotReady
+	}
+	for _, id := range a.book.Releasing() {
+		err := a.releaseCall(ctx, tr, a.cfg.RequestTimeout, id)
+		if errors.Is(err, ErrUnavailable) {
+			return err
+		}
+		if err != nil {
+			a.log.Warn("collectord: master refused a release", "lease_id", id, "error", err)
+		}
+		a.book.Remove(id)
+	}
+	return nil
+}
+
+// releaseAll releases every lease at shutdown, a few at a time, within
+// request_timeout in all.
+func (a *Agent) releaseAll(ctx context.Context) {
+	tr := a.transport()
+	if tr == nil {
+		return
+	}
+	var ids []lease.ID
+	for _, l := range a.book.List() {
+		if l.State != leases.StateLost {
+			ids = append(ids, l.ID)
+		}
+	}
+	if len(ids) == 0 {
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, a.cfg.RequestTimeout)
+	defer cancel()
+	const workers = 8
+	var (
+		wg       sync.WaitGroup
+		mu       sync.Mutex
+		released int
+		work     = make(chan lease.ID)
+	)
+	for range min(workers, len(ids)) {
+		wg.Go(func() {
+			for id := range work {
+				if err := a.releaseCall(ctx, tr, a.interactiveAttempt(), id); err == nil {
+					a.book.Remove(id)
+					mu.Lock()
+					released++
+					mu.Unlock()
+				}
+			}
+		})
+	}
+feed:
+	for _, id := range ids {
+		select {
+		case work <- id:
+		case <-ctx.Done():
+			break feed
+		}
+	}
+	close(work)
+	wg.Wait()
+	a.log.Info("collectord: released leases at shutdown", "released", released, "held", len(ids))
+}

@@ -1,0 +1,239 @@
+package agent
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/licmesh/licmesh/collectors/config"
+	"github.com/licmesh/licmesh/collectors/identity"
+	"github.com/licmesh/licmesh/collectors/leases"
+	"github.com/licmesh/licmesh/collectors/masters"
+	"github.com/licmesh/licmesh/mesh/pki"
+	"github.com/licmesh/licmesh/mesh/transport"
+)
+
+// Agent is one collector. Create it with New and run it with Run.
+type Agent struct {
+	cfg     config.Config
+	opts    Options
+	clock   Clock
+	log     *slog.Logger
+	mode    transport.Mode
+	store   *identity.Store
+	book    *leases.Book
+	masters *masters.List
+	token   *pki.JoinToken // nil when enrolled and no token was configured
+	started time.Time
+	// renewBatchSize is maxRenewBatch; tests lower it.
+	renewBatchSize int
+
+	kickc     chan struct{}
+	ready     chan struct{}
+	readyOnce sync.Once
+
+	mu sync.Mutex
+	id *identity.Identity // nil until enrolled
+	tr Transport          // mutual-TLS transport; nil until enrolled
+	st connState
+}
+
+// connState is what the agent knows about its link to the masters, for
+// status.
+type connState struct {
+	phase       string // enrolling, connecting, connected, disconnected, stopped
+	lastMaster  string
+	lastContact time.Time
+	lastError   string
+	nodeID      string
+	leaseTTL    time.Duration
+	keyMismatch bool
+}
+
+// Phases shown in Status.
+const (
+	PhaseEnrolling    = "enrolling"
+	PhaseConnecting   = "connecting"
+	PhaseConnected    = "connected"
+	PhaseDisconnected = "disconnected"
+	PhaseStopped      = "stopped"
+)
+
+// New checks cfg, loads the identity from cfg.DataDir if there is one (then
+// the join token is optional) and returns an agent ready to Run. It fails
+// with a clear error on a bad config, a damaged identity, a missing token when
+// not enrolled, or an expired certificate with no token to enroll again.
+func New(cfg config.Config, opts Options) (*Agent, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	cfg.Masters = cfg.NormalizedMasters()
+	opts = opts.withDefaults()
+	mode, err := transport.ParseMode(cfg.Transport)
+	if err != nil {
+		return nil, fmt.Errorf("agent: %w", err)
+	}
+	store, err := identity.Open(cfg.DataDir)
+	if err != nil {
+		return nil, err
+	}
+	a := &Agent{
+		cfg:     cfg,
+		opts:    opts,
+		clock:   opts.Clock,
+		log:     opts.Logger,
+		mode:    mode,
+		store:   store,
+		book:    leases.New(opts.Clock, cfg.MaxLeases),
+		kickc:   make(chan struct{}, 1),
+		ready:   make(chan struct{}),
+		started: opts.Clock.Now(),
+
+		renewBatchSize: maxRenewBatch,
+	}
+	id, err := store.Load()
+	switch {
+	case errors.Is(err, identity.ErrNotEnrolled):
+		tok, terr := cfg.JoinToken()
+		if terr != nil {
+			return nil, fmt.Errorf("agent: no identity in data_dir %s, so a join token is needed: %w", cfg.DataDir, terr)
+		}
+		a.token = &tok
+		a.st.phase = PhaseEnrolling
+	case err != nil:
+		return nil, err
+	default:
+		if tok, terr := cfg.JoinToken(); terr == nil {
+			a.token = &tok
+		}
+		if a.certExpired(id) && a.token == nil {
+			return nil, fmt.Errorf("%w (it ended %s)", ErrCertificateExpired, id.Cert.Leaf.NotAfter.Format(time.RFC3339))
+		}
+		a.st.phase = PhaseConnecting
+	}
+	remembered, err := store.LoadMasters()
+	if err != nil {
+		a.log.Warn("collectord: ignoring the remembered masters list", "error", err)
+		remembered = nil
+	}
+	a.masters, err = masters.New(cfg.Masters, remembered)
+	if err != nil {
+		return nil, err
+	}
+	if id != nil && !a.certExpired(id) {
+		a.setIdentity(id)
+	}
+	return a, nil
+}
+
+// Ready is closed once the agent is enrolled and a master has answered it.
+func (a *Agent) Ready() <-chan struct{} { return a.ready }
+
+// Config returns the configuration the agent runs with.
+func (a *Agent) Config() config.Config { return a.cfg }
+
+// identity returns the identity, nil before enrollment.
+func (a *Agent) identity() *identity.Identity {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.id
+}
+
+// transport returns the mutual-TLS transport, nil before enrollment.
+func (a *Agent) transport() Transport {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.tr
+}
+
+// setIdentity installs an identity and builds its transport, closing the
+// previous one (after a new enrollment).
+func (a *Agent) setIdentity(id *identity.Identity) {
+	tr := a.opts.NewTransport(a.clientTLS(id.CAPool()), a.mode)
+	a.mu.Lock()
+	old := a.tr
+	a.id, a.tr = id, tr
+	a.mu.Unlock()
+	if old != nil {
+		old.Close()
+	}
+}
+
+// certExpired reports whether the client certificate is past its end.
+func (a *Agent) certExpired(id *identity.Identity) bool {
+	return !a.clock.Now().Before(id.Cert.Leaf.NotAfter)
+}
+
+// kick wakes Run's loop to recompute what is due (a new lease may need an
+// earlier renewal than the loop is waiting for).
+func (a *Agent) kick() {
+	select {
+	case a.kickc <- struct{}{}:
+	default:
+	}
+}
+
+// Run enrolls if needed, then keeps leases renewed, the certificate fresh
+// and the masters list current until ctx ends. It returns nil on a clean
+// stop, after releasing held leases if release_on_shutdown is set. It returns
+// an error only when it cannot go on: the data directory is in use, or
+// enrollment failed for good (token refused, pin mismatch at every master).
+func (a *Agent) Run(ctx context.Context) error {
+	unlock, err := a.store.Lock()
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	defer a.closeTransport()
+
+	if a.identity() == nil {
+		if err := a.enrollLoop(ctx); err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return err
+		}
+	}
+	a.log.Info("collectord: running", "collector_id", a.identity().CollectorID,
+		"masters", a.masters.Snapshot(), "transport", a.mode.String())
+
+	var s schedule
+	for {
+		wait := a.step(ctx, &s)
+		if ctx.Err() != nil {
+			break
+		}
+		select {
+		case <-ctx.Done():
+		case <-a.kickc:
+		case <-a.clock.After(wait):
+		}
+		if ctx.Err() != nil {
+			break
+		}
+	}
+	if a.cfg.ReleaseOnShutdown {
+		a.releaseAll(context.WithoutCancel(ctx))
+	}
+	a.setPhase(PhaseStopped)
+	return nil
+}
+
+func (a *Agent) closeTransport() {
+	a.mu.Lock()
+	tr := a.tr
+	a.tr = nil
+	a.mu.Unlock()
+	if tr != nil {
+		tr.Close()
+	}
+}
+
+func (a *Agent) setPhase(p string) {
+	a.mu.Lock()
+	a.st.phase = p
+	a.mu.Unlock()
+}

@@ -1,0 +1,235 @@
+package agenttest
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"connectrpc.com/connect"
+
+	"github.com/licmesh/licmesh/licensing/lease"
+	"github.com/licmesh/licmesh/mesh/wire"
+	"github.com/licmesh/licmesh/mesh/wire/licmeshv1"
+)
+
+// handler serves CollectorService for one master of the cluster.
+type handler struct {
+	c *Cluster
+	m *Master
+}
+
+func (h *handler) count(method string) Hooks {
+	h.c.mu.Lock()
+	defer h.c.mu.Unlock()
+	h.c.calls[method]++
+	return h.c.hooks
+}
+
+func (h *handler) Enroll(ctx context.Context, req *connect.Request[licmeshv1.EnrollRequest]) (*connect.Response[licmeshv1.EnrollResponse], error) {
+	hooks := h.count("Enroll")
+	c := h.c
+	if !wire.Supported(req.Msg.GetProtocolVersion()) {
+		return nil, connect.NewError(connect.CodeFailedPrecondition, fmt.Errorf("protocol version %d not supported", req.Msg.GetProtocolVersion()))
+	}
+	if req.Msg.GetTokenId() != string(c.token.ID) || !bytes.Equal(req.Msg.GetTokenSecret(), tokenSecret(c.token)) {
+		return nil, connect.NewError(connect.CodeUnauthenticated, errors.New("join token refused"))
+	}
+	c.mu.Lock()
+	c.nextCollector++
+	id := fmt.Sprintf("col-%d", c.nextCollector)
+	certTTL := c.certTTL
+	list := c.mastersLocked()
+	c.mu.Unlock()
+	cert, err := c.CA.SignCSR(req.Msg.GetCsr(), id, certTTL, h.c.clock())
+	if err != nil {
+		return nil, connect.NewError(connect.CodeInvalidArgument, err)
+	}
+	resp := &licmeshv1.EnrollResponse{
+		ProtocolVersion:  wire.ProtocolVersion,
+		CollectorId:      id,
+		Certificate:      cert,
+		CaCertificate:    c.CA.Cert().Raw,
+		ClusterId:        c.ClusterID,
+		SigningPublicKey: c.SignPub,
+		Masters:          list,
+	}
+	if hooks.Enroll != nil {
+		if err := hooks.Enroll(resp); err != nil {
+			return nil, err
+		}
+	}
+	return connect.NewResponse(resp), nil
+}
+
+func (h *handler) RenewCertificate(ctx context.Context, req *connect.Request[licmeshv1.RenewCertificateRequest]) (*connect.Response[licmeshv1.RenewCertificateResponse], error) {
+	hooks := h.count("RenewCertificate")
+	id, err := collector(ctx)
+	if err != nil {
+		return nil, err
+	}
+	h.c.mu.Lock()
+	certTTL := h.c.certTTL
+	h.c.lastCSR = req.Msg.GetCsr()
+	h.c.mu.Unlock()
+	cert, err := h.c.CA.SignCSR(req.Msg.GetCsr(), id, certTTL, h.c.clock())
+	if err != nil {
+		return nil, connect.NewError(connect.CodeInvalidArgument, err)
+	}
+	resp := &licmeshv1.RenewCertificateResponse{Certificate: cert}
+	if hooks.RenewCertificate != nil {
+		if err := hooks.RenewCertificate(resp); err != nil {
+			return nil, err
+		}
+	}
+	return connect.NewResponse(resp), nil
+}
+
+func (h *handler) Hello(ctx context.Context, req *connect.Request[licmeshv1.HelloRequest]) (*connect.Response[licmeshv1.HelloResponse], error) {
+	hooks := h.count("Hello")
+	if _, err := collector(ctx); err != nil {
+		return nil, err
+	}
+	if !wire.Supported(req.Msg.GetProtocolVersion()) {
+		return nil, connect.NewError(connect.CodeFailedPrecondition, fmt.Errorf("protocol version %d not supported", req.Msg.GetProtocolVersion()))
+	}
+	c := h.c
+	now := c.clock()
+	c.mu.Lock()
+	resp := &licmeshv1.HelloResponse{
+		ProtocolVersion:  wire.ProtocolVersion,
+		NodeId:           h.m.NodeID,
+		ClusterId:        c.ClusterID,
+		Masters:          c.mastersLocked(),
+		LeaseTtlMs:       c.ttl.Milliseconds(),
+		ServerTimeMs:     now.UnixMilli(),
+		SigningPublicKey: c.SignPub,
+	}
+	c.mu.Unlock()
+	if hooks.Hello != nil {
+		if err := hooks.Hello(resp); err != nil {
+			return nil, err
+		}
+	}
+	return connect.NewResponse(resp), nil
+}
+
+// protoLease signs and converts a lease; c.mu is held.
+func (c *Cluster) protoLeaseLocked(l *Lease, now time.Time) *licmeshv1.Lease {
+	tok := c.Sign(lease.Document{
+		ClusterID: c.ClusterID, LeaseID: l.ID, Fence: l.Fence, Pool: l.Pool, Holder: l.Holder,
+		CollectorID: l.Collector, IssuedAt: now, ExpiresAt: l.Deadline,
+	})
+	return &licmeshv1.Lease{
+		Id: uint64(l.ID), Fence: l.Fence, Pool: l.Pool, Holder: l.Holder, CollectorId: l.Collector,
+		GrantedAtMs: now.UnixMilli(), TtlMs: c.ttl.Milliseconds(), Token: string(tok), ExpiresAtMs: l.Deadline.UnixMilli(),
+	}
+}
+
+func (h *handler) Acquire(ctx context.Context, req *connect.Request[licmeshv1.AcquireRequest]) (*connect.Response[licmeshv1.AcquireResponse], error) {
+	hooks := h.count("Acquire")
+	cid, err := collector(ctx)
+	if err != nil {
+		return nil, err
+	}
+	c := h.c
+	pool, holder := req.Msg.GetPool(), req.Msg.GetHolder()
+	now := h.c.clock()
+	c.mu.Lock()
+	seats, ok := c.pools[pool]
+	if !ok {
+		c.mu.Unlock()
+		return nil, connect.NewError(connect.CodeNotFound, fmt.Errorf("no pool %q", pool))
+	}
+	var existing *Lease
+	held := 0
+	for _, l := range c.leases {
+		if l.Pool == pool {
+			held++
+			if l.Holder == holder && l.Collector == cid {
+				existing = l
+			}
+		}
+	}
+	resp := &licmeshv1.AcquireResponse{}
+	switch {
+	case existing != nil:
+		existing.Deadline = now.Add(c.ttl)
+		resp.Lease, resp.Existing = c.protoLeaseLocked(existing, now), true
+	case held >= seats:
+		c.mu.Unlock()
+		return nil, connect.NewError(connect.CodeResourceExhausted, fmt.Errorf("pool %q: all %d seats are taken", pool, seats))
+	default:
+		c.nextID++
+		l := &Lease{ID: lease.ID(c.nextID), Fence: c.nextID * 7, Pool: pool, Holder: holder, Collector: cid, Deadline: now.Add(c.ttl)}
+		c.leases[l.ID] = l
+		resp.Lease = c.protoLeaseLocked(l, now)
+	}
+	c.mu.Unlock()
+	if hooks.Acquire != nil {
+		if err := hooks.Acquire(resp); err != nil {
+			return nil, err
+		}
+	}
+	return connect.NewResponse(resp), nil
+}
+
+func (h *handler) Renew(ctx context.Context, req *connect.Request[licmeshv1.RenewRequest]) (*connect.Response[licmeshv1.RenewResponse], error) {
+	hooks := h.count("Renew")
+	cid, err := collector(ctx)
+	if err != nil {
+		return nil, err
+	}
+	c := h.c
+	now := h.c.clock()
+	c.mu.Lock()
+	resp := &licmeshv1.RenewResponse{Masters: c.mastersLocked()}
+	for _, raw := range req.Msg.GetLeaseIds() {
+		l, ok := c.leases[lease.ID(raw)]
+		switch {
+		case !ok || l.Collector != cid:
+			resp.Results = append(resp.Results, &licmeshv1.RenewResult{LeaseId: raw, Reason: "unknown_lease"})
+		case !now.Before(l.Deadline):
+			delete(c.leases, l.ID)
+			resp.Results = append(resp.Results, &licmeshv1.RenewResult{LeaseId: raw, Reason: "expired"})
+		default:
+			l.Deadline = now.Add(c.ttl)
+			pl := c.protoLeaseLocked(l, now)
+			resp.Results = append(resp.Results, &licmeshv1.RenewResult{
+				LeaseId: raw, Ok: true, TtlMs: pl.TtlMs, Token: pl.Token, ExpiresAtMs: pl.ExpiresAtMs,
+			})
+		}
+	}
+	c.mu.Unlock()
+	if hooks.Renew != nil {
+		if err := hooks.Renew(resp); err != nil {
+			return nil, err
+		}
+	}
+	return connect.NewResponse(resp), nil
+}
+
+func (h *handler) Release(ctx context.Context, req *connect.Request[licmeshv1.ReleaseRequest]) (*connect.Response[licmeshv1.ReleaseResponse], error) {
+	hooks := h.count("Release")
+	cid, err := collector(ctx)
+	if err != nil {
+		return nil, err
+	}
+	c := h.c
+	c.mu.Lock()
+	l, ok := c.leases[lease.ID(req.Msg.GetLeaseId())]
+	if !ok || l.Collector != cid {
+		c.mu.Unlock()
+		return nil, connect.NewError(connect.CodeNotFound, fmt.Errorf("no lease %d", req.Msg.GetLeaseId()))
+	}
+	delete(c.leases, l.ID)
+	c.mu.Unlock()
+	resp := &licmeshv1.ReleaseResponse{}
+	if hooks.Release != nil {
+		if err := hooks.Release(resp); err != nil {
+			return nil, err
+		}
+	}
+	return connect.NewResponse(resp), nil
+}

@@ -1,0 +1,149 @@
+package agent
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"connectrpc.com/connect"
+
+	"github.com/licmesh/licmesh/mesh/pki"
+	"github.com/licmesh/licmesh/mesh/wire/licmeshv1/licmeshv1connect"
+)
+
+// maxMessageBytes bounds every message to and from a master. The largest
+// legitimate answer, a renew batch of maxRenewBatch leases with their tokens,
+// is well under it; anything larger is refused before it is decoded.
+const maxMessageBytes = 1 << 20
+
+// clientTLS is the mutual-TLS configuration for an enrolled collector: it
+// trusts only the cluster CA, checks the master's name and role, and presents
+// whatever certificate is current, so a renewed certificate is used from the
+// next handshake on without rebuilding the transport.
+func (a *Agent) clientTLS(caPool *x509.CertPool) *tls.Config {
+	conf := pki.ClientTLS(caPool, nil, "")
+	conf.GetClientCertificate = func(*tls.CertificateRequestInfo) (*tls.Certificate, error) {
+		id := a.identity()
+		if id == nil {
+			return &tls.Certificate{}, nil
+		}
+		c := id.Cert
+		return &c, nil
+	}
+	conf.VerifyConnection = func(cs tls.ConnectionState) error {
+		role, _, err := pki.VerifiedPeer(cs)
+		if err != nil {
+			return err
+		}
+		if role != pki.RoleMaster {
+			return fmt.Errorf("agent: server identifies as a %s, not a master", role)
+		}
+		return nil
+	}
+	return conf
+}
+
+// newClient returns a CollectorService client for one master over tr.
+func newClient(tr Transport, addr string) licmeshv1connect.CollectorServiceClient {
+	return licmeshv1connect.NewCollectorServiceClient(tr.HTTPClient(), "https://"+addr,
+		connect.WithReadMaxBytes(maxMessageBytes),
+		connect.WithSendMaxBytes(maxMessageBytes),
+	)
+}
+
+// callFunc is one attempt of a call on one master.
+type callFunc func(ctx context.Context, c licmeshv1connect.CollectorServiceClient, addr string) error
+
+// call tries fn on each master in turn, preferred first, until one answers.
+// A master "answers" when fn succeeds or the master refuses the request
+// (a Connect error from the server with a definite code, returned as a
+// *RejectedError): another master would refuse it too. A transport error, a
+// timeout or an answer that failed validation moves on to the next master.
+// Each attempt is bounded by attempt; the whole call by ctx.
+func (a *Agent) call(ctx context.Context, tr Transport, attempt time.Duration, fn callFunc) error {
+	var errs []error
+	for _, addr := range a.masters.Snapshot() {
+		if ctx.Err() != nil {
+			break
+		}
+		actx, cancel := context.WithTimeout(ctx, attempt)
+		err := fn(actx, newClient(tr, addr), addr)
+		cancel()
+		if err == nil {
+			a.masters.Succeeded(addr)
+			a.noteContact(addr)
+			return nil
+		}
+		if rej := asRejection(addr, err); rej != nil {
+			a.masters.Succeeded(addr)
+			a.noteContact(addr)
+			return rej
+		}
+		a.masters.Failed(addr)
+		a.log.Debug("collectord: master did not answer", "master", addr, "error", err)
+		errs = append(errs, fmt.Errorf("%s: %w", addr, err))
+	}
+	if len(errs) == 0 {
+		errs = append(errs, context.Cause(ctx))
+	}
+	err := fmt.Errorf("%w: %w", ErrUnavailable, errors.Join(errs...))
+	a.noteError(err)
+	return err
+}
+
+// finalCodes are refusals that another master would repeat.
+var finalCodes = map[connect.Code]bool{
+	connect.CodeInvalidArgument:    true,
+	connect.CodeNotFound:           true,
+	connect.CodeAlreadyExists:      true,
+	connect.CodePermissionDenied:   true,
+	connect.CodeResourceExhausted:  true,
+	connect.CodeFailedPrecondition: true,
+	connect.CodeOutOfRange:         true,
+	connect.CodeUnauthenticated:    true,
+}
+
+// asRejection returns the refusal in err if it is one a master sent.
+// Errors the client made itself (a message over the size limit is
+// ResourceExhausted too) are not refusals: connect.IsWireError tells them
+// apart.
+func asRejection(addr string, err error) *RejectedError {
+	var ce *connect.Error
+	if !errors.As(err, &ce) || !connect.IsWireError(err) || !finalCodes[ce.Code()] {
+		return nil
+	}
+	return &RejectedError{Master: addr, Code: ce.Code(), Message: strings.TrimSpace(clip(ce.Message(), 300))}
+}
+
+// noteContact records that a master answered.
+func (a *Agent) noteContact(addr string) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.st.lastMaster = addr
+	a.st.lastContact = a.clock.Now()
+}
+
+// noteError records the last failure to reach the masters, for status.
+func (a *Agent) noteError(err error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.st.lastError = clip(err.Error(), 1000)
+}
+
+// clip bounds text from a master before it is logged or shown.
+func clip(s string, max int) string {
+	s = strings.Map(func(r rune) rune {
+		if r < 0x20 || r == 0x7f {
+			return ' '
+		}
+		return r
+	}, s)
+	if len(s) <= max {
+		return s
+	}
+	return s[:max] + "..."
+}

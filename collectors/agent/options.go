@@ -1,0 +1,80 @@
+package agent
+
+import (
+	"crypto/tls"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/licmesh/licmesh/mesh/transport"
+)
+
+// Clock is the agent's time source. Now must carry a monotonic reading
+// (time.Now does): lease validity is counted on it. After is time.After;
+// tests inject a fake clock whose timers fire when it is advanced.
+type Clock interface {
+	Now() time.Time
+	After(d time.Duration) <-chan time.Time
+}
+
+// SystemClock is the real clock.
+type SystemClock struct{}
+
+// Now returns time.Now().
+func (SystemClock) Now() time.Time { return time.Now() }
+
+// After returns time.After(d).
+func (SystemClock) After(d time.Duration) <-chan time.Time { return time.After(d) }
+
+// Transport carries the agent's calls to the masters. *transport.Client is
+// the real one.
+type Transport interface {
+	HTTPClient() *http.Client
+	// Protocol returns "h3" or "h2" for host:port.
+	Protocol(host string) string
+	Close() error
+}
+
+// Options holds the agent's dependencies; zero fields take defaults.
+type Options struct {
+	// Clock defaults to SystemClock.
+	Clock Clock
+	// Logger defaults to slog.Default().
+	Logger *slog.Logger
+	// Version is this build's version, sent to the masters and shown in
+	// status.
+	Version string
+	// Hostname is sent at enrollment; defaults to os.Hostname().
+	Hostname string
+	// NewTransport builds the transport for a TLS config; defaults to
+	// transport.NewClient with the configured mode.
+	NewTransport func(tlsConf *tls.Config, mode transport.Mode) Transport
+	// Rand returns a uniform value in [0, n) for backoff jitter; defaults to
+	// math/rand/v2.
+	Rand func(n int64) int64
+	// HelloInterval is how often the agent says hello to a master when
+	// nothing else is due, to learn the masters list; defaults to 30s.
+	HelloInterval time.Duration
+}
+
+func (o Options) withDefaults() Options {
+	if o.Clock == nil {
+		o.Clock = SystemClock{}
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	if o.Version == "" {
+		o.Version = "dev"
+	}
+	if o.NewTransport == nil {
+		log := o.Logger
+		o.NewTransport = func(tlsConf *tls.Config, mode transport.Mode) Transport {
+			return transport.NewClient(transport.ClientConfig{TLS: tlsConf, Mode: mode, Logger: log})
+		}
+	}
+	if o.HelloInterval <= 0 {
+		o.HelloInterval = 30 * time.Second
+	}
+	return o
+}

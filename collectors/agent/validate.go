@@ -1,0 +1,142 @@
+package agent
+
+import (
+	"time"
+
+	"github.com/licmesh/licmesh/collectors/identity"
+	"github.com/licmesh/licmesh/collectors/leases"
+	"github.com/licmesh/licmesh/licensing/lease"
+	"github.com/licmesh/licmesh/mesh/wire/licmeshv1"
+)
+
+// checkToken verifies a lease token from a master: its signature with the
+// cluster key, and that it says what the master's message says. The token's
+// own times are not judged here: the collector counts validity on its
+// monotonic clock, and the master's wall clock may differ from this host's.
+func checkToken(tok string, id *identity.Identity, want leases.Grant) error {
+	if tok == "" {
+		return badAnswer("lease %d has no token", want.ID)
+	}
+	// The zero time is before any lease's end, so Verify checks format and
+	// signature only.
+	doc, err := lease.Verify(lease.Token(tok), id.SigningKey, time.Time{})
+	if err != nil {
+		return badAnswer("lease %d token: %v", want.ID, err)
+	}
+	switch {
+	case doc.LeaseID != want.ID:
+		return badAnswer("lease %d token is for lease %d", want.ID, doc.LeaseID)
+	case doc.ClusterID != id.ClusterID:
+		return badAnswer("lease %d token is for cluster %q, not %q", want.ID, clip(doc.ClusterID, 64), id.ClusterID)
+	case doc.CollectorID != string(id.CollectorID):
+		return badAnswer("lease %d token is for collector %q, not %q", want.ID, clip(doc.CollectorID, 64), id.CollectorID)
+	case doc.Pool != want.Pool || doc.Holder != want.Holder:
+		return badAnswer("lease %d token is for pool %q holder %q, not pool %q holder %q",
+			want.ID, doc.Pool, clip(doc.Holder, 64), want.Pool, clip(want.Holder, 64))
+	case doc.Fence != want.Fence:
+		return badAnswer("lease %d token has fence %d, the lease %d", want.ID, doc.Fence, want.Fence)
+	}
+	return nil
+}
+
+// checkTTL checks a TTL in milliseconds from a master.
+func checkTTL(id lease.ID, ms int64) (time.Duration, error) {
+	if ms <= 0 || ms > leases.MaxTTL.Milliseconds() {
+		return 0, badAnswer("lease %d has ttl %dms, want 1ms to %s", id, ms, leases.MaxTTL)
+	}
+	return time.Duration(ms) * time.Millisecond, nil
+}
+
+// checkGrant validates an Acquire answer for pool and holder and returns it
+// as a grant for the book.
+func checkGrant(m *licmeshv1.AcquireResponse, pool, holder string, id *identity.Identity) (leases.Grant, error) {
+	l := m.GetLease()
+	if l == nil {
+		return leases.Grant{}, badAnswer("acquire answer has no lease")
+	}
+	g := leases.Grant{
+		ID:     lease.ID(l.GetId()),
+		Fence:  l.GetFence(),
+		Pool:   l.GetPool(),
+		Holder: l.GetHolder(),
+		Token:  lease.Token(l.GetToken()),
+	}
+	switch {
+	case g.ID == 0:
+		return leases.Grant{}, badAnswer("acquire answer has lease id 0")
+	case g.Pool != pool || g.Holder != holder:
+		return leases.Grant{}, badAnswer("lease %d is for pool %q holder %q, asked for pool %q holder %q",
+			g.ID, clip(g.Pool, 64), clip(g.Holder, 64), pool, clip(holder, 64))
+	case l.GetCollectorId() != string(id.CollectorID):
+		return leases.Grant{}, badAnswer("lease %d is for collector %q, not %q", g.ID, clip(l.GetCollectorId(), 64), id.CollectorID)
+	}
+	ttl, err := checkTTL(g.ID, l.GetTtlMs())
+	if err != nil {
+		return leases.Grant{}, err
+	}
+	g.TTL = ttl
+	if err := checkToken(string(g.Token), id, g); err != nil {
+		return leases.Grant{}, err
+	}
+	return g, nil
+}
+
+// Renew reasons a master may give for a lease it no longer renews.
+const (
+	ReasonUnknownLease = "unknown_lease"
+	ReasonExpired      = "expired"
+)
+
+// checkRenewals validates a Renew answer for the requested IDs: exactly one
+// result per requested lease, each either renewed with a TTL in range (and,
+// if it carries one, a token that verifies and matches the lease), or refused
+// for a known reason.
+func (a *Agent) checkRenewals(results []*licmeshv1.RenewResult, asked []lease.ID, id *identity.Identity) ([]leases.Renewal, error) {
+	if len(results) != len(asked) {
+		return nil, badAnswer("renew answer has %d results for %d leases", len(results), len(asked))
+	}
+	want := make(map[lease.ID]bool, len(asked))
+	for _, x := range asked {
+		want[x] = true
+	}
+	out := make([]leases.Renewal, 0, len(results))
+	for _, r := range results {
+		if r == nil {
+			return nil, badAnswer("renew answer has an empty result")
+		}
+		lid := lease.ID(r.GetLeaseId())
+		if !want[lid] {
+			return nil, badAnswer("renew answer has a result for lease %d, not asked or repeated", lid)
+		}
+		delete(want, lid)
+		if !r.GetOk() {
+			switch r.GetReason() {
+			case ReasonUnknownLease, ReasonExpired:
+			default:
+				return nil, badAnswer("lease %d refused for unknown reason %q", lid, clip(r.GetReason(), 64))
+			}
+			out = append(out, leases.Renewal{ID: lid, Reason: r.GetReason()})
+			continue
+		}
+		ttl, err := checkTTL(lid, r.GetTtlMs())
+		if err != nil {
+			return nil, err
+		}
+		held, ok := a.book.Get(lid)
+		if !ok {
+			// Released while the renewal was in flight: nothing to check
+			// it against, and nothing to apply it to.
+			continue
+		}
+		// A fresh token is optional: without one the lease keeps the
+		// token it has. One that is sent must be right.
+		if r.GetToken() != "" {
+			g := leases.Grant{ID: lid, Fence: held.Fence, Pool: held.Pool, Holder: held.Holder}
+			if err := checkToken(r.GetToken(), id, g); err != nil {
+				return nil, err
+			}
+		}
+		out = append(out, leases.Renewal{ID: lid, OK: true, TTL: ttl, Token: lease.Token(r.GetToken())})
+	}
+	return out, nil
+}

@@ -1,0 +1,205 @@
+package config
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/licmesh/licmesh/mesh/pki"
+)
+
+func testToken(t *testing.T) string {
+	t.Helper()
+	tok, err := pki.NewJoinToken(pki.Pin{1, 2, 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tok.String()
+}
+
+func TestExampleParses(t *testing.T) {
+	b, err := os.ReadFile("example.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := Parse(b, "example.yaml")
+	if err != nil {
+		t.Fatalf("example.yaml: %v", err)
+	}
+	if got, want := cfg.Masters[2], "master-3.example.internal:7443"; got != want {
+		t.Errorf("masters[2] = %q, want %q (default port)", got, want)
+	}
+	if cfg.Socket != "/var/lib/collectord/collectord.sock" {
+		t.Errorf("socket = %q, want it under data_dir", cfg.Socket)
+	}
+	if !cfg.ReleaseOnShutdown || cfg.MaxLeases != 10000 || cfg.RequestTimeout != 5*time.Second {
+		t.Errorf("defaults not kept: %+v", cfg)
+	}
+}
+
+func TestParseStrict(t *testing.T) {
+	tok := testToken(t)
+	cases := []struct {
+		name    string
+		yaml    string
+		wantErr string // substring; "" means valid
+		is      error
+	}{
+		{name: "minimal", yaml: "masters: [m1]\ndata_dir: /tmp/x\n"},
+		{name: "unknown field", yaml: "masters: [m1]\nmaster: x\n", wantErr: `unknown field "master"`, is: ErrParse},
+		{name: "wrong type", yaml: "masters: m1\n", wantErr: "line 1", is: ErrParse},
+		{name: "bad port", yaml: "masters: [m1, \"x:y\"]\n", wantErr: `config: masters[1] "x:y": invalid port`, is: ErrInvalid},
+		{name: "port out of range", yaml: "masters: [\"m1:70000\"]\n", wantErr: `masters[0] "m1:70000": invalid port`, is: ErrInvalid},
+		{name: "bad host", yaml: "masters: [\"bad host:1\"]\n", wantErr: "invalid host name", is: ErrInvalid},
+		{name: "duplicate master", yaml: "masters: [m1, \"m1:7443\"]\n", wantErr: "duplicates masters[0]", is: ErrInvalid},
+		{name: "no masters", yaml: "data_dir: /x\n", wantErr: "masters: at least one", is: ErrInvalid},
+		{name: "non-loopback listen", yaml: "masters: [m1]\nlisten: 0.0.0.0:7480\n", wantErr: `listen "0.0.0.0:7480": must not listen on all interfaces`, is: ErrInvalid},
+		{name: "lan listen", yaml: "masters: [m1]\nlisten: 10.1.2.3:7480\n", wantErr: "must be a loopback address", is: ErrInvalid},
+		{name: "host listen", yaml: "masters: [m1]\nlisten: example.com:7480\n", wantErr: "loopback IP address", is: ErrInvalid},
+		{name: "ipv6 loopback", yaml: "masters: [m1]\nlisten: \"[::1]:7480\"\n"},
+		{name: "listen disabled", yaml: "masters: [m1]\nlisten: \"\"\nsocket: \"\"\n"},
+		{name: "missing data dir", yaml: "masters: [m1]\ndata_dir: \"\"\n", wantErr: "data_dir: is required", is: ErrInvalid},
+		{name: "bad transport", yaml: "masters: [m1]\ntransport: udp\n", wantErr: `transport "udp": must be auto, quic or tcp`, is: ErrInvalid},
+		{name: "max leases", yaml: "masters: [m1]\nmax_leases: 0\n", wantErr: `max_leases "0"`, is: ErrInvalid},
+		{name: "timeout", yaml: "masters: [m1]\nrequest_timeout: 1ms\n", wantErr: "request_timeout", is: ErrInvalid},
+		{name: "duration", yaml: "masters: [m1]\nrequest_timeout: 2s\n"},
+		{name: "log level", yaml: "masters: [m1]\nlog_level: loud\n", wantErr: "log_level", is: ErrInvalid},
+		{name: "token ok", yaml: "masters: [m1]\ntoken: " + tok + "\n"},
+		{name: "token bad", yaml: "masters: [m1]\ntoken: lmj1.nope\n", wantErr: "config: token: pki: malformed token", is: ErrInvalid},
+		{name: "token and file", yaml: "masters: [m1]\ntoken: " + tok + "\ntoken_file: /etc/hostname\n", wantErr: "not both", is: ErrInvalid},
+		{name: "two documents", yaml: "masters: [m1]\n---\nmasters: [m2]\n", wantErr: "more than one YAML document", is: ErrParse},
+		{name: "syntax", yaml: "masters: [m1\n", wantErr: "cannot parse", is: ErrParse},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Parse([]byte(tc.yaml), "test.yaml")
+			if tc.wantErr == "" {
+				if err != nil {
+					t.Fatalf("unexpected error: %v", err)
+				}
+				return
+			}
+			if err == nil {
+				t.Fatalf("no error, want %q", tc.wantErr)
+			}
+			if !strings.Contains(err.Error(), tc.wantErr) {
+				t.Errorf("error %q does not contain %q", err, tc.wantErr)
+			}
+			if !errors.Is(err, tc.is) {
+				t.Errorf("error %v is not %v", err, tc.is)
+			}
+			if strings.Contains(err.Error(), tok) {
+				t.Errorf("error leaks the token: %v", err)
+			}
+		})
+	}
+}
+
+func TestValidateNamesEveryField(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.Masters = []string{"ok:1", "x:y"}
+	cfg.Listen = "0.0.0.0:1"
+	cfg.DataDir = ""
+	cfg.Transport = "pigeon"
+	err := cfg.Validate()
+	for _, want := range []string{"masters[1]", "listen", "data_dir", "transport"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("error %v does not name %s", err, want)
+		}
+	}
+}
+
+func TestJoinToken(t *testing.T) {
+	tok := testToken(t)
+	cfg := DefaultConfig()
+	if _, err := cfg.JoinToken(); !errors.Is(err, ErrTokenRequired) {
+		t.Fatalf("no token: err = %v, want ErrTokenRequired", err)
+	}
+	file := filepath.Join(t.TempDir(), "token")
+	if err := os.WriteFile(file, []byte(tok+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg.TokenFile = file
+	got, err := cfg.JoinToken()
+	if err != nil || got.String() != tok {
+		t.Fatalf("token file: %v", err)
+	}
+	if err := os.WriteFile(file, []byte("\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cfg.JoinToken(); !errors.Is(err, ErrTokenRequired) {
+		t.Fatalf("empty token file: err = %v", err)
+	}
+}
+
+func TestLoadLayers(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "c.yaml")
+	if err := os.WriteFile(file, []byte("masters: [m1]\ndata_dir: "+dir+"\nmax_leases: 5\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	env := map[string]string{
+		"LICMESH_MASTERS":    "a:1, b",
+		"LICMESH_MAX_LEASES": "7",
+		"LICMESH_TRANSPORT":  "tcp",
+	}
+	lookup := func(k string) (string, bool) { v, ok := env[k]; return v, ok }
+	cfg, err := Load(file, lookup, func(c *Config) error { c.DataDir = filepath.Join(dir, "flag"); return nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Join(cfg.Masters, ",") != "a:1,b:7443" || cfg.MaxLeases != 7 || cfg.Transport != "tcp" {
+		t.Errorf("env not applied: %+v", cfg)
+	}
+	if cfg.Socket != filepath.Join(dir, "flag", SocketName) {
+		t.Errorf("socket %q does not follow the flag's data_dir", cfg.Socket)
+	}
+
+	env["LICMESH_MAX_LEASES"] = "many"
+	if _, err := Load(file, lookup, nil); err == nil || !strings.Contains(err.Error(), `LICMESH_MAX_LEASES "many": not an integer`) {
+		t.Errorf("bad env: err = %v", err)
+	}
+	if _, err := Load(filepath.Join(dir, "missing.yaml"), nil, nil); err == nil || !strings.Contains(err.Error(), "missing.yaml") {
+		t.Errorf("missing file: err = %v", err)
+	}
+}
+
+func TestNormalizeMaster(t *testing.T) {
+	for in, want := range map[string]string{
+		"m1":           "m1:7443",
+		"M1.Example:9": "m1.example:9",
+		"10.0.0.1":     "10.0.0.1:7443",
+		"::1":          "[::1]:7443",
+		"[::1]:80":     "[::1]:80",
+	} {
+		got, err := NormalizeMaster(in)
+		if err != nil || got != want {
+			t.Errorf("NormalizeMaster(%q) = %q, %v; want %q", in, got, err, want)
+		}
+	}
+	for _, bad := range []string{"", ":1", "a:0", "a:b:c", "-a:1", strings.Repeat("a", 300)} {
+		if _, err := NormalizeMaster(bad); err == nil {
+			t.Errorf("NormalizeMaster(%q) accepted", bad)
+		}
+	}
+}
+
+func FuzzParse(f *testing.F) {
+	f.Add([]byte("masters: [m1]\n"))
+	f.Add([]byte("masters: [\"x:y\"]\nlisten: 0.0.0.0:1\n"))
+	if b, err := os.ReadFile("example.yaml"); err == nil {
+		f.Add(b)
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		cfg, err := Parse(data, "fuzz.yaml")
+		if err != nil {
+			return
+		}
+		if err := cfg.Validate(); err != nil {
+			t.Fatalf("Parse accepted a config Validate refuses: %v", err)
+		}
+	})
+}

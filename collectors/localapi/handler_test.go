@@ -1,0 +1,326 @@
+package localapi
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"connectrpc.com/connect"
+
+	"github.com/licmesh/licmesh/collectors/agent"
+	"github.com/licmesh/licmesh/collectors/leases"
+	"github.com/licmesh/licmesh/licensing/lease"
+)
+
+// stub is a Service with canned answers.
+type stub struct {
+	mu      sync.Mutex
+	leases  map[lease.ID]leases.Lease
+	next    lease.ID
+	err     error
+	block   chan struct{}
+	pending bool
+	ready   chan struct{}
+}
+
+func newStub() *stub {
+	return &stub{leases: map[lease.ID]leases.Lease{}, next: 1, ready: make(chan struct{})}
+}
+
+func (s *stub) Acquire(ctx context.Context, pool, holder string) (leases.Lease, error) {
+	if s.block != nil {
+		select {
+		case <-s.block:
+		case <-ctx.Done():
+			return leases.Lease{}, fmt.Errorf("%w: %w", agent.ErrUnavailable, ctx.Err())
+		}
+	}
+	if err := agent.CheckHolder(pool, holder); err != nil {
+		return leases.Lease{}, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.err != nil {
+		return leases.Lease{}, s.err
+	}
+	l := leases.Lease{ID: s.next, Pool: pool, Holder: holder, Fence: 7, Token: "lml1.x.y", State: leases.StateValid,
+		Remaining: 30 * time.Second, TTL: 30 * time.Second, ValidUntil: time.Now().Add(30 * time.Second)}
+	s.leases[l.ID] = l
+	s.next++
+	return l, nil
+}
+
+func (s *stub) Release(ctx context.Context, id lease.ID) (leases.Lease, bool, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	l, ok := s.leases[id]
+	if !ok {
+		return leases.Lease{}, false, fmt.Errorf("%w: %d", agent.ErrUnknownLease, id)
+	}
+	delete(s.leases, id)
+	return l, s.pending, nil
+}
+
+func (s *stub) Leases() []leases.Lease {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []leases.Lease
+	for _, l := range s.leases {
+		out = append(out, l)
+	}
+	return out
+}
+
+func (s *stub) Lease(id lease.ID) (leases.Lease, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	l, ok := s.leases[id]
+	return l, ok
+}
+
+func (s *stub) Verify(token string) agent.Verification {
+	if token == "good" {
+		return agent.Verification{Valid: true, Document: &lease.Document{ClusterID: "c", LeaseID: 1, Pool: "p", Holder: "h", CollectorID: "col"}}
+	}
+	return agent.Verification{Reason: agent.VerifyMalformed, Detail: "lease: malformed lease token"}
+}
+
+func (s *stub) Status() agent.Status {
+	return agent.Status{CollectorID: "col-1", ClusterID: "c", Phase: agent.PhaseConnected, Protocol: "h3", MaxLeases: 10,
+		Masters: []string{"m1:7443"}, CertNotAfter: time.Now().Add(time.Hour)}
+}
+
+func (s *stub) Ready() <-chan struct{} { return s.ready }
+
+// serve starts the API on a loopback port and a socket.
+func serve(t *testing.T, svc Service) (tcp, unix *http.Client, tcpURL string) {
+	t.Helper()
+	sock := filepath.Join(t.TempDir(), "api.sock")
+	srv, err := Listen(svc, Config{Listen: "127.0.0.1:0", Socket: sock, RequestTimeout: 500 * time.Millisecond, MaxInFlight: 4}, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- srv.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Run: %v", err)
+		}
+		if _, err := os.Stat(sock); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("socket not removed: %v", err)
+		}
+	})
+	fi, err := os.Stat(sock)
+	if err != nil || fi.Mode().Perm() != 0o660 {
+		t.Fatalf("socket mode %v %v", fi.Mode().Perm(), err)
+	}
+	unix = &http.Client{Transport: &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+		return (&net.Dialer{}).DialContext(ctx, "unix", sock)
+	}}}
+	return http.DefaultClient, unix, "http://" + srv.Addr()
+}
+
+func do(t *testing.T, c *http.Client, method, url, body string) (int, map[string]any) {
+	t.Helper()
+	req, err := http.NewRequest(method, url, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	var out map[string]any
+	if err := json.Unmarshal(raw, &out); err != nil {
+		t.Fatalf("%s %s: body %q is not JSON", method, url, raw)
+	}
+	return resp.StatusCode, out
+}
+
+func TestLeaseRoutesOverSocketAndTCP(t *testing.T) {
+	svc := newStub()
+	tcp, unix, tcpURL := serve(t, svc)
+	for name, c := range map[string]struct {
+		client *http.Client
+		base   string
+	}{"tcp": {tcp, tcpURL}, "unix": {unix, "http://collectord"}} {
+		t.Run(name, func(t *testing.T) {
+			code, l := do(t, c.client, "POST", c.base+"/v1/leases", `{"pool":"seats","holder":"alice"}`)
+			if code != 200 || l["state"] != "valid" || l["valid"] != true || l["remaining_ms"].(float64) != 30000 || l["token"] == "" {
+				t.Fatalf("acquire: %d %v", code, l)
+			}
+			id := int(l["id"].(float64))
+			code, list := do(t, c.client, "GET", c.base+"/v1/leases", "")
+			if code != 200 || len(list["leases"].([]any)) != 1 || list["counts"].(map[string]any)["valid"].(float64) != 1 {
+				t.Fatalf("list: %d %v", code, list)
+			}
+			if code, got := do(t, c.client, "GET", fmt.Sprintf("%s/v1/leases/%d", c.base, id), ""); code != 200 || got["holder"] != "alice" {
+				t.Fatalf("get: %d %v", code, got)
+			}
+			code, rel := do(t, c.client, "DELETE", fmt.Sprintf("%s/v1/leases/%d", c.base, id), "")
+			if code != 200 || rel["released"] != true {
+				t.Fatalf("release: %d %v", code, rel)
+			}
+			if code, e := do(t, c.client, "DELETE", fmt.Sprintf("%s/v1/leases/%d", c.base, id), ""); code != 404 || e["code"] != "unknown_lease" {
+				t.Fatalf("second release: %d %v", code, e)
+			}
+			if code, v := do(t, c.client, "POST", c.base+"/v1/verify", `{"token":"good"}`); code != 200 || v["valid"] != true || v["lease"] == nil {
+				t.Fatalf("verify: %d %v", code, v)
+			}
+			if code, v := do(t, c.client, "POST", c.base+"/v1/verify", `{"token":"bad"}`); code != 200 || v["valid"] != false || v["reason"] != "malformed" {
+				t.Fatalf("verify bad: %d %v", code, v)
+			}
+			if code, st := do(t, c.client, "GET", c.base+"/v1/status", ""); code != 200 || st["collector_id"] != "col-1" || st["protocol"] != "h3" {
+				t.Fatalf("status: %d %v", code, st)
+			}
+		})
+	}
+}
+
+func TestBadInput(t *testing.T) {
+	svc := newStub()
+	_, unix, _ := serve(t, svc)
+	base := "http://collectord"
+	cases := []struct {
+		method, path, body string
+		code               int
+		msg                string
+	}{
+		{"POST", "/v1/leases", `{"pool":"seats","holder":"a","extra":1}`, 400, `unknown field "extra"`},
+		{"POST", "/v1/leases", `{"pool":"seats"`, 400, "invalid JSON body"},
+		{"POST", "/v1/leases", ``, 400, "empty body"},
+		{"POST", "/v1/leases", `{"pool":1,"holder":"a"}`, 400, `field "pool" must be a string`},
+		{"POST", "/v1/leases", `{"pool":"seats"}`, 400, `"pool" and "holder" are required`},
+		{"POST", "/v1/leases", `{"pool":"Bad Pool","holder":"a"}`, 400, "pool"},
+		{"POST", "/v1/leases", `{"pool":"seats","holder":"a"} {}`, 400, "data after the object"},
+		{"POST", "/v1/leases", `[1]`, 400, "want a JSON object"},
+		{"POST", "/v1/leases", `{"pool":"seats","holder":"` + strings.Repeat("x", MaxBodyBytes) + `"}`, 413, "larger than"},
+		{"GET", "/v1/leases/abc", ``, 400, `lease id "abc" is not a positive integer`},
+		{"DELETE", "/v1/leases/0", ``, 400, "not a positive integer"},
+		{"POST", "/v1/verify", `{}`, 400, `"token" is required`},
+		{"GET", "/v2/nothing", ``, 404, "no route"},
+		{"PUT", "/v1/leases", `{}`, 405, "allowed: GET, POST"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.method+tc.path+tc.body[:min(len(tc.body), 20)], func(t *testing.T) {
+			req, _ := http.NewRequest(tc.method, base+tc.path, strings.NewReader(tc.body))
+			resp, err := unix.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			var e ErrorResponse
+			if err := json.NewDecoder(resp.Body).Decode(&e); err != nil {
+				t.Fatalf("error body is not JSON: %v", err)
+			}
+			if resp.StatusCode != tc.code || !strings.Contains(e.Error, tc.msg) || e.Code == "" {
+				t.Fatalf("%d %+v, want %d with %q", resp.StatusCode, e, tc.code, tc.msg)
+			}
+		})
+	}
+	if n := len(svc.Leases()); n != 0 {
+		t.Fatalf("bad input created %d leases", n)
+	}
+}
+
+func TestErrorMapping(t *testing.T) {
+	svc := newStub()
+	_, unix, _ := serve(t, svc)
+	for _, tc := range []struct {
+		err  error
+		code int
+		name string
+	}{
+		{&agent.RejectedError{Master: "m", Code: connect.CodeResourceExhausted, Message: "pool seats: all 10 seats are taken"}, 409, "no_seats"},
+		{&agent.RejectedError{Master: "m", Code: connect.CodeNotFound, Message: "no pool"}, 404, "not_found"},
+		{fmt.Errorf("%w: all down", agent.ErrUnavailable), 503, "unavailable"},
+		{fmt.Errorf("%w: x", agent.ErrFull), 429, "max_leases"},
+		{agent.ErrNotReady, 503, "not_ready"},
+	} {
+		svc.mu.Lock()
+		svc.err = tc.err
+		svc.mu.Unlock()
+		code, body := do(t, unix, "POST", "http://collectord/v1/leases", `{"pool":"seats","holder":"a"}`)
+		if code != tc.code || body["code"] != tc.name {
+			t.Errorf("%v: %d %v, want %d %s", tc.err, code, body, tc.code, tc.name)
+		}
+	}
+}
+
+func TestNeverBlocks(t *testing.T) {
+	svc := newStub()
+	svc.block = make(chan struct{})
+	defer close(svc.block)
+	tcp, _, base := serve(t, svc)
+	start := time.Now()
+	code, body := do(t, tcp, "POST", base+"/v1/leases", `{"pool":"seats","holder":"a"}`)
+	if code != 504 || time.Since(start) > 3*time.Second {
+		t.Fatalf("stuck service: %d %v after %v, want 504 within the request timeout", code, body, time.Since(start))
+	}
+	// With every slot taken, requests are refused at once.
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Go(func() { do(t, tcp, "POST", base+"/v1/leases", `{"pool":"seats","holder":"a"}`) })
+	}
+	time.Sleep(100 * time.Millisecond) // let the four occupy the slots
+	if code, body := do(t, tcp, "GET", base+"/v1/status", ""); code != 503 || body["code"] != "busy" {
+		t.Errorf("saturated: %d %v", code, body)
+	}
+	wg.Wait()
+	if code, _ := do(t, tcp, "GET", base+"/readyz", ""); code != 503 {
+		t.Errorf("readyz before ready: %d", code)
+	}
+	close(svc.ready)
+	if code, _ := do(t, tcp, "GET", base+"/readyz", ""); code != 200 {
+		t.Errorf("readyz when ready: %d", code)
+	}
+}
+
+func TestSocketInUse(t *testing.T) {
+	svc := newStub()
+	sock := filepath.Join(t.TempDir(), "s.sock")
+	srv, err := Listen(svc, Config{Socket: sock, RequestTimeout: time.Second}, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- srv.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+	if _, err := Listen(svc, Config{Socket: sock, RequestTimeout: time.Second}, slog.New(slog.DiscardHandler)); !errors.Is(err, ErrSocketInUse) {
+		t.Fatalf("second listener: %v", err)
+	}
+	file := filepath.Join(t.TempDir(), "file")
+	os.WriteFile(file, nil, 0o600)
+	if _, err := Listen(svc, Config{Socket: file, RequestTimeout: time.Second}, slog.New(slog.DiscardHandler)); !errors.Is(err, ErrNotSocket) {
+		t.Fatalf("regular file: %v", err)
+	}
+	// A stale socket (no listener) is replaced.
+	stale := filepath.Join(t.TempDir(), "stale.sock")
+	ln, _ := net.Listen("unix", stale)
+	ln.(*net.UnixListener).SetUnlinkOnClose(false)
+	ln.Close()
+	s2, err := Listen(svc, Config{Socket: stale, RequestTimeout: time.Second}, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatalf("stale socket: %v", err)
+	}
+	s2.Close()
+}
