@@ -260,12 +260,18 @@ func (a *Agent) renewAll(ctx context.Context) error {
 func (a *Agent) renewBatch(ctx context.Context, tr Transport, ids []lease.ID) error {
 	id := a.identity()
 	raw := make([]uint64, len(ids))
+	tokenEnds := make([]int64, len(ids))
 	for i, x := range ids {
 		raw[i] = uint64(x)
+		if l, ok := a.book.Get(x); ok {
+			if doc, err := lease.Decode(l.Token); err == nil {
+				tokenEnds[i] = doc.ExpiresAt.UnixMilli()
+			}
+		}
 	}
 	return a.call(ctx, tr, a.cfg.RequestTimeout, func(ctx context.Context, c licmeshv1connect.CollectorServiceClient, addr string) error {
 		sentAt := a.clock.Now()
-		resp, err := c.Renew(ctx, connect.NewRequest(&licmeshv1.RenewRequest{LeaseIds: raw}))
+		resp, err := c.Renew(ctx, connect.NewRequest(&licmeshv1.RenewRequest{LeaseIds: raw, TokenExpiresAtMs: tokenEnds}))
 		if err != nil {
 			return err
 		}

@@ -40,7 +40,21 @@ func (s *Server) apply(ctx context.Context, t fsm.MsgType, cmd any) (any, error)
 	if err := json.Unmarshal(resp.Msg.Result, &r); err != nil {
 		return nil, fmt.Errorf("%w: bad result from leader: %w", ErrForwardFailure, err)
 	}
+	// Read your writes: what a caller wrote through this master is visible
+	// here when the call returns.
+	s.waitApplied(ctx, r.Index)
 	return nil, r.err()
+}
+
+// waitApplied waits, briefly, until this master's FSM has applied index.
+func (s *Server) waitApplied(ctx context.Context, index uint64) {
+	if index == 0 {
+		return
+	}
+	deadline := time.Now().Add(2 * time.Second)
+	for s.fsm.AppliedIndex() < index && time.Now().Before(deadline) && ctx.Err() == nil {
+		time.Sleep(2 * time.Millisecond)
+	}
 }
 
 func (s *Server) applyLocal(ctx context.Context, data []byte) (any, error) {
@@ -119,25 +133,40 @@ func (s *Server) submitLease(ctx context.Context, op fsm.LeaseOp) (fsm.OpResult,
 // wireResult carries an FSM outcome between masters: a stable reason code
 // for the sentinel, never a message to match.
 type wireResult struct {
+	Index   uint64 `json:"index,omitempty"`
 	Reason  string `json:"reason,omitempty"`
 	Message string `json:"message,omitempty"`
 }
 
-func resultFromErr(err error) wireResult {
+func resultFromErr(index uint64, err error) wireResult {
 	if err == nil {
-		return wireResult{}
+		return wireResult{Index: index}
 	}
-	return wireResult{Reason: reasonOf(err), Message: err.Error()}
+	return wireResult{Index: index, Reason: reasonOf(err), Message: err.Error()}
 }
 
 func (r wireResult) err() error {
 	if r.Reason == "" {
 		return nil
 	}
-	if e := sentinel(r.Reason); e != nil {
-		return e
+	return fromWire(r.Reason, r.Message)
+}
+
+// wireError is an FSM error that crossed from the leader: it is the same
+// sentinel (for errors.Is) with the leader's full message.
+type wireError struct {
+	sentinel error
+	msg      string
+}
+
+func (e *wireError) Error() string { return e.msg }
+func (e *wireError) Unwrap() error { return e.sentinel }
+
+func fromWire(reason, msg string) error {
+	if e := sentinel(reason); e != nil {
+		return &wireError{sentinel: e, msg: msg}
 	}
-	return errors.New(r.Message)
+	return errors.New(msg)
 }
 
 // reasons maps each FSM sentinel to its code on the wire and the Connect

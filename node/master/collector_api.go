@@ -222,10 +222,25 @@ func (h collectorHandler) Acquire(ctx context.Context, req *connect.Request[licm
 	} else {
 		s.m.grants.Inc()
 	}
-	w, err := s.signLease(*r.Lease)
+	w := leaseToWire(*r.Lease)
+	if r.Existing {
+		// The holder asks again for a seat it has: that is a renewal too,
+		// or the leader's deadline could end before the collector's count.
+		rr, err := s.renew(ctx, id, []uint64{w.Id})
+		if err != nil {
+			return nil, toConnect(err)
+		}
+		if !rr[0].Ok {
+			return nil, connect.NewError(connect.CodeUnavailable,
+				fmt.Errorf("%w: the holder's lease %d is expiring (%s); ask again", ErrLeaseNotHeld, w.Id, rr[0].Reason))
+		}
+		w.TtlMs, w.ExpiresAtMs = rr[0].TtlMs, rr[0].ExpiresAtMs
+	}
+	tok, err := s.signLease(*r.Lease, w.ExpiresAtMs)
 	if err != nil {
 		return nil, toConnect(err)
 	}
+	w.Token = string(tok)
 	return connect.NewResponse(&licmeshv1.AcquireResponse{Lease: w, Existing: r.Existing}), nil
 }
 
@@ -238,25 +253,70 @@ func (h collectorHandler) Renew(ctx context.Context, req *connect.Request[licmes
 		return nil, connect.NewError(connect.CodeInvalidArgument, fmt.Errorf("%w: at most %d leases per renewal", ErrBadRequest, maxRenewPerCall))
 	}
 	s := h.s
-	var results []*licmeshv1.RenewResult
-	if s.node.IsLeader() {
-		if !s.leading.Load() {
-			return nil, connect.NewError(connect.CodeUnavailable, fmt.Errorf("%w: the new leader is taking over", ErrNoLeader))
-		}
-		results = s.renewLocal(id, req.Msg.LeaseIds)
-	} else {
-		pc, err := s.peers.leader()
-		if err != nil {
-			return nil, toConnect(err)
-		}
-		s.m.forwarded.Inc()
-		resp, err := pc.RenewLeases(ctx, connect.NewRequest(&licmeshv1.RenewLeasesRequest{CollectorId: id, LeaseIds: req.Msg.LeaseIds}))
-		if err != nil {
-			return nil, toConnect(fmt.Errorf("%w: %w", ErrForwardFailure, err))
-		}
-		results = resp.Msg.Results
+	results, err := s.renew(ctx, id, req.Msg.LeaseIds)
+	if err != nil {
+		return nil, toConnect(err)
+	}
+	if err := s.refreshTokens(results, req.Msg.LeaseIds, req.Msg.TokenExpiresAtMs); err != nil {
+		return nil, toConnect(err)
 	}
 	return connect.NewResponse(&licmeshv1.RenewResponse{Results: results, Masters: s.collectorAddrs()}), nil
+}
+
+// refreshTokens signs a fresh lease document for each renewed lease whose
+// token, as the collector reported it, has less than half a TTL left. With
+// renewals every third of a TTL that is about every other renewal, so a held
+// token never lapses while renewals succeed, and most renewals cost no
+// signature. Signing happens on the master the collector talks to, which
+// spreads the work over the cluster.
+func (s *Server) refreshTokens(results []*licmeshv1.RenewResult, ids []uint64, tokenEnds []int64) error {
+	if len(tokenEnds) == 0 {
+		return nil
+	}
+	if len(tokenEnds) != len(ids) {
+		return fmt.Errorf("%w: %d token ends for %d leases", ErrBadRequest, len(tokenEnds), len(ids))
+	}
+	half := s.cfg.LeaseTTL.Milliseconds() / 2
+	now := s.now().UnixMilli()
+	for i, r := range results {
+		if !r.Ok || i >= len(ids) || r.LeaseId != ids[i] || tokenEnds[i]-now >= half {
+			continue
+		}
+		l, ok := s.fsm.Lease(lease.ID(r.LeaseId))
+		if !ok {
+			continue
+		}
+		tok, err := s.signLease(l, r.ExpiresAtMs)
+		if err != nil {
+			return err
+		}
+		r.Token = string(tok)
+	}
+	return nil
+}
+
+// renew renews leases on the leader, from its memory, forwarding the call
+// when this master is a follower.
+func (s *Server) renew(ctx context.Context, collectorID string, ids []uint64) ([]*licmeshv1.RenewResult, error) {
+	if s.node.IsLeader() {
+		if !s.leading.Load() {
+			return nil, fmt.Errorf("%w: the new leader is taking over", ErrNoLeader)
+		}
+		return s.renewLocal(collectorID, ids), nil
+	}
+	pc, err := s.peers.leader()
+	if err != nil {
+		return nil, err
+	}
+	s.m.forwarded.Inc()
+	resp, err := pc.RenewLeases(ctx, connect.NewRequest(&licmeshv1.RenewLeasesRequest{CollectorId: collectorID, LeaseIds: ids}))
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrForwardFailure, err)
+	}
+	if len(resp.Msg.Results) != len(ids) {
+		return nil, fmt.Errorf("%w: %d renewals for %d leases", ErrForwardFailure, len(resp.Msg.Results), len(ids))
+	}
+	return resp.Msg.Results, nil
 }
 
 // renewLocal renews from the leader's memory: no Raft write.

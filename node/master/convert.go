@@ -60,11 +60,10 @@ func opResultToWire(r fsm.OpResult) *licmeshv1.LeaseOpResult {
 
 func opResultFromWire(w *licmeshv1.LeaseOpResult) fsm.OpResult {
 	if w.Code != 0 {
-		err := sentinel(w.Reason)
-		if err == nil {
-			err = connect.NewError(connect.Code(w.Code), fmt.Errorf("leader: %s", w.Detail))
+		if sentinel(w.Reason) != nil {
+			return fsm.OpResult{Err: fromWire(w.Reason, w.Detail)}
 		}
-		return fsm.OpResult{Err: err}
+		return fsm.OpResult{Err: connect.NewError(connect.Code(w.Code), fmt.Errorf("leader: %s", w.Detail))}
 	}
 	r := fsm.OpResult{Existing: w.Existing}
 	if w.Lease != nil {
@@ -88,20 +87,11 @@ func leaseFromWire(w *licmeshv1.Lease) fsm.Lease {
 	}
 }
 
-// signLease returns the wire form of l with its cluster-signed document.
-func (s *Server) signLease(l fsm.Lease) (*licmeshv1.Lease, error) {
+// signLease returns l's cluster-signed document, valid until expiresAt ms.
+func (s *Server) signLease(l fsm.Lease, expiresAt int64) (lease.Token, error) {
 	sg, err := s.signingKey()
 	if err != nil {
-		return nil, err
+		return "", err
 	}
-	w := leaseToWire(l)
-	tok, err := lease.Sign(lease.Document{
-		ClusterID: sg.clusterID, LeaseID: l.ID, Fence: l.Fence, Pool: l.Pool, Holder: l.Holder,
-		CollectorID: l.CollectorID, IssuedAt: time.UnixMilli(l.GrantedAt), ExpiresAt: time.UnixMilli(l.GrantedAt + l.TTLms),
-	}, sg.priv)
-	if err != nil {
-		return nil, err
-	}
-	w.Token = string(tok)
-	return w, nil
+	return lease.Sign(l.Document(sg.clusterID, time.UnixMilli(l.GrantedAt), time.UnixMilli(expiresAt)), sg.priv)
 }

@@ -73,6 +73,9 @@ func (h peerHandler) LeaseOps(ctx context.Context, req *connect.Request[licmeshv
 	var wg sync.WaitGroup
 	for i, w := range req.Msg.Ops {
 		op, err := leaseOpFromWire(w)
+		if op.Kind == fsm.Acquire {
+			op.TTLms = h.s.cfg.LeaseTTL.Milliseconds() // the leader decides
+		}
 		if err != nil {
 			results[i] = opResultToWire(fsm.OpResult{Err: err})
 			continue
@@ -106,11 +109,15 @@ func (h peerHandler) Apply(ctx context.Context, req *connect.Request[licmeshv1.A
 	if _, _, err := fsm.Decode(req.Msg.Command); err != nil {
 		return nil, connect.NewError(connect.CodeInvalidArgument, err)
 	}
-	_, err := h.s.applyLocal(ctx, req.Msg.Command)
+	res, err := h.s.applyLocal(ctx, req.Msg.Command)
 	if err != nil && reasonOf(err) == "internal" {
 		return nil, toConnect(err)
 	}
-	b, _ := jsonMarshal(resultFromErr(err))
+	var index uint64
+	if r, ok := res.(fsm.Response); ok {
+		index = r.Index
+	}
+	b, _ := jsonMarshal(resultFromErr(index, err))
 	return connect.NewResponse(&licmeshv1.ApplyResponse{Result: b}), nil
 }
 

@@ -545,10 +545,15 @@ func (x *AcquireResponse) GetExisting() bool {
 }
 
 type RenewRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	LeaseIds      []uint64               `protobuf:"varint,1,rep,packed,name=lease_ids,json=leaseIds,proto3" json:"lease_ids,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	LeaseIds []uint64               `protobuf:"varint,1,rep,packed,name=lease_ids,json=leaseIds,proto3" json:"lease_ids,omitempty"`
+	// token_expires_at_ms, when given, holds for each lease the end of the
+	// signed token the collector has. A master signs a fresh token only for a
+	// lease whose token has less than half a TTL left, so renewals stay cheap
+	// and every held token stays valid while renewals succeed.
+	TokenExpiresAtMs []int64 `protobuf:"varint,2,rep,packed,name=token_expires_at_ms,json=tokenExpiresAtMs,proto3" json:"token_expires_at_ms,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
 }
 
 func (x *RenewRequest) Reset() {
@@ -584,6 +589,13 @@ func (*RenewRequest) Descriptor() ([]byte, []int) {
 func (x *RenewRequest) GetLeaseIds() []uint64 {
 	if x != nil {
 		return x.LeaseIds
+	}
+	return nil
+}
+
+func (x *RenewRequest) GetTokenExpiresAtMs() []int64 {
+	if x != nil {
+		return x.TokenExpiresAtMs
 	}
 	return nil
 }
@@ -765,9 +777,10 @@ const file_licmesh_v1_collector_proto_rawDesc = "" +
 	"\x06holder\x18\x02 \x01(\tR\x06holder\"V\n" +
 	"\x0fAcquireResponse\x12'\n" +
 	"\x05lease\x18\x01 \x01(\v2\x11.licmesh.v1.LeaseR\x05lease\x12\x1a\n" +
-	"\bexisting\x18\x02 \x01(\bR\bexisting\"+\n" +
+	"\bexisting\x18\x02 \x01(\bR\bexisting\"Z\n" +
 	"\fRenewRequest\x12\x1b\n" +
-	"\tlease_ids\x18\x01 \x03(\x04R\bleaseIds\"\\\n" +
+	"\tlease_ids\x18\x01 \x03(\x04R\bleaseIds\x12-\n" +
+	"\x13token_expires_at_ms\x18\x02 \x03(\x03R\x10tokenExpiresAtMs\"\\\n" +
 	"\rRenewResponse\x121\n" +
 	"\aresults\x18\x01 \x03(\v2\x17.licmesh.v1.RenewResultR\aresults\x12\x18\n" +
 	"\amasters\x18\x02 \x03(\tR\amasters\"+\n" +

@@ -1,0 +1,205 @@
+package harness
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// Collector is one collectord process with its local API on loopback.
+type Collector struct {
+	t       testing.TB
+	Name    string
+	Dir     string
+	Port    int
+	Masters []string
+	Token   string
+	Env     []string
+	Proc    *Proc
+	hc      *http.Client
+}
+
+// StartCollector writes a config for a collector that enrolls with token
+// against masters, and starts it.
+func StartCollector(t testing.TB, name string, masters []string, token string, env ...string) *Collector {
+	t.Helper()
+	port, err := FreePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &Collector{t: t, Name: name, Dir: filepath.Join(t.TempDir(), name), Port: port, Masters: masters, Token: token, Env: env,
+		hc: &http.Client{Timeout: 15 * time.Second}}
+	if err := os.MkdirAll(c.Dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "masters:\n")
+	for _, m := range masters {
+		fmt.Fprintf(&b, "  - %s\n", m)
+	}
+	fmt.Fprintf(&b, "token: %s\ndata_dir: %s\nlisten: 127.0.0.1:%d\nsocket: \"\"\nlog_level: debug\nrequest_timeout: 3s\n",
+		token, filepath.Join(c.Dir, "data"), port)
+	if err := os.WriteFile(filepath.Join(c.Dir, "collectord.yaml"), []byte(b.String()), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c.Start()
+	t.Cleanup(func() {
+		if c.Proc != nil {
+			c.Proc.Kill()
+		}
+	})
+	DumpOnFailure(t, func() *Proc { return c.Proc })
+	return c
+}
+
+// Start (re)starts the process.
+func (c *Collector) Start() {
+	c.t.Helper()
+	bin, err := Binaries()
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	p, err := StartProc(c.Name, filepath.Join(bin, "collectord"),
+		[]string{"run", "-c", filepath.Join(c.Dir, "collectord.yaml")}, c.Env, filepath.Join(c.Dir, "collectord.log"))
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	c.Proc = p
+}
+
+// Lease is a lease as the collector's local API shows it.
+type Lease struct {
+	ID          uint64 `json:"id"`
+	Pool        string `json:"pool"`
+	Holder      string `json:"holder"`
+	Fence       uint64 `json:"fence"`
+	Token       string `json:"token"`
+	State       string `json:"state"`
+	Valid       bool   `json:"valid"`
+	RemainingMS int64  `json:"remaining_ms"`
+	Reason      string `json:"reason"`
+}
+
+// APIError is an error answer of the local API.
+type APIError struct {
+	Status  int
+	Code    string `json:"code"`
+	Message string `json:"error"`
+}
+
+func (e *APIError) Error() string { return fmt.Sprintf("%d %s: %s", e.Status, e.Code, e.Message) }
+
+func (c *Collector) do(method, path string, body any, out any) error {
+	var rd io.Reader
+	if body != nil {
+		b, _ := json.Marshal(body)
+		rd = bytes.NewReader(b)
+	}
+	req, err := http.NewRequest(method, fmt.Sprintf("http://127.0.0.1:%d%s", c.Port, path), rd)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := c.hc.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	data, _ := io.ReadAll(io.LimitReader(resp.Body, 8<<20))
+	if resp.StatusCode >= 300 {
+		e := &APIError{Status: resp.StatusCode}
+		_ = json.Unmarshal(data, e)
+		if e.Message == "" {
+			e.Message = string(data)
+		}
+		return e
+	}
+	if out != nil {
+		return json.Unmarshal(data, out)
+	}
+	return nil
+}
+
+// Acquire asks the collector for a seat in pool for holder.
+func (c *Collector) Acquire(pool, holder string) (Lease, error) {
+	var l Lease
+	err := c.do("POST", "/v1/leases", map[string]string{"pool": pool, "holder": holder}, &l)
+	return l, err
+}
+
+// Release gives a lease back.
+func (c *Collector) Release(id uint64) error {
+	return c.do("DELETE", fmt.Sprintf("/v1/leases/%d", id), nil, nil)
+}
+
+// Leases lists what the collector holds.
+func (c *Collector) Leases() ([]Lease, error) {
+	var out struct {
+		Leases []Lease `json:"leases"`
+	}
+	err := c.do("GET", "/v1/leases", nil, &out)
+	return out.Leases, err
+}
+
+// Status returns the collector's status document.
+func (c *Collector) Status() (map[string]any, error) {
+	var out map[string]any
+	err := c.do("GET", "/v1/status", nil, &out)
+	return out, err
+}
+
+// Verify asks the collector to verify a lease token.
+func (c *Collector) Verify(token string) (map[string]any, error) {
+	var out map[string]any
+	err := c.do("POST", "/v1/verify", map[string]string{"token": token}, &out)
+	return out, err
+}
+
+// WaitReady waits until the collector has enrolled and reached a master.
+func (c *Collector) WaitReady(timeout time.Duration) {
+	c.t.Helper()
+	err := Eventually(timeout, func() error {
+		if !c.Proc.Running() {
+			return fmt.Errorf("collector %s exited: %v", c.Name, c.Proc.exitErr())
+		}
+		req, _ := http.NewRequest("GET", fmt.Sprintf("http://127.0.0.1:%d/readyz", c.Port), nil)
+		resp, err := c.hc.Do(req)
+		if err != nil {
+			return err
+		}
+		resp.Body.Close()
+		if resp.StatusCode != 200 {
+			return fmt.Errorf("readyz: %d", resp.StatusCode)
+		}
+		return nil
+	})
+	if err != nil {
+		c.t.Fatalf("collector %s not ready: %v", c.Name, err)
+	}
+}
+
+// CollectorAddrs lists every master's collector address.
+func (c *Cluster) CollectorAddrs() []string {
+	var out []string
+	for _, m := range c.Masters {
+		out = append(out, m.CollectorAddr())
+	}
+	return out
+}
+
+// JoinToken makes a collector join token through m.
+func (m *Master) JoinToken(uses int) string {
+	m.c.t.Helper()
+	out, errOut, code := m.Meshctl("token", "create", "--role", "collector", "--ttl", "1h", "--uses", fmt.Sprint(uses))
+	if code != 0 {
+		m.c.t.Fatalf("token create: %s", errOut)
+	}
+	return strings.TrimSpace(out)
+}
