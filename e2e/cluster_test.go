@@ -93,7 +93,7 @@ func TestClusterFormsAndMeshctlManagesIt(t *testing.T) {
 	for _, args := range [][]string{
 		{"pool", "create", "Bad Name!", "--seats", "1"},
 		{"pool", "create", "x", "--seats", "3", "--enforce", "sometimes"},
-		{"token", "create", "--role", "collector", "--ttl", "1s"},
+		{"token", "create", "--role", "collector", "--ttl", "0s"},
 		{"token", "revoke", "not-a-token-id"},
 	} {
 		_, errOut, code := leader.Meshctl(args...)

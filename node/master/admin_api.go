@@ -215,8 +215,8 @@ func (h adminHandler) CreateToken(ctx context.Context, req *connect.Request[licm
 		return nil, connect.NewError(connect.CodeInvalidArgument, fmt.Errorf("%w: role %q: want collector or admin", ErrBadRequest, m.Role))
 	}
 	ttl := time.Duration(m.TtlSeconds) * time.Second
-	if ttl < time.Minute || ttl > 365*24*time.Hour {
-		return nil, connect.NewError(connect.CodeInvalidArgument, fmt.Errorf("%w: ttl %s: must be between 1m and 8760h", ErrBadRequest, ttl))
+	if ttl < time.Second || ttl > 365*24*time.Hour {
+		return nil, connect.NewError(connect.CodeInvalidArgument, fmt.Errorf("%w: ttl %s: must be between 1s and 8760h", ErrBadRequest, ttl))
 	}
 	now := s.now()
 	var (

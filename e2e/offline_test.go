@@ -1,0 +1,173 @@
+package e2e
+
+import (
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/licmesh/licmesh/e2e/harness"
+)
+
+// TestCollectorKeepsLeasesWhileMastersAreDown stops every master: the
+// collector keeps its leases valid until each one's end, then reports them
+// expired.
+func TestCollectorKeepsLeasesWhileMastersAreDown(t *testing.T) {
+	c, cols := startSite(t, harness.Options{LeaseTTL: 6 * time.Second}, "designer", 5, "hard", 1)
+	col := cols[0]
+	for _, h := range []string{"alice", "bob"} {
+		if _, err := col.Acquire("designer", h); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, m := range c.Masters {
+		m.Proc.Kill()
+	}
+	downAt := time.Now()
+	ls, err := col.Leases()
+	if err != nil || len(ls) != 2 {
+		t.Fatalf("leases: %v %v", ls, err)
+	}
+	var end time.Duration
+	for _, l := range ls {
+		if !l.Valid {
+			t.Fatalf("lease invalid right after the masters went down: %+v", l)
+		}
+		end = max(end, time.Duration(l.RemainingMS)*time.Millisecond)
+	}
+	// Valid until just before their end...
+	for time.Since(downAt) < end-time.Second {
+		for _, l := range mustLeases(t, col) {
+			remaining := time.Duration(l.RemainingMS) * time.Millisecond
+			if !l.Valid && time.Since(downAt)+remaining < end-time.Second {
+				t.Fatalf("lease lost %s after the masters went down, before its end: %+v", time.Since(downAt), l)
+			}
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	// ...and expired after it.
+	err = harness.Eventually(end+5*time.Second, func() error {
+		for _, l := range mustLeases(t, col) {
+			if l.Valid || l.State != "expired" {
+				return errorf("lease still %s: %+v", l.State, l)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e := time.Since(downAt); e < end {
+		t.Fatalf("leases expired after %s, before their end %s", e, end)
+	}
+	if _, err := col.Acquire("designer", "carol"); err == nil {
+		t.Fatal("a new grant with every master down")
+	}
+}
+
+func mustLeases(t *testing.T, col *harness.Collector) []harness.Lease {
+	t.Helper()
+	ls, err := col.Leases()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ls
+}
+
+// TestJoinTokensAreChecked refuses bad, expired, used, revoked and wrongly
+// pinned tokens, each with an error that says which.
+func TestJoinTokensAreChecked(t *testing.T) {
+	c := harness.StartCluster(t, 3, harness.Options{})
+	leader := c.WaitReady(60 * time.Second)
+	masters := c.CollectorAddrs()
+
+	once := leader.JoinToken(1)
+	ok := harness.StartCollector(t, "first", masters, once)
+	ok.WaitReady(30 * time.Second)
+
+	mk := func(args ...string) string {
+		out, errOut, code := leader.Meshctl(append([]string{"token", "create", "--role", "collector"}, args...)...)
+		if code != 0 {
+			t.Fatal(errOut)
+		}
+		return strings.TrimSpace(out)
+	}
+	expired := mk("--ttl", "1s")
+	revoked := mk("--ttl", "1h")
+	if _, errOut, code := leader.Meshctl("token", "revoke", strings.Split(revoked, ".")[1]); code != 0 {
+		t.Fatal(errOut)
+	}
+	good := mk("--ttl", "1h")
+	parts := strings.Split(good, ".")
+	wrongPin := strings.Join(append(parts[:3:3], "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"), ".")
+	wrongSecret := strings.Join([]string{parts[0], parts[1], "BBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBB", parts[3]}, ".")
+	time.Sleep(1500 * time.Millisecond) // let the 1s token expire
+
+	for _, tc := range []struct{ name, token, want string }{
+		{"reused", once, "exhausted"},
+		{"expired", expired, "expired"},
+		{"revoked", revoked, "revoked"},
+		{"wrong-pin", wrongPin, "pin"},
+		{"wrong-secret", wrongSecret, "secret"},
+		{"garbage", "lmj1.not-a-token", "token"},
+	} {
+		col := harness.StartCollector(t, tc.name, masters, tc.token)
+		if err := col.Proc.Wait(30 * time.Second); err == nil {
+			t.Errorf("%s token: collectord exited 0", tc.name)
+		}
+		if log := col.Proc.Log(); !strings.Contains(strings.ToLower(log), tc.want) {
+			t.Errorf("%s token: the collector's output does not say %q:\n%s", tc.name, tc.want, tail(log))
+		}
+	}
+	// Nothing was enrolled by the refused tokens.
+	out, _, _ := leader.Meshctl("collector", "list", "-o", "csv")
+	if n := strings.Count(out, "c-"); n != 1 {
+		t.Fatalf("want exactly 1 enrolled collector, got %d:\n%s", n, out)
+	}
+}
+
+func tail(s string) string {
+	if len(s) > 3000 {
+		return s[len(s)-3000:]
+	}
+	return s
+}
+
+// TestCollectorFallsBackToTCPWhenUDPIsBlocked drops UDP to the masters'
+// collector ports with iptables: the collector enrolls and leases over
+// HTTP/2 on TCP by itself.
+func TestCollectorFallsBackToTCPWhenUDPIsBlocked(t *testing.T) {
+	ipt, err := exec.LookPath("iptables")
+	if err != nil || os.Geteuid() != 0 {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("CI must run this test: iptables (%v) and root (euid %d) are needed", err, os.Geteuid())
+		}
+		t.Skip("SKIPPED: blocking UDP needs iptables and root; run `make deps` as root")
+	}
+	c := harness.StartCluster(t, 3, harness.Options{})
+	leader := c.WaitReady(60 * time.Second)
+	if _, errOut, code := leader.Meshctl("pool", "create", "designer", "--seats", "3"); code != 0 {
+		t.Fatal(errOut)
+	}
+	for _, m := range c.Masters {
+		port := strings.Split(m.CollectorAddr(), ":")[1]
+		rule := []string{"OUTPUT", "-p", "udp", "-d", "127.0.0.1", "--dport", port, "-j", "DROP"}
+		if out, err := exec.Command(ipt, append([]string{"-I"}, rule...)...).CombinedOutput(); err != nil {
+			t.Fatalf("iptables: %v %s", err, out)
+		}
+		t.Cleanup(func() { _ = exec.Command(ipt, append([]string{"-D"}, rule...)...).Run() })
+	}
+	col := harness.StartCollector(t, "tcp-only", c.CollectorAddrs(), leader.JoinToken(1))
+	col.WaitReady(30 * time.Second)
+	if _, err := col.Acquire("designer", "alice"); err != nil {
+		t.Fatal(err)
+	}
+	st, err := col.Status()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st["protocol"] != "h2" {
+		t.Fatalf("with UDP blocked the collector should use h2, status says %v", st["protocol"])
+	}
+}

@@ -1,0 +1,315 @@
+package e2e
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"math/bits"
+	"math/rand/v2"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/anishathalye/porcupine"
+
+	"github.com/licmesh/licmesh/e2e/harness"
+)
+
+const (
+	seatPool  = "designer"
+	seatCount = 5
+	holders   = 10
+)
+
+// seatInput and seatOutput are one operation of the seat history.
+type seatInput struct {
+	acquire bool
+	holder  int
+}
+
+type seatOutput int
+
+const (
+	outOK seatOutput = iota
+	outFull
+	outUnknown // the call failed in a way that may or may not have applied
+)
+
+// seatModel is a hard pool of seatCount seats. Its state is the set of
+// holders with a seat, as a bit set. An acquire for a holder that has a seat
+// returns that seat; a full pool refuses newcomers; an unknown outcome may or
+// may not have happened.
+var seatModel = porcupine.NondeterministicModel{
+	Init: func() []any { return []any{uint16(0)} },
+	Step: func(state, input, output any) []any {
+		held, in, out := state.(uint16), input.(seatInput), output.(seatOutput)
+		bit := uint16(1) << in.holder
+		has := held&bit != 0
+		if in.acquire {
+			canGrant := has || bits.OnesCount16(held) < seatCount
+			switch out {
+			case outOK:
+				if canGrant {
+					return []any{held | bit}
+				}
+			case outFull:
+				if !canGrant {
+					return []any{held}
+				}
+			case outUnknown:
+				if canGrant {
+					return []any{held, held | bit}
+				}
+				return []any{held}
+			}
+			return nil
+		}
+		switch out {
+		case outOK:
+			if has {
+				return []any{held &^ bit}
+			}
+		case outUnknown:
+			return []any{held, held &^ bit}
+		}
+		return nil
+	},
+	DescribeOperation: func(input, output any) string {
+		in := input.(seatInput)
+		verb := "release"
+		if in.acquire {
+			verb = "acquire"
+		}
+		return fmt.Sprintf("%s(h%d) -> %v", verb, in.holder, []string{"ok", "full", "unknown"}[output.(seatOutput)])
+	},
+}
+
+type history struct {
+	mu    sync.Mutex
+	start time.Time
+	ops   []porcupine.Operation
+}
+
+// firstGrantAfter returns when the first acquire called after t succeeded.
+func (h *history) firstGrantAfter(t time.Time) time.Time {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	var best int64 = math.MaxInt64
+	after := t.Sub(h.start).Nanoseconds()
+	for _, op := range h.ops {
+		if in := op.Input.(seatInput); in.acquire && op.Output == outOK && op.Call >= after && op.Return < best {
+			best = op.Return
+		}
+	}
+	if best == math.MaxInt64 {
+		return time.Time{}
+	}
+	return h.start.Add(time.Duration(best))
+}
+
+func (h *history) add(client int, in seatInput, out seatOutput, call, ret time.Time) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	r := ret.Sub(h.start).Nanoseconds()
+	if out == outUnknown {
+		r = math.MaxInt64 // it may take effect at any time after its call
+	}
+	h.ops = append(h.ops, porcupine.Operation{ClientId: client, Input: in, Call: call.Sub(h.start).Nanoseconds(), Output: out, Return: r})
+}
+
+// TestHardPoolThroughLeaderKill runs ten holders competing for five hard
+// seats through three collectors while the leader is killed with -9 and
+// restarted. It checks that the masters never hold more than five leases,
+// that leases held through the kill stay valid, that grants resume within
+// seconds, that the killed master catches up, and that the history of
+// acquires and releases is linearizable against a seat model.
+func TestHardPoolThroughLeaderKill(t *testing.T) {
+	c, cols := startSite(t, harness.Options{}, seatPool, seatCount, "hard", 3)
+	leader := c.Leader()
+	if _, errOut, code := leader.Meshctl("pool", "create", "steady", "--seats", "3", "--enforce", "hard"); code != 0 {
+		t.Fatal(errOut)
+	}
+	// Each collector holds one steady lease for the whole run.
+	steady := make([]harness.Lease, len(cols))
+	for i, col := range cols {
+		l, err := col.Acquire("steady", fmt.Sprintf("steady-%d", i))
+		if err != nil {
+			t.Fatal(err)
+		}
+		steady[i] = l
+	}
+
+	h := &history{start: time.Now()}
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for w := range holders {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			runHolder(w, cols[w%len(cols)], h, stop)
+		}()
+	}
+
+	// The masters' own view, sampled on the leader: never above the seats.
+	var overs atomic.Int64
+	var maxSeen atomic.Int64
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-time.After(100 * time.Millisecond):
+			}
+			m := c.Leader()
+			if m == nil {
+				continue
+			}
+			out, _, code := m.Meshctl("lease", "list", "--pool", seatPool, "-o", "csv")
+			if code != 0 {
+				continue
+			}
+			n := int64(strings.Count(out, "\n") - 1)
+			if n > maxSeen.Load() {
+				maxSeen.Store(n)
+			}
+			if n > seatCount {
+				overs.Add(1)
+				t.Errorf("the leader holds %d leases in a %d-seat hard pool:\n%s", n, seatCount, out)
+			}
+		}
+	}()
+
+	time.Sleep(4 * time.Second)
+	victim := c.Leader()
+	if victim == nil {
+		t.Fatal("no leader before the kill")
+	}
+	t.Logf("killing leader %s", victim.ID)
+	killedAt := time.Now()
+	victim.Proc.Kill()
+
+	// Steady leases stay valid at every look until long after the kill.
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		for i, col := range cols {
+			l, err := leaseByID(col, steady[i].ID)
+			if err != nil || !l.Valid {
+				t.Fatalf("steady lease %d on %s after the leader kill: %+v %v", steady[i].ID, col.Name, l, err)
+			}
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	first := h.firstGrantAfter(killedAt)
+	if first.IsZero() {
+		t.Fatalf("no grant since the leader kill %s ago", time.Since(killedAt))
+	}
+	t.Logf("first grant requested after the kill was answered %s after it", first.Sub(killedAt))
+	if first.Sub(killedAt) > 5*time.Second {
+		t.Errorf("grants resumed only %s after the leader kill, want within 5s", first.Sub(killedAt))
+	}
+	victim.Start()
+	time.Sleep(3 * time.Second)
+	close(stop)
+	wg.Wait()
+
+	// The restarted master catches up with the leader.
+	err := harness.Eventually(20*time.Second, func() error {
+		l := c.Leader()
+		if l == nil {
+			return errors.New("no leader")
+		}
+		ls, err := l.Status()
+		if err != nil {
+			return err
+		}
+		vs, err := victim.Status()
+		if err != nil {
+			return err
+		}
+		if vs.AppliedIndex < ls.CommitIndex || vs.Leases != ls.Leases {
+			return fmt.Errorf("restarted %s applied %d leases %d, leader commit %d leases %d",
+				victim.ID, vs.AppliedIndex, vs.Leases, ls.CommitIndex, ls.Leases)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	h.mu.Lock()
+	ops := h.ops
+	h.mu.Unlock()
+	res, info := porcupine.CheckOperationsVerbose(seatModel.ToModel(), ops, time.Minute)
+	t.Logf("history: %d operations, most leases seen on the leader %d", len(ops), maxSeen.Load())
+	if res != porcupine.Ok {
+		path := t.TempDir() + "/seats.html"
+		_ = porcupine.VisualizePath(seatModel.ToModel(), info, path)
+		t.Fatalf("seat history is not linearizable (%v); visualization in %s", res, path)
+	}
+	if len(ops) < 50 {
+		t.Fatalf("only %d operations: the run did not exercise the pool", len(ops))
+	}
+}
+
+// runHolder acquires, holds briefly and releases a seat, over and over.
+func runHolder(w int, col *harness.Collector, h *history, stop <-chan struct{}) {
+	holder := fmt.Sprintf("h%d", w)
+	rng := rand.New(rand.NewPCG(uint64(w), 7))
+	for {
+		select {
+		case <-stop:
+			return
+		default:
+		}
+		call := time.Now()
+		l, err := col.Acquire(seatPool, holder)
+		ret := time.Now()
+		var ae *harness.APIError
+		switch {
+		case err == nil:
+			h.add(w, seatInput{acquire: true, holder: w}, outOK, call, ret)
+		case errors.As(err, &ae) && ae.Status == 409:
+			h.add(w, seatInput{acquire: true, holder: w}, outFull, call, ret)
+			time.Sleep(time.Duration(rng.IntN(30)) * time.Millisecond)
+			continue
+		default:
+			h.add(w, seatInput{acquire: true, holder: w}, outUnknown, call, ret)
+			time.Sleep(100 * time.Millisecond)
+			continue
+		}
+		time.Sleep(time.Duration(20+rng.IntN(200)) * time.Millisecond)
+		call = time.Now()
+		err = col.Release(l.ID)
+		if err == nil {
+			h.add(w, seatInput{holder: w}, outOK, call, time.Now())
+			continue
+		}
+		// The release may still be applied (the collector retries it): wait
+		// until the collector has let go of the lease before going on, so
+		// a later acquire for this holder is not undone by it.
+		h.add(w, seatInput{holder: w}, outUnknown, call, time.Now())
+		_ = harness.Eventually(30*time.Second, func() error {
+			if _, err := leaseByID(col, l.ID); err == nil {
+				return errors.New("still releasing")
+			}
+			return nil
+		})
+	}
+}
+
+func leaseByID(col *harness.Collector, id uint64) (harness.Lease, error) {
+	ls, err := col.Leases()
+	if err != nil {
+		return harness.Lease{}, err
+	}
+	for _, l := range ls {
+		if l.ID == id {
+			return l, nil
+		}
+	}
+	return harness.Lease{}, fmt.Errorf("lease %d not held", id)
+}
