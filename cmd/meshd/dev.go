@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -123,9 +122,12 @@ licmesh dev cluster %s is up: 3 masters on loopback.
     export LICMESH_ADDR=https://%s LICMESH_CA=%s LICMESH_TOKEN=%s
     meshctl status; meshctl members; meshctl pool list; meshctl lease list
 
-Press Ctrl-C to stop.
 `, masters[0].ClusterID(), masters[0].APIAddr(), caFile, token, masters[0].APIAddr(), caFile, token)
-		return runSimulation(gctx, dc, dir, masters, logger.With("sim", "collectors"))
+		if dc.collectors > 0 {
+			fmt.Fprintf(stdout, "  %d simulated collectors acquire, renew and release seats in pools designer (hard, 5), viewer (soft, 6) and analyst (hard, 20).\n\n", dc.collectors)
+		}
+		fmt.Fprintf(stdout, "Press Ctrl-C to stop.\n\n")
+		return runSimulation(gctx, dc, dir, token, masters, stdout, logger.With("sim", "collectors"))
 	})
 	err = g.Wait()
 	if errors.Is(err, context.Canceled) || ctx.Err() != nil {
@@ -141,15 +143,17 @@ func waitDevReady(ctx context.Context, masters []*master.Server, dir string) (st
 	defer t.Stop()
 	deadline := time.After(60 * time.Second)
 	for {
+		ready := true
 		for _, s := range masters {
-			if !s.Ready() {
-				continue
+			ready = ready && s.Ready() // every master knows the leader and the bootstrap
+		}
+		for i := range masters {
+			if !ready {
+				break
 			}
-			for i := range masters {
-				b, err := os.ReadFile(filepath.Join(dir, fmt.Sprintf("m%d", i+1), "admin-token"))
-				if err == nil {
-					return strings.TrimSpace(string(b)), nil
-				}
+			b, err := os.ReadFile(filepath.Join(dir, fmt.Sprintf("m%d", i+1), "admin-token"))
+			if err == nil {
+				return strings.TrimSpace(string(b)), nil
 			}
 		}
 		select {
@@ -161,5 +165,3 @@ func waitDevReady(ctx context.Context, masters []*master.Server, dir string) (st
 		}
 	}
 }
-
-var _ = slog.LevelInfo

@@ -2,12 +2,176 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
 	"log/slog"
+	"math/rand/v2"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
 
+	"connectrpc.com/connect"
+
+	"github.com/licmesh/licmesh/collectors/agent"
+	"github.com/licmesh/licmesh/collectors/config"
+	"github.com/licmesh/licmesh/collectors/localapi"
+	"github.com/licmesh/licmesh/licensing/lease"
+	licmeshv1 "github.com/licmesh/licmesh/mesh/wire/licmeshv1"
+	"github.com/licmesh/licmesh/mesh/wire/licmeshv1/licmeshv1connect"
 	"github.com/licmesh/licmesh/node/master"
+	"github.com/licmesh/licmesh/node/version"
 )
 
-func runSimulation(ctx context.Context, dc devConfig, dir string, masters []*master.Server, log *slog.Logger) error {
-	<-ctx.Done()
-	return ctx.Err()
+// devPools are the demo pools: one hard, one soft (it records overage), one
+// roomy.
+var devPools = []*licmeshv1.CreatePoolRequest{
+	{Name: "designer", Seats: 5, Enforce: "hard"},
+	{Name: "viewer", Seats: 6, Enforce: "soft"},
+	{Name: "analyst", Seats: 20, Enforce: "hard"},
+}
+
+// runSimulation creates the demo pools and a join token through the admin
+// API, then runs dc.collectors real collector agents in this process. Each
+// keeps a few user sessions that acquire a seat, hold it for a while (so
+// it is renewed) and release it. The first collector also serves its local
+// API for the product, so a newcomer can try it with curl.
+func runSimulation(ctx context.Context, dc devConfig, dir, token string, masters []*master.Server, out interface{ Write([]byte) (int, error) }, log *slog.Logger) error {
+	admin, err := devAdmin(masters[0], token)
+	if err != nil {
+		return err
+	}
+	for _, p := range devPools {
+		_, err := admin.CreatePool(ctx, connect.NewRequest(p))
+		if err != nil && connect.CodeOf(err) != connect.CodeAlreadyExists {
+			return fmt.Errorf("dev: create pool %s: %w", p.Name, err)
+		}
+	}
+	if dc.collectors == 0 {
+		<-ctx.Done()
+		return ctx.Err()
+	}
+	tok, err := admin.CreateToken(ctx, connect.NewRequest(&licmeshv1.CreateTokenRequest{
+		Role: "collector", TtlSeconds: 3600, MaxUses: uint32(dc.collectors),
+	}))
+	if err != nil {
+		return fmt.Errorf("dev: create join token: %w", err)
+	}
+	var addrs []string
+	for _, m := range masters {
+		addrs = append(addrs, m.CollectorAddr())
+	}
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	errs := make(chan error, dc.collectors)
+	for i := range dc.collectors {
+		cfg := config.DefaultConfig()
+		cfg.Masters = append(addrs[i%len(addrs):], addrs[:i%len(addrs)]...)
+		cfg.Token = tok.Msg.SecretToken
+		cfg.DataDir = filepath.Join(dir, "collectors", fmt.Sprintf("c%d", i+1))
+		cfg.Listen, cfg.Socket = "", ""
+		if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+			return err
+		}
+		clog := log.With("collector", fmt.Sprintf("c%d", i+1))
+		a, err := agent.New(cfg, agent.Options{Logger: clog, Version: version.Version, Hostname: fmt.Sprintf("app-server-%d", i+1)})
+		if err != nil {
+			return fmt.Errorf("dev: collector %d: %w", i+1, err)
+		}
+		wg.Add(2)
+		go func() { defer wg.Done(); errs <- a.Run(ctx) }()
+		go func() { defer wg.Done(); simulateSessions(ctx, a, i, clog) }()
+		if i == 0 {
+			api, err := localapi.Listen(a, localapi.Config{
+				Listen: fmt.Sprintf("127.0.0.1:%d", dc.basePort+80), RequestTimeout: cfg.RequestTimeout,
+			}, clog)
+			if err != nil {
+				return fmt.Errorf("dev: collector local API: %w", err)
+			}
+			wg.Add(1)
+			go func() { defer wg.Done(); _ = api.Run(ctx) }()
+			fmt.Fprintf(out, `  The first collector's local API (as the product sees it):
+    curl -s -XPOST 127.0.0.1:%d/v1/leases -H 'Content-Type: application/json' -d '{"pool":"analyst","holder":"me"}'
+    curl -s 127.0.0.1:%d/v1/leases
+
+`, dc.basePort+80, dc.basePort+80)
+		}
+	}
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case err := <-errs:
+		if err != nil && ctx.Err() == nil {
+			return fmt.Errorf("dev: a collector stopped: %w", err)
+		}
+		<-ctx.Done()
+		return ctx.Err()
+	}
+}
+
+// simulateSessions runs four users' sessions on collector a until ctx ends.
+func simulateSessions(ctx context.Context, a *agent.Agent, n int, log *slog.Logger) {
+	select {
+	case <-ctx.Done():
+		return
+	case <-a.Ready():
+	}
+	var wg sync.WaitGroup
+	for s := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			rng := rand.New(rand.NewPCG(uint64(n), uint64(s)))
+			for ctx.Err() == nil {
+				pool := devPools[rng.IntN(len(devPools))].Name
+				holder := fmt.Sprintf("user-%d-%d", n+1, rng.IntN(6))
+				l, err := a.Acquire(ctx, pool, holder)
+				if err != nil {
+					log.Debug("sim: no seat", "pool", pool, "holder", holder, "err", err)
+					sleep(ctx, time.Duration(1+rng.IntN(3))*time.Second)
+					continue
+				}
+				sleep(ctx, time.Duration(3+rng.IntN(25))*time.Second)
+				if ctx.Err() != nil {
+					return
+				}
+				if _, _, err := a.Release(ctx, lease.ID(l.ID)); err != nil && !errors.Is(err, context.Canceled) {
+					log.Debug("sim: release failed", "lease_id", l.ID, "err", err)
+				}
+				sleep(ctx, time.Duration(rng.IntN(3000))*time.Millisecond)
+			}
+		}()
+	}
+	wg.Wait()
+}
+
+func sleep(ctx context.Context, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-t.C:
+	}
+}
+
+// devAdmin is an admin API client for m with the bootstrap token.
+func devAdmin(m *master.Server, token string) (licmeshv1connect.AdminServiceClient, error) {
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(m.CACertPEM()) {
+		return nil, errors.New("dev: bad CA certificate")
+	}
+	hc := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{
+		TLSClientConfig: &tls.Config{RootCAs: pool, ServerName: strings.Split(m.APIAddr(), ":")[0]}, ForceAttemptHTTP2: true,
+	}}
+	return licmeshv1connect.NewAdminServiceClient(hc, "https://"+m.APIAddr(),
+		connect.WithInterceptors(connect.UnaryInterceptorFunc(func(next connect.UnaryFunc) connect.UnaryFunc {
+			return func(ctx context.Context, req connect.AnyRequest) (connect.AnyResponse, error) {
+				req.Header().Set("Authorization", "Bearer "+token)
+				return next(ctx, req)
+			}
+		}))), nil
 }
