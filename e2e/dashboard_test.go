@@ -1,0 +1,93 @@
+package e2e
+
+import (
+	"context"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/licmesh/licmesh/e2e/harness"
+)
+
+const chromium = "/usr/bin/chromium"
+
+// TestDashboardInBrowser signs in to a real master's dashboard in headless
+// Chromium and reads the cluster, collectors and pools pages.
+func TestDashboardInBrowser(t *testing.T) {
+	if _, err := os.Stat(chromium); err != nil {
+		if os.Getenv("LICMESH_REQUIRE_BROWSER") != "" {
+			t.Fatalf("LICMESH_REQUIRE_BROWSER is set but there is no Chromium at %s", chromium)
+		}
+		t.Skip("!!! SKIPPING THE DASHBOARD BROWSER TEST: no Chromium at " + chromium + " (make deps as root installs it) !!!")
+	}
+	c, cols := startSite(t, harness.Options{}, "designer", 5, "hard", 1)
+	if _, err := cols[0].Acquire("designer", "alice-session"); err != nil {
+		t.Fatal(err)
+	}
+	tok, err := c.AdminToken()
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := c.Masters[1] // any master serves the dashboard
+	base := "https://" + m.APIAddr() + "/ui"
+
+	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(),
+		chromedp.ExecPath(chromium), chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU,
+		chromedp.NoFirstRun, chromedp.NoDefaultBrowserCheck,
+		chromedp.Flag("disable-quic", true), chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true), chromedp.Flag("disable-sync", true),
+		chromedp.Flag("disable-dev-shm-usage", true),
+		chromedp.UserDataDir(t.TempDir()), chromedp.IgnoreCertErrors)
+	defer cancelAlloc()
+	ctx, cancel := chromedp.NewContext(actx)
+	defer cancel()
+	ctx, cancelT := context.WithTimeout(ctx, 60*time.Second)
+	defer cancelT()
+
+	var refused, cluster, pools, pool, collectors string
+	err = chromedp.Run(ctx,
+		chromedp.Navigate(base+"/"),
+		chromedp.WaitVisible(`#token`, chromedp.ByID),
+		chromedp.SendKeys(`#token`, "lma1.aaaaaaaaaa.AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", chromedp.ByID),
+		chromedp.Submit(`#token`, chromedp.ByID),
+		chromedp.Poll(`document.body.innerText.includes("refused")`, nil, chromedp.WithPollingTimeout(10*time.Second)),
+		chromedp.Text(`body`, &refused, chromedp.ByQuery),
+		chromedp.WaitVisible(`#token`, chromedp.ByID),
+		chromedp.SendKeys(`#token`, tok, chromedp.ByID),
+		chromedp.Submit(`#token`, chromedp.ByID),
+		chromedp.WaitVisible(`nav`, chromedp.ByQuery),
+		chromedp.Text(`body`, &cluster, chromedp.ByQuery),
+		chromedp.Navigate(base+"/pools"),
+		chromedp.WaitVisible(`svg`, chromedp.ByQuery),
+		chromedp.Text(`body`, &pools, chromedp.ByQuery),
+		chromedp.Navigate(base+"/pools/designer"),
+		chromedp.WaitVisible(`table`, chromedp.ByQuery),
+		chromedp.Text(`body`, &pool, chromedp.ByQuery),
+		chromedp.Navigate(base+"/collectors"),
+		chromedp.WaitVisible(`table`, chromedp.ByQuery),
+		chromedp.Text(`body`, &collectors, chromedp.ByQuery),
+	)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(refused, "refused") {
+		t.Errorf("a wrong token should be refused on the page: %.300s", refused)
+	}
+	for _, want := range []string{"m1", "m2", "m3", c.Masters[0].APIAddr()} {
+		if !strings.Contains(cluster, want) {
+			t.Errorf("cluster page lacks %q:\n%.2000s", want, cluster)
+		}
+	}
+	if !strings.Contains(pools, "designer") || !strings.Contains(pools, "hard") {
+		t.Errorf("pools page:\n%.2000s", pools)
+	}
+	if !strings.Contains(pool, "alice-session") {
+		t.Errorf("pool page lacks the lease:\n%.2000s", pool)
+	}
+	if !strings.Contains(collectors, "c-") {
+		t.Errorf("collectors page lacks the collector:\n%.2000s", collectors)
+	}
+}

@@ -1,0 +1,174 @@
+package e2e
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/licmesh/licmesh/e2e/harness"
+)
+
+type memberView struct {
+	ID     string `json:"id"`
+	State  string `json:"state"`
+	Voter  bool   `json:"voter"`
+	Leader bool   `json:"leader"`
+}
+
+func members(m *harness.Master) ([]memberView, error) {
+	out, errOut, code := m.Meshctl("members", "-o", "json")
+	if code != 0 {
+		return nil, errors.New(errOut)
+	}
+	var v struct {
+		Members []memberView `json:"members"`
+	}
+	err := json.Unmarshal([]byte(out), &v)
+	return v.Members, err
+}
+
+func voters(m *harness.Master) (map[string]bool, error) {
+	ms, err := members(m)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]bool{}
+	for _, x := range ms {
+		if x.Voter {
+			out[x.ID] = true
+		}
+	}
+	return out, nil
+}
+
+func waitVoters(t *testing.T, m *harness.Master, want ...string) {
+	t.Helper()
+	err := harness.Eventually(20*time.Second, func() error {
+		v, err := voters(m)
+		if err != nil {
+			return err
+		}
+		if len(v) != len(want) {
+			return fmt.Errorf("voters %v, want %v", v, want)
+		}
+		for _, id := range want {
+			if !v[id] {
+				return fmt.Errorf("voters %v, want %v", v, want)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestMembershipChanges: a new master joins through any member and becomes
+// a voter; SIGTERM leaves gracefully; a dead master is removed with
+// remove-peer; health, readiness and metrics answer.
+func TestMembershipChanges(t *testing.T) {
+	c := harness.StartCluster(t, 3, harness.Options{})
+	leader := c.WaitReady(60 * time.Second)
+
+	m4 := c.AddMaster("m4")
+	waitVoters(t, leader, "m1", "m2", "m3", "m4")
+	if _, errOut, code := m4.Meshctl("pool", "create", "late", "--seats", "1"); code != 0 {
+		t.Fatalf("the new master does not serve writes: %s", errOut)
+	}
+
+	// A follower that gets SIGTERM leaves the voters.
+	var leaving *harness.Master
+	for _, m := range c.Masters[:3] {
+		if m != leader {
+			leaving = m
+			break
+		}
+	}
+	if err := leaving.Proc.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if err := leaving.Proc.Wait(20 * time.Second); err != nil {
+		t.Fatalf("%s did not exit cleanly on SIGTERM: %v", leaving.ID, err)
+	}
+	var rest []string
+	for _, m := range c.Masters {
+		if m != leaving {
+			rest = append(rest, m.ID)
+		}
+	}
+	waitVoters(t, leader, rest...)
+
+	// A master killed for good stays a voter until remove-peer.
+	var dead *harness.Master
+	for _, m := range c.Masters {
+		if m != leaving && m != leader {
+			dead = m
+			break
+		}
+	}
+	dead.Proc.Kill()
+	time.Sleep(time.Second)
+	if v, _ := voters(leader); !v[dead.ID] {
+		t.Fatalf("a killed master must stay a voter until removed: %v", v)
+	}
+	// remove-peer through any live master (a follower forwards it).
+	var via *harness.Master
+	for _, m := range c.Running() {
+		if m != leader {
+			via = m
+		}
+	}
+	if via == nil {
+		via = leader
+	}
+	// Until gossip declares it dead the leader refuses, saying so.
+	if err := harness.Eventually(30*time.Second, func() error {
+		if _, errOut, code := via.Meshctl("operator", "remove-peer", dead.ID); code != 0 {
+			return errors.New(errOut)
+		}
+		return nil
+	}); err != nil {
+		t.Fatalf("remove-peer: %v", err)
+	}
+	var alive []string
+	for _, m := range c.Running() {
+		alive = append(alive, m.ID)
+	}
+	waitVoters(t, leader, alive...)
+	if _, errOut, code := leader.Meshctl("operator", "remove-peer", "no-such-master"); code == 0 || errOut == "" {
+		t.Fatal("removing an unknown peer should fail with a message")
+	}
+
+	hc, err := leader.HTTPClient()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for path, want := range map[string]string{
+		"/healthz": "ok", "/readyz": "ready",
+		"/metrics": "licmesh_lease_grants_total",
+	} {
+		resp, err := hc.Get("https://" + leader.APIAddr() + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), want) {
+			t.Errorf("%s: %d %.200s", path, resp.StatusCode, body)
+		}
+	}
+	resp, err := hc.Get("https://" + leader.APIAddr() + "/metrics")
+	if err == nil {
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if !strings.Contains(string(body), "licmesh_raft") {
+			t.Errorf("/metrics lacks raft metrics")
+		}
+	}
+}
