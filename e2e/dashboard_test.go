@@ -53,7 +53,7 @@ func TestDashboardInBrowser(t *testing.T) {
 		chromedp.WaitVisible(`#token`, chromedp.ByID),
 		chromedp.SendKeys(`#token`, "lma1.aaaaaaaaaa.AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", chromedp.ByID),
 		chromedp.Submit(`#token`, chromedp.ByID),
-		chromedp.Poll(`document.body.innerText.includes("refused")`, nil, chromedp.WithPollingTimeout(10*time.Second)),
+		chromedp.WaitVisible(`p.banner`, chromedp.ByQuery),
 		chromedp.Text(`body`, &refused, chromedp.ByQuery),
 		chromedp.WaitVisible(`#token`, chromedp.ByID),
 		chromedp.SendKeys(`#token`, tok, chromedp.ByID),

@@ -54,6 +54,15 @@ func (a *Agent) Acquire(ctx context.Context, pool, holder string) (leases.Lease,
 	if id == nil || tr == nil {
 		return leases.Lease{}, ErrNotReady
 	}
+	// A release of this holder's previous lease that no master confirmed
+	// yet is settled first: asked again, a master would hand back that same
+	// lease, and the release retried later would then take it away.
+	if old, ok := a.book.FindReleasing(pool, holder); ok {
+		if err := a.releaseCall(ctx, tr, a.interactiveAttempt(), old); err != nil {
+			return leases.Lease{}, fmt.Errorf("%w: the release of this holder's previous lease %d is still pending: %w", ErrUnavailable, old, err)
+		}
+		a.book.RemoveIfReleasing(old)
+	}
 	res, err := a.book.Reserve()
 	if err != nil {
 		return leases.Lease{}, fmt.Errorf("%w: %w", ErrFull, err)
@@ -148,7 +157,7 @@ func (a *Agent) retryReleases(ctx context.Context) error {
 		if err != nil {
 			a.log.Warn("collectord: master refused a release", "lease_id", id, "error", err)
 		}
-		a.book.Remove(id)
+		a.book.RemoveIfReleasing(id)
 	}
 	return nil
 }

@@ -381,12 +381,39 @@ func (b *Book) MarkReleasing(id lease.ID) (Lease, error) {
 	if !ok {
 		return Lease{}, fmt.Errorf("%w: %d", ErrUnknown, id)
 	}
+	// The holder stays indexed: until a master confirms the release, a new
+	// acquire for the same holder must settle this one first (see
+	// FindReleasing), or the pending release could take back the seat the
+	// masters hand out again.
 	e.releasing = true
-	k := holderKey{e.g.Pool, e.g.Holder}
-	if b.byHolder[k] == id {
-		delete(b.byHolder, k)
-	}
 	return b.snapshotLocked(e, b.clock.Now()), nil
+}
+
+// FindReleasing returns the lease of pool and holder whose release waits
+// for a master, if there is one.
+func (b *Book) FindReleasing(pool, holder string) (lease.ID, bool) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	id, ok := b.byHolder[holderKey{pool, holder}]
+	if !ok {
+		return 0, false
+	}
+	if e := b.entries[id]; e != nil && e.releasing {
+		return id, true
+	}
+	return 0, false
+}
+
+// RemoveIfReleasing removes the lease only if it still waits for its
+// release; it reports whether it did.
+func (b *Book) RemoveIfReleasing(id lease.ID) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if e, ok := b.entries[id]; ok && e.releasing {
+		b.removeLocked(id)
+		return true
+	}
+	return false
 }
 
 // Releasing returns the IDs of leases whose release waits for a master.

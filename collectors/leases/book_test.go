@@ -296,3 +296,36 @@ func TestNextSweep(t *testing.T) {
 		t.Fatalf("NextSweep = %v %v, want the lease's end", at, ok)
 	}
 }
+
+// A released lease whose release no master confirmed keeps its holder
+// indexed, so a new acquire for that holder settles it first instead of
+// being handed the same lease back and losing it to the late release.
+func TestPendingReleaseMustBeSettledBeforeReacquire(t *testing.T) {
+	clk := newFakeClock()
+	b := New(clk, 10)
+	add(t, b, grant(1, "alice", 30*time.Second), clk.Now())
+	if _, err := b.MarkReleasing(1); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := b.Find("pool", "alice"); ok {
+		t.Fatal("a releasing lease is still found as valid")
+	}
+	id, ok := b.FindReleasing("pool", "alice")
+	if !ok || id != 1 {
+		t.Fatalf("FindReleasing = %d %v", id, ok)
+	}
+	if !b.RemoveIfReleasing(1) {
+		t.Fatal("the releasing lease was not removed")
+	}
+	if _, ok := b.FindReleasing("pool", "alice"); ok {
+		t.Fatal("still releasing after removal")
+	}
+	// A valid lease is never removed by a late release confirmation.
+	add(t, b, grant(2, "alice", 30*time.Second), clk.Now())
+	if b.RemoveIfReleasing(2) {
+		t.Fatal("RemoveIfReleasing removed a valid lease")
+	}
+	if _, ok := b.Get(2); !ok {
+		t.Fatal("valid lease gone")
+	}
+}

@@ -3,6 +3,7 @@ package harness
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -134,9 +135,22 @@ func (c *Collector) Acquire(pool, holder string) (Lease, error) {
 	return l, err
 }
 
+// ErrPending is returned by Release when the collector accepted the release
+// but no master has confirmed it yet (202): it may apply at any time.
+var ErrPending = errors.New("harness: release pending")
+
 // Release gives a lease back.
 func (c *Collector) Release(id uint64) error {
-	return c.do("DELETE", fmt.Sprintf("/v1/leases/%d", id), nil, nil)
+	var out struct {
+		Pending bool `json:"pending"`
+	}
+	if err := c.do("DELETE", fmt.Sprintf("/v1/leases/%d", id), nil, &out); err != nil {
+		return err
+	}
+	if out.Pending {
+		return ErrPending
+	}
+	return nil
 }
 
 // Leases lists what the collector holds.

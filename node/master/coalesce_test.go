@@ -3,8 +3,10 @@ package master
 import (
 	"context"
 	"sync"
+	"runtime"
 	"sync/atomic"
 	"testing"
+	"time"
 )
 
 func TestCoalescerBatchesUnderLoad(t *testing.T) {
@@ -39,11 +41,11 @@ func TestCoalescerBatchesUnderLoad(t *testing.T) {
 			}
 		}()
 	}
-	for len(c.in) < 99 && flushes.Load() == 1 {
-		// wait until the rest are queued behind the held slot
-		if len(c.in) >= 50 {
-			break
-		}
+	// Wait until the first op's flush holds the only slot and the rest
+	// have queued behind it (the queue holds 64).
+	deadline := time.Now().Add(10 * time.Second)
+	for (flushes.Load() != 1 || len(c.in) < 50) && time.Now().Before(deadline) {
+		runtime.Gosched()
 	}
 	close(release)
 	wg.Wait()

@@ -18,8 +18,8 @@ import (
 // (master certificates), the dashboard, health and metrics.
 func (s *Server) apiMux() http.Handler {
 	mux := http.NewServeMux()
-	opts := connect.WithReadMaxBytes(4 << 20)
-	path, h := licmeshv1connect.NewAdminServiceHandler(adminHandler{s}, opts)
+	path, h := licmeshv1connect.NewAdminServiceHandler(adminHandler{s},
+		connect.WithReadMaxBytes(4<<20), connect.WithCodec(strictJSON{}))
 	mux.Handle(path, s.requireAdmin(h))
 	path, h = licmeshv1connect.NewPeerServiceHandler(peerHandler{s}, connect.WithReadMaxBytes(64<<20))
 	mux.Handle(path, onlyMasters(h))
