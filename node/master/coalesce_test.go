@@ -2,8 +2,8 @@ package master
 
 import (
 	"context"
-	"sync"
 	"runtime"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
