@@ -72,9 +72,6 @@ func (s *tlsStreamLayer) Close() error { return s.ln.Close() }
 // Addr implements net.Listener; raft uses it as this node's advertised address.
 func (s *tlsStreamLayer) Addr() net.Addr { return s.advertise }
 
-// boundAddr is where the listener actually listens.
-func (s *tlsStreamLayer) boundAddr() net.Addr { return s.ln.Addr() }
-
 // Dial implements raft.StreamLayer: TCP connect and TLS handshake, both within
 // timeout.
 func (s *tlsStreamLayer) Dial(address raft.ServerAddress, timeout time.Duration) (net.Conn, error) {

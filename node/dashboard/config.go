@@ -126,7 +126,7 @@ func (c Config) Validate() error {
 func validatePrefix(p string) error {
 	if !strings.HasPrefix(p, "/") || strings.HasSuffix(p, "/") || strings.Contains(p, "//") ||
 		strings.ContainsAny(p, "{}?#%\\ \t\r\n") {
-		return fmt.Errorf("Prefix %q must be an absolute path like /ui, without a trailing slash: %w", p, ErrPrefix)
+		return fmt.Errorf("dashboard: prefix %q must be an absolute path like /ui, without a trailing slash: %w", p, ErrPrefix)
 	}
 	return nil
 }

@@ -1,10 +1,6 @@
 package master
 
-import (
-	"errors"
-
-	"connectrpc.com/connect"
-)
+import "errors"
 
 // Errors of the master itself; the FSM's own sentinels live in node/fsm.
 var (
@@ -19,9 +15,3 @@ var (
 	ErrLeaseNotHeld   = errors.New("master: lease not held by this collector")
 	ErrForwardFailure = errors.New("master: forwarding to the leader failed")
 )
-
-// connectError wraps err with code, keeping the message (which never holds a
-// secret) as the client sees it.
-func connectError(code connect.Code, err error) *connect.Error {
-	return connect.NewError(code, err)
-}
