@@ -24,7 +24,7 @@ deps:
 	@bash .ci/deps.sh
 
 ## test: every test, race detector on, including the e2e runs of the real binaries
-test: deps build
+test: deps build lint
 	$(GO) vet $(PKGS)
 	LICMESH_BIN=$(BIN) $(GO) test -race -count=1 -timeout 40m $(PKGS)
 

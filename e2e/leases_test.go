@@ -85,6 +85,28 @@ func TestLeaseLifecycleThroughCollector(t *testing.T) {
 			t.Fatalf("lease not renewed: %+v", l)
 		}
 	}
+	// A soft pool grants past its seats and records the overage.
+	if _, errOut, code := c.Masters[0].Meshctl("pool", "create", "viewer", "--seats", "1", "--enforce", "soft"); code != 0 {
+		t.Fatal(errOut)
+	}
+	for _, h := range []string{"v1", "v2", "v3"} {
+		if _, err := col.Acquire("viewer", h); err != nil {
+			t.Fatalf("soft pool refused %s: %v", h, err)
+		}
+	}
+	err = harness.Eventually(5*time.Second, func() error {
+		out, _, _ := c.Masters[0].Meshctl("pool", "list", "-o", "csv")
+		for _, line := range strings.Split(out, "\n") {
+			// NAME,SEATS,ENFORCE,HELD,PEAK,OVERAGES,...
+			if f := strings.Split(line, ","); len(f) > 5 && f[0] == "viewer" && f[3] == "3" && f[5] == "2" {
+				return nil
+			}
+		}
+		return errorf("soft pool overage not recorded:\n%s", out)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
 	out, _, _ = c.Masters[2].Meshctl("collector", "list", "-o", "csv")
 	if !strings.Contains(out, "c-") {
 		t.Fatalf("collector not listed: %s", out)
