@@ -25,7 +25,6 @@ deps:
 
 ## test: every test, race detector on, including the e2e runs of the real binaries
 test: deps build lint
-	$(GO) vet $(PKGS)
 	LICMESH_BIN=$(BIN) $(GO) test -race -count=1 -timeout 40m $(PKGS)
 
 ## unit: the fast tests only (no e2e)

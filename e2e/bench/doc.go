@@ -1,15 +1,26 @@
 // Package bench runs the measurements behind `make bench` and prints them as
 // one table.
 //
-// Each measurement is a named entry in a Registry (B0, B1, and later the G
-// benchmarks) that produces Result rows. Measurements run one after another
-// in a Session, which memoizes shared baselines so that a G benchmark can
-// compare itself against the raw Raft apply loop (B1) measured in the same run
-// on the same machine, whether or not B1 was also selected for printing.
+// Each measurement is a named entry in a Registry that produces Result rows.
+// Measurements run one after another in a Session, which memoizes shared
+// baselines so that a G benchmark can compare itself against the raw Raft
+// apply loop (B1) measured in the same run on the same machine, whether or
+// not B1 was also selected for printing.
 //
 // The baselines are deliberately plain: B0 records the machine's fsync
 // latency and loopback round trips, B1 drives a 3-node hashicorp/raft cluster
 // with raft-boltdb/v2 stores over plain TCP and a no-op FSM. Everything the
 // project adds on top (mTLS, QUIC, the FSM, lease logic) is measured against
 // these numbers, never against absolute ones.
+//
+// The G measurements drive the real system. G1, G3 and G4 start meshd
+// masters as processes through e2e/harness (MeshCluster), enroll collector
+// identities with join tokens and CSRs, and speak the collector protocol
+// over HTTP/3 with mTLS exactly as collectord does, seeing the masters only
+// through their public APIs: G1 acquires and releases seats (÷ B1), G3
+// renews held leases (÷ G1, and Raft entries per renewal), G4 kills the
+// leader and times the first grant by a survivor (÷ the heartbeat timeout).
+// G6 runs the FSM package's 1M-lease Go benchmarks in a `go test` process.
+// Like all of e2e, the package imports nothing of the project but the
+// harness and the mesh/wire protocol.
 package bench

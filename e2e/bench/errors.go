@@ -18,4 +18,16 @@ var (
 	ErrProbe = errors.New("bench: probe failed")
 	// ErrNoSamples is returned when a measurement window completed no operation.
 	ErrNoSamples = errors.New("bench: no samples in window")
+	// ErrBadToken is returned when a join token cannot be parsed or does not
+	// pin the cluster's CA.
+	ErrBadToken = errors.New("bench: bad join token")
+	// ErrMesh is returned when a call to a meshd master fails or a cluster of
+	// masters does not start or come back in time.
+	ErrMesh = errors.New("bench: mesh")
+	// ErrLeaderChanged is returned when leadership moved during a
+	// measurement that counts Raft entries on one leader.
+	ErrLeaderChanged = errors.New("bench: leader changed during measurement")
+	// ErrFSMBench is returned when the FSM benchmarks fail or print
+	// something G6 cannot read.
+	ErrFSMBench = errors.New("bench: fsm benchmarks")
 )

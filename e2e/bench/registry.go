@@ -34,6 +34,10 @@ func DefaultRegistry() *Registry {
 	for _, m := range []Measurement{
 		{ID: "B0", Name: "machine floor: fsync latency, loopback TCP/UDP RTT", Run: runB0},
 		{ID: "B1", Name: "raw 3-node raft + bolt apply loop over plain TCP", Run: runB1},
+		{ID: "G1", Name: "lease acquire+release through QUIC, masters, raft and FSM", Run: runG1},
+		{ID: "G3", Name: "lease renewals answered from the leader's memory", Run: runG3},
+		{ID: "G4", Name: "leader kill -9 to the first grant by a survivor", Run: runG4},
+		{ID: "G6", Name: "FSM heap per lease, snapshot and restore of 1M leases", Run: runG6},
 	} {
 		if err := r.Register(m); err != nil {
 			panic(err) // the list above is static; a clash is a programming error
@@ -107,4 +111,43 @@ func runB0(ctx context.Context, s *Session) ([]Result, error) {
 func runB1(ctx context.Context, s *Session) ([]Result, error) {
 	_, rows, err := s.B1(ctx)
 	return rows, err
+}
+
+func runG1(ctx context.Context, s *Session) ([]Result, error) {
+	_, rows, err := s.G1(ctx)
+	return rows, err
+}
+
+// runG3 divides by G1 at its highest level; without G1 it still measures,
+// and its ratio row says why it has no baseline.
+func runG3(ctx context.Context, s *Session) ([]Result, error) {
+	cfg := s.Config()
+	level := slices.Max(cfg.Mesh.Concurrency)
+	var g1 float64
+	runs, _, g1Err := s.G1(ctx)
+	if g1Err == nil {
+		g1 = runs[level].PerSecond
+	}
+	r, err := MeasureG3(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	return g3Rows(r, g1, level, g1Err), nil
+}
+
+func runG4(ctx context.Context, s *Session) ([]Result, error) {
+	cfg := s.Config()
+	r, err := MeasureG4(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	return g4Rows(r, cfg.Raft.HeartbeatTimeout), nil
+}
+
+func runG6(ctx context.Context, s *Session) ([]Result, error) {
+	r, err := MeasureG6(ctx, s.Config())
+	if err != nil {
+		return nil, err
+	}
+	return g6Rows(r), nil
 }

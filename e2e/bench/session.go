@@ -20,6 +20,11 @@ type Session struct {
 	mu     sync.Mutex
 	b1     map[int]Throughput
 	b1Rows []Result
+
+	// g1mu is separate from mu because measuring G1 takes B1 first.
+	g1mu   sync.Mutex
+	g1     map[int]LeaseRun
+	g1Rows []Result
 }
 
 // NewSession validates cfg and returns a session that measures with it.
@@ -28,6 +33,7 @@ func NewSession(cfg Config) (*Session, error) {
 		return nil, err
 	}
 	cfg.Concurrency = slices.Clone(cfg.Concurrency)
+	cfg.Mesh.Concurrency = slices.Clone(cfg.Mesh.Concurrency)
 	return &Session{cfg: cfg}, nil
 }
 
@@ -35,6 +41,7 @@ func NewSession(cfg Config) (*Session, error) {
 func (s *Session) Config() Config {
 	cfg := s.cfg
 	cfg.Concurrency = slices.Clone(cfg.Concurrency)
+	cfg.Mesh.Concurrency = slices.Clone(cfg.Mesh.Concurrency)
 	return cfg
 }
 
@@ -51,6 +58,51 @@ func (s *Session) B1(ctx context.Context) (map[int]Throughput, []Result, error) 
 		s.b1, s.b1Rows = byConc, rows
 	}
 	return maps.Clone(s.b1), slices.Clone(s.b1Rows), nil
+}
+
+// G1 returns this session's G1 runs (see MeasureG1), measuring them, and
+// the B1 baseline they divide by, on first use. A failure is not remembered.
+func (s *Session) G1(ctx context.Context) (map[int]LeaseRun, []Result, error) {
+	s.g1mu.Lock()
+	defer s.g1mu.Unlock()
+	if s.g1 == nil {
+		b1, err := s.b1At(ctx, s.cfg.Mesh.Concurrency)
+		if err != nil {
+			return nil, nil, fmt.Errorf("G1 needs B1: %w", err)
+		}
+		byConc, rows, err := MeasureG1(ctx, s.cfg, b1)
+		if err != nil {
+			return nil, nil, err
+		}
+		s.g1, s.g1Rows = byConc, rows
+	}
+	return maps.Clone(s.g1), slices.Clone(s.g1Rows), nil
+}
+
+// b1At returns the B1 baseline at every one of levels: the session's B1,
+// plus a separate B1 run at the levels it does not cover.
+func (s *Session) b1At(ctx context.Context, levels []int) (map[int]Throughput, error) {
+	b1, _, err := s.B1(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var missing []int
+	for _, n := range levels {
+		if _, ok := b1[n]; !ok {
+			missing = append(missing, n)
+		}
+	}
+	if len(missing) == 0 {
+		return b1, nil
+	}
+	cfg := s.Config()
+	cfg.Concurrency = missing
+	extra, _, err := MeasureB1(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	maps.Copy(b1, extra)
+	return b1, nil
 }
 
 // Run runs ms in order and collects their rows into one table. A failing

@@ -1,7 +1,10 @@
 // Command benchtable runs the licmesh benchmarks and prints one table of
 // results; it is what `make bench` runs.
 //
-//	benchtable [-only B0,B1] [-json] [-duration 3s] [-warmup 500ms] ...
+//	benchtable [-only B0,B1,G1] [-json] [-duration 3s] [-warmup 500ms] ...
+//
+// The G measurements start real meshd processes from $LICMESH_BIN (make
+// build puts them in ./bin), or build them first when it is unset.
 package main
 
 import (
@@ -52,6 +55,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.IntVar(&cfg.FsyncSamples, "fsync-samples", cfg.FsyncSamples, "write+fdatasync samples")
 	fs.IntVar(&cfg.TCPSamples, "tcp-samples", cfg.TCPSamples, "loopback TCP ping-pong samples")
 	fs.IntVar(&cfg.UDPSamples, "udp-samples", cfg.UDPSamples, "loopback UDP ping-pong samples")
+	gconc := fs.String("mesh-concurrency", joinInts(cfg.Mesh.Concurrency), "comma-separated G1 concurrency levels (each also a -concurrency level)")
+	fs.IntVar(&cfg.Mesh.Collectors, "collectors", cfg.Mesh.Collectors, "enrolled collectors driving G1 and G3")
+	fs.IntVar(&cfg.Mesh.RenewWorkers, "renew-workers", cfg.Mesh.RenewWorkers, "G3 concurrent renewers")
+	fs.IntVar(&cfg.Mesh.LeasesPerWorker, "leases-per-worker", cfg.Mesh.LeasesPerWorker, "G3 leases each renewer holds and renews per call")
+	fs.IntVar(&cfg.Mesh.FailoverTrials, "failover-trials", cfg.Mesh.FailoverTrials, "G4 leader kills")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -63,6 +71,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("-concurrency: %w", err)
 	}
 	cfg.Concurrency = levels
+	if cfg.Mesh.Concurrency, err = parseInts(*gconc); err != nil {
+		return fmt.Errorf("-mesh-concurrency: %w", err)
+	}
+	// Masters' log tails, printed only when a measurement fails.
+	cfg.Mesh.Log = stderr
 
 	reg := bench.DefaultRegistry()
 	if *list {

@@ -33,6 +33,8 @@ func TestRunRejectsBadInput(t *testing.T) {
 	for name, args := range map[string][]string{
 		"unknown id":       {"-only", "B0,Z9"},
 		"bad concurrency":  {"-concurrency", "1,x"},
+		"bad mesh level":   {"-mesh-concurrency", "64,"},
+		"no collectors":    {"-collectors", "0"},
 		"zero concurrency": {"-concurrency", "0"},
 		"bad duration":     {"-duration", "0s"},
 		"stray argument":   {"B0"},
@@ -57,7 +59,8 @@ func TestRunList(t *testing.T) {
 	if err := run(t.Context(), []string{"-list"}, &out, &out); err != nil {
 		t.Fatal(err)
 	}
-	if !strings.HasPrefix(out.String(), "B0\t") || !strings.Contains(out.String(), "\nB1\t") {
+	if !strings.HasPrefix(out.String(), "B0\t") || !strings.Contains(out.String(), "\nB1\t") ||
+		!strings.Contains(out.String(), "\nG1\t") || !strings.Contains(out.String(), "\nG6\t") {
 		t.Errorf("list: %q", out.String())
 	}
 }
