@@ -46,6 +46,8 @@ type Config struct {
 	Mesh MeshConfig
 	// FSM configures G6, which runs the FSM package's Go benchmarks.
 	FSM FSMBenchConfig
+	// IdleWindow is how long G10 watches an idle collector.
+	IdleWindow time.Duration
 }
 
 // DefaultConfig returns the configuration `make bench` runs with.
@@ -64,6 +66,7 @@ func DefaultConfig() Config {
 		Raft:         DefaultRawRaftConfig(),
 		Mesh:         DefaultMeshConfig(),
 		FSM:          DefaultFSMBenchConfig(),
+		IdleWindow:   30 * time.Second,
 	}
 }
 
@@ -74,6 +77,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("%w: duration %v must be positive", ErrInvalidConfig, c.Duration)
 	case c.Warmup < 0:
 		return fmt.Errorf("%w: warmup %v must not be negative", ErrInvalidConfig, c.Warmup)
+	case c.IdleWindow <= 0:
+		return fmt.Errorf("%w: idle window %v must be positive", ErrInvalidConfig, c.IdleWindow)
 	case c.FsyncSamples < 1:
 		return fmt.Errorf("%w: fsync samples %d must be at least 1", ErrInvalidConfig, c.FsyncSamples)
 	case c.FsyncBytes < 1:

@@ -118,3 +118,17 @@ func TestG4(t *testing.T) {
 		t.Errorf("rows %+v", rows)
 	}
 }
+
+func TestG10(t *testing.T) {
+	cfg := tinyMeshConfig(t)
+	r, err := MeasureG10(t.Context(), cfg, time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.RSSMiB <= 1 || r.PeakMiB < r.RSSMiB || r.Window < time.Second {
+		t.Fatalf("implausible run %+v", r)
+	}
+	if rows := g10Rows(r); len(rows) != 2 || rows[0].Met == nil || rows[1].Unit != "% core" {
+		t.Errorf("rows %+v", rows)
+	}
+}

@@ -38,6 +38,7 @@ func DefaultRegistry() *Registry {
 		{ID: "G3", Name: "lease renewals answered from the leader's memory", Run: runG3},
 		{ID: "G4", Name: "leader kill -9 to the first grant by a survivor", Run: runG4},
 		{ID: "G6", Name: "FSM heap per lease, snapshot and restore of 1M leases", Run: runG6},
+		{ID: "G10", Name: "idle collectord holding 10 leases: RSS and CPU", Run: runG10},
 	} {
 		if err := r.Register(m); err != nil {
 			panic(err) // the list above is static; a clash is a programming error
@@ -142,6 +143,14 @@ func runG4(ctx context.Context, s *Session) ([]Result, error) {
 		return nil, err
 	}
 	return g4Rows(r, cfg.Raft.HeartbeatTimeout), nil
+}
+
+func runG10(ctx context.Context, s *Session) ([]Result, error) {
+	r, err := MeasureG10(ctx, s.Config(), s.Config().IdleWindow)
+	if err != nil {
+		return nil, err
+	}
+	return g10Rows(r), nil
 }
 
 func runG6(ctx context.Context, s *Session) ([]Result, error) {

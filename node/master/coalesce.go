@@ -114,6 +114,35 @@ func (c *coalescer[Op, Res]) flushBatch(ctx context.Context, batch []pending[Op,
 	}
 }
 
+// DoMany queues ops together, so they ride in as few batches as the load
+// allows, and waits for all their results, in order.
+func (c *coalescer[Op, Res]) DoMany(ctx context.Context, ops []Op) ([]Res, []error) {
+	res := make([]Res, len(ops))
+	errs := make([]error, len(ops))
+	done := make([]chan outcome[Res], len(ops))
+	for i, op := range ops {
+		ch := make(chan outcome[Res], 1)
+		select {
+		case c.in <- pending[Op, Res]{ctx: ctx, op: op, done: ch}:
+			done[i] = ch
+		case <-ctx.Done():
+			errs[i] = ctx.Err()
+		}
+	}
+	for i, ch := range done {
+		if ch == nil {
+			continue
+		}
+		select {
+		case o := <-ch:
+			res[i], errs[i] = o.res, o.err
+		case <-ctx.Done():
+			errs[i] = ctx.Err()
+		}
+	}
+	return res, errs
+}
+
 // Do queues op and waits for its result. Once the op has left in a batch,
 // ctx ending no longer stops it: the caller gets ctx's error, but the
 // operation may still be applied (as with any write whose reply is lost).

@@ -79,3 +79,31 @@ func TestCoalescerCancelledBeforeFlushIsNotApplied(t *testing.T) {
 		t.Fatal("cancelled op was applied")
 	}
 }
+
+func TestCoalescerDoManyKeepsOrder(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var flushes atomic.Int64
+	c := newCoalescer(64, 1, func(_ context.Context, ops []int) ([]int, error) {
+		flushes.Add(1)
+		out := make([]int, len(ops))
+		for i, op := range ops {
+			out[i] = op + 1000
+		}
+		return out, nil
+	})
+	go c.Run(ctx)
+	ops := make([]int, 50)
+	for i := range ops {
+		ops[i] = i
+	}
+	res, errs := c.DoMany(ctx, ops)
+	for i := range ops {
+		if errs[i] != nil || res[i] != i+1000 {
+			t.Fatalf("op %d: %d %v", i, res[i], errs[i])
+		}
+	}
+	if flushes.Load() >= 50 {
+		t.Fatalf("%d flushes for 50 ops queued together", flushes.Load())
+	}
+}

@@ -43,7 +43,8 @@ type callerInfo struct {
 func (s *Server) collectorMux() http.Handler {
 	mux := http.NewServeMux()
 	path, h := licmeshv1connect.NewCollectorServiceHandler(collectorHandler{s},
-		connect.WithReadMaxBytes(maxCollectorBody), connect.WithCodec(strictJSON{}))
+		connect.WithReadMaxBytes(maxCollectorBody), connect.WithCodec(strictJSON{}),
+		connect.WithCompressMinBytes(compressMin))
 	mux.Handle(path, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.TLS != nil {
 			if role, id, err := pki.VerifiedPeer(*r.TLS); err == nil && role == pki.RoleCollector {

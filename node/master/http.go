@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"net/http"
+	"net/http/pprof"
 
 	"connectrpc.com/connect"
 	"github.com/prometheus/client_golang/prometheus"
@@ -14,15 +15,25 @@ import (
 	"github.com/licmesh/licmesh/node/dashboard"
 )
 
+// compressMin is the smallest response worth compressing. Lease answers are
+// a few hundred bytes; gzip on each of them cost a fifth of a master's CPU.
+const compressMin = 16 << 10
+
 // apiMux is the HTTPS API port: the admin API (admin token), the peer API
 // (master certificates), the dashboard, health and metrics.
 func (s *Server) apiMux() http.Handler {
 	mux := http.NewServeMux()
 	path, h := licmeshv1connect.NewAdminServiceHandler(adminHandler{s},
-		connect.WithReadMaxBytes(4<<20), connect.WithCodec(strictJSON{}))
+		connect.WithReadMaxBytes(4<<20), connect.WithCodec(strictJSON{}), connect.WithCompressMinBytes(compressMin))
 	mux.Handle(path, s.requireAdmin(h))
-	path, h = licmeshv1connect.NewPeerServiceHandler(peerHandler{s}, connect.WithReadMaxBytes(64<<20))
+	path, h = licmeshv1connect.NewPeerServiceHandler(peerHandler{s}, connect.WithReadMaxBytes(64<<20), connect.WithCompressMinBytes(compressMin))
 	mux.Handle(path, onlyMasters(h))
+
+	// Profiles for operators chasing CPU or memory, behind the admin token.
+	mux.Handle("/debug/pprof/", s.requireAdmin(http.HandlerFunc(pprof.Index)))
+	mux.Handle("/debug/pprof/profile", s.requireAdmin(http.HandlerFunc(pprof.Profile)))
+	mux.Handle("/debug/pprof/heap", s.requireAdmin(pprof.Handler("heap")))
+	mux.Handle("/debug/pprof/goroutine", s.requireAdmin(pprof.Handler("goroutine")))
 
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Write([]byte("ok\n"))

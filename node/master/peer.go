@@ -67,30 +67,31 @@ func (h peerHandler) LeaseOps(ctx context.Context, req *connect.Request[licmeshv
 	if len(req.Msg.Ops) > 65535 {
 		return nil, connect.NewError(connect.CodeInvalidArgument, ErrBadRequest)
 	}
-	// Each op joins the leader's coalescer on its own, so batches from
+	// The forwarded ops join the leader's queue together, so batches from
 	// several followers and local requests share Raft entries.
 	results := make([]*licmeshv1.LeaseOpResult, len(req.Msg.Ops))
-	var wg sync.WaitGroup
+	ops := make([]fsm.LeaseOp, 0, len(req.Msg.Ops))
+	idx := make([]int, 0, len(req.Msg.Ops))
 	for i, w := range req.Msg.Ops {
 		op, err := leaseOpFromWire(w)
-		if op.Kind == fsm.Acquire {
-			op.TTLms = h.s.cfg.LeaseTTL.Milliseconds() // the leader decides
-		}
 		if err != nil {
 			results[i] = opResultToWire(fsm.OpResult{Err: err})
 			continue
 		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			r, err := h.s.leaderOps.Do(ctx, op)
-			if err != nil {
-				r = fsm.OpResult{Err: err}
-			}
-			results[i] = opResultToWire(r)
-		}()
+		if op.Kind == fsm.Acquire {
+			op.TTLms = h.s.cfg.LeaseTTL.Milliseconds() // the leader decides
+		}
+		ops = append(ops, op)
+		idx = append(idx, i)
 	}
-	wg.Wait()
+	res, errs := h.s.leaderOps.DoMany(ctx, ops)
+	for j, i := range idx {
+		r := res[j]
+		if errs[j] != nil {
+			r = fsm.OpResult{Err: errs[j]}
+		}
+		results[i] = opResultToWire(r)
+	}
 	return connect.NewResponse(&licmeshv1.LeaseOpsResponse{Results: results}), nil
 }
 

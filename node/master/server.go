@@ -167,10 +167,16 @@ func New(cfg Config) (*Server, error) {
 		s.colSrv.Close()
 		return nil, err
 	}
-	s.leaderOps = newCoalescer(4096, 8, s.applyLeaseOps)
-	s.followerOps = newCoalescer(4096, 8, s.forwardLeaseOps)
+	// Two flush slots: one batch in Raft while the next one fills. More
+	// slots send more, smaller entries (each costs an fsync and an apply on
+	// every master); fewer leave Raft's pipeline idle.
+	s.leaderOps = newCoalescer(maxLeaseBatch, 2, s.applyLeaseOps)
+	s.followerOps = newCoalescer(maxLeaseBatch, 2, s.forwardLeaseOps)
 	return s, nil
 }
+
+// maxLeaseBatch bounds the lease operations in one Raft entry.
+const maxLeaseBatch = 4096
 
 // Memberlist meta keys.
 const (

@@ -60,6 +60,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.IntVar(&cfg.Mesh.RenewWorkers, "renew-workers", cfg.Mesh.RenewWorkers, "G3 concurrent renewers")
 	fs.IntVar(&cfg.Mesh.LeasesPerWorker, "leases-per-worker", cfg.Mesh.LeasesPerWorker, "G3 leases each renewer holds and renews per call")
 	fs.IntVar(&cfg.Mesh.FailoverTrials, "failover-trials", cfg.Mesh.FailoverTrials, "G4 leader kills")
+	fs.DurationVar(&cfg.IdleWindow, "idle-window", cfg.IdleWindow, "G10: how long to watch the idle collector")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
