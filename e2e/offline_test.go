@@ -171,3 +171,35 @@ func TestCollectorFallsBackToTCPWhenUDPIsBlocked(t *testing.T) {
 		t.Fatalf("with UDP blocked the collector should use h2, status says %v", st["protocol"])
 	}
 }
+
+// TestDeadCollectorsLeasesExpire kills a collector holding leases: once
+// their deadlines pass the leader commits their expiry and the seats are
+// free again.
+func TestDeadCollectorsLeasesExpire(t *testing.T) {
+	c, cols := startSite(t, harness.Options{LeaseTTL: 3 * time.Second}, "designer", 2, "hard", 2)
+	for _, h := range []string{"alice", "bob"} {
+		if _, err := cols[0].Acquire("designer", h); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := cols[1].Acquire("designer", "carol"); err == nil {
+		t.Fatal("a third seat in a 2-seat hard pool")
+	}
+	cols[0].Proc.Kill()
+	killed := time.Now()
+	err := harness.Eventually(20*time.Second, func() error {
+		_, err := cols[1].Acquire("designer", "carol")
+		return err
+	})
+	if err != nil {
+		t.Fatalf("the dead collector's seats were never freed: %v", err)
+	}
+	// Not before the lease's TTL: renewals answered until the kill keep it.
+	if e := time.Since(killed); e < 2*time.Second {
+		t.Fatalf("seat freed %s after the kill, before the lease could have ended", e)
+	}
+	out, _, _ := c.Leader().Meshctl("lease", "list", "--pool", "designer", "-o", "csv")
+	if strings.Contains(out, "alice") || strings.Contains(out, "bob") {
+		t.Fatalf("expired leases still listed:\n%s", out)
+	}
+}
