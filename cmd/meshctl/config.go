@@ -4,15 +4,14 @@ import (
 	"bytes"
 	"crypto/tls"
 	"crypto/x509"
-	"fmt"
-	"io"
 	"net/http"
 	"net/url"
-	"os"
 	"strings"
 	"time"
 
 	"github.com/spf13/pflag"
+
+	"github.com/licmesh/licmesh/mesh/confload"
 )
 
 // Environment variables that stand in for the global flags.
@@ -193,18 +192,4 @@ func (c *config) transport(tlsCfg *tls.Config) *http.Transport {
 }
 
 // readSmallFile reads a file of at most maxFileBytes.
-func readSmallFile(path string) ([]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	b, err := io.ReadAll(io.LimitReader(f, maxFileBytes+1))
-	if err != nil {
-		return nil, err
-	}
-	if len(b) > maxFileBytes {
-		return nil, fmt.Errorf("%s is larger than %d bytes", path, maxFileBytes)
-	}
-	return b, nil
-}
+func readSmallFile(path string) ([]byte, error) { return confload.ReadFile(path, maxFileBytes) }

@@ -159,7 +159,7 @@ func TestLoadLayers(t *testing.T) {
 	}
 
 	env["LICMESH_MAX_LEASES"] = "many"
-	if _, err := Load(file, lookup, nil); err == nil || !strings.Contains(err.Error(), `LICMESH_MAX_LEASES "many": not an integer`) {
+	if _, err := Load(file, lookup, nil); err == nil || !strings.Contains(err.Error(), `LICMESH_MAX_LEASES: not a whole number`) {
 		t.Errorf("bad env: err = %v", err)
 	}
 	if _, err := Load(filepath.Join(dir, "missing.yaml"), nil, nil); err == nil || !strings.Contains(err.Error(), "missing.yaml") {

@@ -1,18 +1,12 @@
 package config
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
-	"io"
-	"os"
 	"path/filepath"
-	"regexp"
-	"strconv"
 	"strings"
-	"time"
 
-	"go.yaml.in/yaml/v3"
+	"github.com/licmesh/licmesh/mesh/confload"
 )
 
 // MaxFileSize bounds the config file; a real one is a few hundred bytes.
@@ -85,111 +79,23 @@ func Parse(data []byte, name string) (Config, error) {
 
 // decodeInto decodes one strict YAML document into cfg.
 func decodeInto(cfg *Config, data []byte, name string) error {
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	dec.KnownFields(true)
-	if err := dec.Decode(cfg); err != nil {
-		if errors.Is(err, io.EOF) {
-			return nil // an empty file is all defaults
-		}
-		return fmt.Errorf("%w: %s: %s", ErrParse, name, yamlText(err))
-	}
-	var extra yaml.Node
-	if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
-		return fmt.Errorf("%w: %s: holds more than one YAML document", ErrParse, name)
+	if err := confload.Bytes(name, data, cfg); err != nil {
+		return fmt.Errorf("%w: %s", ErrParse, strings.TrimPrefix(err.Error(), "config: "))
 	}
 	return nil
 }
 
-var (
-	unknownField = regexp.MustCompile(`field (\S+) not found in type \S+`)
-	wrongType    = regexp.MustCompile(`cannot unmarshal (\S+)(?: ` + "`[^`]*`" + `)? into (\S+)`)
-)
-
-// yamlText rewrites the YAML library's messages into the file's terms
-// ("unknown field" rather than a Go type name) and drops quoted values, which
-// might be a secret such as the token.
-func yamlText(err error) string {
-	var te *yaml.TypeError
-	if !errors.As(err, &te) {
-		return strings.TrimPrefix(err.Error(), "yaml: ")
-	}
-	msgs := make([]string, 0, len(te.Errors))
-	for _, m := range te.Errors {
-		m = unknownField.ReplaceAllString(m, `unknown field "$1"`)
-		m = wrongType.ReplaceAllString(m, `wrong type: a $1 where a $2 is expected`)
-		msgs = append(msgs, m)
-	}
-	return strings.Join(msgs, "; ")
-}
-
-// applyEnv applies the LICMESH_* variables that are set.
+// applyEnv applies the LICMESH_* variables that are set (LICMESH_MASTERS is
+// comma separated).
 func applyEnv(cfg *Config, env LookupEnv) error {
-	var errs []error
-	str := func(key string, dst *string) {
-		if v, ok := env(key); ok {
-			*dst = v
-		}
-	}
-	num := func(key string, dst *int) {
-		if v, ok := env(key); ok {
-			n, err := strconv.Atoi(strings.TrimSpace(v))
-			if err != nil {
-				errs = append(errs, &FieldError{Field: key, Value: v, Problem: "not an integer"})
-				return
-			}
-			*dst = n
-		}
-	}
-	if v, ok := env("LICMESH_MASTERS"); ok {
-		cfg.Masters = nil
-		for _, m := range strings.Split(v, ",") {
-			if m = strings.TrimSpace(m); m != "" {
-				cfg.Masters = append(cfg.Masters, m)
-			}
-		}
-	}
-	str("LICMESH_TOKEN", &cfg.Token)
-	str("LICMESH_TOKEN_FILE", &cfg.TokenFile)
-	str("LICMESH_DATA_DIR", &cfg.DataDir)
-	str("LICMESH_LISTEN", &cfg.Listen)
-	str("LICMESH_SOCKET", &cfg.Socket)
-	str("LICMESH_TRANSPORT", &cfg.Transport)
-	str("LICMESH_LOG_LEVEL", &cfg.LogLevel)
-	str("LICMESH_LOG_FORMAT", &cfg.LogFormat)
-	num("LICMESH_MAX_LEASES", &cfg.MaxLeases)
-	num("LICMESH_MEMORY_LIMIT_MIB", &cfg.MemoryLimitMiB)
-	if v, ok := env("LICMESH_REQUEST_TIMEOUT"); ok {
-		d, err := time.ParseDuration(strings.TrimSpace(v))
-		if err != nil {
-			errs = append(errs, &FieldError{Field: "LICMESH_REQUEST_TIMEOUT", Value: v, Problem: "not a duration (like 5s)"})
-		} else {
-			cfg.RequestTimeout = d
-		}
-	}
-	if v, ok := env("LICMESH_RELEASE_ON_SHUTDOWN"); ok {
-		b, err := strconv.ParseBool(strings.TrimSpace(v))
-		if err != nil {
-			errs = append(errs, &FieldError{Field: "LICMESH_RELEASE_ON_SHUTDOWN", Value: v, Problem: "not a boolean (true or false)"})
-		} else {
-			cfg.ReleaseOnShutdown = b
-		}
-	}
-	return errors.Join(errs...)
+	return confload.Env("LICMESH_", cfg, env)
 }
 
 // readSmallFile reads a file of at most limit bytes.
 func readSmallFile(path string, limit int64) ([]byte, error) {
-	f, err := os.Open(path)
+	b, err := confload.ReadFile(path, limit)
 	if err != nil {
 		return nil, errors.New(errorText(err))
-	}
-	defer f.Close()
-	b, err := io.ReadAll(io.LimitReader(f, limit+1))
-	if err != nil {
-		return nil, errors.New(errorText(err))
-	}
-	if int64(len(b)) > limit {
-		return nil, fmt.Errorf("file is larger than %d bytes", limit)
 	}
 	return b, nil
 }

@@ -11,6 +11,7 @@ import (
 	"io"
 	"os"
 	"reflect"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -25,19 +26,29 @@ const MaxFileSize = 1 << 20
 // File decodes the YAML file at path into dst (a pointer to a struct that
 // already holds the defaults). Fields not in the file keep their values.
 func File(path string, dst any) error {
-	f, err := os.Open(path)
+	data, err := ReadFile(path, MaxFileSize)
 	if err != nil {
 		return fmt.Errorf("config: %w", err)
 	}
-	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, MaxFileSize+1))
-	if err != nil {
-		return fmt.Errorf("config: read %s: %w", path, err)
-	}
-	if len(data) > MaxFileSize {
-		return fmt.Errorf("config: %s is larger than %d bytes", path, MaxFileSize)
-	}
 	return Bytes(path, data, dst)
+}
+
+// ReadFile reads a file of at most limit bytes; a larger one is refused
+// without being read whole.
+func ReadFile(path string, limit int64) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, limit+1))
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", path, err)
+	}
+	if int64(len(b)) > limit {
+		return nil, fmt.Errorf("%s is larger than %d bytes", path, limit)
+	}
+	return b, nil
 }
 
 // Bytes decodes YAML data (named name in errors) strictly into dst.
@@ -48,7 +59,7 @@ func Bytes(name string, data []byte, dst any) error {
 		if errors.Is(err, io.EOF) {
 			return nil // an empty file keeps the defaults
 		}
-		return fmt.Errorf("config: %s: %w", name, err)
+		return fmt.Errorf("config: %s: %s", name, yamlText(err))
 	}
 	var extra any
 	if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
@@ -85,6 +96,28 @@ func Env(prefix string, dst any, lookup func(string) (string, bool)) error {
 	return errors.Join(errs...)
 }
 
+var (
+	unknownField = regexp.MustCompile(`field (\S+) not found in type \S+`)
+	wrongType    = regexp.MustCompile(`cannot unmarshal (\S+)(?: ` + "`[^`]*`" + `)? into (\S+)`)
+)
+
+// yamlText rewrites the YAML library's messages into the file's terms
+// ("unknown field" rather than a Go type name) and drops quoted values,
+// which might be a secret such as a token.
+func yamlText(err error) string {
+	var te *yaml.TypeError
+	if !errors.As(err, &te) {
+		return strings.TrimPrefix(err.Error(), "yaml: ")
+	}
+	msgs := make([]string, 0, len(te.Errors))
+	for _, m := range te.Errors {
+		m = unknownField.ReplaceAllString(m, `unknown field "$1"`)
+		m = wrongType.ReplaceAllString(m, `wrong type: a $1 where a $2 is expected`)
+		msgs = append(msgs, m)
+	}
+	return strings.Join(msgs, "; ")
+}
+
 var durationType = reflect.TypeOf(time.Duration(0))
 
 func set(f reflect.Value, raw string) error {
@@ -92,7 +125,7 @@ func set(f reflect.Value, raw string) error {
 	case f.Type() == durationType:
 		d, err := time.ParseDuration(raw)
 		if err != nil {
-			return fmt.Errorf("%q is not a duration like 30s or 5m", raw)
+			return errors.New("not a duration like 30s or 5m")
 		}
 		f.SetInt(int64(d))
 	case f.Kind() == reflect.String:
@@ -100,13 +133,13 @@ func set(f reflect.Value, raw string) error {
 	case f.Kind() == reflect.Bool:
 		b, err := strconv.ParseBool(raw)
 		if err != nil {
-			return fmt.Errorf("%q is not true or false", raw)
+			return errors.New("not true or false")
 		}
 		f.SetBool(b)
 	case f.Kind() >= reflect.Int && f.Kind() <= reflect.Int64:
 		n, err := strconv.ParseInt(raw, 10, 64)
 		if err != nil || f.OverflowInt(n) {
-			return fmt.Errorf("%q is not a whole number", raw)
+			return errors.New("not a whole number")
 		}
 		f.SetInt(n)
 	case f.Kind() == reflect.Slice && f.Type().Elem().Kind() == reflect.String:

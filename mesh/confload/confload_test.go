@@ -34,9 +34,9 @@ func TestFileStrict(t *testing.T) {
 		t.Fatalf("got %+v", s)
 	}
 	for body, want := range map[string]string{
-		"nmae: x\n":         "field nmae not found",
-		"count: many\n":     "cannot unmarshal",
-		"a: 1\n---\nb: 2\n": "field a not found",
+		"nmae: x\n":         `unknown field "nmae"`,
+		"count: many\n":     "wrong type",
+		"a: 1\n---\nb: 2\n": `unknown field "a"`,
 		"count: 1\n---\n{}": "more than one YAML document",
 	} {
 		err := File(write(body), &sample{})
