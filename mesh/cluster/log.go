@@ -248,8 +248,7 @@ func inferLevel(msg string, def hclog.Level) (hclog.Level, string) {
 	return def, msg
 }
 
-// newGossipLogger adapts memberlist's *log.Logger output to slog.
-func newGossipLogger(base *slog.Logger, min slog.Level) *log.Logger {
-	a := newHclogAdapter(base, "memberlist", min)
+// newGossipLogger adapts memberlist's *log.Logger output to slog through a.
+func newGossipLogger(a *hclogAdapter) *log.Logger {
 	return log.New(&lineWriter{log: a, level: hclog.Info, infer: true, prefix: "memberlist: "}, "", 0)
 }

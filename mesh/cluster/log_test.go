@@ -47,7 +47,7 @@ func TestHclogAdapter(t *testing.T) {
 func TestGossipLogger(t *testing.T) {
 	var buf bytes.Buffer
 	base := slog.New(slog.NewJSONHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	l := newGossipLogger(base, slog.LevelWarn)
+	l := newGossipLogger(newHclogAdapter(base, "memberlist", slog.LevelWarn))
 	l.Printf("[DEBUG] memberlist: chatter")
 	l.Printf("[WARN] memberlist: Refuting a dead message (from: m2)")
 	out := strings.TrimSpace(buf.String())

@@ -13,6 +13,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/memberlist"
 	"github.com/hashicorp/raft"
 	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
@@ -47,6 +48,9 @@ type Node struct {
 	trans  *raft.NetworkTransport
 	raft   *raft.Raft
 	gossip *memberlist.Memberlist
+
+	// raftLog and gossipLog are kept to silence them in Quiet.
+	raftLog, gossipLog *hclogAdapter
 
 	raftAddr   string // advertised
 	gossipAddr string // advertised
@@ -134,6 +138,7 @@ func New(cfg Config) (*Node, error) {
 func (n *Node) open() error {
 	cfg := n.cfg
 	raftLog := newHclogAdapter(n.log, "raft", cfg.RaftLogLevel)
+	n.raftLog = raftLog
 
 	boltOpts := *bbolt.DefaultOptions
 	boltOpts.Timeout = boltLockTimeout
@@ -219,7 +224,8 @@ func (n *Node) gossipConfig() (*memberlist.Config, error) {
 	mc.Events = n.members
 	mc.Delegate = gossipDelegate{meta: n.localMeta, members: n.members, onRemoved: n.onRemoved}
 	mc.LogOutput = nil
-	mc.Logger = newGossipLogger(n.log, cfg.GossipLogLevel)
+	n.gossipLog = newHclogAdapter(n.log, "memberlist", cfg.GossipLogLevel)
+	mc.Logger = newGossipLogger(n.gossipLog)
 	if cfg.tuneGossip != nil {
 		cfg.tuneGossip(mc)
 	}
@@ -248,6 +254,17 @@ func (n *Node) goRun(fn func(ctx context.Context)) {
 		defer n.wg.Done()
 		fn(n.ctx)
 	}()
+}
+
+// Quiet silences Raft's and memberlist's own logs from now on. A master that
+// is stopping calls it first: what they say while peers go away (failed
+// heartbeats, refused connections) is expected then, and only noise.
+func (n *Node) Quiet() {
+	for _, a := range []*hclogAdapter{n.raftLog, n.gossipLog} {
+		if a != nil {
+			a.SetLevel(hclog.Off)
+		}
+	}
 }
 
 // Shutdown stops the node without leaving: peers see it fail, as after a

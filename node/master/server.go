@@ -240,7 +240,13 @@ func (s *Server) Run(ctx context.Context, leave func() bool) error {
 	case <-ctx.Done():
 	case <-gctx.Done():
 	}
-	if leave != nil && leave() {
+	leaving := leave != nil && leave()
+	if !leaving {
+		// Stopping without leaving: what Raft says as peers vanish now is
+		// noise. A graceful leave keeps its logs, since it can fail.
+		s.node.Quiet()
+	}
+	if leaving {
 		lctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		if err := s.node.Leave(lctx); err != nil {
 			s.log.Warn("graceful leave failed", "err", err)
