@@ -3,6 +3,7 @@ package fsm
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"testing"
 
@@ -180,6 +181,13 @@ func TestLeasesFilter(t *testing.T) {
 	res := h.batch(t0, ops...)
 	all := h.f.Leases(LeaseFilter{})
 	ids := h.f.LeaseIDs()
+	perCol := map[string]int{}
+	for _, l := range all {
+		perCol[l.CollectorID]++
+	}
+	if got := h.f.LeasesPerCollector(); !maps.Equal(got, perCol) {
+		t.Fatalf("LeasesPerCollector = %v, want %v", got, perCol)
+	}
 	if len(all) != len(ids) || len(all) != h.f.Counts().Leases {
 		t.Fatalf("Leases %d, LeaseIDs %d, Counts %d", len(all), len(ids), h.f.Counts().Leases)
 	}

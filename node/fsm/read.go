@@ -205,3 +205,21 @@ func sortedValues[V any](m map[string]V) []V {
 	}
 	return out
 }
+
+// LeasesPerCollector returns how many leases each collector holds, by
+// collector ID. It walks the leases once without copying them.
+func (f *FSM) LeasesPerCollector() map[string]int {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	counts := map[uint32]int{}
+	for _, sh := range f.st.shards {
+		for _, r := range sh.m {
+			counts[r.collector]++
+		}
+	}
+	out := make(map[string]int, len(counts))
+	for i, n := range counts {
+		out[f.st.names.names[i]] = n
+	}
+	return out
+}

@@ -274,15 +274,12 @@ func (h adminHandler) ListCollectors(ctx context.Context, _ *connect.Request[lic
 }
 
 func (s *Server) collectors() []*licmeshv1.Collector {
-	held := map[string]uint32{}
-	for _, l := range s.fsm.Leases(fsm.LeaseFilter{}) {
-		held[l.CollectorID]++
-	}
+	held := s.fsm.LeasesPerCollector()
 	var out []*licmeshv1.Collector
 	for _, c := range s.fsm.Collectors() {
 		out = append(out, &licmeshv1.Collector{
 			Id: c.ID, Hostname: c.Hostname, Version: c.Version, EnrolledAtMs: c.EnrolledAt,
-			LastSeenMs: c.LastSeenAt, Protocol: c.Protocol, Leases: held[c.ID],
+			LastSeenMs: c.LastSeenAt, Protocol: c.Protocol, Leases: uint32(held[c.ID]),
 		})
 	}
 	return out
