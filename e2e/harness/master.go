@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -47,8 +48,11 @@ type Master struct {
 	RaftPort   int
 	GossipPort int
 	ColPort    int
-	Proc       *Proc
-	Expect     int
+	// Proc is the current process; read it through Process from any
+	// goroutine but the test's own, since Start replaces it.
+	Proc   *Proc
+	procMu sync.Mutex
+	Expect int
 	Join       []string
 }
 
@@ -75,8 +79,8 @@ func StartCluster(t testing.TB, n int, opts Options) *Cluster {
 	}
 	t.Cleanup(func() {
 		for _, m := range c.Masters {
-			if m.Proc != nil {
-				m.Proc.Kill()
+			if p := m.Process(); p != nil {
+				p.Kill()
 			}
 		}
 	})
@@ -87,7 +91,7 @@ func StartCluster(t testing.TB, n int, opts Options) *Cluster {
 func (c *Cluster) procs() []func() *Proc {
 	var out []func() *Proc
 	for _, m := range c.Masters {
-		out = append(out, func() *Proc { return m.Proc })
+		out = append(out, m.Process)
 	}
 	return out
 }
@@ -144,7 +148,22 @@ func (m *Master) Start() {
 	if err != nil {
 		m.c.t.Fatal(err)
 	}
+	m.procMu.Lock()
 	m.Proc = p
+	m.procMu.Unlock()
+}
+
+// Process returns the master's current process (nil before Start).
+func (m *Master) Process() *Proc {
+	m.procMu.Lock()
+	defer m.procMu.Unlock()
+	return m.Proc
+}
+
+// Up reports whether the master's process is running.
+func (m *Master) Up() bool {
+	p := m.Process()
+	return p != nil && p.Running()
 }
 
 // APIAddr, GossipAddr and CollectorAddr are the master's loopback addresses.
@@ -230,7 +249,7 @@ func (c *Cluster) WaitReady(timeout time.Duration) *Master {
 		}
 		leader = nil
 		for _, m := range c.Masters {
-			if m.Proc == nil || !m.Proc.Running() {
+			if !m.Up() {
 				continue
 			}
 			st, err := m.Status()
@@ -258,7 +277,7 @@ func (c *Cluster) WaitReady(timeout time.Duration) *Master {
 // Leader returns the master that says it leads, or nil.
 func (c *Cluster) Leader() *Master {
 	for _, m := range c.Masters {
-		if m.Proc == nil || !m.Proc.Running() {
+		if !m.Up() {
 			continue
 		}
 		if st, err := m.Status(); err == nil && st.State == "leader" {
@@ -272,7 +291,7 @@ func (c *Cluster) Leader() *Master {
 func (c *Cluster) Running() []*Master {
 	var out []*Master
 	for _, m := range c.Masters {
-		if m.Proc != nil && m.Proc.Running() {
+		if m.Up() {
 			out = append(out, m)
 		}
 	}
