@@ -53,7 +53,7 @@ type Master struct {
 	Proc   *Proc
 	procMu sync.Mutex
 	Expect int
-	Join       []string
+	Join   []string
 }
 
 // StartCluster starts n masters (1, 3 or 5) that bootstrap together.
