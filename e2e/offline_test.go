@@ -200,7 +200,11 @@ func TestDeadCollectorsLeasesExpire(t *testing.T) {
 	}
 	// Both expire (possibly in different batches) and leave the list.
 	err = harness.Eventually(10*time.Second, func() error {
-		out, _, _ := c.Leader().Meshctl("lease", "list", "--pool", "designer", "-o", "csv")
+		l := c.Leader()
+		if l == nil {
+			return errorf("no leader")
+		}
+		out, _, _ := l.Meshctl("lease", "list", "--pool", "designer", "-o", "csv")
 		if strings.Contains(out, "alice") || strings.Contains(out, "bob") {
 			return errorf("expired leases still listed:\n%s", out)
 		}
