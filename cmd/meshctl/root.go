@@ -65,6 +65,8 @@ the cluster CA with --ca (or LICMESH_CA) so meshctl can verify the master.`,
 		a.tokenCommand(),
 		a.collectorCommand(),
 		a.operatorCommand(),
+		a.licenseCommand(),
+		a.vendorCommand(),
 		a.versionCommand(),
 	)
 	return root

@@ -1,0 +1,217 @@
+package license
+
+import (
+	"fmt"
+	"strconv"
+)
+
+// Enforcement says what a pool does when all its seats are held.
+type Enforcement string
+
+// Enforcement modes.
+const (
+	// Hard refuses a lease past the pool's seats plus its allowed overage.
+	Hard Enforcement = "hard"
+	// Soft grants past the seats without limit and records every overage.
+	Soft Enforcement = "soft"
+)
+
+// Bounds on what a license can grant.
+const (
+	// MaxSeats is the most seats (or allowed overage) one pool can have;
+	// it matches the lease package's bound.
+	MaxSeats = 1_000_000
+	// MaxAmount is the largest allowance a pool can carry.
+	MaxAmount = 1_000_000_000_000
+	// MaxQuantity is the largest purchased quantity.
+	MaxQuantity = 1_000_000
+	// MaxEntries bounds each list in a payload (features, template
+	// entries, pools, supersedes).
+	MaxEntries = 256
+)
+
+// Pool is a seat pool a license grants: what a master turns into a lease
+// pool.
+type Pool struct {
+	// Name is the license name from the product, like
+	// "orektic__timehseetAdminUser"; it is what the product asks its
+	// collector for. 1..64 bytes of [A-Za-z0-9._-].
+	Name string `json:"name"`
+	// Seats is how many holders may hold a lease at once, 0..MaxSeats.
+	Seats int `json:"seats"`
+	// Enforce is hard or soft.
+	Enforce Enforcement `json:"enforce"`
+	// Overage is how many leases a hard pool may grant past Seats, each
+	// recorded as an overage, before it refuses. It must be 0 for a soft
+	// pool, which has no limit.
+	Overage int `json:"overage,omitempty"`
+	// Amount is an allowance the pool carries besides its seats: a count
+	// of things that are not people, such as the number of projects for
+	// "orektic__timehseetProjects". The product checks it like a counter;
+	// masters do not lease it. 0 means the pool carries no allowance.
+	Amount int64 `json:"amount,omitempty"`
+}
+
+// Admit decides whether a pool with held leases may grant one more, and
+// whether that grant is an overage (past Seats). A hard pool grants while
+// held < Seats+Overage; a soft pool always grants.
+func (p Pool) Admit(held int) (grant, overage bool) {
+	overage = held >= p.Seats
+	if p.Enforce == Soft {
+		return true, overage
+	}
+	return held < p.Seats+p.Overage, overage
+}
+
+// check returns the first problem with p, with the field it is in.
+func (p Pool) check() (field, problem string) {
+	if pr := checkID(p.Name, MaxItemNameLen); pr != "" {
+		return "name", pr
+	}
+	if p.Seats < 0 || p.Seats > MaxSeats {
+		return "seats", fmt.Sprintf("%d is out of range 0..%d", p.Seats, MaxSeats)
+	}
+	switch p.Enforce {
+	case Hard, Soft:
+	case "":
+		return "enforce", "is missing; want hard or soft"
+	default:
+		return "enforce", fmt.Sprintf("%s is neither hard nor soft", quote(string(p.Enforce)))
+	}
+	if p.Overage < 0 || p.Overage > MaxSeats {
+		return "overage", fmt.Sprintf("%d is out of range 0..%d", p.Overage, MaxSeats)
+	}
+	if p.Overage > 0 && p.Enforce == Soft {
+		return "overage", "applies to hard pools only: a soft pool grants past its seats without limit"
+	}
+	if p.Amount < 0 || p.Amount > MaxAmount {
+		return "amount", fmt.Sprintf("%d is out of range 0..%d", p.Amount, int64(MaxAmount))
+	}
+	if p.Seats == 0 && p.Amount == 0 {
+		return "seats", "a pool with no seats and no amount grants nothing"
+	}
+	return "", ""
+}
+
+// Calculation says how a template value scales with the purchased
+// quantity.
+type Calculation string
+
+// Calculations, spelled as in the product records of seed 002.
+const (
+	// Fixed takes the value as it is, whatever the quantity.
+	Fixed Calculation = "fixed"
+	// PerQty multiplies the value by the purchased quantity.
+	PerQty Calculation = "per qty"
+)
+
+// TemplateEntry is one line of a product's license template (seed 002):
+// a named pool whose seats and allowance are computed from the quantity
+// bought.
+//
+//	{"name": "orektic__timehseetProjects", "users": 1, "users_calculation": "per qty",
+//	 "amount": 5, "amount_calculation": "fixed"}
+//
+// Users is the number of seats: taken as is when UsersCalculation is
+// "fixed" (or absent, as in seed 002's trial template), multiplied by the
+// quantity when it is "per qty". Amount is the pool's allowance (see
+// Pool.Amount), computed the same way from AmountCalculation. Seed 002
+// leaves "amount" unexplained; it could also be read as a price, but a
+// license carries no prices (billing is the hub's business) and the entry
+// that has it, "...Projects", names a countable thing, so licmesh reads it
+// as an allowance of that thing.
+type TemplateEntry struct {
+	Name              string      `json:"name"`
+	Users             int         `json:"users,omitempty"`
+	UsersCalculation  Calculation `json:"users_calculation,omitempty"`
+	Amount            int64       `json:"amount,omitempty"`
+	AmountCalculation Calculation `json:"amount_calculation,omitempty"`
+	// Enforce is the pool's enforcement; absent means hard, since seed
+	// 002's templates do not say and a hard limit is what was sold.
+	Enforce Enforcement `json:"enforce,omitempty"`
+	// Overage is the pool's allowed overage, a fixed count.
+	Overage int `json:"overage,omitempty"`
+}
+
+// EvaluateTemplate turns template entries into the pools they grant for a
+// purchased quantity, in the entries' order. An empty template grants no
+// pools. Errors are *FieldError with paths like "template[1].users".
+func EvaluateTemplate(entries []TemplateEntry, quantity int) ([]Pool, error) {
+	if quantity < 1 || quantity > MaxQuantity {
+		return nil, fieldErr("quantity", fmt.Sprintf("%d is out of range 1..%d", quantity, MaxQuantity))
+	}
+	return evaluate(entries, quantity, "template")
+}
+
+func evaluate(entries []TemplateEntry, quantity int, path string) ([]Pool, error) {
+	if len(entries) > MaxEntries {
+		return nil, fieldErr(path, fmt.Sprintf("has %d entries, at most %d allowed", len(entries), MaxEntries))
+	}
+	if len(entries) == 0 {
+		return nil, nil
+	}
+	pools := make([]Pool, 0, len(entries))
+	seen := make(map[string]int, len(entries))
+	for i, e := range entries {
+		at := path + "[" + strconv.Itoa(i) + "]"
+		if j, dup := seen[e.Name]; dup {
+			return nil, fieldErr(at+".name", fmt.Sprintf("%s is also the name of %s[%d]", quote(e.Name), path, j))
+		}
+		seen[e.Name] = i
+		p, field, problem := e.evaluate(quantity)
+		if problem != "" {
+			return nil, fieldErr(at+"."+field, problem)
+		}
+		pools = append(pools, p)
+	}
+	return pools, nil
+}
+
+func (e TemplateEntry) evaluate(quantity int) (p Pool, field, problem string) {
+	if e.Users < 0 || e.Users > MaxSeats {
+		return p, "users", fmt.Sprintf("%d is out of range 0..%d", e.Users, MaxSeats)
+	}
+	seats, problem := scale(int64(e.Users), e.UsersCalculation, quantity, MaxSeats, "users")
+	if problem != "" {
+		return p, "users_calculation", problem
+	}
+	if e.Amount < 0 || e.Amount > MaxAmount {
+		return p, "amount", fmt.Sprintf("%d is out of range 0..%d", e.Amount, int64(MaxAmount))
+	}
+	if e.Amount == 0 && e.AmountCalculation != "" {
+		return p, "amount_calculation", "is given but amount is not"
+	}
+	amount, problem := scale(e.Amount, e.AmountCalculation, quantity, MaxAmount, "amount")
+	if problem != "" {
+		return p, "amount_calculation", problem
+	}
+	if seats == 0 && amount == 0 {
+		return p, "users", "an entry with no users and no amount grants nothing"
+	}
+	enforce := e.Enforce
+	if enforce == "" {
+		enforce = Hard
+	}
+	p = Pool{Name: e.Name, Seats: int(seats), Enforce: enforce, Overage: e.Overage, Amount: amount}
+	field, problem = p.check()
+	if field == "seats" {
+		field = "users"
+	}
+	return p, field, problem
+}
+
+// scale applies calc to v for quantity, refusing results above max.
+func scale(v int64, calc Calculation, quantity int, max int64, what string) (int64, string) {
+	switch calc {
+	case "", Fixed:
+		return v, ""
+	case PerQty:
+		// Both factors are bounded (1e12 and 1e6), so the product fits.
+		n := v * int64(quantity)
+		if n > max {
+			return 0, fmt.Sprintf("%s %d per qty × quantity %d = %d, more than %d", what, v, quantity, n, max)
+		}
+		return n, ""
+	}
+	return 0, fmt.Sprintf("%s is neither %q nor %q", quote(string(calc)), Fixed, PerQty)
+}
