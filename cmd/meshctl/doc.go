@@ -14,6 +14,12 @@
 //	meshctl operator remove-peer ID
 //	meshctl version
 //
+// Offline, with no cluster and no token:
+//
+//	meshctl vendor keygen --out DIR [--key-id ID]
+//	meshctl vendor sign --key FILE [--key-id ID] PAYLOAD.json
+//	meshctl license verify FILE --vendor-key ID:BASE64 [--cluster-id ID]
+//
 // Global flags, each with an environment fallback (a flag beats the
 // environment, which beats the default): --addr (LICMESH_ADDR, default
 // https://127.0.0.1:7400), --token (LICMESH_TOKEN) or --token-file

@@ -45,8 +45,10 @@ func (a *app) rootCommand() *cobra.Command {
 		Short: "Operate a licmesh cluster through a master's admin API",
 		Long: `meshctl operates a licmesh cluster through any master's admin API (HTTPS).
 
-Every call needs an admin token (--token, --token-file or LICMESH_TOKEN). Give
-the cluster CA with --ca (or LICMESH_CA) so meshctl can verify the master.`,
+Calls to a master need an admin token (--token, --token-file or
+LICMESH_TOKEN); give the cluster CA with --ca (or LICMESH_CA) so meshctl can
+verify the master. "vendor" and "license verify" work offline, with no
+cluster and no token.`,
 		SilenceErrors: true,
 		SilenceUsage:  true,
 		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
