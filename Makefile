@@ -55,7 +55,7 @@ lint:
 fuzz:
 	@for p in $$($(GO) list ./...); do \
 	  for f in $$($(GO) test -list '^Fuzz' $$p 2>/dev/null | grep ^Fuzz); do \
-	    echo "fuzz $$p $$f"; $(GO) test -run=^$$ -fuzz=^$$f$$ -fuzztime=20s $$p || exit 1; \
+	    echo "fuzz $$p $$f"; $(GO) test -run=^$$ -fuzz=^$$f$$ -fuzztime=20s -fuzzminimizetime=2s $$p || exit 1; \
 	  done; done
 
 clean:
