@@ -3,6 +3,8 @@ package main
 import (
 	"encoding/csv"
 	"encoding/json"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -48,6 +50,14 @@ func TestCommandsSendTheRightRequest(t *testing.T) {
 			[]string{"HOSTNAME", "col-1", "LAST SEEN"}},
 		{[]string{"operator", "remove-peer", "m3"}, "RemovePeer", &v1.RemovePeerRequest{Id: "m3"},
 			[]string{"removed peer m3"}},
+		{[]string{"license", "list"}, "ListLicenses", &v1.ListLicensesRequest{},
+			[]string{"PRODUCT", "Timesheet Admin User", "designer 2/5", "DAYS LEFT", "42"}},
+		{[]string{"license", "show", "lic-1"}, "GetLicense", &v1.GetLicenseRequest{Id: "lic-1"},
+			[]string{"orektic__timesheet", "subscription"}},
+		{[]string{"license", "show", "lic-1", "--text"}, "GetLicense", &v1.GetLicenseRequest{Id: "lic-1"},
+			[]string{"BEGIN LICMESH LICENSE"}},
+		{[]string{"license", "remove", "lic-1"}, "RemoveLicense", &v1.RemoveLicenseRequest{Id: "lic-1"},
+			[]string{"removed license lic-1"}},
 	}
 	for _, tt := range tests {
 		t.Run(strings.Join(tt.args, "_"), func(t *testing.T) {
@@ -91,7 +101,7 @@ func TestTableShowsTimesAndBlanks(t *testing.T) {
 	if len(lines) != 3 {
 		t.Fatalf("got %d lines, want header and 2 rows", len(lines))
 	}
-	want := []string{"NAME", "SEATS", "ENFORCE", "HELD", "PEAK", "OVERAGES", "LAST", "OVERAGE"}
+	want := []string{"NAME", "SEATS", "ENFORCE", "HELD", "PEAK", "OVERAGES", "SOURCE", "LAST", "OVERAGE"}
 	if got := strings.Fields(lines[0]); strings.Join(got, " ") != strings.Join(want, " ") {
 		t.Errorf("header %q, want %q", got, want)
 	}
@@ -180,14 +190,14 @@ func TestCSVHasHeaderRowsAndGuardsFormulas(t *testing.T) {
 	if len(recs) != 3 {
 		t.Fatalf("got %d records, want header and 2 rows", len(recs))
 	}
-	if recs[0][0] != "NAME" || recs[0][6] != "LAST OVERAGE" {
+	if recs[0][0] != "NAME" || recs[0][7] != "LAST OVERAGE" {
 		t.Errorf("header %q", recs[0])
 	}
 	if got := recs[2][0]; got != "'=cmd|' /C calc'!A0" {
 		t.Errorf("formula cell %q was not guarded", got)
 	}
-	if recs[1][6] != "" || recs[2][6] != "2026-03-01T12:00:00Z" {
-		t.Errorf("time cells %q, %q", recs[1][6], recs[2][6])
+	if recs[1][7] != "" || recs[2][7] != "2026-03-01T12:00:00Z" {
+		t.Errorf("time cells %q, %q", recs[1][7], recs[2][7])
 	}
 
 	stdout, _, code = h.run("status", "-o", "csv")
@@ -247,5 +257,29 @@ func TestEmptyListPrintsHeaderOnly(t *testing.T) {
 	}
 	if strings.Count(stdout, "\n") != 1 || !strings.HasPrefix(stdout, "ID") {
 		t.Errorf("stdout %q, want the header alone", stdout)
+	}
+}
+
+func TestLicenseAddSendsTheFileAsIs(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	text := "pasted from an e-mail:\r\n  -----BEGIN LICMESH LICENSE-----\r\n  ...\r\n"
+	path := filepath.Join(t.TempDir(), "acme.lic")
+	if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	stdout, stderr, code := h.run("license", "add", path)
+	if code != exitOK {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	calls := h.fake.recordedCalls()
+	if len(calls) != 1 || calls[0].msg.(*v1.AddLicenseRequest).GetText() != text {
+		t.Fatalf("calls %v", calls)
+	}
+	if !strings.Contains(stdout, "lic-1") {
+		t.Fatalf("stdout %q", stdout)
+	}
+	if _, stderr, code := h.run("license", "add", filepath.Join(t.TempDir(), "missing.lic")); code != exitUsage || !strings.Contains(stderr, "missing.lic") {
+		t.Fatalf("missing file: exit %d, %q", code, stderr)
 	}
 }

@@ -112,6 +112,34 @@ func (f *fakeAdmin) ListCollectors(ctx context.Context, r *connect.Request[v1.Li
 	return answer(ctx, f, r.Spec().Procedure, r.Header(), r.Msg, func() *v1.ListCollectorsResponse { return f.collectors })
 }
 
+var testLicense = &v1.License{
+	Id: "lic-1", Customer: "Acme", Product: "Timesheet Admin User", Type: "subscription", Status: "active",
+	DaysLeft: 42, ExpiresAtMs: 1800000000000, Pools: []*v1.Pool{{Name: "designer", Seats: 5, Held: 2}},
+	Features: []string{"orektic__timesheet"}, Text: "-----BEGIN LICMESH LICENSE-----\n...\n",
+}
+
+func (f *fakeAdmin) AddLicense(ctx context.Context, r *connect.Request[v1.AddLicenseRequest]) (*connect.Response[v1.AddLicenseResponse], error) {
+	return answer(ctx, f, r.Spec().Procedure, r.Header(), r.Msg, func() *v1.AddLicenseResponse {
+		return &v1.AddLicenseResponse{License: testLicense}
+	})
+}
+
+func (f *fakeAdmin) ListLicenses(ctx context.Context, r *connect.Request[v1.ListLicensesRequest]) (*connect.Response[v1.ListLicensesResponse], error) {
+	return answer(ctx, f, r.Spec().Procedure, r.Header(), r.Msg, func() *v1.ListLicensesResponse {
+		return &v1.ListLicensesResponse{Licenses: []*v1.License{testLicense}}
+	})
+}
+
+func (f *fakeAdmin) GetLicense(ctx context.Context, r *connect.Request[v1.GetLicenseRequest]) (*connect.Response[v1.GetLicenseResponse], error) {
+	return answer(ctx, f, r.Spec().Procedure, r.Header(), r.Msg, func() *v1.GetLicenseResponse {
+		return &v1.GetLicenseResponse{License: testLicense}
+	})
+}
+
+func (f *fakeAdmin) RemoveLicense(ctx context.Context, r *connect.Request[v1.RemoveLicenseRequest]) (*connect.Response[v1.RemoveLicenseResponse], error) {
+	return answer(ctx, f, r.Spec().Procedure, r.Header(), r.Msg, func() *v1.RemoveLicenseResponse { return &v1.RemoveLicenseResponse{} })
+}
+
 func (f *fakeAdmin) recordedCalls() []recorded {
 	f.mu.Lock()
 	defer f.mu.Unlock()

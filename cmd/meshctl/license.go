@@ -14,7 +14,11 @@ import (
 )
 
 func (a *app) licenseCommand() *cobra.Command {
-	return group("license", "Check vendor licenses",
+	return group("license", "Add, list, show and remove licenses; verify one offline",
+		a.licenseAddCommand(),
+		a.licenseListCommand(),
+		a.licenseShowCommand(),
+		a.licenseRemoveCommand(),
 		a.licenseVerifyCommand(),
 	)
 }

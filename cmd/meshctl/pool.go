@@ -18,6 +18,7 @@ func poolColumns() []column[*v1.Pool] {
 		{"HELD", func(r p) string { return u32(r.GetHeld()) }},
 		{"PEAK", func(r p) string { return u32(r.GetPeakHeld()) }},
 		{"OVERAGES", func(r p) string { return u64(r.GetOverageGrants()) }},
+		{"SOURCE", func(r p) string { return r.GetSource() }},
 		{"LAST OVERAGE", func(r p) string { return msTime(r.GetLastOverageMs()) }},
 	}
 }

@@ -77,6 +77,7 @@ then flags.`,
 	f.StringVar(&cfg.CollectorAddr, "collector-addr", cfg.CollectorAddr, "collector protocol address (UDP and TCP)")
 	f.DurationVar(&cfg.LeaseTTL, "lease-ttl", cfg.LeaseTTL, "lease time to live")
 	f.BoolVar(&cfg.LeaveOnTerminate, "leave-on-terminate", cfg.LeaveOnTerminate, "leave the cluster on SIGTERM")
+	f.StringSliceVar(&cfg.VendorKeys, "vendor-keys", nil, "vendor public key as key-id:base64; repeatable")
 	f.BoolVar(&cfg.DisableQUIC, "disable-quic", cfg.DisableQUIC, "serve collectors over TLS/TCP only")
 	f.DurationVar(&cfg.HeartbeatTimeout, "heartbeat-timeout", cfg.HeartbeatTimeout, "Raft heartbeat timeout")
 	f.DurationVar(&cfg.ElectionTimeout, "election-timeout", cfg.ElectionTimeout, "Raft election timeout")

@@ -76,17 +76,25 @@ func (e *Enforcement) UnmarshalText(b []byte) error {
 
 // Pool is a set of seats that leases are granted from.
 type Pool struct {
-	// Name is 1-64 characters of [a-z0-9._-], starting with a letter or
-	// digit.
+	// Name is 1-64 characters of [A-Za-z0-9._-], starting with a letter or
+	// digit. Names are case-sensitive: capitals are allowed because pools
+	// come from vendor licenses, whose names are the product's own
+	// ("orektic__timehseetAdminUser").
 	Name string
 	// Seats is the number of concurrent leases the pool was sold with,
 	// 0..MaxSeats.
 	Seats int
 	// Enforce says what happens when every seat is held.
 	Enforce Enforcement
+	// Overage is how many leases a hard pool may grant past Seats, each
+	// marked as overage, before it refuses; 0..MaxSeats, and 0 for a soft
+	// pool, which has no limit. It is left out of the JSON form when 0, so
+	// pools without it encode as they always did.
+	Overage int `json:",omitempty"`
 }
 
-// Validate checks the pool's name, seat count and enforcement mode.
+// Validate checks the pool's name, seat count, enforcement mode and
+// overage.
 func (p Pool) Validate() error {
 	if err := ValidatePoolName(p.Name); err != nil {
 		return err
@@ -96,6 +104,12 @@ func (p Pool) Validate() error {
 	}
 	if !p.Enforce.Valid() {
 		return fmt.Errorf("%w: pool %q: enforcement must be hard or soft", ErrInvalidPool, p.Name)
+	}
+	if p.Overage < 0 || p.Overage > MaxSeats {
+		return fmt.Errorf("%w: pool %q: overage %d out of range 0..%d", ErrInvalidPool, p.Name, p.Overage, MaxSeats)
+	}
+	if p.Overage > 0 && p.Enforce == Soft {
+		return fmt.Errorf("%w: pool %q: overage applies to hard pools only (a soft pool grants past its seats without limit)", ErrInvalidPool, p.Name)
 	}
 	return nil
 }
@@ -111,12 +125,12 @@ func ValidatePoolName(name string) error {
 	}
 	for i := 0; i < len(name); i++ {
 		c := name[i]
-		alnum := c >= 'a' && c <= 'z' || c >= '0' && c <= '9'
+		alnum := c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9'
 		if i == 0 && !alnum {
-			return fmt.Errorf("%w: name %q must start with a lower-case letter or digit", ErrInvalidPool, name)
+			return fmt.Errorf("%w: name %q must start with a letter or digit", ErrInvalidPool, clip(name))
 		}
 		if !alnum && c != '.' && c != '_' && c != '-' {
-			return fmt.Errorf("%w: name %q has a character outside [a-z0-9._-] at byte %d", ErrInvalidPool, clip(name), i)
+			return fmt.Errorf("%w: name %q has a character outside [A-Za-z0-9._-] at byte %d", ErrInvalidPool, clip(name), i)
 		}
 	}
 	return nil
@@ -126,21 +140,31 @@ func ValidatePoolName(name string) error {
 type Decision struct {
 	// Grant says whether a lease may be granted.
 	Grant bool
-	// Overage says the grant goes past the pool's seats (soft pools only).
+	// Overage says the grant goes past the pool's seats: any grant of a
+	// soft pool at or past its seats, or one of a hard pool's allowed
+	// overage.
 	Overage bool
 }
 
 // Admit decides whether a pool that currently has held leases may grant one
-// more. A hard pool grants only while held < Seats; a soft pool always
-// grants and flags the grant as overage when held >= Seats. A pool shrunk
-// below its held count therefore grants nothing new (hard) or only overage
-// (soft) until releases bring it under.
+// more. A hard pool grants while held < Seats, then as overage while held <
+// Seats+Overage, then refuses; a soft pool always grants and flags the
+// grant as overage when held >= Seats. A pool shrunk below its held count
+// therefore grants nothing new (hard) or only overage (soft) until releases
+// bring it under. This is license.Pool.Admit's rule, so a pool taken from a
+// license admits the same leases here.
 func (p Pool) Admit(held int) Decision {
 	under := held < p.Seats
 	if p.Enforce == Soft {
 		return Decision{Grant: true, Overage: !under}
 	}
-	return Decision{Grant: under}
+	if under {
+		return Decision{Grant: true}
+	}
+	if held < p.Seats+p.Overage {
+		return Decision{Grant: true, Overage: true}
+	}
+	return Decision{}
 }
 
 // clip bounds user-supplied text quoted in error messages.

@@ -39,6 +39,13 @@ func TestEnforcementJSON(t *testing.T) {
 	if err := json.Unmarshal([]byte(`{"Enforce":"medium"}`), &p); !errors.Is(err, ErrInvalidEnforcement) {
 		t.Fatalf("bad enforcement error = %v", err)
 	}
+	// Overage appears only when set, so older pools encode as they did.
+	if b, _ := json.Marshal(Pool{Name: "p", Seats: 1, Enforce: Hard, Overage: 2}); string(b) != `{"Name":"p","Seats":1,"Enforce":"hard","Overage":2}` {
+		t.Fatalf("json with overage = %s", b)
+	}
+	if b, _ := json.Marshal(Pool{Name: "p", Seats: 1, Enforce: Hard}); string(b) != `{"Name":"p","Seats":1,"Enforce":"hard"}` {
+		t.Fatalf("json without overage = %s", b)
+	}
 	if _, err := json.Marshal(Pool{Name: "p"}); !errors.Is(err, ErrInvalidEnforcement) {
 		t.Fatalf("marshal of zero enforcement error = %v", err)
 	}
@@ -50,6 +57,9 @@ func TestPoolValidate(t *testing.T) {
 		{Name: "0pool", Seats: MaxSeats, Enforce: Soft},
 		{Name: "pm.users_v2-east", Seats: 10, Enforce: Hard},
 		{Name: strings.Repeat("x", 64), Seats: 1, Enforce: Hard},
+		{Name: "orektic__timehseetAdminUser", Seats: 5, Enforce: Hard},
+		{Name: "Pool", Seats: 1, Enforce: Hard, Overage: 2},
+		{Name: "p", Seats: 0, Enforce: Hard, Overage: MaxSeats},
 	}
 	for _, p := range ok {
 		if err := p.Validate(); err != nil {
@@ -59,7 +69,10 @@ func TestPoolValidate(t *testing.T) {
 	bad := map[string]Pool{
 		"empty name":       {Name: "", Seats: 1, Enforce: Hard},
 		"long name":        {Name: strings.Repeat("x", 65), Seats: 1, Enforce: Hard},
-		"upper case":       {Name: "Pool", Seats: 1, Enforce: Hard},
+		"leading _":        {Name: "_Pool", Seats: 1, Enforce: Hard},
+		"negative overage": {Name: "p", Seats: 1, Enforce: Hard, Overage: -1},
+		"too much overage": {Name: "p", Seats: 1, Enforce: Hard, Overage: MaxSeats + 1},
+		"soft overage":     {Name: "p", Seats: 1, Enforce: Soft, Overage: 1},
 		"leading dot":      {Name: ".pool", Seats: 1, Enforce: Hard},
 		"leading dash":     {Name: "-pool", Seats: 1, Enforce: Hard},
 		"space":            {Name: "my pool", Seats: 1, Enforce: Hard},
@@ -80,6 +93,7 @@ func TestPoolValidate(t *testing.T) {
 func TestAdmit(t *testing.T) {
 	hard := Pool{Name: "h", Seats: 2, Enforce: Hard}
 	soft := Pool{Name: "s", Seats: 2, Enforce: Soft}
+	over := Pool{Name: "o", Seats: 2, Enforce: Hard, Overage: 3}
 	cases := []struct {
 		p    Pool
 		held int
@@ -93,6 +107,12 @@ func TestAdmit(t *testing.T) {
 		{soft, 2, Decision{Grant: true, Overage: true}},
 		{soft, 7, Decision{Grant: true, Overage: true}},
 		{Pool{Name: "z", Seats: 0, Enforce: Hard}, 0, Decision{}},
+		{over, 1, Decision{Grant: true}},
+		{over, 2, Decision{Grant: true, Overage: true}},
+		{over, 4, Decision{Grant: true, Overage: true}},
+		{over, 5, Decision{}},
+		{over, 9, Decision{}},
+		{Pool{Name: "z", Seats: 0, Enforce: Hard, Overage: 1}, 0, Decision{Grant: true, Overage: true}},
 	}
 	for _, c := range cases {
 		if got := c.p.Admit(c.held); got != c.want {

@@ -14,6 +14,10 @@ func applyLeaseBatch(s *state, ac *applyCtx, c *LeaseBatch) Response {
 	if ac.index == 0 || ac.index >= maxLeaseIndex {
 		return Response{Err: ErrBadIndex}
 	}
+	// The batch cannot fail from here on, so trusted time may move now:
+	// acquires are judged by the pools as they stand at the batch's time,
+	// a license that expired by then grants nothing.
+	s.advance(c.Now)
 	res := make([]OpResult, len(c.Ops))
 	for i := range c.Ops {
 		op := &c.Ops[i]
@@ -38,6 +42,8 @@ func (s *state) acquire(ac *applyCtx, op *LeaseOp, id lease.ID, now int64) OpRes
 	if !ok {
 		return OpResult{Err: ErrUnknownPool}
 	}
+	// A lease already held is found whatever became of its pool: finding
+	// it grants nothing new.
 	if have, ok := p.holders[op.Holder]; ok {
 		r, _ := s.lease(have)
 		if s.names.names[r.collector] != op.CollectorID {
@@ -45,6 +51,12 @@ func (s *state) acquire(ac *applyCtx, op *LeaseOp, id lease.ID, now int64) OpRes
 		}
 		l := s.toLease(have, r)
 		return OpResult{Lease: &l, Existing: true}
+	}
+	switch p.source {
+	case SourceNone:
+		return OpResult{Err: ErrUnknownPool}
+	case SourceExpired:
+		return OpResult{Err: ErrPoolExpired}
 	}
 	held := len(p.holders)
 	d := p.pool.Admit(held)
@@ -95,9 +107,14 @@ func (s *state) expire(ac *applyCtx, op *LeaseOp) OpResult {
 	return s.drop(ac, op.LeaseID, r)
 }
 
+// drop removes a lease, and its pool with it if nothing grants the pool
+// any more and this was its last lease.
 func (s *state) drop(ac *applyCtx, id lease.ID, r leaseRec) OpResult {
 	l := s.toLease(id, r)
 	s.removeLease(id, r)
+	if p := s.poolList[r.pool]; p.source == SourceNone && len(p.holders) == 0 {
+		s.deletePool(p)
+	}
 	if ac.obs != nil {
 		ac.obs.LeaseRemoved(id)
 	}

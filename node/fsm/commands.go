@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"github.com/licmesh/licmesh/licensing/lease"
+	"github.com/licmesh/licmesh/licensing/license"
 )
 
 // Limits on commands. They bound what one Raft entry can hold and what a
@@ -224,6 +225,29 @@ type CollectorSeen struct {
 	Entries []SeenEntry
 }
 
+// AddLicense stores a vendor license. The master verifies the signature
+// against its vendor keys before proposing; the FSM only parses Text (the
+// armoured license, canonical or as pasted) and stores its canonical form,
+// so every node derives the same pools and features from it. See
+// applyAddLicense for the rules (duplicates, renewals, cluster binding,
+// expiry).
+type AddLicense struct {
+	Text []byte
+	Now  int64
+}
+
+// String describes the command without the license text.
+func (c AddLicense) String() string {
+	return fmt.Sprintf("AddLicense{%d bytes Now:%d}", len(c.Text), c.Now)
+}
+
+// RemoveLicense removes a stored license. Its pools lose its seats; leases
+// already held stay until released or expired.
+type RemoveLicense struct {
+	ID  license.LicenseID
+	Now int64
+}
+
 func (Bootstrap) msgType() MsgType     { return BootstrapType }
 func (CreatePool) msgType() MsgType    { return CreatePoolType }
 func (UpdatePool) msgType() MsgType    { return UpdatePoolType }
@@ -233,6 +257,8 @@ func (RevokeToken) msgType() MsgType   { return RevokeTokenType }
 func (Enroll) msgType() MsgType        { return EnrollType }
 func (RenewCert) msgType() MsgType     { return RenewCertType }
 func (CollectorSeen) msgType() MsgType { return CollectorSeenType }
+func (AddLicense) msgType() MsgType    { return AddLicenseType }
+func (RemoveLicense) msgType() MsgType { return RemoveLicenseType }
 
 func (c Bootstrap) now() int64     { return c.Now }
 func (c CreatePool) now() int64    { return c.Now }
@@ -243,6 +269,8 @@ func (c RevokeToken) now() int64   { return c.Now }
 func (c Enroll) now() int64        { return c.Now }
 func (c RenewCert) now() int64     { return c.Now }
 func (c CollectorSeen) now() int64 { return c.Now }
+func (c AddLicense) now() int64    { return c.Now }
+func (c RemoveLicense) now() int64 { return c.Now }
 
 func (c Bootstrap) validate() error {
 	switch {
@@ -368,4 +396,20 @@ func (c CollectorSeen) validate() error {
 		}
 	}
 	return nil
+}
+
+// validate parses the license, so that text no node could use is refused
+// before it reaches the log, and Apply refuses it as malformed.
+func (c AddLicense) validate() error {
+	if err := checkNow(c.Now); err != nil {
+		return err
+	}
+	if _, err := parseLicense(c.Text); err != nil {
+		return fmt.Errorf("%w: add license: %w", ErrMalformed, err)
+	}
+	return nil
+}
+
+func (c RemoveLicense) validate() error {
+	return firstErr(checkNow(c.Now), checkID("license id", string(c.ID)))
 }

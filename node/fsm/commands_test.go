@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/licmesh/licmesh/licensing/lease"
+	"github.com/licmesh/licmesh/licensing/license"
 )
 
 func allCommands() map[MsgType]command {
@@ -24,7 +25,19 @@ func allCommands() map[MsgType]command {
 		RenewCertType: RenewCert{CollectorID: "c1", CertSerial: "0a1c", Now: t0},
 		CollectorSeenType: CollectorSeen{Now: t0, Entries: []SeenEntry{
 			{CollectorID: "c1", Version: "1.2.4", Protocol: "h3", SeenAt: t0}}},
+		AddLicenseType:    AddLicense{Text: fuzzLicense(), Now: t0},
+		RemoveLicenseType: RemoveLicense{ID: "lic-1", Now: t0},
 	}
+}
+
+// fuzzLicense is a sealed license for the command tables and fuzz seeds:
+// a timesheet subscription whose trial is on at t0.
+func fuzzLicense() []byte {
+	text, err := license.SealPayload(timesheetPayload("lic-1"), vendorKey, vendorKeyID)
+	if err != nil {
+		panic(err)
+	}
+	return text
 }
 
 func TestEncodeDecodeRoundTrip(t *testing.T) {
@@ -140,6 +153,11 @@ func TestCommandValidation(t *testing.T) {
 		"renew no serial":      RenewCert{CollectorID: "c", Now: t0},
 		"seen bad entry":       CollectorSeen{Now: t0, Entries: []SeenEntry{{CollectorID: "c", SeenAt: 0}}},
 		"seen too many":        CollectorSeen{Now: t0, Entries: make([]SeenEntry, MaxSeenEntries+1)},
+		"license no text":      AddLicense{Now: t0},
+		"license garbage":      AddLicense{Text: []byte("not a license"), Now: t0},
+		"license no now":       AddLicense{Text: fuzzLicense()},
+		"remove no id":         RemoveLicense{Now: t0},
+		"remove bad id":        RemoveLicense{ID: "a b", Now: t0},
 	}
 	for name, c := range bad {
 		if err := c.validate(); !errors.Is(err, ErrMalformed) {
@@ -157,6 +175,9 @@ func TestMsgTypeString(t *testing.T) {
 	if s := (LeaseBatchType | IgnoreUnknownTypeFlag).String(); s != "LeaseBatch|ignore-unknown" {
 		t.Errorf("String = %q", s)
 	}
+	if s := RemoveLicenseType.String(); s != "RemoveLicense" || AddLicenseType.String() != "AddLicense" {
+		t.Errorf("String = %q", s)
+	}
 	if s := MsgType(99).String(); s != "MsgType(99)" {
 		t.Errorf("String = %q", s)
 	}
@@ -165,6 +186,9 @@ func TestMsgTypeString(t *testing.T) {
 func TestSecretsNotPrinted(t *testing.T) {
 	b := testBootstrap()
 	tok := Token{ID: "t1", Role: RoleAdmin, SecretHash: Hash{0xAB, 0xCD}}
+	if s := (AddLicense{Text: fuzzLicense(), Now: t0}).String(); strings.Contains(s, "BEGIN") {
+		t.Errorf("license text printed: %s", s)
+	}
 	for _, s := range []string{b.String(), tok.String(), Hash{0xAB, 0xCD}.String(),
 		ClusterInfo{ID: "x", CAKeyPEM: []byte("PRIVATE"), SigningKey: []byte("seedseed")}.String()} {
 		if strings.Contains(s, "abcd") || strings.Contains(s, "PRIVATE") || strings.Contains(s, "seed") || strings.Contains(s, "MIIC") {

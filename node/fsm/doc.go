@@ -1,6 +1,6 @@
 // Package fsm is the masters' replicated state machine: the cluster's
-// identity and keys, seat pools and their leases, join and admin tokens,
-// and enrolled collectors.
+// identity and keys, vendor licenses, seat pools and their leases, join and
+// admin tokens, and enrolled collectors.
 //
 // Every change is a command in the Raft log: one message-type byte from an
 // append-only enum (see MsgType; IgnoreUnknownTypeFlag lets old nodes skip
@@ -18,6 +18,27 @@
 // set when the command was refused as a whole (malformed, or a business rule
 // such as ErrPoolExists), and then nothing changed, trusted time included.
 // A LeaseBatch is applied operation by operation; each gets an OpResult.
+//
+// Licenses: AddLicense carries a license's armoured text, whose vendor
+// signature the master checked before proposing (vendor keys are each
+// master's configuration, not replicated state). The FSM parses it with
+// the licensing/license package, never checks the signature, and stores
+// the canonical text. A renewal (same subscription and customer, issued
+// later) or a license listing others in supersedes replaces them in the
+// same step; the refusals are listed on applyAddLicense.
+//
+// Pools are derived: each pool's seats come from the licenses in force at
+// trusted time (their pools add up; see state.targets for the precedence
+// over manual pools and what happens at expiry), recomputed whenever a
+// license or manual pool changes and whenever trusted time crosses a
+// license's not_before, trial end, expiry or grace end. A license grants
+// its trial template's pools during its trial, its license template's (or
+// explicit pools) after, and from expiry through grace the pools it had
+// just before. Derivation never touches a held lease: a pool that shrinks
+// below its leases, expires (SourceExpired) or loses its license
+// (SourceNone) grants nothing new, and its leases stay until released or
+// expired. Trusted time only moves forward, so a leader whose clock was set
+// back revives nothing.
 //
 // Reads (Cluster, Pools, Leases, ...) take a read lock and return copies;
 // they may be called from any goroutine, at any time.

@@ -73,6 +73,34 @@ var (
 	// enrolled.
 	ErrUnknownCollector = errors.New("fsm: unknown collector")
 
+	// ErrPoolExpired means an acquire named a pool whose seats came only
+	// from licenses past their grace: it grants nothing new until a
+	// renewal is added.
+	ErrPoolExpired = errors.New("fsm: pool's license expired")
+	// ErrLicensedPool means UpdatePool named a pool whose seats come from a
+	// license; only a new license changes them.
+	ErrLicensedPool = errors.New("fsm: pool's seats come from a license")
+
+	// ErrLicenseExists means AddLicense named a license ID already stored.
+	ErrLicenseExists = errors.New("fsm: license exists")
+	// ErrUnknownLicense means RemoveLicense named a license not stored.
+	ErrUnknownLicense = errors.New("fsm: unknown license")
+	// ErrLicenseOutdated means AddLicense gave a license that a stored one
+	// replaces: an older (or equally old) license of the same subscription,
+	// or one that a stored license supersedes.
+	ErrLicenseOutdated = errors.New("fsm: license outdated by a stored license")
+	// ErrLicenseConflict means AddLicense gave a license whose
+	// subscription ID is held by a stored license of another customer.
+	ErrLicenseConflict = errors.New("fsm: license conflicts with a stored license")
+	// ErrLicenseCluster means AddLicense gave a license bound to another
+	// cluster.
+	ErrLicenseCluster = errors.New("fsm: license bound to another cluster")
+	// ErrLicenseNotInForce means AddLicense gave a license past its grace
+	// at trusted time, or one not yet valid that would replace a stored
+	// license (and so leave its pools without seats until it starts). The
+	// error also wraps license.ErrExpired or license.ErrNotYetValid.
+	ErrLicenseNotInForce = errors.New("fsm: license not in force")
+
 	// ErrBadSnapshot means a snapshot stream is corrupt, truncated or of an
 	// unknown format; Restore leaves the state as it was.
 	ErrBadSnapshot = errors.New("fsm: bad snapshot")

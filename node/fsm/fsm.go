@@ -28,10 +28,14 @@ var (
 )
 
 // applyCtx is what an apply function knows besides the command: where in
-// the log it is and whom to tell about lease changes.
+// the log it is, whom to tell about lease changes, and the time the
+// command happens at, max(trusted time, the command's Now), which is what
+// it stamps and judges licenses by, so that a leader with a slower clock
+// never moves a record back in time.
 type applyCtx struct {
 	index uint64
 	obs   Observer
+	at    int64
 }
 
 // applyFunc applies one decoded, validated command. It must be
@@ -57,6 +61,8 @@ func New() *FSM {
 			EnrollType:        applyAs(applyEnroll),
 			RenewCertType:     applyAs(applyRenewCert),
 			CollectorSeenType: applyAs(applyCollectorSeen),
+			AddLicenseType:    applyAs(applyAddLicense),
+			RemoveLicenseType: applyAs(applyRemoveLicense),
 		},
 	}
 }
@@ -115,10 +121,10 @@ func (f *FSM) applyLocked(index uint64, data []byte) Response {
 	if t.Base() != BootstrapType && f.st.cluster == nil {
 		return Response{Index: index, Err: ErrNotBootstrapped}
 	}
-	resp := fn(f.st, &applyCtx{index: index, obs: f.obs}, c)
+	resp := fn(f.st, &applyCtx{index: index, obs: f.obs, at: max(f.st.trusted, c.now())}, c)
 	resp.Index = index
 	if resp.Err == nil {
-		f.st.observe(c.now())
+		f.st.advance(c.now())
 	}
 	return resp
 }

@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"errors"
 	"io"
+	"os"
 	"testing"
 
 	"github.com/licmesh/licmesh/licensing/lease"
+	"github.com/licmesh/licmesh/licensing/license"
 )
 
 // fuzzBase is a small state for fuzz targets to start from.
@@ -18,6 +20,8 @@ func fuzzBase(t testing.TB) []byte {
 	h.ok(CreateTokenType, CreateToken{ID: "tok1", SecretHash: Hash{1}, Role: RoleCollector, MaxUses: 3, Now: t0})
 	h.ok(EnrollType, Enroll{TokenID: "tok1", SecretHash: Hash{1}, CollectorID: "c1", CertSerial: "01", Now: t0})
 	h.batch(t0, acq("p", "alice", "c1"), acq("s", "bob", "c1"), acq("s", "carol", "c2"))
+	h.ok(AddLicenseType, AddLicense{Text: fuzzLicense(), Now: t0})
+	h.batch(t0, acq(adminPool, "dave", "c1"))
 	return snapshotBytes(t, h.f)
 }
 
@@ -41,6 +45,15 @@ func FuzzApply(f *testing.F) {
 	f.Add([]byte{byte(LeaseBatchType), '{', '}'})
 	f.Add([]byte{0x80 | 100, 'x'})
 	f.Add([]byte("\x04{\"Now\":1,\"Ops\":[{\"Kind\":\"acquire\",\"Pool\":\"p\"}]}"))
+	// License commands: a renewal replacing the base license, a second
+	// license adding seats, the end of the trial and of grace, removal.
+	renewal := timesheetPayload("lic-2", func(p *license.Payload) { p.IssuedAt = msTime(t0 + 1) })
+	f.Add(encode(f, AddLicenseType, AddLicense{Text: sealed(f, renewal), Now: t0 + 1}))
+	f.Add(encode(f, AddLicenseType, AddLicense{Text: sealed(f, testPayload("lic-3", withPools(license.Pool{Name: adminPool, Seats: 2, Enforce: license.Hard, Overage: 1}))), Now: t0}))
+	f.Add(encode(f, LeaseBatchType, LeaseBatch{Now: t0 + 31*dayMs, Ops: []LeaseOp{acq(adminPool, "erin", "c1"), acq(projectsPool, "frank", "c1")}}))
+	f.Add(encode(f, LeaseBatchType, LeaseBatch{Now: t0 + 400*dayMs, Ops: []LeaseOp{acq(adminPool, "erin", "c1")}}))
+	f.Add(encode(f, RemoveLicenseType, RemoveLicense{ID: "lic-1", Now: t0}))
+	f.Add(encode(f, CreatePoolType, CreatePool{Pool: lease.Pool{Name: adminPool, Seats: 1, Enforce: lease.Hard}, Now: t0}))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		fsm := restored(t, base)
 		before := stateBytes(t, fsm)
@@ -68,6 +81,8 @@ func FuzzDecodeCommand(f *testing.F) {
 		f.Add(encode(f, cmd.msgType(), cmd))
 	}
 	f.Add([]byte("\x02{\"Pool\":{\"Name\":\"p\",\"Seats\":1,\"Enforce\":\"hard\"},\"Now\":1}"))
+	f.Add([]byte("\x0b{\"ID\":\"lic-1\",\"Now\":1}"))
+	f.Add([]byte("\x0a{\"Text\":\"aGVsbG8=\",\"Now\":1}"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		mt, cmd, err := Decode(data)
 		if err != nil {
@@ -98,6 +113,9 @@ func FuzzRestore(f *testing.F) {
 	f.Add(snapshotBytes(f, New()))
 	f.Add(base[:len(base)/2])
 	f.Add([]byte(snapshotMagic))
+	if old, err := os.ReadFile("testdata/snapshot-v1.bin"); err == nil {
+		f.Add(old)
+	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		fsm := restored(t, base)
 		err := fsm.Restore(io.NopCloser(bytes.NewReader(data)))

@@ -18,6 +18,8 @@ const (
 	EnrollType        MsgType = 7
 	RenewCertType     MsgType = 8
 	CollectorSeenType MsgType = 9
+	AddLicenseType    MsgType = 10
+	RemoveLicenseType MsgType = 11
 )
 
 // IgnoreUnknownTypeFlag, set on a message type, tells a node that does not
@@ -52,6 +54,10 @@ func (t MsgType) String() string {
 		s = "RenewCert"
 	case CollectorSeenType:
 		s = "CollectorSeen"
+	case AddLicenseType:
+		s = "AddLicense"
+	case RemoveLicenseType:
+		s = "RemoveLicense"
 	default:
 		s = "MsgType(" + strconv.Itoa(int(t.Base())) + ")"
 	}
@@ -82,6 +88,10 @@ func newCommand(t MsgType) (command, bool) {
 		return new(RenewCert), true
 	case CollectorSeenType:
 		return new(CollectorSeen), true
+	case AddLicenseType:
+		return new(AddLicense), true
+	case RemoveLicenseType:
+		return new(RemoveLicense), true
 	}
 	return nil, false
 }

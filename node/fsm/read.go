@@ -23,8 +23,8 @@ func (f *FSM) Cluster() (ClusterInfo, bool) {
 func (f *FSM) Pools() []PoolStatus {
 	f.mu.RLock()
 	defer f.mu.RUnlock()
-	out := make([]PoolStatus, 0, len(f.st.poolList))
-	for _, p := range f.st.poolList {
+	out := make([]PoolStatus, 0, len(f.st.pools))
+	for _, p := range f.st.pools {
 		out = append(out, p.status())
 	}
 	slices.SortFunc(out, func(a, b PoolStatus) int { return cmp.Compare(a.Pool.Name, b.Pool.Name) })
@@ -186,10 +186,11 @@ func (f *FSM) Counts() Counts {
 	f.mu.RLock()
 	defer f.mu.RUnlock()
 	return Counts{
-		Pools:      len(f.st.poolList),
+		Pools:      len(f.st.pools),
 		Leases:     f.st.nLeases,
 		Collectors: len(f.st.collectors.m),
 		Tokens:     len(f.st.tokens.m),
+		Licenses:   len(f.st.licenses),
 	}
 }
 

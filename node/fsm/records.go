@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/licmesh/licmesh/licensing/lease"
+	"github.com/licmesh/licmesh/licensing/license"
 )
 
 // ClusterInfo is what Bootstrap recorded: the cluster's identity, its CA,
@@ -44,13 +45,50 @@ func (c ClusterInfo) clone() ClusterInfo {
 	return c
 }
 
+// PoolSource says where a pool's seats come from; see PoolStatus.Source.
+type PoolSource string
+
+// Pool sources, in order of precedence.
+const (
+	// SourceLicense means licenses in force (active or in grace) grant the
+	// pool; their seats add up. A manual config of the same name is
+	// ignored meanwhile.
+	SourceLicense PoolSource = "license"
+	// SourceManual means the pool was made by CreatePool and is changed by
+	// UpdatePool, for tests and development.
+	SourceManual PoolSource = "manual"
+	// SourceExpired means only licenses past their grace grant the pool:
+	// it has 0 seats and refuses acquires with ErrPoolExpired. Leases held
+	// stay until released or expired; the leader should stop renewing
+	// them (see FSM.PoolExpired).
+	SourceExpired PoolSource = "expired"
+	// SourceNone means nothing grants the pool any more (its license was
+	// removed, or replaced by one without it). It has 0 seats, refuses
+	// acquires with ErrUnknownPool, and disappears with its last lease.
+	SourceNone PoolSource = "none"
+)
+
 // PoolStatus is a pool with its current use and overage history.
 type PoolStatus struct {
+	// Pool is the pool in force: from its licenses, its manual config, or
+	// 0 seats (SourceExpired, SourceNone).
 	Pool lease.Pool
+	// Source says where Pool comes from.
+	Source PoolSource
+	// Licenses are the licenses granting the pool (SourceLicense), or the
+	// expired ones that granted it (SourceExpired), sorted.
+	Licenses []license.LicenseID
+	// Amount is the allowance the licenses grant with the pool, summed
+	// (see license.Pool.Amount); masters do not lease it.
+	Amount int64
+	// Manual is the pool's CreatePool/UpdatePool config, if it has one; it
+	// is in force only when Source is SourceManual.
+	Manual *lease.Pool
 	// Held is the number of leases the pool holds now; it may exceed
 	// Pool.Seats after a shrink or, for soft pools, through overage.
 	Held int
-	// OverageGrants counts grants made past the seats (soft pools).
+	// OverageGrants counts grants made past the seats (soft pools, and
+	// hard pools' allowed overage).
 	OverageGrants uint64
 	// PeakHeld is the most leases ever held at once.
 	PeakHeld int
@@ -136,6 +174,7 @@ type Counts struct {
 	Leases     int
 	Collectors int
 	Tokens     int
+	Licenses   int
 }
 
 // OpResult is the outcome of one LeaseOp.
@@ -143,8 +182,8 @@ type OpResult struct {
 	// Lease is a copy of the lease granted, found (Existing) or removed.
 	Lease *Lease
 	// Err is nil or a sentinel: ErrUnknownPool, ErrPoolFull,
-	// ErrUnknownLease, ErrNotHolder, ErrHeldElsewhere, or ErrInvalidOp
-	// (wrapped with a detail).
+	// ErrPoolExpired, ErrUnknownLease, ErrNotHolder, ErrHeldElsewhere, or
+	// ErrInvalidOp (wrapped with a detail).
 	Err error
 	// Existing says an acquire found the holder's lease already granted.
 	Existing bool
@@ -158,6 +197,8 @@ type Response struct {
 	Index uint64
 	Err   error
 	Ops   []OpResult
+	// Replaced lists the licenses an AddLicense replaced, sorted.
+	Replaced []license.LicenseID
 }
 
 // Observer is told about lease grants and removals as they apply, so the
@@ -168,4 +209,40 @@ type Response struct {
 type Observer interface {
 	LeaseGranted(l Lease)
 	LeaseRemoved(id lease.ID)
+}
+
+// LicenseInfo is a stored license as the FSM sees it at trusted time. The
+// payload is the license's own (customer, product, type, dates, features,
+// subscription ID...), decoded afresh for each read, so the caller may keep
+// or change it.
+type LicenseInfo struct {
+	license.Payload
+	// KeyID is the vendor key that signed the license.
+	KeyID license.KeyID
+	// Status is the license judged at trusted time: Phase (active,
+	// in_grace, expired, not_yet_valid), days left, trial. Its Tampered is
+	// always false: the local clock plays no part in the FSM.
+	Status license.State
+	// InForce says the license grants its pools and features now (active
+	// or in grace).
+	InForce bool
+	// Grants are the pools the license grants by its terms at trusted time
+	// (the trial template's during the trial), each with the leases held
+	// in the pool of that name, which other licenses may share. They count
+	// toward the pool only while InForce.
+	Grants []PoolGrant
+	// AddedAt is when AddLicense stored the license (Unix ms).
+	AddedAt int64
+	// Replaced lists the licenses this one replaced when it was added.
+	Replaced []license.LicenseID
+	// Text is the canonical armoured license; only FSM.License fills it.
+	Text []byte
+}
+
+// PoolGrant is one pool a license grants, with the use of the pool of that
+// name.
+type PoolGrant struct {
+	license.Pool
+	// Held is the number of leases the pool holds, from whatever source.
+	Held int
 }

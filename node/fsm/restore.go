@@ -11,10 +11,11 @@ import (
 // as a command would be checked, plus the stream's order and uniqueness.
 type restorer struct {
 	st       *state
+	version  byte
 	lastKind byte
 	lastKey  string
 	lastID   lease.ID
-	counts   [5]uint64 // pools, tokens, collectors, names, leases
+	counts   [6]uint64 // pools, tokens, collectors, names, leases, licenses
 	// leases are collected first and indexed at the end, when every map
 	// can be made at its final size instead of growing a million times.
 	leases []pendingLease
@@ -35,10 +36,11 @@ func readSnapshot(r io.Reader) (*state, error) {
 	if string(hdr[:len(snapshotMagic)]) != snapshotMagic {
 		return nil, badSnap("not an FSM snapshot (bad magic)")
 	}
-	if v := hdr[len(snapshotMagic)]; v != snapshotVersion {
-		return nil, badSnap("format version %d, this node reads %d", v, snapshotVersion)
+	v := hdr[len(snapshotMagic)]
+	if v != snapshotVersion && v != snapshotV1 {
+		return nil, badSnap("format version %d, this node reads %d and %d", v, snapshotV1, snapshotVersion)
 	}
-	rs := &restorer{st: newState(0)}
+	rs := &restorer{st: newState(0), version: v}
 	for {
 		kind, body, err := sr.next()
 		if err != nil {
@@ -93,6 +95,11 @@ func (rs *restorer) record(kind byte, body []byte) error {
 		return rs.name(body)
 	case recLease:
 		return rs.lease(body)
+	case recLicense:
+		if rs.version == snapshotV1 {
+			break
+		}
+		return rs.license(body)
 	}
 	return badSnap("unknown record kind %d", kind)
 }
@@ -123,19 +130,35 @@ func (rs *restorer) cluster(body []byte) error {
 
 func (rs *restorer) pool(body []byte) error {
 	var p poolRecord
-	if err := strictJSON(body, &p); err != nil {
+	if rs.version == snapshotV1 {
+		var old poolRecordV1
+		if err := strictJSON(body, &old); err != nil {
+			return badSnap("pool: %v", err)
+		}
+		p = poolRecord{Name: old.Pool.Name, Manual: &old.Pool, CreatedAt: old.CreatedAt, UpdatedAt: old.UpdatedAt,
+			OverageGrants: old.OverageGrants, PeakHeld: old.PeakHeld, LastOverageAt: old.LastOverageAt}
+	} else if err := strictJSON(body, &p); err != nil {
 		return badSnap("pool: %v", err)
 	}
-	if err := p.Pool.Validate(); err != nil {
+	if err := lease.ValidatePoolName(p.Name); err != nil {
 		return badSnap("pool: %v", err)
 	}
-	if err := rs.ordered("pool", p.Pool.Name); err != nil {
+	if m := p.Manual; m != nil {
+		if err := m.Validate(); err != nil {
+			return badSnap("pool: %v", err)
+		}
+		if m.Name != p.Name {
+			return badSnap("pool %q: manual config names pool %q", p.Name, clip(m.Name))
+		}
+	}
+	if err := rs.ordered("pool", p.Name); err != nil {
 		return err
 	}
 	if p.PeakHeld < 0 || p.CreatedAt <= 0 || p.UpdatedAt < p.CreatedAt || p.LastOverageAt < 0 {
-		return badSnap("pool %q: counters out of range", p.Pool.Name)
+		return badSnap("pool %q: counters out of range", p.Name)
 	}
-	ps := rs.st.addPool(p.Pool, p.CreatedAt)
+	ps := rs.st.addPool(p.Name, p.CreatedAt)
+	ps.manual = p.Manual
 	ps.updatedAt, ps.overageGrants, ps.peakHeld, ps.lastOverageAt = p.UpdatedAt, p.OverageGrants, p.PeakHeld, p.LastOverageAt
 	rs.counts[0]++
 	return nil
@@ -284,8 +307,57 @@ func (rs *restorer) indexLeases() error {
 	return nil
 }
 
+// license checks a license record as AddLicense would have: it parses, is
+// stored in canonical form, belongs to this cluster, and neither replaces
+// nor is replaced by a license already read.
+func (rs *restorer) license(body []byte) error {
+	var r licenseRecord
+	if err := strictJSON(body, &r); err != nil {
+		return badSnap("license: %v", err)
+	}
+	if err := rs.ordered("license", string(r.ID)); err != nil {
+		return err
+	}
+	l, err := parseLicense([]byte(r.Text))
+	if err != nil {
+		return badSnap("license %q: %v", clip(string(r.ID)), err)
+	}
+	st := rs.st
+	switch {
+	case l.ID != r.ID:
+		return badSnap("license record %q holds license %q", clip(string(r.ID)), l.ID)
+	case string(l.Text) != r.Text:
+		return badSnap("license %q: text is not in canonical form", r.ID)
+	case checkNow(r.AddedAt) != nil:
+		return badSnap("license %q: added_at %d out of range", r.ID, r.AddedAt)
+	case st.cluster == nil:
+		return badSnap("license %q in a cluster never bootstrapped", r.ID)
+	case l.ClusterID != "" && string(l.ClusterID) != st.cluster.ID:
+		return badSnap("license %q is bound to cluster %q", r.ID, l.ClusterID)
+	}
+	for _, id := range r.Replaced {
+		if err := checkID("replaced license id", string(id)); err != nil {
+			return badSnap("license %q: %v", r.ID, err)
+		}
+	}
+	for id, other := range st.licenses {
+		o := other.lic
+		if l.Replaces(&o.Payload) || o.Replaces(&l.Payload) ||
+			l.SubscriptionID != "" && l.SubscriptionID == o.SubscriptionID {
+			return badSnap("licenses %q and %q are of one subscription or replace one another", id, r.ID)
+		}
+	}
+	st.licenses[l.ID] = &licenseRec{lic: l, addedAt: r.AddedAt, replaced: r.Replaced}
+	rs.counts[5]++
+	return nil
+}
+
 func (rs *restorer) end(body []byte, sum uint32) error {
-	for i := range rs.counts {
+	counts := len(rs.counts)
+	if rs.version == snapshotV1 {
+		counts-- // no licenses
+	}
+	for i := range counts {
 		v, n := binary.Uvarint(body)
 		if n <= 0 {
 			return badSnap("end record: bad count")
@@ -304,5 +376,8 @@ func (rs *restorer) end(body []byte, sum uint32) error {
 	if rs.lastKind == 0 {
 		return badSnap("no meta record")
 	}
-	return rs.indexLeases()
+	if err := rs.indexLeases(); err != nil {
+		return err
+	}
+	return rs.st.settle()
 }

@@ -15,37 +15,50 @@ import (
 
 	"github.com/hashicorp/raft"
 	"github.com/licmesh/licmesh/licensing/lease"
+	"github.com/licmesh/licmesh/licensing/license"
 )
 
-// Snapshot stream, format version 1:
+// Snapshot stream, format version 2:
 //
-//	header   "LMFSMSNP" then the version byte 1
+//	header   "LMFSMSNP" then the version byte 2
 //	record   kind (1 byte) | body length (uvarint) | body
 //	...
 //	end      0xFF | length | body: uvarint counts of pools, tokens,
-//	         collectors, names and leases, then the CRC-32C (big-endian) of
-//	         every byte before the end record
+//	         collectors, names, leases and licenses, then the CRC-32C
+//	         (big-endian) of every byte before the end record
 //
 // Records come in kind order and, within a kind, sorted by key, so the same
 // state always gives the same bytes: one meta record, at most one cluster
 // record, then pools by name, tokens by ID, collectors by ID, the collector
-// names leases refer to (sorted), and leases by (shard, ID) - shardOf is a
-// fixed function of the ID, so this order is as canonical as a sort by ID.
+// names leases refer to (sorted), leases by (shard, ID) - shardOf is a
+// fixed function of the ID, so this order is as canonical as a sort by ID -
+// and licenses by ID.
 //
-// Why this shape: the small tables (cluster, pools, tokens, collectors) are
-// JSON bodies, strict on restore, because they are few, readable in a hex
-// dump and easy to extend. Leases are the bulk (a million of them is the
-// design point) and are compact binary: varint ID, grant time, TTL, pool
-// position, collector-name position, flags, then the holder bytes - about
-// 25 bytes plus the holder, against ~150 as JSON, and far cheaper to decode.
-// Length-prefixed records let Restore read in one pass with bounded
-// memory per record (it holds the parsed leases aside and indexes them at
-// the end, when every map can be made at its final size), and the end
-// record's counts and checksum catch truncation and corruption before the
-// new state replaces the old.
+// Why this shape: the small tables (cluster, pools, tokens, collectors,
+// licenses) are JSON bodies, strict on restore, because they are few,
+// readable in a hex dump and easy to extend. Leases are the bulk (a million
+// of them is the design point) and are compact binary: varint ID, grant
+// time, TTL, pool position, collector-name position, flags, then the holder
+// bytes - about 25 bytes plus the holder, against ~150 as JSON, and far
+// cheaper to decode. Length-prefixed records let Restore read in one pass
+// with bounded memory per record (it holds the parsed leases aside and
+// indexes them at the end, when every map can be made at its final size),
+// and the end record's counts and checksum catch truncation and corruption
+// before the new state replaces the old.
+//
+// Only history is stored: a pool record holds the pool's manual config (if
+// any) and counters, a license record the license's canonical text. What
+// derives from them at trusted time (each pool's seats and source, the
+// features) is recomputed by Restore exactly as Apply computed it.
+//
+// Version 1, written before licenses, differs in three ways: no license
+// records, five counts in the end record, and pool records that hold the
+// pool itself (every pool was manual). Restore reads both; Snapshot writes
+// version 2.
 const (
 	snapshotMagic   = "LMFSMSNP"
-	snapshotVersion = 1
+	snapshotVersion = 2
+	snapshotV1      = 1
 	maxRecordLen    = 1 << 20
 
 	recMeta      byte = 1
@@ -55,6 +68,7 @@ const (
 	recCollector byte = 5
 	recName      byte = 6
 	recLease     byte = 7
+	recLicense   byte = 8
 	recEnd       byte = 0xFF
 )
 
@@ -65,7 +79,20 @@ type metaRecord struct {
 	TrustedTime int64
 }
 
+// poolRecord is a pool's history: its manual config, if it has one, and
+// its counters.
 type poolRecord struct {
+	Name          string
+	Manual        *lease.Pool `json:",omitempty"`
+	CreatedAt     int64
+	UpdatedAt     int64
+	OverageGrants uint64
+	PeakHeld      int
+	LastOverageAt int64
+}
+
+// poolRecordV1 is a pool record of format version 1.
+type poolRecordV1 struct {
 	Pool          lease.Pool
 	CreatedAt     int64
 	UpdatedAt     int64
@@ -74,12 +101,30 @@ type poolRecord struct {
 	LastOverageAt int64
 }
 
+// licenseRecord is a stored license. Text is a string, not bytes, so that
+// the armoured license reads as itself in a dump.
+type licenseRecord struct {
+	ID       license.LicenseID
+	Text     string
+	AddedAt  int64
+	Replaced []license.LicenseID `json:",omitempty"`
+}
+
+// snapPool is a pool record with the pool's in-memory index, which lease
+// records are translated from.
+type snapPool struct {
+	idx uint32
+	rec poolRecord
+}
+
 // fsmSnapshot is a point-in-time view that shares the live state's
 // copy-on-write maps; Persist may run while applies continue.
 type fsmSnapshot struct {
 	meta       metaRecord
-	cluster    *ClusterInfo // immutable once bootstrapped
-	pools      []poolRecord // by pool index
+	cluster    *ClusterInfo  // immutable once bootstrapped
+	pools      []snapPool    // by name
+	poolSlots  int           // len(poolList): the range of pool indexes
+	licenses   []*licenseRec // by ID; records are immutable
 	tokens     *cowMap[string, Token]
 	collectors *cowMap[string, Collector]
 	names      []string // interner prefix; appends never touch it
@@ -88,9 +133,10 @@ type fsmSnapshot struct {
 	release    sync.Once
 }
 
-// Snapshot captures the state in O(pools + shards) time: it copies the
-// pools and marks every other table shared, so later writes copy what they
-// touch instead of disturbing the snapshot.
+// Snapshot captures the state in O(pools + licenses + shards) time: it
+// copies the pools and the license list and marks every other table
+// shared, so later writes copy what they touch instead of disturbing the
+// snapshot.
 func (f *FSM) Snapshot() (raft.FSMSnapshot, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -98,18 +144,24 @@ func (f *FSM) Snapshot() (raft.FSMSnapshot, error) {
 	snap := &fsmSnapshot{
 		meta:       metaRecord{Index: s.index, TrustedTime: s.trusted},
 		cluster:    s.cluster,
-		pools:      make([]poolRecord, len(s.poolList)),
+		pools:      make([]snapPool, 0, len(s.pools)),
+		poolSlots:  len(s.poolList),
+		licenses:   make([]*licenseRec, 0, len(s.licenses)),
 		tokens:     s.tokens,
 		collectors: s.collectors,
 		names:      s.names.names[:len(s.names.names):len(s.names.names)],
 		shards:     s.shards,
 		nLeases:    s.nLeases,
 	}
-	for i, p := range s.poolList {
-		snap.pools[i] = poolRecord{
-			Pool: p.pool, CreatedAt: p.createdAt, UpdatedAt: p.updatedAt,
+	for _, p := range s.pools {
+		snap.pools = append(snap.pools, snapPool{idx: p.idx, rec: poolRecord{
+			Name: p.pool.Name, Manual: p.manual, CreatedAt: p.createdAt, UpdatedAt: p.updatedAt,
 			OverageGrants: p.overageGrants, PeakHeld: p.peakHeld, LastOverageAt: p.lastOverageAt,
-		}
+		}})
+	}
+	slices.SortFunc(snap.pools, func(a, b snapPool) int { return cmp.Compare(a.rec.Name, b.rec.Name) })
+	for _, id := range s.licenseIDs() {
+		snap.licenses = append(snap.licenses, s.licenses[id])
 	}
 	snap.tokens.refs.Add(1)
 	snap.collectors.refs.Add(1)
@@ -193,15 +245,10 @@ func (s *fsmSnapshot) writeTo(w io.Writer) error {
 	// Leases refer to pools and collector names by their position in the
 	// sorted lists written here, not by in-memory index, so the bytes do
 	// not depend on the order things were created in.
-	poolOrder := make([]int, len(s.pools))
-	for i := range poolOrder {
-		poolOrder[i] = i
-	}
-	slices.SortFunc(poolOrder, func(a, b int) int { return cmp.Compare(s.pools[a].Pool.Name, s.pools[b].Pool.Name) })
-	poolPos := make([]uint64, len(s.pools))
-	for pos, i := range poolOrder {
-		poolPos[i] = uint64(pos)
-		if err := sw.json(recPool, s.pools[i]); err != nil {
+	poolPos := make([]uint64, s.poolSlots)
+	for pos, p := range s.pools {
+		poolPos[p.idx] = uint64(pos)
+		if err := sw.json(recPool, p.rec); err != nil {
 			return err
 		}
 	}
@@ -256,12 +303,19 @@ func (s *fsmSnapshot) writeTo(w io.Writer) error {
 		}
 		nLeases += len(run)
 	}
+	for _, l := range s.licenses {
+		rec := licenseRecord{ID: l.lic.ID, Text: string(l.lic.Text), AddedAt: l.addedAt, Replaced: l.replaced}
+		if err := sw.json(recLicense, rec); err != nil {
+			return err
+		}
+	}
 
 	end := binary.AppendUvarint(nil, uint64(len(s.pools)))
 	end = binary.AppendUvarint(end, uint64(len(tokens)))
 	end = binary.AppendUvarint(end, uint64(len(collectors)))
 	end = binary.AppendUvarint(end, uint64(len(s.names)))
 	end = binary.AppendUvarint(end, uint64(nLeases))
+	end = binary.AppendUvarint(end, uint64(len(s.licenses)))
 	if err := sw.flush(); err != nil {
 		return fmt.Errorf("fsm: snapshot: write: %w", err)
 	}

@@ -138,6 +138,8 @@ func equalState(t *testing.T, a, b *FSM) {
 		"collectors": {a.Collectors(), b.Collectors()},
 		"trusted":    {a.TrustedTime(), b.TrustedTime()},
 		"counts":     {a.Counts(), b.Counts()},
+		"licenses":   {licenseTexts(a), licenseTexts(b)},
+		"features":   {a.Features(), b.Features()},
 		"index":      {a.AppliedIndex(), b.AppliedIndex()},
 	} {
 		if !reflect.DeepEqual(pair[0], pair[1]) {
@@ -174,6 +176,16 @@ func TestRestoreRefusesBadStreams(t *testing.T) {
 	if !errors.Is(err, ErrBadSnapshot) {
 		t.Errorf("reader error: %v", err)
 	}
+}
+
+// licenseTexts is every license as its reads show it, text included.
+func licenseTexts(f *FSM) []LicenseInfo {
+	var out []LicenseInfo
+	for _, li := range f.Licenses() {
+		l, _ := f.License(li.ID)
+		out = append(out, l)
+	}
+	return out
 }
 
 type errReader struct{}

@@ -2,9 +2,11 @@ package fsm
 
 import (
 	"maps"
+	"slices"
 	"sync/atomic"
 
 	"github.com/licmesh/licmesh/licensing/lease"
+	"github.com/licmesh/licmesh/licensing/license"
 )
 
 // leaseShards is the number of copy-on-write shards the lease table is cut
@@ -51,10 +53,17 @@ func (c *cowMap[K, V]) mutable() *cowMap[K, V] {
 }
 
 // poolState is a pool with its counters and its (holder → lease) index; the
-// index's size is the pool's held count.
+// index's size is the pool's held count. The manual config and the counters
+// are history, kept in snapshots; pool, source, licenses and amount are
+// derived from the licenses and the manual config (see derive.go) and
+// recomputed on restore.
 type poolState struct {
 	idx           uint32
-	pool          lease.Pool
+	pool          lease.Pool // effective: what acquires are admitted by
+	manual        *lease.Pool
+	source        PoolSource
+	licenses      []license.LicenseID // never modified in place
+	amount        int64
 	createdAt     int64
 	updatedAt     int64
 	overageGrants uint64
@@ -64,8 +73,11 @@ type poolState struct {
 }
 
 func (p *poolState) status() PoolStatus {
-	return PoolStatus{
+	ps := PoolStatus{
 		Pool:          p.pool,
+		Source:        p.source,
+		Licenses:      slices.Clone(p.licenses),
+		Amount:        p.amount,
 		Held:          len(p.holders),
 		OverageGrants: p.overageGrants,
 		PeakHeld:      p.peakHeld,
@@ -73,6 +85,11 @@ func (p *poolState) status() PoolStatus {
 		CreatedAt:     p.createdAt,
 		UpdatedAt:     p.updatedAt,
 	}
+	if p.manual != nil {
+		m := *p.manual
+		ps.Manual = &m
+	}
+	return ps
 }
 
 // interner maps collector IDs referenced by leases to small indexes. It only
@@ -95,11 +112,17 @@ func (in *interner) intern(s string) uint32 {
 // state is the whole replicated state. It is only touched with the FSM's
 // lock held (write lock to mutate); Restore builds a new one and swaps it.
 type state struct {
-	index      uint64 // last applied Raft index
-	trusted    int64  // high-water mark of leader time, Unix ms
-	cluster    *ClusterInfo
-	pools      map[string]*poolState
-	poolList   []*poolState // by poolState.idx
+	index    uint64 // last applied Raft index
+	trusted  int64  // high-water mark of leader time, Unix ms
+	cluster  *ClusterInfo
+	pools    map[string]*poolState
+	poolList []*poolState // by poolState.idx; nil where a pool was deleted
+	licenses map[license.LicenseID]*licenseRec
+	// features and next are derived with the pools: the features enabled
+	// by licenses in force, and the trusted time (Unix ms) at which a
+	// license's standing or pools change next (0: never).
+	features   map[string]bool
+	next       int64
 	tokens     *cowMap[string, Token]
 	collectors *cowMap[string, Collector]
 	names      interner
@@ -110,6 +133,8 @@ type state struct {
 func newState(leaseHint int) *state {
 	s := &state{
 		pools:      make(map[string]*poolState),
+		licenses:   make(map[license.LicenseID]*licenseRec),
+		features:   map[string]bool{},
 		tokens:     newCowMap[string, Token](0),
 		collectors: newCowMap[string, Collector](0),
 		names:      interner{ids: make(map[string]uint32)},
@@ -163,21 +188,46 @@ func (s *state) toLease(id lease.ID, r leaseRec) Lease {
 	}
 }
 
-func (s *state) observe(now int64) {
+// advance moves trusted time up to now, and re-derives the pools when that
+// crosses a moment at which a license's standing or pools change.
+func (s *state) advance(now int64) {
 	if now > s.trusted {
 		s.trusted = now
 	}
+	if s.next != 0 && s.trusted >= s.next {
+		s.derive()
+	}
 }
 
-func (s *state) addPool(p lease.Pool, now int64) *poolState {
+// sourcesChanged is advance for a command that changed the licenses or a
+// manual pool: it always re-derives.
+func (s *state) sourcesChanged(now int64) {
+	if now > s.trusted {
+		s.trusted = now
+	}
+	s.derive()
+}
+
+// addPool adds a pool with no source yet; derive or the caller gives it
+// one.
+func (s *state) addPool(name string, now int64) *poolState {
 	ps := &poolState{
 		idx:       uint32(len(s.poolList)),
-		pool:      p,
+		pool:      lease.Pool{Name: name, Enforce: lease.Hard},
+		source:    SourceNone,
 		createdAt: now,
 		updatedAt: now,
 		holders:   make(map[string]lease.ID),
 	}
-	s.pools[p.Name] = ps
+	s.pools[name] = ps
 	s.poolList = append(s.poolList, ps)
 	return ps
+}
+
+// deletePool forgets a pool that no lease refers to. Its slot in poolList
+// stays empty: lease records hold pool indexes, and reusing a slot would
+// buy nothing for the few pools a cluster ever deletes.
+func (s *state) deletePool(ps *poolState) {
+	delete(s.pools, ps.pool.Name)
+	s.poolList[ps.idx] = nil
 }

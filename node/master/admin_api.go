@@ -12,6 +12,7 @@ import (
 	"connectrpc.com/connect"
 
 	"github.com/licmesh/licmesh/licensing/lease"
+	"github.com/licmesh/licmesh/licensing/license"
 	"github.com/licmesh/licmesh/mesh/cluster"
 	"github.com/licmesh/licmesh/mesh/pki"
 	"github.com/licmesh/licmesh/mesh/wire"
@@ -183,6 +184,7 @@ func (s *Server) pools() []*licmeshv1.Pool {
 		out = append(out, &licmeshv1.Pool{
 			Name: p.Pool.Name, Seats: uint32(p.Pool.Seats), Enforce: p.Pool.Enforce.String(), Held: uint32(p.Held),
 			OverageGrants: p.OverageGrants, PeakHeld: uint32(p.PeakHeld), LastOverageMs: p.LastOverageAt,
+			Source: string(p.Source), Licenses: licenseIDs(p.Licenses),
 		})
 	}
 	return out
@@ -281,6 +283,14 @@ func (s *Server) collectors() []*licmeshv1.Collector {
 			Id: c.ID, Hostname: c.Hostname, Version: c.Version, EnrolledAtMs: c.EnrolledAt,
 			LastSeenMs: c.LastSeenAt, Protocol: c.Protocol, Leases: uint32(held[c.ID]),
 		})
+	}
+	return out
+}
+
+func licenseIDs(ids []license.LicenseID) []string {
+	out := make([]string, len(ids))
+	for i, id := range ids {
+		out[i] = string(id)
 	}
 	return out
 }

@@ -328,8 +328,16 @@ func (s *Server) renewLocal(collectorID string, ids []uint64) []*licmeshv1.Renew
 		id := lease.ID(raw)
 		r := &licmeshv1.RenewResult{LeaseId: raw}
 		out[i] = r
-		if l, ok := s.fsm.Lease(id); !ok || l.CollectorID != collectorID {
+		l, ok := s.fsm.Lease(id)
+		if !ok || l.CollectorID != collectorID {
 			r.Reason = "unknown_lease"
+			s.m.renewRefused.Inc()
+			continue
+		}
+		// A pool whose licenses have all ended (past their grace) or been
+		// removed renews nothing: its leases run out.
+		if s.fsm.PoolExpired(l.Pool) {
+			r.Reason = "expired"
 			s.m.renewRefused.Inc()
 			continue
 		}

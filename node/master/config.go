@@ -8,6 +8,8 @@ import (
 	"net"
 	"regexp"
 	"time"
+
+	"github.com/licmesh/licmesh/licensing/license"
 )
 
 // Config is one master's configuration. Load it with LoadConfig (strict YAML,
@@ -42,6 +44,9 @@ type Config struct {
 	// LeaveOnTerminate makes SIGTERM leave the cluster gracefully (the
 	// leader removes this master from the voters) instead of just stopping.
 	LeaveOnTerminate bool `yaml:"leave_on_terminate"`
+	// VendorKeys are the vendor public keys licenses are checked against,
+	// as "key-id:base64" (several, for key rotation).
+	VendorKeys []string `yaml:"vendor_keys"`
 	// DisableQUIC serves the collector protocol on TLS/TCP only.
 	DisableQUIC bool `yaml:"disable_quic"`
 
@@ -128,6 +133,9 @@ func (c *Config) Validate() error {
 	}
 	if c.HeartbeatTimeout < 50*time.Millisecond || c.ElectionTimeout < c.HeartbeatTimeout {
 		bad("heartbeat_timeout", "%s / election_timeout %s: heartbeat must be at least 50ms and not above the election timeout", c.HeartbeatTimeout, c.ElectionTimeout)
+	}
+	if _, err := license.ParseKeyring(c.VendorKeys...); err != nil {
+		bad("vendor_keys", "%v", err)
 	}
 	if _, err := parseLevel(c.LogLevel); err != nil {
 		bad("log_level", "%v", err)

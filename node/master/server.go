@@ -19,6 +19,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/licmesh/licmesh/licensing/lease"
+	"github.com/licmesh/licmesh/licensing/license"
 	"github.com/licmesh/licmesh/mesh/cluster"
 	"github.com/licmesh/licmesh/mesh/transport"
 	"github.com/licmesh/licmesh/node/fsm"
@@ -32,6 +33,8 @@ type Server struct {
 	now  func() time.Time
 	id   *identity
 	cert tls.Certificate
+
+	vendorKeys license.Keyring
 
 	fsm   *fsm.FSM
 	node  *cluster.Node
@@ -97,6 +100,7 @@ func New(cfg Config) (*Server, error) {
 		fsm:   fsm.New(),
 		table: lease.NewTable(cfg.Now),
 	}
+	s.vendorKeys, _ = license.ParseKeyring(cfg.VendorKeys...) // checked by Validate
 	s.m = newMetrics(s)
 	s.presence = newPresence()
 	s.fsm.SetObserver(tableObserver{s})

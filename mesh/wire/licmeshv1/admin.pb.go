@@ -490,6 +490,10 @@ type Pool struct {
 	OverageGrants uint64                 `protobuf:"varint,5,opt,name=overage_grants,json=overageGrants,proto3" json:"overage_grants,omitempty"`
 	PeakHeld      uint32                 `protobuf:"varint,6,opt,name=peak_held,json=peakHeld,proto3" json:"peak_held,omitempty"`
 	LastOverageMs int64                  `protobuf:"varint,7,opt,name=last_overage_ms,json=lastOverageMs,proto3" json:"last_overage_ms,omitempty"`
+	// source says where the seats come from: license, manual, expired (every
+	// license granting it is past its grace) or none (its license is gone).
+	Source        string   `protobuf:"bytes,8,opt,name=source,proto3" json:"source,omitempty"`
+	Licenses      []string `protobuf:"bytes,9,rep,name=licenses,proto3" json:"licenses,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -571,6 +575,20 @@ func (x *Pool) GetLastOverageMs() int64 {
 		return x.LastOverageMs
 	}
 	return 0
+}
+
+func (x *Pool) GetSource() string {
+	if x != nil {
+		return x.Source
+	}
+	return ""
+}
+
+func (x *Pool) GetLicenses() []string {
+	if x != nil {
+		return x.Licenses
+	}
+	return nil
 }
 
 type CreatePoolRequest struct {
@@ -1409,6 +1427,514 @@ func (x *ListCollectorsResponse) GetCollectors() []*Collector {
 	return nil
 }
 
+// License is a signed license in force on the site, as the masters see it at
+// trusted time.
+type License struct {
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	Id       string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	Customer string                 `protobuf:"bytes,2,opt,name=customer,proto3" json:"customer,omitempty"`
+	Product  string                 `protobuf:"bytes,3,opt,name=product,proto3" json:"product,omitempty"`
+	Type     string                 `protobuf:"bytes,4,opt,name=type,proto3" json:"type,omitempty"`
+	// status is active, in_grace, expired or not_yet_valid.
+	Status         string   `protobuf:"bytes,5,opt,name=status,proto3" json:"status,omitempty"`
+	DaysLeft       int32    `protobuf:"varint,6,opt,name=days_left,json=daysLeft,proto3" json:"days_left,omitempty"`
+	ExpiresAtMs    int64    `protobuf:"varint,7,opt,name=expires_at_ms,json=expiresAtMs,proto3" json:"expires_at_ms,omitempty"`
+	Pools          []*Pool  `protobuf:"bytes,8,rep,name=pools,proto3" json:"pools,omitempty"`
+	Features       []string `protobuf:"bytes,9,rep,name=features,proto3" json:"features,omitempty"`
+	KeyId          string   `protobuf:"bytes,10,opt,name=key_id,json=keyId,proto3" json:"key_id,omitempty"`
+	SubscriptionId string   `protobuf:"bytes,11,opt,name=subscription_id,json=subscriptionId,proto3" json:"subscription_id,omitempty"`
+	AddedAtMs      int64    `protobuf:"varint,12,opt,name=added_at_ms,json=addedAtMs,proto3" json:"added_at_ms,omitempty"`
+	// text is the armoured license, only in GetLicense.
+	Text          string `protobuf:"bytes,13,opt,name=text,proto3" json:"text,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *License) Reset() {
+	*x = License{}
+	mi := &file_licmesh_v1_admin_proto_msgTypes[24]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *License) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*License) ProtoMessage() {}
+
+func (x *License) ProtoReflect() protoreflect.Message {
+	mi := &file_licmesh_v1_admin_proto_msgTypes[24]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use License.ProtoReflect.Descriptor instead.
+func (*License) Descriptor() ([]byte, []int) {
+	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{24}
+}
+
+func (x *License) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *License) GetCustomer() string {
+	if x != nil {
+		return x.Customer
+	}
+	return ""
+}
+
+func (x *License) GetProduct() string {
+	if x != nil {
+		return x.Product
+	}
+	return ""
+}
+
+func (x *License) GetType() string {
+	if x != nil {
+		return x.Type
+	}
+	return ""
+}
+
+func (x *License) GetStatus() string {
+	if x != nil {
+		return x.Status
+	}
+	return ""
+}
+
+func (x *License) GetDaysLeft() int32 {
+	if x != nil {
+		return x.DaysLeft
+	}
+	return 0
+}
+
+func (x *License) GetExpiresAtMs() int64 {
+	if x != nil {
+		return x.ExpiresAtMs
+	}
+	return 0
+}
+
+func (x *License) GetPools() []*Pool {
+	if x != nil {
+		return x.Pools
+	}
+	return nil
+}
+
+func (x *License) GetFeatures() []string {
+	if x != nil {
+		return x.Features
+	}
+	return nil
+}
+
+func (x *License) GetKeyId() string {
+	if x != nil {
+		return x.KeyId
+	}
+	return ""
+}
+
+func (x *License) GetSubscriptionId() string {
+	if x != nil {
+		return x.SubscriptionId
+	}
+	return ""
+}
+
+func (x *License) GetAddedAtMs() int64 {
+	if x != nil {
+		return x.AddedAtMs
+	}
+	return 0
+}
+
+func (x *License) GetText() string {
+	if x != nil {
+		return x.Text
+	}
+	return ""
+}
+
+type AddLicenseRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// text is the armoured license as the vendor sent it.
+	Text          string `protobuf:"bytes,1,opt,name=text,proto3" json:"text,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AddLicenseRequest) Reset() {
+	*x = AddLicenseRequest{}
+	mi := &file_licmesh_v1_admin_proto_msgTypes[25]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AddLicenseRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AddLicenseRequest) ProtoMessage() {}
+
+func (x *AddLicenseRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_licmesh_v1_admin_proto_msgTypes[25]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AddLicenseRequest.ProtoReflect.Descriptor instead.
+func (*AddLicenseRequest) Descriptor() ([]byte, []int) {
+	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{25}
+}
+
+func (x *AddLicenseRequest) GetText() string {
+	if x != nil {
+		return x.Text
+	}
+	return ""
+}
+
+type AddLicenseResponse struct {
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	License *License               `protobuf:"bytes,1,opt,name=license,proto3" json:"license,omitempty"`
+	// replaced is the ID of the license of the same subscription it replaced.
+	Replaced      string `protobuf:"bytes,2,opt,name=replaced,proto3" json:"replaced,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AddLicenseResponse) Reset() {
+	*x = AddLicenseResponse{}
+	mi := &file_licmesh_v1_admin_proto_msgTypes[26]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AddLicenseResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AddLicenseResponse) ProtoMessage() {}
+
+func (x *AddLicenseResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_licmesh_v1_admin_proto_msgTypes[26]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AddLicenseResponse.ProtoReflect.Descriptor instead.
+func (*AddLicenseResponse) Descriptor() ([]byte, []int) {
+	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{26}
+}
+
+func (x *AddLicenseResponse) GetLicense() *License {
+	if x != nil {
+		return x.License
+	}
+	return nil
+}
+
+func (x *AddLicenseResponse) GetReplaced() string {
+	if x != nil {
+		return x.Replaced
+	}
+	return ""
+}
+
+type ListLicensesRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListLicensesRequest) Reset() {
+	*x = ListLicensesRequest{}
+	mi := &file_licmesh_v1_admin_proto_msgTypes[27]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListLicensesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListLicensesRequest) ProtoMessage() {}
+
+func (x *ListLicensesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_licmesh_v1_admin_proto_msgTypes[27]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListLicensesRequest.ProtoReflect.Descriptor instead.
+func (*ListLicensesRequest) Descriptor() ([]byte, []int) {
+	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{27}
+}
+
+type ListLicensesResponse struct {
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	Licenses []*License             `protobuf:"bytes,1,rep,name=licenses,proto3" json:"licenses,omitempty"`
+	// tampered is set when this master's clock is more than 24 h behind the
+	// cluster's trusted time.
+	Tampered      bool  `protobuf:"varint,2,opt,name=tampered,proto3" json:"tampered,omitempty"`
+	TrustedTimeMs int64 `protobuf:"varint,3,opt,name=trusted_time_ms,json=trustedTimeMs,proto3" json:"trusted_time_ms,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListLicensesResponse) Reset() {
+	*x = ListLicensesResponse{}
+	mi := &file_licmesh_v1_admin_proto_msgTypes[28]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListLicensesResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListLicensesResponse) ProtoMessage() {}
+
+func (x *ListLicensesResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_licmesh_v1_admin_proto_msgTypes[28]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListLicensesResponse.ProtoReflect.Descriptor instead.
+func (*ListLicensesResponse) Descriptor() ([]byte, []int) {
+	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{28}
+}
+
+func (x *ListLicensesResponse) GetLicenses() []*License {
+	if x != nil {
+		return x.Licenses
+	}
+	return nil
+}
+
+func (x *ListLicensesResponse) GetTampered() bool {
+	if x != nil {
+		return x.Tampered
+	}
+	return false
+}
+
+func (x *ListLicensesResponse) GetTrustedTimeMs() int64 {
+	if x != nil {
+		return x.TrustedTimeMs
+	}
+	return 0
+}
+
+type GetLicenseRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetLicenseRequest) Reset() {
+	*x = GetLicenseRequest{}
+	mi := &file_licmesh_v1_admin_proto_msgTypes[29]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetLicenseRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetLicenseRequest) ProtoMessage() {}
+
+func (x *GetLicenseRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_licmesh_v1_admin_proto_msgTypes[29]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetLicenseRequest.ProtoReflect.Descriptor instead.
+func (*GetLicenseRequest) Descriptor() ([]byte, []int) {
+	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{29}
+}
+
+func (x *GetLicenseRequest) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+type GetLicenseResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	License       *License               `protobuf:"bytes,1,opt,name=license,proto3" json:"license,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetLicenseResponse) Reset() {
+	*x = GetLicenseResponse{}
+	mi := &file_licmesh_v1_admin_proto_msgTypes[30]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetLicenseResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetLicenseResponse) ProtoMessage() {}
+
+func (x *GetLicenseResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_licmesh_v1_admin_proto_msgTypes[30]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetLicenseResponse.ProtoReflect.Descriptor instead.
+func (*GetLicenseResponse) Descriptor() ([]byte, []int) {
+	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{30}
+}
+
+func (x *GetLicenseResponse) GetLicense() *License {
+	if x != nil {
+		return x.License
+	}
+	return nil
+}
+
+type RemoveLicenseRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RemoveLicenseRequest) Reset() {
+	*x = RemoveLicenseRequest{}
+	mi := &file_licmesh_v1_admin_proto_msgTypes[31]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RemoveLicenseRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RemoveLicenseRequest) ProtoMessage() {}
+
+func (x *RemoveLicenseRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_licmesh_v1_admin_proto_msgTypes[31]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RemoveLicenseRequest.ProtoReflect.Descriptor instead.
+func (*RemoveLicenseRequest) Descriptor() ([]byte, []int) {
+	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{31}
+}
+
+func (x *RemoveLicenseRequest) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+type RemoveLicenseResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RemoveLicenseResponse) Reset() {
+	*x = RemoveLicenseResponse{}
+	mi := &file_licmesh_v1_admin_proto_msgTypes[32]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RemoveLicenseResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RemoveLicenseResponse) ProtoMessage() {}
+
+func (x *RemoveLicenseResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_licmesh_v1_admin_proto_msgTypes[32]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RemoveLicenseResponse.ProtoReflect.Descriptor instead.
+func (*RemoveLicenseResponse) Descriptor() ([]byte, []int) {
+	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{32}
+}
+
 var File_licmesh_v1_admin_proto protoreflect.FileDescriptor
 
 const file_licmesh_v1_admin_proto_rawDesc = "" +
@@ -1452,7 +1978,7 @@ const file_licmesh_v1_admin_proto_rawDesc = "" +
 	"\amembers\x18\x01 \x03(\v2\x12.licmesh.v1.MemberR\amembers\"#\n" +
 	"\x11RemovePeerRequest\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\"\x14\n" +
-	"\x12RemovePeerResponse\"\xca\x01\n" +
+	"\x12RemovePeerResponse\"\xfe\x01\n" +
 	"\x04Pool\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x14\n" +
 	"\x05seats\x18\x02 \x01(\rR\x05seats\x12\x18\n" +
@@ -1460,7 +1986,9 @@ const file_licmesh_v1_admin_proto_rawDesc = "" +
 	"\x04held\x18\x04 \x01(\rR\x04held\x12%\n" +
 	"\x0eoverage_grants\x18\x05 \x01(\x04R\roverageGrants\x12\x1b\n" +
 	"\tpeak_held\x18\x06 \x01(\rR\bpeakHeld\x12&\n" +
-	"\x0flast_overage_ms\x18\a \x01(\x03R\rlastOverageMs\"W\n" +
+	"\x0flast_overage_ms\x18\a \x01(\x03R\rlastOverageMs\x12\x16\n" +
+	"\x06source\x18\b \x01(\tR\x06source\x12\x1a\n" +
+	"\blicenses\x18\t \x03(\tR\blicenses\"W\n" +
 	"\x11CreatePoolRequest\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x14\n" +
 	"\x05seats\x18\x02 \x01(\rR\x05seats\x12\x18\n" +
@@ -1512,7 +2040,39 @@ const file_licmesh_v1_admin_proto_rawDesc = "" +
 	"\x16ListCollectorsResponse\x125\n" +
 	"\n" +
 	"collectors\x18\x01 \x03(\v2\x15.licmesh.v1.CollectorR\n" +
-	"collectors2\x9f\x06\n" +
+	"collectors\"\xf4\x02\n" +
+	"\aLicense\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1a\n" +
+	"\bcustomer\x18\x02 \x01(\tR\bcustomer\x12\x18\n" +
+	"\aproduct\x18\x03 \x01(\tR\aproduct\x12\x12\n" +
+	"\x04type\x18\x04 \x01(\tR\x04type\x12\x16\n" +
+	"\x06status\x18\x05 \x01(\tR\x06status\x12\x1b\n" +
+	"\tdays_left\x18\x06 \x01(\x05R\bdaysLeft\x12\"\n" +
+	"\rexpires_at_ms\x18\a \x01(\x03R\vexpiresAtMs\x12&\n" +
+	"\x05pools\x18\b \x03(\v2\x10.licmesh.v1.PoolR\x05pools\x12\x1a\n" +
+	"\bfeatures\x18\t \x03(\tR\bfeatures\x12\x15\n" +
+	"\x06key_id\x18\n" +
+	" \x01(\tR\x05keyId\x12'\n" +
+	"\x0fsubscription_id\x18\v \x01(\tR\x0esubscriptionId\x12\x1e\n" +
+	"\vadded_at_ms\x18\f \x01(\x03R\taddedAtMs\x12\x12\n" +
+	"\x04text\x18\r \x01(\tR\x04text\"'\n" +
+	"\x11AddLicenseRequest\x12\x12\n" +
+	"\x04text\x18\x01 \x01(\tR\x04text\"_\n" +
+	"\x12AddLicenseResponse\x12-\n" +
+	"\alicense\x18\x01 \x01(\v2\x13.licmesh.v1.LicenseR\alicense\x12\x1a\n" +
+	"\breplaced\x18\x02 \x01(\tR\breplaced\"\x15\n" +
+	"\x13ListLicensesRequest\"\x8b\x01\n" +
+	"\x14ListLicensesResponse\x12/\n" +
+	"\blicenses\x18\x01 \x03(\v2\x13.licmesh.v1.LicenseR\blicenses\x12\x1a\n" +
+	"\btampered\x18\x02 \x01(\bR\btampered\x12&\n" +
+	"\x0ftrusted_time_ms\x18\x03 \x01(\x03R\rtrustedTimeMs\"#\n" +
+	"\x11GetLicenseRequest\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\"C\n" +
+	"\x12GetLicenseResponse\x12-\n" +
+	"\alicense\x18\x01 \x01(\v2\x13.licmesh.v1.LicenseR\alicense\"&\n" +
+	"\x14RemoveLicenseRequest\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\"\x17\n" +
+	"\x15RemoveLicenseResponse2\xe2\b\n" +
 	"\fAdminService\x12H\n" +
 	"\tGetStatus\x12\x1c.licmesh.v1.GetStatusRequest\x1a\x1d.licmesh.v1.GetStatusResponse\x12N\n" +
 	"\vListMembers\x12\x1e.licmesh.v1.ListMembersRequest\x1a\x1f.licmesh.v1.ListMembersResponse\x12K\n" +
@@ -1527,7 +2087,13 @@ const file_licmesh_v1_admin_proto_rawDesc = "" +
 	"\n" +
 	"ListTokens\x12\x1d.licmesh.v1.ListTokensRequest\x1a\x1e.licmesh.v1.ListTokensResponse\x12N\n" +
 	"\vRevokeToken\x12\x1e.licmesh.v1.RevokeTokenRequest\x1a\x1f.licmesh.v1.RevokeTokenResponse\x12W\n" +
-	"\x0eListCollectors\x12!.licmesh.v1.ListCollectorsRequest\x1a\".licmesh.v1.ListCollectorsResponseB0Z.github.com/licmesh/licmesh/mesh/wire/licmeshv1b\x06proto3"
+	"\x0eListCollectors\x12!.licmesh.v1.ListCollectorsRequest\x1a\".licmesh.v1.ListCollectorsResponse\x12K\n" +
+	"\n" +
+	"AddLicense\x12\x1d.licmesh.v1.AddLicenseRequest\x1a\x1e.licmesh.v1.AddLicenseResponse\x12Q\n" +
+	"\fListLicenses\x12\x1f.licmesh.v1.ListLicensesRequest\x1a .licmesh.v1.ListLicensesResponse\x12K\n" +
+	"\n" +
+	"GetLicense\x12\x1d.licmesh.v1.GetLicenseRequest\x1a\x1e.licmesh.v1.GetLicenseResponse\x12T\n" +
+	"\rRemoveLicense\x12 .licmesh.v1.RemoveLicenseRequest\x1a!.licmesh.v1.RemoveLicenseResponseB0Z.github.com/licmesh/licmesh/mesh/wire/licmeshv1b\x06proto3"
 
 var (
 	file_licmesh_v1_admin_proto_rawDescOnce sync.Once
@@ -1541,7 +2107,7 @@ func file_licmesh_v1_admin_proto_rawDescGZIP() []byte {
 	return file_licmesh_v1_admin_proto_rawDescData
 }
 
-var file_licmesh_v1_admin_proto_msgTypes = make([]protoimpl.MessageInfo, 24)
+var file_licmesh_v1_admin_proto_msgTypes = make([]protoimpl.MessageInfo, 33)
 var file_licmesh_v1_admin_proto_goTypes = []any{
 	(*GetStatusRequest)(nil),       // 0: licmesh.v1.GetStatusRequest
 	(*GetStatusResponse)(nil),      // 1: licmesh.v1.GetStatusResponse
@@ -1567,41 +2133,62 @@ var file_licmesh_v1_admin_proto_goTypes = []any{
 	(*Collector)(nil),              // 21: licmesh.v1.Collector
 	(*ListCollectorsRequest)(nil),  // 22: licmesh.v1.ListCollectorsRequest
 	(*ListCollectorsResponse)(nil), // 23: licmesh.v1.ListCollectorsResponse
-	(*Lease)(nil),                  // 24: licmesh.v1.Lease
+	(*License)(nil),                // 24: licmesh.v1.License
+	(*AddLicenseRequest)(nil),      // 25: licmesh.v1.AddLicenseRequest
+	(*AddLicenseResponse)(nil),     // 26: licmesh.v1.AddLicenseResponse
+	(*ListLicensesRequest)(nil),    // 27: licmesh.v1.ListLicensesRequest
+	(*ListLicensesResponse)(nil),   // 28: licmesh.v1.ListLicensesResponse
+	(*GetLicenseRequest)(nil),      // 29: licmesh.v1.GetLicenseRequest
+	(*GetLicenseResponse)(nil),     // 30: licmesh.v1.GetLicenseResponse
+	(*RemoveLicenseRequest)(nil),   // 31: licmesh.v1.RemoveLicenseRequest
+	(*RemoveLicenseResponse)(nil),  // 32: licmesh.v1.RemoveLicenseResponse
+	(*Lease)(nil),                  // 33: licmesh.v1.Lease
 }
 var file_licmesh_v1_admin_proto_depIdxs = []int32{
 	3,  // 0: licmesh.v1.ListMembersResponse.members:type_name -> licmesh.v1.Member
 	7,  // 1: licmesh.v1.CreatePoolResponse.pool:type_name -> licmesh.v1.Pool
 	7,  // 2: licmesh.v1.ListPoolsResponse.pools:type_name -> licmesh.v1.Pool
-	24, // 3: licmesh.v1.ListLeasesResponse.leases:type_name -> licmesh.v1.Lease
+	33, // 3: licmesh.v1.ListLeasesResponse.leases:type_name -> licmesh.v1.Lease
 	14, // 4: licmesh.v1.CreateTokenResponse.token:type_name -> licmesh.v1.Token
 	14, // 5: licmesh.v1.ListTokensResponse.tokens:type_name -> licmesh.v1.Token
 	21, // 6: licmesh.v1.ListCollectorsResponse.collectors:type_name -> licmesh.v1.Collector
-	0,  // 7: licmesh.v1.AdminService.GetStatus:input_type -> licmesh.v1.GetStatusRequest
-	2,  // 8: licmesh.v1.AdminService.ListMembers:input_type -> licmesh.v1.ListMembersRequest
-	5,  // 9: licmesh.v1.AdminService.RemovePeer:input_type -> licmesh.v1.RemovePeerRequest
-	8,  // 10: licmesh.v1.AdminService.CreatePool:input_type -> licmesh.v1.CreatePoolRequest
-	10, // 11: licmesh.v1.AdminService.ListPools:input_type -> licmesh.v1.ListPoolsRequest
-	12, // 12: licmesh.v1.AdminService.ListLeases:input_type -> licmesh.v1.ListLeasesRequest
-	15, // 13: licmesh.v1.AdminService.CreateToken:input_type -> licmesh.v1.CreateTokenRequest
-	17, // 14: licmesh.v1.AdminService.ListTokens:input_type -> licmesh.v1.ListTokensRequest
-	19, // 15: licmesh.v1.AdminService.RevokeToken:input_type -> licmesh.v1.RevokeTokenRequest
-	22, // 16: licmesh.v1.AdminService.ListCollectors:input_type -> licmesh.v1.ListCollectorsRequest
-	1,  // 17: licmesh.v1.AdminService.GetStatus:output_type -> licmesh.v1.GetStatusResponse
-	4,  // 18: licmesh.v1.AdminService.ListMembers:output_type -> licmesh.v1.ListMembersResponse
-	6,  // 19: licmesh.v1.AdminService.RemovePeer:output_type -> licmesh.v1.RemovePeerResponse
-	9,  // 20: licmesh.v1.AdminService.CreatePool:output_type -> licmesh.v1.CreatePoolResponse
-	11, // 21: licmesh.v1.AdminService.ListPools:output_type -> licmesh.v1.ListPoolsResponse
-	13, // 22: licmesh.v1.AdminService.ListLeases:output_type -> licmesh.v1.ListLeasesResponse
-	16, // 23: licmesh.v1.AdminService.CreateToken:output_type -> licmesh.v1.CreateTokenResponse
-	18, // 24: licmesh.v1.AdminService.ListTokens:output_type -> licmesh.v1.ListTokensResponse
-	20, // 25: licmesh.v1.AdminService.RevokeToken:output_type -> licmesh.v1.RevokeTokenResponse
-	23, // 26: licmesh.v1.AdminService.ListCollectors:output_type -> licmesh.v1.ListCollectorsResponse
-	17, // [17:27] is the sub-list for method output_type
-	7,  // [7:17] is the sub-list for method input_type
-	7,  // [7:7] is the sub-list for extension type_name
-	7,  // [7:7] is the sub-list for extension extendee
-	0,  // [0:7] is the sub-list for field type_name
+	7,  // 7: licmesh.v1.License.pools:type_name -> licmesh.v1.Pool
+	24, // 8: licmesh.v1.AddLicenseResponse.license:type_name -> licmesh.v1.License
+	24, // 9: licmesh.v1.ListLicensesResponse.licenses:type_name -> licmesh.v1.License
+	24, // 10: licmesh.v1.GetLicenseResponse.license:type_name -> licmesh.v1.License
+	0,  // 11: licmesh.v1.AdminService.GetStatus:input_type -> licmesh.v1.GetStatusRequest
+	2,  // 12: licmesh.v1.AdminService.ListMembers:input_type -> licmesh.v1.ListMembersRequest
+	5,  // 13: licmesh.v1.AdminService.RemovePeer:input_type -> licmesh.v1.RemovePeerRequest
+	8,  // 14: licmesh.v1.AdminService.CreatePool:input_type -> licmesh.v1.CreatePoolRequest
+	10, // 15: licmesh.v1.AdminService.ListPools:input_type -> licmesh.v1.ListPoolsRequest
+	12, // 16: licmesh.v1.AdminService.ListLeases:input_type -> licmesh.v1.ListLeasesRequest
+	15, // 17: licmesh.v1.AdminService.CreateToken:input_type -> licmesh.v1.CreateTokenRequest
+	17, // 18: licmesh.v1.AdminService.ListTokens:input_type -> licmesh.v1.ListTokensRequest
+	19, // 19: licmesh.v1.AdminService.RevokeToken:input_type -> licmesh.v1.RevokeTokenRequest
+	22, // 20: licmesh.v1.AdminService.ListCollectors:input_type -> licmesh.v1.ListCollectorsRequest
+	25, // 21: licmesh.v1.AdminService.AddLicense:input_type -> licmesh.v1.AddLicenseRequest
+	27, // 22: licmesh.v1.AdminService.ListLicenses:input_type -> licmesh.v1.ListLicensesRequest
+	29, // 23: licmesh.v1.AdminService.GetLicense:input_type -> licmesh.v1.GetLicenseRequest
+	31, // 24: licmesh.v1.AdminService.RemoveLicense:input_type -> licmesh.v1.RemoveLicenseRequest
+	1,  // 25: licmesh.v1.AdminService.GetStatus:output_type -> licmesh.v1.GetStatusResponse
+	4,  // 26: licmesh.v1.AdminService.ListMembers:output_type -> licmesh.v1.ListMembersResponse
+	6,  // 27: licmesh.v1.AdminService.RemovePeer:output_type -> licmesh.v1.RemovePeerResponse
+	9,  // 28: licmesh.v1.AdminService.CreatePool:output_type -> licmesh.v1.CreatePoolResponse
+	11, // 29: licmesh.v1.AdminService.ListPools:output_type -> licmesh.v1.ListPoolsResponse
+	13, // 30: licmesh.v1.AdminService.ListLeases:output_type -> licmesh.v1.ListLeasesResponse
+	16, // 31: licmesh.v1.AdminService.CreateToken:output_type -> licmesh.v1.CreateTokenResponse
+	18, // 32: licmesh.v1.AdminService.ListTokens:output_type -> licmesh.v1.ListTokensResponse
+	20, // 33: licmesh.v1.AdminService.RevokeToken:output_type -> licmesh.v1.RevokeTokenResponse
+	23, // 34: licmesh.v1.AdminService.ListCollectors:output_type -> licmesh.v1.ListCollectorsResponse
+	26, // 35: licmesh.v1.AdminService.AddLicense:output_type -> licmesh.v1.AddLicenseResponse
+	28, // 36: licmesh.v1.AdminService.ListLicenses:output_type -> licmesh.v1.ListLicensesResponse
+	30, // 37: licmesh.v1.AdminService.GetLicense:output_type -> licmesh.v1.GetLicenseResponse
+	32, // 38: licmesh.v1.AdminService.RemoveLicense:output_type -> licmesh.v1.RemoveLicenseResponse
+	25, // [25:39] is the sub-list for method output_type
+	11, // [11:25] is the sub-list for method input_type
+	11, // [11:11] is the sub-list for extension type_name
+	11, // [11:11] is the sub-list for extension extendee
+	0,  // [0:11] is the sub-list for field type_name
 }
 
 func init() { file_licmesh_v1_admin_proto_init() }
@@ -1616,7 +2203,7 @@ func file_licmesh_v1_admin_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_licmesh_v1_admin_proto_rawDesc), len(file_licmesh_v1_admin_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   24,
+			NumMessages:   33,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

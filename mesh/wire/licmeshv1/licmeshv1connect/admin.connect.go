@@ -57,6 +57,16 @@ const (
 	// AdminServiceListCollectorsProcedure is the fully-qualified name of the AdminService's
 	// ListCollectors RPC.
 	AdminServiceListCollectorsProcedure = "/licmesh.v1.AdminService/ListCollectors"
+	// AdminServiceAddLicenseProcedure is the fully-qualified name of the AdminService's AddLicense RPC.
+	AdminServiceAddLicenseProcedure = "/licmesh.v1.AdminService/AddLicense"
+	// AdminServiceListLicensesProcedure is the fully-qualified name of the AdminService's ListLicenses
+	// RPC.
+	AdminServiceListLicensesProcedure = "/licmesh.v1.AdminService/ListLicenses"
+	// AdminServiceGetLicenseProcedure is the fully-qualified name of the AdminService's GetLicense RPC.
+	AdminServiceGetLicenseProcedure = "/licmesh.v1.AdminService/GetLicense"
+	// AdminServiceRemoveLicenseProcedure is the fully-qualified name of the AdminService's
+	// RemoveLicense RPC.
+	AdminServiceRemoveLicenseProcedure = "/licmesh.v1.AdminService/RemoveLicense"
 )
 
 // AdminServiceClient is a client for the licmesh.v1.AdminService service.
@@ -71,6 +81,10 @@ type AdminServiceClient interface {
 	ListTokens(context.Context, *connect.Request[licmeshv1.ListTokensRequest]) (*connect.Response[licmeshv1.ListTokensResponse], error)
 	RevokeToken(context.Context, *connect.Request[licmeshv1.RevokeTokenRequest]) (*connect.Response[licmeshv1.RevokeTokenResponse], error)
 	ListCollectors(context.Context, *connect.Request[licmeshv1.ListCollectorsRequest]) (*connect.Response[licmeshv1.ListCollectorsResponse], error)
+	AddLicense(context.Context, *connect.Request[licmeshv1.AddLicenseRequest]) (*connect.Response[licmeshv1.AddLicenseResponse], error)
+	ListLicenses(context.Context, *connect.Request[licmeshv1.ListLicensesRequest]) (*connect.Response[licmeshv1.ListLicensesResponse], error)
+	GetLicense(context.Context, *connect.Request[licmeshv1.GetLicenseRequest]) (*connect.Response[licmeshv1.GetLicenseResponse], error)
+	RemoveLicense(context.Context, *connect.Request[licmeshv1.RemoveLicenseRequest]) (*connect.Response[licmeshv1.RemoveLicenseResponse], error)
 }
 
 // NewAdminServiceClient constructs a client for the licmesh.v1.AdminService service. By default, it
@@ -144,6 +158,30 @@ func NewAdminServiceClient(httpClient connect.HTTPClient, baseURL string, opts .
 			connect.WithSchema(adminServiceMethods.ByName("ListCollectors")),
 			connect.WithClientOptions(opts...),
 		),
+		addLicense: connect.NewClient[licmeshv1.AddLicenseRequest, licmeshv1.AddLicenseResponse](
+			httpClient,
+			baseURL+AdminServiceAddLicenseProcedure,
+			connect.WithSchema(adminServiceMethods.ByName("AddLicense")),
+			connect.WithClientOptions(opts...),
+		),
+		listLicenses: connect.NewClient[licmeshv1.ListLicensesRequest, licmeshv1.ListLicensesResponse](
+			httpClient,
+			baseURL+AdminServiceListLicensesProcedure,
+			connect.WithSchema(adminServiceMethods.ByName("ListLicenses")),
+			connect.WithClientOptions(opts...),
+		),
+		getLicense: connect.NewClient[licmeshv1.GetLicenseRequest, licmeshv1.GetLicenseResponse](
+			httpClient,
+			baseURL+AdminServiceGetLicenseProcedure,
+			connect.WithSchema(adminServiceMethods.ByName("GetLicense")),
+			connect.WithClientOptions(opts...),
+		),
+		removeLicense: connect.NewClient[licmeshv1.RemoveLicenseRequest, licmeshv1.RemoveLicenseResponse](
+			httpClient,
+			baseURL+AdminServiceRemoveLicenseProcedure,
+			connect.WithSchema(adminServiceMethods.ByName("RemoveLicense")),
+			connect.WithClientOptions(opts...),
+		),
 	}
 }
 
@@ -159,6 +197,10 @@ type adminServiceClient struct {
 	listTokens     *connect.Client[licmeshv1.ListTokensRequest, licmeshv1.ListTokensResponse]
 	revokeToken    *connect.Client[licmeshv1.RevokeTokenRequest, licmeshv1.RevokeTokenResponse]
 	listCollectors *connect.Client[licmeshv1.ListCollectorsRequest, licmeshv1.ListCollectorsResponse]
+	addLicense     *connect.Client[licmeshv1.AddLicenseRequest, licmeshv1.AddLicenseResponse]
+	listLicenses   *connect.Client[licmeshv1.ListLicensesRequest, licmeshv1.ListLicensesResponse]
+	getLicense     *connect.Client[licmeshv1.GetLicenseRequest, licmeshv1.GetLicenseResponse]
+	removeLicense  *connect.Client[licmeshv1.RemoveLicenseRequest, licmeshv1.RemoveLicenseResponse]
 }
 
 // GetStatus calls licmesh.v1.AdminService.GetStatus.
@@ -211,6 +253,26 @@ func (c *adminServiceClient) ListCollectors(ctx context.Context, req *connect.Re
 	return c.listCollectors.CallUnary(ctx, req)
 }
 
+// AddLicense calls licmesh.v1.AdminService.AddLicense.
+func (c *adminServiceClient) AddLicense(ctx context.Context, req *connect.Request[licmeshv1.AddLicenseRequest]) (*connect.Response[licmeshv1.AddLicenseResponse], error) {
+	return c.addLicense.CallUnary(ctx, req)
+}
+
+// ListLicenses calls licmesh.v1.AdminService.ListLicenses.
+func (c *adminServiceClient) ListLicenses(ctx context.Context, req *connect.Request[licmeshv1.ListLicensesRequest]) (*connect.Response[licmeshv1.ListLicensesResponse], error) {
+	return c.listLicenses.CallUnary(ctx, req)
+}
+
+// GetLicense calls licmesh.v1.AdminService.GetLicense.
+func (c *adminServiceClient) GetLicense(ctx context.Context, req *connect.Request[licmeshv1.GetLicenseRequest]) (*connect.Response[licmeshv1.GetLicenseResponse], error) {
+	return c.getLicense.CallUnary(ctx, req)
+}
+
+// RemoveLicense calls licmesh.v1.AdminService.RemoveLicense.
+func (c *adminServiceClient) RemoveLicense(ctx context.Context, req *connect.Request[licmeshv1.RemoveLicenseRequest]) (*connect.Response[licmeshv1.RemoveLicenseResponse], error) {
+	return c.removeLicense.CallUnary(ctx, req)
+}
+
 // AdminServiceHandler is an implementation of the licmesh.v1.AdminService service.
 type AdminServiceHandler interface {
 	GetStatus(context.Context, *connect.Request[licmeshv1.GetStatusRequest]) (*connect.Response[licmeshv1.GetStatusResponse], error)
@@ -223,6 +285,10 @@ type AdminServiceHandler interface {
 	ListTokens(context.Context, *connect.Request[licmeshv1.ListTokensRequest]) (*connect.Response[licmeshv1.ListTokensResponse], error)
 	RevokeToken(context.Context, *connect.Request[licmeshv1.RevokeTokenRequest]) (*connect.Response[licmeshv1.RevokeTokenResponse], error)
 	ListCollectors(context.Context, *connect.Request[licmeshv1.ListCollectorsRequest]) (*connect.Response[licmeshv1.ListCollectorsResponse], error)
+	AddLicense(context.Context, *connect.Request[licmeshv1.AddLicenseRequest]) (*connect.Response[licmeshv1.AddLicenseResponse], error)
+	ListLicenses(context.Context, *connect.Request[licmeshv1.ListLicensesRequest]) (*connect.Response[licmeshv1.ListLicensesResponse], error)
+	GetLicense(context.Context, *connect.Request[licmeshv1.GetLicenseRequest]) (*connect.Response[licmeshv1.GetLicenseResponse], error)
+	RemoveLicense(context.Context, *connect.Request[licmeshv1.RemoveLicenseRequest]) (*connect.Response[licmeshv1.RemoveLicenseResponse], error)
 }
 
 // NewAdminServiceHandler builds an HTTP handler from the service implementation. It returns the
@@ -292,6 +358,30 @@ func NewAdminServiceHandler(svc AdminServiceHandler, opts ...connect.HandlerOpti
 		connect.WithSchema(adminServiceMethods.ByName("ListCollectors")),
 		connect.WithHandlerOptions(opts...),
 	)
+	adminServiceAddLicenseHandler := connect.NewUnaryHandler(
+		AdminServiceAddLicenseProcedure,
+		svc.AddLicense,
+		connect.WithSchema(adminServiceMethods.ByName("AddLicense")),
+		connect.WithHandlerOptions(opts...),
+	)
+	adminServiceListLicensesHandler := connect.NewUnaryHandler(
+		AdminServiceListLicensesProcedure,
+		svc.ListLicenses,
+		connect.WithSchema(adminServiceMethods.ByName("ListLicenses")),
+		connect.WithHandlerOptions(opts...),
+	)
+	adminServiceGetLicenseHandler := connect.NewUnaryHandler(
+		AdminServiceGetLicenseProcedure,
+		svc.GetLicense,
+		connect.WithSchema(adminServiceMethods.ByName("GetLicense")),
+		connect.WithHandlerOptions(opts...),
+	)
+	adminServiceRemoveLicenseHandler := connect.NewUnaryHandler(
+		AdminServiceRemoveLicenseProcedure,
+		svc.RemoveLicense,
+		connect.WithSchema(adminServiceMethods.ByName("RemoveLicense")),
+		connect.WithHandlerOptions(opts...),
+	)
 	return "/licmesh.v1.AdminService/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case AdminServiceGetStatusProcedure:
@@ -314,6 +404,14 @@ func NewAdminServiceHandler(svc AdminServiceHandler, opts ...connect.HandlerOpti
 			adminServiceRevokeTokenHandler.ServeHTTP(w, r)
 		case AdminServiceListCollectorsProcedure:
 			adminServiceListCollectorsHandler.ServeHTTP(w, r)
+		case AdminServiceAddLicenseProcedure:
+			adminServiceAddLicenseHandler.ServeHTTP(w, r)
+		case AdminServiceListLicensesProcedure:
+			adminServiceListLicensesHandler.ServeHTTP(w, r)
+		case AdminServiceGetLicenseProcedure:
+			adminServiceGetLicenseHandler.ServeHTTP(w, r)
+		case AdminServiceRemoveLicenseProcedure:
+			adminServiceRemoveLicenseHandler.ServeHTTP(w, r)
 		default:
 			http.NotFound(w, r)
 		}
@@ -361,4 +459,20 @@ func (UnimplementedAdminServiceHandler) RevokeToken(context.Context, *connect.Re
 
 func (UnimplementedAdminServiceHandler) ListCollectors(context.Context, *connect.Request[licmeshv1.ListCollectorsRequest]) (*connect.Response[licmeshv1.ListCollectorsResponse], error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("licmesh.v1.AdminService.ListCollectors is not implemented"))
+}
+
+func (UnimplementedAdminServiceHandler) AddLicense(context.Context, *connect.Request[licmeshv1.AddLicenseRequest]) (*connect.Response[licmeshv1.AddLicenseResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("licmesh.v1.AdminService.AddLicense is not implemented"))
+}
+
+func (UnimplementedAdminServiceHandler) ListLicenses(context.Context, *connect.Request[licmeshv1.ListLicensesRequest]) (*connect.Response[licmeshv1.ListLicensesResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("licmesh.v1.AdminService.ListLicenses is not implemented"))
+}
+
+func (UnimplementedAdminServiceHandler) GetLicense(context.Context, *connect.Request[licmeshv1.GetLicenseRequest]) (*connect.Response[licmeshv1.GetLicenseResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("licmesh.v1.AdminService.GetLicense is not implemented"))
+}
+
+func (UnimplementedAdminServiceHandler) RemoveLicense(context.Context, *connect.Request[licmeshv1.RemoveLicenseRequest]) (*connect.Response[licmeshv1.RemoveLicenseResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("licmesh.v1.AdminService.RemoveLicense is not implemented"))
 }

@@ -1,0 +1,188 @@
+package e2e
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/licmesh/licmesh/e2e/harness"
+)
+
+// vendorKey makes a vendor key pair with meshctl and returns the key file
+// and the line masters trust it by.
+func vendorKey(t *testing.T) (keyFile, trustLine string) {
+	t.Helper()
+	dir := t.TempDir()
+	out, errOut, code := harness.RunCmdIn(t, "meshctl", "vendor", "keygen", "--out", dir, "--key-id", "vendor-test")
+	if code != 0 {
+		t.Fatalf("vendor keygen: %s", errOut)
+	}
+	return filepath.Join(dir, "vendor-test.key"), strings.TrimSpace(out)
+}
+
+// signLicense writes a subscription license payload and signs it.
+func signLicense(t *testing.T, keyFile, id, clusterID string, seats int, expires time.Time) string {
+	t.Helper()
+	now := time.Now().UTC().Truncate(time.Second)
+	payload := map[string]any{
+		"format":       1,
+		"license_id":   id,
+		"customer":     map[string]any{"id": "cust-1", "name": "Acme"},
+		"product":      map[string]any{"sku": "designer-suite", "name": "Designer Suite", "application": "designer", "version": "1.0.0"},
+		"type":         "subscription",
+		"subscription": map[string]any{"renewal_period_count": 1, "renewal_period_unit": "year", "auto_renew": true},
+		"issued_at":    now.Add(-time.Hour),
+		"not_before":   now.Add(-time.Hour),
+		"expires_at":   expires,
+		"grace":        "7d",
+		"cluster_id":   clusterID,
+		"quantity":     1,
+		"features":     []map[string]any{{"name": "designer_export", "type": "checkbox", "scope": "instance", "enabled": true}},
+		"license_template": []map[string]any{
+			{"name": "designer", "users": seats, "users_calculation": "fixed"},
+		},
+		"subscription_id": "sub-" + id,
+	}
+	b, _ := json.Marshal(payload)
+	dir := t.TempDir()
+	in, out := filepath.Join(dir, id+".json"), filepath.Join(dir, id+".lic")
+	if err := os.WriteFile(in, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, errOut, code := harness.RunCmdIn(t, "meshctl", "vendor", "sign", "--key", keyFile, "--out", out, in); code != 0 {
+		t.Fatalf("vendor sign: %s", errOut)
+	}
+	return out
+}
+
+// TestLicensedPoolsAreEnforced puts a signed license in force through one
+// master: every master enforces its pool, collectors are held to its seats,
+// forged, foreign and malformed licenses are refused with their reasons
+// and change nothing, and removing the license stops new grants without
+// evicting anyone.
+func TestLicensedPoolsAreEnforced(t *testing.T) {
+	keyFile, trust := vendorKey(t)
+	c := harness.StartCluster(t, 3, harness.Options{ExtraArgs: []string{"--vendor-keys", trust}})
+	leader := c.WaitReady(60 * time.Second)
+	st, err := leader.Status()
+	if err != nil {
+		t.Fatal(err)
+	}
+	lic := signLicense(t, keyFile, "lic-0001", st.ClusterId, 2, time.Now().Add(30*24*time.Hour).UTC().Truncate(time.Second))
+	follower := c.Masters[0]
+	if follower == leader {
+		follower = c.Masters[1]
+	}
+	out, errOut, code := follower.Meshctl("license", "add", lic)
+	if code != 0 {
+		t.Fatalf("license add: %s", errOut)
+	}
+	if !strings.Contains(out, "lic-0001") || !strings.Contains(out, "active") {
+		t.Fatalf("license add printed:\n%s", out)
+	}
+	for _, m := range c.Masters {
+		if err := harness.Eventually(5*time.Second, func() error {
+			out, _, _ := m.Meshctl("pool", "list", "-o", "csv")
+			if !strings.Contains(out, "designer,2,hard,") || !strings.Contains(out, ",license,") {
+				return fmt.Errorf("%s pools:\n%s", m.ID, out)
+			}
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	col := harness.StartCollector(t, "c1", c.CollectorAddrs(), leader.JoinToken(1))
+	col.WaitReady(30 * time.Second)
+	for _, h := range []string{"alice", "bob"} {
+		if _, err := col.Acquire("designer", h); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var ae *harness.APIError
+	if _, err := col.Acquire("designer", "carol"); !errors.As(err, &ae) || ae.Status != 409 {
+		t.Fatalf("third seat of a 2-seat license: %v", err)
+	}
+
+	// Refusals, each with its reason, none changing anything.
+	foreign := signLicense(t, keyFile, "lic-0002", "lm-000000000000", 5, time.Now().Add(24*time.Hour).UTC().Truncate(time.Second))
+	otherKey, _ := vendorKey(t)
+	unknownKey := signLicense(t, otherKey, "lic-0003", st.ClusterId, 5, time.Now().Add(24*time.Hour).UTC().Truncate(time.Second))
+	// A forgery: our license's payload under another license's signature.
+	text, _ := os.ReadFile(lic)
+	other, _ := os.ReadFile(foreign)
+	sigLine := func(b []byte) string {
+		for _, line := range strings.Split(string(b), "\n") {
+			if strings.HasPrefix(strings.TrimSpace(line), "=") {
+				return line
+			}
+		}
+		t.Fatal("no signature line")
+		return ""
+	}
+	forged := strings.Replace(string(text), sigLine(text), sigLine(other), 1)
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "forged.lic"), []byte(forged), 0o600)
+	os.WriteFile(filepath.Join(dir, "garbage.lic"), []byte("not a license at all"), 0o600)
+	for _, tc := range []struct{ file, want string }{
+		{filepath.Join(dir, "forged.lic"), "signature"},
+		{filepath.Join(dir, "garbage.lic"), "license"},
+		{foreign, "cluster"},
+		{lic, "exists"},
+	} {
+		_, errOut, code := leader.Meshctl("license", "add", tc.file)
+		if code != 1 || !strings.Contains(strings.ToLower(errOut), tc.want) {
+			t.Errorf("license add %s: exit %d, %q, want a message about %q", filepath.Base(tc.file), code, errOut, tc.want)
+		}
+	}
+	// A license signed with a key the masters don't trust (same key ID,
+	// other key) fails its signature check.
+	if _, errOut, code := leader.Meshctl("license", "add", unknownKey); code != 1 || !strings.Contains(errOut, "signature") {
+		t.Errorf("license from another vendor key: exit %d %q", code, errOut)
+	}
+	out, _, _ = leader.Meshctl("license", "list", "-o", "csv")
+	if strings.Count(out, "lic-") != 1 {
+		t.Fatalf("refused licenses changed the state:\n%s", out)
+	}
+
+	// Removing the license stops new grants; held leases are not evicted.
+	if _, errOut, code := leader.Meshctl("license", "remove", "lic-0001"); code != 0 {
+		t.Fatal(errOut)
+	}
+	if err := col.Release(mustFind(t, col, "bob")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := col.Acquire("designer", "dave"); err == nil {
+		t.Fatal("a grant in the pool of a removed license")
+	}
+	if l, err := leaseByHolder(col, "alice"); err != nil || !l.Valid {
+		t.Fatalf("alice's lease was evicted by the removal: %+v %v", l, err)
+	}
+}
+
+func leaseByHolder(col *harness.Collector, holder string) (harness.Lease, error) {
+	ls, err := col.Leases()
+	if err != nil {
+		return harness.Lease{}, err
+	}
+	for _, l := range ls {
+		if l.Holder == holder {
+			return l, nil
+		}
+	}
+	return harness.Lease{}, fmt.Errorf("no lease for %s", holder)
+}
+
+func mustFind(t *testing.T, col *harness.Collector, holder string) uint64 {
+	t.Helper()
+	l, err := leaseByHolder(col, holder)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return l.ID
+}
