@@ -3,6 +3,8 @@
 # installs what is missing; otherwise it only reports what it cannot install,
 # and the tests that need it say so when they skip.
 set -uo pipefail
+# PostgreSQL and MariaDB for the collector's SQL sources.
+bash "$(dirname "$0")/databases.sh" || exit 1
 pkgs=()
 command -v chromium >/dev/null 2>&1 || pkgs+=(chromium)
 command -v ip >/dev/null 2>&1 || pkgs+=(iproute2)

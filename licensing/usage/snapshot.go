@@ -139,7 +139,10 @@ func (m *Month) snap() snapMonth {
 	}
 	if f := m.facts; f.have {
 		x := f.latest
+		// Field by field on purpose: the snapshot format must not change
+		// when Facts gains a field.
 		s.Facts = &snapFacts{FileLimitMax: f.fileLimitMax, UserCountMax: f.userCountMax, CaseCountMax: f.caseCountMax,
+			//lint:ignore S1016 see above
 			Latest: snapSample{At: x.At, FileLimitMB: x.FileLimitMB, CommissionModuleOn: x.CommissionModuleOn,
 				CommissionItems: x.CommissionItems, ProcessModuleOn: x.ProcessModuleOn, ProcessFields: x.ProcessFields,
 				ProcessFieldsInTrash: x.ProcessFieldsInTrash, UserCount: x.UserCount, CaseCount: x.CaseCount}}

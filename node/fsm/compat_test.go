@@ -33,7 +33,7 @@ func v1Log(t testing.TB) [][]byte {
 		ops = append(ops, acq("pm.users", fmt.Sprintf("u%d", i), "col-a"), acq("pm.cases", fmt.Sprintf("c%d", i), "col-b"))
 	}
 	add(LeaseBatchType, LeaseBatch{Now: t0 + 10, Ops: ops})
-	add(LeaseBatchType, LeaseBatch{Now: t0 + 20, Ops: []LeaseOp{rel(7<<16|0, "col-a"), exp(7<<16 | 1)}})
+	add(LeaseBatchType, LeaseBatch{Now: t0 + 20, Ops: []LeaseOp{rel(7<<16, "col-a"), exp(7<<16 | 1)}})
 	add(UpdatePoolType, UpdatePool{Pool: lease.Pool{Name: "pm.users", Seats: 1, Enforce: lease.Hard}, Now: t0 + 30})
 	add(CollectorSeenType, CollectorSeen{Now: t0 + 40, Entries: []SeenEntry{{CollectorID: "col-a", Version: "1.1", Protocol: "h3", SeenAt: t0 + 40}}})
 	add(RevokeTokenType, RevokeToken{ID: "join1", Now: t0 + 50})
