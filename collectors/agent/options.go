@@ -6,25 +6,16 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/licmesh/licmesh/collectors/clock"
 	"github.com/licmesh/licmesh/mesh/transport"
 )
 
-// Clock is the agent's time source. Now must carry a monotonic reading
-// (time.Now does): lease validity is counted on it. After is time.After;
-// tests inject a fake clock whose timers fire when it is advanced.
-type Clock interface {
-	Now() time.Time
-	After(d time.Duration) <-chan time.Time
-}
+// Clock is the agent's time source (see package clock); tests inject a fake
+// whose timers fire when it is advanced.
+type Clock = clock.Clock
 
 // SystemClock is the real clock.
-type SystemClock struct{}
-
-// Now returns time.Now().
-func (SystemClock) Now() time.Time { return time.Now() }
-
-// After returns time.After(d).
-func (SystemClock) After(d time.Duration) <-chan time.Time { return time.After(d) }
+type SystemClock = clock.System
 
 // Transport carries the agent's calls to the masters. *transport.Client is
 // the real one.

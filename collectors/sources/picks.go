@@ -71,27 +71,13 @@ func (p picks) apply(rep *reporter, section string, data []byte, req *request) e
 		req.scalars[name] = n
 	}
 	if p.users != nil {
-		err := p.rows(rep, section, "users", doc, *p.users, req, func(r record, n int) {
-			u, err := req.rows.user(r)
-			if err != nil {
-				req.rows.reject("users", n, err)
-				return
-			}
-			req.users = append(req.users, u)
-		})
+		err := p.rows(rep, section, "users", doc, *p.users, req, req.addUser)
 		if err != nil {
 			return err
 		}
 	}
 	if p.logons != nil {
-		err := p.rows(rep, section, "logons", doc, *p.logons, req, func(r record, n int) {
-			l, err := req.rows.logon(r)
-			if err != nil {
-				req.rows.reject("logons", n, err)
-				return
-			}
-			req.logons = append(req.logons, l)
-		})
+		err := p.rows(rep, section, "logons", doc, *p.logons, req, req.addLogon)
 		if err != nil {
 			return err
 		}

@@ -8,23 +8,15 @@ import (
 	"math/rand/v2"
 	"sync"
 	"time"
+
+	"github.com/licmesh/licmesh/collectors/clock"
 )
 
-// Clock is the runner's time: Now, and a channel that delivers once d has
-// passed. The real one is SystemClock; tests inject a fake.
-type Clock interface {
-	Now() time.Time
-	After(d time.Duration) <-chan time.Time
-}
+// Clock is the runner's time (see package clock); tests inject a fake.
+type Clock = clock.Clock
 
 // SystemClock is the real clock.
-type SystemClock struct{}
-
-// Now returns time.Now().
-func (SystemClock) Now() time.Time { return time.Now() }
-
-// After returns time.After(d).
-func (SystemClock) After(d time.Duration) <-chan time.Time { return time.After(d) }
+type SystemClock = clock.System
 
 // Job is one source with its schedule.
 type Job struct {

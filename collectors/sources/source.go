@@ -57,6 +57,28 @@ type request struct {
 	logons  []usage.Logon
 }
 
+// addUser turns row n of a users result into a user, or counts it rejected.
+// Every kind of source reads its rows through it and addLogon.
+func (req *request) addUser(r record, n int) {
+	u, err := req.rows.user(r)
+	if err != nil {
+		req.rows.reject("users", n, err)
+		return
+	}
+	req.users = append(req.users, u)
+}
+
+// addLogon turns row n of a logons result into a logon, or counts it
+// rejected.
+func (req *request) addLogon(r record, n int) {
+	l, err := req.rows.logon(r)
+	if err != nil {
+		req.rows.reject("logons", n, err)
+		return
+	}
+	req.logons = append(req.logons, l)
+}
+
 // reporter builds a source's errors, scrubbed of its secrets.
 type reporter struct {
 	name  string

@@ -96,27 +96,13 @@ func (s *sqlSource) measure(ctx context.Context, req *request) error {
 		req.scalars[name] = v
 	}
 	if s.cfg.Users != "" {
-		err := s.rows(ctx, tx, "sql.users", s.cfg.Users, nil, userColumns, req.maxRows, func(r record, n int) {
-			u, err := req.rows.user(r)
-			if err != nil {
-				req.rows.reject("users", n, err)
-				return
-			}
-			req.users = append(req.users, u)
-		})
+		err := s.rows(ctx, tx, "sql.users", s.cfg.Users, nil, userColumns, req.maxRows, req.addUser)
 		if err != nil {
 			return err
 		}
 	}
 	if s.cfg.Logons != "" {
-		err := s.rows(ctx, tx, "sql.logons", s.cfg.Logons, []any{s.sinceArg(req.since)}, logonColumns, req.maxRows, func(r record, n int) {
-			l, err := req.rows.logon(r)
-			if err != nil {
-				req.rows.reject("logons", n, err)
-				return
-			}
-			req.logons = append(req.logons, l)
-		})
+		err := s.rows(ctx, tx, "sql.logons", s.cfg.Logons, []any{s.sinceArg(req.since)}, logonColumns, req.maxRows, req.addLogon)
 		if err != nil {
 			return err
 		}
