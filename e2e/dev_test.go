@@ -105,6 +105,10 @@ func TestMeshdDev(t *testing.T) {
 	if out, _, code := meshctl("members", "-o", "csv"); code != 0 || strings.Count(out, ",alive,yes,") < 3 {
 		t.Fatalf("want 3 voting masters:\n%s", out)
 	}
+	// The demo licenses are in force and grant the pools.
+	if out, _, code := meshctl("license", "list", "-o", "csv"); code != 0 || strings.Count(out, ",active,") != 3 {
+		t.Fatalf("want 3 active demo licenses:\n%s", out)
+	}
 
 	dataDir := filepath.Dir(filepath.Dir(caFile))
 	if err := p.Signal(syscall.SIGINT); err != nil {

@@ -79,6 +79,10 @@ func runDev(ctx context.Context, dc devConfig, stdout, stderr io.Writer) error {
 	} else if err := os.WriteFile(filepath.Join(dir, "cluster-secret"), []byte(secret+"\n"), 0o600); err != nil {
 		return err
 	}
+	vendorKey, trustLine, err := demoVendor()
+	if err != nil {
+		return err
+	}
 	logger := newLogger(stderr, dc.logLevel, "text")
 	var masters []*master.Server
 	for i := range 3 {
@@ -94,6 +98,7 @@ func runDev(ctx context.Context, dc devConfig, stdout, stderr io.Writer) error {
 			cfg.Join = []string{fmt.Sprintf("127.0.0.1:%d", dc.basePort+2)}
 		}
 		cfg.LeaveOnTerminate = false
+		cfg.VendorKeys = []string{trustLine}
 		cfg.Logger = logger.With("master", cfg.NodeID)
 		cfg.Stdout = io.Discard // the banner below shows the token instead
 		s, err := master.New(cfg)
@@ -124,10 +129,13 @@ licmesh dev cluster %s is up: 3 masters on loopback.
 
 `, masters[0].ClusterID(), masters[0].APIAddr(), caFile, token, masters[0].APIAddr(), caFile, token)
 		if dc.collectors > 0 {
-			fmt.Fprintf(stdout, "  %d simulated collectors acquire, renew and release seats in pools designer (hard, 5), viewer (soft, 6) and analyst (hard, 20).\n\n", dc.collectors)
+			fmt.Fprintf(stdout, "  Demo licenses (signed by a throwaway vendor key): a subscription granting designer (hard, 5)\n"+
+				"  and analyst (hard, 20), a 14-day trial granting reports (hard, 3), and an on-usage license\n"+
+				"  granting viewer (soft, 6). See meshctl license list.\n")
+			fmt.Fprintf(stdout, "  %d simulated collectors acquire, renew and release seats in those pools.\n\n", dc.collectors)
 		}
 		fmt.Fprintf(stdout, "Press Ctrl-C to stop.\n\n")
-		return runSimulation(gctx, dc, dir, token, masters, stdout, logger.With("sim", "collectors"))
+		return runSimulation(gctx, dc, dir, token, vendorKey, masters, stdout, logger.With("sim", "collectors"))
 	})
 	err = g.Wait()
 	if errors.Is(err, context.Canceled) || ctx.Err() != nil {

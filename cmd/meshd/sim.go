@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/ed25519"
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
@@ -27,29 +28,22 @@ import (
 	"github.com/licmesh/licmesh/node/version"
 )
 
-// devPools are the demo pools: one hard, one soft (it records overage), one
-// roomy.
-var devPools = []*licmeshv1.CreatePoolRequest{
-	{Name: "designer", Seats: 5, Enforce: "hard"},
-	{Name: "viewer", Seats: 6, Enforce: "soft"},
-	{Name: "analyst", Seats: 20, Enforce: "hard"},
-}
+// devPools are the pools the demo licenses grant: hard ones, a soft one (it
+// records overage) and a roomy one.
+var devPools = []string{"designer", "viewer", "analyst", "reports"}
 
-// runSimulation creates the demo pools and a join token through the admin
-// API, then runs dc.collectors real collector agents in this process. Each
+// runSimulation puts the demo licenses in force and makes a join token
+// through the admin API, then runs dc.collectors real collector agents in this process. Each
 // keeps a few user sessions that acquire a seat, hold it for a while (so
 // it is renewed) and release it. The first collector also serves its local
 // API for the product, so a newcomer can try it with curl.
-func runSimulation(ctx context.Context, dc devConfig, dir, token string, masters []*master.Server, out interface{ Write([]byte) (int, error) }, log *slog.Logger) error {
+func runSimulation(ctx context.Context, dc devConfig, dir, token string, vendorKey ed25519.PrivateKey, masters []*master.Server, out interface{ Write([]byte) (int, error) }, log *slog.Logger) error {
 	admin, err := devAdmin(masters[0], token)
 	if err != nil {
 		return err
 	}
-	for _, p := range devPools {
-		_, err := admin.CreatePool(ctx, connect.NewRequest(p))
-		if err != nil && connect.CodeOf(err) != connect.CodeAlreadyExists {
-			return fmt.Errorf("dev: create pool %s: %w", p.Name, err)
-		}
+	if err := addDemoLicenses(ctx, admin, vendorKey, masters[0].ClusterID()); err != nil {
+		return err
 	}
 	if dc.collectors == 0 {
 		<-ctx.Done()
@@ -127,7 +121,7 @@ func simulateSessions(ctx context.Context, a *agent.Agent, n int, log *slog.Logg
 			defer wg.Done()
 			rng := rand.New(rand.NewPCG(uint64(n), uint64(s)))
 			for ctx.Err() == nil {
-				pool := devPools[rng.IntN(len(devPools))].Name
+				pool := devPools[rng.IntN(len(devPools))]
 				holder := fmt.Sprintf("user-%d-%d", n+1, rng.IntN(6))
 				l, err := a.Acquire(ctx, pool, holder)
 				if err != nil {
