@@ -37,8 +37,8 @@ func demoLicenses(clusterID string, now time.Time) []map[string]any {
 	base := func(id, sku, name, typ string) map[string]any {
 		return map[string]any{
 			"format": 1, "license_id": id, "customer": map[string]any{"id": "demo", "name": "Demo Customer"},
-			"product":   map[string]any{"sku": sku, "name": name, "application": sku, "version": "1.0.0"},
-			"type":      typ, "issued_at": now.Add(-time.Hour), "not_before": now.Add(-time.Hour),
+			"product": map[string]any{"sku": sku, "name": name, "application": sku, "version": "1.0.0"},
+			"type":    typ, "issued_at": now.Add(-time.Hour), "not_before": now.Add(-time.Hour),
 			"cluster_id": clusterID, "quantity": 10, "subscription_id": "sub-" + id,
 		}
 	}
