@@ -121,7 +121,8 @@ func run(t *testing.T, ctx context.Context, step string, actions ...chromedp.Act
 // TestBrowserSignInAndLiveRefresh drives the dashboard in headless Chromium:
 // sign in through the form, read the cluster page, go to the pools, watch an
 // htmx refresh pick up a changed held count without a reload, open a pool's
-// leases, be sent back to the form when the session expires, and sign out.
+// leases, see the licenses and their alerts, be sent back to the form when
+// the session expires, and sign out.
 func TestBrowserSignInAndLiveRefresh(t *testing.T) {
 	e := newTestEnv(t)
 	ctx, problems := startBrowser(t)
@@ -170,6 +171,14 @@ func TestBrowserSignInAndLiveRefresh(t *testing.T) {
 	if !strings.Contains(leader, "master-a") {
 		t.Errorf("leader shown as %q", leader)
 	}
+	var alerts string
+	run(t, ctx, "read the license alerts shown at sign-in",
+		chromedp.Text("#license-alerts", &alerts, chromedp.ByQuery))
+	for _, want := range []string{"LIC-2025-0001 (BPM Legacy) expired", "LIC-2026-0003 (BPM Runtime) expires in 12 days"} {
+		if !strings.Contains(alerts, want) {
+			t.Errorf("license alerts lack %q:\n%s", want, alerts)
+		}
+	}
 
 	var poolsText string
 	var bars []string
@@ -216,6 +225,27 @@ func TestBrowserSignInAndLiveRefresh(t *testing.T) {
 		if !strings.Contains(leases, want) {
 			t.Errorf("leases table lacks %q:\n%s", want, leases)
 		}
+	}
+
+	var licenses, expiredColor string
+	run(t, ctx, "go to the licenses",
+		chromedp.Click(`nav a[href="/ui/licenses"]`, chromedp.ByQuery),
+		chromedp.WaitVisible("#licenses svg.seatbar", chromedp.ByQuery),
+		chromedp.Text("#licenses", &licenses, chromedp.ByQuery),
+		chromedp.Text("#license-alerts", &alerts, chromedp.ByQuery),
+		chromedp.Evaluate(`getComputedStyle(document.querySelector('#licenses tr.lic-expired .status')).color`, &expiredColor),
+		screenshot("licenses"),
+	)
+	for _, want := range []string{"LIC-2026-0007", "BPM Studio", "designer 7/10", "expired", "never expires"} {
+		if !strings.Contains(licenses, want) {
+			t.Errorf("licenses table lacks %q:\n%s", want, licenses)
+		}
+	}
+	if !strings.Contains(alerts, "LIC-2025-0001") {
+		t.Errorf("the licenses page lacks the alerts: %q", alerts)
+	}
+	if expiredColor != "rgb(201, 60, 60)" {
+		t.Errorf("an expired license's status is %s, want red", expiredColor)
 	}
 
 	var collectors string

@@ -29,7 +29,15 @@ type Source interface {
 	Pools(ctx context.Context) ([]*licmeshv1.Pool, error)
 	// Leases lists at most limit leases held in pool.
 	Leases(ctx context.Context, pool string, limit int) ([]*licmeshv1.Lease, error)
+	// Licenses lists the signed licenses in force, judged at the cluster's
+	// trusted time, and whether this master's clock looks set back.
+	Licenses(ctx context.Context) (*licmeshv1.ListLicensesResponse, error)
 }
+
+// AddLicenseFunc adds a pasted, armoured license to the cluster. Its error's
+// text is shown to the operator verbatim, so it must name the problem and
+// must not carry a secret.
+type AddLicenseFunc func(ctx context.Context, text string) (*licmeshv1.License, error)
 
 // Principal is who a session belongs to, as Config.Auth names them. It is
 // carried in the session cookie and shown on every page; it must not hold a
@@ -64,7 +72,11 @@ type Config struct {
 	// slash; the caller routes Prefix+"/" (and Prefix) to the Handler
 	// without stripping it.
 	Prefix string
-	// LeaseLimit caps the leases listed on a pool's page.
+	// AddLicense adds a license pasted on the licenses page; nil hides the
+	// paste box and refuses the form.
+	AddLicense AddLicenseFunc
+	// LeaseLimit caps the leases listed on a pool's page, and the leases read
+	// per pool to count a license's clients.
 	LeaseLimit int
 	// Logger receives sign-in refusals and Source errors; nil discards.
 	Logger *slog.Logger

@@ -1,5 +1,6 @@
 // Package dashboard is the masters' web dashboard: server-rendered pages
-// (html/template) for the cluster, its collectors, seat pools and leases,
+// (html/template) for the cluster, its collectors, seat pools, leases and
+// licenses (with expiry alerts above every page and a box to paste one),
 // served on a master's HTTPS port under a prefix (by default /ui).
 //
 // Every page's table refreshes itself with htmx, which is vendored and

@@ -21,6 +21,7 @@ type memSource struct {
 	collectors []*licmeshv1.Collector
 	pools      []*licmeshv1.Pool
 	leases     map[string][]*licmeshv1.Lease
+	licenses   *licmeshv1.ListLicensesResponse
 	err        error // returned by every method when set
 }
 
@@ -56,6 +57,22 @@ func newMemSource() *memSource {
 			"designer": {
 				{Id: 12, Fence: 1801, Pool: "designer", Holder: "alice@example.com", CollectorId: "col-01", GrantedAtMs: ms(-40 * time.Second), ExpiresAtMs: ms(50 * time.Second), Token: "lml1.secret-lease-doc.sig"},
 				{Id: 11, Fence: 1790, Pool: "designer", Holder: "bob@example.com", CollectorId: "col-02", GrantedAtMs: ms(-2 * time.Minute), ExpiresAtMs: ms(30 * time.Second)},
+				{Id: 10, Fence: 1780, Pool: "designer", Holder: "carol@example.com", CollectorId: "col-01", GrantedAtMs: ms(-3 * time.Minute), ExpiresAtMs: ms(20 * time.Second)},
+			},
+		},
+		licenses: &licmeshv1.ListLicensesResponse{
+			TrustedTimeMs: ms(-3 * time.Second),
+			Licenses: []*licmeshv1.License{
+				{Id: "LIC-2026-0007", Customer: "Acme Corp", Product: "BPM Studio", Type: "subscription", Status: "active",
+					DaysLeft: 200, ExpiresAtMs: ms(200 * 24 * time.Hour), AddedAtMs: ms(-10 * 24 * time.Hour),
+					Pools: []*licmeshv1.Pool{{Name: "designer", Seats: 10, Enforce: "hard", Held: 7}}},
+				{Id: "LIC-2026-0003", Customer: "Acme Corp", Product: "BPM Runtime", Type: "subscription", Status: "active",
+					DaysLeft: 12, ExpiresAtMs: ms(12 * 24 * time.Hour), AddedAtMs: ms(-300 * 24 * time.Hour),
+					Pools: []*licmeshv1.Pool{{Name: "runtime", Seats: 4, Enforce: "soft", Held: 5}}},
+				{Id: "LIC-2025-0001", Customer: "Acme Corp", Product: "BPM Legacy", Type: "term", Status: "expired",
+					ExpiresAtMs: ms(-40 * 24 * time.Hour), AddedAtMs: ms(-400 * 24 * time.Hour)},
+				{Id: "LIC-2020-0001", Customer: "Acme Corp", Product: "BPM Viewer", Type: "perpetual", Status: "active",
+					AddedAtMs: ms(-2000 * 24 * time.Hour)},
 			},
 		},
 	}
@@ -139,6 +156,22 @@ func (s *memSource) Leases(_ context.Context, pool string, limit int) ([]*licmes
 		ls = ls[:limit]
 	}
 	return ls, nil
+}
+
+func (s *memSource) Licenses(context.Context) (*licmeshv1.ListLicensesResponse, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.err != nil {
+		return nil, s.err
+	}
+	return proto.Clone(s.licenses).(*licmeshv1.ListLicensesResponse), nil
+}
+
+// editLicenses changes the licenses under the lock.
+func (s *memSource) editLicenses(f func(*licmeshv1.ListLicensesResponse)) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	f(s.licenses)
 }
 
 // fakeClock is the injected clock; tests move it forward.

@@ -62,6 +62,9 @@ func New(cfg Config) (*Handler, error) {
 		h.mux.Handle("GET "+p+v.path, h.authed(v, false))
 		h.mux.Handle("GET "+p+"/fragments"+v.fragment, h.authed(v, true))
 	}
+	if cfg.AddLicense != nil {
+		h.mux.HandleFunc("POST "+p+"/licenses", h.addLicense)
+	}
 	h.mux.HandleFunc(p+"/", h.notFound)
 	return h, nil
 }
@@ -94,6 +97,7 @@ func (h *Handler) views() []view {
 		{name: "collectors", nav: "collectors", path: "/collectors", fragment: "/collectors", load: loadCollectors},
 		{name: "pools", nav: "pools", path: "/pools", fragment: "/pools", load: loadPools},
 		{name: "pool", nav: "pools", path: "/pools/{name}", fragment: "/pools/{name}", load: loadPool},
+		{name: "licenses", nav: "licenses", path: "/licenses", fragment: "/licenses", load: loadLicenses},
 	}
 }
 
@@ -107,7 +111,9 @@ type pageData struct {
 	Principal Principal
 	CSRF      string
 	Error     string
-	Data      any
+	// Alerts are the license warnings shown above every signed-in page.
+	Alerts []string
+	Data   any
 }
 
 // authed serves v to signed-in browsers and sends everyone else to the
@@ -137,9 +143,10 @@ func (h *Handler) authed(v view, fragment bool) http.Handler {
 			h.cfg.Logger.Warn("dashboard: source failed", "page", v.name, "path", r.URL.Path, "err", err)
 			d.Error = err.Error()
 		}
-		name := "layout"
-		if fragment {
-			name = "live"
+		name := "live"
+		if !fragment {
+			name = "layout"
+			d.Alerts = h.licenseAlerts(ctx)
 		}
 		h.render(w, v.name, name, status, d)
 	})
@@ -180,6 +187,9 @@ func (h *Handler) notFound(w http.ResponseWriter, r *http.Request) {
 	d := h.data("", "Not found", session{})
 	if s, err := h.readSession(r); err == nil {
 		d = h.data("", "Not found", s)
+		ctx, cancel := context.WithTimeout(r.Context(), sourceTimeout)
+		defer cancel()
+		d.Alerts = h.licenseAlerts(ctx)
 	}
 	d.Error = fmt.Sprintf("There is no page at %s.", r.URL.Path)
 	h.render(w, "notfound", "layout", http.StatusNotFound, d)

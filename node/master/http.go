@@ -3,6 +3,7 @@ package master
 import (
 	"context"
 	"crypto/rand"
+	"errors"
 	"net/http"
 	"net/http/pprof"
 
@@ -56,6 +57,18 @@ func (s *Server) apiMux() http.Handler {
 		id, err := s.checkAdmin(token)
 		return dashboard.Principal{ID: id, Role: "admin"}, err
 	}
+	dcfg.AddLicense = func(ctx context.Context, text string) (*licmeshv1.License, error) {
+		resp, err := adminHandler{s}.AddLicense(ctx, connect.NewRequest(&licmeshv1.AddLicenseRequest{Text: text}))
+		if err != nil {
+			// The dashboard shows the error verbatim; drop connect's
+			// "invalid_argument: " prefix.
+			if ce := (*connect.Error)(nil); errors.As(err, &ce) {
+				return nil, errors.New(ce.Message())
+			}
+			return nil, err
+		}
+		return resp.Msg.GetLicense(), nil
+	}
 	dcfg.SessionKey = key
 	dcfg.Now = s.now
 	if d, err := dashboard.New(dcfg); err == nil {
@@ -80,4 +93,11 @@ func (d dashSource) Collectors(context.Context) ([]*licmeshv1.Collector, error) 
 func (d dashSource) Pools(context.Context) ([]*licmeshv1.Pool, error) { return d.s.pools(), nil }
 func (d dashSource) Leases(_ context.Context, pool string, limit int) ([]*licmeshv1.Lease, error) {
 	return d.s.leases(pool, "", "", limit), nil
+}
+func (d dashSource) Licenses(ctx context.Context) (*licmeshv1.ListLicensesResponse, error) {
+	resp, err := adminHandler(d).ListLicenses(ctx, connect.NewRequest(&licmeshv1.ListLicensesRequest{}))
+	if err != nil {
+		return nil, err
+	}
+	return resp.Msg, nil
 }
