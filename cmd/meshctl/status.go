@@ -20,6 +20,8 @@ func statusColumns() []column[*v1.GetStatusResponse] {
 		{"APPLIED INDEX", func(r s) string { return u64(r.GetAppliedIndex()) }},
 		{"LAST LOG INDEX", func(r s) string { return u64(r.GetLastLogIndex()) }},
 		{"TRUSTED TIME", func(r s) string { return msTime(r.GetTrustedTimeMs()) }},
+		{"LOCAL TIME", func(r s) string { return msTime(r.GetLocalTimeMs()) }},
+		{"CLOCK TAMPERED", func(r s) string { return yesNo(r.GetClockTampered()) }},
 		{"VERSION", func(r s) string { return r.GetVersion() }},
 		{"PROTOCOL", func(r s) string { return u32(r.GetProtocolVersion()) }},
 		{"VOTERS", func(r s) string { return u32(r.GetVoters()) }},

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -18,6 +19,7 @@ func agentCmd(stdout, stderr io.Writer) *cobra.Command {
 	var (
 		configFile, secretFile string
 		join                   []string
+		clockOffset            time.Duration
 	)
 	cfg := master.DefaultConfig()
 	cmd := &cobra.Command{
@@ -52,6 +54,7 @@ then flags.`,
 			if err := fileCfg.Validate(); err != nil {
 				return err
 			}
+			fileCfg.ClockOffset = clockOffset
 			fileCfg.Logger = newLogger(stderr, fileCfg.LogLevel, fileCfg.LogFormat)
 			fileCfg.Stdout = stdout
 			srv, err := master.New(fileCfg)
@@ -82,6 +85,8 @@ then flags.`,
 	f.DurationVar(&cfg.HeartbeatTimeout, "heartbeat-timeout", cfg.HeartbeatTimeout, "Raft heartbeat timeout")
 	f.DurationVar(&cfg.ElectionTimeout, "election-timeout", cfg.ElectionTimeout, "Raft election timeout")
 	f.StringVar(&cfg.LogLevel, "log-level", cfg.LogLevel, "debug, info, warn or error")
+	f.DurationVar(&clockOffset, "debug-clock-offset", 0, "shift this master's clock (tests of clocks set back)")
+	_ = f.MarkHidden("debug-clock-offset")
 	f.StringVar(&cfg.LogFormat, "log-format", cfg.LogFormat, "text or json")
 	return cmd
 }

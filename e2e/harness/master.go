@@ -52,6 +52,9 @@ type Master struct {
 	// goroutine but the test's own, since Start replaces it.
 	Proc   *Proc
 	procMu sync.Mutex
+	// Args are this master's own extra flags, after the cluster's; set
+	// them before a (re)start.
+	Args   []string
 	Expect int
 	Join   []string
 }
@@ -143,6 +146,7 @@ func (m *Master) Start() {
 		args = append(args, "--disable-quic")
 	}
 	args = append(args, m.c.Opts.ExtraArgs...)
+	args = append(args, m.Args...)
 	p, err := StartProc(m.ID, filepath.Join(bin, "meshd"), args,
 		[]string{"LICMESH_CLUSTER_SECRET=" + m.c.Secret}, filepath.Join(m.c.Dir, m.ID+".log"))
 	if err != nil {

@@ -97,6 +97,8 @@ func (s *Server) status() *licmeshv1.GetStatusResponse {
 		AppliedIndex:    parseUint(st["applied_index"]),
 		LastLogIndex:    parseUint(st["last_log_index"]),
 		TrustedTimeMs:   s.fsm.TrustedTime().UnixMilli(),
+		LocalTimeMs:     s.now().UnixMilli(),
+		ClockTampered:   s.clockTampered(),
 		Version:         version.Version,
 		ProtocolVersion: wire.ProtocolVersion,
 		Pools:           uint32(c.Pools),
@@ -294,3 +296,8 @@ func licenseIDs(ids []license.LicenseID) []string {
 	}
 	return out
 }
+
+// clockTampered reports whether this master's clock is more than 24 h behind
+// the cluster's trusted time: someone set it back, or it drifted badly.
+// Validity is judged at trusted time anyway; this is for people to see.
+func (s *Server) clockTampered() bool { return license.Tampered(s.now(), s.fsm.TrustedTime()) }

@@ -57,6 +57,9 @@ type Config struct {
 	LogLevel  string `yaml:"log_level"`
 	LogFormat string `yaml:"log_format"`
 
+	// ClockOffset shifts this master's clock, for tests of clocks set back
+	// or forward (the hidden --debug-clock-offset flag). Not from YAML.
+	ClockOffset time.Duration `yaml:"-"`
 	// Now is the clock; tests inject one. Not configurable from YAML.
 	Now func() time.Time `yaml:"-"`
 	// Logger receives the master's logs. Not configurable from YAML.

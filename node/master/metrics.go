@@ -71,6 +71,14 @@ func newMetrics(s *Server) *metrics {
 		return 0
 	}))
 	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Namespace: "licmesh", Name: "clock_tampered", Help: "1 when this master's clock is more than 24 h behind trusted time.",
+	}, func() float64 {
+		if s.clockTampered() {
+			return 1
+		}
+		return 0
+	}))
+	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Namespace: "licmesh", Name: "trusted_time_seconds", Help: "The replicated high-water mark of trusted time.",
 	}, func() float64 { return float64(s.fsm.TrustedTime().UnixMilli()) / 1000 }))
 	return m

@@ -77,6 +77,9 @@ func New(cfg Config) (*Server, error) {
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
+		if off := cfg.ClockOffset; off != 0 {
+			cfg.Now = func() time.Time { return time.Now().Add(off) }
+		}
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))

@@ -75,8 +75,13 @@ type GetStatusResponse struct {
 	Leases          uint32                 `protobuf:"varint,14,opt,name=leases,proto3" json:"leases,omitempty"`
 	Collectors      uint32                 `protobuf:"varint,15,opt,name=collectors,proto3" json:"collectors,omitempty"`
 	Voters          uint32                 `protobuf:"varint,16,opt,name=voters,proto3" json:"voters,omitempty"`
-	unknownFields   protoimpl.UnknownFields
-	sizeCache       protoimpl.SizeCache
+	// local_time_ms is this master's clock; clock_tampered is set when it is
+	// more than 24 h behind trusted_time_ms (promise P7: nothing is judged
+	// at a clock set back).
+	LocalTimeMs   int64 `protobuf:"varint,17,opt,name=local_time_ms,json=localTimeMs,proto3" json:"local_time_ms,omitempty"`
+	ClockTampered bool  `protobuf:"varint,18,opt,name=clock_tampered,json=clockTampered,proto3" json:"clock_tampered,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *GetStatusResponse) Reset() {
@@ -219,6 +224,20 @@ func (x *GetStatusResponse) GetVoters() uint32 {
 		return x.Voters
 	}
 	return 0
+}
+
+func (x *GetStatusResponse) GetLocalTimeMs() int64 {
+	if x != nil {
+		return x.LocalTimeMs
+	}
+	return 0
+}
+
+func (x *GetStatusResponse) GetClockTampered() bool {
+	if x != nil {
+		return x.ClockTampered
+	}
+	return false
 }
 
 type ListMembersRequest struct {
@@ -1941,7 +1960,7 @@ const file_licmesh_v1_admin_proto_rawDesc = "" +
 	"\n" +
 	"\x16licmesh/v1/admin.proto\x12\n" +
 	"licmesh.v1\x1a\x16licmesh/v1/lease.proto\"\x12\n" +
-	"\x10GetStatusRequest\"\xfb\x03\n" +
+	"\x10GetStatusRequest\"\xc6\x04\n" +
 	"\x11GetStatusResponse\x12\x1d\n" +
 	"\n" +
 	"cluster_id\x18\x01 \x01(\tR\tclusterId\x12\x17\n" +
@@ -1962,7 +1981,9 @@ const file_licmesh_v1_admin_proto_rawDesc = "" +
 	"\n" +
 	"collectors\x18\x0f \x01(\rR\n" +
 	"collectors\x12\x16\n" +
-	"\x06voters\x18\x10 \x01(\rR\x06voters\"\x14\n" +
+	"\x06voters\x18\x10 \x01(\rR\x06voters\x12\"\n" +
+	"\rlocal_time_ms\x18\x11 \x01(\x03R\vlocalTimeMs\x12%\n" +
+	"\x0eclock_tampered\x18\x12 \x01(\bR\rclockTampered\"\x14\n" +
 	"\x12ListMembersRequest\"\xcf\x01\n" +
 	"\x06Member\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1f\n" +

@@ -1,0 +1,125 @@
+package e2e
+
+import (
+	"encoding/csv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/licmesh/licmesh/e2e/harness"
+)
+
+// daysLeft reads a license's days left from m.
+func daysLeft(t *testing.T, m *harness.Master, id string) string {
+	t.Helper()
+	out, errOut, code := m.Meshctl("license", "list", "-o", "csv")
+	if code != 0 {
+		t.Fatalf("%s license list: %s", m.ID, errOut)
+	}
+	recs, err := csv.NewReader(strings.NewReader(out)).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	col := -1
+	for i, h := range recs[0] {
+		if h == "DAYS LEFT" {
+			col = i
+		}
+	}
+	for _, r := range recs[1:] {
+		if r[0] == id {
+			return r[col]
+		}
+	}
+	t.Fatalf("%s does not list %s:\n%s", m.ID, id, out)
+	return ""
+}
+
+func tampered(t *testing.T, m *harness.Master) bool {
+	t.Helper()
+	var st interface{ GetClockTampered() bool }
+	err := harness.Eventually(20*time.Second, func() error {
+		s, err := m.Status()
+		if err != nil {
+			return err
+		}
+		st = s
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st.GetClockTampered()
+}
+
+// TestClockSetBackExtendsNothing (P7): validity is judged at the cluster's
+// high-water mark of trusted time. A master whose clock is set back an hour
+// is tolerated; 25 hours or a year is reported as tampering; and with every
+// master set back a year, no license gains a day.
+func TestClockSetBackExtendsNothing(t *testing.T) {
+	keyFile, trust := vendorKey(t)
+	c := harness.StartCluster(t, 3, harness.Options{ExtraArgs: []string{"--vendor-keys", trust}})
+	leader := c.WaitReady(60 * time.Second)
+	st, err := leader.Status()
+	if err != nil {
+		t.Fatal(err)
+	}
+	lic := signLicense(t, keyFile, "lic-clock", st.ClusterId, 2, time.Now().Add(10*24*time.Hour).UTC().Truncate(time.Second))
+	if _, errOut, code := leader.Meshctl("license", "add", lic); code != 0 {
+		t.Fatal(errOut)
+	}
+	before := daysLeft(t, leader, "lic-clock")
+
+	restart := func(m *harness.Master, offset time.Duration) {
+		t.Helper()
+		m.Process().Kill()
+		m.Args = []string{"--debug-clock-offset", offset.String()}
+		m.Start()
+	}
+	for _, tc := range []struct {
+		offset   time.Duration
+		tampered bool
+	}{
+		{-time.Hour, false},
+		{-25 * time.Hour, true},
+		{-365 * 24 * time.Hour, true},
+	} {
+		m := c.Masters[2]
+		restart(m, tc.offset)
+		c.WaitReady(60 * time.Second)
+		if got := tampered(t, m); got != tc.tampered {
+			t.Errorf("clock set back %s: tampered = %v, want %v", tc.offset, got, tc.tampered)
+		}
+		if got := daysLeft(t, m, "lic-clock"); got != before {
+			t.Errorf("clock set back %s: days left %s, was %s", tc.offset, got, before)
+		}
+	}
+	for _, m := range c.Masters[:2] {
+		if tampered(t, m) {
+			t.Errorf("%s with a right clock reports tampering", m.ID)
+		}
+	}
+
+	// Every master a year behind: the cluster keeps judging at its mark.
+	for _, m := range c.Masters {
+		restart(m, -365*24*time.Hour)
+	}
+	c.WaitReady(60 * time.Second)
+	// Writes made now carry last year's time; they must not move the mark
+	// back, and nothing is extended.
+	if _, errOut, code := c.Masters[0].Meshctl("pool", "create", "late", "--seats", "1"); code != 0 {
+		t.Fatal(errOut)
+	}
+	for _, m := range c.Masters {
+		if !tampered(t, m) {
+			t.Errorf("%s a year behind does not report tampering", m.ID)
+		}
+		if got := daysLeft(t, m, "lic-clock"); got != before {
+			t.Errorf("%s a year behind: days left %s, was %s", m.ID, got, before)
+		}
+	}
+	out, _, _ := c.Masters[0].Meshctl("license", "list", "-o", "csv")
+	if !strings.Contains(out, ",active,") {
+		t.Fatalf("license no longer active:\n%s", out)
+	}
+}
