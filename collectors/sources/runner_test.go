@@ -6,94 +6,17 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/licmesh/licmesh/collectors/clock/clocktest"
 )
 
-// fakeClock is a Clock that moves only when told. It records how long each
-// After was asked to wait.
-type fakeClock struct {
-	mu      sync.Mutex
-	cond    *sync.Cond
-	now     time.Time
-	waiters []fakeWaiter
-	waits   []time.Duration
-}
-
-type fakeWaiter struct {
-	at time.Time
-	ch chan time.Time
-}
-
-func newFakeClock() *fakeClock {
-	c := &fakeClock{now: testNow}
-	c.cond = sync.NewCond(&c.mu)
-	return c
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *fakeClock) After(d time.Duration) <-chan time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	ch := make(chan time.Time, 1)
-	c.waits = append(c.waits, d)
-	if d <= 0 {
-		ch <- c.now
-	} else {
-		c.waiters = append(c.waiters, fakeWaiter{at: c.now.Add(d), ch: ch})
-	}
-	c.cond.Broadcast()
-	return ch
-}
-
-// Advance moves the clock and fires the waiters that are due.
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-	kept := c.waiters[:0]
-	for _, w := range c.waiters {
-		if !w.at.After(c.now) {
-			w.ch <- c.now
-		} else {
-			kept = append(kept, w)
-		}
-	}
-	c.waiters = kept
-}
-
-// waitAfters blocks until After has been called n times in all.
-func (c *fakeClock) waitAfters(t *testing.T, n int) []time.Duration {
-	t.Helper()
-	done := make(chan struct{})
-	timer := time.AfterFunc(10*time.Second, func() {
-		c.mu.Lock()
-		defer c.mu.Unlock()
-		close(done)
-		c.cond.Broadcast()
-	})
-	defer timer.Stop()
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	for len(c.waits) < n {
-		select {
-		case <-done:
-			t.Fatalf("After called %d times, want %d", len(c.waits), n)
-		default:
-		}
-		c.cond.Wait()
-	}
-	return append([]time.Duration(nil), c.waits...)
-}
+func newFakeClock() *clocktest.Fake { return clocktest.New(testNow) }
 
 // fakeSource answers from a script of results; a result with a gate blocks
 // until the gate is closed, ignoring its context like a misbehaving source.
 type fakeSource struct {
 	name    string
-	clock   *fakeClock
+	clock   *clocktest.Fake
 	mu      sync.Mutex
 	results []fakeResult
 	calls   int
@@ -184,10 +107,10 @@ func TestRunnerInterval(t *testing.T) {
 		t.Fatal(err)
 	}
 	runRunner(t, r)
-	clock.waitAfters(t, 2) // the first run (at once), then the wait for the second
+	clock.WaitAfters(t, 2) // the first run (at once), then the wait for the second
 	for i := 3; i <= 5; i++ {
 		clock.Advance(tick)
-		waits := clock.waitAfters(t, i)
+		waits := clock.WaitAfters(t, i)
 		if w := waits[i-1]; w != tick {
 			t.Errorf("wait %d = %v, want %v", i, w, tick)
 		}
@@ -213,9 +136,9 @@ func TestRunnerJitter(t *testing.T) {
 	r, _ := NewRunner([]Job{{Source: src, Interval: tick, Timeout: time.Hour}},
 		RunnerOptions{Clock: clock, Jitter: 0.2, Rand: func() float64 { return 0.75 }, OnSample: got.on})
 	runRunner(t, r)
-	clock.waitAfters(t, 1)
+	clock.WaitAfters(t, 1)
 	clock.Advance(9 * time.Second)
-	waits := clock.waitAfters(t, 2)
+	waits := clock.WaitAfters(t, 2)
 	// First: 0.75 of the 20% spread; then the interval times 1 + 0.2*(2*0.75-1).
 	if waits[0] != 9*time.Second || waits[1] != 66*time.Second || len(got.times()) != 1 {
 		t.Errorf("waits %v, want [9s 1m6s]", waits[:2])
@@ -234,12 +157,12 @@ func TestRunnerNoOverlap(t *testing.T) {
 	// The first run hangs for 3.5 intervals; ticks 1, 2 and 3 pass meanwhile.
 	clock.Advance(3*tick + tick/2)
 	close(gate)
-	waits := clock.waitAfters(t, 2)
+	waits := clock.WaitAfters(t, 2)
 	if waits[1] != tick/2 {
 		t.Errorf("next wait %v, want %v (to tick 4)", waits[1], tick/2)
 	}
 	clock.Advance(tick / 2)
-	clock.waitAfters(t, 3)
+	clock.WaitAfters(t, 3)
 	st := r.Stats()[0]
 	if st.Runs != 2 || st.Skipped != 3 {
 		t.Errorf("stats %+v: want 2 runs and 3 skipped ticks", st)
@@ -272,7 +195,7 @@ func TestRunnerBackoff(t *testing.T) {
 	runRunner(t, r)
 	want := []time.Duration{0, tick, 2 * tick, 4 * tick, 4 * tick, 4 * tick, tick}
 	for i := 2; i <= len(want); i++ {
-		waits := clock.waitAfters(t, i)
+		waits := clock.WaitAfters(t, i)
 		if waits[i-1] != want[i-1] {
 			t.Fatalf("waits %v, want %v", waits, want[:i])
 		}
@@ -283,7 +206,7 @@ func TestRunnerBackoff(t *testing.T) {
 	if len(failures) != 5 || failures[0] != 1 || failures[4] != 5 {
 		t.Errorf("OnError failures %v", failures)
 	}
-	clock.waitAfters(t, len(want)+1)
+	clock.WaitAfters(t, len(want)+1)
 	st := r.Stats()[0]
 	if st.Failures != 5 || st.FailuresInRow != 0 || st.LastError != "" || len(got.times()) < 1 {
 		t.Errorf("after recovery: %+v, %d samples", st, len(got.times()))
@@ -306,7 +229,7 @@ func TestRunnerStopsAndChecks(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- r.Run(ctx) }()
-	clock.waitAfters(t, 1)
+	clock.WaitAfters(t, 1)
 	cancel()
 	select {
 	case err := <-done:

@@ -2,23 +2,18 @@ package transport
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
-	"math/big"
-	"net"
 	"net/http"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/licmesh/licmesh/mesh/pki"
 )
 
 // testPKI is a CA with one server and one client certificate for 127.0.0.1.
@@ -30,66 +25,32 @@ type testPKI struct {
 
 func newTestPKI(t testing.TB) testPKI {
 	t.Helper()
-	caKey := newKey(t)
-	caTmpl := &x509.Certificate{
-		SerialNumber:          big.NewInt(1),
-		Subject:               pkix.Name{CommonName: "test ca"},
-		NotBefore:             time.Now().Add(-time.Hour),
-		NotAfter:              time.Now().Add(time.Hour),
-		IsCA:                  true,
-		BasicConstraintsValid: true,
-		KeyUsage:              x509.KeyUsageCertSign,
-	}
-	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
+	now := time.Now()
+	ca, err := pki.NewCA("test-ca", now)
 	if err != nil {
 		t.Fatal(err)
 	}
-	ca, err := x509.ParseCertificate(caDER)
+	server, err := ca.IssueNode("master", nil, time.Hour, now)
 	if err != nil {
 		t.Fatal(err)
 	}
-	pool := x509.NewCertPool()
-	pool.AddCert(ca)
-
-	leaf := func(serial int64, cn string, usage x509.ExtKeyUsage) tls.Certificate {
-		key := newKey(t)
-		tmpl := &x509.Certificate{
-			SerialNumber: big.NewInt(serial),
-			Subject:      pkix.Name{CommonName: cn},
-			NotBefore:    time.Now().Add(-time.Hour),
-			NotAfter:     time.Now().Add(time.Hour),
-			KeyUsage:     x509.KeyUsageDigitalSignature,
-			ExtKeyUsage:  []x509.ExtKeyUsage{usage},
-			IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 1)},
-			DNSNames:     []string{"localhost"},
-		}
-		der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, &key.PublicKey, caKey)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}
+	csr, key, err := pki.NewCSR("collector-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	der, err := ca.SignCSR(csr, "collector-1", time.Hour, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	client, err := pki.TLSCertificate(key, der, ca.Cert().Raw)
+	if err != nil {
+		t.Fatal(err)
 	}
 	return testPKI{
-		server: &tls.Config{
-			Certificates: []tls.Certificate{leaf(2, "master", x509.ExtKeyUsageServerAuth)},
-			ClientCAs:    pool,
-			ClientAuth:   tls.RequireAndVerifyClientCert,
-		},
-		client: &tls.Config{
-			RootCAs:      pool,
-			Certificates: []tls.Certificate{leaf(3, "collector-1", x509.ExtKeyUsageClientAuth)},
-		},
-		anon: &tls.Config{RootCAs: pool},
+		server: ca.ServerTLS(server, tls.RequireAndVerifyClientCert),
+		client: &tls.Config{RootCAs: ca.Pool(), Certificates: []tls.Certificate{client}},
+		anon:   &tls.Config{RootCAs: ca.Pool()},
 	}
-}
-
-func newKey(t testing.TB) *ecdsa.PrivateKey {
-	t.Helper()
-	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return k
 }
 
 // testHandler serves the endpoints the tests use.
