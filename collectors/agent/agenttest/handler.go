@@ -12,10 +12,14 @@ import (
 	"github.com/licmesh/licmesh/licensing/lease"
 	"github.com/licmesh/licmesh/mesh/wire"
 	"github.com/licmesh/licmesh/mesh/wire/licmeshv1"
+	"github.com/licmesh/licmesh/mesh/wire/licmeshv1/licmeshv1connect"
 )
 
 // handler serves CollectorService for one master of the cluster.
 type handler struct {
+	// The fake answers what the agent's lease tests need; the calls it
+	// does not fake (entitlements, credits, usage) are unimplemented.
+	licmeshv1connect.UnimplementedCollectorServiceHandler
 	c *Cluster
 	m *Master
 }

@@ -1464,9 +1464,19 @@ type License struct {
 	SubscriptionId string   `protobuf:"bytes,11,opt,name=subscription_id,json=subscriptionId,proto3" json:"subscription_id,omitempty"`
 	AddedAtMs      int64    `protobuf:"varint,12,opt,name=added_at_ms,json=addedAtMs,proto3" json:"added_at_ms,omitempty"`
 	// text is the armoured license, only in GetLicense.
-	Text          string `protobuf:"bytes,13,opt,name=text,proto3" json:"text,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Text string `protobuf:"bytes,13,opt,name=text,proto3" json:"text,omitempty"`
+	// Usage credits, for a license sold on usage: the unit, what was bought,
+	// what is left, and whether it is at or below the alert level.
+	CreditsUnit      string `protobuf:"bytes,14,opt,name=credits_unit,json=creditsUnit,proto3" json:"credits_unit,omitempty"`
+	CreditsBought    int64  `protobuf:"varint,15,opt,name=credits_bought,json=creditsBought,proto3" json:"credits_bought,omitempty"`
+	CreditsRemaining int64  `protobuf:"varint,16,opt,name=credits_remaining,json=creditsRemaining,proto3" json:"credits_remaining,omitempty"`
+	CreditsLow       bool   `protobuf:"varint,17,opt,name=credits_low,json=creditsLow,proto3" json:"credits_low,omitempty"`
+	// A volume license covers this many installations (collectors); covered
+	// lists the collectors it covers, first enrolled first.
+	VolumeInstallations int32    `protobuf:"varint,18,opt,name=volume_installations,json=volumeInstallations,proto3" json:"volume_installations,omitempty"`
+	CoveredCollectors   []string `protobuf:"bytes,19,rep,name=covered_collectors,json=coveredCollectors,proto3" json:"covered_collectors,omitempty"`
+	unknownFields       protoimpl.UnknownFields
+	sizeCache           protoimpl.SizeCache
 }
 
 func (x *License) Reset() {
@@ -1588,6 +1598,48 @@ func (x *License) GetText() string {
 		return x.Text
 	}
 	return ""
+}
+
+func (x *License) GetCreditsUnit() string {
+	if x != nil {
+		return x.CreditsUnit
+	}
+	return ""
+}
+
+func (x *License) GetCreditsBought() int64 {
+	if x != nil {
+		return x.CreditsBought
+	}
+	return 0
+}
+
+func (x *License) GetCreditsRemaining() int64 {
+	if x != nil {
+		return x.CreditsRemaining
+	}
+	return 0
+}
+
+func (x *License) GetCreditsLow() bool {
+	if x != nil {
+		return x.CreditsLow
+	}
+	return false
+}
+
+func (x *License) GetVolumeInstallations() int32 {
+	if x != nil {
+		return x.VolumeInstallations
+	}
+	return 0
+}
+
+func (x *License) GetCoveredCollectors() []string {
+	if x != nil {
+		return x.CoveredCollectors
+	}
+	return nil
 }
 
 type AddLicenseRequest struct {
@@ -1959,7 +2011,7 @@ var File_licmesh_v1_admin_proto protoreflect.FileDescriptor
 const file_licmesh_v1_admin_proto_rawDesc = "" +
 	"\n" +
 	"\x16licmesh/v1/admin.proto\x12\n" +
-	"licmesh.v1\x1a\x16licmesh/v1/lease.proto\"\x12\n" +
+	"licmesh.v1\x1a\x16licmesh/v1/lease.proto\x1a\x16licmesh/v1/usage.proto\"\x12\n" +
 	"\x10GetStatusRequest\"\xc6\x04\n" +
 	"\x11GetStatusResponse\x12\x1d\n" +
 	"\n" +
@@ -2061,7 +2113,7 @@ const file_licmesh_v1_admin_proto_rawDesc = "" +
 	"\x16ListCollectorsResponse\x125\n" +
 	"\n" +
 	"collectors\x18\x01 \x03(\v2\x15.licmesh.v1.CollectorR\n" +
-	"collectors\"\xf4\x02\n" +
+	"collectors\"\xee\x04\n" +
 	"\aLicense\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1a\n" +
 	"\bcustomer\x18\x02 \x01(\tR\bcustomer\x12\x18\n" +
@@ -2076,7 +2128,14 @@ const file_licmesh_v1_admin_proto_rawDesc = "" +
 	" \x01(\tR\x05keyId\x12'\n" +
 	"\x0fsubscription_id\x18\v \x01(\tR\x0esubscriptionId\x12\x1e\n" +
 	"\vadded_at_ms\x18\f \x01(\x03R\taddedAtMs\x12\x12\n" +
-	"\x04text\x18\r \x01(\tR\x04text\"'\n" +
+	"\x04text\x18\r \x01(\tR\x04text\x12!\n" +
+	"\fcredits_unit\x18\x0e \x01(\tR\vcreditsUnit\x12%\n" +
+	"\x0ecredits_bought\x18\x0f \x01(\x03R\rcreditsBought\x12+\n" +
+	"\x11credits_remaining\x18\x10 \x01(\x03R\x10creditsRemaining\x12\x1f\n" +
+	"\vcredits_low\x18\x11 \x01(\bR\n" +
+	"creditsLow\x121\n" +
+	"\x14volume_installations\x18\x12 \x01(\x05R\x13volumeInstallations\x12-\n" +
+	"\x12covered_collectors\x18\x13 \x03(\tR\x11coveredCollectors\"'\n" +
 	"\x11AddLicenseRequest\x12\x12\n" +
 	"\x04text\x18\x01 \x01(\tR\x04text\"_\n" +
 	"\x12AddLicenseResponse\x12-\n" +
@@ -2093,7 +2152,7 @@ const file_licmesh_v1_admin_proto_rawDesc = "" +
 	"\alicense\x18\x01 \x01(\v2\x13.licmesh.v1.LicenseR\alicense\"&\n" +
 	"\x14RemoveLicenseRequest\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\"\x17\n" +
-	"\x15RemoveLicenseResponse2\xe2\b\n" +
+	"\x15RemoveLicenseResponse2\xa2\v\n" +
 	"\fAdminService\x12H\n" +
 	"\tGetStatus\x12\x1c.licmesh.v1.GetStatusRequest\x1a\x1d.licmesh.v1.GetStatusResponse\x12N\n" +
 	"\vListMembers\x12\x1e.licmesh.v1.ListMembersRequest\x1a\x1f.licmesh.v1.ListMembersResponse\x12K\n" +
@@ -2114,7 +2173,12 @@ const file_licmesh_v1_admin_proto_rawDesc = "" +
 	"\fListLicenses\x12\x1f.licmesh.v1.ListLicensesRequest\x1a .licmesh.v1.ListLicensesResponse\x12K\n" +
 	"\n" +
 	"GetLicense\x12\x1d.licmesh.v1.GetLicenseRequest\x1a\x1e.licmesh.v1.GetLicenseResponse\x12T\n" +
-	"\rRemoveLicense\x12 .licmesh.v1.RemoveLicenseRequest\x1a!.licmesh.v1.RemoveLicenseResponseB0Z.github.com/licmesh/licmesh/mesh/wire/licmeshv1b\x06proto3"
+	"\rRemoveLicense\x12 .licmesh.v1.RemoveLicenseRequest\x1a!.licmesh.v1.RemoveLicenseResponse\x12T\n" +
+	"\rUsageOverview\x12 .licmesh.v1.UsageOverviewRequest\x1a!.licmesh.v1.UsageOverviewResponse\x12Q\n" +
+	"\fUsageHistory\x12\x1f.licmesh.v1.UsageHistoryRequest\x1a .licmesh.v1.UsageHistoryResponse\x12K\n" +
+	"\n" +
+	"UsageMonth\x12\x1d.licmesh.v1.UsageMonthRequest\x1a\x1e.licmesh.v1.UsageMonthResponse\x12H\n" +
+	"\tUsageDays\x12\x1c.licmesh.v1.UsageDaysRequest\x1a\x1d.licmesh.v1.UsageDaysResponseB0Z.github.com/licmesh/licmesh/mesh/wire/licmeshv1b\x06proto3"
 
 var (
 	file_licmesh_v1_admin_proto_rawDescOnce sync.Once
@@ -2164,6 +2228,14 @@ var file_licmesh_v1_admin_proto_goTypes = []any{
 	(*RemoveLicenseRequest)(nil),   // 31: licmesh.v1.RemoveLicenseRequest
 	(*RemoveLicenseResponse)(nil),  // 32: licmesh.v1.RemoveLicenseResponse
 	(*Lease)(nil),                  // 33: licmesh.v1.Lease
+	(*UsageOverviewRequest)(nil),   // 34: licmesh.v1.UsageOverviewRequest
+	(*UsageHistoryRequest)(nil),    // 35: licmesh.v1.UsageHistoryRequest
+	(*UsageMonthRequest)(nil),      // 36: licmesh.v1.UsageMonthRequest
+	(*UsageDaysRequest)(nil),       // 37: licmesh.v1.UsageDaysRequest
+	(*UsageOverviewResponse)(nil),  // 38: licmesh.v1.UsageOverviewResponse
+	(*UsageHistoryResponse)(nil),   // 39: licmesh.v1.UsageHistoryResponse
+	(*UsageMonthResponse)(nil),     // 40: licmesh.v1.UsageMonthResponse
+	(*UsageDaysResponse)(nil),      // 41: licmesh.v1.UsageDaysResponse
 }
 var file_licmesh_v1_admin_proto_depIdxs = []int32{
 	3,  // 0: licmesh.v1.ListMembersResponse.members:type_name -> licmesh.v1.Member
@@ -2191,22 +2263,30 @@ var file_licmesh_v1_admin_proto_depIdxs = []int32{
 	27, // 22: licmesh.v1.AdminService.ListLicenses:input_type -> licmesh.v1.ListLicensesRequest
 	29, // 23: licmesh.v1.AdminService.GetLicense:input_type -> licmesh.v1.GetLicenseRequest
 	31, // 24: licmesh.v1.AdminService.RemoveLicense:input_type -> licmesh.v1.RemoveLicenseRequest
-	1,  // 25: licmesh.v1.AdminService.GetStatus:output_type -> licmesh.v1.GetStatusResponse
-	4,  // 26: licmesh.v1.AdminService.ListMembers:output_type -> licmesh.v1.ListMembersResponse
-	6,  // 27: licmesh.v1.AdminService.RemovePeer:output_type -> licmesh.v1.RemovePeerResponse
-	9,  // 28: licmesh.v1.AdminService.CreatePool:output_type -> licmesh.v1.CreatePoolResponse
-	11, // 29: licmesh.v1.AdminService.ListPools:output_type -> licmesh.v1.ListPoolsResponse
-	13, // 30: licmesh.v1.AdminService.ListLeases:output_type -> licmesh.v1.ListLeasesResponse
-	16, // 31: licmesh.v1.AdminService.CreateToken:output_type -> licmesh.v1.CreateTokenResponse
-	18, // 32: licmesh.v1.AdminService.ListTokens:output_type -> licmesh.v1.ListTokensResponse
-	20, // 33: licmesh.v1.AdminService.RevokeToken:output_type -> licmesh.v1.RevokeTokenResponse
-	23, // 34: licmesh.v1.AdminService.ListCollectors:output_type -> licmesh.v1.ListCollectorsResponse
-	26, // 35: licmesh.v1.AdminService.AddLicense:output_type -> licmesh.v1.AddLicenseResponse
-	28, // 36: licmesh.v1.AdminService.ListLicenses:output_type -> licmesh.v1.ListLicensesResponse
-	30, // 37: licmesh.v1.AdminService.GetLicense:output_type -> licmesh.v1.GetLicenseResponse
-	32, // 38: licmesh.v1.AdminService.RemoveLicense:output_type -> licmesh.v1.RemoveLicenseResponse
-	25, // [25:39] is the sub-list for method output_type
-	11, // [11:25] is the sub-list for method input_type
+	34, // 25: licmesh.v1.AdminService.UsageOverview:input_type -> licmesh.v1.UsageOverviewRequest
+	35, // 26: licmesh.v1.AdminService.UsageHistory:input_type -> licmesh.v1.UsageHistoryRequest
+	36, // 27: licmesh.v1.AdminService.UsageMonth:input_type -> licmesh.v1.UsageMonthRequest
+	37, // 28: licmesh.v1.AdminService.UsageDays:input_type -> licmesh.v1.UsageDaysRequest
+	1,  // 29: licmesh.v1.AdminService.GetStatus:output_type -> licmesh.v1.GetStatusResponse
+	4,  // 30: licmesh.v1.AdminService.ListMembers:output_type -> licmesh.v1.ListMembersResponse
+	6,  // 31: licmesh.v1.AdminService.RemovePeer:output_type -> licmesh.v1.RemovePeerResponse
+	9,  // 32: licmesh.v1.AdminService.CreatePool:output_type -> licmesh.v1.CreatePoolResponse
+	11, // 33: licmesh.v1.AdminService.ListPools:output_type -> licmesh.v1.ListPoolsResponse
+	13, // 34: licmesh.v1.AdminService.ListLeases:output_type -> licmesh.v1.ListLeasesResponse
+	16, // 35: licmesh.v1.AdminService.CreateToken:output_type -> licmesh.v1.CreateTokenResponse
+	18, // 36: licmesh.v1.AdminService.ListTokens:output_type -> licmesh.v1.ListTokensResponse
+	20, // 37: licmesh.v1.AdminService.RevokeToken:output_type -> licmesh.v1.RevokeTokenResponse
+	23, // 38: licmesh.v1.AdminService.ListCollectors:output_type -> licmesh.v1.ListCollectorsResponse
+	26, // 39: licmesh.v1.AdminService.AddLicense:output_type -> licmesh.v1.AddLicenseResponse
+	28, // 40: licmesh.v1.AdminService.ListLicenses:output_type -> licmesh.v1.ListLicensesResponse
+	30, // 41: licmesh.v1.AdminService.GetLicense:output_type -> licmesh.v1.GetLicenseResponse
+	32, // 42: licmesh.v1.AdminService.RemoveLicense:output_type -> licmesh.v1.RemoveLicenseResponse
+	38, // 43: licmesh.v1.AdminService.UsageOverview:output_type -> licmesh.v1.UsageOverviewResponse
+	39, // 44: licmesh.v1.AdminService.UsageHistory:output_type -> licmesh.v1.UsageHistoryResponse
+	40, // 45: licmesh.v1.AdminService.UsageMonth:output_type -> licmesh.v1.UsageMonthResponse
+	41, // 46: licmesh.v1.AdminService.UsageDays:output_type -> licmesh.v1.UsageDaysResponse
+	29, // [29:47] is the sub-list for method output_type
+	11, // [11:29] is the sub-list for method input_type
 	11, // [11:11] is the sub-list for extension type_name
 	11, // [11:11] is the sub-list for extension extendee
 	0,  // [0:11] is the sub-list for field type_name
@@ -2218,6 +2298,7 @@ func file_licmesh_v1_admin_proto_init() {
 		return
 	}
 	file_licmesh_v1_lease_proto_init()
+	file_licmesh_v1_usage_proto_init()
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{

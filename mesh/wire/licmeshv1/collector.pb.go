@@ -732,12 +732,225 @@ func (*ReleaseResponse) Descriptor() ([]byte, []int) {
 	return file_licmesh_v1_collector_proto_rawDescGZIP(), []int{11}
 }
 
+type WatchEntitlementsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// have_serial is the serial of the document the collector holds (0 for
+	// none); a master sends its current one anyway when it is newer.
+	HaveSerial    uint64 `protobuf:"varint,1,opt,name=have_serial,json=haveSerial,proto3" json:"have_serial,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WatchEntitlementsRequest) Reset() {
+	*x = WatchEntitlementsRequest{}
+	mi := &file_licmesh_v1_collector_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WatchEntitlementsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WatchEntitlementsRequest) ProtoMessage() {}
+
+func (x *WatchEntitlementsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_licmesh_v1_collector_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WatchEntitlementsRequest.ProtoReflect.Descriptor instead.
+func (*WatchEntitlementsRequest) Descriptor() ([]byte, []int) {
+	return file_licmesh_v1_collector_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *WatchEntitlementsRequest) GetHaveSerial() uint64 {
+	if x != nil {
+		return x.HaveSerial
+	}
+	return 0
+}
+
+type WatchEntitlementsResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// document is the signed entitlement document, "lme1.<payload>.<sig>".
+	Document      string `protobuf:"bytes,1,opt,name=document,proto3" json:"document,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WatchEntitlementsResponse) Reset() {
+	*x = WatchEntitlementsResponse{}
+	mi := &file_licmesh_v1_collector_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WatchEntitlementsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WatchEntitlementsResponse) ProtoMessage() {}
+
+func (x *WatchEntitlementsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_licmesh_v1_collector_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WatchEntitlementsResponse.ProtoReflect.Descriptor instead.
+func (*WatchEntitlementsResponse) Descriptor() ([]byte, []int) {
+	return file_licmesh_v1_collector_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *WatchEntitlementsResponse) GetDocument() string {
+	if x != nil {
+		return x.Document
+	}
+	return ""
+}
+
+type ConsumeCreditsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// request_id makes retries safe: 16 random bytes per consumption.
+	RequestId     []byte `protobuf:"bytes,1,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	Unit          string `protobuf:"bytes,2,opt,name=unit,proto3" json:"unit,omitempty"`
+	Amount        int64  `protobuf:"varint,3,opt,name=amount,proto3" json:"amount,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ConsumeCreditsRequest) Reset() {
+	*x = ConsumeCreditsRequest{}
+	mi := &file_licmesh_v1_collector_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ConsumeCreditsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ConsumeCreditsRequest) ProtoMessage() {}
+
+func (x *ConsumeCreditsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_licmesh_v1_collector_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ConsumeCreditsRequest.ProtoReflect.Descriptor instead.
+func (*ConsumeCreditsRequest) Descriptor() ([]byte, []int) {
+	return file_licmesh_v1_collector_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *ConsumeCreditsRequest) GetRequestId() []byte {
+	if x != nil {
+		return x.RequestId
+	}
+	return nil
+}
+
+func (x *ConsumeCreditsRequest) GetUnit() string {
+	if x != nil {
+		return x.Unit
+	}
+	return ""
+}
+
+func (x *ConsumeCreditsRequest) GetAmount() int64 {
+	if x != nil {
+		return x.Amount
+	}
+	return 0
+}
+
+type ConsumeCreditsResponse struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	LicenseId string                 `protobuf:"bytes,1,opt,name=license_id,json=licenseId,proto3" json:"license_id,omitempty"`
+	Remaining int64                  `protobuf:"varint,2,opt,name=remaining,proto3" json:"remaining,omitempty"`
+	// low is set when the balance is at or below the license's alert level.
+	Low           bool `protobuf:"varint,3,opt,name=low,proto3" json:"low,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ConsumeCreditsResponse) Reset() {
+	*x = ConsumeCreditsResponse{}
+	mi := &file_licmesh_v1_collector_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ConsumeCreditsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ConsumeCreditsResponse) ProtoMessage() {}
+
+func (x *ConsumeCreditsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_licmesh_v1_collector_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ConsumeCreditsResponse.ProtoReflect.Descriptor instead.
+func (*ConsumeCreditsResponse) Descriptor() ([]byte, []int) {
+	return file_licmesh_v1_collector_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *ConsumeCreditsResponse) GetLicenseId() string {
+	if x != nil {
+		return x.LicenseId
+	}
+	return ""
+}
+
+func (x *ConsumeCreditsResponse) GetRemaining() int64 {
+	if x != nil {
+		return x.Remaining
+	}
+	return 0
+}
+
+func (x *ConsumeCreditsResponse) GetLow() bool {
+	if x != nil {
+		return x.Low
+	}
+	return false
+}
+
 var File_licmesh_v1_collector_proto protoreflect.FileDescriptor
 
 const file_licmesh_v1_collector_proto_rawDesc = "" +
 	"\n" +
 	"\x1alicmesh/v1/collector.proto\x12\n" +
-	"licmesh.v1\x1a\x16licmesh/v1/lease.proto\"\xc0\x01\n" +
+	"licmesh.v1\x1a\x16licmesh/v1/lease.proto\x1a\x16licmesh/v1/usage.proto\"\xc0\x01\n" +
 	"\rEnrollRequest\x12)\n" +
 	"\x10protocol_version\x18\x01 \x01(\rR\x0fprotocolVersion\x12\x19\n" +
 	"\btoken_id\x18\x02 \x01(\tR\atokenId\x12!\n" +
@@ -786,14 +999,32 @@ const file_licmesh_v1_collector_proto_rawDesc = "" +
 	"\amasters\x18\x02 \x03(\tR\amasters\"+\n" +
 	"\x0eReleaseRequest\x12\x19\n" +
 	"\blease_id\x18\x01 \x01(\x04R\aleaseId\"\x11\n" +
-	"\x0fReleaseResponse2\xb6\x03\n" +
+	"\x0fReleaseResponse\";\n" +
+	"\x18WatchEntitlementsRequest\x12\x1f\n" +
+	"\vhave_serial\x18\x01 \x01(\x04R\n" +
+	"haveSerial\"7\n" +
+	"\x19WatchEntitlementsResponse\x12\x1a\n" +
+	"\bdocument\x18\x01 \x01(\tR\bdocument\"b\n" +
+	"\x15ConsumeCreditsRequest\x12\x1d\n" +
+	"\n" +
+	"request_id\x18\x01 \x01(\fR\trequestId\x12\x12\n" +
+	"\x04unit\x18\x02 \x01(\tR\x04unit\x12\x16\n" +
+	"\x06amount\x18\x03 \x01(\x03R\x06amount\"g\n" +
+	"\x16ConsumeCreditsResponse\x12\x1d\n" +
+	"\n" +
+	"license_id\x18\x01 \x01(\tR\tlicenseId\x12\x1c\n" +
+	"\tremaining\x18\x02 \x01(\x03R\tremaining\x12\x10\n" +
+	"\x03low\x18\x03 \x01(\bR\x03low2\xc3\x05\n" +
 	"\x10CollectorService\x12?\n" +
 	"\x06Enroll\x12\x19.licmesh.v1.EnrollRequest\x1a\x1a.licmesh.v1.EnrollResponse\x12]\n" +
 	"\x10RenewCertificate\x12#.licmesh.v1.RenewCertificateRequest\x1a$.licmesh.v1.RenewCertificateResponse\x12<\n" +
 	"\x05Hello\x12\x18.licmesh.v1.HelloRequest\x1a\x19.licmesh.v1.HelloResponse\x12B\n" +
 	"\aAcquire\x12\x1a.licmesh.v1.AcquireRequest\x1a\x1b.licmesh.v1.AcquireResponse\x12<\n" +
 	"\x05Renew\x12\x18.licmesh.v1.RenewRequest\x1a\x19.licmesh.v1.RenewResponse\x12B\n" +
-	"\aRelease\x12\x1a.licmesh.v1.ReleaseRequest\x1a\x1b.licmesh.v1.ReleaseResponseB0Z.github.com/licmesh/licmesh/mesh/wire/licmeshv1b\x06proto3"
+	"\aRelease\x12\x1a.licmesh.v1.ReleaseRequest\x1a\x1b.licmesh.v1.ReleaseResponse\x12b\n" +
+	"\x11WatchEntitlements\x12$.licmesh.v1.WatchEntitlementsRequest\x1a%.licmesh.v1.WatchEntitlementsResponse0\x01\x12W\n" +
+	"\x0eConsumeCredits\x12!.licmesh.v1.ConsumeCreditsRequest\x1a\".licmesh.v1.ConsumeCreditsResponse\x12N\n" +
+	"\vReportUsage\x12\x1e.licmesh.v1.ReportUsageRequest\x1a\x1f.licmesh.v1.ReportUsageResponseB0Z.github.com/licmesh/licmesh/mesh/wire/licmeshv1b\x06proto3"
 
 var (
 	file_licmesh_v1_collector_proto_rawDescOnce sync.Once
@@ -807,40 +1038,52 @@ func file_licmesh_v1_collector_proto_rawDescGZIP() []byte {
 	return file_licmesh_v1_collector_proto_rawDescData
 }
 
-var file_licmesh_v1_collector_proto_msgTypes = make([]protoimpl.MessageInfo, 12)
+var file_licmesh_v1_collector_proto_msgTypes = make([]protoimpl.MessageInfo, 16)
 var file_licmesh_v1_collector_proto_goTypes = []any{
-	(*EnrollRequest)(nil),            // 0: licmesh.v1.EnrollRequest
-	(*EnrollResponse)(nil),           // 1: licmesh.v1.EnrollResponse
-	(*RenewCertificateRequest)(nil),  // 2: licmesh.v1.RenewCertificateRequest
-	(*RenewCertificateResponse)(nil), // 3: licmesh.v1.RenewCertificateResponse
-	(*HelloRequest)(nil),             // 4: licmesh.v1.HelloRequest
-	(*HelloResponse)(nil),            // 5: licmesh.v1.HelloResponse
-	(*AcquireRequest)(nil),           // 6: licmesh.v1.AcquireRequest
-	(*AcquireResponse)(nil),          // 7: licmesh.v1.AcquireResponse
-	(*RenewRequest)(nil),             // 8: licmesh.v1.RenewRequest
-	(*RenewResponse)(nil),            // 9: licmesh.v1.RenewResponse
-	(*ReleaseRequest)(nil),           // 10: licmesh.v1.ReleaseRequest
-	(*ReleaseResponse)(nil),          // 11: licmesh.v1.ReleaseResponse
-	(*Lease)(nil),                    // 12: licmesh.v1.Lease
-	(*RenewResult)(nil),              // 13: licmesh.v1.RenewResult
+	(*EnrollRequest)(nil),             // 0: licmesh.v1.EnrollRequest
+	(*EnrollResponse)(nil),            // 1: licmesh.v1.EnrollResponse
+	(*RenewCertificateRequest)(nil),   // 2: licmesh.v1.RenewCertificateRequest
+	(*RenewCertificateResponse)(nil),  // 3: licmesh.v1.RenewCertificateResponse
+	(*HelloRequest)(nil),              // 4: licmesh.v1.HelloRequest
+	(*HelloResponse)(nil),             // 5: licmesh.v1.HelloResponse
+	(*AcquireRequest)(nil),            // 6: licmesh.v1.AcquireRequest
+	(*AcquireResponse)(nil),           // 7: licmesh.v1.AcquireResponse
+	(*RenewRequest)(nil),              // 8: licmesh.v1.RenewRequest
+	(*RenewResponse)(nil),             // 9: licmesh.v1.RenewResponse
+	(*ReleaseRequest)(nil),            // 10: licmesh.v1.ReleaseRequest
+	(*ReleaseResponse)(nil),           // 11: licmesh.v1.ReleaseResponse
+	(*WatchEntitlementsRequest)(nil),  // 12: licmesh.v1.WatchEntitlementsRequest
+	(*WatchEntitlementsResponse)(nil), // 13: licmesh.v1.WatchEntitlementsResponse
+	(*ConsumeCreditsRequest)(nil),     // 14: licmesh.v1.ConsumeCreditsRequest
+	(*ConsumeCreditsResponse)(nil),    // 15: licmesh.v1.ConsumeCreditsResponse
+	(*Lease)(nil),                     // 16: licmesh.v1.Lease
+	(*RenewResult)(nil),               // 17: licmesh.v1.RenewResult
+	(*ReportUsageRequest)(nil),        // 18: licmesh.v1.ReportUsageRequest
+	(*ReportUsageResponse)(nil),       // 19: licmesh.v1.ReportUsageResponse
 }
 var file_licmesh_v1_collector_proto_depIdxs = []int32{
-	12, // 0: licmesh.v1.AcquireResponse.lease:type_name -> licmesh.v1.Lease
-	13, // 1: licmesh.v1.RenewResponse.results:type_name -> licmesh.v1.RenewResult
+	16, // 0: licmesh.v1.AcquireResponse.lease:type_name -> licmesh.v1.Lease
+	17, // 1: licmesh.v1.RenewResponse.results:type_name -> licmesh.v1.RenewResult
 	0,  // 2: licmesh.v1.CollectorService.Enroll:input_type -> licmesh.v1.EnrollRequest
 	2,  // 3: licmesh.v1.CollectorService.RenewCertificate:input_type -> licmesh.v1.RenewCertificateRequest
 	4,  // 4: licmesh.v1.CollectorService.Hello:input_type -> licmesh.v1.HelloRequest
 	6,  // 5: licmesh.v1.CollectorService.Acquire:input_type -> licmesh.v1.AcquireRequest
 	8,  // 6: licmesh.v1.CollectorService.Renew:input_type -> licmesh.v1.RenewRequest
 	10, // 7: licmesh.v1.CollectorService.Release:input_type -> licmesh.v1.ReleaseRequest
-	1,  // 8: licmesh.v1.CollectorService.Enroll:output_type -> licmesh.v1.EnrollResponse
-	3,  // 9: licmesh.v1.CollectorService.RenewCertificate:output_type -> licmesh.v1.RenewCertificateResponse
-	5,  // 10: licmesh.v1.CollectorService.Hello:output_type -> licmesh.v1.HelloResponse
-	7,  // 11: licmesh.v1.CollectorService.Acquire:output_type -> licmesh.v1.AcquireResponse
-	9,  // 12: licmesh.v1.CollectorService.Renew:output_type -> licmesh.v1.RenewResponse
-	11, // 13: licmesh.v1.CollectorService.Release:output_type -> licmesh.v1.ReleaseResponse
-	8,  // [8:14] is the sub-list for method output_type
-	2,  // [2:8] is the sub-list for method input_type
+	12, // 8: licmesh.v1.CollectorService.WatchEntitlements:input_type -> licmesh.v1.WatchEntitlementsRequest
+	14, // 9: licmesh.v1.CollectorService.ConsumeCredits:input_type -> licmesh.v1.ConsumeCreditsRequest
+	18, // 10: licmesh.v1.CollectorService.ReportUsage:input_type -> licmesh.v1.ReportUsageRequest
+	1,  // 11: licmesh.v1.CollectorService.Enroll:output_type -> licmesh.v1.EnrollResponse
+	3,  // 12: licmesh.v1.CollectorService.RenewCertificate:output_type -> licmesh.v1.RenewCertificateResponse
+	5,  // 13: licmesh.v1.CollectorService.Hello:output_type -> licmesh.v1.HelloResponse
+	7,  // 14: licmesh.v1.CollectorService.Acquire:output_type -> licmesh.v1.AcquireResponse
+	9,  // 15: licmesh.v1.CollectorService.Renew:output_type -> licmesh.v1.RenewResponse
+	11, // 16: licmesh.v1.CollectorService.Release:output_type -> licmesh.v1.ReleaseResponse
+	13, // 17: licmesh.v1.CollectorService.WatchEntitlements:output_type -> licmesh.v1.WatchEntitlementsResponse
+	15, // 18: licmesh.v1.CollectorService.ConsumeCredits:output_type -> licmesh.v1.ConsumeCreditsResponse
+	19, // 19: licmesh.v1.CollectorService.ReportUsage:output_type -> licmesh.v1.ReportUsageResponse
+	11, // [11:20] is the sub-list for method output_type
+	2,  // [2:11] is the sub-list for method input_type
 	2,  // [2:2] is the sub-list for extension type_name
 	2,  // [2:2] is the sub-list for extension extendee
 	0,  // [0:2] is the sub-list for field type_name
@@ -852,13 +1095,14 @@ func file_licmesh_v1_collector_proto_init() {
 		return
 	}
 	file_licmesh_v1_lease_proto_init()
+	file_licmesh_v1_usage_proto_init()
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_licmesh_v1_collector_proto_rawDesc), len(file_licmesh_v1_collector_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   12,
+			NumMessages:   16,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

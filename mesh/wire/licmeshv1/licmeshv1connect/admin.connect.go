@@ -67,6 +67,16 @@ const (
 	// AdminServiceRemoveLicenseProcedure is the fully-qualified name of the AdminService's
 	// RemoveLicense RPC.
 	AdminServiceRemoveLicenseProcedure = "/licmesh.v1.AdminService/RemoveLicense"
+	// AdminServiceUsageOverviewProcedure is the fully-qualified name of the AdminService's
+	// UsageOverview RPC.
+	AdminServiceUsageOverviewProcedure = "/licmesh.v1.AdminService/UsageOverview"
+	// AdminServiceUsageHistoryProcedure is the fully-qualified name of the AdminService's UsageHistory
+	// RPC.
+	AdminServiceUsageHistoryProcedure = "/licmesh.v1.AdminService/UsageHistory"
+	// AdminServiceUsageMonthProcedure is the fully-qualified name of the AdminService's UsageMonth RPC.
+	AdminServiceUsageMonthProcedure = "/licmesh.v1.AdminService/UsageMonth"
+	// AdminServiceUsageDaysProcedure is the fully-qualified name of the AdminService's UsageDays RPC.
+	AdminServiceUsageDaysProcedure = "/licmesh.v1.AdminService/UsageDays"
 )
 
 // AdminServiceClient is a client for the licmesh.v1.AdminService service.
@@ -85,6 +95,10 @@ type AdminServiceClient interface {
 	ListLicenses(context.Context, *connect.Request[licmeshv1.ListLicensesRequest]) (*connect.Response[licmeshv1.ListLicensesResponse], error)
 	GetLicense(context.Context, *connect.Request[licmeshv1.GetLicenseRequest]) (*connect.Response[licmeshv1.GetLicenseResponse], error)
 	RemoveLicense(context.Context, *connect.Request[licmeshv1.RemoveLicenseRequest]) (*connect.Response[licmeshv1.RemoveLicenseResponse], error)
+	UsageOverview(context.Context, *connect.Request[licmeshv1.UsageOverviewRequest]) (*connect.Response[licmeshv1.UsageOverviewResponse], error)
+	UsageHistory(context.Context, *connect.Request[licmeshv1.UsageHistoryRequest]) (*connect.Response[licmeshv1.UsageHistoryResponse], error)
+	UsageMonth(context.Context, *connect.Request[licmeshv1.UsageMonthRequest]) (*connect.Response[licmeshv1.UsageMonthResponse], error)
+	UsageDays(context.Context, *connect.Request[licmeshv1.UsageDaysRequest]) (*connect.Response[licmeshv1.UsageDaysResponse], error)
 }
 
 // NewAdminServiceClient constructs a client for the licmesh.v1.AdminService service. By default, it
@@ -182,6 +196,30 @@ func NewAdminServiceClient(httpClient connect.HTTPClient, baseURL string, opts .
 			connect.WithSchema(adminServiceMethods.ByName("RemoveLicense")),
 			connect.WithClientOptions(opts...),
 		),
+		usageOverview: connect.NewClient[licmeshv1.UsageOverviewRequest, licmeshv1.UsageOverviewResponse](
+			httpClient,
+			baseURL+AdminServiceUsageOverviewProcedure,
+			connect.WithSchema(adminServiceMethods.ByName("UsageOverview")),
+			connect.WithClientOptions(opts...),
+		),
+		usageHistory: connect.NewClient[licmeshv1.UsageHistoryRequest, licmeshv1.UsageHistoryResponse](
+			httpClient,
+			baseURL+AdminServiceUsageHistoryProcedure,
+			connect.WithSchema(adminServiceMethods.ByName("UsageHistory")),
+			connect.WithClientOptions(opts...),
+		),
+		usageMonth: connect.NewClient[licmeshv1.UsageMonthRequest, licmeshv1.UsageMonthResponse](
+			httpClient,
+			baseURL+AdminServiceUsageMonthProcedure,
+			connect.WithSchema(adminServiceMethods.ByName("UsageMonth")),
+			connect.WithClientOptions(opts...),
+		),
+		usageDays: connect.NewClient[licmeshv1.UsageDaysRequest, licmeshv1.UsageDaysResponse](
+			httpClient,
+			baseURL+AdminServiceUsageDaysProcedure,
+			connect.WithSchema(adminServiceMethods.ByName("UsageDays")),
+			connect.WithClientOptions(opts...),
+		),
 	}
 }
 
@@ -201,6 +239,10 @@ type adminServiceClient struct {
 	listLicenses   *connect.Client[licmeshv1.ListLicensesRequest, licmeshv1.ListLicensesResponse]
 	getLicense     *connect.Client[licmeshv1.GetLicenseRequest, licmeshv1.GetLicenseResponse]
 	removeLicense  *connect.Client[licmeshv1.RemoveLicenseRequest, licmeshv1.RemoveLicenseResponse]
+	usageOverview  *connect.Client[licmeshv1.UsageOverviewRequest, licmeshv1.UsageOverviewResponse]
+	usageHistory   *connect.Client[licmeshv1.UsageHistoryRequest, licmeshv1.UsageHistoryResponse]
+	usageMonth     *connect.Client[licmeshv1.UsageMonthRequest, licmeshv1.UsageMonthResponse]
+	usageDays      *connect.Client[licmeshv1.UsageDaysRequest, licmeshv1.UsageDaysResponse]
 }
 
 // GetStatus calls licmesh.v1.AdminService.GetStatus.
@@ -273,6 +315,26 @@ func (c *adminServiceClient) RemoveLicense(ctx context.Context, req *connect.Req
 	return c.removeLicense.CallUnary(ctx, req)
 }
 
+// UsageOverview calls licmesh.v1.AdminService.UsageOverview.
+func (c *adminServiceClient) UsageOverview(ctx context.Context, req *connect.Request[licmeshv1.UsageOverviewRequest]) (*connect.Response[licmeshv1.UsageOverviewResponse], error) {
+	return c.usageOverview.CallUnary(ctx, req)
+}
+
+// UsageHistory calls licmesh.v1.AdminService.UsageHistory.
+func (c *adminServiceClient) UsageHistory(ctx context.Context, req *connect.Request[licmeshv1.UsageHistoryRequest]) (*connect.Response[licmeshv1.UsageHistoryResponse], error) {
+	return c.usageHistory.CallUnary(ctx, req)
+}
+
+// UsageMonth calls licmesh.v1.AdminService.UsageMonth.
+func (c *adminServiceClient) UsageMonth(ctx context.Context, req *connect.Request[licmeshv1.UsageMonthRequest]) (*connect.Response[licmeshv1.UsageMonthResponse], error) {
+	return c.usageMonth.CallUnary(ctx, req)
+}
+
+// UsageDays calls licmesh.v1.AdminService.UsageDays.
+func (c *adminServiceClient) UsageDays(ctx context.Context, req *connect.Request[licmeshv1.UsageDaysRequest]) (*connect.Response[licmeshv1.UsageDaysResponse], error) {
+	return c.usageDays.CallUnary(ctx, req)
+}
+
 // AdminServiceHandler is an implementation of the licmesh.v1.AdminService service.
 type AdminServiceHandler interface {
 	GetStatus(context.Context, *connect.Request[licmeshv1.GetStatusRequest]) (*connect.Response[licmeshv1.GetStatusResponse], error)
@@ -289,6 +351,10 @@ type AdminServiceHandler interface {
 	ListLicenses(context.Context, *connect.Request[licmeshv1.ListLicensesRequest]) (*connect.Response[licmeshv1.ListLicensesResponse], error)
 	GetLicense(context.Context, *connect.Request[licmeshv1.GetLicenseRequest]) (*connect.Response[licmeshv1.GetLicenseResponse], error)
 	RemoveLicense(context.Context, *connect.Request[licmeshv1.RemoveLicenseRequest]) (*connect.Response[licmeshv1.RemoveLicenseResponse], error)
+	UsageOverview(context.Context, *connect.Request[licmeshv1.UsageOverviewRequest]) (*connect.Response[licmeshv1.UsageOverviewResponse], error)
+	UsageHistory(context.Context, *connect.Request[licmeshv1.UsageHistoryRequest]) (*connect.Response[licmeshv1.UsageHistoryResponse], error)
+	UsageMonth(context.Context, *connect.Request[licmeshv1.UsageMonthRequest]) (*connect.Response[licmeshv1.UsageMonthResponse], error)
+	UsageDays(context.Context, *connect.Request[licmeshv1.UsageDaysRequest]) (*connect.Response[licmeshv1.UsageDaysResponse], error)
 }
 
 // NewAdminServiceHandler builds an HTTP handler from the service implementation. It returns the
@@ -382,6 +448,30 @@ func NewAdminServiceHandler(svc AdminServiceHandler, opts ...connect.HandlerOpti
 		connect.WithSchema(adminServiceMethods.ByName("RemoveLicense")),
 		connect.WithHandlerOptions(opts...),
 	)
+	adminServiceUsageOverviewHandler := connect.NewUnaryHandler(
+		AdminServiceUsageOverviewProcedure,
+		svc.UsageOverview,
+		connect.WithSchema(adminServiceMethods.ByName("UsageOverview")),
+		connect.WithHandlerOptions(opts...),
+	)
+	adminServiceUsageHistoryHandler := connect.NewUnaryHandler(
+		AdminServiceUsageHistoryProcedure,
+		svc.UsageHistory,
+		connect.WithSchema(adminServiceMethods.ByName("UsageHistory")),
+		connect.WithHandlerOptions(opts...),
+	)
+	adminServiceUsageMonthHandler := connect.NewUnaryHandler(
+		AdminServiceUsageMonthProcedure,
+		svc.UsageMonth,
+		connect.WithSchema(adminServiceMethods.ByName("UsageMonth")),
+		connect.WithHandlerOptions(opts...),
+	)
+	adminServiceUsageDaysHandler := connect.NewUnaryHandler(
+		AdminServiceUsageDaysProcedure,
+		svc.UsageDays,
+		connect.WithSchema(adminServiceMethods.ByName("UsageDays")),
+		connect.WithHandlerOptions(opts...),
+	)
 	return "/licmesh.v1.AdminService/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case AdminServiceGetStatusProcedure:
@@ -412,6 +502,14 @@ func NewAdminServiceHandler(svc AdminServiceHandler, opts ...connect.HandlerOpti
 			adminServiceGetLicenseHandler.ServeHTTP(w, r)
 		case AdminServiceRemoveLicenseProcedure:
 			adminServiceRemoveLicenseHandler.ServeHTTP(w, r)
+		case AdminServiceUsageOverviewProcedure:
+			adminServiceUsageOverviewHandler.ServeHTTP(w, r)
+		case AdminServiceUsageHistoryProcedure:
+			adminServiceUsageHistoryHandler.ServeHTTP(w, r)
+		case AdminServiceUsageMonthProcedure:
+			adminServiceUsageMonthHandler.ServeHTTP(w, r)
+		case AdminServiceUsageDaysProcedure:
+			adminServiceUsageDaysHandler.ServeHTTP(w, r)
 		default:
 			http.NotFound(w, r)
 		}
@@ -475,4 +573,20 @@ func (UnimplementedAdminServiceHandler) GetLicense(context.Context, *connect.Req
 
 func (UnimplementedAdminServiceHandler) RemoveLicense(context.Context, *connect.Request[licmeshv1.RemoveLicenseRequest]) (*connect.Response[licmeshv1.RemoveLicenseResponse], error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("licmesh.v1.AdminService.RemoveLicense is not implemented"))
+}
+
+func (UnimplementedAdminServiceHandler) UsageOverview(context.Context, *connect.Request[licmeshv1.UsageOverviewRequest]) (*connect.Response[licmeshv1.UsageOverviewResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("licmesh.v1.AdminService.UsageOverview is not implemented"))
+}
+
+func (UnimplementedAdminServiceHandler) UsageHistory(context.Context, *connect.Request[licmeshv1.UsageHistoryRequest]) (*connect.Response[licmeshv1.UsageHistoryResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("licmesh.v1.AdminService.UsageHistory is not implemented"))
+}
+
+func (UnimplementedAdminServiceHandler) UsageMonth(context.Context, *connect.Request[licmeshv1.UsageMonthRequest]) (*connect.Response[licmeshv1.UsageMonthResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("licmesh.v1.AdminService.UsageMonth is not implemented"))
+}
+
+func (UnimplementedAdminServiceHandler) UsageDays(context.Context, *connect.Request[licmeshv1.UsageDaysRequest]) (*connect.Response[licmeshv1.UsageDaysResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("licmesh.v1.AdminService.UsageDays is not implemented"))
 }

@@ -48,6 +48,15 @@ const (
 	// CollectorServiceReleaseProcedure is the fully-qualified name of the CollectorService's Release
 	// RPC.
 	CollectorServiceReleaseProcedure = "/licmesh.v1.CollectorService/Release"
+	// CollectorServiceWatchEntitlementsProcedure is the fully-qualified name of the CollectorService's
+	// WatchEntitlements RPC.
+	CollectorServiceWatchEntitlementsProcedure = "/licmesh.v1.CollectorService/WatchEntitlements"
+	// CollectorServiceConsumeCreditsProcedure is the fully-qualified name of the CollectorService's
+	// ConsumeCredits RPC.
+	CollectorServiceConsumeCreditsProcedure = "/licmesh.v1.CollectorService/ConsumeCredits"
+	// CollectorServiceReportUsageProcedure is the fully-qualified name of the CollectorService's
+	// ReportUsage RPC.
+	CollectorServiceReportUsageProcedure = "/licmesh.v1.CollectorService/ReportUsage"
 )
 
 // CollectorServiceClient is a client for the licmesh.v1.CollectorService service.
@@ -58,6 +67,17 @@ type CollectorServiceClient interface {
 	Acquire(context.Context, *connect.Request[licmeshv1.AcquireRequest]) (*connect.Response[licmeshv1.AcquireResponse], error)
 	Renew(context.Context, *connect.Request[licmeshv1.RenewRequest]) (*connect.Response[licmeshv1.RenewResponse], error)
 	Release(context.Context, *connect.Request[licmeshv1.ReleaseRequest]) (*connect.Response[licmeshv1.ReleaseResponse], error)
+	// WatchEntitlements streams the collector's entitlement document, signed
+	// by the cluster: the current one at once, then each new one when the
+	// licenses, credits or coverage behind it change, and the current one
+	// again every refresh so the collector's idea of trusted time keeps up.
+	WatchEntitlements(context.Context, *connect.Request[licmeshv1.WatchEntitlementsRequest]) (*connect.ServerStreamForClient[licmeshv1.WatchEntitlementsResponse], error)
+	// ConsumeCredits takes usage credits from the licenses in force, all or
+	// nothing. A retry with the same request_id is answered, not applied again.
+	ConsumeCredits(context.Context, *connect.Request[licmeshv1.ConsumeCreditsRequest]) (*connect.Response[licmeshv1.ConsumeCreditsResponse], error)
+	// ReportUsage delivers spooled usage records; it answers after they are
+	// committed, and a record already committed is a no-op.
+	ReportUsage(context.Context, *connect.Request[licmeshv1.ReportUsageRequest]) (*connect.Response[licmeshv1.ReportUsageResponse], error)
 }
 
 // NewCollectorServiceClient constructs a client for the licmesh.v1.CollectorService service. By
@@ -107,17 +127,38 @@ func NewCollectorServiceClient(httpClient connect.HTTPClient, baseURL string, op
 			connect.WithSchema(collectorServiceMethods.ByName("Release")),
 			connect.WithClientOptions(opts...),
 		),
+		watchEntitlements: connect.NewClient[licmeshv1.WatchEntitlementsRequest, licmeshv1.WatchEntitlementsResponse](
+			httpClient,
+			baseURL+CollectorServiceWatchEntitlementsProcedure,
+			connect.WithSchema(collectorServiceMethods.ByName("WatchEntitlements")),
+			connect.WithClientOptions(opts...),
+		),
+		consumeCredits: connect.NewClient[licmeshv1.ConsumeCreditsRequest, licmeshv1.ConsumeCreditsResponse](
+			httpClient,
+			baseURL+CollectorServiceConsumeCreditsProcedure,
+			connect.WithSchema(collectorServiceMethods.ByName("ConsumeCredits")),
+			connect.WithClientOptions(opts...),
+		),
+		reportUsage: connect.NewClient[licmeshv1.ReportUsageRequest, licmeshv1.ReportUsageResponse](
+			httpClient,
+			baseURL+CollectorServiceReportUsageProcedure,
+			connect.WithSchema(collectorServiceMethods.ByName("ReportUsage")),
+			connect.WithClientOptions(opts...),
+		),
 	}
 }
 
 // collectorServiceClient implements CollectorServiceClient.
 type collectorServiceClient struct {
-	enroll           *connect.Client[licmeshv1.EnrollRequest, licmeshv1.EnrollResponse]
-	renewCertificate *connect.Client[licmeshv1.RenewCertificateRequest, licmeshv1.RenewCertificateResponse]
-	hello            *connect.Client[licmeshv1.HelloRequest, licmeshv1.HelloResponse]
-	acquire          *connect.Client[licmeshv1.AcquireRequest, licmeshv1.AcquireResponse]
-	renew            *connect.Client[licmeshv1.RenewRequest, licmeshv1.RenewResponse]
-	release          *connect.Client[licmeshv1.ReleaseRequest, licmeshv1.ReleaseResponse]
+	enroll            *connect.Client[licmeshv1.EnrollRequest, licmeshv1.EnrollResponse]
+	renewCertificate  *connect.Client[licmeshv1.RenewCertificateRequest, licmeshv1.RenewCertificateResponse]
+	hello             *connect.Client[licmeshv1.HelloRequest, licmeshv1.HelloResponse]
+	acquire           *connect.Client[licmeshv1.AcquireRequest, licmeshv1.AcquireResponse]
+	renew             *connect.Client[licmeshv1.RenewRequest, licmeshv1.RenewResponse]
+	release           *connect.Client[licmeshv1.ReleaseRequest, licmeshv1.ReleaseResponse]
+	watchEntitlements *connect.Client[licmeshv1.WatchEntitlementsRequest, licmeshv1.WatchEntitlementsResponse]
+	consumeCredits    *connect.Client[licmeshv1.ConsumeCreditsRequest, licmeshv1.ConsumeCreditsResponse]
+	reportUsage       *connect.Client[licmeshv1.ReportUsageRequest, licmeshv1.ReportUsageResponse]
 }
 
 // Enroll calls licmesh.v1.CollectorService.Enroll.
@@ -150,6 +191,21 @@ func (c *collectorServiceClient) Release(ctx context.Context, req *connect.Reque
 	return c.release.CallUnary(ctx, req)
 }
 
+// WatchEntitlements calls licmesh.v1.CollectorService.WatchEntitlements.
+func (c *collectorServiceClient) WatchEntitlements(ctx context.Context, req *connect.Request[licmeshv1.WatchEntitlementsRequest]) (*connect.ServerStreamForClient[licmeshv1.WatchEntitlementsResponse], error) {
+	return c.watchEntitlements.CallServerStream(ctx, req)
+}
+
+// ConsumeCredits calls licmesh.v1.CollectorService.ConsumeCredits.
+func (c *collectorServiceClient) ConsumeCredits(ctx context.Context, req *connect.Request[licmeshv1.ConsumeCreditsRequest]) (*connect.Response[licmeshv1.ConsumeCreditsResponse], error) {
+	return c.consumeCredits.CallUnary(ctx, req)
+}
+
+// ReportUsage calls licmesh.v1.CollectorService.ReportUsage.
+func (c *collectorServiceClient) ReportUsage(ctx context.Context, req *connect.Request[licmeshv1.ReportUsageRequest]) (*connect.Response[licmeshv1.ReportUsageResponse], error) {
+	return c.reportUsage.CallUnary(ctx, req)
+}
+
 // CollectorServiceHandler is an implementation of the licmesh.v1.CollectorService service.
 type CollectorServiceHandler interface {
 	Enroll(context.Context, *connect.Request[licmeshv1.EnrollRequest]) (*connect.Response[licmeshv1.EnrollResponse], error)
@@ -158,6 +214,17 @@ type CollectorServiceHandler interface {
 	Acquire(context.Context, *connect.Request[licmeshv1.AcquireRequest]) (*connect.Response[licmeshv1.AcquireResponse], error)
 	Renew(context.Context, *connect.Request[licmeshv1.RenewRequest]) (*connect.Response[licmeshv1.RenewResponse], error)
 	Release(context.Context, *connect.Request[licmeshv1.ReleaseRequest]) (*connect.Response[licmeshv1.ReleaseResponse], error)
+	// WatchEntitlements streams the collector's entitlement document, signed
+	// by the cluster: the current one at once, then each new one when the
+	// licenses, credits or coverage behind it change, and the current one
+	// again every refresh so the collector's idea of trusted time keeps up.
+	WatchEntitlements(context.Context, *connect.Request[licmeshv1.WatchEntitlementsRequest], *connect.ServerStream[licmeshv1.WatchEntitlementsResponse]) error
+	// ConsumeCredits takes usage credits from the licenses in force, all or
+	// nothing. A retry with the same request_id is answered, not applied again.
+	ConsumeCredits(context.Context, *connect.Request[licmeshv1.ConsumeCreditsRequest]) (*connect.Response[licmeshv1.ConsumeCreditsResponse], error)
+	// ReportUsage delivers spooled usage records; it answers after they are
+	// committed, and a record already committed is a no-op.
+	ReportUsage(context.Context, *connect.Request[licmeshv1.ReportUsageRequest]) (*connect.Response[licmeshv1.ReportUsageResponse], error)
 }
 
 // NewCollectorServiceHandler builds an HTTP handler from the service implementation. It returns the
@@ -203,6 +270,24 @@ func NewCollectorServiceHandler(svc CollectorServiceHandler, opts ...connect.Han
 		connect.WithSchema(collectorServiceMethods.ByName("Release")),
 		connect.WithHandlerOptions(opts...),
 	)
+	collectorServiceWatchEntitlementsHandler := connect.NewServerStreamHandler(
+		CollectorServiceWatchEntitlementsProcedure,
+		svc.WatchEntitlements,
+		connect.WithSchema(collectorServiceMethods.ByName("WatchEntitlements")),
+		connect.WithHandlerOptions(opts...),
+	)
+	collectorServiceConsumeCreditsHandler := connect.NewUnaryHandler(
+		CollectorServiceConsumeCreditsProcedure,
+		svc.ConsumeCredits,
+		connect.WithSchema(collectorServiceMethods.ByName("ConsumeCredits")),
+		connect.WithHandlerOptions(opts...),
+	)
+	collectorServiceReportUsageHandler := connect.NewUnaryHandler(
+		CollectorServiceReportUsageProcedure,
+		svc.ReportUsage,
+		connect.WithSchema(collectorServiceMethods.ByName("ReportUsage")),
+		connect.WithHandlerOptions(opts...),
+	)
 	return "/licmesh.v1.CollectorService/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case CollectorServiceEnrollProcedure:
@@ -217,6 +302,12 @@ func NewCollectorServiceHandler(svc CollectorServiceHandler, opts ...connect.Han
 			collectorServiceRenewHandler.ServeHTTP(w, r)
 		case CollectorServiceReleaseProcedure:
 			collectorServiceReleaseHandler.ServeHTTP(w, r)
+		case CollectorServiceWatchEntitlementsProcedure:
+			collectorServiceWatchEntitlementsHandler.ServeHTTP(w, r)
+		case CollectorServiceConsumeCreditsProcedure:
+			collectorServiceConsumeCreditsHandler.ServeHTTP(w, r)
+		case CollectorServiceReportUsageProcedure:
+			collectorServiceReportUsageHandler.ServeHTTP(w, r)
 		default:
 			http.NotFound(w, r)
 		}
@@ -248,4 +339,16 @@ func (UnimplementedCollectorServiceHandler) Renew(context.Context, *connect.Requ
 
 func (UnimplementedCollectorServiceHandler) Release(context.Context, *connect.Request[licmeshv1.ReleaseRequest]) (*connect.Response[licmeshv1.ReleaseResponse], error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("licmesh.v1.CollectorService.Release is not implemented"))
+}
+
+func (UnimplementedCollectorServiceHandler) WatchEntitlements(context.Context, *connect.Request[licmeshv1.WatchEntitlementsRequest], *connect.ServerStream[licmeshv1.WatchEntitlementsResponse]) error {
+	return connect.NewError(connect.CodeUnimplemented, errors.New("licmesh.v1.CollectorService.WatchEntitlements is not implemented"))
+}
+
+func (UnimplementedCollectorServiceHandler) ConsumeCredits(context.Context, *connect.Request[licmeshv1.ConsumeCreditsRequest]) (*connect.Response[licmeshv1.ConsumeCreditsResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("licmesh.v1.CollectorService.ConsumeCredits is not implemented"))
+}
+
+func (UnimplementedCollectorServiceHandler) ReportUsage(context.Context, *connect.Request[licmeshv1.ReportUsageRequest]) (*connect.Response[licmeshv1.ReportUsageResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("licmesh.v1.CollectorService.ReportUsage is not implemented"))
 }
