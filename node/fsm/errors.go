@@ -101,6 +101,14 @@ var (
 	// error also wraps license.ErrExpired or license.ErrNotYetValid.
 	ErrLicenseNotInForce = errors.New("fsm: license not in force")
 
+	// ErrUnknownCreditUnit means ConsumeCredits named a unit no license in
+	// force sells.
+	ErrUnknownCreditUnit = errors.New("fsm: no usage credits of that unit")
+	// ErrCreditsExhausted means no license in force has enough usage
+	// credits left for a ConsumeCredits; nothing was consumed. It also
+	// wraps license.ErrCreditsExhausted.
+	ErrCreditsExhausted = errors.New("fsm: usage credits exhausted")
+
 	// ErrBadSnapshot means a snapshot stream is corrupt, truncated or of an
 	// unknown format; Restore leaves the state as it was.
 	ErrBadSnapshot = errors.New("fsm: bad snapshot")

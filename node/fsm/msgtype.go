@@ -9,17 +9,18 @@ type MsgType uint8
 
 // Message types. Values are stable on disk; never renumber or reuse one.
 const (
-	BootstrapType     MsgType = 1
-	CreatePoolType    MsgType = 2
-	UpdatePoolType    MsgType = 3
-	LeaseBatchType    MsgType = 4
-	CreateTokenType   MsgType = 5
-	RevokeTokenType   MsgType = 6
-	EnrollType        MsgType = 7
-	RenewCertType     MsgType = 8
-	CollectorSeenType MsgType = 9
-	AddLicenseType    MsgType = 10
-	RemoveLicenseType MsgType = 11
+	BootstrapType      MsgType = 1
+	CreatePoolType     MsgType = 2
+	UpdatePoolType     MsgType = 3
+	LeaseBatchType     MsgType = 4
+	CreateTokenType    MsgType = 5
+	RevokeTokenType    MsgType = 6
+	EnrollType         MsgType = 7
+	RenewCertType      MsgType = 8
+	CollectorSeenType  MsgType = 9
+	AddLicenseType     MsgType = 10
+	RemoveLicenseType  MsgType = 11
+	ConsumeCreditsType MsgType = 12
 )
 
 // IgnoreUnknownTypeFlag, set on a message type, tells a node that does not
@@ -58,6 +59,8 @@ func (t MsgType) String() string {
 		s = "AddLicense"
 	case RemoveLicenseType:
 		s = "RemoveLicense"
+	case ConsumeCreditsType:
+		s = "ConsumeCredits"
 	default:
 		s = "MsgType(" + strconv.Itoa(int(t.Base())) + ")"
 	}
@@ -92,6 +95,8 @@ func newCommand(t MsgType) (command, bool) {
 		return new(AddLicense), true
 	case RemoveLicenseType:
 		return new(RemoveLicense), true
+	case ConsumeCreditsType:
+		return new(ConsumeCredits), true
 	}
 	return nil, false
 }

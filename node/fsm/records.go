@@ -199,6 +199,8 @@ type Response struct {
 	Ops   []OpResult
 	// Replaced lists the licenses an AddLicense replaced, sorted.
 	Replaced []license.LicenseID
+	// Credit is a ConsumeCredits' receipt.
+	Credit *CreditReceipt
 }
 
 // Observer is told about lease grants and removals as they apply, so the

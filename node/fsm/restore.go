@@ -15,7 +15,9 @@ type restorer struct {
 	lastKind byte
 	lastKey  string
 	lastID   lease.ID
-	counts   [6]uint64 // pools, tokens, collectors, names, leases, licenses
+	// pools, tokens, collectors, names, leases, licenses; from version 3,
+	// credit and receipt records, and usage records.
+	counts [8]uint64
 	// leases are collected first and indexed at the end, when every map
 	// can be made at its final size instead of growing a million times.
 	leases []pendingLease
@@ -37,8 +39,8 @@ func readSnapshot(r io.Reader) (*state, error) {
 		return nil, badSnap("not an FSM snapshot (bad magic)")
 	}
 	v := hdr[len(snapshotMagic)]
-	if v != snapshotVersion && v != snapshotV1 {
-		return nil, badSnap("format version %d, this node reads %d and %d", v, snapshotV1, snapshotVersion)
+	if v < snapshotV1 || v > snapshotVersion {
+		return nil, badSnap("format version %d, this node reads %d to %d", v, snapshotV1, snapshotVersion)
 	}
 	rs := &restorer{st: newState(0), version: v}
 	for {
@@ -100,6 +102,16 @@ func (rs *restorer) record(kind byte, body []byte) error {
 			break
 		}
 		return rs.license(body)
+	case recCredit:
+		if rs.version < snapshotVersion {
+			break
+		}
+		return rs.credit(body)
+	case recReceipt:
+		if rs.version < snapshotVersion {
+			break
+		}
+		return rs.receipt(body)
 	}
 	return badSnap("unknown record kind %d", kind)
 }
@@ -354,8 +366,11 @@ func (rs *restorer) license(body []byte) error {
 
 func (rs *restorer) end(body []byte, sum uint32) error {
 	counts := len(rs.counts)
-	if rs.version == snapshotV1 {
-		counts-- // no licenses
+	switch rs.version {
+	case snapshotV1:
+		counts = 5 // no licenses
+	case snapshotV2:
+		counts = 6 // no credits, no usage
 	}
 	for i := range counts {
 		v, n := binary.Uvarint(body)
@@ -380,4 +395,58 @@ func (rs *restorer) end(body []byte, sum uint32) error {
 		return err
 	}
 	return rs.st.settle()
+}
+
+// credit checks a license's consumed credits: the license was read (its
+// record comes first) and has credits, and the amount is in range.
+func (rs *restorer) credit(body []byte) error {
+	var r creditRecord
+	if err := strictJSON(body, &r); err != nil {
+		return badSnap("credit: %v", err)
+	}
+	if err := rs.ordered("credit", string(r.License)); err != nil {
+		return err
+	}
+	rec, ok := rs.st.licenses[r.License]
+	switch {
+	case !ok:
+		return badSnap("credit: license %q is not stored", clip(string(r.License)))
+	case rec.lic.Credits == nil:
+		return badSnap("credit: license %q has no credits", r.License)
+	case r.Consumed < 1 || r.Consumed > rec.lic.Credits.Balance:
+		return badSnap("credit: license %q consumed %d, out of range 1..%d", r.License, r.Consumed, rec.lic.Credits.Balance)
+	}
+	rs.st.credits.consumed[r.License] = r.Consumed
+	rs.counts[6]++
+	return nil
+}
+
+// receipt checks a kept consumption receipt as ConsumeCredits would have
+// made it.
+func (rs *restorer) receipt(body []byte) error {
+	var r CreditReceipt
+	if err := strictJSON(body, &r); err != nil {
+		return badSnap("receipt: %v", err)
+	}
+	c := ConsumeCredits{Collector: r.Collector, RequestID: r.RequestID, Unit: r.Unit, Amount: r.Amount, Now: r.At}
+	if err := c.validate(); err != nil {
+		return badSnap("receipt: %v", err)
+	}
+	if err := firstErr(checkID("license id", string(r.License))); err != nil || r.Remaining < 0 {
+		return badSnap("receipt %s/%s: license or remaining out of range", r.Collector, r.RequestID)
+	}
+	if err := rs.ordered("receipt", r.Collector+"\x00"+r.RequestID); err != nil {
+		return err
+	}
+	mine := rs.st.credits.receipts[r.Collector]
+	if mine == nil {
+		mine = map[string]CreditReceipt{}
+		rs.st.credits.receipts[r.Collector] = mine
+	}
+	if len(mine) >= maxReceipts {
+		return badSnap("receipt: collector %q has more than %d receipts", r.Collector, maxReceipts)
+	}
+	mine[r.RequestID] = r
+	rs.counts[6]++
+	return nil
 }

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"hash/crc32"
 	"io"
+	"maps"
 	"slices"
 	"sync"
 
@@ -51,14 +52,21 @@ import (
 // derives from them at trusted time (each pool's seats and source, the
 // features) is recomputed by Restore exactly as Apply computed it.
 //
+// Version 3 adds, after the licenses, the usage-credit records: one per
+// license that has consumed credits (by license ID), then the receipts kept
+// for idempotent retries (by collector, then request ID); then usage
+// metering's records (kinds 11 to 15). Its end record has two more counts:
+// credit and receipt records together, then usage records.
+//
 // Version 1, written before licenses, differs in three ways: no license
 // records, five counts in the end record, and pool records that hold the
 // pool itself (every pool was manual). Restore reads both; Snapshot writes
-// version 2.
+// version 3.
 const (
 	snapshotMagic   = "LMFSMSNP"
-	snapshotVersion = 2
+	snapshotVersion = 3
 	snapshotV1      = 1
+	snapshotV2      = 2
 	maxRecordLen    = 1 << 20
 
 	recMeta      byte = 1
@@ -69,7 +77,10 @@ const (
 	recName      byte = 6
 	recLease     byte = 7
 	recLicense   byte = 8
-	recEnd       byte = 0xFF
+	recCredit    byte = 9
+	recReceipt   byte = 10
+	// Kinds 11 to 15 are usage metering's.
+	recEnd byte = 0xFF
 )
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
@@ -130,6 +141,7 @@ type fsmSnapshot struct {
 	names      []string // interner prefix; appends never touch it
 	shards     [leaseShards]*cowMap[lease.ID, leaseRec]
 	nLeases    int
+	credits    creditState // a private copy: it is small
 	release    sync.Once
 }
 
@@ -152,6 +164,7 @@ func (f *FSM) Snapshot() (raft.FSMSnapshot, error) {
 		names:      s.names.names[:len(s.names.names):len(s.names.names)],
 		shards:     s.shards,
 		nLeases:    s.nLeases,
+		credits:    s.credits.clone(),
 	}
 	for _, p := range s.pools {
 		snap.pools = append(snap.pools, snapPool{idx: p.idx, rec: poolRecord{
@@ -310,12 +323,19 @@ func (s *fsmSnapshot) writeTo(w io.Writer) error {
 		}
 	}
 
+	nCredit, err := s.writeCredits(sw)
+	if err != nil {
+		return err
+	}
+
 	end := binary.AppendUvarint(nil, uint64(len(s.pools)))
 	end = binary.AppendUvarint(end, uint64(len(tokens)))
 	end = binary.AppendUvarint(end, uint64(len(collectors)))
 	end = binary.AppendUvarint(end, uint64(len(s.names)))
 	end = binary.AppendUvarint(end, uint64(nLeases))
 	end = binary.AppendUvarint(end, uint64(len(s.licenses)))
+	end = binary.AppendUvarint(end, uint64(nCredit))
+	end = binary.AppendUvarint(end, 0) // usage records
 	if err := sw.flush(); err != nil {
 		return fmt.Errorf("fsm: snapshot: write: %w", err)
 	}
@@ -425,3 +445,29 @@ func strictJSON(body []byte, v any) error {
 }
 
 func newBufReader(r io.Reader) *bufio.Reader { return bufio.NewReaderSize(r, 64<<10) }
+
+// creditRecord is one license's consumed credits.
+type creditRecord struct {
+	License  license.LicenseID
+	Consumed int64
+}
+
+func (s *fsmSnapshot) writeCredits(sw *snapWriter) (int, error) {
+	n := 0
+	for _, id := range slices.Sorted(maps.Keys(s.credits.consumed)) {
+		if err := sw.json(recCredit, creditRecord{License: id, Consumed: s.credits.consumed[id]}); err != nil {
+			return 0, err
+		}
+		n++
+	}
+	for _, col := range slices.Sorted(maps.Keys(s.credits.receipts)) {
+		mine := s.credits.receipts[col]
+		for _, id := range slices.Sorted(maps.Keys(mine)) {
+			if err := sw.json(recReceipt, mine[id]); err != nil {
+				return 0, err
+			}
+			n++
+		}
+	}
+	return n, nil
+}

@@ -128,6 +128,7 @@ type state struct {
 	names      interner
 	shards     [leaseShards]*cowMap[lease.ID, leaseRec]
 	nLeases    int
+	credits    creditState
 }
 
 func newState(leaseHint int) *state {
@@ -135,6 +136,7 @@ func newState(leaseHint int) *state {
 		pools:      make(map[string]*poolState),
 		licenses:   make(map[license.LicenseID]*licenseRec),
 		features:   map[string]bool{},
+		credits:    newCreditState(),
 		tokens:     newCowMap[string, Token](0),
 		collectors: newCowMap[string, Collector](0),
 		names:      interner{ids: make(map[string]uint32)},
@@ -206,6 +208,7 @@ func (s *state) sourcesChanged(now int64) {
 		s.trusted = now
 	}
 	s.derive()
+	s.dropCredits()
 }
 
 // addPool adds a pool with no source yet; derive or the caller gives it
