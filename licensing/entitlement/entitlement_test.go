@@ -1,0 +1,181 @@
+package entitlement
+
+import (
+	"bytes"
+	"crypto/ed25519"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+)
+
+var (
+	key   = ed25519.NewKeyFromSeed(bytes.Repeat([]byte{7}, ed25519.SeedSize))
+	other = ed25519.NewKeyFromSeed(bytes.Repeat([]byte{8}, ed25519.SeedSize))
+	t0    = time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
+)
+
+const day = 24 * time.Hour
+
+func doc() *Document {
+	return &Document{
+		Format: FormatVersion, ClusterID: "acme", CollectorID: "col-1", Serial: 42, IssuedAt: t0,
+		Entitlements: []Entitlement{
+			{
+				License: "sub-1", Customer: "Acme", Product: Product{SKU: "ts", Name: "Timesheet"}, Type: "subscription",
+				NotBefore: t0.Add(-day), ExpiresAt: t0.Add(30 * day), GraceEnd: t0.Add(44 * day), Covered: true,
+				Features: []string{"approvals", "reports"}, Pools: []Pool{{Name: "designer", Seats: 5, Enforce: "hard"}},
+			},
+			{
+				License: "perp-1", Product: Product{SKU: "pm"}, Type: "perpetual", NotBefore: t0.Add(-day),
+				Covered: true, Features: []string{"reports"},
+			},
+			{
+				License: "vol-1", Product: Product{SKU: "ts"}, Type: "volume", NotBefore: t0.Add(-day),
+				ExpiresAt: t0.Add(300 * day), GraceEnd: t0.Add(300 * day), Covered: false,
+				Note: "covers 2 installations, all taken", Features: []string{"volume-only"},
+			},
+		},
+	}
+}
+
+func TestSignVerifyRoundTrip(t *testing.T) {
+	tok, err := Sign(doc(), key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := Verify(tok, key.Public().(ed25519.PublicKey))
+	if err != nil {
+		t.Fatalf("Verify: %v", err)
+	}
+	if d.Serial != 42 || len(d.Entitlements) != 3 || !d.IssuedAt.Equal(t0) || d.Entitlements[0].Pools[0].Seats != 5 {
+		t.Fatalf("round trip lost data: %+v", d)
+	}
+}
+
+func TestVerifyRefusesTampering(t *testing.T) {
+	pub := key.Public().(ed25519.PublicKey)
+	tok, err := Sign(doc(), key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	otherTok, err := Sign(doc(), other)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p64 := strings.Split(tok, ".")[1]
+	cases := map[string]struct {
+		tok  string
+		want error
+	}{
+		"other cluster key": {otherTok, ErrBadSignature},
+		"truncated":         {tok[:len(tok)-3], ErrMalformed},
+		"no prefix":         {strings.TrimPrefix(tok, "lme1."), ErrMalformed},
+		"lease prefix":      {"lml1." + strings.TrimPrefix(tok, "lme1."), ErrMalformed},
+		"extra part":        {tok + ".AAAA", ErrMalformed},
+		"empty":             {"", ErrMalformed},
+		"too long":          {"lme1." + strings.Repeat("A", MaxTokenLen), ErrMalformed},
+		"swapped payload":   {strings.Replace(otherTok, strings.Split(otherTok, ".")[1], p64, 1), ErrBadSignature},
+	}
+	for name, tc := range cases {
+		if _, err := Verify(tc.tok, pub); !errors.Is(err, tc.want) {
+			t.Errorf("%s: Verify = %v, want %v", name, err, tc.want)
+		}
+	}
+	// Every single-bit flip in the text is refused.
+	for i := len("lme1."); i < len(tok); i++ {
+		for bit := range 8 {
+			b := []byte(tok)
+			b[i] ^= 1 << bit
+			if _, err := Verify(string(b), pub); err == nil {
+				t.Fatalf("flip of bit %d at %d accepted", bit, i)
+			}
+		}
+	}
+}
+
+func TestSignRefusesInvalidDocuments(t *testing.T) {
+	for name, mod := range map[string]func(*Document){
+		"format":           func(d *Document) { d.Format = 2 },
+		"no cluster":       func(d *Document) { d.ClusterID = "" },
+		"zero serial":      func(d *Document) { d.Serial = 0 },
+		"no issued_at":     func(d *Document) { d.IssuedAt = time.Time{} },
+		"repeat license":   func(d *Document) { d.Entitlements[1].License = "sub-1" },
+		"no sku":           func(d *Document) { d.Entitlements[0].Product.SKU = "" },
+		"grace before end": func(d *Document) { d.Entitlements[0].GraceEnd = t0 },
+	} {
+		d := doc()
+		mod(d)
+		if _, err := Sign(d, key); !errors.Is(err, ErrMalformed) {
+			t.Errorf("%s: Sign = %v, want ErrMalformed", name, err)
+		}
+	}
+}
+
+func TestPhases(t *testing.T) {
+	e := doc().Entitlements[0]
+	for _, tc := range []struct {
+		at   time.Time
+		want Phase
+	}{
+		{t0.Add(-2 * day), NotYetValid},
+		{t0, Active},
+		{t0.Add(30 * day), InGrace},
+		{t0.Add(44*day - time.Millisecond), InGrace},
+		{t0.Add(44 * day), Expired},
+	} {
+		if got := e.PhaseAt(tc.at); got != tc.want {
+			t.Errorf("PhaseAt(%v) = %s, want %s", tc.at, got, tc.want)
+		}
+	}
+	if p := doc().Entitlements[1]; p.PhaseAt(t0.Add(100*365*day)) != Active {
+		t.Error("a perpetual license ended")
+	}
+}
+
+func TestFeature(t *testing.T) {
+	d := doc()
+	for _, tc := range []struct {
+		name, feature, sku string
+		at                 time.Time
+		enabled            bool
+		license, reason    string
+	}{
+		{"on", "approvals", "", t0, true, "sub-1", ""},
+		{"on for its product", "approvals", "ts", t0, true, "sub-1", ""},
+		{"other product", "approvals", "pm", t0, false, "", `no license for product "pm" enables "approvals"`},
+		{"perpetual outlasts", "reports", "", t0, true, "perp-1", ""},
+		{"in grace says so", "approvals", "", t0.Add(31 * day), true, "sub-1", "in grace until"},
+		{"expired after grace", "approvals", "", t0.Add(44 * day), false, "", "expired"},
+		{"not covered", "volume-only", "", t0, false, "", "does not cover this installation: covers 2"},
+		{"not yet valid", "approvals", "", t0.Add(-2 * day), false, "", "starts"},
+		{"unknown", "nope", "", t0, false, "", `no license enables "nope"`},
+	} {
+		c := d.Feature(tc.feature, tc.sku, tc.at)
+		if c.Enabled != tc.enabled || c.License != tc.license || !strings.Contains(c.Reason, tc.reason) {
+			t.Errorf("%s: Feature = %+v", tc.name, c)
+		}
+	}
+}
+
+func FuzzVerify(f *testing.F) {
+	tok, err := Sign(doc(), key)
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(tok)
+	f.Add("lme1.e30.AAAA")
+	f.Add("")
+	pub := key.Public().(ed25519.PublicKey)
+	f.Fuzz(func(t *testing.T, s string) {
+		d, err := Verify(s, pub)
+		if err == nil {
+			if d.Validate() != nil {
+				t.Fatal("verified an invalid document")
+			}
+			if _, err := Sign(d, key); err != nil {
+				t.Fatalf("verified document does not sign again: %v", err)
+			}
+		}
+	})
+}
