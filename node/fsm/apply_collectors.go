@@ -38,6 +38,7 @@ func applyEnroll(s *state, _ *applyCtx, c *Enroll) Response {
 		TokenID:    c.TokenID,
 		LastSeenAt: c.Now,
 	}
+	s.entChanged = s.index // volume coverage
 	return Response{}
 }
 

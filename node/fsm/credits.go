@@ -157,6 +157,7 @@ func applyConsumeCredits(s *state, ac *applyCtx, c *ConsumeCredits) Response {
 		r := CreditReceipt{Collector: c.Collector, RequestID: c.RequestID, License: cd.l.ID, Unit: c.Unit,
 			Amount: c.Amount, Remaining: b.Remaining, Low: b.Low, At: ac.at}
 		s.keepReceipt(r)
+		s.entChanged = s.index
 		return Response{Credit: &r}
 	}
 	return Response{Err: fmt.Errorf("%w: %w: %d %s needed, %d left across %d license(s), none with enough alone",

@@ -101,6 +101,7 @@ func (p *poolState) setTarget(t *poolTarget) bool {
 func (s *state) derive() {
 	tg, features, next := s.targets()
 	s.features, s.next = features, next
+	s.entChanged = s.index
 	names := make([]string, 0, len(tg))
 	for name := range tg {
 		names = append(names, name)

@@ -360,6 +360,7 @@ func (f *FSM) Restore(rc io.ReadCloser) error {
 		return err
 	}
 	f.mu.Lock()
+	st.entChanged = st.index
 	f.st = st
 	f.mu.Unlock()
 	return nil

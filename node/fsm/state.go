@@ -129,6 +129,11 @@ type state struct {
 	shards     [leaseShards]*cowMap[lease.ID, leaseRec]
 	nLeases    int
 	credits    creditState
+	// entChanged is the index of the last command that may have changed
+	// what collectors are entitled to (licenses, derived pools, credits,
+	// enrollments). It is not replicated state: masters compare it only
+	// with their own earlier values, to know when to re-sign.
+	entChanged uint64
 }
 
 func newState(leaseHint int) *state {
