@@ -211,3 +211,15 @@ feed:
 	wg.Wait()
 	a.log.Info("collectord: released leases at shutdown", "released", released, "held", len(ids))
 }
+
+// CheckName checks a feature, product or credit unit name from the
+// product: 1 to 128 printable characters, as lease fields are.
+func CheckName(what, name string) error {
+	if name == "" {
+		return fmt.Errorf("%w: %s name is empty", ErrInvalidInput, what)
+	}
+	if err := lease.ValidateField(what, name, 128); err != nil {
+		return fmt.Errorf("%w: %w", ErrInvalidInput, err)
+	}
+	return nil
+}

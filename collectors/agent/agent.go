@@ -35,6 +35,8 @@ type Agent struct {
 	ready     chan struct{}
 	readyOnce sync.Once
 
+	ents ents
+
 	mu sync.Mutex
 	id *identity.Identity // nil until enrolled
 	tr Transport          // mutual-TLS transport; nil until enrolled
@@ -125,6 +127,7 @@ func New(cfg config.Config, opts Options) (*Agent, error) {
 	}
 	if id != nil && !a.certExpired(id) {
 		a.setIdentity(id)
+		a.loadEntitlements()
 	}
 	return a, nil
 }
@@ -199,6 +202,9 @@ func (a *Agent) Run(ctx context.Context) error {
 	}
 	a.log.Info("collectord: running", "collector_id", a.identity().CollectorID,
 		"masters", a.masters.Snapshot(), "transport", a.mode.String())
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	wg.Go(func() { a.watchEntitlements(ctx) })
 
 	var s schedule
 	for {

@@ -13,6 +13,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 	"syscall"
 
 	"github.com/licmesh/licmesh/collectors"
@@ -21,15 +22,17 @@ import (
 
 // File names inside the data directory.
 const (
-	KeyFile      = "key.pem"
-	NextKeyFile  = "next-key.pem"
-	CertFile     = "cert.pem"
-	CAFile       = "ca.pem"
-	SigningFile  = "signing.pub"
-	IDFile       = "identity.json"
-	MastersFile  = "masters.json"
-	lockFile     = "lock"
-	maxFileBytes = 1 << 20
+	KeyFile     = "key.pem"
+	NextKeyFile = "next-key.pem"
+	CertFile    = "cert.pem"
+	CAFile      = "ca.pem"
+	SigningFile = "signing.pub"
+	IDFile      = "identity.json"
+	MastersFile = "masters.json"
+	// EntitlementsFile holds the latest signed entitlement document.
+	EntitlementsFile = "entitlements.lme"
+	lockFile         = "lock"
+	maxFileBytes     = 1 << 20
 )
 
 // Store reads and writes the identity in one data directory. It is not safe
@@ -391,4 +394,24 @@ func strictJSON(b []byte, v any) error {
 		return errors.New("trailing data after the JSON object")
 	}
 	return nil
+}
+
+// LoadEntitlements returns the signed entitlement document saved by
+// SaveEntitlements, or "" when there is none. The caller verifies it.
+func (s *Store) LoadEntitlements() (string, error) {
+	raw, err := s.read(EntitlementsFile)
+	if errors.Is(err, fs.ErrNotExist) {
+		return "", nil
+	}
+	if err != nil {
+		return "", s.corrupt(EntitlementsFile, err)
+	}
+	return strings.TrimSpace(string(raw)), nil
+}
+
+// SaveEntitlements keeps the latest signed entitlement document, so that a
+// collector restarted while every master is down still answers feature
+// checks until the licenses' grace ends.
+func (s *Store) SaveEntitlements(token string) error {
+	return s.write(EntitlementsFile, []byte(token+"\n"), 0o600)
 }

@@ -7,6 +7,9 @@
 //	DELETE /v1/leases/{id}                      release a lease
 //	POST   /v1/verify        {"token"}          verify a lease token offline
 //	GET    /v1/status                           the collector's state
+//	GET    /v1/entitlements                     the signed entitlements, judged now
+//	GET    /v1/features/{name}[?product=SKU]    is this module on? (works offline)
+//	POST   /v1/credits/consume {"unit","amount"} spend usage credits (needs a master)
 //	GET    /healthz, /readyz                    liveness, readiness
 //
 // It never blocks the product for long: every request is bounded by the

@@ -17,6 +17,7 @@ import (
 
 	"github.com/licmesh/licmesh/collectors/agent"
 	"github.com/licmesh/licmesh/collectors/leases"
+	"github.com/licmesh/licmesh/licensing/entitlement"
 	"github.com/licmesh/licmesh/licensing/lease"
 )
 
@@ -29,6 +30,9 @@ type Service interface {
 	Verify(token string) agent.Verification
 	Status() agent.Status
 	Ready() <-chan struct{}
+	Entitlements() (agent.Entitlements, error)
+	CheckFeature(feature, sku string) (entitlement.Check, error)
+	ConsumeCredits(ctx context.Context, unit string, amount int64) (agent.CreditResult, error)
 }
 
 var _ Service = (*agent.Agent)(nil)
@@ -67,17 +71,23 @@ func NewHandler(svc Service, timeout time.Duration, maxInFlight int, log *slog.L
 	h.mux.HandleFunc("DELETE /v1/leases/{id}", h.release)
 	h.mux.HandleFunc("POST /v1/verify", h.verify)
 	h.mux.HandleFunc("GET /v1/status", h.status)
+	h.mux.HandleFunc("GET /v1/entitlements", h.entitlements)
+	h.mux.HandleFunc("GET /v1/features/{name}", h.feature)
+	h.mux.HandleFunc("POST /v1/credits/consume", h.consume)
 	h.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
 	h.mux.HandleFunc("GET /readyz", h.readyz)
 	for path, allow := range map[string]string{
-		"/v1/leases":      "GET, POST",
-		"/v1/leases/{id}": "GET, DELETE",
-		"/v1/verify":      "POST",
-		"/v1/status":      "GET",
-		"/healthz":        "GET",
-		"/readyz":         "GET",
+		"/v1/leases":          "GET, POST",
+		"/v1/leases/{id}":     "GET, DELETE",
+		"/v1/verify":          "POST",
+		"/v1/status":          "GET",
+		"/v1/entitlements":    "GET",
+		"/v1/features/{name}": "GET",
+		"/v1/credits/consume": "POST",
+		"/healthz":            "GET",
+		"/readyz":             "GET",
 	} {
 		h.mux.HandleFunc(path, func(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("Allow", allow)
@@ -190,6 +200,66 @@ func (h *Handler) verify(w http.ResponseWriter, r *http.Request) {
 
 func (h *Handler) status(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, StatusFrom(h.svc.Status()))
+}
+
+func (h *Handler) entitlements(w http.ResponseWriter, r *http.Request) {
+	e, err := h.svc.Entitlements()
+	if err != nil {
+		writeError(w, http.StatusServiceUnavailable, "no_entitlements", err.Error())
+		return
+	}
+	writeJSON(w, http.StatusOK, e)
+}
+
+// feature answers "is module X on?" from the signed entitlements the
+// collector holds, so it keeps answering while every master is down, until
+// the licenses' expiry plus grace. 200 carries the answer either way; the
+// product reads "enabled".
+func (h *Handler) feature(w http.ResponseWriter, r *http.Request) {
+	name, sku := r.PathValue("name"), r.URL.Query().Get("product")
+	if err := agent.CheckName("feature", name); err != nil {
+		writeError(w, http.StatusBadRequest, "invalid_input", err.Error())
+		return
+	}
+	if sku != "" {
+		if err := agent.CheckName("product", sku); err != nil {
+			writeError(w, http.StatusBadRequest, "invalid_input", err.Error())
+			return
+		}
+	}
+	c, err := h.svc.CheckFeature(name, sku)
+	if err != nil {
+		writeError(w, http.StatusServiceUnavailable, "no_entitlements", err.Error())
+		return
+	}
+	writeJSON(w, http.StatusOK, c)
+}
+
+func (h *Handler) consume(w http.ResponseWriter, r *http.Request) {
+	var req ConsumeRequest
+	if !decodeBody(w, r, &req) {
+		return
+	}
+	if err := agent.CheckName("unit", req.Unit); err != nil {
+		writeError(w, http.StatusBadRequest, "invalid_input", err.Error())
+		return
+	}
+	if req.Amount < 1 || req.Amount > 1<<53 {
+		writeError(w, http.StatusBadRequest, "invalid_input", fmt.Sprintf(`"amount" %d must be between 1 and 2^53`, req.Amount))
+		return
+	}
+	res, err := h.svc.ConsumeCredits(r.Context(), req.Unit, req.Amount)
+	var rej *agent.RejectedError
+	switch {
+	case errors.As(err, &rej) && rej.Code == connect.CodeResourceExhausted:
+		writeError(w, http.StatusConflict, "credits_exhausted", rej.Message)
+	case errors.As(err, &rej) && rej.Code == connect.CodeNotFound:
+		writeError(w, http.StatusNotFound, "unknown_credit_unit", rej.Message)
+	case err != nil:
+		h.writeErr(w, r, err)
+	default:
+		writeJSON(w, http.StatusOK, res)
+	}
 }
 
 func (h *Handler) readyz(w http.ResponseWriter, r *http.Request) {

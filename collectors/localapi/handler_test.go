@@ -32,6 +32,7 @@ type stub struct {
 	block   chan struct{}
 	pending bool
 	ready   chan struct{}
+	noEnts  bool
 }
 
 func newStub() *stub {

@@ -19,6 +19,12 @@ type VerifyRequest struct {
 	Token string `json:"token"`
 }
 
+// ConsumeRequest is the body of POST /v1/credits/consume.
+type ConsumeRequest struct {
+	Unit   string `json:"unit"`
+	Amount int64  `json:"amount"`
+}
+
 // Lease is a lease as the API shows it.
 type Lease struct {
 	ID     uint64 `json:"id"`
