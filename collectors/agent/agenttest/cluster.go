@@ -17,6 +17,7 @@ import (
 
 	"connectrpc.com/connect"
 
+	"github.com/licmesh/licmesh/licensing/entitlement"
 	"github.com/licmesh/licmesh/licensing/lease"
 	"github.com/licmesh/licmesh/mesh/pki"
 	"github.com/licmesh/licmesh/mesh/transport"
@@ -301,4 +302,14 @@ func tokenSecret(t pki.JoinToken) []byte {
 	parts := strings.Split(t.String(), ".")
 	b, _ := base64.RawURLEncoding.DecodeString(parts[2])
 	return b
+}
+
+// SignEntitlements signs an entitlement document with the cluster's key,
+// as a master would.
+func (c *Cluster) SignEntitlements(doc *entitlement.Document) string {
+	tok, err := entitlement.Sign(doc, c.signPriv)
+	if err != nil {
+		c.t.Fatalf("sign entitlements: %v", err)
+	}
+	return tok
 }
