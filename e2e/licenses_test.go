@@ -28,8 +28,14 @@ func vendorKey(t *testing.T) (keyFile, trustLine string) {
 // signLicense writes a subscription license payload and signs it.
 func signLicense(t *testing.T, keyFile, id, clusterID string, seats int, expires time.Time) string {
 	t.Helper()
+	return signPayload(t, keyFile, licensePayload(id, clusterID, seats, expires))
+}
+
+// licensePayload is a one-seat-pool subscription with one feature, for
+// tests to adjust before signing.
+func licensePayload(id, clusterID string, seats int, expires time.Time) map[string]any {
 	now := time.Now().UTC().Truncate(time.Second)
-	payload := map[string]any{
+	return map[string]any{
 		"format":       1,
 		"license_id":   id,
 		"customer":     map[string]any{"id": "cust-1", "name": "Acme"},
@@ -48,6 +54,13 @@ func signLicense(t *testing.T, keyFile, id, clusterID string, seats int, expires
 		},
 		"subscription_id": "sub-" + id,
 	}
+}
+
+// signPayload signs a payload with meshctl vendor sign and returns the
+// license file.
+func signPayload(t *testing.T, keyFile string, payload map[string]any) string {
+	t.Helper()
+	id := payload["license_id"].(string)
 	b, _ := json.Marshal(payload)
 	dir := t.TempDir()
 	in, out := filepath.Join(dir, id+".json"), filepath.Join(dir, id+".lic")

@@ -128,7 +128,9 @@ func (a *app) licenseShowCommand() *cobra.Command {
 			}
 			cols := append(licenseColumns(), column[*v1.License]{"FEATURES", func(r *v1.License) string { return strings.Join(r.GetFeatures(), ", ") }},
 				column[*v1.License]{"SUBSCRIPTION", func(r *v1.License) string { return r.GetSubscriptionId() }},
-				column[*v1.License]{"KEY", func(r *v1.License) string { return r.GetKeyId() }})
+				column[*v1.License]{"KEY", func(r *v1.License) string { return r.GetKeyId() }},
+				column[*v1.License]{"CREDITS", describeCredits},
+				column[*v1.License]{"COVERS", describeCoverage})
 			return printOne(a.stdout, out, res, cols, res.GetLicense())
 		}),
 	}
@@ -170,4 +172,34 @@ func readLicense(path string) ([]byte, error) {
 		return nil, fmt.Errorf("standard input holds more than %d bytes", maxLicenseBytes)
 	}
 	return b, nil
+}
+
+// describeCredits is "3 of 10 case left (low)", or "" without credits.
+func describeCredits(r *v1.License) string {
+	if r.GetCreditsUnit() == "" {
+		return ""
+	}
+	s := fmt.Sprintf("%d of %d %s left", r.GetCreditsRemaining(), r.GetCreditsBought(), r.GetCreditsUnit())
+	switch {
+	case r.GetCreditsRemaining() == 0:
+		s += " (exhausted)"
+	case r.GetCreditsLow():
+		s += " (low)"
+	}
+	return s
+}
+
+// describeCoverage is a volume license's installations and the collectors
+// holding them.
+func describeCoverage(r *v1.License) string {
+	n := r.GetVolumeInstallations()
+	if n == 0 {
+		return ""
+	}
+	cov := r.GetCoveredCollectors()
+	s := fmt.Sprintf("%d of %d installation(s)", len(cov), n)
+	if len(cov) > 0 {
+		s += ": " + strings.Join(cov, ", ")
+	}
+	return s
 }

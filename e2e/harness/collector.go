@@ -217,3 +217,38 @@ func (m *Master) JoinToken(uses int) string {
 	}
 	return strings.TrimSpace(out)
 }
+
+// Feature is the collector's answer to a feature check.
+type Feature struct {
+	Feature    string    `json:"feature"`
+	Enabled    bool      `json:"enabled"`
+	License    string    `json:"license_id"`
+	ValidUntil time.Time `json:"valid_until"`
+	Reason     string    `json:"reason"`
+}
+
+// Feature asks the collector whether a feature is on (for product sku if
+// not empty).
+func (c *Collector) Feature(name, sku string) (Feature, error) {
+	var f Feature
+	path := "/v1/features/" + name
+	if sku != "" {
+		path += "?product=" + sku
+	}
+	err := c.do("GET", path, nil, &f)
+	return f, err
+}
+
+// Entitlements returns the collector's entitlements as its API shows them.
+func (c *Collector) Entitlements() (map[string]any, error) {
+	var out map[string]any
+	err := c.do("GET", "/v1/entitlements", nil, &out)
+	return out, err
+}
+
+// Consume spends usage credits through the collector.
+func (c *Collector) Consume(unit string, amount int64) (map[string]any, error) {
+	var out map[string]any
+	err := c.do("POST", "/v1/credits/consume", map[string]any{"unit": unit, "amount": amount}, &out)
+	return out, err
+}

@@ -22,8 +22,6 @@ type Entitled struct {
 	// taken by collectors enrolled earlier; Note says so.
 	Covered bool
 	Note    string
-	// Credits is the license's usage-credit balance, if it has credits.
-	Credits *CreditBalance
 }
 
 // EntitlementSet is everything a collector's entitlement document says,
@@ -63,9 +61,6 @@ func (f *FSM) Entitlements(collector string) (EntitlementSet, bool) {
 	for _, id := range s.licenseIDs() {
 		rec := s.licenses[id]
 		e := Entitled{LicenseInfo: s.licenseInfo(rec), Covered: true}
-		if b, ok := s.balance(rec.lic); ok {
-			e.Credits = &b
-		}
 		if v := rec.lic.Volume; v != nil {
 			if active == nil {
 				active = s.activeCollectors()

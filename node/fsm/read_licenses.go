@@ -49,6 +49,9 @@ func (s *state) licenseInfo(rec *licenseRec) LicenseInfo {
 		AddedAt:  rec.addedAt,
 		Replaced: append([]license.LicenseID(nil), rec.replaced...),
 	}
+	if b, ok := s.balance(rec.lic); ok {
+		info.Credits = &b
+	}
 	for _, p := range grantsAt(l, s.trusted) {
 		g := PoolGrant{Pool: p}
 		if ps, ok := s.pools[p.Name]; ok {

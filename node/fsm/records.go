@@ -239,6 +239,8 @@ type LicenseInfo struct {
 	Replaced []license.LicenseID
 	// Text is the canonical armoured license; only FSM.License fills it.
 	Text []byte
+	// Credits is the usage-credit balance of a license that has credits.
+	Credits *CreditBalance
 }
 
 // PoolGrant is one pool a license grants, with the use of the pool of that

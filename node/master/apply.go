@@ -203,6 +203,9 @@ var reasons = []struct {
 	{"licensed_pool", fsm.ErrLicensedPool, connect.CodeFailedPrecondition},
 	{"invalid_op", fsm.ErrInvalidOp, connect.CodeInvalidArgument},
 	{"malformed", fsm.ErrMalformed, connect.CodeInvalidArgument},
+	{"credits_exhausted", fsm.ErrCreditsExhausted, connect.CodeResourceExhausted},
+	{"unknown_credit_unit", fsm.ErrUnknownCreditUnit, connect.CodeNotFound},
+	{"zone_locked", fsm.ErrZoneLocked, connect.CodeFailedPrecondition},
 }
 
 func reasonOf(err error) string {

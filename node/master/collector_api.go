@@ -205,6 +205,10 @@ func (h collectorHandler) Acquire(ctx context.Context, req *connect.Request[licm
 		return nil, connect.NewError(connect.CodeInvalidArgument, err)
 	}
 	s := h.s
+	if ok, why := s.fsm.CoversPool(id, m.Pool); !ok {
+		s.m.refused.WithLabelValues("not_covered").Inc()
+		return nil, connect.NewError(connect.CodePermissionDenied, fmt.Errorf("%w: %s", ErrNotCovered, why))
+	}
 	r, err := s.submitLease(ctx, fsm.LeaseOp{
 		Kind: fsm.Acquire, Pool: m.Pool, Holder: m.Holder, CollectorID: id, TTLms: s.cfg.LeaseTTL.Milliseconds(),
 	})

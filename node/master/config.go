@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/licmesh/licmesh/licensing/license"
+	"github.com/licmesh/licmesh/node/fsm"
 )
 
 // Config is one master's configuration. Load it with LoadConfig (strict YAML,
@@ -39,6 +40,10 @@ type Config struct {
 
 	// LeaseTTL is how long a granted or renewed lease lasts.
 	LeaseTTL time.Duration `yaml:"lease_ttl"`
+	// EntitlementRefresh is how often a collector's entitlement document
+	// is re-sent unchanged, which keeps its idea of trusted time fresh.
+	// Changes are sent at once whatever this says.
+	EntitlementRefresh time.Duration `yaml:"entitlement_refresh"`
 	// CollectorCertTTL is the lifetime of a collector's client certificate.
 	CollectorCertTTL time.Duration `yaml:"collector_cert_ttl"`
 	// LeaveOnTerminate makes SIGTERM leave the cluster gracefully (the
@@ -49,6 +54,10 @@ type Config struct {
 	VendorKeys []string `yaml:"vendor_keys"`
 	// DisableQUIC serves the collector protocol on TLS/TCP only.
 	DisableQUIC bool `yaml:"disable_quic"`
+	// TimeZone is the site's IANA time zone ("Europe/Paris"), which usage
+	// months and days are cut in. The leader makes it the cluster's until
+	// usage is first recorded; after that the recorded zone stays.
+	TimeZone string `yaml:"time_zone"`
 
 	// Raft timings; the defaults suit a LAN.
 	HeartbeatTimeout time.Duration `yaml:"heartbeat_timeout"`
@@ -71,19 +80,21 @@ type Config struct {
 // DefaultConfig returns a single-node configuration on the default ports.
 func DefaultConfig() Config {
 	return Config{
-		DataDir:          "/var/lib/licmesh",
-		BootstrapExpect:  1,
-		APIAddr:          "127.0.0.1:7400",
-		RaftAddr:         "127.0.0.1:7401",
-		GossipAddr:       "127.0.0.1:7402",
-		CollectorAddr:    "127.0.0.1:7443",
-		LeaseTTL:         30 * time.Second,
-		CollectorCertTTL: 24 * time.Hour,
-		LeaveOnTerminate: true,
-		HeartbeatTimeout: time.Second,
-		ElectionTimeout:  time.Second,
-		LogLevel:         "info",
-		LogFormat:        "text",
+		DataDir:            "/var/lib/licmesh",
+		BootstrapExpect:    1,
+		APIAddr:            "127.0.0.1:7400",
+		RaftAddr:           "127.0.0.1:7401",
+		GossipAddr:         "127.0.0.1:7402",
+		CollectorAddr:      "127.0.0.1:7443",
+		LeaseTTL:           30 * time.Second,
+		EntitlementRefresh: time.Minute,
+		CollectorCertTTL:   24 * time.Hour,
+		LeaveOnTerminate:   true,
+		HeartbeatTimeout:   time.Second,
+		ElectionTimeout:    time.Second,
+		LogLevel:           "info",
+		LogFormat:          "text",
+		TimeZone:           "UTC",
 	}
 }
 
@@ -128,6 +139,9 @@ func (c *Config) Validate() error {
 	if c.AdvertiseHost != "" && net.ParseIP(c.AdvertiseHost) == nil && !hostnamePattern.MatchString(c.AdvertiseHost) {
 		bad("advertise_host", "%q is not an IP address or host name", c.AdvertiseHost)
 	}
+	if c.EntitlementRefresh < time.Second || c.EntitlementRefresh > 24*time.Hour {
+		bad("entitlement_refresh", "%s: must be between 1s and 24h", c.EntitlementRefresh)
+	}
 	if c.LeaseTTL < time.Second || c.LeaseTTL > 24*time.Hour {
 		bad("lease_ttl", "%s: must be between 1s and 24h", c.LeaseTTL)
 	}
@@ -145,6 +159,9 @@ func (c *Config) Validate() error {
 	}
 	if c.LogFormat != "text" && c.LogFormat != "json" {
 		bad("log_format", "%q: must be text or json", c.LogFormat)
+	}
+	if _, err := fsm.LoadZone(c.TimeZone); err != nil {
+		bad("time_zone", "%v", err)
 	}
 	return errors.Join(errs...)
 }

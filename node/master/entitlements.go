@@ -2,19 +2,195 @@ package master
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
 	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"time"
 
 	"connectrpc.com/connect"
 
+	"github.com/licmesh/licmesh/licensing/entitlement"
+	"github.com/licmesh/licmesh/licensing/license"
 	licmeshv1 "github.com/licmesh/licmesh/mesh/wire/licmeshv1"
+	"github.com/licmesh/licmesh/node/fsm"
 )
 
-// WatchEntitlements streams the collector's signed entitlement document.
-func (h collectorHandler) WatchEntitlements(context.Context, *connect.Request[licmeshv1.WatchEntitlementsRequest], *connect.ServerStream[licmeshv1.WatchEntitlementsResponse]) error {
-	return connect.NewError(connect.CodeUnimplemented, errors.New("entitlements are not built yet"))
+// Entitlement streams.
+const (
+	// entPoll is how often a master looks for a change in what collectors
+	// are entitled to. One poller serves every stream, so this costs one
+	// lock-free read per tick however many collectors are connected, and
+	// changes reach collectors within about this long plus a round trip.
+	entPoll = 250 * time.Millisecond
+	// entMaxStream ends a stream after this long; the collector reconnects,
+	// perhaps to another master, which keeps load spread after failovers.
+	entMaxStream = 30 * time.Minute
+)
+
+// entWatch tells entitlement streams that the FSM's entitlements may have
+// changed: each change closes the current channel and makes a new one.
+type entWatch struct {
+	mu      sync.Mutex
+	changed chan struct{}
+	done    chan struct{}
 }
 
-// ConsumeCredits takes usage credits from the licenses in force.
-func (h collectorHandler) ConsumeCredits(context.Context, *connect.Request[licmeshv1.ConsumeCreditsRequest]) (*connect.Response[licmeshv1.ConsumeCreditsResponse], error) {
-	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("credits are not built yet"))
+func newEntWatch() *entWatch {
+	return &entWatch{changed: make(chan struct{}), done: make(chan struct{})}
+}
+
+// wait returns a channel closed at the next change.
+func (w *entWatch) wait() <-chan struct{} {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.changed
+}
+
+func (w *entWatch) run(ctx context.Context, f *fsm.FSM) {
+	defer close(w.done)
+	t := time.NewTicker(entPoll)
+	defer t.Stop()
+	last := f.EntitlementsChanged()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		if now := f.EntitlementsChanged(); now != last {
+			last = now
+			w.mu.Lock()
+			close(w.changed)
+			w.changed = make(chan struct{})
+			w.mu.Unlock()
+		}
+	}
+}
+
+// WatchEntitlements streams the collector's entitlement document: at once,
+// on every change to what it is entitled to, and again every
+// EntitlementRefresh so its idea of trusted time keeps up.
+func (h collectorHandler) WatchEntitlements(ctx context.Context, _ *connect.Request[licmeshv1.WatchEntitlementsRequest], stream *connect.ServerStream[licmeshv1.WatchEntitlementsResponse]) error {
+	id, err := h.caller(ctx)
+	if err != nil {
+		return err
+	}
+	s := h.s
+	ctx, cancel := context.WithTimeout(ctx, entMaxStream)
+	defer cancel()
+	var lastSum [32]byte
+	var lastSent time.Time
+	for {
+		changed := s.ents.wait()
+		tok, sum, err := s.entitlementDoc(id)
+		if err != nil {
+			return toConnect(err)
+		}
+		if lastSent.IsZero() || sum != lastSum || time.Since(lastSent) >= s.cfg.EntitlementRefresh {
+			if err := stream.Send(&licmeshv1.WatchEntitlementsResponse{Document: tok}); err != nil {
+				return err
+			}
+			s.m.entSent.Inc()
+			lastSum, lastSent = sum, time.Now()
+		}
+		select {
+		case <-ctx.Done():
+			if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+				return nil // entMaxStream: the collector reconnects
+			}
+			return ctx.Err()
+		case <-s.ents.done:
+			return connect.NewError(connect.CodeUnavailable, ErrShuttingDown)
+		case <-changed:
+		case <-time.After(s.cfg.EntitlementRefresh - time.Since(lastSent)):
+		}
+	}
+}
+
+// entitlementDoc builds and signs the collector's document. sum digests
+// what it says apart from its serial and issue time, so streams send a
+// new document only when something a collector acts on changed.
+func (s *Server) entitlementDoc(collector string) (string, [32]byte, error) {
+	set, ok := s.fsm.Entitlements(collector)
+	if !ok {
+		return "", [32]byte{}, connect.NewError(connect.CodePermissionDenied, fmt.Errorf("%w: collector %s is not enrolled", ErrNotCollector, collector))
+	}
+	sg, err := s.signingKey()
+	if err != nil {
+		return "", [32]byte{}, err
+	}
+	doc := &entitlement.Document{
+		Format: entitlement.FormatVersion, ClusterID: set.ClusterID, CollectorID: collector,
+		Serial: max(set.Index, 1), IssuedAt: time.UnixMilli(set.Trusted).UTC(),
+	}
+	for _, e := range set.Licenses {
+		doc.Entitlements = append(doc.Entitlements, entitledToDoc(e))
+	}
+	body, err := json.Marshal(doc.Entitlements)
+	if err != nil {
+		return "", [32]byte{}, err
+	}
+	tok, err := entitlement.Sign(doc, sg.priv)
+	return tok, sha256.Sum256(body), err
+}
+
+func entitledToDoc(e fsm.Entitled) entitlement.Entitlement {
+	out := entitlement.Entitlement{
+		License: string(e.ID), Customer: e.Customer.Name,
+		Product: entitlement.Product{SKU: string(e.Product.SKU), Name: e.Product.Name,
+			Application: e.Product.Application, Version: e.Product.Version},
+		Type: string(e.Type), NotBefore: e.NotBefore, ExpiresAt: e.ExpiresAt, GraceEnd: e.GraceEnd(),
+		UpdatesUntil: e.UpdatesUntil(), Covered: e.Covered, Note: e.Note,
+	}
+	if end, ok := e.TrialEnd(); ok {
+		out.TrialEnd = end
+	}
+	for _, f := range e.Features {
+		if f.Enabled {
+			out.Features = append(out.Features, f.Name)
+		}
+	}
+	slices.Sort(out.Features)
+	for _, g := range e.Grants {
+		out.Pools = append(out.Pools, entitlement.Pool{Name: g.Name, Seats: g.Seats, Enforce: string(g.Enforce), Overage: g.Overage})
+	}
+	if c := e.Credits; c != nil {
+		out.Credits = &entitlement.Credits{Unit: c.Unit, Remaining: c.Remaining, Low: c.Low, Exhausted: c.Exhausted}
+	}
+	return out
+}
+
+// ConsumeCredits takes usage credits from the licenses in force, through
+// Raft, and answers with the receipt the FSM kept: a retry of the same
+// request ID gets the same receipt and consumes nothing more.
+func (h collectorHandler) ConsumeCredits(ctx context.Context, req *connect.Request[licmeshv1.ConsumeCreditsRequest]) (*connect.Response[licmeshv1.ConsumeCreditsResponse], error) {
+	id, err := h.caller(ctx)
+	if err != nil {
+		return nil, err
+	}
+	m := req.Msg
+	if len(m.RequestId) != fsm.RequestIDLen {
+		return nil, connect.NewError(connect.CodeInvalidArgument, fmt.Errorf("%w: request_id has %d bytes, want %d", ErrBadRequest, len(m.RequestId), fsm.RequestIDLen))
+	}
+	if m.Amount < 1 || m.Amount > license.MaxCredits {
+		return nil, connect.NewError(connect.CodeInvalidArgument, fmt.Errorf("%w: amount %d out of range 1..%d", ErrBadRequest, m.Amount, int64(license.MaxCredits)))
+	}
+	s := h.s
+	cmd := fsm.ConsumeCredits{Collector: id, RequestID: hex.EncodeToString(m.RequestId), Unit: m.Unit, Amount: m.Amount, Now: s.now().UnixMilli()}
+	if _, err := s.apply(ctx, fsm.ConsumeCreditsType, cmd); err != nil {
+		if errors.Is(err, fsm.ErrMalformed) {
+			return nil, connect.NewError(connect.CodeInvalidArgument, err)
+		}
+		return nil, toConnect(err)
+	}
+	r, ok := s.fsm.CreditReceipt(id, cmd.RequestID)
+	if !ok {
+		return nil, connect.NewError(connect.CodeUnavailable, errors.New("master: credits consumed but the receipt is not visible here yet; retry with the same request id"))
+	}
+	s.m.creditsConsumed.WithLabelValues(r.Unit).Add(float64(r.Amount))
+	return connect.NewResponse(&licmeshv1.ConsumeCreditsResponse{LicenseId: string(r.License), Remaining: r.Remaining, Low: r.Low}), nil
 }

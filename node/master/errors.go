@@ -4,14 +4,20 @@ import "errors"
 
 // Errors of the master itself; the FSM's own sentinels live in node/fsm.
 var (
-	ErrNoLeader       = errors.New("master: no leader is known yet")
-	ErrNotBootstrap   = errors.New("master: the cluster has not bootstrapped its identity yet")
-	ErrUnauthorized   = errors.New("master: the admin token was refused")
-	ErrNotCollector   = errors.New("master: the client certificate is not an enrolled collector's")
+	ErrNoLeader     = errors.New("master: no leader is known yet")
+	ErrNotBootstrap = errors.New("master: the cluster has not bootstrapped its identity yet")
+	ErrUnauthorized = errors.New("master: the admin token was refused")
+	ErrNotCollector = errors.New("master: the client certificate is not an enrolled collector's")
+	// ErrNotCovered means a volume license grants the pool but does not
+	// cover the asking collector's installation.
+	ErrNotCovered     = errors.New("master: the installation is not covered")
 	ErrNotMaster      = errors.New("master: the caller is not a master of this cluster")
 	ErrProtocol       = errors.New("master: unsupported protocol version")
 	ErrBadRequest     = errors.New("master: bad request")
 	ErrShuttingDown   = errors.New("master: shutting down")
 	ErrLeaseNotHeld   = errors.New("master: lease not held by this collector")
 	ErrForwardFailure = errors.New("master: forwarding to the leader failed")
+	// ErrNoUsage means a usage view named an installation no collector
+	// reported usage for.
+	ErrNoUsage = errors.New("master: no usage recorded for the installation")
 )

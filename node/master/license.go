@@ -67,8 +67,11 @@ func (h adminHandler) AddLicense(ctx context.Context, req *connect.Request[licme
 func (h adminHandler) ListLicenses(ctx context.Context, _ *connect.Request[licmeshv1.ListLicensesRequest]) (*connect.Response[licmeshv1.ListLicensesResponse], error) {
 	s := h.s
 	var out []*licmeshv1.License
+	cov := s.fsm.VolumeCoverage()
 	for _, info := range s.fsm.Licenses() {
-		out = append(out, licenseToWire(info, false))
+		w := licenseToWire(info, false)
+		w.CoveredCollectors = cov[info.ID]
+		out = append(out, w)
 	}
 	mark := s.fsm.TrustedTime()
 	return connect.NewResponse(&licmeshv1.ListLicensesResponse{
@@ -83,7 +86,9 @@ func (h adminHandler) GetLicense(ctx context.Context, req *connect.Request[licme
 	if !ok {
 		return nil, connect.NewError(connect.CodeNotFound, fmt.Errorf("master: no license %q", req.Msg.Id))
 	}
-	return connect.NewResponse(&licmeshv1.GetLicenseResponse{License: licenseToWire(info, true)}), nil
+	w := licenseToWire(info, true)
+	w.CoveredCollectors = h.s.fsm.VolumeCoverage()[info.ID]
+	return connect.NewResponse(&licmeshv1.GetLicenseResponse{License: w}), nil
 }
 
 func (h adminHandler) RemoveLicense(ctx context.Context, req *connect.Request[licmeshv1.RemoveLicenseRequest]) (*connect.Response[licmeshv1.RemoveLicenseResponse], error) {
@@ -122,6 +127,12 @@ func licenseToWire(info fsm.LicenseInfo, withText bool) *licmeshv1.License {
 	}
 	if withText {
 		w.Text = string(info.Text)
+	}
+	if c := info.Credits; c != nil {
+		w.CreditsUnit, w.CreditsBought, w.CreditsRemaining, w.CreditsLow = c.Unit, c.Bought, c.Remaining, c.Low
+	}
+	if v := info.Volume; v != nil {
+		w.VolumeInstallations = int32(v.Installations)
 	}
 	return w
 }

@@ -14,19 +14,21 @@ import (
 // through go-metrics' process-wide sink, which is bridged into the default
 // Prometheus registry once per process (see initProcessMetrics).
 type metrics struct {
-	reg            *prometheus.Registry
-	grants         prometheus.Counter
-	regrants       prometheus.Counter
-	refused        *prometheus.CounterVec
-	releases       prometheus.Counter
-	expiries       prometheus.Counter
-	renewals       prometheus.Counter
-	renewRefused   prometheus.Counter
-	batches        prometheus.Counter
-	batchOps       prometheus.Histogram
-	forwarded      prometheus.Counter
-	enrollments    prometheus.Counter
-	enrollsRefused *prometheus.CounterVec
+	reg             *prometheus.Registry
+	grants          prometheus.Counter
+	regrants        prometheus.Counter
+	refused         *prometheus.CounterVec
+	releases        prometheus.Counter
+	expiries        prometheus.Counter
+	renewals        prometheus.Counter
+	renewRefused    prometheus.Counter
+	batches         prometheus.Counter
+	batchOps        prometheus.Histogram
+	forwarded       prometheus.Counter
+	enrollments     prometheus.Counter
+	enrollsRefused  *prometheus.CounterVec
+	entSent         prometheus.Counter
+	creditsConsumed *prometheus.CounterVec
 }
 
 func newMetrics(s *Server) *metrics {
@@ -47,6 +49,10 @@ func newMetrics(s *Server) *metrics {
 		batches:      f("lease_batches_total", "Raft entries carrying lease operations."),
 		forwarded:    f("forwarded_requests_total", "Requests forwarded from this follower to the leader."),
 		enrollments:  f("enrollments_total", "Collectors enrolled."),
+		entSent:      f("entitlement_documents_sent_total", "Signed entitlement documents sent to collectors."),
+		creditsConsumed: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "licmesh", Name: "credits_consumed_total", Help: "Usage credits consumed through this master, by unit.",
+		}, []string{"unit"}),
 		refused: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: "licmesh", Name: "lease_refusals_total", Help: "Acquires refused, by reason.",
 		}, []string{"reason"}),
@@ -58,7 +64,18 @@ func newMetrics(s *Server) *metrics {
 			Buckets: prometheus.ExponentialBuckets(1, 2, 12),
 		}),
 	}
-	reg.MustRegister(m.refused, m.enrollsRefused, m.batchOps)
+	reg.MustRegister(m.refused, m.enrollsRefused, m.batchOps, m.creditsConsumed)
+	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Namespace: "licmesh", Name: "credits_low", Help: "Licenses whose usage credits are at or below their alert level, or exhausted.",
+	}, func() float64 {
+		n := 0
+		for _, b := range s.fsm.Credits() {
+			if b.Low {
+				n++
+			}
+		}
+		return float64(n)
+	}))
 	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Namespace: "licmesh", Name: "leases", Help: "Leases in the replicated state.",
 	}, func() float64 { return float64(s.fsm.Counts().Leases) }))

@@ -49,6 +49,7 @@ type Server struct {
 	colSrv   *transport.Server
 	signer   atomic.Pointer[signer]
 	presence *presence
+	ents     *entWatch
 
 	// leading is set once this master has taken up the leader's duties
 	// (barrier passed, deadlines reset) and cleared when it steps down.
@@ -106,6 +107,7 @@ func New(cfg Config) (*Server, error) {
 	s.vendorKeys, _ = license.ParseKeyring(cfg.VendorKeys...) // checked by Validate
 	s.m = newMetrics(s)
 	s.presence = newPresence()
+	s.ents = newEntWatch()
 	s.fsm.SetObserver(tableObserver{s})
 
 	host := cfg.AdvertiseHost
@@ -239,6 +241,7 @@ func (s *Server) Run(ctx context.Context, leave func() bool) error {
 	g.Go(func() error { return s.followerOps.Run(gctx) })
 	g.Go(func() error { return s.watchLeadership(gctx) })
 	g.Go(func() error { s.presence.run(gctx, s); return nil })
+	g.Go(func() error { s.ents.run(gctx, s.fsm); return nil })
 	s.log.Info("master started", "api_addr", s.APIAddr(), "collector_addr", s.CollectorAddr(),
 		"raft_addr", s.cfg.RaftAddr, "gossip_addr", s.cfg.GossipAddr, "cluster_id", s.id.clusterID,
 		"version", version.Version)
