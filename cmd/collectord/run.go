@@ -15,6 +15,7 @@ import (
 	"github.com/licmesh/licmesh/collectors/agent"
 	"github.com/licmesh/licmesh/collectors/config"
 	"github.com/licmesh/licmesh/collectors/localapi"
+	"github.com/licmesh/licmesh/collectors/meter"
 )
 
 // runFlags are the flags of `collectord run`; each overrides the file and the
@@ -96,6 +97,18 @@ func run(ctx context.Context, cfg config.Config, logOut io.Writer) error {
 	if err != nil {
 		return err
 	}
+	var m *meter.Meter
+	if cfg.Usage.Enabled() {
+		// After agent.New, which creates data_dir, where the spool and the
+		// key live by default.
+		var closeSources func()
+		m, closeSources, err = openMeter(cfg, a, log)
+		if err != nil {
+			return err
+		}
+		defer closeSources()
+		defer m.Close()
+	}
 	var api *localapi.Server
 	if cfg.Listen != "" || cfg.Socket != "" {
 		api, err = localapi.Listen(a, localapi.Config{
@@ -116,6 +129,9 @@ func run(ctx context.Context, cfg config.Config, logOut io.Writer) error {
 	})
 	if api != nil {
 		g.Go(func() error { return api.Run(gctx) })
+	}
+	if m != nil {
+		g.Go(func() error { return m.Run(gctx) })
 	}
 	err = g.Wait()
 	log.Info("collectord: stopped")

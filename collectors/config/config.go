@@ -84,6 +84,9 @@ type Config struct {
 	LogLevel string `yaml:"log_level"`
 	// LogFormat is text or json.
 	LogFormat string `yaml:"log_format"`
+	// Usage configures usage metering; off unless usage.sources_file is
+	// set.
+	Usage Usage `yaml:"usage"`
 }
 
 // DefaultConfig returns the defaults. Masters and the token have none.
@@ -99,12 +102,13 @@ func DefaultConfig() Config {
 		MemoryLimitMiB:    64,
 		LogLevel:          "info",
 		LogFormat:         "text",
+		Usage:             defaultUsage(),
 	}
 }
 
 // Validate checks every field and returns all problems joined, each a
 // *FieldError wrapping ErrInvalid. It does not touch the file system except to
-// check that token_file can be read.
+// check that token_file and usage.sources_file can be read.
 func (c Config) Validate() error {
 	var errs []error
 	add := func(field, value, problem string) {
@@ -182,6 +186,7 @@ func (c Config) Validate() error {
 	default:
 		add("log_format", c.LogFormat, "must be text or json")
 	}
+	c.Usage.validate(add)
 	return errors.Join(errs...)
 }
 

@@ -3,6 +3,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 
@@ -52,6 +53,7 @@ func Load(path string, env LookupEnv, override func(*Config) error) (Config, err
 			cfg.Socket = filepath.Join(cfg.DataDir, SocketName)
 		}
 	}
+	fillUsageDefaults(&cfg.Usage, cfg.DataDir, os.Hostname)
 	if err := cfg.Validate(); err != nil {
 		return Config{}, err
 	}
@@ -70,6 +72,7 @@ func Parse(data []byte, name string) (Config, error) {
 	if cfg.Socket == unsetSocket {
 		cfg.Socket = filepath.Join(cfg.DataDir, SocketName)
 	}
+	fillUsageDefaults(&cfg.Usage, cfg.DataDir, os.Hostname)
 	if err := cfg.Validate(); err != nil {
 		return Config{}, err
 	}
@@ -86,9 +89,10 @@ func decodeInto(cfg *Config, data []byte, name string) error {
 }
 
 // applyEnv applies the LICMESH_* variables that are set (LICMESH_MASTERS is
-// comma separated).
+// comma separated), and LICMESH_USAGE_* for the usage section
+// (LICMESH_USAGE_SOURCES_FILE for usage.sources_file).
 func applyEnv(cfg *Config, env LookupEnv) error {
-	return confload.Env("LICMESH_", cfg, env)
+	return errors.Join(confload.Env("LICMESH_", cfg, env), confload.Env("LICMESH_USAGE_", &cfg.Usage, env))
 }
 
 // readSmallFile reads a file of at most limit bytes.

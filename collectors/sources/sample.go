@@ -6,17 +6,18 @@ import (
 	"github.com/licmesh/licmesh/licensing/usage"
 )
 
-// Well-known scalar names: the ones Facts reads. A source may yield any
-// other names too (seed 000's sales view can show them).
+// Well-known scalar names: the ones Facts reads, as licensing/usage names
+// them. A source may yield any other names too (seed 000's sales view can
+// show them).
 const (
-	ScalarUsers                = "users"
-	ScalarCases                = "cases"
-	ScalarFileLimitMB          = "file_limit_mb"
-	ScalarCommissionModuleOn   = "commission_module_on"
-	ScalarCommissionItems      = "commission_items"
-	ScalarProcessModuleOn      = "process_module_on"
-	ScalarProcessFields        = "process_fields"
-	ScalarProcessFieldsInTrash = "process_fields_in_trash"
+	ScalarUsers                = usage.ScalarUsers
+	ScalarCases                = usage.ScalarCases
+	ScalarFileLimitMB          = usage.ScalarFileLimitMB
+	ScalarCommissionModuleOn   = usage.ScalarCommissionModuleOn
+	ScalarCommissionItems      = usage.ScalarCommissionItems
+	ScalarProcessModuleOn      = usage.ScalarProcessModuleOn
+	ScalarProcessFields        = usage.ScalarProcessFields
+	ScalarProcessFieldsInTrash = usage.ScalarProcessFieldsInTrash
 )
 
 // Sample is what one collection of one source saw. User IDs in Users and
@@ -42,29 +43,8 @@ type Sample struct {
 }
 
 // Facts builds seed 004's installation facts from the well-known scalars of
-// one or more samples taken together (later maps win on a name both have).
-// ok is false when none of the well-known names is present. Module flags
-// are on when their scalar is non-zero; a missing number is 0.
-func Facts(at time.Time, scalars ...map[string]int64) (f usage.Facts, ok bool) {
-	get := func(name string) int64 {
-		var v int64
-		for _, m := range scalars {
-			if n, found := m[name]; found {
-				v, ok = n, true
-			}
-		}
-		return v
-	}
-	f = usage.Facts{
-		At:                   at,
-		UserCount:            get(ScalarUsers),
-		CaseCount:            get(ScalarCases),
-		FileLimitMB:          get(ScalarFileLimitMB),
-		CommissionModuleOn:   get(ScalarCommissionModuleOn) != 0,
-		CommissionItems:      get(ScalarCommissionItems),
-		ProcessModuleOn:      get(ScalarProcessModuleOn) != 0,
-		ProcessFields:        get(ScalarProcessFields),
-		ProcessFieldsInTrash: get(ScalarProcessFieldsInTrash),
-	}
-	return f, ok
+// one or more samples taken together; see usage.FactsFromScalars, which the
+// masters apply to the same scalars.
+func Facts(at time.Time, scalars ...map[string]int64) (usage.Facts, bool) {
+	return usage.FactsFromScalars(at, scalars...)
 }

@@ -22,13 +22,27 @@
 // was never durable, so no master has seen it (Pending returns only durable
 // records; with Sync off it syncs first).
 //
+// # Epoch
+//
+// What the masters keep is a high-water seq per collector and spool epoch.
+// Epoch is a number chosen when the spool's state is first written (the
+// Unix time in nanoseconds) and kept in the state file for the spool's
+// life. A spool that starts over, in a new or wiped directory or after its
+// state file was deleted, has no record of the seqs it handed out before,
+// so it takes a new epoch, above the old one unless the clock went back
+// (Open also keeps it above the time of every record still in the
+// directory): the masters then count its seqs from scratch instead of
+// taking them for duplicates. A state file from before epochs gets one at
+// Open.
+//
 // # On-disk format
 //
 // The directory holds:
 //
 //	lock                       flock(2)ed while a Spool is open
 //	state.json                 {"version":1,"acked_seq":..,"next_seq":..,
-//	                            "dropped_records":..,"dropped_segments":..},
+//	                            "dropped_records":..,"dropped_segments":..,
+//	                            "epoch":..},
 //	                            replaced atomically (tmp, fsync, rename, fsync dir)
 //	seg-<first seq, %020d>.log segments, oldest first
 //

@@ -20,6 +20,7 @@ func (s *Spool) recover() error {
 	}
 	s.acked = st.AckedSeq
 	s.dropped.records, s.dropped.segments = st.DroppedRecords, st.DroppedSegments
+	s.epoch = st.Epoch
 
 	entries, err := os.ReadDir(s.dir)
 	if err != nil {
@@ -75,6 +76,9 @@ func (s *Spool) recover() error {
 		next = max(next, seg.first, seg.last+1, floor)
 	}
 	s.next = next
+	if s.epoch == 0 {
+		s.epoch = s.newEpoch()
+	}
 
 	if n := len(s.segs); n > 0 && s.reusable(s.segs[n-1]) {
 		seg := s.segs[n-1]
@@ -93,6 +97,23 @@ func (s *Spool) recover() error {
 	s.synced = s.next - 1
 	s.pruneLocked()
 	return writeState(s.dir, s.persistedLocked())
+}
+
+// newEpoch picks the epoch of a spool whose state file has none: the time
+// now in Unix nanoseconds, or just past the newest record the directory
+// holds if the clock reads earlier. An earlier spool here chose its epoch
+// before writing any of its records, so, unless the clock went back between
+// the two, the new epoch is above the old one even when the old state file
+// is gone. A wiped directory leaves nothing to compare with: the clock
+// alone decides.
+func (s *Spool) newEpoch() uint64 {
+	var newest int64
+	for _, seg := range s.segs {
+		newest = max(newest, seg.newest)
+	}
+	epoch := uint64(max(s.cfg.Now().UnixNano(), newest+1, 1))
+	s.log.Info("spool: new epoch", "epoch", epoch, "next_seq", s.next)
+	return epoch
 }
 
 // reusable says whether appends may continue in seg after Open.
@@ -120,7 +141,7 @@ func (s *Spool) recoverSegment(name string, first uint64, isLast bool, prevLast 
 		return seg, 0, nil
 	}
 	res := scanSegment(f, size, first, isLast)
-	seg.last, seg.size, seg.index = res.last, res.validEnd, res.index
+	seg.last, seg.size, seg.index, seg.newest = res.last, res.validEnd, res.index, res.newest
 	if res.bad == nil {
 		return seg, 0, nil
 	}

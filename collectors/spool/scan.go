@@ -53,6 +53,8 @@ type scanResult struct {
 	// validEnd is where the valid records end.
 	validEnd int64
 	index    segIndex
+	// newest is the latest time of a valid record (Unix ns), 0 when none.
+	newest int64
 	// bad is why scanning stopped before the end of the file; nil when every
 	// byte belongs to a valid record.
 	bad error
@@ -106,6 +108,7 @@ func scanSegment(r io.ReaderAt, size int64, first uint64, isLast bool) scanResul
 		}
 		res.index.add(h.seq, off)
 		res.last = h.seq
+		res.newest = max(res.newest, h.unixNano)
 		res.validEnd = end
 		expect++
 	}

@@ -30,10 +30,11 @@ type Spool struct {
 	rotateNext bool  // the active segment must not take more records
 	syncErr    error // a rotation's failed sync, for the next sync round
 	dropped    dropTotals
-	corrupt    int   // segments found corrupt since Open
-	skipped    int64 // bytes of them skipped
-	torn       int64 // bytes truncated as torn tails at Open
-	unknown    int   // files in dir that are not the spool's
+	epoch      uint64 // set at Open, never changed
+	corrupt    int    // segments found corrupt since Open
+	skipped    int64  // bytes of them skipped
+	torn       int64  // bytes truncated as torn tails at Open
+	unknown    int    // files in dir that are not the spool's
 
 	// fileMu is held to sync, close or set a segment's write handle, which
 	// changes only under both mu and fileMu, so that the group-commit leader
@@ -58,8 +59,11 @@ type segment struct {
 	// fileSize is the file's size, counted against MaxBytes; beyond size
 	// when the tail was skipped as corrupt.
 	fileSize int64
-	corrupt  bool
-	index    segIndex
+	// newest is the latest record time found at Open (Unix ns), 0 for
+	// segments written since.
+	newest  int64
+	corrupt bool
+	index   segIndex
 	// file is the write handle of the active segment, nil once closed (under
 	// fileMu). closeErr is the result of the sync done before closing it.
 	file     *os.File
@@ -80,6 +84,8 @@ type SeqRange struct {
 
 // Stats describes a spool at one moment.
 type Stats struct {
+	// Epoch is the spool's epoch (see Spool.Epoch).
+	Epoch uint64
 	// Records is how many unacknowledged records the spool holds, and
 	// Bytes the size of its segment files (records, headers and skipped
 	// bytes).
@@ -169,6 +175,7 @@ func (s *Spool) Stats() Stats {
 
 func (s *Spool) statsLocked() Stats {
 	st := Stats{
+		Epoch:           s.epoch,
 		Bytes:           s.bytes,
 		Segments:        len(s.segs),
 		LastSeq:         s.next - 1,
@@ -196,6 +203,13 @@ func (s *Spool) statsLocked() Stats {
 	return st
 }
 
+// Epoch identifies the spool's sequence numbers to the masters. It is chosen
+// when the spool's state is first written, kept in the state file, and never
+// changes; a spool that starts over (a new or wiped directory, a lost state
+// file) gets a new one, so that the masters do not take its seqs, which may
+// start again at 1, for ones they already hold. See the package comment.
+func (s *Spool) Epoch() uint64 { return s.epoch }
+
 // active returns the segment that takes appends.
 func (s *Spool) active() *segment { return s.segs[len(s.segs)-1] }
 
@@ -206,6 +220,7 @@ func (s *Spool) persistedLocked() persisted {
 		NextSeq:         s.next,
 		DroppedRecords:  s.dropped.records,
 		DroppedSegments: s.dropped.segments,
+		Epoch:           s.epoch,
 	}
 }
 

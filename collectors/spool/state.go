@@ -34,6 +34,9 @@ type persisted struct {
 	// over the spool's life.
 	DroppedRecords  uint64 `json:"dropped_records"`
 	DroppedSegments uint64 `json:"dropped_segments"`
+	// Epoch identifies this spool's sequence numbers (see Spool.Epoch); 0
+	// in files written before epochs existed, which get one at Open.
+	Epoch uint64 `json:"epoch,omitempty"`
 }
 
 // readState reads the state file; a missing one is a zero state.
