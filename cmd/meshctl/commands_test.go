@@ -58,6 +58,14 @@ func TestCommandsSendTheRightRequest(t *testing.T) {
 			[]string{"BEGIN LICMESH LICENSE"}},
 		{[]string{"license", "remove", "lic-1"}, "RemoveLicense", &v1.RemoveLicenseRequest{Id: "lic-1"},
 			[]string{"removed license lic-1"}},
+		{[]string{"usage", "history", "--installation", "acme-prod"}, "UsageHistory", &v1.UsageHistoryRequest{Installation: "acme-prod"},
+			[]string{"Month", "En. staff", "Feb 2026", "Jan 2026", "2026-01-20 13:00", "closed", "2 users late"}},
+		{[]string{"usage", "month", "2026-01"}, "UsageMonth", &v1.UsageMonthRequest{Month: "2026-01"},
+			[]string{"Installation", "Conc. max", "acme-prod", "1440"}},
+		{[]string{"usage", "months"}, "UsageOverview", &v1.UsageOverviewRequest{},
+			[]string{"MONTH", "LABEL", "2026-02", "Feb 2026", "Jan 2026"}},
+		{[]string{"usage", "installations"}, "UsageOverview", &v1.UsageOverviewRequest{},
+			[]string{"INSTALLATION", "acme-prod", "col-1", "5400", "2026-03-01T12:00:00Z"}},
 	}
 	for _, tt := range tests {
 		t.Run(strings.Join(tt.args, "_"), func(t *testing.T) {

@@ -12,6 +12,10 @@
 //	meshctl token revoke ID
 //	meshctl collector list
 //	meshctl operator remove-peer ID
+//	meshctl usage history --installation ID [--file F]
+//	meshctl usage month YYYY-MM [--file F]
+//	meshctl usage months
+//	meshctl usage installations
 //	meshctl version
 //
 // Offline, with no cluster and no token:
@@ -28,7 +32,9 @@
 //
 // Every list and show verb takes -o table|json|csv. JSON is the whole
 // response message in protojson with the proto field names; CSV has a header
-// row and guards every cell against formula injection.
+// row and guards every cell against formula injection. The usage grids
+// (history, month) also take -o xlsx, an Excel workbook, which meshctl
+// writes to --file or to a standard output that is not a terminal.
 //
 // Exit status: 0 on success, 1 when the call failed, 2 for a usage error.
 package main

@@ -51,6 +51,10 @@ type fakeAdmin struct {
 	collectors  *v1.ListCollectorsResponse
 	createdPool *v1.CreatePoolResponse
 	createdTok  *v1.CreateTokenResponse
+
+	usageOverview *v1.UsageOverviewResponse
+	usageHistory  *v1.UsageHistoryResponse
+	usageMonth    *v1.UsageMonthResponse
 }
 
 var _ licmeshv1connect.AdminServiceHandler = (*fakeAdmin)(nil)
@@ -140,6 +144,22 @@ func (f *fakeAdmin) RemoveLicense(ctx context.Context, r *connect.Request[v1.Rem
 	return answer(ctx, f, r.Spec().Procedure, r.Header(), r.Msg, func() *v1.RemoveLicenseResponse { return &v1.RemoveLicenseResponse{} })
 }
 
+func (f *fakeAdmin) UsageOverview(ctx context.Context, r *connect.Request[v1.UsageOverviewRequest]) (*connect.Response[v1.UsageOverviewResponse], error) {
+	return answer(ctx, f, r.Spec().Procedure, r.Header(), r.Msg, func() *v1.UsageOverviewResponse { return f.usageOverview })
+}
+
+func (f *fakeAdmin) UsageHistory(ctx context.Context, r *connect.Request[v1.UsageHistoryRequest]) (*connect.Response[v1.UsageHistoryResponse], error) {
+	return answer(ctx, f, r.Spec().Procedure, r.Header(), r.Msg, func() *v1.UsageHistoryResponse { return f.usageHistory })
+}
+
+func (f *fakeAdmin) UsageMonth(ctx context.Context, r *connect.Request[v1.UsageMonthRequest]) (*connect.Response[v1.UsageMonthResponse], error) {
+	return answer(ctx, f, r.Spec().Procedure, r.Header(), r.Msg, func() *v1.UsageMonthResponse { return f.usageMonth })
+}
+
+func (f *fakeAdmin) UsageDays(ctx context.Context, r *connect.Request[v1.UsageDaysRequest]) (*connect.Response[v1.UsageDaysResponse], error) {
+	return answer(ctx, f, r.Spec().Procedure, r.Header(), r.Msg, func() *v1.UsageDaysResponse { return &v1.UsageDaysResponse{} })
+}
+
 func (f *fakeAdmin) recordedCalls() []recorded {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -190,7 +210,29 @@ func newFakeAdmin() *fakeAdmin {
 			Token:       &v1.Token{Id: "uvwxyz2345", Role: "collector", CreatedAtMs: t0.UnixMilli(), ExpiresAtMs: t0.Add(24 * time.Hour).UnixMilli(), MaxUses: 3},
 			SecretToken: "lmj1.uvwxyz2345.SECRETSECRETSECRET.pinpinpin",
 		},
+		usageOverview: &v1.UsageOverviewResponse{
+			Months: []string{"2026-02", "2026-01"}, TimeZone: "Europe/Paris",
+			Installations: []*v1.UsageInstallation{
+				{Installation: "acme-prod", CollectorId: "col-1", SpoolEpoch: 2, AckedSeq: 118, LastReportMs: t0.UnixMilli(), Samples: 5400},
+			},
+		},
+		usageHistory: &v1.UsageHistoryResponse{TimeZone: "Europe/Paris", Reports: []*v1.UsageReport{
+			usageReport("acme-prod", "2026-02", false, 4, 0, nil),
+			usageReport("acme-prod", "2026-01", true, 7, t0.Add(-40*24*time.Hour).UnixMilli(), &v1.UsageLate{Users: 2}),
+		}},
+		usageMonth: &v1.UsageMonthResponse{TimeZone: "Europe/Paris", Reports: []*v1.UsageReport{
+			usageReport("=cmd|' /C calc'!A0", "2026-01", true, 3, 0, nil),
+			usageReport("acme-prod", "2026-01", true, 7, t0.Add(-40*24*time.Hour).UnixMilli(), &v1.UsageLate{Users: 2}),
+		}},
 	}
+}
+
+// usageReport is a canned month: super users as given, the other metrics
+// fixed so their columns can be told apart.
+func usageReport(inst, month string, closed bool, super, concWhenMs int64, late *v1.UsageLate) *v1.UsageReport {
+	return &v1.UsageReport{Installation: inst, Month: month, Closed: closed, Late: late, Metrics: &v1.UsageMetrics{
+		Super: super, EnStaff: 12, AcStaff: 9, ConcMax: 5, ConcWhenMs: concWhenMs, LogonMinutes: 1440, FileLimit: 250,
+	}}
 }
 
 // harness is a fake master behind real TLS on 127.0.0.1, and meshctl

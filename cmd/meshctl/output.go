@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/csv"
 	"fmt"
 	"io"
 	"strings"
@@ -11,6 +10,8 @@ import (
 	"github.com/spf13/pflag"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
+
+	"github.com/licmesh/licmesh/licensing/usage/usagegrid"
 )
 
 // format is how a list or show verb prints: the value of -o.
@@ -21,6 +22,7 @@ const (
 	formatTable format = "table"
 	formatJSON  format = "json"
 	formatCSV   format = "csv"
+	formatXLSX  format = "xlsx"
 )
 
 var _ pflag.Value = (*format)(nil)
@@ -38,6 +40,26 @@ func (f *format) Set(s string) error {
 }
 
 func (f *format) Type() string { return "table|json|csv" }
+
+// gridFormat is -o for the usage grids, which can also be written as an
+// Excel workbook.
+type gridFormat struct{ format }
+
+var _ pflag.Value = (*gridFormat)(nil)
+
+// Set accepts the output formats and xlsx.
+func (f *gridFormat) Set(s string) error {
+	if v := format(strings.ToLower(strings.TrimSpace(s))); v == formatXLSX {
+		f.format = v
+		return nil
+	}
+	if err := f.format.Set(s); err != nil {
+		return fmt.Errorf("must be table, json, csv or xlsx")
+	}
+	return nil
+}
+
+func (f *gridFormat) Type() string { return "table|json|csv|xlsx" }
 
 // addOutputFlag registers -o on a list or show verb.
 func addOutputFlag(fs *pflag.FlagSet, f *format) {
@@ -58,7 +80,7 @@ func printList[T any](w io.Writer, f format, msg proto.Message, cols []column[T]
 	case formatJSON:
 		return writeJSON(w, msg)
 	case formatCSV:
-		return writeCSV(w, headers(cols), rows(cols, items))
+		return usagegrid.WriteCSV(w, headers(cols), rows(cols, items))
 	default:
 		return writeTable(w, headers(cols), rows(cols, items))
 	}
@@ -71,7 +93,7 @@ func printOne[T any](w io.Writer, f format, msg proto.Message, cols []column[T],
 	case formatJSON:
 		return writeJSON(w, msg)
 	case formatCSV:
-		return writeCSV(w, headers(cols), rows(cols, []T{item}))
+		return usagegrid.WriteCSV(w, headers(cols), rows(cols, []T{item}))
 	default:
 		row := rows(cols, []T{item})[0]
 		kv := make([][]string, len(cols))
@@ -167,31 +189,4 @@ func tableCell(s string) string {
 		}
 	}
 	return b.String()
-}
-
-func writeCSV(w io.Writer, header []string, body [][]string) error {
-	cw := csv.NewWriter(w)
-	if err := cw.Write(header); err != nil {
-		return err
-	}
-	for _, row := range body {
-		guarded := make([]string, len(row))
-		for i, cell := range row {
-			guarded[i] = csvCell(cell)
-		}
-		if err := cw.Write(guarded); err != nil {
-			return err
-		}
-	}
-	cw.Flush()
-	return cw.Error()
-}
-
-// csvCell keeps a spreadsheet from reading a cell as a formula (CSV
-// injection): a leading quote makes it text.
-func csvCell(s string) string {
-	if s != "" && strings.ContainsRune("=+-@\t\r", rune(s[0])) {
-		return "'" + s
-	}
-	return s
 }

@@ -6,28 +6,6 @@ import (
 	"time"
 )
 
-func TestCSVCellGuard(t *testing.T) {
-	t.Parallel()
-	for in, want := range map[string]string{
-		"=1+1":        "'=1+1",
-		"+1":          "'+1",
-		"-1":          "'-1",
-		"@SUM(A1)":    "'@SUM(A1)",
-		"\tx":         "'\tx",
-		"\rx":         "'\rx",
-		"plain":       "plain",
-		"":            "",
-		"a=b":         "a=b",
-		"2026-03-01Z": "2026-03-01Z",
-		"'already":    "'already",
-		"unicode=ünï": "unicode=ünï",
-	} {
-		if got := csvCell(in); got != want {
-			t.Errorf("csvCell(%q) = %q, want %q", in, got, want)
-		}
-	}
-}
-
 func TestTableCell(t *testing.T) {
 	t.Parallel()
 	for in, want := range map[string]string{

@@ -68,6 +68,7 @@ cluster and no token.`,
 		a.collectorCommand(),
 		a.operatorCommand(),
 		a.licenseCommand(),
+		a.usageCommand(),
 		a.vendorCommand(),
 		a.versionCommand(),
 	)

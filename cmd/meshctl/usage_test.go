@@ -47,6 +47,15 @@ func TestBadInvocationsExit2AndCallNothing(t *testing.T) {
 		{[]string{"status", "--addr", "https://"}, "has no host"},
 		{[]string{"status", "--token", "x y z w"}, "has a character that cannot be sent"},
 		{[]string{"status", "--token", "a", "--token-file", "f"}, "give --token or --token-file, not both"},
+		{[]string{"usage", "month"}, "needs the month (YYYY-MM)"},
+		{[]string{"usage", "month", "2026-13"}, `month "2026-13" is not YYYY-MM`},
+		{[]string{"usage", "month", "26-01"}, `month "26-01" is not YYYY-MM`},
+		{[]string{"usage", "month", "1969-12"}, `month "1969-12" is out of range`},
+		{[]string{"usage", "month", "2026-01", "-o", "pdf"}, `invalid argument "pdf" for "-o, --output" flag: must be table, json, csv or xlsx`},
+		{[]string{"usage", "months", "-o", "xlsx"}, `invalid argument "xlsx" for "-o, --output" flag: must be table, json or csv`},
+		{[]string{"usage", "history"}, `required flag(s) "installation" not set`},
+		{[]string{"usage", "history", "--installation", ""}, "--installation: usage: invalid id: installation id is empty"},
+		{[]string{"usage", "history", "--installation", "a\x1b"}, "installation id holds a control character"},
 	}
 	for _, tt := range tests {
 		t.Run(strings.Join(tt.args, "_"), func(t *testing.T) {

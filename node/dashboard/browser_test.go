@@ -51,6 +51,10 @@ func startBrowser(t *testing.T) (ctx context.Context, problems func() []string) 
 	bctx, cancelBrowser := chromedp.NewContext(actx, chromedp.WithLogf(t.Logf))
 	ctx, cancelTimeout := context.WithTimeout(bctx, 60*time.Second)
 	t.Cleanup(func() {
+		// Close the browser and wait for it, so that it has stopped writing
+		// its profile before TempDir removes it; a short test ends before
+		// Chromium settles.
+		_ = chromedp.Cancel(bctx)
 		cancelTimeout()
 		cancelBrowser()
 		cancelAlloc()
@@ -316,6 +320,90 @@ func TestBrowserSignInAndLiveRefresh(t *testing.T) {
 		if strings.Contains(p, "status of 503") && strings.HasSuffix(p, base+"/ui/fragments/collectors") {
 			continue // the injected Source failure
 		}
+		t.Errorf("browser reported: %s", p)
+	}
+}
+
+// TestBrowserSubscriberMetricsToHistory drives seed 004's metrics pages in
+// headless Chromium: open Subscriber metrics from the nav, read the month
+// drop-down, pick an older month, follow an installation's name to its
+// Metrics history, and fetch its workbook with the browser's session.
+func TestBrowserSubscriberMetricsToHistory(t *testing.T) {
+	e := newTestEnv(t)
+	ctx, problems := startBrowser(t)
+	base := e.srv.URL
+
+	run(t, ctx, "sign in",
+		chromedp.Navigate(base+"/ui/login"),
+		chromedp.WaitVisible("#token", chromedp.ByQuery),
+		chromedp.SendKeys("#token", adminToken, chromedp.ByQuery),
+		chromedp.Click(".signin button[type=submit]", chromedp.ByQuery),
+		chromedp.WaitVisible("#masters", chromedp.ByQuery),
+	)
+
+	rowsJS := `Array.from(document.querySelectorAll('#metrics tbody th[scope=row]')).map(th => th.innerText)`
+	var months, rows, titles []string
+	var selected string
+	run(t, ctx, "open Subscriber metrics",
+		chromedp.Click(`nav a[href="/ui/metrics"]`, chromedp.ByQuery),
+		chromedp.WaitVisible("#metrics", chromedp.ByQuery),
+		chromedp.Evaluate(`Array.from(document.querySelectorAll('#month option')).map(o => o.innerText)`, &months),
+		chromedp.Value("#month", &selected, chromedp.ByQuery),
+		chromedp.Evaluate(rowsJS, &rows),
+		chromedp.Evaluate(`Array.from(document.querySelectorAll('#metrics thead th')).slice(0, 4).map(th => th.innerText + "=" + th.title)`, &titles),
+		screenshot("metrics"),
+	)
+	if strings.Join(months, ",") != "Mar 2026,Feb 2026,Jan 2026" || selected != "2026-03" {
+		t.Errorf("drop-down %v with %q selected, want newest first and the newest selected", months, selected)
+	}
+	if strings.Join(rows, ",") != "acme-prod,Beta Corp,zeta-labs" {
+		t.Errorf("rows %v, want alphabetical", rows)
+	}
+	if want := "Installation=Installation,Super=Super users,En. staff=Enabled staff,Ac. staff=Active staff"; strings.Join(titles, ",") != want {
+		t.Errorf("headers %v, want short labels with long ones as titles", titles)
+	}
+
+	var loc string
+	run(t, ctx, "pick February",
+		chromedp.SetValue("#month", "2026-02", chromedp.ByQuery),
+		chromedp.Click(".month-pick button[type=submit]", chromedp.ByQuery),
+		chromedp.WaitVisible(`#metrics a[href="/ui/metrics/history?installation=a%26b+%3Cx%3E"]`, chromedp.ByQuery),
+		chromedp.Location(&loc),
+		chromedp.Evaluate(rowsJS, &rows),
+		chromedp.Value("#month", &selected, chromedp.ByQuery),
+	)
+	if loc != base+"/ui/metrics?month=2026-02" || selected != "2026-02" {
+		t.Errorf("after picking February: at %s with %q selected", loc, selected)
+	}
+	if strings.Join(rows, ",") != "a&b <x>,acme-prod,Beta Corp" {
+		t.Errorf("February rows %v", rows)
+	}
+
+	var crumbs, h1, download, contentType string
+	run(t, ctx, "follow an installation to its history",
+		chromedp.Click(`#metrics a[href="/ui/metrics/history?installation=Beta+Corp"]`, chromedp.ByQuery),
+		chromedp.WaitVisible(".crumbs", chromedp.ByQuery),
+		chromedp.WaitVisible("#metrics", chromedp.ByQuery),
+		chromedp.Location(&loc),
+		chromedp.Text("h1", &h1, chromedp.ByQuery),
+		chromedp.Text(".crumbs", &crumbs, chromedp.ByQuery),
+		chromedp.Evaluate(rowsJS, &rows),
+		chromedp.AttributeValue("#download", "href", &download, nil, chromedp.ByQuery),
+		chromedp.Evaluate(`fetch(document.querySelector('#download').href).then(r => r.status + " " + r.headers.get('Content-Type'))`,
+			&contentType, func(p *runtime.EvaluateParams) *runtime.EvaluateParams { return p.WithAwaitPromise(true) }),
+		screenshot("history"),
+	)
+	if loc != base+"/ui/metrics/history?installation=Beta+Corp" || h1 != "Metrics history" || !strings.Contains(crumbs, "Beta Corp") {
+		t.Errorf("history page: at %s, h1 %q, crumbs %q", loc, h1, crumbs)
+	}
+	if strings.Join(rows, ",") != "Mar 2026,Feb 2026" {
+		t.Errorf("history rows %v, want newest first", rows)
+	}
+	if download != "/ui/metrics/history.xlsx?installation=Beta+Corp" ||
+		contentType != "200 application/vnd.openxmlformats-officedocument.spreadsheetml.sheet" {
+		t.Errorf("download link %q answered %q", download, contentType)
+	}
+	for _, p := range problems() {
 		t.Errorf("browser reported: %s", p)
 	}
 }

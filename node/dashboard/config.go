@@ -32,6 +32,14 @@ type Source interface {
 	// Licenses lists the signed licenses in force, judged at the cluster's
 	// trusted time, and whether this master's clock looks set back.
 	Licenses(ctx context.Context) (*licmeshv1.ListLicensesResponse, error)
+	// UsageOverview lists the months that have usage metrics, newest first,
+	// and the installations that report them.
+	UsageOverview(ctx context.Context) (*licmeshv1.UsageOverviewResponse, error)
+	// UsageHistory returns one installation's months, newest first.
+	UsageHistory(ctx context.Context, installation string) (*licmeshv1.UsageHistoryResponse, error)
+	// UsageMonth returns every installation's metrics for one month, given
+	// as "YYYY-MM".
+	UsageMonth(ctx context.Context, month string) (*licmeshv1.UsageMonthResponse, error)
 }
 
 // AddLicenseFunc adds a pasted, armoured license to the cluster. Its error's

@@ -1,7 +1,10 @@
 // Package dashboard is the masters' web dashboard: server-rendered pages
 // (html/template) for the cluster, its collectors, seat pools, leases and
-// licenses (with expiry alerts above every page and a box to paste one),
-// served on a master's HTTPS port under a prefix (by default /ui).
+// licenses (with expiry alerts above every page and a box to paste one), and
+// seed 004's usage metrics ("Subscriber metrics", a month's installations,
+// and "Metrics history", an installation's months, each downloadable as an
+// Excel workbook), served on a master's HTTPS port under a prefix (by default
+// /ui).
 //
 // Every page's table refreshes itself with htmx, which is vendored and
 // embedded along with the templates and the stylesheet, so a build never

@@ -1,13 +1,18 @@
 package dashboard_test
 
 import (
+	"cmp"
 	"context"
 	"errors"
+	"slices"
 	"sync"
 	"time"
+	_ "time/tzdata" // the same zone data on every machine the tests run on
 
 	"google.golang.org/protobuf/proto"
 
+	"github.com/licmesh/licmesh/licensing/usage"
+	"github.com/licmesh/licmesh/mesh/wire"
 	"github.com/licmesh/licmesh/mesh/wire/licmeshv1"
 	"github.com/licmesh/licmesh/node/dashboard"
 )
@@ -22,7 +27,9 @@ type memSource struct {
 	pools      []*licmeshv1.Pool
 	leases     map[string][]*licmeshv1.Lease
 	licenses   *licmeshv1.ListLicensesResponse
-	err        error // returned by every method when set
+	usage      []usage.Report
+	zone       string // the site's time zone usage is reported in
+	err        error  // returned by every method when set
 }
 
 var _ dashboard.Source = (*memSource)(nil)
@@ -75,8 +82,49 @@ func newMemSource() *memSource {
 					AddedAtMs: ms(-2000 * 24 * time.Hour)},
 			},
 		},
+		zone:  "Europe/Paris",
+		usage: usageFixture(),
 	}
 }
+
+// usageFixture is three months of four installations. Their names sort
+// differently by case and by byte, and one needs escaping in HTML and URLs.
+// Each installation's Super count is its own, and other metrics follow the
+// month, so a row in the wrong place shows.
+func usageFixture() []usage.Report {
+	rep := func(inst string, month time.Month, super int64) usage.Report {
+		k := usage.MonthKey{Year: 2026, Month: month}
+		start, end := k.Bounds(paris)
+		r := usage.Report{Installation: usage.InstallationID(inst), Key: k, Label: k.Label(), Start: start, End: end,
+			Closed: month < time.March, Metrics: usage.Metrics{
+				Super: super, EnStaff: 10 + int64(month), AcStaff: 5, ConcMax: 3, LogonMinutes: 600 * int64(month), FileLimitMB: 250,
+			}}
+		if r.Closed {
+			r.ClosedAt = end.Add(time.Minute)
+			r.Metrics.ConcWhen = start.Add(14*24*time.Hour + 9*time.Hour + 30*time.Minute) // the 15th, 09:30 Paris
+		}
+		return r
+	}
+	late := rep("acme-prod", time.January, 4)
+	late.Late = &usage.LateArrivals{Users: 2}
+	return []usage.Report{
+		late,
+		rep("acme-prod", time.February, 5),
+		rep("acme-prod", time.March, 6),
+		rep("Beta Corp", time.February, 21),
+		rep("Beta Corp", time.March, 22),
+		rep("zeta-labs", time.March, 31),
+		rep("a&b <x>", time.February, 41),
+	}
+}
+
+var paris = func() *time.Location {
+	loc, err := time.LoadLocation("Europe/Paris")
+	if err != nil {
+		panic(err)
+	}
+	return loc
+}()
 
 func (s *memSource) setErr(err error) {
 	s.mu.Lock()
@@ -165,6 +213,76 @@ func (s *memSource) Licenses(context.Context) (*licmeshv1.ListLicensesResponse, 
 		return nil, s.err
 	}
 	return proto.Clone(s.licenses).(*licmeshv1.ListLicensesResponse), nil
+}
+
+func (s *memSource) UsageOverview(context.Context) (*licmeshv1.UsageOverviewResponse, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.err != nil {
+		return nil, s.err
+	}
+	resp := &licmeshv1.UsageOverviewResponse{TimeZone: s.zone}
+	var insts []string
+	for _, r := range s.usage {
+		if m := r.Key.String(); !slices.Contains(resp.Months, m) {
+			resp.Months = append(resp.Months, m)
+		}
+		if i := string(r.Installation); !slices.Contains(insts, i) {
+			insts = append(insts, i)
+		}
+	}
+	slices.SortFunc(resp.Months, func(a, b string) int { return cmp.Compare(b, a) })
+	slices.Sort(insts)
+	for _, i := range insts {
+		resp.Installations = append(resp.Installations, &licmeshv1.UsageInstallation{Installation: i})
+	}
+	return resp, nil
+}
+
+// usageReports returns the reports keep selects, in the master's order:
+// installation by byte, then newest first.
+func (s *memSource) usageReports(keep func(usage.Report) bool) ([]*licmeshv1.UsageReport, error) {
+	if s.err != nil {
+		return nil, s.err
+	}
+	rs := slices.Clone(s.usage)
+	slices.SortFunc(rs, func(a, b usage.Report) int {
+		return cmp.Or(cmp.Compare(a.Installation, b.Installation), b.Key.Compare(a.Key))
+	})
+	var out []*licmeshv1.UsageReport
+	for _, r := range rs {
+		if keep(r) {
+			out = append(out, wire.ReportToWire(r))
+		}
+	}
+	return out, nil
+}
+
+func (s *memSource) UsageHistory(_ context.Context, inst string) (*licmeshv1.UsageHistoryResponse, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	rs, err := s.usageReports(func(r usage.Report) bool { return string(r.Installation) == inst })
+	if err != nil {
+		return nil, err
+	}
+	return &licmeshv1.UsageHistoryResponse{Reports: rs, TimeZone: s.zone}, nil
+}
+
+func (s *memSource) UsageMonth(_ context.Context, month string) (*licmeshv1.UsageMonthResponse, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	rs, err := s.usageReports(func(r usage.Report) bool { return r.Key.String() == month })
+	if err != nil {
+		return nil, err
+	}
+	return &licmeshv1.UsageMonthResponse{Reports: rs, TimeZone: s.zone}, nil
+}
+
+// editUsage changes the usage reports under the lock.
+func (s *memSource) editUsage(f func(rs []usage.Report) []usage.Report) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.usage = f(s.usage)
 }
 
 // editLicenses changes the licenses under the lock.

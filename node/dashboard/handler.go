@@ -62,6 +62,8 @@ func New(cfg Config) (*Handler, error) {
 		h.mux.Handle("GET "+p+v.path, h.authed(v, false))
 		h.mux.Handle("GET "+p+"/fragments"+v.fragment, h.authed(v, true))
 	}
+	h.mux.Handle("GET "+p+"/metrics.xlsx", h.download(monthGrid))
+	h.mux.Handle("GET "+p+"/metrics/history.xlsx", h.download(historyGrid))
 	if cfg.AddLicense != nil {
 		h.mux.HandleFunc("POST "+p+"/licenses", h.addLicense)
 	}
@@ -98,6 +100,8 @@ func (h *Handler) views() []view {
 		{name: "pools", nav: "pools", path: "/pools", fragment: "/pools", load: loadPools},
 		{name: "pool", nav: "pools", path: "/pools/{name}", fragment: "/pools/{name}", load: loadPool},
 		{name: "licenses", nav: "licenses", path: "/licenses", fragment: "/licenses", load: loadLicenses},
+		{name: "metrics", nav: "metrics", path: "/metrics", fragment: "/metrics", load: loadMonthMetrics},
+		{name: "history", nav: "metrics", path: "/metrics/history", fragment: "/metrics/history", load: loadHistoryMetrics},
 	}
 }
 
@@ -121,17 +125,8 @@ type pageData struct {
 // redirect would swap the sign-in form into the table).
 func (h *Handler) authed(v view, fragment bool) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		s, err := h.readSession(r)
-		if err != nil {
-			if _, cerr := r.Cookie(sessionCookie); cerr == nil {
-				h.endSession(w) // drop a stale or forged cookie
-			}
-			if fragment {
-				w.Header().Set("HX-Redirect", h.cfg.Prefix+"/login")
-				http.Error(w, "sign in again", http.StatusUnauthorized)
-				return
-			}
-			http.Redirect(w, r, h.cfg.Prefix+"/login", http.StatusSeeOther)
+		s, ok := h.signedIn(w, r, fragment)
+		if !ok {
 			return
 		}
 		ctx, cancel := context.WithTimeout(r.Context(), sourceTimeout)
@@ -150,6 +145,25 @@ func (h *Handler) authed(v view, fragment bool) http.Handler {
 		}
 		h.render(w, v.name, name, status, d)
 	})
+}
+
+// signedIn returns the browser's session, or sends it to the sign-in form
+// and reports false.
+func (h *Handler) signedIn(w http.ResponseWriter, r *http.Request, fragment bool) (session, bool) {
+	s, err := h.readSession(r)
+	if err == nil {
+		return s, true
+	}
+	if _, cerr := r.Cookie(sessionCookie); cerr == nil {
+		h.endSession(w) // drop a stale or forged cookie
+	}
+	if fragment {
+		w.Header().Set("HX-Redirect", h.cfg.Prefix+"/login")
+		http.Error(w, "sign in again", http.StatusUnauthorized)
+		return session{}, false
+	}
+	http.Redirect(w, r, h.cfg.Prefix+"/login", http.StatusSeeOther)
+	return session{}, false
 }
 
 func (h *Handler) data(nav, title string, s session) pageData {

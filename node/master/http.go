@@ -101,3 +101,27 @@ func (d dashSource) Licenses(ctx context.Context) (*licmeshv1.ListLicensesRespon
 	}
 	return resp.Msg, nil
 }
+
+func (d dashSource) UsageOverview(ctx context.Context) (*licmeshv1.UsageOverviewResponse, error) {
+	resp, err := adminHandler(d).UsageOverview(ctx, connect.NewRequest(&licmeshv1.UsageOverviewRequest{}))
+	if err != nil {
+		return nil, err
+	}
+	return resp.Msg, nil
+}
+
+func (d dashSource) UsageHistory(ctx context.Context, installation string) (*licmeshv1.UsageHistoryResponse, error) {
+	resp, err := adminHandler(d).UsageHistory(ctx, connect.NewRequest(&licmeshv1.UsageHistoryRequest{Installation: installation}))
+	if err != nil {
+		return nil, err
+	}
+	return resp.Msg, nil
+}
+
+func (d dashSource) UsageMonth(ctx context.Context, month string) (*licmeshv1.UsageMonthResponse, error) {
+	resp, err := adminHandler(d).UsageMonth(ctx, connect.NewRequest(&licmeshv1.UsageMonthRequest{Month: month}))
+	if err != nil {
+		return nil, err
+	}
+	return resp.Msg, nil
+}
