@@ -15,6 +15,8 @@ var (
 	ErrInvalidObservation = errors.New("usage: invalid observation")
 	// ErrInvalidMonth means a month key is out of range or malformed.
 	ErrInvalidMonth = errors.New("usage: invalid month")
+	// ErrInvalidDay means a day key is out of range or malformed.
+	ErrInvalidDay = errors.New("usage: invalid day")
 	// ErrInvalidConfig means a ledger Config fails validation.
 	ErrInvalidConfig = errors.New("usage: invalid config")
 	// ErrOutsideMonth means an observation does not fall inside the month it
