@@ -115,6 +115,7 @@ func run(ctx context.Context, cfg config.Config, logOut io.Writer) error {
 			Listen:         cfg.Listen,
 			Socket:         cfg.Socket,
 			RequestTimeout: cfg.RequestTimeout,
+			Usage:          usageStatus(m),
 		}, log)
 		if err != nil {
 			return err

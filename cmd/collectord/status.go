@@ -188,6 +188,16 @@ func printStatus(w io.Writer, s localapi.Status, now time.Time) error {
 	if s.LastError != "" {
 		row("last error", "%s", s.LastError)
 	}
+	if u := s.Usage; u != nil {
+		row("usage", "installation %s: %d samples, %d records pending (%d bytes), %d acknowledged, last ack %s",
+			u.Installation, u.Samples, u.Pending, u.PendingBytes, u.RecordsAcked, ago(u.LastAck, now))
+		if u.DroppedFull > 0 {
+			row("usage warning", "the spool was full and dropped %d unsent records", u.DroppedFull)
+		}
+		if u.LastError != "" {
+			row("usage error", "%s (%d failures in a row)", u.LastError, u.FailuresInRow)
+		}
+	}
 	return tw.Flush()
 }
 

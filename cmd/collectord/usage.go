@@ -3,8 +3,10 @@ package main
 import (
 	"fmt"
 	"log/slog"
+	"time"
 
 	"github.com/licmesh/licmesh/collectors/config"
+	"github.com/licmesh/licmesh/collectors/localapi"
 	"github.com/licmesh/licmesh/collectors/meter"
 	"github.com/licmesh/licmesh/collectors/sources"
 	"github.com/licmesh/licmesh/collectors/spool"
@@ -58,4 +60,25 @@ func meterConfig(u config.Usage) meter.Config {
 	c.BatchMaxRecords = u.BatchMaxRecords
 	c.SendInterval = u.SendInterval
 	return c
+}
+
+// usageStatus reports m for the local API's status; nil when metering is
+// off.
+func usageStatus(m *meter.Meter) func() localapi.UsageStatus {
+	if m == nil {
+		return nil
+	}
+	return func() localapi.UsageStatus {
+		st := m.Stats()
+		u := localapi.UsageStatus{
+			Installation: st.Installation, SpoolEpoch: st.Epoch, Pending: st.Spool.Records,
+			PendingBytes: st.Spool.Bytes, AckedSeq: st.Spool.AckedSeq, Samples: st.Samples,
+			RecordsAcked: st.RecordsAcked, DroppedFull: st.DroppedFull, LastError: st.LastError,
+			FailuresInRow: st.FailuresInRow,
+		}
+		if !st.LastAck.IsZero() {
+			u.LastAck = st.LastAck.UTC().Format(time.RFC3339)
+		}
+		return u
+	}
 }

@@ -53,6 +53,13 @@ type Handler struct {
 	log     *slog.Logger
 	slots   chan struct{}
 	mux     *http.ServeMux
+	usage   func() UsageStatus
+}
+
+// WithUsage makes /v1/status report usage metering through fn (nil: none).
+func (h *Handler) WithUsage(fn func() UsageStatus) *Handler {
+	h.usage = fn
+	return h
 }
 
 // NewHandler returns the API handler. maxInFlight <= 0 means
@@ -199,7 +206,12 @@ func (h *Handler) verify(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *Handler) status(w http.ResponseWriter, r *http.Request) {
-	writeJSON(w, http.StatusOK, StatusFrom(h.svc.Status()))
+	st := StatusFrom(h.svc.Status())
+	if h.usage != nil {
+		u := h.usage()
+		st.Usage = &u
+	}
+	writeJSON(w, http.StatusOK, st)
 }
 
 func (h *Handler) entitlements(w http.ResponseWriter, r *http.Request) {

@@ -167,6 +167,26 @@ type Status struct {
 	CertRenewAt        string `json:"cert_renew_at,omitempty"`
 	SigningKeyMismatch bool   `json:"signing_key_mismatch,omitempty"`
 	StartedAt          string `json:"started_at"`
+	// Usage is usage metering's state, when it is on.
+	Usage *UsageStatus `json:"usage,omitempty"`
+}
+
+// UsageStatus is usage metering as /v1/status shows it.
+type UsageStatus struct {
+	Installation string `json:"installation"`
+	SpoolEpoch   uint64 `json:"spool_epoch"`
+	// Pending records wait in the spool for the masters' acknowledgement;
+	// AckedSeq is the acknowledgement mark.
+	Pending      uint64 `json:"pending"`
+	PendingBytes int64  `json:"pending_bytes"`
+	AckedSeq     uint64 `json:"acked_seq"`
+	Samples      uint64 `json:"samples"`
+	RecordsAcked uint64 `json:"records_acked"`
+	// DroppedFull counts records the full spool dropped unsent since start.
+	DroppedFull   uint64 `json:"dropped_full"`
+	LastAck       string `json:"last_ack,omitempty"`
+	LastError     string `json:"last_error,omitempty"`
+	FailuresInRow int    `json:"failures_in_row,omitempty"`
 }
 
 // StatusFrom converts the agent's status for the API.

@@ -25,6 +25,8 @@ type Config struct {
 	// MaxInFlight bounds requests served at once; 0 means
 	// DefaultMaxInFlight.
 	MaxInFlight int
+	// Usage, when set, reports usage metering for /v1/status.
+	Usage func() UsageStatus
 }
 
 // Server serves the API on its listeners.
@@ -65,7 +67,7 @@ func Listen(svc Service, cfg Config, log *slog.Logger) (*Server, error) {
 		s.unix = ln
 	}
 	s.srv = &http.Server{
-		Handler:           NewHandler(svc, cfg.RequestTimeout, cfg.MaxInFlight, log),
+		Handler:           NewHandler(svc, cfg.RequestTimeout, cfg.MaxInFlight, log).WithUsage(cfg.Usage),
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       10 * time.Second,
 		WriteTimeout:      cfg.RequestTimeout + 10*time.Second,
