@@ -41,6 +41,11 @@
 // counts come from the month's latest Facts, 0 for a module that is off in
 // it.
 //
+// Samples also carry named scalars: FactsFromScalars makes Facts of the
+// well-known ones, and DayStats keeps a day's samples count and each
+// scalar's min, max, sum and latest value, for views and for checking that
+// what a collector sent was counted once.
+//
 // The package is pure and deterministic so that it can run inside the
 // masters' Raft FSM: it reads no clock (times are passed in), uses no
 // randomness or I/O, keeps no package-level state, and never lets map order

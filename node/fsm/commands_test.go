@@ -27,6 +27,8 @@ func allCommands() map[MsgType]command {
 			{CollectorID: "c1", Version: "1.2.4", Protocol: "h3", SeenAt: t0}}},
 		AddLicenseType:    AddLicense{Text: fuzzLicense(), Now: t0},
 		RemoveLicenseType: RemoveLicense{ID: "lic-1", Now: t0},
+		UsageBatchType:    UsageBatch{Now: t0, Collector: "c1", Installation: testInst, Epoch: 2, Records: recs(t0, 1, 2)},
+		SetSiteZoneType:   SetSiteZone{Zone: "Europe/Paris", Now: t0},
 	}
 }
 

@@ -40,6 +40,16 @@
 // expired. Trusted time only moves forward, so a leader whose clock was set
 // back revives nothing.
 //
+// Usage: a UsageBatch carries records from a collector's spool (the
+// master sets the collector from its verified certificate). Per collector
+// the FSM keeps the spool epoch and the high-water sequence, so a retry,
+// a replay or a stale spool's batch applies nothing twice (promise P2), and
+// folds each new sample into the monthly ledger of licensing/usage and into
+// per-day aggregates, both cut in the site's zone (SetSiteZone; UTC until
+// set, fixed once usage is recorded; zone data is built in). Months close
+// when trusted time passes their end, whatever command moves it; data for a
+// closed month is kept beside it as a late arrival.
+//
 // Reads (Cluster, Pools, Leases, ...) take a read lock and return copies;
 // they may be called from any goroutine, at any time.
 //

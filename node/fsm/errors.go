@@ -109,6 +109,10 @@ var (
 	// wraps license.ErrCreditsExhausted.
 	ErrCreditsExhausted = errors.New("fsm: usage credits exhausted")
 
+	// ErrZoneLocked means SetSiteZone named another zone than the one usage
+	// months and days are already cut in.
+	ErrZoneLocked = errors.New("fsm: site time zone cannot change once usage is recorded")
+
 	// ErrBadSnapshot means a snapshot stream is corrupt, truncated or of an
 	// unknown format; Restore leaves the state as it was.
 	ErrBadSnapshot = errors.New("fsm: bad snapshot")

@@ -64,6 +64,8 @@ func New() *FSM {
 			AddLicenseType:     applyAs(applyAddLicense),
 			RemoveLicenseType:  applyAs(applyRemoveLicense),
 			ConsumeCreditsType: applyAs(applyConsumeCredits),
+			UsageBatchType:     applyAs(applyUsageBatch),
+			SetSiteZoneType:    applyAs(applySetSiteZone),
 		},
 	}
 }

@@ -22,6 +22,9 @@ func fuzzBase(t testing.TB) []byte {
 	h.batch(t0, acq("p", "alice", "c1"), acq("s", "bob", "c1"), acq("s", "carol", "c2"))
 	h.ok(AddLicenseType, AddLicense{Text: fuzzLicense(), Now: t0})
 	h.batch(t0, acq(adminPool, "dave", "c1"))
+	h.ok(SetSiteZoneType, SetSiteZone{Zone: "Europe/Paris", Now: t0})
+	h.ok(UsageBatchType, UsageBatch{Now: t0, Collector: "c1", Installation: testInst, Epoch: 2, Records: recs(t0-40*dayMs, 1, 2)})
+	h.ok(UsageBatchType, UsageBatch{Now: t0, Collector: "c1", Installation: testInst, Epoch: 2, Records: recs(t0, 3, 4)})
 	return snapshotBytes(t, h.f)
 }
 
@@ -54,6 +57,13 @@ func FuzzApply(f *testing.F) {
 	f.Add(encode(f, LeaseBatchType, LeaseBatch{Now: t0 + 400*dayMs, Ops: []LeaseOp{acq(adminPool, "erin", "c1")}}))
 	f.Add(encode(f, RemoveLicenseType, RemoveLicense{ID: "lic-1", Now: t0}))
 	f.Add(encode(f, CreatePoolType, CreatePool{Pool: lease.Pool{Name: adminPool, Seats: 1, Enforce: lease.Hard}, Now: t0}))
+	// Usage: a retry overlapping what is committed, a new spool, a stale
+	// one, a month's end passing, and a zone change refused.
+	f.Add(encode(f, UsageBatchType, UsageBatch{Now: t0, Collector: "c1", Installation: testInst, Epoch: 2, Records: recs(t0, 3, 4, 5)}))
+	f.Add(encode(f, UsageBatchType, UsageBatch{Now: t0, Collector: "c1", Installation: "other", Epoch: 3, Records: recs(t0, 1)}))
+	f.Add(encode(f, UsageBatchType, UsageBatch{Now: t0, Collector: "c1", Installation: testInst, Epoch: 1, Records: recs(t0, 9)}))
+	f.Add(encode(f, LeaseBatchType, LeaseBatch{Now: t0 + 40*dayMs}))
+	f.Add(encode(f, SetSiteZoneType, SetSiteZone{Zone: "Asia/Tokyo", Now: t0}))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		fsm := restored(t, base)
 		before := stateBytes(t, fsm)
@@ -83,6 +93,9 @@ func FuzzDecodeCommand(f *testing.F) {
 	f.Add([]byte("\x02{\"Pool\":{\"Name\":\"p\",\"Seats\":1,\"Enforce\":\"hard\"},\"Now\":1}"))
 	f.Add([]byte("\x0b{\"ID\":\"lic-1\",\"Now\":1}"))
 	f.Add([]byte("\x0a{\"Text\":\"aGVsbG8=\",\"Now\":1}"))
+	f.Add([]byte("\x0d" + `{"Now":1780000000000,"Collector":"c1","Installation":"i","Epoch":1,"Records":[{"Seq":1,"Sample":{"At":1780000000000,` +
+		`"Scalars":{"users":3},"Users":[{"ID":"u","Role":"rep"}],"Logons":[{"ID":"u","Role":"super","Start":1779999000000}]}}]}`))
+	f.Add([]byte("\x0e" + `{"Zone":"America/Sao_Paulo","Now":1}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		mt, cmd, err := Decode(data)
 		if err != nil {

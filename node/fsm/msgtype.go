@@ -21,6 +21,8 @@ const (
 	AddLicenseType     MsgType = 10
 	RemoveLicenseType  MsgType = 11
 	ConsumeCreditsType MsgType = 12
+	UsageBatchType     MsgType = 13
+	SetSiteZoneType    MsgType = 14
 )
 
 // IgnoreUnknownTypeFlag, set on a message type, tells a node that does not
@@ -61,6 +63,10 @@ func (t MsgType) String() string {
 		s = "RemoveLicense"
 	case ConsumeCreditsType:
 		s = "ConsumeCredits"
+	case UsageBatchType:
+		s = "UsageBatch"
+	case SetSiteZoneType:
+		s = "SetSiteZone"
 	default:
 		s = "MsgType(" + strconv.Itoa(int(t.Base())) + ")"
 	}
@@ -97,6 +103,10 @@ func newCommand(t MsgType) (command, bool) {
 		return new(RemoveLicense), true
 	case ConsumeCreditsType:
 		return new(ConsumeCredits), true
+	case UsageBatchType:
+		return new(UsageBatch), true
+	case SetSiteZoneType:
+		return new(SetSiteZone), true
 	}
 	return nil, false
 }

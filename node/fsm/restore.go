@@ -21,6 +21,7 @@ type restorer struct {
 	// leases are collected first and indexed at the end, when every map
 	// can be made at its final size instead of growing a million times.
 	leases []pendingLease
+	usage  usageRestore
 }
 
 type pendingLease struct {
@@ -112,6 +113,11 @@ func (rs *restorer) record(kind byte, body []byte) error {
 			break
 		}
 		return rs.receipt(body)
+	case recUsageZone, recUsageLedger, recUsageSpool, recUsageDay:
+		if rs.version <= snapshotV2 {
+			break
+		}
+		return rs.usageRecord(kind, body)
 	}
 	return badSnap("unknown record kind %d", kind)
 }
@@ -392,6 +398,9 @@ func (rs *restorer) end(body []byte, sum uint32) error {
 		return badSnap("no meta record")
 	}
 	if err := rs.indexLeases(); err != nil {
+		return err
+	}
+	if err := rs.finishUsage(); err != nil {
 		return err
 	}
 	return rs.st.settle()

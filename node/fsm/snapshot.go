@@ -142,13 +142,15 @@ type fsmSnapshot struct {
 	shards     [leaseShards]*cowMap[lease.ID, leaseRec]
 	nLeases    int
 	credits    creditState // a private copy: it is small
+	usage      []snapRecord
 	release    sync.Once
 }
 
 // Snapshot captures the state in O(pools + licenses + shards) time: it
 // copies the pools and the license list and marks every other table
 // shared, so later writes copy what they touch instead of disturbing the
-// snapshot.
+// snapshot. Usage metering's records are encoded here, in time linear in
+// the usage state (see usageState.snapshot).
 func (f *FSM) Snapshot() (raft.FSMSnapshot, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -175,6 +177,10 @@ func (f *FSM) Snapshot() (raft.FSMSnapshot, error) {
 	slices.SortFunc(snap.pools, func(a, b snapPool) int { return cmp.Compare(a.rec.Name, b.rec.Name) })
 	for _, id := range s.licenseIDs() {
 		snap.licenses = append(snap.licenses, s.licenses[id])
+	}
+	var err error
+	if snap.usage, err = s.usage.snapshot(); err != nil {
+		return nil, err
 	}
 	snap.tokens.refs.Add(1)
 	snap.collectors.refs.Add(1)
@@ -327,6 +333,9 @@ func (s *fsmSnapshot) writeTo(w io.Writer) error {
 	if err != nil {
 		return err
 	}
+	for _, r := range s.usage {
+		sw.record(r.kind, r.body)
+	}
 
 	end := binary.AppendUvarint(nil, uint64(len(s.pools)))
 	end = binary.AppendUvarint(end, uint64(len(tokens)))
@@ -335,7 +344,7 @@ func (s *fsmSnapshot) writeTo(w io.Writer) error {
 	end = binary.AppendUvarint(end, uint64(nLeases))
 	end = binary.AppendUvarint(end, uint64(len(s.licenses)))
 	end = binary.AppendUvarint(end, uint64(nCredit))
-	end = binary.AppendUvarint(end, 0) // usage records
+	end = binary.AppendUvarint(end, uint64(len(s.usage)))
 	if err := sw.flush(); err != nil {
 		return fmt.Errorf("fsm: snapshot: write: %w", err)
 	}

@@ -13,14 +13,20 @@ import (
 
 	"github.com/hashicorp/raft"
 	"github.com/licmesh/licmesh/licensing/lease"
+	"github.com/licmesh/licmesh/licensing/usage"
 )
 
 // scriptedLog returns a deterministic log exercising every command: pools
-// of both kinds, tokens, enrollments, and many lease batches with acquires,
-// releases and expiries.
+// of both kinds, tokens, enrollments, many lease batches with acquires,
+// releases and expiries, and usage batches with duplicates, replays, new
+// spool epochs and late arrivals.
 func scriptedLog(t testing.TB, seed uint64, batches int) [][]byte {
 	t.Helper()
 	rng := rand.New(rand.NewPCG(seed, 1))
+	// Usage has its own generator, so the lease operations are the same
+	// with or without it.
+	urng := rand.New(rand.NewPCG(seed, 2))
+	var lastUsage []byte
 	var log [][]byte
 	add := func(mt MsgType, cmd any) { log = append(log, encode(t, mt, cmd)) }
 	now := t0
@@ -33,6 +39,7 @@ func scriptedLog(t testing.TB, seed uint64, batches int) [][]byte {
 	for c := range 5 {
 		add(EnrollType, Enroll{TokenID: "join", SecretHash: Hash{7}, CollectorID: fmt.Sprintf("col-%d", 4-c), Hostname: "h", CertSerial: "1", Now: now})
 	}
+	add(SetSiteZoneType, SetSiteZone{Zone: "America/New_York", Now: now})
 	index := uint64(len(log)) // indexes the harness will give
 	var live []lease.ID
 	for b := range batches {
@@ -61,9 +68,41 @@ func scriptedLog(t testing.TB, seed uint64, batches int) [][]byte {
 		case 19:
 			add(RenewCertType, RenewCert{CollectorID: "col-2", CertSerial: fmt.Sprint(b), Now: now})
 			index++
+		case 3, 11, 16:
+			add(UsageBatchType, scriptedUsage(urng, now, b))
+			lastUsage = log[len(log)-1]
+			index++
+		case 22:
+			if lastUsage != nil {
+				log = append(log, lastUsage) // a retry of the last batch
+				index++
+			}
 		}
 	}
 	return log
+}
+
+// scriptedUsage is a usage batch from one of the scripted collectors:
+// records some of which it sent before, a new spool every 100 lease
+// batches, and samples up to two months old.
+func scriptedUsage(rng *rand.Rand, now int64, b int) UsageBatch {
+	const day = 24 * 3600 * 1000
+	col := rng.IntN(5)
+	first := uint64(b/2 + rng.IntN(5))
+	var records []UsageRecord
+	for i := range 1 + rng.IntN(4) {
+		seq := first + uint64(i)
+		at := now - int64(rng.IntN(60))*day
+		u := usage.UserID(fmt.Sprintf("user-%d", rng.IntN(30)))
+		records = append(records, UsageRecord{Seq: seq, Sample: UsageSample{
+			At:      at,
+			Scalars: map[string]int64{"seq": int64(seq), usage.ScalarCases: int64(rng.IntN(1000))},
+			Users:   []UsageUser{{ID: u, Role: usage.Role(1 + rng.IntN(4)), Enabled: rng.IntN(4) > 0, Locked: rng.IntN(9) == 0}},
+			Logons:  []UsageLogon{{ID: u, Role: usage.RoleStaff, Start: at - int64(rng.IntN(3*day)), End: at}},
+		}})
+	}
+	return UsageBatch{Now: now, Collector: fmt.Sprintf("col-%d", col), Installation: usage.InstallationID(fmt.Sprintf("inst-%d", col%2)),
+		Epoch: uint64(b / 100), Records: records}
 }
 
 func applyAll(t testing.TB, log [][]byte) *harness {
@@ -95,6 +134,9 @@ func TestDeterminism(t *testing.T) {
 	}
 	if c := a.f.Counts(); c.Leases < 50 || c.Collectors != 5 || c.Tokens != 3 || c.Pools != 3 {
 		t.Fatalf("log too thin to mean much: %+v", c)
+	}
+	if ov := a.f.UsageOverview(); len(ov.Collectors) != 5 || len(ov.Months) < 3 {
+		t.Fatalf("log has too little usage to mean much: %+v", ov)
 	}
 	if bytes.Equal(sa, snapshotBytes(t, applyAll(t, scriptedLog(t, 2, 300)).f)) {
 		t.Fatal("different logs gave the same snapshot")
@@ -141,6 +183,7 @@ func equalState(t *testing.T, a, b *FSM) {
 		"licenses":   {licenseTexts(a), licenseTexts(b)},
 		"features":   {a.Features(), b.Features()},
 		"index":      {a.AppliedIndex(), b.AppliedIndex()},
+		"usage":      {usageViews(a), usageViews(b)},
 	} {
 		if !reflect.DeepEqual(pair[0], pair[1]) {
 			t.Errorf("%s differ:\n%+v\n%+v", name, pair[0], pair[1])
@@ -176,6 +219,21 @@ func TestRestoreRefusesBadStreams(t *testing.T) {
 	if !errors.Is(err, ErrBadSnapshot) {
 		t.Errorf("reader error: %v", err)
 	}
+}
+
+// usageViews is everything usage metering's reads show.
+func usageViews(f *FSM) map[string]any {
+	ov := f.UsageOverview()
+	out := map[string]any{"overview": ov, "zone": f.SiteZone()}
+	for _, k := range ov.Months {
+		out["month "+k.String()] = f.UsageMonth(k)
+	}
+	for _, c := range ov.Collectors {
+		h, _ := f.UsageHistory(c.Installation)
+		d, _ := f.UsageDays(c.Installation, usage.MonthKey{})
+		out["history "+string(c.Installation)], out["days "+string(c.Installation)] = h, d
+	}
+	return out
 }
 
 // licenseTexts is every license as its reads show it, text included.

@@ -129,6 +129,7 @@ type state struct {
 	shards     [leaseShards]*cowMap[lease.ID, leaseRec]
 	nLeases    int
 	credits    creditState
+	usage      *usageState
 	// entChanged is the index of the last command that may have changed
 	// what collectors are entitled to (licenses, derived pools, credits,
 	// enrollments). It is not replicated state: masters compare it only
@@ -142,6 +143,7 @@ func newState(leaseHint int) *state {
 		licenses:   make(map[license.LicenseID]*licenseRec),
 		features:   map[string]bool{},
 		credits:    newCreditState(),
+		usage:      newUsageState(),
 		tokens:     newCowMap[string, Token](0),
 		collectors: newCowMap[string, Collector](0),
 		names:      interner{ids: make(map[string]uint32)},
@@ -204,6 +206,7 @@ func (s *state) advance(now int64) {
 	if s.next != 0 && s.trusted >= s.next {
 		s.derive()
 	}
+	s.usage.tick(s.trusted)
 }
 
 // sourcesChanged is advance for a command that changed the licenses or a

@@ -92,6 +92,7 @@ func (s *Server) lead(ctx context.Context) {
 			return
 		}
 	}
+	s.syncSiteZone(ctx)
 	// A new leader can't know when collectors last renewed with the old one:
 	// every lease gets a full TTL from now (extended, never shortened).
 	// The margin covers a deposed leader that answered renewals until its

@@ -31,10 +31,23 @@ func (c *fakeClock) Advance(d time.Duration) {
 }
 
 // startMaster runs a single-node cluster in this process on loopback, with
-// the lease clock in the test's hands.
-func startMaster(t *testing.T) (*Server, *fakeClock) {
+// the lease clock in the test's hands. opts adjust its configuration.
+func startMaster(t *testing.T, opts ...func(*Config)) (*Server, *fakeClock) {
 	t.Helper()
 	clk := &fakeClock{now: time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC)}
+	cfg := testConfig(t, clk)
+	for _, o := range opts {
+		o(&cfg)
+	}
+	s := runMaster(t, cfg)
+	waitFor(t, 20*time.Second, "leadership", func() bool { return s.leading.Load() && s.Ready() })
+	return s, clk
+}
+
+// testConfig is a single-node configuration on loopback ports with fast
+// Raft timings and clk as the clock.
+func testConfig(t *testing.T, clk *fakeClock) Config {
+	t.Helper()
 	cfg := validConfig(t)
 	cfg.BootstrapExpect = 1
 	cfg.APIAddr, cfg.RaftAddr, cfg.GossipAddr, cfg.CollectorAddr = "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0"
@@ -43,6 +56,12 @@ func startMaster(t *testing.T) (*Server, *fakeClock) {
 	cfg.Now = clk.Now
 	cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	cfg.Stdout = io.Discard
+	return cfg
+}
+
+// runMaster runs a master until the test ends.
+func runMaster(t *testing.T, cfg Config) *Server {
+	t.Helper()
 	s, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -56,8 +75,7 @@ func startMaster(t *testing.T) (*Server, *fakeClock) {
 			t.Errorf("Run: %v", err)
 		}
 	})
-	waitFor(t, 20*time.Second, "leadership", func() bool { return s.leading.Load() && s.Ready() })
-	return s, clk
+	return s
 }
 
 func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
