@@ -23,7 +23,8 @@ func TestDashboardInBrowser(t *testing.T) {
 		}
 		t.Skip("!!! SKIPPING THE DASHBOARD BROWSER TEST: no Chromium at " + chromium + " (make deps as root installs it) !!!")
 	}
-	c, cols := startSite(t, harness.Options{}, "designer", 5, "hard", 1)
+	keyFile, trust := vendorKey(t)
+	c, cols := startSite(t, harness.Options{ExtraArgs: []string{"--vendor-keys", trust}}, "designer", 5, "hard", 1)
 	if _, err := cols[0].Acquire("designer", "alice-session"); err != nil {
 		t.Fatal(err)
 	}
@@ -47,7 +48,17 @@ func TestDashboardInBrowser(t *testing.T) {
 	ctx, cancelT := context.WithTimeout(ctx, 60*time.Second)
 	defer cancelT()
 
-	var refused, cluster, pools, pool, collectors string
+	st, err := m.Status()
+	if err != nil {
+		t.Fatal(err)
+	}
+	licFile := signLicense(t, keyFile, "lic-pasted", st.ClusterId, 4, time.Now().Add(10*24*time.Hour).UTC().Truncate(time.Second))
+	licText, err := os.ReadFile(licFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	var refused, cluster, pools, pool, collectors, garbage, pasted string
 	err = chromedp.Run(ctx,
 		chromedp.Navigate(base+"/"),
 		chromedp.WaitVisible(`#token`, chromedp.ByID),
@@ -69,6 +80,19 @@ func TestDashboardInBrowser(t *testing.T) {
 		chromedp.Navigate(base+"/collectors"),
 		chromedp.WaitVisible(`table`, chromedp.ByQuery),
 		chromedp.Text(`body`, &collectors, chromedp.ByQuery),
+		// The paste box: garbage is refused with the reason and the text
+		// kept; the vendor's license, pasted with its armour, goes into
+		// force through the master.
+		chromedp.Navigate(base+"/licenses"),
+		chromedp.WaitVisible(`#license-text`, chromedp.ByID),
+		chromedp.SetValue(`#license-text`, "not a license", chromedp.ByID),
+		chromedp.Click(`section.paste button`, chromedp.ByQuery),
+		chromedp.WaitVisible(`#license-problem`, chromedp.ByID),
+		chromedp.Text(`#license-problem`, &garbage, chromedp.ByID),
+		chromedp.SetValue(`#license-text`, "Here is your license:\n\n"+string(licText)+"\nRegards,\nthe vendor", chromedp.ByID),
+		chromedp.Click(`section.paste button`, chromedp.ByQuery),
+		chromedp.WaitVisible(`p.notice`, chromedp.ByQuery),
+		chromedp.Text(`body`, &pasted, chromedp.ByQuery),
 	)
 	if err != nil {
 		t.Fatal(err)
@@ -89,5 +113,23 @@ func TestDashboardInBrowser(t *testing.T) {
 	}
 	if !strings.Contains(collectors, "c-") {
 		t.Errorf("collectors page lacks the collector:\n%.2000s", collectors)
+	}
+	if !strings.Contains(strings.ToLower(garbage), "license") {
+		t.Errorf("pasting garbage: %q", garbage)
+	}
+	if !strings.Contains(pasted, "lic-pasted") || !strings.Contains(pasted, "Designer Suite") {
+		t.Errorf("licenses page after pasting:\n%.2000s", pasted)
+	}
+	// In force on every master, not just the one whose page took it.
+	for _, other := range c.Masters {
+		if err := harness.Eventually(5*time.Second, func() error {
+			out, _, _ := other.Meshctl("license", "list", "-o", "csv")
+			if !strings.Contains(out, "lic-pasted") || !strings.Contains(out, "active") {
+				return errorf("%s: license list:\n%s", other.ID, out)
+			}
+			return nil
+		}); err != nil {
+			t.Error(err)
+		}
 	}
 }

@@ -31,6 +31,13 @@ type Collector struct {
 // against masters, and starts it.
 func StartCollector(t testing.TB, name string, masters []string, token string, env ...string) *Collector {
 	t.Helper()
+	return StartCollectorWith(t, name, masters, token, "", env...)
+}
+
+// StartCollectorWith is StartCollector with extra YAML appended to the
+// config (a usage section, for one).
+func StartCollectorWith(t testing.TB, name string, masters []string, token, extraYAML string, env ...string) *Collector {
+	t.Helper()
 	port, err := FreePort()
 	if err != nil {
 		t.Fatal(err)
@@ -47,6 +54,7 @@ func StartCollector(t testing.TB, name string, masters []string, token string, e
 	}
 	fmt.Fprintf(&b, "token: %s\ndata_dir: %s\nlisten: 127.0.0.1:%d\nsocket: \"\"\nlog_level: debug\nrequest_timeout: 3s\n",
 		token, filepath.Join(c.Dir, "data"), port)
+	b.WriteString(extraYAML)
 	if err := os.WriteFile(filepath.Join(c.Dir, "collectord.yaml"), []byte(b.String()), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -252,3 +260,9 @@ func (c *Collector) Consume(unit string, amount int64) (map[string]any, error) {
 	err := c.do("POST", "/v1/credits/consume", map[string]any{"unit": unit, "amount": amount}, &out)
 	return out, err
 }
+
+// DataDir is the collector's data directory.
+func (c *Collector) DataDir() string { return filepath.Join(c.Dir, "data") }
+
+// Get decodes the JSON answer of a GET on the collector's local API.
+func (c *Collector) Get(path string, out any) error { return c.do("GET", path, nil, out) }
