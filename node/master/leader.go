@@ -151,6 +151,7 @@ func (s *Server) expireLoop(ctx context.Context) {
 	tick := time.NewTicker(100 * time.Millisecond)
 	defer tick.Stop()
 	inflight := map[lease.ID]time.Time{}
+	var lastTick time.Time
 	for {
 		select {
 		case <-ctx.Done():
@@ -158,6 +159,10 @@ func (s *Server) expireLoop(ctx context.Context) {
 		case <-tick.C:
 		}
 		now := s.now()
+		if now.Sub(lastTick) >= 10*time.Second {
+			lastTick = now
+			s.advanceTrustedTime(ctx, now)
+		}
 		for id, at := range inflight {
 			if now.Sub(at) > 5*time.Second {
 				delete(inflight, id) // retry an expiry whose commit was lost
@@ -186,6 +191,26 @@ func (s *Server) expireLoop(ctx context.Context) {
 			s.table.Remove(ops[i].LeaseID)
 			delete(inflight, ops[i].LeaseID)
 		}
+	}
+}
+
+// trustedTick is how far trusted time may lag the leader's clock on an
+// idle cluster before the leader commits a tick. Commands carry trusted
+// time forward; with none, a month would not close, nor a license's
+// standing change, until the next one. One small entry a minute at most.
+const trustedTick = time.Minute
+
+// advanceTrustedTime commits an empty presence flush when nothing has
+// moved trusted time for trustedTick. A leader whose clock is behind the
+// mark (set back) commits nothing: it cannot move time forward anyway.
+func (s *Server) advanceTrustedTime(ctx context.Context, now time.Time) {
+	if now.Sub(s.fsm.TrustedTime()) < trustedTick {
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	if _, err := s.apply(ctx, fsm.CollectorSeenType, fsm.CollectorSeen{Now: now.UnixMilli()}); err != nil {
+		s.log.Debug("trusted time tick failed", "err", err)
 	}
 }
 

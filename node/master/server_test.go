@@ -193,3 +193,19 @@ func TestReacquireIsIdempotentAndRenews(t *testing.T) {
 		t.Fatal("a second holder got the only seat")
 	}
 }
+
+// TestIdleLeaderMovesTrustedTime: with no command at all, the leader
+// commits a tick once trusted time lags its clock by trustedTick, so
+// months close and licenses change standing on time on an idle site.
+func TestIdleLeaderMovesTrustedTime(t *testing.T) {
+	s, clk := startMaster(t)
+	waitFor(t, 10*time.Second, "bootstrap", func() bool { _, ok := s.fsm.Cluster(); return ok })
+	clk.Advance(trustedTick + time.Second)
+	want := clk.Now().Add(-time.Second)
+	waitFor(t, 15*time.Second, "a trusted time tick", func() bool { return !s.fsm.TrustedTime().Before(want) })
+	idx := lastIndex(s)
+	time.Sleep(300 * time.Millisecond)
+	if lastIndex(s) != idx {
+		t.Fatal("the leader ticks while trusted time is current")
+	}
+}
