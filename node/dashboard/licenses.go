@@ -190,6 +190,16 @@ func (h *Handler) licenseAlerts(ctx context.Context) []string {
 		case l.GetStatus() == statusActive && l.GetExpiresAtMs() > 0 && l.GetDaysLeft() <= soonDays:
 			out = append(out, fmt.Sprintf("%s expires in %s.", name, plural(int(l.GetDaysLeft()), "day")))
 		}
+		// Seed 001: an "on usage" license alerts when its credits run
+		// low, and stops when they are gone.
+		if u := l.GetCreditsUnit(); u != "" && l.GetStatus() != statusExpired {
+			switch {
+			case l.GetCreditsRemaining() == 0:
+				out = append(out, fmt.Sprintf("%s has used all its %s credits: further %s usage is refused.", name, u, u))
+			case l.GetCreditsLow():
+				out = append(out, fmt.Sprintf("%s is low on %s credits: %d of %d left.", name, u, l.GetCreditsRemaining(), l.GetCreditsBought()))
+			}
+		}
 	}
 	return out
 }

@@ -137,9 +137,13 @@ func TestLicenseAlertsOnEveryPage(t *testing.T) {
 		r.Tampered = true
 		r.Licenses[0].Status = "in_grace"
 		r.Licenses[1].DaysLeft = 1
+		r.Licenses[1].CreditsUnit, r.Licenses[1].CreditsBought, r.Licenses[1].CreditsRemaining, r.Licenses[1].CreditsLow = "case", 100, 4, true
+		r.Licenses[3].CreditsUnit, r.Licenses[3].CreditsBought, r.Licenses[3].CreditsLow = "api_call", 50, true
 	})
 	body := mustGet(t, c, "/ui/collectors")
 	wantContains(t, body,
+		"is low on case credits: 4 of 100 left.",
+		"has used all its api_call credits: further api_call usage is refused.",
 		"This master&#39;s clock is more than 24 h behind the cluster&#39;s trusted time.",
 		"License LIC-2026-0007 (BPM Studio) expired and is in its grace period.",
 		"License LIC-2026-0003 (BPM Runtime) expires in 1 day.")
