@@ -63,6 +63,10 @@ func TestEntitlementsReachCollectorsAndOutliveTheMasters(t *testing.T) {
 	}
 	sub := licensePayload("lic-sub", cluster, 3, time.Now().Add(30*24*time.Hour).UTC().Truncate(time.Second))
 	sub["features"] = []map[string]any{{"name": "reports", "type": "checkbox", "scope": "instance", "enabled": true}}
+	sub["license_template"] = []map[string]any{
+		{"name": "designer", "users": 3, "users_calculation": "fixed"},
+		{"name": "viewer", "users": 1, "users_calculation": "fixed", "enforce": "soft"},
+	}
 	if _, errOut, code := follower.Meshctl("license", "add", signPayload(t, keyFile, sub)); code != 0 {
 		t.Fatal(errOut)
 	}
@@ -71,6 +75,34 @@ func TestEntitlementsReachCollectorsAndOutliveTheMasters(t *testing.T) {
 	}
 	if f, _ := cols[0].Feature("reports", "other-product"); f.Enabled {
 		t.Fatalf("feature on for a product no license is for: %+v", f)
+	}
+	// The license's hard pool refuses past its seats; its soft pool grants
+	// and records the overage.
+	for _, h := range []string{"d1", "d2", "d3"} {
+		if _, err := cols[0].Acquire("designer", h); err != nil {
+			t.Fatalf("hard pool seat %s: %v", h, err)
+		}
+	}
+	var refusal *harness.APIError
+	if _, err := cols[1].Acquire("designer", "d4"); !errors.As(err, &refusal) || refusal.Status != 409 {
+		t.Fatalf("fourth seat of a 3-seat license pool: %v", err)
+	}
+	for _, h := range []string{"v1", "v2", "v3"} {
+		if _, err := cols[1].Acquire("viewer", h); err != nil {
+			t.Fatalf("soft pool refused %s: %v", h, err)
+		}
+	}
+	if err := harness.Eventually(5*time.Second, func() error {
+		out, _, _ := leader.Meshctl("pool", "list", "-o", "csv")
+		for _, line := range strings.Split(out, "\n") {
+			// NAME,SEATS,ENFORCE,HELD,PEAK,OVERAGES,...
+			if f := strings.Split(line, ","); len(f) > 5 && f[0] == "viewer" && f[2] == "soft" && f[3] == "3" && f[5] == "2" {
+				return nil
+			}
+		}
+		return fmt.Errorf("soft license pool overage not recorded:\n%s", out)
+	}); err != nil {
+		t.Fatal(err)
 	}
 
 	// Usage credits: spent through any master, all or nothing.
