@@ -48,6 +48,8 @@ type Config struct {
 	FSM FSMBenchConfig
 	// IdleWindow is how long G10 watches an idle collector.
 	IdleWindow time.Duration
+	// Usage configures the usage measurements (U1, U2).
+	Usage UsageConfig
 }
 
 // DefaultConfig returns the configuration `make bench` runs with.
@@ -67,6 +69,7 @@ func DefaultConfig() Config {
 		Mesh:         DefaultMeshConfig(),
 		FSM:          DefaultFSMBenchConfig(),
 		IdleWindow:   30 * time.Second,
+		Usage:        DefaultUsageConfig(),
 	}
 }
 
@@ -110,6 +113,9 @@ func (c Config) Validate() error {
 		return err
 	}
 	if err := c.Mesh.Validate(); err != nil {
+		return err
+	}
+	if err := c.Usage.Validate(); err != nil {
 		return err
 	}
 	return c.FSM.Validate()

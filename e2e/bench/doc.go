@@ -21,6 +21,10 @@
 // renews held leases (÷ G1, and Raft entries per renewal), G4 kills the
 // leader and times the first grant by a survivor (÷ the heartbeat timeout).
 // G6 runs the FSM package's 1M-lease Go benchmarks in a `go test` process.
+// G10 and U2 watch a real collectord's CPU and memory: idle with leases,
+// and metering a ProcessMaker-like SQLite database. U1 reports usage
+// samples through ReportUsage one per call (one Raft entry per sample) and
+// batched, and divides the two.
 // Like all of e2e, the package imports nothing of the project but the
 // harness and the mesh/wire protocol.
 package bench

@@ -24,6 +24,9 @@ var (
 	// ErrMesh is returned when a call to a meshd master fails or a cluster of
 	// masters does not start or come back in time.
 	ErrMesh = errors.New("bench: mesh")
+	// ErrNotAcked is returned when the masters answer a usage report
+	// without acknowledging every record it carried.
+	ErrNotAcked = errors.New("bench: usage not acknowledged")
 	// ErrLeaderChanged is returned when leadership moved during a
 	// measurement that counts Raft entries on one leader.
 	ErrLeaderChanged = errors.New("bench: leader changed during measurement")

@@ -39,6 +39,8 @@ func DefaultRegistry() *Registry {
 		{ID: "G4", Name: "leader kill -9 to the first grant by a survivor", Run: runG4},
 		{ID: "G6", Name: "FSM heap per lease, snapshot and restore of 1M leases", Run: runG6},
 		{ID: "G10", Name: "idle collectord holding 10 leases: RSS and CPU", Run: runG10},
+		{ID: "U1", Name: "usage samples ingested one per raft entry and batched", Run: runU1},
+		{ID: "U2", Name: "collectord metering a SQLite source: RSS and CPU", Run: runU2},
 	} {
 		if err := r.Register(m); err != nil {
 			panic(err) // the list above is static; a clash is a programming error
@@ -159,4 +161,20 @@ func runG6(ctx context.Context, s *Session) ([]Result, error) {
 		return nil, err
 	}
 	return g6Rows(r), nil
+}
+
+func runU1(ctx context.Context, s *Session) ([]Result, error) {
+	runs, err := MeasureU1(ctx, s.Config())
+	if err != nil {
+		return nil, err
+	}
+	return u1Rows(runs), nil
+}
+
+func runU2(ctx context.Context, s *Session) ([]Result, error) {
+	r, err := MeasureU2(ctx, s.Config())
+	if err != nil {
+		return nil, err
+	}
+	return u2Rows(r), nil
 }

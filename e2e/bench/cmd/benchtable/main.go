@@ -61,6 +61,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.IntVar(&cfg.Mesh.LeasesPerWorker, "leases-per-worker", cfg.Mesh.LeasesPerWorker, "G3 leases each renewer holds and renews per call")
 	fs.IntVar(&cfg.Mesh.FailoverTrials, "failover-trials", cfg.Mesh.FailoverTrials, "G4 leader kills")
 	fs.DurationVar(&cfg.IdleWindow, "idle-window", cfg.IdleWindow, "G10: how long to watch the idle collector")
+	fs.IntVar(&cfg.Usage.Samples, "usage-samples", cfg.Usage.Samples, "U1: usage samples each mode ingests")
+	fs.IntVar(&cfg.Usage.BatchRecords, "usage-batch", cfg.Usage.BatchRecords, "U1: samples per call when batched")
+	fs.DurationVar(&cfg.Usage.Window, "usage-window", cfg.Usage.Window, "U2: how long to watch the metering collector")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
