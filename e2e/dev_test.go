@@ -45,8 +45,8 @@ func freeBase(t *testing.T) int {
 
 // TestMeshdDev runs `meshd dev` (what `make run` runs) as a newcomer would:
 // it comes up, prints a working admin token and meshctl settings, its
-// simulated collectors take seats, and Ctrl-C stops everything cleanly and
-// removes the data it made.
+// simulated collectors take seats and meter their demo installations'
+// usage, and Ctrl-C stops everything cleanly and removes the data it made.
 func TestMeshdDev(t *testing.T) {
 	bin, err := harness.Binaries()
 	if err != nil {
@@ -110,12 +110,42 @@ func TestMeshdDev(t *testing.T) {
 		t.Fatalf("want 3 active demo licenses:\n%s", out)
 	}
 
+	// Usage metering: each simulated collector's demo installation shows in
+	// this month's subscriber metrics (samples every 10 s, the first within
+	// one). The month is taken at each try, in case it turns meanwhile.
+	for _, want := range []string{"/ui/metrics", "meshctl usage month "} {
+		if !strings.Contains(p.Log(), want) {
+			t.Errorf("the banner does not mention %q", want)
+		}
+	}
+	err = harness.Eventually(30*time.Second, func() error {
+		out, errOut, code := meshctl("usage", "month", time.Now().UTC().Format("2006-01"), "-o", "csv")
+		if code != 0 {
+			return fmt.Errorf("%d %s", code, errOut)
+		}
+		for _, inst := range []string{"acme-prod", "acme-test"} {
+			if !strings.Contains(out, "\n"+inst+",") {
+				return fmt.Errorf("no %s in this month's metrics:\n%s", inst, out)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("usage metering: %v", err)
+	}
+
 	dataDir := filepath.Dir(filepath.Dir(caFile))
 	if err := p.Signal(syscall.SIGINT); err != nil {
 		t.Fatal(err)
 	}
+	stopping := time.Now()
 	if err := p.Wait(20 * time.Second); err != nil {
 		t.Fatalf("meshd dev did not stop cleanly on Ctrl-C: %v", err)
+	}
+	// About a second: the collectors stop (releasing their seats, closing
+	// their meters) while the masters still answer, then the masters.
+	if took := time.Since(stopping); took > 6*time.Second {
+		t.Errorf("meshd dev took %v to stop on Ctrl-C", took.Round(time.Millisecond))
 	}
 	if _, err := os.Stat(dataDir); !os.IsNotExist(err) {
 		t.Fatalf("the temporary data dir %s is still there: %v", dataDir, err)

@@ -182,7 +182,7 @@ func TestUsageIsCountedExactlyOnce(t *testing.T) {
 	old.Process().Kill()
 	time.Sleep(1500 * time.Millisecond)
 	old.Start()
-	leader = c.WaitReady(30 * time.Second)
+	c.WaitReady(30 * time.Second)
 	waitCounted(6)
 
 	// kill -9 of a collector while it samples and sends.

@@ -107,12 +107,21 @@ func runDev(ctx context.Context, dc devConfig, stdout, stderr io.Writer) error {
 		}
 		masters = append(masters, s)
 	}
-	g, gctx := errgroup.WithContext(ctx)
+	// Ctrl-C stops the collectors first and the masters once they are
+	// gone, so that the collectors' last calls (releasing their seats) are
+	// answered at once instead of timing out on every master.
+	mctx, stopMasters := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopMasters()
+	g, gctx := errgroup.WithContext(mctx)
 	for _, s := range masters {
 		g.Go(func() error { return s.Run(gctx, nil) })
 	}
+	sctx, stopSim := context.WithCancel(gctx)
+	defer stopSim()
+	context.AfterFunc(ctx, stopSim)
 	g.Go(func() error {
-		token, err := waitDevReady(gctx, masters, dir)
+		defer stopMasters()
+		token, err := waitDevReady(sctx, masters, dir)
 		if err != nil {
 			return err
 		}
@@ -133,9 +142,15 @@ licmesh dev cluster %s is up: 3 masters on loopback.
 				"  and analyst (hard, 20), a 14-day trial granting reports (hard, 3), and an on-usage license\n"+
 				"  granting viewer (soft, 6). See meshctl license list.\n")
 			fmt.Fprintf(stdout, "  %d simulated collectors acquire, renew and release seats in those pools.\n\n", dc.collectors)
+			fmt.Fprintf(stdout, `  Usage metering: each collector measures a demo installation (%s) every %v,
+  from a small ProcessMaker-like SQLite database that changes as it runs:
+    Dashboard:  https://%s/ui/metrics   (Subscriber metrics; an installation's Metrics history)
+    meshctl usage month %s; meshctl usage history --installation %s
+
+`, devInstallationList(dc.collectors), devUsageInterval, masters[0].APIAddr(), time.Now().UTC().Format("2006-01"), devInstallation(0))
 		}
 		fmt.Fprintf(stdout, "Press Ctrl-C to stop.\n\n")
-		return runSimulation(gctx, dc, dir, token, vendorKey, masters, stdout, logger.With("sim", "collectors"))
+		return runSimulation(sctx, dc, dir, token, vendorKey, masters, stdout, logger.With("sim", "collectors"))
 	})
 	err = g.Wait()
 	if errors.Is(err, context.Canceled) || ctx.Err() != nil {

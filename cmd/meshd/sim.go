@@ -35,8 +35,9 @@ var devPools = []string{"designer", "viewer", "analyst", "reports"}
 // runSimulation puts the demo licenses in force and makes a join token
 // through the admin API, then runs dc.collectors real collector agents in this process. Each
 // keeps a few user sessions that acquire a seat, hold it for a while (so
-// it is renewed) and release it. The first collector also serves its local
-// API for the product, so a newcomer can try it with curl.
+// it is renewed) and release it, and meters a demo installation's usage
+// (runDevUsage). The first collector also serves its local API for the
+// product, so a newcomer can try it with curl.
 func runSimulation(ctx context.Context, dc devConfig, dir, token string, vendorKey ed25519.PrivateKey, masters []*master.Server, out interface{ Write([]byte) (int, error) }, log *slog.Logger) error {
 	admin, err := devAdmin(masters[0], token)
 	if err != nil {
@@ -76,9 +77,16 @@ func runSimulation(ctx context.Context, dc devConfig, dir, token string, vendorK
 		if err != nil {
 			return fmt.Errorf("dev: collector %d: %w", i+1, err)
 		}
-		wg.Add(2)
+		wg.Add(3)
 		go func() { defer wg.Done(); errs <- a.Run(ctx) }()
 		go func() { defer wg.Done(); simulateSessions(ctx, a, i, clog) }()
+		go func() {
+			defer wg.Done()
+			ulog := clog.With("installation", devInstallation(i))
+			if err := runDevUsage(ctx, i, cfg.DataDir, a, a.Ready(), ulog); err != nil {
+				ulog.Error("dev: usage metering stopped", "err", err)
+			}
+		}()
 		if i == 0 {
 			api, err := localapi.Listen(a, localapi.Config{
 				Listen: fmt.Sprintf("127.0.0.1:%d", dc.basePort+80), RequestTimeout: cfg.RequestTimeout,

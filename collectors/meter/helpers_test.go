@@ -11,6 +11,9 @@ import (
 	"testing"
 	"time"
 
+	"connectrpc.com/connect"
+
+	"github.com/licmesh/licmesh/collectors/agent"
 	"github.com/licmesh/licmesh/collectors/clock/clocktest"
 	"github.com/licmesh/licmesh/collectors/sources"
 	"github.com/licmesh/licmesh/collectors/spool"
@@ -29,9 +32,12 @@ var errDown = errors.New("agent: no master gave a usable answer: connection refu
 
 // fakeMaster is the masters as the collector sees them: it commits records
 // above its high-water seq per epoch and answers with that mark; a record at
-// or below it is a duplicate and changes nothing.
+// or below it is a duplicate and changes nothing. Like the FSM, it ignores a
+// batch whole when its epoch is older than the newest it knows (cur), and
+// answers with that one.
 type fakeMaster struct {
 	mu      sync.Mutex
+	cur     uint64
 	high    map[uint64]uint64
 	records map[uint64][]*licmeshv1.UsageRecord // committed, by epoch
 	commits map[[2]uint64]int                   // (epoch, seq): times committed
@@ -43,6 +49,11 @@ type fakeMaster struct {
 	down        bool
 	loseAnswers int
 	answer      func(*licmeshv1.ReportUsageResponse)
+	// refuse, if set, refuses a whole batch as the masters' validation
+	// does, with the agent's *agent.RejectedError, when it returns an error
+	// for one of its records; before, if set, runs first on every report.
+	refuse func(*licmeshv1.UsageRecord) error
+	before func(f *fakeMaster, req *licmeshv1.ReportUsageRequest)
 }
 
 func newFakeMaster() *fakeMaster {
@@ -59,7 +70,22 @@ func (f *fakeMaster) ReportUsage(ctx context.Context, req *licmeshv1.ReportUsage
 	if req.GetInstallation() == "" || req.GetSpoolEpoch() == 0 || len(req.GetRecords()) == 0 {
 		return nil, fmt.Errorf("bad request: %v", req)
 	}
+	if f.before != nil {
+		f.before(f, req)
+	}
+	if f.refuse != nil {
+		for i, r := range req.GetRecords() {
+			if err := f.refuse(r); err != nil {
+				return nil, &agent.RejectedError{Master: "127.0.0.1:7443", Code: connect.CodeInvalidArgument,
+					Message: fmt.Sprintf("usage record %d (seq %d): %v", i, r.GetSeq(), err)}
+			}
+		}
+	}
 	e := req.GetSpoolEpoch()
+	if e < f.cur {
+		return &licmeshv1.ReportUsageResponse{AckedSeq: f.high[f.cur], SpoolEpoch: f.cur}, nil
+	}
+	f.cur = e
 	var prev uint64
 	for _, r := range req.GetRecords() {
 		if r.GetSeq() <= prev {

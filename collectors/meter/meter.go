@@ -45,6 +45,8 @@ type Meter struct {
 	maxRecord int
 	// kickc wakes the sender when a sample was spooled.
 	kickc chan struct{}
+	// epochPath is the report epoch's file (see moveEpoch).
+	epochPath string
 
 	mu sync.Mutex
 	st counters
@@ -58,13 +60,22 @@ type counters struct {
 	lastReport, lastAck, lastErrorAt, nextTry                 time.Time
 	lastError                                                 string
 	failuresInRow                                             int
+	// epoch is the epoch reports go under: the spool's, or one above the
+	// masters' (moveEpoch).
+	epoch, epochMoves, rejected uint64
+	// moveUnconfirmed: the epoch moved and no report went through since.
+	moveUnconfirmed bool
 }
 
 // Stats are the meter's figures for status.
 type Stats struct {
 	Installation string
-	// Epoch is the spool's epoch, sent with every report.
-	Epoch uint64
+	// Epoch is the epoch sent with every report: the spool's own
+	// (Spool.Epoch), or the one the meter moved to when the masters knew a
+	// newer spool of this collector; EpochMoves counts such moves since
+	// start.
+	Epoch      uint64
+	EpochMoves uint64
 	// Spool is the spool's state: records waiting, bytes, the ack mark and
 	// its lifetime drop counts.
 	Spool spool.Stats
@@ -80,8 +91,9 @@ type Stats struct {
 	// unsent; Spool.DroppedRecords counts them over the spool's life.
 	DroppedFull uint64
 	// Undecodable counts spooled records that did not decode and were
-	// skipped.
-	Undecodable uint64
+	// skipped. RejectedRecords counts records the masters refused as
+	// invalid (or too large) on their own, which were skipped too.
+	Undecodable, RejectedRecords uint64
 	// Reports counts reports attempted, RecordsSent the records in them
 	// (a resent record counts again), RecordsAcked the records the masters
 	// acknowledged.
@@ -137,6 +149,8 @@ func Open(cfg Config, jobs []sources.Job, rep Reporter, opts Options) (*Meter, e
 	}
 	m.sp = sp
 	m.st.droppedBase = sp.Stats().DroppedRecords
+	m.epochPath = epochPath(cfg.SpoolDir)
+	m.st.epoch = m.loadEpoch(m.epochPath, sp.Epoch())
 	return m, nil
 }
 
@@ -161,25 +175,27 @@ func (m *Meter) Stats() Stats {
 	c := m.st
 	m.mu.Unlock()
 	return Stats{
-		Installation:   m.cfg.Installation,
-		Epoch:          sp.Epoch,
-		Spool:          sp,
-		Sources:        m.runner.Stats(),
-		Samples:        c.samples,
-		Spooled:        c.spooled,
-		SlowAppends:    c.slowAppends,
-		DroppedSamples: c.droppedSamples,
-		DroppedFull:    c.droppedFull,
-		Undecodable:    c.undecodable,
-		Reports:        c.reports,
-		RecordsSent:    c.recordsSent,
-		RecordsAcked:   c.recordsAcked,
-		LastReport:     c.lastReport,
-		LastAck:        c.lastAck,
-		LastError:      c.lastError,
-		LastErrorAt:    c.lastErrorAt,
-		FailuresInRow:  c.failuresInRow,
-		NextTry:        c.nextTry,
+		Installation:    m.cfg.Installation,
+		Epoch:           c.epoch,
+		EpochMoves:      c.epochMoves,
+		Spool:           sp,
+		Sources:         m.runner.Stats(),
+		Samples:         c.samples,
+		Spooled:         c.spooled,
+		SlowAppends:     c.slowAppends,
+		DroppedSamples:  c.droppedSamples,
+		DroppedFull:     c.droppedFull,
+		Undecodable:     c.undecodable,
+		RejectedRecords: c.rejected,
+		Reports:         c.reports,
+		RecordsSent:     c.recordsSent,
+		RecordsAcked:    c.recordsAcked,
+		LastReport:      c.lastReport,
+		LastAck:         c.lastAck,
+		LastError:       c.lastError,
+		LastErrorAt:     c.lastErrorAt,
+		FailuresInRow:   c.failuresInRow,
+		NextTry:         c.nextTry,
 	}
 }
 

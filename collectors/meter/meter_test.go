@@ -135,6 +135,9 @@ func TestDuplicates(t *testing.T) {
 	})
 }
 
+// TestEpochMismatchDoesNotAck: an answer for an older epoch than the one
+// sent (a master that has not applied the report) acknowledges nothing and
+// is retried.
 func TestEpochMismatchDoesNotAck(t *testing.T) {
 	e := newEnv(t)
 	m := e.open()
@@ -142,7 +145,7 @@ func TestEpochMismatchDoesNotAck(t *testing.T) {
 		m.record(t.Context(), sampleN(i, 2))
 	}
 	e.master.set(func(f *fakeMaster) {
-		f.answer = func(r *licmeshv1.ReportUsageResponse) { r.SpoolEpoch++ }
+		f.answer = func(r *licmeshv1.ReportUsageResponse) { r.SpoolEpoch-- }
 	})
 	e.run(m)
 	waits := e.clock.WaitAfters(t, 1)

@@ -18,8 +18,9 @@ import (
 // idle.
 func (m *Meter) sendLoop(ctx context.Context) {
 	bo := masters.NewBackoff(m.cfg.RetryBase, m.cfg.RetryMax, m.opts.Rand)
+	bs := bisect{full: m.cfg.BatchMaxRecords}
 	for ctx.Err() == nil {
-		recs, err := m.sp.Pending(0, m.cfg.BatchMaxRecords, m.cfg.BatchMaxBytes)
+		recs, err := m.sp.Pending(0, bs.size(), m.cfg.BatchMaxBytes)
 		if errors.Is(err, spool.ErrClosed) {
 			return
 		}
@@ -31,7 +32,9 @@ func (m *Meter) sendLoop(ctx context.Context) {
 			continue
 		}
 		if err == nil {
-			if wait := m.paceWait(); wait > 0 {
+			// Narrowing down a refused batch continues the report that was
+			// refused: it does not wait for the pace.
+			if wait := m.paceWait(); wait > 0 && !bs.active() {
 				// Then read again: samples spooled meanwhile go along.
 				if !m.sleep(ctx, wait) {
 					return
@@ -39,6 +42,12 @@ func (m *Meter) sendLoop(ctx context.Context) {
 				continue
 			}
 			err = m.send(ctx, recs)
+			if err != nil {
+				err = m.settle(recs, err, &bs)
+			}
+			if err == nil {
+				bs.passed(m.sp.Stats().AckedSeq)
+			}
 		}
 		if ctx.Err() != nil {
 			return
@@ -101,9 +110,72 @@ func (m *Meter) sleep(ctx context.Context, d time.Duration) bool {
 	}
 }
 
+// settle deals with a failed report of recs that another try of the same
+// report cannot fix, and returns nil when it did: a batch the masters
+// refuse as invalid or too large is split (bs), a record refused alone is
+// skipped, and an answer for a newer epoch moves this meter's epoch above
+// it. Any other error is returned, to be retried after a backoff.
+func (m *Meter) settle(recs []spool.Record, err error, bs *bisect) error {
+	var newer *newerEpochError
+	if errors.As(err, &newer) {
+		m.mu.Lock()
+		again := m.st.moveUnconfirmed
+		m.mu.Unlock()
+		if merr := m.moveEpoch(newer.sent, newer.theirs); merr != nil {
+			return merr
+		}
+		if again {
+			// Two spools taking turns above each other: resending at once
+			// would have them do it as fast as the masters commit.
+			return fmt.Errorf("%w: the masters knew a newer epoch again before any record went under the last one; is another collector running with this collector's identity?", ErrEpochMismatch)
+		}
+		return nil
+	}
+	reason, ok := batchFault(err)
+	if !ok {
+		return err
+	}
+	first, last := recs[0].Seq, recs[len(recs)-1].Seq
+	if len(recs) > 1 {
+		if !bs.active() {
+			m.log.Info("meter: the masters refused a batch of usage records; sending it in smaller parts to find what they refuse",
+				"first_seq", first, "last_seq", last, "records", len(recs), "reason", reason)
+		}
+		bs.refused(recs)
+		return nil
+	}
+	// recs[0] is the first record past the spool's mark, so acknowledging
+	// it skips it alone.
+	prev := m.sp.Stats().AckedSeq
+	if aerr := m.ack(prev, first, nil); aerr != nil {
+		return aerr
+	}
+	m.log.Warn("meter: the masters refused a usage record; it is skipped and will not be sent again",
+		"seq", first, "epoch", m.reportEpoch(), "reason", reason)
+	m.update(func(c *counters) { c.rejected++ })
+	return nil
+}
+
+// newerEpochError is an answer for a higher epoch than the one sent: the
+// masters know a newer spool of this collector, and ignore this one.
+type newerEpochError struct{ sent, theirs uint64 }
+
+func (e *newerEpochError) Error() string {
+	return fmt.Sprintf("%v: sent epoch %d, the masters know the newer epoch %d", ErrEpochMismatch, e.sent, e.theirs)
+}
+
+func (e *newerEpochError) Unwrap() error { return ErrEpochMismatch }
+
+// reportEpoch is the epoch reports go under.
+func (m *Meter) reportEpoch() uint64 {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.st.epoch
+}
+
 // send reports one batch and acknowledges what the masters committed.
 func (m *Meter) send(ctx context.Context, recs []spool.Record) error {
-	epoch := m.sp.Epoch()
+	epoch := m.reportEpoch()
 	req := &licmeshv1.ReportUsageRequest{Installation: m.cfg.Installation, SpoolEpoch: epoch}
 	for _, r := range recs {
 		s := new(licmeshv1.UsageSample)
@@ -131,7 +203,9 @@ func (m *Meter) send(ctx context.Context, recs []spool.Record) error {
 	if err != nil {
 		return fmt.Errorf("meter: report of seqs %d..%d: %w", first, last, err)
 	}
-	if got := resp.GetSpoolEpoch(); got != epoch {
+	if got := resp.GetSpoolEpoch(); got > epoch {
+		return &newerEpochError{sent: epoch, theirs: got}
+	} else if got != epoch {
 		return fmt.Errorf("%w: sent epoch %d, the answer is for epoch %d", ErrEpochMismatch, epoch, got)
 	}
 	acked := resp.GetAckedSeq()
@@ -170,7 +244,7 @@ func (m *Meter) ack(prev, upto uint64, sent []*licmeshv1.UsageRecord) error {
 	m.update(func(c *counters) {
 		c.recordsAcked += n
 		if sent != nil {
-			c.lastAck = now
+			c.lastAck, c.moveUnconfirmed = now, false
 		}
 		c.failuresInRow, c.lastError, c.lastErrorAt = 0, "", time.Time{}
 	})
