@@ -17,6 +17,7 @@ import (
 	"syscall"
 
 	"github.com/licmesh/licmesh/collectors"
+	"github.com/licmesh/licmesh/collectors/diskfile"
 	"github.com/licmesh/licmesh/mesh/pki"
 )
 
@@ -341,30 +342,10 @@ func (s *Store) read(name string) ([]byte, error) {
 // is written, synced and renamed over the old one, then the directory is
 // synced so the rename survives a crash.
 func (s *Store) write(name string, data []byte, perm os.FileMode) error {
-	tmp, err := os.CreateTemp(s.dir, "."+name+".tmp*")
-	if err != nil {
+	if err := diskfile.Replace(filepath.Join(s.dir, name), data, perm); err != nil {
 		return fmt.Errorf("identity: write %s: %w", name, err)
 	}
-	tmpName := tmp.Name()
-	fail := func(err error) error {
-		tmp.Close()
-		os.Remove(tmpName)
-		return fmt.Errorf("identity: write %s: %w", name, err)
-	}
-	if err := tmp.Chmod(perm); err != nil {
-		return fail(err)
-	}
-	if _, err := tmp.Write(data); err != nil {
-		return fail(err)
-	}
-	if err := tmp.Sync(); err != nil {
-		return fail(err)
-	}
-	if err := tmp.Close(); err != nil {
-		os.Remove(tmpName)
-		return fmt.Errorf("identity: write %s: %w", name, err)
-	}
-	return s.commitRename(tmpName, filepath.Join(s.dir, name))
+	return nil
 }
 
 // commitRename renames and syncs the directory.
@@ -373,12 +354,7 @@ func (s *Store) commitRename(from, to string) error {
 		os.Remove(from)
 		return fmt.Errorf("identity: rename %s: %w", filepath.Base(to), err)
 	}
-	d, err := os.Open(s.dir)
-	if err != nil {
-		return fmt.Errorf("identity: sync data_dir: %w", err)
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
+	if err := diskfile.SyncDir(s.dir); err != nil {
 		return fmt.Errorf("identity: sync data_dir: %w", err)
 	}
 	return nil

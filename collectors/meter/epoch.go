@@ -10,6 +10,8 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+
+	"github.com/licmesh/licmesh/collectors/diskfile"
 )
 
 // epochFileVersion is the format of the epoch file.
@@ -88,26 +90,7 @@ func writeEpochFile(path string, f epochFile) error {
 	if err != nil {
 		return err
 	}
-	dir := filepath.Dir(path)
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	_, err = tmp.Write(append(raw, '\n'))
-	if err == nil {
-		err = tmp.Sync()
-	}
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp.Name(), path)
-	}
-	if err == nil {
-		err = syncDir(dir)
-	}
-	return err
+	return diskfile.Replace(path, append(raw, '\n'), 0o600)
 }
 
 // nextEpoch returns an epoch above the masters': the time now in Unix

@@ -7,8 +7,8 @@ import (
 	"io"
 	"io/fs"
 	"os"
-	"path/filepath"
 
+	"github.com/licmesh/licmesh/collectors/diskfile"
 	"github.com/licmesh/licmesh/collectors/sources"
 )
 
@@ -76,41 +76,8 @@ func createKey(path string) error {
 		return fmt.Errorf("%w: %w", ErrKey, err)
 	}
 	defer clear(key)
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*") // mode 0600
-	if err != nil {
-		return fmt.Errorf("%w: create %s: %w", ErrKey, path, err)
-	}
-	tmp := f.Name()
-	defer os.Remove(tmp)
-	_, err = f.Write(key)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		if err = os.Link(tmp, path); errors.Is(err, fs.ErrExist) {
-			return nil
-		}
-	}
-	if err == nil {
-		err = syncDir(filepath.Dir(path))
-	}
-	if err != nil {
+	if _, err := diskfile.Create(path, key, 0o600); err != nil {
 		return fmt.Errorf("%w: create %s: %w", ErrKey, path, err)
 	}
 	return nil
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	err = d.Sync()
-	if cerr := d.Close(); err == nil {
-		err = cerr
-	}
-	return err
 }

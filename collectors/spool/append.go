@@ -9,6 +9,8 @@ import (
 	"io/fs"
 	"os"
 	"slices"
+
+	"github.com/licmesh/licmesh/collectors/diskfile"
 )
 
 // Append stores payload as a new record and returns its seq. With
@@ -137,7 +139,7 @@ func (s *Spool) rotateLocked() error {
 	name := segmentName(s.next)
 	f, err := os.OpenFile(s.path(name), os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
 	if err == nil {
-		if err = syncDir(s.dir); err != nil {
+		if err = diskfile.SyncDir(s.dir); err != nil {
 			f.Close()
 			os.Remove(s.path(name))
 		}

@@ -33,9 +33,9 @@ func (s *Spool) recover() error {
 	var segs []found
 	var unknown []string
 	for _, e := range entries {
-		switch name := e.Name(); name {
-		case lockFile, stateFile:
-		case stateTmp:
+		switch name := e.Name(); {
+		case name == lockFile || name == stateFile:
+		case isStateTemp(name):
 			// A state write that did not reach its rename; the old file stands.
 			if err := os.Remove(s.path(name)); err != nil && !errors.Is(err, fs.ErrNotExist) {
 				return fmt.Errorf("spool: remove %s: %w", name, err)

@@ -9,7 +9,10 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 	"syscall"
+
+	"github.com/licmesh/licmesh/collectors/diskfile"
 )
 
 // File names inside the spool directory.
@@ -82,41 +85,16 @@ func writeState(dir string, st persisted) error {
 	if err != nil {
 		return fmt.Errorf("spool: encode state: %w", err)
 	}
-	tmp := filepath.Join(dir, stateTmp)
-	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
-	if err != nil {
-		return fmt.Errorf("spool: write state: %w", err)
-	}
-	_, err = f.Write(append(raw, '\n'))
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, filepath.Join(dir, stateFile))
-	}
-	if err == nil {
-		err = syncDir(dir)
-	}
-	if err != nil {
+	if err := diskfile.Replace(filepath.Join(dir, stateFile), append(raw, '\n'), 0o600); err != nil {
 		return fmt.Errorf("spool: write state: %w", err)
 	}
 	return nil
 }
 
-// syncDir makes creations, renames and removals in dir durable.
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	err = d.Sync()
-	if cerr := d.Close(); err == nil {
-		err = cerr
-	}
-	return err
+// isStateTemp reports whether name is a temporary file of a state write
+// that did not reach its rename (the old state stands).
+func isStateTemp(name string) bool {
+	return strings.HasPrefix(name, "."+stateFile+".tmp") || name == stateTmp
 }
 
 // lockDir takes an exclusive flock on the directory's lock file. The lock is
