@@ -22,6 +22,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/licmesh/licmesh/licensing/license"
 )
 
 // FormatVersion is the document format this build writes and reads.
@@ -51,15 +53,15 @@ var (
 	ErrWrongCollector = errors.New("entitlement: document is not for this collector")
 )
 
-// Phase is an entitlement's standing at a time.
-type Phase string
+// Phase is an entitlement's standing at a time: its license's phase.
+type Phase = license.Phase
 
-// Phases, as licensing/license names them.
+// Phases, the license's.
 const (
-	NotYetValid Phase = "not_yet_valid"
-	Active      Phase = "active"
-	InGrace     Phase = "in_grace"
-	Expired     Phase = "expired"
+	NotYetValid = license.NotYetValid
+	Active      = license.Active
+	InGrace     = license.InGrace
+	Expired     = license.Expired
 )
 
 // Document is one collector's entitlements as its cluster issued them.
