@@ -11,9 +11,13 @@ LDFLAGS := -X github.com/licmesh/licmesh/node/version.Version=$(VERSION)
 all: build
 
 ## build: compile meshd, collectord and meshctl into ./bin
+# collectord is built without cgo: nothing in it needs cgo, and a static
+# binary runs on any Linux host without mapping libc and the dynamic loader
+# into every collector (1.2 to 1.8 MiB resident, measured by bench G10 and U2).
 build:
 	@mkdir -p $(BIN)
-	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/ ./cmd/...
+	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/ $$($(GO) list ./cmd/... | grep -v /cmd/collectord$$)
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/ ./cmd/collectord
 
 ## run: the whole system on one machine (three masters, simulated collectors)
 run: build

@@ -18,12 +18,8 @@ import (
 
 // execute runs the CLI with args and returns its output and error.
 func execute(ctx context.Context, args ...string) (string, error) {
-	cmd := newRootCmd()
 	var out bytes.Buffer
-	cmd.SetOut(&out)
-	cmd.SetErr(&out)
-	cmd.SetArgs(args)
-	err := cmd.ExecuteContext(ctx)
+	err := runCommandLine(ctx, args, &out, &out)
 	return out.String(), err
 }
 
@@ -47,6 +43,51 @@ func TestRunRefusesBadConfig(t *testing.T) {
 	}
 	if _, err := execute(context.Background(), "run", "--config", filepath.Join(dir, "missing.yaml")); err == nil {
 		t.Fatal("missing config file accepted")
+	}
+}
+
+// TestRunFlags: a flag given on the command line overrides the file, even
+// to empty; one not given leaves the file's value alone.
+func TestRunFlags(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "c.yaml")
+	os.WriteFile(file, []byte("masters: [m1]\nlisten: 0.0.0.0:7480\nsocket: ''\ndata_dir: "+dir+"\n"), 0o600)
+	for name, tc := range map[string]struct {
+		args []string
+		want string
+	}{
+		"file as is":        {nil, "must not listen on all interfaces"},
+		"listen overridden": {[]string{"--listen", "127.0.0.1:7480"}, "join token"},
+		"single dash, =":    {[]string{"-listen=127.0.0.1:7480"}, "join token"},
+		"masters, commas":   {[]string{"--listen=", "--masters", "m1,x:y"}, `masters[1] "x:y": invalid port`},
+		"masters, repeated": {[]string{"--listen=", "--masters", "m1", "--masters=m2,x:z"}, `masters[2] "x:z": invalid port`},
+		"set to empty":      {[]string{"--listen=", "--data-dir="}, "data_dir: is required"},
+		"bad int":           {[]string{"--max-leases", "many"}, `invalid value "many" for flag -max-leases`},
+		"unknown flag":      {[]string{"--bogus"}, "flag provided but not defined: -bogus"},
+		"stray argument":    {[]string{"extra"}, `run: unexpected argument "extra"`},
+	} {
+		t.Run(name, func(t *testing.T) {
+			_, err := execute(context.Background(), append([]string{"run", "-c", file}, tc.args...)...)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("err = %v, want %q", err, tc.want)
+			}
+		})
+	}
+}
+
+func TestHelp(t *testing.T) {
+	for _, args := range [][]string{nil, {"help"}, {"--help"}} {
+		out, err := execute(context.Background(), args...)
+		if err != nil || !strings.Contains(out, "Commands:") || !strings.Contains(out, "status ") {
+			t.Errorf("%q: %v\n%s", args, err, out)
+		}
+	}
+	out, err := execute(context.Background(), "run", "-h")
+	if err != nil || !strings.Contains(out, "Usage: collectord run") || !strings.Contains(out, "-release-on-shutdown") {
+		t.Errorf("run -h: %v\n%s", err, out)
+	}
+	if _, err := execute(context.Background(), "frobnicate"); err == nil || !strings.Contains(err.Error(), `unknown command "frobnicate"`) {
+		t.Errorf("unknown command: %v", err)
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"net"
@@ -12,8 +13,6 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
-
-	"github.com/spf13/cobra"
 
 	"github.com/licmesh/licmesh/collectors/config"
 	"github.com/licmesh/licmesh/collectors/localapi"
@@ -26,41 +25,42 @@ type statusFlags struct {
 	config string
 }
 
-func newStatusCmd() *cobra.Command {
+func statusCommand() command {
 	var f statusFlags
-	cmd := &cobra.Command{
-		Use:   "status",
-		Short: "Show the running collector's state (from its local API)",
-		Long: "Show the running collector's state, read from its local API: over --socket, over --addr,\n" +
-			"or where --config says it listens; by default the default socket, then " + config.DefaultListen + ".",
-		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if f.output != "table" && f.output != "json" {
-				return fmt.Errorf("-o %q: want table or json", f.output)
+	return command{
+		name:  "status",
+		short: "Show the running collector's state (from its local API)",
+		long: "Show the running collector's state, read from its local API: over -socket, over -addr,\n" +
+			"or where -config says it listens; by default the default socket, then " + config.DefaultListen + ".",
+		setup: func(fs *flag.FlagSet) func(context.Context, io.Writer, io.Writer) error {
+			fs.StringVar(&f.output, "output", "table", "table or json")
+			fs.StringVar(&f.output, "o", "table", "shorthand for -output")
+			fs.StringVar(&f.socket, "socket", "", "local API unix socket")
+			fs.StringVar(&f.addr, "addr", "", "local API TCP address (host:port)")
+			fs.StringVar(&f.config, "config", "", "the collector's config file, to find its local API")
+			fs.StringVar(&f.config, "c", "", "shorthand for -config")
+			return func(ctx context.Context, stdout, _ io.Writer) error {
+				if f.output != "table" && f.output != "json" {
+					return fmt.Errorf("-o %q: want table or json", f.output)
+				}
+				targets, err := statusTargets(f)
+				if err != nil {
+					return err
+				}
+				ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+				defer cancel()
+				raw, st, err := fetchStatus(ctx, targets)
+				if err != nil {
+					return err
+				}
+				if f.output == "json" {
+					_, err := stdout.Write(raw)
+					return err
+				}
+				return printStatus(stdout, st, time.Now())
 			}
-			targets, err := statusTargets(f)
-			if err != nil {
-				return err
-			}
-			ctx, cancel := context.WithTimeout(cmd.Context(), 5*time.Second)
-			defer cancel()
-			raw, st, err := fetchStatus(ctx, targets)
-			if err != nil {
-				return err
-			}
-			if f.output == "json" {
-				_, err := cmd.OutOrStdout().Write(raw)
-				return err
-			}
-			return printStatus(cmd.OutOrStdout(), st, time.Now())
 		},
 	}
-	fl := cmd.Flags()
-	fl.StringVarP(&f.output, "output", "o", "table", "table or json")
-	fl.StringVar(&f.socket, "socket", "", "local API unix socket")
-	fl.StringVar(&f.addr, "addr", "", "local API TCP address (host:port)")
-	fl.StringVarP(&f.config, "config", "c", "", "the collector's config file, to find its local API")
-	return cmd
 }
 
 // target is one place the local API may be.

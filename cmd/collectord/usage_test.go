@@ -107,11 +107,7 @@ func TestRunMeters(t *testing.T) {
 	logs := &lockedBuffer{}
 	done := make(chan error, 1)
 	go func() {
-		cmd := newRootCmd()
-		cmd.SetOut(logs)
-		cmd.SetErr(logs)
-		cmd.SetArgs([]string{"run", "-c", file})
-		done <- cmd.ExecuteContext(ctx)
+		done <- runCommandLine(ctx, []string{"run", "-c", file}, logs, logs)
 	}()
 	client := &http.Client{Transport: &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
 		return (&net.Dialer{}).DialContext(ctx, "unix", sock)

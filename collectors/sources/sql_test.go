@@ -277,6 +277,29 @@ func TestSQLReadOnly(t *testing.T) {
 	})
 }
 
+// TestSQLiteSessionSettings: the settings openSQLite puts in the DSN reach
+// the connection; a misspelt _pragma would be ignored without an error.
+func TestSQLiteSessionSettings(t *testing.T) {
+	c := newDBCase(t, DriverSQLite)
+	c.seed(t)
+	src := mustNew(t, c.config(), testOptions())
+	defer src.Close()
+	db := src.(*source).m.(*sqlSource).db
+	for pragma, want := range map[string]int64{
+		"query_only": 1,
+		"cache_size": -sqliteCacheKiB,
+		"mmap_size":  0,
+	} {
+		var got int64
+		if err := db.QueryRow("PRAGMA " + pragma).Scan(&got); err != nil {
+			t.Fatalf("PRAGMA %s: %v", pragma, err)
+		}
+		if got != want {
+			t.Errorf("PRAGMA %s = %d, want %d", pragma, got, want)
+		}
+	}
+}
+
 func TestSQLStatementTimeout(t *testing.T) {
 	forEachDriver(t, func(t *testing.T, c *dbCase) {
 		c.seed(t)

@@ -37,11 +37,20 @@ func Binaries() (string, error) {
 		}
 		_, file, _, _ := runtime.Caller(0)
 		root := filepath.Join(filepath.Dir(file), "..", "..")
-		cmd := exec.Command("go", "build", "-o", dir+"/", "./cmd/...")
-		cmd.Dir = root
-		if out, err := cmd.CombinedOutput(); err != nil {
-			build.err = fmt.Errorf("harness: go build: %v\n%s", err, out)
-			return
+		// Built as make build builds them: collectord without cgo (see the
+		// Makefile), so the tests run the binaries users get.
+		for _, b := range []struct{ pkg, cgo string }{
+			{"./cmd/meshd", ""}, {"./cmd/meshctl", ""}, {"./cmd/collectord", "CGO_ENABLED=0"},
+		} {
+			cmd := exec.Command("go", "build", "-trimpath", "-o", dir+"/", b.pkg)
+			cmd.Dir = root
+			if b.cgo != "" {
+				cmd.Env = append(os.Environ(), b.cgo)
+			}
+			if out, err := cmd.CombinedOutput(); err != nil {
+				build.err = fmt.Errorf("harness: go build %s: %v\n%s", b.pkg, err, out)
+				return
+			}
 		}
 		build.dir = dir
 	})
