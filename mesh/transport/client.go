@@ -165,7 +165,7 @@ type Client struct {
 	// conns holds every open QUIC connection, including those http3 dropped
 	// from its pool after an error, so Close can tell each server goodbye:
 	// closing the quic.Transport alone drops them silently.
-	conns map[*quic.Conn]struct{}
+	conns map[*quic.Conn]string // → the authority it was dialled for
 }
 
 var (
@@ -181,7 +181,7 @@ func NewClient(cfg ClientConfig) *Client {
 		cfg:   cfg,
 		log:   cfg.Logger,
 		fb:    newFallbackTracker(cfg.RetryQUICAfter),
-		conns: make(map[*quic.Conn]struct{}),
+		conns: make(map[*quic.Conn]string),
 	}
 	c.h3 = &http3.Transport{
 		TLSClientConfig: cfg.TLS,
@@ -239,7 +239,11 @@ func (c *Client) RoundTrip(req *http.Request) (*http.Response, error) {
 	case ModeTCPOnly:
 		return c.h2.RoundTrip(req)
 	case ModeQUICOnly:
-		return c.h3.RoundTrip(req)
+		resp, err := c.h3.RoundTrip(req)
+		if err != nil && req.URL != nil && errors.Is(req.Context().Err(), context.DeadlineExceeded) {
+			c.dropConns(authority(req.URL.Host))
+		}
+		return resp, err
 	}
 	if req.URL == nil {
 		return nil, ErrNoURL
@@ -274,6 +278,9 @@ func (c *Client) roundTripQUIC(req *http.Request, host string, probe bool) (*htt
 	if !errors.Is(err, ErrQUICDial) || req.Context().Err() != nil {
 		if guard != nil {
 			guard.settle()
+		}
+		if errors.Is(req.Context().Err(), context.DeadlineExceeded) {
+			c.dropConns(host)
 		}
 		if probe {
 			c.fb.probeDone(host)
@@ -371,13 +378,37 @@ func (c *Client) dialQUIC(ctx context.Context, addr string, tlsConf *tls.Config,
 		_ = conn.CloseWithError(quic.ApplicationErrorCode(http3.ErrCodeNoError), "")
 		return nil, fmt.Errorf("%s: %w: %w", addr, ErrQUICDial, http3.ErrTransportClosed)
 	}
-	c.conns[conn] = struct{}{}
+	c.conns[conn] = authority(addr)
 	context.AfterFunc(conn.Context(), func() {
 		c.mu.Lock()
 		defer c.mu.Unlock()
 		delete(c.conns, conn)
 	})
 	return conn, nil
+}
+
+// dropConns closes the QUIC connections to host after a request to it went
+// unanswered until its deadline. A server that crashed and came back (or
+// lost its state) may never answer on a connection it no longer knows, and
+// without this every request would wait out its deadline on that connection
+// until the idle timeout; the next request dials a fresh one instead. A
+// server that is merely slow loses its connection, which costs one
+// handshake.
+func (c *Client) dropConns(host string) {
+	c.mu.Lock()
+	var drop []*quic.Conn
+	for conn, h := range c.conns {
+		if h == host {
+			drop = append(drop, conn)
+		}
+	}
+	c.mu.Unlock()
+	for _, conn := range drop {
+		_ = conn.CloseWithError(quic.ApplicationErrorCode(http3.ErrCodeNoError), "no answer")
+	}
+	if len(drop) > 0 {
+		c.log.Debug("transport: dropped quic connections after an unanswered request", "host", host, "connections", len(drop))
+	}
 }
 
 func (c *Client) quicTransport() (*quic.Transport, error) {

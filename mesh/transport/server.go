@@ -71,6 +71,12 @@ type ServerConfig struct {
 	// ShutdownTimeout bounds the graceful shutdown in Run; connections still
 	// busy after it (long streams) are closed.
 	ShutdownTimeout time.Duration
+	// StatelessResetKey, 32 bytes when set, lets the server reset QUIC
+	// connections it has no state for. Derive it from a secret so that it
+	// survives restarts: a server that crashed and came back then tells its
+	// old clients at their first packet, instead of leaving them to wait
+	// out the idle timeout on a connection nobody will answer.
+	StatelessResetKey []byte
 }
 
 // DefaultServerConfig returns a config with every default filled in; the
@@ -100,6 +106,9 @@ func (c ServerConfig) Validate() error {
 		if _, err := splitPort(c.Addr); err != nil {
 			return err
 		}
+	}
+	if n := len(c.StatelessResetKey); n != 0 && n != len(quic.StatelessResetKey{}) {
+		return fmt.Errorf("server config: StatelessResetKey has %d bytes, want %d: %w", n, len(quic.StatelessResetKey{}), ErrBadLimit)
 	}
 	for _, f := range []struct {
 		name string
@@ -354,6 +363,11 @@ func (s *Server) listenQUIC() error {
 		// Allow0RTT stays false: 0-RTT data can be replayed by an attacker.
 	}
 	s.quicTr = &quic.Transport{Conn: s.udpConn}
+	if k := s.cfg.StatelessResetKey; len(k) > 0 {
+		var key quic.StatelessResetKey
+		copy(key[:], k)
+		s.quicTr.StatelessResetKey = &key
+	}
 	ln, err := s.quicTr.Listen(http3.ConfigureTLSConfig(tlsConf), qconf)
 	if err != nil {
 		return fmt.Errorf("quic %s: %w: %w", s.udpConn.LocalAddr(), ErrListen, err)

@@ -137,6 +137,9 @@ func New(cfg Config) (*Server, error) {
 		Handler:     s.collectorMux(),
 		Logger:      s.log,
 		DisableQUIC: cfg.DisableQUIC,
+		// Per master and stable across its restarts, so a master back from
+		// a crash resets its collectors' old QUIC connections at once.
+		StatelessResetKey: deriveKey(secret, "quic stateless reset key "+cfg.NodeID, 32),
 	})
 	if err != nil {
 		s.apiLn.Close()
