@@ -159,11 +159,16 @@ func TestMeshdDev(t *testing.T) {
 	if !strings.Contains(p.Log(), "licmesh dev stopped") {
 		t.Fatal("no goodbye line")
 	}
-	for port := base; port <= base+80; port += 10 {
-		if l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port)); err != nil {
-			t.Errorf("port %d still taken after Ctrl-C: %v", port, err)
-		} else {
-			l.Close()
+	// The ports meshd dev used (master i: base+10i .. +2 and base+43+10i)
+	// are free again. Only those: other ports in the range may be any
+	// process's ephemeral ports.
+	for i := range 3 {
+		for _, port := range []int{base + 10*i, base + 10*i + 1, base + 10*i + 2, base + 43 + 10*i} {
+			if l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port)); err != nil {
+				t.Errorf("port %d still taken after Ctrl-C: %v", port, err)
+			} else {
+				l.Close()
+			}
 		}
 	}
 }
