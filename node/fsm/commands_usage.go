@@ -219,9 +219,9 @@ func (c SetSiteZone) validate() error {
 	return nil
 }
 
-// LoadZone resolves an IANA time zone name the way every master does
-// (this package embeds the zone database, for hosts that lack one). It
-// refuses "Local", which means a different zone on each host.
+// LoadZone resolves an IANA time zone name the way every master does: from
+// the zone database built into this package (zones.go), never the host's.
+// It refuses "Local", which means a different zone on each host.
 func LoadZone(name string) (*time.Location, error) {
 	switch {
 	case name == "":
@@ -231,7 +231,7 @@ func LoadZone(name string) (*time.Location, error) {
 	case name == "Local":
 		return nil, errors.New(`time zone "Local" differs from host to host: name the zone, like "Europe/Paris" or "UTC"`)
 	}
-	loc, err := time.LoadLocation(name)
+	loc, err := loadBuiltinZone(name)
 	if err != nil {
 		return nil, fmt.Errorf("unknown time zone %q", clip(name))
 	}

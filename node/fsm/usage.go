@@ -3,10 +3,6 @@ package fsm
 import (
 	"math"
 	"time"
-	// Month and day bounds come from the zone database: every master must
-	// resolve the site's zone from the same data, so it is built in for
-	// hosts that have none.
-	_ "time/tzdata"
 
 	"github.com/licmesh/licmesh/licensing/usage"
 )
