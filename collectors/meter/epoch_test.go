@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"math"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -47,7 +48,7 @@ func TestNewerEpochMovesAbove(t *testing.T) {
 	if st.Epoch != moved || st.EpochMoves != 1 || st.Spool.Epoch != spoolEpoch || st.FailuresInRow != 0 {
 		t.Fatalf("Stats = %+v; want epoch %d after one move", st, moved)
 	}
-	if got := seqs(e.master.committed(moved)); !equalSeqs(got, seqRange(1, 3)) {
+	if got := seqs(e.master.committed(moved)); !slices.Equal(got, seqRange(1, 3)) {
 		t.Errorf("committed under the new epoch: %v", got)
 	}
 	if got := e.master.committed(spoolEpoch); len(got) != 0 {
@@ -73,7 +74,7 @@ func TestNewerEpochMovesAbove(t *testing.T) {
 	stop = e.run(m)
 	m.record(t.Context(), sampleN(4, 2))
 	waitFor(t, "a sample after the restart", func() bool { return m.Stats().RecordsAcked == 1 })
-	if got := seqs(e.master.committed(moved)); !equalSeqs(got, seqRange(1, 5)) {
+	if got := seqs(e.master.committed(moved)); !slices.Equal(got, seqRange(1, 5)) {
 		t.Errorf("committed under the moved epoch: %v", got)
 	}
 	stop()

@@ -287,17 +287,5 @@ func seqRange(from, to uint64) []uint64 {
 	return out
 }
 
-func equalSeqs(a, b []uint64) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
-}
-
 // spoolStats is a shortcut.
 func spoolStats(m *Meter) spool.Stats { return m.Stats().Spool }

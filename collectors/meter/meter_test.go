@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -49,7 +50,7 @@ func TestSamplesSpooledSentAndAcked(t *testing.T) {
 	waitFor(t, "every record acknowledged", func() bool { return m.Stats().RecordsAcked == n })
 
 	got := e.master.committed(epoch)
-	if !equalSeqs(seqs(got), seqRange(1, n)) {
+	if !slices.Equal(seqs(got), seqRange(1, n)) {
 		t.Fatalf("master committed seqs %v, want 1..%d", seqs(got), n)
 	}
 	for i, r := range got {
@@ -103,7 +104,7 @@ func TestDuplicates(t *testing.T) {
 		e.clock.Advance(e.cfg.RetryMax)
 		waitFor(t, "the resend acknowledged", func() bool { return m.Stats().RecordsAcked == 5 })
 		e.master.checkOnce(t)
-		if got := seqs(e.master.committed(m.Stats().Epoch)); !equalSeqs(got, seqRange(1, 5)) {
+		if got := seqs(e.master.committed(m.Stats().Epoch)); !slices.Equal(got, seqRange(1, 5)) {
 			t.Errorf("committed %v", got)
 		}
 		e.master.set(func(f *fakeMaster) {
@@ -252,7 +253,7 @@ func TestRestartResumesFromSpool(t *testing.T) {
 	e.run(m)
 	waitFor(t, "the rest delivered", func() bool { return spoolStats(m).AckedSeq == 5 })
 	got := e.master.committed(epoch)
-	if !equalSeqs(seqs(got), seqRange(1, 5)) {
+	if !slices.Equal(seqs(got), seqRange(1, 5)) {
 		t.Fatalf("committed %v", seqs(got))
 	}
 	for i, r := range got {
@@ -296,7 +297,7 @@ func TestFullSpoolDropsOldest(t *testing.T) {
 	e.clock.Advance(e.cfg.RetryMax)
 	waitFor(t, "the rest delivered", func() bool { return spoolStats(m).Records == 0 })
 	got := seqs(e.master.committed(st.Epoch))
-	if !equalSeqs(got, seqRange(st.DroppedFull+1, n)) {
+	if !slices.Equal(got, seqRange(st.DroppedFull+1, n)) {
 		t.Fatalf("committed %d..%d (%d), want %d..%d", got[0], got[len(got)-1], len(got), st.DroppedFull+1, n)
 	}
 }
@@ -379,7 +380,7 @@ func TestUndecodableRecordSkipped(t *testing.T) {
 	}
 	e.run(m)
 	waitFor(t, "everything acknowledged", func() bool { return spoolStats(m).AckedSeq == 4 })
-	if got := seqs(e.master.committed(m.Stats().Epoch)); !equalSeqs(got, []uint64{1, 3}) {
+	if got := seqs(e.master.committed(m.Stats().Epoch)); !slices.Equal(got, []uint64{1, 3}) {
 		t.Errorf("committed %v, want 1 and 3", got)
 	}
 	if st := m.Stats(); st.Undecodable != 2 {

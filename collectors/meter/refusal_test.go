@@ -94,7 +94,7 @@ func TestRefusedRecordsSkipped(t *testing.T) {
 				}
 			}
 			epoch := m.Stats().Epoch
-			if got := seqs(e.master.committed(epoch)); !equalSeqs(got, want) {
+			if got := seqs(e.master.committed(epoch)); !slices.Equal(got, want) {
 				t.Errorf("committed %v, want %v", got, want)
 			}
 			e.master.checkOnce(t)
@@ -224,7 +224,7 @@ func TestTooLargeShrinks(t *testing.T) {
 	e.run(m)
 	waitFor(t, "the spool drained", func() bool { st := m.Stats(); return st.RecordsAcked+st.RejectedRecords == 10 })
 	want := []uint64{1, 2, 3, 4, 5, 6, 8, 9, 10}
-	if got := seqs(e.master.committed(m.Stats().Epoch)); !equalSeqs(got, want) {
+	if got := seqs(e.master.committed(m.Stats().Epoch)); !slices.Equal(got, want) {
 		t.Errorf("committed %v, want %v", got, want)
 	}
 	e.master.set(func(*fakeMaster) { t.Logf("batch sizes: %v", sizes) })
@@ -299,7 +299,7 @@ func TestRefusalsOverConnect(t *testing.T) {
 			e.run(m)
 			waitFor(t, "the spool drained", func() bool { st := m.Stats(); return st.RecordsAcked+st.RejectedRecords == 12 })
 			want := []uint64{1, 2, 3, 4, 5, 6, 8, 9, 10, 11, 12}
-			if got := seqs(e.master.committed(m.Stats().Epoch)); !equalSeqs(got, want) {
+			if got := seqs(e.master.committed(m.Stats().Epoch)); !slices.Equal(got, want) {
 				t.Errorf("committed %v, want %v", got, want)
 			}
 			e.master.checkOnce(t)

@@ -53,7 +53,7 @@ func TestConcurrentAppendsGroupCommit(t *testing.T) {
 		seqs = append(seqs, seq)
 	}
 	slices.Sort(seqs)
-	if !equalSeqs(seqs, seqRange(1, n)) {
+	if !slices.Equal(seqs, seqRange(1, n)) {
 		t.Fatalf("seqs are not 1..%d: %v", n, seqs)
 	}
 	st := s.Stats()
@@ -65,7 +65,7 @@ func TestConcurrentAppendsGroupCommit(t *testing.T) {
 
 	s = openSpool(t, dir, cfg)
 	recs := pendingAll(t, s, 0)
-	if !equalSeqs(seqsOf(recs), seqRange(1, n)) {
+	if !slices.Equal(seqsOf(recs), seqRange(1, n)) {
 		t.Fatalf("after restart, %d records", len(recs))
 	}
 	checkPayloads(t, recs, func(seq uint64) int { return bySeq[seq] })
@@ -108,7 +108,7 @@ func TestConsumerWhileAppending(t *testing.T) {
 		}
 	}
 	wg.Wait()
-	if !equalSeqs(got, seqRange(1, n)) {
+	if !slices.Equal(got, seqRange(1, n)) {
 		t.Fatalf("consumer saw %d records, not 1..%d once each", len(got), n)
 	}
 	if st := s.Stats(); st.Records != 0 || st.Segments != 1 {

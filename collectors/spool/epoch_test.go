@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 )
@@ -79,7 +80,7 @@ func TestEpochForOldStateFile(t *testing.T) {
 	if epoch < uint64(clock.Now().UnixNano()) {
 		t.Fatalf("epoch %d for an old state file, want at least the time now %d", epoch, clock.Now().UnixNano())
 	}
-	if got := seqsOf(pendingAll(t, s, 0)); !equalSeqs(got, seqRange(5, 10)) {
+	if got := seqsOf(pendingAll(t, s, 0)); !slices.Equal(got, seqRange(5, 10)) {
 		t.Errorf("Pending = %v, want 5..10", got)
 	}
 	if st := stateOnDisk(t, dir); st.Epoch != epoch || st.AckedSeq != 4 {

@@ -2,6 +2,7 @@ package spool
 
 import (
 	"os"
+	"slices"
 	"sync"
 	"testing"
 )
@@ -51,7 +52,7 @@ func TestFullDropsOldest(t *testing.T) {
 	// The newest records are all there, the oldest are the ones gone, and
 	// the loss is one gap that Stats accounts for exactly.
 	recs := pendingAll(t, s, 0)
-	if !equalSeqs(seqsOf(recs), seqRange(st.DroppedRecords+1, n)) {
+	if !slices.Equal(seqsOf(recs), seqRange(st.DroppedRecords+1, n)) {
 		t.Fatalf("Pending seqs = %v..., dropped %d", seqsOf(recs)[:3], st.DroppedRecords)
 	}
 	checkPayloads(t, recs, identity)

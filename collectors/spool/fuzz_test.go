@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 )
 
@@ -68,7 +69,7 @@ func FuzzOpenSegment(f *testing.F) {
 		if err != nil {
 			t.Fatalf("Pending: %v", err)
 		}
-		if !equalSeqs(seqsOf(recs), seqRange(1, uint64(len(recs)))) {
+		if !slices.Equal(seqsOf(recs), seqRange(1, uint64(len(recs)))) {
 			t.Fatalf("recovered seqs %v are not 1..n", seqsOf(recs))
 		}
 		st := s.Stats()

@@ -127,19 +127,6 @@ func seqRange(from, to uint64) []uint64 {
 	return out
 }
 
-// equalSeqs compares two seq lists.
-func equalSeqs(a, b []uint64) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
-}
-
 // segmentFiles lists dir's segment files, oldest first.
 func segmentFiles(t testing.TB, dir string) []string {
 	t.Helper()

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"slices"
 	"sync"
 	"testing"
 )
@@ -108,7 +109,7 @@ func TestKill9(t *testing.T) {
 	st := s.Stats()
 	t.Logf("after kill -9: %+v", st)
 	recs := pendingAll(t, s, 0)
-	if !equalSeqs(seqsOf(recs), seqRange(1, st.LastSeq)) || st.CorruptSegments != 0 {
+	if !slices.Equal(seqsOf(recs), seqRange(1, st.LastSeq)) || st.CorruptSegments != 0 {
 		t.Fatalf("recovered seqs are not 1..%d (%d records, stats %+v)", st.LastSeq, len(recs), st)
 	}
 	got := map[uint64][]byte{}

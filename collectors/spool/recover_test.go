@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 )
 
@@ -67,7 +68,7 @@ func TestTornTailAtEveryOffset(t *testing.T) {
 			t.Fatalf("cut at %d: Stats = %+v; want %d torn bytes, nothing corrupt, last seq %d", cut, st, cut-start, n-1)
 		}
 		recs := pendingAll(t, s, 0)
-		if !equalSeqs(seqsOf(recs), seqRange(1, n-1)) {
+		if !slices.Equal(seqsOf(recs), seqRange(1, n-1)) {
 			t.Fatalf("cut at %d: Pending seqs = %v", cut, seqsOf(recs))
 		}
 		checkPayloads(t, recs, identity)
@@ -111,7 +112,7 @@ func TestTornTailGarbage(t *testing.T) {
 		if st := s.Stats(); st.TornBytes == 0 || st.CorruptSegments != 0 || st.LastSeq != n-1 {
 			t.Errorf("%s: Stats = %+v; want a torn tail", name, st)
 		}
-		if got := seqsOf(pendingAll(t, s, 0)); !equalSeqs(got, seqRange(1, n-1)) {
+		if got := seqsOf(pendingAll(t, s, 0)); !slices.Equal(got, seqRange(1, n-1)) {
 			t.Errorf("%s: Pending seqs = %v", name, got)
 		}
 	}
@@ -147,7 +148,7 @@ func TestCorruptMiddleOfLastSegment(t *testing.T) {
 		if st.CorruptSegments != 1 || st.TornBytes != 0 || st.SkippedBytes != int64(len(raw)-offs[victim]) {
 			t.Fatalf("flip at %d: Stats = %+v; want one corrupt segment, %d skipped bytes", pos, st, len(raw)-offs[victim])
 		}
-		if got := seqsOf(pendingAll(t, s, 0)); !equalSeqs(got, seqRange(1, badSeq-1)) {
+		if got := seqsOf(pendingAll(t, s, 0)); !slices.Equal(got, seqRange(1, badSeq-1)) {
 			t.Fatalf("flip at %d: Pending seqs = %v", pos, got)
 		}
 		// The skipped records may have reached a master: their seqs stay used.
@@ -188,7 +189,7 @@ func TestCorruptOlderSegment(t *testing.T) {
 	}
 	want := append(seqRange(1, uint64(victim)), seqRange(nextFirst, n)...)
 	recs := pendingAll(t, s, 0)
-	if !equalSeqs(seqsOf(recs), want) {
+	if !slices.Equal(seqsOf(recs), want) {
 		t.Errorf("Pending seqs = %v, want %v", seqsOf(recs), want)
 	}
 	checkPayloads(t, recs, identity)
@@ -226,7 +227,7 @@ func TestCorruptionFoundByPending(t *testing.T) {
 	nextFirst, _ := parseSegmentName(filepath.Base(segs[1]))
 	want := append(seqRange(1, uint64(victim)), seqRange(nextFirst, n)...)
 	for range 2 {
-		if got := seqsOf(pendingAll(t, s, 0)); !equalSeqs(got, want) {
+		if got := seqsOf(pendingAll(t, s, 0)); !slices.Equal(got, want) {
 			t.Fatalf("Pending seqs = %v, want %v", got, want)
 		}
 		if st := s.Stats(); st.CorruptSegments != 1 {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 )
@@ -23,7 +24,7 @@ func TestRoundTrip(t *testing.T) {
 		clock.Advance(time.Second)
 	}
 	recs := pendingAll(t, s, 0)
-	if !equalSeqs(seqsOf(recs), seqRange(1, 10)) {
+	if !slices.Equal(seqsOf(recs), seqRange(1, 10)) {
 		t.Fatalf("Pending(0) seqs = %v", seqsOf(recs))
 	}
 	checkPayloads(t, recs, identity)
@@ -33,27 +34,27 @@ func TestRoundTrip(t *testing.T) {
 		}
 	}
 
-	if got := seqsOf(pendingAll(t, s, 6)); !equalSeqs(got, seqRange(7, 10)) {
+	if got := seqsOf(pendingAll(t, s, 6)); !slices.Equal(got, seqRange(7, 10)) {
 		t.Errorf("Pending(6) seqs = %v", got)
 	}
 	recs, err := s.Pending(0, 3, 1<<20)
-	if err != nil || !equalSeqs(seqsOf(recs), seqRange(1, 3)) {
+	if err != nil || !slices.Equal(seqsOf(recs), seqRange(1, 3)) {
 		t.Errorf("Pending(0, 3 records) = %v, %v", seqsOf(recs), err)
 	}
 	one := len(payloadFor(0))
 	recs, err = s.Pending(0, 100, 2*one+1)
-	if err != nil || !equalSeqs(seqsOf(recs), seqRange(1, 2)) {
+	if err != nil || !slices.Equal(seqsOf(recs), seqRange(1, 2)) {
 		t.Errorf("Pending(0, 2.5 payloads of bytes) = %v, %v", seqsOf(recs), err)
 	}
 	recs, err = s.Pending(0, 100, 1)
-	if err != nil || !equalSeqs(seqsOf(recs), []uint64{1}) {
+	if err != nil || !slices.Equal(seqsOf(recs), []uint64{1}) {
 		t.Errorf("Pending(0, 1 byte) = %v, %v; want the first record alone", seqsOf(recs), err)
 	}
 
 	if err := s.Ack(4); err != nil {
 		t.Fatalf("Ack(4): %v", err)
 	}
-	if got := seqsOf(pendingAll(t, s, 0)); !equalSeqs(got, seqRange(5, 10)) {
+	if got := seqsOf(pendingAll(t, s, 0)); !slices.Equal(got, seqRange(5, 10)) {
 		t.Errorf("after Ack(4), Pending(0) seqs = %v", got)
 	}
 	st := s.Stats()
@@ -83,11 +84,11 @@ func TestRestartContinues(t *testing.T) {
 
 	s = openSpool(t, dir, cfg)
 	recs := pendingAll(t, s, 0)
-	if !equalSeqs(seqsOf(recs), seqRange(1, 100)) {
+	if !slices.Equal(seqsOf(recs), seqRange(1, 100)) {
 		t.Fatalf("after restart, Pending seqs = %v", seqsOf(recs))
 	}
 	checkPayloads(t, recs, identity)
-	if got := appendN(t, s, 100, 5); !equalSeqs(got, seqRange(101, 105)) {
+	if got := appendN(t, s, 100, 5); !slices.Equal(got, seqRange(101, 105)) {
 		t.Errorf("after restart, seqs = %v, want 101..105", got)
 	}
 	checkPayloads(t, pendingAll(t, s, 0), identity)
@@ -117,7 +118,7 @@ func TestAckDeletesSegmentsAndSurvivesRestart(t *testing.T) {
 	// Acknowledged records never come back, even from a segment that
 	// still holds some.
 	s = openSpool(t, dir, cfg)
-	if got := seqsOf(pendingAll(t, s, 0)); !equalSeqs(got, seqRange(121, 150)) {
+	if got := seqsOf(pendingAll(t, s, 0)); !slices.Equal(got, seqRange(121, 150)) {
 		t.Errorf("after restart, Pending seqs = %v", got)
 	}
 	if err := s.Ack(150); err != nil {
@@ -157,7 +158,7 @@ func TestAckAheadChangesNothing(t *testing.T) {
 	if err := s.Ack(4); !errors.Is(err, ErrAckAhead) {
 		t.Fatalf("Ack(4) with 3 records = %v, want ErrAckAhead", err)
 	}
-	if got := seqsOf(pendingAll(t, s, 0)); !equalSeqs(got, seqRange(1, 3)) {
+	if got := seqsOf(pendingAll(t, s, 0)); !slices.Equal(got, seqRange(1, 3)) {
 		t.Errorf("after a refused Ack, Pending = %v", got)
 	}
 	if st := s.Stats(); st.AckedSeq != 0 {
@@ -296,7 +297,7 @@ func TestSyncOffPendingSyncsFirst(t *testing.T) {
 	if st := s.Stats(); st.DurableSeq != 0 {
 		t.Errorf("without Sync, DurableSeq = %d before Pending", st.DurableSeq)
 	}
-	if got := seqsOf(pendingAll(t, s, 0)); !equalSeqs(got, seqRange(1, 10)) {
+	if got := seqsOf(pendingAll(t, s, 0)); !slices.Equal(got, seqRange(1, 10)) {
 		t.Errorf("Pending = %v", got)
 	}
 	if st := s.Stats(); st.DurableSeq != 10 || st.Syncs != 1 {
