@@ -38,7 +38,9 @@ func applyEnroll(s *state, _ *applyCtx, c *Enroll) Response {
 		TokenID:    c.TokenID,
 		LastSeenAt: c.Now,
 	}
-	s.entChanged = s.index // volume coverage
+	if s.hasVolumeLicense() {
+		s.entChanged = s.index // who a volume license covers may change
+	}
 	return Response{}
 }
 

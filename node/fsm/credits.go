@@ -157,7 +157,14 @@ func applyConsumeCredits(s *state, ac *applyCtx, c *ConsumeCredits) Response {
 		r := CreditReceipt{Collector: c.Collector, RequestID: c.RequestID, License: cd.l.ID, Unit: c.Unit,
 			Amount: c.Amount, Remaining: b.Remaining, Low: b.Low, At: ac.at}
 		s.keepReceipt(r)
-		s.entChanged = s.index
+		// Entitlement documents carry each balance, but re-signing every
+		// collector's document at every consumption would cost the masters
+		// far more than the consumption: documents are re-sent when a
+		// balance turns low or runs out, and show the rest at their next
+		// refresh. The masters enforce the balance; the copy is advisory.
+		if b.Low != cd.bal.Low || b.Exhausted != cd.bal.Exhausted {
+			s.entChanged = s.index
+		}
 		return Response{Credit: &r}
 	}
 	return Response{Err: fmt.Errorf("%w: %w: %d %s needed, %d left across %d license(s), none with enough alone",

@@ -201,3 +201,18 @@ func mustParse(t *testing.T, text []byte) *license.License {
 	}
 	return l
 }
+
+// TestCreditsReSignOnlyAtThresholds: a consumption marks entitlements
+// changed only when a balance turns low or runs out, not at every unit.
+func TestCreditsReSignOnlyAtThresholds(t *testing.T) {
+	h := creditHarness(t)
+	before := h.f.EntitlementsChanged()
+	h.ok(ConsumeCreditsType, consume(1, "case", 1, t0+1)) // lic-soon 10 → 9
+	if h.f.EntitlementsChanged() != before {
+		t.Fatal("an ordinary consumption marked entitlements changed")
+	}
+	h.ok(ConsumeCreditsType, consume(2, "case", 6, t0+2)) // 9 → 3: low
+	if h.f.EntitlementsChanged() == before {
+		t.Fatal("a balance turning low did not mark entitlements changed")
+	}
+}

@@ -47,33 +47,67 @@ func (f *FSM) EntitlementsChanged() uint64 {
 	return f.st.entChanged
 }
 
-// Entitlements returns what collector is entitled to at trusted time, or
-// false if it is not enrolled.
-func (f *FSM) Entitlements(collector string) (EntitlementSet, bool) {
+// EntitlementBase is what every collector's entitlements are made from,
+// read once under one lock: masters build it once per change and derive
+// each collector's document from it.
+type EntitlementBase struct {
+	ClusterID string
+	// Index is the applied Raft index it was read at; Changed is
+	// EntitlementsChanged at that moment.
+	Index   uint64
+	Changed uint64
+	// Trusted is trusted time (Unix ms).
+	Trusted  int64
+	Licenses []LicenseInfo
+	// Covered lists, for each volume license, the collectors it covers.
+	Covered map[license.LicenseID][]string
+}
+
+// EntitlementBase returns the licenses judged at trusted time with volume
+// coverage, or false before the cluster is bootstrapped.
+func (f *FSM) EntitlementBase() (EntitlementBase, bool) {
 	f.mu.RLock()
 	defer f.mu.RUnlock()
 	s := f.st
-	if _, ok := s.collectors.m[collector]; !ok || s.cluster == nil {
-		return EntitlementSet{}, false
+	if s.cluster == nil {
+		return EntitlementBase{}, false
 	}
-	set := EntitlementSet{ClusterID: s.cluster.ID, Index: s.index, Changed: s.entChanged, Trusted: s.trusted}
-	var active []Collector // for volume coverage, computed once
+	b := EntitlementBase{ClusterID: s.cluster.ID, Index: s.index, Changed: s.entChanged, Trusted: s.trusted,
+		Covered: s.volumeCoverage()}
 	for _, id := range s.licenseIDs() {
-		rec := s.licenses[id]
-		e := Entitled{LicenseInfo: s.licenseInfo(rec), Covered: true}
-		if v := rec.lic.Volume; v != nil {
-			if active == nil {
-				active = s.activeCollectors()
-			}
-			n := min(v.Installations, len(active))
-			e.Covered = slices.ContainsFunc(active[:n], func(c Collector) bool { return c.ID == collector })
+		b.Licenses = append(b.Licenses, s.licenseInfo(s.licenses[id]))
+	}
+	return b, true
+}
+
+// For returns the licenses as they apply to collector.
+func (b EntitlementBase) For(collector string) []Entitled {
+	out := make([]Entitled, 0, len(b.Licenses))
+	for _, l := range b.Licenses {
+		e := Entitled{LicenseInfo: l, Covered: true}
+		if v := l.Volume; v != nil {
+			e.Covered = slices.Contains(b.Covered[l.ID], collector)
 			if !e.Covered {
 				e.Note = fmt.Sprintf("license covers %d installation(s), taken by collectors enrolled earlier", v.Installations)
 			}
 		}
-		set.Licenses = append(set.Licenses, e)
+		out = append(out, e)
 	}
-	return set, true
+	return out
+}
+
+// Entitlements returns what collector is entitled to at trusted time, or
+// false if it is not enrolled.
+func (f *FSM) Entitlements(collector string) (EntitlementSet, bool) {
+	if _, ok := f.Collector(collector); !ok {
+		return EntitlementSet{}, false
+	}
+	b, ok := f.EntitlementBase()
+	if !ok {
+		return EntitlementSet{}, false
+	}
+	return EntitlementSet{ClusterID: b.ClusterID, Index: b.Index, Changed: b.Changed, Trusted: b.Trusted,
+		Licenses: b.For(collector)}, true
 }
 
 // VolumeCoverage returns, for each stored volume license, the collectors it
@@ -81,7 +115,10 @@ func (f *FSM) Entitlements(collector string) (EntitlementSet, bool) {
 func (f *FSM) VolumeCoverage() map[license.LicenseID][]string {
 	f.mu.RLock()
 	defer f.mu.RUnlock()
-	s := f.st
+	return f.st.volumeCoverage()
+}
+
+func (s *state) volumeCoverage() map[license.LicenseID][]string {
 	out := map[license.LicenseID][]string{}
 	var active []Collector
 	for _, id := range s.licenseIDs() {
@@ -144,4 +181,15 @@ func (f *FSM) CoversPool(collector, pool string) (bool, string) {
 		refusal = fmt.Sprintf("volume license %s covers %d installation(s), taken by collectors enrolled earlier", id, v.Installations)
 	}
 	return refusal == "", refusal
+}
+
+// hasVolumeLicense reports whether a volume license is stored, the only
+// kind whose entitlements depend on which collectors are enrolled.
+func (s *state) hasVolumeLicense() bool {
+	for _, rec := range s.licenses {
+		if rec.lic.Volume != nil {
+			return true
+		}
+	}
+	return false
 }

@@ -86,11 +86,17 @@ func (h collectorHandler) WatchEntitlements(ctx context.Context, _ *connect.Requ
 	var lastSent time.Time
 	for {
 		changed := s.ents.wait()
-		tok, sum, err := s.entitlementDoc(id)
+		doc, sum, err := s.entitlementDoc(id)
 		if err != nil {
 			return toConnect(err)
 		}
 		if lastSent.IsZero() || sum != lastSum || time.Since(lastSent) >= s.cfg.EntitlementRefresh {
+			// Signed only when sent: most wake-ups change nothing for
+			// this collector.
+			tok, err := s.signEntitlements(doc)
+			if err != nil {
+				return toConnect(err)
+			}
 			if err := stream.Send(&licmeshv1.WatchEntitlementsResponse{Document: tok}); err != nil {
 				return err
 			}
@@ -111,31 +117,67 @@ func (h collectorHandler) WatchEntitlements(ctx context.Context, _ *connect.Requ
 	}
 }
 
-// entitlementDoc builds and signs the collector's document. sum digests
+// entBaseMaxAge bounds how long a master reuses the entitlement base
+// without a change, so refreshed documents carry a recent trusted time.
+const entBaseMaxAge = time.Second
+
+// entCache holds the entitlement base, built once per change (and at most
+// once a second otherwise) for every stream: with thousands of collectors
+// connected, a license change then costs one read of the state, not one
+// per collector.
+type entCache struct {
+	mu    sync.Mutex
+	base  fsm.EntitlementBase
+	ok    bool
+	built time.Time
+}
+
+func (s *Server) entitlementBase() (fsm.EntitlementBase, error) {
+	c := &s.entCache
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.ok || c.base.Changed != s.fsm.EntitlementsChanged() || time.Since(c.built) >= entBaseMaxAge {
+		b, ok := s.fsm.EntitlementBase()
+		if !ok {
+			return fsm.EntitlementBase{}, ErrNotBootstrap
+		}
+		c.base, c.ok, c.built = b, true, time.Now()
+	}
+	return c.base, nil
+}
+
+// entitlementDoc builds the collector's document, unsigned. sum digests
 // what it says apart from its serial and issue time, so streams send a
 // new document only when something a collector acts on changed.
-func (s *Server) entitlementDoc(collector string) (string, [32]byte, error) {
-	set, ok := s.fsm.Entitlements(collector)
-	if !ok {
-		return "", [32]byte{}, connect.NewError(connect.CodePermissionDenied, fmt.Errorf("%w: collector %s is not enrolled", ErrNotCollector, collector))
+func (s *Server) entitlementDoc(collector string) (*entitlement.Document, [32]byte, error) {
+	if _, ok := s.fsm.Collector(collector); !ok {
+		return nil, [32]byte{}, connect.NewError(connect.CodePermissionDenied, fmt.Errorf("%w: collector %s is not enrolled", ErrNotCollector, collector))
 	}
-	sg, err := s.signingKey()
+	base, err := s.entitlementBase()
 	if err != nil {
-		return "", [32]byte{}, err
+		return nil, [32]byte{}, err
 	}
 	doc := &entitlement.Document{
-		Format: entitlement.FormatVersion, ClusterID: set.ClusterID, CollectorID: collector,
-		Serial: max(set.Index, 1), IssuedAt: time.UnixMilli(set.Trusted).UTC(),
+		Format: entitlement.FormatVersion, ClusterID: base.ClusterID, CollectorID: collector,
+		Serial: max(base.Index, 1), IssuedAt: time.UnixMilli(base.Trusted).UTC(),
 	}
-	for _, e := range set.Licenses {
+	for _, e := range base.For(collector) {
 		doc.Entitlements = append(doc.Entitlements, entitledToDoc(e))
 	}
 	body, err := json.Marshal(doc.Entitlements)
 	if err != nil {
-		return "", [32]byte{}, err
+		return nil, [32]byte{}, err
 	}
-	tok, err := entitlement.Sign(doc, sg.priv)
-	return tok, sha256.Sum256(body), err
+	return doc, sha256.Sum256(body), nil
+}
+
+// signEntitlements signs a document with the cluster key.
+func (s *Server) signEntitlements(doc *entitlement.Document) (string, error) {
+	sg, err := s.signingKey()
+	if err != nil {
+		return "", err
+	}
+	return entitlement.Sign(doc, sg.priv)
 }
 
 func entitledToDoc(e fsm.Entitled) entitlement.Entitlement {

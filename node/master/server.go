@@ -50,6 +50,7 @@ type Server struct {
 	signer   atomic.Pointer[signer]
 	presence *presence
 	ents     *entWatch
+	entCache entCache
 
 	// leading is set once this master has taken up the leader's duties
 	// (barrier passed, deadlines reset) and cleared when it steps down.
