@@ -99,8 +99,10 @@ func runSimulation(ctx context.Context, dc devConfig, dir, token string, vendorK
 			fmt.Fprintf(out, `  The first collector's local API (as the product sees it):
     curl -s -XPOST 127.0.0.1:%d/v1/leases -H 'Content-Type: application/json' -d '{"pool":"analyst","holder":"me"}'
     curl -s 127.0.0.1:%d/v1/leases
+    curl -s 127.0.0.1:%d/v1/features/designer_export     # is this module on? (works with every master down)
+    curl -s -XPOST 127.0.0.1:%d/v1/credits/consume -H 'Content-Type: application/json' -d '{"unit":"case","amount":1}'
 
-`, dc.basePort+80, dc.basePort+80)
+`, dc.basePort+80, dc.basePort+80, dc.basePort+80, dc.basePort+80)
 		}
 	}
 	select {
