@@ -23,9 +23,8 @@ const (
 	// MinSpoolMaxMiB and MaxSpoolMaxMiB bound usage.spool_max_mib.
 	MinSpoolMaxMiB = 2
 	MaxSpoolMaxMiB = 64 << 10
-	// DefaultBatchMaxRecords, MaxBatchRecords and MaxSendInterval are
-	// package meter's (which cannot be imported here: it depends on this
-	// package through masters); collectord's tests check they agree.
+	// DefaultBatchMaxRecords, MaxBatchRecords and MaxSendInterval bound
+	// the usage sender; package meter takes its limits from here.
 	DefaultBatchMaxRecords = 500
 	MaxBatchRecords        = 10_000
 	MaxSendInterval        = time.Hour

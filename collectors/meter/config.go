@@ -6,13 +6,16 @@ import (
 	"time"
 
 	"github.com/licmesh/licmesh/collectors/clock"
+	"github.com/licmesh/licmesh/collectors/config"
 	"github.com/licmesh/licmesh/collectors/spool"
 	"github.com/licmesh/licmesh/licensing/usage"
 )
 
 // Defaults and limits of Config.
 const (
-	DefaultBatchMaxRecords = 500
+	// The collector's config file bounds what it may ask of the meter, so
+	// these limits are the config's.
+	DefaultBatchMaxRecords = config.DefaultBatchMaxRecords
 	DefaultBatchMaxBytes   = 512 << 10
 	DefaultSendTimeout     = time.Minute
 	DefaultAppendTimeout   = 10 * time.Second
@@ -22,10 +25,10 @@ const (
 	// MaxBatchRecords and MaxBatchBytes bound a report so that, with its
 	// per-record framing, it stays under the collector protocol's 1 MiB
 	// message limit. A spool record must fit in MaxBatchBytes too.
-	MaxBatchRecords = 10_000
+	MaxBatchRecords = config.MaxBatchRecords
 	MaxBatchBytes   = 768 << 10
 	// MaxSendInterval bounds Config.SendInterval.
-	MaxSendInterval = time.Hour
+	MaxSendInterval = config.MaxSendInterval
 )
 
 // Config configures a Meter.
