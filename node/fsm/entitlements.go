@@ -88,7 +88,7 @@ func (b EntitlementBase) For(collector string) []Entitled {
 		if v := l.Volume; v != nil {
 			e.Covered = slices.Contains(b.Covered[l.ID], collector)
 			if !e.Covered {
-				e.Note = fmt.Sprintf("license covers %d installation(s), taken by collectors enrolled earlier", v.Installations)
+				e.Note = uncoveredNote(l.ID, v.Installations)
 			}
 		}
 		out = append(out, e)
@@ -165,22 +165,43 @@ func (f *FSM) CoversPool(collector, pool string) (bool, string) {
 	if !ok || p.source != SourceLicense {
 		return true, ""
 	}
-	var active []Collector
 	var refusal string
+	rank, active := -1, false
 	for _, id := range p.licenses {
 		v := s.licenses[id].lic.Volume
 		if v == nil {
 			return true, ""
 		}
-		if active == nil {
-			active = s.activeCollectors()
+		if rank < 0 {
+			rank, active = s.coverageRank(collector)
 		}
-		if slices.ContainsFunc(active[:min(v.Installations, len(active))], func(c Collector) bool { return c.ID == collector }) {
+		if active && rank < v.Installations {
 			return true, ""
 		}
-		refusal = fmt.Sprintf("volume license %s covers %d installation(s), taken by collectors enrolled earlier", id, v.Installations)
+		refusal = "volume " + uncoveredNote(id, v.Installations)
 	}
 	return refusal == "", refusal
+}
+
+// coverageRank is where collector stands in activeCollectors' order, and
+// whether it is in it at all: one pass, no sort, for the acquire path.
+func (s *state) coverageRank(collector string) (rank int, active bool) {
+	me, ok := s.collectors.m[collector]
+	if !ok || me.LastSeenAt < s.trusted-CoverageWindowMs {
+		return 0, false
+	}
+	for _, c := range s.collectors.m {
+		if c.LastSeenAt >= s.trusted-CoverageWindowMs &&
+			cmp.Or(cmp.Compare(c.EnrolledAt, me.EnrolledAt), cmp.Compare(c.ID, me.ID)) < 0 {
+			rank++
+		}
+	}
+	return rank, true
+}
+
+// uncoveredNote says why a volume license does not cover a collector.
+func uncoveredNote(id license.LicenseID, installations int) string {
+	return fmt.Sprintf("license %s covers %d installation(s), taken by collectors enrolled earlier", id, installations)
 }
 
 // hasVolumeLicense reports whether a volume license is stored, the only
