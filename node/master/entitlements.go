@@ -14,7 +14,6 @@ import (
 	"connectrpc.com/connect"
 
 	"github.com/licmesh/licmesh/licensing/entitlement"
-	"github.com/licmesh/licmesh/licensing/license"
 	licmeshv1 "github.com/licmesh/licmesh/mesh/wire/licmeshv1"
 	"github.com/licmesh/licmesh/node/fsm"
 )
@@ -215,13 +214,9 @@ func (h collectorHandler) ConsumeCredits(ctx context.Context, req *connect.Reque
 		return nil, err
 	}
 	m := req.Msg
-	if len(m.RequestId) != fsm.RequestIDLen {
-		return nil, connect.NewError(connect.CodeInvalidArgument, fmt.Errorf("%w: request_id has %d bytes, want %d", ErrBadRequest, len(m.RequestId), fsm.RequestIDLen))
-	}
-	if m.Amount < 1 || m.Amount > license.MaxCredits {
-		return nil, connect.NewError(connect.CodeInvalidArgument, fmt.Errorf("%w: amount %d out of range 1..%d", ErrBadRequest, m.Amount, int64(license.MaxCredits)))
-	}
 	s := h.s
+	// The command's own validation (request ID, unit, amount) runs before
+	// anything reaches Raft and answers InvalidArgument below.
 	cmd := fsm.ConsumeCredits{Collector: id, RequestID: hex.EncodeToString(m.RequestId), Unit: m.Unit, Amount: m.Amount, Now: s.now().UnixMilli()}
 	if _, err := s.apply(ctx, fsm.ConsumeCreditsType, cmd); err != nil {
 		if errors.Is(err, fsm.ErrMalformed) {

@@ -9,7 +9,10 @@ import (
 	"testing"
 	"time"
 
+	"connectrpc.com/connect"
+
 	"github.com/licmesh/licmesh/licensing/lease"
+	licmeshv1 "github.com/licmesh/licmesh/mesh/wire/licmeshv1"
 	"github.com/licmesh/licmesh/node/fsm"
 )
 
@@ -207,5 +210,27 @@ func TestIdleLeaderMovesTrustedTime(t *testing.T) {
 	time.Sleep(300 * time.Millisecond)
 	if lastIndex(s) != idx {
 		t.Fatal("the leader ticks while trusted time is current")
+	}
+}
+
+// TestConsumeCreditsRefusesBadRequests: a malformed consumption is refused
+// as InvalidArgument before it reaches Raft.
+func TestConsumeCreditsRefusesBadRequests(t *testing.T) {
+	s, _ := startMaster(t)
+	col := enrolled(t, s, "p", 1)
+	ctx := context.WithValue(context.Background(), collectorKey{}, callerInfo{id: col})
+	before := lastIndex(s)
+	for name, m := range map[string]*licmeshv1.ConsumeCreditsRequest{
+		"short request id": {RequestId: []byte("abc"), Unit: "case", Amount: 1},
+		"zero amount":      {RequestId: make([]byte, 16), Unit: "case", Amount: 0},
+		"no unit":          {RequestId: make([]byte, 16), Amount: 1},
+	} {
+		_, err := collectorHandler{s}.ConsumeCredits(ctx, connect.NewRequest(m))
+		if connect.CodeOf(err) != connect.CodeInvalidArgument {
+			t.Errorf("%s: %v, want InvalidArgument", name, err)
+		}
+	}
+	if lastIndex(s) != before {
+		t.Error("a refused consumption reached Raft")
 	}
 }
