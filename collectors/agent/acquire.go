@@ -9,7 +9,7 @@ import (
 
 	"connectrpc.com/connect"
 
-	"github.com/licmesh/licmesh/collectors/leases"
+	"github.com/licmesh/licmesh/collectors/leasebook"
 	"github.com/licmesh/licmesh/licensing/lease"
 	"github.com/licmesh/licmesh/mesh/wire/licmeshv1"
 	"github.com/licmesh/licmesh/mesh/wire/licmeshv1/licmeshv1connect"
@@ -43,35 +43,35 @@ func CheckHolder(pool, holder string) error {
 // are away); otherwise it asks the masters, within ctx and request_timeout.
 // Errors: ErrInvalidInput, ErrNotReady, ErrFull, a *RejectedError (no free
 // seat, unknown pool...), ErrUnavailable.
-func (a *Agent) Acquire(ctx context.Context, pool, holder string) (leases.Lease, error) {
+func (a *Agent) Acquire(ctx context.Context, pool, holder string) (leasebook.Lease, error) {
 	if err := CheckHolder(pool, holder); err != nil {
-		return leases.Lease{}, err
+		return leasebook.Lease{}, err
 	}
 	if l, ok := a.book.Find(pool, holder); ok {
 		return l, nil
 	}
 	id, tr := a.identity(), a.transport()
 	if id == nil || tr == nil {
-		return leases.Lease{}, ErrNotReady
+		return leasebook.Lease{}, ErrNotReady
 	}
 	// A release of this holder's previous lease that no master confirmed
 	// yet is settled first: asked again, a master would hand back that same
 	// lease, and the release retried later would then take it away.
 	if old, ok := a.book.FindReleasing(pool, holder); ok {
 		if err := a.releaseCall(ctx, tr, a.interactiveAttempt(), old); err != nil {
-			return leases.Lease{}, fmt.Errorf("%w: the release of this holder's previous lease %d is still pending: %w", ErrUnavailable, old, err)
+			return leasebook.Lease{}, fmt.Errorf("%w: the release of this holder's previous lease %d is still pending: %w", ErrUnavailable, old, err)
 		}
 		a.book.RemoveIfReleasing(old)
 	}
 	res, err := a.book.Reserve()
 	if err != nil {
-		return leases.Lease{}, fmt.Errorf("%w: %w", ErrFull, err)
+		return leasebook.Lease{}, fmt.Errorf("%w: %w", ErrFull, err)
 	}
 	defer res.Cancel()
 
 	ctx, cancel := context.WithTimeout(ctx, a.cfg.RequestTimeout)
 	defer cancel()
-	var got leases.Lease
+	var got leasebook.Lease
 	err = a.call(ctx, tr, a.interactiveAttempt(), func(ctx context.Context, c licmeshv1connect.CollectorServiceClient, addr string) error {
 		sentAt := a.clock.Now()
 		resp, err := c.Acquire(ctx, connect.NewRequest(&licmeshv1.AcquireRequest{Pool: pool, Holder: holder}))
@@ -89,7 +89,7 @@ func (a *Agent) Acquire(ctx context.Context, pool, holder string) (leases.Lease,
 		return nil
 	})
 	if err != nil {
-		return leases.Lease{}, err
+		return leasebook.Lease{}, err
 	}
 	a.log.Debug("collectord: lease acquired", "lease_id", got.ID, "pool", pool, "ttl", got.TTL)
 	a.kick()
@@ -100,12 +100,12 @@ func (a *Agent) Acquire(ctx context.Context, pool, holder string) (leases.Lease,
 // reached: the lease is then no longer renewed nor handed out, and the release
 // is retried in the background until the lease would have ended anyway.
 // Errors: ErrUnknownLease, a *RejectedError.
-func (a *Agent) Release(ctx context.Context, leaseID lease.ID) (l leases.Lease, pending bool, err error) {
+func (a *Agent) Release(ctx context.Context, leaseID lease.ID) (l leasebook.Lease, pending bool, err error) {
 	l, ok := a.book.Get(leaseID)
 	if !ok {
-		return leases.Lease{}, false, fmt.Errorf("%w: %d", ErrUnknownLease, leaseID)
+		return leasebook.Lease{}, false, fmt.Errorf("%w: %d", ErrUnknownLease, leaseID)
 	}
-	if l.State == leases.StateLost {
+	if l.State == leasebook.StateLost {
 		// The masters no longer know it: there is nothing to release there.
 		l, err = a.book.Remove(leaseID)
 		return l, false, err
@@ -126,7 +126,7 @@ func (a *Agent) Release(ctx context.Context, leaseID lease.ID) (l leases.Lease, 
 		l, err = a.book.MarkReleasing(leaseID)
 		return l, true, err
 	}
-	return leases.Lease{}, false, err
+	return leasebook.Lease{}, false, err
 }
 
 // releaseCall releases one lease at the masters. A master that does not know
@@ -171,7 +171,7 @@ func (a *Agent) releaseAll(ctx context.Context) {
 	}
 	var ids []lease.ID
 	for _, l := range a.book.List() {
-		if l.State != leases.StateLost {
+		if l.State != leasebook.StateLost {
 			ids = append(ids, l.ID)
 		}
 	}

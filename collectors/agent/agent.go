@@ -9,9 +9,9 @@ import (
 	"time"
 
 	"github.com/licmesh/licmesh/collectors/config"
+	"github.com/licmesh/licmesh/collectors/failover"
 	"github.com/licmesh/licmesh/collectors/identity"
-	"github.com/licmesh/licmesh/collectors/leases"
-	"github.com/licmesh/licmesh/collectors/masters"
+	"github.com/licmesh/licmesh/collectors/leasebook"
 	"github.com/licmesh/licmesh/mesh/pki"
 	"github.com/licmesh/licmesh/mesh/transport"
 )
@@ -24,8 +24,8 @@ type Agent struct {
 	log     *slog.Logger
 	mode    transport.Mode
 	store   *identity.Store
-	book    *leases.Book
-	masters *masters.List
+	book    *leasebook.Book
+	masters *failover.List
 	token   *pki.JoinToken // nil when enrolled and no token was configured
 	started time.Time
 	// renewBatchSize is maxRenewBatch; tests lower it.
@@ -89,7 +89,7 @@ func New(cfg config.Config, opts Options) (*Agent, error) {
 		log:     opts.Logger,
 		mode:    mode,
 		store:   store,
-		book:    leases.New(opts.Clock, cfg.MaxLeases),
+		book:    leasebook.New(opts.Clock, cfg.MaxLeases),
 		kickc:   make(chan struct{}, 1),
 		ready:   make(chan struct{}),
 		started: opts.Clock.Now(),
@@ -121,7 +121,7 @@ func New(cfg config.Config, opts Options) (*Agent, error) {
 		a.log.Warn("collectord: ignoring the remembered masters list", "error", err)
 		remembered = nil
 	}
-	a.masters, err = masters.New(cfg.Masters, remembered)
+	a.masters, err = failover.New(cfg.Masters, remembered)
 	if err != nil {
 		return nil, err
 	}

@@ -15,8 +15,8 @@ import (
 	"connectrpc.com/connect"
 
 	"github.com/licmesh/licmesh/collectors"
+	"github.com/licmesh/licmesh/collectors/failover"
 	"github.com/licmesh/licmesh/collectors/identity"
-	"github.com/licmesh/licmesh/collectors/masters"
 	"github.com/licmesh/licmesh/mesh/pki"
 	"github.com/licmesh/licmesh/mesh/wire"
 	"github.com/licmesh/licmesh/mesh/wire/licmeshv1"
@@ -31,7 +31,7 @@ const csrPlaceholder = "enrolling"
 // the pin check in one round, since retrying will not change that.
 func (a *Agent) enrollLoop(ctx context.Context) error {
 	a.setPhase(PhaseEnrolling)
-	bo := masters.NewBackoff(masters.DefaultBackoffBase, masters.DefaultBackoffCap, a.opts.Rand)
+	bo := failover.NewBackoff(failover.DefaultBackoffBase, failover.DefaultBackoffCap, a.opts.Rand)
 	for {
 		err := a.enroll(ctx)
 		if err == nil {

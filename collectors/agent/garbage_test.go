@@ -13,7 +13,7 @@ import (
 	"connectrpc.com/connect"
 
 	"github.com/licmesh/licmesh/collectors/agent/agenttest"
-	"github.com/licmesh/licmesh/collectors/leases"
+	"github.com/licmesh/licmesh/collectors/leasebook"
 	"github.com/licmesh/licmesh/licensing/lease"
 	"github.com/licmesh/licmesh/mesh/pki"
 	"github.com/licmesh/licmesh/mesh/wire/licmeshv1"
@@ -188,7 +188,7 @@ func TestGarbageRenewAnswers(t *testing.T) {
 		t.Fatal("a bad masters list was learned")
 	}
 	for _, l := range a.Leases() {
-		if l.State != leases.StateValid || l.Remaining != 30*time.Second {
+		if l.State != leasebook.StateValid || l.Remaining != 30*time.Second {
 			t.Fatalf("lease after good renewal: %+v", l)
 		}
 	}

@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/licmesh/licmesh/collectors/agent/agenttest"
-	"github.com/licmesh/licmesh/collectors/clock/clocktest"
+	"github.com/licmesh/licmesh/licensing/clock/clocktest"
 	"github.com/licmesh/licmesh/collectors/config"
 	"github.com/licmesh/licmesh/mesh/wire/licmeshv1"
 )

@@ -11,11 +11,11 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/licmesh/licmesh/collectors/agent/agenttest"
-	"github.com/licmesh/licmesh/collectors/leases"
+	"github.com/licmesh/licmesh/collectors/leasebook"
 	"github.com/licmesh/licmesh/licensing/lease"
 )
 
-func acquire(t *testing.T, a *Agent, pool, holder string) leases.Lease {
+func acquire(t *testing.T, a *Agent, pool, holder string) leasebook.Lease {
 	t.Helper()
 	l, err := a.Acquire(context.Background(), pool, holder)
 	if err != nil {
@@ -30,7 +30,7 @@ func TestAcquireRenewRelease(t *testing.T) {
 	a, clk := enrolled(t, c, m)
 
 	l := acquire(t, a, "seats", "alice")
-	if l.State != leases.StateValid || l.Remaining != 30*time.Second || l.Token == "" {
+	if l.State != leasebook.StateValid || l.Remaining != 30*time.Second || l.Token == "" {
 		t.Fatalf("lease = %+v", l)
 	}
 	// Acquiring again for the same holder is answered locally.
@@ -124,7 +124,7 @@ func TestValidWhileMastersUnreachable(t *testing.T) {
 		a.step(context.Background(), &s)
 	}
 	got, _ := a.Lease(l.ID)
-	if got.State != leases.StateValid || got.Remaining != 2*time.Second {
+	if got.State != leasebook.StateValid || got.Remaining != 2*time.Second {
 		t.Fatalf("at 28s with no master: %+v, want valid with 2s left", got)
 	}
 	if st := a.Status(); st.Phase != PhaseDisconnected || st.LastError == "" {
@@ -133,7 +133,7 @@ func TestValidWhileMastersUnreachable(t *testing.T) {
 	clk.Advance(2 * time.Second)
 	a.step(context.Background(), &s)
 	got, _ = a.Lease(l.ID)
-	if got.State != leases.StateExpired {
+	if got.State != leasebook.StateExpired {
 		t.Fatalf("at the lease's end: %s, want expired", got.State)
 	}
 	if st := a.Status(); st.Leases.Expired != 1 || st.Leases.Valid != 0 {
@@ -157,10 +157,10 @@ func TestLostWhenMasterForgets(t *testing.T) {
 		t.Fatal(err)
 	}
 	got, _ := a.Lease(l.ID)
-	if got.State != leases.StateLost || got.Reason != ReasonUnknownLease {
+	if got.State != leasebook.StateLost || got.Reason != ReasonUnknownLease {
 		t.Fatalf("forgotten lease: %+v, want lost/unknown_lease", got)
 	}
-	if k, _ := a.Lease(keep.ID); k.State != leases.StateValid {
+	if k, _ := a.Lease(keep.ID); k.State != leasebook.StateValid {
 		t.Fatalf("kept lease: %+v", k)
 	}
 	// A lost lease is released locally only.
@@ -207,7 +207,7 @@ func TestPendingRelease(t *testing.T) {
 		return connect.NewError(connect.CodeUnavailable, errors.New("leader election"))
 	}})
 	got, pending, err := a.Release(context.Background(), l.ID)
-	if err != nil || !pending || got.State != leases.StateReleasing {
+	if err != nil || !pending || got.State != leasebook.StateReleasing {
 		t.Fatalf("release with masters away: %+v %v %v", got, pending, err)
 	}
 	if _, ok := a.book.Find("seats", "alice"); ok {

@@ -8,8 +8,8 @@ import (
 
 	"connectrpc.com/connect"
 
-	"github.com/licmesh/licmesh/collectors/leases"
-	"github.com/licmesh/licmesh/collectors/masters"
+	"github.com/licmesh/licmesh/collectors/failover"
+	"github.com/licmesh/licmesh/collectors/leasebook"
 	"github.com/licmesh/licmesh/licensing/lease"
 	"github.com/licmesh/licmesh/mesh/wire"
 	"github.com/licmesh/licmesh/mesh/wire/licmeshv1"
@@ -26,17 +26,17 @@ type schedule struct {
 	init bool
 
 	helloAt    time.Time
-	helloBO    *masters.Backoff
+	helloBO    *failover.Backoff
 	renewAfter time.Time // earliest retry after a failed renewal
-	renewBO    *masters.Backoff
+	renewBO    *failover.Backoff
 	certAt     time.Time // earliest retry after a failed certificate renewal
-	certBO     *masters.Backoff
+	certBO     *failover.Backoff
 	releaseAt  time.Time
-	releaseBO  *masters.Backoff
+	releaseBO  *failover.Backoff
 }
 
-func (a *Agent) newBackoff() *masters.Backoff {
-	return masters.NewBackoff(masters.DefaultBackoffBase, masters.DefaultBackoffCap, a.opts.Rand)
+func (a *Agent) newBackoff() *failover.Backoff {
+	return failover.NewBackoff(failover.DefaultBackoffBase, failover.DefaultBackoffCap, a.opts.Rand)
 }
 
 // step does whatever is due and returns how long to wait before the next
@@ -104,7 +104,7 @@ func (a *Agent) stepCertificate(ctx context.Context, s *schedule) {
 		}
 		if a.token == nil {
 			a.noteError(ErrCertificateExpired)
-			s.certAt = now.Add(masters.DefaultBackoffCap)
+			s.certAt = now.Add(failover.DefaultBackoffCap)
 			return
 		}
 		a.log.Warn("collectord: certificate expired; enrolling again with the join token")
@@ -292,7 +292,7 @@ func (a *Agent) renewBatch(ctx context.Context, tr Transport, ids []lease.ID) er
 
 // logLeases logs an event for a few leases one by one, and for many as a
 // count, so that a mass expiry cannot flood the log.
-func logLeases(log *slog.Logger, msg string, ls []leases.Lease) {
+func logLeases(log *slog.Logger, msg string, ls []leasebook.Lease) {
 	const each = 10
 	if len(ls) > each {
 		log.Warn(msg, "leases", len(ls))

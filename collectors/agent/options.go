@@ -6,7 +6,7 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/licmesh/licmesh/collectors/clock"
+	"github.com/licmesh/licmesh/licensing/clock"
 	"github.com/licmesh/licmesh/mesh/transport"
 )
 

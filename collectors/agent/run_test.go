@@ -10,7 +10,7 @@ import (
 
 	"github.com/licmesh/licmesh/collectors/agent/agenttest"
 	"github.com/licmesh/licmesh/collectors/identity"
-	"github.com/licmesh/licmesh/collectors/leases"
+	"github.com/licmesh/licmesh/collectors/leasebook"
 	"github.com/licmesh/licmesh/licensing/lease"
 )
 
@@ -61,7 +61,7 @@ func TestRunRenewsAndReleasesOnShutdown(t *testing.T) {
 			time.Sleep(5 * time.Millisecond)
 		}
 	}
-	if got, _ := a.Lease(l.ID); got.State != leases.StateValid {
+	if got, _ := a.Lease(l.ID); got.State != leasebook.StateValid {
 		t.Fatalf("lease after 30s of renewals: %+v", got)
 	}
 	if err := stop(); err != nil {
@@ -174,7 +174,7 @@ func TestVerify(t *testing.T) {
 	l := acquire(t, a, "seats", "alice")
 
 	v := a.Verify(string(l.Token))
-	if !v.Valid || !v.Held || v.State != leases.StateValid || v.Document.Holder != "alice" {
+	if !v.Valid || !v.Held || v.State != leasebook.StateValid || v.Document.Holder != "alice" {
 		t.Fatalf("Verify(held token) = %+v", v)
 	}
 	doc := *v.Document

@@ -6,17 +6,17 @@ import (
 	"strings"
 	"time"
 
-	"github.com/licmesh/licmesh/collectors/leases"
+	"github.com/licmesh/licmesh/collectors/leasebook"
 	"github.com/licmesh/licmesh/licensing/lease"
 	"github.com/licmesh/licmesh/mesh/wire"
 )
 
 // Leases returns every lease the collector holds or recently lost, ordered by
 // ID.
-func (a *Agent) Leases() []leases.Lease { return a.book.List() }
+func (a *Agent) Leases() []leasebook.Lease { return a.book.List() }
 
 // Lease returns one lease.
-func (a *Agent) Lease(id lease.ID) (leases.Lease, bool) { return a.book.Get(id) }
+func (a *Agent) Lease(id lease.ID) (leasebook.Lease, bool) { return a.book.Get(id) }
 
 // Status is the agent's state for `collectord status` and the dashboards.
 type Status struct {
@@ -44,7 +44,7 @@ type Status struct {
 	LastError string
 	// LeaseTTL is the lease TTL the masters announced.
 	LeaseTTL time.Duration
-	Leases   leases.Counts
+	Leases   leasebook.Counts
 	// MaxLeases is the configured capacity.
 	MaxLeases int
 	// CertNotAfter is when the client certificate ends, CertRenewAt when
@@ -107,7 +107,7 @@ type Verification struct {
 	// Held reports whether this collector holds the lease, and State its
 	// state here.
 	Held  bool
-	State leases.State
+	State leasebook.State
 }
 
 // Verification reasons.

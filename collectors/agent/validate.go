@@ -4,7 +4,7 @@ import (
 	"time"
 
 	"github.com/licmesh/licmesh/collectors/identity"
-	"github.com/licmesh/licmesh/collectors/leases"
+	"github.com/licmesh/licmesh/collectors/leasebook"
 	"github.com/licmesh/licmesh/licensing/lease"
 	"github.com/licmesh/licmesh/mesh/wire/licmeshv1"
 )
@@ -13,7 +13,7 @@ import (
 // cluster key, and that it says what the master's message says. The token's
 // own times are not judged here: the collector counts validity on its
 // monotonic clock, and the master's wall clock may differ from this host's.
-func checkToken(tok string, id *identity.Identity, want leases.Grant) error {
+func checkToken(tok string, id *identity.Identity, want leasebook.Grant) error {
 	if tok == "" {
 		return badAnswer("lease %d has no token", want.ID)
 	}
@@ -41,20 +41,20 @@ func checkToken(tok string, id *identity.Identity, want leases.Grant) error {
 
 // checkTTL checks a TTL in milliseconds from a master.
 func checkTTL(id lease.ID, ms int64) (time.Duration, error) {
-	if ms <= 0 || ms > leases.MaxTTL.Milliseconds() {
-		return 0, badAnswer("lease %d has ttl %dms, want 1ms to %s", id, ms, leases.MaxTTL)
+	if ms <= 0 || ms > leasebook.MaxTTL.Milliseconds() {
+		return 0, badAnswer("lease %d has ttl %dms, want 1ms to %s", id, ms, leasebook.MaxTTL)
 	}
 	return time.Duration(ms) * time.Millisecond, nil
 }
 
 // checkGrant validates an Acquire answer for pool and holder and returns it
 // as a grant for the book.
-func checkGrant(m *licmeshv1.AcquireResponse, pool, holder string, id *identity.Identity) (leases.Grant, error) {
+func checkGrant(m *licmeshv1.AcquireResponse, pool, holder string, id *identity.Identity) (leasebook.Grant, error) {
 	l := m.GetLease()
 	if l == nil {
-		return leases.Grant{}, badAnswer("acquire answer has no lease")
+		return leasebook.Grant{}, badAnswer("acquire answer has no lease")
 	}
-	g := leases.Grant{
+	g := leasebook.Grant{
 		ID:     lease.ID(l.GetId()),
 		Fence:  l.GetFence(),
 		Pool:   l.GetPool(),
@@ -63,20 +63,20 @@ func checkGrant(m *licmeshv1.AcquireResponse, pool, holder string, id *identity.
 	}
 	switch {
 	case g.ID == 0:
-		return leases.Grant{}, badAnswer("acquire answer has lease id 0")
+		return leasebook.Grant{}, badAnswer("acquire answer has lease id 0")
 	case g.Pool != pool || g.Holder != holder:
-		return leases.Grant{}, badAnswer("lease %d is for pool %q holder %q, asked for pool %q holder %q",
+		return leasebook.Grant{}, badAnswer("lease %d is for pool %q holder %q, asked for pool %q holder %q",
 			g.ID, clip(g.Pool, 64), clip(g.Holder, 64), pool, clip(holder, 64))
 	case l.GetCollectorId() != string(id.CollectorID):
-		return leases.Grant{}, badAnswer("lease %d is for collector %q, not %q", g.ID, clip(l.GetCollectorId(), 64), id.CollectorID)
+		return leasebook.Grant{}, badAnswer("lease %d is for collector %q, not %q", g.ID, clip(l.GetCollectorId(), 64), id.CollectorID)
 	}
 	ttl, err := checkTTL(g.ID, l.GetTtlMs())
 	if err != nil {
-		return leases.Grant{}, err
+		return leasebook.Grant{}, err
 	}
 	g.TTL = ttl
 	if err := checkToken(string(g.Token), id, g); err != nil {
-		return leases.Grant{}, err
+		return leasebook.Grant{}, err
 	}
 	return g, nil
 }
@@ -91,7 +91,7 @@ const (
 // result per requested lease, each either renewed with a TTL in range (and,
 // if it carries one, a token that verifies and matches the lease), or refused
 // for a known reason.
-func (a *Agent) checkRenewals(results []*licmeshv1.RenewResult, asked []lease.ID, id *identity.Identity) ([]leases.Renewal, error) {
+func (a *Agent) checkRenewals(results []*licmeshv1.RenewResult, asked []lease.ID, id *identity.Identity) ([]leasebook.Renewal, error) {
 	if len(results) != len(asked) {
 		return nil, badAnswer("renew answer has %d results for %d leases", len(results), len(asked))
 	}
@@ -99,7 +99,7 @@ func (a *Agent) checkRenewals(results []*licmeshv1.RenewResult, asked []lease.ID
 	for _, x := range asked {
 		want[x] = true
 	}
-	out := make([]leases.Renewal, 0, len(results))
+	out := make([]leasebook.Renewal, 0, len(results))
 	for _, r := range results {
 		if r == nil {
 			return nil, badAnswer("renew answer has an empty result")
@@ -115,7 +115,7 @@ func (a *Agent) checkRenewals(results []*licmeshv1.RenewResult, asked []lease.ID
 			default:
 				return nil, badAnswer("lease %d refused for unknown reason %q", lid, clip(r.GetReason(), 64))
 			}
-			out = append(out, leases.Renewal{ID: lid, Reason: r.GetReason()})
+			out = append(out, leasebook.Renewal{ID: lid, Reason: r.GetReason()})
 			continue
 		}
 		ttl, err := checkTTL(lid, r.GetTtlMs())
@@ -131,12 +131,12 @@ func (a *Agent) checkRenewals(results []*licmeshv1.RenewResult, asked []lease.ID
 		// A fresh token is optional: without one the lease keeps the
 		// token it has. One that is sent must be right.
 		if r.GetToken() != "" {
-			g := leases.Grant{ID: lid, Fence: held.Fence, Pool: held.Pool, Holder: held.Holder}
+			g := leasebook.Grant{ID: lid, Fence: held.Fence, Pool: held.Pool, Holder: held.Holder}
 			if err := checkToken(r.GetToken(), id, g); err != nil {
 				return nil, err
 			}
 		}
-		out = append(out, leases.Renewal{ID: lid, OK: true, TTL: ttl, Token: lease.Token(r.GetToken())})
+		out = append(out, leasebook.Renewal{ID: lid, OK: true, TTL: ttl, Token: lease.Token(r.GetToken())})
 	}
 	return out, nil
 }

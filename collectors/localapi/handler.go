@@ -16,17 +16,17 @@ import (
 	"connectrpc.com/connect"
 
 	"github.com/licmesh/licmesh/collectors/agent"
-	"github.com/licmesh/licmesh/collectors/leases"
+	"github.com/licmesh/licmesh/collectors/leasebook"
 	"github.com/licmesh/licmesh/licensing/entitlement"
 	"github.com/licmesh/licmesh/licensing/lease"
 )
 
 // Service is what the API serves; *agent.Agent implements it.
 type Service interface {
-	Acquire(ctx context.Context, pool, holder string) (leases.Lease, error)
-	Release(ctx context.Context, id lease.ID) (leases.Lease, bool, error)
-	Leases() []leases.Lease
-	Lease(id lease.ID) (leases.Lease, bool)
+	Acquire(ctx context.Context, pool, holder string) (leasebook.Lease, error)
+	Release(ctx context.Context, id lease.ID) (leasebook.Lease, bool, error)
+	Leases() []leasebook.Lease
+	Lease(id lease.ID) (leasebook.Lease, bool)
 	Verify(token string) agent.Verification
 	Status() agent.Status
 	Ready() <-chan struct{}
@@ -143,17 +143,17 @@ func (h *Handler) acquire(w http.ResponseWriter, r *http.Request) {
 func (h *Handler) list(w http.ResponseWriter, r *http.Request) {
 	all := h.svc.Leases()
 	out := ListResponse{Leases: make([]Lease, 0, len(all))}
-	var c leases.Counts
+	var c leasebook.Counts
 	for _, l := range all {
 		out.Leases = append(out.Leases, LeaseFrom(l))
 		switch l.State {
-		case leases.StateValid:
+		case leasebook.StateValid:
 			c.Valid++
-		case leases.StateExpired:
+		case leasebook.StateExpired:
 			c.Expired++
-		case leases.StateLost:
+		case leasebook.StateLost:
 			c.Lost++
-		case leases.StateReleasing:
+		case leasebook.StateReleasing:
 			c.Releasing++
 		}
 	}

@@ -19,14 +19,14 @@ import (
 	"connectrpc.com/connect"
 
 	"github.com/licmesh/licmesh/collectors/agent"
-	"github.com/licmesh/licmesh/collectors/leases"
+	"github.com/licmesh/licmesh/collectors/leasebook"
 	"github.com/licmesh/licmesh/licensing/lease"
 )
 
 // stub is a Service with canned answers.
 type stub struct {
 	mu      sync.Mutex
-	leases  map[lease.ID]leases.Lease
+	leases  map[lease.ID]leasebook.Lease
 	next    lease.ID
 	err     error
 	block   chan struct{}
@@ -36,54 +36,54 @@ type stub struct {
 }
 
 func newStub() *stub {
-	return &stub{leases: map[lease.ID]leases.Lease{}, next: 1, ready: make(chan struct{})}
+	return &stub{leases: map[lease.ID]leasebook.Lease{}, next: 1, ready: make(chan struct{})}
 }
 
-func (s *stub) Acquire(ctx context.Context, pool, holder string) (leases.Lease, error) {
+func (s *stub) Acquire(ctx context.Context, pool, holder string) (leasebook.Lease, error) {
 	if s.block != nil {
 		select {
 		case <-s.block:
 		case <-ctx.Done():
-			return leases.Lease{}, fmt.Errorf("%w: %w", agent.ErrUnavailable, ctx.Err())
+			return leasebook.Lease{}, fmt.Errorf("%w: %w", agent.ErrUnavailable, ctx.Err())
 		}
 	}
 	if err := agent.CheckHolder(pool, holder); err != nil {
-		return leases.Lease{}, err
+		return leasebook.Lease{}, err
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.err != nil {
-		return leases.Lease{}, s.err
+		return leasebook.Lease{}, s.err
 	}
-	l := leases.Lease{ID: s.next, Pool: pool, Holder: holder, Fence: 7, Token: "lml1.x.y", State: leases.StateValid,
+	l := leasebook.Lease{ID: s.next, Pool: pool, Holder: holder, Fence: 7, Token: "lml1.x.y", State: leasebook.StateValid,
 		Remaining: 30 * time.Second, TTL: 30 * time.Second, ValidUntil: time.Now().Add(30 * time.Second)}
 	s.leases[l.ID] = l
 	s.next++
 	return l, nil
 }
 
-func (s *stub) Release(ctx context.Context, id lease.ID) (leases.Lease, bool, error) {
+func (s *stub) Release(ctx context.Context, id lease.ID) (leasebook.Lease, bool, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	l, ok := s.leases[id]
 	if !ok {
-		return leases.Lease{}, false, fmt.Errorf("%w: %d", agent.ErrUnknownLease, id)
+		return leasebook.Lease{}, false, fmt.Errorf("%w: %d", agent.ErrUnknownLease, id)
 	}
 	delete(s.leases, id)
 	return l, s.pending, nil
 }
 
-func (s *stub) Leases() []leases.Lease {
+func (s *stub) Leases() []leasebook.Lease {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	var out []leases.Lease
+	var out []leasebook.Lease
 	for _, l := range s.leases {
 		out = append(out, l)
 	}
 	return out
 }
 
-func (s *stub) Lease(id lease.ID) (leases.Lease, bool) {
+func (s *stub) Lease(id lease.ID) (leasebook.Lease, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	l, ok := s.leases[id]

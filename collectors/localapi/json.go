@@ -4,7 +4,7 @@ import (
 	"time"
 
 	"github.com/licmesh/licmesh/collectors/agent"
-	"github.com/licmesh/licmesh/collectors/leases"
+	"github.com/licmesh/licmesh/collectors/leasebook"
 	"github.com/licmesh/licmesh/licensing/lease"
 )
 
@@ -46,7 +46,7 @@ type Lease struct {
 }
 
 // LeaseFrom converts a lease for the API.
-func LeaseFrom(l leases.Lease) Lease {
+func LeaseFrom(l leasebook.Lease) Lease {
 	out := Lease{
 		ID:          uint64(l.ID),
 		Pool:        l.Pool,
@@ -54,7 +54,7 @@ func LeaseFrom(l leases.Lease) Lease {
 		Fence:       l.Fence,
 		Token:       string(l.Token),
 		State:       string(l.State),
-		Valid:       l.State == leases.StateValid,
+		Valid:       l.State == leasebook.StateValid,
 		RemainingMS: l.Remaining.Milliseconds(),
 		TTLMS:       l.TTL.Milliseconds(),
 		Reason:      l.Reason,
@@ -82,7 +82,7 @@ type Counts struct {
 }
 
 // CountsFrom converts lease counts for the API.
-func CountsFrom(c leases.Counts) Counts {
+func CountsFrom(c leasebook.Counts) Counts {
 	return Counts{Held: c.Held, Valid: c.Valid, Expired: c.Expired, Lost: c.Lost, Releasing: c.Releasing}
 }
 

@@ -5,7 +5,7 @@ import (
 	"log/slog"
 	"time"
 
-	"github.com/licmesh/licmesh/collectors/clock"
+	"github.com/licmesh/licmesh/licensing/clock"
 	"github.com/licmesh/licmesh/collectors/config"
 	"github.com/licmesh/licmesh/collectors/spool"
 	"github.com/licmesh/licmesh/licensing/usage"

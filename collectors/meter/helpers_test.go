@@ -14,7 +14,7 @@ import (
 	"connectrpc.com/connect"
 
 	"github.com/licmesh/licmesh/collectors/agent"
-	"github.com/licmesh/licmesh/collectors/clock/clocktest"
+	"github.com/licmesh/licmesh/licensing/clock/clocktest"
 	"github.com/licmesh/licmesh/collectors/sources"
 	"github.com/licmesh/licmesh/collectors/spool"
 	"github.com/licmesh/licmesh/licensing/usage"

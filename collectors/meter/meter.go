@@ -8,7 +8,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/licmesh/licmesh/collectors/clock"
+	"github.com/licmesh/licmesh/licensing/clock"
 	"github.com/licmesh/licmesh/collectors/sources"
 	"github.com/licmesh/licmesh/collectors/spool"
 	"github.com/licmesh/licmesh/mesh/wire/licmeshv1"

@@ -8,7 +8,7 @@ import (
 
 	"google.golang.org/protobuf/proto"
 
-	"github.com/licmesh/licmesh/collectors/masters"
+	"github.com/licmesh/licmesh/collectors/failover"
 	"github.com/licmesh/licmesh/collectors/spool"
 	"github.com/licmesh/licmesh/mesh/wire/licmeshv1"
 )
@@ -17,7 +17,7 @@ import (
 // waits on kickc when there is nothing to send, so it costs nothing while
 // idle.
 func (m *Meter) sendLoop(ctx context.Context) {
-	bo := masters.NewBackoff(m.cfg.RetryBase, m.cfg.RetryMax, m.opts.Rand)
+	bo := failover.NewBackoff(m.cfg.RetryBase, m.cfg.RetryMax, m.opts.Rand)
 	bs := bisect{full: m.cfg.BatchMaxRecords}
 	for ctx.Err() == nil {
 		recs, err := m.sp.Pending(0, bs.size(), m.cfg.BatchMaxBytes)

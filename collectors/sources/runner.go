@@ -9,7 +9,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/licmesh/licmesh/collectors/clock"
+	"github.com/licmesh/licmesh/licensing/clock"
 )
 
 // Clock is the runner's time (see package clock); tests inject a fake.

@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/licmesh/licmesh/collectors/clock/clocktest"
+	"github.com/licmesh/licmesh/licensing/clock/clocktest"
 )
 
 func newFakeClock() *clocktest.Fake { return clocktest.New(testNow) }

@@ -1,4 +1,4 @@
-// Package clock is the collector's time: the real clock, and the interface
+// Package clock is the module's time: the real clock, and the interface
 // its parts take so tests can inject a fake one. Lease validity is counted
 // on it, so Now must carry a monotonic reading, as time.Now does.
 package clock

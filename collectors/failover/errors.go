@@ -1,4 +1,4 @@
-package masters
+package failover
 
 import "errors"
 
@@ -7,5 +7,5 @@ var (
 	// ErrBadList means a masters list from a master or from disk is empty,
 	// too long or has an entry that is not a valid host:port; it is ignored
 	// as a whole.
-	ErrBadList = errors.New("masters: invalid masters list")
+	ErrBadList = errors.New("failover: invalid masters list")
 )

@@ -1,4 +1,4 @@
-// Package leases is the collector's lease book: the seat leases it holds for
+// Package leasebook is the collector's lease book: the seat leases it holds for
 // the product's holders, each with its validity counted on the monotonic
 // clock from just before the request that granted or renewed it was sent.
 //
@@ -11,4 +11,4 @@
 // Every method is safe for concurrent use. Times given to the book must come
 // from the same Clock (time.Now keeps a monotonic reading; never strip it with
 // Round, Truncate or a serialization round trip).
-package leases
+package leasebook

@@ -1,4 +1,4 @@
-package leases
+package leasebook
 
 import "errors"
 
@@ -6,13 +6,13 @@ import "errors"
 var (
 	// ErrFull means the book already holds max_leases leases (valid,
 	// expired, lost or releasing) and none can be dropped.
-	ErrFull = errors.New("leases: lease book is full (max_leases reached)")
+	ErrFull = errors.New("leasebook: lease book is full (max_leases reached)")
 	// ErrUnknown means the book holds no lease with that ID.
-	ErrUnknown = errors.New("leases: no such lease")
+	ErrUnknown = errors.New("leasebook: no such lease")
 	// ErrCollision means a master granted an ID the book already holds for
 	// another pool or holder.
-	ErrCollision = errors.New("leases: lease ID already held for another pool or holder")
+	ErrCollision = errors.New("leasebook: lease ID already held for another pool or holder")
 	// ErrBadGrant means a grant is missing a field or has a TTL out of
 	// range; the agent validates first, so this is a second line.
-	ErrBadGrant = errors.New("leases: invalid grant")
+	ErrBadGrant = errors.New("leasebook: invalid grant")
 )
