@@ -10,18 +10,21 @@ LDFLAGS := -X github.com/licmesh/licmesh/node/version.Version=$(VERSION)
 
 all: build
 
-## build: compile meshd, collectord and meshctl into ./bin
+## build: compile meshd, collectord, meshctl and demoproduct into ./bin
 # collectord is built without cgo: nothing in it needs cgo, and a static
 # binary runs on any Linux host without mapping libc and the dynamic loader
 # into every collector (1.2 to 1.8 MiB resident, measured by bench G10 and U2).
+# demoproduct, the stand-in product beside it, likewise.
+STATIC := /cmd/collectord$$|/cmd/demoproduct$$
 build:
 	@mkdir -p $(BIN)
-	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/ $$($(GO) list ./cmd/... | grep -v /cmd/collectord$$)
-	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/ ./cmd/collectord
+	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/ $$($(GO) list ./cmd/... | grep -Ev '$(STATIC)')
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/ ./cmd/collectord ./cmd/demoproduct
 
-## run: the whole system on one machine (three masters, simulated collectors)
+## run: the whole system on one machine, as the real binaries in child
+## processes: three masters, collectors and a demo product beside each
 run: build
-	$(BIN)/meshd dev
+	$(BIN)/meshctl dev
 
 ## deps: system packages the tests use (Chromium, iproute2); apt-get when root
 deps:

@@ -7,6 +7,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
 	"github.com/licmesh/licmesh/e2e/harness"
 )
 
@@ -38,9 +41,7 @@ func daysLeft(t *testing.T, m *harness.Master, id string) string {
 		}
 		return fmt.Errorf("%s does not list %s yet:\n%s", m.ID, id, out)
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	return days
 }
 
@@ -55,9 +56,7 @@ func tampered(t *testing.T, m *harness.Master) bool {
 		st = s
 		return nil
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	return st.GetClockTampered()
 }
 
@@ -70,13 +69,10 @@ func TestClockSetBackExtendsNothing(t *testing.T) {
 	c := harness.StartCluster(t, 3, harness.Options{ExtraArgs: []string{"--vendor-keys", trust}})
 	leader := c.WaitReady(60 * time.Second)
 	st, err := leader.Status()
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	lic := signLicense(t, keyFile, "lic-clock", st.ClusterId, 2, time.Now().Add(10*24*time.Hour).UTC().Truncate(time.Second))
-	if _, errOut, code := leader.Meshctl("license", "add", lic); code != 0 {
-		t.Fatal(errOut)
-	}
+	_, errOut, code := leader.Meshctl("license", "add", lic)
+	require.Equal(t, 0, code, "license add: %s", errOut)
 	before := daysLeft(t, leader, "lic-clock")
 
 	restart := func(m *harness.Master, offset time.Duration) {
@@ -98,17 +94,11 @@ func TestClockSetBackExtendsNothing(t *testing.T) {
 		c.WaitReady(60 * time.Second)
 		// Days left first: reading the license waits for m to catch up
 		// with the replicated trusted time that tampering is judged by.
-		if got := daysLeft(t, m, "lic-clock"); got != before {
-			t.Errorf("clock set back %s: days left %s, was %s", tc.offset, got, before)
-		}
-		if got := tampered(t, m); got != tc.tampered {
-			t.Errorf("clock set back %s: tampered = %v, want %v", tc.offset, got, tc.tampered)
-		}
+		assert.Equal(t, before, daysLeft(t, m, "lic-clock"), "clock set back %s: days left", tc.offset)
+		assert.Equal(t, tc.tampered, tampered(t, m), "clock set back %s: tampered", tc.offset)
 	}
 	for _, m := range c.Masters[:2] {
-		if tampered(t, m) {
-			t.Errorf("%s with a right clock reports tampering", m.ID)
-		}
+		assert.False(t, tampered(t, m), "%s with a right clock reports tampering", m.ID)
 	}
 
 	// Every master a year behind: the cluster keeps judging at its mark.
@@ -118,19 +108,12 @@ func TestClockSetBackExtendsNothing(t *testing.T) {
 	c.WaitReady(60 * time.Second)
 	// Writes made now carry last year's time; they must not move the mark
 	// back, and nothing is extended.
-	if _, errOut, code := c.Masters[0].Meshctl("pool", "create", "late", "--seats", "1"); code != 0 {
-		t.Fatal(errOut)
-	}
+	_, errOut, code = c.Masters[0].Meshctl("pool", "create", "late", "--seats", "1")
+	require.Equal(t, 0, code, "pool create: %s", errOut)
 	for _, m := range c.Masters {
-		if got := daysLeft(t, m, "lic-clock"); got != before {
-			t.Errorf("%s a year behind: days left %s, was %s", m.ID, got, before)
-		}
-		if !tampered(t, m) {
-			t.Errorf("%s a year behind does not report tampering", m.ID)
-		}
+		assert.Equal(t, before, daysLeft(t, m, "lic-clock"), "%s a year behind: days left", m.ID)
+		assert.True(t, tampered(t, m), "%s a year behind does not report tampering", m.ID)
 	}
 	out, _, _ := c.Masters[0].Meshctl("license", "list", "-o", "csv")
-	if !strings.Contains(out, ",active,") {
-		t.Fatalf("license no longer active:\n%s", out)
-	}
+	require.Contains(t, out, ",active,", "license no longer active")
 }

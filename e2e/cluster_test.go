@@ -6,6 +6,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
 	"github.com/licmesh/licmesh/e2e/harness"
 )
 
@@ -18,9 +21,7 @@ func TestClusterFormsAndMeshctlManagesIt(t *testing.T) {
 	}
 
 	out, errOut, code := follower.Meshctl("members", "-o", "json")
-	if code != 0 {
-		t.Fatalf("members: %d %s", code, errOut)
-	}
+	require.Equal(t, 0, code, "members: %s", errOut)
 	var members struct {
 		Members []struct {
 			ID     string `json:"id"`
@@ -28,9 +29,7 @@ func TestClusterFormsAndMeshctlManagesIt(t *testing.T) {
 			Leader bool   `json:"leader"`
 		} `json:"members"`
 	}
-	if err := json.Unmarshal([]byte(out), &members); err != nil {
-		t.Fatalf("members json: %v\n%s", err, out)
-	}
+	require.NoError(t, json.Unmarshal([]byte(out), &members), "members json:\n%s", out)
 	voters, leaders := 0, 0
 	for _, m := range members.Members {
 		if m.Voter {
@@ -40,14 +39,14 @@ func TestClusterFormsAndMeshctlManagesIt(t *testing.T) {
 			leaders++
 		}
 	}
-	if len(members.Members) != 3 || voters != 3 || leaders != 1 {
-		t.Fatalf("want 3 voters and 1 leader, got %s", out)
-	}
+	// Want 3 voters and 1 leader.
+	require.Len(t, members.Members, 3, "members: %s", out)
+	require.Equal(t, 3, voters, "voters: %s", out)
+	require.Equal(t, 1, leaders, "leaders: %s", out)
 
 	// Writes on a follower are forwarded to the leader.
-	if _, errOut, code := follower.Meshctl("pool", "create", "designer", "--seats", "5", "--enforce", "hard"); code != 0 {
-		t.Fatalf("pool create via follower: %d %s", code, errOut)
-	}
+	_, errOut, code = follower.Meshctl("pool", "create", "designer", "--seats", "5", "--enforce", "hard")
+	require.Equal(t, 0, code, "pool create via follower: %s", errOut)
 	for _, m := range c.Masters {
 		err := harness.Eventually(5*time.Second, func() error {
 			out, errOut, code := m.Meshctl("pool", "list", "-o", "csv")
@@ -56,28 +55,24 @@ func TestClusterFormsAndMeshctlManagesIt(t *testing.T) {
 			}
 			return nil
 		})
-		if err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, err)
 	}
 	// A pool that exists is refused again, and nothing changes.
-	if _, errOut, code := leader.Meshctl("pool", "create", "designer", "--seats", "9"); code != 1 || !strings.Contains(errOut, "exists") {
-		t.Fatalf("duplicate pool: %d %s", code, errOut)
-	}
+	_, errOut, code = leader.Meshctl("pool", "create", "designer", "--seats", "9")
+	require.Equal(t, 1, code, "duplicate pool: %s", errOut)
+	require.Contains(t, errOut, "exists", "duplicate pool")
 
 	tok, errOut, code := follower.Meshctl("token", "create", "--role", "collector", "--ttl", "1h", "--uses", "2")
-	if code != 0 || !strings.HasPrefix(strings.TrimSpace(tok), "lmj1.") {
-		t.Fatalf("token create: %d %q %s", code, tok, errOut)
-	}
+	require.Equal(t, 0, code, "token create: %s", errOut)
+	require.True(t, strings.HasPrefix(strings.TrimSpace(tok), "lmj1."), "token create: %q", tok)
 	id := strings.Split(strings.TrimSpace(tok), ".")[1]
 	out, _, _ = leader.Meshctl("token", "list", "-o", "json")
-	if !strings.Contains(out, id) || strings.Contains(out, strings.Split(strings.TrimSpace(tok), ".")[2]) {
-		t.Fatalf("token list must show the id and never the secret: %s", out)
-	}
-	if _, errOut, code := leader.Meshctl("token", "revoke", id); code != 0 {
-		t.Fatalf("revoke: %s", errOut)
-	}
-	if err := harness.Eventually(5*time.Second, func() error {
+	// The token list shows the id and never the secret.
+	require.Contains(t, out, id, "token list must show the id")
+	require.NotContains(t, out, strings.Split(strings.TrimSpace(tok), ".")[2], "token list must never show the secret")
+	_, errOut, code = leader.Meshctl("token", "revoke", id)
+	require.Equal(t, 0, code, "revoke: %s", errOut)
+	err := harness.Eventually(5*time.Second, func() error {
 		out, _, _ := follower.Meshctl("token", "list", "-o", "csv")
 		for _, line := range strings.Split(out, "\n") {
 			if strings.HasPrefix(line, id+",") && strings.HasSuffix(line, ",yes") {
@@ -85,9 +80,8 @@ func TestClusterFormsAndMeshctlManagesIt(t *testing.T) {
 			}
 		}
 		return errorf("revoked token not shown as revoked: %s", out)
-	}); err != nil {
-		t.Fatal(err)
-	}
+	})
+	require.NoError(t, err)
 
 	// Bad input to meshctl: a clear error, non-zero exit, no change.
 	for _, args := range [][]string{
@@ -97,20 +91,16 @@ func TestClusterFormsAndMeshctlManagesIt(t *testing.T) {
 		{"token", "revoke", "not-a-token-id"},
 	} {
 		_, errOut, code := leader.Meshctl(args...)
-		if code == 0 || strings.TrimSpace(errOut) == "" {
-			t.Errorf("meshctl %v: exit %d, stderr %q", args, code, errOut)
-		}
+		assert.NotEqual(t, 0, code, "meshctl %v: exit code; stderr %q", args, errOut)
+		assert.NotEmpty(t, strings.TrimSpace(errOut), "meshctl %v: stderr", args)
 	}
 	out, _, _ = leader.Meshctl("pool", "list", "-o", "csv")
-	if strings.Count(strings.TrimSpace(out), "\n") != 1 {
-		t.Fatalf("bad input changed the pools: %s", out)
-	}
+	require.Equal(t, 1, strings.Count(strings.TrimSpace(out), "\n"), "bad input changed the pools: %s", out)
 	// A wrong admin token is refused.
 	_, errOut, code = harness.RunCmdIn(t, "meshctl", "--addr", "https://"+leader.APIAddr(), "--ca", leader.CAFile(),
 		"--token", "lma1.aaaaaaaaaa.AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", "status")
-	if code != 1 || !strings.Contains(errOut, "refused") {
-		t.Fatalf("wrong admin token: %d %s", code, errOut)
-	}
+	require.Equal(t, 1, code, "wrong admin token: %s", errOut)
+	require.Contains(t, errOut, "refused", "wrong admin token")
 }
 
 func TestBadMasterConfigIsRefused(t *testing.T) {
@@ -120,15 +110,14 @@ func TestBadMasterConfigIsRefused(t *testing.T) {
 		env  []string
 		want string
 	}{
-		{[]string{"agent", "--node-id", "m1", "--data-dir", dir}, nil, "cluster_secret"},
-		{[]string{"agent", "--node-id", "m1", "--data-dir", dir, "--bootstrap-expect", "2"}, []string{"LICMESH_CLUSTER_SECRET=" + strings.Repeat("A", 43) + "="}, "bootstrap_expect"},
-		{[]string{"agent", "--node-id", "bad id", "--data-dir", dir}, []string{"LICMESH_CLUSTER_SECRET=" + strings.Repeat("A", 43) + "="}, "node_id"},
-		{[]string{"agent", "--config", dir + "/missing.yaml"}, nil, "missing.yaml"},
-		{[]string{"agent", "--no-such-flag"}, nil, "no-such-flag"},
+		{[]string{"run", "--node-id", "m1", "--data-dir", dir}, nil, "cluster_secret"},
+		{[]string{"run", "--node-id", "m1", "--data-dir", dir, "--bootstrap-expect", "2"}, []string{"LICMESH_CLUSTER_SECRET=" + strings.Repeat("A", 43) + "="}, "bootstrap_expect"},
+		{[]string{"run", "--node-id", "bad id", "--data-dir", dir}, []string{"LICMESH_CLUSTER_SECRET=" + strings.Repeat("A", 43) + "="}, "node_id"},
+		{[]string{"run", "--config", dir + "/missing.yaml"}, nil, "missing.yaml"},
+		{[]string{"run", "--no-such-flag"}, nil, "no-such-flag"},
 	} {
 		_, errOut, code := harness.RunCmdIn(t, "meshd", tc.args...)
-		if code == 0 || !strings.Contains(errOut, tc.want) {
-			t.Errorf("meshd %v: exit %d, stderr %q, want mention of %q", tc.args, code, errOut, tc.want)
-		}
+		assert.NotEqual(t, 0, code, "meshd %v: exit code; stderr %q", tc.args, errOut)
+		assert.Contains(t, errOut, tc.want, "meshd %v", tc.args)
 	}
 }

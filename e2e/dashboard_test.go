@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 
 	"github.com/licmesh/licmesh/e2e/harness"
 )
@@ -25,13 +27,10 @@ func TestDashboardInBrowser(t *testing.T) {
 	}
 	keyFile, trust := vendorKey(t)
 	c, cols := startSite(t, harness.Options{ExtraArgs: []string{"--vendor-keys", trust}}, "designer", 5, "hard", 1)
-	if _, err := cols[0].Acquire("designer", "alice-session"); err != nil {
-		t.Fatal(err)
-	}
+	_, err := cols[0].Acquire("designer", "alice-session")
+	require.NoError(t, err)
 	tok, err := c.AdminToken()
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	m := c.Masters[1] // any master serves the dashboard
 	base := "https://" + m.APIAddr() + "/ui"
 
@@ -49,14 +48,10 @@ func TestDashboardInBrowser(t *testing.T) {
 	defer cancelT()
 
 	st, err := m.Status()
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	licFile := signLicense(t, keyFile, "lic-pasted", st.ClusterId, 4, time.Now().Add(10*24*time.Hour).UTC().Truncate(time.Second))
 	licText, err := os.ReadFile(licFile)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 
 	var refused, cluster, pools, pool, collectors, garbage, pasted string
 	err = chromedp.Run(ctx,
@@ -94,42 +89,28 @@ func TestDashboardInBrowser(t *testing.T) {
 		chromedp.WaitVisible(`p.notice`, chromedp.ByQuery),
 		chromedp.Text(`body`, &pasted, chromedp.ByQuery),
 	)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !strings.Contains(refused, "refused") {
-		t.Errorf("a wrong token should be refused on the page: %.300s", refused)
-	}
+	require.NoError(t, err)
+	// Pages can be long: a failure prints only the start of one.
+	assert.True(t, strings.Contains(refused, "refused"), "a wrong token should be refused on the page: %.300s", refused)
 	for _, want := range []string{"m1", "m2", "m3", c.Masters[0].APIAddr()} {
-		if !strings.Contains(cluster, want) {
-			t.Errorf("cluster page lacks %q:\n%.2000s", want, cluster)
-		}
+		assert.True(t, strings.Contains(cluster, want), "cluster page lacks %q:\n%.2000s", want, cluster)
 	}
-	if !strings.Contains(pools, "designer") || !strings.Contains(pools, "hard") {
-		t.Errorf("pools page:\n%.2000s", pools)
-	}
-	if !strings.Contains(pool, "alice-session") {
-		t.Errorf("pool page lacks the lease:\n%.2000s", pool)
-	}
-	if !strings.Contains(collectors, "c-") {
-		t.Errorf("collectors page lacks the collector:\n%.2000s", collectors)
-	}
-	if !strings.Contains(strings.ToLower(garbage), "license") {
-		t.Errorf("pasting garbage: %q", garbage)
-	}
-	if !strings.Contains(pasted, "lic-pasted") || !strings.Contains(pasted, "Designer Suite") {
-		t.Errorf("licenses page after pasting:\n%.2000s", pasted)
-	}
+	assert.True(t, strings.Contains(pools, "designer"), "pools page lacks designer:\n%.2000s", pools)
+	assert.True(t, strings.Contains(pools, "hard"), "pools page lacks hard:\n%.2000s", pools)
+	assert.True(t, strings.Contains(pool, "alice-session"), "pool page lacks the lease:\n%.2000s", pool)
+	assert.True(t, strings.Contains(collectors, "c-"), "collectors page lacks the collector:\n%.2000s", collectors)
+	assert.Contains(t, strings.ToLower(garbage), "license", "pasting garbage")
+	assert.True(t, strings.Contains(pasted, "lic-pasted"), "licenses page after pasting:\n%.2000s", pasted)
+	assert.True(t, strings.Contains(pasted, "Designer Suite"), "licenses page after pasting:\n%.2000s", pasted)
 	// In force on every master, not just the one whose page took it.
 	for _, other := range c.Masters {
-		if err := harness.Eventually(5*time.Second, func() error {
+		err := harness.Eventually(5*time.Second, func() error {
 			out, _, _ := other.Meshctl("license", "list", "-o", "csv")
 			if !strings.Contains(out, "lic-pasted") || !strings.Contains(out, "active") {
 				return errorf("%s: license list:\n%s", other.ID, out)
 			}
 			return nil
-		}); err != nil {
-			t.Error(err)
-		}
+		})
+		assert.NoError(t, err)
 	}
 }

@@ -1,12 +1,13 @@
 package e2e
 
 import (
-	"errors"
 	"fmt"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/stretchr/testify/require"
 
 	"github.com/licmesh/licmesh/e2e/harness"
 )
@@ -22,9 +23,7 @@ func TestEntitlementsReachCollectorsAndOutliveTheMasters(t *testing.T) {
 	c := harness.StartCluster(t, 3, harness.Options{ExtraArgs: []string{"--vendor-keys", trust}})
 	leader := c.WaitReady(60 * time.Second)
 	st, err := leader.Status()
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	cluster := st.ClusterId
 	cols := []*harness.Collector{
 		harness.StartCollector(t, "c1", c.CollectorAddrs(), leader.JoinToken(1)),
@@ -38,7 +37,7 @@ func TestEntitlementsReachCollectorsAndOutliveTheMasters(t *testing.T) {
 		t.Helper()
 		var last harness.Feature
 		start := time.Now()
-		if err := harness.Eventually(within, func() error {
+		err := harness.Eventually(within, func() error {
 			f, err := col.Feature(name, "")
 			last = f
 			if err != nil {
@@ -48,9 +47,8 @@ func TestEntitlementsReachCollectorsAndOutliveTheMasters(t *testing.T) {
 				return fmt.Errorf("%s: feature %s enabled=%v (%s), want %v", col.Name, name, f.Enabled, f.Reason, want)
 			}
 			return nil
-		}); err != nil {
-			t.Fatal(err)
-		}
+		})
+		require.NoError(t, err)
 		t.Logf("%s: %s enabled=%v after %v", col.Name, name, want, time.Since(start).Round(10*time.Millisecond))
 		return last
 	}
@@ -67,32 +65,28 @@ func TestEntitlementsReachCollectorsAndOutliveTheMasters(t *testing.T) {
 		{"name": "designer", "users": 3, "users_calculation": "fixed"},
 		{"name": "viewer", "users": 1, "users_calculation": "fixed", "enforce": "soft"},
 	}
-	if _, errOut, code := follower.Meshctl("license", "add", signPayload(t, keyFile, sub)); code != 0 {
-		t.Fatal(errOut)
-	}
+	_, errOut, code := follower.Meshctl("license", "add", signPayload(t, keyFile, sub))
+	require.Equal(t, 0, code, "license add: %s", errOut)
 	for _, col := range cols {
 		waitFeature(col, "reports", true, 5*time.Second)
 	}
-	if f, _ := cols[0].Feature("reports", "other-product"); f.Enabled {
-		t.Fatalf("feature on for a product no license is for: %+v", f)
-	}
+	f, _ := cols[0].Feature("reports", "other-product")
+	require.False(t, f.Enabled, "feature on for a product no license is for: %+v", f)
 	// The license's hard pool refuses past its seats; its soft pool grants
 	// and records the overage.
 	for _, h := range []string{"d1", "d2", "d3"} {
-		if _, err := cols[0].Acquire("designer", h); err != nil {
-			t.Fatalf("hard pool seat %s: %v", h, err)
-		}
+		_, err := cols[0].Acquire("designer", h)
+		require.NoError(t, err, "hard pool seat %s", h)
 	}
 	var refusal *harness.APIError
-	if _, err := cols[1].Acquire("designer", "d4"); !errors.As(err, &refusal) || refusal.Status != 409 {
-		t.Fatalf("fourth seat of a 3-seat license pool: %v", err)
-	}
+	_, err = cols[1].Acquire("designer", "d4")
+	require.ErrorAs(t, err, &refusal, "fourth seat of a 3-seat license pool")
+	require.Equal(t, 409, refusal.Status, "fourth seat of a 3-seat license pool: %v", err)
 	for _, h := range []string{"v1", "v2", "v3"} {
-		if _, err := cols[1].Acquire("viewer", h); err != nil {
-			t.Fatalf("soft pool refused %s: %v", h, err)
-		}
+		_, err := cols[1].Acquire("viewer", h)
+		require.NoError(t, err, "soft pool refused %s", h)
 	}
-	if err := harness.Eventually(5*time.Second, func() error {
+	err = harness.Eventually(5*time.Second, func() error {
 		out, _, _ := leader.Meshctl("pool", "list", "-o", "csv")
 		for _, line := range strings.Split(out, "\n") {
 			// NAME,SEATS,ENFORCE,HELD,PEAK,OVERAGES,...
@@ -101,34 +95,33 @@ func TestEntitlementsReachCollectorsAndOutliveTheMasters(t *testing.T) {
 			}
 		}
 		return fmt.Errorf("soft license pool overage not recorded:\n%s", out)
-	}); err != nil {
-		t.Fatal(err)
-	}
+	})
+	require.NoError(t, err)
 
 	// Usage credits: spent through any master, all or nothing.
 	cred := licensePayload("lic-credits", cluster, 1, time.Now().Add(30*24*time.Hour).UTC().Truncate(time.Second))
 	cred["license_template"] = []map[string]any{{"name": "api", "users": 1, "users_calculation": "fixed"}}
 	cred["credits"] = map[string]any{"unit": "case", "balance": 10, "low_alert_at": 2}
-	if _, errOut, code := leader.Meshctl("license", "add", signPayload(t, keyFile, cred)); code != 0 {
-		t.Fatal(errOut)
-	}
-	if r, err := cols[0].Consume("case", 7); err != nil || r["remaining"].(float64) != 3 || r["low"] != false {
-		t.Fatalf("consume 7 of 10: %v %v", r, err)
-	}
-	if r, err := cols[1].Consume("case", 1); err != nil || r["remaining"].(float64) != 2 || r["low"] != true {
-		t.Fatalf("consume 1 more: %v %v", r, err)
-	}
+	_, errOut, code = leader.Meshctl("license", "add", signPayload(t, keyFile, cred))
+	require.Equal(t, 0, code, "license add: %s", errOut)
+	r, err := cols[0].Consume("case", 7)
+	require.NoError(t, err, "consume 7 of 10")
+	require.Equal(t, float64(3), r["remaining"], "consume 7 of 10: %v", r)
+	require.Equal(t, false, r["low"], "consume 7 of 10: %v", r)
+	r, err = cols[1].Consume("case", 1)
+	require.NoError(t, err, "consume 1 more")
+	require.Equal(t, float64(2), r["remaining"], "consume 1 more: %v", r)
+	require.Equal(t, true, r["low"], "consume 1 more: %v", r)
 	var ae *harness.APIError
-	if _, err := cols[0].Consume("case", 3); !errors.As(err, &ae) || ae.Status != 409 || ae.Code != "credits_exhausted" {
-		t.Fatalf("consume 3 with 2 left: %v", err)
-	}
-	if _, err := cols[0].Consume("minutes", 1); !errors.As(err, &ae) || ae.Status != 404 {
-		t.Fatalf("consume an unknown unit: %v", err)
-	}
+	_, err = cols[0].Consume("case", 3)
+	require.ErrorAs(t, err, &ae, "consume 3 with 2 left")
+	require.Equal(t, 409, ae.Status, "consume 3 with 2 left: %v", err)
+	require.Equal(t, "credits_exhausted", ae.Code, "consume 3 with 2 left: %v", err)
+	_, err = cols[0].Consume("minutes", 1)
+	require.ErrorAs(t, err, &ae, "consume an unknown unit")
+	require.Equal(t, 404, ae.Status, "consume an unknown unit: %v", err)
 	out, _, _ := leader.Meshctl("license", "show", "lic-credits")
-	if !strings.Contains(out, "2 of 10 case left (low)") {
-		t.Fatalf("license show does not give the credits left:\n%s", out)
-	}
+	require.Contains(t, out, "2 of 10 case left (low)", "license show does not give the credits left")
 
 	// A volume license for one installation covers c1 (enrolled first),
 	// not c2, both for its feature and its pool.
@@ -139,19 +132,16 @@ func TestEntitlementsReachCollectorsAndOutliveTheMasters(t *testing.T) {
 	vol["volume"] = map[string]any{"installations": 1}
 	vol["features"] = []map[string]any{{"name": "bulk_import", "type": "checkbox", "scope": "instance", "enabled": true}}
 	vol["license_template"] = []map[string]any{{"name": "importer", "users": 5, "users_calculation": "fixed"}}
-	if _, errOut, code := leader.Meshctl("license", "add", signPayload(t, keyFile, vol)); code != 0 {
-		t.Fatal(errOut)
-	}
+	_, errOut, code = leader.Meshctl("license", "add", signPayload(t, keyFile, vol))
+	require.Equal(t, 0, code, "license add: %s", errOut)
 	waitFeature(cols[0], "bulk_import", true, 5*time.Second)
-	if f := waitFeature(cols[1], "bulk_import", false, 5*time.Second); !strings.Contains(f.Reason, "cover") {
-		t.Fatalf("uncovered installation's reason: %q", f.Reason)
-	}
-	if _, err := cols[0].Acquire("importer", "alice"); err != nil {
-		t.Fatalf("covered collector refused a seat: %v", err)
-	}
-	if _, err := cols[1].Acquire("importer", "bob"); !errors.As(err, &ae) || ae.Status != 403 {
-		t.Fatalf("uncovered collector got a seat of a volume license: %v", err)
-	}
+	f = waitFeature(cols[1], "bulk_import", false, 5*time.Second)
+	require.Contains(t, f.Reason, "cover", "uncovered installation's reason")
+	_, err = cols[0].Acquire("importer", "alice")
+	require.NoError(t, err, "covered collector refused a seat")
+	_, err = cols[1].Acquire("importer", "bob")
+	require.ErrorAs(t, err, &ae, "uncovered collector got a seat of a volume license")
+	require.Equal(t, 403, ae.Status, "uncovered collector got a seat of a volume license: %v", err)
 
 	// A license that ends soon, then every master stops: the collector
 	// answers from its signed copy, through a restart of its own, into
@@ -162,9 +152,8 @@ func TestEntitlementsReachCollectorsAndOutliveTheMasters(t *testing.T) {
 	short["subscription_id"] = "sub-short"
 	short["features"] = []map[string]any{{"name": "offline_mode", "type": "checkbox", "scope": "instance", "enabled": true}}
 	short["license_template"] = []map[string]any{{"name": "short", "users": 1, "users_calculation": "fixed"}}
-	if _, errOut, code := leader.Meshctl("license", "add", signPayload(t, keyFile, short)); code != 0 {
-		t.Fatal(errOut)
-	}
+	_, errOut, code = leader.Meshctl("license", "add", signPayload(t, keyFile, short))
+	require.Equal(t, 0, code, "license add: %s", errOut)
 	col := cols[0]
 	waitFeature(col, "offline_mode", true, 5*time.Second)
 	for _, m := range c.Masters {
@@ -175,27 +164,24 @@ func TestEntitlementsReachCollectorsAndOutliveTheMasters(t *testing.T) {
 	col.Proc.Signal(syscall.SIGKILL)
 	col.Proc.Wait(10 * time.Second)
 	col.Start()
-	if err := harness.Eventually(15*time.Second, func() error {
+	err = harness.Eventually(15*time.Second, func() error {
 		_, err := col.Feature("offline_mode", "")
 		return err
-	}); err != nil {
-		t.Fatalf("restarted collector with no master does not answer from its saved entitlements: %v", err)
-	}
-	if f, _ := col.Feature("offline_mode", ""); !f.Enabled {
-		t.Fatalf("offline, before expiry: %+v", f)
-	}
+	})
+	require.NoError(t, err, "restarted collector with no master does not answer from its saved entitlements")
+	f, _ = col.Feature("offline_mode", "")
+	require.True(t, f.Enabled, "offline, before expiry: %+v", f)
 	time.Sleep(time.Until(end.Add(2 * time.Second)))
-	if f, _ := col.Feature("offline_mode", ""); !f.Enabled || !strings.Contains(f.Reason, "grace") {
-		t.Fatalf("offline, in grace: %+v", f)
-	}
-	if f, _ := col.Feature("reports", ""); !f.Enabled {
-		t.Fatalf("offline, a license valid for a month: %+v", f)
-	}
+	f, _ = col.Feature("offline_mode", "")
+	require.True(t, f.Enabled, "offline, in grace: %+v", f)
+	require.Contains(t, f.Reason, "grace", "offline, in grace")
+	f, _ = col.Feature("reports", "")
+	require.True(t, f.Enabled, "offline, a license valid for a month: %+v", f)
 	time.Sleep(time.Until(end.Add(10*time.Second + 2*time.Second)))
-	if f, _ := col.Feature("offline_mode", ""); f.Enabled || !strings.Contains(f.Reason, "expired") {
-		t.Fatalf("offline, past expiry plus grace: %+v", f)
-	}
-	if _, err := col.Consume("case", 1); !errors.As(err, &ae) || ae.Status != 503 {
-		t.Fatalf("credits spent with no master: %v", err)
-	}
+	f, _ = col.Feature("offline_mode", "")
+	require.False(t, f.Enabled, "offline, past expiry plus grace: %+v", f)
+	require.Contains(t, f.Reason, "expired", "offline, past expiry plus grace")
+	_, err = col.Consume("case", 1)
+	require.ErrorAs(t, err, &ae, "credits spent with no master")
+	require.Equal(t, 503, ae.Status, "credits spent with no master: %v", err)
 }

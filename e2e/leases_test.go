@@ -1,11 +1,12 @@
 package e2e
 
 import (
-	"errors"
 	"fmt"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/stretchr/testify/require"
 
 	"github.com/licmesh/licmesh/e2e/harness"
 )
@@ -15,9 +16,8 @@ func startSite(t *testing.T, opts harness.Options, pool string, seats int, enfor
 	t.Helper()
 	c := harness.StartCluster(t, 3, opts)
 	leader := c.WaitReady(60 * time.Second)
-	if _, errOut, code := leader.Meshctl("pool", "create", pool, "--seats", fmt.Sprint(seats), "--enforce", enforce); code != 0 {
-		t.Fatalf("pool create: %s", errOut)
-	}
+	_, errOut, code := leader.Meshctl("pool", "create", pool, "--seats", fmt.Sprint(seats), "--enforce", enforce)
+	require.Equal(t, 0, code, "pool create: %s", errOut)
 	tok := leader.JoinToken(n)
 	var cols []*harness.Collector
 	for i := range n {
@@ -36,63 +36,47 @@ func TestLeaseLifecycleThroughCollector(t *testing.T) {
 	c, cols := startSite(t, harness.Options{}, "designer", 2, "hard", 1)
 	col := cols[0]
 	l, err := col.Acquire("designer", "alice")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !l.Valid || l.Token == "" || l.Fence == 0 {
-		t.Fatalf("bad lease: %+v", l)
-	}
+	require.NoError(t, err)
+	require.True(t, l.Valid, "bad lease: %+v", l)
+	require.NotEmpty(t, l.Token, "bad lease: %+v", l)
+	require.NotZero(t, l.Fence, "bad lease: %+v", l)
 	again, err := col.Acquire("designer", "alice")
-	if err != nil || again.ID != l.ID {
-		t.Fatalf("acquiring again for the same holder: %+v %v", again, err)
-	}
+	require.NoError(t, err, "acquiring again for the same holder")
+	require.Equal(t, l.ID, again.ID, "acquiring again for the same holder: %+v", again)
 	v, err := col.Verify(l.Token)
-	if err != nil || v["valid"] != true {
-		t.Fatalf("verify: %v %v", v, err)
+	require.NoError(t, err, "verify")
+	require.Equal(t, true, v["valid"], "verify: %v", v)
+	v, err = col.Verify(l.Token[:len(l.Token)-4] + "AAAA")
+	if err == nil {
+		require.NotEqual(t, true, v["valid"], "tampered token verified: %v", v)
 	}
-	if v, err := col.Verify(l.Token[:len(l.Token)-4] + "AAAA"); err == nil && v["valid"] == true {
-		t.Fatalf("tampered token verified: %v", v)
-	}
-	if _, err := col.Acquire("designer", "bob"); err != nil {
-		t.Fatal(err)
-	}
+	_, err = col.Acquire("designer", "bob")
+	require.NoError(t, err)
 	_, err = col.Acquire("designer", "carol")
 	var ae *harness.APIError
-	if !errors.As(err, &ae) || ae.Status != 409 {
-		t.Fatalf("third holder in a 2-seat hard pool: %v", err)
-	}
-	if _, err := col.Acquire("no-such-pool", "alice"); !errors.As(err, &ae) || ae.Status != 404 {
-		t.Fatalf("unknown pool: %v", err)
-	}
+	require.ErrorAs(t, err, &ae, "third holder in a 2-seat hard pool")
+	require.Equal(t, 409, ae.Status, "third holder in a 2-seat hard pool: %v", err)
+	_, err = col.Acquire("no-such-pool", "alice")
+	require.ErrorAs(t, err, &ae, "unknown pool")
+	require.Equal(t, 404, ae.Status, "unknown pool: %v", err)
 	out, _, _ := c.Masters[1].Meshctl("lease", "list", "--pool", "designer", "-o", "csv")
-	if strings.Count(out, "designer") != 2 {
-		t.Fatalf("masters should list 2 leases:\n%s", out)
-	}
-	if err := col.Release(l.ID); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := col.Acquire("designer", "carol"); err != nil {
-		t.Fatalf("a released seat should be free: %v", err)
-	}
+	require.Equal(t, 2, strings.Count(out, "designer"), "masters should list 2 leases:\n%s", out)
+	require.NoError(t, col.Release(l.ID))
+	_, err = col.Acquire("designer", "carol")
+	require.NoError(t, err, "a released seat should be free")
 	// Leases are renewed past their TTL (6s in tests).
 	time.Sleep(8 * time.Second)
 	ls, err := col.Leases()
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	for _, l := range ls {
-		if !l.Valid {
-			t.Fatalf("lease not renewed: %+v", l)
-		}
+		require.True(t, l.Valid, "lease not renewed: %+v", l)
 	}
 	// A soft pool grants past its seats and records the overage.
-	if _, errOut, code := c.Masters[0].Meshctl("pool", "create", "viewer", "--seats", "1", "--enforce", "soft"); code != 0 {
-		t.Fatal(errOut)
-	}
+	_, errOut, code := c.Masters[0].Meshctl("pool", "create", "viewer", "--seats", "1", "--enforce", "soft")
+	require.Equal(t, 0, code, "pool create: %s", errOut)
 	for _, h := range []string{"v1", "v2", "v3"} {
-		if _, err := col.Acquire("viewer", h); err != nil {
-			t.Fatalf("soft pool refused %s: %v", h, err)
-		}
+		_, err := col.Acquire("viewer", h)
+		require.NoError(t, err, "soft pool refused %s", h)
 	}
 	err = harness.Eventually(5*time.Second, func() error {
 		out, _, _ := c.Masters[0].Meshctl("pool", "list", "-o", "csv")
@@ -104,11 +88,7 @@ func TestLeaseLifecycleThroughCollector(t *testing.T) {
 		}
 		return errorf("soft pool overage not recorded:\n%s", out)
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	out, _, _ = c.Masters[2].Meshctl("collector", "list", "-o", "csv")
-	if !strings.Contains(out, "c-") {
-		t.Fatalf("collector not listed: %s", out)
-	}
+	require.Contains(t, out, "c-", "collector not listed")
 }

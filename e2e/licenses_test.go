@@ -2,13 +2,15 @@ package e2e
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 
 	"github.com/licmesh/licmesh/e2e/harness"
 )
@@ -19,9 +21,7 @@ func vendorKey(t *testing.T) (keyFile, trustLine string) {
 	t.Helper()
 	dir := t.TempDir()
 	out, errOut, code := harness.RunCmdIn(t, "meshctl", "vendor", "keygen", "--out", dir, "--key-id", "vendor-test")
-	if code != 0 {
-		t.Fatalf("vendor keygen: %s", errOut)
-	}
+	require.Equal(t, 0, code, "vendor keygen: %s", errOut)
 	return filepath.Join(dir, "vendor-test.key"), strings.TrimSpace(out)
 }
 
@@ -64,12 +64,9 @@ func signPayload(t *testing.T, keyFile string, payload map[string]any) string {
 	b, _ := json.Marshal(payload)
 	dir := t.TempDir()
 	in, out := filepath.Join(dir, id+".json"), filepath.Join(dir, id+".lic")
-	if err := os.WriteFile(in, b, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if _, errOut, code := harness.RunCmdIn(t, "meshctl", "vendor", "sign", "--key", keyFile, "--out", out, in); code != 0 {
-		t.Fatalf("vendor sign: %s", errOut)
-	}
+	require.NoError(t, os.WriteFile(in, b, 0o600))
+	_, errOut, code := harness.RunCmdIn(t, "meshctl", "vendor", "sign", "--key", keyFile, "--out", out, in)
+	require.Equal(t, 0, code, "vendor sign: %s", errOut)
 	return out
 }
 
@@ -83,44 +80,37 @@ func TestLicensedPoolsAreEnforced(t *testing.T) {
 	c := harness.StartCluster(t, 3, harness.Options{ExtraArgs: []string{"--vendor-keys", trust}})
 	leader := c.WaitReady(60 * time.Second)
 	st, err := leader.Status()
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	lic := signLicense(t, keyFile, "lic-0001", st.ClusterId, 2, time.Now().Add(30*24*time.Hour).UTC().Truncate(time.Second))
 	follower := c.Masters[0]
 	if follower == leader {
 		follower = c.Masters[1]
 	}
 	out, errOut, code := follower.Meshctl("license", "add", lic)
-	if code != 0 {
-		t.Fatalf("license add: %s", errOut)
-	}
-	if !strings.Contains(out, "lic-0001") || !strings.Contains(out, "active") {
-		t.Fatalf("license add printed:\n%s", out)
-	}
+	require.Equal(t, 0, code, "license add: %s", errOut)
+	require.Contains(t, out, "lic-0001", "license add printed")
+	require.Contains(t, out, "active", "license add printed")
 	for _, m := range c.Masters {
-		if err := harness.Eventually(5*time.Second, func() error {
+		err := harness.Eventually(5*time.Second, func() error {
 			out, _, _ := m.Meshctl("pool", "list", "-o", "csv")
 			if !strings.Contains(out, "designer,2,hard,") || !strings.Contains(out, ",license,") {
 				return fmt.Errorf("%s pools:\n%s", m.ID, out)
 			}
 			return nil
-		}); err != nil {
-			t.Fatal(err)
-		}
+		})
+		require.NoError(t, err)
 	}
 
 	col := harness.StartCollector(t, "c1", c.CollectorAddrs(), leader.JoinToken(1))
 	col.WaitReady(30 * time.Second)
 	for _, h := range []string{"alice", "bob"} {
-		if _, err := col.Acquire("designer", h); err != nil {
-			t.Fatal(err)
-		}
+		_, err := col.Acquire("designer", h)
+		require.NoError(t, err)
 	}
 	var ae *harness.APIError
-	if _, err := col.Acquire("designer", "carol"); !errors.As(err, &ae) || ae.Status != 409 {
-		t.Fatalf("third seat of a 2-seat license: %v", err)
-	}
+	_, err = col.Acquire("designer", "carol")
+	require.ErrorAs(t, err, &ae, "third seat of a 2-seat license")
+	require.Equal(t, 409, ae.Status, "third seat of a 2-seat license: %v", err)
 
 	// Refusals, each with its reason, none changing anything.
 	foreign := signLicense(t, keyFile, "lic-0002", "lm-000000000000", 5, time.Now().Add(24*time.Hour).UTC().Truncate(time.Second))
@@ -149,33 +139,26 @@ func TestLicensedPoolsAreEnforced(t *testing.T) {
 		{lic, "exists"},
 	} {
 		_, errOut, code := leader.Meshctl("license", "add", tc.file)
-		if code != 1 || !strings.Contains(strings.ToLower(errOut), tc.want) {
-			t.Errorf("license add %s: exit %d, %q, want a message about %q", filepath.Base(tc.file), code, errOut, tc.want)
-		}
+		assert.Equal(t, 1, code, "license add %s: exit code; stderr %q", filepath.Base(tc.file), errOut)
+		assert.Contains(t, strings.ToLower(errOut), tc.want, "license add %s: want a message about %q", filepath.Base(tc.file), tc.want)
 	}
 	// A license signed with a key the masters don't trust (same key ID,
 	// other key) fails its signature check.
-	if _, errOut, code := leader.Meshctl("license", "add", unknownKey); code != 1 || !strings.Contains(errOut, "signature") {
-		t.Errorf("license from another vendor key: exit %d %q", code, errOut)
-	}
+	_, errOut, code = leader.Meshctl("license", "add", unknownKey)
+	assert.Equal(t, 1, code, "license from another vendor key: exit code; stderr %q", errOut)
+	assert.Contains(t, errOut, "signature", "license from another vendor key")
 	out, _, _ = leader.Meshctl("license", "list", "-o", "csv")
-	if strings.Count(out, "lic-") != 1 {
-		t.Fatalf("refused licenses changed the state:\n%s", out)
-	}
+	require.Equal(t, 1, strings.Count(out, "lic-"), "refused licenses changed the state:\n%s", out)
 
 	// Removing the license stops new grants; held leases are not evicted.
-	if _, errOut, code := leader.Meshctl("license", "remove", "lic-0001"); code != 0 {
-		t.Fatal(errOut)
-	}
-	if err := col.Release(mustFind(t, col, "bob")); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := col.Acquire("designer", "dave"); err == nil {
-		t.Fatal("a grant in the pool of a removed license")
-	}
-	if l, err := leaseByHolder(col, "alice"); err != nil || !l.Valid {
-		t.Fatalf("alice's lease was evicted by the removal: %+v %v", l, err)
-	}
+	_, errOut, code = leader.Meshctl("license", "remove", "lic-0001")
+	require.Equal(t, 0, code, "license remove: %s", errOut)
+	require.NoError(t, col.Release(mustFind(t, col, "bob")))
+	_, err = col.Acquire("designer", "dave")
+	require.Error(t, err, "a grant in the pool of a removed license")
+	l, err := leaseByHolder(col, "alice")
+	require.NoError(t, err, "alice's lease was evicted by the removal")
+	require.True(t, l.Valid, "alice's lease was evicted by the removal: %+v", l)
 }
 
 func leaseByHolder(col *harness.Collector, holder string) (harness.Lease, error) {
@@ -194,8 +177,6 @@ func leaseByHolder(col *harness.Collector, holder string) (harness.Lease, error)
 func mustFind(t *testing.T, col *harness.Collector, holder string) uint64 {
 	t.Helper()
 	l, err := leaseByHolder(col, holder)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	return l.ID
 }

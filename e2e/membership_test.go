@@ -11,6 +11,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
 	"github.com/licmesh/licmesh/e2e/harness"
 )
 
@@ -64,9 +67,7 @@ func waitVoters(t *testing.T, m *harness.Master, want ...string) {
 		}
 		return nil
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 }
 
 // TestMembershipChanges: a new master joins through any member and becomes
@@ -78,9 +79,8 @@ func TestMembershipChanges(t *testing.T) {
 
 	m4 := c.AddMaster("m4")
 	waitVoters(t, leader, "m1", "m2", "m3", "m4")
-	if _, errOut, code := m4.Meshctl("pool", "create", "late", "--seats", "1"); code != 0 {
-		t.Fatalf("the new master does not serve writes: %s", errOut)
-	}
+	_, errOut, code := m4.Meshctl("pool", "create", "late", "--seats", "1")
+	require.Equal(t, 0, code, "the new master does not serve writes: %s", errOut)
 
 	// A follower that gets SIGTERM leaves the voters.
 	var leaving *harness.Master
@@ -90,12 +90,8 @@ func TestMembershipChanges(t *testing.T) {
 			break
 		}
 	}
-	if err := leaving.Proc.Signal(syscall.SIGTERM); err != nil {
-		t.Fatal(err)
-	}
-	if err := leaving.Proc.Wait(20 * time.Second); err != nil {
-		t.Fatalf("%s did not exit cleanly on SIGTERM: %v", leaving.ID, err)
-	}
+	require.NoError(t, leaving.Proc.Signal(syscall.SIGTERM))
+	require.NoError(t, leaving.Proc.Wait(20*time.Second), "%s did not exit cleanly on SIGTERM", leaving.ID)
 	var rest []string
 	for _, m := range c.Masters {
 		if m != leaving {
@@ -114,9 +110,8 @@ func TestMembershipChanges(t *testing.T) {
 	}
 	dead.Proc.Kill()
 	time.Sleep(time.Second)
-	if v, _ := voters(leader); !v[dead.ID] {
-		t.Fatalf("a killed master must stay a voter until removed: %v", v)
-	}
+	v, _ := voters(leader)
+	require.True(t, v[dead.ID], "a killed master must stay a voter until removed: %v", v)
 	// remove-peer through any live master (a follower forwards it).
 	var via *harness.Master
 	for _, m := range c.Running() {
@@ -128,47 +123,41 @@ func TestMembershipChanges(t *testing.T) {
 		via = leader
 	}
 	// Until gossip declares it dead the leader refuses, saying so.
-	if err := harness.Eventually(30*time.Second, func() error {
+	err := harness.Eventually(30*time.Second, func() error {
 		if _, errOut, code := via.Meshctl("operator", "remove-peer", dead.ID); code != 0 {
 			return errors.New(errOut)
 		}
 		return nil
-	}); err != nil {
-		t.Fatalf("remove-peer: %v", err)
-	}
+	})
+	require.NoError(t, err, "remove-peer")
 	var alive []string
 	for _, m := range c.Running() {
 		alive = append(alive, m.ID)
 	}
 	waitVoters(t, leader, alive...)
-	if _, errOut, code := leader.Meshctl("operator", "remove-peer", "no-such-master"); code == 0 || errOut == "" {
-		t.Fatal("removing an unknown peer should fail with a message")
-	}
+	// Removing an unknown peer fails with a message.
+	_, errOut, code = leader.Meshctl("operator", "remove-peer", "no-such-master")
+	require.NotEqual(t, 0, code, "removing an unknown peer should fail")
+	require.NotEmpty(t, errOut, "removing an unknown peer should fail with a message")
 
 	hc, err := leader.HTTPClient()
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	for path, want := range map[string]string{
 		"/healthz": "ok", "/readyz": "ready",
 		"/metrics": "licmesh_lease_grants_total",
 	} {
 		resp, err := hc.Get("https://" + leader.APIAddr() + path)
-		if err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, err)
 		body, _ := io.ReadAll(resp.Body)
 		resp.Body.Close()
-		if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), want) {
-			t.Errorf("%s: %d %.200s", path, resp.StatusCode, body)
-		}
+		assert.Equal(t, http.StatusOK, resp.StatusCode, "%s: status; body %.200s", path, body)
+		// Not assert.Contains: /metrics is too long to print whole.
+		assert.True(t, strings.Contains(string(body), want), "%s lacks %q: %.200s", path, want, body)
 	}
 	resp, err := hc.Get("https://" + leader.APIAddr() + "/metrics")
 	if err == nil {
 		body, _ := io.ReadAll(resp.Body)
 		resp.Body.Close()
-		if !strings.Contains(string(body), "licmesh_raft") {
-			t.Errorf("/metrics lacks raft metrics")
-		}
+		assert.True(t, strings.Contains(string(body), "licmesh_raft"), "/metrics lacks raft metrics")
 	}
 }

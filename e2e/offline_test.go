@@ -7,6 +7,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
 	"github.com/licmesh/licmesh/e2e/harness"
 )
 
@@ -17,31 +20,27 @@ func TestCollectorKeepsLeasesWhileMastersAreDown(t *testing.T) {
 	c, cols := startSite(t, harness.Options{LeaseTTL: 6 * time.Second}, "designer", 5, "hard", 1)
 	col := cols[0]
 	for _, h := range []string{"alice", "bob"} {
-		if _, err := col.Acquire("designer", h); err != nil {
-			t.Fatal(err)
-		}
+		_, err := col.Acquire("designer", h)
+		require.NoError(t, err)
 	}
 	for _, m := range c.Masters {
 		m.Proc.Kill()
 	}
 	downAt := time.Now()
 	ls, err := col.Leases()
-	if err != nil || len(ls) != 2 {
-		t.Fatalf("leases: %v %v", ls, err)
-	}
+	require.NoError(t, err, "leases")
+	require.Len(t, ls, 2, "leases: %v", ls)
 	var end time.Duration
 	for _, l := range ls {
-		if !l.Valid {
-			t.Fatalf("lease invalid right after the masters went down: %+v", l)
-		}
+		require.True(t, l.Valid, "lease invalid right after the masters went down: %+v", l)
 		end = max(end, time.Duration(l.RemainingMS)*time.Millisecond)
 	}
 	// Valid until just before their end...
 	for time.Since(downAt) < end-time.Second {
 		for _, l := range mustLeases(t, col) {
 			remaining := time.Duration(l.RemainingMS) * time.Millisecond
-			if !l.Valid && time.Since(downAt)+remaining < end-time.Second {
-				t.Fatalf("lease lost %s after the masters went down, before its end: %+v", time.Since(downAt), l)
+			if time.Since(downAt)+remaining < end-time.Second {
+				require.True(t, l.Valid, "lease lost %s after the masters went down, before its end: %+v", time.Since(downAt), l)
 			}
 		}
 		time.Sleep(200 * time.Millisecond)
@@ -55,23 +54,16 @@ func TestCollectorKeepsLeasesWhileMastersAreDown(t *testing.T) {
 		}
 		return nil
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if e := time.Since(downAt); e < end {
-		t.Fatalf("leases expired after %s, before their end %s", e, end)
-	}
-	if _, err := col.Acquire("designer", "carol"); err == nil {
-		t.Fatal("a new grant with every master down")
-	}
+	require.NoError(t, err)
+	require.GreaterOrEqual(t, time.Since(downAt), end, "leases expired before their end")
+	_, err = col.Acquire("designer", "carol")
+	require.Error(t, err, "a new grant with every master down")
 }
 
 func mustLeases(t *testing.T, col *harness.Collector) []harness.Lease {
 	t.Helper()
 	ls, err := col.Leases()
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	return ls
 }
 
@@ -88,16 +80,13 @@ func TestJoinTokensAreChecked(t *testing.T) {
 
 	mk := func(args ...string) string {
 		out, errOut, code := leader.Meshctl(append([]string{"token", "create", "--role", "collector"}, args...)...)
-		if code != 0 {
-			t.Fatal(errOut)
-		}
+		require.Equal(t, 0, code, "token create: %s", errOut)
 		return strings.TrimSpace(out)
 	}
 	expired := mk("--ttl", "1s")
 	revoked := mk("--ttl", "1h")
-	if _, errOut, code := leader.Meshctl("token", "revoke", strings.Split(revoked, ".")[1]); code != 0 {
-		t.Fatal(errOut)
-	}
+	_, errOut, code := leader.Meshctl("token", "revoke", strings.Split(revoked, ".")[1])
+	require.Equal(t, 0, code, "token revoke: %s", errOut)
 	good := mk("--ttl", "1h")
 	parts := strings.Split(good, ".")
 	wrongPin := strings.Join(append(parts[:3:3], "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"), ".")
@@ -113,18 +102,15 @@ func TestJoinTokensAreChecked(t *testing.T) {
 		{"garbage", "lmj1.not-a-token", "token"},
 	} {
 		col := harness.StartCollector(t, tc.name, masters, tc.token)
-		if err := col.Proc.Wait(30 * time.Second); err == nil {
-			t.Errorf("%s token: collectord exited 0", tc.name)
-		}
-		if log := col.Proc.Log(); !strings.Contains(strings.ToLower(log), tc.want) {
-			t.Errorf("%s token: the collector's output does not say %q:\n%s", tc.name, tc.want, tail(log))
-		}
+		assert.Error(t, col.Proc.Wait(30*time.Second), "%s token: collectord exited 0", tc.name)
+		log := col.Proc.Log()
+		// Not assert.Contains: the log is long; print only its tail.
+		assert.True(t, strings.Contains(strings.ToLower(log), tc.want),
+			"%s token: the collector's output does not say %q:\n%s", tc.name, tc.want, tail(log))
 	}
 	// Nothing was enrolled by the refused tokens.
 	out, _, _ := leader.Meshctl("collector", "list", "-o", "csv")
-	if n := strings.Count(out, "c-"); n != 1 {
-		t.Fatalf("want exactly 1 enrolled collector, got %d:\n%s", n, out)
-	}
+	require.Equal(t, 1, strings.Count(out, "c-"), "want exactly 1 enrolled collector:\n%s", out)
 }
 
 func tail(s string) string {
@@ -147,29 +133,22 @@ func TestCollectorFallsBackToTCPWhenUDPIsBlocked(t *testing.T) {
 	}
 	c := harness.StartCluster(t, 3, harness.Options{})
 	leader := c.WaitReady(60 * time.Second)
-	if _, errOut, code := leader.Meshctl("pool", "create", "designer", "--seats", "3"); code != 0 {
-		t.Fatal(errOut)
-	}
+	_, errOut, code := leader.Meshctl("pool", "create", "designer", "--seats", "3")
+	require.Equal(t, 0, code, "pool create: %s", errOut)
 	for _, m := range c.Masters {
 		port := strings.Split(m.CollectorAddr(), ":")[1]
 		rule := []string{"OUTPUT", "-p", "udp", "-d", "127.0.0.1", "--dport", port, "-j", "DROP"}
-		if out, err := exec.Command(ipt, append([]string{"-I"}, rule...)...).CombinedOutput(); err != nil {
-			t.Fatalf("iptables: %v %s", err, out)
-		}
+		out, err := exec.Command(ipt, append([]string{"-I"}, rule...)...).CombinedOutput()
+		require.NoError(t, err, "iptables: %s", out)
 		t.Cleanup(func() { _ = exec.Command(ipt, append([]string{"-D"}, rule...)...).Run() })
 	}
 	col := harness.StartCollector(t, "tcp-only", c.CollectorAddrs(), leader.JoinToken(1))
 	col.WaitReady(30 * time.Second)
-	if _, err := col.Acquire("designer", "alice"); err != nil {
-		t.Fatal(err)
-	}
+	_, err = col.Acquire("designer", "alice")
+	require.NoError(t, err)
 	st, err := col.Status()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if st["protocol"] != "h2" {
-		t.Fatalf("with UDP blocked the collector should use h2, status says %v", st["protocol"])
-	}
+	require.NoError(t, err)
+	require.Equal(t, "h2", st["protocol"], "with UDP blocked the collector should use h2")
 }
 
 // TestDeadCollectorsLeasesExpire kills a collector holding leases: once
@@ -178,26 +157,20 @@ func TestCollectorFallsBackToTCPWhenUDPIsBlocked(t *testing.T) {
 func TestDeadCollectorsLeasesExpire(t *testing.T) {
 	c, cols := startSite(t, harness.Options{LeaseTTL: 3 * time.Second}, "designer", 2, "hard", 2)
 	for _, h := range []string{"alice", "bob"} {
-		if _, err := cols[0].Acquire("designer", h); err != nil {
-			t.Fatal(err)
-		}
+		_, err := cols[0].Acquire("designer", h)
+		require.NoError(t, err)
 	}
-	if _, err := cols[1].Acquire("designer", "carol"); err == nil {
-		t.Fatal("a third seat in a 2-seat hard pool")
-	}
+	_, err := cols[1].Acquire("designer", "carol")
+	require.Error(t, err, "a third seat in a 2-seat hard pool")
 	cols[0].Proc.Kill()
 	killed := time.Now()
-	err := harness.Eventually(20*time.Second, func() error {
+	err = harness.Eventually(20*time.Second, func() error {
 		_, err := cols[1].Acquire("designer", "carol")
 		return err
 	})
-	if err != nil {
-		t.Fatalf("the dead collector's seats were never freed: %v", err)
-	}
+	require.NoError(t, err, "the dead collector's seats were never freed")
 	// Not before the lease's TTL: renewals answered until the kill keep it.
-	if e := time.Since(killed); e < 2*time.Second {
-		t.Fatalf("seat freed %s after the kill, before the lease could have ended", e)
-	}
+	require.GreaterOrEqual(t, time.Since(killed), 2*time.Second, "seat freed after the kill, before the lease could have ended")
 	// Both expire (possibly in different batches) and leave the list.
 	err = harness.Eventually(10*time.Second, func() error {
 		l := c.Leader()
@@ -210,7 +183,5 @@ func TestDeadCollectorsLeasesExpire(t *testing.T) {
 		}
 		return nil
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 }

@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/anishathalye/porcupine"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 
 	"github.com/licmesh/licmesh/e2e/harness"
 )
@@ -128,16 +130,13 @@ func (h *history) add(client int, in seatInput, out seatOutput, call, ret time.T
 func TestHardPoolThroughLeaderKill(t *testing.T) {
 	c, cols := startSite(t, harness.Options{}, seatPool, seatCount, "hard", 3)
 	leader := c.Leader()
-	if _, errOut, code := leader.Meshctl("pool", "create", "steady", "--seats", "3", "--enforce", "hard"); code != 0 {
-		t.Fatal(errOut)
-	}
+	_, errOut, code := leader.Meshctl("pool", "create", "steady", "--seats", "3", "--enforce", "hard")
+	require.Equal(t, 0, code, "pool create: %s", errOut)
 	// Each collector holds one steady lease for the whole run.
 	steady := make([]harness.Lease, len(cols))
 	for i, col := range cols {
 		l, err := col.Acquire("steady", fmt.Sprintf("steady-%d", i))
-		if err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, err)
 		steady[i] = l
 	}
 
@@ -176,18 +175,16 @@ func TestHardPoolThroughLeaderKill(t *testing.T) {
 			if n > maxSeen.Load() {
 				maxSeen.Store(n)
 			}
-			if n > seatCount {
+			// assert, not require: this is not the test's goroutine.
+			if !assert.LessOrEqual(t, n, int64(seatCount), "leases the leader holds in a %d-seat hard pool:\n%s", seatCount, out) {
 				overs.Add(1)
-				t.Errorf("the leader holds %d leases in a %d-seat hard pool:\n%s", n, seatCount, out)
 			}
 		}
 	}()
 
 	time.Sleep(4 * time.Second)
 	victim := c.Leader()
-	if victim == nil {
-		t.Fatal("no leader before the kill")
-	}
+	require.NotNil(t, victim, "no leader before the kill")
 	t.Logf("killing leader %s", victim.ID)
 	killedAt := time.Now()
 	victim.Proc.Kill()
@@ -197,20 +194,15 @@ func TestHardPoolThroughLeaderKill(t *testing.T) {
 	for time.Now().Before(deadline) {
 		for i, col := range cols {
 			l, err := leaseByID(col, steady[i].ID)
-			if err != nil || !l.Valid {
-				t.Fatalf("steady lease %d on %s after the leader kill: %+v %v", steady[i].ID, col.Name, l, err)
-			}
+			require.NoError(t, err, "steady lease %d on %s after the leader kill", steady[i].ID, col.Name)
+			require.True(t, l.Valid, "steady lease %d on %s after the leader kill: %+v", steady[i].ID, col.Name, l)
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
 	first := h.firstGrantAfter(killedAt)
-	if first.IsZero() {
-		t.Fatalf("no grant since the leader kill %s ago", time.Since(killedAt))
-	}
+	require.False(t, first.IsZero(), "no grant since the leader kill %s ago", time.Since(killedAt))
 	t.Logf("first grant requested after the kill was answered %s after it", first.Sub(killedAt))
-	if first.Sub(killedAt) > 5*time.Second {
-		t.Errorf("grants resumed only %s after the leader kill, want within 5s", first.Sub(killedAt))
-	}
+	assert.LessOrEqual(t, first.Sub(killedAt), 5*time.Second, "time for grants to resume after the leader kill")
 	victim.Start()
 	time.Sleep(3 * time.Second)
 	close(stop)
@@ -236,9 +228,7 @@ func TestHardPoolThroughLeaderKill(t *testing.T) {
 		}
 		return nil
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 
 	h.mu.Lock()
 	ops := h.ops
@@ -250,9 +240,7 @@ func TestHardPoolThroughLeaderKill(t *testing.T) {
 		_ = porcupine.VisualizePath(seatModel.ToModel(), info, path)
 		t.Fatalf("seat history is not linearizable (%v); visualization in %s", res, path)
 	}
-	if len(ops) < 50 {
-		t.Fatalf("only %d operations: the run did not exercise the pool", len(ops))
-	}
+	require.GreaterOrEqual(t, len(ops), 50, "operations: the run did not exercise the pool")
 }
 
 // runHolder acquires, holds briefly and releases a seat, over and over.

@@ -13,10 +13,9 @@ import (
 	"time"
 
 	"connectrpc.com/connect"
+	"github.com/stretchr/testify/require"
 
-	"github.com/licmesh/licmesh/collectors/identity"
 	"github.com/licmesh/licmesh/e2e/harness"
-	"github.com/licmesh/licmesh/mesh/pki"
 	licmeshv1 "github.com/licmesh/licmesh/mesh/wire/licmeshv1"
 	"github.com/licmesh/licmesh/mesh/wire/licmeshv1/licmeshv1connect"
 )
@@ -133,17 +132,9 @@ func countedOn(m *harness.Master, inst string) (counted, error) {
 // that host could.
 func collectorClient(t *testing.T, s *usageSite, master string) licmeshv1connect.CollectorServiceClient {
 	t.Helper()
-	st, err := identity.Open(s.col.DataDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	id, err := st.Load()
-	if err != nil {
-		t.Fatal(err)
-	}
-	hc := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{
-		TLSClientConfig: pki.ClientTLS(id.CAPool(), &id.Cert, ""), ForceAttemptHTTP2: true,
-	}}
+	cfg, err := s.col.ClientTLS()
+	require.NoError(t, err)
+	hc := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: cfg, ForceAttemptHTTP2: true}}
 	return licmeshv1connect.NewCollectorServiceClient(hc, "https://"+master)
 }
 

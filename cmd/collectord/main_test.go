@@ -12,6 +12,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
 	"github.com/licmesh/licmesh/collectors/agent/agenttest"
 	"github.com/licmesh/licmesh/collectors/localapi"
 )
@@ -36,14 +39,11 @@ func TestRunRefusesBadConfig(t *testing.T) {
 			file := filepath.Join(t.TempDir(), "c.yaml")
 			os.WriteFile(file, []byte(tc.yaml), 0o600)
 			_, err := execute(context.Background(), "run", "--config", file)
-			if err == nil || !strings.Contains(err.Error(), tc.want) {
-				t.Fatalf("err = %v, want %q", err, tc.want)
-			}
+			require.ErrorContains(t, err, tc.want)
 		})
 	}
-	if _, err := execute(context.Background(), "run", "--config", filepath.Join(dir, "missing.yaml")); err == nil {
-		t.Fatal("missing config file accepted")
-	}
+	_, err := execute(context.Background(), "run", "--config", filepath.Join(dir, "missing.yaml"))
+	require.Error(t, err, "missing config file accepted")
 }
 
 // TestRunFlags: a flag given on the command line overrides the file, even
@@ -68,9 +68,7 @@ func TestRunFlags(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			_, err := execute(context.Background(), append([]string{"run", "-c", file}, tc.args...)...)
-			if err == nil || !strings.Contains(err.Error(), tc.want) {
-				t.Fatalf("err = %v, want %q", err, tc.want)
-			}
+			require.ErrorContains(t, err, tc.want)
 		})
 	}
 }
@@ -78,17 +76,18 @@ func TestRunFlags(t *testing.T) {
 func TestHelp(t *testing.T) {
 	for _, args := range [][]string{nil, {"help"}, {"--help"}} {
 		out, err := execute(context.Background(), args...)
-		if err != nil || !strings.Contains(out, "Commands:") || !strings.Contains(out, "status ") {
-			t.Errorf("%q: %v\n%s", args, err, out)
+		if assert.NoError(t, err, "%q", args) {
+			assert.Contains(t, out, "Commands:", "%q", args)
+			assert.Contains(t, out, "status ", "%q", args)
 		}
 	}
 	out, err := execute(context.Background(), "run", "-h")
-	if err != nil || !strings.Contains(out, "Usage: collectord run") || !strings.Contains(out, "-release-on-shutdown") {
-		t.Errorf("run -h: %v\n%s", err, out)
+	if assert.NoError(t, err, "run -h") {
+		assert.Contains(t, out, "Usage: collectord run", "run -h")
+		assert.Contains(t, out, "-release-on-shutdown", "run -h")
 	}
-	if _, err := execute(context.Background(), "frobnicate"); err == nil || !strings.Contains(err.Error(), `unknown command "frobnicate"`) {
-		t.Errorf("unknown command: %v", err)
-	}
+	_, err = execute(context.Background(), "frobnicate")
+	assert.ErrorContains(t, err, `unknown command "frobnicate"`, "unknown command")
 }
 
 func TestRunAndStatus(t *testing.T) {
@@ -131,54 +130,38 @@ func TestRunAndStatus(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 	resp, err := client.Post("http://collectord/v1/leases", "application/json", strings.NewReader(`{"pool":"seats","holder":"alice"}`))
-	if err != nil || resp.StatusCode != 200 {
-		t.Fatalf("acquire over the socket: %v %v", resp, err)
-	}
+	require.NoError(t, err, "acquire over the socket")
 	resp.Body.Close()
+	require.Equal(t, 200, resp.StatusCode, "acquire over the socket: %v", resp)
 
 	out, err := execute(context.Background(), "status", "-o", "json", "--socket", sock)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	var st localapi.Status
-	if err := json.Unmarshal([]byte(out), &st); err != nil {
-		t.Fatalf("status json %q: %v", out, err)
-	}
-	if st.CollectorID == "" || st.Leases.Valid != 1 || st.Protocol != "h2" || st.CurrentMaster != m.Addr() {
-		t.Fatalf("status: %+v", st)
-	}
+	require.NoError(t, json.Unmarshal([]byte(out), &st), "status json %q", out)
+	require.NotEmpty(t, st.CollectorID, "status: %+v", st)
+	require.Equal(t, 1, st.Leases.Valid, "status: %+v", st)
+	require.Equal(t, "h2", st.Protocol, "status: %+v", st)
+	require.Equal(t, m.Addr(), st.CurrentMaster, "status: %+v", st)
 	out, err = execute(context.Background(), "status", "--config", file)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	t.Log("\n" + out)
 	for _, want := range []string{"collector", st.CollectorID, "via h2", "1 held (1 valid, 0 expired)", "certificate"} {
-		if !strings.Contains(out, want) {
-			t.Errorf("status table lacks %q", want)
-		}
+		assert.Contains(t, out, want, "status table")
 	}
 
 	cancel()
-	if err := <-done; err != nil {
-		t.Fatalf("run: %v", err)
-	}
-	if n := len(c.Leases()); n != 0 {
-		t.Fatalf("%d leases left at the masters after SIGTERM-like stop", n)
-	}
-	if _, err := os.Stat(sock); !os.IsNotExist(err) {
-		t.Fatalf("socket left behind: %v", err)
-	}
-	if _, err := execute(context.Background(), "status", "--socket", sock); err == nil || !strings.Contains(err.Error(), "is collectord running") {
-		t.Fatalf("status with no collector: %v", err)
-	}
+	require.NoError(t, <-done, "run")
+	require.Empty(t, c.Leases(), "leases left at the masters after SIGTERM-like stop")
+	_, err = os.Stat(sock)
+	require.ErrorIs(t, err, os.ErrNotExist, "socket left behind")
+	_, err = execute(context.Background(), "status", "--socket", sock)
+	require.ErrorContains(t, err, "is collectord running", "status with no collector")
 }
 
 func TestVersion(t *testing.T) {
 	out, err := execute(context.Background(), "version")
-	if err != nil || !strings.Contains(out, "collectord dev (collector protocol 1)") {
-		t.Fatalf("version: %q %v", out, err)
-	}
-	if _, err := execute(context.Background(), "status", "-o", "yaml"); err == nil {
-		t.Fatal("-o yaml accepted")
-	}
+	require.NoError(t, err, "version")
+	require.Contains(t, out, "collectord dev (collector protocol 1)", "version")
+	_, err = execute(context.Background(), "status", "-o", "yaml")
+	require.Error(t, err, "-o yaml accepted")
 }

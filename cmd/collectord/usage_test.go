@@ -12,6 +12,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
 	"github.com/licmesh/licmesh/collectors/agent/agenttest"
 	"github.com/licmesh/licmesh/collectors/config"
 	"github.com/licmesh/licmesh/collectors/meter"
@@ -37,9 +40,7 @@ func (l *lockedBuffer) String() string {
 
 func writeFile(t *testing.T, path, content string) string {
 	t.Helper()
-	if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, os.WriteFile(path, []byte(content), 0o600))
 	return path
 }
 
@@ -67,12 +68,10 @@ func TestRunRefusesBadSources(t *testing.T) {
 				"  sources_file: " + src,
 			}, "\n"))
 			_, err := execute(context.Background(), "run", "--config", file)
-			if err == nil || !strings.Contains(err.Error(), "usage.sources_file "+src) || !strings.Contains(err.Error(), tc.want) {
-				t.Fatalf("err = %v, want it to name %s and %q", err, src, tc.want)
-			}
-			if _, serr := os.Stat(filepath.Join(dir, name, config.SpoolDirName)); !os.IsNotExist(serr) {
-				t.Errorf("a refused start created the spool (%v)", serr)
-			}
+			require.ErrorContains(t, err, "usage.sources_file "+src)
+			require.ErrorContains(t, err, tc.want)
+			_, serr := os.Stat(filepath.Join(dir, name, config.SpoolDirName))
+			assert.ErrorIs(t, serr, os.ErrNotExist, "a refused start created the spool")
 		})
 	}
 }
@@ -119,21 +118,17 @@ func TestRunMeters(t *testing.T) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	if resp, err := client.Get("http://collectord/readyz"); err != nil || resp.StatusCode != 200 {
-		t.Errorf("the agent is not ready beside the meter: %v %v", resp, err)
-	} else {
+	resp, err := client.Get("http://collectord/readyz")
+	if assert.NoError(t, err, "the agent is not ready beside the meter") {
 		resp.Body.Close()
+		assert.Equal(t, 200, resp.StatusCode, "the agent is not ready beside the meter: %v", resp)
 	}
 	cancel()
-	if err := <-done; err != nil {
-		t.Fatalf("run: %v", err)
-	}
+	require.NoError(t, <-done, "run")
 	out := logs.String()
 	t.Log("\n" + out)
 	for _, want := range []string{"usage metering on", "installation=acme-prod", "usage report failed"} {
-		if !strings.Contains(out, want) {
-			t.Errorf("log lacks %q", want)
-		}
+		assert.Contains(t, out, want, "log")
 	}
 	segs, _ := filepath.Glob(filepath.Join(data, config.SpoolDirName, "seg-*.log"))
 	var size int64
@@ -142,11 +137,11 @@ func TestRunMeters(t *testing.T) {
 			size += fi.Size()
 		}
 	}
-	if size == 0 {
-		t.Errorf("no sample in the spool under data_dir (%v)", segs)
-	}
-	if fi, err := os.Stat(filepath.Join(data, config.PseudonymKeyName)); err != nil || fi.Mode().Perm() != 0o600 || fi.Size() != meter.KeyBytes {
-		t.Errorf("pseudonym key: %v %v", fi, err)
+	assert.NotZero(t, size, "no sample in the spool under data_dir (%v)", segs)
+	fi, err := os.Stat(filepath.Join(data, config.PseudonymKeyName))
+	if assert.NoError(t, err, "pseudonym key") {
+		assert.Equal(t, os.FileMode(0o600), fi.Mode().Perm(), "pseudonym key mode")
+		assert.Equal(t, int64(meter.KeyBytes), fi.Size(), "pseudonym key size")
 	}
 }
 
@@ -156,8 +151,6 @@ func TestUsageLimitsAgree(t *testing.T) {
 	for _, mib := range []int{config.MinSpoolMaxMiB, 3, config.DefaultSpoolMaxMiB, config.MaxSpoolMaxMiB} {
 		u := config.DefaultConfig().Usage
 		u.Installation, u.SpoolDir, u.SpoolMaxMiB = "x", "/x", mib
-		if err := meterConfig(u).Validate(); err != nil {
-			t.Errorf("spool_max_mib %d: %v", mib, err)
-		}
+		assert.NoError(t, meterConfig(u).Validate(), "spool_max_mib %d", mib)
 	}
 }

@@ -9,6 +9,8 @@ import (
 	"testing"
 
 	v1 "github.com/licmesh/licmesh/mesh/wire/licmeshv1"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 	"google.golang.org/protobuf/proto"
 )
 
@@ -72,27 +74,15 @@ func TestCommandsSendTheRightRequest(t *testing.T) {
 			t.Parallel()
 			h := newHarness(t)
 			stdout, stderr, code := h.run(tt.args...)
-			if code != exitOK {
-				t.Fatalf("exit %d, stderr %q", code, stderr)
-			}
+			require.Equal(t, exitOK, code, "exit code; stderr %q", stderr)
 			calls := h.fake.recordedCalls()
-			if len(calls) != 1 {
-				t.Fatalf("master got %d calls, want 1", len(calls))
-			}
+			require.Len(t, calls, 1, "calls the master got")
 			c := calls[0]
-			if c.procedure != svc+tt.proc {
-				t.Errorf("procedure %s, want %s", c.procedure, svc+tt.proc)
-			}
-			if c.auth != "Bearer "+testToken {
-				t.Errorf("Authorization %q, want the bearer admin token", c.auth)
-			}
-			if !proto.Equal(c.msg, tt.want) {
-				t.Errorf("request %v, want %v", c.msg, tt.want)
-			}
+			assert.Equal(t, svc+tt.proc, c.procedure, "procedure")
+			assert.Equal(t, "Bearer "+testToken, c.auth, "Authorization, want the bearer admin token")
+			assert.True(t, proto.Equal(c.msg, tt.want), "request %v, want %v", c.msg, tt.want)
 			for _, s := range tt.out {
-				if !strings.Contains(stdout, s) {
-					t.Errorf("stdout lacks %q", s)
-				}
+				assert.Contains(t, stdout, s, "stdout")
 			}
 		})
 	}
@@ -102,30 +92,20 @@ func TestTableShowsTimesAndBlanks(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t)
 	stdout, _, code := h.run("pool", "list")
-	if code != exitOK {
-		t.Fatalf("exit %d", code)
-	}
+	require.Equal(t, exitOK, code, "exit code")
 	lines := strings.Split(strings.TrimRight(stdout, "\n"), "\n")
-	if len(lines) != 3 {
-		t.Fatalf("got %d lines, want header and 2 rows", len(lines))
-	}
+	require.Len(t, lines, 3, "want header and 2 rows")
 	want := []string{"NAME", "SEATS", "ENFORCE", "HELD", "PEAK", "OVERAGES", "SOURCE", "LAST", "OVERAGE"}
-	if got := strings.Fields(lines[0]); strings.Join(got, " ") != strings.Join(want, " ") {
-		t.Errorf("header %q, want %q", got, want)
-	}
+	assert.Equal(t, strings.Join(want, " "), strings.Join(strings.Fields(lines[0]), " "), "header")
 	// A pool that never went over shows "-" where the time would be.
-	if f := strings.Fields(lines[1]); f[len(f)-1] != "-" {
-		t.Errorf("row %q: never-set time should show as -", lines[1])
-	}
-	if !strings.HasSuffix(lines[2], "2026-03-01T12:00:00Z") {
-		t.Errorf("row %q: want the overage time in RFC 3339 UTC", lines[2])
-	}
+	f := strings.Fields(lines[1])
+	assert.Equal(t, "-", f[len(f)-1], "row %q: never-set time should show as -", lines[1])
+	assert.True(t, strings.HasSuffix(lines[2], "2026-03-01T12:00:00Z"), "row %q: want the overage time in RFC 3339 UTC", lines[2])
 	// Columns line up: every row's second column starts where the header's does.
 	col := strings.Index(lines[0], "SEATS")
 	for _, l := range lines[1:] {
-		if l[col-1] != ' ' || l[col] == ' ' {
-			t.Errorf("row %q is not aligned with the header", l)
-		}
+		assert.Equal(t, byte(' '), l[col-1], "row %q is not aligned with the header", l)
+		assert.NotEqual(t, byte(' '), l[col], "row %q is not aligned with the header", l)
 	}
 }
 
@@ -133,89 +113,57 @@ func TestTableEscapesControlCharacters(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t)
 	stdout, _, code := h.run("collector", "list")
-	if code != exitOK {
-		t.Fatalf("exit %d", code)
-	}
-	if strings.Contains(stdout, "\x1b") {
-		t.Errorf("a hostname's escape sequence reached the terminal: %q", stdout)
-	}
-	if !strings.Contains(stdout, `bpm-01\x1b[31m`) {
-		t.Errorf("escaped hostname missing from %q", stdout)
-	}
+	require.Equal(t, exitOK, code, "exit code")
+	assert.NotContains(t, stdout, "\x1b", "a hostname's escape sequence reached the terminal")
+	assert.Contains(t, stdout, `bpm-01\x1b[31m`, "escaped hostname missing")
 }
 
 func TestJSONIsTheWholeResponseWithProtoNames(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t)
 	stdout, _, code := h.run("pool", "list", "-o", "json")
-	if code != exitOK {
-		t.Fatalf("exit %d", code)
-	}
+	require.Equal(t, exitOK, code, "exit code")
 	var got struct {
 		Pools []map[string]any `json:"pools"`
 	}
-	if err := json.Unmarshal([]byte(stdout), &got); err != nil {
-		t.Fatalf("not JSON: %v", err)
-	}
-	if len(got.Pools) != 2 {
-		t.Fatalf("got %d pools, want 2", len(got.Pools))
-	}
+	require.NoError(t, json.Unmarshal([]byte(stdout), &got), "not JSON")
+	require.Len(t, got.Pools, 2, "pools")
 	p := got.Pools[0]
 	// Unpopulated fields are present, named as in the .proto.
 	for _, k := range []string{"name", "seats", "enforce", "held", "overage_grants", "peak_held", "last_overage_ms"} {
-		if _, ok := p[k]; !ok {
-			t.Errorf("pool lacks %q: %v", k, p)
-		}
+		assert.Contains(t, p, k, "pool lacks %q", k)
 	}
-	if !strings.Contains(stdout, "\n  ") {
-		t.Errorf("JSON is not indented: %q", stdout)
-	}
+	assert.Contains(t, stdout, "\n  ", "JSON is not indented")
 
 	stdout, _, code = h.run("status", "-o", "json")
-	if code != exitOK {
-		t.Fatalf("exit %d", code)
-	}
+	require.Equal(t, exitOK, code, "exit code")
 	var status map[string]any
-	if err := json.Unmarshal([]byte(stdout), &status); err != nil {
-		t.Fatalf("not JSON: %v", err)
-	}
-	if status["cluster_id"] != "c-42" || status["leader_api_addr"] != "10.0.0.1:7400" {
-		t.Errorf("status JSON %v", status)
-	}
+	require.NoError(t, json.Unmarshal([]byte(stdout), &status), "not JSON")
+	assert.Equal(t, "c-42", status["cluster_id"], "status JSON %v", status)
+	assert.Equal(t, "10.0.0.1:7400", status["leader_api_addr"], "status JSON %v", status)
 }
 
 func TestCSVHasHeaderRowsAndGuardsFormulas(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t)
 	stdout, _, code := h.run("pool", "list", "-o", "csv")
-	if code != exitOK {
-		t.Fatalf("exit %d", code)
-	}
+	require.Equal(t, exitOK, code, "exit code")
 	recs, err := csv.NewReader(strings.NewReader(stdout)).ReadAll()
-	if err != nil {
-		t.Fatalf("not CSV: %v", err)
-	}
-	if len(recs) != 3 {
-		t.Fatalf("got %d records, want header and 2 rows", len(recs))
-	}
-	if recs[0][0] != "NAME" || recs[0][7] != "LAST OVERAGE" {
-		t.Errorf("header %q", recs[0])
-	}
-	if got := recs[2][0]; got != "'=cmd|' /C calc'!A0" {
-		t.Errorf("formula cell %q was not guarded", got)
-	}
-	if recs[1][7] != "" || recs[2][7] != "2026-03-01T12:00:00Z" {
-		t.Errorf("time cells %q, %q", recs[1][7], recs[2][7])
-	}
+	require.NoError(t, err, "not CSV")
+	require.Len(t, recs, 3, "want header and 2 rows")
+	assert.Equal(t, "NAME", recs[0][0], "header %q", recs[0])
+	assert.Equal(t, "LAST OVERAGE", recs[0][7], "header %q", recs[0])
+	assert.Equal(t, "'=cmd|' /C calc'!A0", recs[2][0], "formula cell was not guarded")
+	assert.Empty(t, recs[1][7], "time cell of a pool that never went over")
+	assert.Equal(t, "2026-03-01T12:00:00Z", recs[2][7], "time cell")
 
 	stdout, _, code = h.run("status", "-o", "csv")
-	if code != exitOK {
-		t.Fatalf("exit %d", code)
-	}
+	require.Equal(t, exitOK, code, "exit code")
 	recs, err = csv.NewReader(strings.NewReader(stdout)).ReadAll()
-	if err != nil || len(recs) != 2 || recs[0][0] != "CLUSTER ID" || recs[1][0] != "c-42" {
-		t.Errorf("status CSV %q, %v", recs, err)
-	}
+	require.NoError(t, err, "status CSV")
+	require.Len(t, recs, 2, "status CSV %q", recs)
+	assert.Equal(t, "CLUSTER ID", recs[0][0], "status CSV %q", recs)
+	assert.Equal(t, "c-42", recs[1][0], "status CSV %q", recs)
 }
 
 func TestTokenCreatePrintsTheTokenAloneOnStdout(t *testing.T) {
@@ -224,35 +172,22 @@ func TestTokenCreatePrintsTheTokenAloneOnStdout(t *testing.T) {
 	secret := h.fake.createdTok.GetSecretToken()
 
 	stdout, stderr, code := h.run("token", "create", "--uses", "3")
-	if code != exitOK {
-		t.Fatalf("exit %d", code)
-	}
-	if stdout != secret+"\n" {
-		t.Errorf("stdout %q, want only the token line", stdout)
-	}
-	if strings.Contains(stderr, secret) {
-		t.Errorf("the token was printed twice")
-	}
+	require.Equal(t, exitOK, code, "exit code")
+	assert.Equal(t, secret+"\n", stdout, "stdout, want only the token line")
+	assert.NotContains(t, stderr, secret, "the token was printed twice")
 	for _, s := range []string{"uvwxyz2345", "2026-03-02T12:00:00Z", "24h0m", "3 uses"} {
-		if !strings.Contains(stderr, s) {
-			t.Errorf("stderr lacks %q: %q", s, stderr)
-		}
+		assert.Contains(t, stderr, s, "stderr")
 	}
 
 	stdout, _, code = h.run("token", "create", "-o", "json")
-	if code != exitOK {
-		t.Fatalf("exit %d", code)
-	}
+	require.Equal(t, exitOK, code, "exit code")
 	var res struct {
 		Token       map[string]any `json:"token"`
 		SecretToken string         `json:"secret_token"`
 	}
-	if err := json.Unmarshal([]byte(stdout), &res); err != nil {
-		t.Fatalf("not JSON: %v", err)
-	}
-	if res.SecretToken != secret || res.Token["id"] != "uvwxyz2345" {
-		t.Errorf("JSON response %+v", res)
-	}
+	require.NoError(t, json.Unmarshal([]byte(stdout), &res), "not JSON")
+	assert.Equal(t, secret, res.SecretToken, "JSON response secret_token")
+	assert.Equal(t, "uvwxyz2345", res.Token["id"], "JSON response %+v", res)
 }
 
 func TestEmptyListPrintsHeaderOnly(t *testing.T) {
@@ -260,12 +195,10 @@ func TestEmptyListPrintsHeaderOnly(t *testing.T) {
 	h := newHarness(t)
 	h.fake.update(func(f *fakeAdmin) { f.leases = &v1.ListLeasesResponse{} })
 	stdout, _, code := h.run("lease", "list")
-	if code != exitOK {
-		t.Fatalf("exit %d", code)
-	}
-	if strings.Count(stdout, "\n") != 1 || !strings.HasPrefix(stdout, "ID") {
-		t.Errorf("stdout %q, want the header alone", stdout)
-	}
+	require.Equal(t, exitOK, code, "exit code")
+	// Want the header alone.
+	assert.Equal(t, 1, strings.Count(stdout, "\n"), "stdout %q", stdout)
+	assert.True(t, strings.HasPrefix(stdout, "ID"), "stdout %q", stdout)
 }
 
 func TestLicenseAddSendsTheFileAsIs(t *testing.T) {
@@ -273,21 +206,14 @@ func TestLicenseAddSendsTheFileAsIs(t *testing.T) {
 	h := newHarness(t)
 	text := "pasted from an e-mail:\r\n  -----BEGIN LICMESH LICENSE-----\r\n  ...\r\n"
 	path := filepath.Join(t.TempDir(), "acme.lic")
-	if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, os.WriteFile(path, []byte(text), 0o600))
 	stdout, stderr, code := h.run("license", "add", path)
-	if code != exitOK {
-		t.Fatalf("exit %d: %s", code, stderr)
-	}
+	require.Equal(t, exitOK, code, "exit code; stderr %s", stderr)
 	calls := h.fake.recordedCalls()
-	if len(calls) != 1 || calls[0].msg.(*v1.AddLicenseRequest).GetText() != text {
-		t.Fatalf("calls %v", calls)
-	}
-	if !strings.Contains(stdout, "lic-1") {
-		t.Fatalf("stdout %q", stdout)
-	}
-	if _, stderr, code := h.run("license", "add", filepath.Join(t.TempDir(), "missing.lic")); code != exitUsage || !strings.Contains(stderr, "missing.lic") {
-		t.Fatalf("missing file: exit %d, %q", code, stderr)
-	}
+	require.Len(t, calls, 1, "calls %v", calls)
+	require.Equal(t, text, calls[0].msg.(*v1.AddLicenseRequest).GetText(), "the license text sent")
+	require.Contains(t, stdout, "lic-1")
+	_, stderr, code = h.run("license", "add", filepath.Join(t.TempDir(), "missing.lic"))
+	require.Equal(t, exitUsage, code, "missing file: exit code; stderr %q", stderr)
+	require.Contains(t, stderr, "missing.lic", "missing file")
 }

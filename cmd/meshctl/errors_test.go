@@ -5,10 +5,11 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"strings"
 	"testing"
 
 	"connectrpc.com/connect"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 func TestConnectErrorsBecomeClearMessages(t *testing.T) {
@@ -41,15 +42,9 @@ func TestConnectErrorsBecomeClearMessages(t *testing.T) {
 			h := newHarness(t)
 			h.fake.update(func(f *fakeAdmin) { f.err = tt.err })
 			_, stderr, code := h.run("pool", "list")
-			if code != exitFailure {
-				t.Errorf("exit %d, want %d", code, exitFailure)
-			}
-			if !strings.Contains(stderr, tt.want) {
-				t.Errorf("stderr %q, want it to contain %q", stderr, tt.want)
-			}
-			if strings.Contains(stderr, "Run '") {
-				t.Errorf("a failed call is not a usage error: %q", stderr)
-			}
+			assert.Equal(t, exitFailure, code, "exit code")
+			assert.Contains(t, stderr, tt.want, "stderr")
+			assert.NotContains(t, stderr, "Run '", "a failed call is not a usage error")
 		})
 	}
 }
@@ -62,15 +57,10 @@ func TestTokenNeverAppearsInErrors(t *testing.T) {
 		f.err = connect.NewError(connect.CodeUnauthenticated, errors.New("bad token "+testToken))
 	})
 	_, stderr, code := h.run("status")
-	if code != exitFailure {
-		t.Errorf("exit %d", code)
-	}
-	if strings.Contains(stderr, testToken) || strings.Contains(stderr, "s3cretpart") {
-		t.Errorf("the token was printed: %q", stderr)
-	}
-	if !strings.Contains(stderr, "the admin token was refused") {
-		t.Errorf("stderr %q", stderr)
-	}
+	assert.Equal(t, exitFailure, code, "exit code")
+	assert.NotContains(t, stderr, testToken, "the token was printed")
+	assert.NotContains(t, stderr, "s3cretpart", "the token was printed")
+	assert.Contains(t, stderr, "the admin token was refused", "stderr")
 }
 
 func TestWrongCAIsAClearTLSError(t *testing.T) {
@@ -78,17 +68,11 @@ func TestWrongCAIsAClearTLSError(t *testing.T) {
 	h := newHarness(t)
 	other := otherCA(t)
 	_, stderr, code := h.run("status", "--ca", other)
-	if code != exitFailure {
-		t.Errorf("exit %d, want %d", code, exitFailure)
-	}
+	assert.Equal(t, exitFailure, code, "exit code")
 	for _, s := range []string{"cannot verify the master's TLS certificate", h.srv.URL, "is " + other + " the cluster CA?"} {
-		if !strings.Contains(stderr, s) {
-			t.Errorf("stderr %q lacks %q", stderr, s)
-		}
+		assert.Contains(t, stderr, s, "stderr")
 	}
-	if n := len(h.fake.recordedCalls()); n != 0 {
-		t.Errorf("the master got %d calls over an unverified connection", n)
-	}
+	assert.Empty(t, h.fake.recordedCalls(), "the master got calls over an unverified connection")
 }
 
 func TestWithoutCASystemRootsAreUsed(t *testing.T) {
@@ -96,12 +80,9 @@ func TestWithoutCASystemRootsAreUsed(t *testing.T) {
 	h := newHarness(t)
 	delete(h.env, envCA)
 	_, stderr, code := h.run("status")
-	if code != exitFailure {
-		t.Errorf("exit %d", code)
-	}
-	if !strings.Contains(stderr, "cannot verify the master's TLS certificate") || !strings.Contains(stderr, "--ca") {
-		t.Errorf("stderr %q should point at --ca", stderr)
-	}
+	assert.Equal(t, exitFailure, code, "exit code")
+	assert.Contains(t, stderr, "cannot verify the master's TLS certificate", "stderr")
+	assert.Contains(t, stderr, "--ca", "stderr should point at --ca")
 }
 
 func TestCAFileProblemsAreUsageErrors(t *testing.T) {
@@ -113,9 +94,8 @@ func TestCAFileProblemsAreUsageErrors(t *testing.T) {
 		{notPEM, "no PEM certificate"},
 	} {
 		_, stderr, code := h.run("status", "--ca", tc.path)
-		if code != exitUsage || !strings.Contains(stderr, tc.want) {
-			t.Errorf("--ca %s: exit %d, stderr %q; want exit 2 and %q", tc.path, code, stderr, tc.want)
-		}
+		assert.Equal(t, exitUsage, code, "--ca %s: exit code; stderr %q", tc.path, stderr)
+		assert.Contains(t, stderr, tc.want, "--ca %s", tc.path)
 	}
 }
 
@@ -126,27 +106,20 @@ func TestPlainHTTPServerIsNamed(t *testing.T) {
 	t.Cleanup(plain.Close)
 	addr := "https://" + plain.Listener.Addr().String()
 	_, stderr, code := h.run("status", "--addr", addr)
-	if code != exitFailure || !strings.Contains(stderr, "did not answer with TLS") {
-		t.Errorf("exit %d, stderr %q", code, stderr)
-	}
+	assert.Equal(t, exitFailure, code, "exit code; stderr %q", stderr)
+	assert.Contains(t, stderr, "did not answer with TLS")
 }
 
 func TestUnreachableMaster(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t)
 	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	addr := "https://" + l.Addr().String()
 	l.Close()
 	_, stderr, code := h.run("members", "--addr", addr)
-	if code != exitFailure {
-		t.Errorf("exit %d", code)
-	}
-	if want := "meshctl: cannot reach master at " + addr + ": dial tcp"; !strings.Contains(stderr, want) {
-		t.Errorf("stderr %q, want %q", stderr, want)
-	}
+	assert.Equal(t, exitFailure, code, "exit code")
+	assert.Contains(t, stderr, "meshctl: cannot reach master at "+addr+": dial tcp")
 }
 
 func TestTimeoutIsNamed(t *testing.T) {
@@ -154,33 +127,23 @@ func TestTimeoutIsNamed(t *testing.T) {
 	h := newHarness(t)
 	h.fake.update(func(f *fakeAdmin) { f.block = true })
 	_, stderr, code := h.run("status", "--timeout", "200ms")
-	if code != exitFailure {
-		t.Errorf("exit %d", code)
-	}
-	if want := "did not answer within 200ms"; !strings.Contains(stderr, want) {
-		t.Errorf("stderr %q, want %q", stderr, want)
-	}
+	assert.Equal(t, exitFailure, code, "exit code")
+	assert.Contains(t, stderr, "did not answer within 200ms")
 }
 
 func TestWrongPathIsUnsupported(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t)
 	_, stderr, code := h.run("pool", "list", "--addr", h.srv.URL+"/dashboard")
-	if code != exitFailure {
-		t.Errorf("exit %d", code)
-	}
-	if want := "does not serve ListPools"; !strings.Contains(stderr, want) {
-		t.Errorf("stderr %q, want %q", stderr, want)
-	}
+	assert.Equal(t, exitFailure, code, "exit code")
+	assert.Contains(t, stderr, "does not serve ListPools")
 }
 
 func TestNonTLSNonHTTPServerIsNamed(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t)
 	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	done := make(chan struct{})
 	t.Cleanup(func() { l.Close(); <-done })
 	// Something else on the port (an SSH daemon, say) that speaks first.
@@ -196,16 +159,15 @@ func TestNonTLSNonHTTPServerIsNamed(t *testing.T) {
 		}
 	}()
 	_, stderr, code := h.run("status", "--addr", l.Addr().String())
-	if code != exitFailure || !strings.Contains(stderr, "did not answer with TLS") {
-		t.Errorf("exit %d, stderr %q", code, stderr)
-	}
+	assert.Equal(t, exitFailure, code, "exit code; stderr %q", stderr)
+	assert.Contains(t, stderr, "did not answer with TLS")
 }
 
 func TestBadTokenIsNotEchoed(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t)
 	_, stderr, code := h.run("status", "--token", "abc\u00e9secret")
-	if code != exitUsage || strings.Contains(stderr, "secret") || !strings.Contains(stderr, "at byte 3") {
-		t.Errorf("exit %d, stderr %q", code, stderr)
-	}
+	assert.Equal(t, exitUsage, code, "exit code; stderr %q", stderr)
+	assert.NotContains(t, stderr, "secret", "the bad token was echoed")
+	assert.Contains(t, stderr, "at byte 3")
 }

@@ -21,6 +21,7 @@ import (
 	"connectrpc.com/connect"
 	v1 "github.com/licmesh/licmesh/mesh/wire/licmeshv1"
 	"github.com/licmesh/licmesh/mesh/wire/licmeshv1/licmeshv1connect"
+	"github.com/stretchr/testify/require"
 	"google.golang.org/protobuf/proto"
 )
 
@@ -281,9 +282,7 @@ func (h *harness) run(args ...string) (stdout, stderr string, code int) {
 func writePEM(t *testing.T, path string, der []byte) {
 	t.Helper()
 	b := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
-	if err := os.WriteFile(path, b, 0o600); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, os.WriteFile(path, b, 0o600))
 }
 
 // otherCA writes a CA certificate that signed nothing the fake master
@@ -291,9 +290,7 @@ func writePEM(t *testing.T, path string, der []byte) {
 func otherCA(t *testing.T) string {
 	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	tmpl := &x509.Certificate{
 		SerialNumber:          big.NewInt(1),
 		Subject:               pkix.Name{CommonName: "some other cluster CA"},
@@ -304,9 +301,7 @@ func otherCA(t *testing.T) string {
 		KeyUsage:              x509.KeyUsageCertSign,
 	}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	path := filepath.Join(t.TempDir(), "other-ca.pem")
 	writePEM(t, path, der)
 	return path

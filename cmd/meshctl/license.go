@@ -242,7 +242,7 @@ func printPools(w io.Writer, title string, pools []license.Pool) error {
 		if p.Amount > 0 {
 			amount = strconv.FormatInt(p.Amount, 10)
 		}
-		body[i] = []string{p.Name, strconv.Itoa(p.Seats), string(p.Enforce), strconv.Itoa(p.Overage), amount}
+		body[i] = []string{p.Name, strconv.Itoa(p.Seats), p.Enforce.String(), strconv.Itoa(p.Overage), amount}
 	}
 	return writeTable(w, []string{"NAME", "SEATS", "ENFORCE", "OVERAGE", "AMOUNT"}, body)
 }

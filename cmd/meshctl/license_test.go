@@ -8,6 +8,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 // offline runs meshctl with no environment at all: the vendor and license
@@ -51,9 +54,7 @@ func testPayload(t *testing.T, dir string, edit func(string) string) string {
 		p = edit(p)
 	}
 	path := filepath.Join(dir, "payload.json")
-	if err := os.WriteFile(path, []byte(p), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, os.WriteFile(path, []byte(p), 0o600))
 	return path
 }
 
@@ -61,9 +62,7 @@ func testPayload(t *testing.T, dir string, edit func(string) string) string {
 func keygen(t *testing.T, dir, id string) string {
 	t.Helper()
 	stdout, _, code := offline(t, "vendor", "keygen", "--key-id", id, "--out", dir)
-	if code != exitOK {
-		t.Fatalf("keygen exit %d", code)
-	}
+	require.Equal(t, exitOK, code, "keygen exit code")
 	return strings.TrimSpace(stdout)
 }
 
@@ -71,71 +70,53 @@ func TestVendorKeygenSignLicenseVerify(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
 	pubLine := keygen(t, dir, "vendor-test")
-	if !strings.HasPrefix(pubLine, "vendor-test:") || len(pubLine) != len("vendor-test:")+44 {
-		t.Fatalf("public key line %q", pubLine)
-	}
+	require.True(t, strings.HasPrefix(pubLine, "vendor-test:"), "public key line %q", pubLine)
+	require.Len(t, pubLine, len("vendor-test:")+44, "public key line %q", pubLine)
 	keyFile := filepath.Join(dir, "vendor-test.key")
-	if fi, err := os.Stat(keyFile); err != nil || fi.Mode().Perm() != 0o600 {
-		t.Fatalf("private key file: %v, %v", fi, err)
-	}
+	fi, err := os.Stat(keyFile)
+	require.NoError(t, err, "private key file")
+	require.Equal(t, os.FileMode(0o600), fi.Mode().Perm(), "private key file mode")
 	pubFile, err := os.ReadFile(filepath.Join(dir, "vendor-test.pub"))
-	if err != nil || strings.TrimSpace(string(pubFile)) != pubLine {
-		t.Fatalf(".pub file %q, %v", pubFile, err)
-	}
-	if _, stderr, code := offline(t, "vendor", "keygen", "--key-id", "vendor-test", "--out", dir); code != exitFailure || !strings.Contains(stderr, "already exists; not overwriting") {
-		t.Errorf("second keygen: exit %d, %q", code, stderr)
-	}
+	require.NoError(t, err, ".pub file")
+	require.Equal(t, pubLine, strings.TrimSpace(string(pubFile)), ".pub file")
+	_, stderr, code := offline(t, "vendor", "keygen", "--key-id", "vendor-test", "--out", dir)
+	assert.Equal(t, exitFailure, code, "second keygen: exit code")
+	assert.Contains(t, stderr, "already exists; not overwriting", "second keygen")
 
 	payload := testPayload(t, dir, nil)
 	licFile := filepath.Join(dir, "license.lic")
 	stdout, stderr, code := offline(t, "vendor", "sign", "--key", keyFile, payload)
-	if code != exitOK || !strings.HasPrefix(stdout, "-----BEGIN LICMESH LICENSE-----\nKey-Id: vendor-test\n") {
-		t.Fatalf("sign: exit %d, %q", code, stdout)
-	}
-	if !strings.Contains(stderr, "signed subscription license lic-test-1 for Acme Corp") {
-		t.Errorf("sign stderr %q", stderr)
-	}
-	if err := os.WriteFile(licFile, []byte(stdout), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	require.Equal(t, exitOK, code, "sign: exit code")
+	require.True(t, strings.HasPrefix(stdout, "-----BEGIN LICMESH LICENSE-----\nKey-Id: vendor-test\n"), "sign: %q", stdout)
+	assert.Contains(t, stderr, "signed subscription license lic-test-1 for Acme Corp", "sign stderr")
+	require.NoError(t, os.WriteFile(licFile, []byte(stdout), 0o600))
 
 	stdout, _, code = offline(t, "license", "verify", licFile, "--vendor-key", pubLine, "--cluster-id", "lm-0123456789ab")
-	if code != exitOK {
-		t.Fatalf("verify: exit %d", code)
-	}
+	require.Equal(t, exitOK, code, "verify: exit code")
 	for _, want := range []string{
 		"LICENSE", "lic-test-1", "Timesheet Admin User (timesheet-admin-user: orektic__timesheet 2.3.0)",
 		"subscription, renews every 1 year, auto-renew", "SIGNED BY", "vendor-test",
 		"STATUS", "active, 90 days left", "lm-0123456789ab (matches)", "orektic__timesheet (on)",
 		"POOLS NOW",
 	} {
-		if !strings.Contains(stdout, want) {
-			t.Errorf("verify output lacks %q", want)
-		}
+		assert.Contains(t, stdout, want, "verify output")
 	}
 	// Seed 002's license template at quantity 10: one admin, ten project
 	// users with an allowance of 5 projects.
 	for _, want := range []string{"orektic__timehseetAdminUser 1 hard 0 -", "orektic__timehseetProjects 10 hard 0 5"} {
-		if !hasRow(stdout, want) {
-			t.Errorf("verify output lacks the pool row %q", want)
-		}
+		assert.True(t, hasRow(stdout, want), "verify output lacks the pool row %q", want)
 	}
 
 	// The same through a keys file, pasted into an e-mail with CRLF.
 	keysFile := filepath.Join(dir, "vendor-keys")
-	if err := os.WriteFile(keysFile, []byte("# trusted\n"+pubLine+"\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, os.WriteFile(keysFile, []byte("# trusted\n"+pubLine+"\n"), 0o600))
 	pasted := filepath.Join(dir, "pasted.txt")
 	lic, _ := os.ReadFile(licFile)
 	body := "Hi,\r\nyour license:\r\n\r\n" + strings.ReplaceAll("  "+strings.ReplaceAll(string(lic), "\n", "\n  "), "\n", "\r\n") + "\r\nBye\r\n"
-	if err := os.WriteFile(pasted, []byte(body), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, os.WriteFile(pasted, []byte(body), 0o600))
 	stdout, _, code = offline(t, "license", "verify", pasted, "--vendor-keys", keysFile)
-	if code != exitOK || !strings.Contains(stdout, "lm-0123456789ab (not checked: no --cluster-id)") {
-		t.Errorf("verify pasted: exit %d", code)
-	}
+	assert.Equal(t, exitOK, code, "verify pasted: exit code")
+	assert.Contains(t, stdout, "lm-0123456789ab (not checked: no --cluster-id)", "verify pasted")
 }
 
 // TestLicenseVerifyRefuses: a tampered, foreign, expired or misbound
@@ -149,9 +130,8 @@ func TestLicenseVerifyRefuses(t *testing.T) {
 		t.Helper()
 		payload := testPayload(t, t.TempDir(), edit)
 		out := filepath.Join(dir, name)
-		if _, _, code := offline(t, "vendor", "sign", "--key", filepath.Join(dir, "vendor-a.key"), "--out", out, payload); code != exitOK {
-			t.Fatalf("sign %s: exit %d", name, code)
-		}
+		_, _, code := offline(t, "vendor", "sign", "--key", filepath.Join(dir, "vendor-a.key"), "--out", out, payload)
+		require.Equal(t, exitOK, code, "sign %s: exit code", name)
 		return out
 	}
 	good := sign("good.lic", nil)
@@ -161,9 +141,7 @@ func TestLicenseVerifyRefuses(t *testing.T) {
 	b := []byte(lines[3])
 	b[10] ^= 0x01 // still base64, different payload
 	lines[3] = string(b)
-	if err := os.WriteFile(tampered, []byte(strings.Join(lines, "\n")), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, os.WriteFile(tampered, []byte(strings.Join(lines, "\n")), 0o600))
 	expired := sign("expired.lic", func(p string) string {
 		old := time.Now().UTC().Add(-400 * 24 * time.Hour)
 		p = replaceField(p, "issued_at", old)
@@ -205,13 +183,9 @@ func TestLicenseVerifyRefuses(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			_, stderr, code := offline(t, tt.args...)
-			if code != tt.code {
-				t.Errorf("exit %d, want %d", code, tt.code)
-			}
+			assert.Equal(t, tt.code, code, "exit code")
 			for _, w := range tt.want {
-				if !strings.Contains(stderr, w) {
-					t.Errorf("stderr %q lacks %q", stderr, w)
-				}
+				assert.Contains(t, stderr, w, "stderr")
 			}
 		})
 	}
@@ -258,8 +232,10 @@ func TestVendorSignRefuses(t *testing.T) {
 		{"bad key id", []string{"vendor", "keygen", "--key-id", "a b", "--out", dir}, exitUsage, "--key-id"},
 	} {
 		stdout, stderr, code := offline(t, tt.args...)
-		if code != tt.code || !strings.Contains(stderr, tt.want) || (code != exitOK && stdout != "") {
-			t.Errorf("%s: exit %d, stderr %q, stdout %q; want exit %d and %q", tt.name, code, stderr, stdout, tt.code, tt.want)
+		assert.Equal(t, tt.code, code, "%s: exit code; stderr %q", tt.name, stderr)
+		assert.Contains(t, stderr, tt.want, tt.name)
+		if code != exitOK {
+			assert.Empty(t, stdout, "%s: stdout of a failed command", tt.name)
 		}
 	}
 }

@@ -4,6 +4,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 func TestTableCell(t *testing.T) {
@@ -18,9 +21,7 @@ func TestTableCell(t *testing.T) {
 		"bad\xffutf8":   `bad\ufffdutf8`,
 		"ünïcödé ok":    "ünïcödé ok",
 	} {
-		if got := tableCell(in); got != want {
-			t.Errorf("tableCell(%q) = %q, want %q", in, got, want)
-		}
+		assert.Equal(t, want, tableCell(in), "tableCell(%q)", in)
 	}
 }
 
@@ -35,22 +36,16 @@ func TestHumanDuration(t *testing.T) {
 		7 * 24 * time.Hour:             "168h0m",
 		-(90 * time.Minute):            "-1h30m",
 	} {
-		if got := humanDuration(d); got != want {
-			t.Errorf("humanDuration(%s) = %q, want %q", d, got, want)
-		}
+		assert.Equal(t, want, humanDuration(d), "humanDuration(%s)", d)
 	}
 }
 
 func TestMsTime(t *testing.T) {
 	t.Parallel()
-	if got := msTime(0); got != "" {
-		t.Errorf("msTime(0) = %q, want empty", got)
-	}
+	assert.Empty(t, msTime(0), "msTime(0)")
 	loc := time.FixedZone("X", 5*3600)
 	ms := time.Date(2026, 1, 2, 8, 4, 5, 0, loc).UnixMilli()
-	if got := msTime(ms); got != "2026-01-02T03:04:05Z" {
-		t.Errorf("msTime = %q, want UTC", got)
-	}
+	assert.Equal(t, "2026-01-02T03:04:05Z", msTime(ms), "msTime, want UTC")
 }
 
 func TestKeyValueTable(t *testing.T) {
@@ -61,13 +56,8 @@ func TestKeyValueTable(t *testing.T) {
 		{"SECOND VALUE", func(r kv) string { return r.b }},
 	}
 	var b strings.Builder
-	if err := printOne(&b, formatTable, nil, cols, kv{"x", ""}); err != nil {
-		t.Fatal(err)
-	}
-	want := "FIRST         x\nSECOND VALUE  -\n"
-	if b.String() != want {
-		t.Errorf("got %q, want %q", b.String(), want)
-	}
+	require.NoError(t, printOne(&b, formatTable, nil, cols, kv{"x", ""}))
+	assert.Equal(t, "FIRST         x\nSECOND VALUE  -\n", b.String())
 }
 
 func TestNormalizeAddr(t *testing.T) {
@@ -81,16 +71,14 @@ func TestNormalizeAddr(t *testing.T) {
 		" https://[::1]:7400 ": "https://[::1]:7400",
 	} {
 		got, err := normalizeAddr(in)
-		if err != nil || got != want {
-			t.Errorf("normalizeAddr(%q) = %q, %v; want %q", in, got, err, want)
+		if assert.NoError(t, err, "normalizeAddr(%q)", in) {
+			assert.Equal(t, want, got, "normalizeAddr(%q)", in)
 		}
 	}
 	for _, bad := range []string{"", "http://m1", "ftp://m1", "https://user:pw@m1", "https://m1?x=1"} {
 		_, err := normalizeAddr(bad)
-		if err == nil {
-			t.Errorf("normalizeAddr(%q) accepted", bad)
-		} else if strings.Contains(err.Error(), "pw") {
-			t.Errorf("normalizeAddr(%q) echoed the password: %v", bad, err)
+		if assert.Error(t, err, "normalizeAddr(%q) accepted", bad) {
+			assert.NotContains(t, err.Error(), "pw", "normalizeAddr(%q) echoed the password", bad)
 		}
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"math"
 	"strings"
 
+	"github.com/licmesh/licmesh/licensing/lease"
 	v1 "github.com/licmesh/licmesh/mesh/wire/licmeshv1"
 	"github.com/spf13/cobra"
 )
@@ -49,7 +50,7 @@ grants them and records the overage.`,
 			if seats < 0 || seats > math.MaxUint32 {
 				return usagef("--seats must be between 0 and %d, got %d", uint32(math.MaxUint32), seats)
 			}
-			if enforce != "hard" && enforce != "soft" {
+			if _, err := lease.ParseEnforcement(enforce); err != nil {
 				return usagef("--enforce must be hard or soft, got %q", enforce)
 			}
 			return nil

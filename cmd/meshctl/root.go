@@ -70,6 +70,7 @@ cluster and no token.`,
 		a.licenseCommand(),
 		a.usageCommand(),
 		a.vendorCommand(),
+		a.devCommand(),
 		a.versionCommand(),
 	)
 	return root

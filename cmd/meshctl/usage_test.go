@@ -5,14 +5,15 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 func writeFile(t *testing.T, name, content string) string {
 	t.Helper()
 	p := filepath.Join(t.TempDir(), name)
-	if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, os.WriteFile(p, []byte(content), 0o600))
 	return p
 }
 
@@ -62,21 +63,13 @@ func TestBadInvocationsExit2AndCallNothing(t *testing.T) {
 			t.Parallel()
 			h := newHarness(t)
 			stdout, stderr, code := h.run(tt.args...)
-			if code != exitUsage {
-				t.Errorf("exit %d, want %d", code, exitUsage)
-			}
-			if !strings.Contains(stderr, tt.want) {
-				t.Errorf("stderr %q, want it to contain %q", stderr, tt.want)
-			}
-			if !strings.HasPrefix(stderr, "meshctl: ") || !strings.Contains(stderr, "--help' for usage") {
-				t.Errorf("stderr %q should name meshctl and point at --help", stderr)
-			}
-			if stdout != "" {
-				t.Errorf("stdout %q, want nothing", stdout)
-			}
-			if n := len(h.fake.recordedCalls()); n != 0 {
-				t.Errorf("master got %d calls", n)
-			}
+			assert.Equal(t, exitUsage, code, "exit code")
+			assert.Contains(t, stderr, tt.want, "stderr")
+			// stderr names meshctl and points at --help.
+			assert.True(t, strings.HasPrefix(stderr, "meshctl: "), "stderr %q should name meshctl", stderr)
+			assert.Contains(t, stderr, "--help' for usage", "stderr should point at --help")
+			assert.Empty(t, stdout, "stdout")
+			assert.Empty(t, h.fake.recordedCalls(), "calls the master got")
 		})
 	}
 }
@@ -86,9 +79,8 @@ func TestNoTokenIsAUsageError(t *testing.T) {
 	h := newHarness(t)
 	delete(h.env, envToken)
 	_, stderr, code := h.run("status")
-	if code != exitUsage || !strings.Contains(stderr, "no admin token") {
-		t.Errorf("exit %d, stderr %q", code, stderr)
-	}
+	assert.Equal(t, exitUsage, code, "exit code; stderr %q", stderr)
+	assert.Contains(t, stderr, "no admin token")
 }
 
 func TestTokenSources(t *testing.T) {
@@ -100,33 +92,22 @@ func TestTokenSources(t *testing.T) {
 	auth := func(args ...string) string {
 		t.Helper()
 		before := len(h.fake.recordedCalls())
-		if _, stderr, code := h.run(args...); code != exitOK {
-			t.Fatalf("%v: exit %d: %s", args, code, stderr)
-		}
+		_, stderr, code := h.run(args...)
+		require.Equal(t, exitOK, code, "%v: exit code; stderr %s", args, stderr)
 		calls := h.fake.recordedCalls()
-		if len(calls) != before+1 {
-			t.Fatalf("%v: no call recorded", args)
-		}
+		require.Len(t, calls, before+1, "%v: no call recorded", args)
 		return calls[len(calls)-1].auth
 	}
 
-	if got := auth("status"); got != "Bearer "+testToken {
-		t.Errorf("LICMESH_TOKEN: %q", got)
-	}
-	if got := auth("status", "--token", "flag-token"); got != "Bearer flag-token" {
-		t.Errorf("--token should beat LICMESH_TOKEN: %q", got)
-	}
-	if got := auth("status", "--token-file", file); got != "Bearer from-file-token" {
-		t.Errorf("--token-file should beat LICMESH_TOKEN: %q", got)
-	}
+	assert.Equal(t, "Bearer "+testToken, auth("status"), "LICMESH_TOKEN")
+	assert.Equal(t, "Bearer flag-token", auth("status", "--token", "flag-token"), "--token should beat LICMESH_TOKEN")
+	assert.Equal(t, "Bearer from-file-token", auth("status", "--token-file", file), "--token-file should beat LICMESH_TOKEN")
 	delete(h.env, envToken)
 	h.env[envTokenFile] = file
-	if got := auth("status"); got != "Bearer from-file-token" {
-		t.Errorf("LICMESH_TOKEN_FILE: %q", got)
-	}
-	if _, stderr, code := h.run("status", "--token-file", empty); code != exitUsage || !strings.Contains(stderr, "is empty") {
-		t.Errorf("empty token file: exit %d, %q", code, stderr)
-	}
+	assert.Equal(t, "Bearer from-file-token", auth("status"), "LICMESH_TOKEN_FILE")
+	_, stderr, code := h.run("status", "--token-file", empty)
+	assert.Equal(t, exitUsage, code, "empty token file: exit code; stderr %q", stderr)
+	assert.Contains(t, stderr, "is empty", "empty token file")
 }
 
 func TestEnvironmentFallbacks(t *testing.T) {
@@ -135,18 +116,16 @@ func TestEnvironmentFallbacks(t *testing.T) {
 	// --addr beats LICMESH_ADDR.
 	good := h.env[envAddr]
 	h.env[envAddr] = "https://127.0.0.1:1"
-	if _, stderr, code := h.run("status", "--addr", good); code != exitOK {
-		t.Errorf("--addr should beat %s: %s", envAddr, stderr)
-	}
+	_, stderr, code := h.run("status", "--addr", good)
+	assert.Equal(t, exitOK, code, "--addr should beat %s: %s", envAddr, stderr)
 	// A bare host:port means https.
-	if _, stderr, code := h.run("status", "--addr", strings.TrimPrefix(good, "https://")); code != exitOK {
-		t.Errorf("bare host:port: %s", stderr)
-	}
+	_, stderr, code = h.run("status", "--addr", strings.TrimPrefix(good, "https://"))
+	assert.Equal(t, exitOK, code, "bare host:port: %s", stderr)
 	h.env[envAddr] = good
 	h.env[envTimeout] = "soon"
-	if _, stderr, code := h.run("status"); code != exitUsage || !strings.Contains(stderr, `LICMESH_TIMEOUT="soon" is not a duration`) {
-		t.Errorf("bad LICMESH_TIMEOUT: exit %d, %q", code, stderr)
-	}
+	_, stderr, code = h.run("status")
+	assert.Equal(t, exitUsage, code, "bad LICMESH_TIMEOUT: exit code; stderr %q", stderr)
+	assert.Contains(t, stderr, `LICMESH_TIMEOUT="soon" is not a duration`, "bad LICMESH_TIMEOUT")
 }
 
 func TestHelpAndVersionNeedNoMaster(t *testing.T) {
@@ -154,12 +133,12 @@ func TestHelpAndVersionNeedNoMaster(t *testing.T) {
 	h := newHarness(t)
 	h.env = map[string]string{}
 	for _, args := range [][]string{{"--help"}, {}, {"pool"}, {"token", "create", "--help"}} {
-		if stdout, _, code := h.run(args...); code != exitOK || !strings.Contains(stdout, "Usage:") {
-			t.Errorf("%v: exit %d, stdout %q", args, code, stdout)
-		}
+		stdout, _, code := h.run(args...)
+		assert.Equal(t, exitOK, code, "%v: exit code", args)
+		assert.Contains(t, stdout, "Usage:", "%v", args)
 	}
 	stdout, _, code := h.run("version")
-	if code != exitOK || !strings.HasPrefix(stdout, "meshctl ") || !strings.Contains(stdout, "protocol 1") {
-		t.Errorf("version: exit %d, %q", code, stdout)
-	}
+	assert.Equal(t, exitOK, code, "version: exit code")
+	assert.True(t, strings.HasPrefix(stdout, "meshctl "), "version: %q", stdout)
+	assert.Contains(t, stdout, "protocol 1", "version")
 }

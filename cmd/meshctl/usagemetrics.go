@@ -15,7 +15,7 @@ import (
 
 	"github.com/licmesh/licmesh/licensing/usage"
 	"github.com/licmesh/licmesh/licensing/usage/usagegrid"
-	"github.com/licmesh/licmesh/mesh/wire"
+	"github.com/licmesh/licmesh/mesh/usagewire"
 	v1 "github.com/licmesh/licmesh/mesh/wire/licmeshv1"
 )
 
@@ -100,7 +100,7 @@ func gridReports(rs []*v1.UsageReport, zone string) ([]usage.Report, *time.Locat
 	}
 	out := make([]usage.Report, 0, len(rs))
 	for _, r := range rs {
-		rep, err := wire.ReportFromWire(r)
+		rep, err := usagewire.ReportFromWire(r)
 		if err != nil {
 			return nil, nil, fmt.Errorf("%w: a usage report of %q: %w", errServer, r.GetInstallation(), err)
 		}
@@ -174,7 +174,7 @@ counted in it). The month is in the site's time zone, as are the times.
 is not a terminal.`,
 		Args: oneArg("month (YYYY-MM)"),
 		PreRunE: func(_ *cobra.Command, args []string) error {
-			k, err := wire.ParseMonth(args[0])
+			k, err := usagewire.ParseMonth(args[0])
 			if err != nil {
 				return usagef("%v", err)
 			}
@@ -219,7 +219,7 @@ func (a *app) usageMonthsCommand() *cobra.Command {
 			cols := []column[string]{
 				{"MONTH", func(m string) string { return m }},
 				{"LABEL", func(m string) string {
-					if k, err := wire.ParseMonth(m); err == nil {
+					if k, err := usagewire.ParseMonth(m); err == nil {
 						return k.Label()
 					}
 					return ""

@@ -1,6 +1,11 @@
 // Command meshd is a licmesh master: one member of the customer site's Raft
 // cluster that holds license state and grants collectors their seat leases.
-// `meshd dev` runs a whole system on one machine.
+// It is a master and nothing else: `meshctl dev` (what `make run` runs)
+// starts masters, collectors and a demo product as separate processes.
+//
+//	meshd run --config /etc/meshd/meshd.yaml
+//	meshd keygen
+//	meshd version
 package main
 
 import (
@@ -32,7 +37,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	root.SetArgs(args)
 	root.SetOut(stdout)
 	root.SetErr(stderr)
-	root.AddCommand(agentCmd(stdout, stderr), devCmd(stdout, stderr), keygenCmd(stdout), &cobra.Command{
+	root.AddCommand(runCmd(stdout, stderr), keygenCmd(stdout), &cobra.Command{
 		Use:   "version",
 		Short: "print the version",
 		Args:  cobra.NoArgs,

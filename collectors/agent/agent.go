@@ -12,6 +12,7 @@ import (
 	"github.com/licmesh/licmesh/collectors/failover"
 	"github.com/licmesh/licmesh/collectors/identity"
 	"github.com/licmesh/licmesh/collectors/leasebook"
+	"github.com/licmesh/licmesh/licensing/clock"
 	"github.com/licmesh/licmesh/mesh/pki"
 	"github.com/licmesh/licmesh/mesh/transport"
 )
@@ -20,7 +21,7 @@ import (
 type Agent struct {
 	cfg     config.Config
 	opts    Options
-	clock   Clock
+	clock   clock.Clock
 	log     *slog.Logger
 	mode    transport.Mode
 	store   *identity.Store

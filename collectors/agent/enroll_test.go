@@ -2,7 +2,6 @@ package agent
 
 import (
 	"context"
-	"errors"
 	"os"
 	"path/filepath"
 	"testing"
@@ -11,6 +10,7 @@ import (
 	"github.com/licmesh/licmesh/collectors/config"
 	"github.com/licmesh/licmesh/collectors/identity"
 	"github.com/licmesh/licmesh/mesh/pki"
+	"github.com/stretchr/testify/require"
 )
 
 func TestEnrollRightPin(t *testing.T) {
@@ -24,78 +24,58 @@ func TestEnrollRightPin(t *testing.T) {
 	select {
 	case <-a.Ready():
 	case err := <-done:
-		t.Fatalf("Run returned before ready: %v", err)
+		require.FailNowf(t, "Run returned before ready", "%v", err)
 	}
 	st := a.Status()
-	if st.CollectorID == "" || st.ClusterID != c.ClusterID || st.Phase != PhaseConnected || st.Protocol != "h2" {
-		t.Fatalf("status after enrollment: %+v", st)
-	}
+	require.NotEmpty(t, st.CollectorID, "status after enrollment: %+v", st)
+	require.Equal(t, c.ClusterID, st.ClusterID, "status after enrollment: %+v", st)
+	require.Equal(t, PhaseConnected, st.Phase, "status after enrollment: %+v", st)
+	require.Equal(t, "h2", st.Protocol, "status after enrollment: %+v", st)
 	cancel()
-	if err := <-done; err != nil {
-		t.Fatalf("Run: %v", err)
-	}
+	require.NoError(t, <-done, "Run")
 
 	// The identity is on disk with tight permissions.
 	fi, err := os.Stat(cfg.DataDir)
-	if err != nil || fi.Mode().Perm() != 0o700 {
-		t.Fatalf("data_dir mode %v, %v", fi.Mode().Perm(), err)
-	}
+	require.NoError(t, err, "data_dir")
+	require.Equal(t, os.FileMode(0o700), fi.Mode().Perm(), "data_dir mode")
 	fi, err = os.Stat(filepath.Join(cfg.DataDir, identity.KeyFile))
-	if err != nil || fi.Mode().Perm() != 0o600 {
-		t.Fatalf("key mode %v, %v", fi.Mode().Perm(), err)
-	}
+	require.NoError(t, err, "key")
+	require.Equal(t, os.FileMode(0o600), fi.Mode().Perm(), "key mode")
 
 	// A restart reuses the identity and needs no token.
 	cfg.Token = ""
 	b, _ := newAgent(t, cfg)
-	if got := b.Status().CollectorID; got != st.CollectorID {
-		t.Fatalf("restart: collector %q, want %q", got, st.CollectorID)
-	}
-	if err := b.hello(context.Background()); err != nil {
-		t.Fatalf("hello after restart: %v", err)
-	}
-	if n := c.Calls("Enroll"); n != 1 {
-		t.Fatalf("enrolled %d times, want once", n)
-	}
+	require.Equal(t, st.CollectorID, b.Status().CollectorID, "restart: collector")
+	require.NoError(t, b.hello(context.Background()), "hello after restart")
+	require.Equal(t, 1, c.Calls("Enroll"), "enrolled more than once")
 }
 
 func TestEnrollWrongPin(t *testing.T) {
 	c := agenttest.NewCluster(t)
 	m := c.StartMaster()
 	other, err := pki.NewCA("other", c.CA.Cert().NotBefore)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	cfg := testConfig(t, c.TokenWithPin(other.Pin()), m)
 	a, _ := newAgent(t, cfg)
 	err = a.Run(context.Background())
-	if !errors.Is(err, ErrEnroll) || !errors.Is(err, pki.ErrPinMismatch) {
-		t.Fatalf("Run = %v, want ErrEnroll and ErrPinMismatch", err)
-	}
-	if n := c.Calls("Enroll"); n != 0 {
-		t.Fatalf("the token was sent to a master whose CA does not match the pin (%d calls)", n)
-	}
-	if _, err := os.Stat(filepath.Join(cfg.DataDir, identity.IDFile)); !errors.Is(err, os.ErrNotExist) {
-		t.Fatalf("an identity was saved: %v", err)
-	}
+	require.ErrorIs(t, err, ErrEnroll, "Run")
+	require.ErrorIs(t, err, pki.ErrPinMismatch, "Run")
+	require.Zero(t, c.Calls("Enroll"), "the token was sent to a master whose CA does not match the pin")
+	_, err = os.Stat(filepath.Join(cfg.DataDir, identity.IDFile))
+	require.ErrorIs(t, err, os.ErrNotExist, "an identity was saved")
 }
 
 func TestEnrollRefusedToken(t *testing.T) {
 	c := agenttest.NewCluster(t)
 	m := c.StartMaster()
 	tok, err := pki.NewJoinToken(c.CA.Pin()) // right pin, unknown token
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	a, _ := newAgent(t, testConfig(t, tok.String(), m))
 	err = a.Run(context.Background())
 	var rej *RejectedError
-	if !errors.Is(err, ErrEnroll) || !errors.As(err, &rej) {
-		t.Fatalf("Run = %v, want ErrEnroll with the master's refusal", err)
-	}
-	if errors.Is(err, ErrUnavailable) {
-		t.Fatal("a refused token is reported as unreachable masters")
-	}
+	require.ErrorIs(t, err, ErrEnroll, "Run, want ErrEnroll with the master's refusal")
+	require.ErrorAs(t, err, &rej, "Run, want ErrEnroll with the master's refusal")
+	require.NotErrorIs(t, err, ErrUnavailable, "a refused token is reported as unreachable masters")
 }
 
 func TestEnrollBadAnswers(t *testing.T) {
@@ -114,13 +94,9 @@ func TestEnrollBadAnswers(t *testing.T) {
 			c.SetHooks(agenttest.Hooks{Enroll: hook})
 			a, _ := newAgent(t, testConfig(t, c.Token(), m))
 			err := a.enroll(context.Background())
-			if err == nil {
-				t.Fatal("bad enrollment answer accepted")
-			}
+			require.Error(t, err, "bad enrollment answer accepted")
 			t.Log(err)
-			if a.identity() != nil {
-				t.Fatal("identity installed from a bad answer")
-			}
+			require.Nil(t, a.identity(), "identity installed from a bad answer")
 		})
 	}
 }
@@ -130,7 +106,5 @@ func TestNewNeedsTokenUntilEnrolled(t *testing.T) {
 	cfg.Masters = []string{"127.0.0.1:1"}
 	cfg.DataDir = t.TempDir()
 	_, err := New(cfg, Options{})
-	if !errors.Is(err, config.ErrTokenRequired) {
-		t.Fatalf("New without identity or token: %v", err)
-	}
+	require.ErrorIs(t, err, config.ErrTokenRequired, "New without identity or token")
 }

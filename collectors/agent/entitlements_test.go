@@ -1,12 +1,13 @@
 package agent
 
 import (
-	"errors"
 	"testing"
 	"time"
 
 	"github.com/licmesh/licmesh/collectors/agent/agenttest"
 	"github.com/licmesh/licmesh/licensing/entitlement"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 func entDoc(c *agenttest.Cluster, collector string, serial uint64, issued time.Time, features ...string) *entitlement.Document {
@@ -24,44 +25,36 @@ func TestEntitlementsAcceptedInOrderAndSaved(t *testing.T) {
 	m := c.StartMaster()
 	a, clk := enrolled(t, c, m)
 	me := string(a.identity().CollectorID)
-	if _, err := a.CheckFeature("reports", ""); !errors.Is(err, ErrNoEntitlements) {
-		t.Fatalf("feature check before any document: %v", err)
-	}
+	_, err := a.CheckFeature("reports", "")
+	require.ErrorIs(t, err, ErrNoEntitlements, "feature check before any document")
 	now := clk.Now()
-	if err := a.acceptEntitlements(c.SignEntitlements(entDoc(c, me, 5, now, "reports"))); err != nil {
-		t.Fatal(err)
-	}
-	if ch, err := a.CheckFeature("reports", "ts"); err != nil || !ch.Enabled || ch.License != "lic-1" {
-		t.Fatalf("CheckFeature = %+v, %v", ch, err)
-	}
+	require.NoError(t, a.acceptEntitlements(c.SignEntitlements(entDoc(c, me, 5, now, "reports"))))
+	ch, err := a.CheckFeature("reports", "ts")
+	require.NoError(t, err, "CheckFeature")
+	require.True(t, ch.Enabled, "CheckFeature = %+v", ch)
+	require.Equal(t, "lic-1", ch.License, "CheckFeature = %+v", ch)
 	// An older serial (a lagging master) changes nothing.
-	if err := a.acceptEntitlements(c.SignEntitlements(entDoc(c, me, 3, now))); err != nil {
-		t.Fatal(err)
-	}
-	if e, _ := a.Entitlements(); e.Serial != 5 {
-		t.Fatalf("serial %d after an older document, want 5", e.Serial)
-	}
+	require.NoError(t, a.acceptEntitlements(c.SignEntitlements(entDoc(c, me, 3, now))))
+	e, _ := a.Entitlements()
+	require.Equal(t, uint64(5), e.Serial, "serial after an older document")
 	// Another collector's document, or a forged one, is refused.
-	if err := a.acceptEntitlements(c.SignEntitlements(entDoc(c, "c-other", 9, now))); !errors.Is(err, entitlement.ErrWrongCollector) {
-		t.Fatalf("another collector's document: %v", err)
-	}
+	require.ErrorIs(t, a.acceptEntitlements(c.SignEntitlements(entDoc(c, "c-other", 9, now))), entitlement.ErrWrongCollector,
+		"another collector's document")
 	other := agenttest.NewCluster(t)
-	if err := a.acceptEntitlements(other.SignEntitlements(entDoc(c, me, 9, now))); !errors.Is(err, entitlement.ErrBadSignature) {
-		t.Fatalf("a document signed by another cluster: %v", err)
-	}
+	require.ErrorIs(t, a.acceptEntitlements(other.SignEntitlements(entDoc(c, me, 9, now))), entitlement.ErrBadSignature,
+		"a document signed by another cluster")
 	// Past expiry plus grace, the feature is off.
 	clk.Advance(2*time.Hour + time.Second)
-	if ch, _ := a.CheckFeature("reports", ""); ch.Enabled {
-		t.Fatalf("feature on past grace: %+v", ch)
-	}
+	ch, _ = a.CheckFeature("reports", "")
+	require.False(t, ch.Enabled, "feature on past grace: %+v", ch)
 
 	// A new agent on the same data directory starts from the saved copy.
 	a.closeTransport()
 	b, _ := newAgent(t, a.Config())
-	e, err := b.Entitlements()
-	if err != nil || e.Serial != 5 || e.Source != "disk" {
-		t.Fatalf("restarted agent's entitlements = %+v, %v", e, err)
-	}
+	e, err = b.Entitlements()
+	require.NoError(t, err, "restarted agent's entitlements")
+	require.Equal(t, uint64(5), e.Serial, "restarted agent's entitlements = %+v", e)
+	require.Equal(t, "disk", e.Source, "restarted agent's entitlements = %+v", e)
 }
 
 // TestTrustedTimeNeverGoesBack: with the host clock set back, documents
@@ -78,8 +71,7 @@ func TestTrustedTimeNeverGoesBack(t *testing.T) {
 		{issued.Add(-time.Hour), issued},                                      // set back an hour: the issue time
 		{time.Date(2026, 11, 1, 12, 0, 6, 0, time.UTC), got.Add(time.Second)}, // one second on
 	} {
-		if at := e.trustedNow(tc.now); !at.Equal(tc.want) {
-			t.Errorf("trustedNow(%v) = %v, want %v", tc.now, at, tc.want)
-		}
+		at := e.trustedNow(tc.now)
+		assert.True(t, at.Equal(tc.want), "trustedNow(%v) = %v, want %v", tc.now, at, tc.want)
 	}
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/licmesh/licmesh/licensing/lease"
 	"github.com/licmesh/licmesh/mesh/pki"
 	"github.com/licmesh/licmesh/mesh/wire/licmeshv1"
+	"github.com/stretchr/testify/require"
 )
 
 // hugeMasters is a masters list of about 10 MB.
@@ -33,14 +34,10 @@ func hugeMasters() []string {
 func otherKeyToken(t *testing.T, tok string) string {
 	t.Helper()
 	doc, err := lease.Decode(lease.Token(tok))
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	_, priv, _ := ed25519.GenerateKey(rand.Reader)
 	out, err := lease.Sign(doc, priv)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	return string(out)
 }
 
@@ -49,9 +46,7 @@ func otherKeyToken(t *testing.T, tok string) string {
 func resign(t *testing.T, c *agenttest.Cluster, tok string, edit func(*lease.Document)) string {
 	t.Helper()
 	doc, err := lease.Decode(lease.Token(tok))
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	edit(&doc)
 	return string(c.Sign(doc))
 }
@@ -115,19 +110,14 @@ func TestGarbageAcquireAnswers(t *testing.T) {
 			}})
 			defer c.SetHooks(agenttest.Hooks{})
 			l, err := a.Acquire(context.Background(), "seats", "bob")
-			if err == nil {
-				t.Fatalf("accepted %+v", l)
-			}
+			require.Error(t, err, "accepted %+v", l)
 			t.Log(err)
-			if name != "error with garbage message" && !errors.Is(err, ErrBadAnswer) {
-				t.Fatalf("err = %v, want ErrBadAnswer", err)
+			if name != "error with garbage message" {
+				require.ErrorIs(t, err, ErrBadAnswer)
 			}
-			if strings.ContainsRune(err.Error(), 0) || len(err.Error()) > 2000 {
-				t.Fatalf("error carries the master's garbage unbounded (%d bytes)", len(err.Error()))
-			}
-			if after := snapshot(a); after != before {
-				t.Fatalf("state changed:\n%s\n%s", before, after)
-			}
+			require.NotContains(t, err.Error(), "\x00", "error carries the master's garbage")
+			require.LessOrEqual(t, len(err.Error()), 2000, "error carries the master's garbage unbounded")
+			require.Equal(t, before, snapshot(a), "state changed")
 		})
 	}
 	// After all that the agent works normally.
@@ -168,29 +158,20 @@ func TestGarbageRenewAnswers(t *testing.T) {
 			c.SetHooks(agenttest.Hooks{Renew: func(r *licmeshv1.RenewResponse) error { hook(t, r); return nil }})
 			defer c.SetHooks(agenttest.Hooks{})
 			err := a.renewAll(context.Background())
-			if !errors.Is(err, ErrUnavailable) {
-				t.Fatalf("renewAll = %v, want an error", err)
-			}
+			require.ErrorIs(t, err, ErrUnavailable, "renewAll, want an error")
 			t.Log(clip(err.Error(), 300))
-			if after := snapshot(a); after != before {
-				t.Fatalf("state changed:\n%s\n%s", before, after)
-			}
+			require.Equal(t, before, snapshot(a), "state changed")
 		})
 	}
 	// Masters list entries that are not host:port are ignored; the renewal
 	// itself stands.
 	c.SetHooks(agenttest.Hooks{Renew: func(r *licmeshv1.RenewResponse) error { r.Masters = []string{"x:y", "\x00"}; return nil }})
 	before := a.masters.Snapshot()
-	if err := a.renewAll(context.Background()); err != nil {
-		t.Fatalf("renewal with a bad masters list: %v", err)
-	}
-	if fmt.Sprint(before) != fmt.Sprint(a.masters.Snapshot()) {
-		t.Fatal("a bad masters list was learned")
-	}
+	require.NoError(t, a.renewAll(context.Background()), "renewal with a bad masters list")
+	require.Equal(t, fmt.Sprint(before), fmt.Sprint(a.masters.Snapshot()), "a bad masters list was learned")
 	for _, l := range a.Leases() {
-		if l.State != leasebook.StateValid || l.Remaining != 30*time.Second {
-			t.Fatalf("lease after good renewal: %+v", l)
-		}
+		require.Equal(t, leasebook.StateValid, l.State, "lease after good renewal: %+v", l)
+		require.Equal(t, 30*time.Second, l.Remaining, "lease after good renewal: %+v", l)
 	}
 }
 
@@ -214,15 +195,9 @@ func TestGarbageHelloAnswers(t *testing.T) {
 			c.SetHooks(agenttest.Hooks{Hello: func(r *licmeshv1.HelloResponse) error { tc.hook(r); return nil }})
 			defer c.SetHooks(agenttest.Hooks{})
 			err := a.hello(context.Background())
-			if !errors.Is(err, tc.is) {
-				t.Fatalf("hello = %v, want %v", err, tc.is)
-			}
-			if st := a.Status(); st.LastError == "" {
-				t.Fatal("status does not show the error")
-			}
-			if after := snapshot(a); after != before {
-				t.Fatalf("state changed:\n%s\n%s", before, after)
-			}
+			require.ErrorIs(t, err, tc.is, "hello")
+			require.NotEmpty(t, a.Status().LastError, "status does not show the error")
+			require.Equal(t, before, snapshot(a), "state changed")
 		})
 	}
 	// A master that refuses our protocol version says so clearly.
@@ -230,27 +205,21 @@ func TestGarbageHelloAnswers(t *testing.T) {
 		return connect.NewError(connect.CodeFailedPrecondition, errors.New("collector protocol 1 not supported, want 2..3"))
 	}})
 	var rej *RejectedError
-	if err := a.hello(context.Background()); !errors.As(err, &rej) || rej.Code != connect.CodeFailedPrecondition {
-		t.Fatalf("refused version: %v", err)
-	}
-	if st := a.Status(); !strings.Contains(st.LastError, "collector protocol 1 not supported") {
-		t.Fatalf("status does not show the master's refusal: %q", st.LastError)
-	}
+	err := a.hello(context.Background())
+	require.ErrorAs(t, err, &rej, "refused version")
+	require.Equal(t, connect.CodeFailedPrecondition, rej.Code, "refused version: %v", err)
+	require.Contains(t, a.Status().LastError, "collector protocol 1 not supported", "status does not show the master's refusal")
 	// A different signing key is reported, not adopted.
 	c.SetHooks(agenttest.Hooks{Hello: func(r *licmeshv1.HelloResponse) error {
 		pub, _, _ := ed25519.GenerateKey(rand.Reader)
 		r.SigningPublicKey = pub
 		return nil
 	}})
-	if err := a.hello(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	if st := a.Status(); !st.SigningKeyMismatch || st.Phase != PhaseConnected {
-		t.Fatalf("status: %+v", st)
-	}
-	if !a.identity().SigningKey.Equal(c.SignPub) {
-		t.Fatal("signing key replaced by hello")
-	}
+	require.NoError(t, a.hello(context.Background()))
+	st := a.Status()
+	require.True(t, st.SigningKeyMismatch, "status: %+v", st)
+	require.Equal(t, PhaseConnected, st.Phase, "status: %+v", st)
+	require.True(t, a.identity().SigningKey.Equal(c.SignPub), "signing key replaced by hello")
 }
 
 func TestGarbageCertificateAnswers(t *testing.T) {
@@ -292,13 +261,9 @@ func TestGarbageCertificateAnswers(t *testing.T) {
 			c.SetHooks(agenttest.Hooks{RenewCertificate: func(r *licmeshv1.RenewCertificateResponse) error { hook(r); return nil }})
 			defer c.SetHooks(agenttest.Hooks{})
 			err := a.renewCertificate(context.Background())
-			if !errors.Is(err, ErrBadAnswer) {
-				t.Fatalf("renewCertificate = %v, want ErrBadAnswer", err)
-			}
+			require.ErrorIs(t, err, ErrBadAnswer, "renewCertificate")
 			t.Log(err)
-			if !a.identity().Cert.Leaf.Equal(oldCert) {
-				t.Fatal("certificate replaced by a bad answer")
-			}
+			require.True(t, a.identity().Cert.Leaf.Equal(oldCert), "certificate replaced by a bad answer")
 		})
 	}
 }

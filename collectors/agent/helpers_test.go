@@ -7,9 +7,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/require"
+
 	"github.com/licmesh/licmesh/collectors/agent/agenttest"
-	"github.com/licmesh/licmesh/licensing/clock/clocktest"
 	"github.com/licmesh/licmesh/collectors/config"
+	"github.com/licmesh/licmesh/licensing/clock/clocktest"
 	"github.com/licmesh/licmesh/mesh/wire/licmeshv1"
 )
 
@@ -48,9 +50,7 @@ func newAgent(t *testing.T, cfg config.Config) (*Agent, *clocktest.Fake) {
 	t.Helper()
 	clk := newFakeClock()
 	a, err := New(cfg, Options{Clock: clk, Logger: testLogger(t), Version: "test", Hostname: "host1", Rand: func(n int64) int64 { return n / 2 }})
-	if err != nil {
-		t.Fatalf("New: %v", err)
-	}
+	require.NoError(t, err, "New")
 	t.Cleanup(a.closeTransport)
 	return a, clk
 }
@@ -59,12 +59,8 @@ func newAgent(t *testing.T, cfg config.Config) (*Agent, *clocktest.Fake) {
 func enrolled(t *testing.T, c *agenttest.Cluster, masters ...*agenttest.Master) (*Agent, *clocktest.Fake) {
 	t.Helper()
 	a, clk := newAgent(t, testConfig(t, c.Token(), masters...))
-	if err := a.enroll(context.Background()); err != nil {
-		t.Fatalf("enroll: %v", err)
-	}
-	if err := a.hello(context.Background()); err != nil {
-		t.Fatalf("hello: %v", err)
-	}
+	require.NoError(t, a.enroll(context.Background()), "enroll")
+	require.NoError(t, a.hello(context.Background()), "hello")
 	return a, clk
 }
 

@@ -13,14 +13,14 @@ import (
 	"github.com/licmesh/licmesh/collectors/agent/agenttest"
 	"github.com/licmesh/licmesh/collectors/leasebook"
 	"github.com/licmesh/licmesh/licensing/lease"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 func acquire(t *testing.T, a *Agent, pool, holder string) leasebook.Lease {
 	t.Helper()
 	l, err := a.Acquire(context.Background(), pool, holder)
-	if err != nil {
-		t.Fatalf("Acquire(%s, %s): %v", pool, holder, err)
-	}
+	require.NoError(t, err, "Acquire(%s, %s)", pool, holder)
 	return l
 }
 
@@ -30,43 +30,33 @@ func TestAcquireRenewRelease(t *testing.T) {
 	a, clk := enrolled(t, c, m)
 
 	l := acquire(t, a, "seats", "alice")
-	if l.State != leasebook.StateValid || l.Remaining != 30*time.Second || l.Token == "" {
-		t.Fatalf("lease = %+v", l)
-	}
+	require.Equal(t, leasebook.StateValid, l.State, "lease = %+v", l)
+	require.Equal(t, 30*time.Second, l.Remaining, "lease = %+v", l)
+	require.NotEmpty(t, l.Token, "lease = %+v", l)
 	// Acquiring again for the same holder is answered locally.
-	if again := acquire(t, a, "seats", "alice"); again.ID != l.ID || c.Calls("Acquire") != 1 {
-		t.Fatalf("second acquire: %+v, %d calls", again, c.Calls("Acquire"))
-	}
+	again := acquire(t, a, "seats", "alice")
+	require.Equal(t, l.ID, again.ID, "second acquire: %+v", again)
+	require.Equal(t, 1, c.Calls("Acquire"), "second acquire: calls")
 	acquire(t, a, "seats", "bob")
 
 	var s schedule
 	a.step(context.Background(), &s)
-	if n := c.Calls("Renew"); n != 0 {
-		t.Fatalf("renewed %d times before a third of the TTL", n)
-	}
+	require.Zero(t, c.Calls("Renew"), "renewed before a third of the TTL")
 	clk.Advance(10 * time.Second)
 	a.step(context.Background(), &s)
-	if n := c.Calls("Renew"); n != 1 {
-		t.Fatalf("renew calls at TTL/3 = %d, want one for both leases", n)
-	}
+	require.Equal(t, 1, c.Calls("Renew"), "renew calls at TTL/3, want one for both leases")
 	got, _ := a.Lease(l.ID)
-	if got.Remaining != 30*time.Second {
-		t.Fatalf("after renewal: %+v, want 30s left counted from the renewal", got)
-	}
+	require.Equal(t, 30*time.Second, got.Remaining, "after renewal: %+v, want 30s left counted from the renewal", got)
 
 	rel, pending, err := a.Release(context.Background(), l.ID)
-	if err != nil || pending || rel.ID != l.ID {
-		t.Fatalf("Release = %+v %v %v", rel, pending, err)
-	}
-	if _, ok := a.Lease(l.ID); ok {
-		t.Fatal("released lease still listed")
-	}
-	if n := len(c.Leases()); n != 1 {
-		t.Fatalf("cluster holds %d leases, want 1", n)
-	}
-	if _, _, err := a.Release(context.Background(), l.ID); !errors.Is(err, ErrUnknownLease) {
-		t.Fatalf("second release: %v", err)
-	}
+	require.NoError(t, err, "Release")
+	require.False(t, pending, "Release = %+v: pending", rel)
+	require.Equal(t, l.ID, rel.ID, "Release = %+v", rel)
+	_, ok := a.Lease(l.ID)
+	require.False(t, ok, "released lease still listed")
+	require.Len(t, c.Leases(), 1, "cluster leases")
+	_, _, err = a.Release(context.Background(), l.ID)
+	require.ErrorIs(t, err, ErrUnknownLease, "second release")
 }
 
 func TestAcquireRefusals(t *testing.T) {
@@ -78,17 +68,14 @@ func TestAcquireRefusals(t *testing.T) {
 
 	var rej *RejectedError
 	_, err := a.Acquire(context.Background(), "one", "bob")
-	if !errors.As(err, &rej) || rej.Code != connect.CodeResourceExhausted {
-		t.Fatalf("full pool: %v", err)
-	}
+	require.ErrorAs(t, err, &rej, "full pool")
+	require.Equal(t, connect.CodeResourceExhausted, rej.Code, "full pool: %v", err)
 	_, err = a.Acquire(context.Background(), "nopool", "bob")
-	if !errors.As(err, &rej) || rej.Code != connect.CodeNotFound {
-		t.Fatalf("unknown pool: %v", err)
-	}
+	require.ErrorAs(t, err, &rej, "unknown pool")
+	require.Equal(t, connect.CodeNotFound, rej.Code, "unknown pool: %v", err)
 	for _, in := range [][2]string{{"", "x"}, {"Bad Pool", "x"}, {"one", ""}, {"one", "a\nb"}} {
-		if _, err := a.Acquire(context.Background(), in[0], in[1]); !errors.Is(err, ErrInvalidInput) {
-			t.Errorf("Acquire(%q, %q) = %v, want ErrInvalidInput", in[0], in[1], err)
-		}
+		_, err := a.Acquire(context.Background(), in[0], in[1])
+		assert.ErrorIs(t, err, ErrInvalidInput, "Acquire(%q, %q)", in[0], in[1])
 	}
 }
 
@@ -98,17 +85,12 @@ func TestCapacity(t *testing.T) {
 	cfg := testConfig(t, c.Token(), m)
 	cfg.MaxLeases = 2
 	a, _ := newAgent(t, cfg)
-	if err := a.enroll(context.Background()); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, a.enroll(context.Background()))
 	acquire(t, a, "seats", "a")
 	acquire(t, a, "seats", "b")
-	if _, err := a.Acquire(context.Background(), "seats", "c"); !errors.Is(err, ErrFull) {
-		t.Fatalf("third acquire: %v, want ErrFull", err)
-	}
-	if n := c.Calls("Acquire"); n != 2 {
-		t.Fatalf("a refused acquire reached the master (%d calls)", n)
-	}
+	_, err := a.Acquire(context.Background(), "seats", "c")
+	require.ErrorIs(t, err, ErrFull, "third acquire")
+	require.Equal(t, 2, c.Calls("Acquire"), "a refused acquire reached the master")
 }
 
 func TestValidWhileMastersUnreachable(t *testing.T) {
@@ -124,25 +106,21 @@ func TestValidWhileMastersUnreachable(t *testing.T) {
 		a.step(context.Background(), &s)
 	}
 	got, _ := a.Lease(l.ID)
-	if got.State != leasebook.StateValid || got.Remaining != 2*time.Second {
-		t.Fatalf("at 28s with no master: %+v, want valid with 2s left", got)
-	}
-	if st := a.Status(); st.Phase != PhaseDisconnected || st.LastError == "" {
-		t.Fatalf("status: %+v", st)
-	}
+	require.Equal(t, leasebook.StateValid, got.State, "at 28s with no master: %+v, want valid with 2s left", got)
+	require.Equal(t, 2*time.Second, got.Remaining, "at 28s with no master: %+v, want valid with 2s left", got)
+	st := a.Status()
+	require.Equal(t, PhaseDisconnected, st.Phase, "status: %+v", st)
+	require.NotEmpty(t, st.LastError, "status: %+v", st)
 	clk.Advance(2 * time.Second)
 	a.step(context.Background(), &s)
 	got, _ = a.Lease(l.ID)
-	if got.State != leasebook.StateExpired {
-		t.Fatalf("at the lease's end: %s, want expired", got.State)
-	}
-	if st := a.Status(); st.Leases.Expired != 1 || st.Leases.Valid != 0 {
-		t.Fatalf("status counts: %+v", st.Leases)
-	}
+	require.Equal(t, leasebook.StateExpired, got.State, "at the lease's end")
+	st = a.Status()
+	require.Equal(t, 1, st.Leases.Expired, "status counts: %+v", st.Leases)
+	require.Zero(t, st.Leases.Valid, "status counts: %+v", st.Leases)
 	// A lease that expired here is not handed out again.
-	if _, err := a.Acquire(context.Background(), "seats", "alice"); !errors.Is(err, ErrUnavailable) {
-		t.Fatalf("acquire with no master: %v, want ErrUnavailable", err)
-	}
+	_, err := a.Acquire(context.Background(), "seats", "alice")
+	require.ErrorIs(t, err, ErrUnavailable, "acquire with no master")
 }
 
 func TestLostWhenMasterForgets(t *testing.T) {
@@ -153,20 +131,16 @@ func TestLostWhenMasterForgets(t *testing.T) {
 	keep := acquire(t, a, "seats", "bob")
 	c.Forget(l.ID)
 	clk.Advance(10 * time.Second)
-	if err := a.renewAll(context.Background()); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, a.renewAll(context.Background()))
 	got, _ := a.Lease(l.ID)
-	if got.State != leasebook.StateLost || got.Reason != ReasonUnknownLease {
-		t.Fatalf("forgotten lease: %+v, want lost/unknown_lease", got)
-	}
-	if k, _ := a.Lease(keep.ID); k.State != leasebook.StateValid {
-		t.Fatalf("kept lease: %+v", k)
-	}
+	require.Equal(t, leasebook.StateLost, got.State, "forgotten lease: %+v, want lost/unknown_lease", got)
+	require.Equal(t, ReasonUnknownLease, got.Reason, "forgotten lease: %+v, want lost/unknown_lease", got)
+	k, _ := a.Lease(keep.ID)
+	require.Equal(t, leasebook.StateValid, k.State, "kept lease: %+v", k)
 	// A lost lease is released locally only.
-	if _, pending, err := a.Release(context.Background(), l.ID); err != nil || pending {
-		t.Fatalf("release of a lost lease: %v %v", pending, err)
-	}
+	_, pending, err := a.Release(context.Background(), l.ID)
+	require.NoError(t, err, "release of a lost lease")
+	require.False(t, pending, "release of a lost lease: pending")
 }
 
 func TestFailover(t *testing.T) {
@@ -174,28 +148,20 @@ func TestFailover(t *testing.T) {
 	m1 := c.StartMaster()
 	m2 := c.StartMaster()
 	a, clk := enrolled(t, c, m1, m2)
-	if got := a.Status().CurrentMaster; got != m1.Addr() {
-		t.Fatalf("current master %s, want %s", got, m1.Addr())
-	}
+	require.Equal(t, m1.Addr(), a.Status().CurrentMaster, "current master")
 	l := acquire(t, a, "seats", "alice")
 	m1.Close()
 
 	clk.Advance(10 * time.Second)
-	if err := a.renewAll(context.Background()); err != nil {
-		t.Fatalf("renew with one master down: %v", err)
-	}
-	if got, _ := a.Lease(l.ID); got.Remaining != 30*time.Second {
-		t.Fatalf("lease after failover: %+v", got)
-	}
-	if got := a.Status().CurrentMaster; got != m2.Addr() {
-		t.Fatalf("current master %s, want %s", got, m2.Addr())
-	}
+	require.NoError(t, a.renewAll(context.Background()), "renew with one master down")
+	got, _ := a.Lease(l.ID)
+	require.Equal(t, 30*time.Second, got.Remaining, "lease after failover: %+v", got)
+	require.Equal(t, m2.Addr(), a.Status().CurrentMaster, "current master")
 	// The next call goes straight to the master that worked.
 	before := c.Calls("Acquire")
 	acquire(t, a, "seats", "bob")
-	if c.Calls("Acquire") != before+1 || a.masters.Current() != m2.Addr() {
-		t.Fatal("acquire did not go to the working master")
-	}
+	require.Equal(t, before+1, c.Calls("Acquire"), "acquire did not go to the working master")
+	require.Equal(t, m2.Addr(), a.masters.Current(), "acquire did not go to the working master")
 }
 
 func TestPendingRelease(t *testing.T) {
@@ -207,19 +173,17 @@ func TestPendingRelease(t *testing.T) {
 		return connect.NewError(connect.CodeUnavailable, errors.New("leader election"))
 	}})
 	got, pending, err := a.Release(context.Background(), l.ID)
-	if err != nil || !pending || got.State != leasebook.StateReleasing {
-		t.Fatalf("release with masters away: %+v %v %v", got, pending, err)
-	}
-	if _, ok := a.book.Find("seats", "alice"); ok {
-		t.Fatal("a releasing lease is still handed out")
-	}
+	require.NoError(t, err, "release with masters away")
+	require.True(t, pending, "release with masters away: %+v", got)
+	require.Equal(t, leasebook.StateReleasing, got.State, "release with masters away: %+v", got)
+	_, ok := a.book.Find("seats", "alice")
+	require.False(t, ok, "a releasing lease is still handed out")
 	c.SetHooks(agenttest.Hooks{})
 	var s schedule
 	clk.Advance(time.Second)
 	a.step(context.Background(), &s)
-	if _, ok := a.Lease(l.ID); ok {
-		t.Fatal("pending release not retried")
-	}
+	_, ok = a.Lease(l.ID)
+	require.False(t, ok, "pending release not retried")
 }
 
 func TestRenewalBatches(t *testing.T) {
@@ -230,9 +194,7 @@ func TestRenewalBatches(t *testing.T) {
 	cfg.LogLevel = "info"
 	a, clk := newAgent(t, cfg)
 	a.log = slog.New(slog.DiscardHandler)
-	if err := a.enroll(context.Background()); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, a.enroll(context.Background()))
 	a.renewBatchSize = 100
 	const n = 250
 	var g errgroup.Group
@@ -243,19 +205,11 @@ func TestRenewalBatches(t *testing.T) {
 			return err
 		})
 	}
-	if err := g.Wait(); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, g.Wait())
 	clk.Advance(10 * time.Second)
-	if err := a.renewAll(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	if calls := c.Calls("Renew"); calls != 3 {
-		t.Fatalf("renew calls = %d, want 3 batches of at most %d", calls, a.renewBatchSize)
-	}
-	if st := a.Status(); st.Leases.Valid != n {
-		t.Fatalf("valid = %d", st.Leases.Valid)
-	}
+	require.NoError(t, a.renewAll(context.Background()))
+	require.Equal(t, 3, c.Calls("Renew"), "renew calls, want 3 batches of at most %d", a.renewBatchSize)
+	require.Equal(t, n, a.Status().Leases.Valid, "valid")
 }
 
 func itoa(i int) string { return lease.ID(i).String() }

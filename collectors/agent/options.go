@@ -10,13 +10,6 @@ import (
 	"github.com/licmesh/licmesh/mesh/transport"
 )
 
-// Clock is the agent's time source (see package clock); tests inject a fake
-// whose timers fire when it is advanced.
-type Clock = clock.Clock
-
-// SystemClock is the real clock.
-type SystemClock = clock.System
-
 // Transport carries the agent's calls to the masters. *transport.Client is
 // the real one.
 type Transport interface {
@@ -28,8 +21,9 @@ type Transport interface {
 
 // Options holds the agent's dependencies; zero fields take defaults.
 type Options struct {
-	// Clock defaults to SystemClock.
-	Clock Clock
+	// Clock is the agent's time; defaults to the system clock. Tests inject
+	// a fake whose timers fire when it is advanced.
+	Clock clock.Clock
 	// Logger defaults to slog.Default().
 	Logger *slog.Logger
 	// Version is this build's version, sent to the masters and shown in
@@ -50,7 +44,7 @@ type Options struct {
 
 func (o Options) withDefaults() Options {
 	if o.Clock == nil {
-		o.Clock = SystemClock{}
+		o.Clock = clock.System{}
 	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()

@@ -2,7 +2,6 @@ package agent
 
 import (
 	"context"
-	"errors"
 	"os"
 	"path/filepath"
 	"testing"
@@ -12,6 +11,7 @@ import (
 	"github.com/licmesh/licmesh/collectors/identity"
 	"github.com/licmesh/licmesh/collectors/leasebook"
 	"github.com/licmesh/licmesh/licensing/lease"
+	"github.com/stretchr/testify/require"
 )
 
 // startRun runs the agent in the background and returns a stop function
@@ -35,7 +35,7 @@ func startRun(t *testing.T, a *Agent) (stop func() error) {
 	select {
 	case <-a.Ready():
 	case err := <-done:
-		t.Fatalf("Run returned before ready: %v", err)
+		require.FailNowf(t, "Run returned before ready", "%v", err)
 	}
 	return stop
 }
@@ -54,25 +54,17 @@ func TestRunRenewsAndReleasesOnShutdown(t *testing.T) {
 	start := clk.Now()
 	for i := 1; i <= 3; i++ {
 		for c.Calls("Renew") < i {
-			if clk.Now().Sub(start) > time.Duration(i)*10*time.Second+2*time.Second {
-				t.Fatalf("renewal %d not made by %v", i, clk.Now().Sub(start))
-			}
+			require.LessOrEqual(t, clk.Now().Sub(start), time.Duration(i)*10*time.Second+2*time.Second,
+				"renewal %d not made by %v", i, clk.Now().Sub(start))
 			clk.Advance(time.Second)
 			time.Sleep(5 * time.Millisecond)
 		}
 	}
-	if got, _ := a.Lease(l.ID); got.State != leasebook.StateValid {
-		t.Fatalf("lease after 30s of renewals: %+v", got)
-	}
-	if err := stop(); err != nil {
-		t.Fatalf("Run: %v", err)
-	}
-	if n := len(c.Leases()); n != 0 {
-		t.Fatalf("%d leases still held at the masters after a clean stop", n)
-	}
-	if st := a.Status(); st.Phase != PhaseStopped {
-		t.Fatalf("phase %s", st.Phase)
-	}
+	got, _ := a.Lease(l.ID)
+	require.Equal(t, leasebook.StateValid, got.State, "lease after 30s of renewals: %+v", got)
+	require.NoError(t, stop(), "Run")
+	require.Empty(t, c.Leases(), "leases still held at the masters after a clean stop")
+	require.Equal(t, PhaseStopped, a.Status().Phase, "phase")
 }
 
 func TestRunKeepsLeasesWithoutReleaseOnShutdown(t *testing.T) {
@@ -83,12 +75,8 @@ func TestRunKeepsLeasesWithoutReleaseOnShutdown(t *testing.T) {
 	a, _ := newAgent(t, cfg)
 	stop := startRun(t, a)
 	acquire(t, a, "seats", "alice")
-	if err := stop(); err != nil {
-		t.Fatal(err)
-	}
-	if n := len(c.Leases()); n != 1 {
-		t.Fatalf("masters hold %d leases, want the one left to lapse", n)
-	}
+	require.NoError(t, stop())
+	require.Len(t, c.Leases(), 1, "masters' leases, want the one left to lapse")
 }
 
 func TestRunDataDirLocked(t *testing.T) {
@@ -98,9 +86,7 @@ func TestRunDataDirLocked(t *testing.T) {
 	a, _ := newAgent(t, cfg)
 	startRun(t, a)
 	b, _ := newAgent(t, cfg)
-	if err := b.Run(context.Background()); !errors.Is(err, identity.ErrLocked) {
-		t.Fatalf("second Run on the same data_dir: %v", err)
-	}
+	require.ErrorIs(t, b.Run(context.Background()), identity.ErrLocked, "second Run on the same data_dir")
 }
 
 func TestCertificateRenewal(t *testing.T) {
@@ -108,39 +94,29 @@ func TestCertificateRenewal(t *testing.T) {
 	c.SetCertTTL(30 * time.Minute)
 	m := c.StartMaster()
 	a, clk := enrolled(t, c, m)
-	c.SetClock(clk.Now)
+	c.SetClock(clk)
 	first := a.identity().Cert.Leaf
 	renewAt := certRenewAt(a.identity())
-	if life := first.NotAfter.Sub(first.NotBefore); renewAt.Sub(first.NotBefore) != life*2/3 {
-		t.Fatalf("renewal at %v, want 2/3 of the life", renewAt)
-	}
+	life := first.NotAfter.Sub(first.NotBefore)
+	require.Equal(t, life*2/3, renewAt.Sub(first.NotBefore), "renewal at %v, want 2/3 of the life", renewAt)
 
 	var s schedule
 	a.step(context.Background(), &s)
-	if n := c.Calls("RenewCertificate"); n != 0 {
-		t.Fatalf("renewed %d times too early", n)
-	}
+	require.Zero(t, c.Calls("RenewCertificate"), "renewed too early")
 	clk.Advance(renewAt.Sub(clk.Now()))
 	a.step(context.Background(), &s)
-	if n := c.Calls("RenewCertificate"); n != 1 {
-		t.Fatalf("RenewCertificate calls = %d at 2/3 of the life", n)
-	}
+	require.Equal(t, 1, c.Calls("RenewCertificate"), "RenewCertificate calls at 2/3 of the life")
 	next := a.identity().Cert.Leaf
-	if !next.NotAfter.After(first.NotAfter) || next.PublicKey == first.PublicKey {
-		t.Fatalf("certificate not replaced: %v -> %v", first.NotAfter, next.NotAfter)
-	}
+	require.True(t, next.NotAfter.After(first.NotAfter), "certificate not replaced: %v -> %v", first.NotAfter, next.NotAfter)
+	require.False(t, next.PublicKey == first.PublicKey, "certificate not replaced: same public key")
 	// The new certificate is on disk and used for the next handshake.
 	stored, err := a.store.Load()
-	if err != nil || !stored.Cert.Leaf.Equal(next) {
-		t.Fatalf("stored identity: %v", err)
-	}
+	require.NoError(t, err, "stored identity")
+	require.True(t, stored.Cert.Leaf.Equal(next), "stored identity holds another certificate")
 	a.transport().(interface{ CloseIdleConnections() }).CloseIdleConnections()
-	if err := a.hello(context.Background()); err != nil {
-		t.Fatalf("hello with the renewed certificate: %v", err)
-	}
-	if _, err := os.Stat(filepath.Join(a.cfg.DataDir, identity.NextKeyFile)); !errors.Is(err, os.ErrNotExist) {
-		t.Fatalf("next-key.pem left behind: %v", err)
-	}
+	require.NoError(t, a.hello(context.Background()), "hello with the renewed certificate")
+	_, err = os.Stat(filepath.Join(a.cfg.DataDir, identity.NextKeyFile))
+	require.ErrorIs(t, err, os.ErrNotExist, "next-key.pem left behind")
 }
 
 func TestExpiredCertificateNeedsToken(t *testing.T) {
@@ -153,18 +129,12 @@ func TestExpiredCertificateNeedsToken(t *testing.T) {
 	clk := newFakeClock()
 	clk.Advance(time.Hour)
 	_, err := New(cfg, Options{Clock: clk, Logger: testLogger(t)})
-	if !errors.Is(err, ErrCertificateExpired) {
-		t.Fatalf("New with an expired certificate and no token: %v", err)
-	}
+	require.ErrorIs(t, err, ErrCertificateExpired, "New with an expired certificate and no token")
 	// With the token it enrolls again.
 	cfg.Token = c.Token()
 	b, err := New(cfg, Options{Clock: clk, Logger: testLogger(t)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if b.identity() != nil {
-		t.Fatal("expired identity installed")
-	}
+	require.NoError(t, err)
+	require.Nil(t, b.identity(), "expired identity installed")
 }
 
 func TestVerify(t *testing.T) {
@@ -174,28 +144,31 @@ func TestVerify(t *testing.T) {
 	l := acquire(t, a, "seats", "alice")
 
 	v := a.Verify(string(l.Token))
-	if !v.Valid || !v.Held || v.State != leasebook.StateValid || v.Document.Holder != "alice" {
-		t.Fatalf("Verify(held token) = %+v", v)
-	}
+	require.True(t, v.Valid, "Verify(held token) = %+v", v)
+	require.True(t, v.Held, "Verify(held token) = %+v", v)
+	require.Equal(t, leasebook.StateValid, v.State, "Verify(held token) = %+v", v)
+	require.NotNil(t, v.Document, "Verify(held token) = %+v", v)
+	require.Equal(t, "alice", v.Document.Holder, "Verify(held token) = %+v", v)
 	doc := *v.Document
 	doc.ExpiresAt = time.Now().Add(-time.Minute)
 	doc.IssuedAt = doc.ExpiresAt.Add(-time.Minute)
-	if v := a.Verify(string(c.Sign(doc))); v.Valid || v.Reason != VerifyExpired || v.Document == nil {
-		t.Fatalf("Verify(expired) = %+v", v)
-	}
-	if v := a.Verify(otherKeyToken(t, string(l.Token))); v.Valid || v.Reason != VerifyBadSignature {
-		t.Fatalf("Verify(other key) = %+v", v)
-	}
-	if v := a.Verify("hello"); v.Valid || v.Reason != VerifyMalformed {
-		t.Fatalf("Verify(garbage) = %+v", v)
-	}
+	v = a.Verify(string(c.Sign(doc)))
+	require.False(t, v.Valid, "Verify(expired) = %+v", v)
+	require.Equal(t, VerifyExpired, v.Reason, "Verify(expired) = %+v", v)
+	require.NotNil(t, v.Document, "Verify(expired) = %+v", v)
+	v = a.Verify(otherKeyToken(t, string(l.Token)))
+	require.False(t, v.Valid, "Verify(other key) = %+v", v)
+	require.Equal(t, VerifyBadSignature, v.Reason, "Verify(other key) = %+v", v)
+	v = a.Verify("hello")
+	require.False(t, v.Valid, "Verify(garbage) = %+v", v)
+	require.Equal(t, VerifyMalformed, v.Reason, "Verify(garbage) = %+v", v)
 	doc = *a.Verify(string(l.Token)).Document
 	doc.ClusterID = "other"
-	if v := a.Verify(string(c.Sign(doc))); v.Valid || v.Reason != VerifyWrongCluster {
-		t.Fatalf("Verify(other cluster) = %+v", v)
-	}
+	v = a.Verify(string(c.Sign(doc)))
+	require.False(t, v.Valid, "Verify(other cluster) = %+v", v)
+	require.Equal(t, VerifyWrongCluster, v.Reason, "Verify(other cluster) = %+v", v)
 	doc.ClusterID, doc.LeaseID = c.ClusterID, lease.ID(9999)
-	if v := a.Verify(string(c.Sign(doc))); !v.Valid || v.Held {
-		t.Fatalf("Verify(valid, not held here) = %+v", v)
-	}
+	v = a.Verify(string(c.Sign(doc)))
+	require.True(t, v.Valid, "Verify(valid, not held here) = %+v", v)
+	require.False(t, v.Held, "Verify(valid, not held here) = %+v", v)
 }

@@ -6,6 +6,8 @@ import (
 
 	"github.com/licmesh/licmesh/collectors/agent/agenttest"
 	"github.com/licmesh/licmesh/collectors/config"
+	"github.com/licmesh/licmesh/collectors/leasebook"
+	"github.com/stretchr/testify/require"
 )
 
 func TestQUIC(t *testing.T) {
@@ -15,17 +17,16 @@ func TestQUIC(t *testing.T) {
 	cfg.Transport = config.TransportAuto
 	a, clk := newAgent(t, cfg)
 	startRun(t, a)
-	if st := a.Status(); st.Protocol != "h3" || st.Transport != "auto" {
-		t.Fatalf("status: protocol %q transport %q, want h3 over auto", st.Protocol, st.Transport)
-	}
+	st := a.Status()
+	require.Equal(t, "h3", st.Protocol, "status: want h3 over auto")
+	require.Equal(t, "auto", st.Transport, "status: want h3 over auto")
 	l := acquire(t, a, "seats", "alice")
 	for c.Calls("Renew") == 0 {
 		clk.Advance(time.Second)
 		time.Sleep(5 * time.Millisecond)
 	}
-	if got, _ := a.Lease(l.ID); got.State != "valid" {
-		t.Fatalf("lease over QUIC: %+v", got)
-	}
+	got, _ := a.Lease(l.ID)
+	require.Equal(t, leasebook.StateValid, got.State, "lease over QUIC: %+v", got)
 }
 
 func TestFallsBackToTCPWhenUDPBlocked(t *testing.T) {
@@ -35,8 +36,6 @@ func TestFallsBackToTCPWhenUDPBlocked(t *testing.T) {
 	cfg.Transport = config.TransportAuto
 	a, _ := newAgent(t, cfg)
 	startRun(t, a)
-	if st := a.Status(); st.Protocol != "h2" {
-		t.Fatalf("protocol %q, want h2 after falling back", st.Protocol)
-	}
+	require.Equal(t, "h2", a.Status().Protocol, "protocol, want h2 after falling back")
 	acquire(t, a, "seats", "alice")
 }

@@ -1,7 +1,6 @@
 package config
 
 import (
-	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -9,35 +8,27 @@ import (
 	"time"
 
 	"github.com/licmesh/licmesh/mesh/pki"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 func testToken(t *testing.T) string {
 	t.Helper()
 	tok, err := pki.NewJoinToken(pki.Pin{1, 2, 3})
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	return tok.String()
 }
 
 func TestExampleParses(t *testing.T) {
 	b, err := os.ReadFile("example.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	cfg, err := Parse(b, "example.yaml")
-	if err != nil {
-		t.Fatalf("example.yaml: %v", err)
-	}
-	if got, want := cfg.Masters[2], "master-3.example.internal:7443"; got != want {
-		t.Errorf("masters[2] = %q, want %q (default port)", got, want)
-	}
-	if cfg.Socket != "/var/lib/collectord/collectord.sock" {
-		t.Errorf("socket = %q, want it under data_dir", cfg.Socket)
-	}
-	if !cfg.ReleaseOnShutdown || cfg.MaxLeases != 10000 || cfg.RequestTimeout != 5*time.Second {
-		t.Errorf("defaults not kept: %+v", cfg)
-	}
+	require.NoError(t, err, "example.yaml")
+	assert.Equal(t, "master-3.example.internal:7443", cfg.Masters[2], "masters[2] (default port)")
+	assert.Equal(t, "/var/lib/collectord/collectord.sock", cfg.Socket, "socket, want it under data_dir")
+	assert.True(t, cfg.ReleaseOnShutdown, "defaults not kept: %+v", cfg)
+	assert.Equal(t, 10000, cfg.MaxLeases, "defaults not kept: %+v", cfg)
+	assert.Equal(t, 5*time.Second, cfg.RequestTimeout, "defaults not kept: %+v", cfg)
 }
 
 func TestParseStrict(t *testing.T) {
@@ -77,23 +68,13 @@ func TestParseStrict(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := Parse([]byte(tc.yaml), "test.yaml")
 			if tc.wantErr == "" {
-				if err != nil {
-					t.Fatalf("unexpected error: %v", err)
-				}
+				require.NoError(t, err, "unexpected error")
 				return
 			}
-			if err == nil {
-				t.Fatalf("no error, want %q", tc.wantErr)
-			}
-			if !strings.Contains(err.Error(), tc.wantErr) {
-				t.Errorf("error %q does not contain %q", err, tc.wantErr)
-			}
-			if !errors.Is(err, tc.is) {
-				t.Errorf("error %v is not %v", err, tc.is)
-			}
-			if strings.Contains(err.Error(), tok) {
-				t.Errorf("error leaks the token: %v", err)
-			}
+			require.Error(t, err, "want %q", tc.wantErr)
+			assert.ErrorContains(t, err, tc.wantErr)
+			assert.ErrorIs(t, err, tc.is)
+			assert.NotContains(t, err.Error(), tok, "error leaks the token")
 		})
 	}
 }
@@ -106,41 +87,30 @@ func TestValidateNamesEveryField(t *testing.T) {
 	cfg.Transport = "pigeon"
 	err := cfg.Validate()
 	for _, want := range []string{"masters[1]", "listen", "data_dir", "transport"} {
-		if err == nil || !strings.Contains(err.Error(), want) {
-			t.Errorf("error %v does not name %s", err, want)
-		}
+		assert.ErrorContains(t, err, want, "error does not name %s", want)
 	}
 }
 
 func TestJoinToken(t *testing.T) {
 	tok := testToken(t)
 	cfg := DefaultConfig()
-	if _, err := cfg.JoinToken(); !errors.Is(err, ErrTokenRequired) {
-		t.Fatalf("no token: err = %v, want ErrTokenRequired", err)
-	}
+	_, err := cfg.JoinToken()
+	require.ErrorIs(t, err, ErrTokenRequired, "no token")
 	file := filepath.Join(t.TempDir(), "token")
-	if err := os.WriteFile(file, []byte(tok+"\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, os.WriteFile(file, []byte(tok+"\n"), 0o600))
 	cfg.TokenFile = file
 	got, err := cfg.JoinToken()
-	if err != nil || got.String() != tok {
-		t.Fatalf("token file: %v", err)
-	}
-	if err := os.WriteFile(file, []byte("\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := cfg.JoinToken(); !errors.Is(err, ErrTokenRequired) {
-		t.Fatalf("empty token file: err = %v", err)
-	}
+	require.NoError(t, err, "token file")
+	require.Equal(t, tok, got.String(), "token file")
+	require.NoError(t, os.WriteFile(file, []byte("\n"), 0o600))
+	_, err = cfg.JoinToken()
+	require.ErrorIs(t, err, ErrTokenRequired, "empty token file")
 }
 
 func TestLoadLayers(t *testing.T) {
 	dir := t.TempDir()
 	file := filepath.Join(dir, "c.yaml")
-	if err := os.WriteFile(file, []byte("masters: [m1]\ndata_dir: "+dir+"\nmax_leases: 5\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, os.WriteFile(file, []byte("masters: [m1]\ndata_dir: "+dir+"\nmax_leases: 5\n"), 0o600))
 	env := map[string]string{
 		"LICMESH_MASTERS":    "a:1, b",
 		"LICMESH_MAX_LEASES": "7",
@@ -148,23 +118,17 @@ func TestLoadLayers(t *testing.T) {
 	}
 	lookup := func(k string) (string, bool) { v, ok := env[k]; return v, ok }
 	cfg, err := Load(file, lookup, func(c *Config) error { c.DataDir = filepath.Join(dir, "flag"); return nil })
-	if err != nil {
-		t.Fatal(err)
-	}
-	if strings.Join(cfg.Masters, ",") != "a:1,b:7443" || cfg.MaxLeases != 7 || cfg.Transport != "tcp" {
-		t.Errorf("env not applied: %+v", cfg)
-	}
-	if cfg.Socket != filepath.Join(dir, "flag", SocketName) {
-		t.Errorf("socket %q does not follow the flag's data_dir", cfg.Socket)
-	}
+	require.NoError(t, err)
+	assert.Equal(t, "a:1,b:7443", strings.Join(cfg.Masters, ","), "env not applied: %+v", cfg)
+	assert.Equal(t, 7, cfg.MaxLeases, "env not applied: %+v", cfg)
+	assert.Equal(t, "tcp", cfg.Transport, "env not applied: %+v", cfg)
+	assert.Equal(t, filepath.Join(dir, "flag", SocketName), cfg.Socket, "socket does not follow the flag's data_dir")
 
 	env["LICMESH_MAX_LEASES"] = "many"
-	if _, err := Load(file, lookup, nil); err == nil || !strings.Contains(err.Error(), `LICMESH_MAX_LEASES: not a whole number`) {
-		t.Errorf("bad env: err = %v", err)
-	}
-	if _, err := Load(filepath.Join(dir, "missing.yaml"), nil, nil); err == nil || !strings.Contains(err.Error(), "missing.yaml") {
-		t.Errorf("missing file: err = %v", err)
-	}
+	_, err = Load(file, lookup, nil)
+	assert.ErrorContains(t, err, `LICMESH_MAX_LEASES: not a whole number`, "bad env")
+	_, err = Load(filepath.Join(dir, "missing.yaml"), nil, nil)
+	assert.ErrorContains(t, err, "missing.yaml", "missing file")
 }
 
 func TestNormalizeMaster(t *testing.T) {
@@ -176,14 +140,12 @@ func TestNormalizeMaster(t *testing.T) {
 		"[::1]:80":     "[::1]:80",
 	} {
 		got, err := NormalizeMaster(in)
-		if err != nil || got != want {
-			t.Errorf("NormalizeMaster(%q) = %q, %v; want %q", in, got, err, want)
-		}
+		assert.NoError(t, err, "NormalizeMaster(%q)", in)
+		assert.Equal(t, want, got, "NormalizeMaster(%q)", in)
 	}
 	for _, bad := range []string{"", ":1", "a:0", "a:b:c", "-a:1", strings.Repeat("a", 300)} {
-		if _, err := NormalizeMaster(bad); err == nil {
-			t.Errorf("NormalizeMaster(%q) accepted", bad)
-		}
+		_, err := NormalizeMaster(bad)
+		assert.Error(t, err, "NormalizeMaster(%q) accepted", bad)
 	}
 }
 
@@ -198,8 +160,6 @@ func FuzzParse(f *testing.F) {
 		if err != nil {
 			return
 		}
-		if err := cfg.Validate(); err != nil {
-			t.Fatalf("Parse accepted a config Validate refuses: %v", err)
-		}
+		require.NoError(t, cfg.Validate(), "Parse accepted a config Validate refuses")
 	})
 }

@@ -7,35 +7,36 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 // sourcesFile writes an (unparsed) sources file and returns its path.
 func sourcesFile(t *testing.T) string {
 	t.Helper()
 	p := filepath.Join(t.TempDir(), "sources.yaml")
-	if err := os.WriteFile(p, []byte("sources: []\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, os.WriteFile(p, []byte("sources: []\n"), 0o600))
 	return p
 }
 
 func TestUsageDefaults(t *testing.T) {
 	src := sourcesFile(t)
 	cfg, err := Parse([]byte("masters: [m1]\ndata_dir: /srv/c\nusage:\n  sources_file: "+src+"\n"), "c.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	host, _ := os.Hostname()
 	u := cfg.Usage
-	if !u.Enabled() || u.SpoolDir != "/srv/c/spool" || u.PseudonymKeyFile != "/srv/c/pseudonym.key" ||
-		u.Installation != host || u.SpoolMaxMiB != DefaultSpoolMaxMiB || u.BatchMaxRecords != DefaultBatchMaxRecords || u.SendInterval != 0 {
-		t.Errorf("usage = %+v", u)
-	}
+	assert.True(t, u.Enabled(), "usage = %+v", u)
+	assert.Equal(t, "/srv/c/spool", u.SpoolDir, "usage = %+v", u)
+	assert.Equal(t, "/srv/c/pseudonym.key", u.PseudonymKeyFile, "usage = %+v", u)
+	assert.Equal(t, host, u.Installation, "usage = %+v", u)
+	assert.Equal(t, DefaultSpoolMaxMiB, u.SpoolMaxMiB, "usage = %+v", u)
+	assert.Equal(t, DefaultBatchMaxRecords, u.BatchMaxRecords, "usage = %+v", u)
+	assert.Zero(t, u.SendInterval, "usage = %+v", u)
 
 	cfg, err = Parse([]byte("masters: [m1]\n"), "c.yaml")
-	if err != nil || cfg.Usage.Enabled() {
-		t.Errorf("without a usage section: enabled %v, %v", cfg.Usage.Enabled(), err)
-	}
+	assert.NoError(t, err, "without a usage section")
+	assert.False(t, cfg.Usage.Enabled(), "without a usage section: enabled")
 
 	cfg, err = Parse([]byte(strings.Join([]string{
 		"masters: [m1]",
@@ -48,14 +49,10 @@ func TestUsageDefaults(t *testing.T) {
 		"  batch_max_records: 50",
 		"  send_interval: 30s",
 	}, "\n")), "c.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	want := Usage{SourcesFile: src, Installation: "acme-prod", SpoolDir: "/var/spool/c", SpoolMaxMiB: 8,
 		PseudonymKeyFile: "/etc/c/key", BatchMaxRecords: 50, SendInterval: 30 * time.Second}
-	if cfg.Usage != want {
-		t.Errorf("usage = %+v, want %+v", cfg.Usage, want)
-	}
+	assert.Equal(t, want, cfg.Usage, "usage")
 }
 
 func TestUsageStrict(t *testing.T) {
@@ -75,13 +72,10 @@ func TestUsageStrict(t *testing.T) {
 		"off but bad":     {"masters: [m1]\nusage:\n  spool_max_mib: 0\n", "usage.spool_max_mib"},
 	} {
 		_, err := Parse([]byte(tc.yaml), "c.yaml")
-		if err == nil || !strings.Contains(err.Error(), tc.want) {
-			t.Errorf("%s: err = %v, want %q", name, err, tc.want)
+		if !assert.ErrorContains(t, err, tc.want, name) {
 			continue
 		}
-		if !errors.Is(err, ErrInvalid) && !errors.Is(err, ErrParse) {
-			t.Errorf("%s: %v is neither ErrInvalid nor ErrParse", name, err)
-		}
+		assert.True(t, errors.Is(err, ErrInvalid) || errors.Is(err, ErrParse), "%s: %v is neither ErrInvalid nor ErrParse", name, err)
 	}
 }
 
@@ -89,22 +83,18 @@ func TestUsageFromEnvAndDataDirFlag(t *testing.T) {
 	dir := t.TempDir()
 	src := sourcesFile(t)
 	file := filepath.Join(dir, "c.yaml")
-	if err := os.WriteFile(file, []byte("masters: [m1]\nusage:\n  installation: from-file\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, os.WriteFile(file, []byte("masters: [m1]\nusage:\n  installation: from-file\n"), 0o600))
 	env := map[string]string{"LICMESH_USAGE_SOURCES_FILE": src, "LICMESH_USAGE_SPOOL_MAX_MIB": "16"}
 	lookup := func(k string) (string, bool) { v, ok := env[k]; return v, ok }
 	cfg, err := Load(file, lookup, func(c *Config) error { c.DataDir = filepath.Join(dir, "data"); return nil })
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	u := cfg.Usage
-	if u.SourcesFile != src || u.SpoolMaxMiB != 16 || u.Installation != "from-file" ||
-		u.SpoolDir != filepath.Join(dir, "data", SpoolDirName) || u.PseudonymKeyFile != filepath.Join(dir, "data", PseudonymKeyName) {
-		t.Errorf("usage = %+v", u)
-	}
+	assert.Equal(t, src, u.SourcesFile, "usage = %+v", u)
+	assert.Equal(t, 16, u.SpoolMaxMiB, "usage = %+v", u)
+	assert.Equal(t, "from-file", u.Installation, "usage = %+v", u)
+	assert.Equal(t, filepath.Join(dir, "data", SpoolDirName), u.SpoolDir, "usage = %+v", u)
+	assert.Equal(t, filepath.Join(dir, "data", PseudonymKeyName), u.PseudonymKeyFile, "usage = %+v", u)
 	env["LICMESH_USAGE_SPOOL_MAX_MIB"] = "lots"
-	if _, err := Load(file, lookup, nil); err == nil || !strings.Contains(err.Error(), "LICMESH_USAGE_SPOOL_MAX_MIB: not a whole number") {
-		t.Errorf("bad env: %v", err)
-	}
+	_, err = Load(file, lookup, nil)
+	assert.ErrorContains(t, err, "LICMESH_USAGE_SPOOL_MAX_MIB: not a whole number", "bad env")
 }

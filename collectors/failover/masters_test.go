@@ -1,74 +1,53 @@
 package failover
 
 import (
-	"errors"
 	"fmt"
-	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 func TestListFailoverAndPreference(t *testing.T) {
 	l, err := New([]string{"a", "b:1", "c"}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got := l.Snapshot(); !slices.Equal(got, []string{"a:7443", "b:1", "c:7443"}) {
-		t.Fatalf("Snapshot = %v", got)
-	}
+	require.NoError(t, err)
+	require.Equal(t, []string{"a:7443", "b:1", "c:7443"}, l.Snapshot(), "Snapshot")
 	l.Failed("a:7443")
-	if l.Current() != "b:1" {
-		t.Fatalf("after failure, current = %s, want the next one", l.Current())
-	}
+	require.Equal(t, "b:1", l.Current(), "after failure, current, want the next one")
 	l.Failed("c:7443") // not current: no change
-	if l.Current() != "b:1" {
-		t.Fatalf("failure of a non-current master moved current to %s", l.Current())
-	}
+	require.Equal(t, "b:1", l.Current(), "failure of a non-current master moved current")
 	l.Succeeded("c:7443")
-	if got := l.Snapshot(); !slices.Equal(got, []string{"c:7443", "a:7443", "b:1"}) {
-		t.Fatalf("after success of c: %v, want c first, rotation kept", got)
-	}
+	require.Equal(t, []string{"c:7443", "a:7443", "b:1"}, l.Snapshot(), "after success of c, want c first, rotation kept")
 }
 
 func TestRememberedFirst(t *testing.T) {
 	l, err := New([]string{"seed"}, []string{"m1:1", "garbage:x", "m2:2"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got := l.Snapshot(); !slices.Equal(got, []string{"m1:1", "m2:2", "seed:7443"}) {
-		t.Fatalf("Snapshot = %v", got)
-	}
-	if _, err := New(nil, []string{"bad:x"}); !errors.Is(err, ErrBadList) {
-		t.Fatalf("no usable master: err = %v", err)
-	}
+	require.NoError(t, err)
+	require.Equal(t, []string{"m1:1", "m2:2", "seed:7443"}, l.Snapshot(), "Snapshot")
+	_, err = New(nil, []string{"bad:x"})
+	require.ErrorIs(t, err, ErrBadList, "no usable master")
 }
 
 func TestLearn(t *testing.T) {
 	l, _ := New([]string{"seed:1"}, nil)
 	changed, err := l.Learn("seed:1", []string{"m1:1", "m2:2", "M1:1"})
-	if err != nil || !changed {
-		t.Fatalf("Learn = %v, %v", changed, err)
-	}
-	if got := l.Snapshot(); !slices.Equal(got, []string{"seed:1", "m1:1", "m2:2"}) {
-		t.Fatalf("Snapshot = %v, want the answering master first, seeds kept", got)
-	}
-	if changed, _ := l.Learn("m1:1", []string{"m1:1", "m2:2"}); changed {
-		t.Fatal("same list reported as changed")
-	}
+	require.NoError(t, err, "Learn")
+	require.True(t, changed, "Learn: changed")
+	require.Equal(t, []string{"seed:1", "m1:1", "m2:2"}, l.Snapshot(), "Snapshot, want the answering master first, seeds kept")
+	changed, _ = l.Learn("m1:1", []string{"m1:1", "m2:2"})
+	require.False(t, changed, "same list reported as changed")
 	before := l.Snapshot()
 	huge := make([]string, MaxMasters+1)
 	for i := range huge {
 		huge[i] = fmt.Sprintf("m%d:1", i)
 	}
 	for _, bad := range [][]string{nil, huge, {"m1:1", "x:y"}, {strings.Repeat("a", 1000)}} {
-		if _, err := l.Learn("m1:1", bad); !errors.Is(err, ErrBadList) {
-			t.Errorf("Learn(%d entries) err = %v, want ErrBadList", len(bad), err)
-		}
+		_, err := l.Learn("m1:1", bad)
+		assert.ErrorIs(t, err, ErrBadList, "Learn(%d entries)", len(bad))
 	}
-	if !slices.Equal(before, l.Snapshot()) {
-		t.Fatal("a refused list changed the masters")
-	}
+	require.Equal(t, before, l.Snapshot(), "a refused list changed the masters")
 }
 
 func TestBackoffFullJitter(t *testing.T) {
@@ -82,19 +61,15 @@ func TestBackoffFullJitter(t *testing.T) {
 	}
 	want := []time.Duration{100, 200, 400, 800, 1600, 3200, 5000, 5000, 5000, 5000}
 	for i, w := range want {
-		if time.Duration(ceilings[i]) != w*time.Millisecond {
-			t.Fatalf("wait %d drawn below %v, want %v", i, time.Duration(ceilings[i]), w*time.Millisecond)
-		}
+		require.Equal(t, w*time.Millisecond, time.Duration(ceilings[i]), "wait %d drawn below", i)
 	}
 	b.Reset()
 	b.Next()
-	if time.Duration(ceilings[10]) != 100*time.Millisecond {
-		t.Fatal("Reset did not restart from the base")
-	}
+	require.Equal(t, 100*time.Millisecond, time.Duration(ceilings[10]), "Reset did not restart from the base")
 	real := NewBackoff(0, 0, nil)
 	for range 100 {
-		if d := real.Next(); d < 0 || d >= DefaultBackoffBase {
-			t.Fatalf("cap below base not clamped: %v", d)
-		}
+		d := real.Next()
+		require.GreaterOrEqual(t, d, time.Duration(0), "cap below base not clamped")
+		require.Less(t, d, DefaultBackoffBase, "cap below base not clamped")
 	}
 }

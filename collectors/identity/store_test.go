@@ -3,41 +3,27 @@ package identity
 import (
 	"crypto/ed25519"
 	"crypto/rand"
-	"errors"
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
-	"time"
 
 	"github.com/licmesh/licmesh/collectors"
 	"github.com/licmesh/licmesh/mesh/pki"
+	"github.com/licmesh/licmesh/mesh/pki/pkitest"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 // newIdentity issues a collector identity from a fresh CA.
 func newIdentity(t *testing.T) (*Identity, *pki.CA) {
 	t.Helper()
-	ca, err := pki.NewCA("c1", time.Now())
-	if err != nil {
-		t.Fatal(err)
-	}
+	ca := pkitest.NewCA(t, "c1")
 	return issue(t, ca, "col-1"), ca
 }
 
 func issue(t *testing.T, ca *pki.CA, id string) *Identity {
 	t.Helper()
-	csr, key, err := pki.NewCSR("placeholder")
-	if err != nil {
-		t.Fatal(err)
-	}
-	der, err := ca.SignCSR(csr, id, time.Hour, time.Now())
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, err := pki.TLSCertificate(key, der)
-	if err != nil {
-		t.Fatal(err)
-	}
+	cert := pkitest.CollectorCert(t, ca, id)
 	pub, _, _ := ed25519.GenerateKey(rand.Reader)
 	return &Identity{CollectorID: collectors.ID(id), ClusterID: "c1", Cert: cert, CA: ca.Cert(), SigningKey: pub}
 }
@@ -45,34 +31,26 @@ func issue(t *testing.T, ca *pki.CA, id string) *Identity {
 func TestSaveLoad(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "data")
 	s, err := Open(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := s.Load(); !errors.Is(err, ErrNotEnrolled) {
-		t.Fatalf("empty dir: %v", err)
-	}
+	require.NoError(t, err)
+	_, err = s.Load()
+	require.ErrorIs(t, err, ErrNotEnrolled, "empty dir")
 	id, _ := newIdentity(t)
-	if err := s.Save(id); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, s.Save(id))
 	got, err := s.Load()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got.CollectorID != id.CollectorID || !got.Cert.Leaf.Equal(id.Cert.Leaf) || !got.SigningKey.Equal(id.SigningKey) || !got.CA.Equal(id.CA) {
-		t.Fatal("loaded identity differs")
-	}
+	require.NoError(t, err)
+	require.Equal(t, id.CollectorID, got.CollectorID, "loaded identity differs")
+	require.True(t, got.Cert.Leaf.Equal(id.Cert.Leaf), "loaded identity differs: certificate")
+	require.True(t, got.SigningKey.Equal(id.SigningKey), "loaded identity differs: signing key")
+	require.True(t, got.CA.Equal(id.CA), "loaded identity differs: CA")
 	for name, want := range map[string]os.FileMode{"": 0o700, KeyFile: 0o600, CertFile: 0o644, IDFile: 0o644} {
 		fi, err := os.Stat(filepath.Join(dir, name))
-		if err != nil || fi.Mode().Perm() != want {
-			t.Errorf("%q mode %v, want %v (%v)", name, fi.Mode().Perm(), want, err)
+		if assert.NoError(t, err, "%q", name) {
+			assert.Equal(t, want, fi.Mode().Perm(), "%q mode", name)
 		}
 	}
 	entries, _ := os.ReadDir(dir)
 	for _, e := range entries {
-		if strings.Contains(e.Name(), ".tmp") {
-			t.Errorf("temporary file left: %s", e.Name())
-		}
+		assert.NotContains(t, e.Name(), ".tmp", "temporary file left")
 	}
 }
 
@@ -99,14 +77,10 @@ func TestLoadCorrupt(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			dir := t.TempDir()
 			s, _ := Open(dir)
-			if err := s.Save(id); err != nil {
-				t.Fatal(err)
-			}
+			require.NoError(t, s.Save(id))
 			damage(dir)
 			_, err := s.Load()
-			if !errors.Is(err, ErrCorrupt) {
-				t.Fatalf("Load = %v, want ErrCorrupt", err)
-			}
+			require.ErrorIs(t, err, ErrCorrupt, "Load")
 			t.Log(err)
 		})
 	}
@@ -124,76 +98,54 @@ func TestRenewalCrashRecovery(t *testing.T) {
 	b, _ := pki.MarshalKeyPEM(next.Key())
 	os.WriteFile(filepath.Join(dir, NextKeyFile), b, 0o600)
 	got, err := s.Load()
-	if err != nil || !got.Cert.Leaf.Equal(id.Cert.Leaf) {
-		t.Fatalf("crash before cert: %v", err)
-	}
-	if _, err := os.Stat(filepath.Join(dir, NextKeyFile)); !errors.Is(err, os.ErrNotExist) {
-		t.Fatal("stray next-key.pem kept")
-	}
+	require.NoError(t, err, "crash before cert")
+	require.True(t, got.Cert.Leaf.Equal(id.Cert.Leaf), "crash before cert: not the old certificate")
+	_, err = os.Stat(filepath.Join(dir, NextKeyFile))
+	require.ErrorIs(t, err, os.ErrNotExist, "stray next-key.pem kept")
 
 	// Crash after cert.pem, before the key rename: the new pair wins.
 	os.WriteFile(filepath.Join(dir, NextKeyFile), b, 0o600)
 	os.WriteFile(filepath.Join(dir, CertFile), pki.MarshalCertPEM(next.Cert.Leaf.Raw), 0o644)
 	got, err = s.Load()
-	if err != nil || !got.Cert.Leaf.Equal(next.Cert.Leaf) {
-		t.Fatalf("crash after cert: %v", err)
-	}
+	require.NoError(t, err, "crash after cert")
+	require.True(t, got.Cert.Leaf.Equal(next.Cert.Leaf), "crash after cert: not the new certificate")
 
 	// A whole renewal.
 	third := issue(t, ca, "col-1")
-	if err := s.SaveCertificate(third.Key(), third.Cert.Leaf.Raw); err != nil {
-		t.Fatal(err)
-	}
-	if err := s.SaveCertificate(third.Key(), id.Cert.Leaf.Raw); !errors.Is(err, ErrInvalid) {
-		t.Fatalf("mismatched pair saved: %v", err)
-	}
+	require.NoError(t, s.SaveCertificate(third.Key(), third.Cert.Leaf.Raw))
+	require.ErrorIs(t, s.SaveCertificate(third.Key(), id.Cert.Leaf.Raw), ErrInvalid, "mismatched pair saved")
 	got, err = s.Load()
-	if err != nil || !got.Cert.Leaf.Equal(third.Cert.Leaf) {
-		t.Fatalf("after renewal: %v", err)
-	}
+	require.NoError(t, err, "after renewal")
+	require.True(t, got.Cert.Leaf.Equal(third.Cert.Leaf), "after renewal: not the renewed certificate")
 }
 
 func TestOpenRefusesSharedDir(t *testing.T) {
 	dir := t.TempDir()
-	if err := os.Chmod(dir, 0o775); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := Open(dir); !errors.Is(err, ErrInsecureDir) {
-		t.Fatalf("Open(0775 dir) = %v, want ErrInsecureDir", err)
-	}
-	if fi, _ := os.Stat(dir); fi.Mode().Perm() != 0o775 {
-		t.Fatal("Open changed the directory's mode")
-	}
-	if err := os.Chmod(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := Open(dir); err != nil {
-		t.Fatalf("Open(0755 dir) = %v", err)
-	}
+	require.NoError(t, os.Chmod(dir, 0o775))
+	_, err := Open(dir)
+	require.ErrorIs(t, err, ErrInsecureDir, "Open(0775 dir)")
+	fi, _ := os.Stat(dir)
+	require.Equal(t, os.FileMode(0o775), fi.Mode().Perm(), "Open changed the directory's mode")
+	require.NoError(t, os.Chmod(dir, 0o755))
+	_, err = Open(dir)
+	require.NoError(t, err, "Open(0755 dir)")
 }
 
 func TestMastersAndLock(t *testing.T) {
 	s, _ := Open(t.TempDir())
-	if m, err := s.LoadMasters(); err != nil || m != nil {
-		t.Fatalf("no file: %v %v", m, err)
-	}
-	if err := s.SaveMasters([]string{"a:1", "b:2"}); err != nil {
-		t.Fatal(err)
-	}
-	if m, err := s.LoadMasters(); err != nil || len(m) != 2 {
-		t.Fatalf("LoadMasters = %v %v", m, err)
-	}
+	m, err := s.LoadMasters()
+	require.NoError(t, err, "no file")
+	require.Nil(t, m, "no file")
+	require.NoError(t, s.SaveMasters([]string{"a:1", "b:2"}))
+	m, err = s.LoadMasters()
+	require.NoError(t, err, "LoadMasters")
+	require.Len(t, m, 2, "LoadMasters = %v", m)
 	unlock, err := s.Lock()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := s.Lock(); !errors.Is(err, ErrLocked) {
-		t.Fatalf("second lock: %v", err)
-	}
+	require.NoError(t, err)
+	_, err = s.Lock()
+	require.ErrorIs(t, err, ErrLocked, "second lock")
 	unlock()
 	unlock2, err := s.Lock()
-	if err != nil {
-		t.Fatalf("lock after unlock: %v", err)
-	}
+	require.NoError(t, err, "lock after unlock")
 	unlock2()
 }

@@ -6,6 +6,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/licmesh/licmesh/licensing/clock"
 	"github.com/licmesh/licmesh/licensing/lease"
 )
 
@@ -17,18 +18,6 @@ const MaxTTL = 24 * time.Hour
 // DefaultRetention is how long a lost lease stays visible in the list before
 // the book forgets it.
 const DefaultRetention = 10 * time.Minute
-
-// Clock gives the time. Now must carry a monotonic reading (time.Now does),
-// so that validity never moves with the wall clock.
-type Clock interface {
-	Now() time.Time
-}
-
-// SystemClock is the real clock.
-type SystemClock struct{}
-
-// Now returns time.Now().
-func (SystemClock) Now() time.Time { return time.Now() }
 
 // State is where a lease stands.
 type State string
@@ -127,7 +116,7 @@ func (e *entry) renewable() bool { return !e.lost && !e.releasing }
 
 // Book holds the collector's leases. The zero value is not usable; call New.
 type Book struct {
-	clock     Clock
+	clock     clock.Clock
 	max       int
 	retention time.Duration
 
@@ -137,13 +126,15 @@ type Book struct {
 	reserved int
 }
 
-// New returns an empty book holding at most max leases.
-func New(clock Clock, max int) *Book {
+// New returns an empty book holding at most max leases, counting validity
+// on clk. clk.Now must carry a monotonic reading (the system clock's does),
+// so that validity never moves with the wall clock.
+func New(clk clock.Clock, max int) *Book {
 	if max < 1 {
 		max = 1
 	}
 	return &Book{
-		clock:     clock,
+		clock:     clk,
 		max:       max,
 		retention: DefaultRetention,
 		entries:   make(map[lease.ID]*entry),

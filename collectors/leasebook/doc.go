@@ -9,6 +9,7 @@
 // no longer knows it, or releasing while a release waits for a master.
 //
 // Every method is safe for concurrent use. Times given to the book must come
-// from the same Clock (time.Now keeps a monotonic reading; never strip it with
-// Round, Truncate or a serialization round trip).
+// from the clock.Clock it was made with (the system clock keeps a monotonic
+// reading; never strip it with Round, Truncate or a serialization round
+// trip).
 package leasebook

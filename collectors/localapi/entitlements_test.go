@@ -10,6 +10,8 @@ import (
 
 	"github.com/licmesh/licmesh/collectors/agent"
 	"github.com/licmesh/licmesh/licensing/entitlement"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 var entDoc = &entitlement.Document{
@@ -53,15 +55,18 @@ func TestEntitlementRoutes(t *testing.T) {
 	svc := newStub()
 	_, unix, _ := serve(t, svc)
 	base := "http://collectord"
-	if code, e := do(t, unix, "GET", base+"/v1/entitlements", ""); code != 200 || e["serial"].(float64) != 9 || len(e["entitlements"].([]any)) != 1 {
-		t.Fatalf("entitlements: %d %v", code, e)
-	}
-	if code, c := do(t, unix, "GET", base+"/v1/features/approvals?product=ts", ""); code != 200 || c["enabled"] != true || c["license_id"] != "lic-1" {
-		t.Fatalf("feature on: %d %v", code, c)
-	}
-	if code, c := do(t, unix, "GET", base+"/v1/features/reports", ""); code != 200 || c["enabled"] != false || c["reason"] == "" {
-		t.Fatalf("feature off: %d %v", code, c)
-	}
+	code, e := do(t, unix, "GET", base+"/v1/entitlements", "")
+	require.Equal(t, 200, code, "entitlements: %v", e)
+	require.Equal(t, float64(9), e["serial"], "entitlements: %v", e)
+	require.Len(t, e["entitlements"], 1, "entitlements: %v", e)
+	code, c := do(t, unix, "GET", base+"/v1/features/approvals?product=ts", "")
+	require.Equal(t, 200, code, "feature on: %v", c)
+	require.Equal(t, true, c["enabled"], "feature on: %v", c)
+	require.Equal(t, "lic-1", c["license_id"], "feature on: %v", c)
+	code, c = do(t, unix, "GET", base+"/v1/features/reports", "")
+	require.Equal(t, 200, code, "feature off: %v", c)
+	require.Equal(t, false, c["enabled"], "feature off: %v", c)
+	require.NotEqual(t, "", c["reason"], "feature off: %v", c)
 	for _, tc := range []struct {
 		body string
 		code int
@@ -76,14 +81,18 @@ func TestEntitlementRoutes(t *testing.T) {
 		{`{"unit":"case","amount":1,"extra":1}`, 400, "invalid_input"},
 	} {
 		code, r := do(t, unix, "POST", base+"/v1/credits/consume", tc.body)
-		if code != tc.code || (tc.want != "" && r["code"] != tc.want) || (tc.code == 200 && r["remaining"].(float64) != 7) {
-			t.Errorf("consume %s: %d %v, want %d %s", tc.body, code, r, tc.code, tc.want)
+		assert.Equal(t, tc.code, code, "consume %s: %v", tc.body, r)
+		if tc.want != "" {
+			assert.Equal(t, tc.want, r["code"], "consume %s: %v", tc.body, r)
+		}
+		if tc.code == 200 {
+			assert.Equal(t, float64(7), r["remaining"], "consume %s: %v", tc.body, r)
 		}
 	}
 	svc.noEnts = true
 	for _, path := range []string{"/v1/entitlements", "/v1/features/approvals"} {
-		if code, e := do(t, unix, "GET", base+path, ""); code != 503 || e["code"] != "no_entitlements" {
-			t.Errorf("%s without a document: %d %v", path, code, e)
-		}
+		code, e := do(t, unix, "GET", base+path, "")
+		assert.Equal(t, 503, code, "%s without a document: %v", path, e)
+		assert.Equal(t, "no_entitlements", e["code"], "%s without a document: %v", path, e)
 	}
 }

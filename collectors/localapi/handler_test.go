@@ -3,7 +3,6 @@ package localapi
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -21,6 +20,8 @@ import (
 	"github.com/licmesh/licmesh/collectors/agent"
 	"github.com/licmesh/licmesh/collectors/leasebook"
 	"github.com/licmesh/licmesh/licensing/lease"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 // stub is a Service with canned answers.
@@ -109,25 +110,19 @@ func serve(t *testing.T, svc Service) (tcp, unix *http.Client, tcpURL string) {
 	t.Helper()
 	sock := filepath.Join(t.TempDir(), "api.sock")
 	srv, err := Listen(svc, Config{Listen: "127.0.0.1:0", Socket: sock, RequestTimeout: 500 * time.Millisecond, MaxInFlight: 4}, slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- srv.Run(ctx) }()
 	t.Cleanup(func() {
 		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("Run: %v", err)
-		}
-		if _, err := os.Stat(sock); !errors.Is(err, os.ErrNotExist) {
-			t.Errorf("socket not removed: %v", err)
-		}
+		assert.NoError(t, <-done, "Run")
+		_, err := os.Stat(sock)
+		assert.ErrorIs(t, err, os.ErrNotExist, "socket not removed")
 	})
 	fi, err := os.Stat(sock)
-	if err != nil || fi.Mode().Perm() != 0o660 {
-		t.Fatalf("socket mode %v %v", fi.Mode().Perm(), err)
-	}
+	require.NoError(t, err, "socket")
+	require.Equal(t, os.FileMode(0o660), fi.Mode().Perm(), "socket mode")
 	unix = &http.Client{Transport: &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
 		return (&net.Dialer{}).DialContext(ctx, "unix", sock)
 	}}}
@@ -137,22 +132,16 @@ func serve(t *testing.T, svc Service) (tcp, unix *http.Client, tcpURL string) {
 func do(t *testing.T, c *http.Client, method, url, body string) (int, map[string]any) {
 	t.Helper()
 	req, err := http.NewRequest(method, url, strings.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	if body != "" {
 		req.Header.Set("Content-Type", "application/json")
 	}
 	resp, err := c.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	defer resp.Body.Close()
 	raw, _ := io.ReadAll(resp.Body)
 	var out map[string]any
-	if err := json.Unmarshal(raw, &out); err != nil {
-		t.Fatalf("%s %s: body %q is not JSON", method, url, raw)
-	}
+	require.NoError(t, json.Unmarshal(raw, &out), "%s %s: body %q is not JSON", method, url, raw)
 	return resp.StatusCode, out
 }
 
@@ -165,33 +154,37 @@ func TestLeaseRoutesOverSocketAndTCP(t *testing.T) {
 	}{"tcp": {tcp, tcpURL}, "unix": {unix, "http://collectord"}} {
 		t.Run(name, func(t *testing.T) {
 			code, l := do(t, c.client, "POST", c.base+"/v1/leases", `{"pool":"seats","holder":"alice"}`)
-			if code != 200 || l["state"] != "valid" || l["valid"] != true || l["remaining_ms"].(float64) != 30000 || l["token"] == "" {
-				t.Fatalf("acquire: %d %v", code, l)
-			}
+			require.Equal(t, 200, code, "acquire: %v", l)
+			require.Equal(t, "valid", l["state"], "acquire: %v", l)
+			require.Equal(t, true, l["valid"], "acquire: %v", l)
+			require.Equal(t, float64(30000), l["remaining_ms"], "acquire: %v", l)
+			require.NotEqual(t, "", l["token"], "acquire: %v", l)
 			id := int(l["id"].(float64))
 			code, list := do(t, c.client, "GET", c.base+"/v1/leases", "")
-			if code != 200 || len(list["leases"].([]any)) != 1 || list["counts"].(map[string]any)["valid"].(float64) != 1 {
-				t.Fatalf("list: %d %v", code, list)
-			}
-			if code, got := do(t, c.client, "GET", fmt.Sprintf("%s/v1/leases/%d", c.base, id), ""); code != 200 || got["holder"] != "alice" {
-				t.Fatalf("get: %d %v", code, got)
-			}
+			require.Equal(t, 200, code, "list: %v", list)
+			require.Len(t, list["leases"], 1, "list: %v", list)
+			require.Equal(t, float64(1), list["counts"].(map[string]any)["valid"], "list: %v", list)
+			code, got := do(t, c.client, "GET", fmt.Sprintf("%s/v1/leases/%d", c.base, id), "")
+			require.Equal(t, 200, code, "get: %v", got)
+			require.Equal(t, "alice", got["holder"], "get: %v", got)
 			code, rel := do(t, c.client, "DELETE", fmt.Sprintf("%s/v1/leases/%d", c.base, id), "")
-			if code != 200 || rel["released"] != true {
-				t.Fatalf("release: %d %v", code, rel)
-			}
-			if code, e := do(t, c.client, "DELETE", fmt.Sprintf("%s/v1/leases/%d", c.base, id), ""); code != 404 || e["code"] != "unknown_lease" {
-				t.Fatalf("second release: %d %v", code, e)
-			}
-			if code, v := do(t, c.client, "POST", c.base+"/v1/verify", `{"token":"good"}`); code != 200 || v["valid"] != true || v["lease"] == nil {
-				t.Fatalf("verify: %d %v", code, v)
-			}
-			if code, v := do(t, c.client, "POST", c.base+"/v1/verify", `{"token":"bad"}`); code != 200 || v["valid"] != false || v["reason"] != "malformed" {
-				t.Fatalf("verify bad: %d %v", code, v)
-			}
-			if code, st := do(t, c.client, "GET", c.base+"/v1/status", ""); code != 200 || st["collector_id"] != "col-1" || st["protocol"] != "h3" {
-				t.Fatalf("status: %d %v", code, st)
-			}
+			require.Equal(t, 200, code, "release: %v", rel)
+			require.Equal(t, true, rel["released"], "release: %v", rel)
+			code, e := do(t, c.client, "DELETE", fmt.Sprintf("%s/v1/leases/%d", c.base, id), "")
+			require.Equal(t, 404, code, "second release: %v", e)
+			require.Equal(t, "unknown_lease", e["code"], "second release: %v", e)
+			code, v := do(t, c.client, "POST", c.base+"/v1/verify", `{"token":"good"}`)
+			require.Equal(t, 200, code, "verify: %v", v)
+			require.Equal(t, true, v["valid"], "verify: %v", v)
+			require.NotNil(t, v["lease"], "verify: %v", v)
+			code, v = do(t, c.client, "POST", c.base+"/v1/verify", `{"token":"bad"}`)
+			require.Equal(t, 200, code, "verify bad: %v", v)
+			require.Equal(t, false, v["valid"], "verify bad: %v", v)
+			require.Equal(t, "malformed", v["reason"], "verify bad: %v", v)
+			code, st := do(t, c.client, "GET", c.base+"/v1/status", "")
+			require.Equal(t, 200, code, "status: %v", st)
+			require.Equal(t, "col-1", st["collector_id"], "status: %v", st)
+			require.Equal(t, "h3", st["protocol"], "status: %v", st)
 		})
 	}
 }
@@ -224,22 +217,16 @@ func TestBadInput(t *testing.T) {
 		t.Run(tc.method+tc.path+tc.body[:min(len(tc.body), 20)], func(t *testing.T) {
 			req, _ := http.NewRequest(tc.method, base+tc.path, strings.NewReader(tc.body))
 			resp, err := unix.Do(req)
-			if err != nil {
-				t.Fatal(err)
-			}
+			require.NoError(t, err)
 			defer resp.Body.Close()
 			var e ErrorResponse
-			if err := json.NewDecoder(resp.Body).Decode(&e); err != nil {
-				t.Fatalf("error body is not JSON: %v", err)
-			}
-			if resp.StatusCode != tc.code || !strings.Contains(e.Error, tc.msg) || e.Code == "" {
-				t.Fatalf("%d %+v, want %d with %q", resp.StatusCode, e, tc.code, tc.msg)
-			}
+			require.NoError(t, json.NewDecoder(resp.Body).Decode(&e), "error body is not JSON")
+			require.Equal(t, tc.code, resp.StatusCode, "%+v", e)
+			require.Contains(t, e.Error, tc.msg, "%+v", e)
+			require.NotEmpty(t, e.Code, "%+v", e)
 		})
 	}
-	if n := len(svc.Leases()); n != 0 {
-		t.Fatalf("bad input created %d leases", n)
-	}
+	require.Empty(t, svc.Leases(), "bad input created leases")
 }
 
 func TestErrorMapping(t *testing.T) {
@@ -260,9 +247,8 @@ func TestErrorMapping(t *testing.T) {
 		svc.err = tc.err
 		svc.mu.Unlock()
 		code, body := do(t, unix, "POST", "http://collectord/v1/leases", `{"pool":"seats","holder":"a"}`)
-		if code != tc.code || body["code"] != tc.name {
-			t.Errorf("%v: %d %v, want %d %s", tc.err, code, body, tc.code, tc.name)
-		}
+		assert.Equal(t, tc.code, code, "%v: %v", tc.err, body)
+		assert.Equal(t, tc.name, body["code"], "%v: %v", tc.err, body)
 	}
 }
 
@@ -273,55 +259,47 @@ func TestNeverBlocks(t *testing.T) {
 	tcp, _, base := serve(t, svc)
 	start := time.Now()
 	code, body := do(t, tcp, "POST", base+"/v1/leases", `{"pool":"seats","holder":"a"}`)
-	if code != 504 || time.Since(start) > 3*time.Second {
-		t.Fatalf("stuck service: %d %v after %v, want 504 within the request timeout", code, body, time.Since(start))
-	}
+	took := time.Since(start)
+	require.Equal(t, 504, code, "stuck service: %v after %v, want 504 within the request timeout", body, took)
+	require.LessOrEqual(t, took, 3*time.Second, "stuck service: want 504 within the request timeout")
 	// With every slot taken, requests are refused at once.
 	var wg sync.WaitGroup
 	for range 4 {
 		wg.Go(func() { do(t, tcp, "POST", base+"/v1/leases", `{"pool":"seats","holder":"a"}`) })
 	}
 	time.Sleep(100 * time.Millisecond) // let the four occupy the slots
-	if code, body := do(t, tcp, "GET", base+"/v1/status", ""); code != 503 || body["code"] != "busy" {
-		t.Errorf("saturated: %d %v", code, body)
-	}
+	code, body = do(t, tcp, "GET", base+"/v1/status", "")
+	assert.Equal(t, 503, code, "saturated: %v", body)
+	assert.Equal(t, "busy", body["code"], "saturated: %v", body)
 	wg.Wait()
-	if code, _ := do(t, tcp, "GET", base+"/readyz", ""); code != 503 {
-		t.Errorf("readyz before ready: %d", code)
-	}
+	code, _ = do(t, tcp, "GET", base+"/readyz", "")
+	assert.Equal(t, 503, code, "readyz before ready")
 	close(svc.ready)
-	if code, _ := do(t, tcp, "GET", base+"/readyz", ""); code != 200 {
-		t.Errorf("readyz when ready: %d", code)
-	}
+	code, _ = do(t, tcp, "GET", base+"/readyz", "")
+	assert.Equal(t, 200, code, "readyz when ready")
 }
 
 func TestSocketInUse(t *testing.T) {
 	svc := newStub()
 	sock := filepath.Join(t.TempDir(), "s.sock")
 	srv, err := Listen(svc, Config{Socket: sock, RequestTimeout: time.Second}, slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- srv.Run(ctx) }()
 	defer func() { cancel(); <-done }()
-	if _, err := Listen(svc, Config{Socket: sock, RequestTimeout: time.Second}, slog.New(slog.DiscardHandler)); !errors.Is(err, ErrSocketInUse) {
-		t.Fatalf("second listener: %v", err)
-	}
+	_, err = Listen(svc, Config{Socket: sock, RequestTimeout: time.Second}, slog.New(slog.DiscardHandler))
+	require.ErrorIs(t, err, ErrSocketInUse, "second listener")
 	file := filepath.Join(t.TempDir(), "file")
 	os.WriteFile(file, nil, 0o600)
-	if _, err := Listen(svc, Config{Socket: file, RequestTimeout: time.Second}, slog.New(slog.DiscardHandler)); !errors.Is(err, ErrNotSocket) {
-		t.Fatalf("regular file: %v", err)
-	}
+	_, err = Listen(svc, Config{Socket: file, RequestTimeout: time.Second}, slog.New(slog.DiscardHandler))
+	require.ErrorIs(t, err, ErrNotSocket, "regular file")
 	// A stale socket (no listener) is replaced.
 	stale := filepath.Join(t.TempDir(), "stale.sock")
 	ln, _ := net.Listen("unix", stale)
 	ln.(*net.UnixListener).SetUnlinkOnClose(false)
 	ln.Close()
 	s2, err := Listen(svc, Config{Socket: stale, RequestTimeout: time.Second}, slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatalf("stale socket: %v", err)
-	}
+	require.NoError(t, err, "stale socket")
 	s2.Close()
 }

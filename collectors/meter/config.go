@@ -5,9 +5,9 @@ import (
 	"log/slog"
 	"time"
 
-	"github.com/licmesh/licmesh/licensing/clock"
 	"github.com/licmesh/licmesh/collectors/config"
 	"github.com/licmesh/licmesh/collectors/spool"
+	"github.com/licmesh/licmesh/licensing/clock"
 	"github.com/licmesh/licmesh/licensing/usage"
 )
 
@@ -37,7 +37,7 @@ type Config struct {
 	// with every report.
 	Installation string
 	// SpoolDir is the spool's directory, and Spool its configuration; the
-	// meter sets Spool.Now, Spool.Logger and Spool.OnFull itself.
+	// meter sets Spool.Clock, Spool.Logger and Spool.OnFull itself.
 	SpoolDir string
 	Spool    spool.Config
 	// BatchMaxRecords and BatchMaxBytes (of spooled payloads) bound one

@@ -4,11 +4,12 @@ import (
 	"encoding/json"
 	"math"
 	"os"
-	"slices"
 	"strconv"
-	"strings"
 	"testing"
 	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 
 	"github.com/licmesh/licmesh/mesh/wire/licmeshv1"
 )
@@ -17,13 +18,9 @@ import (
 func readEpoch(t *testing.T, e *env) epochFile {
 	t.Helper()
 	raw, err := os.ReadFile(epochPath(e.cfg.SpoolDir))
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	var f epochFile
-	if err := json.Unmarshal(raw, &f); err != nil {
-		t.Fatalf("epoch file %q: %v", raw, err)
-	}
+	require.NoError(t, json.Unmarshal(raw, &f), "epoch file %q", raw)
 	return f
 }
 
@@ -41,57 +38,47 @@ func TestNewerEpochMovesAbove(t *testing.T) {
 	theirs := spoolEpoch + uint64(time.Hour)
 	e.master.set(func(f *fakeMaster) { f.cur, f.high[theirs] = theirs, 42 })
 	stop := e.run(m)
-	waitFor(t, "the records delivered under a new epoch", func() bool { return m.Stats().RecordsAcked == 3 })
+	require.Eventually(t, func() bool { return m.Stats().RecordsAcked == 3 }, 10*time.Second, poll, "the records delivered under a new epoch")
 
 	st := m.Stats()
 	moved := theirs + 1 // the clock reads the old spool's creation time
-	if st.Epoch != moved || st.EpochMoves != 1 || st.Spool.Epoch != spoolEpoch || st.FailuresInRow != 0 {
-		t.Fatalf("Stats = %+v; want epoch %d after one move", st, moved)
-	}
-	if got := seqs(e.master.committed(moved)); !slices.Equal(got, seqRange(1, 3)) {
-		t.Errorf("committed under the new epoch: %v", got)
-	}
-	if got := e.master.committed(spoolEpoch); len(got) != 0 {
-		t.Errorf("committed under the stale epoch: %v", seqs(got))
-	}
+	require.Equal(t, moved, st.Epoch, "Stats = %+v; want the epoch after one move", st)
+	require.Equal(t, uint64(1), st.EpochMoves, "Stats = %+v; want one move", st)
+	require.Equal(t, spoolEpoch, st.Spool.Epoch, "Stats = %+v", st)
+	require.Zero(t, st.FailuresInRow, "Stats = %+v", st)
+	assert.Equal(t, seqRange(1, 3), seqs(e.master.committed(moved)), "committed under the new epoch")
+	assert.Empty(t, seqs(e.master.committed(spoolEpoch)), "committed under the stale epoch")
 	e.master.checkOnce(t)
-	if l := logLine(e.logs.String(), "level=ERROR", "newer spool"); !strings.Contains(l, "new_epoch="+itoa(moved)) {
-		t.Errorf("the move was not logged as an error naming the new epoch: %q", l)
-	}
-	if f := readEpoch(t, e); f.SpoolEpoch != spoolEpoch || f.Epoch != moved {
-		t.Errorf("epoch file = %+v", f)
-	}
+	assert.Contains(t, logLine(e.logs.String(), "level=ERROR", "newer spool"), "new_epoch="+itoa(moved),
+		"the move was not logged as an error naming the new epoch")
+	f := readEpoch(t, e)
+	assert.Equal(t, spoolEpoch, f.SpoolEpoch, "epoch file = %+v", f)
+	assert.Equal(t, moved, f.Epoch, "epoch file = %+v", f)
 	// New samples go under it, with no further move.
 	m.record(t.Context(), sampleN(3, 2))
-	waitFor(t, "the next sample", func() bool { return m.Stats().RecordsAcked == 4 })
+	require.Eventually(t, func() bool { return m.Stats().RecordsAcked == 4 }, 10*time.Second, poll, "the next sample")
 	stop()
 
 	// A restart keeps reporting under the moved epoch.
 	m = e.open()
-	if st := m.Stats(); st.Epoch != moved || st.EpochMoves != 0 {
-		t.Fatalf("reopened: epoch %d (moves %d), want %d", st.Epoch, st.EpochMoves, moved)
-	}
+	st = m.Stats()
+	require.Equal(t, moved, st.Epoch, "reopened: epoch")
+	require.Zero(t, st.EpochMoves, "reopened: moves")
 	stop = e.run(m)
 	m.record(t.Context(), sampleN(4, 2))
-	waitFor(t, "a sample after the restart", func() bool { return m.Stats().RecordsAcked == 1 })
-	if got := seqs(e.master.committed(moved)); !slices.Equal(got, seqRange(1, 5)) {
-		t.Errorf("committed under the moved epoch: %v", got)
-	}
+	require.Eventually(t, func() bool { return m.Stats().RecordsAcked == 1 }, 10*time.Second, poll, "a sample after the restart")
+	assert.Equal(t, seqRange(1, 5), seqs(e.master.committed(moved)), "committed under the moved epoch")
 	stop()
 
 	// A spool that starts over, later, has a newer epoch of its own: the
 	// file is for the old spool and is set aside.
-	if err := os.RemoveAll(e.cfg.SpoolDir); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, os.RemoveAll(e.cfg.SpoolDir))
 	e.clock.Advance(2 * time.Hour)
 	m = e.open()
-	if st := m.Stats(); st.Epoch != st.Spool.Epoch || st.Epoch <= moved {
-		t.Fatalf("a new spool reports under epoch %d (its own %d)", st.Epoch, st.Spool.Epoch)
-	}
-	if !strings.Contains(e.logs.String(), "spool started over") {
-		t.Error("the stale epoch file was not mentioned")
-	}
+	st = m.Stats()
+	require.Equal(t, st.Spool.Epoch, st.Epoch, "a new spool reports under another epoch than its own")
+	require.Greater(t, st.Epoch, moved, "a new spool reports under an epoch not above the moved one")
+	assert.Contains(t, e.logs.String(), "spool started over", "the stale epoch file was not mentioned")
 }
 
 func itoa(n uint64) string { return strconv.FormatUint(n, 10) }
@@ -102,9 +89,7 @@ func TestEpochMoveNeedsTheFile(t *testing.T) {
 	e := newEnv(t)
 	// A directory where the file goes: reading it fails (ignored at Open)
 	// and so does renaming a file onto it, whoever runs the test.
-	if err := os.Mkdir(epochPath(e.cfg.SpoolDir), 0o700); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, os.Mkdir(epochPath(e.cfg.SpoolDir), 0o700))
 	m := e.open()
 	spoolN(t, m, 2, 2)
 	theirs := m.Stats().Epoch + 1
@@ -112,13 +97,11 @@ func TestEpochMoveNeedsTheFile(t *testing.T) {
 	e.run(m)
 	e.clock.WaitAfters(t, 1)
 	st := m.Stats()
-	if st.Epoch != st.Spool.Epoch || st.EpochMoves != 0 || st.Spool.AckedSeq != 0 ||
-		!strings.Contains(st.LastError, "saving a new one") {
-		t.Fatalf("Stats = %+v", st)
-	}
-	if !strings.Contains(e.logs.String(), "ignoring the report epoch file") {
-		t.Error("the unreadable epoch file was not reported at Open")
-	}
+	require.Equal(t, st.Spool.Epoch, st.Epoch, "Stats = %+v", st)
+	require.Zero(t, st.EpochMoves, "Stats = %+v", st)
+	require.Zero(t, st.Spool.AckedSeq, "Stats = %+v", st)
+	require.Contains(t, st.LastError, "saving a new one", "Stats = %+v", st)
+	assert.Contains(t, e.logs.String(), "ignoring the report epoch file", "the unreadable epoch file was not reported at Open")
 }
 
 // TestEpochTurnsBackOff: when the masters know a newer epoch again right
@@ -135,40 +118,31 @@ func TestEpochTurnsBackOff(t *testing.T) {
 	e.run(m)
 	waits := e.clock.WaitAfters(t, 1)
 	st := m.Stats()
-	if st.EpochMoves != 2 || e.master.callCount() != 2 || !strings.Contains(st.LastError, "identity") {
-		t.Fatalf("after two answers for newer epochs: %d reports, Stats = %+v", e.master.callCount(), st)
-	}
+	require.Equal(t, uint64(2), st.EpochMoves, "after two answers for newer epochs: Stats = %+v", st)
+	require.Equal(t, 2, e.master.callCount(), "after two answers for newer epochs: reports")
+	require.Contains(t, st.LastError, "identity", "after two answers for newer epochs: Stats = %+v", st)
 	e.master.set(func(f *fakeMaster) { f.before = nil })
 	e.clock.Advance(waits[0])
-	waitFor(t, "delivered under the last epoch", func() bool { return m.Stats().RecordsAcked == 1 })
-	if got := e.master.committed(m.Stats().Epoch); len(got) != 1 {
-		t.Errorf("committed %v under the last epoch", seqs(got))
-	}
+	require.Eventually(t, func() bool { return m.Stats().RecordsAcked == 1 }, 10*time.Second, poll, "delivered under the last epoch")
+	got := seqs(e.master.committed(m.Stats().Epoch))
+	assert.Len(t, got, 1, "committed %v under the last epoch", got)
 }
 
 func TestEpochFileRefusedUnlessAboveSpool(t *testing.T) {
 	e := newEnv(t)
 	m := e.open()
 	spoolEpoch := m.Stats().Epoch
-	if err := m.Close(); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, m.Close())
 	for name, content := range map[string]string{
 		"not json":        "epoch=7",
 		"unknown field":   `{"version":1,"spool_epoch":1,"epoch":2,"x":1}`,
 		"other version":   `{"version":2,"spool_epoch":1,"epoch":2}`,
 		"not above spool": `{"version":1,"spool_epoch":` + itoa(spoolEpoch) + `,"epoch":` + itoa(spoolEpoch) + `}`,
 	} {
-		if err := os.WriteFile(epochPath(e.cfg.SpoolDir), []byte(content), 0o600); err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, os.WriteFile(epochPath(e.cfg.SpoolDir), []byte(content), 0o600))
 		m := e.open()
-		if got := m.Stats().Epoch; got != spoolEpoch {
-			t.Errorf("%s: reports under epoch %d, want the spool's %d", name, got, spoolEpoch)
-		}
-		if err := m.Close(); err != nil {
-			t.Fatal(err)
-		}
+		assert.Equal(t, spoolEpoch, m.Stats().Epoch, "%s: reports under another epoch than the spool's", name)
+		require.NoError(t, m.Close())
 	}
 }
 
@@ -186,8 +160,7 @@ func TestNextEpoch(t *testing.T) {
 		{masters: math.MaxUint64, now: 5},
 	} {
 		got, ok := nextEpoch(tc.masters, tc.now)
-		if got != tc.want || ok != tc.ok {
-			t.Errorf("nextEpoch(%d, %d) = %d, %v; want %d, %v", tc.masters, tc.now, got, ok, tc.want, tc.ok)
-		}
+		assert.Equal(t, tc.want, got, "nextEpoch(%d, %d)", tc.masters, tc.now)
+		assert.Equal(t, tc.ok, ok, "nextEpoch(%d, %d) ok", tc.masters, tc.now)
 	}
 }

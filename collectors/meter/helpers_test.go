@@ -12,14 +12,19 @@ import (
 	"time"
 
 	"connectrpc.com/connect"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 
 	"github.com/licmesh/licmesh/collectors/agent"
-	"github.com/licmesh/licmesh/licensing/clock/clocktest"
 	"github.com/licmesh/licmesh/collectors/sources"
 	"github.com/licmesh/licmesh/collectors/spool"
+	"github.com/licmesh/licmesh/licensing/clock/clocktest"
 	"github.com/licmesh/licmesh/licensing/usage"
 	"github.com/licmesh/licmesh/mesh/wire/licmeshv1"
 )
+
+// poll is how often require.Eventually checks a condition.
+const poll = 2 * time.Millisecond
 
 // t0 is where the tests' fake clock starts.
 var t0 = time.Date(2026, 3, 15, 12, 0, 0, 0, time.UTC)
@@ -138,9 +143,7 @@ func (f *fakeMaster) checkOnce(t *testing.T) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	for k, n := range f.commits {
-		if n != 1 {
-			t.Errorf("epoch %d seq %d committed %d times", k[0], k[1], n)
-		}
+		assert.Equal(t, 1, n, "epoch %d seq %d: times committed", k[0], k[1])
 	}
 }
 
@@ -205,9 +208,7 @@ func (e *env) options() Options {
 func (e *env) open(jobs ...sources.Job) *Meter {
 	e.t.Helper()
 	m, err := Open(e.cfg, jobs, e.master, e.options())
-	if err != nil {
-		e.t.Fatalf("Open: %v", err)
-	}
+	require.NoError(e.t, err, "Open")
 	return m
 }
 
@@ -222,28 +223,12 @@ func (e *env) run(m *Meter) (stop func()) {
 	stop = func() {
 		once.Do(func() {
 			cancel()
-			if err := <-done; err != nil {
-				e.t.Errorf("Run: %v", err)
-			}
-			if err := m.Close(); err != nil {
-				e.t.Errorf("Close: %v", err)
-			}
+			assert.NoError(e.t, <-done, "Run")
+			assert.NoError(e.t, m.Close(), "Close")
 		})
 	}
 	e.t.Cleanup(stop)
 	return stop
-}
-
-// waitFor waits until cond holds, failing t after 10 s.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(2 * time.Millisecond)
-	}
 }
 
 // sampleN is the i-th test sample: users users (pseudonymised) and one

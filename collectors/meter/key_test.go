@@ -1,38 +1,31 @@
 package meter
 
 import (
-	"bytes"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 func TestLoadKeyCreatesOnceAndKeeps(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "pseudonym.key")
 	key, err := LoadKey(path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	fi, err := os.Stat(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(key) != KeyBytes || fi.Size() != KeyBytes || fi.Mode().Perm() != 0o600 {
-		t.Fatalf("created key: %d bytes, file %d bytes mode %v", len(key), fi.Size(), fi.Mode())
-	}
+	require.NoError(t, err)
+	require.Len(t, key, KeyBytes, "created key")
+	require.Equal(t, int64(KeyBytes), fi.Size(), "created key file size")
+	require.Equal(t, os.FileMode(0o600), fi.Mode().Perm(), "created key file mode")
 	again, err := LoadKey(path)
-	if err != nil || !bytes.Equal(again, key) {
-		t.Fatalf("second LoadKey gave another key (%v)", err)
-	}
-	if other, _ := LoadKey(filepath.Join(t.TempDir(), "k")); bytes.Equal(other, key) {
-		t.Fatal("two new keys are equal")
-	}
-	if entries, _ := os.ReadDir(filepath.Dir(path)); len(entries) != 1 {
-		t.Errorf("LoadKey left %d files behind", len(entries))
-	}
+	require.NoError(t, err, "second LoadKey")
+	require.Equal(t, key, again, "second LoadKey gave another key")
+	other, _ := LoadKey(filepath.Join(t.TempDir(), "k"))
+	require.NotEqual(t, key, other, "two new keys are equal")
+	entries, _ := os.ReadDir(filepath.Dir(path))
+	assert.Len(t, entries, 1, "LoadKey left files behind")
 }
 
 func TestLoadKeyRefuses(t *testing.T) {
@@ -49,28 +42,20 @@ func TestLoadKeyRefuses(t *testing.T) {
 		"empty":          {"", 0o600, "holds 0 bytes"},
 	} {
 		path := filepath.Join(dir, fmt.Sprintf("key-%o-%d", tc.mode, len(tc.content)))
-		if err := os.WriteFile(path, []byte(tc.content), tc.mode); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.Chmod(path, tc.mode); err != nil { // past the umask
-			t.Fatal(err)
-		}
+		require.NoError(t, os.WriteFile(path, []byte(tc.content), tc.mode))
+		require.NoError(t, os.Chmod(path, tc.mode)) // past the umask
 		_, err := LoadKey(path)
-		if !errors.Is(err, ErrKey) || !strings.Contains(err.Error(), tc.want) {
-			t.Errorf("%s: LoadKey = %v, want ErrKey saying %q", name, err, tc.want)
+		if !assert.ErrorIs(t, err, ErrKey, "%s: LoadKey", name) || !assert.ErrorContains(t, err, tc.want, "%s: LoadKey", name) {
 			continue
 		}
-		if strings.Contains(err.Error(), tc.content) && tc.content != "" {
-			t.Errorf("%s: the error shows the key: %v", name, err)
+		if tc.content != "" {
+			assert.NotContains(t, err.Error(), tc.content, "%s: the error shows the key", name)
 		}
-		if raw, _ := os.ReadFile(path); string(raw) != tc.content {
-			t.Errorf("%s: a refused key file was changed", name)
-		}
+		raw, _ := os.ReadFile(path)
+		assert.Equal(t, tc.content, string(raw), "%s: a refused key file was changed", name)
 	}
-	if _, err := LoadKey(dir); !errors.Is(err, ErrKey) {
-		t.Errorf("LoadKey(a directory) = %v", err)
-	}
-	if _, err := LoadKey(filepath.Join(dir, "missing-dir", "k")); !errors.Is(err, ErrKey) {
-		t.Errorf("LoadKey in a missing directory = %v", err)
-	}
+	_, err := LoadKey(dir)
+	assert.ErrorIs(t, err, ErrKey, "LoadKey(a directory)")
+	_, err = LoadKey(filepath.Join(dir, "missing-dir", "k"))
+	assert.ErrorIs(t, err, ErrKey, "LoadKey in a missing directory")
 }

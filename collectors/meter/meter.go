@@ -8,9 +8,9 @@ import (
 	"sync"
 	"time"
 
-	"github.com/licmesh/licmesh/licensing/clock"
 	"github.com/licmesh/licmesh/collectors/sources"
 	"github.com/licmesh/licmesh/collectors/spool"
+	"github.com/licmesh/licmesh/licensing/clock"
 	"github.com/licmesh/licmesh/mesh/wire/licmeshv1"
 )
 
@@ -140,7 +140,7 @@ func Open(cfg Config, jobs []sources.Job, rep Reporter, opts Options) (*Meter, e
 	}
 	m.runner = runner
 	scfg := cfg.Spool
-	scfg.Now = opts.Clock.Now
+	scfg.Clock = opts.Clock
 	scfg.Logger = opts.Logger
 	scfg.OnFull = m.onFull
 	sp, err := spool.Open(cfg.SpoolDir, scfg)

@@ -4,12 +4,14 @@ import (
 	"context"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"google.golang.org/protobuf/proto"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 
 	"github.com/licmesh/licmesh/mesh/wire/licmeshv1"
 )
@@ -18,9 +20,7 @@ import (
 func segmentFiles(t *testing.T, dir string) int {
 	t.Helper()
 	m, err := filepath.Glob(filepath.Join(dir, "seg-*.log"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	return len(m)
 }
 
@@ -36,41 +36,37 @@ func TestSamplesSpooledSentAndAcked(t *testing.T) {
 		m.record(ctx, sampleN(i, 3))
 	}
 	e.clock.WaitAfters(t, 1) // the first report failed: backing off
-	if st := spoolStats(m); st.Records != n || st.DurableSeq != n {
-		t.Fatalf("with the masters away, spool = %+v; want %d durable records", st, n)
-	}
-	if files := segmentFiles(t, e.cfg.SpoolDir); files < 2 {
-		t.Fatalf("%d segment files; the test wants several", files)
-	}
+	sst := spoolStats(m)
+	require.Equal(t, uint64(n), sst.Records, "with the masters away, spool = %+v; want %d durable records", sst, n)
+	require.Equal(t, uint64(n), sst.DurableSeq, "with the masters away, spool = %+v; want %d durable records", sst, n)
+	require.GreaterOrEqual(t, segmentFiles(t, e.cfg.SpoolDir), 2, "segment files; the test wants several")
 
 	e.master.set(func(f *fakeMaster) { f.down = false })
 	e.clock.Advance(e.cfg.RetryMax)
 	epoch := m.Stats().Epoch
 	// RecordsAcked moves after the spool's mark: once it is there, both are.
-	waitFor(t, "every record acknowledged", func() bool { return m.Stats().RecordsAcked == n })
+	require.Eventually(t, func() bool { return m.Stats().RecordsAcked == n }, 10*time.Second, poll, "every record acknowledged")
 
 	got := e.master.committed(epoch)
-	if !slices.Equal(seqs(got), seqRange(1, n)) {
-		t.Fatalf("master committed seqs %v, want 1..%d", seqs(got), n)
-	}
+	require.Equal(t, seqRange(1, n), seqs(got), "master committed seqs, want 1..%d", n)
 	for i, r := range got {
-		if want := toWire(sampleN(i, 3)); !proto.Equal(r.GetSample(), want) {
-			t.Fatalf("seq %d: master got %v, want %v", r.GetSeq(), r.GetSample(), want)
-		}
+		want := toWire(sampleN(i, 3))
+		require.True(t, proto.Equal(r.GetSample(), want), "seq %d: master got %v, want %v", r.GetSeq(), r.GetSample(), want)
 	}
 	e.master.checkOnce(t)
 	st := m.Stats()
-	if st.Samples != n || st.Spooled != n || st.RecordsAcked != n || st.RecordsSent < n ||
-		st.Spool.AckedSeq != n || st.LastError != "" || st.FailuresInRow != 0 || !st.LastAck.Equal(e.clock.Now()) {
-		t.Errorf("Stats = %+v", st)
-	}
-	if st.Installation != "acme-prod" || st.Epoch == 0 {
-		t.Errorf("Stats installation %q epoch %d", st.Installation, st.Epoch)
-	}
+	assert.Equal(t, uint64(n), st.Samples, "Stats = %+v", st)
+	assert.Equal(t, uint64(n), st.Spooled, "Stats = %+v", st)
+	assert.Equal(t, uint64(n), st.RecordsAcked, "Stats = %+v", st)
+	assert.GreaterOrEqual(t, st.RecordsSent, uint64(n), "Stats = %+v", st)
+	assert.Equal(t, uint64(n), st.Spool.AckedSeq, "Stats = %+v", st)
+	assert.Empty(t, st.LastError, "Stats = %+v", st)
+	assert.Zero(t, st.FailuresInRow, "Stats = %+v", st)
+	assert.True(t, st.LastAck.Equal(e.clock.Now()), "Stats = %+v", st)
+	assert.Equal(t, "acme-prod", st.Installation, "Stats installation")
+	assert.NotZero(t, st.Epoch, "Stats epoch")
 	// The acknowledgement deleted the segments: only the active one is left.
-	if files := segmentFiles(t, e.cfg.SpoolDir); files != 1 {
-		t.Errorf("%d segment files after everything was acknowledged, want 1", files)
-	}
+	assert.Equal(t, 1, segmentFiles(t, e.cfg.SpoolDir), "segment files after everything was acknowledged")
 }
 
 // TestSendsPromptly: with the masters up, each sample is delivered without
@@ -81,11 +77,9 @@ func TestSendsPromptly(t *testing.T) {
 	e.run(m)
 	for i := range 3 {
 		m.record(t.Context(), sampleN(i, 2))
-		waitFor(t, "the sample delivered", func() bool { return spoolStats(m).AckedSeq == uint64(i+1) })
+		require.Eventually(t, func() bool { return spoolStats(m).AckedSeq == uint64(i+1) }, 10*time.Second, poll, "the sample delivered")
 	}
-	if n := e.master.callCount(); n != 3 {
-		t.Errorf("%d reports for 3 samples spooled one by one", n)
-	}
+	assert.Equal(t, 3, e.master.callCount(), "reports for 3 samples spooled one by one")
 }
 
 func TestDuplicates(t *testing.T) {
@@ -98,23 +92,20 @@ func TestDuplicates(t *testing.T) {
 		e.master.set(func(f *fakeMaster) { f.loseAnswers = 1 })
 		e.run(m)
 		e.clock.WaitAfters(t, 1)
-		if st := spoolStats(m); st.AckedSeq != 0 || st.Records != 5 {
-			t.Fatalf("after a lost answer, spool = %+v; want nothing acknowledged", st)
-		}
+		sst := spoolStats(m)
+		require.Zero(t, sst.AckedSeq, "after a lost answer, spool = %+v; want nothing acknowledged", sst)
+		require.Equal(t, uint64(5), sst.Records, "after a lost answer, spool = %+v; want nothing acknowledged", sst)
 		e.clock.Advance(e.cfg.RetryMax)
-		waitFor(t, "the resend acknowledged", func() bool { return m.Stats().RecordsAcked == 5 })
+		require.Eventually(t, func() bool { return m.Stats().RecordsAcked == 5 }, 10*time.Second, poll, "the resend acknowledged")
 		e.master.checkOnce(t)
-		if got := seqs(e.master.committed(m.Stats().Epoch)); !slices.Equal(got, seqRange(1, 5)) {
-			t.Errorf("committed %v", got)
-		}
+		assert.Equal(t, seqRange(1, 5), seqs(e.master.committed(m.Stats().Epoch)), "committed")
 		e.master.set(func(f *fakeMaster) {
-			if f.dups != 5 {
-				t.Errorf("the resend carried %d duplicates, want 5", f.dups)
-			}
+			assert.Equal(t, 5, f.dups, "the resend carried duplicates")
 		})
-		if st := m.Stats(); st.RecordsSent != 10 || st.RecordsAcked != 5 || st.FailuresInRow != 0 {
-			t.Errorf("Stats = %+v", st)
-		}
+		st := m.Stats()
+		assert.Equal(t, uint64(10), st.RecordsSent, "Stats = %+v", st)
+		assert.Equal(t, uint64(5), st.RecordsAcked, "Stats = %+v", st)
+		assert.Zero(t, st.FailuresInRow, "Stats = %+v", st)
 	})
 
 	t.Run("answer acknowledges nothing new", func(t *testing.T) {
@@ -127,12 +118,12 @@ func TestDuplicates(t *testing.T) {
 		e.run(m)
 		e.clock.WaitAfters(t, 1)
 		st := m.Stats()
-		if st.Spool.AckedSeq != 0 || !strings.Contains(st.LastError, "acknowledged nothing new") || st.FailuresInRow != 1 {
-			t.Fatalf("after an answer acknowledging nothing: %+v", st)
-		}
+		require.Zero(t, st.Spool.AckedSeq, "after an answer acknowledging nothing: %+v", st)
+		require.Contains(t, st.LastError, "acknowledged nothing new", "after an answer acknowledging nothing: %+v", st)
+		require.Equal(t, 1, st.FailuresInRow, "after an answer acknowledging nothing: %+v", st)
 		e.master.set(func(f *fakeMaster) { f.answer = nil })
 		e.clock.Advance(e.cfg.RetryMax)
-		waitFor(t, "acknowledged", func() bool { return spoolStats(m).AckedSeq == 3 })
+		require.Eventually(t, func() bool { return spoolStats(m).AckedSeq == 3 }, 10*time.Second, poll, "acknowledged")
 	})
 }
 
@@ -151,16 +142,14 @@ func TestEpochMismatchDoesNotAck(t *testing.T) {
 	e.run(m)
 	waits := e.clock.WaitAfters(t, 1)
 	st := m.Stats()
-	if st.Spool.AckedSeq != 0 || st.Spool.Records != 3 {
-		t.Fatalf("an answer for another epoch acknowledged records: %+v", st.Spool)
-	}
-	if !strings.Contains(st.LastError, "another spool epoch") || st.FailuresInRow != 1 ||
-		!st.NextTry.Equal(e.clock.Now().Add(waits[0])) {
-		t.Fatalf("Stats = %+v", st)
-	}
+	require.Zero(t, st.Spool.AckedSeq, "an answer for another epoch acknowledged records: %+v", st.Spool)
+	require.Equal(t, uint64(3), st.Spool.Records, "an answer for another epoch acknowledged records: %+v", st.Spool)
+	require.Contains(t, st.LastError, "another spool epoch", "Stats = %+v", st)
+	require.Equal(t, 1, st.FailuresInRow, "Stats = %+v", st)
+	require.True(t, st.NextTry.Equal(e.clock.Now().Add(waits[0])), "Stats = %+v", st)
 	e.master.set(func(f *fakeMaster) { f.answer = nil })
 	e.clock.Advance(waits[0])
-	waitFor(t, "acknowledged in the right epoch", func() bool { return spoolStats(m).AckedSeq == 3 })
+	require.Eventually(t, func() bool { return spoolStats(m).AckedSeq == 3 }, 10*time.Second, poll, "acknowledged in the right epoch")
 }
 
 // TestRetryBackoff: failed reports are retried after exponential waits
@@ -176,34 +165,27 @@ func TestRetryBackoff(t *testing.T) {
 	want := []time.Duration{time.Second, 2 * time.Second, 4 * time.Second, 8 * time.Second, 8 * time.Second, 8 * time.Second}
 	for k, w := range want {
 		waits := e.clock.WaitAfters(t, k+1)
-		if got := waits[k]; got != w-1 {
-			t.Fatalf("wait after failure %d = %v, want %v", k+1, got, w-1)
-		}
-		if n := e.master.callCount(); n != k+1 {
-			t.Fatalf("%d reports before the clock reached the retry, want %d", n, k+1)
-		}
-		if st := m.Stats(); st.FailuresInRow != k+1 || !strings.Contains(st.LastError, "connection refused") {
-			t.Fatalf("after failure %d, Stats = %+v", k+1, st)
-		}
+		require.Equal(t, w-1, waits[k], "wait after failure %d", k+1)
+		require.Equal(t, k+1, e.master.callCount(), "reports before the clock reached the retry")
+		st := m.Stats()
+		require.Equal(t, k+1, st.FailuresInRow, "after failure %d, Stats = %+v", k+1, st)
+		require.Contains(t, st.LastError, "connection refused", "after failure %d, Stats = %+v", k+1, st)
 		e.clock.Advance(w - time.Nanosecond - 1)
-		if n := e.master.callCount(); n != k+1 {
-			t.Fatalf("retried %v early", time.Nanosecond)
-		}
+		require.Equal(t, k+1, e.master.callCount(), "retried %v early", time.Nanosecond)
 		if k == len(want)-1 {
 			e.master.set(func(f *fakeMaster) { f.down = false })
 		}
 		e.clock.Advance(1)
-		waitFor(t, "the retry", func() bool { return e.master.callCount() == k+2 })
+		require.Eventually(t, func() bool { return e.master.callCount() == k+2 }, 10*time.Second, poll, "the retry")
 	}
-	waitFor(t, "delivered", func() bool { return m.Stats().RecordsAcked == 1 })
+	require.Eventually(t, func() bool { return m.Stats().RecordsAcked == 1 }, 10*time.Second, poll, "delivered")
 	logs := e.logs.String()
-	if n := strings.Count(logs, "usage report failed"); n != 3 {
-		t.Errorf("%d failure log lines for 6 failures, want 3 (1st, 2nd, 4th)", n)
-	}
-	waitFor(t, "the recovery logged", func() bool { return strings.Contains(e.logs.String(), "delivered again") })
-	if st := m.Stats(); st.FailuresInRow != 0 || st.LastError != "" || !st.NextTry.IsZero() {
-		t.Errorf("after recovering, Stats = %+v", st)
-	}
+	assert.Equal(t, 3, strings.Count(logs, "usage report failed"), "failure log lines for 6 failures, want 3 (1st, 2nd, 4th)")
+	require.Eventually(t, func() bool { return strings.Contains(e.logs.String(), "delivered again") }, 10*time.Second, poll, "the recovery logged")
+	st := m.Stats()
+	assert.Zero(t, st.FailuresInRow, "after recovering, Stats = %+v", st)
+	assert.Empty(t, st.LastError, "after recovering, Stats = %+v", st)
+	assert.True(t, st.NextTry.IsZero(), "after recovering, Stats = %+v", st)
 }
 
 // TestSendInterval: with send_interval set, samples arriving within it
@@ -214,17 +196,13 @@ func TestSendInterval(t *testing.T) {
 	m := e.open()
 	e.run(m)
 	m.record(t.Context(), sampleN(0, 1))
-	waitFor(t, "the first report", func() bool { return spoolStats(m).AckedSeq == 1 })
+	require.Eventually(t, func() bool { return spoolStats(m).AckedSeq == 1 }, 10*time.Second, poll, "the first report")
 	m.record(t.Context(), sampleN(1, 1))
-	if waits := e.clock.WaitAfters(t, 1); waits[0] != 30*time.Second {
-		t.Fatalf("pacing wait %v, want 30s", waits[0])
-	}
+	require.Equal(t, 30*time.Second, e.clock.WaitAfters(t, 1)[0], "pacing wait")
 	m.record(t.Context(), sampleN(2, 1))
 	e.clock.Advance(30 * time.Second)
-	waitFor(t, "the second report", func() bool { return spoolStats(m).AckedSeq == 3 })
-	if n := e.master.callCount(); n != 2 {
-		t.Errorf("%d reports, want 2 (the later samples together)", n)
-	}
+	require.Eventually(t, func() bool { return spoolStats(m).AckedSeq == 3 }, 10*time.Second, poll, "the second report")
+	assert.Equal(t, 2, e.master.callCount(), "reports, want 2 (the later samples together)")
 }
 
 // TestRestartResumesFromSpool: records a stopped meter could not deliver
@@ -237,7 +215,7 @@ func TestRestartResumesFromSpool(t *testing.T) {
 	for i := range 3 {
 		m.record(t.Context(), sampleN(i, 2))
 	}
-	waitFor(t, "the first samples delivered", func() bool { return spoolStats(m).AckedSeq == 3 })
+	require.Eventually(t, func() bool { return spoolStats(m).AckedSeq == 3 }, 10*time.Second, poll, "the first samples delivered")
 	epoch := m.Stats().Epoch
 	e.master.set(func(f *fakeMaster) { f.down = true })
 	m.record(t.Context(), sampleN(3, 2))
@@ -247,25 +225,20 @@ func TestRestartResumesFromSpool(t *testing.T) {
 
 	e.master.set(func(f *fakeMaster) { f.down = false })
 	m = e.open()
-	if st := m.Stats(); st.Epoch != epoch || st.Spool.Records != 2 || st.Spool.AckedSeq != 3 {
-		t.Fatalf("reopened: %+v; want epoch %d with seqs 4 and 5 waiting", st, epoch)
-	}
+	st := m.Stats()
+	require.Equal(t, epoch, st.Epoch, "reopened: %+v; want epoch %d with seqs 4 and 5 waiting", st, epoch)
+	require.Equal(t, uint64(2), st.Spool.Records, "reopened: %+v; want epoch %d with seqs 4 and 5 waiting", st, epoch)
+	require.Equal(t, uint64(3), st.Spool.AckedSeq, "reopened: %+v; want epoch %d with seqs 4 and 5 waiting", st, epoch)
 	e.run(m)
-	waitFor(t, "the rest delivered", func() bool { return spoolStats(m).AckedSeq == 5 })
+	require.Eventually(t, func() bool { return spoolStats(m).AckedSeq == 5 }, 10*time.Second, poll, "the rest delivered")
 	got := e.master.committed(epoch)
-	if !slices.Equal(seqs(got), seqRange(1, 5)) {
-		t.Fatalf("committed %v", seqs(got))
-	}
+	require.Equal(t, seqRange(1, 5), seqs(got), "committed")
 	for i, r := range got {
-		if !proto.Equal(r.GetSample(), toWire(sampleN(i, 2))) {
-			t.Errorf("seq %d: wrong sample after the restart", r.GetSeq())
-		}
+		assert.True(t, proto.Equal(r.GetSample(), toWire(sampleN(i, 2))), "seq %d: wrong sample after the restart", r.GetSeq())
 	}
 	e.master.checkOnce(t)
 	e.master.set(func(f *fakeMaster) {
-		if f.dups != 0 {
-			t.Errorf("%d acknowledged records were sent again", f.dups)
-		}
+		assert.Zero(t, f.dups, "acknowledged records were sent again")
 	})
 }
 
@@ -283,23 +256,18 @@ func TestFullSpoolDropsOldest(t *testing.T) {
 		m.record(t.Context(), sampleN(i, 3))
 	}
 	st := m.Stats()
-	if st.Samples != n || st.Spooled != n || st.DroppedSamples != 0 {
-		t.Fatalf("Stats = %+v; every sample should have been stored", st)
-	}
-	if st.DroppedFull == 0 || st.DroppedFull != st.Spool.DroppedRecords || st.Spool.Bytes > e.cfg.Spool.MaxBytes {
-		t.Fatalf("DroppedFull %d, spool %+v", st.DroppedFull, st.Spool)
-	}
-	if !strings.Contains(e.logs.String(), "spool: full; dropped the oldest") {
-		t.Errorf("no warning logged for the drop")
-	}
+	require.Equal(t, uint64(n), st.Samples, "Stats = %+v; every sample should have been stored", st)
+	require.Equal(t, uint64(n), st.Spooled, "Stats = %+v; every sample should have been stored", st)
+	require.Zero(t, st.DroppedSamples, "Stats = %+v; every sample should have been stored", st)
+	require.NotZero(t, st.DroppedFull, "DroppedFull, spool %+v", st.Spool)
+	require.Equal(t, st.Spool.DroppedRecords, st.DroppedFull, "DroppedFull, spool %+v", st.Spool)
+	require.LessOrEqual(t, st.Spool.Bytes, e.cfg.Spool.MaxBytes, "spool %+v", st.Spool)
+	assert.Contains(t, e.logs.String(), "spool: full; dropped the oldest", "no warning logged for the drop")
 
 	e.master.set(func(f *fakeMaster) { f.down = false })
 	e.clock.Advance(e.cfg.RetryMax)
-	waitFor(t, "the rest delivered", func() bool { return spoolStats(m).Records == 0 })
-	got := seqs(e.master.committed(st.Epoch))
-	if !slices.Equal(got, seqRange(st.DroppedFull+1, n)) {
-		t.Fatalf("committed %d..%d (%d), want %d..%d", got[0], got[len(got)-1], len(got), st.DroppedFull+1, n)
-	}
+	require.Eventually(t, func() bool { return spoolStats(m).Records == 0 }, 10*time.Second, poll, "the rest delivered")
+	require.Equal(t, seqRange(st.DroppedFull+1, n), seqs(e.master.committed(st.Epoch)), "committed")
 }
 
 // TestLargeSampleSplit: a sample larger than a spool record goes as several
@@ -312,33 +280,25 @@ func TestLargeSampleSplit(t *testing.T) {
 	e.run(m)
 	s := sampleN(0, 100)
 	m.record(t.Context(), s)
-	waitFor(t, "delivered", func() bool { st := spoolStats(m); return st.LastSeq > 0 && st.Records == 0 })
+	require.Eventually(t, func() bool { st := spoolStats(m); return st.LastSeq > 0 && st.Records == 0 }, 10*time.Second, poll, "delivered")
 	recs := e.master.committed(m.Stats().Epoch)
-	if len(recs) < 2 {
-		t.Fatalf("%d records for a sample of ~6 KiB in 1 KiB records", len(recs))
-	}
+	require.GreaterOrEqual(t, len(recs), 2, "records for a sample of ~6 KiB in 1 KiB records")
 	users := map[string]int{}
 	logons := 0
 	for i, r := range recs {
 		smp := r.GetSample()
-		if smp.GetSource() != s.Source || smp.GetAtMs() != s.At.UnixMilli() {
-			t.Errorf("record %d: source %q at %d", i, smp.GetSource(), smp.GetAtMs())
-		}
-		if (i == 0) != (len(smp.GetScalars()) > 0) {
-			t.Errorf("record %d has %d scalars; want them in the first record only", i, len(smp.GetScalars()))
-		}
+		assert.Equal(t, s.Source, smp.GetSource(), "record %d: source", i)
+		assert.Equal(t, s.At.UnixMilli(), smp.GetAtMs(), "record %d: at", i)
+		assert.Equal(t, i == 0, len(smp.GetScalars()) > 0, "record %d has %d scalars; want them in the first record only", i, len(smp.GetScalars()))
 		for _, u := range smp.GetUsers() {
 			users[u.GetUserId()]++
 		}
 		logons += len(smp.GetLogons())
 	}
-	if len(users) != 100 || logons != 2 {
-		t.Errorf("%d distinct users and %d logons across the records, want 100 and 2", len(users), logons)
-	}
+	assert.Len(t, users, 100, "distinct users across the records")
+	assert.Equal(t, 2, logons, "logons across the records")
 	for id, k := range users {
-		if k != 1 {
-			t.Errorf("user %s in %d records", id, k)
-		}
+		assert.Equal(t, 1, k, "user %s in several records", id)
 	}
 }
 
@@ -355,14 +315,11 @@ func TestUnstorableSampleCounted(t *testing.T) {
 	}
 	m.record(t.Context(), s)
 	m.record(t.Context(), sampleN(1, 1))
-	waitFor(t, "the good sample delivered", func() bool { return spoolStats(m).AckedSeq >= 1 })
+	require.Eventually(t, func() bool { return spoolStats(m).AckedSeq >= 1 }, 10*time.Second, poll, "the good sample delivered")
 	st := m.Stats()
-	if st.Samples != 2 || st.DroppedSamples == 0 {
-		t.Errorf("Stats = %+v; want the oversized sample counted as dropped", st)
-	}
-	if !strings.Contains(e.logs.String(), "could not be stored") {
-		t.Error("no warning logged for the lost sample")
-	}
+	assert.Equal(t, uint64(2), st.Samples, "Stats = %+v; want the oversized sample counted as dropped", st)
+	assert.NotZero(t, st.DroppedSamples, "Stats = %+v; want the oversized sample counted as dropped", st)
+	assert.Contains(t, e.logs.String(), "could not be stored", "no warning logged for the lost sample")
 }
 
 // TestUndecodableRecordSkipped: a spooled record that is not a sample is
@@ -371,21 +328,15 @@ func TestUndecodableRecordSkipped(t *testing.T) {
 	e := newEnv(t)
 	m := e.open()
 	m.record(t.Context(), sampleN(0, 1))
-	if _, err := m.sp.Append(t.Context(), []byte{0xff, 0xff, 0xff}); err != nil {
-		t.Fatal(err)
-	}
+	_, err := m.sp.Append(t.Context(), []byte{0xff, 0xff, 0xff})
+	require.NoError(t, err)
 	m.record(t.Context(), sampleN(1, 1))
-	if _, err := m.sp.Append(t.Context(), []byte{0xff}); err != nil { // at the tail: acknowledged locally
-		t.Fatal(err)
-	}
+	_, err = m.sp.Append(t.Context(), []byte{0xff}) // at the tail: acknowledged locally
+	require.NoError(t, err)
 	e.run(m)
-	waitFor(t, "everything acknowledged", func() bool { return spoolStats(m).AckedSeq == 4 })
-	if got := seqs(e.master.committed(m.Stats().Epoch)); !slices.Equal(got, []uint64{1, 3}) {
-		t.Errorf("committed %v, want 1 and 3", got)
-	}
-	if st := m.Stats(); st.Undecodable != 2 {
-		t.Errorf("Undecodable = %d, want 2", st.Undecodable)
-	}
+	require.Eventually(t, func() bool { return spoolStats(m).AckedSeq == 4 }, 10*time.Second, poll, "everything acknowledged")
+	assert.Equal(t, []uint64{1, 3}, seqs(e.master.committed(m.Stats().Epoch)), "committed, want 1 and 3")
+	assert.Equal(t, uint64(2), m.Stats().Undecodable, "Undecodable")
 }
 
 func TestOpenRefusesBadConfig(t *testing.T) {
@@ -408,18 +359,14 @@ func TestOpenRefusesBadConfig(t *testing.T) {
 		cfg.SpoolDir = filepath.Join(t.TempDir(), "spool")
 		tc.mutate(&cfg)
 		_, err := Open(cfg, nil, e.master, e.options())
-		if err == nil || !strings.Contains(err.Error(), tc.want) {
-			t.Errorf("%s: Open = %v, want an error naming %s", name, err, tc.want)
-		}
+		assert.ErrorContains(t, err, tc.want, "%s: Open, want an error naming %s", name, tc.want)
 		if cfg.SpoolDir != "" {
-			if _, serr := os.Stat(cfg.SpoolDir); !os.IsNotExist(serr) {
-				t.Errorf("%s: a refused config created the spool", name)
-			}
+			_, serr := os.Stat(cfg.SpoolDir)
+			assert.ErrorIs(t, serr, os.ErrNotExist, "%s: a refused config created the spool", name)
 		}
 	}
-	if _, err := Open(e.cfg, nil, nil, e.options()); err == nil {
-		t.Error("Open without a reporter succeeded")
-	}
+	_, err := Open(e.cfg, nil, nil, e.options())
+	assert.Error(t, err, "Open without a reporter succeeded")
 }
 
 // TestAppendSurvivesStop: a sample handed over as the meter stops is still
@@ -430,10 +377,8 @@ func TestAppendSurvivesStop(t *testing.T) {
 	ctx, cancel := context.WithCancel(t.Context())
 	cancel()
 	m.record(ctx, sampleN(0, 1))
-	if st := m.Stats(); st.Spooled != 1 || st.Spool.DurableSeq != 1 {
-		t.Errorf("a sample delivered with a cancelled context was not stored: %+v", st)
-	}
-	if err := m.Close(); err != nil {
-		t.Fatal(err)
-	}
+	st := m.Stats()
+	assert.Equal(t, uint64(1), st.Spooled, "a sample delivered with a cancelled context was not stored: %+v", st)
+	assert.Equal(t, uint64(1), st.Spool.DurableSeq, "a sample delivered with a cancelled context was not stored: %+v", st)
+	require.NoError(t, m.Close())
 }

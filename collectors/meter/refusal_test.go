@@ -9,8 +9,11 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"connectrpc.com/connect"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 
 	"github.com/licmesh/licmesh/collectors/agent"
 	"github.com/licmesh/licmesh/collectors/sources"
@@ -37,9 +40,7 @@ func refuseSeqs(bad ...uint64) func(*licmeshv1.UsageRecord) error {
 func (e *env) openWith(rep Reporter) *Meter {
 	e.t.Helper()
 	m, err := Open(e.cfg, nil, rep, e.options())
-	if err != nil {
-		e.t.Fatalf("Open: %v", err)
-	}
+	require.NoError(e.t, err, "Open")
 	return m
 }
 
@@ -50,9 +51,7 @@ func spoolN(t *testing.T, m *Meter, n, users int) {
 	for i := range n {
 		m.record(t.Context(), sampleN(i, users))
 	}
-	if st := spoolStats(m); st.LastSeq != uint64(n) {
-		t.Fatalf("spooled %d records, want %d", st.LastSeq, n)
-	}
+	require.Equal(t, uint64(n), spoolStats(m).LastSeq, "spooled records")
 }
 
 // TestRefusedRecordsSkipped: a batch the masters refuse as invalid is split
@@ -82,55 +81,47 @@ func TestRefusedRecordsSkipped(t *testing.T) {
 			e.run(m)
 			// The counters move after the spool's mark: once they add up,
 			// both are there.
-			waitFor(t, "the spool drained", func() bool {
+			require.Eventually(t, func() bool {
 				st := m.Stats()
 				return st.RecordsAcked+st.RejectedRecords == uint64(tc.n)
-			})
+			}, 10*time.Second, poll, "the spool drained")
 
-			var want []uint64
+			want := []uint64{} // empty, not nil, like what seqs returns
 			for s := uint64(1); s <= uint64(tc.n); s++ {
 				if !slices.Contains(tc.bad, s) {
 					want = append(want, s)
 				}
 			}
 			epoch := m.Stats().Epoch
-			if got := seqs(e.master.committed(epoch)); !slices.Equal(got, want) {
-				t.Errorf("committed %v, want %v", got, want)
-			}
+			assert.Equal(t, want, seqs(e.master.committed(epoch)), "committed")
 			e.master.checkOnce(t)
 			st := m.Stats()
-			if st.RejectedRecords != uint64(len(tc.bad)) || st.RecordsAcked != uint64(len(want)) ||
-				st.FailuresInRow != 0 || st.LastError != "" || st.Spool.Records != 0 {
-				t.Errorf("Stats = %+v", st)
-			}
-			if tc.calls != 0 && e.master.callCount() != tc.calls {
-				t.Errorf("%d reports, want %d", e.master.callCount(), tc.calls)
+			assert.Equal(t, uint64(len(tc.bad)), st.RejectedRecords, "Stats = %+v", st)
+			assert.Equal(t, uint64(len(want)), st.RecordsAcked, "Stats = %+v", st)
+			assert.Zero(t, st.FailuresInRow, "Stats = %+v", st)
+			assert.Empty(t, st.LastError, "Stats = %+v", st)
+			assert.Zero(t, st.Spool.Records, "Stats = %+v", st)
+			if tc.calls != 0 {
+				assert.Equal(t, tc.calls, e.master.callCount(), "reports")
 			}
 			logs := e.logs.String()
 			for _, s := range tc.bad {
 				line := logLine(logs, "usage record; it is skipped", fmt.Sprintf("seq=%d ", s))
-				if line == "" || !strings.Contains(line, "more than a day after") || !strings.Contains(line, "level=WARN") {
-					t.Errorf("no warning naming seq %d and the reason:\n%s", s, logs)
-				}
+				assert.Contains(t, line, "more than a day after", "no warning naming seq %d and the reason:\n%s", s, logs)
+				assert.Contains(t, line, "level=WARN", "no warning naming seq %d and the reason:\n%s", s, logs)
 			}
 			// The records' content (pseudonyms) is never logged.
-			if strings.Contains(logs, string(sources.Pseudonym(testKey, "user-1"))) {
-				t.Error("a record's content reached the log")
-			}
+			assert.NotContains(t, logs, string(sources.Pseudonym(testKey, "user-1")), "a record's content reached the log")
 
 			// Later records go in whole batches, and a skipped one never
 			// goes again.
 			calls := e.master.callCount()
 			e.master.set(func(f *fakeMaster) { f.refuse = func(r *licmeshv1.UsageRecord) error { return nil } })
 			m.record(t.Context(), sampleN(tc.n, 3))
-			waitFor(t, "the next sample", func() bool { return spoolStats(m).AckedSeq == uint64(tc.n+1) })
-			if n := e.master.callCount() - calls; n != 1 {
-				t.Errorf("%d reports for one new sample", n)
-			}
+			require.Eventually(t, func() bool { return spoolStats(m).AckedSeq == uint64(tc.n+1) }, 10*time.Second, poll, "the next sample")
+			assert.Equal(t, 1, e.master.callCount()-calls, "reports for one new sample")
 			for _, s := range tc.bad {
-				if slices.Contains(seqs(e.master.committed(epoch)), s) {
-					t.Errorf("skipped seq %d was sent again", s)
-				}
+				assert.NotContains(t, seqs(e.master.committed(epoch)), s, "skipped seq %d was sent again", s)
 			}
 		})
 	}
@@ -173,21 +164,20 @@ func TestOtherRefusalsRetried(t *testing.T) {
 			waits := e.clock.WaitAfters(t, 1)
 			e.clock.Advance(waits[0])
 			waits = e.clock.WaitAfters(t, 2)
-			if st := m.Stats(); st.Spool.AckedSeq != 0 || st.RejectedRecords != 0 || st.FailuresInRow != 2 ||
-				!strings.Contains(st.LastError, "not enrolled") {
-				t.Fatalf("after two refusals: %+v", st)
-			}
+			st := m.Stats()
+			require.Zero(t, st.Spool.AckedSeq, "after two refusals: %+v", st)
+			require.Zero(t, st.RejectedRecords, "after two refusals: %+v", st)
+			require.Equal(t, 2, st.FailuresInRow, "after two refusals: %+v", st)
+			require.Contains(t, st.LastError, "not enrolled", "after two refusals: %+v", st)
 			e.master.set(func(*fakeMaster) { refusing = false })
 			e.clock.Advance(waits[1])
-			waitFor(t, "delivered", func() bool { return m.Stats().RecordsAcked == 4 })
+			require.Eventually(t, func() bool { return m.Stats().RecordsAcked == 4 }, 10*time.Second, poll, "delivered")
 			e.master.set(func(*fakeMaster) {
-				if !slices.Equal(sizes, []int{4, 4, 4}) {
-					t.Errorf("batch sizes %v, want the whole batch each time", sizes)
-				}
+				assert.Equal(t, []int{4, 4, 4}, sizes, "batch sizes, want the whole batch each time")
 			})
-			if st := m.Stats(); st.RejectedRecords != 0 || st.RecordsAcked != 4 {
-				t.Errorf("Stats = %+v", st)
-			}
+			st = m.Stats()
+			assert.Zero(t, st.RejectedRecords, "Stats = %+v", st)
+			assert.Equal(t, uint64(4), st.RecordsAcked, "Stats = %+v", st)
 		})
 	}
 }
@@ -222,18 +212,15 @@ func TestTooLargeShrinks(t *testing.T) {
 		m.record(t.Context(), sampleN(i, users))
 	}
 	e.run(m)
-	waitFor(t, "the spool drained", func() bool { st := m.Stats(); return st.RecordsAcked+st.RejectedRecords == 10 })
+	require.Eventually(t, func() bool { st := m.Stats(); return st.RecordsAcked+st.RejectedRecords == 10 }, 10*time.Second, poll, "the spool drained")
 	want := []uint64{1, 2, 3, 4, 5, 6, 8, 9, 10}
-	if got := seqs(e.master.committed(m.Stats().Epoch)); !slices.Equal(got, want) {
-		t.Errorf("committed %v, want %v", got, want)
-	}
+	assert.Equal(t, want, seqs(e.master.committed(m.Stats().Epoch)), "committed")
 	e.master.set(func(*fakeMaster) { t.Logf("batch sizes: %v", sizes) })
-	if st := m.Stats(); st.RejectedRecords != 1 || st.FailuresInRow != 0 {
-		t.Errorf("Stats = %+v", st)
-	}
-	if l := logLine(e.logs.String(), "seq=7 ", "it is skipped"); !strings.Contains(l, "message size limit") {
-		t.Errorf("the skipped record's warning does not give the reason: %q", l)
-	}
+	st := m.Stats()
+	assert.Equal(t, uint64(1), st.RejectedRecords, "Stats = %+v", st)
+	assert.Zero(t, st.FailuresInRow, "Stats = %+v", st)
+	assert.Contains(t, logLine(e.logs.String(), "seq=7 ", "it is skipped"), "message size limit",
+		"the skipped record's warning does not give the reason")
 }
 
 // connectMaster serves the fake master over real Connect, as the masters'
@@ -297,18 +284,14 @@ func TestRefusalsOverConnect(t *testing.T) {
 				m.record(t.Context(), sampleN(i, users))
 			}
 			e.run(m)
-			waitFor(t, "the spool drained", func() bool { st := m.Stats(); return st.RecordsAcked+st.RejectedRecords == 12 })
+			require.Eventually(t, func() bool { st := m.Stats(); return st.RecordsAcked+st.RejectedRecords == 12 }, 10*time.Second, poll, "the spool drained")
 			want := []uint64{1, 2, 3, 4, 5, 6, 8, 9, 10, 11, 12}
-			if got := seqs(e.master.committed(m.Stats().Epoch)); !slices.Equal(got, want) {
-				t.Errorf("committed %v, want %v", got, want)
-			}
+			assert.Equal(t, want, seqs(e.master.committed(m.Stats().Epoch)), "committed")
 			e.master.checkOnce(t)
-			if st := m.Stats(); st.RejectedRecords != 1 || st.FailuresInRow != 0 {
-				t.Errorf("Stats = %+v", st)
-			}
-			if l := logLine(e.logs.String(), "seq=7 ", "it is skipped"); !strings.Contains(l, tc.reason) {
-				t.Errorf("the warning for seq 7 does not give the reason %q: %q", tc.reason, l)
-			}
+			st := m.Stats()
+			assert.Equal(t, uint64(1), st.RejectedRecords, "Stats = %+v", st)
+			assert.Zero(t, st.FailuresInRow, "Stats = %+v", st)
+			assert.Contains(t, logLine(e.logs.String(), "seq=7 ", "it is skipped"), tc.reason, "the warning for seq 7 does not give the reason")
 		})
 	}
 }
@@ -322,24 +305,17 @@ func TestBisect(t *testing.T) {
 		return out
 	}
 	b := bisect{full: 100}
-	if b.size() != 100 || b.active() {
-		t.Fatalf("a new bisect: size %d, active %v", b.size(), b.active())
-	}
+	require.Equal(t, 100, b.size(), "a new bisect: size")
+	require.False(t, b.active(), "a new bisect: active")
 	b.refused(recs(11, 20))
-	if b.size() != 5 || !b.active() {
-		t.Fatalf("after a refused batch of 10: size %d", b.size())
-	}
+	require.Equal(t, 5, b.size(), "after a refused batch of 10: size")
+	require.True(t, b.active(), "after a refused batch of 10: active")
 	b.passed(15)
-	if b.size() != 5 {
-		t.Fatalf("the first half passed: size %d, want 5 for the second", b.size())
-	}
+	require.Equal(t, 5, b.size(), "the first half passed: size, want 5 for the second")
 	b.refused(recs(16, 20))
 	b.refused(recs(16, 17))
-	if b.size() != 1 {
-		t.Fatalf("size %d, want 1", b.size())
-	}
+	require.Equal(t, 1, b.size(), "size")
 	b.passed(17)
-	if b.size() != 100 || b.active() {
-		t.Fatalf("past the refused range: size %d, active %v", b.size(), b.active())
-	}
+	require.Equal(t, 100, b.size(), "past the refused range: size")
+	require.False(t, b.active(), "past the refused range: active")
 }

@@ -8,10 +8,12 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strings"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 
 	"github.com/licmesh/licmesh/collectors/sources"
 )
@@ -22,9 +24,7 @@ func productDB(t *testing.T, users int) string {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "product.db")
 	db, err := sql.Open("sqlite", path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	defer db.Close()
 	stmts := []string{
 		"CREATE TABLE users (uid TEXT, role TEXT, enabled INT, locked INT, trashed INT)",
@@ -39,9 +39,8 @@ func productDB(t *testing.T, users int) string {
 		stmts = append(stmts, fmt.Sprintf("INSERT INTO users VALUES ('user-%d@corp.example', '%s', %d, 0, 0)", i, roles[i%4], i%2))
 	}
 	for _, s := range stmts {
-		if _, err := db.Exec(s); err != nil {
-			t.Fatalf("%s: %v", s, err)
-		}
+		_, err := db.Exec(s)
+		require.NoError(t, err, s)
 	}
 	return path
 }
@@ -50,9 +49,7 @@ func productDB(t *testing.T, users int) string {
 func cpuTime(t *testing.T) time.Duration {
 	t.Helper()
 	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, syscall.Getrusage(syscall.RUSAGE_SELF, &ru))
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
@@ -81,17 +78,11 @@ sources:
       users: SELECT uid AS id, role, enabled, locked, trashed AS in_trash FROM users
       logons: SELECT uid AS user_id, role, 0 AS locked, started AS started_at, ended AS ended_at FROM logons WHERE ended IS NULL OR ended > ?
 `))
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	key, err := LoadKey(filepath.Join(t.TempDir(), "pseudonym.key"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	jobs, err := sources.Jobs(cfgs, sources.Options{Now: e.clock.Now, HashKey: key})
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
+	jobs, err := sources.Jobs(cfgs, sources.Options{Clock: e.clock, HashKey: key})
+	require.NoError(t, err)
 	t.Cleanup(func() {
 		for _, j := range jobs {
 			j.Source.Close()
@@ -103,55 +94,48 @@ sources:
 
 	// The runner's first wait is 0 (SourceRand 0), then 9 s (interval
 	// less the jitter): each 10 s step is one collection.
-	waitFor(t, "the first sample delivered", func() bool { return len(e.master.committed(epoch)) == 1 })
+	require.Eventually(t, func() bool { return len(e.master.committed(epoch)) == 1 }, 10*time.Second, poll, "the first sample delivered")
 	const cycles = 30
 	before := cpuTime(t)
 	for i := 1; i <= cycles; i++ {
 		e.clock.WaitAfters(t, i+1)
 		e.clock.Advance(10 * time.Second)
-		waitFor(t, "a sample delivered", func() bool { return len(e.master.committed(epoch)) == i+1 })
+		require.Eventually(t, func() bool { return len(e.master.committed(epoch)) == i+1 }, 10*time.Second, poll, "a sample delivered")
 	}
 	perSample := (cpuTime(t) - before) / cycles
 	t.Logf("CPU per sample (collect, spool, report; race detector on if -race): %v", perSample)
-	if budget := 10 * time.Second / 200; perSample > budget { // 0.5% of a core at one sample per 10 s
-		t.Errorf("a sample costs %v of CPU, over the %v budget", perSample, budget)
-	}
+	budget := 10 * time.Second / 200 // 0.5% of a core at one sample per 10 s
+	assert.LessOrEqual(t, perSample, budget, "a sample costs %v of CPU, over the %v budget", perSample, budget)
 
 	recs := e.master.committed(epoch)
 	s := recs[len(recs)-1].GetSample()
-	if s.GetSource() != "product" || s.GetScalars()["users"] != 50 || s.GetScalars()["cases"] != 7 ||
-		s.GetAtMs() != e.clock.Now().UnixMilli() {
-		t.Errorf("last sample: %v", s)
-	}
-	if len(s.GetUsers()) != 50 {
-		t.Fatalf("%d users, want 50", len(s.GetUsers()))
-	}
+	assert.Equal(t, "product", s.GetSource(), "last sample: %v", s)
+	assert.Equal(t, int64(50), s.GetScalars()["users"], "last sample: %v", s)
+	assert.Equal(t, int64(7), s.GetScalars()["cases"], "last sample: %v", s)
+	assert.Equal(t, e.clock.Now().UnixMilli(), s.GetAtMs(), "last sample: %v", s)
+	require.Len(t, s.GetUsers(), 50, "users")
 	want := sources.Pseudonym(key, "user-4@corp.example")
 	found := false
 	for _, u := range s.GetUsers() {
-		if strings.Contains(u.GetUserId(), "corp.example") {
-			t.Fatalf("a raw user ID reached the masters: %v", u)
-		}
+		require.NotContains(t, u.GetUserId(), "corp.example", "a raw user ID reached the masters: %v", u)
 		if u.GetUserId() == string(want) {
 			found = u.GetRole() == "super" && !u.GetEnabled()
 		}
 	}
-	if !found {
-		t.Errorf("user-4 is not among the users as super, disabled, pseudonym %s", want)
-	}
-	if len(s.GetLogons()) != 2 {
-		t.Errorf("logons: %v", s.GetLogons())
-	}
+	assert.True(t, found, "user-4 is not among the users as super, disabled, pseudonym %s", want)
+	assert.Len(t, s.GetLogons(), 2, "logons: %v", s.GetLogons())
 	// Nor is one in the spool.
 	files, _ := filepath.Glob(filepath.Join(e.cfg.SpoolDir, "*"))
 	for _, f := range files {
 		raw, err := os.ReadFile(f)
-		if err == nil && bytes.Contains(raw, []byte("corp.example")) {
-			t.Errorf("%s holds a raw user ID", f)
+		if err == nil {
+			assert.False(t, bytes.Contains(raw, []byte("corp.example")), "%s holds a raw user ID", f)
 		}
 	}
-	if st := m.Stats(); len(st.Sources) != 1 || st.Sources[0].Runs != cycles+1 || st.Sources[0].Failures != 0 {
-		t.Errorf("source stats %+v", st.Sources)
+	st := m.Stats()
+	if assert.Len(t, st.Sources, 1, "source stats %+v", st.Sources) {
+		assert.Equal(t, cycles+1, st.Sources[0].Runs, "source stats %+v", st.Sources)
+		assert.Zero(t, st.Sources[0].Failures, "source stats %+v", st.Sources)
 	}
 }
 
@@ -162,13 +146,10 @@ func TestIdleCostsNothing(t *testing.T) {
 	m := e.open()
 	e.run(m)
 	m.record(t.Context(), sampleN(0, 10))
-	waitFor(t, "delivered", func() bool { return m.Stats().RecordsAcked == 1 })
+	require.Eventually(t, func() bool { return m.Stats().RecordsAcked == 1 }, 10*time.Second, poll, "delivered")
 	before, calls := cpuTime(t), e.master.callCount()
 	time.Sleep(time.Second) // the measurement: real time passing with nothing to do
-	if used := cpuTime(t) - before; used > 50*time.Millisecond {
-		t.Errorf("idle for 1s used %v of CPU", used)
-	}
-	if n := e.master.callCount(); n != calls {
-		t.Errorf("%d reports while idle", n-calls)
-	}
+	used := cpuTime(t) - before
+	assert.LessOrEqual(t, used, 50*time.Millisecond, "idle for 1s used %v of CPU", used)
+	assert.Equal(t, calls, e.master.callCount(), "reports while idle")
 }

@@ -1,10 +1,12 @@
 package sources
 
 import (
-	"errors"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 func validSQL() Config {
@@ -21,20 +23,18 @@ func validSQL() Config {
 }
 
 func TestConfigDefaults(t *testing.T) {
-	if err := validSQL().Validate(); err != nil {
-		t.Fatalf("valid config: %v", err)
-	}
+	require.NoError(t, validSQL().Validate(), "valid config")
 	d := validSQL().withDefaults()
-	if d.Interval != DefaultInterval || d.Timeout != DefaultTimeout || d.MaxRows != DefaultMaxRows || d.TimeZone != "UTC" ||
-		d.LogonsLookback != DefaultLogonsLookback || d.SQL.SinceFormat != SinceText {
-		t.Errorf("defaults not applied: %+v", d)
-	}
+	assert.Equal(t, DefaultInterval, d.Interval, "defaults not applied: %+v", d)
+	assert.Equal(t, DefaultTimeout, d.Timeout, "defaults not applied: %+v", d)
+	assert.Equal(t, DefaultMaxRows, d.MaxRows, "defaults not applied: %+v", d)
+	assert.Equal(t, "UTC", d.TimeZone, "defaults not applied: %+v", d)
+	assert.Equal(t, DefaultLogonsLookback, d.LogonsLookback, "defaults not applied: %+v", d)
+	assert.Equal(t, SinceText, d.SQL.SinceFormat, "defaults not applied: %+v", d)
 	// A short interval pulls the default timeout down with it.
 	c := validSQL()
 	c.Interval = 10 * time.Second
-	if got := c.withDefaults().Timeout; got != 10*time.Second {
-		t.Errorf("timeout %v, want the interval", got)
-	}
+	assert.Equal(t, 10*time.Second, c.withDefaults().Timeout, "timeout, want the interval")
 }
 
 func TestConfigValidate(t *testing.T) {
@@ -69,8 +69,8 @@ func TestConfigValidate(t *testing.T) {
 			err := c.Validate()
 			wantErr(t, err, ErrConfig, append([]string{`sources: "`}, tc.parts...)...)
 			var se *Error
-			if !errors.As(err, &se) || se.Kind != ErrConfig {
-				t.Errorf("not an *Error: %T", err)
+			if assert.ErrorAs(t, err, &se, "not an *Error: %T", err) {
+				assert.Same(t, ErrConfig, se.Kind, "Kind")
 			}
 		})
 	}
@@ -104,9 +104,10 @@ sources:
       scalars: {users: "SELECT 1"}
 `
 	cfgs, err := ParseFile("good.yaml", []byte(good))
-	if err != nil || len(cfgs) != 1 || cfgs[0].Interval != 2*time.Minute || cfgs[0].Timeout != 10*time.Second {
-		t.Fatalf("ParseFile: %+v, %v", cfgs, err)
-	}
+	require.NoError(t, err, "ParseFile")
+	require.Len(t, cfgs, 1, "ParseFile: %+v", cfgs)
+	require.Equal(t, 2*time.Minute, cfgs[0].Interval, "ParseFile: %+v", cfgs)
+	require.Equal(t, 10*time.Second, cfgs[0].Timeout, "ParseFile: %+v", cfgs)
 	_, err = ParseFile("typo.yaml", []byte(strings.Replace(good, "dsn_env", "dsn_enviroment", 1)))
 	wantErr(t, err, ErrConfig, "typo.yaml", "dsn_enviroment")
 	_, err = ParseFile("dup.yaml", []byte(good+strings.Replace(good, "sources:\n", "", 1)))
@@ -117,13 +118,13 @@ sources:
 
 func TestExampleParses(t *testing.T) {
 	cfgs, err := LoadFile("example-processmaker.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	c := cfgs[0]
-	if c.Kind != KindSQL || c.SQL.Driver != DriverMySQL || c.Roles["PROCESSMAKER_ADMIN"] != "super" || c.SQL.Users == "" || c.SQL.Logons == "" {
-		t.Errorf("example: %+v", c)
-	}
+	assert.Equal(t, KindSQL, c.Kind, "example: %+v", c)
+	assert.Equal(t, DriverMySQL, c.SQL.Driver, "example: %+v", c)
+	assert.Equal(t, "super", c.Roles["PROCESSMAKER_ADMIN"], "example: %+v", c)
+	assert.NotEmpty(t, c.SQL.Users, "example: %+v", c)
+	assert.NotEmpty(t, c.SQL.Logons, "example: %+v", c)
 	// New needs the DSN file; everything else in the example is checked.
 	_, err = New(c, testOptions())
 	wantErr(t, err, ErrConfig, "sql.dsn_file", "/etc/collectord/processmaker.dsn")
@@ -136,9 +137,7 @@ func TestHashKeyRequired(t *testing.T) {
 	// Without users or logons no key is needed.
 	c.SQL.Logons = ""
 	src, err := New(c, Options{LookupEnv: func(string) (string, bool) { return "u:p@tcp(127.0.0.1:1)/db", true }})
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	src.Close()
 }
 
@@ -154,8 +153,6 @@ func TestHasSinceParam(t *testing.T) {
 		{DriverPostgres, "SELECT a FROM b WHERE t > $12", false},
 		{DriverPostgres, "SELECT '$1' FROM b", false},
 	} {
-		if got := hasSinceParam(tc.driver, tc.q); got != tc.want {
-			t.Errorf("hasSinceParam(%s, %q) = %v", tc.driver, tc.q, got)
-		}
+		assert.Equal(t, tc.want, hasSinceParam(tc.driver, tc.q), "hasSinceParam(%s, %q)", tc.driver, tc.q)
 	}
 }

@@ -33,6 +33,7 @@ import (
 
 	"github.com/go-sql-driver/mysql"
 	_ "github.com/jackc/pgx/v5/stdlib"
+	"github.com/stretchr/testify/require"
 )
 
 // testPassword is the servers' password for the test account; tests check
@@ -118,9 +119,7 @@ func needPostgres(t *testing.T) *dbServer {
 	if servers.pgMissing != "" {
 		unavailable(t, servers.pgMissing)
 	}
-	if servers.pgErr != nil {
-		t.Fatalf("start postgres: %v", servers.pgErr)
-	}
+	require.NoError(t, servers.pgErr, "start postgres")
 	t.Logf("postgres ready (started in %v)", servers.pg.started.Round(time.Millisecond))
 	return servers.pg
 }
@@ -138,9 +137,7 @@ func needMySQL(t *testing.T) *dbServer {
 	if servers.myMissing != "" {
 		unavailable(t, servers.myMissing)
 	}
-	if servers.myErr != nil {
-		t.Fatalf("start mariadb: %v", servers.myErr)
-	}
+	require.NoError(t, servers.myErr, "start mariadb")
 	t.Logf("mariadb ready (started in %v)", servers.my.started.Round(time.Millisecond))
 	return servers.my
 }

@@ -12,6 +12,9 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 func execConfig(argv ...string) Config {
@@ -26,9 +29,8 @@ func execConfig(argv ...string) Config {
 
 func TestExecNumber(t *testing.T) {
 	s, err := mustNew(t, execConfig("echo", "42"), testOptions()).Collect(context.Background())
-	if err != nil || s.Scalars["n"] != 42 {
-		t.Fatalf("got %v, %v; want n = 42", s.Scalars, err)
-	}
+	require.NoError(t, err)
+	require.Equal(t, int64(42), s.Scalars["n"], "scalars %v", s.Scalars)
 }
 
 func TestExecJSON(t *testing.T) {
@@ -37,15 +39,13 @@ func TestExecJSON(t *testing.T) {
 	cfg.Exec.Scalars = map[string]string{"users": "stats.users", "cases": "stats.cases"}
 	cfg.Exec.Users = "users"
 	s, err := mustNew(t, cfg, testOptions()).Collect(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if s.Scalars["users"] != 3 || s.Scalars["cases"] != 9 || len(s.Users) != 1 {
-		t.Errorf("sample %+v", s)
-	}
-	if u := userByRaw(t, s.Users, "emp-1"); u.Role.String() != "manager" || !u.Enabled {
-		t.Errorf("user %+v", u)
-	}
+	require.NoError(t, err)
+	assert.Equal(t, int64(3), s.Scalars["users"], "sample %+v", s)
+	assert.Equal(t, int64(9), s.Scalars["cases"], "sample %+v", s)
+	assert.Len(t, s.Users, 1, "sample %+v", s)
+	u := userByRaw(t, s.Users, "emp-1")
+	assert.Equal(t, "manager", u.Role.String(), "user %+v", u)
+	assert.True(t, u.Enabled, "user %+v", u)
 	noRawIDs(t, s, "emp-1")
 }
 
@@ -55,12 +55,10 @@ func TestExecEnvironmentScrubbed(t *testing.T) {
 	cfg.Exec.Env = map[string]string{"MINE": "5"}
 	cfg.Exec.Scalars = map[string]string{"leak": "leak", "mine": "mine", "since": "since"}
 	s, err := mustNew(t, cfg, testOptions()).Collect(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if s.Scalars["leak"] != 0 || s.Scalars["mine"] != 5 || s.Scalars["since"] != int64(len(time.RFC3339)-5) {
-		t.Errorf("scalars %v: want the collector's variables hidden, env and LICMESH_SINCE passed", s.Scalars)
-	}
+	require.NoError(t, err)
+	assert.Equal(t, int64(0), s.Scalars["leak"], "scalars %v: want the collector's variables hidden", s.Scalars)
+	assert.Equal(t, int64(5), s.Scalars["mine"], "scalars %v: want env passed", s.Scalars)
+	assert.Equal(t, int64(len(time.RFC3339)-5), s.Scalars["since"], "scalars %v: want LICMESH_SINCE passed", s.Scalars)
 }
 
 func TestExecTimeoutKillsGroup(t *testing.T) {
@@ -72,23 +70,15 @@ func TestExecTimeoutKillsGroup(t *testing.T) {
 	start := time.Now()
 	_, err := mustNew(t, cfg, testOptions()).Collect(context.Background())
 	wantErr(t, err, ErrTimeout, "exec.command", "process group was killed")
-	if took := time.Since(start); took > 3*time.Second {
-		t.Errorf("took %v with a 300ms timeout", took)
-	} else {
-		t.Logf("Collect returned after %v", took)
-	}
+	took := time.Since(start)
+	assert.LessOrEqual(t, took, 3*time.Second, "took %v with a 300ms timeout", took)
+	t.Logf("Collect returned after %v", took)
 	b, rerr := os.ReadFile(pidFile)
-	if rerr != nil {
-		t.Fatal(rerr)
-	}
+	require.NoError(t, rerr)
 	pid, _ := strconv.Atoi(strings.TrimSpace(string(b)))
-	deadline := time.Now().Add(3 * time.Second)
-	for alive(pid) {
-		if time.Now().After(deadline) {
-			t.Fatalf("the background child %d survived the timeout", pid)
-		}
-		time.Sleep(20 * time.Millisecond) // the kill is delivered asynchronously
-	}
+	// The kill is delivered asynchronously.
+	require.Eventually(t, func() bool { return !alive(pid) }, 3*time.Second, 20*time.Millisecond,
+		"the background child %d survived the timeout", pid)
 }
 
 // alive reports whether pid runs: a zombie (killed, waiting for whoever
@@ -113,9 +103,8 @@ func TestExecOutputBounded(t *testing.T) {
 	start := time.Now()
 	_, err := mustNew(t, cfg, testOptions()).Collect(context.Background())
 	wantErr(t, err, ErrTooLarge, "exec.max_output_bytes", "more than 1000 bytes")
-	if took := time.Since(start); took > time.Second {
-		t.Errorf("took %v to stop an endless writer", took)
-	}
+	took := time.Since(start)
+	assert.LessOrEqual(t, took, time.Second, "took %v to stop an endless writer", took)
 }
 
 func TestExecFailures(t *testing.T) {

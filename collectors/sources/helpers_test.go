@@ -1,13 +1,14 @@
 package sources
 
 import (
-	"errors"
 	"fmt"
-	"strings"
 	"testing"
 	"time"
 
+	"github.com/licmesh/licmesh/licensing/clock/clocktest"
 	"github.com/licmesh/licmesh/licensing/usage"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 // testKey is the pseudonym key the tests use.
@@ -16,26 +17,18 @@ var testKey = []byte("0123456789abcdef-test-key")
 // testNow is the source clock in tests; test data is laid out around it.
 var testNow = time.Date(2026, 3, 15, 12, 0, 0, 0, time.UTC)
 
-func fixedNow() time.Time { return testNow }
-
 func testOptions() Options {
-	return Options{Now: fixedNow, HashKey: testKey}
+	return Options{Clock: clocktest.New(testNow), HashKey: testKey}
 }
 
 // wantErr checks that err wraps kind and that its message holds every part.
 func wantErr(t *testing.T, err error, kind error, parts ...string) {
 	t.Helper()
-	if err == nil {
-		t.Fatalf("got no error, want %v", kind)
-	}
+	require.Error(t, err, "want %v", kind)
 	t.Logf("error: %v", err)
-	if !errors.Is(err, kind) {
-		t.Fatalf("error %q does not wrap %v", err, kind)
-	}
+	require.ErrorIs(t, err, kind)
 	for _, p := range parts {
-		if !strings.Contains(err.Error(), p) {
-			t.Errorf("error %q does not mention %q", err, p)
-		}
+		assert.ErrorContains(t, err, p)
 	}
 }
 
@@ -43,8 +36,8 @@ func wantErr(t *testing.T, err error, kind error, parts ...string) {
 func noSecret(t *testing.T, s string, secrets ...string) {
 	t.Helper()
 	for _, sec := range secrets {
-		if sec != "" && strings.Contains(s, sec) {
-			t.Errorf("%q leaks the secret %q", s, sec)
+		if sec != "" {
+			assert.NotContains(t, s, sec, "%q leaks the secret %q", s, sec)
 		}
 	}
 }
@@ -53,9 +46,7 @@ func noSecret(t *testing.T, s string, secrets ...string) {
 func mustNew(t *testing.T, cfg Config, opts Options) Source {
 	t.Helper()
 	src, err := New(cfg, opts)
-	if err != nil {
-		t.Fatalf("New: %v", err)
-	}
+	require.NoError(t, err, "New")
 	t.Cleanup(func() { src.Close() })
 	return src
 }
@@ -69,7 +60,7 @@ func userByRaw(t *testing.T, users []usage.UserState, raw string) usage.UserStat
 			return u
 		}
 	}
-	t.Fatalf("no user %q (pseudonym %s) in %d users", raw, id, len(users))
+	require.FailNow(t, fmt.Sprintf("no user %q (pseudonym %s) in %d users", raw, id, len(users)))
 	return usage.UserState{}
 }
 
@@ -81,7 +72,7 @@ func logonByRaw(t *testing.T, logons []usage.Logon, raw string) usage.Logon {
 			return l
 		}
 	}
-	t.Fatalf("no logon of %q in %d logons", raw, len(logons))
+	require.FailNow(t, fmt.Sprintf("no logon of %q in %d logons", raw, len(logons)))
 	return usage.Logon{}
 }
 
@@ -91,8 +82,6 @@ func noRawIDs(t *testing.T, s Sample, raws ...string) {
 	t.Helper()
 	text := fmt.Sprintf("%+v", s)
 	for _, r := range raws {
-		if strings.Contains(text, r) {
-			t.Errorf("sample holds the raw user ID %q", r)
-		}
+		assert.NotContains(t, text, r, "sample holds the raw user ID %q", r)
 	}
 }

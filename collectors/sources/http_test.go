@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/licmesh/licmesh/licensing/usage"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 const statsJSON = `{
@@ -93,41 +95,35 @@ func TestHTTPCollect(t *testing.T) {
 	cfg.HTTP.BearerTokenFile = tokenFile
 	cfg.HTTP.Headers = map[string]string{"X-Tenant": "acme"}
 	s, err := mustNew(t, cfg, testOptions()).Collect(context.Background())
-	if err != nil {
-		t.Fatalf("Collect: %v", err)
-	}
+	require.NoError(t, err, "Collect")
 	want := map[string]int64{"users": 42, "cases": 17, "first": 5, "module": 1}
 	for k, v := range want {
-		if s.Scalars[k] != v {
-			t.Errorf("scalar %s = %d, want %d", k, s.Scalars[k], v)
-		}
+		assert.Equal(t, v, s.Scalars[k], "scalar %s", k)
 	}
-	if len(s.Users) != 2 || s.Rejected != 1 || !strings.Contains(s.RejectedReason, "users row 3: is a string, not an object") {
-		t.Errorf("%d users, %d rejected (%q)", len(s.Users), s.Rejected, s.RejectedReason)
-	}
-	if u := userByRaw(t, s.Users, "a-1"); u.Role != usage.RoleSuper || !u.Enabled || u.Locked || u.InTrash {
-		t.Errorf("a-1 = %+v", u)
-	}
-	if u := userByRaw(t, s.Users, "7"); u.Role != usage.RoleStaff || u.Enabled || !u.Locked {
-		t.Errorf("7 = %+v", u)
-	}
-	if l := logonByRaw(t, s.Logons, "a-1"); !l.Start.Equal(time.Date(2026, 3, 15, 10, 0, 0, 0, time.UTC)) || !l.End.IsZero() {
-		t.Errorf("a-1's logon = %+v", l)
-	}
-	if l := logonByRaw(t, s.Logons, "7"); !l.Start.Equal(time.Unix(1773561600, 0)) || !l.End.Equal(time.Date(2026, 3, 15, 9, 30, 0, 0, time.UTC)) {
-		t.Errorf("7's logon = %+v", l)
-	}
+	assert.Len(t, s.Users, 2, "users")
+	assert.Equal(t, 1, s.Rejected, "rejected (%q)", s.RejectedReason)
+	assert.Contains(t, s.RejectedReason, "users row 3: is a string, not an object", "rejected reason")
+	u := userByRaw(t, s.Users, "a-1")
+	assert.Equal(t, usage.RoleSuper, u.Role, "a-1 = %+v", u)
+	assert.True(t, u.Enabled, "a-1 = %+v", u)
+	assert.False(t, u.Locked, "a-1 = %+v", u)
+	assert.False(t, u.InTrash, "a-1 = %+v", u)
+	u = userByRaw(t, s.Users, "7")
+	assert.Equal(t, usage.RoleStaff, u.Role, "7 = %+v", u)
+	assert.False(t, u.Enabled, "7 = %+v", u)
+	assert.True(t, u.Locked, "7 = %+v", u)
+	l := logonByRaw(t, s.Logons, "a-1")
+	assert.True(t, l.Start.Equal(time.Date(2026, 3, 15, 10, 0, 0, 0, time.UTC)), "a-1's logon = %+v", l)
+	assert.True(t, l.End.IsZero(), "a-1's logon = %+v", l)
+	l = logonByRaw(t, s.Logons, "7")
+	assert.True(t, l.Start.Equal(time.Unix(1773561600, 0)), "7's logon = %+v", l)
+	assert.True(t, l.End.Equal(time.Date(2026, 3, 15, 9, 30, 0, 0, time.UTC)), "7's logon = %+v", l)
 	noRawIDs(t, s, "a-1")
 	r := srv.lastRequest()
-	if got := r.Header.Get("Authorization"); got != "Bearer "+token {
-		t.Errorf("Authorization = %q", got)
-	}
-	if r.Header.Get("X-Tenant") != "acme" || r.URL.Query().Get("x") != "1" {
-		t.Errorf("request lost its header or query: %v %v", r.Header, r.URL)
-	}
-	if got := r.URL.Query().Get("since"); got != testNow.Add(-DefaultLogonsLookback).Format(time.RFC3339) {
-		t.Errorf("since = %q", got)
-	}
+	assert.Equal(t, "Bearer "+token, r.Header.Get("Authorization"), "Authorization")
+	assert.Equal(t, "acme", r.Header.Get("X-Tenant"), "request lost its header: %v", r.Header)
+	assert.Equal(t, "1", r.URL.Query().Get("x"), "request lost its query: %v", r.URL)
+	assert.Equal(t, testNow.Add(-DefaultLogonsLookback).Format(time.RFC3339), r.URL.Query().Get("since"), "since")
 }
 
 func TestHTTPErrors(t *testing.T) {
@@ -188,9 +184,8 @@ func TestHTTPTimeout(t *testing.T) {
 	start := time.Now()
 	_, err := mustNew(t, cfg, testOptions()).Collect(context.Background())
 	wantErr(t, err, ErrTimeout, "http.url", "200ms")
-	if took := time.Since(start); took > 2*time.Second {
-		t.Errorf("took %v with a 200ms timeout", took)
-	}
+	took := time.Since(start)
+	assert.LessOrEqual(t, took, 2*time.Second, "took %v with a 200ms timeout", took)
 }
 
 func TestHTTPSecretsAndConnect(t *testing.T) {

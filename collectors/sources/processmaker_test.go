@@ -8,7 +8,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/licmesh/licmesh/licensing/clock/clocktest"
 	"github.com/licmesh/licmesh/licensing/usage"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 // The example's logons query in the other dialects (its scalars and users
@@ -45,12 +48,10 @@ WHERE L.LOG_STATUS <> 'FAIL'
 func loadExample(t *testing.T) Config {
 	t.Helper()
 	cfgs, err := LoadFile("example-processmaker.yaml")
-	if err != nil {
-		t.Fatalf("example: %v", err)
-	}
-	if len(cfgs) != 1 || cfgs[0].SQL == nil || cfgs[0].SQL.DSNFile == "" {
-		t.Fatalf("example: want one sql source reading its DSN from a file, got %+v", cfgs)
-	}
+	require.NoError(t, err, "example")
+	require.Len(t, cfgs, 1, "example: want one sql source reading its DSN from a file, got %+v", cfgs)
+	require.NotNil(t, cfgs[0].SQL, "example: want one sql source reading its DSN from a file, got %+v", cfgs)
+	require.NotEmpty(t, cfgs[0].SQL.DSNFile, "example: want one sql source reading its DSN from a file, got %+v", cfgs)
 	return cfgs[0]
 }
 
@@ -110,17 +111,13 @@ func TestProcessMakerExample(t *testing.T) {
 			sqlCfg.Logons = pmLogonsSQLite
 		}
 		opts := testOptions()
-		opts.Now = func() time.Time { return now }
+		opts.Clock = clocktest.New(now)
 		s, err := mustNew(t, cfg, opts).Collect(context.Background())
-		if err != nil {
-			t.Fatalf("Collect: %v", err)
-		}
-		if s.Scalars["users"] != 6 || s.Scalars["cases"] != 5 {
-			t.Errorf("scalars %v, want users 6 (all but CLOSED), cases 5", s.Scalars)
-		}
-		if len(s.Users) != 7 || s.Rejected != 0 {
-			t.Fatalf("%d users, %d rejected (%s); want 7, 0", len(s.Users), s.Rejected, s.RejectedReason)
-		}
+		require.NoError(t, err, "Collect")
+		assert.Equal(t, int64(6), s.Scalars["users"], "scalars %v, want users 6 (all but CLOSED)", s.Scalars)
+		assert.Equal(t, int64(5), s.Scalars["cases"], "scalars %v, want cases 5", s.Scalars)
+		require.Len(t, s.Users, 7, "users")
+		require.Zero(t, s.Rejected, "rejected (%s)", s.RejectedReason)
 		for _, w := range []struct {
 			raw              string
 			role             usage.Role
@@ -135,9 +132,10 @@ func TestProcessMakerExample(t *testing.T) {
 			{"cust", usage.RoleStaff, true, false},
 		} {
 			u := userByRaw(t, s.Users, w.raw)
-			if u.Role != w.role || u.Enabled != w.enabled || u.InTrash != w.inTrash || u.Locked {
-				t.Errorf("%s = %+v, want %+v", w.raw, u, w)
-			}
+			assert.Equal(t, w.role, u.Role, "%s = %+v, want %+v", w.raw, u, w)
+			assert.Equal(t, w.enabled, u.Enabled, "%s = %+v, want %+v", w.raw, u, w)
+			assert.Equal(t, w.inTrash, u.InTrash, "%s = %+v, want %+v", w.raw, u, w)
+			assert.False(t, u.Locked, "%s = %+v, want %+v", w.raw, u, w)
 		}
 		type span struct{ start, end time.Time }
 		got := map[usage.UserID][]span{}
@@ -154,13 +152,10 @@ func TestProcessMakerExample(t *testing.T) {
 			"mgr1":  {{at(3 * time.Hour), time.Time{}}},
 			"ghost": {{at(time.Hour), at(30 * time.Minute)}},
 		}
-		if len(s.Logons) != 6 {
-			t.Errorf("%d logons, want 6", len(s.Logons))
-		}
+		assert.Len(t, s.Logons, 6, "logons")
 		for raw, spans := range want {
 			g := got[Pseudonym(testKey, raw)]
-			if len(g) != len(spans) {
-				t.Errorf("%s: logons %v, want %v", raw, g, spans)
+			if !assert.Len(t, g, len(spans), "%s: logons %v, want %v", raw, g, spans) {
 				continue
 			}
 			for _, w := range spans {
@@ -168,20 +163,16 @@ func TestProcessMakerExample(t *testing.T) {
 				for _, x := range g {
 					found = found || (x.start.Equal(w.start) && x.end.Equal(w.end))
 				}
-				if !found {
-					t.Errorf("%s: logons %v lack %v", raw, g, w)
-				}
+				assert.True(t, found, "%s: logons %v lack %v", raw, g, w)
 			}
 		}
-		if r := roles[Pseudonym(testKey, "ghost")]; r != usage.RoleStaff {
-			t.Errorf("a purged user's logon has role %v, want the default (staff)", r)
-		}
-		if r := roles[Pseudonym(testKey, "adm1")]; r != usage.RoleSuper {
-			t.Errorf("the admin's logon has role %v, want super", r)
-		}
+		assert.Equal(t, usage.RoleStaff, roles[Pseudonym(testKey, "ghost")], "a purged user's logon role, want the default (staff)")
+		assert.Equal(t, usage.RoleSuper, roles[Pseudonym(testKey, "adm1")], "the admin's logon role, want super")
 		noRawIDs(t, s, "adm1", "op1", "op2", "op3", "mgr1", "gone", "cust", "ghost")
-		if f, ok := Facts(s.At, s.Scalars); !ok || f.UserCount != 6 || f.CaseCount != 5 || f.Validate() != nil {
-			t.Errorf("facts %+v, %v", f, ok)
-		}
+		f, ok := Facts(s.At, s.Scalars)
+		assert.True(t, ok, "facts %+v", f)
+		assert.Equal(t, int64(6), f.UserCount, "facts %+v", f)
+		assert.Equal(t, int64(5), f.CaseCount, "facts %+v", f)
+		assert.NoError(t, f.Validate(), "facts %+v", f)
 	})
 }

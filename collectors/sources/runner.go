@@ -12,12 +12,6 @@ import (
 	"github.com/licmesh/licmesh/licensing/clock"
 )
 
-// Clock is the runner's time (see package clock); tests inject a fake.
-type Clock = clock.Clock
-
-// SystemClock is the real clock.
-type SystemClock = clock.System
-
 // Job is one source with its schedule.
 type Job struct {
 	Source   Source
@@ -33,8 +27,9 @@ const (
 
 // RunnerOptions configure a Runner. OnSample is required.
 type RunnerOptions struct {
-	// Clock is the runner's time; nil means SystemClock.
-	Clock Clock
+	// Clock is the runner's time; nil means the system clock. Tests
+	// inject a fake.
+	Clock clock.Clock
 	// Rand returns a uniform value in [0, 1); nil means math/rand/v2.
 	Rand func() float64
 	// Jitter spreads runs: each wait is the interval times a factor
@@ -92,7 +87,7 @@ func NewRunner(jobs []Job, opts RunnerOptions) (*Runner, error) {
 		return nil, fmt.Errorf("%w: the runner needs OnSample", ErrConfig)
 	}
 	if opts.Clock == nil {
-		opts.Clock = SystemClock{}
+		opts.Clock = clock.System{}
 	}
 	if opts.Rand == nil {
 		opts.Rand = rand.Float64
@@ -190,7 +185,7 @@ func (r *Runner) backoff(interval time.Duration, n int) time.Duration {
 
 func (r *Runner) loop(ctx context.Context, i int) {
 	job := r.jobs[i]
-	clock := r.opts.Clock
+	clk := r.opts.Clock
 	name := job.Source.Name()
 	failures := 0
 	wait := time.Duration(r.opts.Rand() * r.opts.Jitter * float64(job.Interval))
@@ -201,9 +196,9 @@ func (r *Runner) loop(ctx context.Context, i int) {
 		select {
 		case <-ctx.Done():
 			return
-		case <-clock.After(wait):
+		case <-clk.After(wait):
 		}
-		start := clock.Now()
+		start := clk.Now()
 		r.update(i, func(s *JobStats) { s.Runs++ })
 		cctx, cancel := context.WithTimeout(ctx, job.Timeout)
 		sample, err := job.Source.Collect(cctx)
@@ -233,7 +228,7 @@ func (r *Runner) loop(ctx context.Context, i int) {
 		// overran (a slow OnSample, or a source ignoring its timeout) skips
 		// the ticks it covered rather than running twice at once.
 		next := start.Add(r.jittered(period))
-		now := clock.Now()
+		now := clk.Now()
 		if !next.After(now) {
 			missed := int(now.Sub(next)/period) + 1
 			next = next.Add(time.Duration(missed) * period)

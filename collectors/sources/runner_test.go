@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/licmesh/licmesh/licensing/clock/clocktest"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 func newFakeClock() *clocktest.Fake { return clocktest.New(testNow) }
@@ -68,11 +70,9 @@ func runRunner(t *testing.T, r *Runner) {
 		cancel()
 		select {
 		case err := <-done:
-			if err != nil {
-				t.Errorf("Run: %v", err)
-			}
+			assert.NoError(t, err, "Run")
 		case <-time.After(10 * time.Second):
-			t.Error("Run did not stop")
+			assert.Fail(t, "Run did not stop")
 		}
 	})
 }
@@ -103,30 +103,24 @@ func TestRunnerInterval(t *testing.T) {
 	var got samples
 	r, err := NewRunner([]Job{{Source: src, Interval: tick, Timeout: time.Hour}},
 		RunnerOptions{Clock: clock, Jitter: -1, Rand: func() float64 { return 0 }, OnSample: got.on})
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	runRunner(t, r)
 	clock.WaitAfters(t, 2) // the first run (at once), then the wait for the second
 	for i := 3; i <= 5; i++ {
 		clock.Advance(tick)
 		waits := clock.WaitAfters(t, i)
-		if w := waits[i-1]; w != tick {
-			t.Errorf("wait %d = %v, want %v", i, w, tick)
-		}
+		assert.Equal(t, tick, waits[i-1], "wait %d", i)
 	}
 	at := got.times()
-	if len(at) != 4 {
-		t.Fatalf("%d samples, want 4", len(at))
-	}
+	require.Len(t, at, 4, "samples")
 	for i, a := range at {
-		if !a.Equal(testNow.Add(time.Duration(i) * tick)) {
-			t.Errorf("sample %d at %v", i, a)
-		}
+		assert.True(t, a.Equal(testNow.Add(time.Duration(i)*tick)), "sample %d at %v", i, a)
 	}
-	if st := r.Stats()[0]; st.Runs != 4 || st.Failures != 0 || st.Skipped != 0 || !st.LastSuccess.Equal(at[3]) {
-		t.Errorf("stats %+v", st)
-	}
+	st := r.Stats()[0]
+	assert.Equal(t, 4, st.Runs, "stats %+v", st)
+	assert.Zero(t, st.Failures, "stats %+v", st)
+	assert.Zero(t, st.Skipped, "stats %+v", st)
+	assert.True(t, st.LastSuccess.Equal(at[3]), "stats %+v", st)
 }
 
 func TestRunnerJitter(t *testing.T) {
@@ -140,9 +134,8 @@ func TestRunnerJitter(t *testing.T) {
 	clock.Advance(9 * time.Second)
 	waits := clock.WaitAfters(t, 2)
 	// First: 0.75 of the 20% spread; then the interval times 1 + 0.2*(2*0.75-1).
-	if waits[0] != 9*time.Second || waits[1] != 66*time.Second || len(got.times()) != 1 {
-		t.Errorf("waits %v, want [9s 1m6s]", waits[:2])
-	}
+	assert.Equal(t, []time.Duration{9 * time.Second, 66 * time.Second}, waits[:2], "waits")
+	assert.Len(t, got.times(), 1, "samples")
 }
 
 func TestRunnerNoOverlap(t *testing.T) {
@@ -158,20 +151,15 @@ func TestRunnerNoOverlap(t *testing.T) {
 	clock.Advance(3*tick + tick/2)
 	close(gate)
 	waits := clock.WaitAfters(t, 2)
-	if waits[1] != tick/2 {
-		t.Errorf("next wait %v, want %v (to tick 4)", waits[1], tick/2)
-	}
+	assert.Equal(t, tick/2, waits[1], "next wait (to tick 4)")
 	clock.Advance(tick / 2)
 	clock.WaitAfters(t, 3)
 	st := r.Stats()[0]
-	if st.Runs != 2 || st.Skipped != 3 {
-		t.Errorf("stats %+v: want 2 runs and 3 skipped ticks", st)
-	}
+	assert.Equal(t, 2, st.Runs, "stats %+v: want 2 runs and 3 skipped ticks", st)
+	assert.Equal(t, 3, st.Skipped, "stats %+v: want 2 runs and 3 skipped ticks", st)
 	src.mu.Lock()
 	defer src.mu.Unlock()
-	if src.maxSeen != 1 {
-		t.Errorf("%d collections ran at once", src.maxSeen)
-	}
+	assert.Equal(t, 1, src.maxSeen, "collections that ran at once")
 }
 
 func TestRunnerBackoff(t *testing.T) {
@@ -186,9 +174,8 @@ func TestRunnerBackoff(t *testing.T) {
 		OnError: func(name string, err error, n int) {
 			mu.Lock()
 			defer mu.Unlock()
-			if name != "down" || !errors.Is(err, boom) {
-				t.Errorf("OnError(%q, %v)", name, err)
-			}
+			assert.Equal(t, "down", name, "OnError(%q, %v)", name, err)
+			assert.ErrorIs(t, err, boom, "OnError(%q, %v)", name, err)
 			failures = append(failures, n)
 		},
 	})
@@ -196,33 +183,31 @@ func TestRunnerBackoff(t *testing.T) {
 	want := []time.Duration{0, tick, 2 * tick, 4 * tick, 4 * tick, 4 * tick, tick}
 	for i := 2; i <= len(want); i++ {
 		waits := clock.WaitAfters(t, i)
-		if waits[i-1] != want[i-1] {
-			t.Fatalf("waits %v, want %v", waits, want[:i])
-		}
+		require.Equal(t, want[i-1], waits[i-1], "waits %v, want %v", waits, want[:i])
 		clock.Advance(waits[i-1])
 	}
 	mu.Lock()
 	defer mu.Unlock()
-	if len(failures) != 5 || failures[0] != 1 || failures[4] != 5 {
-		t.Errorf("OnError failures %v", failures)
+	if assert.Len(t, failures, 5, "OnError failures %v", failures) {
+		assert.Equal(t, 1, failures[0], "OnError failures %v", failures)
+		assert.Equal(t, 5, failures[4], "OnError failures %v", failures)
 	}
 	clock.WaitAfters(t, len(want)+1)
 	st := r.Stats()[0]
-	if st.Failures != 5 || st.FailuresInRow != 0 || st.LastError != "" || len(got.times()) < 1 {
-		t.Errorf("after recovery: %+v, %d samples", st, len(got.times()))
-	}
+	assert.Equal(t, 5, st.Failures, "after recovery: %+v", st)
+	assert.Zero(t, st.FailuresInRow, "after recovery: %+v", st)
+	assert.Empty(t, st.LastError, "after recovery: %+v", st)
+	assert.NotEmpty(t, got.times(), "after recovery: samples")
 }
 
 func TestRunnerStopsAndChecks(t *testing.T) {
 	clock := newFakeClock()
 	src := &fakeSource{name: "a", clock: clock}
-	if _, err := NewRunner([]Job{{Source: src, Interval: tick, Timeout: tick}}, RunnerOptions{}); !errors.Is(err, ErrConfig) {
-		t.Errorf("no OnSample: %v", err)
-	}
-	if _, err := NewRunner([]Job{{Source: src, Interval: tick, Timeout: tick}, {Source: src, Interval: tick, Timeout: tick}},
-		RunnerOptions{OnSample: func(context.Context, Sample) {}}); !errors.Is(err, ErrConfig) {
-		t.Errorf("duplicate names: %v", err)
-	}
+	_, err := NewRunner([]Job{{Source: src, Interval: tick, Timeout: tick}}, RunnerOptions{})
+	assert.ErrorIs(t, err, ErrConfig, "no OnSample")
+	_, err = NewRunner([]Job{{Source: src, Interval: tick, Timeout: tick}, {Source: src, Interval: tick, Timeout: tick}},
+		RunnerOptions{OnSample: func(context.Context, Sample) {}})
+	assert.ErrorIs(t, err, ErrConfig, "duplicate names")
 	// Run returns when ctx ends, while waiting.
 	r, _ := NewRunner([]Job{{Source: src, Interval: tick, Timeout: tick}},
 		RunnerOptions{Clock: clock, OnSample: func(context.Context, Sample) {}})
@@ -233,11 +218,9 @@ func TestRunnerStopsAndChecks(t *testing.T) {
 	cancel()
 	select {
 	case err := <-done:
-		if err != nil {
-			t.Errorf("Run: %v", err)
-		}
+		assert.NoError(t, err, "Run")
 	case <-time.After(10 * time.Second):
-		t.Fatal("Run did not stop")
+		require.FailNow(t, "Run did not stop")
 	}
 }
 
@@ -247,9 +230,7 @@ func TestRunnerJobs(t *testing.T) {
 	cfg := Config{Name: "api", Kind: KindHTTP, Interval: time.Second, Timeout: time.Second,
 		HTTP: &HTTPConfig{URL: srv.URL, Scalars: map[string]string{"n": "n"}}}
 	jobs, err := Jobs([]Config{cfg}, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	defer jobs[0].Source.Close()
 	got := make(chan Sample, 1)
 	r, _ := NewRunner(jobs, RunnerOptions{OnSample: func(_ context.Context, s Sample) {
@@ -261,15 +242,13 @@ func TestRunnerJobs(t *testing.T) {
 	runRunner(t, r)
 	select {
 	case s := <-got:
-		if s.Source != "api" || s.Scalars["n"] != 3 {
-			t.Errorf("sample %+v", s)
-		}
+		assert.Equal(t, "api", s.Source, "sample %+v", s)
+		assert.Equal(t, int64(3), s.Scalars["n"], "sample %+v", s)
 	case <-time.After(10 * time.Second):
-		t.Fatal("no sample")
+		require.FailNow(t, "no sample")
 	}
 	bad := cfg
 	bad.HTTP = &HTTPConfig{URL: "gopher://x", Scalars: map[string]string{"n": "n"}}
-	if _, err := Jobs([]Config{cfg, bad}, Options{}); !errors.Is(err, ErrConfig) {
-		t.Errorf("Jobs with a bad and a duplicate config: %v", err)
-	}
+	_, err = Jobs([]Config{cfg, bad}, Options{})
+	assert.ErrorIs(t, err, ErrConfig, "Jobs with a bad and a duplicate config")
 }

@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/licmesh/licmesh/licensing/clock"
 	"github.com/licmesh/licmesh/licensing/usage"
 )
 
@@ -26,8 +27,8 @@ type Source interface {
 
 // Options are what a source needs besides its Config.
 type Options struct {
-	// Now is the clock samples are stamped with; nil means time.Now.
-	Now func() time.Time
+	// Clock stamps samples; nil means the system clock.
+	Clock clock.Clock
 	// Logger receives debug lines; nil discards them. Errors are returned,
 	// not logged.
 	Logger *slog.Logger
@@ -116,7 +117,7 @@ func (r *reporter) detail(s string) string {
 // bounds and serializes collections and keeps the logons watermark.
 type source struct {
 	cfg     Config
-	now     func() time.Time
+	clock   clock.Clock
 	loc     *time.Location
 	roles   map[string]usage.Role
 	defRole usage.Role
@@ -140,9 +141,9 @@ func New(cfg Config, opts Options) (Source, error) {
 	}
 	cfg = cfg.withDefaults()
 	rep := &reporter{name: cfg.Name}
-	s := &source{cfg: cfg, now: opts.Now, rep: rep, roles: make(map[string]usage.Role, len(cfg.Roles))}
-	if s.now == nil {
-		s.now = time.Now
+	s := &source{cfg: cfg, clock: opts.Clock, rep: rep, roles: make(map[string]usage.Role, len(cfg.Roles))}
+	if s.clock == nil {
+		s.clock = clock.System{}
 	}
 	s.loc, _ = time.LoadLocation(cfg.TimeZone) // Validate loaded it
 	for k, v := range cfg.Roles {
@@ -199,7 +200,7 @@ func (s *source) Collect(ctx context.Context) (Sample, error) {
 	if s.closed {
 		return Sample{}, s.rep.failf("", ErrClosed, "source is closed")
 	}
-	at := s.now().Round(0)
+	at := s.clock.Now().Round(0)
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.Timeout)
 	defer cancel()
 	req := &request{

@@ -7,7 +7,6 @@ import (
 	"crypto/rand"
 	"database/sql"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"io/fs"
 	"os"
@@ -19,6 +18,8 @@ import (
 	"github.com/go-sql-driver/mysql"
 	"github.com/jackc/pgx/v5"
 	"github.com/licmesh/licmesh/licensing/usage"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 // dbCase is one database under test: a fresh, empty schema (postgres),
@@ -55,17 +56,12 @@ func newDBCase(t *testing.T, driver string) *dbCase {
 		srv := needPostgres(t)
 		schema := randName()
 		cfg, err := pgx.ParseConfig(srv.dsn)
-		if err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, err)
 		root, err := sql.Open("pgx", srv.dsn)
-		if err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, err)
 		defer root.Close()
-		if _, err := root.Exec("CREATE SCHEMA " + schema); err != nil {
-			t.Fatal(err)
-		}
+		_, err = root.Exec("CREATE SCHEMA " + schema)
+		require.NoError(t, err)
 		c.dsn = srv.dsn + "&search_path=" + schema
 		c.secret = cfg.Password
 		c.ph, c.ts, c.flag = "$1", "TIMESTAMP", "BOOLEAN"
@@ -82,17 +78,12 @@ func newDBCase(t *testing.T, driver string) *dbCase {
 		srv := needMySQL(t)
 		name := randName()
 		root, err := sql.Open("mysql", srv.dsn)
-		if err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, err)
 		defer root.Close()
-		if _, err := root.Exec("CREATE DATABASE " + name); err != nil {
-			t.Fatal(err)
-		}
+		_, err = root.Exec("CREATE DATABASE " + name)
+		require.NoError(t, err)
 		cfg, err := mysql.ParseDSN(srv.dsn)
-		if err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, err)
 		cfg.DBName = name
 		c.dsn, c.secret = cfg.FormatDSN(), cfg.Passwd
 		c.sleep = "SELECT SLEEP(10)"
@@ -111,9 +102,7 @@ func newDBCase(t *testing.T, driver string) *dbCase {
 		c.write = "UPDATE users SET enabled = 0"
 	}
 	admin, err := sql.Open(map[string]string{DriverPostgres: "pgx", DriverMySQL: "mysql", DriverSQLite: "sqlite"}[driver], c.dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	admin.SetMaxOpenConns(1)
 	t.Cleanup(func() { admin.Close() })
 	c.admin = admin
@@ -123,9 +112,8 @@ func newDBCase(t *testing.T, driver string) *dbCase {
 func (c *dbCase) exec(t *testing.T, stmts ...string) {
 	t.Helper()
 	for _, q := range stmts {
-		if _, err := c.admin.Exec(q); err != nil {
-			t.Fatalf("%s: %v", q, err)
-		}
+		_, err := c.admin.Exec(q)
+		require.NoError(t, err, q)
 	}
 }
 
@@ -207,18 +195,12 @@ func TestSQLCollect(t *testing.T) {
 		c.seed(t)
 		src := mustNew(t, c.config(), testOptions())
 		s, err := src.Collect(context.Background())
-		if err != nil {
-			t.Fatalf("Collect: %v", err)
-		}
-		if s.Source != "db-"+c.driver || !s.At.Equal(testNow) {
-			t.Errorf("sample is %q at %v", s.Source, s.At)
-		}
-		if s.Scalars["users"] != 4 || s.Scalars["cases"] != 3 || len(s.Scalars) != 2 {
-			t.Errorf("scalars = %v, want users 4, cases 3", s.Scalars)
-		}
-		if len(s.Users) != 4 || s.Rejected != 0 {
-			t.Fatalf("%d users, %d rejected (%s); want 4, 0", len(s.Users), s.Rejected, s.RejectedReason)
-		}
+		require.NoError(t, err, "Collect")
+		assert.Equal(t, "db-"+c.driver, s.Source, "sample source")
+		assert.True(t, s.At.Equal(testNow), "sample at %v", s.At)
+		assert.Equal(t, map[string]int64{"users": 4, "cases": 3}, s.Scalars, "scalars")
+		require.Len(t, s.Users, 4, "users")
+		require.Zero(t, s.Rejected, "rejected (%s)", s.RejectedReason)
 		for _, w := range []struct {
 			raw                      string
 			role                     usage.Role
@@ -230,32 +212,30 @@ func TestSQLCollect(t *testing.T) {
 			{"u-dave", usage.RoleStaff, true, false, false}, // default_role
 		} {
 			u := userByRaw(t, s.Users, w.raw)
-			if u.Role != w.role || u.Enabled != w.enabled || u.Locked != w.locked || u.InTrash != w.inTrash || !u.At.Equal(testNow) {
-				t.Errorf("%s = %+v, want %+v", w.raw, u, w)
-			}
-			if err := u.Validate(); err != nil {
-				t.Errorf("%s: %v", w.raw, err)
-			}
+			assert.Equal(t, w.role, u.Role, "%s = %+v, want %+v", w.raw, u, w)
+			assert.Equal(t, w.enabled, u.Enabled, "%s = %+v, want %+v", w.raw, u, w)
+			assert.Equal(t, w.locked, u.Locked, "%s = %+v, want %+v", w.raw, u, w)
+			assert.Equal(t, w.inTrash, u.InTrash, "%s = %+v, want %+v", w.raw, u, w)
+			assert.True(t, u.At.Equal(testNow), "%s = %+v, want %+v", w.raw, u, w)
+			assert.NoError(t, u.Validate(), "%s", w.raw)
 		}
 		// carol's session ended 70 h ago, before the 24 h lookback.
-		if len(s.Logons) != 2 {
-			t.Fatalf("%d logons, want 2: %+v", len(s.Logons), s.Logons)
-		}
+		require.Len(t, s.Logons, 2, "logons: %+v", s.Logons)
 		a := logonByRaw(t, s.Logons, "u-alice")
-		if a.Role != usage.RoleSuper || !a.Start.Equal(testNow.Add(-time.Hour)) || !a.End.IsZero() || a.Locked {
-			t.Errorf("alice's logon = %+v", a)
-		}
+		assert.Equal(t, usage.RoleSuper, a.Role, "alice's logon = %+v", a)
+		assert.True(t, a.Start.Equal(testNow.Add(-time.Hour)), "alice's logon = %+v", a)
+		assert.True(t, a.End.IsZero(), "alice's logon = %+v", a)
+		assert.False(t, a.Locked, "alice's logon = %+v", a)
 		b := logonByRaw(t, s.Logons, "u-bob")
-		if !b.Start.Equal(testNow.Add(-3*time.Hour)) || !b.End.Equal(testNow.Add(-2*time.Hour)) {
-			t.Errorf("bob's logon = %+v", b)
-		}
+		assert.True(t, b.Start.Equal(testNow.Add(-3*time.Hour)), "bob's logon = %+v", b)
+		assert.True(t, b.End.Equal(testNow.Add(-2*time.Hour)), "bob's logon = %+v", b)
 		noRawIDs(t, s, "u-alice", "u-bob", "u-carol", "u-dave")
 
 		// One connection, at most.
 		db := src.(*source).m.(*sqlSource).db
-		if st := db.Stats(); st.MaxOpenConnections != 1 || st.OpenConnections > 1 {
-			t.Errorf("connection stats %+v: want at most one connection", st)
-		}
+		st := db.Stats()
+		assert.Equal(t, 1, st.MaxOpenConnections, "connection stats %+v: want at most one connection", st)
+		assert.LessOrEqual(t, st.OpenConnections, 1, "connection stats %+v: want at most one connection", st)
 	})
 }
 
@@ -268,12 +248,8 @@ func TestSQLReadOnly(t *testing.T) {
 		_, err := src.Collect(context.Background())
 		wantErr(t, err, ErrWriteRefused, `"db-`+c.driver+`"`, "sql.scalars.users", "tried to write")
 		var n int
-		if err := c.admin.QueryRow("SELECT count(*) FROM users WHERE enabled = " + c.bool(true)).Scan(&n); err != nil {
-			t.Fatal(err)
-		}
-		if n != 3 {
-			t.Errorf("%d enabled users after the refused write, want 3 (unchanged)", n)
-		}
+		require.NoError(t, c.admin.QueryRow("SELECT count(*) FROM users WHERE enabled = "+c.bool(true)).Scan(&n))
+		assert.Equal(t, 3, n, "enabled users after the refused write, want 3 (unchanged)")
 	})
 }
 
@@ -291,12 +267,8 @@ func TestSQLiteSessionSettings(t *testing.T) {
 		"mmap_size":  0,
 	} {
 		var got int64
-		if err := db.QueryRow("PRAGMA " + pragma).Scan(&got); err != nil {
-			t.Fatalf("PRAGMA %s: %v", pragma, err)
-		}
-		if got != want {
-			t.Errorf("PRAGMA %s = %d, want %d", pragma, got, want)
-		}
+		require.NoError(t, db.QueryRow("PRAGMA "+pragma).Scan(&got), "PRAGMA %s", pragma)
+		assert.Equal(t, want, got, "PRAGMA %s", pragma)
 	}
 }
 
@@ -311,9 +283,7 @@ func TestSQLStatementTimeout(t *testing.T) {
 		_, err := src.Collect(context.Background())
 		took := time.Since(start)
 		wantErr(t, err, ErrTimeout, "sql.scalars.slow", "timeout")
-		if took > 3*time.Second {
-			t.Errorf("Collect took %v with a 1s timeout", took)
-		}
+		assert.LessOrEqual(t, took, 3*time.Second, "Collect took %v with a 1s timeout", took)
 		t.Logf("timed out after %v: %v", took.Round(time.Millisecond), err)
 		// The database itself stopped the query: it is not left running.
 		var probe string
@@ -328,9 +298,7 @@ func TestSQLStatementTimeout(t *testing.T) {
 		deadline := time.Now().Add(3 * time.Second)
 		for {
 			var n int
-			if err := c.admin.QueryRow(probe).Scan(&n); err != nil {
-				t.Fatal(err)
-			}
+			require.NoError(t, c.admin.QueryRow(probe).Scan(&n))
 			if n == 0 {
 				break
 			}
@@ -341,9 +309,9 @@ func TestSQLStatementTimeout(t *testing.T) {
 		}
 		// The source works again on the next run.
 		cfg.SQL.Scalars = map[string]string{"users": "SELECT count(*) FROM users"}
-		if s, err := mustNew(t, cfg, testOptions()).Collect(context.Background()); err != nil || s.Scalars["users"] != 4 {
-			t.Errorf("after a timeout: %v, %v", s.Scalars, err)
-		}
+		s, err := mustNew(t, cfg, testOptions()).Collect(context.Background())
+		assert.NoError(t, err, "after a timeout")
+		assert.Equal(t, int64(4), s.Scalars["users"], "after a timeout: %v", s.Scalars)
 	})
 }
 
@@ -357,9 +325,8 @@ func TestSQLRowLimit(t *testing.T) {
 		wantErr(t, err, ErrTooManyRows, "sql.users", "more than 3 rows", "max_rows")
 		// Exactly at the limit is fine.
 		cfg.MaxRows = 4
-		if _, err := mustNew(t, cfg, testOptions()).Collect(context.Background()); err != nil {
-			t.Errorf("at the limit: %v", err)
-		}
+		_, err = mustNew(t, cfg, testOptions()).Collect(context.Background())
+		assert.NoError(t, err, "at the limit")
 	})
 }
 
@@ -404,12 +371,10 @@ func TestSQLRejectedRows(t *testing.T) {
 		cfg := c.config()
 		cfg.DefaultRole = "" // u-dave's CUSTOM_ROLE is now unknown
 		s, err := mustNew(t, cfg, testOptions()).Collect(context.Background())
-		if err != nil {
-			t.Fatal(err)
-		}
-		if len(s.Users) != 3 || s.Rejected != 1 || !strings.Contains(s.RejectedReason, `role "CUSTOM_ROLE" is not in roles`) {
-			t.Errorf("%d users, %d rejected (%q); want 3, 1 for the unknown role", len(s.Users), s.Rejected, s.RejectedReason)
-		}
+		require.NoError(t, err)
+		assert.Len(t, s.Users, 3, "users; want 3, 1 rejected for the unknown role")
+		assert.Equal(t, 1, s.Rejected, "rejected (%q); want 1 for the unknown role", s.RejectedReason)
+		assert.Contains(t, s.RejectedReason, `role "CUSTOM_ROLE" is not in roles`, "rejected reason")
 		noRawIDs(t, s, "u-dave")
 	})
 }
@@ -435,9 +400,8 @@ func TestSQLBadDSN(t *testing.T) {
 			t.Logf("%v", err)
 			if d == DriverSQLite {
 				// mode=ro: the missing file was not created.
-				if _, statErr := os.Stat(cfg.SQL.DSN); !errors.Is(statErr, fs.ErrNotExist) {
-					t.Errorf("the source created %s (%v)", cfg.SQL.DSN, statErr)
-				}
+				_, statErr := os.Stat(cfg.SQL.DSN)
+				assert.ErrorIs(t, statErr, fs.ErrNotExist, "the source created %s", cfg.SQL.DSN)
 			}
 		})
 	}
@@ -475,10 +439,9 @@ func TestSQLDSNFromFileAndEnv(t *testing.T) {
 		}
 		return "", false
 	}
-	if _, err := mustNew(t, cfg, opts).Collect(context.Background()); err != nil {
-		t.Errorf("dsn_env: %v", err)
-	}
+	_, err := mustNew(t, cfg, opts).Collect(context.Background())
+	assert.NoError(t, err, "dsn_env")
 	opts.LookupEnv = func(string) (string, bool) { return "", false }
-	_, err := New(cfg, opts)
+	_, err = New(cfg, opts)
 	wantErr(t, err, ErrConfig, "sql.dsn_env", "PM_DSN is not set")
 }

@@ -7,6 +7,9 @@ import (
 	"fmt"
 	"testing"
 	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 // TestSQLSinceFormats passes the since time as Unix seconds (SQLite with
@@ -24,11 +27,9 @@ func TestSQLSinceFormats(t *testing.T) {
 		cfg.SQL.SinceFormat = SinceUnix
 		cfg.SQL.Logons = "SELECT uid AS user_id, 'staff' AS role, 0 AS locked, started AS started_at, ended AS ended_at FROM s WHERE ended IS NULL OR ended > ?"
 		s, err := mustNew(t, cfg, testOptions()).Collect(context.Background())
-		if err != nil {
-			t.Fatal(err)
-		}
-		if len(s.Logons) != 2 || !logonByRaw(t, s.Logons, "2").End.Equal(testNow.Add(-4*time.Hour)) {
-			t.Errorf("logons %+v", s.Logons)
+		require.NoError(t, err)
+		if assert.Len(t, s.Logons, 2, "logons %+v", s.Logons) {
+			assert.True(t, logonByRaw(t, s.Logons, "2").End.Equal(testNow.Add(-4*time.Hour)), "logons %+v", s.Logons)
 		}
 	})
 	t.Run("time", func(t *testing.T) {
@@ -42,11 +43,9 @@ func TestSQLSinceFormats(t *testing.T) {
 		cfg.SQL.SinceFormat = SinceTime
 		cfg.SQL.Logons = "SELECT uid AS user_id, 'staff' AS role, false AS locked, started AS started_at, ended AS ended_at FROM s WHERE ended IS NULL OR ended > $1"
 		s, err := mustNew(t, cfg, testOptions()).Collect(context.Background())
-		if err != nil {
-			t.Fatal(err)
-		}
-		if len(s.Logons) != 1 || !logonByRaw(t, s.Logons, "1").Start.Equal(testNow.Add(-time.Hour)) {
-			t.Errorf("logons %+v", s.Logons)
+		require.NoError(t, err)
+		if assert.Len(t, s.Logons, 1, "logons %+v", s.Logons) {
+			assert.True(t, logonByRaw(t, s.Logons, "1").Start.Equal(testNow.Add(-time.Hour)), "logons %+v", s.Logons)
 		}
 	})
 }

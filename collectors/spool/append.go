@@ -37,7 +37,7 @@ func (s *Spool) Append(ctx context.Context, payload []byte) (uint64, error) {
 	buf := make([]byte, headerSize+len(payload))
 	copy(buf[headerSize:], payload)
 	payloadCRC := crc32.Checksum(payload, castagnoli)
-	now := s.cfg.Now().UnixNano()
+	now := s.cfg.Clock.Now().UnixNano()
 
 	s.mu.Lock()
 	seq, drop, err := s.appendLocked(buf, payloadCRC, now)

@@ -6,6 +6,9 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 // TestConcurrentAppendsGroupCommit: many goroutines append with Sync on;
@@ -26,21 +29,14 @@ func TestConcurrentAppendsGroupCommit(t *testing.T) {
 			for i := range each {
 				key := w*each + i
 				seq, err := s.Append(t.Context(), payloadFor(key))
-				if err != nil {
-					t.Errorf("Append: %v", err)
+				if !assert.NoError(t, err, "Append") {
 					return
 				}
-				if seq <= last {
-					t.Errorf("worker %d: seq %d after %d", w, seq, last)
-				}
+				assert.Greater(t, seq, last, "worker %d: seq after the last", w)
 				last = seq
-				if d := s.Stats().DurableSeq; d < seq {
-					t.Errorf("Append returned seq %d with DurableSeq %d", seq, d)
-				}
+				assert.GreaterOrEqual(t, s.Stats().DurableSeq, seq, "Append returned seq %d with a lower DurableSeq", seq)
 				mu.Lock()
-				if _, dup := bySeq[seq]; dup {
-					t.Errorf("seq %d handed out twice", seq)
-				}
+				assert.NotContains(t, bySeq, seq, "seq %d handed out twice", seq)
 				bySeq[seq] = key
 				mu.Unlock()
 			}
@@ -53,21 +49,15 @@ func TestConcurrentAppendsGroupCommit(t *testing.T) {
 		seqs = append(seqs, seq)
 	}
 	slices.Sort(seqs)
-	if !slices.Equal(seqs, seqRange(1, n)) {
-		t.Fatalf("seqs are not 1..%d: %v", n, seqs)
-	}
+	require.Equal(t, seqRange(1, n), seqs, "seqs are not 1..%d", n)
 	st := s.Stats()
 	t.Logf("%d appends, %d syncs", n, st.Syncs)
-	if st.Syncs >= n {
-		t.Errorf("%d syncs for %d concurrent appends: no group commit", st.Syncs, n)
-	}
+	assert.Less(t, st.Syncs, uint64(n), "%d syncs for %d concurrent appends: no group commit", st.Syncs, n)
 	closeSpool(t, s)
 
 	s = openSpool(t, dir, cfg)
 	recs := pendingAll(t, s, 0)
-	if !slices.Equal(seqsOf(recs), seqRange(1, n)) {
-		t.Fatalf("after restart, %d records", len(recs))
-	}
+	require.Equal(t, seqRange(1, n), seqsOf(recs), "after restart, %d records", len(recs))
 	checkPayloads(t, recs, func(seq uint64) int { return bySeq[seq] })
 }
 
@@ -84,8 +74,7 @@ func TestConsumerWhileAppending(t *testing.T) {
 	for w := range workers {
 		wg.Go(func() {
 			for i := range each {
-				if _, err := s.Append(t.Context(), payloadFor(w*each+i)); err != nil {
-					t.Errorf("Append: %v", err)
+				if _, err := s.Append(t.Context(), payloadFor(w*each+i)); !assert.NoError(t, err, "Append") {
 					return
 				}
 			}
@@ -95,25 +84,19 @@ func TestConsumerWhileAppending(t *testing.T) {
 	deadline := time.Now().Add(30 * time.Second)
 	for uint64(len(got)) < n && time.Now().Before(deadline) {
 		recs, err := s.Pending(0, 7, 1<<20) // from the ack mark on
-		if err != nil {
-			t.Fatalf("Pending: %v", err)
-		}
+		require.NoError(t, err, "Pending")
 		if len(recs) == 0 {
 			time.Sleep(time.Millisecond) // waiting for appends
 			continue
 		}
 		got = append(got, seqsOf(recs)...)
-		if err := s.Ack(recs[len(recs)-1].Seq); err != nil {
-			t.Fatalf("Ack: %v", err)
-		}
+		require.NoError(t, s.Ack(recs[len(recs)-1].Seq), "Ack")
 	}
 	wg.Wait()
-	if !slices.Equal(got, seqRange(1, n)) {
-		t.Fatalf("consumer saw %d records, not 1..%d once each", len(got), n)
-	}
-	if st := s.Stats(); st.Records != 0 || st.Segments != 1 {
-		t.Errorf("after acking all, Stats = %+v", st)
-	}
+	require.Equal(t, seqRange(1, n), got, "consumer saw %d records, not 1..%d once each", len(got), n)
+	st := s.Stats()
+	assert.Zero(t, st.Records, "after acking all, Stats = %+v", st)
+	assert.Equal(t, 1, st.Segments, "after acking all, Stats = %+v", st)
 }
 
 // BenchmarkAppend measures durable appends per second: serial (one sync per
@@ -129,24 +112,20 @@ func BenchmarkAppend(b *testing.B) {
 			cfg := DefaultConfig()
 			cfg.MaxBytes = 1 << 30
 			s, err := Open(b.TempDir(), cfg)
-			if err != nil {
-				b.Fatal(err)
-			}
+			require.NoError(b, err)
 			defer s.Close()
 			b.SetBytes(int64(len(payload)))
 			b.ResetTimer()
 			if par == 0 {
 				for range b.N {
-					if _, err := s.Append(b.Context(), payload); err != nil {
-						b.Fatal(err)
-					}
+					_, err := s.Append(b.Context(), payload)
+					require.NoError(b, err)
 				}
 			} else {
 				b.SetParallelism(par)
 				b.RunParallel(func(pb *testing.PB) {
 					for pb.Next() {
-						if _, err := s.Append(b.Context(), payload); err != nil {
-							b.Error(err)
+						if _, err := s.Append(b.Context(), payload); !assert.NoError(b, err) {
 							return
 						}
 					}

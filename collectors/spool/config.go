@@ -3,7 +3,8 @@ package spool
 import (
 	"fmt"
 	"log/slog"
-	"time"
+
+	"github.com/licmesh/licmesh/licensing/clock"
 )
 
 // Defaults and limits of Config.
@@ -37,8 +38,8 @@ type Config struct {
 	// before reading, so nothing unsynced ever reaches a master) and at
 	// Close; a crash can lose the latest records and reuse their seqs.
 	Sync bool
-	// Now stamps records; nil means time.Now.
-	Now func() time.Time
+	// Clock stamps records; nil means the system clock.
+	Clock clock.Clock
 	// Logger gets recovery and full-spool events; nil discards them.
 	Logger *slog.Logger
 	// OnFull, when set, is called after Append dropped an old segment to make
@@ -75,8 +76,8 @@ func (c Config) Validate() error {
 
 // withDefaults fills the optional fields.
 func (c Config) withDefaults() Config {
-	if c.Now == nil {
-		c.Now = time.Now
+	if c.Clock == nil {
+		c.Clock = clock.System{}
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)

@@ -4,9 +4,11 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
-	"slices"
 	"testing"
 	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 // stateOnDisk reads dir's state file as the masters' peer would see it
@@ -14,13 +16,9 @@ import (
 func stateOnDisk(t *testing.T, dir string) persisted {
 	t.Helper()
 	raw, err := os.ReadFile(filepath.Join(dir, stateFile))
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	var st persisted
-	if err := json.Unmarshal(raw, &st); err != nil {
-		t.Fatalf("state file %q: %v", raw, err)
-	}
+	require.NoError(t, json.Unmarshal(raw, &st), "state file %q", raw)
 	return st
 }
 
@@ -30,31 +28,22 @@ func TestEpochChosenOnceAndKept(t *testing.T) {
 	dir := t.TempDir()
 	s := openSpool(t, dir, cfg)
 	want := uint64(clock.Now().UnixNano())
-	if s.Epoch() != want || s.Stats().Epoch != want {
-		t.Fatalf("Epoch() = %d, Stats().Epoch = %d; want the creation time %d", s.Epoch(), s.Stats().Epoch, want)
-	}
-	if got := stateOnDisk(t, dir).Epoch; got != want {
-		t.Fatalf("state file epoch = %d right after Open, want %d", got, want)
-	}
+	require.Equal(t, want, s.Epoch(), "Epoch(), want the creation time")
+	require.Equal(t, want, s.Stats().Epoch, "Stats().Epoch, want the creation time")
+	require.Equal(t, want, stateOnDisk(t, dir).Epoch, "state file epoch right after Open")
 	appendN(t, s, 0, 5)
 	closeSpool(t, s)
 
 	// A restart later keeps the epoch: the seqs continue in it.
 	clock.Advance(time.Hour)
 	s = openSpool(t, dir, cfg)
-	if s.Epoch() != want {
-		t.Errorf("after restart, Epoch() = %d, want %d", s.Epoch(), want)
-	}
-	if got := appendN(t, s, 5, 1); got[0] != 6 {
-		t.Errorf("after restart, next seq = %d", got[0])
-	}
+	assert.Equal(t, want, s.Epoch(), "after restart, Epoch()")
+	assert.Equal(t, uint64(6), appendN(t, s, 5, 1)[0], "after restart, next seq")
 
 	// A spool in another (or a wiped) directory, created later, starts a
 	// higher epoch.
 	other := openSpool(t, t.TempDir(), cfg)
-	if other.Epoch() <= want {
-		t.Errorf("a spool created an hour later has epoch %d, not above %d", other.Epoch(), want)
-	}
+	assert.Greater(t, other.Epoch(), want, "a spool created an hour later has an epoch not above the first")
 }
 
 // TestEpochForOldStateFile: a state file written before epochs existed gets
@@ -65,31 +54,22 @@ func TestEpochForOldStateFile(t *testing.T) {
 	dir := t.TempDir()
 	s := openSpool(t, dir, cfg)
 	appendN(t, s, 0, 10)
-	if err := s.Ack(4); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, s.Ack(4))
 	closeSpool(t, s)
 	old := `{"version":1,"acked_seq":4,"next_seq":11,"dropped_records":0,"dropped_segments":0}`
-	if err := os.WriteFile(filepath.Join(dir, stateFile), []byte(old), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, os.WriteFile(filepath.Join(dir, stateFile), []byte(old), 0o600))
 
 	clock.Advance(time.Minute)
 	s = openSpool(t, dir, cfg)
 	epoch := s.Epoch()
-	if epoch < uint64(clock.Now().UnixNano()) {
-		t.Fatalf("epoch %d for an old state file, want at least the time now %d", epoch, clock.Now().UnixNano())
-	}
-	if got := seqsOf(pendingAll(t, s, 0)); !slices.Equal(got, seqRange(5, 10)) {
-		t.Errorf("Pending = %v, want 5..10", got)
-	}
-	if st := stateOnDisk(t, dir); st.Epoch != epoch || st.AckedSeq != 4 {
-		t.Errorf("state file = %+v, want epoch %d saved and acked_seq kept", st, epoch)
-	}
+	require.GreaterOrEqual(t, epoch, uint64(clock.Now().UnixNano()), "epoch for an old state file, want at least the time now")
+	assert.Equal(t, seqRange(5, 10), seqsOf(pendingAll(t, s, 0)), "Pending, want 5..10")
+	st := stateOnDisk(t, dir)
+	assert.Equal(t, epoch, st.Epoch, "state file = %+v, want the epoch saved", st)
+	assert.Equal(t, uint64(4), st.AckedSeq, "state file = %+v, want acked_seq kept", st)
 	closeSpool(t, s)
-	if s = openSpool(t, dir, cfg); s.Epoch() != epoch {
-		t.Errorf("reopened: epoch %d, want %d", s.Epoch(), epoch)
-	}
+	s = openSpool(t, dir, cfg)
+	assert.Equal(t, epoch, s.Epoch(), "reopened: epoch")
 }
 
 // TestEpochAfterLostStateFile: without the state file the old epoch is
@@ -107,17 +87,11 @@ func TestEpochAfterLostStateFile(t *testing.T) {
 	last := clock.Now()
 	appendN(t, s, 3, 1)
 	closeSpool(t, s)
-	if err := os.Remove(filepath.Join(dir, stateFile)); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, os.Remove(filepath.Join(dir, stateFile)))
 
 	clock.Advance(-3 * time.Hour) // the clock was set back
 	s = openSpool(t, dir, cfg)
-	if s.Epoch() <= first || s.Epoch() <= uint64(last.UnixNano()) {
-		t.Fatalf("epoch %d after losing the state file; the old one was %d, the newest record %d",
-			s.Epoch(), first, last.UnixNano())
-	}
-	if got := appendN(t, s, 4, 1); got[0] != 5 {
-		t.Errorf("next seq = %d, want 5 (the segments still say where seqs stand)", got[0])
-	}
+	require.Greater(t, s.Epoch(), first, "epoch after losing the state file, against the old one")
+	require.Greater(t, s.Epoch(), uint64(last.UnixNano()), "epoch after losing the state file, against the newest record")
+	assert.Equal(t, uint64(5), appendN(t, s, 4, 1)[0], "next seq, want 5 (the segments still say where seqs stand)")
 }

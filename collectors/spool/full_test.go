@@ -2,9 +2,11 @@ package spool
 
 import (
 	"os"
-	"slices"
 	"sync"
 	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 // diskBytes sums the sizes of dir's segment files.
@@ -13,9 +15,7 @@ func diskBytes(t testing.TB, dir string) int64 {
 	var total int64
 	for _, f := range segmentFiles(t, dir) {
 		fi, err := os.Stat(f)
-		if err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, err)
 		total += fi.Size()
 	}
 	return total
@@ -35,42 +35,35 @@ func TestFullDropsOldest(t *testing.T) {
 	s := openSpool(t, dir, cfg)
 	const n = 1000 // ~57 KiB of records into a 16 KiB spool
 	for i := range n {
-		if _, err := s.Append(t.Context(), payloadFor(i)); err != nil {
-			t.Fatalf("Append(%d) on a full spool: %v", i, err)
-		}
-		if st := s.Stats(); st.Bytes > cfg.MaxBytes {
-			t.Fatalf("after %d appends, %d bytes > max %d", i+1, st.Bytes, cfg.MaxBytes)
-		}
+		_, err := s.Append(t.Context(), payloadFor(i))
+		require.NoError(t, err, "Append(%d) on a full spool", i)
+		require.LessOrEqual(t, s.Stats().Bytes, cfg.MaxBytes, "after %d appends, bytes over the max", i+1)
 	}
 	st := s.Stats()
-	if got := diskBytes(t, dir); got != st.Bytes || got > cfg.MaxBytes {
-		t.Errorf("segments hold %d bytes on disk, Stats says %d, max %d", got, st.Bytes, cfg.MaxBytes)
-	}
-	if st.DroppedRecords == 0 || st.DroppedSegments == 0 {
-		t.Fatalf("nothing dropped: %+v", st)
-	}
+	got := diskBytes(t, dir)
+	assert.Equal(t, st.Bytes, got, "segments hold bytes on disk, Stats says")
+	assert.LessOrEqual(t, got, cfg.MaxBytes, "segments hold more bytes on disk than the max")
+	require.NotZero(t, st.DroppedRecords, "nothing dropped: %+v", st)
+	require.NotZero(t, st.DroppedSegments, "nothing dropped: %+v", st)
 	// The newest records are all there, the oldest are the ones gone, and
 	// the loss is one gap that Stats accounts for exactly.
 	recs := pendingAll(t, s, 0)
-	if !slices.Equal(seqsOf(recs), seqRange(st.DroppedRecords+1, n)) {
-		t.Fatalf("Pending seqs = %v..., dropped %d", seqsOf(recs)[:3], st.DroppedRecords)
-	}
+	require.Equal(t, seqRange(st.DroppedRecords+1, n), seqsOf(recs), "Pending seqs, dropped %d", st.DroppedRecords)
 	checkPayloads(t, recs, identity)
-	if st.LastDropped.Last+1 != recs[0].Seq || st.FirstSeq != recs[0].Seq {
-		t.Errorf("LastDropped = %+v, FirstSeq %d; first pending %d", st.LastDropped, st.FirstSeq, recs[0].Seq)
-	}
+	assert.Equal(t, recs[0].Seq, st.LastDropped.Last+1, "LastDropped = %+v; first pending %d", st.LastDropped, recs[0].Seq)
+	assert.Equal(t, recs[0].Seq, st.FirstSeq, "FirstSeq; first pending %d", recs[0].Seq)
 	mu.Lock()
-	if uint64(len(alerts)) != st.DroppedSegments || alerts[len(alerts)-1].DroppedRecords != st.DroppedRecords {
-		t.Errorf("OnFull called %d times for %d dropped segments", len(alerts), st.DroppedSegments)
+	if assert.Len(t, alerts, int(st.DroppedSegments), "OnFull calls for %d dropped segments", st.DroppedSegments) {
+		assert.Equal(t, st.DroppedRecords, alerts[len(alerts)-1].DroppedRecords, "DroppedRecords in the last OnFull")
 	}
 	mu.Unlock()
 	closeSpool(t, s)
 
 	// The lifetime counts survive a restart.
 	s = openSpool(t, dir, cfg)
-	if got := s.Stats(); got.DroppedRecords != st.DroppedRecords || got.DroppedSegments != st.DroppedSegments {
-		t.Errorf("after restart, dropped %d/%d, want %d/%d", got.DroppedRecords, got.DroppedSegments, st.DroppedRecords, st.DroppedSegments)
-	}
+	after := s.Stats()
+	assert.Equal(t, st.DroppedRecords, after.DroppedRecords, "after restart, dropped records")
+	assert.Equal(t, st.DroppedSegments, after.DroppedSegments, "after restart, dropped segments")
 }
 
 // TestFullCountsOnlyUnacked: dropping a segment whose records a master
@@ -85,16 +78,14 @@ func TestFullCountsOnlyUnacked(t *testing.T) {
 	appendN(t, s, 0, 30)
 	// Ack part of the first segment, then fill: the first drop loses only
 	// the unacknowledged rest of it.
-	if err := s.Ack(20); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, s.Ack(20))
 	i := 30
 	for s.Stats().DroppedSegments == 0 {
 		appendN(t, s, i, 1)
 		i++
 	}
 	st := s.Stats()
-	if st.LastDropped.First != 21 || st.DroppedRecords != st.LastDropped.Last-20 || called != 1 {
-		t.Errorf("Stats = %+v, OnFull calls %d; want a drop from 21 counting only unacked records", st, called)
-	}
+	assert.Equal(t, uint64(21), st.LastDropped.First, "Stats = %+v, want a drop from 21", st)
+	assert.Equal(t, st.LastDropped.Last-20, st.DroppedRecords, "Stats = %+v, want only unacked records counted", st)
+	assert.Equal(t, 1, called, "OnFull calls")
 }

@@ -1,12 +1,12 @@
 package spool
 
 import (
-	"bytes"
 	"errors"
 	"os"
 	"path/filepath"
-	"slices"
 	"testing"
+
+	"github.com/stretchr/testify/require"
 )
 
 func FuzzDecodeRecord(f *testing.F) {
@@ -22,21 +22,17 @@ func FuzzDecodeRecord(f *testing.F) {
 	f.Fuzz(func(t *testing.T, b []byte) {
 		rec, n, err := decodeRecord(b)
 		if err != nil {
-			if !errors.Is(err, errShort) && !errors.Is(err, errCorrupt) {
-				t.Fatalf("error %v is neither short nor corrupt", err)
-			}
+			require.True(t, errors.Is(err, errShort) || errors.Is(err, errCorrupt), "error %v is neither short nor corrupt", err)
 			return
 		}
-		if n < headerSize || n > len(b) || len(rec.Payload) != n-headerSize || rec.Seq == 0 {
-			t.Fatalf("decoded %d bytes of %d, payload %d, seq %d", n, len(b), len(rec.Payload), rec.Seq)
-		}
-		if again := encodeRecord(rec.Seq, rec.Time.UnixNano(), rec.Payload); !bytes.Equal(again, b[:n]) {
-			t.Fatalf("re-encoding differs:\n%x\n%x", again, b[:n])
-		}
+		require.GreaterOrEqual(t, n, headerSize, "decoded bytes")
+		require.LessOrEqual(t, n, len(b), "decoded bytes")
+		require.Len(t, rec.Payload, n-headerSize, "payload")
+		require.NotZero(t, rec.Seq, "seq")
+		require.Equal(t, b[:n], encodeRecord(rec.Seq, rec.Time.UnixNano(), rec.Payload), "re-encoding differs")
 		for cut := range n {
-			if _, _, err := decodeRecord(b[:cut]); !errors.Is(err, errShort) {
-				t.Fatalf("prefix of %d bytes: %v, want errShort", cut, err)
-			}
+			_, _, err := decodeRecord(b[:cut])
+			require.ErrorIs(t, err, errShort, "prefix of %d bytes", cut)
 		}
 	})
 }
@@ -55,44 +51,30 @@ func FuzzOpenSegment(f *testing.F) {
 	f.Add([]byte("SP\x01\x00garbage"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		dir := scratchDir(t)
-		if err := os.WriteFile(filepath.Join(dir, segmentName(1)), data, 0o600); err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, os.WriteFile(filepath.Join(dir, segmentName(1)), data, 0o600))
 		cfg := smallConfig(t, newTestClock())
 		cfg.Logger = nil
 		cfg.Sync = false
 		s, err := Open(dir, cfg)
-		if err != nil {
-			t.Fatalf("Open of a damaged segment failed: %v", err)
-		}
+		require.NoError(t, err, "Open of a damaged segment failed")
 		recs, err := s.Pending(0, 1<<20, 1<<30)
-		if err != nil {
-			t.Fatalf("Pending: %v", err)
+		require.NoError(t, err, "Pending")
+		for i, r := range recs {
+			require.Equal(t, uint64(i+1), r.Seq, "recovered seqs %v are not 1..n", seqsOf(recs))
 		}
-		if !slices.Equal(seqsOf(recs), seqRange(1, uint64(len(recs)))) {
-			t.Fatalf("recovered seqs %v are not 1..n", seqsOf(recs))
-		}
-		st := s.Stats()
-		if st.Records != uint64(len(recs)) {
-			t.Fatalf("Stats.Records %d, Pending %d", st.Records, len(recs))
-		}
+		require.Equal(t, uint64(len(recs)), s.Stats().Records, "Stats.Records against Pending")
 		seq, err := s.Append(t.Context(), []byte("after"))
-		if err != nil || seq <= uint64(len(recs)) {
-			t.Fatalf("Append after recovery = %d, %v", seq, err)
-		}
-		if err := s.Close(); err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, err, "Append after recovery")
+		require.Greater(t, seq, uint64(len(recs)), "Append after recovery")
+		require.NoError(t, s.Close())
 		// Recovery is stable: a second Open finds what the first kept.
 		s, err = Open(dir, cfg)
-		if err != nil {
-			t.Fatalf("second Open: %v", err)
-		}
+		require.NoError(t, err, "second Open")
 		defer s.Close()
 		again, err := s.Pending(0, 1<<20, 1<<30)
-		if err != nil || len(again) != len(recs)+1 || again[len(again)-1].Seq != seq {
-			t.Fatalf("second Open: %d records (%v), want %d then seq %d", len(again), err, len(recs), seq)
-		}
+		require.NoError(t, err, "second Open")
+		require.Len(t, again, len(recs)+1, "second Open")
+		require.Equal(t, seq, again[len(again)-1].Seq, "second Open: the last record")
 	})
 }
 

@@ -8,31 +8,18 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/licmesh/licmesh/licensing/clock/clocktest"
 )
 
-// testClock is an injected clock that moves only when told.
-type testClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func newTestClock() *testClock {
-	return &testClock{now: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)}
-}
-
-func (c *testClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *testClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
+// newTestClock is an injected clock that moves only when told.
+func newTestClock() *clocktest.Fake {
+	return clocktest.New(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC))
 }
 
 // tWriter sends log lines to t.Log.
@@ -46,13 +33,13 @@ func (w tWriter) Write(p []byte) (int, error) {
 
 // smallConfig is a spool of 4 KiB segments and 16 KiB in all, so tests
 // cross segment boundaries and the bound with few records.
-func smallConfig(t testing.TB, clock *testClock) Config {
+func smallConfig(t testing.TB, clock *clocktest.Fake) Config {
 	t.Helper()
 	cfg := DefaultConfig()
 	cfg.MaxRecordBytes = 1 << 10
 	cfg.SegmentBytes = 4 << 10
 	cfg.MaxBytes = 16 << 10
-	cfg.Now = clock.Now
+	cfg.Clock = clock
 	cfg.Logger = slog.New(slog.NewTextHandler(tWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	return cfg
 }
@@ -61,12 +48,10 @@ func smallConfig(t testing.TB, clock *testClock) Config {
 func openSpool(t testing.TB, dir string, cfg Config) *Spool {
 	t.Helper()
 	s, err := Open(dir, cfg)
-	if err != nil {
-		t.Fatalf("Open(%s): %v", dir, err)
-	}
+	require.NoError(t, err, "Open(%s)", dir)
 	t.Cleanup(func() {
-		if err := s.Close(); err != nil && !errors.Is(err, ErrClosed) {
-			t.Errorf("Close: %v", err)
+		if err := s.Close(); !errors.Is(err, ErrClosed) {
+			assert.NoError(t, err, "Close")
 		}
 	})
 	return s
@@ -75,9 +60,7 @@ func openSpool(t testing.TB, dir string, cfg Config) *Spool {
 // closeSpool closes s, failing the test on error.
 func closeSpool(t testing.TB, s *Spool) {
 	t.Helper()
-	if err := s.Close(); err != nil {
-		t.Fatalf("Close: %v", err)
-	}
+	require.NoError(t, s.Close(), "Close")
 }
 
 // payloadFor is the payload the tests store under key i.
@@ -91,9 +74,7 @@ func appendN(t testing.TB, s *Spool, from, n int) []uint64 {
 	seqs := make([]uint64, 0, n)
 	for i := from; i < from+n; i++ {
 		seq, err := s.Append(t.Context(), payloadFor(i))
-		if err != nil {
-			t.Fatalf("Append(%d): %v", i, err)
-		}
+		require.NoError(t, err, "Append(%d)", i)
 		seqs = append(seqs, seq)
 	}
 	return seqs
@@ -103,9 +84,7 @@ func appendN(t testing.TB, s *Spool, from, n int) []uint64 {
 func pendingAll(t testing.TB, s *Spool, afterSeq uint64) []Record {
 	t.Helper()
 	recs, err := s.Pending(afterSeq, 1<<20, 1<<30)
-	if err != nil {
-		t.Fatalf("Pending(%d): %v", afterSeq, err)
-	}
+	require.NoError(t, err, "Pending(%d)", afterSeq)
 	return recs
 }
 
@@ -131,9 +110,7 @@ func seqRange(from, to uint64) []uint64 {
 func segmentFiles(t testing.TB, dir string) []string {
 	t.Helper()
 	matches, err := filepath.Glob(filepath.Join(dir, "seg-*.log"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	sort.Strings(matches)
 	return matches
 }
@@ -143,17 +120,11 @@ func copyDir(t testing.TB, src string) string {
 	t.Helper()
 	dst := scratchDir(t)
 	entries, err := os.ReadDir(src)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	for _, e := range entries {
 		raw, err := os.ReadFile(filepath.Join(src, e.Name()))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(filepath.Join(dst, e.Name()), raw, 0o600); err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, err)
+		require.NoError(t, os.WriteFile(filepath.Join(dst, e.Name()), raw, 0o600))
 	}
 	return dst
 }
@@ -162,9 +133,7 @@ func copyDir(t testing.TB, src string) string {
 func checkPayloads(t testing.TB, recs []Record, key func(seq uint64) int) {
 	t.Helper()
 	for _, r := range recs {
-		if want := payloadFor(key(r.Seq)); !bytes.Equal(r.Payload, want) {
-			t.Fatalf("seq %d: payload %q, want %q", r.Seq, r.Payload, want)
-		}
+		require.Equal(t, payloadFor(key(r.Seq)), r.Payload, "seq %d: payload", r.Seq)
 	}
 }
 

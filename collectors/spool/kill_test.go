@@ -6,9 +6,11 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"slices"
 	"sync"
 	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 // killChildEnv names the spool dir when the test binary runs as the child of
@@ -66,13 +68,9 @@ func TestKill9(t *testing.T) {
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(), killChildEnv+"="+dir)
 	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	cmd.Stderr = tWriter{t}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, cmd.Start())
 	t.Cleanup(func() {
 		cmd.Process.Kill()
 		cmd.Wait()
@@ -82,17 +80,12 @@ func TestKill9(t *testing.T) {
 	for len(acked) < 500 && sc.Scan() {
 		var seq uint64
 		var key int
-		if _, err := fmt.Sscanf(sc.Text(), "%d %d", &seq, &key); err != nil {
-			t.Fatalf("child said %q: %v", sc.Text(), err)
-		}
+		_, err := fmt.Sscanf(sc.Text(), "%d %d", &seq, &key)
+		require.NoError(t, err, "child said %q", sc.Text())
 		acked[seq] = key
 	}
-	if len(acked) < 500 {
-		t.Fatalf("child stopped after %d appends: %v", len(acked), sc.Err())
-	}
-	if err := cmd.Process.Kill(); err != nil {
-		t.Fatal(err)
-	}
+	require.GreaterOrEqual(t, len(acked), 500, "child stopped early: %v", sc.Err())
+	require.NoError(t, cmd.Process.Kill())
 	cmd.Wait()
 	// Appends that returned before the kill but were not read yet.
 	for sc.Scan() {
@@ -109,19 +102,14 @@ func TestKill9(t *testing.T) {
 	st := s.Stats()
 	t.Logf("after kill -9: %+v", st)
 	recs := pendingAll(t, s, 0)
-	if !slices.Equal(seqsOf(recs), seqRange(1, st.LastSeq)) || st.CorruptSegments != 0 {
-		t.Fatalf("recovered seqs are not 1..%d (%d records, stats %+v)", st.LastSeq, len(recs), st)
-	}
+	require.Equal(t, seqRange(1, st.LastSeq), seqsOf(recs), "recovered seqs are not 1..%d (stats %+v)", st.LastSeq, st)
+	require.Zero(t, st.CorruptSegments, "stats %+v", st)
 	got := map[uint64][]byte{}
 	for _, r := range recs {
 		got[r.Seq] = r.Payload
 	}
 	for seq, key := range acked {
-		if string(got[seq]) != string(payloadFor(key)) {
-			t.Fatalf("seq %d: payload %q after the kill, want %q", seq, got[seq], payloadFor(key))
-		}
+		require.Equal(t, string(payloadFor(key)), string(got[seq]), "seq %d: payload after the kill", seq)
 	}
-	if next := appendN(t, s, 0, 1)[0]; next != st.LastSeq+1 {
-		t.Errorf("next seq %d, want %d", next, st.LastSeq+1)
-	}
+	assert.Equal(t, st.LastSeq+1, appendN(t, s, 0, 1)[0], "next seq")
 }

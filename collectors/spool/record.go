@@ -23,7 +23,7 @@ var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 type Record struct {
 	// Seq is the record's sequence number.
 	Seq uint64
-	// Time is when it was appended, by Config.Now.
+	// Time is when it was appended, by Config.Clock.
 	Time time.Time
 	// Payload is the caller's bytes; the slice is the caller's to keep.
 	Payload []byte

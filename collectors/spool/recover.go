@@ -111,7 +111,7 @@ func (s *Spool) newEpoch() uint64 {
 	for _, seg := range s.segs {
 		newest = max(newest, seg.newest)
 	}
-	epoch := uint64(max(s.cfg.Now().UnixNano(), newest+1, 1))
+	epoch := uint64(max(s.cfg.Clock.Now().UnixNano(), newest+1, 1))
 	s.log.Info("spool: new epoch", "epoch", epoch, "next_seq", s.next)
 	return epoch
 }

@@ -4,23 +4,21 @@ import (
 	"bytes"
 	"os"
 	"path/filepath"
-	"slices"
 	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 // recordOffsets returns where each record of a clean segment file starts.
 func recordOffsets(t testing.TB, path string) []int {
 	t.Helper()
 	raw, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	var offs []int
 	for off := 0; off < len(raw); {
 		_, n, err := decodeRecord(raw[off:])
-		if err != nil {
-			t.Fatalf("%s at %d: %v", path, off, err)
-		}
+		require.NoError(t, err, "%s at %d", path, off)
 		offs = append(offs, off)
 		off += n
 	}
@@ -37,9 +35,7 @@ func twoSegments(t *testing.T, cfg Config, n int) (string, string) {
 	dir := copyDir(t, s.dir)
 	closeSpool(t, s)
 	segs := segmentFiles(t, dir)
-	if len(segs) < 2 {
-		t.Fatalf("%d segments; the test wants two", len(segs))
-	}
+	require.GreaterOrEqual(t, len(segs), 2, "segments; the test wants two")
 	return dir, segs[len(segs)-1]
 }
 
@@ -52,35 +48,27 @@ func TestTornTailAtEveryOffset(t *testing.T) {
 	offs := recordOffsets(t, last)
 	start := offs[len(offs)-1]
 	fi, err := os.Stat(last)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	end := int(fi.Size())
 
 	for cut := start; cut < end; cut++ {
 		dir := copyDir(t, pristine)
-		if err := os.Truncate(filepath.Join(dir, filepath.Base(last)), int64(cut)); err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, os.Truncate(filepath.Join(dir, filepath.Base(last)), int64(cut)))
 		s := openSpool(t, dir, cfg)
 		st := s.Stats()
-		if st.TornBytes != int64(cut-start) || st.CorruptSegments != 0 || st.LastSeq != n-1 {
-			t.Fatalf("cut at %d: Stats = %+v; want %d torn bytes, nothing corrupt, last seq %d", cut, st, cut-start, n-1)
-		}
+		require.Equal(t, int64(cut-start), st.TornBytes, "cut at %d: Stats = %+v; want the torn bytes", cut, st)
+		require.Zero(t, st.CorruptSegments, "cut at %d: Stats = %+v; want nothing corrupt", cut, st)
+		require.Equal(t, uint64(n-1), st.LastSeq, "cut at %d: Stats = %+v; want the last seq", cut, st)
 		recs := pendingAll(t, s, 0)
-		if !slices.Equal(seqsOf(recs), seqRange(1, n-1)) {
-			t.Fatalf("cut at %d: Pending seqs = %v", cut, seqsOf(recs))
-		}
+		require.Equal(t, seqRange(1, n-1), seqsOf(recs), "cut at %d: Pending seqs", cut)
 		checkPayloads(t, recs, identity)
 		// The torn record was never durable, so its seq is free again.
-		if got := appendN(t, s, n-1, 1); got[0] != n {
-			t.Fatalf("cut at %d: next seq %d, want %d", cut, got[0], n)
-		}
+		require.Equal(t, uint64(n), appendN(t, s, n-1, 1)[0], "cut at %d: next seq", cut)
 		closeSpool(t, s)
 		s = openSpool(t, dir, cfg)
-		if st := s.Stats(); st.TornBytes != 0 || st.LastSeq != n {
-			t.Fatalf("cut at %d: second Open Stats = %+v", cut, st)
-		}
+		st = s.Stats()
+		require.Zero(t, st.TornBytes, "cut at %d: second Open Stats = %+v", cut, st)
+		require.Equal(t, uint64(n), st.LastSeq, "cut at %d: second Open Stats = %+v", cut, st)
 		checkPayloads(t, pendingAll(t, s, 0), identity)
 		closeSpool(t, s)
 	}
@@ -98,23 +86,18 @@ func TestTornTailGarbage(t *testing.T) {
 		dir := copyDir(t, pristine)
 		path := filepath.Join(dir, filepath.Base(last))
 		raw, err := os.ReadFile(path)
-		if err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, err)
 		tail := raw[start:]
 		for i := headerSize / 2; i < len(tail); i++ {
 			tail[i] = fill
 		}
-		if err := os.WriteFile(path, append(raw, bytes.Repeat([]byte{fill}, 100)...), 0o600); err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, os.WriteFile(path, append(raw, bytes.Repeat([]byte{fill}, 100)...), 0o600))
 		s := openSpool(t, dir, cfg)
-		if st := s.Stats(); st.TornBytes == 0 || st.CorruptSegments != 0 || st.LastSeq != n-1 {
-			t.Errorf("%s: Stats = %+v; want a torn tail", name, st)
-		}
-		if got := seqsOf(pendingAll(t, s, 0)); !slices.Equal(got, seqRange(1, n-1)) {
-			t.Errorf("%s: Pending seqs = %v", name, got)
-		}
+		st := s.Stats()
+		assert.NotZero(t, st.TornBytes, "%s: Stats = %+v; want a torn tail", name, st)
+		assert.Zero(t, st.CorruptSegments, "%s: Stats = %+v; want a torn tail", name, st)
+		assert.Equal(t, uint64(n-1), st.LastSeq, "%s: Stats = %+v; want a torn tail", name, st)
+		assert.Equal(t, seqRange(1, n-1), seqsOf(pendingAll(t, s, 0)), "%s: Pending seqs", name)
 	}
 }
 
@@ -125,9 +108,7 @@ func TestCorruptMiddleOfLastSegment(t *testing.T) {
 	const n = 90
 	pristine, last := twoSegments(t, cfg, n)
 	offs := recordOffsets(t, last)
-	if len(offs) < 3 {
-		t.Fatalf("%d records in the last segment; the test wants 3", len(offs))
-	}
+	require.GreaterOrEqual(t, len(offs), 3, "records in the last segment; the test wants 3")
 	victim := len(offs) - 3
 	firstSeq, _ := parseSegmentName(filepath.Base(last))
 	badSeq := firstSeq + uint64(victim)
@@ -136,28 +117,19 @@ func TestCorruptMiddleOfLastSegment(t *testing.T) {
 		dir := copyDir(t, pristine)
 		path := filepath.Join(dir, filepath.Base(last))
 		raw, err := os.ReadFile(path)
-		if err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, err)
 		raw[pos] ^= 0xFF
-		if err := os.WriteFile(path, raw, 0o600); err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, os.WriteFile(path, raw, 0o600))
 		s := openSpool(t, dir, cfg)
 		st := s.Stats()
-		if st.CorruptSegments != 1 || st.TornBytes != 0 || st.SkippedBytes != int64(len(raw)-offs[victim]) {
-			t.Fatalf("flip at %d: Stats = %+v; want one corrupt segment, %d skipped bytes", pos, st, len(raw)-offs[victim])
-		}
-		if got := seqsOf(pendingAll(t, s, 0)); !slices.Equal(got, seqRange(1, badSeq-1)) {
-			t.Fatalf("flip at %d: Pending seqs = %v", pos, got)
-		}
+		require.Equal(t, 1, st.CorruptSegments, "flip at %d: Stats = %+v; want one corrupt segment", pos, st)
+		require.Zero(t, st.TornBytes, "flip at %d: Stats = %+v", pos, st)
+		require.Equal(t, int64(len(raw)-offs[victim]), st.SkippedBytes, "flip at %d: Stats = %+v; skipped bytes", pos, st)
+		require.Equal(t, seqRange(1, badSeq-1), seqsOf(pendingAll(t, s, 0)), "flip at %d: Pending seqs", pos)
 		// The skipped records may have reached a master: their seqs stay used.
-		if got := appendN(t, s, 1000, 1); got[0] <= n {
-			t.Fatalf("flip at %d: next seq %d reuses a skipped one", pos, got[0])
-		}
-		if got := pendingAll(t, s, badSeq-1); len(got) != 1 {
-			t.Fatalf("flip at %d: after the corrupt segment, Pending = %v", pos, seqsOf(got))
-		}
+		require.Greater(t, appendN(t, s, 1000, 1)[0], uint64(n), "flip at %d: next seq reuses a skipped one", pos)
+		got := pendingAll(t, s, badSeq-1)
+		require.Len(t, got, 1, "flip at %d: after the corrupt segment, Pending = %v", pos, seqsOf(got))
 		closeSpool(t, s)
 	}
 }
@@ -173,36 +145,25 @@ func TestCorruptOlderSegment(t *testing.T) {
 	offs := recordOffsets(t, segs[0])
 	victim := len(offs) / 2
 	raw, err := os.ReadFile(segs[0])
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	raw[offs[victim]+headerSize+1] ^= 0x01
-	if err := os.WriteFile(segs[0], raw, 0o600); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, os.WriteFile(segs[0], raw, 0o600))
 	nextFirst, _ := parseSegmentName(filepath.Base(segs[1]))
 
 	s := openSpool(t, dir, cfg)
 	st := s.Stats()
-	if st.CorruptSegments != 1 || st.SkippedBytes != int64(len(raw)-offs[victim]) || st.TornBytes != 0 {
-		t.Errorf("Stats = %+v", st)
-	}
+	assert.Equal(t, 1, st.CorruptSegments, "Stats = %+v", st)
+	assert.Equal(t, int64(len(raw)-offs[victim]), st.SkippedBytes, "Stats = %+v", st)
+	assert.Zero(t, st.TornBytes, "Stats = %+v", st)
 	want := append(seqRange(1, uint64(victim)), seqRange(nextFirst, n)...)
 	recs := pendingAll(t, s, 0)
-	if !slices.Equal(seqsOf(recs), want) {
-		t.Errorf("Pending seqs = %v, want %v", seqsOf(recs), want)
-	}
+	assert.Equal(t, want, seqsOf(recs), "Pending seqs")
 	checkPayloads(t, recs, identity)
-	if got := appendN(t, s, n, 1); got[0] != n+1 {
-		t.Errorf("next seq = %d, want %d", got[0], n+1)
-	}
+	assert.Equal(t, uint64(n+1), appendN(t, s, n, 1)[0], "next seq")
 	// Acknowledging past the damage deletes the damaged segment.
-	if err := s.Ack(nextFirst); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := os.Stat(segs[0]); !os.IsNotExist(err) {
-		t.Errorf("the corrupt segment survived an ack past it: %v", err)
-	}
+	require.NoError(t, s.Ack(nextFirst))
+	_, err = os.Stat(segs[0])
+	assert.ErrorIs(t, err, os.ErrNotExist, "the corrupt segment survived an ack past it")
 }
 
 // TestCorruptionFoundByPending damages a record after Open: Pending skips
@@ -217,24 +178,16 @@ func TestCorruptionFoundByPending(t *testing.T) {
 	offs := recordOffsets(t, segs[0])
 	victim := 10
 	f, err := os.OpenFile(segs[0], os.O_WRONLY, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := f.WriteAt([]byte{0xEE}, int64(offs[victim]+headerSize)); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
+	_, err = f.WriteAt([]byte{0xEE}, int64(offs[victim]+headerSize))
+	require.NoError(t, err)
 	f.Close()
 	nextFirst, _ := parseSegmentName(filepath.Base(segs[1]))
 	want := append(seqRange(1, uint64(victim)), seqRange(nextFirst, n)...)
 	for range 2 {
-		if got := seqsOf(pendingAll(t, s, 0)); !slices.Equal(got, want) {
-			t.Fatalf("Pending seqs = %v, want %v", got, want)
-		}
-		if st := s.Stats(); st.CorruptSegments != 1 {
-			t.Fatalf("Stats = %+v, want one corrupt segment", st)
-		}
+		require.Equal(t, want, seqsOf(pendingAll(t, s, 0)), "Pending seqs")
+		st := s.Stats()
+		require.Equal(t, 1, st.CorruptSegments, "Stats = %+v, want one corrupt segment", st)
 	}
-	if got := appendN(t, s, n, 1); got[0] != n+1 {
-		t.Errorf("next seq = %d", got[0])
-	}
+	assert.Equal(t, uint64(n+1), appendN(t, s, n, 1)[0], "next seq")
 }

@@ -2,11 +2,12 @@ package bench
 
 import (
 	"context"
-	"errors"
 	"testing"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 // tinyConfig keeps the real measurements but shrinks them to test size. The
@@ -29,31 +30,24 @@ func tinyConfig(t *testing.T) Config {
 
 func TestMeasureB0(t *testing.T) {
 	rows, err := MeasureB0(t.Context(), tinyConfig(t))
-	if err != nil {
-		t.Fatalf("MeasureB0: %v", err)
-	}
-	if len(rows) != 4 {
-		t.Fatalf("got %d rows, want 4: %+v", len(rows), rows)
-	}
+	require.NoError(t, err, "MeasureB0")
+	require.Len(t, rows, 4, "rows: %+v", rows)
 	for _, r := range rows {
-		if r.ID != "B0" || r.Value <= 0 || r.Unit == "" || r.Met != nil {
-			t.Errorf("bad row %+v", r)
-		}
+		assert.Equal(t, "B0", r.ID, "bad row %+v", r)
+		assert.Positive(t, r.Value, "bad row %+v", r)
+		assert.NotEmpty(t, r.Unit, "bad row %+v", r)
+		assert.Nil(t, r.Met, "bad row %+v", r)
 	}
-	if rows[1].Value < rows[0].Value {
-		t.Errorf("fsync p99 %v below p50 %v", rows[1].Value, rows[0].Value)
-	}
+	assert.GreaterOrEqual(t, rows[1].Value, rows[0].Value, "fsync p99 below p50")
 }
 
 func TestB0ProbesStopOnCancel(t *testing.T) {
 	ctx, cancel := context.WithCancel(t.Context())
 	cancel()
-	if _, err := TCPRoundTrip(ctx, 10, time.Second); !errors.Is(err, context.Canceled) {
-		t.Errorf("TCPRoundTrip on cancelled ctx: %v, want context.Canceled", err)
-	}
-	if _, err := FsyncLatency(ctx, t.TempDir(), 4096, 10); !errors.Is(err, context.Canceled) {
-		t.Errorf("FsyncLatency on cancelled ctx: %v, want context.Canceled", err)
-	}
+	_, err := TCPRoundTrip(ctx, 10, time.Second)
+	assert.ErrorIs(t, err, context.Canceled, "TCPRoundTrip on cancelled ctx")
+	_, err = FsyncLatency(ctx, t.TempDir(), 4096, 10)
+	assert.ErrorIs(t, err, context.Canceled, "FsyncLatency on cancelled ctx")
 }
 
 // TestSessionB1 runs the raw raft baseline once through the registry and
@@ -62,75 +56,48 @@ func TestB0ProbesStopOnCancel(t *testing.T) {
 func TestSessionB1(t *testing.T) {
 	cfg := tinyConfig(t)
 	s, err := NewSession(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	ms, err := DefaultRegistry().Select([]string{"b1"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	table, err := s.Run(t.Context(), ms, nil)
-	if err != nil {
-		t.Fatalf("Run: %v", err)
-	}
-	if len(table) != 4 {
-		t.Fatalf("got %d rows, want 2 per concurrency: %+v", len(table), table)
-	}
+	require.NoError(t, err, "Run")
+	require.Len(t, table, 4, "want 2 rows per concurrency: %+v", table)
 	byConc, rows, err := s.B1(t.Context())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(rows) != len(table) {
-		t.Errorf("memoized rows %d, table rows %d", len(rows), len(table))
-	}
+	require.NoError(t, err)
+	assert.Len(t, rows, len(table), "memoized rows, table rows %d", len(table))
 	for _, n := range cfg.Concurrency {
 		tp, ok := byConc[n]
-		if !ok {
-			t.Fatalf("no result for concurrency %d", n)
-		}
-		if tp.Ops == 0 || tp.PerSecond <= 0 || tp.Latency.P50 <= 0 || tp.Latency.P99 < tp.Latency.P50 {
-			t.Errorf("concurrency %d: implausible %+v", n, tp)
-		}
-		if tp.Concurrency != n || tp.Window != cfg.Duration {
-			t.Errorf("concurrency %d: got %+v", n, tp)
-		}
+		require.True(t, ok, "no result for concurrency %d", n)
+		// Plausible numbers.
+		assert.NotZero(t, tp.Ops, "concurrency %d: implausible %+v", n, tp)
+		assert.Positive(t, tp.PerSecond, "concurrency %d: implausible %+v", n, tp)
+		assert.Positive(t, tp.Latency.P50, "concurrency %d: implausible %+v", n, tp)
+		assert.GreaterOrEqual(t, tp.Latency.P99, tp.Latency.P50, "concurrency %d: implausible %+v", n, tp)
+		assert.Equal(t, n, tp.Concurrency, "concurrency %d: got %+v", n, tp)
+		assert.Equal(t, cfg.Duration, tp.Window, "concurrency %d: got %+v", n, tp)
 	}
-	if table[0].Name != "raw raft apply c=1" || table[0].Unit != "entries/s" || table[1].Unit != "ms" {
-		t.Errorf("unexpected first rows: %+v", table[:2])
-	}
+	assert.Equal(t, "raw raft apply c=1", table[0].Name, "unexpected first rows: %+v", table[:2])
+	assert.Equal(t, "entries/s", table[0].Unit, "unexpected first rows: %+v", table[:2])
+	assert.Equal(t, "ms", table[1].Unit, "unexpected first rows: %+v", table[:2])
 	// A second measurement would give different counts: equal means memoized.
 	again, _, err := s.B1(t.Context())
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	for n, tp := range byConc {
-		if again[n] != tp {
-			t.Errorf("concurrency %d re-measured: %+v then %+v", n, tp, again[n])
-		}
+		assert.Equal(t, tp, again[n], "concurrency %d re-measured", n)
 	}
 	// Callers get copies: editing one must not change the session's baseline.
 	delete(again, 1)
-	if third, _, _ := s.B1(t.Context()); len(third) != len(cfg.Concurrency) {
-		t.Errorf("session baseline changed through a returned map")
-	}
+	third, _, _ := s.B1(t.Context())
+	assert.Len(t, third, len(cfg.Concurrency), "session baseline changed through a returned map")
 }
 
 func TestRawRaftClusterClose(t *testing.T) {
 	cfg := tinyConfig(t).raftConfig()
 	c, err := NewRawRaftCluster(t.Context(), cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got := len(c.Nodes()); got != 3 {
-		t.Errorf("got %d nodes, want 3", got)
-	}
-	if err := c.Close(); err != nil {
-		t.Fatalf("Close: %v", err)
-	}
-	if err := c.Close(); err != nil {
-		t.Fatalf("second Close: %v", err)
-	}
-	if _, err := NewRawRaftCluster(t.Context(), RawRaftConfig{}); !errors.Is(err, ErrInvalidConfig) {
-		t.Errorf("zero config: %v, want ErrInvalidConfig", err)
-	}
+	require.NoError(t, err)
+	assert.Len(t, c.Nodes(), 3, "nodes")
+	require.NoError(t, c.Close(), "Close")
+	require.NoError(t, c.Close(), "second Close")
+	_, err = NewRawRaftCluster(t.Context(), RawRaftConfig{})
+	assert.ErrorIs(t, err, ErrInvalidConfig, "zero config")
 }

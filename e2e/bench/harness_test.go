@@ -11,12 +11,13 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 func TestConfigValidate(t *testing.T) {
-	if err := DefaultConfig().Validate(); err != nil {
-		t.Fatalf("default config: %v", err)
-	}
+	require.NoError(t, DefaultConfig().Validate(), "default config")
 	for name, edit := range map[string]func(*Config){
 		"zero duration":        func(c *Config) { c.Duration = 0 },
 		"negative warmup":      func(c *Config) { c.Warmup = -time.Second },
@@ -30,12 +31,9 @@ func TestConfigValidate(t *testing.T) {
 	} {
 		cfg := DefaultConfig()
 		edit(&cfg)
-		if err := cfg.Validate(); !errors.Is(err, ErrInvalidConfig) {
-			t.Errorf("%s: got %v, want ErrInvalidConfig", name, err)
-		}
-		if _, err := NewSession(cfg); !errors.Is(err, ErrInvalidConfig) {
-			t.Errorf("%s: NewSession got %v, want ErrInvalidConfig", name, err)
-		}
+		assert.ErrorIs(t, cfg.Validate(), ErrInvalidConfig, name)
+		_, err := NewSession(cfg)
+		assert.ErrorIs(t, err, ErrInvalidConfig, "%s: NewSession", name)
 	}
 }
 
@@ -46,42 +44,33 @@ func TestSummarize(t *testing.T) {
 	}
 	got := Summarize(s)
 	want := Latencies{N: 100, P50: 50 * time.Millisecond, P99: 99 * time.Millisecond, Max: 100 * time.Millisecond}
-	if got != want {
-		t.Errorf("got %+v, want %+v", got, want)
-	}
-	if got := Summarize(nil); got != (Latencies{}) {
-		t.Errorf("empty: got %+v", got)
-	}
-	if got := Summarize([]time.Duration{7}); got.P50 != 7 || got.P99 != 7 {
-		t.Errorf("single: got %+v", got)
-	}
+	assert.Equal(t, want, got)
+	assert.Equal(t, Latencies{}, Summarize(nil), "empty")
+	single := Summarize([]time.Duration{7})
+	assert.Equal(t, time.Duration(7), single.P50, "single: got %+v", single)
+	assert.Equal(t, time.Duration(7), single.P99, "single: got %+v", single)
 }
 
 func TestClosedLoop(t *testing.T) {
 	var calls atomic.Int64
 	tp, err := ClosedLoop(t.Context(), Load{Concurrency: 4, Warmup: 10 * time.Millisecond, Duration: 50 * time.Millisecond},
 		func(ctx context.Context, worker int) error {
-			if worker < 0 || worker >= 4 {
-				t.Errorf("worker %d out of range", worker)
-			}
+			// assert, not require: workers run on their own goroutines.
+			assert.GreaterOrEqual(t, worker, 0, "worker out of range")
+			assert.Less(t, worker, 4, "worker out of range")
 			calls.Add(1)
 			return nil
 		})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if tp.Ops == 0 || int64(tp.Ops) > calls.Load() || tp.Concurrency != 4 {
-		t.Errorf("got %+v after %d calls", tp, calls.Load())
-	}
+	require.NoError(t, err)
+	assert.NotZero(t, tp.Ops, "got %+v after %d calls", tp, calls.Load())
+	assert.LessOrEqual(t, int64(tp.Ops), calls.Load(), "got %+v after %d calls", tp, calls.Load())
+	assert.Equal(t, 4, tp.Concurrency, "got %+v", tp)
 
 	boom := errors.New("boom")
 	_, err = ClosedLoop(t.Context(), Load{Concurrency: 2, Duration: time.Minute}, func(context.Context, int) error { return boom })
-	if !errors.Is(err, boom) {
-		t.Errorf("op error: got %v, want boom", err)
-	}
-	if _, err := ClosedLoop(t.Context(), Load{}, nil); !errors.Is(err, ErrInvalidConfig) {
-		t.Errorf("zero load: got %v, want ErrInvalidConfig", err)
-	}
+	assert.ErrorIs(t, err, boom, "op error")
+	_, err = ClosedLoop(t.Context(), Load{}, nil)
+	assert.ErrorIs(t, err, ErrInvalidConfig, "zero load")
 }
 
 // TestClosedLoopKeepsTail checks the window accounting with one worker and
@@ -94,47 +83,35 @@ func TestClosedLoopKeepsTail(t *testing.T) {
 			time.Sleep(2 * time.Millisecond) // the operation being timed
 			return nil
 		})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if tp.Latency.N != tp.Ops+1 {
-		t.Errorf("latency samples %d, want ops %d + 1", tp.Latency.N, tp.Ops)
-	}
-	if tp.Latency.P50 < 2*time.Millisecond {
-		t.Errorf("p50 %v below the op's own 2ms", tp.Latency.P50)
-	}
+	require.NoError(t, err)
+	assert.Equal(t, tp.Ops+1, tp.Latency.N, "latency samples, want ops %d + 1", tp.Ops)
+	assert.GreaterOrEqual(t, tp.Latency.P50, 2*time.Millisecond, "p50 below the op's own 2ms")
 }
 
 func TestRegistry(t *testing.T) {
 	r := DefaultRegistry()
 	all := r.All()
-	if len(all) < 2 || all[0].ID != "B0" || all[1].ID != "B1" {
-		t.Fatalf("default registry: %+v", all)
-	}
+	require.GreaterOrEqual(t, len(all), 2, "default registry: %+v", all)
+	require.Equal(t, "B0", all[0].ID, "default registry: %+v", all)
+	require.Equal(t, "B1", all[1].ID, "default registry: %+v", all)
 	got, err := r.Select([]string{"B1", " b0"})
-	if err != nil {
-		t.Fatal(err)
+	require.NoError(t, err)
+	// Select keeps the registry's order.
+	if assert.Len(t, got, 2, "select: got %v", got) {
+		assert.Equal(t, "B0", got[0].ID, "select keeps registry order: got %v", got)
 	}
-	if len(got) != 2 || got[0].ID != "B0" {
-		t.Errorf("select keeps registry order: got %v", got)
-	}
-	if _, err := r.Select([]string{"B0", "G9"}); !errors.Is(err, ErrUnknownMeasurement) || !strings.Contains(err.Error(), "G9") {
-		t.Errorf("unknown ID: got %v", err)
+	_, err = r.Select([]string{"B0", "G9"})
+	if assert.ErrorIs(t, err, ErrUnknownMeasurement, "unknown ID") {
+		assert.ErrorContains(t, err, "G9", "unknown ID")
 	}
 	noop := func(context.Context, *Session) ([]Result, error) { return nil, nil }
-	if err := r.Register(Measurement{ID: "b1", Run: noop}); !errors.Is(err, ErrDuplicateMeasurement) {
-		t.Errorf("duplicate: got %v", err)
-	}
-	if err := r.Register(Measurement{ID: "X", Run: nil}); !errors.Is(err, ErrInvalidConfig) {
-		t.Errorf("nil Run: got %v", err)
-	}
+	assert.ErrorIs(t, r.Register(Measurement{ID: "b1", Run: noop}), ErrDuplicateMeasurement, "duplicate")
+	assert.ErrorIs(t, r.Register(Measurement{ID: "X", Run: nil}), ErrInvalidConfig, "nil Run")
 }
 
 func TestSessionRunKeepsGoingAfterFailure(t *testing.T) {
 	s, err := NewSession(DefaultConfig())
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	boom := errors.New("boom")
 	ms := []Measurement{
 		{ID: "X1", Name: "fails", Run: func(context.Context, *Session) ([]Result, error) { return nil, boom }},
@@ -147,25 +124,19 @@ func TestSessionRunKeepsGoingAfterFailure(t *testing.T) {
 	}
 	var seen []string
 	table, err := s.Run(t.Context(), ms, func(m Measurement) { seen = append(seen, m.ID) })
-	if !errors.Is(err, boom) {
-		t.Errorf("got %v, want boom", err)
+	assert.ErrorIs(t, err, boom)
+	if assert.Len(t, table, 3, "table: %+v", table) {
+		assert.Equal(t, "MISSED", table[0].VerdictText(), "table: %+v", table)
+		assert.Contains(t, table[0].Note, "boom", "table: %+v", table)
+		assert.Equal(t, "met", table[1].VerdictText(), "table: %+v", table)
+		// The infinite row is made safe.
+		assert.Equal(t, 0.0, table[2].Value, "infinite row not made safe: %+v", table[2])
+		assert.Equal(t, "MISSED", table[2].VerdictText(), "infinite row not made safe: %+v", table[2])
+		assert.Contains(t, table[2].Note, "+Inf", "infinite row not made safe: %+v", table[2])
 	}
-	if len(table) != 3 || table[0].VerdictText() != "MISSED" || !strings.Contains(table[0].Note, "boom") ||
-		table[1].VerdictText() != "met" {
-		t.Errorf("table: %+v", table)
-	}
-	if len(table) == 3 && (table[2].Value != 0 || table[2].VerdictText() != "MISSED" || !strings.Contains(table[2].Note, "+Inf")) {
-		t.Errorf("infinite row not made safe: %+v", table[2])
-	}
-	if err := table.WriteJSON(io.Discard); err != nil {
-		t.Errorf("JSON after a failure: %v", err)
-	}
-	if strings.Join(seen, ",") != "X1,X2" {
-		t.Errorf("progress saw %v", seen)
-	}
-	if !table.Missed() {
-		t.Error("Missed() = false with a failed row")
-	}
+	assert.NoError(t, table.WriteJSON(io.Discard), "JSON after a failure")
+	assert.Equal(t, "X1,X2", strings.Join(seen, ","), "progress saw")
+	assert.True(t, table.Missed(), "Missed() = false with a failed row")
 }
 
 func TestTableOutput(t *testing.T) {
@@ -175,40 +146,34 @@ func TestTableOutput(t *testing.T) {
 		{ID: "G2", Name: "renewals", Value: 123456.7, Unit: "renewals/s", Goal: "≥ 50000", Met: Verdict(true)},
 	}
 	var text bytes.Buffer
-	if err := table.WriteText(&text); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, table.WriteText(&text))
 	lines := strings.Split(strings.TrimRight(text.String(), "\n"), "\n")
-	if len(lines) != 4 || !strings.HasPrefix(lines[0], "ID") {
-		t.Fatalf("text table:\n%s", text.String())
-	}
+	require.Len(t, lines, 4, "text table:\n%s", text.String())
+	require.True(t, strings.HasPrefix(lines[0], "ID"), "text table:\n%s", text.String())
 	for i, want := range []string{"0.1234", "MISSED", "123457"} {
-		if !strings.Contains(lines[i+1], want) {
-			t.Errorf("line %d %q lacks %q", i+1, lines[i+1], want)
-		}
+		assert.Contains(t, lines[i+1], want, "line %d", i+1)
 	}
 	// Columns line up: the value column starts at the same offset on every line.
 	col := strings.Index(lines[0], "VALUE")
 	for _, l := range lines[1:] {
-		if l[col-1] != ' ' || l[col] == ' ' {
-			t.Errorf("misaligned line %q", l)
-		}
+		assert.Equal(t, byte(' '), l[col-1], "misaligned line %q", l)
+		assert.NotEqual(t, byte(' '), l[col], "misaligned line %q", l)
 	}
 
 	var js bytes.Buffer
-	if err := table.WriteJSON(&js); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, table.WriteJSON(&js))
 	var back Table
-	if err := json.Unmarshal(js.Bytes(), &back); err != nil {
-		t.Fatalf("json: %v\n%s", err, js.String())
-	}
-	if len(back) != 3 || back[0].Met != nil || back[1].Met == nil || *back[1].Met || back[2].Value != 123456.7 {
-		t.Errorf("round trip: %+v", back)
+	require.NoError(t, json.Unmarshal(js.Bytes(), &back), "json:\n%s", js.String())
+	if assert.Len(t, back, 3, "round trip: %+v", back) {
+		assert.Nil(t, back[0].Met, "round trip: %+v", back)
+		if assert.NotNil(t, back[1].Met, "round trip: %+v", back) {
+			assert.False(t, *back[1].Met, "round trip: %+v", back)
+		}
+		assert.Equal(t, 123456.7, back[2].Value, "round trip: %+v", back)
 	}
 	js.Reset()
-	if err := Table(nil).WriteJSON(&js); err != nil || strings.TrimSpace(js.String()) != "[]" {
-		t.Errorf("empty table JSON %q, %v", js.String(), err)
+	if assert.NoError(t, Table(nil).WriteJSON(&js), "empty table JSON") {
+		assert.Equal(t, "[]", strings.TrimSpace(js.String()), "empty table JSON")
 	}
 }
 
@@ -216,8 +181,6 @@ func TestFormatValue(t *testing.T) {
 	for v, want := range map[float64]string{
 		0: "0", 18277.4: "18277", 759.33: "759.3", 4.694: "4.69", 0.16912: "0.1691", 0.0000123: "1.23e-05",
 	} {
-		if got := FormatValue(v); got != want {
-			t.Errorf("FormatValue(%v) = %q, want %q", v, got, want)
-		}
+		assert.Equal(t, want, FormatValue(v), "FormatValue(%v)", v)
 	}
 }

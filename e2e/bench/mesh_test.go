@@ -1,9 +1,11 @@
 package bench
 
 import (
-	"strings"
 	"testing"
 	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 // tinyMeshConfig shrinks the G measurements to test size; the masters are
@@ -26,109 +28,91 @@ func tinyMeshConfig(t *testing.T) Config {
 func TestG1(t *testing.T) {
 	cfg := tinyMeshConfig(t)
 	s, err := NewSession(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	ms, err := DefaultRegistry().Select([]string{"G1"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	table, err := s.Run(t.Context(), ms, nil)
-	if err != nil {
-		t.Fatalf("Run: %v\n%+v", err, table)
-	}
+	require.NoError(t, err, "Run\n%+v", table)
 	runs, rows, err := s.G1(t.Context())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(rows) != len(table) {
-		t.Errorf("G1 was measured twice: %d memoized rows, %d in the table", len(rows), len(table))
-	}
+	require.NoError(t, err)
+	assert.Len(t, rows, len(table), "G1 was measured twice: memoized rows, %d in the table", len(table))
 	r, ok := runs[4]
-	if !ok {
-		t.Fatalf("no run at concurrency 4: %+v", runs)
-	}
+	require.True(t, ok, "no run at concurrency 4: %+v", runs)
 	// Every op is one acquire or one release, and each needs a Raft entry
 	// that carries at least it.
-	if r.Ops == 0 || r.Use.Ops < int64(r.Ops) || r.Use.Entries == 0 || r.Use.Batches == 0 {
-		t.Errorf("implausible run %+v", r)
-	}
-	if r.Use.OpsPerEntry() > float64(r.Concurrency) {
-		t.Errorf("%.1f ops per entry with only %d workers", r.Use.OpsPerEntry(), r.Concurrency)
-	}
+	assert.NotZero(t, r.Ops, "implausible run %+v", r)
+	assert.GreaterOrEqual(t, r.Use.Ops, int64(r.Ops), "implausible run %+v", r)
+	assert.NotZero(t, r.Use.Entries, "implausible run %+v", r)
+	assert.NotZero(t, r.Use.Batches, "implausible run %+v", r)
+	assert.LessOrEqual(t, r.Use.OpsPerEntry(), float64(r.Concurrency), "ops per entry with only %d workers", r.Concurrency)
 	names := map[string]Result{}
 	for _, row := range table {
-		if row.ID != "G1" {
-			t.Errorf("row from %s in a G1-only run", row.ID)
-		}
+		assert.Equal(t, "G1", row.ID, "row in a G1-only run")
 		names[row.Name] = row
 	}
 	for _, want := range []string{"lease ops c=4", "lease ops c=4 ÷ B1", "lease op c=4 p99", "lease ops per raft entry c=4"} {
-		if _, ok := names[want]; !ok {
-			t.Errorf("no row %q in %+v", want, table)
-		}
+		assert.Contains(t, names, want, "no row %q in %+v", want, table)
 	}
-	if row := names["lease ops c=4 ÷ B1"]; row.Met == nil || row.Value <= 0 || !strings.Contains(row.Note, "B1") {
-		t.Errorf("ratio row %+v", row)
-	}
-	if row := names["lease op c=4 p99"]; row.Met == nil || row.Value <= 0 {
-		t.Errorf("p99 row %+v", row)
-	}
+	ratio := names["lease ops c=4 ÷ B1"]
+	assert.NotNil(t, ratio.Met, "ratio row %+v", ratio)
+	assert.Positive(t, ratio.Value, "ratio row %+v", ratio)
+	assert.Contains(t, ratio.Note, "B1", "ratio row %+v", ratio)
+	p99 := names["lease op c=4 p99"]
+	assert.NotNil(t, p99.Met, "p99 row %+v", p99)
+	assert.Positive(t, p99.Value, "p99 row %+v", p99)
 }
 
 func TestG3(t *testing.T) {
 	cfg := tinyMeshConfig(t)
 	r, err := MeasureG3(t.Context(), cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if r.Ops == 0 || r.LeasesPerCall != 3 || r.Use.Ops < int64(r.Ops*3) {
-		t.Errorf("implausible run %+v", r)
-	}
+	require.NoError(t, err)
+	assert.NotZero(t, r.Ops, "implausible run %+v", r)
+	assert.Equal(t, 3, r.LeasesPerCall, "implausible run %+v", r)
+	assert.GreaterOrEqual(t, r.Use.Ops, int64(r.Ops*3), "implausible run %+v", r)
 	// Renewals are answered from memory: nothing but the odd unrelated
 	// entry may reach the log.
-	if r.Use.Entries > 2 {
-		t.Errorf("%d raft entries for %d renewals", r.Use.Entries, r.Use.Ops)
-	}
+	assert.LessOrEqual(t, r.Use.Entries, uint64(2), "raft entries for %d renewals", r.Use.Ops)
 	rows := g3Rows(r, 100, 4, nil)
-	if len(rows) < 4 || rows[1].Met == nil || rows[2].Met == nil || !*rows[2].Met {
-		t.Errorf("rows %+v", rows)
+	if assert.GreaterOrEqual(t, len(rows), 4, "rows %+v", rows) {
+		assert.NotNil(t, rows[1].Met, "rows %+v", rows)
+		if assert.NotNil(t, rows[2].Met, "rows %+v", rows) {
+			assert.True(t, *rows[2].Met, "rows %+v", rows)
+		}
 	}
-	if rows := g3Rows(r, 0, 4, ErrMesh); rows[1].Met == nil || *rows[1].Met || !strings.Contains(rows[1].Note, "no G1") {
-		t.Errorf("without G1: %+v", rows[1])
+	noG1 := g3Rows(r, 0, 4, ErrMesh)
+	if assert.NotNil(t, noG1[1].Met, "without G1: %+v", noG1[1]) {
+		assert.False(t, *noG1[1].Met, "without G1: %+v", noG1[1])
 	}
+	assert.Contains(t, noG1[1].Note, "no G1", "without G1")
 }
 
 func TestG4(t *testing.T) {
 	cfg := tinyMeshConfig(t)
 	r, err := MeasureG4(t.Context(), cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(r.Trials) != 1 || r.Attempts < 1 || r.Latency.P50 <= 0 {
-		t.Fatalf("implausible run %+v", r)
-	}
+	require.NoError(t, err)
+	require.Len(t, r.Trials, 1, "implausible run %+v", r)
+	require.GreaterOrEqual(t, r.Attempts, 1, "implausible run %+v", r)
+	require.Positive(t, r.Latency.P50, "implausible run %+v", r)
 	// No survivor can grant before a new leader is elected, which takes at
 	// least a heartbeat timeout.
-	if r.Trials[0] < cfg.Raft.HeartbeatTimeout/2 {
-		t.Errorf("failover in %v, under half the %v heartbeat timeout", r.Trials[0], cfg.Raft.HeartbeatTimeout)
-	}
+	assert.GreaterOrEqual(t, r.Trials[0], cfg.Raft.HeartbeatTimeout/2, "failover under half the %v heartbeat timeout", cfg.Raft.HeartbeatTimeout)
 	rows := g4Rows(r, cfg.Raft.HeartbeatTimeout)
-	if len(rows) != 2 || rows[0].Met == nil || rows[0].Unit != "s" {
-		t.Errorf("rows %+v", rows)
+	if assert.Len(t, rows, 2, "rows %+v", rows) {
+		assert.NotNil(t, rows[0].Met, "rows %+v", rows)
+		assert.Equal(t, "s", rows[0].Unit, "rows %+v", rows)
 	}
 }
 
 func TestG10(t *testing.T) {
 	cfg := tinyMeshConfig(t)
 	r, err := MeasureG10(t.Context(), cfg, time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if r.RSSMiB <= 1 || r.PeakMiB < r.RSSMiB || r.Window < time.Second {
-		t.Fatalf("implausible run %+v", r)
-	}
-	if rows := g10Rows(r); len(rows) != 2 || rows[0].Met == nil || rows[1].Unit != "% core" {
-		t.Errorf("rows %+v", rows)
+	require.NoError(t, err)
+	require.Greater(t, r.RSSMiB, 1.0, "implausible run %+v", r)
+	require.GreaterOrEqual(t, r.PeakMiB, r.RSSMiB, "implausible run %+v", r)
+	require.GreaterOrEqual(t, r.Window, time.Second, "implausible run %+v", r)
+	rows := g10Rows(r)
+	if assert.Len(t, rows, 2, "rows %+v", rows) {
+		assert.NotNil(t, rows[0].Met, "rows %+v", rows)
+		assert.Equal(t, "% core", rows[1].Unit, "rows %+v", rows)
 	}
 }

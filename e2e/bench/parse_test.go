@@ -8,12 +8,14 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/base64"
-	"errors"
 	"math"
 	"math/big"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 func TestParseMetrics(t *testing.T) {
@@ -26,21 +28,17 @@ licmesh_lease_refusals_total{reason="pool full"} 2 1700000000000
 licmesh_bad_value NaNx
 `
 	got, err := parseMetrics(strings.NewReader(text))
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	for name, want := range map[string]float64{
 		metricBatchSum: 42.5, metricBatchCount: 7,
 		`licmesh_lease_batch_ops_bucket{le="1"}`:           3,
 		`licmesh_lease_refusals_total{reason="pool full"}`: 2,
 	} {
-		if v, ok := got[name]; !ok || v != want {
-			t.Errorf("%s = %v (present %v), want %v", name, v, ok, want)
+		if assert.Contains(t, got, name) {
+			assert.Equal(t, want, got[name], name)
 		}
 	}
-	if _, ok := got["licmesh_bad_value"]; ok {
-		t.Error("an unparsable value was kept")
-	}
+	assert.NotContains(t, got, "licmesh_bad_value", "an unparsable value was kept")
 }
 
 const fsmBenchOutput = `goos: linux
@@ -56,63 +54,56 @@ ok  	github.com/licmesh/licmesh/node/fsm	8.248s
 
 func TestParseFSMBench(t *testing.T) {
 	r, err := parseFSMBench([]byte(fsmBenchOutput))
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	want := FSMBenchRun{HeapPerLease: 197.3, Snapshot: 342404815, SnapshotBytesPerLease: 42.79, Restore: 739155434}
-	if r != want {
-		t.Errorf("got %+v, want %+v", r, want)
-	}
+	assert.Equal(t, want, r)
 	rows := g6Rows(r)
-	if len(rows) != 3 || rows[0].Value != 197.3 || rows[1].Unit != "s" {
-		t.Errorf("rows %+v", rows)
+	if assert.Len(t, rows, 3, "rows %+v", rows) {
+		assert.Equal(t, 197.3, rows[0].Value, "rows %+v", rows)
+		assert.Equal(t, "s", rows[1].Unit, "rows %+v", rows)
 	}
 	for _, row := range rows {
-		if row.Met == nil || !*row.Met {
-			t.Errorf("row %s misjudged: %+v", row.Name, row)
+		if assert.NotNil(t, row.Met, "row %s misjudged: %+v", row.Name, row) {
+			assert.True(t, *row.Met, "row %s misjudged: %+v", row.Name, row)
 		}
 	}
-	if rows := g6Rows(FSMBenchRun{HeapPerLease: 331, Snapshot: 11 * time.Second}); *rows[0].Met || *rows[1].Met || !*rows[2].Met {
-		t.Errorf("over the goals: %+v", rows)
-	}
+	over := g6Rows(FSMBenchRun{HeapPerLease: 331, Snapshot: 11 * time.Second})
+	assert.False(t, *over[0].Met, "over the goals: %+v", over)
+	assert.False(t, *over[1].Met, "over the goals: %+v", over)
+	assert.True(t, *over[2].Met, "over the goals: %+v", over)
 
 	cut := strings.Replace(fsmBenchOutput, "BenchmarkRestore1M", "BenchmarkOther", 1)
-	if _, err := parseFSMBench([]byte(cut)); !errors.Is(err, ErrFSMBench) || !strings.Contains(err.Error(), benchRestore) {
-		t.Errorf("missing benchmark: %v", err)
+	_, err = parseFSMBench([]byte(cut))
+	if assert.ErrorIs(t, err, ErrFSMBench, "missing benchmark") {
+		assert.ErrorContains(t, err, benchRestore, "missing benchmark")
 	}
 }
 
 func TestParseBenchLine(t *testing.T) {
 	name, v, ok := parseBenchLine("BenchmarkX-16 \t 3\t 10 ns/op\t 2.5 B/lease")
-	if !ok || name != "BenchmarkX" || v["ns/op"] != 10 || v["B/lease"] != 2.5 {
-		t.Errorf("got %q %v %v", name, v, ok)
-	}
-	if name, _, ok := parseBenchLine("BenchmarkNoProcs 1 5 ns/op"); !ok || name != "BenchmarkNoProcs" {
-		t.Errorf("without a -N suffix: %q %v", name, ok)
-	}
+	assert.True(t, ok, "got %q %v", name, v)
+	assert.Equal(t, "BenchmarkX", name)
+	assert.Equal(t, 10.0, v["ns/op"], "values %v", v)
+	assert.Equal(t, 2.5, v["B/lease"], "values %v", v)
+	name, _, ok = parseBenchLine("BenchmarkNoProcs 1 5 ns/op")
+	assert.True(t, ok, "without a -N suffix")
+	assert.Equal(t, "BenchmarkNoProcs", name, "without a -N suffix")
 	for _, line := range []string{"PASS", "BenchmarkX-2 --- FAIL", "BenchmarkX-2 1 ten ns/op", "ok pkg 1s"} {
-		if _, _, ok := parseBenchLine(line); ok {
-			t.Errorf("%q parsed", line)
-		}
+		_, _, ok := parseBenchLine(line)
+		assert.False(t, ok, "%q parsed", line)
 	}
 }
 
 func testCA(t *testing.T) *x509.Certificate {
 	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "test ca"},
 		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour), IsCA: true, BasicConstraintsValid: true}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	cert, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	return cert
 }
 
@@ -122,18 +113,11 @@ func TestParseJoinToken(t *testing.T) {
 	secret := base64.RawURLEncoding.EncodeToString(make([]byte, 32))
 	pinText := base64.RawURLEncoding.EncodeToString(pin[:])
 	tok, err := ParseJoinToken("lmj1.abcdefghij." + secret + "." + pinText + "\n")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if tok.ID != "abcdefghij" || strings.Contains(tok.String(), secret) {
-		t.Errorf("token %v", tok)
-	}
-	if err := tok.CheckPin(ca); err != nil {
-		t.Errorf("own CA: %v", err)
-	}
-	if err := tok.CheckPin(testCA(t)); !errors.Is(err, ErrBadToken) {
-		t.Errorf("other CA: %v", err)
-	}
+	require.NoError(t, err)
+	assert.Equal(t, "abcdefghij", tok.ID, "token %v", tok)
+	assert.NotContains(t, tok.String(), secret, "the token shows its secret")
+	assert.NoError(t, tok.CheckPin(ca), "own CA")
+	assert.ErrorIs(t, tok.CheckPin(testCA(t)), ErrBadToken, "other CA")
 	for name, text := range map[string]string{
 		"admin token":  "lma1.abcdefghij." + secret,
 		"short secret": "lmj1.abcdefghij.AAAA." + pinText,
@@ -141,11 +125,9 @@ func TestParseJoinToken(t *testing.T) {
 		"empty":        "",
 	} {
 		_, err := ParseJoinToken(text)
-		if !errors.Is(err, ErrBadToken) {
-			t.Errorf("%s: got %v", name, err)
-		}
-		if err != nil && strings.Contains(err.Error(), secret) {
-			t.Errorf("%s: error shows the secret", name)
+		assert.ErrorIs(t, err, ErrBadToken, name)
+		if err != nil {
+			assert.NotContains(t, err.Error(), secret, "%s: error shows the secret", name)
 		}
 	}
 }
@@ -164,22 +146,18 @@ func TestMeshConfigValidate(t *testing.T) {
 	} {
 		cfg := DefaultConfig()
 		edit(&cfg)
-		if err := cfg.Validate(); !errors.Is(err, ErrInvalidConfig) {
-			t.Errorf("%s: got %v, want ErrInvalidConfig", name, err)
-		}
+		assert.ErrorIs(t, cfg.Validate(), ErrInvalidConfig, name)
 	}
 }
 
 func TestModuleDir(t *testing.T) {
 	dir, err := moduleDir("")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := moduleDir(t.TempDir()); !errors.Is(err, ErrFSMBench) {
-		t.Errorf("a dir without go.mod: %v", err)
-	}
-	if got, err := moduleDir(dir); err != nil || got != dir {
-		t.Errorf("explicit dir: %q %v", got, err)
+	require.NoError(t, err)
+	_, err = moduleDir(t.TempDir())
+	assert.ErrorIs(t, err, ErrFSMBench, "a dir without go.mod")
+	got, err := moduleDir(dir)
+	if assert.NoError(t, err, "explicit dir") {
+		assert.Equal(t, dir, got, "explicit dir")
 	}
 }
 
@@ -189,21 +167,13 @@ func TestBucketQuantile(t *testing.T) {
 		metricBatchBucket + `+Inf"}`: 20, metricBatchCount: 20,
 	}
 	before := buckets(ms, metricBatchBucket)
-	if len(before) != 4 || before[4] != 20 {
-		t.Fatalf("buckets %v", before)
-	}
+	require.Len(t, before, 4, "buckets %v", before)
+	require.Equal(t, 20.0, before[4], "buckets %v", before)
 	after := map[float64]float64{1: 12, 2: 30, 4: 119, math.Inf(1): 120}
 	// 100 new observations: 2 of ≤1, 18 of ≤2, 79 of ≤4 and 1 above.
-	if got := bucketQuantile(before, after, 0.5); got != 4 {
-		t.Errorf("p50 bound %v, want 4", got)
-	}
-	if got := bucketQuantile(before, after, 0.15); got != 2 {
-		t.Errorf("p15 bound %v, want 2", got)
-	}
-	if got := bucketQuantile(before, after, 0.999); !math.IsInf(got, 1) {
-		t.Errorf("p99.9 bound %v, want +Inf", got)
-	}
-	if got := bucketQuantile(after, after, 0.5); got != 0 {
-		t.Errorf("no observations: %v", got)
-	}
+	assert.Equal(t, 4.0, bucketQuantile(before, after, 0.5), "p50 bound")
+	assert.Equal(t, 2.0, bucketQuantile(before, after, 0.15), "p15 bound")
+	got := bucketQuantile(before, after, 0.999)
+	assert.True(t, math.IsInf(got, 1), "p99.9 bound %v, want +Inf", got)
+	assert.Equal(t, 0.0, bucketQuantile(after, after, 0.5), "no observations")
 }

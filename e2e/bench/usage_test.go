@@ -3,14 +3,14 @@ package bench
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"fmt"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
 	"connectrpc.com/connect"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 // tinyUsageConfig shrinks U1 and U2 to test size.
@@ -30,21 +30,17 @@ func tinyUsageConfig(t *testing.T) Config {
 func TestU1(t *testing.T) {
 	cfg := tinyUsageConfig(t)
 	runs, err := MeasureU1(t.Context(), cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(runs) != 4 {
-		t.Fatalf("%d runs, want 4: %+v", len(runs), runs)
-	}
+	require.NoError(t, err)
+	require.Len(t, runs, 4, "runs: %+v", runs)
 	for _, r := range runs {
 		calls := (30/r.Collectors + r.PerCall - 1) / r.PerCall * r.Collectors
-		if r.Samples != 30 || r.Calls != calls || r.PerSecond <= 0 || r.Users != 10 {
-			t.Errorf("implausible run %+v, want %d calls", r, calls)
-		}
+		assert.Equal(t, 30, r.Samples, "implausible run %+v", r)
+		assert.Equal(t, calls, r.Calls, "implausible run %+v", r)
+		assert.Positive(t, r.PerSecond, "implausible run %+v", r)
+		assert.Equal(t, 10, r.Users, "implausible run %+v", r)
 		// One entry per call, give or take an unrelated one; never fewer.
-		if r.Use.Entries < uint64(r.Calls) || r.Use.Entries > uint64(r.Calls)+2 {
-			t.Errorf("%d/call c=%d: %d raft entries for %d calls", r.PerCall, r.Collectors, r.Use.Entries, r.Calls)
-		}
+		assert.GreaterOrEqual(t, r.Use.Entries, uint64(r.Calls), "%d/call c=%d: raft entries for %d calls", r.PerCall, r.Collectors, r.Calls)
+		assert.LessOrEqual(t, r.Use.Entries, uint64(r.Calls)+2, "%d/call c=%d: raft entries for %d calls", r.PerCall, r.Collectors, r.Calls)
 	}
 	rows := u1Rows(runs)
 	names := map[string]Result{}
@@ -53,15 +49,19 @@ func TestU1(t *testing.T) {
 	}
 	for _, c := range []int{1, 3} {
 		row, ok := names[fmt.Sprintf("usage 10/call ÷ 1/call c=%d", c)]
-		if !ok || row.Met == nil || row.Value <= 0 || !strings.Contains(row.Note, "1/call") {
-			t.Errorf("ratio row at c=%d: %+v", c, row)
+		if assert.True(t, ok, "no ratio row at c=%d", c) {
+			assert.NotNil(t, row.Met, "ratio row at c=%d: %+v", c, row)
+			assert.Positive(t, row.Value, "ratio row at c=%d: %+v", c, row)
+			assert.Contains(t, row.Note, "1/call", "ratio row at c=%d: %+v", c, row)
 		}
 	}
-	if row := names["usage raft entries per sample 1/call c=1"]; row.Value < 1 {
-		t.Errorf("one sample per call took %v entries per sample", row.Value)
-	}
-	if rows := u1Rows(runs[2:3]); len(rows) != 3 || rows[2].Met == nil || *rows[2].Met {
-		t.Errorf("a batched run without its 1/call run: %+v", rows)
+	assert.GreaterOrEqual(t, names["usage raft entries per sample 1/call c=1"].Value, 1.0, "entries per sample at one sample per call")
+	batched := u1Rows(runs[2:3])
+	// A batched run without its 1/call run is not met.
+	if assert.Len(t, batched, 3, "rows %+v", batched) {
+		if assert.NotNil(t, batched[2].Met, "rows %+v", batched) {
+			assert.False(t, *batched[2].Met, "a batched run without its 1/call run: %+v", batched)
+		}
 	}
 }
 
@@ -70,47 +70,41 @@ func TestU1(t *testing.T) {
 func TestUsageSenderRefused(t *testing.T) {
 	cfg := tinyUsageConfig(t)
 	m, err := StartMesh(t.Context(), cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	t.Cleanup(m.Close)
 	cols, err := m.EnrollCollectors(t.Context(), 1)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	t.Cleanup(func() { closeCollectors(cols) })
 	s := newUsageSender(cols[0].Client(m.CollectorAddr(0)), "refused", 2)
-	if err := s.report(t.Context(), 2, cfg.Mesh.CallTimeout); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, s.report(t.Context(), 2, cfg.Mesh.CallTimeout))
 	s.users[0].Role = "wizard"
-	if err := s.report(t.Context(), 1, cfg.Mesh.CallTimeout); !errors.Is(err, ErrMesh) || connect.CodeOf(err) != connect.CodeInvalidArgument {
-		t.Errorf("a record with an unknown role: %v", err)
-	}
+	err = s.report(t.Context(), 1, cfg.Mesh.CallTimeout)
+	assert.ErrorIs(t, err, ErrMesh, "a record with an unknown role")
+	assert.Equal(t, connect.CodeInvalidArgument, connect.CodeOf(err), "a record with an unknown role: %v", err)
 	s.users[0].Role = "staff"
 	// An older epoch is ignored whole: answered, but not acknowledged.
 	s.epoch--
-	if err := s.report(t.Context(), 1, cfg.Mesh.CallTimeout); !errors.Is(err, ErrNotAcked) {
-		t.Errorf("a report from an older spool: %v", err)
-	}
+	assert.ErrorIs(t, s.report(t.Context(), 1, cfg.Mesh.CallTimeout), ErrNotAcked, "a report from an older spool")
 }
 
 func TestU2(t *testing.T) {
 	cfg := tinyUsageConfig(t)
 	r, err := MeasureU2(t.Context(), cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if r.RSSMiB <= 1 || r.PeakMiB < r.RSSMiB || r.Window < 3*time.Second || r.CPU <= 0 {
-		t.Fatalf("implausible run %+v", r)
-	}
-	if r.Acked < 2 || r.Users != int64(r.DB.Active) || r.Cases != 300 {
-		t.Errorf("samples did not reach the masters: %+v", r)
-	}
+	require.NoError(t, err)
+	require.Greater(t, r.RSSMiB, 1.0, "implausible run %+v", r)
+	require.GreaterOrEqual(t, r.PeakMiB, r.RSSMiB, "implausible run %+v", r)
+	require.GreaterOrEqual(t, r.Window, 3*time.Second, "implausible run %+v", r)
+	require.Positive(t, r.CPU, "implausible run %+v", r)
+	// The samples reached the masters.
+	assert.GreaterOrEqual(t, r.Acked, uint64(2), "samples did not reach the masters: %+v", r)
+	assert.Equal(t, int64(r.DB.Active), r.Users, "samples did not reach the masters: %+v", r)
+	assert.Equal(t, int64(300), r.Cases, "samples did not reach the masters: %+v", r)
 	rows := u2Rows(r)
-	if len(rows) != 2 || rows[0].Met == nil || rows[0].Unit != "MiB" || rows[1].Unit != "% core" ||
-		!strings.Contains(rows[1].Note, "acknowledged") {
-		t.Errorf("rows %+v", rows)
+	if assert.Len(t, rows, 2, "rows %+v", rows) {
+		assert.NotNil(t, rows[0].Met, "rows %+v", rows)
+		assert.Equal(t, "MiB", rows[0].Unit, "rows %+v", rows)
+		assert.Equal(t, "% core", rows[1].Unit, "rows %+v", rows)
+		assert.Contains(t, rows[1].Note, "acknowledged", "rows %+v", rows)
 	}
 }
 
@@ -121,42 +115,31 @@ func TestPMDBMatchesExample(t *testing.T) {
 	uc.DBUsers, uc.DBCases, uc.DBLogons = 50, 100, 2000
 	now := time.Now()
 	d, err := writePMDB(t.Context(), filepath.Join(t.TempDir(), "pm.db"), uc, now)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if d.Active == 0 || d.Active >= d.Users {
-		t.Errorf("%d of %d users counted: want some but not all closed", d.Active, d.Users)
-	}
+	require.NoError(t, err)
+	// Want some but not all users closed.
+	assert.NotZero(t, d.Active, "%d of %d users counted", d.Active, d.Users)
+	assert.Less(t, d.Active, d.Users, "users counted")
 	db, err := sql.Open("sqlite", d.Path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	defer db.Close()
 	count := func(q string, args ...any) int {
 		t.Helper()
 		var n int
-		if err := db.QueryRowContext(context.Background(), "SELECT COUNT(*) FROM ("+q+")", args...).Scan(&n); err != nil {
-			t.Fatalf("%s: %v", q, err)
-		}
+		require.NoError(t, db.QueryRowContext(context.Background(), "SELECT COUNT(*) FROM ("+q+")", args...).Scan(&n), "%s", q)
 		return n
 	}
-	if n := count("SELECT 1 FROM USERS WHERE USR_STATUS <> 'CLOSED'"); n != d.Active {
-		t.Errorf("users scalar %d, want %d", n, d.Active)
-	}
-	if n := count("SELECT 1 FROM APPLICATION"); n != 100 {
-		t.Errorf("cases %d", n)
-	}
-	if n := count(pmUsersQuery); n != 50 {
-		t.Errorf("users query: %d rows", n)
-	}
+	assert.Equal(t, d.Active, count("SELECT 1 FROM USERS WHERE USR_STATUS <> 'CLOSED'"), "users scalar")
+	assert.Equal(t, 100, count("SELECT 1 FROM APPLICATION"), "cases")
+	assert.Equal(t, 50, count(pmUsersQuery), "users query rows")
 	since := now.Add(-24 * time.Hour).UTC().Format(time.DateTime)
 	open := count(pmLogonsQuery+" AND ended_at IS NULL", since)
 	all := count(pmLogonsQuery, since)
 	// 2000 logons over 30 days: about 100 begun in the last 36 h, a few
 	// in the last two, still open.
-	if all < 30 || all > 300 || open == 0 || open >= all {
-		t.Errorf("logons query: %d rows, %d open", all, open)
-	}
+	assert.GreaterOrEqual(t, all, 30, "logons query: %d rows, %d open", all, open)
+	assert.LessOrEqual(t, all, 300, "logons query: %d rows, %d open", all, open)
+	assert.NotZero(t, open, "logons query: %d rows, %d open", all, open)
+	assert.Less(t, open, all, "logons query: %d rows, %d open", all, open)
 }
 
 func TestUsageConfigValidate(t *testing.T) {
@@ -171,8 +154,6 @@ func TestUsageConfigValidate(t *testing.T) {
 	} {
 		cfg := DefaultConfig()
 		edit(&cfg.Usage)
-		if err := cfg.Validate(); !errors.Is(err, ErrInvalidConfig) {
-			t.Errorf("%s: got %v, want ErrInvalidConfig", name, err)
-		}
+		assert.ErrorIs(t, cfg.Validate(), ErrInvalidConfig, name)
 	}
 }

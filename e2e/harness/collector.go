@@ -2,6 +2,8 @@ package harness
 
 import (
 	"bytes"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -266,3 +268,23 @@ func (c *Collector) DataDir() string { return filepath.Join(c.Dir, "data") }
 
 // Get decodes the JSON answer of a GET on the collector's local API.
 func (c *Collector) Get(path string, out any) error { return c.do("GET", path, nil, out) }
+
+// ClientTLS is a TLS configuration with the collector's own certificate
+// and its cluster CA, read from its data directory as collectord wrote
+// them: a test speaks the collector protocol as that host could.
+func (c *Collector) ClientTLS() (*tls.Config, error) {
+	dir := c.DataDir()
+	cert, err := tls.LoadX509KeyPair(filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem"))
+	if err != nil {
+		return nil, fmt.Errorf("harness: collector %s identity: %w", c.Name, err)
+	}
+	caPEM, err := os.ReadFile(filepath.Join(dir, "ca.pem"))
+	if err != nil {
+		return nil, fmt.Errorf("harness: collector %s CA: %w", c.Name, err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(caPEM) {
+		return nil, fmt.Errorf("harness: collector %s: no certificate in ca.pem", c.Name)
+	}
+	return &tls.Config{MinVersion: tls.VersionTLS13, RootCAs: pool, Certificates: []tls.Certificate{cert}}, nil
+}

@@ -129,7 +129,7 @@ func (m *Master) Start() {
 	if err != nil {
 		m.c.t.Fatal(err)
 	}
-	args := []string{"agent",
+	args := []string{"run",
 		"--node-id", m.ID, "--data-dir", m.DataDir,
 		"--bootstrap-expect", fmt.Sprint(m.Expect),
 		"--api-addr", m.APIAddr(), "--raft-addr", fmt.Sprintf("127.0.0.1:%d", m.RaftPort),

@@ -2,10 +2,11 @@ package harness
 
 import (
 	"bytes"
-	"errors"
 	"os"
-	"strings"
 	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 func TestProgramTB(t *testing.T) {
@@ -19,45 +20,31 @@ func TestProgramTB(t *testing.T) {
 		p.Cleanup(func() { order = append(order, 2); p.Fatal("a cleanup fails alone") })
 		p.Logf("hello %d", 7)
 	})
-	if err != nil || p.Failed() {
-		t.Fatalf("clean run: %v, failed %v", err, p.Failed())
-	}
-	if !strings.Contains(out.String(), "prog: hello 7\n") {
-		t.Errorf("log %q", out.String())
-	}
+	require.NoError(t, err, "clean run")
+	require.False(t, p.Failed(), "clean run failed")
+	assert.Contains(t, out.String(), "prog: hello 7\n", "log")
 
 	reached := false
 	err = p.Do(func() {
 		p.Fatalf("cluster not ready: %s", "no leader")
 		reached = true
 	})
-	if !errors.Is(err, ErrFatal) || !strings.Contains(err.Error(), "no leader") || reached {
-		t.Errorf("Fatalf: %v, ran on: %v", err, reached)
+	if assert.ErrorIs(t, err, ErrFatal, "Fatalf") {
+		assert.ErrorContains(t, err, "no leader", "Fatalf")
 	}
-	if !p.Failed() {
-		t.Error("Failed() is false after Fatal, so DumpOnFailure would stay silent")
-	}
-	if err := p.Do(func() { p.Error("soft") }); !errors.Is(err, ErrFatal) {
-		t.Errorf("Error: %v", err)
-	}
-	if err := p.Do(func() {}); err != nil {
-		t.Errorf("a later clean Do: %v", err)
-	}
-	if err := p.Do(func() { p.Skip("not here") }); !errors.Is(err, ErrSkipped) || !p.Skipped() {
-		t.Errorf("Skip: %v", err)
-	}
+	assert.False(t, reached, "Fatalf: the function ran on")
+	assert.True(t, p.Failed(), "Failed() is false after Fatal, so DumpOnFailure would stay silent")
+	assert.ErrorIs(t, p.Do(func() { p.Error("soft") }), ErrFatal, "Error")
+	assert.NoError(t, p.Do(func() {}), "a later clean Do")
+	assert.ErrorIs(t, p.Do(func() { p.Skip("not here") }), ErrSkipped, "Skip")
+	assert.True(t, p.Skipped(), "Skipped() after Skip")
 
 	ctx := p.Context()
 	p.Close()
-	if len(order) != 2 || order[0] != 2 || order[1] != 1 {
-		t.Errorf("cleanups ran in order %v, want last registered first", order)
-	}
-	if _, err := os.Stat(dir); !os.IsNotExist(err) {
-		t.Errorf("TempDir %s survived Close: %v", dir, err)
-	}
-	if ctx.Err() == nil {
-		t.Error("Context not cancelled by Close")
-	}
+	assert.Equal(t, []int{2, 1}, order, "cleanups ran in this order, want last registered first")
+	_, err = os.Stat(dir)
+	assert.ErrorIs(t, err, os.ErrNotExist, "TempDir %s survived Close", dir)
+	assert.Error(t, ctx.Err(), "Context not cancelled by Close")
 	p.Close() // a second Close is harmless
 }
 
@@ -65,9 +52,7 @@ func TestProgramTBLetsOtherPanicsThrough(t *testing.T) {
 	p := NewProgramTB("prog", t.TempDir(), nil)
 	defer p.Close()
 	defer func() {
-		if r := recover(); r != "boom" {
-			t.Errorf("recovered %v, want the original panic", r)
-		}
+		assert.Equal(t, "boom", recover(), "recovered, want the original panic")
 	}()
 	_ = p.Do(func() { panic("boom") })
 }

@@ -3,10 +3,12 @@ package entitlement
 import (
 	"bytes"
 	"crypto/ed25519"
-	"errors"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 var (
@@ -41,28 +43,23 @@ func doc() *Document {
 
 func TestSignVerifyRoundTrip(t *testing.T) {
 	tok, err := Sign(doc(), key)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	d, err := Verify(tok, key.Public().(ed25519.PublicKey))
-	if err != nil {
-		t.Fatalf("Verify: %v", err)
-	}
-	if d.Serial != 42 || len(d.Entitlements) != 3 || !d.IssuedAt.Equal(t0) || d.Entitlements[0].Pools[0].Seats != 5 {
-		t.Fatalf("round trip lost data: %+v", d)
-	}
+	require.NoError(t, err, "Verify")
+	// Round trip must not lose data.
+	assert.Equal(t, uint64(42), d.Serial, "serial")
+	assert.True(t, d.IssuedAt.Equal(t0), "issued at %v, want %v", d.IssuedAt, t0)
+	require.Len(t, d.Entitlements, 3, "entitlements: %+v", d.Entitlements)
+	require.NotEmpty(t, d.Entitlements[0].Pools, "pools")
+	assert.Equal(t, 5, d.Entitlements[0].Pools[0].Seats, "seats")
 }
 
 func TestVerifyRefusesTampering(t *testing.T) {
 	pub := key.Public().(ed25519.PublicKey)
 	tok, err := Sign(doc(), key)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	otherTok, err := Sign(doc(), other)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	p64 := strings.Split(tok, ".")[1]
 	cases := map[string]struct {
 		tok  string
@@ -78,18 +75,16 @@ func TestVerifyRefusesTampering(t *testing.T) {
 		"swapped payload":   {strings.Replace(otherTok, strings.Split(otherTok, ".")[1], p64, 1), ErrBadSignature},
 	}
 	for name, tc := range cases {
-		if _, err := Verify(tc.tok, pub); !errors.Is(err, tc.want) {
-			t.Errorf("%s: Verify = %v, want %v", name, err, tc.want)
-		}
+		_, err := Verify(tc.tok, pub)
+		assert.ErrorIs(t, err, tc.want, "%s: Verify", name)
 	}
 	// Every single-bit flip in the text is refused.
 	for i := len("lme1."); i < len(tok); i++ {
 		for bit := range 8 {
 			b := []byte(tok)
 			b[i] ^= 1 << bit
-			if _, err := Verify(string(b), pub); err == nil {
-				t.Fatalf("flip of bit %d at %d accepted", bit, i)
-			}
+			_, err := Verify(string(b), pub)
+			require.Error(t, err, "flip of bit %d at %d accepted", bit, i)
 		}
 	}
 }
@@ -106,9 +101,8 @@ func TestSignRefusesInvalidDocuments(t *testing.T) {
 	} {
 		d := doc()
 		mod(d)
-		if _, err := Sign(d, key); !errors.Is(err, ErrMalformed) {
-			t.Errorf("%s: Sign = %v, want ErrMalformed", name, err)
-		}
+		_, err := Sign(d, key)
+		assert.ErrorIs(t, err, ErrMalformed, "%s: Sign", name)
 	}
 }
 
@@ -124,13 +118,10 @@ func TestPhases(t *testing.T) {
 		{t0.Add(44*day - time.Millisecond), InGrace},
 		{t0.Add(44 * day), Expired},
 	} {
-		if got := e.PhaseAt(tc.at); got != tc.want {
-			t.Errorf("PhaseAt(%v) = %s, want %s", tc.at, got, tc.want)
-		}
+		assert.Equal(t, tc.want, e.PhaseAt(tc.at), "PhaseAt(%v)", tc.at)
 	}
-	if p := doc().Entitlements[1]; p.PhaseAt(t0.Add(100*365*day)) != Active {
-		t.Error("a perpetual license ended")
-	}
+	p := doc().Entitlements[1]
+	assert.Equal(t, Active, p.PhaseAt(t0.Add(100*365*day)), "a perpetual license ended")
 }
 
 func TestFeature(t *testing.T) {
@@ -152,17 +143,15 @@ func TestFeature(t *testing.T) {
 		{"unknown", "nope", "", t0, false, "", `no license enables "nope"`},
 	} {
 		c := d.Feature(tc.feature, tc.sku, tc.at)
-		if c.Enabled != tc.enabled || c.License != tc.license || !strings.Contains(c.Reason, tc.reason) {
-			t.Errorf("%s: Feature = %+v", tc.name, c)
-		}
+		assert.Equal(t, tc.enabled, c.Enabled, "%s: Feature = %+v", tc.name, c)
+		assert.Equal(t, tc.license, c.License, "%s: Feature = %+v", tc.name, c)
+		assert.Contains(t, c.Reason, tc.reason, "%s: Feature = %+v", tc.name, c)
 	}
 }
 
 func FuzzVerify(f *testing.F) {
 	tok, err := Sign(doc(), key)
-	if err != nil {
-		f.Fatal(err)
-	}
+	require.NoError(f, err)
 	f.Add(tok)
 	f.Add("lme1.e30.AAAA")
 	f.Add("")
@@ -170,12 +159,9 @@ func FuzzVerify(f *testing.F) {
 	f.Fuzz(func(t *testing.T, s string) {
 		d, err := Verify(s, pub)
 		if err == nil {
-			if d.Validate() != nil {
-				t.Fatal("verified an invalid document")
-			}
-			if _, err := Sign(d, key); err != nil {
-				t.Fatalf("verified document does not sign again: %v", err)
-			}
+			require.NoError(t, d.Validate(), "verified an invalid document")
+			_, err := Sign(d, key)
+			require.NoError(t, err, "verified document does not sign again")
 		}
 	})
 }

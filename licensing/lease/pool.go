@@ -12,7 +12,10 @@ type ID uint64
 // String formats the ID in decimal.
 func (id ID) String() string { return strconv.FormatUint(uint64(id), 10) }
 
-// Enforcement says what a pool does when every seat is taken.
+// Enforcement says what a pool does when every seat is taken. It is the one
+// enforcement type of licmesh: lease pools, the pools a license grants and
+// the commands and snapshots that carry them all use it, and all spell it
+// "hard" or "soft" in text.
 type Enforcement uint8
 
 // Enforcement modes. The zero value is invalid so that a pool whose mode was
@@ -64,8 +67,16 @@ func (e Enforcement) MarshalText() ([]byte, error) {
 	return []byte(e.String()), nil
 }
 
-// UnmarshalText parses "hard" or "soft".
+// UnmarshalText parses "hard" or "soft". The empty string decodes to the
+// zero value, unset, which Valid refuses: whoever validates the value then
+// reports it missing in its own terms (a license template entry reads it
+// as hard, an explicit license pool names the field), as it did when a
+// missing mode and an empty one decoded alike.
 func (e *Enforcement) UnmarshalText(b []byte) error {
+	if len(b) == 0 {
+		*e = 0
+		return nil
+	}
 	v, err := ParseEnforcement(string(b))
 	if err != nil {
 		return err
@@ -151,8 +162,8 @@ type Decision struct {
 // Seats+Overage, then refuses; a soft pool always grants and flags the
 // grant as overage when held >= Seats. A pool shrunk below its held count
 // therefore grants nothing new (hard) or only overage (soft) until releases
-// bring it under. This is license.Pool.Admit's rule, so a pool taken from a
-// license admits the same leases here.
+// bring it under. It is the only admission rule: a pool a license grants
+// is admitted by it too, once converted (license.Pool.LeasePool).
 func (p Pool) Admit(held int) Decision {
 	under := held < p.Seats
 	if p.Enforce == Soft {

@@ -2,53 +2,52 @@ package lease
 
 import (
 	"encoding/json"
-	"errors"
 	"strings"
 	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 func TestEnforcementParseString(t *testing.T) {
 	for _, e := range []Enforcement{Hard, Soft} {
 		got, err := ParseEnforcement(e.String())
-		if err != nil || got != e {
-			t.Fatalf("ParseEnforcement(%q) = %v, %v", e.String(), got, err)
-		}
+		require.NoError(t, err, "ParseEnforcement(%q)", e.String())
+		require.Equal(t, e, got, "ParseEnforcement(%q)", e.String())
 	}
 	for _, s := range []string{"", "HARD", "Soft", "strict", "hard "} {
-		if _, err := ParseEnforcement(s); !errors.Is(err, ErrInvalidEnforcement) {
-			t.Errorf("ParseEnforcement(%q) error = %v, want ErrInvalidEnforcement", s, err)
-		}
+		_, err := ParseEnforcement(s)
+		assert.ErrorIs(t, err, ErrInvalidEnforcement, "ParseEnforcement(%q)", s)
 	}
-	if s := Enforcement(0).String(); s != "Enforcement(0)" {
-		t.Errorf("String of zero = %q", s)
-	}
+	assert.Equal(t, "Enforcement(0)", Enforcement(0).String(), "String of zero")
+	assert.False(t, Enforcement(0).Valid())
+	assert.False(t, Enforcement(3).Valid())
 }
 
 func TestEnforcementJSON(t *testing.T) {
 	b, err := json.Marshal(Pool{Name: "p", Seats: 1, Enforce: Soft})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !strings.Contains(string(b), `"Enforce":"soft"`) {
-		t.Fatalf("json = %s", b)
-	}
+	require.NoError(t, err)
+	require.Contains(t, string(b), `"Enforce":"soft"`)
 	var p Pool
-	if err := json.Unmarshal(b, &p); err != nil || p.Enforce != Soft {
-		t.Fatalf("round trip = %+v, %v", p, err)
-	}
-	if err := json.Unmarshal([]byte(`{"Enforce":"medium"}`), &p); !errors.Is(err, ErrInvalidEnforcement) {
-		t.Fatalf("bad enforcement error = %v", err)
-	}
+	require.NoError(t, json.Unmarshal(b, &p))
+	require.Equal(t, Soft, p.Enforce, "round trip")
+	require.ErrorIs(t, json.Unmarshal([]byte(`{"Enforce":"medium"}`), &p), ErrInvalidEnforcement, "bad enforcement")
 	// Overage appears only when set, so older pools encode as they did.
-	if b, _ := json.Marshal(Pool{Name: "p", Seats: 1, Enforce: Hard, Overage: 2}); string(b) != `{"Name":"p","Seats":1,"Enforce":"hard","Overage":2}` {
-		t.Fatalf("json with overage = %s", b)
-	}
-	if b, _ := json.Marshal(Pool{Name: "p", Seats: 1, Enforce: Hard}); string(b) != `{"Name":"p","Seats":1,"Enforce":"hard"}` {
-		t.Fatalf("json without overage = %s", b)
-	}
-	if _, err := json.Marshal(Pool{Name: "p"}); !errors.Is(err, ErrInvalidEnforcement) {
-		t.Fatalf("marshal of zero enforcement error = %v", err)
-	}
+	b, err = json.Marshal(Pool{Name: "p", Seats: 1, Enforce: Hard, Overage: 2})
+	require.NoError(t, err)
+	require.Equal(t, `{"Name":"p","Seats":1,"Enforce":"hard","Overage":2}`, string(b), "json with overage")
+	b, err = json.Marshal(Pool{Name: "p", Seats: 1, Enforce: Hard})
+	require.NoError(t, err)
+	require.Equal(t, `{"Name":"p","Seats":1,"Enforce":"hard"}`, string(b), "json without overage")
+	_, err = json.Marshal(Pool{Name: "p"})
+	require.ErrorIs(t, err, ErrInvalidEnforcement, "marshal of zero enforcement")
+
+	// An empty mode decodes as unset, which Validate refuses: a pool can
+	// never come out of JSON with a mode nobody chose.
+	var empty Pool
+	require.NoError(t, json.Unmarshal([]byte(`{"Name":"p","Seats":1,"Enforce":""}`), &empty))
+	assert.Equal(t, Enforcement(0), empty.Enforce)
+	assert.ErrorIs(t, empty.Validate(), ErrInvalidPool)
 }
 
 func TestPoolValidate(t *testing.T) {
@@ -62,9 +61,7 @@ func TestPoolValidate(t *testing.T) {
 		{Name: "p", Seats: 0, Enforce: Hard, Overage: MaxSeats},
 	}
 	for _, p := range ok {
-		if err := p.Validate(); err != nil {
-			t.Errorf("Validate(%+v) = %v", p, err)
-		}
+		assert.NoError(t, p.Validate(), "Validate(%+v)", p)
 	}
 	bad := map[string]Pool{
 		"empty name":       {Name: "", Seats: 1, Enforce: Hard},
@@ -84,16 +81,19 @@ func TestPoolValidate(t *testing.T) {
 		"non-ascii letter": {Name: "pé", Seats: 1, Enforce: Hard},
 	}
 	for name, p := range bad {
-		if err := p.Validate(); !errors.Is(err, ErrInvalidPool) {
-			t.Errorf("%s: Validate = %v, want ErrInvalidPool", name, err)
-		}
+		assert.ErrorIs(t, p.Validate(), ErrInvalidPool, name)
 	}
 }
 
+// TestAdmit is the one admission rule's table. It holds the lease pool
+// cases and those license.Pool.Admit was tested with before the two were
+// merged (a hard pool of 2 seats and 1 overage, a soft pool far past its
+// seats), which now reach this rule through license.Pool.LeasePool.
 func TestAdmit(t *testing.T) {
 	hard := Pool{Name: "h", Seats: 2, Enforce: Hard}
 	soft := Pool{Name: "s", Seats: 2, Enforce: Soft}
 	over := Pool{Name: "o", Seats: 2, Enforce: Hard, Overage: 3}
+	over1 := Pool{Name: "o1", Seats: 2, Enforce: Hard, Overage: 1}
 	cases := []struct {
 		p    Pool
 		held int
@@ -103,20 +103,25 @@ func TestAdmit(t *testing.T) {
 		{hard, 1, Decision{Grant: true}},
 		{hard, 2, Decision{}},
 		{hard, 5, Decision{}}, // shrunk below held: nothing new
+		{soft, 0, Decision{Grant: true}},
 		{soft, 1, Decision{Grant: true}},
 		{soft, 2, Decision{Grant: true, Overage: true}},
 		{soft, 7, Decision{Grant: true, Overage: true}},
+		{soft, 100, Decision{Grant: true, Overage: true}},
 		{Pool{Name: "z", Seats: 0, Enforce: Hard}, 0, Decision{}},
+		{Pool{Name: "z", Seats: 0, Enforce: Soft}, 0, Decision{Grant: true, Overage: true}},
 		{over, 1, Decision{Grant: true}},
 		{over, 2, Decision{Grant: true, Overage: true}},
 		{over, 4, Decision{Grant: true, Overage: true}},
 		{over, 5, Decision{}},
 		{over, 9, Decision{}},
+		{over1, 0, Decision{Grant: true}},
+		{over1, 1, Decision{Grant: true}},
+		{over1, 2, Decision{Grant: true, Overage: true}},
+		{over1, 3, Decision{}},
 		{Pool{Name: "z", Seats: 0, Enforce: Hard, Overage: 1}, 0, Decision{Grant: true, Overage: true}},
 	}
 	for _, c := range cases {
-		if got := c.p.Admit(c.held); got != c.want {
-			t.Errorf("%s pool of %d, held %d: Admit = %+v, want %+v", c.p.Enforce, c.p.Seats, c.held, got, c.want)
-		}
+		assert.Equal(t, c.want, c.p.Admit(c.held), "%s pool of %d (+%d), held %d", c.p.Enforce, c.p.Seats, c.p.Overage, c.held)
 	}
 }

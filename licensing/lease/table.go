@@ -4,6 +4,8 @@ import (
 	"container/heap"
 	"sync"
 	"time"
+
+	"github.com/licmesh/licmesh/licensing/clock"
 )
 
 // Table is the leader's in-memory table of lease deadlines. Renewals are
@@ -11,7 +13,7 @@ import (
 // only after a deadline in this table has passed.
 //
 // Deadlines are time.Time values read from the injected clock, so with the
-// default clock (time.Now) they carry a monotonic reading and a wall-clock
+// system clock they carry a monotonic reading and a wall-clock
 // step neither extends nor ends a lease early.
 //
 // Table is safe for concurrent use. Internally it is a min-heap ordered by
@@ -19,7 +21,7 @@ import (
 // and a sift, with no allocation, and Expired reads the oldest deadlines
 // without scanning the table.
 type Table struct {
-	now func() time.Time
+	clock clock.Clock
 
 	mu   sync.Mutex
 	pos  map[ID]int
@@ -32,13 +34,13 @@ type entry struct {
 	id       ID
 }
 
-// NewTable returns an empty table reading time from now; nil means
-// time.Now.
-func NewTable(now func() time.Time) *Table {
-	if now == nil {
-		now = time.Now
+// NewTable returns an empty table reading time from clk; nil means the
+// system clock.
+func NewTable(clk clock.Clock) *Table {
+	if clk == nil {
+		clk = clock.System{}
 	}
-	return &Table{now: now, pos: make(map[ID]int)}
+	return &Table{clock: clk, pos: make(map[ID]int)}
 }
 
 // Grant starts (or restarts) tracking a lease whose renewals last ttl and
@@ -48,7 +50,7 @@ func (t *Table) Grant(id ID, ttl time.Duration) (time.Time, error) {
 	if ttl <= 0 {
 		return time.Time{}, ErrInvalidTTL
 	}
-	now := t.now()
+	now := t.clock.Now()
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	return t.upsertLocked(id, now.Add(ttl), ttl, true), nil
@@ -60,7 +62,7 @@ func (t *Table) Grant(id ID, ttl time.Duration) (time.Time, error) {
 // waiting for its expiry to commit and cannot be revived. Renew never
 // shortens a deadline (one set by ResetAll may be later than now + ttl).
 func (t *Table) Renew(id ID) (time.Time, error) {
-	now := t.now()
+	now := t.clock.Now()
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	i, ok := t.pos[id]
@@ -121,7 +123,7 @@ func (t *Table) ResetAll(ids []ID, ttl time.Duration) error {
 	if ttl <= 0 {
 		return ErrInvalidTTL
 	}
-	d := t.now().Add(ttl)
+	d := t.clock.Now().Add(ttl)
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	for _, id := range ids {
@@ -135,7 +137,7 @@ func (t *Table) ResetAll(ids []ID, ttl time.Duration) error {
 // not remove them: the caller proposes their expiry and removes each once
 // the expiry commits.
 func (t *Table) Expired(limit int) []ID {
-	now := t.now()
+	now := t.clock.Now()
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if len(t.heap) == 0 || !t.heap[0].deadline.Before(now) {

@@ -1,127 +1,93 @@
 package lease
 
 import (
-	"errors"
 	"slices"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/licmesh/licmesh/licensing/clock/clocktest"
 )
 
-// fakeClock is a settable clock for TTL tests.
-type fakeClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func newFakeClock() *fakeClock {
-	return &fakeClock{now: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
+func newFakeClock() *clocktest.Fake {
+	return clocktest.New(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
 }
 
 func mustGrant(t *testing.T, tb *Table, id ID, ttl time.Duration) time.Time {
 	t.Helper()
 	d, err := tb.Grant(id, ttl)
-	if err != nil {
-		t.Fatalf("Grant(%d): %v", id, err)
-	}
+	require.NoError(t, err, "Grant(%d)", id)
 	return d
 }
 
 func TestTableGrantRenew(t *testing.T) {
 	clk := newFakeClock()
-	tb := NewTable(clk.Now)
+	tb := NewTable(clk)
 	t0 := clk.Now()
-	if d := mustGrant(t, tb, 1, 30*time.Second); !d.Equal(t0.Add(30 * time.Second)) {
-		t.Fatalf("deadline = %v", d)
-	}
+	require.Equal(t, t0.Add(30*time.Second), mustGrant(t, tb, 1, 30*time.Second), "deadline")
 	clk.Advance(10 * time.Second)
 	d, err := tb.Renew(1)
-	if err != nil || !d.Equal(t0.Add(40*time.Second)) {
-		t.Fatalf("Renew = %v, %v", d, err)
-	}
-	if _, err := tb.Renew(2); !errors.Is(err, ErrUnknownLease) {
-		t.Fatalf("Renew unknown = %v", err)
-	}
-	if _, err := tb.Grant(3, 0); !errors.Is(err, ErrInvalidTTL) {
-		t.Fatalf("Grant ttl 0 = %v", err)
-	}
-	if tb.Len() != 1 {
-		t.Fatalf("Len = %d", tb.Len())
-	}
+	require.NoError(t, err, "Renew")
+	require.Equal(t, t0.Add(40*time.Second), d, "Renew")
+	_, err = tb.Renew(2)
+	require.ErrorIs(t, err, ErrUnknownLease, "Renew unknown")
+	_, err = tb.Grant(3, 0)
+	require.ErrorIs(t, err, ErrInvalidTTL, "Grant ttl 0")
+	require.Equal(t, 1, tb.Len())
 }
 
 func TestTableRenewAfterDeadlineFails(t *testing.T) {
 	clk := newFakeClock()
-	tb := NewTable(clk.Now)
+	tb := NewTable(clk)
 	mustGrant(t, tb, 7, 10*time.Second)
 	clk.Advance(10 * time.Second)
 	// At the deadline exactly the lease is still live.
-	if _, err := tb.Renew(7); err != nil {
-		t.Fatalf("Renew at deadline: %v", err)
-	}
+	_, err := tb.Renew(7)
+	require.NoError(t, err, "Renew at deadline")
 	clk.Advance(10*time.Second + time.Millisecond)
-	if _, err := tb.Renew(7); !errors.Is(err, ErrExpired) {
-		t.Fatalf("Renew after deadline = %v, want ErrExpired", err)
-	}
+	_, err = tb.Renew(7)
+	require.ErrorIs(t, err, ErrExpired, "Renew after deadline")
 	// Still expired on a second try: renewal does not revive it.
-	if _, err := tb.Renew(7); !errors.Is(err, ErrExpired) {
-		t.Fatalf("second Renew = %v, want ErrExpired", err)
-	}
-	if got := tb.Expired(0); !slices.Equal(got, []ID{7}) {
-		t.Fatalf("Expired = %v", got)
-	}
-	if !tb.Remove(7) || tb.Remove(7) {
-		t.Fatal("Remove should report true once")
-	}
-	if _, err := tb.Renew(7); !errors.Is(err, ErrUnknownLease) {
-		t.Fatalf("Renew after Remove = %v", err)
-	}
+	_, err = tb.Renew(7)
+	require.ErrorIs(t, err, ErrExpired, "second Renew")
+	require.Equal(t, []ID{7}, tb.Expired(0))
+	require.True(t, tb.Remove(7), "first Remove")
+	require.False(t, tb.Remove(7), "second Remove")
+	_, err = tb.Renew(7)
+	require.ErrorIs(t, err, ErrUnknownLease, "Renew after Remove")
 }
 
 func TestTableResetAllNeverShortens(t *testing.T) {
 	clk := newFakeClock()
-	tb := NewTable(clk.Now)
+	tb := NewTable(clk)
 	t0 := clk.Now()
 	long := mustGrant(t, tb, 1, time.Hour)
 	mustGrant(t, tb, 2, time.Second)
-	if err := tb.ResetAll([]ID{1, 2, 3}, time.Minute); err != nil {
-		t.Fatal(err)
-	}
-	if d, _ := tb.Deadline(1); !d.Equal(long) {
-		t.Errorf("lease 1 deadline = %v, want the longer %v kept", d, long)
-	}
-	if d, _ := tb.Deadline(2); !d.Equal(t0.Add(time.Minute)) {
-		t.Errorf("lease 2 deadline = %v, want extended to %v", d, t0.Add(time.Minute))
-	}
-	if d, ok := tb.Deadline(3); !ok || !d.Equal(t0.Add(time.Minute)) {
-		t.Errorf("lease 3 deadline = %v, %v, want added", d, ok)
-	}
+	require.NoError(t, tb.ResetAll([]ID{1, 2, 3}, time.Minute))
+	d, ok := tb.Deadline(1)
+	assert.True(t, ok)
+	assert.Equal(t, long, d, "lease 1: the longer deadline kept")
+	d, ok = tb.Deadline(2)
+	assert.True(t, ok)
+	assert.Equal(t, t0.Add(time.Minute), d, "lease 2: extended")
+	d, ok = tb.Deadline(3)
+	assert.True(t, ok, "lease 3 added")
+	assert.Equal(t, t0.Add(time.Minute), d, "lease 3")
 	// Lease 2 keeps its own 1 s renewal ttl, but renewing never shortens
 	// the minute ResetAll gave it.
 	d, err := tb.Renew(2)
-	if err != nil || !d.Equal(t0.Add(time.Minute)) {
-		t.Errorf("Renew(2) = %v, %v, want deadline kept", d, err)
+	if assert.NoError(t, err, "Renew(2)") {
+		assert.Equal(t, t0.Add(time.Minute), d, "Renew(2): deadline kept")
 	}
-	if err := tb.ResetAll(nil, 0); !errors.Is(err, ErrInvalidTTL) {
-		t.Errorf("ResetAll ttl 0 = %v", err)
-	}
+	assert.ErrorIs(t, tb.ResetAll(nil, 0), ErrInvalidTTL, "ResetAll ttl 0")
 }
 
 func TestTableExpiredOrder(t *testing.T) {
 	clk := newFakeClock()
-	tb := NewTable(clk.Now)
+	tb := NewTable(clk)
 	// Grant with deadlines in a scrambled order; IDs 50 and 51 tie.
 	ttls := map[ID]time.Duration{
 		10: 5 * time.Second, 20: 1 * time.Second, 30: 9 * time.Second,
@@ -131,28 +97,20 @@ func TestTableExpiredOrder(t *testing.T) {
 	for _, id := range []ID{10, 20, 30, 40, 51, 50, 60} {
 		mustGrant(t, tb, id, ttls[id])
 	}
-	if got := tb.Expired(0); got != nil {
-		t.Fatalf("Expired before any deadline = %v", got)
-	}
+	require.Nil(t, tb.Expired(0), "Expired before any deadline")
 	clk.Advance(10 * time.Second)
 	want := []ID{20, 50, 51, 40, 10, 30}
-	if got := tb.Expired(0); !slices.Equal(got, want) {
-		t.Fatalf("Expired = %v, want %v", got, want)
-	}
-	if got := tb.Expired(3); !slices.Equal(got, want[:3]) {
-		t.Fatalf("Expired(3) = %v, want %v", got, want[:3])
-	}
+	require.Equal(t, want, tb.Expired(0))
+	require.Equal(t, want[:3], tb.Expired(3))
 	tb.Remove(50)
-	if got := tb.Expired(2); !slices.Equal(got, []ID{20, 51}) {
-		t.Fatalf("Expired(2) after Remove = %v", got)
-	}
+	require.Equal(t, []ID{20, 51}, tb.Expired(2), "Expired(2) after Remove")
 }
 
 // TestTableHeapInvariant drives many operations and checks Expired against
 // a brute-force answer.
 func TestTableHeapInvariant(t *testing.T) {
 	clk := newFakeClock()
-	tb := NewTable(clk.Now)
+	tb := NewTable(clk)
 	live := map[ID]bool{}
 	for i := range 2000 {
 		id := ID(i%300 + 1)
@@ -168,15 +126,11 @@ func TestTableHeapInvariant(t *testing.T) {
 		case 5:
 			clk.Advance(700 * time.Millisecond)
 		case 6:
-			if err := tb.ResetAll([]ID{id, id + 1}, 4*time.Second); err != nil {
-				t.Fatal(err)
-			}
+			require.NoError(t, tb.ResetAll([]ID{id, id + 1}, 4*time.Second))
 			live[id], live[id+1] = true, true
 		}
 	}
-	if tb.Len() != len(live) {
-		t.Fatalf("Len = %d, want %d", tb.Len(), len(live))
-	}
+	require.Equal(t, len(live), tb.Len(), "Len")
 	now := clk.Now()
 	type dl struct {
 		id ID
@@ -185,9 +139,7 @@ func TestTableHeapInvariant(t *testing.T) {
 	var all []dl
 	for id := range live {
 		d, ok := tb.Deadline(id)
-		if !ok {
-			t.Fatalf("lease %d missing", id)
-		}
+		require.True(t, ok, "lease %d missing", id)
 		if d.Before(now) {
 			all = append(all, dl{id, d})
 		}
@@ -202,14 +154,12 @@ func TestTableHeapInvariant(t *testing.T) {
 	for _, x := range all {
 		want = append(want, x.id)
 	}
-	if got := tb.Expired(0); !slices.Equal(got, want) {
-		t.Fatalf("Expired = %v\nwant %v", got, want)
-	}
+	require.Equal(t, want, tb.Expired(0))
 }
 
 func TestTableConcurrent(t *testing.T) {
 	clk := newFakeClock()
-	tb := NewTable(clk.Now)
+	tb := NewTable(clk)
 	for id := ID(1); id <= 100; id++ {
 		mustGrant(t, tb, id, time.Minute)
 	}
@@ -218,8 +168,7 @@ func TestTableConcurrent(t *testing.T) {
 		wg.Go(func() {
 			for i := range 500 {
 				id := ID((w*500+i)%100 + 1)
-				if _, err := tb.Renew(id); err != nil && !errors.Is(err, ErrUnknownLease) {
-					t.Error(err)
+				if _, err := tb.Renew(id); err != nil && !assert.ErrorIs(t, err, ErrUnknownLease) {
 					return
 				}
 				if i%50 == 0 {
@@ -230,41 +179,36 @@ func TestTableConcurrent(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	if tb.Len() != 100 {
-		t.Fatalf("Len = %d", tb.Len())
-	}
+	require.Equal(t, 100, tb.Len())
 }
 
 func TestRenewDoesNotAllocate(t *testing.T) {
 	clk := newFakeClock()
-	tb := NewTable(clk.Now)
+	tb := NewTable(clk)
 	for id := ID(1); id <= 1000; id++ {
 		mustGrant(t, tb, id, time.Minute)
 	}
 	id := ID(1)
 	allocs := testing.AllocsPerRun(1000, func() {
-		if _, err := tb.Renew(id); err != nil {
-			t.Fatal(err)
-		}
+		_, err := tb.Renew(id)
+		require.NoError(t, err)
 		id = id%1000 + 1
 	})
-	if allocs != 0 {
-		t.Fatalf("Renew allocates %.1f times per call", allocs)
-	}
+	require.Zero(t, allocs, "Renew allocates per call")
 }
 
 func BenchmarkRenew(b *testing.B) {
 	tb := NewTable(nil)
 	const n = 100_000
 	for id := ID(1); id <= n; id++ {
-		if _, err := tb.Grant(id, time.Minute); err != nil {
-			b.Fatal(err)
-		}
+		_, err := tb.Grant(id, time.Minute)
+		require.NoError(b, err)
 	}
 	b.ReportAllocs()
 	b.ResetTimer()
 	id := ID(1)
 	for b.Loop() {
+		// A plain check: require's bookkeeping would be timed with Renew.
 		if _, err := tb.Renew(id); err != nil {
 			b.Fatal(err)
 		}

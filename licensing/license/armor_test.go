@@ -2,37 +2,32 @@ package license
 
 import (
 	"bytes"
-	"errors"
 	"strings"
 	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 func TestSealOpenRoundTrip(t *testing.T) {
 	t.Parallel()
 	payload := examplePayload(t)
 	text := mustSeal(t, payload, vendorKey, testKeyID)
-	if !bytes.HasPrefix(text, []byte(beginMarker+"\nKey-Id: vendor-2026\n")) || !bytes.HasSuffix(text, []byte("\n"+endMarker+"\n")) {
-		t.Fatalf("unexpected armour:\n%s", text)
-	}
+	require.True(t, bytes.HasPrefix(text, []byte(beginMarker+"\nKey-Id: vendor-2026\n")), "unexpected armour:\n%s", text)
+	require.True(t, bytes.HasSuffix(text, []byte("\n"+endMarker+"\n")), "unexpected armour:\n%s", text)
 	for _, line := range strings.Split(string(text), "\n") {
-		if len(line) > lineWidth+1+len("==") && !strings.HasPrefix(line, "=") {
-			t.Errorf("line wider than %d: %q", lineWidth, line)
+		if !strings.HasPrefix(line, "=") {
+			assert.LessOrEqual(t, len(line), lineWidth+1+len("=="), "line wider than %d: %q", lineWidth, line)
 		}
 	}
 	e, err := Open(text)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if e.KeyID != testKeyID || !bytes.Equal(e.Payload, payload) || len(e.Signature) != 64 {
-		t.Fatalf("Open gave %q, %d payload bytes, %d signature bytes", e.KeyID, len(e.Payload), len(e.Signature))
-	}
-	if !bytes.Equal(e.Marshal(), text) {
-		t.Fatal("Marshal of the opened envelope differs from the sealed text")
-	}
+	require.NoError(t, err)
+	require.Equal(t, testKeyID, e.KeyID, "Open: key id")
+	require.Equal(t, string(payload), string(e.Payload), "Open: payload")
+	require.Len(t, e.Signature, 64, "Open: signature")
+	require.Equal(t, string(text), string(e.Marshal()), "Marshal of the opened envelope differs from the sealed text")
 	// Ed25519 is deterministic: sealing again gives the same text.
-	if again := mustSeal(t, payload, vendorKey, testKeyID); !bytes.Equal(again, text) {
-		t.Fatal("sealing twice gave different texts")
-	}
+	require.Equal(t, string(text), string(mustSeal(t, payload, vendorKey, testKeyID)), "sealing twice gave different texts")
 }
 
 // TestOpenToleratesPasting: what copy and paste does to the text changes
@@ -63,16 +58,12 @@ func TestOpenToleratesPasting(t *testing.T) {
 	}
 	for name, text := range cases {
 		e, err := Open([]byte(text))
-		if err != nil {
-			t.Errorf("%s: %v", name, err)
+		if !assert.NoError(t, err, name) {
 			continue
 		}
-		if !bytes.Equal(e.Marshal(), good) {
-			t.Errorf("%s: opened envelope differs from the original", name)
-		}
-		if _, err := e.Verify(testKeyring(t), VerifyOptions{ClusterID: testCluster, Now: tAfter}); err != nil {
-			t.Errorf("%s: %v", name, err)
-		}
+		assert.Equal(t, string(good), string(e.Marshal()), "%s: opened envelope differs from the original", name)
+		_, err = e.Verify(testKeyring(t), VerifyOptions{ClusterID: testCluster, Now: tAfter})
+		assert.NoError(t, err, name)
 	}
 }
 
@@ -122,12 +113,8 @@ func TestOpenRefusesMalformed(t *testing.T) {
 	}
 	for _, tt := range tests {
 		_, err := Open([]byte(tt.text))
-		if !errors.Is(err, tt.want) {
-			t.Errorf("%s: %v, want %v", tt.name, err, tt.want)
-			continue
-		}
-		if !strings.Contains(err.Error(), tt.detail) {
-			t.Errorf("%s: %q lacks %q", tt.name, err, tt.detail)
+		if assert.ErrorIs(t, err, tt.want, tt.name) {
+			assert.ErrorContains(t, err, tt.detail, tt.name)
 		}
 	}
 }
@@ -135,38 +122,33 @@ func TestOpenRefusesMalformed(t *testing.T) {
 func TestSealRefuses(t *testing.T) {
 	t.Parallel()
 	payload := examplePayload(t)
-	if _, err := Seal(payload, vendorKey[:10], testKeyID); !errors.Is(err, ErrBadKey) {
-		t.Errorf("short key: %v", err)
-	}
-	if _, err := Seal(payload, vendorKey, "bad id"); !errors.Is(err, ErrBadKey) {
-		t.Errorf("bad key id: %v", err)
-	}
+	_, err := Seal(payload, vendorKey[:10], testKeyID)
+	assert.ErrorIs(t, err, ErrBadKey, "short key")
+	_, err = Seal(payload, vendorKey, "bad id")
+	assert.ErrorIs(t, err, ErrBadKey, "bad key id")
 	bad := mutate(t, func(m map[string]any) { m["quantity"] = 0 })
 	var fe *FieldError
-	if _, err := Seal(bad, vendorKey, testKeyID); !errors.As(err, &fe) || fe.Field != "quantity" {
-		t.Errorf("invalid payload: %v", err)
+	_, err = Seal(bad, vendorKey, testKeyID)
+	if assert.ErrorAs(t, err, &fe, "invalid payload") {
+		assert.Equal(t, "quantity", fe.Field, "invalid payload: %v", err)
 	}
-	if _, err := Seal(bytes.Repeat([]byte(" "), MaxPayloadSize+1), vendorKey, testKeyID); !errors.Is(err, ErrTooLarge) {
-		t.Errorf("huge payload: %v", err)
-	}
+	_, err = Seal(bytes.Repeat([]byte(" "), MaxPayloadSize+1), vendorKey, testKeyID)
+	assert.ErrorIs(t, err, ErrTooLarge, "huge payload")
 }
 
 func TestSealPayload(t *testing.T) {
 	t.Parallel()
 	p, err := ParsePayload(examplePayload(t))
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	text, err := SealPayload(p, vendorKey, testKeyID)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	l := mustVerify(t, text, tAfter)
-	if l.ID != p.ID || l.Grace != p.Grace || len(l.LicenseTemplate) != 2 || !l.ExpiresAt.Equal(p.ExpiresAt) {
-		t.Errorf("round trip through SealPayload changed the license: %+v", l.Payload)
-	}
+	// The round trip through SealPayload must not change the license.
+	assert.Equal(t, p.ID, l.ID, "ID")
+	assert.Equal(t, p.Grace, l.Grace, "Grace")
+	assert.Len(t, l.LicenseTemplate, 2, "LicenseTemplate")
+	assert.True(t, l.ExpiresAt.Equal(p.ExpiresAt), "ExpiresAt %v, want %v", l.ExpiresAt, p.ExpiresAt)
 	p.Quantity = -1
-	if _, err := SealPayload(p, vendorKey, testKeyID); !errors.Is(err, ErrInvalidField) {
-		t.Errorf("invalid payload: %v", err)
-	}
+	_, err = SealPayload(p, vendorKey, testKeyID)
+	assert.ErrorIs(t, err, ErrInvalidField, "invalid payload")
 }

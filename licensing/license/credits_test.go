@@ -1,8 +1,10 @@
 package license
 
 import (
-	"errors"
 	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 func TestCreditsConsume(t *testing.T) {
@@ -24,30 +26,26 @@ func TestCreditsConsume(t *testing.T) {
 	}
 	for i, s := range steps {
 		rem, alert, err := c.Consume(s.n)
-		if rem != s.remaining || alert != s.alert || !errors.Is(err, s.err) || (s.err == nil) != (err == nil) {
-			t.Fatalf("step %d, consume %d: %d, %v, %v; want %d, %v, %v", i, s.n, rem, alert, err, s.remaining, s.alert, s.err)
+		if s.err == nil {
+			require.NoError(t, err, "step %d, consume %d", i, s.n)
+		} else {
+			require.ErrorIs(t, err, s.err, "step %d, consume %d", i, s.n)
 		}
-		if c.Balance != s.remaining {
-			t.Fatalf("step %d: balance %d, want %d (a refused consumption changes nothing)", i, c.Balance, s.remaining)
-		}
+		require.Equal(t, s.remaining, rem, "step %d, consume %d: remaining", i, s.n)
+		require.Equal(t, s.alert, alert, "step %d, consume %d: alert", i, s.n)
+		require.Equal(t, s.remaining, c.Balance, "step %d: balance (a refused consumption changes nothing)", i)
 	}
-	if !c.Exhausted() {
-		t.Error("not exhausted at 0")
-	}
+	assert.True(t, c.Exhausted(), "not exhausted at 0")
 	_, _, err := (&Credits{Unit: "case", Balance: 2}).Consume(5)
-	if err == nil || err.Error() != "license: usage credits exhausted: 5 case needed, 2 left" {
-		t.Errorf("message: %v", err)
-	}
+	assert.EqualError(t, err, "license: usage credits exhausted: 5 case needed, 2 left", "message")
 }
 
 func TestCreditsFromLicense(t *testing.T) {
 	t.Parallel()
 	l := mustVerify(t, mustSeal(t, examplePayload(t), vendorKey, testKeyID), tAfter)
 	running := *l.Credits // the masters keep their own copy
-	if _, _, err := running.Consume(9500); err != nil {
-		t.Fatal(err)
-	}
-	if !running.Low() || l.Credits.Balance != 10000 {
-		t.Errorf("running %+v, license %+v", running, l.Credits)
-	}
+	_, _, err := running.Consume(9500)
+	require.NoError(t, err)
+	assert.True(t, running.Low(), "running %+v", running)
+	assert.Equal(t, int64(10000), l.Credits.Balance, "license %+v", l.Credits)
 }

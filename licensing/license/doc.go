@@ -14,7 +14,8 @@
 // promise P7: validity is judged against the later of the local clock and
 // the replicated high-water mark, so setting a clock back extends nothing.
 //
-// The package is pure: standard library only, no package-level mutable
-// state, no I/O beyond the io.Reader it is handed. docs/licenses.md
+// The package is pure: the standard library and licensing/lease only (whose
+// Enforcement and admission rule the pools a license grants share), no
+// package-level mutable state, no I/O beyond the io.Reader it is handed. docs/licenses.md
 // describes the format and the model with an example.
 package license

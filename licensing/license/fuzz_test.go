@@ -1,13 +1,13 @@
 package license
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
-	"reflect"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/stretchr/testify/require"
 )
 
 // FuzzOpen feeds arbitrary text to Open and Verify. Nothing may panic;
@@ -29,16 +29,17 @@ func FuzzOpen(f *testing.F) {
 	f.Fuzz(func(t *testing.T, text []byte) {
 		e, err := Open(text)
 		if err != nil {
-			if !errors.Is(err, ErrMalformed) && !errors.Is(err, ErrTooLarge) {
-				t.Fatalf("Open error %v wraps neither ErrMalformed nor ErrTooLarge", err)
-			}
+			require.True(t, errors.Is(err, ErrMalformed) || errors.Is(err, ErrTooLarge),
+				"Open error %v wraps neither ErrMalformed nor ErrTooLarge", err)
 			return
 		}
 		canon := e.Marshal()
 		e2, err := Open(canon)
-		if err != nil || e2.KeyID != e.KeyID || !bytes.Equal(e2.Payload, e.Payload) || !bytes.Equal(e2.Signature, e.Signature) {
-			t.Fatalf("canonical form does not re-open to the same envelope: %v", err)
-		}
+		// The canonical form re-opens to the same envelope.
+		require.NoError(t, err, "canonical form does not re-open")
+		require.Equal(t, e.KeyID, e2.KeyID, "canonical form: key id")
+		require.Equal(t, string(e.Payload), string(e2.Payload), "canonical form: payload")
+		require.Equal(t, string(e.Signature), string(e2.Signature), "canonical form: signature")
 		l, err := e.Verify(keys, VerifyOptions{AnyCluster: true, Now: tAfter})
 		if err != nil {
 			sentinelOf(t, err)
@@ -49,12 +50,9 @@ func FuzzOpen(f *testing.F) {
 			key = oldKey
 		}
 		again, err := Seal(e.Payload, key, e.KeyID)
-		if err != nil {
-			t.Fatalf("a verified payload does not seal: %v", err)
-		}
-		if !bytes.Equal(again, canon) || !bytes.Equal(l.Text, canon) {
-			t.Fatalf("re-sealing a verified license gave different text")
-		}
+		require.NoError(t, err, "a verified payload does not seal")
+		require.Equal(t, string(canon), string(again), "re-sealing a verified license gave different text")
+		require.Equal(t, string(canon), string(l.Text), "License.Text is not the canonical text")
 	})
 }
 
@@ -79,16 +77,10 @@ func FuzzParsePayload(f *testing.F) {
 			return
 		}
 		again, err := json.Marshal(p)
-		if err != nil {
-			t.Fatalf("a parsed payload does not encode: %v", err)
-		}
+		require.NoError(t, err, "a parsed payload does not encode")
 		p2, err := ParsePayload(again)
-		if err != nil {
-			t.Fatalf("re-encoded payload refused: %v\n%s", err, again)
-		}
-		if !reflect.DeepEqual(normalize(p), normalize(p2)) {
-			t.Fatalf("re-encoding changed the payload:\n%+v\n%+v", p, p2)
-		}
+		require.NoError(t, err, "re-encoded payload refused:\n%s", again)
+		require.Equal(t, normalize(p), normalize(p2), "re-encoding changed the payload")
 	})
 }
 

@@ -8,6 +8,8 @@ import (
 	"os"
 	"testing"
 	"time"
+
+	"github.com/stretchr/testify/require"
 )
 
 // Test keys are derived from fixed seeds so that fuzz corpora and golden
@@ -34,12 +36,8 @@ var (
 func testKeyring(t testing.TB) Keyring {
 	t.Helper()
 	k := Keyring{}
-	if err := k.Add(testKeyID, vendorKey.Public().(ed25519.PublicKey)); err != nil {
-		t.Fatal(err)
-	}
-	if err := k.Add(oldKeyID, oldKey.Public().(ed25519.PublicKey)); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, k.Add(testKeyID, vendorKey.Public().(ed25519.PublicKey)))
+	require.NoError(t, k.Add(oldKeyID, oldKey.Public().(ed25519.PublicKey)))
 	return k
 }
 
@@ -55,9 +53,7 @@ var (
 func examplePayload(t testing.TB) []byte {
 	t.Helper()
 	b, err := os.ReadFile("testdata/timesheet.json")
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	return b
 }
 
@@ -66,14 +62,10 @@ func examplePayload(t testing.TB) []byte {
 func mutate(t testing.TB, change func(m map[string]any)) []byte {
 	t.Helper()
 	var m map[string]any
-	if err := json.Unmarshal(examplePayload(t), &m); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, json.Unmarshal(examplePayload(t), &m))
 	change(m)
 	b, err := json.Marshal(m)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	return b
 }
 
@@ -82,9 +74,7 @@ func obj(m map[string]any, key string) map[string]any { return m[key].(map[strin
 func mustSeal(t testing.TB, payload []byte, key ed25519.PrivateKey, id KeyID) []byte {
 	t.Helper()
 	text, err := Seal(payload, key, id)
-	if err != nil {
-		t.Fatalf("Seal: %v", err)
-	}
+	require.NoError(t, err, "Seal")
 	return text
 }
 
@@ -96,9 +86,7 @@ func verifyAt(t testing.TB, text []byte, at time.Time) (*License, error) {
 func mustVerify(t testing.TB, text []byte, at time.Time) *License {
 	t.Helper()
 	l, err := verifyAt(t, text, at)
-	if err != nil {
-		t.Fatalf("Verify: %v", err)
-	}
+	require.NoError(t, err, "Verify")
 	return l
 }
 
@@ -115,15 +103,11 @@ func sentinelOf(t testing.TB, err error) error {
 	var found error
 	for _, s := range sentinels {
 		if errors.Is(err, s) {
-			if found != nil {
-				t.Fatalf("error %q wraps both %q and %q", err, found, s)
-			}
+			require.Nil(t, found, "error %q wraps both %q and %q", err, found, s)
 			found = s
 		}
 	}
-	if found == nil {
-		t.Fatalf("error %q wraps no sentinel", err)
-	}
+	require.NotNil(t, found, "error %q wraps no sentinel", err)
 	return found
 }
 

@@ -3,22 +3,22 @@ package license
 import (
 	"bytes"
 	"crypto/ed25519"
-	"errors"
 	"strings"
 	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 func TestPublicKeyConfigForm(t *testing.T) {
 	t.Parallel()
 	pub := vendorKey.Public().(ed25519.PublicKey)
 	line := FormatPublicKey(testKeyID, pub)
-	if !strings.HasPrefix(line, "vendor-2026:") {
-		t.Fatalf("config form %q", line)
-	}
+	require.True(t, strings.HasPrefix(line, "vendor-2026:"), "config form %q", line)
 	id, got, err := ParsePublicKey("  " + line + " \n")
-	if err != nil || id != testKeyID || !got.Equal(pub) {
-		t.Fatalf("ParsePublicKey: %q %v %v", id, got, err)
-	}
+	require.NoError(t, err, "ParsePublicKey")
+	require.Equal(t, testKeyID, id, "ParsePublicKey")
+	require.True(t, got.Equal(pub), "ParsePublicKey: %v, want %v", got, pub)
 	keyText := strings.TrimPrefix(line, "vendor-2026:")
 	for _, bad := range []struct{ in, detail string }{
 		{"vendor-2026", "want KEY-ID:BASE64"},
@@ -28,8 +28,9 @@ func TestPublicKeyConfigForm(t *testing.T) {
 		{"vendor-2026:" + strings.NewReplacer("+", "-", "/", "_").Replace(keyText) + "-_", "not standard base64"},
 		{"vendor-2026:" + b64.EncodeToString(make([]byte, 31)), "public key has 31 bytes, want 32"},
 	} {
-		if _, _, err := ParsePublicKey(bad.in); !errors.Is(err, ErrBadKey) || !strings.Contains(err.Error(), bad.detail) {
-			t.Errorf("%q: %v, want ErrBadKey with %q", bad.in, err, bad.detail)
+		_, _, err := ParsePublicKey(bad.in)
+		if assert.ErrorIs(t, err, ErrBadKey, "%q", bad.in) {
+			assert.ErrorContains(t, err, bad.detail, "%q", bad.in)
 		}
 	}
 }
@@ -39,44 +40,37 @@ func TestKeyrings(t *testing.T) {
 	a := FormatPublicKey(testKeyID, vendorKey.Public().(ed25519.PublicKey))
 	b := FormatPublicKey(oldKeyID, oldKey.Public().(ed25519.PublicKey))
 	k, err := ParseKeyring(a, b)
-	if err != nil || len(k) != 2 {
-		t.Fatalf("ParseKeyring: %v %v", k, err)
-	}
-	if ids := k.IDs(); len(ids) != 2 || ids[0] != oldKeyID || ids[1] != testKeyID {
-		t.Errorf("IDs %v", ids)
-	}
-	if _, err := ParseKeyring(a, a); !errors.Is(err, ErrBadKey) || !strings.Contains(err.Error(), "vendor key 2:") || !strings.Contains(err.Error(), "given twice") {
-		t.Errorf("duplicate: %v", err)
+	require.NoError(t, err, "ParseKeyring")
+	require.Len(t, k, 2, "ParseKeyring")
+	assert.Equal(t, []KeyID{oldKeyID, testKeyID}, k.IDs(), "IDs")
+	_, err = ParseKeyring(a, a)
+	if assert.ErrorIs(t, err, ErrBadKey, "duplicate") {
+		assert.ErrorContains(t, err, "vendor key 2:", "duplicate")
+		assert.ErrorContains(t, err, "given twice", "duplicate")
 	}
 	file := "# vendor keys\n\n" + a + "\r\n   # rotated in 2026\n" + b + "\n"
 	k, err = ReadKeyring(strings.NewReader(file))
-	if err != nil || len(k) != 2 {
-		t.Fatalf("ReadKeyring: %v %v", k, err)
+	require.NoError(t, err, "ReadKeyring")
+	require.Len(t, k, 2, "ReadKeyring")
+	_, err = ReadKeyring(strings.NewReader(a + "\nnot a key\n"))
+	if assert.ErrorIs(t, err, ErrBadKey, "bad line") {
+		assert.ErrorContains(t, err, "line 2:", "bad line")
 	}
-	if _, err := ReadKeyring(strings.NewReader(a + "\nnot a key\n")); !errors.Is(err, ErrBadKey) || !strings.Contains(err.Error(), "line 2:") {
-		t.Errorf("bad line: %v", err)
-	}
-	if _, err := ReadKeyring(strings.NewReader(strings.Repeat("#\n", MaxTextSize))); !errors.Is(err, ErrTooLarge) {
-		t.Errorf("huge file: %v", err)
-	}
-	if err := (Keyring{}).Add(testKeyID, make([]byte, 5)); !errors.Is(err, ErrBadKey) {
-		t.Errorf("short key: %v", err)
-	}
+	_, err = ReadKeyring(strings.NewReader(strings.Repeat("#\n", MaxTextSize)))
+	assert.ErrorIs(t, err, ErrTooLarge, "huge file")
+	assert.ErrorIs(t, (Keyring{}).Add(testKeyID, make([]byte, 5)), ErrBadKey, "short key")
 }
 
 func TestPrivateKeyFile(t *testing.T) {
 	t.Parallel()
 	pemBytes, err := MarshalPrivateKey(testKeyID, vendorKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !bytes.Contains(pemBytes, []byte("-----BEGIN PRIVATE KEY-----\nKey-Id: vendor-2026\n")) {
-		t.Errorf("PEM:\n%s", pemBytes)
-	}
+	require.NoError(t, err)
+	assert.Contains(t, string(pemBytes), "-----BEGIN PRIVATE KEY-----\nKey-Id: vendor-2026\n", "PEM")
 	id, key, err := ParsePrivateKey(pemBytes)
-	if err != nil || id != testKeyID || !key.Equal(vendorKey) {
-		t.Fatalf("ParsePrivateKey: %q %v", id, err)
-	}
+	require.NoError(t, err, "ParsePrivateKey")
+	require.Equal(t, testKeyID, id, "ParsePrivateKey")
+	// Not require.Equal: a failure must not print the private key.
+	require.True(t, key.Equal(vendorKey), "ParsePrivateKey returned another key")
 	for name, in := range map[string][]byte{
 		"empty":       nil,
 		"public key":  []byte("-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n"),
@@ -84,11 +78,8 @@ func TestPrivateKeyFile(t *testing.T) {
 		"bad key id":  bytes.Replace(pemBytes, []byte("Key-Id: vendor-2026"), []byte("Key-Id: vendor 2026"), 1),
 	} {
 		_, _, err := ParsePrivateKey(in)
-		if !errors.Is(err, ErrBadKey) {
-			t.Errorf("%s: %v", name, err)
-		}
+		assert.ErrorIs(t, err, ErrBadKey, name)
 	}
-	if _, err := MarshalPrivateKey("", vendorKey); !errors.Is(err, ErrBadKey) {
-		t.Errorf("no key id: %v", err)
-	}
+	_, err = MarshalPrivateKey("", vendorKey)
+	assert.ErrorIs(t, err, ErrBadKey, "no key id")
 }

@@ -11,7 +11,7 @@ func (p *Payload) TrialEnd() (time.Time, bool) {
 	if p.Trial == nil || p.NotBefore.IsZero() {
 		return time.Time{}, false
 	}
-	return p.Trial.PeriodUnit.add(p.NotBefore, p.Trial.PeriodCount), true
+	return p.Trial.PeriodUnit.Add(p.NotBefore, p.Trial.PeriodCount), true
 }
 
 // InTrial reports whether t falls in the trial period, [NotBefore,

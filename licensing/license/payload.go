@@ -2,9 +2,11 @@ package license
 
 import (
 	"bytes"
+	"encoding"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"reflect"
 	"time"
 	"unicode/utf8"
 )
@@ -247,14 +249,23 @@ func describeJSONError(err error) string {
 		return fmt.Sprintf("JSON syntax error at byte %d: %v", syn.Offset, syn)
 	case errors.As(err, &typ):
 		if typ.Field != "" {
-			return fmt.Sprintf("field %s: want %s, got JSON %s", typ.Field, jsonKind(typ.Type.Kind().String()), typ.Value)
+			return fmt.Sprintf("field %s: want %s, got JSON %s", typ.Field, jsonKind(typ.Type), typ.Value)
 		}
-		return fmt.Sprintf("want %s, got JSON %s", jsonKind(typ.Type.Kind().String()), typ.Value)
+		return fmt.Sprintf("want %s, got JSON %s", jsonKind(typ.Type), typ.Value)
 	}
 	return err.Error()
 }
 
-func jsonKind(k string) string {
+var textUnmarshalerType = reflect.TypeFor[encoding.TextUnmarshaler]()
+
+// jsonKind names the JSON value t is decoded from.
+func jsonKind(t reflect.Type) string {
+	// A type that decodes itself from text (lease.Enforcement, a number
+	// underneath) wants a string.
+	if reflect.PointerTo(t).Implements(textUnmarshalerType) {
+		return "a string"
+	}
+	k := t.Kind().String()
 	switch k {
 	case "int", "int64":
 		return "a whole number"

@@ -1,25 +1,33 @@
 package license
 
 import (
-	"errors"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 func TestParseExamplePayload(t *testing.T) {
 	t.Parallel()
 	p, err := ParsePayload(examplePayload(t))
-	if err != nil {
-		t.Fatal(err)
+	require.NoError(t, err)
+	assert.Equal(t, Subscription, p.Type, "Type")
+	if assert.NotNil(t, p.Subscription, "Subscription") {
+		assert.Equal(t, Year, p.Subscription.RenewalPeriodUnit, "RenewalPeriodUnit")
+		assert.True(t, p.Subscription.AutoRenew, "AutoRenew")
 	}
-	if p.Type != Subscription || p.Subscription.RenewalPeriodUnit != Year || !p.Subscription.AutoRenew ||
-		p.Grace != Duration(14*day) || p.ClusterID != testCluster || p.Credits.Balance != 10000 ||
-		!p.FeatureEnabled("orektic__timesheet") || p.FeatureEnabled("orektic__other") {
-		t.Errorf("parsed %+v", p)
+	assert.Equal(t, Duration(14*day), p.Grace, "Grace")
+	assert.Equal(t, testCluster, p.ClusterID, "ClusterID")
+	if assert.NotNil(t, p.Credits, "Credits") {
+		assert.Equal(t, int64(10000), p.Credits.Balance, "Credits.Balance")
 	}
-	if end, ok := p.TrialEnd(); !ok || !end.Equal(tStart.Add(30*day)) {
-		t.Errorf("trial ends %v, %v", end, ok)
+	assert.True(t, p.FeatureEnabled("orektic__timesheet"), "orektic__timesheet enabled")
+	assert.False(t, p.FeatureEnabled("orektic__other"), "orektic__other enabled")
+	end, ok := p.TrialEnd()
+	if assert.True(t, ok, "no trial end") {
+		assert.True(t, end.Equal(tStart.Add(30*day)), "trial ends %v, want %v", end, tStart.Add(30*day))
 	}
 }
 
@@ -110,16 +118,12 @@ func TestPayloadFieldErrors(t *testing.T) {
 	for _, tt := range tests {
 		_, err := ParsePayload(mutate(t, tt.change))
 		var fe *FieldError
-		if !errors.As(err, &fe) {
-			t.Errorf("%s: %v, want a FieldError", tt.name, err)
+		if !assert.ErrorAs(t, err, &fe, tt.name) {
 			continue
 		}
-		if !errors.Is(err, ErrInvalidField) {
-			t.Errorf("%s: FieldError does not wrap ErrInvalidField", tt.name)
-		}
-		if fe.Field != tt.field || !strings.Contains(fe.Problem, tt.problem) {
-			t.Errorf("%s: field %q problem %q; want field %q, problem containing %q", tt.name, fe.Field, fe.Problem, tt.field, tt.problem)
-		}
+		assert.ErrorIs(t, err, ErrInvalidField, "%s: FieldError does not wrap ErrInvalidField", tt.name)
+		assert.Equal(t, tt.field, fe.Field, "%s: field", tt.name)
+		assert.Contains(t, fe.Problem, tt.problem, "%s: problem", tt.name)
 	}
 }
 
@@ -151,12 +155,8 @@ func TestPayloadStrictJSON(t *testing.T) {
 	}
 	for _, tt := range tests {
 		_, err := ParsePayload([]byte(tt.json))
-		if !errors.Is(err, tt.want) {
-			t.Errorf("%s: %v, want %v", tt.name, err, tt.want)
-			continue
-		}
-		if !strings.Contains(err.Error(), tt.detail) {
-			t.Errorf("%s: %q lacks %q", tt.name, err, tt.detail)
+		if assert.ErrorIs(t, err, tt.want, tt.name) {
+			assert.ErrorContains(t, err, tt.detail, tt.name)
 		}
 	}
 }
@@ -183,64 +183,58 @@ func TestLicenseTypes(t *testing.T) {
 	})
 
 	p := mustVerify(t, mustSeal(t, perpetual, vendorKey, testKeyID), time.Date(2040, 1, 1, 0, 0, 0, 0, time.UTC))
-	if s := Status(p, time.Date(2040, 1, 1, 0, 0, 0, 0, time.UTC), time.Time{}); s.Phase != Active || s.Expires || s.Alerts != nil {
-		t.Errorf("perpetual in 2040: %+v", s)
-	}
-	if !p.UpdatesUntil().Equal(tExpiry) {
-		t.Errorf("perpetual updates until %v", p.UpdatesUntil())
-	}
+	s := Status(p, time.Date(2040, 1, 1, 0, 0, 0, 0, time.UTC), time.Time{})
+	assert.Equal(t, Active, s.Phase, "perpetual in 2040: %+v", s)
+	assert.False(t, s.Expires, "perpetual in 2040: %+v", s)
+	assert.Nil(t, s.Alerts, "perpetual in 2040: %+v", s)
+	assert.True(t, p.UpdatesUntil().Equal(tExpiry), "perpetual updates until %v", p.UpdatesUntil())
 
 	tr := mustVerify(t, mustSeal(t, trial, vendorKey, testKeyID), tInTrial)
-	if s := Status(tr, tInTrial, time.Time{}); s.Phase != Active || !s.InTrial || s.TrialDaysLeft != 20 || s.DaysLeft != 20 {
-		t.Errorf("trial on day 10: %+v", s)
-	}
-	if _, err := verifyAt(t, mustSeal(t, trial, vendorKey, testKeyID), tStart.Add(30*day)); !errors.Is(err, ErrExpired) {
-		t.Errorf("trial on day 30: %v, want ErrExpired", err)
-	}
+	s = Status(tr, tInTrial, time.Time{})
+	assert.Equal(t, Active, s.Phase, "trial on day 10: %+v", s)
+	assert.True(t, s.InTrial, "trial on day 10: %+v", s)
+	assert.Equal(t, 20, s.TrialDaysLeft, "trial on day 10: %+v", s)
+	assert.Equal(t, 20, s.DaysLeft, "trial on day 10: %+v", s)
+	_, err := verifyAt(t, mustSeal(t, trial, vendorKey, testKeyID), tStart.Add(30*day))
+	assert.ErrorIs(t, err, ErrExpired, "trial on day 30")
 
 	v := mustVerify(t, mustSeal(t, volume, vendorKey, testKeyID), tAfter)
-	if v.Volume.Installations != 25 {
-		t.Errorf("volume: %+v", v.Volume)
+	if assert.NotNil(t, v.Volume, "volume") {
+		assert.Equal(t, 25, v.Volume.Installations, "volume: %+v", v.Volume)
 	}
 }
 
 func TestReplaces(t *testing.T) {
 	t.Parallel()
 	old, err := ParsePayload(examplePayload(t))
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	renewal := *old
 	renewal.ID = "lic-2027-0001"
 	renewal.IssuedAt = old.IssuedAt.Add(300 * day)
-	if !renewal.Replaces(old) || old.Replaces(&renewal) {
-		t.Error("a later license of the same subscription replaces the earlier one, not the reverse")
-	}
+	// A later license of the same subscription replaces the earlier one, not the reverse.
+	assert.True(t, renewal.Replaces(old), "the renewal does not replace the old license")
+	assert.False(t, old.Replaces(&renewal), "the old license replaces its renewal")
 	other := renewal
 	other.Customer.ID = "cust-43"
-	if other.Replaces(old) {
-		t.Error("another customer's license with the same subscription ID replaces nothing")
-	}
+	assert.False(t, other.Replaces(old), "another customer's license with the same subscription ID replaces nothing")
 	explicit := *old
 	explicit.ID = "lic-x"
 	explicit.SubscriptionID = ""
 	explicit.Supersedes = []LicenseID{old.ID}
-	if !explicit.Replaces(old) || old.Replaces(old) {
-		t.Error("supersedes lists replace; a license does not replace itself")
-	}
+	assert.True(t, explicit.Replaces(old), "supersedes lists replace")
+	assert.False(t, old.Replaces(old), "a license does not replace itself")
 }
 
 func TestDuration(t *testing.T) {
 	t.Parallel()
 	for in, want := range map[string]string{"14d": "14d", "36h": "36h0m0s", "48h": "2d", "0s": "0s", "0d": "0s", "90m": "1h30m0s"} {
 		d, err := ParseDuration(in)
-		if err != nil || d.String() != want {
-			t.Errorf("%q: %v, %v; want %s", in, d, err, want)
+		if assert.NoError(t, err, "%q", in) {
+			assert.Equal(t, want, d.String(), "%q", in)
 		}
 	}
 	for _, bad := range []string{"", "d", "+3d", "-3d", "3 d", "1e3d", "99999999999999d", "3w", "-1h"} {
-		if _, err := ParseDuration(bad); err == nil {
-			t.Errorf("%q parsed", bad)
-		}
+		_, err := ParseDuration(bad)
+		assert.Error(t, err, "%q parsed", bad)
 	}
 }

@@ -26,8 +26,8 @@ const (
 // MaxPeriodCount bounds a period's count, whatever its unit.
 const MaxPeriodCount = 1000
 
-// add returns t plus n units, in UTC.
-func (u Unit) add(t time.Time, n int) time.Time {
+// Add returns t plus n units, in UTC.
+func (u Unit) Add(t time.Time, n int) time.Time {
 	t = t.UTC()
 	switch u {
 	case Day:

@@ -10,20 +10,23 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/licmesh/licmesh/licensing/lease"
 )
 
 var (
-	timeType     = reflect.TypeFor[time.Time]()
-	durationType = reflect.TypeFor[Duration]()
-	payloadType  = reflect.TypeFor[Payload]()
+	timeType        = reflect.TypeFor[time.Time]()
+	durationType    = reflect.TypeFor[Duration]()
+	enforcementType = reflect.TypeFor[lease.Enforcement]()
+	payloadType     = reflect.TypeFor[Payload]()
 )
 
 // scanStrict walks the payload's JSON tokens beside the Payload type and
 // refuses what encoding/json would quietly accept: keys that match a field
 // only case-insensitively, unknown keys, repeated keys, trailing data. It
-// also parses times and durations itself, so their errors can name the
-// field. Values of the wrong JSON type are left to encoding/json, which
-// names the field too.
+// also parses times, durations and enforcement modes itself, so their
+// errors can name the field. Values of the wrong JSON type are left to
+// encoding/json, which names the field too.
 func scanStrict(b []byte) error {
 	dec := json.NewDecoder(bytes.NewReader(b))
 	tok, err := dec.Token()
@@ -121,6 +124,12 @@ func scanValue(dec *json.Decoder, t reflect.Type, path string) error {
 		case durationType:
 			if _, err := ParseDuration(v); err != nil {
 				return fieldErr(path, err.Error())
+			}
+		case enforcementType:
+			// "" decodes as unset: Validate reports it, or a template
+			// reads it as hard.
+			if _, err := lease.ParseEnforcement(v); err != nil && v != "" {
+				return fieldErr(path, fmt.Sprintf("%s is neither hard nor soft", quote(v)))
 			}
 		}
 	}

@@ -2,10 +2,12 @@ package license
 
 import (
 	"bytes"
-	"errors"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 // TestTamperMatrix: every way of getting a license wrong is refused with
@@ -14,9 +16,7 @@ func TestTamperMatrix(t *testing.T) {
 	t.Parallel()
 	good := mustSeal(t, examplePayload(t), vendorKey, testKeyID)
 	env, err := Open(good)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 
 	// reseal builds an envelope by hand, to sign what Seal would refuse.
 	reseal := func(payload []byte, key []byte, id KeyID) []byte {
@@ -160,21 +160,14 @@ func TestTamperMatrix(t *testing.T) {
 				opts = VerifyOptions{ClusterID: testCluster, Now: tAfter}
 			}
 			l, err := Verify(tt.text, testKeyring(t), opts)
-			if err == nil {
-				t.Fatalf("verified; want %v", tt.want)
-			}
-			if got := sentinelOf(t, err); got != tt.want {
-				t.Fatalf("error %q is %v, want %v", err, got, tt.want)
-			}
+			require.Error(t, err, "verified; want %v", tt.want)
+			sentinelOf(t, err) // exactly one sentinel
+			require.ErrorIs(t, err, tt.want)
 			for _, d := range tt.detail {
-				if !strings.Contains(err.Error(), d) {
-					t.Errorf("error %q lacks %q", err, d)
-				}
+				assert.ErrorContains(t, err, d)
 			}
 			genuine := tt.want == ErrWrongCluster || tt.want == ErrExpired || tt.want == ErrNotYetValid
-			if (l != nil) != genuine {
-				t.Errorf("license returned: %v, want %v (only genuine licenses out of place or time are)", l != nil, genuine)
-			}
+			assert.Equal(t, genuine, l != nil, "license returned (only genuine licenses out of place or time are)")
 		})
 	}
 }
@@ -195,13 +188,10 @@ func TestEveryBitFlipIsRefused(t *testing.T) {
 			copy(buf, good)
 			buf[i] ^= 1 << bit
 			_, err := Verify(buf, keys, opts)
-			if err == nil {
-				t.Fatalf("flipping bit %d of byte %d (%q) still verifies", bit, i, good[i])
-			}
+			require.Error(t, err, "flipping bit %d of byte %d (%q) still verifies", bit, i, good[i])
 			s := sentinelOf(t, err)
-			if s != ErrMalformed && s != ErrBadSignature && s != ErrUnknownKey {
-				t.Fatalf("flipping bit %d of byte %d: unexpected error %v", bit, i, err)
-			}
+			require.Contains(t, []error{ErrMalformed, ErrBadSignature, ErrUnknownKey}, s,
+				"flipping bit %d of byte %d: unexpected error %v", bit, i, err)
 			counts[s]++
 		}
 	}
@@ -217,9 +207,7 @@ func TestEveryTruncationIsRefused(t *testing.T) {
 	cut := len(good) - len("-----END LICMESH LICENSE-----\n")
 	for n := 0; n < cut+len(endMarker); n++ {
 		_, err := Verify(good[:n], keys, VerifyOptions{ClusterID: testCluster, Now: tAfter})
-		if !errors.Is(err, ErrMalformed) {
-			t.Fatalf("cut at %d: %v, want ErrMalformed", n, err)
-		}
+		require.ErrorIs(t, err, ErrMalformed, "cut at %d", n)
 	}
 }
 
@@ -245,16 +233,13 @@ func TestVerifyAccepts(t *testing.T) {
 	}
 	for _, c := range cases {
 		l, err := Verify(c.text, keys, c.opts)
-		if err != nil {
-			t.Errorf("%s: %v", c.name, err)
+		if !assert.NoError(t, err, c.name) {
 			continue
 		}
-		if l.ID != "lic-2026-0001" || l.Product.SKU != "timesheet-admin-user" || l.Quantity != 10 {
-			t.Errorf("%s: license %+v", c.name, l.Payload)
-		}
-		if !bytes.Equal(l.Text, c.text) {
-			t.Errorf("%s: License.Text is not the sealed text", c.name)
-		}
+		assert.Equal(t, LicenseID("lic-2026-0001"), l.ID, "%s: license ID", c.name)
+		assert.Equal(t, SKU("timesheet-admin-user"), l.Product.SKU, "%s: SKU", c.name)
+		assert.Equal(t, 10, l.Quantity, "%s: quantity", c.name)
+		assert.Equal(t, string(c.text), string(l.Text), "%s: License.Text is not the sealed text", c.name)
 	}
 }
 
@@ -266,7 +251,5 @@ func TestSignatureIsDomainSeparated(t *testing.T) {
 	payload := examplePayload(t)
 	e := Envelope{KeyID: testKeyID, Payload: payload, Signature: edSign(vendorKey, payload)}
 	_, err := Verify(e.Marshal(), testKeyring(t), VerifyOptions{ClusterID: testCluster, Now: tAfter})
-	if !errors.Is(err, ErrBadSignature) {
-		t.Fatalf("bare signature: %v, want ErrBadSignature", err)
-	}
+	require.ErrorIs(t, err, ErrBadSignature, "bare signature")
 }

@@ -3,24 +3,16 @@ package license
 import (
 	"fmt"
 	"strconv"
-)
 
-// Enforcement says what a pool does when all its seats are held.
-type Enforcement string
-
-// Enforcement modes.
-const (
-	// Hard refuses a lease past the pool's seats plus its allowed overage.
-	Hard Enforcement = "hard"
-	// Soft grants past the seats without limit and records every overage.
-	Soft Enforcement = "soft"
+	"github.com/licmesh/licmesh/licensing/lease"
 )
 
 // Bounds on what a license can grant.
 const (
-	// MaxSeats is the most seats (or allowed overage) one pool can have;
-	// it matches the lease package's bound.
-	MaxSeats = 1_000_000
+	// MaxSeats is the most seats (or allowed overage) one pool can have:
+	// the lease package's bound, so that every pool a license grants can
+	// be leased from.
+	MaxSeats = lease.MaxSeats
 	// MaxAmount is the largest allowance a pool can carry.
 	MaxAmount = 1_000_000_000_000
 	// MaxQuantity is the largest purchased quantity.
@@ -39,8 +31,8 @@ type Pool struct {
 	Name string `json:"name"`
 	// Seats is how many holders may hold a lease at once, 0..MaxSeats.
 	Seats int `json:"seats"`
-	// Enforce is hard or soft.
-	Enforce Enforcement `json:"enforce"`
+	// Enforce is lease.Hard or lease.Soft, "hard" or "soft" in JSON.
+	Enforce lease.Enforcement `json:"enforce"`
 	// Overage is how many leases a hard pool may grant past Seats, each
 	// recorded as an overage, before it refuses. It must be 0 for a soft
 	// pool, which has no limit.
@@ -52,15 +44,13 @@ type Pool struct {
 	Amount int64 `json:"amount,omitempty"`
 }
 
-// Admit decides whether a pool with held leases may grant one more, and
-// whether that grant is an overage (past Seats). A hard pool grants while
-// held < Seats+Overage; a soft pool always grants.
-func (p Pool) Admit(held int) (grant, overage bool) {
-	overage = held >= p.Seats
-	if p.Enforce == Soft {
-		return true, overage
-	}
-	return held < p.Seats+p.Overage, overage
+// LeasePool is the lease pool p makes on its own: its name, seats,
+// enforcement and overage (Amount is not leased). A master adds up the
+// grants of every license in force for one name (node/fsm); with one
+// license, the pool it leases from is this one, admitted by
+// lease.Pool.Admit.
+func (p Pool) LeasePool() lease.Pool {
+	return lease.Pool{Name: p.Name, Seats: p.Seats, Enforce: p.Enforce, Overage: p.Overage}
 }
 
 // check returns the first problem with p, with the field it is in.
@@ -71,17 +61,16 @@ func (p Pool) check() (field, problem string) {
 	if p.Seats < 0 || p.Seats > MaxSeats {
 		return "seats", fmt.Sprintf("%d is out of range 0..%d", p.Seats, MaxSeats)
 	}
-	switch p.Enforce {
-	case Hard, Soft:
-	case "":
+	switch {
+	case p.Enforce == 0:
 		return "enforce", "is missing; want hard or soft"
-	default:
-		return "enforce", fmt.Sprintf("%s is neither hard nor soft", quote(string(p.Enforce)))
+	case !p.Enforce.Valid():
+		return "enforce", fmt.Sprintf("%s is neither hard nor soft", quote(p.Enforce.String()))
 	}
 	if p.Overage < 0 || p.Overage > MaxSeats {
 		return "overage", fmt.Sprintf("%d is out of range 0..%d", p.Overage, MaxSeats)
 	}
-	if p.Overage > 0 && p.Enforce == Soft {
+	if p.Overage > 0 && p.Enforce == lease.Soft {
 		return "overage", "applies to hard pools only: a soft pool grants past its seats without limit"
 	}
 	if p.Amount < 0 || p.Amount > MaxAmount {
@@ -126,9 +115,9 @@ type TemplateEntry struct {
 	UsersCalculation  Calculation `json:"users_calculation,omitempty"`
 	Amount            int64       `json:"amount,omitempty"`
 	AmountCalculation Calculation `json:"amount_calculation,omitempty"`
-	// Enforce is the pool's enforcement; absent means hard, since seed
-	// 002's templates do not say and a hard limit is what was sold.
-	Enforce Enforcement `json:"enforce,omitempty"`
+	// Enforce is the pool's enforcement; absent (or "") means hard, since
+	// seed 002's templates do not say and a hard limit is what was sold.
+	Enforce lease.Enforcement `json:"enforce,omitempty"`
 	// Overage is the pool's allowed overage, a fixed count.
 	Overage int `json:"overage,omitempty"`
 }
@@ -189,8 +178,8 @@ func (e TemplateEntry) evaluate(quantity int) (p Pool, field, problem string) {
 		return p, "users", "an entry with no users and no amount grants nothing"
 	}
 	enforce := e.Enforce
-	if enforce == "" {
-		enforce = Hard
+	if enforce == 0 {
+		enforce = lease.Hard
 	}
 	p = Pool{Name: e.Name, Seats: int(seats), Enforce: enforce, Overage: e.Overage, Amount: amount}
 	field, problem = p.check()

@@ -1,10 +1,13 @@
 package license
 
 import (
-	"errors"
-	"reflect"
-	"strings"
+	"encoding/json"
 	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/licmesh/licmesh/licensing/lease"
 )
 
 // Seed 002's Timesheet Admin User product.
@@ -34,9 +37,11 @@ var (
 //   - The same with amount "per qty" at quantity 10: 5 × 10 = 50 projects.
 func TestEvaluateSeedTemplates(t *testing.T) {
 	t.Parallel()
-	admin := func(seats int) Pool { return Pool{Name: "orektic__timehseetAdminUser", Seats: seats, Enforce: Hard} }
+	admin := func(seats int) Pool {
+		return Pool{Name: "orektic__timehseetAdminUser", Seats: seats, Enforce: lease.Hard}
+	}
 	projects := func(seats int, amount int64) Pool {
-		return Pool{Name: "orektic__timehseetProjects", Seats: seats, Enforce: Hard, Amount: amount}
+		return Pool{Name: "orektic__timehseetProjects", Seats: seats, Enforce: lease.Hard, Amount: amount}
 	}
 	perQtyAmount := []TemplateEntry{seedLicenseTemplate[0], seedLicenseTemplate[1]}
 	perQtyAmount[1].AmountCalculation = PerQty
@@ -55,23 +60,19 @@ func TestEvaluateSeedTemplates(t *testing.T) {
 		{"amount per qty, quantity 10", perQtyAmount, 10, []Pool{admin(1), projects(10, 50)}},
 		{"empty template", nil, 3, nil},
 		{"hard with overage, soft, allowance only", []TemplateEntry{
-			{Name: "designer", Users: 2, UsersCalculation: PerQty, Enforce: Hard, Overage: 3},
-			{Name: "viewer", Users: 10, Enforce: Soft},
+			{Name: "designer", Users: 2, UsersCalculation: PerQty, Enforce: lease.Hard, Overage: 3},
+			{Name: "viewer", Users: 10, Enforce: lease.Soft},
 			{Name: "cases", Amount: 1000, AmountCalculation: PerQty},
 		}, 4, []Pool{
-			{Name: "designer", Seats: 8, Enforce: Hard, Overage: 3},
-			{Name: "viewer", Seats: 10, Enforce: Soft},
-			{Name: "cases", Enforce: Hard, Amount: 4000},
+			{Name: "designer", Seats: 8, Enforce: lease.Hard, Overage: 3},
+			{Name: "viewer", Seats: 10, Enforce: lease.Soft},
+			{Name: "cases", Enforce: lease.Hard, Amount: 4000},
 		}},
 	}
 	for _, tt := range tests {
 		got, err := EvaluateTemplate(tt.template, tt.quantity)
-		if err != nil {
-			t.Errorf("%s: %v", tt.name, err)
-			continue
-		}
-		if !reflect.DeepEqual(got, tt.want) {
-			t.Errorf("%s:\n got %+v\nwant %+v", tt.name, got, tt.want)
+		if assert.NoError(t, err, tt.name) {
+			assert.Equal(t, tt.want, got, tt.name)
 		}
 	}
 }
@@ -94,18 +95,15 @@ func TestEvaluateTemplateErrors(t *testing.T) {
 		{"grants nothing", []TemplateEntry{{Name: "a"}}, 1, "template[0].users", "grants nothing"},
 		{"bad name", []TemplateEntry{{Name: "a b", Users: 1}}, 1, "template[0].name", "' '"},
 		{"duplicate name", []TemplateEntry{{Name: "a", Users: 1}, {Name: "a", Users: 2}}, 1, "template[1].name", "also the name of template[0]"},
-		{"bad enforcement", []TemplateEntry{{Name: "a", Users: 1, Enforce: "strict"}}, 1, "template[0].enforce", `"strict" is neither hard nor soft`},
-		{"soft overage", []TemplateEntry{{Name: "a", Users: 1, Enforce: Soft, Overage: 1}}, 1, "template[0].overage", "hard pools only"},
+		{"bad enforcement", []TemplateEntry{{Name: "a", Users: 1, Enforce: 9}}, 1, "template[0].enforce", `"Enforcement(9)" is neither hard nor soft`},
+		{"soft overage", []TemplateEntry{{Name: "a", Users: 1, Enforce: lease.Soft, Overage: 1}}, 1, "template[0].overage", "hard pools only"},
 	}
 	for _, tt := range tests {
 		_, err := EvaluateTemplate(tt.template, tt.quantity)
 		var fe *FieldError
-		if !errors.As(err, &fe) {
-			t.Errorf("%s: %v, want a FieldError", tt.name, err)
-			continue
-		}
-		if fe.Field != tt.field || !strings.Contains(fe.Problem, tt.problem) {
-			t.Errorf("%s: %q: %q; want %q containing %q", tt.name, fe.Field, fe.Problem, tt.field, tt.problem)
+		if assert.ErrorAs(t, err, &fe, tt.name) {
+			assert.Equal(t, tt.field, fe.Field, tt.name)
+			assert.Contains(t, fe.Problem, tt.problem, tt.name)
 		}
 	}
 }
@@ -115,10 +113,10 @@ func TestEvaluateTemplateErrors(t *testing.T) {
 func TestPoolsAt(t *testing.T) {
 	t.Parallel()
 	l := mustVerify(t, mustSeal(t, examplePayload(t), vendorKey, testKeyID), tAfter)
-	trial := []Pool{{Name: "orektic__timehseetAdminUser", Seats: 5, Enforce: Hard}}
+	trial := []Pool{{Name: "orektic__timehseetAdminUser", Seats: 5, Enforce: lease.Hard}}
 	after := []Pool{
-		{Name: "orektic__timehseetAdminUser", Seats: 1, Enforce: Hard},
-		{Name: "orektic__timehseetProjects", Seats: 10, Enforce: Hard, Amount: 5},
+		{Name: "orektic__timehseetAdminUser", Seats: 1, Enforce: lease.Hard},
+		{Name: "orektic__timehseetProjects", Seats: 10, Enforce: lease.Hard, Amount: 5},
 	}
 	for _, c := range []struct {
 		name string
@@ -131,8 +129,8 @@ func TestPoolsAt(t *testing.T) {
 		{"mid-year", 150, after},
 	} {
 		got, err := l.PoolsAt(tStart.Add(daysDur(c.at)))
-		if err != nil || !reflect.DeepEqual(got, c.want) {
-			t.Errorf("%s: %+v, %v; want %+v", c.name, got, err, c.want)
+		if assert.NoError(t, err, c.name) {
+			assert.Equal(t, c.want, got, c.name)
 		}
 	}
 
@@ -141,30 +139,112 @@ func TestPoolsAt(t *testing.T) {
 		m["pools"] = []any{map[string]any{"name": "seats", "seats": 42, "enforce": "soft"}}
 	})
 	e := mustVerify(t, mustSeal(t, explicit, vendorKey, testKeyID), tAfter)
-	if got, _ := e.PoolsAt(tAfter); !reflect.DeepEqual(got, []Pool{{Name: "seats", Seats: 42, Enforce: Soft}}) {
-		t.Errorf("explicit pools: %+v", got)
-	}
-	if got, _ := e.PoolsAt(tInTrial); got[0].Seats != 5 {
-		t.Errorf("explicit pools during the trial: %+v, want the trial template", got)
+	got, err := e.PoolsAt(tAfter)
+	require.NoError(t, err)
+	assert.Equal(t, []Pool{{Name: "seats", Seats: 42, Enforce: lease.Soft}}, got, "explicit pools")
+	got, err = e.PoolsAt(tInTrial)
+	require.NoError(t, err)
+	require.NotEmpty(t, got)
+	assert.Equal(t, 5, got[0].Seats, "explicit pools during the trial: want the trial template")
+}
+
+// TestLeasePool: a license pool converts to the lease pool it makes on
+// its own, and that pool admits by lease.Pool.Admit, the one admission
+// rule. These are the cases license.Pool.Admit used to decide; a refusal
+// is now the zero Decision (no grant, so no overage either).
+func TestLeasePool(t *testing.T) {
+	t.Parallel()
+	assert.Equal(t, lease.Pool{Name: "h", Seats: 2, Enforce: lease.Hard, Overage: 1},
+		Pool{Name: "h", Seats: 2, Enforce: lease.Hard, Overage: 1, Amount: 7}.LeasePool(), "Amount is not leased")
+
+	hard := Pool{Name: "h", Seats: 2, Enforce: lease.Hard, Overage: 1}
+	soft := Pool{Name: "s", Seats: 2, Enforce: lease.Soft}
+	for _, c := range []struct {
+		p    Pool
+		held int
+		want lease.Decision
+	}{
+		{hard, 0, lease.Decision{Grant: true}},
+		{hard, 1, lease.Decision{Grant: true}},
+		{hard, 2, lease.Decision{Grant: true, Overage: true}},
+		{hard, 3, lease.Decision{}},
+		{soft, 1, lease.Decision{Grant: true}},
+		{soft, 2, lease.Decision{Grant: true, Overage: true}},
+		{soft, 100, lease.Decision{Grant: true, Overage: true}},
+		{Pool{Name: "z", Seats: 0, Enforce: lease.Hard, Amount: 5}, 0, lease.Decision{}},
+	} {
+		lp := c.p.LeasePool()
+		require.NoError(t, lp.Validate(), "%+v", c.p)
+		assert.Equal(t, c.want, lp.Admit(c.held), "%s pool %+v with %d held", c.p.Enforce, c.p, c.held)
 	}
 }
 
-func TestPoolAdmit(t *testing.T) {
+// TestEnforcementJSON: a license spells enforcement "hard" or "soft", as
+// it did when license had its own string type: the same bytes encode and
+// decode to lease.Enforcement, an absent or empty mode in a template means
+// hard, and a bad one is named by its field.
+func TestEnforcementJSON(t *testing.T) {
 	t.Parallel()
-	hard := Pool{Name: "h", Seats: 2, Enforce: Hard, Overage: 1}
-	soft := Pool{Name: "s", Seats: 2, Enforce: Soft}
-	for _, c := range []struct {
-		p              Pool
-		held           int
-		grant, overage bool
-	}{
-		{hard, 0, true, false}, {hard, 1, true, false}, {hard, 2, true, true}, {hard, 3, false, true},
-		{soft, 1, true, false}, {soft, 2, true, true}, {soft, 100, true, true},
-		{Pool{Name: "z", Seats: 0, Enforce: Hard, Amount: 5}, 0, false, true},
-	} {
-		g, o := c.p.Admit(c.held)
-		if g != c.grant || o != c.overage {
-			t.Errorf("%s pool %+v with %d held: grant %v overage %v; want %v %v", c.p.Enforce, c.p, c.held, g, o, c.grant, c.overage)
+	b, err := json.Marshal(Pool{Name: "p", Seats: 1, Enforce: lease.Soft, Overage: 0})
+	require.NoError(t, err)
+	assert.JSONEq(t, `{"name":"p","seats":1,"enforce":"soft"}`, string(b))
+	assert.Equal(t, `{"name":"p","seats":1,"enforce":"hard"}`, mustJSON(t, Pool{Name: "p", Seats: 1, Enforce: lease.Hard}))
+	assert.Equal(t, `{"name":"a","users":1}`, mustJSON(t, TemplateEntry{Name: "a", Users: 1}), "an unset mode is left out")
+	assert.Equal(t, `{"name":"a","users":1,"enforce":"soft"}`, mustJSON(t, TemplateEntry{Name: "a", Users: 1, Enforce: lease.Soft}))
+
+	template := func(enforce any) func(m map[string]any) {
+		return func(m map[string]any) { m["license_template"].([]any)[0].(map[string]any)["enforce"] = enforce }
+	}
+	pool := func(enforce any) func(m map[string]any) {
+		return func(m map[string]any) {
+			delete(m, "license_template")
+			m["pools"] = []any{map[string]any{"name": "x", "seats": 1, "enforce": enforce}}
 		}
 	}
+	for _, c := range []struct {
+		name   string
+		change func(m map[string]any)
+		want   lease.Enforcement
+	}{
+		{"template soft", template("soft"), lease.Soft},
+		{"template hard", template("hard"), lease.Hard},
+		{"template empty", template(""), lease.Hard},
+		{"template absent", func(map[string]any) {}, lease.Hard},
+		{"pool soft", pool("soft"), lease.Soft},
+		{"pool hard", pool("hard"), lease.Hard},
+	} {
+		p, err := ParsePayload(mutate(t, c.change))
+		require.NoError(t, err, c.name)
+		pools, err := p.PoolsAt(tAfter)
+		require.NoError(t, err, c.name)
+		assert.Equal(t, c.want, pools[0].Enforce, c.name)
+	}
+
+	for _, c := range []struct {
+		name, field, problem string
+		change               func(m map[string]any)
+	}{
+		{"template strict", "license_template[0].enforce", `"strict" is neither hard nor soft`, template("strict")},
+		{"template capitalised", "license_template[0].enforce", `"Soft" is neither hard nor soft`, template("Soft")},
+		{"pool strict", "pools[0].enforce", `"strict" is neither hard nor soft`, pool("strict")},
+		{"pool empty", "pools[0].enforce", "is missing; want hard or soft", pool("")},
+	} {
+		_, err := ParsePayload(mutate(t, c.change))
+		require.ErrorIs(t, err, ErrInvalidField, c.name)
+		var fe *FieldError
+		require.ErrorAs(t, err, &fe, c.name)
+		assert.Equal(t, c.field, fe.Field, c.name)
+		assert.Equal(t, c.problem, fe.Problem, c.name)
+	}
+
+	_, err = ParsePayload(mutate(t, pool(1)))
+	require.ErrorIs(t, err, ErrInvalidPayload)
+	assert.Contains(t, err.Error(), "field pools.enforce: want a string, got JSON number")
+}
+
+func mustJSON(t *testing.T, v any) string {
+	t.Helper()
+	b, err := json.Marshal(v)
+	require.NoError(t, err)
+	return string(b)
 }

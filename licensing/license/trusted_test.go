@@ -2,9 +2,11 @@ package license
 
 import (
 	"errors"
-	"reflect"
 	"testing"
 	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 // TestClockSetBack: with the trusted-time mark at some moment, a clock set
@@ -31,27 +33,19 @@ func TestClockSetBack(t *testing.T) {
 		{"exactly 24h back", tAfter, 24 * time.Hour, false},
 	} {
 		now := c.mark.Add(-c.back)
-		if got := Tampered(now, c.mark); got != c.tampered {
-			t.Errorf("%s: Tampered = %v, want %v", c.name, got, c.tampered)
-		}
-		if got := TrustedNow(now, c.mark); !got.Equal(c.mark) {
-			t.Errorf("%s: TrustedNow = %v, want the mark %v", c.name, got, c.mark)
-		}
+		assert.Equal(t, c.tampered, Tampered(now, c.mark), "%s: Tampered", c.name)
+		got := TrustedNow(now, c.mark)
+		assert.True(t, got.Equal(c.mark), "%s: TrustedNow = %v, want the mark %v", c.name, got, c.mark)
 		// What the clock says must not matter: the result is the mark's.
 		atMark, errMark := Verify(text, keys, VerifyOptions{ClusterID: testCluster, Now: c.mark})
 		atBack, errBack := Verify(text, keys, VerifyOptions{ClusterID: testCluster, Now: now, TrustedTime: c.mark})
-		if !errors.Is(errBack, sentinelOrNil(errMark)) || (errMark == nil) != (errBack == nil) {
-			t.Errorf("%s: verify at the mark: %v; with the clock set back: %v", c.name, errMark, errBack)
-		}
+		assert.ErrorIs(t, errBack, sentinelOrNil(errMark), "%s: verify at the mark: %v; with the clock set back: %v", c.name, errMark, errBack)
+		assert.Equal(t, errMark == nil, errBack == nil, "%s: verify at the mark: %v; with the clock set back: %v", c.name, errMark, errBack)
 		sMark := Status(atMark, c.mark, c.mark)
 		sBack := Status(atBack, now, c.mark)
-		if sBack.Tampered != c.tampered {
-			t.Errorf("%s: Status.Tampered = %v", c.name, sBack.Tampered)
-		}
+		assert.Equal(t, c.tampered, sBack.Tampered, "%s: Status.Tampered", c.name)
 		sBack.Tampered = sMark.Tampered
-		if !reflect.DeepEqual(sMark, sBack) {
-			t.Errorf("%s: the clock set back changed the status:\n at mark %+v\nset back %+v", c.name, sMark, sBack)
-		}
+		assert.Equal(t, sMark, sBack, "%s: the clock set back changed the status", c.name)
 	}
 }
 
@@ -85,24 +79,22 @@ func TestClockForwardAndBackRevivesNoTrial(t *testing.T) {
 			mark = TrustedNow(clock, mark)
 			return s
 		}
-		if s := observe(tInTrial); !s.InTrial || s.Phase != Active {
-			t.Fatalf("%s day 10: %+v", l.Type, s)
-		}
+		s := observe(tInTrial)
+		require.True(t, s.InTrial, "%s day 10: %+v", l.Type, s)
+		require.Equal(t, Active, s.Phase, "%s day 10: %+v", l.Type, s)
 		observe(tStart.Add(45 * day)) // forward past the trial
-		s := observe(tInTrial)        // and back
-		if s.InTrial || !s.Tampered || !s.At.Equal(tStart.Add(45*day)) {
-			t.Errorf("%s after forward and back: %+v; the trial must stay over", l.Type, s)
-		}
+		s = observe(tInTrial)         // and back
+		// The trial must stay over.
+		assert.False(t, s.InTrial, "%s after forward and back: %+v", l.Type, s)
+		assert.True(t, s.Tampered, "%s after forward and back: %+v", l.Type, s)
+		assert.True(t, s.At.Equal(tStart.Add(45*day)), "%s after forward and back: %+v", l.Type, s)
 		pools, _ := l.PoolsAt(s.At)
 		if l.Type == Trial {
-			if s.Phase != Expired {
-				t.Errorf("trial license after forward and back: phase %s, want expired", s.Phase)
-			}
-			if _, err := Verify(l.Text, testKeyring(t), VerifyOptions{ClusterID: testCluster, Now: tInTrial, TrustedTime: mark}); !errors.Is(err, ErrExpired) {
-				t.Errorf("trial license verified after forward and back: %v", err)
-			}
-		} else if pools[0].Seats != 1 {
-			t.Errorf("subscription after forward and back: pools %+v, want the license template's", pools)
+			assert.Equal(t, Expired, s.Phase, "trial license after forward and back")
+			_, err := Verify(l.Text, testKeyring(t), VerifyOptions{ClusterID: testCluster, Now: tInTrial, TrustedTime: mark})
+			assert.ErrorIs(t, err, ErrExpired, "trial license verified after forward and back")
+		} else if assert.NotEmpty(t, pools, "subscription after forward and back") {
+			assert.Equal(t, 1, pools[0].Seats, "subscription after forward and back: pools %+v, want the license template's", pools)
 		}
 	}
 }
@@ -128,11 +120,14 @@ func TestStatusPhases(t *testing.T) {
 		{tExpiry.Add(14 * day), Expired, 0, 0, nil, false},
 	} {
 		s := Status(l, c.at, time.Time{})
-		if s.Phase != c.phase || s.DaysLeft != c.daysLeft || s.GraceDaysLeft != c.graceLeft ||
-			!reflect.DeepEqual(s.Alerts, c.alerts) || s.InTrial != c.inTrial || s.Tampered || !s.Expires {
-			t.Errorf("at %s: %+v; want %s, %d days left, %d of grace, alerts %v, in trial %v",
-				c.at.Format(time.RFC3339), s, c.phase, c.daysLeft, c.graceLeft, c.alerts, c.inTrial)
-		}
+		at := c.at.Format(time.RFC3339)
+		assert.Equal(t, c.phase, s.Phase, "at %s: phase", at)
+		assert.Equal(t, c.daysLeft, s.DaysLeft, "at %s: days left", at)
+		assert.Equal(t, c.graceLeft, s.GraceDaysLeft, "at %s: grace days left", at)
+		assert.Equal(t, c.alerts, s.Alerts, "at %s: alerts", at)
+		assert.Equal(t, c.inTrial, s.InTrial, "at %s: in trial", at)
+		assert.False(t, s.Tampered, "at %s: tampered", at)
+		assert.True(t, s.Expires, "at %s: expires", at)
 	}
 }
 
@@ -155,11 +150,7 @@ func TestAlertsDue(t *testing.T) {
 		{0, nil},
 		{-day, nil},
 	} {
-		if got := AlertsDue(exp, exp.Add(-c.left)); !reflect.DeepEqual(got, c.want) {
-			t.Errorf("%s left: %v, want %v", c.left, got, c.want)
-		}
+		assert.Equal(t, c.want, AlertsDue(exp, exp.Add(-c.left)), "%s left", c.left)
 	}
-	if AlertsDue(time.Time{}, tAfter) != nil {
-		t.Error("a license that never expires has no alerts")
-	}
+	assert.Nil(t, AlertsDue(time.Time{}, tAfter), "a license that never expires has no alerts")
 }

@@ -1,49 +1,46 @@
 package usage
 
 import (
-	"errors"
 	"fmt"
 	"math"
-	"reflect"
 	"testing"
 	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 func TestDayKey(t *testing.T) {
 	tokyo, err := time.LoadLocation("Asia/Tokyo")
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	at := time.Date(2024, time.January, 31, 16, 0, 0, 0, time.UTC)
-	if got := DayOf(at, tokyo); got != (DayKey{2024, time.February, 1}) {
-		t.Fatalf("DayOf in Tokyo = %v", got)
-	}
-	if got := DayOf(at, time.UTC); got.String() != "2024-01-31" || got.MonthKey() != january {
-		t.Fatalf("DayOf in UTC = %v", got)
-	}
+	require.Equal(t, DayKey{2024, time.February, 1}, DayOf(at, tokyo), "DayOf in Tokyo")
+	got := DayOf(at, time.UTC)
+	require.Equal(t, "2024-01-31", got.String(), "DayOf in UTC")
+	require.Equal(t, january, got.MonthKey(), "DayOf in UTC = %v", got)
 	for _, s := range []string{"2024-02-29", "1970-01-01", "2199-12-31"} {
 		k, err := ParseDayKey(s)
-		if err != nil || k.String() != s {
-			t.Errorf("ParseDayKey(%q) = %v, %v", s, k, err)
+		if assert.NoError(t, err, "ParseDayKey(%q)", s) {
+			assert.Equal(t, s, k.String(), "ParseDayKey(%q)", s)
 		}
 		b, err := k.MarshalText()
-		var back DayKey
-		if err != nil || back.UnmarshalText(b) != nil || back != k {
-			t.Errorf("%q: text round trip gave %v (%v)", s, back, err)
+		if assert.NoError(t, err, "%q: MarshalText", s) {
+			var back DayKey
+			if assert.NoError(t, back.UnmarshalText(b), "%q: UnmarshalText", s) {
+				assert.Equal(t, k, back, "%q: text round trip", s)
+			}
 		}
 	}
 	for _, s := range []string{"", "2023-02-29", "2024-1-01", "2024-01-01x", "1969-12-31", "2200-01-01", "2024-13-01"} {
-		if _, err := ParseDayKey(s); !errors.Is(err, ErrInvalidDay) {
-			t.Errorf("ParseDayKey(%q) = %v", s, err)
-		}
+		_, err := ParseDayKey(s)
+		assert.ErrorIs(t, err, ErrInvalidDay, "ParseDayKey(%q)", s)
 	}
-	if _, err := (DayKey{2024, time.February, 30}).MarshalText(); !errors.Is(err, ErrInvalidDay) {
-		t.Errorf("invalid day marshals: %v", err)
-	}
+	_, err = (DayKey{2024, time.February, 30}).MarshalText()
+	assert.ErrorIs(t, err, ErrInvalidDay, "invalid day marshals")
 	a, b := DayKey{2024, time.January, 31}, DayKey{2024, time.February, 1}
-	if a.Compare(b) != -1 || b.Compare(a) != 1 || a.Compare(a) != 0 {
-		t.Error("Compare is not chronological")
-	}
+	assert.Equal(t, -1, a.Compare(b), "Compare is not chronological")
+	assert.Equal(t, 1, b.Compare(a), "Compare is not chronological")
+	assert.Equal(t, 0, a.Compare(a), "Compare is not chronological")
 }
 
 func TestDayStatsAdd(t *testing.T) {
@@ -67,20 +64,15 @@ func TestDayStatsAdd(t *testing.T) {
 		for _, i := range order {
 			got.Add(samples[i].at, samples[i].sc)
 		}
-		if !reflect.DeepEqual(got, want) {
-			t.Fatalf("order %v:\n got %+v\nwant %+v", order, got, want)
-		}
-		if err := got.Validate(time.UTC); err != nil {
-			t.Fatalf("built stats do not validate: %v", err)
-		}
+		require.Equal(t, want, got, "order %v", order)
+		require.NoError(t, got.Validate(time.UTC), "built stats do not validate")
 	}
 
 	sat := DayStats{Day: day}
 	sat.Add(d(3, 1, 0), map[string]int64{"big": math.MaxInt64, "neg": math.MinInt64})
 	sat.Add(d(3, 2, 0), map[string]int64{"big": 5, "neg": -5})
-	if sat.Scalars[0].Sum != math.MaxInt64 || sat.Scalars[1].Sum != math.MinInt64 {
-		t.Fatalf("sums wrapped: %+v", sat.Scalars)
-	}
+	require.Equal(t, int64(math.MaxInt64), sat.Scalars[0].Sum, "sums wrapped: %+v", sat.Scalars)
+	require.Equal(t, int64(math.MinInt64), sat.Scalars[1].Sum, "sums wrapped: %+v", sat.Scalars)
 
 	// A full day keeps the names it has and the first new ones in name
 	// order, whatever order the map yields them in.
@@ -90,14 +82,11 @@ func TestDayStatsAdd(t *testing.T) {
 		many[fmt.Sprintf("n%03d", i)] = int64(i)
 	}
 	full.Add(d(3, 1, 0), many)
-	if len(full.Scalars) != MaxDayScalars || full.Scalars[MaxDayScalars-1].Name != fmt.Sprintf("n%03d", MaxDayScalars-1) {
-		t.Fatalf("full day kept %d names, last %q", len(full.Scalars), full.Scalars[len(full.Scalars)-1].Name)
-	}
+	require.Len(t, full.Scalars, MaxDayScalars, "full day kept %d names, last %q", len(full.Scalars), full.Scalars[len(full.Scalars)-1].Name)
+	require.Equal(t, fmt.Sprintf("n%03d", MaxDayScalars-1), full.Scalars[MaxDayScalars-1].Name, "full day's last name")
 	c := full.Clone()
 	c.Scalars[0].Sum = -1
-	if full.Scalars[0].Sum == -1 {
-		t.Fatal("Clone shares scalars")
-	}
+	require.NotEqual(t, int64(-1), full.Scalars[0].Sum, "Clone shares scalars")
 }
 
 func TestDayStatsValidateRefuses(t *testing.T) {
@@ -117,8 +106,6 @@ func TestDayStatsValidateRefuses(t *testing.T) {
 	} {
 		d := good()
 		mut(&d)
-		if err := d.Validate(time.UTC); !errors.Is(err, ErrInvalidObservation) {
-			t.Errorf("%s: Validate = %v", name, err)
-		}
+		assert.ErrorIs(t, d.Validate(time.UTC), ErrInvalidObservation, "%s: Validate", name)
 	}
 }

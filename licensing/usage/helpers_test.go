@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"testing"
 	"time"
+
+	"github.com/stretchr/testify/require"
 )
 
 // d is a time in January 2024, UTC: the month most rule tests use.
@@ -43,9 +45,7 @@ func observeMonth(t *testing.T, m *Month, obs []any) {
 		default:
 			t.Fatalf("observation %d: unknown type %T", i, o)
 		}
-		if err != nil {
-			t.Fatalf("observation %d (%+v): %v", i, o, err)
-		}
+		require.NoError(t, err, "observation %d (%+v)", i, o)
 	}
 }
 
@@ -66,9 +66,7 @@ func observeLedger(t *testing.T, l *Ledger, id InstallationID, obs []any) Outcom
 		default:
 			t.Fatalf("observation %d: unknown type %T", i, o)
 		}
-		if err != nil {
-			t.Fatalf("observation %d (%+v): %v", i, o, err)
-		}
+		require.NoError(t, err, "observation %d (%+v)", i, o)
 		out |= got
 	}
 	return out
@@ -89,18 +87,14 @@ func metricsDiff(got, want Metrics) string {
 func newJanuary(t *testing.T) *Month {
 	t.Helper()
 	m, err := NewMonth(inst, 2024, time.January, time.UTC)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	return m
 }
 
 func mustLoad(t *testing.T, name string) *time.Location {
 	t.Helper()
 	loc, err := time.LoadLocation(name)
-	if err != nil {
-		t.Fatalf("load %s: %v", name, err)
-	}
+	require.NoError(t, err, "load %s", name)
 	return loc
 }
 
@@ -109,8 +103,6 @@ func newLedger(t *testing.T, loc *time.Location) *Ledger {
 	cfg := DefaultConfig()
 	cfg.Location = loc
 	l, err := NewLedger(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	return l
 }

@@ -1,10 +1,11 @@
 package usage
 
 import (
-	"bytes"
-	"errors"
 	"testing"
 	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 var (
@@ -16,27 +17,21 @@ var (
 func mustCloseDue(t *testing.T, l *Ledger, now time.Time) []ClosedMonth {
 	t.Helper()
 	closed, err := l.CloseDue(now)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	return closed
 }
 
 func mustReport(t *testing.T, l *Ledger, k MonthKey) Report {
 	t.Helper()
 	r, ok := l.Report(inst, k)
-	if !ok {
-		t.Fatalf("no report for %s", k)
-	}
+	require.True(t, ok, "no report for %s", k)
 	return r
 }
 
 func snapshot(t *testing.T, l *Ledger) []byte {
 	t.Helper()
 	b, err := l.MarshalBinary()
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	return b
 }
 
@@ -45,71 +40,59 @@ func TestLateArrivalNeverChangesAClosedMonth(t *testing.T) {
 	l := newLedger(t, time.UTC)
 	observeLedger(t, l, inst, []any{us("u1", RoleStaff, true, false, d(10, 0, 0))})
 	closed := mustCloseDue(t, l, feb1)
-	if len(closed) != 1 || closed[0].Key != january || closed[0].Metrics.EnStaff != 1 || !closed[0].ClosedAt.Equal(feb1) {
-		t.Fatalf("CloseDue = %+v", closed)
-	}
+	require.Len(t, closed, 1, "CloseDue = %+v", closed)
+	require.Equal(t, january, closed[0].Key, "CloseDue = %+v", closed)
+	require.Equal(t, int64(1), closed[0].Metrics.EnStaff, "CloseDue = %+v", closed)
+	require.True(t, closed[0].ClosedAt.Equal(feb1), "CloseDue = %+v", closed)
 
 	// A user enabled on the 31st, reported after the close.
 	out, err := l.ObserveUser(inst, us("u2", RoleStaff, true, false, d(31, 23, 59)))
-	if err != nil || out != OutcomeLate {
-		t.Fatalf("late user: %v, %v; want late", out, err)
-	}
+	require.NoError(t, err, "late user")
+	require.Equal(t, OutcomeLate, out, "late user")
 	// Something the closed month already knew: nothing new.
 	out, err = l.ObserveUser(inst, us("u1", RoleStaff, true, false, d(31, 23, 0)))
-	if err != nil || out != OutcomeRedundant {
-		t.Fatalf("known user: %v, %v; want redundant", out, err)
-	}
+	require.NoError(t, err, "known user")
+	require.Equal(t, OutcomeRedundant, out, "known user")
 	// The same late fact again: already in the late list.
 	out, err = l.ObserveUser(inst, us("u2", RoleStaff, true, false, d(31, 23, 58)))
-	if err != nil || out != OutcomeRedundant {
-		t.Fatalf("repeated late user: %v, %v; want redundant", out, err)
-	}
+	require.NoError(t, err, "repeated late user")
+	require.Equal(t, OutcomeRedundant, out, "repeated late user")
 
 	r := mustReport(t, l, january)
-	if !r.Closed || r.Metrics != closed[0].Metrics {
-		t.Fatalf("closed metrics changed: %+v, closed %+v", r.Metrics, closed[0].Metrics)
-	}
+	require.True(t, r.Closed)
+	require.Equal(t, closed[0].Metrics, r.Metrics, "closed metrics changed")
 	// The late data alone mention two enabled staff users (u1's later
 	// snapshot is late data too, though it adds nothing); combined with the
 	// closed month, two enabled staff users where the closed month has one.
-	if r.Late == nil || r.Late.Users != 2 || r.Late.Facts || r.Late.Metrics.EnStaff != 2 || r.Late.Combined.EnStaff != 2 {
-		t.Fatalf("late = %+v; want 2 users, 2 enabled staff alone, 2 combined", r.Late)
-	}
+	require.NotNil(t, r.Late)
+	assert.Equal(t, 2, r.Late.Users, "late = %+v", r.Late)
+	assert.False(t, r.Late.Facts, "late = %+v", r.Late)
+	assert.Equal(t, int64(2), r.Late.Metrics.EnStaff, "late enabled staff alone")
+	assert.Equal(t, int64(2), r.Late.Combined.EnStaff, "late enabled staff combined")
 }
 
 // The month accumulator itself refuses data once closed.
 func TestClosedMonthRefusesObservations(t *testing.T) {
 	m := newJanuary(t)
 	observeMonth(t, m, []any{us("u1", RoleStaff, true, false, d(3, 0, 0))})
-	if _, err := m.Close(d(31, 23, 59)); !errors.Is(err, ErrMonthNotEnded) {
-		t.Fatalf("close before the end: %v, want ErrMonthNotEnded", err)
-	}
+	_, err := m.Close(d(31, 23, 59))
+	require.ErrorIs(t, err, ErrMonthNotEnded, "close before the end")
 	rec, err := m.Close(feb1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := m.Close(feb1); !errors.Is(err, ErrMonthClosed) {
-		t.Fatalf("second close: %v, want ErrMonthClosed", err)
-	}
-	for _, err := range []error{
+	require.NoError(t, err)
+	_, err = m.Close(feb1)
+	require.ErrorIs(t, err, ErrMonthClosed, "second close")
+	for i, err := range []error{
 		m.ObserveUser(us("u2", RoleStaff, true, false, d(4, 0, 0))),
 		m.ObserveLogon(lg("u1", RoleStaff, false, d(4, 9, 0), d(4, 10, 0))),
 		m.ObserveFacts(Facts{At: d(4, 0, 0), FileLimitMB: 9}),
 	} {
-		if !errors.Is(err, ErrMonthClosed) {
-			t.Fatalf("observe after close: %v, want ErrMonthClosed", err)
-		}
+		require.ErrorIs(t, err, ErrMonthClosed, "observe %d after close", i)
 	}
-	if m.Metrics() != rec.Metrics || rec.Metrics.EnStaff != 1 {
-		t.Fatalf("metrics after close %+v, record %+v", m.Metrics(), rec.Metrics)
-	}
-	if err := m.ObserveUser(us("u2", RoleStaff, true, false, feb1)); !errors.Is(err, ErrMonthClosed) {
-		t.Fatalf("got %v", err)
-	}
+	require.Equal(t, rec.Metrics, m.Metrics(), "metrics after close")
+	require.Equal(t, int64(1), rec.Metrics.EnStaff, "record metrics")
+	require.ErrorIs(t, m.ObserveUser(us("u2", RoleStaff, true, false, feb1)), ErrMonthClosed)
 	open := newJanuary(t)
-	if err := open.ObserveUser(us("u2", RoleStaff, true, false, feb1)); !errors.Is(err, ErrOutsideMonth) {
-		t.Fatalf("observation after the month: %v, want ErrOutsideMonth", err)
-	}
+	require.ErrorIs(t, open.ObserveUser(us("u2", RoleStaff, true, false, feb1)), ErrOutsideMonth, "observation after the month")
 }
 
 // A session open across the month's end: its last minutes in January come
@@ -118,30 +101,30 @@ func TestClosedMonthRefusesObservations(t *testing.T) {
 func TestSessionOpenAcrossClose(t *testing.T) {
 	l := newLedger(t, time.UTC)
 	start := d(31, 23, 0)
-	if out, _ := l.ObserveLogon(inst, lgOpen("u1", RoleStaff, start, d(31, 23, 58))); out != OutcomeApplied {
-		t.Fatalf("outcome %v", out)
-	}
+	out, _ := l.ObserveLogon(inst, lgOpen("u1", RoleStaff, start, d(31, 23, 58)))
+	require.Equal(t, OutcomeApplied, out)
 	mustCloseDue(t, l, feb1)
 
 	out, err := l.ObserveLogon(inst, lgOpen("u1", RoleStaff, start, feb1.Add(5*time.Minute)))
-	if err != nil || out != OutcomeApplied|OutcomeLate {
-		t.Fatalf("first February sample: %v, %v; want applied|late", out, err)
-	}
+	require.NoError(t, err, "first February sample")
+	require.Equal(t, OutcomeApplied|OutcomeLate, out, "first February sample")
 	out, err = l.ObserveLogon(inst, lgOpen("u1", RoleStaff, start, feb1.Add(10*time.Minute)))
-	if err != nil || out != OutcomeApplied|OutcomeRedundant {
-		t.Fatalf("second February sample: %v, %v; want applied|redundant", out, err)
-	}
+	require.NoError(t, err, "second February sample")
+	require.Equal(t, OutcomeApplied|OutcomeRedundant, out, "second February sample")
 
 	jan := mustReport(t, l, january)
 	// Closed with 23:00-23:58: 58 minutes. Late alone: 23:00-24:00 = 60.
-	if jan.Metrics.LogonMinutes != 58 || jan.Late == nil || jan.Late.Users != 1 ||
-		jan.Late.Metrics.LogonMinutes != 60 || jan.Late.Combined.LogonMinutes != 60 {
-		t.Fatalf("January = %+v, late %+v", jan.Metrics, jan.Late)
+	assert.Equal(t, int64(58), jan.Metrics.LogonMinutes, "January logon minutes")
+	if assert.NotNil(t, jan.Late, "January late") {
+		assert.Equal(t, 1, jan.Late.Users, "January late users")
+		assert.Equal(t, int64(60), jan.Late.Metrics.LogonMinutes, "January late logon minutes")
+		assert.Equal(t, int64(60), jan.Late.Combined.LogonMinutes, "January combined logon minutes")
 	}
 	febR := mustReport(t, l, feb)
-	if febR.Closed || febR.Metrics.LogonMinutes != 10 || febR.Metrics.AcStaff != 1 || !febR.Metrics.ConcWhen.Equal(feb1) {
-		t.Fatalf("February = %+v", febR.Metrics)
-	}
+	assert.False(t, febR.Closed, "February closed")
+	assert.Equal(t, int64(10), febR.Metrics.LogonMinutes, "February = %+v", febR.Metrics)
+	assert.Equal(t, int64(1), febR.Metrics.AcStaff, "February = %+v", febR.Metrics)
+	assert.True(t, febR.Metrics.ConcWhen.Equal(feb1), "February ConcWhen = %v, want %v", febR.Metrics.ConcWhen, feb1)
 }
 
 // A month the ledger never saw closed at its end all the same; data for it
@@ -150,16 +133,17 @@ func TestLateDataForAnUnseenMonth(t *testing.T) {
 	l := newLedger(t, time.UTC)
 	observeLedger(t, l, inst, []any{us("u1", RoleStaff, true, false, feb1.Add(time.Hour))})
 	closed := mustCloseDue(t, l, time.Date(2024, time.March, 1, 0, 0, 0, 0, time.UTC))
-	if len(closed) != 1 || closed[0].Key != feb {
-		t.Fatalf("closed %+v", closed)
-	}
+	require.Len(t, closed, 1)
+	require.Equal(t, feb, closed[0].Key)
 	out, err := l.ObserveFacts(inst, Facts{At: d(20, 0, 0), FileLimitMB: 50})
-	if err != nil || out != OutcomeLate {
-		t.Fatalf("outcome %v, %v; want late", out, err)
-	}
+	require.NoError(t, err)
+	require.Equal(t, OutcomeLate, out)
 	jan := mustReport(t, l, january)
-	if !jan.Closed || jan.Metrics != (Metrics{}) || jan.Late == nil || !jan.Late.Facts || jan.Late.Metrics.FileLimitMB != 50 {
-		t.Fatalf("January = %+v", jan)
+	assert.True(t, jan.Closed, "January = %+v", jan)
+	assert.Equal(t, Metrics{}, jan.Metrics, "January metrics")
+	if assert.NotNil(t, jan.Late, "January late") {
+		assert.True(t, jan.Late.Facts, "January late = %+v", jan.Late)
+		assert.Equal(t, int64(50), jan.Late.Metrics.FileLimitMB, "January late file limit")
 	}
 }
 
@@ -168,19 +152,14 @@ func TestLateDataForAnUnseenMonth(t *testing.T) {
 func TestCloseDueOnlyMovesForward(t *testing.T) {
 	l := newLedger(t, time.UTC)
 	observeLedger(t, l, inst, []any{us("u1", RoleStaff, true, false, d(10, 0, 0))})
-	if got := mustCloseDue(t, l, d(31, 23, 59)); len(got) != 0 {
-		t.Fatalf("closed before the end: %+v", got)
-	}
+	require.Empty(t, mustCloseDue(t, l, d(31, 23, 59)), "closed before the end")
 	mustCloseDue(t, l, feb1.Add(time.Hour))
-	if got := mustCloseDue(t, l, d(15, 0, 0)); len(got) != 0 || !l.ClosedAsOf().Equal(feb1.Add(time.Hour)) {
-		t.Fatalf("backwards CloseDue: %+v, closed as of %v", got, l.ClosedAsOf())
-	}
-	if out, _ := l.ObserveUser(inst, us("u9", RoleRep, true, false, d(20, 0, 0))); out != OutcomeLate {
-		t.Fatalf("January reopened: outcome %v", out)
-	}
-	if _, err := l.CloseDue(time.Date(1900, 1, 1, 0, 0, 0, 0, time.UTC)); !errors.Is(err, ErrInvalidObservation) {
-		t.Fatalf("CloseDue(1900) = %v", err)
-	}
+	require.Empty(t, mustCloseDue(t, l, d(15, 0, 0)), "backwards CloseDue")
+	require.True(t, l.ClosedAsOf().Equal(feb1.Add(time.Hour)), "backwards CloseDue: closed as of %v", l.ClosedAsOf())
+	out, _ := l.ObserveUser(inst, us("u9", RoleRep, true, false, d(20, 0, 0)))
+	require.Equal(t, OutcomeLate, out, "January reopened")
+	_, err := l.CloseDue(time.Date(1900, 1, 1, 0, 0, 0, 0, time.UTC))
+	require.ErrorIs(t, err, ErrInvalidObservation, "CloseDue(1900)")
 }
 
 func TestPrune(t *testing.T) {
@@ -191,29 +170,19 @@ func TestPrune(t *testing.T) {
 	})
 	mustCloseDue(t, l, feb1.Add(2*time.Hour))
 	before := snapshot(t, l)
-	if err := l.Prune(march); !errors.Is(err, ErrPruneOpen) {
-		t.Fatalf("prune of open February: %v, want ErrPruneOpen", err)
-	}
-	if !bytes.Equal(before, snapshot(t, l)) {
-		t.Fatal("refused prune changed the ledger")
-	}
-	if err := l.Prune(feb); err != nil {
-		t.Fatal(err)
-	}
-	if h := l.History(inst); len(h) != 1 || h[0].Key != feb {
-		t.Fatalf("history after prune: %+v", h)
-	}
+	require.ErrorIs(t, l.Prune(march), ErrPruneOpen, "prune of open February")
+	require.Equal(t, before, snapshot(t, l), "refused prune changed the ledger")
+	require.NoError(t, l.Prune(feb))
+	h := l.History(inst)
+	require.Len(t, h, 1, "history after prune: %+v", h)
+	require.Equal(t, feb, h[0].Key, "history after prune")
 	out, err := l.ObserveLogon(inst, lg("u1", RoleStaff, false, d(31, 23, 0), feb1.Add(30*time.Minute)))
-	if err != nil || out != OutcomeDropped|OutcomeApplied {
-		t.Fatalf("session across the pruned month: %v, %v", out, err)
-	}
+	require.NoError(t, err, "session across the pruned month")
+	require.Equal(t, OutcomeDropped|OutcomeApplied, out, "session across the pruned month")
 	r, err := RestoreLedger(snapshot(t, l), DefaultConfig())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if out, _ := r.ObserveUser(inst, us("u1", RoleStaff, true, false, d(5, 0, 0))); out != OutcomeDropped {
-		t.Fatalf("restored ledger forgot the prune floor: %v", out)
-	}
+	require.NoError(t, err)
+	out, _ = r.ObserveUser(inst, us("u1", RoleStaff, true, false, d(5, 0, 0)))
+	require.Equal(t, OutcomeDropped, out, "restored ledger forgot the prune floor")
 }
 
 // P9: bad input gets an error naming the problem and changes nothing.
@@ -258,25 +227,18 @@ func TestBadInputChangesNothing(t *testing.T) {
 	}
 	for _, tc := range cases {
 		err := tc.run()
-		if !errors.Is(err, tc.want) {
-			t.Errorf("%s: %v, want %v", tc.name, err, tc.want)
-		} else {
+		if assert.ErrorIs(t, err, tc.want, tc.name) {
 			t.Logf("%s: %v", tc.name, err)
 		}
 	}
-	if !bytes.Equal(before, snapshot(t, l)) {
-		t.Fatal("bad input changed the ledger")
-	}
-	if _, err := NewMonth(inst, 2024, 13, time.UTC); !errors.Is(err, ErrInvalidMonth) {
-		t.Errorf("NewMonth(month 13) = %v", err)
-	}
-	if _, err := NewMonth(inst, 2024, 1, nil); !errors.Is(err, ErrInvalidMonth) {
-		t.Errorf("NewMonth(nil zone) = %v", err)
-	}
+	require.Equal(t, before, snapshot(t, l), "bad input changed the ledger")
+	_, err := NewMonth(inst, 2024, 13, time.UTC)
+	assert.ErrorIs(t, err, ErrInvalidMonth, "NewMonth(month 13)")
+	_, err = NewMonth(inst, 2024, 1, nil)
+	assert.ErrorIs(t, err, ErrInvalidMonth, "NewMonth(nil zone)")
 	for _, c := range []Config{{}, {Location: time.UTC}, {Location: time.UTC, MaxSessionMonths: 121}} {
-		if _, err := NewLedger(c); !errors.Is(err, ErrInvalidConfig) {
-			t.Errorf("NewLedger(%+v) = %v", c, err)
-		}
+		_, err := NewLedger(c)
+		assert.ErrorIs(t, err, ErrInvalidConfig, "NewLedger(%+v)", c)
 	}
 }
 
@@ -289,27 +251,17 @@ func TestStateBoundedByUsers(t *testing.T) {
 		at := d(2, 8, 0).Add(time.Duration(i) * time.Minute)
 		for u := range users {
 			id := UserID(rune('a' + u))
-			if err := m.ObserveUser(us(id, RoleStaff, true, false, at)); err != nil {
-				t.Fatal(err)
-			}
-			if err := m.ObserveLogon(lgOpen(id, RoleStaff, d(2, 8, 0), at)); err != nil {
-				t.Fatal(err)
-			}
+			require.NoError(t, m.ObserveUser(us(id, RoleStaff, true, false, at)))
+			require.NoError(t, m.ObserveLogon(lgOpen(id, RoleStaff, d(2, 8, 0), at)))
 		}
 	}
-	if m.Users() != users {
-		t.Fatalf("Users() = %d, want %d", m.Users(), users)
-	}
+	require.Equal(t, users, m.Users(), "Users()")
 	for id, u := range m.users {
-		if len(u.spans) != 1 {
-			t.Fatalf("user %s holds %d spans, want 1", id, len(u.spans))
-		}
+		require.Len(t, u.spans, 1, "user %s spans", id)
 	}
 	// 20 users online from 08:00 to 08:00+999 min.
 	want := Metrics{EnStaff: users, AcStaff: users, ConcMax: users, ConcWhen: d(2, 8, 0), LogonMinutes: users * 999}
-	if diff := metricsDiff(m.Metrics(), want); diff != "" {
-		t.Fatal(diff)
-	}
+	require.Empty(t, metricsDiff(m.Metrics(), want))
 }
 
 // A session open for months touches only the latest MaxSessionMonths months.
@@ -317,25 +269,15 @@ func TestLongSessionTouchesBoundedMonths(t *testing.T) {
 	l := newLedger(t, time.UTC)
 	start := time.Date(2023, time.March, 10, 0, 0, 0, 0, time.UTC)
 	out, err := l.ObserveLogon(inst, lgOpen("kiosk", RoleStaff, start, d(15, 0, 0)))
-	if err != nil || out != OutcomeApplied {
-		t.Fatalf("%v %v", out, err)
-	}
-	got := l.Months()
+	require.NoError(t, err)
+	require.Equal(t, OutcomeApplied, out)
 	want := []MonthKey{january, {2023, time.December}, {2023, time.November}}
-	if len(got) != len(want) {
-		t.Fatalf("months %v, want %v", got, want)
-	}
-	for i := range want {
-		if got[i] != want[i] {
-			t.Fatalf("months %v, want %v", got, want)
-		}
-	}
+	require.Equal(t, want, l.Months(), "months")
 	// The user was not seen in January except through a session begun
 	// earlier: active with the role it logged on with.
 	r := mustReport(t, l, january)
-	if r.Metrics.AcStaff != 1 || r.Metrics.LogonMinutes != 14*24*60 {
-		t.Fatalf("January %+v", r.Metrics)
-	}
+	assert.Equal(t, int64(1), r.Metrics.AcStaff, "January %+v", r.Metrics)
+	assert.Equal(t, int64(14*24*60), r.Metrics.LogonMinutes, "January %+v", r.Metrics)
 }
 
 func TestViews(t *testing.T) {
@@ -345,23 +287,21 @@ func TestViews(t *testing.T) {
 		us("u1", RoleStaff, true, false, d(3, 0, 0)),
 		us("u1", RoleStaff, true, false, feb1.Add(time.Hour)),
 	})
-	if got := l.Installations(); len(got) != 2 || got[0] != "alpha" || got[1] != "zeta" {
-		t.Fatalf("Installations = %v", got)
-	}
+	require.Equal(t, []InstallationID{"alpha", "zeta"}, l.Installations())
 	h := l.History("alpha")
-	if len(h) != 2 || h[0].Key != feb || h[1].Key != january || h[1].Label != "Jan 2024" {
-		t.Fatalf("History not newest first: %+v", h)
-	}
+	require.Len(t, h, 2, "History: %+v", h)
+	assert.Equal(t, feb, h[0].Key, "History not newest first: %+v", h)
+	assert.Equal(t, january, h[1].Key, "History not newest first: %+v", h)
+	assert.Equal(t, "Jan 2024", h[1].Label)
 	rs := l.MonthReports(january)
-	if len(rs) != 2 || rs[0].Installation != "alpha" || rs[1].Installation != "zeta" {
-		t.Fatalf("MonthReports = %+v", rs)
-	}
-	if ms := l.Months(); len(ms) != 2 || ms[0] != feb {
-		t.Fatalf("Months = %v", ms)
-	}
-	if _, ok := l.Report("nobody", january); ok {
-		t.Fatal("report for an unknown installation")
-	}
+	require.Len(t, rs, 2, "MonthReports = %+v", rs)
+	assert.Equal(t, InstallationID("alpha"), rs[0].Installation)
+	assert.Equal(t, InstallationID("zeta"), rs[1].Installation)
+	ms := l.Months()
+	require.Len(t, ms, 2, "Months = %v", ms)
+	assert.Equal(t, feb, ms[0], "Months = %v", ms)
+	_, ok := l.Report("nobody", january)
+	assert.False(t, ok, "report for an unknown installation")
 }
 
 func TestLabels(t *testing.T) {
@@ -374,20 +314,19 @@ func TestLabels(t *testing.T) {
 	}
 	ls := Labels()
 	for i, w := range want {
-		if ls[i].Long != w[0] || ls[i].Short != w[1] || ls[i].Seed != "004" {
-			t.Errorf("label %d = %+v, want %v", i, ls[i], w)
-		}
+		assert.Equal(t, w[0], ls[i].Long, "label %d long", i)
+		assert.Equal(t, w[1], ls[i].Short, "label %d short", i)
+		assert.Equal(t, "004", ls[i].Seed, "label %d seed", i)
 	}
 	m := Metrics{Super: 3, ConcMax: 2, ConcWhen: d(6, 10, 30), CaseCountMax: 7}
 	cells := m.Cells(nil)
-	if len(cells) != len(ls) || cells[0] != "3" || cells[7] != "2" || cells[8] != "2024-01-06 10:30" || cells[len(cells)-1] != "7" {
-		t.Fatalf("Cells = %q", cells)
-	}
-	if (Metrics{}).Value(MetricConcWhen, nil) != "" || m.Value("nope", nil) != "" {
-		t.Fatal("empty values expected")
-	}
+	require.Len(t, cells, len(ls), "Cells = %q", cells)
+	assert.Equal(t, "3", cells[0], "Cells = %q", cells)
+	assert.Equal(t, "2", cells[7], "Cells = %q", cells)
+	assert.Equal(t, "2024-01-06 10:30", cells[8], "Cells = %q", cells)
+	assert.Equal(t, "7", cells[len(cells)-1], "Cells = %q", cells)
+	assert.Empty(t, (Metrics{}).Value(MetricConcWhen, nil), "empty ConcWhen value")
+	assert.Empty(t, m.Value("nope", nil), "unknown metric value")
 	ls[0].Long = "changed"
-	if Labels()[0].Long != "Super users" {
-		t.Fatal("Labels shares its slice")
-	}
+	require.Equal(t, "Super users", Labels()[0].Long, "Labels shares its slice")
 }

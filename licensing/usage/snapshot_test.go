@@ -8,6 +8,9 @@ import (
 	"math/rand/v2"
 	"testing"
 	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 type instObs struct {
@@ -85,9 +88,7 @@ func reportsJSON(t *testing.T, l *Ledger) []byte {
 		all = append(all, l.History(id)...)
 	}
 	b, err := json.Marshal(all)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	return b
 }
 
@@ -99,17 +100,12 @@ func TestDeterministicWhateverTheOrder(t *testing.T) {
 	after := randomHistory(2, 1000, berlin)
 	l0, want := runHistory(t, berlin, before, after)
 	wantReports := reportsJSON(t, l0)
-	if !bytes.Contains(want, []byte(`"late"`)) {
-		t.Fatal("history produced no late data; the test would prove little")
-	}
+	require.Contains(t, string(want), `"late"`, "history produced no late data; the test would prove little")
 	for seed := range uint64(4) {
 		l, got := runHistory(t, berlin, shuffled(seed, before), shuffled(seed+100, after))
-		if !bytes.Equal(got, want) {
-			t.Fatalf("order %d: snapshot differs", seed)
-		}
-		if !bytes.Equal(reportsJSON(t, l), wantReports) {
-			t.Fatalf("order %d: reports differ", seed)
-		}
+		// bytes.Equal, not require.Equal: a diff of two large snapshots says nothing.
+		require.True(t, bytes.Equal(got, want), "order %d: snapshot differs", seed)
+		require.True(t, bytes.Equal(reportsJSON(t, l), wantReports), "order %d: reports differ", seed)
 	}
 }
 
@@ -119,29 +115,20 @@ func TestSnapshotRoundTrip(t *testing.T) {
 	cfg := DefaultConfig()
 	cfg.Location = berlin
 	r, err := RestoreLedger(b1, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if b2 := snapshot(t, r); !bytes.Equal(b1, b2) {
-		t.Fatal("restore then marshal changed the snapshot")
-	}
-	if !bytes.Equal(reportsJSON(t, l), reportsJSON(t, r)) {
-		t.Fatal("restored reports differ")
-	}
+	require.NoError(t, err)
+	require.True(t, bytes.Equal(b1, snapshot(t, r)), "restore then marshal changed the snapshot")
+	require.True(t, bytes.Equal(reportsJSON(t, l), reportsJSON(t, r)), "restored reports differ")
 	// The restored ledger carries on exactly like the original.
 	more := randomHistory(5, 500, berlin)
 	feed(t, l, more)
 	feed(t, r, more)
-	if !bytes.Equal(snapshot(t, l), snapshot(t, r)) {
-		t.Fatal("restored ledger diverged")
-	}
-	if _, err := RestoreLedger(b1, DefaultConfig()); !errors.Is(err, ErrZoneMismatch) {
-		t.Fatalf("restore in UTC: %v, want ErrZoneMismatch", err)
-	}
+	require.True(t, bytes.Equal(snapshot(t, l), snapshot(t, r)), "restored ledger diverged")
+	_, err = RestoreLedger(b1, DefaultConfig())
+	require.ErrorIs(t, err, ErrZoneMismatch, "restore in UTC")
 	empty := newLedger(t, time.UTC)
-	if r, err := RestoreLedger(snapshot(t, empty), DefaultConfig()); err != nil || len(r.Installations()) != 0 {
-		t.Fatalf("empty ledger: %v", err)
-	}
+	r, err = RestoreLedger(snapshot(t, empty), DefaultConfig())
+	require.NoError(t, err, "empty ledger")
+	require.Empty(t, r.Installations(), "empty ledger")
 }
 
 // A small, known ledger to mutate: January closed with a user, a session
@@ -161,9 +148,7 @@ func smallSnapshot(t *testing.T) snapLedger {
 		us("a", RoleStaff, true, false, feb1.Add(time.Hour)),
 	})
 	var s snapLedger
-	if err := json.Unmarshal(snapshot(t, l), &s); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, json.Unmarshal(snapshot(t, l), &s))
 	return s
 }
 
@@ -220,22 +205,16 @@ func TestRestoreRejectsBrokenSnapshots(t *testing.T) {
 		{"closed_as_of out of range", func(s *snapLedger) { s.ClosedAsOf = time.Date(2500, 1, 1, 0, 0, 0, 0, time.UTC) }},
 	}
 	base, err := json.Marshal(smallSnapshot(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := RestoreLedger(base, DefaultConfig()); err != nil {
-		t.Fatalf("unmutated snapshot: %v", err)
-	}
+	require.NoError(t, err)
+	_, err = RestoreLedger(base, DefaultConfig())
+	require.NoError(t, err, "unmutated snapshot")
 	for _, tc := range cases {
 		s := smallSnapshot(t)
 		tc.mutate(&s)
 		b, err := json.Marshal(s)
-		if err != nil {
-			t.Fatalf("%s: %v", tc.name, err)
-		}
-		if _, err := RestoreLedger(b, DefaultConfig()); !errors.Is(err, ErrBadSnapshot) {
-			t.Errorf("%s: %v, want ErrBadSnapshot", tc.name, err)
-		} else {
+		require.NoError(t, err, "%s", tc.name)
+		_, err = RestoreLedger(b, DefaultConfig())
+		if assert.ErrorIs(t, err, ErrBadSnapshot, tc.name) {
 			t.Logf("%s: %v", tc.name, err)
 		}
 	}
@@ -245,9 +224,8 @@ func TestRestoreRejectsBrokenSnapshots(t *testing.T) {
 		"not json":      []byte("usage"),
 		"empty":         nil,
 	} {
-		if _, err := RestoreLedger(b, DefaultConfig()); !errors.Is(err, ErrBadSnapshot) {
-			t.Errorf("%s: %v, want ErrBadSnapshot", name, err)
-		}
+		_, err := RestoreLedger(b, DefaultConfig())
+		assert.ErrorIs(t, err, ErrBadSnapshot, name)
 	}
 }
 
@@ -268,32 +246,23 @@ func FuzzRestoreLedger(f *testing.F) {
 	_, _ = l.CloseDue(time.Date(2024, time.February, 1, 0, 0, 0, 0, time.UTC))
 	_, _ = l.ObserveUser("alpha", us("late", RoleStaff, true, false, d(9, 0, 0)))
 	b, err := l.MarshalBinary()
-	if err != nil {
-		f.Fatal(err)
-	}
+	require.NoError(f, err)
 	f.Add(b)
 	f.Add([]byte(`{"version":1,"zone":"UTC","installations":[]}`))
 	f.Add([]byte(`{"version":1,"zone":"UTC","closed_as_of":"2024-02-01T00:00:00+01:00","installations":[]}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		r, err := RestoreLedger(data, DefaultConfig())
 		if err != nil {
-			if !errors.Is(err, ErrBadSnapshot) && !errors.Is(err, ErrZoneMismatch) {
-				t.Fatalf("error without a sentinel: %v", err)
-			}
+			require.True(t, errors.Is(err, ErrBadSnapshot) || errors.Is(err, ErrZoneMismatch), "error without a sentinel: %v", err)
 			return
 		}
 		b1, err := r.MarshalBinary()
-		if err != nil {
-			t.Fatalf("accepted snapshot does not marshal: %v", err)
-		}
+		require.NoError(t, err, "accepted snapshot does not marshal")
 		r2, err := RestoreLedger(b1, DefaultConfig())
-		if err != nil {
-			t.Fatalf("canonical form rejected: %v", err)
-		}
+		require.NoError(t, err, "canonical form rejected")
 		b2, err := r2.MarshalBinary()
-		if err != nil || !bytes.Equal(b1, b2) {
-			t.Fatalf("canonical form not stable: %v", err)
-		}
+		require.NoError(t, err, "canonical form does not marshal")
+		require.Equal(t, b1, b2, "canonical form not stable")
 		// Reading every view must not panic either.
 		for _, id := range r2.Installations() {
 			_ = r2.History(id)
@@ -304,9 +273,7 @@ func FuzzRestoreLedger(f *testing.F) {
 func newLedgerF(f *testing.F) *Ledger {
 	f.Helper()
 	l, err := NewLedger(DefaultConfig())
-	if err != nil {
-		f.Fatal(err)
-	}
+	require.NoError(f, err)
 	return l
 }
 
@@ -320,8 +287,6 @@ func FuzzObservationOrder(f *testing.F) {
 		after := randomHistory(seed+1, int(m%600), time.UTC)
 		_, want := runHistory(t, time.UTC, before, after)
 		_, got := runHistory(t, time.UTC, shuffled(seed, before), shuffled(seed+2, after))
-		if !bytes.Equal(got, want) {
-			t.Fatal("order changed the snapshot")
-		}
+		require.True(t, bytes.Equal(got, want), "order changed the snapshot")
 	})
 }

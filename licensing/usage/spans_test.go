@@ -1,8 +1,10 @@
 package usage
 
 import (
-	"slices"
 	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 func TestSpanSetUnion(t *testing.T) {
@@ -22,35 +24,26 @@ func TestSpanSetUnion(t *testing.T) {
 	for _, tc := range cases {
 		var ss spanSet
 		for i, a := range tc.adds {
-			if got := ss.add(a[0], a[1]); got != tc.changed[i] {
-				t.Errorf("%s: add %v changed = %v, want %v", tc.name, a, got, tc.changed[i])
-			}
+			assert.Equal(t, tc.changed[i], ss.add(a[0], a[1]), "%s: add %v changed", tc.name, a)
 		}
-		if !slices.Equal(ss, tc.want) || !ss.canonical() {
-			t.Errorf("%s: %v, want %v", tc.name, ss, tc.want)
-		}
+		assert.Equal(t, tc.want, ss, tc.name)
+		assert.True(t, ss.canonical(), "%s: %v not canonical", tc.name, ss)
 	}
 	ss := spanSet{{0, 10}, {20, 25}}
-	if ss.total() != 15 {
-		t.Errorf("total = %d", ss.total())
-	}
+	assert.Equal(t, int64(15), ss.total(), "total")
 }
 
 func TestRoleText(t *testing.T) {
 	for r := RoleSuper; r <= RoleRep; r++ {
 		b, err := r.MarshalText()
-		if err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, err)
 		var back Role
-		if err := back.UnmarshalText(b); err != nil || back != r {
-			t.Errorf("%v round trip: %v %v", r, back, err)
+		if assert.NoError(t, back.UnmarshalText(b), "%v round trip", r) {
+			assert.Equal(t, r, back, "%v round trip", r)
 		}
 	}
-	if _, err := Role(0).MarshalText(); err == nil {
-		t.Error("zero role marshalled")
-	}
-	if _, err := ParseRole("Super"); err == nil {
-		t.Error("ParseRole is case-insensitive")
-	}
+	_, err := Role(0).MarshalText()
+	assert.Error(t, err, "zero role marshalled")
+	_, err = ParseRole("Super")
+	assert.Error(t, err, "ParseRole is case-insensitive")
 }

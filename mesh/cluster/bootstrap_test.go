@@ -4,6 +4,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/stretchr/testify/require"
 )
 
 // A fresh node configured with bootstrap_expect=1 that joins an existing
@@ -11,19 +13,16 @@ import (
 func TestFreshNodeDoesNotBootstrapBesideCluster(t *testing.T) {
 	h := newHarness(t)
 	solo := h.start(h.config("a", 1))
-	waitFor(t, 5*time.Second, solo.IsLeader, "a leads")
+	require.Eventually(t, solo.IsLeader, 5*time.Second, poll, "a leads")
 	applyOnLeader(t, []*Node{solo}, "e1")
-	waitFor(t, 5*time.Second, solo.hasState.Load, "a publishes raft_state")
+	require.Eventually(t, solo.hasState.Load, 5*time.Second, poll, "a publishes raft_state")
 
 	b := h.start(h.config("b", 1, solo.GossipAddr()))
-	waitFor(t, 10*time.Second, func() bool { return hasVoter(solo, "b") }, "b added by the leader")
-	waitFor(t, 5*time.Second, func() bool { return fsmOf(b).has("e1") }, "b catches up")
-	if h.logs.contains(`"msg":"cluster: bootstrapped"`, `"node_id":"b"`) {
-		t.Fatal("b bootstrapped its own cluster")
-	}
-	if id, _ := b.Leader(); id != "a" {
-		t.Fatalf("b follows %q, want a", id)
-	}
+	require.Eventually(t, func() bool { return hasVoter(solo, "b") }, 10*time.Second, poll, "b added by the leader")
+	require.Eventually(t, func() bool { return fsmOf(b).has("e1") }, 5*time.Second, poll, "b catches up")
+	require.False(t, h.logs.contains(`"msg":"cluster: bootstrapped"`, `"node_id":"b"`), "b bootstrapped its own cluster")
+	id, _ := b.Leader()
+	require.Equal(t, NodeID("a"), id, "b follows")
 }
 
 func TestBootstrapServersRefusesMismatch(t *testing.T) {
@@ -31,11 +30,9 @@ func TestBootstrapServersRefusesMismatch(t *testing.T) {
 	a := h.start(h.config("a", 3))
 	c := h.config("c", 5, a.GossipAddr())
 	h.start(c)
-	waitFor(t, 5*time.Second, func() bool {
+	require.Eventually(t, func() bool {
 		_, problem := a.bootstrapServers()
 		return strings.Contains(problem, "different bootstrap_expect")
-	}, "a notices c's bootstrap_expect")
-	if a.Raft().LastIndex() != 0 {
-		t.Fatal("a bootstrapped")
-	}
+	}, 5*time.Second, poll, "a notices c's bootstrap_expect")
+	require.Zero(t, a.Raft().LastIndex(), "a bootstrapped")
 }

@@ -1,21 +1,20 @@
 package cluster
 
 import (
-	"errors"
 	"net"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/stretchr/testify/require"
 )
 
 func TestConfigValidate(t *testing.T) {
 	h := newHarness(t)
 	base := h.config("v1", 3)
-	if err := base.Validate(); err != nil {
-		t.Fatalf("valid config: %v", err)
-	}
+	require.NoError(t, base.Validate(), "valid config")
 	tests := []struct {
 		name   string
 		mutate func(*Config)
@@ -46,12 +45,9 @@ func TestConfigValidate(t *testing.T) {
 			c := base
 			tt.mutate(&c)
 			err := c.Validate()
-			if !errors.Is(err, ErrInvalidConfig) || !strings.Contains(err.Error(), tt.want) {
-				t.Fatalf("Validate() = %v, want ErrInvalidConfig mentioning %q", err, tt.want)
-			}
-			if strings.Contains(err.Error(), string(testGossipKey)) {
-				t.Fatal("error reveals the gossip key")
-			}
+			require.ErrorIs(t, err, ErrInvalidConfig, "Validate()")
+			require.ErrorContains(t, err, tt.want, "Validate()")
+			require.NotContains(t, err.Error(), string(testGossipKey), "error reveals the gossip key")
 		})
 	}
 }
@@ -60,38 +56,31 @@ func TestNewRejectsBadConfigWithoutSideEffects(t *testing.T) {
 	h := newHarness(t)
 	cfg := h.config("v1", 2)
 	cfg.DataDir = filepath.Join(t.TempDir(), "not-created")
-	if _, err := New(cfg); !errors.Is(err, ErrInvalidConfig) {
-		t.Fatalf("New = %v, want ErrInvalidConfig", err)
-	}
-	if _, err := os.Stat(cfg.DataDir); !os.IsNotExist(err) {
-		t.Fatalf("data dir was created: %v", err)
-	}
+	_, err := New(cfg)
+	require.ErrorIs(t, err, ErrInvalidConfig, "New")
+	_, err = os.Stat(cfg.DataDir)
+	require.ErrorIs(t, err, os.ErrNotExist, "data dir was created")
 }
 
 func TestDefaultConfig(t *testing.T) {
 	c := DefaultConfig()
-	if c.HeartbeatTimeout != time.Second || c.ElectionTimeout != time.Second || c.LeaderLeaseTimeout != 500*time.Millisecond {
-		t.Fatalf("raft defaults = %v/%v/%v", c.HeartbeatTimeout, c.ElectionTimeout, c.LeaderLeaseTimeout)
-	}
-	if err := c.Validate(); !errors.Is(err, ErrInvalidConfig) {
-		t.Fatalf("DefaultConfig alone must not validate: %v", err)
-	}
+	require.Equal(t, time.Second, c.HeartbeatTimeout, "raft default HeartbeatTimeout")
+	require.Equal(t, time.Second, c.ElectionTimeout, "raft default ElectionTimeout")
+	require.Equal(t, 500*time.Millisecond, c.LeaderLeaseTimeout, "raft default LeaderLeaseTimeout")
+	require.ErrorIs(t, c.Validate(), ErrInvalidConfig, "DefaultConfig alone must not validate")
 }
 
 func TestNewReleasesEverythingOnFailure(t *testing.T) {
 	h := newHarness(t)
 	busy, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	defer busy.Close()
 	cfg := h.config("f1", 1)
 	cfg.GossipAddr = busy.LocalAddr().String()
-	if _, err := New(cfg); err == nil || !strings.Contains(err.Error(), "memberlist") {
-		t.Fatalf("New with a busy gossip port = %v, want a memberlist error", err)
-	}
+	_, err = New(cfg)
+	require.ErrorContains(t, err, "memberlist", "New with a busy gossip port")
 	// The store and the Raft listener were released: the same data dir opens.
 	cfg.GossipAddr = "127.0.0.1:0"
 	n := h.start(cfg)
-	waitFor(t, 5*time.Second, n.IsLeader, "f1 leads after the retry")
+	require.Eventually(t, n.IsLeader, 5*time.Second, poll, "f1 leads after the retry")
 }

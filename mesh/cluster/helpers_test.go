@@ -16,11 +16,16 @@ import (
 
 	"github.com/hashicorp/memberlist"
 	"github.com/hashicorp/raft"
+	"github.com/stretchr/testify/require"
 
 	"github.com/licmesh/licmesh/mesh/pki"
+	"github.com/licmesh/licmesh/mesh/pki/pkitest"
 )
 
-// testCA is a throwaway cluster CA made by the project's pki package.
+// poll is how often require.Eventually checks a condition.
+const poll = 20 * time.Millisecond
+
+// testCA is a throwaway cluster CA and the pool that trusts it.
 type testCA struct {
 	ca   *pki.CA
 	pool *x509.CertPool
@@ -28,10 +33,7 @@ type testCA struct {
 
 func newTestCA(t *testing.T, name string) *testCA {
 	t.Helper()
-	ca, err := pki.NewCA(name, time.Now())
-	if err != nil {
-		t.Fatal(err)
-	}
+	ca := pkitest.NewCA(t, name)
 	return &testCA{ca: ca, pool: ca.Pool()}
 }
 
@@ -39,10 +41,7 @@ func newTestCA(t *testing.T, name string) *testCA {
 // client, and returns the server and client TLS configs.
 func (ca *testCA) tlsPair(t *testing.T, name string) (server, client *tls.Config) {
 	t.Helper()
-	cert, err := ca.ca.IssueNode(name, nil, time.Hour, time.Now())
-	if err != nil {
-		t.Fatal(err)
-	}
+	cert := pkitest.MasterCert(t, ca.ca, name)
 	return ca.ca.ServerTLS(cert, tls.RequireAndVerifyClientCert), pki.ClientTLS(ca.pool, &cert, "")
 }
 
@@ -203,9 +202,7 @@ func (h *harness) config(id string, expect int, join ...string) Config {
 func (h *harness) start(cfg Config) *Node {
 	h.t.Helper()
 	n, err := New(cfg)
-	if err != nil {
-		h.t.Fatalf("New(%s): %v", cfg.NodeID, err)
-	}
+	require.NoError(h.t, err, "New(%s)", cfg.NodeID)
 	h.t.Cleanup(func() { _ = n.Shutdown() })
 	return n
 }
@@ -223,29 +220,17 @@ func (h *harness) startCluster(size int) []*Node {
 		nodes = append(nodes, h.start(h.config(fmt.Sprintf("m%d", i+1), size, join...)))
 	}
 	leader := waitLeader(h.t, nodes...)
-	waitFor(h.t, 10*time.Second, func() bool { return len(voters(leader)) == size }, "all voters in the configuration")
+	require.Eventually(h.t, func() bool { return len(voters(leader)) == size }, 10*time.Second, poll, "all voters in the configuration")
 	return nodes
 }
 
 func fsmOf(n *Node) *countFSM { return n.cfg.FSM.(*countFSM) }
 
-// waitFor polls cond until it holds or timeout passes.
-func waitFor(t *testing.T, timeout time.Duration, cond func() bool, what string) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", timeout, what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
 // waitLeader waits until exactly one of nodes leads and all agree on it.
 func waitLeader(t *testing.T, nodes ...*Node) *Node {
 	t.Helper()
 	var leader *Node
-	waitFor(t, 10*time.Second, func() bool {
+	require.Eventually(t, func() bool {
 		leader = nil
 		for _, n := range nodes {
 			if n.IsLeader() {
@@ -264,7 +249,7 @@ func waitLeader(t *testing.T, nodes ...*Node) *Node {
 			}
 		}
 		return true
-	}, "a single agreed leader")
+	}, 10*time.Second, poll, "a single agreed leader")
 	return leader
 }
 
@@ -302,9 +287,7 @@ func applyOnLeader(t *testing.T, nodes []*Node, entry string) *Node {
 		_, err := l.Apply(ctx, []byte(entry))
 		return err
 	})
-	if err != nil {
-		t.Fatalf("Apply(%q) on %s: %v", entry, l.ID(), err)
-	}
+	require.NoError(t, err, "Apply(%q) on %s", entry, l.ID())
 	return l
 }
 
@@ -332,7 +315,7 @@ func onFollower(t *testing.T, nodes []*Node, fn func(*Node) error) error {
 			return err
 		}
 	}
-	t.Fatal("no stable follower")
+	require.FailNow(t, "no stable follower")
 	return nil
 }
 

@@ -9,6 +9,8 @@ import (
 	"testing"
 
 	"github.com/hashicorp/go-hclog"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 func TestHclogAdapter(t *testing.T) {
@@ -19,29 +21,21 @@ func TestHclogAdapter(t *testing.T) {
 	l.Info("hidden")
 	l.Warn("no known peers, aborting election") // demoted to debug, hidden
 	l.Named("transport").With("peer", "m2").Warn("slow", "error", errors.New("boom"), "n", hclog.Fmt("%d items", 3))
-	if !l.IsWarn() || l.IsInfo() {
-		t.Fatal("level checks wrong at warn")
-	}
+	require.True(t, l.IsWarn(), "level checks wrong at warn")
+	require.False(t, l.IsInfo(), "level checks wrong at warn")
 	l.SetLevel(hclog.Debug)
 	l.StandardLogger(&hclog.StandardLoggerOptions{InferLevels: true}).Print("[ERR] broken")
 
 	lines := strings.Split(strings.TrimSpace(buf.String()), "\n")
-	if len(lines) != 2 {
-		t.Fatalf("got %d lines: %q", len(lines), lines)
-	}
+	require.Len(t, lines, 2, "lines: %q", lines)
 	var rec map[string]any
-	if err := json.Unmarshal([]byte(lines[0]), &rec); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, json.Unmarshal([]byte(lines[0]), &rec))
 	want := map[string]any{"level": "WARN", "msg": "slow", "logger": "raft.transport", "peer": "m2", "error": "boom", "n": "3 items"}
 	for k, v := range want {
-		if rec[k] != v {
-			t.Errorf("%s = %v, want %v (record %s)", k, rec[k], v, lines[0])
-		}
+		assert.Equal(t, v, rec[k], "%s (record %s)", k, lines[0])
 	}
-	if !strings.Contains(lines[1], `"level":"ERROR"`) || !strings.Contains(lines[1], `"msg":"broken"`) {
-		t.Errorf("standard logger line = %s", lines[1])
-	}
+	assert.Contains(t, lines[1], `"level":"ERROR"`, "standard logger line")
+	assert.Contains(t, lines[1], `"msg":"broken"`, "standard logger line")
 }
 
 func TestGossipLogger(t *testing.T) {
@@ -51,29 +45,22 @@ func TestGossipLogger(t *testing.T) {
 	l.Printf("[DEBUG] memberlist: chatter")
 	l.Printf("[WARN] memberlist: Refuting a dead message (from: m2)")
 	out := strings.TrimSpace(buf.String())
-	if strings.Contains(out, "chatter") {
-		t.Fatalf("debug line not filtered: %s", out)
-	}
-	if !strings.Contains(out, `"level":"WARN"`) || !strings.Contains(out, `"msg":"Refuting a dead message (from: m2)"`) ||
-		!strings.Contains(out, `"logger":"memberlist"`) {
-		t.Fatalf("warn line = %s", out)
-	}
+	require.NotContains(t, out, "chatter", "debug line not filtered")
+	require.Contains(t, out, `"level":"WARN"`, "warn line")
+	require.Contains(t, out, `"msg":"Refuting a dead message (from: m2)"`, "warn line")
+	require.Contains(t, out, `"logger":"memberlist"`, "warn line")
 }
 
 func TestMetaFitsAndRoundTrips(t *testing.T) {
 	m := fullMeta(map[string]string{"api_addr": "10.0.0.1:7400"}, "10.0.0.1:7401", 3, false)
 	got, err := decodeMeta(encodeMeta(m))
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	e := memberEntry{meta: got}
-	if !e.isMaster() || e.raftAddr() != "10.0.0.1:7401" || e.expect() != 3 || e.hasState() {
-		t.Fatalf("decoded entry = %+v", e)
-	}
-	if um := e.userMeta(); len(um) != 1 || um["api_addr"] != "10.0.0.1:7400" {
-		t.Fatalf("userMeta = %v", um)
-	}
-	if _, err := decodeMeta([]byte("{not json")); err == nil {
-		t.Fatal("garbage meta decoded")
-	}
+	require.True(t, e.isMaster(), "decoded entry = %+v", e)
+	require.Equal(t, "10.0.0.1:7401", e.raftAddr(), "decoded entry = %+v", e)
+	require.Equal(t, 3, e.expect(), "decoded entry = %+v", e)
+	require.False(t, e.hasState(), "decoded entry = %+v", e)
+	require.Equal(t, map[string]string{"api_addr": "10.0.0.1:7400"}, e.userMeta(), "userMeta")
+	_, err = decodeMeta([]byte("{not json"))
+	require.Error(t, err, "garbage meta decoded")
 }

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"testing"
 	"time"
+
+	"github.com/stretchr/testify/require"
 )
 
 func TestBootstrapThreeAndApply(t *testing.T) {
@@ -13,24 +15,22 @@ func TestBootstrapThreeAndApply(t *testing.T) {
 
 	applyOnLeader(t, nodes, "e1")
 	for _, n := range nodes {
-		waitFor(t, 5*time.Second, func() bool { return fsmOf(n).has("e1") }, string(n.ID())+" applies e1")
+		require.Eventually(t, func() bool { return fsmOf(n).has("e1") }, 5*time.Second, poll, string(n.ID())+" applies e1")
 	}
 
 	err := onFollower(t, nodes, func(f *Node) error {
 		_, err := f.Apply(context.Background(), []byte("x"))
 		return err
 	})
-	if !errors.Is(err, ErrNotLeader) {
-		t.Fatalf("Apply on follower: got %v, want ErrNotLeader", err)
-	}
+	require.ErrorIs(t, err, ErrNotLeader, "Apply on follower")
 
 	for _, n := range nodes {
-		waitFor(t, 5*time.Second, func() bool {
+		require.Eventually(t, func() bool {
 			id, _ := n.Leader()
 			return id != "" && n.LeaderMeta()["api_addr"] == "api-"+string(id)+":7400"
-		}, string(n.ID())+" finds the leader's api_addr in LeaderMeta")
+		}, 5*time.Second, poll, string(n.ID())+" finds the leader's api_addr in LeaderMeta")
 	}
-	waitFor(t, 5*time.Second, func() bool {
+	require.Eventually(t, func() bool {
 		ms := nodes[1].Members()
 		if len(ms) != 3 {
 			return false
@@ -48,12 +48,10 @@ func TestBootstrapThreeAndApply(t *testing.T) {
 			}
 		}
 		return leaders == 1
-	}, "Members shows three alive voters and one leader")
+	}, 5*time.Second, poll, "Members shows three alive voters and one leader")
 
 	l := waitLeader(t, nodes...)
-	if st := l.Stats()["state"]; st != "Leader" {
-		t.Fatalf("Stats state = %q", st)
-	}
+	require.Equal(t, "Leader", l.Stats()["state"], "Stats state")
 }
 
 func TestLeaderFailoverAndRestart(t *testing.T) {
@@ -64,9 +62,7 @@ func TestLeaderFailoverAndRestart(t *testing.T) {
 
 	oldCfg := old.cfg
 	oldCfg.RaftAddr, oldCfg.GossipAddr = old.RaftAddr(), old.GossipAddr()
-	if err := old.Shutdown(); err != nil {
-		t.Fatalf("Shutdown: %v", err)
-	}
+	require.NoError(t, old.Shutdown(), "Shutdown")
 
 	rest := followers(old, nodes...)
 	start := time.Now()
@@ -79,14 +75,12 @@ func TestLeaderFailoverAndRestart(t *testing.T) {
 	oldCfg.Join = []string{rest[0].GossipAddr(), rest[1].GossipAddr()}
 	back := h.start(oldCfg)
 	all := append(rest, back)
-	waitFor(t, 15*time.Second, func() bool {
+	require.Eventually(t, func() bool {
 		return fsmOf(back).has("before") && fsmOf(back).has("after")
-	}, "restarted node replays both entries")
+	}, 15*time.Second, poll, "restarted node replays both entries")
 	applyOnLeader(t, all, "again")
-	waitFor(t, 5*time.Second, func() bool { return fsmOf(back).has("again") }, "restarted node gets new entries")
-	if got := len(voters(back)); got != 3 {
-		t.Fatalf("voters after restart = %d, want 3", got)
-	}
+	require.Eventually(t, func() bool { return fsmOf(back).has("again") }, 5*time.Second, poll, "restarted node gets new entries")
+	require.Len(t, voters(back), 3, "voters after restart")
 }
 
 func TestJoinerAddedAsVoter(t *testing.T) {
@@ -95,14 +89,12 @@ func TestJoinerAddedAsVoter(t *testing.T) {
 	applyOnLeader(t, nodes, "e1")
 
 	fourth := h.start(h.config("m4", 0, nodes[1].GossipAddr()))
-	waitFor(t, 10*time.Second, func() bool { return hasVoter(fourth, "m4") }, "m4 added as voter")
-	waitFor(t, 5*time.Second, func() bool { return fsmOf(fourth).has("e1") }, "m4 catches up")
+	require.Eventually(t, func() bool { return hasVoter(fourth, "m4") }, 10*time.Second, poll, "m4 added as voter")
+	require.Eventually(t, func() bool { return fsmOf(fourth).has("e1") }, 5*time.Second, poll, "m4 catches up")
 	all := append(nodes, fourth)
 	leader := waitLeader(t, all...)
-	if got := len(voters(leader)); got != 4 {
-		t.Fatalf("voters = %d, want 4", got)
-	}
-	waitFor(t, 5*time.Second, fourth.hasState.Load, "m4 publishes raft_state after being added")
+	require.Len(t, voters(leader), 4, "voters")
+	require.Eventually(t, fourth.hasState.Load, 5*time.Second, poll, "m4 publishes raft_state after being added")
 }
 
 func TestLeaveAndRemovePeer(t *testing.T) {
@@ -113,62 +105,43 @@ func TestLeaveAndRemovePeer(t *testing.T) {
 
 	// RemovePeer refuses bad requests without changing anything.
 	err := onFollower(t, nodes, func(f *Node) error { return f.RemovePeer(ctx, "m1") })
-	if !errors.Is(err, ErrNotLeader) {
-		t.Fatalf("RemovePeer on follower: got %v, want ErrNotLeader", err)
-	}
+	require.ErrorIs(t, err, ErrNotLeader, "RemovePeer on follower")
 	_, err = onLeader(t, nodes, func(l *Node) error { return l.RemovePeer(ctx, "nobody") })
-	if !errors.Is(err, ErrUnknownPeer) {
-		t.Fatalf("RemovePeer unknown: got %v, want ErrUnknownPeer", err)
-	}
+	require.ErrorIs(t, err, ErrUnknownPeer, "RemovePeer unknown")
 	_, err = onLeader(t, nodes, func(l *Node) error { return l.RemovePeer(ctx, l.ID()) })
-	if !errors.Is(err, ErrRemoveSelf) {
-		t.Fatalf("RemovePeer self: got %v, want ErrRemoveSelf", err)
-	}
+	require.ErrorIs(t, err, ErrRemoveSelf, "RemovePeer self")
 	dead := followers(waitLeader(t, nodes...), nodes...)[0]
 	_, err = onLeader(t, nodes, func(l *Node) error { return l.RemovePeer(ctx, dead.ID()) })
-	if !errors.Is(err, ErrPeerAlive) {
-		t.Fatalf("RemovePeer alive: got %v, want ErrPeerAlive", err)
-	}
+	require.ErrorIs(t, err, ErrPeerAlive, "RemovePeer alive")
 
 	// A stopped node stays a voter (memberlist is not failover) until removed.
-	if err := dead.Shutdown(); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, dead.Shutdown())
 	live := followers(dead, nodes...)
-	waitFor(t, 15*time.Second, func() bool {
-		_, err := onLeader(t, live, func(l *Node) error { return l.RemovePeer(ctx, dead.ID()) })
-		if err != nil && !errors.Is(err, ErrPeerAlive) {
-			t.Fatalf("RemovePeer dead: %v", err)
-		}
-		return err == nil
-	}, "RemovePeer of the stopped node")
+	require.Eventually(t, func() bool {
+		_, err = onLeader(t, live, func(l *Node) error { return l.RemovePeer(ctx, dead.ID()) })
+		return !errors.Is(err, ErrPeerAlive)
+	}, 15*time.Second, poll, "RemovePeer of the stopped node")
+	require.NoError(t, err, "RemovePeer dead")
 	for _, n := range live {
-		waitFor(t, 5*time.Second, func() bool { return !hasVoter(n, dead.ID()) }, "removal replicated")
+		require.Eventually(t, func() bool { return !hasVoter(n, dead.ID()) }, 5*time.Second, poll, "removal replicated")
 	}
 
 	// A graceful leave of a follower: the leader removes it.
 	leaving := followers(waitLeader(t, live...), live...)[0]
-	if err := leaving.Leave(ctx); err != nil {
-		t.Fatalf("Leave: %v", err)
-	}
+	require.NoError(t, leaving.Leave(ctx), "Leave")
 	last := followers(leaving, live...)[0]
-	waitFor(t, 10*time.Second, last.IsLeader, "the last node leads")
-	if got := voters(last); len(got) != 1 || got[0] != last.ID() {
-		t.Fatalf("voters after leave = %v, want only %s", got, last.ID())
-	}
+	require.Eventually(t, last.IsLeader, 10*time.Second, poll, "the last node leads")
+	require.Equal(t, []NodeID{last.ID()}, voters(last), "voters after leave")
 	applyOnLeader(t, []*Node{last}, "alone")
 
 	// It is now the last voter.
-	if err := last.RemovePeer(ctx, last.ID()); !errors.Is(err, ErrLastVoter) {
-		t.Fatalf("RemovePeer last voter: got %v, want ErrLastVoter", err)
-	}
+	require.ErrorIs(t, last.RemovePeer(ctx, last.ID()), ErrLastVoter, "RemovePeer last voter")
 	states := map[NodeID]MemberState{}
 	for _, m := range last.Members() {
 		states[m.ID] = m.State
 	}
-	if states[leaving.ID()] != StateLeft || states[dead.ID()] != StateDead {
-		t.Fatalf("member states = %v, want %s left and %s dead", states, leaving.ID(), dead.ID())
-	}
+	require.Equal(t, StateLeft, states[leaving.ID()], "member states = %v, want %s left", states, leaving.ID())
+	require.Equal(t, StateDead, states[dead.ID()], "member states = %v, want %s dead", states, dead.ID())
 }
 
 func TestLeaderLeaves(t *testing.T) {
@@ -177,12 +150,10 @@ func TestLeaderLeaves(t *testing.T) {
 	leader := waitLeader(t, nodes...)
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
-	if err := leader.Leave(ctx); err != nil {
-		t.Fatalf("leader Leave: %v", err)
-	}
+	require.NoError(t, leader.Leave(ctx), "leader Leave")
 	rest := followers(leader, nodes...)
 	for _, n := range rest {
-		waitFor(t, 5*time.Second, func() bool { return len(voters(n)) == 2 && !hasVoter(n, leader.ID()) },
+		require.Eventually(t, func() bool { return len(voters(n)) == 2 && !hasVoter(n, leader.ID()) }, 5*time.Second, poll,
 			string(n.ID())+" sees two voters")
 	}
 	applyOnLeader(t, rest, "after")
@@ -194,44 +165,28 @@ func TestSingleNode(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	id, err := n.WaitLeader(ctx)
-	if err != nil || id != "solo" {
-		t.Fatalf("WaitLeader = %q, %v", id, err)
-	}
-	waitFor(t, 5*time.Second, n.IsLeader, "solo leads")
+	require.NoError(t, err, "WaitLeader")
+	require.Equal(t, NodeID("solo"), id, "WaitLeader")
+	require.Eventually(t, n.IsLeader, 5*time.Second, poll, "solo leads")
 	res, err := n.Apply(ctx, []byte("x"))
-	if err != nil || res != 1 {
-		t.Fatalf("Apply = %v, %v; want 1, nil", res, err)
-	}
-	if err := n.RemovePeer(ctx, "solo"); !errors.Is(err, ErrLastVoter) {
-		t.Fatalf("RemovePeer last voter: got %v", err)
-	}
-	waitFor(t, 5*time.Second, n.hasState.Load, "raft_state published")
+	require.NoError(t, err, "Apply")
+	require.Equal(t, 1, res, "Apply")
+	require.ErrorIs(t, n.RemovePeer(ctx, "solo"), ErrLastVoter, "RemovePeer last voter")
+	require.Eventually(t, n.hasState.Load, 5*time.Second, poll, "raft_state published")
 
 	// Restart: existing state, no second bootstrap, same data.
 	cfg := n.cfg
 	cfg.RaftAddr, cfg.GossipAddr = n.RaftAddr(), n.GossipAddr()
-	if err := n.Shutdown(); err != nil {
-		t.Fatal(err)
-	}
-	if err := n.Shutdown(); err != nil {
-		t.Fatalf("second Shutdown: %v", err)
-	}
+	require.NoError(t, n.Shutdown())
+	require.NoError(t, n.Shutdown(), "second Shutdown")
 	cfg.FSM = &countFSM{}
 	n2 := h.start(cfg)
-	if !n2.hasState.Load() {
-		t.Fatal("restarted node does not see its state")
-	}
-	waitFor(t, 5*time.Second, func() bool { return fsmOf(n2).has("x") }, "replay after restart")
-	if idx := n2.Raft().LastIndex(); idx < 2 {
-		t.Fatalf("LastIndex = %d", idx)
-	}
-	if err := n2.Leave(ctx); err != nil {
-		t.Fatalf("Leave of the only node: %v", err)
-	}
-	if _, err := n2.Apply(ctx, []byte("y")); !errors.Is(err, ErrNotLeader) {
-		t.Fatalf("Apply after Leave: got %v", err)
-	}
-	if _, err := n2.WaitLeader(ctx); !errors.Is(err, ErrShutdown) {
-		t.Fatalf("WaitLeader after Leave: got %v", err)
-	}
+	require.True(t, n2.hasState.Load(), "restarted node does not see its state")
+	require.Eventually(t, func() bool { return fsmOf(n2).has("x") }, 5*time.Second, poll, "replay after restart")
+	require.GreaterOrEqual(t, n2.Raft().LastIndex(), uint64(2), "LastIndex")
+	require.NoError(t, n2.Leave(ctx), "Leave of the only node")
+	_, err = n2.Apply(ctx, []byte("y"))
+	require.ErrorIs(t, err, ErrNotLeader, "Apply after Leave")
+	_, err = n2.WaitLeader(ctx)
+	require.ErrorIs(t, err, ErrShutdown, "WaitLeader after Leave")
 }

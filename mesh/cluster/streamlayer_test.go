@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/hashicorp/raft"
+	"github.com/stretchr/testify/require"
 )
 
 func TestStreamLayerMutualTLS(t *testing.T) {
@@ -17,9 +18,7 @@ func TestStreamLayerMutualTLS(t *testing.T) {
 	_, rogueCli := other.tlsPair(t, "rogue")
 
 	sl, err := newTLSStreamLayer("127.0.0.1:0", "", srvTLS, cliTLS, 2*time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	t.Cleanup(func() { _ = sl.Close() })
 	addr := sl.Addr().String()
 
@@ -41,16 +40,13 @@ func TestStreamLayerMutualTLS(t *testing.T) {
 	}()
 
 	c, err := sl.Dial(raft.ServerAddress(addr), 2*time.Second)
-	if err != nil {
-		t.Fatalf("trusted dial: %v", err)
-	}
-	if _, err := c.Write([]byte{7}); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err, "trusted dial")
+	_, err = c.Write([]byte{7})
+	require.NoError(t, err)
 	b := make([]byte, 1)
-	if _, err := io.ReadFull(c, b); err != nil || b[0] != 7 {
-		t.Fatalf("echo = %v, %v", b, err)
-	}
+	_, err = io.ReadFull(c, b)
+	require.NoError(t, err, "echo")
+	require.Equal(t, []byte{7}, b, "echo")
 	_ = c.Close()
 
 	// A client with a certificate from another CA: the server refuses it.
@@ -64,9 +60,7 @@ func TestStreamLayerMutualTLS(t *testing.T) {
 		_, err = io.ReadFull(rc, b)
 		_ = rc.Close()
 	}
-	if err == nil {
-		t.Fatal("server accepted a client certificate from another CA")
-	}
+	require.Error(t, err, "server accepted a client certificate from another CA")
 
 	// A client without any certificate is refused too.
 	noCert := &tls.Config{RootCAs: ca.pool, MinVersion: tls.VersionTLS13}
@@ -77,16 +71,12 @@ func TestStreamLayerMutualTLS(t *testing.T) {
 		_, err = io.ReadFull(nc, b)
 		_ = nc.Close()
 	}
-	if err == nil {
-		t.Fatal("server accepted a client without a certificate")
-	}
+	require.Error(t, err, "server accepted a client without a certificate")
 
 	// verifyPeer rejects a server whose certificate comes from another CA.
 	rogueSrv, _ := other.tlsPair(t, "rogue")
 	rsl, err := newTLSStreamLayer("127.0.0.1:0", "", rogueSrv, rogueCli, 2*time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	t.Cleanup(func() { _ = rsl.Close() })
 	go func() {
 		for {
@@ -99,21 +89,15 @@ func TestStreamLayerMutualTLS(t *testing.T) {
 	}()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
-	if err := sl.verifyPeer(ctx, rsl.Addr().String()); err == nil {
-		t.Fatal("verifyPeer trusted a server from another CA")
-	}
-	if err := sl.verifyPeer(ctx, addr); err != nil {
-		t.Fatalf("verifyPeer of a trusted server: %v", err)
-	}
+	require.Error(t, sl.verifyPeer(ctx, rsl.Addr().String()), "verifyPeer trusted a server from another CA")
+	require.NoError(t, sl.verifyPeer(ctx, addr), "verifyPeer of a trusted server")
 }
 
 func TestSilentClientTimesOut(t *testing.T) {
 	ca := newTestCA(t, "good")
 	srvTLS, cliTLS := ca.tlsPair(t, "a")
 	sl, err := newTLSStreamLayer("127.0.0.1:0", "", srvTLS, cliTLS, 200*time.Millisecond)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	t.Cleanup(func() { _ = sl.Close() })
 	done := make(chan error, 1)
 	go func() {
@@ -128,15 +112,11 @@ func TestSilentClientTimesOut(t *testing.T) {
 	}()
 	var d netDialer
 	raw, err := d.dial(sl.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	defer raw.Close()
 	select {
 	case err := <-done:
-		if err == nil {
-			t.Fatal("read succeeded without a handshake")
-		}
+		require.Error(t, err, "read succeeded without a handshake")
 	case <-time.After(5 * time.Second):
 		t.Fatal("handshake of a silent client never timed out")
 	}
@@ -153,24 +133,21 @@ func TestRogueNodeNeverJoins(t *testing.T) {
 	cfg.ServerTLS, cfg.ClientTLS = rogueCA.tlsPair(t, "rogue")
 	rogue := h.start(cfg)
 
-	waitFor(t, 10*time.Second, func() bool {
+	require.Eventually(t, func() bool {
 		return h.logs.contains("cannot add master", `"member":"rogue"`)
-	}, "leader refuses the rogue")
+	}, 10*time.Second, poll, "leader refuses the rogue")
 	leader := applyOnLeader(t, nodes, "secret")
 	for _, m := range leader.Members() {
-		if m.ID == "rogue" && (m.State != StateAlive || m.Voter) {
-			t.Fatalf("rogue member = %+v, want alive non-voter", m)
+		if m.ID == "rogue" {
+			require.Equal(t, StateAlive, m.State, "rogue member = %+v, want alive non-voter", m)
+			require.False(t, m.Voter, "rogue member = %+v, want alive non-voter", m)
 		}
 	}
 	for _, n := range nodes {
-		if hasVoter(n, "rogue") {
-			t.Fatalf("%s has the rogue in its configuration", n.ID())
-		}
+		require.False(t, hasVoter(n, "rogue"), "%s has the rogue in its configuration", n.ID())
 	}
-	if fsmOf(rogue).has("secret") || rogue.Raft().LastIndex() != 0 {
-		t.Fatal("rogue received log entries")
-	}
-	if id, _ := rogue.Leader(); id != "" {
-		t.Fatalf("rogue knows leader %q", id)
-	}
+	require.False(t, fsmOf(rogue).has("secret"), "rogue received log entries")
+	require.Zero(t, rogue.Raft().LastIndex(), "rogue received log entries")
+	id, _ := rogue.Leader()
+	require.Empty(t, id, "rogue knows leader")
 }

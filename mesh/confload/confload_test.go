@@ -6,6 +6,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 type sample struct {
@@ -21,18 +24,15 @@ func TestFileStrict(t *testing.T) {
 	dir := t.TempDir()
 	write := func(body string) string {
 		p := filepath.Join(dir, "c.yaml")
-		if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, os.WriteFile(p, []byte(body), 0o600))
 		return p
 	}
 	s := sample{Name: "default", Count: 3}
-	if err := File(write("count: 5\nttl: 2s\npeers: [a, b]\n"), &s); err != nil {
-		t.Fatal(err)
-	}
-	if s.Name != "default" || s.Count != 5 || s.TTL != 2*time.Second || len(s.Peers) != 2 {
-		t.Fatalf("got %+v", s)
-	}
+	require.NoError(t, File(write("count: 5\nttl: 2s\npeers: [a, b]\n"), &s))
+	require.Equal(t, "default", s.Name, "got %+v", s)
+	require.Equal(t, 5, s.Count, "got %+v", s)
+	require.Equal(t, 2*time.Second, s.TTL, "got %+v", s)
+	require.Len(t, s.Peers, 2, "got %+v", s)
 	for body, want := range map[string]string{
 		"nmae: x\n":         `unknown field "nmae"`,
 		"count: many\n":     "wrong type",
@@ -40,28 +40,23 @@ func TestFileStrict(t *testing.T) {
 		"count: 1\n---\n{}": "more than one YAML document",
 	} {
 		err := File(write(body), &sample{})
-		if err == nil || !strings.Contains(err.Error(), want) {
-			t.Errorf("%q: got %v, want %q", body, err, want)
-		}
+		assert.ErrorContains(t, err, want, "%q", body)
 	}
-	if err := File(filepath.Join(dir, "missing.yaml"), &s); err == nil {
-		t.Error("missing file accepted")
-	}
+	assert.Error(t, File(filepath.Join(dir, "missing.yaml"), &s), "missing file accepted")
 }
 
 func TestEnv(t *testing.T) {
 	env := map[string]string{"X_NAME": "n", "X_COUNT": "7", "X_ON": "true", "X_TTL": "1m", "X_PEERS": "a, b,,c"}
 	lookup := func(k string) (string, bool) { v, ok := env[k]; return v, ok }
 	var s sample
-	if err := Env("X_", &s, lookup); err != nil {
-		t.Fatal(err)
-	}
-	if s.Name != "n" || s.Count != 7 || !s.On || s.TTL != time.Minute || strings.Join(s.Peers, "|") != "a|b|c" {
-		t.Fatalf("got %+v", s)
-	}
+	require.NoError(t, Env("X_", &s, lookup))
+	require.Equal(t, "n", s.Name, "got %+v", s)
+	require.Equal(t, 7, s.Count, "got %+v", s)
+	require.True(t, s.On, "got %+v", s)
+	require.Equal(t, time.Minute, s.TTL, "got %+v", s)
+	require.Equal(t, "a|b|c", strings.Join(s.Peers, "|"), "got %+v", s)
 	env = map[string]string{"X_COUNT": "seven", "X_TTL": "soon"}
 	err := Env("X_", &sample{}, lookup)
-	if err == nil || !strings.Contains(err.Error(), "X_COUNT") || !strings.Contains(err.Error(), "X_TTL") {
-		t.Fatalf("got %v", err)
-	}
+	require.ErrorContains(t, err, "X_COUNT")
+	require.ErrorContains(t, err, "X_TTL")
 }

@@ -9,11 +9,12 @@ import (
 	"crypto/rsa"
 	"crypto/x509"
 	"crypto/x509/pkix"
-	"errors"
 	"net/url"
-	"slices"
 	"testing"
 	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 // verifyLeaf checks leaf against ca's pool for server and client use, as
@@ -25,8 +26,10 @@ func verifyLeaf(t *testing.T, ca *CA, leaf *x509.Certificate, now time.Time, wan
 		want  bool
 	}{{x509.ExtKeyUsageServerAuth, wantServer}, {x509.ExtKeyUsageClientAuth, wantClient}} {
 		_, err := leaf.Verify(x509.VerifyOptions{Roots: ca.Pool(), CurrentTime: now, KeyUsages: []x509.ExtKeyUsage{u.usage}})
-		if (err == nil) != u.want {
-			t.Errorf("Verify for usage %v: err = %v, want ok=%v", u.usage, err, u.want)
+		if u.want {
+			assert.NoError(t, err, "Verify for usage %v", u.usage)
+		} else {
+			assert.Error(t, err, "Verify for usage %v", u.usage)
 		}
 	}
 }
@@ -35,59 +38,43 @@ func TestIssueNode(t *testing.T) {
 	now := fixedNow()
 	ca := newTestCA(t, "c1", now)
 	cert, err := ca.IssueNode("meshd-1", []string{"10.0.0.5", "Master1.Example.com", "[fd00::1]", "localhost", "10.0.0.5"}, 24*time.Hour, now)
-	if err != nil {
-		t.Fatalf("IssueNode: %v", err)
-	}
+	require.NoError(t, err, "IssueNode")
 	leaf := cert.Leaf
 	verifyLeaf(t, ca, leaf, now, true, true)
-	if leaf.Subject.CommonName != "meshd-1" {
-		t.Errorf("CN = %q", leaf.Subject.CommonName)
-	}
-	if got, want := leaf.DNSNames, []string{"master1.example.com", "localhost"}; !slices.Equal(got, want) {
-		t.Errorf("DNSNames = %v, want %v", got, want)
-	}
+	assert.Equal(t, "meshd-1", leaf.Subject.CommonName, "CN")
+	assert.Equal(t, []string{"master1.example.com", "localhost"}, leaf.DNSNames, "DNSNames")
 	var ips []string
 	for _, ip := range leaf.IPAddresses {
 		ips = append(ips, ip.String())
 	}
-	if want := []string{"10.0.0.5", "fd00::1", "127.0.0.1", "::1"}; !slices.Equal(ips, want) {
-		t.Errorf("IPAddresses = %v, want %v", ips, want)
+	assert.Equal(t, []string{"10.0.0.5", "fd00::1", "127.0.0.1", "::1"}, ips, "IPAddresses")
+	if assert.Len(t, leaf.URIs, 1, "URIs = %v", leaf.URIs) {
+		assert.Equal(t, "licmesh://master/meshd-1", leaf.URIs[0].String(), "URIs")
 	}
-	if len(leaf.URIs) != 1 || leaf.URIs[0].String() != "licmesh://master/meshd-1" {
-		t.Errorf("URIs = %v, want [licmesh://master/meshd-1]", leaf.URIs)
-	}
-	if !leaf.NotBefore.Equal(now.Add(-time.Minute)) || !leaf.NotAfter.Equal(now.Add(24*time.Hour)) {
-		t.Errorf("validity %v..%v, want now-1m..now+24h", leaf.NotBefore, leaf.NotAfter)
-	}
-	if err := leaf.VerifyHostname("master1.example.com"); err != nil {
-		t.Errorf("VerifyHostname: %v", err)
-	}
-	if len(cert.Certificate) != 2 || PinOf(mustParse(t, cert.Certificate[1])) != ca.Pin() {
-		t.Errorf("chain should be leaf then CA, got %d certificates", len(cert.Certificate))
+	// Validity: now-1m..now+24h.
+	assert.True(t, leaf.NotBefore.Equal(now.Add(-time.Minute)), "NotBefore %v, want now-1m", leaf.NotBefore)
+	assert.True(t, leaf.NotAfter.Equal(now.Add(24*time.Hour)), "NotAfter %v, want now+24h", leaf.NotAfter)
+	assert.NoError(t, leaf.VerifyHostname("master1.example.com"), "VerifyHostname")
+	// The chain is the leaf, then the CA.
+	if assert.Len(t, cert.Certificate, 2, "chain") {
+		assert.Equal(t, ca.Pin(), PinOf(mustParse(t, cert.Certificate[1])), "chain's second certificate is not the CA")
 	}
 	role, id, err := PeerIdentity(leaf)
-	if err != nil || role != RoleMaster || id != "meshd-1" {
-		t.Errorf("PeerIdentity = %v, %q, %v; want master meshd-1", role, id, err)
+	if assert.NoError(t, err, "PeerIdentity") {
+		assert.Equal(t, RoleMaster, role, "PeerIdentity role")
+		assert.Equal(t, "meshd-1", id, "PeerIdentity id")
 	}
 	// Defaults are present even with no hosts.
 	bare, err := ca.IssueNode("m2", nil, time.Hour, now)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := bare.Leaf.VerifyHostname("127.0.0.1"); err != nil {
-		t.Errorf("default host 127.0.0.1: %v", err)
-	}
-	if err := bare.Leaf.VerifyHostname("::1"); err != nil {
-		t.Errorf("default host ::1: %v", err)
-	}
+	require.NoError(t, err)
+	assert.NoError(t, bare.Leaf.VerifyHostname("127.0.0.1"), "default host 127.0.0.1")
+	assert.NoError(t, bare.Leaf.VerifyHostname("::1"), "default host ::1")
 }
 
 func mustParse(t *testing.T, der []byte) *x509.Certificate {
 	t.Helper()
 	c, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	return c
 }
 
@@ -116,9 +103,7 @@ func TestIssueNodeRejects(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			_, err := ca.IssueNode(tt.nodeID, tt.hosts, tt.ttl, tt.now)
-			if !errors.Is(err, tt.want) {
-				t.Fatalf("IssueNode error = %v, want %v", err, tt.want)
-			}
+			require.ErrorIs(t, err, tt.want, "IssueNode")
 			t.Log(err)
 		})
 	}
@@ -128,62 +113,42 @@ func TestIssueNodeClampsToCA(t *testing.T) {
 	now := fixedNow()
 	ca := newTestCA(t, "c1", now)
 	cert, err := ca.IssueNode("m1", nil, 20*365*24*time.Hour, now)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !cert.Leaf.NotAfter.Equal(ca.Cert().NotAfter) {
-		t.Errorf("NotAfter = %v, want clamped to CA's %v", cert.Leaf.NotAfter, ca.Cert().NotAfter)
-	}
+	require.NoError(t, err)
+	assert.True(t, cert.Leaf.NotAfter.Equal(ca.Cert().NotAfter), "NotAfter = %v, want clamped to CA's %v", cert.Leaf.NotAfter, ca.Cert().NotAfter)
 }
 
 func TestSignCSR(t *testing.T) {
 	now := fixedNow()
 	ca := newTestCA(t, "c1", now)
 	csr, key, err := NewCSR("coll-7")
-	if err != nil {
-		t.Fatalf("NewCSR: %v", err)
-	}
+	require.NoError(t, err, "NewCSR")
 	der, err := ca.SignCSR(csr, "coll-7", 72*time.Hour, now)
-	if err != nil {
-		t.Fatalf("SignCSR: %v", err)
-	}
+	require.NoError(t, err, "SignCSR")
 	leaf := mustParse(t, der)
 	verifyLeaf(t, ca, leaf, now, false, true)
-	if leaf.Subject.CommonName != "coll-7" {
-		t.Errorf("CN = %q", leaf.Subject.CommonName)
-	}
-	if !slices.Equal(leaf.ExtKeyUsage, []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}) {
-		t.Errorf("ExtKeyUsage = %v, want client only", leaf.ExtKeyUsage)
-	}
-	if !leaf.NotBefore.Equal(now.Add(-time.Minute)) || !leaf.NotAfter.Equal(now.Add(72*time.Hour)) {
-		t.Errorf("validity %v..%v, want now-1m..now+72h", leaf.NotBefore, leaf.NotAfter)
-	}
+	assert.Equal(t, "coll-7", leaf.Subject.CommonName, "CN")
+	assert.Equal(t, []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}, leaf.ExtKeyUsage, "ExtKeyUsage, want client only")
+	// Validity: now-1m..now+72h.
+	assert.True(t, leaf.NotBefore.Equal(now.Add(-time.Minute)), "NotBefore %v, want now-1m", leaf.NotBefore)
+	assert.True(t, leaf.NotAfter.Equal(now.Add(72*time.Hour)), "NotAfter %v, want now+72h", leaf.NotAfter)
 	role, id, err := PeerIdentity(leaf)
-	if err != nil || role != RoleCollector || id != "coll-7" {
-		t.Errorf("PeerIdentity = %v, %q, %v; want collector coll-7", role, id, err)
+	if assert.NoError(t, err, "PeerIdentity") {
+		assert.Equal(t, RoleCollector, role, "PeerIdentity role")
+		assert.Equal(t, "coll-7", id, "PeerIdentity id")
 	}
 	// The collector can assemble its TLS certificate, and only with its own key.
-	if _, err := TLSCertificate(key, der, ca.Cert().Raw); err != nil {
-		t.Errorf("TLSCertificate: %v", err)
-	}
+	_, err = TLSCertificate(key, der, ca.Cert().Raw)
+	assert.NoError(t, err, "TLSCertificate")
 	_, otherKey, err := NewCSR("other")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := TLSCertificate(otherKey, der); !errors.Is(err, ErrKeyMismatch) {
-		t.Errorf("TLSCertificate with wrong key: err = %v, want ErrKeyMismatch", err)
-	}
+	require.NoError(t, err)
+	_, err = TLSCertificate(otherKey, der)
+	assert.ErrorIs(t, err, ErrKeyMismatch, "TLSCertificate with wrong key")
 	keyPEM, err := MarshalKeyPEM(key)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	back, err := ParseKeyPEM(keyPEM)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := TLSCertificate(back, der); err != nil {
-		t.Errorf("TLSCertificate with key after PEM round trip: %v", err)
-	}
+	require.NoError(t, err)
+	_, err = TLSCertificate(back, der)
+	assert.NoError(t, err, "TLSCertificate with key after PEM round trip")
 }
 
 func TestSignCSRIgnoresRequestedIdentity(t *testing.T) {
@@ -191,37 +156,28 @@ func TestSignCSRIgnoresRequestedIdentity(t *testing.T) {
 	ca := newTestCA(t, "c1", now)
 	// A collector asks to be a master; the CA issues what the caller decided.
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	csr, err := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{
 		Subject:  pkix.Name{CommonName: "meshd-1"},
 		DNSNames: []string{"evil.example.com"},
 		URIs:     []*url.URL{identityURI(RoleMaster, "meshd-1")},
 	}, key)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	der, err := ca.SignCSR(csr, "coll-1", time.Hour, now)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	leaf := mustParse(t, der)
 	role, id, err := PeerIdentity(leaf)
-	if err != nil || role != RoleCollector || id != "coll-1" {
-		t.Errorf("PeerIdentity = %v, %q, %v; want collector coll-1", role, id, err)
+	if assert.NoError(t, err, "PeerIdentity") {
+		assert.Equal(t, RoleCollector, role, "PeerIdentity role")
+		assert.Equal(t, "coll-1", id, "PeerIdentity id")
 	}
-	if len(leaf.DNSNames) != 0 {
-		t.Errorf("DNSNames = %v, want none", leaf.DNSNames)
-	}
+	assert.Empty(t, leaf.DNSNames, "DNSNames")
 }
 
 func csrFor(t *testing.T, key crypto.Signer) []byte {
 	t.Helper()
 	der, err := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{Subject: pkix.Name{CommonName: "x"}}, key)
-	if err != nil {
-		t.Fatalf("CreateCertificateRequest: %v", err)
-	}
+	require.NoError(t, err, "CreateCertificateRequest")
 	return der
 }
 
@@ -229,19 +185,13 @@ func TestSignCSRRejects(t *testing.T) {
 	now := fixedNow()
 	ca := newTestCA(t, "c1", now)
 	good, _, err := NewCSR("c")
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	badSig := append([]byte(nil), good...)
 	badSig[len(badSig)-5] ^= 0xff // inside the signature BIT STRING
 	p224, err := ecdsa.GenerateKey(elliptic.P224(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	rsa1024, err := rsa.GenerateKey(rand.Reader, 1024)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	tests := []struct {
 		name string
 		csr  []byte
@@ -261,9 +211,8 @@ func TestSignCSRRejects(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			der, err := ca.SignCSR(tt.csr, tt.id, tt.ttl, now)
-			if !errors.Is(err, tt.want) || der != nil {
-				t.Fatalf("SignCSR = %d bytes, %v; want nil, %v", len(der), err, tt.want)
-			}
+			require.ErrorIs(t, err, tt.want, "SignCSR")
+			require.Nil(t, der, "SignCSR returned %d bytes", len(der))
 			t.Log(err)
 		})
 	}
@@ -273,17 +222,12 @@ func TestSignCSRAcceptsStrongKeys(t *testing.T) {
 	now := fixedNow()
 	ca := newTestCA(t, "c1", now)
 	_, ed, err := ed25519.GenerateKey(rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	p384, err := ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	for name, key := range map[string]crypto.Signer{"ed25519": ed, "P-384": p384} {
-		if _, err := ca.SignCSR(csrFor(t, key), "c", time.Hour, now); err != nil {
-			t.Errorf("%s: SignCSR: %v", name, err)
-		}
+		_, err := ca.SignCSR(csrFor(t, key), "c", time.Hour, now)
+		assert.NoError(t, err, "%s: SignCSR", name)
 	}
 }
 
@@ -292,9 +236,7 @@ func TestPeerIdentityRejects(t *testing.T) {
 		c := &x509.Certificate{}
 		for _, s := range uris {
 			u, err := url.Parse(s)
-			if err != nil {
-				t.Fatal(err)
-			}
+			require.NoError(t, err)
 			c.URIs = append(c.URIs, u)
 		}
 		return c
@@ -314,13 +256,13 @@ func TestPeerIdentityRejects(t *testing.T) {
 		"opaque":         mk("licmesh:master/m1"),
 	}
 	for name, c := range tests {
-		if _, _, err := PeerIdentity(c); !errors.Is(err, ErrNoIdentity) {
-			t.Errorf("%s: PeerIdentity error = %v, want ErrNoIdentity", name, err)
-		}
+		_, _, err := PeerIdentity(c)
+		assert.ErrorIs(t, err, ErrNoIdentity, "%s: PeerIdentity", name)
 	}
 	// Unrelated URIs beside the identity are ignored.
 	role, id, err := PeerIdentity(mk("https://example.com/", "licmesh://collector/c1"))
-	if err != nil || role != RoleCollector || id != "c1" {
-		t.Errorf("PeerIdentity = %v, %q, %v", role, id, err)
+	if assert.NoError(t, err, "PeerIdentity") {
+		assert.Equal(t, RoleCollector, role, "PeerIdentity role")
+		assert.Equal(t, "c1", id, "PeerIdentity id")
 	}
 }

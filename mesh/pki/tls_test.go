@@ -3,10 +3,12 @@ package pki
 import (
 	"context"
 	"crypto/tls"
-	"errors"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 // handshakeResult is what the test server saw of one connection.
@@ -22,9 +24,7 @@ type handshakeResult struct {
 func startServer(t *testing.T, cfg *tls.Config) (addr string, results <-chan handshakeResult) {
 	t.Helper()
 	ln, err := tls.Listen("tcp", "127.0.0.1:0", cfg)
-	if err != nil {
-		t.Fatalf("listen: %v", err)
-	}
+	require.NoError(t, err, "listen")
 	out := make(chan handshakeResult, 16)
 	var wg sync.WaitGroup
 	wg.Add(1)
@@ -99,21 +99,13 @@ func newCluster(t *testing.T, id string) cluster {
 	now := time.Now()
 	ca := newTestCA(t, id, now)
 	master, err := ca.IssueNode("m1", []string{"127.0.0.1"}, time.Hour, now)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	csr, key, err := NewCSR("c1")
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	der, err := ca.SignCSR(csr, "c1", time.Hour, now)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	collector, err := TLSCertificate(key, der, ca.Cert().Raw)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	return cluster{ca: ca, master: master, collector: collector}
 }
 
@@ -132,19 +124,17 @@ func TestMutualTLS(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			cs, err := dial(t, addr, ClientTLS(c.ca.Pool(), &tt.cert, "localhost"))
-			if err != nil {
-				t.Fatalf("dial: %v", err)
-			}
-			if cs.Version != tls.VersionTLS13 {
-				t.Errorf("version %x, want TLS 1.3", cs.Version)
-			}
+			require.NoError(t, err, "dial")
+			assert.Equal(t, uint16(tls.VersionTLS13), cs.Version, "version %x, want TLS 1.3", cs.Version)
 			role, id, err := VerifiedPeer(cs)
-			if err != nil || role != RoleMaster || id != "m1" {
-				t.Errorf("client sees %v %q %v, want master m1", role, id, err)
+			if assert.NoError(t, err, "client VerifiedPeer") {
+				assert.Equal(t, RoleMaster, role, "client sees role")
+				assert.Equal(t, "m1", id, "client sees id")
 			}
 			r := waitResult(t, results)
-			if r.err != nil || r.role != tt.wantRole || r.id != tt.wantID {
-				t.Errorf("server sees %v %q %v, want %v %s", r.role, r.id, r.err, tt.wantRole, tt.wantID)
+			if assert.NoError(t, r.err, "server VerifiedPeer") {
+				assert.Equal(t, tt.wantRole, r.role, "server sees role")
+				assert.Equal(t, tt.wantID, r.id, "server sees id")
 			}
 		})
 	}
@@ -156,25 +146,18 @@ func TestMutualTLSRejects(t *testing.T) {
 	addr, results := startServer(t, c.ca.ServerTLS(c.master, tls.RequireAndVerifyClientCert))
 
 	t.Run("no client certificate", func(t *testing.T) {
-		if _, err := dial(t, addr, ClientTLS(c.ca.Pool(), nil, "localhost")); err == nil {
-			t.Fatal("dial succeeded without a client certificate")
-		}
-		if r := waitResult(t, results); r.err == nil {
-			t.Fatal("server accepted a client without a certificate")
-		}
+		_, err := dial(t, addr, ClientTLS(c.ca.Pool(), nil, "localhost"))
+		require.Error(t, err, "dial succeeded without a client certificate")
+		require.Error(t, waitResult(t, results).err, "server accepted a client without a certificate")
 	})
 	t.Run("client from another cluster", func(t *testing.T) {
-		if _, err := dial(t, addr, ClientTLS(c.ca.Pool(), &other.collector, "localhost")); err == nil {
-			t.Fatal("dial succeeded with another cluster's certificate")
-		}
-		if r := waitResult(t, results); r.err == nil {
-			t.Fatal("server accepted another cluster's certificate")
-		}
+		_, err := dial(t, addr, ClientTLS(c.ca.Pool(), &other.collector, "localhost"))
+		require.Error(t, err, "dial succeeded with another cluster's certificate")
+		require.Error(t, waitResult(t, results).err, "server accepted another cluster's certificate")
 	})
 	t.Run("server from another cluster", func(t *testing.T) {
-		if _, err := dial(t, addr, ClientTLS(other.ca.Pool(), &other.collector, "localhost")); err == nil {
-			t.Fatal("client trusted another cluster's server")
-		}
+		_, err := dial(t, addr, ClientTLS(other.ca.Pool(), &other.collector, "localhost"))
+		require.Error(t, err, "client trusted another cluster's server")
 		waitResult(t, results)
 	})
 }
@@ -186,23 +169,15 @@ func TestPinnedTLS(t *testing.T) {
 
 	t.Run("right pin", func(t *testing.T) {
 		cs, err := dial(t, addr, PinnedClientTLS(c.ca.Pin()))
-		if err != nil {
-			t.Fatalf("dial with the right pin: %v", err)
-		}
-		if cs.Version != tls.VersionTLS13 {
-			t.Errorf("version %x, want TLS 1.3", cs.Version)
-		}
+		require.NoError(t, err, "dial with the right pin")
+		assert.Equal(t, uint16(tls.VersionTLS13), cs.Version, "version %x, want TLS 1.3", cs.Version)
 		// An enrolling collector has no certificate: the server must not
 		// take it for anyone.
-		if r := waitResult(t, results); !errors.Is(r.err, ErrNotVerified) {
-			t.Errorf("server VerifiedPeer error = %v, want ErrNotVerified", r.err)
-		}
+		assert.ErrorIs(t, waitResult(t, results).err, ErrNotVerified, "server VerifiedPeer")
 	})
 	t.Run("another cluster's pin", func(t *testing.T) {
 		_, err := dial(t, addr, PinnedClientTLS(other.ca.Pin()))
-		if !errors.Is(err, ErrPinMismatch) {
-			t.Fatalf("dial error = %v, want ErrPinMismatch", err)
-		}
+		require.ErrorIs(t, err, ErrPinMismatch, "dial")
 		t.Log(err)
 		waitResult(t, results)
 	})
@@ -233,9 +208,7 @@ func TestPinnedTLSRejectsBadChains(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			addr, results := startServer(t, c.ca.ServerTLS(tt.chain, tls.NoClientCert))
 			_, err := dial(t, addr, PinnedClientTLS(c.ca.Pin()))
-			if !errors.Is(err, tt.want) {
-				t.Fatalf("dial error = %v, want %v", err, tt.want)
-			}
+			require.ErrorIs(t, err, tt.want, "dial")
 			t.Log(err)
 			waitResult(t, results)
 		})
@@ -243,13 +216,10 @@ func TestPinnedTLSRejectsBadChains(t *testing.T) {
 }
 
 func TestVerifyPinnedEmptyChain(t *testing.T) {
-	if err := verifyPinned(Pin{}, nil, time.Now()); !errors.Is(err, ErrUntrustedServer) {
-		t.Fatalf("err = %v, want ErrUntrustedServer", err)
-	}
+	require.ErrorIs(t, verifyPinned(Pin{}, nil, time.Now()), ErrUntrustedServer)
 }
 
 func TestVerifiedPeerUnverified(t *testing.T) {
-	if _, _, err := VerifiedPeer(tls.ConnectionState{}); !errors.Is(err, ErrNotVerified) {
-		t.Fatalf("err = %v, want ErrNotVerified", err)
-	}
+	_, _, err := VerifiedPeer(tls.ConnectionState{})
+	require.ErrorIs(t, err, ErrNotVerified)
 }

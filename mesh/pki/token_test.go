@@ -4,12 +4,13 @@ import (
 	"bytes"
 	"encoding/base64"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"log/slog"
-	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 // fixedSecret returns a known secret so tests can look for its text.
@@ -36,44 +37,29 @@ func fixedAdminToken() AdminToken {
 func TestJoinTokenRoundTrip(t *testing.T) {
 	pin := newTestCA(t, "c1", fixedNow()).Pin()
 	tok, err := NewJoinToken(pin)
-	if err != nil {
-		t.Fatalf("NewJoinToken: %v", err)
-	}
+	require.NoError(t, err, "NewJoinToken")
 	text := tok.String()
-	if !regexp.MustCompile(`^lmj1\.[a-z2-7]{10}\.[A-Za-z0-9_-]{43}\.[A-Za-z0-9_-]{43}$`).MatchString(text) {
-		t.Fatalf("token text %q has the wrong shape", text)
-	}
-	if !strings.HasSuffix(text, "."+pin.String()) {
-		t.Fatalf("token does not end with its pin")
-	}
+	require.Regexp(t, `^lmj1\.[a-z2-7]{10}\.[A-Za-z0-9_-]{43}\.[A-Za-z0-9_-]{43}$`, text, "token text has the wrong shape")
+	require.True(t, strings.HasSuffix(text, "."+pin.String()), "token does not end with its pin")
 	back, err := ParseJoinToken(text)
-	if err != nil {
-		t.Fatalf("ParseJoinToken: %v", err)
-	}
-	if back.String() != text || back.ID != tok.ID || back.Pin != pin {
-		t.Fatalf("round trip changed the token")
-	}
-	if !VerifySecret(HashSecret(tok.Secret), back.Secret) {
-		t.Fatalf("parsed secret does not verify against the original's hash")
-	}
+	require.NoError(t, err, "ParseJoinToken")
+	// Not require.Equal on the text: a failure would print the secret.
+	require.True(t, back.String() == text, "round trip changed the token")
+	require.Equal(t, tok.ID, back.ID, "round trip changed the token's id")
+	require.Equal(t, pin, back.Pin, "round trip changed the token's pin")
+	require.True(t, VerifySecret(HashSecret(tok.Secret), back.Secret), "parsed secret does not verify against the original's hash")
 }
 
 func TestAdminTokenRoundTrip(t *testing.T) {
 	tok, err := NewAdminToken()
-	if err != nil {
-		t.Fatalf("NewAdminToken: %v", err)
-	}
+	require.NoError(t, err, "NewAdminToken")
 	text := tok.String()
-	if !regexp.MustCompile(`^lma1\.[a-z2-7]{10}\.[A-Za-z0-9_-]{43}$`).MatchString(text) {
-		t.Fatalf("token text %q has the wrong shape", text)
-	}
+	require.Regexp(t, `^lma1\.[a-z2-7]{10}\.[A-Za-z0-9_-]{43}$`, text, "token text has the wrong shape")
 	back, err := ParseAdminToken(text)
-	if err != nil {
-		t.Fatalf("ParseAdminToken: %v", err)
-	}
-	if back.String() != text || back.ID != tok.ID {
-		t.Fatalf("round trip changed the token")
-	}
+	require.NoError(t, err, "ParseAdminToken")
+	// Not require.Equal on the text: a failure would print the secret.
+	require.True(t, back.String() == text, "round trip changed the token")
+	require.Equal(t, tok.ID, back.ID, "round trip changed the token's id")
 }
 
 func TestTokensAreFresh(t *testing.T) {
@@ -81,15 +67,11 @@ func TestTokensAreFresh(t *testing.T) {
 	secrets := make(map[[32]byte]bool)
 	for range 200 {
 		tok, err := NewAdminToken()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := ParseTokenID(string(tok.ID)); err != nil {
-			t.Fatalf("generated id is invalid: %v", err)
-		}
-		if ids[tok.ID] || secrets[HashSecret(tok.Secret)] {
-			t.Fatalf("repeated id or secret after %d tokens", len(ids))
-		}
+		require.NoError(t, err)
+		_, err = ParseTokenID(string(tok.ID))
+		require.NoError(t, err, "generated id is invalid")
+		require.False(t, ids[tok.ID], "repeated id after %d tokens", len(ids))
+		require.False(t, secrets[HashSecret(tok.Secret)], "repeated secret after %d tokens", len(ids))
 		ids[tok.ID] = true
 		secrets[HashSecret(tok.Secret)] = true
 	}
@@ -98,15 +80,9 @@ func TestTokensAreFresh(t *testing.T) {
 func TestVerifySecret(t *testing.T) {
 	a, b := fixedSecret(1), fixedSecret(2)
 	h := HashSecret(a)
-	if !VerifySecret(h, a) {
-		t.Error("secret does not verify against its own hash")
-	}
-	if VerifySecret(h, b) {
-		t.Error("another secret verifies")
-	}
-	if VerifySecret(HashSecret(Secret{}), Secret{}) {
-		t.Error("the zero secret verifies")
-	}
+	assert.True(t, VerifySecret(h, a), "secret does not verify against its own hash")
+	assert.False(t, VerifySecret(h, b), "another secret verifies")
+	assert.False(t, VerifySecret(HashSecret(Secret{}), Secret{}), "the zero secret verifies")
 }
 
 func TestParseJoinTokenErrors(t *testing.T) {
@@ -153,12 +129,12 @@ func TestParseJoinTokenErrors(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			tok, err := ParseJoinToken(tt.in)
-			if !errors.Is(err, ErrMalformedToken) || !errors.Is(err, tt.want) {
-				t.Fatalf("error = %v, want ErrMalformedToken and %v", err, tt.want)
-			}
-			if tok.ID != "" || !tok.Secret.IsZero() || !tok.Pin.IsZero() {
-				t.Fatalf("a failed parse returned a partial token")
-			}
+			require.ErrorIs(t, err, ErrMalformedToken)
+			require.ErrorIs(t, err, tt.want)
+			// A failed parse must not return a partial token.
+			require.Empty(t, tok.ID, "a failed parse returned a partial token")
+			require.True(t, tok.Secret.IsZero(), "a failed parse returned a partial token")
+			require.True(t, tok.Pin.IsZero(), "a failed parse returned a partial token")
 			assertNoSecret(t, err.Error(), secret)
 			assertNoSecret(t, fmt.Sprintf("%+v %#v", err, err), secret)
 			t.Log(err)
@@ -184,9 +160,8 @@ func TestParseAdminTokenErrors(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			_, err := ParseAdminToken(tt.in)
-			if !errors.Is(err, ErrMalformedToken) || !errors.Is(err, tt.want) {
-				t.Fatalf("error = %v, want ErrMalformedToken and %v", err, tt.want)
-			}
+			require.ErrorIs(t, err, ErrMalformedToken)
+			require.ErrorIs(t, err, tt.want)
 			assertNoSecret(t, err.Error(), secret)
 			t.Log(err)
 		})
@@ -194,13 +169,12 @@ func TestParseAdminTokenErrors(t *testing.T) {
 }
 
 func TestParseTokenID(t *testing.T) {
-	if id, err := ParseTokenID("abcdefgh27"); err != nil || id != "abcdefgh27" {
-		t.Fatalf("ParseTokenID = %q, %v", id, err)
-	}
+	id, err := ParseTokenID("abcdefgh27")
+	require.NoError(t, err, "ParseTokenID")
+	require.Equal(t, TokenID("abcdefgh27"), id, "ParseTokenID")
 	for _, s := range []string{"", "abc", "abcdefgh2!", "abcdefgh270"} {
-		if _, err := ParseTokenID(s); !errors.Is(err, ErrTokenID) {
-			t.Errorf("ParseTokenID(%q) error = %v, want ErrTokenID", s, err)
-		}
+		_, err := ParseTokenID(s)
+		assert.ErrorIs(t, err, ErrTokenID, "ParseTokenID(%q)", s)
 	}
 }
 
@@ -209,9 +183,7 @@ func TestParseTokenID(t *testing.T) {
 func assertNoSecret(t *testing.T, out, secret string) {
 	t.Helper()
 	for i := 0; i+8 <= len(secret); i++ {
-		if strings.Contains(out, secret[i:i+8]) {
-			t.Fatalf("output leaks the secret: %q", out)
-		}
+		require.NotContains(t, out, secret[i:i+8], "output leaks the secret")
 	}
 }
 
@@ -248,9 +220,9 @@ func TestTokensRedactedInOutput(t *testing.T) {
 		checkRedacted(t, name+" slog text", text.String(), secrets)
 		checkRedacted(t, name+" slog json", js.String(), secrets)
 	}
-	if got := fmt.Sprint(join); !strings.Contains(got, "[REDACTED]") || !strings.Contains(got, string(join.ID)) {
-		t.Errorf("fmt of a join token = %q, want its id and [REDACTED]", got)
-	}
+	got := fmt.Sprint(join)
+	assert.Contains(t, got, "[REDACTED]", "fmt of a join token")
+	assert.Contains(t, got, string(join.ID), "fmt of a join token")
 }
 
 // checkRedacted fails if out shows any secret as base64url, hex or raw bytes.
@@ -265,8 +237,7 @@ func checkRedacted(t *testing.T, what, out string, secrets []Secret) {
 			fmt.Sprint(b[:6])[1:15], // "[1 8 15 ..." as fmt prints a byte slice
 			string(b[:6]),
 		} {
-			if strings.Contains(out, enc) {
-				t.Errorf("%s leaks a secret: %q", what, out)
+			if !assert.NotContains(t, out, enc, "%s leaks a secret", what) {
 				return
 			}
 		}
@@ -287,14 +258,10 @@ func FuzzParseJoinToken(f *testing.F) {
 	f.Fuzz(func(t *testing.T, s string) {
 		tok, err := ParseJoinToken(s)
 		if err != nil {
-			if !errors.Is(err, ErrMalformedToken) {
-				t.Fatalf("error %v does not wrap ErrMalformedToken", err)
-			}
+			require.ErrorIs(t, err, ErrMalformedToken)
 			return
 		}
-		if got := tok.String(); got != s {
-			t.Fatalf("accepted %q but String() gives %q", s, got)
-		}
+		require.Equal(t, s, tok.String(), "accepted %q but String() differs", s)
 	})
 }
 
@@ -309,13 +276,9 @@ func FuzzParseAdminToken(f *testing.F) {
 	f.Fuzz(func(t *testing.T, s string) {
 		tok, err := ParseAdminToken(s)
 		if err != nil {
-			if !errors.Is(err, ErrMalformedToken) {
-				t.Fatalf("error %v does not wrap ErrMalformedToken", err)
-			}
+			require.ErrorIs(t, err, ErrMalformedToken)
 			return
 		}
-		if got := tok.String(); got != s {
-			t.Fatalf("accepted %q but String() gives %q", s, got)
-		}
+		require.Equal(t, s, tok.String(), "accepted %q but String() differs", s)
 	})
 }

@@ -6,6 +6,9 @@ import (
 	"log/slog"
 	"net/http"
 	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 func BenchmarkRoundTripH3(b *testing.B) { benchmarkRoundTrip(b, ModeQUICOnly) }
@@ -24,28 +27,27 @@ func benchmarkRoundTrip(b *testing.B, mode Mode) {
 	payload := bytes.Repeat([]byte("l"), 64)
 
 	// Warm up so connection setup is not measured.
-	if code, _ := do(b, hc, http.MethodPost, url, bytes.NewReader(payload)); code != http.StatusOK {
-		b.Fatalf("warm-up: status %d", code)
-	}
+	code, _ := do(b, hc, http.MethodPost, url, bytes.NewReader(payload))
+	require.Equal(b, http.StatusOK, code, "warm-up: status")
 	b.SetBytes(int64(len(payload)))
 	b.ReportAllocs()
 	b.ResetTimer()
+	// assert, not require: these run on RunParallel's goroutines.
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
 			req, err := http.NewRequest(http.MethodPost, url, bytes.NewReader(payload))
-			if err != nil {
-				b.Error(err)
+			if !assert.NoError(b, err) {
 				return
 			}
 			resp, err := hc.Do(req)
-			if err != nil {
-				b.Error(err)
+			if !assert.NoError(b, err) {
 				return
 			}
 			n, _ := io.Copy(io.Discard, resp.Body)
 			_ = resp.Body.Close()
-			if resp.StatusCode != http.StatusOK || n != int64(len(payload)) {
-				b.Errorf("status %d, %d bytes", resp.StatusCode, n)
+			statusOK := assert.Equal(b, http.StatusOK, resp.StatusCode, "status")
+			sizeOK := assert.Equal(b, int64(len(payload)), n, "bytes echoed")
+			if !statusOK || !sizeOK {
 				return
 			}
 		}

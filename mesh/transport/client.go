@@ -18,6 +18,8 @@ import (
 
 	"github.com/quic-go/quic-go"
 	"github.com/quic-go/quic-go/http3"
+
+	"github.com/licmesh/licmesh/licensing/clock"
 )
 
 // Mode selects which protocols a Client uses.
@@ -90,8 +92,9 @@ type ClientConfig struct {
 	RetryQUICAfter time.Duration
 	// Logger defaults to slog.Default().
 	Logger *slog.Logger
-	// Now defaults to time.Now; tests inject a clock.
-	Now func() time.Time
+	// Clock decides when a host tries QUIC again; nil means the system
+	// clock. Tests inject a fake.
+	Clock clock.Clock
 }
 
 // DefaultClientConfig returns a config with every default filled in.
@@ -132,8 +135,8 @@ func (c ClientConfig) withDefaults() ClientConfig {
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
-	if c.Now == nil {
-		c.Now = time.Now
+	if c.Clock == nil {
+		c.Clock = clock.System{}
 	}
 	if c.TLS == nil {
 		c.TLS = &tls.Config{}
@@ -249,7 +252,7 @@ func (c *Client) RoundTrip(req *http.Request) (*http.Response, error) {
 		return nil, ErrNoURL
 	}
 	host := authority(req.URL.Host)
-	r := c.fb.choose(host, c.cfg.Now())
+	r := c.fb.choose(host, c.cfg.Clock.Now())
 	if r == routeTCP {
 		return c.h2.RoundTrip(req)
 	}
@@ -287,7 +290,7 @@ func (c *Client) roundTripQUIC(req *http.Request, host string, probe bool) (*htt
 		}
 		return nil, err
 	}
-	if c.fb.quicFailed(host, c.cfg.Now()) {
+	if c.fb.quicFailed(host, c.cfg.Clock.Now()) {
 		c.log.Warn("transport: quic unreachable, using tcp", "host", host,
 			"retry_after", c.cfg.RetryQUICAfter, "error", err)
 	}

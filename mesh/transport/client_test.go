@@ -9,12 +9,13 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 func TestClientConfigValidate(t *testing.T) {
-	if err := DefaultClientConfig().Validate(); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, DefaultClientConfig().Validate())
 	for _, tc := range []struct {
 		name string
 		cfg  ClientConfig
@@ -24,19 +25,16 @@ func TestClientConfigValidate(t *testing.T) {
 		{"negative handshake timeout", ClientConfig{QUICHandshakeTimeout: -1}, ErrBadLimit},
 		{"negative retry", ClientConfig{RetryQUICAfter: -1}, ErrBadLimit},
 	} {
-		if err := tc.cfg.Validate(); !errors.Is(err, tc.want) {
-			t.Errorf("%s: Validate = %v, want %v", tc.name, err, tc.want)
-		}
+		assert.ErrorIs(t, tc.cfg.Validate(), tc.want, "%s: Validate", tc.name)
 	}
 	for _, s := range []string{"auto", "QUIC", "tcp"} {
 		m, err := ParseMode(s)
-		if err != nil || !strings.EqualFold(m.String(), s) {
-			t.Errorf("ParseMode(%q) = %v, %v", s, m, err)
+		if assert.NoError(t, err, "ParseMode(%q)", s) {
+			assert.True(t, strings.EqualFold(m.String(), s), "ParseMode(%q) = %v", s, m)
 		}
 	}
-	if _, err := ParseMode("udp"); !errors.Is(err, ErrBadMode) {
-		t.Errorf("ParseMode(udp) = %v, want ErrBadMode", err)
-	}
+	_, err := ParseMode("udp")
+	assert.ErrorIs(t, err, ErrBadMode, "ParseMode(udp)")
 }
 
 func TestRequestOverHTTP3(t *testing.T) {
@@ -46,12 +44,10 @@ func TestRequestOverHTTP3(t *testing.T) {
 		t.Run(mode.String(), func(t *testing.T) {
 			c := newTestClient(t, ClientConfig{TLS: pki.client, Mode: mode})
 			code, body := get(t, c.HTTPClient(), baseURL(s), "/proto")
-			if code != http.StatusOK || body != "HTTP/3.0 collector-1" {
-				t.Fatalf("got %d %q, want HTTP/3.0 with client cert", code, body)
-			}
-			if got := c.Protocol(s.Addr()); got != ProtocolH3 {
-				t.Fatalf("Protocol = %s, want h3", got)
-			}
+			// Want HTTP/3.0 with the client certificate.
+			require.Equal(t, http.StatusOK, code, "status")
+			require.Equal(t, "HTTP/3.0 collector-1", body)
+			require.Equal(t, ProtocolH3, c.Protocol(s.Addr()), "Protocol")
 		})
 	}
 }
@@ -61,16 +57,13 @@ func TestRequestOverHTTP2(t *testing.T) {
 	s := startServer(t, ServerConfig{TLS: pki.server, Handler: newTestHandler()})
 	c := newTestClient(t, ClientConfig{TLS: pki.client, Mode: ModeTCPOnly})
 	code, body := get(t, c.HTTPClient(), baseURL(s), "/proto")
-	if code != http.StatusOK || body != "HTTP/2.0 collector-1" {
-		t.Fatalf("got %d %q, want HTTP/2.0 with client cert", code, body)
-	}
-	if got := c.Protocol(s.Addr()); got != ProtocolH2 {
-		t.Fatalf("Protocol = %s, want h2", got)
-	}
+	// Want HTTP/2.0 with the client certificate.
+	require.Equal(t, http.StatusOK, code, "status")
+	require.Equal(t, "HTTP/2.0 collector-1", body)
+	require.Equal(t, ProtocolH2, c.Protocol(s.Addr()), "Protocol")
 	code, body = do(t, c.HTTPClient(), http.MethodPost, baseURL(s)+"/echo", strings.NewReader("ping"))
-	if code != http.StatusOK || body != "ping" {
-		t.Fatalf("echo: %d %q", code, body)
-	}
+	require.Equal(t, http.StatusOK, code, "echo status")
+	require.Equal(t, "ping", body, "echo")
 }
 
 func TestClientWithoutCertificateIsRefused(t *testing.T) {
@@ -84,8 +77,8 @@ func TestClientWithoutCertificateIsRefused(t *testing.T) {
 		cancel()
 		if err == nil {
 			_ = resp.Body.Close()
-			t.Fatalf("%s: request without client certificate succeeded", mode)
 		}
+		require.Error(t, err, "%s: request without client certificate succeeded", mode)
 		t.Logf("%s: refused: %v", mode, err)
 	}
 }
@@ -99,40 +92,28 @@ func TestAutoFallsBackToTCP(t *testing.T) {
 	s := startServer(t, ServerConfig{TLS: pki.server, Handler: h, DisableQUIC: true})
 	const hsTimeout = 400 * time.Millisecond
 	clock := newFakeClock()
-	c := newTestClient(t, ClientConfig{TLS: pki.client, QUICHandshakeTimeout: hsTimeout, Now: clock.Now})
+	c := newTestClient(t, ClientConfig{TLS: pki.client, QUICHandshakeTimeout: hsTimeout, Clock: clock})
 	hc := c.HTTPClient()
 
 	start := time.Now()
 	code, body := do(t, hc, http.MethodPost, baseURL(s)+"/echo", bytes.NewReader([]byte("first")))
 	elapsed := time.Since(start)
-	if code != http.StatusOK || body != "first" {
-		t.Fatalf("first request: %d %q", code, body)
-	}
+	require.Equal(t, http.StatusOK, code, "first request status")
+	require.Equal(t, "first", body, "first request")
 	// Generous slack: the test machine may be loaded; the dial count below
 	// is the exact check.
-	if elapsed > hsTimeout+3*time.Second {
-		t.Fatalf("fallback took %v, handshake timeout is %v", elapsed, hsTimeout)
-	}
+	require.LessOrEqual(t, elapsed, hsTimeout+3*time.Second, "fallback took too long; handshake timeout is %v", hsTimeout)
 	t.Logf("fallback after %v", elapsed)
-	if got := c.Protocol(s.Addr()); got != ProtocolH2 {
-		t.Fatalf("Protocol = %s, want h2", got)
-	}
-	if got := c.quicDials.Load(); got != 1 {
-		t.Fatalf("quic dials = %d, want 1", got)
-	}
+	require.Equal(t, ProtocolH2, c.Protocol(s.Addr()), "Protocol")
+	require.Equal(t, int64(1), c.quicDials.Load(), "quic dials")
 
 	// Later requests go straight to TCP, even a body without GetBody.
 	_, body = get(t, hc, baseURL(s), "/proto")
-	if !strings.HasPrefix(body, "HTTP/2.0") {
-		t.Fatalf("second request: %q", body)
-	}
+	require.True(t, strings.HasPrefix(body, "HTTP/2.0"), "second request: %q", body)
 	code, body = do(t, hc, http.MethodPost, baseURL(s)+"/echo", io.MultiReader(strings.NewReader("streamed")))
-	if code != http.StatusOK || body != "streamed" {
-		t.Fatalf("streamed body: %d %q", code, body)
-	}
-	if got := c.quicDials.Load(); got != 1 {
-		t.Fatalf("quic dials = %d, want still 1: QUIC was tried again", got)
-	}
+	require.Equal(t, http.StatusOK, code, "streamed body status")
+	require.Equal(t, "streamed", body, "streamed body")
+	require.Equal(t, int64(1), c.quicDials.Load(), "quic dials, want still 1: QUIC was tried again")
 }
 
 // TestConcurrentRequestsFallBackTogether starts requests together against a
@@ -164,16 +145,10 @@ func TestConcurrentRequestsFallBackTogether(t *testing.T) {
 		}()
 	}
 	for range n {
-		if err := <-errs; err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, <-errs)
 	}
-	if d := time.Since(start); d > 2*hsTimeout+3*time.Second {
-		t.Fatalf("concurrent fallback took %v", d)
-	}
-	if c.Protocol(s.Addr()) != ProtocolH2 {
-		t.Fatal("Protocol should say h2")
-	}
+	require.LessOrEqual(t, time.Since(start), 2*hsTimeout+3*time.Second, "concurrent fallback took too long")
+	require.Equal(t, ProtocolH2, c.Protocol(s.Addr()), "Protocol should say h2")
 }
 
 // TestFallbackReplaysBodyWithoutGetBody sends a pipe body, as ConnectRPC does
@@ -193,18 +168,13 @@ func TestFallbackReplaysBodyWithoutGetBody(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, baseURL(s)+"/echo", pr)
-	if req.GetBody != nil {
-		t.Fatal("test wants a request without GetBody")
-	}
+	require.Nil(t, req.GetBody, "test wants a request without GetBody")
 	resp, err := c.RoundTrip(req)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	defer resp.Body.Close()
 	got, _ := io.ReadAll(resp.Body)
-	if string(got) != "piped body" || resp.Proto != "HTTP/2.0" {
-		t.Fatalf("got %s %q", resp.Proto, got)
-	}
+	require.Equal(t, "piped body", string(got))
+	require.Equal(t, "HTTP/2.0", resp.Proto)
 }
 
 // TestRetryQUICAfterWhileStillBlocked advances the injected clock past
@@ -216,34 +186,26 @@ func TestRetryQUICAfterWhileStillBlocked(t *testing.T) {
 	clock := newFakeClock()
 	c := newTestClient(t, ClientConfig{
 		TLS: pki.client, QUICHandshakeTimeout: 300 * time.Millisecond,
-		RetryQUICAfter: time.Minute, Now: clock.Now,
+		RetryQUICAfter: time.Minute, Clock: clock,
 	})
 	hc := c.HTTPClient()
 	get(t, hc, baseURL(s), "/proto")
-	if c.quicDials.Load() != 1 || c.Protocol(s.Addr()) != ProtocolH2 {
-		t.Fatalf("after first request: dials %d, protocol %s", c.quicDials.Load(), c.Protocol(s.Addr()))
-	}
+	require.Equal(t, int64(1), c.quicDials.Load(), "after first request: dials")
+	require.Equal(t, ProtocolH2, c.Protocol(s.Addr()), "after first request: protocol")
 
 	clock.Advance(59 * time.Second)
 	get(t, hc, baseURL(s), "/proto")
-	if n := c.quicDials.Load(); n != 1 {
-		t.Fatalf("QUIC retried before RetryQUICAfter: dials %d", n)
-	}
+	require.Equal(t, int64(1), c.quicDials.Load(), "QUIC retried before RetryQUICAfter: dials")
 
 	clock.Advance(2 * time.Second)
 	_, body := get(t, hc, baseURL(s), "/proto")
-	if n := c.quicDials.Load(); n != 2 {
-		t.Fatalf("QUIC not retried after RetryQUICAfter: dials %d", n)
-	}
-	if !strings.HasPrefix(body, "HTTP/2.0") || c.Protocol(s.Addr()) != ProtocolH2 {
-		t.Fatalf("probe request: %q, protocol %s", body, c.Protocol(s.Addr()))
-	}
+	require.Equal(t, int64(2), c.quicDials.Load(), "QUIC not retried after RetryQUICAfter: dials")
+	require.True(t, strings.HasPrefix(body, "HTTP/2.0"), "probe request: %q", body)
+	require.Equal(t, ProtocolH2, c.Protocol(s.Addr()), "probe request: protocol")
 
 	clock.Advance(30 * time.Second)
 	get(t, hc, baseURL(s), "/proto")
-	if n := c.quicDials.Load(); n != 2 {
-		t.Fatalf("failed probe did not restart the wait: dials %d", n)
-	}
+	require.Equal(t, int64(2), c.quicDials.Load(), "failed probe did not restart the wait: dials")
 }
 
 // TestQUICRestoredAfterRetry puts a host on TCP as if QUIC had failed, then
@@ -253,24 +215,18 @@ func TestQUICRestoredAfterRetry(t *testing.T) {
 	pki := newTestPKI(t)
 	s := startServer(t, ServerConfig{TLS: pki.server, Handler: newTestHandler()})
 	clock := newFakeClock()
-	c := newTestClient(t, ClientConfig{TLS: pki.client, RetryQUICAfter: time.Minute, Now: clock.Now})
+	c := newTestClient(t, ClientConfig{TLS: pki.client, RetryQUICAfter: time.Minute, Clock: clock})
 	hc := c.HTTPClient()
 
 	c.fb.quicFailed(s.Addr(), clock.Now())
-	if _, body := get(t, hc, baseURL(s), "/proto"); !strings.HasPrefix(body, "HTTP/2.0") {
-		t.Fatalf("while on fallback: %q", body)
-	}
-	if c.Protocol(s.Addr()) != ProtocolH2 {
-		t.Fatal("Protocol should say h2 while on fallback")
-	}
+	_, body := get(t, hc, baseURL(s), "/proto")
+	require.True(t, strings.HasPrefix(body, "HTTP/2.0"), "while on fallback: %q", body)
+	require.Equal(t, ProtocolH2, c.Protocol(s.Addr()), "Protocol should say h2 while on fallback")
 
 	clock.Advance(time.Minute + time.Second)
-	if _, body := get(t, hc, baseURL(s), "/proto"); !strings.HasPrefix(body, "HTTP/3.0") {
-		t.Fatalf("after RetryQUICAfter: %q, want HTTP/3.0", body)
-	}
-	if c.Protocol(s.Addr()) != ProtocolH3 {
-		t.Fatal("Protocol should say h3 once QUIC works again")
-	}
+	_, body = get(t, hc, baseURL(s), "/proto")
+	require.True(t, strings.HasPrefix(body, "HTTP/3.0"), "after RetryQUICAfter: %q, want HTTP/3.0", body)
+	require.Equal(t, ProtocolH3, c.Protocol(s.Addr()), "Protocol should say h3 once QUIC works again")
 }
 
 // TestNoRetryAfterRequestWasSent makes the handler abort the HTTP/3 stream
@@ -290,53 +246,28 @@ func TestNoRetryAfterRequestWasSent(t *testing.T) {
 		_, err = io.ReadAll(resp.Body)
 		_ = resp.Body.Close()
 	}
-	if err == nil {
-		t.Fatal("aborted request reported success")
-	}
-	if n := h.aborts.Load(); n != 1 {
-		t.Fatalf("handler saw the request %d times, want 1", n)
-	}
-	if c.Protocol(s.Addr()) != ProtocolH3 {
-		t.Fatal("a failure after sending must not switch the host to TCP")
-	}
+	require.Error(t, err, "aborted request reported success")
+	require.Equal(t, int64(1), h.aborts.Load(), "times the handler saw the request")
+	require.Equal(t, ProtocolH3, c.Protocol(s.Addr()), "a failure after sending must not switch the host to TCP")
 }
 
 func TestFallbackTracker(t *testing.T) {
 	tr := newFallbackTracker(time.Minute)
 	now := time.Unix(1000, 0)
 	const host = "m1:7443"
-	if r := tr.choose(host, now); r != routeQUIC {
-		t.Fatalf("unknown host: %v, want QUIC", r)
-	}
-	if !tr.quicFailed(host, now) {
-		t.Fatal("first failure should report a switch")
-	}
-	if tr.quicFailed(host, now) {
-		t.Fatal("second failure should not report a switch")
-	}
-	if r := tr.choose(host, now.Add(59*time.Second)); r != routeTCP {
-		t.Fatalf("before retry: %v, want TCP", r)
-	}
+	require.Equal(t, routeQUIC, tr.choose(host, now), "unknown host")
+	require.True(t, tr.quicFailed(host, now), "first failure should report a switch")
+	require.False(t, tr.quicFailed(host, now), "second failure should not report a switch")
+	require.Equal(t, routeTCP, tr.choose(host, now.Add(59*time.Second)), "before retry")
 	later := now.Add(61 * time.Second)
-	if r := tr.choose(host, later); r != routeProbe {
-		t.Fatalf("after retry: %v, want probe", r)
-	}
-	if r := tr.choose(host, later); r != routeTCP {
-		t.Fatalf("during a probe: %v, want TCP for everyone else", r)
-	}
+	require.Equal(t, routeProbe, tr.choose(host, later), "after retry")
+	require.Equal(t, routeTCP, tr.choose(host, later), "during a probe: want TCP for everyone else")
 	tr.probeDone(host)
-	if r := tr.choose(host, later); r != routeProbe {
-		t.Fatalf("after an inconclusive probe: %v, want another probe", r)
-	}
-	if !tr.quicOK(host) {
-		t.Fatal("recovery should report a switch")
-	}
-	if r := tr.choose(host, later); r != routeQUIC || tr.onTCP(host) {
-		t.Fatalf("after recovery: %v, want QUIC", r)
-	}
-	if tr.onTCP("other:7443") {
-		t.Fatal("hosts must not share state")
-	}
+	require.Equal(t, routeProbe, tr.choose(host, later), "after an inconclusive probe: want another probe")
+	require.True(t, tr.quicOK(host), "recovery should report a switch")
+	require.Equal(t, routeQUIC, tr.choose(host, later), "after recovery")
+	require.False(t, tr.onTCP(host), "after recovery: still on TCP")
+	require.False(t, tr.onTCP("other:7443"), "hosts must not share state")
 }
 
 func TestAuthority(t *testing.T) {
@@ -346,8 +277,6 @@ func TestAuthority(t *testing.T) {
 		"[::1]":    "[::1]:443",
 		"[::1]:80": "[::1]:80",
 	} {
-		if got := authority(in); got != want {
-			t.Errorf("authority(%q) = %q, want %q", in, got, want)
-		}
+		assert.Equal(t, want, authority(in), "authority(%q)", in)
 	}
 }

@@ -8,12 +8,15 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/licmesh/licmesh/mesh/pki"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/licmesh/licmesh/licensing/clock/clocktest"
+	"github.com/licmesh/licmesh/mesh/pki/pkitest"
 )
 
 // testPKI is a CA with one server and one client certificate for 127.0.0.1.
@@ -25,27 +28,9 @@ type testPKI struct {
 
 func newTestPKI(t testing.TB) testPKI {
 	t.Helper()
-	now := time.Now()
-	ca, err := pki.NewCA("test-ca", now)
-	if err != nil {
-		t.Fatal(err)
-	}
-	server, err := ca.IssueNode("master", nil, time.Hour, now)
-	if err != nil {
-		t.Fatal(err)
-	}
-	csr, key, err := pki.NewCSR("collector-1")
-	if err != nil {
-		t.Fatal(err)
-	}
-	der, err := ca.SignCSR(csr, "collector-1", time.Hour, now)
-	if err != nil {
-		t.Fatal(err)
-	}
-	client, err := pki.TLSCertificate(key, der, ca.Cert().Raw)
-	if err != nil {
-		t.Fatal(err)
-	}
+	ca := pkitest.NewCA(t, "test-ca")
+	server := pkitest.MasterCert(t, ca, "master")
+	client := pkitest.CollectorCert(t, ca, "collector-1")
 	return testPKI{
 		server: ca.ServerTLS(server, tls.RequireAndVerifyClientCert),
 		client: &tls.Config{RootCAs: ca.Pool(), Certificates: []tls.Certificate{client}},
@@ -121,17 +106,13 @@ func startServer(t testing.TB, cfg ServerConfig) *Server {
 		cfg.Logger = testLogger(t)
 	}
 	s, err := NewServer(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err, "NewServer")
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- s.Run(ctx) }()
 	t.Cleanup(func() {
 		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("Run: %v", err)
-		}
+		assert.NoError(t, <-done, "Run")
 	})
 	return s
 }
@@ -162,25 +143,8 @@ func (w tWriter) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-// fakeClock is a settable clock for RetryQUICAfter decisions.
-type fakeClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func newFakeClock() *fakeClock { return &fakeClock{now: time.Unix(1_700_000_000, 0)} }
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
+// newFakeClock is a clock for RetryQUICAfter decisions.
+func newFakeClock() *clocktest.Fake { return clocktest.New(time.Unix(1_700_000_000, 0)) }
 
 // get fetches path and returns status and body.
 func get(t testing.TB, hc *http.Client, base, path string) (int, string) {
@@ -193,18 +157,12 @@ func do(t testing.TB, hc *http.Client, method, url string, body io.Reader) (int,
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, method, url, body)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	resp, err := hc.Do(req)
-	if err != nil {
-		t.Fatalf("%s %s: %v", method, url, err)
-	}
+	require.NoError(t, err, "%s %s", method, url)
 	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatalf("%s %s: read body: %v", method, url, err)
-	}
+	require.NoError(t, err, "%s %s: read body", method, url)
 	return resp.StatusCode, string(b)
 }
 

@@ -6,6 +6,8 @@ import (
 	"net/http"
 	"testing"
 	"time"
+
+	"github.com/stretchr/testify/require"
 )
 
 // crashable starts a server whose sockets the test can pull out from under
@@ -16,9 +18,7 @@ func crashable(t *testing.T, cfg ServerConfig) (s *Server, crash func()) {
 		cfg.Logger = testLogger(t)
 	}
 	s, err := NewServer(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { _ = s.Run(ctx); close(done) }()
@@ -54,18 +54,14 @@ func TestRestartedServerResetsOldConnections(t *testing.T) {
 	s1, crash := crashable(t, ServerConfig{Addr: "127.0.0.1:0", TLS: pki.server, Handler: newTestHandler(), StatelessResetKey: key})
 	addr := s1.Addr()
 	c := newTestClient(t, ClientConfig{TLS: pki.client, Mode: ModeQUICOnly})
-	if _, err := roundTrip(c, "https://"+addr, 5*time.Second); err != nil {
-		t.Fatal(err)
-	}
+	_, err := roundTrip(c, "https://"+addr, 5*time.Second)
+	require.NoError(t, err)
 	crash()
 	startServer(t, ServerConfig{Addr: addr, TLS: pki.server, Handler: newTestHandler(), StatelessResetKey: key})
 	took, _ := roundTrip(c, "https://"+addr, 5*time.Second)
-	if took > 2*time.Second {
-		t.Fatalf("the first request after the restart took %v: the old connection was not reset", took)
-	}
-	if _, err := roundTrip(c, "https://"+addr, 5*time.Second); err != nil {
-		t.Fatalf("request after the reset: %v", err)
-	}
+	require.LessOrEqual(t, took, 2*time.Second, "the first request after the restart took too long: the old connection was not reset")
+	_, err = roundTrip(c, "https://"+addr, 5*time.Second)
+	require.NoError(t, err, "request after the reset")
 }
 
 // TestUnansweredRequestDropsTheConnection: where the server cannot reset
@@ -76,26 +72,21 @@ func TestUnansweredRequestDropsTheConnection(t *testing.T) {
 	s1, crash := crashable(t, ServerConfig{Addr: "127.0.0.1:0", TLS: pki.server, Handler: newTestHandler()})
 	addr := s1.Addr()
 	c := newTestClient(t, ClientConfig{TLS: pki.client, Mode: ModeQUICOnly})
-	if _, err := roundTrip(c, "https://"+addr, 5*time.Second); err != nil {
-		t.Fatal(err)
-	}
+	_, err := roundTrip(c, "https://"+addr, 5*time.Second)
+	require.NoError(t, err)
 	dials := c.quicDials.Load()
 	crash()
 	startServer(t, ServerConfig{Addr: addr, TLS: pki.server, Handler: newTestHandler()})
 	if _, err := roundTrip(c, "https://"+addr, time.Second); err == nil {
 		t.Log("the old connection answered after the restart (a reset arrived anyway)")
 	}
-	if _, err := roundTrip(c, "https://"+addr, 5*time.Second); err != nil {
-		t.Fatalf("request after an unanswered one: %v", err)
-	}
-	if c.quicDials.Load() == dials {
-		t.Fatal("no new connection was dialled")
-	}
+	_, err = roundTrip(c, "https://"+addr, 5*time.Second)
+	require.NoError(t, err, "request after an unanswered one")
+	require.NotEqual(t, dials, c.quicDials.Load(), "no new connection was dialled")
 }
 
 func TestStatelessResetKeyLength(t *testing.T) {
 	pki := newTestPKI(t)
-	if err := (ServerConfig{TLS: pki.server, Handler: newTestHandler(), StatelessResetKey: []byte("short")}).Validate(); err == nil {
-		t.Fatal("a 5-byte stateless reset key was accepted")
-	}
+	err := (ServerConfig{TLS: pki.server, Handler: newTestHandler(), StatelessResetKey: []byte("short")}).Validate()
+	require.Error(t, err, "a 5-byte stateless reset key was accepted")
 }

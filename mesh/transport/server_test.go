@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"errors"
 	"io"
 	"net"
 	"net/http"
@@ -13,15 +12,15 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/stretchr/testify/require"
 )
 
 func TestServerConfigValidate(t *testing.T) {
 	pki := newTestPKI(t)
 	h := newTestHandler()
 	ok := ServerConfig{Addr: "127.0.0.1:0", TLS: pki.server, Handler: h}
-	if err := ok.Validate(); err != nil {
-		t.Fatalf("valid config: %v", err)
-	}
+	require.NoError(t, ok.Validate(), "valid config")
 	cases := []struct {
 		name string
 		mod  func(*ServerConfig)
@@ -40,13 +39,9 @@ func TestServerConfigValidate(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			cfg := ok
 			tc.mod(&cfg)
-			err := cfg.Validate()
-			if !errors.Is(err, tc.want) {
-				t.Fatalf("Validate = %v, want %v", err, tc.want)
-			}
-			if _, err := NewServer(cfg); !errors.Is(err, tc.want) {
-				t.Fatalf("NewServer = %v, want %v", err, tc.want)
-			}
+			require.ErrorIs(t, cfg.Validate(), tc.want, "Validate")
+			_, err := NewServer(cfg)
+			require.ErrorIs(t, err, tc.want, "NewServer")
 		})
 	}
 }
@@ -54,34 +49,22 @@ func TestServerConfigValidate(t *testing.T) {
 func TestServerBindsSamePortOnTCPAndUDP(t *testing.T) {
 	pki := newTestPKI(t)
 	s, err := NewServer(ServerConfig{Addr: "127.0.0.1:0", TLS: pki.server, Handler: newTestHandler(), Logger: testLogger(t)})
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	t.Cleanup(func() { _ = s.Close() })
 	_, port, _ := net.SplitHostPort(s.Addr())
-	if got := s.udpConn.LocalAddr().(*net.UDPAddr).Port; strconv.Itoa(got) != port {
-		t.Fatalf("udp port %d, tcp port %s", got, port)
-	}
+	require.Equal(t, port, strconv.Itoa(s.udpConn.LocalAddr().(*net.UDPAddr).Port), "udp port, want the tcp port")
 
 	// The port is taken now: a second server on it must fail cleanly.
 	_, err = NewServer(ServerConfig{Addr: s.Addr(), TLS: pki.server, Handler: newTestHandler()})
-	if !errors.Is(err, ErrListen) {
-		t.Fatalf("second server on %s: %v, want ErrListen", s.Addr(), err)
-	}
+	require.ErrorIs(t, err, ErrListen, "second server on %s", s.Addr())
 
 	// Close releases both sockets: the address can be bound again.
 	addr := s.Addr()
-	if err := s.Close(); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, s.Close())
 	s2, err := NewServer(ServerConfig{Addr: addr, TLS: pki.server, Handler: newTestHandler()})
-	if err != nil {
-		t.Fatalf("rebind after Close: %v", err)
-	}
+	require.NoError(t, err, "rebind after Close")
 	_ = s2.Close()
-	if err := s.Run(context.Background()); !errors.Is(err, ErrServerClosed) {
-		t.Fatalf("Run after Close = %v, want ErrServerClosed", err)
-	}
+	require.ErrorIs(t, s.Run(context.Background()), ErrServerClosed, "Run after Close")
 }
 
 func TestServerAdvertisesAltSvc(t *testing.T) {
@@ -89,14 +72,11 @@ func TestServerAdvertisesAltSvc(t *testing.T) {
 	s := startServer(t, ServerConfig{TLS: pki.server, Handler: newTestHandler()})
 	c := newTestClient(t, ClientConfig{TLS: pki.client, Mode: ModeTCPOnly})
 	resp, err := c.HTTPClient().Get(baseURL(s) + "/proto")
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	_ = resp.Body.Close()
 	_, port, _ := net.SplitHostPort(s.Addr())
-	if got, want := resp.Header.Get("Alt-Svc"), `h3=":`+port+`"`; !strings.HasPrefix(got, want) {
-		t.Fatalf("Alt-Svc = %q, want prefix %q", got, want)
-	}
+	got, want := resp.Header.Get("Alt-Svc"), `h3=":`+port+`"`
+	require.True(t, strings.HasPrefix(got, want), "Alt-Svc = %q, want prefix %q", got, want)
 }
 
 func TestServerRejectsOversizedBody(t *testing.T) {
@@ -111,24 +91,17 @@ func TestServerRejectsOversizedBody(t *testing.T) {
 			// Announced length: refused before the handler runs.
 			before := h.echoes.Load()
 			code, _ := do(t, hc, http.MethodPost, baseURL(s)+"/echo", bytes.NewReader(big))
-			if code != http.StatusRequestEntityTooLarge {
-				t.Fatalf("announced oversized body: status %d, want 413", code)
-			}
-			if h.echoes.Load() != before {
-				t.Fatal("handler ran for a body announced too large")
-			}
+			require.Equal(t, http.StatusRequestEntityTooLarge, code, "announced oversized body: status")
+			require.Equal(t, before, h.echoes.Load(), "handler ran for a body announced too large")
 
 			// Unknown length: the handler's read fails with MaxBytesError.
 			code, _ = do(t, hc, http.MethodPost, baseURL(s)+"/echo", io.MultiReader(bytes.NewReader(big)))
-			if code != http.StatusRequestEntityTooLarge {
-				t.Fatalf("streamed oversized body: status %d, want 413", code)
-			}
+			require.Equal(t, http.StatusRequestEntityTooLarge, code, "streamed oversized body: status")
 
 			// A body within the limit passes.
 			code, body := do(t, hc, http.MethodPost, baseURL(s)+"/echo", strings.NewReader("small"))
-			if code != http.StatusOK || body != "small" {
-				t.Fatalf("small body: %d %q", code, body)
-			}
+			require.Equal(t, http.StatusOK, code, "small body: status")
+			require.Equal(t, "small", body, "small body")
 		})
 	}
 }
@@ -147,13 +120,9 @@ func TestStreamingArrivesIncrementally(t *testing.T) {
 			defer cancel()
 			req, _ := http.NewRequestWithContext(ctx, http.MethodGet, baseURL(s)+"/stream", nil)
 			resp, err := hc.Do(req)
-			if err != nil {
-				t.Fatal(err)
-			}
+			require.NoError(t, err)
 			defer resp.Body.Close()
-			if resp.Proto != tc.proto {
-				t.Fatalf("proto %s, want %s", resp.Proto, tc.proto)
-			}
+			require.Equal(t, tc.proto, resp.Proto, "proto")
 			lines := bufio.NewReader(resp.Body)
 			for i := range 3 {
 				if i > 0 {
@@ -162,12 +131,8 @@ func TestStreamingArrivesIncrementally(t *testing.T) {
 					h.release <- struct{}{}
 				}
 				line, err := lines.ReadString('\n')
-				if err != nil {
-					t.Fatalf("chunk %d: %v", i, err)
-				}
-				if want := "chunk-" + strconv.Itoa(i) + "\n"; line != want {
-					t.Fatalf("got %q, want %q", line, want)
-				}
+				require.NoError(t, err, "chunk %d", i)
+				require.Equal(t, "chunk-"+strconv.Itoa(i)+"\n", line, "chunk %d", i)
 			}
 		})
 	}
@@ -185,9 +150,7 @@ func TestRunStopsWithoutLeaks(t *testing.T) {
 		Addr: "127.0.0.1:0", TLS: pki.server, Handler: newTestHandler(),
 		Logger: testLogger(t), ShutdownTimeout: shutdownTimeout,
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- s.Run(ctx) }()
@@ -197,16 +160,12 @@ func TestRunStopsWithoutLeaks(t *testing.T) {
 	for _, mode := range []Mode{ModeQUICOnly, ModeTCPOnly} {
 		c := NewClient(ClientConfig{TLS: pki.client, Mode: mode, Logger: testLogger(t)})
 		clients = append(clients, c)
-		if code, _ := get(t, c.HTTPClient(), baseURL(s), "/proto"); code != http.StatusOK {
-			t.Fatalf("%s: status %d", mode, code)
-		}
+		code, _ := get(t, c.HTTPClient(), baseURL(s), "/proto")
+		require.Equal(t, http.StatusOK, code, "%s: status", mode)
 		resp, err := c.HTTPClient().Get(baseURL(s) + "/hold")
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := bufio.NewReader(resp.Body).ReadString('\n'); err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, err)
+		_, err = bufio.NewReader(resp.Body).ReadString('\n')
+		require.NoError(t, err)
 		bodies = append(bodies, resp.Body)
 	}
 
@@ -214,9 +173,7 @@ func TestRunStopsWithoutLeaks(t *testing.T) {
 	cancel()
 	select {
 	case err := <-done:
-		if err != nil {
-			t.Fatalf("Run = %v", err)
-		}
+		require.NoError(t, err, "Run")
 	case <-time.After(shutdownTimeout + 5*time.Second):
 		t.Fatal("Run did not return after cancel")
 	}

@@ -13,6 +13,8 @@ import (
 	"github.com/chromedp/cdproto/log"
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 const chromiumPath = "/usr/bin/chromium"
@@ -89,9 +91,7 @@ func startBrowser(t *testing.T) (ctx context.Context, problems func() []string) 
 			mu.Unlock()
 		}
 	})
-	if err := chromedp.Run(ctx, chromedp.ActionFunc(func(ctx context.Context) error { return log.Enable().Do(ctx) })); err != nil {
-		t.Fatalf("start Chromium: %v", err)
-	}
+	require.NoError(t, chromedp.Run(ctx, chromedp.ActionFunc(func(ctx context.Context) error { return log.Enable().Do(ctx) })), "start Chromium")
 	return ctx, func() []string {
 		mu.Lock()
 		defer mu.Unlock()
@@ -117,9 +117,7 @@ func screenshot(name string) chromedp.Action {
 
 func run(t *testing.T, ctx context.Context, step string, actions ...chromedp.Action) {
 	t.Helper()
-	if err := chromedp.Run(ctx, actions...); err != nil {
-		t.Fatalf("%s: %v", step, err)
-	}
+	require.NoError(t, chromedp.Run(ctx, actions...), "%s", step)
 }
 
 // TestBrowserSignInAndLiveRefresh drives the dashboard in headless Chromium:
@@ -139,9 +137,7 @@ func TestBrowserSignInAndLiveRefresh(t *testing.T) {
 		chromedp.Location(&loc),
 		screenshot("login"),
 	)
-	if loc != base+"/ui/login" {
-		t.Fatalf("an anonymous visit landed on %s, want the sign-in form", loc)
-	}
+	require.Equal(t, base+"/ui/login", loc, "an anonymous visit did not land on the sign-in form")
 
 	run(t, ctx, "sign in with a wrong token",
 		chromedp.SendKeys("#token", "lmt1.adm-42.wrong", chromedp.ByQuery),
@@ -150,9 +146,7 @@ func TestBrowserSignInAndLiveRefresh(t *testing.T) {
 	)
 	var banner string
 	run(t, ctx, "read the refusal", chromedp.Text(".signin .banner", &banner, chromedp.ByQuery))
-	if !strings.Contains(strings.ToLower(banner), "that admin token was refused") {
-		t.Fatalf("refusal banner %q", banner)
-	}
+	require.Contains(t, strings.ToLower(banner), "that admin token was refused", "refusal banner")
 
 	var masters, leader string
 	run(t, ctx, "sign in",
@@ -164,24 +158,16 @@ func TestBrowserSignInAndLiveRefresh(t *testing.T) {
 		chromedp.Location(&loc),
 		screenshot("cluster"),
 	)
-	if loc != base+"/ui/" {
-		t.Errorf("after sign-in the browser is at %s, want /ui/", loc)
-	}
+	assert.Equal(t, base+"/ui/", loc, "where the browser is after sign-in")
 	for _, want := range []string{"master-a", "master-b", "master-c", "10.0.0.2:7400", "leader"} {
-		if !strings.Contains(masters, want) {
-			t.Errorf("masters table lacks %q:\n%s", want, masters)
-		}
+		assert.Contains(t, masters, want, "masters table")
 	}
-	if !strings.Contains(leader, "master-a") {
-		t.Errorf("leader shown as %q", leader)
-	}
+	assert.Contains(t, leader, "master-a", "leader shown")
 	var alerts string
 	run(t, ctx, "read the license alerts shown at sign-in",
 		chromedp.Text("#license-alerts", &alerts, chromedp.ByQuery))
 	for _, want := range []string{"LIC-2025-0001 (BPM Legacy) expired", "LIC-2026-0003 (BPM Runtime) expires in 12 days"} {
-		if !strings.Contains(alerts, want) {
-			t.Errorf("license alerts lack %q:\n%s", want, alerts)
-		}
+		assert.Contains(t, alerts, want, "license alerts")
 	}
 
 	var poolsText string
@@ -192,12 +178,9 @@ func TestBrowserSignInAndLiveRefresh(t *testing.T) {
 		chromedp.Text("#pools", &poolsText, chromedp.ByQuery),
 		chromedp.Evaluate(`Array.from(document.querySelectorAll('#pools svg.seatbar rect.fill')).map(r => r.getAttribute('width'))`, &bars),
 	)
-	if !strings.Contains(poolsText, "7 / 10") || !strings.Contains(poolsText, "5 / 4") {
-		t.Errorf("pools table:\n%s", poolsText)
-	}
-	if strings.Join(bars, ",") != "84,120" {
-		t.Errorf("seat bar widths %v, want [84 120]", bars)
-	}
+	assert.Contains(t, poolsText, "7 / 10", "pools table")
+	assert.Contains(t, poolsText, "5 / 4", "pools table")
+	assert.Equal(t, "84,120", strings.Join(bars, ","), "seat bar widths")
 
 	// Mark this page; a reload would lose the mark, an htmx swap keeps it.
 	var mark string
@@ -211,12 +194,8 @@ func TestBrowserSignInAndLiveRefresh(t *testing.T) {
 		chromedp.Evaluate(`window.licmeshMark || "reloaded"`, &mark),
 		screenshot("pools"),
 	)
-	if mark != "same page" {
-		t.Errorf("the page reloaded instead of refreshing its table (mark %q)", mark)
-	}
-	if bars[0] != "108" {
-		t.Errorf("the bar did not follow the held count: widths %v", bars)
-	}
+	assert.Equal(t, "same page", mark, "the page reloaded instead of refreshing its table")
+	assert.Equal(t, "108", bars[0], "the bar did not follow the held count: widths %v", bars)
 
 	var leases string
 	run(t, ctx, "open a pool's leases",
@@ -226,9 +205,7 @@ func TestBrowserSignInAndLiveRefresh(t *testing.T) {
 		screenshot("pool"),
 	)
 	for _, want := range []string{"alice@example.com", "bob@example.com", "col-01", "1801", "in 50s", "40s ago"} {
-		if !strings.Contains(leases, want) {
-			t.Errorf("leases table lacks %q:\n%s", want, leases)
-		}
+		assert.Contains(t, leases, want, "leases table")
 	}
 
 	var licenses, expiredColor string
@@ -241,16 +218,10 @@ func TestBrowserSignInAndLiveRefresh(t *testing.T) {
 		screenshot("licenses"),
 	)
 	for _, want := range []string{"LIC-2026-0007", "BPM Studio", "designer 7/10", "expired", "never expires"} {
-		if !strings.Contains(licenses, want) {
-			t.Errorf("licenses table lacks %q:\n%s", want, licenses)
-		}
+		assert.Contains(t, licenses, want, "licenses table")
 	}
-	if !strings.Contains(alerts, "LIC-2025-0001") {
-		t.Errorf("the licenses page lacks the alerts: %q", alerts)
-	}
-	if expiredColor != "rgb(201, 60, 60)" {
-		t.Errorf("an expired license's status is %s, want red", expiredColor)
-	}
+	assert.Contains(t, alerts, "LIC-2025-0001", "the licenses page lacks the alerts")
+	assert.Equal(t, "rgb(201, 60, 60)", expiredColor, "an expired license's status is not red")
 
 	var collectors string
 	run(t, ctx, "go to the collectors",
@@ -260,9 +231,7 @@ func TestBrowserSignInAndLiveRefresh(t *testing.T) {
 		screenshot("collectors"),
 	)
 	for _, want := range []string{"col-01", "bpm-prod-1", "12s ago", "5m ago"} {
-		if !strings.Contains(collectors, want) {
-			t.Errorf("collectors table lacks %q:\n%s", want, collectors)
-		}
+		assert.Contains(t, collectors, want, "collectors table")
 	}
 
 	// The Source fails while the page is open: the table turns into a banner
@@ -274,9 +243,7 @@ func TestBrowserSignInAndLiveRefresh(t *testing.T) {
 		chromedp.Text("#collectors-live .banner", &bannerText, chromedp.ByQuery),
 		screenshot("error"),
 	)
-	if !strings.Contains(strings.ToLower(bannerText), "could not load the collectors: node: no leader") {
-		t.Errorf("error banner %q", bannerText)
-	}
+	assert.Contains(t, strings.ToLower(bannerText), "could not load the collectors: node: no leader", "error banner")
 	e.src.setErr(nil)
 	run(t, ctx, "see the table come back", chromedp.WaitVisible("#collectors", chromedp.ByQuery))
 
@@ -287,14 +254,10 @@ func TestBrowserSignInAndLiveRefresh(t *testing.T) {
 		chromedp.WaitVisible("#token", chromedp.ByQuery),
 		chromedp.Location(&loc),
 	)
-	if loc != base+"/ui/login" {
-		t.Errorf("after expiry the browser is at %s", loc)
-	}
+	assert.Equal(t, base+"/ui/login", loc, "where the browser is after expiry")
 	var stale int
 	run(t, ctx, "look for the old table", chromedp.Evaluate(`document.querySelectorAll('#collectors').length`, &stale))
-	if stale != 0 {
-		t.Errorf("the sign-in form was swapped into the old page")
-	}
+	assert.Zero(t, stale, "the sign-in form was swapped into the old page")
 
 	run(t, ctx, "sign in again and sign out",
 		chromedp.SendKeys("#token", adminToken, chromedp.ByQuery),
@@ -306,9 +269,7 @@ func TestBrowserSignInAndLiveRefresh(t *testing.T) {
 		chromedp.WaitVisible("#token", chromedp.ByQuery),
 		chromedp.Location(&loc),
 	)
-	if loc != base+"/ui/login" {
-		t.Errorf("after signing out /ui/pools went to %s", loc)
-	}
+	assert.Equal(t, base+"/ui/login", loc, "where /ui/pools went after signing out")
 
 	for _, p := range problems() {
 		// Expected: the refused sign-in's 401, and the poll that found the
@@ -320,7 +281,7 @@ func TestBrowserSignInAndLiveRefresh(t *testing.T) {
 		if strings.Contains(p, "status of 503") && strings.HasSuffix(p, base+"/ui/fragments/collectors") {
 			continue // the injected Source failure
 		}
-		t.Errorf("browser reported: %s", p)
+		assert.Fail(t, "browser reported: "+p)
 	}
 }
 
@@ -353,15 +314,11 @@ func TestBrowserSubscriberMetricsToHistory(t *testing.T) {
 		chromedp.Evaluate(`Array.from(document.querySelectorAll('#metrics thead th')).slice(0, 4).map(th => th.innerText + "=" + th.title)`, &titles),
 		screenshot("metrics"),
 	)
-	if strings.Join(months, ",") != "Mar 2026,Feb 2026,Jan 2026" || selected != "2026-03" {
-		t.Errorf("drop-down %v with %q selected, want newest first and the newest selected", months, selected)
-	}
-	if strings.Join(rows, ",") != "acme-prod,Beta Corp,zeta-labs" {
-		t.Errorf("rows %v, want alphabetical", rows)
-	}
-	if want := "Installation=Installation,Super=Super users,En. staff=Enabled staff,Ac. staff=Active staff"; strings.Join(titles, ",") != want {
-		t.Errorf("headers %v, want short labels with long ones as titles", titles)
-	}
+	assert.Equal(t, "Mar 2026,Feb 2026,Jan 2026", strings.Join(months, ","), "drop-down, want newest first")
+	assert.Equal(t, "2026-03", selected, "drop-down, want the newest selected")
+	assert.Equal(t, "acme-prod,Beta Corp,zeta-labs", strings.Join(rows, ","), "rows, want alphabetical")
+	assert.Equal(t, "Installation=Installation,Super=Super users,En. staff=Enabled staff,Ac. staff=Active staff",
+		strings.Join(titles, ","), "headers, want short labels with long ones as titles")
 
 	var loc string
 	run(t, ctx, "pick February",
@@ -372,12 +329,9 @@ func TestBrowserSubscriberMetricsToHistory(t *testing.T) {
 		chromedp.Evaluate(rowsJS, &rows),
 		chromedp.Value("#month", &selected, chromedp.ByQuery),
 	)
-	if loc != base+"/ui/metrics?month=2026-02" || selected != "2026-02" {
-		t.Errorf("after picking February: at %s with %q selected", loc, selected)
-	}
-	if strings.Join(rows, ",") != "a&b <x>,acme-prod,Beta Corp" {
-		t.Errorf("February rows %v", rows)
-	}
+	assert.Equal(t, base+"/ui/metrics?month=2026-02", loc, "after picking February")
+	assert.Equal(t, "2026-02", selected, "after picking February")
+	assert.Equal(t, "a&b <x>,acme-prod,Beta Corp", strings.Join(rows, ","), "February rows")
 
 	var crumbs, h1, download, contentType string
 	run(t, ctx, "follow an installation to its history",
@@ -393,17 +347,11 @@ func TestBrowserSubscriberMetricsToHistory(t *testing.T) {
 			&contentType, func(p *runtime.EvaluateParams) *runtime.EvaluateParams { return p.WithAwaitPromise(true) }),
 		screenshot("history"),
 	)
-	if loc != base+"/ui/metrics/history?installation=Beta+Corp" || h1 != "Metrics history" || !strings.Contains(crumbs, "Beta Corp") {
-		t.Errorf("history page: at %s, h1 %q, crumbs %q", loc, h1, crumbs)
-	}
-	if strings.Join(rows, ",") != "Mar 2026,Feb 2026" {
-		t.Errorf("history rows %v, want newest first", rows)
-	}
-	if download != "/ui/metrics/history.xlsx?installation=Beta+Corp" ||
-		contentType != "200 application/vnd.openxmlformats-officedocument.spreadsheetml.sheet" {
-		t.Errorf("download link %q answered %q", download, contentType)
-	}
-	for _, p := range problems() {
-		t.Errorf("browser reported: %s", p)
-	}
+	assert.Equal(t, base+"/ui/metrics/history?installation=Beta+Corp", loc, "history page")
+	assert.Equal(t, "Metrics history", h1, "history page")
+	assert.Contains(t, crumbs, "Beta Corp", "history page crumbs")
+	assert.Equal(t, "Mar 2026,Feb 2026", strings.Join(rows, ","), "history rows, want newest first")
+	assert.Equal(t, "/ui/metrics/history.xlsx?installation=Beta+Corp", download, "download link")
+	assert.Equal(t, "200 application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", contentType, "download link answer")
+	assert.Empty(t, problems(), "browser reported problems")
 }

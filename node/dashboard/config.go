@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/licmesh/licmesh/licensing/clock"
 	"github.com/licmesh/licmesh/mesh/wire/licmeshv1"
 )
 
@@ -72,8 +73,8 @@ type Config struct {
 	// if the key does, and every master that may serve the same browser
 	// behind one address needs the same key. Required.
 	SessionKey []byte
-	// Now is the clock for session expiry and relative times.
-	Now func() time.Time
+	// Clock is the time for session expiry and relative times.
+	Clock clock.Clock
 	// SessionTTL is how long a sign-in lasts.
 	SessionTTL time.Duration
 	// Prefix is the path the handler is mounted under, without a trailing
@@ -94,7 +95,7 @@ type Config struct {
 // adds Source, Auth and SessionKey.
 func DefaultConfig() Config {
 	return Config{
-		Now:        time.Now,
+		Clock:      clock.System{},
 		SessionTTL: 12 * time.Hour,
 		Prefix:     "/ui",
 		LeaseLimit: 500,
@@ -106,8 +107,8 @@ func DefaultConfig() Config {
 // caller may set only the required ones.
 func (c Config) withDefaults() Config {
 	d := DefaultConfig()
-	if c.Now == nil {
-		c.Now = d.Now
+	if c.Clock == nil {
+		c.Clock = d.Clock
 	}
 	if c.SessionTTL == 0 {
 		c.SessionTTL = d.SessionTTL
@@ -133,7 +134,7 @@ func (c Config) Validate() error {
 		return ErrNoAuth
 	case len(c.SessionKey) < MinSessionKeyLen:
 		return fmt.Errorf("SessionKey has %d bytes, want at least %d: %w", len(c.SessionKey), MinSessionKeyLen, ErrSessionKey)
-	case c.Now == nil:
+	case c.Clock == nil:
 		return ErrNoClock
 	case c.SessionTTL <= 0:
 		return fmt.Errorf("SessionTTL %v: %w", c.SessionTTL, ErrSessionTTL)

@@ -16,8 +16,8 @@ var (
 	// ErrSessionTTL is returned by Config.Validate for a SessionTTL that is
 	// not positive.
 	ErrSessionTTL = errors.New("dashboard: session TTL must be positive")
-	// ErrNoClock is returned by Config.Validate when Config.Now is nil.
-	ErrNoClock = errors.New("dashboard: config has no Now function")
+	// ErrNoClock is returned by Config.Validate when Config.Clock is nil.
+	ErrNoClock = errors.New("dashboard: config has no clock")
 
 	// ErrLeaseLimit is returned by Config.Validate for a LeaseLimit that is
 	// not positive.

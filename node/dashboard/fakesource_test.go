@@ -12,7 +12,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/licmesh/licmesh/licensing/usage"
-	"github.com/licmesh/licmesh/mesh/wire"
+	"github.com/licmesh/licmesh/mesh/usagewire"
 	"github.com/licmesh/licmesh/mesh/wire/licmeshv1"
 	"github.com/licmesh/licmesh/node/dashboard"
 )
@@ -252,7 +252,7 @@ func (s *memSource) usageReports(keep func(usage.Report) bool) ([]*licmeshv1.Usa
 	var out []*licmeshv1.UsageReport
 	for _, r := range rs {
 		if keep(r) {
-			out = append(out, wire.ReportToWire(r))
+			out = append(out, usagewire.ReportToWire(r))
 		}
 	}
 	return out, nil
@@ -290,24 +290,6 @@ func (s *memSource) editLicenses(f func(*licmeshv1.ListLicensesResponse)) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	f(s.licenses)
-}
-
-// fakeClock is the injected clock; tests move it forward.
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
 }
 
 const adminToken = "lmt1.adm-42.0123456789abcdef0123456789abcdef"

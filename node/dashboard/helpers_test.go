@@ -11,7 +11,10 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/licmesh/licmesh/licensing/clock/clocktest"
 	"github.com/licmesh/licmesh/node/dashboard"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 // testEnv is a dashboard mounted under /ui on a real TLS test server, as the
@@ -19,7 +22,7 @@ import (
 type testEnv struct {
 	t     *testing.T
 	src   *memSource
-	clock *fakeClock
+	clock *clocktest.Fake
 	srv   *httptest.Server
 }
 
@@ -27,19 +30,17 @@ func sessionKey() []byte { return bytes.Repeat([]byte{0x42}, 32) }
 
 func newTestEnv(t *testing.T, opts ...func(*dashboard.Config)) *testEnv {
 	t.Helper()
-	e := &testEnv{t: t, src: newMemSource(), clock: &fakeClock{t: t0}}
+	e := &testEnv{t: t, src: newMemSource(), clock: clocktest.New(t0)}
 	cfg := dashboard.DefaultConfig()
 	cfg.Source = e.src
 	cfg.Auth = checkToken
 	cfg.SessionKey = sessionKey()
-	cfg.Now = e.clock.Now
+	cfg.Clock = e.clock
 	for _, o := range opts {
 		o(&cfg)
 	}
 	h, err := dashboard.New(cfg)
-	if err != nil {
-		t.Fatalf("New: %v", err)
-	}
+	require.NoError(t, err, "New")
 	mux := http.NewServeMux()
 	mux.Handle("/ui/", h)
 	mux.Handle("/ui", h)
@@ -60,9 +61,7 @@ type client struct {
 func (e *testEnv) newClient() *client {
 	e.t.Helper()
 	jar, err := cookiejar.New(nil)
-	if err != nil {
-		e.t.Fatal(err)
-	}
+	require.NoError(e.t, err)
 	// srv.Client() is shared; each browser needs its own client and jar.
 	hc := &http.Client{
 		Transport:     e.srv.Client().Transport,
@@ -75,23 +74,17 @@ func (e *testEnv) newClient() *client {
 func (c *client) do(req *http.Request) (*http.Response, string) {
 	c.t.Helper()
 	resp, err := c.hc.Do(req)
-	if err != nil {
-		c.t.Fatalf("%s %s: %v", req.Method, req.URL.Path, err)
-	}
+	require.NoError(c.t, err, "%s %s", req.Method, req.URL.Path)
 	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		c.t.Fatalf("%s %s: read body: %v", req.Method, req.URL.Path, err)
-	}
+	require.NoError(c.t, err, "%s %s: read body", req.Method, req.URL.Path)
 	return resp, string(b)
 }
 
 func (c *client) get(path string) (*http.Response, string) {
 	c.t.Helper()
 	req, err := http.NewRequest(http.MethodGet, c.e.srv.URL+path, nil)
-	if err != nil {
-		c.t.Fatal(err)
-	}
+	require.NoError(c.t, err)
 	return c.do(req)
 }
 
@@ -99,9 +92,7 @@ func (c *client) get(path string) (*http.Response, string) {
 func (c *client) getHTMX(path string) (*http.Response, string) {
 	c.t.Helper()
 	req, err := http.NewRequest(http.MethodGet, c.e.srv.URL+path, nil)
-	if err != nil {
-		c.t.Fatal(err)
-	}
+	require.NoError(c.t, err)
 	req.Header.Set("HX-Request", "true")
 	return c.do(req)
 }
@@ -109,9 +100,7 @@ func (c *client) getHTMX(path string) (*http.Response, string) {
 func (c *client) post(path string, form url.Values) (*http.Response, string) {
 	c.t.Helper()
 	req, err := http.NewRequest(http.MethodPost, c.e.srv.URL+path, strings.NewReader(form.Encode()))
-	if err != nil {
-		c.t.Fatal(err)
-	}
+	require.NoError(c.t, err)
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	return c.do(req)
 }
@@ -121,9 +110,7 @@ var csrfField = regexp.MustCompile(`name="csrf" value="([^"]+)"`)
 func csrfIn(t *testing.T, body string) string {
 	t.Helper()
 	m := csrfField.FindStringSubmatch(body)
-	if m == nil {
-		t.Fatalf("no csrf field in page:\n%s", body)
-	}
+	require.NotNil(t, m, "no csrf field in page:\n%s", body)
 	return m[1]
 }
 
@@ -132,25 +119,20 @@ func csrfIn(t *testing.T, body string) string {
 func (c *client) signIn(token string) (*http.Response, string) {
 	c.t.Helper()
 	resp, body := c.get("/ui/login")
-	if resp.StatusCode != http.StatusOK {
-		c.t.Fatalf("GET /ui/login: %d", resp.StatusCode)
-	}
+	require.Equal(c.t, http.StatusOK, resp.StatusCode, "GET /ui/login")
 	return c.post("/ui/login", url.Values{"csrf": {csrfIn(c.t, body)}, "token": {token}})
 }
 
 func (c *client) mustSignIn() {
 	c.t.Helper()
 	resp, body := c.signIn(adminToken)
-	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/ui/" {
-		c.t.Fatalf("sign-in: %d %q\n%s", resp.StatusCode, resp.Header.Get("Location"), body)
-	}
+	require.Equal(c.t, http.StatusSeeOther, resp.StatusCode, "sign-in:\n%s", body)
+	require.Equal(c.t, "/ui/", resp.Header.Get("Location"), "sign-in:\n%s", body)
 }
 
 func (c *client) uiURL() *url.URL {
 	u, err := url.Parse(c.e.srv.URL + "/ui/")
-	if err != nil {
-		c.t.Fatal(err)
-	}
+	require.NoError(c.t, err)
 	return u
 }
 
@@ -179,20 +161,14 @@ func findCookie(resp *http.Response, name string) *http.Cookie {
 // wantRedirectToLogin fails unless resp sends the browser to the sign-in form.
 func wantRedirectToLogin(t *testing.T, resp *http.Response) {
 	t.Helper()
-	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/ui/login" {
-		t.Fatalf("got %d Location %q, want 303 to /ui/login", resp.StatusCode, resp.Header.Get("Location"))
-	}
+	require.Equal(t, http.StatusSeeOther, resp.StatusCode, "want 303 to /ui/login")
+	require.Equal(t, "/ui/login", resp.Header.Get("Location"), "want 303 to /ui/login")
 }
 
 func wantContains(t *testing.T, body string, wants ...string) {
 	t.Helper()
 	for _, w := range wants {
-		if !strings.Contains(body, w) {
-			t.Errorf("page lacks %q", w)
-		}
-	}
-	if t.Failed() {
-		t.Logf("page:\n%s", body)
+		assert.Contains(t, body, w, "page lacks %q", w)
 	}
 }
 

@@ -12,6 +12,8 @@ import (
 
 	"github.com/licmesh/licmesh/mesh/wire/licmeshv1"
 	"github.com/licmesh/licmesh/node/dashboard"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 // licenseAdder stands in for the master's AddLicense: it accepts texts
@@ -68,19 +70,14 @@ func TestLicensesPageShowsColumns(t *testing.T) {
 	)
 	// Clients: designer's leases come from col-01 (twice) and col-02.
 	row := regexp.MustCompile(`(?s)LIC-2026-0007.*?<td class="num">(\d+)</td>`).FindStringSubmatch(body)
-	if row == nil || row[1] != "2" {
-		t.Errorf("LIC-2026-0007 clients = %v, want 2", row)
+	if assert.NotNil(t, row, "LIC-2026-0007 clients") {
+		assert.Equal(t, "2", row[1], "LIC-2026-0007 clients")
 	}
-	if strings.Index(body, "LIC-2020-0001") > strings.Index(body, "LIC-2026-0007") {
-		t.Error("licenses not in ID order")
-	}
+	assert.LessOrEqual(t, strings.Index(body, "LIC-2020-0001"), strings.Index(body, "LIC-2026-0007"), "licenses not in ID order")
 	// Without an AddLicense callback there is no paste box.
-	if strings.Contains(body, "<textarea") {
-		t.Error("the paste box shows without Config.AddLicense")
-	}
-	if resp, _ := c.post("/ui/licenses", url.Values{"csrf": {csrfIn(t, body)}, "license": {"x"}}); resp.StatusCode == http.StatusOK {
-		t.Error("POST /ui/licenses accepted without Config.AddLicense")
-	}
+	assert.NotContains(t, body, "<textarea", "the paste box shows without Config.AddLicense")
+	resp, _ := c.post("/ui/licenses", url.Values{"csrf": {csrfIn(t, body)}, "license": {"x"}})
+	assert.NotEqual(t, http.StatusOK, resp.StatusCode, "POST /ui/licenses accepted without Config.AddLicense")
 }
 
 func TestLicensesClientsAreBoundedByLeaseLimit(t *testing.T) {
@@ -95,21 +92,18 @@ func TestLicensesFragmentIsThePagesBlock(t *testing.T) {
 	e, c := signedIn(t)
 	full := mustGet(t, c, "/ui/licenses")
 	resp, part := c.getHTMX("/ui/fragments/licenses")
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("fragment: %d", resp.StatusCode)
-	}
-	if strings.Contains(part, "<nav") || strings.Contains(part, "license-alerts") || !strings.Contains(full, strings.TrimSpace(part)) {
-		t.Fatalf("the fragment is not the page's live block:\n%s", part)
-	}
+	require.Equal(t, http.StatusOK, resp.StatusCode, "fragment")
+	require.NotContains(t, part, "<nav", "the fragment is not the page's live block")
+	require.NotContains(t, part, "license-alerts", "the fragment is not the page's live block")
+	require.Contains(t, full, strings.TrimSpace(part), "the fragment is not the page's live block")
 	wantContains(t, part, `hx-get="/ui/fragments/licenses"`, `hx-trigger="every 2s"`)
 	e.src.editLicenses(func(r *licmeshv1.ListLicensesResponse) { r.Licenses[0].Status = "in_grace" })
 	_, part = c.getHTMX("/ui/fragments/licenses")
 	wantContains(t, part, `<span class="status soon">in grace</span>`)
 	e.src.setErr(errors.New("node: not leader"))
 	resp, part = c.getHTMX("/ui/fragments/licenses")
-	if resp.StatusCode != http.StatusServiceUnavailable || !strings.Contains(part, "could not load the licenses: node: not leader") {
-		t.Fatalf("source error: %d\n%s", resp.StatusCode, part)
-	}
+	require.Equal(t, http.StatusServiceUnavailable, resp.StatusCode, "source error:\n%s", part)
+	require.Contains(t, part, "could not load the licenses: node: not leader", "source error")
 }
 
 func TestLicenseAlertsOnEveryPage(t *testing.T) {
@@ -122,17 +116,13 @@ func TestLicenseAlertsOnEveryPage(t *testing.T) {
 		wantContains(t, body, `<div id="license-alerts">`,
 			`<p class="banner alert" role="alert">License LIC-2025-0001 (BPM Legacy) expired.</p>`,
 			`<p class="banner alert" role="alert">License LIC-2026-0003 (BPM Runtime) expires in 12 days.</p>`)
-		if strings.Contains(body, "LIC-2026-0007 (") || strings.Contains(body, "LIC-2020-0001 (") {
-			t.Errorf("%s alerts about a license far from expiry", p)
-		}
-		if strings.Contains(body, "clock is more than 24 h") {
-			t.Errorf("%s shows the tamper alert", p)
-		}
+		assert.NotContains(t, body, "LIC-2026-0007 (", "%s alerts about a license far from expiry", p)
+		assert.NotContains(t, body, "LIC-2020-0001 (", "%s alerts about a license far from expiry", p)
+		assert.NotContains(t, body, "clock is more than 24 h", "%s shows the tamper alert", p)
 	}
 	// Fragments do not repeat the alerts.
-	if _, part := c.getHTMX("/ui/fragments/cluster"); strings.Contains(part, "license-alerts") {
-		t.Error("a fragment carries the alerts")
-	}
+	_, part := c.getHTMX("/ui/fragments/cluster")
+	assert.NotContains(t, part, "license-alerts", "a fragment carries the alerts")
 	e.src.editLicenses(func(r *licmeshv1.ListLicensesResponse) {
 		r.Tampered = true
 		r.Licenses[0].Status = "in_grace"
@@ -149,9 +139,7 @@ func TestLicenseAlertsOnEveryPage(t *testing.T) {
 		"License LIC-2026-0003 (BPM Runtime) expires in 1 day.")
 	// The sign-in form shows no alerts to strangers.
 	_, login := e.newClient().get("/ui/login")
-	if strings.Contains(login, "license-alerts") {
-		t.Error("the sign-in form shows license alerts")
-	}
+	assert.NotContains(t, login, "license-alerts", "the sign-in form shows license alerts")
 }
 
 func TestPasteLicenseSucceeds(t *testing.T) {
@@ -160,16 +148,10 @@ func TestPasteLicenseSucceeds(t *testing.T) {
 	wantContains(t, page, `<textarea id="license-text" name="license"`, `action="/ui/licenses"`)
 	text := "-----BEGIN LICMESH LICENSE-----\nabc\n-----END LICMESH LICENSE-----\n"
 	resp, body := c.post("/ui/licenses", url.Values{"csrf": {csrfIn(t, page)}, "license": {text}})
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("status %d\n%s", resp.StatusCode, body)
-	}
+	require.Equal(t, http.StatusOK, resp.StatusCode, "status\n%s", body)
 	wantContains(t, body, `<p class="notice" role="status">Added license LIC-2026-0042 (BPM Studio).</p>`, `id="licenses"`)
-	if strings.Contains(body, "abc\n-----END") {
-		t.Error("the textarea kept an accepted license")
-	}
-	if a.got[0] != text {
-		t.Errorf("AddLicense got %q", a.got[0])
-	}
+	assert.NotContains(t, body, "abc\n-----END", "the textarea kept an accepted license")
+	assert.Equal(t, text, a.got[0], "AddLicense got")
 }
 
 func TestPasteLicenseRefusedKeepsText(t *testing.T) {
@@ -177,41 +159,33 @@ func TestPasteLicenseRefusedKeepsText(t *testing.T) {
 	page := mustGet(t, c, "/ui/licenses")
 	text := "not a <license>"
 	resp, body := c.post("/ui/licenses", url.Values{"csrf": {csrfIn(t, page)}, "license": {text}})
-	if resp.StatusCode != http.StatusUnprocessableEntity {
-		t.Fatalf("status %d, want 422", resp.StatusCode)
-	}
+	require.Equal(t, http.StatusUnprocessableEntity, resp.StatusCode, "status")
 	wantContains(t, body,
 		`<p class="banner" role="alert" id="license-problem">license: signature does not verify with key &#34;k1&#34;; is this license for another vendor?</p>`,
 		`required>not a &lt;license&gt;</textarea>`,
 		`id="licenses"`, `<div id="license-alerts">`)
 	resp, body = c.post("/ui/licenses", url.Values{"csrf": {csrfIn(t, page)}, "license": {"  \n"}})
-	if resp.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(body, "Paste a license to add it.") {
-		t.Errorf("empty paste: %d", resp.StatusCode)
-	}
+	assert.Equal(t, http.StatusUnprocessableEntity, resp.StatusCode, "empty paste")
+	assert.Contains(t, body, "Paste a license to add it.", "empty paste")
 }
 
 func TestPasteLicenseNeedsCSRFAndSession(t *testing.T) {
 	e, c, a := signedInWithAdder(t)
 	lic := "-----BEGIN LICMESH LICENSE-----"
-	if resp, _ := c.post("/ui/licenses", url.Values{"license": {lic}}); resp.StatusCode != http.StatusForbidden {
-		t.Errorf("no csrf: %d, want 403", resp.StatusCode)
-	}
-	if resp, _ := c.post("/ui/licenses", url.Values{"csrf": {"forged"}, "license": {lic}}); resp.StatusCode != http.StatusForbidden {
-		t.Errorf("forged csrf: %d, want 403", resp.StatusCode)
-	}
+	resp, _ := c.post("/ui/licenses", url.Values{"license": {lic}})
+	assert.Equal(t, http.StatusForbidden, resp.StatusCode, "no csrf")
+	resp, _ = c.post("/ui/licenses", url.Values{"csrf": {"forged"}, "license": {lic}})
+	assert.Equal(t, http.StatusForbidden, resp.StatusCode, "forged csrf")
 	// Another browser's token does not fit this session.
 	other := e.newClient()
 	other.mustSignIn()
 	tok := csrfIn(t, mustGet(t, other, "/ui/licenses"))
-	if resp, _ := c.post("/ui/licenses", url.Values{"csrf": {tok}, "license": {lic}}); resp.StatusCode != http.StatusForbidden {
-		t.Errorf("another session's csrf: %d, want 403", resp.StatusCode)
-	}
+	resp, _ = c.post("/ui/licenses", url.Values{"csrf": {tok}, "license": {lic}})
+	assert.Equal(t, http.StatusForbidden, resp.StatusCode, "another session's csrf")
 	anon := e.newClient()
-	resp, _ := anon.post("/ui/licenses", url.Values{"csrf": {tok}, "license": {lic}})
+	resp, _ = anon.post("/ui/licenses", url.Values{"csrf": {tok}, "license": {lic}})
 	wantRedirectToLogin(t, resp)
-	if n := a.calls(); n != 0 {
-		t.Errorf("AddLicense called %d times", n)
-	}
+	assert.Zero(t, a.calls(), "AddLicense calls")
 }
 
 func TestPasteLicenseBodyIsBounded(t *testing.T) {
@@ -219,15 +193,10 @@ func TestPasteLicenseBodyIsBounded(t *testing.T) {
 	tok := csrfIn(t, mustGet(t, c, "/ui/licenses"))
 	big := "-----BEGIN LICMESH LICENSE-----" + strings.Repeat("A", 300<<10)
 	resp, _ := c.post("/ui/licenses", url.Values{"csrf": {tok}, "license": {big}})
-	if resp.StatusCode != http.StatusRequestEntityTooLarge {
-		t.Errorf("300 KiB license: %d, want 413", resp.StatusCode)
-	}
-	if n := a.calls(); n != 0 {
-		t.Errorf("AddLicense called %d times", n)
-	}
+	assert.Equal(t, http.StatusRequestEntityTooLarge, resp.StatusCode, "300 KiB license")
+	assert.Zero(t, a.calls(), "AddLicense calls")
 	// Just under the bound is fine.
 	ok := "-----BEGIN LICMESH LICENSE-----" + strings.Repeat("A", 200<<10)
-	if resp, body := c.post("/ui/licenses", url.Values{"csrf": {tok}, "license": {ok}}); resp.StatusCode != http.StatusOK {
-		t.Errorf("200 KiB license: %d\n%.300s", resp.StatusCode, body)
-	}
+	resp, body := c.post("/ui/licenses", url.Values{"csrf": {tok}, "license": {ok}})
+	assert.Equal(t, http.StatusOK, resp.StatusCode, "200 KiB license\n%.300s", body)
 }

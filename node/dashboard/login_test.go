@@ -10,74 +10,56 @@ import (
 	"time"
 
 	"github.com/licmesh/licmesh/node/dashboard"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 func TestLoginWrongTokenIs401WithoutCookie(t *testing.T) {
 	e := newTestEnv(t)
 	c := e.newClient()
 	resp, body := c.signIn("lmt1.adm-42.not-the-secret")
-	if resp.StatusCode != http.StatusUnauthorized {
-		t.Fatalf("status %d, want 401", resp.StatusCode)
-	}
-	if !strings.Contains(strings.ToLower(body), "that admin token was refused") {
-		t.Errorf("page does not say the token was refused:\n%s", body)
-	}
-	if !strings.Contains(body, `name="token"`) {
-		t.Errorf("the form is not shown again")
-	}
-	if ck := findCookie(resp, "licmesh_session"); ck != nil {
-		t.Errorf("a refused sign-in set a session cookie: %v", ck)
-	}
-	if r, _ := c.get("/ui/"); r.StatusCode != http.StatusSeeOther {
-		t.Errorf("after a refused sign-in GET /ui/ = %d, want a redirect", r.StatusCode)
-	}
+	require.Equal(t, http.StatusUnauthorized, resp.StatusCode, "status")
+	assert.Contains(t, strings.ToLower(body), "that admin token was refused", "page does not say the token was refused")
+	assert.Contains(t, body, `name="token"`, "the form is not shown again")
+	assert.Nil(t, findCookie(resp, "licmesh_session"), "a refused sign-in set a session cookie")
+	r, _ := c.get("/ui/")
+	assert.Equal(t, http.StatusSeeOther, r.StatusCode, "after a refused sign-in GET /ui/, want a redirect")
 }
 
 func TestLoginEmptyTokenIsRefused(t *testing.T) {
 	e := newTestEnv(t)
 	resp, body := e.newClient().signIn("   ")
-	if resp.StatusCode != http.StatusBadRequest || !strings.Contains(body, "Paste an admin token") {
-		t.Fatalf("status %d, want 400 asking for a token:\n%s", resp.StatusCode, body)
-	}
+	require.Equal(t, http.StatusBadRequest, resp.StatusCode, "want 400 asking for a token:\n%s", body)
+	require.Contains(t, body, "Paste an admin token", "want 400 asking for a token")
 }
 
 func TestLoginGoodTokenSetsSessionCookie(t *testing.T) {
 	e := newTestEnv(t)
 	c := e.newClient()
 	resp, _ := c.signIn(adminToken)
-	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/ui/" {
-		t.Fatalf("got %d to %q, want 303 to /ui/", resp.StatusCode, resp.Header.Get("Location"))
-	}
+	require.Equal(t, http.StatusSeeOther, resp.StatusCode, "want 303 to /ui/")
+	require.Equal(t, "/ui/", resp.Header.Get("Location"), "want 303 to /ui/")
 	ck := findCookie(resp, "licmesh_session")
-	if ck == nil {
-		t.Fatal("no session cookie")
-	}
-	if !ck.HttpOnly || !ck.Secure || ck.SameSite != http.SameSiteStrictMode || ck.Path != "/ui" {
-		t.Errorf("cookie attributes: HttpOnly=%v Secure=%v SameSite=%v Path=%q; want true true Strict /ui",
-			ck.HttpOnly, ck.Secure, ck.SameSite, ck.Path)
-	}
-	if ck.MaxAge != int((12 * time.Hour).Seconds()) {
-		t.Errorf("cookie Max-Age %d, want 12h", ck.MaxAge)
-	}
+	require.NotNil(t, ck, "no session cookie")
+	assert.True(t, ck.HttpOnly, "cookie HttpOnly")
+	assert.True(t, ck.Secure, "cookie Secure")
+	assert.Equal(t, http.SameSiteStrictMode, ck.SameSite, "cookie SameSite")
+	assert.Equal(t, "/ui", ck.Path, "cookie Path")
+	assert.Equal(t, int((12 * time.Hour).Seconds()), ck.MaxAge, "cookie Max-Age, want 12h")
 	payload, _, _ := strings.Cut(ck.Value, ".")
 	decoded, _ := base64.RawURLEncoding.DecodeString(payload)
 	for _, v := range []string{ck.Value, string(decoded)} {
-		if strings.Contains(v, adminToken) || strings.Contains(v, "0123456789abcdef") {
-			t.Fatalf("the session cookie carries the admin token")
-		}
+		require.NotContains(t, v, adminToken, "the session cookie carries the admin token")
+		require.NotContains(t, v, "0123456789abcdef", "the session cookie carries the admin token")
 	}
-	if !strings.Contains(string(decoded), "adm-42") {
-		t.Errorf("the session does not carry the principal: %s", decoded)
-	}
+	assert.Contains(t, string(decoded), "adm-42", "the session does not carry the principal")
 	resp, body := c.get("/ui/")
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("GET /ui/ after sign-in: %d", resp.StatusCode)
-	}
+	require.Equal(t, http.StatusOK, resp.StatusCode, "GET /ui/ after sign-in")
 	wantContains(t, body, "clu-7f3a9c", "adm-42", "Sign out")
 	// A signed-in browser asking for the form goes to the cluster page.
-	if resp, _ := c.get("/ui/login"); resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/ui/" {
-		t.Errorf("GET /ui/login when signed in: %d to %q", resp.StatusCode, resp.Header.Get("Location"))
-	}
+	resp, _ = c.get("/ui/login")
+	assert.Equal(t, http.StatusSeeOther, resp.StatusCode, "GET /ui/login when signed in")
+	assert.Equal(t, "/ui/", resp.Header.Get("Location"), "GET /ui/login when signed in")
 }
 
 func TestLoginNeedsTheFormsCSRFToken(t *testing.T) {
@@ -85,25 +67,20 @@ func TestLoginNeedsTheFormsCSRFToken(t *testing.T) {
 	c := e.newClient()
 	// A cross-site POST: no sign-in ticket cookie, no form token.
 	resp, body := c.post("/ui/login", url.Values{"token": {adminToken}})
-	if resp.StatusCode != http.StatusForbidden || findCookie(resp, "licmesh_session") != nil {
-		t.Fatalf("POST without the form: %d, session cookie %v", resp.StatusCode, findCookie(resp, "licmesh_session"))
-	}
+	require.Equal(t, http.StatusForbidden, resp.StatusCode, "POST without the form")
+	require.Nil(t, findCookie(resp, "licmesh_session"), "POST without the form set a session cookie")
 	wantContains(t, body, "did not come from this dashboard")
 	// The ticket cookie of this browser with a token from another's form.
 	other := e.newClient()
 	_, otherForm := other.get("/ui/login")
 	c.get("/ui/login")
 	resp, _ = c.post("/ui/login", url.Values{"token": {adminToken}, "csrf": {csrfIn(t, otherForm)}})
-	if resp.StatusCode != http.StatusForbidden {
-		t.Fatalf("POST with another browser's form token: %d, want 403", resp.StatusCode)
-	}
+	require.Equal(t, http.StatusForbidden, resp.StatusCode, "POST with another browser's form token")
 	// A form left open past its ticket's life.
 	_, form := c.get("/ui/login")
 	e.clock.Advance(31 * time.Minute)
 	resp, _ = c.post("/ui/login", url.Values{"token": {adminToken}, "csrf": {csrfIn(t, form)}})
-	if resp.StatusCode != http.StatusForbidden {
-		t.Fatalf("POST of an expired form: %d, want 403", resp.StatusCode)
-	}
+	require.Equal(t, http.StatusForbidden, resp.StatusCode, "POST of an expired form")
 }
 
 func TestUnauthenticatedRequestsGoToLogin(t *testing.T) {
@@ -112,23 +89,18 @@ func TestUnauthenticatedRequestsGoToLogin(t *testing.T) {
 	for _, p := range []string{"/ui/", "/ui/collectors", "/ui/pools", "/ui/pools/designer"} {
 		resp, body := c.get(p)
 		wantRedirectToLogin(t, resp)
-		if strings.Contains(body, "clu-7f3a9c") || strings.Contains(body, "alice") {
-			t.Errorf("GET %s leaked data to an anonymous browser", p)
-		}
+		assert.NotContains(t, body, "clu-7f3a9c", "GET %s leaked data to an anonymous browser", p)
+		assert.NotContains(t, body, "alice", "GET %s leaked data to an anonymous browser", p)
 	}
 	resp, _ := c.get("/ui")
-	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/ui/" {
-		t.Errorf("GET /ui: %d to %q", resp.StatusCode, resp.Header.Get("Location"))
-	}
+	assert.Equal(t, http.StatusSeeOther, resp.StatusCode, "GET /ui")
+	assert.Equal(t, "/ui/", resp.Header.Get("Location"), "GET /ui")
 	// htmx polling gets told where to go rather than a sign-in form to swap in.
 	for _, p := range []string{"/ui/fragments/cluster", "/ui/fragments/pools", "/ui/fragments/pools/designer"} {
 		resp, body := c.getHTMX(p)
-		if resp.StatusCode != http.StatusUnauthorized || resp.Header.Get("HX-Redirect") != "/ui/login" {
-			t.Errorf("GET %s: %d HX-Redirect %q, want 401 to /ui/login", p, resp.StatusCode, resp.Header.Get("HX-Redirect"))
-		}
-		if strings.Contains(body, "designer") {
-			t.Errorf("GET %s leaked data", p)
-		}
+		assert.Equal(t, http.StatusUnauthorized, resp.StatusCode, "GET %s, want 401 to /ui/login", p)
+		assert.Equal(t, "/ui/login", resp.Header.Get("HX-Redirect"), "GET %s, want 401 to /ui/login", p)
+		assert.NotContains(t, body, "designer", "GET %s leaked data", p)
 	}
 }
 
@@ -139,9 +111,7 @@ func TestTamperedSessionCookieIsRejected(t *testing.T) {
 	good := c.cookie("licmesh_session").Value
 	payload, sig, _ := strings.Cut(good, ".")
 	decoded, err := base64.RawURLEncoding.DecodeString(payload)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	promoted := strings.Replace(string(decoded), `"adm-42"`, `"root"`, 1)
 	flipped := []byte(sig)
 	flipped[3] ^= 1
@@ -157,15 +127,12 @@ func TestTamperedSessionCookieIsRejected(t *testing.T) {
 			c.setCookie("licmesh_session", v)
 			resp, body := c.get("/ui/")
 			wantRedirectToLogin(t, resp)
-			if strings.Contains(body, "clu-7f3a9c") {
-				t.Error("a tampered cookie saw the cluster page")
-			}
+			assert.NotContains(t, body, "clu-7f3a9c", "a tampered cookie saw the cluster page")
 		})
 	}
 	c.setCookie("licmesh_session", good)
-	if resp, _ := c.get("/ui/"); resp.StatusCode != http.StatusOK {
-		t.Fatalf("the untouched cookie no longer works: %d", resp.StatusCode)
-	}
+	resp, _ := c.get("/ui/")
+	require.Equal(t, http.StatusOK, resp.StatusCode, "the untouched cookie no longer works")
 }
 
 func TestSessionFromAnotherKeyIsRejected(t *testing.T) {
@@ -184,19 +151,17 @@ func TestExpiredSessionRedirectsToLogin(t *testing.T) {
 	c := e.newClient()
 	c.mustSignIn()
 	e.clock.Advance(12*time.Hour - time.Second)
-	if resp, _ := c.get("/ui/pools"); resp.StatusCode != http.StatusOK {
-		t.Fatalf("a second before expiry: %d, want 200", resp.StatusCode)
-	}
-	e.clock.Advance(time.Second)
 	resp, _ := c.get("/ui/pools")
+	require.Equal(t, http.StatusOK, resp.StatusCode, "a second before expiry")
+	e.clock.Advance(time.Second)
+	resp, _ = c.get("/ui/pools")
 	wantRedirectToLogin(t, resp)
-	if ck := findCookie(resp, "licmesh_session"); ck == nil || ck.MaxAge >= 0 {
-		t.Errorf("the expired cookie was not cleared: %v", ck)
+	if ck := findCookie(resp, "licmesh_session"); assert.NotNil(t, ck, "the expired cookie was not cleared") {
+		assert.Negative(t, ck.MaxAge, "the expired cookie was not cleared: %v", ck)
 	}
 	resp, _ = c.getHTMX("/ui/fragments/pools")
-	if resp.StatusCode != http.StatusUnauthorized || resp.Header.Get("HX-Redirect") != "/ui/login" {
-		t.Errorf("polling an expired session: %d HX-Redirect %q", resp.StatusCode, resp.Header.Get("HX-Redirect"))
-	}
+	assert.Equal(t, http.StatusUnauthorized, resp.StatusCode, "polling an expired session")
+	assert.Equal(t, "/ui/login", resp.Header.Get("HX-Redirect"), "polling an expired session")
 }
 
 func TestLogoutNeedsCSRFToken(t *testing.T) {
@@ -213,29 +178,22 @@ func TestLogoutNeedsCSRFToken(t *testing.T) {
 		"another session's token": {"csrf": {csrfIn(t, otherPage)}},
 	} {
 		resp, body := c.post("/ui/logout", form)
-		if resp.StatusCode != http.StatusForbidden {
-			t.Fatalf("%s: logout %d, want 403", name, resp.StatusCode)
-		}
-		if !strings.Contains(body, "CSRF") {
-			t.Errorf("%s: the refusal does not say why: %s", name, body)
-		}
-		if resp, _ := c.get("/ui/"); resp.StatusCode != http.StatusOK {
-			t.Fatalf("%s: the session ended anyway: %d", name, resp.StatusCode)
-		}
+		require.Equal(t, http.StatusForbidden, resp.StatusCode, "%s: logout", name)
+		assert.Contains(t, body, "CSRF", "%s: the refusal does not say why", name)
+		resp, _ = c.get("/ui/")
+		require.Equal(t, http.StatusOK, resp.StatusCode, "%s: the session ended anyway", name)
 	}
-	if resp, _ := c.get("/ui/logout"); resp.StatusCode == http.StatusSeeOther || resp.StatusCode == http.StatusOK {
-		t.Fatalf("GET /ui/logout answered %d; logout must be a POST", resp.StatusCode)
-	}
+	resp, _ := c.get("/ui/logout")
+	require.NotContains(t, []int{http.StatusSeeOther, http.StatusOK}, resp.StatusCode, "GET /ui/logout answered %d; logout must be a POST", resp.StatusCode)
 
 	_, page := c.get("/ui/")
-	resp, _ := c.post("/ui/logout", url.Values{"csrf": {csrfIn(t, page)}})
+	resp, _ = c.post("/ui/logout", url.Values{"csrf": {csrfIn(t, page)}})
 	wantRedirectToLogin(t, resp)
-	if ck := findCookie(resp, "licmesh_session"); ck == nil || ck.MaxAge >= 0 {
-		t.Fatalf("logout did not clear the cookie: %v", ck)
-	}
+	ck := findCookie(resp, "licmesh_session")
+	require.NotNil(t, ck, "logout did not clear the cookie")
+	require.Negative(t, ck.MaxAge, "logout did not clear the cookie: %v", ck)
 	resp, _ = c.get("/ui/")
 	wantRedirectToLogin(t, resp)
-	if resp, _ := other.get("/ui/"); resp.StatusCode != http.StatusOK {
-		t.Errorf("another browser's session ended too: %d", resp.StatusCode)
-	}
+	resp, _ = other.get("/ui/")
+	assert.Equal(t, http.StatusOK, resp.StatusCode, "another browser's session ended too")
 }

@@ -15,7 +15,7 @@ import (
 
 	"github.com/licmesh/licmesh/licensing/usage"
 	"github.com/licmesh/licmesh/licensing/usage/usagegrid"
-	"github.com/licmesh/licmesh/mesh/wire"
+	"github.com/licmesh/licmesh/mesh/usagewire"
 	"github.com/licmesh/licmesh/mesh/wire/licmeshv1"
 )
 
@@ -82,7 +82,7 @@ func loadMonth(ctx context.Context, h *Handler, r *http.Request) (monthPage, int
 		return p, http.StatusServiceUnavailable, fmt.Errorf("could not load the months on record: %w", err)
 	}
 	for _, m := range ov.GetMonths() {
-		if _, err := wire.ParseMonth(m); err == nil {
+		if _, err := usagewire.ParseMonth(m); err == nil {
 			p.months = append(p.months, m)
 		}
 	}
@@ -93,7 +93,7 @@ func loadMonth(ctx context.Context, h *Handler, r *http.Request) (monthPage, int
 		}
 		q = p.months[0]
 	}
-	k, err := wire.ParseMonth(q)
+	k, err := usagewire.ParseMonth(q)
 	if err != nil {
 		return p, http.StatusBadRequest, err
 	}
@@ -143,7 +143,7 @@ func reportsFromWire(rs []*licmeshv1.UsageReport, zone string) ([]usage.Report, 
 	}
 	out := make([]usage.Report, 0, len(rs))
 	for _, r := range rs {
-		rep, err := wire.ReportFromWire(r)
+		rep, err := usagewire.ReportFromWire(r)
 		if err != nil {
 			return nil, nil, fmt.Errorf("installation %q: %w", r.GetInstallation(), err)
 		}
@@ -162,7 +162,7 @@ func loadMonthMetrics(ctx context.Context, h *Handler, r *http.Request) (string,
 		v.Download = h.cfg.Prefix + "/metrics.xlsx" + q
 	}
 	for _, m := range p.months {
-		k, _ := wire.ParseMonth(m)
+		k, _ := usagewire.ParseMonth(m)
 		v.Months = append(v.Months, monthOption{Value: m, Label: k.Label(), Selected: k == p.key})
 	}
 	switch {

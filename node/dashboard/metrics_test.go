@@ -11,6 +11,8 @@ import (
 	"github.com/xuri/excelize/v2"
 
 	"github.com/licmesh/licmesh/licensing/usage"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 // inOrder fails unless each of wants appears in body after the one before.
@@ -19,8 +21,7 @@ func inOrder(t *testing.T, body string, wants ...string) {
 	at := 0
 	for _, w := range wants {
 		i := strings.Index(body[at:], w)
-		if i < 0 {
-			t.Errorf("%q is missing or out of order (wanted in order: %q)", w, wants)
+		if !assert.GreaterOrEqual(t, i, 0, "%q is missing or out of order (wanted in order: %q)", w, wants) {
 			return
 		}
 		at += i + len(w)
@@ -57,9 +58,7 @@ func TestSubscriberMetricsPage(t *testing.T) {
 	)
 	// Months newest first; installations alphabetically, whatever their case.
 	inOrder(t, body, `value="2026-03"`, `value="2026-02"`, `value="2026-01"`)
-	if got := strings.Join(rowLabels(body), "|"); got != "acme-prod|Beta Corp|zeta-labs" {
-		t.Errorf("rows %s, want acme-prod|Beta Corp|zeta-labs", got)
-	}
+	assert.Equal(t, "acme-prod|Beta Corp|zeta-labs", strings.Join(rowLabels(body), "|"), "rows")
 	// Each name links to its history.
 	wantContains(t, body,
 		`<a href="/ui/metrics/history?installation=acme-prod">acme-prod</a>`,
@@ -67,9 +66,8 @@ func TestSubscriberMetricsPage(t *testing.T) {
 	)
 	// March is open: its row and status say so.
 	inOrder(t, body, ">zeta-labs</a>", `<td class="num">31</td>`, `<td class="num">13</td>`, `<td class="status open">open</td>`)
-	if regexp.MustCompile(`<script>|<script [^>]*>[^<]|\son[a-z]+=|style="|<style`).MatchString(body) {
-		t.Errorf("the page has inline script or style, which the CSP would block")
-	}
+	assert.NotRegexp(t, regexp.MustCompile(`<script>|<script [^>]*>[^<]|\son[a-z]+=|style="|<style`), body,
+		"the page has inline script or style, which the CSP would block")
 }
 
 func TestSubscriberMetricsOfAChosenMonth(t *testing.T) {
@@ -83,15 +81,9 @@ func TestSubscriberMetricsOfAChosenMonth(t *testing.T) {
 		`<a href="/ui/metrics/history?installation=a%26b&#43;%3Cx%3E">a&amp;b &lt;x&gt;</a>`,
 		`<td>2026-02-15 09:30</td>`, `<td class="status closed">closed</td>`,
 	)
-	if strings.Contains(body, "<x>") {
-		t.Error("an installation name was rendered as HTML")
-	}
-	if got := strings.Join(rowLabels(body), "|"); got != "a&amp;b &lt;x&gt;|acme-prod|Beta Corp" {
-		t.Errorf("rows %s", got)
-	}
-	if n := strings.Count(body, " selected>"); n != 1 {
-		t.Errorf("%d months selected, want 1", n)
-	}
+	assert.NotContains(t, body, "<x>", "an installation name was rendered as HTML")
+	assert.Equal(t, "a&amp;b &lt;x&gt;|acme-prod|Beta Corp", strings.Join(rowLabels(body), "|"), "rows")
+	assert.Equal(t, 1, strings.Count(body, " selected>"), "months selected")
 
 	// A month with no data is still offered, in its place, and says so.
 	body = mustGet(t, c, "/ui/metrics?month=2025-06")
@@ -111,14 +103,10 @@ func TestMetricsHistoryPage(t *testing.T) {
 		`<td class="late">2 users late</td>`,
 		`aria-current="page">Metrics</a>`,
 	)
-	if got := strings.Join(rowLabels(body), "|"); got != "Mar 2026|Feb 2026|Jan 2026" {
-		t.Errorf("rows %s, want newest first", got)
-	}
+	assert.Equal(t, "Mar 2026|Feb 2026|Jan 2026", strings.Join(rowLabels(body), "|"), "rows, want newest first")
 	// Seed 004: there is nothing to click in the grid.
 	table := body[strings.Index(body, `<table id="metrics"`):strings.Index(body, "</table>")]
-	if strings.Contains(table, "<a ") {
-		t.Errorf("the history grid has links:\n%s", table)
-	}
+	assert.NotContains(t, table, "<a ", "the history grid has links")
 	inOrder(t, body, ">Jan 2026<", `<td class="num">4</td>`, `<td class="num">11</td>`, "<td>2026-01-15 09:30</td>",
 		`<td class="num">600</td>`, `<td class="status closed">closed</td>`, `<td class="late">2 users late</td>`)
 }
@@ -137,9 +125,8 @@ func TestMetricsPagesRefuseBadInput(t *testing.T) {
 		"/ui/metrics/history.xlsx?installation=who": {http.StatusNotFound, `no usage is on record for installation "who"`},
 	} {
 		resp, body := c.get(path)
-		if resp.StatusCode != want.status || !strings.Contains(body, want.text) {
-			t.Errorf("GET %s: %d, want %d and %q:\n%s", path, resp.StatusCode, want.status, want.text, body)
-		}
+		assert.Equal(t, want.status, resp.StatusCode, "GET %s:\n%s", path, body)
+		assert.Contains(t, body, want.text, "GET %s", path)
 	}
 }
 
@@ -148,12 +135,11 @@ func TestMetricsWithNoUsageYet(t *testing.T) {
 	e.src.editUsage(func([]usage.Report) []usage.Report { return nil })
 	body := mustGet(t, c, "/ui/metrics")
 	wantContains(t, body, `<p class="empty" id="metrics-empty">No usage has been reported yet.</p>`)
-	if strings.Contains(body, "Download Excel") || strings.Contains(body, "<select") {
-		t.Errorf("an empty page offers a download or months:\n%s", body)
-	}
-	if resp, body := c.get("/ui/metrics.xlsx"); resp.StatusCode != http.StatusNotFound || !strings.Contains(body, "no usage has been reported yet") {
-		t.Errorf("download with no usage: %d %q", resp.StatusCode, body)
-	}
+	assert.NotContains(t, body, "Download Excel", "an empty page offers a download")
+	assert.NotContains(t, body, "<select", "an empty page offers months")
+	resp, body := c.get("/ui/metrics.xlsx")
+	assert.Equal(t, http.StatusNotFound, resp.StatusCode, "download with no usage: %q", body)
+	assert.Contains(t, body, "no usage has been reported yet", "download with no usage")
 }
 
 func TestMetricsSourceErrors(t *testing.T) {
@@ -162,14 +148,13 @@ func TestMetricsSourceErrors(t *testing.T) {
 	for _, p := range []string{"/ui/metrics", "/ui/metrics/history?installation=acme-prod",
 		"/ui/fragments/metrics?month=2026-03", "/ui/fragments/metrics/history?installation=acme-prod"} {
 		resp, body := c.get(p)
-		if resp.StatusCode != http.StatusServiceUnavailable || !strings.Contains(body, `<p class="banner" role="alert">could not load`) ||
-			!strings.Contains(body, "node: not leader") || !strings.Contains(body, `hx-trigger="every 30s"`) {
-			t.Errorf("GET %s: %d\n%s", p, resp.StatusCode, body)
-		}
+		assert.Equal(t, http.StatusServiceUnavailable, resp.StatusCode, "GET %s:\n%s", p, body)
+		assert.Contains(t, body, `<p class="banner" role="alert">could not load`, "GET %s", p)
+		assert.Contains(t, body, "node: not leader", "GET %s", p)
+		assert.Contains(t, body, `hx-trigger="every 30s"`, "GET %s", p)
 	}
-	if resp, _ := c.get("/ui/metrics.xlsx?month=2026-03"); resp.StatusCode != http.StatusServiceUnavailable {
-		t.Errorf("download while the Source fails: %d", resp.StatusCode)
-	}
+	resp, _ := c.get("/ui/metrics.xlsx?month=2026-03")
+	assert.Equal(t, http.StatusServiceUnavailable, resp.StatusCode, "download while the Source fails")
 }
 
 func TestMetricsFragmentsAreThePagesBlocks(t *testing.T) {
@@ -180,12 +165,9 @@ func TestMetricsFragmentsAreThePagesBlocks(t *testing.T) {
 	} {
 		full := mustGet(t, c, page)
 		resp, part := c.getHTMX(frag)
-		if resp.StatusCode != http.StatusOK || strings.Contains(part, "<html") {
-			t.Fatalf("GET %s: %d\n%s", frag, resp.StatusCode, part)
-		}
-		if !strings.Contains(full, strings.TrimSpace(part)) {
-			t.Errorf("%s is not the block of %s:\n%s", frag, page, part)
-		}
+		require.Equal(t, http.StatusOK, resp.StatusCode, "GET %s:\n%s", frag, part)
+		require.NotContains(t, part, "<html", "GET %s", frag)
+		assert.Contains(t, full, strings.TrimSpace(part), "%s is not the block of %s", frag, page)
 		wantContains(t, part, `hx-get="`+frag+`"`, `hx-trigger="every 30s"`)
 	}
 	// An open month's fragment shows its values as they are now.
@@ -205,13 +187,9 @@ func TestMetricsFragmentsAreThePagesBlocks(t *testing.T) {
 func download(t *testing.T, c *client, path string) (*http.Response, *excelize.File) {
 	t.Helper()
 	resp, body := c.get(path)
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("GET %s: %d\n%s", path, resp.StatusCode, body)
-	}
+	require.Equal(t, http.StatusOK, resp.StatusCode, "GET %s:\n%s", path, body)
 	f, err := excelize.OpenReader(bytes.NewReader([]byte(body)))
-	if err != nil {
-		t.Fatalf("GET %s is not a workbook: %v", path, err)
-	}
+	require.NoError(t, err, "GET %s is not a workbook", path)
 	t.Cleanup(func() { f.Close() })
 	return resp, f
 }
@@ -220,40 +198,31 @@ func TestMetricsDownloads(t *testing.T) {
 	_, c := signedIn(t)
 	resp, f := download(t, c, "/ui/metrics.xlsx?month=2026-02")
 	h := resp.Header
-	if got := h.Get("Content-Type"); got != "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet" {
-		t.Errorf("Content-Type %q", got)
-	}
-	if got := h.Get("Content-Disposition"); got != "attachment; filename=subscriber-metrics-2026-02.xlsx" {
-		t.Errorf("Content-Disposition %q", got)
-	}
-	if h.Get("Cache-Control") != "no-store" || h.Get("X-Content-Type-Options") != "nosniff" {
-		t.Errorf("headers %v", h)
-	}
+	assert.Equal(t, "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", h.Get("Content-Type"), "Content-Type")
+	assert.Equal(t, "attachment; filename=subscriber-metrics-2026-02.xlsx", h.Get("Content-Disposition"), "Content-Disposition")
+	assert.Equal(t, "no-store", h.Get("Cache-Control"), "headers %v", h)
+	assert.Equal(t, "nosniff", h.Get("X-Content-Type-Options"), "headers %v", h)
 	rows, err := f.GetRows("Subscriber metrics")
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	var names []string
 	for _, r := range rows {
 		names = append(names, r[0])
 	}
-	if got := strings.Join(names, "|"); got != "Installation|a&b <x>|acme-prod|Beta Corp" {
-		t.Errorf("rows %s", got)
-	}
-	if rows[0][2] != "En. staff" || rows[2][1] != "5" || rows[2][9] != "2026-02-15 09:30" || rows[2][18] != "closed" {
-		t.Errorf("acme-prod row %q under %q", rows[2], rows[0])
-	}
-	if ct, _ := f.GetCellType("Subscriber metrics", "B3"); ct == excelize.CellTypeSharedString || ct == excelize.CellTypeInlineString {
-		t.Errorf("numbers are stored as text")
-	}
+	assert.Equal(t, "Installation|a&b <x>|acme-prod|Beta Corp", strings.Join(names, "|"), "rows")
+	assert.Equal(t, "En. staff", rows[0][2], "acme-prod row %q under %q", rows[2], rows[0])
+	assert.Equal(t, "5", rows[2][1], "acme-prod row %q under %q", rows[2], rows[0])
+	assert.Equal(t, "2026-02-15 09:30", rows[2][9], "acme-prod row %q under %q", rows[2], rows[0])
+	assert.Equal(t, "closed", rows[2][18], "acme-prod row %q under %q", rows[2], rows[0])
+	ct, _ := f.GetCellType("Subscriber metrics", "B3")
+	assert.NotContains(t, []excelize.CellType{excelize.CellTypeSharedString, excelize.CellTypeInlineString}, ct, "numbers are stored as text")
 
 	resp, f = download(t, c, "/ui/metrics/history.xlsx?installation=a%26b+%3Cx%3E")
-	if got := resp.Header.Get("Content-Disposition"); got != "attachment; filename=metrics-history-a_b__x.xlsx" {
-		t.Errorf("Content-Disposition %q", got)
-	}
+	assert.Equal(t, "attachment; filename=metrics-history-a_b__x.xlsx", resp.Header.Get("Content-Disposition"), "Content-Disposition")
 	rows, err = f.GetRows("Metrics history")
-	if err != nil || len(rows) != 2 || rows[1][0] != "Feb 2026" || rows[1][1] != "41" {
-		t.Errorf("history rows %q, %v", rows, err)
+	assert.NoError(t, err, "history rows")
+	if assert.Len(t, rows, 2, "history rows %q", rows) {
+		assert.Equal(t, "Feb 2026", rows[1][0], "history rows %q", rows)
+		assert.Equal(t, "41", rows[1][1], "history rows %q", rows)
 	}
 }
 
@@ -264,12 +233,10 @@ func TestMetricsNeedSignIn(t *testing.T) {
 		"/ui/metrics.xlsx?month=2026-02", "/ui/metrics/history.xlsx?installation=acme-prod"} {
 		resp, body := c.get(p)
 		wantRedirectToLogin(t, resp)
-		if strings.Contains(body, "acme-prod") || resp.Header.Get("Content-Disposition") != "" {
-			t.Errorf("GET %s gave data to a browser that has not signed in", p)
-		}
+		assert.NotContains(t, body, "acme-prod", "GET %s gave data to a browser that has not signed in", p)
+		assert.Empty(t, resp.Header.Get("Content-Disposition"), "GET %s gave data to a browser that has not signed in", p)
 	}
 	resp, _ := c.getHTMX("/ui/fragments/metrics?month=2026-02")
-	if resp.StatusCode != http.StatusUnauthorized || resp.Header.Get("HX-Redirect") != "/ui/login" {
-		t.Errorf("fragment without a session: %d %q", resp.StatusCode, resp.Header.Get("HX-Redirect"))
-	}
+	assert.Equal(t, http.StatusUnauthorized, resp.StatusCode, "fragment without a session")
+	assert.Equal(t, "/ui/login", resp.Header.Get("HX-Redirect"), "fragment without a session")
 }

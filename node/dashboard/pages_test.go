@@ -10,6 +10,8 @@ import (
 
 	"github.com/licmesh/licmesh/mesh/wire/licmeshv1"
 	"github.com/licmesh/licmesh/node/dashboard"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 func signedIn(t *testing.T) (*testEnv, *client) {
@@ -23,9 +25,7 @@ func signedIn(t *testing.T) (*testEnv, *client) {
 func mustGet(t *testing.T, c *client, path string) string {
 	t.Helper()
 	resp, body := c.get(path)
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("GET %s: %d\n%s", path, resp.StatusCode, body)
-	}
+	require.Equal(t, http.StatusOK, resp.StatusCode, "GET %s:\n%s", path, body)
 	return body
 }
 
@@ -42,16 +42,13 @@ func TestClusterPageShowsStatusAndMasters(t *testing.T) {
 		`<nav aria-label="main">`, `aria-current="page">Cluster</a>`,
 	)
 	// The leader is marked, and only the leader.
-	if n := strings.Count(body, `<span class="badge">leader</span>`); n != 1 {
-		t.Errorf("%d leader badges, want 1", n)
-	}
-	if !regexp.MustCompile(`<tr class="leader">\s*<td class="mono">master-a <span class="badge">leader</span>`).MatchString(body) {
-		t.Errorf("master-a is not the marked leader:\n%s", body)
-	}
+	assert.Equal(t, 1, strings.Count(body, `<span class="badge">leader</span>`), "leader badges")
+	assert.Regexp(t, regexp.MustCompile(`<tr class="leader">\s*<td class="mono">master-a <span class="badge">leader</span>`), body,
+		"master-a is not the marked leader")
 	// Masters are listed in ID order.
-	if a, b, cc := strings.Index(body, ">master-a"), strings.Index(body, ">master-b"), strings.Index(body, ">master-c"); a > b || b > cc {
-		t.Errorf("masters not in order: a@%d b@%d c@%d", a, b, cc)
-	}
+	a, b, cc := strings.Index(body, ">master-a"), strings.Index(body, ">master-b"), strings.Index(body, ">master-c")
+	assert.LessOrEqual(t, a, b, "masters not in order: a@%d b@%d c@%d", a, b, cc)
+	assert.LessOrEqual(t, b, cc, "masters not in order: a@%d b@%d c@%d", a, b, cc)
 }
 
 func TestCollectorsPageShowsCollectors(t *testing.T) {
@@ -72,9 +69,7 @@ func TestPoolsPageShowsBars(t *testing.T) {
 		`<rect class="fill over" width="120"`, // soft pool past its seats
 		`<td class="num">3</td>`,              // runtime's overage grants
 	)
-	if n := strings.Count(body, "<svg class=\"seatbar\""); n != 2 {
-		t.Errorf("%d seat bars, want 2", n)
-	}
+	assert.Equal(t, 2, strings.Count(body, "<svg class=\"seatbar\""), "seat bars")
 }
 
 func TestPoolPageShowsLeases(t *testing.T) {
@@ -87,12 +82,8 @@ func TestPoolPageShowsLeases(t *testing.T) {
 		"7 / 10", `aria-current="page">Pools</a>`,
 		`hx-get="/ui/fragments/pools/designer"`,
 	)
-	if strings.Contains(body, "secret-lease-doc") {
-		t.Error("the page shows a lease's signed token")
-	}
-	if strings.Index(body, ">11</td>") > strings.Index(body, ">12</td>") {
-		t.Error("leases not in ID order")
-	}
+	assert.NotContains(t, body, "secret-lease-doc", "the page shows a lease's signed token")
+	assert.LessOrEqual(t, strings.Index(body, ">11</td>"), strings.Index(body, ">12</td>"), "leases not in ID order")
 	body = mustGet(t, c, "/ui/pools/runtime")
 	wantContains(t, body, "No leases held.")
 }
@@ -100,14 +91,11 @@ func TestPoolPageShowsLeases(t *testing.T) {
 func TestUnknownPoolIs404(t *testing.T) {
 	_, c := signedIn(t)
 	resp, body := c.get("/ui/pools/nope")
-	if resp.StatusCode != http.StatusNotFound {
-		t.Fatalf("status %d, want 404", resp.StatusCode)
-	}
+	require.Equal(t, http.StatusNotFound, resp.StatusCode, "status")
 	wantContains(t, body, `there is no pool named &#34;nope&#34;`, `class="banner"`)
 	resp, body = c.get("/ui/no-such-page")
-	if resp.StatusCode != http.StatusNotFound || !strings.Contains(body, "There is no page at /ui/no-such-page") {
-		t.Fatalf("unknown page: %d\n%s", resp.StatusCode, body)
-	}
+	require.Equal(t, http.StatusNotFound, resp.StatusCode, "unknown page:\n%s", body)
+	require.Contains(t, body, "There is no page at /ui/no-such-page", "unknown page")
 }
 
 // TestFragmentsAreThePagesBlocks checks that each fragment is exactly the
@@ -122,19 +110,12 @@ func TestFragmentsAreThePagesBlocks(t *testing.T) {
 	} {
 		full := mustGet(t, c, page)
 		resp, part := c.getHTMX(frag)
-		if resp.StatusCode != http.StatusOK {
-			t.Fatalf("GET %s: %d", frag, resp.StatusCode)
-		}
-		if strings.Contains(part, "<html") || strings.Contains(part, "<nav") {
-			t.Errorf("%s is a whole page, not a fragment", frag)
-		}
-		if !strings.Contains(full, strings.TrimSpace(part)) {
-			t.Errorf("%s is not the block of %s:\n%s", frag, page, part)
-		}
+		require.Equal(t, http.StatusOK, resp.StatusCode, "GET %s", frag)
+		assert.NotContains(t, part, "<html", "%s is a whole page, not a fragment", frag)
+		assert.NotContains(t, part, "<nav", "%s is a whole page, not a fragment", frag)
+		assert.Contains(t, full, strings.TrimSpace(part), "%s is not the block of %s", frag, page)
 		wantContains(t, part, `hx-get="`+frag+`"`, `hx-trigger="every 2s"`, `hx-swap="outerHTML"`)
-		if got := resp.Header.Get("Cache-Control"); got != "no-store" {
-			t.Errorf("%s Cache-Control %q", frag, got)
-		}
+		assert.Equal(t, "no-store", resp.Header.Get("Cache-Control"), "%s Cache-Control", frag)
 	}
 	// A fragment shows the Source's data as it is now.
 	e.src.setHeld("designer", 9)
@@ -148,19 +129,13 @@ func TestSourceErrorsShowABanner(t *testing.T) {
 	for _, p := range []string{"/ui/", "/ui/collectors", "/ui/pools", "/ui/pools/designer",
 		"/ui/fragments/cluster", "/ui/fragments/collectors", "/ui/fragments/pools", "/ui/fragments/pools/designer"} {
 		resp, body := c.get(p)
-		if resp.StatusCode != http.StatusServiceUnavailable {
-			t.Errorf("GET %s: %d, want 503", p, resp.StatusCode)
-		}
-		if !strings.Contains(body, `<p class="banner" role="alert">could not load`) || !strings.Contains(body, "node: not leader") {
-			t.Errorf("GET %s: no banner naming the problem:\n%s", p, body)
-		}
-		if strings.Contains(body, "goroutine") || strings.Contains(body, ".go:") {
-			t.Errorf("GET %s shows a stack trace", p)
-		}
+		assert.Equal(t, http.StatusServiceUnavailable, resp.StatusCode, "GET %s", p)
+		assert.Contains(t, body, `<p class="banner" role="alert">could not load`, "GET %s: no banner naming the problem", p)
+		assert.Contains(t, body, "node: not leader", "GET %s: no banner naming the problem", p)
+		assert.NotContains(t, body, "goroutine", "GET %s shows a stack trace", p)
+		assert.NotContains(t, body, ".go:", "GET %s shows a stack trace", p)
 		// The block keeps polling so it recovers once the Source does.
-		if !strings.Contains(body, `hx-trigger="every 2s"`) {
-			t.Errorf("GET %s: the failed block stopped polling", p)
-		}
+		assert.Contains(t, body, `hx-trigger="every 2s"`, "GET %s: the failed block stopped polling", p)
 	}
 	e.src.setErr(nil)
 	mustGet(t, c, "/ui/fragments/pools")
@@ -170,9 +145,7 @@ func TestNamesAreEscaped(t *testing.T) {
 	e, c := signedIn(t)
 	e.src.addPool(&licmeshv1.Pool{Name: `x/<script>alert(1)</script>`, Seats: 1, Enforce: "hard"})
 	body := mustGet(t, c, "/ui/pools")
-	if strings.Contains(body, "<script>alert") {
-		t.Fatal("a pool name was rendered as HTML")
-	}
+	require.NotContains(t, body, "<script>alert", "a pool name was rendered as HTML")
 	wantContains(t, body, `href="/ui/pools/x%2F%3Cscript%3Ealert%281%29%3C%2Fscript%3E"`)
 	body = mustGet(t, c, "/ui/pools/x%2F%3Cscript%3Ealert%281%29%3C%2Fscript%3E")
 	wantContains(t, body, "No leases held.", `hx-get="/ui/fragments/pools/x%2F%3Cscript%3Ealert%281%29%3C%2Fscript%3E"`)
@@ -185,21 +158,17 @@ func TestSecurityHeaders(t *testing.T) {
 		h := resp.Header
 		csp := h.Get("Content-Security-Policy")
 		for _, want := range []string{"default-src 'self'", "script-src 'self'", "frame-ancestors 'none'"} {
-			if !strings.Contains(csp, want) {
-				t.Errorf("%s: CSP %q lacks %q", p, csp, want)
-			}
+			assert.Contains(t, csp, want, "%s: CSP", p)
 		}
-		if strings.Contains(csp, "unsafe-inline") || strings.Contains(csp, "unsafe-eval") {
-			t.Errorf("%s: CSP allows inline code: %q", p, csp)
-		}
-		if h.Get("X-Content-Type-Options") != "nosniff" || h.Get("Referrer-Policy") == "" || h.Get("X-Frame-Options") != "DENY" {
-			t.Errorf("%s: headers %v", p, h)
-		}
+		assert.NotContains(t, csp, "unsafe-inline", "%s: CSP allows inline code", p)
+		assert.NotContains(t, csp, "unsafe-eval", "%s: CSP allows inline code", p)
+		assert.Equal(t, "nosniff", h.Get("X-Content-Type-Options"), "%s: headers %v", p, h)
+		assert.NotEmpty(t, h.Get("Referrer-Policy"), "%s: headers %v", p, h)
+		assert.Equal(t, "DENY", h.Get("X-Frame-Options"), "%s: headers %v", p, h)
 	}
 	body := mustGet(t, c, "/ui/pools")
-	if regexp.MustCompile(`<script>|<script [^>]*>[^<]|\son[a-z]+=|style="|<style`).MatchString(body) {
-		t.Errorf("the page has inline script or style, which the CSP would block:\n%s", body)
-	}
+	assert.NotRegexp(t, regexp.MustCompile(`<script>|<script [^>]*>[^<]|\son[a-z]+=|style="|<style`), body,
+		"the page has inline script or style, which the CSP would block")
 }
 
 func TestStaticFilesAreEmbedded(t *testing.T) {
@@ -207,21 +176,18 @@ func TestStaticFilesAreEmbedded(t *testing.T) {
 	c := e.newClient()
 	_, login := c.get("/ui/login")
 	m := regexp.MustCompile(`<script src="(/ui/static/htmx\.min\.js\?v=[0-9a-f]+)" defer>`).FindStringSubmatch(login)
-	if m == nil {
-		t.Fatalf("no htmx script tag:\n%s", login)
-	}
+	require.NotNil(t, m, "no htmx script tag:\n%s", login)
 	resp, js := c.get(m[1])
-	if resp.StatusCode != http.StatusOK || !strings.Contains(resp.Header.Get("Content-Type"), "javascript") || !strings.Contains(js, "htmx") {
-		t.Fatalf("htmx: %d %q", resp.StatusCode, resp.Header.Get("Content-Type"))
-	}
+	require.Equal(t, http.StatusOK, resp.StatusCode, "htmx")
+	require.Contains(t, resp.Header.Get("Content-Type"), "javascript", "htmx")
+	require.True(t, strings.Contains(js, "htmx"), "htmx: the script does not mention htmx")
 	resp, css := c.get("/ui/static/dashboard.css")
-	if resp.StatusCode != http.StatusOK || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/css") || !strings.Contains(css, ".seatbar") {
-		t.Fatalf("css: %d %q", resp.StatusCode, resp.Header.Get("Content-Type"))
-	}
+	require.Equal(t, http.StatusOK, resp.StatusCode, "css")
+	require.True(t, strings.HasPrefix(resp.Header.Get("Content-Type"), "text/css"), "css: Content-Type %q", resp.Header.Get("Content-Type"))
+	require.True(t, strings.Contains(css, ".seatbar"), "css: the stylesheet has no .seatbar")
 	for _, p := range []string{"/ui/static/README", "/ui/static/", "/ui/static/../doc.go"} {
-		if resp, _ := c.get(p); resp.StatusCode == http.StatusOK {
-			t.Errorf("GET %s: 200, want it refused", p)
-		}
+		resp, _ := c.get(p)
+		assert.NotEqual(t, http.StatusOK, resp.StatusCode, "GET %s: 200, want it refused", p)
 	}
 }
 
@@ -230,9 +196,7 @@ func TestConfigValidate(t *testing.T) {
 	good.Source = newMemSource()
 	good.Auth = checkToken
 	good.SessionKey = sessionKey()
-	if err := good.Validate(); err != nil {
-		t.Fatalf("a good config: %v", err)
-	}
+	require.NoError(t, good.Validate(), "a good config")
 	for name, tc := range map[string]struct {
 		edit func(*dashboard.Config)
 		want error
@@ -240,7 +204,7 @@ func TestConfigValidate(t *testing.T) {
 		"no source":        {func(c *dashboard.Config) { c.Source = nil }, dashboard.ErrNoSource},
 		"no auth":          {func(c *dashboard.Config) { c.Auth = nil }, dashboard.ErrNoAuth},
 		"short key":        {func(c *dashboard.Config) { c.SessionKey = make([]byte, 16) }, dashboard.ErrSessionKey},
-		"no clock":         {func(c *dashboard.Config) { c.Now = nil }, dashboard.ErrNoClock},
+		"no clock":         {func(c *dashboard.Config) { c.Clock = nil }, dashboard.ErrNoClock},
 		"negative ttl":     {func(c *dashboard.Config) { c.SessionTTL = -time.Hour }, dashboard.ErrSessionTTL},
 		"zero lease limit": {func(c *dashboard.Config) { c.LeaseLimit = 0 }, dashboard.ErrLeaseLimit},
 		"relative prefix":  {func(c *dashboard.Config) { c.Prefix = "ui" }, dashboard.ErrPrefix},
@@ -250,33 +214,24 @@ func TestConfigValidate(t *testing.T) {
 	} {
 		cfg := good
 		tc.edit(&cfg)
-		if err := cfg.Validate(); !errors.Is(err, tc.want) {
-			t.Errorf("%s: Validate = %v, want %v", name, err, tc.want)
-		}
+		assert.ErrorIs(t, cfg.Validate(), tc.want, "%s: Validate", name)
 	}
 	// New fills zero optional fields, but not the required ones.
-	if _, err := dashboard.New(dashboard.Config{Source: newMemSource(), Auth: checkToken, SessionKey: sessionKey()}); err != nil {
-		t.Errorf("New with only the required fields: %v", err)
-	}
-	if _, err := dashboard.New(dashboard.Config{Source: newMemSource(), Auth: checkToken}); !errors.Is(err, dashboard.ErrSessionKey) {
-		t.Errorf("New without a key: %v", err)
-	}
+	_, err := dashboard.New(dashboard.Config{Source: newMemSource(), Auth: checkToken, SessionKey: sessionKey()})
+	assert.NoError(t, err, "New with only the required fields")
+	_, err = dashboard.New(dashboard.Config{Source: newMemSource(), Auth: checkToken})
+	assert.ErrorIs(t, err, dashboard.ErrSessionKey, "New without a key")
 }
 
 func TestCustomPrefix(t *testing.T) {
 	src := newMemSource()
 	h, err := dashboard.New(dashboard.Config{Source: src, Auth: checkToken, SessionKey: sessionKey(), Prefix: "/admin/ui"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	rec := newRecorder()
 	h.ServeHTTP(rec, mustRequest(t, "GET", "/admin/ui/login"))
-	if rec.Code != http.StatusOK || !strings.Contains(rec.Body.String(), `action="/admin/ui/login"`) {
-		t.Fatalf("login under /admin/ui: %d\n%s", rec.Code, rec.Body.String())
-	}
+	require.Equal(t, http.StatusOK, rec.Code, "login under /admin/ui:\n%s", rec.Body.String())
+	require.Contains(t, rec.Body.String(), `action="/admin/ui/login"`, "login under /admin/ui")
 	for _, c := range rec.Result().Cookies() {
-		if c.Path != "/admin/ui" {
-			t.Errorf("cookie %s has path %q", c.Name, c.Path)
-		}
+		assert.Equal(t, "/admin/ui", c.Path, "cookie %s path", c.Name)
 	}
 }

@@ -127,7 +127,7 @@ func (h *Handler) readSession(r *http.Request) (session, error) {
 	if err := unseal(h.keys.session, c.Value, &s); err != nil {
 		return session{}, err
 	}
-	if s.Nonce == "" || h.cfg.Now().UnixMilli() >= s.ExpiresMS {
+	if s.Nonce == "" || h.cfg.Clock.Now().UnixMilli() >= s.ExpiresMS {
 		return session{}, errBadSession
 	}
 	return s, nil
@@ -152,7 +152,7 @@ func (h *Handler) cookie(name, value string, maxAge time.Duration) *http.Cookie 
 func (h *Handler) startSession(w http.ResponseWriter, p Principal) error {
 	s := session{
 		Principal: p,
-		ExpiresMS: h.cfg.Now().Add(h.cfg.SessionTTL).UnixMilli(),
+		ExpiresMS: h.cfg.Clock.Now().Add(h.cfg.SessionTTL).UnixMilli(),
 		Nonce:     newNonce(),
 	}
 	v, err := seal(h.keys.session, s)
@@ -170,7 +170,7 @@ func (h *Handler) endSession(w http.ResponseWriter) {
 // newLoginTicket sets a fresh sign-in ticket cookie and returns the CSRF
 // token the form must post back with it.
 func (h *Handler) newLoginTicket(w http.ResponseWriter) (string, error) {
-	t := loginTicket{ExpiresMS: h.cfg.Now().Add(loginFormTTL).UnixMilli(), Nonce: newNonce()}
+	t := loginTicket{ExpiresMS: h.cfg.Clock.Now().Add(loginFormTTL).UnixMilli(), Nonce: newNonce()}
 	v, err := seal(h.keys.login, t)
 	if err != nil {
 		return "", err
@@ -187,7 +187,7 @@ func (h *Handler) checkLoginTicket(r *http.Request, token string) bool {
 		return false
 	}
 	var t loginTicket
-	if unseal(h.keys.login, c.Value, &t) != nil || h.cfg.Now().UnixMilli() >= t.ExpiresMS {
+	if unseal(h.keys.login, c.Value, &t) != nil || h.cfg.Clock.Now().UnixMilli() >= t.ExpiresMS {
 		return false
 	}
 	return h.keys.checkCSRF("login", t.Nonce, token)

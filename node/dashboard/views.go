@@ -224,7 +224,7 @@ func (h *Handler) timeAt(ms int64) timeView {
 	}
 	t := time.UnixMilli(ms).UTC()
 	return timeView{
-		Relative: relative(h.cfg.Now(), t),
+		Relative: relative(h.cfg.Clock.Now(), t),
 		Exact:    t.Format(time.RFC3339),
 		Display:  t.Format("2006-01-02 15:04:05 UTC"),
 	}

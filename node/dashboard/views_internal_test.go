@@ -3,6 +3,8 @@ package dashboard
 import (
 	"testing"
 	"time"
+
+	"github.com/stretchr/testify/assert"
 )
 
 func TestRelative(t *testing.T) {
@@ -22,9 +24,7 @@ func TestRelative(t *testing.T) {
 		{25 * time.Second, "in 25s"},
 		{3 * time.Minute, "in 3m"},
 	} {
-		if got := relative(now, now.Add(tc.d)); got != tc.want {
-			t.Errorf("relative(now%+v) = %q, want %q", tc.d, got, tc.want)
-		}
+		assert.Equal(t, tc.want, relative(now, now.Add(tc.d)), "relative(now%+v)", tc.d)
 	}
 }
 
@@ -45,8 +45,7 @@ func TestSeatBar(t *testing.T) {
 		{4_000_000_000, 4_100_000_000, 117, "full"}, // no overflow
 	} {
 		b := newSeatBar(tc.held, tc.seats)
-		if b.Width != tc.width || b.Class != tc.class {
-			t.Errorf("newSeatBar(%d, %d) = %d %s, want %d %s", tc.held, tc.seats, b.Width, b.Class, tc.width, tc.class)
-		}
+		assert.Equal(t, tc.width, b.Width, "newSeatBar(%d, %d) width", tc.held, tc.seats)
+		assert.Equal(t, tc.class, b.Class, "newSeatBar(%d, %d) class", tc.held, tc.seats)
 	}
 }

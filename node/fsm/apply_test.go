@@ -2,11 +2,12 @@ package fsm
 
 import (
 	"crypto/sha256"
-	"errors"
 	"testing"
 	"time"
 
 	"github.com/licmesh/licmesh/licensing/lease"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 // step is one command in an apply table test and the error it must give.
@@ -22,22 +23,17 @@ func runSteps(t *testing.T, h *harness, steps []step) {
 	for _, s := range steps {
 		before := stateBytes(t, h.f)
 		r := h.apply(s.mt, s.cmd)
-		if !errors.Is(r.Err, s.err) || (s.err == nil) != (r.Err == nil) {
-			t.Fatalf("%s: err = %v, want %v", s.name, r.Err, s.err)
-		}
+		require.ErrorIs(t, r.Err, s.err, s.name)
 		if r.Err != nil {
-			if after := stateBytes(t, h.f); string(after) != string(before) {
-				t.Fatalf("%s: refused command changed the state", s.name)
-			}
+			require.Equal(t, before, stateBytes(t, h.f), "%s: refused command changed the state", s.name)
 		}
 	}
 }
 
 func TestApplyCluster(t *testing.T) {
 	h := newHarness(t)
-	if _, ok := h.f.Cluster(); ok {
-		t.Fatal("cluster before bootstrap")
-	}
+	_, ok := h.f.Cluster()
+	require.False(t, ok, "cluster before bootstrap")
 	runSteps(t, h, []step{
 		{"pool before bootstrap", CreatePoolType, CreatePool{Pool: lease.Pool{Name: "p", Seats: 1, Enforce: lease.Hard}, Now: t0}, ErrNotBootstrapped},
 		{"bootstrap", BootstrapType, testBootstrap(), nil},
@@ -45,22 +41,19 @@ func TestApplyCluster(t *testing.T) {
 	})
 	ci, ok := h.f.Cluster()
 	b := testBootstrap()
-	if !ok || ci.ID != b.ClusterID || string(ci.CAKeyPEM) != string(b.CAKeyPEM) ||
-		ci.AdminTokenHash != b.AdminTokenHash || ci.AdminTokenID != b.AdminTokenID || ci.BootstrappedAt != t0 {
-		t.Fatalf("Cluster = %v, %v", ci, ok)
-	}
+	require.True(t, ok, "Cluster")
+	assert.Equal(t, b.ClusterID, ci.ID)
+	assert.Equal(t, string(b.CAKeyPEM), string(ci.CAKeyPEM))
+	assert.Equal(t, b.AdminTokenHash, ci.AdminTokenHash)
+	assert.Equal(t, b.AdminTokenID, ci.AdminTokenID)
+	assert.Equal(t, t0, ci.BootstrappedAt)
 	// Returned slices are copies.
 	ci.SigningKey[0] ^= 0xFF
-	if again, _ := h.f.Cluster(); again.SigningKey[0] != b.SigningKey[0] {
-		t.Fatal("Cluster returned shared key bytes")
-	}
-	pub := again(h).SigningPublicKey()
-	if len(pub) != 32 {
-		t.Fatalf("public key length %d", len(pub))
-	}
-	if got := h.f.TrustedTime(); !got.Equal(time.UnixMilli(t0)) {
-		t.Fatalf("TrustedTime = %v", got)
-	}
+	cur, _ := h.f.Cluster()
+	require.Equal(t, b.SigningKey[0], cur.SigningKey[0], "Cluster returned shared key bytes")
+	require.Len(t, again(h).SigningPublicKey(), 32, "public key length")
+	got := h.f.TrustedTime()
+	require.True(t, got.Equal(time.UnixMilli(t0)), "TrustedTime = %v", got)
 }
 
 func again(h *harness) ClusterInfo { ci, _ := h.f.Cluster(); return ci }
@@ -76,19 +69,19 @@ func TestApplyPools(t *testing.T) {
 		{"create second", CreatePoolType, CreatePool{Pool: lease.Pool{Name: "a.first", Seats: 0, Enforce: lease.Hard}, Now: t0 + 5}, nil},
 	})
 	ps, ok := h.f.Pool("pm.users")
-	if !ok || ps.Pool.Seats != 9 || ps.Pool.Enforce != lease.Soft || ps.CreatedAt != t0+1 || ps.UpdatedAt != t0+4 {
-		t.Fatalf("Pool = %+v, %v", ps, ok)
-	}
+	require.True(t, ok, "Pool")
+	assert.Equal(t, 9, ps.Pool.Seats, "Pool = %+v", ps)
+	assert.Equal(t, lease.Soft, ps.Pool.Enforce, "Pool = %+v", ps)
+	assert.Equal(t, t0+1, ps.CreatedAt, "Pool = %+v", ps)
+	assert.Equal(t, t0+4, ps.UpdatedAt, "Pool = %+v", ps)
 	all := h.f.Pools()
-	if len(all) != 2 || all[0].Pool.Name != "a.first" || all[1].Pool.Name != "pm.users" {
-		t.Fatalf("Pools = %+v", all)
-	}
-	if _, ok := h.f.Pool("nope"); ok {
-		t.Fatal("unknown pool found")
-	}
-	if c := h.f.Counts(); c.Pools != 2 {
-		t.Fatalf("Counts = %+v", c)
-	}
+	require.Len(t, all, 2, "Pools = %+v", all)
+	assert.Equal(t, "a.first", all[0].Pool.Name)
+	assert.Equal(t, "pm.users", all[1].Pool.Name)
+	_, ok = h.f.Pool("nope")
+	assert.False(t, ok, "unknown pool found")
+	c := h.f.Counts()
+	assert.Equal(t, 2, c.Pools, "Counts = %+v", c)
 }
 
 func TestApplyTokens(t *testing.T) {
@@ -102,17 +95,21 @@ func TestApplyTokens(t *testing.T) {
 		{"revoke again", RevokeTokenType, RevokeToken{ID: "tok1", Now: t0 + 4}, nil},
 	})
 	got, ok := h.f.Token("tok1")
-	if !ok || !got.Revoked || got.RevokedAt != t0+3 || got.CreatedAt != t0+1 || got.SecretHash != tok.SecretHash || got.Role != RoleAdmin {
-		t.Fatalf("Token = %+v", got)
-	}
-	if l := h.f.Tokens(); len(l) != 2 || l[0].ID != "admintok01" || l[1].ID != "tok1" {
-		t.Fatalf("Tokens = %v", l)
-	}
+	require.True(t, ok, "Token")
+	assert.True(t, got.Revoked, "Token = %+v", got)
+	assert.Equal(t, t0+3, got.RevokedAt, "Token = %+v", got)
+	assert.Equal(t, t0+1, got.CreatedAt, "Token = %+v", got)
+	assert.Equal(t, tok.SecretHash, got.SecretHash, "Token = %+v", got)
+	assert.Equal(t, RoleAdmin, got.Role, "Token = %+v", got)
+	l := h.f.Tokens()
+	require.Len(t, l, 2, "Tokens = %v", l)
+	assert.Equal(t, "admintok01", l[0].ID)
+	assert.Equal(t, "tok1", l[1].ID)
 	// The bootstrap admin token is an ordinary, revocable token.
 	adm, ok := h.f.Token("admintok01")
-	if !ok || adm.Role != RoleAdmin || adm.SecretHash != testBootstrap().AdminTokenHash {
-		t.Fatalf("bootstrap admin token = %v, %v", adm, ok)
-	}
+	require.True(t, ok, "bootstrap admin token")
+	assert.Equal(t, RoleAdmin, adm.Role, "bootstrap admin token = %v", adm)
+	assert.Equal(t, testBootstrap().AdminTokenHash, adm.SecretHash, "bootstrap admin token = %v", adm)
 	h.ok(RevokeTokenType, RevokeToken{ID: "admintok01", Now: t0 + 5})
 }
 
@@ -147,15 +144,18 @@ func TestApplyEnroll(t *testing.T) {
 		{"exhausted beats secret", EnrollType, enroll("good", "c3", Hash{9}, t0+4), ErrTokenExhausted},
 	})
 	c, ok := h.f.Collector("c1")
-	if !ok || c.TokenID != "good" || c.EnrolledAt != t0+1 || c.CertSerial != "01" || c.Hostname != "h" || c.Version != "1.0.0" {
-		t.Fatalf("Collector = %+v", c)
-	}
-	if tk, _ := h.f.Token("good"); tk.Uses != 2 {
-		t.Fatalf("Uses = %d, want 2", tk.Uses)
-	}
-	if l := h.f.Collectors(); len(l) != 2 || l[0].ID != "c1" || l[1].ID != "c2" {
-		t.Fatalf("Collectors = %+v", l)
-	}
+	require.True(t, ok, "Collector")
+	assert.Equal(t, "good", c.TokenID, "Collector = %+v", c)
+	assert.Equal(t, t0+1, c.EnrolledAt, "Collector = %+v", c)
+	assert.Equal(t, "01", c.CertSerial, "Collector = %+v", c)
+	assert.Equal(t, "h", c.Hostname, "Collector = %+v", c)
+	assert.Equal(t, "1.0.0", c.Version, "Collector = %+v", c)
+	tk, _ := h.f.Token("good")
+	assert.Equal(t, 2, tk.Uses, "Uses")
+	l := h.f.Collectors()
+	require.Len(t, l, 2, "Collectors = %+v", l)
+	assert.Equal(t, "c1", l[0].ID)
+	assert.Equal(t, "c2", l[1].ID)
 }
 
 func TestApplyCollectorUpdates(t *testing.T) {
@@ -174,15 +174,15 @@ func TestApplyCollectorUpdates(t *testing.T) {
 		}}, nil},
 	})
 	c, _ := h.f.Collector("c1")
-	if c.CertSerial != "02" || c.CertRenewedAt != t0+2 || c.LastSeenAt != t0+3 || c.Version != "1.1" || c.Protocol != "h3" {
-		t.Fatalf("Collector = %+v", c)
-	}
-	if _, ok := h.f.Collector("ghost"); ok {
-		t.Fatal("seen entry created a collector")
-	}
-	if got := h.f.TrustedTime(); !got.Equal(time.UnixMilli(t0 + 4)) {
-		t.Fatalf("TrustedTime = %v", got)
-	}
+	assert.Equal(t, "02", c.CertSerial, "Collector = %+v", c)
+	assert.Equal(t, t0+2, c.CertRenewedAt, "Collector = %+v", c)
+	assert.Equal(t, t0+3, c.LastSeenAt, "Collector = %+v", c)
+	assert.Equal(t, "1.1", c.Version, "Collector = %+v", c)
+	assert.Equal(t, "h3", c.Protocol, "Collector = %+v", c)
+	_, ok := h.f.Collector("ghost")
+	assert.False(t, ok, "seen entry created a collector")
+	got := h.f.TrustedTime()
+	assert.True(t, got.Equal(time.UnixMilli(t0+4)), "TrustedTime = %v", got)
 }
 
 func TestTrustedTimeHighWater(t *testing.T) {
@@ -192,31 +192,21 @@ func TestTrustedTimeHighWater(t *testing.T) {
 	h.ok(CreateTokenType, CreateToken{ID: "b", SecretHash: Hash{1}, Role: RoleAdmin, Now: t0 + 100})
 	// A refused command does not move it forward.
 	h.apply(CreateTokenType, CreateToken{ID: "a", SecretHash: Hash{1}, Role: RoleAdmin, Now: t0 + 9000})
-	if got := h.f.TrustedTime(); !got.Equal(time.UnixMilli(t0 + 5000)) {
-		t.Fatalf("TrustedTime = %v", got)
-	}
-	if New().TrustedTime() != (time.Time{}) {
-		t.Fatal("empty FSM has a trusted time")
-	}
+	got := h.f.TrustedTime()
+	assert.True(t, got.Equal(time.UnixMilli(t0+5000)), "TrustedTime = %v", got)
+	assert.Equal(t, time.Time{}, New().TrustedTime(), "empty FSM has a trusted time")
 }
 
 func TestIgnoreUnknownFlag(t *testing.T) {
 	h := bootstrapped(t)
 	before := stateBytes(t, h.f)
 	r := h.applyRaw(append([]byte{0x80 | 77}, `{"Whatever":1}`...))
-	if r.Err != nil {
-		t.Fatalf("flagged unknown type: %v", r.Err)
-	}
-	if string(stateBytes(t, h.f)) != string(before) {
-		t.Fatal("skipped entry changed the state")
-	}
+	require.NoError(t, r.Err, "flagged unknown type")
+	require.Equal(t, before, stateBytes(t, h.f), "skipped entry changed the state")
 	r = h.applyRaw(append([]byte{77}, `{"Whatever":1}`...))
-	if !errors.Is(r.Err, ErrUnknownMsgType) {
-		t.Fatalf("unflagged unknown type: %v", r.Err)
-	}
+	require.ErrorIs(t, r.Err, ErrUnknownMsgType, "unflagged unknown type")
 	// A known type with the flag applies normally.
 	h.ok(CreatePoolType|IgnoreUnknownTypeFlag, CreatePool{Pool: lease.Pool{Name: "p", Seats: 1, Enforce: lease.Hard}, Now: t0})
-	if _, ok := h.f.Pool("p"); !ok {
-		t.Fatal("flagged known command not applied")
-	}
+	_, ok := h.f.Pool("p")
+	require.True(t, ok, "flagged known command not applied")
 }

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/licmesh/licmesh/licensing/lease"
+	"github.com/stretchr/testify/require"
 )
 
 const (
@@ -48,16 +49,12 @@ func buildLeases(tb testing.TB, n int) *FSM {
 		index++
 		r := applyLeaseBatch(f.st, &applyCtx{index: index}, &LeaseBatch{Now: t0 + int64(done), Ops: ops})
 		for _, o := range r.Ops {
-			if o.Err != nil {
-				tb.Fatal(o.Err)
-			}
+			require.NoError(tb, o.Err)
 		}
 		f.st.index = index
 		done += k
 	}
-	if f.st.nLeases != n {
-		tb.Fatalf("built %d leases, want %d", f.st.nLeases, n)
-	}
+	require.Equal(tb, n, f.st.nLeases, "built leases")
 	return f
 }
 
@@ -91,14 +88,10 @@ func BenchmarkSnapshot1M(b *testing.B) {
 	for range b.N {
 		start := time.Now()
 		s, err := f.Snapshot()
-		if err != nil {
-			b.Fatal(err)
-		}
+		require.NoError(b, err)
 		b.ReportMetric(float64(time.Since(start).Microseconds()), "capture-µs")
 		cw := &countWriter{}
-		if err := s.(*fsmSnapshot).writeTo(cw); err != nil {
-			b.Fatal(err)
-		}
+		require.NoError(b, s.(*fsmSnapshot).writeTo(cw))
 		s.Release()
 		size = cw.n
 	}
@@ -117,12 +110,8 @@ func BenchmarkRestore1M(b *testing.B) {
 	b.ResetTimer()
 	for range b.N {
 		f := New()
-		if err := f.Restore(io.NopCloser(bytes.NewReader(snap))); err != nil {
-			b.Fatal(err)
-		}
-		if f.Counts().Leases != benchLeases {
-			b.Fatal("lost leases")
-		}
+		require.NoError(b, f.Restore(io.NopCloser(bytes.NewReader(snap))))
+		require.Equal(b, benchLeases, f.Counts().Leases, "lost leases")
 	}
 }
 
@@ -144,9 +133,8 @@ func BenchmarkLeaseBatch(b *testing.B) {
 	b.ResetTimer()
 	for i := range b.N {
 		r := h.f.Apply(rlog(h.index+uint64(i)+1, batches[i])).(Response)
-		if r.Err != nil || r.Ops[per-1].Err != nil {
-			b.Fatal(r.Err)
-		}
+		require.NoError(b, r.Err)
+		require.NoError(b, r.Ops[per-1].Err)
 	}
 	b.ReportMetric(float64(b.N*per)/b.Elapsed().Seconds(), "grants/s")
 }

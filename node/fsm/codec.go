@@ -51,10 +51,11 @@ func Decode(data []byte) (MsgType, any, error) {
 		return 0, nil, fmt.Errorf("%w: command has %d bytes, at most %d allowed", ErrMalformed, len(data), MaxCommandSize)
 	}
 	t := MsgType(data[0])
-	c, ok := newCommand(t)
+	m, ok := t.message()
 	if !ok {
 		return t, nil, fmt.Errorf("%w: %s", ErrUnknownMsgType, t)
 	}
+	c := m.new()
 	dec := json.NewDecoder(bytes.NewReader(data[1:]))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(c); err != nil {

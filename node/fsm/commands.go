@@ -24,8 +24,9 @@ const (
 	// MaxIDLen bounds cluster, token and collector IDs.
 	MaxIDLen = 128
 	// MaxPEMLen bounds each PEM block of Bootstrap.
-	MaxPEMLen      = 64 << 10
-	maxHostnameLen = 255
+	MaxPEMLen = 64 << 10
+	// MaxHostnameLen bounds a collector's hostname (a DNS name's limit).
+	MaxHostnameLen = 255
 	maxVersionLen  = 64
 	maxSerialLen   = 128
 	maxUses        = 1_000_000_000
@@ -366,7 +367,7 @@ func (c Enroll) validate() error {
 	return firstErr(checkNow(c.Now),
 		checkID("token id", c.TokenID),
 		checkID("collector id", c.CollectorID),
-		checkOptText("hostname", c.Hostname, maxHostnameLen),
+		checkOptText("hostname", c.Hostname, MaxHostnameLen),
 		checkOptText("version", c.Version, maxVersionLen),
 		checkText("cert serial", c.CertSerial, maxSerialLen))
 }

@@ -2,10 +2,16 @@ package fsm
 
 import (
 	"bytes"
-	"errors"
+	"go/ast"
+	"go/parser"
+	"go/token"
 	"reflect"
+	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 
 	"github.com/licmesh/licmesh/licensing/lease"
 	"github.com/licmesh/licmesh/licensing/license"
@@ -25,10 +31,11 @@ func allCommands() map[MsgType]command {
 		RenewCertType: RenewCert{CollectorID: "c1", CertSerial: "0a1c", Now: t0},
 		CollectorSeenType: CollectorSeen{Now: t0, Entries: []SeenEntry{
 			{CollectorID: "c1", Version: "1.2.4", Protocol: "h3", SeenAt: t0}}},
-		AddLicenseType:    AddLicense{Text: fuzzLicense(), Now: t0},
-		RemoveLicenseType: RemoveLicense{ID: "lic-1", Now: t0},
-		UsageBatchType:    UsageBatch{Now: t0, Collector: "c1", Installation: testInst, Epoch: 2, Records: recs(t0, 1, 2)},
-		SetSiteZoneType:   SetSiteZone{Zone: "Europe/Paris", Now: t0},
+		AddLicenseType:     AddLicense{Text: fuzzLicense(), Now: t0},
+		RemoveLicenseType:  RemoveLicense{ID: "lic-1", Now: t0},
+		ConsumeCreditsType: consume(1, "case", 2, t0),
+		UsageBatchType:     UsageBatch{Now: t0, Collector: "c1", Installation: testInst, Epoch: 2, Records: recs(t0, 1, 2)},
+		SetSiteZoneType:    SetSiteZone{Zone: "Europe/Paris", Now: t0},
 	}
 }
 
@@ -46,19 +53,11 @@ func TestEncodeDecodeRoundTrip(t *testing.T) {
 	for mt, cmd := range allCommands() {
 		for _, in := range []any{cmd, ptrTo(cmd)} {
 			b := encode(t, mt, in)
-			if MsgType(b[0]) != mt {
-				t.Fatalf("%s: type byte %d", mt, b[0])
-			}
+			require.Equal(t, byte(mt), b[0], "%s: type byte", mt)
 			gt, got, err := Decode(b)
-			if err != nil {
-				t.Fatalf("%s: Decode: %v", mt, err)
-			}
-			if gt != mt {
-				t.Fatalf("%s: decoded type %s", mt, gt)
-			}
-			if v := reflect.ValueOf(got).Elem().Interface(); !reflect.DeepEqual(v, cmd) {
-				t.Fatalf("%s: round trip\n got %+v\nwant %+v", mt, v, cmd)
-			}
+			require.NoError(t, err, "%s: Decode", mt)
+			require.Equal(t, mt, gt, "%s: decoded type", mt)
+			require.Equal(t, cmd, reflect.ValueOf(got).Elem().Interface(), "%s: round trip", mt)
 		}
 	}
 }
@@ -69,26 +68,150 @@ func ptrTo(c command) any {
 	return v.Interface()
 }
 
+// releasedTypes are the message types released so far, with their names.
+// The enum is append-only: a released value keeps its name and its command
+// forever, so this list only grows.
+var releasedTypes = map[MsgType]string{
+	1: "Bootstrap", 2: "CreatePool", 3: "UpdatePool", 4: "LeaseBatch", 5: "CreateToken",
+	6: "RevokeToken", 7: "Enroll", 8: "RenewCert", 9: "CollectorSeen", 10: "AddLicense",
+	11: "RemoveLicense", 12: "ConsumeCredits", 13: "UsageBatch", 14: "SetSiteZone",
+}
+
+// msgTypeConsts reads the MsgType constants declared in msgtype.go, by
+// name, so that the table test sees a constant someone adds without
+// being told about it.
+func msgTypeConsts(t *testing.T) map[string]MsgType {
+	t.Helper()
+	file, err := parser.ParseFile(token.NewFileSet(), "msgtype.go", nil, 0)
+	require.NoError(t, err)
+	out := map[string]MsgType{}
+	for _, d := range file.Decls {
+		gd, ok := d.(*ast.GenDecl)
+		if !ok || gd.Tok != token.CONST {
+			continue
+		}
+		for _, spec := range gd.Specs {
+			vs := spec.(*ast.ValueSpec)
+			if id, ok := vs.Type.(*ast.Ident); !ok || id.Name != "MsgType" {
+				continue
+			}
+			for i, name := range vs.Names {
+				lit, ok := vs.Values[i].(*ast.BasicLit)
+				require.True(t, ok, "%s: want a literal value, so that it never moves", name.Name)
+				v, err := strconv.ParseUint(lit.Value, 0, 8)
+				require.NoError(t, err, name.Name)
+				out[name.Name] = MsgType(v)
+			}
+		}
+	}
+	require.Equal(t, IgnoreUnknownTypeFlag, out["IgnoreUnknownTypeFlag"])
+	delete(out, "IgnoreUnknownTypeFlag")
+	return out
+}
+
+// TestMessageTable: every message type constant has its row in messages,
+// named after it, and no row is without a constant; names are unique;
+// released types keep their values and names; and each row's constructor
+// makes the command its type encodes, which decodes into it and applies
+// through the row.
+func TestMessageTable(t *testing.T) {
+	consts := msgTypeConsts(t)
+	require.NotEmpty(t, consts)
+	byValue := map[MsgType]string{}
+	for name, mt := range consts {
+		require.NotZero(t, mt, "%s: 0 is never a message type", name)
+		require.Zero(t, mt&IgnoreUnknownTypeFlag, "%s: the flag bit is not a type", name)
+		other, dup := byValue[mt]
+		require.False(t, dup, "%s and %s share the value %d", name, other, mt)
+		byValue[mt] = name
+		m, ok := mt.message()
+		require.True(t, ok, "%s (%d) has no row in messages", name, mt)
+		assert.Equal(t, strings.TrimSuffix(name, "Type"), m.name, "%s: row name", name)
+		assert.Equal(t, m.name, mt.String())
+	}
+	names := map[string]MsgType{}
+	for i, m := range messages {
+		mt := MsgType(i)
+		if m.new == nil {
+			require.Nil(t, m.apply, "%d: row with apply but no constructor", i)
+			_, ok := byValue[mt]
+			assert.False(t, ok, "%s has an empty row", mt)
+			continue
+		}
+		require.NotNil(t, m.apply, "%s: no apply function", mt)
+		require.NotEmpty(t, m.name, "%d: no name", i)
+		other, dup := names[m.name]
+		require.False(t, dup, "%d and %d are both named %s", other, mt, m.name)
+		names[m.name] = mt
+		_, ok := byValue[mt]
+		assert.True(t, ok, "row %d (%s) has no constant", i, m.name)
+	}
+	for mt, name := range releasedTypes {
+		assert.Equal(t, name+"Type", byValue[mt], "released type %d was renumbered or renamed", mt)
+	}
+	// A new type needs a sample command, which the round-trip, validation
+	// and fuzz tests then cover.
+	samples := allCommands()
+	assert.Len(t, samples, len(byValue), "allCommands needs one command per message type")
+
+	for mt := range byValue {
+		m, _ := mt.message()
+		c := m.new()
+		require.NotNil(t, c, "%s: constructor", mt)
+		require.Equal(t, reflect.Pointer, reflect.TypeOf(c).Kind(), "%s: constructor must return a pointer to decode into", mt)
+		assert.Equal(t, mt, c.msgType(), "%s: constructor makes a %T", mt, c)
+		assert.NotSame(t, c, m.new(), "%s: constructor must return a fresh command", mt)
+		sample, ok := samples[mt]
+		require.True(t, ok, "%s has no sample in allCommands", mt)
+		assert.Equal(t, reflect.TypeOf(sample), reflect.TypeOf(c).Elem(), "%s: constructor and sample differ", mt)
+		_, got, err := Decode(encode(t, mt, sample))
+		require.NoError(t, err, "%s", mt)
+		assert.IsType(t, c, got, "%s: Decode's command", mt)
+	}
+}
+
+// TestEveryTypeApplies: each sample command reaches its apply function:
+// before Bootstrap everything but Bootstrap is refused as not
+// bootstrapped, and after it every type applies or is refused by a rule
+// of its own, never as malformed or unknown.
+func TestEveryTypeApplies(t *testing.T) {
+	for mt, cmd := range allCommands() {
+		r := newHarness(t).apply(mt, cmd)
+		if mt == BootstrapType {
+			assert.NoError(t, r.Err, "%s on an empty FSM", mt)
+			continue
+		}
+		assert.ErrorIs(t, r.Err, ErrNotBootstrapped, "%s on an empty FSM", mt)
+	}
+	for mt, cmd := range allCommands() {
+		h := bootstrapped(t)
+		var r Response
+		require.NotPanics(t, func() { r = h.apply(mt, cmd) }, "%s", mt)
+		assert.NotErrorIs(t, r.Err, ErrMalformed, "%s", mt)
+		assert.NotErrorIs(t, r.Err, ErrUnknownMsgType, "%s", mt)
+		if mt == BootstrapType {
+			assert.ErrorIs(t, r.Err, ErrAlreadyBootstrapped)
+		}
+	}
+}
+
 func TestEncodeRefuses(t *testing.T) {
-	if _, err := Encode(CreatePoolType, RevokeToken{ID: "x", Now: t0}); !errors.Is(err, ErrWrongCommand) {
-		t.Errorf("mismatched type: %v", err)
-	}
-	if _, err := Encode(CreatePoolType, "hello"); !errors.Is(err, ErrWrongCommand) {
-		t.Errorf("non-command: %v", err)
-	}
-	if _, err := Encode(CreatePoolType, (*CreatePool)(nil)); !errors.Is(err, ErrWrongCommand) {
-		t.Errorf("nil pointer: %v", err)
-	}
-	if _, err := Encode(CreatePoolType, CreatePool{Pool: lease.Pool{Name: "Bad"}, Now: t0}); !errors.Is(err, ErrMalformed) {
-		t.Errorf("invalid pool: %v", err)
-	}
-	if _, err := Encode(RevokeTokenType, RevokeToken{ID: "x"}); !errors.Is(err, ErrMalformed) {
-		t.Errorf("missing Now: %v", err)
-	}
+	_, err := Encode(CreatePoolType, RevokeToken{ID: "x", Now: t0})
+	assert.ErrorIs(t, err, ErrWrongCommand, "mismatched type")
+	_, err = Encode(CreatePoolType, "hello")
+	assert.ErrorIs(t, err, ErrWrongCommand, "non-command")
+	_, err = Encode(CreatePoolType, (*CreatePool)(nil))
+	assert.ErrorIs(t, err, ErrWrongCommand, "nil pointer")
+	_, err = Encode(CreatePoolType, CreatePool{Pool: lease.Pool{Name: "Bad"}, Now: t0})
+	assert.ErrorIs(t, err, ErrMalformed, "invalid pool")
+	_, err = Encode(RevokeTokenType, RevokeToken{ID: "x"})
+	assert.ErrorIs(t, err, ErrMalformed, "missing Now")
 	b, err := Encode(RevokeTokenType|IgnoreUnknownTypeFlag, RevokeToken{ID: "x", Now: t0})
-	if err != nil || MsgType(b[0]) != RevokeTokenType|IgnoreUnknownTypeFlag {
-		t.Errorf("flagged type: %v", err)
+	if assert.NoError(t, err, "flagged type") {
+		assert.Equal(t, RevokeTokenType|IgnoreUnknownTypeFlag, MsgType(b[0]), "flagged type")
 	}
+	_, err = Encode(MsgType(len(messages)), RevokeToken{ID: "x", Now: t0})
+	assert.ErrorIs(t, err, ErrWrongCommand, "unknown type")
 }
 
 func TestDecodeStrict(t *testing.T) {
@@ -99,33 +222,34 @@ func TestDecodeStrict(t *testing.T) {
 		data []byte
 		want error
 	}{
-		"empty":         {nil, ErrMalformed},
-		"type only":     {[]byte{byte(RevokeTokenType)}, ErrMalformed},
-		"unknown field": {withType(`{"ID":"tok1","Now":1,"Extra":true}`), ErrMalformed},
-		"trailing":      {withType(body + `{}`), ErrMalformed},
-		"trailing junk": {withType(body + `x`), ErrMalformed},
-		"not object":    {withType(`[1,2]`), ErrMalformed},
-		"null":          {withType(`null`), ErrMalformed},
-		"wrong type":    {withType(`{"ID":5,"Now":1}`), ErrMalformed},
-		"bad id":        {withType(`{"ID":"a b","Now":1}`), ErrMalformed},
-		"unknown type":  {append([]byte{42}, body...), ErrUnknownMsgType},
-		"unknown flag":  {append([]byte{42 | 0x80}, body...), ErrUnknownMsgType},
-		"type zero":     {append([]byte{0}, body...), ErrUnknownMsgType},
-		"too large":     {withType(body + strings.Repeat(" ", MaxCommandSize)), ErrMalformed},
-		"bad hash":      {append([]byte{byte(EnrollType)}, `{"SecretHash":"zz"}`...), ErrMalformed},
-		"bad kind":      {append([]byte{byte(LeaseBatchType)}, `{"Now":1,"Ops":[{"Kind":"steal"}]}`...), ErrMalformed},
-		"bad enforce":   {append([]byte{byte(CreatePoolType)}, `{"Now":1,"Pool":{"Name":"p","Seats":1,"Enforce":"x"}}`...), ErrMalformed},
+		"empty":          {nil, ErrMalformed},
+		"type only":      {[]byte{byte(RevokeTokenType)}, ErrMalformed},
+		"unknown field":  {withType(`{"ID":"tok1","Now":1,"Extra":true}`), ErrMalformed},
+		"trailing":       {withType(body + `{}`), ErrMalformed},
+		"trailing junk":  {withType(body + `x`), ErrMalformed},
+		"not object":     {withType(`[1,2]`), ErrMalformed},
+		"null":           {withType(`null`), ErrMalformed},
+		"wrong type":     {withType(`{"ID":5,"Now":1}`), ErrMalformed},
+		"bad id":         {withType(`{"ID":"a b","Now":1}`), ErrMalformed},
+		"unknown type":   {append([]byte{42}, body...), ErrUnknownMsgType},
+		"unknown flag":   {append([]byte{42 | 0x80}, body...), ErrUnknownMsgType},
+		"type zero":      {append([]byte{0}, body...), ErrUnknownMsgType},
+		"past the table": {append([]byte{byte(len(messages))}, body...), ErrUnknownMsgType},
+		"last type":      {append([]byte{0x7f}, body...), ErrUnknownMsgType},
+		"too large":      {withType(body + strings.Repeat(" ", MaxCommandSize)), ErrMalformed},
+		"bad hash":       {append([]byte{byte(EnrollType)}, `{"SecretHash":"zz"}`...), ErrMalformed},
+		"bad kind":       {append([]byte{byte(LeaseBatchType)}, `{"Now":1,"Ops":[{"Kind":"steal"}]}`...), ErrMalformed},
+		"bad enforce":    {append([]byte{byte(CreatePoolType)}, `{"Now":1,"Pool":{"Name":"p","Seats":1,"Enforce":"x"}}`...), ErrMalformed},
+		"empty enforce":  {append([]byte{byte(CreatePoolType)}, `{"Now":1,"Pool":{"Name":"p","Seats":1,"Enforce":""}}`...), ErrMalformed},
+		"no enforce":     {append([]byte{byte(CreatePoolType)}, `{"Now":1,"Pool":{"Name":"p","Seats":1}}`...), ErrMalformed},
 	}
 	for name, c := range cases {
 		_, _, err := Decode(c.data)
-		if !errors.Is(err, c.want) {
-			t.Errorf("%s: Decode error = %v, want %v", name, err, c.want)
-		}
+		assert.ErrorIs(t, err, c.want, "%s: Decode", name)
 	}
 	// Whitespace around the object is tolerated: JSON allows it.
-	if _, _, err := Decode(withType(" " + body + "\n")); err != nil {
-		t.Errorf("whitespace: %v", err)
-	}
+	_, _, err := Decode(withType(" " + body + "\n"))
+	assert.NoError(t, err, "whitespace")
 }
 
 func TestCommandValidation(t *testing.T) {
@@ -162,39 +286,53 @@ func TestCommandValidation(t *testing.T) {
 		"remove bad id":        RemoveLicense{ID: "a b", Now: t0},
 	}
 	for name, c := range bad {
-		if err := c.validate(); !errors.Is(err, ErrMalformed) {
-			t.Errorf("%s: validate = %v, want ErrMalformed", name, err)
-		}
+		assert.ErrorIs(t, c.validate(), ErrMalformed, "%s: validate", name)
 	}
 	for mt, c := range allCommands() {
-		if err := c.validate(); err != nil {
-			t.Errorf("%s: valid command refused: %v", mt, err)
-		}
+		assert.NoError(t, c.validate(), "%s: valid command refused", mt)
 	}
 }
 
+// TestAcquireHolderLimit: a holder of lease.MaxHolderLen bytes is the
+// longest an acquire takes; one byte more is refused, as it is at the
+// master and the collector, before it can reach a lease document.
+func TestAcquireHolderLimit(t *testing.T) {
+	ok := acq("p", strings.Repeat("h", lease.MaxHolderLen), "c1")
+	assert.NoError(t, validateOp(&ok), "holder of %d bytes", lease.MaxHolderLen)
+	for name, holder := range map[string]string{
+		"256 bytes": strings.Repeat("h", 256),
+		"too long":  strings.Repeat("h", lease.MaxHolderLen+1),
+		"empty":     "",
+		"control":   "al\x00ice",
+	} {
+		op := acq("p", holder, "c1")
+		assert.ErrorIs(t, validateOp(&op), ErrInvalidOp, name)
+	}
+
+	h := bootstrapped(t)
+	h.pool("p", 1, lease.Hard)
+	r := h.batch(t0, acq("p", strings.Repeat("h", 256), "c1"), acq("p", strings.Repeat("h", lease.MaxHolderLen), "c1"))
+	assert.ErrorIs(t, r[0].Err, ErrInvalidOp, "256-byte holder")
+	assert.NoError(t, r[1].Err, "%d-byte holder", lease.MaxHolderLen)
+}
+
 func TestMsgTypeString(t *testing.T) {
-	if s := (LeaseBatchType | IgnoreUnknownTypeFlag).String(); s != "LeaseBatch|ignore-unknown" {
-		t.Errorf("String = %q", s)
-	}
-	if s := RemoveLicenseType.String(); s != "RemoveLicense" || AddLicenseType.String() != "AddLicense" {
-		t.Errorf("String = %q", s)
-	}
-	if s := MsgType(99).String(); s != "MsgType(99)" {
-		t.Errorf("String = %q", s)
-	}
+	assert.Equal(t, "LeaseBatch|ignore-unknown", (LeaseBatchType | IgnoreUnknownTypeFlag).String())
+	assert.Equal(t, "RemoveLicense", RemoveLicenseType.String())
+	assert.Equal(t, "AddLicense", AddLicenseType.String())
+	assert.Equal(t, "MsgType(99)", MsgType(99).String())
+	assert.Equal(t, "MsgType(0)", MsgType(0).String())
+	assert.Equal(t, "MsgType(99)|ignore-unknown", (MsgType(99) | IgnoreUnknownTypeFlag).String())
 }
 
 func TestSecretsNotPrinted(t *testing.T) {
 	b := testBootstrap()
 	tok := Token{ID: "t1", Role: RoleAdmin, SecretHash: Hash{0xAB, 0xCD}}
-	if s := (AddLicense{Text: fuzzLicense(), Now: t0}).String(); strings.Contains(s, "BEGIN") {
-		t.Errorf("license text printed: %s", s)
-	}
+	assert.NotContains(t, (AddLicense{Text: fuzzLicense(), Now: t0}).String(), "BEGIN", "license text printed")
 	for _, s := range []string{b.String(), tok.String(), Hash{0xAB, 0xCD}.String(),
 		ClusterInfo{ID: "x", CAKeyPEM: []byte("PRIVATE"), SigningKey: []byte("seedseed")}.String()} {
-		if strings.Contains(s, "abcd") || strings.Contains(s, "PRIVATE") || strings.Contains(s, "seed") || strings.Contains(s, "MIIC") {
-			t.Errorf("secret material printed: %s", s)
+		for _, secret := range []string{"abcd", "PRIVATE", "seed", "MIIC"} {
+			assert.NotContains(t, s, secret, "secret material printed")
 		}
 	}
 }

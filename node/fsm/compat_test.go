@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/binary"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"hash/crc32"
 	"io"
@@ -13,6 +12,7 @@ import (
 
 	"github.com/licmesh/licmesh/licensing/lease"
 	"github.com/licmesh/licmesh/licensing/license"
+	"github.com/stretchr/testify/require"
 )
 
 // v1Log is the scenario testdata/snapshot-v1.bin was written from, by the
@@ -45,40 +45,32 @@ func v1Log(t testing.TB) [][]byte {
 // it carries on as format 2.
 func TestRestoreV1Snapshot(t *testing.T) {
 	old, err := os.ReadFile("testdata/snapshot-v1.bin")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if old[len(snapshotMagic)] != snapshotV1 {
-		t.Fatalf("golden file is format %d", old[len(snapshotMagic)])
-	}
+	require.NoError(t, err)
+	require.Equal(t, byte(snapshotV1), old[len(snapshotMagic)], "golden file format")
 	got := restored(t, old)
 	want := applyAll(t, v1Log(t)).f
 	equalState(t, got, want)
 	for _, ps := range got.Pools() {
-		if ps.Source != SourceManual || ps.Manual == nil || *ps.Manual != ps.Pool {
-			t.Fatalf("pool from format 1 = %+v", ps)
-		}
+		require.Equal(t, SourceManual, ps.Source, "pool from format 1 = %+v", ps)
+		require.NotNil(t, ps.Manual, "pool from format 1 = %+v", ps)
+		require.Equal(t, ps.Pool, *ps.Manual, "pool from format 1 = %+v", ps)
 	}
 	snap := snapshotBytes(t, got)
-	if snap[len(snapshotMagic)] != snapshotVersion || !bytes.Equal(snap, snapshotBytes(t, want)) {
-		t.Fatal("a format 1 state does not snapshot as the same state in format 2")
-	}
+	require.Equal(t, byte(snapshotVersion), snap[len(snapshotMagic)], "a format 1 state does not snapshot in format 2")
+	require.Equal(t, snapshotBytes(t, want), snap, "a format 1 state does not snapshot as the same state in format 2")
 	// The upgraded state takes license commands like any other.
 	h := &harness{t: t, f: got, index: got.AppliedIndex()}
-	h.addLicense(testPayload("lic-1", withPools(license.Pool{Name: "pm.users", Seats: 4, Enforce: license.Hard})), t0+100)
-	if ps := h.poolOf("pm.users"); ps.Source != SourceLicense || ps.Pool.Seats != 4 || ps.Held != 2 {
-		t.Fatalf("pool after a license = %+v", ps)
-	}
+	h.addLicense(testPayload("lic-1", withPools(license.Pool{Name: "pm.users", Seats: 4, Enforce: lease.Hard})), t0+100)
+	ps := h.poolOf("pm.users")
+	require.Equal(t, SourceLicense, ps.Source, "pool after a license = %+v", ps)
+	require.Equal(t, 4, ps.Pool.Seats, "pool after a license = %+v", ps)
+	require.Equal(t, 2, ps.Held, "pool after a license = %+v", ps)
 	// A format 1 stream cannot carry license records.
-	if err := New().Restore(io.NopCloser(bytes.NewReader(resum(t, old)))); err != nil {
-		t.Fatalf("resum broke the stream: %v", err)
-	}
+	require.NoError(t, New().Restore(io.NopCloser(bytes.NewReader(resum(t, old)))), "resum broke the stream")
 	end := endOffset(t, old)
 	rec := licenseRecordBytes(t, testPayload("lic-1"))
 	bad := resum(t, append(append(bytes.Clone(old[:end]), rec...), old[end:]...))
-	if err := New().Restore(io.NopCloser(bytes.NewReader(bad))); !errors.Is(err, ErrBadSnapshot) {
-		t.Fatalf("license record in format 1: %v", err)
-	}
+	require.ErrorIs(t, New().Restore(io.NopCloser(bytes.NewReader(bad))), ErrBadSnapshot, "license record in format 1")
 }
 
 // endOffset returns where a snapshot stream's end record starts.
@@ -90,12 +82,10 @@ func endOffset(t testing.TB, snap []byte) int {
 			return off
 		}
 		n, k := binary.Uvarint(snap[off+1:])
-		if k <= 0 {
-			t.Fatal("bad record length")
-		}
+		require.Positive(t, k, "bad record length")
 		off += 1 + k + int(n)
 	}
-	t.Fatal("no end record")
+	require.FailNow(t, "no end record")
 	return 0
 }
 
@@ -113,8 +103,6 @@ func resum(t testing.TB, snap []byte) []byte {
 func licenseRecordBytes(t testing.TB, p *license.Payload) []byte {
 	t.Helper()
 	body, err := json.Marshal(licenseRecord{ID: p.ID, Text: string(sealed(t, p)), AddedAt: t0})
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	return append(binary.AppendUvarint([]byte{recLicense}, uint64(len(body))), body...)
 }

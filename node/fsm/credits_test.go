@@ -2,12 +2,13 @@ package fsm
 
 import (
 	"bytes"
-	"errors"
 	"fmt"
 	"io"
 	"testing"
 
 	"github.com/licmesh/licmesh/licensing/license"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 func withCredits(unit string, balance, low int64) func(*license.Payload) {
@@ -39,67 +40,55 @@ func consume(n int, unit string, amount int64, now int64) ConsumeCredits {
 func TestConsumeCreditsSoonestFirstAllOrNothing(t *testing.T) {
 	h := creditHarness(t)
 	r := h.ok(ConsumeCreditsType, consume(1, "case", 6, t0+1)).Credit
-	if r == nil || r.License != "lic-soon" || r.Remaining != 4 || r.Low {
-		t.Fatalf("first consumption = %+v, want lic-soon with 4 left, not low", r)
-	}
+	require.NotNil(t, r, "first consumption")
+	require.Equal(t, license.LicenseID("lic-soon"), r.License, "first consumption = %+v", r)
+	require.Equal(t, int64(4), r.Remaining, "first consumption = %+v", r)
+	require.False(t, r.Low, "first consumption = %+v, want not low", r)
 	r = h.ok(ConsumeCreditsType, consume(2, "case", 1, t0+2)).Credit
-	if r.License != "lic-soon" || r.Remaining != 3 || !r.Low {
-		t.Fatalf("second consumption = %+v, want lic-soon at its alert level", r)
-	}
+	require.Equal(t, license.LicenseID("lic-soon"), r.License, "second consumption = %+v", r)
+	require.Equal(t, int64(3), r.Remaining, "second consumption = %+v", r)
+	require.True(t, r.Low, "second consumption = %+v, want lic-soon at its alert level", r)
 	// 5 more: lic-soon has 3, so the whole 5 goes to lic-late; never split.
 	r = h.ok(ConsumeCreditsType, consume(3, "case", 5, t0+3)).Credit
-	if r.License != "lic-late" || r.Remaining != 95 {
-		t.Fatalf("third consumption = %+v, want lic-late with 95 left", r)
-	}
+	require.Equal(t, license.LicenseID("lic-late"), r.License, "third consumption = %+v", r)
+	require.Equal(t, int64(95), r.Remaining, "third consumption = %+v", r)
 	before := stateBytes(t, h.f)
 	resp := h.apply(ConsumeCreditsType, consume(4, "case", 96, t0+4))
-	if !errors.Is(resp.Err, ErrCreditsExhausted) || !errors.Is(resp.Err, license.ErrCreditsExhausted) {
-		t.Fatalf("consuming 96 with 95+3 left: %v, want ErrCreditsExhausted", resp.Err)
-	}
-	if !bytes.Equal(before, stateBytes(t, h.f)) {
-		t.Fatal("a refused consumption changed the state")
-	}
+	require.ErrorIs(t, resp.Err, ErrCreditsExhausted, "consuming 96 with 95+3 left")
+	require.ErrorIs(t, resp.Err, license.ErrCreditsExhausted, "consuming 96 with 95+3 left")
+	require.Equal(t, before, stateBytes(t, h.f), "a refused consumption changed the state")
 	resp = h.apply(ConsumeCreditsType, consume(5, "api_call", 1, t0+5))
-	if !errors.Is(resp.Err, ErrUnknownCreditUnit) {
-		t.Fatalf("unknown unit: %v, want ErrUnknownCreditUnit", resp.Err)
-	}
+	require.ErrorIs(t, resp.Err, ErrUnknownCreditUnit, "unknown unit")
 	got := h.f.Credits()
-	if len(got) != 2 || got[0].License != "lic-late" || got[0].Remaining != 95 || got[1].Remaining != 3 || !got[1].Low {
-		t.Fatalf("Credits() = %+v", got)
-	}
+	require.Len(t, got, 2, "Credits() = %+v", got)
+	assert.Equal(t, license.LicenseID("lic-late"), got[0].License, "Credits() = %+v", got)
+	assert.Equal(t, int64(95), got[0].Remaining, "Credits() = %+v", got)
+	assert.Equal(t, int64(3), got[1].Remaining, "Credits() = %+v", got)
+	assert.True(t, got[1].Low, "Credits() = %+v", got)
 }
 
 func TestConsumeCreditsRetryIsAnsweredNotApplied(t *testing.T) {
 	h := creditHarness(t)
 	first := h.ok(ConsumeCreditsType, consume(7, "case", 2, t0+1)).Credit
 	again := h.ok(ConsumeCreditsType, consume(7, "case", 2, t0+2)).Credit
-	if *again != *first {
-		t.Fatalf("retry answered %+v, want the first receipt %+v", again, first)
-	}
-	if b := h.f.Credits()[1]; b.Remaining != 8 {
-		t.Fatalf("lic-soon has %d left after a retried consumption of 2, want 8", b.Remaining)
-	}
-	if r, ok := h.f.CreditReceipt("c1", reqID(7)); !ok || r != *first {
-		t.Fatalf("CreditReceipt = %+v, %v", r, ok)
-	}
+	require.Equal(t, *first, *again, "retry answered a different receipt")
+	require.Equal(t, int64(8), h.f.Credits()[1].Remaining, "lic-soon after a retried consumption of 2")
+	r, ok := h.f.CreditReceipt("c1", reqID(7))
+	require.True(t, ok, "CreditReceipt")
+	require.Equal(t, *first, r, "CreditReceipt")
 	// Past the receipt window the request ID is forgotten at the
 	// collector's next consumption.
 	h.ok(ConsumeCreditsType, consume(8, "case", 1, t0+receiptTTLms+10))
-	if _, ok := h.f.CreditReceipt("c1", reqID(7)); ok {
-		t.Fatal("receipt kept past its window")
-	}
+	_, ok = h.f.CreditReceipt("c1", reqID(7))
+	require.False(t, ok, "receipt kept past its window")
 }
 
 func TestConsumeCreditsRefusals(t *testing.T) {
 	h := creditHarness(t)
 	before := stateBytes(t, h.f)
 	ghost := ConsumeCredits{Collector: "ghost", RequestID: reqID(1), Unit: "case", Amount: 1, Now: t0}
-	if err := h.apply(ConsumeCreditsType, ghost).Err; !errors.Is(err, ErrUnknownCollector) {
-		t.Fatalf("unknown collector: %v", err)
-	}
-	if !bytes.Equal(before, stateBytes(t, h.f)) {
-		t.Fatal("refused command changed the state")
-	}
+	require.ErrorIs(t, h.apply(ConsumeCreditsType, ghost).Err, ErrUnknownCollector, "unknown collector")
+	require.Equal(t, before, stateBytes(t, h.f), "refused command changed the state")
 	for name, c := range map[string]ConsumeCredits{
 		"short request id": {Collector: "c1", RequestID: "abcd", Unit: "case", Amount: 1, Now: t0},
 		"zero amount":      consume(1, "case", 0, t0),
@@ -108,9 +97,7 @@ func TestConsumeCreditsRefusals(t *testing.T) {
 		"empty unit":       consume(1, "", 1, t0),
 		"no time":          consume(1, "case", 1, 0),
 	} {
-		if err := c.validate(); !errors.Is(err, ErrMalformed) {
-			t.Errorf("%s: validate = %v, want ErrMalformed", name, err)
-		}
+		assert.ErrorIs(t, c.validate(), ErrMalformed, "%s: validate", name)
 	}
 }
 
@@ -118,9 +105,8 @@ func TestConsumeCreditsStopsAtGraceEnd(t *testing.T) {
 	h := creditHarness(t)
 	soon := testPayload("x").ExpiresAt // lic-late's end
 	h.tick(soon.UnixMilli() + 15*dayMs)
-	if err := h.apply(ConsumeCreditsType, consume(1, "case", 1, soon.UnixMilli()+15*dayMs)).Err; !errors.Is(err, ErrUnknownCreditUnit) {
-		t.Fatalf("consuming after every license's grace: %v, want ErrUnknownCreditUnit", err)
-	}
+	err := h.apply(ConsumeCreditsType, consume(1, "case", 1, soon.UnixMilli()+15*dayMs)).Err
+	require.ErrorIs(t, err, ErrUnknownCreditUnit, "consuming after every license's grace")
 }
 
 func TestCreditsSurviveSnapshotAndGoWithTheirLicense(t *testing.T) {
@@ -130,22 +116,15 @@ func TestCreditsSurviveSnapshotAndGoWithTheirLicense(t *testing.T) {
 	}
 	snap := snapshotBytes(t, h.f)
 	dst := New()
-	if err := dst.Restore(io.NopCloser(bytes.NewReader(snap))); err != nil {
-		t.Fatalf("Restore: %v", err)
-	}
-	if !bytes.Equal(snapshotBytes(t, dst), snap) {
-		t.Fatal("restored state snapshots differently")
-	}
-	if got := dst.Credits(); len(got) != 2 || got[1].Remaining != 5 {
-		t.Fatalf("restored credits = %+v", got)
-	}
-	if _, ok := dst.CreditReceipt("c1", reqID(3)); !ok {
-		t.Fatal("restored FSM forgot a receipt: a retry would consume twice")
-	}
+	require.NoError(t, dst.Restore(io.NopCloser(bytes.NewReader(snap))), "Restore")
+	require.Equal(t, snap, snapshotBytes(t, dst), "restored state snapshots differently")
+	got := dst.Credits()
+	require.Len(t, got, 2, "restored credits = %+v", got)
+	require.Equal(t, int64(5), got[1].Remaining, "restored credits = %+v", got)
+	_, ok := dst.CreditReceipt("c1", reqID(3))
+	require.True(t, ok, "restored FSM forgot a receipt: a retry would consume twice")
 	h.ok(RemoveLicenseType, RemoveLicense{ID: "lic-soon", Now: t0 + 10})
-	if _, ok := h.f.st.credits.consumed["lic-soon"]; ok {
-		t.Fatal("a removed license's balance lingers")
-	}
+	require.NotContains(t, h.f.st.credits.consumed, license.LicenseID("lic-soon"), "a removed license's balance lingers")
 }
 
 func TestRestoreRefusesBadCredits(t *testing.T) {
@@ -153,16 +132,12 @@ func TestRestoreRefusesBadCredits(t *testing.T) {
 	h.ok(ConsumeCreditsType, consume(1, "case", 4, t0+1))
 	write := func(change func(s *fsmSnapshot)) []byte {
 		snap, err := h.f.Snapshot()
-		if err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, err)
 		defer snap.Release()
 		fs := snap.(*fsmSnapshot)
 		change(fs)
 		var buf bytes.Buffer
-		if err := fs.writeTo(&buf); err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, fs.writeTo(&buf))
 		return buf.Bytes()
 	}
 	receipt := func(mod func(*CreditReceipt)) func(s *fsmSnapshot) {
@@ -184,21 +159,15 @@ func TestRestoreRefusesBadCredits(t *testing.T) {
 		"receipt bad request id": receipt(func(r *CreditReceipt) { r.RequestID = "zz" }),
 		"receipt negative":       receipt(func(r *CreditReceipt) { r.Remaining = -1 }),
 	} {
-		if err := New().Restore(io.NopCloser(bytes.NewReader(write(change)))); !errors.Is(err, ErrBadSnapshot) {
-			t.Errorf("%s: Restore = %v, want ErrBadSnapshot", name, err)
-		}
+		assert.ErrorIs(t, New().Restore(io.NopCloser(bytes.NewReader(write(change)))), ErrBadSnapshot, "%s: Restore", name)
 	}
-	if err := New().Restore(io.NopCloser(bytes.NewReader(write(func(*fsmSnapshot) {})))); err != nil {
-		t.Fatalf("unchanged snapshot: %v", err)
-	}
+	require.NoError(t, New().Restore(io.NopCloser(bytes.NewReader(write(func(*fsmSnapshot) {})))), "unchanged snapshot")
 }
 
 func mustParse(t *testing.T, text []byte) *license.License {
 	t.Helper()
 	l, err := parseLicense(text)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	return l
 }
 
@@ -208,11 +177,7 @@ func TestCreditsReSignOnlyAtThresholds(t *testing.T) {
 	h := creditHarness(t)
 	before := h.f.EntitlementsChanged()
 	h.ok(ConsumeCreditsType, consume(1, "case", 1, t0+1)) // lic-soon 10 → 9
-	if h.f.EntitlementsChanged() != before {
-		t.Fatal("an ordinary consumption marked entitlements changed")
-	}
+	require.Equal(t, before, h.f.EntitlementsChanged(), "an ordinary consumption marked entitlements changed")
 	h.ok(ConsumeCreditsType, consume(2, "case", 6, t0+2)) // 9 → 3: low
-	if h.f.EntitlementsChanged() == before {
-		t.Fatal("a balance turning low did not mark entitlements changed")
-	}
+	require.NotEqual(t, before, h.f.EntitlementsChanged(), "a balance turning low did not mark entitlements changed")
 }

@@ -51,7 +51,7 @@ func (s *state) targets() (map[string]*poolTarget, map[string]bool, int64) {
 				}
 				t.pool.Seats = min(t.pool.Seats+p.Seats, lease.MaxSeats)
 				t.pool.Overage = min(t.pool.Overage+p.Overage, lease.MaxSeats)
-				if p.Enforce != license.Soft {
+				if p.Enforce != lease.Soft {
 					t.pool.Enforce = lease.Hard
 				}
 				t.amount += p.Amount

@@ -16,10 +16,9 @@ import (
 // being persisted. A read sees the state between two log entries, never in
 // the middle of one (ApplyBatch holds the lock for the whole batch).
 type FSM struct {
-	mu    sync.RWMutex
-	st    *state
-	obs   Observer
-	apply map[MsgType]applyFunc
+	mu  sync.RWMutex
+	st  *state
+	obs Observer
 }
 
 var (
@@ -40,34 +39,13 @@ type applyCtx struct {
 
 // applyFunc applies one decoded, validated command. It must be
 // deterministic, must leave the state untouched when it returns an error in
-// Response.Err, and must not do I/O or read the clock.
+// Response.Err, and must not do I/O or read the clock. Each message type
+// has one, in the message table (messages).
 type applyFunc func(s *state, ac *applyCtx, cmd command) Response
-
-func applyAs[C command](fn func(*state, *applyCtx, C) Response) applyFunc {
-	return func(s *state, ac *applyCtx, cmd command) Response { return fn(s, ac, cmd.(C)) }
-}
 
 // New returns an empty FSM (not bootstrapped).
 func New() *FSM {
-	return &FSM{
-		st: newState(0),
-		apply: map[MsgType]applyFunc{
-			BootstrapType:      applyAs(applyBootstrap),
-			CreatePoolType:     applyAs(applyCreatePool),
-			UpdatePoolType:     applyAs(applyUpdatePool),
-			LeaseBatchType:     applyAs(applyLeaseBatch),
-			CreateTokenType:    applyAs(applyCreateToken),
-			RevokeTokenType:    applyAs(applyRevokeToken),
-			EnrollType:         applyAs(applyEnroll),
-			RenewCertType:      applyAs(applyRenewCert),
-			CollectorSeenType:  applyAs(applyCollectorSeen),
-			AddLicenseType:     applyAs(applyAddLicense),
-			RemoveLicenseType:  applyAs(applyRemoveLicense),
-			ConsumeCreditsType: applyAs(applyConsumeCredits),
-			UsageBatchType:     applyAs(applyUsageBatch),
-			SetSiteZoneType:    applyAs(applySetSiteZone),
-		},
-	}
+	return &FSM{st: newState(0)}
 }
 
 // SetObserver installs (or, with nil, removes) the observer told about
@@ -110,7 +88,9 @@ func (f *FSM) applyLogLocked(l *raft.Log) any {
 }
 
 // applyLocked decodes and applies one command. Garbage is refused before it
-// reaches an apply function, so it changes nothing.
+// reaches an apply function, so it changes nothing; a type this version
+// does not know is skipped if it carries IgnoreUnknownTypeFlag and refused
+// otherwise.
 func (f *FSM) applyLocked(index uint64, data []byte) Response {
 	t, cmd, err := Decode(data)
 	if err != nil {
@@ -120,11 +100,11 @@ func (f *FSM) applyLocked(index uint64, data []byte) Response {
 		return Response{Index: index, Err: err}
 	}
 	c := cmd.(command)
-	fn := f.apply[t.Base()]
+	m, _ := t.message() // Decode knew t
 	if t.Base() != BootstrapType && f.st.cluster == nil {
 		return Response{Index: index, Err: ErrNotBootstrapped}
 	}
-	resp := fn(f.st, &applyCtx{index: index, obs: f.obs, at: max(f.st.trusted, c.now())}, c)
+	resp := m.apply(f.st, &applyCtx{index: index, obs: f.obs, at: max(f.st.trusted, c.now())}, c)
 	resp.Index = index
 	if resp.Err == nil {
 		f.st.advance(c.now())

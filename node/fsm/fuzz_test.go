@@ -9,6 +9,7 @@ import (
 
 	"github.com/licmesh/licmesh/licensing/lease"
 	"github.com/licmesh/licmesh/licensing/license"
+	"github.com/stretchr/testify/require"
 )
 
 // fuzzBase is a small state for fuzz targets to start from.
@@ -31,9 +32,7 @@ func fuzzBase(t testing.TB) []byte {
 func restored(t testing.TB, snap []byte) *FSM {
 	t.Helper()
 	f := New()
-	if err := f.Restore(io.NopCloser(bytes.NewReader(snap))); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, f.Restore(io.NopCloser(bytes.NewReader(snap))))
 	return f
 }
 
@@ -52,7 +51,7 @@ func FuzzApply(f *testing.F) {
 	// license adding seats, the end of the trial and of grace, removal.
 	renewal := timesheetPayload("lic-2", func(p *license.Payload) { p.IssuedAt = msTime(t0 + 1) })
 	f.Add(encode(f, AddLicenseType, AddLicense{Text: sealed(f, renewal), Now: t0 + 1}))
-	f.Add(encode(f, AddLicenseType, AddLicense{Text: sealed(f, testPayload("lic-3", withPools(license.Pool{Name: adminPool, Seats: 2, Enforce: license.Hard, Overage: 1}))), Now: t0}))
+	f.Add(encode(f, AddLicenseType, AddLicense{Text: sealed(f, testPayload("lic-3", withPools(license.Pool{Name: adminPool, Seats: 2, Enforce: lease.Hard, Overage: 1}))), Now: t0}))
 	f.Add(encode(f, LeaseBatchType, LeaseBatch{Now: t0 + 31*dayMs, Ops: []LeaseOp{acq(adminPool, "erin", "c1"), acq(projectsPool, "frank", "c1")}}))
 	f.Add(encode(f, LeaseBatchType, LeaseBatch{Now: t0 + 400*dayMs, Ops: []LeaseOp{acq(adminPool, "erin", "c1")}}))
 	f.Add(encode(f, RemoveLicenseType, RemoveLicense{ID: "lic-1", Now: t0}))
@@ -70,19 +69,15 @@ func FuzzApply(f *testing.F) {
 		_, _, decErr := Decode(data)
 		r := fsm.Apply(rlog(9, data)).(Response)
 		if r.Err != nil {
-			if !bytes.Equal(stateBytes(t, fsm), before) {
-				t.Fatalf("refused command (%v) changed the state", r.Err)
-			}
+			require.Equal(t, before, stateBytes(t, fsm), "refused command (%v) changed the state", r.Err)
 			return
 		}
-		if decErr != nil && !errors.Is(decErr, ErrUnknownMsgType) {
-			t.Fatalf("Apply accepted what Decode refused: %v", decErr)
+		if decErr != nil {
+			require.ErrorIs(t, decErr, ErrUnknownMsgType, "Apply accepted what Decode refused")
 		}
 		// Whatever applied must still snapshot and restore to itself.
 		snap := snapshotBytes(t, fsm)
-		if !bytes.Equal(snapshotBytes(t, restored(t, snap)), snap) {
-			t.Fatal("state after apply does not survive a snapshot round trip")
-		}
+		require.Equal(t, snap, snapshotBytes(t, restored(t, snap)), "state after apply does not survive a snapshot round trip")
 	})
 }
 
@@ -99,24 +94,17 @@ func FuzzDecodeCommand(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		mt, cmd, err := Decode(data)
 		if err != nil {
-			if !errors.Is(err, ErrMalformed) && !errors.Is(err, ErrUnknownMsgType) {
-				t.Fatalf("error %v wraps neither ErrMalformed nor ErrUnknownMsgType", err)
-			}
+			require.True(t, errors.Is(err, ErrMalformed) || errors.Is(err, ErrUnknownMsgType),
+				"error %v wraps neither ErrMalformed nor ErrUnknownMsgType", err)
 			return
 		}
 		// Anything accepted re-encodes and decodes to the same command.
 		again, err := Encode(mt, cmd)
-		if err != nil {
-			t.Fatalf("accepted command does not re-encode: %v", err)
-		}
+		require.NoError(t, err, "accepted command does not re-encode")
 		_, cmd2, err := Decode(again)
-		if err != nil {
-			t.Fatalf("re-encoded command refused: %v", err)
-		}
+		require.NoError(t, err, "re-encoded command refused")
 		b1, _ := Encode(mt, cmd2)
-		if !bytes.Equal(b1, again) {
-			t.Fatal("encoding is not stable")
-		}
+		require.Equal(t, again, b1, "encoding is not stable")
 	})
 }
 
@@ -133,17 +121,11 @@ func FuzzRestore(f *testing.F) {
 		fsm := restored(t, base)
 		err := fsm.Restore(io.NopCloser(bytes.NewReader(data)))
 		if err != nil {
-			if !errors.Is(err, ErrBadSnapshot) {
-				t.Fatalf("error %v does not wrap ErrBadSnapshot", err)
-			}
-			if !bytes.Equal(snapshotBytes(t, fsm), base) {
-				t.Fatal("refused restore changed the state")
-			}
+			require.ErrorIs(t, err, ErrBadSnapshot)
+			require.Equal(t, base, snapshotBytes(t, fsm), "refused restore changed the state")
 			return
 		}
 		snap := snapshotBytes(t, fsm)
-		if !bytes.Equal(snapshotBytes(t, restored(t, snap)), snap) {
-			t.Fatal("restored state does not survive a snapshot round trip")
-		}
+		require.Equal(t, snap, snapshotBytes(t, restored(t, snap)), "restored state does not survive a snapshot round trip")
 	})
 }

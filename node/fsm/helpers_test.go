@@ -9,6 +9,7 @@ import (
 
 	"github.com/hashicorp/raft"
 	"github.com/licmesh/licmesh/licensing/lease"
+	"github.com/stretchr/testify/require"
 )
 
 const t0 = int64(1_780_000_000_000) // a leader time, Unix ms
@@ -49,9 +50,7 @@ func testBootstrap() Bootstrap {
 func encode(t testing.TB, mt MsgType, cmd any) []byte {
 	t.Helper()
 	b, err := Encode(mt, cmd)
-	if err != nil {
-		t.Fatalf("Encode(%s): %v", mt, err)
-	}
+	require.NoError(t, err, "Encode(%s)", mt)
 	return b
 }
 
@@ -66,21 +65,15 @@ func (h *harness) applyRaw(data []byte) Response {
 	h.index++
 	r := h.f.Apply(&raft.Log{Index: h.index, Term: 1, Type: raft.LogCommand, Data: data})
 	resp, ok := r.(Response)
-	if !ok {
-		h.t.Fatalf("Apply returned %T", r)
-	}
-	if resp.Index != h.index {
-		h.t.Fatalf("Response.Index = %d, want %d", resp.Index, h.index)
-	}
+	require.True(h.t, ok, "Apply returned %T", r)
+	require.Equal(h.t, h.index, resp.Index, "Response.Index")
 	return resp
 }
 
 func (h *harness) ok(mt MsgType, cmd any) Response {
 	h.t.Helper()
 	r := h.apply(mt, cmd)
-	if r.Err != nil {
-		h.t.Fatalf("%s: %v", mt, r.Err)
-	}
+	require.NoError(h.t, r.Err, "%s", mt)
 	return r
 }
 
@@ -92,9 +85,7 @@ func (h *harness) pool(name string, seats int, e lease.Enforcement) {
 func (h *harness) batch(now int64, ops ...LeaseOp) []OpResult {
 	h.t.Helper()
 	r := h.ok(LeaseBatchType, LeaseBatch{Now: now, Ops: ops})
-	if len(r.Ops) != len(ops) {
-		h.t.Fatalf("batch: %d results for %d ops", len(r.Ops), len(ops))
-	}
+	require.Len(h.t, r.Ops, len(ops), "batch: results for %d ops", len(ops))
 	return r.Ops
 }
 
@@ -112,14 +103,10 @@ func exp(id lease.ID) LeaseOp { return LeaseOp{Kind: Expire, LeaseID: id} }
 func snapshotBytes(t testing.TB, f *FSM) []byte {
 	t.Helper()
 	s, err := f.Snapshot()
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	defer s.Release()
 	var buf bytes.Buffer
-	if err := s.(*fsmSnapshot).writeTo(&buf); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, s.(*fsmSnapshot).writeTo(&buf))
 	return buf.Bytes()
 }
 

@@ -3,11 +3,12 @@ package fsm
 import (
 	"errors"
 	"fmt"
-	"maps"
 	"slices"
 	"testing"
 
 	"github.com/licmesh/licmesh/licensing/lease"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 func TestHardPoolGrantsExactlySeats(t *testing.T) {
@@ -23,32 +24,27 @@ func TestHardPoolGrantsExactlySeats(t *testing.T) {
 		switch {
 		case r.Err == nil:
 			granted++
-			if r.Lease == nil || r.Existing {
-				t.Fatalf("op %d: %+v", i, r)
-			}
+			require.NotNil(t, r.Lease, "op %d: %+v", i, r)
+			require.False(t, r.Existing, "op %d: %+v", i, r)
 			want := lease.ID(h.index<<16 | uint64(i))
-			if r.Lease.ID != want || r.Lease.Fence != h.index {
-				t.Fatalf("op %d: id %d fence %d, want %d / %d", i, r.Lease.ID, r.Lease.Fence, want, h.index)
-			}
+			require.Equal(t, want, r.Lease.ID, "op %d: id", i)
+			require.Equal(t, h.index, r.Lease.Fence, "op %d: fence", i)
 		case errors.Is(r.Err, ErrPoolFull):
-			if i < 5 {
-				t.Fatalf("op %d refused, yet earlier ops should take the seats first", i)
-			}
+			require.GreaterOrEqual(t, i, 5, "op %d refused, yet earlier ops should take the seats first", i)
 		default:
-			t.Fatalf("op %d: %v", i, r.Err)
+			require.NoError(t, r.Err, "op %d", i)
 		}
 	}
-	if granted != 5 {
-		t.Fatalf("granted %d, want 5", granted)
-	}
-	if ps, _ := h.f.Pool("hard5"); ps.Held != 5 || ps.PeakHeld != 5 || ps.OverageGrants != 0 {
-		t.Fatalf("pool = %+v", ps)
-	}
+	require.Equal(t, 5, granted, "granted")
+	ps, _ := h.f.Pool("hard5")
+	assert.Equal(t, 5, ps.Held, "pool = %+v", ps)
+	assert.Equal(t, 5, ps.PeakHeld, "pool = %+v", ps)
+	assert.Zero(t, ps.OverageGrants, "pool = %+v", ps)
 	// A release frees a seat for the next batch.
 	res2 := h.batch(t0+2, rel(res[0].Lease.ID, "c1"), acq("hard5", "user9", "c1"), acq("hard5", "user8", "c1"))
-	if res2[0].Err != nil || res2[1].Err != nil || !errors.Is(res2[2].Err, ErrPoolFull) {
-		t.Fatalf("release then acquire: %+v", res2)
-	}
+	require.NoError(t, res2[0].Err, "release then acquire: %+v", res2)
+	require.NoError(t, res2[1].Err, "release then acquire: %+v", res2)
+	require.ErrorIs(t, res2[2].Err, ErrPoolFull, "release then acquire: %+v", res2)
 }
 
 func TestSoftPoolRecordsOverage(t *testing.T) {
@@ -56,23 +52,20 @@ func TestSoftPoolRecordsOverage(t *testing.T) {
 	h.pool("soft2", 2, lease.Soft)
 	res := h.batch(t0+10, acq("soft2", "a", "c1"), acq("soft2", "b", "c1"), acq("soft2", "c", "c1"), acq("soft2", "d", "c2"))
 	for i, r := range res {
-		if r.Err != nil {
-			t.Fatalf("op %d: %v", i, r.Err)
-		}
-		if r.Lease.Overage != (i >= 2) {
-			t.Fatalf("op %d: overage = %v", i, r.Lease.Overage)
-		}
+		require.NoError(t, r.Err, "op %d", i)
+		require.Equal(t, i >= 2, r.Lease.Overage, "op %d: overage", i)
 	}
 	ps, _ := h.f.Pool("soft2")
-	if ps.Held != 4 || ps.OverageGrants != 2 || ps.PeakHeld != 4 || ps.LastOverageAt != t0+10 {
-		t.Fatalf("pool = %+v", ps)
-	}
+	assert.Equal(t, 4, ps.Held, "pool = %+v", ps)
+	assert.Equal(t, uint64(2), ps.OverageGrants, "pool = %+v", ps)
+	assert.Equal(t, 4, ps.PeakHeld, "pool = %+v", ps)
+	assert.Equal(t, t0+10, ps.LastOverageAt, "pool = %+v", ps)
 	// Releasing keeps the history.
 	h.batch(t0+11, rel(res[3].Lease.ID, "c2"), rel(res[2].Lease.ID, "c1"))
 	ps, _ = h.f.Pool("soft2")
-	if ps.Held != 2 || ps.OverageGrants != 2 || ps.PeakHeld != 4 {
-		t.Fatalf("pool after release = %+v", ps)
-	}
+	assert.Equal(t, 2, ps.Held, "pool after release = %+v", ps)
+	assert.Equal(t, uint64(2), ps.OverageGrants, "pool after release = %+v", ps)
+	assert.Equal(t, 4, ps.PeakHeld, "pool after release = %+v", ps)
 }
 
 func TestAcquireExisting(t *testing.T) {
@@ -80,18 +73,13 @@ func TestAcquireExisting(t *testing.T) {
 	h.pool("p", 1, lease.Hard)
 	first := h.batch(t0, acq("p", "alice", "c1"))[0]
 	res := h.batch(t0+5, acq("p", "alice", "c1"), acq("p", "alice", "c2"), acq("p", "bob", "c1"))
-	if res[0].Err != nil || !res[0].Existing || *res[0].Lease != *first.Lease {
-		t.Fatalf("re-acquire = %+v, want the first lease", res[0])
-	}
-	if !errors.Is(res[1].Err, ErrHeldElsewhere) {
-		t.Fatalf("acquire through another collector = %v", res[1].Err)
-	}
-	if !errors.Is(res[2].Err, ErrPoolFull) {
-		t.Fatalf("second holder = %v", res[2].Err)
-	}
-	if c := h.f.Counts(); c.Leases != 1 {
-		t.Fatalf("Counts = %+v", c)
-	}
+	require.NoError(t, res[0].Err, "re-acquire")
+	require.True(t, res[0].Existing, "re-acquire = %+v, want the first lease", res[0])
+	require.Equal(t, *first.Lease, *res[0].Lease, "re-acquire, want the first lease")
+	require.ErrorIs(t, res[1].Err, ErrHeldElsewhere, "acquire through another collector")
+	require.ErrorIs(t, res[2].Err, ErrPoolFull, "second holder")
+	c := h.f.Counts()
+	require.Equal(t, 1, c.Leases, "Counts = %+v", c)
 }
 
 func TestReleaseAndExpire(t *testing.T) {
@@ -100,9 +88,7 @@ func TestReleaseAndExpire(t *testing.T) {
 	rec := &recorder{}
 	h.f.SetObserver(rec)
 	res := h.batch(t0, acq("p", "a", "c1"), acq("p", "b", "c1"), acq("nope", "x", "c1"))
-	if !errors.Is(res[2].Err, ErrUnknownPool) {
-		t.Fatalf("unknown pool: %v", res[2].Err)
-	}
+	require.ErrorIs(t, res[2].Err, ErrUnknownPool, "unknown pool")
 	a, b := res[0].Lease.ID, res[1].Lease.ID
 	res = h.batch(t0+1,
 		rel(a, "c2"),      // wrong collector
@@ -117,23 +103,19 @@ func TestReleaseAndExpire(t *testing.T) {
 	)
 	wants := []error{ErrNotHolder, ErrUnknownLease, nil, ErrUnknownLease, nil, nil, ErrInvalidOp, ErrInvalidOp, ErrInvalidOp}
 	for i, w := range wants {
-		if !errors.Is(res[i].Err, w) || (w == nil) != (res[i].Err == nil) {
-			t.Fatalf("op %d: err %v, want %v", i, res[i].Err, w)
-		}
+		require.ErrorIs(t, res[i].Err, w, "op %d", i)
 	}
-	if res[2].Lease == nil || res[2].Lease.ID != a || res[4].Lease == nil || res[4].Lease.ID != b || res[5].Lease != nil {
-		t.Fatalf("removed-lease copies wrong: %+v", res)
-	}
+	require.NotNil(t, res[2].Lease, "removed-lease copies wrong: %+v", res)
+	require.Equal(t, a, res[2].Lease.ID, "removed-lease copies wrong: %+v", res)
+	require.NotNil(t, res[4].Lease, "removed-lease copies wrong: %+v", res)
+	require.Equal(t, b, res[4].Lease.ID, "removed-lease copies wrong: %+v", res)
+	require.Nil(t, res[5].Lease, "removed-lease copies wrong: %+v", res)
 	want := []string{fmt.Sprintf("+%d", a), fmt.Sprintf("+%d", b), fmt.Sprintf("-%d", a), fmt.Sprintf("-%d", b)}
-	if !slices.Equal(rec.events, want) {
-		t.Fatalf("observer saw %v, want %v", rec.events, want)
-	}
-	if c := h.f.Counts(); c.Leases != 0 {
-		t.Fatalf("Counts = %+v", c)
-	}
-	if _, ok := h.f.Lease(a); ok {
-		t.Fatal("released lease still there")
-	}
+	require.Equal(t, want, rec.events, "observer saw")
+	c := h.f.Counts()
+	require.Zero(t, c.Leases, "Counts = %+v", c)
+	_, ok := h.f.Lease(a)
+	require.False(t, ok, "released lease still there")
 }
 
 func TestPoolShrinkEvictsNoOne(t *testing.T) {
@@ -141,21 +123,14 @@ func TestPoolShrinkEvictsNoOne(t *testing.T) {
 	h.pool("p", 3, lease.Hard)
 	res := h.batch(t0, acq("p", "a", "c"), acq("p", "b", "c"), acq("p", "c", "c"))
 	h.ok(UpdatePoolType, UpdatePool{Pool: lease.Pool{Name: "p", Seats: 1, Enforce: lease.Hard}, Now: t0 + 1})
-	if ps, _ := h.f.Pool("p"); ps.Held != 3 {
-		t.Fatalf("held after shrink = %d", ps.Held)
-	}
-	if r := h.batch(t0+2, acq("p", "d", "c"))[0]; !errors.Is(r.Err, ErrPoolFull) {
-		t.Fatalf("acquire over shrunk pool: %v", r.Err)
-	}
+	ps, _ := h.f.Pool("p")
+	require.Equal(t, 3, ps.Held, "held after shrink")
+	require.ErrorIs(t, h.batch(t0+2, acq("p", "d", "c"))[0].Err, ErrPoolFull, "acquire over shrunk pool")
 	// Two releases leave 1 held, still not under 1 seat.
 	h.batch(t0+3, rel(res[0].Lease.ID, "c"), rel(res[1].Lease.ID, "c"))
-	if r := h.batch(t0+4, acq("p", "d", "c"))[0]; !errors.Is(r.Err, ErrPoolFull) {
-		t.Fatalf("acquire at seats: %v", r.Err)
-	}
+	require.ErrorIs(t, h.batch(t0+4, acq("p", "d", "c"))[0].Err, ErrPoolFull, "acquire at seats")
 	h.batch(t0+5, rel(res[2].Lease.ID, "c"))
-	if r := h.batch(t0+6, acq("p", "d", "c"))[0]; r.Err != nil {
-		t.Fatalf("acquire under seats: %v", r.Err)
-	}
+	require.NoError(t, h.batch(t0+6, acq("p", "d", "c"))[0].Err, "acquire under seats")
 }
 
 func TestLeaseBatchBadIndex(t *testing.T) {
@@ -165,9 +140,7 @@ func TestLeaseBatchBadIndex(t *testing.T) {
 	h.f.mu.Lock()
 	r := h.f.applyLocked(maxLeaseIndex, data)
 	h.f.mu.Unlock()
-	if !errors.Is(r.Err, ErrBadIndex) {
-		t.Fatalf("index 2^48: %v", r.Err)
-	}
+	require.ErrorIs(t, r.Err, ErrBadIndex, "index 2^48")
 }
 
 func TestLeasesFilter(t *testing.T) {
@@ -185,15 +158,13 @@ func TestLeasesFilter(t *testing.T) {
 	for _, l := range all {
 		perCol[l.CollectorID]++
 	}
-	if got := h.f.LeasesPerCollector(); !maps.Equal(got, perCol) {
-		t.Fatalf("LeasesPerCollector = %v, want %v", got, perCol)
-	}
-	if len(all) != len(ids) || len(all) != h.f.Counts().Leases {
-		t.Fatalf("Leases %d, LeaseIDs %d, Counts %d", len(all), len(ids), h.f.Counts().Leases)
-	}
+	require.Equal(t, perCol, h.f.LeasesPerCollector(), "LeasesPerCollector")
+	require.Len(t, ids, len(all), "Leases %d, LeaseIDs %d", len(all), len(ids))
+	require.Len(t, all, h.f.Counts().Leases, "Leases %d, Counts %d", len(all), h.f.Counts().Leases)
 	for i := range all {
-		if all[i].ID != ids[i] || (i > 0 && ids[i] <= ids[i-1]) {
-			t.Fatalf("not sorted by ID at %d", i)
+		require.Equal(t, ids[i], all[i].ID, "not sorted by ID at %d", i)
+		if i > 0 {
+			require.Greater(t, ids[i], ids[i-1], "not sorted by ID at %d", i)
 		}
 	}
 	check := func(f LeaseFilter) {
@@ -216,9 +187,7 @@ func TestLeasesFilter(t *testing.T) {
 		for _, l := range h.f.Leases(f) {
 			got = append(got, l.ID)
 		}
-		if !slices.Equal(got, want) {
-			t.Fatalf("Leases(%+v) = %v, want %v", f, got, want)
-		}
+		require.Equal(t, want, got, "Leases(%+v)", f)
 	}
 	for _, f := range []LeaseFilter{
 		{}, {Pool: "p1"}, {Pool: "p2", Holder: "u3"}, {Holder: "u1"}, {CollectorID: "c2"},
@@ -228,11 +197,11 @@ func TestLeasesFilter(t *testing.T) {
 		check(f)
 	}
 	l, ok := h.f.Lease(all[0].ID)
-	if !ok || l != all[0] {
-		t.Fatalf("Lease = %+v", l)
-	}
+	require.True(t, ok, "Lease")
+	require.Equal(t, all[0], l, "Lease")
 	doc := l.Document("acme-prod", timeMs(t0), timeMs(t0+30_000))
-	if doc.LeaseID != l.ID || doc.Fence != l.Fence || doc.Holder != l.Holder || doc.Validate() != nil {
-		t.Fatalf("Document = %+v (%v)", doc, doc.Validate())
-	}
+	assert.Equal(t, l.ID, doc.LeaseID, "Document = %+v", doc)
+	assert.Equal(t, l.Fence, doc.Fence, "Document = %+v", doc)
+	assert.Equal(t, l.Holder, doc.Holder, "Document = %+v", doc)
+	assert.NoError(t, doc.Validate(), "Document = %+v", doc)
 }

@@ -2,10 +2,12 @@ package fsm
 
 import (
 	"encoding/json"
-	"errors"
 	"testing"
 
+	"github.com/licmesh/licmesh/licensing/lease"
 	"github.com/licmesh/licmesh/licensing/license"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 func TestAddLicenseRefusals(t *testing.T) {
@@ -15,9 +17,7 @@ func TestAddLicenseRefusals(t *testing.T) {
 	before := stateBytes(t, h.f)
 	raw := func(text []byte) []byte {
 		b, err := jsonCommand(AddLicenseType, AddLicense{Text: text, Now: t0 + 1})
-		if err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, err)
 		return b
 	}
 	tampered := append([]byte(nil), good...)
@@ -30,27 +30,21 @@ func TestAddLicenseRefusals(t *testing.T) {
 		"payload fields":  raw(sealedRaw(t, []byte(`{"format":1}`))),
 	} {
 		r := h.applyRaw(data)
-		if !errors.Is(r.Err, ErrMalformed) {
-			t.Errorf("%s: err = %v, want ErrMalformed", name, r.Err)
-		}
-		if string(stateBytes(t, h.f)) != string(before) {
-			t.Fatalf("%s: refused license changed the state", name)
-		}
+		assert.ErrorIs(t, r.Err, ErrMalformed, name)
+		require.Equal(t, before, stateBytes(t, h.f), "%s: refused license changed the state", name)
 	}
-	if _, err := Encode(AddLicenseType, AddLicense{Text: []byte("x"), Now: t0}); !errors.Is(err, ErrMalformed) {
-		t.Errorf("Encode of a malformed license: %v", err)
-	}
+	_, err := Encode(AddLicenseType, AddLicense{Text: []byte("x"), Now: t0})
+	assert.ErrorIs(t, err, ErrMalformed, "Encode of a malformed license")
 	runSteps(t, h, []step{
-		{"duplicate id", AddLicenseType, AddLicense{Text: sealed(t, testPayload("lic-1", withPools(license.Pool{Name: "z", Seats: 1, Enforce: license.Hard}))), Now: t0 + 1}, ErrLicenseExists},
+		{"duplicate id", AddLicenseType, AddLicense{Text: sealed(t, testPayload("lic-1", withPools(license.Pool{Name: "z", Seats: 1, Enforce: lease.Hard}))), Now: t0 + 1}, ErrLicenseExists},
 		{"other cluster", AddLicenseType, AddLicense{Text: sealed(t, testPayload("lic-2", func(p *license.Payload) { p.ClusterID = "lm-other" })), Now: t0 + 1}, ErrLicenseCluster},
 		{"unbound", AddLicenseType, AddLicense{Text: sealed(t, testPayload("lic-3", func(p *license.Payload) { p.ClusterID = "" })), Now: t0 + 1}, nil},
 	})
 	// Pasted text is stored in canonical form.
 	pasted := append(append([]byte("Here is your license:\r\n\r\n  "), sealed(t, testPayload("lic-4"))...), "\r\nRegards\r\n"...)
 	h.ok(AddLicenseType, AddLicense{Text: pasted, Now: t0 + 2})
-	if l, _ := h.f.License("lic-4"); string(l.Text) != string(sealed(t, testPayload("lic-4"))) {
-		t.Fatalf("stored text = %q", l.Text)
-	}
+	l, _ := h.f.License("lic-4")
+	require.Equal(t, string(sealed(t, testPayload("lic-4"))), string(l.Text), "stored text")
 }
 
 // sealedRaw signs payload bytes that need not be a valid payload, as a

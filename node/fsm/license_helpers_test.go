@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/licmesh/licmesh/licensing/license"
+	"github.com/stretchr/testify/require"
 )
 
 const dayMs = int64(24 * time.Hour / time.Millisecond)
@@ -81,9 +82,7 @@ func withPools(pools ...license.Pool) func(*license.Payload) {
 func sealed(t testing.TB, p *license.Payload) []byte {
 	t.Helper()
 	text, err := license.SealPayload(p, vendorKey, vendorKeyID)
-	if err != nil {
-		t.Fatalf("SealPayload(%s): %v", p.ID, err)
-	}
+	require.NoError(t, err, "SealPayload(%s)", p.ID)
 	return text
 }
 
@@ -103,9 +102,7 @@ func (h *harness) tick(now int64) {
 func (h *harness) poolOf(name string) PoolStatus {
 	h.t.Helper()
 	ps, ok := h.f.Pool(name)
-	if !ok {
-		h.t.Fatalf("pool %q does not exist", name)
-	}
+	require.True(h.t, ok, "pool %q does not exist", name)
 	return ps
 }
 
@@ -113,8 +110,6 @@ func (h *harness) poolOf(name string) PoolStatus {
 func (h *harness) grant(now int64, pool, holder string) Lease {
 	h.t.Helper()
 	r := h.batch(now, acq(pool, holder, "c1"))[0]
-	if r.Err != nil {
-		h.t.Fatalf("acquire %s/%s: %v", pool, holder, r.Err)
-	}
+	require.NoError(h.t, r.Err, "acquire %s/%s", pool, holder)
 	return *r.Lease
 }

@@ -7,7 +7,6 @@ import (
 	"io"
 	"maps"
 	"math/rand/v2"
-	"reflect"
 	"slices"
 	"testing"
 	"time"
@@ -15,6 +14,8 @@ import (
 	"github.com/hashicorp/raft"
 	"github.com/licmesh/licmesh/licensing/lease"
 	"github.com/licmesh/licmesh/licensing/license"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 // licensedLog returns a deterministic log mixing licenses (trials,
@@ -59,14 +60,14 @@ func licensedLog(t testing.TB, seed uint64, steps int) [][]byte {
 					p.Trial.PeriodCount = 2
 				})
 			case 1:
-				enf := []license.Enforcement{license.Hard, license.Soft}[rng.IntN(2)]
+				enf := []lease.Enforcement{lease.Hard, lease.Soft}[rng.IntN(2)]
 				over := 0
-				if enf == license.Hard {
+				if enf == lease.Hard {
 					over = rng.IntN(2)
 				}
 				p = testPayload(fmt.Sprint("lic-", licenses), mods, withPools(
 					license.Pool{Name: []string{"pool-a", "Pool-C", adminPool, "manual"}[rng.IntN(4)], Seats: 1 + rng.IntN(4), Enforce: enf, Overage: over},
-					license.Pool{Name: "pool-b", Seats: rng.IntN(3), Enforce: license.Hard, Amount: 7}))
+					license.Pool{Name: "pool-b", Seats: rng.IntN(3), Enforce: lease.Hard, Amount: 7}))
 			default:
 				p = testPayload(fmt.Sprint("lic-", licenses), mods)
 			}
@@ -122,9 +123,7 @@ func TestLicensedDerivationMatchesRestore(t *testing.T) {
 					errs[errorName(o.Err)]++
 				}
 			}
-			if err := derivedUpToDate(h.f); err != nil {
-				t.Fatalf("seed %d, entry %d (%s): %v", seed, i, MsgType(data[0]), err)
-			}
+			require.NoError(t, derivedUpToDate(h.f), "seed %d, entry %d (%s)", seed, i, MsgType(data[0]))
 			if i%10 == 0 || i == len(log)-1 {
 				snap := snapshotBytes(t, h.f)
 				g := restored(t, snap)
@@ -132,9 +131,7 @@ func TestLicensedDerivationMatchesRestore(t *testing.T) {
 				if t.Failed() {
 					t.Fatalf("seed %d: state after entry %d (%s) differs once restored", seed, i, MsgType(data[0]))
 				}
-				if !bytes.Equal(snapshotBytes(t, g), snap) {
-					t.Fatalf("seed %d, entry %d: restored state snapshots differently", seed, i)
-				}
+				require.Equal(t, snap, snapshotBytes(t, g), "seed %d, entry %d: restored state snapshots differently", seed, i)
 			}
 			for _, ps := range h.f.Pools() {
 				sources[ps.Source]++
@@ -142,9 +139,7 @@ func TestLicensedDerivationMatchesRestore(t *testing.T) {
 		}
 		// The log must reach every case to mean much.
 		for _, src := range []PoolSource{SourceLicense, SourceManual, SourceExpired, SourceNone} {
-			if sources[src] == 0 {
-				t.Errorf("seed %d: no pool was ever %s", seed, src)
-			}
+			assert.NotZero(t, sources[src], "seed %d: no pool was ever %s", seed, src)
 		}
 		t.Logf("seed %d: pool sources seen %v, refusals %v", seed, sources, errs)
 	}
@@ -209,21 +204,17 @@ func TestLicensedDeterminism(t *testing.T) {
 		logs = logs[n:]
 	}
 	sa := snapshotBytes(t, a.f)
-	if !bytes.Equal(sa, snapshotBytes(t, b)) {
-		t.Fatal("same licensed log gave different snapshots")
-	}
-	if c := a.f.Counts(); c.Licenses == 0 || c.Leases == 0 {
-		t.Fatalf("log too thin: %+v", c)
-	}
-	if bytes.Equal(sa, snapshotBytes(t, applyAll(t, licensedLog(t, 8, 400)).f)) {
-		t.Fatal("different logs gave the same snapshot")
-	}
+	require.Equal(t, sa, snapshotBytes(t, b), "same licensed log gave different snapshots")
+	c := a.f.Counts()
+	require.NotZero(t, c.Licenses, "log too thin: %+v", c)
+	require.NotZero(t, c.Leases, "log too thin: %+v", c)
+	require.NotEqual(t, sa, snapshotBytes(t, applyAll(t, licensedLog(t, 8, 400)).f), "different logs gave the same snapshot")
 }
 
 func TestLicensedSnapshotRoundTrip(t *testing.T) {
 	h := bootstrapped(t)
 	h.addLicense(timesheetPayload("lic-1"), t0)
-	h.addLicense(testPayload("lic-2", withPools(license.Pool{Name: adminPool, Seats: 2, Enforce: license.Soft, Amount: 3})), t0)
+	h.addLicense(testPayload("lic-2", withPools(license.Pool{Name: adminPool, Seats: 2, Enforce: lease.Soft, Amount: 3})), t0)
 	h.pool("manual", 1, lease.Hard)
 	h.grant(t0+1, adminPool, "alice")
 	h.grant(t0+1, "manual", "bob")
@@ -231,13 +222,9 @@ func TestLicensedSnapshotRoundTrip(t *testing.T) {
 	snap := snapshotBytes(t, src)
 	dst := restored(t, snap)
 	equalState(t, src, dst)
-	if !bytes.Equal(snapshotBytes(t, dst), snap) {
-		t.Fatal("restored state snapshots differently")
-	}
+	require.Equal(t, snap, snapshotBytes(t, dst), "restored state snapshots differently")
 	l, _ := dst.License("lic-1")
-	if want := sealed(t, timesheetPayload("lic-1")); !bytes.Equal(l.Text, want) {
-		t.Fatal("restored license text differs")
-	}
+	require.Equal(t, sealed(t, timesheetPayload("lic-1")), l.Text, "restored license text differs")
 	// Both go on the same way, through the end of the trial.
 	for _, data := range [][]byte{
 		encode(t, CollectorSeenType, CollectorSeen{Now: t0 + 30*dayMs}),
@@ -247,14 +234,10 @@ func TestLicensedSnapshotRoundTrip(t *testing.T) {
 		idx := src.AppliedIndex() + 1
 		ra := src.Apply(&raft.Log{Index: idx, Type: raft.LogCommand, Data: data})
 		rb := dst.Apply(&raft.Log{Index: idx, Type: raft.LogCommand, Data: data})
-		if !reflect.DeepEqual(ra, rb) {
-			t.Fatalf("diverged after restore:\n%+v\n%+v", ra, rb)
-		}
+		require.Equal(t, ra, rb, "diverged after restore")
 	}
 	equalState(t, src, dst)
-	if !bytes.Equal(snapshotBytes(t, src), snapshotBytes(t, dst)) {
-		t.Fatal("snapshots differ after the same commands")
-	}
+	require.Equal(t, snapshotBytes(t, src), snapshotBytes(t, dst), "snapshots differ after the same commands")
 }
 
 // TestRestoreChecksLicenses refuses well-framed snapshots whose licenses
@@ -270,16 +253,12 @@ func TestRestoreChecksLicenses(t *testing.T) {
 		defer snap.Release()
 		change(snap)
 		var buf bytes.Buffer
-		if err := snap.writeTo(&buf); err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, snap.writeTo(&buf))
 		return buf.Bytes()
 	}
 	rec := func(p *license.Payload) *licenseRec {
 		l, err := parseLicense(sealed(t, p))
-		if err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, err)
 		return &licenseRec{lic: l, addedAt: t0}
 	}
 	withLicense := func(r *licenseRec) func(s *fsmSnapshot) {
@@ -311,13 +290,9 @@ func TestRestoreChecksLicenses(t *testing.T) {
 			}
 		},
 	} {
-		if err := New().Restore(io.NopCloser(bytes.NewReader(write(change)))); !errors.Is(err, ErrBadSnapshot) {
-			t.Errorf("%s: Restore = %v, want ErrBadSnapshot", name, err)
-		}
+		assert.ErrorIs(t, New().Restore(io.NopCloser(bytes.NewReader(write(change)))), ErrBadSnapshot, "%s: Restore", name)
 	}
-	if err := New().Restore(io.NopCloser(bytes.NewReader(write(func(*fsmSnapshot) {})))); err != nil {
-		t.Fatalf("unchanged snapshot: %v", err)
-	}
+	require.NoError(t, New().Restore(io.NopCloser(bytes.NewReader(write(func(*fsmSnapshot) {})))), "unchanged snapshot")
 }
 
 // TestPoolStampsNeverGoBack: a leader with a slower clock updating a pool
@@ -327,8 +302,7 @@ func TestPoolStampsNeverGoBack(t *testing.T) {
 	h := bootstrapped(t)
 	h.ok(CreatePoolType, CreatePool{Pool: lease.Pool{Name: "p", Seats: 1, Enforce: lease.Hard}, Now: t0 + 5000})
 	h.ok(UpdatePoolType, UpdatePool{Pool: lease.Pool{Name: "p", Seats: 2, Enforce: lease.Hard}, Now: t0 + 10})
-	if ps := h.poolOf("p"); ps.UpdatedAt != t0+5000 {
-		t.Fatalf("pool = %+v", ps)
-	}
+	ps := h.poolOf("p")
+	require.Equal(t, t0+5000, ps.UpdatedAt, "pool = %+v", ps)
 	equalState(t, h.f, restored(t, snapshotBytes(t, h.f)))
 }

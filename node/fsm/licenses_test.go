@@ -10,6 +10,7 @@ import (
 
 	"github.com/licmesh/licmesh/licensing/lease"
 	"github.com/licmesh/licmesh/licensing/license"
+	"github.com/stretchr/testify/require"
 )
 
 func TestLicenseTrialThenLicenseTemplate(t *testing.T) {
@@ -123,7 +124,7 @@ func TestLicenseClockSetBackExtendsNothing(t *testing.T) {
 
 func TestLicenseRenewalReplacesWithoutEviction(t *testing.T) {
 	h := bootstrapped(t)
-	h.addLicense(testPayload("lic-1", withPools(license.Pool{Name: "pm", Seats: 10, Enforce: license.Hard}),
+	h.addLicense(testPayload("lic-1", withPools(license.Pool{Name: "pm", Seats: 10, Enforce: lease.Hard}),
 		func(p *license.Payload) { p.SubscriptionID = "sub-1" }), t0)
 	var held []Lease
 	for i := range 8 {
@@ -133,7 +134,7 @@ func TestLicenseRenewalReplacesWithoutEviction(t *testing.T) {
 
 	// The renewal of the same subscription sells 5 seats: it replaces the
 	// old license at once and keeps all 8 leases.
-	renewal := testPayload("lic-2", withPools(license.Pool{Name: "pm", Seats: 5, Enforce: license.Hard}), func(p *license.Payload) {
+	renewal := testPayload("lic-2", withPools(license.Pool{Name: "pm", Seats: 5, Enforce: lease.Hard}), func(p *license.Payload) {
 		p.SubscriptionID = "sub-1"
 		p.IssuedAt = msTime(t0)
 		p.ExpiresAt = msTime(t0 + 730*dayMs)
@@ -184,7 +185,7 @@ func TestLicenseRenewalReplacesWithoutEviction(t *testing.T) {
 func TestLicenseSupersedes(t *testing.T) {
 	h := bootstrapped(t)
 	h.addLicense(testPayload("lic-1"), t0)
-	h.addLicense(testPayload("lic-2", withPools(license.Pool{Name: "pool-b", Seats: 1, Enforce: license.Soft})), t0)
+	h.addLicense(testPayload("lic-2", withPools(license.Pool{Name: "pool-b", Seats: 1, Enforce: lease.Soft})), t0)
 	up := testPayload("lic-3", func(p *license.Payload) { p.Supersedes = []license.LicenseID{"lic-1", "lic-2"} })
 	if r := h.addLicense(up, t0+1); !slices.Equal(r.Replaced, []license.LicenseID{"lic-1", "lic-2"}) {
 		t.Fatalf("Replaced = %v", r.Replaced)
@@ -199,8 +200,8 @@ func TestLicenseSupersedes(t *testing.T) {
 
 func TestLicensesAddUp(t *testing.T) {
 	h := bootstrapped(t)
-	h.addLicense(testPayload("lic-1", withPools(license.Pool{Name: "pm", Seats: 3, Enforce: license.Soft, Amount: 2})), t0)
-	h.addLicense(testPayload("lic-2", withPools(license.Pool{Name: "pm", Seats: 4, Enforce: license.Hard, Overage: 1, Amount: 3})), t0)
+	h.addLicense(testPayload("lic-1", withPools(license.Pool{Name: "pm", Seats: 3, Enforce: lease.Soft, Amount: 2})), t0)
+	h.addLicense(testPayload("lic-2", withPools(license.Pool{Name: "pm", Seats: 4, Enforce: lease.Hard, Overage: 1, Amount: 3})), t0)
 	ps := h.poolOf("pm")
 	// Seats, overage and amounts add up; one hard license makes it hard.
 	if ps.Pool != (lease.Pool{Name: "pm", Seats: 7, Enforce: lease.Hard, Overage: 1}) || ps.Amount != 5 ||
@@ -235,26 +236,28 @@ func TestLicensesAddUp(t *testing.T) {
 	}
 }
 
-// TestHardOverageMatchesLicenseAdmit checks that a pool taken from a
-// license admits exactly what license.Pool.Admit says.
+// TestHardOverageMatchesLicenseAdmit checks that a pool taken from one
+// license is that license pool's lease pool, and admits exactly what
+// lease.Pool.Admit says of it.
 func TestHardOverageMatchesLicenseAdmit(t *testing.T) {
 	for _, lp := range []license.Pool{
-		{Name: "x", Seats: 2, Enforce: license.Hard, Overage: 3},
-		{Name: "x", Seats: 0, Enforce: license.Hard, Overage: 1, Amount: 4},
-		{Name: "x", Seats: 2, Enforce: license.Soft},
-		{Name: "x", Seats: 3, Enforce: license.Hard},
+		{Name: "x", Seats: 2, Enforce: lease.Hard, Overage: 3},
+		{Name: "x", Seats: 0, Enforce: lease.Hard, Overage: 1, Amount: 4},
+		{Name: "x", Seats: 2, Enforce: lease.Soft},
+		{Name: "x", Seats: 3, Enforce: lease.Hard},
 	} {
 		h := bootstrapped(t)
 		h.addLicense(testPayload("lic-1", withPools(lp)), t0)
+		pool := lp.LeasePool()
+		require.Equal(t, pool, h.poolOf("x").Pool, "pool from %+v", lp)
 		for held := range 8 {
-			grant, overage := lp.Admit(held)
+			d := pool.Admit(held)
 			r := h.batch(t0, acq("x", fmt.Sprintf("u%d", held), "c1"))[0]
-			if grant != (r.Err == nil) || grant && r.Lease.Overage != overage {
-				t.Fatalf("%+v held %d: license admits (%v, %v), FSM gave %+v", lp, held, grant, overage, r)
-			}
-			if !grant {
+			require.Equal(t, d.Grant, r.Err == nil, "%+v held %d: Admit says %+v, FSM gave %+v", lp, held, d, r)
+			if !d.Grant {
 				break
 			}
+			require.Equal(t, d.Overage, r.Lease.Overage, "%+v held %d: Admit says %+v, FSM gave %+v", lp, held, d, r)
 		}
 	}
 }
@@ -435,7 +438,7 @@ func TestLicenseAndManualPools(t *testing.T) {
 		t.Fatalf("manual pool after the license left = %+v", ps)
 	}
 	// A lingering pool is taken over by CreatePool, leases and all.
-	h.addLicense(testPayload("lic-2", withPools(license.Pool{Name: "gone", Seats: 2, Enforce: license.Hard})), t0+5)
+	h.addLicense(testPayload("lic-2", withPools(license.Pool{Name: "gone", Seats: 2, Enforce: lease.Hard})), t0+5)
 	g := h.grant(t0+5, "gone", "alice")
 	h.ok(RemoveLicenseType, RemoveLicense{ID: "lic-2", Now: t0 + 6})
 	h.ok(CreatePoolType, CreatePool{Pool: lease.Pool{Name: "gone", Seats: 1, Enforce: lease.Hard}, Now: t0 + 7})

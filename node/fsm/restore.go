@@ -208,7 +208,7 @@ func (rs *restorer) collector(body []byte) error {
 		return badSnap("collector: %v", err)
 	}
 	err := firstErr(checkID("collector id", c.ID), checkID("token id", c.TokenID),
-		checkOptText("hostname", c.Hostname, maxHostnameLen),
+		checkOptText("hostname", c.Hostname, MaxHostnameLen),
 		checkOptText("version", c.Version, maxVersionLen),
 		checkOptText("protocol", c.Protocol, maxVersionLen),
 		checkText("cert serial", c.CertSerial, maxSerialLen),

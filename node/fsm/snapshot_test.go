@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
-	"reflect"
 	"sync"
 	"testing"
 	"time"
@@ -14,6 +13,8 @@ import (
 	"github.com/hashicorp/raft"
 	"github.com/licmesh/licmesh/licensing/lease"
 	"github.com/licmesh/licmesh/licensing/usage"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 // scriptedLog returns a deterministic log exercising every command: pools
@@ -129,30 +130,24 @@ func TestDeterminism(t *testing.T) {
 		logs = logs[n:]
 	}
 	sa, sb := snapshotBytes(t, a.f), snapshotBytes(t, b)
-	if !bytes.Equal(sa, sb) {
-		t.Fatal("same log gave different snapshots")
-	}
-	if c := a.f.Counts(); c.Leases < 50 || c.Collectors != 5 || c.Tokens != 3 || c.Pools != 3 {
-		t.Fatalf("log too thin to mean much: %+v", c)
-	}
-	if ov := a.f.UsageOverview(); len(ov.Collectors) != 5 || len(ov.Months) < 3 {
-		t.Fatalf("log has too little usage to mean much: %+v", ov)
-	}
-	if bytes.Equal(sa, snapshotBytes(t, applyAll(t, scriptedLog(t, 2, 300)).f)) {
-		t.Fatal("different logs gave the same snapshot")
-	}
+	require.Equal(t, sa, sb, "same log gave different snapshots")
+	c := a.f.Counts()
+	require.GreaterOrEqual(t, c.Leases, 50, "log too thin to mean much: %+v", c)
+	require.Equal(t, 5, c.Collectors, "log too thin to mean much: %+v", c)
+	require.Equal(t, 3, c.Tokens, "log too thin to mean much: %+v", c)
+	require.Equal(t, 3, c.Pools, "log too thin to mean much: %+v", c)
+	ov := a.f.UsageOverview()
+	require.Len(t, ov.Collectors, 5, "log has too little usage to mean much: %+v", ov)
+	require.GreaterOrEqual(t, len(ov.Months), 3, "log has too little usage to mean much: %+v", ov)
+	require.NotEqual(t, sa, snapshotBytes(t, applyAll(t, scriptedLog(t, 2, 300)).f), "different logs gave the same snapshot")
 }
 
 func TestSnapshotRestoreRoundTrip(t *testing.T) {
 	src := applyAll(t, scriptedLog(t, 3, 300)).f
 	snap := snapshotBytes(t, src)
 	dst := New()
-	if err := dst.Restore(io.NopCloser(bytes.NewReader(snap))); err != nil {
-		t.Fatalf("Restore: %v", err)
-	}
-	if again := snapshotBytes(t, dst); !bytes.Equal(again, snap) {
-		t.Fatal("restored state snapshots differently")
-	}
+	require.NoError(t, dst.Restore(io.NopCloser(bytes.NewReader(snap))), "Restore")
+	require.Equal(t, snap, snapshotBytes(t, dst), "restored state snapshots differently")
 	equalState(t, src, dst)
 	// The restored FSM keeps working: the same next command gives the same
 	// result on both.
@@ -160,12 +155,8 @@ func TestSnapshotRestoreRoundTrip(t *testing.T) {
 	idx := src.AppliedIndex() + 1
 	ra := src.Apply(&raft.Log{Index: idx, Type: raft.LogCommand, Data: next})
 	rb := dst.Apply(&raft.Log{Index: idx, Type: raft.LogCommand, Data: next})
-	if !reflect.DeepEqual(ra, rb) {
-		t.Fatalf("diverged after restore:\n%+v\n%+v", ra, rb)
-	}
-	if !bytes.Equal(snapshotBytes(t, src), snapshotBytes(t, dst)) {
-		t.Fatal("snapshots differ after the same command")
-	}
+	require.Equal(t, ra, rb, "diverged after restore")
+	require.Equal(t, snapshotBytes(t, src), snapshotBytes(t, dst), "snapshots differ after the same command")
 }
 
 func equalState(t *testing.T, a, b *FSM) {
@@ -185,9 +176,7 @@ func equalState(t *testing.T, a, b *FSM) {
 		"index":      {a.AppliedIndex(), b.AppliedIndex()},
 		"usage":      {usageViews(a), usageViews(b)},
 	} {
-		if !reflect.DeepEqual(pair[0], pair[1]) {
-			t.Errorf("%s differ:\n%+v\n%+v", name, pair[0], pair[1])
-		}
+		assert.Equal(t, pair[0], pair[1], "%s differ", name)
 	}
 }
 
@@ -198,12 +187,8 @@ func TestRestoreRefusesBadStreams(t *testing.T) {
 	try := func(name string, data []byte) {
 		t.Helper()
 		err := target.Restore(io.NopCloser(bytes.NewReader(data)))
-		if !errors.Is(err, ErrBadSnapshot) {
-			t.Errorf("%s: Restore error = %v, want ErrBadSnapshot", name, err)
-		}
-		if !bytes.Equal(snapshotBytes(t, target), before) {
-			t.Fatalf("%s: refused restore changed the state", name)
-		}
+		assert.ErrorIs(t, err, ErrBadSnapshot, "%s: Restore error", name)
+		require.Equal(t, before, snapshotBytes(t, target), "%s: refused restore changed the state", name)
 	}
 	for _, n := range []int{0, 5, 9, 10, len(snap) / 3, len(snap) / 2, len(snap) - 5, len(snap) - 1} {
 		try(fmt.Sprintf("truncated to %d", n), snap[:n])
@@ -216,9 +201,7 @@ func TestRestoreRefusesBadStreams(t *testing.T) {
 	try("trailing data", append(bytes.Clone(snap), 0))
 	try("empty", nil)
 	err := target.Restore(io.NopCloser(io.MultiReader(bytes.NewReader(snap[:100]), errReader{})))
-	if !errors.Is(err, ErrBadSnapshot) {
-		t.Errorf("reader error: %v", err)
-	}
+	assert.ErrorIs(t, err, ErrBadSnapshot, "reader error")
 }
 
 // usageViews is everything usage metering's reads show.
@@ -257,15 +240,11 @@ func TestSnapshotIsPointInTime(t *testing.T) {
 	h := applyAll(t, log[:200])
 	want := snapshotBytes(t, h.f)
 	s, err := h.f.Snapshot()
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	var got bytes.Buffer
 	var wg sync.WaitGroup
 	wg.Go(func() {
-		if err := s.(*fsmSnapshot).writeTo(&got); err != nil {
-			t.Error(err)
-		}
+		assert.NoError(t, s.(*fsmSnapshot).writeTo(&got))
 	})
 	for _, data := range log[200:] {
 		h.applyRaw(data)
@@ -273,20 +252,14 @@ func TestSnapshotIsPointInTime(t *testing.T) {
 	}
 	wg.Wait()
 	s.Release()
-	if !bytes.Equal(got.Bytes(), want) {
-		t.Fatal("snapshot persisted later state")
-	}
+	require.Equal(t, want, got.Bytes(), "snapshot persisted later state")
 	// After Release, writes stop copying: every shard is private again.
 	h.applyRaw(log[len(log)-1])
 	for i, sh := range h.f.st.shards {
-		if sh.refs.Load() != 0 {
-			t.Fatalf("shard %d still shared after Release", i)
-		}
+		require.Zero(t, sh.refs.Load(), "shard %d still shared after Release", i)
 	}
 	// The live FSM still matches a fresh replay.
-	if !bytes.Equal(stateBytes(t, h.f), stateBytes(t, applyAll(t, append(log, log[len(log)-1])).f)) {
-		t.Fatal("copy-on-write lost or leaked a write")
-	}
+	require.Equal(t, stateBytes(t, applyAll(t, append(log, log[len(log)-1])).f), stateBytes(t, h.f), "copy-on-write lost or leaked a write")
 }
 
 func TestRestoreChecksSemantics(t *testing.T) {
@@ -306,12 +279,8 @@ func TestRestoreChecksSemantics(t *testing.T) {
 	snap.shards[shardOf(id2)] = extra
 	snap.nLeases++
 	var buf bytes.Buffer
-	if err := snap.writeTo(&buf); err != nil {
-		t.Fatal(err)
-	}
-	if err := New().Restore(io.NopCloser(&buf)); !errors.Is(err, ErrBadSnapshot) {
-		t.Fatalf("duplicate holder restored: %v", err)
-	}
+	require.NoError(t, snap.writeTo(&buf))
+	require.ErrorIs(t, New().Restore(io.NopCloser(&buf)), ErrBadSnapshot, "duplicate holder restored")
 }
 
 // TestRaftIntegration runs the FSM under a real single-node Raft with an
@@ -328,35 +297,20 @@ func TestRaftIntegration(t *testing.T) {
 	conf.CommitTimeout = 5 * time.Millisecond
 	store := raft.NewInmemStore()
 	snaps, err := raft.NewFileSnapshotStore(t.TempDir(), 2, io.Discard)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	addr, trans := raft.NewInmemTransport("")
 	r, err := raft.NewRaft(conf, f, store, store, snaps, trans)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	t.Cleanup(func() { _ = r.Shutdown().Error() })
-	if err := r.BootstrapCluster(raft.Configuration{Servers: []raft.Server{{ID: "n1", Address: addr}}}).Error(); err != nil {
-		t.Fatal(err)
-	}
-	for deadline := time.Now().Add(10 * time.Second); r.State() != raft.Leader; {
-		if time.Now().After(deadline) {
-			t.Fatal("no leader after 10s")
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	require.NoError(t, r.BootstrapCluster(raft.Configuration{Servers: []raft.Server{{ID: "n1", Address: addr}}}).Error())
+	require.Eventually(t, func() bool { return r.State() == raft.Leader }, 10*time.Second, 5*time.Millisecond, "no leader after 10s")
 	apply := func(mt MsgType, cmd any) Response {
 		t.Helper()
 		fut := r.Apply(encode(t, mt, cmd), 0)
-		if err := fut.Error(); err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, fut.Error())
 		return fut.Response().(Response)
 	}
-	if resp := apply(BootstrapType, testBootstrap()); resp.Err != nil {
-		t.Fatal(resp.Err)
-	}
+	require.NoError(t, apply(BootstrapType, testBootstrap()).Err)
 	apply(CreatePoolType, CreatePool{Pool: lease.Pool{Name: "p", Seats: 2, Enforce: lease.Hard}, Now: t0})
 	// Concurrent applies land in few log batches; capacity still holds.
 	var wg sync.WaitGroup
@@ -373,26 +327,15 @@ func TestRaftIntegration(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	if granted != 2 {
-		t.Fatalf("granted %d, want 2", granted)
-	}
+	require.Equal(t, 2, granted, "granted")
 	want := snapshotBytes(t, f)
-	if err := r.Snapshot().Error(); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, r.Snapshot().Error())
 	metas, err := snaps.List()
-	if err != nil || len(metas) == 0 {
-		t.Fatalf("snapshots: %v, %v", metas, err)
-	}
+	require.NoError(t, err, "snapshots")
+	require.NotEmpty(t, metas, "snapshots")
 	_, rc, err := snaps.Open(metas[0].ID)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	g := New()
-	if err := g.Restore(rc); err != nil {
-		t.Fatal(err)
-	}
-	if !bytes.Equal(snapshotBytes(t, g), want) {
-		t.Fatal("snapshot through raft does not restore to the same state")
-	}
+	require.NoError(t, g.Restore(rc))
+	require.Equal(t, want, snapshotBytes(t, g), "snapshot through raft does not restore to the same state")
 }

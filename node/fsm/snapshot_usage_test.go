@@ -2,15 +2,15 @@ package fsm
 
 import (
 	"bytes"
-	"errors"
 	"fmt"
 	"io"
-	"reflect"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/licmesh/licmesh/licensing/usage"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 // usageScenario builds a Paris site with a closed month, a late arrival, an
@@ -37,16 +37,12 @@ func TestUsageSnapshotRoundTrip(t *testing.T) {
 	for _, big := range []bool{false, true} {
 		h := usageScenario(t, big)
 		snap := snapshotBytes(t, h.f)
-		if n := bytes.Count(snap, []byte{recUsageLedger}); big && n == 0 {
-			t.Fatal("no ledger record")
+		if big {
+			require.NotZero(t, bytes.Count(snap, []byte{recUsageLedger}), "no ledger record")
 		}
 		got := restored(t, snap)
-		if !bytes.Equal(snapshotBytes(t, got), snap) {
-			t.Fatalf("big=%v: restored usage snapshots differently", big)
-		}
-		if !reflect.DeepEqual(usageViews(got), usageViews(h.f)) {
-			t.Fatalf("big=%v: restored usage reads differ", big)
-		}
+		require.Equal(t, snap, snapshotBytes(t, got), "big=%v: restored usage snapshots differently", big)
+		require.Equal(t, usageViews(h.f), usageViews(got), "big=%v: restored usage reads differ", big)
 		// Both close June at the same command, a lease batch that has
 		// nothing to do with usage, and stay equal.
 		endJune := paris(t, 2026, time.July, 1, 0, 0)
@@ -55,18 +51,14 @@ func TestUsageSnapshotRoundTrip(t *testing.T) {
 		h.f.Apply(rlog(idx, next))
 		got.Apply(rlog(idx, next))
 		june := got.UsageMonth(usage.MonthKey{Year: 2026, Month: time.June})
-		if len(june) != 1 || !june[0].Closed || june[0].ClosedAt.UnixMilli() != endJune {
-			t.Fatalf("big=%v: June after restore: %+v", big, june)
-		}
-		if !bytes.Equal(snapshotBytes(t, got), snapshotBytes(t, h.f)) {
-			t.Fatalf("big=%v: diverged after restore", big)
-		}
+		require.Len(t, june, 1, "big=%v: June after restore: %+v", big, june)
+		require.True(t, june[0].Closed, "big=%v: June after restore: %+v", big, june)
+		require.Equal(t, endJune, june[0].ClosedAt.UnixMilli(), "big=%v: June after restore: %+v", big, june)
+		require.Equal(t, snapshotBytes(t, h.f), snapshotBytes(t, got), "big=%v: diverged after restore", big)
 	}
 	// A state that never saw usage writes no usage record.
 	for _, k := range []byte{recUsageZone, recUsageLedger, recUsageSpool, recUsageDay} {
-		if hasRecord(t, snapshotBytes(t, usageHarness(t).f), k) {
-			t.Fatalf("usage record kind %d without usage", k)
-		}
+		require.False(t, hasRecord(t, snapshotBytes(t, usageHarness(t).f), k), "usage record kind %d without usage", k)
 	}
 }
 
@@ -76,9 +68,7 @@ func hasRecord(t *testing.T, snap []byte, kind byte) bool {
 	sr := &snapReader{r: newBufReader(bytes.NewReader(snap[len(snapshotMagic)+1:]))}
 	for {
 		k, _, err := sr.next()
-		if err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, err)
 		if k == kind {
 			return true
 		}
@@ -97,23 +87,15 @@ func TestRestoreChecksUsage(t *testing.T) {
 	write := func(name string, mutate func(rs []snapRecord) []snapRecord) {
 		t.Helper()
 		s, err := h.f.Snapshot()
-		if err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, err)
 		snap := s.(*fsmSnapshot)
 		defer snap.Release()
 		snap.usage = mutate(snap.usage)
 		var buf bytes.Buffer
-		if err := snap.writeTo(&buf); err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, snap.writeTo(&buf))
 		err = target.Restore(io.NopCloser(&buf))
-		if !errors.Is(err, ErrBadSnapshot) {
-			t.Errorf("%s: Restore = %v, want ErrBadSnapshot", name, err)
-		}
-		if !bytes.Equal(snapshotBytes(t, target), before) {
-			t.Fatalf("%s: refused restore changed the state", name)
-		}
+		assert.ErrorIs(t, err, ErrBadSnapshot, "%s: Restore", name)
+		require.Equal(t, before, snapshotBytes(t, target), "%s: refused restore changed the state", name)
 	}
 	find := func(rs []snapRecord, kind byte) int {
 		for i, r := range rs {
@@ -121,15 +103,13 @@ func TestRestoreChecksUsage(t *testing.T) {
 				return i
 			}
 		}
-		t.Fatalf("no record of kind %d", kind)
+		require.FailNow(t, fmt.Sprintf("no record of kind %d", kind))
 		return -1
 	}
 	replace := func(kind byte, old, new string) func([]snapRecord) []snapRecord {
 		return func(rs []snapRecord) []snapRecord {
 			i := find(rs, kind)
-			if !strings.Contains(string(rs[i].body), old) {
-				t.Fatalf("record %d does not hold %q: %s", kind, old, rs[i].body)
-			}
+			require.Contains(t, string(rs[i].body), old, "record %d does not hold %q", kind, old)
 			rs[i].body = []byte(strings.Replace(string(rs[i].body), old, new, 1))
 			return rs
 		}

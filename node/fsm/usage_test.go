@@ -1,15 +1,15 @@
 package fsm
 
 import (
-	"bytes"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/licmesh/licmesh/licensing/usage"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 const testInst usage.InstallationID = "acme-prod"
@@ -55,9 +55,7 @@ func (h *harness) report(now int64, col string, epoch uint64, records ...UsageRe
 func seqStats(t testing.TB, f *FSM, inst usage.InstallationID) (sum int64, samples uint64) {
 	t.Helper()
 	days, ok := f.UsageDays(inst, usage.MonthKey{})
-	if !ok {
-		t.Fatalf("installation %s unknown", inst)
-	}
+	require.True(t, ok, "installation %s unknown", inst)
 	for _, d := range days {
 		samples += d.Samples
 		for _, s := range d.Scalars {
@@ -72,46 +70,41 @@ func seqStats(t testing.TB, f *FSM, inst usage.InstallationID) (sum int64, sampl
 func TestUsageExactlyOnce(t *testing.T) {
 	h := usageHarness(t)
 	h.report(t0, "col-1", 1, recs(t0, 1, 2, 3)...)
-	if e, s := h.f.UsageHighWater("col-1"); e != 1 || s != 3 {
-		t.Fatalf("high-water = %d/%d, want 1/3", e, s)
-	}
+	e, s := h.f.UsageHighWater("col-1")
+	require.Equal(t, [2]uint64{1, 3}, [2]uint64{e, s}, "high-water epoch/seq")
 	// The same batch again (a retry after a lost answer) changes nothing.
 	before := stateBytes(t, h.f)
-	if r := h.report(t0, "col-1", 1, recs(t0, 1, 2, 3)...); r.Err != nil {
-		t.Fatal(r.Err)
-	}
-	if !bytes.Equal(stateBytes(t, h.f), before) {
-		t.Fatal("a duplicate batch changed the state")
-	}
+	require.NoError(t, h.report(t0, "col-1", 1, recs(t0, 1, 2, 3)...).Err)
+	require.Equal(t, before, stateBytes(t, h.f), "a duplicate batch changed the state")
 	// An overlapping batch applies only what is new; a gap is allowed.
 	h.report(t0+10_000, "col-1", 1, recs(t0+10_000, 2, 3, 4, 7)...)
 	// A replay of everything so far, in one batch, adds nothing.
 	before = stateBytes(t, h.f)
 	h.report(t0+10_000, "col-1", 1, recs(t0, 1, 2, 3, 4, 5, 6, 7)...)
-	if !bytes.Equal(stateBytes(t, h.f), before) {
-		t.Fatal("a replay changed the state")
-	}
+	require.Equal(t, before, stateBytes(t, h.f), "a replay changed the state")
 	// Another collector's sequences are its own.
 	h.report(t0+20_000, "col-2", 5, recs(t0+20_000, 1, 2)...)
-	if sum, n := seqStats(t, h.f, testInst); sum != 1+2+3+4+7+1+2 || n != 7 {
-		t.Fatalf("seq sum %d over %d samples, want 20 over 7", sum, n)
-	}
+	sum, n := seqStats(t, h.f, testInst)
+	require.Equal(t, int64(1+2+3+4+7+1+2), sum, "seq sum over %d samples", n)
+	require.Equal(t, uint64(7), n, "samples")
 	ov := h.f.UsageOverview()
-	if len(ov.Collectors) != 2 || ov.Collectors[0].Seq != 7 || ov.Collectors[0].Samples != 5 ||
-		ov.Collectors[1].Epoch != 5 || ov.Collectors[1].Samples != 2 || ov.Collectors[0].LastReportAt != t0+10_000 {
-		t.Fatalf("overview %+v", ov.Collectors)
-	}
-	if ov.Zone != "UTC" || len(ov.Months) != 1 || ov.Months[0] != (usage.MonthKey{Year: 2026, Month: time.May}) {
-		t.Fatalf("overview zone %q months %v", ov.Zone, ov.Months)
-	}
+	require.Len(t, ov.Collectors, 2, "overview %+v", ov.Collectors)
+	assert.Equal(t, uint64(7), ov.Collectors[0].Seq, "overview %+v", ov.Collectors)
+	assert.Equal(t, uint64(5), ov.Collectors[0].Samples, "overview %+v", ov.Collectors)
+	assert.Equal(t, uint64(5), ov.Collectors[1].Epoch, "overview %+v", ov.Collectors)
+	assert.Equal(t, uint64(2), ov.Collectors[1].Samples, "overview %+v", ov.Collectors)
+	assert.Equal(t, t0+10_000, ov.Collectors[0].LastReportAt, "overview %+v", ov.Collectors)
+	assert.Equal(t, "UTC", ov.Zone, "overview zone")
+	assert.Equal(t, []usage.MonthKey{{Year: 2026, Month: time.May}}, ov.Months, "overview months")
 	// Users u1 and u2 of both collectors are the same users.
 	hist, ok := h.f.UsageHistory(testInst)
-	if !ok || len(hist) != 1 || hist[0].Metrics.EnStaff != 5 || hist[0].Metrics.UserCountLatest != 40 || hist[0].Closed {
-		t.Fatalf("history %+v", hist)
-	}
-	if _, ok := h.f.UsageHistory("elsewhere"); ok {
-		t.Fatal("an unknown installation has a history")
-	}
+	require.True(t, ok, "history")
+	require.Len(t, hist, 1, "history %+v", hist)
+	assert.Equal(t, int64(5), hist[0].Metrics.EnStaff, "history %+v", hist)
+	assert.Equal(t, int64(40), hist[0].Metrics.UserCountLatest, "history %+v", hist)
+	assert.False(t, hist[0].Closed, "history %+v", hist)
+	_, ok = h.f.UsageHistory("elsewhere")
+	assert.False(t, ok, "an unknown installation has a history")
 }
 
 func TestUsageEpochs(t *testing.T) {
@@ -119,28 +112,21 @@ func TestUsageEpochs(t *testing.T) {
 	h.report(t0, "col-1", 3, recs(t0, 1, 2, 3, 4)...)
 	// A new spool starts again at 1: nothing of it is a duplicate.
 	h.report(t0+1000, "col-1", 4, recs(t0+1000, 1, 2)...)
-	if e, s := h.f.UsageHighWater("col-1"); e != 4 || s != 2 {
-		t.Fatalf("high-water = %d/%d, want 4/2", e, s)
-	}
+	e, s := h.f.UsageHighWater("col-1")
+	require.Equal(t, [2]uint64{4, 2}, [2]uint64{e, s}, "high-water epoch/seq")
 	// A late retry from the old spool is stale: no change at all.
 	before := stateBytes(t, h.f)
-	if r := h.report(t0+1000, "col-1", 3, recs(t0, 5, 6)...); r.Err != nil {
-		t.Fatal(r.Err)
-	}
-	if !bytes.Equal(stateBytes(t, h.f), before) {
-		t.Fatal("a stale epoch changed the state")
-	}
-	if sum, n := seqStats(t, h.f, testInst); sum != 1+2+3+4+1+2 || n != 6 {
-		t.Fatalf("seq sum %d over %d samples", sum, n)
-	}
+	require.NoError(t, h.report(t0+1000, "col-1", 3, recs(t0, 5, 6)...).Err)
+	require.Equal(t, before, stateBytes(t, h.f), "a stale epoch changed the state")
+	sum, n := seqStats(t, h.f, testInst)
+	require.Equal(t, int64(1+2+3+4+1+2), sum, "seq sum over %d samples", n)
+	require.Equal(t, uint64(6), n, "samples")
 	// An empty batch of a newer epoch moves the epoch.
 	h.report(t0+2000, "col-1", 9)
-	if e, s := h.f.UsageHighWater("col-1"); e != 9 || s != 0 {
-		t.Fatalf("high-water = %d/%d, want 9/0", e, s)
-	}
-	if e, s := h.f.UsageHighWater("col-9"); e != 0 || s != 0 {
-		t.Fatalf("unknown collector: %d/%d", e, s)
-	}
+	e, s = h.f.UsageHighWater("col-1")
+	require.Equal(t, [2]uint64{9, 0}, [2]uint64{e, s}, "high-water epoch/seq")
+	e, s = h.f.UsageHighWater("col-9")
+	require.Equal(t, [2]uint64{0, 0}, [2]uint64{e, s}, "unknown collector")
 }
 
 // usageRaw encodes a batch by hand, past Encode's checks, as a corrupt or
@@ -148,13 +134,9 @@ func TestUsageEpochs(t *testing.T) {
 func usageRaw(t *testing.T, b UsageBatch, mutate func(m map[string]any)) []byte {
 	t.Helper()
 	js, err := json.Marshal(b)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	var m map[string]any
-	if err := json.Unmarshal(js, &m); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, json.Unmarshal(js, &m))
 	mutate(m)
 	js, _ = json.Marshal(m)
 	return append([]byte{byte(UsageBatchType)}, js...)
@@ -198,36 +180,27 @@ func TestUsageBadRecordsRefused(t *testing.T) {
 	before := stateBytes(t, h.f)
 	for name, c := range cases {
 		r := h.applyRaw(usageRaw(t, good, c.mutate))
-		if !errors.Is(r.Err, c.want) || !strings.Contains(r.Err.Error(), c.detail) {
-			t.Errorf("%s: error %v, want %v naming %q", name, r.Err, c.want, c.detail)
-		}
-		if !bytes.Equal(stateBytes(t, h.f), before) {
-			t.Fatalf("%s: refused batch changed the state", name)
-		}
+		assert.ErrorIs(t, r.Err, c.want, name)
+		assert.ErrorContains(t, r.Err, c.detail, name)
+		require.Equal(t, before, stateBytes(t, h.f), "%s: refused batch changed the state", name)
 	}
 	// The unchanged batch applies, both records.
-	if r := h.applyRaw(usageRaw(t, good, func(map[string]any) {})); r.Err != nil {
-		t.Fatal(r.Err)
-	}
-	if _, s := h.f.UsageHighWater("col-1"); s != 3 {
-		t.Fatalf("high-water %d after the good batch", s)
-	}
+	require.NoError(t, h.applyRaw(usageRaw(t, good, func(map[string]any) {})).Err)
+	_, s := h.f.UsageHighWater("col-1")
+	require.Equal(t, uint64(3), s, "high-water after the good batch")
 	// Encode refuses what Decode would.
 	bad := good
 	bad.Records = []UsageRecord{rec(4, t0)}
 	bad.Records[0].Sample.Users[0].Role = 0
-	if _, err := Encode(UsageBatchType, bad); !errors.Is(err, ErrMalformed) {
-		t.Fatalf("Encode of a record with no role: %v", err)
-	}
+	_, err := Encode(UsageBatchType, bad)
+	require.ErrorIs(t, err, ErrMalformed, "Encode of a record with no role")
 }
 
 // paris returns an instant given as Paris wall-clock time.
 func paris(t *testing.T, y int, m time.Month, d, hh, mm int) int64 {
 	t.Helper()
 	loc, err := LoadZone("Europe/Paris")
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	return time.Date(y, m, d, hh, mm, 0, 0, loc).UnixMilli()
 }
 
@@ -239,44 +212,40 @@ func TestUsageMonthClosesOnTrustedTime(t *testing.T) {
 	report := func() usage.Report {
 		t.Helper()
 		r := h.f.UsageMonth(may)
-		if len(r) != 1 {
-			t.Fatalf("%d reports for May", len(r))
-		}
+		require.Len(t, r, 1, "reports for May")
 		return r[0]
 	}
 	// Any command moves trusted time; June begins in Paris two hours
 	// before it does in UTC.
 	endMay := paris(t, 2026, time.June, 1, 0, 0)
 	h.ok(CollectorSeenType, CollectorSeen{Now: endMay - 1, Entries: []SeenEntry{{CollectorID: "col-1", SeenAt: endMay - 1}}})
-	if report().Closed {
-		t.Fatal("May closed a millisecond before it ended in Paris")
-	}
+	require.False(t, report().Closed, "May closed a millisecond before it ended in Paris")
 	h.ok(CollectorSeenType, CollectorSeen{Now: endMay + 5, Entries: []SeenEntry{{CollectorID: "col-1", SeenAt: endMay + 5}}})
 	r := report()
-	if !r.Closed || r.ClosedAt.UnixMilli() != endMay+5 || r.Metrics.EnStaff != 2 {
-		t.Fatalf("May after its end: %+v", r)
-	}
-	if r.End.UnixMilli() != endMay {
-		t.Fatalf("May ends %v in Paris", r.End)
-	}
+	require.True(t, r.Closed, "May after its end: %+v", r)
+	require.Equal(t, endMay+5, r.ClosedAt.UnixMilli(), "May after its end: %+v", r)
+	require.Equal(t, int64(2), r.Metrics.EnStaff, "May after its end: %+v", r)
+	require.Equal(t, endMay, r.End.UnixMilli(), "May ends %v in Paris", r.End)
 
 	// A sample of May arriving now is kept beside it, not in it; so is the
 	// May part of a session of a June sample.
 	h.report(endMay+10, "col-1", 1, rec(3, endMay-60_000), rec(4, endMay+1000))
 	r = report()
-	if r.Metrics.EnStaff != 2 || r.Late == nil || r.Late.Users != 2 || r.Late.Combined.EnStaff != 3 || r.Late.Combined.AcStaff != 4 {
-		t.Fatalf("late arrival: %+v late %+v", r, r.Late)
-	}
+	require.Equal(t, int64(2), r.Metrics.EnStaff, "late arrival: %+v", r)
+	require.NotNil(t, r.Late, "late arrival: %+v", r)
+	assert.Equal(t, 2, r.Late.Users, "late arrival: %+v late %+v", r, r.Late)
+	assert.Equal(t, int64(3), r.Late.Combined.EnStaff, "late arrival: %+v late %+v", r, r.Late)
+	assert.Equal(t, int64(4), r.Late.Combined.AcStaff, "late arrival: %+v late %+v", r, r.Late)
 	june := h.f.UsageMonth(usage.MonthKey{Year: 2026, Month: time.June})
-	if len(june) != 1 || june[0].Closed || june[0].Metrics.EnStaff != 1 {
-		t.Fatalf("June: %+v", june)
-	}
+	require.Len(t, june, 1, "June: %+v", june)
+	assert.False(t, june[0].Closed, "June: %+v", june)
+	assert.Equal(t, int64(1), june[0].Metrics.EnStaff, "June: %+v", june)
 	// The day of the late sample still counts it: days are a record of
 	// what was acknowledged, not of the months' rules.
 	days, _ := h.f.UsageDays(testInst, may)
-	if n := len(days); n != 2 || days[n-1].Day.String() != "2026-05-31" || days[n-1].Samples != 1 {
-		t.Fatalf("May's days: %+v", days)
-	}
+	require.Len(t, days, 2, "May's days: %+v", days)
+	assert.Equal(t, "2026-05-31", days[1].Day.String(), "May's days: %+v", days)
+	assert.Equal(t, uint64(1), days[1].Samples, "May's days: %+v", days)
 }
 
 func TestUsageDaysRetention(t *testing.T) {
@@ -287,46 +256,35 @@ func TestUsageDaysRetention(t *testing.T) {
 		h.report(t0, "col-1", 1, rec(uint64(i+1), start+i*day))
 	}
 	days, _ := h.f.UsageDays(testInst, usage.MonthKey{})
-	if len(days) != MaxUsageDays {
-		t.Fatalf("%d days kept, want %d", len(days), MaxUsageDays)
-	}
-	if first := usage.DayOf(time.UnixMilli(start+10*day), time.UTC); days[0].Day != first {
-		t.Fatalf("oldest day kept %v, want %v", days[0].Day, first)
-	}
+	require.Len(t, days, MaxUsageDays, "days kept")
+	require.Equal(t, usage.DayOf(time.UnixMilli(start+10*day), time.UTC), days[0].Day, "oldest day kept")
 	// A sample older than every kept day is dropped with its day.
 	h.report(t0, "col-1", 1, rec(10_000, start))
-	if days, _ := h.f.UsageDays(testInst, usage.MonthKey{}); len(days) != MaxUsageDays || days[0].Day.Compare(usage.DayOf(time.UnixMilli(start), time.UTC)) == 0 {
-		t.Fatal("an ancient day was kept")
-	}
+	days, _ = h.f.UsageDays(testInst, usage.MonthKey{})
+	require.Len(t, days, MaxUsageDays, "an ancient day was kept")
+	require.NotZero(t, days[0].Day.Compare(usage.DayOf(time.UnixMilli(start), time.UTC)), "an ancient day was kept")
 }
 
 func TestSetSiteZone(t *testing.T) {
 	h := usageHarness(t)
-	if z := h.f.SiteZone(); z != "UTC" {
-		t.Fatalf("default zone %q", z)
-	}
+	require.Equal(t, "UTC", h.f.SiteZone(), "default zone")
 	for _, bad := range []string{"", "Local", "Mars/Olympus_Mons", strings.Repeat("A", 65)} {
 		raw, _ := json.Marshal(SetSiteZone{Zone: bad, Now: t0})
-		if r := h.applyRaw(append([]byte{byte(SetSiteZoneType)}, raw...)); !errors.Is(r.Err, ErrMalformed) {
-			t.Errorf("zone %q: %v", bad, r.Err)
-		}
+		r := h.applyRaw(append([]byte{byte(SetSiteZoneType)}, raw...))
+		assert.ErrorIs(t, r.Err, ErrMalformed, "zone %q", bad)
 	}
 	h.ok(SetSiteZoneType, SetSiteZone{Zone: "Asia/Tokyo", Now: t0})
 	h.ok(SetSiteZoneType, SetSiteZone{Zone: "Europe/Paris", Now: t0})
 	h.report(t0, "col-1", 1, recs(t0, 1)...)
 	before := stateBytes(t, h.f)
 	r := h.apply(SetSiteZoneType, SetSiteZone{Zone: "Asia/Tokyo", Now: t0})
-	if !errors.Is(r.Err, ErrZoneLocked) || !strings.Contains(r.Err.Error(), "Europe/Paris") {
-		t.Fatalf("zone change after usage: %v", r.Err)
-	}
-	if !bytes.Equal(stateBytes(t, h.f), before) {
-		t.Fatal("a refused zone change changed the state")
-	}
+	require.ErrorIs(t, r.Err, ErrZoneLocked, "zone change after usage")
+	require.ErrorContains(t, r.Err, "Europe/Paris", "zone change after usage")
+	require.Equal(t, before, stateBytes(t, h.f), "a refused zone change changed the state")
 	// Saying the zone in force again is fine.
 	h.ok(SetSiteZoneType, SetSiteZone{Zone: "Europe/Paris", Now: t0})
-	if z := h.f.SiteZone(); z != "Europe/Paris" || !h.f.UsageRecorded() {
-		t.Fatalf("zone %q recorded %v", z, h.f.UsageRecorded())
-	}
+	assert.Equal(t, "Europe/Paris", h.f.SiteZone(), "zone")
+	assert.True(t, h.f.UsageRecorded(), "recorded")
 }
 
 // A zone change before any usage keeps how far months were closed, cut in
@@ -337,7 +295,7 @@ func TestSetSiteZoneKeepsClosedAsOf(t *testing.T) {
 	h.ok(SetSiteZoneType, SetSiteZone{Zone: "Pacific/Kiritimati", Now: t0})
 	h.report(t0, "col-1", 1, rec(1, t0-40*24*3600*1000))
 	hist, _ := h.f.UsageHistory(testInst)
-	if len(hist) != 1 || !hist[0].Closed || hist[0].Late == nil {
-		t.Fatalf("a sample of an earlier month after the zone change: %+v", hist)
-	}
+	require.Len(t, hist, 1, "a sample of an earlier month after the zone change: %+v", hist)
+	assert.True(t, hist[0].Closed, "a sample of an earlier month after the zone change: %+v", hist)
+	assert.NotNil(t, hist[0].Late, "a sample of an earlier month after the zone change: %+v", hist)
 }

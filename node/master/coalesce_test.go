@@ -7,6 +7,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/stretchr/testify/require"
 )
 
 func TestCoalescerBatchesUnderLoad(t *testing.T) {
@@ -51,11 +53,10 @@ func TestCoalescerBatchesUnderLoad(t *testing.T) {
 	wg.Wait()
 	close(errs)
 	for err := range errs {
-		t.Fatalf("wrong result: %v", err)
+		require.FailNowf(t, "wrong result", "%v", err)
 	}
-	if flushes.Load() >= 100 || maxSeen.Load() < 2 {
-		t.Fatalf("no coalescing: %d flushes, largest batch %d", flushes.Load(), maxSeen.Load())
-	}
+	require.Less(t, flushes.Load(), int64(100), "no coalescing: flushes, largest batch %d", maxSeen.Load())
+	require.GreaterOrEqual(t, maxSeen.Load(), int64(2), "no coalescing: largest batch, %d flushes", flushes.Load())
 }
 
 func TestCoalescerCancelledBeforeFlushIsNotApplied(t *testing.T) {
@@ -72,12 +73,9 @@ func TestCoalescerCancelledBeforeFlushIsNotApplied(t *testing.T) {
 	p := pending[int, int]{ctx: dead, op: 1, done: make(chan outcome[int], 1)}
 	c.in <- p
 	go c.Run(ctx)
-	if o := <-p.done; o.err == nil {
-		t.Fatal("cancelled op reported success")
-	}
-	if applied.Load() != 0 {
-		t.Fatal("cancelled op was applied")
-	}
+	o := <-p.done
+	require.Error(t, o.err, "cancelled op reported success")
+	require.Zero(t, applied.Load(), "cancelled op was applied")
 }
 
 func TestCoalescerDoManyKeepsOrder(t *testing.T) {
@@ -99,11 +97,8 @@ func TestCoalescerDoManyKeepsOrder(t *testing.T) {
 	}
 	res, errs := c.DoMany(ctx, ops)
 	for i := range ops {
-		if errs[i] != nil || res[i] != i+1000 {
-			t.Fatalf("op %d: %d %v", i, res[i], errs[i])
-		}
+		require.NoError(t, errs[i], "op %d", i)
+		require.Equal(t, i+1000, res[i], "op %d", i)
 	}
-	if flushes.Load() >= 50 {
-		t.Fatalf("%d flushes for 50 ops queued together", flushes.Load())
-	}
+	require.Less(t, flushes.Load(), int64(50), "flushes for 50 ops queued together")
 }

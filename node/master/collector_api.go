@@ -23,7 +23,6 @@ import (
 
 // Bounds on what a collector may send in one request.
 const (
-	maxHolderLen     = 256
 	maxRenewPerCall  = 10000
 	maxCSRBytes      = 8 << 10
 	maxCollectorBody = 1 << 20
@@ -43,7 +42,7 @@ type callerInfo struct {
 func (s *Server) collectorMux() http.Handler {
 	mux := http.NewServeMux()
 	path, h := licmeshv1connect.NewCollectorServiceHandler(collectorHandler{s},
-		connect.WithReadMaxBytes(maxCollectorBody), connect.WithCodec(strictJSON{}),
+		connect.WithReadMaxBytes(maxCollectorBody), connect.WithCodec(wire.StrictJSON{}),
 		connect.WithCompressMinBytes(compressMin))
 	mux.Handle(path, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.TLS != nil {
@@ -102,7 +101,7 @@ func (h collectorHandler) Enroll(ctx context.Context, req *connect.Request[licme
 	if len(m.Csr) == 0 || len(m.Csr) > maxCSRBytes {
 		return nil, connect.NewError(connect.CodeInvalidArgument, fmt.Errorf("%w: certificate request missing or larger than %d bytes", ErrBadRequest, maxCSRBytes))
 	}
-	if err := lease.ValidateField("hostname", m.Hostname, 255); err != nil {
+	if err := lease.ValidateField("hostname", m.Hostname, fsm.MaxHostnameLen); err != nil {
 		return nil, connect.NewError(connect.CodeInvalidArgument, err)
 	}
 	if err := lease.ValidateField("version", m.Version, 64); err != nil {
@@ -198,10 +197,9 @@ func (h collectorHandler) Acquire(ctx context.Context, req *connect.Request[licm
 	if err := lease.ValidatePoolName(m.Pool); err != nil {
 		return nil, connect.NewError(connect.CodeInvalidArgument, err)
 	}
-	if err := lease.ValidateField("holder", m.Holder, maxHolderLen); err != nil || m.Holder == "" {
-		if err == nil {
-			err = fmt.Errorf("%w: holder is empty", ErrBadRequest)
-		}
+	// The lease document's bound, so that a holder the master takes always
+	// fits the lease it is granted.
+	if err := lease.ValidateField("holder", m.Holder, lease.MaxHolderLen); err != nil {
 		return nil, connect.NewError(connect.CodeInvalidArgument, err)
 	}
 	s := h.s

@@ -9,6 +9,7 @@ import (
 	"regexp"
 	"time"
 
+	"github.com/licmesh/licmesh/licensing/clock"
 	"github.com/licmesh/licmesh/licensing/license"
 	"github.com/licmesh/licmesh/node/fsm"
 )
@@ -69,8 +70,9 @@ type Config struct {
 	// ClockOffset shifts this master's clock, for tests of clocks set back
 	// or forward (the hidden --debug-clock-offset flag). Not from YAML.
 	ClockOffset time.Duration `yaml:"-"`
-	// Now is the clock; tests inject one. Not configurable from YAML.
-	Now func() time.Time `yaml:"-"`
+	// Clock is the master's time; nil means the system clock (shifted by
+	// ClockOffset). Tests inject a fake. Not configurable from YAML.
+	Clock clock.Clock `yaml:"-"`
 	// Logger receives the master's logs. Not configurable from YAML.
 	Logger *slog.Logger `yaml:"-"`
 	// Stdout receives the one-time admin token banner at bootstrap.

@@ -1,9 +1,11 @@
 package master
 
 import (
-	"strings"
 	"testing"
 	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 func validConfig(t *testing.T) Config {
@@ -12,18 +14,14 @@ func validConfig(t *testing.T) Config {
 	c.NodeID = "m1"
 	c.DataDir = t.TempDir()
 	s, err := NewClusterSecret()
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	c.ClusterSecret = s
 	return c
 }
 
 func TestConfigValidateNamesEveryProblem(t *testing.T) {
 	c := validConfig(t)
-	if err := c.Validate(); err != nil {
-		t.Fatalf("default config with a secret is invalid: %v", err)
-	}
+	require.NoError(t, c.Validate(), "default config with a secret is invalid")
 	c.NodeID = "bad id"
 	c.ClusterSecret = "c2hvcnQ="
 	c.BootstrapExpect = 2
@@ -31,52 +29,34 @@ func TestConfigValidateNamesEveryProblem(t *testing.T) {
 	c.LeaseTTL = time.Millisecond
 	c.LogFormat = "xml"
 	err := c.Validate()
-	if err == nil {
-		t.Fatal("bad config accepted")
-	}
+	require.Error(t, err, "bad config accepted")
 	for _, field := range []string{"node_id", "cluster_secret", "bootstrap_expect", "api_addr", "lease_ttl", "log_format"} {
-		if !strings.Contains(err.Error(), field) {
-			t.Errorf("error does not name %s: %v", field, err)
-		}
+		assert.ErrorContains(t, err, field, "error does not name %s", field)
 	}
-	if strings.Contains(err.Error(), "c2hvcnQ") {
-		t.Error("the error repeats the secret")
-	}
+	assert.NotContains(t, err.Error(), "c2hvcnQ", "the error repeats the secret")
 }
 
 func TestDerivedIdentityIsTheSameOnEveryMaster(t *testing.T) {
 	s, _ := NewClusterSecret()
 	secret, err := DecodeClusterSecret(s)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	a, err := deriveIdentity(secret)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	b, _ := deriveIdentity(secret)
-	if a.clusterID != b.clusterID || string(a.ca.CertPEM()) != string(b.ca.CertPEM()) || string(a.gossipKey) != string(b.gossipKey) {
-		t.Fatal("two masters with one secret derived different identities")
-	}
-	if string(a.gossipKey) == string(secret) {
-		t.Fatal("the gossip key must not be the secret itself")
-	}
+	require.Equal(t, a.clusterID, b.clusterID, "two masters with one secret derived different identities")
+	require.Equal(t, string(a.ca.CertPEM()), string(b.ca.CertPEM()), "two masters with one secret derived different identities")
+	require.Equal(t, string(a.gossipKey), string(b.gossipKey), "two masters with one secret derived different identities")
+	require.NotEqual(t, string(secret), string(a.gossipKey), "the gossip key must not be the secret itself")
 	s2, _ := NewClusterSecret()
 	secret2, _ := DecodeClusterSecret(s2)
 	c, _ := deriveIdentity(secret2)
-	if c.clusterID == a.clusterID {
-		t.Fatal("two secrets gave one cluster ID")
-	}
+	require.NotEqual(t, a.clusterID, c.clusterID, "two secrets gave one cluster ID")
 }
 
 func TestReasonsRoundTrip(t *testing.T) {
 	for _, r := range reasons {
 		err := fromWire(r.reason, "detail of "+r.reason)
-		if reasonOf(err) != r.reason {
-			t.Errorf("%s came back as %s", r.reason, reasonOf(err))
-		}
-		if err.Error() != "detail of "+r.reason {
-			t.Errorf("%s lost its message: %v", r.reason, err)
-		}
+		assert.Equal(t, r.reason, reasonOf(err), "reason came back as another")
+		assert.EqualError(t, err, "detail of "+r.reason, "%s lost its message", r.reason)
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/licmesh/licmesh/mesh/wire"
 	licmeshv1 "github.com/licmesh/licmesh/mesh/wire/licmeshv1"
 	"github.com/licmesh/licmesh/mesh/wire/licmeshv1/licmeshv1connect"
 	"github.com/licmesh/licmesh/node/dashboard"
@@ -25,7 +26,7 @@ const compressMin = 16 << 10
 func (s *Server) apiMux() http.Handler {
 	mux := http.NewServeMux()
 	path, h := licmeshv1connect.NewAdminServiceHandler(adminHandler{s},
-		connect.WithReadMaxBytes(4<<20), connect.WithCodec(strictJSON{}), connect.WithCompressMinBytes(compressMin))
+		connect.WithReadMaxBytes(4<<20), connect.WithCodec(wire.StrictJSON{}), connect.WithCompressMinBytes(compressMin))
 	mux.Handle(path, s.requireAdmin(h))
 	path, h = licmeshv1connect.NewPeerServiceHandler(peerHandler{s}, connect.WithReadMaxBytes(64<<20), connect.WithCompressMinBytes(compressMin))
 	mux.Handle(path, onlyMasters(h))
@@ -70,7 +71,7 @@ func (s *Server) apiMux() http.Handler {
 		return resp.Msg.GetLicense(), nil
 	}
 	dcfg.SessionKey = key
-	dcfg.Now = s.now
+	dcfg.Clock = s.clock
 	if d, err := dashboard.New(dcfg); err == nil {
 		mux.Handle("/ui/", d)
 		mux.Handle("GET /{$}", http.RedirectHandler("/ui/", http.StatusFound))

@@ -117,7 +117,7 @@ func licenseToWire(info fsm.LicenseInfo, withText bool) *licmeshv1.License {
 	}
 	for _, g := range info.Grants {
 		w.Pools = append(w.Pools, &licmeshv1.Pool{
-			Name: g.Name, Seats: uint32(g.Seats), Enforce: string(g.Enforce), Held: uint32(g.Held),
+			Name: g.Name, Seats: uint32(g.Seats), Enforce: g.Enforce.String(), Held: uint32(g.Held),
 		})
 	}
 	for _, f := range info.Features {

@@ -108,7 +108,7 @@ var processMetrics struct {
 
 // initProcessMetrics bridges go-metrics (raft, memberlist) into a Prometheus
 // registry. go-metrics has one sink per process, so several masters in one
-// process (meshd dev, tests) share it.
+// process (the tests) share it.
 func initProcessMetrics() *prometheus.Registry {
 	processMetrics.once.Do(func() {
 		reg := prometheus.NewRegistry()

@@ -18,6 +18,7 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
+	"github.com/licmesh/licmesh/licensing/clock"
 	"github.com/licmesh/licmesh/licensing/lease"
 	"github.com/licmesh/licmesh/licensing/license"
 	"github.com/licmesh/licmesh/mesh/cluster"
@@ -28,11 +29,11 @@ import (
 
 // Server is one running master.
 type Server struct {
-	cfg  Config
-	log  *slog.Logger
-	now  func() time.Time
-	id   *identity
-	cert tls.Certificate
+	cfg   Config
+	log   *slog.Logger
+	clock clock.Clock // cfg.Clock, never nil; read it through now
+	id    *identity
+	cert  tls.Certificate
 
 	vendorKeys license.Keyring
 
@@ -77,10 +78,10 @@ func New(cfg Config) (*Server, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	if cfg.Now == nil {
-		cfg.Now = time.Now
+	if cfg.Clock == nil {
+		cfg.Clock = clock.System{}
 		if off := cfg.ClockOffset; off != 0 {
-			cfg.Now = func() time.Time { return time.Now().Add(off) }
+			cfg.Clock = clock.Offset(off)
 		}
 	}
 	if cfg.Logger == nil {
@@ -100,10 +101,10 @@ func New(cfg Config) (*Server, error) {
 	s := &Server{
 		cfg:   cfg,
 		log:   cfg.Logger.With("node_id", cfg.NodeID),
-		now:   cfg.Now,
+		clock: cfg.Clock,
 		id:    id,
 		fsm:   fsm.New(),
-		table: lease.NewTable(cfg.Now),
+		table: lease.NewTable(cfg.Clock),
 	}
 	s.vendorKeys, _ = license.ParseKeyring(cfg.VendorKeys...) // checked by Validate
 	s.m = newMetrics(s)
@@ -119,7 +120,7 @@ func New(cfg Config) (*Server, error) {
 	if h, err := os.Hostname(); err == nil {
 		hosts = append(hosts, h)
 	}
-	s.cert, err = id.ca.IssueNode(cfg.NodeID, dedupe(hosts), 10*365*24*time.Hour, cfg.Now())
+	s.cert, err = id.ca.IssueNode(cfg.NodeID, dedupe(hosts), 10*365*24*time.Hour, cfg.Clock.Now())
 	if err != nil {
 		return nil, fmt.Errorf("master: node certificate: %w", err)
 	}
@@ -197,6 +198,9 @@ const (
 	metaCollector = "col"
 	metaVersion   = "ver"
 )
+
+// now reads the master's clock.
+func (s *Server) now() time.Time { return s.clock.Now() }
 
 // APIAddr is the address the HTTPS API listens on.
 func (s *Server) APIAddr() string { return s.apiLn.Addr().String() }

@@ -8,7 +8,7 @@ import (
 	"connectrpc.com/connect"
 
 	"github.com/licmesh/licmesh/licensing/usage"
-	"github.com/licmesh/licmesh/mesh/wire"
+	"github.com/licmesh/licmesh/mesh/usagewire"
 	licmeshv1 "github.com/licmesh/licmesh/mesh/wire/licmeshv1"
 	"github.com/licmesh/licmesh/node/fsm"
 )
@@ -122,20 +122,20 @@ func (h adminHandler) UsageHistory(_ context.Context, req *connect.Request[licme
 	}
 	out := &licmeshv1.UsageHistoryResponse{TimeZone: h.s.fsm.SiteZone()}
 	for _, r := range reports {
-		out.Reports = append(out.Reports, wire.ReportToWire(r))
+		out.Reports = append(out.Reports, usagewire.ReportToWire(r))
 	}
 	return connect.NewResponse(out), nil
 }
 
 // UsageMonth returns one month of every installation that has it.
 func (h adminHandler) UsageMonth(_ context.Context, req *connect.Request[licmeshv1.UsageMonthRequest]) (*connect.Response[licmeshv1.UsageMonthResponse], error) {
-	k, err := wire.ParseMonth(req.Msg.Month)
+	k, err := usagewire.ParseMonth(req.Msg.Month)
 	if err != nil {
 		return nil, connect.NewError(connect.CodeInvalidArgument, fmt.Errorf("%w: %w", ErrBadRequest, err))
 	}
 	out := &licmeshv1.UsageMonthResponse{TimeZone: h.s.fsm.SiteZone()}
 	for _, r := range h.s.fsm.UsageMonth(k) {
-		out.Reports = append(out.Reports, wire.ReportToWire(r))
+		out.Reports = append(out.Reports, usagewire.ReportToWire(r))
 	}
 	return connect.NewResponse(out), nil
 }
@@ -149,7 +149,7 @@ func (h adminHandler) UsageDays(_ context.Context, req *connect.Request[licmeshv
 	}
 	var k usage.MonthKey
 	if req.Msg.Month != "" {
-		if k, err = wire.ParseMonth(req.Msg.Month); err != nil {
+		if k, err = usagewire.ParseMonth(req.Msg.Month); err != nil {
 			return nil, connect.NewError(connect.CodeInvalidArgument, fmt.Errorf("%w: %w", ErrBadRequest, err))
 		}
 	}

@@ -2,18 +2,19 @@ package master
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
-	"strings"
 	"testing"
 	"time"
 
 	"connectrpc.com/connect"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 
 	"github.com/licmesh/licmesh/licensing/usage"
 	"github.com/licmesh/licmesh/mesh/pki"
+	"github.com/licmesh/licmesh/mesh/pki/pkitest"
 	"github.com/licmesh/licmesh/mesh/transport"
 	licmeshv1 "github.com/licmesh/licmesh/mesh/wire/licmeshv1"
 	"github.com/licmesh/licmesh/mesh/wire/licmeshv1/licmeshv1connect"
@@ -26,19 +27,7 @@ func collectorClient(t *testing.T, s *Server, id string) licmeshv1connect.Collec
 	t.Helper()
 	conf := pki.ClientTLS(s.id.ca.Pool(), nil, "")
 	if id != "" {
-		csr, key, err := pki.NewCSR(id)
-		if err != nil {
-			t.Fatal(err)
-		}
-		// The TLS handshake checks validity on the real clock.
-		der, err := s.id.ca.SignCSR(csr, id, time.Hour, time.Now())
-		if err != nil {
-			t.Fatal(err)
-		}
-		cert, err := pki.TLSCertificate(key, der)
-		if err != nil {
-			t.Fatal(err)
-		}
+		cert := pkitest.CollectorCert(t, s.id.ca, id)
 		conf = pki.ClientTLS(s.id.ca.Pool(), &cert, "")
 	}
 	tr := transport.NewClient(transport.ClientConfig{TLS: conf, Mode: transport.ModeTCPOnly,
@@ -72,12 +61,9 @@ func report(t *testing.T, c licmeshv1connect.CollectorServiceClient, epoch uint6
 func mustAck(t *testing.T, c licmeshv1connect.CollectorServiceClient, epoch, wantEpoch, wantSeq uint64, recs ...*licmeshv1.UsageRecord) {
 	t.Helper()
 	r, err := report(t, c, epoch, recs...)
-	if err != nil {
-		t.Fatalf("ReportUsage: %v", err)
-	}
-	if r.SpoolEpoch != wantEpoch || r.AckedSeq != wantSeq {
-		t.Fatalf("acked %d/%d, want %d/%d", r.SpoolEpoch, r.AckedSeq, wantEpoch, wantSeq)
-	}
+	require.NoError(t, err, "ReportUsage")
+	require.Equal(t, wantEpoch, r.SpoolEpoch, "acked epoch")
+	require.Equal(t, wantSeq, r.AckedSeq, "acked seq")
 }
 
 // committed is what s's state holds of installation acme: the sum of the
@@ -101,9 +87,8 @@ func committed(t *testing.T, s *Server) (sum int64, samples uint64) {
 
 func wantCode(t *testing.T, what string, err error, code connect.Code, detail string) {
 	t.Helper()
-	if connect.CodeOf(err) != code || !strings.Contains(err.Error(), detail) {
-		t.Fatalf("%s: error %v, want %v naming %q", what, err, code, detail)
-	}
+	require.Equal(t, code, connect.CodeOf(err), "%s: error %v", what, err)
+	require.ErrorContains(t, err, detail, what)
 }
 
 // A report is acknowledged once committed, duplicates and replays count
@@ -111,9 +96,7 @@ func wantCode(t *testing.T, what string, err error, code connect.Code, detail st
 // an error that names it.
 func TestReportUsage(t *testing.T) {
 	s, clk := startMaster(t, func(c *Config) { c.TimeZone = "Europe/Paris" })
-	if z := s.fsm.SiteZone(); z != "Europe/Paris" {
-		t.Fatalf("the leader left the site zone at %q", z)
-	}
+	require.Equal(t, "Europe/Paris", s.fsm.SiteZone(), "the leader left the site zone")
 	col := enrolled(t, s, "designer", 1)
 	c := collectorClient(t, s, col)
 	now := clk.Now()
@@ -121,27 +104,24 @@ func TestReportUsage(t *testing.T) {
 
 	mustAck(t, c, 1, 1, 3, usageRecord(1, at(1)), usageRecord(2, at(2)), usageRecord(3, at(3)))
 	// The acknowledgement came after the commit: the state has it all.
-	if e, sq := s.fsm.UsageHighWater(col); e != 1 || sq != 3 {
-		t.Fatalf("state high-water %d/%d after the ack", e, sq)
-	}
-	if sum, n := committed(t, s); sum != 6 || n != 3 {
-		t.Fatalf("committed seq sum %d over %d samples, want 6 over 3", sum, n)
-	}
+	e, sq := s.fsm.UsageHighWater(col)
+	require.Equal(t, [2]uint64{1, 3}, [2]uint64{e, sq}, "state high-water epoch/seq after the ack")
+	sum, n := committed(t, s)
+	require.Equal(t, int64(6), sum, "committed seq sum over %d samples", n)
+	require.Equal(t, uint64(3), n, "committed samples")
 	// The same report again, then one overlapping it: only 4 and 5 are new.
 	mustAck(t, c, 1, 1, 3, usageRecord(1, at(1)), usageRecord(2, at(2)), usageRecord(3, at(3)))
 	mustAck(t, c, 1, 1, 5, usageRecord(2, at(2)), usageRecord(3, at(3)), usageRecord(4, at(4)), usageRecord(5, at(5)))
 	// A retry from an older spool is stale: the answer says where the
 	// current one stands.
 	mustAck(t, c, 0, 1, 5, usageRecord(9, at(9)))
-	if sum, n := committed(t, s); sum != 15 || n != 5 {
-		t.Fatalf("committed seq sum %d over %d samples, want 15 over 5", sum, n)
-	}
+	sum, n = committed(t, s)
+	require.Equal(t, int64(15), sum, "committed seq sum over %d samples", n)
+	require.Equal(t, uint64(5), n, "committed samples")
 	// Asking how far the spool stands writes nothing to Raft.
 	before := lastIndex(s)
 	mustAck(t, c, 1, 1, 5)
-	if lastIndex(s) != before {
-		t.Fatal("an empty report was committed")
-	}
+	require.Equal(t, before, lastIndex(s), "an empty report was committed")
 
 	bad := usageRecord(6, at(6))
 	bad.Sample.Users[0].Role = "admin"
@@ -161,42 +141,44 @@ func TestReportUsage(t *testing.T) {
 	wantCode(t, "no installation", err, connect.CodeInvalidArgument, "installation id is empty")
 	_, err = report(t, collectorClient(t, s, ""), 1, usageRecord(6, at(6)))
 	wantCode(t, "no certificate", err, connect.CodeUnauthenticated, "no collector certificate")
-	if sum, n := committed(t, s); sum != 15 || n != 5 {
-		t.Fatalf("refused reports changed the state: seq sum %d over %d samples", sum, n)
-	}
+	sum, n = committed(t, s)
+	require.Equal(t, int64(15), sum, "refused reports changed the state: seq sum over %d samples", n)
+	require.Equal(t, uint64(5), n, "refused reports changed the state: samples")
 
 	// The admin views.
 	ctx, a := context.Background(), adminHandler{s}
 	ov, err := a.UsageOverview(ctx, connect.NewRequest(&licmeshv1.UsageOverviewRequest{}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if m := ov.Msg; m.TimeZone != "Europe/Paris" || len(m.Months) != 1 || m.Months[0] != "2026-11" || len(m.Installations) != 1 ||
-		m.Installations[0].CollectorId != col || m.Installations[0].AckedSeq != 5 || m.Installations[0].Samples != 5 {
-		t.Fatalf("overview %+v", m)
-	}
+	require.NoError(t, err)
+	m := ov.Msg
+	require.Equal(t, "Europe/Paris", m.TimeZone, "overview %+v", m)
+	require.Equal(t, []string{"2026-11"}, m.Months, "overview %+v", m)
+	require.Len(t, m.Installations, 1, "overview %+v", m)
+	require.Equal(t, col, m.Installations[0].CollectorId, "overview %+v", m)
+	require.Equal(t, uint64(5), m.Installations[0].AckedSeq, "overview %+v", m)
+	require.Equal(t, uint64(5), m.Installations[0].Samples, "overview %+v", m)
 	hist, err := a.UsageHistory(ctx, connect.NewRequest(&licmeshv1.UsageHistoryRequest{Installation: "acme"}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if r := hist.Msg.Reports; len(r) != 1 || r[0].Month != "2026-11" || r[0].Metrics.EnStaff != 5 || r[0].Metrics.UserCountLatest != 12 {
-		t.Fatalf("history %+v", hist.Msg)
-	}
+	require.NoError(t, err)
+	r := hist.Msg.Reports
+	require.Len(t, r, 1, "history %+v", hist.Msg)
+	require.Equal(t, "2026-11", r[0].Month, "history %+v", hist.Msg)
+	require.Equal(t, int64(5), r[0].Metrics.EnStaff, "history %+v", hist.Msg)
+	require.Equal(t, int64(12), r[0].Metrics.UserCountLatest, "history %+v", hist.Msg)
 	_, err = a.UsageHistory(ctx, connect.NewRequest(&licmeshv1.UsageHistoryRequest{Installation: "elsewhere"}))
 	wantCode(t, "unknown installation", err, connect.CodeNotFound, `"elsewhere"`)
 	_, err = a.UsageMonth(ctx, connect.NewRequest(&licmeshv1.UsageMonthRequest{Month: "2026-13"}))
 	wantCode(t, "bad month", err, connect.CodeInvalidArgument, `"2026-13"`)
 	month, err := a.UsageMonth(ctx, connect.NewRequest(&licmeshv1.UsageMonthRequest{Month: "2026-11"}))
-	if err != nil || len(month.Msg.Reports) != 1 || month.Msg.Reports[0].Installation != "acme" {
-		t.Fatalf("month: %+v %v", month, err)
-	}
+	require.NoError(t, err, "month")
+	require.Len(t, month.Msg.Reports, 1, "month: %+v", month.Msg)
+	require.Equal(t, "acme", month.Msg.Reports[0].Installation, "month: %+v", month.Msg)
 	days, err := a.UsageDays(ctx, connect.NewRequest(&licmeshv1.UsageDaysRequest{Installation: "acme", Month: "2026-11"}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if d := days.Msg.Days; len(d) != 1 || d[0].Day != "2026-11-01" || d[0].Samples != 5 || d[0].Scalars[0].Name != "seq" || d[0].Scalars[0].Sum != 15 {
-		t.Fatalf("days %+v", days.Msg)
-	}
+	require.NoError(t, err)
+	d := days.Msg.Days
+	require.Len(t, d, 1, "days %+v", days.Msg)
+	require.Equal(t, "2026-11-01", d[0].Day, "days %+v", days.Msg)
+	require.Equal(t, uint64(5), d[0].Samples, "days %+v", days.Msg)
+	require.Equal(t, "seq", d[0].Scalars[0].Name, "days %+v", days.Msg)
+	require.Equal(t, int64(15), d[0].Scalars[0].Sum, "days %+v", days.Msg)
 	_, err = a.UsageDays(ctx, connect.NewRequest(&licmeshv1.UsageDaysRequest{Installation: "acme", Month: "11/2026"}))
 	wantCode(t, "bad days month", err, connect.CodeInvalidArgument, `"11/2026"`)
 	_, err = a.UsageDays(ctx, connect.NewRequest(&licmeshv1.UsageDaysRequest{Installation: "elsewhere"}))
@@ -213,43 +195,34 @@ func TestReportUsageThroughFollower(t *testing.T) {
 	cfg.BootstrapExpect, cfg.Join = 0, []string{m1.node.GossipAddr()}
 	m2 := runMaster(t, cfg)
 	col := enrolled(t, m1, "designer", 1)
-	waitFor(t, 20*time.Second, "the follower", func() bool {
+	require.Eventually(t, func() bool {
 		_, ok := m2.fsm.Collector(col)
 		return ok && m2.Ready() && m2.node.LeaderMeta()[metaAPI] != ""
-	})
-	if m2.node.IsLeader() {
-		t.Fatal("the joining master leads")
-	}
+	}, 20*time.Second, poll, "the follower")
+	require.False(t, m2.node.IsLeader(), "the joining master leads")
 	now := clk.Now()
 	recs := []*licmeshv1.UsageRecord{usageRecord(1, now), usageRecord(2, now), usageRecord(3, now), usageRecord(4, now)}
 	mustAck(t, collectorClient(t, m2, col), 7, 7, 4, recs...)
 	for _, s := range []*Server{m2, m1} {
-		if e, sq := s.fsm.UsageHighWater(col); e != 7 || sq != 4 {
-			t.Fatalf("%s: high-water %d/%d", s.cfg.NodeID, e, sq)
-		}
+		e, sq := s.fsm.UsageHighWater(col)
+		require.Equal(t, [2]uint64{7, 4}, [2]uint64{e, sq}, "%s: high-water epoch/seq", s.cfg.NodeID)
 	}
 	mustAck(t, collectorClient(t, m1, col), 7, 7, 4, recs...)
-	waitFor(t, 5*time.Second, "the follower to apply", func() bool { return m2.fsm.AppliedIndex() == m1.fsm.AppliedIndex() })
+	require.Eventually(t, func() bool { return m2.fsm.AppliedIndex() == m1.fsm.AppliedIndex() }, 5*time.Second, poll, "the follower to apply")
 	for _, s := range []*Server{m1, m2} {
-		if sum, n := committed(t, s); sum != 10 || n != 4 {
-			t.Fatalf("%s: seq sum %d over %d samples, want 10 over 4", s.cfg.NodeID, sum, n)
-		}
+		sum, n := committed(t, s)
+		require.Equal(t, int64(10), sum, "%s: seq sum over %d samples", s.cfg.NodeID, n)
+		require.Equal(t, uint64(4), n, "%s: samples", s.cfg.NodeID)
 	}
-	if !m1.node.IsLeader() {
-		t.Fatal("leadership moved during the test")
-	}
+	require.True(t, m1.node.IsLeader(), "leadership moved during the test")
 }
 
 func TestSiteZoneConfig(t *testing.T) {
 	c := validConfig(t)
-	if c.TimeZone != "UTC" {
-		t.Fatalf("default time_zone %q", c.TimeZone)
-	}
+	require.Equal(t, "UTC", c.TimeZone, "default time_zone")
 	for _, bad := range []string{"", "Local", "Europe/Atlantis"} {
 		c.TimeZone = bad
-		if err := c.Validate(); err == nil || !strings.Contains(err.Error(), "time_zone") {
-			t.Errorf("time_zone %q: %v", bad, err)
-		}
+		assert.ErrorContains(t, c.Validate(), "time_zone", "time_zone %q", bad)
 	}
 	// A leader whose zone differs from the one usage is recorded in keeps
 	// the recorded zone.
@@ -258,11 +231,8 @@ func TestSiteZoneConfig(t *testing.T) {
 	mustAck(t, collectorClient(t, s, col), 1, 1, 1, usageRecord(1, s.now()))
 	s.cfg.TimeZone = "Asia/Tokyo"
 	s.syncSiteZone(context.Background())
-	if z := s.fsm.SiteZone(); z != "UTC" {
-		t.Fatalf("zone moved to %q under recorded usage", z)
-	}
+	require.Equal(t, "UTC", s.fsm.SiteZone(), "zone moved under recorded usage")
 	_, err := s.apply(context.Background(), fsm.SetSiteZoneType, fsm.SetSiteZone{Zone: "Asia/Tokyo", Now: s.now().UnixMilli()})
-	if !errors.Is(err, fsm.ErrZoneLocked) || connect.CodeOf(toConnect(err)) != connect.CodeFailedPrecondition {
-		t.Fatalf("a zone change under recorded usage: %v", err)
-	}
+	require.ErrorIs(t, err, fsm.ErrZoneLocked, "a zone change under recorded usage")
+	require.Equal(t, connect.CodeFailedPrecondition, connect.CodeOf(toConnect(err)), "a zone change under recorded usage: %v", err)
 }

@@ -16,10 +16,14 @@ import (
 	"time"
 
 	"connectrpc.com/connect"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 
+	"github.com/licmesh/licmesh/licensing/clock"
 	"github.com/licmesh/licmesh/licensing/entitlement"
 	"github.com/licmesh/licmesh/licensing/lease"
 	"github.com/licmesh/licmesh/mesh/pki"
+	"github.com/licmesh/licmesh/mesh/pki/pkitest"
 	"github.com/licmesh/licmesh/mesh/transport"
 	"github.com/licmesh/licmesh/mesh/wire/licmeshv1"
 	"github.com/licmesh/licmesh/mesh/wire/licmeshv1/licmeshv1connect"
@@ -58,7 +62,7 @@ type Cluster struct {
 	calls         map[string]int
 	lastCSR       []byte
 	started       int
-	now           func() time.Time
+	clock         clock.Clock
 }
 
 // Lease is a lease as the fake cluster holds it.
@@ -75,25 +79,18 @@ type Lease struct {
 // of 30s and a certificate TTL of one hour. It starts no master.
 func NewCluster(t testing.TB) *Cluster {
 	t.Helper()
-	ca, err := pki.NewCA("test-cluster", time.Now())
-	if err != nil {
-		t.Fatal(err)
-	}
+	ca := pkitest.NewCA(t, "test-cluster")
 	pub, priv, err := ed25519.GenerateKey(rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	tok, err := pki.NewJoinToken(ca.Pin())
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	return &Cluster{
 		t: t, ClusterID: "test-cluster", CA: ca, SignPub: pub, signPriv: priv, token: tok,
 		ttl: 30 * time.Second, certTTL: time.Hour,
 		pools:  map[string]int{"seats": 10},
 		leases: map[lease.ID]*Lease{},
 		nextID: 100,
-		now:    time.Now,
+		clock:  clock.System{},
 		calls:  map[string]int{},
 	}
 }
@@ -110,14 +107,15 @@ func (c *Cluster) TokenWithPin(pin pki.Pin) string {
 }
 
 // SetClock sets the clock the masters sign certificates and leases with
-// (time.Now by default), so that a test's fake clock moves them too.
-func (c *Cluster) SetClock(now func() time.Time) { c.mu.Lock(); c.now = now; c.mu.Unlock() }
+// (the system clock by default), so that a test's fake clock moves them too.
+func (c *Cluster) SetClock(clk clock.Clock) { c.mu.Lock(); c.clock = clk; c.mu.Unlock() }
 
-func (c *Cluster) clock() time.Time {
+// now reads the cluster's clock.
+func (c *Cluster) now() time.Time {
 	c.mu.Lock()
-	now := c.now
+	clk := c.clock
 	c.mu.Unlock()
-	return now()
+	return clk.Now()
 }
 
 // SetTTL sets the lease TTL granted from now on.
@@ -205,16 +203,12 @@ func (c *Cluster) StartMasterTransport(noQUIC bool) *Master {
 	cfg.ShutdownTimeout = 200 * time.Millisecond
 	cfg.Logger = slog.New(slog.DiscardHandler)
 	srv, err := transport.NewServer(cfg)
-	if err != nil {
-		c.t.Fatal(err)
-	}
+	require.NoError(c.t, err)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		if err := srv.Run(ctx); err != nil {
-			c.t.Errorf("agenttest: master: %v", err)
-		}
+		assert.NoError(c.t, srv.Run(ctx), "agenttest: master")
 	}()
 	m.addr = srv.Addr()
 	m.stop = func() { cancel(); <-done }
@@ -226,15 +220,12 @@ func (c *Cluster) newMaster() (*Master, *tls.Config, http.Handler) {
 	c.started++
 	nodeID := fmt.Sprintf("m%d", c.started)
 	c.mu.Unlock()
-	cert, err := c.CA.IssueNode(nodeID, []string{"127.0.0.1"}, time.Hour, time.Now())
-	if err != nil {
-		c.t.Fatal(err)
-	}
+	cert := pkitest.MasterCert(c.t, c.CA, nodeID)
 	m := &Master{c: c, NodeID: nodeID}
 	mux := http.NewServeMux()
 	mux.Handle(licmeshv1connect.NewCollectorServiceHandler(&handler{c: c, m: m}))
 	tlsConf := c.CA.ServerTLS(cert, tls.VerifyClientCertIfGiven)
-	tlsConf.Time = c.clock // client certificates are judged on the cluster's clock
+	tlsConf.Time = c.now // client certificates are judged on the cluster's clock
 	return m, tlsConf, withTLSState(mux)
 }
 
@@ -308,8 +299,6 @@ func tokenSecret(t pki.JoinToken) []byte {
 // as a master would.
 func (c *Cluster) SignEntitlements(doc *entitlement.Document) string {
 	tok, err := entitlement.Sign(doc, c.signPriv)
-	if err != nil {
-		c.t.Fatalf("sign entitlements: %v", err)
-	}
+	require.NoError(c.t, err, "sign entitlements")
 	return tok
 }

@@ -46,7 +46,7 @@ func (h *handler) Enroll(ctx context.Context, req *connect.Request[licmeshv1.Enr
 	certTTL := c.certTTL
 	list := c.mastersLocked()
 	c.mu.Unlock()
-	cert, err := c.CA.SignCSR(req.Msg.GetCsr(), id, certTTL, h.c.clock())
+	cert, err := c.CA.SignCSR(req.Msg.GetCsr(), id, certTTL, h.c.now())
 	if err != nil {
 		return nil, connect.NewError(connect.CodeInvalidArgument, err)
 	}
@@ -77,7 +77,7 @@ func (h *handler) RenewCertificate(ctx context.Context, req *connect.Request[lic
 	certTTL := h.c.certTTL
 	h.c.lastCSR = req.Msg.GetCsr()
 	h.c.mu.Unlock()
-	cert, err := h.c.CA.SignCSR(req.Msg.GetCsr(), id, certTTL, h.c.clock())
+	cert, err := h.c.CA.SignCSR(req.Msg.GetCsr(), id, certTTL, h.c.now())
 	if err != nil {
 		return nil, connect.NewError(connect.CodeInvalidArgument, err)
 	}
@@ -99,7 +99,7 @@ func (h *handler) Hello(ctx context.Context, req *connect.Request[licmeshv1.Hell
 		return nil, connect.NewError(connect.CodeFailedPrecondition, fmt.Errorf("protocol version %d not supported", req.Msg.GetProtocolVersion()))
 	}
 	c := h.c
-	now := c.clock()
+	now := c.now()
 	c.mu.Lock()
 	resp := &licmeshv1.HelloResponse{
 		ProtocolVersion:  wire.ProtocolVersion,
@@ -139,7 +139,7 @@ func (h *handler) Acquire(ctx context.Context, req *connect.Request[licmeshv1.Ac
 	}
 	c := h.c
 	pool, holder := req.Msg.GetPool(), req.Msg.GetHolder()
-	now := h.c.clock()
+	now := h.c.now()
 	c.mu.Lock()
 	seats, ok := c.pools[pool]
 	if !ok {
@@ -186,7 +186,7 @@ func (h *handler) Renew(ctx context.Context, req *connect.Request[licmeshv1.Rene
 		return nil, err
 	}
 	c := h.c
-	now := h.c.clock()
+	now := h.c.now()
 	c.mu.Lock()
 	resp := &licmeshv1.RenewResponse{Masters: c.mastersLocked()}
 	for _, raw := range req.Msg.GetLeaseIds() {

@@ -1,4 +1,4 @@
-// Package clocktest is a clock for the collector's tests: it moves only when
+// Package clocktest is the module's fake clock for tests: it moves only when
 // told, fires timers as it passes their deadlines, and records how long each
 // After was asked to wait.
 package clocktest
@@ -7,9 +7,14 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/licmesh/licmesh/licensing/clock"
 )
 
-// Fake is a clock.Clock that moves only when Advance is called.
+var _ clock.Clock = (*Fake)(nil)
+
+// Fake is a clock.Clock that moves only when Advance or Set is called. It is
+// safe for concurrent use.
 type Fake struct {
 	mu      sync.Mutex
 	cond    *sync.Cond
@@ -52,11 +57,26 @@ func (c *Fake) After(d time.Duration) <-chan time.Time {
 	return ch
 }
 
-// Advance moves the clock and fires the timers that are due.
+// Advance moves the clock by d (back when d is negative) and fires the
+// timers that are due.
 func (c *Fake) Advance(d time.Duration) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
+	c.setLocked(c.now.Add(d))
+}
+
+// Set moves the clock to t, forward or back, and fires the timers that are
+// due, as a clock set by hand does.
+func (c *Fake) Set(t time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.setLocked(t)
+}
+
+// setLocked moves the clock to t and fires the due timers. c.mu must be
+// held.
+func (c *Fake) setLocked(t time.Time) {
+	c.now = t
 	kept := c.waiters[:0]
 	for _, w := range c.waiters {
 		if !w.at.After(c.now) {
@@ -65,6 +85,7 @@ func (c *Fake) Advance(d time.Duration) {
 			kept = append(kept, w)
 		}
 	}
+	clear(c.waiters[len(kept):])
 	c.waiters = kept
 }
 

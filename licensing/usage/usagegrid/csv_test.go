@@ -6,6 +6,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
 	"github.com/licmesh/licmesh/licensing/usage"
 	"github.com/licmesh/licmesh/licensing/usage/usagegrid"
 )
@@ -26,9 +29,7 @@ func TestCSVCellGuard(t *testing.T) {
 		"'already":    "'already",
 		"unicode=ünï": "unicode=ünï",
 	} {
-		if got := usagegrid.CSVCell(in); got != want {
-			t.Errorf("CSVCell(%q) = %q, want %q", in, got, want)
-		}
+		assert.Equal(t, want, usagegrid.CSVCell(in), "CSVCell(%q)", in)
 	}
 }
 
@@ -40,21 +41,14 @@ func TestGridCSVIsGuarded(t *testing.T) {
 		report("acme", 2008, time.January, false, usage.Metrics{Super: 4}, nil),
 	}, paris)
 	var b strings.Builder
-	if err := g.WriteCSV(&b); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, g.WriteCSV(&b))
 	recs, err := csv.NewReader(strings.NewReader(b.String())).ReadAll()
-	if err != nil {
-		t.Fatalf("the CSV does not parse: %v\n%s", err, b.String())
-	}
-	if len(recs) != 3 || strings.Join(recs[0], ",") != strings.Join(g.Header(), ",") {
-		t.Fatalf("records %q", recs)
-	}
+	require.NoError(t, err, "the CSV does not parse:\n%s", b.String())
+	require.Len(t, recs, 3, "records %q", recs)
+	require.Equal(t, strings.Join(g.Header(), ","), strings.Join(recs[0], ","), "header record")
 	// Sorted: "=..." before "acme"; guarded as text.
-	if recs[1][0] != "'=HYPERLINK(\"http://x\")" {
-		t.Errorf("injection not guarded: %q", recs[1][0])
-	}
-	if recs[2][0] != "acme" || recs[2][1] != "4" || recs[2][18] != "open" {
-		t.Errorf("row %q", recs[2])
-	}
+	assert.Equal(t, "'=HYPERLINK(\"http://x\")", recs[1][0], "injection not guarded")
+	assert.Equal(t, "acme", recs[2][0], "row %q", recs[2])
+	assert.Equal(t, "4", recs[2][1], "row %q", recs[2])
+	assert.Equal(t, "open", recs[2][18], "row %q", recs[2])
 }

@@ -1,11 +1,13 @@
 package usagegrid_test
 
 import (
-	"slices"
 	"strings"
 	"testing"
 	"time"
 	_ "time/tzdata" // the same zone data on every machine the tests run on
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 
 	"github.com/licmesh/licmesh/licensing/usage"
 	"github.com/licmesh/licmesh/licensing/usage/usagegrid"
@@ -44,45 +46,35 @@ func TestHistoryIsNewestFirstWithShortLabels(t *testing.T) {
 		report("acme", 2008, time.January, true, full, &usage.LateArrivals{Users: 3, Facts: true}),
 	}, paris)
 
-	if g.Title != "Metrics history" || g.Subject != "acme" {
-		t.Errorf("title %q subject %q", g.Title, g.Subject)
-	}
+	assert.Equal(t, "Metrics history", g.Title, "title")
+	assert.Equal(t, "acme", g.Subject, "subject")
 	wantHeader := "Month|Super|En. staff|Ac. staff|En. mgrs|Ac. mgrs|En. reps|Ac. reps|Conc. max|When|Minutes|" +
 		"File limit|Items|Fields|Users|Max users|Cases|Max cases|Status|Late"
-	if got := strings.Join(g.Header(), "|"); got != wantHeader {
-		t.Errorf("header\n got %s\nwant %s", got, wantHeader)
-	}
-	if g.Columns[2].Title != "Enabled staff" || g.Columns[10].Title != "Logon time" {
-		t.Errorf("long labels: %q, %q", g.Columns[2].Title, g.Columns[10].Title)
-	}
+	assert.Equal(t, wantHeader, strings.Join(g.Header(), "|"), "header")
+	assert.Equal(t, "Enabled staff", g.Columns[2].Title, "long labels")
+	assert.Equal(t, "Logon time", g.Columns[10].Title, "long labels")
 	rows := g.Strings()
 	var months []string
 	for _, r := range rows {
 		months = append(months, r[0])
 	}
-	if want := []string{"Feb 2008", "Jan 2008", "Dec 2007"}; !slices.Equal(months, want) {
-		t.Errorf("rows %v, want %v", months, want)
-	}
+	require.Equal(t, []string{"Feb 2008", "Jan 2008", "Dec 2007"}, months, "rows")
 	// Jan 2008: every metric in its column; When in Paris time (UTC+1).
 	want := []string{"Jan 2008", "1", "2", "3", "4", "5", "6", "7", "8", "2008-01-15 14:30", "10",
 		"11", "12", "13", "14", "15", "16", "17", "closed", "3 users late, facts late"}
-	if !slices.Equal(rows[1], want) {
-		t.Errorf("Jan 2008 row\n got %q\nwant %q", rows[1], want)
-	}
+	assert.Equal(t, want, rows[1], "Jan 2008 row")
 	jan := g.Rows[1]
-	if jan.Cells[1].Number != 1 || jan.Cells[17].Number != 17 {
-		t.Errorf("numbers: %+v", jan.Cells)
-	}
-	if w := jan.Cells[9].Time; !w.Equal(full.ConcWhen) || w.Location() != paris {
-		t.Errorf("When cell time %v, want %v in Paris", w, full.ConcWhen)
-	}
+	assert.Equal(t, int64(1), jan.Cells[1].Number, "numbers: %+v", jan.Cells)
+	assert.Equal(t, int64(17), jan.Cells[17].Number, "numbers: %+v", jan.Cells)
+	w := jan.Cells[9].Time
+	assert.True(t, w.Equal(full.ConcWhen), "When cell time %v, want %v", w, full.ConcWhen)
+	assert.Same(t, paris, w.Location(), "When cell time %v not in Paris", w)
 	// An open month with nobody logged on: no When, status open, nothing late.
-	if r := rows[0]; r[9] != "" || r[18] != "open" || r[19] != "" {
-		t.Errorf("Feb 2008 row %q", r)
-	}
-	if g.FileName("xlsx") != "metrics-history-acme.xlsx" {
-		t.Errorf("file name %q", g.FileName("xlsx"))
-	}
+	r := rows[0]
+	assert.Empty(t, r[9], "Feb 2008 row %q", r)
+	assert.Equal(t, "open", r[18], "Feb 2008 row %q", r)
+	assert.Empty(t, r[19], "Feb 2008 row %q", r)
+	assert.Equal(t, "metrics-history-acme.xlsx", g.FileName("xlsx"), "file name")
 }
 
 func TestMonthIsAlphabetical(t *testing.T) {
@@ -98,19 +90,13 @@ func TestMonthIsAlphabetical(t *testing.T) {
 	for _, r := range g.Strings() {
 		names = append(names, r[0])
 	}
-	if want := []string{"alpha", "Beta", "beta", "zeta"}; !slices.Equal(names, want) {
-		t.Errorf("rows %v, want %v", names, want)
-	}
-	if g.Title != "Subscriber metrics" || g.Subject != "Jan 2008" || g.Header()[0] != "Installation" {
-		t.Errorf("title %q subject %q first header %q", g.Title, g.Subject, g.Header()[0])
-	}
+	require.Equal(t, []string{"alpha", "Beta", "beta", "zeta"}, names, "rows")
+	assert.Equal(t, "Subscriber metrics", g.Title, "title")
+	assert.Equal(t, "Jan 2008", g.Subject, "subject")
+	assert.Equal(t, "Installation", g.Header()[0], "first header")
 	// A nil zone is UTC.
-	if got := g.Strings()[0][9]; got != "2008-01-15 13:30" {
-		t.Errorf("When in UTC: %q", got)
-	}
-	if g.FileName("xlsx") != "subscriber-metrics-2008-01.xlsx" {
-		t.Errorf("file name %q", g.FileName("xlsx"))
-	}
+	assert.Equal(t, "2008-01-15 13:30", g.Strings()[0][9], "When in UTC")
+	assert.Equal(t, "subscriber-metrics-2008-01.xlsx", g.FileName("xlsx"), "file name")
 }
 
 func TestLate(t *testing.T) {
@@ -125,9 +111,7 @@ func TestLate(t *testing.T) {
 		{&usage.LateArrivals{Facts: true}, "facts late"},
 		{&usage.LateArrivals{}, "data late"},
 	} {
-		if got := usagegrid.Late(tt.l); got != tt.want {
-			t.Errorf("Late(%+v) = %q, want %q", tt.l, got, tt.want)
-		}
+		assert.Equal(t, tt.want, usagegrid.Late(tt.l), "Late(%+v)", tt.l)
 	}
 }
 
@@ -140,18 +124,16 @@ func TestFileNameKeepsOnlySafeCharacters(t *testing.T) {
 		"\"\r\n":                "metrics-history.xlsx",
 		strings.Repeat("a", 99): "metrics-history-" + strings.Repeat("a", 64) + ".xlsx",
 	} {
-		if got := usagegrid.History(usage.InstallationID(inst), nil, nil).FileName("xlsx"); got != want {
-			t.Errorf("FileName for %q = %q, want %q", inst, got, want)
-		}
+		assert.Equal(t, want, usagegrid.History(usage.InstallationID(inst), nil, nil).FileName("xlsx"), "FileName for %q", inst)
 	}
 }
 
 func TestLoadZone(t *testing.T) {
 	t.Parallel()
-	if loc, err := usagegrid.LoadZone(""); err != nil || loc != time.UTC {
-		t.Errorf(`LoadZone("") = %v, %v`, loc, err)
+	loc, err := usagegrid.LoadZone("")
+	if assert.NoError(t, err, `LoadZone("")`) {
+		assert.Same(t, time.UTC, loc, `LoadZone("") = %v`, loc)
 	}
-	if _, err := usagegrid.LoadZone("Mars/Olympus"); err == nil || !strings.Contains(err.Error(), `unknown time zone "Mars/Olympus"`) {
-		t.Errorf("unknown zone: %v", err)
-	}
+	_, err = usagegrid.LoadZone("Mars/Olympus")
+	assert.ErrorContains(t, err, `unknown time zone "Mars/Olympus"`, "unknown zone")
 }

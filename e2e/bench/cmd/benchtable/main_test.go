@@ -3,9 +3,11 @@ package main
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
 	"strings"
 	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 
 	"github.com/licmesh/licmesh/e2e/bench"
 )
@@ -14,19 +16,13 @@ func TestRunB0JSON(t *testing.T) {
 	var out, errOut bytes.Buffer
 	args := []string{"-only", "B0", "-json", "-quiet", "-dir", t.TempDir(),
 		"-fsync-samples", "5", "-tcp-samples", "20", "-udp-samples", "20"}
-	if err := run(t.Context(), args, &out, &errOut); err != nil {
-		t.Fatalf("run: %v\nstderr: %s", err, errOut.String())
-	}
+	require.NoError(t, run(t.Context(), args, &out, &errOut), "run\nstderr: %s", errOut.String())
 	var table bench.Table
-	if err := json.Unmarshal(out.Bytes(), &table); err != nil {
-		t.Fatalf("output is not a JSON table: %v\n%s", err, out.String())
+	require.NoError(t, json.Unmarshal(out.Bytes(), &table), "output is not a JSON table:\n%s", out.String())
+	if assert.Len(t, table, 4, "table: %+v", table) {
+		assert.Equal(t, "B0", table[0].ID, "table: %+v", table)
 	}
-	if len(table) != 4 || table[0].ID != "B0" {
-		t.Errorf("table: %+v", table)
-	}
-	if errOut.Len() != 0 {
-		t.Errorf("-quiet still wrote %q", errOut.String())
-	}
+	assert.Empty(t, errOut.String(), "-quiet still wrote")
 }
 
 func TestRunRejectsBadInput(t *testing.T) {
@@ -41,26 +37,18 @@ func TestRunRejectsBadInput(t *testing.T) {
 	} {
 		var out, errOut bytes.Buffer
 		err := run(t.Context(), args, &out, &errOut)
-		if err == nil {
-			t.Errorf("%s: no error", name)
-		}
-		if out.Len() != 0 {
-			t.Errorf("%s: printed a table on bad input: %q", name, out.String())
-		}
+		assert.Error(t, err, "%s: no error", name)
+		assert.Empty(t, out.String(), "%s: printed a table on bad input", name)
 	}
 	var out bytes.Buffer
-	if err := run(t.Context(), []string{"-only", "Z9"}, &out, &out); !errors.Is(err, bench.ErrUnknownMeasurement) {
-		t.Errorf("unknown id: got %v", err)
-	}
+	assert.ErrorIs(t, run(t.Context(), []string{"-only", "Z9"}, &out, &out), bench.ErrUnknownMeasurement, "unknown id")
 }
 
 func TestRunList(t *testing.T) {
 	var out bytes.Buffer
-	if err := run(t.Context(), []string{"-list"}, &out, &out); err != nil {
-		t.Fatal(err)
-	}
-	if !strings.HasPrefix(out.String(), "B0\t") || !strings.Contains(out.String(), "\nB1\t") ||
-		!strings.Contains(out.String(), "\nG1\t") || !strings.Contains(out.String(), "\nG6\t") {
-		t.Errorf("list: %q", out.String())
+	require.NoError(t, run(t.Context(), []string{"-list"}, &out, &out))
+	assert.True(t, strings.HasPrefix(out.String(), "B0\t"), "list: %q", out.String())
+	for _, id := range []string{"B1", "G1", "G6"} {
+		assert.Contains(t, out.String(), "\n"+id+"\t", "list")
 	}
 }

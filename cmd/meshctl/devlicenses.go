@@ -15,7 +15,7 @@ import (
 	"github.com/licmesh/licmesh/mesh/wire/licmeshv1/licmeshv1connect"
 )
 
-// demoKeyID names the throwaway vendor key `meshd dev` signs its demo
+// demoKeyID names the throwaway vendor key `meshctl dev` signs its demo
 // licenses with; the masters of the dev cluster trust it and nothing else.
 const demoKeyID = "dev-vendor"
 
@@ -28,7 +28,7 @@ func demoVendor() (ed25519.PrivateKey, string, error) {
 	return priv, license.FormatPublicKey(demoKeyID, pub), nil
 }
 
-// demoLicenses are the licenses `meshd dev` puts in force, bound to the
+// demoLicenses are the licenses `meshctl dev` puts in force, bound to the
 // dev cluster: a subscription with modules (hard pools from a template), a
 // trial (its trial template's pool), and a usage-credit license with a soft
 // pool. Between them they grant the pools the simulated collectors use.

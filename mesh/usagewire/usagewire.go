@@ -1,4 +1,8 @@
-package wire
+// Package usagewire converts the usage domain's types (licensing/usage) to
+// and from their licmeshv1 messages, so that the masters' API, the
+// collector's meter, meshctl and the dashboard agree on one mapping. It sits
+// at the edge, outside mesh/wire, which depends on nothing of the project.
+package usagewire
 
 import (
 	"fmt"
@@ -7,10 +11,6 @@ import (
 	"github.com/licmesh/licmesh/licensing/usage"
 	licmeshv1 "github.com/licmesh/licmesh/mesh/wire/licmeshv1"
 )
-
-// The usage views cross the wire as licmeshv1 messages; these convert them
-// to and from the domain's types, so that the masters' API, meshctl and the
-// dashboard agree on one mapping.
 
 func msOrZero(t time.Time) int64 {
 	if t.IsZero() {

@@ -15,7 +15,7 @@ import (
 	"github.com/licmesh/licmesh/node/master"
 )
 
-func agentCmd(stdout, stderr io.Writer) *cobra.Command {
+func runCmd(stdout, stderr io.Writer) *cobra.Command {
 	var (
 		configFile, secretFile string
 		join                   []string
@@ -23,8 +23,9 @@ func agentCmd(stdout, stderr io.Writer) *cobra.Command {
 	)
 	cfg := master.DefaultConfig()
 	cmd := &cobra.Command{
-		Use:   "agent",
-		Short: "run a master",
+		Use:     "run",
+		Aliases: []string{"agent"}, // the name before 0.5; kept for existing units and scripts
+		Short:   "run a master",
 		Long: `Run one master. Configuration comes from --config (strict YAML), then
 LICMESH_* environment variables (LICMESH_NODE_ID, LICMESH_CLUSTER_SECRET, ...),
 then flags.`,
