@@ -21,7 +21,7 @@ var build struct {
 func Binaries() (string, error) {
 	build.once.Do(func() {
 		if dir := os.Getenv("LICMESH_BIN"); dir != "" {
-			for _, b := range []string{"meshd", "collectord", "meshctl", "demoproduct"} {
+			for _, b := range []string{"meshd", "collectord", "meshctl", "demoproduct", "hubd"} {
 				if _, err := os.Stat(filepath.Join(dir, b)); err != nil {
 					build.err = fmt.Errorf("harness: LICMESH_BIN=%s lacks %s (run make build)", dir, b)
 					return
@@ -40,7 +40,7 @@ func Binaries() (string, error) {
 		// Built as make build builds them: collectord without cgo (see the
 		// Makefile), so the tests run the binaries users get.
 		for _, b := range []struct{ pkg, cgo string }{
-			{"./cmd/meshd", ""}, {"./cmd/meshctl", ""}, {"./cmd/collectord", "CGO_ENABLED=0"}, {"./cmd/demoproduct", "CGO_ENABLED=0"},
+			{"./cmd/meshd", ""}, {"./cmd/meshctl", ""}, {"./cmd/hubd", ""}, {"./cmd/collectord", "CGO_ENABLED=0"}, {"./cmd/demoproduct", "CGO_ENABLED=0"},
 		} {
 			cmd := exec.Command("go", "build", "-trimpath", "-o", dir+"/", b.pkg)
 			cmd.Dir = root

@@ -1,0 +1,116 @@
+package hub
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"path/filepath"
+	"time"
+
+	"github.com/licmesh/licmesh/licensing/clock"
+	"github.com/licmesh/licmesh/node/hub/store"
+)
+
+// Config is the hub's configuration: DefaultConfig, then a strict YAML
+// file, then LICMESH_HUB_* environment variables, then flags.
+type Config struct {
+	// DataDir holds the hub's keys (data.key, the TLS certificate) and,
+	// with SQLite, its database. `hubd init` creates it.
+	DataDir string `yaml:"data_dir"`
+	// Listen is the HTTPS address of the API and pages (7500).
+	Listen string `yaml:"listen"`
+	// PublicURL is how people reach the hub, for links in mails; default
+	// https://<listen>.
+	PublicURL string `yaml:"public_url"`
+	// TLSCertFile and TLSKeyFile are the hub's certificate and key (PEM);
+	// both empty means a self-signed certificate made by `hubd init`.
+	TLSCertFile string `yaml:"tls_cert_file"`
+	TLSKeyFile  string `yaml:"tls_key_file"`
+	// Database is "sqlite" (default, <data_dir>/hub.db) or "postgres".
+	Database string `yaml:"database"`
+	// PostgresDSN (or PostgresDSNFile, which keeps the password out of the
+	// config) is the PostgreSQL connection string.
+	PostgresDSN     string `yaml:"postgres_dsn"`
+	PostgresDSNFile string `yaml:"postgres_dsn_file"`
+	// SessionTTL is how long a sign-in lasts.
+	SessionTTL time.Duration `yaml:"session_ttl"`
+	// SigninRetention is how long sign-in records are kept (GDPR).
+	SigninRetention time.Duration `yaml:"signin_retention"`
+
+	LogLevel  string `yaml:"log_level"`
+	LogFormat string `yaml:"log_format"`
+
+	// Clock is the hub's time; nil means the system clock. Not from YAML.
+	Clock clock.Clock `yaml:"-"`
+	// Logger receives the hub's logs. Not from YAML.
+	Logger *slog.Logger `yaml:"-"`
+}
+
+// DefaultConfig is the hub on its default port with embedded SQLite.
+func DefaultConfig() Config {
+	return Config{
+		DataDir:         "/var/lib/licmesh-hub",
+		Listen:          "127.0.0.1:7500",
+		Database:        string(store.SQLite),
+		SessionTTL:      12 * time.Hour,
+		SigninRetention: 90 * 24 * time.Hour,
+		LogLevel:        "info",
+		LogFormat:       "text",
+	}
+}
+
+// Validate reports every problem in c, each naming its field.
+func (c *Config) Validate() error {
+	var errs []error
+	bad := func(field, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("config: %s: %s", field, fmt.Sprintf(format, args...)))
+	}
+	if c.DataDir == "" {
+		bad("data_dir", "is required")
+	} else if !filepath.IsAbs(c.DataDir) {
+		bad("data_dir", "%q must be an absolute path", c.DataDir)
+	}
+	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
+		bad("listen", "%q is not host:port", c.Listen)
+	}
+	if (c.TLSCertFile == "") != (c.TLSKeyFile == "") {
+		bad("tls_cert_file", "give both tls_cert_file and tls_key_file, or neither")
+	}
+	switch store.Engine(c.Database) {
+	case store.SQLite:
+		if c.PostgresDSN != "" || c.PostgresDSNFile != "" {
+			bad("postgres_dsn", "is set but database is sqlite")
+		}
+	case store.Postgres:
+		if (c.PostgresDSN == "") == (c.PostgresDSNFile == "") {
+			bad("postgres_dsn", "give postgres_dsn or postgres_dsn_file (one of them)")
+		}
+	default:
+		bad("database", "%q: sqlite or postgres", c.Database)
+	}
+	if c.SessionTTL < time.Minute || c.SessionTTL > 30*24*time.Hour {
+		bad("session_ttl", "%v: between 1m and 720h", c.SessionTTL)
+	}
+	if c.SigninRetention < time.Hour {
+		bad("signin_retention", "%v: at least 1h", c.SigninRetention)
+	}
+	switch c.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		bad("log_level", "%q: debug, info, warn or error", c.LogLevel)
+	}
+	switch c.LogFormat {
+	case "text", "json":
+	default:
+		bad("log_format", "%q: text or json", c.LogFormat)
+	}
+	return errors.Join(errs...)
+}
+
+func (c *Config) clock() clock.Clock {
+	if c.Clock == nil {
+		return clock.System{}
+	}
+	return c.Clock
+}
