@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"encoding/csv"
-	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -18,14 +17,16 @@ import (
 func daysLeft(t *testing.T, m *harness.Master, id string) string {
 	t.Helper()
 	var days string
-	err := harness.Eventually(20*time.Second, func() error {
+	require.EventuallyWithT(t, func(c *assert.CollectT) {
 		out, errOut, code := m.Meshctl("license", "list", "-o", "csv")
 		if code != 0 {
-			return fmt.Errorf("%s license list: %s", m.ID, errOut)
+			c.Errorf("%s license list: %s", m.ID, errOut)
+			return
 		}
 		recs, err := csv.NewReader(strings.NewReader(out)).ReadAll()
 		if err != nil {
-			return err
+			c.Errorf("%v", err)
+			return
 		}
 		col := -1
 		for i, h := range recs[0] {
@@ -36,27 +37,25 @@ func daysLeft(t *testing.T, m *harness.Master, id string) string {
 		for _, r := range recs[1:] {
 			if r[0] == id && col >= 0 {
 				days = r[col]
-				return nil
+				return
 			}
 		}
-		return fmt.Errorf("%s does not list %s yet:\n%s", m.ID, id, out)
-	})
-	require.NoError(t, err)
+		c.Errorf("%s does not list %s yet:\n%s", m.ID, id, out)
+	}, 20*time.Second, 50*time.Millisecond, "days left of %s on %s", id, m.ID)
 	return days
 }
 
 func tampered(t *testing.T, m *harness.Master) bool {
 	t.Helper()
 	var st interface{ GetClockTampered() bool }
-	err := harness.Eventually(20*time.Second, func() error {
+	require.EventuallyWithT(t, func(c *assert.CollectT) {
 		s, err := m.Status()
 		if err != nil {
-			return err
+			c.Errorf("%v", err)
+			return
 		}
 		st = s
-		return nil
-	})
-	require.NoError(t, err)
+	}, 20*time.Second, 50*time.Millisecond, "status of %s", m.ID)
 	return st.GetClockTampered()
 }
 

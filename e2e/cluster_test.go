@@ -48,14 +48,12 @@ func TestClusterFormsAndMeshctlManagesIt(t *testing.T) {
 	_, errOut, code = follower.Meshctl("pool", "create", "designer", "--seats", "5", "--enforce", "hard")
 	require.Equal(t, 0, code, "pool create via follower: %s", errOut)
 	for _, m := range c.Masters {
-		err := harness.Eventually(5*time.Second, func() error {
+		require.EventuallyWithT(t, func(c *assert.CollectT) {
 			out, errOut, code := m.Meshctl("pool", "list", "-o", "csv")
 			if code != 0 || !strings.Contains(out, "designer,5,hard") {
-				return errorf("%s: pool list %d %q %s", m.ID, code, out, errOut)
+				c.Errorf("%s: pool list %d %q %s", m.ID, code, out, errOut)
 			}
-			return nil
-		})
-		require.NoError(t, err)
+		}, 5*time.Second, 50*time.Millisecond, "the pool created via a follower on %s", m.ID)
 	}
 	// A pool that exists is refused again, and nothing changes.
 	_, errOut, code = leader.Meshctl("pool", "create", "designer", "--seats", "9")
@@ -72,16 +70,15 @@ func TestClusterFormsAndMeshctlManagesIt(t *testing.T) {
 	require.NotContains(t, out, strings.Split(strings.TrimSpace(tok), ".")[2], "token list must never show the secret")
 	_, errOut, code = leader.Meshctl("token", "revoke", id)
 	require.Equal(t, 0, code, "revoke: %s", errOut)
-	err := harness.Eventually(5*time.Second, func() error {
+	require.EventuallyWithT(t, func(c *assert.CollectT) {
 		out, _, _ := follower.Meshctl("token", "list", "-o", "csv")
 		for _, line := range strings.Split(out, "\n") {
 			if strings.HasPrefix(line, id+",") && strings.HasSuffix(line, ",yes") {
-				return nil
+				return
 			}
 		}
-		return errorf("revoked token not shown as revoked: %s", out)
-	})
-	require.NoError(t, err)
+		c.Errorf("revoked token not shown as revoked: %s", out)
+	}, 5*time.Second, 50*time.Millisecond, "the revoked token on the follower")
 
 	// Bad input to meshctl: a clear error, non-zero exit, no change.
 	for _, args := range [][]string{

@@ -104,13 +104,11 @@ func TestDashboardInBrowser(t *testing.T) {
 	assert.True(t, strings.Contains(pasted, "Designer Suite"), "licenses page after pasting:\n%.2000s", pasted)
 	// In force on every master, not just the one whose page took it.
 	for _, other := range c.Masters {
-		err := harness.Eventually(5*time.Second, func() error {
+		assert.EventuallyWithT(t, func(c *assert.CollectT) {
 			out, _, _ := other.Meshctl("license", "list", "-o", "csv")
 			if !strings.Contains(out, "lic-pasted") || !strings.Contains(out, "active") {
-				return errorf("%s: license list:\n%s", other.ID, out)
+				c.Errorf("%s: license list:\n%s", other.ID, out)
 			}
-			return nil
-		})
-		assert.NoError(t, err)
+		}, 5*time.Second, 50*time.Millisecond, "the pasted license in force on %s", other.ID)
 	}
 }

@@ -34,7 +34,7 @@ func freeBase(t *testing.T) int {
 				l.Close()
 			}
 		}
-		for _, off := range []int{80, 81} {
+		for _, off := range []int{80, 81, 100} {
 			if l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", base+off)); err == nil {
 				l.Close()
 			} else {
@@ -66,15 +66,9 @@ func TestDevSystem(t *testing.T) {
 	t.Cleanup(p.Kill)
 	harness.DumpOnFailure(t, func() *harness.Proc { return p })
 
-	var exports string
-	require.NoError(t, harness.Eventually(60*time.Second, func() error {
-		m := regexp.MustCompile(`export (LICMESH_ADDR=\S+ LICMESH_CA=\S+ LICMESH_TOKEN=\S+)`).FindStringSubmatch(p.Log())
-		if m == nil {
-			return fmt.Errorf("not up yet")
-		}
-		exports = m[1]
-		return nil
-	}))
+	exportLine := regexp.MustCompile(`export (LICMESH_ADDR=\S+ LICMESH_CA=\S+ LICMESH_TOKEN=\S+)`)
+	require.Eventually(t, func() bool { return exportLine.MatchString(p.Log()) }, 60*time.Second, 50*time.Millisecond, "the banner")
+	exports := exportLine.FindStringSubmatch(p.Log())[1]
 	var env []string
 	var caFile string
 	for _, kv := range strings.Fields(exports) {
@@ -88,29 +82,26 @@ func TestDevSystem(t *testing.T) {
 		return harness.RunCmd(filepath.Join(bin, "meshctl"), args, env)
 	}
 	// Every child is a real process of the installed binaries.
-	for _, want := range []string{"meshd run", "collectord run", "demoproduct run"} {
-		assert.NotEmpty(t, processesWith(t, dataDir, want), "no %q process", want)
+	for _, want := range []string{"hubd run", "meshd run", "collectord run", "demoproduct run"} {
+		assert.NotEmpty(t, processesWith(dataDir, want), "no %q process", want)
 	}
-	err = harness.Eventually(30*time.Second, func() error {
+	require.EventuallyWithT(t, func(c *assert.CollectT) {
 		out, errOut, code := meshctl("lease", "list", "-o", "csv")
-		if code != 0 {
-			return fmt.Errorf("%d %s", code, errOut)
-		}
-		if strings.Count(out, "\n") < 2 {
-			return fmt.Errorf("no leases yet:\n%s", out)
-		}
-		return nil
-	})
-	require.NoError(t, err, "the demo products' users hold no seats")
+		require.Equal(c, 0, code, errOut)
+		assert.GreaterOrEqual(c, strings.Count(out, "\n"), 2, "no leases yet:\n%s", out)
+	}, 30*time.Second, 50*time.Millisecond, "the demo products' users hold no seats")
 	out, _, _ := meshctl("collector", "list", "-o", "csv")
 	require.Equal(t, 2, strings.Count(out, "c-"), "want 2 collectors:\n%s", out)
 	out, _, code := meshctl("members", "-o", "csv")
 	require.Equal(t, 0, code)
 	require.GreaterOrEqual(t, strings.Count(out, ",alive,yes,"), 3, "want 3 voting masters:\n%s", out)
-	// The demo licenses are in force and grant the pools.
+	// The demo licenses were issued by the dev system's hub, are in force
+	// and grant the pools.
 	out, _, code = meshctl("license", "list", "-o", "csv")
 	require.Equal(t, 0, code)
 	require.Equal(t, 3, strings.Count(out, ",active,"), "want 3 active demo licenses:\n%s", out)
+	assert.Equal(t, 3, strings.Count(out, "\nlic_"), "issued by the hub (its license IDs):\n%s", out)
+	assert.Contains(t, p.Log(), fmt.Sprintf("Vendor hub:   https://127.0.0.1:%d", base+100))
 
 	// Usage metering: each collector's demo installation shows in this
 	// month's subscriber metrics (samples every 10 s, the first within
@@ -118,34 +109,23 @@ func TestDevSystem(t *testing.T) {
 	for _, want := range []string{"/ui/metrics", "meshctl usage month "} {
 		assert.Contains(t, p.Log(), want, "the banner does not mention it")
 	}
-	err = harness.Eventually(30*time.Second, func() error {
+	require.EventuallyWithT(t, func(c *assert.CollectT) {
 		out, errOut, code := meshctl("usage", "month", time.Now().UTC().Format("2006-01"), "-o", "csv")
-		if code != 0 {
-			return fmt.Errorf("%d %s", code, errOut)
-		}
+		require.Equal(c, 0, code, errOut)
 		for _, inst := range []string{"acme-prod", "acme-test"} {
-			if !strings.Contains(out, "\n"+inst+",") {
-				return fmt.Errorf("no %s in this month's metrics:\n%s", inst, out)
-			}
+			assert.Contains(c, out, "\n"+inst+",", "no %s in this month's metrics", inst)
 		}
-		return nil
-	})
-	require.NoError(t, err, "usage metering")
+	}, 30*time.Second, 50*time.Millisecond, "usage metering")
 
 	// Supervised: a collector killed under it is restarted, and comes back
 	// with its identity (still two collectors).
-	pids := processesWith(t, dataDir, "collectord run")
+	pids := processesWith(dataDir, "collectord run")
 	require.NotEmpty(t, pids)
 	require.NoError(t, syscall.Kill(pids[0], syscall.SIGKILL))
-	require.NoError(t, harness.Eventually(20*time.Second, func() error {
-		if !strings.Contains(p.Log(), "restarting in") {
-			return fmt.Errorf("no restart logged")
-		}
-		if n := len(processesWith(t, dataDir, "collectord run")); n != 2 {
-			return fmt.Errorf("%d collectord processes", n)
-		}
-		return nil
-	}))
+	require.EventuallyWithT(t, func(c *assert.CollectT) {
+		assert.Contains(c, p.Log(), "restarting in", "no restart logged")
+		assert.Len(c, processesWith(dataDir, "collectord run"), 2, "collectord processes")
+	}, 20*time.Second, 50*time.Millisecond, "the killed collector is restarted")
 	out, _, _ = meshctl("collector", "list", "-o", "csv")
 	require.Equal(t, 2, strings.Count(out, "c-"), "the restarted collector enrolled again instead of coming back:\n%s", out)
 
@@ -155,7 +135,7 @@ func TestDevSystem(t *testing.T) {
 	// A few seconds: the collectors stop (releasing their seats, closing
 	// their meters) while the masters still answer, then the masters.
 	assert.Less(t, time.Since(stopping), 10*time.Second, "meshctl dev took too long to stop on Ctrl-C")
-	assert.Empty(t, processesWith(t, dataDir, ""), "children left running after Ctrl-C")
+	assert.Empty(t, processesWith(dataDir, ""), "children left running after Ctrl-C")
 	_, err = os.Stat(dataDir)
 	require.True(t, os.IsNotExist(err), "the temporary data dir %s is still there: %v", dataDir, err)
 	sc := bufio.NewScanner(strings.NewReader(p.Log()))
@@ -178,10 +158,8 @@ func TestDevSystem(t *testing.T) {
 
 // processesWith lists the processes whose command line names dir and
 // contains what (all of them for an empty what).
-func processesWith(t *testing.T, dir, what string) []int {
-	t.Helper()
-	entries, err := os.ReadDir("/proc")
-	require.NoError(t, err)
+func processesWith(dir, what string) []int {
+	entries, _ := os.ReadDir("/proc")
 	var pids []int
 	for _, e := range entries {
 		pid, err := strconv.Atoi(e.Name())

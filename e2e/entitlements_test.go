@@ -1,12 +1,12 @@
 package e2e
 
 import (
-	"fmt"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/licmesh/licmesh/e2e/harness"
@@ -37,18 +37,17 @@ func TestEntitlementsReachCollectorsAndOutliveTheMasters(t *testing.T) {
 		t.Helper()
 		var last harness.Feature
 		start := time.Now()
-		err := harness.Eventually(within, func() error {
+		require.EventuallyWithT(t, func(c *assert.CollectT) {
 			f, err := col.Feature(name, "")
 			last = f
 			if err != nil {
-				return err
+				c.Errorf("%v", err)
+				return
 			}
 			if f.Enabled != want {
-				return fmt.Errorf("%s: feature %s enabled=%v (%s), want %v", col.Name, name, f.Enabled, f.Reason, want)
+				c.Errorf("%s: feature %s enabled=%v (%s), want %v", col.Name, name, f.Enabled, f.Reason, want)
 			}
-			return nil
-		})
-		require.NoError(t, err)
+		}, within, 50*time.Millisecond, "%s: feature %s", col.Name, name)
 		t.Logf("%s: %s enabled=%v after %v", col.Name, name, want, time.Since(start).Round(10*time.Millisecond))
 		return last
 	}
@@ -86,17 +85,16 @@ func TestEntitlementsReachCollectorsAndOutliveTheMasters(t *testing.T) {
 		_, err := cols[1].Acquire("viewer", h)
 		require.NoError(t, err, "soft pool refused %s", h)
 	}
-	err = harness.Eventually(5*time.Second, func() error {
+	require.EventuallyWithT(t, func(c *assert.CollectT) {
 		out, _, _ := leader.Meshctl("pool", "list", "-o", "csv")
 		for _, line := range strings.Split(out, "\n") {
 			// NAME,SEATS,ENFORCE,HELD,PEAK,OVERAGES,...
 			if f := strings.Split(line, ","); len(f) > 5 && f[0] == "viewer" && f[2] == "soft" && f[3] == "3" && f[5] == "2" {
-				return nil
+				return
 			}
 		}
-		return fmt.Errorf("soft license pool overage not recorded:\n%s", out)
-	})
-	require.NoError(t, err)
+		c.Errorf("soft license pool overage not recorded:\n%s", out)
+	}, 5*time.Second, 50*time.Millisecond, "the soft license pool's overage")
 
 	// Usage credits: spent through any master, all or nothing.
 	cred := licensePayload("lic-credits", cluster, 1, time.Now().Add(30*24*time.Hour).UTC().Truncate(time.Second))
@@ -164,11 +162,10 @@ func TestEntitlementsReachCollectorsAndOutliveTheMasters(t *testing.T) {
 	col.Proc.Signal(syscall.SIGKILL)
 	col.Proc.Wait(10 * time.Second)
 	col.Start()
-	err = harness.Eventually(15*time.Second, func() error {
+	require.EventuallyWithT(t, func(c *assert.CollectT) {
 		_, err := col.Feature("offline_mode", "")
-		return err
-	})
-	require.NoError(t, err, "restarted collector with no master does not answer from its saved entitlements")
+		assert.NoError(c, err)
+	}, 15*time.Second, 50*time.Millisecond, "restarted collector with no master does not answer from its saved entitlements")
 	f, _ = col.Feature("offline_mode", "")
 	require.True(t, f.Enabled, "offline, before expiry: %+v", f)
 	time.Sleep(time.Until(end.Add(2 * time.Second)))

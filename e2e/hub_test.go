@@ -1,10 +1,8 @@
 package e2e
 
 import (
-	"fmt"
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
@@ -71,13 +69,11 @@ func TestHubLicensesAreEnforcedOnSite(t *testing.T) {
 	// extension and the conversion): the master keeps the newest.
 	add(trial.Msg.GetLicense())
 	add(pack.Msg.GetLicense())
-	require.NoError(t, harness.Eventually(10*time.Second, func() error {
+	require.EventuallyWithT(t, func(c *assert.CollectT) {
 		out, _, _ := m.Meshctl("pool", "list", "-o", "csv")
-		if !strings.Contains(out, "orektic__timehseetProjects,3,hard,") || !strings.Contains(out, "orektic__timehseetAdminUser,1,hard,") {
-			return fmt.Errorf("pools:\n%s", out)
-		}
-		return nil
-	}))
+		assert.Contains(c, out, "orektic__timehseetProjects,3,hard,")
+		assert.Contains(c, out, "orektic__timehseetAdminUser,1,hard,")
+	}, 10*time.Second, 50*time.Millisecond, "the license's pools on the master")
 	out, _, code := m.Meshctl("license", "list", "-o", "csv")
 	require.Equal(t, 0, code)
 	assert.Contains(t, out, pack.Msg.GetLicense().GetId())

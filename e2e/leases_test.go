@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/licmesh/licmesh/e2e/harness"
@@ -78,17 +79,16 @@ func TestLeaseLifecycleThroughCollector(t *testing.T) {
 		_, err := col.Acquire("viewer", h)
 		require.NoError(t, err, "soft pool refused %s", h)
 	}
-	err = harness.Eventually(5*time.Second, func() error {
+	require.EventuallyWithT(t, func(ct *assert.CollectT) {
 		out, _, _ := c.Masters[0].Meshctl("pool", "list", "-o", "csv")
 		for _, line := range strings.Split(out, "\n") {
 			// NAME,SEATS,ENFORCE,HELD,PEAK,OVERAGES,...
 			if f := strings.Split(line, ","); len(f) > 5 && f[0] == "viewer" && f[3] == "3" && f[5] == "2" {
-				return nil
+				return
 			}
 		}
-		return errorf("soft pool overage not recorded:\n%s", out)
-	})
-	require.NoError(t, err)
+		ct.Errorf("soft pool overage not recorded:\n%s", out)
+	}, 5*time.Second, 50*time.Millisecond, "the soft pool's overage")
 	out, _, _ = c.Masters[2].Meshctl("collector", "list", "-o", "csv")
 	require.Contains(t, out, "c-", "collector not listed")
 }

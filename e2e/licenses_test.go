@@ -91,14 +91,12 @@ func TestLicensedPoolsAreEnforced(t *testing.T) {
 	require.Contains(t, out, "lic-0001", "license add printed")
 	require.Contains(t, out, "active", "license add printed")
 	for _, m := range c.Masters {
-		err := harness.Eventually(5*time.Second, func() error {
+		require.EventuallyWithT(t, func(c *assert.CollectT) {
 			out, _, _ := m.Meshctl("pool", "list", "-o", "csv")
 			if !strings.Contains(out, "designer,2,hard,") || !strings.Contains(out, ",license,") {
-				return fmt.Errorf("%s pools:\n%s", m.ID, out)
+				c.Errorf("%s pools:\n%s", m.ID, out)
 			}
-			return nil
-		})
-		require.NoError(t, err)
+		}, 5*time.Second, 50*time.Millisecond, "the license's pool on %s", m.ID)
 	}
 
 	col := harness.StartCollector(t, "c1", c.CollectorAddrs(), leader.JoinToken(1))

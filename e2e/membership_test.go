@@ -3,7 +3,6 @@ package e2e
 import (
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
 	"net/http"
 	"strings"
@@ -52,22 +51,23 @@ func voters(m *harness.Master) (map[string]bool, error) {
 
 func waitVoters(t *testing.T, m *harness.Master, want ...string) {
 	t.Helper()
-	err := harness.Eventually(20*time.Second, func() error {
+	require.EventuallyWithT(t, func(c *assert.CollectT) {
 		v, err := voters(m)
 		if err != nil {
-			return err
+			c.Errorf("%v", err)
+			return
 		}
 		if len(v) != len(want) {
-			return fmt.Errorf("voters %v, want %v", v, want)
+			c.Errorf("voters %v, want %v", v, want)
+			return
 		}
 		for _, id := range want {
 			if !v[id] {
-				return fmt.Errorf("voters %v, want %v", v, want)
+				c.Errorf("voters %v, want %v", v, want)
+				return
 			}
 		}
-		return nil
-	})
-	require.NoError(t, err)
+	}, 20*time.Second, 50*time.Millisecond, "voters on %s", m.ID)
 }
 
 // TestMembershipChanges: a new master joins through any member and becomes
@@ -123,13 +123,11 @@ func TestMembershipChanges(t *testing.T) {
 		via = leader
 	}
 	// Until gossip declares it dead the leader refuses, saying so.
-	err := harness.Eventually(30*time.Second, func() error {
+	require.EventuallyWithT(t, func(c *assert.CollectT) {
 		if _, errOut, code := via.Meshctl("operator", "remove-peer", dead.ID); code != 0 {
-			return errors.New(errOut)
+			c.Errorf("%s", errOut)
 		}
-		return nil
-	})
-	require.NoError(t, err, "remove-peer")
+	}, 30*time.Second, 50*time.Millisecond, "remove-peer")
 	var alive []string
 	for _, m := range c.Running() {
 		alive = append(alive, m.ID)

@@ -46,15 +46,19 @@ func TestCollectorKeepsLeasesWhileMastersAreDown(t *testing.T) {
 		time.Sleep(200 * time.Millisecond)
 	}
 	// ...and expired after it.
-	err = harness.Eventually(end+5*time.Second, func() error {
-		for _, l := range mustLeases(t, col) {
+	require.EventuallyWithT(t, func(c *assert.CollectT) {
+		ls, err := col.Leases()
+		if err != nil {
+			c.Errorf("%v", err)
+			return
+		}
+		for _, l := range ls {
 			if l.Valid || l.State != "expired" {
-				return errorf("lease still %s: %+v", l.State, l)
+				c.Errorf("lease still %s: %+v", l.State, l)
+				return
 			}
 		}
-		return nil
-	})
-	require.NoError(t, err)
+	}, end+5*time.Second, 50*time.Millisecond, "the leases expire at their end")
 	require.GreaterOrEqual(t, time.Since(downAt), end, "leases expired before their end")
 	_, err = col.Acquire("designer", "carol")
 	require.Error(t, err, "a new grant with every master down")
@@ -164,24 +168,22 @@ func TestDeadCollectorsLeasesExpire(t *testing.T) {
 	require.Error(t, err, "a third seat in a 2-seat hard pool")
 	cols[0].Proc.Kill()
 	killed := time.Now()
-	err = harness.Eventually(20*time.Second, func() error {
+	require.EventuallyWithT(t, func(c *assert.CollectT) {
 		_, err := cols[1].Acquire("designer", "carol")
-		return err
-	})
-	require.NoError(t, err, "the dead collector's seats were never freed")
+		assert.NoError(c, err)
+	}, 20*time.Second, 50*time.Millisecond, "the dead collector's seats were never freed")
 	// Not before the lease's TTL: renewals answered until the kill keep it.
 	require.GreaterOrEqual(t, time.Since(killed), 2*time.Second, "seat freed after the kill, before the lease could have ended")
 	// Both expire (possibly in different batches) and leave the list.
-	err = harness.Eventually(10*time.Second, func() error {
+	require.EventuallyWithT(t, func(ct *assert.CollectT) {
 		l := c.Leader()
 		if l == nil {
-			return errorf("no leader")
+			ct.Errorf("no leader")
+			return
 		}
 		out, _, _ := l.Meshctl("lease", "list", "--pool", "designer", "-o", "csv")
 		if strings.Contains(out, "alice") || strings.Contains(out, "bob") {
-			return errorf("expired leases still listed:\n%s", out)
+			ct.Errorf("expired leases still listed:\n%s", out)
 		}
-		return nil
-	})
-	require.NoError(t, err)
+	}, 10*time.Second, 50*time.Millisecond, "the expired leases leave the list")
 }

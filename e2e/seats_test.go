@@ -147,7 +147,7 @@ func TestHardPoolThroughLeaderKill(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			runHolder(w, cols[w%len(cols)], h, stop)
+			runHolder(t, w, cols[w%len(cols)], h, stop)
 		}()
 	}
 
@@ -209,26 +209,27 @@ func TestHardPoolThroughLeaderKill(t *testing.T) {
 	wg.Wait()
 
 	// The restarted master catches up with the leader.
-	err := harness.Eventually(20*time.Second, func() error {
+	require.EventuallyWithT(t, func(ct *assert.CollectT) {
 		l := c.Leader()
 		if l == nil {
-			return errors.New("no leader")
+			ct.Errorf("no leader")
+			return
 		}
 		ls, err := l.Status()
 		if err != nil {
-			return err
+			ct.Errorf("%v", err)
+			return
 		}
 		vs, err := victim.Status()
 		if err != nil {
-			return err
+			ct.Errorf("%v", err)
+			return
 		}
 		if vs.AppliedIndex < ls.CommitIndex || vs.Leases != ls.Leases {
-			return fmt.Errorf("restarted %s applied %d leases %d, leader commit %d leases %d",
+			ct.Errorf("restarted %s applied %d leases %d, leader commit %d leases %d",
 				victim.ID, vs.AppliedIndex, vs.Leases, ls.CommitIndex, ls.Leases)
 		}
-		return nil
-	})
-	require.NoError(t, err)
+	}, 20*time.Second, 50*time.Millisecond, "the restarted master catching up")
 
 	h.mu.Lock()
 	ops := h.ops
@@ -244,7 +245,7 @@ func TestHardPoolThroughLeaderKill(t *testing.T) {
 }
 
 // runHolder acquires, holds briefly and releases a seat, over and over.
-func runHolder(w int, col *harness.Collector, h *history, stop <-chan struct{}) {
+func runHolder(t *testing.T, w int, col *harness.Collector, h *history, stop <-chan struct{}) {
 	holder := fmt.Sprintf("h%d", w)
 	rng := rand.New(rand.NewPCG(uint64(w), 7))
 	for {
@@ -280,12 +281,11 @@ func runHolder(w int, col *harness.Collector, h *history, stop <-chan struct{}) 
 		// until the collector has let go of the lease before going on, so
 		// a later acquire for this holder is not undone by it.
 		h.add(w, seatInput{holder: w}, outUnknown, call, time.Now())
-		_ = harness.Eventually(30*time.Second, func() error {
+		assert.EventuallyWithT(t, func(c *assert.CollectT) {
 			if _, err := leaseByID(col, l.ID); err == nil {
-				return errors.New("still releasing")
+				c.Errorf("%s: lease %d still releasing", col.Name, l.ID)
 			}
-			return nil
-		})
+		}, 30*time.Second, 50*time.Millisecond, "a release whose answer was lost")
 	}
 }
 

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"connectrpc.com/connect"
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/licmesh/licmesh/e2e/harness"
@@ -152,18 +153,16 @@ func TestUsageIsCountedExactlyOnce(t *testing.T) {
 	waitCounted := func(min int64) {
 		t.Helper()
 		for _, s := range sites {
-			if err := harness.Eventually(30*time.Second, func() error {
+			require.EventuallyWithT(t, func(ct *assert.CollectT) {
 				got, err := countedOn(c.Leader(), s.inst)
 				if err != nil {
-					return err
+					ct.Errorf("%v", err)
+					return
 				}
 				if got.samples < min {
-					return fmt.Errorf("%s: %d samples counted, waiting for %d", s.inst, got.samples, min)
+					ct.Errorf("%s: %d samples counted, waiting for %d", s.inst, got.samples, min)
 				}
-				return nil
-			}); err != nil {
-				t.Fatal(err)
-			}
+			}, 30*time.Second, 50*time.Millisecond, "%s: %d samples counted", s.inst, min)
 		}
 	}
 	waitCounted(3)
@@ -247,29 +246,24 @@ func TestUsageIsCountedExactlyOnce(t *testing.T) {
 		os.WriteFile(filepath.Join(s.dir, "stop"), nil, 0o600)
 	}
 	for _, s := range sites {
-		if err := harness.Eventually(30*time.Second, func() error {
+		require.EventuallyWithT(t, func(c *assert.CollectT) {
 			u, err := s.usageStatus()
 			if err != nil {
-				return err
+				c.Errorf("%v", err)
+				return
 			}
 			if u["pending"].(float64) != 0 {
-				return fmt.Errorf("%s: %v records pending", s.inst, u["pending"])
+				c.Errorf("%s: %v records pending", s.inst, u["pending"])
 			}
-			return nil
-		}); err != nil {
-			t.Fatal(err)
-		}
+		}, 30*time.Second, 50*time.Millisecond, "%s: the spool drains", s.inst)
 	}
 	time.Sleep(time.Second) // a run that began before the stop file ends
 	for i, s := range sites {
-		if err := harness.Eventually(10*time.Second, func() error {
+		require.EventuallyWithT(t, func(c *assert.CollectT) {
 			if u, err := s.usageStatus(); err != nil || u["pending"].(float64) != 0 {
-				return fmt.Errorf("%s: not drained: %v %v", s.inst, u, err)
+				c.Errorf("%s: not drained: %v %v", s.inst, u, err)
 			}
-			return nil
-		}); err != nil {
-			t.Fatal(err)
-		}
+		}, 10*time.Second, 50*time.Millisecond, "%s: the spool stays drained", s.inst)
 		em := s.emitted(t)
 		var n, s1, s2 int64
 		seen := map[int64]bool{}

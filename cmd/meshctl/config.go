@@ -4,8 +4,11 @@ import (
 	"bytes"
 	"crypto/tls"
 	"crypto/x509"
+	"fmt"
+	"io"
 	"net/http"
 	"net/url"
+	"os"
 	"strings"
 	"time"
 
@@ -56,7 +59,7 @@ func (c *config) bindFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&c.Token, "token", "", "admin token (env "+envToken+")")
 	fs.StringVar(&c.TokenFile, "token-file", "", "file holding the admin token (env "+envTokenFile+")")
 	fs.StringVar(&c.CAFile, "ca", "", "PEM file of the cluster CA that signed the master's certificate; default: system roots (env "+envCA+")")
-	fs.DurationVar(&c.Timeout, "timeout", c.Timeout, "time limit for each call to the master (env "+envTimeout+")")
+	fs.DurationVar(&c.Timeout, "timeout", c.Timeout, "time limit for each call to a master or the hub (env "+envTimeout+")")
 }
 
 // applyEnv fills in, from the environment, each global flag not given on
@@ -101,30 +104,35 @@ func (c *config) validate() error {
 	return nil
 }
 
-// normalizeAddr turns --addr into a base URL for the admin client. Only
-// https is accepted: the admin token must not cross the network in clear.
+// normalizeAddr turns --addr into a base URL for the admin client.
 func normalizeAddr(s string) (string, error) {
+	return httpsBaseURL(s, "--addr", "the admin API", "--token")
+}
+
+// httpsBaseURL turns the address given with flag into a base URL. Only
+// https is accepted: credentials must not cross the network in clear. api
+// names what the address serves; credentials, how to give them instead.
+func httpsBaseURL(s, flag, api, credentials string) (string, error) {
 	s = strings.TrimSpace(s)
 	if s == "" {
-		return "", usagef("--addr is empty")
+		return "", usagef("%s is empty", flag)
 	}
 	if !strings.Contains(s, "://") {
 		s = "https://" + s
 	}
 	u, err := url.Parse(s)
-	if err != nil {
-		return "", usagef("--addr %q is not a URL: %v", s, err)
-	}
 	switch {
+	case err != nil:
+		// url's error quotes the address, which may hold a password.
+		return "", usagef("%s is not a URL", flag)
 	case u.User != nil:
-		// Never echo it: the user info may be a password.
-		return "", usagef("--addr must not carry a user name or password; use --token")
+		return "", usagef("%s must not carry a user name or password; use %s", flag, credentials)
 	case u.Scheme != "https":
-		return "", usagef("--addr %q: the admin API is served over https only", s)
+		return "", usagef("%s %q: %s is served over https only", flag, s, api)
 	case u.Host == "":
-		return "", usagef("--addr %q has no host", s)
+		return "", usagef("%s %q has no host", flag, s)
 	case u.RawQuery != "" || u.Fragment != "":
-		return "", usagef("--addr %q must not have a query or fragment", s)
+		return "", usagef("%s %q must not have a query or fragment", flag, s)
 	}
 	return strings.TrimSuffix(u.String(), "/"), nil
 }
@@ -193,3 +201,19 @@ func (c *config) transport(tlsCfg *tls.Config) *http.Transport {
 
 // readSmallFile reads a file of at most maxFileBytes.
 func readSmallFile(path string) ([]byte, error) { return confload.ReadFile(path, maxFileBytes) }
+
+// readInput reads a file or, for "-", standard input, of at most limit
+// bytes.
+func readInput(path string, limit int64) ([]byte, error) {
+	if path != "-" {
+		return confload.ReadFile(path, limit)
+	}
+	b, err := io.ReadAll(io.LimitReader(os.Stdin, limit+1))
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(b)) > limit {
+		return nil, fmt.Errorf("standard input holds more than %d bytes", limit)
+	}
+	return b, nil
+}

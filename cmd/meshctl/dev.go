@@ -53,16 +53,17 @@ func (a *app) devCommand() *cobra.Command {
 		Use:   "dev",
 		Short: "Run the whole system on this machine: three masters, collectors and demo products",
 		Long: `Run the whole system on this machine, as the real binaries in child processes:
-three meshd masters on loopback, a collectord per demo installation, and beside
-each a demoproduct (a ProcessMaker-like product whose database changes and whose
-users take seats through the collector's local API). Demo licenses signed by a
-throwaway vendor key are put in force. It prints the dashboard URL and an admin
+the vendor hub (hubd), three meshd masters on loopback that trust the hub's
+vendor key, a collectord per demo installation, and beside each a demoproduct (a
+ProcessMaker-like product whose database changes and whose users take seats
+through the collector's local API). Demo products, a customer and its licenses
+are made at the hub through its API and put in force on the masters. It prints the dashboard URL and an admin
 token. Children that die are restarted; their output is prefixed with their
 name. Ctrl-C stops the collectors, then the masters; by default the data
 directory is removed.
 
-meshd, collectord and demoproduct are taken from meshctl's own directory (where
-make build puts them), or else from PATH.`,
+hubd, meshd, collectord and demoproduct are taken from meshctl's own directory
+(where make build puts them), or else from PATH. The hub listens on base+100.`,
 		Args: noArgs,
 		PreRunE: func(*cobra.Command, []string) error {
 			if o.basePort < 1024 || o.basePort > 65000 {
@@ -98,6 +99,7 @@ type devSystem struct {
 	outMu   sync.Mutex
 	masters []*devProc
 	others  []*devProc // collectors and products: stopped first
+	hub     *devProc   // stopped last
 }
 
 func (d *devSystem) proc(name, bin string, args ...string) *devProc {
@@ -110,7 +112,7 @@ func (d *devSystem) apiAddr(i int) string { return fmt.Sprintf("127.0.0.1:%d", d
 
 func (a *app) runDev(ctx context.Context, o devOptions) (err error) {
 	d := &devSystem{o: o, bins: map[string]string{}, stderr: a.stderr}
-	for _, b := range []string{"meshd", "collectord", "demoproduct"} {
+	for _, b := range []string{"meshd", "collectord", "demoproduct", "hubd"} {
 		if d.bins[b], err = findBinary(b); err != nil {
 			return err
 		}
@@ -130,7 +132,7 @@ func (a *app) runDev(ctx context.Context, o devOptions) (err error) {
 	if err != nil {
 		return err
 	}
-	vendorKey, trustLine, err := demoVendor()
+	hub, err := d.initHub(ctx)
 	if err != nil {
 		return err
 	}
@@ -152,6 +154,9 @@ func (a *app) runDev(ctx context.Context, o devOptions) (err error) {
 		// (releasing their seats) are answered at once; then the masters.
 		stopEach(d.others, 10*time.Second)
 		stopEach(d.masters, 10*time.Second)
+		if d.hub != nil {
+			d.hub.stop(10 * time.Second)
+		}
 		stopAll()
 		if werr := g.Wait(); err == nil && werr != nil {
 			err = werr
@@ -162,9 +167,13 @@ func (a *app) runDev(ctx context.Context, o devOptions) (err error) {
 		}
 	}()
 
+	d.hub = d.proc("hub", "hubd", "run", "--data-dir", hub.dir, "--listen", hub.addr, "--log-level", o.logLevel)
+	if err := launch(d.hub); err != nil {
+		return err
+	}
 	for i := range 3 {
 		args := []string{"run", "--node-id", fmt.Sprintf("m%d", i+1), "--data-dir", filepath.Join(d.dir, fmt.Sprintf("m%d", i+1)),
-			"--bootstrap-expect", "3", "--cluster-secret-file", secretFile, "--vendor-keys", trustLine,
+			"--bootstrap-expect", "3", "--cluster-secret-file", secretFile, "--vendor-keys", strings.Join(hub.keys, ","),
 			"--api-addr", d.apiAddr(i), "--raft-addr", fmt.Sprintf("127.0.0.1:%d", d.port(10*i+1)),
 			"--gossip-addr", fmt.Sprintf("127.0.0.1:%d", d.port(10*i+2)), "--collector-addr", fmt.Sprintf("127.0.0.1:%d", d.port(10*i+43)),
 			"--leave-on-terminate=false", "--log-level", o.logLevel}
@@ -197,7 +206,14 @@ func (a *app) runDev(ctx context.Context, o devOptions) (err error) {
 	if err != nil {
 		return err
 	}
-	if err := addDemoLicenses(ctx, admin, vendorKey, st.GetClusterId()); err != nil {
+	if err := hub.connect(ctx); err != nil {
+		return err
+	}
+	texts, err := hub.demoLicenses(ctx, st.GetClusterId())
+	if err != nil {
+		return err
+	}
+	if err := addDemoLicenses(ctx, admin, texts); err != nil {
 		return err
 	}
 	token := ""
@@ -213,7 +229,7 @@ func (a *app) runDev(ctx context.Context, o devOptions) (err error) {
 			return err
 		}
 	}
-	d.banner(a, st.GetClusterId())
+	d.banner(a, st.GetClusterId(), hub)
 	select {
 	case <-ctx.Done():
 		return nil
@@ -341,7 +357,7 @@ func (d *devSystem) startCollector(ctx context.Context, i int, token string, lau
 	return launch(p)
 }
 
-func (d *devSystem) banner(a *app, clusterID string) {
+func (d *devSystem) banner(a *app, clusterID string, hub *devHub) {
 	d.outMu.Lock()
 	defer d.outMu.Unlock()
 	w := a.stdout
@@ -357,7 +373,11 @@ licmesh dev cluster %s is up: 3 masters on loopback.
     export LICMESH_ADDR=https://%s LICMESH_CA=%s LICMESH_TOKEN=%s
     meshctl status; meshctl members; meshctl pool list; meshctl lease list
 
-`, clusterID, api, ca, a.cfg.Token, api, ca, a.cfg.Token)
+  Vendor hub:   https://%s/ui/   (hubd; self-signed certificate in %s)
+    admin %s, password %s
+    The masters trust its vendor key; the demo licenses below were issued by it.
+
+`, clusterID, api, ca, a.cfg.Token, api, ca, a.cfg.Token, hub.addr, filepath.Join(hub.dir, "hub-cert.pem"), devHubAdmin, hub.password)
 	if d.o.collectors > 0 {
 		names := make([]string, 0, d.o.collectors)
 		for i := range min(d.o.collectors, 3) {
@@ -367,7 +387,7 @@ licmesh dev cluster %s is up: 3 masters on loopback.
 			names = append(names, "...")
 		}
 		local := d.port(80)
-		fmt.Fprintf(w, `  Demo licenses (signed by a throwaway vendor key): a subscription granting designer (hard, 5)
+		fmt.Fprintf(w, `  Demo licenses (issued by the hub to "Demo Customer"): a subscription granting designer (hard, 5)
   and analyst (hard, 20), a 14-day trial granting reports (hard, 3), and an on-usage license
   granting viewer (soft, 6). See meshctl license list.
 

@@ -18,6 +18,20 @@
 //	meshctl usage installations
 //	meshctl version
 //
+// The whole system on this machine, as real processes (what make run runs):
+//
+//	meshctl dev [--base-port 7400] [--collectors 3] [--keep] [--data-dir DIR]
+//
+// The vendor hub (hubd), with its own settings (--hub-addr, --hub-key or
+// the key file `meshctl hub login` writes, --hub-ca or --hub-fingerprint;
+// see docs/hub.md):
+//
+//	meshctl hub login --email E
+//	meshctl hub product save -f product.yaml | list | show SKU
+//	meshctl hub company create NAME --email E | list | show ID | export ID | erase ID
+//	meshctl hub license issue|trial|extend|convert|add|revoke|list|show|download ...
+//	meshctl hub reseller|account|key|audit|vendor-keys ...
+//
 // Offline, with no cluster and no token:
 //
 //	meshctl vendor keygen --out DIR [--key-id ID]

@@ -20,9 +20,9 @@ func TestConnectErrorsBecomeClearMessages(t *testing.T) {
 		want string
 	}{
 		{"unauthenticated", connect.NewError(connect.CodeUnauthenticated, errors.New("token expired")),
-			"meshctl: the admin token was refused: token expired"},
+			"meshctl: the master refused the admin token: token expired"},
 		{"unauthenticated bare", connect.NewError(connect.CodeUnauthenticated, nil),
-			"meshctl: the admin token was refused\n"},
+			"meshctl: the master refused the admin token\n"},
 		{"permission", connect.NewError(connect.CodePermissionDenied, errors.New("role viewer cannot create pools")),
 			"meshctl: the admin token is not allowed to do this: role viewer cannot create pools"},
 		{"invalid argument", connect.NewError(connect.CodeInvalidArgument, errors.New(`pool name "a b" has a space`)),
@@ -32,9 +32,11 @@ func TestConnectErrorsBecomeClearMessages(t *testing.T) {
 		{"already exists", connect.NewError(connect.CodeAlreadyExists, errors.New("pool designer exists")),
 			"meshctl: pool designer exists\n"},
 		{"unavailable from master", connect.NewError(connect.CodeUnavailable, errors.New("no leader")),
-			"meshctl: master is unavailable: https://127.0.0.1:"},
+			"meshctl: the master is unavailable: https://127.0.0.1:"},
 		{"internal", connect.NewError(connect.CodeInternal, errors.New("disk full")),
-			"meshctl: master error at https://127.0.0.1:"},
+			"meshctl: the master failed at https://127.0.0.1:"},
+		{"canceled by master", connect.NewError(connect.CodeCanceled, errors.New("shutting down")),
+			"meshctl: the master failed at https://127.0.0.1:"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -60,7 +62,7 @@ func TestTokenNeverAppearsInErrors(t *testing.T) {
 	assert.Equal(t, exitFailure, code, "exit code")
 	assert.NotContains(t, stderr, testToken, "the token was printed")
 	assert.NotContains(t, stderr, "s3cretpart", "the token was printed")
-	assert.Contains(t, stderr, "the admin token was refused", "stderr")
+	assert.Contains(t, stderr, "the master refused the admin token", "stderr")
 }
 
 func TestWrongCAIsAClearTLSError(t *testing.T) {
@@ -119,7 +121,7 @@ func TestUnreachableMaster(t *testing.T) {
 	l.Close()
 	_, stderr, code := h.run("members", "--addr", addr)
 	assert.Equal(t, exitFailure, code, "exit code")
-	assert.Contains(t, stderr, "meshctl: cannot reach master at "+addr+": dial tcp")
+	assert.Contains(t, stderr, "meshctl: cannot reach the master at "+addr+": dial tcp")
 }
 
 func TestTimeoutIsNamed(t *testing.T) {

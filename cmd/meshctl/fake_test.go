@@ -13,7 +13,6 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -271,12 +270,7 @@ func newHarness(t *testing.T) *harness {
 // run runs meshctl in-process and returns what it printed and its status.
 func (h *harness) run(args ...string) (stdout, stderr string, code int) {
 	h.t.Helper()
-	var out, errOut strings.Builder
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	code = runEnv(ctx, args, func(k string) string { return h.env[k] }, &out, &errOut)
-	h.t.Logf("meshctl %s -> %d\nstdout:\n%s\nstderr:\n%s", strings.Join(args, " "), code, out.String(), errOut.String())
-	return out.String(), errOut.String(), code
+	return runMeshctl(h.t, h.env, args...)
 }
 
 func writePEM(t *testing.T, path string, der []byte) {

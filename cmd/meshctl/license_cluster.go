@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"os"
 	"strconv"
 	"strings"
 
@@ -13,7 +12,8 @@ import (
 	v1 "github.com/licmesh/licmesh/mesh/wire/licmeshv1"
 )
 
-// maxLicenseBytes bounds a license read from a file or stdin.
+// maxLicenseBytes bounds a license read from a file or stdin: the master
+// takes no larger one.
 const maxLicenseBytes = 256 << 10
 
 func licenseColumns() []column[*v1.License] {
@@ -57,7 +57,7 @@ license for a subscription the cluster already holds replaces the older one
 without dropping held leases.`,
 		Args: oneArg("license file, or - for standard input"),
 		RunE: a.action(func(ctx context.Context, args []string) error {
-			text, err := readLicense(args[0])
+			text, err := readInput(args[0], maxLicenseBytes)
 			if err != nil {
 				return usagef("%v", err)
 			}
@@ -157,21 +157,6 @@ func (a *app) licenseRemoveCommand() *cobra.Command {
 		}),
 	}
 	return cmd
-}
-
-// readLicense reads a license from a file or, for "-", standard input.
-func readLicense(path string) ([]byte, error) {
-	if path != "-" {
-		return readSmallFile(path)
-	}
-	b, err := io.ReadAll(io.LimitReader(os.Stdin, maxLicenseBytes+1))
-	if err != nil {
-		return nil, err
-	}
-	if len(b) > maxLicenseBytes {
-		return nil, fmt.Errorf("standard input holds more than %d bytes", maxLicenseBytes)
-	}
-	return b, nil
 }
 
 // describeCredits is "3 of 10 case left (low)", or "" without credits.

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -17,10 +16,7 @@ import (
 // commands need no master, token or CA.
 func offline(t *testing.T, args ...string) (stdout, stderr string, code int) {
 	t.Helper()
-	var out, errOut strings.Builder
-	code = runEnv(context.Background(), args, func(string) string { return "" }, &out, &errOut)
-	t.Logf("meshctl %s -> %d\nstdout:\n%s\nstderr:\n%s", strings.Join(args, " "), code, out.String(), errOut.String())
-	return out.String(), errOut.String(), code
+	return runMeshctl(t, nil, args...)
 }
 
 // testPayload is a Timesheet subscription that started yesterday and runs

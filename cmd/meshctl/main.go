@@ -48,7 +48,7 @@ func runEnv(ctx context.Context, args []string, getenv func(string) string, stdo
 		return exitOK
 	}
 	code := a.exitCode(err)
-	fmt.Fprintln(stderr, a.redact(message(err)))
+	fmt.Fprintln(stderr, redactSecrets(message(err), a.token))
 	if code == exitUsage && cmd != nil {
 		fmt.Fprintf(stderr, "Run '%s --help' for usage.\n", cmd.CommandPath())
 	}

@@ -70,6 +70,7 @@ cluster and no token.`,
 		a.licenseCommand(),
 		a.usageCommand(),
 		a.vendorCommand(),
+		a.hubCommand(),
 		a.devCommand(),
 		a.versionCommand(),
 	)
@@ -163,15 +164,24 @@ func bearer(token string) connect.UnaryInterceptorFunc {
 	}
 }
 
-// call makes one unary call within --timeout and explains its failure.
+// call makes one unary call to the master within --timeout and explains
+// its failure.
 func call[Req, Res any](ctx context.Context, a *app,
 	fn func(context.Context, *connect.Request[Req]) (*connect.Response[Res], error), req *Req,
 ) (*Res, error) {
-	ctx, cancel := context.WithTimeout(ctx, a.cfg.Timeout)
+	return unary(ctx, a.masterTarget(), fn, req)
+}
+
+// unary makes one unary call to t within its timeout and explains its
+// failure.
+func unary[Req, Res any](ctx context.Context, t callTarget,
+	fn func(context.Context, *connect.Request[Req]) (*connect.Response[Res], error), req *Req,
+) (*Res, error) {
+	ctx, cancel := context.WithTimeout(ctx, t.timeout)
 	defer cancel()
 	res, err := fn(ctx, connect.NewRequest(req))
 	if err != nil {
-		return nil, a.explain(err, procedureName(req))
+		return nil, t.explain(err, procedureName(req))
 	}
 	return res.Msg, nil
 }

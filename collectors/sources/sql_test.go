@@ -18,6 +18,7 @@ import (
 	"github.com/go-sql-driver/mysql"
 	"github.com/jackc/pgx/v5"
 	"github.com/licmesh/licmesh/licensing/usage"
+	"github.com/licmesh/licmesh/mesh/dbtest"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -53,43 +54,43 @@ func newDBCase(t *testing.T, driver string) *dbCase {
 	c := &dbCase{driver: driver, ph: "?", ts: "DATETIME", flag: "TINYINT"}
 	switch driver {
 	case DriverPostgres:
-		srv := needPostgres(t)
+		srv := dbtest.Postgres(t)
 		schema := randName()
-		cfg, err := pgx.ParseConfig(srv.dsn)
+		cfg, err := pgx.ParseConfig(srv.DSN)
 		require.NoError(t, err)
-		root, err := sql.Open("pgx", srv.dsn)
+		root, err := sql.Open("pgx", srv.DSN)
 		require.NoError(t, err)
 		defer root.Close()
 		_, err = root.Exec("CREATE SCHEMA " + schema)
 		require.NoError(t, err)
-		c.dsn = srv.dsn + "&search_path=" + schema
+		c.dsn = srv.DSN + "&search_path=" + schema
 		c.secret = cfg.Password
 		c.ph, c.ts, c.flag = "$1", "TIMESTAMP", "BOOLEAN"
 		c.sleep = "SELECT count(*) FROM pg_sleep(10)"
 		c.write = "UPDATE users SET enabled = false"
 		t.Cleanup(func() {
-			db, err := sql.Open("pgx", srv.dsn)
+			db, err := sql.Open("pgx", srv.DSN)
 			if err == nil {
 				db.Exec("DROP SCHEMA " + schema + " CASCADE")
 				db.Close()
 			}
 		})
 	case DriverMySQL:
-		srv := needMySQL(t)
+		srv := dbtest.MariaDB(t)
 		name := randName()
-		root, err := sql.Open("mysql", srv.dsn)
+		root, err := sql.Open("mysql", srv.DSN)
 		require.NoError(t, err)
 		defer root.Close()
 		_, err = root.Exec("CREATE DATABASE " + name)
 		require.NoError(t, err)
-		cfg, err := mysql.ParseDSN(srv.dsn)
+		cfg, err := mysql.ParseDSN(srv.DSN)
 		require.NoError(t, err)
 		cfg.DBName = name
 		c.dsn, c.secret = cfg.FormatDSN(), cfg.Passwd
 		c.sleep = "SELECT SLEEP(10)"
 		c.write = "UPDATE users SET enabled = 0"
 		t.Cleanup(func() {
-			db, err := sql.Open("mysql", srv.dsn)
+			db, err := sql.Open("mysql", srv.DSN)
 			if err == nil {
 				db.Exec("DROP DATABASE " + name)
 				db.Close()

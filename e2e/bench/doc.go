@@ -22,9 +22,14 @@
 // leader and times the first grant by a survivor (÷ the heartbeat timeout).
 // G6 runs the FSM package's 1M-lease Go benchmarks in a `go test` process.
 // G10 and U2 watch a real collectord's CPU and memory: idle with leases,
-// and metering a ProcessMaker-like SQLite database. U1 reports usage
-// samples through ReportUsage one per call (one Raft entry per sample) and
-// batched, and divides the two.
+// and metering the demo product's ProcessMaker-like SQLite database with
+// a SQL source. U2 has the demoproduct binary make both, as `make run`
+// does: `demoproduct create` the database, `demoproduct sources` the
+// collector's sources file. U1 reports usage samples through ReportUsage
+// one per call (one Raft entry per sample) and batched, and divides the
+// two.
+//
 // Like all of e2e, the package imports nothing of the project but the
-// harness and the mesh/wire protocol.
+// harness and the mesh/wire protocol; it runs the project's binaries,
+// demoproduct among them, instead of importing their packages.
 package bench

@@ -33,4 +33,7 @@ var (
 	// ErrFSMBench is returned when the FSM benchmarks fail or print
 	// something G6 cannot read.
 	ErrFSMBench = errors.New("bench: fsm benchmarks")
+	// ErrProduct is returned when demoproduct cannot create U2's database
+	// or its sources file, or prints a summary U2 cannot read.
+	ErrProduct = errors.New("bench: demo product")
 )

@@ -47,21 +47,43 @@ func MeasureG6(ctx context.Context, cfg Config) (FSMBenchRun, error) {
 	if err := cfg.Validate(); err != nil {
 		return FSMBenchRun{}, err
 	}
-	dir, err := moduleDir(cfg.FSM.ModuleDir)
+	pattern := fmt.Sprintf("^(%s|%s|%s)$", benchHeap, benchSnapshot, benchRestore)
+	metrics, out, err := runGoBench(ctx, cfg.FSM, fsmPackage, pattern, "1x")
 	if err != nil {
 		return FSMBenchRun{}, err
 	}
-	ctx, cancel := context.WithTimeout(ctx, cfg.FSM.Timeout)
+	return parseFSMBench(metrics, out)
+}
+
+// runGoBench runs the Go benchmarks of pkg that pattern selects in a `go
+// test` process of its own, and returns their values by benchmark name
+// (without the GOMAXPROCS suffix) and unit, and the raw output.
+func runGoBench(ctx context.Context, c FSMBenchConfig, pkg, pattern, benchtime string) (map[string]map[string]float64, []byte, error) {
+	dir, err := moduleDir(c.ModuleDir)
+	if err != nil {
+		return nil, nil, err
+	}
+	ctx, cancel := context.WithTimeout(ctx, c.Timeout)
 	defer cancel()
-	pattern := fmt.Sprintf("^(%s|%s|%s)$", benchHeap, benchSnapshot, benchRestore)
-	cmd := exec.CommandContext(ctx, cfg.FSM.GoTool, "test", "-run", "^$", "-bench", pattern,
-		"-benchtime", "1x", "-count", "1", fsmPackage)
+	cmd := exec.CommandContext(ctx, c.GoTool, "test", "-run", "^$", "-bench", pattern, "-benchtime", benchtime, "-count", "1", pkg)
 	cmd.Dir = dir
 	out, err := cmd.CombinedOutput()
 	if err != nil {
-		return FSMBenchRun{}, fmt.Errorf("%w: %s test %s: %w\n%s", ErrFSMBench, cfg.FSM.GoTool, fsmPackage, err, tail(out, 4000))
+		return nil, out, fmt.Errorf("%w: %s test %s: %w\n%s", ErrFSMBench, c.GoTool, pkg, err, tail(out, 4000))
 	}
-	return parseFSMBench(out)
+	return parseGoBench(out), out, nil
+}
+
+// parseGoBench reads every benchmark line of `go test -bench` output.
+func parseGoBench(out []byte) map[string]map[string]float64 {
+	metrics := map[string]map[string]float64{}
+	sc := bufio.NewScanner(bytes.NewReader(out))
+	for sc.Scan() {
+		if name, values, ok := parseBenchLine(sc.Text()); ok {
+			metrics[name] = values
+		}
+	}
+	return metrics
 }
 
 // moduleDir returns dir, or the module root found from this file's path.
@@ -79,16 +101,8 @@ func moduleDir(dir string) (string, error) {
 	return dir, nil
 }
 
-// parseFSMBench reads the three benchmark lines of `go test -bench` output.
-func parseFSMBench(out []byte) (FSMBenchRun, error) {
-	metrics := map[string]map[string]float64{}
-	sc := bufio.NewScanner(bytes.NewReader(out))
-	for sc.Scan() {
-		name, values, ok := parseBenchLine(sc.Text())
-		if ok {
-			metrics[name] = values
-		}
-	}
+// parseFSMBench reads the three benchmarks' values.
+func parseFSMBench(metrics map[string]map[string]float64, out []byte) (FSMBenchRun, error) {
 	var run FSMBenchRun
 	var missing []string
 	get := func(bench, unit string) float64 {

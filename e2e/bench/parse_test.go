@@ -53,7 +53,7 @@ ok  	github.com/licmesh/licmesh/node/fsm	8.248s
 `
 
 func TestParseFSMBench(t *testing.T) {
-	r, err := parseFSMBench([]byte(fsmBenchOutput))
+	r, err := parseFSMBench(parseGoBench([]byte(fsmBenchOutput)), []byte(fsmBenchOutput))
 	require.NoError(t, err)
 	want := FSMBenchRun{HeapPerLease: 197.3, Snapshot: 342404815, SnapshotBytesPerLease: 42.79, Restore: 739155434}
 	assert.Equal(t, want, r)
@@ -73,7 +73,7 @@ func TestParseFSMBench(t *testing.T) {
 	assert.True(t, *over[2].Met, "over the goals: %+v", over)
 
 	cut := strings.Replace(fsmBenchOutput, "BenchmarkRestore1M", "BenchmarkOther", 1)
-	_, err = parseFSMBench([]byte(cut))
+	_, err = parseFSMBench(parseGoBench([]byte(cut)), []byte(cut))
 	if assert.ErrorIs(t, err, ErrFSMBench, "missing benchmark") {
 		assert.ErrorContains(t, err, benchRestore, "missing benchmark")
 	}
@@ -176,4 +176,27 @@ func TestBucketQuantile(t *testing.T) {
 	got := bucketQuantile(before, after, 0.999)
 	assert.True(t, math.IsInf(got, 1), "p99.9 bound %v, want +Inf", got)
 	assert.Equal(t, 0.0, bucketQuantile(after, after, 0.5), "no observations")
+}
+
+const hubBenchOutput = `pkg: github.com/licmesh/licmesh/node/hub
+BenchmarkIssueLicense/sqlite-2         	     200	   1810652 ns/op	       552.3 licenses/s
+BenchmarkIssueLicense/postgres-2       	     200	   2511176 ns/op	       398.2 licenses/s
+BenchmarkRawLicenseInsert/sqlite-2     	     200	   1386146 ns/op	       721.4 licenses/s
+BenchmarkRawLicenseInsert/postgres-2   	     200	   1009694 ns/op	       990.4 licenses/s
+PASS
+`
+
+func TestReadHubBench(t *testing.T) {
+	run := HubBenchRun{Issued: map[string]float64{}, RawInsert: map[string]float64{}, Page: map[string]float64{}, RawList: map[string]float64{}}
+	r, err := readHubBench(run, parseGoBench([]byte(hubBenchOutput)), []byte(hubBenchOutput), false)
+	require.NoError(t, err)
+	assert.Equal(t, 552.3, r.Issued["sqlite"])
+	assert.Equal(t, 990.4, r.RawInsert["postgres"])
+	rows := h1Rows(r)
+	require.Len(t, rows, 3)
+	assert.InDelta(t, 552.3/721.4, rows[0].Value, 1e-9)
+	require.NotNil(t, rows[0].Met)
+	assert.True(t, *rows[0].Met)
+	_, err = readHubBench(run, parseGoBench([]byte(hubBenchOutput)), []byte(hubBenchOutput), true)
+	assert.ErrorIs(t, err, ErrFSMBench, "H2 without its benchmarks' lines")
 }

@@ -41,6 +41,8 @@ func DefaultRegistry() *Registry {
 		{ID: "G10", Name: "idle collectord holding 10 leases: RSS and CPU", Run: runG10},
 		{ID: "U1", Name: "usage samples ingested one per raft entry and batched", Run: runU1},
 		{ID: "U2", Name: "collectord metering a SQLite source: RSS and CPU", Run: runU2},
+		{ID: "H1", Name: "hub: licenses issued per second, SQLite and PostgreSQL", Run: runH1},
+		{ID: "H2", Name: "hub: the portal of a company with 1,000 licenses, SQLite and PostgreSQL", Run: runH2},
 	} {
 		if err := r.Register(m); err != nil {
 			panic(err) // the list above is static; a clash is a programming error

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -39,7 +38,7 @@ type MeteredRun struct {
 	// stacks, and pages of files (mostly the binary's own code).
 	AnonMiB, FileMiB float64
 	// DB is the database the source read.
-	DB pmDB
+	DB productDB
 	// Acked is the samples the masters acknowledged in the window; Usage
 	// is the collector's usage status at its end.
 	Acked uint64
@@ -62,9 +61,10 @@ type usageStatus struct {
 	LastError    string `json:"last_error"`
 }
 
-// MeasureU2 starts a cluster, writes a ProcessMaker-like SQLite database,
-// and starts one collectord whose usage section meters it with a SQL
-// source every cfg.Usage.Interval. Once a sample has been acknowledged and
+// MeasureU2 starts a cluster, has demoproduct create its ProcessMaker-like
+// SQLite database and the sources file for it, and starts one collectord
+// whose usage section meters it with that SQL source every
+// cfg.Usage.Interval. Once a sample has been acknowledged and
 // start-up garbage has had time to go, it measures the process's CPU time
 // over cfg.Usage.Window and its peak resident memory, then checks that the
 // masters acknowledged the window's samples and hold the database's counts.
@@ -79,12 +79,8 @@ func MeasureU2(ctx context.Context, cfg Config) (_ MeteredRun, err error) {
 	}
 	defer func() { m.CloseAfter(err) }()
 	dir := m.tb.TempDir()
-	db, err := writePMDB(ctx, filepath.Join(dir, "processmaker.db"), uc, time.Now())
+	db, srcFile, err := createProduct(ctx, dir, uc)
 	if err != nil {
-		return MeteredRun{}, err
-	}
-	srcFile := filepath.Join(dir, "sources.yaml")
-	if err := os.WriteFile(srcFile, []byte(pmSourcesYAML(db.Path, uc.Interval)), 0o600); err != nil {
 		return MeteredRun{}, err
 	}
 	extra := fmt.Sprintf("usage:\n  sources_file: %s\n  installation: %s\n", srcFile, u2Inst)
@@ -247,57 +243,3 @@ func u2Rows(r MeteredRun) []Result {
 				r.CPU, r.Window.Round(time.Second), r.Acked, r.Usage.RecordsAcked, r.Usage.Pending, r.Users, r.Cases)},
 	}
 }
-
-// pmSourcesYAML is collectors/sources/example-processmaker.yaml for SQLite:
-// the same scalars and users queries, and its logons query in SQLite's
-// date functions.
-func pmSourcesYAML(dbPath string, interval time.Duration) string {
-	block := func(q string) string {
-		return "|\n          " + strings.ReplaceAll(strings.TrimSpace(q), "\n", "\n          ")
-	}
-	return fmt.Sprintf(`sources:
-  - name: processmaker
-    kind: sql
-    interval: %v
-    timeout: %v
-    max_rows: 200000
-    time_zone: UTC
-    logons_lookback: 24h
-    roles:
-      PROCESSMAKER_ADMIN: super
-      PROCESSMAKER_MANAGER: manager
-      PROCESSMAKER_OPERATOR: staff
-    default_role: staff
-    sql:
-      driver: sqlite
-      dsn: %q
-      scalars:
-        users: SELECT COUNT(*) FROM USERS WHERE USR_STATUS <> 'CLOSED'
-        cases: SELECT COUNT(*) FROM APPLICATION
-      users: %s
-      logons: %s
-`, interval, min(interval, 30*time.Second), dbPath, block(pmUsersQuery), block(pmLogonsQuery))
-}
-
-const (
-	pmUsersQuery = `
-SELECT USR_UID AS id,
-       USR_ROLE AS role,
-       CASE WHEN USR_STATUS IN ('ACTIVE', 'VACATION') THEN 1 ELSE 0 END AS enabled,
-       0 AS locked,
-       CASE WHEN USR_STATUS = 'CLOSED' THEN 1 ELSE 0 END AS in_trash
-FROM USERS`
-	pmLogonsQuery = `
-SELECT L.USR_UID AS user_id, U.USR_ROLE AS role, 0 AS locked, L.LOG_INIT_DATE AS started_at,
-       CASE
-         WHEN L.LOG_END_DATE > L.LOG_INIT_DATE
-           THEN MIN(L.LOG_END_DATE, datetime(L.LOG_INIT_DATE, '+12 hours'))
-         WHEN datetime(L.LOG_INIT_DATE, '+12 hours') < datetime('now')
-           THEN datetime(L.LOG_INIT_DATE, '+12 hours')
-         ELSE NULL
-       END AS ended_at
-FROM LOGIN_LOG L
-LEFT JOIN USERS U ON U.USR_UID = L.USR_UID
-WHERE L.LOG_STATUS <> 'FAIL'
-  AND L.LOG_INIT_DATE > datetime(?, '-12 hours')`
-)

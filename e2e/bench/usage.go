@@ -37,9 +37,9 @@ type UsageConfig struct {
 	// Window is how long U2 watches the collector, after its first sample
 	// was acknowledged and start-up garbage had time to go.
 	Window time.Duration
-	// DBUsers, DBCases and DBLogons size U2's ProcessMaker-like database:
-	// USERS rows, APPLICATION rows (cases) and LOGIN_LOG rows spread over
-	// the last 30 days.
+	// DBUsers, DBCases and DBLogons size U2's ProcessMaker-like database,
+	// made by `demoproduct create`: USERS rows, APPLICATION rows (cases)
+	// and LOGIN_LOG rows spread over the last 30 days.
 	DBUsers, DBCases, DBLogons int
 }
 

@@ -189,7 +189,7 @@ func (c *Collector) Verify(token string) (map[string]any, error) {
 // WaitReady waits until the collector has enrolled and reached a master.
 func (c *Collector) WaitReady(timeout time.Duration) {
 	c.t.Helper()
-	err := Eventually(timeout, func() error {
+	err := poll(timeout, func() error {
 		if !c.Proc.Running() {
 			return fmt.Errorf("collector %s exited: %v", c.Name, c.Proc.exitErr())
 		}

@@ -66,7 +66,7 @@ func StartHub(t testing.TB, extraArgs ...string) *Hub {
 	t.Cleanup(h.Proc.Kill)
 	DumpOnFailure(t, func() *Proc { return h.Proc })
 	hc := h.HTTPClient()
-	if err := Eventually(20*time.Second, func() error {
+	if err := poll(20*time.Second, func() error {
 		resp, err := hc.Get("https://" + h.Addr() + "/readyz")
 		if err != nil {
 			return err

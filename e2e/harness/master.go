@@ -244,7 +244,7 @@ func (m *Master) Status() (*licmeshv1.GetStatusResponse, error) {
 func (c *Cluster) WaitReady(timeout time.Duration) *Master {
 	c.t.Helper()
 	var leader *Master
-	err := Eventually(timeout, func() error {
+	err := poll(timeout, func() error {
 		if len(c.Running()) == 0 {
 			return errors.New("every master has exited")
 		}

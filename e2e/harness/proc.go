@@ -132,9 +132,10 @@ func DumpOnFailure(t testing.TB, procs ...func() *Proc) {
 	})
 }
 
-// Eventually polls cond every 50ms until it returns nil or timeout passes,
-// and returns cond's last error.
-func Eventually(timeout time.Duration, cond func() error) error {
+// poll calls cond every 50ms until it returns nil or timeout passes, and
+// returns cond's last error. Tests wait with testify's EventuallyWithT; the
+// harness, which runs under a ProgramTB too, needs the error back.
+func poll(timeout time.Duration, cond func() error) error {
 	deadline := time.Now().Add(timeout)
 	for {
 		err := cond()

@@ -4,115 +4,32 @@ import (
 	"context"
 	"errors"
 	"os"
-	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/chromedp/cdproto/log"
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/licmesh/licmesh/node/browsertest"
 )
 
-const chromiumPath = "/usr/bin/chromium"
-
-// startBrowser starts a fresh headless Chromium for one test, or skips
-// loudly when there is none and LICMESH_REQUIRE_BROWSER is unset. The
-// returned problems function lists console errors, CSP violations and
-// uncaught exceptions seen so far.
+// startBrowser starts a fresh headless Chromium for one test (see
+// node/browsertest), or skips loudly when there is none and
+// LICMESH_REQUIRE_BROWSER is unset. The returned problems function lists
+// console errors, CSP violations and uncaught exceptions seen so far.
 func startBrowser(t *testing.T) (ctx context.Context, problems func() []string) {
 	t.Helper()
-	if _, err := os.Stat(chromiumPath); err != nil {
-		if os.Getenv("LICMESH_REQUIRE_BROWSER") != "" {
-			t.Fatalf("LICMESH_REQUIRE_BROWSER is set but there is no Chromium at %s: %v", chromiumPath, err)
-		}
-		t.Skip("!!! SKIPPING THE DASHBOARD BROWSER TEST: no Chromium at " + chromiumPath +
-			" (apt-get install chromium; set LICMESH_REQUIRE_BROWSER=1 to make this a failure) !!!")
-	}
-	opts := []chromedp.ExecAllocatorOption{
-		chromedp.ExecPath(chromiumPath),
-		chromedp.Headless,
-		chromedp.NoSandbox,
-		chromedp.DisableGPU,
-		chromedp.NoFirstRun,
-		chromedp.NoDefaultBrowserCheck,
-		chromedp.Flag("disable-quic", true),
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.Flag("disable-dev-shm-usage", true),
-		chromedp.Flag("disable-extensions", true),
-		chromedp.UserDataDir(t.TempDir()),
-		chromedp.IgnoreCertErrors,
-		chromedp.WindowSize(1280, 860),
-	}
-	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	bctx, cancelBrowser := chromedp.NewContext(actx, chromedp.WithLogf(t.Logf))
-	ctx, cancelTimeout := context.WithTimeout(bctx, 60*time.Second)
-	t.Cleanup(func() {
-		// Close the browser and wait for it, so that it has stopped writing
-		// its profile before TempDir removes it; a short test ends before
-		// Chromium settles.
-		_ = chromedp.Cancel(bctx)
-		cancelTimeout()
-		cancelBrowser()
-		cancelAlloc()
-	})
-
-	var mu sync.Mutex
-	var seen []string
-	chromedp.ListenTarget(ctx, func(ev any) {
-		var msg string
-		switch ev := ev.(type) {
-		case *log.EventEntryAdded:
-			if ev.Entry.Level == log.LevelError || ev.Entry.Level == log.LevelWarning {
-				msg = "log " + string(ev.Entry.Level) + ": " + ev.Entry.Text + " " + ev.Entry.URL
-			}
-		case *runtime.EventConsoleAPICalled:
-			if ev.Type == runtime.APITypeError || ev.Type == runtime.APITypeWarning {
-				var parts []string
-				for _, a := range ev.Args {
-					parts = append(parts, string(a.Value)+a.Description)
-				}
-				msg = "console " + string(ev.Type) + ": " + strings.Join(parts, " ")
-			}
-		case *runtime.EventExceptionThrown:
-			msg = "exception: " + ev.ExceptionDetails.Text
-			if ev.ExceptionDetails.Exception != nil {
-				msg += " " + ev.ExceptionDetails.Exception.Description
-			}
-		}
-		if msg != "" {
-			mu.Lock()
-			seen = append(seen, msg)
-			mu.Unlock()
-		}
-	})
-	require.NoError(t, chromedp.Run(ctx, chromedp.ActionFunc(func(ctx context.Context) error { return log.Enable().Do(ctx) })), "start Chromium")
-	return ctx, func() []string {
-		mu.Lock()
-		defer mu.Unlock()
-		return append([]string(nil), seen...)
-	}
+	b := browsertest.Start(t)
+	return b.Ctx, b.Problems
 }
 
 // screenshot saves the whole page into $LICMESH_DASH_SCREENSHOTS, if set,
 // for a person to look at; tests do not read it.
 func screenshot(name string) chromedp.Action {
-	dir := os.Getenv("LICMESH_DASH_SCREENSHOTS")
-	return chromedp.ActionFunc(func(ctx context.Context) error {
-		if dir == "" {
-			return nil
-		}
-		var png []byte
-		if err := chromedp.FullScreenshot(&png, 100).Do(ctx); err != nil {
-			return err
-		}
-		return os.WriteFile(filepath.Join(dir, "dash-"+name+".png"), png, 0o644)
-	})
+	return browsertest.Screenshot(os.Getenv("LICMESH_DASH_SCREENSHOTS"), "dash-"+name)
 }
 
 func run(t *testing.T, ctx context.Context, step string, actions ...chromedp.Action) {

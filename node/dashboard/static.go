@@ -50,3 +50,14 @@ func staticHandler(prefix string) (http.Handler, map[string]string, error) {
 		files.ServeHTTP(w, r)
 	}), assets, nil
 }
+
+// Static returns the embedded static files (htmx.min.js, dashboard.css,
+// favicon.svg) for licmesh's other pages, the hub's, to serve the same
+// ones: htmx is vendored once, here (static/README says where it came from).
+func Static() fs.FS {
+	sub, err := fs.Sub(staticFS, "static")
+	if err != nil {
+		panic(err) // "static" is a valid path: fs.Sub cannot fail on it
+	}
+	return sub
+}

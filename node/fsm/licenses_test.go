@@ -1,100 +1,96 @@
 package fsm
 
 import (
-	"errors"
 	"fmt"
-	"maps"
-	"slices"
 	"testing"
 	"time"
 
 	"github.com/licmesh/licmesh/licensing/lease"
 	"github.com/licmesh/licmesh/licensing/license"
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
 
 func TestLicenseTrialThenLicenseTemplate(t *testing.T) {
 	h := bootstrapped(t)
 	text := sealed(t, timesheetPayload("lic-1"))
-	if r := h.ok(AddLicenseType, AddLicense{Text: text, Now: t0 + 1}); len(r.Replaced) != 0 {
-		t.Fatalf("Replaced = %v", r.Replaced)
-	}
+	r := h.ok(AddLicenseType, AddLicense{Text: text, Now: t0 + 1})
+	assert.Empty(t, r.Replaced, "Replaced")
 	// During the trial: the trial template's 5 admin seats, nothing else.
 	ps := h.poolOf(adminPool)
-	if ps.Pool != (lease.Pool{Name: adminPool, Seats: 5, Enforce: lease.Hard}) || ps.Source != SourceLicense ||
-		!slices.Equal(ps.Licenses, []license.LicenseID{"lic-1"}) || ps.CreatedAt != t0+1 || ps.Manual != nil {
-		t.Fatalf("trial pool = %+v", ps)
-	}
-	if _, ok := h.f.Pool(projectsPool); ok {
-		t.Fatal("license template pool in force during the trial")
-	}
-	if got := h.f.Features(); !maps.Equal(got, map[string]bool{"orektic__timesheet": true}) {
-		t.Fatalf("Features = %v", got)
-	}
+	assert.Equal(t, lease.Pool{Name: adminPool, Seats: 5, Enforce: lease.Hard}, ps.Pool, "trial pool = %+v", ps)
+	assert.Equal(t, SourceLicense, ps.Source, "trial pool = %+v", ps)
+	assert.Equal(t, []license.LicenseID{"lic-1"}, ps.Licenses, "trial pool = %+v", ps)
+	assert.Equal(t, t0+1, ps.CreatedAt, "trial pool = %+v", ps)
+	assert.Nil(t, ps.Manual, "trial pool = %+v", ps)
+	_, ok := h.f.Pool(projectsPool)
+	assert.False(t, ok, "license template pool in force during the trial")
+	assert.Equal(t, map[string]bool{"orektic__timesheet": true}, h.f.Features(), "Features")
 	// Capital letters in a pool name are fine for leases too.
 	var held []Lease
 	for i := range 5 {
 		held = append(held, h.grant(t0+2, adminPool, fmt.Sprintf("admin%d", i)))
 	}
-	if r := h.batch(t0+3, acq(adminPool, "admin5", "c1"))[0]; !errors.Is(r.Err, ErrPoolFull) {
-		t.Fatalf("sixth trial seat: %v", r.Err)
-	}
+	require.ErrorIs(t, h.batch(t0+3, acq(adminPool, "admin5", "c1"))[0].Err, ErrPoolFull, "sixth trial seat")
 
 	infos := h.f.Licenses()
-	if len(infos) != 1 {
-		t.Fatalf("Licenses = %+v", infos)
-	}
+	require.Len(t, infos, 1, "Licenses = %+v", infos)
 	li := infos[0]
-	if li.ID != "lic-1" || li.KeyID != vendorKeyID || li.Customer.ID != "cust-42" || li.Type != license.Subscription ||
-		li.SubscriptionID != "sub-7" || li.Status.Phase != license.Active || !li.Status.InTrial || !li.InForce ||
-		li.AddedAt != t0+1 || li.Status.DaysLeft != 365 || li.Status.TrialDaysLeft != 30 || li.Text != nil {
-		t.Fatalf("LicenseInfo = %+v", li)
-	}
-	if len(li.Grants) != 1 || li.Grants[0].Name != adminPool || li.Grants[0].Seats != 5 || li.Grants[0].Held != 5 {
-		t.Fatalf("Grants = %+v", li.Grants)
-	}
+	assert.Equal(t, license.LicenseID("lic-1"), li.ID, "LicenseInfo = %+v", li)
+	assert.Equal(t, vendorKeyID, li.KeyID, "LicenseInfo = %+v", li)
+	assert.Equal(t, license.CustomerID("cust-42"), li.Customer.ID, "LicenseInfo = %+v", li)
+	assert.Equal(t, license.Subscription, li.Type, "LicenseInfo = %+v", li)
+	assert.Equal(t, license.SubscriptionID("sub-7"), li.SubscriptionID, "LicenseInfo = %+v", li)
+	assert.Equal(t, license.Active, li.Status.Phase, "LicenseInfo = %+v", li)
+	assert.True(t, li.Status.InTrial, "LicenseInfo = %+v", li)
+	assert.True(t, li.InForce, "LicenseInfo = %+v", li)
+	assert.Equal(t, t0+1, li.AddedAt, "LicenseInfo = %+v", li)
+	assert.Equal(t, 365, li.Status.DaysLeft, "LicenseInfo = %+v", li)
+	assert.Equal(t, 30, li.Status.TrialDaysLeft, "LicenseInfo = %+v", li)
+	assert.Nil(t, li.Text, "LicenseInfo = %+v", li)
+	require.Len(t, li.Grants, 1, "Grants = %+v", li.Grants)
+	assert.Equal(t, adminPool, li.Grants[0].Name, "Grants = %+v", li.Grants)
+	assert.Equal(t, 5, li.Grants[0].Seats, "Grants = %+v", li.Grants)
+	assert.Equal(t, 5, li.Grants[0].Held, "Grants = %+v", li.Grants)
 	one, ok := h.f.License("lic-1")
-	if !ok || string(one.Text) != string(text) || one.Status.Phase != license.Active {
-		t.Fatalf("License = %+v, %v", one, ok)
-	}
+	require.True(t, ok, "License lic-1 not found")
+	require.Equal(t, string(text), string(one.Text), "License = %+v", one)
+	assert.Equal(t, license.Active, one.Status.Phase, "License = %+v", one)
 	// Reads are copies.
+	require.NotEmpty(t, one.Features, "License = %+v", one)
 	one.Text[0] = 'X'
 	one.Features[0].Enabled = false
-	if again, _ := h.f.License("lic-1"); again.Text[0] != '-' || !again.Features[0].Enabled {
-		t.Fatal("License returned shared state")
-	}
-	if _, ok := h.f.License("nope"); ok {
-		t.Fatal("unknown license found")
-	}
+	again, _ := h.f.License("lic-1")
+	assert.Equal(t, byte('-'), again.Text[0], "License returned shared state")
+	assert.True(t, again.Features[0].Enabled, "License returned shared state")
+	_, ok = h.f.License("nope")
+	assert.False(t, ok, "unknown license found")
 
 	// Trial over: 1 admin seat and 10 project seats. The 5 admins keep their
 	// leases; the pool grants nothing new until 4 of them leave.
 	trialEnd := t0 + 30*dayMs
 	h.tick(trialEnd)
 	ps = h.poolOf(adminPool)
-	if ps.Pool.Seats != 1 || ps.Held != 5 || ps.UpdatedAt != trialEnd {
-		t.Fatalf("admin pool after the trial = %+v", ps)
-	}
+	assert.Equal(t, 1, ps.Pool.Seats, "admin pool after the trial = %+v", ps)
+	assert.Equal(t, 5, ps.Held, "admin pool after the trial = %+v", ps)
+	assert.Equal(t, trialEnd, ps.UpdatedAt, "admin pool after the trial = %+v", ps)
 	pp := h.poolOf(projectsPool)
-	if pp.Pool.Seats != 10 || pp.Amount != 5 || pp.Source != SourceLicense || pp.CreatedAt != trialEnd {
-		t.Fatalf("projects pool = %+v", pp)
-	}
-	if r := h.batch(trialEnd+1, acq(adminPool, "late", "c1"))[0]; !errors.Is(r.Err, ErrPoolFull) {
-		t.Fatalf("acquire over the shrunk pool: %v", r.Err)
-	}
+	assert.Equal(t, 10, pp.Pool.Seats, "projects pool = %+v", pp)
+	assert.Equal(t, int64(5), pp.Amount, "projects pool = %+v", pp)
+	assert.Equal(t, SourceLicense, pp.Source, "projects pool = %+v", pp)
+	assert.Equal(t, trialEnd, pp.CreatedAt, "projects pool = %+v", pp)
+	require.ErrorIs(t, h.batch(trialEnd+1, acq(adminPool, "late", "c1"))[0].Err, ErrPoolFull, "acquire over the shrunk pool")
 	var ops []LeaseOp
 	for _, l := range held[:4] {
 		ops = append(ops, rel(l.ID, "c1"))
 	}
 	h.batch(trialEnd+2, ops...)
-	if r := h.batch(trialEnd+3, acq(adminPool, "late", "c1"))[0]; !errors.Is(r.Err, ErrPoolFull) {
-		t.Fatalf("acquire at seats: %v", r.Err)
-	}
+	require.ErrorIs(t, h.batch(trialEnd+3, acq(adminPool, "late", "c1"))[0].Err, ErrPoolFull, "acquire at seats")
 	h.batch(trialEnd+4, rel(held[4].ID, "c1"))
 	h.grant(trialEnd+5, adminPool, "late")
-	if li := h.f.Licenses()[0]; li.Status.InTrial || len(li.Grants) != 2 {
-		t.Fatalf("after the trial: %+v", li)
-	}
+	li = h.f.Licenses()[0]
+	assert.False(t, li.Status.InTrial, "after the trial: %+v", li)
+	assert.Len(t, li.Grants, 2, "after the trial: %+v", li)
 }
 
 func TestLicenseClockSetBackExtendsNothing(t *testing.T) {
@@ -104,22 +100,18 @@ func TestLicenseClockSetBackExtendsNothing(t *testing.T) {
 	// A leader whose clock says the trial is still on changes nothing.
 	h.tick(t0 + 5*dayMs)
 	h.batch(t0+5*dayMs, acq(adminPool, "a", "c1"))
-	if r := h.batch(t0+5*dayMs, acq(adminPool, "b", "c1"))[0]; !errors.Is(r.Err, ErrPoolFull) {
-		t.Fatalf("second admin after the trial, clock set back: %v", r.Err)
-	}
-	if ps := h.poolOf(adminPool); ps.Pool.Seats != 1 {
-		t.Fatalf("pool = %+v", ps)
-	}
-	if got := h.f.TrustedTime(); !got.Equal(msTime(t0 + 31*dayMs)) {
-		t.Fatalf("TrustedTime = %v", got)
-	}
+	require.ErrorIs(t, h.batch(t0+5*dayMs, acq(adminPool, "b", "c1"))[0].Err, ErrPoolFull,
+		"second admin after the trial, clock set back")
+	ps := h.poolOf(adminPool)
+	assert.Equal(t, 1, ps.Pool.Seats, "pool = %+v", ps)
+	got := h.f.TrustedTime()
+	assert.True(t, got.Equal(msTime(t0+31*dayMs)), "TrustedTime = %v, want %v", got, msTime(t0+31*dayMs))
 	// Nor does it revive an expired license.
 	end := t0 + 365*dayMs + 14*dayMs
 	h.tick(end)
 	h.tick(t0 + 100*dayMs)
-	if !h.f.PoolExpired(adminPool) || h.f.Licenses()[0].Status.Phase != license.Expired {
-		t.Fatalf("expired license revived: %+v", h.f.Licenses()[0].Status)
-	}
+	assert.True(t, h.f.PoolExpired(adminPool), "expired license revived: %+v", h.f.Licenses()[0].Status)
+	assert.Equal(t, license.Expired, h.f.Licenses()[0].Status.Phase, "expired license revived: %+v", h.f.Licenses()[0].Status)
 }
 
 func TestLicenseRenewalReplacesWithoutEviction(t *testing.T) {
@@ -140,30 +132,25 @@ func TestLicenseRenewalReplacesWithoutEviction(t *testing.T) {
 		p.ExpiresAt = msTime(t0 + 730*dayMs)
 	})
 	r := h.addLicense(renewal, t0+2)
-	if !slices.Equal(r.Replaced, []license.LicenseID{"lic-1"}) {
-		t.Fatalf("Replaced = %v", r.Replaced)
-	}
-	if l := h.f.Licenses(); len(l) != 1 || l[0].ID != "lic-2" || !slices.Equal(l[0].Replaced, []license.LicenseID{"lic-1"}) {
-		t.Fatalf("Licenses = %+v", l)
-	}
+	assert.Equal(t, []license.LicenseID{"lic-1"}, r.Replaced, "Replaced")
+	l := h.f.Licenses()
+	require.Len(t, l, 1, "Licenses = %+v", l)
+	assert.Equal(t, license.LicenseID("lic-2"), l[0].ID, "Licenses = %+v", l)
+	assert.Equal(t, []license.LicenseID{"lic-1"}, l[0].Replaced, "Licenses = %+v", l)
 	ps := h.poolOf("pm")
-	if ps.Pool.Seats != 5 || ps.Held != 8 || ps.CreatedAt != created || ps.UpdatedAt != t0+2 ||
-		!slices.Equal(ps.Licenses, []license.LicenseID{"lic-2"}) {
-		t.Fatalf("pool after renewal = %+v", ps)
-	}
+	assert.Equal(t, 5, ps.Pool.Seats, "pool after renewal = %+v", ps)
+	assert.Equal(t, 8, ps.Held, "pool after renewal = %+v", ps)
+	assert.Equal(t, created, ps.CreatedAt, "pool after renewal = %+v", ps)
+	assert.Equal(t, t0+2, ps.UpdatedAt, "pool after renewal = %+v", ps)
+	assert.Equal(t, []license.LicenseID{"lic-2"}, ps.Licenses, "pool after renewal = %+v", ps)
 	for _, l := range held {
-		if _, ok := h.f.Lease(l.ID); !ok {
-			t.Fatalf("lease %d dropped by the renewal", l.ID)
-		}
+		_, ok := h.f.Lease(l.ID)
+		require.True(t, ok, "lease %d dropped by the renewal", l.ID)
 	}
 	// Over the new seats: nothing new until releases bring it under 5.
-	if r := h.batch(t0+3, acq("pm", "new", "c1"))[0]; !errors.Is(r.Err, ErrPoolFull) {
-		t.Fatalf("acquire over seats: %v", r.Err)
-	}
+	require.ErrorIs(t, h.batch(t0+3, acq("pm", "new", "c1"))[0].Err, ErrPoolFull, "acquire over seats")
 	h.batch(t0+4, rel(held[0].ID, "c1"), rel(held[1].ID, "c1"), rel(held[2].ID, "c1"))
-	if r := h.batch(t0+5, acq("pm", "new", "c1"))[0]; !errors.Is(r.Err, ErrPoolFull) {
-		t.Fatalf("acquire at seats: %v", r.Err)
-	}
+	require.ErrorIs(t, h.batch(t0+5, acq("pm", "new", "c1"))[0].Err, ErrPoolFull, "acquire at seats")
 	h.batch(t0+6, rel(held[3].ID, "c1"))
 	h.grant(t0+7, "pm", "new")
 
@@ -187,12 +174,11 @@ func TestLicenseSupersedes(t *testing.T) {
 	h.addLicense(testPayload("lic-1"), t0)
 	h.addLicense(testPayload("lic-2", withPools(license.Pool{Name: "pool-b", Seats: 1, Enforce: lease.Soft})), t0)
 	up := testPayload("lic-3", func(p *license.Payload) { p.Supersedes = []license.LicenseID{"lic-1", "lic-2"} })
-	if r := h.addLicense(up, t0+1); !slices.Equal(r.Replaced, []license.LicenseID{"lic-1", "lic-2"}) {
-		t.Fatalf("Replaced = %v", r.Replaced)
-	}
-	if c := h.f.Counts(); c.Licenses != 1 || c.Pools != 1 {
-		t.Fatalf("Counts = %+v", c)
-	}
+	r := h.addLicense(up, t0+1)
+	assert.Equal(t, []license.LicenseID{"lic-1", "lic-2"}, r.Replaced, "Replaced")
+	c := h.f.Counts()
+	assert.Equal(t, 1, c.Licenses, "Counts = %+v", c)
+	assert.Equal(t, 1, c.Pools, "Counts = %+v", c)
 	runSteps(t, h, []step{
 		{"superseded", AddLicenseType, AddLicense{Text: sealed(t, testPayload("lic-2")), Now: t0 + 2}, ErrLicenseOutdated},
 	})
@@ -204,10 +190,9 @@ func TestLicensesAddUp(t *testing.T) {
 	h.addLicense(testPayload("lic-2", withPools(license.Pool{Name: "pm", Seats: 4, Enforce: lease.Hard, Overage: 1, Amount: 3})), t0)
 	ps := h.poolOf("pm")
 	// Seats, overage and amounts add up; one hard license makes it hard.
-	if ps.Pool != (lease.Pool{Name: "pm", Seats: 7, Enforce: lease.Hard, Overage: 1}) || ps.Amount != 5 ||
-		!slices.Equal(ps.Licenses, []license.LicenseID{"lic-1", "lic-2"}) {
-		t.Fatalf("pool = %+v", ps)
-	}
+	assert.Equal(t, lease.Pool{Name: "pm", Seats: 7, Enforce: lease.Hard, Overage: 1}, ps.Pool, "pool = %+v", ps)
+	assert.Equal(t, int64(5), ps.Amount, "pool = %+v", ps)
+	assert.Equal(t, []license.LicenseID{"lic-1", "lic-2"}, ps.Licenses, "pool = %+v", ps)
 	var ops []LeaseOp
 	for i := range 9 {
 		ops = append(ops, acq("pm", fmt.Sprintf("u%d", i), "c1"))
@@ -215,25 +200,27 @@ func TestLicensesAddUp(t *testing.T) {
 	res := h.batch(t0+1, ops...)
 	for i, r := range res {
 		switch {
-		case i < 7 && (r.Err != nil || r.Lease.Overage):
-			t.Fatalf("op %d: %+v", i, r)
-		case i == 7 && (r.Err != nil || !r.Lease.Overage):
-			t.Fatalf("overage grant: %+v", r)
-		case i == 8 && !errors.Is(r.Err, ErrPoolFull):
-			t.Fatalf("past seats and overage: %v", r.Err)
+		case i < 7:
+			require.NoError(t, r.Err, "op %d: %+v", i, r)
+			assert.False(t, r.Lease.Overage, "op %d: %+v", i, r)
+		case i == 7:
+			require.NoError(t, r.Err, "overage grant: %+v", r)
+			assert.True(t, r.Lease.Overage, "overage grant: %+v", r)
+		default:
+			assert.ErrorIs(t, r.Err, ErrPoolFull, "past seats and overage")
 		}
 	}
-	if ps := h.poolOf("pm"); ps.OverageGrants != 1 || ps.LastOverageAt != t0+1 {
-		t.Fatalf("overage counters = %+v", ps)
-	}
+	ps = h.poolOf("pm")
+	assert.Equal(t, uint64(1), ps.OverageGrants, "overage counters = %+v", ps)
+	assert.Equal(t, t0+1, ps.LastOverageAt, "overage counters = %+v", ps)
 	// Without the hard license the pool is soft again, 3 seats, 8 held.
 	h.ok(RemoveLicenseType, RemoveLicense{ID: "lic-2", Now: t0 + 2})
-	if ps := h.poolOf("pm"); ps.Pool != (lease.Pool{Name: "pm", Seats: 3, Enforce: lease.Soft}) || ps.Held != 8 {
-		t.Fatalf("pool after removal = %+v", ps)
-	}
-	if r := h.batch(t0+3, acq("pm", "u9", "c1"))[0]; r.Err != nil || !r.Lease.Overage {
-		t.Fatalf("soft acquire: %+v", r)
-	}
+	ps = h.poolOf("pm")
+	assert.Equal(t, lease.Pool{Name: "pm", Seats: 3, Enforce: lease.Soft}, ps.Pool, "pool after removal = %+v", ps)
+	assert.Equal(t, 8, ps.Held, "pool after removal = %+v", ps)
+	r := h.batch(t0+3, acq("pm", "u9", "c1"))[0]
+	require.NoError(t, r.Err, "soft acquire: %+v", r)
+	assert.True(t, r.Lease.Overage, "soft acquire: %+v", r)
 }
 
 // TestHardOverageMatchesLicenseAdmit checks that a pool taken from one
@@ -273,32 +260,31 @@ func TestRemoveLicenseLeavesLeases(t *testing.T) {
 		{"remove again", RemoveLicenseType, RemoveLicense{ID: "lic-1", Now: t0 + 3}, ErrUnknownLicense},
 	})
 	ps := h.poolOf("pool-a")
-	if ps.Source != SourceNone || ps.Pool.Seats != 0 || ps.Held != 2 || len(ps.Licenses) != 0 || !h.f.PoolExpired("pool-a") {
-		t.Fatalf("pool after removal = %+v", ps)
-	}
-	if len(h.f.Features()) != 0 || len(h.f.Licenses()) != 0 {
-		t.Fatal("features or licenses left after removal")
-	}
+	assert.Equal(t, SourceNone, ps.Source, "pool after removal = %+v", ps)
+	assert.Zero(t, ps.Pool.Seats, "pool after removal = %+v", ps)
+	assert.Equal(t, 2, ps.Held, "pool after removal = %+v", ps)
+	assert.Empty(t, ps.Licenses, "pool after removal = %+v", ps)
+	assert.True(t, h.f.PoolExpired("pool-a"), "pool after removal = %+v", ps)
+	assert.Empty(t, h.f.Features(), "features left after removal")
+	assert.Empty(t, h.f.Licenses(), "licenses left after removal")
 	res := h.batch(t0+4, acq("pool-a", "carol", "c1"), acq("pool-a", "alice", "c1"))
-	if !errors.Is(res[0].Err, ErrUnknownPool) {
-		t.Fatalf("new acquire from a removed license's pool: %v", res[0].Err)
-	}
-	if res[1].Err != nil || !res[1].Existing || res[1].Lease.ID != a.ID {
-		t.Fatalf("existing holder: %+v", res[1])
-	}
+	assert.ErrorIs(t, res[0].Err, ErrUnknownPool, "new acquire from a removed license's pool")
+	require.NoError(t, res[1].Err, "existing holder: %+v", res[1])
+	assert.True(t, res[1].Existing, "existing holder: %+v", res[1])
+	assert.Equal(t, a.ID, res[1].Lease.ID, "existing holder: %+v", res[1])
 	h.batch(t0+5, rel(a.ID, "c1"))
-	if _, ok := h.f.Pool("pool-a"); !ok {
-		t.Fatal("pool gone while it holds a lease")
-	}
+	_, ok := h.f.Pool("pool-a")
+	require.True(t, ok, "pool gone while it holds a lease")
 	h.batch(t0+6, exp(b.ID))
-	if _, ok := h.f.Pool("pool-a"); ok || h.f.Counts().Pools != 0 {
-		t.Fatal("pool left after its last lease")
-	}
+	_, ok = h.f.Pool("pool-a")
+	assert.False(t, ok, "pool left after its last lease")
+	assert.Zero(t, h.f.Counts().Pools, "pool left after its last lease")
 	// The name is free again: a new license brings the pool back.
 	h.addLicense(testPayload("lic-2"), t0+7)
-	if ps := h.poolOf("pool-a"); ps.Pool.Seats != 3 || ps.Held != 0 || ps.CreatedAt != t0+7 {
-		t.Fatalf("pool brought back = %+v", ps)
-	}
+	ps = h.poolOf("pool-a")
+	assert.Equal(t, 3, ps.Pool.Seats, "pool brought back = %+v", ps)
+	assert.Zero(t, ps.Held, "pool brought back = %+v", ps)
+	assert.Equal(t, t0+7, ps.CreatedAt, "pool brought back = %+v", ps)
 }
 
 func TestLicenseExpiryStopsGrants(t *testing.T) {
@@ -313,28 +299,31 @@ func TestLicenseExpiryStopsGrants(t *testing.T) {
 	// In grace: still granting, features still on.
 	h.tick(expires + dayMs)
 	li := h.f.Licenses()[0]
-	if li.Status.Phase != license.InGrace || !li.InForce || li.Status.GraceDaysLeft != 13 || h.f.PoolExpired("pool-a") {
-		t.Fatalf("in grace: %+v", li.Status)
-	}
+	assert.Equal(t, license.InGrace, li.Status.Phase, "in grace: %+v", li.Status)
+	assert.True(t, li.InForce, "in grace: %+v", li.Status)
+	assert.Equal(t, 13, li.Status.GraceDaysLeft, "in grace: %+v", li.Status)
+	assert.False(t, h.f.PoolExpired("pool-a"), "in grace: %+v", li.Status)
 	h.grant(expires+dayMs, "pool-a", "bob")
 
 	// The batch whose time is the end of grace is judged at that time.
 	graceEnd := expires + 14*dayMs
 	res := h.batch(graceEnd, acq("pool-a", "carol", "c1"), acq("pool-a", "alice", "c1"))
-	if !errors.Is(res[0].Err, ErrPoolExpired) || res[1].Err != nil || !res[1].Existing {
-		t.Fatalf("acquires at the end of grace: %+v", res)
-	}
+	assert.ErrorIs(t, res[0].Err, ErrPoolExpired, "acquires at the end of grace: %+v", res)
+	require.NoError(t, res[1].Err, "acquires at the end of grace: %+v", res)
+	assert.True(t, res[1].Existing, "acquires at the end of grace: %+v", res)
 	ps := h.poolOf("pool-a")
-	if ps.Source != SourceExpired || ps.Pool.Seats != 0 || ps.Held != 2 || !slices.Equal(ps.Licenses, []license.LicenseID{"lic-1"}) ||
-		!h.f.PoolExpired("pool-a") || ps.UpdatedAt != graceEnd {
-		t.Fatalf("expired pool = %+v", ps)
-	}
-	if len(h.f.Features()) != 0 || h.f.Licenses()[0].Status.Phase != license.Expired || h.f.Licenses()[0].InForce {
-		t.Fatalf("expired license still in force: %v %+v", h.f.Features(), h.f.Licenses()[0].Status)
-	}
-	if _, ok := h.f.Lease(a.ID); !ok {
-		t.Fatal("expiry dropped a lease")
-	}
+	assert.Equal(t, SourceExpired, ps.Source, "expired pool = %+v", ps)
+	assert.Zero(t, ps.Pool.Seats, "expired pool = %+v", ps)
+	assert.Equal(t, 2, ps.Held, "expired pool = %+v", ps)
+	assert.Equal(t, []license.LicenseID{"lic-1"}, ps.Licenses, "expired pool = %+v", ps)
+	assert.True(t, h.f.PoolExpired("pool-a"), "expired pool = %+v", ps)
+	assert.Equal(t, graceEnd, ps.UpdatedAt, "expired pool = %+v", ps)
+	li = h.f.Licenses()[0]
+	assert.Empty(t, h.f.Features(), "expired license still in force: %+v", li.Status)
+	assert.Equal(t, license.Expired, li.Status.Phase, "expired license still in force: %+v", li.Status)
+	assert.False(t, li.InForce, "expired license still in force: %+v", li.Status)
+	_, ok := h.f.Lease(a.ID)
+	assert.True(t, ok, "expiry dropped a lease")
 	runSteps(t, h, []step{
 		{"update expired pool", UpdatePoolType, UpdatePool{Pool: lease.Pool{Name: "pool-a", Seats: 9, Enforce: lease.Hard}, Now: graceEnd}, ErrLicensedPool},
 		{"create over expired pool", CreatePoolType, CreatePool{Pool: lease.Pool{Name: "pool-a", Seats: 9, Enforce: lease.Hard}, Now: graceEnd}, ErrPoolExists},
@@ -343,9 +332,7 @@ func TestLicenseExpiryStopsGrants(t *testing.T) {
 		})), Now: graceEnd}, ErrLicenseNotInForce},
 	})
 	r := h.apply(AddLicenseType, AddLicense{Text: sealed(t, testPayload("lic-old", func(p *license.Payload) { p.ExpiresAt = msTime(expires) })), Now: graceEnd})
-	if !errors.Is(r.Err, license.ErrExpired) {
-		t.Fatalf("expired license error %v does not wrap license.ErrExpired", r.Err)
-	}
+	assert.ErrorIs(t, r.Err, license.ErrExpired, "expired license error does not wrap license.ErrExpired")
 
 	// A renewal brings the pool back with its leases.
 	h.addLicense(testPayload("lic-2", func(p *license.Payload) {
@@ -353,9 +340,11 @@ func TestLicenseExpiryStopsGrants(t *testing.T) {
 		p.IssuedAt = msTime(graceEnd)
 		p.ExpiresAt = msTime(graceEnd + 365*dayMs)
 	}), graceEnd+1)
-	if ps := h.poolOf("pool-a"); ps.Source != SourceLicense || ps.Pool.Seats != 3 || ps.Held != 2 || h.f.PoolExpired("pool-a") {
-		t.Fatalf("renewed pool = %+v", ps)
-	}
+	ps = h.poolOf("pool-a")
+	assert.Equal(t, SourceLicense, ps.Source, "renewed pool = %+v", ps)
+	assert.Equal(t, 3, ps.Pool.Seats, "renewed pool = %+v", ps)
+	assert.Equal(t, 2, ps.Held, "renewed pool = %+v", ps)
+	assert.False(t, h.f.PoolExpired("pool-a"), "renewed pool = %+v", ps)
 	h.grant(graceEnd+2, "pool-a", "carol")
 }
 
@@ -371,13 +360,12 @@ func TestTrialLicenseGraceKeepsTrialPools(t *testing.T) {
 		p.LicenseTemplate = nil
 	}), t0)
 	h.tick(t0 + 15*dayMs)
-	if ps := h.poolOf(adminPool); ps.Pool.Seats != 5 || ps.Source != SourceLicense {
-		t.Fatalf("trial pool in grace = %+v", ps)
-	}
+	ps := h.poolOf(adminPool)
+	assert.Equal(t, 5, ps.Pool.Seats, "trial pool in grace = %+v", ps)
+	assert.Equal(t, SourceLicense, ps.Source, "trial pool in grace = %+v", ps)
 	h.tick(t0 + 17*dayMs)
-	if ps := h.poolOf(adminPool); ps.Source != SourceExpired {
-		t.Fatalf("trial pool after grace = %+v", ps)
-	}
+	ps = h.poolOf(adminPool)
+	assert.Equal(t, SourceExpired, ps.Source, "trial pool after grace = %+v", ps)
 }
 
 func TestLicenseNotYetValid(t *testing.T) {
@@ -390,20 +378,20 @@ func TestLicenseNotYetValid(t *testing.T) {
 		})
 	}
 	h.addLicense(future("lic-1"), t0)
-	if li := h.f.Licenses()[0]; li.Status.Phase != license.NotYetValid || li.InForce || len(li.Grants) != 1 {
-		t.Fatalf("future license = %+v", li)
-	}
-	if _, ok := h.f.Pool("pool-a"); ok || len(h.f.Features()) != 0 {
-		t.Fatal("a license not yet valid grants")
-	}
+	li := h.f.Licenses()[0]
+	assert.Equal(t, license.NotYetValid, li.Status.Phase, "future license = %+v", li)
+	assert.False(t, li.InForce, "future license = %+v", li)
+	assert.Len(t, li.Grants, 1, "future license = %+v", li)
+	_, ok := h.f.Pool("pool-a")
+	assert.False(t, ok, "a license not yet valid grants a pool")
+	assert.Empty(t, h.f.Features(), "a license not yet valid grants features")
 	h.tick(start - 1)
-	if _, ok := h.f.Pool("pool-a"); ok {
-		t.Fatal("granted a millisecond early")
-	}
+	_, ok = h.f.Pool("pool-a")
+	require.False(t, ok, "granted a millisecond early")
 	h.batch(start, acq("pool-a", "alice", "c1"))
-	if ps := h.poolOf("pool-a"); ps.Held != 1 || ps.CreatedAt != start {
-		t.Fatalf("pool at not_before = %+v", ps)
-	}
+	ps := h.poolOf("pool-a")
+	assert.Equal(t, 1, ps.Held, "pool at not_before = %+v", ps)
+	assert.Equal(t, start, ps.CreatedAt, "pool at not_before = %+v", ps)
 	// A renewal that starts later must not replace the license in force.
 	runSteps(t, h, []step{
 		{"future renewal", AddLicenseType, AddLicense{Text: sealed(t, testPayload("lic-2", func(p *license.Payload) {
@@ -422,31 +410,35 @@ func TestLicenseAndManualPools(t *testing.T) {
 	// The license wins while it is in force; the manual config waits.
 	ps := h.poolOf("pool-a")
 	manual := lease.Pool{Name: "pool-a", Seats: 2, Enforce: lease.Soft}
-	if ps.Source != SourceLicense || ps.Pool.Seats != 3 || ps.Pool.Enforce != lease.Hard || ps.Manual == nil || *ps.Manual != manual {
-		t.Fatalf("shadowed manual pool = %+v", ps)
+	assert.Equal(t, SourceLicense, ps.Source, "shadowed manual pool = %+v", ps)
+	assert.Equal(t, 3, ps.Pool.Seats, "shadowed manual pool = %+v", ps)
+	assert.Equal(t, lease.Hard, ps.Pool.Enforce, "shadowed manual pool = %+v", ps)
+	if assert.NotNil(t, ps.Manual, "shadowed manual pool = %+v", ps) {
+		assert.Equal(t, manual, *ps.Manual, "shadowed manual pool = %+v", ps)
 	}
 	runSteps(t, h, []step{
 		{"update licensed", UpdatePoolType, UpdatePool{Pool: lease.Pool{Name: "pool-a", Seats: 9, Enforce: lease.Hard}, Now: t0 + 2}, ErrLicensedPool},
 		{"create licensed", CreatePoolType, CreatePool{Pool: lease.Pool{Name: "pool-a", Seats: 9, Enforce: lease.Hard}, Now: t0 + 2}, ErrPoolExists},
 		{"update manual", UpdatePoolType, UpdatePool{Pool: lease.Pool{Name: "solo", Seats: 4, Enforce: lease.Hard}, Now: t0 + 3}, nil},
 	})
-	if ps := h.poolOf("solo"); ps.Source != SourceManual || ps.Pool.Seats != 4 || len(ps.Licenses) != 0 {
-		t.Fatalf("manual pool = %+v", ps)
-	}
+	ps = h.poolOf("solo")
+	assert.Equal(t, SourceManual, ps.Source, "manual pool = %+v", ps)
+	assert.Equal(t, 4, ps.Pool.Seats, "manual pool = %+v", ps)
+	assert.Empty(t, ps.Licenses, "manual pool = %+v", ps)
 	h.ok(RemoveLicenseType, RemoveLicense{ID: "lic-1", Now: t0 + 4})
-	if ps := h.poolOf("pool-a"); ps.Source != SourceManual || ps.Pool != manual {
-		t.Fatalf("manual pool after the license left = %+v", ps)
-	}
+	ps = h.poolOf("pool-a")
+	assert.Equal(t, SourceManual, ps.Source, "manual pool after the license left = %+v", ps)
+	assert.Equal(t, manual, ps.Pool, "manual pool after the license left = %+v", ps)
 	// A lingering pool is taken over by CreatePool, leases and all.
 	h.addLicense(testPayload("lic-2", withPools(license.Pool{Name: "gone", Seats: 2, Enforce: lease.Hard})), t0+5)
 	g := h.grant(t0+5, "gone", "alice")
 	h.ok(RemoveLicenseType, RemoveLicense{ID: "lic-2", Now: t0 + 6})
 	h.ok(CreatePoolType, CreatePool{Pool: lease.Pool{Name: "gone", Seats: 1, Enforce: lease.Hard}, Now: t0 + 7})
-	if ps := h.poolOf("gone"); ps.Source != SourceManual || ps.Held != 1 || ps.CreatedAt != t0+5 {
-		t.Fatalf("taken-over pool = %+v", ps)
-	}
+	ps = h.poolOf("gone")
+	assert.Equal(t, SourceManual, ps.Source, "taken-over pool = %+v", ps)
+	assert.Equal(t, 1, ps.Held, "taken-over pool = %+v", ps)
+	assert.Equal(t, t0+5, ps.CreatedAt, "taken-over pool = %+v", ps)
 	h.batch(t0+8, rel(g.ID, "c1"))
-	if _, ok := h.f.Pool("gone"); !ok {
-		t.Fatal("manual pool deleted with its last lease")
-	}
+	_, ok := h.f.Pool("gone")
+	assert.True(t, ok, "manual pool deleted with its last lease")
 }

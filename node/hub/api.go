@@ -35,6 +35,20 @@ func audit(ctx context.Context, tx *store.Tx, p *principal, remote string, at ti
 	return tx.Audit(ctx, store.AuditEntry{At: at, Actor: p.actor(), Action: action, Target: target, Detail: detail, Remote: remote})
 }
 
+// companyChange records a change to a company's history and, under the
+// same action name, in the audit log (its target the license, or the
+// company when ev has none).
+func companyChange(ctx context.Context, tx *store.Tx, p *principal, remote string, ev store.Event) error {
+	if err := tx.RecordEvent(ctx, ev); err != nil {
+		return err
+	}
+	target := string(ev.License)
+	if target == "" {
+		target = string(ev.Company)
+	}
+	return audit(ctx, tx, p, remote, ev.At, ev.Kind, target, ev.Detail)
+}
+
 func (a *api) WhoAmI(ctx context.Context, _ *connect.Request[licmeshv1.WhoAmIRequest]) (*connect.Response[licmeshv1.WhoAmIResponse], error) {
 	p, _, err := who(ctx)
 	if err != nil {
@@ -278,6 +292,9 @@ func (a *api) GetCompany(ctx context.Context, req *connect.Request[licmeshv1.Get
 			return err
 		}
 		out.Company = companyToWire(c)
+		if req.Msg.GetSummary() {
+			return nil
+		}
 		ls, err := tx.ListLicenses(ctx, store.LicenseFilter{Company: c.ID})
 		if err != nil {
 			return err
@@ -360,10 +377,7 @@ func (a *api) EraseCompany(ctx context.Context, req *connect.Request[licmeshv1.E
 		if err := tx.EraseCompany(ctx, c.ID, now); err != nil {
 			return err
 		}
-		if err := tx.RecordEvent(ctx, store.Event{Company: c.ID, At: now, Kind: "company.erased", Detail: "personal data erased on request"}); err != nil {
-			return err
-		}
-		return audit(ctx, tx, p, remote, now, "company.erase", string(c.ID), "personal data erased")
+		return companyChange(ctx, tx, p, remote, store.Event{Company: c.ID, At: now, Kind: "company.erased", Detail: "personal data erased on request"})
 	})
 	if err != nil {
 		return nil, a.fail("EraseCompany", err)

@@ -82,8 +82,11 @@ func (s *Server) authenticate(r *http.Request) (*principal, error) {
 		if err != nil {
 			return nil, err
 		}
+		// A read: authenticating must not take SQLite's write lock, which
+		// would queue every call behind every write.
 		var p principal
-		err = s.store.Tx(ctx, func(tx *store.Tx) error {
+		var lastUsed time.Time
+		err = s.store.Read(ctx, func(tx *store.Tx) error {
 			k, err := tx.APIKey(ctx, id)
 			if err != nil {
 				return err
@@ -98,11 +101,7 @@ func (s *Server) authenticate(r *http.Request) (*principal, error) {
 			if !a.DisabledAt.IsZero() {
 				return store.ErrNotFound
 			}
-			p.Account = a
-			// Touched at most once a minute: not a write per call.
-			if now.Sub(k.LastUsedAt) > time.Minute {
-				return tx.TouchAPIKey(ctx, id, now)
-			}
+			p.Account, lastUsed = a, k.LastUsedAt
 			return nil
 		})
 		if errors.Is(err, store.ErrNotFound) {
@@ -110,6 +109,13 @@ func (s *Server) authenticate(r *http.Request) (*principal, error) {
 		}
 		if err != nil {
 			return nil, err
+		}
+		// The last use is recorded at most once a minute: not a write per
+		// call. Losing one to a concurrent call is harmless.
+		if now.Sub(lastUsed) > time.Minute {
+			if err := s.store.Tx(ctx, func(tx *store.Tx) error { return tx.TouchAPIKey(ctx, id, now) }); err != nil {
+				s.log.Warn("hub: recording an API key's use failed", "api_key", id, "err", err)
+			}
 		}
 		return &p, nil
 	}

@@ -38,6 +38,36 @@ type Config struct {
 	// SigninRetention is how long sign-in records are kept (GDPR).
 	SigninRetention time.Duration `yaml:"signin_retention"`
 
+	// SMTPHost and SMTPPort are the mail server the hub sends its mails
+	// through (sign-ups, trials); no host, no mail. Port 0 is the usual
+	// one of SMTPTLS: 25, 587 (starttls) or 465 (tls).
+	SMTPHost string `yaml:"smtp_host"`
+	SMTPPort int    `yaml:"smtp_port"`
+	// SMTPUsername and SMTPPasswordFile authenticate to the mail server:
+	// the password is read from the file, never written in the config.
+	SMTPUsername     string `yaml:"smtp_username"`
+	SMTPPasswordFile string `yaml:"smtp_password_file"`
+	// SMTPTLS is none, starttls (default: refused if the server does not
+	// offer it) or tls (TLS from the first byte).
+	SMTPTLS string `yaml:"smtp_tls"`
+	// MailFrom is the From of the hub's mails, e.g. "Acme <noreply@acme.example>".
+	MailFrom string `yaml:"mail_from"`
+	// MailTemplatesDir holds mail templates that replace the built-in
+	// ones file by file (names as in node/hub/mailtemplates); a file not
+	// there is the built-in one. Empty: built-in only.
+	MailTemplatesDir string `yaml:"mail_templates_dir"`
+	// SignupProduct is the SKU whose trial a public sign-up starts; empty
+	// turns public sign-up off. SignupProducts are further SKUs a sign-up
+	// may ask for by name.
+	SignupProduct  string   `yaml:"signup_product"`
+	SignupProducts []string `yaml:"signup_products"`
+	// SignupRate is how many sign-ups one remote address may make in an
+	// hour.
+	SignupRate int `yaml:"signup_rate"`
+	// SignupLinkTTL is how long the link in a sign-up mail lets its
+	// account set a first password.
+	SignupLinkTTL time.Duration `yaml:"signup_link_ttl"`
+
 	LogLevel  string `yaml:"log_level"`
 	LogFormat string `yaml:"log_format"`
 
@@ -55,6 +85,9 @@ func DefaultConfig() Config {
 		Database:        string(store.SQLite),
 		SessionTTL:      12 * time.Hour,
 		SigninRetention: 90 * 24 * time.Hour,
+		SMTPTLS:         "starttls",
+		SignupRate:      5,
+		SignupLinkTTL:   72 * time.Hour,
 		LogLevel:        "info",
 		LogFormat:       "text",
 	}
@@ -95,6 +128,7 @@ func (c *Config) Validate() error {
 	if c.SigninRetention < time.Hour {
 		bad("signin_retention", "%v: at least 1h", c.SigninRetention)
 	}
+	c.validateMail(bad)
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error":
 	default:

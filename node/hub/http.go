@@ -14,8 +14,8 @@ import (
 	"github.com/licmesh/licmesh/node/hub/store"
 )
 
-// Handler is the hub's HTTPS handler: the HubService API, health and
-// metrics.
+// Handler is the hub's HTTPS handler: the HubService API, health,
+// metrics, and the web pages under /ui/ (where / redirects).
 func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
 	path, h := licmeshv1connect.NewHubServiceHandler(&api{s: s},
@@ -30,6 +30,8 @@ func (s *Server) Handler() http.Handler {
 		w.Write([]byte("ready\n"))
 	})
 	mux.Handle("GET /metrics", promhttp.HandlerFor(s.m.reg, promhttp.HandlerOpts{}))
+	s.mountSignupPages(mux)
+	s.mountPages(mux)
 	return securityHeaders(mux)
 }
 

@@ -33,13 +33,16 @@ type testHub struct {
 	init  InitResult
 }
 
-func startHub(t *testing.T) *testHub {
+func startHub(t testing.TB, opts ...func(*Config)) *testHub {
 	t.Helper()
 	cfg := DefaultConfig()
 	cfg.DataDir = filepath.Join(t.TempDir(), "hub")
 	cfg.Listen = "127.0.0.1:0"
 	clk := clocktest.New(t0)
 	cfg.Clock = clk
+	for _, o := range opts {
+		o(&cfg)
+	}
 	ir, err := Init(t.Context(), cfg, "Admin@Vendor.example", "Ada Admin")
 	require.NoError(t, err)
 	s, err := New(t.Context(), cfg)
@@ -59,7 +62,7 @@ func startHub(t *testing.T) *testHub {
 }
 
 // httpClient trusts the hub's self-signed certificate and keeps cookies.
-func (h *testHub) httpClient(t *testing.T) *http.Client {
+func (h *testHub) httpClient(t testing.TB) *http.Client {
 	t.Helper()
 	jar, err := cookiejar.New(nil)
 	require.NoError(t, err)
@@ -69,7 +72,7 @@ func (h *testHub) httpClient(t *testing.T) *http.Client {
 }
 
 // client calls the hub with an API key.
-func (h *testHub) client(t *testing.T, apiKey string) licmeshv1connect.HubServiceClient {
+func (h *testHub) client(t testing.TB, apiKey string) licmeshv1connect.HubServiceClient {
 	return licmeshv1connect.NewHubServiceClient(h.httpClient(t), h.url, connect.WithInterceptors(header("Authorization", "Bearer "+apiKey)))
 }
 
@@ -84,7 +87,7 @@ func header(k, v string) connect.UnaryInterceptorFunc {
 
 // signedIn signs in with a password and returns a client with an API key
 // of that account.
-func (h *testHub) signedIn(t *testing.T, email, password string) licmeshv1connect.HubServiceClient {
+func (h *testHub) signedIn(t testing.TB, email, password string) licmeshv1connect.HubServiceClient {
 	t.Helper()
 	hc := h.httpClient(t)
 	c := licmeshv1connect.NewHubServiceClient(hc, h.url)

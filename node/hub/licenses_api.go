@@ -44,10 +44,7 @@ func (a *api) issue(ctx context.Context, tx *store.Tx, p *principal, remote stri
 	if err := tx.CreateLicense(ctx, l, spec.Supersedes...); err != nil {
 		return store.License{}, err
 	}
-	if err := tx.RecordEvent(ctx, store.Event{Company: l.Company, At: spec.Now, Kind: event, License: l.ID, Detail: detail}); err != nil {
-		return store.License{}, err
-	}
-	if err := audit(ctx, tx, p, remote, spec.Now, event, string(l.ID), detail); err != nil {
+	if err := companyChange(ctx, tx, p, remote, store.Event{Company: l.Company, At: spec.Now, Kind: event, License: l.ID, Detail: detail}); err != nil {
 		return store.License{}, err
 	}
 	a.s.m.issued.WithLabelValues(string(pl.Type)).Inc()
@@ -118,10 +115,16 @@ func (a *api) StartTrial(ctx context.Context, req *connect.Request[licmeshv1.Sta
 	var l store.License
 	err = a.s.store.Tx(ctx, func(tx *store.Tx) error {
 		l, err = a.startTrial(ctx, tx, p, remote, store.CompanyID(req.Msg.GetCompanyId()), license.SKU(req.Msg.GetSku()), now)
-		return err
+		if err != nil || !req.Msg.GetNotify() {
+			return err
+		}
+		return a.s.mailTrial(ctx, tx, l, now)
 	})
 	if err != nil {
-		return nil, a.fail("StartTrial", err)
+		return nil, a.fail("StartTrial", signupCode(err))
+	}
+	if req.Msg.GetNotify() {
+		a.s.mail.nudge()
 	}
 	return res(&licmeshv1.StartTrialResponse{License: licenseToWire(l, now)}), nil
 }
@@ -368,10 +371,7 @@ func (a *api) RevokeLicense(ctx context.Context, req *connect.Request[licmeshv1.
 		if err := tx.RevokeLicense(ctx, cur.ID, now); err != nil {
 			return err
 		}
-		if err := tx.RecordEvent(ctx, store.Event{Company: cur.Company, At: now, Kind: "license.revoked", License: cur.ID}); err != nil {
-			return err
-		}
-		return audit(ctx, tx, p, remote, now, "license.revoke", string(cur.ID), "")
+		return companyChange(ctx, tx, p, remote, store.Event{Company: cur.Company, At: now, Kind: "license.revoked", License: cur.ID})
 	})
 	if err != nil {
 		return nil, a.fail("RevokeLicense", err)
@@ -408,7 +408,7 @@ func (a *api) ListIssuedLicenses(ctx context.Context, req *connect.Request[licme
 		return err
 	})
 	if err != nil {
-		return nil, a.fail("ListLicenses", err)
+		return nil, a.fail("ListIssuedLicenses", err)
 	}
 	return res(&out), nil
 }
@@ -436,7 +436,7 @@ func (a *api) GetIssuedLicense(ctx context.Context, req *connect.Request[licmesh
 		return nil
 	})
 	if err != nil {
-		return nil, a.fail("GetLicense", err)
+		return nil, a.fail("GetIssuedLicense", err)
 	}
 	return res(&out), nil
 }

@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/licmesh/licmesh/licensing/clock"
@@ -31,6 +32,8 @@ type Server struct {
 	cert        tls.Certificate
 	fingerprint string
 	m           *metrics
+	// mail is nil when the hub sends no mail.
+	mail *mailService
 }
 
 // storeConfig is where cfg keeps its database.
@@ -65,6 +68,10 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	ms, err := newMailService(cfg)
+	if err != nil {
+		return nil, err
+	}
 	sc, err := cfg.storeConfig()
 	if err != nil {
 		return nil, err
@@ -73,7 +80,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: cfg, clk: cfg.clock(), log: cfg.Logger, store: st, key: key, cert: cert, fingerprint: fp}
+	s := &Server{cfg: cfg, clk: cfg.clock(), log: cfg.Logger, store: st, key: key, cert: cert, fingerprint: fp, mail: ms}
 	s.m = newMetrics(s)
 	return s, nil
 }
@@ -98,9 +105,18 @@ func (s *Server) Run(ctx context.Context, ready func(addr string)) error {
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
 	}
+	if s.mail != nil {
+		s.mail.listenAddr = ln.Addr().String()
+	}
 	done := make(chan error, 1)
 	go func() { done <- srv.ServeTLS(ln, "", "") }()
 	go s.pruneLoop(ctx)
+	// The mail sender stops before Run returns: the caller then closes
+	// the store under it.
+	mailCtx, stopMail := context.WithCancel(ctx)
+	var mailDone sync.WaitGroup
+	mailDone.Go(func() { s.mailLoop(mailCtx) })
+	defer func() { stopMail(); mailDone.Wait() }()
 	s.log.Info("hub: serving", "addr", ln.Addr().String(), "database", s.store.Engine(), "tls_fingerprint", s.fingerprint)
 	if ready != nil {
 		ready(ln.Addr().String())

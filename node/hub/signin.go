@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 	"time"
 
 	"connectrpc.com/connect"
@@ -55,11 +56,15 @@ func (s *Server) signIn(ctx context.Context, email, password, remote string) (st
 			fmt.Errorf("hub: %d failed sign-ins for this email in the last %v: wait and try again", failures, signinWindow))
 	}
 	hash := acc.PasswordHash
-	if acc.ID == "" || !acc.DisabledAt.IsZero() {
+	// An account with no usable hash (one waiting for its sign-up link,
+	// an erased one) is checked against the dummy too, so that it answers
+	// as slowly as any other.
+	usable := acc.ID != "" && acc.DisabledAt.IsZero() && strings.HasPrefix(hash, "$argon2id$")
+	if !usable {
 		hash = dummyHash
 	}
 	ok, err := checkPassword(hash, password)
-	ok = ok && err == nil && acc.ID != "" && acc.DisabledAt.IsZero()
+	ok = ok && err == nil && usable
 	secret, csrf := randomSecret(), randomSecret()
 	sess := store.Session{IDHash: hashSecret(secret), Account: acc.ID, CSRF: csrf, Remote: remote, CreatedAt: now, ExpiresAt: now.Add(s.cfg.SessionTTL)}
 	err = s.store.Tx(ctx, func(tx *store.Tx) error {

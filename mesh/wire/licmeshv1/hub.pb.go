@@ -135,6 +135,122 @@ func (x *SignInResponse) GetExpiredLicenses() int64 {
 	return 0
 }
 
+type SignUpRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Email string                 `protobuf:"bytes,1,opt,name=email,proto3" json:"email,omitempty"`
+	// company is the company's name.
+	Company string `protobuf:"bytes,2,opt,name=company,proto3" json:"company,omitempty"`
+	// name is the person's name (default: the email's local part).
+	Name string `protobuf:"bytes,3,opt,name=name,proto3" json:"name,omitempty"`
+	// sku is the product to try (default: the hub's signup_product).
+	Sku           string `protobuf:"bytes,4,opt,name=sku,proto3" json:"sku,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SignUpRequest) Reset() {
+	*x = SignUpRequest{}
+	mi := &file_licmesh_v1_hub_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SignUpRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SignUpRequest) ProtoMessage() {}
+
+func (x *SignUpRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_licmesh_v1_hub_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SignUpRequest.ProtoReflect.Descriptor instead.
+func (*SignUpRequest) Descriptor() ([]byte, []int) {
+	return file_licmesh_v1_hub_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *SignUpRequest) GetEmail() string {
+	if x != nil {
+		return x.Email
+	}
+	return ""
+}
+
+func (x *SignUpRequest) GetCompany() string {
+	if x != nil {
+		return x.Company
+	}
+	return ""
+}
+
+func (x *SignUpRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *SignUpRequest) GetSku() string {
+	if x != nil {
+		return x.Sku
+	}
+	return ""
+}
+
+type SignUpResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// email is the address the mail goes to, as the hub normalized it.
+	Email         string `protobuf:"bytes,1,opt,name=email,proto3" json:"email,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SignUpResponse) Reset() {
+	*x = SignUpResponse{}
+	mi := &file_licmesh_v1_hub_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SignUpResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SignUpResponse) ProtoMessage() {}
+
+func (x *SignUpResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_licmesh_v1_hub_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SignUpResponse.ProtoReflect.Descriptor instead.
+func (*SignUpResponse) Descriptor() ([]byte, []int) {
+	return file_licmesh_v1_hub_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *SignUpResponse) GetEmail() string {
+	if x != nil {
+		return x.Email
+	}
+	return ""
+}
+
 type SignOutRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	unknownFields protoimpl.UnknownFields
@@ -143,7 +259,7 @@ type SignOutRequest struct {
 
 func (x *SignOutRequest) Reset() {
 	*x = SignOutRequest{}
-	mi := &file_licmesh_v1_hub_proto_msgTypes[2]
+	mi := &file_licmesh_v1_hub_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -155,7 +271,7 @@ func (x *SignOutRequest) String() string {
 func (*SignOutRequest) ProtoMessage() {}
 
 func (x *SignOutRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_licmesh_v1_hub_proto_msgTypes[2]
+	mi := &file_licmesh_v1_hub_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -168,7 +284,7 @@ func (x *SignOutRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SignOutRequest.ProtoReflect.Descriptor instead.
 func (*SignOutRequest) Descriptor() ([]byte, []int) {
-	return file_licmesh_v1_hub_proto_rawDescGZIP(), []int{2}
+	return file_licmesh_v1_hub_proto_rawDescGZIP(), []int{4}
 }
 
 type SignOutResponse struct {
@@ -179,7 +295,7 @@ type SignOutResponse struct {
 
 func (x *SignOutResponse) Reset() {
 	*x = SignOutResponse{}
-	mi := &file_licmesh_v1_hub_proto_msgTypes[3]
+	mi := &file_licmesh_v1_hub_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -191,7 +307,7 @@ func (x *SignOutResponse) String() string {
 func (*SignOutResponse) ProtoMessage() {}
 
 func (x *SignOutResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_licmesh_v1_hub_proto_msgTypes[3]
+	mi := &file_licmesh_v1_hub_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -204,7 +320,7 @@ func (x *SignOutResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SignOutResponse.ProtoReflect.Descriptor instead.
 func (*SignOutResponse) Descriptor() ([]byte, []int) {
-	return file_licmesh_v1_hub_proto_rawDescGZIP(), []int{3}
+	return file_licmesh_v1_hub_proto_rawDescGZIP(), []int{5}
 }
 
 type ChangePasswordRequest struct {
@@ -217,7 +333,7 @@ type ChangePasswordRequest struct {
 
 func (x *ChangePasswordRequest) Reset() {
 	*x = ChangePasswordRequest{}
-	mi := &file_licmesh_v1_hub_proto_msgTypes[4]
+	mi := &file_licmesh_v1_hub_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -229,7 +345,7 @@ func (x *ChangePasswordRequest) String() string {
 func (*ChangePasswordRequest) ProtoMessage() {}
 
 func (x *ChangePasswordRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_licmesh_v1_hub_proto_msgTypes[4]
+	mi := &file_licmesh_v1_hub_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -242,7 +358,7 @@ func (x *ChangePasswordRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ChangePasswordRequest.ProtoReflect.Descriptor instead.
 func (*ChangePasswordRequest) Descriptor() ([]byte, []int) {
-	return file_licmesh_v1_hub_proto_rawDescGZIP(), []int{4}
+	return file_licmesh_v1_hub_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *ChangePasswordRequest) GetOldPassword() string {
@@ -267,7 +383,7 @@ type ChangePasswordResponse struct {
 
 func (x *ChangePasswordResponse) Reset() {
 	*x = ChangePasswordResponse{}
-	mi := &file_licmesh_v1_hub_proto_msgTypes[5]
+	mi := &file_licmesh_v1_hub_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -279,7 +395,7 @@ func (x *ChangePasswordResponse) String() string {
 func (*ChangePasswordResponse) ProtoMessage() {}
 
 func (x *ChangePasswordResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_licmesh_v1_hub_proto_msgTypes[5]
+	mi := &file_licmesh_v1_hub_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -292,7 +408,7 @@ func (x *ChangePasswordResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ChangePasswordResponse.ProtoReflect.Descriptor instead.
 func (*ChangePasswordResponse) Descriptor() ([]byte, []int) {
-	return file_licmesh_v1_hub_proto_rawDescGZIP(), []int{5}
+	return file_licmesh_v1_hub_proto_rawDescGZIP(), []int{7}
 }
 
 type WhoAmIRequest struct {
@@ -303,7 +419,7 @@ type WhoAmIRequest struct {
 
 func (x *WhoAmIRequest) Reset() {
 	*x = WhoAmIRequest{}
-	mi := &file_licmesh_v1_hub_proto_msgTypes[6]
+	mi := &file_licmesh_v1_hub_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -315,7 +431,7 @@ func (x *WhoAmIRequest) String() string {
 func (*WhoAmIRequest) ProtoMessage() {}
 
 func (x *WhoAmIRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_licmesh_v1_hub_proto_msgTypes[6]
+	mi := &file_licmesh_v1_hub_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -328,7 +444,7 @@ func (x *WhoAmIRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WhoAmIRequest.ProtoReflect.Descriptor instead.
 func (*WhoAmIRequest) Descriptor() ([]byte, []int) {
-	return file_licmesh_v1_hub_proto_rawDescGZIP(), []int{6}
+	return file_licmesh_v1_hub_proto_rawDescGZIP(), []int{8}
 }
 
 type WhoAmIResponse struct {
@@ -345,7 +461,7 @@ type WhoAmIResponse struct {
 
 func (x *WhoAmIResponse) Reset() {
 	*x = WhoAmIResponse{}
-	mi := &file_licmesh_v1_hub_proto_msgTypes[7]
+	mi := &file_licmesh_v1_hub_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -357,7 +473,7 @@ func (x *WhoAmIResponse) String() string {
 func (*WhoAmIResponse) ProtoMessage() {}
 
 func (x *WhoAmIResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_licmesh_v1_hub_proto_msgTypes[7]
+	mi := &file_licmesh_v1_hub_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -370,7 +486,7 @@ func (x *WhoAmIResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WhoAmIResponse.ProtoReflect.Descriptor instead.
 func (*WhoAmIResponse) Descriptor() ([]byte, []int) {
-	return file_licmesh_v1_hub_proto_rawDescGZIP(), []int{7}
+	return file_licmesh_v1_hub_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *WhoAmIResponse) GetAccountId() string {
@@ -432,7 +548,7 @@ type TemplateEntry struct {
 
 func (x *TemplateEntry) Reset() {
 	*x = TemplateEntry{}
-	mi := &file_licmesh_v1_hub_proto_msgTypes[8]
+	mi := &file_licmesh_v1_hub_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -444,7 +560,7 @@ func (x *TemplateEntry) String() string {
 func (*TemplateEntry) ProtoMessage() {}
 
 func (x *TemplateEntry) ProtoReflect() protoreflect.Message {
-	mi := &file_licmesh_v1_hub_proto_msgTypes[8]
+	mi := &file_licmesh_v1_hub_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -457,7 +573,7 @@ func (x *TemplateEntry) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TemplateEntry.ProtoReflect.Descriptor instead.
 func (*TemplateEntry) Descriptor() ([]byte, []int) {
-	return file_licmesh_v1_hub_proto_rawDescGZIP(), []int{8}
+	return file_licmesh_v1_hub_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *TemplateEntry) GetName() string {
@@ -523,7 +639,7 @@ type Feature struct {
 
 func (x *Feature) Reset() {
 	*x = Feature{}
-	mi := &file_licmesh_v1_hub_proto_msgTypes[9]
+	mi := &file_licmesh_v1_hub_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -535,7 +651,7 @@ func (x *Feature) String() string {
 func (*Feature) ProtoMessage() {}
 
 func (x *Feature) ProtoReflect() protoreflect.Message {
-	mi := &file_licmesh_v1_hub_proto_msgTypes[9]
+	mi := &file_licmesh_v1_hub_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -548,7 +664,7 @@ func (x *Feature) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Feature.ProtoReflect.Descriptor instead.
 func (*Feature) Descriptor() ([]byte, []int) {
-	return file_licmesh_v1_hub_proto_rawDescGZIP(), []int{9}
+	return file_licmesh_v1_hub_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *Feature) GetName() string {
@@ -600,7 +716,7 @@ type Product struct {
 
 func (x *Product) Reset() {
 	*x = Product{}
-	mi := &file_licmesh_v1_hub_proto_msgTypes[10]
+	mi := &file_licmesh_v1_hub_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -612,7 +728,7 @@ func (x *Product) String() string {
 func (*Product) ProtoMessage() {}
 
 func (x *Product) ProtoReflect() protoreflect.Message {
-	mi := &file_licmesh_v1_hub_proto_msgTypes[10]
+	mi := &file_licmesh_v1_hub_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -625,7 +741,7 @@ func (x *Product) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Product.ProtoReflect.Descriptor instead.
 func (*Product) Descriptor() ([]byte, []int) {
-	return file_licmesh_v1_hub_proto_rawDescGZIP(), []int{10}
+	return file_licmesh_v1_hub_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *Product) GetSku() string {
@@ -728,7 +844,7 @@ type SaveProductRequest struct {
 
 func (x *SaveProductRequest) Reset() {
 	*x = SaveProductRequest{}
-	mi := &file_licmesh_v1_hub_proto_msgTypes[11]
+	mi := &file_licmesh_v1_hub_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -740,7 +856,7 @@ func (x *SaveProductRequest) String() string {
 func (*SaveProductRequest) ProtoMessage() {}
 
 func (x *SaveProductRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_licmesh_v1_hub_proto_msgTypes[11]
+	mi := &file_licmesh_v1_hub_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -753,7 +869,7 @@ func (x *SaveProductRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SaveProductRequest.ProtoReflect.Descriptor instead.
 func (*SaveProductRequest) Descriptor() ([]byte, []int) {
-	return file_licmesh_v1_hub_proto_rawDescGZIP(), []int{11}
+	return file_licmesh_v1_hub_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *SaveProductRequest) GetProduct() *Product {
@@ -772,7 +888,7 @@ type SaveProductResponse struct {
 
 func (x *SaveProductResponse) Reset() {
 	*x = SaveProductResponse{}
-	mi := &file_licmesh_v1_hub_proto_msgTypes[12]
+	mi := &file_licmesh_v1_hub_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -784,7 +900,7 @@ func (x *SaveProductResponse) String() string {
 func (*SaveProductResponse) ProtoMessage() {}
 
 func (x *SaveProductResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_licmesh_v1_hub_proto_msgTypes[12]
+	mi := &file_licmesh_v1_hub_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -797,7 +913,7 @@ func (x *SaveProductResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SaveProductResponse.ProtoReflect.Descriptor instead.
 func (*SaveProductResponse) Descriptor() ([]byte, []int) {
-	return file_licmesh_v1_hub_proto_rawDescGZIP(), []int{12}
+	return file_licmesh_v1_hub_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *SaveProductResponse) GetProduct() *Product {
@@ -815,7 +931,7 @@ type ListProductsRequest struct {
 
 func (x *ListProductsRequest) Reset() {
 	*x = ListProductsRequest{}
-	mi := &file_licmesh_v1_hub_proto_msgTypes[13]
+	mi := &file_licmesh_v1_hub_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -827,7 +943,7 @@ func (x *ListProductsRequest) String() string {
 func (*ListProductsRequest) ProtoMessage() {}
 
 func (x *ListProductsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_licmesh_v1_hub_proto_msgTypes[13]
+	mi := &file_licmesh_v1_hub_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -840,7 +956,7 @@ func (x *ListProductsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListProductsRequest.ProtoReflect.Descriptor instead.
 func (*ListProductsRequest) Descriptor() ([]byte, []int) {
-	return file_licmesh_v1_hub_proto_rawDescGZIP(), []int{13}
+	return file_licmesh_v1_hub_proto_rawDescGZIP(), []int{15}
 }
 
 type ListProductsResponse struct {
@@ -852,7 +968,7 @@ type ListProductsResponse struct {
 
 func (x *ListProductsResponse) Reset() {
 	*x = ListProductsResponse{}
-	mi := &file_licmesh_v1_hub_proto_msgTypes[14]
+	mi := &file_licmesh_v1_hub_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -864,7 +980,7 @@ func (x *ListProductsResponse) String() string {
 func (*ListProductsResponse) ProtoMessage() {}
 
 func (x *ListProductsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_licmesh_v1_hub_proto_msgTypes[14]
+	mi := &file_licmesh_v1_hub_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -877,7 +993,7 @@ func (x *ListProductsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListProductsResponse.ProtoReflect.Descriptor instead.
 func (*ListProductsResponse) Descriptor() ([]byte, []int) {
-	return file_licmesh_v1_hub_proto_rawDescGZIP(), []int{14}
+	return file_licmesh_v1_hub_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *ListProductsResponse) GetProducts() []*Product {
@@ -897,7 +1013,7 @@ type GetProductRequest struct {
 
 func (x *GetProductRequest) Reset() {
 	*x = GetProductRequest{}
-	mi := &file_licmesh_v1_hub_proto_msgTypes[15]
+	mi := &file_licmesh_v1_hub_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -909,7 +1025,7 @@ func (x *GetProductRequest) String() string {
 func (*GetProductRequest) ProtoMessage() {}
 
 func (x *GetProductRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_licmesh_v1_hub_proto_msgTypes[15]
+	mi := &file_licmesh_v1_hub_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -922,7 +1038,7 @@ func (x *GetProductRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetProductRequest.ProtoReflect.Descriptor instead.
 func (*GetProductRequest) Descriptor() ([]byte, []int) {
-	return file_licmesh_v1_hub_proto_rawDescGZIP(), []int{15}
+	return file_licmesh_v1_hub_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *GetProductRequest) GetSku() string {
@@ -949,7 +1065,7 @@ type GetProductResponse struct {
 
 func (x *GetProductResponse) Reset() {
 	*x = GetProductResponse{}
-	mi := &file_licmesh_v1_hub_proto_msgTypes[16]
+	mi := &file_licmesh_v1_hub_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -961,7 +1077,7 @@ func (x *GetProductResponse) String() string {
 func (*GetProductResponse) ProtoMessage() {}
 
 func (x *GetProductResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_licmesh_v1_hub_proto_msgTypes[16]
+	mi := &file_licmesh_v1_hub_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -974,7 +1090,7 @@ func (x *GetProductResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetProductResponse.ProtoReflect.Descriptor instead.
 func (*GetProductResponse) Descriptor() ([]byte, []int) {
-	return file_licmesh_v1_hub_proto_rawDescGZIP(), []int{16}
+	return file_licmesh_v1_hub_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *GetProductResponse) GetProduct() *Product {
@@ -1002,7 +1118,7 @@ type Reseller struct {
 
 func (x *Reseller) Reset() {
 	*x = Reseller{}
-	mi := &file_licmesh_v1_hub_proto_msgTypes[17]
+	mi := &file_licmesh_v1_hub_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1014,7 +1130,7 @@ func (x *Reseller) String() string {
 func (*Reseller) ProtoMessage() {}
 
 func (x *Reseller) ProtoReflect() protoreflect.Message {
-	mi := &file_licmesh_v1_hub_proto_msgTypes[17]
+	mi := &file_licmesh_v1_hub_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1027,7 +1143,7 @@ func (x *Reseller) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Reseller.ProtoReflect.Descriptor instead.
 func (*Reseller) Descriptor() ([]byte, []int) {
-	return file_licmesh_v1_hub_proto_rawDescGZIP(), []int{17}
+	return file_licmesh_v1_hub_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *Reseller) GetId() string {
@@ -1060,7 +1176,7 @@ type CreateResellerRequest struct {
 
 func (x *CreateResellerRequest) Reset() {
 	*x = CreateResellerRequest{}
-	mi := &file_licmesh_v1_hub_proto_msgTypes[18]
+	mi := &file_licmesh_v1_hub_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1072,7 +1188,7 @@ func (x *CreateResellerRequest) String() string {
 func (*CreateResellerRequest) ProtoMessage() {}
 
 func (x *CreateResellerRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_licmesh_v1_hub_proto_msgTypes[18]
+	mi := &file_licmesh_v1_hub_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1085,7 +1201,7 @@ func (x *CreateResellerRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateResellerRequest.ProtoReflect.Descriptor instead.
 func (*CreateResellerRequest) Descriptor() ([]byte, []int) {
-	return file_licmesh_v1_hub_proto_rawDescGZIP(), []int{18}
+	return file_licmesh_v1_hub_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *CreateResellerRequest) GetName() string {
@@ -1104,7 +1220,7 @@ type CreateResellerResponse struct {
 
 func (x *CreateResellerResponse) Reset() {
 	*x = CreateResellerResponse{}
-	mi := &file_licmesh_v1_hub_proto_msgTypes[19]
+	mi := &file_licmesh_v1_hub_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1116,7 +1232,7 @@ func (x *CreateResellerResponse) String() string {
 func (*CreateResellerResponse) ProtoMessage() {}
 
 func (x *CreateResellerResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_licmesh_v1_hub_proto_msgTypes[19]
+	mi := &file_licmesh_v1_hub_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1129,7 +1245,7 @@ func (x *CreateResellerResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateResellerResponse.ProtoReflect.Descriptor instead.
 func (*CreateResellerResponse) Descriptor() ([]byte, []int) {
-	return file_licmesh_v1_hub_proto_rawDescGZIP(), []int{19}
+	return file_licmesh_v1_hub_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *CreateResellerResponse) GetReseller() *Reseller {
@@ -1147,7 +1263,7 @@ type ListResellersRequest struct {
 
 func (x *ListResellersRequest) Reset() {
 	*x = ListResellersRequest{}
-	mi := &file_licmesh_v1_hub_proto_msgTypes[20]
+	mi := &file_licmesh_v1_hub_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1159,7 +1275,7 @@ func (x *ListResellersRequest) String() string {
 func (*ListResellersRequest) ProtoMessage() {}
 
 func (x *ListResellersRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_licmesh_v1_hub_proto_msgTypes[20]
+	mi := &file_licmesh_v1_hub_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1172,7 +1288,7 @@ func (x *ListResellersRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListResellersRequest.ProtoReflect.Descriptor instead.
 func (*ListResellersRequest) Descriptor() ([]byte, []int) {
-	return file_licmesh_v1_hub_proto_rawDescGZIP(), []int{20}
+	return file_licmesh_v1_hub_proto_rawDescGZIP(), []int{22}
 }
 
 type ListResellersResponse struct {
@@ -1184,7 +1300,7 @@ type ListResellersResponse struct {
 
 func (x *ListResellersResponse) Reset() {
 	*x = ListResellersResponse{}
-	mi := &file_licmesh_v1_hub_proto_msgTypes[21]
+	mi := &file_licmesh_v1_hub_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1196,7 +1312,7 @@ func (x *ListResellersResponse) String() string {
 func (*ListResellersResponse) ProtoMessage() {}
 
 func (x *ListResellersResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_licmesh_v1_hub_proto_msgTypes[21]
+	mi := &file_licmesh_v1_hub_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1209,7 +1325,7 @@ func (x *ListResellersResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListResellersResponse.ProtoReflect.Descriptor instead.
 func (*ListResellersResponse) Descriptor() ([]byte, []int) {
-	return file_licmesh_v1_hub_proto_rawDescGZIP(), []int{21}
+	return file_licmesh_v1_hub_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *ListResellersResponse) GetResellers() []*Reseller {
@@ -1233,7 +1349,7 @@ type Company struct {
 
 func (x *Company) Reset() {
 	*x = Company{}
-	mi := &file_licmesh_v1_hub_proto_msgTypes[22]
+	mi := &file_licmesh_v1_hub_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1245,7 +1361,7 @@ func (x *Company) String() string {
 func (*Company) ProtoMessage() {}
 
 func (x *Company) ProtoReflect() protoreflect.Message {
-	mi := &file_licmesh_v1_hub_proto_msgTypes[22]
+	mi := &file_licmesh_v1_hub_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1258,7 +1374,7 @@ func (x *Company) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Company.ProtoReflect.Descriptor instead.
 func (*Company) Descriptor() ([]byte, []int) {
-	return file_licmesh_v1_hub_proto_rawDescGZIP(), []int{22}
+	return file_licmesh_v1_hub_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *Company) GetId() string {
@@ -1316,7 +1432,7 @@ type CreateCompanyRequest struct {
 
 func (x *CreateCompanyRequest) Reset() {
 	*x = CreateCompanyRequest{}
-	mi := &file_licmesh_v1_hub_proto_msgTypes[23]
+	mi := &file_licmesh_v1_hub_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1328,7 +1444,7 @@ func (x *CreateCompanyRequest) String() string {
 func (*CreateCompanyRequest) ProtoMessage() {}
 
 func (x *CreateCompanyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_licmesh_v1_hub_proto_msgTypes[23]
+	mi := &file_licmesh_v1_hub_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1341,7 +1457,7 @@ func (x *CreateCompanyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateCompanyRequest.ProtoReflect.Descriptor instead.
 func (*CreateCompanyRequest) Descriptor() ([]byte, []int) {
-	return file_licmesh_v1_hub_proto_rawDescGZIP(), []int{23}
+	return file_licmesh_v1_hub_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *CreateCompanyRequest) GetName() string {
@@ -1374,7 +1490,7 @@ type CreateCompanyResponse struct {
 
 func (x *CreateCompanyResponse) Reset() {
 	*x = CreateCompanyResponse{}
-	mi := &file_licmesh_v1_hub_proto_msgTypes[24]
+	mi := &file_licmesh_v1_hub_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1386,7 +1502,7 @@ func (x *CreateCompanyResponse) String() string {
 func (*CreateCompanyResponse) ProtoMessage() {}
 
 func (x *CreateCompanyResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_licmesh_v1_hub_proto_msgTypes[24]
+	mi := &file_licmesh_v1_hub_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1399,7 +1515,7 @@ func (x *CreateCompanyResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateCompanyResponse.ProtoReflect.Descriptor instead.
 func (*CreateCompanyResponse) Descriptor() ([]byte, []int) {
-	return file_licmesh_v1_hub_proto_rawDescGZIP(), []int{24}
+	return file_licmesh_v1_hub_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *CreateCompanyResponse) GetCompany() *Company {
@@ -1417,7 +1533,7 @@ type ListCompaniesRequest struct {
 
 func (x *ListCompaniesRequest) Reset() {
 	*x = ListCompaniesRequest{}
-	mi := &file_licmesh_v1_hub_proto_msgTypes[25]
+	mi := &file_licmesh_v1_hub_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1429,7 +1545,7 @@ func (x *ListCompaniesRequest) String() string {
 func (*ListCompaniesRequest) ProtoMessage() {}
 
 func (x *ListCompaniesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_licmesh_v1_hub_proto_msgTypes[25]
+	mi := &file_licmesh_v1_hub_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1442,7 +1558,7 @@ func (x *ListCompaniesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListCompaniesRequest.ProtoReflect.Descriptor instead.
 func (*ListCompaniesRequest) Descriptor() ([]byte, []int) {
-	return file_licmesh_v1_hub_proto_rawDescGZIP(), []int{25}
+	return file_licmesh_v1_hub_proto_rawDescGZIP(), []int{27}
 }
 
 type ListCompaniesResponse struct {
@@ -1454,7 +1570,7 @@ type ListCompaniesResponse struct {
 
 func (x *ListCompaniesResponse) Reset() {
 	*x = ListCompaniesResponse{}
-	mi := &file_licmesh_v1_hub_proto_msgTypes[26]
+	mi := &file_licmesh_v1_hub_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1466,7 +1582,7 @@ func (x *ListCompaniesResponse) String() string {
 func (*ListCompaniesResponse) ProtoMessage() {}
 
 func (x *ListCompaniesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_licmesh_v1_hub_proto_msgTypes[26]
+	mi := &file_licmesh_v1_hub_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1479,7 +1595,7 @@ func (x *ListCompaniesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListCompaniesResponse.ProtoReflect.Descriptor instead.
 func (*ListCompaniesResponse) Descriptor() ([]byte, []int) {
-	return file_licmesh_v1_hub_proto_rawDescGZIP(), []int{26}
+	return file_licmesh_v1_hub_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *ListCompaniesResponse) GetCompanies() []*Company {
@@ -1490,15 +1606,18 @@ func (x *ListCompaniesResponse) GetCompanies() []*Company {
 }
 
 type GetCompanyRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Id    string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	// summary asks for the company alone, without its licenses, history and
+	// users.
+	Summary       bool `protobuf:"varint,2,opt,name=summary,proto3" json:"summary,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *GetCompanyRequest) Reset() {
 	*x = GetCompanyRequest{}
-	mi := &file_licmesh_v1_hub_proto_msgTypes[27]
+	mi := &file_licmesh_v1_hub_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1510,7 +1629,7 @@ func (x *GetCompanyRequest) String() string {
 func (*GetCompanyRequest) ProtoMessage() {}
 
 func (x *GetCompanyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_licmesh_v1_hub_proto_msgTypes[27]
+	mi := &file_licmesh_v1_hub_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1523,7 +1642,7 @@ func (x *GetCompanyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetCompanyRequest.ProtoReflect.Descriptor instead.
 func (*GetCompanyRequest) Descriptor() ([]byte, []int) {
-	return file_licmesh_v1_hub_proto_rawDescGZIP(), []int{27}
+	return file_licmesh_v1_hub_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *GetCompanyRequest) GetId() string {
@@ -1531,6 +1650,13 @@ func (x *GetCompanyRequest) GetId() string {
 		return x.Id
 	}
 	return ""
+}
+
+func (x *GetCompanyRequest) GetSummary() bool {
+	if x != nil {
+		return x.Summary
+	}
+	return false
 }
 
 type HistoryEvent struct {
@@ -1545,7 +1671,7 @@ type HistoryEvent struct {
 
 func (x *HistoryEvent) Reset() {
 	*x = HistoryEvent{}
-	mi := &file_licmesh_v1_hub_proto_msgTypes[28]
+	mi := &file_licmesh_v1_hub_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1557,7 +1683,7 @@ func (x *HistoryEvent) String() string {
 func (*HistoryEvent) ProtoMessage() {}
 
 func (x *HistoryEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_licmesh_v1_hub_proto_msgTypes[28]
+	mi := &file_licmesh_v1_hub_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1570,7 +1696,7 @@ func (x *HistoryEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HistoryEvent.ProtoReflect.Descriptor instead.
 func (*HistoryEvent) Descriptor() ([]byte, []int) {
-	return file_licmesh_v1_hub_proto_rawDescGZIP(), []int{28}
+	return file_licmesh_v1_hub_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *HistoryEvent) GetAtMs() int64 {
@@ -1613,7 +1739,7 @@ type GetCompanyResponse struct {
 
 func (x *GetCompanyResponse) Reset() {
 	*x = GetCompanyResponse{}
-	mi := &file_licmesh_v1_hub_proto_msgTypes[29]
+	mi := &file_licmesh_v1_hub_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1625,7 +1751,7 @@ func (x *GetCompanyResponse) String() string {
 func (*GetCompanyResponse) ProtoMessage() {}
 
 func (x *GetCompanyResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_licmesh_v1_hub_proto_msgTypes[29]
+	mi := &file_licmesh_v1_hub_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1638,7 +1764,7 @@ func (x *GetCompanyResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetCompanyResponse.ProtoReflect.Descriptor instead.
 func (*GetCompanyResponse) Descriptor() ([]byte, []int) {
-	return file_licmesh_v1_hub_proto_rawDescGZIP(), []int{29}
+	return file_licmesh_v1_hub_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *GetCompanyResponse) GetCompany() *Company {
@@ -1678,7 +1804,7 @@ type ExportCompanyDataRequest struct {
 
 func (x *ExportCompanyDataRequest) Reset() {
 	*x = ExportCompanyDataRequest{}
-	mi := &file_licmesh_v1_hub_proto_msgTypes[30]
+	mi := &file_licmesh_v1_hub_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1690,7 +1816,7 @@ func (x *ExportCompanyDataRequest) String() string {
 func (*ExportCompanyDataRequest) ProtoMessage() {}
 
 func (x *ExportCompanyDataRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_licmesh_v1_hub_proto_msgTypes[30]
+	mi := &file_licmesh_v1_hub_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1703,7 +1829,7 @@ func (x *ExportCompanyDataRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ExportCompanyDataRequest.ProtoReflect.Descriptor instead.
 func (*ExportCompanyDataRequest) Descriptor() ([]byte, []int) {
-	return file_licmesh_v1_hub_proto_rawDescGZIP(), []int{30}
+	return file_licmesh_v1_hub_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *ExportCompanyDataRequest) GetId() string {
@@ -1724,7 +1850,7 @@ type ExportCompanyDataResponse struct {
 
 func (x *ExportCompanyDataResponse) Reset() {
 	*x = ExportCompanyDataResponse{}
-	mi := &file_licmesh_v1_hub_proto_msgTypes[31]
+	mi := &file_licmesh_v1_hub_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1736,7 +1862,7 @@ func (x *ExportCompanyDataResponse) String() string {
 func (*ExportCompanyDataResponse) ProtoMessage() {}
 
 func (x *ExportCompanyDataResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_licmesh_v1_hub_proto_msgTypes[31]
+	mi := &file_licmesh_v1_hub_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1749,7 +1875,7 @@ func (x *ExportCompanyDataResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ExportCompanyDataResponse.ProtoReflect.Descriptor instead.
 func (*ExportCompanyDataResponse) Descriptor() ([]byte, []int) {
-	return file_licmesh_v1_hub_proto_rawDescGZIP(), []int{31}
+	return file_licmesh_v1_hub_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *ExportCompanyDataResponse) GetJson() string {
@@ -1768,7 +1894,7 @@ type EraseCompanyRequest struct {
 
 func (x *EraseCompanyRequest) Reset() {
 	*x = EraseCompanyRequest{}
-	mi := &file_licmesh_v1_hub_proto_msgTypes[32]
+	mi := &file_licmesh_v1_hub_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1780,7 +1906,7 @@ func (x *EraseCompanyRequest) String() string {
 func (*EraseCompanyRequest) ProtoMessage() {}
 
 func (x *EraseCompanyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_licmesh_v1_hub_proto_msgTypes[32]
+	mi := &file_licmesh_v1_hub_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1793,7 +1919,7 @@ func (x *EraseCompanyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EraseCompanyRequest.ProtoReflect.Descriptor instead.
 func (*EraseCompanyRequest) Descriptor() ([]byte, []int) {
-	return file_licmesh_v1_hub_proto_rawDescGZIP(), []int{32}
+	return file_licmesh_v1_hub_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *EraseCompanyRequest) GetId() string {
@@ -1811,7 +1937,7 @@ type EraseCompanyResponse struct {
 
 func (x *EraseCompanyResponse) Reset() {
 	*x = EraseCompanyResponse{}
-	mi := &file_licmesh_v1_hub_proto_msgTypes[33]
+	mi := &file_licmesh_v1_hub_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1823,7 +1949,7 @@ func (x *EraseCompanyResponse) String() string {
 func (*EraseCompanyResponse) ProtoMessage() {}
 
 func (x *EraseCompanyResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_licmesh_v1_hub_proto_msgTypes[33]
+	mi := &file_licmesh_v1_hub_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1836,7 +1962,7 @@ func (x *EraseCompanyResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EraseCompanyResponse.ProtoReflect.Descriptor instead.
 func (*EraseCompanyResponse) Descriptor() ([]byte, []int) {
-	return file_licmesh_v1_hub_proto_rawDescGZIP(), []int{33}
+	return file_licmesh_v1_hub_proto_rawDescGZIP(), []int{35}
 }
 
 type Account struct {
@@ -1855,7 +1981,7 @@ type Account struct {
 
 func (x *Account) Reset() {
 	*x = Account{}
-	mi := &file_licmesh_v1_hub_proto_msgTypes[34]
+	mi := &file_licmesh_v1_hub_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1867,7 +1993,7 @@ func (x *Account) String() string {
 func (*Account) ProtoMessage() {}
 
 func (x *Account) ProtoReflect() protoreflect.Message {
-	mi := &file_licmesh_v1_hub_proto_msgTypes[34]
+	mi := &file_licmesh_v1_hub_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1880,7 +2006,7 @@ func (x *Account) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Account.ProtoReflect.Descriptor instead.
 func (*Account) Descriptor() ([]byte, []int) {
-	return file_licmesh_v1_hub_proto_rawDescGZIP(), []int{34}
+	return file_licmesh_v1_hub_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *Account) GetId() string {
@@ -1952,7 +2078,7 @@ type CreateAccountRequest struct {
 
 func (x *CreateAccountRequest) Reset() {
 	*x = CreateAccountRequest{}
-	mi := &file_licmesh_v1_hub_proto_msgTypes[35]
+	mi := &file_licmesh_v1_hub_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1964,7 +2090,7 @@ func (x *CreateAccountRequest) String() string {
 func (*CreateAccountRequest) ProtoMessage() {}
 
 func (x *CreateAccountRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_licmesh_v1_hub_proto_msgTypes[35]
+	mi := &file_licmesh_v1_hub_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1977,7 +2103,7 @@ func (x *CreateAccountRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateAccountRequest.ProtoReflect.Descriptor instead.
 func (*CreateAccountRequest) Descriptor() ([]byte, []int) {
-	return file_licmesh_v1_hub_proto_rawDescGZIP(), []int{35}
+	return file_licmesh_v1_hub_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *CreateAccountRequest) GetEmail() string {
@@ -2026,7 +2152,7 @@ type CreateAccountResponse struct {
 
 func (x *CreateAccountResponse) Reset() {
 	*x = CreateAccountResponse{}
-	mi := &file_licmesh_v1_hub_proto_msgTypes[36]
+	mi := &file_licmesh_v1_hub_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2038,7 +2164,7 @@ func (x *CreateAccountResponse) String() string {
 func (*CreateAccountResponse) ProtoMessage() {}
 
 func (x *CreateAccountResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_licmesh_v1_hub_proto_msgTypes[36]
+	mi := &file_licmesh_v1_hub_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2051,7 +2177,7 @@ func (x *CreateAccountResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateAccountResponse.ProtoReflect.Descriptor instead.
 func (*CreateAccountResponse) Descriptor() ([]byte, []int) {
-	return file_licmesh_v1_hub_proto_rawDescGZIP(), []int{36}
+	return file_licmesh_v1_hub_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *CreateAccountResponse) GetAccount() *Account {
@@ -2078,7 +2204,7 @@ type ListAccountsRequest struct {
 
 func (x *ListAccountsRequest) Reset() {
 	*x = ListAccountsRequest{}
-	mi := &file_licmesh_v1_hub_proto_msgTypes[37]
+	mi := &file_licmesh_v1_hub_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2090,7 +2216,7 @@ func (x *ListAccountsRequest) String() string {
 func (*ListAccountsRequest) ProtoMessage() {}
 
 func (x *ListAccountsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_licmesh_v1_hub_proto_msgTypes[37]
+	mi := &file_licmesh_v1_hub_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2103,7 +2229,7 @@ func (x *ListAccountsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListAccountsRequest.ProtoReflect.Descriptor instead.
 func (*ListAccountsRequest) Descriptor() ([]byte, []int) {
-	return file_licmesh_v1_hub_proto_rawDescGZIP(), []int{37}
+	return file_licmesh_v1_hub_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *ListAccountsRequest) GetRole() string {
@@ -2129,7 +2255,7 @@ type ListAccountsResponse struct {
 
 func (x *ListAccountsResponse) Reset() {
 	*x = ListAccountsResponse{}
-	mi := &file_licmesh_v1_hub_proto_msgTypes[38]
+	mi := &file_licmesh_v1_hub_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2141,7 +2267,7 @@ func (x *ListAccountsResponse) String() string {
 func (*ListAccountsResponse) ProtoMessage() {}
 
 func (x *ListAccountsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_licmesh_v1_hub_proto_msgTypes[38]
+	mi := &file_licmesh_v1_hub_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2154,7 +2280,7 @@ func (x *ListAccountsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListAccountsResponse.ProtoReflect.Descriptor instead.
 func (*ListAccountsResponse) Descriptor() ([]byte, []int) {
-	return file_licmesh_v1_hub_proto_rawDescGZIP(), []int{38}
+	return file_licmesh_v1_hub_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *ListAccountsResponse) GetAccounts() []*Account {
@@ -2173,7 +2299,7 @@ type DisableAccountRequest struct {
 
 func (x *DisableAccountRequest) Reset() {
 	*x = DisableAccountRequest{}
-	mi := &file_licmesh_v1_hub_proto_msgTypes[39]
+	mi := &file_licmesh_v1_hub_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2185,7 +2311,7 @@ func (x *DisableAccountRequest) String() string {
 func (*DisableAccountRequest) ProtoMessage() {}
 
 func (x *DisableAccountRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_licmesh_v1_hub_proto_msgTypes[39]
+	mi := &file_licmesh_v1_hub_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2198,7 +2324,7 @@ func (x *DisableAccountRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DisableAccountRequest.ProtoReflect.Descriptor instead.
 func (*DisableAccountRequest) Descriptor() ([]byte, []int) {
-	return file_licmesh_v1_hub_proto_rawDescGZIP(), []int{39}
+	return file_licmesh_v1_hub_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *DisableAccountRequest) GetId() string {
@@ -2216,7 +2342,7 @@ type DisableAccountResponse struct {
 
 func (x *DisableAccountResponse) Reset() {
 	*x = DisableAccountResponse{}
-	mi := &file_licmesh_v1_hub_proto_msgTypes[40]
+	mi := &file_licmesh_v1_hub_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2228,7 +2354,7 @@ func (x *DisableAccountResponse) String() string {
 func (*DisableAccountResponse) ProtoMessage() {}
 
 func (x *DisableAccountResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_licmesh_v1_hub_proto_msgTypes[40]
+	mi := &file_licmesh_v1_hub_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2241,7 +2367,7 @@ func (x *DisableAccountResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DisableAccountResponse.ProtoReflect.Descriptor instead.
 func (*DisableAccountResponse) Descriptor() ([]byte, []int) {
-	return file_licmesh_v1_hub_proto_rawDescGZIP(), []int{40}
+	return file_licmesh_v1_hub_proto_rawDescGZIP(), []int{42}
 }
 
 type APIKey struct {
@@ -2257,7 +2383,7 @@ type APIKey struct {
 
 func (x *APIKey) Reset() {
 	*x = APIKey{}
-	mi := &file_licmesh_v1_hub_proto_msgTypes[41]
+	mi := &file_licmesh_v1_hub_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2269,7 +2395,7 @@ func (x *APIKey) String() string {
 func (*APIKey) ProtoMessage() {}
 
 func (x *APIKey) ProtoReflect() protoreflect.Message {
-	mi := &file_licmesh_v1_hub_proto_msgTypes[41]
+	mi := &file_licmesh_v1_hub_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2282,7 +2408,7 @@ func (x *APIKey) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use APIKey.ProtoReflect.Descriptor instead.
 func (*APIKey) Descriptor() ([]byte, []int) {
-	return file_licmesh_v1_hub_proto_rawDescGZIP(), []int{41}
+	return file_licmesh_v1_hub_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *APIKey) GetId() string {
@@ -2329,7 +2455,7 @@ type CreateAPIKeyRequest struct {
 
 func (x *CreateAPIKeyRequest) Reset() {
 	*x = CreateAPIKeyRequest{}
-	mi := &file_licmesh_v1_hub_proto_msgTypes[42]
+	mi := &file_licmesh_v1_hub_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2341,7 +2467,7 @@ func (x *CreateAPIKeyRequest) String() string {
 func (*CreateAPIKeyRequest) ProtoMessage() {}
 
 func (x *CreateAPIKeyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_licmesh_v1_hub_proto_msgTypes[42]
+	mi := &file_licmesh_v1_hub_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2354,7 +2480,7 @@ func (x *CreateAPIKeyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateAPIKeyRequest.ProtoReflect.Descriptor instead.
 func (*CreateAPIKeyRequest) Descriptor() ([]byte, []int) {
-	return file_licmesh_v1_hub_proto_rawDescGZIP(), []int{42}
+	return file_licmesh_v1_hub_proto_rawDescGZIP(), []int{44}
 }
 
 func (x *CreateAPIKeyRequest) GetName() string {
@@ -2375,7 +2501,7 @@ type CreateAPIKeyResponse struct {
 
 func (x *CreateAPIKeyResponse) Reset() {
 	*x = CreateAPIKeyResponse{}
-	mi := &file_licmesh_v1_hub_proto_msgTypes[43]
+	mi := &file_licmesh_v1_hub_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2387,7 +2513,7 @@ func (x *CreateAPIKeyResponse) String() string {
 func (*CreateAPIKeyResponse) ProtoMessage() {}
 
 func (x *CreateAPIKeyResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_licmesh_v1_hub_proto_msgTypes[43]
+	mi := &file_licmesh_v1_hub_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2400,7 +2526,7 @@ func (x *CreateAPIKeyResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateAPIKeyResponse.ProtoReflect.Descriptor instead.
 func (*CreateAPIKeyResponse) Descriptor() ([]byte, []int) {
-	return file_licmesh_v1_hub_proto_rawDescGZIP(), []int{43}
+	return file_licmesh_v1_hub_proto_rawDescGZIP(), []int{45}
 }
 
 func (x *CreateAPIKeyResponse) GetKey() *APIKey {
@@ -2425,7 +2551,7 @@ type ListAPIKeysRequest struct {
 
 func (x *ListAPIKeysRequest) Reset() {
 	*x = ListAPIKeysRequest{}
-	mi := &file_licmesh_v1_hub_proto_msgTypes[44]
+	mi := &file_licmesh_v1_hub_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2437,7 +2563,7 @@ func (x *ListAPIKeysRequest) String() string {
 func (*ListAPIKeysRequest) ProtoMessage() {}
 
 func (x *ListAPIKeysRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_licmesh_v1_hub_proto_msgTypes[44]
+	mi := &file_licmesh_v1_hub_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2450,7 +2576,7 @@ func (x *ListAPIKeysRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListAPIKeysRequest.ProtoReflect.Descriptor instead.
 func (*ListAPIKeysRequest) Descriptor() ([]byte, []int) {
-	return file_licmesh_v1_hub_proto_rawDescGZIP(), []int{44}
+	return file_licmesh_v1_hub_proto_rawDescGZIP(), []int{46}
 }
 
 type ListAPIKeysResponse struct {
@@ -2462,7 +2588,7 @@ type ListAPIKeysResponse struct {
 
 func (x *ListAPIKeysResponse) Reset() {
 	*x = ListAPIKeysResponse{}
-	mi := &file_licmesh_v1_hub_proto_msgTypes[45]
+	mi := &file_licmesh_v1_hub_proto_msgTypes[47]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2474,7 +2600,7 @@ func (x *ListAPIKeysResponse) String() string {
 func (*ListAPIKeysResponse) ProtoMessage() {}
 
 func (x *ListAPIKeysResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_licmesh_v1_hub_proto_msgTypes[45]
+	mi := &file_licmesh_v1_hub_proto_msgTypes[47]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2487,7 +2613,7 @@ func (x *ListAPIKeysResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListAPIKeysResponse.ProtoReflect.Descriptor instead.
 func (*ListAPIKeysResponse) Descriptor() ([]byte, []int) {
-	return file_licmesh_v1_hub_proto_rawDescGZIP(), []int{45}
+	return file_licmesh_v1_hub_proto_rawDescGZIP(), []int{47}
 }
 
 func (x *ListAPIKeysResponse) GetKeys() []*APIKey {
@@ -2506,7 +2632,7 @@ type RevokeAPIKeyRequest struct {
 
 func (x *RevokeAPIKeyRequest) Reset() {
 	*x = RevokeAPIKeyRequest{}
-	mi := &file_licmesh_v1_hub_proto_msgTypes[46]
+	mi := &file_licmesh_v1_hub_proto_msgTypes[48]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2518,7 +2644,7 @@ func (x *RevokeAPIKeyRequest) String() string {
 func (*RevokeAPIKeyRequest) ProtoMessage() {}
 
 func (x *RevokeAPIKeyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_licmesh_v1_hub_proto_msgTypes[46]
+	mi := &file_licmesh_v1_hub_proto_msgTypes[48]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2531,7 +2657,7 @@ func (x *RevokeAPIKeyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RevokeAPIKeyRequest.ProtoReflect.Descriptor instead.
 func (*RevokeAPIKeyRequest) Descriptor() ([]byte, []int) {
-	return file_licmesh_v1_hub_proto_rawDescGZIP(), []int{46}
+	return file_licmesh_v1_hub_proto_rawDescGZIP(), []int{48}
 }
 
 func (x *RevokeAPIKeyRequest) GetId() string {
@@ -2549,7 +2675,7 @@ type RevokeAPIKeyResponse struct {
 
 func (x *RevokeAPIKeyResponse) Reset() {
 	*x = RevokeAPIKeyResponse{}
-	mi := &file_licmesh_v1_hub_proto_msgTypes[47]
+	mi := &file_licmesh_v1_hub_proto_msgTypes[49]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2561,7 +2687,7 @@ func (x *RevokeAPIKeyResponse) String() string {
 func (*RevokeAPIKeyResponse) ProtoMessage() {}
 
 func (x *RevokeAPIKeyResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_licmesh_v1_hub_proto_msgTypes[47]
+	mi := &file_licmesh_v1_hub_proto_msgTypes[49]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2574,7 +2700,7 @@ func (x *RevokeAPIKeyResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RevokeAPIKeyResponse.ProtoReflect.Descriptor instead.
 func (*RevokeAPIKeyResponse) Descriptor() ([]byte, []int) {
-	return file_licmesh_v1_hub_proto_rawDescGZIP(), []int{47}
+	return file_licmesh_v1_hub_proto_rawDescGZIP(), []int{49}
 }
 
 type HubLicense struct {
@@ -2602,7 +2728,7 @@ type HubLicense struct {
 
 func (x *HubLicense) Reset() {
 	*x = HubLicense{}
-	mi := &file_licmesh_v1_hub_proto_msgTypes[48]
+	mi := &file_licmesh_v1_hub_proto_msgTypes[50]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2614,7 +2740,7 @@ func (x *HubLicense) String() string {
 func (*HubLicense) ProtoMessage() {}
 
 func (x *HubLicense) ProtoReflect() protoreflect.Message {
-	mi := &file_licmesh_v1_hub_proto_msgTypes[48]
+	mi := &file_licmesh_v1_hub_proto_msgTypes[50]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2627,7 +2753,7 @@ func (x *HubLicense) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HubLicense.ProtoReflect.Descriptor instead.
 func (*HubLicense) Descriptor() ([]byte, []int) {
-	return file_licmesh_v1_hub_proto_rawDescGZIP(), []int{48}
+	return file_licmesh_v1_hub_proto_rawDescGZIP(), []int{50}
 }
 
 func (x *HubLicense) GetId() string {
@@ -2762,7 +2888,7 @@ type Tailoring struct {
 
 func (x *Tailoring) Reset() {
 	*x = Tailoring{}
-	mi := &file_licmesh_v1_hub_proto_msgTypes[49]
+	mi := &file_licmesh_v1_hub_proto_msgTypes[51]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2774,7 +2900,7 @@ func (x *Tailoring) String() string {
 func (*Tailoring) ProtoMessage() {}
 
 func (x *Tailoring) ProtoReflect() protoreflect.Message {
-	mi := &file_licmesh_v1_hub_proto_msgTypes[49]
+	mi := &file_licmesh_v1_hub_proto_msgTypes[51]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2787,7 +2913,7 @@ func (x *Tailoring) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Tailoring.ProtoReflect.Descriptor instead.
 func (*Tailoring) Descriptor() ([]byte, []int) {
-	return file_licmesh_v1_hub_proto_rawDescGZIP(), []int{49}
+	return file_licmesh_v1_hub_proto_rawDescGZIP(), []int{51}
 }
 
 func (x *Tailoring) GetPools() []*TailoredPool {
@@ -2860,7 +2986,7 @@ type TailoredPool struct {
 
 func (x *TailoredPool) Reset() {
 	*x = TailoredPool{}
-	mi := &file_licmesh_v1_hub_proto_msgTypes[50]
+	mi := &file_licmesh_v1_hub_proto_msgTypes[52]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2872,7 +2998,7 @@ func (x *TailoredPool) String() string {
 func (*TailoredPool) ProtoMessage() {}
 
 func (x *TailoredPool) ProtoReflect() protoreflect.Message {
-	mi := &file_licmesh_v1_hub_proto_msgTypes[50]
+	mi := &file_licmesh_v1_hub_proto_msgTypes[52]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2885,7 +3011,7 @@ func (x *TailoredPool) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TailoredPool.ProtoReflect.Descriptor instead.
 func (*TailoredPool) Descriptor() ([]byte, []int) {
-	return file_licmesh_v1_hub_proto_rawDescGZIP(), []int{50}
+	return file_licmesh_v1_hub_proto_rawDescGZIP(), []int{52}
 }
 
 func (x *TailoredPool) GetName() string {
@@ -2938,7 +3064,7 @@ type IssueLicenseRequest struct {
 
 func (x *IssueLicenseRequest) Reset() {
 	*x = IssueLicenseRequest{}
-	mi := &file_licmesh_v1_hub_proto_msgTypes[51]
+	mi := &file_licmesh_v1_hub_proto_msgTypes[53]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2950,7 +3076,7 @@ func (x *IssueLicenseRequest) String() string {
 func (*IssueLicenseRequest) ProtoMessage() {}
 
 func (x *IssueLicenseRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_licmesh_v1_hub_proto_msgTypes[51]
+	mi := &file_licmesh_v1_hub_proto_msgTypes[53]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2963,7 +3089,7 @@ func (x *IssueLicenseRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use IssueLicenseRequest.ProtoReflect.Descriptor instead.
 func (*IssueLicenseRequest) Descriptor() ([]byte, []int) {
-	return file_licmesh_v1_hub_proto_rawDescGZIP(), []int{51}
+	return file_licmesh_v1_hub_proto_rawDescGZIP(), []int{53}
 }
 
 func (x *IssueLicenseRequest) GetCompanyId() string {
@@ -3017,7 +3143,7 @@ type IssueLicenseResponse struct {
 
 func (x *IssueLicenseResponse) Reset() {
 	*x = IssueLicenseResponse{}
-	mi := &file_licmesh_v1_hub_proto_msgTypes[52]
+	mi := &file_licmesh_v1_hub_proto_msgTypes[54]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3029,7 +3155,7 @@ func (x *IssueLicenseResponse) String() string {
 func (*IssueLicenseResponse) ProtoMessage() {}
 
 func (x *IssueLicenseResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_licmesh_v1_hub_proto_msgTypes[52]
+	mi := &file_licmesh_v1_hub_proto_msgTypes[54]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3042,7 +3168,7 @@ func (x *IssueLicenseResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use IssueLicenseResponse.ProtoReflect.Descriptor instead.
 func (*IssueLicenseResponse) Descriptor() ([]byte, []int) {
-	return file_licmesh_v1_hub_proto_rawDescGZIP(), []int{52}
+	return file_licmesh_v1_hub_proto_rawDescGZIP(), []int{54}
 }
 
 func (x *IssueLicenseResponse) GetLicense() *HubLicense {
@@ -3053,16 +3179,19 @@ func (x *IssueLicenseResponse) GetLicense() *HubLicense {
 }
 
 type StartTrialRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	CompanyId     string                 `protobuf:"bytes,1,opt,name=company_id,json=companyId,proto3" json:"company_id,omitempty"`
-	Sku           string                 `protobuf:"bytes,2,opt,name=sku,proto3" json:"sku,omitempty"`
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	CompanyId string                 `protobuf:"bytes,1,opt,name=company_id,json=companyId,proto3" json:"company_id,omitempty"`
+	Sku       string                 `protobuf:"bytes,2,opt,name=sku,proto3" json:"sku,omitempty"`
+	// notify mails the trial license to the company's email, after the
+	// trial is committed (FAILED_PRECONDITION if the hub sends no mail).
+	Notify        bool `protobuf:"varint,3,opt,name=notify,proto3" json:"notify,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *StartTrialRequest) Reset() {
 	*x = StartTrialRequest{}
-	mi := &file_licmesh_v1_hub_proto_msgTypes[53]
+	mi := &file_licmesh_v1_hub_proto_msgTypes[55]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3074,7 +3203,7 @@ func (x *StartTrialRequest) String() string {
 func (*StartTrialRequest) ProtoMessage() {}
 
 func (x *StartTrialRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_licmesh_v1_hub_proto_msgTypes[53]
+	mi := &file_licmesh_v1_hub_proto_msgTypes[55]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3087,7 +3216,7 @@ func (x *StartTrialRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StartTrialRequest.ProtoReflect.Descriptor instead.
 func (*StartTrialRequest) Descriptor() ([]byte, []int) {
-	return file_licmesh_v1_hub_proto_rawDescGZIP(), []int{53}
+	return file_licmesh_v1_hub_proto_rawDescGZIP(), []int{55}
 }
 
 func (x *StartTrialRequest) GetCompanyId() string {
@@ -3104,6 +3233,13 @@ func (x *StartTrialRequest) GetSku() string {
 	return ""
 }
 
+func (x *StartTrialRequest) GetNotify() bool {
+	if x != nil {
+		return x.Notify
+	}
+	return false
+}
+
 type StartTrialResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	License       *HubLicense            `protobuf:"bytes,1,opt,name=license,proto3" json:"license,omitempty"`
@@ -3113,7 +3249,7 @@ type StartTrialResponse struct {
 
 func (x *StartTrialResponse) Reset() {
 	*x = StartTrialResponse{}
-	mi := &file_licmesh_v1_hub_proto_msgTypes[54]
+	mi := &file_licmesh_v1_hub_proto_msgTypes[56]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3125,7 +3261,7 @@ func (x *StartTrialResponse) String() string {
 func (*StartTrialResponse) ProtoMessage() {}
 
 func (x *StartTrialResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_licmesh_v1_hub_proto_msgTypes[54]
+	mi := &file_licmesh_v1_hub_proto_msgTypes[56]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3138,7 +3274,7 @@ func (x *StartTrialResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StartTrialResponse.ProtoReflect.Descriptor instead.
 func (*StartTrialResponse) Descriptor() ([]byte, []int) {
-	return file_licmesh_v1_hub_proto_rawDescGZIP(), []int{54}
+	return file_licmesh_v1_hub_proto_rawDescGZIP(), []int{56}
 }
 
 func (x *StartTrialResponse) GetLicense() *HubLicense {
@@ -3160,7 +3296,7 @@ type ExtendLicenseRequest struct {
 
 func (x *ExtendLicenseRequest) Reset() {
 	*x = ExtendLicenseRequest{}
-	mi := &file_licmesh_v1_hub_proto_msgTypes[55]
+	mi := &file_licmesh_v1_hub_proto_msgTypes[57]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3172,7 +3308,7 @@ func (x *ExtendLicenseRequest) String() string {
 func (*ExtendLicenseRequest) ProtoMessage() {}
 
 func (x *ExtendLicenseRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_licmesh_v1_hub_proto_msgTypes[55]
+	mi := &file_licmesh_v1_hub_proto_msgTypes[57]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3185,7 +3321,7 @@ func (x *ExtendLicenseRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ExtendLicenseRequest.ProtoReflect.Descriptor instead.
 func (*ExtendLicenseRequest) Descriptor() ([]byte, []int) {
-	return file_licmesh_v1_hub_proto_rawDescGZIP(), []int{55}
+	return file_licmesh_v1_hub_proto_rawDescGZIP(), []int{57}
 }
 
 func (x *ExtendLicenseRequest) GetLicenseId() string {
@@ -3211,7 +3347,7 @@ type ExtendLicenseResponse struct {
 
 func (x *ExtendLicenseResponse) Reset() {
 	*x = ExtendLicenseResponse{}
-	mi := &file_licmesh_v1_hub_proto_msgTypes[56]
+	mi := &file_licmesh_v1_hub_proto_msgTypes[58]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3223,7 +3359,7 @@ func (x *ExtendLicenseResponse) String() string {
 func (*ExtendLicenseResponse) ProtoMessage() {}
 
 func (x *ExtendLicenseResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_licmesh_v1_hub_proto_msgTypes[56]
+	mi := &file_licmesh_v1_hub_proto_msgTypes[58]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3236,7 +3372,7 @@ func (x *ExtendLicenseResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ExtendLicenseResponse.ProtoReflect.Descriptor instead.
 func (*ExtendLicenseResponse) Descriptor() ([]byte, []int) {
-	return file_licmesh_v1_hub_proto_rawDescGZIP(), []int{56}
+	return file_licmesh_v1_hub_proto_rawDescGZIP(), []int{58}
 }
 
 func (x *ExtendLicenseResponse) GetLicense() *HubLicense {
@@ -3256,7 +3392,7 @@ type ConvertTrialRequest struct {
 
 func (x *ConvertTrialRequest) Reset() {
 	*x = ConvertTrialRequest{}
-	mi := &file_licmesh_v1_hub_proto_msgTypes[57]
+	mi := &file_licmesh_v1_hub_proto_msgTypes[59]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3268,7 +3404,7 @@ func (x *ConvertTrialRequest) String() string {
 func (*ConvertTrialRequest) ProtoMessage() {}
 
 func (x *ConvertTrialRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_licmesh_v1_hub_proto_msgTypes[57]
+	mi := &file_licmesh_v1_hub_proto_msgTypes[59]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3281,7 +3417,7 @@ func (x *ConvertTrialRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConvertTrialRequest.ProtoReflect.Descriptor instead.
 func (*ConvertTrialRequest) Descriptor() ([]byte, []int) {
-	return file_licmesh_v1_hub_proto_rawDescGZIP(), []int{57}
+	return file_licmesh_v1_hub_proto_rawDescGZIP(), []int{59}
 }
 
 func (x *ConvertTrialRequest) GetLicenseId() string {
@@ -3307,7 +3443,7 @@ type ConvertTrialResponse struct {
 
 func (x *ConvertTrialResponse) Reset() {
 	*x = ConvertTrialResponse{}
-	mi := &file_licmesh_v1_hub_proto_msgTypes[58]
+	mi := &file_licmesh_v1_hub_proto_msgTypes[60]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3319,7 +3455,7 @@ func (x *ConvertTrialResponse) String() string {
 func (*ConvertTrialResponse) ProtoMessage() {}
 
 func (x *ConvertTrialResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_licmesh_v1_hub_proto_msgTypes[58]
+	mi := &file_licmesh_v1_hub_proto_msgTypes[60]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3332,7 +3468,7 @@ func (x *ConvertTrialResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConvertTrialResponse.ProtoReflect.Descriptor instead.
 func (*ConvertTrialResponse) Descriptor() ([]byte, []int) {
-	return file_licmesh_v1_hub_proto_rawDescGZIP(), []int{58}
+	return file_licmesh_v1_hub_proto_rawDescGZIP(), []int{60}
 }
 
 func (x *ConvertTrialResponse) GetLicense() *HubLicense {
@@ -3355,7 +3491,7 @@ type AddToLicenseRequest struct {
 
 func (x *AddToLicenseRequest) Reset() {
 	*x = AddToLicenseRequest{}
-	mi := &file_licmesh_v1_hub_proto_msgTypes[59]
+	mi := &file_licmesh_v1_hub_proto_msgTypes[61]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3367,7 +3503,7 @@ func (x *AddToLicenseRequest) String() string {
 func (*AddToLicenseRequest) ProtoMessage() {}
 
 func (x *AddToLicenseRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_licmesh_v1_hub_proto_msgTypes[59]
+	mi := &file_licmesh_v1_hub_proto_msgTypes[61]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3380,7 +3516,7 @@ func (x *AddToLicenseRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AddToLicenseRequest.ProtoReflect.Descriptor instead.
 func (*AddToLicenseRequest) Descriptor() ([]byte, []int) {
-	return file_licmesh_v1_hub_proto_rawDescGZIP(), []int{59}
+	return file_licmesh_v1_hub_proto_rawDescGZIP(), []int{61}
 }
 
 func (x *AddToLicenseRequest) GetLicenseId() string {
@@ -3413,7 +3549,7 @@ type AddToLicenseResponse struct {
 
 func (x *AddToLicenseResponse) Reset() {
 	*x = AddToLicenseResponse{}
-	mi := &file_licmesh_v1_hub_proto_msgTypes[60]
+	mi := &file_licmesh_v1_hub_proto_msgTypes[62]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3425,7 +3561,7 @@ func (x *AddToLicenseResponse) String() string {
 func (*AddToLicenseResponse) ProtoMessage() {}
 
 func (x *AddToLicenseResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_licmesh_v1_hub_proto_msgTypes[60]
+	mi := &file_licmesh_v1_hub_proto_msgTypes[62]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3438,7 +3574,7 @@ func (x *AddToLicenseResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AddToLicenseResponse.ProtoReflect.Descriptor instead.
 func (*AddToLicenseResponse) Descriptor() ([]byte, []int) {
-	return file_licmesh_v1_hub_proto_rawDescGZIP(), []int{60}
+	return file_licmesh_v1_hub_proto_rawDescGZIP(), []int{62}
 }
 
 func (x *AddToLicenseResponse) GetLicense() *HubLicense {
@@ -3457,7 +3593,7 @@ type RevokeLicenseRequest struct {
 
 func (x *RevokeLicenseRequest) Reset() {
 	*x = RevokeLicenseRequest{}
-	mi := &file_licmesh_v1_hub_proto_msgTypes[61]
+	mi := &file_licmesh_v1_hub_proto_msgTypes[63]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3469,7 +3605,7 @@ func (x *RevokeLicenseRequest) String() string {
 func (*RevokeLicenseRequest) ProtoMessage() {}
 
 func (x *RevokeLicenseRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_licmesh_v1_hub_proto_msgTypes[61]
+	mi := &file_licmesh_v1_hub_proto_msgTypes[63]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3482,7 +3618,7 @@ func (x *RevokeLicenseRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RevokeLicenseRequest.ProtoReflect.Descriptor instead.
 func (*RevokeLicenseRequest) Descriptor() ([]byte, []int) {
-	return file_licmesh_v1_hub_proto_rawDescGZIP(), []int{61}
+	return file_licmesh_v1_hub_proto_rawDescGZIP(), []int{63}
 }
 
 func (x *RevokeLicenseRequest) GetLicenseId() string {
@@ -3500,7 +3636,7 @@ type RevokeLicenseResponse struct {
 
 func (x *RevokeLicenseResponse) Reset() {
 	*x = RevokeLicenseResponse{}
-	mi := &file_licmesh_v1_hub_proto_msgTypes[62]
+	mi := &file_licmesh_v1_hub_proto_msgTypes[64]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3512,7 +3648,7 @@ func (x *RevokeLicenseResponse) String() string {
 func (*RevokeLicenseResponse) ProtoMessage() {}
 
 func (x *RevokeLicenseResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_licmesh_v1_hub_proto_msgTypes[62]
+	mi := &file_licmesh_v1_hub_proto_msgTypes[64]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3525,7 +3661,7 @@ func (x *RevokeLicenseResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RevokeLicenseResponse.ProtoReflect.Descriptor instead.
 func (*RevokeLicenseResponse) Descriptor() ([]byte, []int) {
-	return file_licmesh_v1_hub_proto_rawDescGZIP(), []int{62}
+	return file_licmesh_v1_hub_proto_rawDescGZIP(), []int{64}
 }
 
 type ListIssuedLicensesRequest struct {
@@ -3542,7 +3678,7 @@ type ListIssuedLicensesRequest struct {
 
 func (x *ListIssuedLicensesRequest) Reset() {
 	*x = ListIssuedLicensesRequest{}
-	mi := &file_licmesh_v1_hub_proto_msgTypes[63]
+	mi := &file_licmesh_v1_hub_proto_msgTypes[65]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3554,7 +3690,7 @@ func (x *ListIssuedLicensesRequest) String() string {
 func (*ListIssuedLicensesRequest) ProtoMessage() {}
 
 func (x *ListIssuedLicensesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_licmesh_v1_hub_proto_msgTypes[63]
+	mi := &file_licmesh_v1_hub_proto_msgTypes[65]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3567,7 +3703,7 @@ func (x *ListIssuedLicensesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListIssuedLicensesRequest.ProtoReflect.Descriptor instead.
 func (*ListIssuedLicensesRequest) Descriptor() ([]byte, []int) {
-	return file_licmesh_v1_hub_proto_rawDescGZIP(), []int{63}
+	return file_licmesh_v1_hub_proto_rawDescGZIP(), []int{65}
 }
 
 func (x *ListIssuedLicensesRequest) GetCompanyId() string {
@@ -3621,7 +3757,7 @@ type ListIssuedLicensesResponse struct {
 
 func (x *ListIssuedLicensesResponse) Reset() {
 	*x = ListIssuedLicensesResponse{}
-	mi := &file_licmesh_v1_hub_proto_msgTypes[64]
+	mi := &file_licmesh_v1_hub_proto_msgTypes[66]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3633,7 +3769,7 @@ func (x *ListIssuedLicensesResponse) String() string {
 func (*ListIssuedLicensesResponse) ProtoMessage() {}
 
 func (x *ListIssuedLicensesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_licmesh_v1_hub_proto_msgTypes[64]
+	mi := &file_licmesh_v1_hub_proto_msgTypes[66]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3646,7 +3782,7 @@ func (x *ListIssuedLicensesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListIssuedLicensesResponse.ProtoReflect.Descriptor instead.
 func (*ListIssuedLicensesResponse) Descriptor() ([]byte, []int) {
-	return file_licmesh_v1_hub_proto_rawDescGZIP(), []int{64}
+	return file_licmesh_v1_hub_proto_rawDescGZIP(), []int{66}
 }
 
 func (x *ListIssuedLicensesResponse) GetLicenses() []*HubLicense {
@@ -3665,7 +3801,7 @@ type GetIssuedLicenseRequest struct {
 
 func (x *GetIssuedLicenseRequest) Reset() {
 	*x = GetIssuedLicenseRequest{}
-	mi := &file_licmesh_v1_hub_proto_msgTypes[65]
+	mi := &file_licmesh_v1_hub_proto_msgTypes[67]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3677,7 +3813,7 @@ func (x *GetIssuedLicenseRequest) String() string {
 func (*GetIssuedLicenseRequest) ProtoMessage() {}
 
 func (x *GetIssuedLicenseRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_licmesh_v1_hub_proto_msgTypes[65]
+	mi := &file_licmesh_v1_hub_proto_msgTypes[67]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3690,7 +3826,7 @@ func (x *GetIssuedLicenseRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetIssuedLicenseRequest.ProtoReflect.Descriptor instead.
 func (*GetIssuedLicenseRequest) Descriptor() ([]byte, []int) {
-	return file_licmesh_v1_hub_proto_rawDescGZIP(), []int{65}
+	return file_licmesh_v1_hub_proto_rawDescGZIP(), []int{67}
 }
 
 func (x *GetIssuedLicenseRequest) GetId() string {
@@ -3709,7 +3845,7 @@ type GetIssuedLicenseResponse struct {
 
 func (x *GetIssuedLicenseResponse) Reset() {
 	*x = GetIssuedLicenseResponse{}
-	mi := &file_licmesh_v1_hub_proto_msgTypes[66]
+	mi := &file_licmesh_v1_hub_proto_msgTypes[68]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3721,7 +3857,7 @@ func (x *GetIssuedLicenseResponse) String() string {
 func (*GetIssuedLicenseResponse) ProtoMessage() {}
 
 func (x *GetIssuedLicenseResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_licmesh_v1_hub_proto_msgTypes[66]
+	mi := &file_licmesh_v1_hub_proto_msgTypes[68]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3734,7 +3870,7 @@ func (x *GetIssuedLicenseResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetIssuedLicenseResponse.ProtoReflect.Descriptor instead.
 func (*GetIssuedLicenseResponse) Descriptor() ([]byte, []int) {
-	return file_licmesh_v1_hub_proto_rawDescGZIP(), []int{66}
+	return file_licmesh_v1_hub_proto_rawDescGZIP(), []int{68}
 }
 
 func (x *GetIssuedLicenseResponse) GetLicense() *HubLicense {
@@ -3758,7 +3894,7 @@ type AuditEntry struct {
 
 func (x *AuditEntry) Reset() {
 	*x = AuditEntry{}
-	mi := &file_licmesh_v1_hub_proto_msgTypes[67]
+	mi := &file_licmesh_v1_hub_proto_msgTypes[69]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3770,7 +3906,7 @@ func (x *AuditEntry) String() string {
 func (*AuditEntry) ProtoMessage() {}
 
 func (x *AuditEntry) ProtoReflect() protoreflect.Message {
-	mi := &file_licmesh_v1_hub_proto_msgTypes[67]
+	mi := &file_licmesh_v1_hub_proto_msgTypes[69]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3783,7 +3919,7 @@ func (x *AuditEntry) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AuditEntry.ProtoReflect.Descriptor instead.
 func (*AuditEntry) Descriptor() ([]byte, []int) {
-	return file_licmesh_v1_hub_proto_rawDescGZIP(), []int{67}
+	return file_licmesh_v1_hub_proto_rawDescGZIP(), []int{69}
 }
 
 func (x *AuditEntry) GetAtMs() int64 {
@@ -3838,7 +3974,7 @@ type ListAuditRequest struct {
 
 func (x *ListAuditRequest) Reset() {
 	*x = ListAuditRequest{}
-	mi := &file_licmesh_v1_hub_proto_msgTypes[68]
+	mi := &file_licmesh_v1_hub_proto_msgTypes[70]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3850,7 +3986,7 @@ func (x *ListAuditRequest) String() string {
 func (*ListAuditRequest) ProtoMessage() {}
 
 func (x *ListAuditRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_licmesh_v1_hub_proto_msgTypes[68]
+	mi := &file_licmesh_v1_hub_proto_msgTypes[70]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3863,7 +3999,7 @@ func (x *ListAuditRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListAuditRequest.ProtoReflect.Descriptor instead.
 func (*ListAuditRequest) Descriptor() ([]byte, []int) {
-	return file_licmesh_v1_hub_proto_rawDescGZIP(), []int{68}
+	return file_licmesh_v1_hub_proto_rawDescGZIP(), []int{70}
 }
 
 func (x *ListAuditRequest) GetBeforeMs() int64 {
@@ -3889,7 +4025,7 @@ type ListAuditResponse struct {
 
 func (x *ListAuditResponse) Reset() {
 	*x = ListAuditResponse{}
-	mi := &file_licmesh_v1_hub_proto_msgTypes[69]
+	mi := &file_licmesh_v1_hub_proto_msgTypes[71]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3901,7 +4037,7 @@ func (x *ListAuditResponse) String() string {
 func (*ListAuditResponse) ProtoMessage() {}
 
 func (x *ListAuditResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_licmesh_v1_hub_proto_msgTypes[69]
+	mi := &file_licmesh_v1_hub_proto_msgTypes[71]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3914,7 +4050,7 @@ func (x *ListAuditResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListAuditResponse.ProtoReflect.Descriptor instead.
 func (*ListAuditResponse) Descriptor() ([]byte, []int) {
-	return file_licmesh_v1_hub_proto_rawDescGZIP(), []int{69}
+	return file_licmesh_v1_hub_proto_rawDescGZIP(), []int{71}
 }
 
 func (x *ListAuditResponse) GetEntries() []*AuditEntry {
@@ -3937,7 +4073,7 @@ type VendorKey struct {
 
 func (x *VendorKey) Reset() {
 	*x = VendorKey{}
-	mi := &file_licmesh_v1_hub_proto_msgTypes[70]
+	mi := &file_licmesh_v1_hub_proto_msgTypes[72]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3949,7 +4085,7 @@ func (x *VendorKey) String() string {
 func (*VendorKey) ProtoMessage() {}
 
 func (x *VendorKey) ProtoReflect() protoreflect.Message {
-	mi := &file_licmesh_v1_hub_proto_msgTypes[70]
+	mi := &file_licmesh_v1_hub_proto_msgTypes[72]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3962,7 +4098,7 @@ func (x *VendorKey) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VendorKey.ProtoReflect.Descriptor instead.
 func (*VendorKey) Descriptor() ([]byte, []int) {
-	return file_licmesh_v1_hub_proto_rawDescGZIP(), []int{70}
+	return file_licmesh_v1_hub_proto_rawDescGZIP(), []int{72}
 }
 
 func (x *VendorKey) GetKeyId() string {
@@ -4001,7 +4137,7 @@ type ListVendorKeysRequest struct {
 
 func (x *ListVendorKeysRequest) Reset() {
 	*x = ListVendorKeysRequest{}
-	mi := &file_licmesh_v1_hub_proto_msgTypes[71]
+	mi := &file_licmesh_v1_hub_proto_msgTypes[73]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4013,7 +4149,7 @@ func (x *ListVendorKeysRequest) String() string {
 func (*ListVendorKeysRequest) ProtoMessage() {}
 
 func (x *ListVendorKeysRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_licmesh_v1_hub_proto_msgTypes[71]
+	mi := &file_licmesh_v1_hub_proto_msgTypes[73]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4026,7 +4162,7 @@ func (x *ListVendorKeysRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListVendorKeysRequest.ProtoReflect.Descriptor instead.
 func (*ListVendorKeysRequest) Descriptor() ([]byte, []int) {
-	return file_licmesh_v1_hub_proto_rawDescGZIP(), []int{71}
+	return file_licmesh_v1_hub_proto_rawDescGZIP(), []int{73}
 }
 
 type ListVendorKeysResponse struct {
@@ -4038,7 +4174,7 @@ type ListVendorKeysResponse struct {
 
 func (x *ListVendorKeysResponse) Reset() {
 	*x = ListVendorKeysResponse{}
-	mi := &file_licmesh_v1_hub_proto_msgTypes[72]
+	mi := &file_licmesh_v1_hub_proto_msgTypes[74]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4050,7 +4186,7 @@ func (x *ListVendorKeysResponse) String() string {
 func (*ListVendorKeysResponse) ProtoMessage() {}
 
 func (x *ListVendorKeysResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_licmesh_v1_hub_proto_msgTypes[72]
+	mi := &file_licmesh_v1_hub_proto_msgTypes[74]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4063,7 +4199,7 @@ func (x *ListVendorKeysResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListVendorKeysResponse.ProtoReflect.Descriptor instead.
 func (*ListVendorKeysResponse) Descriptor() ([]byte, []int) {
-	return file_licmesh_v1_hub_proto_rawDescGZIP(), []int{72}
+	return file_licmesh_v1_hub_proto_rawDescGZIP(), []int{74}
 }
 
 func (x *ListVendorKeysResponse) GetKeys() []*VendorKey {
@@ -4086,7 +4222,14 @@ const file_licmesh_v1_hub_proto_rawDesc = "" +
 	"\n" +
 	"csrf_token\x18\x01 \x01(\tR\tcsrfToken\x12\"\n" +
 	"\rexpires_at_ms\x18\x02 \x01(\x03R\vexpiresAtMs\x12)\n" +
-	"\x10expired_licenses\x18\x03 \x01(\x03R\x0fexpiredLicenses\"\x10\n" +
+	"\x10expired_licenses\x18\x03 \x01(\x03R\x0fexpiredLicenses\"e\n" +
+	"\rSignUpRequest\x12\x14\n" +
+	"\x05email\x18\x01 \x01(\tR\x05email\x12\x18\n" +
+	"\acompany\x18\x02 \x01(\tR\acompany\x12\x12\n" +
+	"\x04name\x18\x03 \x01(\tR\x04name\x12\x10\n" +
+	"\x03sku\x18\x04 \x01(\tR\x03sku\"&\n" +
+	"\x0eSignUpResponse\x12\x14\n" +
+	"\x05email\x18\x01 \x01(\tR\x05email\"\x10\n" +
 	"\x0eSignOutRequest\"\x11\n" +
 	"\x0fSignOutResponse\"]\n" +
 	"\x15ChangePasswordRequest\x12!\n" +
@@ -4175,9 +4318,10 @@ const file_licmesh_v1_hub_proto_rawDesc = "" +
 	"\acompany\x18\x01 \x01(\v2\x13.licmesh.v1.CompanyR\acompany\"\x16\n" +
 	"\x14ListCompaniesRequest\"J\n" +
 	"\x15ListCompaniesResponse\x121\n" +
-	"\tcompanies\x18\x01 \x03(\v2\x13.licmesh.v1.CompanyR\tcompanies\"#\n" +
+	"\tcompanies\x18\x01 \x03(\v2\x13.licmesh.v1.CompanyR\tcompanies\"=\n" +
 	"\x11GetCompanyRequest\x12\x0e\n" +
-	"\x02id\x18\x01 \x01(\tR\x02id\"n\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x18\n" +
+	"\asummary\x18\x02 \x01(\bR\asummary\"n\n" +
 	"\fHistoryEvent\x12\x13\n" +
 	"\x05at_ms\x18\x01 \x01(\x03R\x04atMs\x12\x12\n" +
 	"\x04kind\x18\x02 \x01(\tR\x04kind\x12\x1d\n" +
@@ -4291,11 +4435,12 @@ const file_licmesh_v1_hub_proto_rawDesc = "" +
 	"\x04type\x18\x05 \x01(\tR\x04type\x12$\n" +
 	"\rinstallations\x18\x06 \x01(\x03R\rinstallations\"H\n" +
 	"\x14IssueLicenseResponse\x120\n" +
-	"\alicense\x18\x01 \x01(\v2\x16.licmesh.v1.HubLicenseR\alicense\"D\n" +
+	"\alicense\x18\x01 \x01(\v2\x16.licmesh.v1.HubLicenseR\alicense\"\\\n" +
 	"\x11StartTrialRequest\x12\x1d\n" +
 	"\n" +
 	"company_id\x18\x01 \x01(\tR\tcompanyId\x12\x10\n" +
-	"\x03sku\x18\x02 \x01(\tR\x03sku\"F\n" +
+	"\x03sku\x18\x02 \x01(\tR\x03sku\x12\x16\n" +
+	"\x06notify\x18\x03 \x01(\bR\x06notify\"F\n" +
 	"\x12StartTrialResponse\x120\n" +
 	"\alicense\x18\x01 \x01(\v2\x16.licmesh.v1.HubLicenseR\alicense\"E\n" +
 	"\x14ExtendLicenseRequest\x12\x1d\n" +
@@ -4356,10 +4501,11 @@ const file_licmesh_v1_hub_proto_rawDesc = "" +
 	"\rretired_at_ms\x18\x04 \x01(\x03R\vretiredAtMs\"\x17\n" +
 	"\x15ListVendorKeysRequest\"C\n" +
 	"\x16ListVendorKeysResponse\x12)\n" +
-	"\x04keys\x18\x01 \x03(\v2\x15.licmesh.v1.VendorKeyR\x04keys2\xc9\x13\n" +
+	"\x04keys\x18\x01 \x03(\v2\x15.licmesh.v1.VendorKeyR\x04keys2\x8a\x14\n" +
 	"\n" +
 	"HubService\x12?\n" +
-	"\x06SignIn\x12\x19.licmesh.v1.SignInRequest\x1a\x1a.licmesh.v1.SignInResponse\x12B\n" +
+	"\x06SignIn\x12\x19.licmesh.v1.SignInRequest\x1a\x1a.licmesh.v1.SignInResponse\x12?\n" +
+	"\x06SignUp\x12\x19.licmesh.v1.SignUpRequest\x1a\x1a.licmesh.v1.SignUpResponse\x12B\n" +
 	"\aSignOut\x12\x1a.licmesh.v1.SignOutRequest\x1a\x1b.licmesh.v1.SignOutResponse\x12W\n" +
 	"\x0eChangePassword\x12!.licmesh.v1.ChangePasswordRequest\x1a\".licmesh.v1.ChangePasswordResponse\x12?\n" +
 	"\x06WhoAmI\x12\x19.licmesh.v1.WhoAmIRequest\x1a\x1a.licmesh.v1.WhoAmIResponse\x12N\n" +
@@ -4405,176 +4551,180 @@ func file_licmesh_v1_hub_proto_rawDescGZIP() []byte {
 	return file_licmesh_v1_hub_proto_rawDescData
 }
 
-var file_licmesh_v1_hub_proto_msgTypes = make([]protoimpl.MessageInfo, 73)
+var file_licmesh_v1_hub_proto_msgTypes = make([]protoimpl.MessageInfo, 75)
 var file_licmesh_v1_hub_proto_goTypes = []any{
 	(*SignInRequest)(nil),              // 0: licmesh.v1.SignInRequest
 	(*SignInResponse)(nil),             // 1: licmesh.v1.SignInResponse
-	(*SignOutRequest)(nil),             // 2: licmesh.v1.SignOutRequest
-	(*SignOutResponse)(nil),            // 3: licmesh.v1.SignOutResponse
-	(*ChangePasswordRequest)(nil),      // 4: licmesh.v1.ChangePasswordRequest
-	(*ChangePasswordResponse)(nil),     // 5: licmesh.v1.ChangePasswordResponse
-	(*WhoAmIRequest)(nil),              // 6: licmesh.v1.WhoAmIRequest
-	(*WhoAmIResponse)(nil),             // 7: licmesh.v1.WhoAmIResponse
-	(*TemplateEntry)(nil),              // 8: licmesh.v1.TemplateEntry
-	(*Feature)(nil),                    // 9: licmesh.v1.Feature
-	(*Product)(nil),                    // 10: licmesh.v1.Product
-	(*SaveProductRequest)(nil),         // 11: licmesh.v1.SaveProductRequest
-	(*SaveProductResponse)(nil),        // 12: licmesh.v1.SaveProductResponse
-	(*ListProductsRequest)(nil),        // 13: licmesh.v1.ListProductsRequest
-	(*ListProductsResponse)(nil),       // 14: licmesh.v1.ListProductsResponse
-	(*GetProductRequest)(nil),          // 15: licmesh.v1.GetProductRequest
-	(*GetProductResponse)(nil),         // 16: licmesh.v1.GetProductResponse
-	(*Reseller)(nil),                   // 17: licmesh.v1.Reseller
-	(*CreateResellerRequest)(nil),      // 18: licmesh.v1.CreateResellerRequest
-	(*CreateResellerResponse)(nil),     // 19: licmesh.v1.CreateResellerResponse
-	(*ListResellersRequest)(nil),       // 20: licmesh.v1.ListResellersRequest
-	(*ListResellersResponse)(nil),      // 21: licmesh.v1.ListResellersResponse
-	(*Company)(nil),                    // 22: licmesh.v1.Company
-	(*CreateCompanyRequest)(nil),       // 23: licmesh.v1.CreateCompanyRequest
-	(*CreateCompanyResponse)(nil),      // 24: licmesh.v1.CreateCompanyResponse
-	(*ListCompaniesRequest)(nil),       // 25: licmesh.v1.ListCompaniesRequest
-	(*ListCompaniesResponse)(nil),      // 26: licmesh.v1.ListCompaniesResponse
-	(*GetCompanyRequest)(nil),          // 27: licmesh.v1.GetCompanyRequest
-	(*HistoryEvent)(nil),               // 28: licmesh.v1.HistoryEvent
-	(*GetCompanyResponse)(nil),         // 29: licmesh.v1.GetCompanyResponse
-	(*ExportCompanyDataRequest)(nil),   // 30: licmesh.v1.ExportCompanyDataRequest
-	(*ExportCompanyDataResponse)(nil),  // 31: licmesh.v1.ExportCompanyDataResponse
-	(*EraseCompanyRequest)(nil),        // 32: licmesh.v1.EraseCompanyRequest
-	(*EraseCompanyResponse)(nil),       // 33: licmesh.v1.EraseCompanyResponse
-	(*Account)(nil),                    // 34: licmesh.v1.Account
-	(*CreateAccountRequest)(nil),       // 35: licmesh.v1.CreateAccountRequest
-	(*CreateAccountResponse)(nil),      // 36: licmesh.v1.CreateAccountResponse
-	(*ListAccountsRequest)(nil),        // 37: licmesh.v1.ListAccountsRequest
-	(*ListAccountsResponse)(nil),       // 38: licmesh.v1.ListAccountsResponse
-	(*DisableAccountRequest)(nil),      // 39: licmesh.v1.DisableAccountRequest
-	(*DisableAccountResponse)(nil),     // 40: licmesh.v1.DisableAccountResponse
-	(*APIKey)(nil),                     // 41: licmesh.v1.APIKey
-	(*CreateAPIKeyRequest)(nil),        // 42: licmesh.v1.CreateAPIKeyRequest
-	(*CreateAPIKeyResponse)(nil),       // 43: licmesh.v1.CreateAPIKeyResponse
-	(*ListAPIKeysRequest)(nil),         // 44: licmesh.v1.ListAPIKeysRequest
-	(*ListAPIKeysResponse)(nil),        // 45: licmesh.v1.ListAPIKeysResponse
-	(*RevokeAPIKeyRequest)(nil),        // 46: licmesh.v1.RevokeAPIKeyRequest
-	(*RevokeAPIKeyResponse)(nil),       // 47: licmesh.v1.RevokeAPIKeyResponse
-	(*HubLicense)(nil),                 // 48: licmesh.v1.HubLicense
-	(*Tailoring)(nil),                  // 49: licmesh.v1.Tailoring
-	(*TailoredPool)(nil),               // 50: licmesh.v1.TailoredPool
-	(*IssueLicenseRequest)(nil),        // 51: licmesh.v1.IssueLicenseRequest
-	(*IssueLicenseResponse)(nil),       // 52: licmesh.v1.IssueLicenseResponse
-	(*StartTrialRequest)(nil),          // 53: licmesh.v1.StartTrialRequest
-	(*StartTrialResponse)(nil),         // 54: licmesh.v1.StartTrialResponse
-	(*ExtendLicenseRequest)(nil),       // 55: licmesh.v1.ExtendLicenseRequest
-	(*ExtendLicenseResponse)(nil),      // 56: licmesh.v1.ExtendLicenseResponse
-	(*ConvertTrialRequest)(nil),        // 57: licmesh.v1.ConvertTrialRequest
-	(*ConvertTrialResponse)(nil),       // 58: licmesh.v1.ConvertTrialResponse
-	(*AddToLicenseRequest)(nil),        // 59: licmesh.v1.AddToLicenseRequest
-	(*AddToLicenseResponse)(nil),       // 60: licmesh.v1.AddToLicenseResponse
-	(*RevokeLicenseRequest)(nil),       // 61: licmesh.v1.RevokeLicenseRequest
-	(*RevokeLicenseResponse)(nil),      // 62: licmesh.v1.RevokeLicenseResponse
-	(*ListIssuedLicensesRequest)(nil),  // 63: licmesh.v1.ListIssuedLicensesRequest
-	(*ListIssuedLicensesResponse)(nil), // 64: licmesh.v1.ListIssuedLicensesResponse
-	(*GetIssuedLicenseRequest)(nil),    // 65: licmesh.v1.GetIssuedLicenseRequest
-	(*GetIssuedLicenseResponse)(nil),   // 66: licmesh.v1.GetIssuedLicenseResponse
-	(*AuditEntry)(nil),                 // 67: licmesh.v1.AuditEntry
-	(*ListAuditRequest)(nil),           // 68: licmesh.v1.ListAuditRequest
-	(*ListAuditResponse)(nil),          // 69: licmesh.v1.ListAuditResponse
-	(*VendorKey)(nil),                  // 70: licmesh.v1.VendorKey
-	(*ListVendorKeysRequest)(nil),      // 71: licmesh.v1.ListVendorKeysRequest
-	(*ListVendorKeysResponse)(nil),     // 72: licmesh.v1.ListVendorKeysResponse
+	(*SignUpRequest)(nil),              // 2: licmesh.v1.SignUpRequest
+	(*SignUpResponse)(nil),             // 3: licmesh.v1.SignUpResponse
+	(*SignOutRequest)(nil),             // 4: licmesh.v1.SignOutRequest
+	(*SignOutResponse)(nil),            // 5: licmesh.v1.SignOutResponse
+	(*ChangePasswordRequest)(nil),      // 6: licmesh.v1.ChangePasswordRequest
+	(*ChangePasswordResponse)(nil),     // 7: licmesh.v1.ChangePasswordResponse
+	(*WhoAmIRequest)(nil),              // 8: licmesh.v1.WhoAmIRequest
+	(*WhoAmIResponse)(nil),             // 9: licmesh.v1.WhoAmIResponse
+	(*TemplateEntry)(nil),              // 10: licmesh.v1.TemplateEntry
+	(*Feature)(nil),                    // 11: licmesh.v1.Feature
+	(*Product)(nil),                    // 12: licmesh.v1.Product
+	(*SaveProductRequest)(nil),         // 13: licmesh.v1.SaveProductRequest
+	(*SaveProductResponse)(nil),        // 14: licmesh.v1.SaveProductResponse
+	(*ListProductsRequest)(nil),        // 15: licmesh.v1.ListProductsRequest
+	(*ListProductsResponse)(nil),       // 16: licmesh.v1.ListProductsResponse
+	(*GetProductRequest)(nil),          // 17: licmesh.v1.GetProductRequest
+	(*GetProductResponse)(nil),         // 18: licmesh.v1.GetProductResponse
+	(*Reseller)(nil),                   // 19: licmesh.v1.Reseller
+	(*CreateResellerRequest)(nil),      // 20: licmesh.v1.CreateResellerRequest
+	(*CreateResellerResponse)(nil),     // 21: licmesh.v1.CreateResellerResponse
+	(*ListResellersRequest)(nil),       // 22: licmesh.v1.ListResellersRequest
+	(*ListResellersResponse)(nil),      // 23: licmesh.v1.ListResellersResponse
+	(*Company)(nil),                    // 24: licmesh.v1.Company
+	(*CreateCompanyRequest)(nil),       // 25: licmesh.v1.CreateCompanyRequest
+	(*CreateCompanyResponse)(nil),      // 26: licmesh.v1.CreateCompanyResponse
+	(*ListCompaniesRequest)(nil),       // 27: licmesh.v1.ListCompaniesRequest
+	(*ListCompaniesResponse)(nil),      // 28: licmesh.v1.ListCompaniesResponse
+	(*GetCompanyRequest)(nil),          // 29: licmesh.v1.GetCompanyRequest
+	(*HistoryEvent)(nil),               // 30: licmesh.v1.HistoryEvent
+	(*GetCompanyResponse)(nil),         // 31: licmesh.v1.GetCompanyResponse
+	(*ExportCompanyDataRequest)(nil),   // 32: licmesh.v1.ExportCompanyDataRequest
+	(*ExportCompanyDataResponse)(nil),  // 33: licmesh.v1.ExportCompanyDataResponse
+	(*EraseCompanyRequest)(nil),        // 34: licmesh.v1.EraseCompanyRequest
+	(*EraseCompanyResponse)(nil),       // 35: licmesh.v1.EraseCompanyResponse
+	(*Account)(nil),                    // 36: licmesh.v1.Account
+	(*CreateAccountRequest)(nil),       // 37: licmesh.v1.CreateAccountRequest
+	(*CreateAccountResponse)(nil),      // 38: licmesh.v1.CreateAccountResponse
+	(*ListAccountsRequest)(nil),        // 39: licmesh.v1.ListAccountsRequest
+	(*ListAccountsResponse)(nil),       // 40: licmesh.v1.ListAccountsResponse
+	(*DisableAccountRequest)(nil),      // 41: licmesh.v1.DisableAccountRequest
+	(*DisableAccountResponse)(nil),     // 42: licmesh.v1.DisableAccountResponse
+	(*APIKey)(nil),                     // 43: licmesh.v1.APIKey
+	(*CreateAPIKeyRequest)(nil),        // 44: licmesh.v1.CreateAPIKeyRequest
+	(*CreateAPIKeyResponse)(nil),       // 45: licmesh.v1.CreateAPIKeyResponse
+	(*ListAPIKeysRequest)(nil),         // 46: licmesh.v1.ListAPIKeysRequest
+	(*ListAPIKeysResponse)(nil),        // 47: licmesh.v1.ListAPIKeysResponse
+	(*RevokeAPIKeyRequest)(nil),        // 48: licmesh.v1.RevokeAPIKeyRequest
+	(*RevokeAPIKeyResponse)(nil),       // 49: licmesh.v1.RevokeAPIKeyResponse
+	(*HubLicense)(nil),                 // 50: licmesh.v1.HubLicense
+	(*Tailoring)(nil),                  // 51: licmesh.v1.Tailoring
+	(*TailoredPool)(nil),               // 52: licmesh.v1.TailoredPool
+	(*IssueLicenseRequest)(nil),        // 53: licmesh.v1.IssueLicenseRequest
+	(*IssueLicenseResponse)(nil),       // 54: licmesh.v1.IssueLicenseResponse
+	(*StartTrialRequest)(nil),          // 55: licmesh.v1.StartTrialRequest
+	(*StartTrialResponse)(nil),         // 56: licmesh.v1.StartTrialResponse
+	(*ExtendLicenseRequest)(nil),       // 57: licmesh.v1.ExtendLicenseRequest
+	(*ExtendLicenseResponse)(nil),      // 58: licmesh.v1.ExtendLicenseResponse
+	(*ConvertTrialRequest)(nil),        // 59: licmesh.v1.ConvertTrialRequest
+	(*ConvertTrialResponse)(nil),       // 60: licmesh.v1.ConvertTrialResponse
+	(*AddToLicenseRequest)(nil),        // 61: licmesh.v1.AddToLicenseRequest
+	(*AddToLicenseResponse)(nil),       // 62: licmesh.v1.AddToLicenseResponse
+	(*RevokeLicenseRequest)(nil),       // 63: licmesh.v1.RevokeLicenseRequest
+	(*RevokeLicenseResponse)(nil),      // 64: licmesh.v1.RevokeLicenseResponse
+	(*ListIssuedLicensesRequest)(nil),  // 65: licmesh.v1.ListIssuedLicensesRequest
+	(*ListIssuedLicensesResponse)(nil), // 66: licmesh.v1.ListIssuedLicensesResponse
+	(*GetIssuedLicenseRequest)(nil),    // 67: licmesh.v1.GetIssuedLicenseRequest
+	(*GetIssuedLicenseResponse)(nil),   // 68: licmesh.v1.GetIssuedLicenseResponse
+	(*AuditEntry)(nil),                 // 69: licmesh.v1.AuditEntry
+	(*ListAuditRequest)(nil),           // 70: licmesh.v1.ListAuditRequest
+	(*ListAuditResponse)(nil),          // 71: licmesh.v1.ListAuditResponse
+	(*VendorKey)(nil),                  // 72: licmesh.v1.VendorKey
+	(*ListVendorKeysRequest)(nil),      // 73: licmesh.v1.ListVendorKeysRequest
+	(*ListVendorKeysResponse)(nil),     // 74: licmesh.v1.ListVendorKeysResponse
 }
 var file_licmesh_v1_hub_proto_depIdxs = []int32{
-	8,  // 0: licmesh.v1.Product.trial_template:type_name -> licmesh.v1.TemplateEntry
-	8,  // 1: licmesh.v1.Product.license_template:type_name -> licmesh.v1.TemplateEntry
-	9,  // 2: licmesh.v1.Product.features:type_name -> licmesh.v1.Feature
-	10, // 3: licmesh.v1.SaveProductRequest.product:type_name -> licmesh.v1.Product
-	10, // 4: licmesh.v1.SaveProductResponse.product:type_name -> licmesh.v1.Product
-	10, // 5: licmesh.v1.ListProductsResponse.products:type_name -> licmesh.v1.Product
-	10, // 6: licmesh.v1.GetProductResponse.product:type_name -> licmesh.v1.Product
-	10, // 7: licmesh.v1.GetProductResponse.versions:type_name -> licmesh.v1.Product
-	17, // 8: licmesh.v1.CreateResellerResponse.reseller:type_name -> licmesh.v1.Reseller
-	17, // 9: licmesh.v1.ListResellersResponse.resellers:type_name -> licmesh.v1.Reseller
-	22, // 10: licmesh.v1.CreateCompanyResponse.company:type_name -> licmesh.v1.Company
-	22, // 11: licmesh.v1.ListCompaniesResponse.companies:type_name -> licmesh.v1.Company
-	22, // 12: licmesh.v1.GetCompanyResponse.company:type_name -> licmesh.v1.Company
-	48, // 13: licmesh.v1.GetCompanyResponse.licenses:type_name -> licmesh.v1.HubLicense
-	28, // 14: licmesh.v1.GetCompanyResponse.history:type_name -> licmesh.v1.HistoryEvent
-	34, // 15: licmesh.v1.GetCompanyResponse.users:type_name -> licmesh.v1.Account
-	34, // 16: licmesh.v1.CreateAccountResponse.account:type_name -> licmesh.v1.Account
-	34, // 17: licmesh.v1.ListAccountsResponse.accounts:type_name -> licmesh.v1.Account
-	41, // 18: licmesh.v1.CreateAPIKeyResponse.key:type_name -> licmesh.v1.APIKey
-	41, // 19: licmesh.v1.ListAPIKeysResponse.keys:type_name -> licmesh.v1.APIKey
-	50, // 20: licmesh.v1.Tailoring.pools:type_name -> licmesh.v1.TailoredPool
-	49, // 21: licmesh.v1.IssueLicenseRequest.tailoring:type_name -> licmesh.v1.Tailoring
-	48, // 22: licmesh.v1.IssueLicenseResponse.license:type_name -> licmesh.v1.HubLicense
-	48, // 23: licmesh.v1.StartTrialResponse.license:type_name -> licmesh.v1.HubLicense
-	48, // 24: licmesh.v1.ExtendLicenseResponse.license:type_name -> licmesh.v1.HubLicense
-	48, // 25: licmesh.v1.ConvertTrialResponse.license:type_name -> licmesh.v1.HubLicense
-	48, // 26: licmesh.v1.AddToLicenseResponse.license:type_name -> licmesh.v1.HubLicense
-	48, // 27: licmesh.v1.ListIssuedLicensesResponse.licenses:type_name -> licmesh.v1.HubLicense
-	48, // 28: licmesh.v1.GetIssuedLicenseResponse.license:type_name -> licmesh.v1.HubLicense
-	67, // 29: licmesh.v1.ListAuditResponse.entries:type_name -> licmesh.v1.AuditEntry
-	70, // 30: licmesh.v1.ListVendorKeysResponse.keys:type_name -> licmesh.v1.VendorKey
+	10, // 0: licmesh.v1.Product.trial_template:type_name -> licmesh.v1.TemplateEntry
+	10, // 1: licmesh.v1.Product.license_template:type_name -> licmesh.v1.TemplateEntry
+	11, // 2: licmesh.v1.Product.features:type_name -> licmesh.v1.Feature
+	12, // 3: licmesh.v1.SaveProductRequest.product:type_name -> licmesh.v1.Product
+	12, // 4: licmesh.v1.SaveProductResponse.product:type_name -> licmesh.v1.Product
+	12, // 5: licmesh.v1.ListProductsResponse.products:type_name -> licmesh.v1.Product
+	12, // 6: licmesh.v1.GetProductResponse.product:type_name -> licmesh.v1.Product
+	12, // 7: licmesh.v1.GetProductResponse.versions:type_name -> licmesh.v1.Product
+	19, // 8: licmesh.v1.CreateResellerResponse.reseller:type_name -> licmesh.v1.Reseller
+	19, // 9: licmesh.v1.ListResellersResponse.resellers:type_name -> licmesh.v1.Reseller
+	24, // 10: licmesh.v1.CreateCompanyResponse.company:type_name -> licmesh.v1.Company
+	24, // 11: licmesh.v1.ListCompaniesResponse.companies:type_name -> licmesh.v1.Company
+	24, // 12: licmesh.v1.GetCompanyResponse.company:type_name -> licmesh.v1.Company
+	50, // 13: licmesh.v1.GetCompanyResponse.licenses:type_name -> licmesh.v1.HubLicense
+	30, // 14: licmesh.v1.GetCompanyResponse.history:type_name -> licmesh.v1.HistoryEvent
+	36, // 15: licmesh.v1.GetCompanyResponse.users:type_name -> licmesh.v1.Account
+	36, // 16: licmesh.v1.CreateAccountResponse.account:type_name -> licmesh.v1.Account
+	36, // 17: licmesh.v1.ListAccountsResponse.accounts:type_name -> licmesh.v1.Account
+	43, // 18: licmesh.v1.CreateAPIKeyResponse.key:type_name -> licmesh.v1.APIKey
+	43, // 19: licmesh.v1.ListAPIKeysResponse.keys:type_name -> licmesh.v1.APIKey
+	52, // 20: licmesh.v1.Tailoring.pools:type_name -> licmesh.v1.TailoredPool
+	51, // 21: licmesh.v1.IssueLicenseRequest.tailoring:type_name -> licmesh.v1.Tailoring
+	50, // 22: licmesh.v1.IssueLicenseResponse.license:type_name -> licmesh.v1.HubLicense
+	50, // 23: licmesh.v1.StartTrialResponse.license:type_name -> licmesh.v1.HubLicense
+	50, // 24: licmesh.v1.ExtendLicenseResponse.license:type_name -> licmesh.v1.HubLicense
+	50, // 25: licmesh.v1.ConvertTrialResponse.license:type_name -> licmesh.v1.HubLicense
+	50, // 26: licmesh.v1.AddToLicenseResponse.license:type_name -> licmesh.v1.HubLicense
+	50, // 27: licmesh.v1.ListIssuedLicensesResponse.licenses:type_name -> licmesh.v1.HubLicense
+	50, // 28: licmesh.v1.GetIssuedLicenseResponse.license:type_name -> licmesh.v1.HubLicense
+	69, // 29: licmesh.v1.ListAuditResponse.entries:type_name -> licmesh.v1.AuditEntry
+	72, // 30: licmesh.v1.ListVendorKeysResponse.keys:type_name -> licmesh.v1.VendorKey
 	0,  // 31: licmesh.v1.HubService.SignIn:input_type -> licmesh.v1.SignInRequest
-	2,  // 32: licmesh.v1.HubService.SignOut:input_type -> licmesh.v1.SignOutRequest
-	4,  // 33: licmesh.v1.HubService.ChangePassword:input_type -> licmesh.v1.ChangePasswordRequest
-	6,  // 34: licmesh.v1.HubService.WhoAmI:input_type -> licmesh.v1.WhoAmIRequest
-	11, // 35: licmesh.v1.HubService.SaveProduct:input_type -> licmesh.v1.SaveProductRequest
-	13, // 36: licmesh.v1.HubService.ListProducts:input_type -> licmesh.v1.ListProductsRequest
-	15, // 37: licmesh.v1.HubService.GetProduct:input_type -> licmesh.v1.GetProductRequest
-	18, // 38: licmesh.v1.HubService.CreateReseller:input_type -> licmesh.v1.CreateResellerRequest
-	20, // 39: licmesh.v1.HubService.ListResellers:input_type -> licmesh.v1.ListResellersRequest
-	23, // 40: licmesh.v1.HubService.CreateCompany:input_type -> licmesh.v1.CreateCompanyRequest
-	25, // 41: licmesh.v1.HubService.ListCompanies:input_type -> licmesh.v1.ListCompaniesRequest
-	27, // 42: licmesh.v1.HubService.GetCompany:input_type -> licmesh.v1.GetCompanyRequest
-	30, // 43: licmesh.v1.HubService.ExportCompanyData:input_type -> licmesh.v1.ExportCompanyDataRequest
-	32, // 44: licmesh.v1.HubService.EraseCompany:input_type -> licmesh.v1.EraseCompanyRequest
-	35, // 45: licmesh.v1.HubService.CreateAccount:input_type -> licmesh.v1.CreateAccountRequest
-	37, // 46: licmesh.v1.HubService.ListAccounts:input_type -> licmesh.v1.ListAccountsRequest
-	39, // 47: licmesh.v1.HubService.DisableAccount:input_type -> licmesh.v1.DisableAccountRequest
-	42, // 48: licmesh.v1.HubService.CreateAPIKey:input_type -> licmesh.v1.CreateAPIKeyRequest
-	44, // 49: licmesh.v1.HubService.ListAPIKeys:input_type -> licmesh.v1.ListAPIKeysRequest
-	46, // 50: licmesh.v1.HubService.RevokeAPIKey:input_type -> licmesh.v1.RevokeAPIKeyRequest
-	51, // 51: licmesh.v1.HubService.IssueLicense:input_type -> licmesh.v1.IssueLicenseRequest
-	53, // 52: licmesh.v1.HubService.StartTrial:input_type -> licmesh.v1.StartTrialRequest
-	55, // 53: licmesh.v1.HubService.ExtendLicense:input_type -> licmesh.v1.ExtendLicenseRequest
-	57, // 54: licmesh.v1.HubService.ConvertTrial:input_type -> licmesh.v1.ConvertTrialRequest
-	59, // 55: licmesh.v1.HubService.AddToLicense:input_type -> licmesh.v1.AddToLicenseRequest
-	61, // 56: licmesh.v1.HubService.RevokeLicense:input_type -> licmesh.v1.RevokeLicenseRequest
-	63, // 57: licmesh.v1.HubService.ListIssuedLicenses:input_type -> licmesh.v1.ListIssuedLicensesRequest
-	65, // 58: licmesh.v1.HubService.GetIssuedLicense:input_type -> licmesh.v1.GetIssuedLicenseRequest
-	68, // 59: licmesh.v1.HubService.ListAudit:input_type -> licmesh.v1.ListAuditRequest
-	71, // 60: licmesh.v1.HubService.ListVendorKeys:input_type -> licmesh.v1.ListVendorKeysRequest
-	1,  // 61: licmesh.v1.HubService.SignIn:output_type -> licmesh.v1.SignInResponse
-	3,  // 62: licmesh.v1.HubService.SignOut:output_type -> licmesh.v1.SignOutResponse
-	5,  // 63: licmesh.v1.HubService.ChangePassword:output_type -> licmesh.v1.ChangePasswordResponse
-	7,  // 64: licmesh.v1.HubService.WhoAmI:output_type -> licmesh.v1.WhoAmIResponse
-	12, // 65: licmesh.v1.HubService.SaveProduct:output_type -> licmesh.v1.SaveProductResponse
-	14, // 66: licmesh.v1.HubService.ListProducts:output_type -> licmesh.v1.ListProductsResponse
-	16, // 67: licmesh.v1.HubService.GetProduct:output_type -> licmesh.v1.GetProductResponse
-	19, // 68: licmesh.v1.HubService.CreateReseller:output_type -> licmesh.v1.CreateResellerResponse
-	21, // 69: licmesh.v1.HubService.ListResellers:output_type -> licmesh.v1.ListResellersResponse
-	24, // 70: licmesh.v1.HubService.CreateCompany:output_type -> licmesh.v1.CreateCompanyResponse
-	26, // 71: licmesh.v1.HubService.ListCompanies:output_type -> licmesh.v1.ListCompaniesResponse
-	29, // 72: licmesh.v1.HubService.GetCompany:output_type -> licmesh.v1.GetCompanyResponse
-	31, // 73: licmesh.v1.HubService.ExportCompanyData:output_type -> licmesh.v1.ExportCompanyDataResponse
-	33, // 74: licmesh.v1.HubService.EraseCompany:output_type -> licmesh.v1.EraseCompanyResponse
-	36, // 75: licmesh.v1.HubService.CreateAccount:output_type -> licmesh.v1.CreateAccountResponse
-	38, // 76: licmesh.v1.HubService.ListAccounts:output_type -> licmesh.v1.ListAccountsResponse
-	40, // 77: licmesh.v1.HubService.DisableAccount:output_type -> licmesh.v1.DisableAccountResponse
-	43, // 78: licmesh.v1.HubService.CreateAPIKey:output_type -> licmesh.v1.CreateAPIKeyResponse
-	45, // 79: licmesh.v1.HubService.ListAPIKeys:output_type -> licmesh.v1.ListAPIKeysResponse
-	47, // 80: licmesh.v1.HubService.RevokeAPIKey:output_type -> licmesh.v1.RevokeAPIKeyResponse
-	52, // 81: licmesh.v1.HubService.IssueLicense:output_type -> licmesh.v1.IssueLicenseResponse
-	54, // 82: licmesh.v1.HubService.StartTrial:output_type -> licmesh.v1.StartTrialResponse
-	56, // 83: licmesh.v1.HubService.ExtendLicense:output_type -> licmesh.v1.ExtendLicenseResponse
-	58, // 84: licmesh.v1.HubService.ConvertTrial:output_type -> licmesh.v1.ConvertTrialResponse
-	60, // 85: licmesh.v1.HubService.AddToLicense:output_type -> licmesh.v1.AddToLicenseResponse
-	62, // 86: licmesh.v1.HubService.RevokeLicense:output_type -> licmesh.v1.RevokeLicenseResponse
-	64, // 87: licmesh.v1.HubService.ListIssuedLicenses:output_type -> licmesh.v1.ListIssuedLicensesResponse
-	66, // 88: licmesh.v1.HubService.GetIssuedLicense:output_type -> licmesh.v1.GetIssuedLicenseResponse
-	69, // 89: licmesh.v1.HubService.ListAudit:output_type -> licmesh.v1.ListAuditResponse
-	72, // 90: licmesh.v1.HubService.ListVendorKeys:output_type -> licmesh.v1.ListVendorKeysResponse
-	61, // [61:91] is the sub-list for method output_type
-	31, // [31:61] is the sub-list for method input_type
+	2,  // 32: licmesh.v1.HubService.SignUp:input_type -> licmesh.v1.SignUpRequest
+	4,  // 33: licmesh.v1.HubService.SignOut:input_type -> licmesh.v1.SignOutRequest
+	6,  // 34: licmesh.v1.HubService.ChangePassword:input_type -> licmesh.v1.ChangePasswordRequest
+	8,  // 35: licmesh.v1.HubService.WhoAmI:input_type -> licmesh.v1.WhoAmIRequest
+	13, // 36: licmesh.v1.HubService.SaveProduct:input_type -> licmesh.v1.SaveProductRequest
+	15, // 37: licmesh.v1.HubService.ListProducts:input_type -> licmesh.v1.ListProductsRequest
+	17, // 38: licmesh.v1.HubService.GetProduct:input_type -> licmesh.v1.GetProductRequest
+	20, // 39: licmesh.v1.HubService.CreateReseller:input_type -> licmesh.v1.CreateResellerRequest
+	22, // 40: licmesh.v1.HubService.ListResellers:input_type -> licmesh.v1.ListResellersRequest
+	25, // 41: licmesh.v1.HubService.CreateCompany:input_type -> licmesh.v1.CreateCompanyRequest
+	27, // 42: licmesh.v1.HubService.ListCompanies:input_type -> licmesh.v1.ListCompaniesRequest
+	29, // 43: licmesh.v1.HubService.GetCompany:input_type -> licmesh.v1.GetCompanyRequest
+	32, // 44: licmesh.v1.HubService.ExportCompanyData:input_type -> licmesh.v1.ExportCompanyDataRequest
+	34, // 45: licmesh.v1.HubService.EraseCompany:input_type -> licmesh.v1.EraseCompanyRequest
+	37, // 46: licmesh.v1.HubService.CreateAccount:input_type -> licmesh.v1.CreateAccountRequest
+	39, // 47: licmesh.v1.HubService.ListAccounts:input_type -> licmesh.v1.ListAccountsRequest
+	41, // 48: licmesh.v1.HubService.DisableAccount:input_type -> licmesh.v1.DisableAccountRequest
+	44, // 49: licmesh.v1.HubService.CreateAPIKey:input_type -> licmesh.v1.CreateAPIKeyRequest
+	46, // 50: licmesh.v1.HubService.ListAPIKeys:input_type -> licmesh.v1.ListAPIKeysRequest
+	48, // 51: licmesh.v1.HubService.RevokeAPIKey:input_type -> licmesh.v1.RevokeAPIKeyRequest
+	53, // 52: licmesh.v1.HubService.IssueLicense:input_type -> licmesh.v1.IssueLicenseRequest
+	55, // 53: licmesh.v1.HubService.StartTrial:input_type -> licmesh.v1.StartTrialRequest
+	57, // 54: licmesh.v1.HubService.ExtendLicense:input_type -> licmesh.v1.ExtendLicenseRequest
+	59, // 55: licmesh.v1.HubService.ConvertTrial:input_type -> licmesh.v1.ConvertTrialRequest
+	61, // 56: licmesh.v1.HubService.AddToLicense:input_type -> licmesh.v1.AddToLicenseRequest
+	63, // 57: licmesh.v1.HubService.RevokeLicense:input_type -> licmesh.v1.RevokeLicenseRequest
+	65, // 58: licmesh.v1.HubService.ListIssuedLicenses:input_type -> licmesh.v1.ListIssuedLicensesRequest
+	67, // 59: licmesh.v1.HubService.GetIssuedLicense:input_type -> licmesh.v1.GetIssuedLicenseRequest
+	70, // 60: licmesh.v1.HubService.ListAudit:input_type -> licmesh.v1.ListAuditRequest
+	73, // 61: licmesh.v1.HubService.ListVendorKeys:input_type -> licmesh.v1.ListVendorKeysRequest
+	1,  // 62: licmesh.v1.HubService.SignIn:output_type -> licmesh.v1.SignInResponse
+	3,  // 63: licmesh.v1.HubService.SignUp:output_type -> licmesh.v1.SignUpResponse
+	5,  // 64: licmesh.v1.HubService.SignOut:output_type -> licmesh.v1.SignOutResponse
+	7,  // 65: licmesh.v1.HubService.ChangePassword:output_type -> licmesh.v1.ChangePasswordResponse
+	9,  // 66: licmesh.v1.HubService.WhoAmI:output_type -> licmesh.v1.WhoAmIResponse
+	14, // 67: licmesh.v1.HubService.SaveProduct:output_type -> licmesh.v1.SaveProductResponse
+	16, // 68: licmesh.v1.HubService.ListProducts:output_type -> licmesh.v1.ListProductsResponse
+	18, // 69: licmesh.v1.HubService.GetProduct:output_type -> licmesh.v1.GetProductResponse
+	21, // 70: licmesh.v1.HubService.CreateReseller:output_type -> licmesh.v1.CreateResellerResponse
+	23, // 71: licmesh.v1.HubService.ListResellers:output_type -> licmesh.v1.ListResellersResponse
+	26, // 72: licmesh.v1.HubService.CreateCompany:output_type -> licmesh.v1.CreateCompanyResponse
+	28, // 73: licmesh.v1.HubService.ListCompanies:output_type -> licmesh.v1.ListCompaniesResponse
+	31, // 74: licmesh.v1.HubService.GetCompany:output_type -> licmesh.v1.GetCompanyResponse
+	33, // 75: licmesh.v1.HubService.ExportCompanyData:output_type -> licmesh.v1.ExportCompanyDataResponse
+	35, // 76: licmesh.v1.HubService.EraseCompany:output_type -> licmesh.v1.EraseCompanyResponse
+	38, // 77: licmesh.v1.HubService.CreateAccount:output_type -> licmesh.v1.CreateAccountResponse
+	40, // 78: licmesh.v1.HubService.ListAccounts:output_type -> licmesh.v1.ListAccountsResponse
+	42, // 79: licmesh.v1.HubService.DisableAccount:output_type -> licmesh.v1.DisableAccountResponse
+	45, // 80: licmesh.v1.HubService.CreateAPIKey:output_type -> licmesh.v1.CreateAPIKeyResponse
+	47, // 81: licmesh.v1.HubService.ListAPIKeys:output_type -> licmesh.v1.ListAPIKeysResponse
+	49, // 82: licmesh.v1.HubService.RevokeAPIKey:output_type -> licmesh.v1.RevokeAPIKeyResponse
+	54, // 83: licmesh.v1.HubService.IssueLicense:output_type -> licmesh.v1.IssueLicenseResponse
+	56, // 84: licmesh.v1.HubService.StartTrial:output_type -> licmesh.v1.StartTrialResponse
+	58, // 85: licmesh.v1.HubService.ExtendLicense:output_type -> licmesh.v1.ExtendLicenseResponse
+	60, // 86: licmesh.v1.HubService.ConvertTrial:output_type -> licmesh.v1.ConvertTrialResponse
+	62, // 87: licmesh.v1.HubService.AddToLicense:output_type -> licmesh.v1.AddToLicenseResponse
+	64, // 88: licmesh.v1.HubService.RevokeLicense:output_type -> licmesh.v1.RevokeLicenseResponse
+	66, // 89: licmesh.v1.HubService.ListIssuedLicenses:output_type -> licmesh.v1.ListIssuedLicensesResponse
+	68, // 90: licmesh.v1.HubService.GetIssuedLicense:output_type -> licmesh.v1.GetIssuedLicenseResponse
+	71, // 91: licmesh.v1.HubService.ListAudit:output_type -> licmesh.v1.ListAuditResponse
+	74, // 92: licmesh.v1.HubService.ListVendorKeys:output_type -> licmesh.v1.ListVendorKeysResponse
+	62, // [62:93] is the sub-list for method output_type
+	31, // [31:62] is the sub-list for method input_type
 	31, // [31:31] is the sub-list for extension type_name
 	31, // [31:31] is the sub-list for extension extendee
 	0,  // [0:31] is the sub-list for field type_name
@@ -4591,7 +4741,7 @@ func file_licmesh_v1_hub_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_licmesh_v1_hub_proto_rawDesc), len(file_licmesh_v1_hub_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   73,
+			NumMessages:   75,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -100,8 +100,14 @@ func (t *Tx) ListCompanies(ctx context.Context, reseller ResellerID) ([]Company,
 
 // EraseCompany replaces a company's personal data (its name, email and
 // its users' names and emails) with pseudonyms, and disables its users:
-// licenses and usage stay, no longer naming anyone.
+// licenses and usage stay, no longer naming anyone. What else names its
+// people goes: their sign-in and sign-up records, their sign-up links and
+// any mail still queued for them.
 func (t *Tx) EraseCompany(ctx context.Context, id CompanyID, at time.Time) error {
+	c, err := t.Company(ctx, id)
+	if err != nil {
+		return err
+	}
 	r, err := t.exec(ctx, "erase "+string(id), `UPDATE companies SET name = $1, email = $2, erased_at = $3 WHERE id = $4 AND erased_at IS NULL`,
 		"erased "+string(id), string(id)+"@erased.invalid", ms(at), id)
 	if err != nil {
@@ -113,6 +119,24 @@ func (t *Tx) EraseCompany(ctx context.Context, id CompanyID, at time.Time) error
 	accounts, err := t.ListAccounts(ctx, AccountFilter{Company: id})
 	if err != nil {
 		return err
+	}
+	emails := []string{c.Email}
+	for _, a := range accounts {
+		emails = append(emails, a.Email)
+		if _, err := t.exec(ctx, "sign-up links of "+string(a.ID), `DELETE FROM signup_tokens WHERE account_id = $1`, a.ID); err != nil {
+			return err
+		}
+		if _, err := t.exec(ctx, "sign-ups of "+string(a.ID), `DELETE FROM signups WHERE account_id = $1`, a.ID); err != nil {
+			return err
+		}
+	}
+	for _, e := range emails {
+		if _, err := t.exec(ctx, "sign-ups", `DELETE FROM signups WHERE email = $1`, e); err != nil {
+			return err
+		}
+		if _, err := t.exec(ctx, "queued mail", `DELETE FROM mail_outbox WHERE rcpt = $1`, e); err != nil {
+			return err
+		}
 	}
 	for _, a := range accounts {
 		if _, err := t.exec(ctx, "erase "+string(a.ID), `UPDATE accounts SET email = $1, name = $2, password_hash = $3, disabled_at = COALESCE(disabled_at, $4) WHERE id = $5`,

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	mrand "math/rand/v2"
 	"net/url"
 	"path/filepath"
 	"strings"
@@ -153,18 +154,21 @@ func (s *Store) Close() error { return s.db.Close() }
 
 // Tx runs f in one transaction: committed if f returns nil, rolled back
 // otherwise. On PostgreSQL it is serializable and retried (a few times) on
-// a serialization failure, so f must have no effect outside the
+// a serialization failure (up to ten times), so f must have no effect outside the
 // transaction but its return value.
 func (s *Store) Tx(ctx context.Context, f func(tx *Tx) error) error {
 	for attempt := 0; ; attempt++ {
 		err := s.tx(ctx, f)
-		if err == nil || attempt >= 4 || !retryable(err) {
+		if err == nil || attempt >= 9 || !retryable(err) {
 			return err
 		}
+		// Jittered, growing waits, so that the transactions that collided
+		// do not collide again in step.
+		wait := time.Duration(attempt+1)*2*time.Millisecond + time.Duration(mrand.Int64N(int64(5*time.Millisecond)))
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
-		case <-time.After(time.Duration(attempt+1) * 5 * time.Millisecond):
+		case <-time.After(wait):
 		}
 	}
 }

@@ -35,6 +35,8 @@ const (
 const (
 	// HubServiceSignInProcedure is the fully-qualified name of the HubService's SignIn RPC.
 	HubServiceSignInProcedure = "/licmesh.v1.HubService/SignIn"
+	// HubServiceSignUpProcedure is the fully-qualified name of the HubService's SignUp RPC.
+	HubServiceSignUpProcedure = "/licmesh.v1.HubService/SignUp"
 	// HubServiceSignOutProcedure is the fully-qualified name of the HubService's SignOut RPC.
 	HubServiceSignOutProcedure = "/licmesh.v1.HubService/SignOut"
 	// HubServiceChangePasswordProcedure is the fully-qualified name of the HubService's ChangePassword
@@ -115,6 +117,18 @@ type HubServiceClient interface {
 	// made with the cookie must send (X-CSRF-Token). The only call that needs
 	// no credential.
 	SignIn(context.Context, *connect.Request[licmeshv1.SignInRequest]) (*connect.Response[licmeshv1.SignInResponse], error)
+	// SignUp is the public trial sign-up, the other call that needs no
+	// credential: it makes a company and its customer account and starts
+	// the trial of the hub's signup_product (or of sku, one of
+	// signup_products), and mails the address a one-time link to set the
+	// account's password, with the trial license attached. An address that
+	// already has an account gets a mail saying so (or, if the account has
+	// no password yet, a new link) and the same answer: the answer never
+	// tells whether an address has an account. Refused with
+	// FAILED_PRECONDITION when sign-up is off, RESOURCE_EXHAUSTED past
+	// signup_rate sign-ups per address and hour, INVALID_ARGUMENT naming
+	// the field for a bad email, company or sku; refused, nothing changes.
+	SignUp(context.Context, *connect.Request[licmeshv1.SignUpRequest]) (*connect.Response[licmeshv1.SignUpResponse], error)
 	SignOut(context.Context, *connect.Request[licmeshv1.SignOutRequest]) (*connect.Response[licmeshv1.SignOutResponse], error)
 	ChangePassword(context.Context, *connect.Request[licmeshv1.ChangePasswordRequest]) (*connect.Response[licmeshv1.ChangePasswordResponse], error)
 	WhoAmI(context.Context, *connect.Request[licmeshv1.WhoAmIRequest]) (*connect.Response[licmeshv1.WhoAmIResponse], error)
@@ -161,6 +175,12 @@ func NewHubServiceClient(httpClient connect.HTTPClient, baseURL string, opts ...
 			httpClient,
 			baseURL+HubServiceSignInProcedure,
 			connect.WithSchema(hubServiceMethods.ByName("SignIn")),
+			connect.WithClientOptions(opts...),
+		),
+		signUp: connect.NewClient[licmeshv1.SignUpRequest, licmeshv1.SignUpResponse](
+			httpClient,
+			baseURL+HubServiceSignUpProcedure,
+			connect.WithSchema(hubServiceMethods.ByName("SignUp")),
 			connect.WithClientOptions(opts...),
 		),
 		signOut: connect.NewClient[licmeshv1.SignOutRequest, licmeshv1.SignOutResponse](
@@ -343,6 +363,7 @@ func NewHubServiceClient(httpClient connect.HTTPClient, baseURL string, opts ...
 // hubServiceClient implements HubServiceClient.
 type hubServiceClient struct {
 	signIn             *connect.Client[licmeshv1.SignInRequest, licmeshv1.SignInResponse]
+	signUp             *connect.Client[licmeshv1.SignUpRequest, licmeshv1.SignUpResponse]
 	signOut            *connect.Client[licmeshv1.SignOutRequest, licmeshv1.SignOutResponse]
 	changePassword     *connect.Client[licmeshv1.ChangePasswordRequest, licmeshv1.ChangePasswordResponse]
 	whoAmI             *connect.Client[licmeshv1.WhoAmIRequest, licmeshv1.WhoAmIResponse]
@@ -377,6 +398,11 @@ type hubServiceClient struct {
 // SignIn calls licmesh.v1.HubService.SignIn.
 func (c *hubServiceClient) SignIn(ctx context.Context, req *connect.Request[licmeshv1.SignInRequest]) (*connect.Response[licmeshv1.SignInResponse], error) {
 	return c.signIn.CallUnary(ctx, req)
+}
+
+// SignUp calls licmesh.v1.HubService.SignUp.
+func (c *hubServiceClient) SignUp(ctx context.Context, req *connect.Request[licmeshv1.SignUpRequest]) (*connect.Response[licmeshv1.SignUpResponse], error) {
+	return c.signUp.CallUnary(ctx, req)
 }
 
 // SignOut calls licmesh.v1.HubService.SignOut.
@@ -531,6 +557,18 @@ type HubServiceHandler interface {
 	// made with the cookie must send (X-CSRF-Token). The only call that needs
 	// no credential.
 	SignIn(context.Context, *connect.Request[licmeshv1.SignInRequest]) (*connect.Response[licmeshv1.SignInResponse], error)
+	// SignUp is the public trial sign-up, the other call that needs no
+	// credential: it makes a company and its customer account and starts
+	// the trial of the hub's signup_product (or of sku, one of
+	// signup_products), and mails the address a one-time link to set the
+	// account's password, with the trial license attached. An address that
+	// already has an account gets a mail saying so (or, if the account has
+	// no password yet, a new link) and the same answer: the answer never
+	// tells whether an address has an account. Refused with
+	// FAILED_PRECONDITION when sign-up is off, RESOURCE_EXHAUSTED past
+	// signup_rate sign-ups per address and hour, INVALID_ARGUMENT naming
+	// the field for a bad email, company or sku; refused, nothing changes.
+	SignUp(context.Context, *connect.Request[licmeshv1.SignUpRequest]) (*connect.Response[licmeshv1.SignUpResponse], error)
 	SignOut(context.Context, *connect.Request[licmeshv1.SignOutRequest]) (*connect.Response[licmeshv1.SignOutResponse], error)
 	ChangePassword(context.Context, *connect.Request[licmeshv1.ChangePasswordRequest]) (*connect.Response[licmeshv1.ChangePasswordResponse], error)
 	WhoAmI(context.Context, *connect.Request[licmeshv1.WhoAmIRequest]) (*connect.Response[licmeshv1.WhoAmIResponse], error)
@@ -573,6 +611,12 @@ func NewHubServiceHandler(svc HubServiceHandler, opts ...connect.HandlerOption) 
 		HubServiceSignInProcedure,
 		svc.SignIn,
 		connect.WithSchema(hubServiceMethods.ByName("SignIn")),
+		connect.WithHandlerOptions(opts...),
+	)
+	hubServiceSignUpHandler := connect.NewUnaryHandler(
+		HubServiceSignUpProcedure,
+		svc.SignUp,
+		connect.WithSchema(hubServiceMethods.ByName("SignUp")),
 		connect.WithHandlerOptions(opts...),
 	)
 	hubServiceSignOutHandler := connect.NewUnaryHandler(
@@ -753,6 +797,8 @@ func NewHubServiceHandler(svc HubServiceHandler, opts ...connect.HandlerOption) 
 		switch r.URL.Path {
 		case HubServiceSignInProcedure:
 			hubServiceSignInHandler.ServeHTTP(w, r)
+		case HubServiceSignUpProcedure:
+			hubServiceSignUpHandler.ServeHTTP(w, r)
 		case HubServiceSignOutProcedure:
 			hubServiceSignOutHandler.ServeHTTP(w, r)
 		case HubServiceChangePasswordProcedure:
@@ -822,6 +868,10 @@ type UnimplementedHubServiceHandler struct{}
 
 func (UnimplementedHubServiceHandler) SignIn(context.Context, *connect.Request[licmeshv1.SignInRequest]) (*connect.Response[licmeshv1.SignInResponse], error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("licmesh.v1.HubService.SignIn is not implemented"))
+}
+
+func (UnimplementedHubServiceHandler) SignUp(context.Context, *connect.Request[licmeshv1.SignUpRequest]) (*connect.Response[licmeshv1.SignUpResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("licmesh.v1.HubService.SignUp is not implemented"))
 }
 
 func (UnimplementedHubServiceHandler) SignOut(context.Context, *connect.Request[licmeshv1.SignOutRequest]) (*connect.Response[licmeshv1.SignOutResponse], error) {

@@ -39,6 +39,9 @@ func Run(t *testing.T, open Opener) {
 		{"Erase", testErase},
 		{"TxRollsBack", testTxRollsBack},
 		{"ConcurrentWriters", testConcurrentWriters},
+		{"SignupTokens", testSignupTokens},
+		{"Signups", testSignups},
+		{"MailOutbox", testMailOutbox},
 	} {
 		t.Run(tc.name, func(t *testing.T) { tc.f(t, open(t)) })
 	}
@@ -428,9 +431,26 @@ func testErase(t *testing.T, s *store.Store) {
 		if err := tx.RecordSignin(ctx, store.Signin{At: T0, Email: user.Email, Account: user.ID, OK: true, Remote: "10.1.1.1"}); err != nil {
 			return err
 		}
+		if err := tx.RecordSignup(ctx, store.Signup{At: T0, Remote: "10.1.1.1", Email: user.Email, Account: user.ID, Outcome: store.SignupQuiet}); err != nil {
+			return err
+		}
+		if err := tx.EnqueueMail(ctx, store.Mail{ID: store.NewMailID(), Kind: "signup", To: user.Email, Message: "sealed", CreatedAt: T0, NextAt: T0}); err != nil {
+			return err
+		}
 		return tx.CreateSession(ctx, store.Session{IDHash: "s", Account: user.ID, CSRF: "c", CreatedAt: T0, ExpiresAt: T0.Add(time.Hour)})
 	})
 	tx(t, s, func(tx *store.Tx) error { return tx.EraseCompany(ctx, co.ID, T0.Add(time.Hour)) })
+	require.NoError(t, s.Read(ctx, func(tx *store.Tx) error {
+		n, err := tx.CountSignups(ctx, store.SignupFilter{Email: user.Email})
+		require.NoError(t, err)
+		assert.Zero(t, n, "the erased users' sign-up records go")
+		mails, err := tx.ListMail(ctx, 100)
+		require.NoError(t, err)
+		for _, m := range mails {
+			assert.NotEqual(t, user.Email, m.To, "a mail still queued for an erased user")
+		}
+		return nil
+	}))
 	err := s.Tx(ctx, func(tx *store.Tx) error { return tx.EraseCompany(ctx, co.ID, T0.Add(2*time.Hour)) })
 	require.ErrorIs(t, err, store.ErrNotFound, "erasing twice")
 	require.NoError(t, s.Read(ctx, func(tx *store.Tx) error {

@@ -1,24 +1,30 @@
 //go:build linux
 
-package sources
-
-// Real database servers for the tests. PostgreSQL and MariaDB are started
-// from the installed binaries (.ci/databases.sh installs them on Debian) the
-// first time a test needs them, each in a temporary directory on a free
-// loopback port, and stopped when the package's tests end. PostgreSQL
-// refuses to run as root, so when the tests run as root both servers run as
-// the unprivileged user "nobody" (set LICMESH_TEST_DB_USER to use another).
-// Under CI (CI set) a missing server binary fails the tests that need it;
-// elsewhere they skip, saying how to install it. LICMESH_TEST_PG_DSN and
+// Package dbtest gives tests real database servers: PostgreSQL and MariaDB
+// started from the installed binaries (.ci/databases.sh installs them on
+// Debian) the first time a test of the package needs them, each in a
+// temporary directory on a free loopback port, and stopped by Stop, which
+// the package's TestMain calls after m.Run. PostgreSQL refuses to run as
+// root, so when the tests run as root both servers run as the unprivileged
+// user "nobody" (set LICMESH_TEST_DB_USER to use another). Under CI (CI
+// set) a missing server binary fails the tests that need it; elsewhere they
+// skip, saying how to install it. LICMESH_TEST_PG_DSN and
 // LICMESH_TEST_MYSQL_DSN point the tests at existing servers instead (an
 // account that may create schemas, databases and roles).
+//
+// The collector's SQL sources and the hub's store are tested on the same
+// servers this way: one kit, not one per package.
+package dbtest
 
 import (
 	"context"
+	"crypto/rand"
 	"database/sql"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"net"
+	"net/url"
 	"os"
 	"os/exec"
 	"os/user"
@@ -36,14 +42,14 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// testPassword is the servers' password for the test account; tests check
-// it never appears in an error.
-const testPassword = "Pw-7f3c!secret"
+// Password is the servers' password for the test account; tests check it
+// never appears in an error.
+const Password = "Pw-7f3c!secret"
 
-// dbServer is one running server.
-type dbServer struct {
-	// dsn connects as an account that may do anything (with testPassword).
-	dsn     string
+// Server is one running server.
+type Server struct {
+	// DSN connects as an account that may do anything (with Password).
+	DSN     string
 	started time.Duration
 	dir     string
 	proc    *os.Process
@@ -65,7 +71,7 @@ type dbServers struct {
 	base string // temporary directory holding every server's files
 
 	pgOnce, myOnce sync.Once
-	pg, my         *dbServer
+	pg, my         *Server
 	pgErr, myErr   error
 	pgMissing      string // why PostgreSQL cannot be started, if it is not installed
 	myMissing      string
@@ -73,14 +79,12 @@ type dbServers struct {
 
 var servers dbServers
 
-func TestMain(m *testing.M) {
-	code := m.Run()
-	servers.stop()
-	os.Exit(code)
-}
+// Stop stops the servers this process started; call it from TestMain
+// after m.Run.
+func Stop() { servers.stop() }
 
 func (s *dbServers) stop() {
-	for _, srv := range []*dbServer{s.pg, s.my} {
+	for _, srv := range []*Server{s.pg, s.my} {
 		if srv != nil && srv.proc != nil {
 			srv.proc.Signal(srv.stopSig)
 			select {
@@ -97,7 +101,7 @@ func (s *dbServers) stop() {
 }
 
 // unavailable skips or fails a test whose server is not installed.
-func unavailable(t *testing.T, why string) {
+func unavailable(t testing.TB, why string) {
 	t.Helper()
 	msg := why + " (run .ci/databases.sh as root to install it)"
 	if os.Getenv("CI") != "" {
@@ -106,12 +110,12 @@ func unavailable(t *testing.T, why string) {
 	t.Skipf("SKIPPED, no real database: %s", msg)
 }
 
-// needPostgres returns a superuser DSN for a running PostgreSQL.
-func needPostgres(t *testing.T) *dbServer {
+// Postgres returns a running PostgreSQL whose DSN is a superuser's.
+func Postgres(t testing.TB) *Server {
 	t.Helper()
 	servers.pgOnce.Do(func() {
 		if dsn := os.Getenv("LICMESH_TEST_PG_DSN"); dsn != "" {
-			servers.pg = &dbServer{dsn: dsn}
+			servers.pg = &Server{DSN: dsn}
 			return
 		}
 		servers.pg, servers.pgMissing, servers.pgErr = startPostgres()
@@ -124,12 +128,12 @@ func needPostgres(t *testing.T) *dbServer {
 	return servers.pg
 }
 
-// needMySQL returns a DSN with every privilege for a running MariaDB.
-func needMySQL(t *testing.T) *dbServer {
+// MariaDB returns a running MariaDB whose DSN has every privilege.
+func MariaDB(t testing.TB) *Server {
 	t.Helper()
 	servers.myOnce.Do(func() {
 		if dsn := os.Getenv("LICMESH_TEST_MYSQL_DSN"); dsn != "" {
-			servers.my = &dbServer{dsn: dsn}
+			servers.my = &Server{DSN: dsn}
 			return
 		}
 		servers.my, servers.myMissing, servers.myErr = startMariaDB()
@@ -145,7 +149,7 @@ func needMySQL(t *testing.T) *dbServer {
 // serverDir makes a directory the server's user owns.
 func (s *dbServers) serverDir(name string, cred *syscall.Credential) (string, error) {
 	if s.base == "" {
-		base, err := os.MkdirTemp("", "licmesh-sources-db-")
+		base, err := os.MkdirTemp("", "licmesh-db-")
 		if err != nil {
 			return "", err
 		}
@@ -263,9 +267,12 @@ func findPostgres() string {
 	return ""
 }
 
-func isExec(p string) bool { return checkExecutable(p) == nil }
+func isExec(p string) bool {
+	fi, err := os.Stat(p)
+	return err == nil && fi.Mode().IsRegular() && fi.Mode().Perm()&0o111 != 0
+}
 
-func startPostgres() (srv *dbServer, missing string, err error) {
+func startPostgres() (srv *Server, missing string, err error) {
 	bin := findPostgres()
 	if bin == "" {
 		return nil, "PostgreSQL is not installed (no initdb and postgres under /usr/lib/postgresql/*/bin)", nil
@@ -280,7 +287,7 @@ func startPostgres() (srv *dbServer, missing string, err error) {
 		return nil, "", err
 	}
 	pwfile := filepath.Join(dir, "pw")
-	if err := os.WriteFile(pwfile, []byte(testPassword+"\n"), 0o600); err != nil {
+	if err := os.WriteFile(pwfile, []byte(Password+"\n"), 0o600); err != nil {
 		return nil, "", err
 	}
 	if cred != nil {
@@ -309,8 +316,8 @@ func startPostgres() (srv *dbServer, missing string, err error) {
 	if err != nil {
 		return nil, "", err
 	}
-	dsn := fmt.Sprintf("postgres://postgres:%s@127.0.0.1:%d/postgres?sslmode=disable", testPassword, port)
-	srv = &dbServer{dsn: dsn, dir: dir, proc: proc, stopSig: syscall.SIGINT, exited: exited}
+	dsn := fmt.Sprintf("postgres://postgres:%s@127.0.0.1:%d/postgres?sslmode=disable", Password, port)
+	srv = &Server{DSN: dsn, dir: dir, proc: proc, stopSig: syscall.SIGINT, exited: exited}
 	if err := waitReady("pgx", dsn, exited); err != nil {
 		proc.Kill()
 		<-exited
@@ -336,7 +343,7 @@ func findMariaDB() (server, install string) {
 	return server, install
 }
 
-func startMariaDB() (srv *dbServer, missing string, err error) {
+func startMariaDB() (srv *Server, missing string, err error) {
 	server, install := findMariaDB()
 	if server == "" || install == "" {
 		return nil, "MariaDB is not installed (no mariadbd and mariadb-install-db)", nil
@@ -369,7 +376,7 @@ func startMariaDB() (srv *dbServer, missing string, err error) {
 	if err != nil {
 		return nil, "", err
 	}
-	fail := func(err error) (*dbServer, string, error) {
+	fail := func(err error) (*Server, string, error) {
 		proc.Kill()
 		<-exited
 		return nil, "", err
@@ -384,7 +391,7 @@ func startMariaDB() (srv *dbServer, missing string, err error) {
 	}
 	defer db.Close()
 	for _, q := range []string{
-		"CREATE USER 'licmesh'@'127.0.0.1' IDENTIFIED BY '" + testPassword + "'",
+		"CREATE USER 'licmesh'@'127.0.0.1' IDENTIFIED BY '" + Password + "'",
 		"GRANT ALL ON *.* TO 'licmesh'@'127.0.0.1' WITH GRANT OPTION",
 	} {
 		if _, err := db.Exec(q); err != nil {
@@ -392,6 +399,34 @@ func startMariaDB() (srv *dbServer, missing string, err error) {
 		}
 	}
 	cfg := mysql.NewConfig()
-	cfg.User, cfg.Passwd, cfg.Net, cfg.Addr = "licmesh", testPassword, "tcp", fmt.Sprintf("127.0.0.1:%d", port)
-	return &dbServer{dsn: cfg.FormatDSN(), dir: dir, started: time.Since(t0), proc: proc, stopSig: syscall.SIGTERM, exited: exited}, "", nil
+	cfg.User, cfg.Passwd, cfg.Net, cfg.Addr = "licmesh", Password, "tcp", fmt.Sprintf("127.0.0.1:%d", port)
+	return &Server{DSN: cfg.FormatDSN(), dir: dir, started: time.Since(t0), proc: proc, stopSig: syscall.SIGTERM, exited: exited}, "", nil
+}
+
+// PostgresDatabase creates a fresh, empty database on a running
+// PostgreSQL for one test, dropped when the test ends, and returns a DSN
+// for it.
+func PostgresDatabase(t testing.TB) string {
+	t.Helper()
+	srv := Postgres(t)
+	b := make([]byte, 6)
+	_, _ = rand.Read(b)
+	name := "t_" + hex.EncodeToString(b)
+	root, err := sql.Open("pgx", srv.DSN)
+	require.NoError(t, err)
+	defer root.Close()
+	_, err = root.Exec("CREATE DATABASE " + name)
+	require.NoError(t, err, "create database")
+	t.Cleanup(func() {
+		root, err := sql.Open("pgx", srv.DSN)
+		if err != nil {
+			return
+		}
+		defer root.Close()
+		_, _ = root.Exec("DROP DATABASE IF EXISTS " + name + " WITH (FORCE)")
+	})
+	u, err := url.Parse(srv.DSN)
+	require.NoError(t, err, "the server's DSN is a URL")
+	u.Path = "/" + name
+	return u.String()
 }
