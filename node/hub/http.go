@@ -15,7 +15,8 @@ import (
 )
 
 // Handler is the hub's HTTPS handler: the HubService API, health,
-// metrics, and the web pages under /ui/ (where / redirects).
+// metrics, the public sign-up pages under /signup, and the web pages
+// under /ui/ (where / redirects).
 func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
 	path, h := licmeshv1connect.NewHubServiceHandler(&api{s: s},

@@ -22,6 +22,8 @@ type loginView struct {
 	Ticket string
 	Email  string
 	Next   string
+	// SignupURL is the trial sign-up form's, when the hub takes sign-ups.
+	SignupURL string
 }
 
 // safeNext keeps a post-sign-in destination only if it is one of the
@@ -42,7 +44,7 @@ func (pg *pages) loginForm(w http.ResponseWriter, r *http.Request) {
 }
 
 func (pg *pages) renderLogin(w http.ResponseWriter, r *http.Request, status int, msg string, v loginView) {
-	v.Ticket = randomSecret()
+	v.Ticket, v.SignupURL = randomSecret(), pg.s.signupURL()
 	http.SetCookie(w, &http.Cookie{Name: loginCookie, Value: v.Ticket, Path: uiPrefix + "/login", MaxAge: 1800,
 		HttpOnly: true, Secure: true, SameSite: http.SameSiteStrictMode})
 	d := pg.data(w, r, nil, "", "Sign in")

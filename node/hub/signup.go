@@ -63,10 +63,10 @@ type signupRequest struct {
 
 // signUp runs a sign-up from remote and returns the normalized email.
 func (s *Server) signUp(ctx context.Context, a *api, req signupRequest, remote string) (string, error) {
-	skus := s.cfg.signupSKUs()
-	if len(skus) == 0 || s.mail == nil {
+	if !s.signupOpen() {
 		return "", ErrSignupOff
 	}
+	skus := s.cfg.signupSKUs()
 	email, err := store.NormalizeEmail(req.Email)
 	if err != nil {
 		return "", fmt.Errorf("%w: email %q: one plain address, like name@example.com", ErrInvalidArgument, req.Email)

@@ -3,6 +3,7 @@ package hub
 import (
 	"context"
 	"errors"
+	"fmt"
 	"html/template"
 	"net"
 	"net/http"
@@ -11,84 +12,165 @@ import (
 	"github.com/licmesh/licmesh/node/hub/store"
 )
 
-// The set-password page a sign-up mail links to: GET shows the form, POST
-// sets the password, uses up the link and signs in. Deliberately plain,
-// with a template of its own: the portal's layout (pages*.go) can take it
-// over later. GET changes nothing, so a mail scanner that follows the
-// link does not use it up.
+// The public sign-up pages, outside /ui/ and open to anyone: the trial
+// sign-up form (signup_form.go) and the set-password page a sign-up mail
+// links to (here). They are drawn with the /ui/ layout and stylesheet,
+// whose files /ui/static/ serves to anyone, but not by the pages' router:
+// nobody is signed in yet, and the forms are guarded by a nonce of their
+// own instead of a session's CSRF token.
+//
+// The set-password page: GET shows the form, POST sets the password, uses
+// up the link and signs in. GET changes nothing, so a mail scanner that
+// follows the link does not use it up.
 
 // signupConfirmPath is the sign-up link's page.
 const signupConfirmPath = "/signup/confirm"
 
-// signupFormCookie carries the form's nonce, which the POST must echo: a
-// form posted from another site has no cookie (SameSite=Strict), so no
-// one can sign a visitor in to an account of theirs by posting their own
-// link's token.
+// signupFormCookie carries the set-password form's nonce: no one can sign
+// a visitor in to an account of theirs by posting their own link's token
+// from another site.
 const signupFormCookie = "lmhub_signup_form"
 
-// signupCSP allows the page's own inline style and nothing else.
-const signupCSP = "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
+// signupCSP allows this origin's script, style and icon files and
+// nothing else: the layout has nothing inline.
+const signupCSP = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; " +
+	"form-action 'self'; base-uri 'none'; object-src 'none'; frame-ancestors 'none'"
 
-var signupPage = template.Must(template.New("signup").Parse(`<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-{{if .CSRF}}<meta name="csrf-token" content="{{.CSRF}}">{{end}}
-<title>{{.Title}}</title>
-<style>body{font-family:sans-serif;max-width:28em;margin:3em auto;padding:0 1em}label{display:block;margin:1em 0 .3em}
-input[type=password]{width:100%;padding:.4em}button{margin-top:1.2em;padding:.5em 1.2em}.error{color:#b00020}</style>
-</head><body>
-<h1>{{.Title}}</h1>
-{{if .Error}}<p class="error" role="alert">{{.Error}}</p>{{end}}
-{{if .Form}}
-<p>Choose the password of <b>{{.Email}}</b> (at least {{.MinLen}} characters).</p>
-<form method="post" action="{{.Action}}">
-<input type="hidden" name="token" value="{{.Token}}">
-<input type="hidden" name="nonce" value="{{.Nonce}}">
-<label for="password">Password</label><input type="password" id="password" name="password" autocomplete="new-password" minlength="{{.MinLen}}" required autofocus>
-<label for="password2">Password again</label><input type="password" id="password2" name="password2" autocomplete="new-password" minlength="{{.MinLen}}" required>
-<button type="submit">Set password and sign in</button>
-</form>
-{{else if .Done}}
-<p>Your password is set and you are signed in as <b>{{.Email}}</b>.</p>
-<p><a href="/">Continue to the portal</a></p>
-{{else}}
-<p>{{.Message}}</p>
-{{end}}
-</body></html>
-`))
+// publicPageNames are the public pages' templates, drawn inside
+// layout.html like the pages'.
+var publicPageNames = []string{"signup", "signupconfirm"}
 
-// signupView is what the page shows.
-type signupView struct {
-	Title, Error, Message string
-	Form, Done            bool
-	Email, Token, Nonce   string
-	Action                string
-	MinLen                int
-	CSRF                  string
+// nonceMaxAge is how long a public form may stay open before its post is
+// refused.
+const nonceMaxAge = time.Hour
+
+// formNonce guards a public form, which has no session and so no session
+// CSRF token, by double submit: the GET puts a random nonce in a cookie
+// and in the form's "nonce" field, and the POST must bring both, equal. A
+// form posted from another site comes without the cookie (SameSite=Strict),
+// and that site can neither read the cookie nor set it.
+type formNonce struct {
+	cookie string // the cookie's name
+	path   string // the form's path, the cookie's scope
+}
+
+// issue sets a new nonce's cookie and returns the nonce for the form.
+func (f formNonce) issue(w http.ResponseWriter) string {
+	nonce := randomSecret()
+	http.SetCookie(w, f.cookieOf(nonce, int(nonceMaxAge/time.Second)))
+	return nonce
+}
+
+// check reports whether r's parsed form carries its cookie's nonce.
+func (f formNonce) check(r *http.Request) bool {
+	nonce := r.PostForm.Get("nonce")
+	c, err := r.Cookie(f.cookie)
+	return err == nil && nonce != "" && constantTimeEqualHex(hashSecret(c.Value), hashSecret(nonce))
+}
+
+// clear ends the nonce once its form has done its work.
+func (f formNonce) clear(w http.ResponseWriter) { http.SetCookie(w, f.cookieOf("", -1)) }
+
+func (f formNonce) cookieOf(value string, maxAge int) *http.Cookie {
+	return &http.Cookie{Name: f.cookie, Value: value, Path: f.path, MaxAge: maxAge, HttpOnly: true, Secure: true, SameSite: http.SameSiteStrictMode}
+}
+
+// publicPages serves the public sign-up pages.
+type publicPages struct {
+	s   *Server
+	api *api
+	// look draws the pages: the layout with their templates, and the
+	// static files' URLs. It routes nothing.
+	look *pages
+	// startNonce guards the sign-up form, confirmNonce the set-password
+	// form.
+	startNonce, confirmNonce formNonce
+}
+
+func newPublicPages(s *Server) (*publicPages, error) {
+	look := &pages{s: s, files: map[string][]byte{}, assets: map[string]string{}, tmpl: map[string]*template.Template{}}
+	if err := look.loadStatic(); err != nil {
+		return nil, err
+	}
+	base, err := template.New("layout.html").ParseFS(pageTemplates, "templates/layout.html")
+	if err != nil {
+		return nil, fmt.Errorf("hub: public pages: parse layout: %w", err)
+	}
+	for _, name := range publicPageNames {
+		t, err := base.Clone()
+		if err == nil {
+			_, err = t.ParseFS(pageTemplates, "templates/"+name+".html")
+		}
+		if err != nil {
+			return nil, fmt.Errorf("hub: public pages: parse %s: %w", name, err)
+		}
+		look.tmpl[name] = t
+	}
+	return &publicPages{s: s, api: &api{s: s}, look: look,
+		startNonce:   formNonce{cookie: signupStartCookie, path: signupPath},
+		confirmNonce: formNonce{cookie: signupFormCookie, path: signupConfirmPath},
+	}, nil
+}
+
+// mountSignupPages adds the sign-up form and the set-password page to mux.
+func (s *Server) mountSignupPages(mux *http.ServeMux) {
+	p, err := newPublicPages(s)
+	if err != nil {
+		// Everything it reads is embedded: a failure is a broken build,
+		// which every test of these pages catches.
+		panic(err)
+	}
+	mux.HandleFunc("GET "+signupPath, p.signupPage)
+	mux.HandleFunc("POST "+signupPath, p.signUp)
+	mux.HandleFunc("GET "+signupConfirmPath, p.confirmForm)
+	mux.HandleFunc("POST "+signupConfirmPath, p.confirm)
+}
+
+// render draws page name for me (nil: nobody signed in) with data.
+func (p *publicPages) render(w http.ResponseWriter, r *http.Request, name string, status int, title string, me *principal, data any) {
+	h := w.Header()
+	h.Set("Content-Security-Policy", signupCSP)
+	h.Set("Cross-Origin-Opener-Policy", "same-origin")
+	h.Set("Cross-Origin-Resource-Policy", "same-origin")
+	// The set-password page's URL holds its token: no Referer carries it
+	// anywhere, not even to this hub's static files.
+	h.Set("Referrer-Policy", "no-referrer")
+	d := p.look.data(w, r, me, "", title)
+	d.Data = data
+	p.look.render(w, name, status, d)
+}
+
+// remoteHost is r's remote address without its port, as the API records
+// it.
+func remoteHost(r *http.Request) string {
+	host, _, _ := net.SplitHostPort(r.RemoteAddr)
+	return host
+}
+
+// confirmView is what the set-password page shows: the form, its
+// outcome, or why there is no form.
+type confirmView struct {
+	Form, Done          bool
+	Email, Token, Nonce string
+	Action              string
+	MinLen              int
+	// Error is what was wrong with the posted form, and Field the input
+	// it is about.
+	Error, Field string
+	Message      string
+	// SignupURL is the sign-up form's, when the hub takes sign-ups.
+	SignupURL string
 }
 
 const signupLinkGone = "This link has expired or was already used. Sign up again to get a new one, or sign in if you have set your password."
 
-// mountSignupPages adds the set-password page to mux.
-func (s *Server) mountSignupPages(mux *http.ServeMux) {
-	mux.HandleFunc("GET "+signupConfirmPath, s.signupForm)
-	mux.HandleFunc("POST "+signupConfirmPath, s.signupConfirm)
+func (p *publicPages) confirmGone(w http.ResponseWriter, r *http.Request) {
+	p.render(w, r, "signupconfirm", http.StatusGone, "Link no longer valid", nil, confirmView{Message: signupLinkGone, SignupURL: p.s.signupURL()})
 }
 
-func (s *Server) renderSignup(w http.ResponseWriter, status int, v signupView) {
-	h := w.Header()
-	h.Set("Content-Type", "text/html; charset=utf-8")
-	h.Set("Content-Security-Policy", signupCSP)
-	h.Set("Cache-Control", "no-store")
-	// The URL holds the token: no Referer carries it anywhere.
-	h.Set("Referrer-Policy", "no-referrer")
-	w.WriteHeader(status)
-	if err := signupPage.Execute(w, v); err != nil {
-		s.log.Warn("hub: rendering the sign-up page failed", "err", err)
-	}
-}
-
-func (s *Server) signupGone(w http.ResponseWriter) {
-	s.renderSignup(w, http.StatusGone, signupView{Title: "Link no longer valid", Message: signupLinkGone})
+func (p *publicPages) internalError(w http.ResponseWriter, what string, err error) {
+	p.s.log.Error("hub: "+what+" failed", "err", err)
+	http.Error(w, "internal error (logged)", http.StatusInternalServerError)
 }
 
 // pendingSignup returns the account a usable token is for, if it still
@@ -111,78 +193,76 @@ func (s *Server) pendingSignup(ctx context.Context, tx *store.Tx, token string, 
 	return tok, acc, nil
 }
 
-func (s *Server) signupForm(w http.ResponseWriter, r *http.Request) {
+func (p *publicPages) confirmForm(w http.ResponseWriter, r *http.Request) {
 	token := r.URL.Query().Get("token")
 	var acc store.Account
-	err := s.store.Read(r.Context(), func(tx *store.Tx) error {
+	err := p.s.store.Read(r.Context(), func(tx *store.Tx) error {
 		var err error
-		_, acc, err = s.pendingSignup(r.Context(), tx, token, s.clk.Now())
+		_, acc, err = p.s.pendingSignup(r.Context(), tx, token, p.s.clk.Now())
 		return err
 	})
 	if errors.Is(err, store.ErrNotFound) {
-		s.signupGone(w)
+		p.confirmGone(w, r)
 		return
 	}
 	if err != nil {
-		s.log.Error("hub: sign-up page failed", "err", err)
-		http.Error(w, "internal error (logged)", http.StatusInternalServerError)
+		p.internalError(w, "sign-up page", err)
 		return
 	}
-	nonce := randomSecret()
-	http.SetCookie(w, &http.Cookie{Name: signupFormCookie, Value: nonce, Path: signupConfirmPath, MaxAge: 3600, HttpOnly: true, Secure: true, SameSite: http.SameSiteStrictMode})
-	s.renderSignup(w, http.StatusOK, signupView{Title: "Set your password", Form: true, Email: acc.Email, Token: token, Nonce: nonce,
-		Action: signupConfirmPath, MinLen: MinPasswordLen})
+	p.render(w, r, "signupconfirm", http.StatusOK, "Set your password", nil, confirmView{Form: true, Email: acc.Email, Token: token,
+		Nonce: p.confirmNonce.issue(w), Action: signupConfirmPath, MinLen: MinPasswordLen})
 }
 
-func (s *Server) signupConfirm(w http.ResponseWriter, r *http.Request) {
+func (p *publicPages) confirm(w http.ResponseWriter, r *http.Request) {
 	r.Body = http.MaxBytesReader(w, r.Body, 16<<10)
 	if err := r.ParseForm(); err != nil {
 		http.Error(w, "bad form", http.StatusBadRequest)
 		return
 	}
-	token, nonce := r.PostForm.Get("token"), r.PostForm.Get("nonce")
-	c, err := r.Cookie(signupFormCookie)
-	if err != nil || nonce == "" || !constantTimeEqualHex(hashSecret(c.Value), hashSecret(nonce)) {
-		s.renderSignup(w, http.StatusForbidden, signupView{Title: "Please try again",
+	if !p.confirmNonce.check(r) {
+		// No new form: it would carry the posted token, which may be
+		// another site's own link.
+		p.render(w, r, "signupconfirm", http.StatusForbidden, "Please try again", nil, confirmView{
 			Message: "This form was not opened from your link in this browser. Open the link from your mail again."})
 		return
 	}
-	remote, _, _ := net.SplitHostPort(r.RemoteAddr)
-	now := s.clk.Now()
+	token, nonce := r.PostForm.Get("token"), r.PostForm.Get("nonce")
+	remote := remoteHost(r)
+	now := p.s.clk.Now()
 	var acc store.Account
-	err = s.store.Read(r.Context(), func(tx *store.Tx) error {
+	err := p.s.store.Read(r.Context(), func(tx *store.Tx) error {
 		var err error
-		_, acc, err = s.pendingSignup(r.Context(), tx, token, now)
+		_, acc, err = p.s.pendingSignup(r.Context(), tx, token, now)
 		return err
 	})
 	if errors.Is(err, store.ErrNotFound) {
-		s.signupGone(w)
+		p.confirmGone(w, r)
 		return
 	}
-	form := signupView{Title: "Set your password", Form: true, Email: acc.Email, Token: token, Nonce: nonce, Action: signupConfirmPath, MinLen: MinPasswordLen}
 	if err != nil {
-		s.log.Error("hub: sign-up confirmation failed", "err", err)
-		http.Error(w, "internal error (logged)", http.StatusInternalServerError)
+		p.internalError(w, "sign-up confirmation", err)
 		return
+	}
+	refuse := func(field, msg string) {
+		p.render(w, r, "signupconfirm", http.StatusBadRequest, "Set your password", nil, confirmView{Form: true, Email: acc.Email, Token: token,
+			Nonce: nonce, Action: signupConfirmPath, MinLen: MinPasswordLen, Error: msg, Field: field})
 	}
 	pw := r.PostForm.Get("password")
 	if pw != r.PostForm.Get("password2") {
-		form.Error = "The two passwords differ."
-		s.renderSignup(w, http.StatusBadRequest, form)
+		refuse("password2", "The two passwords differ.")
 		return
 	}
 	hash, err := hashPassword(pw)
 	if err != nil {
-		form.Error = "A password has at least 12 characters (and at most 1024)."
-		s.renderSignup(w, http.StatusBadRequest, form)
+		refuse("password", fmt.Sprintf("A password has at least %d characters (and at most 1024).", MinPasswordLen))
 		return
 	}
 	secret, csrf := randomSecret(), randomSecret()
-	sess := store.Session{IDHash: hashSecret(secret), Account: acc.ID, CSRF: csrf, Remote: remote, CreatedAt: now, ExpiresAt: now.Add(s.cfg.SessionTTL)}
-	err = s.store.Tx(r.Context(), func(tx *store.Tx) error {
+	sess := store.Session{IDHash: hashSecret(secret), Account: acc.ID, CSRF: csrf, Remote: remote, CreatedAt: now, ExpiresAt: now.Add(p.s.cfg.SessionTTL)}
+	err = p.s.store.Tx(r.Context(), func(tx *store.Tx) error {
 		// Checked again here, where it counts: of two posts of one link,
 		// one sets the password.
-		if _, _, err := s.pendingSignup(r.Context(), tx, token, now); err != nil {
+		if _, _, err := p.s.pendingSignup(r.Context(), tx, token, now); err != nil {
 			return err
 		}
 		if _, err := tx.UseSignupToken(r.Context(), hashSecret(token), now); err != nil {
@@ -204,16 +284,17 @@ func (s *Server) signupConfirm(w http.ResponseWriter, r *http.Request) {
 			Detail: "first password set from the sign-up link", Remote: remote})
 	})
 	if errors.Is(err, store.ErrNotFound) {
-		s.signupGone(w)
+		p.confirmGone(w, r)
 		return
 	}
 	if err != nil {
-		s.log.Error("hub: sign-up confirmation failed", "err", err)
-		http.Error(w, "internal error (logged)", http.StatusInternalServerError)
+		p.internalError(w, "sign-up confirmation", err)
 		return
 	}
-	s.m.signins.WithLabelValues("ok").Inc()
+	p.s.m.signins.WithLabelValues("ok").Inc()
 	http.SetCookie(w, sessionCookieFor(secret))
-	http.SetCookie(w, &http.Cookie{Name: signupFormCookie, Path: signupConfirmPath, MaxAge: -1, HttpOnly: true, Secure: true, SameSite: http.SameSiteStrictMode})
-	s.renderSignup(w, http.StatusOK, signupView{Title: "Welcome", Done: true, Email: acc.Email, CSRF: csrf})
+	p.confirmNonce.clear(w)
+	// Drawn for the new session: the top bar shows who is signed in, and
+	// the page carries the session's CSRF token.
+	p.render(w, r, "signupconfirm", http.StatusOK, "Welcome", &principal{Account: acc, session: &sess}, confirmView{Done: true, Email: acc.Email})
 }
