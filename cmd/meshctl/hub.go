@@ -38,6 +38,7 @@ func (a *app) hubCommand() *cobra.Command {
 		h.accountCommand(),
 		h.keyCommand(),
 		h.licenseCommand(),
+		h.subscriptionCommand(),
 		h.auditCommand(),
 		h.vendorKeysCommand(),
 	)

@@ -172,27 +172,28 @@ type newUser struct {
 }
 
 type companyView struct {
-	Company      *licmeshv1.Company
-	ResellerName string
-	Licenses     []licenseRow
-	History      []*licmeshv1.HistoryEvent
-	Users        []*licmeshv1.Account
-	Trials       []trialOffer
-	Current      int
-	Expired      int
-	TrialsUsed   int
-	Upgrades     int
-	Seats        int64
-	User         newUser
+	Company       *licmeshv1.Company
+	ResellerName  string
+	Subscriptions []subscriptionRow
+	Licenses      []licenseRow
+	History       []*licmeshv1.HistoryEvent
+	Users         []*licmeshv1.Account
+	Trials        []trialOffer
+	Current       int
+	Expired       int
+	TrialsUsed    int
+	Upgrades      int
+	Seats         int64
+	User          newUser
 }
 
 func (pg *pages) companyPage(w http.ResponseWriter, r *http.Request, p *principal) {
 	pg.showCompany(w, r, p, http.StatusOK, newUser{}, nil)
 }
 
-// showCompany is one company's page: its facts, its licenses with their
-// status, its history (trials, upgrades, packs), its users, and the
-// trials it may start.
+// showCompany is one company's page: its facts, its subscriptions, its
+// licenses with their status, its history (trials, upgrades, packs), its
+// users, and the trials it may start.
 func (pg *pages) showCompany(w http.ResponseWriter, r *http.Request, p *principal, status int, nu newUser, prob *problem) {
 	ctx, cancel := callCtx(r)
 	defer cancel()
@@ -217,6 +218,10 @@ func (pg *pages) showCompany(w http.ResponseWriter, r *http.Request, p *principa
 		}
 	}
 	slices.SortStableFunc(v.Licenses, func(a, b licenseRow) int { return cmp.Compare(b.IssuedMS, a.IssuedMS) })
+	if v.Subscriptions, err = pg.subscriptionRows(r, m.GetCompany().GetId(), now); err != nil {
+		pg.failed(w, r, p, err)
+		return
+	}
 	for _, e := range m.GetHistory() {
 		switch e.GetKind() {
 		case "trial.created":

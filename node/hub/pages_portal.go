@@ -33,17 +33,18 @@ var portalColumns = []column[licenseRow]{
 }
 
 type portalView struct {
-	Company  string
-	Licenses []licenseRow
-	List     listView
-	All      bool
-	Q        string
-	Expired  int
+	Company       string
+	Subscriptions []subscriptionRow
+	Licenses      []licenseRow
+	List          listView
+	All           bool
+	Q             string
+	Expired       int
 }
 
-// portal is a customer's dashboard: every license the company owns, with
-// its product, type, usage, clients, creation time and days left, and its
-// file to download.
+// portal is a customer's dashboard: the company's subscriptions, and
+// every license it owns, with its product, type, usage, clients, creation
+// time and days left, and its file to download.
 func (pg *pages) portal(w http.ResponseWriter, r *http.Request, p *principal) {
 	ctx, cancel := callCtx(r)
 	defer cancel()
@@ -74,6 +75,10 @@ func (pg *pages) portal(w http.ResponseWriter, r *http.Request, p *principal) {
 		return
 	}
 	v.Licenses, v.List = shown, lv
+	if v.Subscriptions, err = pg.subscriptionRows(r, string(p.Company), now); err != nil {
+		pg.failed(w, r, p, err)
+		return
+	}
 	d := pg.data(w, r, p, "home", "Your licenses")
 	d.Data = v
 	pg.render(w, "portal", http.StatusOK, d)

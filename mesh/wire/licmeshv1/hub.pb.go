@@ -3880,6 +3880,292 @@ func (x *GetIssuedLicenseResponse) GetLicense() *HubLicense {
 	return nil
 }
 
+// Subscription is one company's subscription to a product: what its
+// current license grants, and the story of the licenses behind it.
+type Subscription struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// id is its licenses' subscription_id (or, for a license issued without
+	// one, that license's ID).
+	Id        string `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	CompanyId string `protobuf:"bytes,2,opt,name=company_id,json=companyId,proto3" json:"company_id,omitempty"`
+	Sku       string `protobuf:"bytes,3,opt,name=sku,proto3" json:"sku,omitempty"`
+	// product_version, product_name and app_version are the product version
+	// the current license was issued under: what the customer has installed.
+	ProductVersion int64  `protobuf:"varint,4,opt,name=product_version,json=productVersion,proto3" json:"product_version,omitempty"`
+	ProductName    string `protobuf:"bytes,5,opt,name=product_name,json=productName,proto3" json:"product_name,omitempty"`
+	AppVersion     string `protobuf:"bytes,6,opt,name=app_version,json=appVersion,proto3" json:"app_version,omitempty"`
+	// started_at_ms is when its first license was issued.
+	StartedAtMs int64 `protobuf:"varint,7,opt,name=started_at_ms,json=startedAtMs,proto3" json:"started_at_ms,omitempty"`
+	// current_license_id is its license in force: the newest one not
+	// superseded (or, when it has ended, its last one).
+	CurrentLicenseId string `protobuf:"bytes,8,opt,name=current_license_id,json=currentLicenseId,proto3" json:"current_license_id,omitempty"`
+	Type             string `protobuf:"bytes,9,opt,name=type,proto3" json:"type,omitempty"`
+	Quantity         int64  `protobuf:"varint,10,opt,name=quantity,proto3" json:"quantity,omitempty"`
+	ExpiresAtMs      int64  `protobuf:"varint,11,opt,name=expires_at_ms,json=expiresAtMs,proto3" json:"expires_at_ms,omitempty"` // 0: perpetual
+	RevokedAtMs      int64  `protobuf:"varint,12,opt,name=revoked_at_ms,json=revokedAtMs,proto3" json:"revoked_at_ms,omitempty"`
+	// status is current, expired, revoked, or ended (every license of it was
+	// superseded by one of another subscription).
+	Status string `protobuf:"bytes,13,opt,name=status,proto3" json:"status,omitempty"`
+	// licenses is how many licenses it has had, the current one included.
+	Licenses int64 `protobuf:"varint,14,opt,name=licenses,proto3" json:"licenses,omitempty"`
+	// began_as_trial says its first license was a trial; converted_at_ms is
+	// then when its first paid license was issued (0 while still a trial).
+	BeganAsTrial  bool  `protobuf:"varint,15,opt,name=began_as_trial,json=beganAsTrial,proto3" json:"began_as_trial,omitempty"`
+	ConvertedAtMs int64 `protobuf:"varint,16,opt,name=converted_at_ms,json=convertedAtMs,proto3" json:"converted_at_ms,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Subscription) Reset() {
+	*x = Subscription{}
+	mi := &file_licmesh_v1_hub_proto_msgTypes[69]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Subscription) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Subscription) ProtoMessage() {}
+
+func (x *Subscription) ProtoReflect() protoreflect.Message {
+	mi := &file_licmesh_v1_hub_proto_msgTypes[69]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Subscription.ProtoReflect.Descriptor instead.
+func (*Subscription) Descriptor() ([]byte, []int) {
+	return file_licmesh_v1_hub_proto_rawDescGZIP(), []int{69}
+}
+
+func (x *Subscription) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *Subscription) GetCompanyId() string {
+	if x != nil {
+		return x.CompanyId
+	}
+	return ""
+}
+
+func (x *Subscription) GetSku() string {
+	if x != nil {
+		return x.Sku
+	}
+	return ""
+}
+
+func (x *Subscription) GetProductVersion() int64 {
+	if x != nil {
+		return x.ProductVersion
+	}
+	return 0
+}
+
+func (x *Subscription) GetProductName() string {
+	if x != nil {
+		return x.ProductName
+	}
+	return ""
+}
+
+func (x *Subscription) GetAppVersion() string {
+	if x != nil {
+		return x.AppVersion
+	}
+	return ""
+}
+
+func (x *Subscription) GetStartedAtMs() int64 {
+	if x != nil {
+		return x.StartedAtMs
+	}
+	return 0
+}
+
+func (x *Subscription) GetCurrentLicenseId() string {
+	if x != nil {
+		return x.CurrentLicenseId
+	}
+	return ""
+}
+
+func (x *Subscription) GetType() string {
+	if x != nil {
+		return x.Type
+	}
+	return ""
+}
+
+func (x *Subscription) GetQuantity() int64 {
+	if x != nil {
+		return x.Quantity
+	}
+	return 0
+}
+
+func (x *Subscription) GetExpiresAtMs() int64 {
+	if x != nil {
+		return x.ExpiresAtMs
+	}
+	return 0
+}
+
+func (x *Subscription) GetRevokedAtMs() int64 {
+	if x != nil {
+		return x.RevokedAtMs
+	}
+	return 0
+}
+
+func (x *Subscription) GetStatus() string {
+	if x != nil {
+		return x.Status
+	}
+	return ""
+}
+
+func (x *Subscription) GetLicenses() int64 {
+	if x != nil {
+		return x.Licenses
+	}
+	return 0
+}
+
+func (x *Subscription) GetBeganAsTrial() bool {
+	if x != nil {
+		return x.BeganAsTrial
+	}
+	return false
+}
+
+func (x *Subscription) GetConvertedAtMs() int64 {
+	if x != nil {
+		return x.ConvertedAtMs
+	}
+	return 0
+}
+
+type ListSubscriptionsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// company_id is required, except for a customer, whose own company it
+	// always is.
+	CompanyId string `protobuf:"bytes,1,opt,name=company_id,json=companyId,proto3" json:"company_id,omitempty"`
+	// limit bounds the page (default and at most 1000); after is the last
+	// subscription ID of the previous page.
+	Limit         int64  `protobuf:"varint,2,opt,name=limit,proto3" json:"limit,omitempty"`
+	After         string `protobuf:"bytes,3,opt,name=after,proto3" json:"after,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListSubscriptionsRequest) Reset() {
+	*x = ListSubscriptionsRequest{}
+	mi := &file_licmesh_v1_hub_proto_msgTypes[70]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListSubscriptionsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListSubscriptionsRequest) ProtoMessage() {}
+
+func (x *ListSubscriptionsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_licmesh_v1_hub_proto_msgTypes[70]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListSubscriptionsRequest.ProtoReflect.Descriptor instead.
+func (*ListSubscriptionsRequest) Descriptor() ([]byte, []int) {
+	return file_licmesh_v1_hub_proto_rawDescGZIP(), []int{70}
+}
+
+func (x *ListSubscriptionsRequest) GetCompanyId() string {
+	if x != nil {
+		return x.CompanyId
+	}
+	return ""
+}
+
+func (x *ListSubscriptionsRequest) GetLimit() int64 {
+	if x != nil {
+		return x.Limit
+	}
+	return 0
+}
+
+func (x *ListSubscriptionsRequest) GetAfter() string {
+	if x != nil {
+		return x.After
+	}
+	return ""
+}
+
+type ListSubscriptionsResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Subscriptions []*Subscription        `protobuf:"bytes,1,rep,name=subscriptions,proto3" json:"subscriptions,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListSubscriptionsResponse) Reset() {
+	*x = ListSubscriptionsResponse{}
+	mi := &file_licmesh_v1_hub_proto_msgTypes[71]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListSubscriptionsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListSubscriptionsResponse) ProtoMessage() {}
+
+func (x *ListSubscriptionsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_licmesh_v1_hub_proto_msgTypes[71]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListSubscriptionsResponse.ProtoReflect.Descriptor instead.
+func (*ListSubscriptionsResponse) Descriptor() ([]byte, []int) {
+	return file_licmesh_v1_hub_proto_rawDescGZIP(), []int{71}
+}
+
+func (x *ListSubscriptionsResponse) GetSubscriptions() []*Subscription {
+	if x != nil {
+		return x.Subscriptions
+	}
+	return nil
+}
+
 type AuditEntry struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	AtMs          int64                  `protobuf:"varint,1,opt,name=at_ms,json=atMs,proto3" json:"at_ms,omitempty"`
@@ -3894,7 +4180,7 @@ type AuditEntry struct {
 
 func (x *AuditEntry) Reset() {
 	*x = AuditEntry{}
-	mi := &file_licmesh_v1_hub_proto_msgTypes[69]
+	mi := &file_licmesh_v1_hub_proto_msgTypes[72]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3906,7 +4192,7 @@ func (x *AuditEntry) String() string {
 func (*AuditEntry) ProtoMessage() {}
 
 func (x *AuditEntry) ProtoReflect() protoreflect.Message {
-	mi := &file_licmesh_v1_hub_proto_msgTypes[69]
+	mi := &file_licmesh_v1_hub_proto_msgTypes[72]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3919,7 +4205,7 @@ func (x *AuditEntry) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AuditEntry.ProtoReflect.Descriptor instead.
 func (*AuditEntry) Descriptor() ([]byte, []int) {
-	return file_licmesh_v1_hub_proto_rawDescGZIP(), []int{69}
+	return file_licmesh_v1_hub_proto_rawDescGZIP(), []int{72}
 }
 
 func (x *AuditEntry) GetAtMs() int64 {
@@ -3974,7 +4260,7 @@ type ListAuditRequest struct {
 
 func (x *ListAuditRequest) Reset() {
 	*x = ListAuditRequest{}
-	mi := &file_licmesh_v1_hub_proto_msgTypes[70]
+	mi := &file_licmesh_v1_hub_proto_msgTypes[73]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3986,7 +4272,7 @@ func (x *ListAuditRequest) String() string {
 func (*ListAuditRequest) ProtoMessage() {}
 
 func (x *ListAuditRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_licmesh_v1_hub_proto_msgTypes[70]
+	mi := &file_licmesh_v1_hub_proto_msgTypes[73]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3999,7 +4285,7 @@ func (x *ListAuditRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListAuditRequest.ProtoReflect.Descriptor instead.
 func (*ListAuditRequest) Descriptor() ([]byte, []int) {
-	return file_licmesh_v1_hub_proto_rawDescGZIP(), []int{70}
+	return file_licmesh_v1_hub_proto_rawDescGZIP(), []int{73}
 }
 
 func (x *ListAuditRequest) GetBeforeMs() int64 {
@@ -4025,7 +4311,7 @@ type ListAuditResponse struct {
 
 func (x *ListAuditResponse) Reset() {
 	*x = ListAuditResponse{}
-	mi := &file_licmesh_v1_hub_proto_msgTypes[71]
+	mi := &file_licmesh_v1_hub_proto_msgTypes[74]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4037,7 +4323,7 @@ func (x *ListAuditResponse) String() string {
 func (*ListAuditResponse) ProtoMessage() {}
 
 func (x *ListAuditResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_licmesh_v1_hub_proto_msgTypes[71]
+	mi := &file_licmesh_v1_hub_proto_msgTypes[74]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4050,7 +4336,7 @@ func (x *ListAuditResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListAuditResponse.ProtoReflect.Descriptor instead.
 func (*ListAuditResponse) Descriptor() ([]byte, []int) {
-	return file_licmesh_v1_hub_proto_rawDescGZIP(), []int{71}
+	return file_licmesh_v1_hub_proto_rawDescGZIP(), []int{74}
 }
 
 func (x *ListAuditResponse) GetEntries() []*AuditEntry {
@@ -4073,7 +4359,7 @@ type VendorKey struct {
 
 func (x *VendorKey) Reset() {
 	*x = VendorKey{}
-	mi := &file_licmesh_v1_hub_proto_msgTypes[72]
+	mi := &file_licmesh_v1_hub_proto_msgTypes[75]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4085,7 +4371,7 @@ func (x *VendorKey) String() string {
 func (*VendorKey) ProtoMessage() {}
 
 func (x *VendorKey) ProtoReflect() protoreflect.Message {
-	mi := &file_licmesh_v1_hub_proto_msgTypes[72]
+	mi := &file_licmesh_v1_hub_proto_msgTypes[75]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4098,7 +4384,7 @@ func (x *VendorKey) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VendorKey.ProtoReflect.Descriptor instead.
 func (*VendorKey) Descriptor() ([]byte, []int) {
-	return file_licmesh_v1_hub_proto_rawDescGZIP(), []int{72}
+	return file_licmesh_v1_hub_proto_rawDescGZIP(), []int{75}
 }
 
 func (x *VendorKey) GetKeyId() string {
@@ -4137,7 +4423,7 @@ type ListVendorKeysRequest struct {
 
 func (x *ListVendorKeysRequest) Reset() {
 	*x = ListVendorKeysRequest{}
-	mi := &file_licmesh_v1_hub_proto_msgTypes[73]
+	mi := &file_licmesh_v1_hub_proto_msgTypes[76]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4149,7 +4435,7 @@ func (x *ListVendorKeysRequest) String() string {
 func (*ListVendorKeysRequest) ProtoMessage() {}
 
 func (x *ListVendorKeysRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_licmesh_v1_hub_proto_msgTypes[73]
+	mi := &file_licmesh_v1_hub_proto_msgTypes[76]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4162,7 +4448,7 @@ func (x *ListVendorKeysRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListVendorKeysRequest.ProtoReflect.Descriptor instead.
 func (*ListVendorKeysRequest) Descriptor() ([]byte, []int) {
-	return file_licmesh_v1_hub_proto_rawDescGZIP(), []int{73}
+	return file_licmesh_v1_hub_proto_rawDescGZIP(), []int{76}
 }
 
 type ListVendorKeysResponse struct {
@@ -4174,7 +4460,7 @@ type ListVendorKeysResponse struct {
 
 func (x *ListVendorKeysResponse) Reset() {
 	*x = ListVendorKeysResponse{}
-	mi := &file_licmesh_v1_hub_proto_msgTypes[74]
+	mi := &file_licmesh_v1_hub_proto_msgTypes[77]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4186,7 +4472,7 @@ func (x *ListVendorKeysResponse) String() string {
 func (*ListVendorKeysResponse) ProtoMessage() {}
 
 func (x *ListVendorKeysResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_licmesh_v1_hub_proto_msgTypes[74]
+	mi := &file_licmesh_v1_hub_proto_msgTypes[77]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4199,7 +4485,7 @@ func (x *ListVendorKeysResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListVendorKeysResponse.ProtoReflect.Descriptor instead.
 func (*ListVendorKeysResponse) Descriptor() ([]byte, []int) {
-	return file_licmesh_v1_hub_proto_rawDescGZIP(), []int{74}
+	return file_licmesh_v1_hub_proto_rawDescGZIP(), []int{77}
 }
 
 func (x *ListVendorKeysResponse) GetKeys() []*VendorKey {
@@ -4479,7 +4765,34 @@ const file_licmesh_v1_hub_proto_rawDesc = "" +
 	"\x17GetIssuedLicenseRequest\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\"L\n" +
 	"\x18GetIssuedLicenseResponse\x120\n" +
-	"\alicense\x18\x01 \x01(\v2\x16.licmesh.v1.HubLicenseR\alicense\"\x97\x01\n" +
+	"\alicense\x18\x01 \x01(\v2\x16.licmesh.v1.HubLicenseR\alicense\"\x88\x04\n" +
+	"\fSubscription\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1d\n" +
+	"\n" +
+	"company_id\x18\x02 \x01(\tR\tcompanyId\x12\x10\n" +
+	"\x03sku\x18\x03 \x01(\tR\x03sku\x12'\n" +
+	"\x0fproduct_version\x18\x04 \x01(\x03R\x0eproductVersion\x12!\n" +
+	"\fproduct_name\x18\x05 \x01(\tR\vproductName\x12\x1f\n" +
+	"\vapp_version\x18\x06 \x01(\tR\n" +
+	"appVersion\x12\"\n" +
+	"\rstarted_at_ms\x18\a \x01(\x03R\vstartedAtMs\x12,\n" +
+	"\x12current_license_id\x18\b \x01(\tR\x10currentLicenseId\x12\x12\n" +
+	"\x04type\x18\t \x01(\tR\x04type\x12\x1a\n" +
+	"\bquantity\x18\n" +
+	" \x01(\x03R\bquantity\x12\"\n" +
+	"\rexpires_at_ms\x18\v \x01(\x03R\vexpiresAtMs\x12\"\n" +
+	"\rrevoked_at_ms\x18\f \x01(\x03R\vrevokedAtMs\x12\x16\n" +
+	"\x06status\x18\r \x01(\tR\x06status\x12\x1a\n" +
+	"\blicenses\x18\x0e \x01(\x03R\blicenses\x12$\n" +
+	"\x0ebegan_as_trial\x18\x0f \x01(\bR\fbeganAsTrial\x12&\n" +
+	"\x0fconverted_at_ms\x18\x10 \x01(\x03R\rconvertedAtMs\"e\n" +
+	"\x18ListSubscriptionsRequest\x12\x1d\n" +
+	"\n" +
+	"company_id\x18\x01 \x01(\tR\tcompanyId\x12\x14\n" +
+	"\x05limit\x18\x02 \x01(\x03R\x05limit\x12\x14\n" +
+	"\x05after\x18\x03 \x01(\tR\x05after\"[\n" +
+	"\x19ListSubscriptionsResponse\x12>\n" +
+	"\rsubscriptions\x18\x01 \x03(\v2\x18.licmesh.v1.SubscriptionR\rsubscriptions\"\x97\x01\n" +
 	"\n" +
 	"AuditEntry\x12\x13\n" +
 	"\x05at_ms\x18\x01 \x01(\x03R\x04atMs\x12\x14\n" +
@@ -4501,7 +4814,7 @@ const file_licmesh_v1_hub_proto_rawDesc = "" +
 	"\rretired_at_ms\x18\x04 \x01(\x03R\vretiredAtMs\"\x17\n" +
 	"\x15ListVendorKeysRequest\"C\n" +
 	"\x16ListVendorKeysResponse\x12)\n" +
-	"\x04keys\x18\x01 \x03(\v2\x15.licmesh.v1.VendorKeyR\x04keys2\x8a\x14\n" +
+	"\x04keys\x18\x01 \x03(\v2\x15.licmesh.v1.VendorKeyR\x04keys2\xec\x14\n" +
 	"\n" +
 	"HubService\x12?\n" +
 	"\x06SignIn\x12\x19.licmesh.v1.SignInRequest\x1a\x1a.licmesh.v1.SignInResponse\x12?\n" +
@@ -4535,7 +4848,8 @@ const file_licmesh_v1_hub_proto_rawDesc = "" +
 	"\fAddToLicense\x12\x1f.licmesh.v1.AddToLicenseRequest\x1a .licmesh.v1.AddToLicenseResponse\x12T\n" +
 	"\rRevokeLicense\x12 .licmesh.v1.RevokeLicenseRequest\x1a!.licmesh.v1.RevokeLicenseResponse\x12c\n" +
 	"\x12ListIssuedLicenses\x12%.licmesh.v1.ListIssuedLicensesRequest\x1a&.licmesh.v1.ListIssuedLicensesResponse\x12]\n" +
-	"\x10GetIssuedLicense\x12#.licmesh.v1.GetIssuedLicenseRequest\x1a$.licmesh.v1.GetIssuedLicenseResponse\x12H\n" +
+	"\x10GetIssuedLicense\x12#.licmesh.v1.GetIssuedLicenseRequest\x1a$.licmesh.v1.GetIssuedLicenseResponse\x12`\n" +
+	"\x11ListSubscriptions\x12$.licmesh.v1.ListSubscriptionsRequest\x1a%.licmesh.v1.ListSubscriptionsResponse\x12H\n" +
 	"\tListAudit\x12\x1c.licmesh.v1.ListAuditRequest\x1a\x1d.licmesh.v1.ListAuditResponse\x12W\n" +
 	"\x0eListVendorKeys\x12!.licmesh.v1.ListVendorKeysRequest\x1a\".licmesh.v1.ListVendorKeysResponseB0Z.github.com/licmesh/licmesh/mesh/wire/licmeshv1b\x06proto3"
 
@@ -4551,7 +4865,7 @@ func file_licmesh_v1_hub_proto_rawDescGZIP() []byte {
 	return file_licmesh_v1_hub_proto_rawDescData
 }
 
-var file_licmesh_v1_hub_proto_msgTypes = make([]protoimpl.MessageInfo, 75)
+var file_licmesh_v1_hub_proto_msgTypes = make([]protoimpl.MessageInfo, 78)
 var file_licmesh_v1_hub_proto_goTypes = []any{
 	(*SignInRequest)(nil),              // 0: licmesh.v1.SignInRequest
 	(*SignInResponse)(nil),             // 1: licmesh.v1.SignInResponse
@@ -4622,12 +4936,15 @@ var file_licmesh_v1_hub_proto_goTypes = []any{
 	(*ListIssuedLicensesResponse)(nil), // 66: licmesh.v1.ListIssuedLicensesResponse
 	(*GetIssuedLicenseRequest)(nil),    // 67: licmesh.v1.GetIssuedLicenseRequest
 	(*GetIssuedLicenseResponse)(nil),   // 68: licmesh.v1.GetIssuedLicenseResponse
-	(*AuditEntry)(nil),                 // 69: licmesh.v1.AuditEntry
-	(*ListAuditRequest)(nil),           // 70: licmesh.v1.ListAuditRequest
-	(*ListAuditResponse)(nil),          // 71: licmesh.v1.ListAuditResponse
-	(*VendorKey)(nil),                  // 72: licmesh.v1.VendorKey
-	(*ListVendorKeysRequest)(nil),      // 73: licmesh.v1.ListVendorKeysRequest
-	(*ListVendorKeysResponse)(nil),     // 74: licmesh.v1.ListVendorKeysResponse
+	(*Subscription)(nil),               // 69: licmesh.v1.Subscription
+	(*ListSubscriptionsRequest)(nil),   // 70: licmesh.v1.ListSubscriptionsRequest
+	(*ListSubscriptionsResponse)(nil),  // 71: licmesh.v1.ListSubscriptionsResponse
+	(*AuditEntry)(nil),                 // 72: licmesh.v1.AuditEntry
+	(*ListAuditRequest)(nil),           // 73: licmesh.v1.ListAuditRequest
+	(*ListAuditResponse)(nil),          // 74: licmesh.v1.ListAuditResponse
+	(*VendorKey)(nil),                  // 75: licmesh.v1.VendorKey
+	(*ListVendorKeysRequest)(nil),      // 76: licmesh.v1.ListVendorKeysRequest
+	(*ListVendorKeysResponse)(nil),     // 77: licmesh.v1.ListVendorKeysResponse
 }
 var file_licmesh_v1_hub_proto_depIdxs = []int32{
 	10, // 0: licmesh.v1.Product.trial_template:type_name -> licmesh.v1.TemplateEntry
@@ -4659,75 +4976,78 @@ var file_licmesh_v1_hub_proto_depIdxs = []int32{
 	50, // 26: licmesh.v1.AddToLicenseResponse.license:type_name -> licmesh.v1.HubLicense
 	50, // 27: licmesh.v1.ListIssuedLicensesResponse.licenses:type_name -> licmesh.v1.HubLicense
 	50, // 28: licmesh.v1.GetIssuedLicenseResponse.license:type_name -> licmesh.v1.HubLicense
-	69, // 29: licmesh.v1.ListAuditResponse.entries:type_name -> licmesh.v1.AuditEntry
-	72, // 30: licmesh.v1.ListVendorKeysResponse.keys:type_name -> licmesh.v1.VendorKey
-	0,  // 31: licmesh.v1.HubService.SignIn:input_type -> licmesh.v1.SignInRequest
-	2,  // 32: licmesh.v1.HubService.SignUp:input_type -> licmesh.v1.SignUpRequest
-	4,  // 33: licmesh.v1.HubService.SignOut:input_type -> licmesh.v1.SignOutRequest
-	6,  // 34: licmesh.v1.HubService.ChangePassword:input_type -> licmesh.v1.ChangePasswordRequest
-	8,  // 35: licmesh.v1.HubService.WhoAmI:input_type -> licmesh.v1.WhoAmIRequest
-	13, // 36: licmesh.v1.HubService.SaveProduct:input_type -> licmesh.v1.SaveProductRequest
-	15, // 37: licmesh.v1.HubService.ListProducts:input_type -> licmesh.v1.ListProductsRequest
-	17, // 38: licmesh.v1.HubService.GetProduct:input_type -> licmesh.v1.GetProductRequest
-	20, // 39: licmesh.v1.HubService.CreateReseller:input_type -> licmesh.v1.CreateResellerRequest
-	22, // 40: licmesh.v1.HubService.ListResellers:input_type -> licmesh.v1.ListResellersRequest
-	25, // 41: licmesh.v1.HubService.CreateCompany:input_type -> licmesh.v1.CreateCompanyRequest
-	27, // 42: licmesh.v1.HubService.ListCompanies:input_type -> licmesh.v1.ListCompaniesRequest
-	29, // 43: licmesh.v1.HubService.GetCompany:input_type -> licmesh.v1.GetCompanyRequest
-	32, // 44: licmesh.v1.HubService.ExportCompanyData:input_type -> licmesh.v1.ExportCompanyDataRequest
-	34, // 45: licmesh.v1.HubService.EraseCompany:input_type -> licmesh.v1.EraseCompanyRequest
-	37, // 46: licmesh.v1.HubService.CreateAccount:input_type -> licmesh.v1.CreateAccountRequest
-	39, // 47: licmesh.v1.HubService.ListAccounts:input_type -> licmesh.v1.ListAccountsRequest
-	41, // 48: licmesh.v1.HubService.DisableAccount:input_type -> licmesh.v1.DisableAccountRequest
-	44, // 49: licmesh.v1.HubService.CreateAPIKey:input_type -> licmesh.v1.CreateAPIKeyRequest
-	46, // 50: licmesh.v1.HubService.ListAPIKeys:input_type -> licmesh.v1.ListAPIKeysRequest
-	48, // 51: licmesh.v1.HubService.RevokeAPIKey:input_type -> licmesh.v1.RevokeAPIKeyRequest
-	53, // 52: licmesh.v1.HubService.IssueLicense:input_type -> licmesh.v1.IssueLicenseRequest
-	55, // 53: licmesh.v1.HubService.StartTrial:input_type -> licmesh.v1.StartTrialRequest
-	57, // 54: licmesh.v1.HubService.ExtendLicense:input_type -> licmesh.v1.ExtendLicenseRequest
-	59, // 55: licmesh.v1.HubService.ConvertTrial:input_type -> licmesh.v1.ConvertTrialRequest
-	61, // 56: licmesh.v1.HubService.AddToLicense:input_type -> licmesh.v1.AddToLicenseRequest
-	63, // 57: licmesh.v1.HubService.RevokeLicense:input_type -> licmesh.v1.RevokeLicenseRequest
-	65, // 58: licmesh.v1.HubService.ListIssuedLicenses:input_type -> licmesh.v1.ListIssuedLicensesRequest
-	67, // 59: licmesh.v1.HubService.GetIssuedLicense:input_type -> licmesh.v1.GetIssuedLicenseRequest
-	70, // 60: licmesh.v1.HubService.ListAudit:input_type -> licmesh.v1.ListAuditRequest
-	73, // 61: licmesh.v1.HubService.ListVendorKeys:input_type -> licmesh.v1.ListVendorKeysRequest
-	1,  // 62: licmesh.v1.HubService.SignIn:output_type -> licmesh.v1.SignInResponse
-	3,  // 63: licmesh.v1.HubService.SignUp:output_type -> licmesh.v1.SignUpResponse
-	5,  // 64: licmesh.v1.HubService.SignOut:output_type -> licmesh.v1.SignOutResponse
-	7,  // 65: licmesh.v1.HubService.ChangePassword:output_type -> licmesh.v1.ChangePasswordResponse
-	9,  // 66: licmesh.v1.HubService.WhoAmI:output_type -> licmesh.v1.WhoAmIResponse
-	14, // 67: licmesh.v1.HubService.SaveProduct:output_type -> licmesh.v1.SaveProductResponse
-	16, // 68: licmesh.v1.HubService.ListProducts:output_type -> licmesh.v1.ListProductsResponse
-	18, // 69: licmesh.v1.HubService.GetProduct:output_type -> licmesh.v1.GetProductResponse
-	21, // 70: licmesh.v1.HubService.CreateReseller:output_type -> licmesh.v1.CreateResellerResponse
-	23, // 71: licmesh.v1.HubService.ListResellers:output_type -> licmesh.v1.ListResellersResponse
-	26, // 72: licmesh.v1.HubService.CreateCompany:output_type -> licmesh.v1.CreateCompanyResponse
-	28, // 73: licmesh.v1.HubService.ListCompanies:output_type -> licmesh.v1.ListCompaniesResponse
-	31, // 74: licmesh.v1.HubService.GetCompany:output_type -> licmesh.v1.GetCompanyResponse
-	33, // 75: licmesh.v1.HubService.ExportCompanyData:output_type -> licmesh.v1.ExportCompanyDataResponse
-	35, // 76: licmesh.v1.HubService.EraseCompany:output_type -> licmesh.v1.EraseCompanyResponse
-	38, // 77: licmesh.v1.HubService.CreateAccount:output_type -> licmesh.v1.CreateAccountResponse
-	40, // 78: licmesh.v1.HubService.ListAccounts:output_type -> licmesh.v1.ListAccountsResponse
-	42, // 79: licmesh.v1.HubService.DisableAccount:output_type -> licmesh.v1.DisableAccountResponse
-	45, // 80: licmesh.v1.HubService.CreateAPIKey:output_type -> licmesh.v1.CreateAPIKeyResponse
-	47, // 81: licmesh.v1.HubService.ListAPIKeys:output_type -> licmesh.v1.ListAPIKeysResponse
-	49, // 82: licmesh.v1.HubService.RevokeAPIKey:output_type -> licmesh.v1.RevokeAPIKeyResponse
-	54, // 83: licmesh.v1.HubService.IssueLicense:output_type -> licmesh.v1.IssueLicenseResponse
-	56, // 84: licmesh.v1.HubService.StartTrial:output_type -> licmesh.v1.StartTrialResponse
-	58, // 85: licmesh.v1.HubService.ExtendLicense:output_type -> licmesh.v1.ExtendLicenseResponse
-	60, // 86: licmesh.v1.HubService.ConvertTrial:output_type -> licmesh.v1.ConvertTrialResponse
-	62, // 87: licmesh.v1.HubService.AddToLicense:output_type -> licmesh.v1.AddToLicenseResponse
-	64, // 88: licmesh.v1.HubService.RevokeLicense:output_type -> licmesh.v1.RevokeLicenseResponse
-	66, // 89: licmesh.v1.HubService.ListIssuedLicenses:output_type -> licmesh.v1.ListIssuedLicensesResponse
-	68, // 90: licmesh.v1.HubService.GetIssuedLicense:output_type -> licmesh.v1.GetIssuedLicenseResponse
-	71, // 91: licmesh.v1.HubService.ListAudit:output_type -> licmesh.v1.ListAuditResponse
-	74, // 92: licmesh.v1.HubService.ListVendorKeys:output_type -> licmesh.v1.ListVendorKeysResponse
-	62, // [62:93] is the sub-list for method output_type
-	31, // [31:62] is the sub-list for method input_type
-	31, // [31:31] is the sub-list for extension type_name
-	31, // [31:31] is the sub-list for extension extendee
-	0,  // [0:31] is the sub-list for field type_name
+	69, // 29: licmesh.v1.ListSubscriptionsResponse.subscriptions:type_name -> licmesh.v1.Subscription
+	72, // 30: licmesh.v1.ListAuditResponse.entries:type_name -> licmesh.v1.AuditEntry
+	75, // 31: licmesh.v1.ListVendorKeysResponse.keys:type_name -> licmesh.v1.VendorKey
+	0,  // 32: licmesh.v1.HubService.SignIn:input_type -> licmesh.v1.SignInRequest
+	2,  // 33: licmesh.v1.HubService.SignUp:input_type -> licmesh.v1.SignUpRequest
+	4,  // 34: licmesh.v1.HubService.SignOut:input_type -> licmesh.v1.SignOutRequest
+	6,  // 35: licmesh.v1.HubService.ChangePassword:input_type -> licmesh.v1.ChangePasswordRequest
+	8,  // 36: licmesh.v1.HubService.WhoAmI:input_type -> licmesh.v1.WhoAmIRequest
+	13, // 37: licmesh.v1.HubService.SaveProduct:input_type -> licmesh.v1.SaveProductRequest
+	15, // 38: licmesh.v1.HubService.ListProducts:input_type -> licmesh.v1.ListProductsRequest
+	17, // 39: licmesh.v1.HubService.GetProduct:input_type -> licmesh.v1.GetProductRequest
+	20, // 40: licmesh.v1.HubService.CreateReseller:input_type -> licmesh.v1.CreateResellerRequest
+	22, // 41: licmesh.v1.HubService.ListResellers:input_type -> licmesh.v1.ListResellersRequest
+	25, // 42: licmesh.v1.HubService.CreateCompany:input_type -> licmesh.v1.CreateCompanyRequest
+	27, // 43: licmesh.v1.HubService.ListCompanies:input_type -> licmesh.v1.ListCompaniesRequest
+	29, // 44: licmesh.v1.HubService.GetCompany:input_type -> licmesh.v1.GetCompanyRequest
+	32, // 45: licmesh.v1.HubService.ExportCompanyData:input_type -> licmesh.v1.ExportCompanyDataRequest
+	34, // 46: licmesh.v1.HubService.EraseCompany:input_type -> licmesh.v1.EraseCompanyRequest
+	37, // 47: licmesh.v1.HubService.CreateAccount:input_type -> licmesh.v1.CreateAccountRequest
+	39, // 48: licmesh.v1.HubService.ListAccounts:input_type -> licmesh.v1.ListAccountsRequest
+	41, // 49: licmesh.v1.HubService.DisableAccount:input_type -> licmesh.v1.DisableAccountRequest
+	44, // 50: licmesh.v1.HubService.CreateAPIKey:input_type -> licmesh.v1.CreateAPIKeyRequest
+	46, // 51: licmesh.v1.HubService.ListAPIKeys:input_type -> licmesh.v1.ListAPIKeysRequest
+	48, // 52: licmesh.v1.HubService.RevokeAPIKey:input_type -> licmesh.v1.RevokeAPIKeyRequest
+	53, // 53: licmesh.v1.HubService.IssueLicense:input_type -> licmesh.v1.IssueLicenseRequest
+	55, // 54: licmesh.v1.HubService.StartTrial:input_type -> licmesh.v1.StartTrialRequest
+	57, // 55: licmesh.v1.HubService.ExtendLicense:input_type -> licmesh.v1.ExtendLicenseRequest
+	59, // 56: licmesh.v1.HubService.ConvertTrial:input_type -> licmesh.v1.ConvertTrialRequest
+	61, // 57: licmesh.v1.HubService.AddToLicense:input_type -> licmesh.v1.AddToLicenseRequest
+	63, // 58: licmesh.v1.HubService.RevokeLicense:input_type -> licmesh.v1.RevokeLicenseRequest
+	65, // 59: licmesh.v1.HubService.ListIssuedLicenses:input_type -> licmesh.v1.ListIssuedLicensesRequest
+	67, // 60: licmesh.v1.HubService.GetIssuedLicense:input_type -> licmesh.v1.GetIssuedLicenseRequest
+	70, // 61: licmesh.v1.HubService.ListSubscriptions:input_type -> licmesh.v1.ListSubscriptionsRequest
+	73, // 62: licmesh.v1.HubService.ListAudit:input_type -> licmesh.v1.ListAuditRequest
+	76, // 63: licmesh.v1.HubService.ListVendorKeys:input_type -> licmesh.v1.ListVendorKeysRequest
+	1,  // 64: licmesh.v1.HubService.SignIn:output_type -> licmesh.v1.SignInResponse
+	3,  // 65: licmesh.v1.HubService.SignUp:output_type -> licmesh.v1.SignUpResponse
+	5,  // 66: licmesh.v1.HubService.SignOut:output_type -> licmesh.v1.SignOutResponse
+	7,  // 67: licmesh.v1.HubService.ChangePassword:output_type -> licmesh.v1.ChangePasswordResponse
+	9,  // 68: licmesh.v1.HubService.WhoAmI:output_type -> licmesh.v1.WhoAmIResponse
+	14, // 69: licmesh.v1.HubService.SaveProduct:output_type -> licmesh.v1.SaveProductResponse
+	16, // 70: licmesh.v1.HubService.ListProducts:output_type -> licmesh.v1.ListProductsResponse
+	18, // 71: licmesh.v1.HubService.GetProduct:output_type -> licmesh.v1.GetProductResponse
+	21, // 72: licmesh.v1.HubService.CreateReseller:output_type -> licmesh.v1.CreateResellerResponse
+	23, // 73: licmesh.v1.HubService.ListResellers:output_type -> licmesh.v1.ListResellersResponse
+	26, // 74: licmesh.v1.HubService.CreateCompany:output_type -> licmesh.v1.CreateCompanyResponse
+	28, // 75: licmesh.v1.HubService.ListCompanies:output_type -> licmesh.v1.ListCompaniesResponse
+	31, // 76: licmesh.v1.HubService.GetCompany:output_type -> licmesh.v1.GetCompanyResponse
+	33, // 77: licmesh.v1.HubService.ExportCompanyData:output_type -> licmesh.v1.ExportCompanyDataResponse
+	35, // 78: licmesh.v1.HubService.EraseCompany:output_type -> licmesh.v1.EraseCompanyResponse
+	38, // 79: licmesh.v1.HubService.CreateAccount:output_type -> licmesh.v1.CreateAccountResponse
+	40, // 80: licmesh.v1.HubService.ListAccounts:output_type -> licmesh.v1.ListAccountsResponse
+	42, // 81: licmesh.v1.HubService.DisableAccount:output_type -> licmesh.v1.DisableAccountResponse
+	45, // 82: licmesh.v1.HubService.CreateAPIKey:output_type -> licmesh.v1.CreateAPIKeyResponse
+	47, // 83: licmesh.v1.HubService.ListAPIKeys:output_type -> licmesh.v1.ListAPIKeysResponse
+	49, // 84: licmesh.v1.HubService.RevokeAPIKey:output_type -> licmesh.v1.RevokeAPIKeyResponse
+	54, // 85: licmesh.v1.HubService.IssueLicense:output_type -> licmesh.v1.IssueLicenseResponse
+	56, // 86: licmesh.v1.HubService.StartTrial:output_type -> licmesh.v1.StartTrialResponse
+	58, // 87: licmesh.v1.HubService.ExtendLicense:output_type -> licmesh.v1.ExtendLicenseResponse
+	60, // 88: licmesh.v1.HubService.ConvertTrial:output_type -> licmesh.v1.ConvertTrialResponse
+	62, // 89: licmesh.v1.HubService.AddToLicense:output_type -> licmesh.v1.AddToLicenseResponse
+	64, // 90: licmesh.v1.HubService.RevokeLicense:output_type -> licmesh.v1.RevokeLicenseResponse
+	66, // 91: licmesh.v1.HubService.ListIssuedLicenses:output_type -> licmesh.v1.ListIssuedLicensesResponse
+	68, // 92: licmesh.v1.HubService.GetIssuedLicense:output_type -> licmesh.v1.GetIssuedLicenseResponse
+	71, // 93: licmesh.v1.HubService.ListSubscriptions:output_type -> licmesh.v1.ListSubscriptionsResponse
+	74, // 94: licmesh.v1.HubService.ListAudit:output_type -> licmesh.v1.ListAuditResponse
+	77, // 95: licmesh.v1.HubService.ListVendorKeys:output_type -> licmesh.v1.ListVendorKeysResponse
+	64, // [64:96] is the sub-list for method output_type
+	32, // [32:64] is the sub-list for method input_type
+	32, // [32:32] is the sub-list for extension type_name
+	32, // [32:32] is the sub-list for extension extendee
+	0,  // [0:32] is the sub-list for field type_name
 }
 
 func init() { file_licmesh_v1_hub_proto_init() }
@@ -4741,7 +5061,7 @@ func file_licmesh_v1_hub_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_licmesh_v1_hub_proto_rawDesc), len(file_licmesh_v1_hub_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   75,
+			NumMessages:   78,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

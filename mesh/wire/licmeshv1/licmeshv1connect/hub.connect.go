@@ -103,6 +103,9 @@ const (
 	// HubServiceGetIssuedLicenseProcedure is the fully-qualified name of the HubService's
 	// GetIssuedLicense RPC.
 	HubServiceGetIssuedLicenseProcedure = "/licmesh.v1.HubService/GetIssuedLicense"
+	// HubServiceListSubscriptionsProcedure is the fully-qualified name of the HubService's
+	// ListSubscriptions RPC.
+	HubServiceListSubscriptionsProcedure = "/licmesh.v1.HubService/ListSubscriptions"
 	// HubServiceListAuditProcedure is the fully-qualified name of the HubService's ListAudit RPC.
 	HubServiceListAuditProcedure = "/licmesh.v1.HubService/ListAudit"
 	// HubServiceListVendorKeysProcedure is the fully-qualified name of the HubService's ListVendorKeys
@@ -156,6 +159,13 @@ type HubServiceClient interface {
 	RevokeLicense(context.Context, *connect.Request[licmeshv1.RevokeLicenseRequest]) (*connect.Response[licmeshv1.RevokeLicenseResponse], error)
 	ListIssuedLicenses(context.Context, *connect.Request[licmeshv1.ListIssuedLicensesRequest]) (*connect.Response[licmeshv1.ListIssuedLicensesResponse], error)
 	GetIssuedLicense(context.Context, *connect.Request[licmeshv1.GetIssuedLicenseRequest]) (*connect.Response[licmeshv1.GetIssuedLicenseResponse], error)
+	// ListSubscriptions lists a company's subscriptions (seed 002: one per
+	// company and product chain), read from the licenses the hub issued: a
+	// trial, its extensions, conversion, packs and modules share one
+	// subscription ID, each license superseding the one before. Who may
+	// list them is as for ListIssuedLicenses: staff any company, a reseller
+	// its own customers, a customer its own company.
+	ListSubscriptions(context.Context, *connect.Request[licmeshv1.ListSubscriptionsRequest]) (*connect.Response[licmeshv1.ListSubscriptionsResponse], error)
 	ListAudit(context.Context, *connect.Request[licmeshv1.ListAuditRequest]) (*connect.Response[licmeshv1.ListAuditResponse], error)
 	ListVendorKeys(context.Context, *connect.Request[licmeshv1.ListVendorKeysRequest]) (*connect.Response[licmeshv1.ListVendorKeysResponse], error)
 }
@@ -345,6 +355,12 @@ func NewHubServiceClient(httpClient connect.HTTPClient, baseURL string, opts ...
 			connect.WithSchema(hubServiceMethods.ByName("GetIssuedLicense")),
 			connect.WithClientOptions(opts...),
 		),
+		listSubscriptions: connect.NewClient[licmeshv1.ListSubscriptionsRequest, licmeshv1.ListSubscriptionsResponse](
+			httpClient,
+			baseURL+HubServiceListSubscriptionsProcedure,
+			connect.WithSchema(hubServiceMethods.ByName("ListSubscriptions")),
+			connect.WithClientOptions(opts...),
+		),
 		listAudit: connect.NewClient[licmeshv1.ListAuditRequest, licmeshv1.ListAuditResponse](
 			httpClient,
 			baseURL+HubServiceListAuditProcedure,
@@ -391,6 +407,7 @@ type hubServiceClient struct {
 	revokeLicense      *connect.Client[licmeshv1.RevokeLicenseRequest, licmeshv1.RevokeLicenseResponse]
 	listIssuedLicenses *connect.Client[licmeshv1.ListIssuedLicensesRequest, licmeshv1.ListIssuedLicensesResponse]
 	getIssuedLicense   *connect.Client[licmeshv1.GetIssuedLicenseRequest, licmeshv1.GetIssuedLicenseResponse]
+	listSubscriptions  *connect.Client[licmeshv1.ListSubscriptionsRequest, licmeshv1.ListSubscriptionsResponse]
 	listAudit          *connect.Client[licmeshv1.ListAuditRequest, licmeshv1.ListAuditResponse]
 	listVendorKeys     *connect.Client[licmeshv1.ListVendorKeysRequest, licmeshv1.ListVendorKeysResponse]
 }
@@ -540,6 +557,11 @@ func (c *hubServiceClient) GetIssuedLicense(ctx context.Context, req *connect.Re
 	return c.getIssuedLicense.CallUnary(ctx, req)
 }
 
+// ListSubscriptions calls licmesh.v1.HubService.ListSubscriptions.
+func (c *hubServiceClient) ListSubscriptions(ctx context.Context, req *connect.Request[licmeshv1.ListSubscriptionsRequest]) (*connect.Response[licmeshv1.ListSubscriptionsResponse], error) {
+	return c.listSubscriptions.CallUnary(ctx, req)
+}
+
 // ListAudit calls licmesh.v1.HubService.ListAudit.
 func (c *hubServiceClient) ListAudit(ctx context.Context, req *connect.Request[licmeshv1.ListAuditRequest]) (*connect.Response[licmeshv1.ListAuditResponse], error) {
 	return c.listAudit.CallUnary(ctx, req)
@@ -596,6 +618,13 @@ type HubServiceHandler interface {
 	RevokeLicense(context.Context, *connect.Request[licmeshv1.RevokeLicenseRequest]) (*connect.Response[licmeshv1.RevokeLicenseResponse], error)
 	ListIssuedLicenses(context.Context, *connect.Request[licmeshv1.ListIssuedLicensesRequest]) (*connect.Response[licmeshv1.ListIssuedLicensesResponse], error)
 	GetIssuedLicense(context.Context, *connect.Request[licmeshv1.GetIssuedLicenseRequest]) (*connect.Response[licmeshv1.GetIssuedLicenseResponse], error)
+	// ListSubscriptions lists a company's subscriptions (seed 002: one per
+	// company and product chain), read from the licenses the hub issued: a
+	// trial, its extensions, conversion, packs and modules share one
+	// subscription ID, each license superseding the one before. Who may
+	// list them is as for ListIssuedLicenses: staff any company, a reseller
+	// its own customers, a customer its own company.
+	ListSubscriptions(context.Context, *connect.Request[licmeshv1.ListSubscriptionsRequest]) (*connect.Response[licmeshv1.ListSubscriptionsResponse], error)
 	ListAudit(context.Context, *connect.Request[licmeshv1.ListAuditRequest]) (*connect.Response[licmeshv1.ListAuditResponse], error)
 	ListVendorKeys(context.Context, *connect.Request[licmeshv1.ListVendorKeysRequest]) (*connect.Response[licmeshv1.ListVendorKeysResponse], error)
 }
@@ -781,6 +810,12 @@ func NewHubServiceHandler(svc HubServiceHandler, opts ...connect.HandlerOption) 
 		connect.WithSchema(hubServiceMethods.ByName("GetIssuedLicense")),
 		connect.WithHandlerOptions(opts...),
 	)
+	hubServiceListSubscriptionsHandler := connect.NewUnaryHandler(
+		HubServiceListSubscriptionsProcedure,
+		svc.ListSubscriptions,
+		connect.WithSchema(hubServiceMethods.ByName("ListSubscriptions")),
+		connect.WithHandlerOptions(opts...),
+	)
 	hubServiceListAuditHandler := connect.NewUnaryHandler(
 		HubServiceListAuditProcedure,
 		svc.ListAudit,
@@ -853,6 +888,8 @@ func NewHubServiceHandler(svc HubServiceHandler, opts ...connect.HandlerOption) 
 			hubServiceListIssuedLicensesHandler.ServeHTTP(w, r)
 		case HubServiceGetIssuedLicenseProcedure:
 			hubServiceGetIssuedLicenseHandler.ServeHTTP(w, r)
+		case HubServiceListSubscriptionsProcedure:
+			hubServiceListSubscriptionsHandler.ServeHTTP(w, r)
 		case HubServiceListAuditProcedure:
 			hubServiceListAuditHandler.ServeHTTP(w, r)
 		case HubServiceListVendorKeysProcedure:
@@ -980,6 +1017,10 @@ func (UnimplementedHubServiceHandler) ListIssuedLicenses(context.Context, *conne
 
 func (UnimplementedHubServiceHandler) GetIssuedLicense(context.Context, *connect.Request[licmeshv1.GetIssuedLicenseRequest]) (*connect.Response[licmeshv1.GetIssuedLicenseResponse], error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("licmesh.v1.HubService.GetIssuedLicense is not implemented"))
+}
+
+func (UnimplementedHubServiceHandler) ListSubscriptions(context.Context, *connect.Request[licmeshv1.ListSubscriptionsRequest]) (*connect.Response[licmeshv1.ListSubscriptionsResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("licmesh.v1.HubService.ListSubscriptions is not implemented"))
 }
 
 func (UnimplementedHubServiceHandler) ListAudit(context.Context, *connect.Request[licmeshv1.ListAuditRequest]) (*connect.Response[licmeshv1.ListAuditResponse], error) {

@@ -36,6 +36,7 @@ func Run(t *testing.T, open Opener) {
 		{"Companies", testCompanies},
 		{"ProductVersions", testProductVersions},
 		{"Licenses", testLicenses},
+		{"Subscriptions", testSubscriptions},
 		{"Erase", testErase},
 		{"TxRollsBack", testTxRollsBack},
 		{"ConcurrentWriters", testConcurrentWriters},
