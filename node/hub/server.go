@@ -102,8 +102,12 @@ func (s *Server) Run(ctx context.Context, ready func(addr string)) error {
 		Handler:           s.Handler(),
 		TLSConfig:         &tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{s.cert}},
 		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+		// A client that sends its body or reads its answer slower than
+		// this holds a connection for nothing: no call takes that long.
+		ReadTimeout:  time.Minute,
+		WriteTimeout: 2 * time.Minute,
+		IdleTimeout:  2 * time.Minute,
+		ErrorLog:     slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
 	}
 	if s.mail != nil {
 		s.mail.listenAddr = ln.Addr().String()

@@ -246,7 +246,7 @@ func toConnect(err error) error {
 		return connect.NewError(connect.CodeCanceled, err)
 	case errors.Is(err, context.DeadlineExceeded):
 		return connect.NewError(connect.CodeDeadlineExceeded, err)
-	case errors.Is(err, ErrNoLeader), errors.Is(err, ErrShuttingDown), errors.Is(err, ErrForwardFailure),
+	case errors.Is(err, ErrNoLeader), errors.Is(err, ErrNotLeader), errors.Is(err, ErrShuttingDown), errors.Is(err, ErrForwardFailure),
 		errors.Is(err, ErrNotBootstrap):
 		return connect.NewError(connect.CodeUnavailable, err)
 	case errors.Is(err, ErrBadRequest), errors.Is(err, ErrProtocol):

@@ -305,7 +305,7 @@ func (s *Server) renew(ctx context.Context, collectorID string, ids []uint64) ([
 		if !s.leading.Load() {
 			return nil, fmt.Errorf("%w: the new leader is taking over", ErrNoLeader)
 		}
-		return s.renewLocal(collectorID, ids), nil
+		return s.renewConfirmed(ctx, collectorID, ids)
 	}
 	pc, err := s.peers.leader()
 	if err != nil {
@@ -322,7 +322,34 @@ func (s *Server) renew(ctx context.Context, collectorID string, ids []uint64) ([
 	return resp.Msg.Results, nil
 }
 
-// renewLocal renews from the leader's memory: no Raft write.
+// renewConfirmed renews from the leader's memory once a quorum has
+// confirmed, after the request arrived, that this master still leads. A
+// leader deposed while it was frozen may still hold renewals in its sockets;
+// without the check it would extend leases that the newer leader has
+// expired and granted again. Whatever was confirmed at an instant t is safe
+// to extend from t: a newer leader is elected after t and gives every lease
+// a full TTL from its own takeover.
+//
+// The deadlines move while the confirmation is under way, so its round trip
+// overlaps the work. A deadline moved for a renewal that then goes
+// unanswered errs on the safe side: the master holds the seat longer than
+// the collector counts it.
+func (s *Server) renewConfirmed(ctx context.Context, collectorID string, ids []uint64) ([]*licmeshv1.RenewResult, error) {
+	v := s.leaderCheck.join()
+	res := s.renewLocal(collectorID, ids)
+	if err := v.wait(ctx); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrNotLeader, err)
+	}
+	// Stepped down while it waited: the deadlines that count are the new
+	// leader's.
+	if !s.leading.Load() {
+		return nil, fmt.Errorf("%w: stepped down", ErrNotLeader)
+	}
+	return res, nil
+}
+
+// renewLocal renews from the leader's memory: no Raft write. Callers have
+// confirmed leadership (renewConfirmed).
 func (s *Server) renewLocal(collectorID string, ids []uint64) []*licmeshv1.RenewResult {
 	out := make([]*licmeshv1.RenewResult, len(ids))
 	now := s.now()

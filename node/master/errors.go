@@ -4,7 +4,10 @@ import "errors"
 
 // Errors of the master itself; the FSM's own sentinels live in node/fsm.
 var (
-	ErrNoLeader     = errors.New("master: no leader is known yet")
+	ErrNoLeader = errors.New("master: no leader is known yet")
+	// ErrNotLeader means this master could not confirm with a quorum that
+	// it still leads, so it answers no renewal.
+	ErrNotLeader    = errors.New("master: leadership not confirmed by a quorum")
 	ErrNotBootstrap = errors.New("master: the cluster has not bootstrapped its identity yet")
 	ErrUnauthorized = errors.New("master: the admin token was refused")
 	ErrNotCollector = errors.New("master: the client certificate is not an enrolled collector's")

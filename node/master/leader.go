@@ -95,8 +95,9 @@ func (s *Server) lead(ctx context.Context) {
 	s.syncSiteZone(ctx)
 	// A new leader can't know when collectors last renewed with the old one:
 	// every lease gets a full TTL from now (extended, never shortened).
-	// The margin covers a deposed leader that answered renewals until its
-	// leader lease ran out, after this one's election began.
+	// A renewal the old leader answered was confirmed by a quorum before
+	// this term began (renewConfirmed), so a TTL from now covers it; the
+	// election timeout on top is slack.
 	ids := s.fsm.LeaseIDs()
 	if err := s.table.ResetAll(ids, s.cfg.LeaseTTL+s.cfg.ElectionTimeout); err != nil {
 		s.log.Error("resetting lease deadlines failed", "err", err)

@@ -22,6 +22,7 @@ type metrics struct {
 	expiries        prometheus.Counter
 	renewals        prometheus.Counter
 	renewRefused    prometheus.Counter
+	leaderChecks    prometheus.Counter
 	batches         prometheus.Counter
 	batchOps        prometheus.Histogram
 	forwarded       prometheus.Counter
@@ -46,6 +47,7 @@ func newMetrics(s *Server) *metrics {
 		expiries:     f("lease_expiries_total", "Leases expired by the leader."),
 		renewals:     f("lease_renewals_total", "Lease renewals answered from the leader's memory."),
 		renewRefused: f("lease_renewals_refused_total", "Renewals refused (unknown or expired lease)."),
+		leaderChecks: f("leader_verifications_total", "Raft barriers that confirmed leadership for the renewals waiting on them."),
 		batches:      f("lease_batches_total", "Raft entries carrying lease operations."),
 		forwarded:    f("forwarded_requests_total", "Requests forwarded from this follower to the leader."),
 		enrollments:  f("enrollments_total", "Collectors enrolled."),

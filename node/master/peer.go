@@ -99,7 +99,10 @@ func (h peerHandler) RenewLeases(ctx context.Context, req *connect.Request[licme
 	if !h.s.leading.Load() || !h.s.node.IsLeader() {
 		return nil, connect.NewError(connect.CodeUnavailable, ErrNoLeader)
 	}
-	res := h.s.renewLocal(req.Msg.CollectorId, req.Msg.LeaseIds)
+	res, err := h.s.renewConfirmed(ctx, req.Msg.CollectorId, req.Msg.LeaseIds)
+	if err != nil {
+		return nil, toConnect(err)
+	}
 	return connect.NewResponse(&licmeshv1.RenewLeasesResponse{Results: res}), nil
 }
 

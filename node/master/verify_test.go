@@ -1,0 +1,204 @@
+package master
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"connectrpc.com/connect"
+	"github.com/hashicorp/raft"
+	"github.com/stretchr/testify/require"
+
+	licmeshv1 "github.com/licmesh/licmesh/mesh/wire/licmeshv1"
+)
+
+// gatedVerify is a verify function whose rounds start on demand: each call
+// reports on started and returns what the test sends on results.
+type gatedVerify struct {
+	calls   atomic.Int64
+	started chan struct{}
+	results chan error
+}
+
+func newGatedVerify() *gatedVerify {
+	return &gatedVerify{started: make(chan struct{}), results: make(chan error)}
+}
+
+func (g *gatedVerify) verify() error {
+	g.calls.Add(1)
+	g.started <- struct{}{}
+	return <-g.results
+}
+
+func isDone(v *verification) bool {
+	select {
+	case <-v.done:
+		return true
+	default:
+		return false
+	}
+}
+
+func TestLeaderCheckLateCallersWaitForTheNextRound(t *testing.T) {
+	g := newGatedVerify()
+	c := newLeaderCheck(g.verify, 0)
+
+	first := c.join()
+	<-g.started // round 1 is in flight
+
+	// Arriving now, these may not ride on round 1: it began before them.
+	late := []*verification{c.join(), c.join(), c.join()}
+	for _, v := range late {
+		require.Same(t, late[0], v, "callers waiting together share one round")
+	}
+	require.NotSame(t, first, late[0])
+
+	g.results <- nil
+	<-first.done
+	require.NoError(t, first.err)
+
+	<-g.started // round 2 starts by itself for the late callers
+	require.False(t, isDone(late[0]), "late callers are answered by round 2, not round 1")
+	lost := errors.New("leadership lost")
+	g.results <- lost
+	<-late[0].done
+	require.ErrorIs(t, late[0].err, lost)
+	require.EqualValues(t, 2, g.calls.Load(), "one verification per round")
+
+	// Nobody waits: no round runs until the next caller.
+	require.Eventually(t, func() bool {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		return !c.running && c.next == nil
+	}, time.Second, time.Millisecond)
+	next := c.join()
+	<-g.started
+	g.results <- nil
+	<-next.done
+	require.NoError(t, next.err)
+	require.EqualValues(t, 3, g.calls.Load())
+}
+
+func TestLeaderCheckSharesRoundsUnderLoad(t *testing.T) {
+	var calls atomic.Int64
+	c := newLeaderCheck(func() error {
+		calls.Add(1)
+		time.Sleep(2 * time.Millisecond) // a quorum round trip
+		return nil
+	}, 0)
+	const callers = 200
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	errs := make(chan error, callers)
+	for range callers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-start
+			errs <- c.Confirm(context.Background())
+		}()
+	}
+	close(start)
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		require.NoError(t, err)
+	}
+	n := calls.Load()
+	t.Logf("%d callers confirmed by %d verifications", callers, n)
+	require.Less(t, n, int64(callers/4), "concurrent callers share verifications")
+}
+
+func TestLeaderCheckSpacesRounds(t *testing.T) {
+	const spacing = 30 * time.Millisecond
+	var starts []time.Time
+	c := newLeaderCheck(func() error {
+		starts = append(starts, time.Now()) // rounds never overlap
+		return nil
+	}, spacing)
+	for range 3 {
+		require.NoError(t, c.Confirm(context.Background()))
+	}
+	require.Len(t, starts, 3)
+	for i := 1; i < len(starts); i++ {
+		require.GreaterOrEqual(t, starts[i].Sub(starts[i-1]), spacing, "round %d", i)
+	}
+}
+
+func TestLeaderCheckConfirmGivesUpWithItsContext(t *testing.T) {
+	g := newGatedVerify()
+	c := newLeaderCheck(g.verify, 0)
+	ctx, cancel := context.WithCancel(context.Background())
+	errc := make(chan error, 1)
+	go func() { errc <- c.Confirm(ctx) }()
+	<-g.started
+	cancel()
+	require.ErrorIs(t, <-errc, context.Canceled)
+
+	// The round goes on for others; a caller after it gets a round of its own.
+	other := make(chan error, 1)
+	go func() { other <- c.Confirm(context.Background()) }()
+	g.results <- nil
+	<-g.started
+	g.results <- nil
+	require.NoError(t, <-other)
+	require.EqualValues(t, 2, g.calls.Load())
+}
+
+// A master that raft still calls leader answers a renewal only after a
+// confirmation that began after the renewal arrived, and refuses it when the
+// quorum does not confirm.
+func TestRenewalWaitsForLeadershipConfirmedAfterItArrived(t *testing.T) {
+	s, clk := startMaster(t)
+	col := enrolled(t, s, "designer", 1)
+	l := acquire(t, s, "designer", "alice", col)
+	ids := []uint64{uint64(l.ID)}
+
+	// The real confirmation, a barrier, on this one-node cluster.
+	before := lastIndex(s)
+	res, err := s.renew(context.Background(), col, ids)
+	require.NoError(t, err)
+	require.True(t, res[0].Ok, "renewal: %+v", res[0])
+	require.Equal(t, before+1, lastIndex(s), "one barrier entry for the renewal")
+
+	g := newGatedVerify()
+	s.leaderCheck = newLeaderCheck(g.verify, 0)
+	type answer struct {
+		res []*licmeshv1.RenewResult
+		err error
+	}
+	renew := func() <-chan answer {
+		ch := make(chan answer, 1)
+		go func() {
+			res, err := s.renew(context.Background(), col, ids)
+			ch <- answer{res, err}
+		}()
+		return ch
+	}
+
+	clk.Advance(s.cfg.LeaseTTL / 2)
+	deposed := renew()
+	<-g.started
+	select {
+	case a := <-deposed:
+		t.Fatalf("renewal answered before its confirmation: %+v", a)
+	default:
+	}
+	g.results <- raft.ErrLeadershipLost
+	a := <-deposed
+	require.ErrorIs(t, a.err, ErrNotLeader)
+	require.Equal(t, connect.CodeUnavailable, connect.CodeOf(toConnect(a.err)))
+	require.Nil(t, a.res, "results of an unconfirmed renewal")
+
+	confirmed := renew()
+	<-g.started
+	g.results <- nil
+	a = <-confirmed
+	require.NoError(t, a.err)
+	require.True(t, a.res[0].Ok, "renewal: %+v", a.res[0])
+	after, _ := s.table.Deadline(l.ID)
+	require.Equal(t, s.now().Add(s.cfg.LeaseTTL), after, "a confirmed renewal gives a full TTL")
+}
