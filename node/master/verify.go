@@ -27,9 +27,10 @@ type leaderCheck struct {
 	// leader at some instant after verify was called.
 	verify func() error
 
-	// spacing is the least time from one round's start to the next one's.
-	// Under load a round costs the same whatever it confirms, so spacing
-	// them trades a little latency for fewer of them.
+	// spacing is the least time from one round's start to the next one's
+	// while rounds follow each other. Under load a round costs the same
+	// whatever it confirms, so spacing them trades a little latency for
+	// fewer of them.
 	spacing   time.Duration
 	lastStart time.Time // of the last round; only run touches it
 
@@ -88,8 +89,11 @@ func (c *leaderCheck) join() *verification {
 // own bound (raft answers every barrier once it steps down or shuts down)
 // and spacing are its way out.
 func (c *leaderCheck) run() {
-	for {
-		if wait := c.spacing - time.Since(c.lastStart); wait > 0 {
+	for first := true; ; first = false {
+		// Spacing is for rounds that follow each other under load; the
+		// first round of a quiet spell starts at once, so a lone renewal
+		// waits for one confirmation and nothing more.
+		if wait := c.spacing - time.Since(c.lastStart); wait > 0 && !first {
 			time.Sleep(wait)
 		}
 		c.mu.Lock()
