@@ -41,6 +41,7 @@ func applyUsageBatch(s *state, ac *applyCtx, c *UsageBatch) Response {
 			continue
 		}
 		sp.dropped += u.observe(c.Installation, r.Sample)
+		s.markSample(c.Installation, r.Sample)
 		sp.seq = r.Seq
 		sp.samples++
 	}

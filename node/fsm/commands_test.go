@@ -31,11 +31,15 @@ func allCommands() map[MsgType]command {
 		RenewCertType: RenewCert{CollectorID: "c1", CertSerial: "0a1c", Now: t0},
 		CollectorSeenType: CollectorSeen{Now: t0, Entries: []SeenEntry{
 			{CollectorID: "c1", Version: "1.2.4", Protocol: "h3", SeenAt: t0}}},
-		AddLicenseType:     AddLicense{Text: fuzzLicense(), Now: t0},
-		RemoveLicenseType:  RemoveLicense{ID: "lic-1", Now: t0},
-		ConsumeCreditsType: consume(1, "case", 2, t0),
-		UsageBatchType:     UsageBatch{Now: t0, Collector: "c1", Installation: testInst, Epoch: 2, Records: recs(t0, 1, 2)},
-		SetSiteZoneType:    SetSiteZone{Zone: "Europe/Paris", Now: t0},
+		AddLicenseType:      AddLicense{Text: fuzzLicense(), Now: t0},
+		RemoveLicenseType:   RemoveLicense{ID: "lic-1", Now: t0},
+		ConsumeCreditsType:  consume(1, "case", 2, t0),
+		UsageBatchType:      UsageBatch{Now: t0, Collector: "c1", Installation: testInst, Epoch: 2, Records: recs(t0, 1, 2)},
+		SetSiteZoneType:     SetSiteZone{Zone: "Europe/Paris", Now: t0},
+		SetUpstreamType:     SetUpstream{Hub: HubLink{URL: "https://hub.example:7500", CompanyID: "co_1", ActivatedAt: t0}, Now: t0},
+		SealUpstreamType:    sampleSeal(),
+		AckUpstreamType:     AckUpstream{Seq: 1, Hash: strings.Repeat("ab", 32), Via: "online", Now: t0},
+		UpstreamCheckedType: UpstreamChecked{Summary: "1 license renewed", Now: t0},
 	}
 }
 

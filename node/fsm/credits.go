@@ -153,6 +153,7 @@ func applyConsumeCredits(s *state, ac *applyCtx, c *ConsumeCredits) Response {
 			continue
 		}
 		s.credits.consumed[cd.l.ID] += c.Amount
+		s.upstream.mark(string(markCredit)+"\x00"+string(cd.l.ID), s.index)
 		b, _ := s.balance(cd.l)
 		r := CreditReceipt{Collector: c.Collector, RequestID: c.RequestID, License: cd.l.ID, Unit: c.Unit,
 			Amount: c.Amount, Remaining: b.Remaining, Low: b.Low, At: ac.at}

@@ -117,3 +117,14 @@ var (
 	// unknown format; Restore leaves the state as it was.
 	ErrBadSnapshot = errors.New("fsm: bad snapshot")
 )
+
+// Errors of the upstream commands.
+var (
+	// ErrUpstreamChain means a sealed batch does not follow the cluster's
+	// chain (another seal got there first), or an acknowledgement names a
+	// batch the chain does not hold.
+	ErrUpstreamChain = errors.New("fsm: usage batch does not follow the upstream chain")
+	// ErrOutboxFull means the batches not yet acknowledged by the hub fill
+	// the outbox: a receipt must be imported before more can be sealed.
+	ErrOutboxFull = errors.New("fsm: upstream outbox full")
+)

@@ -118,6 +118,11 @@ func (rs *restorer) record(kind byte, body []byte) error {
 			break
 		}
 		return rs.usageRecord(kind, body)
+	case recUpstreamHead, recUpstreamBatch, recUpstreamMark:
+		if rs.version <= snapshotV2 {
+			break
+		}
+		return rs.upstreamRecord(kind, body)
 	}
 	return badSnap("unknown record kind %d", kind)
 }

@@ -182,6 +182,11 @@ func (f *FSM) Snapshot() (raft.FSMSnapshot, error) {
 	if snap.usage, err = s.usage.snapshot(); err != nil {
 		return nil, err
 	}
+	up, err := s.upstream.snapshot()
+	if err != nil {
+		return nil, err
+	}
+	snap.usage = append(snap.usage, up...)
 	snap.tokens.refs.Add(1)
 	snap.collectors.refs.Add(1)
 	for _, sh := range snap.shards {

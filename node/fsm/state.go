@@ -70,6 +70,8 @@ type poolState struct {
 	peakHeld      int
 	lastOverageAt int64
 	holders       map[string]lease.ID
+	// markKey is the pool's upstream mark key, made once.
+	markKey string
 }
 
 func (p *poolState) status() PoolStatus {
@@ -130,6 +132,7 @@ type state struct {
 	nLeases    int
 	credits    creditState
 	usage      *usageState
+	upstream   *upstreamState
 	// entChanged is the index of the last command that may have changed
 	// what collectors are entitled to (licenses, derived pools, credits,
 	// enrollments). It is not replicated state: masters compare it only
@@ -144,6 +147,7 @@ func newState(leaseHint int) *state {
 		features:   map[string]bool{},
 		credits:    newCreditState(),
 		usage:      newUsageState(),
+		upstream:   newUpstreamState(),
 		tokens:     newCowMap[string, Token](0),
 		collectors: newCowMap[string, Collector](0),
 		names:      interner{ids: make(map[string]uint32)},
@@ -151,6 +155,7 @@ func newState(leaseHint int) *state {
 	for i := range s.shards {
 		s.shards[i] = newCowMap[lease.ID, leaseRec](leaseHint / leaseShards)
 	}
+	s.usage.onClose = s.markClosed
 	return s
 }
 
@@ -174,14 +179,18 @@ func (s *state) writableShard(id lease.ID) *cowMap[lease.ID, leaseRec] {
 
 func (s *state) putLease(id lease.ID, r leaseRec) {
 	s.writableShard(id).m[id] = r
-	s.poolList[r.pool].holders[r.holder] = id
+	p := s.poolList[r.pool]
+	p.holders[r.holder] = id
 	s.nLeases++
+	s.markSeats(p)
 }
 
 func (s *state) removeLease(id lease.ID, r leaseRec) {
 	delete(s.writableShard(id).m, id)
-	delete(s.poolList[r.pool].holders, r.holder)
+	p := s.poolList[r.pool]
+	delete(p.holders, r.holder)
 	s.nLeases--
+	s.markSeats(p)
 }
 
 func (s *state) toLease(id lease.ID, r leaseRec) Lease {
@@ -217,6 +226,15 @@ func (s *state) sourcesChanged(now int64) {
 	}
 	s.derive()
 	s.dropCredits()
+	// Seats and credit balances may have moved with the licenses.
+	for _, p := range s.pools {
+		s.markSeats(p)
+	}
+	for id, l := range s.licenses {
+		if l.lic.Credits != nil {
+			s.upstream.mark(string(markCredit)+"\x00"+string(id), s.index)
+		}
+	}
 }
 
 // addPool adds a pool with no source yet; derive or the caller gives it

@@ -29,6 +29,9 @@ type usageState struct {
 	closeAt int64
 	spools  map[string]*spoolRec
 	days    map[usage.InstallationID]map[usage.DayKey]*usage.DayStats
+	// onClose is told of the months each close closed (upstream marks
+	// them); nil ignores them.
+	onClose func([]usage.ClosedMonth)
 }
 
 // spoolRec is where one collector's spool stands.
@@ -77,7 +80,10 @@ func (u *usageState) recorded() bool {
 func (u *usageState) closeDue(now int64) {
 	// The ledger keeps times before 2200; a trusted time past that closes
 	// all it can and no more.
-	_, _ = u.ledger.CloseDue(time.UnixMilli(min(now, usageMaxMs)).UTC())
+	closed, _ := u.ledger.CloseDue(time.UnixMilli(min(now, usageMaxMs)).UTC())
+	if len(closed) > 0 && u.onClose != nil {
+		u.onClose(closed)
+	}
 	u.settleClose(now)
 }
 
