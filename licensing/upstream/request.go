@@ -32,7 +32,12 @@ type ActivationRequest struct {
 	PublicKey []byte            `json:"public_key"`
 	Products  []license.SKU     `json:"products,omitempty"`
 	Versions  Versions          `json:"versions"`
-	CreatedAt time.Time         `json:"created_at"`
+	// ChainSeq and ChainHash are the last usage batch the cluster holds
+	// for delivered (0 and empty before any): a hub that registers the
+	// cluster expects the batch after it next.
+	ChainSeq  uint64    `json:"chain_seq,omitempty"`
+	ChainHash string    `json:"chain_hash,omitempty"`
+	CreatedAt time.Time `json:"created_at"`
 }
 
 // Versions are the release versions a cluster runs, each once.
@@ -72,6 +77,8 @@ func (r ActivationRequest) validate() error {
 		return bad("too many versions")
 	case r.CreatedAt.IsZero():
 		return bad("created_at is missing")
+	case (r.ChainSeq == 0) != (r.ChainHash == "") || r.ChainHash != "" && !validHash(r.ChainHash):
+		return bad("chain position %d %q is not a batch and its hash", r.ChainSeq, clip(r.ChainHash))
 	}
 	for _, p := range r.Products {
 		if err := checkName("product", string(p)); err != nil {

@@ -22,6 +22,9 @@ func (s *Server) Handler() http.Handler {
 	path, h := licmeshv1connect.NewHubServiceHandler(&api{s: s},
 		connect.WithReadMaxBytes(4<<20), connect.WithCodec(wire.StrictJSON{}), connect.WithInterceptors(s.observe()))
 	mux.Handle(path, s.withCaller(h))
+	path, h = licmeshv1connect.NewUpstreamServiceHandler(&upstreamAPI{s: s, a: &api{s: s}},
+		connect.WithReadMaxBytes(32<<20), connect.WithCodec(wire.StrictJSON{}), connect.WithInterceptors(s.observe()))
+	mux.Handle(path, s.withCaller(h))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok\n")) })
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
 		if err := s.store.Ping(r.Context()); err != nil {
@@ -98,12 +101,14 @@ func toConnect(err error) error {
 		return err
 	case errors.Is(err, ErrUnauthenticated):
 		return connect.NewError(connect.CodeUnauthenticated, err)
-	case errors.Is(err, ErrPermission):
+	case errors.Is(err, ErrPermission), errors.Is(err, ErrSiteKey):
 		return connect.NewError(connect.CodePermissionDenied, err)
 	case errors.Is(err, ErrInvalidArgument), errors.Is(err, store.ErrInvalid):
 		return connect.NewError(connect.CodeInvalidArgument, err)
 	case errors.Is(err, store.ErrNotFound):
 		return connect.NewError(connect.CodeNotFound, err)
+	case errors.Is(err, ErrNoLicense):
+		return connect.NewError(connect.CodeFailedPrecondition, err)
 	case errors.Is(err, store.ErrConflict):
 		return connect.NewError(connect.CodeAlreadyExists, err)
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):

@@ -37,6 +37,7 @@ func (a *api) issue(ctx context.Context, tx *store.Tx, p *principal, remote stri
 		ID: spec.ID, Company: spec.Company.ID, SubscriptionID: spec.SubscriptionID, SKU: spec.Product.SKU,
 		ProductVersion: spec.Product.Version, Type: pl.Type, Quantity: pl.Quantity, IssuedAt: pl.IssuedAt,
 		NotBefore: pl.NotBefore, ExpiresAt: pl.ExpiresAt, KeyID: vk.KeyID, IssuedBy: p.actor(), Text: string(text),
+		ClusterID: pl.ClusterID,
 	}
 	if pl.Type == license.Perpetual {
 		l.ExpiresAt = time.Time{}
@@ -114,7 +115,7 @@ func (a *api) StartTrial(ctx context.Context, req *connect.Request[licmeshv1.Sta
 	now := a.s.clk.Now()
 	var l store.License
 	err = a.s.store.Tx(ctx, func(tx *store.Tx) error {
-		l, err = a.startTrial(ctx, tx, p, remote, store.CompanyID(req.Msg.GetCompanyId()), license.SKU(req.Msg.GetSku()), now)
+		l, err = a.startTrial(ctx, tx, p, remote, store.CompanyID(req.Msg.GetCompanyId()), license.SKU(req.Msg.GetSku()), "", now)
 		if err != nil || !req.Msg.GetNotify() {
 			return err
 		}
@@ -132,7 +133,7 @@ func (a *api) StartTrial(ctx context.Context, req *connect.Request[licmeshv1.Sta
 // startTrial issues the product's trial to a company that has had none of
 // that product: one trial per company and product, extended rather than
 // started again.
-func (a *api) startTrial(ctx context.Context, tx *store.Tx, p *principal, remote string, company store.CompanyID, sku license.SKU, now time.Time) (store.License, error) {
+func (a *api) startTrial(ctx context.Context, tx *store.Tx, p *principal, remote string, company store.CompanyID, sku license.SKU, bind license.ClusterID, now time.Time) (store.License, error) {
 	c, err := companyFor(ctx, tx, p, company)
 	if err != nil {
 		return store.License{}, err
@@ -149,7 +150,7 @@ func (a *api) startTrial(ctx context.Context, tx *store.Tx, p *principal, remote
 		return store.License{}, fmt.Errorf("%w: company %s already had a trial of %s (%s): extend it instead", store.ErrConflict, c.ID, sku, prior[0].ID)
 	}
 	spec := issueSpec{ID: store.NewLicenseID(), Product: prod, Company: c, Type: license.Trial, Quantity: 1,
-		SubscriptionID: newSubscriptionID(), Now: now}
+		SubscriptionID: newSubscriptionID(), Now: now, Tailoring: tailoring{ClusterID: bind}}
 	return a.issue(ctx, tx, p, remote, spec, "trial.created", fmt.Sprintf("%s, %d %s", prod.SKU, prod.TrialCount, prod.TrialUnit))
 }
 

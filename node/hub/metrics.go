@@ -12,6 +12,7 @@ type metrics struct {
 	issued   *prometheus.CounterVec
 	signins  *prometheus.CounterVec
 	requests *prometheus.HistogramVec
+	batches  *prometheus.CounterVec
 }
 
 func newMetrics(*Server) *metrics {
@@ -25,8 +26,10 @@ func newMetrics(*Server) *metrics {
 			[]string{"result"}),
 		requests: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "licmesh_hub_request_seconds", Help: "API call latency.",
 			Buckets: prometheus.ExponentialBuckets(0.001, 4, 8)}, []string{"procedure"}),
+		batches: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "licmesh_hub_usage_batches_total",
+			Help: "Usage batches received, by how (online, file) and outcome (accepted, duplicate)."}, []string{"via", "outcome"}),
 	}
-	m.reg.MustRegister(m.calls, m.issued, m.signins, m.requests,
+	m.reg.MustRegister(m.calls, m.issued, m.signins, m.requests, m.batches,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

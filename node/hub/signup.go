@@ -12,6 +12,7 @@ import (
 	"connectrpc.com/connect"
 
 	"github.com/licmesh/licmesh/licensing/license"
+	"github.com/licmesh/licmesh/licensing/upstream"
 	licmeshv1 "github.com/licmesh/licmesh/mesh/wire/licmeshv1"
 	"github.com/licmesh/licmesh/node/hub/store"
 )
@@ -59,6 +60,17 @@ func signupPrincipal() *principal {
 // signupRequest is a sign-up as asked.
 type signupRequest struct {
 	Email, Company, Name, SKU string
+	// Site, for a cluster's trial button, is the cluster to bind the
+	// trial to and register; issued then receives a new sign-up's
+	// license and company (an existing address gets none, as above).
+	Site   *upstream.ActivationRequest
+	issued *siteTrial
+}
+
+// siteTrial is what a cluster's trial sign-up made.
+type siteTrial struct {
+	company store.Company
+	license store.License
 }
 
 // signUp runs a sign-up from remote and returns the normalized email.
@@ -106,7 +118,14 @@ func (s *Server) signUp(ctx context.Context, a *api, req signupRequest, remote s
 		switch {
 		case errors.Is(err, store.ErrNotFound):
 			rec.Outcome = store.SignupNew
-			rec.Account, err = s.signUpNew(ctx, tx, a, email, company, name, license.SKU(sku), remote, now)
+			var site *siteSignup
+			if req.Site != nil {
+				if _, err := tx.Site(ctx, req.Site.ClusterID); err == nil {
+					return fmt.Errorf("%w: cluster %s is already activated: sign in and use an API key", ErrInvalidArgument, req.Site.ClusterID)
+				}
+				site = &siteSignup{req: req.Site, out: req.issued}
+			}
+			rec.Account, err = s.signUpNew(ctx, tx, a, email, company, name, license.SKU(sku), site, remote, now)
 		case err != nil:
 			return err
 		case mailed >= signupMailsPerEmail:
@@ -132,7 +151,7 @@ func (s *Server) signUp(ctx context.Context, a *api, req signupRequest, remote s
 
 // signUpNew makes the company, its account and its trial, and queues the
 // mail with the link and the license.
-func (s *Server) signUpNew(ctx context.Context, tx *store.Tx, a *api, email, company, name string, sku license.SKU, remote string, now time.Time) (store.AccountID, error) {
+func (s *Server) signUpNew(ctx context.Context, tx *store.Tx, a *api, email, company, name string, sku license.SKU, site *siteSignup, remote string, now time.Time) (store.AccountID, error) {
 	p := signupPrincipal()
 	prod, err := tx.Product(ctx, sku, 0)
 	if errors.Is(err, store.ErrNotFound) {
@@ -159,9 +178,23 @@ func (s *Server) signUpNew(ctx context.Context, tx *store.Tx, a *api, email, com
 	if err := audit(ctx, tx, p, remote, now, "account.create", string(acc.ID), fmt.Sprintf("%s as %s, by public sign-up", acc.Email, acc.Role)); err != nil {
 		return "", err
 	}
-	l, err := a.startTrial(ctx, tx, p, remote, c.ID, sku, now)
+	var bind license.ClusterID
+	if site != nil {
+		bind = site.req.ClusterID
+	}
+	l, err := a.startTrial(ctx, tx, p, remote, c.ID, sku, bind, now)
 	if err != nil {
 		return "", err
+	}
+	if site != nil {
+		r := site.req
+		err := tx.PutSite(ctx, store.Site{ClusterID: r.ClusterID, Company: c.ID, PublicKey: []byte(b64(r.PublicKey)),
+			Products: skuStrings(r.Products), MasterVersions: r.Versions.Masters, CollectorVersions: r.Versions.Collectors,
+			RegisteredAt: now, LastContactAt: now, ChainSeq: r.ChainSeq, ChainHash: r.ChainHash, Zone: "UTC"})
+		if err != nil {
+			return "", err
+		}
+		*site.out = siteTrial{company: c, license: l}
 	}
 	link, expires, err := s.newSignupLink(ctx, tx, acc.ID, now)
 	if err != nil {
@@ -169,6 +202,28 @@ func (s *Server) signUpNew(ctx context.Context, tx *store.Tx, a *api, email, com
 	}
 	d := mailData{Company: c.Name, Product: prod.Name, SKU: string(prod.SKU), SetPasswordURL: link, LinkExpiresAt: expires, License: licenseForMail(l)}
 	return acc.ID, s.enqueueMail(ctx, tx, mailSignup, email, d, now)
+}
+
+// siteSignup is a sign-up's cluster, and where to put what it made.
+type siteSignup struct {
+	req *upstream.ActivationRequest
+	out *siteTrial
+}
+
+// signUpSite is a cluster's trial button: a sign-up whose trial is bound
+// to the cluster, which it registers. A new address gets the license in
+// the answer and in its mail; an address with an account gets a mail and
+// no license, so the answer does not tell who has an account.
+func (s *Server) signUpSite(ctx context.Context, a *api, req signupRequest, site *upstream.ActivationRequest, remote string) (*licmeshv1.StartSiteTrialResponse, error) {
+	req.Site, req.issued = site, &siteTrial{}
+	if _, err := s.signUp(ctx, a, req, remote); err != nil {
+		return nil, err
+	}
+	if req.issued.license.ID == "" {
+		return &licmeshv1.StartSiteTrialResponse{}, nil
+	}
+	return &licmeshv1.StartSiteTrialResponse{CompanyId: string(req.issued.company.ID), CompanyName: req.issued.company.Name,
+		License: req.issued.license.Text}, nil
 }
 
 // signUpAgain sends an account that never set its password a new link

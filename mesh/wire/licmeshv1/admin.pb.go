@@ -2006,6 +2006,1054 @@ func (*RemoveLicenseResponse) Descriptor() ([]byte, []int) {
 	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{32}
 }
 
+// HubTarget names the hub to talk to: its URL and, to pin it, its
+// certificate or CA in PEM (empty: the system's roots).
+type HubTarget struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Url           string                 `protobuf:"bytes,1,opt,name=url,proto3" json:"url,omitempty"`
+	CaPem         string                 `protobuf:"bytes,2,opt,name=ca_pem,json=caPem,proto3" json:"ca_pem,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *HubTarget) Reset() {
+	*x = HubTarget{}
+	mi := &file_licmesh_v1_admin_proto_msgTypes[33]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *HubTarget) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*HubTarget) ProtoMessage() {}
+
+func (x *HubTarget) ProtoReflect() protoreflect.Message {
+	mi := &file_licmesh_v1_admin_proto_msgTypes[33]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use HubTarget.ProtoReflect.Descriptor instead.
+func (*HubTarget) Descriptor() ([]byte, []int) {
+	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{33}
+}
+
+func (x *HubTarget) GetUrl() string {
+	if x != nil {
+		return x.Url
+	}
+	return ""
+}
+
+func (x *HubTarget) GetCaPem() string {
+	if x != nil {
+		return x.CaPem
+	}
+	return ""
+}
+
+type HubCompany struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	Name          string                 `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
+	Products      []string               `protobuf:"bytes,3,rep,name=products,proto3" json:"products,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *HubCompany) Reset() {
+	*x = HubCompany{}
+	mi := &file_licmesh_v1_admin_proto_msgTypes[34]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *HubCompany) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*HubCompany) ProtoMessage() {}
+
+func (x *HubCompany) ProtoReflect() protoreflect.Message {
+	mi := &file_licmesh_v1_admin_proto_msgTypes[34]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use HubCompany.ProtoReflect.Descriptor instead.
+func (*HubCompany) Descriptor() ([]byte, []int) {
+	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{34}
+}
+
+func (x *HubCompany) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *HubCompany) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *HubCompany) GetProducts() []string {
+	if x != nil {
+		return x.Products
+	}
+	return nil
+}
+
+type ListHubCompaniesRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Hub   *HubTarget             `protobuf:"bytes,1,opt,name=hub,proto3" json:"hub,omitempty"`
+	// api_key is a hub API key; it is used for this call only, never stored.
+	ApiKey        string `protobuf:"bytes,2,opt,name=api_key,json=apiKey,proto3" json:"api_key,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListHubCompaniesRequest) Reset() {
+	*x = ListHubCompaniesRequest{}
+	mi := &file_licmesh_v1_admin_proto_msgTypes[35]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListHubCompaniesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListHubCompaniesRequest) ProtoMessage() {}
+
+func (x *ListHubCompaniesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_licmesh_v1_admin_proto_msgTypes[35]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListHubCompaniesRequest.ProtoReflect.Descriptor instead.
+func (*ListHubCompaniesRequest) Descriptor() ([]byte, []int) {
+	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{35}
+}
+
+func (x *ListHubCompaniesRequest) GetHub() *HubTarget {
+	if x != nil {
+		return x.Hub
+	}
+	return nil
+}
+
+func (x *ListHubCompaniesRequest) GetApiKey() string {
+	if x != nil {
+		return x.ApiKey
+	}
+	return ""
+}
+
+type ListHubCompaniesResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Companies     []*HubCompany          `protobuf:"bytes,1,rep,name=companies,proto3" json:"companies,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListHubCompaniesResponse) Reset() {
+	*x = ListHubCompaniesResponse{}
+	mi := &file_licmesh_v1_admin_proto_msgTypes[36]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListHubCompaniesResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListHubCompaniesResponse) ProtoMessage() {}
+
+func (x *ListHubCompaniesResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_licmesh_v1_admin_proto_msgTypes[36]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListHubCompaniesResponse.ProtoReflect.Descriptor instead.
+func (*ListHubCompaniesResponse) Descriptor() ([]byte, []int) {
+	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{36}
+}
+
+func (x *ListHubCompaniesResponse) GetCompanies() []*HubCompany {
+	if x != nil {
+		return x.Companies
+	}
+	return nil
+}
+
+type ActivateClusterRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Hub           *HubTarget             `protobuf:"bytes,1,opt,name=hub,proto3" json:"hub,omitempty"`
+	ApiKey        string                 `protobuf:"bytes,2,opt,name=api_key,json=apiKey,proto3" json:"api_key,omitempty"`
+	CompanyId     string                 `protobuf:"bytes,3,opt,name=company_id,json=companyId,proto3" json:"company_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ActivateClusterRequest) Reset() {
+	*x = ActivateClusterRequest{}
+	mi := &file_licmesh_v1_admin_proto_msgTypes[37]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ActivateClusterRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ActivateClusterRequest) ProtoMessage() {}
+
+func (x *ActivateClusterRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_licmesh_v1_admin_proto_msgTypes[37]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ActivateClusterRequest.ProtoReflect.Descriptor instead.
+func (*ActivateClusterRequest) Descriptor() ([]byte, []int) {
+	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{37}
+}
+
+func (x *ActivateClusterRequest) GetHub() *HubTarget {
+	if x != nil {
+		return x.Hub
+	}
+	return nil
+}
+
+func (x *ActivateClusterRequest) GetApiKey() string {
+	if x != nil {
+		return x.ApiKey
+	}
+	return ""
+}
+
+func (x *ActivateClusterRequest) GetCompanyId() string {
+	if x != nil {
+		return x.CompanyId
+	}
+	return ""
+}
+
+type ActivateClusterResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	CompanyId     string                 `protobuf:"bytes,1,opt,name=company_id,json=companyId,proto3" json:"company_id,omitempty"`
+	CompanyName   string                 `protobuf:"bytes,2,opt,name=company_name,json=companyName,proto3" json:"company_name,omitempty"`
+	LicenseIds    []string               `protobuf:"bytes,3,rep,name=license_ids,json=licenseIds,proto3" json:"license_ids,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ActivateClusterResponse) Reset() {
+	*x = ActivateClusterResponse{}
+	mi := &file_licmesh_v1_admin_proto_msgTypes[38]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ActivateClusterResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ActivateClusterResponse) ProtoMessage() {}
+
+func (x *ActivateClusterResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_licmesh_v1_admin_proto_msgTypes[38]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ActivateClusterResponse.ProtoReflect.Descriptor instead.
+func (*ActivateClusterResponse) Descriptor() ([]byte, []int) {
+	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{38}
+}
+
+func (x *ActivateClusterResponse) GetCompanyId() string {
+	if x != nil {
+		return x.CompanyId
+	}
+	return ""
+}
+
+func (x *ActivateClusterResponse) GetCompanyName() string {
+	if x != nil {
+		return x.CompanyName
+	}
+	return ""
+}
+
+func (x *ActivateClusterResponse) GetLicenseIds() []string {
+	if x != nil {
+		return x.LicenseIds
+	}
+	return nil
+}
+
+type StartClusterTrialRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Hub           *HubTarget             `protobuf:"bytes,1,opt,name=hub,proto3" json:"hub,omitempty"`
+	Email         string                 `protobuf:"bytes,2,opt,name=email,proto3" json:"email,omitempty"`
+	Sku           string                 `protobuf:"bytes,3,opt,name=sku,proto3" json:"sku,omitempty"`
+	Company       string                 `protobuf:"bytes,4,opt,name=company,proto3" json:"company,omitempty"`
+	Name          string                 `protobuf:"bytes,5,opt,name=name,proto3" json:"name,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *StartClusterTrialRequest) Reset() {
+	*x = StartClusterTrialRequest{}
+	mi := &file_licmesh_v1_admin_proto_msgTypes[39]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *StartClusterTrialRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*StartClusterTrialRequest) ProtoMessage() {}
+
+func (x *StartClusterTrialRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_licmesh_v1_admin_proto_msgTypes[39]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use StartClusterTrialRequest.ProtoReflect.Descriptor instead.
+func (*StartClusterTrialRequest) Descriptor() ([]byte, []int) {
+	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{39}
+}
+
+func (x *StartClusterTrialRequest) GetHub() *HubTarget {
+	if x != nil {
+		return x.Hub
+	}
+	return nil
+}
+
+func (x *StartClusterTrialRequest) GetEmail() string {
+	if x != nil {
+		return x.Email
+	}
+	return ""
+}
+
+func (x *StartClusterTrialRequest) GetSku() string {
+	if x != nil {
+		return x.Sku
+	}
+	return ""
+}
+
+func (x *StartClusterTrialRequest) GetCompany() string {
+	if x != nil {
+		return x.Company
+	}
+	return ""
+}
+
+func (x *StartClusterTrialRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+type StartClusterTrialResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	CompanyId     string                 `protobuf:"bytes,1,opt,name=company_id,json=companyId,proto3" json:"company_id,omitempty"`
+	LicenseId     string                 `protobuf:"bytes,2,opt,name=license_id,json=licenseId,proto3" json:"license_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *StartClusterTrialResponse) Reset() {
+	*x = StartClusterTrialResponse{}
+	mi := &file_licmesh_v1_admin_proto_msgTypes[40]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *StartClusterTrialResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*StartClusterTrialResponse) ProtoMessage() {}
+
+func (x *StartClusterTrialResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_licmesh_v1_admin_proto_msgTypes[40]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use StartClusterTrialResponse.ProtoReflect.Descriptor instead.
+func (*StartClusterTrialResponse) Descriptor() ([]byte, []int) {
+	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{40}
+}
+
+func (x *StartClusterTrialResponse) GetCompanyId() string {
+	if x != nil {
+		return x.CompanyId
+	}
+	return ""
+}
+
+func (x *StartClusterTrialResponse) GetLicenseId() string {
+	if x != nil {
+		return x.LicenseId
+	}
+	return ""
+}
+
+type MakeActivationRequestRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *MakeActivationRequestRequest) Reset() {
+	*x = MakeActivationRequestRequest{}
+	mi := &file_licmesh_v1_admin_proto_msgTypes[41]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MakeActivationRequestRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MakeActivationRequestRequest) ProtoMessage() {}
+
+func (x *MakeActivationRequestRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_licmesh_v1_admin_proto_msgTypes[41]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MakeActivationRequestRequest.ProtoReflect.Descriptor instead.
+func (*MakeActivationRequestRequest) Descriptor() ([]byte, []int) {
+	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{41}
+}
+
+type MakeActivationRequestResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// request is the signed activation request, for the hub.
+	Request       []byte `protobuf:"bytes,1,opt,name=request,proto3" json:"request,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *MakeActivationRequestResponse) Reset() {
+	*x = MakeActivationRequestResponse{}
+	mi := &file_licmesh_v1_admin_proto_msgTypes[42]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MakeActivationRequestResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MakeActivationRequestResponse) ProtoMessage() {}
+
+func (x *MakeActivationRequestResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_licmesh_v1_admin_proto_msgTypes[42]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MakeActivationRequestResponse.ProtoReflect.Descriptor instead.
+func (*MakeActivationRequestResponse) Descriptor() ([]byte, []int) {
+	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{42}
+}
+
+func (x *MakeActivationRequestResponse) GetRequest() []byte {
+	if x != nil {
+		return x.Request
+	}
+	return nil
+}
+
+type GetUpstreamRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetUpstreamRequest) Reset() {
+	*x = GetUpstreamRequest{}
+	mi := &file_licmesh_v1_admin_proto_msgTypes[43]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetUpstreamRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetUpstreamRequest) ProtoMessage() {}
+
+func (x *GetUpstreamRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_licmesh_v1_admin_proto_msgTypes[43]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetUpstreamRequest.ProtoReflect.Descriptor instead.
+func (*GetUpstreamRequest) Descriptor() ([]byte, []int) {
+	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{43}
+}
+
+type GetUpstreamResponse struct {
+	state            protoimpl.MessageState `protogen:"open.v1"`
+	Activated        bool                   `protobuf:"varint,1,opt,name=activated,proto3" json:"activated,omitempty"`
+	HubUrl           string                 `protobuf:"bytes,2,opt,name=hub_url,json=hubUrl,proto3" json:"hub_url,omitempty"`
+	CompanyId        string                 `protobuf:"bytes,3,opt,name=company_id,json=companyId,proto3" json:"company_id,omitempty"`
+	CompanyName      string                 `protobuf:"bytes,4,opt,name=company_name,json=companyName,proto3" json:"company_name,omitempty"`
+	ActivatedAtMs    int64                  `protobuf:"varint,5,opt,name=activated_at_ms,json=activatedAtMs,proto3" json:"activated_at_ms,omitempty"`
+	HeadSeq          uint64                 `protobuf:"varint,6,opt,name=head_seq,json=headSeq,proto3" json:"head_seq,omitempty"`
+	AckedSeq         uint64                 `protobuf:"varint,7,opt,name=acked_seq,json=ackedSeq,proto3" json:"acked_seq,omitempty"`
+	AckedAtMs        int64                  `protobuf:"varint,8,opt,name=acked_at_ms,json=ackedAtMs,proto3" json:"acked_at_ms,omitempty"`
+	AckedVia         string                 `protobuf:"bytes,9,opt,name=acked_via,json=ackedVia,proto3" json:"acked_via,omitempty"`
+	Outbox           uint32                 `protobuf:"varint,10,opt,name=outbox,proto3" json:"outbox,omitempty"`
+	OutboxBytes      uint64                 `protobuf:"varint,11,opt,name=outbox_bytes,json=outboxBytes,proto3" json:"outbox_bytes,omitempty"`
+	Dirty            uint32                 `protobuf:"varint,12,opt,name=dirty,proto3" json:"dirty,omitempty"`
+	LastCheckMs      int64                  `protobuf:"varint,13,opt,name=last_check_ms,json=lastCheckMs,proto3" json:"last_check_ms,omitempty"`
+	LastCheckSummary string                 `protobuf:"bytes,14,opt,name=last_check_summary,json=lastCheckSummary,proto3" json:"last_check_summary,omitempty"`
+	// The leader's view of its sync loop: last success and error, when the
+	// next attempt is due.
+	LastSyncMs     int64  `protobuf:"varint,15,opt,name=last_sync_ms,json=lastSyncMs,proto3" json:"last_sync_ms,omitempty"`
+	LastError      string `protobuf:"bytes,16,opt,name=last_error,json=lastError,proto3" json:"last_error,omitempty"`
+	LastErrorMs    int64  `protobuf:"varint,17,opt,name=last_error_ms,json=lastErrorMs,proto3" json:"last_error_ms,omitempty"`
+	NextAttemptMs  int64  `protobuf:"varint,18,opt,name=next_attempt_ms,json=nextAttemptMs,proto3" json:"next_attempt_ms,omitempty"`
+	LastCheckError string `protobuf:"bytes,19,opt,name=last_check_error,json=lastCheckError,proto3" json:"last_check_error,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *GetUpstreamResponse) Reset() {
+	*x = GetUpstreamResponse{}
+	mi := &file_licmesh_v1_admin_proto_msgTypes[44]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetUpstreamResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetUpstreamResponse) ProtoMessage() {}
+
+func (x *GetUpstreamResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_licmesh_v1_admin_proto_msgTypes[44]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetUpstreamResponse.ProtoReflect.Descriptor instead.
+func (*GetUpstreamResponse) Descriptor() ([]byte, []int) {
+	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{44}
+}
+
+func (x *GetUpstreamResponse) GetActivated() bool {
+	if x != nil {
+		return x.Activated
+	}
+	return false
+}
+
+func (x *GetUpstreamResponse) GetHubUrl() string {
+	if x != nil {
+		return x.HubUrl
+	}
+	return ""
+}
+
+func (x *GetUpstreamResponse) GetCompanyId() string {
+	if x != nil {
+		return x.CompanyId
+	}
+	return ""
+}
+
+func (x *GetUpstreamResponse) GetCompanyName() string {
+	if x != nil {
+		return x.CompanyName
+	}
+	return ""
+}
+
+func (x *GetUpstreamResponse) GetActivatedAtMs() int64 {
+	if x != nil {
+		return x.ActivatedAtMs
+	}
+	return 0
+}
+
+func (x *GetUpstreamResponse) GetHeadSeq() uint64 {
+	if x != nil {
+		return x.HeadSeq
+	}
+	return 0
+}
+
+func (x *GetUpstreamResponse) GetAckedSeq() uint64 {
+	if x != nil {
+		return x.AckedSeq
+	}
+	return 0
+}
+
+func (x *GetUpstreamResponse) GetAckedAtMs() int64 {
+	if x != nil {
+		return x.AckedAtMs
+	}
+	return 0
+}
+
+func (x *GetUpstreamResponse) GetAckedVia() string {
+	if x != nil {
+		return x.AckedVia
+	}
+	return ""
+}
+
+func (x *GetUpstreamResponse) GetOutbox() uint32 {
+	if x != nil {
+		return x.Outbox
+	}
+	return 0
+}
+
+func (x *GetUpstreamResponse) GetOutboxBytes() uint64 {
+	if x != nil {
+		return x.OutboxBytes
+	}
+	return 0
+}
+
+func (x *GetUpstreamResponse) GetDirty() uint32 {
+	if x != nil {
+		return x.Dirty
+	}
+	return 0
+}
+
+func (x *GetUpstreamResponse) GetLastCheckMs() int64 {
+	if x != nil {
+		return x.LastCheckMs
+	}
+	return 0
+}
+
+func (x *GetUpstreamResponse) GetLastCheckSummary() string {
+	if x != nil {
+		return x.LastCheckSummary
+	}
+	return ""
+}
+
+func (x *GetUpstreamResponse) GetLastSyncMs() int64 {
+	if x != nil {
+		return x.LastSyncMs
+	}
+	return 0
+}
+
+func (x *GetUpstreamResponse) GetLastError() string {
+	if x != nil {
+		return x.LastError
+	}
+	return ""
+}
+
+func (x *GetUpstreamResponse) GetLastErrorMs() int64 {
+	if x != nil {
+		return x.LastErrorMs
+	}
+	return 0
+}
+
+func (x *GetUpstreamResponse) GetNextAttemptMs() int64 {
+	if x != nil {
+		return x.NextAttemptMs
+	}
+	return 0
+}
+
+func (x *GetUpstreamResponse) GetLastCheckError() string {
+	if x != nil {
+		return x.LastCheckError
+	}
+	return ""
+}
+
+type CheckLicensesNowRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CheckLicensesNowRequest) Reset() {
+	*x = CheckLicensesNowRequest{}
+	mi := &file_licmesh_v1_admin_proto_msgTypes[45]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CheckLicensesNowRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CheckLicensesNowRequest) ProtoMessage() {}
+
+func (x *CheckLicensesNowRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_licmesh_v1_admin_proto_msgTypes[45]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CheckLicensesNowRequest.ProtoReflect.Descriptor instead.
+func (*CheckLicensesNowRequest) Descriptor() ([]byte, []int) {
+	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{45}
+}
+
+type CheckLicensesNowResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Summary       string                 `protobuf:"bytes,1,opt,name=summary,proto3" json:"summary,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CheckLicensesNowResponse) Reset() {
+	*x = CheckLicensesNowResponse{}
+	mi := &file_licmesh_v1_admin_proto_msgTypes[46]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CheckLicensesNowResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CheckLicensesNowResponse) ProtoMessage() {}
+
+func (x *CheckLicensesNowResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_licmesh_v1_admin_proto_msgTypes[46]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CheckLicensesNowResponse.ProtoReflect.Descriptor instead.
+func (*CheckLicensesNowResponse) Descriptor() ([]byte, []int) {
+	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{46}
+}
+
+func (x *CheckLicensesNowResponse) GetSummary() string {
+	if x != nil {
+		return x.Summary
+	}
+	return ""
+}
+
+type ExportUsageRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// since, as YYYY-MM, also re-sends every month and day from that month
+	// on, for a hub that lost them; empty sends what changed.
+	Since         string `protobuf:"bytes,1,opt,name=since,proto3" json:"since,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ExportUsageRequest) Reset() {
+	*x = ExportUsageRequest{}
+	mi := &file_licmesh_v1_admin_proto_msgTypes[47]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ExportUsageRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ExportUsageRequest) ProtoMessage() {}
+
+func (x *ExportUsageRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_licmesh_v1_admin_proto_msgTypes[47]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ExportUsageRequest.ProtoReflect.Descriptor instead.
+func (*ExportUsageRequest) Descriptor() ([]byte, []int) {
+	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{47}
+}
+
+func (x *ExportUsageRequest) GetSince() string {
+	if x != nil {
+		return x.Since
+	}
+	return ""
+}
+
+type ExportUsageResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	File          []byte                 `protobuf:"bytes,1,opt,name=file,proto3" json:"file,omitempty"`
+	FirstSeq      uint64                 `protobuf:"varint,2,opt,name=first_seq,json=firstSeq,proto3" json:"first_seq,omitempty"`
+	LastSeq       uint64                 `protobuf:"varint,3,opt,name=last_seq,json=lastSeq,proto3" json:"last_seq,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ExportUsageResponse) Reset() {
+	*x = ExportUsageResponse{}
+	mi := &file_licmesh_v1_admin_proto_msgTypes[48]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ExportUsageResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ExportUsageResponse) ProtoMessage() {}
+
+func (x *ExportUsageResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_licmesh_v1_admin_proto_msgTypes[48]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ExportUsageResponse.ProtoReflect.Descriptor instead.
+func (*ExportUsageResponse) Descriptor() ([]byte, []int) {
+	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{48}
+}
+
+func (x *ExportUsageResponse) GetFile() []byte {
+	if x != nil {
+		return x.File
+	}
+	return nil
+}
+
+func (x *ExportUsageResponse) GetFirstSeq() uint64 {
+	if x != nil {
+		return x.FirstSeq
+	}
+	return 0
+}
+
+func (x *ExportUsageResponse) GetLastSeq() uint64 {
+	if x != nil {
+		return x.LastSeq
+	}
+	return 0
+}
+
+type ImportUsageReceiptRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Receipt       []byte                 `protobuf:"bytes,1,opt,name=receipt,proto3" json:"receipt,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ImportUsageReceiptRequest) Reset() {
+	*x = ImportUsageReceiptRequest{}
+	mi := &file_licmesh_v1_admin_proto_msgTypes[49]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ImportUsageReceiptRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ImportUsageReceiptRequest) ProtoMessage() {}
+
+func (x *ImportUsageReceiptRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_licmesh_v1_admin_proto_msgTypes[49]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ImportUsageReceiptRequest.ProtoReflect.Descriptor instead.
+func (*ImportUsageReceiptRequest) Descriptor() ([]byte, []int) {
+	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{49}
+}
+
+func (x *ImportUsageReceiptRequest) GetReceipt() []byte {
+	if x != nil {
+		return x.Receipt
+	}
+	return nil
+}
+
+type ImportUsageReceiptResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Seq           uint64                 `protobuf:"varint,1,opt,name=seq,proto3" json:"seq,omitempty"`
+	Dropped       uint32                 `protobuf:"varint,2,opt,name=dropped,proto3" json:"dropped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ImportUsageReceiptResponse) Reset() {
+	*x = ImportUsageReceiptResponse{}
+	mi := &file_licmesh_v1_admin_proto_msgTypes[50]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ImportUsageReceiptResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ImportUsageReceiptResponse) ProtoMessage() {}
+
+func (x *ImportUsageReceiptResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_licmesh_v1_admin_proto_msgTypes[50]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ImportUsageReceiptResponse.ProtoReflect.Descriptor instead.
+func (*ImportUsageReceiptResponse) Descriptor() ([]byte, []int) {
+	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{50}
+}
+
+func (x *ImportUsageReceiptResponse) GetSeq() uint64 {
+	if x != nil {
+		return x.Seq
+	}
+	return 0
+}
+
+func (x *ImportUsageReceiptResponse) GetDropped() uint32 {
+	if x != nil {
+		return x.Dropped
+	}
+	return 0
+}
+
 var File_licmesh_v1_admin_proto protoreflect.FileDescriptor
 
 const file_licmesh_v1_admin_proto_rawDesc = "" +
@@ -2152,7 +3200,84 @@ const file_licmesh_v1_admin_proto_rawDesc = "" +
 	"\alicense\x18\x01 \x01(\v2\x13.licmesh.v1.LicenseR\alicense\"&\n" +
 	"\x14RemoveLicenseRequest\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\"\x17\n" +
-	"\x15RemoveLicenseResponse2\xa2\v\n" +
+	"\x15RemoveLicenseResponse\"4\n" +
+	"\tHubTarget\x12\x10\n" +
+	"\x03url\x18\x01 \x01(\tR\x03url\x12\x15\n" +
+	"\x06ca_pem\x18\x02 \x01(\tR\x05caPem\"L\n" +
+	"\n" +
+	"HubCompany\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
+	"\x04name\x18\x02 \x01(\tR\x04name\x12\x1a\n" +
+	"\bproducts\x18\x03 \x03(\tR\bproducts\"[\n" +
+	"\x17ListHubCompaniesRequest\x12'\n" +
+	"\x03hub\x18\x01 \x01(\v2\x15.licmesh.v1.HubTargetR\x03hub\x12\x17\n" +
+	"\aapi_key\x18\x02 \x01(\tR\x06apiKey\"P\n" +
+	"\x18ListHubCompaniesResponse\x124\n" +
+	"\tcompanies\x18\x01 \x03(\v2\x16.licmesh.v1.HubCompanyR\tcompanies\"y\n" +
+	"\x16ActivateClusterRequest\x12'\n" +
+	"\x03hub\x18\x01 \x01(\v2\x15.licmesh.v1.HubTargetR\x03hub\x12\x17\n" +
+	"\aapi_key\x18\x02 \x01(\tR\x06apiKey\x12\x1d\n" +
+	"\n" +
+	"company_id\x18\x03 \x01(\tR\tcompanyId\"|\n" +
+	"\x17ActivateClusterResponse\x12\x1d\n" +
+	"\n" +
+	"company_id\x18\x01 \x01(\tR\tcompanyId\x12!\n" +
+	"\fcompany_name\x18\x02 \x01(\tR\vcompanyName\x12\x1f\n" +
+	"\vlicense_ids\x18\x03 \x03(\tR\n" +
+	"licenseIds\"\x99\x01\n" +
+	"\x18StartClusterTrialRequest\x12'\n" +
+	"\x03hub\x18\x01 \x01(\v2\x15.licmesh.v1.HubTargetR\x03hub\x12\x14\n" +
+	"\x05email\x18\x02 \x01(\tR\x05email\x12\x10\n" +
+	"\x03sku\x18\x03 \x01(\tR\x03sku\x12\x18\n" +
+	"\acompany\x18\x04 \x01(\tR\acompany\x12\x12\n" +
+	"\x04name\x18\x05 \x01(\tR\x04name\"Y\n" +
+	"\x19StartClusterTrialResponse\x12\x1d\n" +
+	"\n" +
+	"company_id\x18\x01 \x01(\tR\tcompanyId\x12\x1d\n" +
+	"\n" +
+	"license_id\x18\x02 \x01(\tR\tlicenseId\"\x1e\n" +
+	"\x1cMakeActivationRequestRequest\"9\n" +
+	"\x1dMakeActivationRequestResponse\x12\x18\n" +
+	"\arequest\x18\x01 \x01(\fR\arequest\"\x14\n" +
+	"\x12GetUpstreamRequest\"\x85\x05\n" +
+	"\x13GetUpstreamResponse\x12\x1c\n" +
+	"\tactivated\x18\x01 \x01(\bR\tactivated\x12\x17\n" +
+	"\ahub_url\x18\x02 \x01(\tR\x06hubUrl\x12\x1d\n" +
+	"\n" +
+	"company_id\x18\x03 \x01(\tR\tcompanyId\x12!\n" +
+	"\fcompany_name\x18\x04 \x01(\tR\vcompanyName\x12&\n" +
+	"\x0factivated_at_ms\x18\x05 \x01(\x03R\ractivatedAtMs\x12\x19\n" +
+	"\bhead_seq\x18\x06 \x01(\x04R\aheadSeq\x12\x1b\n" +
+	"\tacked_seq\x18\a \x01(\x04R\backedSeq\x12\x1e\n" +
+	"\vacked_at_ms\x18\b \x01(\x03R\tackedAtMs\x12\x1b\n" +
+	"\tacked_via\x18\t \x01(\tR\backedVia\x12\x16\n" +
+	"\x06outbox\x18\n" +
+	" \x01(\rR\x06outbox\x12!\n" +
+	"\foutbox_bytes\x18\v \x01(\x04R\voutboxBytes\x12\x14\n" +
+	"\x05dirty\x18\f \x01(\rR\x05dirty\x12\"\n" +
+	"\rlast_check_ms\x18\r \x01(\x03R\vlastCheckMs\x12,\n" +
+	"\x12last_check_summary\x18\x0e \x01(\tR\x10lastCheckSummary\x12 \n" +
+	"\flast_sync_ms\x18\x0f \x01(\x03R\n" +
+	"lastSyncMs\x12\x1d\n" +
+	"\n" +
+	"last_error\x18\x10 \x01(\tR\tlastError\x12\"\n" +
+	"\rlast_error_ms\x18\x11 \x01(\x03R\vlastErrorMs\x12&\n" +
+	"\x0fnext_attempt_ms\x18\x12 \x01(\x03R\rnextAttemptMs\x12(\n" +
+	"\x10last_check_error\x18\x13 \x01(\tR\x0elastCheckError\"\x19\n" +
+	"\x17CheckLicensesNowRequest\"4\n" +
+	"\x18CheckLicensesNowResponse\x12\x18\n" +
+	"\asummary\x18\x01 \x01(\tR\asummary\"*\n" +
+	"\x12ExportUsageRequest\x12\x14\n" +
+	"\x05since\x18\x01 \x01(\tR\x05since\"a\n" +
+	"\x13ExportUsageResponse\x12\x12\n" +
+	"\x04file\x18\x01 \x01(\fR\x04file\x12\x1b\n" +
+	"\tfirst_seq\x18\x02 \x01(\x04R\bfirstSeq\x12\x19\n" +
+	"\blast_seq\x18\x03 \x01(\x04R\alastSeq\"5\n" +
+	"\x19ImportUsageReceiptRequest\x12\x18\n" +
+	"\areceipt\x18\x01 \x01(\fR\areceipt\"H\n" +
+	"\x1aImportUsageReceiptResponse\x12\x10\n" +
+	"\x03seq\x18\x01 \x01(\x04R\x03seq\x12\x18\n" +
+	"\adropped\x18\x02 \x01(\rR\adropped2\x91\x11\n" +
 	"\fAdminService\x12H\n" +
 	"\tGetStatus\x12\x1c.licmesh.v1.GetStatusRequest\x1a\x1d.licmesh.v1.GetStatusResponse\x12N\n" +
 	"\vListMembers\x12\x1e.licmesh.v1.ListMembersRequest\x1a\x1f.licmesh.v1.ListMembersResponse\x12K\n" +
@@ -2178,7 +3303,15 @@ const file_licmesh_v1_admin_proto_rawDesc = "" +
 	"\fUsageHistory\x12\x1f.licmesh.v1.UsageHistoryRequest\x1a .licmesh.v1.UsageHistoryResponse\x12K\n" +
 	"\n" +
 	"UsageMonth\x12\x1d.licmesh.v1.UsageMonthRequest\x1a\x1e.licmesh.v1.UsageMonthResponse\x12H\n" +
-	"\tUsageDays\x12\x1c.licmesh.v1.UsageDaysRequest\x1a\x1d.licmesh.v1.UsageDaysResponseB0Z.github.com/licmesh/licmesh/mesh/wire/licmeshv1b\x06proto3"
+	"\tUsageDays\x12\x1c.licmesh.v1.UsageDaysRequest\x1a\x1d.licmesh.v1.UsageDaysResponse\x12]\n" +
+	"\x10ListHubCompanies\x12#.licmesh.v1.ListHubCompaniesRequest\x1a$.licmesh.v1.ListHubCompaniesResponse\x12Z\n" +
+	"\x0fActivateCluster\x12\".licmesh.v1.ActivateClusterRequest\x1a#.licmesh.v1.ActivateClusterResponse\x12`\n" +
+	"\x11StartClusterTrial\x12$.licmesh.v1.StartClusterTrialRequest\x1a%.licmesh.v1.StartClusterTrialResponse\x12l\n" +
+	"\x15MakeActivationRequest\x12(.licmesh.v1.MakeActivationRequestRequest\x1a).licmesh.v1.MakeActivationRequestResponse\x12N\n" +
+	"\vGetUpstream\x12\x1e.licmesh.v1.GetUpstreamRequest\x1a\x1f.licmesh.v1.GetUpstreamResponse\x12]\n" +
+	"\x10CheckLicensesNow\x12#.licmesh.v1.CheckLicensesNowRequest\x1a$.licmesh.v1.CheckLicensesNowResponse\x12N\n" +
+	"\vExportUsage\x12\x1e.licmesh.v1.ExportUsageRequest\x1a\x1f.licmesh.v1.ExportUsageResponse\x12c\n" +
+	"\x12ImportUsageReceipt\x12%.licmesh.v1.ImportUsageReceiptRequest\x1a&.licmesh.v1.ImportUsageReceiptResponseB0Z.github.com/licmesh/licmesh/mesh/wire/licmeshv1b\x06proto3"
 
 var (
 	file_licmesh_v1_admin_proto_rawDescOnce sync.Once
@@ -2192,56 +3325,74 @@ func file_licmesh_v1_admin_proto_rawDescGZIP() []byte {
 	return file_licmesh_v1_admin_proto_rawDescData
 }
 
-var file_licmesh_v1_admin_proto_msgTypes = make([]protoimpl.MessageInfo, 33)
+var file_licmesh_v1_admin_proto_msgTypes = make([]protoimpl.MessageInfo, 51)
 var file_licmesh_v1_admin_proto_goTypes = []any{
-	(*GetStatusRequest)(nil),       // 0: licmesh.v1.GetStatusRequest
-	(*GetStatusResponse)(nil),      // 1: licmesh.v1.GetStatusResponse
-	(*ListMembersRequest)(nil),     // 2: licmesh.v1.ListMembersRequest
-	(*Member)(nil),                 // 3: licmesh.v1.Member
-	(*ListMembersResponse)(nil),    // 4: licmesh.v1.ListMembersResponse
-	(*RemovePeerRequest)(nil),      // 5: licmesh.v1.RemovePeerRequest
-	(*RemovePeerResponse)(nil),     // 6: licmesh.v1.RemovePeerResponse
-	(*Pool)(nil),                   // 7: licmesh.v1.Pool
-	(*CreatePoolRequest)(nil),      // 8: licmesh.v1.CreatePoolRequest
-	(*CreatePoolResponse)(nil),     // 9: licmesh.v1.CreatePoolResponse
-	(*ListPoolsRequest)(nil),       // 10: licmesh.v1.ListPoolsRequest
-	(*ListPoolsResponse)(nil),      // 11: licmesh.v1.ListPoolsResponse
-	(*ListLeasesRequest)(nil),      // 12: licmesh.v1.ListLeasesRequest
-	(*ListLeasesResponse)(nil),     // 13: licmesh.v1.ListLeasesResponse
-	(*Token)(nil),                  // 14: licmesh.v1.Token
-	(*CreateTokenRequest)(nil),     // 15: licmesh.v1.CreateTokenRequest
-	(*CreateTokenResponse)(nil),    // 16: licmesh.v1.CreateTokenResponse
-	(*ListTokensRequest)(nil),      // 17: licmesh.v1.ListTokensRequest
-	(*ListTokensResponse)(nil),     // 18: licmesh.v1.ListTokensResponse
-	(*RevokeTokenRequest)(nil),     // 19: licmesh.v1.RevokeTokenRequest
-	(*RevokeTokenResponse)(nil),    // 20: licmesh.v1.RevokeTokenResponse
-	(*Collector)(nil),              // 21: licmesh.v1.Collector
-	(*ListCollectorsRequest)(nil),  // 22: licmesh.v1.ListCollectorsRequest
-	(*ListCollectorsResponse)(nil), // 23: licmesh.v1.ListCollectorsResponse
-	(*License)(nil),                // 24: licmesh.v1.License
-	(*AddLicenseRequest)(nil),      // 25: licmesh.v1.AddLicenseRequest
-	(*AddLicenseResponse)(nil),     // 26: licmesh.v1.AddLicenseResponse
-	(*ListLicensesRequest)(nil),    // 27: licmesh.v1.ListLicensesRequest
-	(*ListLicensesResponse)(nil),   // 28: licmesh.v1.ListLicensesResponse
-	(*GetLicenseRequest)(nil),      // 29: licmesh.v1.GetLicenseRequest
-	(*GetLicenseResponse)(nil),     // 30: licmesh.v1.GetLicenseResponse
-	(*RemoveLicenseRequest)(nil),   // 31: licmesh.v1.RemoveLicenseRequest
-	(*RemoveLicenseResponse)(nil),  // 32: licmesh.v1.RemoveLicenseResponse
-	(*Lease)(nil),                  // 33: licmesh.v1.Lease
-	(*UsageOverviewRequest)(nil),   // 34: licmesh.v1.UsageOverviewRequest
-	(*UsageHistoryRequest)(nil),    // 35: licmesh.v1.UsageHistoryRequest
-	(*UsageMonthRequest)(nil),      // 36: licmesh.v1.UsageMonthRequest
-	(*UsageDaysRequest)(nil),       // 37: licmesh.v1.UsageDaysRequest
-	(*UsageOverviewResponse)(nil),  // 38: licmesh.v1.UsageOverviewResponse
-	(*UsageHistoryResponse)(nil),   // 39: licmesh.v1.UsageHistoryResponse
-	(*UsageMonthResponse)(nil),     // 40: licmesh.v1.UsageMonthResponse
-	(*UsageDaysResponse)(nil),      // 41: licmesh.v1.UsageDaysResponse
+	(*GetStatusRequest)(nil),              // 0: licmesh.v1.GetStatusRequest
+	(*GetStatusResponse)(nil),             // 1: licmesh.v1.GetStatusResponse
+	(*ListMembersRequest)(nil),            // 2: licmesh.v1.ListMembersRequest
+	(*Member)(nil),                        // 3: licmesh.v1.Member
+	(*ListMembersResponse)(nil),           // 4: licmesh.v1.ListMembersResponse
+	(*RemovePeerRequest)(nil),             // 5: licmesh.v1.RemovePeerRequest
+	(*RemovePeerResponse)(nil),            // 6: licmesh.v1.RemovePeerResponse
+	(*Pool)(nil),                          // 7: licmesh.v1.Pool
+	(*CreatePoolRequest)(nil),             // 8: licmesh.v1.CreatePoolRequest
+	(*CreatePoolResponse)(nil),            // 9: licmesh.v1.CreatePoolResponse
+	(*ListPoolsRequest)(nil),              // 10: licmesh.v1.ListPoolsRequest
+	(*ListPoolsResponse)(nil),             // 11: licmesh.v1.ListPoolsResponse
+	(*ListLeasesRequest)(nil),             // 12: licmesh.v1.ListLeasesRequest
+	(*ListLeasesResponse)(nil),            // 13: licmesh.v1.ListLeasesResponse
+	(*Token)(nil),                         // 14: licmesh.v1.Token
+	(*CreateTokenRequest)(nil),            // 15: licmesh.v1.CreateTokenRequest
+	(*CreateTokenResponse)(nil),           // 16: licmesh.v1.CreateTokenResponse
+	(*ListTokensRequest)(nil),             // 17: licmesh.v1.ListTokensRequest
+	(*ListTokensResponse)(nil),            // 18: licmesh.v1.ListTokensResponse
+	(*RevokeTokenRequest)(nil),            // 19: licmesh.v1.RevokeTokenRequest
+	(*RevokeTokenResponse)(nil),           // 20: licmesh.v1.RevokeTokenResponse
+	(*Collector)(nil),                     // 21: licmesh.v1.Collector
+	(*ListCollectorsRequest)(nil),         // 22: licmesh.v1.ListCollectorsRequest
+	(*ListCollectorsResponse)(nil),        // 23: licmesh.v1.ListCollectorsResponse
+	(*License)(nil),                       // 24: licmesh.v1.License
+	(*AddLicenseRequest)(nil),             // 25: licmesh.v1.AddLicenseRequest
+	(*AddLicenseResponse)(nil),            // 26: licmesh.v1.AddLicenseResponse
+	(*ListLicensesRequest)(nil),           // 27: licmesh.v1.ListLicensesRequest
+	(*ListLicensesResponse)(nil),          // 28: licmesh.v1.ListLicensesResponse
+	(*GetLicenseRequest)(nil),             // 29: licmesh.v1.GetLicenseRequest
+	(*GetLicenseResponse)(nil),            // 30: licmesh.v1.GetLicenseResponse
+	(*RemoveLicenseRequest)(nil),          // 31: licmesh.v1.RemoveLicenseRequest
+	(*RemoveLicenseResponse)(nil),         // 32: licmesh.v1.RemoveLicenseResponse
+	(*HubTarget)(nil),                     // 33: licmesh.v1.HubTarget
+	(*HubCompany)(nil),                    // 34: licmesh.v1.HubCompany
+	(*ListHubCompaniesRequest)(nil),       // 35: licmesh.v1.ListHubCompaniesRequest
+	(*ListHubCompaniesResponse)(nil),      // 36: licmesh.v1.ListHubCompaniesResponse
+	(*ActivateClusterRequest)(nil),        // 37: licmesh.v1.ActivateClusterRequest
+	(*ActivateClusterResponse)(nil),       // 38: licmesh.v1.ActivateClusterResponse
+	(*StartClusterTrialRequest)(nil),      // 39: licmesh.v1.StartClusterTrialRequest
+	(*StartClusterTrialResponse)(nil),     // 40: licmesh.v1.StartClusterTrialResponse
+	(*MakeActivationRequestRequest)(nil),  // 41: licmesh.v1.MakeActivationRequestRequest
+	(*MakeActivationRequestResponse)(nil), // 42: licmesh.v1.MakeActivationRequestResponse
+	(*GetUpstreamRequest)(nil),            // 43: licmesh.v1.GetUpstreamRequest
+	(*GetUpstreamResponse)(nil),           // 44: licmesh.v1.GetUpstreamResponse
+	(*CheckLicensesNowRequest)(nil),       // 45: licmesh.v1.CheckLicensesNowRequest
+	(*CheckLicensesNowResponse)(nil),      // 46: licmesh.v1.CheckLicensesNowResponse
+	(*ExportUsageRequest)(nil),            // 47: licmesh.v1.ExportUsageRequest
+	(*ExportUsageResponse)(nil),           // 48: licmesh.v1.ExportUsageResponse
+	(*ImportUsageReceiptRequest)(nil),     // 49: licmesh.v1.ImportUsageReceiptRequest
+	(*ImportUsageReceiptResponse)(nil),    // 50: licmesh.v1.ImportUsageReceiptResponse
+	(*Lease)(nil),                         // 51: licmesh.v1.Lease
+	(*UsageOverviewRequest)(nil),          // 52: licmesh.v1.UsageOverviewRequest
+	(*UsageHistoryRequest)(nil),           // 53: licmesh.v1.UsageHistoryRequest
+	(*UsageMonthRequest)(nil),             // 54: licmesh.v1.UsageMonthRequest
+	(*UsageDaysRequest)(nil),              // 55: licmesh.v1.UsageDaysRequest
+	(*UsageOverviewResponse)(nil),         // 56: licmesh.v1.UsageOverviewResponse
+	(*UsageHistoryResponse)(nil),          // 57: licmesh.v1.UsageHistoryResponse
+	(*UsageMonthResponse)(nil),            // 58: licmesh.v1.UsageMonthResponse
+	(*UsageDaysResponse)(nil),             // 59: licmesh.v1.UsageDaysResponse
 }
 var file_licmesh_v1_admin_proto_depIdxs = []int32{
 	3,  // 0: licmesh.v1.ListMembersResponse.members:type_name -> licmesh.v1.Member
 	7,  // 1: licmesh.v1.CreatePoolResponse.pool:type_name -> licmesh.v1.Pool
 	7,  // 2: licmesh.v1.ListPoolsResponse.pools:type_name -> licmesh.v1.Pool
-	33, // 3: licmesh.v1.ListLeasesResponse.leases:type_name -> licmesh.v1.Lease
+	51, // 3: licmesh.v1.ListLeasesResponse.leases:type_name -> licmesh.v1.Lease
 	14, // 4: licmesh.v1.CreateTokenResponse.token:type_name -> licmesh.v1.Token
 	14, // 5: licmesh.v1.ListTokensResponse.tokens:type_name -> licmesh.v1.Token
 	21, // 6: licmesh.v1.ListCollectorsResponse.collectors:type_name -> licmesh.v1.Collector
@@ -2249,47 +3400,67 @@ var file_licmesh_v1_admin_proto_depIdxs = []int32{
 	24, // 8: licmesh.v1.AddLicenseResponse.license:type_name -> licmesh.v1.License
 	24, // 9: licmesh.v1.ListLicensesResponse.licenses:type_name -> licmesh.v1.License
 	24, // 10: licmesh.v1.GetLicenseResponse.license:type_name -> licmesh.v1.License
-	0,  // 11: licmesh.v1.AdminService.GetStatus:input_type -> licmesh.v1.GetStatusRequest
-	2,  // 12: licmesh.v1.AdminService.ListMembers:input_type -> licmesh.v1.ListMembersRequest
-	5,  // 13: licmesh.v1.AdminService.RemovePeer:input_type -> licmesh.v1.RemovePeerRequest
-	8,  // 14: licmesh.v1.AdminService.CreatePool:input_type -> licmesh.v1.CreatePoolRequest
-	10, // 15: licmesh.v1.AdminService.ListPools:input_type -> licmesh.v1.ListPoolsRequest
-	12, // 16: licmesh.v1.AdminService.ListLeases:input_type -> licmesh.v1.ListLeasesRequest
-	15, // 17: licmesh.v1.AdminService.CreateToken:input_type -> licmesh.v1.CreateTokenRequest
-	17, // 18: licmesh.v1.AdminService.ListTokens:input_type -> licmesh.v1.ListTokensRequest
-	19, // 19: licmesh.v1.AdminService.RevokeToken:input_type -> licmesh.v1.RevokeTokenRequest
-	22, // 20: licmesh.v1.AdminService.ListCollectors:input_type -> licmesh.v1.ListCollectorsRequest
-	25, // 21: licmesh.v1.AdminService.AddLicense:input_type -> licmesh.v1.AddLicenseRequest
-	27, // 22: licmesh.v1.AdminService.ListLicenses:input_type -> licmesh.v1.ListLicensesRequest
-	29, // 23: licmesh.v1.AdminService.GetLicense:input_type -> licmesh.v1.GetLicenseRequest
-	31, // 24: licmesh.v1.AdminService.RemoveLicense:input_type -> licmesh.v1.RemoveLicenseRequest
-	34, // 25: licmesh.v1.AdminService.UsageOverview:input_type -> licmesh.v1.UsageOverviewRequest
-	35, // 26: licmesh.v1.AdminService.UsageHistory:input_type -> licmesh.v1.UsageHistoryRequest
-	36, // 27: licmesh.v1.AdminService.UsageMonth:input_type -> licmesh.v1.UsageMonthRequest
-	37, // 28: licmesh.v1.AdminService.UsageDays:input_type -> licmesh.v1.UsageDaysRequest
-	1,  // 29: licmesh.v1.AdminService.GetStatus:output_type -> licmesh.v1.GetStatusResponse
-	4,  // 30: licmesh.v1.AdminService.ListMembers:output_type -> licmesh.v1.ListMembersResponse
-	6,  // 31: licmesh.v1.AdminService.RemovePeer:output_type -> licmesh.v1.RemovePeerResponse
-	9,  // 32: licmesh.v1.AdminService.CreatePool:output_type -> licmesh.v1.CreatePoolResponse
-	11, // 33: licmesh.v1.AdminService.ListPools:output_type -> licmesh.v1.ListPoolsResponse
-	13, // 34: licmesh.v1.AdminService.ListLeases:output_type -> licmesh.v1.ListLeasesResponse
-	16, // 35: licmesh.v1.AdminService.CreateToken:output_type -> licmesh.v1.CreateTokenResponse
-	18, // 36: licmesh.v1.AdminService.ListTokens:output_type -> licmesh.v1.ListTokensResponse
-	20, // 37: licmesh.v1.AdminService.RevokeToken:output_type -> licmesh.v1.RevokeTokenResponse
-	23, // 38: licmesh.v1.AdminService.ListCollectors:output_type -> licmesh.v1.ListCollectorsResponse
-	26, // 39: licmesh.v1.AdminService.AddLicense:output_type -> licmesh.v1.AddLicenseResponse
-	28, // 40: licmesh.v1.AdminService.ListLicenses:output_type -> licmesh.v1.ListLicensesResponse
-	30, // 41: licmesh.v1.AdminService.GetLicense:output_type -> licmesh.v1.GetLicenseResponse
-	32, // 42: licmesh.v1.AdminService.RemoveLicense:output_type -> licmesh.v1.RemoveLicenseResponse
-	38, // 43: licmesh.v1.AdminService.UsageOverview:output_type -> licmesh.v1.UsageOverviewResponse
-	39, // 44: licmesh.v1.AdminService.UsageHistory:output_type -> licmesh.v1.UsageHistoryResponse
-	40, // 45: licmesh.v1.AdminService.UsageMonth:output_type -> licmesh.v1.UsageMonthResponse
-	41, // 46: licmesh.v1.AdminService.UsageDays:output_type -> licmesh.v1.UsageDaysResponse
-	29, // [29:47] is the sub-list for method output_type
-	11, // [11:29] is the sub-list for method input_type
-	11, // [11:11] is the sub-list for extension type_name
-	11, // [11:11] is the sub-list for extension extendee
-	0,  // [0:11] is the sub-list for field type_name
+	33, // 11: licmesh.v1.ListHubCompaniesRequest.hub:type_name -> licmesh.v1.HubTarget
+	34, // 12: licmesh.v1.ListHubCompaniesResponse.companies:type_name -> licmesh.v1.HubCompany
+	33, // 13: licmesh.v1.ActivateClusterRequest.hub:type_name -> licmesh.v1.HubTarget
+	33, // 14: licmesh.v1.StartClusterTrialRequest.hub:type_name -> licmesh.v1.HubTarget
+	0,  // 15: licmesh.v1.AdminService.GetStatus:input_type -> licmesh.v1.GetStatusRequest
+	2,  // 16: licmesh.v1.AdminService.ListMembers:input_type -> licmesh.v1.ListMembersRequest
+	5,  // 17: licmesh.v1.AdminService.RemovePeer:input_type -> licmesh.v1.RemovePeerRequest
+	8,  // 18: licmesh.v1.AdminService.CreatePool:input_type -> licmesh.v1.CreatePoolRequest
+	10, // 19: licmesh.v1.AdminService.ListPools:input_type -> licmesh.v1.ListPoolsRequest
+	12, // 20: licmesh.v1.AdminService.ListLeases:input_type -> licmesh.v1.ListLeasesRequest
+	15, // 21: licmesh.v1.AdminService.CreateToken:input_type -> licmesh.v1.CreateTokenRequest
+	17, // 22: licmesh.v1.AdminService.ListTokens:input_type -> licmesh.v1.ListTokensRequest
+	19, // 23: licmesh.v1.AdminService.RevokeToken:input_type -> licmesh.v1.RevokeTokenRequest
+	22, // 24: licmesh.v1.AdminService.ListCollectors:input_type -> licmesh.v1.ListCollectorsRequest
+	25, // 25: licmesh.v1.AdminService.AddLicense:input_type -> licmesh.v1.AddLicenseRequest
+	27, // 26: licmesh.v1.AdminService.ListLicenses:input_type -> licmesh.v1.ListLicensesRequest
+	29, // 27: licmesh.v1.AdminService.GetLicense:input_type -> licmesh.v1.GetLicenseRequest
+	31, // 28: licmesh.v1.AdminService.RemoveLicense:input_type -> licmesh.v1.RemoveLicenseRequest
+	52, // 29: licmesh.v1.AdminService.UsageOverview:input_type -> licmesh.v1.UsageOverviewRequest
+	53, // 30: licmesh.v1.AdminService.UsageHistory:input_type -> licmesh.v1.UsageHistoryRequest
+	54, // 31: licmesh.v1.AdminService.UsageMonth:input_type -> licmesh.v1.UsageMonthRequest
+	55, // 32: licmesh.v1.AdminService.UsageDays:input_type -> licmesh.v1.UsageDaysRequest
+	35, // 33: licmesh.v1.AdminService.ListHubCompanies:input_type -> licmesh.v1.ListHubCompaniesRequest
+	37, // 34: licmesh.v1.AdminService.ActivateCluster:input_type -> licmesh.v1.ActivateClusterRequest
+	39, // 35: licmesh.v1.AdminService.StartClusterTrial:input_type -> licmesh.v1.StartClusterTrialRequest
+	41, // 36: licmesh.v1.AdminService.MakeActivationRequest:input_type -> licmesh.v1.MakeActivationRequestRequest
+	43, // 37: licmesh.v1.AdminService.GetUpstream:input_type -> licmesh.v1.GetUpstreamRequest
+	45, // 38: licmesh.v1.AdminService.CheckLicensesNow:input_type -> licmesh.v1.CheckLicensesNowRequest
+	47, // 39: licmesh.v1.AdminService.ExportUsage:input_type -> licmesh.v1.ExportUsageRequest
+	49, // 40: licmesh.v1.AdminService.ImportUsageReceipt:input_type -> licmesh.v1.ImportUsageReceiptRequest
+	1,  // 41: licmesh.v1.AdminService.GetStatus:output_type -> licmesh.v1.GetStatusResponse
+	4,  // 42: licmesh.v1.AdminService.ListMembers:output_type -> licmesh.v1.ListMembersResponse
+	6,  // 43: licmesh.v1.AdminService.RemovePeer:output_type -> licmesh.v1.RemovePeerResponse
+	9,  // 44: licmesh.v1.AdminService.CreatePool:output_type -> licmesh.v1.CreatePoolResponse
+	11, // 45: licmesh.v1.AdminService.ListPools:output_type -> licmesh.v1.ListPoolsResponse
+	13, // 46: licmesh.v1.AdminService.ListLeases:output_type -> licmesh.v1.ListLeasesResponse
+	16, // 47: licmesh.v1.AdminService.CreateToken:output_type -> licmesh.v1.CreateTokenResponse
+	18, // 48: licmesh.v1.AdminService.ListTokens:output_type -> licmesh.v1.ListTokensResponse
+	20, // 49: licmesh.v1.AdminService.RevokeToken:output_type -> licmesh.v1.RevokeTokenResponse
+	23, // 50: licmesh.v1.AdminService.ListCollectors:output_type -> licmesh.v1.ListCollectorsResponse
+	26, // 51: licmesh.v1.AdminService.AddLicense:output_type -> licmesh.v1.AddLicenseResponse
+	28, // 52: licmesh.v1.AdminService.ListLicenses:output_type -> licmesh.v1.ListLicensesResponse
+	30, // 53: licmesh.v1.AdminService.GetLicense:output_type -> licmesh.v1.GetLicenseResponse
+	32, // 54: licmesh.v1.AdminService.RemoveLicense:output_type -> licmesh.v1.RemoveLicenseResponse
+	56, // 55: licmesh.v1.AdminService.UsageOverview:output_type -> licmesh.v1.UsageOverviewResponse
+	57, // 56: licmesh.v1.AdminService.UsageHistory:output_type -> licmesh.v1.UsageHistoryResponse
+	58, // 57: licmesh.v1.AdminService.UsageMonth:output_type -> licmesh.v1.UsageMonthResponse
+	59, // 58: licmesh.v1.AdminService.UsageDays:output_type -> licmesh.v1.UsageDaysResponse
+	36, // 59: licmesh.v1.AdminService.ListHubCompanies:output_type -> licmesh.v1.ListHubCompaniesResponse
+	38, // 60: licmesh.v1.AdminService.ActivateCluster:output_type -> licmesh.v1.ActivateClusterResponse
+	40, // 61: licmesh.v1.AdminService.StartClusterTrial:output_type -> licmesh.v1.StartClusterTrialResponse
+	42, // 62: licmesh.v1.AdminService.MakeActivationRequest:output_type -> licmesh.v1.MakeActivationRequestResponse
+	44, // 63: licmesh.v1.AdminService.GetUpstream:output_type -> licmesh.v1.GetUpstreamResponse
+	46, // 64: licmesh.v1.AdminService.CheckLicensesNow:output_type -> licmesh.v1.CheckLicensesNowResponse
+	48, // 65: licmesh.v1.AdminService.ExportUsage:output_type -> licmesh.v1.ExportUsageResponse
+	50, // 66: licmesh.v1.AdminService.ImportUsageReceipt:output_type -> licmesh.v1.ImportUsageReceiptResponse
+	41, // [41:67] is the sub-list for method output_type
+	15, // [15:41] is the sub-list for method input_type
+	15, // [15:15] is the sub-list for extension type_name
+	15, // [15:15] is the sub-list for extension extendee
+	0,  // [0:15] is the sub-list for field type_name
 }
 
 func init() { file_licmesh_v1_admin_proto_init() }
@@ -2305,7 +3476,7 @@ func file_licmesh_v1_admin_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_licmesh_v1_admin_proto_rawDesc), len(file_licmesh_v1_admin_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   33,
+			NumMessages:   51,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

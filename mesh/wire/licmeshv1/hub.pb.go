@@ -4495,6 +4495,907 @@ func (x *ListVendorKeysResponse) GetKeys() []*VendorKey {
 	return nil
 }
 
+// Site is a registered cluster: a customer's installation of masters.
+type Site struct {
+	state             protoimpl.MessageState `protogen:"open.v1"`
+	ClusterId         string                 `protobuf:"bytes,1,opt,name=cluster_id,json=clusterId,proto3" json:"cluster_id,omitempty"`
+	CompanyId         string                 `protobuf:"bytes,2,opt,name=company_id,json=companyId,proto3" json:"company_id,omitempty"`
+	CompanyName       string                 `protobuf:"bytes,3,opt,name=company_name,json=companyName,proto3" json:"company_name,omitempty"`
+	Products          []string               `protobuf:"bytes,4,rep,name=products,proto3" json:"products,omitempty"`
+	MasterVersions    []string               `protobuf:"bytes,5,rep,name=master_versions,json=masterVersions,proto3" json:"master_versions,omitempty"`
+	CollectorVersions []string               `protobuf:"bytes,6,rep,name=collector_versions,json=collectorVersions,proto3" json:"collector_versions,omitempty"`
+	RegisteredAtMs    int64                  `protobuf:"varint,7,opt,name=registered_at_ms,json=registeredAtMs,proto3" json:"registered_at_ms,omitempty"`
+	LastContactMs     int64                  `protobuf:"varint,8,opt,name=last_contact_ms,json=lastContactMs,proto3" json:"last_contact_ms,omitempty"`
+	// arrival is how usage reaches the hub: "online", "file", "both" or
+	// "none" yet.
+	Arrival      string `protobuf:"bytes,9,opt,name=arrival,proto3" json:"arrival,omitempty"`
+	LastSeq      uint64 `protobuf:"varint,10,opt,name=last_seq,json=lastSeq,proto3" json:"last_seq,omitempty"`
+	LastOnlineMs int64  `protobuf:"varint,11,opt,name=last_online_ms,json=lastOnlineMs,proto3" json:"last_online_ms,omitempty"`
+	LastFileMs   int64  `protobuf:"varint,12,opt,name=last_file_ms,json=lastFileMs,proto3" json:"last_file_ms,omitempty"`
+	// backlog is how many batches the site had sealed and not yet sent
+	// when it last reported.
+	Batches       uint32 `protobuf:"varint,13,opt,name=batches,proto3" json:"batches,omitempty"`
+	PublicKey     string `protobuf:"bytes,14,opt,name=public_key,json=publicKey,proto3" json:"public_key,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Site) Reset() {
+	*x = Site{}
+	mi := &file_licmesh_v1_hub_proto_msgTypes[78]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Site) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Site) ProtoMessage() {}
+
+func (x *Site) ProtoReflect() protoreflect.Message {
+	mi := &file_licmesh_v1_hub_proto_msgTypes[78]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Site.ProtoReflect.Descriptor instead.
+func (*Site) Descriptor() ([]byte, []int) {
+	return file_licmesh_v1_hub_proto_rawDescGZIP(), []int{78}
+}
+
+func (x *Site) GetClusterId() string {
+	if x != nil {
+		return x.ClusterId
+	}
+	return ""
+}
+
+func (x *Site) GetCompanyId() string {
+	if x != nil {
+		return x.CompanyId
+	}
+	return ""
+}
+
+func (x *Site) GetCompanyName() string {
+	if x != nil {
+		return x.CompanyName
+	}
+	return ""
+}
+
+func (x *Site) GetProducts() []string {
+	if x != nil {
+		return x.Products
+	}
+	return nil
+}
+
+func (x *Site) GetMasterVersions() []string {
+	if x != nil {
+		return x.MasterVersions
+	}
+	return nil
+}
+
+func (x *Site) GetCollectorVersions() []string {
+	if x != nil {
+		return x.CollectorVersions
+	}
+	return nil
+}
+
+func (x *Site) GetRegisteredAtMs() int64 {
+	if x != nil {
+		return x.RegisteredAtMs
+	}
+	return 0
+}
+
+func (x *Site) GetLastContactMs() int64 {
+	if x != nil {
+		return x.LastContactMs
+	}
+	return 0
+}
+
+func (x *Site) GetArrival() string {
+	if x != nil {
+		return x.Arrival
+	}
+	return ""
+}
+
+func (x *Site) GetLastSeq() uint64 {
+	if x != nil {
+		return x.LastSeq
+	}
+	return 0
+}
+
+func (x *Site) GetLastOnlineMs() int64 {
+	if x != nil {
+		return x.LastOnlineMs
+	}
+	return 0
+}
+
+func (x *Site) GetLastFileMs() int64 {
+	if x != nil {
+		return x.LastFileMs
+	}
+	return 0
+}
+
+func (x *Site) GetBatches() uint32 {
+	if x != nil {
+		return x.Batches
+	}
+	return 0
+}
+
+func (x *Site) GetPublicKey() string {
+	if x != nil {
+		return x.PublicKey
+	}
+	return ""
+}
+
+// InstallationRow is one product installation of a site as the sales
+// monitor lists it: the latest month's counts and flags.
+type InstallationRow struct {
+	state        protoimpl.MessageState `protogen:"open.v1"`
+	ClusterId    string                 `protobuf:"bytes,1,opt,name=cluster_id,json=clusterId,proto3" json:"cluster_id,omitempty"`
+	Installation string                 `protobuf:"bytes,2,opt,name=installation,proto3" json:"installation,omitempty"`
+	CompanyId    string                 `protobuf:"bytes,3,opt,name=company_id,json=companyId,proto3" json:"company_id,omitempty"`
+	CompanyName  string                 `protobuf:"bytes,4,opt,name=company_name,json=companyName,proto3" json:"company_name,omitempty"`
+	Products     string                 `protobuf:"bytes,5,opt,name=products,proto3" json:"products,omitempty"`
+	Month        string                 `protobuf:"bytes,6,opt,name=month,proto3" json:"month,omitempty"`
+	Users        int64                  `protobuf:"varint,7,opt,name=users,proto3" json:"users,omitempty"`
+	Cases        int64                  `protobuf:"varint,8,opt,name=cases,proto3" json:"cases,omitempty"`
+	UsersMax     int64                  `protobuf:"varint,9,opt,name=users_max,json=usersMax,proto3" json:"users_max,omitempty"`
+	CasesMax     int64                  `protobuf:"varint,10,opt,name=cases_max,json=casesMax,proto3" json:"cases_max,omitempty"`
+	LastReportMs int64                  `protobuf:"varint,11,opt,name=last_report_ms,json=lastReportMs,proto3" json:"last_report_ms,omitempty"`
+	Arrival      string                 `protobuf:"bytes,12,opt,name=arrival,proto3" json:"arrival,omitempty"`
+	// over_limit: the site's seats peaked above a pool's size, or a soft
+	// pool recorded overage. silent: nothing arrived for 7 days.
+	OverLimit     bool `protobuf:"varint,13,opt,name=over_limit,json=overLimit,proto3" json:"over_limit,omitempty"`
+	Silent        bool `protobuf:"varint,14,opt,name=silent,proto3" json:"silent,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *InstallationRow) Reset() {
+	*x = InstallationRow{}
+	mi := &file_licmesh_v1_hub_proto_msgTypes[79]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *InstallationRow) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*InstallationRow) ProtoMessage() {}
+
+func (x *InstallationRow) ProtoReflect() protoreflect.Message {
+	mi := &file_licmesh_v1_hub_proto_msgTypes[79]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use InstallationRow.ProtoReflect.Descriptor instead.
+func (*InstallationRow) Descriptor() ([]byte, []int) {
+	return file_licmesh_v1_hub_proto_rawDescGZIP(), []int{79}
+}
+
+func (x *InstallationRow) GetClusterId() string {
+	if x != nil {
+		return x.ClusterId
+	}
+	return ""
+}
+
+func (x *InstallationRow) GetInstallation() string {
+	if x != nil {
+		return x.Installation
+	}
+	return ""
+}
+
+func (x *InstallationRow) GetCompanyId() string {
+	if x != nil {
+		return x.CompanyId
+	}
+	return ""
+}
+
+func (x *InstallationRow) GetCompanyName() string {
+	if x != nil {
+		return x.CompanyName
+	}
+	return ""
+}
+
+func (x *InstallationRow) GetProducts() string {
+	if x != nil {
+		return x.Products
+	}
+	return ""
+}
+
+func (x *InstallationRow) GetMonth() string {
+	if x != nil {
+		return x.Month
+	}
+	return ""
+}
+
+func (x *InstallationRow) GetUsers() int64 {
+	if x != nil {
+		return x.Users
+	}
+	return 0
+}
+
+func (x *InstallationRow) GetCases() int64 {
+	if x != nil {
+		return x.Cases
+	}
+	return 0
+}
+
+func (x *InstallationRow) GetUsersMax() int64 {
+	if x != nil {
+		return x.UsersMax
+	}
+	return 0
+}
+
+func (x *InstallationRow) GetCasesMax() int64 {
+	if x != nil {
+		return x.CasesMax
+	}
+	return 0
+}
+
+func (x *InstallationRow) GetLastReportMs() int64 {
+	if x != nil {
+		return x.LastReportMs
+	}
+	return 0
+}
+
+func (x *InstallationRow) GetArrival() string {
+	if x != nil {
+		return x.Arrival
+	}
+	return ""
+}
+
+func (x *InstallationRow) GetOverLimit() bool {
+	if x != nil {
+		return x.OverLimit
+	}
+	return false
+}
+
+func (x *InstallationRow) GetSilent() bool {
+	if x != nil {
+		return x.Silent
+	}
+	return false
+}
+
+type UploadUsageRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// file is a usage export file (meshctl usage export).
+	File          []byte `protobuf:"bytes,1,opt,name=file,proto3" json:"file,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UploadUsageRequest) Reset() {
+	*x = UploadUsageRequest{}
+	mi := &file_licmesh_v1_hub_proto_msgTypes[80]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UploadUsageRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UploadUsageRequest) ProtoMessage() {}
+
+func (x *UploadUsageRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_licmesh_v1_hub_proto_msgTypes[80]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UploadUsageRequest.ProtoReflect.Descriptor instead.
+func (*UploadUsageRequest) Descriptor() ([]byte, []int) {
+	return file_licmesh_v1_hub_proto_rawDescGZIP(), []int{80}
+}
+
+func (x *UploadUsageRequest) GetFile() []byte {
+	if x != nil {
+		return x.File
+	}
+	return nil
+}
+
+type UploadUsageResponse struct {
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	ClusterId  string                 `protobuf:"bytes,1,opt,name=cluster_id,json=clusterId,proto3" json:"cluster_id,omitempty"`
+	Seq        uint64                 `protobuf:"varint,2,opt,name=seq,proto3" json:"seq,omitempty"`
+	Accepted   uint32                 `protobuf:"varint,3,opt,name=accepted,proto3" json:"accepted,omitempty"`
+	Duplicates uint32                 `protobuf:"varint,4,opt,name=duplicates,proto3" json:"duplicates,omitempty"`
+	// receipt is the signed receipt to import on the site (meshctl usage
+	// receipt import).
+	Receipt       []byte `protobuf:"bytes,5,opt,name=receipt,proto3" json:"receipt,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UploadUsageResponse) Reset() {
+	*x = UploadUsageResponse{}
+	mi := &file_licmesh_v1_hub_proto_msgTypes[81]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UploadUsageResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UploadUsageResponse) ProtoMessage() {}
+
+func (x *UploadUsageResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_licmesh_v1_hub_proto_msgTypes[81]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UploadUsageResponse.ProtoReflect.Descriptor instead.
+func (*UploadUsageResponse) Descriptor() ([]byte, []int) {
+	return file_licmesh_v1_hub_proto_rawDescGZIP(), []int{81}
+}
+
+func (x *UploadUsageResponse) GetClusterId() string {
+	if x != nil {
+		return x.ClusterId
+	}
+	return ""
+}
+
+func (x *UploadUsageResponse) GetSeq() uint64 {
+	if x != nil {
+		return x.Seq
+	}
+	return 0
+}
+
+func (x *UploadUsageResponse) GetAccepted() uint32 {
+	if x != nil {
+		return x.Accepted
+	}
+	return 0
+}
+
+func (x *UploadUsageResponse) GetDuplicates() uint32 {
+	if x != nil {
+		return x.Duplicates
+	}
+	return 0
+}
+
+func (x *UploadUsageResponse) GetReceipt() []byte {
+	if x != nil {
+		return x.Receipt
+	}
+	return nil
+}
+
+type ActivateOfflineRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// request is an activation request file (meshctl activate --request).
+	Request       []byte `protobuf:"bytes,1,opt,name=request,proto3" json:"request,omitempty"`
+	CompanyId     string `protobuf:"bytes,2,opt,name=company_id,json=companyId,proto3" json:"company_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ActivateOfflineRequest) Reset() {
+	*x = ActivateOfflineRequest{}
+	mi := &file_licmesh_v1_hub_proto_msgTypes[82]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ActivateOfflineRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ActivateOfflineRequest) ProtoMessage() {}
+
+func (x *ActivateOfflineRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_licmesh_v1_hub_proto_msgTypes[82]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ActivateOfflineRequest.ProtoReflect.Descriptor instead.
+func (*ActivateOfflineRequest) Descriptor() ([]byte, []int) {
+	return file_licmesh_v1_hub_proto_rawDescGZIP(), []int{82}
+}
+
+func (x *ActivateOfflineRequest) GetRequest() []byte {
+	if x != nil {
+		return x.Request
+	}
+	return nil
+}
+
+func (x *ActivateOfflineRequest) GetCompanyId() string {
+	if x != nil {
+		return x.CompanyId
+	}
+	return ""
+}
+
+type ActivateOfflineResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	ClusterId     string                 `protobuf:"bytes,1,opt,name=cluster_id,json=clusterId,proto3" json:"cluster_id,omitempty"`
+	Licenses      []string               `protobuf:"bytes,2,rep,name=licenses,proto3" json:"licenses,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ActivateOfflineResponse) Reset() {
+	*x = ActivateOfflineResponse{}
+	mi := &file_licmesh_v1_hub_proto_msgTypes[83]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ActivateOfflineResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ActivateOfflineResponse) ProtoMessage() {}
+
+func (x *ActivateOfflineResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_licmesh_v1_hub_proto_msgTypes[83]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ActivateOfflineResponse.ProtoReflect.Descriptor instead.
+func (*ActivateOfflineResponse) Descriptor() ([]byte, []int) {
+	return file_licmesh_v1_hub_proto_rawDescGZIP(), []int{83}
+}
+
+func (x *ActivateOfflineResponse) GetClusterId() string {
+	if x != nil {
+		return x.ClusterId
+	}
+	return ""
+}
+
+func (x *ActivateOfflineResponse) GetLicenses() []string {
+	if x != nil {
+		return x.Licenses
+	}
+	return nil
+}
+
+type ListSitesRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	CompanyId     string                 `protobuf:"bytes,1,opt,name=company_id,json=companyId,proto3" json:"company_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListSitesRequest) Reset() {
+	*x = ListSitesRequest{}
+	mi := &file_licmesh_v1_hub_proto_msgTypes[84]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListSitesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListSitesRequest) ProtoMessage() {}
+
+func (x *ListSitesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_licmesh_v1_hub_proto_msgTypes[84]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListSitesRequest.ProtoReflect.Descriptor instead.
+func (*ListSitesRequest) Descriptor() ([]byte, []int) {
+	return file_licmesh_v1_hub_proto_rawDescGZIP(), []int{84}
+}
+
+func (x *ListSitesRequest) GetCompanyId() string {
+	if x != nil {
+		return x.CompanyId
+	}
+	return ""
+}
+
+type ListSitesResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Sites         []*Site                `protobuf:"bytes,1,rep,name=sites,proto3" json:"sites,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListSitesResponse) Reset() {
+	*x = ListSitesResponse{}
+	mi := &file_licmesh_v1_hub_proto_msgTypes[85]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListSitesResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListSitesResponse) ProtoMessage() {}
+
+func (x *ListSitesResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_licmesh_v1_hub_proto_msgTypes[85]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListSitesResponse.ProtoReflect.Descriptor instead.
+func (*ListSitesResponse) Descriptor() ([]byte, []int) {
+	return file_licmesh_v1_hub_proto_rawDescGZIP(), []int{85}
+}
+
+func (x *ListSitesResponse) GetSites() []*Site {
+	if x != nil {
+		return x.Sites
+	}
+	return nil
+}
+
+type ListInstallationsRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	CompanyId     string                 `protobuf:"bytes,1,opt,name=company_id,json=companyId,proto3" json:"company_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListInstallationsRequest) Reset() {
+	*x = ListInstallationsRequest{}
+	mi := &file_licmesh_v1_hub_proto_msgTypes[86]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListInstallationsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListInstallationsRequest) ProtoMessage() {}
+
+func (x *ListInstallationsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_licmesh_v1_hub_proto_msgTypes[86]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListInstallationsRequest.ProtoReflect.Descriptor instead.
+func (*ListInstallationsRequest) Descriptor() ([]byte, []int) {
+	return file_licmesh_v1_hub_proto_rawDescGZIP(), []int{86}
+}
+
+func (x *ListInstallationsRequest) GetCompanyId() string {
+	if x != nil {
+		return x.CompanyId
+	}
+	return ""
+}
+
+type ListInstallationsResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Installations []*InstallationRow     `protobuf:"bytes,1,rep,name=installations,proto3" json:"installations,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListInstallationsResponse) Reset() {
+	*x = ListInstallationsResponse{}
+	mi := &file_licmesh_v1_hub_proto_msgTypes[87]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListInstallationsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListInstallationsResponse) ProtoMessage() {}
+
+func (x *ListInstallationsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_licmesh_v1_hub_proto_msgTypes[87]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListInstallationsResponse.ProtoReflect.Descriptor instead.
+func (*ListInstallationsResponse) Descriptor() ([]byte, []int) {
+	return file_licmesh_v1_hub_proto_rawDescGZIP(), []int{87}
+}
+
+func (x *ListInstallationsResponse) GetInstallations() []*InstallationRow {
+	if x != nil {
+		return x.Installations
+	}
+	return nil
+}
+
+type InstallationHistoryRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	ClusterId     string                 `protobuf:"bytes,1,opt,name=cluster_id,json=clusterId,proto3" json:"cluster_id,omitempty"`
+	Installation  string                 `protobuf:"bytes,2,opt,name=installation,proto3" json:"installation,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *InstallationHistoryRequest) Reset() {
+	*x = InstallationHistoryRequest{}
+	mi := &file_licmesh_v1_hub_proto_msgTypes[88]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *InstallationHistoryRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*InstallationHistoryRequest) ProtoMessage() {}
+
+func (x *InstallationHistoryRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_licmesh_v1_hub_proto_msgTypes[88]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use InstallationHistoryRequest.ProtoReflect.Descriptor instead.
+func (*InstallationHistoryRequest) Descriptor() ([]byte, []int) {
+	return file_licmesh_v1_hub_proto_rawDescGZIP(), []int{88}
+}
+
+func (x *InstallationHistoryRequest) GetClusterId() string {
+	if x != nil {
+		return x.ClusterId
+	}
+	return ""
+}
+
+func (x *InstallationHistoryRequest) GetInstallation() string {
+	if x != nil {
+		return x.Installation
+	}
+	return ""
+}
+
+// UsageMonthRow is one month of one installation at the hub.
+type UsageMonthRow struct {
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	Month      string                 `protobuf:"bytes,1,opt,name=month,proto3" json:"month,omitempty"`
+	Closed     bool                   `protobuf:"varint,2,opt,name=closed,proto3" json:"closed,omitempty"`
+	ClosedAtMs int64                  `protobuf:"varint,3,opt,name=closed_at_ms,json=closedAtMs,proto3" json:"closed_at_ms,omitempty"`
+	// metrics_json is licensing/usage.Metrics as JSON (seed 004's keys).
+	MetricsJson   string `protobuf:"bytes,4,opt,name=metrics_json,json=metricsJson,proto3" json:"metrics_json,omitempty"`
+	LateJson      string `protobuf:"bytes,5,opt,name=late_json,json=lateJson,proto3" json:"late_json,omitempty"`
+	ReceivedAtMs  int64  `protobuf:"varint,6,opt,name=received_at_ms,json=receivedAtMs,proto3" json:"received_at_ms,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UsageMonthRow) Reset() {
+	*x = UsageMonthRow{}
+	mi := &file_licmesh_v1_hub_proto_msgTypes[89]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UsageMonthRow) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UsageMonthRow) ProtoMessage() {}
+
+func (x *UsageMonthRow) ProtoReflect() protoreflect.Message {
+	mi := &file_licmesh_v1_hub_proto_msgTypes[89]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UsageMonthRow.ProtoReflect.Descriptor instead.
+func (*UsageMonthRow) Descriptor() ([]byte, []int) {
+	return file_licmesh_v1_hub_proto_rawDescGZIP(), []int{89}
+}
+
+func (x *UsageMonthRow) GetMonth() string {
+	if x != nil {
+		return x.Month
+	}
+	return ""
+}
+
+func (x *UsageMonthRow) GetClosed() bool {
+	if x != nil {
+		return x.Closed
+	}
+	return false
+}
+
+func (x *UsageMonthRow) GetClosedAtMs() int64 {
+	if x != nil {
+		return x.ClosedAtMs
+	}
+	return 0
+}
+
+func (x *UsageMonthRow) GetMetricsJson() string {
+	if x != nil {
+		return x.MetricsJson
+	}
+	return ""
+}
+
+func (x *UsageMonthRow) GetLateJson() string {
+	if x != nil {
+		return x.LateJson
+	}
+	return ""
+}
+
+func (x *UsageMonthRow) GetReceivedAtMs() int64 {
+	if x != nil {
+		return x.ReceivedAtMs
+	}
+	return 0
+}
+
+type InstallationHistoryResponse struct {
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	Months []*UsageMonthRow       `protobuf:"bytes,1,rep,name=months,proto3" json:"months,omitempty"`
+	// days are the installation's daily aggregates as JSON
+	// (licensing/usage.DayStats), newest first.
+	DaysJson      []string `protobuf:"bytes,2,rep,name=days_json,json=daysJson,proto3" json:"days_json,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *InstallationHistoryResponse) Reset() {
+	*x = InstallationHistoryResponse{}
+	mi := &file_licmesh_v1_hub_proto_msgTypes[90]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *InstallationHistoryResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*InstallationHistoryResponse) ProtoMessage() {}
+
+func (x *InstallationHistoryResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_licmesh_v1_hub_proto_msgTypes[90]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use InstallationHistoryResponse.ProtoReflect.Descriptor instead.
+func (*InstallationHistoryResponse) Descriptor() ([]byte, []int) {
+	return file_licmesh_v1_hub_proto_rawDescGZIP(), []int{90}
+}
+
+func (x *InstallationHistoryResponse) GetMonths() []*UsageMonthRow {
+	if x != nil {
+		return x.Months
+	}
+	return nil
+}
+
+func (x *InstallationHistoryResponse) GetDaysJson() []string {
+	if x != nil {
+		return x.DaysJson
+	}
+	return nil
+}
+
 var File_licmesh_v1_hub_proto protoreflect.FileDescriptor
 
 const file_licmesh_v1_hub_proto_rawDesc = "" +
@@ -4814,7 +5715,90 @@ const file_licmesh_v1_hub_proto_rawDesc = "" +
 	"\rretired_at_ms\x18\x04 \x01(\x03R\vretiredAtMs\"\x17\n" +
 	"\x15ListVendorKeysRequest\"C\n" +
 	"\x16ListVendorKeysResponse\x12)\n" +
-	"\x04keys\x18\x01 \x03(\v2\x15.licmesh.v1.VendorKeyR\x04keys2\xec\x14\n" +
+	"\x04keys\x18\x01 \x03(\v2\x15.licmesh.v1.VendorKeyR\x04keys\"\xe3\x03\n" +
+	"\x04Site\x12\x1d\n" +
+	"\n" +
+	"cluster_id\x18\x01 \x01(\tR\tclusterId\x12\x1d\n" +
+	"\n" +
+	"company_id\x18\x02 \x01(\tR\tcompanyId\x12!\n" +
+	"\fcompany_name\x18\x03 \x01(\tR\vcompanyName\x12\x1a\n" +
+	"\bproducts\x18\x04 \x03(\tR\bproducts\x12'\n" +
+	"\x0fmaster_versions\x18\x05 \x03(\tR\x0emasterVersions\x12-\n" +
+	"\x12collector_versions\x18\x06 \x03(\tR\x11collectorVersions\x12(\n" +
+	"\x10registered_at_ms\x18\a \x01(\x03R\x0eregisteredAtMs\x12&\n" +
+	"\x0flast_contact_ms\x18\b \x01(\x03R\rlastContactMs\x12\x18\n" +
+	"\aarrival\x18\t \x01(\tR\aarrival\x12\x19\n" +
+	"\blast_seq\x18\n" +
+	" \x01(\x04R\alastSeq\x12$\n" +
+	"\x0elast_online_ms\x18\v \x01(\x03R\flastOnlineMs\x12 \n" +
+	"\flast_file_ms\x18\f \x01(\x03R\n" +
+	"lastFileMs\x12\x18\n" +
+	"\abatches\x18\r \x01(\rR\abatches\x12\x1d\n" +
+	"\n" +
+	"public_key\x18\x0e \x01(\tR\tpublicKey\"\xa5\x03\n" +
+	"\x0fInstallationRow\x12\x1d\n" +
+	"\n" +
+	"cluster_id\x18\x01 \x01(\tR\tclusterId\x12\"\n" +
+	"\finstallation\x18\x02 \x01(\tR\finstallation\x12\x1d\n" +
+	"\n" +
+	"company_id\x18\x03 \x01(\tR\tcompanyId\x12!\n" +
+	"\fcompany_name\x18\x04 \x01(\tR\vcompanyName\x12\x1a\n" +
+	"\bproducts\x18\x05 \x01(\tR\bproducts\x12\x14\n" +
+	"\x05month\x18\x06 \x01(\tR\x05month\x12\x14\n" +
+	"\x05users\x18\a \x01(\x03R\x05users\x12\x14\n" +
+	"\x05cases\x18\b \x01(\x03R\x05cases\x12\x1b\n" +
+	"\tusers_max\x18\t \x01(\x03R\busersMax\x12\x1b\n" +
+	"\tcases_max\x18\n" +
+	" \x01(\x03R\bcasesMax\x12$\n" +
+	"\x0elast_report_ms\x18\v \x01(\x03R\flastReportMs\x12\x18\n" +
+	"\aarrival\x18\f \x01(\tR\aarrival\x12\x1d\n" +
+	"\n" +
+	"over_limit\x18\r \x01(\bR\toverLimit\x12\x16\n" +
+	"\x06silent\x18\x0e \x01(\bR\x06silent\"(\n" +
+	"\x12UploadUsageRequest\x12\x12\n" +
+	"\x04file\x18\x01 \x01(\fR\x04file\"\x9c\x01\n" +
+	"\x13UploadUsageResponse\x12\x1d\n" +
+	"\n" +
+	"cluster_id\x18\x01 \x01(\tR\tclusterId\x12\x10\n" +
+	"\x03seq\x18\x02 \x01(\x04R\x03seq\x12\x1a\n" +
+	"\baccepted\x18\x03 \x01(\rR\baccepted\x12\x1e\n" +
+	"\n" +
+	"duplicates\x18\x04 \x01(\rR\n" +
+	"duplicates\x12\x18\n" +
+	"\areceipt\x18\x05 \x01(\fR\areceipt\"Q\n" +
+	"\x16ActivateOfflineRequest\x12\x18\n" +
+	"\arequest\x18\x01 \x01(\fR\arequest\x12\x1d\n" +
+	"\n" +
+	"company_id\x18\x02 \x01(\tR\tcompanyId\"T\n" +
+	"\x17ActivateOfflineResponse\x12\x1d\n" +
+	"\n" +
+	"cluster_id\x18\x01 \x01(\tR\tclusterId\x12\x1a\n" +
+	"\blicenses\x18\x02 \x03(\tR\blicenses\"1\n" +
+	"\x10ListSitesRequest\x12\x1d\n" +
+	"\n" +
+	"company_id\x18\x01 \x01(\tR\tcompanyId\";\n" +
+	"\x11ListSitesResponse\x12&\n" +
+	"\x05sites\x18\x01 \x03(\v2\x10.licmesh.v1.SiteR\x05sites\"9\n" +
+	"\x18ListInstallationsRequest\x12\x1d\n" +
+	"\n" +
+	"company_id\x18\x01 \x01(\tR\tcompanyId\"^\n" +
+	"\x19ListInstallationsResponse\x12A\n" +
+	"\rinstallations\x18\x01 \x03(\v2\x1b.licmesh.v1.InstallationRowR\rinstallations\"_\n" +
+	"\x1aInstallationHistoryRequest\x12\x1d\n" +
+	"\n" +
+	"cluster_id\x18\x01 \x01(\tR\tclusterId\x12\"\n" +
+	"\finstallation\x18\x02 \x01(\tR\finstallation\"\xc5\x01\n" +
+	"\rUsageMonthRow\x12\x14\n" +
+	"\x05month\x18\x01 \x01(\tR\x05month\x12\x16\n" +
+	"\x06closed\x18\x02 \x01(\bR\x06closed\x12 \n" +
+	"\fclosed_at_ms\x18\x03 \x01(\x03R\n" +
+	"closedAtMs\x12!\n" +
+	"\fmetrics_json\x18\x04 \x01(\tR\vmetricsJson\x12\x1b\n" +
+	"\tlate_json\x18\x05 \x01(\tR\blateJson\x12$\n" +
+	"\x0ereceived_at_ms\x18\x06 \x01(\x03R\freceivedAtMs\"m\n" +
+	"\x1bInstallationHistoryResponse\x121\n" +
+	"\x06months\x18\x01 \x03(\v2\x19.licmesh.v1.UsageMonthRowR\x06months\x12\x1b\n" +
+	"\tdays_json\x18\x02 \x03(\tR\bdaysJson2\xac\x18\n" +
 	"\n" +
 	"HubService\x12?\n" +
 	"\x06SignIn\x12\x19.licmesh.v1.SignInRequest\x1a\x1a.licmesh.v1.SignInResponse\x12?\n" +
@@ -4851,7 +5835,12 @@ const file_licmesh_v1_hub_proto_rawDesc = "" +
 	"\x10GetIssuedLicense\x12#.licmesh.v1.GetIssuedLicenseRequest\x1a$.licmesh.v1.GetIssuedLicenseResponse\x12`\n" +
 	"\x11ListSubscriptions\x12$.licmesh.v1.ListSubscriptionsRequest\x1a%.licmesh.v1.ListSubscriptionsResponse\x12H\n" +
 	"\tListAudit\x12\x1c.licmesh.v1.ListAuditRequest\x1a\x1d.licmesh.v1.ListAuditResponse\x12W\n" +
-	"\x0eListVendorKeys\x12!.licmesh.v1.ListVendorKeysRequest\x1a\".licmesh.v1.ListVendorKeysResponseB0Z.github.com/licmesh/licmesh/mesh/wire/licmeshv1b\x06proto3"
+	"\x0eListVendorKeys\x12!.licmesh.v1.ListVendorKeysRequest\x1a\".licmesh.v1.ListVendorKeysResponse\x12N\n" +
+	"\vUploadUsage\x12\x1e.licmesh.v1.UploadUsageRequest\x1a\x1f.licmesh.v1.UploadUsageResponse\x12Z\n" +
+	"\x0fActivateOffline\x12\".licmesh.v1.ActivateOfflineRequest\x1a#.licmesh.v1.ActivateOfflineResponse\x12H\n" +
+	"\tListSites\x12\x1c.licmesh.v1.ListSitesRequest\x1a\x1d.licmesh.v1.ListSitesResponse\x12`\n" +
+	"\x11ListInstallations\x12$.licmesh.v1.ListInstallationsRequest\x1a%.licmesh.v1.ListInstallationsResponse\x12f\n" +
+	"\x13InstallationHistory\x12&.licmesh.v1.InstallationHistoryRequest\x1a'.licmesh.v1.InstallationHistoryResponseB0Z.github.com/licmesh/licmesh/mesh/wire/licmeshv1b\x06proto3"
 
 var (
 	file_licmesh_v1_hub_proto_rawDescOnce sync.Once
@@ -4865,86 +5854,99 @@ func file_licmesh_v1_hub_proto_rawDescGZIP() []byte {
 	return file_licmesh_v1_hub_proto_rawDescData
 }
 
-var file_licmesh_v1_hub_proto_msgTypes = make([]protoimpl.MessageInfo, 78)
+var file_licmesh_v1_hub_proto_msgTypes = make([]protoimpl.MessageInfo, 91)
 var file_licmesh_v1_hub_proto_goTypes = []any{
-	(*SignInRequest)(nil),              // 0: licmesh.v1.SignInRequest
-	(*SignInResponse)(nil),             // 1: licmesh.v1.SignInResponse
-	(*SignUpRequest)(nil),              // 2: licmesh.v1.SignUpRequest
-	(*SignUpResponse)(nil),             // 3: licmesh.v1.SignUpResponse
-	(*SignOutRequest)(nil),             // 4: licmesh.v1.SignOutRequest
-	(*SignOutResponse)(nil),            // 5: licmesh.v1.SignOutResponse
-	(*ChangePasswordRequest)(nil),      // 6: licmesh.v1.ChangePasswordRequest
-	(*ChangePasswordResponse)(nil),     // 7: licmesh.v1.ChangePasswordResponse
-	(*WhoAmIRequest)(nil),              // 8: licmesh.v1.WhoAmIRequest
-	(*WhoAmIResponse)(nil),             // 9: licmesh.v1.WhoAmIResponse
-	(*TemplateEntry)(nil),              // 10: licmesh.v1.TemplateEntry
-	(*Feature)(nil),                    // 11: licmesh.v1.Feature
-	(*Product)(nil),                    // 12: licmesh.v1.Product
-	(*SaveProductRequest)(nil),         // 13: licmesh.v1.SaveProductRequest
-	(*SaveProductResponse)(nil),        // 14: licmesh.v1.SaveProductResponse
-	(*ListProductsRequest)(nil),        // 15: licmesh.v1.ListProductsRequest
-	(*ListProductsResponse)(nil),       // 16: licmesh.v1.ListProductsResponse
-	(*GetProductRequest)(nil),          // 17: licmesh.v1.GetProductRequest
-	(*GetProductResponse)(nil),         // 18: licmesh.v1.GetProductResponse
-	(*Reseller)(nil),                   // 19: licmesh.v1.Reseller
-	(*CreateResellerRequest)(nil),      // 20: licmesh.v1.CreateResellerRequest
-	(*CreateResellerResponse)(nil),     // 21: licmesh.v1.CreateResellerResponse
-	(*ListResellersRequest)(nil),       // 22: licmesh.v1.ListResellersRequest
-	(*ListResellersResponse)(nil),      // 23: licmesh.v1.ListResellersResponse
-	(*Company)(nil),                    // 24: licmesh.v1.Company
-	(*CreateCompanyRequest)(nil),       // 25: licmesh.v1.CreateCompanyRequest
-	(*CreateCompanyResponse)(nil),      // 26: licmesh.v1.CreateCompanyResponse
-	(*ListCompaniesRequest)(nil),       // 27: licmesh.v1.ListCompaniesRequest
-	(*ListCompaniesResponse)(nil),      // 28: licmesh.v1.ListCompaniesResponse
-	(*GetCompanyRequest)(nil),          // 29: licmesh.v1.GetCompanyRequest
-	(*HistoryEvent)(nil),               // 30: licmesh.v1.HistoryEvent
-	(*GetCompanyResponse)(nil),         // 31: licmesh.v1.GetCompanyResponse
-	(*ExportCompanyDataRequest)(nil),   // 32: licmesh.v1.ExportCompanyDataRequest
-	(*ExportCompanyDataResponse)(nil),  // 33: licmesh.v1.ExportCompanyDataResponse
-	(*EraseCompanyRequest)(nil),        // 34: licmesh.v1.EraseCompanyRequest
-	(*EraseCompanyResponse)(nil),       // 35: licmesh.v1.EraseCompanyResponse
-	(*Account)(nil),                    // 36: licmesh.v1.Account
-	(*CreateAccountRequest)(nil),       // 37: licmesh.v1.CreateAccountRequest
-	(*CreateAccountResponse)(nil),      // 38: licmesh.v1.CreateAccountResponse
-	(*ListAccountsRequest)(nil),        // 39: licmesh.v1.ListAccountsRequest
-	(*ListAccountsResponse)(nil),       // 40: licmesh.v1.ListAccountsResponse
-	(*DisableAccountRequest)(nil),      // 41: licmesh.v1.DisableAccountRequest
-	(*DisableAccountResponse)(nil),     // 42: licmesh.v1.DisableAccountResponse
-	(*APIKey)(nil),                     // 43: licmesh.v1.APIKey
-	(*CreateAPIKeyRequest)(nil),        // 44: licmesh.v1.CreateAPIKeyRequest
-	(*CreateAPIKeyResponse)(nil),       // 45: licmesh.v1.CreateAPIKeyResponse
-	(*ListAPIKeysRequest)(nil),         // 46: licmesh.v1.ListAPIKeysRequest
-	(*ListAPIKeysResponse)(nil),        // 47: licmesh.v1.ListAPIKeysResponse
-	(*RevokeAPIKeyRequest)(nil),        // 48: licmesh.v1.RevokeAPIKeyRequest
-	(*RevokeAPIKeyResponse)(nil),       // 49: licmesh.v1.RevokeAPIKeyResponse
-	(*HubLicense)(nil),                 // 50: licmesh.v1.HubLicense
-	(*Tailoring)(nil),                  // 51: licmesh.v1.Tailoring
-	(*TailoredPool)(nil),               // 52: licmesh.v1.TailoredPool
-	(*IssueLicenseRequest)(nil),        // 53: licmesh.v1.IssueLicenseRequest
-	(*IssueLicenseResponse)(nil),       // 54: licmesh.v1.IssueLicenseResponse
-	(*StartTrialRequest)(nil),          // 55: licmesh.v1.StartTrialRequest
-	(*StartTrialResponse)(nil),         // 56: licmesh.v1.StartTrialResponse
-	(*ExtendLicenseRequest)(nil),       // 57: licmesh.v1.ExtendLicenseRequest
-	(*ExtendLicenseResponse)(nil),      // 58: licmesh.v1.ExtendLicenseResponse
-	(*ConvertTrialRequest)(nil),        // 59: licmesh.v1.ConvertTrialRequest
-	(*ConvertTrialResponse)(nil),       // 60: licmesh.v1.ConvertTrialResponse
-	(*AddToLicenseRequest)(nil),        // 61: licmesh.v1.AddToLicenseRequest
-	(*AddToLicenseResponse)(nil),       // 62: licmesh.v1.AddToLicenseResponse
-	(*RevokeLicenseRequest)(nil),       // 63: licmesh.v1.RevokeLicenseRequest
-	(*RevokeLicenseResponse)(nil),      // 64: licmesh.v1.RevokeLicenseResponse
-	(*ListIssuedLicensesRequest)(nil),  // 65: licmesh.v1.ListIssuedLicensesRequest
-	(*ListIssuedLicensesResponse)(nil), // 66: licmesh.v1.ListIssuedLicensesResponse
-	(*GetIssuedLicenseRequest)(nil),    // 67: licmesh.v1.GetIssuedLicenseRequest
-	(*GetIssuedLicenseResponse)(nil),   // 68: licmesh.v1.GetIssuedLicenseResponse
-	(*Subscription)(nil),               // 69: licmesh.v1.Subscription
-	(*ListSubscriptionsRequest)(nil),   // 70: licmesh.v1.ListSubscriptionsRequest
-	(*ListSubscriptionsResponse)(nil),  // 71: licmesh.v1.ListSubscriptionsResponse
-	(*AuditEntry)(nil),                 // 72: licmesh.v1.AuditEntry
-	(*ListAuditRequest)(nil),           // 73: licmesh.v1.ListAuditRequest
-	(*ListAuditResponse)(nil),          // 74: licmesh.v1.ListAuditResponse
-	(*VendorKey)(nil),                  // 75: licmesh.v1.VendorKey
-	(*ListVendorKeysRequest)(nil),      // 76: licmesh.v1.ListVendorKeysRequest
-	(*ListVendorKeysResponse)(nil),     // 77: licmesh.v1.ListVendorKeysResponse
+	(*SignInRequest)(nil),               // 0: licmesh.v1.SignInRequest
+	(*SignInResponse)(nil),              // 1: licmesh.v1.SignInResponse
+	(*SignUpRequest)(nil),               // 2: licmesh.v1.SignUpRequest
+	(*SignUpResponse)(nil),              // 3: licmesh.v1.SignUpResponse
+	(*SignOutRequest)(nil),              // 4: licmesh.v1.SignOutRequest
+	(*SignOutResponse)(nil),             // 5: licmesh.v1.SignOutResponse
+	(*ChangePasswordRequest)(nil),       // 6: licmesh.v1.ChangePasswordRequest
+	(*ChangePasswordResponse)(nil),      // 7: licmesh.v1.ChangePasswordResponse
+	(*WhoAmIRequest)(nil),               // 8: licmesh.v1.WhoAmIRequest
+	(*WhoAmIResponse)(nil),              // 9: licmesh.v1.WhoAmIResponse
+	(*TemplateEntry)(nil),               // 10: licmesh.v1.TemplateEntry
+	(*Feature)(nil),                     // 11: licmesh.v1.Feature
+	(*Product)(nil),                     // 12: licmesh.v1.Product
+	(*SaveProductRequest)(nil),          // 13: licmesh.v1.SaveProductRequest
+	(*SaveProductResponse)(nil),         // 14: licmesh.v1.SaveProductResponse
+	(*ListProductsRequest)(nil),         // 15: licmesh.v1.ListProductsRequest
+	(*ListProductsResponse)(nil),        // 16: licmesh.v1.ListProductsResponse
+	(*GetProductRequest)(nil),           // 17: licmesh.v1.GetProductRequest
+	(*GetProductResponse)(nil),          // 18: licmesh.v1.GetProductResponse
+	(*Reseller)(nil),                    // 19: licmesh.v1.Reseller
+	(*CreateResellerRequest)(nil),       // 20: licmesh.v1.CreateResellerRequest
+	(*CreateResellerResponse)(nil),      // 21: licmesh.v1.CreateResellerResponse
+	(*ListResellersRequest)(nil),        // 22: licmesh.v1.ListResellersRequest
+	(*ListResellersResponse)(nil),       // 23: licmesh.v1.ListResellersResponse
+	(*Company)(nil),                     // 24: licmesh.v1.Company
+	(*CreateCompanyRequest)(nil),        // 25: licmesh.v1.CreateCompanyRequest
+	(*CreateCompanyResponse)(nil),       // 26: licmesh.v1.CreateCompanyResponse
+	(*ListCompaniesRequest)(nil),        // 27: licmesh.v1.ListCompaniesRequest
+	(*ListCompaniesResponse)(nil),       // 28: licmesh.v1.ListCompaniesResponse
+	(*GetCompanyRequest)(nil),           // 29: licmesh.v1.GetCompanyRequest
+	(*HistoryEvent)(nil),                // 30: licmesh.v1.HistoryEvent
+	(*GetCompanyResponse)(nil),          // 31: licmesh.v1.GetCompanyResponse
+	(*ExportCompanyDataRequest)(nil),    // 32: licmesh.v1.ExportCompanyDataRequest
+	(*ExportCompanyDataResponse)(nil),   // 33: licmesh.v1.ExportCompanyDataResponse
+	(*EraseCompanyRequest)(nil),         // 34: licmesh.v1.EraseCompanyRequest
+	(*EraseCompanyResponse)(nil),        // 35: licmesh.v1.EraseCompanyResponse
+	(*Account)(nil),                     // 36: licmesh.v1.Account
+	(*CreateAccountRequest)(nil),        // 37: licmesh.v1.CreateAccountRequest
+	(*CreateAccountResponse)(nil),       // 38: licmesh.v1.CreateAccountResponse
+	(*ListAccountsRequest)(nil),         // 39: licmesh.v1.ListAccountsRequest
+	(*ListAccountsResponse)(nil),        // 40: licmesh.v1.ListAccountsResponse
+	(*DisableAccountRequest)(nil),       // 41: licmesh.v1.DisableAccountRequest
+	(*DisableAccountResponse)(nil),      // 42: licmesh.v1.DisableAccountResponse
+	(*APIKey)(nil),                      // 43: licmesh.v1.APIKey
+	(*CreateAPIKeyRequest)(nil),         // 44: licmesh.v1.CreateAPIKeyRequest
+	(*CreateAPIKeyResponse)(nil),        // 45: licmesh.v1.CreateAPIKeyResponse
+	(*ListAPIKeysRequest)(nil),          // 46: licmesh.v1.ListAPIKeysRequest
+	(*ListAPIKeysResponse)(nil),         // 47: licmesh.v1.ListAPIKeysResponse
+	(*RevokeAPIKeyRequest)(nil),         // 48: licmesh.v1.RevokeAPIKeyRequest
+	(*RevokeAPIKeyResponse)(nil),        // 49: licmesh.v1.RevokeAPIKeyResponse
+	(*HubLicense)(nil),                  // 50: licmesh.v1.HubLicense
+	(*Tailoring)(nil),                   // 51: licmesh.v1.Tailoring
+	(*TailoredPool)(nil),                // 52: licmesh.v1.TailoredPool
+	(*IssueLicenseRequest)(nil),         // 53: licmesh.v1.IssueLicenseRequest
+	(*IssueLicenseResponse)(nil),        // 54: licmesh.v1.IssueLicenseResponse
+	(*StartTrialRequest)(nil),           // 55: licmesh.v1.StartTrialRequest
+	(*StartTrialResponse)(nil),          // 56: licmesh.v1.StartTrialResponse
+	(*ExtendLicenseRequest)(nil),        // 57: licmesh.v1.ExtendLicenseRequest
+	(*ExtendLicenseResponse)(nil),       // 58: licmesh.v1.ExtendLicenseResponse
+	(*ConvertTrialRequest)(nil),         // 59: licmesh.v1.ConvertTrialRequest
+	(*ConvertTrialResponse)(nil),        // 60: licmesh.v1.ConvertTrialResponse
+	(*AddToLicenseRequest)(nil),         // 61: licmesh.v1.AddToLicenseRequest
+	(*AddToLicenseResponse)(nil),        // 62: licmesh.v1.AddToLicenseResponse
+	(*RevokeLicenseRequest)(nil),        // 63: licmesh.v1.RevokeLicenseRequest
+	(*RevokeLicenseResponse)(nil),       // 64: licmesh.v1.RevokeLicenseResponse
+	(*ListIssuedLicensesRequest)(nil),   // 65: licmesh.v1.ListIssuedLicensesRequest
+	(*ListIssuedLicensesResponse)(nil),  // 66: licmesh.v1.ListIssuedLicensesResponse
+	(*GetIssuedLicenseRequest)(nil),     // 67: licmesh.v1.GetIssuedLicenseRequest
+	(*GetIssuedLicenseResponse)(nil),    // 68: licmesh.v1.GetIssuedLicenseResponse
+	(*Subscription)(nil),                // 69: licmesh.v1.Subscription
+	(*ListSubscriptionsRequest)(nil),    // 70: licmesh.v1.ListSubscriptionsRequest
+	(*ListSubscriptionsResponse)(nil),   // 71: licmesh.v1.ListSubscriptionsResponse
+	(*AuditEntry)(nil),                  // 72: licmesh.v1.AuditEntry
+	(*ListAuditRequest)(nil),            // 73: licmesh.v1.ListAuditRequest
+	(*ListAuditResponse)(nil),           // 74: licmesh.v1.ListAuditResponse
+	(*VendorKey)(nil),                   // 75: licmesh.v1.VendorKey
+	(*ListVendorKeysRequest)(nil),       // 76: licmesh.v1.ListVendorKeysRequest
+	(*ListVendorKeysResponse)(nil),      // 77: licmesh.v1.ListVendorKeysResponse
+	(*Site)(nil),                        // 78: licmesh.v1.Site
+	(*InstallationRow)(nil),             // 79: licmesh.v1.InstallationRow
+	(*UploadUsageRequest)(nil),          // 80: licmesh.v1.UploadUsageRequest
+	(*UploadUsageResponse)(nil),         // 81: licmesh.v1.UploadUsageResponse
+	(*ActivateOfflineRequest)(nil),      // 82: licmesh.v1.ActivateOfflineRequest
+	(*ActivateOfflineResponse)(nil),     // 83: licmesh.v1.ActivateOfflineResponse
+	(*ListSitesRequest)(nil),            // 84: licmesh.v1.ListSitesRequest
+	(*ListSitesResponse)(nil),           // 85: licmesh.v1.ListSitesResponse
+	(*ListInstallationsRequest)(nil),    // 86: licmesh.v1.ListInstallationsRequest
+	(*ListInstallationsResponse)(nil),   // 87: licmesh.v1.ListInstallationsResponse
+	(*InstallationHistoryRequest)(nil),  // 88: licmesh.v1.InstallationHistoryRequest
+	(*UsageMonthRow)(nil),               // 89: licmesh.v1.UsageMonthRow
+	(*InstallationHistoryResponse)(nil), // 90: licmesh.v1.InstallationHistoryResponse
 }
 var file_licmesh_v1_hub_proto_depIdxs = []int32{
 	10, // 0: licmesh.v1.Product.trial_template:type_name -> licmesh.v1.TemplateEntry
@@ -4979,75 +5981,88 @@ var file_licmesh_v1_hub_proto_depIdxs = []int32{
 	69, // 29: licmesh.v1.ListSubscriptionsResponse.subscriptions:type_name -> licmesh.v1.Subscription
 	72, // 30: licmesh.v1.ListAuditResponse.entries:type_name -> licmesh.v1.AuditEntry
 	75, // 31: licmesh.v1.ListVendorKeysResponse.keys:type_name -> licmesh.v1.VendorKey
-	0,  // 32: licmesh.v1.HubService.SignIn:input_type -> licmesh.v1.SignInRequest
-	2,  // 33: licmesh.v1.HubService.SignUp:input_type -> licmesh.v1.SignUpRequest
-	4,  // 34: licmesh.v1.HubService.SignOut:input_type -> licmesh.v1.SignOutRequest
-	6,  // 35: licmesh.v1.HubService.ChangePassword:input_type -> licmesh.v1.ChangePasswordRequest
-	8,  // 36: licmesh.v1.HubService.WhoAmI:input_type -> licmesh.v1.WhoAmIRequest
-	13, // 37: licmesh.v1.HubService.SaveProduct:input_type -> licmesh.v1.SaveProductRequest
-	15, // 38: licmesh.v1.HubService.ListProducts:input_type -> licmesh.v1.ListProductsRequest
-	17, // 39: licmesh.v1.HubService.GetProduct:input_type -> licmesh.v1.GetProductRequest
-	20, // 40: licmesh.v1.HubService.CreateReseller:input_type -> licmesh.v1.CreateResellerRequest
-	22, // 41: licmesh.v1.HubService.ListResellers:input_type -> licmesh.v1.ListResellersRequest
-	25, // 42: licmesh.v1.HubService.CreateCompany:input_type -> licmesh.v1.CreateCompanyRequest
-	27, // 43: licmesh.v1.HubService.ListCompanies:input_type -> licmesh.v1.ListCompaniesRequest
-	29, // 44: licmesh.v1.HubService.GetCompany:input_type -> licmesh.v1.GetCompanyRequest
-	32, // 45: licmesh.v1.HubService.ExportCompanyData:input_type -> licmesh.v1.ExportCompanyDataRequest
-	34, // 46: licmesh.v1.HubService.EraseCompany:input_type -> licmesh.v1.EraseCompanyRequest
-	37, // 47: licmesh.v1.HubService.CreateAccount:input_type -> licmesh.v1.CreateAccountRequest
-	39, // 48: licmesh.v1.HubService.ListAccounts:input_type -> licmesh.v1.ListAccountsRequest
-	41, // 49: licmesh.v1.HubService.DisableAccount:input_type -> licmesh.v1.DisableAccountRequest
-	44, // 50: licmesh.v1.HubService.CreateAPIKey:input_type -> licmesh.v1.CreateAPIKeyRequest
-	46, // 51: licmesh.v1.HubService.ListAPIKeys:input_type -> licmesh.v1.ListAPIKeysRequest
-	48, // 52: licmesh.v1.HubService.RevokeAPIKey:input_type -> licmesh.v1.RevokeAPIKeyRequest
-	53, // 53: licmesh.v1.HubService.IssueLicense:input_type -> licmesh.v1.IssueLicenseRequest
-	55, // 54: licmesh.v1.HubService.StartTrial:input_type -> licmesh.v1.StartTrialRequest
-	57, // 55: licmesh.v1.HubService.ExtendLicense:input_type -> licmesh.v1.ExtendLicenseRequest
-	59, // 56: licmesh.v1.HubService.ConvertTrial:input_type -> licmesh.v1.ConvertTrialRequest
-	61, // 57: licmesh.v1.HubService.AddToLicense:input_type -> licmesh.v1.AddToLicenseRequest
-	63, // 58: licmesh.v1.HubService.RevokeLicense:input_type -> licmesh.v1.RevokeLicenseRequest
-	65, // 59: licmesh.v1.HubService.ListIssuedLicenses:input_type -> licmesh.v1.ListIssuedLicensesRequest
-	67, // 60: licmesh.v1.HubService.GetIssuedLicense:input_type -> licmesh.v1.GetIssuedLicenseRequest
-	70, // 61: licmesh.v1.HubService.ListSubscriptions:input_type -> licmesh.v1.ListSubscriptionsRequest
-	73, // 62: licmesh.v1.HubService.ListAudit:input_type -> licmesh.v1.ListAuditRequest
-	76, // 63: licmesh.v1.HubService.ListVendorKeys:input_type -> licmesh.v1.ListVendorKeysRequest
-	1,  // 64: licmesh.v1.HubService.SignIn:output_type -> licmesh.v1.SignInResponse
-	3,  // 65: licmesh.v1.HubService.SignUp:output_type -> licmesh.v1.SignUpResponse
-	5,  // 66: licmesh.v1.HubService.SignOut:output_type -> licmesh.v1.SignOutResponse
-	7,  // 67: licmesh.v1.HubService.ChangePassword:output_type -> licmesh.v1.ChangePasswordResponse
-	9,  // 68: licmesh.v1.HubService.WhoAmI:output_type -> licmesh.v1.WhoAmIResponse
-	14, // 69: licmesh.v1.HubService.SaveProduct:output_type -> licmesh.v1.SaveProductResponse
-	16, // 70: licmesh.v1.HubService.ListProducts:output_type -> licmesh.v1.ListProductsResponse
-	18, // 71: licmesh.v1.HubService.GetProduct:output_type -> licmesh.v1.GetProductResponse
-	21, // 72: licmesh.v1.HubService.CreateReseller:output_type -> licmesh.v1.CreateResellerResponse
-	23, // 73: licmesh.v1.HubService.ListResellers:output_type -> licmesh.v1.ListResellersResponse
-	26, // 74: licmesh.v1.HubService.CreateCompany:output_type -> licmesh.v1.CreateCompanyResponse
-	28, // 75: licmesh.v1.HubService.ListCompanies:output_type -> licmesh.v1.ListCompaniesResponse
-	31, // 76: licmesh.v1.HubService.GetCompany:output_type -> licmesh.v1.GetCompanyResponse
-	33, // 77: licmesh.v1.HubService.ExportCompanyData:output_type -> licmesh.v1.ExportCompanyDataResponse
-	35, // 78: licmesh.v1.HubService.EraseCompany:output_type -> licmesh.v1.EraseCompanyResponse
-	38, // 79: licmesh.v1.HubService.CreateAccount:output_type -> licmesh.v1.CreateAccountResponse
-	40, // 80: licmesh.v1.HubService.ListAccounts:output_type -> licmesh.v1.ListAccountsResponse
-	42, // 81: licmesh.v1.HubService.DisableAccount:output_type -> licmesh.v1.DisableAccountResponse
-	45, // 82: licmesh.v1.HubService.CreateAPIKey:output_type -> licmesh.v1.CreateAPIKeyResponse
-	47, // 83: licmesh.v1.HubService.ListAPIKeys:output_type -> licmesh.v1.ListAPIKeysResponse
-	49, // 84: licmesh.v1.HubService.RevokeAPIKey:output_type -> licmesh.v1.RevokeAPIKeyResponse
-	54, // 85: licmesh.v1.HubService.IssueLicense:output_type -> licmesh.v1.IssueLicenseResponse
-	56, // 86: licmesh.v1.HubService.StartTrial:output_type -> licmesh.v1.StartTrialResponse
-	58, // 87: licmesh.v1.HubService.ExtendLicense:output_type -> licmesh.v1.ExtendLicenseResponse
-	60, // 88: licmesh.v1.HubService.ConvertTrial:output_type -> licmesh.v1.ConvertTrialResponse
-	62, // 89: licmesh.v1.HubService.AddToLicense:output_type -> licmesh.v1.AddToLicenseResponse
-	64, // 90: licmesh.v1.HubService.RevokeLicense:output_type -> licmesh.v1.RevokeLicenseResponse
-	66, // 91: licmesh.v1.HubService.ListIssuedLicenses:output_type -> licmesh.v1.ListIssuedLicensesResponse
-	68, // 92: licmesh.v1.HubService.GetIssuedLicense:output_type -> licmesh.v1.GetIssuedLicenseResponse
-	71, // 93: licmesh.v1.HubService.ListSubscriptions:output_type -> licmesh.v1.ListSubscriptionsResponse
-	74, // 94: licmesh.v1.HubService.ListAudit:output_type -> licmesh.v1.ListAuditResponse
-	77, // 95: licmesh.v1.HubService.ListVendorKeys:output_type -> licmesh.v1.ListVendorKeysResponse
-	64, // [64:96] is the sub-list for method output_type
-	32, // [32:64] is the sub-list for method input_type
-	32, // [32:32] is the sub-list for extension type_name
-	32, // [32:32] is the sub-list for extension extendee
-	0,  // [0:32] is the sub-list for field type_name
+	78, // 32: licmesh.v1.ListSitesResponse.sites:type_name -> licmesh.v1.Site
+	79, // 33: licmesh.v1.ListInstallationsResponse.installations:type_name -> licmesh.v1.InstallationRow
+	89, // 34: licmesh.v1.InstallationHistoryResponse.months:type_name -> licmesh.v1.UsageMonthRow
+	0,  // 35: licmesh.v1.HubService.SignIn:input_type -> licmesh.v1.SignInRequest
+	2,  // 36: licmesh.v1.HubService.SignUp:input_type -> licmesh.v1.SignUpRequest
+	4,  // 37: licmesh.v1.HubService.SignOut:input_type -> licmesh.v1.SignOutRequest
+	6,  // 38: licmesh.v1.HubService.ChangePassword:input_type -> licmesh.v1.ChangePasswordRequest
+	8,  // 39: licmesh.v1.HubService.WhoAmI:input_type -> licmesh.v1.WhoAmIRequest
+	13, // 40: licmesh.v1.HubService.SaveProduct:input_type -> licmesh.v1.SaveProductRequest
+	15, // 41: licmesh.v1.HubService.ListProducts:input_type -> licmesh.v1.ListProductsRequest
+	17, // 42: licmesh.v1.HubService.GetProduct:input_type -> licmesh.v1.GetProductRequest
+	20, // 43: licmesh.v1.HubService.CreateReseller:input_type -> licmesh.v1.CreateResellerRequest
+	22, // 44: licmesh.v1.HubService.ListResellers:input_type -> licmesh.v1.ListResellersRequest
+	25, // 45: licmesh.v1.HubService.CreateCompany:input_type -> licmesh.v1.CreateCompanyRequest
+	27, // 46: licmesh.v1.HubService.ListCompanies:input_type -> licmesh.v1.ListCompaniesRequest
+	29, // 47: licmesh.v1.HubService.GetCompany:input_type -> licmesh.v1.GetCompanyRequest
+	32, // 48: licmesh.v1.HubService.ExportCompanyData:input_type -> licmesh.v1.ExportCompanyDataRequest
+	34, // 49: licmesh.v1.HubService.EraseCompany:input_type -> licmesh.v1.EraseCompanyRequest
+	37, // 50: licmesh.v1.HubService.CreateAccount:input_type -> licmesh.v1.CreateAccountRequest
+	39, // 51: licmesh.v1.HubService.ListAccounts:input_type -> licmesh.v1.ListAccountsRequest
+	41, // 52: licmesh.v1.HubService.DisableAccount:input_type -> licmesh.v1.DisableAccountRequest
+	44, // 53: licmesh.v1.HubService.CreateAPIKey:input_type -> licmesh.v1.CreateAPIKeyRequest
+	46, // 54: licmesh.v1.HubService.ListAPIKeys:input_type -> licmesh.v1.ListAPIKeysRequest
+	48, // 55: licmesh.v1.HubService.RevokeAPIKey:input_type -> licmesh.v1.RevokeAPIKeyRequest
+	53, // 56: licmesh.v1.HubService.IssueLicense:input_type -> licmesh.v1.IssueLicenseRequest
+	55, // 57: licmesh.v1.HubService.StartTrial:input_type -> licmesh.v1.StartTrialRequest
+	57, // 58: licmesh.v1.HubService.ExtendLicense:input_type -> licmesh.v1.ExtendLicenseRequest
+	59, // 59: licmesh.v1.HubService.ConvertTrial:input_type -> licmesh.v1.ConvertTrialRequest
+	61, // 60: licmesh.v1.HubService.AddToLicense:input_type -> licmesh.v1.AddToLicenseRequest
+	63, // 61: licmesh.v1.HubService.RevokeLicense:input_type -> licmesh.v1.RevokeLicenseRequest
+	65, // 62: licmesh.v1.HubService.ListIssuedLicenses:input_type -> licmesh.v1.ListIssuedLicensesRequest
+	67, // 63: licmesh.v1.HubService.GetIssuedLicense:input_type -> licmesh.v1.GetIssuedLicenseRequest
+	70, // 64: licmesh.v1.HubService.ListSubscriptions:input_type -> licmesh.v1.ListSubscriptionsRequest
+	73, // 65: licmesh.v1.HubService.ListAudit:input_type -> licmesh.v1.ListAuditRequest
+	76, // 66: licmesh.v1.HubService.ListVendorKeys:input_type -> licmesh.v1.ListVendorKeysRequest
+	80, // 67: licmesh.v1.HubService.UploadUsage:input_type -> licmesh.v1.UploadUsageRequest
+	82, // 68: licmesh.v1.HubService.ActivateOffline:input_type -> licmesh.v1.ActivateOfflineRequest
+	84, // 69: licmesh.v1.HubService.ListSites:input_type -> licmesh.v1.ListSitesRequest
+	86, // 70: licmesh.v1.HubService.ListInstallations:input_type -> licmesh.v1.ListInstallationsRequest
+	88, // 71: licmesh.v1.HubService.InstallationHistory:input_type -> licmesh.v1.InstallationHistoryRequest
+	1,  // 72: licmesh.v1.HubService.SignIn:output_type -> licmesh.v1.SignInResponse
+	3,  // 73: licmesh.v1.HubService.SignUp:output_type -> licmesh.v1.SignUpResponse
+	5,  // 74: licmesh.v1.HubService.SignOut:output_type -> licmesh.v1.SignOutResponse
+	7,  // 75: licmesh.v1.HubService.ChangePassword:output_type -> licmesh.v1.ChangePasswordResponse
+	9,  // 76: licmesh.v1.HubService.WhoAmI:output_type -> licmesh.v1.WhoAmIResponse
+	14, // 77: licmesh.v1.HubService.SaveProduct:output_type -> licmesh.v1.SaveProductResponse
+	16, // 78: licmesh.v1.HubService.ListProducts:output_type -> licmesh.v1.ListProductsResponse
+	18, // 79: licmesh.v1.HubService.GetProduct:output_type -> licmesh.v1.GetProductResponse
+	21, // 80: licmesh.v1.HubService.CreateReseller:output_type -> licmesh.v1.CreateResellerResponse
+	23, // 81: licmesh.v1.HubService.ListResellers:output_type -> licmesh.v1.ListResellersResponse
+	26, // 82: licmesh.v1.HubService.CreateCompany:output_type -> licmesh.v1.CreateCompanyResponse
+	28, // 83: licmesh.v1.HubService.ListCompanies:output_type -> licmesh.v1.ListCompaniesResponse
+	31, // 84: licmesh.v1.HubService.GetCompany:output_type -> licmesh.v1.GetCompanyResponse
+	33, // 85: licmesh.v1.HubService.ExportCompanyData:output_type -> licmesh.v1.ExportCompanyDataResponse
+	35, // 86: licmesh.v1.HubService.EraseCompany:output_type -> licmesh.v1.EraseCompanyResponse
+	38, // 87: licmesh.v1.HubService.CreateAccount:output_type -> licmesh.v1.CreateAccountResponse
+	40, // 88: licmesh.v1.HubService.ListAccounts:output_type -> licmesh.v1.ListAccountsResponse
+	42, // 89: licmesh.v1.HubService.DisableAccount:output_type -> licmesh.v1.DisableAccountResponse
+	45, // 90: licmesh.v1.HubService.CreateAPIKey:output_type -> licmesh.v1.CreateAPIKeyResponse
+	47, // 91: licmesh.v1.HubService.ListAPIKeys:output_type -> licmesh.v1.ListAPIKeysResponse
+	49, // 92: licmesh.v1.HubService.RevokeAPIKey:output_type -> licmesh.v1.RevokeAPIKeyResponse
+	54, // 93: licmesh.v1.HubService.IssueLicense:output_type -> licmesh.v1.IssueLicenseResponse
+	56, // 94: licmesh.v1.HubService.StartTrial:output_type -> licmesh.v1.StartTrialResponse
+	58, // 95: licmesh.v1.HubService.ExtendLicense:output_type -> licmesh.v1.ExtendLicenseResponse
+	60, // 96: licmesh.v1.HubService.ConvertTrial:output_type -> licmesh.v1.ConvertTrialResponse
+	62, // 97: licmesh.v1.HubService.AddToLicense:output_type -> licmesh.v1.AddToLicenseResponse
+	64, // 98: licmesh.v1.HubService.RevokeLicense:output_type -> licmesh.v1.RevokeLicenseResponse
+	66, // 99: licmesh.v1.HubService.ListIssuedLicenses:output_type -> licmesh.v1.ListIssuedLicensesResponse
+	68, // 100: licmesh.v1.HubService.GetIssuedLicense:output_type -> licmesh.v1.GetIssuedLicenseResponse
+	71, // 101: licmesh.v1.HubService.ListSubscriptions:output_type -> licmesh.v1.ListSubscriptionsResponse
+	74, // 102: licmesh.v1.HubService.ListAudit:output_type -> licmesh.v1.ListAuditResponse
+	77, // 103: licmesh.v1.HubService.ListVendorKeys:output_type -> licmesh.v1.ListVendorKeysResponse
+	81, // 104: licmesh.v1.HubService.UploadUsage:output_type -> licmesh.v1.UploadUsageResponse
+	83, // 105: licmesh.v1.HubService.ActivateOffline:output_type -> licmesh.v1.ActivateOfflineResponse
+	85, // 106: licmesh.v1.HubService.ListSites:output_type -> licmesh.v1.ListSitesResponse
+	87, // 107: licmesh.v1.HubService.ListInstallations:output_type -> licmesh.v1.ListInstallationsResponse
+	90, // 108: licmesh.v1.HubService.InstallationHistory:output_type -> licmesh.v1.InstallationHistoryResponse
+	72, // [72:109] is the sub-list for method output_type
+	35, // [35:72] is the sub-list for method input_type
+	35, // [35:35] is the sub-list for extension type_name
+	35, // [35:35] is the sub-list for extension extendee
+	0,  // [0:35] is the sub-list for field type_name
 }
 
 func init() { file_licmesh_v1_hub_proto_init() }
@@ -5061,7 +6076,7 @@ func file_licmesh_v1_hub_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_licmesh_v1_hub_proto_rawDesc), len(file_licmesh_v1_hub_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   78,
+			NumMessages:   91,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

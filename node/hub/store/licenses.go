@@ -28,15 +28,17 @@ type License struct {
 	RevokedAt      time.Time
 	IssuedBy       string
 	Text           string
+	// ClusterID is the cluster the license is bound to, if any.
+	ClusterID license.ClusterID
 }
 
-const licenseCols = `id, company_id, subscription_id, sku, product_version, type, quantity, issued_at, not_before, expires_at, key_id, COALESCE(superseded_by, ''), revoked_at, issued_by, text`
+const licenseCols = `id, company_id, subscription_id, sku, product_version, type, quantity, issued_at, not_before, expires_at, key_id, COALESCE(superseded_by, ''), revoked_at, issued_by, text, COALESCE(cluster_id, '')`
 
 func scanLicense(r interface{ Scan(...any) error }) (License, error) {
 	var l License
 	var issued, nb, exp int64
 	var revoked sql.NullInt64
-	err := r.Scan(&l.ID, &l.Company, &l.SubscriptionID, &l.SKU, &l.ProductVersion, &l.Type, &l.Quantity, &issued, &nb, &exp, &l.KeyID, &l.SupersededBy, &revoked, &l.IssuedBy, &l.Text)
+	err := r.Scan(&l.ID, &l.Company, &l.SubscriptionID, &l.SKU, &l.ProductVersion, &l.Type, &l.Quantity, &issued, &nb, &exp, &l.KeyID, &l.SupersededBy, &revoked, &l.IssuedBy, &l.Text, &l.ClusterID)
 	l.IssuedAt, l.NotBefore, l.ExpiresAt, l.RevokedAt = fromMS(issued), fromMS(nb), fromMS(exp), fromNullMS(revoked)
 	return l, err
 }
@@ -48,8 +50,9 @@ func (t *Tx) CreateLicense(ctx context.Context, l License, supersedes ...License
 		return fmt.Errorf("%w: license %q", ErrInvalid, l.ID)
 	}
 	_, err := t.exec(ctx, "license "+string(l.ID), `INSERT INTO licenses (id, company_id, subscription_id, sku, product_version, type, quantity,
-		issued_at, not_before, expires_at, key_id, issued_by, text) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
-		l.ID, l.Company, l.SubscriptionID, l.SKU, l.ProductVersion, l.Type, l.Quantity, ms(l.IssuedAt), ms(l.NotBefore), ms(l.ExpiresAt), l.KeyID, l.IssuedBy, l.Text)
+		issued_at, not_before, expires_at, key_id, issued_by, text, cluster_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`,
+		l.ID, l.Company, l.SubscriptionID, l.SKU, l.ProductVersion, l.Type, l.Quantity, ms(l.IssuedAt), ms(l.NotBefore), ms(l.ExpiresAt), l.KeyID, l.IssuedBy, l.Text,
+		nullString(l.ClusterID))
 	if err != nil {
 		return err
 	}

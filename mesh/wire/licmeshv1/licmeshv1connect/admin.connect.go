@@ -77,6 +77,30 @@ const (
 	AdminServiceUsageMonthProcedure = "/licmesh.v1.AdminService/UsageMonth"
 	// AdminServiceUsageDaysProcedure is the fully-qualified name of the AdminService's UsageDays RPC.
 	AdminServiceUsageDaysProcedure = "/licmesh.v1.AdminService/UsageDays"
+	// AdminServiceListHubCompaniesProcedure is the fully-qualified name of the AdminService's
+	// ListHubCompanies RPC.
+	AdminServiceListHubCompaniesProcedure = "/licmesh.v1.AdminService/ListHubCompanies"
+	// AdminServiceActivateClusterProcedure is the fully-qualified name of the AdminService's
+	// ActivateCluster RPC.
+	AdminServiceActivateClusterProcedure = "/licmesh.v1.AdminService/ActivateCluster"
+	// AdminServiceStartClusterTrialProcedure is the fully-qualified name of the AdminService's
+	// StartClusterTrial RPC.
+	AdminServiceStartClusterTrialProcedure = "/licmesh.v1.AdminService/StartClusterTrial"
+	// AdminServiceMakeActivationRequestProcedure is the fully-qualified name of the AdminService's
+	// MakeActivationRequest RPC.
+	AdminServiceMakeActivationRequestProcedure = "/licmesh.v1.AdminService/MakeActivationRequest"
+	// AdminServiceGetUpstreamProcedure is the fully-qualified name of the AdminService's GetUpstream
+	// RPC.
+	AdminServiceGetUpstreamProcedure = "/licmesh.v1.AdminService/GetUpstream"
+	// AdminServiceCheckLicensesNowProcedure is the fully-qualified name of the AdminService's
+	// CheckLicensesNow RPC.
+	AdminServiceCheckLicensesNowProcedure = "/licmesh.v1.AdminService/CheckLicensesNow"
+	// AdminServiceExportUsageProcedure is the fully-qualified name of the AdminService's ExportUsage
+	// RPC.
+	AdminServiceExportUsageProcedure = "/licmesh.v1.AdminService/ExportUsage"
+	// AdminServiceImportUsageReceiptProcedure is the fully-qualified name of the AdminService's
+	// ImportUsageReceipt RPC.
+	AdminServiceImportUsageReceiptProcedure = "/licmesh.v1.AdminService/ImportUsageReceipt"
 )
 
 // AdminServiceClient is a client for the licmesh.v1.AdminService service.
@@ -99,6 +123,15 @@ type AdminServiceClient interface {
 	UsageHistory(context.Context, *connect.Request[licmeshv1.UsageHistoryRequest]) (*connect.Response[licmeshv1.UsageHistoryResponse], error)
 	UsageMonth(context.Context, *connect.Request[licmeshv1.UsageMonthRequest]) (*connect.Response[licmeshv1.UsageMonthResponse], error)
 	UsageDays(context.Context, *connect.Request[licmeshv1.UsageDaysRequest]) (*connect.Response[licmeshv1.UsageDaysResponse], error)
+	// The cluster and its vendor's hub.
+	ListHubCompanies(context.Context, *connect.Request[licmeshv1.ListHubCompaniesRequest]) (*connect.Response[licmeshv1.ListHubCompaniesResponse], error)
+	ActivateCluster(context.Context, *connect.Request[licmeshv1.ActivateClusterRequest]) (*connect.Response[licmeshv1.ActivateClusterResponse], error)
+	StartClusterTrial(context.Context, *connect.Request[licmeshv1.StartClusterTrialRequest]) (*connect.Response[licmeshv1.StartClusterTrialResponse], error)
+	MakeActivationRequest(context.Context, *connect.Request[licmeshv1.MakeActivationRequestRequest]) (*connect.Response[licmeshv1.MakeActivationRequestResponse], error)
+	GetUpstream(context.Context, *connect.Request[licmeshv1.GetUpstreamRequest]) (*connect.Response[licmeshv1.GetUpstreamResponse], error)
+	CheckLicensesNow(context.Context, *connect.Request[licmeshv1.CheckLicensesNowRequest]) (*connect.Response[licmeshv1.CheckLicensesNowResponse], error)
+	ExportUsage(context.Context, *connect.Request[licmeshv1.ExportUsageRequest]) (*connect.Response[licmeshv1.ExportUsageResponse], error)
+	ImportUsageReceipt(context.Context, *connect.Request[licmeshv1.ImportUsageReceiptRequest]) (*connect.Response[licmeshv1.ImportUsageReceiptResponse], error)
 }
 
 // NewAdminServiceClient constructs a client for the licmesh.v1.AdminService service. By default, it
@@ -220,29 +253,85 @@ func NewAdminServiceClient(httpClient connect.HTTPClient, baseURL string, opts .
 			connect.WithSchema(adminServiceMethods.ByName("UsageDays")),
 			connect.WithClientOptions(opts...),
 		),
+		listHubCompanies: connect.NewClient[licmeshv1.ListHubCompaniesRequest, licmeshv1.ListHubCompaniesResponse](
+			httpClient,
+			baseURL+AdminServiceListHubCompaniesProcedure,
+			connect.WithSchema(adminServiceMethods.ByName("ListHubCompanies")),
+			connect.WithClientOptions(opts...),
+		),
+		activateCluster: connect.NewClient[licmeshv1.ActivateClusterRequest, licmeshv1.ActivateClusterResponse](
+			httpClient,
+			baseURL+AdminServiceActivateClusterProcedure,
+			connect.WithSchema(adminServiceMethods.ByName("ActivateCluster")),
+			connect.WithClientOptions(opts...),
+		),
+		startClusterTrial: connect.NewClient[licmeshv1.StartClusterTrialRequest, licmeshv1.StartClusterTrialResponse](
+			httpClient,
+			baseURL+AdminServiceStartClusterTrialProcedure,
+			connect.WithSchema(adminServiceMethods.ByName("StartClusterTrial")),
+			connect.WithClientOptions(opts...),
+		),
+		makeActivationRequest: connect.NewClient[licmeshv1.MakeActivationRequestRequest, licmeshv1.MakeActivationRequestResponse](
+			httpClient,
+			baseURL+AdminServiceMakeActivationRequestProcedure,
+			connect.WithSchema(adminServiceMethods.ByName("MakeActivationRequest")),
+			connect.WithClientOptions(opts...),
+		),
+		getUpstream: connect.NewClient[licmeshv1.GetUpstreamRequest, licmeshv1.GetUpstreamResponse](
+			httpClient,
+			baseURL+AdminServiceGetUpstreamProcedure,
+			connect.WithSchema(adminServiceMethods.ByName("GetUpstream")),
+			connect.WithClientOptions(opts...),
+		),
+		checkLicensesNow: connect.NewClient[licmeshv1.CheckLicensesNowRequest, licmeshv1.CheckLicensesNowResponse](
+			httpClient,
+			baseURL+AdminServiceCheckLicensesNowProcedure,
+			connect.WithSchema(adminServiceMethods.ByName("CheckLicensesNow")),
+			connect.WithClientOptions(opts...),
+		),
+		exportUsage: connect.NewClient[licmeshv1.ExportUsageRequest, licmeshv1.ExportUsageResponse](
+			httpClient,
+			baseURL+AdminServiceExportUsageProcedure,
+			connect.WithSchema(adminServiceMethods.ByName("ExportUsage")),
+			connect.WithClientOptions(opts...),
+		),
+		importUsageReceipt: connect.NewClient[licmeshv1.ImportUsageReceiptRequest, licmeshv1.ImportUsageReceiptResponse](
+			httpClient,
+			baseURL+AdminServiceImportUsageReceiptProcedure,
+			connect.WithSchema(adminServiceMethods.ByName("ImportUsageReceipt")),
+			connect.WithClientOptions(opts...),
+		),
 	}
 }
 
 // adminServiceClient implements AdminServiceClient.
 type adminServiceClient struct {
-	getStatus      *connect.Client[licmeshv1.GetStatusRequest, licmeshv1.GetStatusResponse]
-	listMembers    *connect.Client[licmeshv1.ListMembersRequest, licmeshv1.ListMembersResponse]
-	removePeer     *connect.Client[licmeshv1.RemovePeerRequest, licmeshv1.RemovePeerResponse]
-	createPool     *connect.Client[licmeshv1.CreatePoolRequest, licmeshv1.CreatePoolResponse]
-	listPools      *connect.Client[licmeshv1.ListPoolsRequest, licmeshv1.ListPoolsResponse]
-	listLeases     *connect.Client[licmeshv1.ListLeasesRequest, licmeshv1.ListLeasesResponse]
-	createToken    *connect.Client[licmeshv1.CreateTokenRequest, licmeshv1.CreateTokenResponse]
-	listTokens     *connect.Client[licmeshv1.ListTokensRequest, licmeshv1.ListTokensResponse]
-	revokeToken    *connect.Client[licmeshv1.RevokeTokenRequest, licmeshv1.RevokeTokenResponse]
-	listCollectors *connect.Client[licmeshv1.ListCollectorsRequest, licmeshv1.ListCollectorsResponse]
-	addLicense     *connect.Client[licmeshv1.AddLicenseRequest, licmeshv1.AddLicenseResponse]
-	listLicenses   *connect.Client[licmeshv1.ListLicensesRequest, licmeshv1.ListLicensesResponse]
-	getLicense     *connect.Client[licmeshv1.GetLicenseRequest, licmeshv1.GetLicenseResponse]
-	removeLicense  *connect.Client[licmeshv1.RemoveLicenseRequest, licmeshv1.RemoveLicenseResponse]
-	usageOverview  *connect.Client[licmeshv1.UsageOverviewRequest, licmeshv1.UsageOverviewResponse]
-	usageHistory   *connect.Client[licmeshv1.UsageHistoryRequest, licmeshv1.UsageHistoryResponse]
-	usageMonth     *connect.Client[licmeshv1.UsageMonthRequest, licmeshv1.UsageMonthResponse]
-	usageDays      *connect.Client[licmeshv1.UsageDaysRequest, licmeshv1.UsageDaysResponse]
+	getStatus             *connect.Client[licmeshv1.GetStatusRequest, licmeshv1.GetStatusResponse]
+	listMembers           *connect.Client[licmeshv1.ListMembersRequest, licmeshv1.ListMembersResponse]
+	removePeer            *connect.Client[licmeshv1.RemovePeerRequest, licmeshv1.RemovePeerResponse]
+	createPool            *connect.Client[licmeshv1.CreatePoolRequest, licmeshv1.CreatePoolResponse]
+	listPools             *connect.Client[licmeshv1.ListPoolsRequest, licmeshv1.ListPoolsResponse]
+	listLeases            *connect.Client[licmeshv1.ListLeasesRequest, licmeshv1.ListLeasesResponse]
+	createToken           *connect.Client[licmeshv1.CreateTokenRequest, licmeshv1.CreateTokenResponse]
+	listTokens            *connect.Client[licmeshv1.ListTokensRequest, licmeshv1.ListTokensResponse]
+	revokeToken           *connect.Client[licmeshv1.RevokeTokenRequest, licmeshv1.RevokeTokenResponse]
+	listCollectors        *connect.Client[licmeshv1.ListCollectorsRequest, licmeshv1.ListCollectorsResponse]
+	addLicense            *connect.Client[licmeshv1.AddLicenseRequest, licmeshv1.AddLicenseResponse]
+	listLicenses          *connect.Client[licmeshv1.ListLicensesRequest, licmeshv1.ListLicensesResponse]
+	getLicense            *connect.Client[licmeshv1.GetLicenseRequest, licmeshv1.GetLicenseResponse]
+	removeLicense         *connect.Client[licmeshv1.RemoveLicenseRequest, licmeshv1.RemoveLicenseResponse]
+	usageOverview         *connect.Client[licmeshv1.UsageOverviewRequest, licmeshv1.UsageOverviewResponse]
+	usageHistory          *connect.Client[licmeshv1.UsageHistoryRequest, licmeshv1.UsageHistoryResponse]
+	usageMonth            *connect.Client[licmeshv1.UsageMonthRequest, licmeshv1.UsageMonthResponse]
+	usageDays             *connect.Client[licmeshv1.UsageDaysRequest, licmeshv1.UsageDaysResponse]
+	listHubCompanies      *connect.Client[licmeshv1.ListHubCompaniesRequest, licmeshv1.ListHubCompaniesResponse]
+	activateCluster       *connect.Client[licmeshv1.ActivateClusterRequest, licmeshv1.ActivateClusterResponse]
+	startClusterTrial     *connect.Client[licmeshv1.StartClusterTrialRequest, licmeshv1.StartClusterTrialResponse]
+	makeActivationRequest *connect.Client[licmeshv1.MakeActivationRequestRequest, licmeshv1.MakeActivationRequestResponse]
+	getUpstream           *connect.Client[licmeshv1.GetUpstreamRequest, licmeshv1.GetUpstreamResponse]
+	checkLicensesNow      *connect.Client[licmeshv1.CheckLicensesNowRequest, licmeshv1.CheckLicensesNowResponse]
+	exportUsage           *connect.Client[licmeshv1.ExportUsageRequest, licmeshv1.ExportUsageResponse]
+	importUsageReceipt    *connect.Client[licmeshv1.ImportUsageReceiptRequest, licmeshv1.ImportUsageReceiptResponse]
 }
 
 // GetStatus calls licmesh.v1.AdminService.GetStatus.
@@ -335,6 +424,46 @@ func (c *adminServiceClient) UsageDays(ctx context.Context, req *connect.Request
 	return c.usageDays.CallUnary(ctx, req)
 }
 
+// ListHubCompanies calls licmesh.v1.AdminService.ListHubCompanies.
+func (c *adminServiceClient) ListHubCompanies(ctx context.Context, req *connect.Request[licmeshv1.ListHubCompaniesRequest]) (*connect.Response[licmeshv1.ListHubCompaniesResponse], error) {
+	return c.listHubCompanies.CallUnary(ctx, req)
+}
+
+// ActivateCluster calls licmesh.v1.AdminService.ActivateCluster.
+func (c *adminServiceClient) ActivateCluster(ctx context.Context, req *connect.Request[licmeshv1.ActivateClusterRequest]) (*connect.Response[licmeshv1.ActivateClusterResponse], error) {
+	return c.activateCluster.CallUnary(ctx, req)
+}
+
+// StartClusterTrial calls licmesh.v1.AdminService.StartClusterTrial.
+func (c *adminServiceClient) StartClusterTrial(ctx context.Context, req *connect.Request[licmeshv1.StartClusterTrialRequest]) (*connect.Response[licmeshv1.StartClusterTrialResponse], error) {
+	return c.startClusterTrial.CallUnary(ctx, req)
+}
+
+// MakeActivationRequest calls licmesh.v1.AdminService.MakeActivationRequest.
+func (c *adminServiceClient) MakeActivationRequest(ctx context.Context, req *connect.Request[licmeshv1.MakeActivationRequestRequest]) (*connect.Response[licmeshv1.MakeActivationRequestResponse], error) {
+	return c.makeActivationRequest.CallUnary(ctx, req)
+}
+
+// GetUpstream calls licmesh.v1.AdminService.GetUpstream.
+func (c *adminServiceClient) GetUpstream(ctx context.Context, req *connect.Request[licmeshv1.GetUpstreamRequest]) (*connect.Response[licmeshv1.GetUpstreamResponse], error) {
+	return c.getUpstream.CallUnary(ctx, req)
+}
+
+// CheckLicensesNow calls licmesh.v1.AdminService.CheckLicensesNow.
+func (c *adminServiceClient) CheckLicensesNow(ctx context.Context, req *connect.Request[licmeshv1.CheckLicensesNowRequest]) (*connect.Response[licmeshv1.CheckLicensesNowResponse], error) {
+	return c.checkLicensesNow.CallUnary(ctx, req)
+}
+
+// ExportUsage calls licmesh.v1.AdminService.ExportUsage.
+func (c *adminServiceClient) ExportUsage(ctx context.Context, req *connect.Request[licmeshv1.ExportUsageRequest]) (*connect.Response[licmeshv1.ExportUsageResponse], error) {
+	return c.exportUsage.CallUnary(ctx, req)
+}
+
+// ImportUsageReceipt calls licmesh.v1.AdminService.ImportUsageReceipt.
+func (c *adminServiceClient) ImportUsageReceipt(ctx context.Context, req *connect.Request[licmeshv1.ImportUsageReceiptRequest]) (*connect.Response[licmeshv1.ImportUsageReceiptResponse], error) {
+	return c.importUsageReceipt.CallUnary(ctx, req)
+}
+
 // AdminServiceHandler is an implementation of the licmesh.v1.AdminService service.
 type AdminServiceHandler interface {
 	GetStatus(context.Context, *connect.Request[licmeshv1.GetStatusRequest]) (*connect.Response[licmeshv1.GetStatusResponse], error)
@@ -355,6 +484,15 @@ type AdminServiceHandler interface {
 	UsageHistory(context.Context, *connect.Request[licmeshv1.UsageHistoryRequest]) (*connect.Response[licmeshv1.UsageHistoryResponse], error)
 	UsageMonth(context.Context, *connect.Request[licmeshv1.UsageMonthRequest]) (*connect.Response[licmeshv1.UsageMonthResponse], error)
 	UsageDays(context.Context, *connect.Request[licmeshv1.UsageDaysRequest]) (*connect.Response[licmeshv1.UsageDaysResponse], error)
+	// The cluster and its vendor's hub.
+	ListHubCompanies(context.Context, *connect.Request[licmeshv1.ListHubCompaniesRequest]) (*connect.Response[licmeshv1.ListHubCompaniesResponse], error)
+	ActivateCluster(context.Context, *connect.Request[licmeshv1.ActivateClusterRequest]) (*connect.Response[licmeshv1.ActivateClusterResponse], error)
+	StartClusterTrial(context.Context, *connect.Request[licmeshv1.StartClusterTrialRequest]) (*connect.Response[licmeshv1.StartClusterTrialResponse], error)
+	MakeActivationRequest(context.Context, *connect.Request[licmeshv1.MakeActivationRequestRequest]) (*connect.Response[licmeshv1.MakeActivationRequestResponse], error)
+	GetUpstream(context.Context, *connect.Request[licmeshv1.GetUpstreamRequest]) (*connect.Response[licmeshv1.GetUpstreamResponse], error)
+	CheckLicensesNow(context.Context, *connect.Request[licmeshv1.CheckLicensesNowRequest]) (*connect.Response[licmeshv1.CheckLicensesNowResponse], error)
+	ExportUsage(context.Context, *connect.Request[licmeshv1.ExportUsageRequest]) (*connect.Response[licmeshv1.ExportUsageResponse], error)
+	ImportUsageReceipt(context.Context, *connect.Request[licmeshv1.ImportUsageReceiptRequest]) (*connect.Response[licmeshv1.ImportUsageReceiptResponse], error)
 }
 
 // NewAdminServiceHandler builds an HTTP handler from the service implementation. It returns the
@@ -472,6 +610,54 @@ func NewAdminServiceHandler(svc AdminServiceHandler, opts ...connect.HandlerOpti
 		connect.WithSchema(adminServiceMethods.ByName("UsageDays")),
 		connect.WithHandlerOptions(opts...),
 	)
+	adminServiceListHubCompaniesHandler := connect.NewUnaryHandler(
+		AdminServiceListHubCompaniesProcedure,
+		svc.ListHubCompanies,
+		connect.WithSchema(adminServiceMethods.ByName("ListHubCompanies")),
+		connect.WithHandlerOptions(opts...),
+	)
+	adminServiceActivateClusterHandler := connect.NewUnaryHandler(
+		AdminServiceActivateClusterProcedure,
+		svc.ActivateCluster,
+		connect.WithSchema(adminServiceMethods.ByName("ActivateCluster")),
+		connect.WithHandlerOptions(opts...),
+	)
+	adminServiceStartClusterTrialHandler := connect.NewUnaryHandler(
+		AdminServiceStartClusterTrialProcedure,
+		svc.StartClusterTrial,
+		connect.WithSchema(adminServiceMethods.ByName("StartClusterTrial")),
+		connect.WithHandlerOptions(opts...),
+	)
+	adminServiceMakeActivationRequestHandler := connect.NewUnaryHandler(
+		AdminServiceMakeActivationRequestProcedure,
+		svc.MakeActivationRequest,
+		connect.WithSchema(adminServiceMethods.ByName("MakeActivationRequest")),
+		connect.WithHandlerOptions(opts...),
+	)
+	adminServiceGetUpstreamHandler := connect.NewUnaryHandler(
+		AdminServiceGetUpstreamProcedure,
+		svc.GetUpstream,
+		connect.WithSchema(adminServiceMethods.ByName("GetUpstream")),
+		connect.WithHandlerOptions(opts...),
+	)
+	adminServiceCheckLicensesNowHandler := connect.NewUnaryHandler(
+		AdminServiceCheckLicensesNowProcedure,
+		svc.CheckLicensesNow,
+		connect.WithSchema(adminServiceMethods.ByName("CheckLicensesNow")),
+		connect.WithHandlerOptions(opts...),
+	)
+	adminServiceExportUsageHandler := connect.NewUnaryHandler(
+		AdminServiceExportUsageProcedure,
+		svc.ExportUsage,
+		connect.WithSchema(adminServiceMethods.ByName("ExportUsage")),
+		connect.WithHandlerOptions(opts...),
+	)
+	adminServiceImportUsageReceiptHandler := connect.NewUnaryHandler(
+		AdminServiceImportUsageReceiptProcedure,
+		svc.ImportUsageReceipt,
+		connect.WithSchema(adminServiceMethods.ByName("ImportUsageReceipt")),
+		connect.WithHandlerOptions(opts...),
+	)
 	return "/licmesh.v1.AdminService/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case AdminServiceGetStatusProcedure:
@@ -510,6 +696,22 @@ func NewAdminServiceHandler(svc AdminServiceHandler, opts ...connect.HandlerOpti
 			adminServiceUsageMonthHandler.ServeHTTP(w, r)
 		case AdminServiceUsageDaysProcedure:
 			adminServiceUsageDaysHandler.ServeHTTP(w, r)
+		case AdminServiceListHubCompaniesProcedure:
+			adminServiceListHubCompaniesHandler.ServeHTTP(w, r)
+		case AdminServiceActivateClusterProcedure:
+			adminServiceActivateClusterHandler.ServeHTTP(w, r)
+		case AdminServiceStartClusterTrialProcedure:
+			adminServiceStartClusterTrialHandler.ServeHTTP(w, r)
+		case AdminServiceMakeActivationRequestProcedure:
+			adminServiceMakeActivationRequestHandler.ServeHTTP(w, r)
+		case AdminServiceGetUpstreamProcedure:
+			adminServiceGetUpstreamHandler.ServeHTTP(w, r)
+		case AdminServiceCheckLicensesNowProcedure:
+			adminServiceCheckLicensesNowHandler.ServeHTTP(w, r)
+		case AdminServiceExportUsageProcedure:
+			adminServiceExportUsageHandler.ServeHTTP(w, r)
+		case AdminServiceImportUsageReceiptProcedure:
+			adminServiceImportUsageReceiptHandler.ServeHTTP(w, r)
 		default:
 			http.NotFound(w, r)
 		}
@@ -589,4 +791,36 @@ func (UnimplementedAdminServiceHandler) UsageMonth(context.Context, *connect.Req
 
 func (UnimplementedAdminServiceHandler) UsageDays(context.Context, *connect.Request[licmeshv1.UsageDaysRequest]) (*connect.Response[licmeshv1.UsageDaysResponse], error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("licmesh.v1.AdminService.UsageDays is not implemented"))
+}
+
+func (UnimplementedAdminServiceHandler) ListHubCompanies(context.Context, *connect.Request[licmeshv1.ListHubCompaniesRequest]) (*connect.Response[licmeshv1.ListHubCompaniesResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("licmesh.v1.AdminService.ListHubCompanies is not implemented"))
+}
+
+func (UnimplementedAdminServiceHandler) ActivateCluster(context.Context, *connect.Request[licmeshv1.ActivateClusterRequest]) (*connect.Response[licmeshv1.ActivateClusterResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("licmesh.v1.AdminService.ActivateCluster is not implemented"))
+}
+
+func (UnimplementedAdminServiceHandler) StartClusterTrial(context.Context, *connect.Request[licmeshv1.StartClusterTrialRequest]) (*connect.Response[licmeshv1.StartClusterTrialResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("licmesh.v1.AdminService.StartClusterTrial is not implemented"))
+}
+
+func (UnimplementedAdminServiceHandler) MakeActivationRequest(context.Context, *connect.Request[licmeshv1.MakeActivationRequestRequest]) (*connect.Response[licmeshv1.MakeActivationRequestResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("licmesh.v1.AdminService.MakeActivationRequest is not implemented"))
+}
+
+func (UnimplementedAdminServiceHandler) GetUpstream(context.Context, *connect.Request[licmeshv1.GetUpstreamRequest]) (*connect.Response[licmeshv1.GetUpstreamResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("licmesh.v1.AdminService.GetUpstream is not implemented"))
+}
+
+func (UnimplementedAdminServiceHandler) CheckLicensesNow(context.Context, *connect.Request[licmeshv1.CheckLicensesNowRequest]) (*connect.Response[licmeshv1.CheckLicensesNowResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("licmesh.v1.AdminService.CheckLicensesNow is not implemented"))
+}
+
+func (UnimplementedAdminServiceHandler) ExportUsage(context.Context, *connect.Request[licmeshv1.ExportUsageRequest]) (*connect.Response[licmeshv1.ExportUsageResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("licmesh.v1.AdminService.ExportUsage is not implemented"))
+}
+
+func (UnimplementedAdminServiceHandler) ImportUsageReceipt(context.Context, *connect.Request[licmeshv1.ImportUsageReceiptRequest]) (*connect.Response[licmeshv1.ImportUsageReceiptResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("licmesh.v1.AdminService.ImportUsageReceipt is not implemented"))
 }

@@ -111,6 +111,19 @@ const (
 	// HubServiceListVendorKeysProcedure is the fully-qualified name of the HubService's ListVendorKeys
 	// RPC.
 	HubServiceListVendorKeysProcedure = "/licmesh.v1.HubService/ListVendorKeys"
+	// HubServiceUploadUsageProcedure is the fully-qualified name of the HubService's UploadUsage RPC.
+	HubServiceUploadUsageProcedure = "/licmesh.v1.HubService/UploadUsage"
+	// HubServiceActivateOfflineProcedure is the fully-qualified name of the HubService's
+	// ActivateOffline RPC.
+	HubServiceActivateOfflineProcedure = "/licmesh.v1.HubService/ActivateOffline"
+	// HubServiceListSitesProcedure is the fully-qualified name of the HubService's ListSites RPC.
+	HubServiceListSitesProcedure = "/licmesh.v1.HubService/ListSites"
+	// HubServiceListInstallationsProcedure is the fully-qualified name of the HubService's
+	// ListInstallations RPC.
+	HubServiceListInstallationsProcedure = "/licmesh.v1.HubService/ListInstallations"
+	// HubServiceInstallationHistoryProcedure is the fully-qualified name of the HubService's
+	// InstallationHistory RPC.
+	HubServiceInstallationHistoryProcedure = "/licmesh.v1.HubService/InstallationHistory"
 )
 
 // HubServiceClient is a client for the licmesh.v1.HubService service.
@@ -168,6 +181,12 @@ type HubServiceClient interface {
 	ListSubscriptions(context.Context, *connect.Request[licmeshv1.ListSubscriptionsRequest]) (*connect.Response[licmeshv1.ListSubscriptionsResponse], error)
 	ListAudit(context.Context, *connect.Request[licmeshv1.ListAuditRequest]) (*connect.Response[licmeshv1.ListAuditResponse], error)
 	ListVendorKeys(context.Context, *connect.Request[licmeshv1.ListVendorKeysRequest]) (*connect.Response[licmeshv1.ListVendorKeysResponse], error)
+	// Sites (registered clusters) and their usage: the sales monitor.
+	UploadUsage(context.Context, *connect.Request[licmeshv1.UploadUsageRequest]) (*connect.Response[licmeshv1.UploadUsageResponse], error)
+	ActivateOffline(context.Context, *connect.Request[licmeshv1.ActivateOfflineRequest]) (*connect.Response[licmeshv1.ActivateOfflineResponse], error)
+	ListSites(context.Context, *connect.Request[licmeshv1.ListSitesRequest]) (*connect.Response[licmeshv1.ListSitesResponse], error)
+	ListInstallations(context.Context, *connect.Request[licmeshv1.ListInstallationsRequest]) (*connect.Response[licmeshv1.ListInstallationsResponse], error)
+	InstallationHistory(context.Context, *connect.Request[licmeshv1.InstallationHistoryRequest]) (*connect.Response[licmeshv1.InstallationHistoryResponse], error)
 }
 
 // NewHubServiceClient constructs a client for the licmesh.v1.HubService service. By default, it
@@ -373,43 +392,78 @@ func NewHubServiceClient(httpClient connect.HTTPClient, baseURL string, opts ...
 			connect.WithSchema(hubServiceMethods.ByName("ListVendorKeys")),
 			connect.WithClientOptions(opts...),
 		),
+		uploadUsage: connect.NewClient[licmeshv1.UploadUsageRequest, licmeshv1.UploadUsageResponse](
+			httpClient,
+			baseURL+HubServiceUploadUsageProcedure,
+			connect.WithSchema(hubServiceMethods.ByName("UploadUsage")),
+			connect.WithClientOptions(opts...),
+		),
+		activateOffline: connect.NewClient[licmeshv1.ActivateOfflineRequest, licmeshv1.ActivateOfflineResponse](
+			httpClient,
+			baseURL+HubServiceActivateOfflineProcedure,
+			connect.WithSchema(hubServiceMethods.ByName("ActivateOffline")),
+			connect.WithClientOptions(opts...),
+		),
+		listSites: connect.NewClient[licmeshv1.ListSitesRequest, licmeshv1.ListSitesResponse](
+			httpClient,
+			baseURL+HubServiceListSitesProcedure,
+			connect.WithSchema(hubServiceMethods.ByName("ListSites")),
+			connect.WithClientOptions(opts...),
+		),
+		listInstallations: connect.NewClient[licmeshv1.ListInstallationsRequest, licmeshv1.ListInstallationsResponse](
+			httpClient,
+			baseURL+HubServiceListInstallationsProcedure,
+			connect.WithSchema(hubServiceMethods.ByName("ListInstallations")),
+			connect.WithClientOptions(opts...),
+		),
+		installationHistory: connect.NewClient[licmeshv1.InstallationHistoryRequest, licmeshv1.InstallationHistoryResponse](
+			httpClient,
+			baseURL+HubServiceInstallationHistoryProcedure,
+			connect.WithSchema(hubServiceMethods.ByName("InstallationHistory")),
+			connect.WithClientOptions(opts...),
+		),
 	}
 }
 
 // hubServiceClient implements HubServiceClient.
 type hubServiceClient struct {
-	signIn             *connect.Client[licmeshv1.SignInRequest, licmeshv1.SignInResponse]
-	signUp             *connect.Client[licmeshv1.SignUpRequest, licmeshv1.SignUpResponse]
-	signOut            *connect.Client[licmeshv1.SignOutRequest, licmeshv1.SignOutResponse]
-	changePassword     *connect.Client[licmeshv1.ChangePasswordRequest, licmeshv1.ChangePasswordResponse]
-	whoAmI             *connect.Client[licmeshv1.WhoAmIRequest, licmeshv1.WhoAmIResponse]
-	saveProduct        *connect.Client[licmeshv1.SaveProductRequest, licmeshv1.SaveProductResponse]
-	listProducts       *connect.Client[licmeshv1.ListProductsRequest, licmeshv1.ListProductsResponse]
-	getProduct         *connect.Client[licmeshv1.GetProductRequest, licmeshv1.GetProductResponse]
-	createReseller     *connect.Client[licmeshv1.CreateResellerRequest, licmeshv1.CreateResellerResponse]
-	listResellers      *connect.Client[licmeshv1.ListResellersRequest, licmeshv1.ListResellersResponse]
-	createCompany      *connect.Client[licmeshv1.CreateCompanyRequest, licmeshv1.CreateCompanyResponse]
-	listCompanies      *connect.Client[licmeshv1.ListCompaniesRequest, licmeshv1.ListCompaniesResponse]
-	getCompany         *connect.Client[licmeshv1.GetCompanyRequest, licmeshv1.GetCompanyResponse]
-	exportCompanyData  *connect.Client[licmeshv1.ExportCompanyDataRequest, licmeshv1.ExportCompanyDataResponse]
-	eraseCompany       *connect.Client[licmeshv1.EraseCompanyRequest, licmeshv1.EraseCompanyResponse]
-	createAccount      *connect.Client[licmeshv1.CreateAccountRequest, licmeshv1.CreateAccountResponse]
-	listAccounts       *connect.Client[licmeshv1.ListAccountsRequest, licmeshv1.ListAccountsResponse]
-	disableAccount     *connect.Client[licmeshv1.DisableAccountRequest, licmeshv1.DisableAccountResponse]
-	createAPIKey       *connect.Client[licmeshv1.CreateAPIKeyRequest, licmeshv1.CreateAPIKeyResponse]
-	listAPIKeys        *connect.Client[licmeshv1.ListAPIKeysRequest, licmeshv1.ListAPIKeysResponse]
-	revokeAPIKey       *connect.Client[licmeshv1.RevokeAPIKeyRequest, licmeshv1.RevokeAPIKeyResponse]
-	issueLicense       *connect.Client[licmeshv1.IssueLicenseRequest, licmeshv1.IssueLicenseResponse]
-	startTrial         *connect.Client[licmeshv1.StartTrialRequest, licmeshv1.StartTrialResponse]
-	extendLicense      *connect.Client[licmeshv1.ExtendLicenseRequest, licmeshv1.ExtendLicenseResponse]
-	convertTrial       *connect.Client[licmeshv1.ConvertTrialRequest, licmeshv1.ConvertTrialResponse]
-	addToLicense       *connect.Client[licmeshv1.AddToLicenseRequest, licmeshv1.AddToLicenseResponse]
-	revokeLicense      *connect.Client[licmeshv1.RevokeLicenseRequest, licmeshv1.RevokeLicenseResponse]
-	listIssuedLicenses *connect.Client[licmeshv1.ListIssuedLicensesRequest, licmeshv1.ListIssuedLicensesResponse]
-	getIssuedLicense   *connect.Client[licmeshv1.GetIssuedLicenseRequest, licmeshv1.GetIssuedLicenseResponse]
-	listSubscriptions  *connect.Client[licmeshv1.ListSubscriptionsRequest, licmeshv1.ListSubscriptionsResponse]
-	listAudit          *connect.Client[licmeshv1.ListAuditRequest, licmeshv1.ListAuditResponse]
-	listVendorKeys     *connect.Client[licmeshv1.ListVendorKeysRequest, licmeshv1.ListVendorKeysResponse]
+	signIn              *connect.Client[licmeshv1.SignInRequest, licmeshv1.SignInResponse]
+	signUp              *connect.Client[licmeshv1.SignUpRequest, licmeshv1.SignUpResponse]
+	signOut             *connect.Client[licmeshv1.SignOutRequest, licmeshv1.SignOutResponse]
+	changePassword      *connect.Client[licmeshv1.ChangePasswordRequest, licmeshv1.ChangePasswordResponse]
+	whoAmI              *connect.Client[licmeshv1.WhoAmIRequest, licmeshv1.WhoAmIResponse]
+	saveProduct         *connect.Client[licmeshv1.SaveProductRequest, licmeshv1.SaveProductResponse]
+	listProducts        *connect.Client[licmeshv1.ListProductsRequest, licmeshv1.ListProductsResponse]
+	getProduct          *connect.Client[licmeshv1.GetProductRequest, licmeshv1.GetProductResponse]
+	createReseller      *connect.Client[licmeshv1.CreateResellerRequest, licmeshv1.CreateResellerResponse]
+	listResellers       *connect.Client[licmeshv1.ListResellersRequest, licmeshv1.ListResellersResponse]
+	createCompany       *connect.Client[licmeshv1.CreateCompanyRequest, licmeshv1.CreateCompanyResponse]
+	listCompanies       *connect.Client[licmeshv1.ListCompaniesRequest, licmeshv1.ListCompaniesResponse]
+	getCompany          *connect.Client[licmeshv1.GetCompanyRequest, licmeshv1.GetCompanyResponse]
+	exportCompanyData   *connect.Client[licmeshv1.ExportCompanyDataRequest, licmeshv1.ExportCompanyDataResponse]
+	eraseCompany        *connect.Client[licmeshv1.EraseCompanyRequest, licmeshv1.EraseCompanyResponse]
+	createAccount       *connect.Client[licmeshv1.CreateAccountRequest, licmeshv1.CreateAccountResponse]
+	listAccounts        *connect.Client[licmeshv1.ListAccountsRequest, licmeshv1.ListAccountsResponse]
+	disableAccount      *connect.Client[licmeshv1.DisableAccountRequest, licmeshv1.DisableAccountResponse]
+	createAPIKey        *connect.Client[licmeshv1.CreateAPIKeyRequest, licmeshv1.CreateAPIKeyResponse]
+	listAPIKeys         *connect.Client[licmeshv1.ListAPIKeysRequest, licmeshv1.ListAPIKeysResponse]
+	revokeAPIKey        *connect.Client[licmeshv1.RevokeAPIKeyRequest, licmeshv1.RevokeAPIKeyResponse]
+	issueLicense        *connect.Client[licmeshv1.IssueLicenseRequest, licmeshv1.IssueLicenseResponse]
+	startTrial          *connect.Client[licmeshv1.StartTrialRequest, licmeshv1.StartTrialResponse]
+	extendLicense       *connect.Client[licmeshv1.ExtendLicenseRequest, licmeshv1.ExtendLicenseResponse]
+	convertTrial        *connect.Client[licmeshv1.ConvertTrialRequest, licmeshv1.ConvertTrialResponse]
+	addToLicense        *connect.Client[licmeshv1.AddToLicenseRequest, licmeshv1.AddToLicenseResponse]
+	revokeLicense       *connect.Client[licmeshv1.RevokeLicenseRequest, licmeshv1.RevokeLicenseResponse]
+	listIssuedLicenses  *connect.Client[licmeshv1.ListIssuedLicensesRequest, licmeshv1.ListIssuedLicensesResponse]
+	getIssuedLicense    *connect.Client[licmeshv1.GetIssuedLicenseRequest, licmeshv1.GetIssuedLicenseResponse]
+	listSubscriptions   *connect.Client[licmeshv1.ListSubscriptionsRequest, licmeshv1.ListSubscriptionsResponse]
+	listAudit           *connect.Client[licmeshv1.ListAuditRequest, licmeshv1.ListAuditResponse]
+	listVendorKeys      *connect.Client[licmeshv1.ListVendorKeysRequest, licmeshv1.ListVendorKeysResponse]
+	uploadUsage         *connect.Client[licmeshv1.UploadUsageRequest, licmeshv1.UploadUsageResponse]
+	activateOffline     *connect.Client[licmeshv1.ActivateOfflineRequest, licmeshv1.ActivateOfflineResponse]
+	listSites           *connect.Client[licmeshv1.ListSitesRequest, licmeshv1.ListSitesResponse]
+	listInstallations   *connect.Client[licmeshv1.ListInstallationsRequest, licmeshv1.ListInstallationsResponse]
+	installationHistory *connect.Client[licmeshv1.InstallationHistoryRequest, licmeshv1.InstallationHistoryResponse]
 }
 
 // SignIn calls licmesh.v1.HubService.SignIn.
@@ -572,6 +626,31 @@ func (c *hubServiceClient) ListVendorKeys(ctx context.Context, req *connect.Requ
 	return c.listVendorKeys.CallUnary(ctx, req)
 }
 
+// UploadUsage calls licmesh.v1.HubService.UploadUsage.
+func (c *hubServiceClient) UploadUsage(ctx context.Context, req *connect.Request[licmeshv1.UploadUsageRequest]) (*connect.Response[licmeshv1.UploadUsageResponse], error) {
+	return c.uploadUsage.CallUnary(ctx, req)
+}
+
+// ActivateOffline calls licmesh.v1.HubService.ActivateOffline.
+func (c *hubServiceClient) ActivateOffline(ctx context.Context, req *connect.Request[licmeshv1.ActivateOfflineRequest]) (*connect.Response[licmeshv1.ActivateOfflineResponse], error) {
+	return c.activateOffline.CallUnary(ctx, req)
+}
+
+// ListSites calls licmesh.v1.HubService.ListSites.
+func (c *hubServiceClient) ListSites(ctx context.Context, req *connect.Request[licmeshv1.ListSitesRequest]) (*connect.Response[licmeshv1.ListSitesResponse], error) {
+	return c.listSites.CallUnary(ctx, req)
+}
+
+// ListInstallations calls licmesh.v1.HubService.ListInstallations.
+func (c *hubServiceClient) ListInstallations(ctx context.Context, req *connect.Request[licmeshv1.ListInstallationsRequest]) (*connect.Response[licmeshv1.ListInstallationsResponse], error) {
+	return c.listInstallations.CallUnary(ctx, req)
+}
+
+// InstallationHistory calls licmesh.v1.HubService.InstallationHistory.
+func (c *hubServiceClient) InstallationHistory(ctx context.Context, req *connect.Request[licmeshv1.InstallationHistoryRequest]) (*connect.Response[licmeshv1.InstallationHistoryResponse], error) {
+	return c.installationHistory.CallUnary(ctx, req)
+}
+
 // HubServiceHandler is an implementation of the licmesh.v1.HubService service.
 type HubServiceHandler interface {
 	// SignIn checks an email and password and starts a session: the response
@@ -627,6 +706,12 @@ type HubServiceHandler interface {
 	ListSubscriptions(context.Context, *connect.Request[licmeshv1.ListSubscriptionsRequest]) (*connect.Response[licmeshv1.ListSubscriptionsResponse], error)
 	ListAudit(context.Context, *connect.Request[licmeshv1.ListAuditRequest]) (*connect.Response[licmeshv1.ListAuditResponse], error)
 	ListVendorKeys(context.Context, *connect.Request[licmeshv1.ListVendorKeysRequest]) (*connect.Response[licmeshv1.ListVendorKeysResponse], error)
+	// Sites (registered clusters) and their usage: the sales monitor.
+	UploadUsage(context.Context, *connect.Request[licmeshv1.UploadUsageRequest]) (*connect.Response[licmeshv1.UploadUsageResponse], error)
+	ActivateOffline(context.Context, *connect.Request[licmeshv1.ActivateOfflineRequest]) (*connect.Response[licmeshv1.ActivateOfflineResponse], error)
+	ListSites(context.Context, *connect.Request[licmeshv1.ListSitesRequest]) (*connect.Response[licmeshv1.ListSitesResponse], error)
+	ListInstallations(context.Context, *connect.Request[licmeshv1.ListInstallationsRequest]) (*connect.Response[licmeshv1.ListInstallationsResponse], error)
+	InstallationHistory(context.Context, *connect.Request[licmeshv1.InstallationHistoryRequest]) (*connect.Response[licmeshv1.InstallationHistoryResponse], error)
 }
 
 // NewHubServiceHandler builds an HTTP handler from the service implementation. It returns the path
@@ -828,6 +913,36 @@ func NewHubServiceHandler(svc HubServiceHandler, opts ...connect.HandlerOption) 
 		connect.WithSchema(hubServiceMethods.ByName("ListVendorKeys")),
 		connect.WithHandlerOptions(opts...),
 	)
+	hubServiceUploadUsageHandler := connect.NewUnaryHandler(
+		HubServiceUploadUsageProcedure,
+		svc.UploadUsage,
+		connect.WithSchema(hubServiceMethods.ByName("UploadUsage")),
+		connect.WithHandlerOptions(opts...),
+	)
+	hubServiceActivateOfflineHandler := connect.NewUnaryHandler(
+		HubServiceActivateOfflineProcedure,
+		svc.ActivateOffline,
+		connect.WithSchema(hubServiceMethods.ByName("ActivateOffline")),
+		connect.WithHandlerOptions(opts...),
+	)
+	hubServiceListSitesHandler := connect.NewUnaryHandler(
+		HubServiceListSitesProcedure,
+		svc.ListSites,
+		connect.WithSchema(hubServiceMethods.ByName("ListSites")),
+		connect.WithHandlerOptions(opts...),
+	)
+	hubServiceListInstallationsHandler := connect.NewUnaryHandler(
+		HubServiceListInstallationsProcedure,
+		svc.ListInstallations,
+		connect.WithSchema(hubServiceMethods.ByName("ListInstallations")),
+		connect.WithHandlerOptions(opts...),
+	)
+	hubServiceInstallationHistoryHandler := connect.NewUnaryHandler(
+		HubServiceInstallationHistoryProcedure,
+		svc.InstallationHistory,
+		connect.WithSchema(hubServiceMethods.ByName("InstallationHistory")),
+		connect.WithHandlerOptions(opts...),
+	)
 	return "/licmesh.v1.HubService/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case HubServiceSignInProcedure:
@@ -894,6 +1009,16 @@ func NewHubServiceHandler(svc HubServiceHandler, opts ...connect.HandlerOption) 
 			hubServiceListAuditHandler.ServeHTTP(w, r)
 		case HubServiceListVendorKeysProcedure:
 			hubServiceListVendorKeysHandler.ServeHTTP(w, r)
+		case HubServiceUploadUsageProcedure:
+			hubServiceUploadUsageHandler.ServeHTTP(w, r)
+		case HubServiceActivateOfflineProcedure:
+			hubServiceActivateOfflineHandler.ServeHTTP(w, r)
+		case HubServiceListSitesProcedure:
+			hubServiceListSitesHandler.ServeHTTP(w, r)
+		case HubServiceListInstallationsProcedure:
+			hubServiceListInstallationsHandler.ServeHTTP(w, r)
+		case HubServiceInstallationHistoryProcedure:
+			hubServiceInstallationHistoryHandler.ServeHTTP(w, r)
 		default:
 			http.NotFound(w, r)
 		}
@@ -1029,4 +1154,24 @@ func (UnimplementedHubServiceHandler) ListAudit(context.Context, *connect.Reques
 
 func (UnimplementedHubServiceHandler) ListVendorKeys(context.Context, *connect.Request[licmeshv1.ListVendorKeysRequest]) (*connect.Response[licmeshv1.ListVendorKeysResponse], error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("licmesh.v1.HubService.ListVendorKeys is not implemented"))
+}
+
+func (UnimplementedHubServiceHandler) UploadUsage(context.Context, *connect.Request[licmeshv1.UploadUsageRequest]) (*connect.Response[licmeshv1.UploadUsageResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("licmesh.v1.HubService.UploadUsage is not implemented"))
+}
+
+func (UnimplementedHubServiceHandler) ActivateOffline(context.Context, *connect.Request[licmeshv1.ActivateOfflineRequest]) (*connect.Response[licmeshv1.ActivateOfflineResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("licmesh.v1.HubService.ActivateOffline is not implemented"))
+}
+
+func (UnimplementedHubServiceHandler) ListSites(context.Context, *connect.Request[licmeshv1.ListSitesRequest]) (*connect.Response[licmeshv1.ListSitesResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("licmesh.v1.HubService.ListSites is not implemented"))
+}
+
+func (UnimplementedHubServiceHandler) ListInstallations(context.Context, *connect.Request[licmeshv1.ListInstallationsRequest]) (*connect.Response[licmeshv1.ListInstallationsResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("licmesh.v1.HubService.ListInstallations is not implemented"))
+}
+
+func (UnimplementedHubServiceHandler) InstallationHistory(context.Context, *connect.Request[licmeshv1.InstallationHistoryRequest]) (*connect.Response[licmeshv1.InstallationHistoryResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("licmesh.v1.HubService.InstallationHistory is not implemented"))
 }
