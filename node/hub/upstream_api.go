@@ -283,4 +283,3 @@ func (a *api) ActivateOffline(ctx context.Context, req *connect.Request[licmeshv
 	}
 	return res(&out), nil
 }
-
