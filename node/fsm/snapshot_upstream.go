@@ -27,6 +27,7 @@ type upstreamHeadRecord struct {
 	HeadSeq  uint64        `json:",omitempty"`
 	HeadHash string        `json:",omitempty"`
 	Acked    uint64        `json:",omitempty"`
+	AckHash  string        `json:",omitempty"`
 	AckedAt  int64         `json:",omitempty"`
 	AckedVia string        `json:",omitempty"`
 	Check    UpstreamCheck `json:",omitzero"`
@@ -42,7 +43,7 @@ func (u *upstreamState) snapshot() ([]snapRecord, error) {
 		out = append(out, snapRecord{kind, b})
 		return nil
 	}
-	head := upstreamHeadRecord{Hub: u.hub, HeadSeq: u.headSeq, HeadHash: u.headHash, Acked: u.acked,
+	head := upstreamHeadRecord{Hub: u.hub, HeadSeq: u.headSeq, HeadHash: u.headHash, Acked: u.acked, AckHash: u.ackHash,
 		AckedAt: u.ackedAt, AckedVia: u.ackedVia, Check: u.check}
 	if head.Hub.URL != "" || head.HeadSeq != 0 || head.Check.At != 0 {
 		if err := add(recUpstreamHead, head); err != nil {
@@ -79,7 +80,7 @@ func (rs *restorer) upstreamRecord(kind byte, body []byte) error {
 			return badSnap("upstream head: acknowledged %d past head %d, or head without hash", r.Acked, r.HeadSeq)
 		}
 		u.hub, u.headSeq, u.headHash = r.Hub, r.HeadSeq, r.HeadHash
-		u.acked, u.ackedAt, u.ackedVia, u.check = r.Acked, r.AckedAt, r.AckedVia, r.Check
+		u.acked, u.ackHash, u.ackedAt, u.ackedVia, u.check = r.Acked, r.AckHash, r.AckedAt, r.AckedVia, r.Check
 	case recUpstreamBatch:
 		var r SealedBatch
 		if err := strictJSON(body, &r); err != nil {

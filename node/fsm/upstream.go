@@ -58,6 +58,7 @@ type upstreamState struct {
 	headSeq  uint64
 	headHash string
 	acked    uint64
+	ackHash  string
 	ackedAt  int64
 	ackedVia string
 	outbox   []SealedBatch
@@ -311,7 +312,7 @@ func applyAckUpstream(s *state, ac *applyCtx, c *AckUpstream) Response {
 		return Response{Err: fmt.Errorf("%w: the hub acknowledges batch %d with a hash the cluster did not seal", ErrUpstreamChain, c.Seq)}
 	}
 	u.outbox = slices.Delete(u.outbox, 0, i+1)
-	u.acked, u.ackedAt, u.ackedVia = c.Seq, ac.at, c.Via
+	u.acked, u.ackHash, u.ackedAt, u.ackedVia = c.Seq, c.Hash, ac.at, c.Via
 	return Response{}
 }
 
@@ -327,6 +328,7 @@ type UpstreamStatus struct {
 	HeadSeq   uint64
 	HeadHash  string
 	Acked     uint64
+	AckedHash string
 	AckedAt   int64
 	AckedVia  string
 	// Outbox is the number of sealed batches the hub has not
@@ -344,7 +346,7 @@ func (f *FSM) Upstream() UpstreamStatus {
 	defer f.mu.RUnlock()
 	u := f.st.upstream
 	st := UpstreamStatus{Hub: u.hub, Activated: u.hub.URL != "", HeadSeq: u.headSeq, HeadHash: u.headHash,
-		Acked: u.acked, AckedAt: u.ackedAt, AckedVia: u.ackedVia, Outbox: len(u.outbox), Dirty: len(u.dirty), Check: u.check}
+		Acked: u.acked, AckedHash: u.ackHash, AckedAt: u.ackedAt, AckedVia: u.ackedVia, Outbox: len(u.outbox), Dirty: len(u.dirty), Check: u.check}
 	st.Hub.CAPEM = slices.Clone(u.hub.CAPEM)
 	for _, o := range u.outbox {
 		st.OutboxBytes += len(o.Signed)
@@ -358,6 +360,36 @@ func (f *FSM) Outbox() []SealedBatch {
 	f.mu.RLock()
 	defer f.mu.RUnlock()
 	return slices.Clone(f.st.upstream.outbox)
+}
+
+// UpstreamDraftSince drafts a batch that re-sends every month and day
+// from month since on, for a hub that lost them. It clears no mark.
+func (f *FSM) UpstreamDraftSince(since usage.MonthKey, max int, at time.Time) (*upstream.Batch, bool) {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	s, u := f.st, f.st.upstream
+	if s.cluster == nil {
+		return nil, false
+	}
+	b := &upstream.Batch{Format: upstream.BatchFormat, ClusterID: license.ClusterID(s.cluster.ID), Seq: u.headSeq + 1,
+		Prev: u.headHash, CreatedAt: at.UTC(), Zone: s.usage.zone}
+	for _, inst := range s.usage.ledger.Installations() {
+		for _, r := range s.usage.ledger.History(inst) {
+			if r.Key.Compare(since) >= 0 && b.Records() < max {
+				b.Months = append(b.Months, upstream.Month{Installation: r.Installation, Month: r.Key, Closed: r.Closed,
+					ClosedAt: r.ClosedAt, Metrics: r.Metrics, Late: r.Late})
+			}
+		}
+	}
+	for _, inst := range slices.Sorted(maps.Keys(s.usage.days)) {
+		days := s.usage.days[inst]
+		for _, k := range slices.SortedFunc(maps.Keys(days), usage.DayKey.Compare) {
+			if k.MonthKey().Compare(since) >= 0 && b.Records() < max {
+				b.Days = append(b.Days, upstream.Day{Installation: inst, DayStats: days[k].Clone()})
+			}
+		}
+	}
+	return b, b.Records() > 0
 }
 
 // UpstreamDraft drafts the next batch: the current state of up to max

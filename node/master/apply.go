@@ -206,6 +206,8 @@ var reasons = []struct {
 	{"credits_exhausted", fsm.ErrCreditsExhausted, connect.CodeResourceExhausted},
 	{"unknown_credit_unit", fsm.ErrUnknownCreditUnit, connect.CodeNotFound},
 	{"zone_locked", fsm.ErrZoneLocked, connect.CodeFailedPrecondition},
+	{"upstream_chain", fsm.ErrUpstreamChain, connect.CodeFailedPrecondition},
+	{"outbox_full", fsm.ErrOutboxFull, connect.CodeResourceExhausted},
 }
 
 func reasonOf(err error) string {

@@ -45,6 +45,13 @@ type Config struct {
 	// is re-sent unchanged, which keeps its idea of trusted time fresh.
 	// Changes are sent at once whatever this says.
 	EntitlementRefresh time.Duration `yaml:"entitlement_refresh"`
+	// UpstreamSyncInterval is how often the leader sends usage to the hub
+	// once the cluster is activated (after a failure it retries sooner,
+	// with backoff).
+	UpstreamSyncInterval time.Duration `yaml:"upstream_sync_interval"`
+	// LicenseCheckInterval is how often the leader asks the hub for the
+	// cluster's licenses: renewals, packs, revocations.
+	LicenseCheckInterval time.Duration `yaml:"license_check_interval"`
 	// CollectorCertTTL is the lifetime of a collector's client certificate.
 	CollectorCertTTL time.Duration `yaml:"collector_cert_ttl"`
 	// LeaveOnTerminate makes SIGTERM leave the cluster gracefully (the
@@ -82,21 +89,23 @@ type Config struct {
 // DefaultConfig returns a single-node configuration on the default ports.
 func DefaultConfig() Config {
 	return Config{
-		DataDir:            "/var/lib/licmesh",
-		BootstrapExpect:    1,
-		APIAddr:            "127.0.0.1:7400",
-		RaftAddr:           "127.0.0.1:7401",
-		GossipAddr:         "127.0.0.1:7402",
-		CollectorAddr:      "127.0.0.1:7443",
-		LeaseTTL:           30 * time.Second,
-		EntitlementRefresh: time.Minute,
-		CollectorCertTTL:   24 * time.Hour,
-		LeaveOnTerminate:   true,
-		HeartbeatTimeout:   time.Second,
-		ElectionTimeout:    time.Second,
-		LogLevel:           "info",
-		LogFormat:          "text",
-		TimeZone:           "UTC",
+		DataDir:              "/var/lib/licmesh",
+		BootstrapExpect:      1,
+		APIAddr:              "127.0.0.1:7400",
+		RaftAddr:             "127.0.0.1:7401",
+		GossipAddr:           "127.0.0.1:7402",
+		CollectorAddr:        "127.0.0.1:7443",
+		LeaseTTL:             30 * time.Second,
+		EntitlementRefresh:   time.Minute,
+		UpstreamSyncInterval: time.Minute,
+		LicenseCheckInterval: 24 * time.Hour,
+		CollectorCertTTL:     24 * time.Hour,
+		LeaveOnTerminate:     true,
+		HeartbeatTimeout:     time.Second,
+		ElectionTimeout:      time.Second,
+		LogLevel:             "info",
+		LogFormat:            "text",
+		TimeZone:             "UTC",
 	}
 }
 
@@ -146,6 +155,12 @@ func (c *Config) Validate() error {
 	}
 	if c.LeaseTTL < time.Second || c.LeaseTTL > 24*time.Hour {
 		bad("lease_ttl", "%s: must be between 1s and 24h", c.LeaseTTL)
+	}
+	if c.UpstreamSyncInterval < time.Second || c.UpstreamSyncInterval > 24*time.Hour {
+		bad("upstream_sync_interval", "%s: must be between 1s and 24h", c.UpstreamSyncInterval)
+	}
+	if c.LicenseCheckInterval < time.Second || c.LicenseCheckInterval > 30*24*time.Hour {
+		bad("license_check_interval", "%s: must be between 1s and 720h", c.LicenseCheckInterval)
 	}
 	if c.CollectorCertTTL < 10*time.Minute || c.CollectorCertTTL > 90*24*time.Hour {
 		bad("collector_cert_ttl", "%s: must be between 10m and 2160h", c.CollectorCertTTL)

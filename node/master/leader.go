@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"github.com/hashicorp/raft"
@@ -93,6 +94,11 @@ func (s *Server) lead(ctx context.Context) {
 		}
 	}
 	s.syncSiteZone(ctx)
+	// The upstream loop ends with leadership, before lead returns, so a
+	// master that leads again never runs two.
+	var upstream sync.WaitGroup
+	upstream.Go(func() { s.upstreamLoop(ctx) })
+	defer upstream.Wait()
 	// A new leader can't know when collectors last renewed with the old one:
 	// every lease gets a full TTL from now (extended, never shortened).
 	// A renewal the old leader answered was confirmed by a quorum before

@@ -63,6 +63,11 @@ type Server struct {
 	leaderMu     sync.Mutex
 	leaderCancel context.CancelFunc
 	leaderDone   chan struct{}
+
+	// sync is the leader's upstream loop state; syncNudge wakes the loop
+	// (after an activation, or on demand).
+	sync      syncState
+	syncNudge chan struct{}
 }
 
 // signer holds the cluster's lease-signing key once the state has it.
@@ -100,12 +105,13 @@ func New(cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("master: data dir: %w", err)
 	}
 	s := &Server{
-		cfg:   cfg,
-		log:   cfg.Logger.With("node_id", cfg.NodeID),
-		clock: cfg.Clock,
-		id:    id,
-		fsm:   fsm.New(),
-		table: lease.NewTable(cfg.Clock),
+		syncNudge: make(chan struct{}, 1),
+		cfg:       cfg,
+		log:       cfg.Logger.With("node_id", cfg.NodeID),
+		clock:     cfg.Clock,
+		id:        id,
+		fsm:       fsm.New(),
+		table:     lease.NewTable(cfg.Clock),
 	}
 	s.vendorKeys, _ = license.ParseKeyring(cfg.VendorKeys...) // checked by Validate
 	s.m = newMetrics(s)
