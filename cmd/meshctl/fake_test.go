@@ -37,6 +37,9 @@ type recorded struct {
 // fakeAdmin is an AdminService that records each request and answers with
 // canned responses, or with err when it is set.
 type fakeAdmin struct {
+	// Calls the tests do not script answer Unimplemented.
+	licmeshv1connect.UnimplementedAdminServiceHandler
+
 	mu    sync.Mutex
 	calls []recorded
 	err   error

@@ -39,6 +39,8 @@ func (a *app) hubCommand() *cobra.Command {
 		h.keyCommand(),
 		h.licenseCommand(),
 		h.subscriptionCommand(),
+		h.siteCommand(),
+		h.usageCommand(),
 		h.auditCommand(),
 		h.vendorKeysCommand(),
 	)

@@ -20,6 +20,7 @@ func (a *app) licenseCommand() *cobra.Command {
 		a.licenseShowCommand(),
 		a.licenseRemoveCommand(),
 		a.licenseVerifyCommand(),
+		a.licenseCheckCommand(),
 	)
 }
 

@@ -25,6 +25,8 @@ func (a *app) usageCommand() *cobra.Command {
 		a.usageMonthCommand(),
 		a.usageMonthsCommand(),
 		a.usageInstallationsCommand(),
+		a.usageExportCommand(),
+		a.usageReceiptCommand(),
 	)
 }
 
