@@ -80,6 +80,8 @@ then flags.`,
 	f.StringVar(&cfg.GossipAddr, "gossip-addr", cfg.GossipAddr, "gossip address")
 	f.StringVar(&cfg.CollectorAddr, "collector-addr", cfg.CollectorAddr, "collector protocol address (UDP and TCP)")
 	f.DurationVar(&cfg.LeaseTTL, "lease-ttl", cfg.LeaseTTL, "lease time to live")
+	f.DurationVar(&cfg.UpstreamSyncInterval, "upstream-sync-interval", cfg.UpstreamSyncInterval, "how often the leader sends usage to the hub")
+	f.DurationVar(&cfg.LicenseCheckInterval, "license-check-interval", cfg.LicenseCheckInterval, "how often the leader asks the hub for the cluster's licenses")
 	f.BoolVar(&cfg.LeaveOnTerminate, "leave-on-terminate", cfg.LeaveOnTerminate, "leave the cluster on SIGTERM")
 	f.StringSliceVar(&cfg.VendorKeys, "vendor-keys", nil, "vendor public key as key-id:base64; repeatable")
 	f.BoolVar(&cfg.DisableQUIC, "disable-quic", cfg.DisableQUIC, "serve collectors over TLS/TCP only")
