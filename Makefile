@@ -32,7 +32,7 @@ deps:
 
 ## test: every test, race detector on, including the e2e runs of the real binaries
 test: deps build lint
-	LICMESH_BIN=$(BIN) $(GO) test -race -count=1 -timeout 40m $(PKGS)
+	LICMESH_BIN=$(BIN) bash .ci/with-postgres.sh $(GO) test -race -count=1 -timeout 40m $(PKGS)
 
 ## unit: the fast tests only (no e2e)
 unit:
@@ -40,7 +40,7 @@ unit:
 
 ## e2e: the fault runs against the real binaries
 e2e: build
-	LICMESH_BIN=$(BIN) $(GO) test -race -count=1 -timeout 30m ./e2e/...
+	LICMESH_BIN=$(BIN) bash .ci/with-postgres.sh $(GO) test -race -count=1 -timeout 30m ./e2e/...
 
 ## bench: one table of measurements with ratios against baselines from the same run
 bench: build

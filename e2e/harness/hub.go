@@ -2,16 +2,21 @@ package harness
 
 import (
 	"context"
+	"crypto/rand"
 	"crypto/tls"
 	"fmt"
 	"net/http"
 	"net/http/cookiejar"
+	"net/url"
+	"os"
 	"path/filepath"
 	"regexp"
+	"strings"
 	"testing"
 	"time"
 
 	"connectrpc.com/connect"
+	"github.com/jackc/pgx/v5"
 
 	licmeshv1 "github.com/licmesh/licmesh/mesh/wire/licmeshv1"
 	"github.com/licmesh/licmesh/mesh/wire/licmeshv1/licmeshv1connect"
@@ -23,6 +28,8 @@ type Hub struct {
 	Dir     string
 	Port    int
 	Proc    *Proc
+	common  []string // the flags init and run share
+	logPath string
 	Admin   string // the first admin's email
 	Pass    string // and its password, printed once by init
 	Vendor  string // the vendor key line masters trust ("key-id:base64")
@@ -35,7 +42,7 @@ var (
 )
 
 // StartHub initializes a hub in a temporary directory and runs it on a
-// free loopback port.
+// free loopback port, on SQLite.
 func StartHub(t testing.TB, extraArgs ...string) *Hub {
 	t.Helper()
 	bin, err := Binaries()
@@ -58,13 +65,27 @@ func StartHub(t testing.TB, extraArgs ...string) *Hub {
 		t.Fatalf("hubd init printed no password or vendor key:\n%s", out)
 	}
 	h.Pass, h.Vendor = pw[1], vk[1]
-	h.Proc, err = StartProc("hubd", filepath.Join(bin, "hubd"), append([]string{"run", "--log-level", "debug"}, common...), nil,
-		filepath.Join(t.TempDir(), "hubd.log"))
+	h.common, h.logPath = common, filepath.Join(t.TempDir(), "hubd.log")
+	h.Start()
+	t.Cleanup(func() { h.Proc.Kill() })
+	DumpOnFailure(t, func() *Proc { return h.Proc })
+	return h
+}
+
+// Start (re)starts the hub's process on its data directory and port, with
+// extra flags for this run only, and waits until it is ready.
+func (h *Hub) Start(extraArgs ...string) {
+	t := h.t
+	t.Helper()
+	bin, err := Binaries()
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(h.Proc.Kill)
-	DumpOnFailure(t, func() *Proc { return h.Proc })
+	args := append(append([]string{"run", "--log-level", "debug"}, h.common...), extraArgs...)
+	h.Proc, err = StartProc("hubd", filepath.Join(bin, "hubd"), args, nil, h.logPath)
+	if err != nil {
+		t.Fatal(err)
+	}
 	hc := h.HTTPClient()
 	if err := poll(20*time.Second, func() error {
 		resp, err := hc.Get("https://" + h.Addr() + "/readyz")
@@ -79,7 +100,72 @@ func StartHub(t testing.TB, extraArgs ...string) *Hub {
 	}); err != nil {
 		t.Fatalf("hubd did not become ready: %v", err)
 	}
-	return h
+}
+
+// Stop stops the hub's process (SIGTERM, then kill).
+func (h *Hub) Stop() { _ = h.Proc.Stop(10 * time.Second) }
+
+// CertFile is the hub's self-signed certificate, which masters pin.
+func (h *Hub) CertFile() string { return filepath.Join(h.Dir, "hub-cert.pem") }
+
+// StartHubOnPostgres is StartHub on a fresh database of the PostgreSQL
+// that LICMESH_TEST_PG_DSN names (make test starts one). Without it the
+// test is skipped, saying why; in CI it fails instead.
+func StartHubOnPostgres(t testing.TB, extraArgs ...string) *Hub {
+	t.Helper()
+	dsn := os.Getenv("LICMESH_TEST_PG_DSN")
+	if dsn == "" {
+		msg := "LICMESH_TEST_PG_DSN is not set (make test starts a PostgreSQL and sets it)"
+		if os.Getenv("CI") != "" {
+			t.Fatalf("CI: %s", msg)
+		}
+		t.Skipf("SKIPPED, no PostgreSQL: %s", msg)
+	}
+	db, err := freshDatabase(t, dsn)
+	if err != nil {
+		t.Fatalf("a database for the hub: %v", err)
+	}
+	file := filepath.Join(t.TempDir(), "pg-dsn")
+	if err := os.WriteFile(file, []byte(db), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return StartHub(t, append([]string{"--database", "postgres", "--postgres-dsn-file", file}, extraArgs...)...)
+}
+
+// freshDatabase creates a database of its own for one test and returns
+// its DSN; it is dropped when the test ends.
+func freshDatabase(t testing.TB, dsn string) (string, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		return "", err
+	}
+	defer conn.Close(ctx)
+	var b [6]byte
+	_, _ = rand.Read(b[:])
+	name := fmt.Sprintf("e2e_hub_%x", b)
+	if _, err := conn.Exec(ctx, "CREATE DATABASE "+name); err != nil {
+		return "", err
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if c, err := pgx.Connect(ctx, dsn); err == nil {
+			_, _ = c.Exec(ctx, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)")
+			_ = c.Close(ctx)
+		}
+	})
+	cfg, err := pgx.ParseConfig(dsn)
+	if err != nil {
+		return "", err
+	}
+	u := url.URL{Scheme: "postgres", User: url.UserPassword(cfg.User, cfg.Password), Host: fmt.Sprintf("%s:%d", cfg.Host, cfg.Port), Path: "/" + name,
+		RawQuery: "sslmode=disable"}
+	if strings.HasPrefix(cfg.Host, "/") {
+		u.Host, u.RawQuery = "", "host="+url.QueryEscape(cfg.Host)+fmt.Sprintf("&port=%d&sslmode=disable", cfg.Port)
+	}
+	return u.String(), nil
 }
 
 // Addr is the hub's host:port.

@@ -310,7 +310,7 @@ func startPostgres() (srv *Server, missing string, err error) {
 	cmd := command(cred, dir, filepath.Join(bin, "postgres"), "-D", filepath.Join(dir, "data"),
 		"-p", strconv.Itoa(port), "-k", dir, "-c", "listen_addresses=127.0.0.1",
 		"-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off",
-		"-c", "shared_buffers=16MB", "-c", "TimeZone=UTC", "-c", "max_connections=30", "-c", "logging_collector=off")
+		"-c", "shared_buffers=16MB", "-c", "TimeZone=UTC", "-c", "max_connections=100", "-c", "logging_collector=off")
 	cmd.Stdout, cmd.Stderr = logf, logf
 	proc, exited, err := run(cmd)
 	if err != nil {
@@ -401,6 +401,18 @@ func startMariaDB() (srv *Server, missing string, err error) {
 	cfg := mysql.NewConfig()
 	cfg.User, cfg.Passwd, cfg.Net, cfg.Addr = "licmesh", Password, "tcp", fmt.Sprintf("127.0.0.1:%d", port)
 	return &Server{DSN: cfg.FormatDSN(), dir: dir, started: time.Since(t0), proc: proc, stopSig: syscall.SIGTERM, exited: exited}, "", nil
+}
+
+// StartPostgres starts a PostgreSQL server for a whole test run (see
+// pgserve) and returns its DSN and how to stop it; missing says which
+// binaries are absent, if any.
+func StartPostgres() (dsn string, stop func(), missing string, err error) {
+	srv, missing, err := startPostgres()
+	if srv == nil {
+		return "", nil, missing, err
+	}
+	servers.pg = srv
+	return srv.DSN, servers.stop, "", nil
 }
 
 // PostgresDatabase creates a fresh, empty database on a running
