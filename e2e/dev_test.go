@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"bufio"
+	"encoding/json"
 	"fmt"
 	"net"
 	"os"
@@ -116,6 +117,22 @@ func TestDevSystem(t *testing.T) {
 			assert.Contains(c, out, "\n"+inst+",", "no %s in this month's metrics", inst)
 		}
 	}, 30*time.Second, 50*time.Millisecond, "usage metering")
+
+	// The dev cluster is activated with the dev hub and its usage reaches
+	// the hub: the hub acknowledges batches of it.
+	require.EventuallyWithT(t, func(c *assert.CollectT) {
+		out, errOut, code := meshctl("upstream", "-o", "json")
+		require.Equal(c, 0, code, errOut)
+		var up struct {
+			Activated bool   `json:"activated"`
+			Acked     string `json:"acked_seq"`
+			Company   string `json:"company_name"`
+		}
+		require.NoError(c, json.Unmarshal([]byte(out), &up))
+		assert.True(c, up.Activated, "activated")
+		assert.Equal(c, "Demo Customer", up.Company)
+		assert.NotEmpty(c, up.Acked, "no usage batch acknowledged by the hub yet:\n%s", out)
+	}, 60*time.Second, 200*time.Millisecond, "usage synced to the hub")
 
 	// Supervised: a collector killed under it is restarted, and comes back
 	// with its identity (still two collectors).

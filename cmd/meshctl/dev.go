@@ -176,7 +176,10 @@ func (a *app) runDev(ctx context.Context, o devOptions) (err error) {
 			"--bootstrap-expect", "3", "--cluster-secret-file", secretFile, "--vendor-keys", strings.Join(hub.keys, ","),
 			"--api-addr", d.apiAddr(i), "--raft-addr", fmt.Sprintf("127.0.0.1:%d", d.port(10*i+1)),
 			"--gossip-addr", fmt.Sprintf("127.0.0.1:%d", d.port(10*i+2)), "--collector-addr", fmt.Sprintf("127.0.0.1:%d", d.port(10*i+43)),
-			"--leave-on-terminate=false", "--log-level", o.logLevel}
+			"--leave-on-terminate=false", "--log-level", o.logLevel,
+			// Usage reaches the hub's sales monitor within seconds, and a
+			// license changed at the hub reaches the cluster within a minute.
+			"--upstream-sync-interval", "5s", "--license-check-interval", "1m"}
 		if i > 0 {
 			args = append(args, "--join", fmt.Sprintf("127.0.0.1:%d", d.port(2)))
 		}
@@ -209,11 +212,11 @@ func (a *app) runDev(ctx context.Context, o devOptions) (err error) {
 	if err := hub.connect(ctx); err != nil {
 		return err
 	}
-	texts, err := hub.demoLicenses(ctx, st.GetClusterId())
+	company, err := hub.demoCustomer(ctx)
 	if err != nil {
 		return err
 	}
-	if err := addDemoLicenses(ctx, admin, texts); err != nil {
+	if err := hub.activate(ctx, admin, company); err != nil {
 		return err
 	}
 	token := ""
@@ -375,9 +378,11 @@ licmesh dev cluster %s is up: 3 masters on loopback.
 
   Vendor hub:   https://%s/ui/   (hubd; self-signed certificate in %s)
     admin %s, password %s
-    The masters trust its vendor key; the demo licenses below were issued by it.
+    The masters trust its vendor key; the demo licenses below were issued by it,
+    and the cluster is activated with it: usage appears in its sales monitor
+    (https://%s/ui/monitor) within seconds. meshctl upstream shows the sync.
 
-`, clusterID, api, ca, a.cfg.Token, api, ca, a.cfg.Token, hub.addr, filepath.Join(hub.dir, "hub-cert.pem"), devHubAdmin, hub.password)
+`, clusterID, api, ca, a.cfg.Token, api, ca, a.cfg.Token, hub.addr, filepath.Join(hub.dir, "hub-cert.pem"), devHubAdmin, hub.password, hub.addr)
 	if d.o.collectors > 0 {
 		names := make([]string, 0, d.o.collectors)
 		for i := range min(d.o.collectors, 3) {

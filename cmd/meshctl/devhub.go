@@ -41,6 +41,10 @@ type devHub struct {
 	password string
 	keys     []string
 	client   licmeshv1connect.HubServiceClient
+	// apiKey is the admin's key of this run, which activates the dev
+	// cluster; pem is the hub's certificate, which the masters pin.
+	apiKey string
+	pem    []byte
 }
 
 func (d *devSystem) hubAddr() string { return fmt.Sprintf("127.0.0.1:%d", d.port(100)) }
@@ -120,7 +124,8 @@ func (h *devHub) connect(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("dev: hub API key: %w", err)
 	}
-	h.client = licmeshv1connect.NewHubServiceClient(hc, url, connect.WithInterceptors(bearerHeader("Authorization", "Bearer "+k.Msg.GetSecret())))
+	h.apiKey, h.pem = k.Msg.GetSecret(), pem
+	h.client = licmeshv1connect.NewHubServiceClient(hc, url, connect.WithInterceptors(bearerHeader("Authorization", "Bearer "+h.apiKey)))
 	return nil
 }
 
@@ -156,16 +161,17 @@ func demoProducts() []*licmeshv1.Product {
 	}
 }
 
-// demoLicenses makes the demo customer's licenses at the hub, once (a
-// kept directory has them), and returns their texts: a subscription with
-// designer (hard, 5) and analyst (hard, 20) and one of its two modules on,
-// a 14-day trial of reports (hard, 3), and an on-usage viewer license
-// (soft, 6) with 5000 case credits. They are bound to the dev cluster.
-func (h *devHub) demoLicenses(ctx context.Context, clusterID string) ([]string, error) {
+// demoCustomer makes the demo customer's licenses at the hub, once (a
+// kept directory has them), and returns the company's ID: a subscription
+// with designer (hard, 5) and analyst (hard, 20) and one of its two
+// modules on, a 14-day trial of reports (hard, 3), and an on-usage viewer
+// license (soft, 6) with 5000 case credits. Activation binds them to the
+// dev cluster.
+func (h *devHub) demoCustomer(ctx context.Context) (string, error) {
 	c := h.client
 	companies, err := c.ListCompanies(ctx, connect.NewRequest(&licmeshv1.ListCompaniesRequest{}))
 	if err != nil {
-		return nil, err
+		return "", err
 	}
 	var coID string
 	for _, co := range companies.Msg.GetCompanies() {
@@ -176,44 +182,38 @@ func (h *devHub) demoLicenses(ctx context.Context, clusterID string) ([]string, 
 	if coID == "" {
 		for _, p := range demoProducts() {
 			if _, err := c.SaveProduct(ctx, connect.NewRequest(&licmeshv1.SaveProductRequest{Product: p})); err != nil {
-				return nil, fmt.Errorf("dev: product %s: %w", p.GetSku(), err)
+				return "", fmt.Errorf("dev: product %s: %w", p.GetSku(), err)
 			}
 		}
 		co, err := c.CreateCompany(ctx, connect.NewRequest(&licmeshv1.CreateCompanyRequest{Name: "Demo Customer", Email: "it@demo-customer.example"}))
 		if err != nil {
-			return nil, fmt.Errorf("dev: demo customer: %w", err)
+			return "", fmt.Errorf("dev: demo customer: %w", err)
 		}
 		coID = co.Msg.GetCompany().GetId()
 		if _, err := c.IssueLicense(ctx, connect.NewRequest(&licmeshv1.IssueLicenseRequest{CompanyId: coID, Sku: "designer-suite", Quantity: 10,
-			Tailoring: &licmeshv1.Tailoring{DisableFeatures: []string{"designer_ai"}, ClusterId: clusterID}})); err != nil {
-			return nil, fmt.Errorf("dev: designer-suite license: %w", err)
+			Tailoring: &licmeshv1.Tailoring{DisableFeatures: []string{"designer_ai"}}})); err != nil {
+			return "", fmt.Errorf("dev: designer-suite license: %w", err)
 		}
 		if _, err := c.StartTrial(ctx, connect.NewRequest(&licmeshv1.StartTrialRequest{CompanyId: coID, Sku: "reports"})); err != nil {
-			return nil, fmt.Errorf("dev: reports trial: %w", err)
+			return "", fmt.Errorf("dev: reports trial: %w", err)
 		}
 		if _, err := c.IssueLicense(ctx, connect.NewRequest(&licmeshv1.IssueLicenseRequest{CompanyId: coID, Sku: "viewer", Quantity: 1,
-			Tailoring: &licmeshv1.Tailoring{Credits: 5000, CreditUnit: "case", ClusterId: clusterID}})); err != nil {
-			return nil, fmt.Errorf("dev: viewer license: %w", err)
+			Tailoring: &licmeshv1.Tailoring{Credits: 5000, CreditUnit: "case"}})); err != nil {
+			return "", fmt.Errorf("dev: viewer license: %w", err)
 		}
 	}
-	ls, err := c.ListIssuedLicenses(ctx, connect.NewRequest(&licmeshv1.ListIssuedLicensesRequest{CompanyId: coID, Current: true}))
-	if err != nil {
-		return nil, err
-	}
-	var texts []string
-	for _, l := range ls.Msg.GetLicenses() {
-		texts = append(texts, l.GetText())
-	}
-	return texts, nil
+	return coID, nil
 }
 
-// addDemoLicenses puts the hub's demo licenses in force on the masters.
-func addDemoLicenses(ctx context.Context, admin licmeshv1connect.AdminServiceClient, texts []string) error {
-	for _, text := range texts {
-		_, err := admin.AddLicense(ctx, connect.NewRequest(&licmeshv1.AddLicenseRequest{Text: text}))
-		if err != nil && connect.CodeOf(err) != connect.CodeAlreadyExists {
-			return fmt.Errorf("dev: add demo license: %w", err)
-		}
+// activate ties the dev cluster to the hub as a customer's IT would
+// (meshctl activate): the hub binds the demo customer's licenses to the
+// cluster, the masters put them in force and start sending usage. A kept
+// directory's cluster is activated again, which changes nothing.
+func (h *devHub) activate(ctx context.Context, admin licmeshv1connect.AdminServiceClient, company string) error {
+	_, err := admin.ActivateCluster(ctx, connect.NewRequest(&licmeshv1.ActivateClusterRequest{
+		Hub: &licmeshv1.HubTarget{Url: "https://" + h.addr, CaPem: string(h.pem)}, ApiKey: h.apiKey, CompanyId: company}))
+	if err != nil {
+		return fmt.Errorf("dev: activate the cluster with the hub: %w", err)
 	}
 	return nil
 }
