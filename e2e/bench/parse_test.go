@@ -200,3 +200,21 @@ func TestReadHubBench(t *testing.T) {
 	_, err = readHubBench(run, parseGoBench([]byte(hubBenchOutput)), []byte(hubBenchOutput), true)
 	assert.ErrorIs(t, err, ErrFSMBench, "H2 without its benchmarks' lines")
 }
+
+func TestReadHubSync(t *testing.T) {
+	out := []byte(`BenchmarkPushMonthlyBatches/sqlite-2   1000  1947254 ns/op  513.5 batches/s
+BenchmarkPushMonthlyBatches/postgres-2 1000  4572135 ns/op  218.7 batches/s
+BenchmarkRawBatchAppend/sqlite-2       1000  1190261 ns/op  840.2 batches/s
+BenchmarkRawBatchAppend/postgres-2     1000  3183750 ns/op  314.1 batches/s
+`)
+	r, _, err := readHubSync(HubSyncRun{Pushed: map[string]float64{}, Appended: map[string]float64{}, PageP50: map[string]float64{},
+		PageP99: map[string]float64{}, RawP50: map[string]float64{}, RawP99: map[string]float64{}}, parseGoBench(out), out, false)
+	require.NoError(t, err)
+	rows := h3Rows(r)
+	require.Len(t, rows, 2)
+	assert.InDelta(t, 513.5/840.2, rows[0].Value, 1e-9)
+	assert.True(t, *rows[0].Met)
+	_, _, err = readHubSync(HubSyncRun{Pushed: map[string]float64{}, Appended: map[string]float64{}, PageP50: map[string]float64{},
+		PageP99: map[string]float64{}, RawP50: map[string]float64{}, RawP99: map[string]float64{}}, parseGoBench(out), out, true)
+	assert.ErrorIs(t, err, ErrFSMBench, "H4 without its benchmarks' lines")
+}

@@ -43,6 +43,8 @@ func DefaultRegistry() *Registry {
 		{ID: "U2", Name: "collectord metering a SQLite source: RSS and CPU", Run: runU2},
 		{ID: "H1", Name: "hub: licenses issued per second, SQLite and PostgreSQL", Run: runH1},
 		{ID: "H2", Name: "hub: the portal of a company with 1,000 licenses, SQLite and PostgreSQL", Run: runH2},
+		{ID: "H3", Name: "hub: monthly usage batches from 1,000 sites, SQLite and PostgreSQL", Run: runH3},
+		{ID: "H4", Name: "hub: the sales monitor over 10,000 installations, SQLite and PostgreSQL", Run: runH4},
 	} {
 		if err := r.Register(m); err != nil {
 			panic(err) // the list above is static; a clash is a programming error

@@ -134,6 +134,12 @@ func (pg *pages) routes() {
 		"POST /accounts":              pg.createAccount,
 		"POST /accounts/{id}/disable": pg.disableAccount,
 		"GET /audit":                  pg.auditPage,
+		// The sales monitor (pages_monitor.go). An installation ID may
+		// hold '/', so it takes the rest of the path.
+		"GET /monitor":                             pg.monitorPage,
+		"GET /monitor/grid":                        pg.subscribersPage,
+		"GET /monitor/company/{id}":                pg.companyMonitorPage,
+		"GET /monitor/{cluster}/{installation...}": pg.installationPage,
 	} {
 		method, rest, _ := strings.Cut(pattern, " ")
 		m.Handle(method+" "+p+rest, pg.signed(h))

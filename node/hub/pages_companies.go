@@ -185,6 +185,8 @@ type companyView struct {
 	Upgrades      int
 	Seats         int64
 	User          newUser
+	// Metrics is seed 004's box: each installation's latest month.
+	Metrics []metricsBox
 }
 
 func (pg *pages) companyPage(w http.ResponseWriter, r *http.Request, p *principal) {
@@ -232,6 +234,10 @@ func (pg *pages) showCompany(w http.ResponseWriter, r *http.Request, p *principa
 	}
 	if _, names, err := pg.resellers(r, p); err == nil {
 		v.ResellerName = names[m.GetCompany().GetResellerId()]
+	}
+	if v.Metrics, err = pg.companyMetrics(r, p, m.GetCompany().GetId()); err != nil {
+		pg.failed(w, r, p, pg.api.fail("company metrics", err))
+		return
 	}
 	if p.may(actManageLicense) || p.may(actReseller) {
 		prods, err := pg.api.ListProducts(ctx, req(&licmeshv1.ListProductsRequest{}))

@@ -113,6 +113,7 @@ func navFor(p *principal) []navLink {
 	add(staff, "companies", map[bool]string{true: "Customers", false: "Companies"}[p.Role == store.RoleReseller], "/companies")
 	add(staff, "licenses", "Licenses", "/licenses")
 	add(staff, "products", "Products", "/products")
+	add(p.may(actRead) || p.may(actReseller) || p.may(actPortal), "monitor", "Usage", "/monitor")
 	add(p.may(actAdmin) || p.may(actRead), "resellers", "Resellers", "/resellers")
 	add(p.may(actAdmin) || p.may(actManageLicense), "accounts", "Accounts", "/accounts")
 	add(p.may(actAdmin), "audit", "Audit", "/audit")
@@ -230,7 +231,8 @@ func message(err error) string {
 // pageNames are the page templates: templates/<name>.html defines
 // "content", drawn inside layout.html's "layout".
 var pageNames = []string{"login", "refused", "overview", "portal", "help", "password", "keys", "products", "product", "productform",
-	"companies", "company", "licenses", "license", "issue", "resellers", "accounts", "audit"}
+	"companies", "company", "licenses", "license", "issue", "resellers", "accounts", "audit",
+	"monitor", "monitorinst", "monitorgrid", "monitorcompany"}
 
 // parseTemplates parses one template set per page. They are read-only
 // afterwards, so pages render concurrently.

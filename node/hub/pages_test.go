@@ -77,11 +77,11 @@ var hrefs = regexp.MustCompile(`href="([^"]+)"`)
 func TestNavShowsOnlyWhatTheRoleMayUse(t *testing.T) {
 	w := newPageWorld(t)
 	want := map[string][]string{
-		"admin":           {"/ui/", "/ui/companies", "/ui/licenses", "/ui/products", "/ui/resellers", "/ui/accounts", "/ui/audit", "/ui/help"},
-		"license_manager": {"/ui/", "/ui/companies", "/ui/licenses", "/ui/products", "/ui/resellers", "/ui/accounts", "/ui/help"},
-		"sales":           {"/ui/", "/ui/companies", "/ui/licenses", "/ui/products", "/ui/resellers", "/ui/help"},
-		"reseller":        {"/ui/", "/ui/companies", "/ui/licenses", "/ui/products", "/ui/help"},
-		"customer":        {"/ui/", "/ui/help"},
+		"admin":           {"/ui/", "/ui/companies", "/ui/licenses", "/ui/products", "/ui/monitor", "/ui/resellers", "/ui/accounts", "/ui/audit", "/ui/help"},
+		"license_manager": {"/ui/", "/ui/companies", "/ui/licenses", "/ui/products", "/ui/monitor", "/ui/resellers", "/ui/accounts", "/ui/help"},
+		"sales":           {"/ui/", "/ui/companies", "/ui/licenses", "/ui/products", "/ui/monitor", "/ui/resellers", "/ui/help"},
+		"reseller":        {"/ui/", "/ui/companies", "/ui/licenses", "/ui/products", "/ui/monitor", "/ui/help"},
+		"customer":        {"/ui/", "/ui/monitor", "/ui/help"},
 	}
 	for role, links := range want {
 		_, body := w.as[role].get("/ui/")
