@@ -9,6 +9,7 @@ import (
 	"connectrpc.com/connect"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/licmesh/licmesh/licensing/upstream"
 	"github.com/licmesh/licmesh/mesh/wire"
 	"github.com/licmesh/licmesh/mesh/wire/licmeshv1/licmeshv1connect"
 	"github.com/licmesh/licmesh/node/hub/store"
@@ -19,8 +20,10 @@ import (
 // under /ui/ (where / redirects).
 func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
+	// Usage export files come through UploadUsage: the largest request is
+	// one (upstream.MaxExportBytes, base64 in JSON), authenticated first.
 	path, h := licmeshv1connect.NewHubServiceHandler(&api{s: s},
-		connect.WithReadMaxBytes(4<<20), connect.WithCodec(wire.StrictJSON{}), connect.WithInterceptors(s.observe()))
+		connect.WithReadMaxBytes(maxHubRequest), connect.WithCodec(wire.StrictJSON{}), connect.WithInterceptors(s.observe()))
 	mux.Handle(path, s.withCaller(h))
 	path, h = licmeshv1connect.NewUpstreamServiceHandler(&upstreamAPI{s: s, a: &api{s: s}},
 		connect.WithReadMaxBytes(32<<20), connect.WithCodec(wire.StrictJSON{}), connect.WithInterceptors(s.observe()))
@@ -38,6 +41,10 @@ func (s *Server) Handler() http.Handler {
 	s.mountPages(mux)
 	return securityHeaders(mux)
 }
+
+// maxHubRequest bounds a HubService request: an export file of
+// upstream.MaxExportBytes, as base64 in JSON, with room to spare.
+const maxHubRequest = upstream.MaxExportBytes*4/3 + 1<<20
 
 // securityHeaders are sent with every response.
 func securityHeaders(next http.Handler) http.Handler {

@@ -296,8 +296,12 @@ func (a *api) ConvertTrial(ctx context.Context, req *connect.Request[licmeshv1.C
 		if err != nil {
 			return err
 		}
+		// A trial bound to a cluster (the trial button) converts to a
+		// license bound to the same cluster, which its license check
+		// then brings.
 		spec := issueSpec{ID: store.NewLicenseID(), Product: prod, Company: c, Type: prod.Type, Quantity: q, Installations: 1,
-			SubscriptionID: cur.SubscriptionID, Supersedes: []store.LicenseID{cur.ID}, After: cur.IssuedAt, Now: now}
+			SubscriptionID: cur.SubscriptionID, Supersedes: []store.LicenseID{cur.ID}, After: cur.IssuedAt, Now: now,
+			Tailoring: tailoring{ClusterID: cur.ClusterID}}
 		l, err = a.issue(ctx, tx, p, remote, spec, "trial.converted", fmt.Sprintf("%s × %d", prod.Type, q))
 		return err
 	})

@@ -126,8 +126,10 @@ type ingestResult struct {
 // or nothing: a batch the hub holds already (same place, same hash) is a
 // duplicate and changes nothing; one that takes a held place with other
 // bytes, skips a batch, does not chain, comes from another cluster or
-// fails its signature refuses the whole call.
-func (s *Server) ingest(ctx context.Context, signed []upstream.Signed, via string) (ingestResult, error) {
+// fails its signature refuses the whole call. then, if not nil, runs in
+// the same transaction once the batches are stored (an upload's audit
+// record).
+func (s *Server) ingest(ctx context.Context, signed []upstream.Signed, via string, then func(tx *store.Tx, r ingestResult) error) (ingestResult, error) {
 	var r ingestResult
 	if len(signed) == 0 {
 		return r, fmt.Errorf("%w: no batches", ErrInvalidArgument)
@@ -172,7 +174,10 @@ func (s *Server) ingest(ctx context.Context, signed []upstream.Signed, via strin
 			r.Accepted++
 		}
 		r.Seq, r.Hash = seq, hash
-		return tx.TouchSite(ctx, cluster, via, now)
+		if err := tx.TouchSite(ctx, cluster, via, now); err != nil || then == nil {
+			return err
+		}
+		return then(tx, r)
 	})
 	if err != nil {
 		return ingestResult{}, err

@@ -41,7 +41,8 @@ func siteToWire(s store.Site, companyName string) *licmeshv1.Site {
 	return &licmeshv1.Site{ClusterId: string(s.ClusterID), CompanyId: string(s.Company), CompanyName: companyName,
 		Products: s.Products, MasterVersions: s.MasterVersions, CollectorVersions: s.CollectorVersions,
 		RegisteredAtMs: ms(s.RegisteredAt), LastContactMs: ms(s.LastContactAt), Arrival: s.Arrival(), LastSeq: s.ChainSeq,
-		LastOnlineMs: ms(s.LastOnlineAt), LastFileMs: ms(s.LastFileAt), PublicKey: string(s.PublicKey)}
+		LastOnlineMs: ms(s.LastOnlineAt), LastFileMs: ms(s.LastFileAt), PublicKey: string(s.PublicKey),
+		Batches: uint32(min(s.Backlog, 1<<31))}
 }
 
 func ms(t time.Time) int64 {

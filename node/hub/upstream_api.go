@@ -5,9 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
+	"time"
 
 	"connectrpc.com/connect"
 
+	"github.com/licmesh/licmesh/licensing/license"
 	"github.com/licmesh/licmesh/licensing/upstream"
 	licmeshv1 "github.com/licmesh/licmesh/mesh/wire/licmeshv1"
 	"github.com/licmesh/licmesh/node/hub/store"
@@ -107,7 +110,7 @@ func (u *upstreamAPI) ActivateSite(ctx context.Context, req *connect.Request[lic
 			return err
 		}
 		out = licmeshv1.ActivateSiteResponse{CompanyId: string(c.ID), CompanyName: c.Name, Licenses: licenseTexts(ls), NextSeq: site.ChainSeq + 1}
-		return audit(ctx, tx, p, remote, now, "site.activate", string(r.ClusterID), c.Name)
+		return nil
 	})
 	if err != nil {
 		return nil, u.a.fail("ActivateSite", err)
@@ -155,6 +158,12 @@ func (u *upstreamAPI) CheckLicenses(ctx context.Context, req *connect.Request[li
 			}
 			return fmt.Errorf("%w: %w", ErrInvalidArgument, err)
 		}
+		if err := tx.SetSiteVersions(ctx, claim.ClusterID, capStrings(req.Msg.GetMasterVersions()), capStrings(req.Msg.GetCollectorVersions())); err != nil {
+			return err
+		}
+		if err := u.a.bindNew(ctx, tx, claim.ClusterID, now); err != nil {
+			return err
+		}
 		current, revoked, err := tx.ClusterLicenses(ctx, claim.ClusterID)
 		if err != nil {
 			return err
@@ -187,7 +196,10 @@ func (u *upstreamAPI) PushUsage(ctx context.Context, req *connect.Request[licmes
 		}
 		signed[i] = s
 	}
-	r, err := u.s.ingest(ctx, signed, "online")
+	backlog := int64(req.Msg.GetBacklog())
+	r, err := u.s.ingest(ctx, signed, "online", func(tx *store.Tx, r ingestResult) error {
+		return tx.SetSiteBacklog(ctx, r.Cluster, backlog)
+	})
 	if err != nil {
 		return nil, u.a.fail("PushUsage", err)
 	}
@@ -238,7 +250,10 @@ func (a *api) upload(ctx context.Context, p *principal, remote string, file []by
 			return nil, fmt.Errorf("%w: %w: the file is for cluster %s, a batch in it is not", ErrInvalidArgument, upstream.ErrWrongCluster, e.ClusterID)
 		}
 	}
-	r, err := a.s.ingest(ctx, e.Batches, "file")
+	now := a.s.clk.Now()
+	r, err := a.s.ingest(ctx, e.Batches, "file", func(tx *store.Tx, r ingestResult) error {
+		return audit(ctx, tx, p, remote, now, "usage.upload", string(r.Cluster), fmt.Sprintf("batches up to %d: %d new, %d already held", r.Seq, r.Accepted, r.Duplicates))
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -246,10 +261,6 @@ func (a *api) upload(ctx context.Context, p *principal, remote string, file []by
 	if err != nil {
 		return nil, err
 	}
-	now := a.s.clk.Now()
-	_ = a.s.store.Tx(ctx, func(tx *store.Tx) error {
-		return audit(ctx, tx, p, remote, now, "usage.upload", string(r.Cluster), fmt.Sprintf("batches up to %d: %d new, %d already held", r.Seq, r.Accepted, r.Duplicates))
-	})
 	return &licmeshv1.UploadUsageResponse{ClusterId: string(r.Cluster), Seq: r.Seq, Accepted: uint32(r.Accepted), Duplicates: uint32(r.Duplicates), Receipt: rc}, nil
 }
 
@@ -276,10 +287,64 @@ func (a *api) ActivateOffline(ctx context.Context, req *connect.Request[licmeshv
 			return err
 		}
 		out = licmeshv1.ActivateOfflineResponse{ClusterId: string(r.ClusterID), Licenses: licenseTexts(ls)}
-		return audit(ctx, tx, p, remote, now, "site.activate", string(r.ClusterID), c.Name+" (offline request)")
+		return nil
 	})
 	if err != nil {
 		return nil, a.fail("ActivateOffline", err)
 	}
 	return res(&out), nil
+}
+
+// capStrings keeps at most 64 strings of at most 64 bytes: what a site
+// says of its versions is shown, not trusted.
+func capStrings(in []string) []string {
+	var out []string
+	for _, v := range in[:min(len(in), 64)] {
+		if v = strings.TrimSpace(v); v != "" && len(v) <= 64 && !slices.Contains(out, v) {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+// sitePrincipal is who the hub acts as when a site's license check binds
+// new licenses: audited as the cluster.
+func sitePrincipal(cluster license.ClusterID) *principal {
+	return &principal{Account: store.Account{Email: "site " + string(cluster), Name: "license check", Role: store.RoleLicenseManager}}
+}
+
+// bindNew binds to a cluster the licenses its company was issued since it
+// activated, when the company has no other site: they can only be for
+// this one. A company with several sites binds each new license by
+// activating the site it is for again (or the vendor tailors it).
+func (a *api) bindNew(ctx context.Context, tx *store.Tx, cluster license.ClusterID, now time.Time) error {
+	site, err := tx.Site(ctx, cluster)
+	if err != nil {
+		return err
+	}
+	sites, err := tx.ListSites(ctx, site.Company, "")
+	if err != nil || len(sites) != 1 {
+		return err
+	}
+	current, err := tx.ListLicenses(ctx, store.LicenseFilter{Company: site.Company, Current: true})
+	if err != nil {
+		return err
+	}
+	c, err := tx.Company(ctx, site.Company)
+	if err != nil {
+		return err
+	}
+	p := sitePrincipal(cluster)
+	for _, l := range current {
+		if l.ClusterID != "" {
+			continue
+		}
+		if _, err := a.reissue(ctx, tx, p, "", l, c, now, func(spec *issueSpec, _ *license.Payload) error {
+			spec.Tailoring.ClusterID = cluster
+			return nil
+		}, "license.bound", "to cluster "+string(cluster)+", its company's only site, at its license check"); err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -80,8 +80,16 @@ type GetStatusResponse struct {
 	// at a clock set back).
 	LocalTimeMs   int64 `protobuf:"varint,17,opt,name=local_time_ms,json=localTimeMs,proto3" json:"local_time_ms,omitempty"`
 	ClockTampered bool  `protobuf:"varint,18,opt,name=clock_tampered,json=clockTampered,proto3" json:"clock_tampered,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	// The cluster and its hub (GetUpstream has the details): the hub it is
+	// activated with, the last license check and what it changed, and the
+	// usage batches the hub has acknowledged of those sealed.
+	HubUrl                  string `protobuf:"bytes,19,opt,name=hub_url,json=hubUrl,proto3" json:"hub_url,omitempty"`
+	LastLicenseCheckMs      int64  `protobuf:"varint,20,opt,name=last_license_check_ms,json=lastLicenseCheckMs,proto3" json:"last_license_check_ms,omitempty"`
+	LastLicenseCheckSummary string `protobuf:"bytes,21,opt,name=last_license_check_summary,json=lastLicenseCheckSummary,proto3" json:"last_license_check_summary,omitempty"`
+	UsageBatchesAcked       uint64 `protobuf:"varint,22,opt,name=usage_batches_acked,json=usageBatchesAcked,proto3" json:"usage_batches_acked,omitempty"`
+	UsageBatchesSealed      uint64 `protobuf:"varint,23,opt,name=usage_batches_sealed,json=usageBatchesSealed,proto3" json:"usage_batches_sealed,omitempty"`
+	unknownFields           protoimpl.UnknownFields
+	sizeCache               protoimpl.SizeCache
 }
 
 func (x *GetStatusResponse) Reset() {
@@ -238,6 +246,41 @@ func (x *GetStatusResponse) GetClockTampered() bool {
 		return x.ClockTampered
 	}
 	return false
+}
+
+func (x *GetStatusResponse) GetHubUrl() string {
+	if x != nil {
+		return x.HubUrl
+	}
+	return ""
+}
+
+func (x *GetStatusResponse) GetLastLicenseCheckMs() int64 {
+	if x != nil {
+		return x.LastLicenseCheckMs
+	}
+	return 0
+}
+
+func (x *GetStatusResponse) GetLastLicenseCheckSummary() string {
+	if x != nil {
+		return x.LastLicenseCheckSummary
+	}
+	return ""
+}
+
+func (x *GetStatusResponse) GetUsageBatchesAcked() uint64 {
+	if x != nil {
+		return x.UsageBatchesAcked
+	}
+	return 0
+}
+
+func (x *GetStatusResponse) GetUsageBatchesSealed() uint64 {
+	if x != nil {
+		return x.UsageBatchesSealed
+	}
+	return 0
 }
 
 type ListMembersRequest struct {
@@ -3060,7 +3103,7 @@ const file_licmesh_v1_admin_proto_rawDesc = "" +
 	"\n" +
 	"\x16licmesh/v1/admin.proto\x12\n" +
 	"licmesh.v1\x1a\x16licmesh/v1/lease.proto\x1a\x16licmesh/v1/usage.proto\"\x12\n" +
-	"\x10GetStatusRequest\"\xc6\x04\n" +
+	"\x10GetStatusRequest\"\xb1\x06\n" +
 	"\x11GetStatusResponse\x12\x1d\n" +
 	"\n" +
 	"cluster_id\x18\x01 \x01(\tR\tclusterId\x12\x17\n" +
@@ -3083,7 +3126,12 @@ const file_licmesh_v1_admin_proto_rawDesc = "" +
 	"collectors\x12\x16\n" +
 	"\x06voters\x18\x10 \x01(\rR\x06voters\x12\"\n" +
 	"\rlocal_time_ms\x18\x11 \x01(\x03R\vlocalTimeMs\x12%\n" +
-	"\x0eclock_tampered\x18\x12 \x01(\bR\rclockTampered\"\x14\n" +
+	"\x0eclock_tampered\x18\x12 \x01(\bR\rclockTampered\x12\x17\n" +
+	"\ahub_url\x18\x13 \x01(\tR\x06hubUrl\x121\n" +
+	"\x15last_license_check_ms\x18\x14 \x01(\x03R\x12lastLicenseCheckMs\x12;\n" +
+	"\x1alast_license_check_summary\x18\x15 \x01(\tR\x17lastLicenseCheckSummary\x12.\n" +
+	"\x13usage_batches_acked\x18\x16 \x01(\x04R\x11usageBatchesAcked\x120\n" +
+	"\x14usage_batches_sealed\x18\x17 \x01(\x04R\x12usageBatchesSealed\"\x14\n" +
 	"\x12ListMembersRequest\"\xcf\x01\n" +
 	"\x06Member\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1f\n" +

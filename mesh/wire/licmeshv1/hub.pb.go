@@ -4512,8 +4512,8 @@ type Site struct {
 	LastSeq      uint64 `protobuf:"varint,10,opt,name=last_seq,json=lastSeq,proto3" json:"last_seq,omitempty"`
 	LastOnlineMs int64  `protobuf:"varint,11,opt,name=last_online_ms,json=lastOnlineMs,proto3" json:"last_online_ms,omitempty"`
 	LastFileMs   int64  `protobuf:"varint,12,opt,name=last_file_ms,json=lastFileMs,proto3" json:"last_file_ms,omitempty"`
-	// backlog is how many batches the site had sealed and not yet sent
-	// when it last reported.
+	// batches is the site's backlog when it last pushed: sealed batches
+	// and changed periods not yet sent.
 	Batches       uint32 `protobuf:"varint,13,opt,name=batches,proto3" json:"batches,omitempty"`
 	PublicKey     string `protobuf:"bytes,14,opt,name=public_key,json=publicKey,proto3" json:"public_key,omitempty"`
 	unknownFields protoimpl.UnknownFields

@@ -424,9 +424,13 @@ func (x *StartSiteTrialResponse) GetLicense() string {
 type CheckLicensesRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// proof is a signed proof with purpose "check".
-	Proof         []byte `protobuf:"bytes,1,opt,name=proof,proto3" json:"proof,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Proof []byte `protobuf:"bytes,1,opt,name=proof,proto3" json:"proof,omitempty"`
+	// The versions the cluster's masters and collectors run now, for the
+	// hub's registry (and its rollouts).
+	MasterVersions    []string `protobuf:"bytes,2,rep,name=master_versions,json=masterVersions,proto3" json:"master_versions,omitempty"`
+	CollectorVersions []string `protobuf:"bytes,3,rep,name=collector_versions,json=collectorVersions,proto3" json:"collector_versions,omitempty"`
+	unknownFields     protoimpl.UnknownFields
+	sizeCache         protoimpl.SizeCache
 }
 
 func (x *CheckLicensesRequest) Reset() {
@@ -462,6 +466,20 @@ func (*CheckLicensesRequest) Descriptor() ([]byte, []int) {
 func (x *CheckLicensesRequest) GetProof() []byte {
 	if x != nil {
 		return x.Proof
+	}
+	return nil
+}
+
+func (x *CheckLicensesRequest) GetMasterVersions() []string {
+	if x != nil {
+		return x.MasterVersions
+	}
+	return nil
+}
+
+func (x *CheckLicensesRequest) GetCollectorVersions() []string {
+	if x != nil {
+		return x.CollectorVersions
 	}
 	return nil
 }
@@ -522,7 +540,10 @@ func (x *CheckLicensesResponse) GetRevoked() []string {
 type PushUsageRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// batches are signed batches of one cluster, consecutive.
-	Batches       [][]byte `protobuf:"bytes,1,rep,name=batches,proto3" json:"batches,omitempty"`
+	Batches [][]byte `protobuf:"bytes,1,rep,name=batches,proto3" json:"batches,omitempty"`
+	// backlog is what still waits on the site after these: sealed batches
+	// not in this push, and periods changed since the last seal.
+	Backlog       uint32 `protobuf:"varint,2,opt,name=backlog,proto3" json:"backlog,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -562,6 +583,13 @@ func (x *PushUsageRequest) GetBatches() [][]byte {
 		return x.Batches
 	}
 	return nil
+}
+
+func (x *PushUsageRequest) GetBacklog() uint32 {
+	if x != nil {
+		return x.Backlog
+	}
+	return 0
 }
 
 type PushUsageResponse struct {
@@ -675,14 +703,17 @@ const file_licmesh_v1_upstream_proto_rawDesc = "" +
 	"\n" +
 	"company_id\x18\x01 \x01(\tR\tcompanyId\x12!\n" +
 	"\fcompany_name\x18\x02 \x01(\tR\vcompanyName\x12\x18\n" +
-	"\alicense\x18\x03 \x01(\tR\alicense\",\n" +
+	"\alicense\x18\x03 \x01(\tR\alicense\"\x84\x01\n" +
 	"\x14CheckLicensesRequest\x12\x14\n" +
-	"\x05proof\x18\x01 \x01(\fR\x05proof\"M\n" +
+	"\x05proof\x18\x01 \x01(\fR\x05proof\x12'\n" +
+	"\x0fmaster_versions\x18\x02 \x03(\tR\x0emasterVersions\x12-\n" +
+	"\x12collector_versions\x18\x03 \x03(\tR\x11collectorVersions\"M\n" +
 	"\x15CheckLicensesResponse\x12\x1a\n" +
 	"\blicenses\x18\x01 \x03(\tR\blicenses\x12\x18\n" +
-	"\arevoked\x18\x02 \x03(\tR\arevoked\",\n" +
+	"\arevoked\x18\x02 \x03(\tR\arevoked\"F\n" +
 	"\x10PushUsageRequest\x12\x18\n" +
-	"\abatches\x18\x01 \x03(\fR\abatches\"\x8f\x01\n" +
+	"\abatches\x18\x01 \x03(\fR\abatches\x12\x18\n" +
+	"\abacklog\x18\x02 \x01(\rR\abacklog\"\x8f\x01\n" +
 	"\x11PushUsageResponse\x12\x10\n" +
 	"\x03seq\x18\x01 \x01(\x04R\x03seq\x12\x12\n" +
 	"\x04hash\x18\x02 \x01(\tR\x04hash\x12\x1a\n" +

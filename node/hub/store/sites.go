@@ -30,6 +30,9 @@ type Site struct {
 	ChainSeq  uint64
 	ChainHash string
 	Zone      string
+	// Backlog is what the site said still waited to be sent, at its last
+	// push: batches and changed periods.
+	Backlog int64
 }
 
 // Arrival says how the site's usage has reached the hub.
@@ -48,13 +51,17 @@ func (s Site) Arrival() string {
 const siteCols = `cluster_id, company_id, public_key, products, master_versions, collector_versions, registered_at,
 	last_contact_at, last_online_at, last_file_at, chain_seq, chain_hash, zone`
 
+// siteReadCols are siteCols and what only updates set.
+const siteReadCols = siteCols + `, backlog`
+
 func scanSite(r interface{ Scan(...any) error }) (Site, error) {
 	var s Site
 	var key, products, masters, collectors string
 	var reg, contact int64
 	var online, file sql.NullInt64
 	var seq int64
-	err := r.Scan(&s.ClusterID, &s.Company, &key, &products, &masters, &collectors, &reg, &contact, &online, &file, &seq, &s.ChainHash, &s.Zone)
+	err := r.Scan(&s.ClusterID, &s.Company, &key, &products, &masters, &collectors, &reg, &contact, &online, &file, &seq, &s.ChainHash, &s.Zone,
+		&s.Backlog)
 	if err != nil {
 		return s, err
 	}
@@ -102,7 +109,7 @@ func (t *Tx) PutSite(ctx context.Context, s Site) error {
 
 // Site returns the site of a cluster.
 func (t *Tx) Site(ctx context.Context, id license.ClusterID) (Site, error) {
-	s, err := scanSite(t.tx.QueryRowContext(ctx, `SELECT `+siteCols+` FROM sites WHERE cluster_id = $1`, id))
+	s, err := scanSite(t.tx.QueryRowContext(ctx, `SELECT `+siteReadCols+` FROM sites WHERE cluster_id = $1`, id))
 	if err != nil {
 		return Site{}, t.wrap("site "+string(id), err)
 	}
@@ -111,7 +118,7 @@ func (t *Tx) Site(ctx context.Context, id license.ClusterID) (Site, error) {
 
 // ListSites returns the sites of one company, or all, by cluster ID.
 func (t *Tx) ListSites(ctx context.Context, company CompanyID, reseller ResellerID) ([]Site, error) {
-	rows, err := t.tx.QueryContext(ctx, `SELECT `+prefixed("s.", siteCols)+` FROM sites s JOIN companies c ON c.id = s.company_id
+	rows, err := t.tx.QueryContext(ctx, `SELECT `+prefixed("s.", siteReadCols)+` FROM sites s JOIN companies c ON c.id = s.company_id
 		WHERE ($1 = '' OR s.company_id = $1) AND ($2 = '' OR c.reseller_id = $2) ORDER BY s.cluster_id`, string(company), string(reseller))
 	if err != nil {
 		return nil, t.wrap("sites", err)
@@ -142,6 +149,26 @@ func (t *Tx) TouchSite(ctx context.Context, id license.ClusterID, via string, at
 		return err
 	}
 	return affectedOne(r, "site "+string(id))
+}
+
+// SetSiteBacklog records what the site said still waits to be sent.
+func (t *Tx) SetSiteBacklog(ctx context.Context, id license.ClusterID, n int64) error {
+	_, err := t.exec(ctx, "site "+string(id), `UPDATE sites SET backlog = $1 WHERE cluster_id = $2`, max(n, 0), id)
+	return err
+}
+
+// SetSiteVersions records the versions the site's masters and collectors
+// run, as its license check said.
+func (t *Tx) SetSiteVersions(ctx context.Context, id license.ClusterID, masters, collectors []string) error {
+	if masters == nil {
+		masters = []string{}
+	}
+	if collectors == nil {
+		collectors = []string{}
+	}
+	_, err := t.exec(ctx, "site "+string(id), `UPDATE sites SET master_versions = $1, collector_versions = $2 WHERE cluster_id = $3`,
+		jsonText(masters), jsonText(collectors), id)
+	return err
 }
 
 // BatchHash returns the hash of batch seq of a site's chain, and whether
@@ -460,9 +487,12 @@ func (t *Tx) ListCredits(ctx context.Context, cluster license.ClusterID) ([]upst
 }
 
 // ClusterLicenses returns the licenses bound to a cluster: those in force
-// (neither superseded nor revoked) and those revoked.
+// (neither superseded nor revoked) and those revoked. A license whose
+// replacement (or its replacement's, and so on) was revoked counts as
+// revoked too: a site that never saw the replacement still holds it, and
+// must drop it.
 func (t *Tx) ClusterLicenses(ctx context.Context, cluster license.ClusterID) (current, revoked []License, err error) {
-	rows, err := t.tx.QueryContext(ctx, `SELECT `+licenseCols+` FROM licenses WHERE cluster_id = $1 AND superseded_by IS NULL ORDER BY issued_at, id`, cluster)
+	rows, err := t.tx.QueryContext(ctx, `SELECT `+licenseCols+` FROM licenses WHERE cluster_id = $1 ORDER BY issued_at, id`, cluster)
 	if err != nil {
 		return nil, nil, t.wrap("cluster licenses", err)
 	}
@@ -470,10 +500,28 @@ func (t *Tx) ClusterLicenses(ctx context.Context, cluster license.ClusterID) (cu
 	if err != nil {
 		return nil, nil, err
 	}
+	byID := make(map[LicenseID]License, len(all))
 	for _, l := range all {
-		if l.RevokedAt.IsZero() {
+		byID[l.ID] = l
+	}
+	for _, l := range all {
+		head := l
+		// Chains are short and acyclic (only a current license can be
+		// superseded); the bound is a guard, not a limit.
+		for i := 0; head.SupersededBy != "" && i < 1000; i++ {
+			next, ok := byID[head.SupersededBy]
+			if !ok {
+				if next, err = t.License(ctx, head.SupersededBy); err != nil {
+					return nil, nil, err
+				}
+				byID[next.ID] = next
+			}
+			head = next
+		}
+		switch {
+		case l.SupersededBy == "" && l.RevokedAt.IsZero():
 			current = append(current, l)
-		} else {
+		case !head.RevokedAt.IsZero():
 			revoked = append(revoked, l)
 		}
 	}

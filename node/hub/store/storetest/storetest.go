@@ -43,6 +43,11 @@ func Run(t *testing.T, open Opener) {
 		{"SignupTokens", testSignupTokens},
 		{"Signups", testSignups},
 		{"MailOutbox", testMailOutbox},
+		{"Sites", testSites},
+		{"SitesChain", testSitesChain},
+		{"SitesClosedMonths", testSitesClosedMonths},
+		{"SitesLicenses", testSitesLicenses},
+		{"SitesInstallations", testSitesInstallations},
 	} {
 		t.Run(tc.name, func(t *testing.T) { tc.f(t, open(t)) })
 	}
