@@ -28,6 +28,21 @@ func statusColumns() []column[*v1.GetStatusResponse] {
 		{"POOLS", func(r s) string { return u32(r.GetPools()) }},
 		{"LEASES", func(r s) string { return u32(r.GetLeases()) }},
 		{"COLLECTORS", func(r s) string { return u32(r.GetCollectors()) }},
+		{"HUB", func(r s) string {
+			if r.GetHubUrl() == "" {
+				return "not activated"
+			}
+			return r.GetHubUrl()
+		}},
+		{"LICENSE CHECK", func(r s) string {
+			if r.GetLastLicenseCheckMs() == 0 {
+				return ""
+			}
+			return msTime(r.GetLastLicenseCheckMs()) + ": " + r.GetLastLicenseCheckSummary()
+		}},
+		{"USAGE BATCHES", func(r s) string {
+			return u64(r.GetUsageBatchesAcked()) + " of " + u64(r.GetUsageBatchesSealed()) + " acknowledged by the hub"
+		}},
 	}
 }
 

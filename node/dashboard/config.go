@@ -48,6 +48,41 @@ type Source interface {
 // must not carry a secret.
 type AddLicenseFunc func(ctx context.Context, text string) (*licmeshv1.License, error)
 
+// HubFuncs link the Vendor hub page to the master's link with its
+// vendor's hub (seed 001: activate with an API key and pick the company, or
+// start a trial with an e-mail address). Every field is optional: a nil
+// Status leaves the page without its live status, a nil action hides its
+// form and refuses its POST. An error's text is shown to the operator
+// verbatim, so it must name the problem and must not carry a secret (the
+// API key least of all).
+type HubFuncs struct {
+	// Status says where the cluster stands with its hub. It is called per
+	// request (every 5 s while the page is open), so it should answer from
+	// memory.
+	Status func(ctx context.Context) (*licmeshv1.GetUpstreamResponse, error)
+	// Companies lists the companies the request's API key may activate the
+	// cluster for; the key is for this call only. Activation needs it and
+	// Activate both.
+	Companies func(ctx context.Context, req *licmeshv1.ListHubCompaniesRequest) (*licmeshv1.ListHubCompaniesResponse, error)
+	// Activate activates the cluster with the hub for one company, adding
+	// the licenses the hub issued for it.
+	Activate func(ctx context.Context, req *licmeshv1.ActivateClusterRequest) (*licmeshv1.ActivateClusterResponse, error)
+	// Trial starts a trial for an e-mail address. An empty license ID in
+	// the answer means the address already has an account, which the hub
+	// has e-mailed instead.
+	Trial func(ctx context.Context, req *licmeshv1.StartClusterTrialRequest) (*licmeshv1.StartClusterTrialResponse, error)
+	// CheckNow asks the hub for the cluster's licenses at once, the daily
+	// check, and says what changed.
+	CheckNow func(ctx context.Context) (*licmeshv1.CheckLicensesNowResponse, error)
+}
+
+// enabled reports whether the dashboard has a Vendor hub page at all.
+func (f HubFuncs) enabled() bool {
+	return f.Status != nil || f.canActivate() || f.Trial != nil || f.CheckNow != nil
+}
+
+func (f HubFuncs) canActivate() bool { return f.Companies != nil && f.Activate != nil }
+
 // Principal is who a session belongs to, as Config.Auth names them. It is
 // carried in the session cookie and shown on every page; it must not hold a
 // secret.
@@ -84,6 +119,9 @@ type Config struct {
 	// AddLicense adds a license pasted on the licenses page; nil hides the
 	// paste box and refuses the form.
 	AddLicense AddLicenseFunc
+	// Hub serves the Vendor hub page; its zero value leaves the page and
+	// its nav link out.
+	Hub HubFuncs
 	// LeaseLimit caps the leases listed on a pool's page, and the leases read
 	// per pool to count a license's clients.
 	LeaseLimit int

@@ -67,6 +67,16 @@ func New(cfg Config) (*Handler, error) {
 	if cfg.AddLicense != nil {
 		h.mux.HandleFunc("POST "+p+"/licenses", h.addLicense)
 	}
+	if cfg.Hub.canActivate() {
+		h.mux.HandleFunc("POST "+p+"/hub/companies", h.hubCompanies)
+		h.mux.HandleFunc("POST "+p+"/hub/activate", h.hubActivate)
+	}
+	if cfg.Hub.Trial != nil {
+		h.mux.HandleFunc("POST "+p+"/hub/trial", h.hubTrial)
+	}
+	if cfg.Hub.CheckNow != nil {
+		h.mux.HandleFunc("POST "+p+"/hub/check", h.hubCheck)
+	}
 	h.mux.HandleFunc(p+"/", h.notFound)
 	return h, nil
 }
@@ -94,7 +104,7 @@ type view struct {
 }
 
 func (h *Handler) views() []view {
-	return []view{
+	vs := []view{
 		{name: "cluster", nav: "cluster", path: "/{$}", fragment: "/cluster", load: loadCluster},
 		{name: "collectors", nav: "collectors", path: "/collectors", fragment: "/collectors", load: loadCollectors},
 		{name: "pools", nav: "pools", path: "/pools", fragment: "/pools", load: loadPools},
@@ -103,6 +113,10 @@ func (h *Handler) views() []view {
 		{name: "metrics", nav: "metrics", path: "/metrics", fragment: "/metrics", load: loadMonthMetrics},
 		{name: "history", nav: "metrics", path: "/metrics/history", fragment: "/metrics/history", load: loadHistoryMetrics},
 	}
+	if h.cfg.Hub.enabled() {
+		vs = append(vs, view{name: "hub", nav: "hub", path: "/hub", fragment: "/hub", load: loadHub})
+	}
+	return vs
 }
 
 // pageData is what every template gets.
@@ -112,6 +126,7 @@ type pageData struct {
 	Nav       string
 	Assets    map[string]string
 	SignedIn  bool
+	HubNav    bool // show the Vendor hub page's nav link
 	Principal Principal
 	CSRF      string
 	Error     string
@@ -175,6 +190,7 @@ func (h *Handler) data(nav, title string, s session) pageData {
 	}
 	if s.Nonce != "" {
 		d.SignedIn = true
+		d.HubNav = h.cfg.Hub.enabled()
 		d.Principal = s.Principal
 		d.CSRF = h.keys.csrfToken("session", s.Nonce)
 	}

@@ -80,6 +80,7 @@ func (s *Server) status() *licmeshv1.GetStatusResponse {
 	st := s.node.Stats()
 	leaderID, _ := s.node.Leader()
 	c := s.fsm.Counts()
+	up := s.fsm.Upstream()
 	voters := 0
 	for _, m := range s.node.Members() {
 		if m.Voter {
@@ -105,6 +106,12 @@ func (s *Server) status() *licmeshv1.GetStatusResponse {
 		Leases:          uint32(c.Leases),
 		Collectors:      uint32(c.Collectors),
 		Voters:          uint32(voters),
+
+		HubUrl:                  up.Hub.URL,
+		LastLicenseCheckMs:      up.Check.At,
+		LastLicenseCheckSummary: up.Check.Summary,
+		UsageBatchesAcked:       up.Acked,
+		UsageBatchesSealed:      up.HeadSeq,
 	}
 }
 

@@ -58,17 +58,27 @@ func (s *Server) apiMux() http.Handler {
 		id, err := s.checkAdmin(token)
 		return dashboard.Principal{ID: id, Role: "admin"}, err
 	}
+	admin := adminHandler{s}
 	dcfg.AddLicense = func(ctx context.Context, text string) (*licmeshv1.License, error) {
-		resp, err := adminHandler{s}.AddLicense(ctx, connect.NewRequest(&licmeshv1.AddLicenseRequest{Text: text}))
-		if err != nil {
-			// The dashboard shows the error verbatim; drop connect's
-			// "invalid_argument: " prefix.
-			if ce := (*connect.Error)(nil); errors.As(err, &ce) {
-				return nil, errors.New(ce.Message())
-			}
-			return nil, err
-		}
-		return resp.Msg.GetLicense(), nil
+		resp, err := dashCall(ctx, admin.AddLicense, &licmeshv1.AddLicenseRequest{Text: text})
+		return resp.GetLicense(), err
+	}
+	dcfg.Hub = dashboard.HubFuncs{
+		Status: func(ctx context.Context) (*licmeshv1.GetUpstreamResponse, error) {
+			return dashCall(ctx, admin.GetUpstream, &licmeshv1.GetUpstreamRequest{})
+		},
+		Companies: func(ctx context.Context, req *licmeshv1.ListHubCompaniesRequest) (*licmeshv1.ListHubCompaniesResponse, error) {
+			return dashCall(ctx, admin.ListHubCompanies, req)
+		},
+		Activate: func(ctx context.Context, req *licmeshv1.ActivateClusterRequest) (*licmeshv1.ActivateClusterResponse, error) {
+			return dashCall(ctx, admin.ActivateCluster, req)
+		},
+		Trial: func(ctx context.Context, req *licmeshv1.StartClusterTrialRequest) (*licmeshv1.StartClusterTrialResponse, error) {
+			return dashCall(ctx, admin.StartClusterTrial, req)
+		},
+		CheckNow: func(ctx context.Context) (*licmeshv1.CheckLicensesNowResponse, error) {
+			return dashCall(ctx, admin.CheckLicensesNow, &licmeshv1.CheckLicensesNowRequest{})
+		},
 	}
 	dcfg.SessionKey = key
 	dcfg.Clock = s.clock
@@ -79,6 +89,20 @@ func (s *Server) apiMux() http.Handler {
 		s.log.Error("dashboard disabled", "err", err)
 	}
 	return mux
+}
+
+// dashCall calls an admin API method for the dashboard, which shows its
+// errors verbatim: a connect error becomes a plain one whose text is its
+// message, without connect's "invalid_argument: " prefix.
+func dashCall[Req, Resp any](ctx context.Context, method func(context.Context, *connect.Request[Req]) (*connect.Response[Resp], error), req *Req) (*Resp, error) {
+	resp, err := method(ctx, connect.NewRequest(req))
+	if err != nil {
+		if ce := (*connect.Error)(nil); errors.As(err, &ce) {
+			return nil, errors.New(ce.Message())
+		}
+		return nil, err
+	}
+	return resp.Msg, nil
 }
 
 // dashSource serves the dashboard from this master's view of the state.

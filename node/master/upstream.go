@@ -134,15 +134,30 @@ func (s *Server) activationRequest() (upstream.Signed, error) {
 			skus = append(skus, l.Product.SKU)
 		}
 	}
-	vs := upstream.Versions{Masters: []string{version.Version}}
-	for _, c := range s.fsm.Collectors() {
-		if c.Version != "" && !slices.Contains(vs.Collectors, c.Version) && len(vs.Collectors) < 64 {
-			vs.Collectors = append(vs.Collectors, c.Version)
-		}
-	}
 	st := s.fsm.Upstream()
 	return upstream.SealRequest(upstream.ActivationRequest{ClusterID: license.ClusterID(s.id.clusterID), Products: skus,
-		Versions: vs, ChainSeq: st.Acked, ChainHash: st.AckedHash, CreatedAt: s.now().UTC()}, key)
+		Versions: s.versions(), ChainSeq: st.Acked, ChainHash: st.AckedHash, CreatedAt: s.now().UTC()}, key)
+}
+
+// versions are the releases the cluster's masters (as gossip reports them)
+// and its collectors (as they last said) run, each once.
+func (s *Server) versions() upstream.Versions {
+	var vs upstream.Versions
+	add := func(list *[]string, v string) {
+		if v != "" && !slices.Contains(*list, v) && len(*list) < 64 {
+			*list = append(*list, v)
+		}
+	}
+	add(&vs.Masters, version.Version)
+	for _, m := range s.members() {
+		add(&vs.Masters, m.GetVersion())
+	}
+	for _, c := range s.fsm.Collectors() {
+		add(&vs.Collectors, c.Version)
+	}
+	slices.Sort(vs.Masters)
+	slices.Sort(vs.Collectors)
+	return vs
 }
 
 // addLicenses verifies and adds licenses the hub sent, skipping those the
@@ -274,7 +289,7 @@ func (s *Server) push(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	req := &licmeshv1.PushUsageRequest{}
+	req := &licmeshv1.PushUsageRequest{Backlog: uint32(st.Outbox - len(out) + st.Dirty)}
 	for _, b := range out {
 		req.Batches = append(req.Batches, b.Signed)
 	}
@@ -317,7 +332,9 @@ func (s *Server) checkLicenses(ctx context.Context) (string, error) {
 	}
 	cctx, cancel := context.WithTimeout(ctx, hubTimeout)
 	defer cancel()
-	resp, err := c.CheckLicenses(cctx, connect.NewRequest(&licmeshv1.CheckLicensesRequest{Proof: proof.Marshal()}))
+	vs := s.versions()
+	resp, err := c.CheckLicenses(cctx, connect.NewRequest(&licmeshv1.CheckLicensesRequest{Proof: proof.Marshal(),
+		MasterVersions: vs.Masters, CollectorVersions: vs.Collectors}))
 	if err != nil {
 		return "", fmt.Errorf("license check with %s: %w", st.Hub.URL, err)
 	}
