@@ -120,6 +120,8 @@ type ingestResult struct {
 	Hash       string
 	Accepted   int
 	Duplicates int
+	// Receipt is the signed receipt for Seq (nil for an empty chain).
+	Receipt []byte
 }
 
 // ingest verifies and stores signed batches of one cluster, in order, all
@@ -174,7 +176,12 @@ func (s *Server) ingest(ctx context.Context, signed []upstream.Signed, via strin
 			r.Accepted++
 		}
 		r.Seq, r.Hash = seq, hash
-		if err := tx.TouchSite(ctx, cluster, via, now); err != nil || then == nil {
+		if err := tx.TouchSite(ctx, cluster, via, now); err != nil {
+			return err
+		}
+		// Signed in the same transaction, with the key it reads: no
+		// second round trip per push.
+		if r.Receipt, err = s.receipt(ctx, tx, r, now); err != nil || then == nil {
 			return err
 		}
 		return then(tx, r)
@@ -188,16 +195,11 @@ func (s *Server) ingest(ctx context.Context, signed []upstream.Signed, via strin
 }
 
 // receipt signs the hub's word that it holds cluster's chain up to seq.
-func (s *Server) receipt(ctx context.Context, r ingestResult) ([]byte, error) {
+func (s *Server) receipt(ctx context.Context, tx *store.Tx, r ingestResult, now time.Time) ([]byte, error) {
 	if r.Seq == 0 {
 		return nil, nil
 	}
-	var vk store.VendorKey
-	err := s.store.Read(ctx, func(tx *store.Tx) error {
-		var err error
-		vk, err = tx.SigningKey(ctx)
-		return err
-	})
+	vk, err := tx.SigningKey(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -205,7 +207,7 @@ func (s *Server) receipt(ctx context.Context, r ingestResult) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	rc, err := upstream.SealReceipt(upstream.Receipt{ClusterID: r.Cluster, Seq: r.Seq, Hash: r.Hash, IssuedAt: s.clk.Now().UTC()}, priv, license.KeyID(vk.KeyID))
+	rc, err := upstream.SealReceipt(upstream.Receipt{ClusterID: r.Cluster, Seq: r.Seq, Hash: r.Hash, IssuedAt: now.UTC()}, priv, license.KeyID(vk.KeyID))
 	if err != nil {
 		return nil, err
 	}

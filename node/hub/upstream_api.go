@@ -203,11 +203,7 @@ func (u *upstreamAPI) PushUsage(ctx context.Context, req *connect.Request[licmes
 	if err != nil {
 		return nil, u.a.fail("PushUsage", err)
 	}
-	rc, err := u.s.receipt(ctx, r)
-	if err != nil {
-		return nil, u.a.fail("PushUsage", err)
-	}
-	return res(&licmeshv1.PushUsageResponse{Seq: r.Seq, Hash: r.Hash, Accepted: uint32(r.Accepted), Duplicates: uint32(r.Duplicates), Receipt: rc}), nil
+	return res(&licmeshv1.PushUsageResponse{Seq: r.Seq, Hash: r.Hash, Accepted: uint32(r.Accepted), Duplicates: uint32(r.Duplicates), Receipt: r.Receipt}), nil
 }
 
 // UploadUsage takes a usage export file carried from a site without
@@ -257,11 +253,8 @@ func (a *api) upload(ctx context.Context, p *principal, remote string, file []by
 	if err != nil {
 		return nil, err
 	}
-	rc, err := a.s.receipt(ctx, r)
-	if err != nil {
-		return nil, err
-	}
-	return &licmeshv1.UploadUsageResponse{ClusterId: string(r.Cluster), Seq: r.Seq, Accepted: uint32(r.Accepted), Duplicates: uint32(r.Duplicates), Receipt: rc}, nil
+	return &licmeshv1.UploadUsageResponse{ClusterId: string(r.Cluster), Seq: r.Seq, Accepted: uint32(r.Accepted), Duplicates: uint32(r.Duplicates),
+		Receipt: r.Receipt}, nil
 }
 
 // ActivateOffline turns an activation request file into licenses bound to

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -214,12 +215,8 @@ func (t *Tx) AppendBatch(ctx context.Context, b *upstream.Batch, hash, via strin
 		}
 		touched[m.Installation] = true
 	}
-	for _, d := range b.Days {
-		if _, err := t.exec(ctx, "day", `INSERT INTO usage_days (cluster_id, installation, day, samples, stats, seq) VALUES ($1, $2, $3, $4, $5, $6)
-			ON CONFLICT (cluster_id, installation, day) DO UPDATE SET samples = excluded.samples, stats = excluded.stats, seq = excluded.seq`,
-			b.ClusterID, d.Installation, d.Day.String(), int64(d.Samples), jsonText(d.DayStats), seq); err != nil {
-			return err
-		}
+	if err := t.putDays(ctx, b.ClusterID, b.Days, seq); err != nil {
+		return err
 	}
 	for _, c := range b.Credits {
 		if _, err := t.exec(ctx, "credits", `INSERT INTO usage_credits (cluster_id, license_id, unit, bought, consumed, seq, received_at) VALUES ($1, $2, $3, $4, $5, $6, $7)
@@ -240,6 +237,49 @@ func (t *Tx) AppendBatch(ctx context.Context, b *upstream.Batch, hash, via strin
 	}
 	for inst := range touched {
 		if err := t.refreshInstallation(ctx, site, inst, now); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// daysPerStatement bounds the rows of one multi-row upsert of days, well
+// under both engines' limits on bound parameters.
+const daysPerStatement = 500
+
+// putDays upserts a batch's days, many rows a statement: a monthly batch
+// is one installation's thirty days, and a statement each would cost a
+// round trip each. A day given twice keeps its last state, as applying
+// them one by one would.
+func (t *Tx) putDays(ctx context.Context, cluster license.ClusterID, days []upstream.Day, seq int64) error {
+	type key struct {
+		inst usage.InstallationID
+		day  usage.DayKey
+	}
+	last := make(map[key]int, len(days))
+	for i, d := range days {
+		last[key{d.Installation, d.Day}] = i
+	}
+	var rows []upstream.Day
+	for i, d := range days {
+		if last[key{d.Installation, d.Day}] == i {
+			rows = append(rows, d)
+		}
+	}
+	for chunk := range slices.Chunk(rows, daysPerStatement) {
+		var q strings.Builder
+		q.WriteString(`INSERT INTO usage_days (cluster_id, installation, day, samples, stats, seq) VALUES `)
+		args := make([]any, 0, 6*len(chunk))
+		for i, d := range chunk {
+			if i > 0 {
+				q.WriteString(", ")
+			}
+			n := len(args)
+			fmt.Fprintf(&q, "($%d, $%d, $%d, $%d, $%d, $%d)", n+1, n+2, n+3, n+4, n+5, n+6)
+			args = append(args, cluster, d.Installation, d.Day.String(), int64(d.Samples), jsonText(d.DayStats), seq)
+		}
+		q.WriteString(` ON CONFLICT (cluster_id, installation, day) DO UPDATE SET samples = excluded.samples, stats = excluded.stats, seq = excluded.seq`)
+		if _, err := t.exec(ctx, "days", q.String(), args...); err != nil {
 			return err
 		}
 	}

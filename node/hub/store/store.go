@@ -89,8 +89,9 @@ var dialects = map[Engine]dialect{
 
 // Store is the hub's database. It is safe for concurrent use.
 type Store struct {
-	db *sql.DB
-	d  dialect
+	db    *sql.DB
+	d     dialect
+	stmts *stmtCache
 }
 
 // Open opens the database cfg names, creating a SQLite file if needed,
@@ -120,7 +121,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		// run beside it (WAL) without queueing behind the writer.
 		db.SetMaxOpenConns(4)
 	}
-	s := &Store{db: db, d: d}
+	s := &Store{db: db, d: d, stmts: &stmtCache{db: db}}
 	if err := s.migrate(ctx); err != nil {
 		db.Close()
 		return nil, err
@@ -150,7 +151,10 @@ func (s *Store) Engine() Engine { return s.d.engine }
 func (s *Store) Ping(ctx context.Context) error { return s.db.PingContext(ctx) }
 
 // Close closes the database.
-func (s *Store) Close() error { return s.db.Close() }
+func (s *Store) Close() error {
+	s.stmts.close()
+	return s.db.Close()
+}
 
 // Tx runs f in one transaction: committed if f returns nil, rolled back
 // otherwise. On PostgreSQL it is serializable and retried (a few times) on
@@ -183,7 +187,7 @@ func (s *Store) tx(ctx context.Context, f func(tx *Tx) error) (err error) {
 			_ = sqlTx.Rollback()
 		}
 	}()
-	if err := f(&Tx{tx: sqlTx, d: s.d}); err != nil {
+	if err := f(&Tx{tx: cachedTx{sqlTx, s.stmts}, d: s.d}); err != nil {
 		return err
 	}
 	if err := sqlTx.Commit(); err != nil {
@@ -200,7 +204,7 @@ func (s *Store) Read(ctx context.Context, f func(tx *Tx) error) error {
 		return fmt.Errorf("store: begin: %w", err)
 	}
 	defer sqlTx.Rollback()
-	return f(&Tx{tx: sqlTx, d: s.d})
+	return f(&Tx{tx: cachedTx{sqlTx, s.stmts}, d: s.d})
 }
 
 // retryable reports whether a transaction failed only because another
@@ -212,7 +216,7 @@ func retryable(err error) bool {
 
 // Tx is one transaction. Its methods are the store's operations.
 type Tx struct {
-	tx *sql.Tx
+	tx cachedTx
 	d  dialect
 }
 
