@@ -3,7 +3,9 @@
 // licenses (with expiry alerts above every page and a box to paste one), and
 // seed 004's usage metrics ("Subscriber metrics", a month's installations,
 // and "Metrics history", an installation's months, each downloadable as an
-// Excel workbook), served on a master's HTTPS port under a prefix (by default
+// Excel workbook), and the cluster's link to its vendor's hub (activation in
+// a dialog that needs no script, the trial button, the sync and the daily
+// license check), served on a master's HTTPS port under a prefix (by default
 // /ui).
 //
 // Every page's table refreshes itself with htmx, which is vendored and

@@ -119,7 +119,7 @@ func licenseToWire(l store.License, now time.Time) *licmeshv1.HubLicense {
 		ProductVersion: int64(l.ProductVersion), Type: string(l.Type), Quantity: int64(l.Quantity),
 		IssuedAtMs: msOf(l.IssuedAt), NotBeforeMs: msOf(l.NotBefore), ExpiresAtMs: msOf(l.ExpiresAt), KeyId: l.KeyID,
 		SupersededBy: string(l.SupersededBy), RevokedAtMs: msOf(l.RevokedAt), IssuedBy: l.IssuedBy, Text: l.Text,
-		Status: licenseStatus(l, now),
+		Status: licenseStatus(l, now), ClusterId: string(l.ClusterID),
 	}
 }
 

@@ -186,7 +186,7 @@ func TestBrowserCustomerPortal(t *testing.T) {
 	)
 	assert.Contains(t, notice, "1 of your licenses has expired")
 	assert.Equal(t, []string{"Timesheet Admin User", "Timesheet Admin User"}, products)
-	for _, want := range []string{"subscription", "trial", "quantity 3", "orektic__timehseetAdminUser: 1 seat", "unknown", "365", "expired"} {
+	for _, want := range []string{"subscription", "trial", "quantity 3", "orektic__timehseetAdminUser: 1 seat", "not activated", "365", "expired"} {
 		assert.Contains(t, table, want, "the portal's table")
 	}
 

@@ -31,6 +31,11 @@ type licenseRow struct {
 	ExpiresMS int64
 	DaysLeft  int64
 	IssuedBy  string
+	// ClusterID is the cluster the license is bound to; Clients and InUse
+	// are what that cluster reported (the portal fills them).
+	ClusterID string
+	Clients   string
+	InUse     []string
 }
 
 func (l licenseRow) Issued() string  { return msText(l.IssuedMS) }
@@ -113,7 +118,8 @@ func poolsText(pl *license.Payload, now time.Time) []string {
 
 func (pg *pages) licenseRowOf(l *licmeshv1.HubLicense, companies map[string]string, now time.Time) licenseRow {
 	row := licenseRow{ID: l.GetId(), CompanyID: l.GetCompanyId(), Company: companies[l.GetCompanyId()], SKU: l.GetSku(), Product: l.GetSku(),
-		Type: l.GetType(), Status: l.GetStatus(), Quantity: l.GetQuantity(), IssuedMS: l.GetIssuedAtMs(), ExpiresMS: l.GetExpiresAtMs(), IssuedBy: l.GetIssuedBy()}
+		Type: l.GetType(), Status: l.GetStatus(), Quantity: l.GetQuantity(), IssuedMS: l.GetIssuedAtMs(), ExpiresMS: l.GetExpiresAtMs(), IssuedBy: l.GetIssuedBy(),
+		ClusterID: l.GetClusterId()}
 	if row.Company == "" {
 		row.Company = l.GetCompanyId()
 	}

@@ -452,3 +452,37 @@ func TestMonitorSubscriberGridLabels(t *testing.T) {
 	}
 	assert.Equal(t, []string{"Alpha · prod (c2)", "Alpha · prod (c3)", "Alpha · z", "beta · prod"}, labels)
 }
+
+// TestPortalShowsWhatTheClusterReported: the customer portal counts a
+// bound license's clients and seats in use from its cluster's reports,
+// and says plainly when it cannot: a license no cluster was activated
+// with, and a cluster that has not reported yet.
+func TestPortalShowsWhatTheClusterReported(t *testing.T) {
+	w := newMonitorWorld(t)
+	ctx := t.Context()
+	bound, err := w.admin.IssueLicense(ctx, connect.NewRequest(&licmeshv1.IssueLicenseRequest{CompanyId: w.co1, Sku: "timesheet-admin", Quantity: 2,
+		Tailoring: &licmeshv1.Tailoring{ClusterId: "acme-prod"}}))
+	require.NoError(t, err)
+	silent, err := w.admin.IssueLicense(ctx, connect.NewRequest(&licmeshv1.IssueLicenseRequest{CompanyId: w.co1, Sku: "timesheet-admin", Quantity: 1,
+		Tailoring: &licmeshv1.Tailoring{ClusterId: "acme-dr"}}))
+	require.NoError(t, err)
+	code, body := w.as["customer"].get("/ui/?format=csv")
+	require.Equal(t, http.StatusOK, code, body)
+	recs, err := csv.NewReader(strings.NewReader(body)).ReadAll()
+	require.NoError(t, err)
+	col := map[string]int{}
+	for i, h := range recs[0] {
+		col[h] = i
+	}
+	byID := map[string][]string{}
+	for _, r := range recs[1:] {
+		byID[r[col["License"]]] = r
+	}
+	require.Contains(t, byID, bound.Msg.GetLicense().GetId())
+	assert.Equal(t, "1", byID[bound.Msg.GetLicense().GetId()][col["Clients"]], "acme-prod reported one installation")
+	assert.Equal(t, "orektic__timehseetAdminUser 11/10 (peak 12)", byID[bound.Msg.GetLicense().GetId()][col["Seats in use"]])
+	assert.Equal(t, clientsUnknown, byID[silent.Msg.GetLicense().GetId()][col["Clients"]], "a cluster with no report")
+	assert.Equal(t, clientsUnbound, byID[w.lic1][col["Clients"]], "a license no cluster was activated with")
+	_, page := w.as["customer"].get("/ui/")
+	assert.Contains(t, page, "in use: orektic__timehseetAdminUser 11/10 (peak 12)")
+}

@@ -5,19 +5,25 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/licmesh/licmesh/licensing/license"
 	licmeshv1 "github.com/licmesh/licmesh/mesh/wire/licmeshv1"
+	"github.com/licmesh/licmesh/node/hub/store"
 )
 
 // --- the customer portal (seed 001) ---
 
-// clientsUnknown is what the portal says of a license's installations
-// until masters report usage to the hub: the hub does not know yet, and
-// says so rather than showing a 0 that reads like a fact.
-const clientsUnknown = "unknown"
+// What the portal says of a license's installations when the hub cannot
+// count them: the license is not bound to a cluster (it was installed by
+// hand, or the cluster is not activated), or its cluster has not reported
+// usage yet. It says so rather than showing a 0 that reads like a fact.
+const (
+	clientsUnbound = "not activated"
+	clientsUnknown = "no report yet"
+)
 
 var portalColumns = []column[licenseRow]{
 	{Key: "product", Label: "Product", Text: func(l licenseRow) string { return l.Product }},
@@ -25,7 +31,8 @@ var portalColumns = []column[licenseRow]{
 	{Key: "usage", Label: "Usage", Text: func(l licenseRow) string {
 		return fmt.Sprintf("quantity %d; %s", l.Quantity, strings.Join(l.Pools, "; "))
 	}, Num: func(l licenseRow) int64 { return l.Quantity }},
-	{Key: "clients", Label: "Clients", Text: func(licenseRow) string { return clientsUnknown }},
+	{Key: "clients", Label: "Clients", Text: func(l licenseRow) string { return l.Clients }},
+	{Key: "in_use", Label: "Seats in use", Text: func(l licenseRow) string { return strings.Join(l.InUse, "; ") }, CSVOnly: true},
 	{Key: "created", Label: "Created", Text: licenseRow.Issued, Num: func(l licenseRow) int64 { return l.IssuedMS }},
 	{Key: "left", Label: "Days left", Text: licenseRow.Left, Num: licenseColumns[len(licenseColumns)-1].Num, Right: true},
 	{Key: "status", Label: "Status", Text: func(l licenseRow) string { return l.Status }},
@@ -62,9 +69,21 @@ func (pg *pages) portal(w http.ResponseWriter, r *http.Request, p *principal) {
 	now := pg.s.clk.Now()
 	names := map[string]string{string(p.Company): co.Msg.GetCompany().GetName()}
 	v := portalView{Company: co.Msg.GetCompany().GetName(), All: all, Q: r.URL.Query().Get("q")}
+	use, err := pg.siteUse(r, p)
+	if err != nil {
+		pg.failed(w, r, p, err)
+		return
+	}
 	var rows []licenseRow
 	for _, l := range lics {
 		row := pg.licenseRowOf(l, names, now)
+		row.Clients, row.InUse = clientsUnbound, nil
+		if u, ok := use[row.ClusterID]; row.ClusterID != "" {
+			row.Clients = clientsUnknown
+			if ok {
+				row.Clients, row.InUse = strconv.Itoa(u.installations), u.seats
+			}
+		}
 		if row.Status == "expired" {
 			v.Expired++
 		}
@@ -82,6 +101,43 @@ func (pg *pages) portal(w http.ResponseWriter, r *http.Request, p *principal) {
 	d := pg.data(w, r, p, "home", "Your licenses")
 	d.Data = v
 	pg.render(w, "portal", http.StatusOK, d)
+}
+
+// clusterUse is what one of the company's clusters last reported: how many
+// installations, and each pool's seats in use.
+type clusterUse struct {
+	installations int
+	seats         []string
+}
+
+// siteUse reads what the customer's clusters reported, by cluster.
+func (pg *pages) siteUse(r *http.Request, p *principal) (map[string]clusterUse, error) {
+	ctx, cancel := callCtx(r)
+	defer cancel()
+	out := map[string]clusterUse{}
+	err := pg.s.store.Read(ctx, func(tx *store.Tx) error {
+		rows, err := tx.ListInstallations(ctx, store.InstallationFilter{Company: p.Company})
+		if err != nil {
+			return err
+		}
+		for _, row := range rows {
+			u := out[string(row.ClusterID)]
+			u.installations++
+			out[string(row.ClusterID)] = u
+		}
+		for cluster, u := range out {
+			seats, err := tx.ListSeats(ctx, license.ClusterID(cluster))
+			if err != nil {
+				return err
+			}
+			for _, s := range seats {
+				u.seats = append(u.seats, fmt.Sprintf("%s %d/%d (peak %d)", s.Pool, s.Held, s.Seats.Seats, s.Peak))
+			}
+			out[cluster] = u
+		}
+		return nil
+	})
+	return out, err
 }
 
 func (pg *pages) help(w http.ResponseWriter, r *http.Request, p *principal) {

@@ -2720,8 +2720,10 @@ type HubLicense struct {
 	RevokedAtMs    int64                  `protobuf:"varint,13,opt,name=revoked_at_ms,json=revokedAtMs,proto3" json:"revoked_at_ms,omitempty"`
 	IssuedBy       string                 `protobuf:"bytes,14,opt,name=issued_by,json=issuedBy,proto3" json:"issued_by,omitempty"`
 	// text is the signed license, as `meshctl license add` takes it.
-	Text          string `protobuf:"bytes,15,opt,name=text,proto3" json:"text,omitempty"`
-	Status        string `protobuf:"bytes,16,opt,name=status,proto3" json:"status,omitempty"` // current, superseded, revoked, expired
+	Text   string `protobuf:"bytes,15,opt,name=text,proto3" json:"text,omitempty"`
+	Status string `protobuf:"bytes,16,opt,name=status,proto3" json:"status,omitempty"` // current, superseded, revoked, expired
+	// cluster_id is the customer's cluster the license is bound to, if any.
+	ClusterId     string `protobuf:"bytes,17,opt,name=cluster_id,json=clusterId,proto3" json:"cluster_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2864,6 +2866,13 @@ func (x *HubLicense) GetText() string {
 func (x *HubLicense) GetStatus() string {
 	if x != nil {
 		return x.Status
+	}
+	return ""
+}
+
+func (x *HubLicense) GetClusterId() string {
+	if x != nil {
+		return x.ClusterId
 	}
 	return ""
 }
@@ -5574,7 +5583,7 @@ const file_licmesh_v1_hub_proto_rawDesc = "" +
 	"\x04keys\x18\x01 \x03(\v2\x12.licmesh.v1.APIKeyR\x04keys\"%\n" +
 	"\x13RevokeAPIKeyRequest\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\"\x16\n" +
-	"\x14RevokeAPIKeyResponse\"\xe2\x03\n" +
+	"\x14RevokeAPIKeyResponse\"\x81\x04\n" +
 	"\n" +
 	"HubLicense\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1d\n" +
@@ -5595,7 +5604,9 @@ const file_licmesh_v1_hub_proto_rawDesc = "" +
 	"\rrevoked_at_ms\x18\r \x01(\x03R\vrevokedAtMs\x12\x1b\n" +
 	"\tissued_by\x18\x0e \x01(\tR\bissuedBy\x12\x12\n" +
 	"\x04text\x18\x0f \x01(\tR\x04text\x12\x16\n" +
-	"\x06status\x18\x10 \x01(\tR\x06status\"\x9b\x02\n" +
+	"\x06status\x18\x10 \x01(\tR\x06status\x12\x1d\n" +
+	"\n" +
+	"cluster_id\x18\x11 \x01(\tR\tclusterId\"\x9b\x02\n" +
 	"\tTailoring\x12.\n" +
 	"\x05pools\x18\x01 \x03(\v2\x18.licmesh.v1.TailoredPoolR\x05pools\x12'\n" +
 	"\x0fenable_features\x18\x02 \x03(\tR\x0eenableFeatures\x12)\n" +
