@@ -208,14 +208,7 @@ func (h *Handler) fillGrid(v *metricsView, g *usagegrid.Grid, link func(usage.Re
 		}
 		for i, c := range row.Cells[1:] {
 			col := g.Columns[i+1]
-			mc := metricsCell{Text: c.Text, Num: col.Kind == usagegrid.Number}
-			switch {
-			case col.Key == usagegrid.KeyStatus:
-				mc.Class = "status " + c.Text
-			case col.Key == usagegrid.KeyLate && c.Text != "":
-				mc.Class = "late"
-			}
-			mr.Cells = append(mr.Cells, mc)
+			mr.Cells = append(mr.Cells, metricsCell{Text: c.Text, Num: col.Kind == usagegrid.Number, Class: col.Class(c.Text)})
 		}
 		v.Rows = append(v.Rows, mr)
 	}

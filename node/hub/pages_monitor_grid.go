@@ -68,14 +68,7 @@ func viewOf(id string, g *usagegrid.Grid, empty string, label func(i int) rowLab
 		gr := gridRow{Label: l.Label, Href: l.Href, Sub: l.Sub, SubHref: l.SubHref, Closed: row.Report.Closed}
 		for j, c := range row.Cells[1:] {
 			col := g.Columns[j+1]
-			gc := gridCell{Text: c.Text, Num: col.Kind == usagegrid.Number}
-			switch {
-			case col.Key == usagegrid.KeyStatus:
-				gc.Class = "status " + c.Text
-			case col.Key == usagegrid.KeyLate && c.Text != "":
-				gc.Class = "late"
-			}
-			gr.Cells = append(gr.Cells, gc)
+			gr.Cells = append(gr.Cells, gridCell{Text: c.Text, Num: col.Kind == usagegrid.Number, Class: col.Class(c.Text)})
 		}
 		v.Rows = append(v.Rows, gr)
 	}

@@ -64,6 +64,19 @@ type Column struct {
 	Kind  Kind
 }
 
+// Class is the CSS class the web views (the masters' dashboard and the
+// hub's pages) give a cell of this column holding text: a month's status
+// is styled by its value, late data is marked; other cells have none.
+func (c Column) Class(text string) string {
+	switch {
+	case c.Key == KeyStatus:
+		return "status " + text
+	case c.Key == KeyLate && text != "":
+		return "late"
+	}
+	return ""
+}
+
 // Cell is one value of a grid.
 type Cell struct {
 	// Text is the value as text grids show it; "" means no value.
