@@ -174,7 +174,7 @@ type newUser struct {
 type companyView struct {
 	Company       *licmeshv1.Company
 	ResellerName  string
-	Subscriptions []subscriptionRow
+	Subscriptions subscriptionList
 	Licenses      []licenseRow
 	History       []*licmeshv1.HistoryEvent
 	Users         []*licmeshv1.Account
@@ -220,7 +220,7 @@ func (pg *pages) showCompany(w http.ResponseWriter, r *http.Request, p *principa
 		}
 	}
 	slices.SortStableFunc(v.Licenses, func(a, b licenseRow) int { return cmp.Compare(b.IssuedMS, a.IssuedMS) })
-	if v.Subscriptions, err = pg.subscriptionRows(r, m.GetCompany().GetId(), now); err != nil {
+	if v.Subscriptions, err = pg.subscriptionBox(r, m.GetCompany().GetId(), uiPrefix+"/companies/"+m.GetCompany().GetId(), now); err != nil {
 		pg.failed(w, r, p, err)
 		return
 	}

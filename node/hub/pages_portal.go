@@ -12,6 +12,7 @@ import (
 	"github.com/licmesh/licmesh/licensing/license"
 	licmeshv1 "github.com/licmesh/licmesh/mesh/wire/licmeshv1"
 	"github.com/licmesh/licmesh/node/hub/store"
+	"golang.org/x/sync/errgroup"
 )
 
 // --- the customer portal (seed 001) ---
@@ -41,7 +42,7 @@ var portalColumns = []column[licenseRow]{
 
 type portalView struct {
 	Company       string
-	Subscriptions []subscriptionRow
+	Subscriptions subscriptionList
 	Licenses      []licenseRow
 	List          listView
 	All           bool
@@ -60,20 +61,37 @@ func (pg *pages) portal(w http.ResponseWriter, r *http.Request, p *principal) {
 		pg.failed(w, r, p, err)
 		return
 	}
+	// The licenses, what the clusters reported and the subscriptions are
+	// independent reads: on their own connections at once, the page
+	// waits for the slowest rather than for the three.
 	all := r.URL.Query().Get("show") == "all"
-	lics, err := pg.visibleLicenses(r, p, nil, licenseQuery{Company: string(p.Company), Current: !all})
-	if err != nil {
-		pg.failed(w, r, p, err)
-		return
-	}
 	now := pg.s.clk.Now()
-	names := map[string]string{string(p.Company): co.Msg.GetCompany().GetName()}
-	v := portalView{Company: co.Msg.GetCompany().GetName(), All: all, Q: r.URL.Query().Get("q")}
-	use, err := pg.siteUse(r, p)
-	if err != nil {
+	var (
+		lics []*licmeshv1.HubLicense
+		use  map[string]clusterUse
+		subs subscriptionList
+		g    errgroup.Group
+	)
+	g.Go(func() (err error) {
+		lics, err = pg.visibleLicenses(r, p, nil, licenseQuery{Company: string(p.Company), Current: !all})
+		return err
+	})
+	g.Go(func() (err error) {
+		use, err = pg.siteUse(r, p)
+		return err
+	})
+	if !wantsCSV(r) {
+		g.Go(func() (err error) {
+			subs, err = pg.subscriptionBox(r, string(p.Company), uiPrefix+"/", now)
+			return err
+		})
+	}
+	if err := g.Wait(); err != nil {
 		pg.failed(w, r, p, err)
 		return
 	}
+	names := map[string]string{string(p.Company): co.Msg.GetCompany().GetName()}
+	v := portalView{Company: co.Msg.GetCompany().GetName(), All: all, Q: r.URL.Query().Get("q"), Subscriptions: subs}
 	var rows []licenseRow
 	for _, l := range lics {
 		row := pg.licenseRowOf(l, names, now)
@@ -94,10 +112,6 @@ func (pg *pages) portal(w http.ResponseWriter, r *http.Request, p *principal) {
 		return
 	}
 	v.Licenses, v.List = shown, lv
-	if v.Subscriptions, err = pg.subscriptionRows(r, string(p.Company), now); err != nil {
-		pg.failed(w, r, p, err)
-		return
-	}
 	d := pg.data(w, r, p, "home", "Your licenses")
 	d.Data = v
 	pg.render(w, "portal", http.StatusOK, d)

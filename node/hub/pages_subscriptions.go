@@ -54,6 +54,37 @@ func (s subscriptionRow) Origin() string {
 	return "trial, converted " + s.ConvertedDay()
 }
 
+// subscriptionsShown is how many subscriptions the company page and the
+// portal show before "show all": a company with a thousand would
+// otherwise push its licenses a thousand rows down, and drawing them was
+// most of the portal's time.
+const subscriptionsShown = 50
+
+// subscriptionList is the subscriptions box: the rows shown, and how many
+// there are in all.
+type subscriptionList struct {
+	Rows  []subscriptionRow
+	Total int
+	// AllURL shows every one; empty when they all are.
+	AllURL string
+}
+
+// subscriptionBox lists a company's subscriptions for the box on page
+// base: the first subscriptionsShown in the order they started, or all of
+// them with ?subscriptions=all.
+func (pg *pages) subscriptionBox(r *http.Request, company, base string, now time.Time) (subscriptionList, error) {
+	rows, err := pg.subscriptionRows(r, company, now)
+	if err != nil {
+		return subscriptionList{}, err
+	}
+	l := subscriptionList{Rows: rows, Total: len(rows)}
+	if len(rows) > subscriptionsShown && r.URL.Query().Get("subscriptions") != "all" {
+		l.Rows = rows[:subscriptionsShown]
+		l.AllURL = base + "?subscriptions=all"
+	}
+	return l, nil
+}
+
 // subscriptionRows lists a company's subscriptions through the API's
 // ListSubscriptions, which decides whether the caller may see them.
 func (pg *pages) subscriptionRows(r *http.Request, company string, now time.Time) ([]subscriptionRow, error) {

@@ -1,6 +1,7 @@
 package hub
 
 import (
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -164,6 +165,20 @@ func TestSubscriptionPages(t *testing.T) {
 	require.NoError(t, err)
 	_, body = w.as["admin"].get("/ui/companies/" + co.Msg.GetCompany().GetId())
 	assert.Contains(t, between(t, body, `id="company-subscriptions"`, "</table>"), "No subscriptions yet")
+
+	// A company with more than the box shows: the first ones, and a link
+	// to all of them.
+	newco := co.Msg.GetCompany().GetId()
+	for range subscriptionsShown + 1 {
+		_, err := w.admin.IssueLicense(t.Context(), connect.NewRequest(&licmeshv1.IssueLicenseRequest{CompanyId: newco, Sku: "timesheet-admin", Quantity: 1}))
+		require.NoError(t, err)
+	}
+	_, body = w.as["admin"].get("/ui/companies/" + newco)
+	assert.Equal(t, subscriptionsShown, strings.Count(between(t, body, `id="company-subscriptions"`, "</table>"), "data-subscription="))
+	assert.Contains(t, body, fmt.Sprintf(`<a href="/ui/companies/%s?subscriptions=all">Show all %d</a>`, newco, subscriptionsShown+1))
+	_, body = w.as["admin"].get("/ui/companies/" + newco + "?subscriptions=all")
+	assert.Equal(t, subscriptionsShown+1, strings.Count(between(t, body, `id="company-subscriptions"`, "</table>"), "data-subscription="))
+	assert.NotContains(t, body, "Show all")
 }
 
 // between is the part of s from the first from to the next to.

@@ -197,9 +197,12 @@ func (s *Store) tx(ctx context.Context, f func(tx *Tx) error) (err error) {
 }
 
 // Read runs f in a read-only transaction: a consistent view of the
-// database.
+// database. On SQLite a read-only transaction begins DEFERRED, not
+// IMMEDIATE as the DSN's _txlock makes the others: readers then share
+// WAL snapshots beside each other and beside the one writer, where
+// IMMEDIATE would queue every page view behind every write.
 func (s *Store) Read(ctx context.Context, f func(tx *Tx) error) error {
-	sqlTx, err := s.db.BeginTx(ctx, &sql.TxOptions{ReadOnly: s.d.engine == Postgres})
+	sqlTx, err := s.db.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
 	if err != nil {
 		return fmt.Errorf("store: begin: %w", err)
 	}
