@@ -60,25 +60,29 @@ func (s subscriptionRow) Origin() string {
 // most of the portal's time.
 const subscriptionsShown = 50
 
-// subscriptionList is the subscriptions box: the rows shown, and how many
-// there are in all.
+// subscriptionList is the subscriptions box: the rows shown, and where to
+// see all of them when some are left out.
 type subscriptionList struct {
-	Rows  []subscriptionRow
-	Total int
+	Rows []subscriptionRow
 	// AllURL shows every one; empty when they all are.
 	AllURL string
 }
 
 // subscriptionBox lists a company's subscriptions for the box on page
-// base: the first subscriptionsShown in the order they started, or all of
-// them with ?subscriptions=all.
+// base: the first subscriptionsShown in the order they started (one more
+// is read, to know whether there are more), or all of them with
+// ?subscriptions=all.
 func (pg *pages) subscriptionBox(r *http.Request, company, base string, now time.Time) (subscriptionList, error) {
-	rows, err := pg.subscriptionRows(r, company, now)
+	limit := subscriptionsShown + 1
+	if r.URL.Query().Get("subscriptions") == "all" {
+		limit = maxListed
+	}
+	rows, err := pg.subscriptionRows(r, company, now, limit)
 	if err != nil {
 		return subscriptionList{}, err
 	}
-	l := subscriptionList{Rows: rows, Total: len(rows)}
-	if len(rows) > subscriptionsShown && r.URL.Query().Get("subscriptions") != "all" {
+	l := subscriptionList{Rows: rows}
+	if limit == subscriptionsShown+1 && len(rows) > subscriptionsShown {
 		l.Rows = rows[:subscriptionsShown]
 		l.AllURL = base + "?subscriptions=all"
 	}
@@ -87,13 +91,14 @@ func (pg *pages) subscriptionBox(r *http.Request, company, base string, now time
 
 // subscriptionRows lists a company's subscriptions through the API's
 // ListSubscriptions, which decides whether the caller may see them.
-func (pg *pages) subscriptionRows(r *http.Request, company string, now time.Time) ([]subscriptionRow, error) {
+func (pg *pages) subscriptionRows(r *http.Request, company string, now time.Time, limit int) ([]subscriptionRow, error) {
 	ctx, cancel := callCtx(r)
 	defer cancel()
 	var out []subscriptionRow
 	after := ""
-	for len(out) < maxListed {
-		res, err := pg.api.ListSubscriptions(ctx, req(&licmeshv1.ListSubscriptionsRequest{CompanyId: company, Limit: 1000, After: after}))
+	for len(out) < limit {
+		page := min(limit-len(out), 1000)
+		res, err := pg.api.ListSubscriptions(ctx, req(&licmeshv1.ListSubscriptionsRequest{CompanyId: company, Limit: int64(page), After: after}))
 		if err != nil {
 			return nil, err
 		}
@@ -110,7 +115,7 @@ func (pg *pages) subscriptionRows(r *http.Request, company string, now time.Time
 			}
 			out = append(out, row)
 		}
-		if len(subs) < 1000 {
+		if len(subs) < page {
 			break
 		}
 		after = subs[len(subs)-1].GetId()

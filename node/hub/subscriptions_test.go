@@ -175,7 +175,7 @@ func TestSubscriptionPages(t *testing.T) {
 	}
 	_, body = w.as["admin"].get("/ui/companies/" + newco)
 	assert.Equal(t, subscriptionsShown, strings.Count(between(t, body, `id="company-subscriptions"`, "</table>"), "data-subscription="))
-	assert.Contains(t, body, fmt.Sprintf(`<a href="/ui/companies/%s?subscriptions=all">Show all %d</a>`, newco, subscriptionsShown+1))
+	assert.Contains(t, body, fmt.Sprintf(`<a href="/ui/companies/%s?subscriptions=all">Show all</a>`, newco))
 	_, body = w.as["admin"].get("/ui/companies/" + newco + "?subscriptions=all")
 	assert.Equal(t, subscriptionsShown+1, strings.Count(between(t, body, `id="company-subscriptions"`, "</table>"), "data-subscription="))
 	assert.NotContains(t, body, "Show all")

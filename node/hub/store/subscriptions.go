@@ -90,7 +90,7 @@ type SubscriptionFilter struct {
 // subscriptionsQuery reads each subscription of company $1 from its
 // licenses in one pass of window functions over them: each license learns
 // its chain's start, size, first paid issue and first license's type ($5
-// is the trial type), and the head (the newest not superseded, else the
+// is the trial type) from one ordering of the chain, and the head (the newest not superseded, else the
 // newest) is the row kept. Licenses without a subscription ID are chains
 // of one, keyed by their own ID. No join of the chain with itself: with a
 // company's licenses freshly inserted PostgreSQL has no statistics on
@@ -102,15 +102,16 @@ SELECT cur.sub, cur.sku, cur.product_version, p.name, p.app_version, cur.started
 FROM (
 	SELECT chain.*,
 		ROW_NUMBER() OVER (PARTITION BY sub ORDER BY CASE WHEN superseded_by IS NULL THEN 0 ELSE 1 END, issued_at DESC, id DESC) AS head,
-		FIRST_VALUE(type) OVER (PARTITION BY sub ORDER BY issued_at, id) AS origin_type,
-		MIN(issued_at) OVER (PARTITION BY sub) AS started_at,
-		COUNT(*) OVER (PARTITION BY sub) AS licenses,
-		MIN(CASE WHEN type <> $5 THEN issued_at END) OVER (PARTITION BY sub) AS first_paid_at
+		FIRST_VALUE(type) OVER chrono AS origin_type,
+		FIRST_VALUE(issued_at) OVER chrono AS started_at,
+		COUNT(*) OVER chrono AS licenses,
+		MIN(CASE WHEN type <> $5 THEN issued_at END) OVER chrono AS first_paid_at
 	FROM (
 		SELECT id, sku, product_version, type, quantity, issued_at, expires_at, superseded_by, revoked_at,
 			CASE WHEN subscription_id = '' THEN id ELSE subscription_id END AS sub
 		FROM licenses WHERE company_id = $1
 	) chain
+	WINDOW chrono AS (PARTITION BY sub ORDER BY issued_at, id ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING)
 ) cur
 JOIN products p ON p.sku = cur.sku AND p.version = cur.product_version
 WHERE cur.head = 1 AND (cur.started_at > $2 OR (cur.started_at = $2 AND cur.sub > $3))
