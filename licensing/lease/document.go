@@ -25,7 +25,18 @@ type Document struct {
 	// truncates finer values.
 	IssuedAt  time.Time
 	ExpiresAt time.Time
+	// Grace is how long past ExpiresAt the seat stays the holder's while
+	// its collector reaches no master (the pool's offline grace): the
+	// masters count it held until then. Whole milliseconds, 0..MaxGrace.
+	Grace time.Duration
+	// Borrowed says the masters lent the seat until ExpiresAt: no renewal
+	// is due before then.
+	Borrowed bool
 }
+
+// ValidThrough is the last moment the document lets its holder work
+// with no master: ExpiresAt plus the grace.
+func (d Document) ValidThrough() time.Time { return d.ExpiresAt.Add(d.Grace) }
 
 // Token is a signed lease document in its text form,
 // "lml1.<base64url(payload)>.<base64url(signature)>" (unpadded base64url).
@@ -43,8 +54,12 @@ const (
 )
 
 const (
-	tokenPrefix    = "lml1."
-	payloadVersion = 1
+	tokenPrefix = "lml1."
+	// A document with no grace and not borrowed is written as version 1,
+	// byte for byte what collectors and products that predate grace read;
+	// version 2 adds both.
+	payloadVersion  = 1
+	payloadVersion2 = 2
 	// signContext separates lease signatures from anything else the cluster
 	// key signs (entitlements, for one): a signature over a lease payload can
 	// never be replayed as another kind of object, and vice versa.
@@ -64,10 +79,18 @@ const (
 //	IssuedAt    8 bytes, signed Unix milliseconds
 //	ExpiresAt   8 bytes, signed Unix milliseconds, > IssuedAt
 //
+// Version 2 (only when the document has a grace or is borrowed; version 1
+// otherwise) continues with:
+//
+//	Grace       8 bytes, milliseconds, 0..MaxGrace
+//	Flags       1 byte: 1 borrowed; no other bit
+//
 // Nothing may follow. Every field has exactly one encoding, so a document
 // has exactly one payload and decoding then re-encoding gives the same
 // bytes. The signature is ed25519 over signContext followed by the payload.
-const maxPayloadLen = 1 + 1 + MaxClusterIDLen + 8 + 8 + 1 + MaxPoolNameLen + 1 + MaxHolderLen + 1 + MaxCollectorIDLen + 8 + 8
+const maxPayloadLen = 1 + 1 + MaxClusterIDLen + 8 + 8 + 1 + MaxPoolNameLen + 1 + MaxHolderLen + 1 + MaxCollectorIDLen + 8 + 8 + 8 + 1
+
+const flagBorrowedDoc = 1
 
 var b64 = base64.RawURLEncoding.Strict()
 
@@ -91,6 +114,9 @@ func (d Document) Validate() error {
 	}
 	if d.ExpiresAt.UnixMilli() <= d.IssuedAt.UnixMilli() {
 		return fmt.Errorf("%w: expires_at is not after issued_at", ErrInvalidDocument)
+	}
+	if d.Grace < 0 || d.Grace > MaxGrace || d.Grace%time.Millisecond != 0 {
+		return fmt.Errorf("%w: grace %s out of range 0..%s in whole milliseconds", ErrInvalidDocument, d.Grace, MaxGrace)
 	}
 	return nil
 }
@@ -116,8 +142,11 @@ func Sign(doc Document, key ed25519.PrivateKey) (Token, error) {
 
 // Verify checks a token's format, then its signature against the cluster's
 // public key, then that the lease has not ended at now (ErrDocExpired when
-// now >= ExpiresAt; the verified document is returned with that error, for
-// display). now should be trusted time, not just the local clock.
+// now >= ExpiresAt + Grace; the verified document is returned with that
+// error, for display). Past ExpiresAt but within the grace the document
+// verifies: the masters hold the seat that long, and only a holder cut off
+// from them has a document that old. now should be trusted time, not just
+// the local clock.
 func Verify(tok Token, pub ed25519.PublicKey, now time.Time) (Document, error) {
 	if len(pub) != ed25519.PublicKeySize {
 		return Document{}, fmt.Errorf("%w: public key has %d bytes, want %d", ErrBadKey, len(pub), ed25519.PublicKeySize)
@@ -133,8 +162,8 @@ func Verify(tok Token, pub ed25519.PublicKey, now time.Time) (Document, error) {
 	if !ed25519.Verify(pub, signedBytes(payload), sig) {
 		return Document{}, ErrBadSignature
 	}
-	if !now.Before(doc.ExpiresAt) {
-		return doc, fmt.Errorf("%w: ended at %s", ErrDocExpired, doc.ExpiresAt.Format(time.RFC3339Nano))
+	if end := doc.ValidThrough(); !now.Before(end) {
+		return doc, fmt.Errorf("%w: ended at %s", ErrDocExpired, end.Format(time.RFC3339Nano))
 	}
 	return doc, nil
 }
@@ -205,6 +234,15 @@ func encodePayload(d Document) []byte {
 	b = appendStr(b, d.CollectorID)
 	b = binary.BigEndian.AppendUint64(b, uint64(d.IssuedAt.UnixMilli()))
 	b = binary.BigEndian.AppendUint64(b, uint64(d.ExpiresAt.UnixMilli()))
+	if d.Grace != 0 || d.Borrowed {
+		b[0] = payloadVersion2
+		b = binary.BigEndian.AppendUint64(b, uint64(d.Grace.Milliseconds()))
+		var flags byte
+		if d.Borrowed {
+			flags |= flagBorrowedDoc
+		}
+		b = append(b, flags)
+	}
 	return b
 }
 
@@ -218,8 +256,9 @@ func decodePayload(b []byte) (Document, error) {
 		return Document{}, fmt.Errorf("%w: payload has %d bytes, at most %d allowed", ErrMalformed, len(b), maxPayloadLen)
 	}
 	r := reader{b: b}
-	if v := r.byte(); r.err == nil && v != payloadVersion {
-		return Document{}, fmt.Errorf("%w: payload version %d, want %d", ErrMalformed, v, payloadVersion)
+	v := r.byte("version")
+	if r.err == nil && v != payloadVersion && v != payloadVersion2 {
+		return Document{}, fmt.Errorf("%w: payload version %d, want %d or %d", ErrMalformed, v, payloadVersion, payloadVersion2)
 	}
 	var d Document
 	d.ClusterID = r.str("cluster id")
@@ -230,6 +269,22 @@ func decodePayload(b []byte) (Document, error) {
 	d.CollectorID = r.str("collector id")
 	issued := int64(r.u64("issued_at"))
 	expires := int64(r.u64("expires_at"))
+	if v == payloadVersion2 {
+		grace := r.u64("grace")
+		flags := r.byte("flags")
+		switch {
+		case r.err != nil:
+		case grace > uint64(MaxGrace.Milliseconds()):
+			r.fail("grace", fmt.Sprintf("%d ms, at most %d", grace, MaxGrace.Milliseconds()))
+		case flags&^flagBorrowedDoc != 0:
+			r.fail("flags", fmt.Sprintf("unknown bits %#x", flags))
+		case grace == 0 && flags == 0:
+			// One encoding per document: this one is version 1's.
+			r.fail("version", "version 2 with no grace and not borrowed")
+		}
+		d.Grace = time.Duration(grace) * time.Millisecond
+		d.Borrowed = flags&flagBorrowedDoc != 0
+	}
 	if r.err != nil {
 		return Document{}, r.err
 	}
@@ -257,12 +312,12 @@ func (r *reader) fail(field string, what string) {
 	}
 }
 
-func (r *reader) byte() byte {
+func (r *reader) byte(field string) byte {
 	if r.err != nil {
 		return 0
 	}
 	if len(r.b) < 1 {
-		r.fail("version", "payload is empty")
+		r.fail(field, "truncated")
 		return 0
 	}
 	v := r.b[0]

@@ -187,6 +187,9 @@ func FuzzDecode(f *testing.F) {
 	pub, priv := testKey(f)
 	d := testDoc()
 	f.Add(string(mustSign(f, d, priv)))
+	d.Grace, d.Borrowed = time.Minute, true
+	f.Add(string(mustSign(f, d, priv)))
+	d.Grace, d.Borrowed = 0, false
 	d.Holder = "ü-ñ"
 	d.IssuedAt = time.UnixMilli(-5)
 	d.ExpiresAt = time.UnixMilli(1)

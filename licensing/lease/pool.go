@@ -3,6 +3,7 @@ package lease
 import (
 	"fmt"
 	"strconv"
+	"time"
 )
 
 // ID identifies a lease. The master derives it from the Raft index of the
@@ -102,7 +103,23 @@ type Pool struct {
 	// pool, which has no limit. It is left out of the JSON form when 0, so
 	// pools without it encode as they always did.
 	Overage int `json:",omitempty"`
+	// Grace is how long past a lease's end its seat stays valid for a
+	// holder whose collector reaches no master, and so how long after a
+	// lease's last renewal (plus its TTL) masters still count it held.
+	Grace time.Duration `json:",omitempty"`
+	// MaxBorrow is the longest a seat may be borrowed for; 0 lends none.
+	MaxBorrow time.Duration `json:",omitempty"`
+	// FailOpen lets a collector that reaches no master admit new holders,
+	// counted as overage once the masters hear of them.
+	FailOpen bool `json:",omitempty"`
 }
+
+// Bounds of a pool's offline terms, as licenses sign them
+// (licensing/license), checked again here for pools set by hand.
+const (
+	MaxGrace  = 30 * 24 * time.Hour
+	MaxBorrow = 90 * 24 * time.Hour
+)
 
 // Validate checks the pool's name, seat count, enforcement mode and
 // overage.
@@ -121,6 +138,12 @@ func (p Pool) Validate() error {
 	}
 	if p.Overage > 0 && p.Enforce == Soft {
 		return fmt.Errorf("%w: pool %q: overage applies to hard pools only (a soft pool grants past its seats without limit)", ErrInvalidPool, p.Name)
+	}
+	if p.Grace < 0 || p.Grace > MaxGrace || p.Grace%time.Second != 0 {
+		return fmt.Errorf("%w: pool %q: offline grace %s out of range 0..%s in whole seconds", ErrInvalidPool, p.Name, p.Grace, MaxGrace)
+	}
+	if p.MaxBorrow < 0 || p.MaxBorrow > MaxBorrow || p.MaxBorrow%time.Second != 0 {
+		return fmt.Errorf("%w: pool %q: maximum borrow %s out of range 0..%s in whole seconds", ErrInvalidPool, p.Name, p.MaxBorrow, MaxBorrow)
 	}
 	return nil
 }

@@ -106,6 +106,21 @@ func TestPayloadFieldErrors(t *testing.T) {
 			delete(m, "license_template")
 			m["pools"] = []any{map[string]any{"name": "x", "enforce": "hard"}}
 		}, "pools[0].seats", "grants nothing"},
+		{"offline grace too long", func(m map[string]any) {
+			m["license_template"].([]any)[0].(map[string]any)["offline_grace"] = "31d"
+		}, "license_template[0].offline_grace", "31d is out of range 0..30d"},
+		{"offline grace in ms", func(m map[string]any) {
+			delete(m, "license_template")
+			m["pools"] = []any{map[string]any{"name": "x", "seats": 1, "enforce": "hard", "offline_grace": "1500ms"}}
+		}, "pools[0].offline_grace", "not whole seconds"},
+		{"borrow too long", func(m map[string]any) {
+			delete(m, "license_template")
+			m["pools"] = []any{map[string]any{"name": "x", "seats": 1, "enforce": "hard", "max_borrow": "91d"}}
+		}, "pools[0].max_borrow", "91d is out of range 0..90d"},
+		{"bad borrow", func(m map[string]any) {
+			delete(m, "license_template")
+			m["pools"] = []any{map[string]any{"name": "x", "seats": 1, "enforce": "hard", "max_borrow": "a week"}}
+		}, "pools[0].max_borrow", "want a duration"},
 		{"credits unit", func(m map[string]any) { obj(m, "credits")["unit"] = "" }, "credits.unit", "is empty"},
 		{"credits balance", func(m map[string]any) { obj(m, "credits")["balance"] = 0 }, "credits.balance", "0 is out of range"},
 		{"credits alert", func(m map[string]any) { obj(m, "credits")["low_alert_at"] = 10000 }, "credits.low_alert_at", "10000 is out of range 0..9999"},

@@ -3,6 +3,7 @@ package license
 import (
 	"fmt"
 	"strconv"
+	"time"
 
 	"github.com/licmesh/licmesh/licensing/lease"
 )
@@ -42,6 +43,51 @@ type Pool struct {
 	// "orektic__timehseetProjects". The product checks it like a counter;
 	// masters do not lease it. 0 means the pool carries no allowance.
 	Amount int64 `json:"amount,omitempty"`
+	// Offline is what the pool allows while a collector cannot reach any
+	// master (DESIGN P4, P8): none of it unless the vendor signed it.
+	Offline
+}
+
+// Offline is a pool's terms for a collector cut off from its masters.
+type Offline struct {
+	// OfflineGrace is how long past its lease's end a held seat stays
+	// valid for its holder while the collector reaches no master. Masters
+	// count the seat as held that long after its last renewal, unless it
+	// is released, so it is never granted twice; the cost is that a dead
+	// collector's seats come back only after TTL + grace. 0..MaxOfflineGrace.
+	OfflineGrace Duration `json:"offline_grace,omitzero"`
+	// MaxBorrow is the longest a holder may borrow a seat for, to work
+	// with no master at all (a laptop off site); 0 lends none.
+	// 0..MaxBorrow.
+	MaxBorrow Duration `json:"max_borrow,omitzero"`
+	// FailOpen lets a collector that reaches no master admit a holder it
+	// has no seat for; the masters count each such grant as overage once
+	// they hear of it. Without it (the default) the collector refuses.
+	FailOpen bool `json:"fail_open,omitempty"`
+}
+
+// Bounds of the offline terms. A grace is held against the pool by every
+// seat of a collector that died; a borrow is a seat gone from the site.
+const (
+	MaxOfflineGrace = Duration(30 * day)
+	MaxBorrow       = Duration(90 * day)
+)
+
+// check returns the first problem with o, with the field it is in.
+func (o Offline) check() (field, problem string) {
+	if o.OfflineGrace < 0 || o.OfflineGrace > MaxOfflineGrace {
+		return "offline_grace", fmt.Sprintf("%s is out of range 0..%s", o.OfflineGrace, MaxOfflineGrace)
+	}
+	if time.Duration(o.OfflineGrace)%time.Second != 0 {
+		return "offline_grace", fmt.Sprintf("%s is not whole seconds", o.OfflineGrace)
+	}
+	if o.MaxBorrow < 0 || o.MaxBorrow > MaxBorrow {
+		return "max_borrow", fmt.Sprintf("%s is out of range 0..%s", o.MaxBorrow, MaxBorrow)
+	}
+	if time.Duration(o.MaxBorrow)%time.Second != 0 {
+		return "max_borrow", fmt.Sprintf("%s is not whole seconds", o.MaxBorrow)
+	}
+	return "", ""
 }
 
 // LeasePool is the lease pool p makes on its own: its name, seats,
@@ -50,7 +96,8 @@ type Pool struct {
 // license, the pool it leases from is this one, admitted by
 // lease.Pool.Admit.
 func (p Pool) LeasePool() lease.Pool {
-	return lease.Pool{Name: p.Name, Seats: p.Seats, Enforce: p.Enforce, Overage: p.Overage}
+	return lease.Pool{Name: p.Name, Seats: p.Seats, Enforce: p.Enforce, Overage: p.Overage,
+		Grace: time.Duration(p.OfflineGrace), MaxBorrow: time.Duration(p.MaxBorrow), FailOpen: p.FailOpen}
 }
 
 // check returns the first problem with p, with the field it is in.
@@ -79,7 +126,7 @@ func (p Pool) check() (field, problem string) {
 	if p.Seats == 0 && p.Amount == 0 {
 		return "seats", "a pool with no seats and no amount grants nothing"
 	}
-	return "", ""
+	return p.Offline.check()
 }
 
 // Calculation says how a template value scales with the purchased
@@ -120,6 +167,8 @@ type TemplateEntry struct {
 	Enforce lease.Enforcement `json:"enforce,omitempty"`
 	// Overage is the pool's allowed overage, a fixed count.
 	Overage int `json:"overage,omitempty"`
+	// Offline is the pool's offline terms, as a Pool's.
+	Offline
 }
 
 // EvaluateTemplate turns template entries into the pools they grant for a
@@ -181,7 +230,7 @@ func (e TemplateEntry) evaluate(quantity int) (p Pool, field, problem string) {
 	if enforce == 0 {
 		enforce = lease.Hard
 	}
-	p = Pool{Name: e.Name, Seats: int(seats), Enforce: enforce, Overage: e.Overage, Amount: amount}
+	p = Pool{Name: e.Name, Seats: int(seats), Enforce: enforce, Overage: e.Overage, Amount: amount, Offline: e.Offline}
 	field, problem = p.check()
 	if field == "seats" {
 		field = "users"

@@ -3,6 +3,7 @@ package license
 import (
 	"encoding/json"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -247,4 +248,24 @@ func mustJSON(t *testing.T, v any) string {
 	b, err := json.Marshal(v)
 	require.NoError(t, err)
 	return string(b)
+}
+
+// TestOfflineTerms: a pool's offline terms come from its license (explicit
+// pools and template entries alike) into the lease pool the masters admit
+// by.
+func TestOfflineTerms(t *testing.T) {
+	pools, err := EvaluateTemplate([]TemplateEntry{{Name: "users", Users: 5, UsersCalculation: PerQty,
+		Offline: Offline{OfflineGrace: Duration(2 * time.Hour), MaxBorrow: Duration(14 * 24 * time.Hour), FailOpen: true}}}, 2)
+	require.NoError(t, err)
+	require.Len(t, pools, 1)
+	lp := pools[0].LeasePool()
+	assert.Equal(t, lease.Pool{Name: "users", Seats: 10, Enforce: lease.Hard, Grace: 2 * time.Hour, MaxBorrow: 14 * 24 * time.Hour, FailOpen: true}, lp)
+	require.NoError(t, lp.Validate())
+
+	var p Pool
+	require.NoError(t, json.Unmarshal([]byte(`{"name":"x","seats":1,"enforce":"hard","offline_grace":"10m","max_borrow":"3d","fail_open":true}`), &p))
+	assert.Equal(t, Offline{OfflineGrace: Duration(10 * time.Minute), MaxBorrow: Duration(3 * 24 * time.Hour), FailOpen: true}, p.Offline)
+	b, err := json.Marshal(Pool{Name: "x", Seats: 1, Enforce: lease.Hard})
+	require.NoError(t, err)
+	assert.JSONEq(t, `{"name":"x","seats":1,"enforce":"hard"}`, string(b), "no offline terms, no new fields")
 }

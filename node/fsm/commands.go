@@ -155,6 +155,9 @@ func (k *OpKind) UnmarshalText(b []byte) error {
 // LeaseOp is one request inside a LeaseBatch.
 //
 //   - Acquire: Pool, Holder, CollectorID and TTLms; LeaseID must be 0.
+//     Offline says the collector already let the holder in while it
+//     reached no master (a fail-open pool): the seat is granted even past
+//     the pool's limits, as overage, so it is counted, never silent.
 //   - Release: LeaseID and the CollectorID that holds it.
 //   - Expire: LeaseID only (the leader's deadline passed).
 type LeaseOp struct {
@@ -164,6 +167,22 @@ type LeaseOp struct {
 	CollectorID string   `json:",omitempty"`
 	TTLms       int64    `json:",omitempty"`
 	LeaseID     lease.ID `json:",omitempty"`
+	Offline     bool     `json:",omitempty"`
+}
+
+// BorrowLease lends a seat of Pool to Holder, through CollectorID, until
+// Until (Unix ms of trusted time): the holder's lease there if it has one,
+// else a new lease admitted as an acquire is. Masters do not expire it
+// before Until, renewed or not; releasing it returns it early. Its own
+// message type keeps ordinary lease batches readable by masters that
+// predate borrowing.
+type BorrowLease struct {
+	Now         int64
+	Pool        string
+	Holder      string
+	CollectorID string
+	TTLms       int64
+	Until       int64
 }
 
 // LeaseBatch carries the lease requests the leader coalesced into one Raft
@@ -260,6 +279,7 @@ func (RenewCert) msgType() MsgType     { return RenewCertType }
 func (CollectorSeen) msgType() MsgType { return CollectorSeenType }
 func (AddLicense) msgType() MsgType    { return AddLicenseType }
 func (RemoveLicense) msgType() MsgType { return RemoveLicenseType }
+func (BorrowLease) msgType() MsgType   { return BorrowLeaseType }
 
 func (c Bootstrap) now() int64     { return c.Now }
 func (c CreatePool) now() int64    { return c.Now }
@@ -272,6 +292,18 @@ func (c RenewCert) now() int64     { return c.Now }
 func (c CollectorSeen) now() int64 { return c.Now }
 func (c AddLicense) now() int64    { return c.Now }
 func (c RemoveLicense) now() int64 { return c.Now }
+func (c BorrowLease) now() int64   { return c.Now }
+
+func (c BorrowLease) validate() error {
+	op := LeaseOp{Kind: Acquire, Pool: c.Pool, Holder: c.Holder, CollectorID: c.CollectorID, TTLms: c.TTLms}
+	if err := validateOp(&op); err != nil {
+		return fmt.Errorf("%w: borrow: %w", ErrMalformed, err)
+	}
+	if c.Until <= c.Now || c.Until > maxUnixMs {
+		return fmt.Errorf("%w: borrow: until %d is not after now %d", ErrMalformed, c.Until, c.Now)
+	}
+	return checkNow(c.Now)
+}
 
 func (c Bootstrap) validate() error {
 	switch {
@@ -326,6 +358,9 @@ func validateOp(op *LeaseOp) error {
 			return fmt.Errorf("%w: acquire must not name a lease id", ErrInvalidOp)
 		}
 	case Release, Expire:
+		if op.Offline {
+			return fmt.Errorf("%w: %s is never offline", ErrInvalidOp, op.Kind)
+		}
 		if op.LeaseID == 0 {
 			return fmt.Errorf("%w: %s: lease id is 0", ErrInvalidOp, op.Kind)
 		}

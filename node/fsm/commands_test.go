@@ -40,6 +40,7 @@ func allCommands() map[MsgType]command {
 		SealUpstreamType:    sampleSeal(),
 		AckUpstreamType:     AckUpstream{Seq: 1, Hash: strings.Repeat("ab", 32), Via: "online", Now: t0},
 		UpstreamCheckedType: UpstreamChecked{Summary: "1 license renewed", Now: t0},
+		BorrowLeaseType:     BorrowLease{Now: t0, Pool: "p", Holder: "alice", CollectorID: "c1", TTLms: 30000, Until: t0 + 3*dayMs},
 	}
 }
 

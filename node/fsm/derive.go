@@ -24,7 +24,9 @@ type poolTarget struct {
 //  1. the licenses in force (active or in grace) that grant it: their
 //     seats, overage and amounts add up, capped at lease.MaxSeats; it is
 //     hard if any of them says hard (a soft grant must not lift another
-//     license's hard limit); any manual config of the same name is ignored
+//     license's hard limit); the longest offline grace and borrow of
+//     them apply, and it fails open only if all of them say so; any
+//     manual config of the same name is ignored
 //     meanwhile and comes back when they stop;
 //  2. its manual config (CreatePool/UpdatePool);
 //  3. licenses past their grace that granted it: 0 seats (SourceExpired);
@@ -46,9 +48,13 @@ func (s *state) targets() (map[string]*poolTarget, map[string]bool, int64) {
 			for _, p := range grantsAt(l, s.trusted) {
 				t := out[p.Name]
 				if t == nil {
-					t = &poolTarget{pool: lease.Pool{Name: p.Name, Enforce: lease.Soft}, source: SourceLicense}
+					t = &poolTarget{pool: lease.Pool{Name: p.Name, Enforce: lease.Soft, FailOpen: true}, source: SourceLicense}
 					out[p.Name] = t
 				}
+				lp := p.LeasePool()
+				t.pool.Grace = max(t.pool.Grace, lp.Grace)
+				t.pool.MaxBorrow = max(t.pool.MaxBorrow, lp.MaxBorrow)
+				t.pool.FailOpen = t.pool.FailOpen && lp.FailOpen
 				t.pool.Seats = min(t.pool.Seats+p.Seats, lease.MaxSeats)
 				t.pool.Overage = min(t.pool.Overage+p.Overage, lease.MaxSeats)
 				if p.Enforce != lease.Soft {

@@ -33,6 +33,14 @@ var (
 	ErrUnknownPool = errors.New("fsm: unknown pool")
 	// ErrPoolFull means a hard pool has no free seat.
 	ErrPoolFull = errors.New("fsm: pool full")
+	// ErrNoBorrow means a borrow named a pool whose licenses lend no seats.
+	ErrNoBorrow = errors.New("fsm: the pool lends no seats (its license allows no borrowing)")
+	// ErrBorrowTooLong means a borrow asked for longer than the pool's
+	// maximum borrow period.
+	ErrBorrowTooLong = errors.New("fsm: borrow longer than the pool allows")
+	// ErrBorrowed means an expiry named a borrowed lease before its end:
+	// it stays.
+	ErrBorrowed = errors.New("fsm: lease is borrowed until a later time")
 	// ErrUnknownLease means a release named a lease that does not exist.
 	ErrUnknownLease = errors.New("fsm: unknown lease")
 	// ErrNotHolder means a release came from a collector other than the one

@@ -31,6 +31,7 @@ const (
 	SealUpstreamType    MsgType = 16
 	AckUpstreamType     MsgType = 17
 	UpstreamCheckedType MsgType = 18
+	BorrowLeaseType     MsgType = 19
 )
 
 // IgnoreUnknownTypeFlag, set on a message type, tells a node that does not
@@ -90,6 +91,7 @@ var messages = [...]message{
 	SealUpstreamType:    msg("SealUpstream", applySealUpstream),
 	AckUpstreamType:     msg("AckUpstream", applyAckUpstream),
 	UpstreamCheckedType: msg("UpstreamChecked", applyUpstreamChecked),
+	BorrowLeaseType:     msg("BorrowLease", applyBorrowLease),
 }
 
 // msg makes the row of a command whose struct is C from its apply

@@ -111,10 +111,23 @@ type Lease struct {
 	TTLms       int64
 	// Overage marks a grant past a soft pool's seats.
 	Overage bool
+	// GraceMs is the offline grace the lease was granted with: masters
+	// count its seat held that long past its deadline.
+	GraceMs int64
+	// Borrowed is when a borrowed lease ends (Unix ms), 0 for a lease that
+	// lives by renewals.
+	Borrowed int64
+	// Offline marks a seat a fail-open collector let its holder take
+	// while it reached no master.
+	Offline bool
 }
 
-// Document returns the signable lease document for this lease.
+// Document returns the signable lease document for this lease; a borrowed
+// lease's ends when the borrow does, whatever expiresAt says.
 func (l Lease) Document(clusterID string, issuedAt, expiresAt time.Time) lease.Document {
+	if l.Borrowed != 0 {
+		expiresAt = time.UnixMilli(l.Borrowed).UTC()
+	}
 	return lease.Document{
 		ClusterID:   clusterID,
 		LeaseID:     l.ID,
@@ -124,6 +137,8 @@ func (l Lease) Document(clusterID string, issuedAt, expiresAt time.Time) lease.D
 		CollectorID: l.CollectorID,
 		IssuedAt:    issuedAt,
 		ExpiresAt:   expiresAt,
+		Grace:       time.Duration(l.GraceMs) * time.Millisecond,
+		Borrowed:    l.Borrowed != 0,
 	}
 }
 

@@ -3,6 +3,7 @@ package fsm
 import (
 	"encoding/binary"
 	"io"
+	"math"
 
 	"github.com/licmesh/licmesh/licensing/lease"
 )
@@ -261,7 +262,18 @@ func (rs *restorer) lease(b []byte) error {
 		return badSnap("lease record %d: truncated", rs.counts[4])
 	}
 	id, ttl, pool, name, flags := lease.ID(vals[0]), vals[2], vals[3], vals[4], b[0]
-	holder := string(b[1:])
+	b = b[1:]
+	var hold uint64
+	if flags&flagHold != 0 {
+		var n int
+		hold, n = binary.Uvarint(b)
+		if n <= 0 || hold == 0 || hold > math.MaxUint32 {
+			return badSnap("lease %d: bad hold", id)
+		}
+		b = b[n:]
+		flags &^= flagHold
+	}
+	holder := string(b)
 	st := rs.st
 	switch {
 	case rs.lastID != 0 && (shardOf(id) < shardOf(rs.lastID) || shardOf(id) == shardOf(rs.lastID) && id <= rs.lastID):
@@ -276,8 +288,10 @@ func (rs *restorer) lease(b []byte) error {
 		return badSnap("lease %d: pool position %d out of range", id, pool)
 	case name >= uint64(len(st.names.names)):
 		return badSnap("lease %d: collector position %d out of range", id, name)
-	case flags&^flagOverage != 0:
+	case flags&^knownFlags != 0:
 		return badSnap("lease %d: unknown flags %#x", id, flags)
+	case flags&flagBorrowed != 0 && hold == 0:
+		return badSnap("lease %d: borrowed with no end", id)
 	}
 	if err := lease.ValidateField("holder", holder, lease.MaxHolderLen); err != nil {
 		return badSnap("lease %d: %v", id, err)
@@ -289,6 +303,7 @@ func (rs *restorer) lease(b []byte) error {
 		pool:      uint32(pool),
 		collector: uint32(name),
 		ttlMs:     uint32(ttl),
+		holdS:     uint32(hold),
 		flags:     flags,
 	}})
 	rs.counts[4]++

@@ -321,7 +321,12 @@ func (s *fsmSnapshot) writeTo(w io.Writer) error {
 			buf = binary.AppendUvarint(buf, uint64(e.r.ttlMs))
 			buf = binary.AppendUvarint(buf, poolPos[e.r.pool])
 			buf = binary.AppendUvarint(buf, namePos[e.r.collector])
-			buf = append(buf, e.r.flags)
+			if e.r.holdS != 0 {
+				buf = append(buf, e.r.flags|flagHold)
+				buf = binary.AppendUvarint(buf, uint64(e.r.holdS))
+			} else {
+				buf = append(buf, e.r.flags)
+			}
 			buf = append(buf, e.r.holder...)
 			sw.record(recLease, buf)
 		}

@@ -24,10 +24,31 @@ type leaseRec struct {
 	pool      uint32
 	collector uint32
 	ttlMs     uint32
-	flags     uint8
+	// holdS is, in seconds, the pool's offline grace when the lease was
+	// granted (masters count the seat held that long past the lease's
+	// deadline), or for a borrowed lease how long after grantedAt it
+	// ends.
+	holdS uint32
+	flags uint8
 }
 
-const flagOverage uint8 = 1
+// Lease flags. flagHold only marks, in snapshots, that holdS follows.
+const (
+	flagOverage  uint8 = 1
+	flagBorrowed uint8 = 2
+	flagOffline  uint8 = 4
+	flagHold     uint8 = 8
+	knownFlags         = flagOverage | flagBorrowed | flagOffline | flagHold
+)
+
+// borrowedUntil is when a borrowed lease ends, in Unix ms; 0 if r is not
+// borrowed.
+func (r leaseRec) borrowedUntil() int64 {
+	if r.flags&flagBorrowed == 0 {
+		return 0
+	}
+	return r.grantedAt + int64(r.holdS)*1000
+}
 
 // cowMap is a map that snapshots share. refs counts the snapshots holding
 // it; a writer that finds refs > 0 must take a private copy (mutable).
@@ -194,7 +215,7 @@ func (s *state) removeLease(id lease.ID, r leaseRec) {
 }
 
 func (s *state) toLease(id lease.ID, r leaseRec) Lease {
-	return Lease{
+	l := Lease{
 		ID:          id,
 		Fence:       uint64(id) >> 16,
 		Pool:        s.poolList[r.pool].pool.Name,
@@ -203,7 +224,13 @@ func (s *state) toLease(id lease.ID, r leaseRec) Lease {
 		GrantedAt:   r.grantedAt,
 		TTLms:       int64(r.ttlMs),
 		Overage:     r.flags&flagOverage != 0,
+		Offline:     r.flags&flagOffline != 0,
+		Borrowed:    r.borrowedUntil(),
 	}
+	if r.flags&flagBorrowed == 0 {
+		l.GraceMs = int64(r.holdS) * 1000
+	}
+	return l
 }
 
 // advance moves trusted time up to now, and re-derives the pools when that
