@@ -31,7 +31,10 @@ type Table struct {
 type entry struct {
 	deadline time.Time
 	ttl      time.Duration
-	id       ID
+	// grace is added to every deadline the lease gets: the offline grace
+	// its holder may work through when its collector reaches no master.
+	grace time.Duration
+	id    ID
 }
 
 // NewTable returns an empty table reading time from clk; nil means the
@@ -43,24 +46,45 @@ func NewTable(clk clock.Clock) *Table {
 	return &Table{clock: clk, pos: make(map[ID]int)}
 }
 
-// Grant starts (or restarts) tracking a lease whose renewals last ttl and
-// returns its deadline, now + ttl. Granting an ID already in the table keeps
-// the later of the two deadlines and adopts the new ttl for renewals.
-func (t *Table) Grant(id ID, ttl time.Duration) (time.Time, error) {
-	if ttl <= 0 {
+// Grant starts (or restarts) tracking a lease whose renewals last ttl,
+// with grace on top of every deadline, and returns its deadline, now + ttl
+// + grace. Granting an ID already in the table keeps the later of the two
+// deadlines and adopts the new ttl and grace for renewals.
+func (t *Table) Grant(id ID, ttl, grace time.Duration) (time.Time, error) {
+	if ttl <= 0 || grace < 0 {
 		return time.Time{}, ErrInvalidTTL
 	}
 	now := t.clock.Now()
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	return t.upsertLocked(id, now.Add(ttl), ttl, true), nil
+	return t.upsertLocked(id, now, ttl, grace, true), nil
 }
 
-// Renew extends a lease to now + its ttl and returns the new deadline. It
-// fails with ErrUnknownLease if the table does not hold the lease and with
-// ErrExpired if the deadline has already passed: an expired lease is only
-// waiting for its expiry to commit and cannot be revived. Renew never
-// shortens a deadline (one set by ResetAll may be later than now + ttl).
+// Hold keeps a tracked lease until at least until (a borrowed seat):
+// deadlines only ever move later, so no reset or renewal undoes it. It
+// reports whether it tracks the lease.
+func (t *Table) Hold(id ID, until time.Time) bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	i, ok := t.pos[id]
+	if !ok {
+		return false
+	}
+	e := &t.heap[i]
+	if until.After(e.deadline) {
+		e.deadline = until
+		t.down(i)
+	}
+	return true
+}
+
+// Renew extends a lease to now + its ttl + its grace and returns the new
+// deadline. It fails with ErrUnknownLease if the table does not hold the
+// lease and with ErrExpired if the deadline has already passed: an expired
+// lease is only waiting for its expiry to commit and cannot be revived. A
+// collector back within the grace still renews: its holder may have worked
+// through it, and the seat was counted held all along. Renew never
+// shortens a deadline (one set by ResetAll or Hold may be later).
 func (t *Table) Renew(id ID) (time.Time, error) {
 	now := t.clock.Now()
 	t.mu.Lock()
@@ -73,7 +97,7 @@ func (t *Table) Renew(id ID) (time.Time, error) {
 	if e.deadline.Before(now) {
 		return time.Time{}, ErrExpired
 	}
-	if d := now.Add(e.ttl); d.After(e.deadline) {
+	if d := now.Add(e.ttl + e.grace); d.After(e.deadline) {
 		e.deadline = d
 		t.down(i)
 		return d, nil
@@ -114,20 +138,29 @@ func (t *Table) Remove(id ID) bool {
 }
 
 // ResetAll is what a new leader does on taking office: every listed lease
-// gets the deadline now + ttl unless it already has a later one. It may
-// extend a lease, never shorten one, so a lease its collector still believes
-// valid stays valid through the failover. Leases not yet in the table are
-// added with ttl as their renewal ttl; those already present keep their own.
+// gets the deadline now + ttl + its grace unless it already has a later
+// one. It may extend a lease, never shorten one, so a lease its collector
+// still believes valid (or its holder works on through the grace) stays so
+// through the failover. Leases not yet in the table are added with ttl as
+// their renewal ttl and no grace; those already present keep their own.
 // Leases in the table but not listed are left alone.
 func (t *Table) ResetAll(ids []ID, ttl time.Duration) error {
 	if ttl <= 0 {
 		return ErrInvalidTTL
 	}
-	d := t.clock.Now().Add(ttl)
+	now := t.clock.Now()
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	for _, id := range ids {
-		t.upsertLocked(id, d, ttl, false)
+		if i, ok := t.pos[id]; ok {
+			e := &t.heap[i]
+			if d := now.Add(ttl + e.grace); d.After(e.deadline) {
+				e.deadline = d
+				t.down(i)
+			}
+			continue
+		}
+		t.upsertLocked(id, now, ttl, 0, false)
 	}
 	return nil
 }
@@ -172,13 +205,15 @@ func (t *Table) Len() int {
 	return len(t.heap)
 }
 
-// upsertLocked sets a lease's deadline to d unless it already has a later
-// one, and returns the resulting deadline. t.mu must be held.
-func (t *Table) upsertLocked(id ID, d time.Time, ttl time.Duration, setTTL bool) time.Time {
+// upsertLocked sets a lease's deadline to now + ttl + grace unless it
+// already has a later one, and returns the resulting deadline; with
+// setTTL a tracked lease adopts ttl and grace. t.mu must be held.
+func (t *Table) upsertLocked(id ID, now time.Time, ttl, grace time.Duration, setTTL bool) time.Time {
+	d := now.Add(ttl + grace)
 	if i, ok := t.pos[id]; ok {
 		e := &t.heap[i]
 		if setTTL {
-			e.ttl = ttl
+			e.ttl, e.grace = ttl, grace
 		}
 		if d.After(e.deadline) {
 			e.deadline = d
@@ -187,7 +222,7 @@ func (t *Table) upsertLocked(id ID, d time.Time, ttl time.Duration, setTTL bool)
 		}
 		return e.deadline
 	}
-	t.heap = append(t.heap, entry{deadline: d, ttl: ttl, id: id})
+	t.heap = append(t.heap, entry{deadline: d, ttl: ttl, grace: grace, id: id})
 	i := len(t.heap) - 1
 	t.pos[id] = i
 	t.up(i)

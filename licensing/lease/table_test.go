@@ -18,7 +18,7 @@ func newFakeClock() *clocktest.Fake {
 
 func mustGrant(t *testing.T, tb *Table, id ID, ttl time.Duration) time.Time {
 	t.Helper()
-	d, err := tb.Grant(id, ttl)
+	d, err := tb.Grant(id, ttl, 0)
 	require.NoError(t, err, "Grant(%d)", id)
 	return d
 }
@@ -34,7 +34,7 @@ func TestTableGrantRenew(t *testing.T) {
 	require.Equal(t, t0.Add(40*time.Second), d, "Renew")
 	_, err = tb.Renew(2)
 	require.ErrorIs(t, err, ErrUnknownLease, "Renew unknown")
-	_, err = tb.Grant(3, 0)
+	_, err = tb.Grant(3, 0, 0)
 	require.ErrorIs(t, err, ErrInvalidTTL, "Grant ttl 0")
 	require.Equal(t, 1, tb.Len())
 }
@@ -201,7 +201,7 @@ func BenchmarkRenew(b *testing.B) {
 	tb := NewTable(nil)
 	const n = 100_000
 	for id := ID(1); id <= n; id++ {
-		_, err := tb.Grant(id, time.Minute)
+		_, err := tb.Grant(id, time.Minute, 0)
 		require.NoError(b, err)
 	}
 	b.ReportAllocs()
@@ -214,4 +214,50 @@ func BenchmarkRenew(b *testing.B) {
 		}
 		id = id%n + 1
 	}
+}
+
+// TestTableGrace: a lease with an offline grace stays in the table that
+// much past its TTL, through renewals and a new leader's reset; a
+// collector back within the grace renews it.
+func TestTableGrace(t *testing.T) {
+	clk := newFakeClock()
+	tb := NewTable(clk)
+	t0 := clk.Now()
+	d, err := tb.Grant(1, 30*time.Second, 2*time.Minute)
+	require.NoError(t, err)
+	assert.Equal(t, t0.Add(150*time.Second), d)
+	mustGrant(t, tb, 2, 30*time.Second)
+	clk.Advance(100 * time.Second)
+	assert.Equal(t, []ID{2}, tb.Expired(0), "past its TTL the graceless lease is due, the other is not")
+	d, err = tb.Renew(1)
+	require.NoError(t, err, "back within the grace")
+	assert.Equal(t, t0.Add(250*time.Second), d)
+	require.NoError(t, tb.ResetAll([]ID{1}, 10*time.Second))
+	dl, _ := tb.Deadline(1)
+	assert.Equal(t, t0.Add(250*time.Second), dl, "a reset never shortens")
+	clk.Advance(200 * time.Second)
+	require.NoError(t, tb.ResetAll([]ID{1}, 10*time.Second))
+	dl, _ = tb.Deadline(1)
+	assert.Equal(t, clk.Now().Add(130*time.Second), dl, "a reset gives the TTL and the grace")
+	_, err = tb.Grant(3, time.Second, -time.Second)
+	require.ErrorIs(t, err, ErrInvalidTTL)
+}
+
+// TestTableHold: a borrowed lease stays until its end whatever renewals
+// and resets say.
+func TestTableHold(t *testing.T) {
+	clk := newFakeClock()
+	tb := NewTable(clk)
+	t0 := clk.Now()
+	mustGrant(t, tb, 1, 30*time.Second)
+	assert.False(t, tb.Hold(9, t0.Add(time.Hour)), "untracked")
+	require.True(t, tb.Hold(1, t0.Add(time.Hour)))
+	clk.Advance(59 * time.Minute)
+	assert.Empty(t, tb.Expired(0))
+	_, err := tb.Renew(1)
+	require.NoError(t, err)
+	dl, _ := tb.Deadline(1)
+	assert.Equal(t, t0.Add(time.Hour), dl, "a renewal within the borrow leaves its end")
+	clk.Advance(2 * time.Minute)
+	assert.Equal(t, []ID{1}, tb.Expired(0))
 }

@@ -70,7 +70,8 @@ func (f *FSM) Leases(filter LeaseFilter) []Lease {
 	}
 	match := func(r leaseRec) bool {
 		return (filter.CollectorID == "" || r.collector == col) &&
-			(filter.Holder == "" || r.holder == filter.Holder)
+			(filter.Holder == "" || r.holder == filter.Holder) &&
+			(!filter.Borrowed || r.flags&flagBorrowed != 0)
 	}
 	var ids []lease.ID
 	if filter.Pool != "" {

@@ -180,7 +180,9 @@ type LeaseFilter struct {
 	Pool        string
 	Holder      string
 	CollectorID string
-	Limit       int
+	// Borrowed keeps only borrowed leases.
+	Borrowed bool
+	Limit    int
 }
 
 // Counts are the sizes of the state's tables, for metrics.

@@ -208,6 +208,9 @@ var reasons = []struct {
 	{"zone_locked", fsm.ErrZoneLocked, connect.CodeFailedPrecondition},
 	{"upstream_chain", fsm.ErrUpstreamChain, connect.CodeFailedPrecondition},
 	{"outbox_full", fsm.ErrOutboxFull, connect.CodeResourceExhausted},
+	{"no_borrow", fsm.ErrNoBorrow, connect.CodeFailedPrecondition},
+	{"borrow_too_long", fsm.ErrBorrowTooLong, connect.CodeInvalidArgument},
+	{"borrowed", fsm.ErrBorrowed, connect.CodeFailedPrecondition},
 }
 
 func reasonOf(err error) string {

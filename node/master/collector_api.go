@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"time"
 
 	"connectrpc.com/connect"
 
@@ -208,7 +209,7 @@ func (h collectorHandler) Acquire(ctx context.Context, req *connect.Request[licm
 		return nil, connect.NewError(connect.CodePermissionDenied, fmt.Errorf("%w: %s", ErrNotCovered, why))
 	}
 	r, err := s.submitLease(ctx, fsm.LeaseOp{
-		Kind: fsm.Acquire, Pool: m.Pool, Holder: m.Holder, CollectorID: id, TTLms: s.cfg.LeaseTTL.Milliseconds(),
+		Kind: fsm.Acquire, Pool: m.Pool, Holder: m.Holder, CollectorID: id, TTLms: s.cfg.LeaseTTL.Milliseconds(), Offline: m.Offline,
 	})
 	if err == nil {
 		err = r.Err
@@ -238,6 +239,9 @@ func (h collectorHandler) Acquire(ctx context.Context, req *connect.Request[licm
 				fmt.Errorf("%w: the holder's lease %d is expiring (%s); ask again", ErrLeaseNotHeld, w.Id, rr[0].Reason))
 		}
 		w.TtlMs, w.ExpiresAtMs = rr[0].TtlMs, rr[0].ExpiresAtMs
+	}
+	if r.Lease.Borrowed != 0 {
+		w.ExpiresAtMs = r.Lease.Borrowed
 	}
 	tok, err := s.signLease(*r.Lease, w.ExpiresAtMs)
 	if err != nil {
@@ -376,10 +380,20 @@ func (s *Server) renewLocal(collectorID string, ids []uint64) []*licmeshv1.Renew
 			r.Reason = "expired"
 		case err != nil:
 			r.Reason = "unknown_lease"
-		default:
+		case l.Borrowed != 0:
+			// A borrowed seat needs no renewal: it is the collector's
+			// until the borrow ends, whatever this answer says.
 			r.Ok = true
-			r.TtlMs = deadline.Sub(now).Milliseconds()
-			r.ExpiresAtMs = deadline.UnixMilli()
+			r.TtlMs = s.cfg.LeaseTTL.Milliseconds()
+			r.ExpiresAtMs = l.Borrowed
+		default:
+			// The table's deadline counts the offline grace on top; what
+			// the collector is told, and its token says, is the lease's end
+			// without it (the token carries the grace itself).
+			end := deadline.Add(-time.Duration(l.GraceMs) * time.Millisecond)
+			r.Ok = true
+			r.TtlMs = end.Sub(now).Milliseconds()
+			r.ExpiresAtMs = end.UnixMilli()
 		}
 		if r.Ok {
 			s.m.renewals.Inc()
@@ -405,6 +419,50 @@ func (h collectorHandler) Release(ctx context.Context, req *connect.Request[licm
 	}
 	s.m.releases.Inc()
 	return connect.NewResponse(&licmeshv1.ReleaseResponse{}), nil
+}
+
+// Borrow lends a seat until now + duration_ms, through Raft, and answers
+// with the lease and its document signed to the borrow's end.
+func (h collectorHandler) Borrow(ctx context.Context, req *connect.Request[licmeshv1.BorrowRequest]) (*connect.Response[licmeshv1.BorrowResponse], error) {
+	id, err := h.caller(ctx)
+	if err != nil {
+		return nil, err
+	}
+	m := req.Msg
+	if err := lease.ValidatePoolName(m.Pool); err != nil {
+		return nil, connect.NewError(connect.CodeInvalidArgument, err)
+	}
+	if err := lease.ValidateField("holder", m.Holder, lease.MaxHolderLen); err != nil {
+		return nil, connect.NewError(connect.CodeInvalidArgument, err)
+	}
+	if m.DurationMs <= 0 || m.DurationMs > lease.MaxBorrow.Milliseconds() {
+		return nil, connect.NewError(connect.CodeInvalidArgument, fmt.Errorf("%w: borrow for %d ms: want 1 ms to %s", ErrBadRequest, m.DurationMs, lease.MaxBorrow))
+	}
+	s := h.s
+	if ok, why := s.fsm.CoversPool(id, m.Pool); !ok {
+		s.m.refused.WithLabelValues("not_covered").Inc()
+		return nil, connect.NewError(connect.CodePermissionDenied, fmt.Errorf("%w: %s", ErrNotCovered, why))
+	}
+	now := s.now().UnixMilli()
+	cmd := fsm.BorrowLease{Now: now, Pool: m.Pool, Holder: m.Holder, CollectorID: id, TTLms: s.cfg.LeaseTTL.Milliseconds(), Until: now + m.DurationMs}
+	if _, err := s.apply(ctx, fsm.BorrowLeaseType, cmd); err != nil {
+		s.m.refused.WithLabelValues(reasonOf(err)).Inc()
+		return nil, toConnect(err)
+	}
+	// The lease as this master's FSM has it: apply waited for it here.
+	ls := s.fsm.Leases(fsm.LeaseFilter{Pool: m.Pool, Holder: m.Holder})
+	if len(ls) != 1 || ls[0].Borrowed == 0 || ls[0].CollectorID != id {
+		return nil, connect.NewError(connect.CodeUnavailable, fmt.Errorf("%w: the borrow committed but this master has not applied it yet; ask again", ErrLeaseNotHeld))
+	}
+	l := ls[0]
+	w := leaseToWire(l)
+	tok, err := s.signLease(l, l.Borrowed)
+	if err != nil {
+		return nil, toConnect(err)
+	}
+	w.Token = string(tok)
+	s.m.grants.Inc()
+	return connect.NewResponse(&licmeshv1.BorrowResponse{Lease: w, Existing: l.GrantedAt < now}), nil
 }
 
 // collectorAddrs lists the collector-protocol addresses of the live masters.

@@ -15,7 +15,7 @@ import (
 func jsonMarshal(v any) ([]byte, error) { return json.Marshal(v) }
 
 func leaseOpToWire(op fsm.LeaseOp) *licmeshv1.LeaseOp {
-	w := &licmeshv1.LeaseOp{Pool: op.Pool, Holder: op.Holder, CollectorId: op.CollectorID, LeaseId: uint64(op.LeaseID)}
+	w := &licmeshv1.LeaseOp{Pool: op.Pool, Holder: op.Holder, CollectorId: op.CollectorID, LeaseId: uint64(op.LeaseID), Offline: op.Offline}
 	switch op.Kind {
 	case fsm.Acquire:
 		w.Kind = licmeshv1.LeaseOp_KIND_ACQUIRE
@@ -28,7 +28,7 @@ func leaseOpToWire(op fsm.LeaseOp) *licmeshv1.LeaseOp {
 // leaseOpFromWire accepts only what a follower may forward: acquires and
 // releases. Expiry is the leader's alone.
 func leaseOpFromWire(w *licmeshv1.LeaseOp) (fsm.LeaseOp, error) {
-	op := fsm.LeaseOp{Pool: w.Pool, Holder: w.Holder, CollectorID: w.CollectorId, LeaseID: lease.ID(w.LeaseId)}
+	op := fsm.LeaseOp{Pool: w.Pool, Holder: w.Holder, CollectorID: w.CollectorId, LeaseID: lease.ID(w.LeaseId), Offline: w.Offline}
 	switch w.Kind {
 	case licmeshv1.LeaseOp_KIND_ACQUIRE:
 		op.Kind = fsm.Acquire
@@ -74,16 +74,22 @@ func opResultFromWire(w *licmeshv1.LeaseOpResult) fsm.OpResult {
 }
 
 func leaseToWire(l fsm.Lease) *licmeshv1.Lease {
-	return &licmeshv1.Lease{
+	w := &licmeshv1.Lease{
 		Id: uint64(l.ID), Fence: l.Fence, Pool: l.Pool, Holder: l.Holder, CollectorId: l.CollectorID,
 		GrantedAtMs: l.GrantedAt, TtlMs: l.TTLms, ExpiresAtMs: l.GrantedAt + l.TTLms,
+		GraceMs: l.GraceMs, BorrowedUntilMs: l.Borrowed, Offline: l.Offline, Overage: l.Overage,
 	}
+	if l.Borrowed != 0 {
+		w.ExpiresAtMs = l.Borrowed
+	}
+	return w
 }
 
 func leaseFromWire(w *licmeshv1.Lease) fsm.Lease {
 	return fsm.Lease{
 		ID: lease.ID(w.Id), Fence: w.Fence, Pool: w.Pool, Holder: w.Holder, CollectorID: w.CollectorId,
-		GrantedAt: w.GrantedAtMs, TTLms: w.TtlMs,
+		GrantedAt: w.GrantedAtMs, TTLms: w.TtlMs, GraceMs: w.GraceMs, Borrowed: w.BorrowedUntilMs,
+		Offline: w.Offline, Overage: w.Overage,
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -108,6 +109,9 @@ func (s *Server) lead(ctx context.Context) {
 	if err := s.table.ResetAll(ids, s.cfg.LeaseTTL+s.cfg.ElectionTimeout); err != nil {
 		s.log.Error("resetting lease deadlines failed", "err", err)
 	}
+	for _, l := range s.fsm.Leases(fsm.LeaseFilter{Borrowed: true}) {
+		s.holdBorrowed(l.ID, l.Borrowed)
+	}
 	s.leading.Store(true)
 	defer s.leading.Store(false)
 	s.log.Info("leading", "leases", len(ids))
@@ -192,11 +196,15 @@ func (s *Server) expireLoop(ctx context.Context) {
 			continue
 		}
 		for i, r := range res {
+			delete(inflight, ops[i].LeaseID)
+			if errors.Is(r.Err, fsm.ErrBorrowed) && r.Lease != nil {
+				s.holdBorrowed(ops[i].LeaseID, r.Lease.Borrowed)
+				continue
+			}
 			if r.Err == nil {
 				s.m.expiries.Inc()
 			}
 			s.table.Remove(ops[i].LeaseID)
-			delete(inflight, ops[i].LeaseID)
 		}
 	}
 }
@@ -226,7 +234,20 @@ func (s *Server) advanceTrustedTime(ctx context.Context, now time.Time) {
 type tableObserver struct{ s *Server }
 
 func (o tableObserver) LeaseGranted(l fsm.Lease) {
-	_, _ = o.s.table.Grant(l.ID, time.Duration(l.TTLms)*time.Millisecond)
+	_, _ = o.s.table.Grant(l.ID, time.Duration(l.TTLms)*time.Millisecond, time.Duration(l.GraceMs)*time.Millisecond)
+	if l.Borrowed != 0 {
+		o.s.holdBorrowed(l.ID, l.Borrowed)
+	}
+}
+
+// holdBorrowed keeps a borrowed lease in the deadline table until its end,
+// read on this master's clock. The table runs on the monotonic clock and
+// the end is trusted time: the gap between them is taken now. Should the
+// clock be wrong, the FSM still refuses to expire the lease before its end
+// in trusted time (fsm.ErrBorrowed), and the expiry loop holds it again.
+func (s *Server) holdBorrowed(id lease.ID, until int64) {
+	now := s.now()
+	s.table.Hold(id, now.Add(time.UnixMilli(until).Sub(now)))
 }
 
 func (o tableObserver) LeaseRemoved(id lease.ID) { o.s.table.Remove(id) }

@@ -440,9 +440,13 @@ func (x *HelloResponse) GetSigningPublicKey() []byte {
 }
 
 type AcquireRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Pool          string                 `protobuf:"bytes,1,opt,name=pool,proto3" json:"pool,omitempty"`
-	Holder        string                 `protobuf:"bytes,2,opt,name=holder,proto3" json:"holder,omitempty"`
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	Pool   string                 `protobuf:"bytes,1,opt,name=pool,proto3" json:"pool,omitempty"`
+	Holder string                 `protobuf:"bytes,2,opt,name=holder,proto3" json:"holder,omitempty"`
+	// offline says the collector already let this holder in while it
+	// reached no master (a fail-open pool): the masters grant it even past
+	// the pool's limits, as overage, so that it is counted.
+	Offline       bool `protobuf:"varint,3,opt,name=offline,proto3" json:"offline,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -489,6 +493,13 @@ func (x *AcquireRequest) GetHolder() string {
 		return x.Holder
 	}
 	return ""
+}
+
+func (x *AcquireRequest) GetOffline() bool {
+	if x != nil {
+		return x.Offline
+	}
+	return false
 }
 
 type AcquireResponse struct {
@@ -732,6 +743,120 @@ func (*ReleaseResponse) Descriptor() ([]byte, []int) {
 	return file_licmesh_v1_collector_proto_rawDescGZIP(), []int{11}
 }
 
+type BorrowRequest struct {
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	Pool   string                 `protobuf:"bytes,1,opt,name=pool,proto3" json:"pool,omitempty"`
+	Holder string                 `protobuf:"bytes,2,opt,name=holder,proto3" json:"holder,omitempty"`
+	// duration_ms is how long to borrow for, at most the pool's maximum.
+	DurationMs    int64 `protobuf:"varint,3,opt,name=duration_ms,json=durationMs,proto3" json:"duration_ms,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BorrowRequest) Reset() {
+	*x = BorrowRequest{}
+	mi := &file_licmesh_v1_collector_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BorrowRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BorrowRequest) ProtoMessage() {}
+
+func (x *BorrowRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_licmesh_v1_collector_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BorrowRequest.ProtoReflect.Descriptor instead.
+func (*BorrowRequest) Descriptor() ([]byte, []int) {
+	return file_licmesh_v1_collector_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *BorrowRequest) GetPool() string {
+	if x != nil {
+		return x.Pool
+	}
+	return ""
+}
+
+func (x *BorrowRequest) GetHolder() string {
+	if x != nil {
+		return x.Holder
+	}
+	return ""
+}
+
+func (x *BorrowRequest) GetDurationMs() int64 {
+	if x != nil {
+		return x.DurationMs
+	}
+	return 0
+}
+
+type BorrowResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Lease *Lease                 `protobuf:"bytes,1,opt,name=lease,proto3" json:"lease,omitempty"`
+	// existing is true when the holder's lease was made a borrowed one.
+	Existing      bool `protobuf:"varint,2,opt,name=existing,proto3" json:"existing,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BorrowResponse) Reset() {
+	*x = BorrowResponse{}
+	mi := &file_licmesh_v1_collector_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BorrowResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BorrowResponse) ProtoMessage() {}
+
+func (x *BorrowResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_licmesh_v1_collector_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BorrowResponse.ProtoReflect.Descriptor instead.
+func (*BorrowResponse) Descriptor() ([]byte, []int) {
+	return file_licmesh_v1_collector_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *BorrowResponse) GetLease() *Lease {
+	if x != nil {
+		return x.Lease
+	}
+	return nil
+}
+
+func (x *BorrowResponse) GetExisting() bool {
+	if x != nil {
+		return x.Existing
+	}
+	return false
+}
+
 type WatchEntitlementsRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// have_serial is the serial of the document the collector holds (0 for
@@ -743,7 +868,7 @@ type WatchEntitlementsRequest struct {
 
 func (x *WatchEntitlementsRequest) Reset() {
 	*x = WatchEntitlementsRequest{}
-	mi := &file_licmesh_v1_collector_proto_msgTypes[12]
+	mi := &file_licmesh_v1_collector_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -755,7 +880,7 @@ func (x *WatchEntitlementsRequest) String() string {
 func (*WatchEntitlementsRequest) ProtoMessage() {}
 
 func (x *WatchEntitlementsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_licmesh_v1_collector_proto_msgTypes[12]
+	mi := &file_licmesh_v1_collector_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -768,7 +893,7 @@ func (x *WatchEntitlementsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchEntitlementsRequest.ProtoReflect.Descriptor instead.
 func (*WatchEntitlementsRequest) Descriptor() ([]byte, []int) {
-	return file_licmesh_v1_collector_proto_rawDescGZIP(), []int{12}
+	return file_licmesh_v1_collector_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *WatchEntitlementsRequest) GetHaveSerial() uint64 {
@@ -788,7 +913,7 @@ type WatchEntitlementsResponse struct {
 
 func (x *WatchEntitlementsResponse) Reset() {
 	*x = WatchEntitlementsResponse{}
-	mi := &file_licmesh_v1_collector_proto_msgTypes[13]
+	mi := &file_licmesh_v1_collector_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -800,7 +925,7 @@ func (x *WatchEntitlementsResponse) String() string {
 func (*WatchEntitlementsResponse) ProtoMessage() {}
 
 func (x *WatchEntitlementsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_licmesh_v1_collector_proto_msgTypes[13]
+	mi := &file_licmesh_v1_collector_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -813,7 +938,7 @@ func (x *WatchEntitlementsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchEntitlementsResponse.ProtoReflect.Descriptor instead.
 func (*WatchEntitlementsResponse) Descriptor() ([]byte, []int) {
-	return file_licmesh_v1_collector_proto_rawDescGZIP(), []int{13}
+	return file_licmesh_v1_collector_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *WatchEntitlementsResponse) GetDocument() string {
@@ -835,7 +960,7 @@ type ConsumeCreditsRequest struct {
 
 func (x *ConsumeCreditsRequest) Reset() {
 	*x = ConsumeCreditsRequest{}
-	mi := &file_licmesh_v1_collector_proto_msgTypes[14]
+	mi := &file_licmesh_v1_collector_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -847,7 +972,7 @@ func (x *ConsumeCreditsRequest) String() string {
 func (*ConsumeCreditsRequest) ProtoMessage() {}
 
 func (x *ConsumeCreditsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_licmesh_v1_collector_proto_msgTypes[14]
+	mi := &file_licmesh_v1_collector_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -860,7 +985,7 @@ func (x *ConsumeCreditsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConsumeCreditsRequest.ProtoReflect.Descriptor instead.
 func (*ConsumeCreditsRequest) Descriptor() ([]byte, []int) {
-	return file_licmesh_v1_collector_proto_rawDescGZIP(), []int{14}
+	return file_licmesh_v1_collector_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *ConsumeCreditsRequest) GetRequestId() []byte {
@@ -896,7 +1021,7 @@ type ConsumeCreditsResponse struct {
 
 func (x *ConsumeCreditsResponse) Reset() {
 	*x = ConsumeCreditsResponse{}
-	mi := &file_licmesh_v1_collector_proto_msgTypes[15]
+	mi := &file_licmesh_v1_collector_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -908,7 +1033,7 @@ func (x *ConsumeCreditsResponse) String() string {
 func (*ConsumeCreditsResponse) ProtoMessage() {}
 
 func (x *ConsumeCreditsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_licmesh_v1_collector_proto_msgTypes[15]
+	mi := &file_licmesh_v1_collector_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -921,7 +1046,7 @@ func (x *ConsumeCreditsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConsumeCreditsResponse.ProtoReflect.Descriptor instead.
 func (*ConsumeCreditsResponse) Descriptor() ([]byte, []int) {
-	return file_licmesh_v1_collector_proto_rawDescGZIP(), []int{15}
+	return file_licmesh_v1_collector_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *ConsumeCreditsResponse) GetLicenseId() string {
@@ -984,10 +1109,11 @@ const file_licmesh_v1_collector_proto_rawDesc = "" +
 	"\flease_ttl_ms\x18\x05 \x01(\x03R\n" +
 	"leaseTtlMs\x12$\n" +
 	"\x0eserver_time_ms\x18\x06 \x01(\x03R\fserverTimeMs\x12,\n" +
-	"\x12signing_public_key\x18\a \x01(\fR\x10signingPublicKey\"<\n" +
+	"\x12signing_public_key\x18\a \x01(\fR\x10signingPublicKey\"V\n" +
 	"\x0eAcquireRequest\x12\x12\n" +
 	"\x04pool\x18\x01 \x01(\tR\x04pool\x12\x16\n" +
-	"\x06holder\x18\x02 \x01(\tR\x06holder\"V\n" +
+	"\x06holder\x18\x02 \x01(\tR\x06holder\x12\x18\n" +
+	"\aoffline\x18\x03 \x01(\bR\aoffline\"V\n" +
 	"\x0fAcquireResponse\x12'\n" +
 	"\x05lease\x18\x01 \x01(\v2\x11.licmesh.v1.LeaseR\x05lease\x12\x1a\n" +
 	"\bexisting\x18\x02 \x01(\bR\bexisting\"Z\n" +
@@ -999,7 +1125,15 @@ const file_licmesh_v1_collector_proto_rawDesc = "" +
 	"\amasters\x18\x02 \x03(\tR\amasters\"+\n" +
 	"\x0eReleaseRequest\x12\x19\n" +
 	"\blease_id\x18\x01 \x01(\x04R\aleaseId\"\x11\n" +
-	"\x0fReleaseResponse\";\n" +
+	"\x0fReleaseResponse\"\\\n" +
+	"\rBorrowRequest\x12\x12\n" +
+	"\x04pool\x18\x01 \x01(\tR\x04pool\x12\x16\n" +
+	"\x06holder\x18\x02 \x01(\tR\x06holder\x12\x1f\n" +
+	"\vduration_ms\x18\x03 \x01(\x03R\n" +
+	"durationMs\"U\n" +
+	"\x0eBorrowResponse\x12'\n" +
+	"\x05lease\x18\x01 \x01(\v2\x11.licmesh.v1.LeaseR\x05lease\x12\x1a\n" +
+	"\bexisting\x18\x02 \x01(\bR\bexisting\";\n" +
 	"\x18WatchEntitlementsRequest\x12\x1f\n" +
 	"\vhave_serial\x18\x01 \x01(\x04R\n" +
 	"haveSerial\"7\n" +
@@ -1014,14 +1148,15 @@ const file_licmesh_v1_collector_proto_rawDesc = "" +
 	"\n" +
 	"license_id\x18\x01 \x01(\tR\tlicenseId\x12\x1c\n" +
 	"\tremaining\x18\x02 \x01(\x03R\tremaining\x12\x10\n" +
-	"\x03low\x18\x03 \x01(\bR\x03low2\xc3\x05\n" +
+	"\x03low\x18\x03 \x01(\bR\x03low2\x84\x06\n" +
 	"\x10CollectorService\x12?\n" +
 	"\x06Enroll\x12\x19.licmesh.v1.EnrollRequest\x1a\x1a.licmesh.v1.EnrollResponse\x12]\n" +
 	"\x10RenewCertificate\x12#.licmesh.v1.RenewCertificateRequest\x1a$.licmesh.v1.RenewCertificateResponse\x12<\n" +
 	"\x05Hello\x12\x18.licmesh.v1.HelloRequest\x1a\x19.licmesh.v1.HelloResponse\x12B\n" +
 	"\aAcquire\x12\x1a.licmesh.v1.AcquireRequest\x1a\x1b.licmesh.v1.AcquireResponse\x12<\n" +
 	"\x05Renew\x12\x18.licmesh.v1.RenewRequest\x1a\x19.licmesh.v1.RenewResponse\x12B\n" +
-	"\aRelease\x12\x1a.licmesh.v1.ReleaseRequest\x1a\x1b.licmesh.v1.ReleaseResponse\x12b\n" +
+	"\aRelease\x12\x1a.licmesh.v1.ReleaseRequest\x1a\x1b.licmesh.v1.ReleaseResponse\x12?\n" +
+	"\x06Borrow\x12\x19.licmesh.v1.BorrowRequest\x1a\x1a.licmesh.v1.BorrowResponse\x12b\n" +
 	"\x11WatchEntitlements\x12$.licmesh.v1.WatchEntitlementsRequest\x1a%.licmesh.v1.WatchEntitlementsResponse0\x01\x12W\n" +
 	"\x0eConsumeCredits\x12!.licmesh.v1.ConsumeCreditsRequest\x1a\".licmesh.v1.ConsumeCreditsResponse\x12N\n" +
 	"\vReportUsage\x12\x1e.licmesh.v1.ReportUsageRequest\x1a\x1f.licmesh.v1.ReportUsageResponseB0Z.github.com/licmesh/licmesh/mesh/wire/licmeshv1b\x06proto3"
@@ -1038,7 +1173,7 @@ func file_licmesh_v1_collector_proto_rawDescGZIP() []byte {
 	return file_licmesh_v1_collector_proto_rawDescData
 }
 
-var file_licmesh_v1_collector_proto_msgTypes = make([]protoimpl.MessageInfo, 16)
+var file_licmesh_v1_collector_proto_msgTypes = make([]protoimpl.MessageInfo, 18)
 var file_licmesh_v1_collector_proto_goTypes = []any{
 	(*EnrollRequest)(nil),             // 0: licmesh.v1.EnrollRequest
 	(*EnrollResponse)(nil),            // 1: licmesh.v1.EnrollResponse
@@ -1052,41 +1187,46 @@ var file_licmesh_v1_collector_proto_goTypes = []any{
 	(*RenewResponse)(nil),             // 9: licmesh.v1.RenewResponse
 	(*ReleaseRequest)(nil),            // 10: licmesh.v1.ReleaseRequest
 	(*ReleaseResponse)(nil),           // 11: licmesh.v1.ReleaseResponse
-	(*WatchEntitlementsRequest)(nil),  // 12: licmesh.v1.WatchEntitlementsRequest
-	(*WatchEntitlementsResponse)(nil), // 13: licmesh.v1.WatchEntitlementsResponse
-	(*ConsumeCreditsRequest)(nil),     // 14: licmesh.v1.ConsumeCreditsRequest
-	(*ConsumeCreditsResponse)(nil),    // 15: licmesh.v1.ConsumeCreditsResponse
-	(*Lease)(nil),                     // 16: licmesh.v1.Lease
-	(*RenewResult)(nil),               // 17: licmesh.v1.RenewResult
-	(*ReportUsageRequest)(nil),        // 18: licmesh.v1.ReportUsageRequest
-	(*ReportUsageResponse)(nil),       // 19: licmesh.v1.ReportUsageResponse
+	(*BorrowRequest)(nil),             // 12: licmesh.v1.BorrowRequest
+	(*BorrowResponse)(nil),            // 13: licmesh.v1.BorrowResponse
+	(*WatchEntitlementsRequest)(nil),  // 14: licmesh.v1.WatchEntitlementsRequest
+	(*WatchEntitlementsResponse)(nil), // 15: licmesh.v1.WatchEntitlementsResponse
+	(*ConsumeCreditsRequest)(nil),     // 16: licmesh.v1.ConsumeCreditsRequest
+	(*ConsumeCreditsResponse)(nil),    // 17: licmesh.v1.ConsumeCreditsResponse
+	(*Lease)(nil),                     // 18: licmesh.v1.Lease
+	(*RenewResult)(nil),               // 19: licmesh.v1.RenewResult
+	(*ReportUsageRequest)(nil),        // 20: licmesh.v1.ReportUsageRequest
+	(*ReportUsageResponse)(nil),       // 21: licmesh.v1.ReportUsageResponse
 }
 var file_licmesh_v1_collector_proto_depIdxs = []int32{
-	16, // 0: licmesh.v1.AcquireResponse.lease:type_name -> licmesh.v1.Lease
-	17, // 1: licmesh.v1.RenewResponse.results:type_name -> licmesh.v1.RenewResult
-	0,  // 2: licmesh.v1.CollectorService.Enroll:input_type -> licmesh.v1.EnrollRequest
-	2,  // 3: licmesh.v1.CollectorService.RenewCertificate:input_type -> licmesh.v1.RenewCertificateRequest
-	4,  // 4: licmesh.v1.CollectorService.Hello:input_type -> licmesh.v1.HelloRequest
-	6,  // 5: licmesh.v1.CollectorService.Acquire:input_type -> licmesh.v1.AcquireRequest
-	8,  // 6: licmesh.v1.CollectorService.Renew:input_type -> licmesh.v1.RenewRequest
-	10, // 7: licmesh.v1.CollectorService.Release:input_type -> licmesh.v1.ReleaseRequest
-	12, // 8: licmesh.v1.CollectorService.WatchEntitlements:input_type -> licmesh.v1.WatchEntitlementsRequest
-	14, // 9: licmesh.v1.CollectorService.ConsumeCredits:input_type -> licmesh.v1.ConsumeCreditsRequest
-	18, // 10: licmesh.v1.CollectorService.ReportUsage:input_type -> licmesh.v1.ReportUsageRequest
-	1,  // 11: licmesh.v1.CollectorService.Enroll:output_type -> licmesh.v1.EnrollResponse
-	3,  // 12: licmesh.v1.CollectorService.RenewCertificate:output_type -> licmesh.v1.RenewCertificateResponse
-	5,  // 13: licmesh.v1.CollectorService.Hello:output_type -> licmesh.v1.HelloResponse
-	7,  // 14: licmesh.v1.CollectorService.Acquire:output_type -> licmesh.v1.AcquireResponse
-	9,  // 15: licmesh.v1.CollectorService.Renew:output_type -> licmesh.v1.RenewResponse
-	11, // 16: licmesh.v1.CollectorService.Release:output_type -> licmesh.v1.ReleaseResponse
-	13, // 17: licmesh.v1.CollectorService.WatchEntitlements:output_type -> licmesh.v1.WatchEntitlementsResponse
-	15, // 18: licmesh.v1.CollectorService.ConsumeCredits:output_type -> licmesh.v1.ConsumeCreditsResponse
-	19, // 19: licmesh.v1.CollectorService.ReportUsage:output_type -> licmesh.v1.ReportUsageResponse
-	11, // [11:20] is the sub-list for method output_type
-	2,  // [2:11] is the sub-list for method input_type
-	2,  // [2:2] is the sub-list for extension type_name
-	2,  // [2:2] is the sub-list for extension extendee
-	0,  // [0:2] is the sub-list for field type_name
+	18, // 0: licmesh.v1.AcquireResponse.lease:type_name -> licmesh.v1.Lease
+	19, // 1: licmesh.v1.RenewResponse.results:type_name -> licmesh.v1.RenewResult
+	18, // 2: licmesh.v1.BorrowResponse.lease:type_name -> licmesh.v1.Lease
+	0,  // 3: licmesh.v1.CollectorService.Enroll:input_type -> licmesh.v1.EnrollRequest
+	2,  // 4: licmesh.v1.CollectorService.RenewCertificate:input_type -> licmesh.v1.RenewCertificateRequest
+	4,  // 5: licmesh.v1.CollectorService.Hello:input_type -> licmesh.v1.HelloRequest
+	6,  // 6: licmesh.v1.CollectorService.Acquire:input_type -> licmesh.v1.AcquireRequest
+	8,  // 7: licmesh.v1.CollectorService.Renew:input_type -> licmesh.v1.RenewRequest
+	10, // 8: licmesh.v1.CollectorService.Release:input_type -> licmesh.v1.ReleaseRequest
+	12, // 9: licmesh.v1.CollectorService.Borrow:input_type -> licmesh.v1.BorrowRequest
+	14, // 10: licmesh.v1.CollectorService.WatchEntitlements:input_type -> licmesh.v1.WatchEntitlementsRequest
+	16, // 11: licmesh.v1.CollectorService.ConsumeCredits:input_type -> licmesh.v1.ConsumeCreditsRequest
+	20, // 12: licmesh.v1.CollectorService.ReportUsage:input_type -> licmesh.v1.ReportUsageRequest
+	1,  // 13: licmesh.v1.CollectorService.Enroll:output_type -> licmesh.v1.EnrollResponse
+	3,  // 14: licmesh.v1.CollectorService.RenewCertificate:output_type -> licmesh.v1.RenewCertificateResponse
+	5,  // 15: licmesh.v1.CollectorService.Hello:output_type -> licmesh.v1.HelloResponse
+	7,  // 16: licmesh.v1.CollectorService.Acquire:output_type -> licmesh.v1.AcquireResponse
+	9,  // 17: licmesh.v1.CollectorService.Renew:output_type -> licmesh.v1.RenewResponse
+	11, // 18: licmesh.v1.CollectorService.Release:output_type -> licmesh.v1.ReleaseResponse
+	13, // 19: licmesh.v1.CollectorService.Borrow:output_type -> licmesh.v1.BorrowResponse
+	15, // 20: licmesh.v1.CollectorService.WatchEntitlements:output_type -> licmesh.v1.WatchEntitlementsResponse
+	17, // 21: licmesh.v1.CollectorService.ConsumeCredits:output_type -> licmesh.v1.ConsumeCreditsResponse
+	21, // 22: licmesh.v1.CollectorService.ReportUsage:output_type -> licmesh.v1.ReportUsageResponse
+	13, // [13:23] is the sub-list for method output_type
+	3,  // [3:13] is the sub-list for method input_type
+	3,  // [3:3] is the sub-list for extension type_name
+	3,  // [3:3] is the sub-list for extension extendee
+	0,  // [0:3] is the sub-list for field type_name
 }
 
 func init() { file_licmesh_v1_collector_proto_init() }
@@ -1102,7 +1242,7 @@ func file_licmesh_v1_collector_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_licmesh_v1_collector_proto_rawDesc), len(file_licmesh_v1_collector_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   16,
+			NumMessages:   18,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -86,7 +86,19 @@ type Lease struct {
 	// verifiable offline with the cluster's public signing key.
 	Token string `protobuf:"bytes,8,opt,name=token,proto3" json:"token,omitempty"`
 	// expires_at_ms is the lease's end as the issuing master sees it.
-	ExpiresAtMs   int64 `protobuf:"varint,9,opt,name=expires_at_ms,json=expiresAtMs,proto3" json:"expires_at_ms,omitempty"`
+	ExpiresAtMs int64 `protobuf:"varint,9,opt,name=expires_at_ms,json=expiresAtMs,proto3" json:"expires_at_ms,omitempty"`
+	// grace_ms is the pool's offline grace the lease was granted with: past
+	// its end, its holder keeps the seat that long while the collector
+	// reaches no master, and the masters count it held as long.
+	GraceMs int64 `protobuf:"varint,10,opt,name=grace_ms,json=graceMs,proto3" json:"grace_ms,omitempty"`
+	// borrowed_until_ms is when a borrowed lease ends (then no renewal is
+	// due before); 0 for a lease that lives by renewals.
+	BorrowedUntilMs int64 `protobuf:"varint,11,opt,name=borrowed_until_ms,json=borrowedUntilMs,proto3" json:"borrowed_until_ms,omitempty"`
+	// offline marks a seat a fail-open collector let its holder take while
+	// it reached no master.
+	Offline bool `protobuf:"varint,12,opt,name=offline,proto3" json:"offline,omitempty"`
+	// overage marks a grant past the pool's seats.
+	Overage       bool `protobuf:"varint,13,opt,name=overage,proto3" json:"overage,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -184,14 +196,44 @@ func (x *Lease) GetExpiresAtMs() int64 {
 	return 0
 }
 
+func (x *Lease) GetGraceMs() int64 {
+	if x != nil {
+		return x.GraceMs
+	}
+	return 0
+}
+
+func (x *Lease) GetBorrowedUntilMs() int64 {
+	if x != nil {
+		return x.BorrowedUntilMs
+	}
+	return 0
+}
+
+func (x *Lease) GetOffline() bool {
+	if x != nil {
+		return x.Offline
+	}
+	return false
+}
+
+func (x *Lease) GetOverage() bool {
+	if x != nil {
+		return x.Overage
+	}
+	return false
+}
+
 // LeaseOp is one acquire or release as the leader coalesces them.
 type LeaseOp struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Kind          LeaseOp_Kind           `protobuf:"varint,1,opt,name=kind,proto3,enum=licmesh.v1.LeaseOp_Kind" json:"kind,omitempty"`
-	Pool          string                 `protobuf:"bytes,2,opt,name=pool,proto3" json:"pool,omitempty"`
-	Holder        string                 `protobuf:"bytes,3,opt,name=holder,proto3" json:"holder,omitempty"`
-	CollectorId   string                 `protobuf:"bytes,4,opt,name=collector_id,json=collectorId,proto3" json:"collector_id,omitempty"`
-	LeaseId       uint64                 `protobuf:"varint,5,opt,name=lease_id,json=leaseId,proto3" json:"lease_id,omitempty"`
+	state       protoimpl.MessageState `protogen:"open.v1"`
+	Kind        LeaseOp_Kind           `protobuf:"varint,1,opt,name=kind,proto3,enum=licmesh.v1.LeaseOp_Kind" json:"kind,omitempty"`
+	Pool        string                 `protobuf:"bytes,2,opt,name=pool,proto3" json:"pool,omitempty"`
+	Holder      string                 `protobuf:"bytes,3,opt,name=holder,proto3" json:"holder,omitempty"`
+	CollectorId string                 `protobuf:"bytes,4,opt,name=collector_id,json=collectorId,proto3" json:"collector_id,omitempty"`
+	LeaseId     uint64                 `protobuf:"varint,5,opt,name=lease_id,json=leaseId,proto3" json:"lease_id,omitempty"`
+	// offline: see AcquireRequest.offline.
+	Offline       bool `protobuf:"varint,6,opt,name=offline,proto3" json:"offline,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -259,6 +301,13 @@ func (x *LeaseOp) GetLeaseId() uint64 {
 		return x.LeaseId
 	}
 	return 0
+}
+
+func (x *LeaseOp) GetOffline() bool {
+	if x != nil {
+		return x.Offline
+	}
+	return false
 }
 
 // LeaseOpResult is the outcome of one LeaseOp. code is a connect.Code number
@@ -431,7 +480,7 @@ var File_licmesh_v1_lease_proto protoreflect.FileDescriptor
 const file_licmesh_v1_lease_proto_rawDesc = "" +
 	"\n" +
 	"\x16licmesh/v1/lease.proto\x12\n" +
-	"licmesh.v1\"\xf1\x01\n" +
+	"licmesh.v1\"\xec\x02\n" +
 	"\x05Lease\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\x04R\x02id\x12\x14\n" +
 	"\x05fence\x18\x02 \x01(\x04R\x05fence\x12\x12\n" +
@@ -441,13 +490,19 @@ const file_licmesh_v1_lease_proto_rawDesc = "" +
 	"\rgranted_at_ms\x18\x06 \x01(\x03R\vgrantedAtMs\x12\x15\n" +
 	"\x06ttl_ms\x18\a \x01(\x03R\x05ttlMs\x12\x14\n" +
 	"\x05token\x18\b \x01(\tR\x05token\x12\"\n" +
-	"\rexpires_at_ms\x18\t \x01(\x03R\vexpiresAtMs\"\xe3\x01\n" +
+	"\rexpires_at_ms\x18\t \x01(\x03R\vexpiresAtMs\x12\x19\n" +
+	"\bgrace_ms\x18\n" +
+	" \x01(\x03R\agraceMs\x12*\n" +
+	"\x11borrowed_until_ms\x18\v \x01(\x03R\x0fborrowedUntilMs\x12\x18\n" +
+	"\aoffline\x18\f \x01(\bR\aoffline\x12\x18\n" +
+	"\aoverage\x18\r \x01(\bR\aoverage\"\xfd\x01\n" +
 	"\aLeaseOp\x12,\n" +
 	"\x04kind\x18\x01 \x01(\x0e2\x18.licmesh.v1.LeaseOp.KindR\x04kind\x12\x12\n" +
 	"\x04pool\x18\x02 \x01(\tR\x04pool\x12\x16\n" +
 	"\x06holder\x18\x03 \x01(\tR\x06holder\x12!\n" +
 	"\fcollector_id\x18\x04 \x01(\tR\vcollectorId\x12\x19\n" +
-	"\blease_id\x18\x05 \x01(\x04R\aleaseId\"@\n" +
+	"\blease_id\x18\x05 \x01(\x04R\aleaseId\x12\x18\n" +
+	"\aoffline\x18\x06 \x01(\bR\aoffline\"@\n" +
 	"\x04Kind\x12\x14\n" +
 	"\x10KIND_UNSPECIFIED\x10\x00\x12\x10\n" +
 	"\fKIND_ACQUIRE\x10\x01\x12\x10\n" +

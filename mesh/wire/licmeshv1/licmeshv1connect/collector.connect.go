@@ -48,6 +48,8 @@ const (
 	// CollectorServiceReleaseProcedure is the fully-qualified name of the CollectorService's Release
 	// RPC.
 	CollectorServiceReleaseProcedure = "/licmesh.v1.CollectorService/Release"
+	// CollectorServiceBorrowProcedure is the fully-qualified name of the CollectorService's Borrow RPC.
+	CollectorServiceBorrowProcedure = "/licmesh.v1.CollectorService/Borrow"
 	// CollectorServiceWatchEntitlementsProcedure is the fully-qualified name of the CollectorService's
 	// WatchEntitlements RPC.
 	CollectorServiceWatchEntitlementsProcedure = "/licmesh.v1.CollectorService/WatchEntitlements"
@@ -67,6 +69,11 @@ type CollectorServiceClient interface {
 	Acquire(context.Context, *connect.Request[licmeshv1.AcquireRequest]) (*connect.Response[licmeshv1.AcquireResponse], error)
 	Renew(context.Context, *connect.Request[licmeshv1.RenewRequest]) (*connect.Response[licmeshv1.RenewResponse], error)
 	Release(context.Context, *connect.Request[licmeshv1.ReleaseRequest]) (*connect.Response[licmeshv1.ReleaseResponse], error)
+	// Borrow lends a seat to a holder until a time no later than the pool's
+	// maximum borrow period from now: the holder's lease through this
+	// collector, or a new one. The signed lease document then ends with the
+	// borrow, and verifies with no master until then. Release returns it.
+	Borrow(context.Context, *connect.Request[licmeshv1.BorrowRequest]) (*connect.Response[licmeshv1.BorrowResponse], error)
 	// WatchEntitlements streams the collector's entitlement document, signed
 	// by the cluster: the current one at once, then each new one when the
 	// licenses, credits or coverage behind it change, and the current one
@@ -127,6 +134,12 @@ func NewCollectorServiceClient(httpClient connect.HTTPClient, baseURL string, op
 			connect.WithSchema(collectorServiceMethods.ByName("Release")),
 			connect.WithClientOptions(opts...),
 		),
+		borrow: connect.NewClient[licmeshv1.BorrowRequest, licmeshv1.BorrowResponse](
+			httpClient,
+			baseURL+CollectorServiceBorrowProcedure,
+			connect.WithSchema(collectorServiceMethods.ByName("Borrow")),
+			connect.WithClientOptions(opts...),
+		),
 		watchEntitlements: connect.NewClient[licmeshv1.WatchEntitlementsRequest, licmeshv1.WatchEntitlementsResponse](
 			httpClient,
 			baseURL+CollectorServiceWatchEntitlementsProcedure,
@@ -156,6 +169,7 @@ type collectorServiceClient struct {
 	acquire           *connect.Client[licmeshv1.AcquireRequest, licmeshv1.AcquireResponse]
 	renew             *connect.Client[licmeshv1.RenewRequest, licmeshv1.RenewResponse]
 	release           *connect.Client[licmeshv1.ReleaseRequest, licmeshv1.ReleaseResponse]
+	borrow            *connect.Client[licmeshv1.BorrowRequest, licmeshv1.BorrowResponse]
 	watchEntitlements *connect.Client[licmeshv1.WatchEntitlementsRequest, licmeshv1.WatchEntitlementsResponse]
 	consumeCredits    *connect.Client[licmeshv1.ConsumeCreditsRequest, licmeshv1.ConsumeCreditsResponse]
 	reportUsage       *connect.Client[licmeshv1.ReportUsageRequest, licmeshv1.ReportUsageResponse]
@@ -191,6 +205,11 @@ func (c *collectorServiceClient) Release(ctx context.Context, req *connect.Reque
 	return c.release.CallUnary(ctx, req)
 }
 
+// Borrow calls licmesh.v1.CollectorService.Borrow.
+func (c *collectorServiceClient) Borrow(ctx context.Context, req *connect.Request[licmeshv1.BorrowRequest]) (*connect.Response[licmeshv1.BorrowResponse], error) {
+	return c.borrow.CallUnary(ctx, req)
+}
+
 // WatchEntitlements calls licmesh.v1.CollectorService.WatchEntitlements.
 func (c *collectorServiceClient) WatchEntitlements(ctx context.Context, req *connect.Request[licmeshv1.WatchEntitlementsRequest]) (*connect.ServerStreamForClient[licmeshv1.WatchEntitlementsResponse], error) {
 	return c.watchEntitlements.CallServerStream(ctx, req)
@@ -214,6 +233,11 @@ type CollectorServiceHandler interface {
 	Acquire(context.Context, *connect.Request[licmeshv1.AcquireRequest]) (*connect.Response[licmeshv1.AcquireResponse], error)
 	Renew(context.Context, *connect.Request[licmeshv1.RenewRequest]) (*connect.Response[licmeshv1.RenewResponse], error)
 	Release(context.Context, *connect.Request[licmeshv1.ReleaseRequest]) (*connect.Response[licmeshv1.ReleaseResponse], error)
+	// Borrow lends a seat to a holder until a time no later than the pool's
+	// maximum borrow period from now: the holder's lease through this
+	// collector, or a new one. The signed lease document then ends with the
+	// borrow, and verifies with no master until then. Release returns it.
+	Borrow(context.Context, *connect.Request[licmeshv1.BorrowRequest]) (*connect.Response[licmeshv1.BorrowResponse], error)
 	// WatchEntitlements streams the collector's entitlement document, signed
 	// by the cluster: the current one at once, then each new one when the
 	// licenses, credits or coverage behind it change, and the current one
@@ -270,6 +294,12 @@ func NewCollectorServiceHandler(svc CollectorServiceHandler, opts ...connect.Han
 		connect.WithSchema(collectorServiceMethods.ByName("Release")),
 		connect.WithHandlerOptions(opts...),
 	)
+	collectorServiceBorrowHandler := connect.NewUnaryHandler(
+		CollectorServiceBorrowProcedure,
+		svc.Borrow,
+		connect.WithSchema(collectorServiceMethods.ByName("Borrow")),
+		connect.WithHandlerOptions(opts...),
+	)
 	collectorServiceWatchEntitlementsHandler := connect.NewServerStreamHandler(
 		CollectorServiceWatchEntitlementsProcedure,
 		svc.WatchEntitlements,
@@ -302,6 +332,8 @@ func NewCollectorServiceHandler(svc CollectorServiceHandler, opts ...connect.Han
 			collectorServiceRenewHandler.ServeHTTP(w, r)
 		case CollectorServiceReleaseProcedure:
 			collectorServiceReleaseHandler.ServeHTTP(w, r)
+		case CollectorServiceBorrowProcedure:
+			collectorServiceBorrowHandler.ServeHTTP(w, r)
 		case CollectorServiceWatchEntitlementsProcedure:
 			collectorServiceWatchEntitlementsHandler.ServeHTTP(w, r)
 		case CollectorServiceConsumeCreditsProcedure:
@@ -339,6 +371,10 @@ func (UnimplementedCollectorServiceHandler) Renew(context.Context, *connect.Requ
 
 func (UnimplementedCollectorServiceHandler) Release(context.Context, *connect.Request[licmeshv1.ReleaseRequest]) (*connect.Response[licmeshv1.ReleaseResponse], error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("licmesh.v1.CollectorService.Release is not implemented"))
+}
+
+func (UnimplementedCollectorServiceHandler) Borrow(context.Context, *connect.Request[licmeshv1.BorrowRequest]) (*connect.Response[licmeshv1.BorrowResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("licmesh.v1.CollectorService.Borrow is not implemented"))
 }
 
 func (UnimplementedCollectorServiceHandler) WatchEntitlements(context.Context, *connect.Request[licmeshv1.WatchEntitlementsRequest], *connect.ServerStream[licmeshv1.WatchEntitlementsResponse]) error {
