@@ -121,6 +121,9 @@ func (a *Agent) Release(ctx context.Context, leaseID lease.ID) (l leasebook.Leas
 	switch {
 	case err == nil:
 		l, err = a.book.Remove(leaseID)
+		if l.Borrowed {
+			a.saveBorrows() // returned early
+		}
 		return l, false, err
 	case errors.Is(err, ErrUnavailable):
 		l, err = a.book.MarkReleasing(leaseID)

@@ -113,7 +113,14 @@ func New(cfg config.Config, opts Options) (*Agent, error) {
 			a.token = &tok
 		}
 		if a.certExpired(id) && a.token == nil {
-			return nil, fmt.Errorf("%w (it ended %s)", ErrCertificateExpired, id.Cert.Leaf.NotAfter.Format(time.RFC3339))
+			// The collector starts anyway: what it holds offline (borrowed
+			// seats, entitlements) verifies with the cluster's key, not
+			// with its certificate, and its products keep them (P4). It
+			// says, in its status and log, that it needs a join token to
+			// reach the masters again.
+			a.log.Error("collectord: the client certificate has expired; restart with a join token to reach the masters again",
+				"ended", id.Cert.Leaf.NotAfter.Format(time.RFC3339))
+			a.st.lastError = fmt.Sprintf("%v (it ended %s)", ErrCertificateExpired, id.Cert.Leaf.NotAfter.Format(time.RFC3339))
 		}
 		a.st.phase = PhaseConnecting
 	}
@@ -126,9 +133,12 @@ func New(cfg config.Config, opts Options) (*Agent, error) {
 	if err != nil {
 		return nil, err
 	}
-	if id != nil && !a.certExpired(id) {
+	if id != nil {
+		// With an expired certificate too: stepCertificate enrolls again
+		// when there is a token, and meanwhile what is held verifies.
 		a.setIdentity(id)
 		a.loadEntitlements()
+		a.loadBorrows()
 	}
 	return a, nil
 }

@@ -51,6 +51,13 @@ func (e *ents) trustedNow(now time.Time) time.Time {
 	return now
 }
 
+// trustedAt is trustedNow for a caller that does not hold e.mu.
+func (e *ents) trustedAt(now time.Time) time.Time {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.trustedNow(now)
+}
+
 // loadEntitlements restores the document saved at the last start. It is
 // judged from its issue time on: the monotonic reading is gone with the
 // process.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/subtle"
 	"log/slog"
+	"slices"
 	"time"
 
 	"connectrpc.com/connect"
@@ -49,6 +50,9 @@ func (a *Agent) step(ctx context.Context, s *schedule) time.Duration {
 	}
 	sw := a.book.Sweep()
 	logLeases(a.log, "collectord: lease expired: no master renewed it in time", sw.Expired)
+	if slices.ContainsFunc(sw.Expired, func(l leasebook.Lease) bool { return l.Borrowed }) {
+		a.saveBorrows() // a borrow ended
+	}
 
 	a.stepCertificate(ctx, s)
 	if ctx.Err() != nil {

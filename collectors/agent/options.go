@@ -40,6 +40,10 @@ type Options struct {
 	// HelloInterval is how often the agent says hello to a master when
 	// nothing else is due, to learn the masters list; defaults to 30s.
 	HelloInterval time.Duration
+	// BootClock returns the host's boot ID and its time since boot, which
+	// the wall clock does not move; ok false when there is none. Borrowed
+	// leases are kept on it across restarts. Defaults to the kernel's.
+	BootClock func() (bootID string, sinceBoot time.Duration, ok bool)
 }
 
 func (o Options) withDefaults() Options {
@@ -57,6 +61,9 @@ func (o Options) withDefaults() Options {
 		o.NewTransport = func(tlsConf *tls.Config, mode transport.Mode) Transport {
 			return transport.NewClient(transport.ClientConfig{TLS: tlsConf, Mode: mode, Logger: log})
 		}
+	}
+	if o.BootClock == nil {
+		o.BootClock = systemBootClock
 	}
 	if o.HelloInterval <= 0 {
 		o.HelloInterval = 30 * time.Second

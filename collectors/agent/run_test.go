@@ -11,6 +11,7 @@ import (
 	"github.com/licmesh/licmesh/collectors/identity"
 	"github.com/licmesh/licmesh/collectors/leasebook"
 	"github.com/licmesh/licmesh/licensing/lease"
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
 
@@ -119,22 +120,36 @@ func TestCertificateRenewal(t *testing.T) {
 	require.ErrorIs(t, err, os.ErrNotExist, "next-key.pem left behind")
 }
 
+// TestExpiredCertificateNeedsToken: a collector whose certificate expired
+// (masters gone longer than its life) still starts, to serve what it holds
+// offline, and says it needs a join token; with one it enrolls again.
 func TestExpiredCertificateNeedsToken(t *testing.T) {
 	c := agenttest.NewCluster(t)
 	c.SetCertTTL(2 * time.Second)
 	m := c.StartMaster()
 	a, _ := enrolled(t, c, m)
+	old := a.identity().CollectorID
 	cfg := a.cfg
 	cfg.Token = ""
 	clk := newFakeClock()
 	clk.Advance(time.Hour)
-	_, err := New(cfg, Options{Clock: clk, Logger: testLogger(t)})
-	require.ErrorIs(t, err, ErrCertificateExpired, "New with an expired certificate and no token")
+	b, err := New(cfg, Options{Clock: clk, Logger: testLogger(t)})
+	require.NoError(t, err, "New with an expired certificate and no token")
+	t.Cleanup(b.closeTransport)
+	assert.Contains(t, b.Status().LastError, "restart with a join token")
+	enrolls := c.Calls("Enroll")
+	var s schedule
+	b.step(context.Background(), &s)
+	assert.Equal(t, old, b.identity().CollectorID, "no token, no new enrollment")
+	assert.Equal(t, enrolls, c.Calls("Enroll"))
 	// With the token it enrolls again.
 	cfg.Token = c.Token()
-	b, err := New(cfg, Options{Clock: clk, Logger: testLogger(t)})
+	r, err := New(cfg, Options{Clock: clk, Logger: testLogger(t)})
 	require.NoError(t, err)
-	require.Nil(t, b.identity(), "expired identity installed")
+	t.Cleanup(r.closeTransport)
+	var s2 schedule
+	r.step(context.Background(), &s2)
+	assert.Equal(t, enrolls+1, c.Calls("Enroll"), "enrolling again")
 }
 
 func TestVerify(t *testing.T) {

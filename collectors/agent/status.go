@@ -120,7 +120,10 @@ const (
 )
 
 // Verify checks a lease token offline with the cluster's signing key, against
-// the wall clock (as the product would).
+// the wall clock (as the product would). For a lease this collector holds,
+// the book decides whether it still holds: it counts on the monotonic and
+// boot clocks, so a wall clock set forward does not end a borrow early,
+// nor one set back extend it.
 func (a *Agent) Verify(token string) Verification {
 	id := a.identity()
 	if id == nil {
@@ -146,6 +149,13 @@ func (a *Agent) Verify(token string) Verification {
 	v.Document = &doc
 	if l, ok := a.book.Get(doc.LeaseID); ok && doc.CollectorID == string(id.CollectorID) {
 		v.Held, v.State = true, l.State
+		if l.Borrowed {
+			v.Valid = l.Holds()
+			v.Reason, v.Detail = "", ""
+			if !v.Valid {
+				v.Reason, v.Detail = VerifyExpired, "the borrow has ended"
+			}
+		}
 	}
 	return v
 }

@@ -35,6 +35,8 @@ func checkToken(tok string, id *identity.Identity, want leasebook.Grant) error {
 			want.ID, doc.Pool, clip(doc.Holder, 64), want.Pool, clip(want.Holder, 64))
 	case doc.Fence != want.Fence:
 		return badAnswer("lease %d token has fence %d, the lease %d", want.ID, doc.Fence, want.Fence)
+	case want.Grace != 0 && doc.Grace != want.Grace:
+		return badAnswer("lease %d token has grace %s, the lease %s", want.ID, doc.Grace, want.Grace)
 	}
 	return nil
 }
@@ -50,35 +52,7 @@ func checkTTL(id lease.ID, ms int64) (time.Duration, error) {
 // checkGrant validates an Acquire answer for pool and holder and returns it
 // as a grant for the book.
 func checkGrant(m *licmeshv1.AcquireResponse, pool, holder string, id *identity.Identity) (leasebook.Grant, error) {
-	l := m.GetLease()
-	if l == nil {
-		return leasebook.Grant{}, badAnswer("acquire answer has no lease")
-	}
-	g := leasebook.Grant{
-		ID:     lease.ID(l.GetId()),
-		Fence:  l.GetFence(),
-		Pool:   l.GetPool(),
-		Holder: l.GetHolder(),
-		Token:  lease.Token(l.GetToken()),
-	}
-	switch {
-	case g.ID == 0:
-		return leasebook.Grant{}, badAnswer("acquire answer has lease id 0")
-	case g.Pool != pool || g.Holder != holder:
-		return leasebook.Grant{}, badAnswer("lease %d is for pool %q holder %q, asked for pool %q holder %q",
-			g.ID, clip(g.Pool, 64), clip(g.Holder, 64), pool, clip(holder, 64))
-	case l.GetCollectorId() != string(id.CollectorID):
-		return leasebook.Grant{}, badAnswer("lease %d is for collector %q, not %q", g.ID, clip(l.GetCollectorId(), 64), id.CollectorID)
-	}
-	ttl, err := checkTTL(g.ID, l.GetTtlMs())
-	if err != nil {
-		return leasebook.Grant{}, err
-	}
-	g.TTL = ttl
-	if err := checkToken(string(g.Token), id, g); err != nil {
-		return leasebook.Grant{}, err
-	}
-	return g, nil
+	return checkLease(m.GetLease(), pool, holder, id)
 }
 
 // Renew reasons a master may give for a lease it no longer renews.

@@ -32,6 +32,8 @@ const (
 	MastersFile = "masters.json"
 	// EntitlementsFile holds the latest signed entitlement document.
 	EntitlementsFile = "entitlements.lme"
+	// BorrowsFile holds the borrowed leases, to outlive a restart.
+	BorrowsFile = "borrowed.json"
 	lockFile         = "lock"
 	maxFileBytes     = 1 << 20
 )
@@ -390,4 +392,23 @@ func (s *Store) LoadEntitlements() (string, error) {
 // checks until the licenses' grace ends.
 func (s *Store) SaveEntitlements(token string) error {
 	return s.write(EntitlementsFile, []byte(token+"\n"), 0o600)
+}
+
+// LoadBorrows returns what SaveBorrows saved, or nil when nothing was. The
+// caller verifies it.
+func (s *Store) LoadBorrows() ([]byte, error) {
+	raw, err := s.read(BorrowsFile)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, s.corrupt(BorrowsFile, err)
+	}
+	return raw, nil
+}
+
+// SaveBorrows keeps the collector's borrowed leases, so that a collector
+// restarted with no master still holds them to their end.
+func (s *Store) SaveBorrows(data []byte) error {
+	return s.write(BorrowsFile, data, 0o600)
 }

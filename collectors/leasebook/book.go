@@ -26,6 +26,13 @@ type State string
 const (
 	// StateValid means the lease is within its validity.
 	StateValid State = "valid"
+	// StateGrace means its validity ran out with no master renewing it,
+	// but the pool's offline grace keeps the seat its holder's: the masters
+	// count it held that long. It is still renewed when a master answers.
+	StateGrace State = "grace"
+	// StateBorrowed means the masters lent the seat until a set end: no
+	// renewal is due, and no master is needed, until then.
+	StateBorrowed State = "borrowed"
 	// StateExpired means its validity ran out before a master renewed it; it
 	// is still renewed when a master answers again.
 	StateExpired State = "expired"
@@ -45,6 +52,11 @@ type Grant struct {
 	Holder string
 	Token  lease.Token
 	TTL    time.Duration
+	// Grace is the pool's offline grace the lease was granted with.
+	Grace time.Duration
+	// Borrow, when not 0, says the seat is lent for that long from the
+	// request: the lease is the holder's until then, with no renewal.
+	Borrow time.Duration
 }
 
 // Renewal is a master's answer for one lease of a renew batch.
@@ -67,13 +79,19 @@ type Lease struct {
 	Holder string
 	Token  lease.Token
 	State  State
-	// Remaining is how long the lease stays valid without another renewal;
-	// zero unless State is valid.
+	// Remaining is how long the lease stays the holder's without another
+	// renewal (through the grace, or to the borrow's end); zero unless
+	// State is valid, grace or borrowed.
 	Remaining time.Duration
 	// TTL is the last TTL a master gave.
 	TTL time.Duration
-	// ValidUntil is the end of validity as a wall-clock estimate, for
-	// display only: the book decides on the monotonic clock.
+	// Grace is the offline grace past the lease's validity.
+	Grace time.Duration
+	// Borrowed says the seat is lent until ValidUntil.
+	Borrowed bool
+	// ValidUntil is the end of validity (a borrow's end for a borrowed
+	// lease) as a wall-clock estimate, for display only: the book decides
+	// on the monotonic clock.
 	ValidUntil time.Time
 	// Reason says why a lease was lost.
 	Reason string
@@ -81,9 +99,9 @@ type Lease struct {
 
 // Counts summarises the book.
 type Counts struct {
-	// Held is valid plus expired: the leases the collector still tries to
-	// keep.
-	Held, Valid, Expired, Lost, Releasing int
+	// Held is valid, grace, borrowed and expired: the leases the
+	// collector still keeps.
+	Held, Valid, Grace, Borrowed, Expired, Lost, Releasing int
 }
 
 type holderKey struct{ pool, holder string }
@@ -106,13 +124,46 @@ func (e *entry) state(now time.Time) State {
 		return StateLost
 	case e.releasing:
 		return StateReleasing
+	case e.borrowed():
+		if now.Before(e.validUntil) {
+			return StateBorrowed
+		}
 	case now.Before(e.validUntil):
 		return StateValid
+	case now.Before(e.validUntil.Add(e.g.Grace)):
+		return StateGrace
 	}
 	return StateExpired
 }
 
-func (e *entry) renewable() bool { return !e.lost && !e.releasing }
+// holds reports whether the lease is the holder's at now: valid, in its
+// grace, or borrowed.
+func (e *entry) holds(now time.Time) bool {
+	switch e.state(now) {
+	case StateValid, StateGrace, StateBorrowed:
+		return true
+	}
+	return false
+}
+
+func (e *entry) borrowed() bool { return e.g.Borrow != 0 }
+
+// renewable: a borrowed lease needs no renewal until it ends, and then it
+// has ended.
+func (e *entry) renewable() bool { return !e.lost && !e.releasing && !e.borrowed() }
+
+// setValidity sets how long the lease is valid from a request sent at
+// sentAt that the master answered with ttl (or with a borrow).
+func (e *entry) setValidity(sentAt time.Time) {
+	e.sentAt = sentAt
+	if e.borrowed() {
+		e.validUntil = sentAt.Add(e.g.Borrow)
+		e.nextRenew = e.validUntil
+		return
+	}
+	e.validUntil = sentAt.Add(e.g.TTL)
+	e.nextRenew = sentAt.Add(e.g.TTL / 3)
+}
 
 // Book holds the collector's leases. The zero value is not usable; call New.
 type Book struct {
@@ -165,6 +216,9 @@ func (r *Reservation) Cancel() {
 // consumeLocked ends the reservation with b.mu held: the lease added under
 // the same lock holds the place now.
 func (r *Reservation) consumeLocked() {
+	if r == nil {
+		return // refreshing a lease the book holds takes no new place
+	}
 	r.once.Do(func() { r.b.reserved-- })
 }
 
@@ -197,7 +251,7 @@ func (b *Book) dropOldestLostLocked() bool {
 
 // Add records a grant whose request was sent at sentAt. On success the
 // lease takes r's place; on failure r stays reserved for the caller to retry
-// or Cancel. A grant
+// or Cancel. r may be nil only for a lease the book holds already. A grant
 // for an ID the book holds for the same pool and holder refreshes it (the
 // master said the holder already had it); for another pool or holder it
 // fails with ErrCollision and changes nothing.
@@ -213,19 +267,16 @@ func (b *Book) Add(r *Reservation, g Grant, sentAt time.Time) (Lease, error) {
 		}
 		e.lost, e.reason, e.releasing, e.expiredSaw = false, "", false, false
 		e.g = g
-		e.sentAt = sentAt
-		e.validUntil = sentAt.Add(g.TTL)
-		e.nextRenew = sentAt.Add(g.TTL / 3)
+		e.setValidity(sentAt)
 		b.byHolder[holderKey{g.Pool, g.Holder}] = g.ID
 		r.consumeLocked()
 		return b.snapshotLocked(e, b.clock.Now()), nil
 	}
-	e := &entry{
-		g:          g,
-		sentAt:     sentAt,
-		validUntil: sentAt.Add(g.TTL),
-		nextRenew:  sentAt.Add(g.TTL / 3),
+	if r == nil {
+		return Lease{}, fmt.Errorf("%w: lease %d is new and has no reserved place", ErrFull, g.ID)
 	}
+	e := &entry{g: g}
+	e.setValidity(sentAt)
 	b.entries[g.ID] = e
 	b.byHolder[holderKey{g.Pool, g.Holder}] = g.ID
 	r.consumeLocked()
@@ -242,11 +293,16 @@ func checkGrant(g Grant) error {
 		return fmt.Errorf("%w: lease %d has no token", ErrBadGrant, g.ID)
 	case g.TTL <= 0 || g.TTL > MaxTTL:
 		return fmt.Errorf("%w: lease %d has ttl %s, want (0, %s]", ErrBadGrant, g.ID, g.TTL, MaxTTL)
+	case g.Grace < 0 || g.Grace > lease.MaxGrace:
+		return fmt.Errorf("%w: lease %d has grace %s, want [0, %s]", ErrBadGrant, g.ID, g.Grace, lease.MaxGrace)
+	case g.Borrow < 0 || g.Borrow > lease.MaxBorrow:
+		return fmt.Errorf("%w: lease %d is borrowed for %s, want at most %s", ErrBadGrant, g.ID, g.Borrow, lease.MaxBorrow)
 	}
 	return nil
 }
 
-// Find returns the valid lease held for holder in pool, if any.
+// Find returns the lease held for holder in pool, if it is the holder's
+// now: valid, in its offline grace, or borrowed.
 func (b *Book) Find(pool, holder string) (Lease, bool) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -256,7 +312,7 @@ func (b *Book) Find(pool, holder string) (Lease, bool) {
 	}
 	now := b.clock.Now()
 	e := b.entries[id]
-	if e == nil || e.state(now) != StateValid {
+	if e == nil || !e.holds(now) {
 		return Lease{}, false
 	}
 	return b.snapshotLocked(e, now), true
@@ -296,14 +352,20 @@ func (b *Book) List() []Lease {
 
 // Counts counts the leases by state.
 func (b *Book) Counts() Counts {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	now := b.clock.Now()
+	return Tally(b.List())
+}
+
+// Tally counts leases by state.
+func Tally(ls []Lease) Counts {
 	var c Counts
-	for _, e := range b.entries {
-		switch e.state(now) {
+	for _, l := range ls {
+		switch l.State {
 		case StateValid:
 			c.Valid++
+		case StateGrace:
+			c.Grace++
+		case StateBorrowed:
+			c.Borrowed++
 		case StateExpired:
 			c.Expired++
 		case StateLost:
@@ -312,8 +374,14 @@ func (b *Book) Counts() Counts {
 			c.Releasing++
 		}
 	}
-	c.Held = c.Valid + c.Expired
+	c.Held = c.Valid + c.Grace + c.Borrowed + c.Expired
 	return c
+}
+
+// Holds reports whether the lease is its holder's: valid, in its offline
+// grace, or borrowed.
+func (l Lease) Holds() bool {
+	return l.State == StateValid || l.State == StateGrace || l.State == StateBorrowed
 }
 
 func (b *Book) snapshotLocked(e *entry, now time.Time) Lease {
@@ -326,11 +394,16 @@ func (b *Book) snapshotLocked(e *entry, now time.Time) Lease {
 		Token:      e.g.Token,
 		State:      st,
 		TTL:        e.g.TTL,
+		Grace:      e.g.Grace,
+		Borrowed:   e.borrowed(),
 		ValidUntil: now.Add(e.validUntil.Sub(now)).Round(0),
 		Reason:     e.reason,
 	}
-	if st == StateValid {
+	switch st {
+	case StateValid, StateBorrowed:
 		l.Remaining = e.validUntil.Sub(now)
+	case StateGrace:
+		l.Remaining = e.validUntil.Add(e.g.Grace).Sub(now)
 	}
 	return l
 }

@@ -85,7 +85,7 @@ func (b *Book) ApplyRenew(sentAt time.Time, answers []Renewal) (RenewOutcome, er
 			out.Lost = append(out.Lost, b.snapshotLocked(e, now))
 			continue
 		}
-		wasExpired := e.state(now) == StateExpired
+		wasExpired := e.state(now) == StateExpired || e.state(now) == StateGrace
 		until := sentAt.Add(a.TTL)
 		if until.After(e.validUntil) {
 			e.validUntil = until
@@ -159,8 +159,10 @@ func (b *Book) NextSweep() (at time.Time, ok bool) {
 		switch {
 		case e.lost:
 			consider(e.lostAt.Add(b.retention))
-		case e.releasing, !e.expiredSaw && e.state(now) == StateValid:
+		case e.releasing, !e.expiredSaw && (e.state(now) == StateValid || e.state(now) == StateBorrowed):
 			consider(e.validUntil)
+		case !e.expiredSaw && e.state(now) == StateGrace:
+			consider(e.validUntil.Add(e.g.Grace))
 		case !e.expiredSaw:
 			consider(now)
 		}

@@ -19,11 +19,13 @@ import (
 	"github.com/licmesh/licmesh/collectors/leasebook"
 	"github.com/licmesh/licmesh/licensing/entitlement"
 	"github.com/licmesh/licmesh/licensing/lease"
+	"github.com/licmesh/licmesh/licensing/license"
 )
 
 // Service is what the API serves; *agent.Agent implements it.
 type Service interface {
 	Acquire(ctx context.Context, pool, holder string) (leasebook.Lease, error)
+	Borrow(ctx context.Context, pool, holder string, d time.Duration) (leasebook.Lease, error)
 	Release(ctx context.Context, id lease.ID) (leasebook.Lease, bool, error)
 	Leases() []leasebook.Lease
 	Lease(id lease.ID) (leasebook.Lease, bool)
@@ -73,6 +75,7 @@ func NewHandler(svc Service, timeout time.Duration, maxInFlight int, log *slog.L
 	}
 	h := &Handler{svc: svc, timeout: timeout, log: log, slots: make(chan struct{}, maxInFlight), mux: http.NewServeMux()}
 	h.mux.HandleFunc("POST /v1/leases", h.acquire)
+	h.mux.HandleFunc("POST /v1/leases/borrow", h.borrow)
 	h.mux.HandleFunc("GET /v1/leases", h.list)
 	h.mux.HandleFunc("GET /v1/leases/{id}", h.get)
 	h.mux.HandleFunc("DELETE /v1/leases/{id}", h.release)
@@ -140,25 +143,37 @@ func (h *Handler) acquire(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, LeaseFrom(l))
 }
 
+// borrow lends a holder a seat for a while (DESIGN P4): the answer is the
+// lease, whose token verifies with no master until the borrow ends.
+func (h *Handler) borrow(w http.ResponseWriter, r *http.Request) {
+	var req BorrowRequest
+	if !decodeBody(w, r, &req) {
+		return
+	}
+	if req.Pool == "" || req.Holder == "" || req.Duration == "" {
+		writeError(w, http.StatusBadRequest, "invalid_input", `"pool", "holder" and "duration" are required`)
+		return
+	}
+	d, err := license.ParseDuration(req.Duration)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, "invalid_input", fmt.Sprintf("duration: %v", err))
+		return
+	}
+	l, err := h.svc.Borrow(r.Context(), req.Pool, req.Holder, time.Duration(d))
+	if err != nil {
+		h.writeErr(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, LeaseFrom(l))
+}
+
 func (h *Handler) list(w http.ResponseWriter, r *http.Request) {
 	all := h.svc.Leases()
 	out := ListResponse{Leases: make([]Lease, 0, len(all))}
-	var c leasebook.Counts
 	for _, l := range all {
 		out.Leases = append(out.Leases, LeaseFrom(l))
-		switch l.State {
-		case leasebook.StateValid:
-			c.Valid++
-		case leasebook.StateExpired:
-			c.Expired++
-		case leasebook.StateLost:
-			c.Lost++
-		case leasebook.StateReleasing:
-			c.Releasing++
-		}
 	}
-	c.Held = c.Valid + c.Expired
-	out.Counts = CountsFrom(c)
+	out.Counts = CountsFrom(leasebook.Tally(all))
 	out.MaxLeases = h.svc.Status().MaxLeases
 	writeJSON(w, http.StatusOK, out)
 }

@@ -40,6 +40,22 @@ func newStub() *stub {
 	return &stub{leases: map[lease.ID]leasebook.Lease{}, next: 1, ready: make(chan struct{})}
 }
 
+// Borrow checks its input as the agent does and lends a lease.
+func (s *stub) Borrow(ctx context.Context, pool, holder string, d time.Duration) (leasebook.Lease, error) {
+	if d < time.Second || d > lease.MaxBorrow {
+		return leasebook.Lease{}, fmt.Errorf("%w: borrow for %s: want 1s to %s", agent.ErrInvalidInput, d, lease.MaxBorrow)
+	}
+	l, err := s.Acquire(ctx, pool, holder)
+	if err != nil {
+		return l, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	l.State, l.Borrowed, l.Remaining = leasebook.StateBorrowed, true, d
+	s.leases[l.ID] = l
+	return l, nil
+}
+
 func (s *stub) Acquire(ctx context.Context, pool, holder string) (leasebook.Lease, error) {
 	if s.block != nil {
 		select {
@@ -212,6 +228,10 @@ func TestBadInput(t *testing.T) {
 		{"POST", "/v1/verify", `{}`, 400, `"token" is required`},
 		{"GET", "/v2/nothing", ``, 404, "no route"},
 		{"PUT", "/v1/leases", `{}`, 405, "allowed: GET, POST"},
+		{"POST", "/v1/leases/borrow", `{"pool":"seats","holder":"a"}`, 400, `"duration" are required`},
+		{"POST", "/v1/leases/borrow", `{"pool":"seats","holder":"a","duration":"a week"}`, 400, "duration: "},
+		{"POST", "/v1/leases/borrow", `{"pool":"seats","holder":"a","duration":"100d"}`, 400, "want 1s to"},
+		{"POST", "/v1/leases/borrow", `{"pool":"seats","holder":"a","duration":"-3h"}`, 400, "duration: "},
 	}
 	for _, tc := range cases {
 		t.Run(tc.method+tc.path+tc.body[:min(len(tc.body), 20)], func(t *testing.T) {

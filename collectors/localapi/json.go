@@ -14,6 +14,15 @@ type AcquireRequest struct {
 	Holder string `json:"holder"`
 }
 
+// BorrowRequest is the body of POST /v1/leases/borrow.
+type BorrowRequest struct {
+	Pool   string `json:"pool"`
+	Holder string `json:"holder"`
+	// Duration is how long to borrow for: a Go duration ("72h") or whole
+	// days ("3d"), at most the pool's maximum borrow period.
+	Duration string `json:"duration"`
+}
+
 // VerifyRequest is the body of POST /v1/verify.
 type VerifyRequest struct {
 	Token string `json:"token"`
@@ -32,13 +41,20 @@ type Lease struct {
 	Holder string `json:"holder"`
 	Fence  uint64 `json:"fence"`
 	Token  string `json:"token"`
-	// State is valid, expired, lost or releasing.
+	// State is valid, grace (past its validity with no master reached,
+	// within the pool's offline grace), borrowed, expired, lost or
+	// releasing.
 	State string `json:"state"`
-	// Valid is State == "valid", for products that want a boolean.
+	// Valid says the holder may work: State is valid, grace or borrowed.
 	Valid bool `json:"valid"`
-	// RemainingMS is how long the lease stays valid without a renewal.
+	// RemainingMS is how long the holder may still work without a
+	// renewal: to the end of validity, of the grace, or of the borrow.
 	RemainingMS int64 `json:"remaining_ms"`
 	TTLMS       int64 `json:"ttl_ms"`
+	// GraceMS is the pool's offline grace the lease carries.
+	GraceMS int64 `json:"grace_ms,omitempty"`
+	// Borrowed says the seat is lent until valid_until.
+	Borrowed bool `json:"borrowed,omitempty"`
 	// ValidUntil is a wall-clock estimate of the end of validity.
 	ValidUntil string `json:"valid_until,omitempty"`
 	// Reason says why a lease was lost.
@@ -54,9 +70,11 @@ func LeaseFrom(l leasebook.Lease) Lease {
 		Fence:       l.Fence,
 		Token:       string(l.Token),
 		State:       string(l.State),
-		Valid:       l.State == leasebook.StateValid,
+		Valid:       l.Holds(),
 		RemainingMS: l.Remaining.Milliseconds(),
 		TTLMS:       l.TTL.Milliseconds(),
+		GraceMS:     l.Grace.Milliseconds(),
+		Borrowed:    l.Borrowed,
 		Reason:      l.Reason,
 	}
 	if !l.ValidUntil.IsZero() {
@@ -76,6 +94,8 @@ type ListResponse struct {
 type Counts struct {
 	Held      int `json:"held"`
 	Valid     int `json:"valid"`
+	Grace     int `json:"grace"`
+	Borrowed  int `json:"borrowed"`
 	Expired   int `json:"expired"`
 	Lost      int `json:"lost"`
 	Releasing int `json:"releasing"`
@@ -83,7 +103,7 @@ type Counts struct {
 
 // CountsFrom converts lease counts for the API.
 func CountsFrom(c leasebook.Counts) Counts {
-	return Counts{Held: c.Held, Valid: c.Valid, Expired: c.Expired, Lost: c.Lost, Releasing: c.Releasing}
+	return Counts{Held: c.Held, Valid: c.Valid, Grace: c.Grace, Borrowed: c.Borrowed, Expired: c.Expired, Lost: c.Lost, Releasing: c.Releasing}
 }
 
 // ReleaseResponse is the body of DELETE /v1/leases/{id}.

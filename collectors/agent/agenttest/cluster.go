@@ -53,6 +53,7 @@ type Cluster struct {
 	ttl           time.Duration
 	certTTL       time.Duration
 	pools         map[string]int
+	offline       map[string]Offline
 	leases        map[lease.ID]*Lease
 	nextID        uint64
 	nextCollector int
@@ -73,6 +74,16 @@ type Lease struct {
 	Holder    string
 	Collector string
 	Deadline  time.Time
+	// Grace is the pool's offline grace at the grant; Borrowed, when not
+	// zero, the borrow's end.
+	Grace    time.Duration
+	Borrowed time.Time
+}
+
+// Offline is a pool's offline terms in the fake cluster.
+type Offline struct {
+	Grace     time.Duration
+	MaxBorrow time.Duration
 }
 
 // NewCluster makes a cluster with one pool "seats" of 10 seats, a lease TTL
@@ -87,7 +98,8 @@ func NewCluster(t testing.TB) *Cluster {
 	return &Cluster{
 		t: t, ClusterID: "test-cluster", CA: ca, SignPub: pub, signPriv: priv, token: tok,
 		ttl: 30 * time.Second, certTTL: time.Hour,
-		pools:  map[string]int{"seats": 10},
+		pools:   map[string]int{"seats": 10},
+		offline: map[string]Offline{},
 		leases: map[lease.ID]*Lease{},
 		nextID: 100,
 		clock:  clock.System{},
@@ -126,6 +138,10 @@ func (c *Cluster) SetCertTTL(d time.Duration) { c.mu.Lock(); c.certTTL = d; c.mu
 
 // SetPool creates or resizes a pool.
 func (c *Cluster) SetPool(name string, seats int) { c.mu.Lock(); c.pools[name] = seats; c.mu.Unlock() }
+
+// SetOffline sets a pool's offline grace and maximum borrow for grants
+// from now on.
+func (c *Cluster) SetOffline(pool string, o Offline) { c.mu.Lock(); c.offline[pool] = o; c.mu.Unlock() }
 
 // SetHooks replaces the answer hooks.
 func (c *Cluster) SetHooks(h Hooks) { c.mu.Lock(); c.hooks = h; c.mu.Unlock() }

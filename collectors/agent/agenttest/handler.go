@@ -121,14 +121,69 @@ func (h *handler) Hello(ctx context.Context, req *connect.Request[licmeshv1.Hell
 
 // protoLease signs and converts a lease; c.mu is held.
 func (c *Cluster) protoLeaseLocked(l *Lease, now time.Time) *licmeshv1.Lease {
+	end := l.Deadline
+	if !l.Borrowed.IsZero() {
+		end = l.Borrowed
+	}
 	tok := c.Sign(lease.Document{
 		ClusterID: c.ClusterID, LeaseID: l.ID, Fence: l.Fence, Pool: l.Pool, Holder: l.Holder,
-		CollectorID: l.Collector, IssuedAt: now, ExpiresAt: l.Deadline,
+		CollectorID: l.Collector, IssuedAt: now, ExpiresAt: end, Grace: l.Grace, Borrowed: !l.Borrowed.IsZero(),
 	})
-	return &licmeshv1.Lease{
+	w := &licmeshv1.Lease{
 		Id: uint64(l.ID), Fence: l.Fence, Pool: l.Pool, Holder: l.Holder, CollectorId: l.Collector,
-		GrantedAtMs: now.UnixMilli(), TtlMs: c.ttl.Milliseconds(), Token: string(tok), ExpiresAtMs: l.Deadline.UnixMilli(),
+		GrantedAtMs: now.UnixMilli(), TtlMs: c.ttl.Milliseconds(), Token: string(tok), ExpiresAtMs: end.UnixMilli(),
+		GraceMs: l.Grace.Milliseconds(),
 	}
+	if !l.Borrowed.IsZero() {
+		w.BorrowedUntilMs = l.Borrowed.UnixMilli()
+	}
+	return w
+}
+
+// Borrow lends a seat as the masters do: the holder's lease, or a new one,
+// until now + duration, refused for a pool that lends nothing or for
+// longer than it allows.
+func (h *handler) Borrow(ctx context.Context, req *connect.Request[licmeshv1.BorrowRequest]) (*connect.Response[licmeshv1.BorrowResponse], error) {
+	h.count("Borrow")
+	cid, err := collector(ctx)
+	if err != nil {
+		return nil, err
+	}
+	c := h.c
+	pool, holder, d := req.Msg.GetPool(), req.Msg.GetHolder(), time.Duration(req.Msg.GetDurationMs())*time.Millisecond
+	now := c.now()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	seats, ok := c.pools[pool]
+	switch off := c.offline[pool]; {
+	case !ok:
+		return nil, connect.NewError(connect.CodeNotFound, fmt.Errorf("no pool %q", pool))
+	case off.MaxBorrow == 0:
+		return nil, connect.NewError(connect.CodeFailedPrecondition, fmt.Errorf("pool %q lends no seats", pool))
+	case d > off.MaxBorrow:
+		return nil, connect.NewError(connect.CodeInvalidArgument, fmt.Errorf("borrow longer than the pool allows: %s, at most %s", d, off.MaxBorrow))
+	}
+	var existing *Lease
+	held := 0
+	for _, l := range c.leases {
+		if l.Pool == pool {
+			held++
+			if l.Holder == holder && l.Collector == cid {
+				existing = l
+			}
+		}
+	}
+	l := existing
+	if l == nil {
+		if held >= seats {
+			return nil, connect.NewError(connect.CodeResourceExhausted, fmt.Errorf("pool %q: all %d seats are taken", pool, seats))
+		}
+		c.nextID++
+		l = &Lease{ID: lease.ID(c.nextID), Fence: c.nextID * 7, Pool: pool, Holder: holder, Collector: cid, Deadline: now.Add(c.ttl)}
+		c.leases[l.ID] = l
+	}
+	l.Borrowed = now.Add(d)
+	return connect.NewResponse(&licmeshv1.BorrowResponse{Lease: c.protoLeaseLocked(l, now), Existing: existing != nil}), nil
 }
 
 func (h *handler) Acquire(ctx context.Context, req *connect.Request[licmeshv1.AcquireRequest]) (*connect.Response[licmeshv1.AcquireResponse], error) {
@@ -166,7 +221,8 @@ func (h *handler) Acquire(ctx context.Context, req *connect.Request[licmeshv1.Ac
 		return nil, connect.NewError(connect.CodeResourceExhausted, fmt.Errorf("pool %q: all %d seats are taken", pool, seats))
 	default:
 		c.nextID++
-		l := &Lease{ID: lease.ID(c.nextID), Fence: c.nextID * 7, Pool: pool, Holder: holder, Collector: cid, Deadline: now.Add(c.ttl)}
+		l := &Lease{ID: lease.ID(c.nextID), Fence: c.nextID * 7, Pool: pool, Holder: holder, Collector: cid, Deadline: now.Add(c.ttl),
+			Grace: c.offline[pool].Grace}
 		c.leases[l.ID] = l
 		resp.Lease = c.protoLeaseLocked(l, now)
 	}
