@@ -42,3 +42,17 @@ func yesNo(b bool) string {
 func u32(v uint32) string { return strconv.FormatUint(uint64(v), 10) }
 
 func u64(v uint64) string { return strconv.FormatUint(v, 10) }
+
+// termDuration shows a term in milliseconds (a grace, a borrow) as it was
+// likely written: whole days as "3d", else as humanDuration; 0 shows as
+// empty (none).
+func termDuration(ms int64) string {
+	if ms == 0 {
+		return ""
+	}
+	d := time.Duration(ms) * time.Millisecond
+	if d%(24*time.Hour) == 0 {
+		return strconv.FormatInt(int64(d/(24*time.Hour)), 10) + "d"
+	}
+	return humanDuration(d)
+}

@@ -95,12 +95,14 @@ func TestTableShowsTimesAndBlanks(t *testing.T) {
 	require.Equal(t, exitOK, code, "exit code")
 	lines := strings.Split(strings.TrimRight(stdout, "\n"), "\n")
 	require.Len(t, lines, 3, "want header and 2 rows")
-	want := []string{"NAME", "SEATS", "ENFORCE", "HELD", "PEAK", "OVERAGES", "SOURCE", "LAST", "OVERAGE"}
+	want := []string{"NAME", "SEATS", "ENFORCE", "HELD", "PEAK", "OVERAGES", "SOURCE", "LAST", "OVERAGE", "GRACE", "MAX", "BORROW", "BORROWED", "OFFLINE"}
 	assert.Equal(t, strings.Join(want, " "), strings.Join(strings.Fields(lines[0]), " "), "header")
 	// A pool that never went over shows "-" where the time would be.
 	f := strings.Fields(lines[1])
-	assert.Equal(t, "-", f[len(f)-1], "row %q: never-set time should show as -", lines[1])
-	assert.True(t, strings.HasSuffix(lines[2], "2026-03-01T12:00:00Z"), "row %q: want the overage time in RFC 3339 UTC", lines[2])
+	assert.Equal(t, "-", f[len(f)-5], "row %q: never-set time should show as -", lines[1])
+	f2 := strings.Fields(lines[2])
+	assert.Equal(t, "2026-03-01T12:00:00Z", f2[len(f2)-5], "row %q: want the overage time in RFC 3339 UTC", lines[2])
+	assert.Equal(t, "closed", f[len(f)-1], "row %q: a pool fails closed unless its license says", lines[1])
 	// Columns line up: every row's second column starts where the header's does.
 	col := strings.Index(lines[0], "SEATS")
 	for _, l := range lines[1:] {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"math"
 
+	"github.com/licmesh/licmesh/mesh/wire"
 	v1 "github.com/licmesh/licmesh/mesh/wire/licmeshv1"
 	"github.com/spf13/cobra"
 )
@@ -18,11 +19,13 @@ func leaseColumns() []column[*v1.Lease] {
 		{"FENCE", func(r l) string { return u64(r.GetFence()) }},
 		{"GRANTED", func(r l) string { return msTime(r.GetGrantedAtMs()) }},
 		{"EXPIRES", func(r l) string { return msTime(r.GetExpiresAtMs()) }},
+		{"GRACE", func(r l) string { return termDuration(r.GetGraceMs()) }},
+		{"KIND", wire.LeaseKind},
 	}
 }
 
 func (a *app) leaseCommand() *cobra.Command {
-	return group("lease", "Inspect seat leases", a.leaseListCommand())
+	return group("lease", "Inspect seat leases, borrow a seat", a.leaseListCommand(), a.leaseBorrowCommand())
 }
 
 func (a *app) leaseListCommand() *cobra.Command {
@@ -32,7 +35,7 @@ func (a *app) leaseListCommand() *cobra.Command {
 		limit int64
 	)
 	cmd := &cobra.Command{
-		Use:   "list [--pool P] [--holder H] [--collector C] [--limit N]",
+		Use:   "list [--pool P] [--holder H] [--collector C] [--borrowed] [--limit N]",
 		Short: "List seat leases, optionally filtered",
 		Args:  noArgs,
 		PreRunE: func(*cobra.Command, []string) error {
@@ -58,6 +61,7 @@ func (a *app) leaseListCommand() *cobra.Command {
 	fs.StringVar(&req.Pool, "pool", "", "only leases of this pool")
 	fs.StringVar(&req.Holder, "holder", "", "only leases held by this holder")
 	fs.StringVar(&req.CollectorId, "collector", "", "only leases granted to this collector ID")
+	fs.BoolVar(&req.Borrowed, "borrowed", false, "only borrowed leases (lent until EXPIRES)")
 	fs.Int64Var(&limit, "limit", 0, "at most this many leases (0: the master's default)")
 	addOutputFlag(fs, &out)
 	return cmd

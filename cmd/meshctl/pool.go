@@ -21,7 +21,26 @@ func poolColumns() []column[*v1.Pool] {
 		{"OVERAGES", func(r p) string { return u64(r.GetOverageGrants()) }},
 		{"SOURCE", func(r p) string { return r.GetSource() }},
 		{"LAST OVERAGE", func(r p) string { return msTime(r.GetLastOverageMs()) }},
+		// A pool's offline grace is also what a dead collector's seats
+		// cost: they come back TTL + GRACE after its last renewal.
+		{"GRACE", func(r p) string { return termDuration(r.GetGraceMs()) }},
+		{"MAX BORROW", func(r p) string { return termDuration(r.GetMaxBorrowMs()) }},
+		{"BORROWED", func(r p) string { return u32(r.GetBorrowed()) }},
+		{"OFFLINE", func(r p) string { return offlinePolicy(r) }},
 	}
+}
+
+// offlinePolicy says what a collector that reaches no master does for a
+// new holder: "open" (admits it, counted as overage later, with how many
+// it did so far) or "closed" (refuses).
+func offlinePolicy(r *v1.Pool) string {
+	if !r.GetFailOpen() {
+		return "closed"
+	}
+	if n := r.GetOffline(); n > 0 {
+		return "open (" + u32(n) + " held)"
+	}
+	return "open"
 }
 
 func (a *app) poolCommand() *cobra.Command {

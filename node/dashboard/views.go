@@ -7,8 +7,10 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strings"
 	"time"
 
+	"github.com/licmesh/licmesh/mesh/wire"
 	"github.com/licmesh/licmesh/mesh/wire/licmeshv1"
 )
 
@@ -129,6 +131,14 @@ type poolRow struct {
 	Peak     uint32
 	Overage  uint64
 	Bar      seatBar
+	// Offline says what the pool allows a collector cut off from the
+	// masters, in a few words; Grace, Borrow and FailOpen are its parts.
+	Offline  string
+	Grace    string
+	Borrow   string
+	Borrowed uint32
+	FailOpen bool
+	Admitted uint32 // held leases a fail-open collector let in offline
 }
 
 func (h *Handler) poolRow(p *licmeshv1.Pool) poolRow {
@@ -143,7 +153,50 @@ func (h *Handler) poolRow(p *licmeshv1.Pool) poolRow {
 		Peak:     p.GetPeakHeld(),
 		Overage:  p.GetOverageGrants(),
 		Bar:      newSeatBar(p.GetHeld(), p.GetSeats()),
+		Grace:    termText(p.GetGraceMs()),
+		Borrow:   termText(p.GetMaxBorrowMs()),
+		Borrowed: p.GetBorrowed(),
+		FailOpen: p.GetFailOpen(),
+		Admitted: p.GetOffline(),
+		Offline:  offlineText(p),
 	}
+}
+
+// termText shows a grace or borrow term: whole days as "3d", else as Go
+// writes a duration ("2m0s" becomes "2m"); 0 is "none".
+func termText(ms int64) string {
+	if ms == 0 {
+		return "none"
+	}
+	d := time.Duration(ms) * time.Millisecond
+	if d%(24*time.Hour) == 0 {
+		return fmt.Sprintf("%dd", d/(24*time.Hour))
+	}
+	s := d.String()
+	s = strings.TrimSuffix(s, "0s")
+	return strings.TrimSuffix(s, "0m")
+}
+
+// offlineText sums up a pool's offline terms for the pools table.
+func offlineText(p *licmeshv1.Pool) string {
+	var parts []string
+	if p.GetGraceMs() != 0 {
+		parts = append(parts, "grace "+termText(p.GetGraceMs()))
+	}
+	if p.GetMaxBorrowMs() != 0 {
+		b := "borrow ≤ " + termText(p.GetMaxBorrowMs())
+		if n := p.GetBorrowed(); n > 0 {
+			b += fmt.Sprintf(" (%d lent)", n)
+		}
+		parts = append(parts, b)
+	}
+	if p.GetFailOpen() {
+		parts = append(parts, "fails open")
+	}
+	if len(parts) == 0 {
+		return "none"
+	}
+	return strings.Join(parts, " · ")
 }
 
 func loadPools(ctx context.Context, h *Handler, _ *http.Request) (string, any, int, error) {
@@ -174,6 +227,9 @@ type leaseRow struct {
 	Fence     uint64
 	Granted   timeView
 	Expires   timeView
+	// Kind is what is special about the lease: borrowed (until Expires),
+	// offline (let in by a fail-open collector), overage.
+	Kind string
 }
 
 func loadPool(ctx context.Context, h *Handler, r *http.Request) (string, any, int, error) {
@@ -203,6 +259,7 @@ func loadPool(ctx context.Context, h *Handler, r *http.Request) (string, any, in
 			Fence:     l.GetFence(),
 			Granted:   h.timeAt(l.GetGrantedAtMs()),
 			Expires:   h.timeAt(l.GetExpiresAtMs()),
+			Kind:      wire.LeaseKind(l),
 		})
 	}
 	slices.SortFunc(v.Leases, func(a, b leaseRow) int { return cmp.Compare(a.ID, b.ID) })

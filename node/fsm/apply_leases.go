@@ -168,10 +168,13 @@ func applyBorrowLease(s *state, ac *applyCtx, c *BorrowLease) Response {
 	if hold > math.MaxUint32 {
 		return Response{Err: fmt.Errorf("%w: the lease was granted too long ago to borrow it that long", ErrBorrowTooLong)}
 	}
+	if r.flags&flagBorrowed == 0 {
+		p.borrowed++
+	}
 	r.flags |= flagBorrowed
 	r.holdS = uint32(hold)
 	s.writableShard(id).m[id] = r
-	s.markSeats(s.poolList[r.pool])
+	s.markSeats(p)
 	l := s.toLease(id, r)
 	if ac.obs != nil {
 		ac.obs.LeaseGranted(l)

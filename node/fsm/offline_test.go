@@ -176,4 +176,12 @@ func TestOfflineSnapshot(t *testing.T) {
 		}
 	}
 	assert.Equal(t, [3]int{1, 1, 2}, [3]int{borrowed, offline, grace})
+	for _, fs := range []*FSM{h.f, f} {
+		ps, _ := fs.Pool("p")
+		assert.Equal(t, 1, ps.Borrowed, "borrowed, before and after the restore")
+		assert.Equal(t, 1, ps.Offline)
+	}
+	h.batch(t0+2, rel(res[1].Lease.ID, "c1"))
+	ps, _ := h.f.Pool("p")
+	assert.Zero(t, ps.Offline, "released")
 }

@@ -87,6 +87,9 @@ type PoolStatus struct {
 	// Held is the number of leases the pool holds now; it may exceed
 	// Pool.Seats after a shrink or, for soft pools, through overage.
 	Held int
+	// Borrowed counts the held leases lent until a set end; Offline those
+	// a fail-open collector let in while it reached no master.
+	Borrowed, Offline int
 	// OverageGrants counts grants made past the seats (soft pools, and
 	// hard pools' allowed overage).
 	OverageGrants uint64

@@ -330,9 +330,11 @@ func (rs *restorer) indexLeases() error {
 		m := make(map[lease.ID]leaseRec, end-start)
 		for _, pl := range rs.leases[start:end] {
 			m[pl.id] = pl.r
-			holders := st.poolList[pl.r.pool].holders
+			ps := st.poolList[pl.r.pool]
+			holders := ps.holders
 			n := len(holders)
 			holders[pl.r.holder] = pl.id
+			ps.countFlags(pl.r, 1)
 			if len(holders) == n {
 				return badSnap("lease %d: holder already has a lease in pool %q", pl.id, st.poolList[pl.r.pool].pool.Name)
 			}

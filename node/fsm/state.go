@@ -91,8 +91,22 @@ type poolState struct {
 	peakHeld      int
 	lastOverageAt int64
 	holders       map[string]lease.ID
+	// borrowed and offline count the held leases that are borrowed, and
+	// that a fail-open collector let in offline: what the pool lends off
+	// site, and its fail-open overage, at a glance.
+	borrowed, offline int
 	// markKey is the pool's upstream mark key, made once.
 	markKey string
+}
+
+// countFlags adds d to the counts r's flags put it in.
+func (p *poolState) countFlags(r leaseRec, d int) {
+	if r.flags&flagBorrowed != 0 {
+		p.borrowed += d
+	}
+	if r.flags&flagOffline != 0 {
+		p.offline += d
+	}
 }
 
 func (p *poolState) status() PoolStatus {
@@ -102,6 +116,8 @@ func (p *poolState) status() PoolStatus {
 		Licenses:      slices.Clone(p.licenses),
 		Amount:        p.amount,
 		Held:          len(p.holders),
+		Borrowed:      p.borrowed,
+		Offline:       p.offline,
 		OverageGrants: p.overageGrants,
 		PeakHeld:      p.peakHeld,
 		LastOverageAt: p.lastOverageAt,
@@ -202,6 +218,7 @@ func (s *state) putLease(id lease.ID, r leaseRec) {
 	s.writableShard(id).m[id] = r
 	p := s.poolList[r.pool]
 	p.holders[r.holder] = id
+	p.countFlags(r, 1)
 	s.nLeases++
 	s.markSeats(p)
 }
@@ -210,6 +227,7 @@ func (s *state) removeLease(id lease.ID, r leaseRec) {
 	delete(s.writableShard(id).m, id)
 	p := s.poolList[r.pool]
 	delete(p.holders, r.holder)
+	p.countFlags(r, -1)
 	s.nLeases--
 	s.markSeats(p)
 }

@@ -194,6 +194,8 @@ func (s *Server) pools() []*licmeshv1.Pool {
 			Name: p.Pool.Name, Seats: uint32(p.Pool.Seats), Enforce: p.Pool.Enforce.String(), Held: uint32(p.Held),
 			OverageGrants: p.OverageGrants, PeakHeld: uint32(p.PeakHeld), LastOverageMs: p.LastOverageAt,
 			Source: string(p.Source), Licenses: licenseIDs(p.Licenses),
+			GraceMs: p.Pool.Grace.Milliseconds(), MaxBorrowMs: p.Pool.MaxBorrow.Milliseconds(), FailOpen: p.Pool.FailOpen,
+			Borrowed: uint32(p.Borrowed), Offline: uint32(p.Offline),
 		})
 	}
 	return out
@@ -201,15 +203,16 @@ func (s *Server) pools() []*licmeshv1.Pool {
 
 func (h adminHandler) ListLeases(ctx context.Context, req *connect.Request[licmeshv1.ListLeasesRequest]) (*connect.Response[licmeshv1.ListLeasesResponse], error) {
 	return connect.NewResponse(&licmeshv1.ListLeasesResponse{
-		Leases: h.s.leases(req.Msg.Pool, req.Msg.Holder, req.Msg.CollectorId, int(req.Msg.Limit)),
+		Leases: h.s.leases(fsm.LeaseFilter{Pool: req.Msg.Pool, Holder: req.Msg.Holder, CollectorID: req.Msg.CollectorId,
+			Borrowed: req.Msg.Borrowed, Limit: int(req.Msg.Limit)}),
 	}), nil
 }
 
-func (s *Server) leases(pool, holder, collector string, limit int) []*licmeshv1.Lease {
-	if limit <= 0 || limit > 10000 {
-		limit = 10000
+func (s *Server) leases(f fsm.LeaseFilter) []*licmeshv1.Lease {
+	if f.Limit <= 0 || f.Limit > 10000 {
+		f.Limit = 10000
 	}
-	ls := s.fsm.Leases(fsm.LeaseFilter{Pool: pool, Holder: holder, CollectorID: collector, Limit: limit})
+	ls := s.fsm.Leases(f)
 	out := make([]*licmeshv1.Lease, len(ls))
 	for i, l := range ls {
 		out[i] = leaseToWire(l)

@@ -15,6 +15,7 @@ import (
 	licmeshv1 "github.com/licmesh/licmesh/mesh/wire/licmeshv1"
 	"github.com/licmesh/licmesh/mesh/wire/licmeshv1/licmeshv1connect"
 	"github.com/licmesh/licmesh/node/dashboard"
+	"github.com/licmesh/licmesh/node/fsm"
 )
 
 // compressMin is the smallest response worth compressing. Lease answers are
@@ -117,7 +118,7 @@ func (d dashSource) Collectors(context.Context) ([]*licmeshv1.Collector, error) 
 }
 func (d dashSource) Pools(context.Context) ([]*licmeshv1.Pool, error) { return d.s.pools(), nil }
 func (d dashSource) Leases(_ context.Context, pool string, limit int) ([]*licmeshv1.Lease, error) {
-	return d.s.leases(pool, "", "", limit), nil
+	return d.s.leases(fsm.LeaseFilter{Pool: pool, Limit: limit}), nil
 }
 func (d dashSource) Licenses(ctx context.Context) (*licmeshv1.ListLicensesResponse, error) {
 	resp, err := adminHandler(d).ListLicenses(ctx, connect.NewRequest(&licmeshv1.ListLicensesRequest{}))

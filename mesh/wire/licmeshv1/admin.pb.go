@@ -554,8 +554,20 @@ type Pool struct {
 	LastOverageMs int64                  `protobuf:"varint,7,opt,name=last_overage_ms,json=lastOverageMs,proto3" json:"last_overage_ms,omitempty"`
 	// source says where the seats come from: license, manual, expired (every
 	// license granting it is past its grace) or none (its license is gone).
-	Source        string   `protobuf:"bytes,8,opt,name=source,proto3" json:"source,omitempty"`
-	Licenses      []string `protobuf:"bytes,9,rep,name=licenses,proto3" json:"licenses,omitempty"`
+	Source   string   `protobuf:"bytes,8,opt,name=source,proto3" json:"source,omitempty"`
+	Licenses []string `protobuf:"bytes,9,rep,name=licenses,proto3" json:"licenses,omitempty"`
+	// The pool's offline terms, from its licenses: grace_ms past a lease's
+	// end that a holder cut off from the masters keeps the seat (and that a
+	// dead collector's seats stay counted before they come back);
+	// max_borrow_ms, the longest a seat may be lent (0: none); fail_open,
+	// whether a collector that reaches no master admits new holders.
+	GraceMs     int64 `protobuf:"varint,10,opt,name=grace_ms,json=graceMs,proto3" json:"grace_ms,omitempty"`
+	MaxBorrowMs int64 `protobuf:"varint,11,opt,name=max_borrow_ms,json=maxBorrowMs,proto3" json:"max_borrow_ms,omitempty"`
+	FailOpen    bool  `protobuf:"varint,12,opt,name=fail_open,json=failOpen,proto3" json:"fail_open,omitempty"`
+	// borrowed counts the held leases lent until a set end; offline those a
+	// fail-open collector let in while it reached no master.
+	Borrowed      uint32 `protobuf:"varint,13,opt,name=borrowed,proto3" json:"borrowed,omitempty"`
+	Offline       uint32 `protobuf:"varint,14,opt,name=offline,proto3" json:"offline,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -651,6 +663,41 @@ func (x *Pool) GetLicenses() []string {
 		return x.Licenses
 	}
 	return nil
+}
+
+func (x *Pool) GetGraceMs() int64 {
+	if x != nil {
+		return x.GraceMs
+	}
+	return 0
+}
+
+func (x *Pool) GetMaxBorrowMs() int64 {
+	if x != nil {
+		return x.MaxBorrowMs
+	}
+	return 0
+}
+
+func (x *Pool) GetFailOpen() bool {
+	if x != nil {
+		return x.FailOpen
+	}
+	return false
+}
+
+func (x *Pool) GetBorrowed() uint32 {
+	if x != nil {
+		return x.Borrowed
+	}
+	return 0
+}
+
+func (x *Pool) GetOffline() uint32 {
+	if x != nil {
+		return x.Offline
+	}
+	return 0
 }
 
 type CreatePoolRequest struct {
@@ -839,11 +886,13 @@ func (x *ListPoolsResponse) GetPools() []*Pool {
 }
 
 type ListLeasesRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Pool          string                 `protobuf:"bytes,1,opt,name=pool,proto3" json:"pool,omitempty"`
-	Holder        string                 `protobuf:"bytes,2,opt,name=holder,proto3" json:"holder,omitempty"`
-	CollectorId   string                 `protobuf:"bytes,3,opt,name=collector_id,json=collectorId,proto3" json:"collector_id,omitempty"`
-	Limit         uint32                 `protobuf:"varint,4,opt,name=limit,proto3" json:"limit,omitempty"`
+	state       protoimpl.MessageState `protogen:"open.v1"`
+	Pool        string                 `protobuf:"bytes,1,opt,name=pool,proto3" json:"pool,omitempty"`
+	Holder      string                 `protobuf:"bytes,2,opt,name=holder,proto3" json:"holder,omitempty"`
+	CollectorId string                 `protobuf:"bytes,3,opt,name=collector_id,json=collectorId,proto3" json:"collector_id,omitempty"`
+	Limit       uint32                 `protobuf:"varint,4,opt,name=limit,proto3" json:"limit,omitempty"`
+	// borrowed lists only the leases lent until a set end.
+	Borrowed      bool `protobuf:"varint,5,opt,name=borrowed,proto3" json:"borrowed,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -904,6 +953,13 @@ func (x *ListLeasesRequest) GetLimit() uint32 {
 		return x.Limit
 	}
 	return 0
+}
+
+func (x *ListLeasesRequest) GetBorrowed() bool {
+	if x != nil {
+		return x.Borrowed
+	}
+	return false
 }
 
 type ListLeasesResponse struct {
@@ -3147,7 +3203,7 @@ const file_licmesh_v1_admin_proto_rawDesc = "" +
 	"\amembers\x18\x01 \x03(\v2\x12.licmesh.v1.MemberR\amembers\"#\n" +
 	"\x11RemovePeerRequest\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\"\x14\n" +
-	"\x12RemovePeerResponse\"\xfe\x01\n" +
+	"\x12RemovePeerResponse\"\x90\x03\n" +
 	"\x04Pool\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x14\n" +
 	"\x05seats\x18\x02 \x01(\rR\x05seats\x12\x18\n" +
@@ -3157,7 +3213,13 @@ const file_licmesh_v1_admin_proto_rawDesc = "" +
 	"\tpeak_held\x18\x06 \x01(\rR\bpeakHeld\x12&\n" +
 	"\x0flast_overage_ms\x18\a \x01(\x03R\rlastOverageMs\x12\x16\n" +
 	"\x06source\x18\b \x01(\tR\x06source\x12\x1a\n" +
-	"\blicenses\x18\t \x03(\tR\blicenses\"W\n" +
+	"\blicenses\x18\t \x03(\tR\blicenses\x12\x19\n" +
+	"\bgrace_ms\x18\n" +
+	" \x01(\x03R\agraceMs\x12\"\n" +
+	"\rmax_borrow_ms\x18\v \x01(\x03R\vmaxBorrowMs\x12\x1b\n" +
+	"\tfail_open\x18\f \x01(\bR\bfailOpen\x12\x1a\n" +
+	"\bborrowed\x18\r \x01(\rR\bborrowed\x12\x18\n" +
+	"\aoffline\x18\x0e \x01(\rR\aoffline\"W\n" +
 	"\x11CreatePoolRequest\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x14\n" +
 	"\x05seats\x18\x02 \x01(\rR\x05seats\x12\x18\n" +
@@ -3166,12 +3228,13 @@ const file_licmesh_v1_admin_proto_rawDesc = "" +
 	"\x04pool\x18\x01 \x01(\v2\x10.licmesh.v1.PoolR\x04pool\"\x12\n" +
 	"\x10ListPoolsRequest\";\n" +
 	"\x11ListPoolsResponse\x12&\n" +
-	"\x05pools\x18\x01 \x03(\v2\x10.licmesh.v1.PoolR\x05pools\"x\n" +
+	"\x05pools\x18\x01 \x03(\v2\x10.licmesh.v1.PoolR\x05pools\"\x94\x01\n" +
 	"\x11ListLeasesRequest\x12\x12\n" +
 	"\x04pool\x18\x01 \x01(\tR\x04pool\x12\x16\n" +
 	"\x06holder\x18\x02 \x01(\tR\x06holder\x12!\n" +
 	"\fcollector_id\x18\x03 \x01(\tR\vcollectorId\x12\x14\n" +
-	"\x05limit\x18\x04 \x01(\rR\x05limit\"?\n" +
+	"\x05limit\x18\x04 \x01(\rR\x05limit\x12\x1a\n" +
+	"\bborrowed\x18\x05 \x01(\bR\bborrowed\"?\n" +
 	"\x12ListLeasesResponse\x12)\n" +
 	"\x06leases\x18\x01 \x03(\v2\x11.licmesh.v1.LeaseR\x06leases\"\xbc\x01\n" +
 	"\x05Token\x12\x0e\n" +
