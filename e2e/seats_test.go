@@ -28,7 +28,11 @@ const (
 // seatInput and seatOutput are one operation of the seat history.
 type seatInput struct {
 	acquire bool
-	holder  int
+	// ended is the end of a seat its holder kept with no master (the
+	// offline grace or a borrow over), as the holder's collector saw it:
+	// until then the seat is the holder's, and no one else's.
+	ended  bool
+	holder int
 }
 
 type seatOutput int
@@ -39,53 +43,69 @@ const (
 	outUnknown // the call failed in a way that may or may not have applied
 )
 
-// seatModel is a hard pool of seatCount seats. Its state is the set of
-// holders with a seat, as a bit set. An acquire for a holder that has a seat
-// returns that seat; a full pool refuses newcomers; an unknown outcome may or
-// may not have happened.
-var seatModel = porcupine.NondeterministicModel{
-	Init: func() []any { return []any{uint16(0)} },
-	Step: func(state, input, output any) []any {
-		held, in, out := state.(uint16), input.(seatInput), output.(seatOutput)
-		bit := uint16(1) << in.holder
-		has := held&bit != 0
-		if in.acquire {
-			canGrant := has || bits.OnesCount16(held) < seatCount
-			switch out {
-			case outOK:
-				if canGrant {
-					return []any{held | bit}
+// seatModel is a hard pool of seatCount seats.
+var seatModel = seatModelOf(seatCount)
+
+// seatModelOf is a hard pool of seats. Its state is the set of holders
+// with a seat, as a bit set. An acquire for a holder that has a seat
+// returns that seat; a full pool refuses newcomers; an unknown outcome may
+// or may not have happened. A seat held through an outage (grace) or lent
+// (borrow) stays its holder's until its end is seen: a grant to someone
+// else before it means a seat was granted twice.
+func seatModelOf(seats int) porcupine.NondeterministicModel {
+	return porcupine.NondeterministicModel{
+		Init: func() []any { return []any{uint16(0)} },
+		Step: func(state, input, output any) []any {
+			held, in, out := state.(uint16), input.(seatInput), output.(seatOutput)
+			bit := uint16(1) << in.holder
+			has := held&bit != 0
+			switch {
+			case in.ended:
+				if has && out == outOK {
+					return []any{held &^ bit}
 				}
-			case outFull:
-				if !canGrant {
+				return nil
+			case in.acquire:
+				canGrant := has || bits.OnesCount16(held) < seats
+				switch out {
+				case outOK:
+					if canGrant {
+						return []any{held | bit}
+					}
+				case outFull:
+					if !canGrant {
+						return []any{held}
+					}
+				case outUnknown:
+					if canGrant {
+						return []any{held, held | bit}
+					}
 					return []any{held}
 				}
-			case outUnknown:
-				if canGrant {
-					return []any{held, held | bit}
+				return nil
+			}
+			switch out {
+			case outOK:
+				if has {
+					return []any{held &^ bit}
 				}
-				return []any{held}
+			case outUnknown:
+				return []any{held, held &^ bit}
 			}
 			return nil
-		}
-		switch out {
-		case outOK:
-			if has {
-				return []any{held &^ bit}
+		},
+		DescribeOperation: func(input, output any) string {
+			in := input.(seatInput)
+			verb := "release"
+			switch {
+			case in.ended:
+				verb = "ended"
+			case in.acquire:
+				verb = "acquire"
 			}
-		case outUnknown:
-			return []any{held, held &^ bit}
-		}
-		return nil
-	},
-	DescribeOperation: func(input, output any) string {
-		in := input.(seatInput)
-		verb := "release"
-		if in.acquire {
-			verb = "acquire"
-		}
-		return fmt.Sprintf("%s(h%d) -> %v", verb, in.holder, []string{"ok", "full", "unknown"}[output.(seatOutput)])
-	},
+			return fmt.Sprintf("%s(h%d) -> %v", verb, in.holder, []string{"ok", "full", "unknown"}[output.(seatOutput)])
+		},
+	}
 }
 
 type history struct {

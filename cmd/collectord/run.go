@@ -16,6 +16,7 @@ import (
 	"github.com/licmesh/licmesh/collectors/config"
 	"github.com/licmesh/licmesh/collectors/localapi"
 	"github.com/licmesh/licmesh/collectors/meter"
+	"github.com/licmesh/licmesh/licensing/clock"
 )
 
 // runFlags are the flags of `collectord run`; each overrides the file and the
@@ -33,6 +34,7 @@ type runFlags struct {
 	releaseOnShutdown bool
 	logLevel          string
 	logFormat         string
+	clockOffset       time.Duration
 }
 
 func runCommand() command {
@@ -56,6 +58,7 @@ func runCommand() command {
 			fs.BoolVar(&f.releaseOnShutdown, "release-on-shutdown", true, "release held leases on a clean stop")
 			fs.StringVar(&f.logLevel, "log-level", "", "debug, info, warn or error")
 			fs.StringVar(&f.logFormat, "log-format", "", "text or json")
+			fs.DurationVar(&f.clockOffset, "debug-clock-offset", 0, "for tests of clocks set wrong: shift this collector's clock")
 			return func(ctx context.Context, _, stderr io.Writer) error {
 				changed := given(fs)
 				cfg, err := config.Load(f.config, os.LookupEnv, func(c *config.Config) error {
@@ -80,7 +83,7 @@ func runCommand() command {
 				if err != nil {
 					return err
 				}
-				return run(ctx, cfg, stderr)
+				return run(ctx, cfg, stderr, f.clockOffset)
 			}
 		},
 	}
@@ -100,12 +103,19 @@ const meteringGCPercent = 50
 
 // run runs the agent and the local API until ctx ends or the agent cannot go
 // on.
-func run(ctx context.Context, cfg config.Config, logOut io.Writer) error {
+func run(ctx context.Context, cfg config.Config, logOut io.Writer, clockOffset time.Duration) error {
 	log := newLogger(cfg, logOut)
 	if cfg.MemoryLimitMiB > 0 {
 		debug.SetMemoryLimit(int64(cfg.MemoryLimitMiB) << 20)
 	}
-	a, err := agent.New(cfg, agent.Options{Logger: log, Version: version})
+	opts := agent.Options{Logger: log, Version: version}
+	if clockOffset != 0 {
+		// The wall clock only: the monotonic reading and the boot clock,
+		// which leases are counted on, are the host's.
+		opts.Clock = clock.Offset(clockOffset)
+		log.Warn("collectord: the clock is shifted for a test", "offset", clockOffset)
+	}
+	a, err := agent.New(cfg, opts)
 	if err != nil {
 		return err
 	}

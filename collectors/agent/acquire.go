@@ -88,6 +88,17 @@ func (a *Agent) Acquire(ctx context.Context, pool, holder string) (leasebook.Lea
 		}
 		return nil
 	})
+	if errors.Is(err, ErrUnavailable) && a.failsOpen(pool) {
+		// No master answered, and the license lets this pool fail open
+		// (P8): the holder works now, and the masters count the seat when
+		// they answer again (reconcileOffline).
+		l, oerr := a.book.AddOffline(res, pool, holder)
+		if oerr != nil {
+			return leasebook.Lease{}, fmt.Errorf("%w: %w", err, oerr)
+		}
+		a.log.Warn("collectord: no master answered; holder let in offline, as the pool fails open", "pool", pool, "lease_id", l.ID)
+		return l, nil
+	}
 	if err != nil {
 		return leasebook.Lease{}, err
 	}
@@ -105,8 +116,9 @@ func (a *Agent) Release(ctx context.Context, leaseID lease.ID) (l leasebook.Leas
 	if !ok {
 		return leasebook.Lease{}, false, fmt.Errorf("%w: %d", ErrUnknownLease, leaseID)
 	}
-	if l.State == leasebook.StateLost {
-		// The masters no longer know it: there is nothing to release there.
+	if l.State == leasebook.StateLost || leasebook.IsOffline(leaseID) {
+		// The masters no longer know it, or never did (let in offline):
+		// there is nothing to release there.
 		l, err = a.book.Remove(leaseID)
 		return l, false, err
 	}
@@ -166,7 +178,8 @@ func (a *Agent) retryReleases(ctx context.Context) error {
 }
 
 // releaseAll releases every lease at shutdown, a few at a time, within
-// request_timeout in all.
+// request_timeout in all. Borrowed seats stay borrowed: a laptop shut down
+// off site keeps what it borrowed, and the next run loads it back.
 func (a *Agent) releaseAll(ctx context.Context) {
 	tr := a.transport()
 	if tr == nil {
@@ -174,7 +187,7 @@ func (a *Agent) releaseAll(ctx context.Context) {
 	}
 	var ids []lease.ID
 	for _, l := range a.book.List() {
-		if l.State != leasebook.StateLost {
+		if l.State != leasebook.StateLost && !l.Borrowed {
 			ids = append(ids, l.ID)
 		}
 	}
@@ -223,6 +236,57 @@ func CheckName(what, name string) error {
 	}
 	if err := lease.ValidateField(what, name, 128); err != nil {
 		return fmt.Errorf("%w: %w", ErrInvalidInput, err)
+	}
+	return nil
+}
+
+// failsOpen reports whether the entitlements, judged at trusted time, let
+// pool admit new holders while no master answers.
+func (a *Agent) failsOpen(pool string) bool {
+	a.ents.mu.Lock()
+	defer a.ents.mu.Unlock()
+	return a.ents.doc != nil && a.ents.doc.FailsOpen(pool, a.ents.trustedNow(a.clock.Now()))
+}
+
+// reconcileOffline asks the masters for the seats let in offline: each
+// becomes a lease the masters count (as overage if the pool is full), or,
+// if they refuse it, is lost with their reason. It stops at the first
+// call no master answers.
+func (a *Agent) reconcileOffline(ctx context.Context) error {
+	waiting := a.book.Offline()
+	if len(waiting) == 0 {
+		return nil
+	}
+	id, tr := a.identity(), a.transport()
+	if id == nil || tr == nil {
+		return ErrNotReady
+	}
+	for _, l := range waiting {
+		err := a.call(ctx, tr, a.cfg.RequestTimeout, func(ctx context.Context, c licmeshv1connect.CollectorServiceClient, addr string) error {
+			sentAt := a.clock.Now()
+			resp, err := c.Acquire(ctx, connect.NewRequest(&licmeshv1.AcquireRequest{Pool: l.Pool, Holder: l.Holder, Offline: true}))
+			if err != nil {
+				return err
+			}
+			g, err := checkGrant(resp.Msg, l.Pool, l.Holder, id)
+			if err != nil {
+				return err
+			}
+			got, err := a.book.Settle(l.ID, g, sentAt)
+			if err != nil {
+				return badAnswer("%v", err)
+			}
+			a.log.Info("collectord: a seat let in offline is now counted by the masters", "pool", l.Pool, "lease_id", got.ID)
+			return nil
+		})
+		var rej *RejectedError
+		switch {
+		case errors.As(err, &rej):
+			a.book.Refuse(l.ID, rej.Message)
+			a.log.Warn("collectord: the masters refused a seat let in offline", "pool", l.Pool, "reason", rej.Message)
+		case err != nil:
+			return err
+		}
 	}
 	return nil
 }

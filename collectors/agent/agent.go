@@ -249,6 +249,13 @@ func (a *Agent) closeTransport() {
 	}
 }
 
+// phase returns the agent's phase.
+func (a *Agent) phase() string {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.st.phase
+}
+
 func (a *Agent) setPhase(p string) {
 	a.mu.Lock()
 	a.st.phase = p

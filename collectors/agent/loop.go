@@ -83,6 +83,12 @@ func (a *Agent) step(ctx context.Context, s *schedule) time.Duration {
 		}
 	}
 
+	if a.phase() == PhaseConnected && len(a.book.Offline()) > 0 {
+		if err := a.reconcileOffline(ctx); err != nil {
+			a.log.Warn("collectord: the seats let in offline wait for a master", "error", err)
+		}
+	}
+
 	now = a.clock.Now()
 	if len(a.book.Releasing()) > 0 && !now.Before(s.releaseAt) {
 		if err := a.retryReleases(ctx); err != nil {

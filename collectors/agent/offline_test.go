@@ -13,6 +13,7 @@ import (
 	"github.com/licmesh/licmesh/collectors/agent/agenttest"
 	"github.com/licmesh/licmesh/collectors/leasebook"
 	"github.com/licmesh/licmesh/licensing/clock/clocktest"
+	"github.com/licmesh/licmesh/licensing/entitlement"
 	"github.com/licmesh/licmesh/mesh/wire/licmeshv1"
 )
 
@@ -180,4 +181,83 @@ func TestBorrowRefused(t *testing.T) {
 	require.ErrorIs(t, err, ErrInvalidInput)
 	assert.Empty(t, a.Leases())
 	assert.Empty(t, c.Leases())
+}
+
+// TestFailOpen: with no master answering, a pool whose licenses all fail
+// open lets a new holder in (no token: no master granted it); when a
+// master answers again the seat is asked for as offline, and the masters'
+// grant replaces it. A pool that fails closed refuses, and a seat the
+// masters refuse when they are back is lost with their reason.
+func TestFailOpen(t *testing.T) {
+	c := agenttest.NewCluster(t)
+	c.SetPool("seats", 1)
+	c.SetPool("closed", 5)
+	c.SetOffline("seats", agenttest.Offline{FailOpen: true})
+	m := c.StartMaster()
+	a, clk := enrolled(t, c, m)
+	me := string(a.identity().CollectorID)
+	doc := entDoc(c, me, 1, clk.Now())
+	doc.Entitlements[0].Pools = []entitlement.Pool{{Name: "seats", Seats: 1, Enforce: "hard", FailOpen: true}, {Name: "closed", Seats: 5, Enforce: "hard"}}
+	require.NoError(t, a.acceptEntitlements(c.SignEntitlements(doc)))
+	acquire(t, a, "seats", "alice")
+	c.SetHooks(agenttest.Hooks{Before: func(method string) error {
+		if method == "Acquire" {
+			return connect.NewError(connect.CodeUnavailable, errors.New("down for the test"))
+		}
+		return nil
+	}})
+
+	l, err := a.Acquire(context.Background(), "seats", "bob")
+	require.NoError(t, err, "a fail-open pool lets a newcomer in with no master")
+	assert.Equal(t, leasebook.StateOffline, l.State)
+	assert.True(t, leasebook.IsOffline(l.ID))
+	assert.Empty(t, l.Token, "no master signed it")
+	again, err := a.Acquire(context.Background(), "seats", "bob")
+	require.NoError(t, err)
+	assert.Equal(t, l.ID, again.ID, "asked again, the same seat")
+	_, err = a.Acquire(context.Background(), "closed", "carol")
+	require.ErrorIs(t, err, ErrUnavailable, "a pool that fails closed refuses")
+	var s schedule
+	clk.Advance(time.Minute)
+	a.step(context.Background(), &s)
+	got, _ := a.Lease(l.ID)
+	assert.Equal(t, leasebook.StateOffline, got.State, "no master: it waits")
+
+	// A master back: the seat is asked for as offline and counted, past
+	// the pool's one seat.
+	c.SetHooks(agenttest.Hooks{})
+	clk.Advance(time.Minute)
+	a.step(context.Background(), &s)
+	assert.Empty(t, a.book.Offline(), "settled")
+	real, ok := a.book.Find("seats", "bob")
+	require.True(t, ok)
+	assert.False(t, leasebook.IsOffline(real.ID))
+	assert.Equal(t, leasebook.StateValid, real.State)
+	var counted bool
+	for _, x := range c.Leases() {
+		if x.Holder == "bob" {
+			counted = x.Offline
+		}
+	}
+	assert.True(t, counted, "the masters know it came in offline")
+
+	// Let in offline, then refused by the masters (the pool no longer
+	// fails open): lost, with their reason.
+	c.SetHooks(agenttest.Hooks{Before: func(method string) error {
+		if method == "Acquire" {
+			return connect.NewError(connect.CodeUnavailable, errors.New("down for the test"))
+		}
+		return nil
+	}})
+	d, err := a.Acquire(context.Background(), "seats", "dave")
+	require.NoError(t, err)
+	c.SetOffline("seats", agenttest.Offline{})
+	c.SetHooks(agenttest.Hooks{})
+	clk.Advance(time.Minute)
+	a.step(context.Background(), &s)
+	got, _ = a.Lease(d.ID)
+	assert.Equal(t, leasebook.StateLost, got.State)
+	assert.Contains(t, got.Reason, "seats are taken")
+	_, held := a.book.Find("seats", "dave")
+	assert.False(t, held)
 }

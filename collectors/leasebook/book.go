@@ -1,6 +1,7 @@
 package leasebook
 
 import (
+	"cmp"
 	"fmt"
 	"slices"
 	"sync"
@@ -33,6 +34,11 @@ const (
 	// StateBorrowed means the masters lent the seat until a set end: no
 	// renewal is due, and no master is needed, until then.
 	StateBorrowed State = "borrowed"
+	// StateOffline means the collector let the holder in while it reached
+	// no master, as a fail-open pool allows: no master granted it yet, so
+	// it has no token. When a master answers again the collector asks for
+	// the seat, and the masters count it (as overage if the pool is full).
+	StateOffline State = "offline"
 	// StateExpired means its validity ran out before a master renewed it; it
 	// is still renewed when a master answers again.
 	StateExpired State = "expired"
@@ -101,7 +107,7 @@ type Lease struct {
 type Counts struct {
 	// Held is valid, grace, borrowed and expired: the leases the
 	// collector still keeps.
-	Held, Valid, Grace, Borrowed, Expired, Lost, Releasing int
+	Held, Valid, Grace, Borrowed, Offline, Expired, Lost, Releasing int
 }
 
 type holderKey struct{ pool, holder string }
@@ -112,6 +118,7 @@ type entry struct {
 	validUntil time.Time
 	nextRenew  time.Time
 	lost       bool
+	offline    bool // admitted with no master; ID is local (offlineID)
 	reason     string
 	lostAt     time.Time
 	releasing  bool
@@ -122,6 +129,8 @@ func (e *entry) state(now time.Time) State {
 	switch {
 	case e.lost:
 		return StateLost
+	case e.offline:
+		return StateOffline
 	case e.releasing:
 		return StateReleasing
 	case e.borrowed():
@@ -140,7 +149,7 @@ func (e *entry) state(now time.Time) State {
 // grace, or borrowed.
 func (e *entry) holds(now time.Time) bool {
 	switch e.state(now) {
-	case StateValid, StateGrace, StateBorrowed:
+	case StateValid, StateGrace, StateBorrowed, StateOffline:
 		return true
 	}
 	return false
@@ -150,7 +159,7 @@ func (e *entry) borrowed() bool { return e.g.Borrow != 0 }
 
 // renewable: a borrowed lease needs no renewal until it ends, and then it
 // has ended.
-func (e *entry) renewable() bool { return !e.lost && !e.releasing && !e.borrowed() }
+func (e *entry) renewable() bool { return !e.lost && !e.releasing && !e.borrowed() && !e.offline }
 
 // setValidity sets how long the lease is valid from a request sent at
 // sentAt that the master answered with ttl (or with a borrow).
@@ -171,10 +180,11 @@ type Book struct {
 	max       int
 	retention time.Duration
 
-	mu       sync.Mutex
-	entries  map[lease.ID]*entry
-	byHolder map[holderKey]lease.ID
-	reserved int
+	mu          sync.Mutex
+	entries     map[lease.ID]*entry
+	byHolder    map[holderKey]lease.ID
+	reserved    int
+	nextOffline uint64
 }
 
 // New returns an empty book holding at most max leases, counting validity
@@ -366,6 +376,8 @@ func Tally(ls []Lease) Counts {
 			c.Grace++
 		case StateBorrowed:
 			c.Borrowed++
+		case StateOffline:
+			c.Offline++
 		case StateExpired:
 			c.Expired++
 		case StateLost:
@@ -374,14 +386,99 @@ func Tally(ls []Lease) Counts {
 			c.Releasing++
 		}
 	}
-	c.Held = c.Valid + c.Grace + c.Borrowed + c.Expired
+	c.Held = c.Valid + c.Grace + c.Borrowed + c.Offline + c.Expired
 	return c
 }
 
 // Holds reports whether the lease is its holder's: valid, in its offline
-// grace, or borrowed.
+// grace, borrowed, or let in offline.
 func (l Lease) Holds() bool {
-	return l.State == StateValid || l.State == StateGrace || l.State == StateBorrowed
+	return l.State == StateValid || l.State == StateGrace || l.State == StateBorrowed || l.State == StateOffline
+}
+
+// offlineBit marks the IDs the book gives seats it admitted with no master:
+// masters make IDs from Raft indexes below 1<<48, so the two never meet.
+const offlineBit = lease.ID(1) << 63
+
+// IsOffline reports whether id is one the book gave a seat it admitted
+// with no master.
+func IsOffline(id lease.ID) bool { return id&offlineBit != 0 }
+
+// AddOffline records a holder let in while no master answered (a fail-open
+// pool), in r's place. The lease has a local ID and no token; Settle swaps
+// in the masters' grant when they answer again.
+func (b *Book) AddOffline(r *Reservation, pool, holder string) (Lease, error) {
+	if pool == "" || holder == "" {
+		return Lease{}, fmt.Errorf("%w: an offline admission has no pool or holder", ErrBadGrant)
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	k := holderKey{pool, holder}
+	if id, ok := b.byHolder[k]; ok && b.entries[id] != nil && b.entries[id].holds(b.clock.Now()) {
+		return b.snapshotLocked(b.entries[id], b.clock.Now()), nil
+	}
+	b.nextOffline++
+	id := offlineBit | lease.ID(b.nextOffline)
+	now := b.clock.Now()
+	e := &entry{g: Grant{ID: id, Pool: pool, Holder: holder}, offline: true, sentAt: now, validUntil: now}
+	b.entries[id] = e
+	b.byHolder[k] = id
+	r.consumeLocked()
+	return b.snapshotLocked(e, now), nil
+}
+
+// Offline lists the seats admitted with no master that still wait for one.
+func (b *Book) Offline() []Lease {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	now := b.clock.Now()
+	var out []Lease
+	for _, e := range b.entries {
+		if e.offline && !e.lost && !e.releasing {
+			out = append(out, b.snapshotLocked(e, now))
+		}
+	}
+	slices.SortFunc(out, func(x, y Lease) int { return cmp.Compare(x.ID, y.ID) })
+	return out
+}
+
+// Settle replaces the offline admission local with the masters' grant g
+// for the same pool and holder, asked at sentAt. If the admission was
+// released meanwhile, g is added anyway for the caller to release.
+func (b *Book) Settle(local lease.ID, g Grant, sentAt time.Time) (Lease, error) {
+	if err := checkGrant(g); err != nil {
+		return Lease{}, err
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	e, ok := b.entries[local]
+	if !ok || !e.offline || e.g.Pool != g.Pool || e.g.Holder != g.Holder {
+		return Lease{}, fmt.Errorf("%w: %d is no offline admission of pool %q holder %q", ErrUnknown, local, g.Pool, g.Holder)
+	}
+	if _, taken := b.entries[g.ID]; taken {
+		return Lease{}, fmt.Errorf("%w: lease %d is already in the book", ErrCollision, g.ID)
+	}
+	releasing := e.releasing
+	b.removeLocked(local)
+	n := &entry{g: g, releasing: releasing}
+	n.setValidity(sentAt)
+	b.entries[g.ID] = n
+	b.byHolder[holderKey{g.Pool, g.Holder}] = g.ID
+	return b.snapshotLocked(n, b.clock.Now()), nil
+}
+
+// Refuse marks an offline admission lost: a master refused the seat (the
+// pool no longer fails open, or is gone). reason says why.
+func (b *Book) Refuse(local lease.ID, reason string) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if e, ok := b.entries[local]; ok && e.offline {
+		e.lost, e.reason, e.lostAt = true, reason, b.clock.Now()
+		k := holderKey{e.g.Pool, e.g.Holder}
+		if b.byHolder[k] == local {
+			delete(b.byHolder, k)
+		}
+	}
 }
 
 func (b *Book) snapshotLocked(e *entry, now time.Time) Lease {
@@ -398,6 +495,9 @@ func (b *Book) snapshotLocked(e *entry, now time.Time) Lease {
 		Borrowed:   e.borrowed(),
 		ValidUntil: now.Add(e.validUntil.Sub(now)).Round(0),
 		Reason:     e.reason,
+	}
+	if e.offline {
+		l.ValidUntil = time.Time{}
 	}
 	switch st {
 	case StateValid, StateBorrowed:

@@ -159,6 +159,8 @@ func (b *Book) NextSweep() (at time.Time, ok bool) {
 		switch {
 		case e.lost:
 			consider(e.lostAt.Add(b.retention))
+		case e.offline:
+			// Waits for a master, not for time.
 		case e.releasing, !e.expiredSaw && (e.state(now) == StateValid || e.state(now) == StateBorrowed):
 			consider(e.validUntil)
 		case !e.expiredSaw && e.state(now) == StateGrace:

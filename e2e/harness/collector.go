@@ -25,8 +25,10 @@ type Collector struct {
 	Masters []string
 	Token   string
 	Env     []string
-	Proc    *Proc
-	hc      *http.Client
+	// Args are added to `collectord run` at each Start.
+	Args []string
+	Proc *Proc
+	hc   *http.Client
 }
 
 // StartCollector writes a config for a collector that enrolls with token
@@ -78,7 +80,7 @@ func (c *Collector) Start() {
 		c.t.Fatal(err)
 	}
 	p, err := StartProc(c.Name, filepath.Join(bin, "collectord"),
-		[]string{"run", "-c", filepath.Join(c.Dir, "collectord.yaml")}, c.Env, filepath.Join(c.Dir, "collectord.log"))
+		append([]string{"run", "-c", filepath.Join(c.Dir, "collectord.yaml")}, c.Args...), c.Env, filepath.Join(c.Dir, "collectord.log"))
 	if err != nil {
 		c.t.Fatal(err)
 	}
@@ -96,6 +98,9 @@ type Lease struct {
 	Valid       bool   `json:"valid"`
 	RemainingMS int64  `json:"remaining_ms"`
 	Reason      string `json:"reason"`
+	GraceMS     int64  `json:"grace_ms"`
+	Borrowed    bool   `json:"borrowed"`
+	ValidUntil  string `json:"valid_until"`
 }
 
 // APIError is an error answer of the local API.
@@ -142,6 +147,14 @@ func (c *Collector) do(method, path string, body any, out any) error {
 func (c *Collector) Acquire(pool, holder string) (Lease, error) {
 	var l Lease
 	err := c.do("POST", "/v1/leases", map[string]string{"pool": pool, "holder": holder}, &l)
+	return l, err
+}
+
+// Borrow asks the collector to lend holder a seat of pool for d ("72h",
+// "3d").
+func (c *Collector) Borrow(pool, holder, d string) (Lease, error) {
+	var l Lease
+	err := c.do("POST", "/v1/leases/borrow", map[string]string{"pool": pool, "holder": holder, "duration": d}, &l)
 	return l, err
 }
 

@@ -122,6 +122,35 @@ type Pool struct {
 	Seats   int    `json:"seats"`
 	Enforce string `json:"enforce"`
 	Overage int    `json:"overage,omitempty"`
+	// GraceMS, MaxBorrowMS and FailOpen are the pool's offline terms (see
+	// license.Offline): the collector needs them when no master answers.
+	GraceMS     int64 `json:"grace_ms,omitempty"`
+	MaxBorrowMS int64 `json:"max_borrow_ms,omitempty"`
+	FailOpen    bool  `json:"fail_open,omitempty"`
+}
+
+// FailsOpen reports whether a collector that reaches no master may admit a
+// new holder to pool at t: some license in force grants the pool, and every
+// one that does says fail_open, as the masters combine them (a license that
+// fails closed is not lifted by another that fails open).
+func (d *Document) FailsOpen(pool string, t time.Time) bool {
+	granted := false
+	for i := range d.Entitlements {
+		e := &d.Entitlements[i]
+		if !e.InForce(t) {
+			continue
+		}
+		for _, p := range e.Pools {
+			if p.Name != pool {
+				continue
+			}
+			if !p.FailOpen {
+				return false
+			}
+			granted = true
+		}
+	}
+	return granted
 }
 
 // Credits is a usage-credit balance.

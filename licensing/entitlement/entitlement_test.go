@@ -165,3 +165,22 @@ func FuzzVerify(f *testing.F) {
 		}
 	})
 }
+
+// TestFailsOpen: a pool fails open only if every license in force that
+// grants it says so.
+func TestFailsOpen(t *testing.T) {
+	t0 := time.Date(2026, 6, 1, 0, 0, 0, 0, time.UTC)
+	ent := func(id string, failOpen bool, expires time.Time) Entitlement {
+		return Entitlement{License: id, NotBefore: t0.Add(-time.Hour), ExpiresAt: expires, GraceEnd: expires, Covered: true,
+			Pools: []Pool{{Name: "seats", Seats: 1, Enforce: "hard", FailOpen: failOpen}}}
+	}
+	later := t0.Add(24 * time.Hour)
+	d := &Document{Entitlements: []Entitlement{ent("a", true, later)}}
+	assert.True(t, d.FailsOpen("seats", t0))
+	assert.False(t, d.FailsOpen("other", t0), "a pool no license grants")
+	assert.False(t, d.FailsOpen("seats", later), "a license no longer in force")
+	d.Entitlements = append(d.Entitlements, ent("b", false, later))
+	assert.False(t, d.FailsOpen("seats", t0), "one license failing closed keeps it closed")
+	d.Entitlements[1] = ent("b", false, t0.Add(-time.Minute))
+	assert.True(t, d.FailsOpen("seats", t0), "an ended license does not count")
+}

@@ -197,7 +197,8 @@ func entitledToDoc(e fsm.Entitled) entitlement.Entitlement {
 	}
 	slices.Sort(out.Features)
 	for _, g := range e.Grants {
-		out.Pools = append(out.Pools, entitlement.Pool{Name: g.Name, Seats: g.Seats, Enforce: g.Enforce.String(), Overage: g.Overage})
+		out.Pools = append(out.Pools, entitlement.Pool{Name: g.Name, Seats: g.Seats, Enforce: g.Enforce.String(), Overage: g.Overage,
+			GraceMS: time.Duration(g.OfflineGrace).Milliseconds(), MaxBorrowMS: time.Duration(g.MaxBorrow).Milliseconds(), FailOpen: g.FailOpen})
 	}
 	if c := e.Credits; c != nil {
 		out.Credits = &entitlement.Credits{Unit: c.Unit, Remaining: c.Remaining, Low: c.Low, Exhausted: c.Exhausted}

@@ -38,6 +38,10 @@ type Hooks struct {
 	Renew            func(*licmeshv1.RenewResponse) error
 	Release          func(*licmeshv1.ReleaseResponse) error
 	RenewCertificate func(*licmeshv1.RenewCertificateResponse) error
+	// Before runs ahead of a call ("Acquire", "Renew", ...), before the
+	// master does anything: an error it returns is the answer, as from a
+	// master that cannot serve.
+	Before func(method string) error
 }
 
 // Cluster is a set of fake masters sharing one state.
@@ -75,15 +79,19 @@ type Lease struct {
 	Collector string
 	Deadline  time.Time
 	// Grace is the pool's offline grace at the grant; Borrowed, when not
-	// zero, the borrow's end.
+	// zero, the borrow's end; Offline marks a seat a collector let in with
+	// no master.
 	Grace    time.Duration
 	Borrowed time.Time
+	Offline  bool
 }
 
 // Offline is a pool's offline terms in the fake cluster.
 type Offline struct {
 	Grace     time.Duration
 	MaxBorrow time.Duration
+	// FailOpen grants an acquire marked offline even past the seats.
+	FailOpen bool
 }
 
 // NewCluster makes a cluster with one pool "seats" of 10 seats, a lease TTL

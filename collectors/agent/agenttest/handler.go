@@ -31,6 +31,17 @@ func (h *handler) count(method string) Hooks {
 	return h.c.hooks
 }
 
+// before counts a call and runs the Before hook, whose error is the answer.
+func (h *handler) before(method string) (Hooks, error) {
+	hooks := h.count(method)
+	if hooks.Before != nil {
+		if err := hooks.Before(method); err != nil {
+			return hooks, err
+		}
+	}
+	return hooks, nil
+}
+
 func (h *handler) Enroll(ctx context.Context, req *connect.Request[licmeshv1.EnrollRequest]) (*connect.Response[licmeshv1.EnrollResponse], error) {
 	hooks := h.count("Enroll")
 	c := h.c
@@ -132,7 +143,7 @@ func (c *Cluster) protoLeaseLocked(l *Lease, now time.Time) *licmeshv1.Lease {
 	w := &licmeshv1.Lease{
 		Id: uint64(l.ID), Fence: l.Fence, Pool: l.Pool, Holder: l.Holder, CollectorId: l.Collector,
 		GrantedAtMs: now.UnixMilli(), TtlMs: c.ttl.Milliseconds(), Token: string(tok), ExpiresAtMs: end.UnixMilli(),
-		GraceMs: l.Grace.Milliseconds(),
+		GraceMs: l.Grace.Milliseconds(), Offline: l.Offline,
 	}
 	if !l.Borrowed.IsZero() {
 		w.BorrowedUntilMs = l.Borrowed.UnixMilli()
@@ -187,7 +198,10 @@ func (h *handler) Borrow(ctx context.Context, req *connect.Request[licmeshv1.Bor
 }
 
 func (h *handler) Acquire(ctx context.Context, req *connect.Request[licmeshv1.AcquireRequest]) (*connect.Response[licmeshv1.AcquireResponse], error) {
-	hooks := h.count("Acquire")
+	hooks, err := h.before("Acquire")
+	if err != nil {
+		return nil, err
+	}
 	cid, err := collector(ctx)
 	if err != nil {
 		return nil, err
@@ -216,13 +230,13 @@ func (h *handler) Acquire(ctx context.Context, req *connect.Request[licmeshv1.Ac
 	case existing != nil:
 		existing.Deadline = now.Add(c.ttl)
 		resp.Lease, resp.Existing = c.protoLeaseLocked(existing, now), true
-	case held >= seats:
+	case held >= seats && !(req.Msg.GetOffline() && c.offline[pool].FailOpen):
 		c.mu.Unlock()
 		return nil, connect.NewError(connect.CodeResourceExhausted, fmt.Errorf("pool %q: all %d seats are taken", pool, seats))
 	default:
 		c.nextID++
 		l := &Lease{ID: lease.ID(c.nextID), Fence: c.nextID * 7, Pool: pool, Holder: holder, Collector: cid, Deadline: now.Add(c.ttl),
-			Grace: c.offline[pool].Grace}
+			Grace: c.offline[pool].Grace, Offline: req.Msg.GetOffline()}
 		c.leases[l.ID] = l
 		resp.Lease = c.protoLeaseLocked(l, now)
 	}
