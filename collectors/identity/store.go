@@ -33,9 +33,9 @@ const (
 	// EntitlementsFile holds the latest signed entitlement document.
 	EntitlementsFile = "entitlements.lme"
 	// BorrowsFile holds the borrowed leases, to outlive a restart.
-	BorrowsFile = "borrowed.json"
-	lockFile         = "lock"
-	maxFileBytes     = 1 << 20
+	BorrowsFile  = "borrowed.json"
+	lockFile     = "lock"
+	maxFileBytes = 1 << 20
 )
 
 // Store reads and writes the identity in one data directory. It is not safe

@@ -108,10 +108,10 @@ func NewCluster(t testing.TB) *Cluster {
 		ttl: 30 * time.Second, certTTL: time.Hour,
 		pools:   map[string]int{"seats": 10},
 		offline: map[string]Offline{},
-		leases: map[lease.ID]*Lease{},
-		nextID: 100,
-		clock:  clock.System{},
-		calls:  map[string]int{},
+		leases:  map[lease.ID]*Lease{},
+		nextID:  100,
+		clock:   clock.System{},
+		calls:   map[string]int{},
 	}
 }
 
