@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"strings"
@@ -20,19 +21,33 @@ import (
 // three days.
 func offlineSite(t *testing.T, ttl time.Duration, grace string) *harness.Cluster {
 	t.Helper()
+	return offlineSiteWith(t, ttl, map[string]any{"users": 2, "offline_grace": grace, "max_borrow": "3d"})
+}
+
+// offlineSiteWith is offlineSite with the pool's template entry as given.
+func offlineSiteWith(t *testing.T, ttl time.Duration, entry map[string]any) *harness.Cluster {
+	t.Helper()
 	keyFile, trust := vendorKey(t)
 	c := harness.StartCluster(t, 3, harness.Options{LeaseTTL: ttl, ExtraArgs: []string{"--vendor-keys", trust}})
 	leader := c.WaitReady(60 * time.Second)
 	st, err := leader.Status()
 	require.NoError(t, err)
 	p := licensePayload("lic-offline", st.ClusterId, 2, time.Now().Add(30*24*time.Hour).UTC().Truncate(time.Second))
-	p["license_template"] = []map[string]any{{"name": "designer", "users": 2, "users_calculation": "fixed", "offline_grace": grace, "max_borrow": "3d"}}
+	e := map[string]any{"name": "designer", "users_calculation": "fixed"}
+	for k, v := range entry {
+		e[k] = v
+	}
+	p["license_template"] = []map[string]any{e}
 	_, errOut, code := leader.Meshctl("license", "add", signPayload(t, keyFile, p))
 	require.Equal(t, 0, code, "license add: %s", errOut)
 	out, errOut, code := leader.Meshctl("pool", "list")
 	require.Equal(t, 0, code, "pool list: %s", errOut)
-	require.Contains(t, out, grace, "the pool shows its grace:\n%s", out)
-	require.Contains(t, out, "3d", "the pool shows its maximum borrow:\n%s", out)
+	if g, ok := entry["offline_grace"].(string); ok {
+		require.Contains(t, out, g, "the pool shows its grace:\n%s", out)
+	}
+	if b, ok := entry["max_borrow"].(string); ok {
+		require.Contains(t, out, b, "the pool shows its maximum borrow:\n%s", out)
+	}
 	return c
 }
 
@@ -326,6 +341,57 @@ func TestBorrowedSeatWorksWithNoMaster(t *testing.T) {
 	v, err = col.Verify(got.Token)
 	require.NoError(t, err)
 	assert.Equal(t, false, v["valid"], "the borrow is over: %v", v)
+}
+
+// TestFailOpenSeatIsCounted: with every master down, a pool whose license
+// fails open lets a newcomer in on the collector; with the masters back
+// the seat is granted past the pool's one seat, as overage, and shown so.
+func TestFailOpenSeatIsCounted(t *testing.T) {
+	t.Parallel()
+	c := offlineSiteWith(t, 5*time.Second, map[string]any{"users": 1, "fail_open": true})
+	leader := c.WaitReady(60 * time.Second)
+	col := harness.StartCollector(t, "open", c.CollectorAddrs(), leader.JoinToken(1))
+	col.WaitReady(30 * time.Second)
+	// The collector has the pool's terms once its entitlements arrive.
+	require.EventuallyWithT(t, func(ct *assert.CollectT) {
+		e, err := col.Entitlements()
+		if err != nil || !strings.Contains(fmt.Sprint(e), "fail_open:true") {
+			ct.Errorf("entitlements %v %v", e, err)
+		}
+	}, 20*time.Second, 200*time.Millisecond, "entitlements with the pool's terms")
+	_, err := col.Acquire("designer", "alice")
+	require.NoError(t, err)
+	for _, m := range c.Masters {
+		m.Proc.Kill()
+	}
+	bob, err := col.Acquire("designer", "bob")
+	require.NoError(t, err, "a fail-open pool lets a newcomer in with no master")
+	assert.Equal(t, "offline", bob.State)
+	assert.True(t, bob.Valid)
+	assert.Empty(t, bob.Token)
+
+	for _, m := range c.Masters {
+		m.Start()
+	}
+	leader = c.WaitReady(60 * time.Second)
+	require.EventuallyWithT(t, func(ct *assert.CollectT) {
+		l := c.Leader()
+		if l == nil {
+			ct.Errorf("no leader")
+			return
+		}
+		out, _, _ := l.Meshctl("lease", "list", "--holder", "bob", "-o", "csv")
+		if !strings.Contains(out, "offline,overage") {
+			ct.Errorf("bob's lease:\n%s", out)
+		}
+	}, 60*time.Second, 500*time.Millisecond, "the offline seat is granted and counted as overage")
+	out, _, _ := c.Leader().Meshctl("pool", "list")
+	assert.Contains(t, out, "open (1 held)", "the pool says it failed open:\n%s", out)
+	ls := mustLeases(t, col)
+	for _, l := range ls {
+		assert.Equal(t, "valid", l.State, "%+v", l)
+		assert.NotEmpty(t, l.Token, "%+v", l)
+	}
 }
 
 // latest is the later of two times.

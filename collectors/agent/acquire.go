@@ -240,6 +240,19 @@ func CheckName(what, name string) error {
 	return nil
 }
 
+// finalRefusal reports whether a master's refusal of a seat let in
+// offline is the cluster's answer (the pool is full and no longer fails
+// open, is gone, or ended), not a master that has not caught up yet after
+// the outage (a collector it does not know yet, say): those are asked
+// again.
+func finalRefusal(c connect.Code) bool {
+	switch c {
+	case connect.CodeResourceExhausted, connect.CodeNotFound, connect.CodeFailedPrecondition, connect.CodeInvalidArgument:
+		return true
+	}
+	return false
+}
+
 // failsOpen reports whether the entitlements, judged at trusted time, let
 // pool admit new holders while no master answers.
 func (a *Agent) failsOpen(pool string) bool {
@@ -281,7 +294,7 @@ func (a *Agent) reconcileOffline(ctx context.Context) error {
 		})
 		var rej *RejectedError
 		switch {
-		case errors.As(err, &rej):
+		case errors.As(err, &rej) && finalRefusal(rej.Code):
 			a.book.Refuse(l.ID, rej.Message)
 			a.log.Warn("collectord: the masters refused a seat let in offline", "pool", l.Pool, "reason", rej.Message)
 		case err != nil:
