@@ -195,13 +195,8 @@ func (h collectorHandler) Acquire(ctx context.Context, req *connect.Request[licm
 		return nil, err
 	}
 	m := req.Msg
-	if err := lease.ValidatePoolName(m.Pool); err != nil {
-		return nil, connect.NewError(connect.CodeInvalidArgument, err)
-	}
-	// The lease document's bound, so that a holder the master takes always
-	// fits the lease it is granted.
-	if err := lease.ValidateField("holder", m.Holder, lease.MaxHolderLen); err != nil {
-		return nil, connect.NewError(connect.CodeInvalidArgument, err)
+	if err := checkSeatRequest(m.Pool, m.Holder); err != nil {
+		return nil, err
 	}
 	s := h.s
 	if ok, why := s.fsm.CoversPool(id, m.Pool); !ok {
@@ -421,6 +416,19 @@ func (h collectorHandler) Release(ctx context.Context, req *connect.Request[licm
 	return connect.NewResponse(&licmeshv1.ReleaseResponse{}), nil
 }
 
+// checkSeatRequest checks the pool and holder a collector asks a seat for.
+// The holder's bound is the lease document's, so that a holder the master
+// takes always fits the lease it is granted.
+func checkSeatRequest(pool, holder string) error {
+	if err := lease.ValidatePoolName(pool); err != nil {
+		return connect.NewError(connect.CodeInvalidArgument, err)
+	}
+	if err := lease.ValidateField("holder", holder, lease.MaxHolderLen); err != nil {
+		return connect.NewError(connect.CodeInvalidArgument, err)
+	}
+	return nil
+}
+
 // Borrow lends a seat until now + duration_ms, through Raft, and answers
 // with the lease and its document signed to the borrow's end.
 func (h collectorHandler) Borrow(ctx context.Context, req *connect.Request[licmeshv1.BorrowRequest]) (*connect.Response[licmeshv1.BorrowResponse], error) {
@@ -429,11 +437,8 @@ func (h collectorHandler) Borrow(ctx context.Context, req *connect.Request[licme
 		return nil, err
 	}
 	m := req.Msg
-	if err := lease.ValidatePoolName(m.Pool); err != nil {
-		return nil, connect.NewError(connect.CodeInvalidArgument, err)
-	}
-	if err := lease.ValidateField("holder", m.Holder, lease.MaxHolderLen); err != nil {
-		return nil, connect.NewError(connect.CodeInvalidArgument, err)
+	if err := checkSeatRequest(m.Pool, m.Holder); err != nil {
+		return nil, err
 	}
 	if m.DurationMs <= 0 || m.DurationMs > lease.MaxBorrow.Milliseconds() {
 		return nil, connect.NewError(connect.CodeInvalidArgument, fmt.Errorf("%w: borrow for %d ms: want 1 ms to %s", ErrBadRequest, m.DurationMs, lease.MaxBorrow))

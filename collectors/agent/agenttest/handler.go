@@ -151,6 +151,20 @@ func (c *Cluster) protoLeaseLocked(l *Lease, now time.Time) *licmeshv1.Lease {
 	return w
 }
 
+// heldLocked counts a pool's leases and finds the holder's through
+// collector cid, if it has one. c.mu must be held.
+func (c *Cluster) heldLocked(pool, holder, cid string) (existing *Lease, held int) {
+	for _, l := range c.leases {
+		if l.Pool == pool {
+			held++
+			if l.Holder == holder && l.Collector == cid {
+				existing = l
+			}
+		}
+	}
+	return existing, held
+}
+
 // Borrow lends a seat as the masters do: the holder's lease, or a new one,
 // until now + duration, refused for a pool that lends nothing or for
 // longer than it allows.
@@ -174,16 +188,7 @@ func (h *handler) Borrow(ctx context.Context, req *connect.Request[licmeshv1.Bor
 	case d > off.MaxBorrow:
 		return nil, connect.NewError(connect.CodeInvalidArgument, fmt.Errorf("borrow longer than the pool allows: %s, at most %s", d, off.MaxBorrow))
 	}
-	var existing *Lease
-	held := 0
-	for _, l := range c.leases {
-		if l.Pool == pool {
-			held++
-			if l.Holder == holder && l.Collector == cid {
-				existing = l
-			}
-		}
-	}
+	existing, held := c.heldLocked(pool, holder, cid)
 	l := existing
 	if l == nil {
 		if held >= seats {
@@ -215,16 +220,7 @@ func (h *handler) Acquire(ctx context.Context, req *connect.Request[licmeshv1.Ac
 		c.mu.Unlock()
 		return nil, connect.NewError(connect.CodeNotFound, fmt.Errorf("no pool %q", pool))
 	}
-	var existing *Lease
-	held := 0
-	for _, l := range c.leases {
-		if l.Pool == pool {
-			held++
-			if l.Holder == holder && l.Collector == cid {
-				existing = l
-			}
-		}
-	}
+	existing, held := c.heldLocked(pool, holder, cid)
 	resp := &licmeshv1.AcquireResponse{}
 	switch {
 	case existing != nil:
