@@ -187,7 +187,7 @@ func TestSeatsOutliveAnOutage(t *testing.T) {
 	for _, m := range c.Masters {
 		m.Start()
 	}
-	leader = c.WaitReady(60 * time.Second)
+	c.WaitReady(60 * time.Second)
 	require.EventuallyWithT(t, func(ct *assert.CollectT) {
 		for _, who := range []string{"alice", "bob"} {
 			if _, err := acquireInto(h, holders[who], col, who, holders[who]); err != nil {
@@ -373,7 +373,7 @@ func TestFailOpenSeatIsCounted(t *testing.T) {
 	for _, m := range c.Masters {
 		m.Start()
 	}
-	leader = c.WaitReady(60 * time.Second)
+	c.WaitReady(60 * time.Second)
 	require.EventuallyWithT(t, func(ct *assert.CollectT) {
 		l := c.Leader()
 		if l == nil {
