@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/licmesh/licmesh/licensing/alert"
 	"github.com/licmesh/licmesh/licensing/lease"
 	"github.com/licmesh/licmesh/licensing/license"
 )
@@ -40,6 +41,9 @@ func allCommands() map[MsgType]command {
 		SealUpstreamType:    sampleSeal(),
 		AckUpstreamType:     AckUpstream{Seq: 1, Hash: strings.Repeat("ab", 32), Via: "online", Now: t0},
 		UpstreamCheckedType: UpstreamChecked{Summary: "1 license renewed", Now: t0},
+		SetAlertRuleType:    SetAlertRule{Rule: alert.Rule{Kind: alert.LicenseExpiry, Thresholds: []int{30, 7}}, By: "admin", Now: t0},
+		FireAlertsType:      FireAlerts{Fire: []alert.Alert{{Key: "pool_usage/p/80%", Kind: alert.PoolUsage, Subject: "p", Threshold: "80%", Severity: alert.Warning, Summary: "pool p is at 80%"}}, Resolve: []string{"clock_tampered/cluster"}, Now: t0},
+		AckAlertType:        AckAlert{Key: "pool_usage/p/80%", By: "admin", Now: t0},
 		BorrowLeaseType:     BorrowLease{Now: t0, Pool: "p", Holder: "alice", CollectorID: "c1", TTLms: 30000, Until: t0 + 3*dayMs},
 	}
 }

@@ -33,6 +33,9 @@ var (
 	ErrUnknownPool = errors.New("fsm: unknown pool")
 	// ErrPoolFull means a hard pool has no free seat.
 	ErrPoolFull = errors.New("fsm: pool full")
+	// ErrUnknownAlert means an acknowledgement named an alert the cluster
+	// does not have.
+	ErrUnknownAlert = errors.New("fsm: unknown alert")
 	// ErrNoBorrow means a borrow named a pool whose licenses lend no seats.
 	ErrNoBorrow = errors.New("fsm: the pool lends no seats (its license allows no borrowing)")
 	// ErrBorrowTooLong means a borrow asked for longer than the pool's

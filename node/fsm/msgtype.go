@@ -32,6 +32,9 @@ const (
 	AckUpstreamType     MsgType = 17
 	UpstreamCheckedType MsgType = 18
 	BorrowLeaseType     MsgType = 19
+	SetAlertRuleType    MsgType = 20
+	FireAlertsType      MsgType = 21
+	AckAlertType        MsgType = 22
 )
 
 // IgnoreUnknownTypeFlag, set on a message type, tells a node that does not
@@ -92,6 +95,9 @@ var messages = [...]message{
 	AckUpstreamType:     msg("AckUpstream", applyAckUpstream),
 	UpstreamCheckedType: msg("UpstreamChecked", applyUpstreamChecked),
 	BorrowLeaseType:     msg("BorrowLease", applyBorrowLease),
+	SetAlertRuleType:    msg("SetAlertRule", applySetAlertRule),
+	FireAlertsType:      msg("FireAlerts", applyFireAlerts),
+	AckAlertType:        msg("AckAlert", applyAckAlert),
 }
 
 // msg makes the row of a command whose struct is C from its apply

@@ -221,6 +221,8 @@ type Response struct {
 	Replaced []license.LicenseID
 	// Credit is a ConsumeCredits' receipt.
 	Credit *CreditReceipt
+	// Alerts are the keys a FireAlerts fired (not those firing already).
+	Alerts []string
 }
 
 // Observer is told about lease grants and removals as they apply, so the

@@ -124,6 +124,11 @@ func (rs *restorer) record(kind byte, body []byte) error {
 			break
 		}
 		return rs.upstreamRecord(kind, body)
+	case recAlertRule, recAlertRecord:
+		if rs.version <= snapshotV2 {
+			break
+		}
+		return rs.alertRecord(kind, body)
 	}
 	return badSnap("unknown record kind %d", kind)
 }

@@ -187,6 +187,11 @@ func (f *FSM) Snapshot() (raft.FSMSnapshot, error) {
 		return nil, err
 	}
 	snap.usage = append(snap.usage, up...)
+	al, err := s.alerts.snapshot()
+	if err != nil {
+		return nil, err
+	}
+	snap.usage = append(snap.usage, al...)
 	snap.tokens.refs.Add(1)
 	snap.collectors.refs.Add(1)
 	for _, sh := range snap.shards {

@@ -170,6 +170,7 @@ type state struct {
 	credits    creditState
 	usage      *usageState
 	upstream   *upstreamState
+	alerts     *alertsState
 	// entChanged is the index of the last command that may have changed
 	// what collectors are entitled to (licenses, derived pools, credits,
 	// enrollments). It is not replicated state: masters compare it only
@@ -185,6 +186,7 @@ func newState(leaseHint int) *state {
 		credits:    newCreditState(),
 		usage:      newUsageState(),
 		upstream:   newUpstreamState(),
+		alerts:     newAlertsState(),
 		tokens:     newCowMap[string, Token](0),
 		collectors: newCowMap[string, Collector](0),
 		names:      interner{ids: make(map[string]uint32)},
