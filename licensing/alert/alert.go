@@ -19,6 +19,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/licmesh/licmesh/licensing/license"
 )
 
 // Kind is what an alert is about.
@@ -150,7 +152,7 @@ func (d *Duration) UnmarshalText(b []byte) error {
 // and seed 003's limits.
 func Default() []Rule {
 	return []Rule{
-		{Kind: LicenseExpiry, Thresholds: []int{30, 15, 5, 3, 1}},
+		{Kind: LicenseExpiry, Thresholds: license.AlertDays()},
 		{Kind: LicenseExpired},
 		{Kind: TrialEnd, Thresholds: []int{7, 3, 1}},
 		{Kind: PoolUsage, Thresholds: []int{100, 80}},

@@ -54,11 +54,12 @@ func (s *Server) requireAdmin(next http.Handler) http.Handler {
 			writeConnectError(w, connect.NewError(connect.CodeUnauthenticated, fmt.Errorf("%w: no bearer token", ErrUnauthorized)))
 			return
 		}
-		if _, err := s.checkAdmin(tok); err != nil {
+		id, err := s.checkAdmin(tok)
+		if err != nil {
 			writeConnectError(w, connect.NewError(connect.CodeUnauthenticated, ErrUnauthorized))
 			return
 		}
-		next.ServeHTTP(w, r)
+		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), adminKey{}, id)))
 	})
 }
 

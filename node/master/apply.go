@@ -211,6 +211,7 @@ var reasons = []struct {
 	{"no_borrow", fsm.ErrNoBorrow, connect.CodeFailedPrecondition},
 	{"borrow_too_long", fsm.ErrBorrowTooLong, connect.CodeInvalidArgument},
 	{"borrowed", fsm.ErrBorrowed, connect.CodeFailedPrecondition},
+	{"unknown_alert", fsm.ErrUnknownAlert, connect.CodeNotFound},
 }
 
 func reasonOf(err error) string {

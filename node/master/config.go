@@ -52,6 +52,8 @@ type Config struct {
 	// LicenseCheckInterval is how often the leader asks the hub for the
 	// cluster's licenses: renewals, packs, revocations.
 	LicenseCheckInterval time.Duration `yaml:"license_check_interval"`
+	// AlertInterval is how often the leader evaluates the alert rules.
+	AlertInterval time.Duration `yaml:"alert_interval"`
 	// CollectorCertTTL is the lifetime of a collector's client certificate.
 	CollectorCertTTL time.Duration `yaml:"collector_cert_ttl"`
 	// LeaveOnTerminate makes SIGTERM leave the cluster gracefully (the
@@ -99,6 +101,7 @@ func DefaultConfig() Config {
 		EntitlementRefresh:   time.Minute,
 		UpstreamSyncInterval: time.Minute,
 		LicenseCheckInterval: 24 * time.Hour,
+		AlertInterval:        30 * time.Second,
 		CollectorCertTTL:     24 * time.Hour,
 		LeaveOnTerminate:     true,
 		HeartbeatTimeout:     time.Second,
@@ -161,6 +164,9 @@ func (c *Config) Validate() error {
 	}
 	if c.LicenseCheckInterval < time.Second || c.LicenseCheckInterval > 30*24*time.Hour {
 		bad("license_check_interval", "%s: must be between 1s and 720h", c.LicenseCheckInterval)
+	}
+	if c.AlertInterval < 100*time.Millisecond || c.AlertInterval > time.Hour {
+		bad("alert_interval", "%s: must be between 100ms and 1h", c.AlertInterval)
 	}
 	if c.CollectorCertTTL < 10*time.Minute || c.CollectorCertTTL > 90*24*time.Hour {
 		bad("collector_cert_ttl", "%s: must be between 10m and 2160h", c.CollectorCertTTL)

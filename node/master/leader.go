@@ -99,6 +99,7 @@ func (s *Server) lead(ctx context.Context) {
 	// master that leads again never runs two.
 	var upstream sync.WaitGroup
 	upstream.Go(func() { s.upstreamLoop(ctx) })
+	upstream.Go(func() { s.alertLoop(ctx) })
 	defer upstream.Wait()
 	// A new leader can't know when collectors last renewed with the old one:
 	// every lease gets a full TTL from now (extended, never shortened).

@@ -3153,6 +3153,606 @@ func (x *ImportUsageReceiptResponse) GetDropped() uint32 {
 	return 0
 }
 
+// Alert is one alert: what it is about, when it fired, who acknowledged
+// it, and whether its condition still holds.
+type Alert struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// key is kind/subject[/threshold]; the same key fires once per episode.
+	Key       string `protobuf:"bytes,1,opt,name=key,proto3" json:"key,omitempty"`
+	Kind      string `protobuf:"bytes,2,opt,name=kind,proto3" json:"kind,omitempty"`
+	Subject   string `protobuf:"bytes,3,opt,name=subject,proto3" json:"subject,omitempty"`
+	Threshold string `protobuf:"bytes,4,opt,name=threshold,proto3" json:"threshold,omitempty"`
+	// severity is info, warning or critical.
+	Severity  string `protobuf:"bytes,5,opt,name=severity,proto3" json:"severity,omitempty"`
+	Summary   string `protobuf:"bytes,6,opt,name=summary,proto3" json:"summary,omitempty"`
+	FiredAtMs int64  `protobuf:"varint,7,opt,name=fired_at_ms,json=firedAtMs,proto3" json:"fired_at_ms,omitempty"`
+	// episodes counts the times it fired (again after it resolved).
+	Episodes  uint32 `protobuf:"varint,8,opt,name=episodes,proto3" json:"episodes,omitempty"`
+	AckedBy   string `protobuf:"bytes,9,opt,name=acked_by,json=ackedBy,proto3" json:"acked_by,omitempty"`
+	AckedAtMs int64  `protobuf:"varint,10,opt,name=acked_at_ms,json=ackedAtMs,proto3" json:"acked_at_ms,omitempty"`
+	// resolved_at_ms is when its condition cleared; 0 while it holds.
+	ResolvedAtMs  int64 `protobuf:"varint,11,opt,name=resolved_at_ms,json=resolvedAtMs,proto3" json:"resolved_at_ms,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Alert) Reset() {
+	*x = Alert{}
+	mi := &file_licmesh_v1_admin_proto_msgTypes[51]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Alert) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Alert) ProtoMessage() {}
+
+func (x *Alert) ProtoReflect() protoreflect.Message {
+	mi := &file_licmesh_v1_admin_proto_msgTypes[51]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Alert.ProtoReflect.Descriptor instead.
+func (*Alert) Descriptor() ([]byte, []int) {
+	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{51}
+}
+
+func (x *Alert) GetKey() string {
+	if x != nil {
+		return x.Key
+	}
+	return ""
+}
+
+func (x *Alert) GetKind() string {
+	if x != nil {
+		return x.Kind
+	}
+	return ""
+}
+
+func (x *Alert) GetSubject() string {
+	if x != nil {
+		return x.Subject
+	}
+	return ""
+}
+
+func (x *Alert) GetThreshold() string {
+	if x != nil {
+		return x.Threshold
+	}
+	return ""
+}
+
+func (x *Alert) GetSeverity() string {
+	if x != nil {
+		return x.Severity
+	}
+	return ""
+}
+
+func (x *Alert) GetSummary() string {
+	if x != nil {
+		return x.Summary
+	}
+	return ""
+}
+
+func (x *Alert) GetFiredAtMs() int64 {
+	if x != nil {
+		return x.FiredAtMs
+	}
+	return 0
+}
+
+func (x *Alert) GetEpisodes() uint32 {
+	if x != nil {
+		return x.Episodes
+	}
+	return 0
+}
+
+func (x *Alert) GetAckedBy() string {
+	if x != nil {
+		return x.AckedBy
+	}
+	return ""
+}
+
+func (x *Alert) GetAckedAtMs() int64 {
+	if x != nil {
+		return x.AckedAtMs
+	}
+	return 0
+}
+
+func (x *Alert) GetResolvedAtMs() int64 {
+	if x != nil {
+		return x.ResolvedAtMs
+	}
+	return 0
+}
+
+type ListAlertsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// active keeps the alerts whose condition holds, unacked those no one
+	// acknowledged; kind keeps one kind.
+	Active        bool   `protobuf:"varint,1,opt,name=active,proto3" json:"active,omitempty"`
+	Unacked       bool   `protobuf:"varint,2,opt,name=unacked,proto3" json:"unacked,omitempty"`
+	Kind          string `protobuf:"bytes,3,opt,name=kind,proto3" json:"kind,omitempty"`
+	Limit         uint32 `protobuf:"varint,4,opt,name=limit,proto3" json:"limit,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListAlertsRequest) Reset() {
+	*x = ListAlertsRequest{}
+	mi := &file_licmesh_v1_admin_proto_msgTypes[52]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListAlertsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListAlertsRequest) ProtoMessage() {}
+
+func (x *ListAlertsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_licmesh_v1_admin_proto_msgTypes[52]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListAlertsRequest.ProtoReflect.Descriptor instead.
+func (*ListAlertsRequest) Descriptor() ([]byte, []int) {
+	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{52}
+}
+
+func (x *ListAlertsRequest) GetActive() bool {
+	if x != nil {
+		return x.Active
+	}
+	return false
+}
+
+func (x *ListAlertsRequest) GetUnacked() bool {
+	if x != nil {
+		return x.Unacked
+	}
+	return false
+}
+
+func (x *ListAlertsRequest) GetKind() string {
+	if x != nil {
+		return x.Kind
+	}
+	return ""
+}
+
+func (x *ListAlertsRequest) GetLimit() uint32 {
+	if x != nil {
+		return x.Limit
+	}
+	return 0
+}
+
+type ListAlertsResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Alerts        []*Alert               `protobuf:"bytes,1,rep,name=alerts,proto3" json:"alerts,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListAlertsResponse) Reset() {
+	*x = ListAlertsResponse{}
+	mi := &file_licmesh_v1_admin_proto_msgTypes[53]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListAlertsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListAlertsResponse) ProtoMessage() {}
+
+func (x *ListAlertsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_licmesh_v1_admin_proto_msgTypes[53]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListAlertsResponse.ProtoReflect.Descriptor instead.
+func (*ListAlertsResponse) Descriptor() ([]byte, []int) {
+	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{53}
+}
+
+func (x *ListAlertsResponse) GetAlerts() []*Alert {
+	if x != nil {
+		return x.Alerts
+	}
+	return nil
+}
+
+type AckAlertRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Key           string                 `protobuf:"bytes,1,opt,name=key,proto3" json:"key,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AckAlertRequest) Reset() {
+	*x = AckAlertRequest{}
+	mi := &file_licmesh_v1_admin_proto_msgTypes[54]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AckAlertRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AckAlertRequest) ProtoMessage() {}
+
+func (x *AckAlertRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_licmesh_v1_admin_proto_msgTypes[54]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AckAlertRequest.ProtoReflect.Descriptor instead.
+func (*AckAlertRequest) Descriptor() ([]byte, []int) {
+	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{54}
+}
+
+func (x *AckAlertRequest) GetKey() string {
+	if x != nil {
+		return x.Key
+	}
+	return ""
+}
+
+type AckAlertResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Alert         *Alert                 `protobuf:"bytes,1,opt,name=alert,proto3" json:"alert,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AckAlertResponse) Reset() {
+	*x = AckAlertResponse{}
+	mi := &file_licmesh_v1_admin_proto_msgTypes[55]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AckAlertResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AckAlertResponse) ProtoMessage() {}
+
+func (x *AckAlertResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_licmesh_v1_admin_proto_msgTypes[55]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AckAlertResponse.ProtoReflect.Descriptor instead.
+func (*AckAlertResponse) Descriptor() ([]byte, []int) {
+	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{55}
+}
+
+func (x *AckAlertResponse) GetAlert() *Alert {
+	if x != nil {
+		return x.Alert
+	}
+	return nil
+}
+
+// AlertRule is how one kind of alert is raised, for the site or for one
+// license (subject).
+type AlertRule struct {
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	Kind     string                 `protobuf:"bytes,1,opt,name=kind,proto3" json:"kind,omitempty"`
+	Subject  string                 `protobuf:"bytes,2,opt,name=subject,proto3" json:"subject,omitempty"`
+	Disabled bool                   `protobuf:"varint,3,opt,name=disabled,proto3" json:"disabled,omitempty"`
+	// thresholds are days (license_expiry, trial_end) or percent of seats
+	// (pool_usage).
+	Thresholds []int32 `protobuf:"varint,4,rep,packed,name=thresholds,proto3" json:"thresholds,omitempty"`
+	// after is how long a condition lasts first ("1h", "2d"), for
+	// collector_silent, upstream_failing and license_check_failing.
+	After string `protobuf:"bytes,5,opt,name=after,proto3" json:"after,omitempty"`
+	// default says the rule is licmesh's own, not set by the site.
+	Default       bool `protobuf:"varint,6,opt,name=default,proto3" json:"default,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AlertRule) Reset() {
+	*x = AlertRule{}
+	mi := &file_licmesh_v1_admin_proto_msgTypes[56]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AlertRule) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AlertRule) ProtoMessage() {}
+
+func (x *AlertRule) ProtoReflect() protoreflect.Message {
+	mi := &file_licmesh_v1_admin_proto_msgTypes[56]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AlertRule.ProtoReflect.Descriptor instead.
+func (*AlertRule) Descriptor() ([]byte, []int) {
+	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{56}
+}
+
+func (x *AlertRule) GetKind() string {
+	if x != nil {
+		return x.Kind
+	}
+	return ""
+}
+
+func (x *AlertRule) GetSubject() string {
+	if x != nil {
+		return x.Subject
+	}
+	return ""
+}
+
+func (x *AlertRule) GetDisabled() bool {
+	if x != nil {
+		return x.Disabled
+	}
+	return false
+}
+
+func (x *AlertRule) GetThresholds() []int32 {
+	if x != nil {
+		return x.Thresholds
+	}
+	return nil
+}
+
+func (x *AlertRule) GetAfter() string {
+	if x != nil {
+		return x.After
+	}
+	return ""
+}
+
+func (x *AlertRule) GetDefault() bool {
+	if x != nil {
+		return x.Default
+	}
+	return false
+}
+
+type ListAlertRulesRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListAlertRulesRequest) Reset() {
+	*x = ListAlertRulesRequest{}
+	mi := &file_licmesh_v1_admin_proto_msgTypes[57]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListAlertRulesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListAlertRulesRequest) ProtoMessage() {}
+
+func (x *ListAlertRulesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_licmesh_v1_admin_proto_msgTypes[57]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListAlertRulesRequest.ProtoReflect.Descriptor instead.
+func (*ListAlertRulesRequest) Descriptor() ([]byte, []int) {
+	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{57}
+}
+
+type ListAlertRulesResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Rules         []*AlertRule           `protobuf:"bytes,1,rep,name=rules,proto3" json:"rules,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListAlertRulesResponse) Reset() {
+	*x = ListAlertRulesResponse{}
+	mi := &file_licmesh_v1_admin_proto_msgTypes[58]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListAlertRulesResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListAlertRulesResponse) ProtoMessage() {}
+
+func (x *ListAlertRulesResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_licmesh_v1_admin_proto_msgTypes[58]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListAlertRulesResponse.ProtoReflect.Descriptor instead.
+func (*ListAlertRulesResponse) Descriptor() ([]byte, []int) {
+	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{58}
+}
+
+func (x *ListAlertRulesResponse) GetRules() []*AlertRule {
+	if x != nil {
+		return x.Rules
+	}
+	return nil
+}
+
+type SetAlertRuleRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Rule  *AlertRule             `protobuf:"bytes,1,opt,name=rule,proto3" json:"rule,omitempty"`
+	// reset puts the kind's (or the license's) default back.
+	Reset_        bool `protobuf:"varint,2,opt,name=reset,proto3" json:"reset,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SetAlertRuleRequest) Reset() {
+	*x = SetAlertRuleRequest{}
+	mi := &file_licmesh_v1_admin_proto_msgTypes[59]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SetAlertRuleRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SetAlertRuleRequest) ProtoMessage() {}
+
+func (x *SetAlertRuleRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_licmesh_v1_admin_proto_msgTypes[59]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SetAlertRuleRequest.ProtoReflect.Descriptor instead.
+func (*SetAlertRuleRequest) Descriptor() ([]byte, []int) {
+	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{59}
+}
+
+func (x *SetAlertRuleRequest) GetRule() *AlertRule {
+	if x != nil {
+		return x.Rule
+	}
+	return nil
+}
+
+func (x *SetAlertRuleRequest) GetReset_() bool {
+	if x != nil {
+		return x.Reset_
+	}
+	return false
+}
+
+type SetAlertRuleResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Rules         []*AlertRule           `protobuf:"bytes,1,rep,name=rules,proto3" json:"rules,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SetAlertRuleResponse) Reset() {
+	*x = SetAlertRuleResponse{}
+	mi := &file_licmesh_v1_admin_proto_msgTypes[60]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SetAlertRuleResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SetAlertRuleResponse) ProtoMessage() {}
+
+func (x *SetAlertRuleResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_licmesh_v1_admin_proto_msgTypes[60]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SetAlertRuleResponse.ProtoReflect.Descriptor instead.
+func (*SetAlertRuleResponse) Descriptor() ([]byte, []int) {
+	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{60}
+}
+
+func (x *SetAlertRuleResponse) GetRules() []*AlertRule {
+	if x != nil {
+		return x.Rules
+	}
+	return nil
+}
+
 var File_licmesh_v1_admin_proto protoreflect.FileDescriptor
 
 const file_licmesh_v1_admin_proto_rawDesc = "" +
@@ -3388,7 +3988,48 @@ const file_licmesh_v1_admin_proto_rawDesc = "" +
 	"\areceipt\x18\x01 \x01(\fR\areceipt\"H\n" +
 	"\x1aImportUsageReceiptResponse\x12\x10\n" +
 	"\x03seq\x18\x01 \x01(\x04R\x03seq\x12\x18\n" +
-	"\adropped\x18\x02 \x01(\rR\adropped2\x91\x11\n" +
+	"\adropped\x18\x02 \x01(\rR\adropped\"\xb8\x02\n" +
+	"\x05Alert\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x12\n" +
+	"\x04kind\x18\x02 \x01(\tR\x04kind\x12\x18\n" +
+	"\asubject\x18\x03 \x01(\tR\asubject\x12\x1c\n" +
+	"\tthreshold\x18\x04 \x01(\tR\tthreshold\x12\x1a\n" +
+	"\bseverity\x18\x05 \x01(\tR\bseverity\x12\x18\n" +
+	"\asummary\x18\x06 \x01(\tR\asummary\x12\x1e\n" +
+	"\vfired_at_ms\x18\a \x01(\x03R\tfiredAtMs\x12\x1a\n" +
+	"\bepisodes\x18\b \x01(\rR\bepisodes\x12\x19\n" +
+	"\backed_by\x18\t \x01(\tR\aackedBy\x12\x1e\n" +
+	"\vacked_at_ms\x18\n" +
+	" \x01(\x03R\tackedAtMs\x12$\n" +
+	"\x0eresolved_at_ms\x18\v \x01(\x03R\fresolvedAtMs\"o\n" +
+	"\x11ListAlertsRequest\x12\x16\n" +
+	"\x06active\x18\x01 \x01(\bR\x06active\x12\x18\n" +
+	"\aunacked\x18\x02 \x01(\bR\aunacked\x12\x12\n" +
+	"\x04kind\x18\x03 \x01(\tR\x04kind\x12\x14\n" +
+	"\x05limit\x18\x04 \x01(\rR\x05limit\"?\n" +
+	"\x12ListAlertsResponse\x12)\n" +
+	"\x06alerts\x18\x01 \x03(\v2\x11.licmesh.v1.AlertR\x06alerts\"#\n" +
+	"\x0fAckAlertRequest\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\";\n" +
+	"\x10AckAlertResponse\x12'\n" +
+	"\x05alert\x18\x01 \x01(\v2\x11.licmesh.v1.AlertR\x05alert\"\xa5\x01\n" +
+	"\tAlertRule\x12\x12\n" +
+	"\x04kind\x18\x01 \x01(\tR\x04kind\x12\x18\n" +
+	"\asubject\x18\x02 \x01(\tR\asubject\x12\x1a\n" +
+	"\bdisabled\x18\x03 \x01(\bR\bdisabled\x12\x1e\n" +
+	"\n" +
+	"thresholds\x18\x04 \x03(\x05R\n" +
+	"thresholds\x12\x14\n" +
+	"\x05after\x18\x05 \x01(\tR\x05after\x12\x18\n" +
+	"\adefault\x18\x06 \x01(\bR\adefault\"\x17\n" +
+	"\x15ListAlertRulesRequest\"E\n" +
+	"\x16ListAlertRulesResponse\x12+\n" +
+	"\x05rules\x18\x01 \x03(\v2\x15.licmesh.v1.AlertRuleR\x05rules\"V\n" +
+	"\x13SetAlertRuleRequest\x12)\n" +
+	"\x04rule\x18\x01 \x01(\v2\x15.licmesh.v1.AlertRuleR\x04rule\x12\x14\n" +
+	"\x05reset\x18\x02 \x01(\bR\x05reset\"C\n" +
+	"\x14SetAlertRuleResponse\x12+\n" +
+	"\x05rules\x18\x01 \x03(\v2\x15.licmesh.v1.AlertRuleR\x05rules2\xd1\x13\n" +
 	"\fAdminService\x12H\n" +
 	"\tGetStatus\x12\x1c.licmesh.v1.GetStatusRequest\x1a\x1d.licmesh.v1.GetStatusResponse\x12N\n" +
 	"\vListMembers\x12\x1e.licmesh.v1.ListMembersRequest\x1a\x1f.licmesh.v1.ListMembersResponse\x12K\n" +
@@ -3422,7 +4063,12 @@ const file_licmesh_v1_admin_proto_rawDesc = "" +
 	"\vGetUpstream\x12\x1e.licmesh.v1.GetUpstreamRequest\x1a\x1f.licmesh.v1.GetUpstreamResponse\x12]\n" +
 	"\x10CheckLicensesNow\x12#.licmesh.v1.CheckLicensesNowRequest\x1a$.licmesh.v1.CheckLicensesNowResponse\x12N\n" +
 	"\vExportUsage\x12\x1e.licmesh.v1.ExportUsageRequest\x1a\x1f.licmesh.v1.ExportUsageResponse\x12c\n" +
-	"\x12ImportUsageReceipt\x12%.licmesh.v1.ImportUsageReceiptRequest\x1a&.licmesh.v1.ImportUsageReceiptResponseB0Z.github.com/licmesh/licmesh/mesh/wire/licmeshv1b\x06proto3"
+	"\x12ImportUsageReceipt\x12%.licmesh.v1.ImportUsageReceiptRequest\x1a&.licmesh.v1.ImportUsageReceiptResponse\x12K\n" +
+	"\n" +
+	"ListAlerts\x12\x1d.licmesh.v1.ListAlertsRequest\x1a\x1e.licmesh.v1.ListAlertsResponse\x12E\n" +
+	"\bAckAlert\x12\x1b.licmesh.v1.AckAlertRequest\x1a\x1c.licmesh.v1.AckAlertResponse\x12W\n" +
+	"\x0eListAlertRules\x12!.licmesh.v1.ListAlertRulesRequest\x1a\".licmesh.v1.ListAlertRulesResponse\x12Q\n" +
+	"\fSetAlertRule\x12\x1f.licmesh.v1.SetAlertRuleRequest\x1a .licmesh.v1.SetAlertRuleResponseB0Z.github.com/licmesh/licmesh/mesh/wire/licmeshv1b\x06proto3"
 
 var (
 	file_licmesh_v1_admin_proto_rawDescOnce sync.Once
@@ -3436,7 +4082,7 @@ func file_licmesh_v1_admin_proto_rawDescGZIP() []byte {
 	return file_licmesh_v1_admin_proto_rawDescData
 }
 
-var file_licmesh_v1_admin_proto_msgTypes = make([]protoimpl.MessageInfo, 51)
+var file_licmesh_v1_admin_proto_msgTypes = make([]protoimpl.MessageInfo, 61)
 var file_licmesh_v1_admin_proto_goTypes = []any{
 	(*GetStatusRequest)(nil),              // 0: licmesh.v1.GetStatusRequest
 	(*GetStatusResponse)(nil),             // 1: licmesh.v1.GetStatusResponse
@@ -3489,21 +4135,31 @@ var file_licmesh_v1_admin_proto_goTypes = []any{
 	(*ExportUsageResponse)(nil),           // 48: licmesh.v1.ExportUsageResponse
 	(*ImportUsageReceiptRequest)(nil),     // 49: licmesh.v1.ImportUsageReceiptRequest
 	(*ImportUsageReceiptResponse)(nil),    // 50: licmesh.v1.ImportUsageReceiptResponse
-	(*Lease)(nil),                         // 51: licmesh.v1.Lease
-	(*UsageOverviewRequest)(nil),          // 52: licmesh.v1.UsageOverviewRequest
-	(*UsageHistoryRequest)(nil),           // 53: licmesh.v1.UsageHistoryRequest
-	(*UsageMonthRequest)(nil),             // 54: licmesh.v1.UsageMonthRequest
-	(*UsageDaysRequest)(nil),              // 55: licmesh.v1.UsageDaysRequest
-	(*UsageOverviewResponse)(nil),         // 56: licmesh.v1.UsageOverviewResponse
-	(*UsageHistoryResponse)(nil),          // 57: licmesh.v1.UsageHistoryResponse
-	(*UsageMonthResponse)(nil),            // 58: licmesh.v1.UsageMonthResponse
-	(*UsageDaysResponse)(nil),             // 59: licmesh.v1.UsageDaysResponse
+	(*Alert)(nil),                         // 51: licmesh.v1.Alert
+	(*ListAlertsRequest)(nil),             // 52: licmesh.v1.ListAlertsRequest
+	(*ListAlertsResponse)(nil),            // 53: licmesh.v1.ListAlertsResponse
+	(*AckAlertRequest)(nil),               // 54: licmesh.v1.AckAlertRequest
+	(*AckAlertResponse)(nil),              // 55: licmesh.v1.AckAlertResponse
+	(*AlertRule)(nil),                     // 56: licmesh.v1.AlertRule
+	(*ListAlertRulesRequest)(nil),         // 57: licmesh.v1.ListAlertRulesRequest
+	(*ListAlertRulesResponse)(nil),        // 58: licmesh.v1.ListAlertRulesResponse
+	(*SetAlertRuleRequest)(nil),           // 59: licmesh.v1.SetAlertRuleRequest
+	(*SetAlertRuleResponse)(nil),          // 60: licmesh.v1.SetAlertRuleResponse
+	(*Lease)(nil),                         // 61: licmesh.v1.Lease
+	(*UsageOverviewRequest)(nil),          // 62: licmesh.v1.UsageOverviewRequest
+	(*UsageHistoryRequest)(nil),           // 63: licmesh.v1.UsageHistoryRequest
+	(*UsageMonthRequest)(nil),             // 64: licmesh.v1.UsageMonthRequest
+	(*UsageDaysRequest)(nil),              // 65: licmesh.v1.UsageDaysRequest
+	(*UsageOverviewResponse)(nil),         // 66: licmesh.v1.UsageOverviewResponse
+	(*UsageHistoryResponse)(nil),          // 67: licmesh.v1.UsageHistoryResponse
+	(*UsageMonthResponse)(nil),            // 68: licmesh.v1.UsageMonthResponse
+	(*UsageDaysResponse)(nil),             // 69: licmesh.v1.UsageDaysResponse
 }
 var file_licmesh_v1_admin_proto_depIdxs = []int32{
 	3,  // 0: licmesh.v1.ListMembersResponse.members:type_name -> licmesh.v1.Member
 	7,  // 1: licmesh.v1.CreatePoolResponse.pool:type_name -> licmesh.v1.Pool
 	7,  // 2: licmesh.v1.ListPoolsResponse.pools:type_name -> licmesh.v1.Pool
-	51, // 3: licmesh.v1.ListLeasesResponse.leases:type_name -> licmesh.v1.Lease
+	61, // 3: licmesh.v1.ListLeasesResponse.leases:type_name -> licmesh.v1.Lease
 	14, // 4: licmesh.v1.CreateTokenResponse.token:type_name -> licmesh.v1.Token
 	14, // 5: licmesh.v1.ListTokensResponse.tokens:type_name -> licmesh.v1.Token
 	21, // 6: licmesh.v1.ListCollectorsResponse.collectors:type_name -> licmesh.v1.Collector
@@ -3515,63 +4171,76 @@ var file_licmesh_v1_admin_proto_depIdxs = []int32{
 	34, // 12: licmesh.v1.ListHubCompaniesResponse.companies:type_name -> licmesh.v1.HubCompany
 	33, // 13: licmesh.v1.ActivateClusterRequest.hub:type_name -> licmesh.v1.HubTarget
 	33, // 14: licmesh.v1.StartClusterTrialRequest.hub:type_name -> licmesh.v1.HubTarget
-	0,  // 15: licmesh.v1.AdminService.GetStatus:input_type -> licmesh.v1.GetStatusRequest
-	2,  // 16: licmesh.v1.AdminService.ListMembers:input_type -> licmesh.v1.ListMembersRequest
-	5,  // 17: licmesh.v1.AdminService.RemovePeer:input_type -> licmesh.v1.RemovePeerRequest
-	8,  // 18: licmesh.v1.AdminService.CreatePool:input_type -> licmesh.v1.CreatePoolRequest
-	10, // 19: licmesh.v1.AdminService.ListPools:input_type -> licmesh.v1.ListPoolsRequest
-	12, // 20: licmesh.v1.AdminService.ListLeases:input_type -> licmesh.v1.ListLeasesRequest
-	15, // 21: licmesh.v1.AdminService.CreateToken:input_type -> licmesh.v1.CreateTokenRequest
-	17, // 22: licmesh.v1.AdminService.ListTokens:input_type -> licmesh.v1.ListTokensRequest
-	19, // 23: licmesh.v1.AdminService.RevokeToken:input_type -> licmesh.v1.RevokeTokenRequest
-	22, // 24: licmesh.v1.AdminService.ListCollectors:input_type -> licmesh.v1.ListCollectorsRequest
-	25, // 25: licmesh.v1.AdminService.AddLicense:input_type -> licmesh.v1.AddLicenseRequest
-	27, // 26: licmesh.v1.AdminService.ListLicenses:input_type -> licmesh.v1.ListLicensesRequest
-	29, // 27: licmesh.v1.AdminService.GetLicense:input_type -> licmesh.v1.GetLicenseRequest
-	31, // 28: licmesh.v1.AdminService.RemoveLicense:input_type -> licmesh.v1.RemoveLicenseRequest
-	52, // 29: licmesh.v1.AdminService.UsageOverview:input_type -> licmesh.v1.UsageOverviewRequest
-	53, // 30: licmesh.v1.AdminService.UsageHistory:input_type -> licmesh.v1.UsageHistoryRequest
-	54, // 31: licmesh.v1.AdminService.UsageMonth:input_type -> licmesh.v1.UsageMonthRequest
-	55, // 32: licmesh.v1.AdminService.UsageDays:input_type -> licmesh.v1.UsageDaysRequest
-	35, // 33: licmesh.v1.AdminService.ListHubCompanies:input_type -> licmesh.v1.ListHubCompaniesRequest
-	37, // 34: licmesh.v1.AdminService.ActivateCluster:input_type -> licmesh.v1.ActivateClusterRequest
-	39, // 35: licmesh.v1.AdminService.StartClusterTrial:input_type -> licmesh.v1.StartClusterTrialRequest
-	41, // 36: licmesh.v1.AdminService.MakeActivationRequest:input_type -> licmesh.v1.MakeActivationRequestRequest
-	43, // 37: licmesh.v1.AdminService.GetUpstream:input_type -> licmesh.v1.GetUpstreamRequest
-	45, // 38: licmesh.v1.AdminService.CheckLicensesNow:input_type -> licmesh.v1.CheckLicensesNowRequest
-	47, // 39: licmesh.v1.AdminService.ExportUsage:input_type -> licmesh.v1.ExportUsageRequest
-	49, // 40: licmesh.v1.AdminService.ImportUsageReceipt:input_type -> licmesh.v1.ImportUsageReceiptRequest
-	1,  // 41: licmesh.v1.AdminService.GetStatus:output_type -> licmesh.v1.GetStatusResponse
-	4,  // 42: licmesh.v1.AdminService.ListMembers:output_type -> licmesh.v1.ListMembersResponse
-	6,  // 43: licmesh.v1.AdminService.RemovePeer:output_type -> licmesh.v1.RemovePeerResponse
-	9,  // 44: licmesh.v1.AdminService.CreatePool:output_type -> licmesh.v1.CreatePoolResponse
-	11, // 45: licmesh.v1.AdminService.ListPools:output_type -> licmesh.v1.ListPoolsResponse
-	13, // 46: licmesh.v1.AdminService.ListLeases:output_type -> licmesh.v1.ListLeasesResponse
-	16, // 47: licmesh.v1.AdminService.CreateToken:output_type -> licmesh.v1.CreateTokenResponse
-	18, // 48: licmesh.v1.AdminService.ListTokens:output_type -> licmesh.v1.ListTokensResponse
-	20, // 49: licmesh.v1.AdminService.RevokeToken:output_type -> licmesh.v1.RevokeTokenResponse
-	23, // 50: licmesh.v1.AdminService.ListCollectors:output_type -> licmesh.v1.ListCollectorsResponse
-	26, // 51: licmesh.v1.AdminService.AddLicense:output_type -> licmesh.v1.AddLicenseResponse
-	28, // 52: licmesh.v1.AdminService.ListLicenses:output_type -> licmesh.v1.ListLicensesResponse
-	30, // 53: licmesh.v1.AdminService.GetLicense:output_type -> licmesh.v1.GetLicenseResponse
-	32, // 54: licmesh.v1.AdminService.RemoveLicense:output_type -> licmesh.v1.RemoveLicenseResponse
-	56, // 55: licmesh.v1.AdminService.UsageOverview:output_type -> licmesh.v1.UsageOverviewResponse
-	57, // 56: licmesh.v1.AdminService.UsageHistory:output_type -> licmesh.v1.UsageHistoryResponse
-	58, // 57: licmesh.v1.AdminService.UsageMonth:output_type -> licmesh.v1.UsageMonthResponse
-	59, // 58: licmesh.v1.AdminService.UsageDays:output_type -> licmesh.v1.UsageDaysResponse
-	36, // 59: licmesh.v1.AdminService.ListHubCompanies:output_type -> licmesh.v1.ListHubCompaniesResponse
-	38, // 60: licmesh.v1.AdminService.ActivateCluster:output_type -> licmesh.v1.ActivateClusterResponse
-	40, // 61: licmesh.v1.AdminService.StartClusterTrial:output_type -> licmesh.v1.StartClusterTrialResponse
-	42, // 62: licmesh.v1.AdminService.MakeActivationRequest:output_type -> licmesh.v1.MakeActivationRequestResponse
-	44, // 63: licmesh.v1.AdminService.GetUpstream:output_type -> licmesh.v1.GetUpstreamResponse
-	46, // 64: licmesh.v1.AdminService.CheckLicensesNow:output_type -> licmesh.v1.CheckLicensesNowResponse
-	48, // 65: licmesh.v1.AdminService.ExportUsage:output_type -> licmesh.v1.ExportUsageResponse
-	50, // 66: licmesh.v1.AdminService.ImportUsageReceipt:output_type -> licmesh.v1.ImportUsageReceiptResponse
-	41, // [41:67] is the sub-list for method output_type
-	15, // [15:41] is the sub-list for method input_type
-	15, // [15:15] is the sub-list for extension type_name
-	15, // [15:15] is the sub-list for extension extendee
-	0,  // [0:15] is the sub-list for field type_name
+	51, // 15: licmesh.v1.ListAlertsResponse.alerts:type_name -> licmesh.v1.Alert
+	51, // 16: licmesh.v1.AckAlertResponse.alert:type_name -> licmesh.v1.Alert
+	56, // 17: licmesh.v1.ListAlertRulesResponse.rules:type_name -> licmesh.v1.AlertRule
+	56, // 18: licmesh.v1.SetAlertRuleRequest.rule:type_name -> licmesh.v1.AlertRule
+	56, // 19: licmesh.v1.SetAlertRuleResponse.rules:type_name -> licmesh.v1.AlertRule
+	0,  // 20: licmesh.v1.AdminService.GetStatus:input_type -> licmesh.v1.GetStatusRequest
+	2,  // 21: licmesh.v1.AdminService.ListMembers:input_type -> licmesh.v1.ListMembersRequest
+	5,  // 22: licmesh.v1.AdminService.RemovePeer:input_type -> licmesh.v1.RemovePeerRequest
+	8,  // 23: licmesh.v1.AdminService.CreatePool:input_type -> licmesh.v1.CreatePoolRequest
+	10, // 24: licmesh.v1.AdminService.ListPools:input_type -> licmesh.v1.ListPoolsRequest
+	12, // 25: licmesh.v1.AdminService.ListLeases:input_type -> licmesh.v1.ListLeasesRequest
+	15, // 26: licmesh.v1.AdminService.CreateToken:input_type -> licmesh.v1.CreateTokenRequest
+	17, // 27: licmesh.v1.AdminService.ListTokens:input_type -> licmesh.v1.ListTokensRequest
+	19, // 28: licmesh.v1.AdminService.RevokeToken:input_type -> licmesh.v1.RevokeTokenRequest
+	22, // 29: licmesh.v1.AdminService.ListCollectors:input_type -> licmesh.v1.ListCollectorsRequest
+	25, // 30: licmesh.v1.AdminService.AddLicense:input_type -> licmesh.v1.AddLicenseRequest
+	27, // 31: licmesh.v1.AdminService.ListLicenses:input_type -> licmesh.v1.ListLicensesRequest
+	29, // 32: licmesh.v1.AdminService.GetLicense:input_type -> licmesh.v1.GetLicenseRequest
+	31, // 33: licmesh.v1.AdminService.RemoveLicense:input_type -> licmesh.v1.RemoveLicenseRequest
+	62, // 34: licmesh.v1.AdminService.UsageOverview:input_type -> licmesh.v1.UsageOverviewRequest
+	63, // 35: licmesh.v1.AdminService.UsageHistory:input_type -> licmesh.v1.UsageHistoryRequest
+	64, // 36: licmesh.v1.AdminService.UsageMonth:input_type -> licmesh.v1.UsageMonthRequest
+	65, // 37: licmesh.v1.AdminService.UsageDays:input_type -> licmesh.v1.UsageDaysRequest
+	35, // 38: licmesh.v1.AdminService.ListHubCompanies:input_type -> licmesh.v1.ListHubCompaniesRequest
+	37, // 39: licmesh.v1.AdminService.ActivateCluster:input_type -> licmesh.v1.ActivateClusterRequest
+	39, // 40: licmesh.v1.AdminService.StartClusterTrial:input_type -> licmesh.v1.StartClusterTrialRequest
+	41, // 41: licmesh.v1.AdminService.MakeActivationRequest:input_type -> licmesh.v1.MakeActivationRequestRequest
+	43, // 42: licmesh.v1.AdminService.GetUpstream:input_type -> licmesh.v1.GetUpstreamRequest
+	45, // 43: licmesh.v1.AdminService.CheckLicensesNow:input_type -> licmesh.v1.CheckLicensesNowRequest
+	47, // 44: licmesh.v1.AdminService.ExportUsage:input_type -> licmesh.v1.ExportUsageRequest
+	49, // 45: licmesh.v1.AdminService.ImportUsageReceipt:input_type -> licmesh.v1.ImportUsageReceiptRequest
+	52, // 46: licmesh.v1.AdminService.ListAlerts:input_type -> licmesh.v1.ListAlertsRequest
+	54, // 47: licmesh.v1.AdminService.AckAlert:input_type -> licmesh.v1.AckAlertRequest
+	57, // 48: licmesh.v1.AdminService.ListAlertRules:input_type -> licmesh.v1.ListAlertRulesRequest
+	59, // 49: licmesh.v1.AdminService.SetAlertRule:input_type -> licmesh.v1.SetAlertRuleRequest
+	1,  // 50: licmesh.v1.AdminService.GetStatus:output_type -> licmesh.v1.GetStatusResponse
+	4,  // 51: licmesh.v1.AdminService.ListMembers:output_type -> licmesh.v1.ListMembersResponse
+	6,  // 52: licmesh.v1.AdminService.RemovePeer:output_type -> licmesh.v1.RemovePeerResponse
+	9,  // 53: licmesh.v1.AdminService.CreatePool:output_type -> licmesh.v1.CreatePoolResponse
+	11, // 54: licmesh.v1.AdminService.ListPools:output_type -> licmesh.v1.ListPoolsResponse
+	13, // 55: licmesh.v1.AdminService.ListLeases:output_type -> licmesh.v1.ListLeasesResponse
+	16, // 56: licmesh.v1.AdminService.CreateToken:output_type -> licmesh.v1.CreateTokenResponse
+	18, // 57: licmesh.v1.AdminService.ListTokens:output_type -> licmesh.v1.ListTokensResponse
+	20, // 58: licmesh.v1.AdminService.RevokeToken:output_type -> licmesh.v1.RevokeTokenResponse
+	23, // 59: licmesh.v1.AdminService.ListCollectors:output_type -> licmesh.v1.ListCollectorsResponse
+	26, // 60: licmesh.v1.AdminService.AddLicense:output_type -> licmesh.v1.AddLicenseResponse
+	28, // 61: licmesh.v1.AdminService.ListLicenses:output_type -> licmesh.v1.ListLicensesResponse
+	30, // 62: licmesh.v1.AdminService.GetLicense:output_type -> licmesh.v1.GetLicenseResponse
+	32, // 63: licmesh.v1.AdminService.RemoveLicense:output_type -> licmesh.v1.RemoveLicenseResponse
+	66, // 64: licmesh.v1.AdminService.UsageOverview:output_type -> licmesh.v1.UsageOverviewResponse
+	67, // 65: licmesh.v1.AdminService.UsageHistory:output_type -> licmesh.v1.UsageHistoryResponse
+	68, // 66: licmesh.v1.AdminService.UsageMonth:output_type -> licmesh.v1.UsageMonthResponse
+	69, // 67: licmesh.v1.AdminService.UsageDays:output_type -> licmesh.v1.UsageDaysResponse
+	36, // 68: licmesh.v1.AdminService.ListHubCompanies:output_type -> licmesh.v1.ListHubCompaniesResponse
+	38, // 69: licmesh.v1.AdminService.ActivateCluster:output_type -> licmesh.v1.ActivateClusterResponse
+	40, // 70: licmesh.v1.AdminService.StartClusterTrial:output_type -> licmesh.v1.StartClusterTrialResponse
+	42, // 71: licmesh.v1.AdminService.MakeActivationRequest:output_type -> licmesh.v1.MakeActivationRequestResponse
+	44, // 72: licmesh.v1.AdminService.GetUpstream:output_type -> licmesh.v1.GetUpstreamResponse
+	46, // 73: licmesh.v1.AdminService.CheckLicensesNow:output_type -> licmesh.v1.CheckLicensesNowResponse
+	48, // 74: licmesh.v1.AdminService.ExportUsage:output_type -> licmesh.v1.ExportUsageResponse
+	50, // 75: licmesh.v1.AdminService.ImportUsageReceipt:output_type -> licmesh.v1.ImportUsageReceiptResponse
+	53, // 76: licmesh.v1.AdminService.ListAlerts:output_type -> licmesh.v1.ListAlertsResponse
+	55, // 77: licmesh.v1.AdminService.AckAlert:output_type -> licmesh.v1.AckAlertResponse
+	58, // 78: licmesh.v1.AdminService.ListAlertRules:output_type -> licmesh.v1.ListAlertRulesResponse
+	60, // 79: licmesh.v1.AdminService.SetAlertRule:output_type -> licmesh.v1.SetAlertRuleResponse
+	50, // [50:80] is the sub-list for method output_type
+	20, // [20:50] is the sub-list for method input_type
+	20, // [20:20] is the sub-list for extension type_name
+	20, // [20:20] is the sub-list for extension extendee
+	0,  // [0:20] is the sub-list for field type_name
 }
 
 func init() { file_licmesh_v1_admin_proto_init() }
@@ -3587,7 +4256,7 @@ func file_licmesh_v1_admin_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_licmesh_v1_admin_proto_rawDesc), len(file_licmesh_v1_admin_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   51,
+			NumMessages:   61,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -101,6 +101,16 @@ const (
 	// AdminServiceImportUsageReceiptProcedure is the fully-qualified name of the AdminService's
 	// ImportUsageReceipt RPC.
 	AdminServiceImportUsageReceiptProcedure = "/licmesh.v1.AdminService/ImportUsageReceipt"
+	// AdminServiceListAlertsProcedure is the fully-qualified name of the AdminService's ListAlerts RPC.
+	AdminServiceListAlertsProcedure = "/licmesh.v1.AdminService/ListAlerts"
+	// AdminServiceAckAlertProcedure is the fully-qualified name of the AdminService's AckAlert RPC.
+	AdminServiceAckAlertProcedure = "/licmesh.v1.AdminService/AckAlert"
+	// AdminServiceListAlertRulesProcedure is the fully-qualified name of the AdminService's
+	// ListAlertRules RPC.
+	AdminServiceListAlertRulesProcedure = "/licmesh.v1.AdminService/ListAlertRules"
+	// AdminServiceSetAlertRuleProcedure is the fully-qualified name of the AdminService's SetAlertRule
+	// RPC.
+	AdminServiceSetAlertRuleProcedure = "/licmesh.v1.AdminService/SetAlertRule"
 )
 
 // AdminServiceClient is a client for the licmesh.v1.AdminService service.
@@ -132,6 +142,11 @@ type AdminServiceClient interface {
 	CheckLicensesNow(context.Context, *connect.Request[licmeshv1.CheckLicensesNowRequest]) (*connect.Response[licmeshv1.CheckLicensesNowResponse], error)
 	ExportUsage(context.Context, *connect.Request[licmeshv1.ExportUsageRequest]) (*connect.Response[licmeshv1.ExportUsageResponse], error)
 	ImportUsageReceipt(context.Context, *connect.Request[licmeshv1.ImportUsageReceiptRequest]) (*connect.Response[licmeshv1.ImportUsageReceiptResponse], error)
+	// Alerts (docs/alerts.md): what fired, once each, and the rules.
+	ListAlerts(context.Context, *connect.Request[licmeshv1.ListAlertsRequest]) (*connect.Response[licmeshv1.ListAlertsResponse], error)
+	AckAlert(context.Context, *connect.Request[licmeshv1.AckAlertRequest]) (*connect.Response[licmeshv1.AckAlertResponse], error)
+	ListAlertRules(context.Context, *connect.Request[licmeshv1.ListAlertRulesRequest]) (*connect.Response[licmeshv1.ListAlertRulesResponse], error)
+	SetAlertRule(context.Context, *connect.Request[licmeshv1.SetAlertRuleRequest]) (*connect.Response[licmeshv1.SetAlertRuleResponse], error)
 }
 
 // NewAdminServiceClient constructs a client for the licmesh.v1.AdminService service. By default, it
@@ -301,6 +316,30 @@ func NewAdminServiceClient(httpClient connect.HTTPClient, baseURL string, opts .
 			connect.WithSchema(adminServiceMethods.ByName("ImportUsageReceipt")),
 			connect.WithClientOptions(opts...),
 		),
+		listAlerts: connect.NewClient[licmeshv1.ListAlertsRequest, licmeshv1.ListAlertsResponse](
+			httpClient,
+			baseURL+AdminServiceListAlertsProcedure,
+			connect.WithSchema(adminServiceMethods.ByName("ListAlerts")),
+			connect.WithClientOptions(opts...),
+		),
+		ackAlert: connect.NewClient[licmeshv1.AckAlertRequest, licmeshv1.AckAlertResponse](
+			httpClient,
+			baseURL+AdminServiceAckAlertProcedure,
+			connect.WithSchema(adminServiceMethods.ByName("AckAlert")),
+			connect.WithClientOptions(opts...),
+		),
+		listAlertRules: connect.NewClient[licmeshv1.ListAlertRulesRequest, licmeshv1.ListAlertRulesResponse](
+			httpClient,
+			baseURL+AdminServiceListAlertRulesProcedure,
+			connect.WithSchema(adminServiceMethods.ByName("ListAlertRules")),
+			connect.WithClientOptions(opts...),
+		),
+		setAlertRule: connect.NewClient[licmeshv1.SetAlertRuleRequest, licmeshv1.SetAlertRuleResponse](
+			httpClient,
+			baseURL+AdminServiceSetAlertRuleProcedure,
+			connect.WithSchema(adminServiceMethods.ByName("SetAlertRule")),
+			connect.WithClientOptions(opts...),
+		),
 	}
 }
 
@@ -332,6 +371,10 @@ type adminServiceClient struct {
 	checkLicensesNow      *connect.Client[licmeshv1.CheckLicensesNowRequest, licmeshv1.CheckLicensesNowResponse]
 	exportUsage           *connect.Client[licmeshv1.ExportUsageRequest, licmeshv1.ExportUsageResponse]
 	importUsageReceipt    *connect.Client[licmeshv1.ImportUsageReceiptRequest, licmeshv1.ImportUsageReceiptResponse]
+	listAlerts            *connect.Client[licmeshv1.ListAlertsRequest, licmeshv1.ListAlertsResponse]
+	ackAlert              *connect.Client[licmeshv1.AckAlertRequest, licmeshv1.AckAlertResponse]
+	listAlertRules        *connect.Client[licmeshv1.ListAlertRulesRequest, licmeshv1.ListAlertRulesResponse]
+	setAlertRule          *connect.Client[licmeshv1.SetAlertRuleRequest, licmeshv1.SetAlertRuleResponse]
 }
 
 // GetStatus calls licmesh.v1.AdminService.GetStatus.
@@ -464,6 +507,26 @@ func (c *adminServiceClient) ImportUsageReceipt(ctx context.Context, req *connec
 	return c.importUsageReceipt.CallUnary(ctx, req)
 }
 
+// ListAlerts calls licmesh.v1.AdminService.ListAlerts.
+func (c *adminServiceClient) ListAlerts(ctx context.Context, req *connect.Request[licmeshv1.ListAlertsRequest]) (*connect.Response[licmeshv1.ListAlertsResponse], error) {
+	return c.listAlerts.CallUnary(ctx, req)
+}
+
+// AckAlert calls licmesh.v1.AdminService.AckAlert.
+func (c *adminServiceClient) AckAlert(ctx context.Context, req *connect.Request[licmeshv1.AckAlertRequest]) (*connect.Response[licmeshv1.AckAlertResponse], error) {
+	return c.ackAlert.CallUnary(ctx, req)
+}
+
+// ListAlertRules calls licmesh.v1.AdminService.ListAlertRules.
+func (c *adminServiceClient) ListAlertRules(ctx context.Context, req *connect.Request[licmeshv1.ListAlertRulesRequest]) (*connect.Response[licmeshv1.ListAlertRulesResponse], error) {
+	return c.listAlertRules.CallUnary(ctx, req)
+}
+
+// SetAlertRule calls licmesh.v1.AdminService.SetAlertRule.
+func (c *adminServiceClient) SetAlertRule(ctx context.Context, req *connect.Request[licmeshv1.SetAlertRuleRequest]) (*connect.Response[licmeshv1.SetAlertRuleResponse], error) {
+	return c.setAlertRule.CallUnary(ctx, req)
+}
+
 // AdminServiceHandler is an implementation of the licmesh.v1.AdminService service.
 type AdminServiceHandler interface {
 	GetStatus(context.Context, *connect.Request[licmeshv1.GetStatusRequest]) (*connect.Response[licmeshv1.GetStatusResponse], error)
@@ -493,6 +556,11 @@ type AdminServiceHandler interface {
 	CheckLicensesNow(context.Context, *connect.Request[licmeshv1.CheckLicensesNowRequest]) (*connect.Response[licmeshv1.CheckLicensesNowResponse], error)
 	ExportUsage(context.Context, *connect.Request[licmeshv1.ExportUsageRequest]) (*connect.Response[licmeshv1.ExportUsageResponse], error)
 	ImportUsageReceipt(context.Context, *connect.Request[licmeshv1.ImportUsageReceiptRequest]) (*connect.Response[licmeshv1.ImportUsageReceiptResponse], error)
+	// Alerts (docs/alerts.md): what fired, once each, and the rules.
+	ListAlerts(context.Context, *connect.Request[licmeshv1.ListAlertsRequest]) (*connect.Response[licmeshv1.ListAlertsResponse], error)
+	AckAlert(context.Context, *connect.Request[licmeshv1.AckAlertRequest]) (*connect.Response[licmeshv1.AckAlertResponse], error)
+	ListAlertRules(context.Context, *connect.Request[licmeshv1.ListAlertRulesRequest]) (*connect.Response[licmeshv1.ListAlertRulesResponse], error)
+	SetAlertRule(context.Context, *connect.Request[licmeshv1.SetAlertRuleRequest]) (*connect.Response[licmeshv1.SetAlertRuleResponse], error)
 }
 
 // NewAdminServiceHandler builds an HTTP handler from the service implementation. It returns the
@@ -658,6 +726,30 @@ func NewAdminServiceHandler(svc AdminServiceHandler, opts ...connect.HandlerOpti
 		connect.WithSchema(adminServiceMethods.ByName("ImportUsageReceipt")),
 		connect.WithHandlerOptions(opts...),
 	)
+	adminServiceListAlertsHandler := connect.NewUnaryHandler(
+		AdminServiceListAlertsProcedure,
+		svc.ListAlerts,
+		connect.WithSchema(adminServiceMethods.ByName("ListAlerts")),
+		connect.WithHandlerOptions(opts...),
+	)
+	adminServiceAckAlertHandler := connect.NewUnaryHandler(
+		AdminServiceAckAlertProcedure,
+		svc.AckAlert,
+		connect.WithSchema(adminServiceMethods.ByName("AckAlert")),
+		connect.WithHandlerOptions(opts...),
+	)
+	adminServiceListAlertRulesHandler := connect.NewUnaryHandler(
+		AdminServiceListAlertRulesProcedure,
+		svc.ListAlertRules,
+		connect.WithSchema(adminServiceMethods.ByName("ListAlertRules")),
+		connect.WithHandlerOptions(opts...),
+	)
+	adminServiceSetAlertRuleHandler := connect.NewUnaryHandler(
+		AdminServiceSetAlertRuleProcedure,
+		svc.SetAlertRule,
+		connect.WithSchema(adminServiceMethods.ByName("SetAlertRule")),
+		connect.WithHandlerOptions(opts...),
+	)
 	return "/licmesh.v1.AdminService/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case AdminServiceGetStatusProcedure:
@@ -712,6 +804,14 @@ func NewAdminServiceHandler(svc AdminServiceHandler, opts ...connect.HandlerOpti
 			adminServiceExportUsageHandler.ServeHTTP(w, r)
 		case AdminServiceImportUsageReceiptProcedure:
 			adminServiceImportUsageReceiptHandler.ServeHTTP(w, r)
+		case AdminServiceListAlertsProcedure:
+			adminServiceListAlertsHandler.ServeHTTP(w, r)
+		case AdminServiceAckAlertProcedure:
+			adminServiceAckAlertHandler.ServeHTTP(w, r)
+		case AdminServiceListAlertRulesProcedure:
+			adminServiceListAlertRulesHandler.ServeHTTP(w, r)
+		case AdminServiceSetAlertRuleProcedure:
+			adminServiceSetAlertRuleHandler.ServeHTTP(w, r)
 		default:
 			http.NotFound(w, r)
 		}
@@ -823,4 +923,20 @@ func (UnimplementedAdminServiceHandler) ExportUsage(context.Context, *connect.Re
 
 func (UnimplementedAdminServiceHandler) ImportUsageReceipt(context.Context, *connect.Request[licmeshv1.ImportUsageReceiptRequest]) (*connect.Response[licmeshv1.ImportUsageReceiptResponse], error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("licmesh.v1.AdminService.ImportUsageReceipt is not implemented"))
+}
+
+func (UnimplementedAdminServiceHandler) ListAlerts(context.Context, *connect.Request[licmeshv1.ListAlertsRequest]) (*connect.Response[licmeshv1.ListAlertsResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("licmesh.v1.AdminService.ListAlerts is not implemented"))
+}
+
+func (UnimplementedAdminServiceHandler) AckAlert(context.Context, *connect.Request[licmeshv1.AckAlertRequest]) (*connect.Response[licmeshv1.AckAlertResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("licmesh.v1.AdminService.AckAlert is not implemented"))
+}
+
+func (UnimplementedAdminServiceHandler) ListAlertRules(context.Context, *connect.Request[licmeshv1.ListAlertRulesRequest]) (*connect.Response[licmeshv1.ListAlertRulesResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("licmesh.v1.AdminService.ListAlertRules is not implemented"))
+}
+
+func (UnimplementedAdminServiceHandler) SetAlertRule(context.Context, *connect.Request[licmeshv1.SetAlertRuleRequest]) (*connect.Response[licmeshv1.SetAlertRuleResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("licmesh.v1.AdminService.SetAlertRule is not implemented"))
 }

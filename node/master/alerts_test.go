@@ -1,0 +1,138 @@
+package master
+
+import (
+	"crypto/ed25519"
+	"crypto/rand"
+	"testing"
+	"time"
+
+	"connectrpc.com/connect"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/licmesh/licmesh/licensing/alert"
+	"github.com/licmesh/licmesh/licensing/license"
+	licmeshv1 "github.com/licmesh/licmesh/mesh/wire/licmeshv1"
+	"github.com/licmesh/licmesh/node/fsm"
+)
+
+// alertMaster is a master that trusts a test vendor key, and a function
+// that puts in force a license of that key expiring at expires.
+func alertMaster(t *testing.T) (*Server, func(id string, expires time.Time, seats int)) {
+	t.Helper()
+	pub, priv, err := ed25519.GenerateKey(rand.Reader)
+	require.NoError(t, err)
+	s, clk := startMaster(t, func(c *Config) { c.VendorKeys = []string{license.FormatPublicKey("vendor-test", pub)} })
+	add := func(id string, expires time.Time, seats int) {
+		t.Helper()
+		now := clk.Now().UTC().Truncate(time.Second)
+		p := &license.Payload{
+			Format: license.FormatVersion, ID: license.LicenseID(id), Customer: license.Customer{ID: "c1", Name: "Acme"},
+			Product: license.Product{SKU: "designer-suite", Name: "Designer Suite", Application: "designer", Version: "1.0.0"},
+			Type:    license.Subscription, Subscription: &license.SubscriptionTerms{RenewalPeriodCount: 1, RenewalPeriodUnit: license.Year},
+			IssuedAt: now.Add(-time.Hour), NotBefore: now.Add(-time.Hour), ExpiresAt: expires, Grace: license.Duration(7 * 24 * time.Hour),
+			Quantity: 1, LicenseTemplate: []license.TemplateEntry{{Name: "designer", Users: seats, UsersCalculation: license.Fixed}},
+		}
+		text, err := license.SealPayload(p, priv, "vendor-test")
+		require.NoError(t, err)
+		_, err = adminHandler{s}.AddLicense(t.Context(), connect.NewRequest(&licmeshv1.AddLicenseRequest{Text: string(text)}))
+		require.NoError(t, err)
+	}
+	return s, add
+}
+
+// TestExpiryAlertsOnSchedule walks a license from 31 days before its
+// expiry, a day at a time, running the leader's rounds (several a day,
+// as the leader does): seed 001's five alerts fire, each once, on its
+// day; then the expiry. Acknowledging one records who.
+func TestExpiryAlertsOnSchedule(t *testing.T) {
+	s, add := alertMaster(t)
+	clk := s.cfg.Clock.(interface {
+		Now() time.Time
+		Advance(time.Duration)
+	})
+	expires := clk.Now().Add(31 * 24 * time.Hour).Truncate(time.Second)
+	add("lic-exp", expires, 5)
+	ctx := t.Context()
+	firedOn := map[string]int{}
+	for day := 0; day <= 32; day++ {
+		for range 3 {
+			require.NoError(t, s.evaluateAlerts(ctx))
+		}
+		for _, r := range s.fsm.Alerts(fsm.AlertFilter{}) {
+			if _, seen := firedOn[r.Key]; !seen {
+				firedOn[r.Key] = day
+			}
+			assert.Equal(t, 1, r.Episodes, "%s fired once", r.Key)
+		}
+		clk.Advance(24 * time.Hour)
+	}
+	assert.Equal(t, map[string]int{
+		"license_expiry/lic-exp/30d": 1, "license_expiry/lic-exp/15d": 16, "license_expiry/lic-exp/5d": 26,
+		"license_expiry/lic-exp/3d": 28, "license_expiry/lic-exp/1d": 30, "license_expired/lic-exp": 31,
+	}, firedOn)
+	active := s.fsm.Alerts(fsm.AlertFilter{Active: true})
+	require.Len(t, active, 1, "only the expiry holds once the license has expired")
+
+	resp, err := s.ackAlert(ctx, "license_expired/lic-exp", "token:abc")
+	require.NoError(t, err)
+	assert.Equal(t, "token:abc", resp.Msg.GetAlert().GetAckedBy())
+	_, err = s.ackAlert(ctx, "license_expired/nope", "token:abc")
+	require.Error(t, err)
+	assert.Equal(t, connect.CodeNotFound, connect.CodeOf(err))
+}
+
+// TestPoolThresholdFiresOnce: a pool filling up fires its threshold once,
+// not on every grant; at its limit the limit alert holds instead; a rule
+// set by the site changes the threshold; bad rules are refused by field.
+func TestPoolThresholdFiresOnce(t *testing.T) {
+	s, add := alertMaster(t)
+	add("lic-pool", s.now().Add(365*24*time.Hour), 10)
+	col := enrolled(t, s, "spare", 1)
+	ctx := t.Context()
+	for i := range 9 {
+		acquire(t, s, "designer", string(rune('a'+i)), col)
+		require.NoError(t, s.evaluateAlerts(ctx))
+	}
+	rs := s.fsm.Alerts(fsm.AlertFilter{Kind: alert.PoolUsage})
+	require.Len(t, rs, 1, "%+v", rs)
+	assert.Equal(t, "pool_usage/designer/80%", rs[0].Key)
+	assert.Equal(t, 1, rs[0].Episodes, "once, through grants 8 and 9")
+	acquire(t, s, "designer", "j", col)
+	require.NoError(t, s.evaluateAlerts(ctx))
+	active := s.fsm.Alerts(fsm.AlertFilter{Kind: alert.PoolUsage, Active: true})
+	require.Len(t, active, 1)
+	assert.Equal(t, "pool_usage/designer/100%", active[0].Key)
+	assert.Equal(t, alert.Critical, active[0].Severity)
+
+	admin := adminHandler{s}
+	_, err := admin.SetAlertRule(ctx, connect.NewRequest(&licmeshv1.SetAlertRuleRequest{Rule: &licmeshv1.AlertRule{Kind: "pool_usage", Thresholds: []int32{50}}}))
+	require.NoError(t, err)
+	require.NoError(t, s.evaluateAlerts(ctx))
+	active = s.fsm.Alerts(fsm.AlertFilter{Kind: alert.PoolUsage, Active: true})
+	require.Len(t, active, 1)
+	assert.Equal(t, "pool_usage/designer/50%", active[0].Key)
+	rules, err := admin.ListAlertRules(ctx, connect.NewRequest(&licmeshv1.ListAlertRulesRequest{}))
+	require.NoError(t, err)
+	for _, r := range rules.Msg.GetRules() {
+		if r.GetKind() == "pool_usage" {
+			assert.False(t, r.GetDefault())
+			assert.Equal(t, []int32{50}, r.GetThresholds())
+		}
+	}
+	for name, r := range map[string]*licmeshv1.AlertRule{
+		"unknown kind":       {Kind: "expiry"},
+		"negative threshold": {Kind: "license_expiry", Thresholds: []int32{-3}},
+		"bad after":          {Kind: "collector_silent", After: "soon"},
+		"missing":            nil,
+	} {
+		_, err := admin.SetAlertRule(ctx, connect.NewRequest(&licmeshv1.SetAlertRuleRequest{Rule: r}))
+		require.Error(t, err, name)
+		assert.Equal(t, connect.CodeInvalidArgument, connect.CodeOf(err), "%s: %v", name, err)
+		assert.Contains(t, err.Error(), "invalid rule", name)
+	}
+	_, err = admin.SetAlertRule(ctx, connect.NewRequest(&licmeshv1.SetAlertRuleRequest{Rule: &licmeshv1.AlertRule{Kind: "pool_usage"}, Reset_: true}))
+	require.NoError(t, err, "reset to the default")
+	_, err = admin.ListAlerts(ctx, connect.NewRequest(&licmeshv1.ListAlertsRequest{Kind: "bogus"}))
+	assert.Equal(t, connect.CodeInvalidArgument, connect.CodeOf(err))
+}
