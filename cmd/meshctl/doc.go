@@ -6,7 +6,10 @@
 //	meshctl members
 //	meshctl pool create NAME --seats N [--enforce hard|soft]
 //	meshctl pool list
-//	meshctl lease list [--pool P] [--holder H] [--collector C] [--limit N]
+//	meshctl lease list [--pool P] [--holder H] [--collector C] [--borrowed] [--limit N]
+//	meshctl lease borrow --pool P --holder H --for 3d [--local URL]
+//	meshctl alert list [--active] [--unacked] [--kind K] | ack KEY
+//	meshctl alert rule list | set KIND [--thresholds ...] [--after D] [--license ID] [--disable] [--reset]
 //	meshctl token create [--role collector] [--ttl 24h] [--uses N]
 //	meshctl token list
 //	meshctl token revoke ID

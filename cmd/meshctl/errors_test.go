@@ -173,3 +173,22 @@ func TestBadTokenIsNotEchoed(t *testing.T) {
 	assert.NotContains(t, stderr, "secret", "the bad token was echoed")
 	assert.Contains(t, stderr, "at byte 3")
 }
+
+// TestAlertBadInput: an unknown kind, thresholds that are not numbers, a
+// reset with settings: usage errors, no call made.
+func TestAlertBadInput(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	for _, args := range [][]string{
+		{"alert", "list", "--kind", "expiry"},
+		{"alert", "rule", "set", "expiry", "--thresholds", "30"},
+		{"alert", "rule", "set", "pool_usage", "--thresholds", "eighty"},
+		{"alert", "rule", "set", "pool_usage", "--reset", "--thresholds", "80"},
+		{"alert", "ack"},
+	} {
+		_, stderr, code := h.run(args...)
+		assert.Equal(t, exitUsage, code, "%v: stderr %q", args, stderr)
+		assert.NotEmpty(t, stderr, "%v", args)
+	}
+	assert.Empty(t, h.fake.calls, "bad input made a call")
+}

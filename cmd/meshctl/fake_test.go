@@ -99,6 +99,25 @@ func (f *fakeAdmin) ListPools(ctx context.Context, r *connect.Request[v1.ListPoo
 	return answer(ctx, f, r.Spec().Procedure, r.Header(), r.Msg, func() *v1.ListPoolsResponse { return f.pools })
 }
 
+func (f *fakeAdmin) ListAlerts(ctx context.Context, r *connect.Request[v1.ListAlertsRequest]) (*connect.Response[v1.ListAlertsResponse], error) {
+	return answer(ctx, f, r.Spec().Procedure, r.Header(), r.Msg, func() *v1.ListAlertsResponse {
+		return &v1.ListAlertsResponse{Alerts: []*v1.Alert{{Key: "pool_usage/designer/80%", Kind: "pool_usage", Severity: "warning",
+			Summary: "pool designer is at 80% of its seats", FiredAtMs: 1772366400000, Episodes: 1}}}
+	})
+}
+
+func (f *fakeAdmin) AckAlert(ctx context.Context, r *connect.Request[v1.AckAlertRequest]) (*connect.Response[v1.AckAlertResponse], error) {
+	return answer(ctx, f, r.Spec().Procedure, r.Header(), r.Msg, func() *v1.AckAlertResponse {
+		return &v1.AckAlertResponse{Alert: &v1.Alert{Key: r.Msg.GetKey(), Severity: "warning", AckedBy: "token:admin", FiredAtMs: 1772366400000}}
+	})
+}
+
+func (f *fakeAdmin) SetAlertRule(ctx context.Context, r *connect.Request[v1.SetAlertRuleRequest]) (*connect.Response[v1.SetAlertRuleResponse], error) {
+	return answer(ctx, f, r.Spec().Procedure, r.Header(), r.Msg, func() *v1.SetAlertRuleResponse {
+		return &v1.SetAlertRuleResponse{Rules: []*v1.AlertRule{r.Msg.GetRule()}}
+	})
+}
+
 func (f *fakeAdmin) ListLeases(ctx context.Context, r *connect.Request[v1.ListLeasesRequest]) (*connect.Response[v1.ListLeasesResponse], error) {
 	return answer(ctx, f, r.Spec().Procedure, r.Header(), r.Msg, func() *v1.ListLeasesResponse { return f.leases })
 }

@@ -1,0 +1,218 @@
+package main
+
+import (
+	"context"
+	"math"
+	"strconv"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/licmesh/licmesh/licensing/alert"
+	v1 "github.com/licmesh/licmesh/mesh/wire/licmeshv1"
+)
+
+func alertColumns() []column[*v1.Alert] {
+	type x = *v1.Alert
+	return []column[x]{
+		{"KEY", func(r x) string { return r.GetKey() }},
+		{"SEVERITY", func(r x) string { return r.GetSeverity() }},
+		{"FIRED", func(r x) string { return msTime(r.GetFiredAtMs()) }},
+		{"STATE", alertState},
+		{"ACKED BY", func(r x) string { return r.GetAckedBy() }},
+		{"SUMMARY", func(r x) string { return r.GetSummary() }},
+	}
+}
+
+// alertState says whether an alert still holds.
+func alertState(r *v1.Alert) string {
+	if r.GetResolvedAtMs() != 0 {
+		return "resolved " + msTime(r.GetResolvedAtMs())
+	}
+	return "active"
+}
+
+func alertRuleColumns() []column[*v1.AlertRule] {
+	type x = *v1.AlertRule
+	return []column[x]{
+		{"KIND", func(r x) string { return r.GetKind() }},
+		{"SUBJECT", func(r x) string { return r.GetSubject() }},
+		{"ENABLED", func(r x) string { return yesNo(!r.GetDisabled()) }},
+		{"THRESHOLDS", func(r x) string { return thresholdsText(r.GetThresholds()) }},
+		{"AFTER", func(r x) string { return r.GetAfter() }},
+		{"SET BY", func(r x) string {
+			if r.GetDefault() {
+				return "default"
+			}
+			return "site"
+		}},
+	}
+}
+
+func thresholdsText(ts []int32) string {
+	out := make([]string, len(ts))
+	for i, t := range ts {
+		out[i] = strconv.Itoa(int(t))
+	}
+	return strings.Join(out, ",")
+}
+
+func (a *app) alertCommand() *cobra.Command {
+	return group("alert", "List and acknowledge alerts, and set their rules",
+		a.alertListCommand(),
+		a.alertAckCommand(),
+		group("rule", "List and set the alert rules", a.alertRuleListCommand(), a.alertRuleSetCommand()),
+	)
+}
+
+func (a *app) alertListCommand() *cobra.Command {
+	var (
+		out   format
+		req   v1.ListAlertsRequest
+		limit int64
+	)
+	cmd := &cobra.Command{
+		Use:   "list [--active] [--unacked] [--kind K] [--limit N]",
+		Short: "List alerts, the latest first",
+		Args:  noArgs,
+		PreRunE: func(*cobra.Command, []string) error {
+			if limit < 0 || limit > math.MaxUint32 {
+				return usagef("--limit must be between 0 and %d, got %d", uint32(math.MaxUint32), limit)
+			}
+			if req.Kind != "" && !alert.Kind(req.Kind).Known() {
+				return usagef("--kind %q: want one of %s", req.Kind, kindList())
+			}
+			return nil
+		},
+		RunE: a.action(func(ctx context.Context, _ []string) error {
+			admin, err := a.client()
+			if err != nil {
+				return err
+			}
+			req.Limit = uint32(limit)
+			res, err := call(ctx, a, admin.ListAlerts, &req)
+			if err != nil {
+				return err
+			}
+			return printList(a.stdout, out, res, alertColumns(), res.GetAlerts())
+		}),
+	}
+	fs := cmd.Flags()
+	fs.BoolVar(&req.Active, "active", false, "only alerts whose condition still holds")
+	fs.BoolVar(&req.Unacked, "unacked", false, "only alerts no one acknowledged")
+	fs.StringVar(&req.Kind, "kind", "", "only alerts of this kind")
+	fs.Int64Var(&limit, "limit", 0, "at most this many (0: all)")
+	addOutputFlag(fs, &out)
+	return cmd
+}
+
+func (a *app) alertAckCommand() *cobra.Command {
+	var out format
+	cmd := &cobra.Command{
+		Use:   "ack KEY",
+		Short: "Acknowledge an alert (it stays listed, with who acknowledged it)",
+		Args:  oneArg("alert key"),
+		RunE: a.action(func(ctx context.Context, args []string) error {
+			admin, err := a.client()
+			if err != nil {
+				return err
+			}
+			res, err := call(ctx, a, admin.AckAlert, &v1.AckAlertRequest{Key: args[0]})
+			if err != nil {
+				return err
+			}
+			return printOne(a.stdout, out, res, alertColumns(), res.GetAlert())
+		}),
+	}
+	addOutputFlag(cmd.Flags(), &out)
+	return cmd
+}
+
+func (a *app) alertRuleListCommand() *cobra.Command {
+	var out format
+	cmd := &cobra.Command{
+		Use:   "list",
+		Short: "List the alert rules in force: licmesh's defaults and the site's own",
+		Args:  noArgs,
+		RunE: a.action(func(ctx context.Context, _ []string) error {
+			admin, err := a.client()
+			if err != nil {
+				return err
+			}
+			res, err := call(ctx, a, admin.ListAlertRules, &v1.ListAlertRulesRequest{})
+			if err != nil {
+				return err
+			}
+			return printList(a.stdout, out, res, alertRuleColumns(), res.GetRules())
+		}),
+	}
+	addOutputFlag(cmd.Flags(), &out)
+	return cmd
+}
+
+func (a *app) alertRuleSetCommand() *cobra.Command {
+	var (
+		out        format
+		license    string
+		thresholds string
+		after      string
+		disable    bool
+		reset      bool
+	)
+	cmd := &cobra.Command{
+		Use:   "set KIND [--thresholds 30,15,5] [--after 2h] [--license ID] [--disable] [--reset]",
+		Short: "Set how a kind of alert is raised, for the site or one license",
+		Long: `Set an alert rule. Thresholds are days before the end for license_expiry and
+trial_end, and percent of a pool's seats for pool_usage; --after is how long a
+condition lasts first for collector_silent, upstream_failing and
+license_check_failing ("90m", "2d"). --license gives one license its own
+license_expiry or trial_end schedule. --reset puts the default back.`,
+		Args: oneArg("alert kind"),
+		PreRunE: func(_ *cobra.Command, args []string) error {
+			if !alert.Kind(args[0]).Known() {
+				return usagef("kind %q: want one of %s", args[0], kindList())
+			}
+			if reset && (thresholds != "" || after != "" || disable) {
+				return usagef("--reset takes no other setting")
+			}
+			return nil
+		},
+		RunE: a.action(func(ctx context.Context, args []string) error {
+			rule := &v1.AlertRule{Kind: args[0], Subject: license, Disabled: disable, After: after}
+			if thresholds != "" {
+				for _, f := range strings.Split(thresholds, ",") {
+					n, err := strconv.Atoi(strings.TrimSpace(f))
+					if err != nil || n < math.MinInt32 || n > math.MaxInt32 {
+						return usagef("--thresholds %q: want whole numbers separated by commas", thresholds)
+					}
+					rule.Thresholds = append(rule.Thresholds, int32(n))
+				}
+			}
+			admin, err := a.client()
+			if err != nil {
+				return err
+			}
+			res, err := call(ctx, a, admin.SetAlertRule, &v1.SetAlertRuleRequest{Rule: rule, Reset_: reset})
+			if err != nil {
+				return err
+			}
+			return printList(a.stdout, out, res, alertRuleColumns(), res.GetRules())
+		}),
+	}
+	fs := cmd.Flags()
+	fs.StringVar(&thresholds, "thresholds", "", "days or percent, comma-separated")
+	fs.StringVar(&after, "after", "", `how long the condition lasts first, like "90m" or "2d"`)
+	fs.StringVar(&license, "license", "", "the license the rule is for (license_expiry, trial_end)")
+	fs.BoolVar(&disable, "disable", false, "raise no alert of this kind")
+	fs.BoolVar(&reset, "reset", false, "put the default rule back")
+	addOutputFlag(fs, &out)
+	return cmd
+}
+
+func kindList() string {
+	names := make([]string, len(alert.Kinds))
+	for i, k := range alert.Kinds {
+		names[i] = string(k)
+	}
+	return strings.Join(names, ", ")
+}
