@@ -76,6 +76,14 @@ type HubFuncs struct {
 	CheckNow func(ctx context.Context) (*licmeshv1.CheckLicensesNowResponse, error)
 }
 
+// AlertFuncs are the dashboard's way to the cluster's alerts.
+type AlertFuncs struct {
+	// List lists alerts as the request selects them.
+	List func(ctx context.Context, req *licmeshv1.ListAlertsRequest) ([]*licmeshv1.Alert, error)
+	// Ack acknowledges an alert for by, the signed-in principal.
+	Ack func(ctx context.Context, key, by string) error
+}
+
 // enabled reports whether the dashboard has a Vendor hub page at all.
 func (f HubFuncs) enabled() bool {
 	return f.Status != nil || f.canActivate() || f.Trial != nil || f.CheckNow != nil
@@ -122,6 +130,9 @@ type Config struct {
 	// Hub serves the Vendor hub page; its zero value leaves the page and
 	// its nav link out.
 	Hub HubFuncs
+	// Alerts serves the Alerts page and the count in the nav; its zero
+	// value leaves them out.
+	Alerts AlertFuncs
 	// LeaseLimit caps the leases listed on a pool's page, and the leases read
 	// per pool to count a license's clients.
 	LeaseLimit int

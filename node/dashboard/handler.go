@@ -77,6 +77,9 @@ func New(cfg Config) (*Handler, error) {
 	if cfg.Hub.CheckNow != nil {
 		h.mux.HandleFunc("POST "+p+"/hub/check", h.hubCheck)
 	}
+	if cfg.Alerts.Ack != nil {
+		h.mux.HandleFunc("POST "+p+"/alerts/ack", h.ackAlert)
+	}
 	h.mux.HandleFunc(p+"/", h.notFound)
 	return h, nil
 }
@@ -116,6 +119,9 @@ func (h *Handler) views() []view {
 	if h.cfg.Hub.enabled() {
 		vs = append(vs, view{name: "hub", nav: "hub", path: "/hub", fragment: "/hub", load: loadHub})
 	}
+	if h.cfg.Alerts.List != nil {
+		vs = append(vs, view{name: "alerts", nav: "alerts", path: "/alerts", fragment: "/alerts", load: loadAlerts})
+	}
 	return vs
 }
 
@@ -127,6 +133,10 @@ type pageData struct {
 	Assets    map[string]string
 	SignedIn  bool
 	HubNav    bool // show the Vendor hub page's nav link
+	// AlertsNav shows the Alerts nav link; AlertCount is the alerts that
+	// hold and no one acknowledged, its badge.
+	AlertsNav  bool
+	AlertCount int
 	Principal Principal
 	CSRF      string
 	Error     string
@@ -157,6 +167,7 @@ func (h *Handler) authed(v view, fragment bool) http.Handler {
 		if !fragment {
 			name = "layout"
 			d.Alerts = h.licenseAlerts(ctx)
+			d.AlertCount = h.alertCount(ctx)
 		}
 		h.render(w, v.name, name, status, d)
 	})
@@ -191,6 +202,7 @@ func (h *Handler) data(nav, title string, s session) pageData {
 	if s.Nonce != "" {
 		d.SignedIn = true
 		d.HubNav = h.cfg.Hub.enabled()
+		d.AlertsNav = h.cfg.Alerts.List != nil
 		d.Principal = s.Principal
 		d.CSRF = h.keys.csrfToken("session", s.Nonce)
 	}

@@ -233,6 +233,13 @@ func byteSize(n uint64) string {
 // and its CSRF token. When one fails it answers the browser itself and
 // reports false.
 func (h *Handler) hubForm(w http.ResponseWriter, r *http.Request) (session, bool) {
+	return h.postForm(w, r, "hub")
+}
+
+// postForm reads a signed-in browser's form (what names it in errors) and
+// checks its CSRF token; it answers the request itself and reports false
+// when the form may not go on.
+func (h *Handler) postForm(w http.ResponseWriter, r *http.Request, what string) (session, bool) {
 	r.Body = http.MaxBytesReader(w, r.Body, maxHubFormBytes)
 	s, err := h.readSession(r)
 	if err != nil {
@@ -242,10 +249,10 @@ func (h *Handler) hubForm(w http.ResponseWriter, r *http.Request) (session, bool
 	}
 	if err := r.ParseForm(); err != nil {
 		if mbe := (*http.MaxBytesError)(nil); errors.As(err, &mbe) {
-			http.Error(w, fmt.Sprintf("dashboard: the hub form is larger than %d KiB", maxHubFormBytes>>10), http.StatusRequestEntityTooLarge)
+			http.Error(w, fmt.Sprintf("dashboard: the %s form is larger than %d KiB", what, maxHubFormBytes>>10), http.StatusRequestEntityTooLarge)
 			return session{}, false
 		}
-		http.Error(w, "dashboard: the hub form could not be read", http.StatusBadRequest)
+		http.Error(w, "dashboard: the "+what+" form could not be read", http.StatusBadRequest)
 		return session{}, false
 	}
 	if !h.keys.checkCSRF("session", s.Nonce, r.PostForm.Get("csrf")) {

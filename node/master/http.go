@@ -64,6 +64,19 @@ func (s *Server) apiMux() http.Handler {
 		resp, err := dashCall(ctx, admin.AddLicense, &licmeshv1.AddLicenseRequest{Text: text})
 		return resp.GetLicense(), err
 	}
+	dcfg.Alerts = dashboard.AlertFuncs{
+		List: func(ctx context.Context, req *licmeshv1.ListAlertsRequest) ([]*licmeshv1.Alert, error) {
+			resp, err := dashCall(ctx, admin.ListAlerts, req)
+			return resp.GetAlerts(), err
+		},
+		Ack: func(ctx context.Context, key, by string) error {
+			_, err := s.ackAlert(ctx, key, "dashboard:"+by)
+			if ce := (*connect.Error)(nil); errors.As(err, &ce) {
+				return errors.New(ce.Message())
+			}
+			return err
+		},
+	}
 	dcfg.Hub = dashboard.HubFuncs{
 		Status: func(ctx context.Context) (*licmeshv1.GetUpstreamResponse, error) {
 			return dashCall(ctx, admin.GetUpstream, &licmeshv1.GetUpstreamRequest{})
