@@ -20,6 +20,7 @@ func runCmd(stdout, stderr io.Writer) *cobra.Command {
 		configFile, secretFile string
 		join                   []string
 		clockOffset            time.Duration
+		clockFile              string
 	)
 	cfg := master.DefaultConfig()
 	cmd := &cobra.Command{
@@ -55,7 +56,7 @@ then flags.`,
 			if err := fileCfg.Validate(); err != nil {
 				return err
 			}
-			fileCfg.ClockOffset = clockOffset
+			fileCfg.ClockOffset, fileCfg.ClockFile = clockOffset, clockFile
 			fileCfg.Logger = newLogger(stderr, fileCfg.LogLevel, fileCfg.LogFormat)
 			fileCfg.Stdout = stdout
 			srv, err := master.New(fileCfg)
@@ -91,6 +92,8 @@ then flags.`,
 	f.StringVar(&cfg.LogLevel, "log-level", cfg.LogLevel, "debug, info, warn or error")
 	f.DurationVar(&clockOffset, "debug-clock-offset", 0, "shift this master's clock (tests of clocks set back)")
 	_ = f.MarkHidden("debug-clock-offset")
+	f.StringVar(&clockFile, "debug-clock-file", "", "shift this master's clock by the duration in this file, re-read as it changes (tests that fast-forward)")
+	_ = f.MarkHidden("debug-clock-file")
 	f.StringVar(&cfg.LogFormat, "log-format", cfg.LogFormat, "text or json")
 	return cmd
 }

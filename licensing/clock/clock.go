@@ -5,7 +5,12 @@
 // counted on it, so Now must carry a monotonic reading, as time.Now does.
 package clock
 
-import "time"
+import (
+	"os"
+	"strings"
+	"sync"
+	"time"
+)
 
 // Clock gives the time and timers that fire once d has passed. An
 // implementation must be safe for concurrent use.
@@ -33,3 +38,42 @@ func (o Offset) Now() time.Time { return time.Now().Add(time.Duration(o)) }
 
 // After returns time.After(d): a shift moves no deadline.
 func (o Offset) After(d time.Duration) <-chan time.Time { return time.After(d) }
+
+// FileOffset is the real clock shifted by the duration written in a file
+// ("36h", "-2h"; a missing or empty file is no shift), read again at most
+// every 100 ms: tests move the clock of a running process forward (days
+// of license life in seconds) by rewriting the file. A shift moves the
+// monotonic reading too, so leases jump with it.
+type FileOffset struct {
+	Path string
+	// Every is how often the file is read again: 0 is 100 ms, a negative
+	// value every time.
+	Every time.Duration
+
+	mu     sync.Mutex
+	readAt time.Time
+	offset time.Duration
+}
+
+// Now returns time.Now() shifted by the file's duration.
+func (f *FileOffset) Now() time.Time {
+	now := time.Now()
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	every := f.Every
+	if every == 0 {
+		every = 100 * time.Millisecond
+	}
+	if f.readAt.IsZero() || now.Sub(f.readAt) >= every {
+		f.readAt = now
+		if b, err := os.ReadFile(f.Path); err == nil {
+			if d, err := time.ParseDuration(strings.TrimSpace(string(b))); err == nil {
+				f.offset = d
+			}
+		}
+	}
+	return now.Add(f.offset)
+}
+
+// After returns time.After(d).
+func (f *FileOffset) After(d time.Duration) <-chan time.Time { return time.After(d) }

@@ -79,6 +79,10 @@ type Config struct {
 	// ClockOffset shifts this master's clock, for tests of clocks set back
 	// or forward (the hidden --debug-clock-offset flag). Not from YAML.
 	ClockOffset time.Duration `yaml:"-"`
+	// ClockFile, when set, shifts this master's clock by the duration the
+	// file holds, read again as it changes (clock.FileOffset): tests
+	// fast-forward a running cluster with it.
+	ClockFile string `yaml:"-"`
 	// Clock is the master's time; nil means the system clock (shifted by
 	// ClockOffset). Tests inject a fake. Not configurable from YAML.
 	Clock clock.Clock `yaml:"-"`

@@ -89,6 +89,9 @@ func New(cfg Config) (*Server, error) {
 		if off := cfg.ClockOffset; off != 0 {
 			cfg.Clock = clock.Offset(off)
 		}
+		if cfg.ClockFile != "" {
+			cfg.Clock = &clock.FileOffset{Path: cfg.ClockFile}
+		}
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
