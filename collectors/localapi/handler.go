@@ -33,6 +33,7 @@ type Service interface {
 	Status() agent.Status
 	Ready() <-chan struct{}
 	Entitlements() (agent.Entitlements, error)
+	Notifications() (agent.Notifications, error)
 	CheckFeature(feature, sku string) (entitlement.Check, error)
 	ConsumeCredits(ctx context.Context, unit string, amount int64) (agent.CreditResult, error)
 }
@@ -82,6 +83,7 @@ func NewHandler(svc Service, timeout time.Duration, maxInFlight int, log *slog.L
 	h.mux.HandleFunc("POST /v1/verify", h.verify)
 	h.mux.HandleFunc("GET /v1/status", h.status)
 	h.mux.HandleFunc("GET /v1/entitlements", h.entitlements)
+	h.mux.HandleFunc("GET /v1/notifications", h.notifications)
 	h.mux.HandleFunc("GET /v1/features/{name}", h.feature)
 	h.mux.HandleFunc("POST /v1/credits/consume", h.consume)
 	h.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
@@ -236,6 +238,18 @@ func (h *Handler) entitlements(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, e)
+}
+
+// notifications are the notices the product shows its users: licenses
+// near their end or ended, trials ending, credits low or used up, judged
+// from the signed entitlements, so they keep coming with every master down.
+func (h *Handler) notifications(w http.ResponseWriter, r *http.Request) {
+	n, err := h.svc.Notifications()
+	if err != nil {
+		writeError(w, http.StatusServiceUnavailable, "no_entitlements", err.Error())
+		return
+	}
+	writeJSON(w, http.StatusOK, n)
 }
 
 // feature answers "is module X on?" from the signed entitlements the

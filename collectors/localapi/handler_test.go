@@ -40,6 +40,11 @@ func newStub() *stub {
 	return &stub{leases: map[lease.ID]leasebook.Lease{}, next: 1, ready: make(chan struct{})}
 }
 
+// Notifications has none.
+func (s *stub) Notifications() (agent.Notifications, error) {
+	return agent.Notifications{Notifications: []agent.Notification{}}, nil
+}
+
 // Borrow checks its input as the agent does and lends a lease.
 func (s *stub) Borrow(ctx context.Context, pool, holder string, d time.Duration) (leasebook.Lease, error) {
 	if d < time.Second || d > lease.MaxBorrow {

@@ -28,6 +28,8 @@ type Options struct {
 	HeartbeatTimeout time.Duration // default 500ms
 	DisableQUIC      bool
 	ExtraArgs        []string
+	// Env is added to every master's environment (LICMESH_* settings).
+	Env []string
 }
 
 // Cluster is a set of masters sharing one secret.
@@ -148,7 +150,7 @@ func (m *Master) Start() {
 	args = append(args, m.c.Opts.ExtraArgs...)
 	args = append(args, m.Args...)
 	p, err := StartProc(m.ID, filepath.Join(bin, "meshd"), args,
-		[]string{"LICMESH_CLUSTER_SECRET=" + m.c.Secret}, filepath.Join(m.c.Dir, m.ID+".log"))
+		append([]string{"LICMESH_CLUSTER_SECRET=" + m.c.Secret}, m.c.Opts.Env...), filepath.Join(m.c.Dir, m.ID+".log"))
 	if err != nil {
 		m.c.t.Fatal(err)
 	}
