@@ -1,41 +1,19 @@
 package hub
 
 import (
-	"net/mail"
 	"net/url"
 	"path/filepath"
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/licmesh/licmesh/mesh/mailer"
 )
 
 // validateMail checks the mail and sign-up settings, reporting each
 // problem with bad.
 func (c *Config) validateMail(bad func(field, format string, args ...any)) {
-	switch c.SMTPTLS {
-	case "none", "starttls", "tls":
-	default:
-		bad("smtp_tls", "%q: none, starttls or tls", c.SMTPTLS)
-	}
-	if c.SMTPPort < 0 || c.SMTPPort > 65535 {
-		bad("smtp_port", "%d: 1 to 65535, or 0 for the usual port of smtp_tls", c.SMTPPort)
-	}
-	if (c.SMTPUsername == "") != (c.SMTPPasswordFile == "") {
-		bad("smtp_username", "give smtp_username and smtp_password_file, or neither")
-	}
-	if c.SMTPUsername != "" && c.SMTPTLS == "none" && !loopbackHost(c.SMTPHost) {
-		bad("smtp_username", "a password is sent without TLS (smtp_tls none) only to a mail server on this host")
-	}
-	if c.SMTPHost == "" && (c.SMTPUsername != "" || c.SMTPPort != 0) {
-		bad("smtp_host", "is required with smtp_port and smtp_username")
-	}
-	if c.MailFrom != "" {
-		if _, err := mail.ParseAddress(c.MailFrom); err != nil {
-			bad("mail_from", "%q is not an address (\"Name <user@host>\" or \"user@host\")", c.MailFrom)
-		}
-	} else if c.SMTPHost != "" {
-		bad("mail_from", "is required with smtp_host")
-	}
+	c.mailServer("").Validate("smtp_", "mail_from", c.SMTPPasswordFile != "", bad)
 	if c.MailTemplatesDir != "" && !filepath.IsAbs(c.MailTemplatesDir) {
 		bad("mail_templates_dir", "%q must be an absolute path", c.MailTemplatesDir)
 	}
@@ -79,22 +57,9 @@ func (c *Config) signupSKUs() []string {
 	return out
 }
 
-// loopbackHost reports whether host is this host (go-mail's rule for
-// sending a password without TLS).
-func loopbackHost(host string) bool {
-	return host == "localhost" || host == "127.0.0.1" || host == "::1"
-}
 
-// smtpPort is the port to reach the mail server on.
-func (c *Config) smtpPort() int {
-	switch {
-	case c.SMTPPort != 0:
-		return c.SMTPPort
-	case c.SMTPTLS == "tls":
-		return 465
-	case c.SMTPTLS == "starttls":
-		return 587
-	default:
-		return 25
-	}
+// mailServer is the hub's mail server as the mailer takes it, with password
+// (read from smtp_password_file) when it is known.
+func (c *Config) mailServer(password string) mailer.Config {
+	return mailer.Config{Host: c.SMTPHost, Port: c.SMTPPort, TLS: c.SMTPTLS, Username: c.SMTPUsername, Password: password, From: c.MailFrom}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"time"
 
+	"github.com/licmesh/licmesh/mesh/mailer"
 	"github.com/licmesh/licmesh/node/hub/store"
 )
 
@@ -104,7 +105,7 @@ func (s *Server) deliver(ctx context.Context, m store.Mail) {
 		if err != nil && ctx.Err() != nil {
 			return // stopping: the lease ends and the mail is claimed again
 		}
-		hopeless = permanentFailure(err)
+		hopeless = mailer.PermanentFailure(err)
 	}
 	now := s.clk.Now()
 	var update func(ctx context.Context, tx *store.Tx) error

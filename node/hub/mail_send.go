@@ -1,7 +1,6 @@
 package hub
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -10,18 +9,14 @@ import (
 	"strings"
 	"time"
 
-	gomail "github.com/wneessen/go-mail"
-
 	"github.com/licmesh/licmesh/mesh/confload"
+	"github.com/licmesh/licmesh/mesh/mailer"
 	"github.com/licmesh/licmesh/node/hub/store"
 )
 
 // ErrMailOff is returned for a change that would send mail when the hub
 // has no mail server configured.
 var ErrMailOff = errors.New("hub: the hub sends no mail (smtp_host is not set)")
-
-// smtpTimeout bounds connecting to the mail server and each command.
-const smtpTimeout = 30 * time.Second
 
 // mailService is the hub's mail: its templates, its mail server, and the
 // sender loop's wake-up. Nil when the hub has no mail server.
@@ -135,59 +130,13 @@ func (s *Server) openMail(m store.Mail) (outboxMessage, error) {
 // outbox ID's, so a mail sent twice (at least once means that can
 // happen) is one message to the mail clients that check.
 func (m *mailService) send(ctx context.Context, id store.MailID, msg outboxMessage, now time.Time) error {
-	gm := gomail.NewMsg()
-	if err := gm.From(m.cfg.MailFrom); err != nil {
-		return fmt.Errorf("mail_from: %w", err)
-	}
-	if err := gm.To(msg.To); err != nil {
-		return fmt.Errorf("recipient: %w", err)
-	}
 	host := "licmesh-hub"
 	if u, err := url.Parse(m.publicURL()); err == nil && u.Hostname() != "" {
 		host = u.Hostname()
 	}
-	gm.SetMessageIDWithValue(string(id) + "@" + host)
-	gm.SetDateWithValue(now)
-	gm.Subject(msg.Subject)
-	gm.SetBodyString(gomail.TypeTextPlain, msg.Text)
-	if msg.HTML != "" {
-		gm.AddAlternativeString(gomail.TypeTextHTML, msg.HTML)
-	}
+	out := mailer.Message{ID: string(id), IDHost: host, To: []string{msg.To}, Subject: msg.Subject, Text: msg.Text, HTML: msg.HTML, Date: now}
 	for _, a := range msg.Attachments {
-		if err := gm.AttachReader(a.Name, bytes.NewReader(a.Data), gomail.WithFileContentType(gomail.ContentType(a.ContentType))); err != nil {
-			return fmt.Errorf("attachment %s: %w", a.Name, err)
-		}
+		out.Attachments = append(out.Attachments, mailer.Attachment{Name: a.Name, ContentType: a.ContentType, Data: a.Data})
 	}
-	opts := []gomail.Option{gomail.WithPort(m.cfg.smtpPort()), gomail.WithTimeout(smtpTimeout)}
-	switch m.cfg.SMTPTLS {
-	case "none":
-		opts = append(opts, gomail.WithTLSPolicy(gomail.NoTLS))
-	case "starttls":
-		opts = append(opts, gomail.WithTLSPolicy(gomail.TLSMandatory))
-	case "tls":
-		opts = append(opts, gomail.WithSSL())
-	}
-	if m.cfg.SMTPUsername != "" {
-		// Over TLS, the strongest mechanism the server offers; without,
-		// PLAIN, which go-mail sends only to a server on this host.
-		auth := gomail.SMTPAuthAutoDiscover
-		if m.cfg.SMTPTLS == "none" {
-			auth = gomail.SMTPAuthPlain
-		}
-		opts = append(opts, gomail.WithSMTPAuth(auth), gomail.WithUsername(m.cfg.SMTPUsername), gomail.WithPassword(m.password))
-	}
-	c, err := gomail.NewClient(m.cfg.SMTPHost, opts...)
-	if err != nil {
-		return err
-	}
-	return c.DialAndSendWithContext(ctx, gm)
-}
-
-// permanentFailure reports whether the mail server refused the message
-// for good (a 5xx to its recipient): trying again would not help. A
-// refusal of anything else (our sign-in, our sender) is the operator's to
-// fix, so it is retried.
-func permanentFailure(err error) bool {
-	var se *gomail.SendError
-	return errors.As(err, &se) && se.Reason == gomail.ErrSMTPRcptTo && !se.IsTemp()
+	return mailer.Send(ctx, m.cfg.mailServer(m.password), out)
 }

@@ -3,133 +3,48 @@ package hub
 import (
 	"bytes"
 	"encoding/base64"
-	"errors"
 	"io"
 	"mime"
 	"mime/multipart"
-	"net"
 	"net/mail"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/emersion/go-sasl"
-	"github.com/emersion/go-smtp"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/licmesh/licmesh/mesh/mailer/mailertest"
 )
 
-// smtpServer is a real SMTP server (emersion/go-smtp) on loopback TCP that
-// keeps every message it accepts. With a username it requires AUTH PLAIN.
-type smtpServer struct {
-	Addr       string
-	user, pass string
-	srv        *smtp.Server
-	mu         sync.Mutex
-	got        []receivedMail
-}
+// smtpServer is the real SMTP server of mailertest, read as the hub's
+// tests read mail.
+type smtpServer struct{ *mailertest.Server }
 
 // receivedMail is one message as the server took it.
-type receivedMail struct {
-	From string
-	To   []string
-	Raw  []byte
-}
+type receivedMail = mailertest.Mail
 
 // startSMTP serves SMTP on addr ("127.0.0.1:0" for any port) until the
-// test ends.
+// test ends; with a username it requires AUTH PLAIN.
 func startSMTP(t testing.TB, addr, user, pass string) *smtpServer {
 	t.Helper()
-	s := &smtpServer{user: user, pass: pass}
-	s.srv = smtp.NewServer(smtp.BackendFunc(func(*smtp.Conn) (smtp.Session, error) { return &smtpSession{s: s}, nil }))
-	s.srv.Domain = "mail.test"
-	s.srv.AllowInsecureAuth = true
-	s.srv.ReadTimeout, s.srv.WriteTimeout = 10*time.Second, 10*time.Second
-	s.srv.ErrorLog = testLogger{t}
-	ln, err := net.Listen("tcp", addr)
-	require.NoError(t, err)
-	s.Addr = ln.Addr().String()
-	go func() { _ = s.srv.Serve(ln) }()
-	t.Cleanup(func() { s.srv.Close() })
-	return s
+	return &smtpServer{mailertest.Start(t, addr, user, pass)}
 }
-
-type testLogger struct{ t testing.TB }
-
-func (l testLogger) Printf(format string, v ...any) { l.t.Logf("smtp: "+format, v...) }
-func (l testLogger) Println(v ...any)               { l.t.Log(append([]any{"smtp:"}, v...)...) }
 
 // mails returns what the server has taken so far.
-func (s *smtpServer) mails() []receivedMail {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return append([]receivedMail(nil), s.got...)
-}
+func (s *smtpServer) mails() []receivedMail { return s.Mails() }
 
 // wait waits for n messages in all and returns them, parsed.
 func (s *smtpServer) wait(t testing.TB, n int) []parsedMail {
 	t.Helper()
-	require.Eventually(t, func() bool { return len(s.mails()) >= n }, 15*time.Second, 10*time.Millisecond, "waiting for %d mails", n)
 	var out []parsedMail
-	for _, m := range s.mails() {
+	for _, m := range s.Wait(t, n) {
 		out = append(out, parseMail(t, m))
 	}
 	return out
 }
-
-type smtpSession struct {
-	s      *smtpServer
-	authed bool
-	m      receivedMail
-}
-
-func (ss *smtpSession) AuthMechanisms() []string {
-	if ss.s.user == "" {
-		return nil
-	}
-	return []string{sasl.Plain}
-}
-
-func (ss *smtpSession) Auth(string) (sasl.Server, error) {
-	return sasl.NewPlainServer(func(_, user, pass string) error {
-		if user != ss.s.user || pass != ss.s.pass {
-			return errors.New("invalid username or password")
-		}
-		ss.authed = true
-		return nil
-	}), nil
-}
-
-func (ss *smtpSession) Mail(from string, _ *smtp.MailOptions) error {
-	if ss.s.user != "" && !ss.authed {
-		return smtp.ErrAuthRequired
-	}
-	ss.m = receivedMail{From: from}
-	return nil
-}
-
-func (ss *smtpSession) Rcpt(to string, _ *smtp.RcptOptions) error {
-	ss.m.To = append(ss.m.To, to)
-	return nil
-}
-
-func (ss *smtpSession) Data(r io.Reader) error {
-	b, err := io.ReadAll(r)
-	if err != nil {
-		return err
-	}
-	ss.m.Raw = b
-	ss.s.mu.Lock()
-	ss.s.got = append(ss.s.got, ss.m)
-	ss.s.mu.Unlock()
-	return nil
-}
-
-func (ss *smtpSession) Reset()        { ss.m = receivedMail{} }
-func (ss *smtpSession) Logout() error { return nil }
 
 // parsedMail is a received message as a reader sees it.
 type parsedMail struct {
@@ -218,7 +133,7 @@ func TestMailConfigIsValidated(t *testing.T) {
 	}
 	c := good()
 	require.NoError(t, c.Validate())
-	assert.Equal(t, 587, c.smtpPort(), "starttls by default")
+	assert.Equal(t, 587, c.mailServer("").PortOrDefault(), "starttls by default")
 	for field, change := range map[string]func(*Config){
 		"smtp_tls":           func(c *Config) { c.SMTPTLS = "ssl" },
 		"smtp_port":          func(c *Config) { c.SMTPPort = 70000 },
