@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"maps"
+	"net/mail"
+	"net/url"
 	"slices"
 	"strings"
 	"time"
@@ -53,12 +55,17 @@ func (r AlertRecord) Active() bool { return r.ResolvedAt == 0 }
 type alertsState struct {
 	// rules are the site's own rules by kind/subject; the kinds' defaults
 	// (alert.Default) apply where there is none.
-	rules   map[string]alert.Rule
-	records map[string]AlertRecord
+	rules      map[string]alert.Rule
+	records    map[string]AlertRecord
+	channels   map[string]AlertChannel
+	deliveries map[string]Delivery
+	// tests numbers the test deliveries.
+	tests uint64
 }
 
 func newAlertsState() *alertsState {
-	return &alertsState{rules: map[string]alert.Rule{}, records: map[string]AlertRecord{}}
+	return &alertsState{rules: map[string]alert.Rule{}, records: map[string]AlertRecord{},
+		channels: map[string]AlertChannel{}, deliveries: map[string]Delivery{}}
 }
 
 func ruleKey(r alert.Rule) string { return string(r.Kind) + "/" + r.Subject }
@@ -165,6 +172,7 @@ func applyFireAlerts(s *state, ac *applyCtx, c *FireAlerts) Response {
 		r.Alert = x
 		r.FiredAt, r.Episodes, r.AckedBy, r.AckedAt, r.ResolvedAt = ac.at, r.Episodes+1, "", 0, 0
 		a.records[x.Key] = r
+		a.queueDeliveries(r, ac.at)
 		fired = append(fired, x.Key)
 	}
 	for _, k := range c.Resolve {
@@ -174,6 +182,7 @@ func applyFireAlerts(s *state, ac *applyCtx, c *FireAlerts) Response {
 		}
 	}
 	a.prune(ac.at)
+	a.pruneDeliveries(ac.at)
 	return Response{Alerts: fired}
 }
 
@@ -260,12 +269,22 @@ func (f *FSM) AlertRules() []alert.Rule {
 // Alerts' snapshot records (format 3), after upstream's, counted with
 // usage metering's in the end record:
 //
-//	19 alert rule    one of the site's rules, by kind/subject
-//	20 alert record  one alert, by key
+//	19 alert rule      one of the site's rules, by kind/subject
+//	20 alert record    one alert, by key
+//	21 alerts head     the test deliveries' counter; absent while 0
+//	22 alert channel   one channel, by ID
+//	23 alert delivery  one delivery, by ID
 const (
-	recAlertRule   byte = 19
-	recAlertRecord byte = 20
+	recAlertRule     byte = 19
+	recAlertRecord   byte = 20
+	recAlertsHead    byte = 21
+	recAlertChannel  byte = 22
+	recAlertDelivery byte = 23
 )
+
+type alertsHeadRecord struct {
+	Tests uint64
+}
 
 func (a *alertsState) snapshot() ([]snapRecord, error) {
 	var out []snapRecord
@@ -282,6 +301,27 @@ func (a *alertsState) snapshot() ([]snapRecord, error) {
 			return nil, fmt.Errorf("fsm: snapshot: alert: %w", err)
 		}
 		out = append(out, snapRecord{recAlertRecord, b})
+	}
+	if a.tests != 0 {
+		b, err := json.Marshal(alertsHeadRecord{Tests: a.tests})
+		if err != nil {
+			return nil, fmt.Errorf("fsm: snapshot: alerts head: %w", err)
+		}
+		out = append(out, snapRecord{recAlertsHead, b})
+	}
+	for _, k := range slices.Sorted(maps.Keys(a.channels)) {
+		b, err := json.Marshal(a.channels[k])
+		if err != nil {
+			return nil, fmt.Errorf("fsm: snapshot: alert channel: %w", err)
+		}
+		out = append(out, snapRecord{recAlertChannel, b})
+	}
+	for _, k := range slices.Sorted(maps.Keys(a.deliveries)) {
+		b, err := json.Marshal(a.deliveries[k])
+		if err != nil {
+			return nil, fmt.Errorf("fsm: snapshot: alert delivery: %w", err)
+		}
+		out = append(out, snapRecord{recAlertDelivery, b})
 	}
 	return out, nil
 }
@@ -323,7 +363,361 @@ func (rs *restorer) alertRecord(kind byte, body []byte) error {
 			return badSnap("more than %d alerts", maxAlertRecords)
 		}
 		a.records[r.Key] = r
+	case recAlertsHead:
+		var h alertsHeadRecord
+		if err := strictJSON(body, &h); err != nil {
+			return badSnap("alerts head: %v", err)
+		}
+		a.tests = h.Tests
+	case recAlertChannel:
+		var c AlertChannel
+		if err := strictJSON(body, &c); err != nil {
+			return badSnap("alert channel: %v", err)
+		}
+		if err := c.validate(); err != nil {
+			return badSnap("alert channel: %v", err)
+		}
+		if err := rs.ordered("alert channel", c.ID); err != nil {
+			return err
+		}
+		if len(a.channels) >= maxAlertChannels {
+			return badSnap("more than %d alert channels", maxAlertChannels)
+		}
+		a.channels[c.ID] = c
+	case recAlertDelivery:
+		var d Delivery
+		if err := strictJSON(body, &d); err != nil {
+			return badSnap("alert delivery: %v", err)
+		}
+		if d.ID == "" || d.Channel == "" || d.Attempts < 0 || len(d.LastError) > maxDeliveryError {
+			return badSnap("alert delivery %q: fields out of range", clip(d.ID))
+		}
+		if err := rs.ordered("alert delivery", d.ID); err != nil {
+			return err
+		}
+		if len(a.deliveries) >= maxDeliveries {
+			return badSnap("more than %d alert deliveries", maxDeliveries)
+		}
+		a.deliveries[d.ID] = d
 	}
 	rs.counts[7]++
 	return nil
+}
+
+// Channels and deliveries: where fired alerts go besides the dashboard
+// (e-mail, webhooks), and each alert's delivery to each channel, made by
+// the leader and recorded here so that a new leader carries on where the
+// old one stopped. A delivery is sent at least once; its ID travels with
+// it (the webhook's X-Licmesh-Delivery header, the mail's Message-ID), so
+// a receiver drops the repeat a leader change may cause.
+const (
+	maxAlertChannels    = 32
+	maxChannelEmails    = 20
+	maxDeliveries       = 10_000
+	deliveryRetention   = 7 * 24 * time.Hour
+	maxDeliveryError    = 500
+	maxWebhookURLLen    = 512
+	minWebhookSecret    = 16
+	maxWebhookSecret    = 256
+	maxDeliveryAttempts = 12
+)
+
+// AlertChannel is where alerts go besides the dashboard.
+type AlertChannel struct {
+	// ID names the channel: 1 to 32 of [a-z0-9-].
+	ID string
+	// Kind is "email" or "webhook".
+	Kind string
+	// Emails are an e-mail channel's recipients.
+	Emails []string `json:",omitempty"`
+	// URL and Secret are a webhook's: where to POST, and the key of the
+	// HMAC-SHA256 signature each request carries.
+	URL    string `json:",omitempty"`
+	Secret string `json:",omitempty"`
+	// Kinds, when set, are the only kinds the channel takes; MinSeverity
+	// the least severe ("" takes all).
+	Kinds       []alert.Kind   `json:",omitempty"`
+	MinSeverity alert.Severity `json:",omitempty"`
+	Disabled    bool           `json:",omitempty"`
+	UpdatedAt   int64
+	UpdatedBy   string
+}
+
+// Channel kinds.
+const (
+	ChannelEmail   = "email"
+	ChannelWebhook = "webhook"
+)
+
+var severityRank = map[alert.Severity]int{alert.Info: 0, alert.Warning: 1, alert.Critical: 2}
+
+// Takes reports whether the channel takes alert a.
+func (c AlertChannel) Takes(a alert.Alert) bool {
+	if c.Disabled || (len(c.Kinds) > 0 && !slices.Contains(c.Kinds, a.Kind)) {
+		return false
+	}
+	return c.MinSeverity == "" || severityRank[a.Severity] >= severityRank[c.MinSeverity]
+}
+
+func (c AlertChannel) validate() error {
+	bad := func(format string, args ...any) error {
+		return fmt.Errorf("%w: alert channel %q: %s", ErrMalformed, clip(c.ID), fmt.Sprintf(format, args...))
+	}
+	if c.ID == "" || len(c.ID) > 32 || strings.Trim(c.ID, "abcdefghijklmnopqrstuvwxyz0123456789-") != "" {
+		return bad("id: 1 to 32 of a-z, 0-9 and -")
+	}
+	switch c.Kind {
+	case ChannelEmail:
+		if len(c.Emails) == 0 || len(c.Emails) > maxChannelEmails {
+			return bad("emails: 1 to %d recipients", maxChannelEmails)
+		}
+		for _, e := range c.Emails {
+			if a, err := mail.ParseAddress(e); err != nil || a.Address != e {
+				return bad("emails: %q is not an address like ops@example.com", clip(e))
+			}
+		}
+		if c.URL != "" || c.Secret != "" {
+			return bad("an e-mail channel has no url or secret")
+		}
+	case ChannelWebhook:
+		u, err := url.Parse(c.URL)
+		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.User != nil || len(c.URL) > maxWebhookURLLen {
+			return bad("url: an http(s) URL of at most %d bytes, without credentials", maxWebhookURLLen)
+		}
+		if len(c.Secret) < minWebhookSecret || len(c.Secret) > maxWebhookSecret {
+			return bad("secret: %d to %d bytes", minWebhookSecret, maxWebhookSecret)
+		}
+		if len(c.Emails) > 0 {
+			return bad("a webhook has no emails")
+		}
+	default:
+		return bad("kind %q: email or webhook", clip(c.Kind))
+	}
+	for _, k := range c.Kinds {
+		if !k.Known() {
+			return bad("kinds: %q is not a kind of alert", clip(string(k)))
+		}
+	}
+	if _, ok := severityRank[c.MinSeverity]; c.MinSeverity != "" && !ok {
+		return bad("min severity %q: info, warning or critical", clip(string(c.MinSeverity)))
+	}
+	return nil
+}
+
+// Delivery is one alert's delivery to one channel.
+type Delivery struct {
+	// ID is channel/alert-key#episode (channel/test#n for a test).
+	ID      string
+	Channel string
+	Alert   alert.Alert
+	FiredAt int64
+	Test    bool `json:",omitempty"`
+	// Attempts counts the tries; NextAt is when the next is due.
+	Attempts int
+	NextAt   int64
+	// Done says it was delivered; Failed that it was given up after
+	// maxDeliveryAttempts.
+	Done, Failed bool   `json:",omitempty"`
+	LastError    string `json:",omitempty"`
+	LastAt       int64  `json:",omitempty"`
+}
+
+// Pending reports whether the delivery is still to be made.
+func (d Delivery) Pending() bool { return !d.Done && !d.Failed }
+
+// SetAlertChannel adds or replaces a channel, or with Remove deletes it
+// (its deliveries still pending are dropped).
+type SetAlertChannel struct {
+	Channel AlertChannel
+	Remove  bool `json:",omitempty"`
+	Now     int64
+}
+
+// TestAlertChannel queues a test delivery to a channel.
+type TestAlertChannel struct {
+	Channel string
+	By      string
+	Now     int64
+}
+
+// AlertDelivered records one attempt at a delivery: delivered, or failed
+// with Error and the next attempt due at NextAt.
+type AlertDelivered struct {
+	ID     string
+	OK     bool
+	Error  string `json:",omitempty"`
+	NextAt int64  `json:",omitempty"`
+	Now    int64
+}
+
+func (SetAlertChannel) msgType() MsgType  { return SetAlertChannelType }
+func (TestAlertChannel) msgType() MsgType { return TestAlertChannelType }
+func (AlertDelivered) msgType() MsgType   { return AlertDeliveredType }
+
+func (c SetAlertChannel) now() int64  { return c.Now }
+func (c TestAlertChannel) now() int64 { return c.Now }
+func (c AlertDelivered) now() int64   { return c.Now }
+
+func (c SetAlertChannel) validate() error {
+	if c.Remove {
+		return firstErr(checkNow(c.Now), checkText("channel id", c.Channel.ID, 32))
+	}
+	return firstErr(c.Channel.validate(), checkNow(c.Now), checkOptText("updated by", c.Channel.UpdatedBy, 128))
+}
+
+func (c TestAlertChannel) validate() error {
+	return firstErr(checkNow(c.Now), checkText("channel id", c.Channel, 32), checkText("by", c.By, 128))
+}
+
+func (c AlertDelivered) validate() error {
+	if len(c.Error) > maxDeliveryError {
+		return fmt.Errorf("%w: delivery error of %d bytes, at most %d", ErrMalformed, len(c.Error), maxDeliveryError)
+	}
+	if c.NextAt < 0 {
+		return fmt.Errorf("%w: delivery next attempt %d", ErrMalformed, c.NextAt)
+	}
+	return firstErr(checkNow(c.Now), checkText("delivery id", c.ID, maxAlertKeyLen+64))
+}
+
+func applySetAlertChannel(s *state, ac *applyCtx, c *SetAlertChannel) Response {
+	a := s.alerts
+	id := c.Channel.ID
+	if c.Remove {
+		if _, ok := a.channels[id]; !ok {
+			return Response{Err: fmt.Errorf("%w: %q", ErrUnknownChannel, clip(id))}
+		}
+		delete(a.channels, id)
+		for k, d := range a.deliveries {
+			if d.Channel == id && d.Pending() {
+				delete(a.deliveries, k)
+			}
+		}
+		return Response{}
+	}
+	if _, ok := a.channels[id]; !ok && len(a.channels) >= maxAlertChannels {
+		return Response{Err: fmt.Errorf("%w: %d alert channels at most", ErrMalformed, maxAlertChannels)}
+	}
+	ch := c.Channel
+	ch.UpdatedAt = ac.at
+	a.channels[id] = ch
+	return Response{}
+}
+
+func applyTestAlertChannel(s *state, ac *applyCtx, c *TestAlertChannel) Response {
+	a := s.alerts
+	ch, ok := a.channels[c.Channel]
+	if !ok {
+		return Response{Err: fmt.Errorf("%w: %q", ErrUnknownChannel, clip(c.Channel))}
+	}
+	a.tests++
+	x := alert.Alert{Key: "test/" + ch.ID, Kind: "test", Subject: ch.ID, Severity: alert.Info,
+		Summary: "a test of alert channel " + ch.ID + ", asked by " + c.By}
+	id := fmt.Sprintf("%s/test#%d", ch.ID, a.tests)
+	a.deliveries[id] = Delivery{ID: id, Channel: ch.ID, Alert: x, FiredAt: ac.at, Test: true, NextAt: ac.at}
+	a.pruneDeliveries(ac.at)
+	return Response{Alerts: []string{id}}
+}
+
+func applyAlertDelivered(s *state, ac *applyCtx, c *AlertDelivered) Response {
+	d, ok := s.alerts.deliveries[c.ID]
+	if !ok || !d.Pending() {
+		return Response{} // removed with its channel, or done already: nothing to record
+	}
+	d.Attempts++
+	d.LastAt = ac.at
+	switch {
+	case c.OK:
+		d.Done, d.LastError = true, ""
+	case d.Attempts >= maxDeliveryAttempts:
+		d.Failed, d.LastError = true, c.Error
+	default:
+		d.LastError, d.NextAt = c.Error, c.NextAt
+	}
+	s.alerts.deliveries[c.ID] = d
+	return Response{}
+}
+
+// queueDeliveries adds, for an alert just fired, a delivery to each
+// channel that takes it.
+func (a *alertsState) queueDeliveries(r AlertRecord, now int64) {
+	for _, id := range slices.Sorted(maps.Keys(a.channels)) {
+		ch := a.channels[id]
+		if !ch.Takes(r.Alert) {
+			continue
+		}
+		did := fmt.Sprintf("%s/%s#%d", ch.ID, r.Key, r.Episodes)
+		a.deliveries[did] = Delivery{ID: did, Channel: ch.ID, Alert: r.Alert, FiredAt: r.FiredAt, NextAt: now}
+	}
+}
+
+// pruneDeliveries drops finished deliveries past the retention, then the
+// oldest finished ones, then the oldest pending ones, while there are too
+// many.
+func (a *alertsState) pruneDeliveries(now int64) {
+	for k, d := range a.deliveries {
+		if !d.Pending() && now-d.LastAt > deliveryRetention.Milliseconds() {
+			delete(a.deliveries, k)
+		}
+	}
+	if len(a.deliveries) <= maxDeliveries {
+		return
+	}
+	all := slices.Collect(maps.Values(a.deliveries))
+	slices.SortFunc(all, func(x, y Delivery) int {
+		if x.Pending() != y.Pending() {
+			if x.Pending() {
+				return 1
+			}
+			return -1
+		}
+		return cmp.Or(cmp.Compare(x.FiredAt, y.FiredAt), cmp.Compare(x.ID, y.ID))
+	})
+	for _, d := range all[:len(all)-maxDeliveries] {
+		delete(a.deliveries, d.ID)
+	}
+}
+
+// AlertChannels returns the channels, by ID.
+func (f *FSM) AlertChannels() []AlertChannel {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	var out []AlertChannel
+	for _, k := range slices.Sorted(maps.Keys(f.st.alerts.channels)) {
+		ch := f.st.alerts.channels[k]
+		ch.Emails, ch.Kinds = slices.Clone(ch.Emails), slices.Clone(ch.Kinds)
+		out = append(out, ch)
+	}
+	return out
+}
+
+// DeliveryFilter selects deliveries.
+type DeliveryFilter struct {
+	Channel string
+	// DueBy keeps pending deliveries due at or before it (Unix ms); 0
+	// keeps every delivery.
+	DueBy int64
+	Limit int
+}
+
+// Deliveries returns the deliveries f selects, the latest fired first
+// (the earliest due first with DueBy).
+func (f *FSM) Deliveries(filter DeliveryFilter) []Delivery {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	var out []Delivery
+	for _, d := range f.st.alerts.deliveries {
+		if (filter.Channel != "" && d.Channel != filter.Channel) || (filter.DueBy != 0 && (!d.Pending() || d.NextAt > filter.DueBy)) {
+			continue
+		}
+		out = append(out, d)
+	}
+	if filter.DueBy != 0 {
+		slices.SortFunc(out, func(x, y Delivery) int { return cmp.Or(cmp.Compare(x.NextAt, y.NextAt), cmp.Compare(x.ID, y.ID)) })
+	} else {
+		slices.SortFunc(out, func(x, y Delivery) int { return cmp.Or(cmp.Compare(y.FiredAt, x.FiredAt), cmp.Compare(x.ID, y.ID)) })
+	}
+	if filter.Limit > 0 && len(out) > filter.Limit {
+		out = out[:filter.Limit]
+	}
+	return out
 }

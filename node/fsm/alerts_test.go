@@ -83,3 +83,87 @@ func TestAlertsPruned(t *testing.T) {
 	require.Len(t, got, 1)
 	assert.Equal(t, "pool_usage/q/80%", got[0].Key)
 }
+
+func webhook(id string) AlertChannel {
+	return AlertChannel{ID: id, Kind: ChannelWebhook, URL: "https://hooks.example.com/" + id, Secret: "0123456789abcdef0123"}
+}
+
+// TestDeliveries: a fired alert is queued once to each channel that takes
+// it (by kind and severity), a repeat of the firing queues nothing, a
+// failure is retried when due and given up after the last attempt, a test
+// is queued on demand, and all of it survives a snapshot.
+func TestDeliveries(t *testing.T) {
+	h := bootstrapped(t)
+	h.ok(SetAlertChannelType, SetAlertChannel{Channel: webhook("all"), Now: t0})
+	crit := webhook("critical-only")
+	crit.MinSeverity = alert.Critical
+	h.ok(SetAlertChannelType, SetAlertChannel{Channel: crit, Now: t0})
+	mail := AlertChannel{ID: "ops-mail", Kind: ChannelEmail, Emails: []string{"ops@acme.example"}, Kinds: []alert.Kind{alert.PoolUsage}}
+	h.ok(SetAlertChannelType, SetAlertChannel{Channel: mail, Now: t0})
+
+	a := poolAlert("p", "80%")
+	h.ok(FireAlertsType, FireAlerts{Fire: []alert.Alert{a}, Now: t0 + 1})
+	h.ok(FireAlertsType, FireAlerts{Fire: []alert.Alert{a}, Now: t0 + 2})
+	ds := h.f.Deliveries(DeliveryFilter{})
+	ids := []string{}
+	for _, d := range ds {
+		ids = append(ids, d.ID)
+	}
+	assert.ElementsMatch(t, []string{"all/pool_usage/p/80%#1", "ops-mail/pool_usage/p/80%#1"}, ids, "a warning: not to the critical-only channel; once")
+	due := h.f.Deliveries(DeliveryFilter{DueBy: t0 + 5})
+	require.Len(t, due, 2)
+
+	h.ok(AlertDeliveredType, AlertDelivered{ID: "all/pool_usage/p/80%#1", Error: "HTTP 500", NextAt: t0 + 10_000, Now: t0 + 3})
+	assert.Len(t, h.f.Deliveries(DeliveryFilter{DueBy: t0 + 5}), 1, "the failed one waits for its retry")
+	for i := range maxDeliveryAttempts {
+		h.ok(AlertDeliveredType, AlertDelivered{ID: "all/pool_usage/p/80%#1", Error: "HTTP 500", NextAt: t0 + 20_000, Now: t0 + 4 + int64(i)})
+	}
+	h.ok(AlertDeliveredType, AlertDelivered{ID: "ops-mail/pool_usage/p/80%#1", OK: true, Now: t0 + 20})
+	var failed, done int
+	for _, d := range h.f.Deliveries(DeliveryFilter{}) {
+		if d.Failed {
+			failed++
+			assert.Equal(t, maxDeliveryAttempts, d.Attempts)
+			assert.Equal(t, "HTTP 500", d.LastError)
+		}
+		if d.Done {
+			done++
+		}
+	}
+	assert.Equal(t, [2]int{1, 1}, [2]int{failed, done})
+	assert.Empty(t, h.f.Deliveries(DeliveryFilter{DueBy: t0 + 1_000_000}))
+
+	r := h.ok(TestAlertChannelType, TestAlertChannel{Channel: "ops-mail", By: "token:abc", Now: t0 + 30})
+	assert.Equal(t, []string{"ops-mail/test#1"}, r.Alerts)
+	r = h.apply(TestAlertChannelType, TestAlertChannel{Channel: "nope", By: "token:abc", Now: t0 + 30})
+	require.ErrorIs(t, r.Err, ErrUnknownChannel)
+
+	snap := snapshotBytes(t, h.f)
+	f := New()
+	require.NoError(t, f.Restore(io.NopCloser(bytes.NewReader(snap))))
+	assert.Equal(t, h.f.AlertChannels(), f.AlertChannels())
+	assert.Equal(t, h.f.Deliveries(DeliveryFilter{}), f.Deliveries(DeliveryFilter{}))
+	assert.Equal(t, snap, snapshotBytes(t, f))
+
+	h.ok(SetAlertChannelType, SetAlertChannel{Channel: AlertChannel{ID: "ops-mail"}, Remove: true, Now: t0 + 40})
+	assert.Len(t, h.f.AlertChannels(), 2)
+	assert.Empty(t, h.f.Deliveries(DeliveryFilter{Channel: "ops-mail", DueBy: t0 + 1_000_000}), "its pending test went with it")
+}
+
+// TestChannelValidation refuses bad channels by field.
+func TestChannelValidation(t *testing.T) {
+	for name, c := range map[string]AlertChannel{
+		"id":          {ID: "Ops!", Kind: ChannelEmail, Emails: []string{"a@b.example"}},
+		"kind":        {ID: "x", Kind: "sms"},
+		"no emails":   {ID: "x", Kind: ChannelEmail},
+		"bad email":   {ID: "x", Kind: ChannelEmail, Emails: []string{"not mail"}},
+		"bad url":     {ID: "x", Kind: ChannelWebhook, URL: "ftp://x", Secret: "0123456789abcdef"},
+		"short key":   {ID: "x", Kind: ChannelWebhook, URL: "https://x.example", Secret: "short"},
+		"bad kind":    {ID: "x", Kind: ChannelEmail, Emails: []string{"a@b.example"}, Kinds: []alert.Kind{"nope"}},
+		"bad sev":     {ID: "x", Kind: ChannelEmail, Emails: []string{"a@b.example"}, MinSeverity: "loud"},
+		"mail secret": {ID: "x", Kind: ChannelEmail, Emails: []string{"a@b.example"}, Secret: "0123456789abcdef"},
+	} {
+		_, err := Encode(SetAlertChannelType, SetAlertChannel{Channel: c, Now: t0})
+		require.ErrorIs(t, err, ErrMalformed, name)
+	}
+}

@@ -44,7 +44,11 @@ func allCommands() map[MsgType]command {
 		SetAlertRuleType:    SetAlertRule{Rule: alert.Rule{Kind: alert.LicenseExpiry, Thresholds: []int{30, 7}}, By: "admin", Now: t0},
 		FireAlertsType:      FireAlerts{Fire: []alert.Alert{{Key: "pool_usage/p/80%", Kind: alert.PoolUsage, Subject: "p", Threshold: "80%", Severity: alert.Warning, Summary: "pool p is at 80%"}}, Resolve: []string{"clock_tampered/cluster"}, Now: t0},
 		AckAlertType:        AckAlert{Key: "pool_usage/p/80%", By: "admin", Now: t0},
-		BorrowLeaseType:     BorrowLease{Now: t0, Pool: "p", Holder: "alice", CollectorID: "c1", TTLms: 30000, Until: t0 + 3*dayMs},
+		SetAlertChannelType: SetAlertChannel{Channel: AlertChannel{ID: "ops", Kind: ChannelWebhook, URL: "https://hooks.example.com/licmesh",
+			Secret: "0123456789abcdef0123"}, Now: t0},
+		TestAlertChannelType: TestAlertChannel{Channel: "ops", By: "admin", Now: t0},
+		AlertDeliveredType:   AlertDelivered{ID: "ops/test#1", OK: true, Now: t0},
+		BorrowLeaseType:      BorrowLease{Now: t0, Pool: "p", Holder: "alice", CollectorID: "c1", TTLms: 30000, Until: t0 + 3*dayMs},
 	}
 }
 

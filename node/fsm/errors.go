@@ -36,6 +36,9 @@ var (
 	// ErrUnknownAlert means an acknowledgement named an alert the cluster
 	// does not have.
 	ErrUnknownAlert = errors.New("fsm: unknown alert")
+	// ErrUnknownChannel means a command named an alert channel the cluster
+	// does not have.
+	ErrUnknownChannel = errors.New("fsm: unknown alert channel")
 	// ErrNoBorrow means a borrow named a pool whose licenses lend no seats.
 	ErrNoBorrow = errors.New("fsm: the pool lends no seats (its license allows no borrowing)")
 	// ErrBorrowTooLong means a borrow asked for longer than the pool's

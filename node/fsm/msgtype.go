@@ -13,28 +13,31 @@ type MsgType uint8
 
 // Message types. Values are stable on disk; never renumber or reuse one.
 const (
-	BootstrapType       MsgType = 1
-	CreatePoolType      MsgType = 2
-	UpdatePoolType      MsgType = 3
-	LeaseBatchType      MsgType = 4
-	CreateTokenType     MsgType = 5
-	RevokeTokenType     MsgType = 6
-	EnrollType          MsgType = 7
-	RenewCertType       MsgType = 8
-	CollectorSeenType   MsgType = 9
-	AddLicenseType      MsgType = 10
-	RemoveLicenseType   MsgType = 11
-	ConsumeCreditsType  MsgType = 12
-	UsageBatchType      MsgType = 13
-	SetSiteZoneType     MsgType = 14
-	SetUpstreamType     MsgType = 15
-	SealUpstreamType    MsgType = 16
-	AckUpstreamType     MsgType = 17
-	UpstreamCheckedType MsgType = 18
-	BorrowLeaseType     MsgType = 19
-	SetAlertRuleType    MsgType = 20
-	FireAlertsType      MsgType = 21
-	AckAlertType        MsgType = 22
+	BootstrapType        MsgType = 1
+	CreatePoolType       MsgType = 2
+	UpdatePoolType       MsgType = 3
+	LeaseBatchType       MsgType = 4
+	CreateTokenType      MsgType = 5
+	RevokeTokenType      MsgType = 6
+	EnrollType           MsgType = 7
+	RenewCertType        MsgType = 8
+	CollectorSeenType    MsgType = 9
+	AddLicenseType       MsgType = 10
+	RemoveLicenseType    MsgType = 11
+	ConsumeCreditsType   MsgType = 12
+	UsageBatchType       MsgType = 13
+	SetSiteZoneType      MsgType = 14
+	SetUpstreamType      MsgType = 15
+	SealUpstreamType     MsgType = 16
+	AckUpstreamType      MsgType = 17
+	UpstreamCheckedType  MsgType = 18
+	BorrowLeaseType      MsgType = 19
+	SetAlertRuleType     MsgType = 20
+	FireAlertsType       MsgType = 21
+	AckAlertType         MsgType = 22
+	SetAlertChannelType  MsgType = 23
+	TestAlertChannelType MsgType = 24
+	AlertDeliveredType   MsgType = 25
 )
 
 // IgnoreUnknownTypeFlag, set on a message type, tells a node that does not
@@ -76,28 +79,31 @@ type message struct {
 // the same kind of table). Types without a row are unknown to this
 // version. It is written only by its initializer.
 var messages = [...]message{
-	BootstrapType:       msg("Bootstrap", applyBootstrap),
-	CreatePoolType:      msg("CreatePool", applyCreatePool),
-	UpdatePoolType:      msg("UpdatePool", applyUpdatePool),
-	LeaseBatchType:      msg("LeaseBatch", applyLeaseBatch),
-	CreateTokenType:     msg("CreateToken", applyCreateToken),
-	RevokeTokenType:     msg("RevokeToken", applyRevokeToken),
-	EnrollType:          msg("Enroll", applyEnroll),
-	RenewCertType:       msg("RenewCert", applyRenewCert),
-	CollectorSeenType:   msg("CollectorSeen", applyCollectorSeen),
-	AddLicenseType:      msg("AddLicense", applyAddLicense),
-	RemoveLicenseType:   msg("RemoveLicense", applyRemoveLicense),
-	ConsumeCreditsType:  msg("ConsumeCredits", applyConsumeCredits),
-	UsageBatchType:      msg("UsageBatch", applyUsageBatch),
-	SetSiteZoneType:     msg("SetSiteZone", applySetSiteZone),
-	SetUpstreamType:     msg("SetUpstream", applySetUpstream),
-	SealUpstreamType:    msg("SealUpstream", applySealUpstream),
-	AckUpstreamType:     msg("AckUpstream", applyAckUpstream),
-	UpstreamCheckedType: msg("UpstreamChecked", applyUpstreamChecked),
-	BorrowLeaseType:     msg("BorrowLease", applyBorrowLease),
-	SetAlertRuleType:    msg("SetAlertRule", applySetAlertRule),
-	FireAlertsType:      msg("FireAlerts", applyFireAlerts),
-	AckAlertType:        msg("AckAlert", applyAckAlert),
+	BootstrapType:        msg("Bootstrap", applyBootstrap),
+	CreatePoolType:       msg("CreatePool", applyCreatePool),
+	UpdatePoolType:       msg("UpdatePool", applyUpdatePool),
+	LeaseBatchType:       msg("LeaseBatch", applyLeaseBatch),
+	CreateTokenType:      msg("CreateToken", applyCreateToken),
+	RevokeTokenType:      msg("RevokeToken", applyRevokeToken),
+	EnrollType:           msg("Enroll", applyEnroll),
+	RenewCertType:        msg("RenewCert", applyRenewCert),
+	CollectorSeenType:    msg("CollectorSeen", applyCollectorSeen),
+	AddLicenseType:       msg("AddLicense", applyAddLicense),
+	RemoveLicenseType:    msg("RemoveLicense", applyRemoveLicense),
+	ConsumeCreditsType:   msg("ConsumeCredits", applyConsumeCredits),
+	UsageBatchType:       msg("UsageBatch", applyUsageBatch),
+	SetSiteZoneType:      msg("SetSiteZone", applySetSiteZone),
+	SetUpstreamType:      msg("SetUpstream", applySetUpstream),
+	SealUpstreamType:     msg("SealUpstream", applySealUpstream),
+	AckUpstreamType:      msg("AckUpstream", applyAckUpstream),
+	UpstreamCheckedType:  msg("UpstreamChecked", applyUpstreamChecked),
+	BorrowLeaseType:      msg("BorrowLease", applyBorrowLease),
+	SetAlertRuleType:     msg("SetAlertRule", applySetAlertRule),
+	FireAlertsType:       msg("FireAlerts", applyFireAlerts),
+	AckAlertType:         msg("AckAlert", applyAckAlert),
+	SetAlertChannelType:  msg("SetAlertChannel", applySetAlertChannel),
+	TestAlertChannelType: msg("TestAlertChannel", applyTestAlertChannel),
+	AlertDeliveredType:   msg("AlertDelivered", applyAlertDelivered),
 }
 
 // msg makes the row of a command whose struct is C from its apply

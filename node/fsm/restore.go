@@ -124,7 +124,7 @@ func (rs *restorer) record(kind byte, body []byte) error {
 			break
 		}
 		return rs.upstreamRecord(kind, body)
-	case recAlertRule, recAlertRecord:
+	case recAlertRule, recAlertRecord, recAlertsHead, recAlertChannel, recAlertDelivery:
 		if rs.version <= snapshotV2 {
 			break
 		}
