@@ -2,7 +2,17 @@ package master
 
 import (
 	"crypto/ed25519"
+	"crypto/hmac"
 	"crypto/rand"
+	"encoding/json"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync"
 	"testing"
 	"time"
 
@@ -12,6 +22,7 @@ import (
 
 	"github.com/licmesh/licmesh/licensing/alert"
 	"github.com/licmesh/licmesh/licensing/license"
+	"github.com/licmesh/licmesh/mesh/mailer/mailertest"
 	licmeshv1 "github.com/licmesh/licmesh/mesh/wire/licmeshv1"
 	"github.com/licmesh/licmesh/node/fsm"
 )
@@ -135,4 +146,139 @@ func TestPoolThresholdFiresOnce(t *testing.T) {
 	require.NoError(t, err, "reset to the default")
 	_, err = admin.ListAlerts(ctx, connect.NewRequest(&licmeshv1.ListAlertsRequest{Kind: "bogus"}))
 	assert.Equal(t, connect.CodeInvalidArgument, connect.CodeOf(err))
+}
+
+// TestAlertChannelsDeliver: a fired alert reaches a real SMTP server and a
+// webhook, whose receiver checks the HMAC signature; the webhook's 500 is
+// retried when due, once it answers 200 the delivery is done; a test of a
+// channel is delivered as any alert; bad channels are refused by field.
+func TestAlertChannelsDeliver(t *testing.T) {
+	smtpSrv := mailertest.Start(t, "127.0.0.1:0", "alerts", "smtp-secret")
+	host, port, err := net.SplitHostPort(smtpSrv.Addr)
+	require.NoError(t, err)
+	pw := filepath.Join(t.TempDir(), "smtp-password")
+	require.NoError(t, os.WriteFile(pw, []byte("smtp-secret\n"), 0o600))
+
+	const secret = "a-webhook-secret-of-some-length"
+	var mu sync.Mutex
+	var got []WebhookBody
+	fail := 1
+	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		ts, _ := strconv.ParseInt(r.Header.Get(HeaderTimestamp), 10, 64)
+		if !hmac.Equal([]byte(r.Header.Get(HeaderSignature)), []byte(Sign([]byte(secret), ts, body))) {
+			http.Error(w, "bad signature", http.StatusUnauthorized)
+			return
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		if fail > 0 {
+			fail--
+			http.Error(w, "not now", http.StatusInternalServerError)
+			return
+		}
+		var b WebhookBody
+		if json.Unmarshal(body, &b) == nil && b.Delivery == r.Header.Get(HeaderDelivery) {
+			got = append(got, b)
+		}
+	}))
+	t.Cleanup(hook.Close)
+
+	pub, priv, err := ed25519.GenerateKey(rand.Reader)
+	require.NoError(t, err)
+	s, clk := startMaster(t, func(c *Config) {
+		c.VendorKeys = []string{license.FormatPublicKey("vendor-test", pub)}
+		p, _ := strconv.Atoi(port)
+		c.SMTPHost, c.SMTPPort, c.SMTPTLS, c.SMTPUsername, c.SMTPPasswordFile = host, p, "none", "alerts", pw
+		c.MailFrom = "licmesh <alerts@acme.example>"
+		c.AlertWebhookHTTP = true
+	})
+	admin := adminHandler{s}
+	ctx := t.Context()
+	_, err = admin.SetAlertChannel(ctx, connect.NewRequest(&licmeshv1.SetAlertChannelRequest{
+		Channel: &licmeshv1.AlertChannel{Id: "ops-hook", Kind: "webhook", Url: hook.URL + "/alerts?token=abc"}, Secret: secret}))
+	require.NoError(t, err)
+	_, err = admin.SetAlertChannel(ctx, connect.NewRequest(&licmeshv1.SetAlertChannelRequest{
+		Channel: &licmeshv1.AlertChannel{Id: "ops-mail", Kind: "email", Emails: []string{"ops@acme.example"}, Kinds: []string{"license_expiry"}}}))
+	require.NoError(t, err)
+	chans, err := admin.ListAlertChannels(ctx, connect.NewRequest(&licmeshv1.ListAlertChannelsRequest{}))
+	require.NoError(t, err)
+	require.Len(t, chans.Msg.GetChannels(), 2)
+	assert.True(t, chans.Msg.GetChannels()[0].GetHasSecret())
+	assert.Contains(t, chans.Msg.GetChannels()[0].GetUrl(), "redacted", "a token in the query is not shown")
+
+	now := clk.Now().UTC().Truncate(time.Second)
+	p := &license.Payload{
+		Format: license.FormatVersion, ID: "lic-mail", Customer: license.Customer{ID: "c1", Name: "Acme"},
+		Product: license.Product{SKU: "designer-suite", Name: "Designer Suite", Application: "designer", Version: "1.0.0"},
+		Type:    license.Subscription, Subscription: &license.SubscriptionTerms{RenewalPeriodCount: 1, RenewalPeriodUnit: license.Year},
+		IssuedAt: now.Add(-time.Hour), NotBefore: now.Add(-time.Hour), ExpiresAt: now.Add(10 * 24 * time.Hour),
+		Quantity: 1, LicenseTemplate: []license.TemplateEntry{{Name: "designer", Users: 2, UsersCalculation: license.Fixed}},
+	}
+	text, err := license.SealPayload(p, priv, "vendor-test")
+	require.NoError(t, err)
+	_, err = admin.AddLicense(ctx, connect.NewRequest(&licmeshv1.AddLicenseRequest{Text: string(text)}))
+	require.NoError(t, err)
+	require.NoError(t, s.evaluateAlerts(ctx))
+
+	require.NoError(t, s.deliverDue(ctx))
+	mails := smtpSrv.Wait(t, 1)
+	assert.Equal(t, []string{"ops@acme.example"}, mails[0].To)
+	assert.Contains(t, string(mails[0].Raw), "license lic-mail (Designer Suite) expires in 10 days")
+	ds, err := admin.ListAlertDeliveries(ctx, connect.NewRequest(&licmeshv1.ListAlertDeliveriesRequest{Channel: "ops-hook"}))
+	require.NoError(t, err)
+	require.Len(t, ds.Msg.GetDeliveries(), 1)
+	d := ds.Msg.GetDeliveries()[0]
+	assert.Equal(t, "pending", d.GetState())
+	assert.Contains(t, d.GetLastError(), "500")
+	assert.NotContains(t, d.GetLastError(), "token=abc", "no secret of the URL in the error")
+
+	require.NoError(t, s.deliverDue(ctx))
+	assert.Empty(t, got, "not due before its retry")
+	clk.Advance(11 * time.Second)
+	require.NoError(t, s.deliverDue(ctx))
+	mu.Lock()
+	require.Len(t, got, 1)
+	assert.Equal(t, "license_expiry/lic-mail/15d", got[0].Alert.Key)
+	assert.Equal(t, s.id.clusterID, got[0].ClusterID)
+	mu.Unlock()
+	ds, _ = admin.ListAlertDeliveries(ctx, connect.NewRequest(&licmeshv1.ListAlertDeliveriesRequest{Channel: "ops-hook"}))
+	assert.Equal(t, "delivered", ds.Msg.GetDeliveries()[0].GetState())
+	assert.Equal(t, uint32(2), ds.Msg.GetDeliveries()[0].GetAttempts())
+	assert.Len(t, smtpSrv.Mails(), 1, "the mail went once")
+
+	// A test of the webhook channel.
+	tr, err := admin.TestAlertChannel(ctx, connect.NewRequest(&licmeshv1.TestAlertChannelRequest{Id: "ops-hook"}))
+	require.NoError(t, err)
+	assert.Equal(t, "ops-hook/test#1", tr.Msg.GetDelivery())
+	require.NoError(t, s.deliverDue(ctx))
+	mu.Lock()
+	require.Len(t, got, 2)
+	assert.True(t, got[1].Test)
+	mu.Unlock()
+
+	// Refusals, each by name, nothing changed.
+	s.cfg.AlertWebhookHTTP = false
+	for name, c := range map[string]struct {
+		req  *licmeshv1.SetAlertChannelRequest
+		code connect.Code
+		msg  string
+	}{
+		"http":      {&licmeshv1.SetAlertChannelRequest{Channel: &licmeshv1.AlertChannel{Id: "plain", Kind: "webhook", Url: "http://hooks.example.com/x"}, Secret: secret}, connect.CodeInvalidArgument, "must be https"},
+		"kind":      {&licmeshv1.SetAlertChannelRequest{Channel: &licmeshv1.AlertChannel{Id: "k", Kind: "email", Emails: []string{"a@b.example"}, Kinds: []string{"expiry"}}}, connect.CodeInvalidArgument, "not a kind of alert"},
+		"no secret": {&licmeshv1.SetAlertChannelRequest{Channel: &licmeshv1.AlertChannel{Id: "new", Kind: "webhook", Url: "https://hooks.example.com/x"}}, connect.CodeInvalidArgument, "secret"},
+		"missing":   {&licmeshv1.SetAlertChannelRequest{}, connect.CodeInvalidArgument, "missing"},
+	} {
+		_, err := admin.SetAlertChannel(ctx, connect.NewRequest(c.req))
+		require.Error(t, err, name)
+		assert.Equal(t, c.code, connect.CodeOf(err), "%s: %v", name, err)
+		assert.Contains(t, err.Error(), c.msg, name)
+	}
+	s.cfg.SMTPHost = ""
+	_, err = admin.SetAlertChannel(ctx, connect.NewRequest(&licmeshv1.SetAlertChannelRequest{Channel: &licmeshv1.AlertChannel{Id: "m", Kind: "email", Emails: []string{"a@b.example"}}}))
+	assert.Equal(t, connect.CodeFailedPrecondition, connect.CodeOf(err))
+	chans, _ = admin.ListAlertChannels(ctx, connect.NewRequest(&licmeshv1.ListAlertChannelsRequest{}))
+	assert.Len(t, chans.Msg.GetChannels(), 2)
+	_, err = admin.RemoveAlertChannel(ctx, connect.NewRequest(&licmeshv1.RemoveAlertChannelRequest{Id: "nope"}))
+	assert.Equal(t, connect.CodeNotFound, connect.CodeOf(err))
 }

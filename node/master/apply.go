@@ -212,6 +212,7 @@ var reasons = []struct {
 	{"borrow_too_long", fsm.ErrBorrowTooLong, connect.CodeInvalidArgument},
 	{"borrowed", fsm.ErrBorrowed, connect.CodeFailedPrecondition},
 	{"unknown_alert", fsm.ErrUnknownAlert, connect.CodeNotFound},
+	{"unknown_channel", fsm.ErrUnknownChannel, connect.CodeNotFound},
 }
 
 func reasonOf(err error) string {

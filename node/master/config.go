@@ -11,6 +11,7 @@ import (
 
 	"github.com/licmesh/licmesh/licensing/clock"
 	"github.com/licmesh/licmesh/licensing/license"
+	"github.com/licmesh/licmesh/mesh/mailer"
 	"github.com/licmesh/licmesh/node/fsm"
 )
 
@@ -64,6 +65,18 @@ type Config struct {
 	VendorKeys []string `yaml:"vendor_keys"`
 	// DisableQUIC serves the collector protocol on TLS/TCP only.
 	DisableQUIC bool `yaml:"disable_quic"`
+	// SMTPHost, SMTPPort, SMTPTLS, SMTPUsername and SMTPPasswordFile are
+	// the mail server the leader sends alert e-mail through (none: e-mail
+	// channels are refused); MailFrom is their sender.
+	SMTPHost         string `yaml:"smtp_host"`
+	SMTPPort         int    `yaml:"smtp_port"`
+	SMTPTLS          string `yaml:"smtp_tls"`
+	SMTPUsername     string `yaml:"smtp_username"`
+	SMTPPasswordFile string `yaml:"smtp_password_file"`
+	MailFrom         string `yaml:"mail_from"`
+	// AlertWebhookHTTP lets webhook channels use plain http:// URLs (a
+	// receiver on the site's own network); by default they must be https.
+	AlertWebhookHTTP bool `yaml:"alert_webhook_http"`
 	// TimeZone is the site's IANA time zone ("Europe/Paris"), which usage
 	// months and days are cut in. The leader makes it the cluster's until
 	// usage is first recorded; after that the recorded zone stays.
@@ -106,6 +119,7 @@ func DefaultConfig() Config {
 		UpstreamSyncInterval: time.Minute,
 		LicenseCheckInterval: 24 * time.Hour,
 		AlertInterval:        30 * time.Second,
+		SMTPTLS:              "starttls",
 		CollectorCertTTL:     24 * time.Hour,
 		LeaveOnTerminate:     true,
 		HeartbeatTimeout:     time.Second,
@@ -169,6 +183,7 @@ func (c *Config) Validate() error {
 	if c.LicenseCheckInterval < time.Second || c.LicenseCheckInterval > 30*24*time.Hour {
 		bad("license_check_interval", "%s: must be between 1s and 720h", c.LicenseCheckInterval)
 	}
+	c.mailServer("").Validate("smtp_", "mail_from", c.SMTPPasswordFile != "", bad)
 	if c.AlertInterval < 100*time.Millisecond || c.AlertInterval > time.Hour {
 		bad("alert_interval", "%s: must be between 100ms and 1h", c.AlertInterval)
 	}
@@ -232,4 +247,10 @@ func parseLevel(s string) (slog.Level, error) {
 		return 0, fmt.Errorf("%q: want debug, info, warn or error", s)
 	}
 	return l, nil
+}
+
+// mailServer is the alert mail server as the mailer takes it, with the
+// password when it is known.
+func (c *Config) mailServer(password string) mailer.Config {
+	return mailer.Config{Host: c.SMTPHost, Port: c.SMTPPort, TLS: c.SMTPTLS, Username: c.SMTPUsername, Password: password, From: c.MailFrom}
 }

@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -22,6 +23,7 @@ import (
 	"github.com/licmesh/licmesh/licensing/lease"
 	"github.com/licmesh/licmesh/licensing/license"
 	"github.com/licmesh/licmesh/mesh/cluster"
+	"github.com/licmesh/licmesh/mesh/confload"
 	"github.com/licmesh/licmesh/mesh/transport"
 	"github.com/licmesh/licmesh/node/fsm"
 	"github.com/licmesh/licmesh/node/version"
@@ -36,6 +38,10 @@ type Server struct {
 	cert  tls.Certificate
 
 	vendorKeys license.Keyring
+	// smtpPassword is read from smtp_password_file at start; webhookClient
+	// posts alerts.
+	smtpPassword  string
+	webhookClient *http.Client
 
 	fsm   *fsm.FSM
 	node  *cluster.Node
@@ -117,6 +123,16 @@ func New(cfg Config) (*Server, error) {
 		table:     lease.NewTable(cfg.Clock),
 	}
 	s.vendorKeys, _ = license.ParseKeyring(cfg.VendorKeys...) // checked by Validate
+	if cfg.SMTPPasswordFile != "" {
+		b, err := confload.ReadFile(cfg.SMTPPasswordFile, 4<<10)
+		if err != nil {
+			return nil, fmt.Errorf("config: smtp_password_file: %w", err)
+		}
+		s.smtpPassword = strings.TrimRight(string(b), "\r\n")
+	}
+	s.webhookClient = &http.Client{Timeout: deliveryTimeout, CheckRedirect: func(*http.Request, []*http.Request) error {
+		return http.ErrUseLastResponse // a redirect is an answer, not a place to send the alert on to
+	}}
 	s.m = newMetrics(s)
 	s.presence = newPresence()
 	s.ents = newEntWatch()

@@ -111,6 +111,21 @@ const (
 	// AdminServiceSetAlertRuleProcedure is the fully-qualified name of the AdminService's SetAlertRule
 	// RPC.
 	AdminServiceSetAlertRuleProcedure = "/licmesh.v1.AdminService/SetAlertRule"
+	// AdminServiceListAlertChannelsProcedure is the fully-qualified name of the AdminService's
+	// ListAlertChannels RPC.
+	AdminServiceListAlertChannelsProcedure = "/licmesh.v1.AdminService/ListAlertChannels"
+	// AdminServiceSetAlertChannelProcedure is the fully-qualified name of the AdminService's
+	// SetAlertChannel RPC.
+	AdminServiceSetAlertChannelProcedure = "/licmesh.v1.AdminService/SetAlertChannel"
+	// AdminServiceRemoveAlertChannelProcedure is the fully-qualified name of the AdminService's
+	// RemoveAlertChannel RPC.
+	AdminServiceRemoveAlertChannelProcedure = "/licmesh.v1.AdminService/RemoveAlertChannel"
+	// AdminServiceTestAlertChannelProcedure is the fully-qualified name of the AdminService's
+	// TestAlertChannel RPC.
+	AdminServiceTestAlertChannelProcedure = "/licmesh.v1.AdminService/TestAlertChannel"
+	// AdminServiceListAlertDeliveriesProcedure is the fully-qualified name of the AdminService's
+	// ListAlertDeliveries RPC.
+	AdminServiceListAlertDeliveriesProcedure = "/licmesh.v1.AdminService/ListAlertDeliveries"
 )
 
 // AdminServiceClient is a client for the licmesh.v1.AdminService service.
@@ -147,6 +162,12 @@ type AdminServiceClient interface {
 	AckAlert(context.Context, *connect.Request[licmeshv1.AckAlertRequest]) (*connect.Response[licmeshv1.AckAlertResponse], error)
 	ListAlertRules(context.Context, *connect.Request[licmeshv1.ListAlertRulesRequest]) (*connect.Response[licmeshv1.ListAlertRulesResponse], error)
 	SetAlertRule(context.Context, *connect.Request[licmeshv1.SetAlertRuleRequest]) (*connect.Response[licmeshv1.SetAlertRuleResponse], error)
+	ListAlertChannels(context.Context, *connect.Request[licmeshv1.ListAlertChannelsRequest]) (*connect.Response[licmeshv1.ListAlertChannelsResponse], error)
+	SetAlertChannel(context.Context, *connect.Request[licmeshv1.SetAlertChannelRequest]) (*connect.Response[licmeshv1.SetAlertChannelResponse], error)
+	RemoveAlertChannel(context.Context, *connect.Request[licmeshv1.RemoveAlertChannelRequest]) (*connect.Response[licmeshv1.RemoveAlertChannelResponse], error)
+	// TestAlertChannel queues a test alert to a channel, delivered as any.
+	TestAlertChannel(context.Context, *connect.Request[licmeshv1.TestAlertChannelRequest]) (*connect.Response[licmeshv1.TestAlertChannelResponse], error)
+	ListAlertDeliveries(context.Context, *connect.Request[licmeshv1.ListAlertDeliveriesRequest]) (*connect.Response[licmeshv1.ListAlertDeliveriesResponse], error)
 }
 
 // NewAdminServiceClient constructs a client for the licmesh.v1.AdminService service. By default, it
@@ -340,6 +361,36 @@ func NewAdminServiceClient(httpClient connect.HTTPClient, baseURL string, opts .
 			connect.WithSchema(adminServiceMethods.ByName("SetAlertRule")),
 			connect.WithClientOptions(opts...),
 		),
+		listAlertChannels: connect.NewClient[licmeshv1.ListAlertChannelsRequest, licmeshv1.ListAlertChannelsResponse](
+			httpClient,
+			baseURL+AdminServiceListAlertChannelsProcedure,
+			connect.WithSchema(adminServiceMethods.ByName("ListAlertChannels")),
+			connect.WithClientOptions(opts...),
+		),
+		setAlertChannel: connect.NewClient[licmeshv1.SetAlertChannelRequest, licmeshv1.SetAlertChannelResponse](
+			httpClient,
+			baseURL+AdminServiceSetAlertChannelProcedure,
+			connect.WithSchema(adminServiceMethods.ByName("SetAlertChannel")),
+			connect.WithClientOptions(opts...),
+		),
+		removeAlertChannel: connect.NewClient[licmeshv1.RemoveAlertChannelRequest, licmeshv1.RemoveAlertChannelResponse](
+			httpClient,
+			baseURL+AdminServiceRemoveAlertChannelProcedure,
+			connect.WithSchema(adminServiceMethods.ByName("RemoveAlertChannel")),
+			connect.WithClientOptions(opts...),
+		),
+		testAlertChannel: connect.NewClient[licmeshv1.TestAlertChannelRequest, licmeshv1.TestAlertChannelResponse](
+			httpClient,
+			baseURL+AdminServiceTestAlertChannelProcedure,
+			connect.WithSchema(adminServiceMethods.ByName("TestAlertChannel")),
+			connect.WithClientOptions(opts...),
+		),
+		listAlertDeliveries: connect.NewClient[licmeshv1.ListAlertDeliveriesRequest, licmeshv1.ListAlertDeliveriesResponse](
+			httpClient,
+			baseURL+AdminServiceListAlertDeliveriesProcedure,
+			connect.WithSchema(adminServiceMethods.ByName("ListAlertDeliveries")),
+			connect.WithClientOptions(opts...),
+		),
 	}
 }
 
@@ -375,6 +426,11 @@ type adminServiceClient struct {
 	ackAlert              *connect.Client[licmeshv1.AckAlertRequest, licmeshv1.AckAlertResponse]
 	listAlertRules        *connect.Client[licmeshv1.ListAlertRulesRequest, licmeshv1.ListAlertRulesResponse]
 	setAlertRule          *connect.Client[licmeshv1.SetAlertRuleRequest, licmeshv1.SetAlertRuleResponse]
+	listAlertChannels     *connect.Client[licmeshv1.ListAlertChannelsRequest, licmeshv1.ListAlertChannelsResponse]
+	setAlertChannel       *connect.Client[licmeshv1.SetAlertChannelRequest, licmeshv1.SetAlertChannelResponse]
+	removeAlertChannel    *connect.Client[licmeshv1.RemoveAlertChannelRequest, licmeshv1.RemoveAlertChannelResponse]
+	testAlertChannel      *connect.Client[licmeshv1.TestAlertChannelRequest, licmeshv1.TestAlertChannelResponse]
+	listAlertDeliveries   *connect.Client[licmeshv1.ListAlertDeliveriesRequest, licmeshv1.ListAlertDeliveriesResponse]
 }
 
 // GetStatus calls licmesh.v1.AdminService.GetStatus.
@@ -527,6 +583,31 @@ func (c *adminServiceClient) SetAlertRule(ctx context.Context, req *connect.Requ
 	return c.setAlertRule.CallUnary(ctx, req)
 }
 
+// ListAlertChannels calls licmesh.v1.AdminService.ListAlertChannels.
+func (c *adminServiceClient) ListAlertChannels(ctx context.Context, req *connect.Request[licmeshv1.ListAlertChannelsRequest]) (*connect.Response[licmeshv1.ListAlertChannelsResponse], error) {
+	return c.listAlertChannels.CallUnary(ctx, req)
+}
+
+// SetAlertChannel calls licmesh.v1.AdminService.SetAlertChannel.
+func (c *adminServiceClient) SetAlertChannel(ctx context.Context, req *connect.Request[licmeshv1.SetAlertChannelRequest]) (*connect.Response[licmeshv1.SetAlertChannelResponse], error) {
+	return c.setAlertChannel.CallUnary(ctx, req)
+}
+
+// RemoveAlertChannel calls licmesh.v1.AdminService.RemoveAlertChannel.
+func (c *adminServiceClient) RemoveAlertChannel(ctx context.Context, req *connect.Request[licmeshv1.RemoveAlertChannelRequest]) (*connect.Response[licmeshv1.RemoveAlertChannelResponse], error) {
+	return c.removeAlertChannel.CallUnary(ctx, req)
+}
+
+// TestAlertChannel calls licmesh.v1.AdminService.TestAlertChannel.
+func (c *adminServiceClient) TestAlertChannel(ctx context.Context, req *connect.Request[licmeshv1.TestAlertChannelRequest]) (*connect.Response[licmeshv1.TestAlertChannelResponse], error) {
+	return c.testAlertChannel.CallUnary(ctx, req)
+}
+
+// ListAlertDeliveries calls licmesh.v1.AdminService.ListAlertDeliveries.
+func (c *adminServiceClient) ListAlertDeliveries(ctx context.Context, req *connect.Request[licmeshv1.ListAlertDeliveriesRequest]) (*connect.Response[licmeshv1.ListAlertDeliveriesResponse], error) {
+	return c.listAlertDeliveries.CallUnary(ctx, req)
+}
+
 // AdminServiceHandler is an implementation of the licmesh.v1.AdminService service.
 type AdminServiceHandler interface {
 	GetStatus(context.Context, *connect.Request[licmeshv1.GetStatusRequest]) (*connect.Response[licmeshv1.GetStatusResponse], error)
@@ -561,6 +642,12 @@ type AdminServiceHandler interface {
 	AckAlert(context.Context, *connect.Request[licmeshv1.AckAlertRequest]) (*connect.Response[licmeshv1.AckAlertResponse], error)
 	ListAlertRules(context.Context, *connect.Request[licmeshv1.ListAlertRulesRequest]) (*connect.Response[licmeshv1.ListAlertRulesResponse], error)
 	SetAlertRule(context.Context, *connect.Request[licmeshv1.SetAlertRuleRequest]) (*connect.Response[licmeshv1.SetAlertRuleResponse], error)
+	ListAlertChannels(context.Context, *connect.Request[licmeshv1.ListAlertChannelsRequest]) (*connect.Response[licmeshv1.ListAlertChannelsResponse], error)
+	SetAlertChannel(context.Context, *connect.Request[licmeshv1.SetAlertChannelRequest]) (*connect.Response[licmeshv1.SetAlertChannelResponse], error)
+	RemoveAlertChannel(context.Context, *connect.Request[licmeshv1.RemoveAlertChannelRequest]) (*connect.Response[licmeshv1.RemoveAlertChannelResponse], error)
+	// TestAlertChannel queues a test alert to a channel, delivered as any.
+	TestAlertChannel(context.Context, *connect.Request[licmeshv1.TestAlertChannelRequest]) (*connect.Response[licmeshv1.TestAlertChannelResponse], error)
+	ListAlertDeliveries(context.Context, *connect.Request[licmeshv1.ListAlertDeliveriesRequest]) (*connect.Response[licmeshv1.ListAlertDeliveriesResponse], error)
 }
 
 // NewAdminServiceHandler builds an HTTP handler from the service implementation. It returns the
@@ -750,6 +837,36 @@ func NewAdminServiceHandler(svc AdminServiceHandler, opts ...connect.HandlerOpti
 		connect.WithSchema(adminServiceMethods.ByName("SetAlertRule")),
 		connect.WithHandlerOptions(opts...),
 	)
+	adminServiceListAlertChannelsHandler := connect.NewUnaryHandler(
+		AdminServiceListAlertChannelsProcedure,
+		svc.ListAlertChannels,
+		connect.WithSchema(adminServiceMethods.ByName("ListAlertChannels")),
+		connect.WithHandlerOptions(opts...),
+	)
+	adminServiceSetAlertChannelHandler := connect.NewUnaryHandler(
+		AdminServiceSetAlertChannelProcedure,
+		svc.SetAlertChannel,
+		connect.WithSchema(adminServiceMethods.ByName("SetAlertChannel")),
+		connect.WithHandlerOptions(opts...),
+	)
+	adminServiceRemoveAlertChannelHandler := connect.NewUnaryHandler(
+		AdminServiceRemoveAlertChannelProcedure,
+		svc.RemoveAlertChannel,
+		connect.WithSchema(adminServiceMethods.ByName("RemoveAlertChannel")),
+		connect.WithHandlerOptions(opts...),
+	)
+	adminServiceTestAlertChannelHandler := connect.NewUnaryHandler(
+		AdminServiceTestAlertChannelProcedure,
+		svc.TestAlertChannel,
+		connect.WithSchema(adminServiceMethods.ByName("TestAlertChannel")),
+		connect.WithHandlerOptions(opts...),
+	)
+	adminServiceListAlertDeliveriesHandler := connect.NewUnaryHandler(
+		AdminServiceListAlertDeliveriesProcedure,
+		svc.ListAlertDeliveries,
+		connect.WithSchema(adminServiceMethods.ByName("ListAlertDeliveries")),
+		connect.WithHandlerOptions(opts...),
+	)
 	return "/licmesh.v1.AdminService/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case AdminServiceGetStatusProcedure:
@@ -812,6 +929,16 @@ func NewAdminServiceHandler(svc AdminServiceHandler, opts ...connect.HandlerOpti
 			adminServiceListAlertRulesHandler.ServeHTTP(w, r)
 		case AdminServiceSetAlertRuleProcedure:
 			adminServiceSetAlertRuleHandler.ServeHTTP(w, r)
+		case AdminServiceListAlertChannelsProcedure:
+			adminServiceListAlertChannelsHandler.ServeHTTP(w, r)
+		case AdminServiceSetAlertChannelProcedure:
+			adminServiceSetAlertChannelHandler.ServeHTTP(w, r)
+		case AdminServiceRemoveAlertChannelProcedure:
+			adminServiceRemoveAlertChannelHandler.ServeHTTP(w, r)
+		case AdminServiceTestAlertChannelProcedure:
+			adminServiceTestAlertChannelHandler.ServeHTTP(w, r)
+		case AdminServiceListAlertDeliveriesProcedure:
+			adminServiceListAlertDeliveriesHandler.ServeHTTP(w, r)
 		default:
 			http.NotFound(w, r)
 		}
@@ -939,4 +1066,24 @@ func (UnimplementedAdminServiceHandler) ListAlertRules(context.Context, *connect
 
 func (UnimplementedAdminServiceHandler) SetAlertRule(context.Context, *connect.Request[licmeshv1.SetAlertRuleRequest]) (*connect.Response[licmeshv1.SetAlertRuleResponse], error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("licmesh.v1.AdminService.SetAlertRule is not implemented"))
+}
+
+func (UnimplementedAdminServiceHandler) ListAlertChannels(context.Context, *connect.Request[licmeshv1.ListAlertChannelsRequest]) (*connect.Response[licmeshv1.ListAlertChannelsResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("licmesh.v1.AdminService.ListAlertChannels is not implemented"))
+}
+
+func (UnimplementedAdminServiceHandler) SetAlertChannel(context.Context, *connect.Request[licmeshv1.SetAlertChannelRequest]) (*connect.Response[licmeshv1.SetAlertChannelResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("licmesh.v1.AdminService.SetAlertChannel is not implemented"))
+}
+
+func (UnimplementedAdminServiceHandler) RemoveAlertChannel(context.Context, *connect.Request[licmeshv1.RemoveAlertChannelRequest]) (*connect.Response[licmeshv1.RemoveAlertChannelResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("licmesh.v1.AdminService.RemoveAlertChannel is not implemented"))
+}
+
+func (UnimplementedAdminServiceHandler) TestAlertChannel(context.Context, *connect.Request[licmeshv1.TestAlertChannelRequest]) (*connect.Response[licmeshv1.TestAlertChannelResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("licmesh.v1.AdminService.TestAlertChannel is not implemented"))
+}
+
+func (UnimplementedAdminServiceHandler) ListAlertDeliveries(context.Context, *connect.Request[licmeshv1.ListAlertDeliveriesRequest]) (*connect.Response[licmeshv1.ListAlertDeliveriesResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("licmesh.v1.AdminService.ListAlertDeliveries is not implemented"))
 }
