@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"math"
 	"strconv"
 	"strings"
@@ -62,7 +63,226 @@ func (a *app) alertCommand() *cobra.Command {
 		a.alertListCommand(),
 		a.alertAckCommand(),
 		group("rule", "List and set the alert rules", a.alertRuleListCommand(), a.alertRuleSetCommand()),
+		group("channel", "Where alerts go besides the dashboard: e-mail and webhooks",
+			a.alertChannelListCommand(), a.alertChannelSetCommand(), a.alertChannelRemoveCommand(), a.alertChannelTestCommand()),
+		a.alertDeliveriesCommand(),
 	)
+}
+
+func alertChannelColumns() []column[*v1.AlertChannel] {
+	type x = *v1.AlertChannel
+	return []column[x]{
+		{"ID", func(r x) string { return r.GetId() }},
+		{"KIND", func(r x) string { return r.GetKind() }},
+		{"TO", func(r x) string {
+			if r.GetKind() == "email" {
+				return strings.Join(r.GetEmails(), ",")
+			}
+			return r.GetUrl()
+		}},
+		{"KINDS", func(r x) string { return strings.Join(r.GetKinds(), ",") }},
+		{"MIN SEVERITY", func(r x) string { return r.GetMinSeverity() }},
+		{"ENABLED", func(r x) string { return yesNo(!r.GetDisabled()) }},
+		{"UPDATED", func(r x) string { return msTime(r.GetUpdatedAtMs()) }},
+	}
+}
+
+func deliveryColumns() []column[*v1.AlertDelivery] {
+	type x = *v1.AlertDelivery
+	return []column[x]{
+		{"DELIVERY", func(r x) string { return r.GetId() }},
+		{"STATE", func(r x) string { return r.GetState() }},
+		{"ATTEMPTS", func(r x) string { return u32(r.GetAttempts()) }},
+		{"LAST", func(r x) string { return msTime(r.GetLastAtMs()) }},
+		{"NEXT", func(r x) string {
+			if r.GetState() != "pending" {
+				return ""
+			}
+			return msTime(r.GetNextAtMs())
+		}},
+		{"LAST ERROR", func(r x) string { return r.GetLastError() }},
+	}
+}
+
+func (a *app) alertChannelListCommand() *cobra.Command {
+	var out format
+	cmd := &cobra.Command{
+		Use:   "list",
+		Short: "List the alert channels (webhook secrets are never shown)",
+		Args:  noArgs,
+		RunE: a.action(func(ctx context.Context, _ []string) error {
+			admin, err := a.client()
+			if err != nil {
+				return err
+			}
+			res, err := call(ctx, a, admin.ListAlertChannels, &v1.ListAlertChannelsRequest{})
+			if err != nil {
+				return err
+			}
+			return printList(a.stdout, out, res, alertChannelColumns(), res.GetChannels())
+		}),
+	}
+	addOutputFlag(cmd.Flags(), &out)
+	return cmd
+}
+
+func (a *app) alertChannelSetCommand() *cobra.Command {
+	var (
+		out        format
+		ch         v1.AlertChannel
+		emails     string
+		kinds      string
+		secretFile string
+	)
+	cmd := &cobra.Command{
+		Use:   "set ID --email a@x,b@y | --webhook URL --secret-file F [--kinds K,K] [--min-severity S] [--disable]",
+		Short: "Add or change an alert channel",
+		Long: `Add or change an alert channel: e-mail to a list (the masters' smtp_* settings
+send it), or a webhook that receives each alert as JSON, signed with
+HMAC-SHA256 by the secret read from --secret-file (X-Licmesh-Signature:
+sha256=hex over "timestamp.body"; X-Licmesh-Delivery identifies the delivery,
+for the receiver to drop a repeat). Changing a webhook without --secret-file
+keeps its secret. --kinds limits the kinds of alert it takes; --min-severity
+the least severe (info, warning, critical).`,
+		Args: oneArg("channel id"),
+		PreRunE: func(_ *cobra.Command, args []string) error {
+			if (emails == "") == (ch.Url == "") {
+				return usagef("give --email or --webhook, one of them")
+			}
+			for _, k := range splitList(kinds) {
+				if !alert.Kind(k).Known() {
+					return usagef("--kinds %q: want kinds among %s", k, kindList())
+				}
+			}
+			switch ch.MinSeverity {
+			case "", "info", "warning", "critical":
+			default:
+				return usagef("--min-severity %q: info, warning or critical", ch.MinSeverity)
+			}
+			if emails != "" && secretFile != "" {
+				return usagef("--secret-file is for webhooks")
+			}
+			return nil
+		},
+		RunE: a.action(func(ctx context.Context, args []string) error {
+			ch.Id = args[0]
+			ch.Kind = "webhook"
+			if emails != "" {
+				ch.Kind, ch.Emails = "email", splitList(emails)
+			}
+			ch.Kinds = splitList(kinds)
+			req := &v1.SetAlertChannelRequest{Channel: &ch}
+			if secretFile != "" {
+				b, err := readSmallFile(secretFile)
+				if err != nil {
+					return usagef("--secret-file: %v", err)
+				}
+				req.Secret = strings.TrimRight(string(b), "\r\n")
+			}
+			admin, err := a.client()
+			if err != nil {
+				return err
+			}
+			res, err := call(ctx, a, admin.SetAlertChannel, req)
+			if err != nil {
+				return err
+			}
+			return printOne(a.stdout, out, res, alertChannelColumns(), res.GetChannel())
+		}),
+	}
+	fs := cmd.Flags()
+	fs.StringVar(&emails, "email", "", "recipients, comma-separated")
+	fs.StringVar(&ch.Url, "webhook", "", "the URL to POST alerts to (https)")
+	fs.StringVar(&secretFile, "secret-file", "", "file holding the webhook's HMAC secret (16 to 256 bytes)")
+	fs.StringVar(&kinds, "kinds", "", "only these kinds of alert, comma-separated")
+	fs.StringVar(&ch.MinSeverity, "min-severity", "", "the least severe alert it takes: info, warning or critical")
+	fs.BoolVar(&ch.Disabled, "disable", false, "keep the channel but send nothing to it")
+	addOutputFlag(fs, &out)
+	return cmd
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, f := range strings.Split(s, ",") {
+		if f = strings.TrimSpace(f); f != "" {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+func (a *app) alertChannelRemoveCommand() *cobra.Command {
+	return &cobra.Command{
+		Use:   "remove ID",
+		Short: "Remove an alert channel (its pending deliveries go with it)",
+		Args:  oneArg("channel id"),
+		RunE: a.action(func(ctx context.Context, args []string) error {
+			admin, err := a.client()
+			if err != nil {
+				return err
+			}
+			if _, err := call(ctx, a, admin.RemoveAlertChannel, &v1.RemoveAlertChannelRequest{Id: args[0]}); err != nil {
+				return err
+			}
+			_, err = fmt.Fprintf(a.stdout, "removed alert channel %s\n", args[0])
+			return err
+		}),
+	}
+}
+
+func (a *app) alertChannelTestCommand() *cobra.Command {
+	return &cobra.Command{
+		Use:   "test ID",
+		Short: "Send a test alert to a channel (follow it with meshctl alert deliveries)",
+		Args:  oneArg("channel id"),
+		RunE: a.action(func(ctx context.Context, args []string) error {
+			admin, err := a.client()
+			if err != nil {
+				return err
+			}
+			res, err := call(ctx, a, admin.TestAlertChannel, &v1.TestAlertChannelRequest{Id: args[0]})
+			if err != nil {
+				return err
+			}
+			_, err = fmt.Fprintf(a.stdout, "test alert queued to %s%s\n", args[0], map[bool]string{true: " as delivery " + res.GetDelivery(), false: ""}[res.GetDelivery() != ""])
+			return err
+		}),
+	}
+}
+
+func (a *app) alertDeliveriesCommand() *cobra.Command {
+	var (
+		out     format
+		channel string
+		limit   int64
+	)
+	cmd := &cobra.Command{
+		Use:   "deliveries [--channel ID] [--limit N]",
+		Short: "The delivery log: each alert's delivery to each channel, the latest first",
+		Args:  noArgs,
+		PreRunE: func(*cobra.Command, []string) error {
+			if limit < 0 || limit > math.MaxUint32 {
+				return usagef("--limit must be between 0 and %d, got %d", uint32(math.MaxUint32), limit)
+			}
+			return nil
+		},
+		RunE: a.action(func(ctx context.Context, _ []string) error {
+			admin, err := a.client()
+			if err != nil {
+				return err
+			}
+			res, err := call(ctx, a, admin.ListAlertDeliveries, &v1.ListAlertDeliveriesRequest{Channel: channel, Limit: uint32(limit)})
+			if err != nil {
+				return err
+			}
+			return printList(a.stdout, out, res, deliveryColumns(), res.GetDeliveries())
+		}),
+	}
+	fs := cmd.Flags()
+	fs.StringVar(&channel, "channel", "", "only this channel's")
+	fs.Int64Var(&limit, "limit", 0, "at most this many (0: all)")
+	addOutputFlag(fs, &out)
+	return cmd
 }
 
 func (a *app) alertListCommand() *cobra.Command {

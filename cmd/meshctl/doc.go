@@ -10,6 +10,8 @@
 //	meshctl lease borrow --pool P --holder H --for 3d [--local URL]
 //	meshctl alert list [--active] [--unacked] [--kind K] | ack KEY
 //	meshctl alert rule list | set KIND [--thresholds ...] [--after D] [--license ID] [--disable] [--reset]
+//	meshctl alert channel list | set ID --email A,B | --webhook URL --secret-file F | remove ID | test ID
+//	meshctl alert deliveries [--channel ID]
 //	meshctl token create [--role collector] [--ttl 24h] [--uses N]
 //	meshctl token list
 //	meshctl token revoke ID

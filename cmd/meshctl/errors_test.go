@@ -185,6 +185,11 @@ func TestAlertBadInput(t *testing.T) {
 		{"alert", "rule", "set", "pool_usage", "--thresholds", "eighty"},
 		{"alert", "rule", "set", "pool_usage", "--reset", "--thresholds", "80"},
 		{"alert", "ack"},
+		{"alert", "channel", "set", "ops"},
+		{"alert", "channel", "set", "ops", "--email", "a@b.example", "--webhook", "https://x.example"},
+		{"alert", "channel", "set", "ops", "--email", "a@b.example", "--kinds", "expiry"},
+		{"alert", "channel", "set", "ops", "--email", "a@b.example", "--min-severity", "loud"},
+		{"alert", "channel", "set", "ops", "--webhook", "https://x.example", "--secret-file", "/does/not/exist"},
 	} {
 		_, stderr, code := h.run(args...)
 		assert.Equal(t, exitUsage, code, "%v: stderr %q", args, stderr)

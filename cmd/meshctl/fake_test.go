@@ -112,6 +112,14 @@ func (f *fakeAdmin) AckAlert(ctx context.Context, r *connect.Request[v1.AckAlert
 	})
 }
 
+func (f *fakeAdmin) SetAlertChannel(ctx context.Context, r *connect.Request[v1.SetAlertChannelRequest]) (*connect.Response[v1.SetAlertChannelResponse], error) {
+	return answer(ctx, f, r.Spec().Procedure, r.Header(), r.Msg, func() *v1.SetAlertChannelResponse {
+		ch := proto.Clone(r.Msg.GetChannel()).(*v1.AlertChannel)
+		ch.HasSecret = r.Msg.GetSecret() != ""
+		return &v1.SetAlertChannelResponse{Channel: ch}
+	})
+}
+
 func (f *fakeAdmin) SetAlertRule(ctx context.Context, r *connect.Request[v1.SetAlertRuleRequest]) (*connect.Response[v1.SetAlertRuleResponse], error) {
 	return answer(ctx, f, r.Spec().Procedure, r.Header(), r.Msg, func() *v1.SetAlertRuleResponse {
 		return &v1.SetAlertRuleResponse{Rules: []*v1.AlertRule{r.Msg.GetRule()}}
