@@ -16,7 +16,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -107,46 +106,11 @@ var (
 )
 
 // Duration is a rule's duration, written as Go writes one ("36h", "90m")
-// or in whole days ("3d").
-type Duration time.Duration
+// or in whole days ("3d"): a license's.
+type Duration = license.Duration
 
 // ParseDuration reads "36h", "90m" or "3d".
-func ParseDuration(s string) (Duration, error) {
-	if n, ok := strings.CutSuffix(s, "d"); ok {
-		days, err := strconv.Atoi(n)
-		if err != nil || days < 0 || n == "" || n[0] == '+' || n[0] == '-' {
-			return 0, fmt.Errorf("%q: want a duration like 90m, 36h or 3d", s)
-		}
-		return Duration(time.Duration(days) * 24 * time.Hour), nil
-	}
-	d, err := time.ParseDuration(s)
-	if err != nil {
-		return 0, fmt.Errorf("%q: want a duration like 90m, 36h or 3d", s)
-	}
-	return Duration(d), nil
-}
-
-// String writes whole days as "3d", else as Go does.
-func (d Duration) String() string {
-	td := time.Duration(d)
-	if td != 0 && td%(24*time.Hour) == 0 {
-		return strconv.FormatInt(int64(td/(24*time.Hour)), 10) + "d"
-	}
-	return td.String()
-}
-
-// MarshalText writes the duration as String does.
-func (d Duration) MarshalText() ([]byte, error) { return []byte(d.String()), nil }
-
-// UnmarshalText reads what ParseDuration reads.
-func (d *Duration) UnmarshalText(b []byte) error {
-	v, err := ParseDuration(string(b))
-	if err != nil {
-		return err
-	}
-	*d = v
-	return nil
-}
+func ParseDuration(s string) (Duration, error) { return license.ParseDuration(s) }
 
 // Default returns the rules a site starts with: seed 001's expiry schedule
 // and seed 003's limits.
