@@ -127,19 +127,19 @@ func (h *Handler) views() []view {
 
 // pageData is what every template gets.
 type pageData struct {
-	Prefix    string
-	Title     string
-	Nav       string
-	Assets    map[string]string
-	SignedIn  bool
-	HubNav    bool // show the Vendor hub page's nav link
+	Prefix   string
+	Title    string
+	Nav      string
+	Assets   map[string]string
+	SignedIn bool
+	HubNav   bool // show the Vendor hub page's nav link
 	// AlertsNav shows the Alerts nav link; AlertCount is the alerts that
 	// hold and no one acknowledged, its badge.
 	AlertsNav  bool
 	AlertCount int
-	Principal Principal
-	CSRF      string
-	Error     string
+	Principal  Principal
+	CSRF       string
+	Error      string
 	// Alerts are the license warnings shown above every signed-in page.
 	Alerts []string
 	Data   any

@@ -57,7 +57,6 @@ func (c *Config) signupSKUs() []string {
 	return out
 }
 
-
 // mailServer is the hub's mail server as the mailer takes it, with password
 // (read from smtp_password_file) when it is known.
 func (c *Config) mailServer(password string) mailer.Config {
