@@ -52,6 +52,14 @@ type Config struct {
 	SMTPTLS string `yaml:"smtp_tls"`
 	// MailFrom is the From of the hub's mails, e.g. "Acme <noreply@acme.example>".
 	MailFrom string `yaml:"mail_from"`
+	// AlertEmails is the vendor's internal list that hears of its alerts
+	// (renewals due, trials ending, installations at their limits or
+	// silent); empty sends none. AlertInterval is how often the rules run;
+	// AlertSilentAfter how long an installation that syncs online may stay
+	// silent.
+	AlertEmails      []string      `yaml:"alert_emails"`
+	AlertInterval    time.Duration `yaml:"alert_interval"`
+	AlertSilentAfter time.Duration `yaml:"alert_silent_after"`
 	// MailTemplatesDir holds mail templates that replace the built-in
 	// ones file by file (names as in node/hub/mailtemplates); a file not
 	// there is the built-in one. Empty: built-in only.
@@ -80,16 +88,18 @@ type Config struct {
 // DefaultConfig is the hub on its default port with embedded SQLite.
 func DefaultConfig() Config {
 	return Config{
-		DataDir:         "/var/lib/licmesh-hub",
-		Listen:          "127.0.0.1:7500",
-		Database:        string(store.SQLite),
-		SessionTTL:      12 * time.Hour,
-		SigninRetention: 90 * 24 * time.Hour,
-		SMTPTLS:         "starttls",
-		SignupRate:      5,
-		SignupLinkTTL:   72 * time.Hour,
-		LogLevel:        "info",
-		LogFormat:       "text",
+		DataDir:          "/var/lib/licmesh-hub",
+		Listen:           "127.0.0.1:7500",
+		Database:         string(store.SQLite),
+		SessionTTL:       12 * time.Hour,
+		SigninRetention:  90 * 24 * time.Hour,
+		SMTPTLS:          "starttls",
+		SignupRate:       5,
+		SignupLinkTTL:    72 * time.Hour,
+		AlertInterval:    10 * time.Minute,
+		AlertSilentAfter: 72 * time.Hour,
+		LogLevel:         "info",
+		LogFormat:        "text",
 	}
 }
 

@@ -1,6 +1,7 @@
 package hub
 
 import (
+	"net/mail"
 	"net/url"
 	"path/filepath"
 	"slices"
@@ -14,6 +15,20 @@ import (
 // problem with bad.
 func (c *Config) validateMail(bad func(field, format string, args ...any)) {
 	c.mailServer("").Validate("smtp_", "mail_from", c.SMTPPasswordFile != "", bad)
+	for _, e := range c.AlertEmails {
+		if a, err := mail.ParseAddress(e); err != nil || a.Address != e {
+			bad("alert_emails", "%q is not an address like sales@vendor.example", e)
+		}
+	}
+	if len(c.AlertEmails) > 0 && c.SMTPHost == "" {
+		bad("alert_emails", "alerts are mailed: smtp_host is required")
+	}
+	if c.AlertInterval < time.Second || c.AlertInterval > 24*time.Hour {
+		bad("alert_interval", "%v: between 1s and 24h", c.AlertInterval)
+	}
+	if c.AlertSilentAfter < time.Hour || c.AlertSilentAfter > 90*24*time.Hour {
+		bad("alert_silent_after", "%v: between 1h and 2160h", c.AlertSilentAfter)
+	}
 	if c.MailTemplatesDir != "" && !filepath.IsAbs(c.MailTemplatesDir) {
 		bad("mail_templates_dir", "%q must be an absolute path", c.MailTemplatesDir)
 	}

@@ -20,9 +20,10 @@ const (
 	mailSignup         = "signup"          // a set-password link, and the trial license when there is one
 	mailSignupExisting = "signup_existing" // a sign-up for an address whose account is in use
 	mailTrial          = "trial"           // a trial license a reseller started, to its customer
+	mailVendorAlert    = "vendor_alert"    // one of the vendor's alerts, to its internal list
 )
 
-var mailKinds = []string{mailSignup, mailSignupExisting, mailTrial}
+var mailKinds = []string{mailSignup, mailSignupExisting, mailTrial, mailVendorAlert}
 
 // mailData is what a mail template is executed with.
 type mailData struct {
@@ -42,6 +43,13 @@ type mailData struct {
 	Again bool
 	// License is the license the mail carries (also attached), if any.
 	License *mailLicense
+	// Alert is the vendor alert the mail tells of, if any.
+	Alert *mailAlert
+}
+
+// mailAlert is a vendor alert as a mail shows it.
+type mailAlert struct {
+	Key, Severity, Summary string
 }
 
 // mailLicense is a license as a mail shows it.
@@ -110,7 +118,8 @@ func loadMailTemplates(dir string) (*mailTemplates, error) {
 		mt.html[kind] = t
 		sample := mailData{Email: "user@example.com", Company: "Example", Product: "Product", SKU: "sku", HubURL: "https://hub.example.com",
 			SignInURL: "https://hub.example.com/", SetPasswordURL: "https://hub.example.com/signup/confirm?token=x", LinkExpiresAt: time.Unix(0, 0),
-			License: &mailLicense{ID: "lic_x", Type: "trial", ExpiresAt: time.Unix(0, 0), Text: "license", FileName: "lic_x.lic"}}
+			License: &mailLicense{ID: "lic_x", Type: "trial", ExpiresAt: time.Unix(0, 0), Text: "license", FileName: "lic_x.lic"},
+			Alert:   &mailAlert{Key: "license_expiry/lic_x/15d", Severity: "warning", Summary: "license lic_x expires in 15 days"}}
 		if _, _, _, err := mt.render(kind, sample); err != nil {
 			return nil, fmt.Errorf("config: %w", err)
 		}

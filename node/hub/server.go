@@ -120,6 +120,7 @@ func (s *Server) Run(ctx context.Context, ready func(addr string)) error {
 	mailCtx, stopMail := context.WithCancel(ctx)
 	var mailDone sync.WaitGroup
 	mailDone.Go(func() { s.mailLoop(mailCtx) })
+	mailDone.Go(func() { s.vendorAlertLoop(mailCtx) })
 	defer func() { stopMail(); mailDone.Wait() }()
 	s.log.Info("hub: serving", "addr", ln.Addr().String(), "database", s.store.Engine(), "tls_fingerprint", s.fingerprint)
 	if ready != nil {

@@ -499,8 +499,13 @@ type SeatRow struct {
 
 // ListSeats returns a site's pools.
 func (t *Tx) ListSeats(ctx context.Context, cluster license.ClusterID) ([]SeatRow, error) {
+	return t.seats(ctx, cluster)
+}
+
+// seats returns a site's pools, or every site's when cluster is empty.
+func (t *Tx) seats(ctx context.Context, cluster license.ClusterID) ([]SeatRow, error) {
 	rows, err := t.tx.QueryContext(ctx, `SELECT cluster_id, pool, seats, held, peak, overage_grants, last_overage_at FROM usage_seats
-		WHERE cluster_id = $1 ORDER BY pool`, cluster)
+		WHERE ($1 = '' OR cluster_id = $1) ORDER BY cluster_id, pool`, string(cluster))
 	if err != nil {
 		return nil, t.wrap("seats", err)
 	}

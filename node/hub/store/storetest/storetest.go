@@ -48,6 +48,7 @@ func Run(t *testing.T, open Opener) {
 		{"SitesClosedMonths", testSitesClosedMonths},
 		{"SitesLicenses", testSitesLicenses},
 		{"SitesInstallations", testSitesInstallations},
+		{"VendorAlerts", testVendorAlerts},
 	} {
 		t.Run(tc.name, func(t *testing.T) { tc.f(t, open(t)) })
 	}

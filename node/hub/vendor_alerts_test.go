@@ -1,0 +1,79 @@
+package hub
+
+import (
+	"sync"
+	"testing"
+	"time"
+
+	"connectrpc.com/connect"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	licmeshv1 "github.com/licmesh/licmesh/mesh/wire/licmeshv1"
+	"github.com/licmesh/licmesh/node/hub/store"
+)
+
+// TestVendorAlerts: the vendor's internal list hears of a trial nearing
+// its end and of a renewal due, each once, however often (and however
+// many processes at once) the rules run; a trial that ended resolves.
+func TestVendorAlerts(t *testing.T) {
+	mailSrv := startSMTP(t, "127.0.0.1:0", "hub", "smtp-secret")
+	h := mailHub(t, mailSrv.Addr, func(c *Config) {
+		c.AlertEmails = []string{"sales@vendor.example"}
+		c.AlertInterval = time.Hour
+	})
+	ctx := t.Context()
+	co, err := h.admin.CreateCompany(ctx, connect.NewRequest(&licmeshv1.CreateCompanyRequest{Name: "Acme", Email: "it@acme.example"}))
+	require.NoError(t, err)
+	coID := co.Msg.GetCompany().GetId()
+	trial, err := h.admin.StartTrial(ctx, connect.NewRequest(&licmeshv1.StartTrialRequest{CompanyId: coID, Sku: "timesheet-admin"}))
+	require.NoError(t, err)
+	paid, err := h.admin.IssueLicense(ctx, connect.NewRequest(&licmeshv1.IssueLicenseRequest{CompanyId: coID, Sku: "timesheet-admin", Quantity: 2}))
+	require.NoError(t, err)
+	require.NoError(t, h.s.evaluateVendorAlerts(ctx))
+	assert.Empty(t, mailSrv.mails(), "nothing due yet")
+
+	// Five days before the trial ends: its alert, once, even with two
+	// evaluations at once (two hub processes).
+	trialEnd := time.UnixMilli(trial.Msg.GetLicense().GetExpiresAtMs())
+	h.clk.Advance(trialEnd.Add(-5 * 24 * time.Hour).Sub(h.clk.Now()))
+	var wg sync.WaitGroup
+	for range 2 {
+		wg.Go(func() { assert.NoError(t, h.s.evaluateVendorAlerts(ctx)) })
+	}
+	wg.Wait()
+	require.NoError(t, h.s.evaluateVendorAlerts(ctx))
+	m := mailSrv.wait(t, 1)
+	require.Len(t, m, 1)
+	assert.Equal(t, []string{"sales@vendor.example"}, m[0].Envelope.To)
+	assert.Contains(t, m[0].Subject, "the trial of license "+trial.Msg.GetLicense().GetId())
+	assert.Contains(t, m[0].Text, "trial_end/"+trial.Msg.GetLicense().GetId()+"/7d")
+
+	// Ten days before the paid license's end: the renewal reminder; the
+	// ended trial resolves.
+	expires := time.UnixMilli(paid.Msg.GetLicense().GetExpiresAtMs())
+	h.clk.Advance(expires.Add(-10 * 24 * time.Hour).Sub(h.clk.Now()))
+	require.NoError(t, h.s.evaluateVendorAlerts(ctx))
+	m = mailSrv.wait(t, 2)
+	assert.Contains(t, m[1].Subject, "license "+paid.Msg.GetLicense().GetId())
+	assert.Contains(t, m[1].Subject, "expires in 10 days")
+	var active []string
+	require.NoError(t, h.s.store.Read(ctx, func(tx *store.Tx) error {
+		as, err := tx.ListVendorAlerts(ctx, true, 0)
+		for _, a := range as {
+			active = append(active, a.Key)
+		}
+		return err
+	}))
+	assert.Equal(t, []string{"license_expiry/" + paid.Msg.GetLicense().GetId() + "/15d"}, active)
+	require.NoError(t, h.s.evaluateVendorAlerts(ctx))
+	require.NoError(t, h.s.store.Read(ctx, func(tx *store.Tx) error {
+		all, err := tx.ListVendorAlerts(ctx, false, 0)
+		require.Len(t, all, 2, "the trial's and the renewal's")
+		for _, a := range all {
+			assert.Equal(t, 1, a.Episodes, "%s fired once (its mail goes in the same transaction)", a.Key)
+		}
+		return err
+	}))
+	assert.Len(t, mailSrv.mails(), 2, "each alert mailed once")
+}
