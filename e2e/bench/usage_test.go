@@ -93,7 +93,9 @@ func TestU2(t *testing.T) {
 	require.Greater(t, r.RSSMiB, 1.0, "implausible run %+v", r)
 	require.GreaterOrEqual(t, r.PeakMiB, r.RSSMiB, "implausible run %+v", r)
 	require.GreaterOrEqual(t, r.Window, 3*time.Second, "implausible run %+v", r)
-	require.Positive(t, r.CPU, "implausible run %+v", r)
+	// /proc counts CPU in 10 ms ticks; an idle collector can use less than
+	// one in a 3 s test window, so zero is a reading, not a failure.
+	require.GreaterOrEqual(t, r.CPU, time.Duration(0), "implausible run %+v", r)
 	// The samples reached the masters.
 	assert.GreaterOrEqual(t, r.Acked, uint64(2), "samples did not reach the masters: %+v", r)
 	assert.Equal(t, int64(r.DB.Active), r.Users, "samples did not reach the masters: %+v", r)
