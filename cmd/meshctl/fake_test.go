@@ -330,3 +330,31 @@ func otherCA(t *testing.T) string {
 	writePEM(t, path, der)
 	return path
 }
+
+func (f *fakeAdmin) CreateUser(ctx context.Context, r *connect.Request[v1.CreateUserRequest]) (*connect.Response[v1.CreateUserResponse], error) {
+	return answer(ctx, f, r.Spec().Procedure, r.Header(), r.Msg, func() *v1.CreateUserResponse {
+		return &v1.CreateUserResponse{User: &v1.User{Name: r.Msg.Name, Role: r.Msg.Role, CreatedBy: "token:admin", ApiTokens: 0}}
+	})
+}
+
+func (f *fakeAdmin) ListUsers(ctx context.Context, r *connect.Request[v1.ListUsersRequest]) (*connect.Response[v1.ListUsersResponse], error) {
+	return answer(ctx, f, r.Spec().Procedure, r.Header(), r.Msg, func() *v1.ListUsersResponse {
+		return &v1.ListUsersResponse{Users: []*v1.User{
+			{Name: "alice", Role: "license_manager", ApiTokens: 2, CreatedAtMs: 1772366400000},
+			{Name: "bob", Role: "viewer", Disabled: true},
+		}}
+	})
+}
+
+func (f *fakeAdmin) UpdateUser(ctx context.Context, r *connect.Request[v1.UpdateUserRequest]) (*connect.Response[v1.UpdateUserResponse], error) {
+	return answer(ctx, f, r.Spec().Procedure, r.Header(), r.Msg, func() *v1.UpdateUserResponse {
+		return &v1.UpdateUserResponse{User: &v1.User{Name: r.Msg.Name, Role: r.Msg.Role, Disabled: r.Msg.Disable}}
+	})
+}
+
+func (f *fakeAdmin) GetCaller(ctx context.Context, r *connect.Request[v1.GetCallerRequest]) (*connect.Response[v1.GetCallerResponse], error) {
+	return answer(ctx, f, r.Spec().Procedure, r.Header(), r.Msg, func() *v1.GetCallerResponse {
+		return &v1.GetCallerResponse{Principal: "user:alice", User: "alice", Role: "license_manager", TokenId: "abcdefghij",
+			Permissions: []string{"ack", "licenses", "read", "self"}}
+	})
+}

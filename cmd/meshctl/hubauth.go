@@ -194,17 +194,27 @@ func writeSecretFile(path, data string) error {
 	return nil
 }
 
-// readSecret reads a password: from the terminal without echo, after
-// prompt, or as the next line of standard input when that is not a
-// terminal. what names it in errors.
+// readSecret reads a password for a hub command and keeps it to take out
+// of any error printed.
 func (h *hubApp) readSecret(ctx context.Context, prompt, what string) (string, error) {
+	s, err := readSecret(ctx, h.a.stderr, prompt, what)
+	if err == nil {
+		h.secrets = append(h.secrets, s)
+	}
+	return s, err
+}
+
+// readSecret reads a password: from the terminal without echo, after
+// prompt on stderr, or as the next line of standard input when that is not
+// a terminal. what names it in errors.
+func readSecret(ctx context.Context, stderr io.Writer, prompt, what string) (string, error) {
 	in := os.Stdin
 	var s string
 	var err error
 	if isTerminal(in) {
-		fmt.Fprint(h.a.stderr, prompt)
+		fmt.Fprint(stderr, prompt)
 		s, err = readHidden(ctx, in)
-		fmt.Fprintln(h.a.stderr)
+		fmt.Fprintln(stderr)
 	} else {
 		s, err = readLine(in)
 		if errors.Is(err, io.EOF) {
@@ -220,7 +230,6 @@ func (h *hubApp) readSecret(ctx context.Context, prompt, what string) (string, e
 	if s == "" {
 		return "", usagef("the %s is empty", what)
 	}
-	h.secrets = append(h.secrets, s)
 	return s, nil
 }
 

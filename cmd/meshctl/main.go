@@ -48,7 +48,7 @@ func runEnv(ctx context.Context, args []string, getenv func(string) string, stdo
 		return exitOK
 	}
 	code := a.exitCode(err)
-	fmt.Fprintln(stderr, redactSecrets(message(err), a.token))
+	fmt.Fprintln(stderr, redactSecrets(message(err), append([]string{a.token}, a.secrets...)...))
 	if code == exitUsage && cmd != nil {
 		fmt.Fprintf(stderr, "Run '%s --help' for usage.\n", cmd.CommandPath())
 	}

@@ -23,7 +23,10 @@ type app struct {
 	// a failed call (exit 1), before it a usage error (exit 2).
 	ran bool
 
-	token     string
+	token string
+	// secrets are taken out of every error printed besides the token: a
+	// password read.
+	secrets   []string
 	transport *http.Transport
 	admin     licmeshv1connect.AdminServiceClient
 }
@@ -66,6 +69,8 @@ cluster and no token.`,
 		a.leaseCommand(),
 		a.alertCommand(),
 		a.tokenCommand(),
+		a.userCommand(),
+		a.whoamiCommand(),
 		a.collectorCommand(),
 		a.operatorCommand(),
 		a.licenseCommand(),

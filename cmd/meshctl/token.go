@@ -22,6 +22,7 @@ func tokenColumns() []column[*v1.Token] {
 		{"USES", func(r t) string { return u32(r.GetUses()) }},
 		{"MAX USES", func(r t) string { return maxUses(r.GetMaxUses()) }},
 		{"REVOKED", func(r t) string { return yesNo(r.GetRevoked()) }},
+		{"USER", func(r t) string { return r.GetUser() }},
 	}
 }
 
@@ -32,6 +33,7 @@ func createdTokenColumns() []column[*v1.CreateTokenResponse] {
 	return []column[c]{
 		{"ID", func(r c) string { return r.GetToken().GetId() }},
 		{"ROLE", func(r c) string { return r.GetToken().GetRole() }},
+		{"USER", func(r c) string { return r.GetToken().GetUser() }},
 		{"EXPIRES", func(r c) string { return msTime(r.GetToken().GetExpiresAtMs()) }},
 		{"MAX USES", func(r c) string { return maxUses(r.GetToken().GetMaxUses()) }},
 		{"TOKEN", func(r c) string { return r.GetSecretToken() }},
@@ -46,7 +48,7 @@ func maxUses(n uint32) string {
 }
 
 func (a *app) tokenCommand() *cobra.Command {
-	return group("token", "Create, list and revoke join tokens",
+	return group("token", "Create, list and revoke join tokens and API tokens",
 		a.tokenCreateCommand(),
 		a.tokenListCommand(),
 		a.tokenRevokeCommand(),
@@ -55,13 +57,13 @@ func (a *app) tokenCommand() *cobra.Command {
 
 func (a *app) tokenCreateCommand() *cobra.Command {
 	var (
-		out  format
-		role string
-		ttl  = ttlValue(24 * time.Hour)
-		uses int64
+		out        format
+		role, user string
+		ttl        = ttlValue(24 * time.Hour)
+		uses       int64
 	)
 	cmd := &cobra.Command{
-		Use:   "create [--role collector] [--ttl 24h] [--uses N]",
+		Use:   "create [--role collector|ROLE] [--user NAME] [--ttl 24h] [--uses N]",
 		Short: "Create a token; its text is printed once",
 		Long: `Create a token. The token text is printed once, alone on stdout, so a script
 can capture it:
@@ -69,7 +71,12 @@ can capture it:
     TOKEN=$(meshctl token create --ttl 1h --uses 1)
 
 What the token is (ID, expiry) goes to stderr. With -o json the whole
-response, the token text included, goes to stdout.`,
+response, the token text included, goes to stdout.
+
+--role collector (the default) makes a join token for collectors. Any other
+role (` + userRoles + `) makes an API token for a user: your own,
+or with --user another's if you are an admin. It acts with the least of its
+role and its user's, and stops when the user is disabled.`,
 		Args: noArgs,
 		PreRunE: func(*cobra.Command, []string) error {
 			if strings.TrimSpace(role) == "" {
@@ -89,6 +96,7 @@ response, the token text included, goes to stdout.`,
 				Role:       role,
 				TtlSeconds: int64(time.Duration(ttl) / time.Second),
 				MaxUses:    uint32(uses),
+				User:       user,
 			})
 			if err != nil {
 				return err
@@ -97,14 +105,19 @@ response, the token text included, goes to stdout.`,
 				return printOne(a.stdout, out, res, createdTokenColumns(), res)
 			}
 			tok := res.GetToken()
-			fmt.Fprintf(a.stderr, "created %s token %s, expires %s (in %s), %s uses; the token is shown once:\n",
-				tok.GetRole(), tok.GetId(), msTime(tok.GetExpiresAtMs()), humanDuration(time.Duration(ttl)), maxUses(tok.GetMaxUses()))
+			owner := ""
+			if tok.GetUser() != "" {
+				owner = " for " + tok.GetUser()
+			}
+			fmt.Fprintf(a.stderr, "created %s token %s%s, expires %s (in %s), %s uses; the token is shown once:\n",
+				tok.GetRole(), tok.GetId(), owner, msTime(tok.GetExpiresAtMs()), humanDuration(time.Duration(ttl)), maxUses(tok.GetMaxUses()))
 			_, err = fmt.Fprintln(a.stdout, res.GetSecretToken())
 			return err
 		}),
 	}
 	fs := cmd.Flags()
-	fs.StringVar(&role, "role", "collector", "what the token lets its bearer do (collector: join the cluster)")
+	fs.StringVar(&role, "role", "collector", "what the token lets its bearer do: collector (join the cluster), or "+userRoles)
+	fs.StringVar(&user, "user", "", "the user an API token acts for (default: yours)")
 	fs.Var(&ttl, "ttl", "how long the token stays valid, like 30m, 24h or 7d")
 	fs.Int64Var(&uses, "uses", 0, "how many times the token can be used (0: unlimited)")
 	addOutputFlag(fs, &out)

@@ -29,7 +29,7 @@ type alertsView struct {
 
 func loadAlerts(ctx context.Context, h *Handler, _ *http.Request) (string, any, int, error) {
 	as, err := h.cfg.Alerts.List(ctx, &licmeshv1.ListAlertsRequest{Limit: maxAlertsShown})
-	v := alertsView{CanAck: h.cfg.Alerts.Ack != nil, Truncated: len(as) >= maxAlertsShown}
+	v := alertsView{CanAck: h.cfg.Alerts.Ack != nil && can(ctx, PermAck), Truncated: len(as) >= maxAlertsShown}
 	if err != nil {
 		return "Alerts", v, http.StatusServiceUnavailable, err
 	}

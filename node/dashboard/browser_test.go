@@ -63,7 +63,7 @@ func TestBrowserSignInAndLiveRefresh(t *testing.T) {
 	)
 	var banner string
 	run(t, ctx, "read the refusal", chromedp.Text(".signin .banner", &banner, chromedp.ByQuery))
-	require.Contains(t, strings.ToLower(banner), "that admin token was refused", "refusal banner")
+	require.Contains(t, strings.ToLower(banner), "that api token was refused", "refusal banner")
 
 	var masters, leader string
 	run(t, ctx, "sign in",

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"time"
 
@@ -95,22 +96,78 @@ func (f HubFuncs) canActivate() bool { return f.Companies != nil && f.Activate !
 // carried in the session cookie and shown on every page; it must not hold a
 // secret.
 type Principal struct {
-	// ID names the admin token or user, e.g. the token's public ID.
+	// ID names the user or token, e.g. "user:alice" or "token:<id>".
 	ID string `json:"id"`
-	// Role is the token's role, e.g. "admin" or "viewer".
+	// Role is the role the session acts with, e.g. "admin" or "viewer".
 	Role string `json:"role"`
+	// User, TokenID and Epoch are the caller's to read back in Check: the
+	// account, the API token signed in with, the account's session epoch.
+	User    string `json:"u,omitempty"`
+	TokenID string `json:"t,omitempty"`
+	Epoch   uint64 `json:"e,omitempty"`
+	// Index is the caller's too: the state's version the sign-in saw, so
+	// that a master behind it knows to wait rather than refuse.
+	Index uint64 `json:"i,omitempty"`
+	// Perms are what the role allows (docs/accounts.md): the dashboard
+	// shows a form only to a principal with its permission ("licenses" to
+	// add licenses and link the hub, "ack" to acknowledge alerts), and
+	// refuses its POST to anyone else.
+	Perms []string `json:"perms,omitempty"`
 }
 
-// AuthFunc checks an admin token pasted into the sign-in form and says whose
-// it is. Any error refuses the sign-in; the error is logged without the token.
-type AuthFunc func(ctx context.Context, token string) (Principal, error)
+// Can reports whether p holds perm.
+func (p Principal) Can(perm string) bool { return slices.Contains(p.Perms, perm) }
+
+// can reports whether the request whose context ctx is may do perm: its
+// principal holds it.
+func can(ctx context.Context, perm string) bool {
+	p, ok := PrincipalFrom(ctx)
+	return ok && p.Can(perm)
+}
+
+// Credentials are what the sign-in form posted: a user name and password,
+// or an API token.
+type Credentials struct {
+	User     string
+	Password string
+	Token    string
+}
+
+// AuthFunc checks the sign-in form's credentials and says whose they are.
+// Any error refuses the sign-in; the error is logged without the secret,
+// and its text is shown only if it wraps ErrSignInThrottled.
+type AuthFunc func(ctx context.Context, c Credentials) (Principal, error)
+
+// CheckFunc says whether a session made for p still stands and returns p as
+// it is now (a new role, new permissions); an error ends the session. It is
+// called on every request, so it should answer from memory.
+type CheckFunc func(ctx context.Context, p Principal) (Principal, error)
+
+type principalKey struct{}
+
+// WithPrincipal returns ctx carrying p.
+func WithPrincipal(ctx context.Context, p Principal) context.Context {
+	return context.WithValue(ctx, principalKey{}, p)
+}
+
+// PrincipalFrom returns the principal of the request whose context ctx is
+// (or derives from): the dashboard puts it into every context it hands to
+// Source and the Config's functions, so that they can check it too.
+func PrincipalFrom(ctx context.Context) (Principal, bool) {
+	p, ok := ctx.Value(principalKey{}).(Principal)
+	return p, ok
+}
 
 // Config configures a Handler.
 type Config struct {
 	// Source supplies the data shown. Required.
 	Source Source
-	// Auth checks admin tokens at sign-in. Required.
+	// Auth checks credentials at sign-in. Required.
 	Auth AuthFunc
+	// Check re-checks a session on every request, so that a disabled
+	// account, a changed password or a revoked token ends it at once; nil
+	// keeps a session until it expires.
+	Check CheckFunc
 	// SessionKey keys the HMAC that signs session cookies and CSRF tokens;
 	// at least MinSessionKeyLen random bytes. Sessions survive a restart only
 	// if the key does, and every master that may serve the same browser

@@ -23,6 +23,15 @@ var (
 	// not positive.
 	ErrLeaseLimit = errors.New("dashboard: lease limit must be positive")
 
+	// ErrSignInThrottled, wrapped by an AuthFunc's error, says the name
+	// failed to sign in too often; the sign-in form shows the error's text.
+	ErrSignInThrottled = errors.New("too many failed sign-ins")
+
+	// ErrSessionUnavailable, wrapped by a CheckFunc's error, says the
+	// session cannot be judged here yet (a master still catching up with
+	// the cluster): the request is answered 503 and the session kept.
+	ErrSessionUnavailable = errors.New("this master cannot check the session yet")
+
 	// errBadSession marks a session cookie that is malformed, forged or
 	// expired; the visitor is sent to the sign-in form.
 	errBadSession = errors.New("dashboard: invalid session")

@@ -297,9 +297,15 @@ const adminToken = "lmt1.adm-42.0123456789abcdef0123456789abcdef"
 var errRefused = errors.New("test: token refused")
 
 // checkToken stands in for the master's admin token check.
-func checkToken(_ context.Context, token string) (dashboard.Principal, error) {
-	if token != adminToken {
-		return dashboard.Principal{}, errRefused
+// checkCreds knows the admin token and one viewer, vera.
+func checkCreds(_ context.Context, c dashboard.Credentials) (dashboard.Principal, error) {
+	switch {
+	case c.Token == adminToken:
+		return dashboard.Principal{ID: "adm-42", Role: "admin", TokenID: "adm-42", Perms: []string{"ack", "licenses", "read"}}, nil
+	case c.Token == "" && c.User == "vera" && c.Password == veraPassword:
+		return dashboard.Principal{ID: "user:vera", User: "vera", Role: "viewer", Epoch: 1, Perms: []string{"read"}}, nil
 	}
-	return dashboard.Principal{ID: "adm-42", Role: "admin"}, nil
+	return dashboard.Principal{}, errRefused
 }
+
+const veraPassword = "vera's long password"

@@ -3,6 +3,7 @@ package dashboard
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"time"
@@ -65,20 +66,20 @@ func New(cfg Config) (*Handler, error) {
 	h.mux.Handle("GET "+p+"/metrics.xlsx", h.download(monthGrid))
 	h.mux.Handle("GET "+p+"/metrics/history.xlsx", h.download(historyGrid))
 	if cfg.AddLicense != nil {
-		h.mux.HandleFunc("POST "+p+"/licenses", h.addLicense)
+		h.mux.Handle("POST "+p+"/licenses", h.permitted(PermLicenses, h.addLicense))
 	}
 	if cfg.Hub.canActivate() {
-		h.mux.HandleFunc("POST "+p+"/hub/companies", h.hubCompanies)
-		h.mux.HandleFunc("POST "+p+"/hub/activate", h.hubActivate)
+		h.mux.Handle("POST "+p+"/hub/companies", h.permitted(PermLicenses, h.hubCompanies))
+		h.mux.Handle("POST "+p+"/hub/activate", h.permitted(PermLicenses, h.hubActivate))
 	}
 	if cfg.Hub.Trial != nil {
-		h.mux.HandleFunc("POST "+p+"/hub/trial", h.hubTrial)
+		h.mux.Handle("POST "+p+"/hub/trial", h.permitted(PermLicenses, h.hubTrial))
 	}
 	if cfg.Hub.CheckNow != nil {
-		h.mux.HandleFunc("POST "+p+"/hub/check", h.hubCheck)
+		h.mux.Handle("POST "+p+"/hub/check", h.permitted(PermLicenses, h.hubCheck))
 	}
 	if cfg.Alerts.Ack != nil {
-		h.mux.HandleFunc("POST "+p+"/alerts/ack", h.ackAlert)
+		h.mux.Handle("POST "+p+"/alerts/ack", h.permitted(PermAck, h.ackAlert))
 	}
 	h.mux.HandleFunc(p+"/", h.notFound)
 	return h, nil
@@ -94,6 +95,47 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	hd.Set("Cross-Origin-Opener-Policy", "same-origin")
 	hd.Set("Cross-Origin-Resource-Policy", "same-origin")
 	h.mux.ServeHTTP(w, r)
+}
+
+// The permissions the dashboard's forms need (Principal.Perms).
+const (
+	PermLicenses = "licenses"
+	PermAck      = "ack"
+)
+
+// permitted lets a form's POST through to next only from a session whose
+// principal holds perm, with the principal in the request's context. A
+// browser with no session goes to the sign-in form, as next would send it.
+func (h *Handler) permitted(perm string, next http.HandlerFunc) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s, err := h.readSession(r)
+		if h.unavailable(w, err) {
+			return
+		}
+		if err != nil {
+			h.endSession(w)
+			http.Redirect(w, r, h.cfg.Prefix+"/login", http.StatusSeeOther)
+			return
+		}
+		if !s.Principal.Can(perm) {
+			h.cfg.Logger.Info("dashboard: refused by role", "principal", s.Principal.ID, "role", s.Principal.Role, "path", r.URL.Path)
+			http.Error(w, fmt.Sprintf("dashboard: refused: %s (role %s) may not do this; it needs permission %s",
+				s.Principal.ID, s.Principal.Role, perm), http.StatusForbidden)
+			return
+		}
+		next(w, r.WithContext(WithPrincipal(r.Context(), s.Principal)))
+	})
+}
+
+// unavailable answers 503, keeping the session cookie, when err says the
+// session cannot be judged here yet, and reports whether it did.
+func (h *Handler) unavailable(w http.ResponseWriter, err error) bool {
+	if !errors.Is(err, ErrSessionUnavailable) {
+		return false
+	}
+	w.Header().Set("Retry-After", "2")
+	http.Error(w, "dashboard: this master is catching up with the cluster; try again in a moment", http.StatusServiceUnavailable)
+	return true
 }
 
 // view is one page and its self-refreshing fragment: both render the same
@@ -154,7 +196,7 @@ func (h *Handler) authed(v view, fragment bool) http.Handler {
 		if !ok {
 			return
 		}
-		ctx, cancel := context.WithTimeout(r.Context(), sourceTimeout)
+		ctx, cancel := context.WithTimeout(WithPrincipal(r.Context(), s.Principal), sourceTimeout)
 		defer cancel()
 		title, data, status, err := v.load(ctx, h, r)
 		d := h.data(v.nav, title, s)
@@ -179,6 +221,9 @@ func (h *Handler) signedIn(w http.ResponseWriter, r *http.Request, fragment bool
 	s, err := h.readSession(r)
 	if err == nil {
 		return s, true
+	}
+	if h.unavailable(w, err) {
+		return session{}, false
 	}
 	if _, cerr := r.Cookie(sessionCookie); cerr == nil {
 		h.endSession(w) // drop a stale or forged cookie
@@ -229,7 +274,7 @@ func (h *Handler) notFound(w http.ResponseWriter, r *http.Request) {
 	d := h.data("", "Not found", session{})
 	if s, err := h.readSession(r); err == nil {
 		d = h.data("", "Not found", s)
-		ctx, cancel := context.WithTimeout(r.Context(), sourceTimeout)
+		ctx, cancel := context.WithTimeout(WithPrincipal(r.Context(), s.Principal), sourceTimeout)
 		defer cancel()
 		d.Alerts = h.licenseAlerts(ctx)
 	}

@@ -33,7 +33,7 @@ func newTestEnv(t *testing.T, opts ...func(*dashboard.Config)) *testEnv {
 	e := &testEnv{t: t, src: newMemSource(), clock: clocktest.New(t0)}
 	cfg := dashboard.DefaultConfig()
 	cfg.Source = e.src
-	cfg.Auth = checkToken
+	cfg.Auth = checkCreds
 	cfg.SessionKey = sessionKey()
 	cfg.Clock = e.clock
 	for _, o := range opts {

@@ -115,9 +115,9 @@ func loadHub(ctx context.Context, h *Handler, _ *http.Request) (string, any, int
 	f := h.cfg.Hub
 	v := hubView{
 		Polls:    f.Status != nil,
-		Activate: activateForm{Enabled: f.canActivate()},
-		Trial:    trialForm{Enabled: f.Trial != nil},
-		CanCheck: f.CheckNow != nil,
+		Activate: activateForm{Enabled: f.canActivate() && can(ctx, PermLicenses)},
+		Trial:    trialForm{Enabled: f.Trial != nil && can(ctx, PermLicenses)},
+		CanCheck: f.CheckNow != nil && can(ctx, PermLicenses),
 	}
 	if f.Status == nil {
 		return hubTitle, v, http.StatusOK, nil
@@ -272,7 +272,7 @@ func hubTargetOf(form url.Values) *licmeshv1.HubTarget {
 // renderHub answers a hub form with the whole page, its status read
 // afresh, after edit has set the outcome.
 func (h *Handler) renderHub(w http.ResponseWriter, r *http.Request, s session, status int, edit func(*hubView)) {
-	ctx, cancel := context.WithTimeout(r.Context(), sourceTimeout)
+	ctx, cancel := context.WithTimeout(WithPrincipal(r.Context(), s.Principal), sourceTimeout)
 	defer cancel()
 	title, data, lstatus, lerr := loadHub(ctx, h, r)
 	v := data.(hubView)

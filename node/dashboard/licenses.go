@@ -72,7 +72,7 @@ type licensePool struct {
 }
 
 func loadLicenses(ctx context.Context, h *Handler, _ *http.Request) (string, any, int, error) {
-	v := licensesView{Form: licenseForm{Enabled: h.cfg.AddLicense != nil}}
+	v := licensesView{Form: licenseForm{Enabled: h.cfg.AddLicense != nil && can(ctx, PermLicenses)}}
 	resp, err := h.cfg.Source.Licenses(ctx)
 	if err != nil {
 		return "Licenses", v, http.StatusServiceUnavailable, fmt.Errorf("could not load the licenses: %w", err)

@@ -2,6 +2,7 @@ package dashboard
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"strings"
 )
@@ -12,6 +13,8 @@ const maxFormBytes = 16 << 10
 // loginView is the sign-in form's data.
 type loginView struct {
 	FormCSRF string
+	// User is the name posted, kept when a sign-in is refused.
+	User string
 }
 
 // loginForm shows the sign-in form, or the cluster page to a browser that is
@@ -24,7 +27,7 @@ func (h *Handler) loginForm(w http.ResponseWriter, r *http.Request) {
 	h.renderLogin(w, http.StatusOK, "")
 }
 
-func (h *Handler) renderLogin(w http.ResponseWriter, status int, problem string) {
+func (h *Handler) renderLogin(w http.ResponseWriter, status int, problem string, user ...string) {
 	tok, err := h.newLoginTicket(w)
 	if err != nil {
 		h.cfg.Logger.Error("dashboard: sign-in form", "err", err)
@@ -33,7 +36,11 @@ func (h *Handler) renderLogin(w http.ResponseWriter, status int, problem string)
 	}
 	d := h.data("", "Sign in", session{})
 	d.Error = problem
-	d.Data = loginView{FormCSRF: tok}
+	v := loginView{FormCSRF: tok}
+	if len(user) > 0 {
+		v.User = user[0]
+	}
+	d.Data = v
 	h.render(w, "login", "layout", status, d)
 }
 
@@ -49,19 +56,33 @@ func (h *Handler) login(w http.ResponseWriter, r *http.Request) {
 		h.renderLogin(w, http.StatusForbidden, "The sign-in form expired or did not come from this dashboard; try again.")
 		return
 	}
-	token := strings.TrimSpace(r.PostForm.Get("token"))
-	if token == "" {
-		h.renderLogin(w, http.StatusBadRequest, "Paste an admin token to sign in.")
+	c := Credentials{
+		User:     strings.ToLower(strings.TrimSpace(r.PostForm.Get("user"))),
+		Password: r.PostForm.Get("password"),
+		Token:    strings.TrimSpace(r.PostForm.Get("token")),
+	}
+	if c.Token == "" && (c.User == "" || c.Password == "") {
+		h.renderLogin(w, http.StatusBadRequest, "Give your user name and password, or paste an API token.", c.User)
 		return
+	}
+	if c.Token != "" {
+		c.User, c.Password = "", ""
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), sourceTimeout)
 	defer cancel()
-	p, err := h.cfg.Auth(ctx, token)
+	p, err := h.cfg.Auth(ctx, c)
 	if err != nil {
-		// err comes from the caller's check; it must not carry the token, and
-		// neither does this log line.
-		h.cfg.Logger.Info("dashboard: sign-in refused", "remote_addr", r.RemoteAddr, "err", err)
-		h.renderLogin(w, http.StatusUnauthorized, "That admin token was refused.")
+		// err comes from the caller's check; it must not carry the secret,
+		// and neither does this log line.
+		h.cfg.Logger.Info("dashboard: sign-in refused", "user", c.User, "remote_addr", r.RemoteAddr, "err", err)
+		problem := "That user name and password were refused."
+		switch {
+		case errors.Is(err, ErrSignInThrottled):
+			problem = err.Error()
+		case c.Token != "":
+			problem = "That API token was refused."
+		}
+		h.renderLogin(w, http.StatusUnauthorized, problem, c.User)
 		return
 	}
 	if err := h.startSession(w, p); err != nil {

@@ -2,13 +2,18 @@ package dashboard_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/base64"
+	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/licmesh/licmesh/mesh/wire/licmeshv1"
 	"github.com/licmesh/licmesh/node/dashboard"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -19,7 +24,7 @@ func TestLoginWrongTokenIs401WithoutCookie(t *testing.T) {
 	c := e.newClient()
 	resp, body := c.signIn("lmt1.adm-42.not-the-secret")
 	require.Equal(t, http.StatusUnauthorized, resp.StatusCode, "status")
-	assert.Contains(t, strings.ToLower(body), "that admin token was refused", "page does not say the token was refused")
+	assert.Contains(t, strings.ToLower(body), "that api token was refused", "page does not say the token was refused")
 	assert.Contains(t, body, `name="token"`, "the form is not shown again")
 	assert.Nil(t, findCookie(resp, "licmesh_session"), "a refused sign-in set a session cookie")
 	r, _ := c.get("/ui/")
@@ -30,7 +35,7 @@ func TestLoginEmptyTokenIsRefused(t *testing.T) {
 	e := newTestEnv(t)
 	resp, body := e.newClient().signIn("   ")
 	require.Equal(t, http.StatusBadRequest, resp.StatusCode, "want 400 asking for a token:\n%s", body)
-	require.Contains(t, body, "Paste an admin token", "want 400 asking for a token")
+	require.Contains(t, body, "Give your user name and password, or paste an API token.", "want 400 asking for a token")
 }
 
 func TestLoginGoodTokenSetsSessionCookie(t *testing.T) {
@@ -196,4 +201,71 @@ func TestLogoutNeedsCSRFToken(t *testing.T) {
 	wantRedirectToLogin(t, resp)
 	resp, _ = other.get("/ui/")
 	assert.Equal(t, http.StatusOK, resp.StatusCode, "another browser's session ended too")
+}
+
+// TestCheckEndsOrHoldsSession: Config.Check runs on every request; a
+// refusal ends the session (the cookie is dropped), and "cannot tell yet"
+// answers 503 and keeps it.
+func TestCheckEndsOrHoldsSession(t *testing.T) {
+	var (
+		mu      sync.Mutex
+		verdict error
+	)
+	set := func(err error) { mu.Lock(); verdict = err; mu.Unlock() }
+	e := newTestEnv(t, func(c *dashboard.Config) {
+		c.Check = func(_ context.Context, p dashboard.Principal) (dashboard.Principal, error) {
+			mu.Lock()
+			defer mu.Unlock()
+			p.Role = "viewer-now"
+			return p, verdict
+		}
+	})
+	c := e.newClient()
+	_, page := c.get("/ui/login")
+	resp, body := c.post("/ui/login", url.Values{"csrf": {csrfIn(t, page)}, "user": {"vera"}, "password": {veraPassword}})
+	require.Equal(t, http.StatusSeeOther, resp.StatusCode, body)
+	resp, body = c.get("/ui/")
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	assert.Contains(t, body, "viewer-now", "the page shows the principal as Check returned it")
+
+	set(fmt.Errorf("%w: behind", dashboard.ErrSessionUnavailable))
+	resp, _ = c.get("/ui/")
+	assert.Equal(t, http.StatusServiceUnavailable, resp.StatusCode)
+	assert.NotNil(t, c.cookie("licmesh_session"), "a master catching up dropped the session")
+
+	set(errors.New("user disabled"))
+	resp, _ = c.get("/ui/")
+	wantRedirectToLogin(t, resp)
+	assert.Nil(t, c.cookie("licmesh_session"), "a refused session kept its cookie")
+	set(nil)
+	resp, _ = c.get("/ui/")
+	wantRedirectToLogin(t, resp)
+}
+
+// TestViewerSeesNoForms: a principal without "licenses" gets no paste box,
+// and its POST is refused with the permission it lacks.
+func TestViewerSeesNoForms(t *testing.T) {
+	e := newTestEnv(t, func(c *dashboard.Config) {
+		c.AddLicense = func(context.Context, string) (*licmeshv1.License, error) {
+			return nil, errors.New("should not be called")
+		}
+	})
+	c := e.newClient()
+	_, page := c.get("/ui/login")
+	resp, body := c.post("/ui/login", url.Values{"csrf": {csrfIn(t, page)}, "user": {"vera"}, "password": {veraPassword}})
+	require.Equal(t, http.StatusSeeOther, resp.StatusCode, body)
+	_, body = c.get("/ui/licenses")
+	assert.NotContains(t, body, `name="license"`)
+	resp, body = c.post("/ui/licenses", url.Values{"csrf": {csrfIn(t, body)}, "license": {"x"}})
+	assert.Equal(t, http.StatusForbidden, resp.StatusCode)
+	assert.Contains(t, body, "user:vera (role viewer) may not do this; it needs permission licenses")
+
+	// A wrong password keeps the name typed.
+	c2 := e.newClient()
+	_, page = c2.get("/ui/login")
+	resp, body = c2.post("/ui/login", url.Values{"csrf": {csrfIn(t, page)}, "user": {"Vera "}, "password": {"nope"}})
+	assert.Equal(t, http.StatusUnauthorized, resp.StatusCode)
+	assert.Contains(t, body, "That user name and password were refused.")
+	assert.Contains(t, body, `value="vera"`)
+	assert.NotContains(t, body, "nope")
 }

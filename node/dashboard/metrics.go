@@ -233,10 +233,11 @@ func historyGrid(ctx context.Context, h *Handler, r *http.Request) (*usagegrid.G
 // browsers only, like the pages it comes from.
 func (h *Handler) download(build func(context.Context, *Handler, *http.Request) (*usagegrid.Grid, int, error)) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if _, ok := h.signedIn(w, r, false); !ok {
+		s, ok := h.signedIn(w, r, false)
+		if !ok {
 			return
 		}
-		ctx, cancel := context.WithTimeout(r.Context(), sourceTimeout)
+		ctx, cancel := context.WithTimeout(WithPrincipal(r.Context(), s.Principal), sourceTimeout)
 		defer cancel()
 		g, status, err := build(ctx, h, r)
 		if err != nil {

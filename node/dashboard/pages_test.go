@@ -194,7 +194,7 @@ func TestStaticFilesAreEmbedded(t *testing.T) {
 func TestConfigValidate(t *testing.T) {
 	good := dashboard.DefaultConfig()
 	good.Source = newMemSource()
-	good.Auth = checkToken
+	good.Auth = checkCreds
 	good.SessionKey = sessionKey()
 	require.NoError(t, good.Validate(), "a good config")
 	for name, tc := range map[string]struct {
@@ -217,15 +217,15 @@ func TestConfigValidate(t *testing.T) {
 		assert.ErrorIs(t, cfg.Validate(), tc.want, "%s: Validate", name)
 	}
 	// New fills zero optional fields, but not the required ones.
-	_, err := dashboard.New(dashboard.Config{Source: newMemSource(), Auth: checkToken, SessionKey: sessionKey()})
+	_, err := dashboard.New(dashboard.Config{Source: newMemSource(), Auth: checkCreds, SessionKey: sessionKey()})
 	assert.NoError(t, err, "New with only the required fields")
-	_, err = dashboard.New(dashboard.Config{Source: newMemSource(), Auth: checkToken})
+	_, err = dashboard.New(dashboard.Config{Source: newMemSource(), Auth: checkCreds})
 	assert.ErrorIs(t, err, dashboard.ErrSessionKey, "New without a key")
 }
 
 func TestCustomPrefix(t *testing.T) {
 	src := newMemSource()
-	h, err := dashboard.New(dashboard.Config{Source: src, Auth: checkToken, SessionKey: sessionKey(), Prefix: "/admin/ui"})
+	h, err := dashboard.New(dashboard.Config{Source: src, Auth: checkCreds, SessionKey: sessionKey(), Prefix: "/admin/ui"})
 	require.NoError(t, err)
 	rec := newRecorder()
 	h.ServeHTTP(rec, mustRequest(t, "GET", "/admin/ui/login"))

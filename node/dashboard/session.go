@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"strings"
@@ -129,6 +130,16 @@ func (h *Handler) readSession(r *http.Request) (session, error) {
 	}
 	if s.Nonce == "" || h.cfg.Clock.Now().UnixMilli() >= s.ExpiresMS {
 		return session{}, errBadSession
+	}
+	if h.cfg.Check != nil {
+		p, err := h.cfg.Check(r.Context(), s.Principal)
+		if errors.Is(err, ErrSessionUnavailable) {
+			return session{}, err
+		}
+		if err != nil {
+			return session{}, errBadSession
+		}
+		s.Principal = p
 	}
 	return s, nil
 }

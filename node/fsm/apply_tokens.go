@@ -1,8 +1,19 @@
 package fsm
 
+import "fmt"
+
 func applyCreateToken(s *state, _ *applyCtx, c *CreateToken) Response {
 	if _, ok := s.tokens.m[c.ID]; ok {
 		return Response{Err: ErrTokenExists}
+	}
+	if c.User != "" {
+		u, ok := s.accounts.users[c.User]
+		switch {
+		case !ok:
+			return Response{Err: fmt.Errorf("%w: %s", ErrUnknownUser, c.User)}
+		case u.Disabled:
+			return Response{Err: fmt.Errorf("%w: %s", ErrUserDisabled, c.User)}
+		}
 	}
 	s.tokens = s.tokens.mutable()
 	s.tokens.m[c.ID] = Token{
@@ -12,6 +23,7 @@ func applyCreateToken(s *state, _ *applyCtx, c *CreateToken) Response {
 		ExpiresAt:  c.ExpiresAt,
 		MaxUses:    c.MaxUses,
 		CreatedAt:  c.Now,
+		User:       c.User,
 	}
 	return Response{}
 }

@@ -201,6 +201,9 @@ type CreateToken struct {
 	ExpiresAt  int64
 	MaxUses    int
 	Now        int64
+	// User binds an API token to an account (accounts.go); the account
+	// must exist and be enabled.
+	User string `json:",omitempty"`
 }
 
 // RevokeToken revokes a token; revoking twice is not an error.
@@ -384,12 +387,21 @@ func (c CreateToken) validate() error {
 	switch {
 	case c.SecretHash.IsZero():
 		return fmt.Errorf("%w: token: secret hash is empty", ErrMalformed)
-	case c.Role != RoleCollector && c.Role != RoleAdmin:
-		return fmt.Errorf("%w: token: role %q, want collector or admin", ErrMalformed, clip(string(c.Role)))
+	case c.Role != RoleCollector && !c.Role.UserRole():
+		return fmt.Errorf("%w: token: role %q, want collector or one of %v", ErrMalformed, clip(string(c.Role)), UserRoles)
+	case c.Role == RoleCollector && c.User != "":
+		return fmt.Errorf("%w: token: a collector join token is nobody's", ErrMalformed)
+	case c.Role != RoleCollector && c.Role != RoleAdmin && c.User == "":
+		return fmt.Errorf("%w: token: a %s token must be bound to a user", ErrMalformed, c.Role)
 	case c.ExpiresAt < 0 || c.ExpiresAt > maxUnixMs:
 		return fmt.Errorf("%w: token: expires_at %d out of range", ErrMalformed, c.ExpiresAt)
 	case c.MaxUses < 0 || c.MaxUses > maxUses:
 		return fmt.Errorf("%w: token: max uses %d out of range 0..%d", ErrMalformed, c.MaxUses, maxUses)
+	}
+	if c.User != "" {
+		if err := CheckUserName(c.User); err != nil {
+			return fmt.Errorf("%w: token: %w", ErrMalformed, err)
+		}
 	}
 	return firstErr(checkNow(c.Now), checkID("token id", c.ID))
 }

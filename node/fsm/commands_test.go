@@ -48,6 +48,8 @@ func allCommands() map[MsgType]command {
 			Secret: "0123456789abcdef0123"}, Now: t0},
 		TestAlertChannelType: TestAlertChannel{Channel: "ops", By: "admin", Now: t0},
 		AlertDeliveredType:   AlertDelivered{ID: "ops/test#1", OK: true, Now: t0},
+		CreateUserType:       CreateUser{Name: "alice", Role: RoleViewer, PasswordHash: testPasswordHash, By: "admin", Now: t0},
+		UpdateUserType:       UpdateUser{Name: "alice", Role: RoleIT, By: "admin", Now: t0},
 		BorrowLeaseType:      BorrowLease{Now: t0, Pool: "p", Holder: "alice", CollectorID: "c1", TTLms: 30000, Until: t0 + 3*dayMs},
 	}
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/hashicorp/raft"
 	"github.com/licmesh/licmesh/licensing/lease"
+	"github.com/licmesh/licmesh/mesh/pki"
 	"github.com/stretchr/testify/require"
 )
 
@@ -139,3 +140,14 @@ func timeMs(ms int64) time.Time { return time.UnixMilli(ms).UTC() }
 func rlog(index uint64, data []byte) *raft.Log {
 	return &raft.Log{Index: index, Term: 1, Type: raft.LogCommand, Data: data}
 }
+
+// testPasswordHash is an argon2id hash of testPassword, made once.
+var testPasswordHash = func() string {
+	h, err := pki.HashPassword(testPassword)
+	if err != nil {
+		panic(err)
+	}
+	return h
+}()
+
+const testPassword = "a long test password"

@@ -38,6 +38,8 @@ const (
 	SetAlertChannelType  MsgType = 23
 	TestAlertChannelType MsgType = 24
 	AlertDeliveredType   MsgType = 25
+	CreateUserType       MsgType = 26
+	UpdateUserType       MsgType = 27
 )
 
 // IgnoreUnknownTypeFlag, set on a message type, tells a node that does not
@@ -104,6 +106,8 @@ var messages = [...]message{
 	SetAlertChannelType:  msg("SetAlertChannel", applySetAlertChannel),
 	TestAlertChannelType: msg("TestAlertChannel", applyTestAlertChannel),
 	AlertDeliveredType:   msg("AlertDelivered", applyAlertDelivered),
+	CreateUserType:       msg("CreateUser", applyCreateUser),
+	UpdateUserType:       msg("UpdateUser", applyUpdateUser),
 }
 
 // msg makes the row of a command whose struct is C from its apply

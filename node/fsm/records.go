@@ -157,11 +157,16 @@ type Token struct {
 	Revoked    bool
 	RevokedAt  int64
 	CreatedAt  int64
+	// User is the account an API token acts for; empty for join tokens and
+	// for admin tokens made before accounts existed. Such a token acts with
+	// the least of its own role and its user's, and only while the user is
+	// enabled.
+	User string `json:",omitempty"`
 }
 
 // String describes the token without its secret hash.
 func (t Token) String() string {
-	return fmt.Sprintf("Token{ID:%s Role:%s ExpiresAt:%d Uses:%d/%d Revoked:%t}", t.ID, t.Role, t.ExpiresAt, t.Uses, t.MaxUses, t.Revoked)
+	return fmt.Sprintf("Token{ID:%s Role:%s User:%s ExpiresAt:%d Uses:%d/%d Revoked:%t}", t.ID, t.Role, t.User, t.ExpiresAt, t.Uses, t.MaxUses, t.Revoked)
 }
 
 // Collector is an enrolled collector.

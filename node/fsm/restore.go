@@ -129,6 +129,11 @@ func (rs *restorer) record(kind byte, body []byte) error {
 			break
 		}
 		return rs.alertRecord(kind, body)
+	case recUser:
+		if rs.version <= snapshotV2 {
+			break
+		}
+		return rs.userRecord(body)
 	}
 	return badSnap("unknown record kind %d", kind)
 }
@@ -198,7 +203,7 @@ func (rs *restorer) token(body []byte) error {
 	if err := strictJSON(body, &t); err != nil {
 		return badSnap("token: %v", err)
 	}
-	c := CreateToken{ID: t.ID, SecretHash: t.SecretHash, Role: t.Role, ExpiresAt: t.ExpiresAt, MaxUses: t.MaxUses, Now: t.CreatedAt}
+	c := CreateToken{ID: t.ID, SecretHash: t.SecretHash, Role: t.Role, ExpiresAt: t.ExpiresAt, MaxUses: t.MaxUses, Now: t.CreatedAt, User: t.User}
 	if err := c.validate(); err != nil {
 		return badSnap("token: %v", err)
 	}

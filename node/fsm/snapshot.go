@@ -192,6 +192,11 @@ func (f *FSM) Snapshot() (raft.FSMSnapshot, error) {
 		return nil, err
 	}
 	snap.usage = append(snap.usage, al...)
+	us, err := s.accounts.snapshot()
+	if err != nil {
+		return nil, err
+	}
+	snap.usage = append(snap.usage, us...)
 	snap.tokens.refs.Add(1)
 	snap.collectors.refs.Add(1)
 	for _, sh := range snap.shards {

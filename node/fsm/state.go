@@ -171,6 +171,7 @@ type state struct {
 	usage      *usageState
 	upstream   *upstreamState
 	alerts     *alertsState
+	accounts   *accountsState
 	// entChanged is the index of the last command that may have changed
 	// what collectors are entitled to (licenses, derived pools, credits,
 	// enrollments). It is not replicated state: masters compare it only
@@ -187,6 +188,7 @@ func newState(leaseHint int) *state {
 		usage:      newUsageState(),
 		upstream:   newUpstreamState(),
 		alerts:     newAlertsState(),
+		accounts:   newAccountsState(),
 		tokens:     newCowMap[string, Token](0),
 		collectors: newCowMap[string, Collector](0),
 		names:      interner{ids: make(map[string]uint32)},

@@ -2,7 +2,6 @@ package master
 
 import (
 	"context"
-	"crypto/subtle"
 	"fmt"
 	"net/http"
 	"slices"
@@ -22,31 +21,11 @@ import (
 	"github.com/licmesh/licmesh/node/version"
 )
 
-// checkAdmin verifies an admin token against the replicated state: the
-// bootstrap token, or a token created with role admin that is neither
-// revoked nor expired.
-func (s *Server) checkAdmin(token string) (string, error) {
-	tok, err := pki.ParseAdminToken(strings.TrimSpace(token))
-	if err != nil {
-		return "", fmt.Errorf("%w: %w", ErrUnauthorized, err)
-	}
-	hash := pki.HashSecret(tok.Secret)
-	if info, ok := s.fsm.Cluster(); ok && info.AdminTokenID == string(tok.ID) {
-		if subtle.ConstantTimeCompare(info.AdminTokenHash[:], hash[:]) == 1 {
-			return string(tok.ID), nil
-		}
-		return "", ErrUnauthorized
-	}
-	t, ok := s.fsm.Token(string(tok.ID))
-	if !ok || t.Role != fsm.RoleAdmin || t.Revoked || (t.ExpiresAt != 0 && s.now().UnixMilli() >= t.ExpiresAt) ||
-		subtle.ConstantTimeCompare(t.SecretHash[:], hash[:]) != 1 {
-		return "", ErrUnauthorized
-	}
-	return string(tok.ID), nil
-}
-
-// requireAdmin admits requests bearing a valid admin token.
-func (s *Server) requireAdmin(next http.Handler) http.Handler {
+// requirePerm admits requests bearing a valid API token whose principal
+// may do what the path asks: for the admin API, the call's permission in
+// methodPerms (any path not there is refused to everyone); for any other
+// path, perm.
+func (s *Server) requirePerm(perm Perm, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		auth := r.Header.Get("Authorization")
 		tok, ok := strings.CutPrefix(auth, "Bearer ")
@@ -54,18 +33,43 @@ func (s *Server) requireAdmin(next http.Handler) http.Handler {
 			writeConnectError(w, connect.NewError(connect.CodeUnauthenticated, fmt.Errorf("%w: no bearer token", ErrUnauthorized)))
 			return
 		}
-		id, err := s.checkAdmin(tok)
+		p, err := s.checkToken(tok)
 		if err != nil {
 			writeConnectError(w, connect.NewError(connect.CodeUnauthenticated, ErrUnauthorized))
 			return
 		}
-		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), adminKey{}, id)))
+		allowed := p.Can(perm)
+		if perm == "" {
+			allowed = p.mayCall(r.URL.Path)
+		}
+		if !allowed {
+			writeConnectError(w, connect.NewError(connect.CodePermissionDenied, deniedError(p, r.URL.Path, perm)))
+			return
+		}
+		next.ServeHTTP(w, r.WithContext(withPrincipal(r.Context(), p)))
 	})
+}
+
+// deniedError names who was refused what, and what it would take.
+func deniedError(p Principal, path string, perm Perm) error {
+	need := []Perm{perm}
+	if perm == "" {
+		need = methodPerms[path]
+	}
+	call := path[strings.LastIndexByte(path, '/')+1:]
+	if len(need) == 0 {
+		return fmt.Errorf("%w: %s is not a call anyone may make", ErrForbidden, call)
+	}
+	return fmt.Errorf("%w: %s (role %s) may not call %s: it needs permission %v", ErrForbidden, p.ID, p.Role, call, need)
 }
 
 func writeConnectError(w http.ResponseWriter, err *connect.Error) {
 	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(http.StatusUnauthorized)
+	status := http.StatusUnauthorized
+	if err.Code() == connect.CodePermissionDenied {
+		status = http.StatusForbidden
+	}
+	w.WriteHeader(status)
 	fmt.Fprintf(w, `{"code":%q,"message":%q}`, err.Code().String(), err.Message())
 }
 
@@ -226,8 +230,9 @@ func (s *Server) leases(f fsm.LeaseFilter) []*licmeshv1.Lease {
 
 func (h adminHandler) CreateToken(ctx context.Context, req *connect.Request[licmeshv1.CreateTokenRequest]) (*connect.Response[licmeshv1.CreateTokenResponse], error) {
 	m, s := req.Msg, h.s
-	if m.Role != "collector" && m.Role != "admin" {
-		return nil, connect.NewError(connect.CodeInvalidArgument, fmt.Errorf("%w: role %q: want collector or admin", ErrBadRequest, m.Role))
+	user, err := s.tokenOwner(ctx, fsm.Role(m.Role), m.User)
+	if err != nil {
+		return nil, err
 	}
 	ttl := time.Duration(m.TtlSeconds) * time.Second
 	if ttl < time.Second || ttl > 365*24*time.Hour {
@@ -251,13 +256,14 @@ func (h adminHandler) CreateToken(ctx context.Context, req *connect.Request[licm
 		}
 		id, text, hash = string(t.ID), t.String(), pki.HashSecret(t.Secret)
 	}
-	cmd := fsm.CreateToken{ID: id, SecretHash: fsm.Hash(hash), Role: fsm.Role(m.Role), ExpiresAt: now.Add(ttl).UnixMilli(), MaxUses: int(m.MaxUses), Now: now.UnixMilli()}
+	cmd := fsm.CreateToken{ID: id, SecretHash: fsm.Hash(hash), Role: fsm.Role(m.Role), ExpiresAt: now.Add(ttl).UnixMilli(),
+		MaxUses: int(m.MaxUses), Now: now.UnixMilli(), User: user}
 	if _, err := s.apply(ctx, fsm.CreateTokenType, cmd); err != nil {
 		return nil, toConnect(err)
 	}
-	s.log.Info("token created", "token_id", id, "role", m.Role, "ttl", ttl.String(), "max_uses", m.MaxUses)
+	s.log.Info("token created", "token_id", id, "role", m.Role, "user", user, "ttl", ttl.String(), "max_uses", m.MaxUses, "by", adminCaller(ctx))
 	return connect.NewResponse(&licmeshv1.CreateTokenResponse{
-		Token:       &licmeshv1.Token{Id: id, Role: m.Role, CreatedAtMs: cmd.Now, ExpiresAtMs: cmd.ExpiresAt, MaxUses: m.MaxUses},
+		Token:       &licmeshv1.Token{Id: id, Role: m.Role, CreatedAtMs: cmd.Now, ExpiresAtMs: cmd.ExpiresAt, MaxUses: m.MaxUses, User: user},
 		SecretToken: text,
 	}), nil
 }
@@ -265,9 +271,12 @@ func (h adminHandler) CreateToken(ctx context.Context, req *connect.Request[licm
 func (h adminHandler) ListTokens(ctx context.Context, _ *connect.Request[licmeshv1.ListTokensRequest]) (*connect.Response[licmeshv1.ListTokensResponse], error) {
 	var out []*licmeshv1.Token
 	for _, t := range h.s.fsm.Tokens() {
+		if !mayManageToken(ctx, t) {
+			continue
+		}
 		out = append(out, &licmeshv1.Token{
 			Id: t.ID, Role: string(t.Role), CreatedAtMs: t.CreatedAt, ExpiresAtMs: t.ExpiresAt,
-			MaxUses: uint32(t.MaxUses), Uses: uint32(t.Uses), Revoked: t.Revoked,
+			MaxUses: uint32(t.MaxUses), Uses: uint32(t.Uses), Revoked: t.Revoked, User: t.User,
 		})
 	}
 	return connect.NewResponse(&licmeshv1.ListTokensResponse{Tokens: out}), nil
@@ -277,10 +286,14 @@ func (h adminHandler) RevokeToken(ctx context.Context, req *connect.Request[licm
 	if _, err := pki.ParseTokenID(req.Msg.Id); err != nil {
 		return nil, connect.NewError(connect.CodeInvalidArgument, err)
 	}
+	if t, ok := h.s.fsm.Token(req.Msg.Id); ok && !mayManageToken(ctx, t) {
+		p, _ := principalFrom(ctx)
+		return nil, connect.NewError(connect.CodePermissionDenied, fmt.Errorf("%w: %s may revoke only its own tokens", ErrForbidden, p.ID))
+	}
 	if _, err := h.s.apply(ctx, fsm.RevokeTokenType, fsm.RevokeToken{ID: req.Msg.Id, Now: h.s.now().UnixMilli()}); err != nil {
 		return nil, toConnect(err)
 	}
-	h.s.log.Info("token revoked", "token_id", req.Msg.Id)
+	h.s.log.Info("token revoked", "token_id", req.Msg.Id, "by", adminCaller(ctx))
 	return connect.NewResponse(&licmeshv1.RevokeTokenResponse{}), nil
 }
 

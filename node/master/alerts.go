@@ -236,14 +236,11 @@ func clipText(s string) string {
 	return s
 }
 
-// adminKey carries the admin token ID of a request in its context.
-type adminKey struct{}
-
-// adminCaller names who made an admin request: "token:<id>", or "admin"
-// when the context does not say.
+// adminCaller names who made an admin request, as the principal's ID
+// ("user:NAME" or "token:ID"), or "admin" for the master's own calls.
 func adminCaller(ctx context.Context) string {
-	if id, ok := ctx.Value(adminKey{}).(string); ok && id != "" {
-		return "token:" + id
+	if p, ok := principalFrom(ctx); ok {
+		return p.ID
 	}
 	return "admin"
 }

@@ -213,6 +213,10 @@ var reasons = []struct {
 	{"borrowed", fsm.ErrBorrowed, connect.CodeFailedPrecondition},
 	{"unknown_alert", fsm.ErrUnknownAlert, connect.CodeNotFound},
 	{"unknown_channel", fsm.ErrUnknownChannel, connect.CodeNotFound},
+	{"user_exists", fsm.ErrUserExists, connect.CodeAlreadyExists},
+	{"unknown_user", fsm.ErrUnknownUser, connect.CodeNotFound},
+	{"user_disabled", fsm.ErrUserDisabled, connect.CodeFailedPrecondition},
+	{"too_many_users", fsm.ErrTooManyUsers, connect.CodeResourceExhausted},
 }
 
 func reasonOf(err error) string {

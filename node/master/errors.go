@@ -9,7 +9,10 @@ var (
 	// it still leads, so it answers no renewal.
 	ErrNotLeader    = errors.New("master: leadership not confirmed by a quorum")
 	ErrNotBootstrap = errors.New("master: the cluster has not bootstrapped its identity yet")
-	ErrUnauthorized = errors.New("master: the admin token was refused")
+	ErrUnauthorized = errors.New("master: the API token or password was refused")
+	// ErrForbidden means the caller is known but its role does not allow
+	// the call.
+	ErrForbidden    = errors.New("master: permission denied")
 	ErrNotCollector = errors.New("master: the client certificate is not an enrolled collector's")
 	// ErrNotCovered means a volume license grants the pool but does not
 	// cover the asking collector's installation.

@@ -2,8 +2,8 @@ package master
 
 import (
 	"context"
-	"crypto/rand"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/pprof"
 
@@ -28,15 +28,15 @@ func (s *Server) apiMux() http.Handler {
 	mux := http.NewServeMux()
 	path, h := licmeshv1connect.NewAdminServiceHandler(adminHandler{s},
 		connect.WithReadMaxBytes(4<<20), connect.WithCodec(wire.StrictJSON{}), connect.WithCompressMinBytes(compressMin))
-	mux.Handle(path, s.requireAdmin(h))
+	mux.Handle(path, s.requirePerm("", h))
 	path, h = licmeshv1connect.NewPeerServiceHandler(peerHandler{s}, connect.WithReadMaxBytes(64<<20), connect.WithCompressMinBytes(compressMin))
 	mux.Handle(path, onlyMasters(h))
 
 	// Profiles for operators chasing CPU or memory, behind the admin token.
-	mux.Handle("/debug/pprof/", s.requireAdmin(http.HandlerFunc(pprof.Index)))
-	mux.Handle("/debug/pprof/profile", s.requireAdmin(http.HandlerFunc(pprof.Profile)))
-	mux.Handle("/debug/pprof/heap", s.requireAdmin(pprof.Handler("heap")))
-	mux.Handle("/debug/pprof/goroutine", s.requireAdmin(pprof.Handler("goroutine")))
+	mux.Handle("/debug/pprof/", s.requirePerm(PermCluster, http.HandlerFunc(pprof.Index)))
+	mux.Handle("/debug/pprof/profile", s.requirePerm(PermCluster, http.HandlerFunc(pprof.Profile)))
+	mux.Handle("/debug/pprof/heap", s.requirePerm(PermCluster, pprof.Handler("heap")))
+	mux.Handle("/debug/pprof/goroutine", s.requirePerm(PermCluster, pprof.Handler("goroutine")))
 
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Write([]byte("ok\n"))
@@ -51,26 +51,44 @@ func (s *Server) apiMux() http.Handler {
 	mux.Handle("GET /metrics", promhttp.HandlerFor(prometheus.Gatherers{s.m.reg, initProcessMetrics()},
 		promhttp.HandlerOpts{ErrorHandling: promhttp.ContinueOnError}))
 
-	key := make([]byte, 32)
-	_, _ = rand.Read(key)
 	dcfg := dashboard.DefaultConfig()
 	dcfg.Source = dashSource{s}
-	dcfg.Auth = func(_ context.Context, token string) (dashboard.Principal, error) {
-		id, err := s.checkAdmin(token)
-		return dashboard.Principal{ID: id, Role: "admin"}, err
+	dcfg.Auth = func(_ context.Context, c dashboard.Credentials) (dashboard.Principal, error) {
+		var (
+			p   Principal
+			err error
+		)
+		if c.Token != "" {
+			p, err = s.checkToken(c.Token)
+		} else {
+			p, err = s.checkPassword(c.User, c.Password)
+			if errors.Is(err, errThrottled) {
+				err = fmt.Errorf("%w for %q: wait %s and try again", dashboard.ErrSignInThrottled, c.User, signinWindow)
+			}
+		}
+		p.Index = s.fsm.AppliedIndex()
+		return dashPrincipal(p), err
+	}
+	dcfg.Check = func(_ context.Context, dp dashboard.Principal) (dashboard.Principal, error) {
+		p, err := s.recheck(Principal{ID: dp.ID, User: dp.User, TokenID: dp.TokenID, Epoch: dp.Epoch, Index: dp.Index})
+		return dashPrincipal(p), err
 	}
 	admin := adminHandler{s}
 	dcfg.AddLicense = func(ctx context.Context, text string) (*licmeshv1.License, error) {
-		resp, err := dashCall(ctx, admin.AddLicense, &licmeshv1.AddLicenseRequest{Text: text})
+		resp, err := dashCall(ctx, licmeshv1connect.AdminServiceAddLicenseProcedure, admin.AddLicense, &licmeshv1.AddLicenseRequest{Text: text})
 		return resp.GetLicense(), err
 	}
 	dcfg.Alerts = dashboard.AlertFuncs{
 		List: func(ctx context.Context, req *licmeshv1.ListAlertsRequest) ([]*licmeshv1.Alert, error) {
-			resp, err := dashCall(ctx, admin.ListAlerts, req)
+			resp, err := dashCall(ctx, licmeshv1connect.AdminServiceListAlertsProcedure, admin.ListAlerts, req)
 			return resp.GetAlerts(), err
 		},
 		Ack: func(ctx context.Context, key, by string) error {
-			_, err := s.ackAlert(ctx, key, "dashboard:"+by)
+			ctx, err := dashCtx(ctx, licmeshv1connect.AdminServiceAckAlertProcedure)
+			if err != nil {
+				return err
+			}
+			_, err = s.ackAlert(ctx, key, by)
 			if ce := (*connect.Error)(nil); errors.As(err, &ce) {
 				return errors.New(ce.Message())
 			}
@@ -79,22 +97,22 @@ func (s *Server) apiMux() http.Handler {
 	}
 	dcfg.Hub = dashboard.HubFuncs{
 		Status: func(ctx context.Context) (*licmeshv1.GetUpstreamResponse, error) {
-			return dashCall(ctx, admin.GetUpstream, &licmeshv1.GetUpstreamRequest{})
+			return dashCall(ctx, licmeshv1connect.AdminServiceGetUpstreamProcedure, admin.GetUpstream, &licmeshv1.GetUpstreamRequest{})
 		},
 		Companies: func(ctx context.Context, req *licmeshv1.ListHubCompaniesRequest) (*licmeshv1.ListHubCompaniesResponse, error) {
-			return dashCall(ctx, admin.ListHubCompanies, req)
+			return dashCall(ctx, licmeshv1connect.AdminServiceListHubCompaniesProcedure, admin.ListHubCompanies, req)
 		},
 		Activate: func(ctx context.Context, req *licmeshv1.ActivateClusterRequest) (*licmeshv1.ActivateClusterResponse, error) {
-			return dashCall(ctx, admin.ActivateCluster, req)
+			return dashCall(ctx, licmeshv1connect.AdminServiceActivateClusterProcedure, admin.ActivateCluster, req)
 		},
 		Trial: func(ctx context.Context, req *licmeshv1.StartClusterTrialRequest) (*licmeshv1.StartClusterTrialResponse, error) {
-			return dashCall(ctx, admin.StartClusterTrial, req)
+			return dashCall(ctx, licmeshv1connect.AdminServiceStartClusterTrialProcedure, admin.StartClusterTrial, req)
 		},
 		CheckNow: func(ctx context.Context) (*licmeshv1.CheckLicensesNowResponse, error) {
-			return dashCall(ctx, admin.CheckLicensesNow, &licmeshv1.CheckLicensesNowRequest{})
+			return dashCall(ctx, licmeshv1connect.AdminServiceCheckLicensesNowProcedure, admin.CheckLicensesNow, &licmeshv1.CheckLicensesNowRequest{})
 		},
 	}
-	dcfg.SessionKey = key
+	dcfg.SessionKey = s.id.sessionKey
 	dcfg.Clock = s.clock
 	if d, err := dashboard.New(dcfg); err == nil {
 		mux.Handle("/ui/", d)
@@ -108,7 +126,11 @@ func (s *Server) apiMux() http.Handler {
 // dashCall calls an admin API method for the dashboard, which shows its
 // errors verbatim: a connect error becomes a plain one whose text is its
 // message, without connect's "invalid_argument: " prefix.
-func dashCall[Req, Resp any](ctx context.Context, method func(context.Context, *connect.Request[Req]) (*connect.Response[Resp], error), req *Req) (*Resp, error) {
+func dashCall[Req, Resp any](ctx context.Context, procedure string, method func(context.Context, *connect.Request[Req]) (*connect.Response[Resp], error), req *Req) (*Resp, error) {
+	ctx, err := dashCtx(ctx, procedure)
+	if err != nil {
+		return nil, err
+	}
 	resp, err := method(ctx, connect.NewRequest(req))
 	if err != nil {
 		if ce := (*connect.Error)(nil); errors.As(err, &ce) {
@@ -117,6 +139,29 @@ func dashCall[Req, Resp any](ctx context.Context, method func(context.Context, *
 		return nil, err
 	}
 	return resp.Msg, nil
+}
+
+// dashCtx carries the dashboard's principal, as the master knows it, into
+// ctx, once it is known to hold a permission procedure needs: a form the
+// dashboard showed by mistake is still refused here.
+func dashCtx(ctx context.Context, procedure string) (context.Context, error) {
+	dp, ok := dashboard.PrincipalFrom(ctx)
+	if !ok {
+		return ctx, fmt.Errorf("%w: the dashboard's call carries no principal", ErrUnauthorized)
+	}
+	p := Principal{ID: dp.ID, User: dp.User, Role: fsm.Role(dp.Role), TokenID: dp.TokenID, Epoch: dp.Epoch}
+	for _, x := range dp.Perms {
+		p.perms = append(p.perms, Perm(x))
+	}
+	if !p.mayCall(procedure) {
+		return ctx, deniedError(p, procedure, "")
+	}
+	return withPrincipal(ctx, p), nil
+}
+
+// dashPrincipal is p as the dashboard carries it in its session cookie.
+func dashPrincipal(p Principal) dashboard.Principal {
+	return dashboard.Principal{ID: p.ID, Role: string(p.Role), User: p.User, TokenID: p.TokenID, Epoch: p.Epoch, Index: p.Index, Perms: p.Perms()}
 }
 
 // dashSource serves the dashboard from this master's view of the state.

@@ -11,10 +11,12 @@ import (
 	"github.com/licmesh/licmesh/mesh/pki"
 )
 
-// The cluster secret is the one thing every master is given. Two keys are
+// The cluster secret is the one thing every master is given. Keys are
 // derived from it with HKDF under different labels, so learning one reveals
-// nothing about the other or about the secret:
-//   - the memberlist gossip key, and
+// nothing about another or about the secret:
+//   - the memberlist gossip key;
+//   - the key that signs the dashboard's session cookies, which is why a
+//     sign-in holds on every master and through restarts; and
 //   - the seed of the cluster CA's Ed25519 key, which makes every master
 //     compute the same CA on its own. That is what lets Raft run over mTLS
 //     from the very first election, before any state is replicated, and lets
@@ -33,6 +35,9 @@ type identity struct {
 	clusterID string
 	ca        *pki.CA
 	gossipKey []byte
+	// sessionKey signs the dashboard's session cookies: the same on every
+	// master and across restarts, so a sign-in holds on any of them.
+	sessionKey []byte
 }
 
 func deriveIdentity(secret []byte) (*identity, error) {
@@ -42,9 +47,10 @@ func deriveIdentity(secret []byte) (*identity, error) {
 	}
 	pin := ca.Pin()
 	return &identity{
-		clusterID: fmt.Sprintf("lm-%x", pin[:6]),
-		ca:        ca,
-		gossipKey: deriveKey(secret, "memberlist gossip key", 32),
+		clusterID:  fmt.Sprintf("lm-%x", pin[:6]),
+		ca:         ca,
+		gossipKey:  deriveKey(secret, "memberlist gossip key", 32),
+		sessionKey: deriveKey(secret, "dashboard session key", 32),
 	}, nil
 }
 

@@ -74,6 +74,9 @@ type Server struct {
 	// (after an activation, or on demand).
 	sync      syncState
 	syncNudge chan struct{}
+
+	// signins throttles password sign-ins per user name.
+	signins *signinLimiter
 }
 
 // signer holds the cluster's lease-signing key once the state has it.
@@ -121,6 +124,7 @@ func New(cfg Config) (*Server, error) {
 		id:        id,
 		fsm:       fsm.New(),
 		table:     lease.NewTable(cfg.Clock),
+		signins:   newSigninLimiter(),
 	}
 	s.vendorKeys, _ = license.ParseKeyring(cfg.VendorKeys...) // checked by Validate
 	if cfg.SMTPPasswordFile != "" {

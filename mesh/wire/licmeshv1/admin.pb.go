@@ -1007,14 +1007,16 @@ func (x *ListLeasesResponse) GetLeases() []*Lease {
 }
 
 type Token struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
-	Role          string                 `protobuf:"bytes,2,opt,name=role,proto3" json:"role,omitempty"`
-	CreatedAtMs   int64                  `protobuf:"varint,3,opt,name=created_at_ms,json=createdAtMs,proto3" json:"created_at_ms,omitempty"`
-	ExpiresAtMs   int64                  `protobuf:"varint,4,opt,name=expires_at_ms,json=expiresAtMs,proto3" json:"expires_at_ms,omitempty"`
-	MaxUses       uint32                 `protobuf:"varint,5,opt,name=max_uses,json=maxUses,proto3" json:"max_uses,omitempty"`
-	Uses          uint32                 `protobuf:"varint,6,opt,name=uses,proto3" json:"uses,omitempty"`
-	Revoked       bool                   `protobuf:"varint,7,opt,name=revoked,proto3" json:"revoked,omitempty"`
+	state       protoimpl.MessageState `protogen:"open.v1"`
+	Id          string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	Role        string                 `protobuf:"bytes,2,opt,name=role,proto3" json:"role,omitempty"`
+	CreatedAtMs int64                  `protobuf:"varint,3,opt,name=created_at_ms,json=createdAtMs,proto3" json:"created_at_ms,omitempty"`
+	ExpiresAtMs int64                  `protobuf:"varint,4,opt,name=expires_at_ms,json=expiresAtMs,proto3" json:"expires_at_ms,omitempty"`
+	MaxUses     uint32                 `protobuf:"varint,5,opt,name=max_uses,json=maxUses,proto3" json:"max_uses,omitempty"`
+	Uses        uint32                 `protobuf:"varint,6,opt,name=uses,proto3" json:"uses,omitempty"`
+	Revoked     bool                   `protobuf:"varint,7,opt,name=revoked,proto3" json:"revoked,omitempty"`
+	// user is the account an API token acts for; empty for join tokens.
+	User          string `protobuf:"bytes,8,opt,name=user,proto3" json:"user,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1098,13 +1100,24 @@ func (x *Token) GetRevoked() bool {
 	return false
 }
 
+func (x *Token) GetUser() string {
+	if x != nil {
+		return x.User
+	}
+	return ""
+}
+
 type CreateTokenRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// role is "collector" for a join token.
 	Role       string `protobuf:"bytes,1,opt,name=role,proto3" json:"role,omitempty"`
 	TtlSeconds int64  `protobuf:"varint,2,opt,name=ttl_seconds,json=ttlSeconds,proto3" json:"ttl_seconds,omitempty"`
 	// max_uses is 0 for unlimited.
-	MaxUses       uint32 `protobuf:"varint,3,opt,name=max_uses,json=maxUses,proto3" json:"max_uses,omitempty"`
+	MaxUses uint32 `protobuf:"varint,3,opt,name=max_uses,json=maxUses,proto3" json:"max_uses,omitempty"`
+	// user binds an API token to an account: the caller's own when empty and
+	// the caller is a user; another user's only for an admin. The token's
+	// role may not exceed the user's.
+	User          string `protobuf:"bytes,4,opt,name=user,proto3" json:"user,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1158,6 +1171,13 @@ func (x *CreateTokenRequest) GetMaxUses() uint32 {
 		return x.MaxUses
 	}
 	return 0
+}
+
+func (x *CreateTokenRequest) GetUser() string {
+	if x != nil {
+		return x.User
+	}
+	return ""
 }
 
 type CreateTokenResponse struct {
@@ -4447,6 +4467,625 @@ func (x *ListAlertDeliveriesResponse) GetDeliveries() []*AlertDelivery {
 	return nil
 }
 
+type User struct {
+	state           protoimpl.MessageState `protogen:"open.v1"`
+	Name            string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Role            string                 `protobuf:"bytes,2,opt,name=role,proto3" json:"role,omitempty"`
+	Disabled        bool                   `protobuf:"varint,3,opt,name=disabled,proto3" json:"disabled,omitempty"`
+	CreatedAtMs     int64                  `protobuf:"varint,4,opt,name=created_at_ms,json=createdAtMs,proto3" json:"created_at_ms,omitempty"`
+	CreatedBy       string                 `protobuf:"bytes,5,opt,name=created_by,json=createdBy,proto3" json:"created_by,omitempty"`
+	UpdatedAtMs     int64                  `protobuf:"varint,6,opt,name=updated_at_ms,json=updatedAtMs,proto3" json:"updated_at_ms,omitempty"`
+	PasswordSetAtMs int64                  `protobuf:"varint,7,opt,name=password_set_at_ms,json=passwordSetAtMs,proto3" json:"password_set_at_ms,omitempty"`
+	// api_tokens counts the user's API tokens that are neither revoked nor
+	// expired.
+	ApiTokens     uint32 `protobuf:"varint,8,opt,name=api_tokens,json=apiTokens,proto3" json:"api_tokens,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *User) Reset() {
+	*x = User{}
+	mi := &file_licmesh_v1_admin_proto_msgTypes[73]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *User) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*User) ProtoMessage() {}
+
+func (x *User) ProtoReflect() protoreflect.Message {
+	mi := &file_licmesh_v1_admin_proto_msgTypes[73]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use User.ProtoReflect.Descriptor instead.
+func (*User) Descriptor() ([]byte, []int) {
+	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{73}
+}
+
+func (x *User) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *User) GetRole() string {
+	if x != nil {
+		return x.Role
+	}
+	return ""
+}
+
+func (x *User) GetDisabled() bool {
+	if x != nil {
+		return x.Disabled
+	}
+	return false
+}
+
+func (x *User) GetCreatedAtMs() int64 {
+	if x != nil {
+		return x.CreatedAtMs
+	}
+	return 0
+}
+
+func (x *User) GetCreatedBy() string {
+	if x != nil {
+		return x.CreatedBy
+	}
+	return ""
+}
+
+func (x *User) GetUpdatedAtMs() int64 {
+	if x != nil {
+		return x.UpdatedAtMs
+	}
+	return 0
+}
+
+func (x *User) GetPasswordSetAtMs() int64 {
+	if x != nil {
+		return x.PasswordSetAtMs
+	}
+	return 0
+}
+
+func (x *User) GetApiTokens() uint32 {
+	if x != nil {
+		return x.ApiTokens
+	}
+	return 0
+}
+
+type GetCallerRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetCallerRequest) Reset() {
+	*x = GetCallerRequest{}
+	mi := &file_licmesh_v1_admin_proto_msgTypes[74]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetCallerRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetCallerRequest) ProtoMessage() {}
+
+func (x *GetCallerRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_licmesh_v1_admin_proto_msgTypes[74]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetCallerRequest.ProtoReflect.Descriptor instead.
+func (*GetCallerRequest) Descriptor() ([]byte, []int) {
+	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{74}
+}
+
+type GetCallerResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// principal is "user:NAME" for a user's session or token, "token:ID" for
+	// a token bound to nobody.
+	Principal string `protobuf:"bytes,1,opt,name=principal,proto3" json:"principal,omitempty"`
+	User      string `protobuf:"bytes,2,opt,name=user,proto3" json:"user,omitempty"`
+	Role      string `protobuf:"bytes,3,opt,name=role,proto3" json:"role,omitempty"`
+	// permissions are what the role allows, e.g. "read", "licenses".
+	Permissions   []string `protobuf:"bytes,4,rep,name=permissions,proto3" json:"permissions,omitempty"`
+	TokenId       string   `protobuf:"bytes,5,opt,name=token_id,json=tokenId,proto3" json:"token_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetCallerResponse) Reset() {
+	*x = GetCallerResponse{}
+	mi := &file_licmesh_v1_admin_proto_msgTypes[75]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetCallerResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetCallerResponse) ProtoMessage() {}
+
+func (x *GetCallerResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_licmesh_v1_admin_proto_msgTypes[75]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetCallerResponse.ProtoReflect.Descriptor instead.
+func (*GetCallerResponse) Descriptor() ([]byte, []int) {
+	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{75}
+}
+
+func (x *GetCallerResponse) GetPrincipal() string {
+	if x != nil {
+		return x.Principal
+	}
+	return ""
+}
+
+func (x *GetCallerResponse) GetUser() string {
+	if x != nil {
+		return x.User
+	}
+	return ""
+}
+
+func (x *GetCallerResponse) GetRole() string {
+	if x != nil {
+		return x.Role
+	}
+	return ""
+}
+
+func (x *GetCallerResponse) GetPermissions() []string {
+	if x != nil {
+		return x.Permissions
+	}
+	return nil
+}
+
+func (x *GetCallerResponse) GetTokenId() string {
+	if x != nil {
+		return x.TokenId
+	}
+	return ""
+}
+
+type CreateUserRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Name  string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// role is admin, license_manager, it, auditor or viewer.
+	Role string `protobuf:"bytes,2,opt,name=role,proto3" json:"role,omitempty"`
+	// password: at least 12 characters; kept only as an argon2id hash.
+	Password      string `protobuf:"bytes,3,opt,name=password,proto3" json:"password,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreateUserRequest) Reset() {
+	*x = CreateUserRequest{}
+	mi := &file_licmesh_v1_admin_proto_msgTypes[76]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateUserRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateUserRequest) ProtoMessage() {}
+
+func (x *CreateUserRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_licmesh_v1_admin_proto_msgTypes[76]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateUserRequest.ProtoReflect.Descriptor instead.
+func (*CreateUserRequest) Descriptor() ([]byte, []int) {
+	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{76}
+}
+
+func (x *CreateUserRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *CreateUserRequest) GetRole() string {
+	if x != nil {
+		return x.Role
+	}
+	return ""
+}
+
+func (x *CreateUserRequest) GetPassword() string {
+	if x != nil {
+		return x.Password
+	}
+	return ""
+}
+
+type CreateUserResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	User          *User                  `protobuf:"bytes,1,opt,name=user,proto3" json:"user,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreateUserResponse) Reset() {
+	*x = CreateUserResponse{}
+	mi := &file_licmesh_v1_admin_proto_msgTypes[77]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateUserResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateUserResponse) ProtoMessage() {}
+
+func (x *CreateUserResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_licmesh_v1_admin_proto_msgTypes[77]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateUserResponse.ProtoReflect.Descriptor instead.
+func (*CreateUserResponse) Descriptor() ([]byte, []int) {
+	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{77}
+}
+
+func (x *CreateUserResponse) GetUser() *User {
+	if x != nil {
+		return x.User
+	}
+	return nil
+}
+
+type ListUsersRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListUsersRequest) Reset() {
+	*x = ListUsersRequest{}
+	mi := &file_licmesh_v1_admin_proto_msgTypes[78]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListUsersRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListUsersRequest) ProtoMessage() {}
+
+func (x *ListUsersRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_licmesh_v1_admin_proto_msgTypes[78]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListUsersRequest.ProtoReflect.Descriptor instead.
+func (*ListUsersRequest) Descriptor() ([]byte, []int) {
+	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{78}
+}
+
+type ListUsersResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Users         []*User                `protobuf:"bytes,1,rep,name=users,proto3" json:"users,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListUsersResponse) Reset() {
+	*x = ListUsersResponse{}
+	mi := &file_licmesh_v1_admin_proto_msgTypes[79]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListUsersResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListUsersResponse) ProtoMessage() {}
+
+func (x *ListUsersResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_licmesh_v1_admin_proto_msgTypes[79]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListUsersResponse.ProtoReflect.Descriptor instead.
+func (*ListUsersResponse) Descriptor() ([]byte, []int) {
+	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{79}
+}
+
+func (x *ListUsersResponse) GetUsers() []*User {
+	if x != nil {
+		return x.Users
+	}
+	return nil
+}
+
+type UpdateUserRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Role          string                 `protobuf:"bytes,2,opt,name=role,proto3" json:"role,omitempty"`
+	Password      string                 `protobuf:"bytes,3,opt,name=password,proto3" json:"password,omitempty"`
+	Disable       bool                   `protobuf:"varint,4,opt,name=disable,proto3" json:"disable,omitempty"`
+	Enable        bool                   `protobuf:"varint,5,opt,name=enable,proto3" json:"enable,omitempty"`
+	EndSessions   bool                   `protobuf:"varint,6,opt,name=end_sessions,json=endSessions,proto3" json:"end_sessions,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UpdateUserRequest) Reset() {
+	*x = UpdateUserRequest{}
+	mi := &file_licmesh_v1_admin_proto_msgTypes[80]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UpdateUserRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UpdateUserRequest) ProtoMessage() {}
+
+func (x *UpdateUserRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_licmesh_v1_admin_proto_msgTypes[80]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UpdateUserRequest.ProtoReflect.Descriptor instead.
+func (*UpdateUserRequest) Descriptor() ([]byte, []int) {
+	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{80}
+}
+
+func (x *UpdateUserRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *UpdateUserRequest) GetRole() string {
+	if x != nil {
+		return x.Role
+	}
+	return ""
+}
+
+func (x *UpdateUserRequest) GetPassword() string {
+	if x != nil {
+		return x.Password
+	}
+	return ""
+}
+
+func (x *UpdateUserRequest) GetDisable() bool {
+	if x != nil {
+		return x.Disable
+	}
+	return false
+}
+
+func (x *UpdateUserRequest) GetEnable() bool {
+	if x != nil {
+		return x.Enable
+	}
+	return false
+}
+
+func (x *UpdateUserRequest) GetEndSessions() bool {
+	if x != nil {
+		return x.EndSessions
+	}
+	return false
+}
+
+type UpdateUserResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	User          *User                  `protobuf:"bytes,1,opt,name=user,proto3" json:"user,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UpdateUserResponse) Reset() {
+	*x = UpdateUserResponse{}
+	mi := &file_licmesh_v1_admin_proto_msgTypes[81]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UpdateUserResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UpdateUserResponse) ProtoMessage() {}
+
+func (x *UpdateUserResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_licmesh_v1_admin_proto_msgTypes[81]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UpdateUserResponse.ProtoReflect.Descriptor instead.
+func (*UpdateUserResponse) Descriptor() ([]byte, []int) {
+	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{81}
+}
+
+func (x *UpdateUserResponse) GetUser() *User {
+	if x != nil {
+		return x.User
+	}
+	return nil
+}
+
+type ChangeOwnPasswordRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	OldPassword   string                 `protobuf:"bytes,1,opt,name=old_password,json=oldPassword,proto3" json:"old_password,omitempty"`
+	NewPassword   string                 `protobuf:"bytes,2,opt,name=new_password,json=newPassword,proto3" json:"new_password,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ChangeOwnPasswordRequest) Reset() {
+	*x = ChangeOwnPasswordRequest{}
+	mi := &file_licmesh_v1_admin_proto_msgTypes[82]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ChangeOwnPasswordRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ChangeOwnPasswordRequest) ProtoMessage() {}
+
+func (x *ChangeOwnPasswordRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_licmesh_v1_admin_proto_msgTypes[82]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ChangeOwnPasswordRequest.ProtoReflect.Descriptor instead.
+func (*ChangeOwnPasswordRequest) Descriptor() ([]byte, []int) {
+	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{82}
+}
+
+func (x *ChangeOwnPasswordRequest) GetOldPassword() string {
+	if x != nil {
+		return x.OldPassword
+	}
+	return ""
+}
+
+func (x *ChangeOwnPasswordRequest) GetNewPassword() string {
+	if x != nil {
+		return x.NewPassword
+	}
+	return ""
+}
+
+type ChangeOwnPasswordResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ChangeOwnPasswordResponse) Reset() {
+	*x = ChangeOwnPasswordResponse{}
+	mi := &file_licmesh_v1_admin_proto_msgTypes[83]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ChangeOwnPasswordResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ChangeOwnPasswordResponse) ProtoMessage() {}
+
+func (x *ChangeOwnPasswordResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_licmesh_v1_admin_proto_msgTypes[83]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ChangeOwnPasswordResponse.ProtoReflect.Descriptor instead.
+func (*ChangeOwnPasswordResponse) Descriptor() ([]byte, []int) {
+	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{83}
+}
+
 var File_licmesh_v1_admin_proto protoreflect.FileDescriptor
 
 const file_licmesh_v1_admin_proto_rawDesc = "" +
@@ -4530,7 +5169,7 @@ const file_licmesh_v1_admin_proto_rawDesc = "" +
 	"\x05limit\x18\x04 \x01(\rR\x05limit\x12\x1a\n" +
 	"\bborrowed\x18\x05 \x01(\bR\bborrowed\"?\n" +
 	"\x12ListLeasesResponse\x12)\n" +
-	"\x06leases\x18\x01 \x03(\v2\x11.licmesh.v1.LeaseR\x06leases\"\xbc\x01\n" +
+	"\x06leases\x18\x01 \x03(\v2\x11.licmesh.v1.LeaseR\x06leases\"\xd0\x01\n" +
 	"\x05Token\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
 	"\x04role\x18\x02 \x01(\tR\x04role\x12\"\n" +
@@ -4538,12 +5177,14 @@ const file_licmesh_v1_admin_proto_rawDesc = "" +
 	"\rexpires_at_ms\x18\x04 \x01(\x03R\vexpiresAtMs\x12\x19\n" +
 	"\bmax_uses\x18\x05 \x01(\rR\amaxUses\x12\x12\n" +
 	"\x04uses\x18\x06 \x01(\rR\x04uses\x12\x18\n" +
-	"\arevoked\x18\a \x01(\bR\arevoked\"d\n" +
+	"\arevoked\x18\a \x01(\bR\arevoked\x12\x12\n" +
+	"\x04user\x18\b \x01(\tR\x04user\"x\n" +
 	"\x12CreateTokenRequest\x12\x12\n" +
 	"\x04role\x18\x01 \x01(\tR\x04role\x12\x1f\n" +
 	"\vttl_seconds\x18\x02 \x01(\x03R\n" +
 	"ttlSeconds\x12\x19\n" +
-	"\bmax_uses\x18\x03 \x01(\rR\amaxUses\"a\n" +
+	"\bmax_uses\x18\x03 \x01(\rR\amaxUses\x12\x12\n" +
+	"\x04user\x18\x04 \x01(\tR\x04user\"a\n" +
 	"\x13CreateTokenResponse\x12'\n" +
 	"\x05token\x18\x01 \x01(\v2\x11.licmesh.v1.TokenR\x05token\x12!\n" +
 	"\fsecret_token\x18\x02 \x01(\tR\vsecretToken\"\x13\n" +
@@ -4775,7 +5416,47 @@ const file_licmesh_v1_admin_proto_rawDesc = "" +
 	"\x1bListAlertDeliveriesResponse\x129\n" +
 	"\n" +
 	"deliveries\x18\x01 \x03(\v2\x19.licmesh.v1.AlertDeliveryR\n" +
-	"deliveries2\xbb\x17\n" +
+	"deliveries\"\xfd\x01\n" +
+	"\x04User\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x12\n" +
+	"\x04role\x18\x02 \x01(\tR\x04role\x12\x1a\n" +
+	"\bdisabled\x18\x03 \x01(\bR\bdisabled\x12\"\n" +
+	"\rcreated_at_ms\x18\x04 \x01(\x03R\vcreatedAtMs\x12\x1d\n" +
+	"\n" +
+	"created_by\x18\x05 \x01(\tR\tcreatedBy\x12\"\n" +
+	"\rupdated_at_ms\x18\x06 \x01(\x03R\vupdatedAtMs\x12+\n" +
+	"\x12password_set_at_ms\x18\a \x01(\x03R\x0fpasswordSetAtMs\x12\x1d\n" +
+	"\n" +
+	"api_tokens\x18\b \x01(\rR\tapiTokens\"\x12\n" +
+	"\x10GetCallerRequest\"\x96\x01\n" +
+	"\x11GetCallerResponse\x12\x1c\n" +
+	"\tprincipal\x18\x01 \x01(\tR\tprincipal\x12\x12\n" +
+	"\x04user\x18\x02 \x01(\tR\x04user\x12\x12\n" +
+	"\x04role\x18\x03 \x01(\tR\x04role\x12 \n" +
+	"\vpermissions\x18\x04 \x03(\tR\vpermissions\x12\x19\n" +
+	"\btoken_id\x18\x05 \x01(\tR\atokenId\"W\n" +
+	"\x11CreateUserRequest\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x12\n" +
+	"\x04role\x18\x02 \x01(\tR\x04role\x12\x1a\n" +
+	"\bpassword\x18\x03 \x01(\tR\bpassword\":\n" +
+	"\x12CreateUserResponse\x12$\n" +
+	"\x04user\x18\x01 \x01(\v2\x10.licmesh.v1.UserR\x04user\"\x12\n" +
+	"\x10ListUsersRequest\";\n" +
+	"\x11ListUsersResponse\x12&\n" +
+	"\x05users\x18\x01 \x03(\v2\x10.licmesh.v1.UserR\x05users\"\xac\x01\n" +
+	"\x11UpdateUserRequest\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x12\n" +
+	"\x04role\x18\x02 \x01(\tR\x04role\x12\x1a\n" +
+	"\bpassword\x18\x03 \x01(\tR\bpassword\x12\x18\n" +
+	"\adisable\x18\x04 \x01(\bR\adisable\x12\x16\n" +
+	"\x06enable\x18\x05 \x01(\bR\x06enable\x12!\n" +
+	"\fend_sessions\x18\x06 \x01(\bR\vendSessions\":\n" +
+	"\x12UpdateUserResponse\x12$\n" +
+	"\x04user\x18\x01 \x01(\v2\x10.licmesh.v1.UserR\x04user\"`\n" +
+	"\x18ChangeOwnPasswordRequest\x12!\n" +
+	"\fold_password\x18\x01 \x01(\tR\voldPassword\x12!\n" +
+	"\fnew_password\x18\x02 \x01(\tR\vnewPassword\"\x1b\n" +
+	"\x19ChangeOwnPasswordResponse2\xcb\x1a\n" +
 	"\fAdminService\x12H\n" +
 	"\tGetStatus\x12\x1c.licmesh.v1.GetStatusRequest\x1a\x1d.licmesh.v1.GetStatusResponse\x12N\n" +
 	"\vListMembers\x12\x1e.licmesh.v1.ListMembersRequest\x1a\x1f.licmesh.v1.ListMembersResponse\x12K\n" +
@@ -4819,7 +5500,14 @@ const file_licmesh_v1_admin_proto_rawDesc = "" +
 	"\x0fSetAlertChannel\x12\".licmesh.v1.SetAlertChannelRequest\x1a#.licmesh.v1.SetAlertChannelResponse\x12c\n" +
 	"\x12RemoveAlertChannel\x12%.licmesh.v1.RemoveAlertChannelRequest\x1a&.licmesh.v1.RemoveAlertChannelResponse\x12]\n" +
 	"\x10TestAlertChannel\x12#.licmesh.v1.TestAlertChannelRequest\x1a$.licmesh.v1.TestAlertChannelResponse\x12f\n" +
-	"\x13ListAlertDeliveries\x12&.licmesh.v1.ListAlertDeliveriesRequest\x1a'.licmesh.v1.ListAlertDeliveriesResponseB0Z.github.com/licmesh/licmesh/mesh/wire/licmeshv1b\x06proto3"
+	"\x13ListAlertDeliveries\x12&.licmesh.v1.ListAlertDeliveriesRequest\x1a'.licmesh.v1.ListAlertDeliveriesResponse\x12H\n" +
+	"\tGetCaller\x12\x1c.licmesh.v1.GetCallerRequest\x1a\x1d.licmesh.v1.GetCallerResponse\x12K\n" +
+	"\n" +
+	"CreateUser\x12\x1d.licmesh.v1.CreateUserRequest\x1a\x1e.licmesh.v1.CreateUserResponse\x12H\n" +
+	"\tListUsers\x12\x1c.licmesh.v1.ListUsersRequest\x1a\x1d.licmesh.v1.ListUsersResponse\x12K\n" +
+	"\n" +
+	"UpdateUser\x12\x1d.licmesh.v1.UpdateUserRequest\x1a\x1e.licmesh.v1.UpdateUserResponse\x12`\n" +
+	"\x11ChangeOwnPassword\x12$.licmesh.v1.ChangeOwnPasswordRequest\x1a%.licmesh.v1.ChangeOwnPasswordResponseB0Z.github.com/licmesh/licmesh/mesh/wire/licmeshv1b\x06proto3"
 
 var (
 	file_licmesh_v1_admin_proto_rawDescOnce sync.Once
@@ -4833,7 +5521,7 @@ func file_licmesh_v1_admin_proto_rawDescGZIP() []byte {
 	return file_licmesh_v1_admin_proto_rawDescData
 }
 
-var file_licmesh_v1_admin_proto_msgTypes = make([]protoimpl.MessageInfo, 73)
+var file_licmesh_v1_admin_proto_msgTypes = make([]protoimpl.MessageInfo, 84)
 var file_licmesh_v1_admin_proto_goTypes = []any{
 	(*GetStatusRequest)(nil),              // 0: licmesh.v1.GetStatusRequest
 	(*GetStatusResponse)(nil),             // 1: licmesh.v1.GetStatusResponse
@@ -4908,21 +5596,32 @@ var file_licmesh_v1_admin_proto_goTypes = []any{
 	(*AlertDelivery)(nil),                 // 70: licmesh.v1.AlertDelivery
 	(*ListAlertDeliveriesRequest)(nil),    // 71: licmesh.v1.ListAlertDeliveriesRequest
 	(*ListAlertDeliveriesResponse)(nil),   // 72: licmesh.v1.ListAlertDeliveriesResponse
-	(*Lease)(nil),                         // 73: licmesh.v1.Lease
-	(*UsageOverviewRequest)(nil),          // 74: licmesh.v1.UsageOverviewRequest
-	(*UsageHistoryRequest)(nil),           // 75: licmesh.v1.UsageHistoryRequest
-	(*UsageMonthRequest)(nil),             // 76: licmesh.v1.UsageMonthRequest
-	(*UsageDaysRequest)(nil),              // 77: licmesh.v1.UsageDaysRequest
-	(*UsageOverviewResponse)(nil),         // 78: licmesh.v1.UsageOverviewResponse
-	(*UsageHistoryResponse)(nil),          // 79: licmesh.v1.UsageHistoryResponse
-	(*UsageMonthResponse)(nil),            // 80: licmesh.v1.UsageMonthResponse
-	(*UsageDaysResponse)(nil),             // 81: licmesh.v1.UsageDaysResponse
+	(*User)(nil),                          // 73: licmesh.v1.User
+	(*GetCallerRequest)(nil),              // 74: licmesh.v1.GetCallerRequest
+	(*GetCallerResponse)(nil),             // 75: licmesh.v1.GetCallerResponse
+	(*CreateUserRequest)(nil),             // 76: licmesh.v1.CreateUserRequest
+	(*CreateUserResponse)(nil),            // 77: licmesh.v1.CreateUserResponse
+	(*ListUsersRequest)(nil),              // 78: licmesh.v1.ListUsersRequest
+	(*ListUsersResponse)(nil),             // 79: licmesh.v1.ListUsersResponse
+	(*UpdateUserRequest)(nil),             // 80: licmesh.v1.UpdateUserRequest
+	(*UpdateUserResponse)(nil),            // 81: licmesh.v1.UpdateUserResponse
+	(*ChangeOwnPasswordRequest)(nil),      // 82: licmesh.v1.ChangeOwnPasswordRequest
+	(*ChangeOwnPasswordResponse)(nil),     // 83: licmesh.v1.ChangeOwnPasswordResponse
+	(*Lease)(nil),                         // 84: licmesh.v1.Lease
+	(*UsageOverviewRequest)(nil),          // 85: licmesh.v1.UsageOverviewRequest
+	(*UsageHistoryRequest)(nil),           // 86: licmesh.v1.UsageHistoryRequest
+	(*UsageMonthRequest)(nil),             // 87: licmesh.v1.UsageMonthRequest
+	(*UsageDaysRequest)(nil),              // 88: licmesh.v1.UsageDaysRequest
+	(*UsageOverviewResponse)(nil),         // 89: licmesh.v1.UsageOverviewResponse
+	(*UsageHistoryResponse)(nil),          // 90: licmesh.v1.UsageHistoryResponse
+	(*UsageMonthResponse)(nil),            // 91: licmesh.v1.UsageMonthResponse
+	(*UsageDaysResponse)(nil),             // 92: licmesh.v1.UsageDaysResponse
 }
 var file_licmesh_v1_admin_proto_depIdxs = []int32{
 	3,  // 0: licmesh.v1.ListMembersResponse.members:type_name -> licmesh.v1.Member
 	7,  // 1: licmesh.v1.CreatePoolResponse.pool:type_name -> licmesh.v1.Pool
 	7,  // 2: licmesh.v1.ListPoolsResponse.pools:type_name -> licmesh.v1.Pool
-	73, // 3: licmesh.v1.ListLeasesResponse.leases:type_name -> licmesh.v1.Lease
+	84, // 3: licmesh.v1.ListLeasesResponse.leases:type_name -> licmesh.v1.Lease
 	14, // 4: licmesh.v1.CreateTokenResponse.token:type_name -> licmesh.v1.Token
 	14, // 5: licmesh.v1.ListTokensResponse.tokens:type_name -> licmesh.v1.Token
 	21, // 6: licmesh.v1.ListCollectorsResponse.collectors:type_name -> licmesh.v1.Collector
@@ -4943,81 +5642,94 @@ var file_licmesh_v1_admin_proto_depIdxs = []int32{
 	61, // 21: licmesh.v1.SetAlertChannelRequest.channel:type_name -> licmesh.v1.AlertChannel
 	61, // 22: licmesh.v1.SetAlertChannelResponse.channel:type_name -> licmesh.v1.AlertChannel
 	70, // 23: licmesh.v1.ListAlertDeliveriesResponse.deliveries:type_name -> licmesh.v1.AlertDelivery
-	0,  // 24: licmesh.v1.AdminService.GetStatus:input_type -> licmesh.v1.GetStatusRequest
-	2,  // 25: licmesh.v1.AdminService.ListMembers:input_type -> licmesh.v1.ListMembersRequest
-	5,  // 26: licmesh.v1.AdminService.RemovePeer:input_type -> licmesh.v1.RemovePeerRequest
-	8,  // 27: licmesh.v1.AdminService.CreatePool:input_type -> licmesh.v1.CreatePoolRequest
-	10, // 28: licmesh.v1.AdminService.ListPools:input_type -> licmesh.v1.ListPoolsRequest
-	12, // 29: licmesh.v1.AdminService.ListLeases:input_type -> licmesh.v1.ListLeasesRequest
-	15, // 30: licmesh.v1.AdminService.CreateToken:input_type -> licmesh.v1.CreateTokenRequest
-	17, // 31: licmesh.v1.AdminService.ListTokens:input_type -> licmesh.v1.ListTokensRequest
-	19, // 32: licmesh.v1.AdminService.RevokeToken:input_type -> licmesh.v1.RevokeTokenRequest
-	22, // 33: licmesh.v1.AdminService.ListCollectors:input_type -> licmesh.v1.ListCollectorsRequest
-	25, // 34: licmesh.v1.AdminService.AddLicense:input_type -> licmesh.v1.AddLicenseRequest
-	27, // 35: licmesh.v1.AdminService.ListLicenses:input_type -> licmesh.v1.ListLicensesRequest
-	29, // 36: licmesh.v1.AdminService.GetLicense:input_type -> licmesh.v1.GetLicenseRequest
-	31, // 37: licmesh.v1.AdminService.RemoveLicense:input_type -> licmesh.v1.RemoveLicenseRequest
-	74, // 38: licmesh.v1.AdminService.UsageOverview:input_type -> licmesh.v1.UsageOverviewRequest
-	75, // 39: licmesh.v1.AdminService.UsageHistory:input_type -> licmesh.v1.UsageHistoryRequest
-	76, // 40: licmesh.v1.AdminService.UsageMonth:input_type -> licmesh.v1.UsageMonthRequest
-	77, // 41: licmesh.v1.AdminService.UsageDays:input_type -> licmesh.v1.UsageDaysRequest
-	35, // 42: licmesh.v1.AdminService.ListHubCompanies:input_type -> licmesh.v1.ListHubCompaniesRequest
-	37, // 43: licmesh.v1.AdminService.ActivateCluster:input_type -> licmesh.v1.ActivateClusterRequest
-	39, // 44: licmesh.v1.AdminService.StartClusterTrial:input_type -> licmesh.v1.StartClusterTrialRequest
-	41, // 45: licmesh.v1.AdminService.MakeActivationRequest:input_type -> licmesh.v1.MakeActivationRequestRequest
-	43, // 46: licmesh.v1.AdminService.GetUpstream:input_type -> licmesh.v1.GetUpstreamRequest
-	45, // 47: licmesh.v1.AdminService.CheckLicensesNow:input_type -> licmesh.v1.CheckLicensesNowRequest
-	47, // 48: licmesh.v1.AdminService.ExportUsage:input_type -> licmesh.v1.ExportUsageRequest
-	49, // 49: licmesh.v1.AdminService.ImportUsageReceipt:input_type -> licmesh.v1.ImportUsageReceiptRequest
-	52, // 50: licmesh.v1.AdminService.ListAlerts:input_type -> licmesh.v1.ListAlertsRequest
-	54, // 51: licmesh.v1.AdminService.AckAlert:input_type -> licmesh.v1.AckAlertRequest
-	57, // 52: licmesh.v1.AdminService.ListAlertRules:input_type -> licmesh.v1.ListAlertRulesRequest
-	59, // 53: licmesh.v1.AdminService.SetAlertRule:input_type -> licmesh.v1.SetAlertRuleRequest
-	62, // 54: licmesh.v1.AdminService.ListAlertChannels:input_type -> licmesh.v1.ListAlertChannelsRequest
-	64, // 55: licmesh.v1.AdminService.SetAlertChannel:input_type -> licmesh.v1.SetAlertChannelRequest
-	66, // 56: licmesh.v1.AdminService.RemoveAlertChannel:input_type -> licmesh.v1.RemoveAlertChannelRequest
-	68, // 57: licmesh.v1.AdminService.TestAlertChannel:input_type -> licmesh.v1.TestAlertChannelRequest
-	71, // 58: licmesh.v1.AdminService.ListAlertDeliveries:input_type -> licmesh.v1.ListAlertDeliveriesRequest
-	1,  // 59: licmesh.v1.AdminService.GetStatus:output_type -> licmesh.v1.GetStatusResponse
-	4,  // 60: licmesh.v1.AdminService.ListMembers:output_type -> licmesh.v1.ListMembersResponse
-	6,  // 61: licmesh.v1.AdminService.RemovePeer:output_type -> licmesh.v1.RemovePeerResponse
-	9,  // 62: licmesh.v1.AdminService.CreatePool:output_type -> licmesh.v1.CreatePoolResponse
-	11, // 63: licmesh.v1.AdminService.ListPools:output_type -> licmesh.v1.ListPoolsResponse
-	13, // 64: licmesh.v1.AdminService.ListLeases:output_type -> licmesh.v1.ListLeasesResponse
-	16, // 65: licmesh.v1.AdminService.CreateToken:output_type -> licmesh.v1.CreateTokenResponse
-	18, // 66: licmesh.v1.AdminService.ListTokens:output_type -> licmesh.v1.ListTokensResponse
-	20, // 67: licmesh.v1.AdminService.RevokeToken:output_type -> licmesh.v1.RevokeTokenResponse
-	23, // 68: licmesh.v1.AdminService.ListCollectors:output_type -> licmesh.v1.ListCollectorsResponse
-	26, // 69: licmesh.v1.AdminService.AddLicense:output_type -> licmesh.v1.AddLicenseResponse
-	28, // 70: licmesh.v1.AdminService.ListLicenses:output_type -> licmesh.v1.ListLicensesResponse
-	30, // 71: licmesh.v1.AdminService.GetLicense:output_type -> licmesh.v1.GetLicenseResponse
-	32, // 72: licmesh.v1.AdminService.RemoveLicense:output_type -> licmesh.v1.RemoveLicenseResponse
-	78, // 73: licmesh.v1.AdminService.UsageOverview:output_type -> licmesh.v1.UsageOverviewResponse
-	79, // 74: licmesh.v1.AdminService.UsageHistory:output_type -> licmesh.v1.UsageHistoryResponse
-	80, // 75: licmesh.v1.AdminService.UsageMonth:output_type -> licmesh.v1.UsageMonthResponse
-	81, // 76: licmesh.v1.AdminService.UsageDays:output_type -> licmesh.v1.UsageDaysResponse
-	36, // 77: licmesh.v1.AdminService.ListHubCompanies:output_type -> licmesh.v1.ListHubCompaniesResponse
-	38, // 78: licmesh.v1.AdminService.ActivateCluster:output_type -> licmesh.v1.ActivateClusterResponse
-	40, // 79: licmesh.v1.AdminService.StartClusterTrial:output_type -> licmesh.v1.StartClusterTrialResponse
-	42, // 80: licmesh.v1.AdminService.MakeActivationRequest:output_type -> licmesh.v1.MakeActivationRequestResponse
-	44, // 81: licmesh.v1.AdminService.GetUpstream:output_type -> licmesh.v1.GetUpstreamResponse
-	46, // 82: licmesh.v1.AdminService.CheckLicensesNow:output_type -> licmesh.v1.CheckLicensesNowResponse
-	48, // 83: licmesh.v1.AdminService.ExportUsage:output_type -> licmesh.v1.ExportUsageResponse
-	50, // 84: licmesh.v1.AdminService.ImportUsageReceipt:output_type -> licmesh.v1.ImportUsageReceiptResponse
-	53, // 85: licmesh.v1.AdminService.ListAlerts:output_type -> licmesh.v1.ListAlertsResponse
-	55, // 86: licmesh.v1.AdminService.AckAlert:output_type -> licmesh.v1.AckAlertResponse
-	58, // 87: licmesh.v1.AdminService.ListAlertRules:output_type -> licmesh.v1.ListAlertRulesResponse
-	60, // 88: licmesh.v1.AdminService.SetAlertRule:output_type -> licmesh.v1.SetAlertRuleResponse
-	63, // 89: licmesh.v1.AdminService.ListAlertChannels:output_type -> licmesh.v1.ListAlertChannelsResponse
-	65, // 90: licmesh.v1.AdminService.SetAlertChannel:output_type -> licmesh.v1.SetAlertChannelResponse
-	67, // 91: licmesh.v1.AdminService.RemoveAlertChannel:output_type -> licmesh.v1.RemoveAlertChannelResponse
-	69, // 92: licmesh.v1.AdminService.TestAlertChannel:output_type -> licmesh.v1.TestAlertChannelResponse
-	72, // 93: licmesh.v1.AdminService.ListAlertDeliveries:output_type -> licmesh.v1.ListAlertDeliveriesResponse
-	59, // [59:94] is the sub-list for method output_type
-	24, // [24:59] is the sub-list for method input_type
-	24, // [24:24] is the sub-list for extension type_name
-	24, // [24:24] is the sub-list for extension extendee
-	0,  // [0:24] is the sub-list for field type_name
+	73, // 24: licmesh.v1.CreateUserResponse.user:type_name -> licmesh.v1.User
+	73, // 25: licmesh.v1.ListUsersResponse.users:type_name -> licmesh.v1.User
+	73, // 26: licmesh.v1.UpdateUserResponse.user:type_name -> licmesh.v1.User
+	0,  // 27: licmesh.v1.AdminService.GetStatus:input_type -> licmesh.v1.GetStatusRequest
+	2,  // 28: licmesh.v1.AdminService.ListMembers:input_type -> licmesh.v1.ListMembersRequest
+	5,  // 29: licmesh.v1.AdminService.RemovePeer:input_type -> licmesh.v1.RemovePeerRequest
+	8,  // 30: licmesh.v1.AdminService.CreatePool:input_type -> licmesh.v1.CreatePoolRequest
+	10, // 31: licmesh.v1.AdminService.ListPools:input_type -> licmesh.v1.ListPoolsRequest
+	12, // 32: licmesh.v1.AdminService.ListLeases:input_type -> licmesh.v1.ListLeasesRequest
+	15, // 33: licmesh.v1.AdminService.CreateToken:input_type -> licmesh.v1.CreateTokenRequest
+	17, // 34: licmesh.v1.AdminService.ListTokens:input_type -> licmesh.v1.ListTokensRequest
+	19, // 35: licmesh.v1.AdminService.RevokeToken:input_type -> licmesh.v1.RevokeTokenRequest
+	22, // 36: licmesh.v1.AdminService.ListCollectors:input_type -> licmesh.v1.ListCollectorsRequest
+	25, // 37: licmesh.v1.AdminService.AddLicense:input_type -> licmesh.v1.AddLicenseRequest
+	27, // 38: licmesh.v1.AdminService.ListLicenses:input_type -> licmesh.v1.ListLicensesRequest
+	29, // 39: licmesh.v1.AdminService.GetLicense:input_type -> licmesh.v1.GetLicenseRequest
+	31, // 40: licmesh.v1.AdminService.RemoveLicense:input_type -> licmesh.v1.RemoveLicenseRequest
+	85, // 41: licmesh.v1.AdminService.UsageOverview:input_type -> licmesh.v1.UsageOverviewRequest
+	86, // 42: licmesh.v1.AdminService.UsageHistory:input_type -> licmesh.v1.UsageHistoryRequest
+	87, // 43: licmesh.v1.AdminService.UsageMonth:input_type -> licmesh.v1.UsageMonthRequest
+	88, // 44: licmesh.v1.AdminService.UsageDays:input_type -> licmesh.v1.UsageDaysRequest
+	35, // 45: licmesh.v1.AdminService.ListHubCompanies:input_type -> licmesh.v1.ListHubCompaniesRequest
+	37, // 46: licmesh.v1.AdminService.ActivateCluster:input_type -> licmesh.v1.ActivateClusterRequest
+	39, // 47: licmesh.v1.AdminService.StartClusterTrial:input_type -> licmesh.v1.StartClusterTrialRequest
+	41, // 48: licmesh.v1.AdminService.MakeActivationRequest:input_type -> licmesh.v1.MakeActivationRequestRequest
+	43, // 49: licmesh.v1.AdminService.GetUpstream:input_type -> licmesh.v1.GetUpstreamRequest
+	45, // 50: licmesh.v1.AdminService.CheckLicensesNow:input_type -> licmesh.v1.CheckLicensesNowRequest
+	47, // 51: licmesh.v1.AdminService.ExportUsage:input_type -> licmesh.v1.ExportUsageRequest
+	49, // 52: licmesh.v1.AdminService.ImportUsageReceipt:input_type -> licmesh.v1.ImportUsageReceiptRequest
+	52, // 53: licmesh.v1.AdminService.ListAlerts:input_type -> licmesh.v1.ListAlertsRequest
+	54, // 54: licmesh.v1.AdminService.AckAlert:input_type -> licmesh.v1.AckAlertRequest
+	57, // 55: licmesh.v1.AdminService.ListAlertRules:input_type -> licmesh.v1.ListAlertRulesRequest
+	59, // 56: licmesh.v1.AdminService.SetAlertRule:input_type -> licmesh.v1.SetAlertRuleRequest
+	62, // 57: licmesh.v1.AdminService.ListAlertChannels:input_type -> licmesh.v1.ListAlertChannelsRequest
+	64, // 58: licmesh.v1.AdminService.SetAlertChannel:input_type -> licmesh.v1.SetAlertChannelRequest
+	66, // 59: licmesh.v1.AdminService.RemoveAlertChannel:input_type -> licmesh.v1.RemoveAlertChannelRequest
+	68, // 60: licmesh.v1.AdminService.TestAlertChannel:input_type -> licmesh.v1.TestAlertChannelRequest
+	71, // 61: licmesh.v1.AdminService.ListAlertDeliveries:input_type -> licmesh.v1.ListAlertDeliveriesRequest
+	74, // 62: licmesh.v1.AdminService.GetCaller:input_type -> licmesh.v1.GetCallerRequest
+	76, // 63: licmesh.v1.AdminService.CreateUser:input_type -> licmesh.v1.CreateUserRequest
+	78, // 64: licmesh.v1.AdminService.ListUsers:input_type -> licmesh.v1.ListUsersRequest
+	80, // 65: licmesh.v1.AdminService.UpdateUser:input_type -> licmesh.v1.UpdateUserRequest
+	82, // 66: licmesh.v1.AdminService.ChangeOwnPassword:input_type -> licmesh.v1.ChangeOwnPasswordRequest
+	1,  // 67: licmesh.v1.AdminService.GetStatus:output_type -> licmesh.v1.GetStatusResponse
+	4,  // 68: licmesh.v1.AdminService.ListMembers:output_type -> licmesh.v1.ListMembersResponse
+	6,  // 69: licmesh.v1.AdminService.RemovePeer:output_type -> licmesh.v1.RemovePeerResponse
+	9,  // 70: licmesh.v1.AdminService.CreatePool:output_type -> licmesh.v1.CreatePoolResponse
+	11, // 71: licmesh.v1.AdminService.ListPools:output_type -> licmesh.v1.ListPoolsResponse
+	13, // 72: licmesh.v1.AdminService.ListLeases:output_type -> licmesh.v1.ListLeasesResponse
+	16, // 73: licmesh.v1.AdminService.CreateToken:output_type -> licmesh.v1.CreateTokenResponse
+	18, // 74: licmesh.v1.AdminService.ListTokens:output_type -> licmesh.v1.ListTokensResponse
+	20, // 75: licmesh.v1.AdminService.RevokeToken:output_type -> licmesh.v1.RevokeTokenResponse
+	23, // 76: licmesh.v1.AdminService.ListCollectors:output_type -> licmesh.v1.ListCollectorsResponse
+	26, // 77: licmesh.v1.AdminService.AddLicense:output_type -> licmesh.v1.AddLicenseResponse
+	28, // 78: licmesh.v1.AdminService.ListLicenses:output_type -> licmesh.v1.ListLicensesResponse
+	30, // 79: licmesh.v1.AdminService.GetLicense:output_type -> licmesh.v1.GetLicenseResponse
+	32, // 80: licmesh.v1.AdminService.RemoveLicense:output_type -> licmesh.v1.RemoveLicenseResponse
+	89, // 81: licmesh.v1.AdminService.UsageOverview:output_type -> licmesh.v1.UsageOverviewResponse
+	90, // 82: licmesh.v1.AdminService.UsageHistory:output_type -> licmesh.v1.UsageHistoryResponse
+	91, // 83: licmesh.v1.AdminService.UsageMonth:output_type -> licmesh.v1.UsageMonthResponse
+	92, // 84: licmesh.v1.AdminService.UsageDays:output_type -> licmesh.v1.UsageDaysResponse
+	36, // 85: licmesh.v1.AdminService.ListHubCompanies:output_type -> licmesh.v1.ListHubCompaniesResponse
+	38, // 86: licmesh.v1.AdminService.ActivateCluster:output_type -> licmesh.v1.ActivateClusterResponse
+	40, // 87: licmesh.v1.AdminService.StartClusterTrial:output_type -> licmesh.v1.StartClusterTrialResponse
+	42, // 88: licmesh.v1.AdminService.MakeActivationRequest:output_type -> licmesh.v1.MakeActivationRequestResponse
+	44, // 89: licmesh.v1.AdminService.GetUpstream:output_type -> licmesh.v1.GetUpstreamResponse
+	46, // 90: licmesh.v1.AdminService.CheckLicensesNow:output_type -> licmesh.v1.CheckLicensesNowResponse
+	48, // 91: licmesh.v1.AdminService.ExportUsage:output_type -> licmesh.v1.ExportUsageResponse
+	50, // 92: licmesh.v1.AdminService.ImportUsageReceipt:output_type -> licmesh.v1.ImportUsageReceiptResponse
+	53, // 93: licmesh.v1.AdminService.ListAlerts:output_type -> licmesh.v1.ListAlertsResponse
+	55, // 94: licmesh.v1.AdminService.AckAlert:output_type -> licmesh.v1.AckAlertResponse
+	58, // 95: licmesh.v1.AdminService.ListAlertRules:output_type -> licmesh.v1.ListAlertRulesResponse
+	60, // 96: licmesh.v1.AdminService.SetAlertRule:output_type -> licmesh.v1.SetAlertRuleResponse
+	63, // 97: licmesh.v1.AdminService.ListAlertChannels:output_type -> licmesh.v1.ListAlertChannelsResponse
+	65, // 98: licmesh.v1.AdminService.SetAlertChannel:output_type -> licmesh.v1.SetAlertChannelResponse
+	67, // 99: licmesh.v1.AdminService.RemoveAlertChannel:output_type -> licmesh.v1.RemoveAlertChannelResponse
+	69, // 100: licmesh.v1.AdminService.TestAlertChannel:output_type -> licmesh.v1.TestAlertChannelResponse
+	72, // 101: licmesh.v1.AdminService.ListAlertDeliveries:output_type -> licmesh.v1.ListAlertDeliveriesResponse
+	75, // 102: licmesh.v1.AdminService.GetCaller:output_type -> licmesh.v1.GetCallerResponse
+	77, // 103: licmesh.v1.AdminService.CreateUser:output_type -> licmesh.v1.CreateUserResponse
+	79, // 104: licmesh.v1.AdminService.ListUsers:output_type -> licmesh.v1.ListUsersResponse
+	81, // 105: licmesh.v1.AdminService.UpdateUser:output_type -> licmesh.v1.UpdateUserResponse
+	83, // 106: licmesh.v1.AdminService.ChangeOwnPassword:output_type -> licmesh.v1.ChangeOwnPasswordResponse
+	67, // [67:107] is the sub-list for method output_type
+	27, // [27:67] is the sub-list for method input_type
+	27, // [27:27] is the sub-list for extension type_name
+	27, // [27:27] is the sub-list for extension extendee
+	0,  // [0:27] is the sub-list for field type_name
 }
 
 func init() { file_licmesh_v1_admin_proto_init() }
@@ -5033,7 +5745,7 @@ func file_licmesh_v1_admin_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_licmesh_v1_admin_proto_rawDesc), len(file_licmesh_v1_admin_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   73,
+			NumMessages:   84,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -126,6 +126,17 @@ const (
 	// AdminServiceListAlertDeliveriesProcedure is the fully-qualified name of the AdminService's
 	// ListAlertDeliveries RPC.
 	AdminServiceListAlertDeliveriesProcedure = "/licmesh.v1.AdminService/ListAlertDeliveries"
+	// AdminServiceGetCallerProcedure is the fully-qualified name of the AdminService's GetCaller RPC.
+	AdminServiceGetCallerProcedure = "/licmesh.v1.AdminService/GetCaller"
+	// AdminServiceCreateUserProcedure is the fully-qualified name of the AdminService's CreateUser RPC.
+	AdminServiceCreateUserProcedure = "/licmesh.v1.AdminService/CreateUser"
+	// AdminServiceListUsersProcedure is the fully-qualified name of the AdminService's ListUsers RPC.
+	AdminServiceListUsersProcedure = "/licmesh.v1.AdminService/ListUsers"
+	// AdminServiceUpdateUserProcedure is the fully-qualified name of the AdminService's UpdateUser RPC.
+	AdminServiceUpdateUserProcedure = "/licmesh.v1.AdminService/UpdateUser"
+	// AdminServiceChangeOwnPasswordProcedure is the fully-qualified name of the AdminService's
+	// ChangeOwnPassword RPC.
+	AdminServiceChangeOwnPasswordProcedure = "/licmesh.v1.AdminService/ChangeOwnPassword"
 )
 
 // AdminServiceClient is a client for the licmesh.v1.AdminService service.
@@ -168,6 +179,16 @@ type AdminServiceClient interface {
 	// TestAlertChannel queues a test alert to a channel, delivered as any.
 	TestAlertChannel(context.Context, *connect.Request[licmeshv1.TestAlertChannelRequest]) (*connect.Response[licmeshv1.TestAlertChannelResponse], error)
 	ListAlertDeliveries(context.Context, *connect.Request[licmeshv1.ListAlertDeliveriesRequest]) (*connect.Response[licmeshv1.ListAlertDeliveriesResponse], error)
+	// Accounts and roles (docs/accounts.md).
+	// GetCaller says who the caller is and what its role allows.
+	GetCaller(context.Context, *connect.Request[licmeshv1.GetCallerRequest]) (*connect.Response[licmeshv1.GetCallerResponse], error)
+	CreateUser(context.Context, *connect.Request[licmeshv1.CreateUserRequest]) (*connect.Response[licmeshv1.CreateUserResponse], error)
+	ListUsers(context.Context, *connect.Request[licmeshv1.ListUsersRequest]) (*connect.Response[licmeshv1.ListUsersResponse], error)
+	// UpdateUser changes a user's role or password, disables or enables the
+	// account, or ends its sessions; all but an enable end its sessions.
+	UpdateUser(context.Context, *connect.Request[licmeshv1.UpdateUserRequest]) (*connect.Response[licmeshv1.UpdateUserResponse], error)
+	// ChangeOwnPassword changes the caller's own password; it needs the old one.
+	ChangeOwnPassword(context.Context, *connect.Request[licmeshv1.ChangeOwnPasswordRequest]) (*connect.Response[licmeshv1.ChangeOwnPasswordResponse], error)
 }
 
 // NewAdminServiceClient constructs a client for the licmesh.v1.AdminService service. By default, it
@@ -391,6 +412,36 @@ func NewAdminServiceClient(httpClient connect.HTTPClient, baseURL string, opts .
 			connect.WithSchema(adminServiceMethods.ByName("ListAlertDeliveries")),
 			connect.WithClientOptions(opts...),
 		),
+		getCaller: connect.NewClient[licmeshv1.GetCallerRequest, licmeshv1.GetCallerResponse](
+			httpClient,
+			baseURL+AdminServiceGetCallerProcedure,
+			connect.WithSchema(adminServiceMethods.ByName("GetCaller")),
+			connect.WithClientOptions(opts...),
+		),
+		createUser: connect.NewClient[licmeshv1.CreateUserRequest, licmeshv1.CreateUserResponse](
+			httpClient,
+			baseURL+AdminServiceCreateUserProcedure,
+			connect.WithSchema(adminServiceMethods.ByName("CreateUser")),
+			connect.WithClientOptions(opts...),
+		),
+		listUsers: connect.NewClient[licmeshv1.ListUsersRequest, licmeshv1.ListUsersResponse](
+			httpClient,
+			baseURL+AdminServiceListUsersProcedure,
+			connect.WithSchema(adminServiceMethods.ByName("ListUsers")),
+			connect.WithClientOptions(opts...),
+		),
+		updateUser: connect.NewClient[licmeshv1.UpdateUserRequest, licmeshv1.UpdateUserResponse](
+			httpClient,
+			baseURL+AdminServiceUpdateUserProcedure,
+			connect.WithSchema(adminServiceMethods.ByName("UpdateUser")),
+			connect.WithClientOptions(opts...),
+		),
+		changeOwnPassword: connect.NewClient[licmeshv1.ChangeOwnPasswordRequest, licmeshv1.ChangeOwnPasswordResponse](
+			httpClient,
+			baseURL+AdminServiceChangeOwnPasswordProcedure,
+			connect.WithSchema(adminServiceMethods.ByName("ChangeOwnPassword")),
+			connect.WithClientOptions(opts...),
+		),
 	}
 }
 
@@ -431,6 +482,11 @@ type adminServiceClient struct {
 	removeAlertChannel    *connect.Client[licmeshv1.RemoveAlertChannelRequest, licmeshv1.RemoveAlertChannelResponse]
 	testAlertChannel      *connect.Client[licmeshv1.TestAlertChannelRequest, licmeshv1.TestAlertChannelResponse]
 	listAlertDeliveries   *connect.Client[licmeshv1.ListAlertDeliveriesRequest, licmeshv1.ListAlertDeliveriesResponse]
+	getCaller             *connect.Client[licmeshv1.GetCallerRequest, licmeshv1.GetCallerResponse]
+	createUser            *connect.Client[licmeshv1.CreateUserRequest, licmeshv1.CreateUserResponse]
+	listUsers             *connect.Client[licmeshv1.ListUsersRequest, licmeshv1.ListUsersResponse]
+	updateUser            *connect.Client[licmeshv1.UpdateUserRequest, licmeshv1.UpdateUserResponse]
+	changeOwnPassword     *connect.Client[licmeshv1.ChangeOwnPasswordRequest, licmeshv1.ChangeOwnPasswordResponse]
 }
 
 // GetStatus calls licmesh.v1.AdminService.GetStatus.
@@ -608,6 +664,31 @@ func (c *adminServiceClient) ListAlertDeliveries(ctx context.Context, req *conne
 	return c.listAlertDeliveries.CallUnary(ctx, req)
 }
 
+// GetCaller calls licmesh.v1.AdminService.GetCaller.
+func (c *adminServiceClient) GetCaller(ctx context.Context, req *connect.Request[licmeshv1.GetCallerRequest]) (*connect.Response[licmeshv1.GetCallerResponse], error) {
+	return c.getCaller.CallUnary(ctx, req)
+}
+
+// CreateUser calls licmesh.v1.AdminService.CreateUser.
+func (c *adminServiceClient) CreateUser(ctx context.Context, req *connect.Request[licmeshv1.CreateUserRequest]) (*connect.Response[licmeshv1.CreateUserResponse], error) {
+	return c.createUser.CallUnary(ctx, req)
+}
+
+// ListUsers calls licmesh.v1.AdminService.ListUsers.
+func (c *adminServiceClient) ListUsers(ctx context.Context, req *connect.Request[licmeshv1.ListUsersRequest]) (*connect.Response[licmeshv1.ListUsersResponse], error) {
+	return c.listUsers.CallUnary(ctx, req)
+}
+
+// UpdateUser calls licmesh.v1.AdminService.UpdateUser.
+func (c *adminServiceClient) UpdateUser(ctx context.Context, req *connect.Request[licmeshv1.UpdateUserRequest]) (*connect.Response[licmeshv1.UpdateUserResponse], error) {
+	return c.updateUser.CallUnary(ctx, req)
+}
+
+// ChangeOwnPassword calls licmesh.v1.AdminService.ChangeOwnPassword.
+func (c *adminServiceClient) ChangeOwnPassword(ctx context.Context, req *connect.Request[licmeshv1.ChangeOwnPasswordRequest]) (*connect.Response[licmeshv1.ChangeOwnPasswordResponse], error) {
+	return c.changeOwnPassword.CallUnary(ctx, req)
+}
+
 // AdminServiceHandler is an implementation of the licmesh.v1.AdminService service.
 type AdminServiceHandler interface {
 	GetStatus(context.Context, *connect.Request[licmeshv1.GetStatusRequest]) (*connect.Response[licmeshv1.GetStatusResponse], error)
@@ -648,6 +729,16 @@ type AdminServiceHandler interface {
 	// TestAlertChannel queues a test alert to a channel, delivered as any.
 	TestAlertChannel(context.Context, *connect.Request[licmeshv1.TestAlertChannelRequest]) (*connect.Response[licmeshv1.TestAlertChannelResponse], error)
 	ListAlertDeliveries(context.Context, *connect.Request[licmeshv1.ListAlertDeliveriesRequest]) (*connect.Response[licmeshv1.ListAlertDeliveriesResponse], error)
+	// Accounts and roles (docs/accounts.md).
+	// GetCaller says who the caller is and what its role allows.
+	GetCaller(context.Context, *connect.Request[licmeshv1.GetCallerRequest]) (*connect.Response[licmeshv1.GetCallerResponse], error)
+	CreateUser(context.Context, *connect.Request[licmeshv1.CreateUserRequest]) (*connect.Response[licmeshv1.CreateUserResponse], error)
+	ListUsers(context.Context, *connect.Request[licmeshv1.ListUsersRequest]) (*connect.Response[licmeshv1.ListUsersResponse], error)
+	// UpdateUser changes a user's role or password, disables or enables the
+	// account, or ends its sessions; all but an enable end its sessions.
+	UpdateUser(context.Context, *connect.Request[licmeshv1.UpdateUserRequest]) (*connect.Response[licmeshv1.UpdateUserResponse], error)
+	// ChangeOwnPassword changes the caller's own password; it needs the old one.
+	ChangeOwnPassword(context.Context, *connect.Request[licmeshv1.ChangeOwnPasswordRequest]) (*connect.Response[licmeshv1.ChangeOwnPasswordResponse], error)
 }
 
 // NewAdminServiceHandler builds an HTTP handler from the service implementation. It returns the
@@ -867,6 +958,36 @@ func NewAdminServiceHandler(svc AdminServiceHandler, opts ...connect.HandlerOpti
 		connect.WithSchema(adminServiceMethods.ByName("ListAlertDeliveries")),
 		connect.WithHandlerOptions(opts...),
 	)
+	adminServiceGetCallerHandler := connect.NewUnaryHandler(
+		AdminServiceGetCallerProcedure,
+		svc.GetCaller,
+		connect.WithSchema(adminServiceMethods.ByName("GetCaller")),
+		connect.WithHandlerOptions(opts...),
+	)
+	adminServiceCreateUserHandler := connect.NewUnaryHandler(
+		AdminServiceCreateUserProcedure,
+		svc.CreateUser,
+		connect.WithSchema(adminServiceMethods.ByName("CreateUser")),
+		connect.WithHandlerOptions(opts...),
+	)
+	adminServiceListUsersHandler := connect.NewUnaryHandler(
+		AdminServiceListUsersProcedure,
+		svc.ListUsers,
+		connect.WithSchema(adminServiceMethods.ByName("ListUsers")),
+		connect.WithHandlerOptions(opts...),
+	)
+	adminServiceUpdateUserHandler := connect.NewUnaryHandler(
+		AdminServiceUpdateUserProcedure,
+		svc.UpdateUser,
+		connect.WithSchema(adminServiceMethods.ByName("UpdateUser")),
+		connect.WithHandlerOptions(opts...),
+	)
+	adminServiceChangeOwnPasswordHandler := connect.NewUnaryHandler(
+		AdminServiceChangeOwnPasswordProcedure,
+		svc.ChangeOwnPassword,
+		connect.WithSchema(adminServiceMethods.ByName("ChangeOwnPassword")),
+		connect.WithHandlerOptions(opts...),
+	)
 	return "/licmesh.v1.AdminService/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case AdminServiceGetStatusProcedure:
@@ -939,6 +1060,16 @@ func NewAdminServiceHandler(svc AdminServiceHandler, opts ...connect.HandlerOpti
 			adminServiceTestAlertChannelHandler.ServeHTTP(w, r)
 		case AdminServiceListAlertDeliveriesProcedure:
 			adminServiceListAlertDeliveriesHandler.ServeHTTP(w, r)
+		case AdminServiceGetCallerProcedure:
+			adminServiceGetCallerHandler.ServeHTTP(w, r)
+		case AdminServiceCreateUserProcedure:
+			adminServiceCreateUserHandler.ServeHTTP(w, r)
+		case AdminServiceListUsersProcedure:
+			adminServiceListUsersHandler.ServeHTTP(w, r)
+		case AdminServiceUpdateUserProcedure:
+			adminServiceUpdateUserHandler.ServeHTTP(w, r)
+		case AdminServiceChangeOwnPasswordProcedure:
+			adminServiceChangeOwnPasswordHandler.ServeHTTP(w, r)
 		default:
 			http.NotFound(w, r)
 		}
@@ -1086,4 +1217,24 @@ func (UnimplementedAdminServiceHandler) TestAlertChannel(context.Context, *conne
 
 func (UnimplementedAdminServiceHandler) ListAlertDeliveries(context.Context, *connect.Request[licmeshv1.ListAlertDeliveriesRequest]) (*connect.Response[licmeshv1.ListAlertDeliveriesResponse], error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("licmesh.v1.AdminService.ListAlertDeliveries is not implemented"))
+}
+
+func (UnimplementedAdminServiceHandler) GetCaller(context.Context, *connect.Request[licmeshv1.GetCallerRequest]) (*connect.Response[licmeshv1.GetCallerResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("licmesh.v1.AdminService.GetCaller is not implemented"))
+}
+
+func (UnimplementedAdminServiceHandler) CreateUser(context.Context, *connect.Request[licmeshv1.CreateUserRequest]) (*connect.Response[licmeshv1.CreateUserResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("licmesh.v1.AdminService.CreateUser is not implemented"))
+}
+
+func (UnimplementedAdminServiceHandler) ListUsers(context.Context, *connect.Request[licmeshv1.ListUsersRequest]) (*connect.Response[licmeshv1.ListUsersResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("licmesh.v1.AdminService.ListUsers is not implemented"))
+}
+
+func (UnimplementedAdminServiceHandler) UpdateUser(context.Context, *connect.Request[licmeshv1.UpdateUserRequest]) (*connect.Response[licmeshv1.UpdateUserResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("licmesh.v1.AdminService.UpdateUser is not implemented"))
+}
+
+func (UnimplementedAdminServiceHandler) ChangeOwnPassword(context.Context, *connect.Request[licmeshv1.ChangeOwnPasswordRequest]) (*connect.Response[licmeshv1.ChangeOwnPasswordResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("licmesh.v1.AdminService.ChangeOwnPassword is not implemented"))
 }
