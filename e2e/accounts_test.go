@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"encoding/json"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
@@ -134,4 +135,35 @@ func TestAccountsAcrossMasters(t *testing.T) {
 	out, _, code = m1.Meshctl("user", "list")
 	require.Equal(t, 0, code)
 	assert.Regexp(t, `alice\s+license_manager\s+no`, out)
+
+	// Every change above, from whichever master, left exactly one record,
+	// the refused ones too; the reads and sign-ins left none.
+	out, errOut, code = m1.Meshctl("audit", "list", "--all", "-o", "json")
+	require.Equal(t, 0, code, errOut)
+	var log struct {
+		Records []struct {
+			Actor, Action, Code, Outcome, Addr string
+			Commands                           []string
+		}
+	}
+	require.NoError(t, json.Unmarshal([]byte(out), &log), out)
+	var got []string
+	for i := len(log.Records) - 1; i >= 0; i-- {
+		r := log.Records[i]
+		who := "admin"
+		if r.Actor == "user:vic" {
+			who = "vic"
+		}
+		got = append(got, who+" "+r.Action+" "+r.Code)
+		assert.Contains(t, r.Addr, "127.0.0.1:", "where from")
+	}
+	assert.Equal(t, []string{
+		"admin CreateUser ",
+		"admin CreateUser already_exists",
+		"admin CreateUser ",
+		"admin CreateToken ",
+		"vic CreatePool permission_denied",
+		"admin UpdateUser ",
+	}, got)
+	assert.NotContains(t, out, "alice's long password")
 }

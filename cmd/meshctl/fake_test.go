@@ -358,3 +358,12 @@ func (f *fakeAdmin) GetCaller(ctx context.Context, r *connect.Request[v1.GetCall
 			Permissions: []string{"ack", "licenses", "read", "self"}}
 	})
 }
+
+func (f *fakeAdmin) ListAuditLog(ctx context.Context, r *connect.Request[v1.ListAuditLogRequest]) (*connect.Response[v1.ListAuditLogResponse], error) {
+	return answer(ctx, f, r.Spec().Procedure, r.Header(), r.Msg, func() *v1.ListAuditLogResponse {
+		return &v1.ListAuditLogResponse{Records: []*v1.AuditRecord{
+			{Seq: 7, AtMs: 1772366400000, Actor: "user:alice", Role: "license_manager", Addr: "10.0.0.9:5123", Via: "api",
+				Action: "CreatePool", Commands: []string{"CreatePool"}, Outcome: "ok", RequestId: "r7"},
+		}, Dropped: 3, Kept: 1}
+	})
+}

@@ -84,6 +84,7 @@ then flags.`,
 	f.DurationVar(&cfg.UpstreamSyncInterval, "upstream-sync-interval", cfg.UpstreamSyncInterval, "how often the leader sends usage to the hub")
 	f.DurationVar(&cfg.LicenseCheckInterval, "license-check-interval", cfg.LicenseCheckInterval, "how often the leader asks the hub for the cluster's licenses")
 	f.DurationVar(&cfg.AlertInterval, "alert-interval", cfg.AlertInterval, "how often the leader evaluates the alert rules")
+	f.DurationVar(&cfg.AuditRetention, "audit-retention", cfg.AuditRetention, "how long the audit log keeps a record")
 	f.BoolVar(&cfg.LeaveOnTerminate, "leave-on-terminate", cfg.LeaveOnTerminate, "leave the cluster on SIGTERM")
 	f.StringSliceVar(&cfg.VendorKeys, "vendor-keys", nil, "vendor public key as key-id:base64; repeatable")
 	f.BoolVar(&cfg.DisableQUIC, "disable-quic", cfg.DisableQUIC, "serve collectors over TLS/TCP only")

@@ -190,6 +190,9 @@ type Config struct {
 	// Alerts serves the Alerts page and the count in the nav; its zero
 	// value leaves them out.
 	Alerts AlertFuncs
+	// Audit serves the Audit log page and its exports, shown to principals
+	// with PermAudit; its zero value leaves them out.
+	Audit AuditFuncs
 	// LeaseLimit caps the leases listed on a pool's page, and the leases read
 	// per pool to count a license's clients.
 	LeaseLimit int

@@ -64,6 +64,10 @@ func New(cfg Config) (*Handler, error) {
 		h.mux.Handle("GET "+p+"/fragments"+v.fragment, h.authed(v, true))
 	}
 	h.mux.Handle("GET "+p+"/metrics.xlsx", h.download(monthGrid))
+	if cfg.Audit.List != nil {
+		h.mux.Handle("GET "+p+"/audit.csv", h.auditExport(false))
+		h.mux.Handle("GET "+p+"/audit.json", h.auditExport(true))
+	}
 	h.mux.Handle("GET "+p+"/metrics/history.xlsx", h.download(historyGrid))
 	if cfg.AddLicense != nil {
 		h.mux.Handle("POST "+p+"/licenses", h.permitted(PermLicenses, h.addLicense))
@@ -164,6 +168,9 @@ func (h *Handler) views() []view {
 	if h.cfg.Alerts.List != nil {
 		vs = append(vs, view{name: "alerts", nav: "alerts", path: "/alerts", fragment: "/alerts", load: loadAlerts})
 	}
+	if h.cfg.Audit.List != nil {
+		vs = append(vs, view{name: "audit", nav: "audit", path: "/audit", fragment: "/audit", load: loadAudit})
+	}
 	return vs
 }
 
@@ -179,9 +186,11 @@ type pageData struct {
 	// hold and no one acknowledged, its badge.
 	AlertsNav  bool
 	AlertCount int
-	Principal  Principal
-	CSRF       string
-	Error      string
+	// AuditNav shows the Audit log nav link.
+	AuditNav  bool
+	Principal Principal
+	CSRF      string
+	Error     string
 	// Alerts are the license warnings shown above every signed-in page.
 	Alerts []string
 	Data   any
@@ -248,6 +257,7 @@ func (h *Handler) data(nav, title string, s session) pageData {
 		d.SignedIn = true
 		d.HubNav = h.cfg.Hub.enabled()
 		d.AlertsNav = h.cfg.Alerts.List != nil
+		d.AuditNav = h.cfg.Audit.List != nil && s.Principal.Can(PermAudit)
 		d.Principal = s.Principal
 		d.CSRF = h.keys.csrfToken("session", s.Nonce)
 	}

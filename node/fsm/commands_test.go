@@ -50,7 +50,10 @@ func allCommands() map[MsgType]command {
 		AlertDeliveredType:   AlertDelivered{ID: "ops/test#1", OK: true, Now: t0},
 		CreateUserType:       CreateUser{Name: "alice", Role: RoleViewer, PasswordHash: testPasswordHash, By: "admin", Now: t0},
 		UpdateUserType:       UpdateUser{Name: "alice", Role: RoleIT, By: "admin", Now: t0},
-		BorrowLeaseType:      BorrowLease{Now: t0, Pool: "p", Holder: "alice", CollectorID: "c1", TTLms: 30000, Until: t0 + 3*dayMs},
+		AuditedType: Audited{Info: testAuditInfo("req1"), Type: RevokeTokenType,
+			Body: []byte(`{"ID":"tok1","Now":1780000000000}`), Now: t0},
+		AuditEventType:  AuditEvent{Info: testAuditInfo("req2"), Outcome: "permission denied", Code: "permission_denied", Now: t0},
+		BorrowLeaseType: BorrowLease{Now: t0, Pool: "p", Holder: "alice", CollectorID: "c1", TTLms: 30000, Until: t0 + 3*dayMs},
 	}
 }
 

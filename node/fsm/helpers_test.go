@@ -151,3 +151,7 @@ var testPasswordHash = func() string {
 }()
 
 const testPassword = "a long test password"
+
+func testAuditInfo(req string) AuditInfo {
+	return AuditInfo{RequestID: req, Actor: "user:alice", Role: "admin", Addr: "10.0.0.9:51234", Action: "RevokeToken", Via: "api"}
+}

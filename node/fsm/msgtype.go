@@ -40,6 +40,8 @@ const (
 	AlertDeliveredType   MsgType = 25
 	CreateUserType       MsgType = 26
 	UpdateUserType       MsgType = 27
+	AuditedType          MsgType = 28
+	AuditEventType       MsgType = 29
 )
 
 // IgnoreUnknownTypeFlag, set on a message type, tells a node that does not
@@ -108,6 +110,15 @@ var messages = [...]message{
 	AlertDeliveredType:   msg("AlertDelivered", applyAlertDelivered),
 	CreateUserType:       msg("CreateUser", applyCreateUser),
 	UpdateUserType:       msg("UpdateUser", applyUpdateUser),
+	AuditedType:          {}, // set at init
+	AuditEventType:       {}, // set at init
+}
+
+// The audit rows are added at init: Audited applies the command it wraps
+// through this table, which a row in its initializer could not refer to.
+func init() {
+	messages[AuditedType] = msg("Audited", applyAudited)
+	messages[AuditEventType] = msg("AuditEvent", applyAuditEvent)
 }
 
 // msg makes the row of a command whose struct is C from its apply

@@ -134,6 +134,11 @@ func (rs *restorer) record(kind byte, body []byte) error {
 			break
 		}
 		return rs.userRecord(body)
+	case recAuditRecord, recAuditHead:
+		if rs.version <= snapshotV2 {
+			break
+		}
+		return rs.auditRecord(kind, body)
 	}
 	return badSnap("unknown record kind %d", kind)
 }

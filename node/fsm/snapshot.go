@@ -197,6 +197,11 @@ func (f *FSM) Snapshot() (raft.FSMSnapshot, error) {
 		return nil, err
 	}
 	snap.usage = append(snap.usage, us...)
+	au, err := s.audit.snapshot()
+	if err != nil {
+		return nil, err
+	}
+	snap.usage = append(snap.usage, au...)
 	snap.tokens.refs.Add(1)
 	snap.collectors.refs.Add(1)
 	for _, sh := range snap.shards {

@@ -172,6 +172,7 @@ type state struct {
 	upstream   *upstreamState
 	alerts     *alertsState
 	accounts   *accountsState
+	audit      *auditState
 	// entChanged is the index of the last command that may have changed
 	// what collectors are entitled to (licenses, derived pools, credits,
 	// enrollments). It is not replicated state: masters compare it only
@@ -189,6 +190,7 @@ func newState(leaseHint int) *state {
 		upstream:   newUpstreamState(),
 		alerts:     newAlertsState(),
 		accounts:   newAccountsState(),
+		audit:      newAuditState(),
 		tokens:     newCowMap[string, Token](0),
 		collectors: newCowMap[string, Collector](0),
 		names:      interner{ids: make(map[string]uint32)},

@@ -17,6 +17,7 @@ import (
 	"connectrpc.com/connect"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"google.golang.org/protobuf/encoding/protojson"
 
 	licmeshv1 "github.com/licmesh/licmesh/mesh/wire/licmeshv1"
 	"github.com/licmesh/licmesh/node/fsm"
@@ -72,6 +73,7 @@ var roleSpec = map[string][]fsm.Role{
 	"CreateUser":            {},
 	"UpdateUser":            {},
 	"ListUsers":             {fsm.RoleAuditor},
+	"ListAuditLog":          {fsm.RoleAuditor},
 }
 
 func specAllows(method string, role fsm.Role) bool {
@@ -372,4 +374,135 @@ func TestDashboardByRole(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, s.id.sessionKey, id2.sessionKey)
 	assert.NotEqual(t, s.id.gossipKey, s.id.sessionKey)
+}
+
+// TestEveryMutationLeavesOneAuditRecord makes changes through the API and
+// the dashboard, some refused at each step a refusal can happen, and some
+// reads: each change leaves exactly one record, with who, from where and
+// how it ended; reads leave none.
+func TestEveryMutationLeavesOneAuditRecord(t *testing.T) {
+	s, _ := startMaster(t)
+	srv := apiServer(t, s)
+	admin := userWithToken(t, s, "ada", fsm.RoleAdmin)
+	viewer := userWithToken(t, s, "vic", fsm.RoleViewer)
+	auditor := userWithToken(t, s, "aud", fsm.RoleAuditor)
+	userWithToken(t, s, "lem", fsm.RoleLicenseManager)
+	require.Empty(t, s.fsm.Audit(fsm.AuditFilter{}).Records, "the master's own calls are not audited")
+
+	type want struct{ actor, action, code string }
+	var wants []want
+	do := func(token, actor, method, body, code string) {
+		t.Helper()
+		status, msg := call(t, srv, token, method, body)
+		if code == "" {
+			require.Equal(t, http.StatusOK, status, "%s: %s", method, msg)
+		} else {
+			require.NotEqual(t, http.StatusOK, status, "%s", method)
+		}
+		if !readOnly[procedure(method)] {
+			wants = append(wants, want{actor, method, code})
+		}
+	}
+	do(admin, "user:ada", "CreatePool", `{"name":"designer","seats":3,"enforce":"hard"}`, "")
+	do(admin, "user:ada", "CreatePool", `{"name":"designer","seats":3,"enforce":"hard"}`, "already_exists")
+	do(admin, "user:ada", "CreatePool", `{"name":"","seats":3}`, "invalid_argument")
+	do(admin, "user:ada", "CreateUser", `{"name":"bob","role":"viewer","password":"bob's long password"}`, "")
+	do(admin, "user:ada", "UpdateUser", `{"name":"bob","role":"it"}`, "")
+	do(admin, "user:ada", "SetAlertRule", `{"rule":{"kind":"license_expiry","thresholds":[60,30]}}`, "")
+	do(admin, "user:ada", "SetAlertChannel", `{"channel":{"id":"ops","kind":"webhook","url":"https://hooks.example.com/licmesh"},"secret":"0123456789abcdef0123"}`, "")
+	do(admin, "user:ada", "TestAlertChannel", `{"id":"ops"}`, "")
+	do(admin, "user:ada", "RemoveAlertChannel", `{"id":"ops"}`, "")
+	do(viewer, "user:vic", "CreatePool", `{"name":"sneaky","seats":1}`, "permission_denied")
+	do(viewer, "user:vic", "CreateToken", `{"role":"viewer","ttl_seconds":60}`, "")
+	do(viewer, "user:vic", "ListPools", `{}`, "")
+	do(viewer, "user:vic", "GetStatus", `{}`, "")
+	do(auditor, "user:aud", "ListAuditLog", `{}`, "")
+
+	// The dashboard's own forms.
+	b := newDashBrowser(t, srv)
+	require.Equal(t, http.StatusSeeOther, b.signIn("lem", "lem long password"))
+	_, page := b.get("/ui/licenses")
+	csrf := csrfRE.FindStringSubmatch(page)
+	require.NotNil(t, csrf)
+	status, _ := b.post("/ui/licenses", url.Values{"csrf": {csrf[1]}, "license": {"not a license"}})
+	require.Equal(t, http.StatusUnprocessableEntity, status)
+	wants = append(wants, want{"user:lem", "AddLicense", "failed_precondition"})
+	status, _ = b.post("/ui/alerts/ack", url.Values{"csrf": {csrf[1]}, "key": {"pool_usage/none/80%"}})
+	require.Equal(t, http.StatusUnprocessableEntity, status)
+	wants = append(wants, want{"user:lem", "AckAlert", "not_found"})
+
+	page2 := s.fsm.Audit(fsm.AuditFilter{Limit: 1000})
+	require.Len(t, page2.Records, len(wants), "one record per change: %+v", page2.Records)
+	for i, w := range wants {
+		r := page2.Records[len(wants)-1-i]
+		assert.Equal(t, w.actor, r.Actor, "record %d", i)
+		assert.Equal(t, w.action, r.Action, "record %d", i)
+		assert.Equal(t, w.code, r.Code, "record %d %s: %s", i, r.Action, r.Outcome)
+		if w.code == "" {
+			assert.Equal(t, "ok", r.Outcome, "record %d", i)
+		} else {
+			assert.NotEqual(t, "ok", r.Outcome, "record %d", i)
+		}
+		assert.Contains(t, r.Addr, "127.0.0.1:", "record %d: where from", i)
+		if i < len(wants)-2 {
+			assert.Equal(t, "api", r.Via)
+		} else {
+			assert.Equal(t, "dashboard", r.Via)
+		}
+	}
+	byAction := map[string]fsm.AuditRecord{}
+	for _, r := range page2.Records {
+		byAction[r.Action+"/"+r.Code] = r
+	}
+	assert.Equal(t, []string{"CreatePool"}, byAction["CreatePool/"].Commands)
+	assert.Equal(t, []string{"CreatePool"}, byAction["CreatePool/already_exists"].Commands, "refused by the FSM, in its entry")
+	assert.Empty(t, byAction["CreatePool/invalid_argument"].Commands, "refused before Raft")
+	assert.NotContains(t, byAction["CreateUser/"].Outcome+fmt.Sprint(byAction["CreateUser/"].Commands), "long password")
+
+	// Auditors read it on the dashboard, and export it; others may not.
+	ab := newDashBrowser(t, srv)
+	_, err := adminHandler{s}.UpdateUser(context.Background(), connect.NewRequest(&licmeshv1.UpdateUserRequest{Name: "aud", Password: "aud long password"}))
+	require.NoError(t, err)
+	require.Equal(t, http.StatusSeeOther, ab.signIn("aud", "aud long password"))
+	status, page = ab.get("/ui/audit?actor=user:vic")
+	require.Equal(t, http.StatusOK, status)
+	assert.Contains(t, page, `id="audit-nav"`)
+	assert.Contains(t, page, "CreateToken")
+	assert.Contains(t, page, "permission_denied")
+	assert.NotContains(t, page, "TestAlertChannel", "the filter")
+	status, csv := ab.get("/ui/audit.csv")
+	require.Equal(t, http.StatusOK, status)
+	assert.Equal(t, len(wants), strings.Count(csv, "\n")-1, "one CSV row per record (the master's own UpdateUser is not one):\n%s", csv)
+	assert.True(t, strings.HasPrefix(csv, "seq,at,actor,role,from,via,action,changes,outcome,code,request\n"))
+	status, js := ab.get("/ui/audit.json?action=CreatePool")
+	require.Equal(t, http.StatusOK, status)
+	var exported licmeshv1.ListAuditLogResponse
+	require.NoError(t, protojsonUnmarshal([]byte(js), &exported))
+	assert.Len(t, exported.Records, 4)
+	status, _ = ab.get("/ui/audit?since=yesterday")
+	assert.Equal(t, http.StatusBadRequest, status)
+	status, _ = b.get("/ui/audit")
+	assert.Equal(t, http.StatusForbidden, status, "a license manager reads the audit log")
+	status, _ = b.get("/ui/audit.csv")
+	assert.Equal(t, http.StatusForbidden, status, "a license manager exports the audit log")
+	_, page = b.get("/ui/")
+	assert.NotContains(t, page, `id="audit-nav"`)
+
+	// Auditors read it over the API, filtered and paged.
+	req, _ := http.NewRequest(http.MethodPost, srv.URL+procedure("ListAuditLog"), strings.NewReader(`{"actor":"user:vic","limit":1}`))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer "+auditor)
+	resp, err := srv.Client().Do(req)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	var got licmeshv1.ListAuditLogResponse
+	body, _ := io.ReadAll(resp.Body)
+	require.NoError(t, protojsonUnmarshal(body, &got), "%s", body)
+	require.Len(t, got.Records, 1)
+	assert.True(t, got.More)
+	assert.Equal(t, "CreateToken", got.Records[0].Action)
+}
+
+func protojsonUnmarshal(b []byte, m *licmeshv1.ListAuditLogResponse) error {
+	return protojson.Unmarshal(b, m)
 }

@@ -43,7 +43,11 @@ func (s *Server) requirePerm(perm Perm, next http.Handler) http.Handler {
 			allowed = p.mayCall(r.URL.Path)
 		}
 		if !allowed {
-			writeConnectError(w, connect.NewError(connect.CodePermissionDenied, deniedError(p, r.URL.Path, perm)))
+			err := connect.NewError(connect.CodePermissionDenied, deniedError(p, r.URL.Path, perm))
+			if _, known := methodPerms[r.URL.Path]; known && perm == "" && !readOnly[r.URL.Path] {
+				s.auditEvent(s.newAuditReq(p, r.URL.Path, r.RemoteAddr, "api"), err)
+			}
+			writeConnectError(w, err)
 			return
 		}
 		next.ServeHTTP(w, r.WithContext(withPrincipal(r.Context(), p)))

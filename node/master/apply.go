@@ -24,6 +24,9 @@ func (s *Server) apply(ctx context.Context, t fsm.MsgType, cmd any) (any, error)
 	if err != nil {
 		return nil, err
 	}
+	if data, err = wrapAudited(ctx, data); err != nil {
+		return nil, err
+	}
 	if s.node.IsLeader() {
 		return s.applyLocal(ctx, data)
 	}

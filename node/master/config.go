@@ -55,6 +55,9 @@ type Config struct {
 	LicenseCheckInterval time.Duration `yaml:"license_check_interval"`
 	// AlertInterval is how often the leader evaluates the alert rules.
 	AlertInterval time.Duration `yaml:"alert_interval"`
+	// AuditRetention is how long the audit log keeps a record (at most
+	// fsm.MaxAuditRecords are kept, whatever it says).
+	AuditRetention time.Duration `yaml:"audit_retention"`
 	// CollectorCertTTL is the lifetime of a collector's client certificate.
 	CollectorCertTTL time.Duration `yaml:"collector_cert_ttl"`
 	// LeaveOnTerminate makes SIGTERM leave the cluster gracefully (the
@@ -119,6 +122,7 @@ func DefaultConfig() Config {
 		UpstreamSyncInterval: time.Minute,
 		LicenseCheckInterval: 24 * time.Hour,
 		AlertInterval:        30 * time.Second,
+		AuditRetention:       fsm.DefaultAuditRetention,
 		SMTPTLS:              "starttls",
 		CollectorCertTTL:     24 * time.Hour,
 		LeaveOnTerminate:     true,
@@ -184,6 +188,9 @@ func (c *Config) Validate() error {
 		bad("license_check_interval", "%s: must be between 1s and 720h", c.LicenseCheckInterval)
 	}
 	c.mailServer("").Validate("smtp_", "mail_from", c.SMTPPasswordFile != "", bad)
+	if c.AuditRetention < 24*time.Hour || c.AuditRetention > 10*365*24*time.Hour {
+		bad("audit_retention", "%s: must be between 24h and ten years (87600h)", c.AuditRetention)
+	}
 	if c.AlertInterval < 100*time.Millisecond || c.AlertInterval > time.Hour {
 		bad("alert_interval", "%s: must be between 100ms and 1h", c.AlertInterval)
 	}

@@ -26,7 +26,7 @@ const compressMin = 16 << 10
 // (master certificates), the dashboard, health and metrics.
 func (s *Server) apiMux() http.Handler {
 	mux := http.NewServeMux()
-	path, h := licmeshv1connect.NewAdminServiceHandler(adminHandler{s},
+	path, h := licmeshv1connect.NewAdminServiceHandler(adminHandler{s}, connect.WithInterceptors(s.auditInterceptor()),
 		connect.WithReadMaxBytes(4<<20), connect.WithCodec(wire.StrictJSON{}), connect.WithCompressMinBytes(compressMin))
 	mux.Handle(path, s.requirePerm("", h))
 	path, h = licmeshv1connect.NewPeerServiceHandler(peerHandler{s}, connect.WithReadMaxBytes(64<<20), connect.WithCompressMinBytes(compressMin))
@@ -75,47 +75,47 @@ func (s *Server) apiMux() http.Handler {
 	}
 	admin := adminHandler{s}
 	dcfg.AddLicense = func(ctx context.Context, text string) (*licmeshv1.License, error) {
-		resp, err := dashCall(ctx, licmeshv1connect.AdminServiceAddLicenseProcedure, admin.AddLicense, &licmeshv1.AddLicenseRequest{Text: text})
+		resp, err := dashCall(s, ctx, licmeshv1connect.AdminServiceAddLicenseProcedure, admin.AddLicense, &licmeshv1.AddLicenseRequest{Text: text})
 		return resp.GetLicense(), err
 	}
 	dcfg.Alerts = dashboard.AlertFuncs{
 		List: func(ctx context.Context, req *licmeshv1.ListAlertsRequest) ([]*licmeshv1.Alert, error) {
-			resp, err := dashCall(ctx, licmeshv1connect.AdminServiceListAlertsProcedure, admin.ListAlerts, req)
+			resp, err := dashCall(s, ctx, licmeshv1connect.AdminServiceListAlertsProcedure, admin.ListAlerts, req)
 			return resp.GetAlerts(), err
 		},
 		Ack: func(ctx context.Context, key, by string) error {
-			ctx, err := dashCtx(ctx, licmeshv1connect.AdminServiceAckAlertProcedure)
-			if err != nil {
+			return s.dashDo(ctx, licmeshv1connect.AdminServiceAckAlertProcedure, func(ctx context.Context) error {
+				_, err := s.ackAlert(ctx, key, by)
 				return err
-			}
-			_, err = s.ackAlert(ctx, key, by)
-			if ce := (*connect.Error)(nil); errors.As(err, &ce) {
-				return errors.New(ce.Message())
-			}
-			return err
+			})
+		},
+	}
+	dcfg.Audit = dashboard.AuditFuncs{
+		List: func(ctx context.Context, req *licmeshv1.ListAuditLogRequest) (*licmeshv1.ListAuditLogResponse, error) {
+			return dashCall(s, ctx, licmeshv1connect.AdminServiceListAuditLogProcedure, admin.ListAuditLog, req)
 		},
 	}
 	dcfg.Hub = dashboard.HubFuncs{
 		Status: func(ctx context.Context) (*licmeshv1.GetUpstreamResponse, error) {
-			return dashCall(ctx, licmeshv1connect.AdminServiceGetUpstreamProcedure, admin.GetUpstream, &licmeshv1.GetUpstreamRequest{})
+			return dashCall(s, ctx, licmeshv1connect.AdminServiceGetUpstreamProcedure, admin.GetUpstream, &licmeshv1.GetUpstreamRequest{})
 		},
 		Companies: func(ctx context.Context, req *licmeshv1.ListHubCompaniesRequest) (*licmeshv1.ListHubCompaniesResponse, error) {
-			return dashCall(ctx, licmeshv1connect.AdminServiceListHubCompaniesProcedure, admin.ListHubCompanies, req)
+			return dashCall(s, ctx, licmeshv1connect.AdminServiceListHubCompaniesProcedure, admin.ListHubCompanies, req)
 		},
 		Activate: func(ctx context.Context, req *licmeshv1.ActivateClusterRequest) (*licmeshv1.ActivateClusterResponse, error) {
-			return dashCall(ctx, licmeshv1connect.AdminServiceActivateClusterProcedure, admin.ActivateCluster, req)
+			return dashCall(s, ctx, licmeshv1connect.AdminServiceActivateClusterProcedure, admin.ActivateCluster, req)
 		},
 		Trial: func(ctx context.Context, req *licmeshv1.StartClusterTrialRequest) (*licmeshv1.StartClusterTrialResponse, error) {
-			return dashCall(ctx, licmeshv1connect.AdminServiceStartClusterTrialProcedure, admin.StartClusterTrial, req)
+			return dashCall(s, ctx, licmeshv1connect.AdminServiceStartClusterTrialProcedure, admin.StartClusterTrial, req)
 		},
 		CheckNow: func(ctx context.Context) (*licmeshv1.CheckLicensesNowResponse, error) {
-			return dashCall(ctx, licmeshv1connect.AdminServiceCheckLicensesNowProcedure, admin.CheckLicensesNow, &licmeshv1.CheckLicensesNowRequest{})
+			return dashCall(s, ctx, licmeshv1connect.AdminServiceCheckLicensesNowProcedure, admin.CheckLicensesNow, &licmeshv1.CheckLicensesNowRequest{})
 		},
 	}
 	dcfg.SessionKey = s.id.sessionKey
 	dcfg.Clock = s.clock
 	if d, err := dashboard.New(dcfg); err == nil {
-		mux.Handle("/ui/", d)
+		mux.Handle("/ui/", withRemoteAddr(d))
 		mux.Handle("GET /{$}", http.RedirectHandler("/ui/", http.StatusFound))
 	} else {
 		s.log.Error("dashboard disabled", "err", err)
@@ -123,40 +123,57 @@ func (s *Server) apiMux() http.Handler {
 	return mux
 }
 
-// dashCall calls an admin API method for the dashboard, which shows its
-// errors verbatim: a connect error becomes a plain one whose text is its
-// message, without connect's "invalid_argument: " prefix.
-func dashCall[Req, Resp any](ctx context.Context, procedure string, method func(context.Context, *connect.Request[Req]) (*connect.Response[Resp], error), req *Req) (*Resp, error) {
-	ctx, err := dashCtx(ctx, procedure)
-	if err != nil {
-		return nil, err
-	}
-	resp, err := method(ctx, connect.NewRequest(req))
-	if err != nil {
-		if ce := (*connect.Error)(nil); errors.As(err, &ce) {
-			return nil, errors.New(ce.Message())
+// dashCall calls an admin API method for the dashboard, through dashDo.
+func dashCall[Req, Resp any](s *Server, ctx context.Context, procedure string, method func(context.Context, *connect.Request[Req]) (*connect.Response[Resp], error), req *Req) (*Resp, error) {
+	var out *Resp
+	err := s.dashDo(ctx, procedure, func(ctx context.Context) error {
+		resp, err := method(ctx, connect.NewRequest(req))
+		if err == nil {
+			out = resp.Msg
 		}
-		return nil, err
+		return err
+	})
+	return out, err
+}
+
+// dashDo runs call, the dashboard's way to the admin call procedure, as
+// the API would: refused unless the principal may make the call, audited
+// unless it only reads. The dashboard shows the error verbatim, so a
+// connect error becomes a plain one whose text is its message, without
+// connect's "invalid_argument: " prefix.
+func (s *Server) dashDo(ctx context.Context, procedure string, call func(context.Context) error) error {
+	ctx, p, err := dashCtx(ctx, procedure)
+	switch {
+	case err != nil && p.ID != "" && !readOnly[procedure]:
+		s.auditEvent(s.newAuditReq(p, procedure, remoteAddrFrom(ctx), "dashboard"), connect.NewError(connect.CodePermissionDenied, err))
+	case err != nil:
+	case readOnly[procedure]:
+		err = call(ctx)
+	default:
+		err = s.audit(ctx, s.newAuditReq(p, procedure, remoteAddrFrom(ctx), "dashboard"), call)
 	}
-	return resp.Msg, nil
+	if ce := (*connect.Error)(nil); errors.As(err, &ce) {
+		return errors.New(ce.Message())
+	}
+	return err
 }
 
 // dashCtx carries the dashboard's principal, as the master knows it, into
 // ctx, once it is known to hold a permission procedure needs: a form the
 // dashboard showed by mistake is still refused here.
-func dashCtx(ctx context.Context, procedure string) (context.Context, error) {
+func dashCtx(ctx context.Context, procedure string) (context.Context, Principal, error) {
 	dp, ok := dashboard.PrincipalFrom(ctx)
 	if !ok {
-		return ctx, fmt.Errorf("%w: the dashboard's call carries no principal", ErrUnauthorized)
+		return ctx, Principal{}, fmt.Errorf("%w: the dashboard's call carries no principal", ErrUnauthorized)
 	}
 	p := Principal{ID: dp.ID, User: dp.User, Role: fsm.Role(dp.Role), TokenID: dp.TokenID, Epoch: dp.Epoch}
 	for _, x := range dp.Perms {
 		p.perms = append(p.perms, Perm(x))
 	}
 	if !p.mayCall(procedure) {
-		return ctx, deniedError(p, procedure, "")
+		return ctx, p, deniedError(p, procedure, "")
 	}
-	return withPrincipal(ctx, p), nil
+	return withPrincipal(ctx, p), p, nil
 }
 
 // dashPrincipal is p as the dashboard carries it in its session cookie.

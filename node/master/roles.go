@@ -97,6 +97,7 @@ var methodPerms = map[string][]Perm{
 	licmeshv1connect.AdminServiceListUsersProcedure:             {PermUsers, PermAudit},
 	licmeshv1connect.AdminServiceUpdateUserProcedure:            {PermUsers},
 	licmeshv1connect.AdminServiceChangeOwnPasswordProcedure:     {PermSelf},
+	licmeshv1connect.AdminServiceListAuditLogProcedure:          {PermAudit},
 }
 
 // Principal is who made a request, and what they may do.

@@ -5086,6 +5086,293 @@ func (*ChangeOwnPasswordResponse) Descriptor() ([]byte, []int) {
 	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{83}
 }
 
+type AuditRecord struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	Seq       uint64                 `protobuf:"varint,1,opt,name=seq,proto3" json:"seq,omitempty"`
+	AtMs      int64                  `protobuf:"varint,2,opt,name=at_ms,json=atMs,proto3" json:"at_ms,omitempty"`
+	RequestId string                 `protobuf:"bytes,3,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	// actor is "user:NAME" or "token:ID".
+	Actor string `protobuf:"bytes,4,opt,name=actor,proto3" json:"actor,omitempty"`
+	Role  string `protobuf:"bytes,5,opt,name=role,proto3" json:"role,omitempty"`
+	// addr is the address the request came from.
+	Addr string `protobuf:"bytes,6,opt,name=addr,proto3" json:"addr,omitempty"`
+	// action is the admin API call, e.g. "CreatePool".
+	Action string `protobuf:"bytes,7,opt,name=action,proto3" json:"action,omitempty"`
+	// via is "api" or "dashboard".
+	Via string `protobuf:"bytes,8,opt,name=via,proto3" json:"via,omitempty"`
+	// commands are the state changes the request made.
+	Commands []string `protobuf:"bytes,9,rep,name=commands,proto3" json:"commands,omitempty"`
+	// outcome is "ok", or why the request was refused or failed.
+	Outcome       string `protobuf:"bytes,10,opt,name=outcome,proto3" json:"outcome,omitempty"`
+	Code          string `protobuf:"bytes,11,opt,name=code,proto3" json:"code,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AuditRecord) Reset() {
+	*x = AuditRecord{}
+	mi := &file_licmesh_v1_admin_proto_msgTypes[84]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AuditRecord) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AuditRecord) ProtoMessage() {}
+
+func (x *AuditRecord) ProtoReflect() protoreflect.Message {
+	mi := &file_licmesh_v1_admin_proto_msgTypes[84]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AuditRecord.ProtoReflect.Descriptor instead.
+func (*AuditRecord) Descriptor() ([]byte, []int) {
+	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{84}
+}
+
+func (x *AuditRecord) GetSeq() uint64 {
+	if x != nil {
+		return x.Seq
+	}
+	return 0
+}
+
+func (x *AuditRecord) GetAtMs() int64 {
+	if x != nil {
+		return x.AtMs
+	}
+	return 0
+}
+
+func (x *AuditRecord) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
+}
+
+func (x *AuditRecord) GetActor() string {
+	if x != nil {
+		return x.Actor
+	}
+	return ""
+}
+
+func (x *AuditRecord) GetRole() string {
+	if x != nil {
+		return x.Role
+	}
+	return ""
+}
+
+func (x *AuditRecord) GetAddr() string {
+	if x != nil {
+		return x.Addr
+	}
+	return ""
+}
+
+func (x *AuditRecord) GetAction() string {
+	if x != nil {
+		return x.Action
+	}
+	return ""
+}
+
+func (x *AuditRecord) GetVia() string {
+	if x != nil {
+		return x.Via
+	}
+	return ""
+}
+
+func (x *AuditRecord) GetCommands() []string {
+	if x != nil {
+		return x.Commands
+	}
+	return nil
+}
+
+func (x *AuditRecord) GetOutcome() string {
+	if x != nil {
+		return x.Outcome
+	}
+	return ""
+}
+
+func (x *AuditRecord) GetCode() string {
+	if x != nil {
+		return x.Code
+	}
+	return ""
+}
+
+type ListAuditLogRequest struct {
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	Actor  string                 `protobuf:"bytes,1,opt,name=actor,proto3" json:"actor,omitempty"`
+	Action string                 `protobuf:"bytes,2,opt,name=action,proto3" json:"action,omitempty"`
+	// since_ms (inclusive) and until_ms (exclusive) bound the time.
+	SinceMs int64 `protobuf:"varint,3,opt,name=since_ms,json=sinceMs,proto3" json:"since_ms,omitempty"`
+	UntilMs int64 `protobuf:"varint,4,opt,name=until_ms,json=untilMs,proto3" json:"until_ms,omitempty"`
+	// before_seq pages backwards: records older than this one.
+	BeforeSeq uint64 `protobuf:"varint,5,opt,name=before_seq,json=beforeSeq,proto3" json:"before_seq,omitempty"`
+	// limit: 1 to 1000; 0 means 100.
+	Limit         uint32 `protobuf:"varint,6,opt,name=limit,proto3" json:"limit,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListAuditLogRequest) Reset() {
+	*x = ListAuditLogRequest{}
+	mi := &file_licmesh_v1_admin_proto_msgTypes[85]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListAuditLogRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListAuditLogRequest) ProtoMessage() {}
+
+func (x *ListAuditLogRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_licmesh_v1_admin_proto_msgTypes[85]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListAuditLogRequest.ProtoReflect.Descriptor instead.
+func (*ListAuditLogRequest) Descriptor() ([]byte, []int) {
+	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{85}
+}
+
+func (x *ListAuditLogRequest) GetActor() string {
+	if x != nil {
+		return x.Actor
+	}
+	return ""
+}
+
+func (x *ListAuditLogRequest) GetAction() string {
+	if x != nil {
+		return x.Action
+	}
+	return ""
+}
+
+func (x *ListAuditLogRequest) GetSinceMs() int64 {
+	if x != nil {
+		return x.SinceMs
+	}
+	return 0
+}
+
+func (x *ListAuditLogRequest) GetUntilMs() int64 {
+	if x != nil {
+		return x.UntilMs
+	}
+	return 0
+}
+
+func (x *ListAuditLogRequest) GetBeforeSeq() uint64 {
+	if x != nil {
+		return x.BeforeSeq
+	}
+	return 0
+}
+
+func (x *ListAuditLogRequest) GetLimit() uint32 {
+	if x != nil {
+		return x.Limit
+	}
+	return 0
+}
+
+type ListAuditLogResponse struct {
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Records []*AuditRecord         `protobuf:"bytes,1,rep,name=records,proto3" json:"records,omitempty"`
+	// more says older records match: ask with before_seq = the last seq.
+	More bool `protobuf:"varint,2,opt,name=more,proto3" json:"more,omitempty"`
+	// dropped counts the records retention or the cap ever dropped.
+	Dropped       uint64 `protobuf:"varint,3,opt,name=dropped,proto3" json:"dropped,omitempty"`
+	Kept          uint32 `protobuf:"varint,4,opt,name=kept,proto3" json:"kept,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListAuditLogResponse) Reset() {
+	*x = ListAuditLogResponse{}
+	mi := &file_licmesh_v1_admin_proto_msgTypes[86]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListAuditLogResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListAuditLogResponse) ProtoMessage() {}
+
+func (x *ListAuditLogResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_licmesh_v1_admin_proto_msgTypes[86]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListAuditLogResponse.ProtoReflect.Descriptor instead.
+func (*ListAuditLogResponse) Descriptor() ([]byte, []int) {
+	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{86}
+}
+
+func (x *ListAuditLogResponse) GetRecords() []*AuditRecord {
+	if x != nil {
+		return x.Records
+	}
+	return nil
+}
+
+func (x *ListAuditLogResponse) GetMore() bool {
+	if x != nil {
+		return x.More
+	}
+	return false
+}
+
+func (x *ListAuditLogResponse) GetDropped() uint64 {
+	if x != nil {
+		return x.Dropped
+	}
+	return 0
+}
+
+func (x *ListAuditLogResponse) GetKept() uint32 {
+	if x != nil {
+		return x.Kept
+	}
+	return 0
+}
+
 var File_licmesh_v1_admin_proto protoreflect.FileDescriptor
 
 const file_licmesh_v1_admin_proto_rawDesc = "" +
@@ -5456,7 +5743,34 @@ const file_licmesh_v1_admin_proto_rawDesc = "" +
 	"\x18ChangeOwnPasswordRequest\x12!\n" +
 	"\fold_password\x18\x01 \x01(\tR\voldPassword\x12!\n" +
 	"\fnew_password\x18\x02 \x01(\tR\vnewPassword\"\x1b\n" +
-	"\x19ChangeOwnPasswordResponse2\xcb\x1a\n" +
+	"\x19ChangeOwnPasswordResponse\"\x85\x02\n" +
+	"\vAuditRecord\x12\x10\n" +
+	"\x03seq\x18\x01 \x01(\x04R\x03seq\x12\x13\n" +
+	"\x05at_ms\x18\x02 \x01(\x03R\x04atMs\x12\x1d\n" +
+	"\n" +
+	"request_id\x18\x03 \x01(\tR\trequestId\x12\x14\n" +
+	"\x05actor\x18\x04 \x01(\tR\x05actor\x12\x12\n" +
+	"\x04role\x18\x05 \x01(\tR\x04role\x12\x12\n" +
+	"\x04addr\x18\x06 \x01(\tR\x04addr\x12\x16\n" +
+	"\x06action\x18\a \x01(\tR\x06action\x12\x10\n" +
+	"\x03via\x18\b \x01(\tR\x03via\x12\x1a\n" +
+	"\bcommands\x18\t \x03(\tR\bcommands\x12\x18\n" +
+	"\aoutcome\x18\n" +
+	" \x01(\tR\aoutcome\x12\x12\n" +
+	"\x04code\x18\v \x01(\tR\x04code\"\xae\x01\n" +
+	"\x13ListAuditLogRequest\x12\x14\n" +
+	"\x05actor\x18\x01 \x01(\tR\x05actor\x12\x16\n" +
+	"\x06action\x18\x02 \x01(\tR\x06action\x12\x19\n" +
+	"\bsince_ms\x18\x03 \x01(\x03R\asinceMs\x12\x19\n" +
+	"\buntil_ms\x18\x04 \x01(\x03R\auntilMs\x12\x1d\n" +
+	"\n" +
+	"before_seq\x18\x05 \x01(\x04R\tbeforeSeq\x12\x14\n" +
+	"\x05limit\x18\x06 \x01(\rR\x05limit\"\x8b\x01\n" +
+	"\x14ListAuditLogResponse\x121\n" +
+	"\arecords\x18\x01 \x03(\v2\x17.licmesh.v1.AuditRecordR\arecords\x12\x12\n" +
+	"\x04more\x18\x02 \x01(\bR\x04more\x12\x18\n" +
+	"\adropped\x18\x03 \x01(\x04R\adropped\x12\x12\n" +
+	"\x04kept\x18\x04 \x01(\rR\x04kept2\x9e\x1b\n" +
 	"\fAdminService\x12H\n" +
 	"\tGetStatus\x12\x1c.licmesh.v1.GetStatusRequest\x1a\x1d.licmesh.v1.GetStatusResponse\x12N\n" +
 	"\vListMembers\x12\x1e.licmesh.v1.ListMembersRequest\x1a\x1f.licmesh.v1.ListMembersResponse\x12K\n" +
@@ -5507,7 +5821,8 @@ const file_licmesh_v1_admin_proto_rawDesc = "" +
 	"\tListUsers\x12\x1c.licmesh.v1.ListUsersRequest\x1a\x1d.licmesh.v1.ListUsersResponse\x12K\n" +
 	"\n" +
 	"UpdateUser\x12\x1d.licmesh.v1.UpdateUserRequest\x1a\x1e.licmesh.v1.UpdateUserResponse\x12`\n" +
-	"\x11ChangeOwnPassword\x12$.licmesh.v1.ChangeOwnPasswordRequest\x1a%.licmesh.v1.ChangeOwnPasswordResponseB0Z.github.com/licmesh/licmesh/mesh/wire/licmeshv1b\x06proto3"
+	"\x11ChangeOwnPassword\x12$.licmesh.v1.ChangeOwnPasswordRequest\x1a%.licmesh.v1.ChangeOwnPasswordResponse\x12Q\n" +
+	"\fListAuditLog\x12\x1f.licmesh.v1.ListAuditLogRequest\x1a .licmesh.v1.ListAuditLogResponseB0Z.github.com/licmesh/licmesh/mesh/wire/licmeshv1b\x06proto3"
 
 var (
 	file_licmesh_v1_admin_proto_rawDescOnce sync.Once
@@ -5521,7 +5836,7 @@ func file_licmesh_v1_admin_proto_rawDescGZIP() []byte {
 	return file_licmesh_v1_admin_proto_rawDescData
 }
 
-var file_licmesh_v1_admin_proto_msgTypes = make([]protoimpl.MessageInfo, 84)
+var file_licmesh_v1_admin_proto_msgTypes = make([]protoimpl.MessageInfo, 87)
 var file_licmesh_v1_admin_proto_goTypes = []any{
 	(*GetStatusRequest)(nil),              // 0: licmesh.v1.GetStatusRequest
 	(*GetStatusResponse)(nil),             // 1: licmesh.v1.GetStatusResponse
@@ -5607,21 +5922,24 @@ var file_licmesh_v1_admin_proto_goTypes = []any{
 	(*UpdateUserResponse)(nil),            // 81: licmesh.v1.UpdateUserResponse
 	(*ChangeOwnPasswordRequest)(nil),      // 82: licmesh.v1.ChangeOwnPasswordRequest
 	(*ChangeOwnPasswordResponse)(nil),     // 83: licmesh.v1.ChangeOwnPasswordResponse
-	(*Lease)(nil),                         // 84: licmesh.v1.Lease
-	(*UsageOverviewRequest)(nil),          // 85: licmesh.v1.UsageOverviewRequest
-	(*UsageHistoryRequest)(nil),           // 86: licmesh.v1.UsageHistoryRequest
-	(*UsageMonthRequest)(nil),             // 87: licmesh.v1.UsageMonthRequest
-	(*UsageDaysRequest)(nil),              // 88: licmesh.v1.UsageDaysRequest
-	(*UsageOverviewResponse)(nil),         // 89: licmesh.v1.UsageOverviewResponse
-	(*UsageHistoryResponse)(nil),          // 90: licmesh.v1.UsageHistoryResponse
-	(*UsageMonthResponse)(nil),            // 91: licmesh.v1.UsageMonthResponse
-	(*UsageDaysResponse)(nil),             // 92: licmesh.v1.UsageDaysResponse
+	(*AuditRecord)(nil),                   // 84: licmesh.v1.AuditRecord
+	(*ListAuditLogRequest)(nil),           // 85: licmesh.v1.ListAuditLogRequest
+	(*ListAuditLogResponse)(nil),          // 86: licmesh.v1.ListAuditLogResponse
+	(*Lease)(nil),                         // 87: licmesh.v1.Lease
+	(*UsageOverviewRequest)(nil),          // 88: licmesh.v1.UsageOverviewRequest
+	(*UsageHistoryRequest)(nil),           // 89: licmesh.v1.UsageHistoryRequest
+	(*UsageMonthRequest)(nil),             // 90: licmesh.v1.UsageMonthRequest
+	(*UsageDaysRequest)(nil),              // 91: licmesh.v1.UsageDaysRequest
+	(*UsageOverviewResponse)(nil),         // 92: licmesh.v1.UsageOverviewResponse
+	(*UsageHistoryResponse)(nil),          // 93: licmesh.v1.UsageHistoryResponse
+	(*UsageMonthResponse)(nil),            // 94: licmesh.v1.UsageMonthResponse
+	(*UsageDaysResponse)(nil),             // 95: licmesh.v1.UsageDaysResponse
 }
 var file_licmesh_v1_admin_proto_depIdxs = []int32{
 	3,  // 0: licmesh.v1.ListMembersResponse.members:type_name -> licmesh.v1.Member
 	7,  // 1: licmesh.v1.CreatePoolResponse.pool:type_name -> licmesh.v1.Pool
 	7,  // 2: licmesh.v1.ListPoolsResponse.pools:type_name -> licmesh.v1.Pool
-	84, // 3: licmesh.v1.ListLeasesResponse.leases:type_name -> licmesh.v1.Lease
+	87, // 3: licmesh.v1.ListLeasesResponse.leases:type_name -> licmesh.v1.Lease
 	14, // 4: licmesh.v1.CreateTokenResponse.token:type_name -> licmesh.v1.Token
 	14, // 5: licmesh.v1.ListTokensResponse.tokens:type_name -> licmesh.v1.Token
 	21, // 6: licmesh.v1.ListCollectorsResponse.collectors:type_name -> licmesh.v1.Collector
@@ -5645,91 +5963,94 @@ var file_licmesh_v1_admin_proto_depIdxs = []int32{
 	73, // 24: licmesh.v1.CreateUserResponse.user:type_name -> licmesh.v1.User
 	73, // 25: licmesh.v1.ListUsersResponse.users:type_name -> licmesh.v1.User
 	73, // 26: licmesh.v1.UpdateUserResponse.user:type_name -> licmesh.v1.User
-	0,  // 27: licmesh.v1.AdminService.GetStatus:input_type -> licmesh.v1.GetStatusRequest
-	2,  // 28: licmesh.v1.AdminService.ListMembers:input_type -> licmesh.v1.ListMembersRequest
-	5,  // 29: licmesh.v1.AdminService.RemovePeer:input_type -> licmesh.v1.RemovePeerRequest
-	8,  // 30: licmesh.v1.AdminService.CreatePool:input_type -> licmesh.v1.CreatePoolRequest
-	10, // 31: licmesh.v1.AdminService.ListPools:input_type -> licmesh.v1.ListPoolsRequest
-	12, // 32: licmesh.v1.AdminService.ListLeases:input_type -> licmesh.v1.ListLeasesRequest
-	15, // 33: licmesh.v1.AdminService.CreateToken:input_type -> licmesh.v1.CreateTokenRequest
-	17, // 34: licmesh.v1.AdminService.ListTokens:input_type -> licmesh.v1.ListTokensRequest
-	19, // 35: licmesh.v1.AdminService.RevokeToken:input_type -> licmesh.v1.RevokeTokenRequest
-	22, // 36: licmesh.v1.AdminService.ListCollectors:input_type -> licmesh.v1.ListCollectorsRequest
-	25, // 37: licmesh.v1.AdminService.AddLicense:input_type -> licmesh.v1.AddLicenseRequest
-	27, // 38: licmesh.v1.AdminService.ListLicenses:input_type -> licmesh.v1.ListLicensesRequest
-	29, // 39: licmesh.v1.AdminService.GetLicense:input_type -> licmesh.v1.GetLicenseRequest
-	31, // 40: licmesh.v1.AdminService.RemoveLicense:input_type -> licmesh.v1.RemoveLicenseRequest
-	85, // 41: licmesh.v1.AdminService.UsageOverview:input_type -> licmesh.v1.UsageOverviewRequest
-	86, // 42: licmesh.v1.AdminService.UsageHistory:input_type -> licmesh.v1.UsageHistoryRequest
-	87, // 43: licmesh.v1.AdminService.UsageMonth:input_type -> licmesh.v1.UsageMonthRequest
-	88, // 44: licmesh.v1.AdminService.UsageDays:input_type -> licmesh.v1.UsageDaysRequest
-	35, // 45: licmesh.v1.AdminService.ListHubCompanies:input_type -> licmesh.v1.ListHubCompaniesRequest
-	37, // 46: licmesh.v1.AdminService.ActivateCluster:input_type -> licmesh.v1.ActivateClusterRequest
-	39, // 47: licmesh.v1.AdminService.StartClusterTrial:input_type -> licmesh.v1.StartClusterTrialRequest
-	41, // 48: licmesh.v1.AdminService.MakeActivationRequest:input_type -> licmesh.v1.MakeActivationRequestRequest
-	43, // 49: licmesh.v1.AdminService.GetUpstream:input_type -> licmesh.v1.GetUpstreamRequest
-	45, // 50: licmesh.v1.AdminService.CheckLicensesNow:input_type -> licmesh.v1.CheckLicensesNowRequest
-	47, // 51: licmesh.v1.AdminService.ExportUsage:input_type -> licmesh.v1.ExportUsageRequest
-	49, // 52: licmesh.v1.AdminService.ImportUsageReceipt:input_type -> licmesh.v1.ImportUsageReceiptRequest
-	52, // 53: licmesh.v1.AdminService.ListAlerts:input_type -> licmesh.v1.ListAlertsRequest
-	54, // 54: licmesh.v1.AdminService.AckAlert:input_type -> licmesh.v1.AckAlertRequest
-	57, // 55: licmesh.v1.AdminService.ListAlertRules:input_type -> licmesh.v1.ListAlertRulesRequest
-	59, // 56: licmesh.v1.AdminService.SetAlertRule:input_type -> licmesh.v1.SetAlertRuleRequest
-	62, // 57: licmesh.v1.AdminService.ListAlertChannels:input_type -> licmesh.v1.ListAlertChannelsRequest
-	64, // 58: licmesh.v1.AdminService.SetAlertChannel:input_type -> licmesh.v1.SetAlertChannelRequest
-	66, // 59: licmesh.v1.AdminService.RemoveAlertChannel:input_type -> licmesh.v1.RemoveAlertChannelRequest
-	68, // 60: licmesh.v1.AdminService.TestAlertChannel:input_type -> licmesh.v1.TestAlertChannelRequest
-	71, // 61: licmesh.v1.AdminService.ListAlertDeliveries:input_type -> licmesh.v1.ListAlertDeliveriesRequest
-	74, // 62: licmesh.v1.AdminService.GetCaller:input_type -> licmesh.v1.GetCallerRequest
-	76, // 63: licmesh.v1.AdminService.CreateUser:input_type -> licmesh.v1.CreateUserRequest
-	78, // 64: licmesh.v1.AdminService.ListUsers:input_type -> licmesh.v1.ListUsersRequest
-	80, // 65: licmesh.v1.AdminService.UpdateUser:input_type -> licmesh.v1.UpdateUserRequest
-	82, // 66: licmesh.v1.AdminService.ChangeOwnPassword:input_type -> licmesh.v1.ChangeOwnPasswordRequest
-	1,  // 67: licmesh.v1.AdminService.GetStatus:output_type -> licmesh.v1.GetStatusResponse
-	4,  // 68: licmesh.v1.AdminService.ListMembers:output_type -> licmesh.v1.ListMembersResponse
-	6,  // 69: licmesh.v1.AdminService.RemovePeer:output_type -> licmesh.v1.RemovePeerResponse
-	9,  // 70: licmesh.v1.AdminService.CreatePool:output_type -> licmesh.v1.CreatePoolResponse
-	11, // 71: licmesh.v1.AdminService.ListPools:output_type -> licmesh.v1.ListPoolsResponse
-	13, // 72: licmesh.v1.AdminService.ListLeases:output_type -> licmesh.v1.ListLeasesResponse
-	16, // 73: licmesh.v1.AdminService.CreateToken:output_type -> licmesh.v1.CreateTokenResponse
-	18, // 74: licmesh.v1.AdminService.ListTokens:output_type -> licmesh.v1.ListTokensResponse
-	20, // 75: licmesh.v1.AdminService.RevokeToken:output_type -> licmesh.v1.RevokeTokenResponse
-	23, // 76: licmesh.v1.AdminService.ListCollectors:output_type -> licmesh.v1.ListCollectorsResponse
-	26, // 77: licmesh.v1.AdminService.AddLicense:output_type -> licmesh.v1.AddLicenseResponse
-	28, // 78: licmesh.v1.AdminService.ListLicenses:output_type -> licmesh.v1.ListLicensesResponse
-	30, // 79: licmesh.v1.AdminService.GetLicense:output_type -> licmesh.v1.GetLicenseResponse
-	32, // 80: licmesh.v1.AdminService.RemoveLicense:output_type -> licmesh.v1.RemoveLicenseResponse
-	89, // 81: licmesh.v1.AdminService.UsageOverview:output_type -> licmesh.v1.UsageOverviewResponse
-	90, // 82: licmesh.v1.AdminService.UsageHistory:output_type -> licmesh.v1.UsageHistoryResponse
-	91, // 83: licmesh.v1.AdminService.UsageMonth:output_type -> licmesh.v1.UsageMonthResponse
-	92, // 84: licmesh.v1.AdminService.UsageDays:output_type -> licmesh.v1.UsageDaysResponse
-	36, // 85: licmesh.v1.AdminService.ListHubCompanies:output_type -> licmesh.v1.ListHubCompaniesResponse
-	38, // 86: licmesh.v1.AdminService.ActivateCluster:output_type -> licmesh.v1.ActivateClusterResponse
-	40, // 87: licmesh.v1.AdminService.StartClusterTrial:output_type -> licmesh.v1.StartClusterTrialResponse
-	42, // 88: licmesh.v1.AdminService.MakeActivationRequest:output_type -> licmesh.v1.MakeActivationRequestResponse
-	44, // 89: licmesh.v1.AdminService.GetUpstream:output_type -> licmesh.v1.GetUpstreamResponse
-	46, // 90: licmesh.v1.AdminService.CheckLicensesNow:output_type -> licmesh.v1.CheckLicensesNowResponse
-	48, // 91: licmesh.v1.AdminService.ExportUsage:output_type -> licmesh.v1.ExportUsageResponse
-	50, // 92: licmesh.v1.AdminService.ImportUsageReceipt:output_type -> licmesh.v1.ImportUsageReceiptResponse
-	53, // 93: licmesh.v1.AdminService.ListAlerts:output_type -> licmesh.v1.ListAlertsResponse
-	55, // 94: licmesh.v1.AdminService.AckAlert:output_type -> licmesh.v1.AckAlertResponse
-	58, // 95: licmesh.v1.AdminService.ListAlertRules:output_type -> licmesh.v1.ListAlertRulesResponse
-	60, // 96: licmesh.v1.AdminService.SetAlertRule:output_type -> licmesh.v1.SetAlertRuleResponse
-	63, // 97: licmesh.v1.AdminService.ListAlertChannels:output_type -> licmesh.v1.ListAlertChannelsResponse
-	65, // 98: licmesh.v1.AdminService.SetAlertChannel:output_type -> licmesh.v1.SetAlertChannelResponse
-	67, // 99: licmesh.v1.AdminService.RemoveAlertChannel:output_type -> licmesh.v1.RemoveAlertChannelResponse
-	69, // 100: licmesh.v1.AdminService.TestAlertChannel:output_type -> licmesh.v1.TestAlertChannelResponse
-	72, // 101: licmesh.v1.AdminService.ListAlertDeliveries:output_type -> licmesh.v1.ListAlertDeliveriesResponse
-	75, // 102: licmesh.v1.AdminService.GetCaller:output_type -> licmesh.v1.GetCallerResponse
-	77, // 103: licmesh.v1.AdminService.CreateUser:output_type -> licmesh.v1.CreateUserResponse
-	79, // 104: licmesh.v1.AdminService.ListUsers:output_type -> licmesh.v1.ListUsersResponse
-	81, // 105: licmesh.v1.AdminService.UpdateUser:output_type -> licmesh.v1.UpdateUserResponse
-	83, // 106: licmesh.v1.AdminService.ChangeOwnPassword:output_type -> licmesh.v1.ChangeOwnPasswordResponse
-	67, // [67:107] is the sub-list for method output_type
-	27, // [27:67] is the sub-list for method input_type
-	27, // [27:27] is the sub-list for extension type_name
-	27, // [27:27] is the sub-list for extension extendee
-	0,  // [0:27] is the sub-list for field type_name
+	84, // 27: licmesh.v1.ListAuditLogResponse.records:type_name -> licmesh.v1.AuditRecord
+	0,  // 28: licmesh.v1.AdminService.GetStatus:input_type -> licmesh.v1.GetStatusRequest
+	2,  // 29: licmesh.v1.AdminService.ListMembers:input_type -> licmesh.v1.ListMembersRequest
+	5,  // 30: licmesh.v1.AdminService.RemovePeer:input_type -> licmesh.v1.RemovePeerRequest
+	8,  // 31: licmesh.v1.AdminService.CreatePool:input_type -> licmesh.v1.CreatePoolRequest
+	10, // 32: licmesh.v1.AdminService.ListPools:input_type -> licmesh.v1.ListPoolsRequest
+	12, // 33: licmesh.v1.AdminService.ListLeases:input_type -> licmesh.v1.ListLeasesRequest
+	15, // 34: licmesh.v1.AdminService.CreateToken:input_type -> licmesh.v1.CreateTokenRequest
+	17, // 35: licmesh.v1.AdminService.ListTokens:input_type -> licmesh.v1.ListTokensRequest
+	19, // 36: licmesh.v1.AdminService.RevokeToken:input_type -> licmesh.v1.RevokeTokenRequest
+	22, // 37: licmesh.v1.AdminService.ListCollectors:input_type -> licmesh.v1.ListCollectorsRequest
+	25, // 38: licmesh.v1.AdminService.AddLicense:input_type -> licmesh.v1.AddLicenseRequest
+	27, // 39: licmesh.v1.AdminService.ListLicenses:input_type -> licmesh.v1.ListLicensesRequest
+	29, // 40: licmesh.v1.AdminService.GetLicense:input_type -> licmesh.v1.GetLicenseRequest
+	31, // 41: licmesh.v1.AdminService.RemoveLicense:input_type -> licmesh.v1.RemoveLicenseRequest
+	88, // 42: licmesh.v1.AdminService.UsageOverview:input_type -> licmesh.v1.UsageOverviewRequest
+	89, // 43: licmesh.v1.AdminService.UsageHistory:input_type -> licmesh.v1.UsageHistoryRequest
+	90, // 44: licmesh.v1.AdminService.UsageMonth:input_type -> licmesh.v1.UsageMonthRequest
+	91, // 45: licmesh.v1.AdminService.UsageDays:input_type -> licmesh.v1.UsageDaysRequest
+	35, // 46: licmesh.v1.AdminService.ListHubCompanies:input_type -> licmesh.v1.ListHubCompaniesRequest
+	37, // 47: licmesh.v1.AdminService.ActivateCluster:input_type -> licmesh.v1.ActivateClusterRequest
+	39, // 48: licmesh.v1.AdminService.StartClusterTrial:input_type -> licmesh.v1.StartClusterTrialRequest
+	41, // 49: licmesh.v1.AdminService.MakeActivationRequest:input_type -> licmesh.v1.MakeActivationRequestRequest
+	43, // 50: licmesh.v1.AdminService.GetUpstream:input_type -> licmesh.v1.GetUpstreamRequest
+	45, // 51: licmesh.v1.AdminService.CheckLicensesNow:input_type -> licmesh.v1.CheckLicensesNowRequest
+	47, // 52: licmesh.v1.AdminService.ExportUsage:input_type -> licmesh.v1.ExportUsageRequest
+	49, // 53: licmesh.v1.AdminService.ImportUsageReceipt:input_type -> licmesh.v1.ImportUsageReceiptRequest
+	52, // 54: licmesh.v1.AdminService.ListAlerts:input_type -> licmesh.v1.ListAlertsRequest
+	54, // 55: licmesh.v1.AdminService.AckAlert:input_type -> licmesh.v1.AckAlertRequest
+	57, // 56: licmesh.v1.AdminService.ListAlertRules:input_type -> licmesh.v1.ListAlertRulesRequest
+	59, // 57: licmesh.v1.AdminService.SetAlertRule:input_type -> licmesh.v1.SetAlertRuleRequest
+	62, // 58: licmesh.v1.AdminService.ListAlertChannels:input_type -> licmesh.v1.ListAlertChannelsRequest
+	64, // 59: licmesh.v1.AdminService.SetAlertChannel:input_type -> licmesh.v1.SetAlertChannelRequest
+	66, // 60: licmesh.v1.AdminService.RemoveAlertChannel:input_type -> licmesh.v1.RemoveAlertChannelRequest
+	68, // 61: licmesh.v1.AdminService.TestAlertChannel:input_type -> licmesh.v1.TestAlertChannelRequest
+	71, // 62: licmesh.v1.AdminService.ListAlertDeliveries:input_type -> licmesh.v1.ListAlertDeliveriesRequest
+	74, // 63: licmesh.v1.AdminService.GetCaller:input_type -> licmesh.v1.GetCallerRequest
+	76, // 64: licmesh.v1.AdminService.CreateUser:input_type -> licmesh.v1.CreateUserRequest
+	78, // 65: licmesh.v1.AdminService.ListUsers:input_type -> licmesh.v1.ListUsersRequest
+	80, // 66: licmesh.v1.AdminService.UpdateUser:input_type -> licmesh.v1.UpdateUserRequest
+	82, // 67: licmesh.v1.AdminService.ChangeOwnPassword:input_type -> licmesh.v1.ChangeOwnPasswordRequest
+	85, // 68: licmesh.v1.AdminService.ListAuditLog:input_type -> licmesh.v1.ListAuditLogRequest
+	1,  // 69: licmesh.v1.AdminService.GetStatus:output_type -> licmesh.v1.GetStatusResponse
+	4,  // 70: licmesh.v1.AdminService.ListMembers:output_type -> licmesh.v1.ListMembersResponse
+	6,  // 71: licmesh.v1.AdminService.RemovePeer:output_type -> licmesh.v1.RemovePeerResponse
+	9,  // 72: licmesh.v1.AdminService.CreatePool:output_type -> licmesh.v1.CreatePoolResponse
+	11, // 73: licmesh.v1.AdminService.ListPools:output_type -> licmesh.v1.ListPoolsResponse
+	13, // 74: licmesh.v1.AdminService.ListLeases:output_type -> licmesh.v1.ListLeasesResponse
+	16, // 75: licmesh.v1.AdminService.CreateToken:output_type -> licmesh.v1.CreateTokenResponse
+	18, // 76: licmesh.v1.AdminService.ListTokens:output_type -> licmesh.v1.ListTokensResponse
+	20, // 77: licmesh.v1.AdminService.RevokeToken:output_type -> licmesh.v1.RevokeTokenResponse
+	23, // 78: licmesh.v1.AdminService.ListCollectors:output_type -> licmesh.v1.ListCollectorsResponse
+	26, // 79: licmesh.v1.AdminService.AddLicense:output_type -> licmesh.v1.AddLicenseResponse
+	28, // 80: licmesh.v1.AdminService.ListLicenses:output_type -> licmesh.v1.ListLicensesResponse
+	30, // 81: licmesh.v1.AdminService.GetLicense:output_type -> licmesh.v1.GetLicenseResponse
+	32, // 82: licmesh.v1.AdminService.RemoveLicense:output_type -> licmesh.v1.RemoveLicenseResponse
+	92, // 83: licmesh.v1.AdminService.UsageOverview:output_type -> licmesh.v1.UsageOverviewResponse
+	93, // 84: licmesh.v1.AdminService.UsageHistory:output_type -> licmesh.v1.UsageHistoryResponse
+	94, // 85: licmesh.v1.AdminService.UsageMonth:output_type -> licmesh.v1.UsageMonthResponse
+	95, // 86: licmesh.v1.AdminService.UsageDays:output_type -> licmesh.v1.UsageDaysResponse
+	36, // 87: licmesh.v1.AdminService.ListHubCompanies:output_type -> licmesh.v1.ListHubCompaniesResponse
+	38, // 88: licmesh.v1.AdminService.ActivateCluster:output_type -> licmesh.v1.ActivateClusterResponse
+	40, // 89: licmesh.v1.AdminService.StartClusterTrial:output_type -> licmesh.v1.StartClusterTrialResponse
+	42, // 90: licmesh.v1.AdminService.MakeActivationRequest:output_type -> licmesh.v1.MakeActivationRequestResponse
+	44, // 91: licmesh.v1.AdminService.GetUpstream:output_type -> licmesh.v1.GetUpstreamResponse
+	46, // 92: licmesh.v1.AdminService.CheckLicensesNow:output_type -> licmesh.v1.CheckLicensesNowResponse
+	48, // 93: licmesh.v1.AdminService.ExportUsage:output_type -> licmesh.v1.ExportUsageResponse
+	50, // 94: licmesh.v1.AdminService.ImportUsageReceipt:output_type -> licmesh.v1.ImportUsageReceiptResponse
+	53, // 95: licmesh.v1.AdminService.ListAlerts:output_type -> licmesh.v1.ListAlertsResponse
+	55, // 96: licmesh.v1.AdminService.AckAlert:output_type -> licmesh.v1.AckAlertResponse
+	58, // 97: licmesh.v1.AdminService.ListAlertRules:output_type -> licmesh.v1.ListAlertRulesResponse
+	60, // 98: licmesh.v1.AdminService.SetAlertRule:output_type -> licmesh.v1.SetAlertRuleResponse
+	63, // 99: licmesh.v1.AdminService.ListAlertChannels:output_type -> licmesh.v1.ListAlertChannelsResponse
+	65, // 100: licmesh.v1.AdminService.SetAlertChannel:output_type -> licmesh.v1.SetAlertChannelResponse
+	67, // 101: licmesh.v1.AdminService.RemoveAlertChannel:output_type -> licmesh.v1.RemoveAlertChannelResponse
+	69, // 102: licmesh.v1.AdminService.TestAlertChannel:output_type -> licmesh.v1.TestAlertChannelResponse
+	72, // 103: licmesh.v1.AdminService.ListAlertDeliveries:output_type -> licmesh.v1.ListAlertDeliveriesResponse
+	75, // 104: licmesh.v1.AdminService.GetCaller:output_type -> licmesh.v1.GetCallerResponse
+	77, // 105: licmesh.v1.AdminService.CreateUser:output_type -> licmesh.v1.CreateUserResponse
+	79, // 106: licmesh.v1.AdminService.ListUsers:output_type -> licmesh.v1.ListUsersResponse
+	81, // 107: licmesh.v1.AdminService.UpdateUser:output_type -> licmesh.v1.UpdateUserResponse
+	83, // 108: licmesh.v1.AdminService.ChangeOwnPassword:output_type -> licmesh.v1.ChangeOwnPasswordResponse
+	86, // 109: licmesh.v1.AdminService.ListAuditLog:output_type -> licmesh.v1.ListAuditLogResponse
+	69, // [69:110] is the sub-list for method output_type
+	28, // [28:69] is the sub-list for method input_type
+	28, // [28:28] is the sub-list for extension type_name
+	28, // [28:28] is the sub-list for extension extendee
+	0,  // [0:28] is the sub-list for field type_name
 }
 
 func init() { file_licmesh_v1_admin_proto_init() }
@@ -5745,7 +6066,7 @@ func file_licmesh_v1_admin_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_licmesh_v1_admin_proto_rawDesc), len(file_licmesh_v1_admin_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   84,
+			NumMessages:   87,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -137,6 +137,9 @@ const (
 	// AdminServiceChangeOwnPasswordProcedure is the fully-qualified name of the AdminService's
 	// ChangeOwnPassword RPC.
 	AdminServiceChangeOwnPasswordProcedure = "/licmesh.v1.AdminService/ChangeOwnPassword"
+	// AdminServiceListAuditLogProcedure is the fully-qualified name of the AdminService's ListAuditLog
+	// RPC.
+	AdminServiceListAuditLogProcedure = "/licmesh.v1.AdminService/ListAuditLog"
 )
 
 // AdminServiceClient is a client for the licmesh.v1.AdminService service.
@@ -189,6 +192,9 @@ type AdminServiceClient interface {
 	UpdateUser(context.Context, *connect.Request[licmeshv1.UpdateUserRequest]) (*connect.Response[licmeshv1.UpdateUserResponse], error)
 	// ChangeOwnPassword changes the caller's own password; it needs the old one.
 	ChangeOwnPassword(context.Context, *connect.Request[licmeshv1.ChangeOwnPasswordRequest]) (*connect.Response[licmeshv1.ChangeOwnPasswordResponse], error)
+	// ListAuditLog pages the audit log, newest first: one record per change an
+	// operator asked for, refused ones included (docs/accounts.md).
+	ListAuditLog(context.Context, *connect.Request[licmeshv1.ListAuditLogRequest]) (*connect.Response[licmeshv1.ListAuditLogResponse], error)
 }
 
 // NewAdminServiceClient constructs a client for the licmesh.v1.AdminService service. By default, it
@@ -442,6 +448,12 @@ func NewAdminServiceClient(httpClient connect.HTTPClient, baseURL string, opts .
 			connect.WithSchema(adminServiceMethods.ByName("ChangeOwnPassword")),
 			connect.WithClientOptions(opts...),
 		),
+		listAuditLog: connect.NewClient[licmeshv1.ListAuditLogRequest, licmeshv1.ListAuditLogResponse](
+			httpClient,
+			baseURL+AdminServiceListAuditLogProcedure,
+			connect.WithSchema(adminServiceMethods.ByName("ListAuditLog")),
+			connect.WithClientOptions(opts...),
+		),
 	}
 }
 
@@ -487,6 +499,7 @@ type adminServiceClient struct {
 	listUsers             *connect.Client[licmeshv1.ListUsersRequest, licmeshv1.ListUsersResponse]
 	updateUser            *connect.Client[licmeshv1.UpdateUserRequest, licmeshv1.UpdateUserResponse]
 	changeOwnPassword     *connect.Client[licmeshv1.ChangeOwnPasswordRequest, licmeshv1.ChangeOwnPasswordResponse]
+	listAuditLog          *connect.Client[licmeshv1.ListAuditLogRequest, licmeshv1.ListAuditLogResponse]
 }
 
 // GetStatus calls licmesh.v1.AdminService.GetStatus.
@@ -689,6 +702,11 @@ func (c *adminServiceClient) ChangeOwnPassword(ctx context.Context, req *connect
 	return c.changeOwnPassword.CallUnary(ctx, req)
 }
 
+// ListAuditLog calls licmesh.v1.AdminService.ListAuditLog.
+func (c *adminServiceClient) ListAuditLog(ctx context.Context, req *connect.Request[licmeshv1.ListAuditLogRequest]) (*connect.Response[licmeshv1.ListAuditLogResponse], error) {
+	return c.listAuditLog.CallUnary(ctx, req)
+}
+
 // AdminServiceHandler is an implementation of the licmesh.v1.AdminService service.
 type AdminServiceHandler interface {
 	GetStatus(context.Context, *connect.Request[licmeshv1.GetStatusRequest]) (*connect.Response[licmeshv1.GetStatusResponse], error)
@@ -739,6 +757,9 @@ type AdminServiceHandler interface {
 	UpdateUser(context.Context, *connect.Request[licmeshv1.UpdateUserRequest]) (*connect.Response[licmeshv1.UpdateUserResponse], error)
 	// ChangeOwnPassword changes the caller's own password; it needs the old one.
 	ChangeOwnPassword(context.Context, *connect.Request[licmeshv1.ChangeOwnPasswordRequest]) (*connect.Response[licmeshv1.ChangeOwnPasswordResponse], error)
+	// ListAuditLog pages the audit log, newest first: one record per change an
+	// operator asked for, refused ones included (docs/accounts.md).
+	ListAuditLog(context.Context, *connect.Request[licmeshv1.ListAuditLogRequest]) (*connect.Response[licmeshv1.ListAuditLogResponse], error)
 }
 
 // NewAdminServiceHandler builds an HTTP handler from the service implementation. It returns the
@@ -988,6 +1009,12 @@ func NewAdminServiceHandler(svc AdminServiceHandler, opts ...connect.HandlerOpti
 		connect.WithSchema(adminServiceMethods.ByName("ChangeOwnPassword")),
 		connect.WithHandlerOptions(opts...),
 	)
+	adminServiceListAuditLogHandler := connect.NewUnaryHandler(
+		AdminServiceListAuditLogProcedure,
+		svc.ListAuditLog,
+		connect.WithSchema(adminServiceMethods.ByName("ListAuditLog")),
+		connect.WithHandlerOptions(opts...),
+	)
 	return "/licmesh.v1.AdminService/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case AdminServiceGetStatusProcedure:
@@ -1070,6 +1097,8 @@ func NewAdminServiceHandler(svc AdminServiceHandler, opts ...connect.HandlerOpti
 			adminServiceUpdateUserHandler.ServeHTTP(w, r)
 		case AdminServiceChangeOwnPasswordProcedure:
 			adminServiceChangeOwnPasswordHandler.ServeHTTP(w, r)
+		case AdminServiceListAuditLogProcedure:
+			adminServiceListAuditLogHandler.ServeHTTP(w, r)
 		default:
 			http.NotFound(w, r)
 		}
@@ -1237,4 +1266,8 @@ func (UnimplementedAdminServiceHandler) UpdateUser(context.Context, *connect.Req
 
 func (UnimplementedAdminServiceHandler) ChangeOwnPassword(context.Context, *connect.Request[licmeshv1.ChangeOwnPasswordRequest]) (*connect.Response[licmeshv1.ChangeOwnPasswordResponse], error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("licmesh.v1.AdminService.ChangeOwnPassword is not implemented"))
+}
+
+func (UnimplementedAdminServiceHandler) ListAuditLog(context.Context, *connect.Request[licmeshv1.ListAuditLogRequest]) (*connect.Response[licmeshv1.ListAuditLogResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("licmesh.v1.AdminService.ListAuditLog is not implemented"))
 }
