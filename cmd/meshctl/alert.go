@@ -66,6 +66,9 @@ func (a *app) alertCommand() *cobra.Command {
 		group("channel", "Where alerts go besides the dashboard: e-mail and webhooks",
 			a.alertChannelListCommand(), a.alertChannelSetCommand(), a.alertChannelRemoveCommand(), a.alertChannelTestCommand()),
 		a.alertDeliveriesCommand(),
+		a.alertReadCommand(),
+		group("prefs", "Your own alert mail: its address, kinds and quiet hours",
+			a.alertPrefsShowCommand(), a.alertPrefsSetCommand()),
 	)
 }
 
@@ -151,7 +154,7 @@ the least severe (info, warning, critical).`,
 			}
 			for _, k := range splitList(kinds) {
 				if !alert.Kind(k).Known() {
-					return usagef("--kinds %q: want kinds among %s", k, kindList())
+					return usagef("--kinds %q: want kinds among %s", k, alert.KindNames())
 				}
 			}
 			switch ch.MinSeverity {
@@ -292,7 +295,7 @@ func (a *app) alertListCommand() *cobra.Command {
 		limit int64
 	)
 	cmd := &cobra.Command{
-		Use:   "list [--active] [--unacked] [--kind K] [--limit N]",
+		Use:   "list [--active] [--unacked] [--unread] [--kind K] [--limit N]",
 		Short: "List alerts, the latest first",
 		Args:  noArgs,
 		PreRunE: func(*cobra.Command, []string) error {
@@ -300,7 +303,7 @@ func (a *app) alertListCommand() *cobra.Command {
 				return usagef("--limit must be between 0 and %d, got %d", uint32(math.MaxUint32), limit)
 			}
 			if req.Kind != "" && !alert.Kind(req.Kind).Known() {
-				return usagef("--kind %q: want one of %s", req.Kind, kindList())
+				return usagef("--kind %q: want one of %s", req.Kind, alert.KindNames())
 			}
 			return nil
 		},
@@ -320,6 +323,7 @@ func (a *app) alertListCommand() *cobra.Command {
 	fs := cmd.Flags()
 	fs.BoolVar(&req.Active, "active", false, "only alerts whose condition still holds")
 	fs.BoolVar(&req.Unacked, "unacked", false, "only alerts no one acknowledged")
+	fs.BoolVar(&req.Unread, "unread", false, "only alerts you have not read (a person's token)")
 	fs.StringVar(&req.Kind, "kind", "", "only alerts of this kind")
 	fs.Int64Var(&limit, "limit", 0, "at most this many (0: all)")
 	addOutputFlag(fs, &out)
@@ -390,7 +394,7 @@ license_expiry or trial_end schedule. --reset puts the default back.`,
 		Args: oneArg("alert kind"),
 		PreRunE: func(_ *cobra.Command, args []string) error {
 			if !alert.Kind(args[0]).Known() {
-				return usagef("kind %q: want one of %s", args[0], kindList())
+				return usagef("kind %q: want one of %s", args[0], alert.KindNames())
 			}
 			if reset && (thresholds != "" || after != "" || disable) {
 				return usagef("--reset takes no other setting")
@@ -427,12 +431,4 @@ license_expiry or trial_end schedule. --reset puts the default back.`,
 	fs.BoolVar(&reset, "reset", false, "put the default rule back")
 	addOutputFlag(fs, &out)
 	return cmd
-}
-
-func kindList() string {
-	names := make([]string, len(alert.Kinds))
-	for i, k := range alert.Kinds {
-		names[i] = string(k)
-	}
-	return strings.Join(names, ", ")
 }

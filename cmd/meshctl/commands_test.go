@@ -74,6 +74,11 @@ func TestCommandsSendTheRightRequest(t *testing.T) {
 		{[]string{"audit", "list", "--actor", "user:alice", "--action", "CreatePool", "--since", "2026-03-01", "--until", "2026-03-02T00:00:00Z", "--limit", "5"}, "ListAuditLog",
 			&v1.ListAuditLogRequest{Actor: "user:alice", Action: "CreatePool", SinceMs: 1772323200000, UntilMs: 1772409600000, Limit: 5},
 			[]string{"SEQ", "FROM", "user:alice", "10.0.0.9:5123", "CreatePool", "2026-03-01T12:00:00Z"}},
+		{[]string{"alert", "read", "--all"}, "MarkAlertsRead", &v1.MarkAlertsReadRequest{All: true}, []string{"2 alerts left unread"}},
+		{[]string{"alert", "read", "k1", "k2"}, "MarkAlertsRead", &v1.MarkAlertsReadRequest{Keys: []string{"k1", "k2"}}, nil},
+		{[]string{"alert", "prefs", "show", "--user", "bob"}, "GetAlertPrefs", &v1.GetAlertPrefsRequest{User: "bob"},
+			[]string{"old@acme.example", "license_expiry", "22:00-07:00 Europe/Paris (critical comes through)"}},
+		{[]string{"alert", "list", "--unread"}, "ListAlerts", &v1.ListAlertsRequest{Unread: true}, nil},
 		{[]string{"whoami"}, "GetCaller", &v1.GetCallerRequest{}, []string{"user:alice", "license_manager", "ack,licenses,read,self"}},
 		{[]string{"collector", "list"}, "ListCollectors", &v1.ListCollectorsRequest{},
 			[]string{"HOSTNAME", "col-1", "LAST SEEN"}},
@@ -245,4 +250,28 @@ func TestLicenseAddSendsTheFileAsIs(t *testing.T) {
 	_, stderr, code = h.run("license", "add", filepath.Join(t.TempDir(), "missing.lic"))
 	require.Equal(t, exitUsage, code, "missing file: exit code; stderr %q", stderr)
 	require.Contains(t, stderr, "missing.lic", "missing file")
+}
+
+// TestAlertPrefsSetKeepsWhatIsNotGiven: set changes only the flags given,
+// on top of the preferences read first.
+func TestAlertPrefsSetKeepsWhatIsNotGiven(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		args []string
+		want *v1.AlertPrefs
+	}{
+		{[]string{"--min-severity", "warning"}, &v1.AlertPrefs{Email: "old@acme.example", Kinds: []string{"license_expiry"},
+			MinSeverity: "warning", QuietFrom: "22:00", QuietTo: "07:00", Zone: "Europe/Paris"}},
+		{[]string{"--no-quiet", "--kinds", "all", "--email", "new@acme.example"}, &v1.AlertPrefs{Email: "new@acme.example", Zone: "Europe/Paris"}},
+		{[]string{"--no-email", "--quiet", "23:00-06:30", "--zone", "UTC", "--quiet-critical"}, &v1.AlertPrefs{Kinds: []string{"license_expiry"},
+			QuietFrom: "23:00", QuietTo: "06:30", Zone: "UTC", QuietCritical: true}},
+	} {
+		h := newHarness(t)
+		_, stderr, code := h.run(append([]string{"alert", "prefs", "set", "--user", "bob"}, tt.args...)...)
+		require.Equal(t, exitOK, code, stderr)
+		calls := h.fake.recordedCalls()
+		require.Len(t, calls, 2)
+		assert.Equal(t, "/licmesh.v1.AdminService/GetAlertPrefs", calls[0].procedure)
+		assert.True(t, proto.Equal(&v1.SetAlertPrefsRequest{User: "bob", Prefs: tt.want}, calls[1].msg), "%v: sent %v", tt.args, calls[1].msg)
+	}
 }

@@ -367,3 +367,22 @@ func (f *fakeAdmin) ListAuditLog(ctx context.Context, r *connect.Request[v1.List
 		}, Dropped: 3, Kept: 1}
 	})
 }
+
+func (f *fakeAdmin) GetAlertPrefs(ctx context.Context, r *connect.Request[v1.GetAlertPrefsRequest]) (*connect.Response[v1.GetAlertPrefsResponse], error) {
+	return answer(ctx, f, r.Spec().Procedure, r.Header(), r.Msg, func() *v1.GetAlertPrefsResponse {
+		return &v1.GetAlertPrefsResponse{Prefs: &v1.AlertPrefs{Email: "old@acme.example", Kinds: []string{"license_expiry"},
+			QuietFrom: "22:00", QuietTo: "07:00", Zone: "Europe/Paris"}}
+	})
+}
+
+func (f *fakeAdmin) SetAlertPrefs(ctx context.Context, r *connect.Request[v1.SetAlertPrefsRequest]) (*connect.Response[v1.SetAlertPrefsResponse], error) {
+	return answer(ctx, f, r.Spec().Procedure, r.Header(), r.Msg, func() *v1.SetAlertPrefsResponse {
+		return &v1.SetAlertPrefsResponse{Prefs: r.Msg.Prefs}
+	})
+}
+
+func (f *fakeAdmin) MarkAlertsRead(ctx context.Context, r *connect.Request[v1.MarkAlertsReadRequest]) (*connect.Response[v1.MarkAlertsReadResponse], error) {
+	return answer(ctx, f, r.Spec().Procedure, r.Header(), r.Msg, func() *v1.MarkAlertsReadResponse {
+		return &v1.MarkAlertsReadResponse{Unread: 2}
+	})
+}

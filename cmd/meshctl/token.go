@@ -21,8 +21,8 @@ func tokenColumns() []column[*v1.Token] {
 		{"EXPIRES", func(r t) string { return msTime(r.GetExpiresAtMs()) }},
 		{"USES", func(r t) string { return u32(r.GetUses()) }},
 		{"MAX USES", func(r t) string { return maxUses(r.GetMaxUses()) }},
-		{"REVOKED", func(r t) string { return yesNo(r.GetRevoked()) }},
 		{"USER", func(r t) string { return r.GetUser() }},
+		{"REVOKED", func(r t) string { return yesNo(r.GetRevoked()) }},
 	}
 }
 

@@ -26,13 +26,10 @@ type Notification struct {
 	Summary  string         `json:"summary"`
 }
 
-// noticeKinds are the alerts a product's users hear about: their
-// licenses, trials and credits, not the site's operations.
-var noticeKinds = []alert.Kind{alert.LicenseExpiry, alert.LicenseExpired, alert.TrialEnd, alert.CreditsLow, alert.CreditsExhausted}
-
-// Notifications evaluates the default alert rules (licmesh's schedule)
-// against the entitlements this collector holds. ErrNoEntitlements before
-// the first document.
+// Notifications evaluates the site's alert rules of the notice kinds
+// (alert.NoticeKinds), as the masters signed them into the entitlements,
+// and licmesh's defaults where the site set none, against the entitlements
+// this collector holds. ErrNoEntitlements before the first document.
 func (a *Agent) Notifications() (Notifications, error) {
 	a.ents.mu.Lock()
 	d := a.ents.doc
@@ -52,11 +49,9 @@ func (a *Agent) Notifications() (Notifications, error) {
 		}
 	}
 	out := Notifications{JudgedAt: at.UTC(), Notifications: []Notification{}}
-	for _, x := range alert.Evaluate(alert.NewRules(nil), f) {
-		for _, k := range noticeKinds {
-			if x.Kind == k {
-				out.Notifications = append(out.Notifications, Notification{Key: x.Key, Kind: x.Kind, Severity: x.Severity, Summary: x.Summary})
-			}
+	for _, x := range alert.Evaluate(alert.NewRules(d.NoticeRules), f) {
+		if x.Kind.Notice() {
+			out.Notifications = append(out.Notifications, Notification{Key: x.Key, Kind: x.Kind, Severity: x.Severity, Summary: x.Summary})
 		}
 	}
 	return out, nil

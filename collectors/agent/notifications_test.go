@@ -8,6 +8,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/licmesh/licmesh/collectors/agent/agenttest"
+	"github.com/licmesh/licmesh/licensing/alert"
 	"github.com/licmesh/licmesh/licensing/entitlement"
 )
 
@@ -47,4 +48,25 @@ func TestNotifications(t *testing.T) {
 	assert.Equal(t, []string{"credits_low/lic-1:case", "license_expired/lic-1"}, keys())
 	n, _ := a.Notifications()
 	assert.Contains(t, n.Notifications[1].Summary, "in its grace until")
+}
+
+// TestNotificationsFollowTheSiteRules: a schedule the site set (signed into
+// the entitlements) replaces the default one for the product's notices,
+// and a kind the site turned off says nothing.
+func TestNotificationsFollowTheSiteRules(t *testing.T) {
+	c := agenttest.NewCluster(t)
+	m := c.StartMaster()
+	a, clk := enrolled(t, c, m)
+	now := clk.Now()
+	doc := entDoc(c, string(a.identity().CollectorID), 1, now)
+	e := &doc.Entitlements[0]
+	e.ExpiresAt, e.GraceEnd = now.Add(50*24*time.Hour), now.Add(57*24*time.Hour)
+	e.Credits = &entitlement.Credits{Unit: "case", Remaining: 12, Low: true}
+	doc.NoticeRules = []alert.Rule{{Kind: alert.LicenseExpiry, Thresholds: []int{60, 7}}, {Kind: alert.CreditsLow, Disabled: true}}
+	require.NoError(t, a.acceptEntitlements(c.SignEntitlements(doc)))
+	m.Close()
+	n, err := a.Notifications()
+	require.NoError(t, err)
+	require.Len(t, n.Notifications, 1, "%+v", n.Notifications)
+	assert.Equal(t, "license_expiry/lic-1/60d", n.Notifications[0].Key, "50 days out, within the site's 60")
 }

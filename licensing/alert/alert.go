@@ -62,6 +62,23 @@ const (
 var Kinds = []Kind{LicenseExpiry, LicenseExpired, TrialEnd, PoolUsage, PoolOverage, CreditsLow, CreditsExhausted,
 	CollectorSilent, ClockTampered, UpstreamFailing, LicenseCheckFailing}
 
+// NoticeKinds are the alerts a product's users hear about through their
+// collector (seed 001's in-app notices): their licenses, trials and
+// credits, not the site's operations.
+var NoticeKinds = []Kind{LicenseExpiry, LicenseExpired, TrialEnd, CreditsLow, CreditsExhausted}
+
+// Notice reports whether k is one of NoticeKinds.
+func (k Kind) Notice() bool { return slices.Contains(NoticeKinds, k) }
+
+// KindNames lists every kind's name, comma-separated, for messages.
+func KindNames() string {
+	names := make([]string, len(Kinds))
+	for i, k := range Kinds {
+		names[i] = string(k)
+	}
+	return strings.Join(names, ", ")
+}
+
 // Severity orders alerts for people: warning, then critical.
 type Severity string
 

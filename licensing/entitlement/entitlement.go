@@ -23,6 +23,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/licmesh/licmesh/licensing/alert"
 	"github.com/licmesh/licmesh/licensing/license"
 )
 
@@ -78,6 +79,11 @@ type Document struct {
 	// clock back extends nothing.
 	IssuedAt     time.Time     `json:"issued_at"`
 	Entitlements []Entitlement `json:"entitlements"`
+	// NoticeRules are the site's own alert rules of the kinds a product
+	// shows its users (alert.NoticeKinds): its expiry schedule, say. The
+	// collector judges its notices by them, and by the defaults where the
+	// site set none. A collector older than the field ignores it.
+	NoticeRules []alert.Rule `json:"notice_rules,omitempty"`
 }
 
 // Entitlement is one license as it applies to this collector.
@@ -205,6 +211,14 @@ func (d *Document) Validate() error {
 			return fmt.Errorf("%w: entitlement %s: grace_end before expires_at", ErrMalformed, e.License)
 		}
 		seen[e.License] = true
+	}
+	for i, r := range d.NoticeRules {
+		if !r.Kind.Notice() {
+			return fmt.Errorf("%w: notice rule %d: kind %q is not one products show", ErrMalformed, i, r.Kind)
+		}
+		if _, err := r.Normalize(); err != nil {
+			return fmt.Errorf("%w: notice rule %d: %v", ErrMalformed, i, err)
+		}
 	}
 	return nil
 }

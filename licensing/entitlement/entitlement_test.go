@@ -3,6 +3,7 @@ package entitlement
 import (
 	"bytes"
 	"crypto/ed25519"
+	"github.com/licmesh/licmesh/licensing/alert"
 	"strings"
 	"testing"
 	"time"
@@ -98,6 +99,8 @@ func TestSignRefusesInvalidDocuments(t *testing.T) {
 		"repeat license":   func(d *Document) { d.Entitlements[1].License = "sub-1" },
 		"no sku":           func(d *Document) { d.Entitlements[0].Product.SKU = "" },
 		"grace before end": func(d *Document) { d.Entitlements[0].GraceEnd = t0 },
+		"operations rule":  func(d *Document) { d.NoticeRules = []alert.Rule{{Kind: alert.PoolUsage, Thresholds: []int{80}}} },
+		"bad schedule":     func(d *Document) { d.NoticeRules = []alert.Rule{{Kind: alert.LicenseExpiry, Thresholds: []int{-3}}} },
 	} {
 		d := doc()
 		mod(d)

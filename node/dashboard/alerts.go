@@ -19,23 +19,37 @@ type alertRow struct {
 	AckedBy                      string
 	Acked                        timeView
 	Episodes                     uint32
+	Unread                       bool
 }
 
 type alertsView struct {
 	Active, Past []alertRow
 	CanAck       bool
 	Truncated    bool
+	// CanRead says the signed-in principal is a person, with read marks;
+	// Unread counts theirs.
+	CanRead bool
+	Unread  int
+	// Settings are the page's forms, outside its live part.
+	Settings alertSettings
 }
 
 func loadAlerts(ctx context.Context, h *Handler, _ *http.Request) (string, any, int, error) {
 	as, err := h.cfg.Alerts.List(ctx, &licmeshv1.ListAlertsRequest{Limit: maxAlertsShown})
-	v := alertsView{CanAck: h.cfg.Alerts.Ack != nil && can(ctx, PermAck), Truncated: len(as) >= maxAlertsShown}
+	p, _ := PrincipalFrom(ctx)
+	v := alertsView{CanAck: h.cfg.Alerts.Ack != nil && can(ctx, PermAck), Truncated: len(as) >= maxAlertsShown,
+		CanRead: h.cfg.Alerts.Read != nil && p.User != ""}
+	v.Settings = h.alertSettings(ctx)
 	if err != nil {
 		return "Alerts", v, http.StatusServiceUnavailable, err
 	}
 	for _, a := range as {
 		row := alertRow{Key: a.GetKey(), Kind: a.GetKind(), Severity: a.GetSeverity(), Summary: a.GetSummary(),
-			Fired: h.timeAt(a.GetFiredAtMs()), Active: a.GetResolvedAtMs() == 0, AckedBy: a.GetAckedBy(), Episodes: a.GetEpisodes()}
+			Fired: h.timeAt(a.GetFiredAtMs()), Active: a.GetResolvedAtMs() == 0, AckedBy: a.GetAckedBy(), Episodes: a.GetEpisodes(),
+			Unread: v.CanRead && a.GetUnread()}
+		if row.Unread {
+			v.Unread++
+		}
 		if a.GetAckedAtMs() != 0 {
 			row.Acked = h.timeAt(a.GetAckedAtMs())
 		}
@@ -49,17 +63,24 @@ func loadAlerts(ctx context.Context, h *Handler, _ *http.Request) (string, any, 
 	return "Alerts", v, http.StatusOK, nil
 }
 
-// alertCount is the nav badge: alerts that hold and no one acknowledged.
-// A failure shows no badge rather than failing the page.
-func (h *Handler) alertCount(ctx context.Context) int {
+// alertCount is the nav badge: for a person, the alerts that hold and
+// they have not read; for a token, those that hold and no one
+// acknowledged. A failure shows no badge rather than failing the page.
+func (h *Handler) alertCount(ctx context.Context) (int, bool) {
 	if h.cfg.Alerts.List == nil {
-		return 0
+		return 0, false
 	}
-	as, err := h.cfg.Alerts.List(ctx, &licmeshv1.ListAlertsRequest{Active: true, Unacked: true, Limit: maxAlertsShown})
+	req := &licmeshv1.ListAlertsRequest{Active: true, Unacked: true, Limit: maxAlertsShown}
+	p, _ := PrincipalFrom(ctx)
+	personal := p.User != "" && h.cfg.Alerts.Read != nil
+	if personal {
+		req = &licmeshv1.ListAlertsRequest{Active: true, Unread: true, Limit: maxAlertsShown}
+	}
+	as, err := h.cfg.Alerts.List(ctx, req)
 	if err != nil {
-		return 0
+		return 0, personal
 	}
-	return len(as)
+	return len(as), personal
 }
 
 // ackAlert acknowledges the alert the form names, for the signed-in

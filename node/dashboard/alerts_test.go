@@ -97,3 +97,141 @@ func TestAlertsPage(t *testing.T) {
 	require.Equal(t, http.StatusOK, resp.StatusCode)
 	assert.True(t, strings.HasPrefix(strings.TrimSpace(frag), `<div id="alerts-live"`), frag)
 }
+
+// settingsFake adds read marks, preferences and channels to fakeAlerts.
+type settingsFake struct {
+	*fakeAlerts
+	read     map[string]bool
+	prefs    *licmeshv1.AlertPrefs
+	channels []*licmeshv1.AlertChannel
+	tests    []string
+}
+
+func (f *settingsFake) funcs() dashboard.AlertFuncs {
+	fs := f.fakeAlerts.funcs()
+	list := fs.List
+	fs.List = func(ctx context.Context, req *licmeshv1.ListAlertsRequest) ([]*licmeshv1.Alert, error) {
+		as, err := list(ctx, &licmeshv1.ListAlertsRequest{Active: req.Active, Unacked: req.Unacked})
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		var out []*licmeshv1.Alert
+		for _, a := range as {
+			a.Unread = !f.read[a.GetKey()]
+			if req.Unread && !a.Unread {
+				continue
+			}
+			out = append(out, a)
+		}
+		return out, err
+	}
+	fs.Read = func(_ context.Context, keys []string, all bool) error {
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		if all {
+			for _, a := range f.alerts {
+				f.read[a.GetKey()] = true
+			}
+		}
+		for _, k := range keys {
+			f.read[k] = true
+		}
+		return nil
+	}
+	fs.Prefs = func(context.Context) (*licmeshv1.AlertPrefs, error) {
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		return f.prefs, nil
+	}
+	fs.SetPrefs = func(_ context.Context, p *licmeshv1.AlertPrefs) error {
+		if p.GetQuietFrom() != "" && p.GetZone() == "" {
+			return errors.New("quiet hours need a time zone, like Europe/Paris")
+		}
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		f.prefs = p
+		return nil
+	}
+	fs.Channels = func(context.Context) ([]*licmeshv1.AlertChannel, error) {
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		return f.channels, nil
+	}
+	fs.SetChannel = func(_ context.Context, req *licmeshv1.SetAlertChannelRequest) error {
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		f.channels = append(f.channels, req.Channel)
+		return nil
+	}
+	fs.TestChannel = func(_ context.Context, id string) error {
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		f.tests = append(f.tests, id)
+		return nil
+	}
+	fs.RemoveChannel = func(context.Context, string) error { return nil }
+	return fs
+}
+
+// TestAlertsPageForAPerson: a person's unread alerts are marked and
+// counted in the nav, and read with a button; they set their own alert
+// mail; channels are listed to all and changed, or tested, only by those
+// who may.
+func TestAlertsPageForAPerson(t *testing.T) {
+	f := &settingsFake{fakeAlerts: &fakeAlerts{alerts: []*licmeshv1.Alert{
+		{Key: "pool_usage/designer/80%", Kind: "pool_usage", Severity: "warning", Summary: "pool designer is at 80%", FiredAtMs: t0.UnixMilli(), Episodes: 1},
+		{Key: "license_expiry/lic-1/5d", Kind: "license_expiry", Severity: "critical", Summary: "lic-1 expires in 5 days", FiredAtMs: t0.UnixMilli(), Episodes: 1},
+	}}, read: map[string]bool{"license_expiry/lic-1/5d": true},
+		channels: []*licmeshv1.AlertChannel{{Id: "ops-mail", Kind: "email", Emails: []string{"ops@acme.example"}}}}
+	e := newTestEnv(t, func(c *dashboard.Config) { c.Alerts = f.funcs() })
+	c := e.newClient()
+	_, page := c.get("/ui/login")
+	resp, body := c.post("/ui/login", url.Values{"csrf": {csrfIn(t, page)}, "user": {"vera"}, "password": {veraPassword}})
+	require.Equal(t, http.StatusSeeOther, resp.StatusCode, body)
+
+	_, body = c.get("/ui/alerts")
+	assert.Contains(t, body, `title="1 alerts you have not read">1</span>`)
+	assert.Contains(t, body, `class="alert-warning unread"`)
+	assert.Contains(t, body, "Mark all 1 read")
+	assert.Contains(t, body, `id="prefs-form"`)
+	assert.Contains(t, body, "ops@acme.example", "channels are shown to readers")
+	assert.NotContains(t, body, "Send a test", "a viewer tests no channel")
+	assert.NotContains(t, body, `id="channel-form"`)
+
+	resp, _ = c.post("/ui/alerts/read", url.Values{"csrf": {csrfIn(t, body)}})
+	require.Equal(t, http.StatusSeeOther, resp.StatusCode)
+	_, body = c.get("/ui/alerts")
+	assert.NotContains(t, body, "alerts you have not read")
+	assert.NotContains(t, body, " unread")
+
+	resp, _ = c.post("/ui/alerts/prefs", url.Values{"csrf": {csrfIn(t, body)}, "email": {"vera@acme.example"},
+		"kinds": {"license_expiry", "pool_usage"}, "min_severity": {"warning"}, "quiet_from": {"22:00"}, "quiet_to": {"07:00"}, "zone": {"Europe/Paris"}})
+	require.Equal(t, http.StatusSeeOther, resp.StatusCode)
+	assert.Equal(t, []string{"license_expiry", "pool_usage"}, f.prefs.GetKinds())
+	assert.Equal(t, "Europe/Paris", f.prefs.GetZone())
+	_, body = c.get("/ui/alerts")
+	assert.Contains(t, body, `value="vera@acme.example"`)
+	assert.Contains(t, body, `value="pool_usage" checked`)
+	resp, body = c.post("/ui/alerts/prefs", url.Values{"csrf": {csrfIn(t, body)}, "quiet_from": {"22:00"}, "quiet_to": {"07:00"}})
+	assert.Equal(t, http.StatusUnprocessableEntity, resp.StatusCode)
+	assert.Contains(t, body, "need a time zone")
+
+	_, body = c.get("/ui/alerts")
+	resp, _ = c.post("/ui/alerts/channels/test", url.Values{"csrf": {csrfIn(t, body)}, "id": {"ops-mail"}})
+	assert.Equal(t, http.StatusForbidden, resp.StatusCode, "a viewer tests a channel")
+
+	// The admin token: no personal part, the channel forms.
+	a := e.newClient()
+	a.mustSignIn()
+	_, body = a.get("/ui/alerts")
+	assert.NotContains(t, body, `id="prefs-form"`, "a token bound to nobody has no alert mail of its own")
+	assert.Contains(t, body, "Send a test")
+	resp, _ = a.post("/ui/alerts/channels/test", url.Values{"csrf": {csrfIn(t, body)}, "id": {"ops-mail"}})
+	require.Equal(t, http.StatusSeeOther, resp.StatusCode)
+	assert.Equal(t, []string{"ops-mail"}, f.tests)
+	resp, _ = a.post("/ui/alerts/channels", url.Values{"csrf": {csrfIn(t, body)}, "id": {"hook"}, "kind": {"webhook"},
+		"url": {"https://hooks.example.com/x"}, "secret": {"0123456789abcdef"}, "kinds": {"pool_usage, license_expiry"}})
+	require.Equal(t, http.StatusSeeOther, resp.StatusCode)
+	require.Len(t, f.channels, 2)
+	assert.Equal(t, []string{"pool_usage", "license_expiry"}, f.channels[1].GetKinds())
+	assert.Equal(t, "https://hooks.example.com/x", f.channels[1].GetUrl())
+}

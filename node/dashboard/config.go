@@ -83,6 +83,19 @@ type AlertFuncs struct {
 	List func(ctx context.Context, req *licmeshv1.ListAlertsRequest) ([]*licmeshv1.Alert, error)
 	// Ack acknowledges an alert for by, the signed-in principal.
 	Ack func(ctx context.Context, key, by string) error
+	// Read marks alerts read for the signed-in person: keys, or all.
+	Read func(ctx context.Context, keys []string, all bool) error
+	// Prefs and SetPrefs read and set the signed-in person's alert mail.
+	Prefs    func(ctx context.Context) (*licmeshv1.AlertPrefs, error)
+	SetPrefs func(ctx context.Context, p *licmeshv1.AlertPrefs) error
+	// Channels, SetChannel, RemoveChannel and TestChannel manage the
+	// channels; Deliveries lists the latest deliveries. Any nil leaves its
+	// part of the page out.
+	Channels      func(ctx context.Context) ([]*licmeshv1.AlertChannel, error)
+	SetChannel    func(ctx context.Context, req *licmeshv1.SetAlertChannelRequest) error
+	RemoveChannel func(ctx context.Context, id string) error
+	TestChannel   func(ctx context.Context, id string) error
+	Deliveries    func(ctx context.Context, req *licmeshv1.ListAlertDeliveriesRequest) ([]*licmeshv1.AlertDelivery, error)
 }
 
 // enabled reports whether the dashboard has a Vendor hub page at all.

@@ -85,6 +85,21 @@ func New(cfg Config) (*Handler, error) {
 	if cfg.Alerts.Ack != nil {
 		h.mux.Handle("POST "+p+"/alerts/ack", h.permitted(PermAck, h.ackAlert))
 	}
+	if cfg.Alerts.Read != nil {
+		h.mux.Handle("POST "+p+"/alerts/read", h.permitted(PermSelf, h.alertForm("alerts marked read", h.markRead)))
+	}
+	if cfg.Alerts.SetPrefs != nil {
+		h.mux.Handle("POST "+p+"/alerts/prefs", h.permitted(PermSelf, h.alertForm("alert preferences set", h.setPrefs)))
+	}
+	if cfg.Alerts.SetChannel != nil {
+		h.mux.Handle("POST "+p+"/alerts/channels", h.permitted(PermLicenses, h.alertForm("alert channel set", h.setChannel)))
+	}
+	if cfg.Alerts.RemoveChannel != nil {
+		h.mux.Handle("POST "+p+"/alerts/channels/remove", h.permitted(PermLicenses, h.alertForm("alert channel removed", h.removeChannel)))
+	}
+	if cfg.Alerts.TestChannel != nil {
+		h.mux.Handle("POST "+p+"/alerts/channels/test", h.permitted(PermLicenses, h.alertForm("alert channel tested", h.testChannel)))
+	}
 	h.mux.HandleFunc(p+"/", h.notFound)
 	return h, nil
 }
@@ -186,6 +201,9 @@ type pageData struct {
 	// hold and no one acknowledged, its badge.
 	AlertsNav  bool
 	AlertCount int
+	// AlertUnread says AlertCount counts the person's unread alerts, not
+	// the unacknowledged ones.
+	AlertUnread bool
 	// AuditNav shows the Audit log nav link.
 	AuditNav  bool
 	Principal Principal
@@ -218,7 +236,7 @@ func (h *Handler) authed(v view, fragment bool) http.Handler {
 		if !fragment {
 			name = "layout"
 			d.Alerts = h.licenseAlerts(ctx)
-			d.AlertCount = h.alertCount(ctx)
+			d.AlertCount, d.AlertUnread = h.alertCount(ctx)
 		}
 		h.render(w, v.name, name, status, d)
 	})

@@ -72,6 +72,8 @@ type User struct {
 	UpdatedAt int64
 	// PasswordAt is when the password was last set.
 	PasswordAt int64
+	// Alerts are the person's alert preferences, if they set any.
+	Alerts *AlertPrefs `json:",omitempty"`
 }
 
 // String describes the user without the password hash.
@@ -215,7 +217,20 @@ func applyUpdateUser(s *state, ac *applyCtx, c *UpdateUser) Response {
 func (f *FSM) Users() []User {
 	f.mu.RLock()
 	defer f.mu.RUnlock()
-	return sortedValues(f.st.accounts.users)
+	out := sortedValues(f.st.accounts.users)
+	for i := range out {
+		out[i].Alerts = out[i].Alerts.clone()
+	}
+	return out
+}
+
+func (p *AlertPrefs) clone() *AlertPrefs {
+	if p == nil {
+		return nil
+	}
+	c := *p
+	c.Kinds = slices.Clone(p.Kinds)
+	return &c
 }
 
 // User returns one account.
@@ -223,6 +238,7 @@ func (f *FSM) User(name string) (User, bool) {
 	f.mu.RLock()
 	defer f.mu.RUnlock()
 	u, ok := f.st.accounts.users[name]
+	u.Alerts = u.Alerts.clone()
 	return u, ok
 }
 
@@ -253,6 +269,11 @@ func (rs *restorer) userRecord(body []byte) error {
 	}
 	if u.Epoch < 1 {
 		return badSnap("user %q: epoch 0", clip(u.Name))
+	}
+	if u.Alerts != nil {
+		if err := u.Alerts.validate(); err != nil {
+			return badSnap("user %q: %v", clip(u.Name), err)
+		}
 	}
 	if err := rs.ordered("user", u.Name); err != nil {
 		return err

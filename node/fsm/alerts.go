@@ -61,11 +61,13 @@ type alertsState struct {
 	deliveries map[string]Delivery
 	// tests numbers the test deliveries.
 	tests uint64
+	// reads are, per person, the episode of each alert they last read.
+	reads map[string]map[string]int
 }
 
 func newAlertsState() *alertsState {
 	return &alertsState{rules: map[string]alert.Rule{}, records: map[string]AlertRecord{},
-		channels: map[string]AlertChannel{}, deliveries: map[string]Delivery{}}
+		channels: map[string]AlertChannel{}, deliveries: map[string]Delivery{}, reads: map[string]map[string]int{}}
 }
 
 func ruleKey(r alert.Rule) string { return string(r.Kind) + "/" + r.Subject }
@@ -148,6 +150,11 @@ func checkAlert(a alert.Alert) error {
 }
 
 func applySetAlertRule(s *state, ac *applyCtx, c *SetAlertRule) Response {
+	if c.Rule.Kind.Notice() {
+		// The products' notices follow the site's rules: collectors get
+		// them with their entitlements.
+		s.entChanged = s.index
+	}
 	if c.Reset {
 		delete(s.alerts.rules, ruleKey(c.Rule))
 		return Response{}
@@ -173,6 +180,7 @@ func applyFireAlerts(s *state, ac *applyCtx, c *FireAlerts) Response {
 		r.FiredAt, r.Episodes, r.AckedBy, r.AckedAt, r.ResolvedAt = ac.at, r.Episodes+1, "", 0, 0
 		a.records[x.Key] = r
 		a.queueDeliveries(r, ac.at)
+		queueUserDeliveries(s, r, ac.at)
 		fired = append(fired, x.Key)
 	}
 	for _, k := range c.Resolve {

@@ -167,3 +167,18 @@ func TestChannelValidation(t *testing.T) {
 		require.ErrorIs(t, err, ErrMalformed, name)
 	}
 }
+
+// TestNoticeRulesReachTheEntitlements: a rule of a kind products show
+// changes what collectors are sent; one of the site's operations does not.
+func TestNoticeRulesReachTheEntitlements(t *testing.T) {
+	h := bootstrapped(t)
+	before := h.f.EntitlementsChanged()
+	h.ok(SetAlertRuleType, SetAlertRule{Rule: alert.Rule{Kind: alert.PoolUsage, Thresholds: []int{90}}, By: "admin", Now: t0})
+	assert.Equal(t, before, h.f.EntitlementsChanged())
+	h.ok(SetAlertRuleType, SetAlertRule{Rule: alert.Rule{Kind: alert.LicenseExpiry, Thresholds: []int{60, 7}}, By: "admin", Now: t0})
+	assert.Greater(t, h.f.EntitlementsChanged(), before)
+	b, ok := h.f.EntitlementBase()
+	require.True(t, ok)
+	require.Len(t, b.NoticeRules, 1)
+	assert.Equal(t, []int{60, 7}, b.NoticeRules[0].Thresholds)
+}

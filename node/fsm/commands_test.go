@@ -52,8 +52,11 @@ func allCommands() map[MsgType]command {
 		UpdateUserType:       UpdateUser{Name: "alice", Role: RoleIT, By: "admin", Now: t0},
 		AuditedType: Audited{Info: testAuditInfo("req1"), Type: RevokeTokenType,
 			Body: []byte(`{"ID":"tok1","Now":1780000000000}`), Now: t0},
-		AuditEventType:  AuditEvent{Info: testAuditInfo("req2"), Outcome: "permission denied", Code: "permission_denied", Now: t0},
-		BorrowLeaseType: BorrowLease{Now: t0, Pool: "p", Holder: "alice", CollectorID: "c1", TTLms: 30000, Until: t0 + 3*dayMs},
+		AuditEventType: AuditEvent{Info: testAuditInfo("req2"), Outcome: "permission denied", Code: "permission_denied", Now: t0},
+		SetAlertPrefsType: SetAlertPrefs{User: "alice", Prefs: AlertPrefs{Email: "alice@acme.example", QuietFrom: "22:00", QuietTo: "07:00", Zone: "Europe/Paris"},
+			By: "user:alice", Now: t0},
+		MarkAlertsReadType: MarkAlertsRead{User: "alice", Keys: []string{"pool_usage/p/80%"}, Now: t0},
+		BorrowLeaseType:    BorrowLease{Now: t0, Pool: "p", Holder: "alice", CollectorID: "c1", TTLms: 30000, Until: t0 + 3*dayMs},
 	}
 }
 

@@ -3,8 +3,10 @@ package fsm
 import (
 	"cmp"
 	"fmt"
+	"maps"
 	"slices"
 
+	"github.com/licmesh/licmesh/licensing/alert"
 	"github.com/licmesh/licmesh/licensing/license"
 )
 
@@ -61,6 +63,9 @@ type EntitlementBase struct {
 	Licenses []LicenseInfo
 	// Covered lists, for each volume license, the collectors it covers.
 	Covered map[license.LicenseID][]string
+	// NoticeRules are the site's own rules of the kinds products show
+	// their users (alert.NoticeKinds), by kind/subject.
+	NoticeRules []alert.Rule
 }
 
 // EntitlementBase returns the licenses judged at trusted time with volume
@@ -76,6 +81,12 @@ func (f *FSM) EntitlementBase() (EntitlementBase, bool) {
 		Covered: s.volumeCoverage()}
 	for _, id := range s.licenseIDs() {
 		b.Licenses = append(b.Licenses, s.licenseInfo(s.licenses[id]))
+	}
+	for _, k := range slices.Sorted(maps.Keys(s.alerts.rules)) {
+		if r := s.alerts.rules[k]; r.Kind.Notice() {
+			r.Thresholds = slices.Clone(r.Thresholds)
+			b.NoticeRules = append(b.NoticeRules, r)
+		}
 	}
 	return b, true
 }

@@ -42,6 +42,8 @@ const (
 	UpdateUserType       MsgType = 27
 	AuditedType          MsgType = 28
 	AuditEventType       MsgType = 29
+	SetAlertPrefsType    MsgType = 30
+	MarkAlertsReadType   MsgType = 31
 )
 
 // IgnoreUnknownTypeFlag, set on a message type, tells a node that does not
@@ -112,6 +114,8 @@ var messages = [...]message{
 	UpdateUserType:       msg("UpdateUser", applyUpdateUser),
 	AuditedType:          {}, // set at init
 	AuditEventType:       {}, // set at init
+	SetAlertPrefsType:    msg("SetAlertPrefs", applySetAlertPrefs),
+	MarkAlertsReadType:   msg("MarkAlertsRead", applyMarkAlertsRead),
 }
 
 // The audit rows are added at init: Audited applies the command it wraps

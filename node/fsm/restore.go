@@ -139,6 +139,11 @@ func (rs *restorer) record(kind byte, body []byte) error {
 			break
 		}
 		return rs.auditRecord(kind, body)
+	case recAlertReads:
+		if rs.version <= snapshotV2 {
+			break
+		}
+		return rs.alertReads(body)
 	}
 	return badSnap("unknown record kind %d", kind)
 }

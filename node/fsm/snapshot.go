@@ -202,6 +202,11 @@ func (f *FSM) Snapshot() (raft.FSMSnapshot, error) {
 		return nil, err
 	}
 	snap.usage = append(snap.usage, au...)
+	rd, err := s.alerts.snapshotReads()
+	if err != nil {
+		return nil, err
+	}
+	snap.usage = append(snap.usage, rd...)
 	snap.tokens.refs.Add(1)
 	snap.collectors.refs.Add(1)
 	for _, sh := range snap.shards {

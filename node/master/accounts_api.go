@@ -125,7 +125,8 @@ func (s *Server) userInfo(name string) *licmeshv1.User {
 
 func userToWire(u fsm.User, tokens int) *licmeshv1.User {
 	return &licmeshv1.User{Name: u.Name, Role: string(u.Role), Disabled: u.Disabled, CreatedAtMs: u.CreatedAt,
-		CreatedBy: u.CreatedBy, UpdatedAtMs: u.UpdatedAt, PasswordSetAtMs: u.PasswordAt, ApiTokens: uint32(tokens)}
+		CreatedBy: u.CreatedBy, UpdatedAtMs: u.UpdatedAt, PasswordSetAtMs: u.PasswordAt, ApiTokens: uint32(tokens),
+		AlertPrefs: prefsToWire(u.Alerts)}
 }
 
 // liveTokensPerUser counts each user's tokens that still work.

@@ -222,6 +222,14 @@ func TestTokensActWithNoMoreThanTheirUser(t *testing.T) {
 	require.NoError(t, err)
 	status, _ = call(t, srv, lm, "ListPools", `{}`)
 	assert.Equal(t, http.StatusUnauthorized, status, "a disabled user's token still works")
+
+	// A session opened with the bootstrap admin token keeps all it may do.
+	info, ok := s.fsm.Cluster()
+	require.True(t, ok)
+	p, err := s.recheck(Principal{ID: "token:" + info.AdminTokenID, TokenID: info.AdminTokenID})
+	require.NoError(t, err)
+	assert.Equal(t, fsm.RoleAdmin, p.Role)
+	assert.True(t, p.Can(PermLicenses) && p.Can(PermUsers), "bootstrap session lost its permissions: %v", p.Perms())
 }
 
 // TestAccountsRefuseBadInput: each refused with a clear error, and nothing

@@ -7,6 +7,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -101,10 +102,23 @@ func (s *Server) deliverDue(ctx context.Context) error {
 	}
 	for _, d := range due {
 		ch, ok := channels[d.Channel]
-		if !ok {
+		var err error
+		switch {
+		case ok:
+			err = s.deliver(ctx, ch, d)
+		case strings.HasPrefix(d.Channel, "user:"):
+			// A person's own mail goes to the address they set now.
+			ch = fsm.AlertChannel{ID: d.Channel, Kind: fsm.ChannelEmail}
+			u, found := s.fsm.User(strings.TrimPrefix(d.Channel, "user:"))
+			if found && !u.Disabled && u.Alerts != nil && u.Alerts.Email != "" {
+				ch.Emails = []string{u.Alerts.Email}
+				err = s.deliver(ctx, ch, d)
+			} else {
+				err = errors.New("the person's account is gone or disabled, or has no alert e-mail address")
+			}
+		default:
 			continue // removed: its deliveries go with it
 		}
-		err := s.deliver(ctx, ch, d)
 		res := fsm.AlertDelivered{ID: d.ID, OK: err == nil, Now: s.now().UnixMilli()}
 		if err != nil {
 			res.Error = clipError(err.Error())

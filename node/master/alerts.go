@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"slices"
-	"strings"
 	"time"
 
 	"connectrpc.com/connect"
@@ -165,12 +164,32 @@ func (s *Server) alertRules() []*licmeshv1.AlertRule {
 func (h adminHandler) ListAlerts(ctx context.Context, req *connect.Request[licmeshv1.ListAlertsRequest]) (*connect.Response[licmeshv1.ListAlertsResponse], error) {
 	m := req.Msg
 	if m.Kind != "" && !alert.Kind(m.Kind).Known() {
-		return nil, connect.NewError(connect.CodeInvalidArgument, fmt.Errorf("%w: kind %q: want one of %s", ErrBadRequest, clipText(m.Kind), kindNames()))
+		return nil, connect.NewError(connect.CodeInvalidArgument, fmt.Errorf("%w: kind %q: want one of %s", ErrBadRequest, clipText(m.Kind), alert.KindNames()))
 	}
-	rs := h.s.fsm.Alerts(fsm.AlertFilter{Active: m.Active, Unacked: m.Unacked, Kind: alert.Kind(m.Kind), Limit: int(m.Limit)})
+	p, _ := principalFrom(ctx)
+	if m.Unread && p.User == "" {
+		return nil, connect.NewError(connect.CodeInvalidArgument, fmt.Errorf("%w: %s is a token bound to nobody, which reads no alerts; unread is a person's", ErrBadRequest, p.ID))
+	}
+	limit := int(m.Limit)
+	if m.Unread {
+		limit = 0 // the FSM's limit would apply before the unread filter
+	}
+	rs := h.s.fsm.Alerts(fsm.AlertFilter{Active: m.Active, Unacked: m.Unacked, Kind: alert.Kind(m.Kind), Limit: limit})
+	var unread map[string]bool
+	if p.User != "" {
+		unread = h.s.fsm.Unread(p.User)
+	}
 	out := &licmeshv1.ListAlertsResponse{}
 	for _, r := range rs {
-		out.Alerts = append(out.Alerts, alertToWire(r))
+		if m.Unread && !unread[r.Key] {
+			continue
+		}
+		if m.Unread && m.Limit > 0 && len(out.Alerts) == int(m.Limit) {
+			break
+		}
+		w := alertToWire(r)
+		w.Unread = unread[r.Key]
+		out.Alerts = append(out.Alerts, w)
 	}
 	return connect.NewResponse(out), nil
 }
@@ -219,14 +238,6 @@ func (h adminHandler) SetAlertRule(ctx context.Context, req *connect.Request[lic
 	}
 	h.s.log.Info("alert rule set", "kind", r.Kind, "subject", r.Subject, "reset", reset, "by", cmd.By)
 	return connect.NewResponse(&licmeshv1.SetAlertRuleResponse{Rules: h.s.alertRules()}), nil
-}
-
-func kindNames() string {
-	names := make([]string, len(alert.Kinds))
-	for i, k := range alert.Kinds {
-		names[i] = string(k)
-	}
-	return strings.Join(names, ", ")
 }
 
 func clipText(s string) string {

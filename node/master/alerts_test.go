@@ -207,6 +207,19 @@ func TestAlertChannelsDeliver(t *testing.T) {
 	assert.True(t, chans.Msg.GetChannels()[0].GetHasSecret())
 	assert.Contains(t, chans.Msg.GetChannels()[0].GetUrl(), "redacted", "a token in the query is not shown")
 
+	// A person asks for her own alert mail, expiries only.
+	_, err = admin.CreateUser(ctx, connect.NewRequest(&licmeshv1.CreateUserRequest{Name: "alice", Role: "viewer", Password: "alice's long password"}))
+	require.NoError(t, err)
+	alice, _ := s.fsm.User("alice")
+	actx := withPrincipal(ctx, userPrincipal(alice))
+	_, err = admin.SetAlertPrefs(actx, connect.NewRequest(&licmeshv1.SetAlertPrefsRequest{Prefs: &licmeshv1.AlertPrefs{
+		Email: "alice@acme.example", Kinds: []string{"license_expiry"}}}))
+	require.NoError(t, err)
+	_, err = admin.SetAlertPrefs(actx, connect.NewRequest(&licmeshv1.SetAlertPrefsRequest{User: "bob", Prefs: &licmeshv1.AlertPrefs{}}))
+	assert.Equal(t, connect.CodePermissionDenied, connect.CodeOf(err), "a viewer sets another's preferences")
+	_, err = admin.SetAlertPrefs(actx, connect.NewRequest(&licmeshv1.SetAlertPrefsRequest{Prefs: &licmeshv1.AlertPrefs{QuietFrom: "22:00"}}))
+	assert.Equal(t, connect.CodeInvalidArgument, connect.CodeOf(err), "half quiet hours")
+
 	now := clk.Now().UTC().Truncate(time.Second)
 	p := &license.Payload{
 		Format: license.FormatVersion, ID: "lic-mail", Customer: license.Customer{ID: "c1", Name: "Acme"},
@@ -222,9 +235,26 @@ func TestAlertChannelsDeliver(t *testing.T) {
 	require.NoError(t, s.evaluateAlerts(ctx))
 
 	require.NoError(t, s.deliverDue(ctx))
-	mails := smtpSrv.Wait(t, 1)
-	assert.Equal(t, []string{"ops@acme.example"}, mails[0].To)
-	assert.Contains(t, string(mails[0].Raw), "license lic-mail (Designer Suite) expires in 10 days")
+	mails := smtpSrv.Wait(t, 2)
+	var to []string
+	for _, m := range mails {
+		to = append(to, m.To...)
+		assert.Contains(t, string(m.Raw), "license lic-mail (Designer Suite) expires in 10 days")
+	}
+	assert.ElementsMatch(t, []string{"ops@acme.example", "alice@acme.example"}, to)
+
+	// Alice reads it; the list says so for her.
+	list := func() *licmeshv1.ListAlertsResponse {
+		r, err := admin.ListAlerts(actx, connect.NewRequest(&licmeshv1.ListAlertsRequest{Unread: true}))
+		require.NoError(t, err)
+		return r.Msg
+	}
+	require.Len(t, list().GetAlerts(), 1)
+	assert.True(t, list().GetAlerts()[0].GetUnread())
+	read, err := admin.MarkAlertsRead(actx, connect.NewRequest(&licmeshv1.MarkAlertsReadRequest{All: true}))
+	require.NoError(t, err)
+	assert.Zero(t, read.Msg.GetUnread())
+	assert.Empty(t, list().GetAlerts())
 	ds, err := admin.ListAlertDeliveries(ctx, connect.NewRequest(&licmeshv1.ListAlertDeliveriesRequest{Channel: "ops-hook"}))
 	require.NoError(t, err)
 	require.Len(t, ds.Msg.GetDeliveries(), 1)
@@ -245,7 +275,7 @@ func TestAlertChannelsDeliver(t *testing.T) {
 	ds, _ = admin.ListAlertDeliveries(ctx, connect.NewRequest(&licmeshv1.ListAlertDeliveriesRequest{Channel: "ops-hook"}))
 	assert.Equal(t, "delivered", ds.Msg.GetDeliveries()[0].GetState())
 	assert.Equal(t, uint32(2), ds.Msg.GetDeliveries()[0].GetAttempts())
-	assert.Len(t, smtpSrv.Mails(), 1, "the mail went once")
+	assert.Len(t, smtpSrv.Mails(), 2, "each mail went once")
 
 	// A test of the webhook channel.
 	tr, err := admin.TestAlertChannel(ctx, connect.NewRequest(&licmeshv1.TestAlertChannelRequest{Id: "ops-hook"}))

@@ -46,6 +46,9 @@ var readOnly = map[string]bool{
 	licmeshv1connect.AdminServiceGetCallerProcedure:           true,
 	licmeshv1connect.AdminServiceListUsersProcedure:           true,
 	licmeshv1connect.AdminServiceListAuditLogProcedure:        true,
+	licmeshv1connect.AdminServiceGetAlertPrefsProcedure:       true,
+	// Marking alerts read is one person's view, not the site's state.
+	licmeshv1connect.AdminServiceMarkAlertsReadProcedure: true,
 	// ListHubCompanies asks the hub and changes nothing here.
 	licmeshv1connect.AdminServiceListHubCompaniesProcedure: true,
 }

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/licmesh/licmesh/licensing/alert"
 	"slices"
 	"sync"
 	"time"
@@ -163,7 +164,11 @@ func (s *Server) entitlementDoc(collector string) (*entitlement.Document, [32]by
 	for _, e := range base.For(collector) {
 		doc.Entitlements = append(doc.Entitlements, entitledToDoc(e))
 	}
-	body, err := json.Marshal(doc.Entitlements)
+	doc.NoticeRules = base.NoticeRules
+	body, err := json.Marshal(struct {
+		E []entitlement.Entitlement
+		N []alert.Rule
+	}{doc.Entitlements, doc.NoticeRules})
 	if err != nil {
 		return nil, [32]byte{}, err
 	}

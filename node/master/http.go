@@ -83,6 +83,39 @@ func (s *Server) apiMux() http.Handler {
 			resp, err := dashCall(s, ctx, licmeshv1connect.AdminServiceListAlertsProcedure, admin.ListAlerts, req)
 			return resp.GetAlerts(), err
 		},
+		Read: func(ctx context.Context, keys []string, all bool) error {
+			_, err := dashCall(s, ctx, licmeshv1connect.AdminServiceMarkAlertsReadProcedure, admin.MarkAlertsRead,
+				&licmeshv1.MarkAlertsReadRequest{Keys: keys, All: all})
+			return err
+		},
+		Prefs: func(ctx context.Context) (*licmeshv1.AlertPrefs, error) {
+			resp, err := dashCall(s, ctx, licmeshv1connect.AdminServiceGetAlertPrefsProcedure, admin.GetAlertPrefs, &licmeshv1.GetAlertPrefsRequest{})
+			return resp.GetPrefs(), err
+		},
+		SetPrefs: func(ctx context.Context, p *licmeshv1.AlertPrefs) error {
+			_, err := dashCall(s, ctx, licmeshv1connect.AdminServiceSetAlertPrefsProcedure, admin.SetAlertPrefs, &licmeshv1.SetAlertPrefsRequest{Prefs: p})
+			return err
+		},
+		Channels: func(ctx context.Context) ([]*licmeshv1.AlertChannel, error) {
+			resp, err := dashCall(s, ctx, licmeshv1connect.AdminServiceListAlertChannelsProcedure, admin.ListAlertChannels, &licmeshv1.ListAlertChannelsRequest{})
+			return resp.GetChannels(), err
+		},
+		SetChannel: func(ctx context.Context, req *licmeshv1.SetAlertChannelRequest) error {
+			_, err := dashCall(s, ctx, licmeshv1connect.AdminServiceSetAlertChannelProcedure, admin.SetAlertChannel, req)
+			return err
+		},
+		RemoveChannel: func(ctx context.Context, id string) error {
+			_, err := dashCall(s, ctx, licmeshv1connect.AdminServiceRemoveAlertChannelProcedure, admin.RemoveAlertChannel, &licmeshv1.RemoveAlertChannelRequest{Id: id})
+			return err
+		},
+		TestChannel: func(ctx context.Context, id string) error {
+			_, err := dashCall(s, ctx, licmeshv1connect.AdminServiceTestAlertChannelProcedure, admin.TestAlertChannel, &licmeshv1.TestAlertChannelRequest{Id: id})
+			return err
+		},
+		Deliveries: func(ctx context.Context, req *licmeshv1.ListAlertDeliveriesRequest) ([]*licmeshv1.AlertDelivery, error) {
+			resp, err := dashCall(s, ctx, licmeshv1connect.AdminServiceListAlertDeliveriesProcedure, admin.ListAlertDeliveries, req)
+			return resp.GetDeliveries(), err
+		},
 		Ack: func(ctx context.Context, key, by string) error {
 			return s.dashDo(ctx, licmeshv1connect.AdminServiceAckAlertProcedure, func(ctx context.Context) error {
 				_, err := s.ackAlert(ctx, key, by)

@@ -98,6 +98,9 @@ var methodPerms = map[string][]Perm{
 	licmeshv1connect.AdminServiceUpdateUserProcedure:            {PermUsers},
 	licmeshv1connect.AdminServiceChangeOwnPasswordProcedure:     {PermSelf},
 	licmeshv1connect.AdminServiceListAuditLogProcedure:          {PermAudit},
+	licmeshv1connect.AdminServiceGetAlertPrefsProcedure:         {PermSelf}, // one's own, or anyone's with users
+	licmeshv1connect.AdminServiceSetAlertPrefsProcedure:         {PermSelf}, // as GetAlertPrefs
+	licmeshv1connect.AdminServiceMarkAlertsReadProcedure:        {PermSelf},
 }
 
 // Principal is who made a request, and what they may do.
@@ -280,7 +283,7 @@ func (s *Server) recheckState(p Principal) (Principal, error) {
 	if p.TokenID != "" {
 		t, ok := s.fsm.Token(p.TokenID)
 		if info, boot := s.fsm.Cluster(); boot && info.AdminTokenID == p.TokenID {
-			return p, nil
+			return Principal{ID: "token:" + p.TokenID, Role: fsm.RoleAdmin, TokenID: p.TokenID, perms: rolePerms[fsm.RoleAdmin]}, nil
 		}
 		if !ok || t.Revoked || (t.ExpiresAt != 0 && s.now().UnixMilli() >= t.ExpiresAt) {
 			return Principal{}, ErrUnauthorized

@@ -3191,7 +3191,9 @@ type Alert struct {
 	AckedBy   string `protobuf:"bytes,9,opt,name=acked_by,json=ackedBy,proto3" json:"acked_by,omitempty"`
 	AckedAtMs int64  `protobuf:"varint,10,opt,name=acked_at_ms,json=ackedAtMs,proto3" json:"acked_at_ms,omitempty"`
 	// resolved_at_ms is when its condition cleared; 0 while it holds.
-	ResolvedAtMs  int64 `protobuf:"varint,11,opt,name=resolved_at_ms,json=resolvedAtMs,proto3" json:"resolved_at_ms,omitempty"`
+	ResolvedAtMs int64 `protobuf:"varint,11,opt,name=resolved_at_ms,json=resolvedAtMs,proto3" json:"resolved_at_ms,omitempty"`
+	// unread says the caller, a person, has not read it since it last fired.
+	Unread        bool `protobuf:"varint,12,opt,name=unread,proto3" json:"unread,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -3303,14 +3305,23 @@ func (x *Alert) GetResolvedAtMs() int64 {
 	return 0
 }
 
+func (x *Alert) GetUnread() bool {
+	if x != nil {
+		return x.Unread
+	}
+	return false
+}
+
 type ListAlertsRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// active keeps the alerts whose condition holds, unacked those no one
 	// acknowledged; kind keeps one kind.
-	Active        bool   `protobuf:"varint,1,opt,name=active,proto3" json:"active,omitempty"`
-	Unacked       bool   `protobuf:"varint,2,opt,name=unacked,proto3" json:"unacked,omitempty"`
-	Kind          string `protobuf:"bytes,3,opt,name=kind,proto3" json:"kind,omitempty"`
-	Limit         uint32 `protobuf:"varint,4,opt,name=limit,proto3" json:"limit,omitempty"`
+	Active  bool   `protobuf:"varint,1,opt,name=active,proto3" json:"active,omitempty"`
+	Unacked bool   `protobuf:"varint,2,opt,name=unacked,proto3" json:"unacked,omitempty"`
+	Kind    string `protobuf:"bytes,3,opt,name=kind,proto3" json:"kind,omitempty"`
+	Limit   uint32 `protobuf:"varint,4,opt,name=limit,proto3" json:"limit,omitempty"`
+	// unread keeps those the caller, a person, has not read.
+	Unread        bool `protobuf:"varint,5,opt,name=unread,proto3" json:"unread,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -3371,6 +3382,13 @@ func (x *ListAlertsRequest) GetLimit() uint32 {
 		return x.Limit
 	}
 	return 0
+}
+
+func (x *ListAlertsRequest) GetUnread() bool {
+	if x != nil {
+		return x.Unread
+	}
+	return false
 }
 
 type ListAlertsResponse struct {
@@ -4478,7 +4496,8 @@ type User struct {
 	PasswordSetAtMs int64                  `protobuf:"varint,7,opt,name=password_set_at_ms,json=passwordSetAtMs,proto3" json:"password_set_at_ms,omitempty"`
 	// api_tokens counts the user's API tokens that are neither revoked nor
 	// expired.
-	ApiTokens     uint32 `protobuf:"varint,8,opt,name=api_tokens,json=apiTokens,proto3" json:"api_tokens,omitempty"`
+	ApiTokens     uint32      `protobuf:"varint,8,opt,name=api_tokens,json=apiTokens,proto3" json:"api_tokens,omitempty"`
+	AlertPrefs    *AlertPrefs `protobuf:"bytes,9,opt,name=alert_prefs,json=alertPrefs,proto3" json:"alert_prefs,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -4567,6 +4586,13 @@ func (x *User) GetApiTokens() uint32 {
 		return x.ApiTokens
 	}
 	return 0
+}
+
+func (x *User) GetAlertPrefs() *AlertPrefs {
+	if x != nil {
+		return x.AlertPrefs
+	}
+	return nil
 }
 
 type GetCallerRequest struct {
@@ -5373,6 +5399,389 @@ func (x *ListAuditLogResponse) GetKept() uint32 {
 	return 0
 }
 
+// AlertPrefs are one person's alert preferences.
+type AlertPrefs struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// email is where their alert mail goes; empty sends none.
+	Email string `protobuf:"bytes,1,opt,name=email,proto3" json:"email,omitempty"`
+	// kinds, when set, are the only kinds mailed; min_severity the least
+	// severe (info, warning, critical; empty takes all).
+	Kinds       []string `protobuf:"bytes,2,rep,name=kinds,proto3" json:"kinds,omitempty"`
+	MinSeverity string   `protobuf:"bytes,3,opt,name=min_severity,json=minSeverity,proto3" json:"min_severity,omitempty"`
+	// quiet_from and quiet_to ("HH:MM" in zone) bound the quiet hours, when
+	// mail waits until they end; critical alerts come through unless
+	// quiet_critical.
+	QuietFrom     string `protobuf:"bytes,4,opt,name=quiet_from,json=quietFrom,proto3" json:"quiet_from,omitempty"`
+	QuietTo       string `protobuf:"bytes,5,opt,name=quiet_to,json=quietTo,proto3" json:"quiet_to,omitempty"`
+	Zone          string `protobuf:"bytes,6,opt,name=zone,proto3" json:"zone,omitempty"`
+	QuietCritical bool   `protobuf:"varint,7,opt,name=quiet_critical,json=quietCritical,proto3" json:"quiet_critical,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AlertPrefs) Reset() {
+	*x = AlertPrefs{}
+	mi := &file_licmesh_v1_admin_proto_msgTypes[87]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AlertPrefs) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AlertPrefs) ProtoMessage() {}
+
+func (x *AlertPrefs) ProtoReflect() protoreflect.Message {
+	mi := &file_licmesh_v1_admin_proto_msgTypes[87]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AlertPrefs.ProtoReflect.Descriptor instead.
+func (*AlertPrefs) Descriptor() ([]byte, []int) {
+	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{87}
+}
+
+func (x *AlertPrefs) GetEmail() string {
+	if x != nil {
+		return x.Email
+	}
+	return ""
+}
+
+func (x *AlertPrefs) GetKinds() []string {
+	if x != nil {
+		return x.Kinds
+	}
+	return nil
+}
+
+func (x *AlertPrefs) GetMinSeverity() string {
+	if x != nil {
+		return x.MinSeverity
+	}
+	return ""
+}
+
+func (x *AlertPrefs) GetQuietFrom() string {
+	if x != nil {
+		return x.QuietFrom
+	}
+	return ""
+}
+
+func (x *AlertPrefs) GetQuietTo() string {
+	if x != nil {
+		return x.QuietTo
+	}
+	return ""
+}
+
+func (x *AlertPrefs) GetZone() string {
+	if x != nil {
+		return x.Zone
+	}
+	return ""
+}
+
+func (x *AlertPrefs) GetQuietCritical() bool {
+	if x != nil {
+		return x.QuietCritical
+	}
+	return false
+}
+
+type GetAlertPrefsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// user: the caller's own when empty; another's for an admin.
+	User          string `protobuf:"bytes,1,opt,name=user,proto3" json:"user,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetAlertPrefsRequest) Reset() {
+	*x = GetAlertPrefsRequest{}
+	mi := &file_licmesh_v1_admin_proto_msgTypes[88]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetAlertPrefsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetAlertPrefsRequest) ProtoMessage() {}
+
+func (x *GetAlertPrefsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_licmesh_v1_admin_proto_msgTypes[88]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetAlertPrefsRequest.ProtoReflect.Descriptor instead.
+func (*GetAlertPrefsRequest) Descriptor() ([]byte, []int) {
+	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{88}
+}
+
+func (x *GetAlertPrefsRequest) GetUser() string {
+	if x != nil {
+		return x.User
+	}
+	return ""
+}
+
+type GetAlertPrefsResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Prefs         *AlertPrefs            `protobuf:"bytes,1,opt,name=prefs,proto3" json:"prefs,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetAlertPrefsResponse) Reset() {
+	*x = GetAlertPrefsResponse{}
+	mi := &file_licmesh_v1_admin_proto_msgTypes[89]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetAlertPrefsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetAlertPrefsResponse) ProtoMessage() {}
+
+func (x *GetAlertPrefsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_licmesh_v1_admin_proto_msgTypes[89]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetAlertPrefsResponse.ProtoReflect.Descriptor instead.
+func (*GetAlertPrefsResponse) Descriptor() ([]byte, []int) {
+	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{89}
+}
+
+func (x *GetAlertPrefsResponse) GetPrefs() *AlertPrefs {
+	if x != nil {
+		return x.Prefs
+	}
+	return nil
+}
+
+type SetAlertPrefsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// user: the caller's own when empty; another's for an admin.
+	User          string      `protobuf:"bytes,1,opt,name=user,proto3" json:"user,omitempty"`
+	Prefs         *AlertPrefs `protobuf:"bytes,2,opt,name=prefs,proto3" json:"prefs,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SetAlertPrefsRequest) Reset() {
+	*x = SetAlertPrefsRequest{}
+	mi := &file_licmesh_v1_admin_proto_msgTypes[90]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SetAlertPrefsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SetAlertPrefsRequest) ProtoMessage() {}
+
+func (x *SetAlertPrefsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_licmesh_v1_admin_proto_msgTypes[90]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SetAlertPrefsRequest.ProtoReflect.Descriptor instead.
+func (*SetAlertPrefsRequest) Descriptor() ([]byte, []int) {
+	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{90}
+}
+
+func (x *SetAlertPrefsRequest) GetUser() string {
+	if x != nil {
+		return x.User
+	}
+	return ""
+}
+
+func (x *SetAlertPrefsRequest) GetPrefs() *AlertPrefs {
+	if x != nil {
+		return x.Prefs
+	}
+	return nil
+}
+
+type SetAlertPrefsResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Prefs         *AlertPrefs            `protobuf:"bytes,1,opt,name=prefs,proto3" json:"prefs,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SetAlertPrefsResponse) Reset() {
+	*x = SetAlertPrefsResponse{}
+	mi := &file_licmesh_v1_admin_proto_msgTypes[91]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SetAlertPrefsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SetAlertPrefsResponse) ProtoMessage() {}
+
+func (x *SetAlertPrefsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_licmesh_v1_admin_proto_msgTypes[91]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SetAlertPrefsResponse.ProtoReflect.Descriptor instead.
+func (*SetAlertPrefsResponse) Descriptor() ([]byte, []int) {
+	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{91}
+}
+
+func (x *SetAlertPrefsResponse) GetPrefs() *AlertPrefs {
+	if x != nil {
+		return x.Prefs
+	}
+	return nil
+}
+
+type MarkAlertsReadRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// keys are the alerts read; empty with all marks every alert read.
+	Keys          []string `protobuf:"bytes,1,rep,name=keys,proto3" json:"keys,omitempty"`
+	All           bool     `protobuf:"varint,2,opt,name=all,proto3" json:"all,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *MarkAlertsReadRequest) Reset() {
+	*x = MarkAlertsReadRequest{}
+	mi := &file_licmesh_v1_admin_proto_msgTypes[92]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MarkAlertsReadRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MarkAlertsReadRequest) ProtoMessage() {}
+
+func (x *MarkAlertsReadRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_licmesh_v1_admin_proto_msgTypes[92]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MarkAlertsReadRequest.ProtoReflect.Descriptor instead.
+func (*MarkAlertsReadRequest) Descriptor() ([]byte, []int) {
+	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{92}
+}
+
+func (x *MarkAlertsReadRequest) GetKeys() []string {
+	if x != nil {
+		return x.Keys
+	}
+	return nil
+}
+
+func (x *MarkAlertsReadRequest) GetAll() bool {
+	if x != nil {
+		return x.All
+	}
+	return false
+}
+
+type MarkAlertsReadResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// unread is how many the caller has left unread.
+	Unread        uint32 `protobuf:"varint,1,opt,name=unread,proto3" json:"unread,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *MarkAlertsReadResponse) Reset() {
+	*x = MarkAlertsReadResponse{}
+	mi := &file_licmesh_v1_admin_proto_msgTypes[93]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MarkAlertsReadResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MarkAlertsReadResponse) ProtoMessage() {}
+
+func (x *MarkAlertsReadResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_licmesh_v1_admin_proto_msgTypes[93]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MarkAlertsReadResponse.ProtoReflect.Descriptor instead.
+func (*MarkAlertsReadResponse) Descriptor() ([]byte, []int) {
+	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{93}
+}
+
+func (x *MarkAlertsReadResponse) GetUnread() uint32 {
+	if x != nil {
+		return x.Unread
+	}
+	return 0
+}
+
 var File_licmesh_v1_admin_proto protoreflect.FileDescriptor
 
 const file_licmesh_v1_admin_proto_rawDesc = "" +
@@ -5610,7 +6019,7 @@ const file_licmesh_v1_admin_proto_rawDesc = "" +
 	"\areceipt\x18\x01 \x01(\fR\areceipt\"H\n" +
 	"\x1aImportUsageReceiptResponse\x12\x10\n" +
 	"\x03seq\x18\x01 \x01(\x04R\x03seq\x12\x18\n" +
-	"\adropped\x18\x02 \x01(\rR\adropped\"\xb8\x02\n" +
+	"\adropped\x18\x02 \x01(\rR\adropped\"\xd0\x02\n" +
 	"\x05Alert\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x12\n" +
 	"\x04kind\x18\x02 \x01(\tR\x04kind\x12\x18\n" +
@@ -5623,12 +6032,14 @@ const file_licmesh_v1_admin_proto_rawDesc = "" +
 	"\backed_by\x18\t \x01(\tR\aackedBy\x12\x1e\n" +
 	"\vacked_at_ms\x18\n" +
 	" \x01(\x03R\tackedAtMs\x12$\n" +
-	"\x0eresolved_at_ms\x18\v \x01(\x03R\fresolvedAtMs\"o\n" +
+	"\x0eresolved_at_ms\x18\v \x01(\x03R\fresolvedAtMs\x12\x16\n" +
+	"\x06unread\x18\f \x01(\bR\x06unread\"\x87\x01\n" +
 	"\x11ListAlertsRequest\x12\x16\n" +
 	"\x06active\x18\x01 \x01(\bR\x06active\x12\x18\n" +
 	"\aunacked\x18\x02 \x01(\bR\aunacked\x12\x12\n" +
 	"\x04kind\x18\x03 \x01(\tR\x04kind\x12\x14\n" +
-	"\x05limit\x18\x04 \x01(\rR\x05limit\"?\n" +
+	"\x05limit\x18\x04 \x01(\rR\x05limit\x12\x16\n" +
+	"\x06unread\x18\x05 \x01(\bR\x06unread\"?\n" +
 	"\x12ListAlertsResponse\x12)\n" +
 	"\x06alerts\x18\x01 \x03(\v2\x11.licmesh.v1.AlertR\x06alerts\"#\n" +
 	"\x0fAckAlertRequest\x12\x10\n" +
@@ -5703,7 +6114,7 @@ const file_licmesh_v1_admin_proto_rawDesc = "" +
 	"\x1bListAlertDeliveriesResponse\x129\n" +
 	"\n" +
 	"deliveries\x18\x01 \x03(\v2\x19.licmesh.v1.AlertDeliveryR\n" +
-	"deliveries\"\xfd\x01\n" +
+	"deliveries\"\xb6\x02\n" +
 	"\x04User\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x12\n" +
 	"\x04role\x18\x02 \x01(\tR\x04role\x12\x1a\n" +
@@ -5714,7 +6125,9 @@ const file_licmesh_v1_admin_proto_rawDesc = "" +
 	"\rupdated_at_ms\x18\x06 \x01(\x03R\vupdatedAtMs\x12+\n" +
 	"\x12password_set_at_ms\x18\a \x01(\x03R\x0fpasswordSetAtMs\x12\x1d\n" +
 	"\n" +
-	"api_tokens\x18\b \x01(\rR\tapiTokens\"\x12\n" +
+	"api_tokens\x18\b \x01(\rR\tapiTokens\x127\n" +
+	"\valert_prefs\x18\t \x01(\v2\x16.licmesh.v1.AlertPrefsR\n" +
+	"alertPrefs\"\x12\n" +
 	"\x10GetCallerRequest\"\x96\x01\n" +
 	"\x11GetCallerResponse\x12\x1c\n" +
 	"\tprincipal\x18\x01 \x01(\tR\tprincipal\x12\x12\n" +
@@ -5770,7 +6183,31 @@ const file_licmesh_v1_admin_proto_rawDesc = "" +
 	"\arecords\x18\x01 \x03(\v2\x17.licmesh.v1.AuditRecordR\arecords\x12\x12\n" +
 	"\x04more\x18\x02 \x01(\bR\x04more\x12\x18\n" +
 	"\adropped\x18\x03 \x01(\x04R\adropped\x12\x12\n" +
-	"\x04kept\x18\x04 \x01(\rR\x04kept2\x9e\x1b\n" +
+	"\x04kept\x18\x04 \x01(\rR\x04kept\"\xd0\x01\n" +
+	"\n" +
+	"AlertPrefs\x12\x14\n" +
+	"\x05email\x18\x01 \x01(\tR\x05email\x12\x14\n" +
+	"\x05kinds\x18\x02 \x03(\tR\x05kinds\x12!\n" +
+	"\fmin_severity\x18\x03 \x01(\tR\vminSeverity\x12\x1d\n" +
+	"\n" +
+	"quiet_from\x18\x04 \x01(\tR\tquietFrom\x12\x19\n" +
+	"\bquiet_to\x18\x05 \x01(\tR\aquietTo\x12\x12\n" +
+	"\x04zone\x18\x06 \x01(\tR\x04zone\x12%\n" +
+	"\x0equiet_critical\x18\a \x01(\bR\rquietCritical\"*\n" +
+	"\x14GetAlertPrefsRequest\x12\x12\n" +
+	"\x04user\x18\x01 \x01(\tR\x04user\"E\n" +
+	"\x15GetAlertPrefsResponse\x12,\n" +
+	"\x05prefs\x18\x01 \x01(\v2\x16.licmesh.v1.AlertPrefsR\x05prefs\"X\n" +
+	"\x14SetAlertPrefsRequest\x12\x12\n" +
+	"\x04user\x18\x01 \x01(\tR\x04user\x12,\n" +
+	"\x05prefs\x18\x02 \x01(\v2\x16.licmesh.v1.AlertPrefsR\x05prefs\"E\n" +
+	"\x15SetAlertPrefsResponse\x12,\n" +
+	"\x05prefs\x18\x01 \x01(\v2\x16.licmesh.v1.AlertPrefsR\x05prefs\"=\n" +
+	"\x15MarkAlertsReadRequest\x12\x12\n" +
+	"\x04keys\x18\x01 \x03(\tR\x04keys\x12\x10\n" +
+	"\x03all\x18\x02 \x01(\bR\x03all\"0\n" +
+	"\x16MarkAlertsReadResponse\x12\x16\n" +
+	"\x06unread\x18\x01 \x01(\rR\x06unread2\xa3\x1d\n" +
 	"\fAdminService\x12H\n" +
 	"\tGetStatus\x12\x1c.licmesh.v1.GetStatusRequest\x1a\x1d.licmesh.v1.GetStatusResponse\x12N\n" +
 	"\vListMembers\x12\x1e.licmesh.v1.ListMembersRequest\x1a\x1f.licmesh.v1.ListMembersResponse\x12K\n" +
@@ -5822,7 +6259,10 @@ const file_licmesh_v1_admin_proto_rawDesc = "" +
 	"\n" +
 	"UpdateUser\x12\x1d.licmesh.v1.UpdateUserRequest\x1a\x1e.licmesh.v1.UpdateUserResponse\x12`\n" +
 	"\x11ChangeOwnPassword\x12$.licmesh.v1.ChangeOwnPasswordRequest\x1a%.licmesh.v1.ChangeOwnPasswordResponse\x12Q\n" +
-	"\fListAuditLog\x12\x1f.licmesh.v1.ListAuditLogRequest\x1a .licmesh.v1.ListAuditLogResponseB0Z.github.com/licmesh/licmesh/mesh/wire/licmeshv1b\x06proto3"
+	"\fListAuditLog\x12\x1f.licmesh.v1.ListAuditLogRequest\x1a .licmesh.v1.ListAuditLogResponse\x12T\n" +
+	"\rGetAlertPrefs\x12 .licmesh.v1.GetAlertPrefsRequest\x1a!.licmesh.v1.GetAlertPrefsResponse\x12T\n" +
+	"\rSetAlertPrefs\x12 .licmesh.v1.SetAlertPrefsRequest\x1a!.licmesh.v1.SetAlertPrefsResponse\x12W\n" +
+	"\x0eMarkAlertsRead\x12!.licmesh.v1.MarkAlertsReadRequest\x1a\".licmesh.v1.MarkAlertsReadResponseB0Z.github.com/licmesh/licmesh/mesh/wire/licmeshv1b\x06proto3"
 
 var (
 	file_licmesh_v1_admin_proto_rawDescOnce sync.Once
@@ -5836,7 +6276,7 @@ func file_licmesh_v1_admin_proto_rawDescGZIP() []byte {
 	return file_licmesh_v1_admin_proto_rawDescData
 }
 
-var file_licmesh_v1_admin_proto_msgTypes = make([]protoimpl.MessageInfo, 87)
+var file_licmesh_v1_admin_proto_msgTypes = make([]protoimpl.MessageInfo, 94)
 var file_licmesh_v1_admin_proto_goTypes = []any{
 	(*GetStatusRequest)(nil),              // 0: licmesh.v1.GetStatusRequest
 	(*GetStatusResponse)(nil),             // 1: licmesh.v1.GetStatusResponse
@@ -5925,132 +6365,149 @@ var file_licmesh_v1_admin_proto_goTypes = []any{
 	(*AuditRecord)(nil),                   // 84: licmesh.v1.AuditRecord
 	(*ListAuditLogRequest)(nil),           // 85: licmesh.v1.ListAuditLogRequest
 	(*ListAuditLogResponse)(nil),          // 86: licmesh.v1.ListAuditLogResponse
-	(*Lease)(nil),                         // 87: licmesh.v1.Lease
-	(*UsageOverviewRequest)(nil),          // 88: licmesh.v1.UsageOverviewRequest
-	(*UsageHistoryRequest)(nil),           // 89: licmesh.v1.UsageHistoryRequest
-	(*UsageMonthRequest)(nil),             // 90: licmesh.v1.UsageMonthRequest
-	(*UsageDaysRequest)(nil),              // 91: licmesh.v1.UsageDaysRequest
-	(*UsageOverviewResponse)(nil),         // 92: licmesh.v1.UsageOverviewResponse
-	(*UsageHistoryResponse)(nil),          // 93: licmesh.v1.UsageHistoryResponse
-	(*UsageMonthResponse)(nil),            // 94: licmesh.v1.UsageMonthResponse
-	(*UsageDaysResponse)(nil),             // 95: licmesh.v1.UsageDaysResponse
+	(*AlertPrefs)(nil),                    // 87: licmesh.v1.AlertPrefs
+	(*GetAlertPrefsRequest)(nil),          // 88: licmesh.v1.GetAlertPrefsRequest
+	(*GetAlertPrefsResponse)(nil),         // 89: licmesh.v1.GetAlertPrefsResponse
+	(*SetAlertPrefsRequest)(nil),          // 90: licmesh.v1.SetAlertPrefsRequest
+	(*SetAlertPrefsResponse)(nil),         // 91: licmesh.v1.SetAlertPrefsResponse
+	(*MarkAlertsReadRequest)(nil),         // 92: licmesh.v1.MarkAlertsReadRequest
+	(*MarkAlertsReadResponse)(nil),        // 93: licmesh.v1.MarkAlertsReadResponse
+	(*Lease)(nil),                         // 94: licmesh.v1.Lease
+	(*UsageOverviewRequest)(nil),          // 95: licmesh.v1.UsageOverviewRequest
+	(*UsageHistoryRequest)(nil),           // 96: licmesh.v1.UsageHistoryRequest
+	(*UsageMonthRequest)(nil),             // 97: licmesh.v1.UsageMonthRequest
+	(*UsageDaysRequest)(nil),              // 98: licmesh.v1.UsageDaysRequest
+	(*UsageOverviewResponse)(nil),         // 99: licmesh.v1.UsageOverviewResponse
+	(*UsageHistoryResponse)(nil),          // 100: licmesh.v1.UsageHistoryResponse
+	(*UsageMonthResponse)(nil),            // 101: licmesh.v1.UsageMonthResponse
+	(*UsageDaysResponse)(nil),             // 102: licmesh.v1.UsageDaysResponse
 }
 var file_licmesh_v1_admin_proto_depIdxs = []int32{
-	3,  // 0: licmesh.v1.ListMembersResponse.members:type_name -> licmesh.v1.Member
-	7,  // 1: licmesh.v1.CreatePoolResponse.pool:type_name -> licmesh.v1.Pool
-	7,  // 2: licmesh.v1.ListPoolsResponse.pools:type_name -> licmesh.v1.Pool
-	87, // 3: licmesh.v1.ListLeasesResponse.leases:type_name -> licmesh.v1.Lease
-	14, // 4: licmesh.v1.CreateTokenResponse.token:type_name -> licmesh.v1.Token
-	14, // 5: licmesh.v1.ListTokensResponse.tokens:type_name -> licmesh.v1.Token
-	21, // 6: licmesh.v1.ListCollectorsResponse.collectors:type_name -> licmesh.v1.Collector
-	7,  // 7: licmesh.v1.License.pools:type_name -> licmesh.v1.Pool
-	24, // 8: licmesh.v1.AddLicenseResponse.license:type_name -> licmesh.v1.License
-	24, // 9: licmesh.v1.ListLicensesResponse.licenses:type_name -> licmesh.v1.License
-	24, // 10: licmesh.v1.GetLicenseResponse.license:type_name -> licmesh.v1.License
-	33, // 11: licmesh.v1.ListHubCompaniesRequest.hub:type_name -> licmesh.v1.HubTarget
-	34, // 12: licmesh.v1.ListHubCompaniesResponse.companies:type_name -> licmesh.v1.HubCompany
-	33, // 13: licmesh.v1.ActivateClusterRequest.hub:type_name -> licmesh.v1.HubTarget
-	33, // 14: licmesh.v1.StartClusterTrialRequest.hub:type_name -> licmesh.v1.HubTarget
-	51, // 15: licmesh.v1.ListAlertsResponse.alerts:type_name -> licmesh.v1.Alert
-	51, // 16: licmesh.v1.AckAlertResponse.alert:type_name -> licmesh.v1.Alert
-	56, // 17: licmesh.v1.ListAlertRulesResponse.rules:type_name -> licmesh.v1.AlertRule
-	56, // 18: licmesh.v1.SetAlertRuleRequest.rule:type_name -> licmesh.v1.AlertRule
-	56, // 19: licmesh.v1.SetAlertRuleResponse.rules:type_name -> licmesh.v1.AlertRule
-	61, // 20: licmesh.v1.ListAlertChannelsResponse.channels:type_name -> licmesh.v1.AlertChannel
-	61, // 21: licmesh.v1.SetAlertChannelRequest.channel:type_name -> licmesh.v1.AlertChannel
-	61, // 22: licmesh.v1.SetAlertChannelResponse.channel:type_name -> licmesh.v1.AlertChannel
-	70, // 23: licmesh.v1.ListAlertDeliveriesResponse.deliveries:type_name -> licmesh.v1.AlertDelivery
-	73, // 24: licmesh.v1.CreateUserResponse.user:type_name -> licmesh.v1.User
-	73, // 25: licmesh.v1.ListUsersResponse.users:type_name -> licmesh.v1.User
-	73, // 26: licmesh.v1.UpdateUserResponse.user:type_name -> licmesh.v1.User
-	84, // 27: licmesh.v1.ListAuditLogResponse.records:type_name -> licmesh.v1.AuditRecord
-	0,  // 28: licmesh.v1.AdminService.GetStatus:input_type -> licmesh.v1.GetStatusRequest
-	2,  // 29: licmesh.v1.AdminService.ListMembers:input_type -> licmesh.v1.ListMembersRequest
-	5,  // 30: licmesh.v1.AdminService.RemovePeer:input_type -> licmesh.v1.RemovePeerRequest
-	8,  // 31: licmesh.v1.AdminService.CreatePool:input_type -> licmesh.v1.CreatePoolRequest
-	10, // 32: licmesh.v1.AdminService.ListPools:input_type -> licmesh.v1.ListPoolsRequest
-	12, // 33: licmesh.v1.AdminService.ListLeases:input_type -> licmesh.v1.ListLeasesRequest
-	15, // 34: licmesh.v1.AdminService.CreateToken:input_type -> licmesh.v1.CreateTokenRequest
-	17, // 35: licmesh.v1.AdminService.ListTokens:input_type -> licmesh.v1.ListTokensRequest
-	19, // 36: licmesh.v1.AdminService.RevokeToken:input_type -> licmesh.v1.RevokeTokenRequest
-	22, // 37: licmesh.v1.AdminService.ListCollectors:input_type -> licmesh.v1.ListCollectorsRequest
-	25, // 38: licmesh.v1.AdminService.AddLicense:input_type -> licmesh.v1.AddLicenseRequest
-	27, // 39: licmesh.v1.AdminService.ListLicenses:input_type -> licmesh.v1.ListLicensesRequest
-	29, // 40: licmesh.v1.AdminService.GetLicense:input_type -> licmesh.v1.GetLicenseRequest
-	31, // 41: licmesh.v1.AdminService.RemoveLicense:input_type -> licmesh.v1.RemoveLicenseRequest
-	88, // 42: licmesh.v1.AdminService.UsageOverview:input_type -> licmesh.v1.UsageOverviewRequest
-	89, // 43: licmesh.v1.AdminService.UsageHistory:input_type -> licmesh.v1.UsageHistoryRequest
-	90, // 44: licmesh.v1.AdminService.UsageMonth:input_type -> licmesh.v1.UsageMonthRequest
-	91, // 45: licmesh.v1.AdminService.UsageDays:input_type -> licmesh.v1.UsageDaysRequest
-	35, // 46: licmesh.v1.AdminService.ListHubCompanies:input_type -> licmesh.v1.ListHubCompaniesRequest
-	37, // 47: licmesh.v1.AdminService.ActivateCluster:input_type -> licmesh.v1.ActivateClusterRequest
-	39, // 48: licmesh.v1.AdminService.StartClusterTrial:input_type -> licmesh.v1.StartClusterTrialRequest
-	41, // 49: licmesh.v1.AdminService.MakeActivationRequest:input_type -> licmesh.v1.MakeActivationRequestRequest
-	43, // 50: licmesh.v1.AdminService.GetUpstream:input_type -> licmesh.v1.GetUpstreamRequest
-	45, // 51: licmesh.v1.AdminService.CheckLicensesNow:input_type -> licmesh.v1.CheckLicensesNowRequest
-	47, // 52: licmesh.v1.AdminService.ExportUsage:input_type -> licmesh.v1.ExportUsageRequest
-	49, // 53: licmesh.v1.AdminService.ImportUsageReceipt:input_type -> licmesh.v1.ImportUsageReceiptRequest
-	52, // 54: licmesh.v1.AdminService.ListAlerts:input_type -> licmesh.v1.ListAlertsRequest
-	54, // 55: licmesh.v1.AdminService.AckAlert:input_type -> licmesh.v1.AckAlertRequest
-	57, // 56: licmesh.v1.AdminService.ListAlertRules:input_type -> licmesh.v1.ListAlertRulesRequest
-	59, // 57: licmesh.v1.AdminService.SetAlertRule:input_type -> licmesh.v1.SetAlertRuleRequest
-	62, // 58: licmesh.v1.AdminService.ListAlertChannels:input_type -> licmesh.v1.ListAlertChannelsRequest
-	64, // 59: licmesh.v1.AdminService.SetAlertChannel:input_type -> licmesh.v1.SetAlertChannelRequest
-	66, // 60: licmesh.v1.AdminService.RemoveAlertChannel:input_type -> licmesh.v1.RemoveAlertChannelRequest
-	68, // 61: licmesh.v1.AdminService.TestAlertChannel:input_type -> licmesh.v1.TestAlertChannelRequest
-	71, // 62: licmesh.v1.AdminService.ListAlertDeliveries:input_type -> licmesh.v1.ListAlertDeliveriesRequest
-	74, // 63: licmesh.v1.AdminService.GetCaller:input_type -> licmesh.v1.GetCallerRequest
-	76, // 64: licmesh.v1.AdminService.CreateUser:input_type -> licmesh.v1.CreateUserRequest
-	78, // 65: licmesh.v1.AdminService.ListUsers:input_type -> licmesh.v1.ListUsersRequest
-	80, // 66: licmesh.v1.AdminService.UpdateUser:input_type -> licmesh.v1.UpdateUserRequest
-	82, // 67: licmesh.v1.AdminService.ChangeOwnPassword:input_type -> licmesh.v1.ChangeOwnPasswordRequest
-	85, // 68: licmesh.v1.AdminService.ListAuditLog:input_type -> licmesh.v1.ListAuditLogRequest
-	1,  // 69: licmesh.v1.AdminService.GetStatus:output_type -> licmesh.v1.GetStatusResponse
-	4,  // 70: licmesh.v1.AdminService.ListMembers:output_type -> licmesh.v1.ListMembersResponse
-	6,  // 71: licmesh.v1.AdminService.RemovePeer:output_type -> licmesh.v1.RemovePeerResponse
-	9,  // 72: licmesh.v1.AdminService.CreatePool:output_type -> licmesh.v1.CreatePoolResponse
-	11, // 73: licmesh.v1.AdminService.ListPools:output_type -> licmesh.v1.ListPoolsResponse
-	13, // 74: licmesh.v1.AdminService.ListLeases:output_type -> licmesh.v1.ListLeasesResponse
-	16, // 75: licmesh.v1.AdminService.CreateToken:output_type -> licmesh.v1.CreateTokenResponse
-	18, // 76: licmesh.v1.AdminService.ListTokens:output_type -> licmesh.v1.ListTokensResponse
-	20, // 77: licmesh.v1.AdminService.RevokeToken:output_type -> licmesh.v1.RevokeTokenResponse
-	23, // 78: licmesh.v1.AdminService.ListCollectors:output_type -> licmesh.v1.ListCollectorsResponse
-	26, // 79: licmesh.v1.AdminService.AddLicense:output_type -> licmesh.v1.AddLicenseResponse
-	28, // 80: licmesh.v1.AdminService.ListLicenses:output_type -> licmesh.v1.ListLicensesResponse
-	30, // 81: licmesh.v1.AdminService.GetLicense:output_type -> licmesh.v1.GetLicenseResponse
-	32, // 82: licmesh.v1.AdminService.RemoveLicense:output_type -> licmesh.v1.RemoveLicenseResponse
-	92, // 83: licmesh.v1.AdminService.UsageOverview:output_type -> licmesh.v1.UsageOverviewResponse
-	93, // 84: licmesh.v1.AdminService.UsageHistory:output_type -> licmesh.v1.UsageHistoryResponse
-	94, // 85: licmesh.v1.AdminService.UsageMonth:output_type -> licmesh.v1.UsageMonthResponse
-	95, // 86: licmesh.v1.AdminService.UsageDays:output_type -> licmesh.v1.UsageDaysResponse
-	36, // 87: licmesh.v1.AdminService.ListHubCompanies:output_type -> licmesh.v1.ListHubCompaniesResponse
-	38, // 88: licmesh.v1.AdminService.ActivateCluster:output_type -> licmesh.v1.ActivateClusterResponse
-	40, // 89: licmesh.v1.AdminService.StartClusterTrial:output_type -> licmesh.v1.StartClusterTrialResponse
-	42, // 90: licmesh.v1.AdminService.MakeActivationRequest:output_type -> licmesh.v1.MakeActivationRequestResponse
-	44, // 91: licmesh.v1.AdminService.GetUpstream:output_type -> licmesh.v1.GetUpstreamResponse
-	46, // 92: licmesh.v1.AdminService.CheckLicensesNow:output_type -> licmesh.v1.CheckLicensesNowResponse
-	48, // 93: licmesh.v1.AdminService.ExportUsage:output_type -> licmesh.v1.ExportUsageResponse
-	50, // 94: licmesh.v1.AdminService.ImportUsageReceipt:output_type -> licmesh.v1.ImportUsageReceiptResponse
-	53, // 95: licmesh.v1.AdminService.ListAlerts:output_type -> licmesh.v1.ListAlertsResponse
-	55, // 96: licmesh.v1.AdminService.AckAlert:output_type -> licmesh.v1.AckAlertResponse
-	58, // 97: licmesh.v1.AdminService.ListAlertRules:output_type -> licmesh.v1.ListAlertRulesResponse
-	60, // 98: licmesh.v1.AdminService.SetAlertRule:output_type -> licmesh.v1.SetAlertRuleResponse
-	63, // 99: licmesh.v1.AdminService.ListAlertChannels:output_type -> licmesh.v1.ListAlertChannelsResponse
-	65, // 100: licmesh.v1.AdminService.SetAlertChannel:output_type -> licmesh.v1.SetAlertChannelResponse
-	67, // 101: licmesh.v1.AdminService.RemoveAlertChannel:output_type -> licmesh.v1.RemoveAlertChannelResponse
-	69, // 102: licmesh.v1.AdminService.TestAlertChannel:output_type -> licmesh.v1.TestAlertChannelResponse
-	72, // 103: licmesh.v1.AdminService.ListAlertDeliveries:output_type -> licmesh.v1.ListAlertDeliveriesResponse
-	75, // 104: licmesh.v1.AdminService.GetCaller:output_type -> licmesh.v1.GetCallerResponse
-	77, // 105: licmesh.v1.AdminService.CreateUser:output_type -> licmesh.v1.CreateUserResponse
-	79, // 106: licmesh.v1.AdminService.ListUsers:output_type -> licmesh.v1.ListUsersResponse
-	81, // 107: licmesh.v1.AdminService.UpdateUser:output_type -> licmesh.v1.UpdateUserResponse
-	83, // 108: licmesh.v1.AdminService.ChangeOwnPassword:output_type -> licmesh.v1.ChangeOwnPasswordResponse
-	86, // 109: licmesh.v1.AdminService.ListAuditLog:output_type -> licmesh.v1.ListAuditLogResponse
-	69, // [69:110] is the sub-list for method output_type
-	28, // [28:69] is the sub-list for method input_type
-	28, // [28:28] is the sub-list for extension type_name
-	28, // [28:28] is the sub-list for extension extendee
-	0,  // [0:28] is the sub-list for field type_name
+	3,   // 0: licmesh.v1.ListMembersResponse.members:type_name -> licmesh.v1.Member
+	7,   // 1: licmesh.v1.CreatePoolResponse.pool:type_name -> licmesh.v1.Pool
+	7,   // 2: licmesh.v1.ListPoolsResponse.pools:type_name -> licmesh.v1.Pool
+	94,  // 3: licmesh.v1.ListLeasesResponse.leases:type_name -> licmesh.v1.Lease
+	14,  // 4: licmesh.v1.CreateTokenResponse.token:type_name -> licmesh.v1.Token
+	14,  // 5: licmesh.v1.ListTokensResponse.tokens:type_name -> licmesh.v1.Token
+	21,  // 6: licmesh.v1.ListCollectorsResponse.collectors:type_name -> licmesh.v1.Collector
+	7,   // 7: licmesh.v1.License.pools:type_name -> licmesh.v1.Pool
+	24,  // 8: licmesh.v1.AddLicenseResponse.license:type_name -> licmesh.v1.License
+	24,  // 9: licmesh.v1.ListLicensesResponse.licenses:type_name -> licmesh.v1.License
+	24,  // 10: licmesh.v1.GetLicenseResponse.license:type_name -> licmesh.v1.License
+	33,  // 11: licmesh.v1.ListHubCompaniesRequest.hub:type_name -> licmesh.v1.HubTarget
+	34,  // 12: licmesh.v1.ListHubCompaniesResponse.companies:type_name -> licmesh.v1.HubCompany
+	33,  // 13: licmesh.v1.ActivateClusterRequest.hub:type_name -> licmesh.v1.HubTarget
+	33,  // 14: licmesh.v1.StartClusterTrialRequest.hub:type_name -> licmesh.v1.HubTarget
+	51,  // 15: licmesh.v1.ListAlertsResponse.alerts:type_name -> licmesh.v1.Alert
+	51,  // 16: licmesh.v1.AckAlertResponse.alert:type_name -> licmesh.v1.Alert
+	56,  // 17: licmesh.v1.ListAlertRulesResponse.rules:type_name -> licmesh.v1.AlertRule
+	56,  // 18: licmesh.v1.SetAlertRuleRequest.rule:type_name -> licmesh.v1.AlertRule
+	56,  // 19: licmesh.v1.SetAlertRuleResponse.rules:type_name -> licmesh.v1.AlertRule
+	61,  // 20: licmesh.v1.ListAlertChannelsResponse.channels:type_name -> licmesh.v1.AlertChannel
+	61,  // 21: licmesh.v1.SetAlertChannelRequest.channel:type_name -> licmesh.v1.AlertChannel
+	61,  // 22: licmesh.v1.SetAlertChannelResponse.channel:type_name -> licmesh.v1.AlertChannel
+	70,  // 23: licmesh.v1.ListAlertDeliveriesResponse.deliveries:type_name -> licmesh.v1.AlertDelivery
+	87,  // 24: licmesh.v1.User.alert_prefs:type_name -> licmesh.v1.AlertPrefs
+	73,  // 25: licmesh.v1.CreateUserResponse.user:type_name -> licmesh.v1.User
+	73,  // 26: licmesh.v1.ListUsersResponse.users:type_name -> licmesh.v1.User
+	73,  // 27: licmesh.v1.UpdateUserResponse.user:type_name -> licmesh.v1.User
+	84,  // 28: licmesh.v1.ListAuditLogResponse.records:type_name -> licmesh.v1.AuditRecord
+	87,  // 29: licmesh.v1.GetAlertPrefsResponse.prefs:type_name -> licmesh.v1.AlertPrefs
+	87,  // 30: licmesh.v1.SetAlertPrefsRequest.prefs:type_name -> licmesh.v1.AlertPrefs
+	87,  // 31: licmesh.v1.SetAlertPrefsResponse.prefs:type_name -> licmesh.v1.AlertPrefs
+	0,   // 32: licmesh.v1.AdminService.GetStatus:input_type -> licmesh.v1.GetStatusRequest
+	2,   // 33: licmesh.v1.AdminService.ListMembers:input_type -> licmesh.v1.ListMembersRequest
+	5,   // 34: licmesh.v1.AdminService.RemovePeer:input_type -> licmesh.v1.RemovePeerRequest
+	8,   // 35: licmesh.v1.AdminService.CreatePool:input_type -> licmesh.v1.CreatePoolRequest
+	10,  // 36: licmesh.v1.AdminService.ListPools:input_type -> licmesh.v1.ListPoolsRequest
+	12,  // 37: licmesh.v1.AdminService.ListLeases:input_type -> licmesh.v1.ListLeasesRequest
+	15,  // 38: licmesh.v1.AdminService.CreateToken:input_type -> licmesh.v1.CreateTokenRequest
+	17,  // 39: licmesh.v1.AdminService.ListTokens:input_type -> licmesh.v1.ListTokensRequest
+	19,  // 40: licmesh.v1.AdminService.RevokeToken:input_type -> licmesh.v1.RevokeTokenRequest
+	22,  // 41: licmesh.v1.AdminService.ListCollectors:input_type -> licmesh.v1.ListCollectorsRequest
+	25,  // 42: licmesh.v1.AdminService.AddLicense:input_type -> licmesh.v1.AddLicenseRequest
+	27,  // 43: licmesh.v1.AdminService.ListLicenses:input_type -> licmesh.v1.ListLicensesRequest
+	29,  // 44: licmesh.v1.AdminService.GetLicense:input_type -> licmesh.v1.GetLicenseRequest
+	31,  // 45: licmesh.v1.AdminService.RemoveLicense:input_type -> licmesh.v1.RemoveLicenseRequest
+	95,  // 46: licmesh.v1.AdminService.UsageOverview:input_type -> licmesh.v1.UsageOverviewRequest
+	96,  // 47: licmesh.v1.AdminService.UsageHistory:input_type -> licmesh.v1.UsageHistoryRequest
+	97,  // 48: licmesh.v1.AdminService.UsageMonth:input_type -> licmesh.v1.UsageMonthRequest
+	98,  // 49: licmesh.v1.AdminService.UsageDays:input_type -> licmesh.v1.UsageDaysRequest
+	35,  // 50: licmesh.v1.AdminService.ListHubCompanies:input_type -> licmesh.v1.ListHubCompaniesRequest
+	37,  // 51: licmesh.v1.AdminService.ActivateCluster:input_type -> licmesh.v1.ActivateClusterRequest
+	39,  // 52: licmesh.v1.AdminService.StartClusterTrial:input_type -> licmesh.v1.StartClusterTrialRequest
+	41,  // 53: licmesh.v1.AdminService.MakeActivationRequest:input_type -> licmesh.v1.MakeActivationRequestRequest
+	43,  // 54: licmesh.v1.AdminService.GetUpstream:input_type -> licmesh.v1.GetUpstreamRequest
+	45,  // 55: licmesh.v1.AdminService.CheckLicensesNow:input_type -> licmesh.v1.CheckLicensesNowRequest
+	47,  // 56: licmesh.v1.AdminService.ExportUsage:input_type -> licmesh.v1.ExportUsageRequest
+	49,  // 57: licmesh.v1.AdminService.ImportUsageReceipt:input_type -> licmesh.v1.ImportUsageReceiptRequest
+	52,  // 58: licmesh.v1.AdminService.ListAlerts:input_type -> licmesh.v1.ListAlertsRequest
+	54,  // 59: licmesh.v1.AdminService.AckAlert:input_type -> licmesh.v1.AckAlertRequest
+	57,  // 60: licmesh.v1.AdminService.ListAlertRules:input_type -> licmesh.v1.ListAlertRulesRequest
+	59,  // 61: licmesh.v1.AdminService.SetAlertRule:input_type -> licmesh.v1.SetAlertRuleRequest
+	62,  // 62: licmesh.v1.AdminService.ListAlertChannels:input_type -> licmesh.v1.ListAlertChannelsRequest
+	64,  // 63: licmesh.v1.AdminService.SetAlertChannel:input_type -> licmesh.v1.SetAlertChannelRequest
+	66,  // 64: licmesh.v1.AdminService.RemoveAlertChannel:input_type -> licmesh.v1.RemoveAlertChannelRequest
+	68,  // 65: licmesh.v1.AdminService.TestAlertChannel:input_type -> licmesh.v1.TestAlertChannelRequest
+	71,  // 66: licmesh.v1.AdminService.ListAlertDeliveries:input_type -> licmesh.v1.ListAlertDeliveriesRequest
+	74,  // 67: licmesh.v1.AdminService.GetCaller:input_type -> licmesh.v1.GetCallerRequest
+	76,  // 68: licmesh.v1.AdminService.CreateUser:input_type -> licmesh.v1.CreateUserRequest
+	78,  // 69: licmesh.v1.AdminService.ListUsers:input_type -> licmesh.v1.ListUsersRequest
+	80,  // 70: licmesh.v1.AdminService.UpdateUser:input_type -> licmesh.v1.UpdateUserRequest
+	82,  // 71: licmesh.v1.AdminService.ChangeOwnPassword:input_type -> licmesh.v1.ChangeOwnPasswordRequest
+	85,  // 72: licmesh.v1.AdminService.ListAuditLog:input_type -> licmesh.v1.ListAuditLogRequest
+	88,  // 73: licmesh.v1.AdminService.GetAlertPrefs:input_type -> licmesh.v1.GetAlertPrefsRequest
+	90,  // 74: licmesh.v1.AdminService.SetAlertPrefs:input_type -> licmesh.v1.SetAlertPrefsRequest
+	92,  // 75: licmesh.v1.AdminService.MarkAlertsRead:input_type -> licmesh.v1.MarkAlertsReadRequest
+	1,   // 76: licmesh.v1.AdminService.GetStatus:output_type -> licmesh.v1.GetStatusResponse
+	4,   // 77: licmesh.v1.AdminService.ListMembers:output_type -> licmesh.v1.ListMembersResponse
+	6,   // 78: licmesh.v1.AdminService.RemovePeer:output_type -> licmesh.v1.RemovePeerResponse
+	9,   // 79: licmesh.v1.AdminService.CreatePool:output_type -> licmesh.v1.CreatePoolResponse
+	11,  // 80: licmesh.v1.AdminService.ListPools:output_type -> licmesh.v1.ListPoolsResponse
+	13,  // 81: licmesh.v1.AdminService.ListLeases:output_type -> licmesh.v1.ListLeasesResponse
+	16,  // 82: licmesh.v1.AdminService.CreateToken:output_type -> licmesh.v1.CreateTokenResponse
+	18,  // 83: licmesh.v1.AdminService.ListTokens:output_type -> licmesh.v1.ListTokensResponse
+	20,  // 84: licmesh.v1.AdminService.RevokeToken:output_type -> licmesh.v1.RevokeTokenResponse
+	23,  // 85: licmesh.v1.AdminService.ListCollectors:output_type -> licmesh.v1.ListCollectorsResponse
+	26,  // 86: licmesh.v1.AdminService.AddLicense:output_type -> licmesh.v1.AddLicenseResponse
+	28,  // 87: licmesh.v1.AdminService.ListLicenses:output_type -> licmesh.v1.ListLicensesResponse
+	30,  // 88: licmesh.v1.AdminService.GetLicense:output_type -> licmesh.v1.GetLicenseResponse
+	32,  // 89: licmesh.v1.AdminService.RemoveLicense:output_type -> licmesh.v1.RemoveLicenseResponse
+	99,  // 90: licmesh.v1.AdminService.UsageOverview:output_type -> licmesh.v1.UsageOverviewResponse
+	100, // 91: licmesh.v1.AdminService.UsageHistory:output_type -> licmesh.v1.UsageHistoryResponse
+	101, // 92: licmesh.v1.AdminService.UsageMonth:output_type -> licmesh.v1.UsageMonthResponse
+	102, // 93: licmesh.v1.AdminService.UsageDays:output_type -> licmesh.v1.UsageDaysResponse
+	36,  // 94: licmesh.v1.AdminService.ListHubCompanies:output_type -> licmesh.v1.ListHubCompaniesResponse
+	38,  // 95: licmesh.v1.AdminService.ActivateCluster:output_type -> licmesh.v1.ActivateClusterResponse
+	40,  // 96: licmesh.v1.AdminService.StartClusterTrial:output_type -> licmesh.v1.StartClusterTrialResponse
+	42,  // 97: licmesh.v1.AdminService.MakeActivationRequest:output_type -> licmesh.v1.MakeActivationRequestResponse
+	44,  // 98: licmesh.v1.AdminService.GetUpstream:output_type -> licmesh.v1.GetUpstreamResponse
+	46,  // 99: licmesh.v1.AdminService.CheckLicensesNow:output_type -> licmesh.v1.CheckLicensesNowResponse
+	48,  // 100: licmesh.v1.AdminService.ExportUsage:output_type -> licmesh.v1.ExportUsageResponse
+	50,  // 101: licmesh.v1.AdminService.ImportUsageReceipt:output_type -> licmesh.v1.ImportUsageReceiptResponse
+	53,  // 102: licmesh.v1.AdminService.ListAlerts:output_type -> licmesh.v1.ListAlertsResponse
+	55,  // 103: licmesh.v1.AdminService.AckAlert:output_type -> licmesh.v1.AckAlertResponse
+	58,  // 104: licmesh.v1.AdminService.ListAlertRules:output_type -> licmesh.v1.ListAlertRulesResponse
+	60,  // 105: licmesh.v1.AdminService.SetAlertRule:output_type -> licmesh.v1.SetAlertRuleResponse
+	63,  // 106: licmesh.v1.AdminService.ListAlertChannels:output_type -> licmesh.v1.ListAlertChannelsResponse
+	65,  // 107: licmesh.v1.AdminService.SetAlertChannel:output_type -> licmesh.v1.SetAlertChannelResponse
+	67,  // 108: licmesh.v1.AdminService.RemoveAlertChannel:output_type -> licmesh.v1.RemoveAlertChannelResponse
+	69,  // 109: licmesh.v1.AdminService.TestAlertChannel:output_type -> licmesh.v1.TestAlertChannelResponse
+	72,  // 110: licmesh.v1.AdminService.ListAlertDeliveries:output_type -> licmesh.v1.ListAlertDeliveriesResponse
+	75,  // 111: licmesh.v1.AdminService.GetCaller:output_type -> licmesh.v1.GetCallerResponse
+	77,  // 112: licmesh.v1.AdminService.CreateUser:output_type -> licmesh.v1.CreateUserResponse
+	79,  // 113: licmesh.v1.AdminService.ListUsers:output_type -> licmesh.v1.ListUsersResponse
+	81,  // 114: licmesh.v1.AdminService.UpdateUser:output_type -> licmesh.v1.UpdateUserResponse
+	83,  // 115: licmesh.v1.AdminService.ChangeOwnPassword:output_type -> licmesh.v1.ChangeOwnPasswordResponse
+	86,  // 116: licmesh.v1.AdminService.ListAuditLog:output_type -> licmesh.v1.ListAuditLogResponse
+	89,  // 117: licmesh.v1.AdminService.GetAlertPrefs:output_type -> licmesh.v1.GetAlertPrefsResponse
+	91,  // 118: licmesh.v1.AdminService.SetAlertPrefs:output_type -> licmesh.v1.SetAlertPrefsResponse
+	93,  // 119: licmesh.v1.AdminService.MarkAlertsRead:output_type -> licmesh.v1.MarkAlertsReadResponse
+	76,  // [76:120] is the sub-list for method output_type
+	32,  // [32:76] is the sub-list for method input_type
+	32,  // [32:32] is the sub-list for extension type_name
+	32,  // [32:32] is the sub-list for extension extendee
+	0,   // [0:32] is the sub-list for field type_name
 }
 
 func init() { file_licmesh_v1_admin_proto_init() }
@@ -6066,7 +6523,7 @@ func file_licmesh_v1_admin_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_licmesh_v1_admin_proto_rawDesc), len(file_licmesh_v1_admin_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   87,
+			NumMessages:   94,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

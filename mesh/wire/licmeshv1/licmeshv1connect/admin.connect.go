@@ -140,6 +140,15 @@ const (
 	// AdminServiceListAuditLogProcedure is the fully-qualified name of the AdminService's ListAuditLog
 	// RPC.
 	AdminServiceListAuditLogProcedure = "/licmesh.v1.AdminService/ListAuditLog"
+	// AdminServiceGetAlertPrefsProcedure is the fully-qualified name of the AdminService's
+	// GetAlertPrefs RPC.
+	AdminServiceGetAlertPrefsProcedure = "/licmesh.v1.AdminService/GetAlertPrefs"
+	// AdminServiceSetAlertPrefsProcedure is the fully-qualified name of the AdminService's
+	// SetAlertPrefs RPC.
+	AdminServiceSetAlertPrefsProcedure = "/licmesh.v1.AdminService/SetAlertPrefs"
+	// AdminServiceMarkAlertsReadProcedure is the fully-qualified name of the AdminService's
+	// MarkAlertsRead RPC.
+	AdminServiceMarkAlertsReadProcedure = "/licmesh.v1.AdminService/MarkAlertsRead"
 )
 
 // AdminServiceClient is a client for the licmesh.v1.AdminService service.
@@ -195,6 +204,11 @@ type AdminServiceClient interface {
 	// ListAuditLog pages the audit log, newest first: one record per change an
 	// operator asked for, refused ones included (docs/accounts.md).
 	ListAuditLog(context.Context, *connect.Request[licmeshv1.ListAuditLogRequest]) (*connect.Response[licmeshv1.ListAuditLogResponse], error)
+	// A person's own alerts (docs/alerts.md): their alert mail and quiet
+	// hours, and which alerts they have read.
+	GetAlertPrefs(context.Context, *connect.Request[licmeshv1.GetAlertPrefsRequest]) (*connect.Response[licmeshv1.GetAlertPrefsResponse], error)
+	SetAlertPrefs(context.Context, *connect.Request[licmeshv1.SetAlertPrefsRequest]) (*connect.Response[licmeshv1.SetAlertPrefsResponse], error)
+	MarkAlertsRead(context.Context, *connect.Request[licmeshv1.MarkAlertsReadRequest]) (*connect.Response[licmeshv1.MarkAlertsReadResponse], error)
 }
 
 // NewAdminServiceClient constructs a client for the licmesh.v1.AdminService service. By default, it
@@ -454,6 +468,24 @@ func NewAdminServiceClient(httpClient connect.HTTPClient, baseURL string, opts .
 			connect.WithSchema(adminServiceMethods.ByName("ListAuditLog")),
 			connect.WithClientOptions(opts...),
 		),
+		getAlertPrefs: connect.NewClient[licmeshv1.GetAlertPrefsRequest, licmeshv1.GetAlertPrefsResponse](
+			httpClient,
+			baseURL+AdminServiceGetAlertPrefsProcedure,
+			connect.WithSchema(adminServiceMethods.ByName("GetAlertPrefs")),
+			connect.WithClientOptions(opts...),
+		),
+		setAlertPrefs: connect.NewClient[licmeshv1.SetAlertPrefsRequest, licmeshv1.SetAlertPrefsResponse](
+			httpClient,
+			baseURL+AdminServiceSetAlertPrefsProcedure,
+			connect.WithSchema(adminServiceMethods.ByName("SetAlertPrefs")),
+			connect.WithClientOptions(opts...),
+		),
+		markAlertsRead: connect.NewClient[licmeshv1.MarkAlertsReadRequest, licmeshv1.MarkAlertsReadResponse](
+			httpClient,
+			baseURL+AdminServiceMarkAlertsReadProcedure,
+			connect.WithSchema(adminServiceMethods.ByName("MarkAlertsRead")),
+			connect.WithClientOptions(opts...),
+		),
 	}
 }
 
@@ -500,6 +532,9 @@ type adminServiceClient struct {
 	updateUser            *connect.Client[licmeshv1.UpdateUserRequest, licmeshv1.UpdateUserResponse]
 	changeOwnPassword     *connect.Client[licmeshv1.ChangeOwnPasswordRequest, licmeshv1.ChangeOwnPasswordResponse]
 	listAuditLog          *connect.Client[licmeshv1.ListAuditLogRequest, licmeshv1.ListAuditLogResponse]
+	getAlertPrefs         *connect.Client[licmeshv1.GetAlertPrefsRequest, licmeshv1.GetAlertPrefsResponse]
+	setAlertPrefs         *connect.Client[licmeshv1.SetAlertPrefsRequest, licmeshv1.SetAlertPrefsResponse]
+	markAlertsRead        *connect.Client[licmeshv1.MarkAlertsReadRequest, licmeshv1.MarkAlertsReadResponse]
 }
 
 // GetStatus calls licmesh.v1.AdminService.GetStatus.
@@ -707,6 +742,21 @@ func (c *adminServiceClient) ListAuditLog(ctx context.Context, req *connect.Requ
 	return c.listAuditLog.CallUnary(ctx, req)
 }
 
+// GetAlertPrefs calls licmesh.v1.AdminService.GetAlertPrefs.
+func (c *adminServiceClient) GetAlertPrefs(ctx context.Context, req *connect.Request[licmeshv1.GetAlertPrefsRequest]) (*connect.Response[licmeshv1.GetAlertPrefsResponse], error) {
+	return c.getAlertPrefs.CallUnary(ctx, req)
+}
+
+// SetAlertPrefs calls licmesh.v1.AdminService.SetAlertPrefs.
+func (c *adminServiceClient) SetAlertPrefs(ctx context.Context, req *connect.Request[licmeshv1.SetAlertPrefsRequest]) (*connect.Response[licmeshv1.SetAlertPrefsResponse], error) {
+	return c.setAlertPrefs.CallUnary(ctx, req)
+}
+
+// MarkAlertsRead calls licmesh.v1.AdminService.MarkAlertsRead.
+func (c *adminServiceClient) MarkAlertsRead(ctx context.Context, req *connect.Request[licmeshv1.MarkAlertsReadRequest]) (*connect.Response[licmeshv1.MarkAlertsReadResponse], error) {
+	return c.markAlertsRead.CallUnary(ctx, req)
+}
+
 // AdminServiceHandler is an implementation of the licmesh.v1.AdminService service.
 type AdminServiceHandler interface {
 	GetStatus(context.Context, *connect.Request[licmeshv1.GetStatusRequest]) (*connect.Response[licmeshv1.GetStatusResponse], error)
@@ -760,6 +810,11 @@ type AdminServiceHandler interface {
 	// ListAuditLog pages the audit log, newest first: one record per change an
 	// operator asked for, refused ones included (docs/accounts.md).
 	ListAuditLog(context.Context, *connect.Request[licmeshv1.ListAuditLogRequest]) (*connect.Response[licmeshv1.ListAuditLogResponse], error)
+	// A person's own alerts (docs/alerts.md): their alert mail and quiet
+	// hours, and which alerts they have read.
+	GetAlertPrefs(context.Context, *connect.Request[licmeshv1.GetAlertPrefsRequest]) (*connect.Response[licmeshv1.GetAlertPrefsResponse], error)
+	SetAlertPrefs(context.Context, *connect.Request[licmeshv1.SetAlertPrefsRequest]) (*connect.Response[licmeshv1.SetAlertPrefsResponse], error)
+	MarkAlertsRead(context.Context, *connect.Request[licmeshv1.MarkAlertsReadRequest]) (*connect.Response[licmeshv1.MarkAlertsReadResponse], error)
 }
 
 // NewAdminServiceHandler builds an HTTP handler from the service implementation. It returns the
@@ -1015,6 +1070,24 @@ func NewAdminServiceHandler(svc AdminServiceHandler, opts ...connect.HandlerOpti
 		connect.WithSchema(adminServiceMethods.ByName("ListAuditLog")),
 		connect.WithHandlerOptions(opts...),
 	)
+	adminServiceGetAlertPrefsHandler := connect.NewUnaryHandler(
+		AdminServiceGetAlertPrefsProcedure,
+		svc.GetAlertPrefs,
+		connect.WithSchema(adminServiceMethods.ByName("GetAlertPrefs")),
+		connect.WithHandlerOptions(opts...),
+	)
+	adminServiceSetAlertPrefsHandler := connect.NewUnaryHandler(
+		AdminServiceSetAlertPrefsProcedure,
+		svc.SetAlertPrefs,
+		connect.WithSchema(adminServiceMethods.ByName("SetAlertPrefs")),
+		connect.WithHandlerOptions(opts...),
+	)
+	adminServiceMarkAlertsReadHandler := connect.NewUnaryHandler(
+		AdminServiceMarkAlertsReadProcedure,
+		svc.MarkAlertsRead,
+		connect.WithSchema(adminServiceMethods.ByName("MarkAlertsRead")),
+		connect.WithHandlerOptions(opts...),
+	)
 	return "/licmesh.v1.AdminService/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case AdminServiceGetStatusProcedure:
@@ -1099,6 +1172,12 @@ func NewAdminServiceHandler(svc AdminServiceHandler, opts ...connect.HandlerOpti
 			adminServiceChangeOwnPasswordHandler.ServeHTTP(w, r)
 		case AdminServiceListAuditLogProcedure:
 			adminServiceListAuditLogHandler.ServeHTTP(w, r)
+		case AdminServiceGetAlertPrefsProcedure:
+			adminServiceGetAlertPrefsHandler.ServeHTTP(w, r)
+		case AdminServiceSetAlertPrefsProcedure:
+			adminServiceSetAlertPrefsHandler.ServeHTTP(w, r)
+		case AdminServiceMarkAlertsReadProcedure:
+			adminServiceMarkAlertsReadHandler.ServeHTTP(w, r)
 		default:
 			http.NotFound(w, r)
 		}
@@ -1270,4 +1349,16 @@ func (UnimplementedAdminServiceHandler) ChangeOwnPassword(context.Context, *conn
 
 func (UnimplementedAdminServiceHandler) ListAuditLog(context.Context, *connect.Request[licmeshv1.ListAuditLogRequest]) (*connect.Response[licmeshv1.ListAuditLogResponse], error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("licmesh.v1.AdminService.ListAuditLog is not implemented"))
+}
+
+func (UnimplementedAdminServiceHandler) GetAlertPrefs(context.Context, *connect.Request[licmeshv1.GetAlertPrefsRequest]) (*connect.Response[licmeshv1.GetAlertPrefsResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("licmesh.v1.AdminService.GetAlertPrefs is not implemented"))
+}
+
+func (UnimplementedAdminServiceHandler) SetAlertPrefs(context.Context, *connect.Request[licmeshv1.SetAlertPrefsRequest]) (*connect.Response[licmeshv1.SetAlertPrefsResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("licmesh.v1.AdminService.SetAlertPrefs is not implemented"))
+}
+
+func (UnimplementedAdminServiceHandler) MarkAlertsRead(context.Context, *connect.Request[licmeshv1.MarkAlertsReadRequest]) (*connect.Response[licmeshv1.MarkAlertsReadResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("licmesh.v1.AdminService.MarkAlertsRead is not implemented"))
 }
