@@ -57,9 +57,15 @@ type Config struct {
 	// silent); empty sends none. AlertInterval is how often the rules run;
 	// AlertSilentAfter how long an installation that syncs online may stay
 	// silent.
-	AlertEmails      []string      `yaml:"alert_emails"`
-	AlertInterval    time.Duration `yaml:"alert_interval"`
-	AlertSilentAfter time.Duration `yaml:"alert_silent_after"`
+	AlertEmails []string `yaml:"alert_emails"`
+	// AlertWebhookURL, when set, also receives each vendor alert as signed
+	// JSON (mesh/webhook: HMAC-SHA256 with the secret in
+	// AlertWebhookSecretFile); https only unless AlertWebhookHTTP.
+	AlertWebhookURL        string        `yaml:"alert_webhook_url"`
+	AlertWebhookSecretFile string        `yaml:"alert_webhook_secret_file"`
+	AlertWebhookHTTP       bool          `yaml:"alert_webhook_http"`
+	AlertInterval          time.Duration `yaml:"alert_interval"`
+	AlertSilentAfter       time.Duration `yaml:"alert_silent_after"`
 	// MailTemplatesDir holds mail templates that replace the built-in
 	// ones file by file (names as in node/hub/mailtemplates); a file not
 	// there is the built-in one. Empty: built-in only.

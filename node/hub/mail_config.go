@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/licmesh/licmesh/mesh/mailer"
+	"github.com/licmesh/licmesh/mesh/webhook"
 )
 
 // validateMail checks the mail and sign-up settings, reporting each
@@ -22,6 +23,20 @@ func (c *Config) validateMail(bad func(field, format string, args ...any)) {
 	}
 	if len(c.AlertEmails) > 0 && c.SMTPHost == "" {
 		bad("alert_emails", "alerts are mailed: smtp_host is required")
+	}
+	if c.AlertWebhookURL != "" {
+		u, err := url.Parse(c.AlertWebhookURL)
+		switch {
+		case err != nil || u.Host == "" || u.User != nil || (u.Scheme != "https" && u.Scheme != "http"):
+			bad("alert_webhook_url", "%q: an https URL without credentials", webhook.Redact(c.AlertWebhookURL))
+		case u.Scheme == "http" && !c.AlertWebhookHTTP:
+			bad("alert_webhook_url", "%q: https only, unless alert_webhook_http is set", webhook.Redact(c.AlertWebhookURL))
+		}
+		if c.AlertWebhookSecretFile == "" {
+			bad("alert_webhook_secret_file", "a webhook needs its signing secret")
+		}
+	} else if c.AlertWebhookSecretFile != "" {
+		bad("alert_webhook_secret_file", "set without alert_webhook_url")
 	}
 	if c.AlertInterval < time.Second || c.AlertInterval > 24*time.Hour {
 		bad("alert_interval", "%v: between 1s and 24h", c.AlertInterval)

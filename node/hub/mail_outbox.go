@@ -2,6 +2,7 @@ package hub
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"github.com/licmesh/licmesh/mesh/mailer"
@@ -38,8 +39,15 @@ func mailBackoff(attempts int) time.Duration {
 // prunes sign-up records, tokens and old mails hourly. It returns at once
 // when the hub sends no mail.
 func (s *Server) mailLoop(ctx context.Context) {
-	if s.mail == nil {
+	if s.mail == nil && s.hook == nil {
 		return
+	}
+	var mailWake, hookWake chan struct{}
+	if s.mail != nil {
+		mailWake = s.mail.wake
+	}
+	if s.hook != nil {
+		hookWake = s.hook.wake
 	}
 	var pruned time.Time
 	for {
@@ -53,7 +61,8 @@ func (s *Server) mailLoop(ctx context.Context) {
 		select {
 		case <-ctx.Done():
 			return
-		case <-s.mail.wake:
+		case <-mailWake:
+		case <-hookWake:
 		case <-s.clk.After(wait):
 		}
 	}
@@ -97,15 +106,28 @@ func (s *Server) deliverDue(ctx context.Context) time.Time {
 // deliver sends one claimed mail and records the outcome.
 func (s *Server) deliver(ctx context.Context, m store.Mail) {
 	log := s.log.With("mail_id", m.ID, "kind", m.Kind, "attempt", m.Attempts)
-	msg, err := s.openMail(m)
-	// A mail the data key cannot open will not open later either.
-	hopeless := err != nil
-	if err == nil {
-		err = s.mail.send(ctx, m.ID, msg, s.clk.Now())
+	var err error
+	var hopeless bool
+	if m.Kind == mailVendorWebhook {
+		hopeless, err = s.postWebhook(ctx, m)
 		if err != nil && ctx.Err() != nil {
-			return // stopping: the lease ends and the mail is claimed again
+			return
 		}
-		hopeless = mailer.PermanentFailure(err)
+	} else {
+		var msg outboxMessage
+		msg, err = s.openMail(m)
+		// A mail the data key cannot open will not open later either.
+		hopeless = err != nil
+		switch {
+		case err == nil && s.mail == nil:
+			hopeless, err = true, fmt.Errorf("the hub has no mail server (smtp_host) any more")
+		case err == nil:
+			err = s.mail.send(ctx, m.ID, msg, s.clk.Now())
+			if err != nil && ctx.Err() != nil {
+				return // stopping: the lease ends and the mail is claimed again
+			}
+			hopeless = mailer.PermanentFailure(err)
+		}
 	}
 	now := s.clk.Now()
 	var update func(ctx context.Context, tx *store.Tx) error

@@ -53,11 +53,15 @@ func newMailService(cfg Config) (*mailService, error) {
 }
 
 // publicURL is the hub's base URL for links, without a trailing slash.
-func (m *mailService) publicURL() string {
-	if m.cfg.PublicURL != "" {
-		return strings.TrimRight(m.cfg.PublicURL, "/")
+func (m *mailService) publicURL() string { return publicURLOf(m.cfg.PublicURL, m.listenAddr) }
+
+// publicURLOf is the hub's base URL for links, without a trailing slash:
+// public_url, or the address the hub listens on.
+func publicURLOf(public, listen string) string {
+	if public != "" {
+		return strings.TrimRight(public, "/")
 	}
-	return "https://" + m.listenAddr
+	return "https://" + listen
 }
 
 // nudge wakes the sender; it never blocks.

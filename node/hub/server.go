@@ -32,8 +32,10 @@ type Server struct {
 	cert        tls.Certificate
 	fingerprint string
 	m           *metrics
-	// mail is nil when the hub sends no mail.
+	// mail is nil when the hub sends no mail; hook when it posts no
+	// webhook for its alerts.
 	mail *mailService
+	hook *hubWebhook
 }
 
 // storeConfig is where cfg keeps its database.
@@ -72,6 +74,10 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	hook, err := newHubWebhook(cfg)
+	if err != nil {
+		return nil, err
+	}
 	sc, err := cfg.storeConfig()
 	if err != nil {
 		return nil, err
@@ -80,7 +86,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: cfg, clk: cfg.clock(), log: cfg.Logger, store: st, key: key, cert: cert, fingerprint: fp, mail: ms}
+	s := &Server{cfg: cfg, clk: cfg.clock(), log: cfg.Logger, store: st, key: key, cert: cert, fingerprint: fp, mail: ms, hook: hook}
 	s.m = newMetrics(s)
 	return s, nil
 }

@@ -13,14 +13,15 @@ import (
 // on the expiry schedule, trials nearing their end, installations reaching
 // their user limits (from the seats their sites sync), installations that
 // sync online gone silent. The same rules as a site's (licensing/alert),
-// mailed once per alert to the internal list (alert_emails): firing and
-// mailing commit in one transaction, and a key fires once however many hub
-// processes evaluate it.
+// mailed once per alert to the internal list (alert_emails) and posted to
+// the vendor's webhook (alert_webhook_url, alert_webhook.go): firing and
+// queueing commit in one transaction, and a key fires once however many
+// hub processes evaluate it.
 
 // vendorAlertLoop runs the vendor's rules every alert_interval until ctx
 // ends.
 func (s *Server) vendorAlertLoop(ctx context.Context) {
-	if len(s.cfg.AlertEmails) == 0 || s.mail == nil {
+	if (len(s.cfg.AlertEmails) == 0 || s.mail == nil) && s.hook == nil {
 		return
 	}
 	t := time.NewTicker(s.cfg.AlertInterval)
@@ -79,6 +80,11 @@ func (s *Server) evaluateVendorAlerts(ctx context.Context) error {
 				return err
 			}
 			fired = append(fired, a.Key)
+			if s.hook != nil {
+				if err := s.enqueueWebhook(ctx, tx, a, now); err != nil {
+					return err
+				}
+			}
 			for _, to := range s.cfg.AlertEmails {
 				d := mailData{Alert: &mailAlert{Key: a.Key, Severity: string(a.Severity), Summary: a.Summary}}
 				if err := s.enqueueMail(ctx, tx, mailVendorAlert, to, d, now); err != nil {
@@ -102,7 +108,7 @@ func (s *Server) evaluateVendorAlerts(ctx context.Context) error {
 		s.log.Info("hub: vendor alert", "key", k)
 	}
 	if len(fired) > 0 {
-		s.mail.nudge()
+		s.nudgeOutbox()
 	}
 	return nil
 }

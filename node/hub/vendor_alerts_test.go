@@ -1,6 +1,16 @@
 package hub
 
 import (
+	"crypto/hmac"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -9,6 +19,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/licmesh/licmesh/mesh/webhook"
 	licmeshv1 "github.com/licmesh/licmesh/mesh/wire/licmeshv1"
 	"github.com/licmesh/licmesh/node/hub/store"
 )
@@ -76,4 +87,93 @@ func TestVendorAlerts(t *testing.T) {
 		return err
 	}))
 	assert.Len(t, mailSrv.mails(), 2, "each alert mailed once")
+}
+
+// TestVendorAlertsByWebhook: a hub with no mail server posts its alerts to
+// the vendor's webhook, signed, once each; a receiver that answers 500 gets
+// the same delivery again after the backoff.
+func TestVendorAlertsByWebhook(t *testing.T) {
+	secret := []byte("the-vendor-hook-secret")
+	var mu sync.Mutex
+	var got []VendorAlertBody
+	failures := 1
+	recv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		ts, _ := strconv.ParseInt(r.Header.Get(webhook.HeaderTimestamp), 10, 64)
+		if !hmac.Equal([]byte(r.Header.Get(webhook.HeaderSignature)), []byte(webhook.Sign(secret, ts, body))) {
+			http.Error(w, "bad signature", http.StatusUnauthorized)
+			return
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		if failures > 0 {
+			failures--
+			http.Error(w, "not now", http.StatusInternalServerError)
+			return
+		}
+		var b VendorAlertBody
+		if json.Unmarshal(body, &b) == nil && b.Delivery == r.Header.Get(webhook.HeaderDelivery) {
+			got = append(got, b)
+		}
+	}))
+	t.Cleanup(recv.Close)
+	secretFile := filepath.Join(t.TempDir(), "hook.secret")
+	require.NoError(t, os.WriteFile(secretFile, append(secret, '\n'), 0o600))
+	h := startHub(t, func(c *Config) {
+		c.AlertWebhookURL, c.AlertWebhookSecretFile, c.AlertWebhookHTTP = recv.URL+"/hooks?token=t0k", secretFile, true
+		c.AlertInterval = time.Hour
+	})
+	ctx := t.Context()
+	_, err := h.admin.SaveProduct(ctx, connect.NewRequest(&licmeshv1.SaveProductRequest{Product: seed002Product()}))
+	require.NoError(t, err)
+	co, err := h.admin.CreateCompany(ctx, connect.NewRequest(&licmeshv1.CreateCompanyRequest{Name: "Acme", Email: "it@acme.example"}))
+	require.NoError(t, err)
+	trial, err := h.admin.StartTrial(ctx, connect.NewRequest(&licmeshv1.StartTrialRequest{CompanyId: co.Msg.GetCompany().GetId(), Sku: "timesheet-admin"}))
+	require.NoError(t, err)
+	trialEnd := time.UnixMilli(trial.Msg.GetLicense().GetExpiresAtMs())
+	h.clk.Advance(trialEnd.Add(-5 * 24 * time.Hour).Sub(h.clk.Now()))
+	require.NoError(t, h.s.evaluateVendorAlerts(ctx))
+	require.NoError(t, h.s.evaluateVendorAlerts(ctx))
+
+	require.Eventually(t, func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return failures == 0
+	}, 10*time.Second, 10*time.Millisecond, "the first attempt")
+	h.clk.Advance(mailFirstRetry)
+	require.Eventually(t, func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(got) == 1
+	}, 10*time.Second, 10*time.Millisecond, "the retry")
+	mu.Lock()
+	defer mu.Unlock()
+	assert.Equal(t, "trial_end/"+trial.Msg.GetLicense().GetId()+"/7d", got[0].Alert.Key)
+	assert.Equal(t, "trial_end", got[0].Alert.Kind)
+	assert.NotEmpty(t, got[0].Hub)
+}
+
+func TestAlertWebhookConfig(t *testing.T) {
+	for name, c := range map[string]struct {
+		edit func(*Config)
+		want string
+	}{
+		"http":      {func(c *Config) { c.AlertWebhookURL, c.AlertWebhookSecretFile = "http://hooks.example/x", "/s" }, "https only"},
+		"no secret": {func(c *Config) { c.AlertWebhookURL = "https://hooks.example/x" }, "needs its signing secret"},
+		"no url":    {func(c *Config) { c.AlertWebhookSecretFile = "/s" }, "without alert_webhook_url"},
+		"creds": {func(c *Config) {
+			c.AlertWebhookURL, c.AlertWebhookSecretFile = "https://u:p@hooks.example/x?token=zz", "/s"
+		}, "without credentials"},
+	} {
+		cfg := DefaultConfig()
+		c.edit(&cfg)
+		var problems []string
+		cfg.validateMail(func(field, format string, args ...any) {
+			problems = append(problems, field+": "+fmt.Sprintf(format, args...))
+		})
+		joined := strings.Join(problems, "; ")
+		assert.Contains(t, joined, c.want, name)
+		assert.NotContains(t, joined, "zz", "%s: a token of the URL in the error", name)
+		assert.NotContains(t, joined, "u:p", name)
+	}
 }

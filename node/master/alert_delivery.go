@@ -1,19 +1,14 @@
 package master
 
 import (
-	"bytes"
 	"context"
-	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"net/http"
 	"net/url"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -21,6 +16,7 @@ import (
 
 	"github.com/licmesh/licmesh/licensing/alert"
 	"github.com/licmesh/licmesh/mesh/mailer"
+	"github.com/licmesh/licmesh/mesh/webhook"
 	licmeshv1 "github.com/licmesh/licmesh/mesh/wire/licmeshv1"
 	"github.com/licmesh/licmesh/node/fsm"
 )
@@ -37,15 +33,6 @@ const (
 	maxRetry        = time.Hour
 )
 
-// Webhook headers: the delivery's ID, the time it was signed (Unix
-// seconds) and the signature, "sha256=" and the hex HMAC-SHA256, keyed
-// with the channel's secret, of timestamp + "." + body.
-const (
-	HeaderDelivery  = "X-Licmesh-Delivery"
-	HeaderTimestamp = "X-Licmesh-Timestamp"
-	HeaderSignature = "X-Licmesh-Signature"
-)
-
 // WebhookBody is what a webhook receives.
 type WebhookBody struct {
 	Delivery  string    `json:"delivery"`
@@ -60,15 +47,6 @@ type WebhookBody struct {
 		Severity  string `json:"severity"`
 		Summary   string `json:"summary"`
 	} `json:"alert"`
-}
-
-// Sign is the signature of body made at ts with secret, as the header
-// carries it.
-func Sign(secret []byte, ts int64, body []byte) string {
-	m := hmac.New(sha256.New, secret)
-	m.Write([]byte(strconv.FormatInt(ts, 10) + "."))
-	m.Write(body)
-	return "sha256=" + hex.EncodeToString(m.Sum(nil))
 }
 
 // deliverLoop is the leader's: it makes the deliveries that are due, every
@@ -179,43 +157,7 @@ func (s *Server) postWebhook(ctx context.Context, ch fsm.AlertChannel, d fsm.Del
 	if err != nil {
 		return err
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, ch.URL, bytes.NewReader(body))
-	if err != nil {
-		return err
-	}
-	ts := s.now().Unix()
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("User-Agent", "licmesh-alerts")
-	req.Header.Set(HeaderDelivery, d.ID)
-	req.Header.Set(HeaderTimestamp, strconv.FormatInt(ts, 10))
-	req.Header.Set(HeaderSignature, Sign([]byte(ch.Secret), ts, body))
-	resp, err := s.webhookClient.Do(req)
-	if err != nil {
-		// The URL is the operator's; the error names the host, never a
-		// query string that may hold a token.
-		return fmt.Errorf("webhook %s: %w", redactURL(ch.URL), unwrapURLError(err))
-	}
-	defer resp.Body.Close()
-	snippet, _ := io.ReadAll(io.LimitReader(resp.Body, 200))
-	if resp.StatusCode/100 != 2 {
-		return fmt.Errorf("webhook %s answered %s: %s", redactURL(ch.URL), resp.Status, strings.TrimSpace(string(snippet)))
-	}
-	return nil
-}
-
-func redactURL(raw string) string {
-	u, err := url.Parse(raw)
-	if err != nil {
-		return "(bad url)"
-	}
-	return u.Scheme + "://" + u.Host + u.Path
-}
-
-func unwrapURLError(err error) error {
-	if ue, ok := err.(*url.Error); ok {
-		return ue.Err
-	}
-	return err
+	return webhook.Post(ctx, s.webhookClient, ch.URL, []byte(ch.Secret), d.ID, body, s.now())
 }
 
 func (s *Server) mailAlert(ctx context.Context, ch fsm.AlertChannel, d fsm.Delivery) error {

@@ -23,6 +23,7 @@ import (
 	"github.com/licmesh/licmesh/licensing/alert"
 	"github.com/licmesh/licmesh/licensing/license"
 	"github.com/licmesh/licmesh/mesh/mailer/mailertest"
+	"github.com/licmesh/licmesh/mesh/webhook"
 	licmeshv1 "github.com/licmesh/licmesh/mesh/wire/licmeshv1"
 	"github.com/licmesh/licmesh/node/fsm"
 )
@@ -165,8 +166,8 @@ func TestAlertChannelsDeliver(t *testing.T) {
 	fail := 1
 	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
-		ts, _ := strconv.ParseInt(r.Header.Get(HeaderTimestamp), 10, 64)
-		if !hmac.Equal([]byte(r.Header.Get(HeaderSignature)), []byte(Sign([]byte(secret), ts, body))) {
+		ts, _ := strconv.ParseInt(r.Header.Get(webhook.HeaderTimestamp), 10, 64)
+		if !hmac.Equal([]byte(r.Header.Get(webhook.HeaderSignature)), []byte(webhook.Sign([]byte(secret), ts, body))) {
 			http.Error(w, "bad signature", http.StatusUnauthorized)
 			return
 		}
@@ -178,7 +179,7 @@ func TestAlertChannelsDeliver(t *testing.T) {
 			return
 		}
 		var b WebhookBody
-		if json.Unmarshal(body, &b) == nil && b.Delivery == r.Header.Get(HeaderDelivery) {
+		if json.Unmarshal(body, &b) == nil && b.Delivery == r.Header.Get(webhook.HeaderDelivery) {
 			got = append(got, b)
 		}
 	}))

@@ -25,6 +25,7 @@ import (
 	"github.com/licmesh/licmesh/mesh/cluster"
 	"github.com/licmesh/licmesh/mesh/confload"
 	"github.com/licmesh/licmesh/mesh/transport"
+	"github.com/licmesh/licmesh/mesh/webhook"
 	"github.com/licmesh/licmesh/node/fsm"
 	"github.com/licmesh/licmesh/node/version"
 )
@@ -134,9 +135,7 @@ func New(cfg Config) (*Server, error) {
 		}
 		s.smtpPassword = strings.TrimRight(string(b), "\r\n")
 	}
-	s.webhookClient = &http.Client{Timeout: deliveryTimeout, CheckRedirect: func(*http.Request, []*http.Request) error {
-		return http.ErrUseLastResponse // a redirect is an answer, not a place to send the alert on to
-	}}
+	s.webhookClient = webhook.NewClient(deliveryTimeout)
 	s.m = newMetrics(s)
 	s.presence = newPresence()
 	s.ents = newEntWatch()
