@@ -67,6 +67,7 @@ func (a *app) alertCommand() *cobra.Command {
 			a.alertChannelListCommand(), a.alertChannelSetCommand(), a.alertChannelRemoveCommand(), a.alertChannelTestCommand()),
 		a.alertDeliveriesCommand(),
 		a.alertReadCommand(),
+		a.alertChannelTestCommand(), // "alert test ID", as "alert channel test ID"
 		group("prefs", "Your own alert mail: its address, kinds and quiet hours",
 			a.alertPrefsShowCommand(), a.alertPrefsSetCommand()),
 	)

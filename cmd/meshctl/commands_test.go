@@ -74,6 +74,7 @@ func TestCommandsSendTheRightRequest(t *testing.T) {
 		{[]string{"audit", "list", "--actor", "user:alice", "--action", "CreatePool", "--since", "2026-03-01", "--until", "2026-03-02T00:00:00Z", "--limit", "5"}, "ListAuditLog",
 			&v1.ListAuditLogRequest{Actor: "user:alice", Action: "CreatePool", SinceMs: 1772323200000, UntilMs: 1772409600000, Limit: 5},
 			[]string{"SEQ", "FROM", "user:alice", "10.0.0.9:5123", "CreatePool", "2026-03-01T12:00:00Z"}},
+		{[]string{"alert", "test", "ops"}, "TestAlertChannel", &v1.TestAlertChannelRequest{Id: "ops"}, []string{"test alert queued to ops"}},
 		{[]string{"alert", "read", "--all"}, "MarkAlertsRead", &v1.MarkAlertsReadRequest{All: true}, []string{"2 alerts left unread"}},
 		{[]string{"alert", "read", "k1", "k2"}, "MarkAlertsRead", &v1.MarkAlertsReadRequest{Keys: []string{"k1", "k2"}}, nil},
 		{[]string{"alert", "prefs", "show", "--user", "bob"}, "GetAlertPrefs", &v1.GetAlertPrefsRequest{User: "bob"},

@@ -386,3 +386,9 @@ func (f *fakeAdmin) MarkAlertsRead(ctx context.Context, r *connect.Request[v1.Ma
 		return &v1.MarkAlertsReadResponse{Unread: 2}
 	})
 }
+
+func (f *fakeAdmin) TestAlertChannel(ctx context.Context, r *connect.Request[v1.TestAlertChannelRequest]) (*connect.Response[v1.TestAlertChannelResponse], error) {
+	return answer(ctx, f, r.Spec().Procedure, r.Header(), r.Msg, func() *v1.TestAlertChannelResponse {
+		return &v1.TestAlertChannelResponse{Delivery: r.Msg.Id + "/test#1"}
+	})
+}
