@@ -38,6 +38,7 @@ func (s *Server) apiMux() http.Handler {
 	mux.Handle("/debug/pprof/heap", s.requirePerm(PermCluster, pprof.Handler("heap")))
 	mux.Handle("/debug/pprof/goroutine", s.requirePerm(PermCluster, pprof.Handler("goroutine")))
 
+	mux.HandleFunc("GET /api/openapi.json", serveOpenAPI)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Write([]byte("ok\n"))
 	})
