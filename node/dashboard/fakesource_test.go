@@ -301,7 +301,7 @@ var errRefused = errors.New("test: token refused")
 func checkCreds(_ context.Context, c dashboard.Credentials) (dashboard.Principal, error) {
 	switch {
 	case c.Token == adminToken:
-		return dashboard.Principal{ID: "adm-42", Role: "admin", TokenID: "adm-42", Perms: []string{"ack", "licenses", "read", "self"}}, nil
+		return dashboard.Principal{ID: "adm-42", Role: "admin", TokenID: "adm-42", Perms: []string{"ack", "audit", "licenses", "read", "self"}}, nil
 	case c.Token == "" && c.User == "vera" && c.Password == veraPassword:
 		return dashboard.Principal{ID: "user:vera", User: "vera", Role: "viewer", Epoch: 1, Perms: []string{"read", "self"}}, nil
 	}

@@ -1,0 +1,58 @@
+package dashboard_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/chromedp/chromedp"
+	"github.com/stretchr/testify/assert"
+
+	licmeshv1 "github.com/licmesh/licmesh/mesh/wire/licmeshv1"
+	"github.com/licmesh/licmesh/node/browsertest"
+	"github.com/licmesh/licmesh/node/dashboard"
+)
+
+// TestBrowserEveryPageOnAPhone opens every page of the dashboard in
+// headless Chromium at a phone's width and a tablet's, signed in with a
+// role that sees them all: nothing overflows the window sideways (wide
+// tables scroll inside their block), and the nav's links can all be
+// reached.
+func TestBrowserEveryPageOnAPhone(t *testing.T) {
+	f := &settingsFake{fakeAlerts: &fakeAlerts{alerts: []*licmeshv1.Alert{
+		{Key: "license_expiry/lic-1/5d", Kind: "license_expiry", Severity: "critical", Summary: "license lic-1 (Designer Suite for Acme Corporation) expires in 5 days", FiredAtMs: t0.UnixMilli(), Episodes: 1},
+	}}, read: map[string]bool{},
+		channels: []*licmeshv1.AlertChannel{{Id: "ops-hook", Kind: "webhook", Url: "https://hooks.example.com/a/rather/long/path/for/alerts"}}}
+	e := newTestEnv(t, func(c *dashboard.Config) {
+		c.Alerts = f.funcs()
+		c.Audit = dashboard.AuditFuncs{List: func(context.Context, *licmeshv1.ListAuditLogRequest) (*licmeshv1.ListAuditLogResponse, error) {
+			return &licmeshv1.ListAuditLogResponse{Records: []*licmeshv1.AuditRecord{{Seq: 1, AtMs: t0.UnixMilli(), Actor: "user:alice.longname@acme.example",
+				Role: "license_manager", Addr: "[2001:db8::1234]:51234", Via: "dashboard", Action: "ActivateCluster",
+				Commands: []string{"SetUpstream", "AddLicense", "AddLicense"}, Outcome: "ok", RequestId: "0123456789abcdef01234567"}}}, nil
+		}}
+	})
+	b := browsertest.Start(t)
+	base := e.srv.URL
+	b.Run(t, "sign in", chromedp.Navigate(base+"/ui/login"), chromedp.WaitVisible("#token", chromedp.ByQuery),
+		chromedp.SendKeys("#token", adminToken, chromedp.ByQuery), chromedp.Click(".signin button[type=submit]", chromedp.ByQuery),
+		chromedp.WaitVisible("#masters", chromedp.ByQuery))
+	pages := []string{"/ui/", "/ui/collectors", "/ui/pools", "/ui/pools/designer", "/ui/licenses", "/ui/metrics", "/ui/alerts", "/ui/audit"}
+	for _, size := range []struct {
+		name string
+		w, h int64
+	}{{"phone", browsertest.PhoneWidth, browsertest.PhoneHeight}, {"tablet", 768, 1024}} {
+		b.Run(t, "become a "+size.name, browsertest.Viewport(size.w, size.h))
+		for _, page := range pages {
+			b.Run(t, size.name+" "+page, chromedp.Navigate(base+page), chromedp.WaitVisible("main h1", chromedp.ByQuery),
+				screenshot(size.name+"-"+strings.NewReplacer("/ui/", "", "/", "-").Replace(page)))
+			var over int
+			b.Run(t, "measure "+page, chromedp.Evaluate(browsertest.HorizontalOverflow, &over))
+			assert.Zero(t, over, "%s on a %s overflows the window sideways by %dpx", page, size.name, over)
+		}
+		var navOK bool
+		b.Run(t, "reach the nav's links", chromedp.Evaluate(`(() => { const n = document.querySelector('.topbar nav');
+			return n.scrollWidth <= n.clientWidth || getComputedStyle(n).overflowX === 'auto'; })()`, &navOK))
+		assert.True(t, navOK, "the nav's links are cut off on a %s", size.name)
+	}
+	assert.Empty(t, b.Problems(), "the browser reported problems")
+}
