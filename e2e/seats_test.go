@@ -53,6 +53,42 @@ var seatModel = seatModelOf(seatCount)
 // (borrow) stays its holder's until its end is seen: a grant to someone
 // else before it means a seat was granted twice.
 func seatModelOf(seats int) porcupine.NondeterministicModel {
+	return seatModelWith(seats, nil)
+}
+
+// deptShare is one department in the seat model: its holders (a bit set),
+// its reserved seats and its cap (0: none).
+type deptShare struct {
+	holders       uint16
+	reserved, cap int
+}
+
+// canGrant is the masters' admission (fsm/allocation.go) over the holders
+// with a seat: a department at its cap gets nothing; otherwise a seat out
+// of the department's reservation while it is under it, else a seat no
+// reservation claims.
+func canGrant(held uint16, holder int, seats int, depts []deptShare) bool {
+	bit := uint16(1) << holder
+	claimed := bits.OnesCount16(held)
+	fromReserve := false
+	for _, d := range depts {
+		n := bits.OnesCount16(held & d.holders)
+		claimed += max(0, d.reserved-n)
+		if d.holders&bit != 0 {
+			if d.cap > 0 && n >= d.cap {
+				return false
+			}
+			fromReserve = n < d.reserved
+		}
+	}
+	if fromReserve {
+		claimed--
+	}
+	return claimed < seats
+}
+
+// seatModelWith is seatModelOf with departments sharing the pool.
+func seatModelWith(seats int, depts []deptShare) porcupine.NondeterministicModel {
 	return porcupine.NondeterministicModel{
 		Init: func() []any { return []any{uint16(0)} },
 		Step: func(state, input, output any) []any {
@@ -66,18 +102,18 @@ func seatModelOf(seats int) porcupine.NondeterministicModel {
 				}
 				return nil
 			case in.acquire:
-				canGrant := has || bits.OnesCount16(held) < seats
+				grantable := has || canGrant(held, in.holder, seats, depts)
 				switch out {
 				case outOK:
-					if canGrant {
+					if grantable {
 						return []any{held | bit}
 					}
 				case outFull:
-					if !canGrant {
+					if !grantable {
 						return []any{held}
 					}
 				case outUnknown:
-					if canGrant {
+					if grantable {
 						return []any{held, held | bit}
 					}
 					return []any{held}

@@ -65,7 +65,7 @@ func (s *state) acquire(ac *applyCtx, op *LeaseOp, id lease.ID, now int64) OpRes
 		return OpResult{Err: ErrPoolExpired}
 	}
 	held := len(p.holders)
-	d := p.pool.Admit(held)
+	d, refused := s.admitDept(p, op.Holder, op.CollectorID, held)
 	if !d.Grant && op.Offline && p.pool.FailOpen {
 		// The holder is already working: a fail-open collector let it in
 		// while it reached no master. Refusing now would not undo that;
@@ -73,7 +73,7 @@ func (s *state) acquire(ac *applyCtx, op *LeaseOp, id lease.ID, now int64) OpRes
 		d = lease.Decision{Grant: true, Overage: true}
 	}
 	if !d.Grant {
-		return OpResult{Err: ErrPoolFull}
+		return OpResult{Err: cmpOr(refused, ErrPoolFull)}
 	}
 	r := leaseRec{
 		holder:    op.Holder,
@@ -194,4 +194,11 @@ func (s *state) drop(ac *applyCtx, id lease.ID, r leaseRec) OpResult {
 		ac.obs.LeaseRemoved(id)
 	}
 	return OpResult{Lease: &l}
+}
+
+func cmpOr(err, otherwise error) error {
+	if err != nil {
+		return err
+	}
+	return otherwise
 }

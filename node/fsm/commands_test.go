@@ -55,6 +55,8 @@ func allCommands() map[MsgType]command {
 		AuditEventType: AuditEvent{Info: testAuditInfo("req2"), Outcome: "permission denied", Code: "permission_denied", Now: t0},
 		SetAlertPrefsType: SetAlertPrefs{User: "alice", Prefs: AlertPrefs{Email: "alice@acme.example", QuietFrom: "22:00", QuietTo: "07:00", Zone: "Europe/Paris"},
 			By: "user:alice", Now: t0},
+		SetDepartmentType:  SetDepartment{Department: Department{Name: "eng", Holders: []string{"alice"}, Collectors: []string{"c1"}}, By: "admin", Now: t0},
+		SetReservationType: SetReservation{Reservation: Reservation{Pool: "p", Department: "eng", Reserved: 1, Cap: 2}, By: "admin", Now: t0},
 		MarkAlertsReadType: MarkAlertsRead{User: "alice", Keys: []string{"pool_usage/p/80%"}, Now: t0},
 		BorrowLeaseType:    BorrowLease{Now: t0, Pool: "p", Holder: "alice", CollectorID: "c1", TTLms: 30000, Until: t0 + 3*dayMs},
 	}

@@ -44,6 +44,8 @@ const (
 	AuditEventType       MsgType = 29
 	SetAlertPrefsType    MsgType = 30
 	MarkAlertsReadType   MsgType = 31
+	SetDepartmentType    MsgType = 32
+	SetReservationType   MsgType = 33
 )
 
 // IgnoreUnknownTypeFlag, set on a message type, tells a node that does not
@@ -116,6 +118,8 @@ var messages = [...]message{
 	AuditEventType:       {}, // set at init
 	SetAlertPrefsType:    msg("SetAlertPrefs", applySetAlertPrefs),
 	MarkAlertsReadType:   msg("MarkAlertsRead", applyMarkAlertsRead),
+	SetDepartmentType:    msg("SetDepartment", applySetDepartment),
+	SetReservationType:   msg("SetReservation", applySetReservation),
 }
 
 // The audit rows are added at init: Audited applies the command it wraps

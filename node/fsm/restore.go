@@ -144,6 +144,11 @@ func (rs *restorer) record(kind byte, body []byte) error {
 			break
 		}
 		return rs.alertReads(body)
+	case recDepartment, recReservation, recAssignment:
+		if rs.version <= snapshotV2 {
+			break
+		}
+		return rs.allocRecord(kind, body)
 	}
 	return badSnap("unknown record kind %d", kind)
 }

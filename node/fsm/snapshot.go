@@ -207,6 +207,11 @@ func (f *FSM) Snapshot() (raft.FSMSnapshot, error) {
 		return nil, err
 	}
 	snap.usage = append(snap.usage, rd...)
+	al2, err := s.alloc.snapshot()
+	if err != nil {
+		return nil, err
+	}
+	snap.usage = append(snap.usage, al2...)
 	snap.tokens.refs.Add(1)
 	snap.collectors.refs.Add(1)
 	for _, sh := range snap.shards {
@@ -398,6 +403,7 @@ func (f *FSM) Restore(rc io.ReadCloser) error {
 	if err != nil {
 		return err
 	}
+	st.recount()
 	f.mu.Lock()
 	st.entChanged = st.index
 	f.st = st

@@ -173,6 +173,7 @@ type state struct {
 	alerts     *alertsState
 	accounts   *accountsState
 	audit      *auditState
+	alloc      *allocState
 	// entChanged is the index of the last command that may have changed
 	// what collectors are entitled to (licenses, derived pools, credits,
 	// enrollments). It is not replicated state: masters compare it only
@@ -191,6 +192,7 @@ func newState(leaseHint int) *state {
 		alerts:     newAlertsState(),
 		accounts:   newAccountsState(),
 		audit:      newAuditState(),
+		alloc:      newAllocState(),
 		tokens:     newCowMap[string, Token](0),
 		collectors: newCowMap[string, Collector](0),
 		names:      interner{ids: make(map[string]uint32)},
@@ -225,6 +227,7 @@ func (s *state) putLease(id lease.ID, r leaseRec) {
 	p := s.poolList[r.pool]
 	p.holders[r.holder] = id
 	p.countFlags(r, 1)
+	s.countDept(p.pool.Name, r.holder, r.collector, 1)
 	s.nLeases++
 	s.markSeats(p)
 }
@@ -234,6 +237,7 @@ func (s *state) removeLease(id lease.ID, r leaseRec) {
 	p := s.poolList[r.pool]
 	delete(p.holders, r.holder)
 	p.countFlags(r, -1)
+	s.countDept(p.pool.Name, r.holder, r.collector, -1)
 	s.nLeases--
 	s.markSeats(p)
 }

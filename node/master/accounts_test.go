@@ -56,6 +56,8 @@ func TestEveryAdminCallHasAPermission(t *testing.T) {
 var roleSpec = map[string][]fsm.Role{
 	"RemovePeer":            {},
 	"CreatePool":            {fsm.RoleLicenseManager},
+	"SetDepartment":         {fsm.RoleLicenseManager},
+	"SetReservation":        {fsm.RoleLicenseManager},
 	"AddLicense":            {fsm.RoleLicenseManager},
 	"RemoveLicense":         {fsm.RoleLicenseManager},
 	"ListHubCompanies":      {fsm.RoleLicenseManager},

@@ -220,6 +220,8 @@ var reasons = []struct {
 	{"unknown_user", fsm.ErrUnknownUser, connect.CodeNotFound},
 	{"user_disabled", fsm.ErrUserDisabled, connect.CodeFailedPrecondition},
 	{"too_many_users", fsm.ErrTooManyUsers, connect.CodeResourceExhausted},
+	{"unknown_department", fsm.ErrUnknownDepartment, connect.CodeNotFound},
+	{"over_reserved", fsm.ErrOverReserved, connect.CodeFailedPrecondition},
 }
 
 func reasonOf(err error) string {

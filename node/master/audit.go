@@ -47,6 +47,8 @@ var readOnly = map[string]bool{
 	licmeshv1connect.AdminServiceListUsersProcedure:           true,
 	licmeshv1connect.AdminServiceListAuditLogProcedure:        true,
 	licmeshv1connect.AdminServiceGetAlertPrefsProcedure:       true,
+	licmeshv1connect.AdminServiceListDepartmentsProcedure:     true,
+	licmeshv1connect.AdminServiceListAssignmentsProcedure:     true,
 	// Marking alerts read is one person's view, not the site's state.
 	licmeshv1connect.AdminServiceMarkAlertsReadProcedure: true,
 	// ListHubCompanies asks the hub and changes nothing here.

@@ -101,6 +101,10 @@ var methodPerms = map[string][]Perm{
 	licmeshv1connect.AdminServiceGetAlertPrefsProcedure:         {PermSelf}, // one's own, or anyone's with users
 	licmeshv1connect.AdminServiceSetAlertPrefsProcedure:         {PermSelf}, // as GetAlertPrefs
 	licmeshv1connect.AdminServiceMarkAlertsReadProcedure:        {PermSelf},
+	licmeshv1connect.AdminServiceListDepartmentsProcedure:       {PermRead},
+	licmeshv1connect.AdminServiceSetDepartmentProcedure:         {PermLicenses},
+	licmeshv1connect.AdminServiceSetReservationProcedure:        {PermLicenses},
+	licmeshv1connect.AdminServiceListAssignmentsProcedure:       {PermRead},
 }
 
 // Principal is who made a request, and what they may do.

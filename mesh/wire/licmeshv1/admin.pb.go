@@ -5782,6 +5782,682 @@ func (x *MarkAlertsReadResponse) GetUnread() uint32 {
 	return 0
 }
 
+type Department struct {
+	state       protoimpl.MessageState `protogen:"open.v1"`
+	Name        string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Holders     []string               `protobuf:"bytes,2,rep,name=holders,proto3" json:"holders,omitempty"`
+	Collectors  []string               `protobuf:"bytes,3,rep,name=collectors,proto3" json:"collectors,omitempty"`
+	CreatedAtMs int64                  `protobuf:"varint,4,opt,name=created_at_ms,json=createdAtMs,proto3" json:"created_at_ms,omitempty"`
+	UpdatedAtMs int64                  `protobuf:"varint,5,opt,name=updated_at_ms,json=updatedAtMs,proto3" json:"updated_at_ms,omitempty"`
+	UpdatedBy   string                 `protobuf:"bytes,6,opt,name=updated_by,json=updatedBy,proto3" json:"updated_by,omitempty"`
+	// held is, per pool, the seats the department holds now.
+	Held          map[string]uint32 `protobuf:"bytes,7,rep,name=held,proto3" json:"held,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"varint,2,opt,name=value"`
+	Reservations  []*Reservation    `protobuf:"bytes,8,rep,name=reservations,proto3" json:"reservations,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Department) Reset() {
+	*x = Department{}
+	mi := &file_licmesh_v1_admin_proto_msgTypes[94]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Department) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Department) ProtoMessage() {}
+
+func (x *Department) ProtoReflect() protoreflect.Message {
+	mi := &file_licmesh_v1_admin_proto_msgTypes[94]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Department.ProtoReflect.Descriptor instead.
+func (*Department) Descriptor() ([]byte, []int) {
+	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{94}
+}
+
+func (x *Department) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *Department) GetHolders() []string {
+	if x != nil {
+		return x.Holders
+	}
+	return nil
+}
+
+func (x *Department) GetCollectors() []string {
+	if x != nil {
+		return x.Collectors
+	}
+	return nil
+}
+
+func (x *Department) GetCreatedAtMs() int64 {
+	if x != nil {
+		return x.CreatedAtMs
+	}
+	return 0
+}
+
+func (x *Department) GetUpdatedAtMs() int64 {
+	if x != nil {
+		return x.UpdatedAtMs
+	}
+	return 0
+}
+
+func (x *Department) GetUpdatedBy() string {
+	if x != nil {
+		return x.UpdatedBy
+	}
+	return ""
+}
+
+func (x *Department) GetHeld() map[string]uint32 {
+	if x != nil {
+		return x.Held
+	}
+	return nil
+}
+
+func (x *Department) GetReservations() []*Reservation {
+	if x != nil {
+		return x.Reservations
+	}
+	return nil
+}
+
+type Reservation struct {
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	Pool       string                 `protobuf:"bytes,1,opt,name=pool,proto3" json:"pool,omitempty"`
+	Department string                 `protobuf:"bytes,2,opt,name=department,proto3" json:"department,omitempty"`
+	// reserved seats are the department's whatever others hold; cap, when
+	// not 0, is the most it may hold.
+	Reserved      uint32 `protobuf:"varint,3,opt,name=reserved,proto3" json:"reserved,omitempty"`
+	Cap           uint32 `protobuf:"varint,4,opt,name=cap,proto3" json:"cap,omitempty"`
+	UpdatedAtMs   int64  `protobuf:"varint,5,opt,name=updated_at_ms,json=updatedAtMs,proto3" json:"updated_at_ms,omitempty"`
+	UpdatedBy     string `protobuf:"bytes,6,opt,name=updated_by,json=updatedBy,proto3" json:"updated_by,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Reservation) Reset() {
+	*x = Reservation{}
+	mi := &file_licmesh_v1_admin_proto_msgTypes[95]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Reservation) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Reservation) ProtoMessage() {}
+
+func (x *Reservation) ProtoReflect() protoreflect.Message {
+	mi := &file_licmesh_v1_admin_proto_msgTypes[95]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Reservation.ProtoReflect.Descriptor instead.
+func (*Reservation) Descriptor() ([]byte, []int) {
+	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{95}
+}
+
+func (x *Reservation) GetPool() string {
+	if x != nil {
+		return x.Pool
+	}
+	return ""
+}
+
+func (x *Reservation) GetDepartment() string {
+	if x != nil {
+		return x.Department
+	}
+	return ""
+}
+
+func (x *Reservation) GetReserved() uint32 {
+	if x != nil {
+		return x.Reserved
+	}
+	return 0
+}
+
+func (x *Reservation) GetCap() uint32 {
+	if x != nil {
+		return x.Cap
+	}
+	return 0
+}
+
+func (x *Reservation) GetUpdatedAtMs() int64 {
+	if x != nil {
+		return x.UpdatedAtMs
+	}
+	return 0
+}
+
+func (x *Reservation) GetUpdatedBy() string {
+	if x != nil {
+		return x.UpdatedBy
+	}
+	return ""
+}
+
+type ListDepartmentsRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListDepartmentsRequest) Reset() {
+	*x = ListDepartmentsRequest{}
+	mi := &file_licmesh_v1_admin_proto_msgTypes[96]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListDepartmentsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListDepartmentsRequest) ProtoMessage() {}
+
+func (x *ListDepartmentsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_licmesh_v1_admin_proto_msgTypes[96]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListDepartmentsRequest.ProtoReflect.Descriptor instead.
+func (*ListDepartmentsRequest) Descriptor() ([]byte, []int) {
+	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{96}
+}
+
+type ListDepartmentsResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Departments   []*Department          `protobuf:"bytes,1,rep,name=departments,proto3" json:"departments,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListDepartmentsResponse) Reset() {
+	*x = ListDepartmentsResponse{}
+	mi := &file_licmesh_v1_admin_proto_msgTypes[97]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListDepartmentsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListDepartmentsResponse) ProtoMessage() {}
+
+func (x *ListDepartmentsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_licmesh_v1_admin_proto_msgTypes[97]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListDepartmentsResponse.ProtoReflect.Descriptor instead.
+func (*ListDepartmentsResponse) Descriptor() ([]byte, []int) {
+	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{97}
+}
+
+func (x *ListDepartmentsResponse) GetDepartments() []*Department {
+	if x != nil {
+		return x.Departments
+	}
+	return nil
+}
+
+type SetDepartmentRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// name, holders and collectors replace the department's; a member of
+	// another department moves here. remove deletes it, its reservations
+	// with it.
+	Name          string   `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Holders       []string `protobuf:"bytes,2,rep,name=holders,proto3" json:"holders,omitempty"`
+	Collectors    []string `protobuf:"bytes,3,rep,name=collectors,proto3" json:"collectors,omitempty"`
+	Remove        bool     `protobuf:"varint,4,opt,name=remove,proto3" json:"remove,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SetDepartmentRequest) Reset() {
+	*x = SetDepartmentRequest{}
+	mi := &file_licmesh_v1_admin_proto_msgTypes[98]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SetDepartmentRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SetDepartmentRequest) ProtoMessage() {}
+
+func (x *SetDepartmentRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_licmesh_v1_admin_proto_msgTypes[98]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SetDepartmentRequest.ProtoReflect.Descriptor instead.
+func (*SetDepartmentRequest) Descriptor() ([]byte, []int) {
+	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{98}
+}
+
+func (x *SetDepartmentRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *SetDepartmentRequest) GetHolders() []string {
+	if x != nil {
+		return x.Holders
+	}
+	return nil
+}
+
+func (x *SetDepartmentRequest) GetCollectors() []string {
+	if x != nil {
+		return x.Collectors
+	}
+	return nil
+}
+
+func (x *SetDepartmentRequest) GetRemove() bool {
+	if x != nil {
+		return x.Remove
+	}
+	return false
+}
+
+type SetDepartmentResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Department    *Department            `protobuf:"bytes,1,opt,name=department,proto3" json:"department,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SetDepartmentResponse) Reset() {
+	*x = SetDepartmentResponse{}
+	mi := &file_licmesh_v1_admin_proto_msgTypes[99]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SetDepartmentResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SetDepartmentResponse) ProtoMessage() {}
+
+func (x *SetDepartmentResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_licmesh_v1_admin_proto_msgTypes[99]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SetDepartmentResponse.ProtoReflect.Descriptor instead.
+func (*SetDepartmentResponse) Descriptor() ([]byte, []int) {
+	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{99}
+}
+
+func (x *SetDepartmentResponse) GetDepartment() *Department {
+	if x != nil {
+		return x.Department
+	}
+	return nil
+}
+
+type SetReservationRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Pool          string                 `protobuf:"bytes,1,opt,name=pool,proto3" json:"pool,omitempty"`
+	Department    string                 `protobuf:"bytes,2,opt,name=department,proto3" json:"department,omitempty"`
+	Reserved      uint32                 `protobuf:"varint,3,opt,name=reserved,proto3" json:"reserved,omitempty"`
+	Cap           uint32                 `protobuf:"varint,4,opt,name=cap,proto3" json:"cap,omitempty"`
+	Remove        bool                   `protobuf:"varint,5,opt,name=remove,proto3" json:"remove,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SetReservationRequest) Reset() {
+	*x = SetReservationRequest{}
+	mi := &file_licmesh_v1_admin_proto_msgTypes[100]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SetReservationRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SetReservationRequest) ProtoMessage() {}
+
+func (x *SetReservationRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_licmesh_v1_admin_proto_msgTypes[100]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SetReservationRequest.ProtoReflect.Descriptor instead.
+func (*SetReservationRequest) Descriptor() ([]byte, []int) {
+	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{100}
+}
+
+func (x *SetReservationRequest) GetPool() string {
+	if x != nil {
+		return x.Pool
+	}
+	return ""
+}
+
+func (x *SetReservationRequest) GetDepartment() string {
+	if x != nil {
+		return x.Department
+	}
+	return ""
+}
+
+func (x *SetReservationRequest) GetReserved() uint32 {
+	if x != nil {
+		return x.Reserved
+	}
+	return 0
+}
+
+func (x *SetReservationRequest) GetCap() uint32 {
+	if x != nil {
+		return x.Cap
+	}
+	return 0
+}
+
+func (x *SetReservationRequest) GetRemove() bool {
+	if x != nil {
+		return x.Remove
+	}
+	return false
+}
+
+type SetReservationResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Reservation   *Reservation           `protobuf:"bytes,1,opt,name=reservation,proto3" json:"reservation,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SetReservationResponse) Reset() {
+	*x = SetReservationResponse{}
+	mi := &file_licmesh_v1_admin_proto_msgTypes[101]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SetReservationResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SetReservationResponse) ProtoMessage() {}
+
+func (x *SetReservationResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_licmesh_v1_admin_proto_msgTypes[101]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SetReservationResponse.ProtoReflect.Descriptor instead.
+func (*SetReservationResponse) Descriptor() ([]byte, []int) {
+	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{101}
+}
+
+func (x *SetReservationResponse) GetReservation() *Reservation {
+	if x != nil {
+		return x.Reservation
+	}
+	return nil
+}
+
+type Assignment struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	AtMs  int64                  `protobuf:"varint,1,opt,name=at_ms,json=atMs,proto3" json:"at_ms,omitempty"`
+	// kind is holder or collector.
+	Kind          string `protobuf:"bytes,2,opt,name=kind,proto3" json:"kind,omitempty"`
+	Subject       string `protobuf:"bytes,3,opt,name=subject,proto3" json:"subject,omitempty"`
+	From          string `protobuf:"bytes,4,opt,name=from,proto3" json:"from,omitempty"`
+	To            string `protobuf:"bytes,5,opt,name=to,proto3" json:"to,omitempty"`
+	By            string `protobuf:"bytes,6,opt,name=by,proto3" json:"by,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Assignment) Reset() {
+	*x = Assignment{}
+	mi := &file_licmesh_v1_admin_proto_msgTypes[102]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Assignment) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Assignment) ProtoMessage() {}
+
+func (x *Assignment) ProtoReflect() protoreflect.Message {
+	mi := &file_licmesh_v1_admin_proto_msgTypes[102]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Assignment.ProtoReflect.Descriptor instead.
+func (*Assignment) Descriptor() ([]byte, []int) {
+	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{102}
+}
+
+func (x *Assignment) GetAtMs() int64 {
+	if x != nil {
+		return x.AtMs
+	}
+	return 0
+}
+
+func (x *Assignment) GetKind() string {
+	if x != nil {
+		return x.Kind
+	}
+	return ""
+}
+
+func (x *Assignment) GetSubject() string {
+	if x != nil {
+		return x.Subject
+	}
+	return ""
+}
+
+func (x *Assignment) GetFrom() string {
+	if x != nil {
+		return x.From
+	}
+	return ""
+}
+
+func (x *Assignment) GetTo() string {
+	if x != nil {
+		return x.To
+	}
+	return ""
+}
+
+func (x *Assignment) GetBy() string {
+	if x != nil {
+		return x.By
+	}
+	return ""
+}
+
+type ListAssignmentsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// subject keeps one holder's or collector's moves.
+	Subject       string `protobuf:"bytes,1,opt,name=subject,proto3" json:"subject,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListAssignmentsRequest) Reset() {
+	*x = ListAssignmentsRequest{}
+	mi := &file_licmesh_v1_admin_proto_msgTypes[103]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListAssignmentsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListAssignmentsRequest) ProtoMessage() {}
+
+func (x *ListAssignmentsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_licmesh_v1_admin_proto_msgTypes[103]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListAssignmentsRequest.ProtoReflect.Descriptor instead.
+func (*ListAssignmentsRequest) Descriptor() ([]byte, []int) {
+	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{103}
+}
+
+func (x *ListAssignmentsRequest) GetSubject() string {
+	if x != nil {
+		return x.Subject
+	}
+	return ""
+}
+
+type ListAssignmentsResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Assignments   []*Assignment          `protobuf:"bytes,1,rep,name=assignments,proto3" json:"assignments,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListAssignmentsResponse) Reset() {
+	*x = ListAssignmentsResponse{}
+	mi := &file_licmesh_v1_admin_proto_msgTypes[104]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListAssignmentsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListAssignmentsResponse) ProtoMessage() {}
+
+func (x *ListAssignmentsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_licmesh_v1_admin_proto_msgTypes[104]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListAssignmentsResponse.ProtoReflect.Descriptor instead.
+func (*ListAssignmentsResponse) Descriptor() ([]byte, []int) {
+	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{104}
+}
+
+func (x *ListAssignmentsResponse) GetAssignments() []*Assignment {
+	if x != nil {
+		return x.Assignments
+	}
+	return nil
+}
+
 var File_licmesh_v1_admin_proto protoreflect.FileDescriptor
 
 const file_licmesh_v1_admin_proto_rawDesc = "" +
@@ -6207,7 +6883,69 @@ const file_licmesh_v1_admin_proto_rawDesc = "" +
 	"\x04keys\x18\x01 \x03(\tR\x04keys\x12\x10\n" +
 	"\x03all\x18\x02 \x01(\bR\x03all\"0\n" +
 	"\x16MarkAlertsReadResponse\x12\x16\n" +
-	"\x06unread\x18\x01 \x01(\rR\x06unread2\xa3\x1d\n" +
+	"\x06unread\x18\x01 \x01(\rR\x06unread\"\xed\x02\n" +
+	"\n" +
+	"Department\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x18\n" +
+	"\aholders\x18\x02 \x03(\tR\aholders\x12\x1e\n" +
+	"\n" +
+	"collectors\x18\x03 \x03(\tR\n" +
+	"collectors\x12\"\n" +
+	"\rcreated_at_ms\x18\x04 \x01(\x03R\vcreatedAtMs\x12\"\n" +
+	"\rupdated_at_ms\x18\x05 \x01(\x03R\vupdatedAtMs\x12\x1d\n" +
+	"\n" +
+	"updated_by\x18\x06 \x01(\tR\tupdatedBy\x124\n" +
+	"\x04held\x18\a \x03(\v2 .licmesh.v1.Department.HeldEntryR\x04held\x12;\n" +
+	"\freservations\x18\b \x03(\v2\x17.licmesh.v1.ReservationR\freservations\x1a7\n" +
+	"\tHeldEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\rR\x05value:\x028\x01\"\xb2\x01\n" +
+	"\vReservation\x12\x12\n" +
+	"\x04pool\x18\x01 \x01(\tR\x04pool\x12\x1e\n" +
+	"\n" +
+	"department\x18\x02 \x01(\tR\n" +
+	"department\x12\x1a\n" +
+	"\breserved\x18\x03 \x01(\rR\breserved\x12\x10\n" +
+	"\x03cap\x18\x04 \x01(\rR\x03cap\x12\"\n" +
+	"\rupdated_at_ms\x18\x05 \x01(\x03R\vupdatedAtMs\x12\x1d\n" +
+	"\n" +
+	"updated_by\x18\x06 \x01(\tR\tupdatedBy\"\x18\n" +
+	"\x16ListDepartmentsRequest\"S\n" +
+	"\x17ListDepartmentsResponse\x128\n" +
+	"\vdepartments\x18\x01 \x03(\v2\x16.licmesh.v1.DepartmentR\vdepartments\"|\n" +
+	"\x14SetDepartmentRequest\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x18\n" +
+	"\aholders\x18\x02 \x03(\tR\aholders\x12\x1e\n" +
+	"\n" +
+	"collectors\x18\x03 \x03(\tR\n" +
+	"collectors\x12\x16\n" +
+	"\x06remove\x18\x04 \x01(\bR\x06remove\"O\n" +
+	"\x15SetDepartmentResponse\x126\n" +
+	"\n" +
+	"department\x18\x01 \x01(\v2\x16.licmesh.v1.DepartmentR\n" +
+	"department\"\x91\x01\n" +
+	"\x15SetReservationRequest\x12\x12\n" +
+	"\x04pool\x18\x01 \x01(\tR\x04pool\x12\x1e\n" +
+	"\n" +
+	"department\x18\x02 \x01(\tR\n" +
+	"department\x12\x1a\n" +
+	"\breserved\x18\x03 \x01(\rR\breserved\x12\x10\n" +
+	"\x03cap\x18\x04 \x01(\rR\x03cap\x12\x16\n" +
+	"\x06remove\x18\x05 \x01(\bR\x06remove\"S\n" +
+	"\x16SetReservationResponse\x129\n" +
+	"\vreservation\x18\x01 \x01(\v2\x17.licmesh.v1.ReservationR\vreservation\"\x83\x01\n" +
+	"\n" +
+	"Assignment\x12\x13\n" +
+	"\x05at_ms\x18\x01 \x01(\x03R\x04atMs\x12\x12\n" +
+	"\x04kind\x18\x02 \x01(\tR\x04kind\x12\x18\n" +
+	"\asubject\x18\x03 \x01(\tR\asubject\x12\x12\n" +
+	"\x04from\x18\x04 \x01(\tR\x04from\x12\x0e\n" +
+	"\x02to\x18\x05 \x01(\tR\x02to\x12\x0e\n" +
+	"\x02by\x18\x06 \x01(\tR\x02by\"2\n" +
+	"\x16ListAssignmentsRequest\x12\x18\n" +
+	"\asubject\x18\x01 \x01(\tR\asubject\"S\n" +
+	"\x17ListAssignmentsResponse\x128\n" +
+	"\vassignments\x18\x01 \x03(\v2\x16.licmesh.v1.AssignmentR\vassignments2\x8a \n" +
 	"\fAdminService\x12H\n" +
 	"\tGetStatus\x12\x1c.licmesh.v1.GetStatusRequest\x1a\x1d.licmesh.v1.GetStatusResponse\x12N\n" +
 	"\vListMembers\x12\x1e.licmesh.v1.ListMembersRequest\x1a\x1f.licmesh.v1.ListMembersResponse\x12K\n" +
@@ -6262,7 +7000,11 @@ const file_licmesh_v1_admin_proto_rawDesc = "" +
 	"\fListAuditLog\x12\x1f.licmesh.v1.ListAuditLogRequest\x1a .licmesh.v1.ListAuditLogResponse\x12T\n" +
 	"\rGetAlertPrefs\x12 .licmesh.v1.GetAlertPrefsRequest\x1a!.licmesh.v1.GetAlertPrefsResponse\x12T\n" +
 	"\rSetAlertPrefs\x12 .licmesh.v1.SetAlertPrefsRequest\x1a!.licmesh.v1.SetAlertPrefsResponse\x12W\n" +
-	"\x0eMarkAlertsRead\x12!.licmesh.v1.MarkAlertsReadRequest\x1a\".licmesh.v1.MarkAlertsReadResponseB0Z.github.com/licmesh/licmesh/mesh/wire/licmeshv1b\x06proto3"
+	"\x0eMarkAlertsRead\x12!.licmesh.v1.MarkAlertsReadRequest\x1a\".licmesh.v1.MarkAlertsReadResponse\x12Z\n" +
+	"\x0fListDepartments\x12\".licmesh.v1.ListDepartmentsRequest\x1a#.licmesh.v1.ListDepartmentsResponse\x12T\n" +
+	"\rSetDepartment\x12 .licmesh.v1.SetDepartmentRequest\x1a!.licmesh.v1.SetDepartmentResponse\x12W\n" +
+	"\x0eSetReservation\x12!.licmesh.v1.SetReservationRequest\x1a\".licmesh.v1.SetReservationResponse\x12Z\n" +
+	"\x0fListAssignments\x12\".licmesh.v1.ListAssignmentsRequest\x1a#.licmesh.v1.ListAssignmentsResponseB0Z.github.com/licmesh/licmesh/mesh/wire/licmeshv1b\x06proto3"
 
 var (
 	file_licmesh_v1_admin_proto_rawDescOnce sync.Once
@@ -6276,7 +7018,7 @@ func file_licmesh_v1_admin_proto_rawDescGZIP() []byte {
 	return file_licmesh_v1_admin_proto_rawDescData
 }
 
-var file_licmesh_v1_admin_proto_msgTypes = make([]protoimpl.MessageInfo, 94)
+var file_licmesh_v1_admin_proto_msgTypes = make([]protoimpl.MessageInfo, 106)
 var file_licmesh_v1_admin_proto_goTypes = []any{
 	(*GetStatusRequest)(nil),              // 0: licmesh.v1.GetStatusRequest
 	(*GetStatusResponse)(nil),             // 1: licmesh.v1.GetStatusResponse
@@ -6372,21 +7114,33 @@ var file_licmesh_v1_admin_proto_goTypes = []any{
 	(*SetAlertPrefsResponse)(nil),         // 91: licmesh.v1.SetAlertPrefsResponse
 	(*MarkAlertsReadRequest)(nil),         // 92: licmesh.v1.MarkAlertsReadRequest
 	(*MarkAlertsReadResponse)(nil),        // 93: licmesh.v1.MarkAlertsReadResponse
-	(*Lease)(nil),                         // 94: licmesh.v1.Lease
-	(*UsageOverviewRequest)(nil),          // 95: licmesh.v1.UsageOverviewRequest
-	(*UsageHistoryRequest)(nil),           // 96: licmesh.v1.UsageHistoryRequest
-	(*UsageMonthRequest)(nil),             // 97: licmesh.v1.UsageMonthRequest
-	(*UsageDaysRequest)(nil),              // 98: licmesh.v1.UsageDaysRequest
-	(*UsageOverviewResponse)(nil),         // 99: licmesh.v1.UsageOverviewResponse
-	(*UsageHistoryResponse)(nil),          // 100: licmesh.v1.UsageHistoryResponse
-	(*UsageMonthResponse)(nil),            // 101: licmesh.v1.UsageMonthResponse
-	(*UsageDaysResponse)(nil),             // 102: licmesh.v1.UsageDaysResponse
+	(*Department)(nil),                    // 94: licmesh.v1.Department
+	(*Reservation)(nil),                   // 95: licmesh.v1.Reservation
+	(*ListDepartmentsRequest)(nil),        // 96: licmesh.v1.ListDepartmentsRequest
+	(*ListDepartmentsResponse)(nil),       // 97: licmesh.v1.ListDepartmentsResponse
+	(*SetDepartmentRequest)(nil),          // 98: licmesh.v1.SetDepartmentRequest
+	(*SetDepartmentResponse)(nil),         // 99: licmesh.v1.SetDepartmentResponse
+	(*SetReservationRequest)(nil),         // 100: licmesh.v1.SetReservationRequest
+	(*SetReservationResponse)(nil),        // 101: licmesh.v1.SetReservationResponse
+	(*Assignment)(nil),                    // 102: licmesh.v1.Assignment
+	(*ListAssignmentsRequest)(nil),        // 103: licmesh.v1.ListAssignmentsRequest
+	(*ListAssignmentsResponse)(nil),       // 104: licmesh.v1.ListAssignmentsResponse
+	nil,                                   // 105: licmesh.v1.Department.HeldEntry
+	(*Lease)(nil),                         // 106: licmesh.v1.Lease
+	(*UsageOverviewRequest)(nil),          // 107: licmesh.v1.UsageOverviewRequest
+	(*UsageHistoryRequest)(nil),           // 108: licmesh.v1.UsageHistoryRequest
+	(*UsageMonthRequest)(nil),             // 109: licmesh.v1.UsageMonthRequest
+	(*UsageDaysRequest)(nil),              // 110: licmesh.v1.UsageDaysRequest
+	(*UsageOverviewResponse)(nil),         // 111: licmesh.v1.UsageOverviewResponse
+	(*UsageHistoryResponse)(nil),          // 112: licmesh.v1.UsageHistoryResponse
+	(*UsageMonthResponse)(nil),            // 113: licmesh.v1.UsageMonthResponse
+	(*UsageDaysResponse)(nil),             // 114: licmesh.v1.UsageDaysResponse
 }
 var file_licmesh_v1_admin_proto_depIdxs = []int32{
 	3,   // 0: licmesh.v1.ListMembersResponse.members:type_name -> licmesh.v1.Member
 	7,   // 1: licmesh.v1.CreatePoolResponse.pool:type_name -> licmesh.v1.Pool
 	7,   // 2: licmesh.v1.ListPoolsResponse.pools:type_name -> licmesh.v1.Pool
-	94,  // 3: licmesh.v1.ListLeasesResponse.leases:type_name -> licmesh.v1.Lease
+	106, // 3: licmesh.v1.ListLeasesResponse.leases:type_name -> licmesh.v1.Lease
 	14,  // 4: licmesh.v1.CreateTokenResponse.token:type_name -> licmesh.v1.Token
 	14,  // 5: licmesh.v1.ListTokensResponse.tokens:type_name -> licmesh.v1.Token
 	21,  // 6: licmesh.v1.ListCollectorsResponse.collectors:type_name -> licmesh.v1.Collector
@@ -6415,99 +7169,113 @@ var file_licmesh_v1_admin_proto_depIdxs = []int32{
 	87,  // 29: licmesh.v1.GetAlertPrefsResponse.prefs:type_name -> licmesh.v1.AlertPrefs
 	87,  // 30: licmesh.v1.SetAlertPrefsRequest.prefs:type_name -> licmesh.v1.AlertPrefs
 	87,  // 31: licmesh.v1.SetAlertPrefsResponse.prefs:type_name -> licmesh.v1.AlertPrefs
-	0,   // 32: licmesh.v1.AdminService.GetStatus:input_type -> licmesh.v1.GetStatusRequest
-	2,   // 33: licmesh.v1.AdminService.ListMembers:input_type -> licmesh.v1.ListMembersRequest
-	5,   // 34: licmesh.v1.AdminService.RemovePeer:input_type -> licmesh.v1.RemovePeerRequest
-	8,   // 35: licmesh.v1.AdminService.CreatePool:input_type -> licmesh.v1.CreatePoolRequest
-	10,  // 36: licmesh.v1.AdminService.ListPools:input_type -> licmesh.v1.ListPoolsRequest
-	12,  // 37: licmesh.v1.AdminService.ListLeases:input_type -> licmesh.v1.ListLeasesRequest
-	15,  // 38: licmesh.v1.AdminService.CreateToken:input_type -> licmesh.v1.CreateTokenRequest
-	17,  // 39: licmesh.v1.AdminService.ListTokens:input_type -> licmesh.v1.ListTokensRequest
-	19,  // 40: licmesh.v1.AdminService.RevokeToken:input_type -> licmesh.v1.RevokeTokenRequest
-	22,  // 41: licmesh.v1.AdminService.ListCollectors:input_type -> licmesh.v1.ListCollectorsRequest
-	25,  // 42: licmesh.v1.AdminService.AddLicense:input_type -> licmesh.v1.AddLicenseRequest
-	27,  // 43: licmesh.v1.AdminService.ListLicenses:input_type -> licmesh.v1.ListLicensesRequest
-	29,  // 44: licmesh.v1.AdminService.GetLicense:input_type -> licmesh.v1.GetLicenseRequest
-	31,  // 45: licmesh.v1.AdminService.RemoveLicense:input_type -> licmesh.v1.RemoveLicenseRequest
-	95,  // 46: licmesh.v1.AdminService.UsageOverview:input_type -> licmesh.v1.UsageOverviewRequest
-	96,  // 47: licmesh.v1.AdminService.UsageHistory:input_type -> licmesh.v1.UsageHistoryRequest
-	97,  // 48: licmesh.v1.AdminService.UsageMonth:input_type -> licmesh.v1.UsageMonthRequest
-	98,  // 49: licmesh.v1.AdminService.UsageDays:input_type -> licmesh.v1.UsageDaysRequest
-	35,  // 50: licmesh.v1.AdminService.ListHubCompanies:input_type -> licmesh.v1.ListHubCompaniesRequest
-	37,  // 51: licmesh.v1.AdminService.ActivateCluster:input_type -> licmesh.v1.ActivateClusterRequest
-	39,  // 52: licmesh.v1.AdminService.StartClusterTrial:input_type -> licmesh.v1.StartClusterTrialRequest
-	41,  // 53: licmesh.v1.AdminService.MakeActivationRequest:input_type -> licmesh.v1.MakeActivationRequestRequest
-	43,  // 54: licmesh.v1.AdminService.GetUpstream:input_type -> licmesh.v1.GetUpstreamRequest
-	45,  // 55: licmesh.v1.AdminService.CheckLicensesNow:input_type -> licmesh.v1.CheckLicensesNowRequest
-	47,  // 56: licmesh.v1.AdminService.ExportUsage:input_type -> licmesh.v1.ExportUsageRequest
-	49,  // 57: licmesh.v1.AdminService.ImportUsageReceipt:input_type -> licmesh.v1.ImportUsageReceiptRequest
-	52,  // 58: licmesh.v1.AdminService.ListAlerts:input_type -> licmesh.v1.ListAlertsRequest
-	54,  // 59: licmesh.v1.AdminService.AckAlert:input_type -> licmesh.v1.AckAlertRequest
-	57,  // 60: licmesh.v1.AdminService.ListAlertRules:input_type -> licmesh.v1.ListAlertRulesRequest
-	59,  // 61: licmesh.v1.AdminService.SetAlertRule:input_type -> licmesh.v1.SetAlertRuleRequest
-	62,  // 62: licmesh.v1.AdminService.ListAlertChannels:input_type -> licmesh.v1.ListAlertChannelsRequest
-	64,  // 63: licmesh.v1.AdminService.SetAlertChannel:input_type -> licmesh.v1.SetAlertChannelRequest
-	66,  // 64: licmesh.v1.AdminService.RemoveAlertChannel:input_type -> licmesh.v1.RemoveAlertChannelRequest
-	68,  // 65: licmesh.v1.AdminService.TestAlertChannel:input_type -> licmesh.v1.TestAlertChannelRequest
-	71,  // 66: licmesh.v1.AdminService.ListAlertDeliveries:input_type -> licmesh.v1.ListAlertDeliveriesRequest
-	74,  // 67: licmesh.v1.AdminService.GetCaller:input_type -> licmesh.v1.GetCallerRequest
-	76,  // 68: licmesh.v1.AdminService.CreateUser:input_type -> licmesh.v1.CreateUserRequest
-	78,  // 69: licmesh.v1.AdminService.ListUsers:input_type -> licmesh.v1.ListUsersRequest
-	80,  // 70: licmesh.v1.AdminService.UpdateUser:input_type -> licmesh.v1.UpdateUserRequest
-	82,  // 71: licmesh.v1.AdminService.ChangeOwnPassword:input_type -> licmesh.v1.ChangeOwnPasswordRequest
-	85,  // 72: licmesh.v1.AdminService.ListAuditLog:input_type -> licmesh.v1.ListAuditLogRequest
-	88,  // 73: licmesh.v1.AdminService.GetAlertPrefs:input_type -> licmesh.v1.GetAlertPrefsRequest
-	90,  // 74: licmesh.v1.AdminService.SetAlertPrefs:input_type -> licmesh.v1.SetAlertPrefsRequest
-	92,  // 75: licmesh.v1.AdminService.MarkAlertsRead:input_type -> licmesh.v1.MarkAlertsReadRequest
-	1,   // 76: licmesh.v1.AdminService.GetStatus:output_type -> licmesh.v1.GetStatusResponse
-	4,   // 77: licmesh.v1.AdminService.ListMembers:output_type -> licmesh.v1.ListMembersResponse
-	6,   // 78: licmesh.v1.AdminService.RemovePeer:output_type -> licmesh.v1.RemovePeerResponse
-	9,   // 79: licmesh.v1.AdminService.CreatePool:output_type -> licmesh.v1.CreatePoolResponse
-	11,  // 80: licmesh.v1.AdminService.ListPools:output_type -> licmesh.v1.ListPoolsResponse
-	13,  // 81: licmesh.v1.AdminService.ListLeases:output_type -> licmesh.v1.ListLeasesResponse
-	16,  // 82: licmesh.v1.AdminService.CreateToken:output_type -> licmesh.v1.CreateTokenResponse
-	18,  // 83: licmesh.v1.AdminService.ListTokens:output_type -> licmesh.v1.ListTokensResponse
-	20,  // 84: licmesh.v1.AdminService.RevokeToken:output_type -> licmesh.v1.RevokeTokenResponse
-	23,  // 85: licmesh.v1.AdminService.ListCollectors:output_type -> licmesh.v1.ListCollectorsResponse
-	26,  // 86: licmesh.v1.AdminService.AddLicense:output_type -> licmesh.v1.AddLicenseResponse
-	28,  // 87: licmesh.v1.AdminService.ListLicenses:output_type -> licmesh.v1.ListLicensesResponse
-	30,  // 88: licmesh.v1.AdminService.GetLicense:output_type -> licmesh.v1.GetLicenseResponse
-	32,  // 89: licmesh.v1.AdminService.RemoveLicense:output_type -> licmesh.v1.RemoveLicenseResponse
-	99,  // 90: licmesh.v1.AdminService.UsageOverview:output_type -> licmesh.v1.UsageOverviewResponse
-	100, // 91: licmesh.v1.AdminService.UsageHistory:output_type -> licmesh.v1.UsageHistoryResponse
-	101, // 92: licmesh.v1.AdminService.UsageMonth:output_type -> licmesh.v1.UsageMonthResponse
-	102, // 93: licmesh.v1.AdminService.UsageDays:output_type -> licmesh.v1.UsageDaysResponse
-	36,  // 94: licmesh.v1.AdminService.ListHubCompanies:output_type -> licmesh.v1.ListHubCompaniesResponse
-	38,  // 95: licmesh.v1.AdminService.ActivateCluster:output_type -> licmesh.v1.ActivateClusterResponse
-	40,  // 96: licmesh.v1.AdminService.StartClusterTrial:output_type -> licmesh.v1.StartClusterTrialResponse
-	42,  // 97: licmesh.v1.AdminService.MakeActivationRequest:output_type -> licmesh.v1.MakeActivationRequestResponse
-	44,  // 98: licmesh.v1.AdminService.GetUpstream:output_type -> licmesh.v1.GetUpstreamResponse
-	46,  // 99: licmesh.v1.AdminService.CheckLicensesNow:output_type -> licmesh.v1.CheckLicensesNowResponse
-	48,  // 100: licmesh.v1.AdminService.ExportUsage:output_type -> licmesh.v1.ExportUsageResponse
-	50,  // 101: licmesh.v1.AdminService.ImportUsageReceipt:output_type -> licmesh.v1.ImportUsageReceiptResponse
-	53,  // 102: licmesh.v1.AdminService.ListAlerts:output_type -> licmesh.v1.ListAlertsResponse
-	55,  // 103: licmesh.v1.AdminService.AckAlert:output_type -> licmesh.v1.AckAlertResponse
-	58,  // 104: licmesh.v1.AdminService.ListAlertRules:output_type -> licmesh.v1.ListAlertRulesResponse
-	60,  // 105: licmesh.v1.AdminService.SetAlertRule:output_type -> licmesh.v1.SetAlertRuleResponse
-	63,  // 106: licmesh.v1.AdminService.ListAlertChannels:output_type -> licmesh.v1.ListAlertChannelsResponse
-	65,  // 107: licmesh.v1.AdminService.SetAlertChannel:output_type -> licmesh.v1.SetAlertChannelResponse
-	67,  // 108: licmesh.v1.AdminService.RemoveAlertChannel:output_type -> licmesh.v1.RemoveAlertChannelResponse
-	69,  // 109: licmesh.v1.AdminService.TestAlertChannel:output_type -> licmesh.v1.TestAlertChannelResponse
-	72,  // 110: licmesh.v1.AdminService.ListAlertDeliveries:output_type -> licmesh.v1.ListAlertDeliveriesResponse
-	75,  // 111: licmesh.v1.AdminService.GetCaller:output_type -> licmesh.v1.GetCallerResponse
-	77,  // 112: licmesh.v1.AdminService.CreateUser:output_type -> licmesh.v1.CreateUserResponse
-	79,  // 113: licmesh.v1.AdminService.ListUsers:output_type -> licmesh.v1.ListUsersResponse
-	81,  // 114: licmesh.v1.AdminService.UpdateUser:output_type -> licmesh.v1.UpdateUserResponse
-	83,  // 115: licmesh.v1.AdminService.ChangeOwnPassword:output_type -> licmesh.v1.ChangeOwnPasswordResponse
-	86,  // 116: licmesh.v1.AdminService.ListAuditLog:output_type -> licmesh.v1.ListAuditLogResponse
-	89,  // 117: licmesh.v1.AdminService.GetAlertPrefs:output_type -> licmesh.v1.GetAlertPrefsResponse
-	91,  // 118: licmesh.v1.AdminService.SetAlertPrefs:output_type -> licmesh.v1.SetAlertPrefsResponse
-	93,  // 119: licmesh.v1.AdminService.MarkAlertsRead:output_type -> licmesh.v1.MarkAlertsReadResponse
-	76,  // [76:120] is the sub-list for method output_type
-	32,  // [32:76] is the sub-list for method input_type
-	32,  // [32:32] is the sub-list for extension type_name
-	32,  // [32:32] is the sub-list for extension extendee
-	0,   // [0:32] is the sub-list for field type_name
+	105, // 32: licmesh.v1.Department.held:type_name -> licmesh.v1.Department.HeldEntry
+	95,  // 33: licmesh.v1.Department.reservations:type_name -> licmesh.v1.Reservation
+	94,  // 34: licmesh.v1.ListDepartmentsResponse.departments:type_name -> licmesh.v1.Department
+	94,  // 35: licmesh.v1.SetDepartmentResponse.department:type_name -> licmesh.v1.Department
+	95,  // 36: licmesh.v1.SetReservationResponse.reservation:type_name -> licmesh.v1.Reservation
+	102, // 37: licmesh.v1.ListAssignmentsResponse.assignments:type_name -> licmesh.v1.Assignment
+	0,   // 38: licmesh.v1.AdminService.GetStatus:input_type -> licmesh.v1.GetStatusRequest
+	2,   // 39: licmesh.v1.AdminService.ListMembers:input_type -> licmesh.v1.ListMembersRequest
+	5,   // 40: licmesh.v1.AdminService.RemovePeer:input_type -> licmesh.v1.RemovePeerRequest
+	8,   // 41: licmesh.v1.AdminService.CreatePool:input_type -> licmesh.v1.CreatePoolRequest
+	10,  // 42: licmesh.v1.AdminService.ListPools:input_type -> licmesh.v1.ListPoolsRequest
+	12,  // 43: licmesh.v1.AdminService.ListLeases:input_type -> licmesh.v1.ListLeasesRequest
+	15,  // 44: licmesh.v1.AdminService.CreateToken:input_type -> licmesh.v1.CreateTokenRequest
+	17,  // 45: licmesh.v1.AdminService.ListTokens:input_type -> licmesh.v1.ListTokensRequest
+	19,  // 46: licmesh.v1.AdminService.RevokeToken:input_type -> licmesh.v1.RevokeTokenRequest
+	22,  // 47: licmesh.v1.AdminService.ListCollectors:input_type -> licmesh.v1.ListCollectorsRequest
+	25,  // 48: licmesh.v1.AdminService.AddLicense:input_type -> licmesh.v1.AddLicenseRequest
+	27,  // 49: licmesh.v1.AdminService.ListLicenses:input_type -> licmesh.v1.ListLicensesRequest
+	29,  // 50: licmesh.v1.AdminService.GetLicense:input_type -> licmesh.v1.GetLicenseRequest
+	31,  // 51: licmesh.v1.AdminService.RemoveLicense:input_type -> licmesh.v1.RemoveLicenseRequest
+	107, // 52: licmesh.v1.AdminService.UsageOverview:input_type -> licmesh.v1.UsageOverviewRequest
+	108, // 53: licmesh.v1.AdminService.UsageHistory:input_type -> licmesh.v1.UsageHistoryRequest
+	109, // 54: licmesh.v1.AdminService.UsageMonth:input_type -> licmesh.v1.UsageMonthRequest
+	110, // 55: licmesh.v1.AdminService.UsageDays:input_type -> licmesh.v1.UsageDaysRequest
+	35,  // 56: licmesh.v1.AdminService.ListHubCompanies:input_type -> licmesh.v1.ListHubCompaniesRequest
+	37,  // 57: licmesh.v1.AdminService.ActivateCluster:input_type -> licmesh.v1.ActivateClusterRequest
+	39,  // 58: licmesh.v1.AdminService.StartClusterTrial:input_type -> licmesh.v1.StartClusterTrialRequest
+	41,  // 59: licmesh.v1.AdminService.MakeActivationRequest:input_type -> licmesh.v1.MakeActivationRequestRequest
+	43,  // 60: licmesh.v1.AdminService.GetUpstream:input_type -> licmesh.v1.GetUpstreamRequest
+	45,  // 61: licmesh.v1.AdminService.CheckLicensesNow:input_type -> licmesh.v1.CheckLicensesNowRequest
+	47,  // 62: licmesh.v1.AdminService.ExportUsage:input_type -> licmesh.v1.ExportUsageRequest
+	49,  // 63: licmesh.v1.AdminService.ImportUsageReceipt:input_type -> licmesh.v1.ImportUsageReceiptRequest
+	52,  // 64: licmesh.v1.AdminService.ListAlerts:input_type -> licmesh.v1.ListAlertsRequest
+	54,  // 65: licmesh.v1.AdminService.AckAlert:input_type -> licmesh.v1.AckAlertRequest
+	57,  // 66: licmesh.v1.AdminService.ListAlertRules:input_type -> licmesh.v1.ListAlertRulesRequest
+	59,  // 67: licmesh.v1.AdminService.SetAlertRule:input_type -> licmesh.v1.SetAlertRuleRequest
+	62,  // 68: licmesh.v1.AdminService.ListAlertChannels:input_type -> licmesh.v1.ListAlertChannelsRequest
+	64,  // 69: licmesh.v1.AdminService.SetAlertChannel:input_type -> licmesh.v1.SetAlertChannelRequest
+	66,  // 70: licmesh.v1.AdminService.RemoveAlertChannel:input_type -> licmesh.v1.RemoveAlertChannelRequest
+	68,  // 71: licmesh.v1.AdminService.TestAlertChannel:input_type -> licmesh.v1.TestAlertChannelRequest
+	71,  // 72: licmesh.v1.AdminService.ListAlertDeliveries:input_type -> licmesh.v1.ListAlertDeliveriesRequest
+	74,  // 73: licmesh.v1.AdminService.GetCaller:input_type -> licmesh.v1.GetCallerRequest
+	76,  // 74: licmesh.v1.AdminService.CreateUser:input_type -> licmesh.v1.CreateUserRequest
+	78,  // 75: licmesh.v1.AdminService.ListUsers:input_type -> licmesh.v1.ListUsersRequest
+	80,  // 76: licmesh.v1.AdminService.UpdateUser:input_type -> licmesh.v1.UpdateUserRequest
+	82,  // 77: licmesh.v1.AdminService.ChangeOwnPassword:input_type -> licmesh.v1.ChangeOwnPasswordRequest
+	85,  // 78: licmesh.v1.AdminService.ListAuditLog:input_type -> licmesh.v1.ListAuditLogRequest
+	88,  // 79: licmesh.v1.AdminService.GetAlertPrefs:input_type -> licmesh.v1.GetAlertPrefsRequest
+	90,  // 80: licmesh.v1.AdminService.SetAlertPrefs:input_type -> licmesh.v1.SetAlertPrefsRequest
+	92,  // 81: licmesh.v1.AdminService.MarkAlertsRead:input_type -> licmesh.v1.MarkAlertsReadRequest
+	96,  // 82: licmesh.v1.AdminService.ListDepartments:input_type -> licmesh.v1.ListDepartmentsRequest
+	98,  // 83: licmesh.v1.AdminService.SetDepartment:input_type -> licmesh.v1.SetDepartmentRequest
+	100, // 84: licmesh.v1.AdminService.SetReservation:input_type -> licmesh.v1.SetReservationRequest
+	103, // 85: licmesh.v1.AdminService.ListAssignments:input_type -> licmesh.v1.ListAssignmentsRequest
+	1,   // 86: licmesh.v1.AdminService.GetStatus:output_type -> licmesh.v1.GetStatusResponse
+	4,   // 87: licmesh.v1.AdminService.ListMembers:output_type -> licmesh.v1.ListMembersResponse
+	6,   // 88: licmesh.v1.AdminService.RemovePeer:output_type -> licmesh.v1.RemovePeerResponse
+	9,   // 89: licmesh.v1.AdminService.CreatePool:output_type -> licmesh.v1.CreatePoolResponse
+	11,  // 90: licmesh.v1.AdminService.ListPools:output_type -> licmesh.v1.ListPoolsResponse
+	13,  // 91: licmesh.v1.AdminService.ListLeases:output_type -> licmesh.v1.ListLeasesResponse
+	16,  // 92: licmesh.v1.AdminService.CreateToken:output_type -> licmesh.v1.CreateTokenResponse
+	18,  // 93: licmesh.v1.AdminService.ListTokens:output_type -> licmesh.v1.ListTokensResponse
+	20,  // 94: licmesh.v1.AdminService.RevokeToken:output_type -> licmesh.v1.RevokeTokenResponse
+	23,  // 95: licmesh.v1.AdminService.ListCollectors:output_type -> licmesh.v1.ListCollectorsResponse
+	26,  // 96: licmesh.v1.AdminService.AddLicense:output_type -> licmesh.v1.AddLicenseResponse
+	28,  // 97: licmesh.v1.AdminService.ListLicenses:output_type -> licmesh.v1.ListLicensesResponse
+	30,  // 98: licmesh.v1.AdminService.GetLicense:output_type -> licmesh.v1.GetLicenseResponse
+	32,  // 99: licmesh.v1.AdminService.RemoveLicense:output_type -> licmesh.v1.RemoveLicenseResponse
+	111, // 100: licmesh.v1.AdminService.UsageOverview:output_type -> licmesh.v1.UsageOverviewResponse
+	112, // 101: licmesh.v1.AdminService.UsageHistory:output_type -> licmesh.v1.UsageHistoryResponse
+	113, // 102: licmesh.v1.AdminService.UsageMonth:output_type -> licmesh.v1.UsageMonthResponse
+	114, // 103: licmesh.v1.AdminService.UsageDays:output_type -> licmesh.v1.UsageDaysResponse
+	36,  // 104: licmesh.v1.AdminService.ListHubCompanies:output_type -> licmesh.v1.ListHubCompaniesResponse
+	38,  // 105: licmesh.v1.AdminService.ActivateCluster:output_type -> licmesh.v1.ActivateClusterResponse
+	40,  // 106: licmesh.v1.AdminService.StartClusterTrial:output_type -> licmesh.v1.StartClusterTrialResponse
+	42,  // 107: licmesh.v1.AdminService.MakeActivationRequest:output_type -> licmesh.v1.MakeActivationRequestResponse
+	44,  // 108: licmesh.v1.AdminService.GetUpstream:output_type -> licmesh.v1.GetUpstreamResponse
+	46,  // 109: licmesh.v1.AdminService.CheckLicensesNow:output_type -> licmesh.v1.CheckLicensesNowResponse
+	48,  // 110: licmesh.v1.AdminService.ExportUsage:output_type -> licmesh.v1.ExportUsageResponse
+	50,  // 111: licmesh.v1.AdminService.ImportUsageReceipt:output_type -> licmesh.v1.ImportUsageReceiptResponse
+	53,  // 112: licmesh.v1.AdminService.ListAlerts:output_type -> licmesh.v1.ListAlertsResponse
+	55,  // 113: licmesh.v1.AdminService.AckAlert:output_type -> licmesh.v1.AckAlertResponse
+	58,  // 114: licmesh.v1.AdminService.ListAlertRules:output_type -> licmesh.v1.ListAlertRulesResponse
+	60,  // 115: licmesh.v1.AdminService.SetAlertRule:output_type -> licmesh.v1.SetAlertRuleResponse
+	63,  // 116: licmesh.v1.AdminService.ListAlertChannels:output_type -> licmesh.v1.ListAlertChannelsResponse
+	65,  // 117: licmesh.v1.AdminService.SetAlertChannel:output_type -> licmesh.v1.SetAlertChannelResponse
+	67,  // 118: licmesh.v1.AdminService.RemoveAlertChannel:output_type -> licmesh.v1.RemoveAlertChannelResponse
+	69,  // 119: licmesh.v1.AdminService.TestAlertChannel:output_type -> licmesh.v1.TestAlertChannelResponse
+	72,  // 120: licmesh.v1.AdminService.ListAlertDeliveries:output_type -> licmesh.v1.ListAlertDeliveriesResponse
+	75,  // 121: licmesh.v1.AdminService.GetCaller:output_type -> licmesh.v1.GetCallerResponse
+	77,  // 122: licmesh.v1.AdminService.CreateUser:output_type -> licmesh.v1.CreateUserResponse
+	79,  // 123: licmesh.v1.AdminService.ListUsers:output_type -> licmesh.v1.ListUsersResponse
+	81,  // 124: licmesh.v1.AdminService.UpdateUser:output_type -> licmesh.v1.UpdateUserResponse
+	83,  // 125: licmesh.v1.AdminService.ChangeOwnPassword:output_type -> licmesh.v1.ChangeOwnPasswordResponse
+	86,  // 126: licmesh.v1.AdminService.ListAuditLog:output_type -> licmesh.v1.ListAuditLogResponse
+	89,  // 127: licmesh.v1.AdminService.GetAlertPrefs:output_type -> licmesh.v1.GetAlertPrefsResponse
+	91,  // 128: licmesh.v1.AdminService.SetAlertPrefs:output_type -> licmesh.v1.SetAlertPrefsResponse
+	93,  // 129: licmesh.v1.AdminService.MarkAlertsRead:output_type -> licmesh.v1.MarkAlertsReadResponse
+	97,  // 130: licmesh.v1.AdminService.ListDepartments:output_type -> licmesh.v1.ListDepartmentsResponse
+	99,  // 131: licmesh.v1.AdminService.SetDepartment:output_type -> licmesh.v1.SetDepartmentResponse
+	101, // 132: licmesh.v1.AdminService.SetReservation:output_type -> licmesh.v1.SetReservationResponse
+	104, // 133: licmesh.v1.AdminService.ListAssignments:output_type -> licmesh.v1.ListAssignmentsResponse
+	86,  // [86:134] is the sub-list for method output_type
+	38,  // [38:86] is the sub-list for method input_type
+	38,  // [38:38] is the sub-list for extension type_name
+	38,  // [38:38] is the sub-list for extension extendee
+	0,   // [0:38] is the sub-list for field type_name
 }
 
 func init() { file_licmesh_v1_admin_proto_init() }
@@ -6523,7 +7291,7 @@ func file_licmesh_v1_admin_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_licmesh_v1_admin_proto_rawDesc), len(file_licmesh_v1_admin_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   94,
+			NumMessages:   106,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

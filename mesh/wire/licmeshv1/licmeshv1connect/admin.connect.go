@@ -149,6 +149,18 @@ const (
 	// AdminServiceMarkAlertsReadProcedure is the fully-qualified name of the AdminService's
 	// MarkAlertsRead RPC.
 	AdminServiceMarkAlertsReadProcedure = "/licmesh.v1.AdminService/MarkAlertsRead"
+	// AdminServiceListDepartmentsProcedure is the fully-qualified name of the AdminService's
+	// ListDepartments RPC.
+	AdminServiceListDepartmentsProcedure = "/licmesh.v1.AdminService/ListDepartments"
+	// AdminServiceSetDepartmentProcedure is the fully-qualified name of the AdminService's
+	// SetDepartment RPC.
+	AdminServiceSetDepartmentProcedure = "/licmesh.v1.AdminService/SetDepartment"
+	// AdminServiceSetReservationProcedure is the fully-qualified name of the AdminService's
+	// SetReservation RPC.
+	AdminServiceSetReservationProcedure = "/licmesh.v1.AdminService/SetReservation"
+	// AdminServiceListAssignmentsProcedure is the fully-qualified name of the AdminService's
+	// ListAssignments RPC.
+	AdminServiceListAssignmentsProcedure = "/licmesh.v1.AdminService/ListAssignments"
 )
 
 // AdminServiceClient is a client for the licmesh.v1.AdminService service.
@@ -209,6 +221,12 @@ type AdminServiceClient interface {
 	GetAlertPrefs(context.Context, *connect.Request[licmeshv1.GetAlertPrefsRequest]) (*connect.Response[licmeshv1.GetAlertPrefsResponse], error)
 	SetAlertPrefs(context.Context, *connect.Request[licmeshv1.SetAlertPrefsRequest]) (*connect.Response[licmeshv1.SetAlertPrefsResponse], error)
 	MarkAlertsRead(context.Context, *connect.Request[licmeshv1.MarkAlertsReadRequest]) (*connect.Response[licmeshv1.MarkAlertsReadResponse], error)
+	// Allocation (docs/allocation.md): departments, their members, and seat
+	// reservations and caps inside pools.
+	ListDepartments(context.Context, *connect.Request[licmeshv1.ListDepartmentsRequest]) (*connect.Response[licmeshv1.ListDepartmentsResponse], error)
+	SetDepartment(context.Context, *connect.Request[licmeshv1.SetDepartmentRequest]) (*connect.Response[licmeshv1.SetDepartmentResponse], error)
+	SetReservation(context.Context, *connect.Request[licmeshv1.SetReservationRequest]) (*connect.Response[licmeshv1.SetReservationResponse], error)
+	ListAssignments(context.Context, *connect.Request[licmeshv1.ListAssignmentsRequest]) (*connect.Response[licmeshv1.ListAssignmentsResponse], error)
 }
 
 // NewAdminServiceClient constructs a client for the licmesh.v1.AdminService service. By default, it
@@ -486,6 +504,30 @@ func NewAdminServiceClient(httpClient connect.HTTPClient, baseURL string, opts .
 			connect.WithSchema(adminServiceMethods.ByName("MarkAlertsRead")),
 			connect.WithClientOptions(opts...),
 		),
+		listDepartments: connect.NewClient[licmeshv1.ListDepartmentsRequest, licmeshv1.ListDepartmentsResponse](
+			httpClient,
+			baseURL+AdminServiceListDepartmentsProcedure,
+			connect.WithSchema(adminServiceMethods.ByName("ListDepartments")),
+			connect.WithClientOptions(opts...),
+		),
+		setDepartment: connect.NewClient[licmeshv1.SetDepartmentRequest, licmeshv1.SetDepartmentResponse](
+			httpClient,
+			baseURL+AdminServiceSetDepartmentProcedure,
+			connect.WithSchema(adminServiceMethods.ByName("SetDepartment")),
+			connect.WithClientOptions(opts...),
+		),
+		setReservation: connect.NewClient[licmeshv1.SetReservationRequest, licmeshv1.SetReservationResponse](
+			httpClient,
+			baseURL+AdminServiceSetReservationProcedure,
+			connect.WithSchema(adminServiceMethods.ByName("SetReservation")),
+			connect.WithClientOptions(opts...),
+		),
+		listAssignments: connect.NewClient[licmeshv1.ListAssignmentsRequest, licmeshv1.ListAssignmentsResponse](
+			httpClient,
+			baseURL+AdminServiceListAssignmentsProcedure,
+			connect.WithSchema(adminServiceMethods.ByName("ListAssignments")),
+			connect.WithClientOptions(opts...),
+		),
 	}
 }
 
@@ -535,6 +577,10 @@ type adminServiceClient struct {
 	getAlertPrefs         *connect.Client[licmeshv1.GetAlertPrefsRequest, licmeshv1.GetAlertPrefsResponse]
 	setAlertPrefs         *connect.Client[licmeshv1.SetAlertPrefsRequest, licmeshv1.SetAlertPrefsResponse]
 	markAlertsRead        *connect.Client[licmeshv1.MarkAlertsReadRequest, licmeshv1.MarkAlertsReadResponse]
+	listDepartments       *connect.Client[licmeshv1.ListDepartmentsRequest, licmeshv1.ListDepartmentsResponse]
+	setDepartment         *connect.Client[licmeshv1.SetDepartmentRequest, licmeshv1.SetDepartmentResponse]
+	setReservation        *connect.Client[licmeshv1.SetReservationRequest, licmeshv1.SetReservationResponse]
+	listAssignments       *connect.Client[licmeshv1.ListAssignmentsRequest, licmeshv1.ListAssignmentsResponse]
 }
 
 // GetStatus calls licmesh.v1.AdminService.GetStatus.
@@ -757,6 +803,26 @@ func (c *adminServiceClient) MarkAlertsRead(ctx context.Context, req *connect.Re
 	return c.markAlertsRead.CallUnary(ctx, req)
 }
 
+// ListDepartments calls licmesh.v1.AdminService.ListDepartments.
+func (c *adminServiceClient) ListDepartments(ctx context.Context, req *connect.Request[licmeshv1.ListDepartmentsRequest]) (*connect.Response[licmeshv1.ListDepartmentsResponse], error) {
+	return c.listDepartments.CallUnary(ctx, req)
+}
+
+// SetDepartment calls licmesh.v1.AdminService.SetDepartment.
+func (c *adminServiceClient) SetDepartment(ctx context.Context, req *connect.Request[licmeshv1.SetDepartmentRequest]) (*connect.Response[licmeshv1.SetDepartmentResponse], error) {
+	return c.setDepartment.CallUnary(ctx, req)
+}
+
+// SetReservation calls licmesh.v1.AdminService.SetReservation.
+func (c *adminServiceClient) SetReservation(ctx context.Context, req *connect.Request[licmeshv1.SetReservationRequest]) (*connect.Response[licmeshv1.SetReservationResponse], error) {
+	return c.setReservation.CallUnary(ctx, req)
+}
+
+// ListAssignments calls licmesh.v1.AdminService.ListAssignments.
+func (c *adminServiceClient) ListAssignments(ctx context.Context, req *connect.Request[licmeshv1.ListAssignmentsRequest]) (*connect.Response[licmeshv1.ListAssignmentsResponse], error) {
+	return c.listAssignments.CallUnary(ctx, req)
+}
+
 // AdminServiceHandler is an implementation of the licmesh.v1.AdminService service.
 type AdminServiceHandler interface {
 	GetStatus(context.Context, *connect.Request[licmeshv1.GetStatusRequest]) (*connect.Response[licmeshv1.GetStatusResponse], error)
@@ -815,6 +881,12 @@ type AdminServiceHandler interface {
 	GetAlertPrefs(context.Context, *connect.Request[licmeshv1.GetAlertPrefsRequest]) (*connect.Response[licmeshv1.GetAlertPrefsResponse], error)
 	SetAlertPrefs(context.Context, *connect.Request[licmeshv1.SetAlertPrefsRequest]) (*connect.Response[licmeshv1.SetAlertPrefsResponse], error)
 	MarkAlertsRead(context.Context, *connect.Request[licmeshv1.MarkAlertsReadRequest]) (*connect.Response[licmeshv1.MarkAlertsReadResponse], error)
+	// Allocation (docs/allocation.md): departments, their members, and seat
+	// reservations and caps inside pools.
+	ListDepartments(context.Context, *connect.Request[licmeshv1.ListDepartmentsRequest]) (*connect.Response[licmeshv1.ListDepartmentsResponse], error)
+	SetDepartment(context.Context, *connect.Request[licmeshv1.SetDepartmentRequest]) (*connect.Response[licmeshv1.SetDepartmentResponse], error)
+	SetReservation(context.Context, *connect.Request[licmeshv1.SetReservationRequest]) (*connect.Response[licmeshv1.SetReservationResponse], error)
+	ListAssignments(context.Context, *connect.Request[licmeshv1.ListAssignmentsRequest]) (*connect.Response[licmeshv1.ListAssignmentsResponse], error)
 }
 
 // NewAdminServiceHandler builds an HTTP handler from the service implementation. It returns the
@@ -1088,6 +1160,30 @@ func NewAdminServiceHandler(svc AdminServiceHandler, opts ...connect.HandlerOpti
 		connect.WithSchema(adminServiceMethods.ByName("MarkAlertsRead")),
 		connect.WithHandlerOptions(opts...),
 	)
+	adminServiceListDepartmentsHandler := connect.NewUnaryHandler(
+		AdminServiceListDepartmentsProcedure,
+		svc.ListDepartments,
+		connect.WithSchema(adminServiceMethods.ByName("ListDepartments")),
+		connect.WithHandlerOptions(opts...),
+	)
+	adminServiceSetDepartmentHandler := connect.NewUnaryHandler(
+		AdminServiceSetDepartmentProcedure,
+		svc.SetDepartment,
+		connect.WithSchema(adminServiceMethods.ByName("SetDepartment")),
+		connect.WithHandlerOptions(opts...),
+	)
+	adminServiceSetReservationHandler := connect.NewUnaryHandler(
+		AdminServiceSetReservationProcedure,
+		svc.SetReservation,
+		connect.WithSchema(adminServiceMethods.ByName("SetReservation")),
+		connect.WithHandlerOptions(opts...),
+	)
+	adminServiceListAssignmentsHandler := connect.NewUnaryHandler(
+		AdminServiceListAssignmentsProcedure,
+		svc.ListAssignments,
+		connect.WithSchema(adminServiceMethods.ByName("ListAssignments")),
+		connect.WithHandlerOptions(opts...),
+	)
 	return "/licmesh.v1.AdminService/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case AdminServiceGetStatusProcedure:
@@ -1178,6 +1274,14 @@ func NewAdminServiceHandler(svc AdminServiceHandler, opts ...connect.HandlerOpti
 			adminServiceSetAlertPrefsHandler.ServeHTTP(w, r)
 		case AdminServiceMarkAlertsReadProcedure:
 			adminServiceMarkAlertsReadHandler.ServeHTTP(w, r)
+		case AdminServiceListDepartmentsProcedure:
+			adminServiceListDepartmentsHandler.ServeHTTP(w, r)
+		case AdminServiceSetDepartmentProcedure:
+			adminServiceSetDepartmentHandler.ServeHTTP(w, r)
+		case AdminServiceSetReservationProcedure:
+			adminServiceSetReservationHandler.ServeHTTP(w, r)
+		case AdminServiceListAssignmentsProcedure:
+			adminServiceListAssignmentsHandler.ServeHTTP(w, r)
 		default:
 			http.NotFound(w, r)
 		}
@@ -1361,4 +1465,20 @@ func (UnimplementedAdminServiceHandler) SetAlertPrefs(context.Context, *connect.
 
 func (UnimplementedAdminServiceHandler) MarkAlertsRead(context.Context, *connect.Request[licmeshv1.MarkAlertsReadRequest]) (*connect.Response[licmeshv1.MarkAlertsReadResponse], error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("licmesh.v1.AdminService.MarkAlertsRead is not implemented"))
+}
+
+func (UnimplementedAdminServiceHandler) ListDepartments(context.Context, *connect.Request[licmeshv1.ListDepartmentsRequest]) (*connect.Response[licmeshv1.ListDepartmentsResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("licmesh.v1.AdminService.ListDepartments is not implemented"))
+}
+
+func (UnimplementedAdminServiceHandler) SetDepartment(context.Context, *connect.Request[licmeshv1.SetDepartmentRequest]) (*connect.Response[licmeshv1.SetDepartmentResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("licmesh.v1.AdminService.SetDepartment is not implemented"))
+}
+
+func (UnimplementedAdminServiceHandler) SetReservation(context.Context, *connect.Request[licmeshv1.SetReservationRequest]) (*connect.Response[licmeshv1.SetReservationResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("licmesh.v1.AdminService.SetReservation is not implemented"))
+}
+
+func (UnimplementedAdminServiceHandler) ListAssignments(context.Context, *connect.Request[licmeshv1.ListAssignmentsRequest]) (*connect.Response[licmeshv1.ListAssignmentsResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("licmesh.v1.AdminService.ListAssignments is not implemented"))
 }
