@@ -155,10 +155,10 @@ func (s *state) recount() {
 func (s *state) admitDept(p *poolState, holder, collector string, held int) (lease.Decision, error) {
 	a := s.alloc
 	res := a.reservations[p.pool.Name]
-	dept := a.deptOf(holder, collector)
 	if len(res) == 0 {
 		return p.pool.Admit(held), nil
 	}
+	dept := a.deptOf(holder, collector)
 	counts := a.held[p.pool.Name]
 	if r, ok := res[dept]; ok && r.Cap > 0 && counts[dept] >= r.Cap {
 		return lease.Decision{}, fmt.Errorf("%w: department %s holds %d seats of pool %s, its cap", ErrPoolFull, dept, counts[dept], p.pool.Name)
