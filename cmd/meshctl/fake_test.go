@@ -392,3 +392,11 @@ func (f *fakeAdmin) TestAlertChannel(ctx context.Context, r *connect.Request[v1.
 		return &v1.TestAlertChannelResponse{Delivery: r.Msg.Id + "/test#1"}
 	})
 }
+
+func (f *fakeAdmin) GetReconciliation(ctx context.Context, r *connect.Request[v1.GetReconciliationRequest]) (*connect.Response[v1.GetReconciliationResponse], error) {
+	return answer(ctx, f, r.Spec().Procedure, r.Header(), r.Msg, func() *v1.GetReconciliationResponse {
+		return &v1.GetReconciliationResponse{JudgedAtMs: 1772366400000, Products: []*v1.ProductCompliance{{Sku: "ts", Name: "Timesheet", Licenses: 1, Seats: 1, Held: 2, Status: "over", Detail: "ts holds 2 of 1"}},
+			Mismatches: []*v1.Mismatch{{Kind: "pool_over_seats", Subject: "ts", Detail: "pool ts holds 2 seats of 1"}},
+			Inventory:  []*v1.InventoryRow{{CollectorId: "col-1", Hostname: "bpm-1", Status: "covered", Licenses: []string{"lic-1"}}}}
+	})
+}

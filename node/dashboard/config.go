@@ -203,6 +203,8 @@ type Config struct {
 	// Alerts serves the Alerts page and the count in the nav; its zero
 	// value leaves them out.
 	Alerts AlertFuncs
+	// Compliance serves the Compliance page; nil leaves it out.
+	Compliance ComplianceFunc
 	// Audit serves the Audit log page and its exports, shown to principals
 	// with PermAudit; its zero value leaves them out.
 	Audit AuditFuncs

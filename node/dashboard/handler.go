@@ -183,6 +183,9 @@ func (h *Handler) views() []view {
 	if h.cfg.Alerts.List != nil {
 		vs = append(vs, view{name: "alerts", nav: "alerts", path: "/alerts", fragment: "/alerts", load: loadAlerts})
 	}
+	if h.cfg.Compliance != nil {
+		vs = append(vs, view{name: "compliance", nav: "compliance", path: "/compliance", fragment: "/compliance", load: loadCompliance})
+	}
 	if h.cfg.Audit.List != nil {
 		vs = append(vs, view{name: "audit", nav: "audit", path: "/audit", fragment: "/audit", load: loadAudit})
 	}
@@ -204,11 +207,13 @@ type pageData struct {
 	// AlertUnread says AlertCount counts the person's unread alerts, not
 	// the unacknowledged ones.
 	AlertUnread bool
-	// AuditNav shows the Audit log nav link.
-	AuditNav  bool
-	Principal Principal
-	CSRF      string
-	Error     string
+	// AuditNav shows the Audit log nav link; ComplianceNav the
+	// Compliance one.
+	AuditNav      bool
+	ComplianceNav bool
+	Principal     Principal
+	CSRF          string
+	Error         string
 	// Alerts are the license warnings shown above every signed-in page.
 	Alerts []string
 	Data   any
@@ -276,6 +281,7 @@ func (h *Handler) data(nav, title string, s session) pageData {
 		d.HubNav = h.cfg.Hub.enabled()
 		d.AlertsNav = h.cfg.Alerts.List != nil
 		d.AuditNav = h.cfg.Audit.List != nil && s.Principal.Can(PermAudit)
+		d.ComplianceNav = h.cfg.Compliance != nil
 		d.Principal = s.Principal
 		d.CSRF = h.keys.csrfToken("session", s.Nonce)
 	}

@@ -25,6 +25,12 @@ func TestBrowserEveryPageOnAPhone(t *testing.T) {
 		channels: []*licmeshv1.AlertChannel{{Id: "ops-hook", Kind: "webhook", Url: "https://hooks.example.com/a/rather/long/path/for/alerts"}}}
 	e := newTestEnv(t, func(c *dashboard.Config) {
 		c.Alerts = f.funcs()
+		c.Compliance = func(context.Context) (*licmeshv1.GetReconciliationResponse, error) {
+			return &licmeshv1.GetReconciliationResponse{JudgedAtMs: t0.UnixMilli(),
+				Products:   []*licmeshv1.ProductCompliance{{Sku: "timesheet-admin", Name: "Timesheet Admin User", Licenses: 2, Seats: 25, Held: 27, Status: "over", Detail: "timesheet-admin-user holds 27 of 25"}},
+				Mismatches: []*licmeshv1.Mismatch{{Kind: "uncovered_installation", Subject: "c-3uc5tjiy4wwzxlj3", Detail: "collector c-3uc5tjiy4wwzxlj3 on bpm-prod-1.acme.example runs with no license in force covering it"}},
+				Inventory:  []*licmeshv1.InventoryRow{{CollectorId: "c-3uc5tjiy4wwzxlj3", Hostname: "bpm-prod-1.acme.example", Version: "1.4.2", Status: "uncovered"}}}, nil
+		}
 		c.Audit = dashboard.AuditFuncs{List: func(context.Context, *licmeshv1.ListAuditLogRequest) (*licmeshv1.ListAuditLogResponse, error) {
 			return &licmeshv1.ListAuditLogResponse{Records: []*licmeshv1.AuditRecord{{Seq: 1, AtMs: t0.UnixMilli(), Actor: "user:alice.longname@acme.example",
 				Role: "license_manager", Addr: "[2001:db8::1234]:51234", Via: "dashboard", Action: "ActivateCluster",
@@ -36,7 +42,7 @@ func TestBrowserEveryPageOnAPhone(t *testing.T) {
 	b.Run(t, "sign in", chromedp.Navigate(base+"/ui/login"), chromedp.WaitVisible("#token", chromedp.ByQuery),
 		chromedp.SendKeys("#token", adminToken, chromedp.ByQuery), chromedp.Click(".signin button[type=submit]", chromedp.ByQuery),
 		chromedp.WaitVisible("#masters", chromedp.ByQuery))
-	pages := []string{"/ui/", "/ui/collectors", "/ui/pools", "/ui/pools/designer", "/ui/licenses", "/ui/metrics", "/ui/alerts", "/ui/audit"}
+	pages := []string{"/ui/", "/ui/collectors", "/ui/pools", "/ui/pools/designer", "/ui/licenses", "/ui/metrics", "/ui/alerts", "/ui/audit", "/ui/compliance"}
 	for _, size := range []struct {
 		name string
 		w, h int64

@@ -49,6 +49,7 @@ var readOnly = map[string]bool{
 	licmeshv1connect.AdminServiceGetAlertPrefsProcedure:       true,
 	licmeshv1connect.AdminServiceListDepartmentsProcedure:     true,
 	licmeshv1connect.AdminServiceListAssignmentsProcedure:     true,
+	licmeshv1connect.AdminServiceGetReconciliationProcedure:   true,
 	// Marking alerts read is one person's view, not the site's state.
 	licmeshv1connect.AdminServiceMarkAlertsReadProcedure: true,
 	// ListHubCompanies asks the hub and changes nothing here.

@@ -124,6 +124,9 @@ func (s *Server) apiMux() http.Handler {
 			})
 		},
 	}
+	dcfg.Compliance = func(ctx context.Context) (*licmeshv1.GetReconciliationResponse, error) {
+		return dashCall(s, ctx, licmeshv1connect.AdminServiceGetReconciliationProcedure, admin.GetReconciliation, &licmeshv1.GetReconciliationRequest{})
+	}
 	dcfg.Audit = dashboard.AuditFuncs{
 		List: func(ctx context.Context, req *licmeshv1.ListAuditLogRequest) (*licmeshv1.ListAuditLogResponse, error) {
 			return dashCall(s, ctx, licmeshv1connect.AdminServiceListAuditLogProcedure, admin.ListAuditLog, req)

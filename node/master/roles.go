@@ -105,6 +105,7 @@ var methodPerms = map[string][]Perm{
 	licmeshv1connect.AdminServiceSetDepartmentProcedure:         {PermLicenses},
 	licmeshv1connect.AdminServiceSetReservationProcedure:        {PermLicenses},
 	licmeshv1connect.AdminServiceListAssignmentsProcedure:       {PermRead},
+	licmeshv1connect.AdminServiceGetReconciliationProcedure:     {PermRead},
 }
 
 // Principal is who made a request, and what they may do.

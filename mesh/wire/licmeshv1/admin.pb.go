@@ -6458,6 +6458,369 @@ func (x *ListAssignmentsResponse) GetAssignments() []*Assignment {
 	return nil
 }
 
+type InventoryRow struct {
+	state       protoimpl.MessageState `protogen:"open.v1"`
+	CollectorId string                 `protobuf:"bytes,1,opt,name=collector_id,json=collectorId,proto3" json:"collector_id,omitempty"`
+	Hostname    string                 `protobuf:"bytes,2,opt,name=hostname,proto3" json:"hostname,omitempty"`
+	Version     string                 `protobuf:"bytes,3,opt,name=version,proto3" json:"version,omitempty"`
+	LastSeenMs  int64                  `protobuf:"varint,4,opt,name=last_seen_ms,json=lastSeenMs,proto3" json:"last_seen_ms,omitempty"`
+	Leases      uint32                 `protobuf:"varint,5,opt,name=leases,proto3" json:"leases,omitempty"`
+	// licenses are the licenses in force that cover it.
+	Licenses []string `protobuf:"bytes,6,rep,name=licenses,proto3" json:"licenses,omitempty"`
+	// status is covered, uncovered or silent (not heard from for 7 days).
+	Status        string `protobuf:"bytes,7,opt,name=status,proto3" json:"status,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *InventoryRow) Reset() {
+	*x = InventoryRow{}
+	mi := &file_licmesh_v1_admin_proto_msgTypes[105]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *InventoryRow) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*InventoryRow) ProtoMessage() {}
+
+func (x *InventoryRow) ProtoReflect() protoreflect.Message {
+	mi := &file_licmesh_v1_admin_proto_msgTypes[105]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use InventoryRow.ProtoReflect.Descriptor instead.
+func (*InventoryRow) Descriptor() ([]byte, []int) {
+	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{105}
+}
+
+func (x *InventoryRow) GetCollectorId() string {
+	if x != nil {
+		return x.CollectorId
+	}
+	return ""
+}
+
+func (x *InventoryRow) GetHostname() string {
+	if x != nil {
+		return x.Hostname
+	}
+	return ""
+}
+
+func (x *InventoryRow) GetVersion() string {
+	if x != nil {
+		return x.Version
+	}
+	return ""
+}
+
+func (x *InventoryRow) GetLastSeenMs() int64 {
+	if x != nil {
+		return x.LastSeenMs
+	}
+	return 0
+}
+
+func (x *InventoryRow) GetLeases() uint32 {
+	if x != nil {
+		return x.Leases
+	}
+	return 0
+}
+
+func (x *InventoryRow) GetLicenses() []string {
+	if x != nil {
+		return x.Licenses
+	}
+	return nil
+}
+
+func (x *InventoryRow) GetStatus() string {
+	if x != nil {
+		return x.Status
+	}
+	return ""
+}
+
+type Mismatch struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// kind is uncovered_installation, unused_license, pool_over_seats,
+	// soft_overage or in_grace_in_use.
+	Kind          string `protobuf:"bytes,1,opt,name=kind,proto3" json:"kind,omitempty"`
+	Subject       string `protobuf:"bytes,2,opt,name=subject,proto3" json:"subject,omitempty"`
+	Detail        string `protobuf:"bytes,3,opt,name=detail,proto3" json:"detail,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Mismatch) Reset() {
+	*x = Mismatch{}
+	mi := &file_licmesh_v1_admin_proto_msgTypes[106]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Mismatch) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Mismatch) ProtoMessage() {}
+
+func (x *Mismatch) ProtoReflect() protoreflect.Message {
+	mi := &file_licmesh_v1_admin_proto_msgTypes[106]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Mismatch.ProtoReflect.Descriptor instead.
+func (*Mismatch) Descriptor() ([]byte, []int) {
+	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{106}
+}
+
+func (x *Mismatch) GetKind() string {
+	if x != nil {
+		return x.Kind
+	}
+	return ""
+}
+
+func (x *Mismatch) GetSubject() string {
+	if x != nil {
+		return x.Subject
+	}
+	return ""
+}
+
+func (x *Mismatch) GetDetail() string {
+	if x != nil {
+		return x.Detail
+	}
+	return ""
+}
+
+type ProductCompliance struct {
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	Sku      string                 `protobuf:"bytes,1,opt,name=sku,proto3" json:"sku,omitempty"`
+	Name     string                 `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
+	Licenses uint32                 `protobuf:"varint,3,opt,name=licenses,proto3" json:"licenses,omitempty"`
+	Seats    uint32                 `protobuf:"varint,4,opt,name=seats,proto3" json:"seats,omitempty"`
+	Held     uint32                 `protobuf:"varint,5,opt,name=held,proto3" json:"held,omitempty"`
+	// status is compliant, over (a pool past its seats, or overage in the
+	// last 30 days), grace (a license past its end, in grace) or expired.
+	Status        string `protobuf:"bytes,6,opt,name=status,proto3" json:"status,omitempty"`
+	Detail        string `protobuf:"bytes,7,opt,name=detail,proto3" json:"detail,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ProductCompliance) Reset() {
+	*x = ProductCompliance{}
+	mi := &file_licmesh_v1_admin_proto_msgTypes[107]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ProductCompliance) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ProductCompliance) ProtoMessage() {}
+
+func (x *ProductCompliance) ProtoReflect() protoreflect.Message {
+	mi := &file_licmesh_v1_admin_proto_msgTypes[107]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ProductCompliance.ProtoReflect.Descriptor instead.
+func (*ProductCompliance) Descriptor() ([]byte, []int) {
+	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{107}
+}
+
+func (x *ProductCompliance) GetSku() string {
+	if x != nil {
+		return x.Sku
+	}
+	return ""
+}
+
+func (x *ProductCompliance) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *ProductCompliance) GetLicenses() uint32 {
+	if x != nil {
+		return x.Licenses
+	}
+	return 0
+}
+
+func (x *ProductCompliance) GetSeats() uint32 {
+	if x != nil {
+		return x.Seats
+	}
+	return 0
+}
+
+func (x *ProductCompliance) GetHeld() uint32 {
+	if x != nil {
+		return x.Held
+	}
+	return 0
+}
+
+func (x *ProductCompliance) GetStatus() string {
+	if x != nil {
+		return x.Status
+	}
+	return ""
+}
+
+func (x *ProductCompliance) GetDetail() string {
+	if x != nil {
+		return x.Detail
+	}
+	return ""
+}
+
+type GetReconciliationRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetReconciliationRequest) Reset() {
+	*x = GetReconciliationRequest{}
+	mi := &file_licmesh_v1_admin_proto_msgTypes[108]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetReconciliationRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetReconciliationRequest) ProtoMessage() {}
+
+func (x *GetReconciliationRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_licmesh_v1_admin_proto_msgTypes[108]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetReconciliationRequest.ProtoReflect.Descriptor instead.
+func (*GetReconciliationRequest) Descriptor() ([]byte, []int) {
+	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{108}
+}
+
+type GetReconciliationResponse struct {
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	JudgedAtMs int64                  `protobuf:"varint,1,opt,name=judged_at_ms,json=judgedAtMs,proto3" json:"judged_at_ms,omitempty"`
+	Inventory  []*InventoryRow        `protobuf:"bytes,2,rep,name=inventory,proto3" json:"inventory,omitempty"`
+	Mismatches []*Mismatch            `protobuf:"bytes,3,rep,name=mismatches,proto3" json:"mismatches,omitempty"`
+	Products   []*ProductCompliance   `protobuf:"bytes,4,rep,name=products,proto3" json:"products,omitempty"`
+	// compliant says every product is, and no installation is uncovered.
+	Compliant     bool `protobuf:"varint,5,opt,name=compliant,proto3" json:"compliant,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetReconciliationResponse) Reset() {
+	*x = GetReconciliationResponse{}
+	mi := &file_licmesh_v1_admin_proto_msgTypes[109]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetReconciliationResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetReconciliationResponse) ProtoMessage() {}
+
+func (x *GetReconciliationResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_licmesh_v1_admin_proto_msgTypes[109]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetReconciliationResponse.ProtoReflect.Descriptor instead.
+func (*GetReconciliationResponse) Descriptor() ([]byte, []int) {
+	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{109}
+}
+
+func (x *GetReconciliationResponse) GetJudgedAtMs() int64 {
+	if x != nil {
+		return x.JudgedAtMs
+	}
+	return 0
+}
+
+func (x *GetReconciliationResponse) GetInventory() []*InventoryRow {
+	if x != nil {
+		return x.Inventory
+	}
+	return nil
+}
+
+func (x *GetReconciliationResponse) GetMismatches() []*Mismatch {
+	if x != nil {
+		return x.Mismatches
+	}
+	return nil
+}
+
+func (x *GetReconciliationResponse) GetProducts() []*ProductCompliance {
+	if x != nil {
+		return x.Products
+	}
+	return nil
+}
+
+func (x *GetReconciliationResponse) GetCompliant() bool {
+	if x != nil {
+		return x.Compliant
+	}
+	return false
+}
+
 var File_licmesh_v1_admin_proto protoreflect.FileDescriptor
 
 const file_licmesh_v1_admin_proto_rawDesc = "" +
@@ -6945,7 +7308,38 @@ const file_licmesh_v1_admin_proto_rawDesc = "" +
 	"\x16ListAssignmentsRequest\x12\x18\n" +
 	"\asubject\x18\x01 \x01(\tR\asubject\"S\n" +
 	"\x17ListAssignmentsResponse\x128\n" +
-	"\vassignments\x18\x01 \x03(\v2\x16.licmesh.v1.AssignmentR\vassignments2\x8a \n" +
+	"\vassignments\x18\x01 \x03(\v2\x16.licmesh.v1.AssignmentR\vassignments\"\xd5\x01\n" +
+	"\fInventoryRow\x12!\n" +
+	"\fcollector_id\x18\x01 \x01(\tR\vcollectorId\x12\x1a\n" +
+	"\bhostname\x18\x02 \x01(\tR\bhostname\x12\x18\n" +
+	"\aversion\x18\x03 \x01(\tR\aversion\x12 \n" +
+	"\flast_seen_ms\x18\x04 \x01(\x03R\n" +
+	"lastSeenMs\x12\x16\n" +
+	"\x06leases\x18\x05 \x01(\rR\x06leases\x12\x1a\n" +
+	"\blicenses\x18\x06 \x03(\tR\blicenses\x12\x16\n" +
+	"\x06status\x18\a \x01(\tR\x06status\"P\n" +
+	"\bMismatch\x12\x12\n" +
+	"\x04kind\x18\x01 \x01(\tR\x04kind\x12\x18\n" +
+	"\asubject\x18\x02 \x01(\tR\asubject\x12\x16\n" +
+	"\x06detail\x18\x03 \x01(\tR\x06detail\"\xaf\x01\n" +
+	"\x11ProductCompliance\x12\x10\n" +
+	"\x03sku\x18\x01 \x01(\tR\x03sku\x12\x12\n" +
+	"\x04name\x18\x02 \x01(\tR\x04name\x12\x1a\n" +
+	"\blicenses\x18\x03 \x01(\rR\blicenses\x12\x14\n" +
+	"\x05seats\x18\x04 \x01(\rR\x05seats\x12\x12\n" +
+	"\x04held\x18\x05 \x01(\rR\x04held\x12\x16\n" +
+	"\x06status\x18\x06 \x01(\tR\x06status\x12\x16\n" +
+	"\x06detail\x18\a \x01(\tR\x06detail\"\x1a\n" +
+	"\x18GetReconciliationRequest\"\x84\x02\n" +
+	"\x19GetReconciliationResponse\x12 \n" +
+	"\fjudged_at_ms\x18\x01 \x01(\x03R\n" +
+	"judgedAtMs\x126\n" +
+	"\tinventory\x18\x02 \x03(\v2\x18.licmesh.v1.InventoryRowR\tinventory\x124\n" +
+	"\n" +
+	"mismatches\x18\x03 \x03(\v2\x14.licmesh.v1.MismatchR\n" +
+	"mismatches\x129\n" +
+	"\bproducts\x18\x04 \x03(\v2\x1d.licmesh.v1.ProductComplianceR\bproducts\x12\x1c\n" +
+	"\tcompliant\x18\x05 \x01(\bR\tcompliant2\xec \n" +
 	"\fAdminService\x12H\n" +
 	"\tGetStatus\x12\x1c.licmesh.v1.GetStatusRequest\x1a\x1d.licmesh.v1.GetStatusResponse\x12N\n" +
 	"\vListMembers\x12\x1e.licmesh.v1.ListMembersRequest\x1a\x1f.licmesh.v1.ListMembersResponse\x12K\n" +
@@ -7004,7 +7398,8 @@ const file_licmesh_v1_admin_proto_rawDesc = "" +
 	"\x0fListDepartments\x12\".licmesh.v1.ListDepartmentsRequest\x1a#.licmesh.v1.ListDepartmentsResponse\x12T\n" +
 	"\rSetDepartment\x12 .licmesh.v1.SetDepartmentRequest\x1a!.licmesh.v1.SetDepartmentResponse\x12W\n" +
 	"\x0eSetReservation\x12!.licmesh.v1.SetReservationRequest\x1a\".licmesh.v1.SetReservationResponse\x12Z\n" +
-	"\x0fListAssignments\x12\".licmesh.v1.ListAssignmentsRequest\x1a#.licmesh.v1.ListAssignmentsResponseB0Z.github.com/licmesh/licmesh/mesh/wire/licmeshv1b\x06proto3"
+	"\x0fListAssignments\x12\".licmesh.v1.ListAssignmentsRequest\x1a#.licmesh.v1.ListAssignmentsResponse\x12`\n" +
+	"\x11GetReconciliation\x12$.licmesh.v1.GetReconciliationRequest\x1a%.licmesh.v1.GetReconciliationResponseB0Z.github.com/licmesh/licmesh/mesh/wire/licmeshv1b\x06proto3"
 
 var (
 	file_licmesh_v1_admin_proto_rawDescOnce sync.Once
@@ -7018,7 +7413,7 @@ func file_licmesh_v1_admin_proto_rawDescGZIP() []byte {
 	return file_licmesh_v1_admin_proto_rawDescData
 }
 
-var file_licmesh_v1_admin_proto_msgTypes = make([]protoimpl.MessageInfo, 106)
+var file_licmesh_v1_admin_proto_msgTypes = make([]protoimpl.MessageInfo, 111)
 var file_licmesh_v1_admin_proto_goTypes = []any{
 	(*GetStatusRequest)(nil),              // 0: licmesh.v1.GetStatusRequest
 	(*GetStatusResponse)(nil),             // 1: licmesh.v1.GetStatusResponse
@@ -7125,22 +7520,27 @@ var file_licmesh_v1_admin_proto_goTypes = []any{
 	(*Assignment)(nil),                    // 102: licmesh.v1.Assignment
 	(*ListAssignmentsRequest)(nil),        // 103: licmesh.v1.ListAssignmentsRequest
 	(*ListAssignmentsResponse)(nil),       // 104: licmesh.v1.ListAssignmentsResponse
-	nil,                                   // 105: licmesh.v1.Department.HeldEntry
-	(*Lease)(nil),                         // 106: licmesh.v1.Lease
-	(*UsageOverviewRequest)(nil),          // 107: licmesh.v1.UsageOverviewRequest
-	(*UsageHistoryRequest)(nil),           // 108: licmesh.v1.UsageHistoryRequest
-	(*UsageMonthRequest)(nil),             // 109: licmesh.v1.UsageMonthRequest
-	(*UsageDaysRequest)(nil),              // 110: licmesh.v1.UsageDaysRequest
-	(*UsageOverviewResponse)(nil),         // 111: licmesh.v1.UsageOverviewResponse
-	(*UsageHistoryResponse)(nil),          // 112: licmesh.v1.UsageHistoryResponse
-	(*UsageMonthResponse)(nil),            // 113: licmesh.v1.UsageMonthResponse
-	(*UsageDaysResponse)(nil),             // 114: licmesh.v1.UsageDaysResponse
+	(*InventoryRow)(nil),                  // 105: licmesh.v1.InventoryRow
+	(*Mismatch)(nil),                      // 106: licmesh.v1.Mismatch
+	(*ProductCompliance)(nil),             // 107: licmesh.v1.ProductCompliance
+	(*GetReconciliationRequest)(nil),      // 108: licmesh.v1.GetReconciliationRequest
+	(*GetReconciliationResponse)(nil),     // 109: licmesh.v1.GetReconciliationResponse
+	nil,                                   // 110: licmesh.v1.Department.HeldEntry
+	(*Lease)(nil),                         // 111: licmesh.v1.Lease
+	(*UsageOverviewRequest)(nil),          // 112: licmesh.v1.UsageOverviewRequest
+	(*UsageHistoryRequest)(nil),           // 113: licmesh.v1.UsageHistoryRequest
+	(*UsageMonthRequest)(nil),             // 114: licmesh.v1.UsageMonthRequest
+	(*UsageDaysRequest)(nil),              // 115: licmesh.v1.UsageDaysRequest
+	(*UsageOverviewResponse)(nil),         // 116: licmesh.v1.UsageOverviewResponse
+	(*UsageHistoryResponse)(nil),          // 117: licmesh.v1.UsageHistoryResponse
+	(*UsageMonthResponse)(nil),            // 118: licmesh.v1.UsageMonthResponse
+	(*UsageDaysResponse)(nil),             // 119: licmesh.v1.UsageDaysResponse
 }
 var file_licmesh_v1_admin_proto_depIdxs = []int32{
 	3,   // 0: licmesh.v1.ListMembersResponse.members:type_name -> licmesh.v1.Member
 	7,   // 1: licmesh.v1.CreatePoolResponse.pool:type_name -> licmesh.v1.Pool
 	7,   // 2: licmesh.v1.ListPoolsResponse.pools:type_name -> licmesh.v1.Pool
-	106, // 3: licmesh.v1.ListLeasesResponse.leases:type_name -> licmesh.v1.Lease
+	111, // 3: licmesh.v1.ListLeasesResponse.leases:type_name -> licmesh.v1.Lease
 	14,  // 4: licmesh.v1.CreateTokenResponse.token:type_name -> licmesh.v1.Token
 	14,  // 5: licmesh.v1.ListTokensResponse.tokens:type_name -> licmesh.v1.Token
 	21,  // 6: licmesh.v1.ListCollectorsResponse.collectors:type_name -> licmesh.v1.Collector
@@ -7169,113 +7569,118 @@ var file_licmesh_v1_admin_proto_depIdxs = []int32{
 	87,  // 29: licmesh.v1.GetAlertPrefsResponse.prefs:type_name -> licmesh.v1.AlertPrefs
 	87,  // 30: licmesh.v1.SetAlertPrefsRequest.prefs:type_name -> licmesh.v1.AlertPrefs
 	87,  // 31: licmesh.v1.SetAlertPrefsResponse.prefs:type_name -> licmesh.v1.AlertPrefs
-	105, // 32: licmesh.v1.Department.held:type_name -> licmesh.v1.Department.HeldEntry
+	110, // 32: licmesh.v1.Department.held:type_name -> licmesh.v1.Department.HeldEntry
 	95,  // 33: licmesh.v1.Department.reservations:type_name -> licmesh.v1.Reservation
 	94,  // 34: licmesh.v1.ListDepartmentsResponse.departments:type_name -> licmesh.v1.Department
 	94,  // 35: licmesh.v1.SetDepartmentResponse.department:type_name -> licmesh.v1.Department
 	95,  // 36: licmesh.v1.SetReservationResponse.reservation:type_name -> licmesh.v1.Reservation
 	102, // 37: licmesh.v1.ListAssignmentsResponse.assignments:type_name -> licmesh.v1.Assignment
-	0,   // 38: licmesh.v1.AdminService.GetStatus:input_type -> licmesh.v1.GetStatusRequest
-	2,   // 39: licmesh.v1.AdminService.ListMembers:input_type -> licmesh.v1.ListMembersRequest
-	5,   // 40: licmesh.v1.AdminService.RemovePeer:input_type -> licmesh.v1.RemovePeerRequest
-	8,   // 41: licmesh.v1.AdminService.CreatePool:input_type -> licmesh.v1.CreatePoolRequest
-	10,  // 42: licmesh.v1.AdminService.ListPools:input_type -> licmesh.v1.ListPoolsRequest
-	12,  // 43: licmesh.v1.AdminService.ListLeases:input_type -> licmesh.v1.ListLeasesRequest
-	15,  // 44: licmesh.v1.AdminService.CreateToken:input_type -> licmesh.v1.CreateTokenRequest
-	17,  // 45: licmesh.v1.AdminService.ListTokens:input_type -> licmesh.v1.ListTokensRequest
-	19,  // 46: licmesh.v1.AdminService.RevokeToken:input_type -> licmesh.v1.RevokeTokenRequest
-	22,  // 47: licmesh.v1.AdminService.ListCollectors:input_type -> licmesh.v1.ListCollectorsRequest
-	25,  // 48: licmesh.v1.AdminService.AddLicense:input_type -> licmesh.v1.AddLicenseRequest
-	27,  // 49: licmesh.v1.AdminService.ListLicenses:input_type -> licmesh.v1.ListLicensesRequest
-	29,  // 50: licmesh.v1.AdminService.GetLicense:input_type -> licmesh.v1.GetLicenseRequest
-	31,  // 51: licmesh.v1.AdminService.RemoveLicense:input_type -> licmesh.v1.RemoveLicenseRequest
-	107, // 52: licmesh.v1.AdminService.UsageOverview:input_type -> licmesh.v1.UsageOverviewRequest
-	108, // 53: licmesh.v1.AdminService.UsageHistory:input_type -> licmesh.v1.UsageHistoryRequest
-	109, // 54: licmesh.v1.AdminService.UsageMonth:input_type -> licmesh.v1.UsageMonthRequest
-	110, // 55: licmesh.v1.AdminService.UsageDays:input_type -> licmesh.v1.UsageDaysRequest
-	35,  // 56: licmesh.v1.AdminService.ListHubCompanies:input_type -> licmesh.v1.ListHubCompaniesRequest
-	37,  // 57: licmesh.v1.AdminService.ActivateCluster:input_type -> licmesh.v1.ActivateClusterRequest
-	39,  // 58: licmesh.v1.AdminService.StartClusterTrial:input_type -> licmesh.v1.StartClusterTrialRequest
-	41,  // 59: licmesh.v1.AdminService.MakeActivationRequest:input_type -> licmesh.v1.MakeActivationRequestRequest
-	43,  // 60: licmesh.v1.AdminService.GetUpstream:input_type -> licmesh.v1.GetUpstreamRequest
-	45,  // 61: licmesh.v1.AdminService.CheckLicensesNow:input_type -> licmesh.v1.CheckLicensesNowRequest
-	47,  // 62: licmesh.v1.AdminService.ExportUsage:input_type -> licmesh.v1.ExportUsageRequest
-	49,  // 63: licmesh.v1.AdminService.ImportUsageReceipt:input_type -> licmesh.v1.ImportUsageReceiptRequest
-	52,  // 64: licmesh.v1.AdminService.ListAlerts:input_type -> licmesh.v1.ListAlertsRequest
-	54,  // 65: licmesh.v1.AdminService.AckAlert:input_type -> licmesh.v1.AckAlertRequest
-	57,  // 66: licmesh.v1.AdminService.ListAlertRules:input_type -> licmesh.v1.ListAlertRulesRequest
-	59,  // 67: licmesh.v1.AdminService.SetAlertRule:input_type -> licmesh.v1.SetAlertRuleRequest
-	62,  // 68: licmesh.v1.AdminService.ListAlertChannels:input_type -> licmesh.v1.ListAlertChannelsRequest
-	64,  // 69: licmesh.v1.AdminService.SetAlertChannel:input_type -> licmesh.v1.SetAlertChannelRequest
-	66,  // 70: licmesh.v1.AdminService.RemoveAlertChannel:input_type -> licmesh.v1.RemoveAlertChannelRequest
-	68,  // 71: licmesh.v1.AdminService.TestAlertChannel:input_type -> licmesh.v1.TestAlertChannelRequest
-	71,  // 72: licmesh.v1.AdminService.ListAlertDeliveries:input_type -> licmesh.v1.ListAlertDeliveriesRequest
-	74,  // 73: licmesh.v1.AdminService.GetCaller:input_type -> licmesh.v1.GetCallerRequest
-	76,  // 74: licmesh.v1.AdminService.CreateUser:input_type -> licmesh.v1.CreateUserRequest
-	78,  // 75: licmesh.v1.AdminService.ListUsers:input_type -> licmesh.v1.ListUsersRequest
-	80,  // 76: licmesh.v1.AdminService.UpdateUser:input_type -> licmesh.v1.UpdateUserRequest
-	82,  // 77: licmesh.v1.AdminService.ChangeOwnPassword:input_type -> licmesh.v1.ChangeOwnPasswordRequest
-	85,  // 78: licmesh.v1.AdminService.ListAuditLog:input_type -> licmesh.v1.ListAuditLogRequest
-	88,  // 79: licmesh.v1.AdminService.GetAlertPrefs:input_type -> licmesh.v1.GetAlertPrefsRequest
-	90,  // 80: licmesh.v1.AdminService.SetAlertPrefs:input_type -> licmesh.v1.SetAlertPrefsRequest
-	92,  // 81: licmesh.v1.AdminService.MarkAlertsRead:input_type -> licmesh.v1.MarkAlertsReadRequest
-	96,  // 82: licmesh.v1.AdminService.ListDepartments:input_type -> licmesh.v1.ListDepartmentsRequest
-	98,  // 83: licmesh.v1.AdminService.SetDepartment:input_type -> licmesh.v1.SetDepartmentRequest
-	100, // 84: licmesh.v1.AdminService.SetReservation:input_type -> licmesh.v1.SetReservationRequest
-	103, // 85: licmesh.v1.AdminService.ListAssignments:input_type -> licmesh.v1.ListAssignmentsRequest
-	1,   // 86: licmesh.v1.AdminService.GetStatus:output_type -> licmesh.v1.GetStatusResponse
-	4,   // 87: licmesh.v1.AdminService.ListMembers:output_type -> licmesh.v1.ListMembersResponse
-	6,   // 88: licmesh.v1.AdminService.RemovePeer:output_type -> licmesh.v1.RemovePeerResponse
-	9,   // 89: licmesh.v1.AdminService.CreatePool:output_type -> licmesh.v1.CreatePoolResponse
-	11,  // 90: licmesh.v1.AdminService.ListPools:output_type -> licmesh.v1.ListPoolsResponse
-	13,  // 91: licmesh.v1.AdminService.ListLeases:output_type -> licmesh.v1.ListLeasesResponse
-	16,  // 92: licmesh.v1.AdminService.CreateToken:output_type -> licmesh.v1.CreateTokenResponse
-	18,  // 93: licmesh.v1.AdminService.ListTokens:output_type -> licmesh.v1.ListTokensResponse
-	20,  // 94: licmesh.v1.AdminService.RevokeToken:output_type -> licmesh.v1.RevokeTokenResponse
-	23,  // 95: licmesh.v1.AdminService.ListCollectors:output_type -> licmesh.v1.ListCollectorsResponse
-	26,  // 96: licmesh.v1.AdminService.AddLicense:output_type -> licmesh.v1.AddLicenseResponse
-	28,  // 97: licmesh.v1.AdminService.ListLicenses:output_type -> licmesh.v1.ListLicensesResponse
-	30,  // 98: licmesh.v1.AdminService.GetLicense:output_type -> licmesh.v1.GetLicenseResponse
-	32,  // 99: licmesh.v1.AdminService.RemoveLicense:output_type -> licmesh.v1.RemoveLicenseResponse
-	111, // 100: licmesh.v1.AdminService.UsageOverview:output_type -> licmesh.v1.UsageOverviewResponse
-	112, // 101: licmesh.v1.AdminService.UsageHistory:output_type -> licmesh.v1.UsageHistoryResponse
-	113, // 102: licmesh.v1.AdminService.UsageMonth:output_type -> licmesh.v1.UsageMonthResponse
-	114, // 103: licmesh.v1.AdminService.UsageDays:output_type -> licmesh.v1.UsageDaysResponse
-	36,  // 104: licmesh.v1.AdminService.ListHubCompanies:output_type -> licmesh.v1.ListHubCompaniesResponse
-	38,  // 105: licmesh.v1.AdminService.ActivateCluster:output_type -> licmesh.v1.ActivateClusterResponse
-	40,  // 106: licmesh.v1.AdminService.StartClusterTrial:output_type -> licmesh.v1.StartClusterTrialResponse
-	42,  // 107: licmesh.v1.AdminService.MakeActivationRequest:output_type -> licmesh.v1.MakeActivationRequestResponse
-	44,  // 108: licmesh.v1.AdminService.GetUpstream:output_type -> licmesh.v1.GetUpstreamResponse
-	46,  // 109: licmesh.v1.AdminService.CheckLicensesNow:output_type -> licmesh.v1.CheckLicensesNowResponse
-	48,  // 110: licmesh.v1.AdminService.ExportUsage:output_type -> licmesh.v1.ExportUsageResponse
-	50,  // 111: licmesh.v1.AdminService.ImportUsageReceipt:output_type -> licmesh.v1.ImportUsageReceiptResponse
-	53,  // 112: licmesh.v1.AdminService.ListAlerts:output_type -> licmesh.v1.ListAlertsResponse
-	55,  // 113: licmesh.v1.AdminService.AckAlert:output_type -> licmesh.v1.AckAlertResponse
-	58,  // 114: licmesh.v1.AdminService.ListAlertRules:output_type -> licmesh.v1.ListAlertRulesResponse
-	60,  // 115: licmesh.v1.AdminService.SetAlertRule:output_type -> licmesh.v1.SetAlertRuleResponse
-	63,  // 116: licmesh.v1.AdminService.ListAlertChannels:output_type -> licmesh.v1.ListAlertChannelsResponse
-	65,  // 117: licmesh.v1.AdminService.SetAlertChannel:output_type -> licmesh.v1.SetAlertChannelResponse
-	67,  // 118: licmesh.v1.AdminService.RemoveAlertChannel:output_type -> licmesh.v1.RemoveAlertChannelResponse
-	69,  // 119: licmesh.v1.AdminService.TestAlertChannel:output_type -> licmesh.v1.TestAlertChannelResponse
-	72,  // 120: licmesh.v1.AdminService.ListAlertDeliveries:output_type -> licmesh.v1.ListAlertDeliveriesResponse
-	75,  // 121: licmesh.v1.AdminService.GetCaller:output_type -> licmesh.v1.GetCallerResponse
-	77,  // 122: licmesh.v1.AdminService.CreateUser:output_type -> licmesh.v1.CreateUserResponse
-	79,  // 123: licmesh.v1.AdminService.ListUsers:output_type -> licmesh.v1.ListUsersResponse
-	81,  // 124: licmesh.v1.AdminService.UpdateUser:output_type -> licmesh.v1.UpdateUserResponse
-	83,  // 125: licmesh.v1.AdminService.ChangeOwnPassword:output_type -> licmesh.v1.ChangeOwnPasswordResponse
-	86,  // 126: licmesh.v1.AdminService.ListAuditLog:output_type -> licmesh.v1.ListAuditLogResponse
-	89,  // 127: licmesh.v1.AdminService.GetAlertPrefs:output_type -> licmesh.v1.GetAlertPrefsResponse
-	91,  // 128: licmesh.v1.AdminService.SetAlertPrefs:output_type -> licmesh.v1.SetAlertPrefsResponse
-	93,  // 129: licmesh.v1.AdminService.MarkAlertsRead:output_type -> licmesh.v1.MarkAlertsReadResponse
-	97,  // 130: licmesh.v1.AdminService.ListDepartments:output_type -> licmesh.v1.ListDepartmentsResponse
-	99,  // 131: licmesh.v1.AdminService.SetDepartment:output_type -> licmesh.v1.SetDepartmentResponse
-	101, // 132: licmesh.v1.AdminService.SetReservation:output_type -> licmesh.v1.SetReservationResponse
-	104, // 133: licmesh.v1.AdminService.ListAssignments:output_type -> licmesh.v1.ListAssignmentsResponse
-	86,  // [86:134] is the sub-list for method output_type
-	38,  // [38:86] is the sub-list for method input_type
-	38,  // [38:38] is the sub-list for extension type_name
-	38,  // [38:38] is the sub-list for extension extendee
-	0,   // [0:38] is the sub-list for field type_name
+	105, // 38: licmesh.v1.GetReconciliationResponse.inventory:type_name -> licmesh.v1.InventoryRow
+	106, // 39: licmesh.v1.GetReconciliationResponse.mismatches:type_name -> licmesh.v1.Mismatch
+	107, // 40: licmesh.v1.GetReconciliationResponse.products:type_name -> licmesh.v1.ProductCompliance
+	0,   // 41: licmesh.v1.AdminService.GetStatus:input_type -> licmesh.v1.GetStatusRequest
+	2,   // 42: licmesh.v1.AdminService.ListMembers:input_type -> licmesh.v1.ListMembersRequest
+	5,   // 43: licmesh.v1.AdminService.RemovePeer:input_type -> licmesh.v1.RemovePeerRequest
+	8,   // 44: licmesh.v1.AdminService.CreatePool:input_type -> licmesh.v1.CreatePoolRequest
+	10,  // 45: licmesh.v1.AdminService.ListPools:input_type -> licmesh.v1.ListPoolsRequest
+	12,  // 46: licmesh.v1.AdminService.ListLeases:input_type -> licmesh.v1.ListLeasesRequest
+	15,  // 47: licmesh.v1.AdminService.CreateToken:input_type -> licmesh.v1.CreateTokenRequest
+	17,  // 48: licmesh.v1.AdminService.ListTokens:input_type -> licmesh.v1.ListTokensRequest
+	19,  // 49: licmesh.v1.AdminService.RevokeToken:input_type -> licmesh.v1.RevokeTokenRequest
+	22,  // 50: licmesh.v1.AdminService.ListCollectors:input_type -> licmesh.v1.ListCollectorsRequest
+	25,  // 51: licmesh.v1.AdminService.AddLicense:input_type -> licmesh.v1.AddLicenseRequest
+	27,  // 52: licmesh.v1.AdminService.ListLicenses:input_type -> licmesh.v1.ListLicensesRequest
+	29,  // 53: licmesh.v1.AdminService.GetLicense:input_type -> licmesh.v1.GetLicenseRequest
+	31,  // 54: licmesh.v1.AdminService.RemoveLicense:input_type -> licmesh.v1.RemoveLicenseRequest
+	112, // 55: licmesh.v1.AdminService.UsageOverview:input_type -> licmesh.v1.UsageOverviewRequest
+	113, // 56: licmesh.v1.AdminService.UsageHistory:input_type -> licmesh.v1.UsageHistoryRequest
+	114, // 57: licmesh.v1.AdminService.UsageMonth:input_type -> licmesh.v1.UsageMonthRequest
+	115, // 58: licmesh.v1.AdminService.UsageDays:input_type -> licmesh.v1.UsageDaysRequest
+	35,  // 59: licmesh.v1.AdminService.ListHubCompanies:input_type -> licmesh.v1.ListHubCompaniesRequest
+	37,  // 60: licmesh.v1.AdminService.ActivateCluster:input_type -> licmesh.v1.ActivateClusterRequest
+	39,  // 61: licmesh.v1.AdminService.StartClusterTrial:input_type -> licmesh.v1.StartClusterTrialRequest
+	41,  // 62: licmesh.v1.AdminService.MakeActivationRequest:input_type -> licmesh.v1.MakeActivationRequestRequest
+	43,  // 63: licmesh.v1.AdminService.GetUpstream:input_type -> licmesh.v1.GetUpstreamRequest
+	45,  // 64: licmesh.v1.AdminService.CheckLicensesNow:input_type -> licmesh.v1.CheckLicensesNowRequest
+	47,  // 65: licmesh.v1.AdminService.ExportUsage:input_type -> licmesh.v1.ExportUsageRequest
+	49,  // 66: licmesh.v1.AdminService.ImportUsageReceipt:input_type -> licmesh.v1.ImportUsageReceiptRequest
+	52,  // 67: licmesh.v1.AdminService.ListAlerts:input_type -> licmesh.v1.ListAlertsRequest
+	54,  // 68: licmesh.v1.AdminService.AckAlert:input_type -> licmesh.v1.AckAlertRequest
+	57,  // 69: licmesh.v1.AdminService.ListAlertRules:input_type -> licmesh.v1.ListAlertRulesRequest
+	59,  // 70: licmesh.v1.AdminService.SetAlertRule:input_type -> licmesh.v1.SetAlertRuleRequest
+	62,  // 71: licmesh.v1.AdminService.ListAlertChannels:input_type -> licmesh.v1.ListAlertChannelsRequest
+	64,  // 72: licmesh.v1.AdminService.SetAlertChannel:input_type -> licmesh.v1.SetAlertChannelRequest
+	66,  // 73: licmesh.v1.AdminService.RemoveAlertChannel:input_type -> licmesh.v1.RemoveAlertChannelRequest
+	68,  // 74: licmesh.v1.AdminService.TestAlertChannel:input_type -> licmesh.v1.TestAlertChannelRequest
+	71,  // 75: licmesh.v1.AdminService.ListAlertDeliveries:input_type -> licmesh.v1.ListAlertDeliveriesRequest
+	74,  // 76: licmesh.v1.AdminService.GetCaller:input_type -> licmesh.v1.GetCallerRequest
+	76,  // 77: licmesh.v1.AdminService.CreateUser:input_type -> licmesh.v1.CreateUserRequest
+	78,  // 78: licmesh.v1.AdminService.ListUsers:input_type -> licmesh.v1.ListUsersRequest
+	80,  // 79: licmesh.v1.AdminService.UpdateUser:input_type -> licmesh.v1.UpdateUserRequest
+	82,  // 80: licmesh.v1.AdminService.ChangeOwnPassword:input_type -> licmesh.v1.ChangeOwnPasswordRequest
+	85,  // 81: licmesh.v1.AdminService.ListAuditLog:input_type -> licmesh.v1.ListAuditLogRequest
+	88,  // 82: licmesh.v1.AdminService.GetAlertPrefs:input_type -> licmesh.v1.GetAlertPrefsRequest
+	90,  // 83: licmesh.v1.AdminService.SetAlertPrefs:input_type -> licmesh.v1.SetAlertPrefsRequest
+	92,  // 84: licmesh.v1.AdminService.MarkAlertsRead:input_type -> licmesh.v1.MarkAlertsReadRequest
+	96,  // 85: licmesh.v1.AdminService.ListDepartments:input_type -> licmesh.v1.ListDepartmentsRequest
+	98,  // 86: licmesh.v1.AdminService.SetDepartment:input_type -> licmesh.v1.SetDepartmentRequest
+	100, // 87: licmesh.v1.AdminService.SetReservation:input_type -> licmesh.v1.SetReservationRequest
+	103, // 88: licmesh.v1.AdminService.ListAssignments:input_type -> licmesh.v1.ListAssignmentsRequest
+	108, // 89: licmesh.v1.AdminService.GetReconciliation:input_type -> licmesh.v1.GetReconciliationRequest
+	1,   // 90: licmesh.v1.AdminService.GetStatus:output_type -> licmesh.v1.GetStatusResponse
+	4,   // 91: licmesh.v1.AdminService.ListMembers:output_type -> licmesh.v1.ListMembersResponse
+	6,   // 92: licmesh.v1.AdminService.RemovePeer:output_type -> licmesh.v1.RemovePeerResponse
+	9,   // 93: licmesh.v1.AdminService.CreatePool:output_type -> licmesh.v1.CreatePoolResponse
+	11,  // 94: licmesh.v1.AdminService.ListPools:output_type -> licmesh.v1.ListPoolsResponse
+	13,  // 95: licmesh.v1.AdminService.ListLeases:output_type -> licmesh.v1.ListLeasesResponse
+	16,  // 96: licmesh.v1.AdminService.CreateToken:output_type -> licmesh.v1.CreateTokenResponse
+	18,  // 97: licmesh.v1.AdminService.ListTokens:output_type -> licmesh.v1.ListTokensResponse
+	20,  // 98: licmesh.v1.AdminService.RevokeToken:output_type -> licmesh.v1.RevokeTokenResponse
+	23,  // 99: licmesh.v1.AdminService.ListCollectors:output_type -> licmesh.v1.ListCollectorsResponse
+	26,  // 100: licmesh.v1.AdminService.AddLicense:output_type -> licmesh.v1.AddLicenseResponse
+	28,  // 101: licmesh.v1.AdminService.ListLicenses:output_type -> licmesh.v1.ListLicensesResponse
+	30,  // 102: licmesh.v1.AdminService.GetLicense:output_type -> licmesh.v1.GetLicenseResponse
+	32,  // 103: licmesh.v1.AdminService.RemoveLicense:output_type -> licmesh.v1.RemoveLicenseResponse
+	116, // 104: licmesh.v1.AdminService.UsageOverview:output_type -> licmesh.v1.UsageOverviewResponse
+	117, // 105: licmesh.v1.AdminService.UsageHistory:output_type -> licmesh.v1.UsageHistoryResponse
+	118, // 106: licmesh.v1.AdminService.UsageMonth:output_type -> licmesh.v1.UsageMonthResponse
+	119, // 107: licmesh.v1.AdminService.UsageDays:output_type -> licmesh.v1.UsageDaysResponse
+	36,  // 108: licmesh.v1.AdminService.ListHubCompanies:output_type -> licmesh.v1.ListHubCompaniesResponse
+	38,  // 109: licmesh.v1.AdminService.ActivateCluster:output_type -> licmesh.v1.ActivateClusterResponse
+	40,  // 110: licmesh.v1.AdminService.StartClusterTrial:output_type -> licmesh.v1.StartClusterTrialResponse
+	42,  // 111: licmesh.v1.AdminService.MakeActivationRequest:output_type -> licmesh.v1.MakeActivationRequestResponse
+	44,  // 112: licmesh.v1.AdminService.GetUpstream:output_type -> licmesh.v1.GetUpstreamResponse
+	46,  // 113: licmesh.v1.AdminService.CheckLicensesNow:output_type -> licmesh.v1.CheckLicensesNowResponse
+	48,  // 114: licmesh.v1.AdminService.ExportUsage:output_type -> licmesh.v1.ExportUsageResponse
+	50,  // 115: licmesh.v1.AdminService.ImportUsageReceipt:output_type -> licmesh.v1.ImportUsageReceiptResponse
+	53,  // 116: licmesh.v1.AdminService.ListAlerts:output_type -> licmesh.v1.ListAlertsResponse
+	55,  // 117: licmesh.v1.AdminService.AckAlert:output_type -> licmesh.v1.AckAlertResponse
+	58,  // 118: licmesh.v1.AdminService.ListAlertRules:output_type -> licmesh.v1.ListAlertRulesResponse
+	60,  // 119: licmesh.v1.AdminService.SetAlertRule:output_type -> licmesh.v1.SetAlertRuleResponse
+	63,  // 120: licmesh.v1.AdminService.ListAlertChannels:output_type -> licmesh.v1.ListAlertChannelsResponse
+	65,  // 121: licmesh.v1.AdminService.SetAlertChannel:output_type -> licmesh.v1.SetAlertChannelResponse
+	67,  // 122: licmesh.v1.AdminService.RemoveAlertChannel:output_type -> licmesh.v1.RemoveAlertChannelResponse
+	69,  // 123: licmesh.v1.AdminService.TestAlertChannel:output_type -> licmesh.v1.TestAlertChannelResponse
+	72,  // 124: licmesh.v1.AdminService.ListAlertDeliveries:output_type -> licmesh.v1.ListAlertDeliveriesResponse
+	75,  // 125: licmesh.v1.AdminService.GetCaller:output_type -> licmesh.v1.GetCallerResponse
+	77,  // 126: licmesh.v1.AdminService.CreateUser:output_type -> licmesh.v1.CreateUserResponse
+	79,  // 127: licmesh.v1.AdminService.ListUsers:output_type -> licmesh.v1.ListUsersResponse
+	81,  // 128: licmesh.v1.AdminService.UpdateUser:output_type -> licmesh.v1.UpdateUserResponse
+	83,  // 129: licmesh.v1.AdminService.ChangeOwnPassword:output_type -> licmesh.v1.ChangeOwnPasswordResponse
+	86,  // 130: licmesh.v1.AdminService.ListAuditLog:output_type -> licmesh.v1.ListAuditLogResponse
+	89,  // 131: licmesh.v1.AdminService.GetAlertPrefs:output_type -> licmesh.v1.GetAlertPrefsResponse
+	91,  // 132: licmesh.v1.AdminService.SetAlertPrefs:output_type -> licmesh.v1.SetAlertPrefsResponse
+	93,  // 133: licmesh.v1.AdminService.MarkAlertsRead:output_type -> licmesh.v1.MarkAlertsReadResponse
+	97,  // 134: licmesh.v1.AdminService.ListDepartments:output_type -> licmesh.v1.ListDepartmentsResponse
+	99,  // 135: licmesh.v1.AdminService.SetDepartment:output_type -> licmesh.v1.SetDepartmentResponse
+	101, // 136: licmesh.v1.AdminService.SetReservation:output_type -> licmesh.v1.SetReservationResponse
+	104, // 137: licmesh.v1.AdminService.ListAssignments:output_type -> licmesh.v1.ListAssignmentsResponse
+	109, // 138: licmesh.v1.AdminService.GetReconciliation:output_type -> licmesh.v1.GetReconciliationResponse
+	90,  // [90:139] is the sub-list for method output_type
+	41,  // [41:90] is the sub-list for method input_type
+	41,  // [41:41] is the sub-list for extension type_name
+	41,  // [41:41] is the sub-list for extension extendee
+	0,   // [0:41] is the sub-list for field type_name
 }
 
 func init() { file_licmesh_v1_admin_proto_init() }
@@ -7291,7 +7696,7 @@ func file_licmesh_v1_admin_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_licmesh_v1_admin_proto_rawDesc), len(file_licmesh_v1_admin_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   106,
+			NumMessages:   111,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -161,6 +161,9 @@ const (
 	// AdminServiceListAssignmentsProcedure is the fully-qualified name of the AdminService's
 	// ListAssignments RPC.
 	AdminServiceListAssignmentsProcedure = "/licmesh.v1.AdminService/ListAssignments"
+	// AdminServiceGetReconciliationProcedure is the fully-qualified name of the AdminService's
+	// GetReconciliation RPC.
+	AdminServiceGetReconciliationProcedure = "/licmesh.v1.AdminService/GetReconciliation"
 )
 
 // AdminServiceClient is a client for the licmesh.v1.AdminService service.
@@ -227,6 +230,10 @@ type AdminServiceClient interface {
 	SetDepartment(context.Context, *connect.Request[licmeshv1.SetDepartmentRequest]) (*connect.Response[licmeshv1.SetDepartmentResponse], error)
 	SetReservation(context.Context, *connect.Request[licmeshv1.SetReservationRequest]) (*connect.Response[licmeshv1.SetReservationResponse], error)
 	ListAssignments(context.Context, *connect.Request[licmeshv1.ListAssignmentsRequest]) (*connect.Response[licmeshv1.ListAssignmentsResponse], error)
+	// GetReconciliation sets the installations against the licenses that
+	// cover them, lists what does not match, and says per product whether
+	// the site is in compliance (docs/compliance.md).
+	GetReconciliation(context.Context, *connect.Request[licmeshv1.GetReconciliationRequest]) (*connect.Response[licmeshv1.GetReconciliationResponse], error)
 }
 
 // NewAdminServiceClient constructs a client for the licmesh.v1.AdminService service. By default, it
@@ -528,6 +535,12 @@ func NewAdminServiceClient(httpClient connect.HTTPClient, baseURL string, opts .
 			connect.WithSchema(adminServiceMethods.ByName("ListAssignments")),
 			connect.WithClientOptions(opts...),
 		),
+		getReconciliation: connect.NewClient[licmeshv1.GetReconciliationRequest, licmeshv1.GetReconciliationResponse](
+			httpClient,
+			baseURL+AdminServiceGetReconciliationProcedure,
+			connect.WithSchema(adminServiceMethods.ByName("GetReconciliation")),
+			connect.WithClientOptions(opts...),
+		),
 	}
 }
 
@@ -581,6 +594,7 @@ type adminServiceClient struct {
 	setDepartment         *connect.Client[licmeshv1.SetDepartmentRequest, licmeshv1.SetDepartmentResponse]
 	setReservation        *connect.Client[licmeshv1.SetReservationRequest, licmeshv1.SetReservationResponse]
 	listAssignments       *connect.Client[licmeshv1.ListAssignmentsRequest, licmeshv1.ListAssignmentsResponse]
+	getReconciliation     *connect.Client[licmeshv1.GetReconciliationRequest, licmeshv1.GetReconciliationResponse]
 }
 
 // GetStatus calls licmesh.v1.AdminService.GetStatus.
@@ -823,6 +837,11 @@ func (c *adminServiceClient) ListAssignments(ctx context.Context, req *connect.R
 	return c.listAssignments.CallUnary(ctx, req)
 }
 
+// GetReconciliation calls licmesh.v1.AdminService.GetReconciliation.
+func (c *adminServiceClient) GetReconciliation(ctx context.Context, req *connect.Request[licmeshv1.GetReconciliationRequest]) (*connect.Response[licmeshv1.GetReconciliationResponse], error) {
+	return c.getReconciliation.CallUnary(ctx, req)
+}
+
 // AdminServiceHandler is an implementation of the licmesh.v1.AdminService service.
 type AdminServiceHandler interface {
 	GetStatus(context.Context, *connect.Request[licmeshv1.GetStatusRequest]) (*connect.Response[licmeshv1.GetStatusResponse], error)
@@ -887,6 +906,10 @@ type AdminServiceHandler interface {
 	SetDepartment(context.Context, *connect.Request[licmeshv1.SetDepartmentRequest]) (*connect.Response[licmeshv1.SetDepartmentResponse], error)
 	SetReservation(context.Context, *connect.Request[licmeshv1.SetReservationRequest]) (*connect.Response[licmeshv1.SetReservationResponse], error)
 	ListAssignments(context.Context, *connect.Request[licmeshv1.ListAssignmentsRequest]) (*connect.Response[licmeshv1.ListAssignmentsResponse], error)
+	// GetReconciliation sets the installations against the licenses that
+	// cover them, lists what does not match, and says per product whether
+	// the site is in compliance (docs/compliance.md).
+	GetReconciliation(context.Context, *connect.Request[licmeshv1.GetReconciliationRequest]) (*connect.Response[licmeshv1.GetReconciliationResponse], error)
 }
 
 // NewAdminServiceHandler builds an HTTP handler from the service implementation. It returns the
@@ -1184,6 +1207,12 @@ func NewAdminServiceHandler(svc AdminServiceHandler, opts ...connect.HandlerOpti
 		connect.WithSchema(adminServiceMethods.ByName("ListAssignments")),
 		connect.WithHandlerOptions(opts...),
 	)
+	adminServiceGetReconciliationHandler := connect.NewUnaryHandler(
+		AdminServiceGetReconciliationProcedure,
+		svc.GetReconciliation,
+		connect.WithSchema(adminServiceMethods.ByName("GetReconciliation")),
+		connect.WithHandlerOptions(opts...),
+	)
 	return "/licmesh.v1.AdminService/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case AdminServiceGetStatusProcedure:
@@ -1282,6 +1311,8 @@ func NewAdminServiceHandler(svc AdminServiceHandler, opts ...connect.HandlerOpti
 			adminServiceSetReservationHandler.ServeHTTP(w, r)
 		case AdminServiceListAssignmentsProcedure:
 			adminServiceListAssignmentsHandler.ServeHTTP(w, r)
+		case AdminServiceGetReconciliationProcedure:
+			adminServiceGetReconciliationHandler.ServeHTTP(w, r)
 		default:
 			http.NotFound(w, r)
 		}
@@ -1481,4 +1512,8 @@ func (UnimplementedAdminServiceHandler) SetReservation(context.Context, *connect
 
 func (UnimplementedAdminServiceHandler) ListAssignments(context.Context, *connect.Request[licmeshv1.ListAssignmentsRequest]) (*connect.Response[licmeshv1.ListAssignmentsResponse], error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("licmesh.v1.AdminService.ListAssignments is not implemented"))
+}
+
+func (UnimplementedAdminServiceHandler) GetReconciliation(context.Context, *connect.Request[licmeshv1.GetReconciliationRequest]) (*connect.Response[licmeshv1.GetReconciliationResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("licmesh.v1.AdminService.GetReconciliation is not implemented"))
 }

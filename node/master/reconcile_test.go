@@ -1,0 +1,75 @@
+package master
+
+import (
+	"crypto/ed25519"
+	"crypto/rand"
+	"testing"
+	"time"
+
+	"connectrpc.com/connect"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/licmesh/licmesh/licensing/lease"
+	"github.com/licmesh/licmesh/licensing/license"
+	licmeshv1 "github.com/licmesh/licmesh/mesh/wire/licmeshv1"
+)
+
+// TestReconciliation sets an installation against three licenses: one in
+// use within its seats, one whose soft pool went over, one nobody uses;
+// then a collector no license covers.
+func TestReconciliation(t *testing.T) {
+	pub, priv, err := ed25519.GenerateKey(rand.Reader)
+	require.NoError(t, err)
+	s, clk := startMaster(t, func(c *Config) { c.VendorKeys = []string{license.FormatPublicKey("vendor-test", pub)} })
+	admin := adminHandler{s}
+	ctx := t.Context()
+	now := clk.Now().UTC().Truncate(time.Second)
+	add := func(id, sku, name, pool string, seats int, soft bool) {
+		t.Helper()
+		enforce := lease.Hard
+		if soft {
+			enforce = lease.Soft
+		}
+		p := &license.Payload{
+			Format: license.FormatVersion, ID: license.LicenseID(id), Customer: license.Customer{ID: "c1", Name: "Acme"},
+			Product: license.Product{SKU: license.SKU(sku), Name: name, Application: "app", Version: "1.0.0"},
+			Type:    license.Subscription, Subscription: &license.SubscriptionTerms{RenewalPeriodCount: 1, RenewalPeriodUnit: license.Year},
+			IssuedAt: now.Add(-time.Hour), NotBefore: now.Add(-time.Hour), ExpiresAt: now.Add(100 * 24 * time.Hour),
+			Quantity: 1, LicenseTemplate: []license.TemplateEntry{{Name: pool, Users: seats, UsersCalculation: license.Fixed, Enforce: enforce}},
+		}
+		text, err := license.SealPayload(p, priv, "vendor-test")
+		require.NoError(t, err)
+		_, err = admin.AddLicense(ctx, connect.NewRequest(&licmeshv1.AddLicenseRequest{Text: string(text)}))
+		require.NoError(t, err)
+	}
+	add("lic-a", "designer-suite", "Designer Suite", "designer", 2, false)
+	add("lic-b", "timesheet", "Timesheet", "ts", 1, true)
+	add("lic-c", "reports", "Reports", "reports", 3, false)
+	col := enrolled(t, s, "manual", 1)
+	acquire(t, s, "designer", "alice", col)
+	acquire(t, s, "ts", "bob", col)
+	acquire(t, s, "ts", "carol", col) // overage
+
+	r, err := admin.GetReconciliation(ctx, connect.NewRequest(&licmeshv1.GetReconciliationRequest{}))
+	require.NoError(t, err)
+	rec := r.Msg
+	require.Len(t, rec.Inventory, 1)
+	assert.Equal(t, "covered", rec.Inventory[0].Status)
+	assert.ElementsMatch(t, []string{"lic-a", "lic-b", "lic-c"}, rec.Inventory[0].Licenses)
+	assert.Equal(t, uint32(3), rec.Inventory[0].Leases)
+	kinds := map[string]string{}
+	for _, m := range rec.Mismatches {
+		kinds[m.Kind+"/"+m.Subject] = m.Detail
+	}
+	assert.Contains(t, kinds, "pool_over_seats/ts")
+	assert.Contains(t, kinds, "soft_overage/ts")
+	assert.Contains(t, kinds, "unused_license/lic-c")
+	assert.NotContains(t, kinds, "unused_license/lic-a")
+	status := map[string]string{}
+	for _, p := range rec.Products {
+		status[p.Sku] = p.Status
+	}
+	assert.Equal(t, map[string]string{"designer-suite": "compliant", "timesheet": "over", "reports": "compliant"}, status)
+	assert.False(t, rec.Compliant)
+}
