@@ -43,6 +43,8 @@ func TestBadInvocationsExit2AndCallNothing(t *testing.T) {
 		{[]string{"token", "revoke"}, "needs the token ID"},
 		{[]string{"user", "create", "alice"}, "--role is required"},
 		{[]string{"alert", "read"}, "name the alerts read, or --all"},
+		{[]string{"report", "utilization", "--month", "Nov"}, "want YYYY-MM"},
+		{[]string{"dept", "reserve", "eng"}, "--pool is required"},
 		{[]string{"alert", "read", "k", "--all"}, "name the alerts read, or --all"},
 		{[]string{"alert", "prefs", "set", "--quiet", "22-7"}, "want HH:MM-HH:MM"},
 		{[]string{"alert", "prefs", "set", "--kinds", "weather"}, `--kinds "weather"`},

@@ -203,6 +203,9 @@ type Config struct {
 	// Alerts serves the Alerts page and the count in the nav; its zero
 	// value leaves them out.
 	Alerts AlertFuncs
+	// Utilization serves the Reports page and its downloads; nil leaves
+	// them out.
+	Utilization UtilizationFunc
 	// Compliance serves the Compliance page; nil leaves it out.
 	Compliance ComplianceFunc
 	// Audit serves the Audit log page and its exports, shown to principals

@@ -64,6 +64,10 @@ func New(cfg Config) (*Handler, error) {
 		h.mux.Handle("GET "+p+"/fragments"+v.fragment, h.authed(v, true))
 	}
 	h.mux.Handle("GET "+p+"/metrics.xlsx", h.download(monthGrid))
+	if cfg.Utilization != nil {
+		h.mux.Handle("GET "+p+"/reports.xlsx", h.download(reportsGrid))
+		h.mux.Handle("GET "+p+"/reports.csv", h.download(reportsGrid, true))
+	}
 	if cfg.Audit.List != nil {
 		h.mux.Handle("GET "+p+"/audit.csv", h.auditExport(false))
 		h.mux.Handle("GET "+p+"/audit.json", h.auditExport(true))
@@ -183,6 +187,9 @@ func (h *Handler) views() []view {
 	if h.cfg.Alerts.List != nil {
 		vs = append(vs, view{name: "alerts", nav: "alerts", path: "/alerts", fragment: "/alerts", load: loadAlerts})
 	}
+	if h.cfg.Utilization != nil {
+		vs = append(vs, view{name: "reports", nav: "reports", path: "/reports", fragment: "/reports", load: loadReports})
+	}
 	if h.cfg.Compliance != nil {
 		vs = append(vs, view{name: "compliance", nav: "compliance", path: "/compliance", fragment: "/compliance", load: loadCompliance})
 	}
@@ -211,6 +218,7 @@ type pageData struct {
 	// Compliance one.
 	AuditNav      bool
 	ComplianceNav bool
+	ReportsNav    bool
 	Principal     Principal
 	CSRF          string
 	Error         string
@@ -282,6 +290,7 @@ func (h *Handler) data(nav, title string, s session) pageData {
 		d.AlertsNav = h.cfg.Alerts.List != nil
 		d.AuditNav = h.cfg.Audit.List != nil && s.Principal.Can(PermAudit)
 		d.ComplianceNav = h.cfg.Compliance != nil
+		d.ReportsNav = h.cfg.Utilization != nil
 		d.Principal = s.Principal
 		d.CSRF = h.keys.csrfToken("session", s.Nonce)
 	}

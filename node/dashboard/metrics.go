@@ -229,9 +229,9 @@ func historyGrid(ctx context.Context, h *Handler, r *http.Request) (*usagegrid.G
 	return g, status, err
 }
 
-// download serves a metrics grid as an Excel workbook, to signed-in
+// download serves a grid as an Excel workbook, or as CSV, to signed-in
 // browsers only, like the pages it comes from.
-func (h *Handler) download(build func(context.Context, *Handler, *http.Request) (*usagegrid.Grid, int, error)) http.Handler {
+func (h *Handler) download(build func(context.Context, *Handler, *http.Request) (*usagegrid.Grid, int, error), asCSV ...bool) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s, ok := h.signedIn(w, r, false)
 		if !ok {
@@ -246,14 +246,18 @@ func (h *Handler) download(build func(context.Context, *Handler, *http.Request) 
 			return
 		}
 		var buf bytes.Buffer
-		if err := g.WriteXLSX(&buf); err != nil {
+		write, ctype, ext := g.WriteXLSX, usagegrid.XLSXContentType, "xlsx"
+		if len(asCSV) > 0 && asCSV[0] {
+			write, ctype, ext = g.WriteCSV, "text/csv; charset=utf-8", "csv"
+		}
+		if err := write(&buf); err != nil {
 			h.cfg.Logger.Error("dashboard: download failed", "path", r.URL.Path, "err", err)
-			http.Error(w, "dashboard: the workbook could not be made", http.StatusInternalServerError)
+			http.Error(w, "dashboard: the file could not be made", http.StatusInternalServerError)
 			return
 		}
 		hd := w.Header()
-		hd.Set("Content-Type", usagegrid.XLSXContentType)
-		hd.Set("Content-Disposition", mime.FormatMediaType("attachment", map[string]string{"filename": g.FileName("xlsx")}))
+		hd.Set("Content-Type", ctype)
+		hd.Set("Content-Disposition", mime.FormatMediaType("attachment", map[string]string{"filename": g.FileName(ext)}))
 		hd.Set("Content-Length", strconv.Itoa(buf.Len()))
 		hd.Set("Cache-Control", "no-store")
 		w.Write(buf.Bytes())

@@ -25,6 +25,12 @@ func TestBrowserEveryPageOnAPhone(t *testing.T) {
 		channels: []*licmeshv1.AlertChannel{{Id: "ops-hook", Kind: "webhook", Url: "https://hooks.example.com/a/rather/long/path/for/alerts"}}}
 	e := newTestEnv(t, func(c *dashboard.Config) {
 		c.Alerts = f.funcs()
+		c.Utilization = func(_ context.Context, req *licmeshv1.GetUtilizationRequest) (*licmeshv1.GetUtilizationResponse, error) {
+			return &licmeshv1.GetUtilizationResponse{Rows: []*licmeshv1.UtilizationRow{
+				{Month: "2026-11", Pool: "designer-suite-enterprise", Seats: 25, Peak: 27, AverageHeld: 14.5, LimitShare: 0.2},
+				{Month: "2026-11", Pool: "designer-suite-enterprise", Department: "engineering-and-research", Peak: 12, AverageHeld: 9.5},
+			}}, nil
+		}
 		c.Compliance = func(context.Context) (*licmeshv1.GetReconciliationResponse, error) {
 			return &licmeshv1.GetReconciliationResponse{JudgedAtMs: t0.UnixMilli(),
 				Products:   []*licmeshv1.ProductCompliance{{Sku: "timesheet-admin", Name: "Timesheet Admin User", Licenses: 2, Seats: 25, Held: 27, Status: "over", Detail: "timesheet-admin-user holds 27 of 25"}},
@@ -42,7 +48,7 @@ func TestBrowserEveryPageOnAPhone(t *testing.T) {
 	b.Run(t, "sign in", chromedp.Navigate(base+"/ui/login"), chromedp.WaitVisible("#token", chromedp.ByQuery),
 		chromedp.SendKeys("#token", adminToken, chromedp.ByQuery), chromedp.Click(".signin button[type=submit]", chromedp.ByQuery),
 		chromedp.WaitVisible("#masters", chromedp.ByQuery))
-	pages := []string{"/ui/", "/ui/collectors", "/ui/pools", "/ui/pools/designer", "/ui/licenses", "/ui/metrics", "/ui/alerts", "/ui/audit", "/ui/compliance"}
+	pages := []string{"/ui/", "/ui/collectors", "/ui/pools", "/ui/pools/designer", "/ui/licenses", "/ui/metrics", "/ui/alerts", "/ui/audit", "/ui/compliance", "/ui/reports"}
 	for _, size := range []struct {
 		name string
 		w, h int64

@@ -113,15 +113,16 @@ func (a *allocState) deptOf(holder, collector string) string {
 	return a.byCollector[collector]
 }
 
-// count adds d to the count of the lease's department in its pool.
-func (s *state) countDept(pool, holder string, collector uint32, d int) {
+// countDept adds d to the count of the lease's department in its pool,
+// and returns the department.
+func (s *state) countDept(pool, holder string, collector uint32, d int) string {
 	a := s.alloc
 	if len(a.depts) == 0 {
-		return
+		return ""
 	}
 	dept := a.deptOf(holder, s.names.names[collector])
 	if dept == "" {
-		return
+		return ""
 	}
 	m := a.held[pool]
 	if m == nil {
@@ -132,10 +133,15 @@ func (s *state) countDept(pool, holder string, collector uint32, d int) {
 	if m[dept] == 0 {
 		delete(m, dept)
 	}
+	return dept
 }
 
-// recount rebuilds the departments' counts from the leases.
+// recount rebuilds the departments' counts from the leases. Within a
+// command, the use so far is integrated first, by the counts it had.
 func (s *state) recount() {
+	for _, p := range s.pools {
+		s.utilTick(p)
+	}
 	a := s.alloc
 	a.held = map[string]map[string]int{}
 	if len(a.depts) == 0 {

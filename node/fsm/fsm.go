@@ -104,7 +104,8 @@ func (f *FSM) applyLocked(index uint64, data []byte) Response {
 	if t.Base() != BootstrapType && f.st.cluster == nil {
 		return Response{Index: index, Err: ErrNotBootstrapped}
 	}
-	resp := m.apply(f.st, &applyCtx{index: index, obs: f.obs, at: max(f.st.trusted, c.now())}, c)
+	f.st.at = max(f.st.trusted, c.now())
+	resp := m.apply(f.st, &applyCtx{index: index, obs: f.obs, at: f.st.at}, c)
 	resp.Index = index
 	if resp.Err == nil {
 		f.st.advance(c.now())

@@ -149,6 +149,11 @@ func (rs *restorer) record(kind byte, body []byte) error {
 			break
 		}
 		return rs.allocRecord(kind, body)
+	case recUtilization, recUtilTick:
+		if rs.version <= snapshotV2 {
+			break
+		}
+		return rs.utilRecord(kind, body)
 	}
 	return badSnap("unknown record kind %d", kind)
 }

@@ -212,6 +212,11 @@ func (f *FSM) Snapshot() (raft.FSMSnapshot, error) {
 		return nil, err
 	}
 	snap.usage = append(snap.usage, al2...)
+	ut, err := s.util.snapshot()
+	if err != nil {
+		return nil, err
+	}
+	snap.usage = append(snap.usage, ut...)
 	snap.tokens.refs.Add(1)
 	snap.collectors.refs.Add(1)
 	for _, sh := range snap.shards {
@@ -403,7 +408,7 @@ func (f *FSM) Restore(rc io.ReadCloser) error {
 	if err != nil {
 		return err
 	}
-	st.recount()
+	st.recount() // st.at is 0: nothing is integrated
 	f.mu.Lock()
 	st.entChanged = st.index
 	f.st = st

@@ -174,6 +174,10 @@ type state struct {
 	accounts   *accountsState
 	audit      *auditState
 	alloc      *allocState
+	util       *utilState
+	// at is the time of the command being applied (trusted time, or the
+	// command's if later); not replicated state, set by applyLocked.
+	at int64
 	// entChanged is the index of the last command that may have changed
 	// what collectors are entitled to (licenses, derived pools, credits,
 	// enrollments). It is not replicated state: masters compare it only
@@ -193,6 +197,7 @@ func newState(leaseHint int) *state {
 		accounts:   newAccountsState(),
 		audit:      newAuditState(),
 		alloc:      newAllocState(),
+		util:       newUtilState(),
 		tokens:     newCowMap[string, Token](0),
 		collectors: newCowMap[string, Collector](0),
 		names:      interner{ids: make(map[string]uint32)},
@@ -225,9 +230,11 @@ func (s *state) writableShard(id lease.ID) *cowMap[lease.ID, leaseRec] {
 func (s *state) putLease(id lease.ID, r leaseRec) {
 	s.writableShard(id).m[id] = r
 	p := s.poolList[r.pool]
+	s.utilTick(p)
 	p.holders[r.holder] = id
 	p.countFlags(r, 1)
-	s.countDept(p.pool.Name, r.holder, r.collector, 1)
+	dept := s.countDept(p.pool.Name, r.holder, r.collector, 1)
+	s.utilPeak(p, dept)
 	s.nLeases++
 	s.markSeats(p)
 }
@@ -235,6 +242,7 @@ func (s *state) putLease(id lease.ID, r leaseRec) {
 func (s *state) removeLease(id lease.ID, r leaseRec) {
 	delete(s.writableShard(id).m, id)
 	p := s.poolList[r.pool]
+	s.utilTick(p)
 	delete(p.holders, r.holder)
 	p.countFlags(r, -1)
 	s.countDept(p.pool.Name, r.holder, r.collector, -1)

@@ -311,7 +311,7 @@ func TestDashboardByRole(t *testing.T) {
 	for _, r := range fsm.UserRoles {
 		userWithToken(t, s, "u-"+strings.ReplaceAll(string(r), "_", "-"), r)
 	}
-	pages := []string{"/ui/", "/ui/collectors", "/ui/pools", "/ui/licenses", "/ui/metrics", "/ui/hub", "/ui/alerts", "/ui/compliance"}
+	pages := []string{"/ui/", "/ui/collectors", "/ui/pools", "/ui/licenses", "/ui/metrics", "/ui/hub", "/ui/alerts", "/ui/compliance", "/ui/reports"}
 	for _, r := range fsm.UserRoles {
 		name := "u-" + strings.ReplaceAll(string(r), "_", "-")
 		b := newDashBrowser(t, srv)

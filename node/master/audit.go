@@ -50,6 +50,7 @@ var readOnly = map[string]bool{
 	licmeshv1connect.AdminServiceListDepartmentsProcedure:     true,
 	licmeshv1connect.AdminServiceListAssignmentsProcedure:     true,
 	licmeshv1connect.AdminServiceGetReconciliationProcedure:   true,
+	licmeshv1connect.AdminServiceGetUtilizationProcedure:      true,
 	// Marking alerts read is one person's view, not the site's state.
 	licmeshv1connect.AdminServiceMarkAlertsReadProcedure: true,
 	// ListHubCompanies asks the hub and changes nothing here.

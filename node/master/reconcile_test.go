@@ -72,4 +72,19 @@ func TestReconciliation(t *testing.T) {
 	}
 	assert.Equal(t, map[string]string{"designer-suite": "compliant", "timesheet": "over", "reports": "compliant"}, status)
 	assert.False(t, rec.Compliant)
+
+	// The use is reported, integrated on trusted time.
+	before := s.fsm.TrustedTime()
+	clk.Advance(time.Hour)
+	require.Eventually(t, func() bool { return s.fsm.TrustedTime().Sub(before) >= 30*time.Minute }, 10*time.Second, poll, "trusted time moves")
+	u, err := admin.GetUtilization(ctx, connect.NewRequest(&licmeshv1.GetUtilizationRequest{Pool: "ts"}))
+	require.NoError(t, err)
+	require.NotEmpty(t, u.Msg.Rows)
+	ts := u.Msg.Rows[0]
+	assert.Equal(t, uint32(2), ts.Peak)
+	assert.Equal(t, uint32(1), ts.Seats)
+	assert.InDelta(t, 2, ts.AverageHeld, 0.2, "two seats held nearly all the time observed")
+	assert.Greater(t, ts.LimitShare, 0.9)
+	_, err = admin.GetUtilization(ctx, connect.NewRequest(&licmeshv1.GetUtilizationRequest{Month: "Nov"}))
+	assert.Equal(t, connect.CodeInvalidArgument, connect.CodeOf(err))
 }

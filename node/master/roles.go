@@ -106,6 +106,7 @@ var methodPerms = map[string][]Perm{
 	licmeshv1connect.AdminServiceSetReservationProcedure:        {PermLicenses},
 	licmeshv1connect.AdminServiceListAssignmentsProcedure:       {PermRead},
 	licmeshv1connect.AdminServiceGetReconciliationProcedure:     {PermRead},
+	licmeshv1connect.AdminServiceGetUtilizationProcedure:        {PermRead},
 }
 
 // Principal is who made a request, and what they may do.

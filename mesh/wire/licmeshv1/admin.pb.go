@@ -6821,6 +6821,225 @@ func (x *GetReconciliationResponse) GetCompliant() bool {
 	return false
 }
 
+type UtilizationRow struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Month string                 `protobuf:"bytes,1,opt,name=month,proto3" json:"month,omitempty"`
+	Pool  string                 `protobuf:"bytes,2,opt,name=pool,proto3" json:"pool,omitempty"`
+	// department is empty for the pool as a whole.
+	Department string `protobuf:"bytes,3,opt,name=department,proto3" json:"department,omitempty"`
+	Seats      uint32 `protobuf:"varint,4,opt,name=seats,proto3" json:"seats,omitempty"`
+	Peak       uint32 `protobuf:"varint,5,opt,name=peak,proto3" json:"peak,omitempty"`
+	// average_held is the seats held on average over the time observed.
+	AverageHeld float64 `protobuf:"fixed64,6,opt,name=average_held,json=averageHeld,proto3" json:"average_held,omitempty"`
+	// limit_share is the share of the time observed the pool was at or past
+	// its seats (pools only), 0 to 1.
+	LimitShare float64 `protobuf:"fixed64,7,opt,name=limit_share,json=limitShare,proto3" json:"limit_share,omitempty"`
+	// idle_seats are the seats never held at once in the month (pools only).
+	IdleSeats     uint32 `protobuf:"varint,8,opt,name=idle_seats,json=idleSeats,proto3" json:"idle_seats,omitempty"`
+	ObservedMs    int64  `protobuf:"varint,9,opt,name=observed_ms,json=observedMs,proto3" json:"observed_ms,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UtilizationRow) Reset() {
+	*x = UtilizationRow{}
+	mi := &file_licmesh_v1_admin_proto_msgTypes[110]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UtilizationRow) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UtilizationRow) ProtoMessage() {}
+
+func (x *UtilizationRow) ProtoReflect() protoreflect.Message {
+	mi := &file_licmesh_v1_admin_proto_msgTypes[110]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UtilizationRow.ProtoReflect.Descriptor instead.
+func (*UtilizationRow) Descriptor() ([]byte, []int) {
+	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{110}
+}
+
+func (x *UtilizationRow) GetMonth() string {
+	if x != nil {
+		return x.Month
+	}
+	return ""
+}
+
+func (x *UtilizationRow) GetPool() string {
+	if x != nil {
+		return x.Pool
+	}
+	return ""
+}
+
+func (x *UtilizationRow) GetDepartment() string {
+	if x != nil {
+		return x.Department
+	}
+	return ""
+}
+
+func (x *UtilizationRow) GetSeats() uint32 {
+	if x != nil {
+		return x.Seats
+	}
+	return 0
+}
+
+func (x *UtilizationRow) GetPeak() uint32 {
+	if x != nil {
+		return x.Peak
+	}
+	return 0
+}
+
+func (x *UtilizationRow) GetAverageHeld() float64 {
+	if x != nil {
+		return x.AverageHeld
+	}
+	return 0
+}
+
+func (x *UtilizationRow) GetLimitShare() float64 {
+	if x != nil {
+		return x.LimitShare
+	}
+	return 0
+}
+
+func (x *UtilizationRow) GetIdleSeats() uint32 {
+	if x != nil {
+		return x.IdleSeats
+	}
+	return 0
+}
+
+func (x *UtilizationRow) GetObservedMs() int64 {
+	if x != nil {
+		return x.ObservedMs
+	}
+	return 0
+}
+
+type GetUtilizationRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// month ("2026-12"), pool: empty for all.
+	Month string `protobuf:"bytes,1,opt,name=month,proto3" json:"month,omitempty"`
+	Pool  string `protobuf:"bytes,2,opt,name=pool,proto3" json:"pool,omitempty"`
+	// departments adds each department's rows.
+	Departments   bool `protobuf:"varint,3,opt,name=departments,proto3" json:"departments,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetUtilizationRequest) Reset() {
+	*x = GetUtilizationRequest{}
+	mi := &file_licmesh_v1_admin_proto_msgTypes[111]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetUtilizationRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetUtilizationRequest) ProtoMessage() {}
+
+func (x *GetUtilizationRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_licmesh_v1_admin_proto_msgTypes[111]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetUtilizationRequest.ProtoReflect.Descriptor instead.
+func (*GetUtilizationRequest) Descriptor() ([]byte, []int) {
+	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{111}
+}
+
+func (x *GetUtilizationRequest) GetMonth() string {
+	if x != nil {
+		return x.Month
+	}
+	return ""
+}
+
+func (x *GetUtilizationRequest) GetPool() string {
+	if x != nil {
+		return x.Pool
+	}
+	return ""
+}
+
+func (x *GetUtilizationRequest) GetDepartments() bool {
+	if x != nil {
+		return x.Departments
+	}
+	return false
+}
+
+type GetUtilizationResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Rows          []*UtilizationRow      `protobuf:"bytes,1,rep,name=rows,proto3" json:"rows,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetUtilizationResponse) Reset() {
+	*x = GetUtilizationResponse{}
+	mi := &file_licmesh_v1_admin_proto_msgTypes[112]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetUtilizationResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetUtilizationResponse) ProtoMessage() {}
+
+func (x *GetUtilizationResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_licmesh_v1_admin_proto_msgTypes[112]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetUtilizationResponse.ProtoReflect.Descriptor instead.
+func (*GetUtilizationResponse) Descriptor() ([]byte, []int) {
+	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{112}
+}
+
+func (x *GetUtilizationResponse) GetRows() []*UtilizationRow {
+	if x != nil {
+		return x.Rows
+	}
+	return nil
+}
+
 var File_licmesh_v1_admin_proto protoreflect.FileDescriptor
 
 const file_licmesh_v1_admin_proto_rawDesc = "" +
@@ -7339,7 +7558,28 @@ const file_licmesh_v1_admin_proto_rawDesc = "" +
 	"mismatches\x18\x03 \x03(\v2\x14.licmesh.v1.MismatchR\n" +
 	"mismatches\x129\n" +
 	"\bproducts\x18\x04 \x03(\v2\x1d.licmesh.v1.ProductComplianceR\bproducts\x12\x1c\n" +
-	"\tcompliant\x18\x05 \x01(\bR\tcompliant2\xec \n" +
+	"\tcompliant\x18\x05 \x01(\bR\tcompliant\"\x88\x02\n" +
+	"\x0eUtilizationRow\x12\x14\n" +
+	"\x05month\x18\x01 \x01(\tR\x05month\x12\x12\n" +
+	"\x04pool\x18\x02 \x01(\tR\x04pool\x12\x1e\n" +
+	"\n" +
+	"department\x18\x03 \x01(\tR\n" +
+	"department\x12\x14\n" +
+	"\x05seats\x18\x04 \x01(\rR\x05seats\x12\x12\n" +
+	"\x04peak\x18\x05 \x01(\rR\x04peak\x12!\n" +
+	"\faverage_held\x18\x06 \x01(\x01R\vaverageHeld\x12\x1f\n" +
+	"\vlimit_share\x18\a \x01(\x01R\n" +
+	"limitShare\x12\x1d\n" +
+	"\n" +
+	"idle_seats\x18\b \x01(\rR\tidleSeats\x12\x1f\n" +
+	"\vobserved_ms\x18\t \x01(\x03R\n" +
+	"observedMs\"c\n" +
+	"\x15GetUtilizationRequest\x12\x14\n" +
+	"\x05month\x18\x01 \x01(\tR\x05month\x12\x12\n" +
+	"\x04pool\x18\x02 \x01(\tR\x04pool\x12 \n" +
+	"\vdepartments\x18\x03 \x01(\bR\vdepartments\"H\n" +
+	"\x16GetUtilizationResponse\x12.\n" +
+	"\x04rows\x18\x01 \x03(\v2\x1a.licmesh.v1.UtilizationRowR\x04rows2\xc5!\n" +
 	"\fAdminService\x12H\n" +
 	"\tGetStatus\x12\x1c.licmesh.v1.GetStatusRequest\x1a\x1d.licmesh.v1.GetStatusResponse\x12N\n" +
 	"\vListMembers\x12\x1e.licmesh.v1.ListMembersRequest\x1a\x1f.licmesh.v1.ListMembersResponse\x12K\n" +
@@ -7399,7 +7639,8 @@ const file_licmesh_v1_admin_proto_rawDesc = "" +
 	"\rSetDepartment\x12 .licmesh.v1.SetDepartmentRequest\x1a!.licmesh.v1.SetDepartmentResponse\x12W\n" +
 	"\x0eSetReservation\x12!.licmesh.v1.SetReservationRequest\x1a\".licmesh.v1.SetReservationResponse\x12Z\n" +
 	"\x0fListAssignments\x12\".licmesh.v1.ListAssignmentsRequest\x1a#.licmesh.v1.ListAssignmentsResponse\x12`\n" +
-	"\x11GetReconciliation\x12$.licmesh.v1.GetReconciliationRequest\x1a%.licmesh.v1.GetReconciliationResponseB0Z.github.com/licmesh/licmesh/mesh/wire/licmeshv1b\x06proto3"
+	"\x11GetReconciliation\x12$.licmesh.v1.GetReconciliationRequest\x1a%.licmesh.v1.GetReconciliationResponse\x12W\n" +
+	"\x0eGetUtilization\x12!.licmesh.v1.GetUtilizationRequest\x1a\".licmesh.v1.GetUtilizationResponseB0Z.github.com/licmesh/licmesh/mesh/wire/licmeshv1b\x06proto3"
 
 var (
 	file_licmesh_v1_admin_proto_rawDescOnce sync.Once
@@ -7413,7 +7654,7 @@ func file_licmesh_v1_admin_proto_rawDescGZIP() []byte {
 	return file_licmesh_v1_admin_proto_rawDescData
 }
 
-var file_licmesh_v1_admin_proto_msgTypes = make([]protoimpl.MessageInfo, 111)
+var file_licmesh_v1_admin_proto_msgTypes = make([]protoimpl.MessageInfo, 114)
 var file_licmesh_v1_admin_proto_goTypes = []any{
 	(*GetStatusRequest)(nil),              // 0: licmesh.v1.GetStatusRequest
 	(*GetStatusResponse)(nil),             // 1: licmesh.v1.GetStatusResponse
@@ -7525,22 +7766,25 @@ var file_licmesh_v1_admin_proto_goTypes = []any{
 	(*ProductCompliance)(nil),             // 107: licmesh.v1.ProductCompliance
 	(*GetReconciliationRequest)(nil),      // 108: licmesh.v1.GetReconciliationRequest
 	(*GetReconciliationResponse)(nil),     // 109: licmesh.v1.GetReconciliationResponse
-	nil,                                   // 110: licmesh.v1.Department.HeldEntry
-	(*Lease)(nil),                         // 111: licmesh.v1.Lease
-	(*UsageOverviewRequest)(nil),          // 112: licmesh.v1.UsageOverviewRequest
-	(*UsageHistoryRequest)(nil),           // 113: licmesh.v1.UsageHistoryRequest
-	(*UsageMonthRequest)(nil),             // 114: licmesh.v1.UsageMonthRequest
-	(*UsageDaysRequest)(nil),              // 115: licmesh.v1.UsageDaysRequest
-	(*UsageOverviewResponse)(nil),         // 116: licmesh.v1.UsageOverviewResponse
-	(*UsageHistoryResponse)(nil),          // 117: licmesh.v1.UsageHistoryResponse
-	(*UsageMonthResponse)(nil),            // 118: licmesh.v1.UsageMonthResponse
-	(*UsageDaysResponse)(nil),             // 119: licmesh.v1.UsageDaysResponse
+	(*UtilizationRow)(nil),                // 110: licmesh.v1.UtilizationRow
+	(*GetUtilizationRequest)(nil),         // 111: licmesh.v1.GetUtilizationRequest
+	(*GetUtilizationResponse)(nil),        // 112: licmesh.v1.GetUtilizationResponse
+	nil,                                   // 113: licmesh.v1.Department.HeldEntry
+	(*Lease)(nil),                         // 114: licmesh.v1.Lease
+	(*UsageOverviewRequest)(nil),          // 115: licmesh.v1.UsageOverviewRequest
+	(*UsageHistoryRequest)(nil),           // 116: licmesh.v1.UsageHistoryRequest
+	(*UsageMonthRequest)(nil),             // 117: licmesh.v1.UsageMonthRequest
+	(*UsageDaysRequest)(nil),              // 118: licmesh.v1.UsageDaysRequest
+	(*UsageOverviewResponse)(nil),         // 119: licmesh.v1.UsageOverviewResponse
+	(*UsageHistoryResponse)(nil),          // 120: licmesh.v1.UsageHistoryResponse
+	(*UsageMonthResponse)(nil),            // 121: licmesh.v1.UsageMonthResponse
+	(*UsageDaysResponse)(nil),             // 122: licmesh.v1.UsageDaysResponse
 }
 var file_licmesh_v1_admin_proto_depIdxs = []int32{
 	3,   // 0: licmesh.v1.ListMembersResponse.members:type_name -> licmesh.v1.Member
 	7,   // 1: licmesh.v1.CreatePoolResponse.pool:type_name -> licmesh.v1.Pool
 	7,   // 2: licmesh.v1.ListPoolsResponse.pools:type_name -> licmesh.v1.Pool
-	111, // 3: licmesh.v1.ListLeasesResponse.leases:type_name -> licmesh.v1.Lease
+	114, // 3: licmesh.v1.ListLeasesResponse.leases:type_name -> licmesh.v1.Lease
 	14,  // 4: licmesh.v1.CreateTokenResponse.token:type_name -> licmesh.v1.Token
 	14,  // 5: licmesh.v1.ListTokensResponse.tokens:type_name -> licmesh.v1.Token
 	21,  // 6: licmesh.v1.ListCollectorsResponse.collectors:type_name -> licmesh.v1.Collector
@@ -7569,7 +7813,7 @@ var file_licmesh_v1_admin_proto_depIdxs = []int32{
 	87,  // 29: licmesh.v1.GetAlertPrefsResponse.prefs:type_name -> licmesh.v1.AlertPrefs
 	87,  // 30: licmesh.v1.SetAlertPrefsRequest.prefs:type_name -> licmesh.v1.AlertPrefs
 	87,  // 31: licmesh.v1.SetAlertPrefsResponse.prefs:type_name -> licmesh.v1.AlertPrefs
-	110, // 32: licmesh.v1.Department.held:type_name -> licmesh.v1.Department.HeldEntry
+	113, // 32: licmesh.v1.Department.held:type_name -> licmesh.v1.Department.HeldEntry
 	95,  // 33: licmesh.v1.Department.reservations:type_name -> licmesh.v1.Reservation
 	94,  // 34: licmesh.v1.ListDepartmentsResponse.departments:type_name -> licmesh.v1.Department
 	94,  // 35: licmesh.v1.SetDepartmentResponse.department:type_name -> licmesh.v1.Department
@@ -7578,109 +7822,112 @@ var file_licmesh_v1_admin_proto_depIdxs = []int32{
 	105, // 38: licmesh.v1.GetReconciliationResponse.inventory:type_name -> licmesh.v1.InventoryRow
 	106, // 39: licmesh.v1.GetReconciliationResponse.mismatches:type_name -> licmesh.v1.Mismatch
 	107, // 40: licmesh.v1.GetReconciliationResponse.products:type_name -> licmesh.v1.ProductCompliance
-	0,   // 41: licmesh.v1.AdminService.GetStatus:input_type -> licmesh.v1.GetStatusRequest
-	2,   // 42: licmesh.v1.AdminService.ListMembers:input_type -> licmesh.v1.ListMembersRequest
-	5,   // 43: licmesh.v1.AdminService.RemovePeer:input_type -> licmesh.v1.RemovePeerRequest
-	8,   // 44: licmesh.v1.AdminService.CreatePool:input_type -> licmesh.v1.CreatePoolRequest
-	10,  // 45: licmesh.v1.AdminService.ListPools:input_type -> licmesh.v1.ListPoolsRequest
-	12,  // 46: licmesh.v1.AdminService.ListLeases:input_type -> licmesh.v1.ListLeasesRequest
-	15,  // 47: licmesh.v1.AdminService.CreateToken:input_type -> licmesh.v1.CreateTokenRequest
-	17,  // 48: licmesh.v1.AdminService.ListTokens:input_type -> licmesh.v1.ListTokensRequest
-	19,  // 49: licmesh.v1.AdminService.RevokeToken:input_type -> licmesh.v1.RevokeTokenRequest
-	22,  // 50: licmesh.v1.AdminService.ListCollectors:input_type -> licmesh.v1.ListCollectorsRequest
-	25,  // 51: licmesh.v1.AdminService.AddLicense:input_type -> licmesh.v1.AddLicenseRequest
-	27,  // 52: licmesh.v1.AdminService.ListLicenses:input_type -> licmesh.v1.ListLicensesRequest
-	29,  // 53: licmesh.v1.AdminService.GetLicense:input_type -> licmesh.v1.GetLicenseRequest
-	31,  // 54: licmesh.v1.AdminService.RemoveLicense:input_type -> licmesh.v1.RemoveLicenseRequest
-	112, // 55: licmesh.v1.AdminService.UsageOverview:input_type -> licmesh.v1.UsageOverviewRequest
-	113, // 56: licmesh.v1.AdminService.UsageHistory:input_type -> licmesh.v1.UsageHistoryRequest
-	114, // 57: licmesh.v1.AdminService.UsageMonth:input_type -> licmesh.v1.UsageMonthRequest
-	115, // 58: licmesh.v1.AdminService.UsageDays:input_type -> licmesh.v1.UsageDaysRequest
-	35,  // 59: licmesh.v1.AdminService.ListHubCompanies:input_type -> licmesh.v1.ListHubCompaniesRequest
-	37,  // 60: licmesh.v1.AdminService.ActivateCluster:input_type -> licmesh.v1.ActivateClusterRequest
-	39,  // 61: licmesh.v1.AdminService.StartClusterTrial:input_type -> licmesh.v1.StartClusterTrialRequest
-	41,  // 62: licmesh.v1.AdminService.MakeActivationRequest:input_type -> licmesh.v1.MakeActivationRequestRequest
-	43,  // 63: licmesh.v1.AdminService.GetUpstream:input_type -> licmesh.v1.GetUpstreamRequest
-	45,  // 64: licmesh.v1.AdminService.CheckLicensesNow:input_type -> licmesh.v1.CheckLicensesNowRequest
-	47,  // 65: licmesh.v1.AdminService.ExportUsage:input_type -> licmesh.v1.ExportUsageRequest
-	49,  // 66: licmesh.v1.AdminService.ImportUsageReceipt:input_type -> licmesh.v1.ImportUsageReceiptRequest
-	52,  // 67: licmesh.v1.AdminService.ListAlerts:input_type -> licmesh.v1.ListAlertsRequest
-	54,  // 68: licmesh.v1.AdminService.AckAlert:input_type -> licmesh.v1.AckAlertRequest
-	57,  // 69: licmesh.v1.AdminService.ListAlertRules:input_type -> licmesh.v1.ListAlertRulesRequest
-	59,  // 70: licmesh.v1.AdminService.SetAlertRule:input_type -> licmesh.v1.SetAlertRuleRequest
-	62,  // 71: licmesh.v1.AdminService.ListAlertChannels:input_type -> licmesh.v1.ListAlertChannelsRequest
-	64,  // 72: licmesh.v1.AdminService.SetAlertChannel:input_type -> licmesh.v1.SetAlertChannelRequest
-	66,  // 73: licmesh.v1.AdminService.RemoveAlertChannel:input_type -> licmesh.v1.RemoveAlertChannelRequest
-	68,  // 74: licmesh.v1.AdminService.TestAlertChannel:input_type -> licmesh.v1.TestAlertChannelRequest
-	71,  // 75: licmesh.v1.AdminService.ListAlertDeliveries:input_type -> licmesh.v1.ListAlertDeliveriesRequest
-	74,  // 76: licmesh.v1.AdminService.GetCaller:input_type -> licmesh.v1.GetCallerRequest
-	76,  // 77: licmesh.v1.AdminService.CreateUser:input_type -> licmesh.v1.CreateUserRequest
-	78,  // 78: licmesh.v1.AdminService.ListUsers:input_type -> licmesh.v1.ListUsersRequest
-	80,  // 79: licmesh.v1.AdminService.UpdateUser:input_type -> licmesh.v1.UpdateUserRequest
-	82,  // 80: licmesh.v1.AdminService.ChangeOwnPassword:input_type -> licmesh.v1.ChangeOwnPasswordRequest
-	85,  // 81: licmesh.v1.AdminService.ListAuditLog:input_type -> licmesh.v1.ListAuditLogRequest
-	88,  // 82: licmesh.v1.AdminService.GetAlertPrefs:input_type -> licmesh.v1.GetAlertPrefsRequest
-	90,  // 83: licmesh.v1.AdminService.SetAlertPrefs:input_type -> licmesh.v1.SetAlertPrefsRequest
-	92,  // 84: licmesh.v1.AdminService.MarkAlertsRead:input_type -> licmesh.v1.MarkAlertsReadRequest
-	96,  // 85: licmesh.v1.AdminService.ListDepartments:input_type -> licmesh.v1.ListDepartmentsRequest
-	98,  // 86: licmesh.v1.AdminService.SetDepartment:input_type -> licmesh.v1.SetDepartmentRequest
-	100, // 87: licmesh.v1.AdminService.SetReservation:input_type -> licmesh.v1.SetReservationRequest
-	103, // 88: licmesh.v1.AdminService.ListAssignments:input_type -> licmesh.v1.ListAssignmentsRequest
-	108, // 89: licmesh.v1.AdminService.GetReconciliation:input_type -> licmesh.v1.GetReconciliationRequest
-	1,   // 90: licmesh.v1.AdminService.GetStatus:output_type -> licmesh.v1.GetStatusResponse
-	4,   // 91: licmesh.v1.AdminService.ListMembers:output_type -> licmesh.v1.ListMembersResponse
-	6,   // 92: licmesh.v1.AdminService.RemovePeer:output_type -> licmesh.v1.RemovePeerResponse
-	9,   // 93: licmesh.v1.AdminService.CreatePool:output_type -> licmesh.v1.CreatePoolResponse
-	11,  // 94: licmesh.v1.AdminService.ListPools:output_type -> licmesh.v1.ListPoolsResponse
-	13,  // 95: licmesh.v1.AdminService.ListLeases:output_type -> licmesh.v1.ListLeasesResponse
-	16,  // 96: licmesh.v1.AdminService.CreateToken:output_type -> licmesh.v1.CreateTokenResponse
-	18,  // 97: licmesh.v1.AdminService.ListTokens:output_type -> licmesh.v1.ListTokensResponse
-	20,  // 98: licmesh.v1.AdminService.RevokeToken:output_type -> licmesh.v1.RevokeTokenResponse
-	23,  // 99: licmesh.v1.AdminService.ListCollectors:output_type -> licmesh.v1.ListCollectorsResponse
-	26,  // 100: licmesh.v1.AdminService.AddLicense:output_type -> licmesh.v1.AddLicenseResponse
-	28,  // 101: licmesh.v1.AdminService.ListLicenses:output_type -> licmesh.v1.ListLicensesResponse
-	30,  // 102: licmesh.v1.AdminService.GetLicense:output_type -> licmesh.v1.GetLicenseResponse
-	32,  // 103: licmesh.v1.AdminService.RemoveLicense:output_type -> licmesh.v1.RemoveLicenseResponse
-	116, // 104: licmesh.v1.AdminService.UsageOverview:output_type -> licmesh.v1.UsageOverviewResponse
-	117, // 105: licmesh.v1.AdminService.UsageHistory:output_type -> licmesh.v1.UsageHistoryResponse
-	118, // 106: licmesh.v1.AdminService.UsageMonth:output_type -> licmesh.v1.UsageMonthResponse
-	119, // 107: licmesh.v1.AdminService.UsageDays:output_type -> licmesh.v1.UsageDaysResponse
-	36,  // 108: licmesh.v1.AdminService.ListHubCompanies:output_type -> licmesh.v1.ListHubCompaniesResponse
-	38,  // 109: licmesh.v1.AdminService.ActivateCluster:output_type -> licmesh.v1.ActivateClusterResponse
-	40,  // 110: licmesh.v1.AdminService.StartClusterTrial:output_type -> licmesh.v1.StartClusterTrialResponse
-	42,  // 111: licmesh.v1.AdminService.MakeActivationRequest:output_type -> licmesh.v1.MakeActivationRequestResponse
-	44,  // 112: licmesh.v1.AdminService.GetUpstream:output_type -> licmesh.v1.GetUpstreamResponse
-	46,  // 113: licmesh.v1.AdminService.CheckLicensesNow:output_type -> licmesh.v1.CheckLicensesNowResponse
-	48,  // 114: licmesh.v1.AdminService.ExportUsage:output_type -> licmesh.v1.ExportUsageResponse
-	50,  // 115: licmesh.v1.AdminService.ImportUsageReceipt:output_type -> licmesh.v1.ImportUsageReceiptResponse
-	53,  // 116: licmesh.v1.AdminService.ListAlerts:output_type -> licmesh.v1.ListAlertsResponse
-	55,  // 117: licmesh.v1.AdminService.AckAlert:output_type -> licmesh.v1.AckAlertResponse
-	58,  // 118: licmesh.v1.AdminService.ListAlertRules:output_type -> licmesh.v1.ListAlertRulesResponse
-	60,  // 119: licmesh.v1.AdminService.SetAlertRule:output_type -> licmesh.v1.SetAlertRuleResponse
-	63,  // 120: licmesh.v1.AdminService.ListAlertChannels:output_type -> licmesh.v1.ListAlertChannelsResponse
-	65,  // 121: licmesh.v1.AdminService.SetAlertChannel:output_type -> licmesh.v1.SetAlertChannelResponse
-	67,  // 122: licmesh.v1.AdminService.RemoveAlertChannel:output_type -> licmesh.v1.RemoveAlertChannelResponse
-	69,  // 123: licmesh.v1.AdminService.TestAlertChannel:output_type -> licmesh.v1.TestAlertChannelResponse
-	72,  // 124: licmesh.v1.AdminService.ListAlertDeliveries:output_type -> licmesh.v1.ListAlertDeliveriesResponse
-	75,  // 125: licmesh.v1.AdminService.GetCaller:output_type -> licmesh.v1.GetCallerResponse
-	77,  // 126: licmesh.v1.AdminService.CreateUser:output_type -> licmesh.v1.CreateUserResponse
-	79,  // 127: licmesh.v1.AdminService.ListUsers:output_type -> licmesh.v1.ListUsersResponse
-	81,  // 128: licmesh.v1.AdminService.UpdateUser:output_type -> licmesh.v1.UpdateUserResponse
-	83,  // 129: licmesh.v1.AdminService.ChangeOwnPassword:output_type -> licmesh.v1.ChangeOwnPasswordResponse
-	86,  // 130: licmesh.v1.AdminService.ListAuditLog:output_type -> licmesh.v1.ListAuditLogResponse
-	89,  // 131: licmesh.v1.AdminService.GetAlertPrefs:output_type -> licmesh.v1.GetAlertPrefsResponse
-	91,  // 132: licmesh.v1.AdminService.SetAlertPrefs:output_type -> licmesh.v1.SetAlertPrefsResponse
-	93,  // 133: licmesh.v1.AdminService.MarkAlertsRead:output_type -> licmesh.v1.MarkAlertsReadResponse
-	97,  // 134: licmesh.v1.AdminService.ListDepartments:output_type -> licmesh.v1.ListDepartmentsResponse
-	99,  // 135: licmesh.v1.AdminService.SetDepartment:output_type -> licmesh.v1.SetDepartmentResponse
-	101, // 136: licmesh.v1.AdminService.SetReservation:output_type -> licmesh.v1.SetReservationResponse
-	104, // 137: licmesh.v1.AdminService.ListAssignments:output_type -> licmesh.v1.ListAssignmentsResponse
-	109, // 138: licmesh.v1.AdminService.GetReconciliation:output_type -> licmesh.v1.GetReconciliationResponse
-	90,  // [90:139] is the sub-list for method output_type
-	41,  // [41:90] is the sub-list for method input_type
-	41,  // [41:41] is the sub-list for extension type_name
-	41,  // [41:41] is the sub-list for extension extendee
-	0,   // [0:41] is the sub-list for field type_name
+	110, // 41: licmesh.v1.GetUtilizationResponse.rows:type_name -> licmesh.v1.UtilizationRow
+	0,   // 42: licmesh.v1.AdminService.GetStatus:input_type -> licmesh.v1.GetStatusRequest
+	2,   // 43: licmesh.v1.AdminService.ListMembers:input_type -> licmesh.v1.ListMembersRequest
+	5,   // 44: licmesh.v1.AdminService.RemovePeer:input_type -> licmesh.v1.RemovePeerRequest
+	8,   // 45: licmesh.v1.AdminService.CreatePool:input_type -> licmesh.v1.CreatePoolRequest
+	10,  // 46: licmesh.v1.AdminService.ListPools:input_type -> licmesh.v1.ListPoolsRequest
+	12,  // 47: licmesh.v1.AdminService.ListLeases:input_type -> licmesh.v1.ListLeasesRequest
+	15,  // 48: licmesh.v1.AdminService.CreateToken:input_type -> licmesh.v1.CreateTokenRequest
+	17,  // 49: licmesh.v1.AdminService.ListTokens:input_type -> licmesh.v1.ListTokensRequest
+	19,  // 50: licmesh.v1.AdminService.RevokeToken:input_type -> licmesh.v1.RevokeTokenRequest
+	22,  // 51: licmesh.v1.AdminService.ListCollectors:input_type -> licmesh.v1.ListCollectorsRequest
+	25,  // 52: licmesh.v1.AdminService.AddLicense:input_type -> licmesh.v1.AddLicenseRequest
+	27,  // 53: licmesh.v1.AdminService.ListLicenses:input_type -> licmesh.v1.ListLicensesRequest
+	29,  // 54: licmesh.v1.AdminService.GetLicense:input_type -> licmesh.v1.GetLicenseRequest
+	31,  // 55: licmesh.v1.AdminService.RemoveLicense:input_type -> licmesh.v1.RemoveLicenseRequest
+	115, // 56: licmesh.v1.AdminService.UsageOverview:input_type -> licmesh.v1.UsageOverviewRequest
+	116, // 57: licmesh.v1.AdminService.UsageHistory:input_type -> licmesh.v1.UsageHistoryRequest
+	117, // 58: licmesh.v1.AdminService.UsageMonth:input_type -> licmesh.v1.UsageMonthRequest
+	118, // 59: licmesh.v1.AdminService.UsageDays:input_type -> licmesh.v1.UsageDaysRequest
+	35,  // 60: licmesh.v1.AdminService.ListHubCompanies:input_type -> licmesh.v1.ListHubCompaniesRequest
+	37,  // 61: licmesh.v1.AdminService.ActivateCluster:input_type -> licmesh.v1.ActivateClusterRequest
+	39,  // 62: licmesh.v1.AdminService.StartClusterTrial:input_type -> licmesh.v1.StartClusterTrialRequest
+	41,  // 63: licmesh.v1.AdminService.MakeActivationRequest:input_type -> licmesh.v1.MakeActivationRequestRequest
+	43,  // 64: licmesh.v1.AdminService.GetUpstream:input_type -> licmesh.v1.GetUpstreamRequest
+	45,  // 65: licmesh.v1.AdminService.CheckLicensesNow:input_type -> licmesh.v1.CheckLicensesNowRequest
+	47,  // 66: licmesh.v1.AdminService.ExportUsage:input_type -> licmesh.v1.ExportUsageRequest
+	49,  // 67: licmesh.v1.AdminService.ImportUsageReceipt:input_type -> licmesh.v1.ImportUsageReceiptRequest
+	52,  // 68: licmesh.v1.AdminService.ListAlerts:input_type -> licmesh.v1.ListAlertsRequest
+	54,  // 69: licmesh.v1.AdminService.AckAlert:input_type -> licmesh.v1.AckAlertRequest
+	57,  // 70: licmesh.v1.AdminService.ListAlertRules:input_type -> licmesh.v1.ListAlertRulesRequest
+	59,  // 71: licmesh.v1.AdminService.SetAlertRule:input_type -> licmesh.v1.SetAlertRuleRequest
+	62,  // 72: licmesh.v1.AdminService.ListAlertChannels:input_type -> licmesh.v1.ListAlertChannelsRequest
+	64,  // 73: licmesh.v1.AdminService.SetAlertChannel:input_type -> licmesh.v1.SetAlertChannelRequest
+	66,  // 74: licmesh.v1.AdminService.RemoveAlertChannel:input_type -> licmesh.v1.RemoveAlertChannelRequest
+	68,  // 75: licmesh.v1.AdminService.TestAlertChannel:input_type -> licmesh.v1.TestAlertChannelRequest
+	71,  // 76: licmesh.v1.AdminService.ListAlertDeliveries:input_type -> licmesh.v1.ListAlertDeliveriesRequest
+	74,  // 77: licmesh.v1.AdminService.GetCaller:input_type -> licmesh.v1.GetCallerRequest
+	76,  // 78: licmesh.v1.AdminService.CreateUser:input_type -> licmesh.v1.CreateUserRequest
+	78,  // 79: licmesh.v1.AdminService.ListUsers:input_type -> licmesh.v1.ListUsersRequest
+	80,  // 80: licmesh.v1.AdminService.UpdateUser:input_type -> licmesh.v1.UpdateUserRequest
+	82,  // 81: licmesh.v1.AdminService.ChangeOwnPassword:input_type -> licmesh.v1.ChangeOwnPasswordRequest
+	85,  // 82: licmesh.v1.AdminService.ListAuditLog:input_type -> licmesh.v1.ListAuditLogRequest
+	88,  // 83: licmesh.v1.AdminService.GetAlertPrefs:input_type -> licmesh.v1.GetAlertPrefsRequest
+	90,  // 84: licmesh.v1.AdminService.SetAlertPrefs:input_type -> licmesh.v1.SetAlertPrefsRequest
+	92,  // 85: licmesh.v1.AdminService.MarkAlertsRead:input_type -> licmesh.v1.MarkAlertsReadRequest
+	96,  // 86: licmesh.v1.AdminService.ListDepartments:input_type -> licmesh.v1.ListDepartmentsRequest
+	98,  // 87: licmesh.v1.AdminService.SetDepartment:input_type -> licmesh.v1.SetDepartmentRequest
+	100, // 88: licmesh.v1.AdminService.SetReservation:input_type -> licmesh.v1.SetReservationRequest
+	103, // 89: licmesh.v1.AdminService.ListAssignments:input_type -> licmesh.v1.ListAssignmentsRequest
+	108, // 90: licmesh.v1.AdminService.GetReconciliation:input_type -> licmesh.v1.GetReconciliationRequest
+	111, // 91: licmesh.v1.AdminService.GetUtilization:input_type -> licmesh.v1.GetUtilizationRequest
+	1,   // 92: licmesh.v1.AdminService.GetStatus:output_type -> licmesh.v1.GetStatusResponse
+	4,   // 93: licmesh.v1.AdminService.ListMembers:output_type -> licmesh.v1.ListMembersResponse
+	6,   // 94: licmesh.v1.AdminService.RemovePeer:output_type -> licmesh.v1.RemovePeerResponse
+	9,   // 95: licmesh.v1.AdminService.CreatePool:output_type -> licmesh.v1.CreatePoolResponse
+	11,  // 96: licmesh.v1.AdminService.ListPools:output_type -> licmesh.v1.ListPoolsResponse
+	13,  // 97: licmesh.v1.AdminService.ListLeases:output_type -> licmesh.v1.ListLeasesResponse
+	16,  // 98: licmesh.v1.AdminService.CreateToken:output_type -> licmesh.v1.CreateTokenResponse
+	18,  // 99: licmesh.v1.AdminService.ListTokens:output_type -> licmesh.v1.ListTokensResponse
+	20,  // 100: licmesh.v1.AdminService.RevokeToken:output_type -> licmesh.v1.RevokeTokenResponse
+	23,  // 101: licmesh.v1.AdminService.ListCollectors:output_type -> licmesh.v1.ListCollectorsResponse
+	26,  // 102: licmesh.v1.AdminService.AddLicense:output_type -> licmesh.v1.AddLicenseResponse
+	28,  // 103: licmesh.v1.AdminService.ListLicenses:output_type -> licmesh.v1.ListLicensesResponse
+	30,  // 104: licmesh.v1.AdminService.GetLicense:output_type -> licmesh.v1.GetLicenseResponse
+	32,  // 105: licmesh.v1.AdminService.RemoveLicense:output_type -> licmesh.v1.RemoveLicenseResponse
+	119, // 106: licmesh.v1.AdminService.UsageOverview:output_type -> licmesh.v1.UsageOverviewResponse
+	120, // 107: licmesh.v1.AdminService.UsageHistory:output_type -> licmesh.v1.UsageHistoryResponse
+	121, // 108: licmesh.v1.AdminService.UsageMonth:output_type -> licmesh.v1.UsageMonthResponse
+	122, // 109: licmesh.v1.AdminService.UsageDays:output_type -> licmesh.v1.UsageDaysResponse
+	36,  // 110: licmesh.v1.AdminService.ListHubCompanies:output_type -> licmesh.v1.ListHubCompaniesResponse
+	38,  // 111: licmesh.v1.AdminService.ActivateCluster:output_type -> licmesh.v1.ActivateClusterResponse
+	40,  // 112: licmesh.v1.AdminService.StartClusterTrial:output_type -> licmesh.v1.StartClusterTrialResponse
+	42,  // 113: licmesh.v1.AdminService.MakeActivationRequest:output_type -> licmesh.v1.MakeActivationRequestResponse
+	44,  // 114: licmesh.v1.AdminService.GetUpstream:output_type -> licmesh.v1.GetUpstreamResponse
+	46,  // 115: licmesh.v1.AdminService.CheckLicensesNow:output_type -> licmesh.v1.CheckLicensesNowResponse
+	48,  // 116: licmesh.v1.AdminService.ExportUsage:output_type -> licmesh.v1.ExportUsageResponse
+	50,  // 117: licmesh.v1.AdminService.ImportUsageReceipt:output_type -> licmesh.v1.ImportUsageReceiptResponse
+	53,  // 118: licmesh.v1.AdminService.ListAlerts:output_type -> licmesh.v1.ListAlertsResponse
+	55,  // 119: licmesh.v1.AdminService.AckAlert:output_type -> licmesh.v1.AckAlertResponse
+	58,  // 120: licmesh.v1.AdminService.ListAlertRules:output_type -> licmesh.v1.ListAlertRulesResponse
+	60,  // 121: licmesh.v1.AdminService.SetAlertRule:output_type -> licmesh.v1.SetAlertRuleResponse
+	63,  // 122: licmesh.v1.AdminService.ListAlertChannels:output_type -> licmesh.v1.ListAlertChannelsResponse
+	65,  // 123: licmesh.v1.AdminService.SetAlertChannel:output_type -> licmesh.v1.SetAlertChannelResponse
+	67,  // 124: licmesh.v1.AdminService.RemoveAlertChannel:output_type -> licmesh.v1.RemoveAlertChannelResponse
+	69,  // 125: licmesh.v1.AdminService.TestAlertChannel:output_type -> licmesh.v1.TestAlertChannelResponse
+	72,  // 126: licmesh.v1.AdminService.ListAlertDeliveries:output_type -> licmesh.v1.ListAlertDeliveriesResponse
+	75,  // 127: licmesh.v1.AdminService.GetCaller:output_type -> licmesh.v1.GetCallerResponse
+	77,  // 128: licmesh.v1.AdminService.CreateUser:output_type -> licmesh.v1.CreateUserResponse
+	79,  // 129: licmesh.v1.AdminService.ListUsers:output_type -> licmesh.v1.ListUsersResponse
+	81,  // 130: licmesh.v1.AdminService.UpdateUser:output_type -> licmesh.v1.UpdateUserResponse
+	83,  // 131: licmesh.v1.AdminService.ChangeOwnPassword:output_type -> licmesh.v1.ChangeOwnPasswordResponse
+	86,  // 132: licmesh.v1.AdminService.ListAuditLog:output_type -> licmesh.v1.ListAuditLogResponse
+	89,  // 133: licmesh.v1.AdminService.GetAlertPrefs:output_type -> licmesh.v1.GetAlertPrefsResponse
+	91,  // 134: licmesh.v1.AdminService.SetAlertPrefs:output_type -> licmesh.v1.SetAlertPrefsResponse
+	93,  // 135: licmesh.v1.AdminService.MarkAlertsRead:output_type -> licmesh.v1.MarkAlertsReadResponse
+	97,  // 136: licmesh.v1.AdminService.ListDepartments:output_type -> licmesh.v1.ListDepartmentsResponse
+	99,  // 137: licmesh.v1.AdminService.SetDepartment:output_type -> licmesh.v1.SetDepartmentResponse
+	101, // 138: licmesh.v1.AdminService.SetReservation:output_type -> licmesh.v1.SetReservationResponse
+	104, // 139: licmesh.v1.AdminService.ListAssignments:output_type -> licmesh.v1.ListAssignmentsResponse
+	109, // 140: licmesh.v1.AdminService.GetReconciliation:output_type -> licmesh.v1.GetReconciliationResponse
+	112, // 141: licmesh.v1.AdminService.GetUtilization:output_type -> licmesh.v1.GetUtilizationResponse
+	92,  // [92:142] is the sub-list for method output_type
+	42,  // [42:92] is the sub-list for method input_type
+	42,  // [42:42] is the sub-list for extension type_name
+	42,  // [42:42] is the sub-list for extension extendee
+	0,   // [0:42] is the sub-list for field type_name
 }
 
 func init() { file_licmesh_v1_admin_proto_init() }
@@ -7696,7 +7943,7 @@ func file_licmesh_v1_admin_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_licmesh_v1_admin_proto_rawDesc), len(file_licmesh_v1_admin_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   111,
+			NumMessages:   114,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

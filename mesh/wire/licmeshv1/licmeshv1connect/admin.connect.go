@@ -164,6 +164,9 @@ const (
 	// AdminServiceGetReconciliationProcedure is the fully-qualified name of the AdminService's
 	// GetReconciliation RPC.
 	AdminServiceGetReconciliationProcedure = "/licmesh.v1.AdminService/GetReconciliation"
+	// AdminServiceGetUtilizationProcedure is the fully-qualified name of the AdminService's
+	// GetUtilization RPC.
+	AdminServiceGetUtilizationProcedure = "/licmesh.v1.AdminService/GetUtilization"
 )
 
 // AdminServiceClient is a client for the licmesh.v1.AdminService service.
@@ -234,6 +237,10 @@ type AdminServiceClient interface {
 	// cover them, lists what does not match, and says per product whether
 	// the site is in compliance (docs/compliance.md).
 	GetReconciliation(context.Context, *connect.Request[licmeshv1.GetReconciliationRequest]) (*connect.Response[licmeshv1.GetReconciliationResponse], error)
+	// GetUtilization reports, per month, pool and department, the seats
+	// held on average, the peak, the share of time at the limit and the
+	// seats never used (docs/reports.md).
+	GetUtilization(context.Context, *connect.Request[licmeshv1.GetUtilizationRequest]) (*connect.Response[licmeshv1.GetUtilizationResponse], error)
 }
 
 // NewAdminServiceClient constructs a client for the licmesh.v1.AdminService service. By default, it
@@ -541,6 +548,12 @@ func NewAdminServiceClient(httpClient connect.HTTPClient, baseURL string, opts .
 			connect.WithSchema(adminServiceMethods.ByName("GetReconciliation")),
 			connect.WithClientOptions(opts...),
 		),
+		getUtilization: connect.NewClient[licmeshv1.GetUtilizationRequest, licmeshv1.GetUtilizationResponse](
+			httpClient,
+			baseURL+AdminServiceGetUtilizationProcedure,
+			connect.WithSchema(adminServiceMethods.ByName("GetUtilization")),
+			connect.WithClientOptions(opts...),
+		),
 	}
 }
 
@@ -595,6 +608,7 @@ type adminServiceClient struct {
 	setReservation        *connect.Client[licmeshv1.SetReservationRequest, licmeshv1.SetReservationResponse]
 	listAssignments       *connect.Client[licmeshv1.ListAssignmentsRequest, licmeshv1.ListAssignmentsResponse]
 	getReconciliation     *connect.Client[licmeshv1.GetReconciliationRequest, licmeshv1.GetReconciliationResponse]
+	getUtilization        *connect.Client[licmeshv1.GetUtilizationRequest, licmeshv1.GetUtilizationResponse]
 }
 
 // GetStatus calls licmesh.v1.AdminService.GetStatus.
@@ -842,6 +856,11 @@ func (c *adminServiceClient) GetReconciliation(ctx context.Context, req *connect
 	return c.getReconciliation.CallUnary(ctx, req)
 }
 
+// GetUtilization calls licmesh.v1.AdminService.GetUtilization.
+func (c *adminServiceClient) GetUtilization(ctx context.Context, req *connect.Request[licmeshv1.GetUtilizationRequest]) (*connect.Response[licmeshv1.GetUtilizationResponse], error) {
+	return c.getUtilization.CallUnary(ctx, req)
+}
+
 // AdminServiceHandler is an implementation of the licmesh.v1.AdminService service.
 type AdminServiceHandler interface {
 	GetStatus(context.Context, *connect.Request[licmeshv1.GetStatusRequest]) (*connect.Response[licmeshv1.GetStatusResponse], error)
@@ -910,6 +929,10 @@ type AdminServiceHandler interface {
 	// cover them, lists what does not match, and says per product whether
 	// the site is in compliance (docs/compliance.md).
 	GetReconciliation(context.Context, *connect.Request[licmeshv1.GetReconciliationRequest]) (*connect.Response[licmeshv1.GetReconciliationResponse], error)
+	// GetUtilization reports, per month, pool and department, the seats
+	// held on average, the peak, the share of time at the limit and the
+	// seats never used (docs/reports.md).
+	GetUtilization(context.Context, *connect.Request[licmeshv1.GetUtilizationRequest]) (*connect.Response[licmeshv1.GetUtilizationResponse], error)
 }
 
 // NewAdminServiceHandler builds an HTTP handler from the service implementation. It returns the
@@ -1213,6 +1236,12 @@ func NewAdminServiceHandler(svc AdminServiceHandler, opts ...connect.HandlerOpti
 		connect.WithSchema(adminServiceMethods.ByName("GetReconciliation")),
 		connect.WithHandlerOptions(opts...),
 	)
+	adminServiceGetUtilizationHandler := connect.NewUnaryHandler(
+		AdminServiceGetUtilizationProcedure,
+		svc.GetUtilization,
+		connect.WithSchema(adminServiceMethods.ByName("GetUtilization")),
+		connect.WithHandlerOptions(opts...),
+	)
 	return "/licmesh.v1.AdminService/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case AdminServiceGetStatusProcedure:
@@ -1313,6 +1342,8 @@ func NewAdminServiceHandler(svc AdminServiceHandler, opts ...connect.HandlerOpti
 			adminServiceListAssignmentsHandler.ServeHTTP(w, r)
 		case AdminServiceGetReconciliationProcedure:
 			adminServiceGetReconciliationHandler.ServeHTTP(w, r)
+		case AdminServiceGetUtilizationProcedure:
+			adminServiceGetUtilizationHandler.ServeHTTP(w, r)
 		default:
 			http.NotFound(w, r)
 		}
@@ -1516,4 +1547,8 @@ func (UnimplementedAdminServiceHandler) ListAssignments(context.Context, *connec
 
 func (UnimplementedAdminServiceHandler) GetReconciliation(context.Context, *connect.Request[licmeshv1.GetReconciliationRequest]) (*connect.Response[licmeshv1.GetReconciliationResponse], error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("licmesh.v1.AdminService.GetReconciliation is not implemented"))
+}
+
+func (UnimplementedAdminServiceHandler) GetUtilization(context.Context, *connect.Request[licmeshv1.GetUtilizationRequest]) (*connect.Response[licmeshv1.GetUtilizationResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("licmesh.v1.AdminService.GetUtilization is not implemented"))
 }
