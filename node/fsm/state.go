@@ -97,6 +97,8 @@ type poolState struct {
 	borrowed, offline int
 	// markKey is the pool's upstream mark key, made once.
 	markKey string
+	// utilAgg caches the pool's utilization row of the current month.
+	utilAgg *Utilization
 }
 
 // countFlags adds d to the counts r's flags put it in.

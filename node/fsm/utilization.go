@@ -40,6 +40,23 @@ type utilState struct {
 	aggs map[utilKey]*Utilization
 	// last is, per pool, the trusted time integrated up to.
 	last map[string]int64
+	// month caches the month of the last time asked, [monthFrom,
+	// monthTo): leases change thousands of times a second, months rarely.
+	month              string
+	monthFrom, monthTo int64
+	// pruned is the month pruning last ran in: once a month is enough.
+	pruned string
+}
+
+// monthAt is monthOf with the cache.
+func (u *utilState) monthAt(ms int64) string {
+	if ms >= u.monthFrom && ms < u.monthTo {
+		return u.month
+	}
+	t := time.UnixMilli(ms).UTC()
+	from := time.Date(t.Year(), t.Month(), 1, 0, 0, 0, 0, time.UTC)
+	u.month, u.monthFrom, u.monthTo = from.Format("2006-01"), from.UnixMilli(), from.AddDate(0, 1, 0).UnixMilli()
+	return u.month
 }
 
 func newUtilState() *utilState {
@@ -77,7 +94,8 @@ func (s *state) utilTick(p *poolState) {
 		next := time.Date(start.Year(), start.Month()+1, 1, 0, 0, 0, 0, time.UTC).UnixMilli()
 		end := min(now, next)
 		d := end - t
-		a := u.agg(monthOf(t), name, "")
+		month := u.monthAt(t)
+		a := u.agg(month, name, "")
 		a.ObservedMs += d
 		a.SeatMs += int64(held) * d
 		a.Seats = p.pool.Seats
@@ -85,13 +103,16 @@ func (s *state) utilTick(p *poolState) {
 			a.LimitMs += d
 		}
 		for dept, n := range depts {
-			da := u.agg(monthOf(t), name, dept)
+			da := u.agg(month, name, dept)
 			da.ObservedMs += d
 			da.SeatMs += int64(n) * d
 		}
 		t = end
 	}
-	u.prune(now)
+	if month := u.monthAt(now); month != u.pruned {
+		u.prune(now)
+		u.pruned = month
+	}
 }
 
 // utilPeak records p's peaks after its leases changed.
@@ -99,8 +120,12 @@ func (s *state) utilPeak(p *poolState, dept string) {
 	if s.at == 0 {
 		return
 	}
-	m := monthOf(s.at)
-	a := s.util.agg(m, p.pool.Name, "")
+	m := s.util.monthAt(s.at)
+	a := p.utilAgg
+	if a == nil || a.Month != m {
+		a = s.util.agg(m, p.pool.Name, "")
+		p.utilAgg = a
+	}
 	a.Peak, a.Seats = max(a.Peak, len(p.holders)), p.pool.Seats
 	if dept != "" {
 		da := s.util.agg(m, p.pool.Name, dept)
