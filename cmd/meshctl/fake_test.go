@@ -404,8 +404,14 @@ func (f *fakeAdmin) GetReconciliation(ctx context.Context, r *connect.Request[v1
 func (f *fakeAdmin) GetUtilization(ctx context.Context, r *connect.Request[v1.GetUtilizationRequest]) (*connect.Response[v1.GetUtilizationResponse], error) {
 	return answer(ctx, f, r.Spec().Procedure, r.Header(), r.Msg, func() *v1.GetUtilizationResponse {
 		return &v1.GetUtilizationResponse{Rows: []*v1.UtilizationRow{
-			{Month: "2026-11", Pool: "designer", Seats: 25, Peak: 22, AverageHeld: 14.456, LimitShare: 0.125, IdleSeats: 3},
+			{Month: "2026-11", Pool: "designer", Seats: 25, Peak: 22, AverageHeld: 14.456, LimitShare: 0.125, IdleSeats: 3, CostMinor: 120050, Currency: "EUR"},
 			{Month: "2026-11", Pool: "designer", Department: "eng", Peak: 12, AverageHeld: 9.5},
 		}}
+	})
+}
+
+func (f *fakeAdmin) SetLicenseCost(ctx context.Context, r *connect.Request[v1.SetLicenseCostRequest]) (*connect.Response[v1.SetLicenseCostResponse], error) {
+	return answer(ctx, f, r.Spec().Procedure, r.Header(), r.Msg, func() *v1.SetLicenseCostResponse {
+		return &v1.SetLicenseCostResponse{Cost: r.Msg.Cost}
 	})
 }

@@ -21,6 +21,8 @@ func (a *app) licenseCommand() *cobra.Command {
 		a.licenseRemoveCommand(),
 		a.licenseVerifyCommand(),
 		a.licenseCheckCommand(),
+		group("cost", "What each license cost and who owns it (reports spread it over departments)",
+			a.licenseCostSetCommand(), a.licenseCostListCommand(), a.licenseCostRemoveCommand()),
 	)
 }
 

@@ -44,6 +44,8 @@ func TestBadInvocationsExit2AndCallNothing(t *testing.T) {
 		{[]string{"user", "create", "alice"}, "--role is required"},
 		{[]string{"alert", "read"}, "name the alerts read, or --all"},
 		{[]string{"report", "utilization", "--month", "Nov"}, "want YYYY-MM"},
+		{[]string{"license", "cost", "set", "lic-1", "--amount", "lots", "--currency", "EUR"}, "want an amount like 1200"},
+		{[]string{"license", "cost", "set", "lic-1", "--amount", "5", "--per", "week"}, "month or year"},
 		{[]string{"dept", "reserve", "eng"}, "--pool is required"},
 		{[]string{"alert", "read", "k", "--all"}, "name the alerts read, or --all"},
 		{[]string{"alert", "prefs", "set", "--quiet", "22-7"}, "want HH:MM-HH:MM"},

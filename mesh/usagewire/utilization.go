@@ -17,6 +17,7 @@ func UtilizationGrid(rows []*licmeshv1.UtilizationRow) *usagegrid.Grid {
 		{Key: "seats", Header: "SEATS", Kind: usagegrid.Number}, {Key: "peak", Header: "PEAK", Kind: usagegrid.Number},
 		{Key: "average", Header: "AVERAGE HELD"}, {Key: "limit", Header: "AT LIMIT"},
 		{Key: "idle", Header: "IDLE SEATS", Kind: usagegrid.Number},
+		{Key: "cost", Header: "COST"},
 	}}
 	for _, r := range rows {
 		num := func(n uint32) usagegrid.Cell { return usagegrid.Cell{Text: fmt.Sprint(n), Number: int64(n)} }
@@ -30,8 +31,17 @@ func UtilizationGrid(rows []*licmeshv1.UtilizationRow) *usagegrid.Grid {
 		}
 		g.Rows = append(g.Rows, usagegrid.Row{Cells: []usagegrid.Cell{
 			{Text: r.GetMonth()}, {Text: r.GetPool()}, {Text: r.GetDepartment()}, seats, num(r.GetPeak()),
-			{Text: fmt.Sprintf("%.2f", r.GetAverageHeld())}, {Text: limit}, idle,
+			{Text: fmt.Sprintf("%.2f", r.GetAverageHeld())}, {Text: limit}, idle, {Text: CostText(r.GetCostMinor(), r.GetCurrency())},
 		}})
 	}
 	return g
+}
+
+// CostText shows minor units of currency as "1200.50 EUR"; empty without
+// a currency.
+func CostText(minor int64, currency string) string {
+	if currency == "" {
+		return ""
+	}
+	return fmt.Sprintf("%d.%02d %s", minor/100, minor%100, currency)
 }

@@ -23,14 +23,14 @@ const utilBarWidth = 240
 type utilPoolRow struct {
 	Pool                     string
 	Seats, Peak, Idle        uint32
-	Average, AtLimit         string
+	Average, AtLimit, Cost   string
 	AvgW, PeakX, SeatsW, BoW int // the bar's geometry
 }
 
 type utilDeptRow struct {
 	Pool, Department string
 	Peak             uint32
-	Average          string
+	Average, Cost    string
 }
 
 type reportsView struct {
@@ -79,11 +79,12 @@ func loadReports(ctx context.Context, h *Handler, r *http.Request) (string, any,
 	for _, x := range rows.GetRows() {
 		if x.GetDepartment() != "" {
 			v.Departments = append(v.Departments, utilDeptRow{Pool: x.GetPool(), Department: x.GetDepartment(), Peak: x.GetPeak(),
-				Average: fmt.Sprintf("%.2f", x.GetAverageHeld())})
+				Average: fmt.Sprintf("%.2f", x.GetAverageHeld()), Cost: usagewire.CostText(x.GetCostMinor(), x.GetCurrency())})
 			continue
 		}
 		p := utilPoolRow{Pool: x.GetPool(), Seats: x.GetSeats(), Peak: x.GetPeak(), Idle: x.GetIdleSeats(),
-			Average: fmt.Sprintf("%.2f", x.GetAverageHeld()), AtLimit: fmt.Sprintf("%.1f%%", 100*x.GetLimitShare()), SeatsW: utilBarWidth}
+			Average: fmt.Sprintf("%.2f", x.GetAverageHeld()), AtLimit: fmt.Sprintf("%.1f%%", 100*x.GetLimitShare()), SeatsW: utilBarWidth,
+			Cost: usagewire.CostText(x.GetCostMinor(), x.GetCurrency())}
 		scale := float64(max(x.GetSeats(), x.GetPeak(), 1))
 		p.SeatsW = int(float64(utilBarWidth) * float64(x.GetSeats()) / scale)
 		p.AvgW = int(float64(utilBarWidth) * x.GetAverageHeld() / scale)

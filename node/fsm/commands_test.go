@@ -55,6 +55,7 @@ func allCommands() map[MsgType]command {
 		AuditEventType: AuditEvent{Info: testAuditInfo("req2"), Outcome: "permission denied", Code: "permission_denied", Now: t0},
 		SetAlertPrefsType: SetAlertPrefs{User: "alice", Prefs: AlertPrefs{Email: "alice@acme.example", QuietFrom: "22:00", QuietTo: "07:00", Zone: "Europe/Paris"},
 			By: "user:alice", Now: t0},
+		SetLicenseCostType: SetLicenseCost{Cost: LicenseCost{License: "lic-1", Amount: 120000, Currency: "EUR", Period: "year", Owner: "finance"}, By: "admin", Now: t0},
 		SetDepartmentType:  SetDepartment{Department: Department{Name: "eng", Holders: []string{"alice"}, Collectors: []string{"c1"}}, By: "admin", Now: t0},
 		SetReservationType: SetReservation{Reservation: Reservation{Pool: "p", Department: "eng", Reserved: 1, Cap: 2}, By: "admin", Now: t0},
 		MarkAlertsReadType: MarkAlertsRead{User: "alice", Keys: []string{"pool_usage/p/80%"}, Now: t0},

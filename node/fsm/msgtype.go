@@ -46,6 +46,7 @@ const (
 	MarkAlertsReadType   MsgType = 31
 	SetDepartmentType    MsgType = 32
 	SetReservationType   MsgType = 33
+	SetLicenseCostType   MsgType = 34
 )
 
 // IgnoreUnknownTypeFlag, set on a message type, tells a node that does not
@@ -120,6 +121,7 @@ var messages = [...]message{
 	MarkAlertsReadType:   msg("MarkAlertsRead", applyMarkAlertsRead),
 	SetDepartmentType:    msg("SetDepartment", applySetDepartment),
 	SetReservationType:   msg("SetReservation", applySetReservation),
+	SetLicenseCostType:   msg("SetLicenseCost", applySetLicenseCost),
 }
 
 // The audit rows are added at init: Audited applies the command it wraps

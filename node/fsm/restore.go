@@ -154,6 +154,11 @@ func (rs *restorer) record(kind byte, body []byte) error {
 			break
 		}
 		return rs.utilRecord(kind, body)
+	case recLicenseCost:
+		if rs.version <= snapshotV2 {
+			break
+		}
+		return rs.costRecord(body)
 	}
 	return badSnap("unknown record kind %d", kind)
 }

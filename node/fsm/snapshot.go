@@ -217,6 +217,11 @@ func (f *FSM) Snapshot() (raft.FSMSnapshot, error) {
 		return nil, err
 	}
 	snap.usage = append(snap.usage, ut...)
+	co, err := snapshotCosts(s.costs)
+	if err != nil {
+		return nil, err
+	}
+	snap.usage = append(snap.usage, co...)
 	snap.tokens.refs.Add(1)
 	snap.collectors.refs.Add(1)
 	for _, sh := range snap.shards {

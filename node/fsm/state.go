@@ -177,6 +177,7 @@ type state struct {
 	audit      *auditState
 	alloc      *allocState
 	util       *utilState
+	costs      map[string]LicenseCost
 	// at is the time of the command being applied (trusted time, or the
 	// command's if later); not replicated state, set by applyLocked.
 	at int64
@@ -200,6 +201,7 @@ func newState(leaseHint int) *state {
 		audit:      newAuditState(),
 		alloc:      newAllocState(),
 		util:       newUtilState(),
+		costs:      map[string]LicenseCost{},
 		tokens:     newCowMap[string, Token](0),
 		collectors: newCowMap[string, Collector](0),
 		names:      interner{ids: make(map[string]uint32)},

@@ -58,6 +58,7 @@ var roleSpec = map[string][]fsm.Role{
 	"CreatePool":            {fsm.RoleLicenseManager},
 	"SetDepartment":         {fsm.RoleLicenseManager},
 	"SetReservation":        {fsm.RoleLicenseManager},
+	"SetLicenseCost":        {fsm.RoleLicenseManager},
 	"AddLicense":            {fsm.RoleLicenseManager},
 	"RemoveLicense":         {fsm.RoleLicenseManager},
 	"ListHubCompanies":      {fsm.RoleLicenseManager},

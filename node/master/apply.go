@@ -222,6 +222,7 @@ var reasons = []struct {
 	{"too_many_users", fsm.ErrTooManyUsers, connect.CodeResourceExhausted},
 	{"unknown_department", fsm.ErrUnknownDepartment, connect.CodeNotFound},
 	{"over_reserved", fsm.ErrOverReserved, connect.CodeFailedPrecondition},
+	{"currency", fsm.ErrCurrency, connect.CodeFailedPrecondition},
 }
 
 func reasonOf(err error) string {

@@ -51,6 +51,7 @@ var readOnly = map[string]bool{
 	licmeshv1connect.AdminServiceListAssignmentsProcedure:     true,
 	licmeshv1connect.AdminServiceGetReconciliationProcedure:   true,
 	licmeshv1connect.AdminServiceGetUtilizationProcedure:      true,
+	licmeshv1connect.AdminServiceListLicenseCostsProcedure:    true,
 	// Marking alerts read is one person's view, not the site's state.
 	licmeshv1connect.AdminServiceMarkAlertsReadProcedure: true,
 	// ListHubCompanies asks the hub and changes nothing here.

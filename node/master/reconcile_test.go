@@ -73,14 +73,26 @@ func TestReconciliation(t *testing.T) {
 	assert.Equal(t, map[string]string{"designer-suite": "compliant", "timesheet": "over", "reports": "compliant"}, status)
 	assert.False(t, rec.Compliant)
 
-	// The use is reported, integrated on trusted time.
+	// The use is reported, integrated on trusted time, with its cost.
+	_, err = admin.SetDepartment(ctx, connect.NewRequest(&licmeshv1.SetDepartmentRequest{Name: "fin", Holders: []string{"bob"}}))
+	require.NoError(t, err)
+	_, err = admin.SetLicenseCost(ctx, connect.NewRequest(&licmeshv1.SetLicenseCostRequest{Cost: &licmeshv1.LicenseCost{
+		LicenseId: "lic-b", AmountMinor: 120000, Currency: "EUR", Period: "month", Owner: "cc-4711"}}))
+	require.NoError(t, err)
+	_, err = admin.SetLicenseCost(ctx, connect.NewRequest(&licmeshv1.SetLicenseCostRequest{Cost: &licmeshv1.LicenseCost{
+		LicenseId: "lic-a", AmountMinor: 100, Currency: "USD", Period: "month"}}))
+	assert.Equal(t, connect.CodeFailedPrecondition, connect.CodeOf(err), "a second currency")
 	before := s.fsm.TrustedTime()
 	clk.Advance(time.Hour)
 	require.Eventually(t, func() bool { return s.fsm.TrustedTime().Sub(before) >= 30*time.Minute }, 10*time.Second, poll, "trusted time moves")
-	u, err := admin.GetUtilization(ctx, connect.NewRequest(&licmeshv1.GetUtilizationRequest{Pool: "ts"}))
+	u, err := admin.GetUtilization(ctx, connect.NewRequest(&licmeshv1.GetUtilizationRequest{Pool: "ts", Departments: true}))
 	require.NoError(t, err)
-	require.NotEmpty(t, u.Msg.Rows)
-	ts := u.Msg.Rows[0]
+	require.Len(t, u.Msg.Rows, 2)
+	ts, fin := u.Msg.Rows[0], u.Msg.Rows[1]
+	assert.Equal(t, int64(120000), ts.CostMinor)
+	assert.Equal(t, "EUR", ts.Currency)
+	assert.Equal(t, "fin", fin.Department)
+	assert.InDelta(t, 60000, fin.CostMinor, 6000, "bob held one of the two seats for nearly all the time")
 	assert.Equal(t, uint32(2), ts.Peak)
 	assert.Equal(t, uint32(1), ts.Seats)
 	assert.InDelta(t, 2, ts.AverageHeld, 0.2, "two seats held nearly all the time observed")

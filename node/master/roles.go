@@ -107,6 +107,8 @@ var methodPerms = map[string][]Perm{
 	licmeshv1connect.AdminServiceListAssignmentsProcedure:       {PermRead},
 	licmeshv1connect.AdminServiceGetReconciliationProcedure:     {PermRead},
 	licmeshv1connect.AdminServiceGetUtilizationProcedure:        {PermRead},
+	licmeshv1connect.AdminServiceSetLicenseCostProcedure:        {PermLicenses},
+	licmeshv1connect.AdminServiceListLicenseCostsProcedure:      {PermRead},
 }
 
 // Principal is who made a request, and what they may do.

@@ -6835,8 +6835,13 @@ type UtilizationRow struct {
 	// its seats (pools only), 0 to 1.
 	LimitShare float64 `protobuf:"fixed64,7,opt,name=limit_share,json=limitShare,proto3" json:"limit_share,omitempty"`
 	// idle_seats are the seats never held at once in the month (pools only).
-	IdleSeats     uint32 `protobuf:"varint,8,opt,name=idle_seats,json=idleSeats,proto3" json:"idle_seats,omitempty"`
-	ObservedMs    int64  `protobuf:"varint,9,opt,name=observed_ms,json=observedMs,proto3" json:"observed_ms,omitempty"`
+	IdleSeats  uint32 `protobuf:"varint,8,opt,name=idle_seats,json=idleSeats,proto3" json:"idle_seats,omitempty"`
+	ObservedMs int64  `protobuf:"varint,9,opt,name=observed_ms,json=observedMs,proto3" json:"observed_ms,omitempty"`
+	// cost_minor is the month's cost in minor units of currency: a pool's,
+	// from the costs of the licenses granting it; a department's, its share
+	// by seat-time. 0 and empty when no cost is recorded.
+	CostMinor     int64  `protobuf:"varint,10,opt,name=cost_minor,json=costMinor,proto3" json:"cost_minor,omitempty"`
+	Currency      string `protobuf:"bytes,11,opt,name=currency,proto3" json:"currency,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -6932,6 +6937,20 @@ func (x *UtilizationRow) GetObservedMs() int64 {
 		return x.ObservedMs
 	}
 	return 0
+}
+
+func (x *UtilizationRow) GetCostMinor() int64 {
+	if x != nil {
+		return x.CostMinor
+	}
+	return 0
+}
+
+func (x *UtilizationRow) GetCurrency() string {
+	if x != nil {
+		return x.Currency
+	}
+	return ""
 }
 
 type GetUtilizationRequest struct {
@@ -7036,6 +7055,292 @@ func (*GetUtilizationResponse) Descriptor() ([]byte, []int) {
 func (x *GetUtilizationResponse) GetRows() []*UtilizationRow {
 	if x != nil {
 		return x.Rows
+	}
+	return nil
+}
+
+type LicenseCost struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	LicenseId string                 `protobuf:"bytes,1,opt,name=license_id,json=licenseId,proto3" json:"license_id,omitempty"`
+	// amount_minor is in minor units (cents) of currency, per period.
+	AmountMinor int64  `protobuf:"varint,2,opt,name=amount_minor,json=amountMinor,proto3" json:"amount_minor,omitempty"`
+	Currency    string `protobuf:"bytes,3,opt,name=currency,proto3" json:"currency,omitempty"`
+	// period is month or year.
+	Period        string `protobuf:"bytes,4,opt,name=period,proto3" json:"period,omitempty"`
+	Owner         string `protobuf:"bytes,5,opt,name=owner,proto3" json:"owner,omitempty"`
+	PurchasedAtMs int64  `protobuf:"varint,6,opt,name=purchased_at_ms,json=purchasedAtMs,proto3" json:"purchased_at_ms,omitempty"`
+	Note          string `protobuf:"bytes,7,opt,name=note,proto3" json:"note,omitempty"`
+	UpdatedAtMs   int64  `protobuf:"varint,8,opt,name=updated_at_ms,json=updatedAtMs,proto3" json:"updated_at_ms,omitempty"`
+	UpdatedBy     string `protobuf:"bytes,9,opt,name=updated_by,json=updatedBy,proto3" json:"updated_by,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *LicenseCost) Reset() {
+	*x = LicenseCost{}
+	mi := &file_licmesh_v1_admin_proto_msgTypes[113]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LicenseCost) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LicenseCost) ProtoMessage() {}
+
+func (x *LicenseCost) ProtoReflect() protoreflect.Message {
+	mi := &file_licmesh_v1_admin_proto_msgTypes[113]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LicenseCost.ProtoReflect.Descriptor instead.
+func (*LicenseCost) Descriptor() ([]byte, []int) {
+	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{113}
+}
+
+func (x *LicenseCost) GetLicenseId() string {
+	if x != nil {
+		return x.LicenseId
+	}
+	return ""
+}
+
+func (x *LicenseCost) GetAmountMinor() int64 {
+	if x != nil {
+		return x.AmountMinor
+	}
+	return 0
+}
+
+func (x *LicenseCost) GetCurrency() string {
+	if x != nil {
+		return x.Currency
+	}
+	return ""
+}
+
+func (x *LicenseCost) GetPeriod() string {
+	if x != nil {
+		return x.Period
+	}
+	return ""
+}
+
+func (x *LicenseCost) GetOwner() string {
+	if x != nil {
+		return x.Owner
+	}
+	return ""
+}
+
+func (x *LicenseCost) GetPurchasedAtMs() int64 {
+	if x != nil {
+		return x.PurchasedAtMs
+	}
+	return 0
+}
+
+func (x *LicenseCost) GetNote() string {
+	if x != nil {
+		return x.Note
+	}
+	return ""
+}
+
+func (x *LicenseCost) GetUpdatedAtMs() int64 {
+	if x != nil {
+		return x.UpdatedAtMs
+	}
+	return 0
+}
+
+func (x *LicenseCost) GetUpdatedBy() string {
+	if x != nil {
+		return x.UpdatedBy
+	}
+	return ""
+}
+
+type SetLicenseCostRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Cost          *LicenseCost           `protobuf:"bytes,1,opt,name=cost,proto3" json:"cost,omitempty"`
+	Remove        bool                   `protobuf:"varint,2,opt,name=remove,proto3" json:"remove,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SetLicenseCostRequest) Reset() {
+	*x = SetLicenseCostRequest{}
+	mi := &file_licmesh_v1_admin_proto_msgTypes[114]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SetLicenseCostRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SetLicenseCostRequest) ProtoMessage() {}
+
+func (x *SetLicenseCostRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_licmesh_v1_admin_proto_msgTypes[114]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SetLicenseCostRequest.ProtoReflect.Descriptor instead.
+func (*SetLicenseCostRequest) Descriptor() ([]byte, []int) {
+	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{114}
+}
+
+func (x *SetLicenseCostRequest) GetCost() *LicenseCost {
+	if x != nil {
+		return x.Cost
+	}
+	return nil
+}
+
+func (x *SetLicenseCostRequest) GetRemove() bool {
+	if x != nil {
+		return x.Remove
+	}
+	return false
+}
+
+type SetLicenseCostResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Cost          *LicenseCost           `protobuf:"bytes,1,opt,name=cost,proto3" json:"cost,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SetLicenseCostResponse) Reset() {
+	*x = SetLicenseCostResponse{}
+	mi := &file_licmesh_v1_admin_proto_msgTypes[115]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SetLicenseCostResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SetLicenseCostResponse) ProtoMessage() {}
+
+func (x *SetLicenseCostResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_licmesh_v1_admin_proto_msgTypes[115]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SetLicenseCostResponse.ProtoReflect.Descriptor instead.
+func (*SetLicenseCostResponse) Descriptor() ([]byte, []int) {
+	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{115}
+}
+
+func (x *SetLicenseCostResponse) GetCost() *LicenseCost {
+	if x != nil {
+		return x.Cost
+	}
+	return nil
+}
+
+type ListLicenseCostsRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListLicenseCostsRequest) Reset() {
+	*x = ListLicenseCostsRequest{}
+	mi := &file_licmesh_v1_admin_proto_msgTypes[116]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListLicenseCostsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListLicenseCostsRequest) ProtoMessage() {}
+
+func (x *ListLicenseCostsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_licmesh_v1_admin_proto_msgTypes[116]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListLicenseCostsRequest.ProtoReflect.Descriptor instead.
+func (*ListLicenseCostsRequest) Descriptor() ([]byte, []int) {
+	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{116}
+}
+
+type ListLicenseCostsResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Costs         []*LicenseCost         `protobuf:"bytes,1,rep,name=costs,proto3" json:"costs,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListLicenseCostsResponse) Reset() {
+	*x = ListLicenseCostsResponse{}
+	mi := &file_licmesh_v1_admin_proto_msgTypes[117]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListLicenseCostsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListLicenseCostsResponse) ProtoMessage() {}
+
+func (x *ListLicenseCostsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_licmesh_v1_admin_proto_msgTypes[117]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListLicenseCostsResponse.ProtoReflect.Descriptor instead.
+func (*ListLicenseCostsResponse) Descriptor() ([]byte, []int) {
+	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{117}
+}
+
+func (x *ListLicenseCostsResponse) GetCosts() []*LicenseCost {
+	if x != nil {
+		return x.Costs
 	}
 	return nil
 }
@@ -7558,7 +7863,7 @@ const file_licmesh_v1_admin_proto_rawDesc = "" +
 	"mismatches\x18\x03 \x03(\v2\x14.licmesh.v1.MismatchR\n" +
 	"mismatches\x129\n" +
 	"\bproducts\x18\x04 \x03(\v2\x1d.licmesh.v1.ProductComplianceR\bproducts\x12\x1c\n" +
-	"\tcompliant\x18\x05 \x01(\bR\tcompliant\"\x88\x02\n" +
+	"\tcompliant\x18\x05 \x01(\bR\tcompliant\"\xc3\x02\n" +
 	"\x0eUtilizationRow\x12\x14\n" +
 	"\x05month\x18\x01 \x01(\tR\x05month\x12\x12\n" +
 	"\x04pool\x18\x02 \x01(\tR\x04pool\x12\x1e\n" +
@@ -7573,13 +7878,37 @@ const file_licmesh_v1_admin_proto_rawDesc = "" +
 	"\n" +
 	"idle_seats\x18\b \x01(\rR\tidleSeats\x12\x1f\n" +
 	"\vobserved_ms\x18\t \x01(\x03R\n" +
-	"observedMs\"c\n" +
+	"observedMs\x12\x1d\n" +
+	"\n" +
+	"cost_minor\x18\n" +
+	" \x01(\x03R\tcostMinor\x12\x1a\n" +
+	"\bcurrency\x18\v \x01(\tR\bcurrency\"c\n" +
 	"\x15GetUtilizationRequest\x12\x14\n" +
 	"\x05month\x18\x01 \x01(\tR\x05month\x12\x12\n" +
 	"\x04pool\x18\x02 \x01(\tR\x04pool\x12 \n" +
 	"\vdepartments\x18\x03 \x01(\bR\vdepartments\"H\n" +
 	"\x16GetUtilizationResponse\x12.\n" +
-	"\x04rows\x18\x01 \x03(\v2\x1a.licmesh.v1.UtilizationRowR\x04rows2\xc5!\n" +
+	"\x04rows\x18\x01 \x03(\v2\x1a.licmesh.v1.UtilizationRowR\x04rows\"\x98\x02\n" +
+	"\vLicenseCost\x12\x1d\n" +
+	"\n" +
+	"license_id\x18\x01 \x01(\tR\tlicenseId\x12!\n" +
+	"\famount_minor\x18\x02 \x01(\x03R\vamountMinor\x12\x1a\n" +
+	"\bcurrency\x18\x03 \x01(\tR\bcurrency\x12\x16\n" +
+	"\x06period\x18\x04 \x01(\tR\x06period\x12\x14\n" +
+	"\x05owner\x18\x05 \x01(\tR\x05owner\x12&\n" +
+	"\x0fpurchased_at_ms\x18\x06 \x01(\x03R\rpurchasedAtMs\x12\x12\n" +
+	"\x04note\x18\a \x01(\tR\x04note\x12\"\n" +
+	"\rupdated_at_ms\x18\b \x01(\x03R\vupdatedAtMs\x12\x1d\n" +
+	"\n" +
+	"updated_by\x18\t \x01(\tR\tupdatedBy\"\\\n" +
+	"\x15SetLicenseCostRequest\x12+\n" +
+	"\x04cost\x18\x01 \x01(\v2\x17.licmesh.v1.LicenseCostR\x04cost\x12\x16\n" +
+	"\x06remove\x18\x02 \x01(\bR\x06remove\"E\n" +
+	"\x16SetLicenseCostResponse\x12+\n" +
+	"\x04cost\x18\x01 \x01(\v2\x17.licmesh.v1.LicenseCostR\x04cost\"\x19\n" +
+	"\x17ListLicenseCostsRequest\"I\n" +
+	"\x18ListLicenseCostsResponse\x12-\n" +
+	"\x05costs\x18\x01 \x03(\v2\x17.licmesh.v1.LicenseCostR\x05costs2\xfd\"\n" +
 	"\fAdminService\x12H\n" +
 	"\tGetStatus\x12\x1c.licmesh.v1.GetStatusRequest\x1a\x1d.licmesh.v1.GetStatusResponse\x12N\n" +
 	"\vListMembers\x12\x1e.licmesh.v1.ListMembersRequest\x1a\x1f.licmesh.v1.ListMembersResponse\x12K\n" +
@@ -7640,7 +7969,9 @@ const file_licmesh_v1_admin_proto_rawDesc = "" +
 	"\x0eSetReservation\x12!.licmesh.v1.SetReservationRequest\x1a\".licmesh.v1.SetReservationResponse\x12Z\n" +
 	"\x0fListAssignments\x12\".licmesh.v1.ListAssignmentsRequest\x1a#.licmesh.v1.ListAssignmentsResponse\x12`\n" +
 	"\x11GetReconciliation\x12$.licmesh.v1.GetReconciliationRequest\x1a%.licmesh.v1.GetReconciliationResponse\x12W\n" +
-	"\x0eGetUtilization\x12!.licmesh.v1.GetUtilizationRequest\x1a\".licmesh.v1.GetUtilizationResponseB0Z.github.com/licmesh/licmesh/mesh/wire/licmeshv1b\x06proto3"
+	"\x0eGetUtilization\x12!.licmesh.v1.GetUtilizationRequest\x1a\".licmesh.v1.GetUtilizationResponse\x12W\n" +
+	"\x0eSetLicenseCost\x12!.licmesh.v1.SetLicenseCostRequest\x1a\".licmesh.v1.SetLicenseCostResponse\x12]\n" +
+	"\x10ListLicenseCosts\x12#.licmesh.v1.ListLicenseCostsRequest\x1a$.licmesh.v1.ListLicenseCostsResponseB0Z.github.com/licmesh/licmesh/mesh/wire/licmeshv1b\x06proto3"
 
 var (
 	file_licmesh_v1_admin_proto_rawDescOnce sync.Once
@@ -7654,7 +7985,7 @@ func file_licmesh_v1_admin_proto_rawDescGZIP() []byte {
 	return file_licmesh_v1_admin_proto_rawDescData
 }
 
-var file_licmesh_v1_admin_proto_msgTypes = make([]protoimpl.MessageInfo, 114)
+var file_licmesh_v1_admin_proto_msgTypes = make([]protoimpl.MessageInfo, 119)
 var file_licmesh_v1_admin_proto_goTypes = []any{
 	(*GetStatusRequest)(nil),              // 0: licmesh.v1.GetStatusRequest
 	(*GetStatusResponse)(nil),             // 1: licmesh.v1.GetStatusResponse
@@ -7769,22 +8100,27 @@ var file_licmesh_v1_admin_proto_goTypes = []any{
 	(*UtilizationRow)(nil),                // 110: licmesh.v1.UtilizationRow
 	(*GetUtilizationRequest)(nil),         // 111: licmesh.v1.GetUtilizationRequest
 	(*GetUtilizationResponse)(nil),        // 112: licmesh.v1.GetUtilizationResponse
-	nil,                                   // 113: licmesh.v1.Department.HeldEntry
-	(*Lease)(nil),                         // 114: licmesh.v1.Lease
-	(*UsageOverviewRequest)(nil),          // 115: licmesh.v1.UsageOverviewRequest
-	(*UsageHistoryRequest)(nil),           // 116: licmesh.v1.UsageHistoryRequest
-	(*UsageMonthRequest)(nil),             // 117: licmesh.v1.UsageMonthRequest
-	(*UsageDaysRequest)(nil),              // 118: licmesh.v1.UsageDaysRequest
-	(*UsageOverviewResponse)(nil),         // 119: licmesh.v1.UsageOverviewResponse
-	(*UsageHistoryResponse)(nil),          // 120: licmesh.v1.UsageHistoryResponse
-	(*UsageMonthResponse)(nil),            // 121: licmesh.v1.UsageMonthResponse
-	(*UsageDaysResponse)(nil),             // 122: licmesh.v1.UsageDaysResponse
+	(*LicenseCost)(nil),                   // 113: licmesh.v1.LicenseCost
+	(*SetLicenseCostRequest)(nil),         // 114: licmesh.v1.SetLicenseCostRequest
+	(*SetLicenseCostResponse)(nil),        // 115: licmesh.v1.SetLicenseCostResponse
+	(*ListLicenseCostsRequest)(nil),       // 116: licmesh.v1.ListLicenseCostsRequest
+	(*ListLicenseCostsResponse)(nil),      // 117: licmesh.v1.ListLicenseCostsResponse
+	nil,                                   // 118: licmesh.v1.Department.HeldEntry
+	(*Lease)(nil),                         // 119: licmesh.v1.Lease
+	(*UsageOverviewRequest)(nil),          // 120: licmesh.v1.UsageOverviewRequest
+	(*UsageHistoryRequest)(nil),           // 121: licmesh.v1.UsageHistoryRequest
+	(*UsageMonthRequest)(nil),             // 122: licmesh.v1.UsageMonthRequest
+	(*UsageDaysRequest)(nil),              // 123: licmesh.v1.UsageDaysRequest
+	(*UsageOverviewResponse)(nil),         // 124: licmesh.v1.UsageOverviewResponse
+	(*UsageHistoryResponse)(nil),          // 125: licmesh.v1.UsageHistoryResponse
+	(*UsageMonthResponse)(nil),            // 126: licmesh.v1.UsageMonthResponse
+	(*UsageDaysResponse)(nil),             // 127: licmesh.v1.UsageDaysResponse
 }
 var file_licmesh_v1_admin_proto_depIdxs = []int32{
 	3,   // 0: licmesh.v1.ListMembersResponse.members:type_name -> licmesh.v1.Member
 	7,   // 1: licmesh.v1.CreatePoolResponse.pool:type_name -> licmesh.v1.Pool
 	7,   // 2: licmesh.v1.ListPoolsResponse.pools:type_name -> licmesh.v1.Pool
-	114, // 3: licmesh.v1.ListLeasesResponse.leases:type_name -> licmesh.v1.Lease
+	119, // 3: licmesh.v1.ListLeasesResponse.leases:type_name -> licmesh.v1.Lease
 	14,  // 4: licmesh.v1.CreateTokenResponse.token:type_name -> licmesh.v1.Token
 	14,  // 5: licmesh.v1.ListTokensResponse.tokens:type_name -> licmesh.v1.Token
 	21,  // 6: licmesh.v1.ListCollectorsResponse.collectors:type_name -> licmesh.v1.Collector
@@ -7813,7 +8149,7 @@ var file_licmesh_v1_admin_proto_depIdxs = []int32{
 	87,  // 29: licmesh.v1.GetAlertPrefsResponse.prefs:type_name -> licmesh.v1.AlertPrefs
 	87,  // 30: licmesh.v1.SetAlertPrefsRequest.prefs:type_name -> licmesh.v1.AlertPrefs
 	87,  // 31: licmesh.v1.SetAlertPrefsResponse.prefs:type_name -> licmesh.v1.AlertPrefs
-	113, // 32: licmesh.v1.Department.held:type_name -> licmesh.v1.Department.HeldEntry
+	118, // 32: licmesh.v1.Department.held:type_name -> licmesh.v1.Department.HeldEntry
 	95,  // 33: licmesh.v1.Department.reservations:type_name -> licmesh.v1.Reservation
 	94,  // 34: licmesh.v1.ListDepartmentsResponse.departments:type_name -> licmesh.v1.Department
 	94,  // 35: licmesh.v1.SetDepartmentResponse.department:type_name -> licmesh.v1.Department
@@ -7823,111 +8159,118 @@ var file_licmesh_v1_admin_proto_depIdxs = []int32{
 	106, // 39: licmesh.v1.GetReconciliationResponse.mismatches:type_name -> licmesh.v1.Mismatch
 	107, // 40: licmesh.v1.GetReconciliationResponse.products:type_name -> licmesh.v1.ProductCompliance
 	110, // 41: licmesh.v1.GetUtilizationResponse.rows:type_name -> licmesh.v1.UtilizationRow
-	0,   // 42: licmesh.v1.AdminService.GetStatus:input_type -> licmesh.v1.GetStatusRequest
-	2,   // 43: licmesh.v1.AdminService.ListMembers:input_type -> licmesh.v1.ListMembersRequest
-	5,   // 44: licmesh.v1.AdminService.RemovePeer:input_type -> licmesh.v1.RemovePeerRequest
-	8,   // 45: licmesh.v1.AdminService.CreatePool:input_type -> licmesh.v1.CreatePoolRequest
-	10,  // 46: licmesh.v1.AdminService.ListPools:input_type -> licmesh.v1.ListPoolsRequest
-	12,  // 47: licmesh.v1.AdminService.ListLeases:input_type -> licmesh.v1.ListLeasesRequest
-	15,  // 48: licmesh.v1.AdminService.CreateToken:input_type -> licmesh.v1.CreateTokenRequest
-	17,  // 49: licmesh.v1.AdminService.ListTokens:input_type -> licmesh.v1.ListTokensRequest
-	19,  // 50: licmesh.v1.AdminService.RevokeToken:input_type -> licmesh.v1.RevokeTokenRequest
-	22,  // 51: licmesh.v1.AdminService.ListCollectors:input_type -> licmesh.v1.ListCollectorsRequest
-	25,  // 52: licmesh.v1.AdminService.AddLicense:input_type -> licmesh.v1.AddLicenseRequest
-	27,  // 53: licmesh.v1.AdminService.ListLicenses:input_type -> licmesh.v1.ListLicensesRequest
-	29,  // 54: licmesh.v1.AdminService.GetLicense:input_type -> licmesh.v1.GetLicenseRequest
-	31,  // 55: licmesh.v1.AdminService.RemoveLicense:input_type -> licmesh.v1.RemoveLicenseRequest
-	115, // 56: licmesh.v1.AdminService.UsageOverview:input_type -> licmesh.v1.UsageOverviewRequest
-	116, // 57: licmesh.v1.AdminService.UsageHistory:input_type -> licmesh.v1.UsageHistoryRequest
-	117, // 58: licmesh.v1.AdminService.UsageMonth:input_type -> licmesh.v1.UsageMonthRequest
-	118, // 59: licmesh.v1.AdminService.UsageDays:input_type -> licmesh.v1.UsageDaysRequest
-	35,  // 60: licmesh.v1.AdminService.ListHubCompanies:input_type -> licmesh.v1.ListHubCompaniesRequest
-	37,  // 61: licmesh.v1.AdminService.ActivateCluster:input_type -> licmesh.v1.ActivateClusterRequest
-	39,  // 62: licmesh.v1.AdminService.StartClusterTrial:input_type -> licmesh.v1.StartClusterTrialRequest
-	41,  // 63: licmesh.v1.AdminService.MakeActivationRequest:input_type -> licmesh.v1.MakeActivationRequestRequest
-	43,  // 64: licmesh.v1.AdminService.GetUpstream:input_type -> licmesh.v1.GetUpstreamRequest
-	45,  // 65: licmesh.v1.AdminService.CheckLicensesNow:input_type -> licmesh.v1.CheckLicensesNowRequest
-	47,  // 66: licmesh.v1.AdminService.ExportUsage:input_type -> licmesh.v1.ExportUsageRequest
-	49,  // 67: licmesh.v1.AdminService.ImportUsageReceipt:input_type -> licmesh.v1.ImportUsageReceiptRequest
-	52,  // 68: licmesh.v1.AdminService.ListAlerts:input_type -> licmesh.v1.ListAlertsRequest
-	54,  // 69: licmesh.v1.AdminService.AckAlert:input_type -> licmesh.v1.AckAlertRequest
-	57,  // 70: licmesh.v1.AdminService.ListAlertRules:input_type -> licmesh.v1.ListAlertRulesRequest
-	59,  // 71: licmesh.v1.AdminService.SetAlertRule:input_type -> licmesh.v1.SetAlertRuleRequest
-	62,  // 72: licmesh.v1.AdminService.ListAlertChannels:input_type -> licmesh.v1.ListAlertChannelsRequest
-	64,  // 73: licmesh.v1.AdminService.SetAlertChannel:input_type -> licmesh.v1.SetAlertChannelRequest
-	66,  // 74: licmesh.v1.AdminService.RemoveAlertChannel:input_type -> licmesh.v1.RemoveAlertChannelRequest
-	68,  // 75: licmesh.v1.AdminService.TestAlertChannel:input_type -> licmesh.v1.TestAlertChannelRequest
-	71,  // 76: licmesh.v1.AdminService.ListAlertDeliveries:input_type -> licmesh.v1.ListAlertDeliveriesRequest
-	74,  // 77: licmesh.v1.AdminService.GetCaller:input_type -> licmesh.v1.GetCallerRequest
-	76,  // 78: licmesh.v1.AdminService.CreateUser:input_type -> licmesh.v1.CreateUserRequest
-	78,  // 79: licmesh.v1.AdminService.ListUsers:input_type -> licmesh.v1.ListUsersRequest
-	80,  // 80: licmesh.v1.AdminService.UpdateUser:input_type -> licmesh.v1.UpdateUserRequest
-	82,  // 81: licmesh.v1.AdminService.ChangeOwnPassword:input_type -> licmesh.v1.ChangeOwnPasswordRequest
-	85,  // 82: licmesh.v1.AdminService.ListAuditLog:input_type -> licmesh.v1.ListAuditLogRequest
-	88,  // 83: licmesh.v1.AdminService.GetAlertPrefs:input_type -> licmesh.v1.GetAlertPrefsRequest
-	90,  // 84: licmesh.v1.AdminService.SetAlertPrefs:input_type -> licmesh.v1.SetAlertPrefsRequest
-	92,  // 85: licmesh.v1.AdminService.MarkAlertsRead:input_type -> licmesh.v1.MarkAlertsReadRequest
-	96,  // 86: licmesh.v1.AdminService.ListDepartments:input_type -> licmesh.v1.ListDepartmentsRequest
-	98,  // 87: licmesh.v1.AdminService.SetDepartment:input_type -> licmesh.v1.SetDepartmentRequest
-	100, // 88: licmesh.v1.AdminService.SetReservation:input_type -> licmesh.v1.SetReservationRequest
-	103, // 89: licmesh.v1.AdminService.ListAssignments:input_type -> licmesh.v1.ListAssignmentsRequest
-	108, // 90: licmesh.v1.AdminService.GetReconciliation:input_type -> licmesh.v1.GetReconciliationRequest
-	111, // 91: licmesh.v1.AdminService.GetUtilization:input_type -> licmesh.v1.GetUtilizationRequest
-	1,   // 92: licmesh.v1.AdminService.GetStatus:output_type -> licmesh.v1.GetStatusResponse
-	4,   // 93: licmesh.v1.AdminService.ListMembers:output_type -> licmesh.v1.ListMembersResponse
-	6,   // 94: licmesh.v1.AdminService.RemovePeer:output_type -> licmesh.v1.RemovePeerResponse
-	9,   // 95: licmesh.v1.AdminService.CreatePool:output_type -> licmesh.v1.CreatePoolResponse
-	11,  // 96: licmesh.v1.AdminService.ListPools:output_type -> licmesh.v1.ListPoolsResponse
-	13,  // 97: licmesh.v1.AdminService.ListLeases:output_type -> licmesh.v1.ListLeasesResponse
-	16,  // 98: licmesh.v1.AdminService.CreateToken:output_type -> licmesh.v1.CreateTokenResponse
-	18,  // 99: licmesh.v1.AdminService.ListTokens:output_type -> licmesh.v1.ListTokensResponse
-	20,  // 100: licmesh.v1.AdminService.RevokeToken:output_type -> licmesh.v1.RevokeTokenResponse
-	23,  // 101: licmesh.v1.AdminService.ListCollectors:output_type -> licmesh.v1.ListCollectorsResponse
-	26,  // 102: licmesh.v1.AdminService.AddLicense:output_type -> licmesh.v1.AddLicenseResponse
-	28,  // 103: licmesh.v1.AdminService.ListLicenses:output_type -> licmesh.v1.ListLicensesResponse
-	30,  // 104: licmesh.v1.AdminService.GetLicense:output_type -> licmesh.v1.GetLicenseResponse
-	32,  // 105: licmesh.v1.AdminService.RemoveLicense:output_type -> licmesh.v1.RemoveLicenseResponse
-	119, // 106: licmesh.v1.AdminService.UsageOverview:output_type -> licmesh.v1.UsageOverviewResponse
-	120, // 107: licmesh.v1.AdminService.UsageHistory:output_type -> licmesh.v1.UsageHistoryResponse
-	121, // 108: licmesh.v1.AdminService.UsageMonth:output_type -> licmesh.v1.UsageMonthResponse
-	122, // 109: licmesh.v1.AdminService.UsageDays:output_type -> licmesh.v1.UsageDaysResponse
-	36,  // 110: licmesh.v1.AdminService.ListHubCompanies:output_type -> licmesh.v1.ListHubCompaniesResponse
-	38,  // 111: licmesh.v1.AdminService.ActivateCluster:output_type -> licmesh.v1.ActivateClusterResponse
-	40,  // 112: licmesh.v1.AdminService.StartClusterTrial:output_type -> licmesh.v1.StartClusterTrialResponse
-	42,  // 113: licmesh.v1.AdminService.MakeActivationRequest:output_type -> licmesh.v1.MakeActivationRequestResponse
-	44,  // 114: licmesh.v1.AdminService.GetUpstream:output_type -> licmesh.v1.GetUpstreamResponse
-	46,  // 115: licmesh.v1.AdminService.CheckLicensesNow:output_type -> licmesh.v1.CheckLicensesNowResponse
-	48,  // 116: licmesh.v1.AdminService.ExportUsage:output_type -> licmesh.v1.ExportUsageResponse
-	50,  // 117: licmesh.v1.AdminService.ImportUsageReceipt:output_type -> licmesh.v1.ImportUsageReceiptResponse
-	53,  // 118: licmesh.v1.AdminService.ListAlerts:output_type -> licmesh.v1.ListAlertsResponse
-	55,  // 119: licmesh.v1.AdminService.AckAlert:output_type -> licmesh.v1.AckAlertResponse
-	58,  // 120: licmesh.v1.AdminService.ListAlertRules:output_type -> licmesh.v1.ListAlertRulesResponse
-	60,  // 121: licmesh.v1.AdminService.SetAlertRule:output_type -> licmesh.v1.SetAlertRuleResponse
-	63,  // 122: licmesh.v1.AdminService.ListAlertChannels:output_type -> licmesh.v1.ListAlertChannelsResponse
-	65,  // 123: licmesh.v1.AdminService.SetAlertChannel:output_type -> licmesh.v1.SetAlertChannelResponse
-	67,  // 124: licmesh.v1.AdminService.RemoveAlertChannel:output_type -> licmesh.v1.RemoveAlertChannelResponse
-	69,  // 125: licmesh.v1.AdminService.TestAlertChannel:output_type -> licmesh.v1.TestAlertChannelResponse
-	72,  // 126: licmesh.v1.AdminService.ListAlertDeliveries:output_type -> licmesh.v1.ListAlertDeliveriesResponse
-	75,  // 127: licmesh.v1.AdminService.GetCaller:output_type -> licmesh.v1.GetCallerResponse
-	77,  // 128: licmesh.v1.AdminService.CreateUser:output_type -> licmesh.v1.CreateUserResponse
-	79,  // 129: licmesh.v1.AdminService.ListUsers:output_type -> licmesh.v1.ListUsersResponse
-	81,  // 130: licmesh.v1.AdminService.UpdateUser:output_type -> licmesh.v1.UpdateUserResponse
-	83,  // 131: licmesh.v1.AdminService.ChangeOwnPassword:output_type -> licmesh.v1.ChangeOwnPasswordResponse
-	86,  // 132: licmesh.v1.AdminService.ListAuditLog:output_type -> licmesh.v1.ListAuditLogResponse
-	89,  // 133: licmesh.v1.AdminService.GetAlertPrefs:output_type -> licmesh.v1.GetAlertPrefsResponse
-	91,  // 134: licmesh.v1.AdminService.SetAlertPrefs:output_type -> licmesh.v1.SetAlertPrefsResponse
-	93,  // 135: licmesh.v1.AdminService.MarkAlertsRead:output_type -> licmesh.v1.MarkAlertsReadResponse
-	97,  // 136: licmesh.v1.AdminService.ListDepartments:output_type -> licmesh.v1.ListDepartmentsResponse
-	99,  // 137: licmesh.v1.AdminService.SetDepartment:output_type -> licmesh.v1.SetDepartmentResponse
-	101, // 138: licmesh.v1.AdminService.SetReservation:output_type -> licmesh.v1.SetReservationResponse
-	104, // 139: licmesh.v1.AdminService.ListAssignments:output_type -> licmesh.v1.ListAssignmentsResponse
-	109, // 140: licmesh.v1.AdminService.GetReconciliation:output_type -> licmesh.v1.GetReconciliationResponse
-	112, // 141: licmesh.v1.AdminService.GetUtilization:output_type -> licmesh.v1.GetUtilizationResponse
-	92,  // [92:142] is the sub-list for method output_type
-	42,  // [42:92] is the sub-list for method input_type
-	42,  // [42:42] is the sub-list for extension type_name
-	42,  // [42:42] is the sub-list for extension extendee
-	0,   // [0:42] is the sub-list for field type_name
+	113, // 42: licmesh.v1.SetLicenseCostRequest.cost:type_name -> licmesh.v1.LicenseCost
+	113, // 43: licmesh.v1.SetLicenseCostResponse.cost:type_name -> licmesh.v1.LicenseCost
+	113, // 44: licmesh.v1.ListLicenseCostsResponse.costs:type_name -> licmesh.v1.LicenseCost
+	0,   // 45: licmesh.v1.AdminService.GetStatus:input_type -> licmesh.v1.GetStatusRequest
+	2,   // 46: licmesh.v1.AdminService.ListMembers:input_type -> licmesh.v1.ListMembersRequest
+	5,   // 47: licmesh.v1.AdminService.RemovePeer:input_type -> licmesh.v1.RemovePeerRequest
+	8,   // 48: licmesh.v1.AdminService.CreatePool:input_type -> licmesh.v1.CreatePoolRequest
+	10,  // 49: licmesh.v1.AdminService.ListPools:input_type -> licmesh.v1.ListPoolsRequest
+	12,  // 50: licmesh.v1.AdminService.ListLeases:input_type -> licmesh.v1.ListLeasesRequest
+	15,  // 51: licmesh.v1.AdminService.CreateToken:input_type -> licmesh.v1.CreateTokenRequest
+	17,  // 52: licmesh.v1.AdminService.ListTokens:input_type -> licmesh.v1.ListTokensRequest
+	19,  // 53: licmesh.v1.AdminService.RevokeToken:input_type -> licmesh.v1.RevokeTokenRequest
+	22,  // 54: licmesh.v1.AdminService.ListCollectors:input_type -> licmesh.v1.ListCollectorsRequest
+	25,  // 55: licmesh.v1.AdminService.AddLicense:input_type -> licmesh.v1.AddLicenseRequest
+	27,  // 56: licmesh.v1.AdminService.ListLicenses:input_type -> licmesh.v1.ListLicensesRequest
+	29,  // 57: licmesh.v1.AdminService.GetLicense:input_type -> licmesh.v1.GetLicenseRequest
+	31,  // 58: licmesh.v1.AdminService.RemoveLicense:input_type -> licmesh.v1.RemoveLicenseRequest
+	120, // 59: licmesh.v1.AdminService.UsageOverview:input_type -> licmesh.v1.UsageOverviewRequest
+	121, // 60: licmesh.v1.AdminService.UsageHistory:input_type -> licmesh.v1.UsageHistoryRequest
+	122, // 61: licmesh.v1.AdminService.UsageMonth:input_type -> licmesh.v1.UsageMonthRequest
+	123, // 62: licmesh.v1.AdminService.UsageDays:input_type -> licmesh.v1.UsageDaysRequest
+	35,  // 63: licmesh.v1.AdminService.ListHubCompanies:input_type -> licmesh.v1.ListHubCompaniesRequest
+	37,  // 64: licmesh.v1.AdminService.ActivateCluster:input_type -> licmesh.v1.ActivateClusterRequest
+	39,  // 65: licmesh.v1.AdminService.StartClusterTrial:input_type -> licmesh.v1.StartClusterTrialRequest
+	41,  // 66: licmesh.v1.AdminService.MakeActivationRequest:input_type -> licmesh.v1.MakeActivationRequestRequest
+	43,  // 67: licmesh.v1.AdminService.GetUpstream:input_type -> licmesh.v1.GetUpstreamRequest
+	45,  // 68: licmesh.v1.AdminService.CheckLicensesNow:input_type -> licmesh.v1.CheckLicensesNowRequest
+	47,  // 69: licmesh.v1.AdminService.ExportUsage:input_type -> licmesh.v1.ExportUsageRequest
+	49,  // 70: licmesh.v1.AdminService.ImportUsageReceipt:input_type -> licmesh.v1.ImportUsageReceiptRequest
+	52,  // 71: licmesh.v1.AdminService.ListAlerts:input_type -> licmesh.v1.ListAlertsRequest
+	54,  // 72: licmesh.v1.AdminService.AckAlert:input_type -> licmesh.v1.AckAlertRequest
+	57,  // 73: licmesh.v1.AdminService.ListAlertRules:input_type -> licmesh.v1.ListAlertRulesRequest
+	59,  // 74: licmesh.v1.AdminService.SetAlertRule:input_type -> licmesh.v1.SetAlertRuleRequest
+	62,  // 75: licmesh.v1.AdminService.ListAlertChannels:input_type -> licmesh.v1.ListAlertChannelsRequest
+	64,  // 76: licmesh.v1.AdminService.SetAlertChannel:input_type -> licmesh.v1.SetAlertChannelRequest
+	66,  // 77: licmesh.v1.AdminService.RemoveAlertChannel:input_type -> licmesh.v1.RemoveAlertChannelRequest
+	68,  // 78: licmesh.v1.AdminService.TestAlertChannel:input_type -> licmesh.v1.TestAlertChannelRequest
+	71,  // 79: licmesh.v1.AdminService.ListAlertDeliveries:input_type -> licmesh.v1.ListAlertDeliveriesRequest
+	74,  // 80: licmesh.v1.AdminService.GetCaller:input_type -> licmesh.v1.GetCallerRequest
+	76,  // 81: licmesh.v1.AdminService.CreateUser:input_type -> licmesh.v1.CreateUserRequest
+	78,  // 82: licmesh.v1.AdminService.ListUsers:input_type -> licmesh.v1.ListUsersRequest
+	80,  // 83: licmesh.v1.AdminService.UpdateUser:input_type -> licmesh.v1.UpdateUserRequest
+	82,  // 84: licmesh.v1.AdminService.ChangeOwnPassword:input_type -> licmesh.v1.ChangeOwnPasswordRequest
+	85,  // 85: licmesh.v1.AdminService.ListAuditLog:input_type -> licmesh.v1.ListAuditLogRequest
+	88,  // 86: licmesh.v1.AdminService.GetAlertPrefs:input_type -> licmesh.v1.GetAlertPrefsRequest
+	90,  // 87: licmesh.v1.AdminService.SetAlertPrefs:input_type -> licmesh.v1.SetAlertPrefsRequest
+	92,  // 88: licmesh.v1.AdminService.MarkAlertsRead:input_type -> licmesh.v1.MarkAlertsReadRequest
+	96,  // 89: licmesh.v1.AdminService.ListDepartments:input_type -> licmesh.v1.ListDepartmentsRequest
+	98,  // 90: licmesh.v1.AdminService.SetDepartment:input_type -> licmesh.v1.SetDepartmentRequest
+	100, // 91: licmesh.v1.AdminService.SetReservation:input_type -> licmesh.v1.SetReservationRequest
+	103, // 92: licmesh.v1.AdminService.ListAssignments:input_type -> licmesh.v1.ListAssignmentsRequest
+	108, // 93: licmesh.v1.AdminService.GetReconciliation:input_type -> licmesh.v1.GetReconciliationRequest
+	111, // 94: licmesh.v1.AdminService.GetUtilization:input_type -> licmesh.v1.GetUtilizationRequest
+	114, // 95: licmesh.v1.AdminService.SetLicenseCost:input_type -> licmesh.v1.SetLicenseCostRequest
+	116, // 96: licmesh.v1.AdminService.ListLicenseCosts:input_type -> licmesh.v1.ListLicenseCostsRequest
+	1,   // 97: licmesh.v1.AdminService.GetStatus:output_type -> licmesh.v1.GetStatusResponse
+	4,   // 98: licmesh.v1.AdminService.ListMembers:output_type -> licmesh.v1.ListMembersResponse
+	6,   // 99: licmesh.v1.AdminService.RemovePeer:output_type -> licmesh.v1.RemovePeerResponse
+	9,   // 100: licmesh.v1.AdminService.CreatePool:output_type -> licmesh.v1.CreatePoolResponse
+	11,  // 101: licmesh.v1.AdminService.ListPools:output_type -> licmesh.v1.ListPoolsResponse
+	13,  // 102: licmesh.v1.AdminService.ListLeases:output_type -> licmesh.v1.ListLeasesResponse
+	16,  // 103: licmesh.v1.AdminService.CreateToken:output_type -> licmesh.v1.CreateTokenResponse
+	18,  // 104: licmesh.v1.AdminService.ListTokens:output_type -> licmesh.v1.ListTokensResponse
+	20,  // 105: licmesh.v1.AdminService.RevokeToken:output_type -> licmesh.v1.RevokeTokenResponse
+	23,  // 106: licmesh.v1.AdminService.ListCollectors:output_type -> licmesh.v1.ListCollectorsResponse
+	26,  // 107: licmesh.v1.AdminService.AddLicense:output_type -> licmesh.v1.AddLicenseResponse
+	28,  // 108: licmesh.v1.AdminService.ListLicenses:output_type -> licmesh.v1.ListLicensesResponse
+	30,  // 109: licmesh.v1.AdminService.GetLicense:output_type -> licmesh.v1.GetLicenseResponse
+	32,  // 110: licmesh.v1.AdminService.RemoveLicense:output_type -> licmesh.v1.RemoveLicenseResponse
+	124, // 111: licmesh.v1.AdminService.UsageOverview:output_type -> licmesh.v1.UsageOverviewResponse
+	125, // 112: licmesh.v1.AdminService.UsageHistory:output_type -> licmesh.v1.UsageHistoryResponse
+	126, // 113: licmesh.v1.AdminService.UsageMonth:output_type -> licmesh.v1.UsageMonthResponse
+	127, // 114: licmesh.v1.AdminService.UsageDays:output_type -> licmesh.v1.UsageDaysResponse
+	36,  // 115: licmesh.v1.AdminService.ListHubCompanies:output_type -> licmesh.v1.ListHubCompaniesResponse
+	38,  // 116: licmesh.v1.AdminService.ActivateCluster:output_type -> licmesh.v1.ActivateClusterResponse
+	40,  // 117: licmesh.v1.AdminService.StartClusterTrial:output_type -> licmesh.v1.StartClusterTrialResponse
+	42,  // 118: licmesh.v1.AdminService.MakeActivationRequest:output_type -> licmesh.v1.MakeActivationRequestResponse
+	44,  // 119: licmesh.v1.AdminService.GetUpstream:output_type -> licmesh.v1.GetUpstreamResponse
+	46,  // 120: licmesh.v1.AdminService.CheckLicensesNow:output_type -> licmesh.v1.CheckLicensesNowResponse
+	48,  // 121: licmesh.v1.AdminService.ExportUsage:output_type -> licmesh.v1.ExportUsageResponse
+	50,  // 122: licmesh.v1.AdminService.ImportUsageReceipt:output_type -> licmesh.v1.ImportUsageReceiptResponse
+	53,  // 123: licmesh.v1.AdminService.ListAlerts:output_type -> licmesh.v1.ListAlertsResponse
+	55,  // 124: licmesh.v1.AdminService.AckAlert:output_type -> licmesh.v1.AckAlertResponse
+	58,  // 125: licmesh.v1.AdminService.ListAlertRules:output_type -> licmesh.v1.ListAlertRulesResponse
+	60,  // 126: licmesh.v1.AdminService.SetAlertRule:output_type -> licmesh.v1.SetAlertRuleResponse
+	63,  // 127: licmesh.v1.AdminService.ListAlertChannels:output_type -> licmesh.v1.ListAlertChannelsResponse
+	65,  // 128: licmesh.v1.AdminService.SetAlertChannel:output_type -> licmesh.v1.SetAlertChannelResponse
+	67,  // 129: licmesh.v1.AdminService.RemoveAlertChannel:output_type -> licmesh.v1.RemoveAlertChannelResponse
+	69,  // 130: licmesh.v1.AdminService.TestAlertChannel:output_type -> licmesh.v1.TestAlertChannelResponse
+	72,  // 131: licmesh.v1.AdminService.ListAlertDeliveries:output_type -> licmesh.v1.ListAlertDeliveriesResponse
+	75,  // 132: licmesh.v1.AdminService.GetCaller:output_type -> licmesh.v1.GetCallerResponse
+	77,  // 133: licmesh.v1.AdminService.CreateUser:output_type -> licmesh.v1.CreateUserResponse
+	79,  // 134: licmesh.v1.AdminService.ListUsers:output_type -> licmesh.v1.ListUsersResponse
+	81,  // 135: licmesh.v1.AdminService.UpdateUser:output_type -> licmesh.v1.UpdateUserResponse
+	83,  // 136: licmesh.v1.AdminService.ChangeOwnPassword:output_type -> licmesh.v1.ChangeOwnPasswordResponse
+	86,  // 137: licmesh.v1.AdminService.ListAuditLog:output_type -> licmesh.v1.ListAuditLogResponse
+	89,  // 138: licmesh.v1.AdminService.GetAlertPrefs:output_type -> licmesh.v1.GetAlertPrefsResponse
+	91,  // 139: licmesh.v1.AdminService.SetAlertPrefs:output_type -> licmesh.v1.SetAlertPrefsResponse
+	93,  // 140: licmesh.v1.AdminService.MarkAlertsRead:output_type -> licmesh.v1.MarkAlertsReadResponse
+	97,  // 141: licmesh.v1.AdminService.ListDepartments:output_type -> licmesh.v1.ListDepartmentsResponse
+	99,  // 142: licmesh.v1.AdminService.SetDepartment:output_type -> licmesh.v1.SetDepartmentResponse
+	101, // 143: licmesh.v1.AdminService.SetReservation:output_type -> licmesh.v1.SetReservationResponse
+	104, // 144: licmesh.v1.AdminService.ListAssignments:output_type -> licmesh.v1.ListAssignmentsResponse
+	109, // 145: licmesh.v1.AdminService.GetReconciliation:output_type -> licmesh.v1.GetReconciliationResponse
+	112, // 146: licmesh.v1.AdminService.GetUtilization:output_type -> licmesh.v1.GetUtilizationResponse
+	115, // 147: licmesh.v1.AdminService.SetLicenseCost:output_type -> licmesh.v1.SetLicenseCostResponse
+	117, // 148: licmesh.v1.AdminService.ListLicenseCosts:output_type -> licmesh.v1.ListLicenseCostsResponse
+	97,  // [97:149] is the sub-list for method output_type
+	45,  // [45:97] is the sub-list for method input_type
+	45,  // [45:45] is the sub-list for extension type_name
+	45,  // [45:45] is the sub-list for extension extendee
+	0,   // [0:45] is the sub-list for field type_name
 }
 
 func init() { file_licmesh_v1_admin_proto_init() }
@@ -7943,7 +8286,7 @@ func file_licmesh_v1_admin_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_licmesh_v1_admin_proto_rawDesc), len(file_licmesh_v1_admin_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   114,
+			NumMessages:   119,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

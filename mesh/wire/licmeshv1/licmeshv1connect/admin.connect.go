@@ -167,6 +167,12 @@ const (
 	// AdminServiceGetUtilizationProcedure is the fully-qualified name of the AdminService's
 	// GetUtilization RPC.
 	AdminServiceGetUtilizationProcedure = "/licmesh.v1.AdminService/GetUtilization"
+	// AdminServiceSetLicenseCostProcedure is the fully-qualified name of the AdminService's
+	// SetLicenseCost RPC.
+	AdminServiceSetLicenseCostProcedure = "/licmesh.v1.AdminService/SetLicenseCost"
+	// AdminServiceListLicenseCostsProcedure is the fully-qualified name of the AdminService's
+	// ListLicenseCosts RPC.
+	AdminServiceListLicenseCostsProcedure = "/licmesh.v1.AdminService/ListLicenseCosts"
 )
 
 // AdminServiceClient is a client for the licmesh.v1.AdminService service.
@@ -241,6 +247,10 @@ type AdminServiceClient interface {
 	// held on average, the peak, the share of time at the limit and the
 	// seats never used (docs/reports.md).
 	GetUtilization(context.Context, *connect.Request[licmeshv1.GetUtilizationRequest]) (*connect.Response[licmeshv1.GetUtilizationResponse], error)
+	// Purchase records: what each license cost and who owns it; reports
+	// spread the cost over the departments by their use.
+	SetLicenseCost(context.Context, *connect.Request[licmeshv1.SetLicenseCostRequest]) (*connect.Response[licmeshv1.SetLicenseCostResponse], error)
+	ListLicenseCosts(context.Context, *connect.Request[licmeshv1.ListLicenseCostsRequest]) (*connect.Response[licmeshv1.ListLicenseCostsResponse], error)
 }
 
 // NewAdminServiceClient constructs a client for the licmesh.v1.AdminService service. By default, it
@@ -554,6 +564,18 @@ func NewAdminServiceClient(httpClient connect.HTTPClient, baseURL string, opts .
 			connect.WithSchema(adminServiceMethods.ByName("GetUtilization")),
 			connect.WithClientOptions(opts...),
 		),
+		setLicenseCost: connect.NewClient[licmeshv1.SetLicenseCostRequest, licmeshv1.SetLicenseCostResponse](
+			httpClient,
+			baseURL+AdminServiceSetLicenseCostProcedure,
+			connect.WithSchema(adminServiceMethods.ByName("SetLicenseCost")),
+			connect.WithClientOptions(opts...),
+		),
+		listLicenseCosts: connect.NewClient[licmeshv1.ListLicenseCostsRequest, licmeshv1.ListLicenseCostsResponse](
+			httpClient,
+			baseURL+AdminServiceListLicenseCostsProcedure,
+			connect.WithSchema(adminServiceMethods.ByName("ListLicenseCosts")),
+			connect.WithClientOptions(opts...),
+		),
 	}
 }
 
@@ -609,6 +631,8 @@ type adminServiceClient struct {
 	listAssignments       *connect.Client[licmeshv1.ListAssignmentsRequest, licmeshv1.ListAssignmentsResponse]
 	getReconciliation     *connect.Client[licmeshv1.GetReconciliationRequest, licmeshv1.GetReconciliationResponse]
 	getUtilization        *connect.Client[licmeshv1.GetUtilizationRequest, licmeshv1.GetUtilizationResponse]
+	setLicenseCost        *connect.Client[licmeshv1.SetLicenseCostRequest, licmeshv1.SetLicenseCostResponse]
+	listLicenseCosts      *connect.Client[licmeshv1.ListLicenseCostsRequest, licmeshv1.ListLicenseCostsResponse]
 }
 
 // GetStatus calls licmesh.v1.AdminService.GetStatus.
@@ -861,6 +885,16 @@ func (c *adminServiceClient) GetUtilization(ctx context.Context, req *connect.Re
 	return c.getUtilization.CallUnary(ctx, req)
 }
 
+// SetLicenseCost calls licmesh.v1.AdminService.SetLicenseCost.
+func (c *adminServiceClient) SetLicenseCost(ctx context.Context, req *connect.Request[licmeshv1.SetLicenseCostRequest]) (*connect.Response[licmeshv1.SetLicenseCostResponse], error) {
+	return c.setLicenseCost.CallUnary(ctx, req)
+}
+
+// ListLicenseCosts calls licmesh.v1.AdminService.ListLicenseCosts.
+func (c *adminServiceClient) ListLicenseCosts(ctx context.Context, req *connect.Request[licmeshv1.ListLicenseCostsRequest]) (*connect.Response[licmeshv1.ListLicenseCostsResponse], error) {
+	return c.listLicenseCosts.CallUnary(ctx, req)
+}
+
 // AdminServiceHandler is an implementation of the licmesh.v1.AdminService service.
 type AdminServiceHandler interface {
 	GetStatus(context.Context, *connect.Request[licmeshv1.GetStatusRequest]) (*connect.Response[licmeshv1.GetStatusResponse], error)
@@ -933,6 +967,10 @@ type AdminServiceHandler interface {
 	// held on average, the peak, the share of time at the limit and the
 	// seats never used (docs/reports.md).
 	GetUtilization(context.Context, *connect.Request[licmeshv1.GetUtilizationRequest]) (*connect.Response[licmeshv1.GetUtilizationResponse], error)
+	// Purchase records: what each license cost and who owns it; reports
+	// spread the cost over the departments by their use.
+	SetLicenseCost(context.Context, *connect.Request[licmeshv1.SetLicenseCostRequest]) (*connect.Response[licmeshv1.SetLicenseCostResponse], error)
+	ListLicenseCosts(context.Context, *connect.Request[licmeshv1.ListLicenseCostsRequest]) (*connect.Response[licmeshv1.ListLicenseCostsResponse], error)
 }
 
 // NewAdminServiceHandler builds an HTTP handler from the service implementation. It returns the
@@ -1242,6 +1280,18 @@ func NewAdminServiceHandler(svc AdminServiceHandler, opts ...connect.HandlerOpti
 		connect.WithSchema(adminServiceMethods.ByName("GetUtilization")),
 		connect.WithHandlerOptions(opts...),
 	)
+	adminServiceSetLicenseCostHandler := connect.NewUnaryHandler(
+		AdminServiceSetLicenseCostProcedure,
+		svc.SetLicenseCost,
+		connect.WithSchema(adminServiceMethods.ByName("SetLicenseCost")),
+		connect.WithHandlerOptions(opts...),
+	)
+	adminServiceListLicenseCostsHandler := connect.NewUnaryHandler(
+		AdminServiceListLicenseCostsProcedure,
+		svc.ListLicenseCosts,
+		connect.WithSchema(adminServiceMethods.ByName("ListLicenseCosts")),
+		connect.WithHandlerOptions(opts...),
+	)
 	return "/licmesh.v1.AdminService/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case AdminServiceGetStatusProcedure:
@@ -1344,6 +1394,10 @@ func NewAdminServiceHandler(svc AdminServiceHandler, opts ...connect.HandlerOpti
 			adminServiceGetReconciliationHandler.ServeHTTP(w, r)
 		case AdminServiceGetUtilizationProcedure:
 			adminServiceGetUtilizationHandler.ServeHTTP(w, r)
+		case AdminServiceSetLicenseCostProcedure:
+			adminServiceSetLicenseCostHandler.ServeHTTP(w, r)
+		case AdminServiceListLicenseCostsProcedure:
+			adminServiceListLicenseCostsHandler.ServeHTTP(w, r)
 		default:
 			http.NotFound(w, r)
 		}
@@ -1551,4 +1605,12 @@ func (UnimplementedAdminServiceHandler) GetReconciliation(context.Context, *conn
 
 func (UnimplementedAdminServiceHandler) GetUtilization(context.Context, *connect.Request[licmeshv1.GetUtilizationRequest]) (*connect.Response[licmeshv1.GetUtilizationResponse], error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("licmesh.v1.AdminService.GetUtilization is not implemented"))
+}
+
+func (UnimplementedAdminServiceHandler) SetLicenseCost(context.Context, *connect.Request[licmeshv1.SetLicenseCostRequest]) (*connect.Response[licmeshv1.SetLicenseCostResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("licmesh.v1.AdminService.SetLicenseCost is not implemented"))
+}
+
+func (UnimplementedAdminServiceHandler) ListLicenseCosts(context.Context, *connect.Request[licmeshv1.ListLicenseCostsRequest]) (*connect.Response[licmeshv1.ListLicenseCostsResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("licmesh.v1.AdminService.ListLicenseCosts is not implemented"))
 }
