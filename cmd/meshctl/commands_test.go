@@ -91,6 +91,8 @@ func TestCommandsSendTheRightRequest(t *testing.T) {
 		{[]string{"license", "cost", "set", "lic-1", "--amount", "1200.5", "--currency", "eur", "--per", "month", "--owner", "cc-4711", "--purchased", "2026-01-15"}, "SetLicenseCost",
 			&v1.SetLicenseCostRequest{Cost: &v1.LicenseCost{LicenseId: "lic-1", AmountMinor: 120050, Currency: "EUR", Period: "month", Owner: "cc-4711", PurchasedAtMs: 1768435200000}},
 			[]string{"1200.50 EUR", "cc-4711"}},
+		{[]string{"purchase", "request", "--sku", "bpm", "--pool", "designer", "--quantity", "5", "--reason", "new team"}, "RequestPurchase",
+			&v1.RequestPurchaseRequest{Sku: "bpm", Pool: "designer", Quantity: 5, Reason: "new team"}, []string{"pr-1", "5 seats of designer", "requested"}},
 		{[]string{"whoami"}, "GetCaller", &v1.GetCallerRequest{}, []string{"user:alice", "license_manager", "ack,licenses,read,self"}},
 		{[]string{"collector", "list"}, "ListCollectors", &v1.ListCollectorsRequest{},
 			[]string{"HOSTNAME", "col-1", "LAST SEEN"}},

@@ -415,3 +415,9 @@ func (f *fakeAdmin) SetLicenseCost(ctx context.Context, r *connect.Request[v1.Se
 		return &v1.SetLicenseCostResponse{Cost: r.Msg.Cost}
 	})
 }
+
+func (f *fakeAdmin) RequestPurchase(ctx context.Context, r *connect.Request[v1.RequestPurchaseRequest]) (*connect.Response[v1.RequestPurchaseResponse], error) {
+	return answer(ctx, f, r.Spec().Procedure, r.Header(), r.Msg, func() *v1.RequestPurchaseResponse {
+		return &v1.RequestPurchaseResponse{Purchase: &v1.Purchase{Id: "pr-1", Sku: r.Msg.Sku, Pool: r.Msg.Pool, Quantity: r.Msg.Quantity, State: "requested"}}
+	})
+}

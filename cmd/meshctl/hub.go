@@ -42,6 +42,7 @@ func (a *app) hubCommand() *cobra.Command {
 		h.siteCommand(),
 		h.usageCommand(),
 		h.auditCommand(),
+		h.quoteCommand(),
 		h.vendorKeysCommand(),
 	)
 	g.Long = `meshctl hub operates the vendor hub (hubd) through its API (HTTPS, port 7500):

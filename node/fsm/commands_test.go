@@ -55,11 +55,14 @@ func allCommands() map[MsgType]command {
 		AuditEventType: AuditEvent{Info: testAuditInfo("req2"), Outcome: "permission denied", Code: "permission_denied", Now: t0},
 		SetAlertPrefsType: SetAlertPrefs{User: "alice", Prefs: AlertPrefs{Email: "alice@acme.example", QuietFrom: "22:00", QuietTo: "07:00", Zone: "Europe/Paris"},
 			By: "user:alice", Now: t0},
-		SetLicenseCostType: SetLicenseCost{Cost: LicenseCost{License: "lic-1", Amount: 120000, Currency: "EUR", Period: "year", Owner: "finance"}, By: "admin", Now: t0},
-		SetDepartmentType:  SetDepartment{Department: Department{Name: "eng", Holders: []string{"alice"}, Collectors: []string{"c1"}}, By: "admin", Now: t0},
-		SetReservationType: SetReservation{Reservation: Reservation{Pool: "p", Department: "eng", Reserved: 1, Cap: 2}, By: "admin", Now: t0},
-		MarkAlertsReadType: MarkAlertsRead{User: "alice", Keys: []string{"pool_usage/p/80%"}, Now: t0},
-		BorrowLeaseType:    BorrowLease{Now: t0, Pool: "p", Holder: "alice", CollectorID: "c1", TTLms: 30000, Until: t0 + 3*dayMs},
+		RequestPurchaseType:  RequestPurchase{Purchase: Purchase{ID: "pr-1", SKU: "designer-suite", Pool: "designer", Quantity: 5, RequestedBy: "user:lem"}, Now: t0},
+		DecidePurchaseType:   DecidePurchase{ID: "pr-1", Approve: true, By: "user:ada", Now: t0},
+		PurchaseProgressType: PurchaseProgress{ID: "pr-1", Sent: true, Via: "online", Now: t0},
+		SetLicenseCostType:   SetLicenseCost{Cost: LicenseCost{License: "lic-1", Amount: 120000, Currency: "EUR", Period: "year", Owner: "finance"}, By: "admin", Now: t0},
+		SetDepartmentType:    SetDepartment{Department: Department{Name: "eng", Holders: []string{"alice"}, Collectors: []string{"c1"}}, By: "admin", Now: t0},
+		SetReservationType:   SetReservation{Reservation: Reservation{Pool: "p", Department: "eng", Reserved: 1, Cap: 2}, By: "admin", Now: t0},
+		MarkAlertsReadType:   MarkAlertsRead{User: "alice", Keys: []string{"pool_usage/p/80%"}, Now: t0},
+		BorrowLeaseType:      BorrowLease{Now: t0, Pool: "p", Holder: "alice", CollectorID: "c1", TTLms: 30000, Until: t0 + 3*dayMs},
 	}
 }
 

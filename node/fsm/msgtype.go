@@ -47,6 +47,9 @@ const (
 	SetDepartmentType    MsgType = 32
 	SetReservationType   MsgType = 33
 	SetLicenseCostType   MsgType = 34
+	RequestPurchaseType  MsgType = 35
+	DecidePurchaseType   MsgType = 36
+	PurchaseProgressType MsgType = 37
 )
 
 // IgnoreUnknownTypeFlag, set on a message type, tells a node that does not
@@ -122,6 +125,9 @@ var messages = [...]message{
 	SetDepartmentType:    msg("SetDepartment", applySetDepartment),
 	SetReservationType:   msg("SetReservation", applySetReservation),
 	SetLicenseCostType:   msg("SetLicenseCost", applySetLicenseCost),
+	RequestPurchaseType:  msg("RequestPurchase", applyRequestPurchase),
+	DecidePurchaseType:   msg("DecidePurchase", applyDecidePurchase),
+	PurchaseProgressType: msg("PurchaseProgress", applyPurchaseProgress),
 }
 
 // The audit rows are added at init: Audited applies the command it wraps

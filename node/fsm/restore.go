@@ -159,6 +159,11 @@ func (rs *restorer) record(kind byte, body []byte) error {
 			break
 		}
 		return rs.costRecord(body)
+	case recPurchase:
+		if rs.version <= snapshotV2 {
+			break
+		}
+		return rs.purchaseRecord(body)
 	}
 	return badSnap("unknown record kind %d", kind)
 }

@@ -222,6 +222,11 @@ func (f *FSM) Snapshot() (raft.FSMSnapshot, error) {
 		return nil, err
 	}
 	snap.usage = append(snap.usage, co...)
+	pu, err := snapshotPurchases(s.purchases)
+	if err != nil {
+		return nil, err
+	}
+	snap.usage = append(snap.usage, pu...)
 	snap.tokens.refs.Add(1)
 	snap.collectors.refs.Add(1)
 	for _, sh := range snap.shards {

@@ -178,6 +178,7 @@ type state struct {
 	alloc      *allocState
 	util       *utilState
 	costs      map[string]LicenseCost
+	purchases  map[string]Purchase
 	// at is the time of the command being applied (trusted time, or the
 	// command's if later); not replicated state, set by applyLocked.
 	at int64
@@ -202,6 +203,7 @@ func newState(leaseHint int) *state {
 		alloc:      newAllocState(),
 		util:       newUtilState(),
 		costs:      map[string]LicenseCost{},
+		purchases:  map[string]Purchase{},
 		tokens:     newCowMap[string, Token](0),
 		collectors: newCowMap[string, Collector](0),
 		names:      interner{ids: make(map[string]uint32)},

@@ -172,6 +172,9 @@ func (u *upstreamAPI) CheckLicenses(ctx context.Context, req *connect.Request[li
 		for _, l := range revoked {
 			out.Revoked = append(out.Revoked, string(l.ID))
 		}
+		if out.QuotesReceived, out.QuoteAnswers, err = receiveQuotes(ctx, tx, claim.ClusterID, req.Msg.GetQuoteRequests(), now); err != nil {
+			return err
+		}
 		return tx.TouchSite(ctx, claim.ClusterID, "", now)
 	})
 	if err != nil {

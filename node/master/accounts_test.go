@@ -59,6 +59,8 @@ var roleSpec = map[string][]fsm.Role{
 	"SetDepartment":         {fsm.RoleLicenseManager},
 	"SetReservation":        {fsm.RoleLicenseManager},
 	"SetLicenseCost":        {fsm.RoleLicenseManager},
+	"RequestPurchase":       {fsm.RoleLicenseManager},
+	"DecidePurchase":        {},
 	"AddLicense":            {fsm.RoleLicenseManager},
 	"RemoveLicense":         {fsm.RoleLicenseManager},
 	"ListHubCompanies":      {fsm.RoleLicenseManager},

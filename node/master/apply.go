@@ -223,6 +223,7 @@ var reasons = []struct {
 	{"unknown_department", fsm.ErrUnknownDepartment, connect.CodeNotFound},
 	{"over_reserved", fsm.ErrOverReserved, connect.CodeFailedPrecondition},
 	{"currency", fsm.ErrCurrency, connect.CodeFailedPrecondition},
+	{"purchase_state", fsm.ErrPurchaseState, connect.CodeFailedPrecondition},
 }
 
 func reasonOf(err error) string {

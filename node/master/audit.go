@@ -52,6 +52,7 @@ var readOnly = map[string]bool{
 	licmeshv1connect.AdminServiceGetReconciliationProcedure:   true,
 	licmeshv1connect.AdminServiceGetUtilizationProcedure:      true,
 	licmeshv1connect.AdminServiceListLicenseCostsProcedure:    true,
+	licmeshv1connect.AdminServiceListPurchasesProcedure:       true,
 	// Marking alerts read is one person's view, not the site's state.
 	licmeshv1connect.AdminServiceMarkAlertsReadProcedure: true,
 	// ListHubCompanies asks the hub and changes nothing here.

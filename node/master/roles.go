@@ -109,6 +109,9 @@ var methodPerms = map[string][]Perm{
 	licmeshv1connect.AdminServiceGetUtilizationProcedure:        {PermRead},
 	licmeshv1connect.AdminServiceSetLicenseCostProcedure:        {PermLicenses},
 	licmeshv1connect.AdminServiceListLicenseCostsProcedure:      {PermRead},
+	licmeshv1connect.AdminServiceRequestPurchaseProcedure:       {PermLicenses},
+	licmeshv1connect.AdminServiceDecidePurchaseProcedure:        {PermUsers},
+	licmeshv1connect.AdminServiceListPurchasesProcedure:         {PermRead},
 }
 
 // Principal is who made a request, and what they may do.

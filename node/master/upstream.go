@@ -200,7 +200,10 @@ func (s *Server) upstreamLoop(ctx context.Context) {
 			continue
 		}
 		now := s.now()
-		if st.Check.At == 0 || now.Sub(time.UnixMilli(st.Check.At)) >= s.cfg.LicenseCheckInterval {
+		sinceCheck := now.Sub(time.UnixMilli(st.Check.At))
+		// Approved purchase requests go up within a minute, not a day.
+		quotes := sinceCheck >= time.Minute && len(s.quotesToSend()) > 0
+		if st.Check.At == 0 || sinceCheck >= s.cfg.LicenseCheckInterval || quotes {
 			if _, err := s.checkLicenses(ctx); err != nil && ctx.Err() == nil {
 				s.sync.mu.Lock()
 				s.sync.checkErr = err.Error()
@@ -334,9 +337,13 @@ func (s *Server) checkLicenses(ctx context.Context) (string, error) {
 	defer cancel()
 	vs := s.versions()
 	resp, err := c.CheckLicenses(cctx, connect.NewRequest(&licmeshv1.CheckLicensesRequest{Proof: proof.Marshal(),
-		MasterVersions: vs.Masters, CollectorVersions: vs.Collectors}))
+		MasterVersions: vs.Masters, CollectorVersions: vs.Collectors, QuoteRequests: s.quotesToSend()}))
 	if err != nil {
 		return "", fmt.Errorf("license check with %s: %w", st.Hub.URL, err)
+	}
+	quotes, err := s.recordQuotes(ctx, resp.Msg.GetQuotesReceived(), resp.Msg.GetQuoteAnswers())
+	if err != nil {
+		return "", err
 	}
 	added, err := s.addLicenses(ctx, resp.Msg.GetLicenses())
 	if err != nil {
@@ -361,6 +368,7 @@ func (s *Server) checkLicenses(ctx context.Context) (string, error) {
 	if len(removed) > 0 {
 		parts = append(parts, "removed revoked "+strings.Join(removed, ", "))
 	}
+	parts = append(parts, quotes...)
 	if len(parts) > 0 {
 		summary = strings.Join(parts, "; ")
 	}

@@ -7345,6 +7345,477 @@ func (x *ListLicenseCostsResponse) GetCosts() []*LicenseCost {
 	return nil
 }
 
+type Purchase struct {
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	Id       string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	Sku      string                 `protobuf:"bytes,2,opt,name=sku,proto3" json:"sku,omitempty"`
+	Pool     string                 `protobuf:"bytes,3,opt,name=pool,proto3" json:"pool,omitempty"`
+	Quantity uint32                 `protobuf:"varint,4,opt,name=quantity,proto3" json:"quantity,omitempty"`
+	Module   string                 `protobuf:"bytes,5,opt,name=module,proto3" json:"module,omitempty"`
+	Reason   string                 `protobuf:"bytes,6,opt,name=reason,proto3" json:"reason,omitempty"`
+	// state is requested, approved, declined, sent or answered.
+	State         string `protobuf:"bytes,7,opt,name=state,proto3" json:"state,omitempty"`
+	RequestedBy   string `protobuf:"bytes,8,opt,name=requested_by,json=requestedBy,proto3" json:"requested_by,omitempty"`
+	RequestedAtMs int64  `protobuf:"varint,9,opt,name=requested_at_ms,json=requestedAtMs,proto3" json:"requested_at_ms,omitempty"`
+	DecidedBy     string `protobuf:"bytes,10,opt,name=decided_by,json=decidedBy,proto3" json:"decided_by,omitempty"`
+	DecidedAtMs   int64  `protobuf:"varint,11,opt,name=decided_at_ms,json=decidedAtMs,proto3" json:"decided_at_ms,omitempty"`
+	DecisionNote  string `protobuf:"bytes,12,opt,name=decision_note,json=decisionNote,proto3" json:"decision_note,omitempty"`
+	SentAtMs      int64  `protobuf:"varint,13,opt,name=sent_at_ms,json=sentAtMs,proto3" json:"sent_at_ms,omitempty"`
+	Via           string `protobuf:"bytes,14,opt,name=via,proto3" json:"via,omitempty"`
+	AnsweredAtMs  int64  `protobuf:"varint,15,opt,name=answered_at_ms,json=answeredAtMs,proto3" json:"answered_at_ms,omitempty"`
+	Answer        string `protobuf:"bytes,16,opt,name=answer,proto3" json:"answer,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Purchase) Reset() {
+	*x = Purchase{}
+	mi := &file_licmesh_v1_admin_proto_msgTypes[118]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Purchase) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Purchase) ProtoMessage() {}
+
+func (x *Purchase) ProtoReflect() protoreflect.Message {
+	mi := &file_licmesh_v1_admin_proto_msgTypes[118]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Purchase.ProtoReflect.Descriptor instead.
+func (*Purchase) Descriptor() ([]byte, []int) {
+	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{118}
+}
+
+func (x *Purchase) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *Purchase) GetSku() string {
+	if x != nil {
+		return x.Sku
+	}
+	return ""
+}
+
+func (x *Purchase) GetPool() string {
+	if x != nil {
+		return x.Pool
+	}
+	return ""
+}
+
+func (x *Purchase) GetQuantity() uint32 {
+	if x != nil {
+		return x.Quantity
+	}
+	return 0
+}
+
+func (x *Purchase) GetModule() string {
+	if x != nil {
+		return x.Module
+	}
+	return ""
+}
+
+func (x *Purchase) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+func (x *Purchase) GetState() string {
+	if x != nil {
+		return x.State
+	}
+	return ""
+}
+
+func (x *Purchase) GetRequestedBy() string {
+	if x != nil {
+		return x.RequestedBy
+	}
+	return ""
+}
+
+func (x *Purchase) GetRequestedAtMs() int64 {
+	if x != nil {
+		return x.RequestedAtMs
+	}
+	return 0
+}
+
+func (x *Purchase) GetDecidedBy() string {
+	if x != nil {
+		return x.DecidedBy
+	}
+	return ""
+}
+
+func (x *Purchase) GetDecidedAtMs() int64 {
+	if x != nil {
+		return x.DecidedAtMs
+	}
+	return 0
+}
+
+func (x *Purchase) GetDecisionNote() string {
+	if x != nil {
+		return x.DecisionNote
+	}
+	return ""
+}
+
+func (x *Purchase) GetSentAtMs() int64 {
+	if x != nil {
+		return x.SentAtMs
+	}
+	return 0
+}
+
+func (x *Purchase) GetVia() string {
+	if x != nil {
+		return x.Via
+	}
+	return ""
+}
+
+func (x *Purchase) GetAnsweredAtMs() int64 {
+	if x != nil {
+		return x.AnsweredAtMs
+	}
+	return 0
+}
+
+func (x *Purchase) GetAnswer() string {
+	if x != nil {
+		return x.Answer
+	}
+	return ""
+}
+
+type RequestPurchaseRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// sku is the product; pool and quantity the seats asked for, or module
+	// the feature; one of them.
+	Sku           string `protobuf:"bytes,1,opt,name=sku,proto3" json:"sku,omitempty"`
+	Pool          string `protobuf:"bytes,2,opt,name=pool,proto3" json:"pool,omitempty"`
+	Quantity      uint32 `protobuf:"varint,3,opt,name=quantity,proto3" json:"quantity,omitempty"`
+	Module        string `protobuf:"bytes,4,opt,name=module,proto3" json:"module,omitempty"`
+	Reason        string `protobuf:"bytes,5,opt,name=reason,proto3" json:"reason,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RequestPurchaseRequest) Reset() {
+	*x = RequestPurchaseRequest{}
+	mi := &file_licmesh_v1_admin_proto_msgTypes[119]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RequestPurchaseRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RequestPurchaseRequest) ProtoMessage() {}
+
+func (x *RequestPurchaseRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_licmesh_v1_admin_proto_msgTypes[119]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RequestPurchaseRequest.ProtoReflect.Descriptor instead.
+func (*RequestPurchaseRequest) Descriptor() ([]byte, []int) {
+	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{119}
+}
+
+func (x *RequestPurchaseRequest) GetSku() string {
+	if x != nil {
+		return x.Sku
+	}
+	return ""
+}
+
+func (x *RequestPurchaseRequest) GetPool() string {
+	if x != nil {
+		return x.Pool
+	}
+	return ""
+}
+
+func (x *RequestPurchaseRequest) GetQuantity() uint32 {
+	if x != nil {
+		return x.Quantity
+	}
+	return 0
+}
+
+func (x *RequestPurchaseRequest) GetModule() string {
+	if x != nil {
+		return x.Module
+	}
+	return ""
+}
+
+func (x *RequestPurchaseRequest) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+type RequestPurchaseResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Purchase      *Purchase              `protobuf:"bytes,1,opt,name=purchase,proto3" json:"purchase,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RequestPurchaseResponse) Reset() {
+	*x = RequestPurchaseResponse{}
+	mi := &file_licmesh_v1_admin_proto_msgTypes[120]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RequestPurchaseResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RequestPurchaseResponse) ProtoMessage() {}
+
+func (x *RequestPurchaseResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_licmesh_v1_admin_proto_msgTypes[120]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RequestPurchaseResponse.ProtoReflect.Descriptor instead.
+func (*RequestPurchaseResponse) Descriptor() ([]byte, []int) {
+	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{120}
+}
+
+func (x *RequestPurchaseResponse) GetPurchase() *Purchase {
+	if x != nil {
+		return x.Purchase
+	}
+	return nil
+}
+
+type DecidePurchaseRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	Approve       bool                   `protobuf:"varint,2,opt,name=approve,proto3" json:"approve,omitempty"`
+	Note          string                 `protobuf:"bytes,3,opt,name=note,proto3" json:"note,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DecidePurchaseRequest) Reset() {
+	*x = DecidePurchaseRequest{}
+	mi := &file_licmesh_v1_admin_proto_msgTypes[121]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DecidePurchaseRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DecidePurchaseRequest) ProtoMessage() {}
+
+func (x *DecidePurchaseRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_licmesh_v1_admin_proto_msgTypes[121]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DecidePurchaseRequest.ProtoReflect.Descriptor instead.
+func (*DecidePurchaseRequest) Descriptor() ([]byte, []int) {
+	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{121}
+}
+
+func (x *DecidePurchaseRequest) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *DecidePurchaseRequest) GetApprove() bool {
+	if x != nil {
+		return x.Approve
+	}
+	return false
+}
+
+func (x *DecidePurchaseRequest) GetNote() string {
+	if x != nil {
+		return x.Note
+	}
+	return ""
+}
+
+type DecidePurchaseResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Purchase      *Purchase              `protobuf:"bytes,1,opt,name=purchase,proto3" json:"purchase,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DecidePurchaseResponse) Reset() {
+	*x = DecidePurchaseResponse{}
+	mi := &file_licmesh_v1_admin_proto_msgTypes[122]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DecidePurchaseResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DecidePurchaseResponse) ProtoMessage() {}
+
+func (x *DecidePurchaseResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_licmesh_v1_admin_proto_msgTypes[122]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DecidePurchaseResponse.ProtoReflect.Descriptor instead.
+func (*DecidePurchaseResponse) Descriptor() ([]byte, []int) {
+	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{122}
+}
+
+func (x *DecidePurchaseResponse) GetPurchase() *Purchase {
+	if x != nil {
+		return x.Purchase
+	}
+	return nil
+}
+
+type ListPurchasesRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListPurchasesRequest) Reset() {
+	*x = ListPurchasesRequest{}
+	mi := &file_licmesh_v1_admin_proto_msgTypes[123]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListPurchasesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListPurchasesRequest) ProtoMessage() {}
+
+func (x *ListPurchasesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_licmesh_v1_admin_proto_msgTypes[123]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListPurchasesRequest.ProtoReflect.Descriptor instead.
+func (*ListPurchasesRequest) Descriptor() ([]byte, []int) {
+	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{123}
+}
+
+type ListPurchasesResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Purchases     []*Purchase            `protobuf:"bytes,1,rep,name=purchases,proto3" json:"purchases,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListPurchasesResponse) Reset() {
+	*x = ListPurchasesResponse{}
+	mi := &file_licmesh_v1_admin_proto_msgTypes[124]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListPurchasesResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListPurchasesResponse) ProtoMessage() {}
+
+func (x *ListPurchasesResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_licmesh_v1_admin_proto_msgTypes[124]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListPurchasesResponse.ProtoReflect.Descriptor instead.
+func (*ListPurchasesResponse) Descriptor() ([]byte, []int) {
+	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{124}
+}
+
+func (x *ListPurchasesResponse) GetPurchases() []*Purchase {
+	if x != nil {
+		return x.Purchases
+	}
+	return nil
+}
+
 var File_licmesh_v1_admin_proto protoreflect.FileDescriptor
 
 const file_licmesh_v1_admin_proto_rawDesc = "" +
@@ -7908,7 +8379,44 @@ const file_licmesh_v1_admin_proto_rawDesc = "" +
 	"\x04cost\x18\x01 \x01(\v2\x17.licmesh.v1.LicenseCostR\x04cost\"\x19\n" +
 	"\x17ListLicenseCostsRequest\"I\n" +
 	"\x18ListLicenseCostsResponse\x12-\n" +
-	"\x05costs\x18\x01 \x03(\v2\x17.licmesh.v1.LicenseCostR\x05costs2\xfd\"\n" +
+	"\x05costs\x18\x01 \x03(\v2\x17.licmesh.v1.LicenseCostR\x05costs\"\xc3\x03\n" +
+	"\bPurchase\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x10\n" +
+	"\x03sku\x18\x02 \x01(\tR\x03sku\x12\x12\n" +
+	"\x04pool\x18\x03 \x01(\tR\x04pool\x12\x1a\n" +
+	"\bquantity\x18\x04 \x01(\rR\bquantity\x12\x16\n" +
+	"\x06module\x18\x05 \x01(\tR\x06module\x12\x16\n" +
+	"\x06reason\x18\x06 \x01(\tR\x06reason\x12\x14\n" +
+	"\x05state\x18\a \x01(\tR\x05state\x12!\n" +
+	"\frequested_by\x18\b \x01(\tR\vrequestedBy\x12&\n" +
+	"\x0frequested_at_ms\x18\t \x01(\x03R\rrequestedAtMs\x12\x1d\n" +
+	"\n" +
+	"decided_by\x18\n" +
+	" \x01(\tR\tdecidedBy\x12\"\n" +
+	"\rdecided_at_ms\x18\v \x01(\x03R\vdecidedAtMs\x12#\n" +
+	"\rdecision_note\x18\f \x01(\tR\fdecisionNote\x12\x1c\n" +
+	"\n" +
+	"sent_at_ms\x18\r \x01(\x03R\bsentAtMs\x12\x10\n" +
+	"\x03via\x18\x0e \x01(\tR\x03via\x12$\n" +
+	"\x0eanswered_at_ms\x18\x0f \x01(\x03R\fansweredAtMs\x12\x16\n" +
+	"\x06answer\x18\x10 \x01(\tR\x06answer\"\x8a\x01\n" +
+	"\x16RequestPurchaseRequest\x12\x10\n" +
+	"\x03sku\x18\x01 \x01(\tR\x03sku\x12\x12\n" +
+	"\x04pool\x18\x02 \x01(\tR\x04pool\x12\x1a\n" +
+	"\bquantity\x18\x03 \x01(\rR\bquantity\x12\x16\n" +
+	"\x06module\x18\x04 \x01(\tR\x06module\x12\x16\n" +
+	"\x06reason\x18\x05 \x01(\tR\x06reason\"K\n" +
+	"\x17RequestPurchaseResponse\x120\n" +
+	"\bpurchase\x18\x01 \x01(\v2\x14.licmesh.v1.PurchaseR\bpurchase\"U\n" +
+	"\x15DecidePurchaseRequest\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x18\n" +
+	"\aapprove\x18\x02 \x01(\bR\aapprove\x12\x12\n" +
+	"\x04note\x18\x03 \x01(\tR\x04note\"J\n" +
+	"\x16DecidePurchaseResponse\x120\n" +
+	"\bpurchase\x18\x01 \x01(\v2\x14.licmesh.v1.PurchaseR\bpurchase\"\x16\n" +
+	"\x14ListPurchasesRequest\"K\n" +
+	"\x15ListPurchasesResponse\x122\n" +
+	"\tpurchases\x18\x01 \x03(\v2\x14.licmesh.v1.PurchaseR\tpurchases2\x88%\n" +
 	"\fAdminService\x12H\n" +
 	"\tGetStatus\x12\x1c.licmesh.v1.GetStatusRequest\x1a\x1d.licmesh.v1.GetStatusResponse\x12N\n" +
 	"\vListMembers\x12\x1e.licmesh.v1.ListMembersRequest\x1a\x1f.licmesh.v1.ListMembersResponse\x12K\n" +
@@ -7971,7 +8479,10 @@ const file_licmesh_v1_admin_proto_rawDesc = "" +
 	"\x11GetReconciliation\x12$.licmesh.v1.GetReconciliationRequest\x1a%.licmesh.v1.GetReconciliationResponse\x12W\n" +
 	"\x0eGetUtilization\x12!.licmesh.v1.GetUtilizationRequest\x1a\".licmesh.v1.GetUtilizationResponse\x12W\n" +
 	"\x0eSetLicenseCost\x12!.licmesh.v1.SetLicenseCostRequest\x1a\".licmesh.v1.SetLicenseCostResponse\x12]\n" +
-	"\x10ListLicenseCosts\x12#.licmesh.v1.ListLicenseCostsRequest\x1a$.licmesh.v1.ListLicenseCostsResponseB0Z.github.com/licmesh/licmesh/mesh/wire/licmeshv1b\x06proto3"
+	"\x10ListLicenseCosts\x12#.licmesh.v1.ListLicenseCostsRequest\x1a$.licmesh.v1.ListLicenseCostsResponse\x12Z\n" +
+	"\x0fRequestPurchase\x12\".licmesh.v1.RequestPurchaseRequest\x1a#.licmesh.v1.RequestPurchaseResponse\x12W\n" +
+	"\x0eDecidePurchase\x12!.licmesh.v1.DecidePurchaseRequest\x1a\".licmesh.v1.DecidePurchaseResponse\x12T\n" +
+	"\rListPurchases\x12 .licmesh.v1.ListPurchasesRequest\x1a!.licmesh.v1.ListPurchasesResponseB0Z.github.com/licmesh/licmesh/mesh/wire/licmeshv1b\x06proto3"
 
 var (
 	file_licmesh_v1_admin_proto_rawDescOnce sync.Once
@@ -7985,7 +8496,7 @@ func file_licmesh_v1_admin_proto_rawDescGZIP() []byte {
 	return file_licmesh_v1_admin_proto_rawDescData
 }
 
-var file_licmesh_v1_admin_proto_msgTypes = make([]protoimpl.MessageInfo, 119)
+var file_licmesh_v1_admin_proto_msgTypes = make([]protoimpl.MessageInfo, 126)
 var file_licmesh_v1_admin_proto_goTypes = []any{
 	(*GetStatusRequest)(nil),              // 0: licmesh.v1.GetStatusRequest
 	(*GetStatusResponse)(nil),             // 1: licmesh.v1.GetStatusResponse
@@ -8105,22 +8616,29 @@ var file_licmesh_v1_admin_proto_goTypes = []any{
 	(*SetLicenseCostResponse)(nil),        // 115: licmesh.v1.SetLicenseCostResponse
 	(*ListLicenseCostsRequest)(nil),       // 116: licmesh.v1.ListLicenseCostsRequest
 	(*ListLicenseCostsResponse)(nil),      // 117: licmesh.v1.ListLicenseCostsResponse
-	nil,                                   // 118: licmesh.v1.Department.HeldEntry
-	(*Lease)(nil),                         // 119: licmesh.v1.Lease
-	(*UsageOverviewRequest)(nil),          // 120: licmesh.v1.UsageOverviewRequest
-	(*UsageHistoryRequest)(nil),           // 121: licmesh.v1.UsageHistoryRequest
-	(*UsageMonthRequest)(nil),             // 122: licmesh.v1.UsageMonthRequest
-	(*UsageDaysRequest)(nil),              // 123: licmesh.v1.UsageDaysRequest
-	(*UsageOverviewResponse)(nil),         // 124: licmesh.v1.UsageOverviewResponse
-	(*UsageHistoryResponse)(nil),          // 125: licmesh.v1.UsageHistoryResponse
-	(*UsageMonthResponse)(nil),            // 126: licmesh.v1.UsageMonthResponse
-	(*UsageDaysResponse)(nil),             // 127: licmesh.v1.UsageDaysResponse
+	(*Purchase)(nil),                      // 118: licmesh.v1.Purchase
+	(*RequestPurchaseRequest)(nil),        // 119: licmesh.v1.RequestPurchaseRequest
+	(*RequestPurchaseResponse)(nil),       // 120: licmesh.v1.RequestPurchaseResponse
+	(*DecidePurchaseRequest)(nil),         // 121: licmesh.v1.DecidePurchaseRequest
+	(*DecidePurchaseResponse)(nil),        // 122: licmesh.v1.DecidePurchaseResponse
+	(*ListPurchasesRequest)(nil),          // 123: licmesh.v1.ListPurchasesRequest
+	(*ListPurchasesResponse)(nil),         // 124: licmesh.v1.ListPurchasesResponse
+	nil,                                   // 125: licmesh.v1.Department.HeldEntry
+	(*Lease)(nil),                         // 126: licmesh.v1.Lease
+	(*UsageOverviewRequest)(nil),          // 127: licmesh.v1.UsageOverviewRequest
+	(*UsageHistoryRequest)(nil),           // 128: licmesh.v1.UsageHistoryRequest
+	(*UsageMonthRequest)(nil),             // 129: licmesh.v1.UsageMonthRequest
+	(*UsageDaysRequest)(nil),              // 130: licmesh.v1.UsageDaysRequest
+	(*UsageOverviewResponse)(nil),         // 131: licmesh.v1.UsageOverviewResponse
+	(*UsageHistoryResponse)(nil),          // 132: licmesh.v1.UsageHistoryResponse
+	(*UsageMonthResponse)(nil),            // 133: licmesh.v1.UsageMonthResponse
+	(*UsageDaysResponse)(nil),             // 134: licmesh.v1.UsageDaysResponse
 }
 var file_licmesh_v1_admin_proto_depIdxs = []int32{
 	3,   // 0: licmesh.v1.ListMembersResponse.members:type_name -> licmesh.v1.Member
 	7,   // 1: licmesh.v1.CreatePoolResponse.pool:type_name -> licmesh.v1.Pool
 	7,   // 2: licmesh.v1.ListPoolsResponse.pools:type_name -> licmesh.v1.Pool
-	119, // 3: licmesh.v1.ListLeasesResponse.leases:type_name -> licmesh.v1.Lease
+	126, // 3: licmesh.v1.ListLeasesResponse.leases:type_name -> licmesh.v1.Lease
 	14,  // 4: licmesh.v1.CreateTokenResponse.token:type_name -> licmesh.v1.Token
 	14,  // 5: licmesh.v1.ListTokensResponse.tokens:type_name -> licmesh.v1.Token
 	21,  // 6: licmesh.v1.ListCollectorsResponse.collectors:type_name -> licmesh.v1.Collector
@@ -8149,7 +8667,7 @@ var file_licmesh_v1_admin_proto_depIdxs = []int32{
 	87,  // 29: licmesh.v1.GetAlertPrefsResponse.prefs:type_name -> licmesh.v1.AlertPrefs
 	87,  // 30: licmesh.v1.SetAlertPrefsRequest.prefs:type_name -> licmesh.v1.AlertPrefs
 	87,  // 31: licmesh.v1.SetAlertPrefsResponse.prefs:type_name -> licmesh.v1.AlertPrefs
-	118, // 32: licmesh.v1.Department.held:type_name -> licmesh.v1.Department.HeldEntry
+	125, // 32: licmesh.v1.Department.held:type_name -> licmesh.v1.Department.HeldEntry
 	95,  // 33: licmesh.v1.Department.reservations:type_name -> licmesh.v1.Reservation
 	94,  // 34: licmesh.v1.ListDepartmentsResponse.departments:type_name -> licmesh.v1.Department
 	94,  // 35: licmesh.v1.SetDepartmentResponse.department:type_name -> licmesh.v1.Department
@@ -8162,115 +8680,124 @@ var file_licmesh_v1_admin_proto_depIdxs = []int32{
 	113, // 42: licmesh.v1.SetLicenseCostRequest.cost:type_name -> licmesh.v1.LicenseCost
 	113, // 43: licmesh.v1.SetLicenseCostResponse.cost:type_name -> licmesh.v1.LicenseCost
 	113, // 44: licmesh.v1.ListLicenseCostsResponse.costs:type_name -> licmesh.v1.LicenseCost
-	0,   // 45: licmesh.v1.AdminService.GetStatus:input_type -> licmesh.v1.GetStatusRequest
-	2,   // 46: licmesh.v1.AdminService.ListMembers:input_type -> licmesh.v1.ListMembersRequest
-	5,   // 47: licmesh.v1.AdminService.RemovePeer:input_type -> licmesh.v1.RemovePeerRequest
-	8,   // 48: licmesh.v1.AdminService.CreatePool:input_type -> licmesh.v1.CreatePoolRequest
-	10,  // 49: licmesh.v1.AdminService.ListPools:input_type -> licmesh.v1.ListPoolsRequest
-	12,  // 50: licmesh.v1.AdminService.ListLeases:input_type -> licmesh.v1.ListLeasesRequest
-	15,  // 51: licmesh.v1.AdminService.CreateToken:input_type -> licmesh.v1.CreateTokenRequest
-	17,  // 52: licmesh.v1.AdminService.ListTokens:input_type -> licmesh.v1.ListTokensRequest
-	19,  // 53: licmesh.v1.AdminService.RevokeToken:input_type -> licmesh.v1.RevokeTokenRequest
-	22,  // 54: licmesh.v1.AdminService.ListCollectors:input_type -> licmesh.v1.ListCollectorsRequest
-	25,  // 55: licmesh.v1.AdminService.AddLicense:input_type -> licmesh.v1.AddLicenseRequest
-	27,  // 56: licmesh.v1.AdminService.ListLicenses:input_type -> licmesh.v1.ListLicensesRequest
-	29,  // 57: licmesh.v1.AdminService.GetLicense:input_type -> licmesh.v1.GetLicenseRequest
-	31,  // 58: licmesh.v1.AdminService.RemoveLicense:input_type -> licmesh.v1.RemoveLicenseRequest
-	120, // 59: licmesh.v1.AdminService.UsageOverview:input_type -> licmesh.v1.UsageOverviewRequest
-	121, // 60: licmesh.v1.AdminService.UsageHistory:input_type -> licmesh.v1.UsageHistoryRequest
-	122, // 61: licmesh.v1.AdminService.UsageMonth:input_type -> licmesh.v1.UsageMonthRequest
-	123, // 62: licmesh.v1.AdminService.UsageDays:input_type -> licmesh.v1.UsageDaysRequest
-	35,  // 63: licmesh.v1.AdminService.ListHubCompanies:input_type -> licmesh.v1.ListHubCompaniesRequest
-	37,  // 64: licmesh.v1.AdminService.ActivateCluster:input_type -> licmesh.v1.ActivateClusterRequest
-	39,  // 65: licmesh.v1.AdminService.StartClusterTrial:input_type -> licmesh.v1.StartClusterTrialRequest
-	41,  // 66: licmesh.v1.AdminService.MakeActivationRequest:input_type -> licmesh.v1.MakeActivationRequestRequest
-	43,  // 67: licmesh.v1.AdminService.GetUpstream:input_type -> licmesh.v1.GetUpstreamRequest
-	45,  // 68: licmesh.v1.AdminService.CheckLicensesNow:input_type -> licmesh.v1.CheckLicensesNowRequest
-	47,  // 69: licmesh.v1.AdminService.ExportUsage:input_type -> licmesh.v1.ExportUsageRequest
-	49,  // 70: licmesh.v1.AdminService.ImportUsageReceipt:input_type -> licmesh.v1.ImportUsageReceiptRequest
-	52,  // 71: licmesh.v1.AdminService.ListAlerts:input_type -> licmesh.v1.ListAlertsRequest
-	54,  // 72: licmesh.v1.AdminService.AckAlert:input_type -> licmesh.v1.AckAlertRequest
-	57,  // 73: licmesh.v1.AdminService.ListAlertRules:input_type -> licmesh.v1.ListAlertRulesRequest
-	59,  // 74: licmesh.v1.AdminService.SetAlertRule:input_type -> licmesh.v1.SetAlertRuleRequest
-	62,  // 75: licmesh.v1.AdminService.ListAlertChannels:input_type -> licmesh.v1.ListAlertChannelsRequest
-	64,  // 76: licmesh.v1.AdminService.SetAlertChannel:input_type -> licmesh.v1.SetAlertChannelRequest
-	66,  // 77: licmesh.v1.AdminService.RemoveAlertChannel:input_type -> licmesh.v1.RemoveAlertChannelRequest
-	68,  // 78: licmesh.v1.AdminService.TestAlertChannel:input_type -> licmesh.v1.TestAlertChannelRequest
-	71,  // 79: licmesh.v1.AdminService.ListAlertDeliveries:input_type -> licmesh.v1.ListAlertDeliveriesRequest
-	74,  // 80: licmesh.v1.AdminService.GetCaller:input_type -> licmesh.v1.GetCallerRequest
-	76,  // 81: licmesh.v1.AdminService.CreateUser:input_type -> licmesh.v1.CreateUserRequest
-	78,  // 82: licmesh.v1.AdminService.ListUsers:input_type -> licmesh.v1.ListUsersRequest
-	80,  // 83: licmesh.v1.AdminService.UpdateUser:input_type -> licmesh.v1.UpdateUserRequest
-	82,  // 84: licmesh.v1.AdminService.ChangeOwnPassword:input_type -> licmesh.v1.ChangeOwnPasswordRequest
-	85,  // 85: licmesh.v1.AdminService.ListAuditLog:input_type -> licmesh.v1.ListAuditLogRequest
-	88,  // 86: licmesh.v1.AdminService.GetAlertPrefs:input_type -> licmesh.v1.GetAlertPrefsRequest
-	90,  // 87: licmesh.v1.AdminService.SetAlertPrefs:input_type -> licmesh.v1.SetAlertPrefsRequest
-	92,  // 88: licmesh.v1.AdminService.MarkAlertsRead:input_type -> licmesh.v1.MarkAlertsReadRequest
-	96,  // 89: licmesh.v1.AdminService.ListDepartments:input_type -> licmesh.v1.ListDepartmentsRequest
-	98,  // 90: licmesh.v1.AdminService.SetDepartment:input_type -> licmesh.v1.SetDepartmentRequest
-	100, // 91: licmesh.v1.AdminService.SetReservation:input_type -> licmesh.v1.SetReservationRequest
-	103, // 92: licmesh.v1.AdminService.ListAssignments:input_type -> licmesh.v1.ListAssignmentsRequest
-	108, // 93: licmesh.v1.AdminService.GetReconciliation:input_type -> licmesh.v1.GetReconciliationRequest
-	111, // 94: licmesh.v1.AdminService.GetUtilization:input_type -> licmesh.v1.GetUtilizationRequest
-	114, // 95: licmesh.v1.AdminService.SetLicenseCost:input_type -> licmesh.v1.SetLicenseCostRequest
-	116, // 96: licmesh.v1.AdminService.ListLicenseCosts:input_type -> licmesh.v1.ListLicenseCostsRequest
-	1,   // 97: licmesh.v1.AdminService.GetStatus:output_type -> licmesh.v1.GetStatusResponse
-	4,   // 98: licmesh.v1.AdminService.ListMembers:output_type -> licmesh.v1.ListMembersResponse
-	6,   // 99: licmesh.v1.AdminService.RemovePeer:output_type -> licmesh.v1.RemovePeerResponse
-	9,   // 100: licmesh.v1.AdminService.CreatePool:output_type -> licmesh.v1.CreatePoolResponse
-	11,  // 101: licmesh.v1.AdminService.ListPools:output_type -> licmesh.v1.ListPoolsResponse
-	13,  // 102: licmesh.v1.AdminService.ListLeases:output_type -> licmesh.v1.ListLeasesResponse
-	16,  // 103: licmesh.v1.AdminService.CreateToken:output_type -> licmesh.v1.CreateTokenResponse
-	18,  // 104: licmesh.v1.AdminService.ListTokens:output_type -> licmesh.v1.ListTokensResponse
-	20,  // 105: licmesh.v1.AdminService.RevokeToken:output_type -> licmesh.v1.RevokeTokenResponse
-	23,  // 106: licmesh.v1.AdminService.ListCollectors:output_type -> licmesh.v1.ListCollectorsResponse
-	26,  // 107: licmesh.v1.AdminService.AddLicense:output_type -> licmesh.v1.AddLicenseResponse
-	28,  // 108: licmesh.v1.AdminService.ListLicenses:output_type -> licmesh.v1.ListLicensesResponse
-	30,  // 109: licmesh.v1.AdminService.GetLicense:output_type -> licmesh.v1.GetLicenseResponse
-	32,  // 110: licmesh.v1.AdminService.RemoveLicense:output_type -> licmesh.v1.RemoveLicenseResponse
-	124, // 111: licmesh.v1.AdminService.UsageOverview:output_type -> licmesh.v1.UsageOverviewResponse
-	125, // 112: licmesh.v1.AdminService.UsageHistory:output_type -> licmesh.v1.UsageHistoryResponse
-	126, // 113: licmesh.v1.AdminService.UsageMonth:output_type -> licmesh.v1.UsageMonthResponse
-	127, // 114: licmesh.v1.AdminService.UsageDays:output_type -> licmesh.v1.UsageDaysResponse
-	36,  // 115: licmesh.v1.AdminService.ListHubCompanies:output_type -> licmesh.v1.ListHubCompaniesResponse
-	38,  // 116: licmesh.v1.AdminService.ActivateCluster:output_type -> licmesh.v1.ActivateClusterResponse
-	40,  // 117: licmesh.v1.AdminService.StartClusterTrial:output_type -> licmesh.v1.StartClusterTrialResponse
-	42,  // 118: licmesh.v1.AdminService.MakeActivationRequest:output_type -> licmesh.v1.MakeActivationRequestResponse
-	44,  // 119: licmesh.v1.AdminService.GetUpstream:output_type -> licmesh.v1.GetUpstreamResponse
-	46,  // 120: licmesh.v1.AdminService.CheckLicensesNow:output_type -> licmesh.v1.CheckLicensesNowResponse
-	48,  // 121: licmesh.v1.AdminService.ExportUsage:output_type -> licmesh.v1.ExportUsageResponse
-	50,  // 122: licmesh.v1.AdminService.ImportUsageReceipt:output_type -> licmesh.v1.ImportUsageReceiptResponse
-	53,  // 123: licmesh.v1.AdminService.ListAlerts:output_type -> licmesh.v1.ListAlertsResponse
-	55,  // 124: licmesh.v1.AdminService.AckAlert:output_type -> licmesh.v1.AckAlertResponse
-	58,  // 125: licmesh.v1.AdminService.ListAlertRules:output_type -> licmesh.v1.ListAlertRulesResponse
-	60,  // 126: licmesh.v1.AdminService.SetAlertRule:output_type -> licmesh.v1.SetAlertRuleResponse
-	63,  // 127: licmesh.v1.AdminService.ListAlertChannels:output_type -> licmesh.v1.ListAlertChannelsResponse
-	65,  // 128: licmesh.v1.AdminService.SetAlertChannel:output_type -> licmesh.v1.SetAlertChannelResponse
-	67,  // 129: licmesh.v1.AdminService.RemoveAlertChannel:output_type -> licmesh.v1.RemoveAlertChannelResponse
-	69,  // 130: licmesh.v1.AdminService.TestAlertChannel:output_type -> licmesh.v1.TestAlertChannelResponse
-	72,  // 131: licmesh.v1.AdminService.ListAlertDeliveries:output_type -> licmesh.v1.ListAlertDeliveriesResponse
-	75,  // 132: licmesh.v1.AdminService.GetCaller:output_type -> licmesh.v1.GetCallerResponse
-	77,  // 133: licmesh.v1.AdminService.CreateUser:output_type -> licmesh.v1.CreateUserResponse
-	79,  // 134: licmesh.v1.AdminService.ListUsers:output_type -> licmesh.v1.ListUsersResponse
-	81,  // 135: licmesh.v1.AdminService.UpdateUser:output_type -> licmesh.v1.UpdateUserResponse
-	83,  // 136: licmesh.v1.AdminService.ChangeOwnPassword:output_type -> licmesh.v1.ChangeOwnPasswordResponse
-	86,  // 137: licmesh.v1.AdminService.ListAuditLog:output_type -> licmesh.v1.ListAuditLogResponse
-	89,  // 138: licmesh.v1.AdminService.GetAlertPrefs:output_type -> licmesh.v1.GetAlertPrefsResponse
-	91,  // 139: licmesh.v1.AdminService.SetAlertPrefs:output_type -> licmesh.v1.SetAlertPrefsResponse
-	93,  // 140: licmesh.v1.AdminService.MarkAlertsRead:output_type -> licmesh.v1.MarkAlertsReadResponse
-	97,  // 141: licmesh.v1.AdminService.ListDepartments:output_type -> licmesh.v1.ListDepartmentsResponse
-	99,  // 142: licmesh.v1.AdminService.SetDepartment:output_type -> licmesh.v1.SetDepartmentResponse
-	101, // 143: licmesh.v1.AdminService.SetReservation:output_type -> licmesh.v1.SetReservationResponse
-	104, // 144: licmesh.v1.AdminService.ListAssignments:output_type -> licmesh.v1.ListAssignmentsResponse
-	109, // 145: licmesh.v1.AdminService.GetReconciliation:output_type -> licmesh.v1.GetReconciliationResponse
-	112, // 146: licmesh.v1.AdminService.GetUtilization:output_type -> licmesh.v1.GetUtilizationResponse
-	115, // 147: licmesh.v1.AdminService.SetLicenseCost:output_type -> licmesh.v1.SetLicenseCostResponse
-	117, // 148: licmesh.v1.AdminService.ListLicenseCosts:output_type -> licmesh.v1.ListLicenseCostsResponse
-	97,  // [97:149] is the sub-list for method output_type
-	45,  // [45:97] is the sub-list for method input_type
-	45,  // [45:45] is the sub-list for extension type_name
-	45,  // [45:45] is the sub-list for extension extendee
-	0,   // [0:45] is the sub-list for field type_name
+	118, // 45: licmesh.v1.RequestPurchaseResponse.purchase:type_name -> licmesh.v1.Purchase
+	118, // 46: licmesh.v1.DecidePurchaseResponse.purchase:type_name -> licmesh.v1.Purchase
+	118, // 47: licmesh.v1.ListPurchasesResponse.purchases:type_name -> licmesh.v1.Purchase
+	0,   // 48: licmesh.v1.AdminService.GetStatus:input_type -> licmesh.v1.GetStatusRequest
+	2,   // 49: licmesh.v1.AdminService.ListMembers:input_type -> licmesh.v1.ListMembersRequest
+	5,   // 50: licmesh.v1.AdminService.RemovePeer:input_type -> licmesh.v1.RemovePeerRequest
+	8,   // 51: licmesh.v1.AdminService.CreatePool:input_type -> licmesh.v1.CreatePoolRequest
+	10,  // 52: licmesh.v1.AdminService.ListPools:input_type -> licmesh.v1.ListPoolsRequest
+	12,  // 53: licmesh.v1.AdminService.ListLeases:input_type -> licmesh.v1.ListLeasesRequest
+	15,  // 54: licmesh.v1.AdminService.CreateToken:input_type -> licmesh.v1.CreateTokenRequest
+	17,  // 55: licmesh.v1.AdminService.ListTokens:input_type -> licmesh.v1.ListTokensRequest
+	19,  // 56: licmesh.v1.AdminService.RevokeToken:input_type -> licmesh.v1.RevokeTokenRequest
+	22,  // 57: licmesh.v1.AdminService.ListCollectors:input_type -> licmesh.v1.ListCollectorsRequest
+	25,  // 58: licmesh.v1.AdminService.AddLicense:input_type -> licmesh.v1.AddLicenseRequest
+	27,  // 59: licmesh.v1.AdminService.ListLicenses:input_type -> licmesh.v1.ListLicensesRequest
+	29,  // 60: licmesh.v1.AdminService.GetLicense:input_type -> licmesh.v1.GetLicenseRequest
+	31,  // 61: licmesh.v1.AdminService.RemoveLicense:input_type -> licmesh.v1.RemoveLicenseRequest
+	127, // 62: licmesh.v1.AdminService.UsageOverview:input_type -> licmesh.v1.UsageOverviewRequest
+	128, // 63: licmesh.v1.AdminService.UsageHistory:input_type -> licmesh.v1.UsageHistoryRequest
+	129, // 64: licmesh.v1.AdminService.UsageMonth:input_type -> licmesh.v1.UsageMonthRequest
+	130, // 65: licmesh.v1.AdminService.UsageDays:input_type -> licmesh.v1.UsageDaysRequest
+	35,  // 66: licmesh.v1.AdminService.ListHubCompanies:input_type -> licmesh.v1.ListHubCompaniesRequest
+	37,  // 67: licmesh.v1.AdminService.ActivateCluster:input_type -> licmesh.v1.ActivateClusterRequest
+	39,  // 68: licmesh.v1.AdminService.StartClusterTrial:input_type -> licmesh.v1.StartClusterTrialRequest
+	41,  // 69: licmesh.v1.AdminService.MakeActivationRequest:input_type -> licmesh.v1.MakeActivationRequestRequest
+	43,  // 70: licmesh.v1.AdminService.GetUpstream:input_type -> licmesh.v1.GetUpstreamRequest
+	45,  // 71: licmesh.v1.AdminService.CheckLicensesNow:input_type -> licmesh.v1.CheckLicensesNowRequest
+	47,  // 72: licmesh.v1.AdminService.ExportUsage:input_type -> licmesh.v1.ExportUsageRequest
+	49,  // 73: licmesh.v1.AdminService.ImportUsageReceipt:input_type -> licmesh.v1.ImportUsageReceiptRequest
+	52,  // 74: licmesh.v1.AdminService.ListAlerts:input_type -> licmesh.v1.ListAlertsRequest
+	54,  // 75: licmesh.v1.AdminService.AckAlert:input_type -> licmesh.v1.AckAlertRequest
+	57,  // 76: licmesh.v1.AdminService.ListAlertRules:input_type -> licmesh.v1.ListAlertRulesRequest
+	59,  // 77: licmesh.v1.AdminService.SetAlertRule:input_type -> licmesh.v1.SetAlertRuleRequest
+	62,  // 78: licmesh.v1.AdminService.ListAlertChannels:input_type -> licmesh.v1.ListAlertChannelsRequest
+	64,  // 79: licmesh.v1.AdminService.SetAlertChannel:input_type -> licmesh.v1.SetAlertChannelRequest
+	66,  // 80: licmesh.v1.AdminService.RemoveAlertChannel:input_type -> licmesh.v1.RemoveAlertChannelRequest
+	68,  // 81: licmesh.v1.AdminService.TestAlertChannel:input_type -> licmesh.v1.TestAlertChannelRequest
+	71,  // 82: licmesh.v1.AdminService.ListAlertDeliveries:input_type -> licmesh.v1.ListAlertDeliveriesRequest
+	74,  // 83: licmesh.v1.AdminService.GetCaller:input_type -> licmesh.v1.GetCallerRequest
+	76,  // 84: licmesh.v1.AdminService.CreateUser:input_type -> licmesh.v1.CreateUserRequest
+	78,  // 85: licmesh.v1.AdminService.ListUsers:input_type -> licmesh.v1.ListUsersRequest
+	80,  // 86: licmesh.v1.AdminService.UpdateUser:input_type -> licmesh.v1.UpdateUserRequest
+	82,  // 87: licmesh.v1.AdminService.ChangeOwnPassword:input_type -> licmesh.v1.ChangeOwnPasswordRequest
+	85,  // 88: licmesh.v1.AdminService.ListAuditLog:input_type -> licmesh.v1.ListAuditLogRequest
+	88,  // 89: licmesh.v1.AdminService.GetAlertPrefs:input_type -> licmesh.v1.GetAlertPrefsRequest
+	90,  // 90: licmesh.v1.AdminService.SetAlertPrefs:input_type -> licmesh.v1.SetAlertPrefsRequest
+	92,  // 91: licmesh.v1.AdminService.MarkAlertsRead:input_type -> licmesh.v1.MarkAlertsReadRequest
+	96,  // 92: licmesh.v1.AdminService.ListDepartments:input_type -> licmesh.v1.ListDepartmentsRequest
+	98,  // 93: licmesh.v1.AdminService.SetDepartment:input_type -> licmesh.v1.SetDepartmentRequest
+	100, // 94: licmesh.v1.AdminService.SetReservation:input_type -> licmesh.v1.SetReservationRequest
+	103, // 95: licmesh.v1.AdminService.ListAssignments:input_type -> licmesh.v1.ListAssignmentsRequest
+	108, // 96: licmesh.v1.AdminService.GetReconciliation:input_type -> licmesh.v1.GetReconciliationRequest
+	111, // 97: licmesh.v1.AdminService.GetUtilization:input_type -> licmesh.v1.GetUtilizationRequest
+	114, // 98: licmesh.v1.AdminService.SetLicenseCost:input_type -> licmesh.v1.SetLicenseCostRequest
+	116, // 99: licmesh.v1.AdminService.ListLicenseCosts:input_type -> licmesh.v1.ListLicenseCostsRequest
+	119, // 100: licmesh.v1.AdminService.RequestPurchase:input_type -> licmesh.v1.RequestPurchaseRequest
+	121, // 101: licmesh.v1.AdminService.DecidePurchase:input_type -> licmesh.v1.DecidePurchaseRequest
+	123, // 102: licmesh.v1.AdminService.ListPurchases:input_type -> licmesh.v1.ListPurchasesRequest
+	1,   // 103: licmesh.v1.AdminService.GetStatus:output_type -> licmesh.v1.GetStatusResponse
+	4,   // 104: licmesh.v1.AdminService.ListMembers:output_type -> licmesh.v1.ListMembersResponse
+	6,   // 105: licmesh.v1.AdminService.RemovePeer:output_type -> licmesh.v1.RemovePeerResponse
+	9,   // 106: licmesh.v1.AdminService.CreatePool:output_type -> licmesh.v1.CreatePoolResponse
+	11,  // 107: licmesh.v1.AdminService.ListPools:output_type -> licmesh.v1.ListPoolsResponse
+	13,  // 108: licmesh.v1.AdminService.ListLeases:output_type -> licmesh.v1.ListLeasesResponse
+	16,  // 109: licmesh.v1.AdminService.CreateToken:output_type -> licmesh.v1.CreateTokenResponse
+	18,  // 110: licmesh.v1.AdminService.ListTokens:output_type -> licmesh.v1.ListTokensResponse
+	20,  // 111: licmesh.v1.AdminService.RevokeToken:output_type -> licmesh.v1.RevokeTokenResponse
+	23,  // 112: licmesh.v1.AdminService.ListCollectors:output_type -> licmesh.v1.ListCollectorsResponse
+	26,  // 113: licmesh.v1.AdminService.AddLicense:output_type -> licmesh.v1.AddLicenseResponse
+	28,  // 114: licmesh.v1.AdminService.ListLicenses:output_type -> licmesh.v1.ListLicensesResponse
+	30,  // 115: licmesh.v1.AdminService.GetLicense:output_type -> licmesh.v1.GetLicenseResponse
+	32,  // 116: licmesh.v1.AdminService.RemoveLicense:output_type -> licmesh.v1.RemoveLicenseResponse
+	131, // 117: licmesh.v1.AdminService.UsageOverview:output_type -> licmesh.v1.UsageOverviewResponse
+	132, // 118: licmesh.v1.AdminService.UsageHistory:output_type -> licmesh.v1.UsageHistoryResponse
+	133, // 119: licmesh.v1.AdminService.UsageMonth:output_type -> licmesh.v1.UsageMonthResponse
+	134, // 120: licmesh.v1.AdminService.UsageDays:output_type -> licmesh.v1.UsageDaysResponse
+	36,  // 121: licmesh.v1.AdminService.ListHubCompanies:output_type -> licmesh.v1.ListHubCompaniesResponse
+	38,  // 122: licmesh.v1.AdminService.ActivateCluster:output_type -> licmesh.v1.ActivateClusterResponse
+	40,  // 123: licmesh.v1.AdminService.StartClusterTrial:output_type -> licmesh.v1.StartClusterTrialResponse
+	42,  // 124: licmesh.v1.AdminService.MakeActivationRequest:output_type -> licmesh.v1.MakeActivationRequestResponse
+	44,  // 125: licmesh.v1.AdminService.GetUpstream:output_type -> licmesh.v1.GetUpstreamResponse
+	46,  // 126: licmesh.v1.AdminService.CheckLicensesNow:output_type -> licmesh.v1.CheckLicensesNowResponse
+	48,  // 127: licmesh.v1.AdminService.ExportUsage:output_type -> licmesh.v1.ExportUsageResponse
+	50,  // 128: licmesh.v1.AdminService.ImportUsageReceipt:output_type -> licmesh.v1.ImportUsageReceiptResponse
+	53,  // 129: licmesh.v1.AdminService.ListAlerts:output_type -> licmesh.v1.ListAlertsResponse
+	55,  // 130: licmesh.v1.AdminService.AckAlert:output_type -> licmesh.v1.AckAlertResponse
+	58,  // 131: licmesh.v1.AdminService.ListAlertRules:output_type -> licmesh.v1.ListAlertRulesResponse
+	60,  // 132: licmesh.v1.AdminService.SetAlertRule:output_type -> licmesh.v1.SetAlertRuleResponse
+	63,  // 133: licmesh.v1.AdminService.ListAlertChannels:output_type -> licmesh.v1.ListAlertChannelsResponse
+	65,  // 134: licmesh.v1.AdminService.SetAlertChannel:output_type -> licmesh.v1.SetAlertChannelResponse
+	67,  // 135: licmesh.v1.AdminService.RemoveAlertChannel:output_type -> licmesh.v1.RemoveAlertChannelResponse
+	69,  // 136: licmesh.v1.AdminService.TestAlertChannel:output_type -> licmesh.v1.TestAlertChannelResponse
+	72,  // 137: licmesh.v1.AdminService.ListAlertDeliveries:output_type -> licmesh.v1.ListAlertDeliveriesResponse
+	75,  // 138: licmesh.v1.AdminService.GetCaller:output_type -> licmesh.v1.GetCallerResponse
+	77,  // 139: licmesh.v1.AdminService.CreateUser:output_type -> licmesh.v1.CreateUserResponse
+	79,  // 140: licmesh.v1.AdminService.ListUsers:output_type -> licmesh.v1.ListUsersResponse
+	81,  // 141: licmesh.v1.AdminService.UpdateUser:output_type -> licmesh.v1.UpdateUserResponse
+	83,  // 142: licmesh.v1.AdminService.ChangeOwnPassword:output_type -> licmesh.v1.ChangeOwnPasswordResponse
+	86,  // 143: licmesh.v1.AdminService.ListAuditLog:output_type -> licmesh.v1.ListAuditLogResponse
+	89,  // 144: licmesh.v1.AdminService.GetAlertPrefs:output_type -> licmesh.v1.GetAlertPrefsResponse
+	91,  // 145: licmesh.v1.AdminService.SetAlertPrefs:output_type -> licmesh.v1.SetAlertPrefsResponse
+	93,  // 146: licmesh.v1.AdminService.MarkAlertsRead:output_type -> licmesh.v1.MarkAlertsReadResponse
+	97,  // 147: licmesh.v1.AdminService.ListDepartments:output_type -> licmesh.v1.ListDepartmentsResponse
+	99,  // 148: licmesh.v1.AdminService.SetDepartment:output_type -> licmesh.v1.SetDepartmentResponse
+	101, // 149: licmesh.v1.AdminService.SetReservation:output_type -> licmesh.v1.SetReservationResponse
+	104, // 150: licmesh.v1.AdminService.ListAssignments:output_type -> licmesh.v1.ListAssignmentsResponse
+	109, // 151: licmesh.v1.AdminService.GetReconciliation:output_type -> licmesh.v1.GetReconciliationResponse
+	112, // 152: licmesh.v1.AdminService.GetUtilization:output_type -> licmesh.v1.GetUtilizationResponse
+	115, // 153: licmesh.v1.AdminService.SetLicenseCost:output_type -> licmesh.v1.SetLicenseCostResponse
+	117, // 154: licmesh.v1.AdminService.ListLicenseCosts:output_type -> licmesh.v1.ListLicenseCostsResponse
+	120, // 155: licmesh.v1.AdminService.RequestPurchase:output_type -> licmesh.v1.RequestPurchaseResponse
+	122, // 156: licmesh.v1.AdminService.DecidePurchase:output_type -> licmesh.v1.DecidePurchaseResponse
+	124, // 157: licmesh.v1.AdminService.ListPurchases:output_type -> licmesh.v1.ListPurchasesResponse
+	103, // [103:158] is the sub-list for method output_type
+	48,  // [48:103] is the sub-list for method input_type
+	48,  // [48:48] is the sub-list for extension type_name
+	48,  // [48:48] is the sub-list for extension extendee
+	0,   // [0:48] is the sub-list for field type_name
 }
 
 func init() { file_licmesh_v1_admin_proto_init() }
@@ -8286,7 +8813,7 @@ func file_licmesh_v1_admin_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_licmesh_v1_admin_proto_rawDesc), len(file_licmesh_v1_admin_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   119,
+			NumMessages:   126,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -5405,12 +5405,283 @@ func (x *InstallationHistoryResponse) GetDaysJson() []string {
 	return nil
 }
 
+type HubQuoteRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Request       *QuoteRequest          `protobuf:"bytes,1,opt,name=request,proto3" json:"request,omitempty"`
+	ClusterId     string                 `protobuf:"bytes,2,opt,name=cluster_id,json=clusterId,proto3" json:"cluster_id,omitempty"`
+	CompanyId     string                 `protobuf:"bytes,3,opt,name=company_id,json=companyId,proto3" json:"company_id,omitempty"`
+	ReceivedAtMs  int64                  `protobuf:"varint,4,opt,name=received_at_ms,json=receivedAtMs,proto3" json:"received_at_ms,omitempty"`
+	Answer        string                 `protobuf:"bytes,5,opt,name=answer,proto3" json:"answer,omitempty"`
+	AnsweredBy    string                 `protobuf:"bytes,6,opt,name=answered_by,json=answeredBy,proto3" json:"answered_by,omitempty"`
+	AnsweredAtMs  int64                  `protobuf:"varint,7,opt,name=answered_at_ms,json=answeredAtMs,proto3" json:"answered_at_ms,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *HubQuoteRequest) Reset() {
+	*x = HubQuoteRequest{}
+	mi := &file_licmesh_v1_hub_proto_msgTypes[91]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *HubQuoteRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*HubQuoteRequest) ProtoMessage() {}
+
+func (x *HubQuoteRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_licmesh_v1_hub_proto_msgTypes[91]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use HubQuoteRequest.ProtoReflect.Descriptor instead.
+func (*HubQuoteRequest) Descriptor() ([]byte, []int) {
+	return file_licmesh_v1_hub_proto_rawDescGZIP(), []int{91}
+}
+
+func (x *HubQuoteRequest) GetRequest() *QuoteRequest {
+	if x != nil {
+		return x.Request
+	}
+	return nil
+}
+
+func (x *HubQuoteRequest) GetClusterId() string {
+	if x != nil {
+		return x.ClusterId
+	}
+	return ""
+}
+
+func (x *HubQuoteRequest) GetCompanyId() string {
+	if x != nil {
+		return x.CompanyId
+	}
+	return ""
+}
+
+func (x *HubQuoteRequest) GetReceivedAtMs() int64 {
+	if x != nil {
+		return x.ReceivedAtMs
+	}
+	return 0
+}
+
+func (x *HubQuoteRequest) GetAnswer() string {
+	if x != nil {
+		return x.Answer
+	}
+	return ""
+}
+
+func (x *HubQuoteRequest) GetAnsweredBy() string {
+	if x != nil {
+		return x.AnsweredBy
+	}
+	return ""
+}
+
+func (x *HubQuoteRequest) GetAnsweredAtMs() int64 {
+	if x != nil {
+		return x.AnsweredAtMs
+	}
+	return 0
+}
+
+type ListQuoteRequestsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// open keeps those not answered.
+	Open          bool `protobuf:"varint,1,opt,name=open,proto3" json:"open,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListQuoteRequestsRequest) Reset() {
+	*x = ListQuoteRequestsRequest{}
+	mi := &file_licmesh_v1_hub_proto_msgTypes[92]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListQuoteRequestsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListQuoteRequestsRequest) ProtoMessage() {}
+
+func (x *ListQuoteRequestsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_licmesh_v1_hub_proto_msgTypes[92]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListQuoteRequestsRequest.ProtoReflect.Descriptor instead.
+func (*ListQuoteRequestsRequest) Descriptor() ([]byte, []int) {
+	return file_licmesh_v1_hub_proto_rawDescGZIP(), []int{92}
+}
+
+func (x *ListQuoteRequestsRequest) GetOpen() bool {
+	if x != nil {
+		return x.Open
+	}
+	return false
+}
+
+type ListQuoteRequestsResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Requests      []*HubQuoteRequest     `protobuf:"bytes,1,rep,name=requests,proto3" json:"requests,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListQuoteRequestsResponse) Reset() {
+	*x = ListQuoteRequestsResponse{}
+	mi := &file_licmesh_v1_hub_proto_msgTypes[93]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListQuoteRequestsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListQuoteRequestsResponse) ProtoMessage() {}
+
+func (x *ListQuoteRequestsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_licmesh_v1_hub_proto_msgTypes[93]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListQuoteRequestsResponse.ProtoReflect.Descriptor instead.
+func (*ListQuoteRequestsResponse) Descriptor() ([]byte, []int) {
+	return file_licmesh_v1_hub_proto_rawDescGZIP(), []int{93}
+}
+
+func (x *ListQuoteRequestsResponse) GetRequests() []*HubQuoteRequest {
+	if x != nil {
+		return x.Requests
+	}
+	return nil
+}
+
+type AnswerQuoteRequestRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Id    string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	// answer is what the site sees: a quote, "sold: pack lic-123 issued",
+	// or why not.
+	Answer        string `protobuf:"bytes,2,opt,name=answer,proto3" json:"answer,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AnswerQuoteRequestRequest) Reset() {
+	*x = AnswerQuoteRequestRequest{}
+	mi := &file_licmesh_v1_hub_proto_msgTypes[94]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AnswerQuoteRequestRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AnswerQuoteRequestRequest) ProtoMessage() {}
+
+func (x *AnswerQuoteRequestRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_licmesh_v1_hub_proto_msgTypes[94]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AnswerQuoteRequestRequest.ProtoReflect.Descriptor instead.
+func (*AnswerQuoteRequestRequest) Descriptor() ([]byte, []int) {
+	return file_licmesh_v1_hub_proto_rawDescGZIP(), []int{94}
+}
+
+func (x *AnswerQuoteRequestRequest) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *AnswerQuoteRequestRequest) GetAnswer() string {
+	if x != nil {
+		return x.Answer
+	}
+	return ""
+}
+
+type AnswerQuoteRequestResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AnswerQuoteRequestResponse) Reset() {
+	*x = AnswerQuoteRequestResponse{}
+	mi := &file_licmesh_v1_hub_proto_msgTypes[95]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AnswerQuoteRequestResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AnswerQuoteRequestResponse) ProtoMessage() {}
+
+func (x *AnswerQuoteRequestResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_licmesh_v1_hub_proto_msgTypes[95]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AnswerQuoteRequestResponse.ProtoReflect.Descriptor instead.
+func (*AnswerQuoteRequestResponse) Descriptor() ([]byte, []int) {
+	return file_licmesh_v1_hub_proto_rawDescGZIP(), []int{95}
+}
+
 var File_licmesh_v1_hub_proto protoreflect.FileDescriptor
 
 const file_licmesh_v1_hub_proto_rawDesc = "" +
 	"\n" +
 	"\x14licmesh/v1/hub.proto\x12\n" +
-	"licmesh.v1\"A\n" +
+	"licmesh.v1\x1a\x19licmesh/v1/upstream.proto\"A\n" +
 	"\rSignInRequest\x12\x14\n" +
 	"\x05email\x18\x01 \x01(\tR\x05email\x12\x1a\n" +
 	"\bpassword\x18\x02 \x01(\tR\bpassword\"~\n" +
@@ -5809,7 +6080,26 @@ const file_licmesh_v1_hub_proto_rawDesc = "" +
 	"\x0ereceived_at_ms\x18\x06 \x01(\x03R\freceivedAtMs\"m\n" +
 	"\x1bInstallationHistoryResponse\x121\n" +
 	"\x06months\x18\x01 \x03(\v2\x19.licmesh.v1.UsageMonthRowR\x06months\x12\x1b\n" +
-	"\tdays_json\x18\x02 \x03(\tR\bdaysJson2\xac\x18\n" +
+	"\tdays_json\x18\x02 \x03(\tR\bdaysJson\"\x88\x02\n" +
+	"\x0fHubQuoteRequest\x122\n" +
+	"\arequest\x18\x01 \x01(\v2\x18.licmesh.v1.QuoteRequestR\arequest\x12\x1d\n" +
+	"\n" +
+	"cluster_id\x18\x02 \x01(\tR\tclusterId\x12\x1d\n" +
+	"\n" +
+	"company_id\x18\x03 \x01(\tR\tcompanyId\x12$\n" +
+	"\x0ereceived_at_ms\x18\x04 \x01(\x03R\freceivedAtMs\x12\x16\n" +
+	"\x06answer\x18\x05 \x01(\tR\x06answer\x12\x1f\n" +
+	"\vanswered_by\x18\x06 \x01(\tR\n" +
+	"answeredBy\x12$\n" +
+	"\x0eanswered_at_ms\x18\a \x01(\x03R\fansweredAtMs\".\n" +
+	"\x18ListQuoteRequestsRequest\x12\x12\n" +
+	"\x04open\x18\x01 \x01(\bR\x04open\"T\n" +
+	"\x19ListQuoteRequestsResponse\x127\n" +
+	"\brequests\x18\x01 \x03(\v2\x1b.licmesh.v1.HubQuoteRequestR\brequests\"C\n" +
+	"\x19AnswerQuoteRequestRequest\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x16\n" +
+	"\x06answer\x18\x02 \x01(\tR\x06answer\"\x1c\n" +
+	"\x1aAnswerQuoteRequestResponse2\xf3\x19\n" +
 	"\n" +
 	"HubService\x12?\n" +
 	"\x06SignIn\x12\x19.licmesh.v1.SignInRequest\x1a\x1a.licmesh.v1.SignInResponse\x12?\n" +
@@ -5845,7 +6135,9 @@ const file_licmesh_v1_hub_proto_rawDesc = "" +
 	"\x12ListIssuedLicenses\x12%.licmesh.v1.ListIssuedLicensesRequest\x1a&.licmesh.v1.ListIssuedLicensesResponse\x12]\n" +
 	"\x10GetIssuedLicense\x12#.licmesh.v1.GetIssuedLicenseRequest\x1a$.licmesh.v1.GetIssuedLicenseResponse\x12`\n" +
 	"\x11ListSubscriptions\x12$.licmesh.v1.ListSubscriptionsRequest\x1a%.licmesh.v1.ListSubscriptionsResponse\x12H\n" +
-	"\tListAudit\x12\x1c.licmesh.v1.ListAuditRequest\x1a\x1d.licmesh.v1.ListAuditResponse\x12W\n" +
+	"\tListAudit\x12\x1c.licmesh.v1.ListAuditRequest\x1a\x1d.licmesh.v1.ListAuditResponse\x12`\n" +
+	"\x11ListQuoteRequests\x12$.licmesh.v1.ListQuoteRequestsRequest\x1a%.licmesh.v1.ListQuoteRequestsResponse\x12c\n" +
+	"\x12AnswerQuoteRequest\x12%.licmesh.v1.AnswerQuoteRequestRequest\x1a&.licmesh.v1.AnswerQuoteRequestResponse\x12W\n" +
 	"\x0eListVendorKeys\x12!.licmesh.v1.ListVendorKeysRequest\x1a\".licmesh.v1.ListVendorKeysResponse\x12N\n" +
 	"\vUploadUsage\x12\x1e.licmesh.v1.UploadUsageRequest\x1a\x1f.licmesh.v1.UploadUsageResponse\x12Z\n" +
 	"\x0fActivateOffline\x12\".licmesh.v1.ActivateOfflineRequest\x1a#.licmesh.v1.ActivateOfflineResponse\x12H\n" +
@@ -5865,7 +6157,7 @@ func file_licmesh_v1_hub_proto_rawDescGZIP() []byte {
 	return file_licmesh_v1_hub_proto_rawDescData
 }
 
-var file_licmesh_v1_hub_proto_msgTypes = make([]protoimpl.MessageInfo, 91)
+var file_licmesh_v1_hub_proto_msgTypes = make([]protoimpl.MessageInfo, 96)
 var file_licmesh_v1_hub_proto_goTypes = []any{
 	(*SignInRequest)(nil),               // 0: licmesh.v1.SignInRequest
 	(*SignInResponse)(nil),              // 1: licmesh.v1.SignInResponse
@@ -5958,6 +6250,12 @@ var file_licmesh_v1_hub_proto_goTypes = []any{
 	(*InstallationHistoryRequest)(nil),  // 88: licmesh.v1.InstallationHistoryRequest
 	(*UsageMonthRow)(nil),               // 89: licmesh.v1.UsageMonthRow
 	(*InstallationHistoryResponse)(nil), // 90: licmesh.v1.InstallationHistoryResponse
+	(*HubQuoteRequest)(nil),             // 91: licmesh.v1.HubQuoteRequest
+	(*ListQuoteRequestsRequest)(nil),    // 92: licmesh.v1.ListQuoteRequestsRequest
+	(*ListQuoteRequestsResponse)(nil),   // 93: licmesh.v1.ListQuoteRequestsResponse
+	(*AnswerQuoteRequestRequest)(nil),   // 94: licmesh.v1.AnswerQuoteRequestRequest
+	(*AnswerQuoteRequestResponse)(nil),  // 95: licmesh.v1.AnswerQuoteRequestResponse
+	(*QuoteRequest)(nil),                // 96: licmesh.v1.QuoteRequest
 }
 var file_licmesh_v1_hub_proto_depIdxs = []int32{
 	10, // 0: licmesh.v1.Product.trial_template:type_name -> licmesh.v1.TemplateEntry
@@ -5995,85 +6293,91 @@ var file_licmesh_v1_hub_proto_depIdxs = []int32{
 	78, // 32: licmesh.v1.ListSitesResponse.sites:type_name -> licmesh.v1.Site
 	79, // 33: licmesh.v1.ListInstallationsResponse.installations:type_name -> licmesh.v1.InstallationRow
 	89, // 34: licmesh.v1.InstallationHistoryResponse.months:type_name -> licmesh.v1.UsageMonthRow
-	0,  // 35: licmesh.v1.HubService.SignIn:input_type -> licmesh.v1.SignInRequest
-	2,  // 36: licmesh.v1.HubService.SignUp:input_type -> licmesh.v1.SignUpRequest
-	4,  // 37: licmesh.v1.HubService.SignOut:input_type -> licmesh.v1.SignOutRequest
-	6,  // 38: licmesh.v1.HubService.ChangePassword:input_type -> licmesh.v1.ChangePasswordRequest
-	8,  // 39: licmesh.v1.HubService.WhoAmI:input_type -> licmesh.v1.WhoAmIRequest
-	13, // 40: licmesh.v1.HubService.SaveProduct:input_type -> licmesh.v1.SaveProductRequest
-	15, // 41: licmesh.v1.HubService.ListProducts:input_type -> licmesh.v1.ListProductsRequest
-	17, // 42: licmesh.v1.HubService.GetProduct:input_type -> licmesh.v1.GetProductRequest
-	20, // 43: licmesh.v1.HubService.CreateReseller:input_type -> licmesh.v1.CreateResellerRequest
-	22, // 44: licmesh.v1.HubService.ListResellers:input_type -> licmesh.v1.ListResellersRequest
-	25, // 45: licmesh.v1.HubService.CreateCompany:input_type -> licmesh.v1.CreateCompanyRequest
-	27, // 46: licmesh.v1.HubService.ListCompanies:input_type -> licmesh.v1.ListCompaniesRequest
-	29, // 47: licmesh.v1.HubService.GetCompany:input_type -> licmesh.v1.GetCompanyRequest
-	32, // 48: licmesh.v1.HubService.ExportCompanyData:input_type -> licmesh.v1.ExportCompanyDataRequest
-	34, // 49: licmesh.v1.HubService.EraseCompany:input_type -> licmesh.v1.EraseCompanyRequest
-	37, // 50: licmesh.v1.HubService.CreateAccount:input_type -> licmesh.v1.CreateAccountRequest
-	39, // 51: licmesh.v1.HubService.ListAccounts:input_type -> licmesh.v1.ListAccountsRequest
-	41, // 52: licmesh.v1.HubService.DisableAccount:input_type -> licmesh.v1.DisableAccountRequest
-	44, // 53: licmesh.v1.HubService.CreateAPIKey:input_type -> licmesh.v1.CreateAPIKeyRequest
-	46, // 54: licmesh.v1.HubService.ListAPIKeys:input_type -> licmesh.v1.ListAPIKeysRequest
-	48, // 55: licmesh.v1.HubService.RevokeAPIKey:input_type -> licmesh.v1.RevokeAPIKeyRequest
-	53, // 56: licmesh.v1.HubService.IssueLicense:input_type -> licmesh.v1.IssueLicenseRequest
-	55, // 57: licmesh.v1.HubService.StartTrial:input_type -> licmesh.v1.StartTrialRequest
-	57, // 58: licmesh.v1.HubService.ExtendLicense:input_type -> licmesh.v1.ExtendLicenseRequest
-	59, // 59: licmesh.v1.HubService.ConvertTrial:input_type -> licmesh.v1.ConvertTrialRequest
-	61, // 60: licmesh.v1.HubService.AddToLicense:input_type -> licmesh.v1.AddToLicenseRequest
-	63, // 61: licmesh.v1.HubService.RevokeLicense:input_type -> licmesh.v1.RevokeLicenseRequest
-	65, // 62: licmesh.v1.HubService.ListIssuedLicenses:input_type -> licmesh.v1.ListIssuedLicensesRequest
-	67, // 63: licmesh.v1.HubService.GetIssuedLicense:input_type -> licmesh.v1.GetIssuedLicenseRequest
-	70, // 64: licmesh.v1.HubService.ListSubscriptions:input_type -> licmesh.v1.ListSubscriptionsRequest
-	73, // 65: licmesh.v1.HubService.ListAudit:input_type -> licmesh.v1.ListAuditRequest
-	76, // 66: licmesh.v1.HubService.ListVendorKeys:input_type -> licmesh.v1.ListVendorKeysRequest
-	80, // 67: licmesh.v1.HubService.UploadUsage:input_type -> licmesh.v1.UploadUsageRequest
-	82, // 68: licmesh.v1.HubService.ActivateOffline:input_type -> licmesh.v1.ActivateOfflineRequest
-	84, // 69: licmesh.v1.HubService.ListSites:input_type -> licmesh.v1.ListSitesRequest
-	86, // 70: licmesh.v1.HubService.ListInstallations:input_type -> licmesh.v1.ListInstallationsRequest
-	88, // 71: licmesh.v1.HubService.InstallationHistory:input_type -> licmesh.v1.InstallationHistoryRequest
-	1,  // 72: licmesh.v1.HubService.SignIn:output_type -> licmesh.v1.SignInResponse
-	3,  // 73: licmesh.v1.HubService.SignUp:output_type -> licmesh.v1.SignUpResponse
-	5,  // 74: licmesh.v1.HubService.SignOut:output_type -> licmesh.v1.SignOutResponse
-	7,  // 75: licmesh.v1.HubService.ChangePassword:output_type -> licmesh.v1.ChangePasswordResponse
-	9,  // 76: licmesh.v1.HubService.WhoAmI:output_type -> licmesh.v1.WhoAmIResponse
-	14, // 77: licmesh.v1.HubService.SaveProduct:output_type -> licmesh.v1.SaveProductResponse
-	16, // 78: licmesh.v1.HubService.ListProducts:output_type -> licmesh.v1.ListProductsResponse
-	18, // 79: licmesh.v1.HubService.GetProduct:output_type -> licmesh.v1.GetProductResponse
-	21, // 80: licmesh.v1.HubService.CreateReseller:output_type -> licmesh.v1.CreateResellerResponse
-	23, // 81: licmesh.v1.HubService.ListResellers:output_type -> licmesh.v1.ListResellersResponse
-	26, // 82: licmesh.v1.HubService.CreateCompany:output_type -> licmesh.v1.CreateCompanyResponse
-	28, // 83: licmesh.v1.HubService.ListCompanies:output_type -> licmesh.v1.ListCompaniesResponse
-	31, // 84: licmesh.v1.HubService.GetCompany:output_type -> licmesh.v1.GetCompanyResponse
-	33, // 85: licmesh.v1.HubService.ExportCompanyData:output_type -> licmesh.v1.ExportCompanyDataResponse
-	35, // 86: licmesh.v1.HubService.EraseCompany:output_type -> licmesh.v1.EraseCompanyResponse
-	38, // 87: licmesh.v1.HubService.CreateAccount:output_type -> licmesh.v1.CreateAccountResponse
-	40, // 88: licmesh.v1.HubService.ListAccounts:output_type -> licmesh.v1.ListAccountsResponse
-	42, // 89: licmesh.v1.HubService.DisableAccount:output_type -> licmesh.v1.DisableAccountResponse
-	45, // 90: licmesh.v1.HubService.CreateAPIKey:output_type -> licmesh.v1.CreateAPIKeyResponse
-	47, // 91: licmesh.v1.HubService.ListAPIKeys:output_type -> licmesh.v1.ListAPIKeysResponse
-	49, // 92: licmesh.v1.HubService.RevokeAPIKey:output_type -> licmesh.v1.RevokeAPIKeyResponse
-	54, // 93: licmesh.v1.HubService.IssueLicense:output_type -> licmesh.v1.IssueLicenseResponse
-	56, // 94: licmesh.v1.HubService.StartTrial:output_type -> licmesh.v1.StartTrialResponse
-	58, // 95: licmesh.v1.HubService.ExtendLicense:output_type -> licmesh.v1.ExtendLicenseResponse
-	60, // 96: licmesh.v1.HubService.ConvertTrial:output_type -> licmesh.v1.ConvertTrialResponse
-	62, // 97: licmesh.v1.HubService.AddToLicense:output_type -> licmesh.v1.AddToLicenseResponse
-	64, // 98: licmesh.v1.HubService.RevokeLicense:output_type -> licmesh.v1.RevokeLicenseResponse
-	66, // 99: licmesh.v1.HubService.ListIssuedLicenses:output_type -> licmesh.v1.ListIssuedLicensesResponse
-	68, // 100: licmesh.v1.HubService.GetIssuedLicense:output_type -> licmesh.v1.GetIssuedLicenseResponse
-	71, // 101: licmesh.v1.HubService.ListSubscriptions:output_type -> licmesh.v1.ListSubscriptionsResponse
-	74, // 102: licmesh.v1.HubService.ListAudit:output_type -> licmesh.v1.ListAuditResponse
-	77, // 103: licmesh.v1.HubService.ListVendorKeys:output_type -> licmesh.v1.ListVendorKeysResponse
-	81, // 104: licmesh.v1.HubService.UploadUsage:output_type -> licmesh.v1.UploadUsageResponse
-	83, // 105: licmesh.v1.HubService.ActivateOffline:output_type -> licmesh.v1.ActivateOfflineResponse
-	85, // 106: licmesh.v1.HubService.ListSites:output_type -> licmesh.v1.ListSitesResponse
-	87, // 107: licmesh.v1.HubService.ListInstallations:output_type -> licmesh.v1.ListInstallationsResponse
-	90, // 108: licmesh.v1.HubService.InstallationHistory:output_type -> licmesh.v1.InstallationHistoryResponse
-	72, // [72:109] is the sub-list for method output_type
-	35, // [35:72] is the sub-list for method input_type
-	35, // [35:35] is the sub-list for extension type_name
-	35, // [35:35] is the sub-list for extension extendee
-	0,  // [0:35] is the sub-list for field type_name
+	96, // 35: licmesh.v1.HubQuoteRequest.request:type_name -> licmesh.v1.QuoteRequest
+	91, // 36: licmesh.v1.ListQuoteRequestsResponse.requests:type_name -> licmesh.v1.HubQuoteRequest
+	0,  // 37: licmesh.v1.HubService.SignIn:input_type -> licmesh.v1.SignInRequest
+	2,  // 38: licmesh.v1.HubService.SignUp:input_type -> licmesh.v1.SignUpRequest
+	4,  // 39: licmesh.v1.HubService.SignOut:input_type -> licmesh.v1.SignOutRequest
+	6,  // 40: licmesh.v1.HubService.ChangePassword:input_type -> licmesh.v1.ChangePasswordRequest
+	8,  // 41: licmesh.v1.HubService.WhoAmI:input_type -> licmesh.v1.WhoAmIRequest
+	13, // 42: licmesh.v1.HubService.SaveProduct:input_type -> licmesh.v1.SaveProductRequest
+	15, // 43: licmesh.v1.HubService.ListProducts:input_type -> licmesh.v1.ListProductsRequest
+	17, // 44: licmesh.v1.HubService.GetProduct:input_type -> licmesh.v1.GetProductRequest
+	20, // 45: licmesh.v1.HubService.CreateReseller:input_type -> licmesh.v1.CreateResellerRequest
+	22, // 46: licmesh.v1.HubService.ListResellers:input_type -> licmesh.v1.ListResellersRequest
+	25, // 47: licmesh.v1.HubService.CreateCompany:input_type -> licmesh.v1.CreateCompanyRequest
+	27, // 48: licmesh.v1.HubService.ListCompanies:input_type -> licmesh.v1.ListCompaniesRequest
+	29, // 49: licmesh.v1.HubService.GetCompany:input_type -> licmesh.v1.GetCompanyRequest
+	32, // 50: licmesh.v1.HubService.ExportCompanyData:input_type -> licmesh.v1.ExportCompanyDataRequest
+	34, // 51: licmesh.v1.HubService.EraseCompany:input_type -> licmesh.v1.EraseCompanyRequest
+	37, // 52: licmesh.v1.HubService.CreateAccount:input_type -> licmesh.v1.CreateAccountRequest
+	39, // 53: licmesh.v1.HubService.ListAccounts:input_type -> licmesh.v1.ListAccountsRequest
+	41, // 54: licmesh.v1.HubService.DisableAccount:input_type -> licmesh.v1.DisableAccountRequest
+	44, // 55: licmesh.v1.HubService.CreateAPIKey:input_type -> licmesh.v1.CreateAPIKeyRequest
+	46, // 56: licmesh.v1.HubService.ListAPIKeys:input_type -> licmesh.v1.ListAPIKeysRequest
+	48, // 57: licmesh.v1.HubService.RevokeAPIKey:input_type -> licmesh.v1.RevokeAPIKeyRequest
+	53, // 58: licmesh.v1.HubService.IssueLicense:input_type -> licmesh.v1.IssueLicenseRequest
+	55, // 59: licmesh.v1.HubService.StartTrial:input_type -> licmesh.v1.StartTrialRequest
+	57, // 60: licmesh.v1.HubService.ExtendLicense:input_type -> licmesh.v1.ExtendLicenseRequest
+	59, // 61: licmesh.v1.HubService.ConvertTrial:input_type -> licmesh.v1.ConvertTrialRequest
+	61, // 62: licmesh.v1.HubService.AddToLicense:input_type -> licmesh.v1.AddToLicenseRequest
+	63, // 63: licmesh.v1.HubService.RevokeLicense:input_type -> licmesh.v1.RevokeLicenseRequest
+	65, // 64: licmesh.v1.HubService.ListIssuedLicenses:input_type -> licmesh.v1.ListIssuedLicensesRequest
+	67, // 65: licmesh.v1.HubService.GetIssuedLicense:input_type -> licmesh.v1.GetIssuedLicenseRequest
+	70, // 66: licmesh.v1.HubService.ListSubscriptions:input_type -> licmesh.v1.ListSubscriptionsRequest
+	73, // 67: licmesh.v1.HubService.ListAudit:input_type -> licmesh.v1.ListAuditRequest
+	92, // 68: licmesh.v1.HubService.ListQuoteRequests:input_type -> licmesh.v1.ListQuoteRequestsRequest
+	94, // 69: licmesh.v1.HubService.AnswerQuoteRequest:input_type -> licmesh.v1.AnswerQuoteRequestRequest
+	76, // 70: licmesh.v1.HubService.ListVendorKeys:input_type -> licmesh.v1.ListVendorKeysRequest
+	80, // 71: licmesh.v1.HubService.UploadUsage:input_type -> licmesh.v1.UploadUsageRequest
+	82, // 72: licmesh.v1.HubService.ActivateOffline:input_type -> licmesh.v1.ActivateOfflineRequest
+	84, // 73: licmesh.v1.HubService.ListSites:input_type -> licmesh.v1.ListSitesRequest
+	86, // 74: licmesh.v1.HubService.ListInstallations:input_type -> licmesh.v1.ListInstallationsRequest
+	88, // 75: licmesh.v1.HubService.InstallationHistory:input_type -> licmesh.v1.InstallationHistoryRequest
+	1,  // 76: licmesh.v1.HubService.SignIn:output_type -> licmesh.v1.SignInResponse
+	3,  // 77: licmesh.v1.HubService.SignUp:output_type -> licmesh.v1.SignUpResponse
+	5,  // 78: licmesh.v1.HubService.SignOut:output_type -> licmesh.v1.SignOutResponse
+	7,  // 79: licmesh.v1.HubService.ChangePassword:output_type -> licmesh.v1.ChangePasswordResponse
+	9,  // 80: licmesh.v1.HubService.WhoAmI:output_type -> licmesh.v1.WhoAmIResponse
+	14, // 81: licmesh.v1.HubService.SaveProduct:output_type -> licmesh.v1.SaveProductResponse
+	16, // 82: licmesh.v1.HubService.ListProducts:output_type -> licmesh.v1.ListProductsResponse
+	18, // 83: licmesh.v1.HubService.GetProduct:output_type -> licmesh.v1.GetProductResponse
+	21, // 84: licmesh.v1.HubService.CreateReseller:output_type -> licmesh.v1.CreateResellerResponse
+	23, // 85: licmesh.v1.HubService.ListResellers:output_type -> licmesh.v1.ListResellersResponse
+	26, // 86: licmesh.v1.HubService.CreateCompany:output_type -> licmesh.v1.CreateCompanyResponse
+	28, // 87: licmesh.v1.HubService.ListCompanies:output_type -> licmesh.v1.ListCompaniesResponse
+	31, // 88: licmesh.v1.HubService.GetCompany:output_type -> licmesh.v1.GetCompanyResponse
+	33, // 89: licmesh.v1.HubService.ExportCompanyData:output_type -> licmesh.v1.ExportCompanyDataResponse
+	35, // 90: licmesh.v1.HubService.EraseCompany:output_type -> licmesh.v1.EraseCompanyResponse
+	38, // 91: licmesh.v1.HubService.CreateAccount:output_type -> licmesh.v1.CreateAccountResponse
+	40, // 92: licmesh.v1.HubService.ListAccounts:output_type -> licmesh.v1.ListAccountsResponse
+	42, // 93: licmesh.v1.HubService.DisableAccount:output_type -> licmesh.v1.DisableAccountResponse
+	45, // 94: licmesh.v1.HubService.CreateAPIKey:output_type -> licmesh.v1.CreateAPIKeyResponse
+	47, // 95: licmesh.v1.HubService.ListAPIKeys:output_type -> licmesh.v1.ListAPIKeysResponse
+	49, // 96: licmesh.v1.HubService.RevokeAPIKey:output_type -> licmesh.v1.RevokeAPIKeyResponse
+	54, // 97: licmesh.v1.HubService.IssueLicense:output_type -> licmesh.v1.IssueLicenseResponse
+	56, // 98: licmesh.v1.HubService.StartTrial:output_type -> licmesh.v1.StartTrialResponse
+	58, // 99: licmesh.v1.HubService.ExtendLicense:output_type -> licmesh.v1.ExtendLicenseResponse
+	60, // 100: licmesh.v1.HubService.ConvertTrial:output_type -> licmesh.v1.ConvertTrialResponse
+	62, // 101: licmesh.v1.HubService.AddToLicense:output_type -> licmesh.v1.AddToLicenseResponse
+	64, // 102: licmesh.v1.HubService.RevokeLicense:output_type -> licmesh.v1.RevokeLicenseResponse
+	66, // 103: licmesh.v1.HubService.ListIssuedLicenses:output_type -> licmesh.v1.ListIssuedLicensesResponse
+	68, // 104: licmesh.v1.HubService.GetIssuedLicense:output_type -> licmesh.v1.GetIssuedLicenseResponse
+	71, // 105: licmesh.v1.HubService.ListSubscriptions:output_type -> licmesh.v1.ListSubscriptionsResponse
+	74, // 106: licmesh.v1.HubService.ListAudit:output_type -> licmesh.v1.ListAuditResponse
+	93, // 107: licmesh.v1.HubService.ListQuoteRequests:output_type -> licmesh.v1.ListQuoteRequestsResponse
+	95, // 108: licmesh.v1.HubService.AnswerQuoteRequest:output_type -> licmesh.v1.AnswerQuoteRequestResponse
+	77, // 109: licmesh.v1.HubService.ListVendorKeys:output_type -> licmesh.v1.ListVendorKeysResponse
+	81, // 110: licmesh.v1.HubService.UploadUsage:output_type -> licmesh.v1.UploadUsageResponse
+	83, // 111: licmesh.v1.HubService.ActivateOffline:output_type -> licmesh.v1.ActivateOfflineResponse
+	85, // 112: licmesh.v1.HubService.ListSites:output_type -> licmesh.v1.ListSitesResponse
+	87, // 113: licmesh.v1.HubService.ListInstallations:output_type -> licmesh.v1.ListInstallationsResponse
+	90, // 114: licmesh.v1.HubService.InstallationHistory:output_type -> licmesh.v1.InstallationHistoryResponse
+	76, // [76:115] is the sub-list for method output_type
+	37, // [37:76] is the sub-list for method input_type
+	37, // [37:37] is the sub-list for extension type_name
+	37, // [37:37] is the sub-list for extension extendee
+	0,  // [0:37] is the sub-list for field type_name
 }
 
 func init() { file_licmesh_v1_hub_proto_init() }
@@ -6081,13 +6385,14 @@ func file_licmesh_v1_hub_proto_init() {
 	if File_licmesh_v1_hub_proto != nil {
 		return
 	}
+	file_licmesh_v1_upstream_proto_init()
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_licmesh_v1_hub_proto_rawDesc), len(file_licmesh_v1_hub_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   91,
+			NumMessages:   96,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

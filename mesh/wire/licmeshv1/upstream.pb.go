@@ -429,8 +429,11 @@ type CheckLicensesRequest struct {
 	// hub's registry (and its rollouts).
 	MasterVersions    []string `protobuf:"bytes,2,rep,name=master_versions,json=masterVersions,proto3" json:"master_versions,omitempty"`
 	CollectorVersions []string `protobuf:"bytes,3,rep,name=collector_versions,json=collectorVersions,proto3" json:"collector_versions,omitempty"`
-	unknownFields     protoimpl.UnknownFields
-	sizeCache         protoimpl.SizeCache
+	// quote_requests are the site's approved purchase requests the hub has
+	// not acknowledged yet: more seats, or a module.
+	QuoteRequests []*QuoteRequest `protobuf:"bytes,4,rep,name=quote_requests,json=quoteRequests,proto3" json:"quote_requests,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *CheckLicensesRequest) Reset() {
@@ -484,18 +487,200 @@ func (x *CheckLicensesRequest) GetCollectorVersions() []string {
 	return nil
 }
 
-type CheckLicensesResponse struct {
-	state    protoimpl.MessageState `protogen:"open.v1"`
-	Licenses []string               `protobuf:"bytes,1,rep,name=licenses,proto3" json:"licenses,omitempty"`
-	// revoked lists licenses of this cluster the vendor revoked.
-	Revoked       []string `protobuf:"bytes,2,rep,name=revoked,proto3" json:"revoked,omitempty"`
+func (x *CheckLicensesRequest) GetQuoteRequests() []*QuoteRequest {
+	if x != nil {
+		return x.QuoteRequests
+	}
+	return nil
+}
+
+// QuoteRequest is a site's request to buy, as the vendor's hub keeps it.
+type QuoteRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	Sku           string                 `protobuf:"bytes,2,opt,name=sku,proto3" json:"sku,omitempty"`
+	Pool          string                 `protobuf:"bytes,3,opt,name=pool,proto3" json:"pool,omitempty"`
+	Quantity      uint32                 `protobuf:"varint,4,opt,name=quantity,proto3" json:"quantity,omitempty"`
+	Module        string                 `protobuf:"bytes,5,opt,name=module,proto3" json:"module,omitempty"`
+	Reason        string                 `protobuf:"bytes,6,opt,name=reason,proto3" json:"reason,omitempty"`
+	RequestedBy   string                 `protobuf:"bytes,7,opt,name=requested_by,json=requestedBy,proto3" json:"requested_by,omitempty"`
+	ApprovedBy    string                 `protobuf:"bytes,8,opt,name=approved_by,json=approvedBy,proto3" json:"approved_by,omitempty"`
+	RequestedAtMs int64                  `protobuf:"varint,9,opt,name=requested_at_ms,json=requestedAtMs,proto3" json:"requested_at_ms,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
+func (x *QuoteRequest) Reset() {
+	*x = QuoteRequest{}
+	mi := &file_licmesh_v1_upstream_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *QuoteRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*QuoteRequest) ProtoMessage() {}
+
+func (x *QuoteRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_licmesh_v1_upstream_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use QuoteRequest.ProtoReflect.Descriptor instead.
+func (*QuoteRequest) Descriptor() ([]byte, []int) {
+	return file_licmesh_v1_upstream_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *QuoteRequest) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *QuoteRequest) GetSku() string {
+	if x != nil {
+		return x.Sku
+	}
+	return ""
+}
+
+func (x *QuoteRequest) GetPool() string {
+	if x != nil {
+		return x.Pool
+	}
+	return ""
+}
+
+func (x *QuoteRequest) GetQuantity() uint32 {
+	if x != nil {
+		return x.Quantity
+	}
+	return 0
+}
+
+func (x *QuoteRequest) GetModule() string {
+	if x != nil {
+		return x.Module
+	}
+	return ""
+}
+
+func (x *QuoteRequest) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+func (x *QuoteRequest) GetRequestedBy() string {
+	if x != nil {
+		return x.RequestedBy
+	}
+	return ""
+}
+
+func (x *QuoteRequest) GetApprovedBy() string {
+	if x != nil {
+		return x.ApprovedBy
+	}
+	return ""
+}
+
+func (x *QuoteRequest) GetRequestedAtMs() int64 {
+	if x != nil {
+		return x.RequestedAtMs
+	}
+	return 0
+}
+
+// QuoteAnswer is the vendor's answer to a site's quote request.
+type QuoteAnswer struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	Answer        string                 `protobuf:"bytes,2,opt,name=answer,proto3" json:"answer,omitempty"`
+	AnsweredAtMs  int64                  `protobuf:"varint,3,opt,name=answered_at_ms,json=answeredAtMs,proto3" json:"answered_at_ms,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *QuoteAnswer) Reset() {
+	*x = QuoteAnswer{}
+	mi := &file_licmesh_v1_upstream_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *QuoteAnswer) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*QuoteAnswer) ProtoMessage() {}
+
+func (x *QuoteAnswer) ProtoReflect() protoreflect.Message {
+	mi := &file_licmesh_v1_upstream_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use QuoteAnswer.ProtoReflect.Descriptor instead.
+func (*QuoteAnswer) Descriptor() ([]byte, []int) {
+	return file_licmesh_v1_upstream_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *QuoteAnswer) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *QuoteAnswer) GetAnswer() string {
+	if x != nil {
+		return x.Answer
+	}
+	return ""
+}
+
+func (x *QuoteAnswer) GetAnsweredAtMs() int64 {
+	if x != nil {
+		return x.AnsweredAtMs
+	}
+	return 0
+}
+
+type CheckLicensesResponse struct {
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	Licenses []string               `protobuf:"bytes,1,rep,name=licenses,proto3" json:"licenses,omitempty"`
+	// revoked lists licenses of this cluster the vendor revoked.
+	Revoked []string `protobuf:"bytes,2,rep,name=revoked,proto3" json:"revoked,omitempty"`
+	// quotes_received are the IDs of the request's quote_requests the hub
+	// now has (and had); quote_answers the vendor's answers to this site's
+	// requests.
+	QuotesReceived []string       `protobuf:"bytes,3,rep,name=quotes_received,json=quotesReceived,proto3" json:"quotes_received,omitempty"`
+	QuoteAnswers   []*QuoteAnswer `protobuf:"bytes,4,rep,name=quote_answers,json=quoteAnswers,proto3" json:"quote_answers,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
 func (x *CheckLicensesResponse) Reset() {
 	*x = CheckLicensesResponse{}
-	mi := &file_licmesh_v1_upstream_proto_msgTypes[8]
+	mi := &file_licmesh_v1_upstream_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -507,7 +692,7 @@ func (x *CheckLicensesResponse) String() string {
 func (*CheckLicensesResponse) ProtoMessage() {}
 
 func (x *CheckLicensesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_licmesh_v1_upstream_proto_msgTypes[8]
+	mi := &file_licmesh_v1_upstream_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -520,7 +705,7 @@ func (x *CheckLicensesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CheckLicensesResponse.ProtoReflect.Descriptor instead.
 func (*CheckLicensesResponse) Descriptor() ([]byte, []int) {
-	return file_licmesh_v1_upstream_proto_rawDescGZIP(), []int{8}
+	return file_licmesh_v1_upstream_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *CheckLicensesResponse) GetLicenses() []string {
@@ -533,6 +718,20 @@ func (x *CheckLicensesResponse) GetLicenses() []string {
 func (x *CheckLicensesResponse) GetRevoked() []string {
 	if x != nil {
 		return x.Revoked
+	}
+	return nil
+}
+
+func (x *CheckLicensesResponse) GetQuotesReceived() []string {
+	if x != nil {
+		return x.QuotesReceived
+	}
+	return nil
+}
+
+func (x *CheckLicensesResponse) GetQuoteAnswers() []*QuoteAnswer {
+	if x != nil {
+		return x.QuoteAnswers
 	}
 	return nil
 }
@@ -550,7 +749,7 @@ type PushUsageRequest struct {
 
 func (x *PushUsageRequest) Reset() {
 	*x = PushUsageRequest{}
-	mi := &file_licmesh_v1_upstream_proto_msgTypes[9]
+	mi := &file_licmesh_v1_upstream_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -562,7 +761,7 @@ func (x *PushUsageRequest) String() string {
 func (*PushUsageRequest) ProtoMessage() {}
 
 func (x *PushUsageRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_licmesh_v1_upstream_proto_msgTypes[9]
+	mi := &file_licmesh_v1_upstream_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -575,7 +774,7 @@ func (x *PushUsageRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PushUsageRequest.ProtoReflect.Descriptor instead.
 func (*PushUsageRequest) Descriptor() ([]byte, []int) {
-	return file_licmesh_v1_upstream_proto_rawDescGZIP(), []int{9}
+	return file_licmesh_v1_upstream_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *PushUsageRequest) GetBatches() [][]byte {
@@ -607,7 +806,7 @@ type PushUsageResponse struct {
 
 func (x *PushUsageResponse) Reset() {
 	*x = PushUsageResponse{}
-	mi := &file_licmesh_v1_upstream_proto_msgTypes[10]
+	mi := &file_licmesh_v1_upstream_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -619,7 +818,7 @@ func (x *PushUsageResponse) String() string {
 func (*PushUsageResponse) ProtoMessage() {}
 
 func (x *PushUsageResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_licmesh_v1_upstream_proto_msgTypes[10]
+	mi := &file_licmesh_v1_upstream_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -632,7 +831,7 @@ func (x *PushUsageResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PushUsageResponse.ProtoReflect.Descriptor instead.
 func (*PushUsageResponse) Descriptor() ([]byte, []int) {
-	return file_licmesh_v1_upstream_proto_rawDescGZIP(), []int{10}
+	return file_licmesh_v1_upstream_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *PushUsageResponse) GetSeq() uint64 {
@@ -703,14 +902,32 @@ const file_licmesh_v1_upstream_proto_rawDesc = "" +
 	"\n" +
 	"company_id\x18\x01 \x01(\tR\tcompanyId\x12!\n" +
 	"\fcompany_name\x18\x02 \x01(\tR\vcompanyName\x12\x18\n" +
-	"\alicense\x18\x03 \x01(\tR\alicense\"\x84\x01\n" +
+	"\alicense\x18\x03 \x01(\tR\alicense\"\xc5\x01\n" +
 	"\x14CheckLicensesRequest\x12\x14\n" +
 	"\x05proof\x18\x01 \x01(\fR\x05proof\x12'\n" +
 	"\x0fmaster_versions\x18\x02 \x03(\tR\x0emasterVersions\x12-\n" +
-	"\x12collector_versions\x18\x03 \x03(\tR\x11collectorVersions\"M\n" +
+	"\x12collector_versions\x18\x03 \x03(\tR\x11collectorVersions\x12?\n" +
+	"\x0equote_requests\x18\x04 \x03(\v2\x18.licmesh.v1.QuoteRequestR\rquoteRequests\"\xfc\x01\n" +
+	"\fQuoteRequest\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x10\n" +
+	"\x03sku\x18\x02 \x01(\tR\x03sku\x12\x12\n" +
+	"\x04pool\x18\x03 \x01(\tR\x04pool\x12\x1a\n" +
+	"\bquantity\x18\x04 \x01(\rR\bquantity\x12\x16\n" +
+	"\x06module\x18\x05 \x01(\tR\x06module\x12\x16\n" +
+	"\x06reason\x18\x06 \x01(\tR\x06reason\x12!\n" +
+	"\frequested_by\x18\a \x01(\tR\vrequestedBy\x12\x1f\n" +
+	"\vapproved_by\x18\b \x01(\tR\n" +
+	"approvedBy\x12&\n" +
+	"\x0frequested_at_ms\x18\t \x01(\x03R\rrequestedAtMs\"[\n" +
+	"\vQuoteAnswer\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x16\n" +
+	"\x06answer\x18\x02 \x01(\tR\x06answer\x12$\n" +
+	"\x0eanswered_at_ms\x18\x03 \x01(\x03R\fansweredAtMs\"\xb4\x01\n" +
 	"\x15CheckLicensesResponse\x12\x1a\n" +
 	"\blicenses\x18\x01 \x03(\tR\blicenses\x12\x18\n" +
-	"\arevoked\x18\x02 \x03(\tR\arevoked\"F\n" +
+	"\arevoked\x18\x02 \x03(\tR\arevoked\x12'\n" +
+	"\x0fquotes_received\x18\x03 \x03(\tR\x0equotesReceived\x12<\n" +
+	"\rquote_answers\x18\x04 \x03(\v2\x17.licmesh.v1.QuoteAnswerR\fquoteAnswers\"F\n" +
 	"\x10PushUsageRequest\x12\x18\n" +
 	"\abatches\x18\x01 \x03(\fR\abatches\x12\x18\n" +
 	"\abacklog\x18\x02 \x01(\rR\abacklog\"\x8f\x01\n" +
@@ -741,7 +958,7 @@ func file_licmesh_v1_upstream_proto_rawDescGZIP() []byte {
 	return file_licmesh_v1_upstream_proto_rawDescData
 }
 
-var file_licmesh_v1_upstream_proto_msgTypes = make([]protoimpl.MessageInfo, 11)
+var file_licmesh_v1_upstream_proto_msgTypes = make([]protoimpl.MessageInfo, 13)
 var file_licmesh_v1_upstream_proto_goTypes = []any{
 	(*ActivationCompany)(nil),               // 0: licmesh.v1.ActivationCompany
 	(*ListActivationCompaniesRequest)(nil),  // 1: licmesh.v1.ListActivationCompaniesRequest
@@ -751,27 +968,31 @@ var file_licmesh_v1_upstream_proto_goTypes = []any{
 	(*StartSiteTrialRequest)(nil),           // 5: licmesh.v1.StartSiteTrialRequest
 	(*StartSiteTrialResponse)(nil),          // 6: licmesh.v1.StartSiteTrialResponse
 	(*CheckLicensesRequest)(nil),            // 7: licmesh.v1.CheckLicensesRequest
-	(*CheckLicensesResponse)(nil),           // 8: licmesh.v1.CheckLicensesResponse
-	(*PushUsageRequest)(nil),                // 9: licmesh.v1.PushUsageRequest
-	(*PushUsageResponse)(nil),               // 10: licmesh.v1.PushUsageResponse
+	(*QuoteRequest)(nil),                    // 8: licmesh.v1.QuoteRequest
+	(*QuoteAnswer)(nil),                     // 9: licmesh.v1.QuoteAnswer
+	(*CheckLicensesResponse)(nil),           // 10: licmesh.v1.CheckLicensesResponse
+	(*PushUsageRequest)(nil),                // 11: licmesh.v1.PushUsageRequest
+	(*PushUsageResponse)(nil),               // 12: licmesh.v1.PushUsageResponse
 }
 var file_licmesh_v1_upstream_proto_depIdxs = []int32{
 	0,  // 0: licmesh.v1.ListActivationCompaniesResponse.companies:type_name -> licmesh.v1.ActivationCompany
-	1,  // 1: licmesh.v1.UpstreamService.ListActivationCompanies:input_type -> licmesh.v1.ListActivationCompaniesRequest
-	3,  // 2: licmesh.v1.UpstreamService.ActivateSite:input_type -> licmesh.v1.ActivateSiteRequest
-	5,  // 3: licmesh.v1.UpstreamService.StartSiteTrial:input_type -> licmesh.v1.StartSiteTrialRequest
-	7,  // 4: licmesh.v1.UpstreamService.CheckLicenses:input_type -> licmesh.v1.CheckLicensesRequest
-	9,  // 5: licmesh.v1.UpstreamService.PushUsage:input_type -> licmesh.v1.PushUsageRequest
-	2,  // 6: licmesh.v1.UpstreamService.ListActivationCompanies:output_type -> licmesh.v1.ListActivationCompaniesResponse
-	4,  // 7: licmesh.v1.UpstreamService.ActivateSite:output_type -> licmesh.v1.ActivateSiteResponse
-	6,  // 8: licmesh.v1.UpstreamService.StartSiteTrial:output_type -> licmesh.v1.StartSiteTrialResponse
-	8,  // 9: licmesh.v1.UpstreamService.CheckLicenses:output_type -> licmesh.v1.CheckLicensesResponse
-	10, // 10: licmesh.v1.UpstreamService.PushUsage:output_type -> licmesh.v1.PushUsageResponse
-	6,  // [6:11] is the sub-list for method output_type
-	1,  // [1:6] is the sub-list for method input_type
-	1,  // [1:1] is the sub-list for extension type_name
-	1,  // [1:1] is the sub-list for extension extendee
-	0,  // [0:1] is the sub-list for field type_name
+	8,  // 1: licmesh.v1.CheckLicensesRequest.quote_requests:type_name -> licmesh.v1.QuoteRequest
+	9,  // 2: licmesh.v1.CheckLicensesResponse.quote_answers:type_name -> licmesh.v1.QuoteAnswer
+	1,  // 3: licmesh.v1.UpstreamService.ListActivationCompanies:input_type -> licmesh.v1.ListActivationCompaniesRequest
+	3,  // 4: licmesh.v1.UpstreamService.ActivateSite:input_type -> licmesh.v1.ActivateSiteRequest
+	5,  // 5: licmesh.v1.UpstreamService.StartSiteTrial:input_type -> licmesh.v1.StartSiteTrialRequest
+	7,  // 6: licmesh.v1.UpstreamService.CheckLicenses:input_type -> licmesh.v1.CheckLicensesRequest
+	11, // 7: licmesh.v1.UpstreamService.PushUsage:input_type -> licmesh.v1.PushUsageRequest
+	2,  // 8: licmesh.v1.UpstreamService.ListActivationCompanies:output_type -> licmesh.v1.ListActivationCompaniesResponse
+	4,  // 9: licmesh.v1.UpstreamService.ActivateSite:output_type -> licmesh.v1.ActivateSiteResponse
+	6,  // 10: licmesh.v1.UpstreamService.StartSiteTrial:output_type -> licmesh.v1.StartSiteTrialResponse
+	10, // 11: licmesh.v1.UpstreamService.CheckLicenses:output_type -> licmesh.v1.CheckLicensesResponse
+	12, // 12: licmesh.v1.UpstreamService.PushUsage:output_type -> licmesh.v1.PushUsageResponse
+	8,  // [8:13] is the sub-list for method output_type
+	3,  // [3:8] is the sub-list for method input_type
+	3,  // [3:3] is the sub-list for extension type_name
+	3,  // [3:3] is the sub-list for extension extendee
+	0,  // [0:3] is the sub-list for field type_name
 }
 
 func init() { file_licmesh_v1_upstream_proto_init() }
@@ -785,7 +1006,7 @@ func file_licmesh_v1_upstream_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_licmesh_v1_upstream_proto_rawDesc), len(file_licmesh_v1_upstream_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   11,
+			NumMessages:   13,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

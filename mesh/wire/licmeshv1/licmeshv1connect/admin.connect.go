@@ -173,6 +173,15 @@ const (
 	// AdminServiceListLicenseCostsProcedure is the fully-qualified name of the AdminService's
 	// ListLicenseCosts RPC.
 	AdminServiceListLicenseCostsProcedure = "/licmesh.v1.AdminService/ListLicenseCosts"
+	// AdminServiceRequestPurchaseProcedure is the fully-qualified name of the AdminService's
+	// RequestPurchase RPC.
+	AdminServiceRequestPurchaseProcedure = "/licmesh.v1.AdminService/RequestPurchase"
+	// AdminServiceDecidePurchaseProcedure is the fully-qualified name of the AdminService's
+	// DecidePurchase RPC.
+	AdminServiceDecidePurchaseProcedure = "/licmesh.v1.AdminService/DecidePurchase"
+	// AdminServiceListPurchasesProcedure is the fully-qualified name of the AdminService's
+	// ListPurchases RPC.
+	AdminServiceListPurchasesProcedure = "/licmesh.v1.AdminService/ListPurchases"
 )
 
 // AdminServiceClient is a client for the licmesh.v1.AdminService service.
@@ -251,6 +260,11 @@ type AdminServiceClient interface {
 	// spread the cost over the departments by their use.
 	SetLicenseCost(context.Context, *connect.Request[licmeshv1.SetLicenseCostRequest]) (*connect.Response[licmeshv1.SetLicenseCostResponse], error)
 	ListLicenseCosts(context.Context, *connect.Request[licmeshv1.ListLicenseCostsRequest]) (*connect.Response[licmeshv1.ListLicenseCostsResponse], error)
+	// Procurement (docs/procurement.md): ask for seats or a module, approve,
+	// and follow the vendor's answer.
+	RequestPurchase(context.Context, *connect.Request[licmeshv1.RequestPurchaseRequest]) (*connect.Response[licmeshv1.RequestPurchaseResponse], error)
+	DecidePurchase(context.Context, *connect.Request[licmeshv1.DecidePurchaseRequest]) (*connect.Response[licmeshv1.DecidePurchaseResponse], error)
+	ListPurchases(context.Context, *connect.Request[licmeshv1.ListPurchasesRequest]) (*connect.Response[licmeshv1.ListPurchasesResponse], error)
 }
 
 // NewAdminServiceClient constructs a client for the licmesh.v1.AdminService service. By default, it
@@ -576,6 +590,24 @@ func NewAdminServiceClient(httpClient connect.HTTPClient, baseURL string, opts .
 			connect.WithSchema(adminServiceMethods.ByName("ListLicenseCosts")),
 			connect.WithClientOptions(opts...),
 		),
+		requestPurchase: connect.NewClient[licmeshv1.RequestPurchaseRequest, licmeshv1.RequestPurchaseResponse](
+			httpClient,
+			baseURL+AdminServiceRequestPurchaseProcedure,
+			connect.WithSchema(adminServiceMethods.ByName("RequestPurchase")),
+			connect.WithClientOptions(opts...),
+		),
+		decidePurchase: connect.NewClient[licmeshv1.DecidePurchaseRequest, licmeshv1.DecidePurchaseResponse](
+			httpClient,
+			baseURL+AdminServiceDecidePurchaseProcedure,
+			connect.WithSchema(adminServiceMethods.ByName("DecidePurchase")),
+			connect.WithClientOptions(opts...),
+		),
+		listPurchases: connect.NewClient[licmeshv1.ListPurchasesRequest, licmeshv1.ListPurchasesResponse](
+			httpClient,
+			baseURL+AdminServiceListPurchasesProcedure,
+			connect.WithSchema(adminServiceMethods.ByName("ListPurchases")),
+			connect.WithClientOptions(opts...),
+		),
 	}
 }
 
@@ -633,6 +665,9 @@ type adminServiceClient struct {
 	getUtilization        *connect.Client[licmeshv1.GetUtilizationRequest, licmeshv1.GetUtilizationResponse]
 	setLicenseCost        *connect.Client[licmeshv1.SetLicenseCostRequest, licmeshv1.SetLicenseCostResponse]
 	listLicenseCosts      *connect.Client[licmeshv1.ListLicenseCostsRequest, licmeshv1.ListLicenseCostsResponse]
+	requestPurchase       *connect.Client[licmeshv1.RequestPurchaseRequest, licmeshv1.RequestPurchaseResponse]
+	decidePurchase        *connect.Client[licmeshv1.DecidePurchaseRequest, licmeshv1.DecidePurchaseResponse]
+	listPurchases         *connect.Client[licmeshv1.ListPurchasesRequest, licmeshv1.ListPurchasesResponse]
 }
 
 // GetStatus calls licmesh.v1.AdminService.GetStatus.
@@ -895,6 +930,21 @@ func (c *adminServiceClient) ListLicenseCosts(ctx context.Context, req *connect.
 	return c.listLicenseCosts.CallUnary(ctx, req)
 }
 
+// RequestPurchase calls licmesh.v1.AdminService.RequestPurchase.
+func (c *adminServiceClient) RequestPurchase(ctx context.Context, req *connect.Request[licmeshv1.RequestPurchaseRequest]) (*connect.Response[licmeshv1.RequestPurchaseResponse], error) {
+	return c.requestPurchase.CallUnary(ctx, req)
+}
+
+// DecidePurchase calls licmesh.v1.AdminService.DecidePurchase.
+func (c *adminServiceClient) DecidePurchase(ctx context.Context, req *connect.Request[licmeshv1.DecidePurchaseRequest]) (*connect.Response[licmeshv1.DecidePurchaseResponse], error) {
+	return c.decidePurchase.CallUnary(ctx, req)
+}
+
+// ListPurchases calls licmesh.v1.AdminService.ListPurchases.
+func (c *adminServiceClient) ListPurchases(ctx context.Context, req *connect.Request[licmeshv1.ListPurchasesRequest]) (*connect.Response[licmeshv1.ListPurchasesResponse], error) {
+	return c.listPurchases.CallUnary(ctx, req)
+}
+
 // AdminServiceHandler is an implementation of the licmesh.v1.AdminService service.
 type AdminServiceHandler interface {
 	GetStatus(context.Context, *connect.Request[licmeshv1.GetStatusRequest]) (*connect.Response[licmeshv1.GetStatusResponse], error)
@@ -971,6 +1021,11 @@ type AdminServiceHandler interface {
 	// spread the cost over the departments by their use.
 	SetLicenseCost(context.Context, *connect.Request[licmeshv1.SetLicenseCostRequest]) (*connect.Response[licmeshv1.SetLicenseCostResponse], error)
 	ListLicenseCosts(context.Context, *connect.Request[licmeshv1.ListLicenseCostsRequest]) (*connect.Response[licmeshv1.ListLicenseCostsResponse], error)
+	// Procurement (docs/procurement.md): ask for seats or a module, approve,
+	// and follow the vendor's answer.
+	RequestPurchase(context.Context, *connect.Request[licmeshv1.RequestPurchaseRequest]) (*connect.Response[licmeshv1.RequestPurchaseResponse], error)
+	DecidePurchase(context.Context, *connect.Request[licmeshv1.DecidePurchaseRequest]) (*connect.Response[licmeshv1.DecidePurchaseResponse], error)
+	ListPurchases(context.Context, *connect.Request[licmeshv1.ListPurchasesRequest]) (*connect.Response[licmeshv1.ListPurchasesResponse], error)
 }
 
 // NewAdminServiceHandler builds an HTTP handler from the service implementation. It returns the
@@ -1292,6 +1347,24 @@ func NewAdminServiceHandler(svc AdminServiceHandler, opts ...connect.HandlerOpti
 		connect.WithSchema(adminServiceMethods.ByName("ListLicenseCosts")),
 		connect.WithHandlerOptions(opts...),
 	)
+	adminServiceRequestPurchaseHandler := connect.NewUnaryHandler(
+		AdminServiceRequestPurchaseProcedure,
+		svc.RequestPurchase,
+		connect.WithSchema(adminServiceMethods.ByName("RequestPurchase")),
+		connect.WithHandlerOptions(opts...),
+	)
+	adminServiceDecidePurchaseHandler := connect.NewUnaryHandler(
+		AdminServiceDecidePurchaseProcedure,
+		svc.DecidePurchase,
+		connect.WithSchema(adminServiceMethods.ByName("DecidePurchase")),
+		connect.WithHandlerOptions(opts...),
+	)
+	adminServiceListPurchasesHandler := connect.NewUnaryHandler(
+		AdminServiceListPurchasesProcedure,
+		svc.ListPurchases,
+		connect.WithSchema(adminServiceMethods.ByName("ListPurchases")),
+		connect.WithHandlerOptions(opts...),
+	)
 	return "/licmesh.v1.AdminService/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case AdminServiceGetStatusProcedure:
@@ -1398,6 +1471,12 @@ func NewAdminServiceHandler(svc AdminServiceHandler, opts ...connect.HandlerOpti
 			adminServiceSetLicenseCostHandler.ServeHTTP(w, r)
 		case AdminServiceListLicenseCostsProcedure:
 			adminServiceListLicenseCostsHandler.ServeHTTP(w, r)
+		case AdminServiceRequestPurchaseProcedure:
+			adminServiceRequestPurchaseHandler.ServeHTTP(w, r)
+		case AdminServiceDecidePurchaseProcedure:
+			adminServiceDecidePurchaseHandler.ServeHTTP(w, r)
+		case AdminServiceListPurchasesProcedure:
+			adminServiceListPurchasesHandler.ServeHTTP(w, r)
 		default:
 			http.NotFound(w, r)
 		}
@@ -1613,4 +1692,16 @@ func (UnimplementedAdminServiceHandler) SetLicenseCost(context.Context, *connect
 
 func (UnimplementedAdminServiceHandler) ListLicenseCosts(context.Context, *connect.Request[licmeshv1.ListLicenseCostsRequest]) (*connect.Response[licmeshv1.ListLicenseCostsResponse], error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("licmesh.v1.AdminService.ListLicenseCosts is not implemented"))
+}
+
+func (UnimplementedAdminServiceHandler) RequestPurchase(context.Context, *connect.Request[licmeshv1.RequestPurchaseRequest]) (*connect.Response[licmeshv1.RequestPurchaseResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("licmesh.v1.AdminService.RequestPurchase is not implemented"))
+}
+
+func (UnimplementedAdminServiceHandler) DecidePurchase(context.Context, *connect.Request[licmeshv1.DecidePurchaseRequest]) (*connect.Response[licmeshv1.DecidePurchaseResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("licmesh.v1.AdminService.DecidePurchase is not implemented"))
+}
+
+func (UnimplementedAdminServiceHandler) ListPurchases(context.Context, *connect.Request[licmeshv1.ListPurchasesRequest]) (*connect.Response[licmeshv1.ListPurchasesResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("licmesh.v1.AdminService.ListPurchases is not implemented"))
 }

@@ -108,6 +108,12 @@ const (
 	HubServiceListSubscriptionsProcedure = "/licmesh.v1.HubService/ListSubscriptions"
 	// HubServiceListAuditProcedure is the fully-qualified name of the HubService's ListAudit RPC.
 	HubServiceListAuditProcedure = "/licmesh.v1.HubService/ListAudit"
+	// HubServiceListQuoteRequestsProcedure is the fully-qualified name of the HubService's
+	// ListQuoteRequests RPC.
+	HubServiceListQuoteRequestsProcedure = "/licmesh.v1.HubService/ListQuoteRequests"
+	// HubServiceAnswerQuoteRequestProcedure is the fully-qualified name of the HubService's
+	// AnswerQuoteRequest RPC.
+	HubServiceAnswerQuoteRequestProcedure = "/licmesh.v1.HubService/AnswerQuoteRequest"
 	// HubServiceListVendorKeysProcedure is the fully-qualified name of the HubService's ListVendorKeys
 	// RPC.
 	HubServiceListVendorKeysProcedure = "/licmesh.v1.HubService/ListVendorKeys"
@@ -180,6 +186,10 @@ type HubServiceClient interface {
 	// its own customers, a customer its own company.
 	ListSubscriptions(context.Context, *connect.Request[licmeshv1.ListSubscriptionsRequest]) (*connect.Response[licmeshv1.ListSubscriptionsResponse], error)
 	ListAudit(context.Context, *connect.Request[licmeshv1.ListAuditRequest]) (*connect.Response[licmeshv1.ListAuditResponse], error)
+	// Sites' requests to buy (seats or a module), sent up with their daily
+	// license check; the answer goes back down the same way.
+	ListQuoteRequests(context.Context, *connect.Request[licmeshv1.ListQuoteRequestsRequest]) (*connect.Response[licmeshv1.ListQuoteRequestsResponse], error)
+	AnswerQuoteRequest(context.Context, *connect.Request[licmeshv1.AnswerQuoteRequestRequest]) (*connect.Response[licmeshv1.AnswerQuoteRequestResponse], error)
 	ListVendorKeys(context.Context, *connect.Request[licmeshv1.ListVendorKeysRequest]) (*connect.Response[licmeshv1.ListVendorKeysResponse], error)
 	// Sites (registered clusters) and their usage: the sales monitor.
 	UploadUsage(context.Context, *connect.Request[licmeshv1.UploadUsageRequest]) (*connect.Response[licmeshv1.UploadUsageResponse], error)
@@ -386,6 +396,18 @@ func NewHubServiceClient(httpClient connect.HTTPClient, baseURL string, opts ...
 			connect.WithSchema(hubServiceMethods.ByName("ListAudit")),
 			connect.WithClientOptions(opts...),
 		),
+		listQuoteRequests: connect.NewClient[licmeshv1.ListQuoteRequestsRequest, licmeshv1.ListQuoteRequestsResponse](
+			httpClient,
+			baseURL+HubServiceListQuoteRequestsProcedure,
+			connect.WithSchema(hubServiceMethods.ByName("ListQuoteRequests")),
+			connect.WithClientOptions(opts...),
+		),
+		answerQuoteRequest: connect.NewClient[licmeshv1.AnswerQuoteRequestRequest, licmeshv1.AnswerQuoteRequestResponse](
+			httpClient,
+			baseURL+HubServiceAnswerQuoteRequestProcedure,
+			connect.WithSchema(hubServiceMethods.ByName("AnswerQuoteRequest")),
+			connect.WithClientOptions(opts...),
+		),
 		listVendorKeys: connect.NewClient[licmeshv1.ListVendorKeysRequest, licmeshv1.ListVendorKeysResponse](
 			httpClient,
 			baseURL+HubServiceListVendorKeysProcedure,
@@ -458,6 +480,8 @@ type hubServiceClient struct {
 	getIssuedLicense    *connect.Client[licmeshv1.GetIssuedLicenseRequest, licmeshv1.GetIssuedLicenseResponse]
 	listSubscriptions   *connect.Client[licmeshv1.ListSubscriptionsRequest, licmeshv1.ListSubscriptionsResponse]
 	listAudit           *connect.Client[licmeshv1.ListAuditRequest, licmeshv1.ListAuditResponse]
+	listQuoteRequests   *connect.Client[licmeshv1.ListQuoteRequestsRequest, licmeshv1.ListQuoteRequestsResponse]
+	answerQuoteRequest  *connect.Client[licmeshv1.AnswerQuoteRequestRequest, licmeshv1.AnswerQuoteRequestResponse]
 	listVendorKeys      *connect.Client[licmeshv1.ListVendorKeysRequest, licmeshv1.ListVendorKeysResponse]
 	uploadUsage         *connect.Client[licmeshv1.UploadUsageRequest, licmeshv1.UploadUsageResponse]
 	activateOffline     *connect.Client[licmeshv1.ActivateOfflineRequest, licmeshv1.ActivateOfflineResponse]
@@ -621,6 +645,16 @@ func (c *hubServiceClient) ListAudit(ctx context.Context, req *connect.Request[l
 	return c.listAudit.CallUnary(ctx, req)
 }
 
+// ListQuoteRequests calls licmesh.v1.HubService.ListQuoteRequests.
+func (c *hubServiceClient) ListQuoteRequests(ctx context.Context, req *connect.Request[licmeshv1.ListQuoteRequestsRequest]) (*connect.Response[licmeshv1.ListQuoteRequestsResponse], error) {
+	return c.listQuoteRequests.CallUnary(ctx, req)
+}
+
+// AnswerQuoteRequest calls licmesh.v1.HubService.AnswerQuoteRequest.
+func (c *hubServiceClient) AnswerQuoteRequest(ctx context.Context, req *connect.Request[licmeshv1.AnswerQuoteRequestRequest]) (*connect.Response[licmeshv1.AnswerQuoteRequestResponse], error) {
+	return c.answerQuoteRequest.CallUnary(ctx, req)
+}
+
 // ListVendorKeys calls licmesh.v1.HubService.ListVendorKeys.
 func (c *hubServiceClient) ListVendorKeys(ctx context.Context, req *connect.Request[licmeshv1.ListVendorKeysRequest]) (*connect.Response[licmeshv1.ListVendorKeysResponse], error) {
 	return c.listVendorKeys.CallUnary(ctx, req)
@@ -705,6 +739,10 @@ type HubServiceHandler interface {
 	// its own customers, a customer its own company.
 	ListSubscriptions(context.Context, *connect.Request[licmeshv1.ListSubscriptionsRequest]) (*connect.Response[licmeshv1.ListSubscriptionsResponse], error)
 	ListAudit(context.Context, *connect.Request[licmeshv1.ListAuditRequest]) (*connect.Response[licmeshv1.ListAuditResponse], error)
+	// Sites' requests to buy (seats or a module), sent up with their daily
+	// license check; the answer goes back down the same way.
+	ListQuoteRequests(context.Context, *connect.Request[licmeshv1.ListQuoteRequestsRequest]) (*connect.Response[licmeshv1.ListQuoteRequestsResponse], error)
+	AnswerQuoteRequest(context.Context, *connect.Request[licmeshv1.AnswerQuoteRequestRequest]) (*connect.Response[licmeshv1.AnswerQuoteRequestResponse], error)
 	ListVendorKeys(context.Context, *connect.Request[licmeshv1.ListVendorKeysRequest]) (*connect.Response[licmeshv1.ListVendorKeysResponse], error)
 	// Sites (registered clusters) and their usage: the sales monitor.
 	UploadUsage(context.Context, *connect.Request[licmeshv1.UploadUsageRequest]) (*connect.Response[licmeshv1.UploadUsageResponse], error)
@@ -907,6 +945,18 @@ func NewHubServiceHandler(svc HubServiceHandler, opts ...connect.HandlerOption) 
 		connect.WithSchema(hubServiceMethods.ByName("ListAudit")),
 		connect.WithHandlerOptions(opts...),
 	)
+	hubServiceListQuoteRequestsHandler := connect.NewUnaryHandler(
+		HubServiceListQuoteRequestsProcedure,
+		svc.ListQuoteRequests,
+		connect.WithSchema(hubServiceMethods.ByName("ListQuoteRequests")),
+		connect.WithHandlerOptions(opts...),
+	)
+	hubServiceAnswerQuoteRequestHandler := connect.NewUnaryHandler(
+		HubServiceAnswerQuoteRequestProcedure,
+		svc.AnswerQuoteRequest,
+		connect.WithSchema(hubServiceMethods.ByName("AnswerQuoteRequest")),
+		connect.WithHandlerOptions(opts...),
+	)
 	hubServiceListVendorKeysHandler := connect.NewUnaryHandler(
 		HubServiceListVendorKeysProcedure,
 		svc.ListVendorKeys,
@@ -1007,6 +1057,10 @@ func NewHubServiceHandler(svc HubServiceHandler, opts ...connect.HandlerOption) 
 			hubServiceListSubscriptionsHandler.ServeHTTP(w, r)
 		case HubServiceListAuditProcedure:
 			hubServiceListAuditHandler.ServeHTTP(w, r)
+		case HubServiceListQuoteRequestsProcedure:
+			hubServiceListQuoteRequestsHandler.ServeHTTP(w, r)
+		case HubServiceAnswerQuoteRequestProcedure:
+			hubServiceAnswerQuoteRequestHandler.ServeHTTP(w, r)
 		case HubServiceListVendorKeysProcedure:
 			hubServiceListVendorKeysHandler.ServeHTTP(w, r)
 		case HubServiceUploadUsageProcedure:
@@ -1150,6 +1204,14 @@ func (UnimplementedHubServiceHandler) ListSubscriptions(context.Context, *connec
 
 func (UnimplementedHubServiceHandler) ListAudit(context.Context, *connect.Request[licmeshv1.ListAuditRequest]) (*connect.Response[licmeshv1.ListAuditResponse], error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("licmesh.v1.HubService.ListAudit is not implemented"))
+}
+
+func (UnimplementedHubServiceHandler) ListQuoteRequests(context.Context, *connect.Request[licmeshv1.ListQuoteRequestsRequest]) (*connect.Response[licmeshv1.ListQuoteRequestsResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("licmesh.v1.HubService.ListQuoteRequests is not implemented"))
+}
+
+func (UnimplementedHubServiceHandler) AnswerQuoteRequest(context.Context, *connect.Request[licmeshv1.AnswerQuoteRequestRequest]) (*connect.Response[licmeshv1.AnswerQuoteRequestResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("licmesh.v1.HubService.AnswerQuoteRequest is not implemented"))
 }
 
 func (UnimplementedHubServiceHandler) ListVendorKeys(context.Context, *connect.Request[licmeshv1.ListVendorKeysRequest]) (*connect.Response[licmeshv1.ListVendorKeysResponse], error) {

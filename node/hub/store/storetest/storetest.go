@@ -49,6 +49,7 @@ func Run(t *testing.T, open Opener) {
 		{"SitesLicenses", testSitesLicenses},
 		{"SitesInstallations", testSitesInstallations},
 		{"VendorAlerts", testVendorAlerts},
+		{"QuoteRequests", testQuoteRequests},
 	} {
 		t.Run(tc.name, func(t *testing.T) { tc.f(t, open(t)) })
 	}
