@@ -104,6 +104,12 @@ func (h *Handler) alertSettings(ctx context.Context) alertSettings {
 // alertForm runs one of the Alerts page's forms: act does the work with
 // the form read; its error is shown with status 422.
 func (h *Handler) alertForm(what string, act func(ctx context.Context, r *http.Request) error) http.HandlerFunc {
+	return h.formTo(what, "/alerts", act)
+}
+
+// formTo runs a form whose work act does, then sends the browser back to
+// page; act's error is shown with status 422.
+func (h *Handler) formTo(what, page string, act func(ctx context.Context, r *http.Request) error) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		s, ok := h.postForm(w, r, what)
 		if !ok {
@@ -117,7 +123,7 @@ func (h *Handler) alertForm(what string, act func(ctx context.Context, r *http.R
 			return
 		}
 		h.cfg.Logger.Info("dashboard: "+what, "principal", s.Principal.ID)
-		http.Redirect(w, r, h.cfg.Prefix+"/alerts", http.StatusSeeOther)
+		http.Redirect(w, r, h.cfg.Prefix+page, http.StatusSeeOther)
 	}
 }
 

@@ -235,3 +235,41 @@ func TestAlertsPageForAPerson(t *testing.T) {
 	assert.Equal(t, []string{"pool_usage", "license_expiry"}, f.channels[1].GetKinds())
 	assert.Equal(t, "https://hooks.example.com/x", f.channels[1].GetUrl())
 }
+
+// TestAllocationPageForms: a license manager's purchase form reaches
+// Allocation.Request; deciding needs the users permission.
+func TestAllocationPageForms(t *testing.T) {
+	var mu sync.Mutex
+	var got *licmeshv1.RequestPurchaseRequest
+	e := newTestEnv(t, func(c *dashboard.Config) {
+		c.Allocation = dashboard.AllocationFuncs{
+			Departments: func(context.Context) ([]*licmeshv1.Department, error) { return nil, nil },
+			Purchases: func(context.Context) ([]*licmeshv1.Purchase, error) {
+				return []*licmeshv1.Purchase{{Id: "pr-1", Sku: "bpm", Module: "reports", State: "requested"}}, nil
+			},
+			Request: func(_ context.Context, r *licmeshv1.RequestPurchaseRequest) error {
+				mu.Lock()
+				defer mu.Unlock()
+				got = r
+				return nil
+			},
+			Decide: func(context.Context, string, bool, string) error { return nil },
+		}
+	})
+	c := e.newClient()
+	c.mustSignIn()
+	_, body := c.get("/ui/allocation")
+	assert.Contains(t, body, `id="purchase-form"`)
+	assert.Contains(t, body, "module reports")
+	assert.NotContains(t, body, ">Approve<", "the admin token here has no users permission")
+	resp, _ := c.post("/ui/purchases", url.Values{"csrf": {csrfIn(t, body)}, "sku": {"bpm"}, "pool": {"designer"}, "quantity": {"5"}, "reason": {"team"}})
+	require.Equal(t, http.StatusSeeOther, resp.StatusCode)
+	mu.Lock()
+	assert.Equal(t, &licmeshv1.RequestPurchaseRequest{Sku: "bpm", Pool: "designer", Quantity: 5, Reason: "team"}, got)
+	mu.Unlock()
+	resp, body2 := c.post("/ui/purchases", url.Values{"csrf": {csrfIn(t, body)}, "sku": {"bpm"}, "pool": {"designer"}})
+	assert.Equal(t, http.StatusUnprocessableEntity, resp.StatusCode)
+	assert.Contains(t, body2, "give a number of seats, or a module")
+	resp, _ = c.post("/ui/purchases/decide", url.Values{"csrf": {csrfIn(t, body)}, "id": {"pr-1"}, "decision": {"approve"}})
+	assert.Equal(t, http.StatusForbidden, resp.StatusCode)
+}

@@ -203,6 +203,9 @@ type Config struct {
 	// Alerts serves the Alerts page and the count in the nav; its zero
 	// value leaves them out.
 	Alerts AlertFuncs
+	// Allocation serves the Allocation page (departments, purchase
+	// requests); a nil Departments leaves it out.
+	Allocation AllocationFuncs
 	// Utilization serves the Reports page and its downloads; nil leaves
 	// them out.
 	Utilization UtilizationFunc

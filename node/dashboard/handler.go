@@ -64,6 +64,12 @@ func New(cfg Config) (*Handler, error) {
 		h.mux.Handle("GET "+p+"/fragments"+v.fragment, h.authed(v, true))
 	}
 	h.mux.Handle("GET "+p+"/metrics.xlsx", h.download(monthGrid))
+	if cfg.Allocation.Request != nil {
+		h.mux.Handle("POST "+p+"/purchases", h.permitted(PermLicenses, h.formTo("purchase requested", "/allocation", h.requestPurchase)))
+	}
+	if cfg.Allocation.Decide != nil {
+		h.mux.Handle("POST "+p+"/purchases/decide", h.permitted(PermUsers, h.formTo("purchase decided", "/allocation", h.decidePurchase)))
+	}
 	if cfg.Utilization != nil {
 		h.mux.Handle("GET "+p+"/reports.xlsx", h.download(reportsGrid))
 		h.mux.Handle("GET "+p+"/reports.csv", h.download(reportsGrid, true))
@@ -187,6 +193,9 @@ func (h *Handler) views() []view {
 	if h.cfg.Alerts.List != nil {
 		vs = append(vs, view{name: "alerts", nav: "alerts", path: "/alerts", fragment: "/alerts", load: loadAlerts})
 	}
+	if h.cfg.Allocation.Departments != nil {
+		vs = append(vs, view{name: "allocation", nav: "allocation", path: "/allocation", fragment: "/allocation", load: loadAllocation})
+	}
 	if h.cfg.Utilization != nil {
 		vs = append(vs, view{name: "reports", nav: "reports", path: "/reports", fragment: "/reports", load: loadReports})
 	}
@@ -219,6 +228,7 @@ type pageData struct {
 	AuditNav      bool
 	ComplianceNav bool
 	ReportsNav    bool
+	AllocationNav bool
 	Principal     Principal
 	CSRF          string
 	Error         string
@@ -291,6 +301,7 @@ func (h *Handler) data(nav, title string, s session) pageData {
 		d.AuditNav = h.cfg.Audit.List != nil && s.Principal.Can(PermAudit)
 		d.ComplianceNav = h.cfg.Compliance != nil
 		d.ReportsNav = h.cfg.Utilization != nil
+		d.AllocationNav = h.cfg.Allocation.Departments != nil
 		d.Principal = s.Principal
 		d.CSRF = h.keys.csrfToken("session", s.Nonce)
 	}

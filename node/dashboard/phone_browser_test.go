@@ -25,6 +25,18 @@ func TestBrowserEveryPageOnAPhone(t *testing.T) {
 		channels: []*licmeshv1.AlertChannel{{Id: "ops-hook", Kind: "webhook", Url: "https://hooks.example.com/a/rather/long/path/for/alerts"}}}
 	e := newTestEnv(t, func(c *dashboard.Config) {
 		c.Alerts = f.funcs()
+		c.Allocation = dashboard.AllocationFuncs{
+			Departments: func(context.Context) ([]*licmeshv1.Department, error) {
+				return []*licmeshv1.Department{{Name: "engineering-and-research", Holders: []string{"alice.longname@acme.example", "bob.longname@acme.example"},
+					Held: map[string]uint32{"designer-suite-enterprise": 12}, Reservations: []*licmeshv1.Reservation{{Pool: "designer-suite-enterprise", Reserved: 10, Cap: 15}}}}, nil
+			},
+			Purchases: func(context.Context) ([]*licmeshv1.Purchase, error) {
+				return []*licmeshv1.Purchase{{Id: "pr-3f2a9c81d0e4", Sku: "designer-suite-enterprise", Pool: "designer-suite-enterprise", Quantity: 5,
+					State: "requested", RequestedBy: "user:alice.longname@acme.example", Reason: "the new team in the Lyon office"}}, nil
+			},
+			Request: func(context.Context, *licmeshv1.RequestPurchaseRequest) error { return nil },
+			Decide:  func(context.Context, string, bool, string) error { return nil },
+		}
 		c.Utilization = func(_ context.Context, req *licmeshv1.GetUtilizationRequest) (*licmeshv1.GetUtilizationResponse, error) {
 			return &licmeshv1.GetUtilizationResponse{Rows: []*licmeshv1.UtilizationRow{
 				{Month: "2026-11", Pool: "designer-suite-enterprise", Seats: 25, Peak: 27, AverageHeld: 14.5, LimitShare: 0.2},
@@ -48,7 +60,7 @@ func TestBrowserEveryPageOnAPhone(t *testing.T) {
 	b.Run(t, "sign in", chromedp.Navigate(base+"/ui/login"), chromedp.WaitVisible("#token", chromedp.ByQuery),
 		chromedp.SendKeys("#token", adminToken, chromedp.ByQuery), chromedp.Click(".signin button[type=submit]", chromedp.ByQuery),
 		chromedp.WaitVisible("#masters", chromedp.ByQuery))
-	pages := []string{"/ui/", "/ui/collectors", "/ui/pools", "/ui/pools/designer", "/ui/licenses", "/ui/metrics", "/ui/alerts", "/ui/audit", "/ui/compliance", "/ui/reports"}
+	pages := []string{"/ui/", "/ui/collectors", "/ui/pools", "/ui/pools/designer", "/ui/licenses", "/ui/metrics", "/ui/alerts", "/ui/audit", "/ui/compliance", "/ui/reports", "/ui/allocation"}
 	for _, size := range []struct {
 		name string
 		w, h int64

@@ -314,7 +314,7 @@ func TestDashboardByRole(t *testing.T) {
 	for _, r := range fsm.UserRoles {
 		userWithToken(t, s, "u-"+strings.ReplaceAll(string(r), "_", "-"), r)
 	}
-	pages := []string{"/ui/", "/ui/collectors", "/ui/pools", "/ui/licenses", "/ui/metrics", "/ui/hub", "/ui/alerts", "/ui/compliance", "/ui/reports"}
+	pages := []string{"/ui/", "/ui/collectors", "/ui/pools", "/ui/licenses", "/ui/metrics", "/ui/hub", "/ui/alerts", "/ui/compliance", "/ui/reports", "/ui/allocation"}
 	for _, r := range fsm.UserRoles {
 		name := "u-" + strings.ReplaceAll(string(r), "_", "-")
 		b := newDashBrowser(t, srv)
@@ -326,6 +326,8 @@ func TestDashboardByRole(t *testing.T) {
 		}
 		_, lic := b.get("/ui/licenses")
 		canLicenses := r == fsm.RoleAdmin || r == fsm.RoleLicenseManager
+		_, alloc := b.get("/ui/allocation")
+		assert.Equal(t, canLicenses, strings.Contains(alloc, `id="purchase-form"`), "%s: the purchase form", r)
 		assert.Equal(t, canLicenses, strings.Contains(lic, `name="license"`), "%s: the paste box", r)
 		csrf := csrfRE.FindStringSubmatch(lic)
 		require.NotNil(t, csrf)

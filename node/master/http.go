@@ -124,6 +124,25 @@ func (s *Server) apiMux() http.Handler {
 			})
 		},
 	}
+	dcfg.Allocation = dashboard.AllocationFuncs{
+		Departments: func(ctx context.Context) ([]*licmeshv1.Department, error) {
+			resp, err := dashCall(s, ctx, licmeshv1connect.AdminServiceListDepartmentsProcedure, admin.ListDepartments, &licmeshv1.ListDepartmentsRequest{})
+			return resp.GetDepartments(), err
+		},
+		Purchases: func(ctx context.Context) ([]*licmeshv1.Purchase, error) {
+			resp, err := dashCall(s, ctx, licmeshv1connect.AdminServiceListPurchasesProcedure, admin.ListPurchases, &licmeshv1.ListPurchasesRequest{})
+			return resp.GetPurchases(), err
+		},
+		Request: func(ctx context.Context, req *licmeshv1.RequestPurchaseRequest) error {
+			_, err := dashCall(s, ctx, licmeshv1connect.AdminServiceRequestPurchaseProcedure, admin.RequestPurchase, req)
+			return err
+		},
+		Decide: func(ctx context.Context, id string, approve bool, note string) error {
+			_, err := dashCall(s, ctx, licmeshv1connect.AdminServiceDecidePurchaseProcedure, admin.DecidePurchase,
+				&licmeshv1.DecidePurchaseRequest{Id: id, Approve: approve, Note: note})
+			return err
+		},
+	}
 	dcfg.Utilization = func(ctx context.Context, req *licmeshv1.GetUtilizationRequest) (*licmeshv1.GetUtilizationResponse, error) {
 		return dashCall(s, ctx, licmeshv1connect.AdminServiceGetUtilizationProcedure, admin.GetUtilization, req)
 	}
