@@ -3,6 +3,8 @@ package main
 import (
 	"context"
 	"fmt"
+	"os"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -31,7 +33,8 @@ func purchaseColumns() []column[*v1.Purchase] {
 
 func (a *app) purchaseCommand() *cobra.Command {
 	return group("purchase", "Ask the vendor for more seats or a module: request, approve, follow the answer",
-		a.purchaseRequestCommand(), a.purchaseDecideCommand(true), a.purchaseDecideCommand(false), a.purchaseListCommand())
+		a.purchaseRequestCommand(), a.purchaseDecideCommand(true), a.purchaseDecideCommand(false), a.purchaseListCommand(),
+		a.purchaseExportCommand())
 }
 
 func (a *app) purchaseRequestCommand() *cobra.Command {
@@ -136,7 +139,7 @@ func (a *app) purchaseListCommand() *cobra.Command {
 
 func (h *hubApp) quoteCommand() *cobra.Command {
 	return group("quote", "Sites' requests to buy, and the answers to them",
-		h.quoteListCommand(), h.quoteAnswerCommand())
+		h.quoteListCommand(), h.quoteAnswerCommand(), h.quoteImportCommand())
 }
 
 func (h *hubApp) quoteListCommand() *cobra.Command {
@@ -198,4 +201,60 @@ func (h *hubApp) quoteAnswerCommand() *cobra.Command {
 	}
 	cmd.Flags().StringVar(&answer, "answer", "", "the answer the site sees: a quote, what was sold, or why not")
 	return cmd
+}
+
+func (a *app) purchaseExportCommand() *cobra.Command {
+	var outFile string
+	cmd := &cobra.Command{
+		Use:   "export --out FILE",
+		Short: "Write the approved requests as a signed file, for a site with no internet",
+		Long: `Write the approved purchase requests the hub does not have yet to FILE,
+signed with the cluster's key, to carry to the vendor ('meshctl hub quote
+import FILE' there). They count as sent; a file imported twice is kept
+once.`,
+		Args: noArgs,
+		PreRunE: func(*cobra.Command, []string) error {
+			if outFile == "" {
+				return usagef("--out is required")
+			}
+			return nil
+		},
+		RunE: a.action(func(ctx context.Context, _ []string) error {
+			admin, err := a.client()
+			if err != nil {
+				return err
+			}
+			res, err := call(ctx, a, admin.ExportPurchaseRequests, &v1.ExportPurchaseRequestsRequest{})
+			if err != nil {
+				return err
+			}
+			if err := os.WriteFile(outFile, res.GetFile(), 0o644); err != nil {
+				return fmt.Errorf("meshctl: %w", err)
+			}
+			_, err = fmt.Fprintf(a.stdout, "wrote %d requests to %s: %s\n", len(res.GetIds()), outFile, strings.Join(res.GetIds(), ", "))
+			return err
+		}),
+	}
+	cmd.Flags().StringVar(&outFile, "out", "", "the file to write")
+	return cmd
+}
+
+func (h *hubApp) quoteImportCommand() *cobra.Command {
+	return &cobra.Command{
+		Use:   "import FILE",
+		Short: "Take a site's purchase request file (meshctl purchase export)",
+		Args:  oneArg("file"),
+		RunE: h.run(func(ctx context.Context, hub licmeshv1connect.HubServiceClient, args []string) error {
+			b, err := readSmallFile(args[0])
+			if err != nil {
+				return usagef("%v", err)
+			}
+			res, err := hubCall(ctx, h, hub.ImportQuoteRequests, &v1.ImportQuoteRequestsRequest{File: b})
+			if err != nil {
+				return err
+			}
+			_, err = fmt.Fprintf(h.a.stdout, "%d requests of %s, %d new: %s\n", len(res.GetIds()), res.GetClusterId(), res.GetFresh(), strings.Join(res.GetIds(), ", "))
+			return err
+		}),
+	}
 }

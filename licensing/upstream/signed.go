@@ -30,6 +30,7 @@ const (
 	receiptContext  = "licmesh/usage-receipt/v1"
 	requestContext  = "licmesh/activation-request/v1"
 	proofContext    = "licmesh/cluster-proof/v1"
+	quotesContext   = "licmesh/quote-requests/v1"
 	maxKeyIDLen     = 64
 	signatureLength = ed25519.SignatureSize
 )

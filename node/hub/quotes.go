@@ -2,6 +2,7 @@ package hub
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -9,6 +10,7 @@ import (
 	"connectrpc.com/connect"
 
 	"github.com/licmesh/licmesh/licensing/license"
+	"github.com/licmesh/licmesh/licensing/upstream"
 	licmeshv1 "github.com/licmesh/licmesh/mesh/wire/licmeshv1"
 	"github.com/licmesh/licmesh/node/hub/store"
 )
@@ -93,4 +95,52 @@ func (a *api) AnswerQuoteRequest(ctx context.Context, req *connect.Request[licme
 		return nil, a.fail("AnswerQuoteRequest", err)
 	}
 	return res(&licmeshv1.AnswerQuoteRequestResponse{}), nil
+}
+
+func (a *api) ImportQuoteRequests(ctx context.Context, req *connect.Request[licmeshv1.ImportQuoteRequestsRequest]) (*connect.Response[licmeshv1.ImportQuoteRequestsResponse], error) {
+	p, remote, err := who(ctx, actAdmin, actManageLicense)
+	if err != nil {
+		return nil, err
+	}
+	s, err := upstream.ParseSigned(req.Msg.GetFile(), upstream.MaxRequestBytes)
+	if err != nil {
+		return nil, a.fail("ImportQuoteRequests", fmt.Errorf("%w: %w", ErrInvalidArgument, err))
+	}
+	cluster, err := upstream.PeekQuotes(s)
+	if err != nil {
+		return nil, a.fail("ImportQuoteRequests", fmt.Errorf("%w: %w", ErrInvalidArgument, err))
+	}
+	now := a.s.clk.Now()
+	out := &licmeshv1.ImportQuoteRequestsResponse{ClusterId: string(cluster)}
+	err = a.s.store.Tx(ctx, func(tx *store.Tx) error {
+		_, pub, err := siteKey(ctx, tx, cluster)
+		if err != nil {
+			return err
+		}
+		q, err := upstream.OpenQuotes(s, cluster, pub)
+		if err != nil {
+			if errors.Is(err, upstream.ErrBadSignature) {
+				return fmt.Errorf("%w: %w", ErrSiteKey, err)
+			}
+			return fmt.Errorf("%w: %w", ErrInvalidArgument, err)
+		}
+		for _, x := range q.Quotes {
+			fresh, err := tx.ReceiveQuoteRequest(ctx, store.QuoteRequest{ID: x.ID, ClusterID: cluster, SKU: x.SKU, Pool: x.Pool,
+				Quantity: x.Quantity, Module: x.Module, Reason: x.Reason, RequestedBy: x.RequestedBy, ApprovedBy: x.ApprovedBy,
+				RequestedAt: x.RequestedAt, ReceivedAt: now})
+			if err != nil {
+				return err
+			}
+			out.Ids = append(out.Ids, x.ID)
+			if fresh {
+				out.Fresh++
+			}
+		}
+		return tx.Audit(ctx, store.AuditEntry{At: now, Actor: p.actor(), Action: "quote.import", Target: string(cluster),
+			Detail: fmt.Sprintf("%d requests, %d new", len(out.Ids), out.Fresh), Remote: remote})
+	})
+	if err != nil {
+		return nil, a.fail("ImportQuoteRequests", err)
+	}
+	return res(out), nil
 }

@@ -5,9 +5,12 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"connectrpc.com/connect"
 
+	"github.com/licmesh/licmesh/licensing/license"
+	"github.com/licmesh/licmesh/licensing/upstream"
 	licmeshv1 "github.com/licmesh/licmesh/mesh/wire/licmeshv1"
 	"github.com/licmesh/licmesh/node/fsm"
 )
@@ -120,4 +123,33 @@ func (s *Server) recordQuotes(ctx context.Context, received []string, answers []
 		out = append(out, fmt.Sprintf("the vendor answered %s", strings.Join(answered, ", ")))
 	}
 	return out, nil
+}
+
+func (h adminHandler) ExportPurchaseRequests(ctx context.Context, _ *connect.Request[licmeshv1.ExportPurchaseRequestsRequest]) (*connect.Response[licmeshv1.ExportPurchaseRequestsResponse], error) {
+	sg, err := h.s.signingKey()
+	if err != nil {
+		return nil, toConnect(err)
+	}
+	pending := h.s.quotesToSend()
+	if len(pending) == 0 {
+		return nil, connect.NewError(connect.CodeFailedPrecondition, fmt.Errorf("%w: no approved purchase request waits to be sent", ErrBadRequest))
+	}
+	q := upstream.QuoteFile{ClusterID: license.ClusterID(sg.clusterID), CreatedAt: h.s.now().UTC()}
+	var ids []string
+	for _, p := range pending {
+		q.Quotes = append(q.Quotes, upstream.Quote{ID: p.Id, SKU: p.Sku, Pool: p.Pool, Quantity: int(p.Quantity), Module: p.Module,
+			Reason: p.Reason, RequestedBy: p.RequestedBy, ApprovedBy: p.ApprovedBy, RequestedAt: time.UnixMilli(p.RequestedAtMs).UTC()})
+		ids = append(ids, p.Id)
+	}
+	signed, err := upstream.SealQuotes(q, sg.priv)
+	if err != nil {
+		return nil, connect.NewError(connect.CodeInternal, err)
+	}
+	for _, id := range ids {
+		if _, err := h.s.apply(ctx, fsm.PurchaseProgressType, fsm.PurchaseProgress{ID: id, Sent: true, Via: "file", Now: h.s.now().UnixMilli()}); err != nil {
+			return nil, toConnect(err)
+		}
+	}
+	h.s.log.Info("purchase requests exported", "requests", len(ids), "by", adminCaller(ctx))
+	return connect.NewResponse(&licmeshv1.ExportPurchaseRequestsResponse{File: signed.Marshal(), Ids: ids}), nil
 }

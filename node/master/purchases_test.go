@@ -94,4 +94,31 @@ func TestPurchaseRequestToTheVendorAndBack(t *testing.T) {
 	p := s.purchase(id)
 	assert.Equal(t, "answered", p.GetState())
 	assert.Equal(t, "sold: 5 seats, pack issued", p.GetAnswer())
+
+	// By file, as a site with no internet carries it.
+	_, err = admin.ExportPurchaseRequests(lctx, connect.NewRequest(&licmeshv1.ExportPurchaseRequestsRequest{}))
+	assert.Equal(t, connect.CodeFailedPrecondition, connect.CodeOf(err), "nothing approved waits")
+	pr2, err := admin.RequestPurchase(lctx, connect.NewRequest(&licmeshv1.RequestPurchaseRequest{Sku: "bpm", Module: "reports"}))
+	require.NoError(t, err)
+	id2 := pr2.Msg.GetPurchase().GetId()
+	_, err = admin.DecidePurchase(actx, connect.NewRequest(&licmeshv1.DecidePurchaseRequest{Id: id2, Approve: true}))
+	require.NoError(t, err)
+	ex, err := admin.ExportPurchaseRequests(lctx, connect.NewRequest(&licmeshv1.ExportPurchaseRequestsRequest{}))
+	require.NoError(t, err)
+	assert.Equal(t, []string{id2}, ex.Msg.GetIds())
+	assert.Equal(t, "sent", s.purchase(id2).GetState())
+	assert.Equal(t, "file", s.purchase(id2).GetVia())
+	for _, fresh := range []uint32{1, 0} {
+		im, err := vh.admin.ImportQuoteRequests(ctx, connect.NewRequest(&licmeshv1.ImportQuoteRequestsRequest{File: ex.Msg.GetFile()}))
+		require.NoError(t, err)
+		assert.Equal(t, fresh, im.Msg.GetFresh(), "imported twice, kept once")
+	}
+	tampered := append([]byte(nil), ex.Msg.GetFile()...)
+	tampered[len(tampered)/2] ^= 1
+	_, err = vh.admin.ImportQuoteRequests(ctx, connect.NewRequest(&licmeshv1.ImportQuoteRequestsRequest{File: tampered}))
+	require.Error(t, err, "a tampered file")
+	qs, err = vh.admin.ListQuoteRequests(ctx, connect.NewRequest(&licmeshv1.ListQuoteRequestsRequest{Open: true}))
+	require.NoError(t, err)
+	require.Len(t, qs.Msg.GetRequests(), 1)
+	assert.Equal(t, "reports", qs.Msg.GetRequests()[0].GetRequest().GetModule())
 }

@@ -7816,6 +7816,94 @@ func (x *ListPurchasesResponse) GetPurchases() []*Purchase {
 	return nil
 }
 
+type ExportPurchaseRequestsRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ExportPurchaseRequestsRequest) Reset() {
+	*x = ExportPurchaseRequestsRequest{}
+	mi := &file_licmesh_v1_admin_proto_msgTypes[125]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ExportPurchaseRequestsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ExportPurchaseRequestsRequest) ProtoMessage() {}
+
+func (x *ExportPurchaseRequestsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_licmesh_v1_admin_proto_msgTypes[125]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ExportPurchaseRequestsRequest.ProtoReflect.Descriptor instead.
+func (*ExportPurchaseRequestsRequest) Descriptor() ([]byte, []int) {
+	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{125}
+}
+
+type ExportPurchaseRequestsResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	File          []byte                 `protobuf:"bytes,1,opt,name=file,proto3" json:"file,omitempty"`
+	Ids           []string               `protobuf:"bytes,2,rep,name=ids,proto3" json:"ids,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ExportPurchaseRequestsResponse) Reset() {
+	*x = ExportPurchaseRequestsResponse{}
+	mi := &file_licmesh_v1_admin_proto_msgTypes[126]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ExportPurchaseRequestsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ExportPurchaseRequestsResponse) ProtoMessage() {}
+
+func (x *ExportPurchaseRequestsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_licmesh_v1_admin_proto_msgTypes[126]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ExportPurchaseRequestsResponse.ProtoReflect.Descriptor instead.
+func (*ExportPurchaseRequestsResponse) Descriptor() ([]byte, []int) {
+	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{126}
+}
+
+func (x *ExportPurchaseRequestsResponse) GetFile() []byte {
+	if x != nil {
+		return x.File
+	}
+	return nil
+}
+
+func (x *ExportPurchaseRequestsResponse) GetIds() []string {
+	if x != nil {
+		return x.Ids
+	}
+	return nil
+}
+
 var File_licmesh_v1_admin_proto protoreflect.FileDescriptor
 
 const file_licmesh_v1_admin_proto_rawDesc = "" +
@@ -8416,7 +8504,11 @@ const file_licmesh_v1_admin_proto_rawDesc = "" +
 	"\bpurchase\x18\x01 \x01(\v2\x14.licmesh.v1.PurchaseR\bpurchase\"\x16\n" +
 	"\x14ListPurchasesRequest\"K\n" +
 	"\x15ListPurchasesResponse\x122\n" +
-	"\tpurchases\x18\x01 \x03(\v2\x14.licmesh.v1.PurchaseR\tpurchases2\x88%\n" +
+	"\tpurchases\x18\x01 \x03(\v2\x14.licmesh.v1.PurchaseR\tpurchases\"\x1f\n" +
+	"\x1dExportPurchaseRequestsRequest\"F\n" +
+	"\x1eExportPurchaseRequestsResponse\x12\x12\n" +
+	"\x04file\x18\x01 \x01(\fR\x04file\x12\x10\n" +
+	"\x03ids\x18\x02 \x03(\tR\x03ids2\xf9%\n" +
 	"\fAdminService\x12H\n" +
 	"\tGetStatus\x12\x1c.licmesh.v1.GetStatusRequest\x1a\x1d.licmesh.v1.GetStatusResponse\x12N\n" +
 	"\vListMembers\x12\x1e.licmesh.v1.ListMembersRequest\x1a\x1f.licmesh.v1.ListMembersResponse\x12K\n" +
@@ -8482,7 +8574,8 @@ const file_licmesh_v1_admin_proto_rawDesc = "" +
 	"\x10ListLicenseCosts\x12#.licmesh.v1.ListLicenseCostsRequest\x1a$.licmesh.v1.ListLicenseCostsResponse\x12Z\n" +
 	"\x0fRequestPurchase\x12\".licmesh.v1.RequestPurchaseRequest\x1a#.licmesh.v1.RequestPurchaseResponse\x12W\n" +
 	"\x0eDecidePurchase\x12!.licmesh.v1.DecidePurchaseRequest\x1a\".licmesh.v1.DecidePurchaseResponse\x12T\n" +
-	"\rListPurchases\x12 .licmesh.v1.ListPurchasesRequest\x1a!.licmesh.v1.ListPurchasesResponseB0Z.github.com/licmesh/licmesh/mesh/wire/licmeshv1b\x06proto3"
+	"\rListPurchases\x12 .licmesh.v1.ListPurchasesRequest\x1a!.licmesh.v1.ListPurchasesResponse\x12o\n" +
+	"\x16ExportPurchaseRequests\x12).licmesh.v1.ExportPurchaseRequestsRequest\x1a*.licmesh.v1.ExportPurchaseRequestsResponseB0Z.github.com/licmesh/licmesh/mesh/wire/licmeshv1b\x06proto3"
 
 var (
 	file_licmesh_v1_admin_proto_rawDescOnce sync.Once
@@ -8496,149 +8589,151 @@ func file_licmesh_v1_admin_proto_rawDescGZIP() []byte {
 	return file_licmesh_v1_admin_proto_rawDescData
 }
 
-var file_licmesh_v1_admin_proto_msgTypes = make([]protoimpl.MessageInfo, 126)
+var file_licmesh_v1_admin_proto_msgTypes = make([]protoimpl.MessageInfo, 128)
 var file_licmesh_v1_admin_proto_goTypes = []any{
-	(*GetStatusRequest)(nil),              // 0: licmesh.v1.GetStatusRequest
-	(*GetStatusResponse)(nil),             // 1: licmesh.v1.GetStatusResponse
-	(*ListMembersRequest)(nil),            // 2: licmesh.v1.ListMembersRequest
-	(*Member)(nil),                        // 3: licmesh.v1.Member
-	(*ListMembersResponse)(nil),           // 4: licmesh.v1.ListMembersResponse
-	(*RemovePeerRequest)(nil),             // 5: licmesh.v1.RemovePeerRequest
-	(*RemovePeerResponse)(nil),            // 6: licmesh.v1.RemovePeerResponse
-	(*Pool)(nil),                          // 7: licmesh.v1.Pool
-	(*CreatePoolRequest)(nil),             // 8: licmesh.v1.CreatePoolRequest
-	(*CreatePoolResponse)(nil),            // 9: licmesh.v1.CreatePoolResponse
-	(*ListPoolsRequest)(nil),              // 10: licmesh.v1.ListPoolsRequest
-	(*ListPoolsResponse)(nil),             // 11: licmesh.v1.ListPoolsResponse
-	(*ListLeasesRequest)(nil),             // 12: licmesh.v1.ListLeasesRequest
-	(*ListLeasesResponse)(nil),            // 13: licmesh.v1.ListLeasesResponse
-	(*Token)(nil),                         // 14: licmesh.v1.Token
-	(*CreateTokenRequest)(nil),            // 15: licmesh.v1.CreateTokenRequest
-	(*CreateTokenResponse)(nil),           // 16: licmesh.v1.CreateTokenResponse
-	(*ListTokensRequest)(nil),             // 17: licmesh.v1.ListTokensRequest
-	(*ListTokensResponse)(nil),            // 18: licmesh.v1.ListTokensResponse
-	(*RevokeTokenRequest)(nil),            // 19: licmesh.v1.RevokeTokenRequest
-	(*RevokeTokenResponse)(nil),           // 20: licmesh.v1.RevokeTokenResponse
-	(*Collector)(nil),                     // 21: licmesh.v1.Collector
-	(*ListCollectorsRequest)(nil),         // 22: licmesh.v1.ListCollectorsRequest
-	(*ListCollectorsResponse)(nil),        // 23: licmesh.v1.ListCollectorsResponse
-	(*License)(nil),                       // 24: licmesh.v1.License
-	(*AddLicenseRequest)(nil),             // 25: licmesh.v1.AddLicenseRequest
-	(*AddLicenseResponse)(nil),            // 26: licmesh.v1.AddLicenseResponse
-	(*ListLicensesRequest)(nil),           // 27: licmesh.v1.ListLicensesRequest
-	(*ListLicensesResponse)(nil),          // 28: licmesh.v1.ListLicensesResponse
-	(*GetLicenseRequest)(nil),             // 29: licmesh.v1.GetLicenseRequest
-	(*GetLicenseResponse)(nil),            // 30: licmesh.v1.GetLicenseResponse
-	(*RemoveLicenseRequest)(nil),          // 31: licmesh.v1.RemoveLicenseRequest
-	(*RemoveLicenseResponse)(nil),         // 32: licmesh.v1.RemoveLicenseResponse
-	(*HubTarget)(nil),                     // 33: licmesh.v1.HubTarget
-	(*HubCompany)(nil),                    // 34: licmesh.v1.HubCompany
-	(*ListHubCompaniesRequest)(nil),       // 35: licmesh.v1.ListHubCompaniesRequest
-	(*ListHubCompaniesResponse)(nil),      // 36: licmesh.v1.ListHubCompaniesResponse
-	(*ActivateClusterRequest)(nil),        // 37: licmesh.v1.ActivateClusterRequest
-	(*ActivateClusterResponse)(nil),       // 38: licmesh.v1.ActivateClusterResponse
-	(*StartClusterTrialRequest)(nil),      // 39: licmesh.v1.StartClusterTrialRequest
-	(*StartClusterTrialResponse)(nil),     // 40: licmesh.v1.StartClusterTrialResponse
-	(*MakeActivationRequestRequest)(nil),  // 41: licmesh.v1.MakeActivationRequestRequest
-	(*MakeActivationRequestResponse)(nil), // 42: licmesh.v1.MakeActivationRequestResponse
-	(*GetUpstreamRequest)(nil),            // 43: licmesh.v1.GetUpstreamRequest
-	(*GetUpstreamResponse)(nil),           // 44: licmesh.v1.GetUpstreamResponse
-	(*CheckLicensesNowRequest)(nil),       // 45: licmesh.v1.CheckLicensesNowRequest
-	(*CheckLicensesNowResponse)(nil),      // 46: licmesh.v1.CheckLicensesNowResponse
-	(*ExportUsageRequest)(nil),            // 47: licmesh.v1.ExportUsageRequest
-	(*ExportUsageResponse)(nil),           // 48: licmesh.v1.ExportUsageResponse
-	(*ImportUsageReceiptRequest)(nil),     // 49: licmesh.v1.ImportUsageReceiptRequest
-	(*ImportUsageReceiptResponse)(nil),    // 50: licmesh.v1.ImportUsageReceiptResponse
-	(*Alert)(nil),                         // 51: licmesh.v1.Alert
-	(*ListAlertsRequest)(nil),             // 52: licmesh.v1.ListAlertsRequest
-	(*ListAlertsResponse)(nil),            // 53: licmesh.v1.ListAlertsResponse
-	(*AckAlertRequest)(nil),               // 54: licmesh.v1.AckAlertRequest
-	(*AckAlertResponse)(nil),              // 55: licmesh.v1.AckAlertResponse
-	(*AlertRule)(nil),                     // 56: licmesh.v1.AlertRule
-	(*ListAlertRulesRequest)(nil),         // 57: licmesh.v1.ListAlertRulesRequest
-	(*ListAlertRulesResponse)(nil),        // 58: licmesh.v1.ListAlertRulesResponse
-	(*SetAlertRuleRequest)(nil),           // 59: licmesh.v1.SetAlertRuleRequest
-	(*SetAlertRuleResponse)(nil),          // 60: licmesh.v1.SetAlertRuleResponse
-	(*AlertChannel)(nil),                  // 61: licmesh.v1.AlertChannel
-	(*ListAlertChannelsRequest)(nil),      // 62: licmesh.v1.ListAlertChannelsRequest
-	(*ListAlertChannelsResponse)(nil),     // 63: licmesh.v1.ListAlertChannelsResponse
-	(*SetAlertChannelRequest)(nil),        // 64: licmesh.v1.SetAlertChannelRequest
-	(*SetAlertChannelResponse)(nil),       // 65: licmesh.v1.SetAlertChannelResponse
-	(*RemoveAlertChannelRequest)(nil),     // 66: licmesh.v1.RemoveAlertChannelRequest
-	(*RemoveAlertChannelResponse)(nil),    // 67: licmesh.v1.RemoveAlertChannelResponse
-	(*TestAlertChannelRequest)(nil),       // 68: licmesh.v1.TestAlertChannelRequest
-	(*TestAlertChannelResponse)(nil),      // 69: licmesh.v1.TestAlertChannelResponse
-	(*AlertDelivery)(nil),                 // 70: licmesh.v1.AlertDelivery
-	(*ListAlertDeliveriesRequest)(nil),    // 71: licmesh.v1.ListAlertDeliveriesRequest
-	(*ListAlertDeliveriesResponse)(nil),   // 72: licmesh.v1.ListAlertDeliveriesResponse
-	(*User)(nil),                          // 73: licmesh.v1.User
-	(*GetCallerRequest)(nil),              // 74: licmesh.v1.GetCallerRequest
-	(*GetCallerResponse)(nil),             // 75: licmesh.v1.GetCallerResponse
-	(*CreateUserRequest)(nil),             // 76: licmesh.v1.CreateUserRequest
-	(*CreateUserResponse)(nil),            // 77: licmesh.v1.CreateUserResponse
-	(*ListUsersRequest)(nil),              // 78: licmesh.v1.ListUsersRequest
-	(*ListUsersResponse)(nil),             // 79: licmesh.v1.ListUsersResponse
-	(*UpdateUserRequest)(nil),             // 80: licmesh.v1.UpdateUserRequest
-	(*UpdateUserResponse)(nil),            // 81: licmesh.v1.UpdateUserResponse
-	(*ChangeOwnPasswordRequest)(nil),      // 82: licmesh.v1.ChangeOwnPasswordRequest
-	(*ChangeOwnPasswordResponse)(nil),     // 83: licmesh.v1.ChangeOwnPasswordResponse
-	(*AuditRecord)(nil),                   // 84: licmesh.v1.AuditRecord
-	(*ListAuditLogRequest)(nil),           // 85: licmesh.v1.ListAuditLogRequest
-	(*ListAuditLogResponse)(nil),          // 86: licmesh.v1.ListAuditLogResponse
-	(*AlertPrefs)(nil),                    // 87: licmesh.v1.AlertPrefs
-	(*GetAlertPrefsRequest)(nil),          // 88: licmesh.v1.GetAlertPrefsRequest
-	(*GetAlertPrefsResponse)(nil),         // 89: licmesh.v1.GetAlertPrefsResponse
-	(*SetAlertPrefsRequest)(nil),          // 90: licmesh.v1.SetAlertPrefsRequest
-	(*SetAlertPrefsResponse)(nil),         // 91: licmesh.v1.SetAlertPrefsResponse
-	(*MarkAlertsReadRequest)(nil),         // 92: licmesh.v1.MarkAlertsReadRequest
-	(*MarkAlertsReadResponse)(nil),        // 93: licmesh.v1.MarkAlertsReadResponse
-	(*Department)(nil),                    // 94: licmesh.v1.Department
-	(*Reservation)(nil),                   // 95: licmesh.v1.Reservation
-	(*ListDepartmentsRequest)(nil),        // 96: licmesh.v1.ListDepartmentsRequest
-	(*ListDepartmentsResponse)(nil),       // 97: licmesh.v1.ListDepartmentsResponse
-	(*SetDepartmentRequest)(nil),          // 98: licmesh.v1.SetDepartmentRequest
-	(*SetDepartmentResponse)(nil),         // 99: licmesh.v1.SetDepartmentResponse
-	(*SetReservationRequest)(nil),         // 100: licmesh.v1.SetReservationRequest
-	(*SetReservationResponse)(nil),        // 101: licmesh.v1.SetReservationResponse
-	(*Assignment)(nil),                    // 102: licmesh.v1.Assignment
-	(*ListAssignmentsRequest)(nil),        // 103: licmesh.v1.ListAssignmentsRequest
-	(*ListAssignmentsResponse)(nil),       // 104: licmesh.v1.ListAssignmentsResponse
-	(*InventoryRow)(nil),                  // 105: licmesh.v1.InventoryRow
-	(*Mismatch)(nil),                      // 106: licmesh.v1.Mismatch
-	(*ProductCompliance)(nil),             // 107: licmesh.v1.ProductCompliance
-	(*GetReconciliationRequest)(nil),      // 108: licmesh.v1.GetReconciliationRequest
-	(*GetReconciliationResponse)(nil),     // 109: licmesh.v1.GetReconciliationResponse
-	(*UtilizationRow)(nil),                // 110: licmesh.v1.UtilizationRow
-	(*GetUtilizationRequest)(nil),         // 111: licmesh.v1.GetUtilizationRequest
-	(*GetUtilizationResponse)(nil),        // 112: licmesh.v1.GetUtilizationResponse
-	(*LicenseCost)(nil),                   // 113: licmesh.v1.LicenseCost
-	(*SetLicenseCostRequest)(nil),         // 114: licmesh.v1.SetLicenseCostRequest
-	(*SetLicenseCostResponse)(nil),        // 115: licmesh.v1.SetLicenseCostResponse
-	(*ListLicenseCostsRequest)(nil),       // 116: licmesh.v1.ListLicenseCostsRequest
-	(*ListLicenseCostsResponse)(nil),      // 117: licmesh.v1.ListLicenseCostsResponse
-	(*Purchase)(nil),                      // 118: licmesh.v1.Purchase
-	(*RequestPurchaseRequest)(nil),        // 119: licmesh.v1.RequestPurchaseRequest
-	(*RequestPurchaseResponse)(nil),       // 120: licmesh.v1.RequestPurchaseResponse
-	(*DecidePurchaseRequest)(nil),         // 121: licmesh.v1.DecidePurchaseRequest
-	(*DecidePurchaseResponse)(nil),        // 122: licmesh.v1.DecidePurchaseResponse
-	(*ListPurchasesRequest)(nil),          // 123: licmesh.v1.ListPurchasesRequest
-	(*ListPurchasesResponse)(nil),         // 124: licmesh.v1.ListPurchasesResponse
-	nil,                                   // 125: licmesh.v1.Department.HeldEntry
-	(*Lease)(nil),                         // 126: licmesh.v1.Lease
-	(*UsageOverviewRequest)(nil),          // 127: licmesh.v1.UsageOverviewRequest
-	(*UsageHistoryRequest)(nil),           // 128: licmesh.v1.UsageHistoryRequest
-	(*UsageMonthRequest)(nil),             // 129: licmesh.v1.UsageMonthRequest
-	(*UsageDaysRequest)(nil),              // 130: licmesh.v1.UsageDaysRequest
-	(*UsageOverviewResponse)(nil),         // 131: licmesh.v1.UsageOverviewResponse
-	(*UsageHistoryResponse)(nil),          // 132: licmesh.v1.UsageHistoryResponse
-	(*UsageMonthResponse)(nil),            // 133: licmesh.v1.UsageMonthResponse
-	(*UsageDaysResponse)(nil),             // 134: licmesh.v1.UsageDaysResponse
+	(*GetStatusRequest)(nil),               // 0: licmesh.v1.GetStatusRequest
+	(*GetStatusResponse)(nil),              // 1: licmesh.v1.GetStatusResponse
+	(*ListMembersRequest)(nil),             // 2: licmesh.v1.ListMembersRequest
+	(*Member)(nil),                         // 3: licmesh.v1.Member
+	(*ListMembersResponse)(nil),            // 4: licmesh.v1.ListMembersResponse
+	(*RemovePeerRequest)(nil),              // 5: licmesh.v1.RemovePeerRequest
+	(*RemovePeerResponse)(nil),             // 6: licmesh.v1.RemovePeerResponse
+	(*Pool)(nil),                           // 7: licmesh.v1.Pool
+	(*CreatePoolRequest)(nil),              // 8: licmesh.v1.CreatePoolRequest
+	(*CreatePoolResponse)(nil),             // 9: licmesh.v1.CreatePoolResponse
+	(*ListPoolsRequest)(nil),               // 10: licmesh.v1.ListPoolsRequest
+	(*ListPoolsResponse)(nil),              // 11: licmesh.v1.ListPoolsResponse
+	(*ListLeasesRequest)(nil),              // 12: licmesh.v1.ListLeasesRequest
+	(*ListLeasesResponse)(nil),             // 13: licmesh.v1.ListLeasesResponse
+	(*Token)(nil),                          // 14: licmesh.v1.Token
+	(*CreateTokenRequest)(nil),             // 15: licmesh.v1.CreateTokenRequest
+	(*CreateTokenResponse)(nil),            // 16: licmesh.v1.CreateTokenResponse
+	(*ListTokensRequest)(nil),              // 17: licmesh.v1.ListTokensRequest
+	(*ListTokensResponse)(nil),             // 18: licmesh.v1.ListTokensResponse
+	(*RevokeTokenRequest)(nil),             // 19: licmesh.v1.RevokeTokenRequest
+	(*RevokeTokenResponse)(nil),            // 20: licmesh.v1.RevokeTokenResponse
+	(*Collector)(nil),                      // 21: licmesh.v1.Collector
+	(*ListCollectorsRequest)(nil),          // 22: licmesh.v1.ListCollectorsRequest
+	(*ListCollectorsResponse)(nil),         // 23: licmesh.v1.ListCollectorsResponse
+	(*License)(nil),                        // 24: licmesh.v1.License
+	(*AddLicenseRequest)(nil),              // 25: licmesh.v1.AddLicenseRequest
+	(*AddLicenseResponse)(nil),             // 26: licmesh.v1.AddLicenseResponse
+	(*ListLicensesRequest)(nil),            // 27: licmesh.v1.ListLicensesRequest
+	(*ListLicensesResponse)(nil),           // 28: licmesh.v1.ListLicensesResponse
+	(*GetLicenseRequest)(nil),              // 29: licmesh.v1.GetLicenseRequest
+	(*GetLicenseResponse)(nil),             // 30: licmesh.v1.GetLicenseResponse
+	(*RemoveLicenseRequest)(nil),           // 31: licmesh.v1.RemoveLicenseRequest
+	(*RemoveLicenseResponse)(nil),          // 32: licmesh.v1.RemoveLicenseResponse
+	(*HubTarget)(nil),                      // 33: licmesh.v1.HubTarget
+	(*HubCompany)(nil),                     // 34: licmesh.v1.HubCompany
+	(*ListHubCompaniesRequest)(nil),        // 35: licmesh.v1.ListHubCompaniesRequest
+	(*ListHubCompaniesResponse)(nil),       // 36: licmesh.v1.ListHubCompaniesResponse
+	(*ActivateClusterRequest)(nil),         // 37: licmesh.v1.ActivateClusterRequest
+	(*ActivateClusterResponse)(nil),        // 38: licmesh.v1.ActivateClusterResponse
+	(*StartClusterTrialRequest)(nil),       // 39: licmesh.v1.StartClusterTrialRequest
+	(*StartClusterTrialResponse)(nil),      // 40: licmesh.v1.StartClusterTrialResponse
+	(*MakeActivationRequestRequest)(nil),   // 41: licmesh.v1.MakeActivationRequestRequest
+	(*MakeActivationRequestResponse)(nil),  // 42: licmesh.v1.MakeActivationRequestResponse
+	(*GetUpstreamRequest)(nil),             // 43: licmesh.v1.GetUpstreamRequest
+	(*GetUpstreamResponse)(nil),            // 44: licmesh.v1.GetUpstreamResponse
+	(*CheckLicensesNowRequest)(nil),        // 45: licmesh.v1.CheckLicensesNowRequest
+	(*CheckLicensesNowResponse)(nil),       // 46: licmesh.v1.CheckLicensesNowResponse
+	(*ExportUsageRequest)(nil),             // 47: licmesh.v1.ExportUsageRequest
+	(*ExportUsageResponse)(nil),            // 48: licmesh.v1.ExportUsageResponse
+	(*ImportUsageReceiptRequest)(nil),      // 49: licmesh.v1.ImportUsageReceiptRequest
+	(*ImportUsageReceiptResponse)(nil),     // 50: licmesh.v1.ImportUsageReceiptResponse
+	(*Alert)(nil),                          // 51: licmesh.v1.Alert
+	(*ListAlertsRequest)(nil),              // 52: licmesh.v1.ListAlertsRequest
+	(*ListAlertsResponse)(nil),             // 53: licmesh.v1.ListAlertsResponse
+	(*AckAlertRequest)(nil),                // 54: licmesh.v1.AckAlertRequest
+	(*AckAlertResponse)(nil),               // 55: licmesh.v1.AckAlertResponse
+	(*AlertRule)(nil),                      // 56: licmesh.v1.AlertRule
+	(*ListAlertRulesRequest)(nil),          // 57: licmesh.v1.ListAlertRulesRequest
+	(*ListAlertRulesResponse)(nil),         // 58: licmesh.v1.ListAlertRulesResponse
+	(*SetAlertRuleRequest)(nil),            // 59: licmesh.v1.SetAlertRuleRequest
+	(*SetAlertRuleResponse)(nil),           // 60: licmesh.v1.SetAlertRuleResponse
+	(*AlertChannel)(nil),                   // 61: licmesh.v1.AlertChannel
+	(*ListAlertChannelsRequest)(nil),       // 62: licmesh.v1.ListAlertChannelsRequest
+	(*ListAlertChannelsResponse)(nil),      // 63: licmesh.v1.ListAlertChannelsResponse
+	(*SetAlertChannelRequest)(nil),         // 64: licmesh.v1.SetAlertChannelRequest
+	(*SetAlertChannelResponse)(nil),        // 65: licmesh.v1.SetAlertChannelResponse
+	(*RemoveAlertChannelRequest)(nil),      // 66: licmesh.v1.RemoveAlertChannelRequest
+	(*RemoveAlertChannelResponse)(nil),     // 67: licmesh.v1.RemoveAlertChannelResponse
+	(*TestAlertChannelRequest)(nil),        // 68: licmesh.v1.TestAlertChannelRequest
+	(*TestAlertChannelResponse)(nil),       // 69: licmesh.v1.TestAlertChannelResponse
+	(*AlertDelivery)(nil),                  // 70: licmesh.v1.AlertDelivery
+	(*ListAlertDeliveriesRequest)(nil),     // 71: licmesh.v1.ListAlertDeliveriesRequest
+	(*ListAlertDeliveriesResponse)(nil),    // 72: licmesh.v1.ListAlertDeliveriesResponse
+	(*User)(nil),                           // 73: licmesh.v1.User
+	(*GetCallerRequest)(nil),               // 74: licmesh.v1.GetCallerRequest
+	(*GetCallerResponse)(nil),              // 75: licmesh.v1.GetCallerResponse
+	(*CreateUserRequest)(nil),              // 76: licmesh.v1.CreateUserRequest
+	(*CreateUserResponse)(nil),             // 77: licmesh.v1.CreateUserResponse
+	(*ListUsersRequest)(nil),               // 78: licmesh.v1.ListUsersRequest
+	(*ListUsersResponse)(nil),              // 79: licmesh.v1.ListUsersResponse
+	(*UpdateUserRequest)(nil),              // 80: licmesh.v1.UpdateUserRequest
+	(*UpdateUserResponse)(nil),             // 81: licmesh.v1.UpdateUserResponse
+	(*ChangeOwnPasswordRequest)(nil),       // 82: licmesh.v1.ChangeOwnPasswordRequest
+	(*ChangeOwnPasswordResponse)(nil),      // 83: licmesh.v1.ChangeOwnPasswordResponse
+	(*AuditRecord)(nil),                    // 84: licmesh.v1.AuditRecord
+	(*ListAuditLogRequest)(nil),            // 85: licmesh.v1.ListAuditLogRequest
+	(*ListAuditLogResponse)(nil),           // 86: licmesh.v1.ListAuditLogResponse
+	(*AlertPrefs)(nil),                     // 87: licmesh.v1.AlertPrefs
+	(*GetAlertPrefsRequest)(nil),           // 88: licmesh.v1.GetAlertPrefsRequest
+	(*GetAlertPrefsResponse)(nil),          // 89: licmesh.v1.GetAlertPrefsResponse
+	(*SetAlertPrefsRequest)(nil),           // 90: licmesh.v1.SetAlertPrefsRequest
+	(*SetAlertPrefsResponse)(nil),          // 91: licmesh.v1.SetAlertPrefsResponse
+	(*MarkAlertsReadRequest)(nil),          // 92: licmesh.v1.MarkAlertsReadRequest
+	(*MarkAlertsReadResponse)(nil),         // 93: licmesh.v1.MarkAlertsReadResponse
+	(*Department)(nil),                     // 94: licmesh.v1.Department
+	(*Reservation)(nil),                    // 95: licmesh.v1.Reservation
+	(*ListDepartmentsRequest)(nil),         // 96: licmesh.v1.ListDepartmentsRequest
+	(*ListDepartmentsResponse)(nil),        // 97: licmesh.v1.ListDepartmentsResponse
+	(*SetDepartmentRequest)(nil),           // 98: licmesh.v1.SetDepartmentRequest
+	(*SetDepartmentResponse)(nil),          // 99: licmesh.v1.SetDepartmentResponse
+	(*SetReservationRequest)(nil),          // 100: licmesh.v1.SetReservationRequest
+	(*SetReservationResponse)(nil),         // 101: licmesh.v1.SetReservationResponse
+	(*Assignment)(nil),                     // 102: licmesh.v1.Assignment
+	(*ListAssignmentsRequest)(nil),         // 103: licmesh.v1.ListAssignmentsRequest
+	(*ListAssignmentsResponse)(nil),        // 104: licmesh.v1.ListAssignmentsResponse
+	(*InventoryRow)(nil),                   // 105: licmesh.v1.InventoryRow
+	(*Mismatch)(nil),                       // 106: licmesh.v1.Mismatch
+	(*ProductCompliance)(nil),              // 107: licmesh.v1.ProductCompliance
+	(*GetReconciliationRequest)(nil),       // 108: licmesh.v1.GetReconciliationRequest
+	(*GetReconciliationResponse)(nil),      // 109: licmesh.v1.GetReconciliationResponse
+	(*UtilizationRow)(nil),                 // 110: licmesh.v1.UtilizationRow
+	(*GetUtilizationRequest)(nil),          // 111: licmesh.v1.GetUtilizationRequest
+	(*GetUtilizationResponse)(nil),         // 112: licmesh.v1.GetUtilizationResponse
+	(*LicenseCost)(nil),                    // 113: licmesh.v1.LicenseCost
+	(*SetLicenseCostRequest)(nil),          // 114: licmesh.v1.SetLicenseCostRequest
+	(*SetLicenseCostResponse)(nil),         // 115: licmesh.v1.SetLicenseCostResponse
+	(*ListLicenseCostsRequest)(nil),        // 116: licmesh.v1.ListLicenseCostsRequest
+	(*ListLicenseCostsResponse)(nil),       // 117: licmesh.v1.ListLicenseCostsResponse
+	(*Purchase)(nil),                       // 118: licmesh.v1.Purchase
+	(*RequestPurchaseRequest)(nil),         // 119: licmesh.v1.RequestPurchaseRequest
+	(*RequestPurchaseResponse)(nil),        // 120: licmesh.v1.RequestPurchaseResponse
+	(*DecidePurchaseRequest)(nil),          // 121: licmesh.v1.DecidePurchaseRequest
+	(*DecidePurchaseResponse)(nil),         // 122: licmesh.v1.DecidePurchaseResponse
+	(*ListPurchasesRequest)(nil),           // 123: licmesh.v1.ListPurchasesRequest
+	(*ListPurchasesResponse)(nil),          // 124: licmesh.v1.ListPurchasesResponse
+	(*ExportPurchaseRequestsRequest)(nil),  // 125: licmesh.v1.ExportPurchaseRequestsRequest
+	(*ExportPurchaseRequestsResponse)(nil), // 126: licmesh.v1.ExportPurchaseRequestsResponse
+	nil,                                    // 127: licmesh.v1.Department.HeldEntry
+	(*Lease)(nil),                          // 128: licmesh.v1.Lease
+	(*UsageOverviewRequest)(nil),           // 129: licmesh.v1.UsageOverviewRequest
+	(*UsageHistoryRequest)(nil),            // 130: licmesh.v1.UsageHistoryRequest
+	(*UsageMonthRequest)(nil),              // 131: licmesh.v1.UsageMonthRequest
+	(*UsageDaysRequest)(nil),               // 132: licmesh.v1.UsageDaysRequest
+	(*UsageOverviewResponse)(nil),          // 133: licmesh.v1.UsageOverviewResponse
+	(*UsageHistoryResponse)(nil),           // 134: licmesh.v1.UsageHistoryResponse
+	(*UsageMonthResponse)(nil),             // 135: licmesh.v1.UsageMonthResponse
+	(*UsageDaysResponse)(nil),              // 136: licmesh.v1.UsageDaysResponse
 }
 var file_licmesh_v1_admin_proto_depIdxs = []int32{
 	3,   // 0: licmesh.v1.ListMembersResponse.members:type_name -> licmesh.v1.Member
 	7,   // 1: licmesh.v1.CreatePoolResponse.pool:type_name -> licmesh.v1.Pool
 	7,   // 2: licmesh.v1.ListPoolsResponse.pools:type_name -> licmesh.v1.Pool
-	126, // 3: licmesh.v1.ListLeasesResponse.leases:type_name -> licmesh.v1.Lease
+	128, // 3: licmesh.v1.ListLeasesResponse.leases:type_name -> licmesh.v1.Lease
 	14,  // 4: licmesh.v1.CreateTokenResponse.token:type_name -> licmesh.v1.Token
 	14,  // 5: licmesh.v1.ListTokensResponse.tokens:type_name -> licmesh.v1.Token
 	21,  // 6: licmesh.v1.ListCollectorsResponse.collectors:type_name -> licmesh.v1.Collector
@@ -8667,7 +8762,7 @@ var file_licmesh_v1_admin_proto_depIdxs = []int32{
 	87,  // 29: licmesh.v1.GetAlertPrefsResponse.prefs:type_name -> licmesh.v1.AlertPrefs
 	87,  // 30: licmesh.v1.SetAlertPrefsRequest.prefs:type_name -> licmesh.v1.AlertPrefs
 	87,  // 31: licmesh.v1.SetAlertPrefsResponse.prefs:type_name -> licmesh.v1.AlertPrefs
-	125, // 32: licmesh.v1.Department.held:type_name -> licmesh.v1.Department.HeldEntry
+	127, // 32: licmesh.v1.Department.held:type_name -> licmesh.v1.Department.HeldEntry
 	95,  // 33: licmesh.v1.Department.reservations:type_name -> licmesh.v1.Reservation
 	94,  // 34: licmesh.v1.ListDepartmentsResponse.departments:type_name -> licmesh.v1.Department
 	94,  // 35: licmesh.v1.SetDepartmentResponse.department:type_name -> licmesh.v1.Department
@@ -8697,10 +8792,10 @@ var file_licmesh_v1_admin_proto_depIdxs = []int32{
 	27,  // 59: licmesh.v1.AdminService.ListLicenses:input_type -> licmesh.v1.ListLicensesRequest
 	29,  // 60: licmesh.v1.AdminService.GetLicense:input_type -> licmesh.v1.GetLicenseRequest
 	31,  // 61: licmesh.v1.AdminService.RemoveLicense:input_type -> licmesh.v1.RemoveLicenseRequest
-	127, // 62: licmesh.v1.AdminService.UsageOverview:input_type -> licmesh.v1.UsageOverviewRequest
-	128, // 63: licmesh.v1.AdminService.UsageHistory:input_type -> licmesh.v1.UsageHistoryRequest
-	129, // 64: licmesh.v1.AdminService.UsageMonth:input_type -> licmesh.v1.UsageMonthRequest
-	130, // 65: licmesh.v1.AdminService.UsageDays:input_type -> licmesh.v1.UsageDaysRequest
+	129, // 62: licmesh.v1.AdminService.UsageOverview:input_type -> licmesh.v1.UsageOverviewRequest
+	130, // 63: licmesh.v1.AdminService.UsageHistory:input_type -> licmesh.v1.UsageHistoryRequest
+	131, // 64: licmesh.v1.AdminService.UsageMonth:input_type -> licmesh.v1.UsageMonthRequest
+	132, // 65: licmesh.v1.AdminService.UsageDays:input_type -> licmesh.v1.UsageDaysRequest
 	35,  // 66: licmesh.v1.AdminService.ListHubCompanies:input_type -> licmesh.v1.ListHubCompaniesRequest
 	37,  // 67: licmesh.v1.AdminService.ActivateCluster:input_type -> licmesh.v1.ActivateClusterRequest
 	39,  // 68: licmesh.v1.AdminService.StartClusterTrial:input_type -> licmesh.v1.StartClusterTrialRequest
@@ -8738,63 +8833,65 @@ var file_licmesh_v1_admin_proto_depIdxs = []int32{
 	119, // 100: licmesh.v1.AdminService.RequestPurchase:input_type -> licmesh.v1.RequestPurchaseRequest
 	121, // 101: licmesh.v1.AdminService.DecidePurchase:input_type -> licmesh.v1.DecidePurchaseRequest
 	123, // 102: licmesh.v1.AdminService.ListPurchases:input_type -> licmesh.v1.ListPurchasesRequest
-	1,   // 103: licmesh.v1.AdminService.GetStatus:output_type -> licmesh.v1.GetStatusResponse
-	4,   // 104: licmesh.v1.AdminService.ListMembers:output_type -> licmesh.v1.ListMembersResponse
-	6,   // 105: licmesh.v1.AdminService.RemovePeer:output_type -> licmesh.v1.RemovePeerResponse
-	9,   // 106: licmesh.v1.AdminService.CreatePool:output_type -> licmesh.v1.CreatePoolResponse
-	11,  // 107: licmesh.v1.AdminService.ListPools:output_type -> licmesh.v1.ListPoolsResponse
-	13,  // 108: licmesh.v1.AdminService.ListLeases:output_type -> licmesh.v1.ListLeasesResponse
-	16,  // 109: licmesh.v1.AdminService.CreateToken:output_type -> licmesh.v1.CreateTokenResponse
-	18,  // 110: licmesh.v1.AdminService.ListTokens:output_type -> licmesh.v1.ListTokensResponse
-	20,  // 111: licmesh.v1.AdminService.RevokeToken:output_type -> licmesh.v1.RevokeTokenResponse
-	23,  // 112: licmesh.v1.AdminService.ListCollectors:output_type -> licmesh.v1.ListCollectorsResponse
-	26,  // 113: licmesh.v1.AdminService.AddLicense:output_type -> licmesh.v1.AddLicenseResponse
-	28,  // 114: licmesh.v1.AdminService.ListLicenses:output_type -> licmesh.v1.ListLicensesResponse
-	30,  // 115: licmesh.v1.AdminService.GetLicense:output_type -> licmesh.v1.GetLicenseResponse
-	32,  // 116: licmesh.v1.AdminService.RemoveLicense:output_type -> licmesh.v1.RemoveLicenseResponse
-	131, // 117: licmesh.v1.AdminService.UsageOverview:output_type -> licmesh.v1.UsageOverviewResponse
-	132, // 118: licmesh.v1.AdminService.UsageHistory:output_type -> licmesh.v1.UsageHistoryResponse
-	133, // 119: licmesh.v1.AdminService.UsageMonth:output_type -> licmesh.v1.UsageMonthResponse
-	134, // 120: licmesh.v1.AdminService.UsageDays:output_type -> licmesh.v1.UsageDaysResponse
-	36,  // 121: licmesh.v1.AdminService.ListHubCompanies:output_type -> licmesh.v1.ListHubCompaniesResponse
-	38,  // 122: licmesh.v1.AdminService.ActivateCluster:output_type -> licmesh.v1.ActivateClusterResponse
-	40,  // 123: licmesh.v1.AdminService.StartClusterTrial:output_type -> licmesh.v1.StartClusterTrialResponse
-	42,  // 124: licmesh.v1.AdminService.MakeActivationRequest:output_type -> licmesh.v1.MakeActivationRequestResponse
-	44,  // 125: licmesh.v1.AdminService.GetUpstream:output_type -> licmesh.v1.GetUpstreamResponse
-	46,  // 126: licmesh.v1.AdminService.CheckLicensesNow:output_type -> licmesh.v1.CheckLicensesNowResponse
-	48,  // 127: licmesh.v1.AdminService.ExportUsage:output_type -> licmesh.v1.ExportUsageResponse
-	50,  // 128: licmesh.v1.AdminService.ImportUsageReceipt:output_type -> licmesh.v1.ImportUsageReceiptResponse
-	53,  // 129: licmesh.v1.AdminService.ListAlerts:output_type -> licmesh.v1.ListAlertsResponse
-	55,  // 130: licmesh.v1.AdminService.AckAlert:output_type -> licmesh.v1.AckAlertResponse
-	58,  // 131: licmesh.v1.AdminService.ListAlertRules:output_type -> licmesh.v1.ListAlertRulesResponse
-	60,  // 132: licmesh.v1.AdminService.SetAlertRule:output_type -> licmesh.v1.SetAlertRuleResponse
-	63,  // 133: licmesh.v1.AdminService.ListAlertChannels:output_type -> licmesh.v1.ListAlertChannelsResponse
-	65,  // 134: licmesh.v1.AdminService.SetAlertChannel:output_type -> licmesh.v1.SetAlertChannelResponse
-	67,  // 135: licmesh.v1.AdminService.RemoveAlertChannel:output_type -> licmesh.v1.RemoveAlertChannelResponse
-	69,  // 136: licmesh.v1.AdminService.TestAlertChannel:output_type -> licmesh.v1.TestAlertChannelResponse
-	72,  // 137: licmesh.v1.AdminService.ListAlertDeliveries:output_type -> licmesh.v1.ListAlertDeliveriesResponse
-	75,  // 138: licmesh.v1.AdminService.GetCaller:output_type -> licmesh.v1.GetCallerResponse
-	77,  // 139: licmesh.v1.AdminService.CreateUser:output_type -> licmesh.v1.CreateUserResponse
-	79,  // 140: licmesh.v1.AdminService.ListUsers:output_type -> licmesh.v1.ListUsersResponse
-	81,  // 141: licmesh.v1.AdminService.UpdateUser:output_type -> licmesh.v1.UpdateUserResponse
-	83,  // 142: licmesh.v1.AdminService.ChangeOwnPassword:output_type -> licmesh.v1.ChangeOwnPasswordResponse
-	86,  // 143: licmesh.v1.AdminService.ListAuditLog:output_type -> licmesh.v1.ListAuditLogResponse
-	89,  // 144: licmesh.v1.AdminService.GetAlertPrefs:output_type -> licmesh.v1.GetAlertPrefsResponse
-	91,  // 145: licmesh.v1.AdminService.SetAlertPrefs:output_type -> licmesh.v1.SetAlertPrefsResponse
-	93,  // 146: licmesh.v1.AdminService.MarkAlertsRead:output_type -> licmesh.v1.MarkAlertsReadResponse
-	97,  // 147: licmesh.v1.AdminService.ListDepartments:output_type -> licmesh.v1.ListDepartmentsResponse
-	99,  // 148: licmesh.v1.AdminService.SetDepartment:output_type -> licmesh.v1.SetDepartmentResponse
-	101, // 149: licmesh.v1.AdminService.SetReservation:output_type -> licmesh.v1.SetReservationResponse
-	104, // 150: licmesh.v1.AdminService.ListAssignments:output_type -> licmesh.v1.ListAssignmentsResponse
-	109, // 151: licmesh.v1.AdminService.GetReconciliation:output_type -> licmesh.v1.GetReconciliationResponse
-	112, // 152: licmesh.v1.AdminService.GetUtilization:output_type -> licmesh.v1.GetUtilizationResponse
-	115, // 153: licmesh.v1.AdminService.SetLicenseCost:output_type -> licmesh.v1.SetLicenseCostResponse
-	117, // 154: licmesh.v1.AdminService.ListLicenseCosts:output_type -> licmesh.v1.ListLicenseCostsResponse
-	120, // 155: licmesh.v1.AdminService.RequestPurchase:output_type -> licmesh.v1.RequestPurchaseResponse
-	122, // 156: licmesh.v1.AdminService.DecidePurchase:output_type -> licmesh.v1.DecidePurchaseResponse
-	124, // 157: licmesh.v1.AdminService.ListPurchases:output_type -> licmesh.v1.ListPurchasesResponse
-	103, // [103:158] is the sub-list for method output_type
-	48,  // [48:103] is the sub-list for method input_type
+	125, // 103: licmesh.v1.AdminService.ExportPurchaseRequests:input_type -> licmesh.v1.ExportPurchaseRequestsRequest
+	1,   // 104: licmesh.v1.AdminService.GetStatus:output_type -> licmesh.v1.GetStatusResponse
+	4,   // 105: licmesh.v1.AdminService.ListMembers:output_type -> licmesh.v1.ListMembersResponse
+	6,   // 106: licmesh.v1.AdminService.RemovePeer:output_type -> licmesh.v1.RemovePeerResponse
+	9,   // 107: licmesh.v1.AdminService.CreatePool:output_type -> licmesh.v1.CreatePoolResponse
+	11,  // 108: licmesh.v1.AdminService.ListPools:output_type -> licmesh.v1.ListPoolsResponse
+	13,  // 109: licmesh.v1.AdminService.ListLeases:output_type -> licmesh.v1.ListLeasesResponse
+	16,  // 110: licmesh.v1.AdminService.CreateToken:output_type -> licmesh.v1.CreateTokenResponse
+	18,  // 111: licmesh.v1.AdminService.ListTokens:output_type -> licmesh.v1.ListTokensResponse
+	20,  // 112: licmesh.v1.AdminService.RevokeToken:output_type -> licmesh.v1.RevokeTokenResponse
+	23,  // 113: licmesh.v1.AdminService.ListCollectors:output_type -> licmesh.v1.ListCollectorsResponse
+	26,  // 114: licmesh.v1.AdminService.AddLicense:output_type -> licmesh.v1.AddLicenseResponse
+	28,  // 115: licmesh.v1.AdminService.ListLicenses:output_type -> licmesh.v1.ListLicensesResponse
+	30,  // 116: licmesh.v1.AdminService.GetLicense:output_type -> licmesh.v1.GetLicenseResponse
+	32,  // 117: licmesh.v1.AdminService.RemoveLicense:output_type -> licmesh.v1.RemoveLicenseResponse
+	133, // 118: licmesh.v1.AdminService.UsageOverview:output_type -> licmesh.v1.UsageOverviewResponse
+	134, // 119: licmesh.v1.AdminService.UsageHistory:output_type -> licmesh.v1.UsageHistoryResponse
+	135, // 120: licmesh.v1.AdminService.UsageMonth:output_type -> licmesh.v1.UsageMonthResponse
+	136, // 121: licmesh.v1.AdminService.UsageDays:output_type -> licmesh.v1.UsageDaysResponse
+	36,  // 122: licmesh.v1.AdminService.ListHubCompanies:output_type -> licmesh.v1.ListHubCompaniesResponse
+	38,  // 123: licmesh.v1.AdminService.ActivateCluster:output_type -> licmesh.v1.ActivateClusterResponse
+	40,  // 124: licmesh.v1.AdminService.StartClusterTrial:output_type -> licmesh.v1.StartClusterTrialResponse
+	42,  // 125: licmesh.v1.AdminService.MakeActivationRequest:output_type -> licmesh.v1.MakeActivationRequestResponse
+	44,  // 126: licmesh.v1.AdminService.GetUpstream:output_type -> licmesh.v1.GetUpstreamResponse
+	46,  // 127: licmesh.v1.AdminService.CheckLicensesNow:output_type -> licmesh.v1.CheckLicensesNowResponse
+	48,  // 128: licmesh.v1.AdminService.ExportUsage:output_type -> licmesh.v1.ExportUsageResponse
+	50,  // 129: licmesh.v1.AdminService.ImportUsageReceipt:output_type -> licmesh.v1.ImportUsageReceiptResponse
+	53,  // 130: licmesh.v1.AdminService.ListAlerts:output_type -> licmesh.v1.ListAlertsResponse
+	55,  // 131: licmesh.v1.AdminService.AckAlert:output_type -> licmesh.v1.AckAlertResponse
+	58,  // 132: licmesh.v1.AdminService.ListAlertRules:output_type -> licmesh.v1.ListAlertRulesResponse
+	60,  // 133: licmesh.v1.AdminService.SetAlertRule:output_type -> licmesh.v1.SetAlertRuleResponse
+	63,  // 134: licmesh.v1.AdminService.ListAlertChannels:output_type -> licmesh.v1.ListAlertChannelsResponse
+	65,  // 135: licmesh.v1.AdminService.SetAlertChannel:output_type -> licmesh.v1.SetAlertChannelResponse
+	67,  // 136: licmesh.v1.AdminService.RemoveAlertChannel:output_type -> licmesh.v1.RemoveAlertChannelResponse
+	69,  // 137: licmesh.v1.AdminService.TestAlertChannel:output_type -> licmesh.v1.TestAlertChannelResponse
+	72,  // 138: licmesh.v1.AdminService.ListAlertDeliveries:output_type -> licmesh.v1.ListAlertDeliveriesResponse
+	75,  // 139: licmesh.v1.AdminService.GetCaller:output_type -> licmesh.v1.GetCallerResponse
+	77,  // 140: licmesh.v1.AdminService.CreateUser:output_type -> licmesh.v1.CreateUserResponse
+	79,  // 141: licmesh.v1.AdminService.ListUsers:output_type -> licmesh.v1.ListUsersResponse
+	81,  // 142: licmesh.v1.AdminService.UpdateUser:output_type -> licmesh.v1.UpdateUserResponse
+	83,  // 143: licmesh.v1.AdminService.ChangeOwnPassword:output_type -> licmesh.v1.ChangeOwnPasswordResponse
+	86,  // 144: licmesh.v1.AdminService.ListAuditLog:output_type -> licmesh.v1.ListAuditLogResponse
+	89,  // 145: licmesh.v1.AdminService.GetAlertPrefs:output_type -> licmesh.v1.GetAlertPrefsResponse
+	91,  // 146: licmesh.v1.AdminService.SetAlertPrefs:output_type -> licmesh.v1.SetAlertPrefsResponse
+	93,  // 147: licmesh.v1.AdminService.MarkAlertsRead:output_type -> licmesh.v1.MarkAlertsReadResponse
+	97,  // 148: licmesh.v1.AdminService.ListDepartments:output_type -> licmesh.v1.ListDepartmentsResponse
+	99,  // 149: licmesh.v1.AdminService.SetDepartment:output_type -> licmesh.v1.SetDepartmentResponse
+	101, // 150: licmesh.v1.AdminService.SetReservation:output_type -> licmesh.v1.SetReservationResponse
+	104, // 151: licmesh.v1.AdminService.ListAssignments:output_type -> licmesh.v1.ListAssignmentsResponse
+	109, // 152: licmesh.v1.AdminService.GetReconciliation:output_type -> licmesh.v1.GetReconciliationResponse
+	112, // 153: licmesh.v1.AdminService.GetUtilization:output_type -> licmesh.v1.GetUtilizationResponse
+	115, // 154: licmesh.v1.AdminService.SetLicenseCost:output_type -> licmesh.v1.SetLicenseCostResponse
+	117, // 155: licmesh.v1.AdminService.ListLicenseCosts:output_type -> licmesh.v1.ListLicenseCostsResponse
+	120, // 156: licmesh.v1.AdminService.RequestPurchase:output_type -> licmesh.v1.RequestPurchaseResponse
+	122, // 157: licmesh.v1.AdminService.DecidePurchase:output_type -> licmesh.v1.DecidePurchaseResponse
+	124, // 158: licmesh.v1.AdminService.ListPurchases:output_type -> licmesh.v1.ListPurchasesResponse
+	126, // 159: licmesh.v1.AdminService.ExportPurchaseRequests:output_type -> licmesh.v1.ExportPurchaseRequestsResponse
+	104, // [104:160] is the sub-list for method output_type
+	48,  // [48:104] is the sub-list for method input_type
 	48,  // [48:48] is the sub-list for extension type_name
 	48,  // [48:48] is the sub-list for extension extendee
 	0,   // [0:48] is the sub-list for field type_name
@@ -8813,7 +8910,7 @@ func file_licmesh_v1_admin_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_licmesh_v1_admin_proto_rawDesc), len(file_licmesh_v1_admin_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   126,
+			NumMessages:   128,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -5676,6 +5676,111 @@ func (*AnswerQuoteRequestResponse) Descriptor() ([]byte, []int) {
 	return file_licmesh_v1_hub_proto_rawDescGZIP(), []int{95}
 }
 
+type ImportQuoteRequestsRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	File          []byte                 `protobuf:"bytes,1,opt,name=file,proto3" json:"file,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ImportQuoteRequestsRequest) Reset() {
+	*x = ImportQuoteRequestsRequest{}
+	mi := &file_licmesh_v1_hub_proto_msgTypes[96]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ImportQuoteRequestsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ImportQuoteRequestsRequest) ProtoMessage() {}
+
+func (x *ImportQuoteRequestsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_licmesh_v1_hub_proto_msgTypes[96]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ImportQuoteRequestsRequest.ProtoReflect.Descriptor instead.
+func (*ImportQuoteRequestsRequest) Descriptor() ([]byte, []int) {
+	return file_licmesh_v1_hub_proto_rawDescGZIP(), []int{96}
+}
+
+func (x *ImportQuoteRequestsRequest) GetFile() []byte {
+	if x != nil {
+		return x.File
+	}
+	return nil
+}
+
+type ImportQuoteRequestsResponse struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	ClusterId string                 `protobuf:"bytes,1,opt,name=cluster_id,json=clusterId,proto3" json:"cluster_id,omitempty"`
+	Ids       []string               `protobuf:"bytes,2,rep,name=ids,proto3" json:"ids,omitempty"`
+	// fresh counts the requests the hub did not have yet.
+	Fresh         uint32 `protobuf:"varint,3,opt,name=fresh,proto3" json:"fresh,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ImportQuoteRequestsResponse) Reset() {
+	*x = ImportQuoteRequestsResponse{}
+	mi := &file_licmesh_v1_hub_proto_msgTypes[97]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ImportQuoteRequestsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ImportQuoteRequestsResponse) ProtoMessage() {}
+
+func (x *ImportQuoteRequestsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_licmesh_v1_hub_proto_msgTypes[97]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ImportQuoteRequestsResponse.ProtoReflect.Descriptor instead.
+func (*ImportQuoteRequestsResponse) Descriptor() ([]byte, []int) {
+	return file_licmesh_v1_hub_proto_rawDescGZIP(), []int{97}
+}
+
+func (x *ImportQuoteRequestsResponse) GetClusterId() string {
+	if x != nil {
+		return x.ClusterId
+	}
+	return ""
+}
+
+func (x *ImportQuoteRequestsResponse) GetIds() []string {
+	if x != nil {
+		return x.Ids
+	}
+	return nil
+}
+
+func (x *ImportQuoteRequestsResponse) GetFresh() uint32 {
+	if x != nil {
+		return x.Fresh
+	}
+	return 0
+}
+
 var File_licmesh_v1_hub_proto protoreflect.FileDescriptor
 
 const file_licmesh_v1_hub_proto_rawDesc = "" +
@@ -6099,7 +6204,14 @@ const file_licmesh_v1_hub_proto_rawDesc = "" +
 	"\x19AnswerQuoteRequestRequest\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x16\n" +
 	"\x06answer\x18\x02 \x01(\tR\x06answer\"\x1c\n" +
-	"\x1aAnswerQuoteRequestResponse2\xf3\x19\n" +
+	"\x1aAnswerQuoteRequestResponse\"0\n" +
+	"\x1aImportQuoteRequestsRequest\x12\x12\n" +
+	"\x04file\x18\x01 \x01(\fR\x04file\"d\n" +
+	"\x1bImportQuoteRequestsResponse\x12\x1d\n" +
+	"\n" +
+	"cluster_id\x18\x01 \x01(\tR\tclusterId\x12\x10\n" +
+	"\x03ids\x18\x02 \x03(\tR\x03ids\x12\x14\n" +
+	"\x05fresh\x18\x03 \x01(\rR\x05fresh2\xdb\x1a\n" +
 	"\n" +
 	"HubService\x12?\n" +
 	"\x06SignIn\x12\x19.licmesh.v1.SignInRequest\x1a\x1a.licmesh.v1.SignInResponse\x12?\n" +
@@ -6137,7 +6249,8 @@ const file_licmesh_v1_hub_proto_rawDesc = "" +
 	"\x11ListSubscriptions\x12$.licmesh.v1.ListSubscriptionsRequest\x1a%.licmesh.v1.ListSubscriptionsResponse\x12H\n" +
 	"\tListAudit\x12\x1c.licmesh.v1.ListAuditRequest\x1a\x1d.licmesh.v1.ListAuditResponse\x12`\n" +
 	"\x11ListQuoteRequests\x12$.licmesh.v1.ListQuoteRequestsRequest\x1a%.licmesh.v1.ListQuoteRequestsResponse\x12c\n" +
-	"\x12AnswerQuoteRequest\x12%.licmesh.v1.AnswerQuoteRequestRequest\x1a&.licmesh.v1.AnswerQuoteRequestResponse\x12W\n" +
+	"\x12AnswerQuoteRequest\x12%.licmesh.v1.AnswerQuoteRequestRequest\x1a&.licmesh.v1.AnswerQuoteRequestResponse\x12f\n" +
+	"\x13ImportQuoteRequests\x12&.licmesh.v1.ImportQuoteRequestsRequest\x1a'.licmesh.v1.ImportQuoteRequestsResponse\x12W\n" +
 	"\x0eListVendorKeys\x12!.licmesh.v1.ListVendorKeysRequest\x1a\".licmesh.v1.ListVendorKeysResponse\x12N\n" +
 	"\vUploadUsage\x12\x1e.licmesh.v1.UploadUsageRequest\x1a\x1f.licmesh.v1.UploadUsageResponse\x12Z\n" +
 	"\x0fActivateOffline\x12\".licmesh.v1.ActivateOfflineRequest\x1a#.licmesh.v1.ActivateOfflineResponse\x12H\n" +
@@ -6157,7 +6270,7 @@ func file_licmesh_v1_hub_proto_rawDescGZIP() []byte {
 	return file_licmesh_v1_hub_proto_rawDescData
 }
 
-var file_licmesh_v1_hub_proto_msgTypes = make([]protoimpl.MessageInfo, 96)
+var file_licmesh_v1_hub_proto_msgTypes = make([]protoimpl.MessageInfo, 98)
 var file_licmesh_v1_hub_proto_goTypes = []any{
 	(*SignInRequest)(nil),               // 0: licmesh.v1.SignInRequest
 	(*SignInResponse)(nil),              // 1: licmesh.v1.SignInResponse
@@ -6255,7 +6368,9 @@ var file_licmesh_v1_hub_proto_goTypes = []any{
 	(*ListQuoteRequestsResponse)(nil),   // 93: licmesh.v1.ListQuoteRequestsResponse
 	(*AnswerQuoteRequestRequest)(nil),   // 94: licmesh.v1.AnswerQuoteRequestRequest
 	(*AnswerQuoteRequestResponse)(nil),  // 95: licmesh.v1.AnswerQuoteRequestResponse
-	(*QuoteRequest)(nil),                // 96: licmesh.v1.QuoteRequest
+	(*ImportQuoteRequestsRequest)(nil),  // 96: licmesh.v1.ImportQuoteRequestsRequest
+	(*ImportQuoteRequestsResponse)(nil), // 97: licmesh.v1.ImportQuoteRequestsResponse
+	(*QuoteRequest)(nil),                // 98: licmesh.v1.QuoteRequest
 }
 var file_licmesh_v1_hub_proto_depIdxs = []int32{
 	10, // 0: licmesh.v1.Product.trial_template:type_name -> licmesh.v1.TemplateEntry
@@ -6293,7 +6408,7 @@ var file_licmesh_v1_hub_proto_depIdxs = []int32{
 	78, // 32: licmesh.v1.ListSitesResponse.sites:type_name -> licmesh.v1.Site
 	79, // 33: licmesh.v1.ListInstallationsResponse.installations:type_name -> licmesh.v1.InstallationRow
 	89, // 34: licmesh.v1.InstallationHistoryResponse.months:type_name -> licmesh.v1.UsageMonthRow
-	96, // 35: licmesh.v1.HubQuoteRequest.request:type_name -> licmesh.v1.QuoteRequest
+	98, // 35: licmesh.v1.HubQuoteRequest.request:type_name -> licmesh.v1.QuoteRequest
 	91, // 36: licmesh.v1.ListQuoteRequestsResponse.requests:type_name -> licmesh.v1.HubQuoteRequest
 	0,  // 37: licmesh.v1.HubService.SignIn:input_type -> licmesh.v1.SignInRequest
 	2,  // 38: licmesh.v1.HubService.SignUp:input_type -> licmesh.v1.SignUpRequest
@@ -6328,53 +6443,55 @@ var file_licmesh_v1_hub_proto_depIdxs = []int32{
 	73, // 67: licmesh.v1.HubService.ListAudit:input_type -> licmesh.v1.ListAuditRequest
 	92, // 68: licmesh.v1.HubService.ListQuoteRequests:input_type -> licmesh.v1.ListQuoteRequestsRequest
 	94, // 69: licmesh.v1.HubService.AnswerQuoteRequest:input_type -> licmesh.v1.AnswerQuoteRequestRequest
-	76, // 70: licmesh.v1.HubService.ListVendorKeys:input_type -> licmesh.v1.ListVendorKeysRequest
-	80, // 71: licmesh.v1.HubService.UploadUsage:input_type -> licmesh.v1.UploadUsageRequest
-	82, // 72: licmesh.v1.HubService.ActivateOffline:input_type -> licmesh.v1.ActivateOfflineRequest
-	84, // 73: licmesh.v1.HubService.ListSites:input_type -> licmesh.v1.ListSitesRequest
-	86, // 74: licmesh.v1.HubService.ListInstallations:input_type -> licmesh.v1.ListInstallationsRequest
-	88, // 75: licmesh.v1.HubService.InstallationHistory:input_type -> licmesh.v1.InstallationHistoryRequest
-	1,  // 76: licmesh.v1.HubService.SignIn:output_type -> licmesh.v1.SignInResponse
-	3,  // 77: licmesh.v1.HubService.SignUp:output_type -> licmesh.v1.SignUpResponse
-	5,  // 78: licmesh.v1.HubService.SignOut:output_type -> licmesh.v1.SignOutResponse
-	7,  // 79: licmesh.v1.HubService.ChangePassword:output_type -> licmesh.v1.ChangePasswordResponse
-	9,  // 80: licmesh.v1.HubService.WhoAmI:output_type -> licmesh.v1.WhoAmIResponse
-	14, // 81: licmesh.v1.HubService.SaveProduct:output_type -> licmesh.v1.SaveProductResponse
-	16, // 82: licmesh.v1.HubService.ListProducts:output_type -> licmesh.v1.ListProductsResponse
-	18, // 83: licmesh.v1.HubService.GetProduct:output_type -> licmesh.v1.GetProductResponse
-	21, // 84: licmesh.v1.HubService.CreateReseller:output_type -> licmesh.v1.CreateResellerResponse
-	23, // 85: licmesh.v1.HubService.ListResellers:output_type -> licmesh.v1.ListResellersResponse
-	26, // 86: licmesh.v1.HubService.CreateCompany:output_type -> licmesh.v1.CreateCompanyResponse
-	28, // 87: licmesh.v1.HubService.ListCompanies:output_type -> licmesh.v1.ListCompaniesResponse
-	31, // 88: licmesh.v1.HubService.GetCompany:output_type -> licmesh.v1.GetCompanyResponse
-	33, // 89: licmesh.v1.HubService.ExportCompanyData:output_type -> licmesh.v1.ExportCompanyDataResponse
-	35, // 90: licmesh.v1.HubService.EraseCompany:output_type -> licmesh.v1.EraseCompanyResponse
-	38, // 91: licmesh.v1.HubService.CreateAccount:output_type -> licmesh.v1.CreateAccountResponse
-	40, // 92: licmesh.v1.HubService.ListAccounts:output_type -> licmesh.v1.ListAccountsResponse
-	42, // 93: licmesh.v1.HubService.DisableAccount:output_type -> licmesh.v1.DisableAccountResponse
-	45, // 94: licmesh.v1.HubService.CreateAPIKey:output_type -> licmesh.v1.CreateAPIKeyResponse
-	47, // 95: licmesh.v1.HubService.ListAPIKeys:output_type -> licmesh.v1.ListAPIKeysResponse
-	49, // 96: licmesh.v1.HubService.RevokeAPIKey:output_type -> licmesh.v1.RevokeAPIKeyResponse
-	54, // 97: licmesh.v1.HubService.IssueLicense:output_type -> licmesh.v1.IssueLicenseResponse
-	56, // 98: licmesh.v1.HubService.StartTrial:output_type -> licmesh.v1.StartTrialResponse
-	58, // 99: licmesh.v1.HubService.ExtendLicense:output_type -> licmesh.v1.ExtendLicenseResponse
-	60, // 100: licmesh.v1.HubService.ConvertTrial:output_type -> licmesh.v1.ConvertTrialResponse
-	62, // 101: licmesh.v1.HubService.AddToLicense:output_type -> licmesh.v1.AddToLicenseResponse
-	64, // 102: licmesh.v1.HubService.RevokeLicense:output_type -> licmesh.v1.RevokeLicenseResponse
-	66, // 103: licmesh.v1.HubService.ListIssuedLicenses:output_type -> licmesh.v1.ListIssuedLicensesResponse
-	68, // 104: licmesh.v1.HubService.GetIssuedLicense:output_type -> licmesh.v1.GetIssuedLicenseResponse
-	71, // 105: licmesh.v1.HubService.ListSubscriptions:output_type -> licmesh.v1.ListSubscriptionsResponse
-	74, // 106: licmesh.v1.HubService.ListAudit:output_type -> licmesh.v1.ListAuditResponse
-	93, // 107: licmesh.v1.HubService.ListQuoteRequests:output_type -> licmesh.v1.ListQuoteRequestsResponse
-	95, // 108: licmesh.v1.HubService.AnswerQuoteRequest:output_type -> licmesh.v1.AnswerQuoteRequestResponse
-	77, // 109: licmesh.v1.HubService.ListVendorKeys:output_type -> licmesh.v1.ListVendorKeysResponse
-	81, // 110: licmesh.v1.HubService.UploadUsage:output_type -> licmesh.v1.UploadUsageResponse
-	83, // 111: licmesh.v1.HubService.ActivateOffline:output_type -> licmesh.v1.ActivateOfflineResponse
-	85, // 112: licmesh.v1.HubService.ListSites:output_type -> licmesh.v1.ListSitesResponse
-	87, // 113: licmesh.v1.HubService.ListInstallations:output_type -> licmesh.v1.ListInstallationsResponse
-	90, // 114: licmesh.v1.HubService.InstallationHistory:output_type -> licmesh.v1.InstallationHistoryResponse
-	76, // [76:115] is the sub-list for method output_type
-	37, // [37:76] is the sub-list for method input_type
+	96, // 70: licmesh.v1.HubService.ImportQuoteRequests:input_type -> licmesh.v1.ImportQuoteRequestsRequest
+	76, // 71: licmesh.v1.HubService.ListVendorKeys:input_type -> licmesh.v1.ListVendorKeysRequest
+	80, // 72: licmesh.v1.HubService.UploadUsage:input_type -> licmesh.v1.UploadUsageRequest
+	82, // 73: licmesh.v1.HubService.ActivateOffline:input_type -> licmesh.v1.ActivateOfflineRequest
+	84, // 74: licmesh.v1.HubService.ListSites:input_type -> licmesh.v1.ListSitesRequest
+	86, // 75: licmesh.v1.HubService.ListInstallations:input_type -> licmesh.v1.ListInstallationsRequest
+	88, // 76: licmesh.v1.HubService.InstallationHistory:input_type -> licmesh.v1.InstallationHistoryRequest
+	1,  // 77: licmesh.v1.HubService.SignIn:output_type -> licmesh.v1.SignInResponse
+	3,  // 78: licmesh.v1.HubService.SignUp:output_type -> licmesh.v1.SignUpResponse
+	5,  // 79: licmesh.v1.HubService.SignOut:output_type -> licmesh.v1.SignOutResponse
+	7,  // 80: licmesh.v1.HubService.ChangePassword:output_type -> licmesh.v1.ChangePasswordResponse
+	9,  // 81: licmesh.v1.HubService.WhoAmI:output_type -> licmesh.v1.WhoAmIResponse
+	14, // 82: licmesh.v1.HubService.SaveProduct:output_type -> licmesh.v1.SaveProductResponse
+	16, // 83: licmesh.v1.HubService.ListProducts:output_type -> licmesh.v1.ListProductsResponse
+	18, // 84: licmesh.v1.HubService.GetProduct:output_type -> licmesh.v1.GetProductResponse
+	21, // 85: licmesh.v1.HubService.CreateReseller:output_type -> licmesh.v1.CreateResellerResponse
+	23, // 86: licmesh.v1.HubService.ListResellers:output_type -> licmesh.v1.ListResellersResponse
+	26, // 87: licmesh.v1.HubService.CreateCompany:output_type -> licmesh.v1.CreateCompanyResponse
+	28, // 88: licmesh.v1.HubService.ListCompanies:output_type -> licmesh.v1.ListCompaniesResponse
+	31, // 89: licmesh.v1.HubService.GetCompany:output_type -> licmesh.v1.GetCompanyResponse
+	33, // 90: licmesh.v1.HubService.ExportCompanyData:output_type -> licmesh.v1.ExportCompanyDataResponse
+	35, // 91: licmesh.v1.HubService.EraseCompany:output_type -> licmesh.v1.EraseCompanyResponse
+	38, // 92: licmesh.v1.HubService.CreateAccount:output_type -> licmesh.v1.CreateAccountResponse
+	40, // 93: licmesh.v1.HubService.ListAccounts:output_type -> licmesh.v1.ListAccountsResponse
+	42, // 94: licmesh.v1.HubService.DisableAccount:output_type -> licmesh.v1.DisableAccountResponse
+	45, // 95: licmesh.v1.HubService.CreateAPIKey:output_type -> licmesh.v1.CreateAPIKeyResponse
+	47, // 96: licmesh.v1.HubService.ListAPIKeys:output_type -> licmesh.v1.ListAPIKeysResponse
+	49, // 97: licmesh.v1.HubService.RevokeAPIKey:output_type -> licmesh.v1.RevokeAPIKeyResponse
+	54, // 98: licmesh.v1.HubService.IssueLicense:output_type -> licmesh.v1.IssueLicenseResponse
+	56, // 99: licmesh.v1.HubService.StartTrial:output_type -> licmesh.v1.StartTrialResponse
+	58, // 100: licmesh.v1.HubService.ExtendLicense:output_type -> licmesh.v1.ExtendLicenseResponse
+	60, // 101: licmesh.v1.HubService.ConvertTrial:output_type -> licmesh.v1.ConvertTrialResponse
+	62, // 102: licmesh.v1.HubService.AddToLicense:output_type -> licmesh.v1.AddToLicenseResponse
+	64, // 103: licmesh.v1.HubService.RevokeLicense:output_type -> licmesh.v1.RevokeLicenseResponse
+	66, // 104: licmesh.v1.HubService.ListIssuedLicenses:output_type -> licmesh.v1.ListIssuedLicensesResponse
+	68, // 105: licmesh.v1.HubService.GetIssuedLicense:output_type -> licmesh.v1.GetIssuedLicenseResponse
+	71, // 106: licmesh.v1.HubService.ListSubscriptions:output_type -> licmesh.v1.ListSubscriptionsResponse
+	74, // 107: licmesh.v1.HubService.ListAudit:output_type -> licmesh.v1.ListAuditResponse
+	93, // 108: licmesh.v1.HubService.ListQuoteRequests:output_type -> licmesh.v1.ListQuoteRequestsResponse
+	95, // 109: licmesh.v1.HubService.AnswerQuoteRequest:output_type -> licmesh.v1.AnswerQuoteRequestResponse
+	97, // 110: licmesh.v1.HubService.ImportQuoteRequests:output_type -> licmesh.v1.ImportQuoteRequestsResponse
+	77, // 111: licmesh.v1.HubService.ListVendorKeys:output_type -> licmesh.v1.ListVendorKeysResponse
+	81, // 112: licmesh.v1.HubService.UploadUsage:output_type -> licmesh.v1.UploadUsageResponse
+	83, // 113: licmesh.v1.HubService.ActivateOffline:output_type -> licmesh.v1.ActivateOfflineResponse
+	85, // 114: licmesh.v1.HubService.ListSites:output_type -> licmesh.v1.ListSitesResponse
+	87, // 115: licmesh.v1.HubService.ListInstallations:output_type -> licmesh.v1.ListInstallationsResponse
+	90, // 116: licmesh.v1.HubService.InstallationHistory:output_type -> licmesh.v1.InstallationHistoryResponse
+	77, // [77:117] is the sub-list for method output_type
+	37, // [37:77] is the sub-list for method input_type
 	37, // [37:37] is the sub-list for extension type_name
 	37, // [37:37] is the sub-list for extension extendee
 	0,  // [0:37] is the sub-list for field type_name
@@ -6392,7 +6509,7 @@ func file_licmesh_v1_hub_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_licmesh_v1_hub_proto_rawDesc), len(file_licmesh_v1_hub_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   96,
+			NumMessages:   98,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

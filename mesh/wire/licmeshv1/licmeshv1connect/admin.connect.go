@@ -182,6 +182,9 @@ const (
 	// AdminServiceListPurchasesProcedure is the fully-qualified name of the AdminService's
 	// ListPurchases RPC.
 	AdminServiceListPurchasesProcedure = "/licmesh.v1.AdminService/ListPurchases"
+	// AdminServiceExportPurchaseRequestsProcedure is the fully-qualified name of the AdminService's
+	// ExportPurchaseRequests RPC.
+	AdminServiceExportPurchaseRequestsProcedure = "/licmesh.v1.AdminService/ExportPurchaseRequests"
 )
 
 // AdminServiceClient is a client for the licmesh.v1.AdminService service.
@@ -265,6 +268,10 @@ type AdminServiceClient interface {
 	RequestPurchase(context.Context, *connect.Request[licmeshv1.RequestPurchaseRequest]) (*connect.Response[licmeshv1.RequestPurchaseResponse], error)
 	DecidePurchase(context.Context, *connect.Request[licmeshv1.DecidePurchaseRequest]) (*connect.Response[licmeshv1.DecidePurchaseResponse], error)
 	ListPurchases(context.Context, *connect.Request[licmeshv1.ListPurchasesRequest]) (*connect.Response[licmeshv1.ListPurchasesResponse], error)
+	// ExportPurchaseRequests writes the approved requests not yet sent as a
+	// file signed by the cluster, for a site with no internet to carry to
+	// its vendor's hub; they count as sent.
+	ExportPurchaseRequests(context.Context, *connect.Request[licmeshv1.ExportPurchaseRequestsRequest]) (*connect.Response[licmeshv1.ExportPurchaseRequestsResponse], error)
 }
 
 // NewAdminServiceClient constructs a client for the licmesh.v1.AdminService service. By default, it
@@ -608,66 +615,73 @@ func NewAdminServiceClient(httpClient connect.HTTPClient, baseURL string, opts .
 			connect.WithSchema(adminServiceMethods.ByName("ListPurchases")),
 			connect.WithClientOptions(opts...),
 		),
+		exportPurchaseRequests: connect.NewClient[licmeshv1.ExportPurchaseRequestsRequest, licmeshv1.ExportPurchaseRequestsResponse](
+			httpClient,
+			baseURL+AdminServiceExportPurchaseRequestsProcedure,
+			connect.WithSchema(adminServiceMethods.ByName("ExportPurchaseRequests")),
+			connect.WithClientOptions(opts...),
+		),
 	}
 }
 
 // adminServiceClient implements AdminServiceClient.
 type adminServiceClient struct {
-	getStatus             *connect.Client[licmeshv1.GetStatusRequest, licmeshv1.GetStatusResponse]
-	listMembers           *connect.Client[licmeshv1.ListMembersRequest, licmeshv1.ListMembersResponse]
-	removePeer            *connect.Client[licmeshv1.RemovePeerRequest, licmeshv1.RemovePeerResponse]
-	createPool            *connect.Client[licmeshv1.CreatePoolRequest, licmeshv1.CreatePoolResponse]
-	listPools             *connect.Client[licmeshv1.ListPoolsRequest, licmeshv1.ListPoolsResponse]
-	listLeases            *connect.Client[licmeshv1.ListLeasesRequest, licmeshv1.ListLeasesResponse]
-	createToken           *connect.Client[licmeshv1.CreateTokenRequest, licmeshv1.CreateTokenResponse]
-	listTokens            *connect.Client[licmeshv1.ListTokensRequest, licmeshv1.ListTokensResponse]
-	revokeToken           *connect.Client[licmeshv1.RevokeTokenRequest, licmeshv1.RevokeTokenResponse]
-	listCollectors        *connect.Client[licmeshv1.ListCollectorsRequest, licmeshv1.ListCollectorsResponse]
-	addLicense            *connect.Client[licmeshv1.AddLicenseRequest, licmeshv1.AddLicenseResponse]
-	listLicenses          *connect.Client[licmeshv1.ListLicensesRequest, licmeshv1.ListLicensesResponse]
-	getLicense            *connect.Client[licmeshv1.GetLicenseRequest, licmeshv1.GetLicenseResponse]
-	removeLicense         *connect.Client[licmeshv1.RemoveLicenseRequest, licmeshv1.RemoveLicenseResponse]
-	usageOverview         *connect.Client[licmeshv1.UsageOverviewRequest, licmeshv1.UsageOverviewResponse]
-	usageHistory          *connect.Client[licmeshv1.UsageHistoryRequest, licmeshv1.UsageHistoryResponse]
-	usageMonth            *connect.Client[licmeshv1.UsageMonthRequest, licmeshv1.UsageMonthResponse]
-	usageDays             *connect.Client[licmeshv1.UsageDaysRequest, licmeshv1.UsageDaysResponse]
-	listHubCompanies      *connect.Client[licmeshv1.ListHubCompaniesRequest, licmeshv1.ListHubCompaniesResponse]
-	activateCluster       *connect.Client[licmeshv1.ActivateClusterRequest, licmeshv1.ActivateClusterResponse]
-	startClusterTrial     *connect.Client[licmeshv1.StartClusterTrialRequest, licmeshv1.StartClusterTrialResponse]
-	makeActivationRequest *connect.Client[licmeshv1.MakeActivationRequestRequest, licmeshv1.MakeActivationRequestResponse]
-	getUpstream           *connect.Client[licmeshv1.GetUpstreamRequest, licmeshv1.GetUpstreamResponse]
-	checkLicensesNow      *connect.Client[licmeshv1.CheckLicensesNowRequest, licmeshv1.CheckLicensesNowResponse]
-	exportUsage           *connect.Client[licmeshv1.ExportUsageRequest, licmeshv1.ExportUsageResponse]
-	importUsageReceipt    *connect.Client[licmeshv1.ImportUsageReceiptRequest, licmeshv1.ImportUsageReceiptResponse]
-	listAlerts            *connect.Client[licmeshv1.ListAlertsRequest, licmeshv1.ListAlertsResponse]
-	ackAlert              *connect.Client[licmeshv1.AckAlertRequest, licmeshv1.AckAlertResponse]
-	listAlertRules        *connect.Client[licmeshv1.ListAlertRulesRequest, licmeshv1.ListAlertRulesResponse]
-	setAlertRule          *connect.Client[licmeshv1.SetAlertRuleRequest, licmeshv1.SetAlertRuleResponse]
-	listAlertChannels     *connect.Client[licmeshv1.ListAlertChannelsRequest, licmeshv1.ListAlertChannelsResponse]
-	setAlertChannel       *connect.Client[licmeshv1.SetAlertChannelRequest, licmeshv1.SetAlertChannelResponse]
-	removeAlertChannel    *connect.Client[licmeshv1.RemoveAlertChannelRequest, licmeshv1.RemoveAlertChannelResponse]
-	testAlertChannel      *connect.Client[licmeshv1.TestAlertChannelRequest, licmeshv1.TestAlertChannelResponse]
-	listAlertDeliveries   *connect.Client[licmeshv1.ListAlertDeliveriesRequest, licmeshv1.ListAlertDeliveriesResponse]
-	getCaller             *connect.Client[licmeshv1.GetCallerRequest, licmeshv1.GetCallerResponse]
-	createUser            *connect.Client[licmeshv1.CreateUserRequest, licmeshv1.CreateUserResponse]
-	listUsers             *connect.Client[licmeshv1.ListUsersRequest, licmeshv1.ListUsersResponse]
-	updateUser            *connect.Client[licmeshv1.UpdateUserRequest, licmeshv1.UpdateUserResponse]
-	changeOwnPassword     *connect.Client[licmeshv1.ChangeOwnPasswordRequest, licmeshv1.ChangeOwnPasswordResponse]
-	listAuditLog          *connect.Client[licmeshv1.ListAuditLogRequest, licmeshv1.ListAuditLogResponse]
-	getAlertPrefs         *connect.Client[licmeshv1.GetAlertPrefsRequest, licmeshv1.GetAlertPrefsResponse]
-	setAlertPrefs         *connect.Client[licmeshv1.SetAlertPrefsRequest, licmeshv1.SetAlertPrefsResponse]
-	markAlertsRead        *connect.Client[licmeshv1.MarkAlertsReadRequest, licmeshv1.MarkAlertsReadResponse]
-	listDepartments       *connect.Client[licmeshv1.ListDepartmentsRequest, licmeshv1.ListDepartmentsResponse]
-	setDepartment         *connect.Client[licmeshv1.SetDepartmentRequest, licmeshv1.SetDepartmentResponse]
-	setReservation        *connect.Client[licmeshv1.SetReservationRequest, licmeshv1.SetReservationResponse]
-	listAssignments       *connect.Client[licmeshv1.ListAssignmentsRequest, licmeshv1.ListAssignmentsResponse]
-	getReconciliation     *connect.Client[licmeshv1.GetReconciliationRequest, licmeshv1.GetReconciliationResponse]
-	getUtilization        *connect.Client[licmeshv1.GetUtilizationRequest, licmeshv1.GetUtilizationResponse]
-	setLicenseCost        *connect.Client[licmeshv1.SetLicenseCostRequest, licmeshv1.SetLicenseCostResponse]
-	listLicenseCosts      *connect.Client[licmeshv1.ListLicenseCostsRequest, licmeshv1.ListLicenseCostsResponse]
-	requestPurchase       *connect.Client[licmeshv1.RequestPurchaseRequest, licmeshv1.RequestPurchaseResponse]
-	decidePurchase        *connect.Client[licmeshv1.DecidePurchaseRequest, licmeshv1.DecidePurchaseResponse]
-	listPurchases         *connect.Client[licmeshv1.ListPurchasesRequest, licmeshv1.ListPurchasesResponse]
+	getStatus              *connect.Client[licmeshv1.GetStatusRequest, licmeshv1.GetStatusResponse]
+	listMembers            *connect.Client[licmeshv1.ListMembersRequest, licmeshv1.ListMembersResponse]
+	removePeer             *connect.Client[licmeshv1.RemovePeerRequest, licmeshv1.RemovePeerResponse]
+	createPool             *connect.Client[licmeshv1.CreatePoolRequest, licmeshv1.CreatePoolResponse]
+	listPools              *connect.Client[licmeshv1.ListPoolsRequest, licmeshv1.ListPoolsResponse]
+	listLeases             *connect.Client[licmeshv1.ListLeasesRequest, licmeshv1.ListLeasesResponse]
+	createToken            *connect.Client[licmeshv1.CreateTokenRequest, licmeshv1.CreateTokenResponse]
+	listTokens             *connect.Client[licmeshv1.ListTokensRequest, licmeshv1.ListTokensResponse]
+	revokeToken            *connect.Client[licmeshv1.RevokeTokenRequest, licmeshv1.RevokeTokenResponse]
+	listCollectors         *connect.Client[licmeshv1.ListCollectorsRequest, licmeshv1.ListCollectorsResponse]
+	addLicense             *connect.Client[licmeshv1.AddLicenseRequest, licmeshv1.AddLicenseResponse]
+	listLicenses           *connect.Client[licmeshv1.ListLicensesRequest, licmeshv1.ListLicensesResponse]
+	getLicense             *connect.Client[licmeshv1.GetLicenseRequest, licmeshv1.GetLicenseResponse]
+	removeLicense          *connect.Client[licmeshv1.RemoveLicenseRequest, licmeshv1.RemoveLicenseResponse]
+	usageOverview          *connect.Client[licmeshv1.UsageOverviewRequest, licmeshv1.UsageOverviewResponse]
+	usageHistory           *connect.Client[licmeshv1.UsageHistoryRequest, licmeshv1.UsageHistoryResponse]
+	usageMonth             *connect.Client[licmeshv1.UsageMonthRequest, licmeshv1.UsageMonthResponse]
+	usageDays              *connect.Client[licmeshv1.UsageDaysRequest, licmeshv1.UsageDaysResponse]
+	listHubCompanies       *connect.Client[licmeshv1.ListHubCompaniesRequest, licmeshv1.ListHubCompaniesResponse]
+	activateCluster        *connect.Client[licmeshv1.ActivateClusterRequest, licmeshv1.ActivateClusterResponse]
+	startClusterTrial      *connect.Client[licmeshv1.StartClusterTrialRequest, licmeshv1.StartClusterTrialResponse]
+	makeActivationRequest  *connect.Client[licmeshv1.MakeActivationRequestRequest, licmeshv1.MakeActivationRequestResponse]
+	getUpstream            *connect.Client[licmeshv1.GetUpstreamRequest, licmeshv1.GetUpstreamResponse]
+	checkLicensesNow       *connect.Client[licmeshv1.CheckLicensesNowRequest, licmeshv1.CheckLicensesNowResponse]
+	exportUsage            *connect.Client[licmeshv1.ExportUsageRequest, licmeshv1.ExportUsageResponse]
+	importUsageReceipt     *connect.Client[licmeshv1.ImportUsageReceiptRequest, licmeshv1.ImportUsageReceiptResponse]
+	listAlerts             *connect.Client[licmeshv1.ListAlertsRequest, licmeshv1.ListAlertsResponse]
+	ackAlert               *connect.Client[licmeshv1.AckAlertRequest, licmeshv1.AckAlertResponse]
+	listAlertRules         *connect.Client[licmeshv1.ListAlertRulesRequest, licmeshv1.ListAlertRulesResponse]
+	setAlertRule           *connect.Client[licmeshv1.SetAlertRuleRequest, licmeshv1.SetAlertRuleResponse]
+	listAlertChannels      *connect.Client[licmeshv1.ListAlertChannelsRequest, licmeshv1.ListAlertChannelsResponse]
+	setAlertChannel        *connect.Client[licmeshv1.SetAlertChannelRequest, licmeshv1.SetAlertChannelResponse]
+	removeAlertChannel     *connect.Client[licmeshv1.RemoveAlertChannelRequest, licmeshv1.RemoveAlertChannelResponse]
+	testAlertChannel       *connect.Client[licmeshv1.TestAlertChannelRequest, licmeshv1.TestAlertChannelResponse]
+	listAlertDeliveries    *connect.Client[licmeshv1.ListAlertDeliveriesRequest, licmeshv1.ListAlertDeliveriesResponse]
+	getCaller              *connect.Client[licmeshv1.GetCallerRequest, licmeshv1.GetCallerResponse]
+	createUser             *connect.Client[licmeshv1.CreateUserRequest, licmeshv1.CreateUserResponse]
+	listUsers              *connect.Client[licmeshv1.ListUsersRequest, licmeshv1.ListUsersResponse]
+	updateUser             *connect.Client[licmeshv1.UpdateUserRequest, licmeshv1.UpdateUserResponse]
+	changeOwnPassword      *connect.Client[licmeshv1.ChangeOwnPasswordRequest, licmeshv1.ChangeOwnPasswordResponse]
+	listAuditLog           *connect.Client[licmeshv1.ListAuditLogRequest, licmeshv1.ListAuditLogResponse]
+	getAlertPrefs          *connect.Client[licmeshv1.GetAlertPrefsRequest, licmeshv1.GetAlertPrefsResponse]
+	setAlertPrefs          *connect.Client[licmeshv1.SetAlertPrefsRequest, licmeshv1.SetAlertPrefsResponse]
+	markAlertsRead         *connect.Client[licmeshv1.MarkAlertsReadRequest, licmeshv1.MarkAlertsReadResponse]
+	listDepartments        *connect.Client[licmeshv1.ListDepartmentsRequest, licmeshv1.ListDepartmentsResponse]
+	setDepartment          *connect.Client[licmeshv1.SetDepartmentRequest, licmeshv1.SetDepartmentResponse]
+	setReservation         *connect.Client[licmeshv1.SetReservationRequest, licmeshv1.SetReservationResponse]
+	listAssignments        *connect.Client[licmeshv1.ListAssignmentsRequest, licmeshv1.ListAssignmentsResponse]
+	getReconciliation      *connect.Client[licmeshv1.GetReconciliationRequest, licmeshv1.GetReconciliationResponse]
+	getUtilization         *connect.Client[licmeshv1.GetUtilizationRequest, licmeshv1.GetUtilizationResponse]
+	setLicenseCost         *connect.Client[licmeshv1.SetLicenseCostRequest, licmeshv1.SetLicenseCostResponse]
+	listLicenseCosts       *connect.Client[licmeshv1.ListLicenseCostsRequest, licmeshv1.ListLicenseCostsResponse]
+	requestPurchase        *connect.Client[licmeshv1.RequestPurchaseRequest, licmeshv1.RequestPurchaseResponse]
+	decidePurchase         *connect.Client[licmeshv1.DecidePurchaseRequest, licmeshv1.DecidePurchaseResponse]
+	listPurchases          *connect.Client[licmeshv1.ListPurchasesRequest, licmeshv1.ListPurchasesResponse]
+	exportPurchaseRequests *connect.Client[licmeshv1.ExportPurchaseRequestsRequest, licmeshv1.ExportPurchaseRequestsResponse]
 }
 
 // GetStatus calls licmesh.v1.AdminService.GetStatus.
@@ -945,6 +959,11 @@ func (c *adminServiceClient) ListPurchases(ctx context.Context, req *connect.Req
 	return c.listPurchases.CallUnary(ctx, req)
 }
 
+// ExportPurchaseRequests calls licmesh.v1.AdminService.ExportPurchaseRequests.
+func (c *adminServiceClient) ExportPurchaseRequests(ctx context.Context, req *connect.Request[licmeshv1.ExportPurchaseRequestsRequest]) (*connect.Response[licmeshv1.ExportPurchaseRequestsResponse], error) {
+	return c.exportPurchaseRequests.CallUnary(ctx, req)
+}
+
 // AdminServiceHandler is an implementation of the licmesh.v1.AdminService service.
 type AdminServiceHandler interface {
 	GetStatus(context.Context, *connect.Request[licmeshv1.GetStatusRequest]) (*connect.Response[licmeshv1.GetStatusResponse], error)
@@ -1026,6 +1045,10 @@ type AdminServiceHandler interface {
 	RequestPurchase(context.Context, *connect.Request[licmeshv1.RequestPurchaseRequest]) (*connect.Response[licmeshv1.RequestPurchaseResponse], error)
 	DecidePurchase(context.Context, *connect.Request[licmeshv1.DecidePurchaseRequest]) (*connect.Response[licmeshv1.DecidePurchaseResponse], error)
 	ListPurchases(context.Context, *connect.Request[licmeshv1.ListPurchasesRequest]) (*connect.Response[licmeshv1.ListPurchasesResponse], error)
+	// ExportPurchaseRequests writes the approved requests not yet sent as a
+	// file signed by the cluster, for a site with no internet to carry to
+	// its vendor's hub; they count as sent.
+	ExportPurchaseRequests(context.Context, *connect.Request[licmeshv1.ExportPurchaseRequestsRequest]) (*connect.Response[licmeshv1.ExportPurchaseRequestsResponse], error)
 }
 
 // NewAdminServiceHandler builds an HTTP handler from the service implementation. It returns the
@@ -1365,6 +1388,12 @@ func NewAdminServiceHandler(svc AdminServiceHandler, opts ...connect.HandlerOpti
 		connect.WithSchema(adminServiceMethods.ByName("ListPurchases")),
 		connect.WithHandlerOptions(opts...),
 	)
+	adminServiceExportPurchaseRequestsHandler := connect.NewUnaryHandler(
+		AdminServiceExportPurchaseRequestsProcedure,
+		svc.ExportPurchaseRequests,
+		connect.WithSchema(adminServiceMethods.ByName("ExportPurchaseRequests")),
+		connect.WithHandlerOptions(opts...),
+	)
 	return "/licmesh.v1.AdminService/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case AdminServiceGetStatusProcedure:
@@ -1477,6 +1506,8 @@ func NewAdminServiceHandler(svc AdminServiceHandler, opts ...connect.HandlerOpti
 			adminServiceDecidePurchaseHandler.ServeHTTP(w, r)
 		case AdminServiceListPurchasesProcedure:
 			adminServiceListPurchasesHandler.ServeHTTP(w, r)
+		case AdminServiceExportPurchaseRequestsProcedure:
+			adminServiceExportPurchaseRequestsHandler.ServeHTTP(w, r)
 		default:
 			http.NotFound(w, r)
 		}
@@ -1704,4 +1735,8 @@ func (UnimplementedAdminServiceHandler) DecidePurchase(context.Context, *connect
 
 func (UnimplementedAdminServiceHandler) ListPurchases(context.Context, *connect.Request[licmeshv1.ListPurchasesRequest]) (*connect.Response[licmeshv1.ListPurchasesResponse], error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("licmesh.v1.AdminService.ListPurchases is not implemented"))
+}
+
+func (UnimplementedAdminServiceHandler) ExportPurchaseRequests(context.Context, *connect.Request[licmeshv1.ExportPurchaseRequestsRequest]) (*connect.Response[licmeshv1.ExportPurchaseRequestsResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("licmesh.v1.AdminService.ExportPurchaseRequests is not implemented"))
 }

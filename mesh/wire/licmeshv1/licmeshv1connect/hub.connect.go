@@ -114,6 +114,9 @@ const (
 	// HubServiceAnswerQuoteRequestProcedure is the fully-qualified name of the HubService's
 	// AnswerQuoteRequest RPC.
 	HubServiceAnswerQuoteRequestProcedure = "/licmesh.v1.HubService/AnswerQuoteRequest"
+	// HubServiceImportQuoteRequestsProcedure is the fully-qualified name of the HubService's
+	// ImportQuoteRequests RPC.
+	HubServiceImportQuoteRequestsProcedure = "/licmesh.v1.HubService/ImportQuoteRequests"
 	// HubServiceListVendorKeysProcedure is the fully-qualified name of the HubService's ListVendorKeys
 	// RPC.
 	HubServiceListVendorKeysProcedure = "/licmesh.v1.HubService/ListVendorKeys"
@@ -190,6 +193,9 @@ type HubServiceClient interface {
 	// license check; the answer goes back down the same way.
 	ListQuoteRequests(context.Context, *connect.Request[licmeshv1.ListQuoteRequestsRequest]) (*connect.Response[licmeshv1.ListQuoteRequestsResponse], error)
 	AnswerQuoteRequest(context.Context, *connect.Request[licmeshv1.AnswerQuoteRequestRequest]) (*connect.Response[licmeshv1.AnswerQuoteRequestResponse], error)
+	// ImportQuoteRequests takes a quote request file a site with no
+	// internet exported (meshctl purchase export).
+	ImportQuoteRequests(context.Context, *connect.Request[licmeshv1.ImportQuoteRequestsRequest]) (*connect.Response[licmeshv1.ImportQuoteRequestsResponse], error)
 	ListVendorKeys(context.Context, *connect.Request[licmeshv1.ListVendorKeysRequest]) (*connect.Response[licmeshv1.ListVendorKeysResponse], error)
 	// Sites (registered clusters) and their usage: the sales monitor.
 	UploadUsage(context.Context, *connect.Request[licmeshv1.UploadUsageRequest]) (*connect.Response[licmeshv1.UploadUsageResponse], error)
@@ -408,6 +414,12 @@ func NewHubServiceClient(httpClient connect.HTTPClient, baseURL string, opts ...
 			connect.WithSchema(hubServiceMethods.ByName("AnswerQuoteRequest")),
 			connect.WithClientOptions(opts...),
 		),
+		importQuoteRequests: connect.NewClient[licmeshv1.ImportQuoteRequestsRequest, licmeshv1.ImportQuoteRequestsResponse](
+			httpClient,
+			baseURL+HubServiceImportQuoteRequestsProcedure,
+			connect.WithSchema(hubServiceMethods.ByName("ImportQuoteRequests")),
+			connect.WithClientOptions(opts...),
+		),
 		listVendorKeys: connect.NewClient[licmeshv1.ListVendorKeysRequest, licmeshv1.ListVendorKeysResponse](
 			httpClient,
 			baseURL+HubServiceListVendorKeysProcedure,
@@ -482,6 +494,7 @@ type hubServiceClient struct {
 	listAudit           *connect.Client[licmeshv1.ListAuditRequest, licmeshv1.ListAuditResponse]
 	listQuoteRequests   *connect.Client[licmeshv1.ListQuoteRequestsRequest, licmeshv1.ListQuoteRequestsResponse]
 	answerQuoteRequest  *connect.Client[licmeshv1.AnswerQuoteRequestRequest, licmeshv1.AnswerQuoteRequestResponse]
+	importQuoteRequests *connect.Client[licmeshv1.ImportQuoteRequestsRequest, licmeshv1.ImportQuoteRequestsResponse]
 	listVendorKeys      *connect.Client[licmeshv1.ListVendorKeysRequest, licmeshv1.ListVendorKeysResponse]
 	uploadUsage         *connect.Client[licmeshv1.UploadUsageRequest, licmeshv1.UploadUsageResponse]
 	activateOffline     *connect.Client[licmeshv1.ActivateOfflineRequest, licmeshv1.ActivateOfflineResponse]
@@ -655,6 +668,11 @@ func (c *hubServiceClient) AnswerQuoteRequest(ctx context.Context, req *connect.
 	return c.answerQuoteRequest.CallUnary(ctx, req)
 }
 
+// ImportQuoteRequests calls licmesh.v1.HubService.ImportQuoteRequests.
+func (c *hubServiceClient) ImportQuoteRequests(ctx context.Context, req *connect.Request[licmeshv1.ImportQuoteRequestsRequest]) (*connect.Response[licmeshv1.ImportQuoteRequestsResponse], error) {
+	return c.importQuoteRequests.CallUnary(ctx, req)
+}
+
 // ListVendorKeys calls licmesh.v1.HubService.ListVendorKeys.
 func (c *hubServiceClient) ListVendorKeys(ctx context.Context, req *connect.Request[licmeshv1.ListVendorKeysRequest]) (*connect.Response[licmeshv1.ListVendorKeysResponse], error) {
 	return c.listVendorKeys.CallUnary(ctx, req)
@@ -743,6 +761,9 @@ type HubServiceHandler interface {
 	// license check; the answer goes back down the same way.
 	ListQuoteRequests(context.Context, *connect.Request[licmeshv1.ListQuoteRequestsRequest]) (*connect.Response[licmeshv1.ListQuoteRequestsResponse], error)
 	AnswerQuoteRequest(context.Context, *connect.Request[licmeshv1.AnswerQuoteRequestRequest]) (*connect.Response[licmeshv1.AnswerQuoteRequestResponse], error)
+	// ImportQuoteRequests takes a quote request file a site with no
+	// internet exported (meshctl purchase export).
+	ImportQuoteRequests(context.Context, *connect.Request[licmeshv1.ImportQuoteRequestsRequest]) (*connect.Response[licmeshv1.ImportQuoteRequestsResponse], error)
 	ListVendorKeys(context.Context, *connect.Request[licmeshv1.ListVendorKeysRequest]) (*connect.Response[licmeshv1.ListVendorKeysResponse], error)
 	// Sites (registered clusters) and their usage: the sales monitor.
 	UploadUsage(context.Context, *connect.Request[licmeshv1.UploadUsageRequest]) (*connect.Response[licmeshv1.UploadUsageResponse], error)
@@ -957,6 +978,12 @@ func NewHubServiceHandler(svc HubServiceHandler, opts ...connect.HandlerOption) 
 		connect.WithSchema(hubServiceMethods.ByName("AnswerQuoteRequest")),
 		connect.WithHandlerOptions(opts...),
 	)
+	hubServiceImportQuoteRequestsHandler := connect.NewUnaryHandler(
+		HubServiceImportQuoteRequestsProcedure,
+		svc.ImportQuoteRequests,
+		connect.WithSchema(hubServiceMethods.ByName("ImportQuoteRequests")),
+		connect.WithHandlerOptions(opts...),
+	)
 	hubServiceListVendorKeysHandler := connect.NewUnaryHandler(
 		HubServiceListVendorKeysProcedure,
 		svc.ListVendorKeys,
@@ -1061,6 +1088,8 @@ func NewHubServiceHandler(svc HubServiceHandler, opts ...connect.HandlerOption) 
 			hubServiceListQuoteRequestsHandler.ServeHTTP(w, r)
 		case HubServiceAnswerQuoteRequestProcedure:
 			hubServiceAnswerQuoteRequestHandler.ServeHTTP(w, r)
+		case HubServiceImportQuoteRequestsProcedure:
+			hubServiceImportQuoteRequestsHandler.ServeHTTP(w, r)
 		case HubServiceListVendorKeysProcedure:
 			hubServiceListVendorKeysHandler.ServeHTTP(w, r)
 		case HubServiceUploadUsageProcedure:
@@ -1212,6 +1241,10 @@ func (UnimplementedHubServiceHandler) ListQuoteRequests(context.Context, *connec
 
 func (UnimplementedHubServiceHandler) AnswerQuoteRequest(context.Context, *connect.Request[licmeshv1.AnswerQuoteRequestRequest]) (*connect.Response[licmeshv1.AnswerQuoteRequestResponse], error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("licmesh.v1.HubService.AnswerQuoteRequest is not implemented"))
+}
+
+func (UnimplementedHubServiceHandler) ImportQuoteRequests(context.Context, *connect.Request[licmeshv1.ImportQuoteRequestsRequest]) (*connect.Response[licmeshv1.ImportQuoteRequestsResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("licmesh.v1.HubService.ImportQuoteRequests is not implemented"))
 }
 
 func (UnimplementedHubServiceHandler) ListVendorKeys(context.Context, *connect.Request[licmeshv1.ListVendorKeysRequest]) (*connect.Response[licmeshv1.ListVendorKeysResponse], error) {
