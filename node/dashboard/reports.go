@@ -3,6 +3,7 @@ package dashboard
 import (
 	"context"
 	"fmt"
+	"maps"
 	"net/http"
 	"net/url"
 	"slices"
@@ -38,6 +39,16 @@ type reportsView struct {
 	Months       []string
 	Pools        []utilPoolRow
 	Departments  []utilDeptRow
+	// Trends are each pool's months, oldest first, as a line.
+	Trends []utilTrend
+}
+
+// utilTrend is one pool's average held month by month, as an SVG
+// polyline's points, with its seats as the top.
+type utilTrend struct {
+	Pool, Points, First, Last string
+	Months                    int
+	W, H                      int
 }
 
 func reportsQuery(r *http.Request) (*licmeshv1.GetUtilizationRequest, error) {
@@ -69,6 +80,7 @@ func loadReports(ctx context.Context, h *Handler, r *http.Request) (string, any,
 		v.Month = v.Months[0] // the newest
 	}
 	v.Query = url.Values{"month": {v.Month}}.Encode()
+	v.Trends = trends(all.GetRows())
 	if v.Month == "" {
 		return "Reports", v, http.StatusOK, nil
 	}
@@ -106,4 +118,40 @@ func reportsGrid(ctx context.Context, h *Handler, r *http.Request) (*usagegrid.G
 		return nil, http.StatusServiceUnavailable, err
 	}
 	return usagewire.UtilizationGrid(rows.GetRows()), http.StatusOK, nil
+}
+
+const (
+	trendW = 240
+	trendH = 40
+)
+
+// trends draws each pool's average held across the months kept.
+func trends(rows []*licmeshv1.UtilizationRow) []utilTrend {
+	byPool := map[string][]*licmeshv1.UtilizationRow{}
+	for _, r := range rows {
+		if r.GetDepartment() == "" {
+			byPool[r.GetPool()] = append(byPool[r.GetPool()], r)
+		}
+	}
+	var out []utilTrend
+	for _, pool := range slices.Sorted(maps.Keys(byPool)) {
+		rs := byPool[pool]
+		slices.SortFunc(rs, func(a, b *licmeshv1.UtilizationRow) int { return strings.Compare(a.GetMonth(), b.GetMonth()) })
+		top := 1.0
+		for _, r := range rs {
+			top = max(top, float64(r.GetSeats()), float64(r.GetPeak()))
+		}
+		var pts []string
+		for i, r := range rs {
+			x := 0
+			if len(rs) > 1 {
+				x = i * trendW / (len(rs) - 1)
+			}
+			y := trendH - int(float64(trendH)*r.GetAverageHeld()/top)
+			pts = append(pts, fmt.Sprintf("%d,%d", x, y))
+		}
+		out = append(out, utilTrend{Pool: pool, Points: strings.Join(pts, " "), First: rs[0].GetMonth(), Last: rs[len(rs)-1].GetMonth(),
+			Months: len(rs), W: trendW, H: trendH})
+	}
+	return out
 }

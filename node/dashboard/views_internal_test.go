@@ -1,6 +1,8 @@
 package dashboard
 
 import (
+	licmeshv1 "github.com/licmesh/licmesh/mesh/wire/licmeshv1"
+	"github.com/stretchr/testify/require"
 	"testing"
 	"time"
 
@@ -48,4 +50,21 @@ func TestSeatBar(t *testing.T) {
 		assert.Equal(t, tc.width, b.Width, "newSeatBar(%d, %d) width", tc.held, tc.seats)
 		assert.Equal(t, tc.class, b.Class, "newSeatBar(%d, %d) class", tc.held, tc.seats)
 	}
+}
+
+func TestTrendsDrawEachPoolOldestFirst(t *testing.T) {
+	rows := []*licmeshv1.UtilizationRow{
+		{Month: "2026-11", Pool: "a", Seats: 10, AverageHeld: 10},
+		{Month: "2026-09", Pool: "a", Seats: 10, AverageHeld: 0},
+		{Month: "2026-10", Pool: "a", Seats: 10, AverageHeld: 5},
+		{Month: "2026-10", Pool: "a", Department: "eng", AverageHeld: 3},
+		{Month: "2026-11", Pool: "b", Seats: 4, Peak: 8, AverageHeld: 8},
+	}
+	ts := trends(rows)
+	require.Len(t, ts, 2)
+	assert.Equal(t, "0,40 120,20 240,0", ts[0].Points, "empty, half, full: left to right, bottom to top")
+	assert.Equal(t, "2026-09", ts[0].First)
+	assert.Equal(t, "2026-11", ts[0].Last)
+	assert.Equal(t, 3, ts[0].Months)
+	assert.Equal(t, "0,0", ts[1].Points, "a pool past its seats tops at its peak")
 }
