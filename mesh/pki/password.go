@@ -70,11 +70,17 @@ func HashPassword(pw string) (string, error) {
 	if err := CheckPasswordPolicy(pw); err != nil {
 		return "", err
 	}
+	return HashAnyPassword(pw), nil
+}
+
+// HashAnyPassword hashes pw as HashPassword does, with no policy: for a
+// caller with rules of its own (the hub's accounts).
+func HashAnyPassword(pw string) string {
 	salt := make([]byte, argonSaltLen)
 	rand.Read(salt) // crypto/rand.Read never returns an error.
 	key := argon2.IDKey([]byte(pw), salt, argonTime, argonMemory, argonThreads, argonKeyLen)
 	return fmt.Sprintf("$argon2id$v=%d$m=%d,t=%d,p=%d$%s$%s", argon2.Version, argonMemory, argonTime, argonThreads,
-		rawB64.EncodeToString(salt), rawB64.EncodeToString(key)), nil
+		rawB64.EncodeToString(salt), rawB64.EncodeToString(key))
 }
 
 type argonHash struct {
@@ -121,10 +127,15 @@ func CheckPasswordHash(encoded string) error {
 	return err
 }
 
+// maxVerifyLen bounds what VerifyPassword hashes: policies differ (the
+// hub takes longer passwords than the masters), a denial of service does
+// not.
+const maxVerifyLen = 4096
+
 // VerifyPassword reports whether pw matches encoded, in time that does not
 // depend on where they differ. A malformed hash matches nothing.
 func VerifyPassword(encoded, pw string) bool {
-	if len(pw) > MaxPasswordLen {
+	if len(pw) > maxVerifyLen {
 		return false
 	}
 	h, err := parseArgonHash(encoded)

@@ -19,6 +19,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/licmesh/licmesh/licensing/alert"
 )
 
 // Headers: the delivery's ID, the time it was signed (Unix seconds) and
@@ -29,6 +31,22 @@ const (
 	HeaderTimestamp = "X-Licmesh-Timestamp"
 	HeaderSignature = "X-Licmesh-Signature"
 )
+
+// Alert is an alert as a webhook body carries it, the masters' and the
+// hub's alike.
+type Alert struct {
+	Key       string `json:"key"`
+	Kind      string `json:"kind"`
+	Subject   string `json:"subject"`
+	Threshold string `json:"threshold,omitempty"`
+	Severity  string `json:"severity"`
+	Summary   string `json:"summary"`
+}
+
+// AlertOf is a as a webhook body carries it.
+func AlertOf(a alert.Alert) Alert {
+	return Alert{Key: a.Key, Kind: string(a.Kind), Subject: a.Subject, Threshold: a.Threshold, Severity: string(a.Severity), Summary: a.Summary}
+}
 
 // Sign is the signature of body made at ts with secret, as the header
 // carries it.

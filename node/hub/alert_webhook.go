@@ -53,17 +53,10 @@ func newHubWebhook(cfg Config) (*hubWebhook, error) {
 
 // VendorAlertBody is what the vendor's webhook receives.
 type VendorAlertBody struct {
-	Delivery string    `json:"delivery"`
-	Hub      string    `json:"hub"`
-	FiredAt  time.Time `json:"fired_at"`
-	Alert    struct {
-		Key       string `json:"key"`
-		Kind      string `json:"kind"`
-		Subject   string `json:"subject"`
-		Threshold string `json:"threshold,omitempty"`
-		Severity  string `json:"severity"`
-		Summary   string `json:"summary"`
-	} `json:"alert"`
+	Delivery string        `json:"delivery"`
+	Hub      string        `json:"hub"`
+	FiredAt  time.Time     `json:"fired_at"`
+	Alert    webhook.Alert `json:"alert"`
 }
 
 // enqueueWebhook queues a fired alert's webhook in tx.
@@ -71,8 +64,7 @@ func (s *Server) enqueueWebhook(ctx context.Context, tx *store.Tx, a lalert.Aler
 	id := store.NewMailID()
 	var b VendorAlertBody
 	b.Delivery, b.Hub, b.FiredAt = string(id), publicURLOf(s.cfg.PublicURL, s.cfg.Listen), now.UTC()
-	b.Alert.Key, b.Alert.Kind, b.Alert.Subject, b.Alert.Threshold = a.Key, string(a.Kind), a.Subject, a.Threshold
-	b.Alert.Severity, b.Alert.Summary = string(a.Severity), a.Summary
+	b.Alert = webhook.AlertOf(a)
 	body, err := json.Marshal(b)
 	if err != nil {
 		return err

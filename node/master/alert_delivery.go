@@ -35,18 +35,11 @@ const (
 
 // WebhookBody is what a webhook receives.
 type WebhookBody struct {
-	Delivery  string    `json:"delivery"`
-	ClusterID string    `json:"cluster_id"`
-	Test      bool      `json:"test,omitempty"`
-	FiredAt   time.Time `json:"fired_at"`
-	Alert     struct {
-		Key       string `json:"key"`
-		Kind      string `json:"kind"`
-		Subject   string `json:"subject"`
-		Threshold string `json:"threshold,omitempty"`
-		Severity  string `json:"severity"`
-		Summary   string `json:"summary"`
-	} `json:"alert"`
+	Delivery  string        `json:"delivery"`
+	ClusterID string        `json:"cluster_id"`
+	Test      bool          `json:"test,omitempty"`
+	FiredAt   time.Time     `json:"fired_at"`
+	Alert     webhook.Alert `json:"alert"`
 }
 
 // deliverLoop is the leader's: it makes the deliveries that are due, every
@@ -151,8 +144,7 @@ func (s *Server) postWebhook(ctx context.Context, ch fsm.AlertChannel, d fsm.Del
 	if sg, err := s.signingKey(); err == nil {
 		b.ClusterID = sg.clusterID
 	}
-	b.Alert.Key, b.Alert.Kind, b.Alert.Subject, b.Alert.Threshold = d.Alert.Key, string(d.Alert.Kind), d.Alert.Subject, d.Alert.Threshold
-	b.Alert.Severity, b.Alert.Summary = string(d.Alert.Severity), d.Alert.Summary
+	b.Alert = webhook.AlertOf(d.Alert)
 	body, err := json.Marshal(b)
 	if err != nil {
 		return err
