@@ -241,6 +241,8 @@ func TestAlertsPageForAPerson(t *testing.T) {
 func TestAllocationPageForms(t *testing.T) {
 	var mu sync.Mutex
 	var got *licmeshv1.RequestPurchaseRequest
+	var dept *licmeshv1.SetDepartmentRequest
+	var res *licmeshv1.SetReservationRequest
 	e := newTestEnv(t, func(c *dashboard.Config) {
 		c.Allocation = dashboard.AllocationFuncs{
 			Departments: func(context.Context) ([]*licmeshv1.Department, error) { return nil, nil },
@@ -254,15 +256,39 @@ func TestAllocationPageForms(t *testing.T) {
 				return nil
 			},
 			Decide: func(context.Context, string, bool, string) error { return nil },
+			SetDepartment: func(_ context.Context, r *licmeshv1.SetDepartmentRequest) error {
+				mu.Lock()
+				defer mu.Unlock()
+				dept = r
+				return nil
+			},
+			Reserve: func(_ context.Context, r *licmeshv1.SetReservationRequest) error {
+				mu.Lock()
+				defer mu.Unlock()
+				res = r
+				return nil
+			},
 		}
 	})
 	c := e.newClient()
 	c.mustSignIn()
 	_, body := c.get("/ui/allocation")
+	assert.Contains(t, body, `id="department-form"`)
+	resp, _ := c.post("/ui/departments", url.Values{"csrf": {csrfIn(t, body)}, "name": {"eng"}, "holders": {"alice, bob"}})
+	require.Equal(t, http.StatusSeeOther, resp.StatusCode)
+	resp, _ = c.post("/ui/departments/reserve", url.Values{"csrf": {csrfIn(t, body)}, "department": {"eng"}, "pool": {"designer"}, "reserved": {"2"}, "cap": {"3"}})
+	require.Equal(t, http.StatusSeeOther, resp.StatusCode)
+	resp, body3 := c.post("/ui/departments/reserve", url.Values{"csrf": {csrfIn(t, body)}, "department": {"eng"}, "pool": {"designer"}, "reserved": {"two"}})
+	assert.Equal(t, http.StatusUnprocessableEntity, resp.StatusCode)
+	assert.Contains(t, body3, `reserved "two" is not a number of seats`)
+	mu.Lock()
+	assert.Equal(t, []string{"alice", "bob"}, dept.Holders)
+	assert.Equal(t, &licmeshv1.SetReservationRequest{Department: "eng", Pool: "designer", Reserved: 2, Cap: 3}, res)
+	mu.Unlock()
 	assert.Contains(t, body, `id="purchase-form"`)
 	assert.Contains(t, body, "module reports")
 	assert.NotContains(t, body, ">Approve<", "the admin token here has no users permission")
-	resp, _ := c.post("/ui/purchases", url.Values{"csrf": {csrfIn(t, body)}, "sku": {"bpm"}, "pool": {"designer"}, "quantity": {"5"}, "reason": {"team"}})
+	resp, _ = c.post("/ui/purchases", url.Values{"csrf": {csrfIn(t, body)}, "sku": {"bpm"}, "pool": {"designer"}, "quantity": {"5"}, "reason": {"team"}})
 	require.Equal(t, http.StatusSeeOther, resp.StatusCode)
 	mu.Lock()
 	assert.Equal(t, &licmeshv1.RequestPurchaseRequest{Sku: "bpm", Pool: "designer", Quantity: 5, Reason: "team"}, got)

@@ -23,6 +23,10 @@ type AllocationFuncs struct {
 	// Request files a purchase request; Decide approves or declines one.
 	Request func(ctx context.Context, req *licmeshv1.RequestPurchaseRequest) error
 	Decide  func(ctx context.Context, id string, approve bool, note string) error
+	// SetDepartment creates or replaces a department's members;
+	// Reserve sets its reservation in a pool.
+	SetDepartment func(ctx context.Context, req *licmeshv1.SetDepartmentRequest) error
+	Reserve       func(ctx context.Context, req *licmeshv1.SetReservationRequest) error
 }
 
 type deptRow struct {
@@ -40,11 +44,14 @@ type allocationView struct {
 	Purchases   []purchaseRow
 	CanRequest  bool
 	CanDecide   bool
+	// CanEdit shows the department and reservation forms.
+	CanEdit bool
 }
 
 func loadAllocation(ctx context.Context, h *Handler, _ *http.Request) (string, any, int, error) {
 	f := h.cfg.Allocation
-	v := allocationView{CanRequest: f.Request != nil && can(ctx, PermLicenses), CanDecide: f.Decide != nil && can(ctx, PermUsers)}
+	v := allocationView{CanRequest: f.Request != nil && can(ctx, PermLicenses), CanDecide: f.Decide != nil && can(ctx, PermUsers),
+		CanEdit: f.SetDepartment != nil && f.Reserve != nil && can(ctx, PermLicenses)}
 	ds, err := f.Departments(ctx)
 	if err != nil {
 		return "Allocation", v, http.StatusServiceUnavailable, err
@@ -101,4 +108,35 @@ func (h *Handler) requestPurchase(ctx context.Context, r *http.Request) error {
 func (h *Handler) decidePurchase(ctx context.Context, r *http.Request) error {
 	f := r.PostForm
 	return h.cfg.Allocation.Decide(ctx, f.Get("id"), f.Get("decision") == "approve", strings.TrimSpace(f.Get("note")))
+}
+
+func (h *Handler) setDepartment(ctx context.Context, r *http.Request) error {
+	f := r.PostForm
+	return h.cfg.Allocation.SetDepartment(ctx, &licmeshv1.SetDepartmentRequest{Name: strings.TrimSpace(f.Get("name")),
+		Holders: splitComma(f.Get("holders")), Collectors: splitComma(f.Get("collectors"))})
+}
+
+func (h *Handler) reserve(ctx context.Context, r *http.Request) error {
+	f := r.PostForm
+	num := func(name string) (uint32, error) {
+		s := strings.TrimSpace(f.Get(name))
+		if s == "" {
+			return 0, nil
+		}
+		n, err := strconv.ParseUint(s, 10, 32)
+		if err != nil {
+			return 0, fmt.Errorf("%s %q is not a number of seats", name, s)
+		}
+		return uint32(n), nil
+	}
+	reserved, err := num("reserved")
+	if err != nil {
+		return err
+	}
+	capN, err := num("cap")
+	if err != nil {
+		return err
+	}
+	return h.cfg.Allocation.Reserve(ctx, &licmeshv1.SetReservationRequest{Department: strings.TrimSpace(f.Get("department")),
+		Pool: strings.TrimSpace(f.Get("pool")), Reserved: reserved, Cap: capN, Remove: reserved == 0 && capN == 0})
 }

@@ -67,6 +67,12 @@ func New(cfg Config) (*Handler, error) {
 	if cfg.Allocation.Request != nil {
 		h.mux.Handle("POST "+p+"/purchases", h.permitted(PermLicenses, h.formTo("purchase requested", "/allocation", h.requestPurchase)))
 	}
+	if cfg.Allocation.SetDepartment != nil {
+		h.mux.Handle("POST "+p+"/departments", h.permitted(PermLicenses, h.formTo("department set", "/allocation", h.setDepartment)))
+	}
+	if cfg.Allocation.Reserve != nil {
+		h.mux.Handle("POST "+p+"/departments/reserve", h.permitted(PermLicenses, h.formTo("reservation set", "/allocation", h.reserve)))
+	}
 	if cfg.Allocation.Decide != nil {
 		h.mux.Handle("POST "+p+"/purchases/decide", h.permitted(PermUsers, h.formTo("purchase decided", "/allocation", h.decidePurchase)))
 	}

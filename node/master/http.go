@@ -137,6 +137,14 @@ func (s *Server) apiMux() http.Handler {
 			_, err := dashCall(s, ctx, licmeshv1connect.AdminServiceRequestPurchaseProcedure, admin.RequestPurchase, req)
 			return err
 		},
+		SetDepartment: func(ctx context.Context, req *licmeshv1.SetDepartmentRequest) error {
+			_, err := dashCall(s, ctx, licmeshv1connect.AdminServiceSetDepartmentProcedure, admin.SetDepartment, req)
+			return err
+		},
+		Reserve: func(ctx context.Context, req *licmeshv1.SetReservationRequest) error {
+			_, err := dashCall(s, ctx, licmeshv1connect.AdminServiceSetReservationProcedure, admin.SetReservation, req)
+			return err
+		},
 		Decide: func(ctx context.Context, id string, approve bool, note string) error {
 			_, err := dashCall(s, ctx, licmeshv1connect.AdminServiceDecidePurchaseProcedure, admin.DecidePurchase,
 				&licmeshv1.DecidePurchaseRequest{Id: id, Approve: approve, Note: note})
