@@ -134,6 +134,8 @@ func (pg *pages) routes() {
 		"POST /accounts":              pg.createAccount,
 		"POST /accounts/{id}/disable": pg.disableAccount,
 		"GET /audit":                  pg.auditPage,
+		"GET /quotes":                 pg.quotesPage,
+		"POST /quotes/{id}/answer":    pg.answerQuote,
 		// The sales monitor (pages_monitor.go). An installation ID may
 		// hold '/', so it takes the rest of the path.
 		"GET /monitor":                             pg.monitorPage,

@@ -116,6 +116,7 @@ func navFor(p *principal) []navLink {
 	add(p.may(actRead) || p.may(actReseller) || p.may(actPortal), "monitor", "Usage", "/monitor")
 	add(p.may(actAdmin) || p.may(actRead), "resellers", "Resellers", "/resellers")
 	add(p.may(actAdmin) || p.may(actManageLicense), "accounts", "Accounts", "/accounts")
+	add(p.may(actRead), "quotes", "Requests", "/quotes")
 	add(p.may(actAdmin), "audit", "Audit", "/audit")
 	add(true, "help", "Help", "/help")
 	return out
@@ -231,7 +232,7 @@ func message(err error) string {
 // pageNames are the page templates: templates/<name>.html defines
 // "content", drawn inside layout.html's "layout".
 var pageNames = []string{"login", "refused", "overview", "portal", "help", "password", "keys", "products", "product", "productform",
-	"companies", "company", "licenses", "license", "issue", "resellers", "accounts", "audit",
+	"companies", "company", "licenses", "license", "issue", "resellers", "accounts", "audit", "quotes",
 	"monitor", "monitorinst", "monitorgrid", "monitorcompany"}
 
 // parseTemplates parses one template set per page. They are read-only

@@ -2,6 +2,7 @@ package hub
 
 import (
 	"net/http"
+	"net/url"
 	"regexp"
 	"slices"
 	"strings"
@@ -9,6 +10,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/licmesh/licmesh/node/hub/store"
 )
 
 // TestPagesPerRole fetches every page as every role: each renders for the
@@ -77,9 +80,9 @@ var hrefs = regexp.MustCompile(`href="([^"]+)"`)
 func TestNavShowsOnlyWhatTheRoleMayUse(t *testing.T) {
 	w := newPageWorld(t)
 	want := map[string][]string{
-		"admin":           {"/ui/", "/ui/companies", "/ui/licenses", "/ui/products", "/ui/monitor", "/ui/resellers", "/ui/accounts", "/ui/audit", "/ui/help"},
-		"license_manager": {"/ui/", "/ui/companies", "/ui/licenses", "/ui/products", "/ui/monitor", "/ui/resellers", "/ui/accounts", "/ui/help"},
-		"sales":           {"/ui/", "/ui/companies", "/ui/licenses", "/ui/products", "/ui/monitor", "/ui/resellers", "/ui/help"},
+		"admin":           {"/ui/", "/ui/companies", "/ui/licenses", "/ui/products", "/ui/monitor", "/ui/resellers", "/ui/accounts", "/ui/quotes", "/ui/audit", "/ui/help"},
+		"license_manager": {"/ui/", "/ui/companies", "/ui/licenses", "/ui/products", "/ui/monitor", "/ui/resellers", "/ui/accounts", "/ui/quotes", "/ui/help"},
+		"sales":           {"/ui/", "/ui/companies", "/ui/licenses", "/ui/products", "/ui/monitor", "/ui/resellers", "/ui/quotes", "/ui/help"},
 		"reseller":        {"/ui/", "/ui/companies", "/ui/licenses", "/ui/products", "/ui/monitor", "/ui/help"},
 		"customer":        {"/ui/", "/ui/monitor", "/ui/help"},
 	}
@@ -141,4 +144,28 @@ func TestRootRedirectsToThePages(t *testing.T) {
 	}
 	status, _ := u.get("/ui/static/README")
 	assert.Equal(t, http.StatusNotFound, status)
+}
+
+// TestQuotesPage: a site's request is listed open with an answer form for
+// those who may answer; the answer moves it to the answered list; a sales
+// person reads it with no form.
+func TestQuotesPage(t *testing.T) {
+	w := newPageWorld(t)
+	ctx := t.Context()
+	require.NoError(t, w.s.store.Tx(ctx, func(tx *store.Tx) error {
+		_, err := tx.ReceiveQuoteRequest(ctx, store.QuoteRequest{ID: "pr-1", ClusterID: "lm-aaaaaaaaaaaa", SKU: "timesheet-admin",
+			Pool: "designer", Quantity: 5, Reason: "the new team", RequestedBy: "user:lem", ApprovedBy: "user:ada",
+			RequestedAt: w.clk.Now(), ReceivedAt: w.clk.Now()})
+		return err
+	}))
+	_, body := w.as["sales"].get("/ui/quotes")
+	assert.Contains(t, body, "5 seats of designer")
+	assert.NotContains(t, body, "/quotes/pr-1/answer", "sales answers nothing")
+	_, body = w.as["license_manager"].get("/ui/quotes")
+	assert.Contains(t, body, "/quotes/pr-1/answer")
+	_, page := w.as["license_manager"].follow("/ui/quotes/pr-1/answer", url.Values{"answer": {"quoted: 600 EUR a year"}})
+	answered := page[strings.Index(page, `id="quotes-answered"`):]
+	assert.Contains(t, answered, "quoted: 600 EUR a year")
+	resp, _ := w.as["sales"].post("/ui/quotes/pr-1/answer", url.Values{"answer": {"x"}})
+	assert.NotEqual(t, http.StatusSeeOther, resp.StatusCode, "sales answered")
 }
