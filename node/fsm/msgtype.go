@@ -130,6 +130,10 @@ var messages = [...]message{
 	PurchaseProgressType: msg("PurchaseProgress", applyPurchaseProgress),
 }
 
+// MaxMsgType is the highest message type this build applies; masters
+// advertise it so that a leader proposes nothing a voter cannot apply.
+var MaxMsgType = MsgType(len(messages) - 1)
+
 // The audit rows are added at init: Audited applies the command it wraps
 // through this table, which a row in its initializer could not refer to.
 func init() {

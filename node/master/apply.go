@@ -24,8 +24,17 @@ func (s *Server) apply(ctx context.Context, t fsm.MsgType, cmd any) (any, error)
 	if err != nil {
 		return nil, err
 	}
-	if data, err = wrapAudited(ctx, data); err != nil {
+	if err := s.checkVoters(t); err != nil {
 		return nil, err
+	}
+	if _, audited := auditFrom(ctx); audited {
+		// Until every voter applies audit records, changes go unrecorded
+		// rather than refused.
+		if err := s.checkVoters(fsm.AuditedType); err != nil {
+			s.log.Warn("audit: not recorded during the update", "err", err)
+		} else if data, err = wrapAudited(ctx, data); err != nil {
+			return nil, err
+		}
 	}
 	if s.node.IsLeader() {
 		return s.applyLocal(ctx, data)
@@ -264,6 +273,8 @@ func toConnect(err error) error {
 		return connect.NewError(connect.CodeCanceled, err)
 	case errors.Is(err, context.DeadlineExceeded):
 		return connect.NewError(connect.CodeDeadlineExceeded, err)
+	case errors.Is(err, ErrVoterTooOld):
+		return connect.NewError(connect.CodeFailedPrecondition, err)
 	case errors.Is(err, ErrNoLeader), errors.Is(err, ErrNotLeader), errors.Is(err, ErrShuttingDown), errors.Is(err, ErrForwardFailure),
 		errors.Is(err, ErrNotBootstrap):
 		return connect.NewError(connect.CodeUnavailable, err)

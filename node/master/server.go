@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -195,6 +196,7 @@ func New(cfg Config) (*Server, error) {
 		metaAPI:       advertised(s.apiLn.Addr().String(), cfg.AdvertiseHost),
 		metaCollector: advertised(s.colSrv.Addr(), cfg.AdvertiseHost),
 		metaVersion:   version.Version,
+		metaFSM:       strconv.Itoa(int(fsm.MaxMsgType)),
 	}
 	ccfg.HeartbeatTimeout = cfg.HeartbeatTimeout
 	ccfg.ElectionTimeout = cfg.ElectionTimeout
@@ -241,6 +243,8 @@ const (
 	metaAPI       = "api"
 	metaCollector = "col"
 	metaVersion   = "ver"
+	// metaFSM is the highest FSM message type the master applies.
+	metaFSM = "fsm"
 )
 
 // now reads the master's clock.
