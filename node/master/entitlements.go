@@ -164,7 +164,14 @@ func (s *Server) entitlementDoc(collector string) (*entitlement.Document, [32]by
 	for _, e := range base.For(collector) {
 		doc.Entitlements = append(doc.Entitlements, entitledToDoc(e))
 	}
-	doc.NoticeRules = base.NoticeRules
+	// The site's notice rules that bear on this document: the kinds' own,
+	// and those of its licenses (a rule per license of a thousand would
+	// not fit a document, and mean nothing to this collector).
+	for _, r := range base.NoticeRules {
+		if r.Subject == "" || slices.ContainsFunc(doc.Entitlements, func(e entitlement.Entitlement) bool { return e.License == r.Subject }) {
+			doc.NoticeRules = append(doc.NoticeRules, r)
+		}
+	}
 	body, err := json.Marshal(struct {
 		E []entitlement.Entitlement
 		N []alert.Rule

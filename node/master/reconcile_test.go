@@ -100,3 +100,25 @@ func TestReconciliation(t *testing.T) {
 	_, err = admin.GetUtilization(ctx, connect.NewRequest(&licmeshv1.GetUtilizationRequest{Month: "Nov"}))
 	assert.Equal(t, connect.CodeInvalidArgument, connect.CodeOf(err))
 }
+
+// TestEntitlementsCarryTheSiteNoticeRules: the kind-wide rule goes to
+// every collector; a rule for a license the collector does not hold does
+// not.
+func TestEntitlementsCarryTheSiteNoticeRules(t *testing.T) {
+	s, _ := startMaster(t)
+	admin := adminHandler{s}
+	col := enrolled(t, s, "p", 1)
+	for _, r := range []*licmeshv1.AlertRule{
+		{Kind: "license_expiry", Thresholds: []int32{60, 7}},
+		{Kind: "license_expiry", Subject: "lic-elsewhere", Thresholds: []int32{90}},
+		{Kind: "pool_usage", Thresholds: []int32{95}},
+	} {
+		_, err := admin.SetAlertRule(t.Context(), connect.NewRequest(&licmeshv1.SetAlertRuleRequest{Rule: r}))
+		require.NoError(t, err)
+	}
+	doc, _, err := s.entitlementDoc(col)
+	require.NoError(t, err)
+	require.Len(t, doc.NoticeRules, 1, "%+v", doc.NoticeRules)
+	assert.Equal(t, []int{60, 7}, doc.NoticeRules[0].Thresholds)
+	assert.Empty(t, doc.NoticeRules[0].Subject)
+}
