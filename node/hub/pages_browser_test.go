@@ -137,7 +137,7 @@ func TestBrowserTrialInOneClick(t *testing.T) {
 	)
 
 	b.Run(t, "become a phone", browsertest.Viewport(browsertest.PhoneWidth, browsertest.PhoneHeight))
-	for _, page := range []string{"/ui/", "/ui/companies", "/ui/companies?q=north", "/ui/licenses", "/ui/licenses/" + licenseID, "/ui/products", "/ui/products/new", "/ui/audit", "/ui/accounts", "/ui/keys", "/ui/help"} {
+	for _, page := range []string{"/ui/", "/ui/companies", "/ui/companies?q=north", "/ui/licenses", "/ui/licenses/" + licenseID, "/ui/products", "/ui/products/new", "/ui/audit", "/ui/quotes", "/ui/accounts", "/ui/keys", "/ui/help"} {
 		name := strings.NewReplacer("/ui/", "", "/", "-", "?", "-", "=", "-").Replace(page)
 		if name == "" {
 			name = "overview"
