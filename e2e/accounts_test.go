@@ -137,7 +137,7 @@ func TestAccountsAcrossMasters(t *testing.T) {
 	assert.Regexp(t, `alice\s+license_manager\s+no`, out)
 
 	// Every change above, from whichever master, left exactly one record,
-	// the refused ones too; the reads and sign-ins left none.
+	// the refused ones too, and so did each sign-in; the reads left none.
 	out, errOut, code = m1.Meshctl("audit", "list", "--all", "-o", "json")
 	require.Equal(t, 0, code, errOut)
 	var log struct {
@@ -151,8 +151,8 @@ func TestAccountsAcrossMasters(t *testing.T) {
 	for i := len(log.Records) - 1; i >= 0; i-- {
 		r := log.Records[i]
 		who := "admin"
-		if r.Actor == "user:vic" {
-			who = "vic"
+		if r.Actor == "user:vic" || r.Actor == "user:alice" {
+			who = strings.TrimPrefix(r.Actor, "user:")
 		}
 		got = append(got, who+" "+r.Action+" "+r.Code)
 		assert.Contains(t, r.Addr, "127.0.0.1:", "where from")
@@ -163,7 +163,9 @@ func TestAccountsAcrossMasters(t *testing.T) {
 		"admin CreateUser ",
 		"admin CreateToken ",
 		"vic CreatePool permission_denied",
+		"alice SignIn ",
 		"admin UpdateUser ",
+		"alice SignIn unauthenticated",
 	}, got)
 	assert.NotContains(t, out, "alice's long password")
 }

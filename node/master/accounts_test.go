@@ -434,9 +434,14 @@ func TestEveryMutationLeavesOneAuditRecord(t *testing.T) {
 	do(viewer, "user:vic", "GetStatus", `{}`, "")
 	do(auditor, "user:aud", "ListAuditLog", `{}`, "")
 
-	// The dashboard's own forms.
+	// The dashboard: sign-ins (a refusal of a name that is no account
+	// leaves nothing), then its own forms.
 	b := newDashBrowser(t, srv)
+	require.Equal(t, http.StatusUnauthorized, b.signIn("lem", "not lem's password"))
+	wants = append(wants, want{"user:lem", "SignIn", "unauthenticated"})
+	require.Equal(t, http.StatusUnauthorized, b.signIn("nobody-at-all", "not a password at all"))
 	require.Equal(t, http.StatusSeeOther, b.signIn("lem", "lem long password"))
+	wants = append(wants, want{"user:lem", "SignIn", ""})
 	_, page := b.get("/ui/licenses")
 	csrf := csrfRE.FindStringSubmatch(page)
 	require.NotNil(t, csrf)
@@ -460,7 +465,7 @@ func TestEveryMutationLeavesOneAuditRecord(t *testing.T) {
 			assert.NotEqual(t, "ok", r.Outcome, "record %d", i)
 		}
 		assert.Contains(t, r.Addr, "127.0.0.1:", "record %d: where from", i)
-		if i < len(wants)-2 {
+		if i < len(wants)-4 {
 			assert.Equal(t, "api", r.Via)
 		} else {
 			assert.Equal(t, "dashboard", r.Via)
@@ -488,7 +493,7 @@ func TestEveryMutationLeavesOneAuditRecord(t *testing.T) {
 	assert.NotContains(t, page, "TestAlertChannel", "the filter")
 	status, csv := ab.get("/ui/audit.csv")
 	require.Equal(t, http.StatusOK, status)
-	assert.Equal(t, len(wants), strings.Count(csv, "\n")-1, "one CSV row per record (the master's own UpdateUser is not one):\n%s", csv)
+	assert.Equal(t, len(wants)+1, strings.Count(csv, "\n")-1, "one CSV row per record, and the auditor's own sign-in (the master's own UpdateUser is not one):\n%s", csv)
 	assert.True(t, strings.HasPrefix(csv, "seq,at,actor,role,from,via,action,changes,outcome,code,request\n"))
 	status, js := ab.get("/ui/audit.json?action=CreatePool")
 	require.Equal(t, http.StatusOK, status)

@@ -14,6 +14,7 @@ import (
 
 	licmeshv1 "github.com/licmesh/licmesh/mesh/wire/licmeshv1"
 	"github.com/licmesh/licmesh/mesh/wire/licmeshv1/licmeshv1connect"
+	"github.com/licmesh/licmesh/node/dashboard"
 	"github.com/licmesh/licmesh/node/fsm"
 )
 
@@ -194,4 +195,25 @@ func (h adminHandler) ListAuditLog(ctx context.Context, req *connect.Request[lic
 		})
 	}
 	return connect.NewResponse(out), nil
+}
+
+// auditSignIn records a dashboard sign-in: every one that succeeded, and
+// the refusals of names that are accounts. A refusal of a name that is no
+// account is only logged: anyone can send those, and the log in Raft is
+// not theirs to fill. The throttle bounds the rest to a few per name.
+func (s *Server) auditSignIn(ctx context.Context, c dashboard.Credentials, p Principal, err error) {
+	if err != nil && c.Token == "" {
+		if _, ok := s.fsm.User(c.User); !ok {
+			return
+		}
+		p = Principal{ID: "user:" + c.User, User: c.User}
+	}
+	if err != nil && c.Token != "" {
+		return // a token that is no token names nobody
+	}
+	a := s.newAuditReq(p, "/dashboard/SignIn", remoteAddrFrom(ctx), "dashboard")
+	if err != nil {
+		err = connect.NewError(connect.CodeUnauthenticated, err)
+	}
+	s.auditEvent(a, err)
 }

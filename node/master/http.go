@@ -54,7 +54,7 @@ func (s *Server) apiMux() http.Handler {
 
 	dcfg := dashboard.DefaultConfig()
 	dcfg.Source = dashSource{s}
-	dcfg.Auth = func(_ context.Context, c dashboard.Credentials) (dashboard.Principal, error) {
+	dcfg.Auth = func(ctx context.Context, c dashboard.Credentials) (dashboard.Principal, error) {
 		var (
 			p   Principal
 			err error
@@ -67,6 +67,7 @@ func (s *Server) apiMux() http.Handler {
 				err = fmt.Errorf("%w for %q: wait %s and try again", dashboard.ErrSignInThrottled, c.User, signinWindow)
 			}
 		}
+		s.auditSignIn(ctx, c, p, err)
 		p.Index = s.fsm.AppliedIndex()
 		return dashPrincipal(p), err
 	}
