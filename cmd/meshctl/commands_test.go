@@ -82,6 +82,8 @@ func TestCommandsSendTheRightRequest(t *testing.T) {
 		{[]string{"alert", "list", "--unread"}, "ListAlerts", &v1.ListAlertsRequest{Unread: true}, nil},
 		{[]string{"compliance"}, "GetReconciliation", &v1.GetReconciliationRequest{},
 			[]string{"NOT compliant", "PRODUCTS", "ts holds 2 of 1", "MISMATCHES", "pool_over_seats", "INVENTORY", "bpm-1"}},
+		{[]string{"compliance", "--month", "2026-11"}, "GetReconciliation", &v1.GetReconciliationRequest{Month: "2026-11"},
+			[]string{"in 2026-11 (by that month's use"}},
 		{[]string{"compliance", "--section", "mismatches", "-o", "csv"}, "GetReconciliation", &v1.GetReconciliationRequest{},
 			[]string{"KIND,SUBJECT,DETAIL", "pool_over_seats,ts,pool ts holds 2 seats of 1"}},
 		{[]string{"report", "utilization", "--month", "2026-11", "--departments"}, "GetUtilization", &v1.GetUtilizationRequest{Month: "2026-11", Departments: true},

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -47,20 +48,29 @@ func productComplianceColumns() []column[*v1.ProductCompliance] {
 
 func (a *app) complianceCommand() *cobra.Command {
 	var (
-		out     format
-		section string
+		out            format
+		section, month string
 	)
 	cmd := &cobra.Command{
-		Use:   "compliance [--section products|mismatches|inventory]",
+		Use:   "compliance [--month YYYY-MM] [--section products|mismatches|inventory]",
 		Short: "Set the installations against the licenses: what does not match, and each product's standing",
 		Long: `Reconcile the site: every installation (collector) against the licenses in
 force that cover it, the mismatches (an installation no license covers, a
 license no installation uses, pools past their seats, soft-pool overage in
 the last 30 days, licenses in their grace still in use), and each product's
 compliance status. The table shows all three; -o csv one --section
-(products by default); -o json everything.`,
+(products by default); -o json everything.
+
+--month gives the month's compliance report: the pools judged by that
+month's peak against their seats, from the use the masters keep (24
+months).`,
 		Args: noArgs,
 		PreRunE: func(*cobra.Command, []string) error {
+			if month != "" {
+				if _, err := time.Parse("2006-01", month); err != nil {
+					return usagef("--month %q: want YYYY-MM", month)
+				}
+			}
 			switch section {
 			case "", "products", "mismatches", "inventory":
 				return nil
@@ -72,7 +82,7 @@ compliance status. The table shows all three; -o csv one --section
 			if err != nil {
 				return err
 			}
-			res, err := call(ctx, a, admin.GetReconciliation, &v1.GetReconciliationRequest{})
+			res, err := call(ctx, a, admin.GetReconciliation, &v1.GetReconciliationRequest{Month: month})
 			if err != nil {
 				return err
 			}
@@ -89,7 +99,11 @@ compliance status. The table shows all three; -o csv one --section
 			if !res.GetCompliant() {
 				verdict = "NOT compliant"
 			}
-			fmt.Fprintf(a.stdout, "The site is %s, judged at %s.\n\nPRODUCTS\n", verdict, msTime(res.GetJudgedAtMs()))
+			when := "judged at " + msTime(res.GetJudgedAtMs())
+			if month != "" {
+				when = "in " + month + " (by that month's use; the inventory is now's)"
+			}
+			fmt.Fprintf(a.stdout, "The site is %s, %s.\n\nPRODUCTS\n", verdict, when)
 			if err := printList(a.stdout, out, res, productComplianceColumns(), res.GetProducts()); err != nil {
 				return err
 			}
@@ -102,6 +116,7 @@ compliance status. The table shows all three; -o csv one --section
 		}),
 	}
 	cmd.Flags().StringVar(&section, "section", "", "one part: products, mismatches or inventory")
+	cmd.Flags().StringVar(&month, "month", "", "the month's report, YYYY-MM")
 	addOutputFlag(cmd.Flags(), &out)
 	return cmd
 }

@@ -43,7 +43,7 @@ func TestBrowserEveryPageOnAPhone(t *testing.T) {
 				{Month: "2026-11", Pool: "designer-suite-enterprise", Department: "engineering-and-research", Peak: 12, AverageHeld: 9.5},
 			}}, nil
 		}
-		c.Compliance = func(context.Context) (*licmeshv1.GetReconciliationResponse, error) {
+		c.Compliance = func(context.Context, string) (*licmeshv1.GetReconciliationResponse, error) {
 			return &licmeshv1.GetReconciliationResponse{JudgedAtMs: t0.UnixMilli(),
 				Products:   []*licmeshv1.ProductCompliance{{Sku: "timesheet-admin", Name: "Timesheet Admin User", Licenses: 2, Seats: 25, Held: 27, Status: "over", Detail: "timesheet-admin-user holds 27 of 25"}},
 				Mismatches: []*licmeshv1.Mismatch{{Kind: "uncovered_installation", Subject: "c-3uc5tjiy4wwzxlj3", Detail: "collector c-3uc5tjiy4wwzxlj3 on bpm-prod-1.acme.example runs with no license in force covering it"}},

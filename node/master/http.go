@@ -155,8 +155,8 @@ func (s *Server) apiMux() http.Handler {
 	dcfg.Utilization = func(ctx context.Context, req *licmeshv1.GetUtilizationRequest) (*licmeshv1.GetUtilizationResponse, error) {
 		return dashCall(s, ctx, licmeshv1connect.AdminServiceGetUtilizationProcedure, admin.GetUtilization, req)
 	}
-	dcfg.Compliance = func(ctx context.Context) (*licmeshv1.GetReconciliationResponse, error) {
-		return dashCall(s, ctx, licmeshv1connect.AdminServiceGetReconciliationProcedure, admin.GetReconciliation, &licmeshv1.GetReconciliationRequest{})
+	dcfg.Compliance = func(ctx context.Context, month string) (*licmeshv1.GetReconciliationResponse, error) {
+		return dashCall(s, ctx, licmeshv1connect.AdminServiceGetReconciliationProcedure, admin.GetReconciliation, &licmeshv1.GetReconciliationRequest{Month: month})
 	}
 	dcfg.Audit = dashboard.AuditFuncs{
 		List: func(ctx context.Context, req *licmeshv1.ListAuditLogRequest) (*licmeshv1.ListAuditLogResponse, error) {

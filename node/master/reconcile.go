@@ -38,7 +38,7 @@ const (
 	mismatchGrace     = "in_grace_in_use"
 )
 
-func (s *Server) reconcile() (*licmeshv1.GetReconciliationResponse, error) {
+func (s *Server) reconcile(month string) (*licmeshv1.GetReconciliationResponse, error) {
 	base, ok := s.fsm.EntitlementBase()
 	if !ok {
 		return nil, ErrNotBootstrap
@@ -109,9 +109,28 @@ func (s *Server) reconcile() (*licmeshv1.GetReconciliationResponse, error) {
 				Detail: fmt.Sprintf("license %s (%s) is in force and no installation holds a seat of it", l.ID, l.Product.Name)})
 		}
 	}
+	// A month's report judges each pool by that month's use.
+	var used map[string]fsm.Utilization
+	if month != "" {
+		used = map[string]fsm.Utilization{}
+		for _, u := range s.fsm.Utilization(fsm.UtilizationFilter{Month: month}) {
+			used[u.Pool] = u
+		}
+	}
 	for _, name := range slices.Sorted(maps.Keys(pools)) {
 		p := pools[name]
 		if p.Source == fsm.SourceNone {
+			continue
+		}
+		if used != nil {
+			if u, ok := used[name]; ok && u.Peak > u.Seats {
+				share := 0.0
+				if u.ObservedMs > 0 {
+					share = 100 * float64(u.LimitMs) / float64(u.ObservedMs)
+				}
+				out.Mismatches = append(out.Mismatches, &licmeshv1.Mismatch{Kind: mismatchOver, Subject: name,
+					Detail: fmt.Sprintf("in %s pool %s held up to %d seats of %d (at or past its seats %.1f%% of the time)", month, name, u.Peak, u.Seats, share)})
+			}
 			continue
 		}
 		if p.Held > p.Pool.Seats {
@@ -128,6 +147,16 @@ func (s *Server) reconcile() (*licmeshv1.GetReconciliationResponse, error) {
 	for _, pr := range products {
 		for name := range pr.pools {
 			p := pools[name]
+			if used != nil {
+				// The month's peak against the month's seats.
+				u := used[name]
+				pr.p.Seats += uint32(u.Seats)
+				pr.p.Held += uint32(u.Peak)
+				if u.Peak > u.Seats {
+					pr.over = append(pr.over, fmt.Sprintf("%s held up to %d of %d in %s", name, u.Peak, u.Seats, month))
+				}
+				continue
+			}
 			pr.p.Seats += uint32(p.Pool.Seats)
 			pr.p.Held += uint32(p.Held)
 			if p.Held > p.Pool.Seats {
@@ -162,8 +191,13 @@ func (s *Server) reconcile() (*licmeshv1.GetReconciliationResponse, error) {
 	return out, nil
 }
 
-func (h adminHandler) GetReconciliation(ctx context.Context, _ *connect.Request[licmeshv1.GetReconciliationRequest]) (*connect.Response[licmeshv1.GetReconciliationResponse], error) {
-	out, err := h.s.reconcile()
+func (h adminHandler) GetReconciliation(ctx context.Context, req *connect.Request[licmeshv1.GetReconciliationRequest]) (*connect.Response[licmeshv1.GetReconciliationResponse], error) {
+	if m := req.Msg.Month; m != "" {
+		if _, err := time.Parse("2006-01", m); err != nil {
+			return nil, connect.NewError(connect.CodeInvalidArgument, fmt.Errorf("%w: month %q: want YYYY-MM", ErrBadRequest, clipText(m)))
+		}
+	}
+	out, err := h.s.reconcile(req.Msg.Month)
 	if err != nil {
 		return nil, toConnect(err)
 	}

@@ -99,6 +99,24 @@ func TestReconciliation(t *testing.T) {
 	assert.Greater(t, ts.LimitShare, 0.9)
 	_, err = admin.GetUtilization(ctx, connect.NewRequest(&licmeshv1.GetUtilizationRequest{Month: "Nov"}))
 	assert.Equal(t, connect.CodeInvalidArgument, connect.CodeOf(err))
+
+	// The month's compliance report: ts went over its seat this month,
+	// and nothing was used in a month long past.
+	monthRec, err := admin.GetReconciliation(ctx, connect.NewRequest(&licmeshv1.GetReconciliationRequest{Month: ts.Month}))
+	require.NoError(t, err)
+	over := map[string]string{}
+	for _, m := range monthRec.Msg.Mismatches {
+		over[m.Kind+"/"+m.Subject] = m.Detail
+	}
+	assert.Contains(t, over["pool_over_seats/ts"], "held up to 2 seats of 1")
+	assert.False(t, monthRec.Msg.Compliant)
+	old, err := admin.GetReconciliation(ctx, connect.NewRequest(&licmeshv1.GetReconciliationRequest{Month: "2020-01"}))
+	require.NoError(t, err)
+	for _, p := range old.Msg.Products {
+		assert.Equal(t, "compliant", p.Status, "%s in a month with no use", p.Sku)
+	}
+	_, err = admin.GetReconciliation(ctx, connect.NewRequest(&licmeshv1.GetReconciliationRequest{Month: "last"}))
+	assert.Equal(t, connect.CodeInvalidArgument, connect.CodeOf(err))
 }
 
 // TestEntitlementsCarryTheSiteNoticeRules: the kind-wide rule goes to

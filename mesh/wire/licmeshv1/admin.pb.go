@@ -6709,7 +6709,11 @@ func (x *ProductCompliance) GetDetail() string {
 }
 
 type GetReconciliationRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// month ("2026-11"), when set, judges the pools by that month's use
+	// (its peak against the seats, from the utilization the masters keep)
+	// instead of now: the monthly compliance report. The inventory is now's.
+	Month         string `protobuf:"bytes,1,opt,name=month,proto3" json:"month,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -6742,6 +6746,13 @@ func (x *GetReconciliationRequest) ProtoReflect() protoreflect.Message {
 // Deprecated: Use GetReconciliationRequest.ProtoReflect.Descriptor instead.
 func (*GetReconciliationRequest) Descriptor() ([]byte, []int) {
 	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{108}
+}
+
+func (x *GetReconciliationRequest) GetMonth() string {
+	if x != nil {
+		return x.Month
+	}
+	return ""
 }
 
 type GetReconciliationResponse struct {
@@ -8412,8 +8423,9 @@ const file_licmesh_v1_admin_proto_rawDesc = "" +
 	"\x05seats\x18\x04 \x01(\rR\x05seats\x12\x12\n" +
 	"\x04held\x18\x05 \x01(\rR\x04held\x12\x16\n" +
 	"\x06status\x18\x06 \x01(\tR\x06status\x12\x16\n" +
-	"\x06detail\x18\a \x01(\tR\x06detail\"\x1a\n" +
-	"\x18GetReconciliationRequest\"\x84\x02\n" +
+	"\x06detail\x18\a \x01(\tR\x06detail\"0\n" +
+	"\x18GetReconciliationRequest\x12\x14\n" +
+	"\x05month\x18\x01 \x01(\tR\x05month\"\x84\x02\n" +
 	"\x19GetReconciliationResponse\x12 \n" +
 	"\fjudged_at_ms\x18\x01 \x01(\x03R\n" +
 	"judgedAtMs\x126\n" +
