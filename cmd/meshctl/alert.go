@@ -166,6 +166,9 @@ the least severe (info, warning, critical).`,
 			if emails != "" && secretFile != "" {
 				return usagef("--secret-file is for webhooks")
 			}
+			if emails != "" && ch.Audit {
+				return usagef("--audit is for webhooks")
+			}
 			return nil
 		},
 		RunE: a.action(func(ctx context.Context, args []string) error {
@@ -201,6 +204,7 @@ the least severe (info, warning, critical).`,
 	fs.StringVar(&kinds, "kinds", "", "only these kinds of alert, comma-separated")
 	fs.StringVar(&ch.MinSeverity, "min-severity", "", "the least severe alert it takes: info, warning or critical")
 	fs.BoolVar(&ch.Disabled, "disable", false, "keep the channel but send nothing to it")
+	fs.BoolVar(&ch.Audit, "audit", false, "a webhook also gets every audit record (each change asked of the masters)")
 	addOutputFlag(fs, &out)
 	return cmd
 }

@@ -43,6 +43,7 @@ func TestBadInvocationsExit2AndCallNothing(t *testing.T) {
 		{[]string{"token", "revoke"}, "needs the token ID"},
 		{[]string{"user", "create", "alice"}, "--role is required"},
 		{[]string{"alert", "read"}, "name the alerts read, or --all"},
+		{[]string{"alert", "channel", "set", "ops", "--email", "a@b.example", "--audit"}, "--audit is for webhooks"},
 		{[]string{"purchase", "request", "--sku", "bpm"}, "ask for seats (--pool and --quantity) or for a --module"},
 		{[]string{"purchase", "request", "--sku", "bpm", "--pool", "p"}, "--quantity must be 1 to 1000000"},
 		{[]string{"purchase", "approve"}, "needs the purchase request ID"},

@@ -42,7 +42,7 @@ type kindBox struct {
 
 type channelRow struct {
 	ID, Kind, Target, Kinds, MinSeverity string
-	Disabled                             bool
+	Disabled, Audit                      bool
 	Updated                              timeView
 	UpdatedBy                            string
 }
@@ -154,7 +154,7 @@ func splitComma(s string) []string {
 func (h *Handler) setChannel(ctx context.Context, r *http.Request) error {
 	f := r.PostForm
 	c := &licmeshv1.AlertChannel{Id: strings.TrimSpace(f.Get("id")), Kind: f.Get("kind"), Kinds: splitComma(f.Get("kinds")),
-		MinSeverity: f.Get("min_severity"), Disabled: f.Get("disabled") != ""}
+		MinSeverity: f.Get("min_severity"), Disabled: f.Get("disabled") != "", Audit: f.Get("audit") != ""}
 	if c.Kind == "email" {
 		c.Emails = splitComma(f.Get("emails"))
 	} else {

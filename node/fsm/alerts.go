@@ -447,8 +447,11 @@ type AlertChannel struct {
 	Kinds       []alert.Kind   `json:",omitempty"`
 	MinSeverity alert.Severity `json:",omitempty"`
 	Disabled    bool           `json:",omitempty"`
-	UpdatedAt   int64
-	UpdatedBy   string
+	// Audit sends a webhook every audit record as well (each change asked
+	// of the masters), for an IT system to follow: webhooks only.
+	Audit     bool `json:",omitempty"`
+	UpdatedAt int64
+	UpdatedBy string
 }
 
 // Channel kinds.
@@ -500,6 +503,9 @@ func (c AlertChannel) validate() error {
 		}
 	default:
 		return bad("kind %q: email or webhook", clip(c.Kind))
+	}
+	if c.Audit && c.Kind != ChannelWebhook {
+		return bad("audit records go to webhooks only")
 	}
 	for _, k := range c.Kinds {
 		if !k.Known() {
@@ -656,6 +662,27 @@ func (a *alertsState) queueDeliveries(r AlertRecord, now int64) {
 		did := fmt.Sprintf("%s/%s#%d", ch.ID, r.Key, r.Episodes)
 		a.deliveries[did] = Delivery{ID: did, Channel: ch.ID, Alert: r.Alert, FiredAt: r.FiredAt, NextAt: now}
 	}
+}
+
+// queueAuditDeliveries adds, for an audit record made or changed, a
+// delivery to each webhook channel that follows the audit log. Its ID
+// carries the record's version: a request that ends in an error after
+// changing something is sent again, as it ended.
+func (a *alertsState) queueAuditDeliveries(r AuditRecord, version int, now int64) {
+	for _, id := range slices.Sorted(maps.Keys(a.channels)) {
+		ch := a.channels[id]
+		if !ch.Audit || ch.Disabled {
+			continue
+		}
+		summary := fmt.Sprintf("%s %s: %s", r.Actor, r.Action, r.Outcome)
+		if len(summary) > maxAlertSummaryLen {
+			summary = summary[:maxAlertSummaryLen]
+		}
+		x := alert.Alert{Key: fmt.Sprintf("audit/%d", r.Seq), Kind: "audit", Subject: r.RequestID, Severity: alert.Info, Summary: summary}
+		did := fmt.Sprintf("%s/audit/%d#%d", ch.ID, r.Seq, version)
+		a.deliveries[did] = Delivery{ID: did, Channel: ch.ID, Alert: x, FiredAt: now, NextAt: now}
+	}
+	a.pruneDeliveries(now)
 }
 
 // pruneDeliveries drops finished deliveries past the retention, then the

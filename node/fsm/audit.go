@@ -166,8 +166,10 @@ func (a *auditState) find(seq uint64) (int, bool) {
 	return i, i < len(a.records) && a.records[i].Seq == seq
 }
 
-// record adds to the request's record, making it if it is the first.
-func (a *auditState) record(info AuditInfo, at int64, command string, outcome, code string) {
+// record adds to the request's record, making it if it is the first, and
+// returns it with how many times its outcome was set (its version) and
+// whether the outcome changed.
+func (a *auditState) record(info AuditInfo, at int64, command string, outcome, code string) (AuditRecord, int, bool) {
 	if seq, ok := a.byRequest[info.RequestID]; ok {
 		if i, ok := a.find(seq); ok {
 			r := &a.records[i]
@@ -176,10 +178,14 @@ func (a *auditState) record(info AuditInfo, at int64, command string, outcome, c
 			}
 			// A refusal is the request's outcome; a later ok does not
 			// hide an earlier refusal of one of its commands.
+			// Only a new outcome is news; the API's closing event often
+			// restates the FSM's refusal with the code the caller saw.
+			changed := false
 			if r.Outcome == "ok" || outcome != "ok" {
+				changed = r.Outcome != outcome
 				r.Outcome, r.Code = outcome, code
 			}
-			return
+			return *r, len(r.Commands) + 1, changed
 		}
 	}
 	r := AuditRecord{Seq: a.nextSeq, At: at, AuditInfo: info, Outcome: outcome, Code: code}
@@ -190,6 +196,7 @@ func (a *auditState) record(info AuditInfo, at int64, command string, outcome, c
 	a.records = append(a.records, r)
 	a.byRequest[info.RequestID] = r.Seq
 	a.prune(at, info.RetentionMs)
+	return r, 1, true
 }
 
 // prune drops the records past retention (0: the default) or the cap.
@@ -239,12 +246,16 @@ func applyAudited(s *state, ac *applyCtx, c *Audited) Response {
 		s.advance(inner.now())
 	}
 	outcome, code := outcomeOf(resp.Err)
-	s.audit.record(c.Info, ac.at, m.name, outcome, code)
+	if r, version, changed := s.audit.record(c.Info, ac.at, m.name, outcome, code); changed {
+		s.alerts.queueAuditDeliveries(r, version, ac.at)
+	}
 	return resp
 }
 
 func applyAuditEvent(s *state, ac *applyCtx, c *AuditEvent) Response {
-	s.audit.record(c.Info, ac.at, "", c.Outcome, c.Code)
+	if r, version, changed := s.audit.record(c.Info, ac.at, "", c.Outcome, c.Code); changed {
+		s.alerts.queueAuditDeliveries(r, version, ac.at)
+	}
 	return Response{}
 }
 

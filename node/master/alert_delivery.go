@@ -174,7 +174,7 @@ func (s *Server) mailAlert(ctx context.Context, ch fsm.AlertChannel, d fsm.Deliv
 
 func channelToWire(c fsm.AlertChannel) *licmeshv1.AlertChannel {
 	w := &licmeshv1.AlertChannel{Id: c.ID, Kind: c.Kind, Emails: slices.Clone(c.Emails), Url: redactQuery(c.URL), HasSecret: c.Secret != "",
-		MinSeverity: string(c.MinSeverity), Disabled: c.Disabled, UpdatedAtMs: c.UpdatedAt, UpdatedBy: c.UpdatedBy}
+		MinSeverity: string(c.MinSeverity), Disabled: c.Disabled, UpdatedAtMs: c.UpdatedAt, UpdatedBy: c.UpdatedBy, Audit: c.Audit}
 	for _, k := range c.Kinds {
 		w.Kinds = append(w.Kinds, string(k))
 	}
@@ -217,7 +217,7 @@ func (h adminHandler) SetAlertChannel(ctx context.Context, req *connect.Request[
 		return nil, connect.NewError(connect.CodeInvalidArgument, fmt.Errorf("%w: the channel is missing", ErrBadRequest))
 	}
 	ch := fsm.AlertChannel{ID: w.GetId(), Kind: w.GetKind(), Emails: w.GetEmails(), URL: w.GetUrl(), Secret: req.Msg.GetSecret(),
-		MinSeverity: alert.Severity(w.GetMinSeverity()), Disabled: w.GetDisabled(), UpdatedBy: adminCaller(ctx)}
+		MinSeverity: alert.Severity(w.GetMinSeverity()), Disabled: w.GetDisabled(), Audit: w.GetAudit(), UpdatedBy: adminCaller(ctx)}
 	for _, k := range w.GetKinds() {
 		ch.Kinds = append(ch.Kinds, alert.Kind(k))
 	}

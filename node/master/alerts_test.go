@@ -313,3 +313,47 @@ func TestAlertChannelsDeliver(t *testing.T) {
 	_, err = admin.RemoveAlertChannel(ctx, connect.NewRequest(&licmeshv1.RemoveAlertChannelRequest{Id: "nope"}))
 	assert.Equal(t, connect.CodeNotFound, connect.CodeOf(err))
 }
+
+// TestAuditRecordsGoOutByWebhook: a webhook channel that follows the audit
+// log gets each change asked of the masters, signed like an alert.
+func TestAuditRecordsGoOutByWebhook(t *testing.T) {
+	const secret = "an-audit-hook-secret"
+	var mu sync.Mutex
+	var got []WebhookBody
+	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		ts, _ := strconv.ParseInt(r.Header.Get(webhook.HeaderTimestamp), 10, 64)
+		if !hmac.Equal([]byte(r.Header.Get(webhook.HeaderSignature)), []byte(webhook.Sign([]byte(secret), ts, body))) {
+			http.Error(w, "bad signature", http.StatusUnauthorized)
+			return
+		}
+		var b WebhookBody
+		require.NoError(t, json.Unmarshal(body, &b))
+		mu.Lock()
+		got = append(got, b)
+		mu.Unlock()
+	}))
+	t.Cleanup(hook.Close)
+	s, _ := startMaster(t, func(c *Config) { c.AlertWebhookHTTP = true })
+	srv := apiServer(t, s)
+	admin := userWithToken(t, s, "ada", fsm.RoleAdmin)
+	_, err := adminHandler{s}.SetAlertChannel(t.Context(), connect.NewRequest(&licmeshv1.SetAlertChannelRequest{
+		Channel: &licmeshv1.AlertChannel{Id: "siem", Kind: "webhook", Url: hook.URL, Audit: true, Kinds: []string{"pool_usage"}}, Secret: secret}))
+	require.NoError(t, err)
+	_, err = adminHandler{s}.SetAlertChannel(t.Context(), connect.NewRequest(&licmeshv1.SetAlertChannelRequest{
+		Channel: &licmeshv1.AlertChannel{Id: "ops", Kind: "email", Emails: []string{"ops@acme.example"}, Audit: true}}))
+	assert.Error(t, err, "audit to an e-mail channel")
+
+	status, msg := call(t, srv, admin, "CreatePool", `{"name":"designer","seats":3,"enforce":"hard"}`)
+	require.Equal(t, http.StatusOK, status, msg)
+	status, _ = call(t, srv, admin, "CreatePool", `{"name":"designer","seats":3,"enforce":"hard"}`)
+	require.NotEqual(t, http.StatusOK, status)
+	require.NoError(t, s.deliverDue(t.Context()))
+	mu.Lock()
+	defer mu.Unlock()
+	require.Len(t, got, 2, "one per change: %+v", got)
+	assert.Equal(t, "audit", got[0].Alert.Kind)
+	assert.Contains(t, got[0].Alert.Summary, "user:ada CreatePool: ok")
+	assert.Contains(t, got[1].Alert.Summary, "pool exists")
+	assert.NotEqual(t, got[0].Delivery, got[1].Delivery)
+}

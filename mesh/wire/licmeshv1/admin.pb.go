@@ -3805,11 +3805,14 @@ type AlertChannel struct {
 	HasSecret bool `protobuf:"varint,5,opt,name=has_secret,json=hasSecret,proto3" json:"has_secret,omitempty"`
 	// kinds, when set, are the only kinds of alert it takes; min_severity
 	// the least severe (info, warning, critical; empty takes all).
-	Kinds         []string `protobuf:"bytes,6,rep,name=kinds,proto3" json:"kinds,omitempty"`
-	MinSeverity   string   `protobuf:"bytes,7,opt,name=min_severity,json=minSeverity,proto3" json:"min_severity,omitempty"`
-	Disabled      bool     `protobuf:"varint,8,opt,name=disabled,proto3" json:"disabled,omitempty"`
-	UpdatedAtMs   int64    `protobuf:"varint,9,opt,name=updated_at_ms,json=updatedAtMs,proto3" json:"updated_at_ms,omitempty"`
-	UpdatedBy     string   `protobuf:"bytes,10,opt,name=updated_by,json=updatedBy,proto3" json:"updated_by,omitempty"`
+	Kinds       []string `protobuf:"bytes,6,rep,name=kinds,proto3" json:"kinds,omitempty"`
+	MinSeverity string   `protobuf:"bytes,7,opt,name=min_severity,json=minSeverity,proto3" json:"min_severity,omitempty"`
+	Disabled    bool     `protobuf:"varint,8,opt,name=disabled,proto3" json:"disabled,omitempty"`
+	UpdatedAtMs int64    `protobuf:"varint,9,opt,name=updated_at_ms,json=updatedAtMs,proto3" json:"updated_at_ms,omitempty"`
+	UpdatedBy   string   `protobuf:"bytes,10,opt,name=updated_by,json=updatedBy,proto3" json:"updated_by,omitempty"`
+	// audit sends a webhook every audit record too (each change asked of
+	// the masters, kind "audit"), for an IT system to follow.
+	Audit         bool `protobuf:"varint,11,opt,name=audit,proto3" json:"audit,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -3912,6 +3915,13 @@ func (x *AlertChannel) GetUpdatedBy() string {
 		return x.UpdatedBy
 	}
 	return ""
+}
+
+func (x *AlertChannel) GetAudit() bool {
+	if x != nil {
+		return x.Audit
+	}
+	return false
 }
 
 type ListAlertChannelsRequest struct {
@@ -8195,7 +8205,7 @@ const file_licmesh_v1_admin_proto_rawDesc = "" +
 	"\x04rule\x18\x01 \x01(\v2\x15.licmesh.v1.AlertRuleR\x04rule\x12\x14\n" +
 	"\x05reset\x18\x02 \x01(\bR\x05reset\"C\n" +
 	"\x14SetAlertRuleResponse\x12+\n" +
-	"\x05rules\x18\x01 \x03(\v2\x15.licmesh.v1.AlertRuleR\x05rules\"\x93\x02\n" +
+	"\x05rules\x18\x01 \x03(\v2\x15.licmesh.v1.AlertRuleR\x05rules\"\xa9\x02\n" +
 	"\fAlertChannel\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
 	"\x04kind\x18\x02 \x01(\tR\x04kind\x12\x16\n" +
@@ -8209,7 +8219,8 @@ const file_licmesh_v1_admin_proto_rawDesc = "" +
 	"\rupdated_at_ms\x18\t \x01(\x03R\vupdatedAtMs\x12\x1d\n" +
 	"\n" +
 	"updated_by\x18\n" +
-	" \x01(\tR\tupdatedBy\"\x1a\n" +
+	" \x01(\tR\tupdatedBy\x12\x14\n" +
+	"\x05audit\x18\v \x01(\bR\x05audit\"\x1a\n" +
 	"\x18ListAlertChannelsRequest\"Q\n" +
 	"\x19ListAlertChannelsResponse\x124\n" +
 	"\bchannels\x18\x01 \x03(\v2\x18.licmesh.v1.AlertChannelR\bchannels\"d\n" +
