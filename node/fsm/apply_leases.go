@@ -1,6 +1,7 @@
 package fsm
 
 import (
+	"cmp"
 	"fmt"
 	"math"
 	"time"
@@ -73,7 +74,7 @@ func (s *state) acquire(ac *applyCtx, op *LeaseOp, id lease.ID, now int64) OpRes
 		d = lease.Decision{Grant: true, Overage: true}
 	}
 	if !d.Grant {
-		return OpResult{Err: cmpOr(refused, ErrPoolFull)}
+		return OpResult{Err: cmp.Or(refused, ErrPoolFull)}
 	}
 	r := leaseRec{
 		holder:    op.Holder,
@@ -194,11 +195,4 @@ func (s *state) drop(ac *applyCtx, id lease.ID, r leaseRec) OpResult {
 		ac.obs.LeaseRemoved(id)
 	}
 	return OpResult{Lease: &l}
-}
-
-func cmpOr(err, otherwise error) error {
-	if err != nil {
-		return err
-	}
-	return otherwise
 }

@@ -1,11 +1,13 @@
 package fsm
 
 import (
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"maps"
 	"slices"
+	"strings"
 )
 
 // Procurement (issue 17, seed 003 "License Procurement"): a license
@@ -181,10 +183,7 @@ func (f *FSM) Purchases() []Purchase {
 	defer f.mu.RUnlock()
 	out := slices.Collect(maps.Values(f.st.purchases))
 	slices.SortFunc(out, func(a, b Purchase) int {
-		if a.RequestedAt != b.RequestedAt {
-			return int(b.RequestedAt - a.RequestedAt)
-		}
-		return cmpStr(a.ID, b.ID)
+		return cmp.Or(cmp.Compare(b.RequestedAt, a.RequestedAt), strings.Compare(a.ID, b.ID))
 	})
 	return out
 }

@@ -1,10 +1,12 @@
 package fsm
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"maps"
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -40,39 +42,68 @@ type utilState struct {
 	aggs map[utilKey]*Utilization
 	// last is, per pool, the trusted time integrated up to.
 	last map[string]int64
-	// month caches the month of the last time asked, [monthFrom,
-	// monthTo): leases change thousands of times a second, months rarely.
-	month              string
-	monthFrom, monthTo int64
+	// months is asked on every lease change, thousands a second; the
+	// month changes rarely.
+	months monthCache
 	// pruned is the month pruning last ran in: once a month is enough.
 	pruned string
 }
 
-// monthAt is monthOf with the cache.
-func (u *utilState) monthAt(ms int64) string {
-	if ms >= u.monthFrom && ms < u.monthTo {
-		return u.month
+// monthCache remembers the month [from, to) it last named.
+type monthCache struct {
+	month    string
+	from, to int64
+}
+
+// at returns the month ms falls in and the millisecond it ends at.
+func (c *monthCache) at(ms int64) (month string, end int64) {
+	if ms < c.from || ms >= c.to {
+		t := time.UnixMilli(ms).UTC()
+		from := time.Date(t.Year(), t.Month(), 1, 0, 0, 0, 0, time.UTC)
+		c.month, c.from, c.to = from.Format("2006-01"), from.UnixMilli(), from.AddDate(0, 1, 0).UnixMilli()
 	}
-	t := time.UnixMilli(ms).UTC()
-	from := time.Date(t.Year(), t.Month(), 1, 0, 0, 0, 0, time.UTC)
-	u.month, u.monthFrom, u.monthTo = from.Format("2006-01"), from.UnixMilli(), from.AddDate(0, 1, 0).UnixMilli()
-	return u.month
+	return c.month, c.to
 }
 
 func newUtilState() *utilState {
 	return &utilState{aggs: map[utilKey]*Utilization{}, last: map[string]int64{}}
 }
 
-func monthOf(ms int64) string { return time.UnixMilli(ms).UTC().Format("2006-01") }
-
-func (u *utilState) agg(month, pool, dept string) *Utilization {
+// aggIn returns the row for the key in aggs, made if missing.
+func aggIn(aggs map[utilKey]*Utilization, month, pool, dept string) *Utilization {
 	k := utilKey{month, pool, dept}
-	a := u.aggs[k]
+	a := aggs[k]
 	if a == nil {
 		a = &Utilization{Month: month, Pool: pool, Department: dept}
-		u.aggs[k] = a
+		aggs[k] = a
 	}
 	return a
+}
+
+// integrate adds pool p's use over [from, to), with its departments
+// holding depts throughout, to aggs, split at month ends. utilTick stores
+// it; a read adds the interval not yet ticked to a copy the same way.
+func integrate(aggs map[utilKey]*Utilization, months *monthCache, p *poolState, depts map[string]int, from, to int64) {
+	name, held, seats := p.pool.Name, len(p.holders), p.pool.Seats
+	for t := from; t < to; {
+		month, next := months.at(t)
+		end := min(to, next)
+		d := end - t
+		a := aggIn(aggs, month, name, "")
+		a.ObservedMs += d
+		a.SeatMs += int64(held) * d
+		a.Peak, a.Seats = max(a.Peak, held), seats
+		if held >= seats && seats > 0 {
+			a.LimitMs += d
+		}
+		for dept, n := range depts {
+			da := aggIn(aggs, month, name, dept)
+			da.ObservedMs += d
+			da.SeatMs += int64(n) * d
+			da.Peak = max(da.Peak, n)
+		}
+		t = end
+	}
 }
 
 // utilTick integrates pool p's use from its last tick to the current
@@ -87,29 +118,8 @@ func (s *state) utilTick(p *poolState) {
 	if last == 0 || now <= last {
 		return
 	}
-	held := len(p.holders)
-	depts := s.alloc.held[name]
-	for t := last; t < now; {
-		start := time.UnixMilli(t).UTC()
-		next := time.Date(start.Year(), start.Month()+1, 1, 0, 0, 0, 0, time.UTC).UnixMilli()
-		end := min(now, next)
-		d := end - t
-		month := u.monthAt(t)
-		a := u.agg(month, name, "")
-		a.ObservedMs += d
-		a.SeatMs += int64(held) * d
-		a.Seats = p.pool.Seats
-		if held >= p.pool.Seats && p.pool.Seats > 0 {
-			a.LimitMs += d
-		}
-		for dept, n := range depts {
-			da := u.agg(month, name, dept)
-			da.ObservedMs += d
-			da.SeatMs += int64(n) * d
-		}
-		t = end
-	}
-	if month := u.monthAt(now); month != u.pruned {
+	integrate(u.aggs, &u.months, p, s.alloc.held[name], last, now)
+	if month, _ := u.months.at(now); month != u.pruned {
 		u.prune(now)
 		u.pruned = month
 	}
@@ -120,15 +130,15 @@ func (s *state) utilPeak(p *poolState, dept string) {
 	if s.at == 0 {
 		return
 	}
-	m := s.util.monthAt(s.at)
+	m, _ := s.util.months.at(s.at)
 	a := p.utilAgg
 	if a == nil || a.Month != m {
-		a = s.util.agg(m, p.pool.Name, "")
+		a = aggIn(s.util.aggs, m, p.pool.Name, "")
 		p.utilAgg = a
 	}
 	a.Peak, a.Seats = max(a.Peak, len(p.holders)), p.pool.Seats
 	if dept != "" {
-		da := s.util.agg(m, p.pool.Name, dept)
+		da := aggIn(s.util.aggs, m, p.pool.Name, dept)
 		da.Peak = max(da.Peak, s.alloc.held[p.pool.Name][dept])
 	}
 }
@@ -158,40 +168,16 @@ func (f *FSM) Utilization(q UtilizationFilter) []Utilization {
 	defer f.mu.RUnlock()
 	s := f.st
 	now := s.trusted
-	out := map[utilKey]Utilization{}
+	out := make(map[utilKey]*Utilization, len(s.util.aggs))
 	for k, a := range s.util.aggs {
-		out[k] = *a
+		c := *a
+		out[k] = &c
 	}
-	// The interval since each pool's last tick, as utilTick would count it.
+	// The interval since each pool's last tick, as utilTick will count it.
+	var months monthCache // the state's cache is not the reader's to write
 	for name, p := range s.pools {
-		last := s.util.last[name]
-		if last == 0 || now <= last {
-			continue
-		}
-		for t := last; t < now; {
-			start := time.UnixMilli(t).UTC()
-			end := min(now, time.Date(start.Year(), start.Month()+1, 1, 0, 0, 0, 0, time.UTC).UnixMilli())
-			d := end - t
-			k := utilKey{monthOf(t), name, ""}
-			a := out[k]
-			a.Month, a.Pool, a.Seats = k.month, name, p.pool.Seats
-			a.ObservedMs += d
-			a.SeatMs += int64(len(p.holders)) * d
-			if len(p.holders) >= p.pool.Seats && p.pool.Seats > 0 {
-				a.LimitMs += d
-			}
-			a.Peak = max(a.Peak, len(p.holders))
-			out[k] = a
-			for dept, n := range s.alloc.held[name] {
-				dk := utilKey{k.month, name, dept}
-				da := out[dk]
-				da.Month, da.Pool, da.Department = k.month, name, dept
-				da.ObservedMs += d
-				da.SeatMs += int64(n) * d
-				da.Peak = max(da.Peak, n)
-				out[dk] = da
-			}
-			t = end
+		if last := s.util.last[name]; last != 0 && now > last {
+			integrate(out, &months, p, s.alloc.held[name], last, now)
 		}
 	}
 	var rows []Utilization
@@ -199,28 +185,15 @@ func (f *FSM) Utilization(q UtilizationFilter) []Utilization {
 		if (q.Month != "" && k.month != q.Month) || (q.Pool != "" && k.pool != q.Pool) || (k.dept != "" && !q.Departments) {
 			continue
 		}
-		rows = append(rows, a)
+		rows = append(rows, *a)
 	}
 	slices.SortFunc(rows, func(a, b Utilization) int {
-		switch {
-		case a.Month != b.Month:
-			return cmpStr(b.Month, a.Month) // newest month first
-		case a.Pool != b.Pool:
-			return cmpStr(a.Pool, b.Pool)
-		}
-		return cmpStr(a.Department, b.Department)
+		return cmp.Or(
+			strings.Compare(b.Month, a.Month), // newest month first
+			strings.Compare(a.Pool, b.Pool),
+			strings.Compare(a.Department, b.Department))
 	})
 	return rows
-}
-
-func cmpStr(a, b string) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // Snapshot record kinds 31 and 32, after allocation's and counted with
@@ -241,7 +214,7 @@ type utilTickRecord struct {
 func (u *utilState) snapshot() ([]snapRecord, error) {
 	var out []snapRecord
 	keys := slices.SortedFunc(maps.Keys(u.aggs), func(a, b utilKey) int {
-		return cmpStr(a.month+"\x00"+a.pool+"\x00"+a.dept, b.month+"\x00"+b.pool+"\x00"+b.dept)
+		return cmp.Or(strings.Compare(a.month, b.month), strings.Compare(a.pool, b.pool), strings.Compare(a.dept, b.dept))
 	})
 	for _, k := range keys {
 		b, err := json.Marshal(u.aggs[k])

@@ -204,7 +204,7 @@ func (s *Server) checkToken(text string) (Principal, error) {
 	id := string(tok.ID)
 	if info, ok := s.fsm.Cluster(); ok && info.AdminTokenID == id {
 		if subtle.ConstantTimeCompare(info.AdminTokenHash[:], hash[:]) == 1 {
-			return Principal{ID: "token:" + id, Role: fsm.RoleAdmin, TokenID: id, perms: rolePerms[fsm.RoleAdmin]}, nil
+			return bootstrapPrincipal(id), nil
 		}
 		return Principal{}, ErrUnauthorized
 	}
@@ -212,18 +212,33 @@ func (s *Server) checkToken(text string) (Principal, error) {
 	if !ok && s.catchUp(func() bool { _, ok := s.fsm.Token(id); return ok }) {
 		t, ok = s.fsm.Token(id)
 	}
-	if !ok || !t.Role.UserRole() || t.Revoked || (t.ExpiresAt != 0 && s.now().UnixMilli() >= t.ExpiresAt) ||
-		subtle.ConstantTimeCompare(t.SecretHash[:], hash[:]) != 1 {
+	if !ok || !t.Role.UserRole() || subtle.ConstantTimeCompare(t.SecretHash[:], hash[:]) != 1 {
 		return Principal{}, ErrUnauthorized
 	}
+	return s.tokenPrincipal(t)
+}
+
+// bootstrapPrincipal is the cluster's first admin token's.
+func bootstrapPrincipal(id string) Principal {
+	return Principal{ID: "token:" + id, Role: fsm.RoleAdmin, TokenID: id, perms: rolePerms[fsm.RoleAdmin]}
+}
+
+// tokenPrincipal is who token t speaks for, as long as it and the person
+// it was issued to still stand.
+func (s *Server) tokenPrincipal(t fsm.Token) (Principal, error) {
+	if t.Revoked || (t.ExpiresAt != 0 && s.now().UnixMilli() >= t.ExpiresAt) {
+		return Principal{}, ErrUnauthorized
+	}
+	p := Principal{ID: "token:" + t.ID, Role: t.Role, TokenID: t.ID, perms: rolePerms[t.Role]}
 	if t.User == "" {
-		return Principal{ID: "token:" + id, Role: t.Role, TokenID: id, perms: rolePerms[t.Role]}, nil
+		return p, nil
 	}
 	u, ok := s.fsm.User(t.User)
 	if !ok || u.Disabled {
 		return Principal{}, ErrUnauthorized
 	}
-	return Principal{ID: "user:" + u.Name, User: u.Name, Role: t.Role, TokenID: id, Epoch: u.Epoch, perms: intersect(t.Role, u.Role)}, nil
+	p.ID, p.User, p.Epoch, p.perms = "user:"+u.Name, u.Name, u.Epoch, intersect(t.Role, u.Role)
+	return p, nil
 }
 
 // checkPassword authenticates a person's password sign-in.
@@ -293,21 +308,14 @@ func (s *Server) recheck(p Principal) (Principal, error) {
 
 func (s *Server) recheckState(p Principal) (Principal, error) {
 	if p.TokenID != "" {
-		t, ok := s.fsm.Token(p.TokenID)
 		if info, boot := s.fsm.Cluster(); boot && info.AdminTokenID == p.TokenID {
-			return Principal{ID: "token:" + p.TokenID, Role: fsm.RoleAdmin, TokenID: p.TokenID, perms: rolePerms[fsm.RoleAdmin]}, nil
+			return bootstrapPrincipal(p.TokenID), nil
 		}
-		if !ok || t.Revoked || (t.ExpiresAt != 0 && s.now().UnixMilli() >= t.ExpiresAt) {
+		t, ok := s.fsm.Token(p.TokenID)
+		if !ok {
 			return Principal{}, ErrUnauthorized
 		}
-		if t.User == "" {
-			return Principal{ID: p.ID, Role: t.Role, TokenID: t.ID, perms: rolePerms[t.Role]}, nil
-		}
-		u, ok := s.fsm.User(t.User)
-		if !ok || u.Disabled {
-			return Principal{}, ErrUnauthorized
-		}
-		return Principal{ID: p.ID, User: u.Name, Role: t.Role, TokenID: t.ID, Epoch: u.Epoch, perms: intersect(t.Role, u.Role)}, nil
+		return s.tokenPrincipal(t)
 	}
 	u, ok := s.fsm.User(p.User)
 	if !ok || u.Disabled || u.Epoch != p.Epoch {

@@ -2,6 +2,7 @@ package master
 
 import (
 	"crypto/rand"
+	"encoding/hex"
 	"sync"
 	"time"
 
@@ -37,20 +38,11 @@ type signinLimiter struct {
 func newSigninLimiter() *signinLimiter {
 	b := make([]byte, 24)
 	rand.Read(b)
-	decoy, err := pki.HashPassword(string(rawHex(b)))
+	decoy, err := pki.HashPassword(hex.EncodeToString(b))
 	if err != nil {
 		panic("master: decoy password: " + err.Error()) // 48 hex characters always pass the policy
 	}
 	return &signinLimiter{names: map[string]signinFails{}, decoy: decoy}
-}
-
-func rawHex(b []byte) []byte {
-	const digits = "0123456789abcdef"
-	out := make([]byte, 0, 2*len(b))
-	for _, c := range b {
-		out = append(out, digits[c>>4], digits[c&15])
-	}
-	return out
 }
 
 func (l *signinLimiter) allow(name string, now time.Time) bool {
