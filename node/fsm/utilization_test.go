@@ -43,6 +43,7 @@ func TestUtilizationIntegratesAcrossMonths(t *testing.T) {
 	assert.Equal(t, 3*hour, febPool.ObservedMs, "to trusted time, Jun 1 03:00")
 	assert.Equal(t, (2*1+1*2)*hour, febPool.SeatMs, "2 seats to 01:00, then 1 (open interval counted)")
 	assert.Equal(t, hour, febPool.LimitMs)
+	assert.Equal(t, 2, febPool.Peak, "2 were held when June began, though no lease changed until 01:00")
 	assert.Equal(t, "2026-06", rows[0].Month, "newest month first")
 	assert.Empty(t, h.f.Utilization(UtilizationFilter{Month: "2026-04"}))
 
