@@ -74,6 +74,12 @@ var licensingExceptions = map[string]string{
 	// not something the domain should own, and excelize is the field's
 	// library for it. It is only in usagegrid, a view of the domain.
 	"licensing/usage/usagegrid -> github.com/xuri/excelize/v2": "XLSX output of seed 004's usage grids",
+	// Releases are TUF metadata (DESIGN.md): go-tuf is the field's
+	// implementation of its client workflow, and its signing API takes
+	// sigstore's signers.
+	"licensing/release -> github.com/theupdateframework/go-tuf/v2/metadata":                 "TUF metadata of signed releases",
+	"licensing/release -> github.com/theupdateframework/go-tuf/v2/metadata/trustedmetadata": "the TUF client workflow",
+	"licensing/release -> github.com/sigstore/sigstore/pkg/signature":                       "go-tuf's signer type",
 }
 
 // testOnly are third-party packages any test may import.
