@@ -44,6 +44,7 @@ func (a *app) hubCommand() *cobra.Command {
 		h.auditCommand(),
 		h.quoteCommand(),
 		h.vendorKeysCommand(),
+		h.releaseCommand(),
 	)
 	g.Long = `meshctl hub operates the vendor hub (hubd) through its API (HTTPS, port 7500):
 products and their license templates, resellers and customer companies,

@@ -181,6 +181,7 @@ const (
 	actReseller      action = "reseller.sell"  // companies, trials and packs for own customers
 	actAdmin         action = "admin"          // accounts of staff, resellers, audit, keys
 	actPortal        action = "portal"         // a customer's own company
+	actRelease       action = "release.manage" // publish, edit and withdraw releases
 )
 
 var allowed = map[action][]store.Role{
@@ -189,6 +190,7 @@ var allowed = map[action][]store.Role{
 	actReseller:      {store.RoleAdmin, store.RoleLicenseManager, store.RoleReseller},
 	actAdmin:         {store.RoleAdmin},
 	actPortal:        {store.RoleCustomer},
+	actRelease:       {store.RoleAdmin, store.RoleReleaseManager},
 }
 
 // may reports whether p's role allows a.

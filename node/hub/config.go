@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/mail"
 	"path/filepath"
 	"time"
 
@@ -82,6 +83,19 @@ type Config struct {
 	// account set a first password.
 	SignupLinkTTL time.Duration `yaml:"signup_link_ttl"`
 
+	// ReleaseLists are the mailing lists a release announcement may go
+	// to, by name. "global" (the default list) is every customer account
+	// plus the addresses listed under it here.
+	ReleaseLists map[string][]string `yaml:"release_lists"`
+	// ReleaseRetention removes a release from the repository once it is
+	// this old (and not the newest of its channel); 0 keeps every one.
+	ReleaseRetention time.Duration `yaml:"release_retention"`
+	// ReleaseRootKeys and ReleaseRootThreshold shape the release
+	// repository's root role when the hub first makes it: how many root
+	// keys, and how many must sign a new root.
+	ReleaseRootKeys      int `yaml:"release_root_keys"`
+	ReleaseRootThreshold int `yaml:"release_root_threshold"`
+
 	LogLevel  string `yaml:"log_level"`
 	LogFormat string `yaml:"log_format"`
 
@@ -94,18 +108,20 @@ type Config struct {
 // DefaultConfig is the hub on its default port with embedded SQLite.
 func DefaultConfig() Config {
 	return Config{
-		DataDir:          "/var/lib/licmesh-hub",
-		Listen:           "127.0.0.1:7500",
-		Database:         string(store.SQLite),
-		SessionTTL:       12 * time.Hour,
-		SigninRetention:  90 * 24 * time.Hour,
-		SMTPTLS:          "starttls",
-		SignupRate:       5,
-		SignupLinkTTL:    72 * time.Hour,
-		AlertInterval:    10 * time.Minute,
-		AlertSilentAfter: 72 * time.Hour,
-		LogLevel:         "info",
-		LogFormat:        "text",
+		DataDir:              "/var/lib/licmesh-hub",
+		Listen:               "127.0.0.1:7500",
+		Database:             string(store.SQLite),
+		SessionTTL:           12 * time.Hour,
+		SigninRetention:      90 * 24 * time.Hour,
+		SMTPTLS:              "starttls",
+		SignupRate:           5,
+		SignupLinkTTL:        72 * time.Hour,
+		AlertInterval:        10 * time.Minute,
+		AlertSilentAfter:     72 * time.Hour,
+		ReleaseRootKeys:      3,
+		ReleaseRootThreshold: 2,
+		LogLevel:             "info",
+		LogFormat:            "text",
 	}
 }
 
@@ -145,6 +161,24 @@ func (c *Config) Validate() error {
 		bad("signin_retention", "%v: at least 1h", c.SigninRetention)
 	}
 	c.validateMail(bad)
+	if c.ReleaseRootKeys < 1 || c.ReleaseRootKeys > 16 {
+		bad("release_root_keys", "%d: between 1 and 16", c.ReleaseRootKeys)
+	} else if c.ReleaseRootThreshold < 1 || c.ReleaseRootThreshold > c.ReleaseRootKeys {
+		bad("release_root_threshold", "%d: between 1 and release_root_keys (%d)", c.ReleaseRootThreshold, c.ReleaseRootKeys)
+	}
+	if c.ReleaseRetention < 0 || (c.ReleaseRetention > 0 && c.ReleaseRetention < 24*time.Hour) {
+		bad("release_retention", "%v: 0 (keep every release) or at least 24h", c.ReleaseRetention)
+	}
+	for name, addrs := range c.ReleaseLists {
+		if name == "" {
+			bad("release_lists", "a list has no name")
+		}
+		for _, a := range addrs {
+			if _, err := mail.ParseAddress(a); err != nil {
+				bad("release_lists."+name, "%q is not an address", a)
+			}
+		}
+	}
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error":
 	default:

@@ -28,6 +28,10 @@ func (s *Server) Handler() http.Handler {
 	path, h = licmeshv1connect.NewUpstreamServiceHandler(&upstreamAPI{s: s, a: &api{s: s}},
 		connect.WithReadMaxBytes(32<<20), connect.WithCodec(wire.StrictJSON{}), connect.WithInterceptors(s.observe()))
 	mux.Handle(path, s.withCaller(h))
+	path, h = licmeshv1connect.NewReleaseServiceHandler(&releaseAPI{s: s, a: &api{s: s}},
+		connect.WithCodec(wire.StrictJSON{}), connect.WithInterceptors(s.observe()))
+	mux.Handle(path, s.withCaller(h))
+	s.mountReleases(mux)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok\n")) })
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
 		if err := s.store.Ping(r.Context()); err != nil {

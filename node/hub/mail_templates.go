@@ -21,9 +21,15 @@ const (
 	mailSignupExisting = "signup_existing" // a sign-up for an address whose account is in use
 	mailTrial          = "trial"           // a trial license a reseller started, to its customer
 	mailVendorAlert    = "vendor_alert"    // one of the vendor's alerts, to its internal list
+	mailRelease        = "release"         // a new release, to a list (the default template)
+	mailReleaseUrgent  = "release_urgent"  // a release everyone should take soon
 )
 
-var mailKinds = []string{mailSignup, mailSignupExisting, mailTrial, mailVendorAlert}
+// releaseTemplates are the kinds a publisher may choose for a release's
+// announcement.
+var releaseTemplates = []string{mailRelease, mailReleaseUrgent}
+
+var mailKinds = []string{mailSignup, mailSignupExisting, mailTrial, mailVendorAlert, mailRelease, mailReleaseUrgent}
 
 // mailData is what a mail template is executed with.
 type mailData struct {
@@ -45,6 +51,13 @@ type mailData struct {
 	License *mailLicense
 	// Alert is the vendor alert the mail tells of, if any.
 	Alert *mailAlert
+	// Release is the release the mail announces, if any.
+	Release *releaseMail
+}
+
+// releaseMail is a release as its announcement shows it.
+type releaseMail struct {
+	Product, Version, Channel, Notes, Changelog, DocURL, VideoURL string
 }
 
 // mailAlert is a vendor alert as a mail shows it.
@@ -119,7 +132,8 @@ func loadMailTemplates(dir string) (*mailTemplates, error) {
 		sample := mailData{Email: "user@example.com", Company: "Example", Product: "Product", SKU: "sku", HubURL: "https://hub.example.com",
 			SignInURL: "https://hub.example.com/", SetPasswordURL: "https://hub.example.com/signup/confirm?token=x", LinkExpiresAt: time.Unix(0, 0),
 			License: &mailLicense{ID: "lic_x", Type: "trial", ExpiresAt: time.Unix(0, 0), Text: "license", FileName: "lic_x.lic"},
-			Alert:   &mailAlert{Key: "license_expiry/lic_x/15d", Severity: "warning", Summary: "license lic_x expires in 15 days"}}
+			Alert:   &mailAlert{Key: "license_expiry/lic_x/15d", Severity: "warning", Summary: "license lic_x expires in 15 days"},
+			Release: &releaseMail{Product: "licmesh", Version: "1.2.0", Channel: "stable", Notes: "notes", Changelog: "- a fix", DocURL: "https://docs.example.com", VideoURL: "https://video.example.com"}}
 		if _, _, _, err := mt.render(kind, sample); err != nil {
 			return nil, fmt.Errorf("config: %w", err)
 		}

@@ -88,6 +88,10 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	s := &Server{cfg: cfg, clk: cfg.clock(), log: cfg.Logger, store: st, key: key, cert: cert, fingerprint: fp, mail: ms, hook: hook}
 	s.m = newMetrics(s)
+	if err := s.ensureReleaseRepo(ctx); err != nil {
+		st.Close()
+		return nil, fmt.Errorf("hub: release repository: %w", err)
+	}
 	return s, nil
 }
 
@@ -127,6 +131,7 @@ func (s *Server) Run(ctx context.Context, ready func(addr string)) error {
 	var mailDone sync.WaitGroup
 	mailDone.Go(func() { s.mailLoop(mailCtx) })
 	mailDone.Go(func() { s.vendorAlertLoop(mailCtx) })
+	mailDone.Go(func() { s.releaseLoop(mailCtx) })
 	defer func() { stopMail(); mailDone.Wait() }()
 	s.log.Info("hub: serving", "addr", ln.Addr().String(), "database", s.store.Engine(), "tls_fingerprint", s.fingerprint)
 	if ready != nil {

@@ -874,7 +874,7 @@ var File_licmesh_v1_upstream_proto protoreflect.FileDescriptor
 const file_licmesh_v1_upstream_proto_rawDesc = "" +
 	"\n" +
 	"\x19licmesh/v1/upstream.proto\x12\n" +
-	"licmesh.v1\"S\n" +
+	"licmesh.v1\x1a\x18licmesh/v1/release.proto\"S\n" +
 	"\x11ActivationCompany\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12\x1a\n" +
@@ -938,13 +938,14 @@ const file_licmesh_v1_upstream_proto_rawDesc = "" +
 	"\n" +
 	"duplicates\x18\x04 \x01(\rR\n" +
 	"duplicates\x12\x18\n" +
-	"\areceipt\x18\x05 \x01(\fR\areceipt2\xd1\x03\n" +
+	"\areceipt\x18\x05 \x01(\fR\areceipt2\xa4\x04\n" +
 	"\x0fUpstreamService\x12r\n" +
 	"\x17ListActivationCompanies\x12*.licmesh.v1.ListActivationCompaniesRequest\x1a+.licmesh.v1.ListActivationCompaniesResponse\x12Q\n" +
 	"\fActivateSite\x12\x1f.licmesh.v1.ActivateSiteRequest\x1a .licmesh.v1.ActivateSiteResponse\x12W\n" +
 	"\x0eStartSiteTrial\x12!.licmesh.v1.StartSiteTrialRequest\x1a\".licmesh.v1.StartSiteTrialResponse\x12T\n" +
 	"\rCheckLicenses\x12 .licmesh.v1.CheckLicensesRequest\x1a!.licmesh.v1.CheckLicensesResponse\x12H\n" +
-	"\tPushUsage\x12\x1c.licmesh.v1.PushUsageRequest\x1a\x1d.licmesh.v1.PushUsageResponseB0Z.github.com/licmesh/licmesh/mesh/wire/licmeshv1b\x06proto3"
+	"\tPushUsage\x12\x1c.licmesh.v1.PushUsageRequest\x1a\x1d.licmesh.v1.PushUsageResponse\x12Q\n" +
+	"\fSiteReleases\x12\x1f.licmesh.v1.SiteReleasesRequest\x1a .licmesh.v1.SiteReleasesResponseB0Z.github.com/licmesh/licmesh/mesh/wire/licmeshv1b\x06proto3"
 
 var (
 	file_licmesh_v1_upstream_proto_rawDescOnce sync.Once
@@ -973,6 +974,8 @@ var file_licmesh_v1_upstream_proto_goTypes = []any{
 	(*CheckLicensesResponse)(nil),           // 10: licmesh.v1.CheckLicensesResponse
 	(*PushUsageRequest)(nil),                // 11: licmesh.v1.PushUsageRequest
 	(*PushUsageResponse)(nil),               // 12: licmesh.v1.PushUsageResponse
+	(*SiteReleasesRequest)(nil),             // 13: licmesh.v1.SiteReleasesRequest
+	(*SiteReleasesResponse)(nil),            // 14: licmesh.v1.SiteReleasesResponse
 }
 var file_licmesh_v1_upstream_proto_depIdxs = []int32{
 	0,  // 0: licmesh.v1.ListActivationCompaniesResponse.companies:type_name -> licmesh.v1.ActivationCompany
@@ -983,13 +986,15 @@ var file_licmesh_v1_upstream_proto_depIdxs = []int32{
 	5,  // 5: licmesh.v1.UpstreamService.StartSiteTrial:input_type -> licmesh.v1.StartSiteTrialRequest
 	7,  // 6: licmesh.v1.UpstreamService.CheckLicenses:input_type -> licmesh.v1.CheckLicensesRequest
 	11, // 7: licmesh.v1.UpstreamService.PushUsage:input_type -> licmesh.v1.PushUsageRequest
-	2,  // 8: licmesh.v1.UpstreamService.ListActivationCompanies:output_type -> licmesh.v1.ListActivationCompaniesResponse
-	4,  // 9: licmesh.v1.UpstreamService.ActivateSite:output_type -> licmesh.v1.ActivateSiteResponse
-	6,  // 10: licmesh.v1.UpstreamService.StartSiteTrial:output_type -> licmesh.v1.StartSiteTrialResponse
-	10, // 11: licmesh.v1.UpstreamService.CheckLicenses:output_type -> licmesh.v1.CheckLicensesResponse
-	12, // 12: licmesh.v1.UpstreamService.PushUsage:output_type -> licmesh.v1.PushUsageResponse
-	8,  // [8:13] is the sub-list for method output_type
-	3,  // [3:8] is the sub-list for method input_type
+	13, // 8: licmesh.v1.UpstreamService.SiteReleases:input_type -> licmesh.v1.SiteReleasesRequest
+	2,  // 9: licmesh.v1.UpstreamService.ListActivationCompanies:output_type -> licmesh.v1.ListActivationCompaniesResponse
+	4,  // 10: licmesh.v1.UpstreamService.ActivateSite:output_type -> licmesh.v1.ActivateSiteResponse
+	6,  // 11: licmesh.v1.UpstreamService.StartSiteTrial:output_type -> licmesh.v1.StartSiteTrialResponse
+	10, // 12: licmesh.v1.UpstreamService.CheckLicenses:output_type -> licmesh.v1.CheckLicensesResponse
+	12, // 13: licmesh.v1.UpstreamService.PushUsage:output_type -> licmesh.v1.PushUsageResponse
+	14, // 14: licmesh.v1.UpstreamService.SiteReleases:output_type -> licmesh.v1.SiteReleasesResponse
+	9,  // [9:15] is the sub-list for method output_type
+	3,  // [3:9] is the sub-list for method input_type
 	3,  // [3:3] is the sub-list for extension type_name
 	3,  // [3:3] is the sub-list for extension extendee
 	0,  // [0:3] is the sub-list for field type_name
@@ -1000,6 +1005,7 @@ func file_licmesh_v1_upstream_proto_init() {
 	if File_licmesh_v1_upstream_proto != nil {
 		return
 	}
+	file_licmesh_v1_release_proto_init()
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{

@@ -48,6 +48,9 @@ const (
 	// UpstreamServicePushUsageProcedure is the fully-qualified name of the UpstreamService's PushUsage
 	// RPC.
 	UpstreamServicePushUsageProcedure = "/licmesh.v1.UpstreamService/PushUsage"
+	// UpstreamServiceSiteReleasesProcedure is the fully-qualified name of the UpstreamService's
+	// SiteReleases RPC.
+	UpstreamServiceSiteReleasesProcedure = "/licmesh.v1.UpstreamService/SiteReleases"
 )
 
 // UpstreamServiceClient is a client for the licmesh.v1.UpstreamService service.
@@ -67,6 +70,10 @@ type UpstreamServiceClient interface {
 	CheckLicenses(context.Context, *connect.Request[licmeshv1.CheckLicensesRequest]) (*connect.Response[licmeshv1.CheckLicensesResponse], error)
 	// PushUsage takes batches of the cluster's chain, in order.
 	PushUsage(context.Context, *connect.Request[licmeshv1.PushUsageRequest]) (*connect.Response[licmeshv1.PushUsageResponse], error)
+	// SiteReleases returns the release repository's signed metadata (TUF)
+	// for the site to verify; artifacts are fetched by HTTP GET of
+	// /v1/releases/artifacts/<target> with the same kind of proof.
+	SiteReleases(context.Context, *connect.Request[licmeshv1.SiteReleasesRequest]) (*connect.Response[licmeshv1.SiteReleasesResponse], error)
 }
 
 // NewUpstreamServiceClient constructs a client for the licmesh.v1.UpstreamService service. By
@@ -110,6 +117,12 @@ func NewUpstreamServiceClient(httpClient connect.HTTPClient, baseURL string, opt
 			connect.WithSchema(upstreamServiceMethods.ByName("PushUsage")),
 			connect.WithClientOptions(opts...),
 		),
+		siteReleases: connect.NewClient[licmeshv1.SiteReleasesRequest, licmeshv1.SiteReleasesResponse](
+			httpClient,
+			baseURL+UpstreamServiceSiteReleasesProcedure,
+			connect.WithSchema(upstreamServiceMethods.ByName("SiteReleases")),
+			connect.WithClientOptions(opts...),
+		),
 	}
 }
 
@@ -120,6 +133,7 @@ type upstreamServiceClient struct {
 	startSiteTrial          *connect.Client[licmeshv1.StartSiteTrialRequest, licmeshv1.StartSiteTrialResponse]
 	checkLicenses           *connect.Client[licmeshv1.CheckLicensesRequest, licmeshv1.CheckLicensesResponse]
 	pushUsage               *connect.Client[licmeshv1.PushUsageRequest, licmeshv1.PushUsageResponse]
+	siteReleases            *connect.Client[licmeshv1.SiteReleasesRequest, licmeshv1.SiteReleasesResponse]
 }
 
 // ListActivationCompanies calls licmesh.v1.UpstreamService.ListActivationCompanies.
@@ -147,6 +161,11 @@ func (c *upstreamServiceClient) PushUsage(ctx context.Context, req *connect.Requ
 	return c.pushUsage.CallUnary(ctx, req)
 }
 
+// SiteReleases calls licmesh.v1.UpstreamService.SiteReleases.
+func (c *upstreamServiceClient) SiteReleases(ctx context.Context, req *connect.Request[licmeshv1.SiteReleasesRequest]) (*connect.Response[licmeshv1.SiteReleasesResponse], error) {
+	return c.siteReleases.CallUnary(ctx, req)
+}
+
 // UpstreamServiceHandler is an implementation of the licmesh.v1.UpstreamService service.
 type UpstreamServiceHandler interface {
 	// ListActivationCompanies lists the companies the API key's account may
@@ -164,6 +183,10 @@ type UpstreamServiceHandler interface {
 	CheckLicenses(context.Context, *connect.Request[licmeshv1.CheckLicensesRequest]) (*connect.Response[licmeshv1.CheckLicensesResponse], error)
 	// PushUsage takes batches of the cluster's chain, in order.
 	PushUsage(context.Context, *connect.Request[licmeshv1.PushUsageRequest]) (*connect.Response[licmeshv1.PushUsageResponse], error)
+	// SiteReleases returns the release repository's signed metadata (TUF)
+	// for the site to verify; artifacts are fetched by HTTP GET of
+	// /v1/releases/artifacts/<target> with the same kind of proof.
+	SiteReleases(context.Context, *connect.Request[licmeshv1.SiteReleasesRequest]) (*connect.Response[licmeshv1.SiteReleasesResponse], error)
 }
 
 // NewUpstreamServiceHandler builds an HTTP handler from the service implementation. It returns the
@@ -203,6 +226,12 @@ func NewUpstreamServiceHandler(svc UpstreamServiceHandler, opts ...connect.Handl
 		connect.WithSchema(upstreamServiceMethods.ByName("PushUsage")),
 		connect.WithHandlerOptions(opts...),
 	)
+	upstreamServiceSiteReleasesHandler := connect.NewUnaryHandler(
+		UpstreamServiceSiteReleasesProcedure,
+		svc.SiteReleases,
+		connect.WithSchema(upstreamServiceMethods.ByName("SiteReleases")),
+		connect.WithHandlerOptions(opts...),
+	)
 	return "/licmesh.v1.UpstreamService/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case UpstreamServiceListActivationCompaniesProcedure:
@@ -215,6 +244,8 @@ func NewUpstreamServiceHandler(svc UpstreamServiceHandler, opts ...connect.Handl
 			upstreamServiceCheckLicensesHandler.ServeHTTP(w, r)
 		case UpstreamServicePushUsageProcedure:
 			upstreamServicePushUsageHandler.ServeHTTP(w, r)
+		case UpstreamServiceSiteReleasesProcedure:
+			upstreamServiceSiteReleasesHandler.ServeHTTP(w, r)
 		default:
 			http.NotFound(w, r)
 		}
@@ -242,4 +273,8 @@ func (UnimplementedUpstreamServiceHandler) CheckLicenses(context.Context, *conne
 
 func (UnimplementedUpstreamServiceHandler) PushUsage(context.Context, *connect.Request[licmeshv1.PushUsageRequest]) (*connect.Response[licmeshv1.PushUsageResponse], error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("licmesh.v1.UpstreamService.PushUsage is not implemented"))
+}
+
+func (UnimplementedUpstreamServiceHandler) SiteReleases(context.Context, *connect.Request[licmeshv1.SiteReleasesRequest]) (*connect.Response[licmeshv1.SiteReleasesResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("licmesh.v1.UpstreamService.SiteReleases is not implemented"))
 }
