@@ -3,8 +3,10 @@ SHELL := /bin/bash
 GO    ?= go
 BIN   := $(CURDIR)/bin
 PKGS  := ./...
-VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
-LDFLAGS := -X github.com/licmesh/licmesh/node/version.Version=$(VERSION)
+# Release versions are bare semver (1.4.0): a tag v1.4.0 builds as 1.4.0.
+VERSION ?= $(patsubst v%,%,$(shell git describe --tags --always --dirty 2>/dev/null || echo dev))
+# main.version is collectord's (it links nothing of node/); the linker ignores it elsewhere.
+LDFLAGS := -X github.com/licmesh/licmesh/node/version.Version=$(VERSION) -X main.version=$(VERSION)
 
 .PHONY: all build run test unit e2e bench generate lint fuzz deps clean
 

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -17,6 +18,7 @@ import (
 	"github.com/licmesh/licmesh/collectors/localapi"
 	"github.com/licmesh/licmesh/collectors/meter"
 	"github.com/licmesh/licmesh/licensing/clock"
+	"github.com/licmesh/licmesh/mesh/selfupdate"
 )
 
 // runFlags are the flags of `collectord run`; each overrides the file and the
@@ -101,14 +103,31 @@ func runCommand() command {
 // collector keeps the default.
 const meteringGCPercent = 50
 
-// run runs the agent and the local API until ctx ends or the agent cannot go
-// on.
+// run runs the collector until ctx ends or the agent cannot go on; after an
+// update swapped the binary, once everything is closed, it restarts the
+// process into the new one.
 func run(ctx context.Context, cfg config.Config, logOut io.Writer, clockOffset time.Duration) error {
 	log := newLogger(cfg, logOut)
+	// Resolved now: once swapped, the running file has no name left.
+	exe, err := selfupdate.Executable()
+	if err != nil {
+		log.Warn("collectord: cannot tell which file this binary is; updates will fail", "error", err)
+	}
+	err = serve(ctx, cfg, log, clockOffset, exe)
+	if !errors.Is(err, agent.ErrRestart) {
+		return err
+	}
+	log.Info("collectord: restarting into the binary now in place", "binary", exe, "mode", cfg.UpdateRestart)
+	return selfupdate.Restart(exe, cfg.UpdateRestart)
+}
+
+// serve runs the agent and the local API until ctx ends or the agent stops,
+// and closes them.
+func serve(ctx context.Context, cfg config.Config, log *slog.Logger, clockOffset time.Duration, exe string) error {
 	if cfg.MemoryLimitMiB > 0 {
 		debug.SetMemoryLimit(int64(cfg.MemoryLimitMiB) << 20)
 	}
-	opts := agent.Options{Logger: log, Version: version}
+	opts := agent.Options{Logger: log, Version: version, Executable: exe, Healthy: localAPIHealth(cfg)}
 	if clockOffset != 0 {
 		// The wall clock only: the monotonic reading and the boot clock,
 		// which leases are counted on, are the host's.

@@ -116,6 +116,20 @@ func fetchStatus(ctx context.Context, targets []target) ([]byte, localapi.Status
 }
 
 func fetchOne(ctx context.Context, t target) ([]byte, localapi.Status, error) {
+	raw, err := localGet(ctx, t, "/v1/status")
+	if err != nil {
+		return nil, localapi.Status{}, err
+	}
+	var st localapi.Status
+	if err := json.Unmarshal(raw, &st); err != nil {
+		return nil, localapi.Status{}, fmt.Errorf("not a collectord status: %w", err)
+	}
+	return raw, st, nil
+}
+
+// localGet reads path from the local API at t and returns the body of a 200
+// answer (at most 1 MiB).
+func localGet(ctx context.Context, t target, path string) ([]byte, error) {
 	tr := &http.Transport{}
 	base := "http://" + t.addr
 	if t.socket != "" {
@@ -126,27 +140,23 @@ func fetchOne(ctx context.Context, t target) ([]byte, localapi.Status, error) {
 		base = "http://collectord"
 	}
 	defer tr.CloseIdleConnections()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+"/v1/status", nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+path, nil)
 	if err != nil {
-		return nil, localapi.Status{}, err
+		return nil, err
 	}
 	resp, err := (&http.Client{Transport: tr}).Do(req)
 	if err != nil {
-		return nil, localapi.Status{}, err
+		return nil, err
 	}
 	defer resp.Body.Close()
 	raw, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 	if err != nil {
-		return nil, localapi.Status{}, err
+		return nil, err
 	}
 	if resp.StatusCode != http.StatusOK {
-		return nil, localapi.Status{}, fmt.Errorf("status %s: %s", resp.Status, strings.TrimSpace(string(raw)))
+		return nil, fmt.Errorf("status %s: %s", resp.Status, strings.TrimSpace(string(raw)))
 	}
-	var st localapi.Status
-	if err := json.Unmarshal(raw, &st); err != nil {
-		return nil, localapi.Status{}, fmt.Errorf("not a collectord status: %w", err)
-	}
-	return raw, st, nil
+	return raw, nil
 }
 
 // printStatus renders the status as an aligned table.

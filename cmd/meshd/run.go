@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -12,6 +13,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/licmesh/licmesh/mesh/confload"
+	"github.com/licmesh/licmesh/mesh/selfupdate"
 	"github.com/licmesh/licmesh/node/master"
 )
 
@@ -63,9 +65,22 @@ then flags.`,
 			if err != nil {
 				return err
 			}
+			// Resolved before anything can swap it: afterwards the kernel
+			// names the running file as deleted.
+			exe, exeErr := selfupdate.Executable()
 			ctx, wasTerm, stop := signals(cmd.Context())
 			defer stop()
-			return srv.Run(ctx, func() bool { return fileCfg.LeaveOnTerminate && wasTerm() })
+			err = srv.Run(ctx, func() bool { return fileCfg.LeaveOnTerminate && wasTerm() })
+			if errors.Is(err, master.ErrRestart) {
+				// A new release is in place (or the old one back): start
+				// it, in this process or by the supervisor.
+				if exeErr != nil {
+					return fmt.Errorf("meshd: restart on the new release: %w", exeErr)
+				}
+				stop()
+				return fmt.Errorf("meshd: restart on the new release: %w", selfupdate.Restart(exe, fileCfg.UpdateRestart))
+			}
+			return err
 		},
 	}
 	f := cmd.Flags()

@@ -37,6 +37,7 @@ type Agent struct {
 	readyOnce sync.Once
 
 	ents ents
+	upd  *updater
 
 	mu sync.Mutex
 	id *identity.Identity // nil until enrolled
@@ -94,6 +95,7 @@ func New(cfg config.Config, opts Options) (*Agent, error) {
 		kickc:   make(chan struct{}, 1),
 		ready:   make(chan struct{}),
 		started: opts.Clock.Now(),
+		upd:     newUpdater(opts.Executable),
 
 		renewBatchSize: maxRenewBatch,
 	}
@@ -191,9 +193,11 @@ func (a *Agent) kick() {
 }
 
 // Run enrolls if needed, then keeps leases renewed, the certificate fresh
-// and the masters list current until ctx ends. It returns nil on a clean
-// stop, after releasing held leases if release_on_shutdown is set. It returns
-// an error only when it cannot go on: the data directory is in use, or
+// and the masters list current, and carries out the masters' update orders,
+// until ctx ends. It returns nil on a clean stop, after releasing held leases
+// if release_on_shutdown is set, and ErrRestart, releasing nothing, when an
+// update swapped the binary and the process must restart into it. It returns
+// another error only when it cannot go on: the data directory is in use, or
 // enrollment failed for good (token refused, pin mismatch at every master).
 func (a *Agent) Run(ctx context.Context) error {
 	unlock, err := a.store.Lock()
@@ -212,25 +216,38 @@ func (a *Agent) Run(ctx context.Context) error {
 		}
 	}
 	a.log.Info("collectord: running", "collector_id", a.identity().CollectorID,
-		"masters", a.masters.Snapshot(), "transport", a.mode.String())
+		"masters", a.masters.Snapshot(), "transport", a.mode.String(), "version", a.opts.Version)
+	// rctx also ends when an update needs a restart.
+	rctx, stopForRestart := context.WithCancel(ctx)
+	defer stopForRestart()
+	a.upd.mu.Lock()
+	a.upd.stop = stopForRestart
+	a.upd.mu.Unlock()
 	var wg sync.WaitGroup
 	defer wg.Wait()
-	wg.Go(func() { a.watchEntitlements(ctx) })
+	wg.Go(func() { a.watchEntitlements(rctx) })
+	wg.Go(func() { a.runUpdates(rctx) })
 
 	var s schedule
 	for {
-		wait := a.step(ctx, &s)
-		if ctx.Err() != nil {
+		wait := a.step(rctx, &s)
+		if rctx.Err() != nil {
 			break
 		}
 		select {
-		case <-ctx.Done():
+		case <-rctx.Done():
 		case <-a.kickc:
 		case <-a.clock.After(wait):
 		}
-		if ctx.Err() != nil {
+		if rctx.Err() != nil {
 			break
 		}
+	}
+	if a.restarting() && ctx.Err() == nil {
+		// A restart is not a release: the next run renews what the
+		// products hold. (Stopped meanwhile, it is a stop like any other.)
+		a.setPhase(PhaseStopped)
+		return ErrRestart
 	}
 	if a.cfg.ReleaseOnShutdown {
 		a.releaseAll(context.WithoutCancel(ctx))

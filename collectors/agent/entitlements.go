@@ -194,6 +194,8 @@ func (a *Agent) watchOnce(ctx context.Context, c licmeshv1connect.CollectorServi
 			a.log.Warn("collectord: refused an entitlement document", "error", err)
 			return n, err
 		}
+		a.noteDocument()
+		a.offerUpdate(stream.Msg().GetUpdate())
 		n++
 		select {
 		case alive <- struct{}{}:

@@ -35,6 +35,10 @@ var (
 	// ErrCertificateExpired means the client certificate expired and there
 	// is no join token to enroll again.
 	ErrCertificateExpired = errors.New("agent: client certificate expired; restart with a join token to enroll again")
+	// ErrRestart is Run's answer when an update swapped the binary (or put
+	// the previous one back): the caller closes what it holds and restarts
+	// the process (selfupdate.Restart). Leases were not released.
+	ErrRestart = errors.New("agent: restart into the binary now in place")
 	// ErrEnroll means enrollment failed in a way retrying will not fix: a
 	// refused or malformed token, or a CA that does not match the pin.
 	ErrEnroll = errors.New("agent: enrollment failed")

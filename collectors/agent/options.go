@@ -1,6 +1,7 @@
 package agent
 
 import (
+	"context"
 	"crypto/tls"
 	"log/slog"
 	"net/http"
@@ -44,6 +45,14 @@ type Options struct {
 	// the wall clock does not move; ok false when there is none. Borrowed
 	// leases are kept on it across restarts. Defaults to the kernel's.
 	BootClock func() (bootID string, sinceBoot time.Duration, ok bool)
+	// Executable is the binary an update replaces; defaults to the running
+	// one (selfupdate.Executable). Tests point it at a stand-in.
+	Executable string
+	// Healthy, when set, is a check a freshly updated collector must pass
+	// before it reports the update a success; collectord asks its local
+	// API. It is called with a context bounded by request_timeout, again
+	// every second until it passes or the trial's deadline.
+	Healthy func(ctx context.Context) error
 }
 
 func (o Options) withDefaults() Options {

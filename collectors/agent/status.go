@@ -55,6 +55,9 @@ type Status struct {
 	// signing key than the one from enrollment.
 	SigningKeyMismatch bool
 	StartedAt          time.Time
+	// Update is the update this run last worked on (in progress, or how
+	// it ended); nil when there was none.
+	Update *UpdateStatus
 }
 
 // Status returns the agent's state.
@@ -78,6 +81,7 @@ func (a *Agent) Status() Status {
 		MaxLeases:          a.book.Max(),
 		SigningKeyMismatch: st.keyMismatch,
 		StartedAt:          a.started.Round(0),
+		Update:             a.updateStatus(),
 	}
 	if id != nil {
 		s.CollectorID = string(id.CollectorID)

@@ -87,7 +87,35 @@ type Config struct {
 	// Usage configures usage metering; off unless usage.sources_file is
 	// set.
 	Usage Usage `yaml:"usage"`
+
+	// UpdatesManaged lets the masters' rollouts update this collector's
+	// binary. Off, the collector ignores update orders (and logs that it
+	// does, once per rollout): the host's own tooling updates it.
+	UpdatesManaged bool `yaml:"updates_managed"`
+	// UpdateRestart is how the collector starts its new version: exec
+	// replaces the process in place; exit ends it with status 75
+	// (EX_TEMPFAIL) for its supervisor to start again (systemd
+	// Restart=on-failure or always, a container's restart policy).
+	UpdateRestart string `yaml:"update_restart"`
+	// UpdateHealthCommand, when set, is run (argv, no shell) by a freshly
+	// updated collector once it is otherwise healthy, with
+	// LICMESH_VERSION set to the version now running; it has 60s, and exit
+	// status 0 means healthy. Anything else puts the previous version back.
+	UpdateHealthCommand []string `yaml:"update_health_command"`
+	// UpdateTrialTimeout is how long a freshly updated collector has to
+	// become healthy (an entitlement document from a master, the local API
+	// serving, the health command passing) before the previous version is
+	// put back.
+	UpdateTrialTimeout time.Duration `yaml:"update_trial_timeout"`
 }
+
+// Update restart modes.
+const (
+	// UpdateRestartExec re-executes the binary in place.
+	UpdateRestartExec = "exec"
+	// UpdateRestartExit exits with status 75 for the supervisor to restart.
+	UpdateRestartExit = "exit"
+)
 
 // DefaultConfig returns the defaults. Masters and the token have none.
 func DefaultConfig() Config {
@@ -103,6 +131,10 @@ func DefaultConfig() Config {
 		LogLevel:          "info",
 		LogFormat:         "text",
 		Usage:             defaultUsage(),
+
+		UpdatesManaged:     true,
+		UpdateRestart:      UpdateRestartExec,
+		UpdateTrialTimeout: 2 * time.Minute,
 	}
 }
 
@@ -187,7 +219,42 @@ func (c Config) Validate() error {
 		add("log_format", c.LogFormat, "must be text or json")
 	}
 	c.Usage.validate(add)
+	c.validateUpdates(add)
 	return errors.Join(errs...)
+}
+
+// Limits of the update settings.
+const (
+	minTrialTimeout    = 10 * time.Second
+	maxTrialTimeout    = 24 * time.Hour
+	maxHealthArgs      = 64
+	maxHealthArgLength = 4096
+)
+
+func (c Config) validateUpdates(add func(field, value, problem string)) {
+	switch c.UpdateRestart {
+	case UpdateRestartExec, UpdateRestartExit:
+	default:
+		add("update_restart", c.UpdateRestart, "must be exec or exit")
+	}
+	if c.UpdateTrialTimeout < minTrialTimeout || c.UpdateTrialTimeout > maxTrialTimeout {
+		add("update_trial_timeout", c.UpdateTrialTimeout.String(), fmt.Sprintf("must be between %s and %s", minTrialTimeout, "24h"))
+	}
+	if len(c.UpdateHealthCommand) > maxHealthArgs {
+		add("update_health_command", "", fmt.Sprintf("has %d arguments, at most %d allowed", len(c.UpdateHealthCommand), maxHealthArgs))
+		return
+	}
+	for i, arg := range c.UpdateHealthCommand {
+		field := fmt.Sprintf("update_health_command[%d]", i)
+		switch {
+		case i == 0 && strings.TrimSpace(arg) == "":
+			add(field, "", "the program to run is empty")
+		case len(arg) > maxHealthArgLength:
+			add(field, "", fmt.Sprintf("has %d bytes, at most %d allowed", len(arg), maxHealthArgLength))
+		case strings.ContainsRune(arg, 0):
+			add(field, "", "contains a NUL byte")
+		}
+	}
 }
 
 // NormalizedMasters returns the masters as host:port with the default port

@@ -29,6 +29,27 @@ func TestExampleParses(t *testing.T) {
 	assert.True(t, cfg.ReleaseOnShutdown, "defaults not kept: %+v", cfg)
 	assert.Equal(t, 10000, cfg.MaxLeases, "defaults not kept: %+v", cfg)
 	assert.Equal(t, 5*time.Second, cfg.RequestTimeout, "defaults not kept: %+v", cfg)
+	assert.True(t, cfg.UpdatesManaged, "updates_managed")
+	assert.Equal(t, UpdateRestartExec, cfg.UpdateRestart, "update_restart")
+	assert.Equal(t, 2*time.Minute, cfg.UpdateTrialTimeout, "update_trial_timeout")
+	assert.Empty(t, cfg.UpdateHealthCommand, "update_health_command")
+}
+
+func TestUpdateSettingsFromEnv(t *testing.T) {
+	env := map[string]string{
+		"LICMESH_MASTERS":               "m1",
+		"LICMESH_DATA_DIR":              t.TempDir(),
+		"LICMESH_UPDATES_MANAGED":       "false",
+		"LICMESH_UPDATE_RESTART":        "exit",
+		"LICMESH_UPDATE_TRIAL_TIMEOUT":  "5m",
+		"LICMESH_UPDATE_HEALTH_COMMAND": "/bin/check,--quick",
+	}
+	cfg, err := Load("", func(k string) (string, bool) { v, ok := env[k]; return v, ok }, nil)
+	require.NoError(t, err)
+	assert.False(t, cfg.UpdatesManaged)
+	assert.Equal(t, UpdateRestartExit, cfg.UpdateRestart)
+	assert.Equal(t, 5*time.Minute, cfg.UpdateTrialTimeout)
+	assert.Equal(t, []string{"/bin/check", "--quick"}, cfg.UpdateHealthCommand)
 }
 
 func TestParseStrict(t *testing.T) {
@@ -63,6 +84,14 @@ func TestParseStrict(t *testing.T) {
 		{name: "token and file", yaml: "masters: [m1]\ntoken: " + tok + "\ntoken_file: /etc/hostname\n", wantErr: "not both", is: ErrInvalid},
 		{name: "two documents", yaml: "masters: [m1]\n---\nmasters: [m2]\n", wantErr: "more than one YAML document", is: ErrParse},
 		{name: "syntax", yaml: "masters: [m1\n", wantErr: "cannot parse", is: ErrParse},
+		{name: "update restart exit", yaml: "masters: [m1]\nupdate_restart: exit\n"},
+		{name: "update restart bad", yaml: "masters: [m1]\nupdate_restart: reboot\n", wantErr: `update_restart "reboot": must be exec or exit`, is: ErrInvalid},
+		{name: "trial timeout short", yaml: "masters: [m1]\nupdate_trial_timeout: 1s\n", wantErr: `update_trial_timeout "1s": must be between 10s and 24h`, is: ErrInvalid},
+		{name: "trial timeout long", yaml: "masters: [m1]\nupdate_trial_timeout: 48h\n", wantErr: "update_trial_timeout", is: ErrInvalid},
+		{name: "health command", yaml: "masters: [m1]\nupdate_health_command: [/bin/check, --quick]\n"},
+		{name: "health command empty program", yaml: "masters: [m1]\nupdate_health_command: ['', x]\n", wantErr: "update_health_command[0]: the program to run is empty", is: ErrInvalid},
+		{name: "health command not a list", yaml: "masters: [m1]\nupdate_health_command: /bin/check\n", wantErr: "line 2", is: ErrParse},
+		{name: "updates unmanaged", yaml: "masters: [m1]\nupdates_managed: false\n"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

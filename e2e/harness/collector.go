@@ -27,6 +27,8 @@ type Collector struct {
 	Env     []string
 	// Args are added to `collectord run` at each Start.
 	Args []string
+	// Bin, when set, is the collectord binary this collector runs.
+	Bin  string
 	Proc *Proc
 	hc   *http.Client
 }
@@ -41,6 +43,15 @@ func StartCollector(t testing.TB, name string, masters []string, token string, e
 // StartCollectorWith is StartCollector with extra YAML appended to the
 // config (a usage section, for one).
 func StartCollectorWith(t testing.TB, name string, masters []string, token, extraYAML string, env ...string) *Collector {
+	t.Helper()
+	c := NewCollector(t, name, masters, token, extraYAML, env...)
+	c.Start()
+	return c
+}
+
+// NewCollector is StartCollectorWith without the start: set Bin or Args,
+// then Start.
+func NewCollector(t testing.TB, name string, masters []string, token, extraYAML string, env ...string) *Collector {
 	t.Helper()
 	port, err := FreePort()
 	if err != nil {
@@ -62,7 +73,6 @@ func StartCollectorWith(t testing.TB, name string, masters []string, token, extr
 	if err := os.WriteFile(filepath.Join(c.Dir, "collectord.yaml"), []byte(b.String()), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	c.Start()
 	t.Cleanup(func() {
 		if c.Proc != nil {
 			c.Proc.Kill()
@@ -79,7 +89,11 @@ func (c *Collector) Start() {
 	if err != nil {
 		c.t.Fatal(err)
 	}
-	p, err := StartProc(c.Name, filepath.Join(bin, "collectord"),
+	exe := filepath.Join(bin, "collectord")
+	if c.Bin != "" {
+		exe = c.Bin
+	}
+	p, err := StartProc(c.Name, exe,
 		append([]string{"run", "-c", filepath.Join(c.Dir, "collectord.yaml")}, c.Args...), c.Env, filepath.Join(c.Dir, "collectord.log"))
 	if err != nil {
 		c.t.Fatal(err)

@@ -30,6 +30,9 @@ type Options struct {
 	ExtraArgs        []string
 	// Env is added to every master's environment (LICMESH_* settings).
 	Env []string
+	// BinDir, when set, holds each master's own meshd at BinDir/<id>/meshd
+	// (tests of updates, which replace a master's binary).
+	BinDir string
 }
 
 // Cluster is a set of masters sharing one secret.
@@ -59,6 +62,9 @@ type Master struct {
 	Args   []string
 	Expect int
 	Join   []string
+	// Bin, when set, is the meshd binary this master runs (a copy of its
+	// own, for tests of updates that replace it).
+	Bin string
 }
 
 // StartCluster starts n masters (1, 3 or 5) that bootstrap together.
@@ -149,7 +155,14 @@ func (m *Master) Start() {
 	}
 	args = append(args, m.c.Opts.ExtraArgs...)
 	args = append(args, m.Args...)
-	p, err := StartProc(m.ID, filepath.Join(bin, "meshd"), args,
+	exe := filepath.Join(bin, "meshd")
+	if m.c.Opts.BinDir != "" {
+		exe = filepath.Join(m.c.Opts.BinDir, m.ID, "meshd")
+	}
+	if m.Bin != "" {
+		exe = m.Bin
+	}
+	p, err := StartProc(m.ID, exe, args,
 		append([]string{"LICMESH_CLUSTER_SECRET=" + m.c.Secret}, m.c.Opts.Env...), filepath.Join(m.c.Dir, m.ID+".log"))
 	if err != nil {
 		m.c.t.Fatal(err)

@@ -56,11 +56,23 @@ const (
 	// LicenseCheckFailing: the daily license check has not succeeded for
 	// After.
 	LicenseCheckFailing Kind = "license_check_failing"
+	// Updates (seed 001's update notifications): UpdateAvailable, a newer
+	// release found while downloads are manual; UpdateReady, a release
+	// downloaded while installs are manual; UpdateInstalling, a rollout
+	// under way (auto-install says when it starts); UpdateInstalled, a
+	// rollout that finished (for a day); RolloutHalted, a rollout that
+	// stopped on a failed wave.
+	UpdateAvailable  Kind = "update_available"
+	UpdateReady      Kind = "update_ready"
+	UpdateInstalling Kind = "update_installing"
+	UpdateInstalled  Kind = "update_installed"
+	RolloutHalted    Kind = "rollout_halted"
 )
 
 // Kinds lists every kind, in the order rules are shown.
 var Kinds = []Kind{LicenseExpiry, LicenseExpired, TrialEnd, PoolUsage, PoolOverage, CreditsLow, CreditsExhausted,
-	CollectorSilent, ClockTampered, UpstreamFailing, LicenseCheckFailing}
+	CollectorSilent, ClockTampered, UpstreamFailing, LicenseCheckFailing,
+	UpdateAvailable, UpdateReady, UpdateInstalling, UpdateInstalled, RolloutHalted}
 
 // NoticeKinds are the alerts a product's users hear about through their
 // collector (seed 001's in-app notices): their licenses, trials and
@@ -144,6 +156,11 @@ func Default() []Rule {
 		{Kind: ClockTampered},
 		{Kind: UpstreamFailing, After: Duration(24 * time.Hour)},
 		{Kind: LicenseCheckFailing, After: Duration(48 * time.Hour)},
+		{Kind: UpdateAvailable},
+		{Kind: UpdateReady},
+		{Kind: UpdateInstalling},
+		{Kind: UpdateInstalled},
+		{Kind: RolloutHalted},
 	}
 }
 

@@ -16,6 +16,23 @@ type Facts struct {
 	// ClockTampered says a master's clock is behind the trusted time.
 	ClockTampered bool
 	Upstream      Upstream
+	Updates       Updates
+}
+
+// Updates is where the site's updates stand. Each field empty means no
+// such condition.
+type Updates struct {
+	// Available is a newer release found and not downloaded (manual
+	// download); Ready one downloaded and not installed (manual install).
+	Available, Ready string
+	// Installing is the version of the rollout under way, RolloutID its ID.
+	Installing string
+	RolloutID  string
+	// Installed is the version of a rollout that finished less than a day
+	// ago (InstalledID its ID); Halted is a halted rollout's reason.
+	Installed, InstalledID string
+	Halted                 string
+	HaltedID               string
 }
 
 // License is a stored license as the rules see it.
@@ -226,6 +243,7 @@ func Evaluate(rules Rules, f Facts) []Alert {
 	if r, ok := on(LicenseCheckFailing, ""); ok && u.Activated && f.Now.Sub(u.LastCheckOK) >= time.Duration(r.After) {
 		out = append(out, newAlert(LicenseCheckFailing, "hub", "", Warning, "the daily license check has not succeeded for %s", Duration(f.Now.Sub(u.LastCheckOK).Truncate(time.Minute))))
 	}
+	out = append(out, updateAlerts(f.Updates, on)...)
 	slices.SortFunc(out, func(a, b Alert) int {
 		switch {
 		case a.Key < b.Key:
@@ -254,4 +272,25 @@ func daysText(n int) string {
 		return "1 day"
 	}
 	return fmt.Sprintf("%d days", n)
+}
+
+// updateAlerts are seed 001's update notifications.
+func updateAlerts(u Updates, on func(Kind, string) (Rule, bool)) []Alert {
+	var out []Alert
+	if _, ok := on(UpdateAvailable, ""); ok && u.Available != "" {
+		out = append(out, newAlert(UpdateAvailable, u.Available, "", Info, "version %s is available: download it to install it", u.Available))
+	}
+	if _, ok := on(UpdateReady, ""); ok && u.Ready != "" {
+		out = append(out, newAlert(UpdateReady, u.Ready, "", Info, "version %s is downloaded and ready to install", u.Ready))
+	}
+	if _, ok := on(UpdateInstalling, ""); ok && u.Installing != "" {
+		out = append(out, newAlert(UpdateInstalling, u.RolloutID, "", Info, "installing version %s: collectors first, then the masters one by one", u.Installing))
+	}
+	if _, ok := on(UpdateInstalled, ""); ok && u.Installed != "" {
+		out = append(out, newAlert(UpdateInstalled, u.InstalledID, "", Info, "version %s is installed on every master and collector", u.Installed))
+	}
+	if _, ok := on(RolloutHalted, ""); ok && u.Halted != "" {
+		out = append(out, newAlert(RolloutHalted, u.HaltedID, "", Critical, "the update stopped: %s", u.Halted))
+	}
+	return out
 }

@@ -13,43 +13,47 @@ type MsgType uint8
 
 // Message types. Values are stable on disk; never renumber or reuse one.
 const (
-	BootstrapType        MsgType = 1
-	CreatePoolType       MsgType = 2
-	UpdatePoolType       MsgType = 3
-	LeaseBatchType       MsgType = 4
-	CreateTokenType      MsgType = 5
-	RevokeTokenType      MsgType = 6
-	EnrollType           MsgType = 7
-	RenewCertType        MsgType = 8
-	CollectorSeenType    MsgType = 9
-	AddLicenseType       MsgType = 10
-	RemoveLicenseType    MsgType = 11
-	ConsumeCreditsType   MsgType = 12
-	UsageBatchType       MsgType = 13
-	SetSiteZoneType      MsgType = 14
-	SetUpstreamType      MsgType = 15
-	SealUpstreamType     MsgType = 16
-	AckUpstreamType      MsgType = 17
-	UpstreamCheckedType  MsgType = 18
-	BorrowLeaseType      MsgType = 19
-	SetAlertRuleType     MsgType = 20
-	FireAlertsType       MsgType = 21
-	AckAlertType         MsgType = 22
-	SetAlertChannelType  MsgType = 23
-	TestAlertChannelType MsgType = 24
-	AlertDeliveredType   MsgType = 25
-	CreateUserType       MsgType = 26
-	UpdateUserType       MsgType = 27
-	AuditedType          MsgType = 28
-	AuditEventType       MsgType = 29
-	SetAlertPrefsType    MsgType = 30
-	MarkAlertsReadType   MsgType = 31
-	SetDepartmentType    MsgType = 32
-	SetReservationType   MsgType = 33
-	SetLicenseCostType   MsgType = 34
-	RequestPurchaseType  MsgType = 35
-	DecidePurchaseType   MsgType = 36
-	PurchaseProgressType MsgType = 37
+	BootstrapType         MsgType = 1
+	CreatePoolType        MsgType = 2
+	UpdatePoolType        MsgType = 3
+	LeaseBatchType        MsgType = 4
+	CreateTokenType       MsgType = 5
+	RevokeTokenType       MsgType = 6
+	EnrollType            MsgType = 7
+	RenewCertType         MsgType = 8
+	CollectorSeenType     MsgType = 9
+	AddLicenseType        MsgType = 10
+	RemoveLicenseType     MsgType = 11
+	ConsumeCreditsType    MsgType = 12
+	UsageBatchType        MsgType = 13
+	SetSiteZoneType       MsgType = 14
+	SetUpstreamType       MsgType = 15
+	SealUpstreamType      MsgType = 16
+	AckUpstreamType       MsgType = 17
+	UpstreamCheckedType   MsgType = 18
+	BorrowLeaseType       MsgType = 19
+	SetAlertRuleType      MsgType = 20
+	FireAlertsType        MsgType = 21
+	AckAlertType          MsgType = 22
+	SetAlertChannelType   MsgType = 23
+	TestAlertChannelType  MsgType = 24
+	AlertDeliveredType    MsgType = 25
+	CreateUserType        MsgType = 26
+	UpdateUserType        MsgType = 27
+	AuditedType           MsgType = 28
+	AuditEventType        MsgType = 29
+	SetAlertPrefsType     MsgType = 30
+	MarkAlertsReadType    MsgType = 31
+	SetDepartmentType     MsgType = 32
+	SetReservationType    MsgType = 33
+	SetLicenseCostType    MsgType = 34
+	RequestPurchaseType   MsgType = 35
+	DecidePurchaseType    MsgType = 36
+	PurchaseProgressType  MsgType = 37
+	SetUpdateSettingsType MsgType = 38
+	UpdateCheckedType     MsgType = 39
+	ArtifactStoredType    MsgType = 40
+	RolloutChangeType     MsgType = 41
 )
 
 // IgnoreUnknownTypeFlag, set on a message type, tells a node that does not
@@ -91,43 +95,47 @@ type message struct {
 // the same kind of table). Types without a row are unknown to this
 // version. It is written only by its initializer.
 var messages = [...]message{
-	BootstrapType:        msg("Bootstrap", applyBootstrap),
-	CreatePoolType:       msg("CreatePool", applyCreatePool),
-	UpdatePoolType:       msg("UpdatePool", applyUpdatePool),
-	LeaseBatchType:       msg("LeaseBatch", applyLeaseBatch),
-	CreateTokenType:      msg("CreateToken", applyCreateToken),
-	RevokeTokenType:      msg("RevokeToken", applyRevokeToken),
-	EnrollType:           msg("Enroll", applyEnroll),
-	RenewCertType:        msg("RenewCert", applyRenewCert),
-	CollectorSeenType:    msg("CollectorSeen", applyCollectorSeen),
-	AddLicenseType:       msg("AddLicense", applyAddLicense),
-	RemoveLicenseType:    msg("RemoveLicense", applyRemoveLicense),
-	ConsumeCreditsType:   msg("ConsumeCredits", applyConsumeCredits),
-	UsageBatchType:       msg("UsageBatch", applyUsageBatch),
-	SetSiteZoneType:      msg("SetSiteZone", applySetSiteZone),
-	SetUpstreamType:      msg("SetUpstream", applySetUpstream),
-	SealUpstreamType:     msg("SealUpstream", applySealUpstream),
-	AckUpstreamType:      msg("AckUpstream", applyAckUpstream),
-	UpstreamCheckedType:  msg("UpstreamChecked", applyUpstreamChecked),
-	BorrowLeaseType:      msg("BorrowLease", applyBorrowLease),
-	SetAlertRuleType:     msg("SetAlertRule", applySetAlertRule),
-	FireAlertsType:       msg("FireAlerts", applyFireAlerts),
-	AckAlertType:         msg("AckAlert", applyAckAlert),
-	SetAlertChannelType:  msg("SetAlertChannel", applySetAlertChannel),
-	TestAlertChannelType: msg("TestAlertChannel", applyTestAlertChannel),
-	AlertDeliveredType:   msg("AlertDelivered", applyAlertDelivered),
-	CreateUserType:       msg("CreateUser", applyCreateUser),
-	UpdateUserType:       msg("UpdateUser", applyUpdateUser),
-	AuditedType:          {}, // set at init
-	AuditEventType:       {}, // set at init
-	SetAlertPrefsType:    msg("SetAlertPrefs", applySetAlertPrefs),
-	MarkAlertsReadType:   msg("MarkAlertsRead", applyMarkAlertsRead),
-	SetDepartmentType:    msg("SetDepartment", applySetDepartment),
-	SetReservationType:   msg("SetReservation", applySetReservation),
-	SetLicenseCostType:   msg("SetLicenseCost", applySetLicenseCost),
-	RequestPurchaseType:  msg("RequestPurchase", applyRequestPurchase),
-	DecidePurchaseType:   msg("DecidePurchase", applyDecidePurchase),
-	PurchaseProgressType: msg("PurchaseProgress", applyPurchaseProgress),
+	BootstrapType:         msg("Bootstrap", applyBootstrap),
+	CreatePoolType:        msg("CreatePool", applyCreatePool),
+	UpdatePoolType:        msg("UpdatePool", applyUpdatePool),
+	LeaseBatchType:        msg("LeaseBatch", applyLeaseBatch),
+	CreateTokenType:       msg("CreateToken", applyCreateToken),
+	RevokeTokenType:       msg("RevokeToken", applyRevokeToken),
+	EnrollType:            msg("Enroll", applyEnroll),
+	RenewCertType:         msg("RenewCert", applyRenewCert),
+	CollectorSeenType:     msg("CollectorSeen", applyCollectorSeen),
+	AddLicenseType:        msg("AddLicense", applyAddLicense),
+	RemoveLicenseType:     msg("RemoveLicense", applyRemoveLicense),
+	ConsumeCreditsType:    msg("ConsumeCredits", applyConsumeCredits),
+	UsageBatchType:        msg("UsageBatch", applyUsageBatch),
+	SetSiteZoneType:       msg("SetSiteZone", applySetSiteZone),
+	SetUpstreamType:       msg("SetUpstream", applySetUpstream),
+	SealUpstreamType:      msg("SealUpstream", applySealUpstream),
+	AckUpstreamType:       msg("AckUpstream", applyAckUpstream),
+	UpstreamCheckedType:   msg("UpstreamChecked", applyUpstreamChecked),
+	BorrowLeaseType:       msg("BorrowLease", applyBorrowLease),
+	SetAlertRuleType:      msg("SetAlertRule", applySetAlertRule),
+	FireAlertsType:        msg("FireAlerts", applyFireAlerts),
+	AckAlertType:          msg("AckAlert", applyAckAlert),
+	SetAlertChannelType:   msg("SetAlertChannel", applySetAlertChannel),
+	TestAlertChannelType:  msg("TestAlertChannel", applyTestAlertChannel),
+	AlertDeliveredType:    msg("AlertDelivered", applyAlertDelivered),
+	CreateUserType:        msg("CreateUser", applyCreateUser),
+	UpdateUserType:        msg("UpdateUser", applyUpdateUser),
+	AuditedType:           {}, // set at init
+	AuditEventType:        {}, // set at init
+	SetAlertPrefsType:     msg("SetAlertPrefs", applySetAlertPrefs),
+	MarkAlertsReadType:    msg("MarkAlertsRead", applyMarkAlertsRead),
+	SetDepartmentType:     msg("SetDepartment", applySetDepartment),
+	SetReservationType:    msg("SetReservation", applySetReservation),
+	SetLicenseCostType:    msg("SetLicenseCost", applySetLicenseCost),
+	RequestPurchaseType:   msg("RequestPurchase", applyRequestPurchase),
+	DecidePurchaseType:    msg("DecidePurchase", applyDecidePurchase),
+	PurchaseProgressType:  msg("PurchaseProgress", applyPurchaseProgress),
+	SetUpdateSettingsType: msg("SetUpdateSettings", applySetUpdateSettings),
+	UpdateCheckedType:     msg("UpdateChecked", applyUpdateChecked),
+	ArtifactStoredType:    msg("ArtifactStored", applyArtifactStored),
+	RolloutChangeType:     msg("RolloutChange", applyRolloutChange),
 }
 
 // MaxMsgType is the highest message type this build applies; masters

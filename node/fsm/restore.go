@@ -164,6 +164,11 @@ func (rs *restorer) record(kind byte, body []byte) error {
 			break
 		}
 		return rs.purchaseRecord(body)
+	case recUpdates:
+		if rs.version <= snapshotV2 {
+			break
+		}
+		return rs.updatesRecord(body)
 	}
 	return badSnap("unknown record kind %d", kind)
 }

@@ -227,6 +227,11 @@ func (f *FSM) Snapshot() (raft.FSMSnapshot, error) {
 		return nil, err
 	}
 	snap.usage = append(snap.usage, pu...)
+	upd, err := snapshotUpdates(&s.updates)
+	if err != nil {
+		return nil, err
+	}
+	snap.usage = append(snap.usage, upd...)
 	snap.tokens.refs.Add(1)
 	snap.collectors.refs.Add(1)
 	for _, sh := range snap.shards {

@@ -179,6 +179,8 @@ type state struct {
 	util       *utilState
 	costs      map[string]LicenseCost
 	purchases  map[string]Purchase
+	// updates is the coordinated-update state (updates.go).
+	updates UpdateState
 	// at is the time of the command being applied (trusted time, or the
 	// command's if later); not replicated state, set by applyLocked.
 	at int64

@@ -80,6 +80,11 @@ var roleSpec = map[string][]fsm.Role{
 	"UpdateUser":             {},
 	"ListUsers":              {fsm.RoleAuditor},
 	"ListAuditLog":           {fsm.RoleAuditor},
+	"CheckUpdates":           {fsm.RoleIT},
+	"DownloadUpdate":         {fsm.RoleIT},
+	"InstallUpdate":          {fsm.RoleIT},
+	"RollbackUpdate":         {fsm.RoleIT},
+	"SetUpdateSettings":      {fsm.RoleIT},
 }
 
 func specAllows(method string, role fsm.Role) bool {

@@ -109,6 +109,7 @@ func (s *Server) alertFacts(now time.Time) alert.Facts {
 		f.Upstream = alert.Upstream{Activated: true, Waiting: up.Outbox > 0 || up.Dirty > 0,
 			Since: time.UnixMilli(since), LastCheckOK: time.UnixMilli(check)}
 	}
+	f.Updates = s.updateFacts(now)
 	return f
 }
 

@@ -45,6 +45,18 @@ func (s *Server) collectorMux() http.Handler {
 	path, h := licmeshv1connect.NewCollectorServiceHandler(collectorHandler{s},
 		connect.WithReadMaxBytes(maxCollectorBody), connect.WithCodec(wire.StrictJSON{}),
 		connect.WithCompressMinBytes(compressMin))
+	mux.Handle("GET /v1/artifacts/{sha}", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.TLS == nil {
+			http.Error(w, "a collector certificate is needed", http.StatusUnauthorized)
+			return
+		}
+		role, id, err := pki.VerifiedPeer(*r.TLS)
+		if _, ok := s.fsm.Collector(id); err != nil || role != pki.RoleCollector || !ok {
+			http.Error(w, "an enrolled collector's certificate is needed", http.StatusForbidden)
+			return
+		}
+		s.serveArtifact(w, r)
+	}))
 	mux.Handle(path, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.TLS != nil {
 			if role, id, err := pki.VerifiedPeer(*r.TLS); err == nil && role == pki.RoleCollector {

@@ -55,6 +55,19 @@ type Config struct {
 	LicenseCheckInterval time.Duration `yaml:"license_check_interval"`
 	// AlertInterval is how often the leader evaluates the alert rules.
 	AlertInterval time.Duration `yaml:"alert_interval"`
+	// ReleaseRootFile is the vendor's release repository root (root.json,
+	// from "meshctl hub release root"): the trust anchor of updates. Empty:
+	// the cluster takes the root its hub serves at the first check, over
+	// the hub connection pinned at activation.
+	ReleaseRootFile string `yaml:"release_root_file"`
+	// UpdateRestart is how a master restarts on a new release: exec
+	// (re-execute itself) or exit (status 75, for its supervisor).
+	UpdateRestart string `yaml:"update_restart"`
+	// UpdateTrialTimeout is how long a master restarted on a new release
+	// has to catch up with the cluster before it goes back to the old one.
+	UpdateTrialTimeout time.Duration `yaml:"update_trial_timeout"`
+	// RolloutTick is how often the leader moves a rollout along.
+	RolloutTick time.Duration `yaml:"rollout_tick"`
 	// AuditRetention is how long the audit log keeps a record (at most
 	// fsm.MaxAuditRecords are kept, whatever it says).
 	AuditRetention time.Duration `yaml:"audit_retention"`
@@ -122,6 +135,9 @@ func DefaultConfig() Config {
 		UpstreamSyncInterval: time.Minute,
 		LicenseCheckInterval: 24 * time.Hour,
 		AlertInterval:        30 * time.Second,
+		UpdateRestart:        "exec",
+		UpdateTrialTimeout:   3 * time.Minute,
+		RolloutTick:          time.Second,
 		AuditRetention:       fsm.DefaultAuditRetention,
 		SMTPTLS:              "starttls",
 		CollectorCertTTL:     24 * time.Hour,
@@ -190,6 +206,15 @@ func (c *Config) Validate() error {
 	c.mailServer("").Validate("smtp_", "mail_from", c.SMTPPasswordFile != "", bad)
 	if c.AuditRetention < 24*time.Hour || c.AuditRetention > 10*365*24*time.Hour {
 		bad("audit_retention", "%s: must be between 24h and ten years (87600h)", c.AuditRetention)
+	}
+	if c.UpdateRestart != "exec" && c.UpdateRestart != "exit" {
+		bad("update_restart", "%q: exec or exit", c.UpdateRestart)
+	}
+	if c.UpdateTrialTimeout < 10*time.Second || c.UpdateTrialTimeout > time.Hour {
+		bad("update_trial_timeout", "%s: must be between 10s and 1h", c.UpdateTrialTimeout)
+	}
+	if c.RolloutTick < 50*time.Millisecond || c.RolloutTick > time.Minute {
+		bad("rollout_tick", "%s: must be between 50ms and 1m", c.RolloutTick)
 	}
 	if c.AlertInterval < 100*time.Millisecond || c.AlertInterval > time.Hour {
 		bad("alert_interval", "%s: must be between 100ms and 1h", c.AlertInterval)

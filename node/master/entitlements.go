@@ -84,24 +84,27 @@ func (h collectorHandler) WatchEntitlements(ctx context.Context, _ *connect.Requ
 	defer cancel()
 	var lastSum [32]byte
 	var lastSent time.Time
+	var lastOrder string
 	for {
 		changed := s.ents.wait()
 		doc, sum, err := s.entitlementDoc(id)
 		if err != nil {
 			return toConnect(err)
 		}
-		if lastSent.IsZero() || sum != lastSum || time.Since(lastSent) >= s.cfg.EntitlementRefresh {
+		order := collectorOrder(s.fsm.CollectorOrder(id))
+		orderKey := order.GetRolloutId() + "/" + order.GetAction() + "/" + order.GetVersion()
+		if lastSent.IsZero() || sum != lastSum || orderKey != lastOrder || time.Since(lastSent) >= s.cfg.EntitlementRefresh {
 			// Signed only when sent: most wake-ups change nothing for
 			// this collector.
 			tok, err := s.signEntitlements(doc)
 			if err != nil {
 				return toConnect(err)
 			}
-			if err := stream.Send(&licmeshv1.WatchEntitlementsResponse{Document: tok}); err != nil {
+			if err := stream.Send(&licmeshv1.WatchEntitlementsResponse{Document: tok, Update: order}); err != nil {
 				return err
 			}
 			s.m.entSent.Inc()
-			lastSum, lastSent = sum, time.Now()
+			lastSum, lastSent, lastOrder = sum, time.Now(), orderKey
 		}
 		select {
 		case <-ctx.Done():

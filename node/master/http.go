@@ -31,6 +31,8 @@ func (s *Server) apiMux() http.Handler {
 	mux.Handle(path, s.requirePerm("", h))
 	path, h = licmeshv1connect.NewPeerServiceHandler(peerHandler{s}, connect.WithReadMaxBytes(64<<20), connect.WithCompressMinBytes(compressMin))
 	mux.Handle(path, onlyMasters(h))
+	mux.Handle("GET /v1/peer/artifacts/{sha}", onlyMasters(http.HandlerFunc(s.serveArtifact)))
+	mux.Handle("POST /v1/updates/bundle", s.requirePerm(PermUpdates, http.HandlerFunc(s.uploadBundle)))
 
 	// Profiles for operators chasing CPU or memory, behind the admin token.
 	mux.Handle("/debug/pprof/", s.requirePerm(PermCluster, http.HandlerFunc(pprof.Index)))

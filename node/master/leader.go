@@ -101,6 +101,7 @@ func (s *Server) lead(ctx context.Context) {
 	upstream.Go(func() { s.upstreamLoop(ctx) })
 	upstream.Go(func() { s.alertLoop(ctx) })
 	upstream.Go(func() { s.deliverLoop(ctx) })
+	upstream.Go(func() { s.updateLoop(ctx) })
 	defer upstream.Wait()
 	// A new leader can't know when collectors last renewed with the old one:
 	// every lease gets a full TTL from now (extended, never shortened).

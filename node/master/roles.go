@@ -38,6 +38,9 @@ const (
 	PermUsers Perm = "users"
 	// PermCluster changes the cluster's membership and reads its profiles.
 	PermCluster Perm = "cluster"
+	// PermUpdates checks, downloads and installs releases, and rolls
+	// them back.
+	PermUpdates Perm = "updates"
 	// PermAudit reads the accounts and, with issue 17's audit log, the
 	// trail of changes.
 	PermAudit Perm = "audit"
@@ -45,9 +48,9 @@ const (
 
 // rolePerms is what each role may do.
 var rolePerms = map[fsm.Role][]Perm{
-	fsm.RoleAdmin:          {PermRead, PermSelf, PermAck, PermLicenses, PermCollectors, PermUsers, PermCluster, PermAudit},
+	fsm.RoleAdmin:          {PermRead, PermSelf, PermAck, PermLicenses, PermCollectors, PermUsers, PermCluster, PermAudit, PermUpdates},
 	fsm.RoleLicenseManager: {PermRead, PermSelf, PermAck, PermLicenses},
-	fsm.RoleIT:             {PermRead, PermSelf, PermAck, PermCollectors},
+	fsm.RoleIT:             {PermRead, PermSelf, PermAck, PermCollectors, PermUpdates},
 	fsm.RoleAuditor:        {PermRead, PermSelf, PermAudit},
 	fsm.RoleViewer:         {PermRead, PermSelf},
 }
@@ -58,6 +61,12 @@ var rolePerms = map[fsm.Role][]Perm{
 // forgotten.
 var methodPerms = map[string][]Perm{
 	licmeshv1connect.AdminServiceGetStatusProcedure:              {PermRead},
+	licmeshv1connect.AdminServiceUpdateStatusProcedure:           {PermRead},
+	licmeshv1connect.AdminServiceCheckUpdatesProcedure:           {PermUpdates},
+	licmeshv1connect.AdminServiceDownloadUpdateProcedure:         {PermUpdates},
+	licmeshv1connect.AdminServiceInstallUpdateProcedure:          {PermUpdates},
+	licmeshv1connect.AdminServiceRollbackUpdateProcedure:         {PermUpdates},
+	licmeshv1connect.AdminServiceSetUpdateSettingsProcedure:      {PermUpdates},
 	licmeshv1connect.AdminServiceListMembersProcedure:            {PermRead},
 	licmeshv1connect.AdminServiceRemovePeerProcedure:             {PermCluster},
 	licmeshv1connect.AdminServiceCreatePoolProcedure:             {PermLicenses},

@@ -25,6 +25,7 @@ import (
 	"github.com/licmesh/licmesh/licensing/license"
 	"github.com/licmesh/licmesh/mesh/cluster"
 	"github.com/licmesh/licmesh/mesh/confload"
+	"github.com/licmesh/licmesh/mesh/selfupdate"
 	"github.com/licmesh/licmesh/mesh/transport"
 	"github.com/licmesh/licmesh/mesh/webhook"
 	"github.com/licmesh/licmesh/node/fsm"
@@ -79,6 +80,14 @@ type Server struct {
 
 	// signins throttles password sign-ins per user name.
 	signins *signinLimiter
+
+	// updateNudge wakes the leader's update loop for a check now;
+	// restartCh closes when the master must restart on a new release.
+	updateNudge chan struct{}
+	restartCh   chan struct{}
+	// exe is this binary's path, resolved at start (before a swap).
+	exe         string
+	restartOnce sync.Once
 }
 
 // signer holds the cluster's lease-signing key once the state has it.
@@ -119,14 +128,14 @@ func New(cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("master: data dir: %w", err)
 	}
 	s := &Server{
-		syncNudge: make(chan struct{}, 1),
-		cfg:       cfg,
-		log:       cfg.Logger.With("node_id", cfg.NodeID),
-		clock:     cfg.Clock,
-		id:        id,
-		fsm:       fsm.New(),
-		table:     lease.NewTable(cfg.Clock),
-		signins:   newSigninLimiter(),
+		syncNudge: make(chan struct{}, 1), updateNudge: make(chan struct{}, 1), restartCh: make(chan struct{}),
+		cfg:     cfg,
+		log:     cfg.Logger.With("node_id", cfg.NodeID),
+		clock:   cfg.Clock,
+		id:      id,
+		fsm:     fsm.New(),
+		table:   lease.NewTable(cfg.Clock),
+		signins: newSigninLimiter(),
 	}
 	s.vendorKeys, _ = license.ParseKeyring(cfg.VendorKeys...) // checked by Validate
 	if cfg.SMTPPasswordFile != "" {
@@ -282,6 +291,9 @@ func (s *Server) Run(ctx context.Context, leave func() bool) error {
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
 	}
+	if exe, err := selfupdate.Executable(); err == nil {
+		s.exe = exe
+	}
 	runCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
 	defer stop()
 	g, gctx := errgroup.WithContext(runCtx)
@@ -298,15 +310,20 @@ func (s *Server) Run(ctx context.Context, leave func() bool) error {
 	g.Go(func() error { return s.watchLeadership(gctx) })
 	g.Go(func() error { s.presence.run(gctx, s); return nil })
 	g.Go(func() error { s.ents.run(gctx, s.fsm); return nil })
+	g.Go(func() error { s.artifactLoop(gctx); return nil })
+	g.Go(func() error { s.updateTrial(gctx); return nil })
 	s.log.Info("master started", "api_addr", s.APIAddr(), "collector_addr", s.CollectorAddr(),
 		"raft_addr", s.cfg.RaftAddr, "gossip_addr", s.cfg.GossipAddr, "cluster_id", s.id.clusterID,
 		"version", version.Version)
 
+	restarting := false
 	select {
 	case <-ctx.Done():
 	case <-gctx.Done():
+	case <-s.restartCh:
+		restarting = true
 	}
-	leaving := leave != nil && leave()
+	leaving := !restarting && leave != nil && leave()
 	if !leaving {
 		// Stopping without leaving: what Raft says as peers vanish now is
 		// noise. A graceful leave keeps its logs, since it can fail.
@@ -331,6 +348,9 @@ func (s *Server) Run(ctx context.Context, leave func() bool) error {
 		err = cerr
 	}
 	s.peers.close()
+	if restarting && err == nil {
+		return ErrRestart
+	}
 	return err
 }
 

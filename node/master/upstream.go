@@ -85,13 +85,9 @@ func (st *syncState) succeeded(now time.Time, next time.Duration) {
 // the PEM certificates caPEM (the hub's certificate or its CA, pinned at
 // activation) or, when empty, the system's roots: never any certificate.
 func hubClient(url string, caPEM []byte, apiKey string) (licmeshv1connect.UpstreamServiceClient, error) {
-	tc := &tls.Config{MinVersion: tls.VersionTLS12}
-	if len(caPEM) > 0 {
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(caPEM) {
-			return nil, fmt.Errorf("%w: the hub CA holds no PEM certificate", ErrBadRequest)
-		}
-		tc.RootCAs = pool
+	tc, err := hubTLS(caPEM)
+	if err != nil {
+		return nil, err
 	}
 	hc := &http.Client{Timeout: hubTimeout, Transport: &http.Transport{TLSClientConfig: tc, ForceAttemptHTTP2: true,
 		Proxy: http.ProxyFromEnvironment, IdleConnTimeout: 90 * time.Second}}
@@ -100,6 +96,19 @@ func hubClient(url string, caPEM []byte, apiKey string) (licmeshv1connect.Upstre
 		opts = append(opts, connect.WithInterceptors(bearer(apiKey)))
 	}
 	return licmeshv1connect.NewUpstreamServiceClient(hc, strings.TrimRight(url, "/"), opts...), nil
+}
+
+// hubTLS trusts the hub's pinned CA, or the system's roots without one.
+func hubTLS(caPEM []byte) (*tls.Config, error) {
+	tc := &tls.Config{MinVersion: tls.VersionTLS12}
+	if len(caPEM) > 0 {
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(caPEM) {
+			return nil, fmt.Errorf("%w: the hub CA holds no PEM certificate", ErrBadRequest)
+		}
+		tc.RootCAs = pool
+	}
+	return tc, nil
 }
 
 // bearer adds an API key to every call.

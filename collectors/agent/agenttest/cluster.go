@@ -68,6 +68,7 @@ type Cluster struct {
 	lastCSR       []byte
 	started       int
 	clock         clock.Clock
+	upd           updates
 }
 
 // Lease is a lease as the fake cluster holds it.
@@ -112,6 +113,7 @@ func NewCluster(t testing.TB) *Cluster {
 		nextID:  100,
 		clock:   clock.System{},
 		calls:   map[string]int{},
+		upd:     updates{changed: make(chan struct{}), artifacts: map[string][]byte{}},
 	}
 }
 
@@ -194,6 +196,8 @@ type Master struct {
 	addr   string
 	stop   func()
 	once   sync.Once
+	// noArtifacts makes the master answer 404 for every build; c.mu.
+	noArtifacts bool
 }
 
 // StartMaster starts a master on 127.0.0.1 with TLS over TCP (HTTP/2, as
@@ -248,6 +252,7 @@ func (c *Cluster) newMaster() (*Master, *tls.Config, http.Handler) {
 	m := &Master{c: c, NodeID: nodeID}
 	mux := http.NewServeMux()
 	mux.Handle(licmeshv1connect.NewCollectorServiceHandler(&handler{c: c, m: m}))
+	mux.HandleFunc("GET /v1/artifacts/{sha}", c.serveArtifact(m))
 	tlsConf := c.CA.ServerTLS(cert, tls.VerifyClientCertIfGiven)
 	tlsConf.Time = c.now // client certificates are judged on the cluster's clock
 	return m, tlsConf, withTLSState(mux)

@@ -17,8 +17,9 @@ import (
 
 // handler serves CollectorService for one master of the cluster.
 type handler struct {
-	// The fake answers what the agent's lease tests need; the calls it
-	// does not fake (entitlements, credits, usage) are unimplemented.
+	// The fake answers what the agent's lease and update tests need
+	// (entitlements only once StreamEntitlements is called); the calls
+	// it does not fake (credits, usage) are unimplemented.
 	licmeshv1connect.UnimplementedCollectorServiceHandler
 	c *Cluster
 	m *Master

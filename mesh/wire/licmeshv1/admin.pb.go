@@ -21,6 +21,992 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+type UpdateStatusRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UpdateStatusRequest) Reset() {
+	*x = UpdateStatusRequest{}
+	mi := &file_licmesh_v1_admin_proto_msgTypes[0]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UpdateStatusRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UpdateStatusRequest) ProtoMessage() {}
+
+func (x *UpdateStatusRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_licmesh_v1_admin_proto_msgTypes[0]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UpdateStatusRequest.ProtoReflect.Descriptor instead.
+func (*UpdateStatusRequest) Descriptor() ([]byte, []int) {
+	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{0}
+}
+
+type CheckUpdatesRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CheckUpdatesRequest) Reset() {
+	*x = CheckUpdatesRequest{}
+	mi := &file_licmesh_v1_admin_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CheckUpdatesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CheckUpdatesRequest) ProtoMessage() {}
+
+func (x *CheckUpdatesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_licmesh_v1_admin_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CheckUpdatesRequest.ProtoReflect.Descriptor instead.
+func (*CheckUpdatesRequest) Descriptor() ([]byte, []int) {
+	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{1}
+}
+
+type DownloadUpdateRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// version defaults to the newest release of the site's channel.
+	Version       string `protobuf:"bytes,1,opt,name=version,proto3" json:"version,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DownloadUpdateRequest) Reset() {
+	*x = DownloadUpdateRequest{}
+	mi := &file_licmesh_v1_admin_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DownloadUpdateRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DownloadUpdateRequest) ProtoMessage() {}
+
+func (x *DownloadUpdateRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_licmesh_v1_admin_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DownloadUpdateRequest.ProtoReflect.Descriptor instead.
+func (*DownloadUpdateRequest) Descriptor() ([]byte, []int) {
+	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *DownloadUpdateRequest) GetVersion() string {
+	if x != nil {
+		return x.Version
+	}
+	return ""
+}
+
+type InstallUpdateRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Version       string                 `protobuf:"bytes,1,opt,name=version,proto3" json:"version,omitempty"`
+	Plan          *RolloutPlan           `protobuf:"bytes,2,opt,name=plan,proto3" json:"plan,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *InstallUpdateRequest) Reset() {
+	*x = InstallUpdateRequest{}
+	mi := &file_licmesh_v1_admin_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *InstallUpdateRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*InstallUpdateRequest) ProtoMessage() {}
+
+func (x *InstallUpdateRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_licmesh_v1_admin_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use InstallUpdateRequest.ProtoReflect.Descriptor instead.
+func (*InstallUpdateRequest) Descriptor() ([]byte, []int) {
+	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *InstallUpdateRequest) GetVersion() string {
+	if x != nil {
+		return x.Version
+	}
+	return ""
+}
+
+func (x *InstallUpdateRequest) GetPlan() *RolloutPlan {
+	if x != nil {
+		return x.Plan
+	}
+	return nil
+}
+
+type RollbackUpdateRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// reason is recorded with the halt.
+	Reason        string `protobuf:"bytes,1,opt,name=reason,proto3" json:"reason,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RollbackUpdateRequest) Reset() {
+	*x = RollbackUpdateRequest{}
+	mi := &file_licmesh_v1_admin_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RollbackUpdateRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RollbackUpdateRequest) ProtoMessage() {}
+
+func (x *RollbackUpdateRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_licmesh_v1_admin_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RollbackUpdateRequest.ProtoReflect.Descriptor instead.
+func (*RollbackUpdateRequest) Descriptor() ([]byte, []int) {
+	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *RollbackUpdateRequest) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+type RolloutPlan struct {
+	state          protoimpl.MessageState `protogen:"open.v1"`
+	Canary         int32                  `protobuf:"varint,1,opt,name=canary,proto3" json:"canary,omitempty"`
+	BatchSize      int32                  `protobuf:"varint,2,opt,name=batch_size,json=batchSize,proto3" json:"batch_size,omitempty"`
+	MaxFailures    int32                  `protobuf:"varint,3,opt,name=max_failures,json=maxFailures,proto3" json:"max_failures,omitempty"`
+	WaveTimeoutMs  int64                  `protobuf:"varint,4,opt,name=wave_timeout_ms,json=waveTimeoutMs,proto3" json:"wave_timeout_ms,omitempty"`
+	OfflineAfterMs int64                  `protobuf:"varint,5,opt,name=offline_after_ms,json=offlineAfterMs,proto3" json:"offline_after_ms,omitempty"`
+	// offline_policy is "exclude" or "wait".
+	OfflinePolicy   string `protobuf:"bytes,6,opt,name=offline_policy,json=offlinePolicy,proto3" json:"offline_policy,omitempty"`
+	MasterTimeoutMs int64  `protobuf:"varint,7,opt,name=master_timeout_ms,json=masterTimeoutMs,proto3" json:"master_timeout_ms,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
+}
+
+func (x *RolloutPlan) Reset() {
+	*x = RolloutPlan{}
+	mi := &file_licmesh_v1_admin_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RolloutPlan) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RolloutPlan) ProtoMessage() {}
+
+func (x *RolloutPlan) ProtoReflect() protoreflect.Message {
+	mi := &file_licmesh_v1_admin_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RolloutPlan.ProtoReflect.Descriptor instead.
+func (*RolloutPlan) Descriptor() ([]byte, []int) {
+	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *RolloutPlan) GetCanary() int32 {
+	if x != nil {
+		return x.Canary
+	}
+	return 0
+}
+
+func (x *RolloutPlan) GetBatchSize() int32 {
+	if x != nil {
+		return x.BatchSize
+	}
+	return 0
+}
+
+func (x *RolloutPlan) GetMaxFailures() int32 {
+	if x != nil {
+		return x.MaxFailures
+	}
+	return 0
+}
+
+func (x *RolloutPlan) GetWaveTimeoutMs() int64 {
+	if x != nil {
+		return x.WaveTimeoutMs
+	}
+	return 0
+}
+
+func (x *RolloutPlan) GetOfflineAfterMs() int64 {
+	if x != nil {
+		return x.OfflineAfterMs
+	}
+	return 0
+}
+
+func (x *RolloutPlan) GetOfflinePolicy() string {
+	if x != nil {
+		return x.OfflinePolicy
+	}
+	return ""
+}
+
+func (x *RolloutPlan) GetMasterTimeoutMs() int64 {
+	if x != nil {
+		return x.MasterTimeoutMs
+	}
+	return 0
+}
+
+type UpdateSettings struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	AutoDownload  bool                   `protobuf:"varint,1,opt,name=auto_download,json=autoDownload,proto3" json:"auto_download,omitempty"`
+	AutoInstall   bool                   `protobuf:"varint,2,opt,name=auto_install,json=autoInstall,proto3" json:"auto_install,omitempty"`
+	CheckEveryMs  int64                  `protobuf:"varint,3,opt,name=check_every_ms,json=checkEveryMs,proto3" json:"check_every_ms,omitempty"`
+	Channel       string                 `protobuf:"bytes,4,opt,name=channel,proto3" json:"channel,omitempty"`
+	Plan          *RolloutPlan           `protobuf:"bytes,5,opt,name=plan,proto3" json:"plan,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UpdateSettings) Reset() {
+	*x = UpdateSettings{}
+	mi := &file_licmesh_v1_admin_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UpdateSettings) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UpdateSettings) ProtoMessage() {}
+
+func (x *UpdateSettings) ProtoReflect() protoreflect.Message {
+	mi := &file_licmesh_v1_admin_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UpdateSettings.ProtoReflect.Descriptor instead.
+func (*UpdateSettings) Descriptor() ([]byte, []int) {
+	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *UpdateSettings) GetAutoDownload() bool {
+	if x != nil {
+		return x.AutoDownload
+	}
+	return false
+}
+
+func (x *UpdateSettings) GetAutoInstall() bool {
+	if x != nil {
+		return x.AutoInstall
+	}
+	return false
+}
+
+func (x *UpdateSettings) GetCheckEveryMs() int64 {
+	if x != nil {
+		return x.CheckEveryMs
+	}
+	return 0
+}
+
+func (x *UpdateSettings) GetChannel() string {
+	if x != nil {
+		return x.Channel
+	}
+	return ""
+}
+
+func (x *UpdateSettings) GetPlan() *RolloutPlan {
+	if x != nil {
+		return x.Plan
+	}
+	return nil
+}
+
+type SetUpdateSettingsRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Settings      *UpdateSettings        `protobuf:"bytes,1,opt,name=settings,proto3" json:"settings,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SetUpdateSettingsRequest) Reset() {
+	*x = SetUpdateSettingsRequest{}
+	mi := &file_licmesh_v1_admin_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SetUpdateSettingsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SetUpdateSettingsRequest) ProtoMessage() {}
+
+func (x *SetUpdateSettingsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_licmesh_v1_admin_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SetUpdateSettingsRequest.ProtoReflect.Descriptor instead.
+func (*SetUpdateSettingsRequest) Descriptor() ([]byte, []int) {
+	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *SetUpdateSettingsRequest) GetSettings() *UpdateSettings {
+	if x != nil {
+		return x.Settings
+	}
+	return nil
+}
+
+type SiteRelease struct {
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	Version    string                 `protobuf:"bytes,1,opt,name=version,proto3" json:"version,omitempty"`
+	Channel    string                 `protobuf:"bytes,2,opt,name=channel,proto3" json:"channel,omitempty"`
+	ReleasedMs int64                  `protobuf:"varint,3,opt,name=released_ms,json=releasedMs,proto3" json:"released_ms,omitempty"`
+	Withdrawn  bool                   `protobuf:"varint,4,opt,name=withdrawn,proto3" json:"withdrawn,omitempty"`
+	Notes      string                 `protobuf:"bytes,5,opt,name=notes,proto3" json:"notes,omitempty"`
+	Changelog  string                 `protobuf:"bytes,6,opt,name=changelog,proto3" json:"changelog,omitempty"`
+	DocUrl     string                 `protobuf:"bytes,7,opt,name=doc_url,json=docUrl,proto3" json:"doc_url,omitempty"`
+	VideoUrl   string                 `protobuf:"bytes,8,opt,name=video_url,json=videoUrl,proto3" json:"video_url,omitempty"`
+	// downloaded: every artifact is on the master that answered.
+	Downloaded bool `protobuf:"varint,9,opt,name=downloaded,proto3" json:"downloaded,omitempty"`
+	// covered is false when the site's licenses' updates ended before it.
+	Covered       bool     `protobuf:"varint,10,opt,name=covered,proto3" json:"covered,omitempty"`
+	Artifacts     []string `protobuf:"bytes,11,rep,name=artifacts,proto3" json:"artifacts,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SiteRelease) Reset() {
+	*x = SiteRelease{}
+	mi := &file_licmesh_v1_admin_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SiteRelease) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SiteRelease) ProtoMessage() {}
+
+func (x *SiteRelease) ProtoReflect() protoreflect.Message {
+	mi := &file_licmesh_v1_admin_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SiteRelease.ProtoReflect.Descriptor instead.
+func (*SiteRelease) Descriptor() ([]byte, []int) {
+	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *SiteRelease) GetVersion() string {
+	if x != nil {
+		return x.Version
+	}
+	return ""
+}
+
+func (x *SiteRelease) GetChannel() string {
+	if x != nil {
+		return x.Channel
+	}
+	return ""
+}
+
+func (x *SiteRelease) GetReleasedMs() int64 {
+	if x != nil {
+		return x.ReleasedMs
+	}
+	return 0
+}
+
+func (x *SiteRelease) GetWithdrawn() bool {
+	if x != nil {
+		return x.Withdrawn
+	}
+	return false
+}
+
+func (x *SiteRelease) GetNotes() string {
+	if x != nil {
+		return x.Notes
+	}
+	return ""
+}
+
+func (x *SiteRelease) GetChangelog() string {
+	if x != nil {
+		return x.Changelog
+	}
+	return ""
+}
+
+func (x *SiteRelease) GetDocUrl() string {
+	if x != nil {
+		return x.DocUrl
+	}
+	return ""
+}
+
+func (x *SiteRelease) GetVideoUrl() string {
+	if x != nil {
+		return x.VideoUrl
+	}
+	return ""
+}
+
+func (x *SiteRelease) GetDownloaded() bool {
+	if x != nil {
+		return x.Downloaded
+	}
+	return false
+}
+
+func (x *SiteRelease) GetCovered() bool {
+	if x != nil {
+		return x.Covered
+	}
+	return false
+}
+
+func (x *SiteRelease) GetArtifacts() []string {
+	if x != nil {
+		return x.Artifacts
+	}
+	return nil
+}
+
+type RolloutUnit struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	Wave          int32                  `protobuf:"varint,2,opt,name=wave,proto3" json:"wave,omitempty"`
+	From          string                 `protobuf:"bytes,3,opt,name=from,proto3" json:"from,omitempty"`
+	State         string                 `protobuf:"bytes,4,opt,name=state,proto3" json:"state,omitempty"`
+	AtMs          int64                  `protobuf:"varint,5,opt,name=at_ms,json=atMs,proto3" json:"at_ms,omitempty"`
+	Detail        string                 `protobuf:"bytes,6,opt,name=detail,proto3" json:"detail,omitempty"`
+	OrderedAtMs   int64                  `protobuf:"varint,7,opt,name=ordered_at_ms,json=orderedAtMs,proto3" json:"ordered_at_ms,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RolloutUnit) Reset() {
+	*x = RolloutUnit{}
+	mi := &file_licmesh_v1_admin_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RolloutUnit) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RolloutUnit) ProtoMessage() {}
+
+func (x *RolloutUnit) ProtoReflect() protoreflect.Message {
+	mi := &file_licmesh_v1_admin_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RolloutUnit.ProtoReflect.Descriptor instead.
+func (*RolloutUnit) Descriptor() ([]byte, []int) {
+	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *RolloutUnit) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *RolloutUnit) GetWave() int32 {
+	if x != nil {
+		return x.Wave
+	}
+	return 0
+}
+
+func (x *RolloutUnit) GetFrom() string {
+	if x != nil {
+		return x.From
+	}
+	return ""
+}
+
+func (x *RolloutUnit) GetState() string {
+	if x != nil {
+		return x.State
+	}
+	return ""
+}
+
+func (x *RolloutUnit) GetAtMs() int64 {
+	if x != nil {
+		return x.AtMs
+	}
+	return 0
+}
+
+func (x *RolloutUnit) GetDetail() string {
+	if x != nil {
+		return x.Detail
+	}
+	return ""
+}
+
+func (x *RolloutUnit) GetOrderedAtMs() int64 {
+	if x != nil {
+		return x.OrderedAtMs
+	}
+	return 0
+}
+
+type Rollout struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	Version       string                 `protobuf:"bytes,2,opt,name=version,proto3" json:"version,omitempty"`
+	StartedAtMs   int64                  `protobuf:"varint,3,opt,name=started_at_ms,json=startedAtMs,proto3" json:"started_at_ms,omitempty"`
+	StartedBy     string                 `protobuf:"bytes,4,opt,name=started_by,json=startedBy,proto3" json:"started_by,omitempty"`
+	Phase         string                 `protobuf:"bytes,5,opt,name=phase,proto3" json:"phase,omitempty"`
+	Wave          int32                  `protobuf:"varint,6,opt,name=wave,proto3" json:"wave,omitempty"`
+	HaltReason    string                 `protobuf:"bytes,7,opt,name=halt_reason,json=haltReason,proto3" json:"halt_reason,omitempty"`
+	EndedAtMs     int64                  `protobuf:"varint,8,opt,name=ended_at_ms,json=endedAtMs,proto3" json:"ended_at_ms,omitempty"`
+	Collectors    []*RolloutUnit         `protobuf:"bytes,9,rep,name=collectors,proto3" json:"collectors,omitempty"`
+	Masters       []*RolloutUnit         `protobuf:"bytes,10,rep,name=masters,proto3" json:"masters,omitempty"`
+	Plan          *RolloutPlan           `protobuf:"bytes,11,opt,name=plan,proto3" json:"plan,omitempty"`
+	Downgrade     bool                   `protobuf:"varint,12,opt,name=downgrade,proto3" json:"downgrade,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Rollout) Reset() {
+	*x = Rollout{}
+	mi := &file_licmesh_v1_admin_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Rollout) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Rollout) ProtoMessage() {}
+
+func (x *Rollout) ProtoReflect() protoreflect.Message {
+	mi := &file_licmesh_v1_admin_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Rollout.ProtoReflect.Descriptor instead.
+func (*Rollout) Descriptor() ([]byte, []int) {
+	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *Rollout) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *Rollout) GetVersion() string {
+	if x != nil {
+		return x.Version
+	}
+	return ""
+}
+
+func (x *Rollout) GetStartedAtMs() int64 {
+	if x != nil {
+		return x.StartedAtMs
+	}
+	return 0
+}
+
+func (x *Rollout) GetStartedBy() string {
+	if x != nil {
+		return x.StartedBy
+	}
+	return ""
+}
+
+func (x *Rollout) GetPhase() string {
+	if x != nil {
+		return x.Phase
+	}
+	return ""
+}
+
+func (x *Rollout) GetWave() int32 {
+	if x != nil {
+		return x.Wave
+	}
+	return 0
+}
+
+func (x *Rollout) GetHaltReason() string {
+	if x != nil {
+		return x.HaltReason
+	}
+	return ""
+}
+
+func (x *Rollout) GetEndedAtMs() int64 {
+	if x != nil {
+		return x.EndedAtMs
+	}
+	return 0
+}
+
+func (x *Rollout) GetCollectors() []*RolloutUnit {
+	if x != nil {
+		return x.Collectors
+	}
+	return nil
+}
+
+func (x *Rollout) GetMasters() []*RolloutUnit {
+	if x != nil {
+		return x.Masters
+	}
+	return nil
+}
+
+func (x *Rollout) GetPlan() *RolloutPlan {
+	if x != nil {
+		return x.Plan
+	}
+	return nil
+}
+
+func (x *Rollout) GetDowngrade() bool {
+	if x != nil {
+		return x.Downgrade
+	}
+	return false
+}
+
+type NodeVersion struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	Version       string                 `protobuf:"bytes,2,opt,name=version,proto3" json:"version,omitempty"`
+	Hostname      string                 `protobuf:"bytes,3,opt,name=hostname,proto3" json:"hostname,omitempty"`
+	Leader        bool                   `protobuf:"varint,4,opt,name=leader,proto3" json:"leader,omitempty"`
+	State         string                 `protobuf:"bytes,5,opt,name=state,proto3" json:"state,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *NodeVersion) Reset() {
+	*x = NodeVersion{}
+	mi := &file_licmesh_v1_admin_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *NodeVersion) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*NodeVersion) ProtoMessage() {}
+
+func (x *NodeVersion) ProtoReflect() protoreflect.Message {
+	mi := &file_licmesh_v1_admin_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use NodeVersion.ProtoReflect.Descriptor instead.
+func (*NodeVersion) Descriptor() ([]byte, []int) {
+	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *NodeVersion) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *NodeVersion) GetVersion() string {
+	if x != nil {
+		return x.Version
+	}
+	return ""
+}
+
+func (x *NodeVersion) GetHostname() string {
+	if x != nil {
+		return x.Hostname
+	}
+	return ""
+}
+
+func (x *NodeVersion) GetLeader() bool {
+	if x != nil {
+		return x.Leader
+	}
+	return false
+}
+
+func (x *NodeVersion) GetState() string {
+	if x != nil {
+		return x.State
+	}
+	return ""
+}
+
+type UpdateStatusResponse struct {
+	state       protoimpl.MessageState `protogen:"open.v1"`
+	Settings    *UpdateSettings        `protobuf:"bytes,1,opt,name=settings,proto3" json:"settings,omitempty"`
+	CheckedAtMs int64                  `protobuf:"varint,2,opt,name=checked_at_ms,json=checkedAtMs,proto3" json:"checked_at_ms,omitempty"`
+	CheckError  string                 `protobuf:"bytes,3,opt,name=check_error,json=checkError,proto3" json:"check_error,omitempty"`
+	Source      string                 `protobuf:"bytes,4,opt,name=source,proto3" json:"source,omitempty"`
+	Releases    []*SiteRelease         `protobuf:"bytes,5,rep,name=releases,proto3" json:"releases,omitempty"`
+	// latest is the newest release of the site's channel.
+	Latest        string         `protobuf:"bytes,6,opt,name=latest,proto3" json:"latest,omitempty"`
+	Masters       []*NodeVersion `protobuf:"bytes,7,rep,name=masters,proto3" json:"masters,omitempty"`
+	Collectors    []*NodeVersion `protobuf:"bytes,8,rep,name=collectors,proto3" json:"collectors,omitempty"`
+	Rollout       *Rollout       `protobuf:"bytes,9,opt,name=rollout,proto3" json:"rollout,omitempty"`
+	Past          []*Rollout     `protobuf:"bytes,10,rep,name=past,proto3" json:"past,omitempty"`
+	Trusted       bool           `protobuf:"varint,11,opt,name=trusted,proto3" json:"trusted,omitempty"`
+	Running       string         `protobuf:"bytes,12,opt,name=running,proto3" json:"running,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UpdateStatusResponse) Reset() {
+	*x = UpdateStatusResponse{}
+	mi := &file_licmesh_v1_admin_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UpdateStatusResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UpdateStatusResponse) ProtoMessage() {}
+
+func (x *UpdateStatusResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_licmesh_v1_admin_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UpdateStatusResponse.ProtoReflect.Descriptor instead.
+func (*UpdateStatusResponse) Descriptor() ([]byte, []int) {
+	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *UpdateStatusResponse) GetSettings() *UpdateSettings {
+	if x != nil {
+		return x.Settings
+	}
+	return nil
+}
+
+func (x *UpdateStatusResponse) GetCheckedAtMs() int64 {
+	if x != nil {
+		return x.CheckedAtMs
+	}
+	return 0
+}
+
+func (x *UpdateStatusResponse) GetCheckError() string {
+	if x != nil {
+		return x.CheckError
+	}
+	return ""
+}
+
+func (x *UpdateStatusResponse) GetSource() string {
+	if x != nil {
+		return x.Source
+	}
+	return ""
+}
+
+func (x *UpdateStatusResponse) GetReleases() []*SiteRelease {
+	if x != nil {
+		return x.Releases
+	}
+	return nil
+}
+
+func (x *UpdateStatusResponse) GetLatest() string {
+	if x != nil {
+		return x.Latest
+	}
+	return ""
+}
+
+func (x *UpdateStatusResponse) GetMasters() []*NodeVersion {
+	if x != nil {
+		return x.Masters
+	}
+	return nil
+}
+
+func (x *UpdateStatusResponse) GetCollectors() []*NodeVersion {
+	if x != nil {
+		return x.Collectors
+	}
+	return nil
+}
+
+func (x *UpdateStatusResponse) GetRollout() *Rollout {
+	if x != nil {
+		return x.Rollout
+	}
+	return nil
+}
+
+func (x *UpdateStatusResponse) GetPast() []*Rollout {
+	if x != nil {
+		return x.Past
+	}
+	return nil
+}
+
+func (x *UpdateStatusResponse) GetTrusted() bool {
+	if x != nil {
+		return x.Trusted
+	}
+	return false
+}
+
+func (x *UpdateStatusResponse) GetRunning() string {
+	if x != nil {
+		return x.Running
+	}
+	return ""
+}
+
 type GetStatusRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	unknownFields protoimpl.UnknownFields
@@ -29,7 +1015,7 @@ type GetStatusRequest struct {
 
 func (x *GetStatusRequest) Reset() {
 	*x = GetStatusRequest{}
-	mi := &file_licmesh_v1_admin_proto_msgTypes[0]
+	mi := &file_licmesh_v1_admin_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -41,7 +1027,7 @@ func (x *GetStatusRequest) String() string {
 func (*GetStatusRequest) ProtoMessage() {}
 
 func (x *GetStatusRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_licmesh_v1_admin_proto_msgTypes[0]
+	mi := &file_licmesh_v1_admin_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -54,7 +1040,7 @@ func (x *GetStatusRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetStatusRequest.ProtoReflect.Descriptor instead.
 func (*GetStatusRequest) Descriptor() ([]byte, []int) {
-	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{0}
+	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{13}
 }
 
 type GetStatusResponse struct {
@@ -94,7 +1080,7 @@ type GetStatusResponse struct {
 
 func (x *GetStatusResponse) Reset() {
 	*x = GetStatusResponse{}
-	mi := &file_licmesh_v1_admin_proto_msgTypes[1]
+	mi := &file_licmesh_v1_admin_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -106,7 +1092,7 @@ func (x *GetStatusResponse) String() string {
 func (*GetStatusResponse) ProtoMessage() {}
 
 func (x *GetStatusResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_licmesh_v1_admin_proto_msgTypes[1]
+	mi := &file_licmesh_v1_admin_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -119,7 +1105,7 @@ func (x *GetStatusResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetStatusResponse.ProtoReflect.Descriptor instead.
 func (*GetStatusResponse) Descriptor() ([]byte, []int) {
-	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{1}
+	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *GetStatusResponse) GetClusterId() string {
@@ -291,7 +1277,7 @@ type ListMembersRequest struct {
 
 func (x *ListMembersRequest) Reset() {
 	*x = ListMembersRequest{}
-	mi := &file_licmesh_v1_admin_proto_msgTypes[2]
+	mi := &file_licmesh_v1_admin_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -303,7 +1289,7 @@ func (x *ListMembersRequest) String() string {
 func (*ListMembersRequest) ProtoMessage() {}
 
 func (x *ListMembersRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_licmesh_v1_admin_proto_msgTypes[2]
+	mi := &file_licmesh_v1_admin_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -316,7 +1302,7 @@ func (x *ListMembersRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListMembersRequest.ProtoReflect.Descriptor instead.
 func (*ListMembersRequest) Descriptor() ([]byte, []int) {
-	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{2}
+	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{15}
 }
 
 type Member struct {
@@ -335,7 +1321,7 @@ type Member struct {
 
 func (x *Member) Reset() {
 	*x = Member{}
-	mi := &file_licmesh_v1_admin_proto_msgTypes[3]
+	mi := &file_licmesh_v1_admin_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -347,7 +1333,7 @@ func (x *Member) String() string {
 func (*Member) ProtoMessage() {}
 
 func (x *Member) ProtoReflect() protoreflect.Message {
-	mi := &file_licmesh_v1_admin_proto_msgTypes[3]
+	mi := &file_licmesh_v1_admin_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -360,7 +1346,7 @@ func (x *Member) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Member.ProtoReflect.Descriptor instead.
 func (*Member) Descriptor() ([]byte, []int) {
-	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{3}
+	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *Member) GetId() string {
@@ -428,7 +1414,7 @@ type ListMembersResponse struct {
 
 func (x *ListMembersResponse) Reset() {
 	*x = ListMembersResponse{}
-	mi := &file_licmesh_v1_admin_proto_msgTypes[4]
+	mi := &file_licmesh_v1_admin_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -440,7 +1426,7 @@ func (x *ListMembersResponse) String() string {
 func (*ListMembersResponse) ProtoMessage() {}
 
 func (x *ListMembersResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_licmesh_v1_admin_proto_msgTypes[4]
+	mi := &file_licmesh_v1_admin_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -453,7 +1439,7 @@ func (x *ListMembersResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListMembersResponse.ProtoReflect.Descriptor instead.
 func (*ListMembersResponse) Descriptor() ([]byte, []int) {
-	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{4}
+	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *ListMembersResponse) GetMembers() []*Member {
@@ -472,7 +1458,7 @@ type RemovePeerRequest struct {
 
 func (x *RemovePeerRequest) Reset() {
 	*x = RemovePeerRequest{}
-	mi := &file_licmesh_v1_admin_proto_msgTypes[5]
+	mi := &file_licmesh_v1_admin_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -484,7 +1470,7 @@ func (x *RemovePeerRequest) String() string {
 func (*RemovePeerRequest) ProtoMessage() {}
 
 func (x *RemovePeerRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_licmesh_v1_admin_proto_msgTypes[5]
+	mi := &file_licmesh_v1_admin_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -497,7 +1483,7 @@ func (x *RemovePeerRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RemovePeerRequest.ProtoReflect.Descriptor instead.
 func (*RemovePeerRequest) Descriptor() ([]byte, []int) {
-	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{5}
+	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *RemovePeerRequest) GetId() string {
@@ -515,7 +1501,7 @@ type RemovePeerResponse struct {
 
 func (x *RemovePeerResponse) Reset() {
 	*x = RemovePeerResponse{}
-	mi := &file_licmesh_v1_admin_proto_msgTypes[6]
+	mi := &file_licmesh_v1_admin_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -527,7 +1513,7 @@ func (x *RemovePeerResponse) String() string {
 func (*RemovePeerResponse) ProtoMessage() {}
 
 func (x *RemovePeerResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_licmesh_v1_admin_proto_msgTypes[6]
+	mi := &file_licmesh_v1_admin_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -540,7 +1526,7 @@ func (x *RemovePeerResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RemovePeerResponse.ProtoReflect.Descriptor instead.
 func (*RemovePeerResponse) Descriptor() ([]byte, []int) {
-	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{6}
+	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{19}
 }
 
 type Pool struct {
@@ -574,7 +1560,7 @@ type Pool struct {
 
 func (x *Pool) Reset() {
 	*x = Pool{}
-	mi := &file_licmesh_v1_admin_proto_msgTypes[7]
+	mi := &file_licmesh_v1_admin_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -586,7 +1572,7 @@ func (x *Pool) String() string {
 func (*Pool) ProtoMessage() {}
 
 func (x *Pool) ProtoReflect() protoreflect.Message {
-	mi := &file_licmesh_v1_admin_proto_msgTypes[7]
+	mi := &file_licmesh_v1_admin_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -599,7 +1585,7 @@ func (x *Pool) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Pool.ProtoReflect.Descriptor instead.
 func (*Pool) Descriptor() ([]byte, []int) {
-	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{7}
+	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *Pool) GetName() string {
@@ -712,7 +1698,7 @@ type CreatePoolRequest struct {
 
 func (x *CreatePoolRequest) Reset() {
 	*x = CreatePoolRequest{}
-	mi := &file_licmesh_v1_admin_proto_msgTypes[8]
+	mi := &file_licmesh_v1_admin_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -724,7 +1710,7 @@ func (x *CreatePoolRequest) String() string {
 func (*CreatePoolRequest) ProtoMessage() {}
 
 func (x *CreatePoolRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_licmesh_v1_admin_proto_msgTypes[8]
+	mi := &file_licmesh_v1_admin_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -737,7 +1723,7 @@ func (x *CreatePoolRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreatePoolRequest.ProtoReflect.Descriptor instead.
 func (*CreatePoolRequest) Descriptor() ([]byte, []int) {
-	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{8}
+	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *CreatePoolRequest) GetName() string {
@@ -770,7 +1756,7 @@ type CreatePoolResponse struct {
 
 func (x *CreatePoolResponse) Reset() {
 	*x = CreatePoolResponse{}
-	mi := &file_licmesh_v1_admin_proto_msgTypes[9]
+	mi := &file_licmesh_v1_admin_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -782,7 +1768,7 @@ func (x *CreatePoolResponse) String() string {
 func (*CreatePoolResponse) ProtoMessage() {}
 
 func (x *CreatePoolResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_licmesh_v1_admin_proto_msgTypes[9]
+	mi := &file_licmesh_v1_admin_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -795,7 +1781,7 @@ func (x *CreatePoolResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreatePoolResponse.ProtoReflect.Descriptor instead.
 func (*CreatePoolResponse) Descriptor() ([]byte, []int) {
-	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{9}
+	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *CreatePoolResponse) GetPool() *Pool {
@@ -813,7 +1799,7 @@ type ListPoolsRequest struct {
 
 func (x *ListPoolsRequest) Reset() {
 	*x = ListPoolsRequest{}
-	mi := &file_licmesh_v1_admin_proto_msgTypes[10]
+	mi := &file_licmesh_v1_admin_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -825,7 +1811,7 @@ func (x *ListPoolsRequest) String() string {
 func (*ListPoolsRequest) ProtoMessage() {}
 
 func (x *ListPoolsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_licmesh_v1_admin_proto_msgTypes[10]
+	mi := &file_licmesh_v1_admin_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -838,7 +1824,7 @@ func (x *ListPoolsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListPoolsRequest.ProtoReflect.Descriptor instead.
 func (*ListPoolsRequest) Descriptor() ([]byte, []int) {
-	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{10}
+	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{23}
 }
 
 type ListPoolsResponse struct {
@@ -850,7 +1836,7 @@ type ListPoolsResponse struct {
 
 func (x *ListPoolsResponse) Reset() {
 	*x = ListPoolsResponse{}
-	mi := &file_licmesh_v1_admin_proto_msgTypes[11]
+	mi := &file_licmesh_v1_admin_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -862,7 +1848,7 @@ func (x *ListPoolsResponse) String() string {
 func (*ListPoolsResponse) ProtoMessage() {}
 
 func (x *ListPoolsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_licmesh_v1_admin_proto_msgTypes[11]
+	mi := &file_licmesh_v1_admin_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -875,7 +1861,7 @@ func (x *ListPoolsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListPoolsResponse.ProtoReflect.Descriptor instead.
 func (*ListPoolsResponse) Descriptor() ([]byte, []int) {
-	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{11}
+	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *ListPoolsResponse) GetPools() []*Pool {
@@ -899,7 +1885,7 @@ type ListLeasesRequest struct {
 
 func (x *ListLeasesRequest) Reset() {
 	*x = ListLeasesRequest{}
-	mi := &file_licmesh_v1_admin_proto_msgTypes[12]
+	mi := &file_licmesh_v1_admin_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -911,7 +1897,7 @@ func (x *ListLeasesRequest) String() string {
 func (*ListLeasesRequest) ProtoMessage() {}
 
 func (x *ListLeasesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_licmesh_v1_admin_proto_msgTypes[12]
+	mi := &file_licmesh_v1_admin_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -924,7 +1910,7 @@ func (x *ListLeasesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListLeasesRequest.ProtoReflect.Descriptor instead.
 func (*ListLeasesRequest) Descriptor() ([]byte, []int) {
-	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{12}
+	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *ListLeasesRequest) GetPool() string {
@@ -971,7 +1957,7 @@ type ListLeasesResponse struct {
 
 func (x *ListLeasesResponse) Reset() {
 	*x = ListLeasesResponse{}
-	mi := &file_licmesh_v1_admin_proto_msgTypes[13]
+	mi := &file_licmesh_v1_admin_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -983,7 +1969,7 @@ func (x *ListLeasesResponse) String() string {
 func (*ListLeasesResponse) ProtoMessage() {}
 
 func (x *ListLeasesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_licmesh_v1_admin_proto_msgTypes[13]
+	mi := &file_licmesh_v1_admin_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -996,7 +1982,7 @@ func (x *ListLeasesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListLeasesResponse.ProtoReflect.Descriptor instead.
 func (*ListLeasesResponse) Descriptor() ([]byte, []int) {
-	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{13}
+	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *ListLeasesResponse) GetLeases() []*Lease {
@@ -1023,7 +2009,7 @@ type Token struct {
 
 func (x *Token) Reset() {
 	*x = Token{}
-	mi := &file_licmesh_v1_admin_proto_msgTypes[14]
+	mi := &file_licmesh_v1_admin_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1035,7 +2021,7 @@ func (x *Token) String() string {
 func (*Token) ProtoMessage() {}
 
 func (x *Token) ProtoReflect() protoreflect.Message {
-	mi := &file_licmesh_v1_admin_proto_msgTypes[14]
+	mi := &file_licmesh_v1_admin_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1048,7 +2034,7 @@ func (x *Token) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Token.ProtoReflect.Descriptor instead.
 func (*Token) Descriptor() ([]byte, []int) {
-	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{14}
+	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *Token) GetId() string {
@@ -1124,7 +2110,7 @@ type CreateTokenRequest struct {
 
 func (x *CreateTokenRequest) Reset() {
 	*x = CreateTokenRequest{}
-	mi := &file_licmesh_v1_admin_proto_msgTypes[15]
+	mi := &file_licmesh_v1_admin_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1136,7 +2122,7 @@ func (x *CreateTokenRequest) String() string {
 func (*CreateTokenRequest) ProtoMessage() {}
 
 func (x *CreateTokenRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_licmesh_v1_admin_proto_msgTypes[15]
+	mi := &file_licmesh_v1_admin_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1149,7 +2135,7 @@ func (x *CreateTokenRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateTokenRequest.ProtoReflect.Descriptor instead.
 func (*CreateTokenRequest) Descriptor() ([]byte, []int) {
-	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{15}
+	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *CreateTokenRequest) GetRole() string {
@@ -1191,7 +2177,7 @@ type CreateTokenResponse struct {
 
 func (x *CreateTokenResponse) Reset() {
 	*x = CreateTokenResponse{}
-	mi := &file_licmesh_v1_admin_proto_msgTypes[16]
+	mi := &file_licmesh_v1_admin_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1203,7 +2189,7 @@ func (x *CreateTokenResponse) String() string {
 func (*CreateTokenResponse) ProtoMessage() {}
 
 func (x *CreateTokenResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_licmesh_v1_admin_proto_msgTypes[16]
+	mi := &file_licmesh_v1_admin_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1216,7 +2202,7 @@ func (x *CreateTokenResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateTokenResponse.ProtoReflect.Descriptor instead.
 func (*CreateTokenResponse) Descriptor() ([]byte, []int) {
-	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{16}
+	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *CreateTokenResponse) GetToken() *Token {
@@ -1241,7 +2227,7 @@ type ListTokensRequest struct {
 
 func (x *ListTokensRequest) Reset() {
 	*x = ListTokensRequest{}
-	mi := &file_licmesh_v1_admin_proto_msgTypes[17]
+	mi := &file_licmesh_v1_admin_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1253,7 +2239,7 @@ func (x *ListTokensRequest) String() string {
 func (*ListTokensRequest) ProtoMessage() {}
 
 func (x *ListTokensRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_licmesh_v1_admin_proto_msgTypes[17]
+	mi := &file_licmesh_v1_admin_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1266,7 +2252,7 @@ func (x *ListTokensRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListTokensRequest.ProtoReflect.Descriptor instead.
 func (*ListTokensRequest) Descriptor() ([]byte, []int) {
-	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{17}
+	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{30}
 }
 
 type ListTokensResponse struct {
@@ -1278,7 +2264,7 @@ type ListTokensResponse struct {
 
 func (x *ListTokensResponse) Reset() {
 	*x = ListTokensResponse{}
-	mi := &file_licmesh_v1_admin_proto_msgTypes[18]
+	mi := &file_licmesh_v1_admin_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1290,7 +2276,7 @@ func (x *ListTokensResponse) String() string {
 func (*ListTokensResponse) ProtoMessage() {}
 
 func (x *ListTokensResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_licmesh_v1_admin_proto_msgTypes[18]
+	mi := &file_licmesh_v1_admin_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1303,7 +2289,7 @@ func (x *ListTokensResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListTokensResponse.ProtoReflect.Descriptor instead.
 func (*ListTokensResponse) Descriptor() ([]byte, []int) {
-	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{18}
+	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *ListTokensResponse) GetTokens() []*Token {
@@ -1322,7 +2308,7 @@ type RevokeTokenRequest struct {
 
 func (x *RevokeTokenRequest) Reset() {
 	*x = RevokeTokenRequest{}
-	mi := &file_licmesh_v1_admin_proto_msgTypes[19]
+	mi := &file_licmesh_v1_admin_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1334,7 +2320,7 @@ func (x *RevokeTokenRequest) String() string {
 func (*RevokeTokenRequest) ProtoMessage() {}
 
 func (x *RevokeTokenRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_licmesh_v1_admin_proto_msgTypes[19]
+	mi := &file_licmesh_v1_admin_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1347,7 +2333,7 @@ func (x *RevokeTokenRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RevokeTokenRequest.ProtoReflect.Descriptor instead.
 func (*RevokeTokenRequest) Descriptor() ([]byte, []int) {
-	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{19}
+	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *RevokeTokenRequest) GetId() string {
@@ -1365,7 +2351,7 @@ type RevokeTokenResponse struct {
 
 func (x *RevokeTokenResponse) Reset() {
 	*x = RevokeTokenResponse{}
-	mi := &file_licmesh_v1_admin_proto_msgTypes[20]
+	mi := &file_licmesh_v1_admin_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1377,7 +2363,7 @@ func (x *RevokeTokenResponse) String() string {
 func (*RevokeTokenResponse) ProtoMessage() {}
 
 func (x *RevokeTokenResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_licmesh_v1_admin_proto_msgTypes[20]
+	mi := &file_licmesh_v1_admin_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1390,7 +2376,7 @@ func (x *RevokeTokenResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RevokeTokenResponse.ProtoReflect.Descriptor instead.
 func (*RevokeTokenResponse) Descriptor() ([]byte, []int) {
-	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{20}
+	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{33}
 }
 
 type Collector struct {
@@ -1408,7 +2394,7 @@ type Collector struct {
 
 func (x *Collector) Reset() {
 	*x = Collector{}
-	mi := &file_licmesh_v1_admin_proto_msgTypes[21]
+	mi := &file_licmesh_v1_admin_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1420,7 +2406,7 @@ func (x *Collector) String() string {
 func (*Collector) ProtoMessage() {}
 
 func (x *Collector) ProtoReflect() protoreflect.Message {
-	mi := &file_licmesh_v1_admin_proto_msgTypes[21]
+	mi := &file_licmesh_v1_admin_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1433,7 +2419,7 @@ func (x *Collector) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Collector.ProtoReflect.Descriptor instead.
 func (*Collector) Descriptor() ([]byte, []int) {
-	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{21}
+	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *Collector) GetId() string {
@@ -1493,7 +2479,7 @@ type ListCollectorsRequest struct {
 
 func (x *ListCollectorsRequest) Reset() {
 	*x = ListCollectorsRequest{}
-	mi := &file_licmesh_v1_admin_proto_msgTypes[22]
+	mi := &file_licmesh_v1_admin_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1505,7 +2491,7 @@ func (x *ListCollectorsRequest) String() string {
 func (*ListCollectorsRequest) ProtoMessage() {}
 
 func (x *ListCollectorsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_licmesh_v1_admin_proto_msgTypes[22]
+	mi := &file_licmesh_v1_admin_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1518,7 +2504,7 @@ func (x *ListCollectorsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListCollectorsRequest.ProtoReflect.Descriptor instead.
 func (*ListCollectorsRequest) Descriptor() ([]byte, []int) {
-	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{22}
+	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{35}
 }
 
 type ListCollectorsResponse struct {
@@ -1530,7 +2516,7 @@ type ListCollectorsResponse struct {
 
 func (x *ListCollectorsResponse) Reset() {
 	*x = ListCollectorsResponse{}
-	mi := &file_licmesh_v1_admin_proto_msgTypes[23]
+	mi := &file_licmesh_v1_admin_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1542,7 +2528,7 @@ func (x *ListCollectorsResponse) String() string {
 func (*ListCollectorsResponse) ProtoMessage() {}
 
 func (x *ListCollectorsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_licmesh_v1_admin_proto_msgTypes[23]
+	mi := &file_licmesh_v1_admin_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1555,7 +2541,7 @@ func (x *ListCollectorsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListCollectorsResponse.ProtoReflect.Descriptor instead.
 func (*ListCollectorsResponse) Descriptor() ([]byte, []int) {
-	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{23}
+	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *ListCollectorsResponse) GetCollectors() []*Collector {
@@ -1600,7 +2586,7 @@ type License struct {
 
 func (x *License) Reset() {
 	*x = License{}
-	mi := &file_licmesh_v1_admin_proto_msgTypes[24]
+	mi := &file_licmesh_v1_admin_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1612,7 +2598,7 @@ func (x *License) String() string {
 func (*License) ProtoMessage() {}
 
 func (x *License) ProtoReflect() protoreflect.Message {
-	mi := &file_licmesh_v1_admin_proto_msgTypes[24]
+	mi := &file_licmesh_v1_admin_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1625,7 +2611,7 @@ func (x *License) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use License.ProtoReflect.Descriptor instead.
 func (*License) Descriptor() ([]byte, []int) {
-	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{24}
+	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *License) GetId() string {
@@ -1771,7 +2757,7 @@ type AddLicenseRequest struct {
 
 func (x *AddLicenseRequest) Reset() {
 	*x = AddLicenseRequest{}
-	mi := &file_licmesh_v1_admin_proto_msgTypes[25]
+	mi := &file_licmesh_v1_admin_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1783,7 +2769,7 @@ func (x *AddLicenseRequest) String() string {
 func (*AddLicenseRequest) ProtoMessage() {}
 
 func (x *AddLicenseRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_licmesh_v1_admin_proto_msgTypes[25]
+	mi := &file_licmesh_v1_admin_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1796,7 +2782,7 @@ func (x *AddLicenseRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AddLicenseRequest.ProtoReflect.Descriptor instead.
 func (*AddLicenseRequest) Descriptor() ([]byte, []int) {
-	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{25}
+	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *AddLicenseRequest) GetText() string {
@@ -1817,7 +2803,7 @@ type AddLicenseResponse struct {
 
 func (x *AddLicenseResponse) Reset() {
 	*x = AddLicenseResponse{}
-	mi := &file_licmesh_v1_admin_proto_msgTypes[26]
+	mi := &file_licmesh_v1_admin_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1829,7 +2815,7 @@ func (x *AddLicenseResponse) String() string {
 func (*AddLicenseResponse) ProtoMessage() {}
 
 func (x *AddLicenseResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_licmesh_v1_admin_proto_msgTypes[26]
+	mi := &file_licmesh_v1_admin_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1842,7 +2828,7 @@ func (x *AddLicenseResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AddLicenseResponse.ProtoReflect.Descriptor instead.
 func (*AddLicenseResponse) Descriptor() ([]byte, []int) {
-	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{26}
+	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *AddLicenseResponse) GetLicense() *License {
@@ -1867,7 +2853,7 @@ type ListLicensesRequest struct {
 
 func (x *ListLicensesRequest) Reset() {
 	*x = ListLicensesRequest{}
-	mi := &file_licmesh_v1_admin_proto_msgTypes[27]
+	mi := &file_licmesh_v1_admin_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1879,7 +2865,7 @@ func (x *ListLicensesRequest) String() string {
 func (*ListLicensesRequest) ProtoMessage() {}
 
 func (x *ListLicensesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_licmesh_v1_admin_proto_msgTypes[27]
+	mi := &file_licmesh_v1_admin_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1892,7 +2878,7 @@ func (x *ListLicensesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListLicensesRequest.ProtoReflect.Descriptor instead.
 func (*ListLicensesRequest) Descriptor() ([]byte, []int) {
-	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{27}
+	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{40}
 }
 
 type ListLicensesResponse struct {
@@ -1908,7 +2894,7 @@ type ListLicensesResponse struct {
 
 func (x *ListLicensesResponse) Reset() {
 	*x = ListLicensesResponse{}
-	mi := &file_licmesh_v1_admin_proto_msgTypes[28]
+	mi := &file_licmesh_v1_admin_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1920,7 +2906,7 @@ func (x *ListLicensesResponse) String() string {
 func (*ListLicensesResponse) ProtoMessage() {}
 
 func (x *ListLicensesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_licmesh_v1_admin_proto_msgTypes[28]
+	mi := &file_licmesh_v1_admin_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1933,7 +2919,7 @@ func (x *ListLicensesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListLicensesResponse.ProtoReflect.Descriptor instead.
 func (*ListLicensesResponse) Descriptor() ([]byte, []int) {
-	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{28}
+	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *ListLicensesResponse) GetLicenses() []*License {
@@ -1966,7 +2952,7 @@ type GetLicenseRequest struct {
 
 func (x *GetLicenseRequest) Reset() {
 	*x = GetLicenseRequest{}
-	mi := &file_licmesh_v1_admin_proto_msgTypes[29]
+	mi := &file_licmesh_v1_admin_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1978,7 +2964,7 @@ func (x *GetLicenseRequest) String() string {
 func (*GetLicenseRequest) ProtoMessage() {}
 
 func (x *GetLicenseRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_licmesh_v1_admin_proto_msgTypes[29]
+	mi := &file_licmesh_v1_admin_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1991,7 +2977,7 @@ func (x *GetLicenseRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetLicenseRequest.ProtoReflect.Descriptor instead.
 func (*GetLicenseRequest) Descriptor() ([]byte, []int) {
-	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{29}
+	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *GetLicenseRequest) GetId() string {
@@ -2010,7 +2996,7 @@ type GetLicenseResponse struct {
 
 func (x *GetLicenseResponse) Reset() {
 	*x = GetLicenseResponse{}
-	mi := &file_licmesh_v1_admin_proto_msgTypes[30]
+	mi := &file_licmesh_v1_admin_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2022,7 +3008,7 @@ func (x *GetLicenseResponse) String() string {
 func (*GetLicenseResponse) ProtoMessage() {}
 
 func (x *GetLicenseResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_licmesh_v1_admin_proto_msgTypes[30]
+	mi := &file_licmesh_v1_admin_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2035,7 +3021,7 @@ func (x *GetLicenseResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetLicenseResponse.ProtoReflect.Descriptor instead.
 func (*GetLicenseResponse) Descriptor() ([]byte, []int) {
-	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{30}
+	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *GetLicenseResponse) GetLicense() *License {
@@ -2054,7 +3040,7 @@ type RemoveLicenseRequest struct {
 
 func (x *RemoveLicenseRequest) Reset() {
 	*x = RemoveLicenseRequest{}
-	mi := &file_licmesh_v1_admin_proto_msgTypes[31]
+	mi := &file_licmesh_v1_admin_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2066,7 +3052,7 @@ func (x *RemoveLicenseRequest) String() string {
 func (*RemoveLicenseRequest) ProtoMessage() {}
 
 func (x *RemoveLicenseRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_licmesh_v1_admin_proto_msgTypes[31]
+	mi := &file_licmesh_v1_admin_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2079,7 +3065,7 @@ func (x *RemoveLicenseRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RemoveLicenseRequest.ProtoReflect.Descriptor instead.
 func (*RemoveLicenseRequest) Descriptor() ([]byte, []int) {
-	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{31}
+	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{44}
 }
 
 func (x *RemoveLicenseRequest) GetId() string {
@@ -2097,7 +3083,7 @@ type RemoveLicenseResponse struct {
 
 func (x *RemoveLicenseResponse) Reset() {
 	*x = RemoveLicenseResponse{}
-	mi := &file_licmesh_v1_admin_proto_msgTypes[32]
+	mi := &file_licmesh_v1_admin_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2109,7 +3095,7 @@ func (x *RemoveLicenseResponse) String() string {
 func (*RemoveLicenseResponse) ProtoMessage() {}
 
 func (x *RemoveLicenseResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_licmesh_v1_admin_proto_msgTypes[32]
+	mi := &file_licmesh_v1_admin_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2122,7 +3108,7 @@ func (x *RemoveLicenseResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RemoveLicenseResponse.ProtoReflect.Descriptor instead.
 func (*RemoveLicenseResponse) Descriptor() ([]byte, []int) {
-	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{32}
+	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{45}
 }
 
 // HubTarget names the hub to talk to: its URL and, to pin it, its
@@ -2137,7 +3123,7 @@ type HubTarget struct {
 
 func (x *HubTarget) Reset() {
 	*x = HubTarget{}
-	mi := &file_licmesh_v1_admin_proto_msgTypes[33]
+	mi := &file_licmesh_v1_admin_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2149,7 +3135,7 @@ func (x *HubTarget) String() string {
 func (*HubTarget) ProtoMessage() {}
 
 func (x *HubTarget) ProtoReflect() protoreflect.Message {
-	mi := &file_licmesh_v1_admin_proto_msgTypes[33]
+	mi := &file_licmesh_v1_admin_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2162,7 +3148,7 @@ func (x *HubTarget) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HubTarget.ProtoReflect.Descriptor instead.
 func (*HubTarget) Descriptor() ([]byte, []int) {
-	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{33}
+	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{46}
 }
 
 func (x *HubTarget) GetUrl() string {
@@ -2190,7 +3176,7 @@ type HubCompany struct {
 
 func (x *HubCompany) Reset() {
 	*x = HubCompany{}
-	mi := &file_licmesh_v1_admin_proto_msgTypes[34]
+	mi := &file_licmesh_v1_admin_proto_msgTypes[47]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2202,7 +3188,7 @@ func (x *HubCompany) String() string {
 func (*HubCompany) ProtoMessage() {}
 
 func (x *HubCompany) ProtoReflect() protoreflect.Message {
-	mi := &file_licmesh_v1_admin_proto_msgTypes[34]
+	mi := &file_licmesh_v1_admin_proto_msgTypes[47]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2215,7 +3201,7 @@ func (x *HubCompany) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HubCompany.ProtoReflect.Descriptor instead.
 func (*HubCompany) Descriptor() ([]byte, []int) {
-	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{34}
+	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{47}
 }
 
 func (x *HubCompany) GetId() string {
@@ -2250,7 +3236,7 @@ type ListHubCompaniesRequest struct {
 
 func (x *ListHubCompaniesRequest) Reset() {
 	*x = ListHubCompaniesRequest{}
-	mi := &file_licmesh_v1_admin_proto_msgTypes[35]
+	mi := &file_licmesh_v1_admin_proto_msgTypes[48]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2262,7 +3248,7 @@ func (x *ListHubCompaniesRequest) String() string {
 func (*ListHubCompaniesRequest) ProtoMessage() {}
 
 func (x *ListHubCompaniesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_licmesh_v1_admin_proto_msgTypes[35]
+	mi := &file_licmesh_v1_admin_proto_msgTypes[48]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2275,7 +3261,7 @@ func (x *ListHubCompaniesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListHubCompaniesRequest.ProtoReflect.Descriptor instead.
 func (*ListHubCompaniesRequest) Descriptor() ([]byte, []int) {
-	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{35}
+	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{48}
 }
 
 func (x *ListHubCompaniesRequest) GetHub() *HubTarget {
@@ -2301,7 +3287,7 @@ type ListHubCompaniesResponse struct {
 
 func (x *ListHubCompaniesResponse) Reset() {
 	*x = ListHubCompaniesResponse{}
-	mi := &file_licmesh_v1_admin_proto_msgTypes[36]
+	mi := &file_licmesh_v1_admin_proto_msgTypes[49]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2313,7 +3299,7 @@ func (x *ListHubCompaniesResponse) String() string {
 func (*ListHubCompaniesResponse) ProtoMessage() {}
 
 func (x *ListHubCompaniesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_licmesh_v1_admin_proto_msgTypes[36]
+	mi := &file_licmesh_v1_admin_proto_msgTypes[49]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2326,7 +3312,7 @@ func (x *ListHubCompaniesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListHubCompaniesResponse.ProtoReflect.Descriptor instead.
 func (*ListHubCompaniesResponse) Descriptor() ([]byte, []int) {
-	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{36}
+	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{49}
 }
 
 func (x *ListHubCompaniesResponse) GetCompanies() []*HubCompany {
@@ -2347,7 +3333,7 @@ type ActivateClusterRequest struct {
 
 func (x *ActivateClusterRequest) Reset() {
 	*x = ActivateClusterRequest{}
-	mi := &file_licmesh_v1_admin_proto_msgTypes[37]
+	mi := &file_licmesh_v1_admin_proto_msgTypes[50]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2359,7 +3345,7 @@ func (x *ActivateClusterRequest) String() string {
 func (*ActivateClusterRequest) ProtoMessage() {}
 
 func (x *ActivateClusterRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_licmesh_v1_admin_proto_msgTypes[37]
+	mi := &file_licmesh_v1_admin_proto_msgTypes[50]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2372,7 +3358,7 @@ func (x *ActivateClusterRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ActivateClusterRequest.ProtoReflect.Descriptor instead.
 func (*ActivateClusterRequest) Descriptor() ([]byte, []int) {
-	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{37}
+	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{50}
 }
 
 func (x *ActivateClusterRequest) GetHub() *HubTarget {
@@ -2407,7 +3393,7 @@ type ActivateClusterResponse struct {
 
 func (x *ActivateClusterResponse) Reset() {
 	*x = ActivateClusterResponse{}
-	mi := &file_licmesh_v1_admin_proto_msgTypes[38]
+	mi := &file_licmesh_v1_admin_proto_msgTypes[51]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2419,7 +3405,7 @@ func (x *ActivateClusterResponse) String() string {
 func (*ActivateClusterResponse) ProtoMessage() {}
 
 func (x *ActivateClusterResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_licmesh_v1_admin_proto_msgTypes[38]
+	mi := &file_licmesh_v1_admin_proto_msgTypes[51]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2432,7 +3418,7 @@ func (x *ActivateClusterResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ActivateClusterResponse.ProtoReflect.Descriptor instead.
 func (*ActivateClusterResponse) Descriptor() ([]byte, []int) {
-	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{38}
+	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{51}
 }
 
 func (x *ActivateClusterResponse) GetCompanyId() string {
@@ -2469,7 +3455,7 @@ type StartClusterTrialRequest struct {
 
 func (x *StartClusterTrialRequest) Reset() {
 	*x = StartClusterTrialRequest{}
-	mi := &file_licmesh_v1_admin_proto_msgTypes[39]
+	mi := &file_licmesh_v1_admin_proto_msgTypes[52]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2481,7 +3467,7 @@ func (x *StartClusterTrialRequest) String() string {
 func (*StartClusterTrialRequest) ProtoMessage() {}
 
 func (x *StartClusterTrialRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_licmesh_v1_admin_proto_msgTypes[39]
+	mi := &file_licmesh_v1_admin_proto_msgTypes[52]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2494,7 +3480,7 @@ func (x *StartClusterTrialRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StartClusterTrialRequest.ProtoReflect.Descriptor instead.
 func (*StartClusterTrialRequest) Descriptor() ([]byte, []int) {
-	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{39}
+	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{52}
 }
 
 func (x *StartClusterTrialRequest) GetHub() *HubTarget {
@@ -2542,7 +3528,7 @@ type StartClusterTrialResponse struct {
 
 func (x *StartClusterTrialResponse) Reset() {
 	*x = StartClusterTrialResponse{}
-	mi := &file_licmesh_v1_admin_proto_msgTypes[40]
+	mi := &file_licmesh_v1_admin_proto_msgTypes[53]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2554,7 +3540,7 @@ func (x *StartClusterTrialResponse) String() string {
 func (*StartClusterTrialResponse) ProtoMessage() {}
 
 func (x *StartClusterTrialResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_licmesh_v1_admin_proto_msgTypes[40]
+	mi := &file_licmesh_v1_admin_proto_msgTypes[53]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2567,7 +3553,7 @@ func (x *StartClusterTrialResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StartClusterTrialResponse.ProtoReflect.Descriptor instead.
 func (*StartClusterTrialResponse) Descriptor() ([]byte, []int) {
-	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{40}
+	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{53}
 }
 
 func (x *StartClusterTrialResponse) GetCompanyId() string {
@@ -2592,7 +3578,7 @@ type MakeActivationRequestRequest struct {
 
 func (x *MakeActivationRequestRequest) Reset() {
 	*x = MakeActivationRequestRequest{}
-	mi := &file_licmesh_v1_admin_proto_msgTypes[41]
+	mi := &file_licmesh_v1_admin_proto_msgTypes[54]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2604,7 +3590,7 @@ func (x *MakeActivationRequestRequest) String() string {
 func (*MakeActivationRequestRequest) ProtoMessage() {}
 
 func (x *MakeActivationRequestRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_licmesh_v1_admin_proto_msgTypes[41]
+	mi := &file_licmesh_v1_admin_proto_msgTypes[54]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2617,7 +3603,7 @@ func (x *MakeActivationRequestRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MakeActivationRequestRequest.ProtoReflect.Descriptor instead.
 func (*MakeActivationRequestRequest) Descriptor() ([]byte, []int) {
-	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{41}
+	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{54}
 }
 
 type MakeActivationRequestResponse struct {
@@ -2630,7 +3616,7 @@ type MakeActivationRequestResponse struct {
 
 func (x *MakeActivationRequestResponse) Reset() {
 	*x = MakeActivationRequestResponse{}
-	mi := &file_licmesh_v1_admin_proto_msgTypes[42]
+	mi := &file_licmesh_v1_admin_proto_msgTypes[55]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2642,7 +3628,7 @@ func (x *MakeActivationRequestResponse) String() string {
 func (*MakeActivationRequestResponse) ProtoMessage() {}
 
 func (x *MakeActivationRequestResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_licmesh_v1_admin_proto_msgTypes[42]
+	mi := &file_licmesh_v1_admin_proto_msgTypes[55]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2655,7 +3641,7 @@ func (x *MakeActivationRequestResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MakeActivationRequestResponse.ProtoReflect.Descriptor instead.
 func (*MakeActivationRequestResponse) Descriptor() ([]byte, []int) {
-	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{42}
+	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{55}
 }
 
 func (x *MakeActivationRequestResponse) GetRequest() []byte {
@@ -2673,7 +3659,7 @@ type GetUpstreamRequest struct {
 
 func (x *GetUpstreamRequest) Reset() {
 	*x = GetUpstreamRequest{}
-	mi := &file_licmesh_v1_admin_proto_msgTypes[43]
+	mi := &file_licmesh_v1_admin_proto_msgTypes[56]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2685,7 +3671,7 @@ func (x *GetUpstreamRequest) String() string {
 func (*GetUpstreamRequest) ProtoMessage() {}
 
 func (x *GetUpstreamRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_licmesh_v1_admin_proto_msgTypes[43]
+	mi := &file_licmesh_v1_admin_proto_msgTypes[56]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2698,7 +3684,7 @@ func (x *GetUpstreamRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetUpstreamRequest.ProtoReflect.Descriptor instead.
 func (*GetUpstreamRequest) Descriptor() ([]byte, []int) {
-	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{43}
+	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{56}
 }
 
 type GetUpstreamResponse struct {
@@ -2730,7 +3716,7 @@ type GetUpstreamResponse struct {
 
 func (x *GetUpstreamResponse) Reset() {
 	*x = GetUpstreamResponse{}
-	mi := &file_licmesh_v1_admin_proto_msgTypes[44]
+	mi := &file_licmesh_v1_admin_proto_msgTypes[57]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2742,7 +3728,7 @@ func (x *GetUpstreamResponse) String() string {
 func (*GetUpstreamResponse) ProtoMessage() {}
 
 func (x *GetUpstreamResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_licmesh_v1_admin_proto_msgTypes[44]
+	mi := &file_licmesh_v1_admin_proto_msgTypes[57]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2755,7 +3741,7 @@ func (x *GetUpstreamResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetUpstreamResponse.ProtoReflect.Descriptor instead.
 func (*GetUpstreamResponse) Descriptor() ([]byte, []int) {
-	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{44}
+	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{57}
 }
 
 func (x *GetUpstreamResponse) GetActivated() bool {
@@ -2899,7 +3885,7 @@ type CheckLicensesNowRequest struct {
 
 func (x *CheckLicensesNowRequest) Reset() {
 	*x = CheckLicensesNowRequest{}
-	mi := &file_licmesh_v1_admin_proto_msgTypes[45]
+	mi := &file_licmesh_v1_admin_proto_msgTypes[58]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2911,7 +3897,7 @@ func (x *CheckLicensesNowRequest) String() string {
 func (*CheckLicensesNowRequest) ProtoMessage() {}
 
 func (x *CheckLicensesNowRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_licmesh_v1_admin_proto_msgTypes[45]
+	mi := &file_licmesh_v1_admin_proto_msgTypes[58]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2924,7 +3910,7 @@ func (x *CheckLicensesNowRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CheckLicensesNowRequest.ProtoReflect.Descriptor instead.
 func (*CheckLicensesNowRequest) Descriptor() ([]byte, []int) {
-	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{45}
+	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{58}
 }
 
 type CheckLicensesNowResponse struct {
@@ -2936,7 +3922,7 @@ type CheckLicensesNowResponse struct {
 
 func (x *CheckLicensesNowResponse) Reset() {
 	*x = CheckLicensesNowResponse{}
-	mi := &file_licmesh_v1_admin_proto_msgTypes[46]
+	mi := &file_licmesh_v1_admin_proto_msgTypes[59]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2948,7 +3934,7 @@ func (x *CheckLicensesNowResponse) String() string {
 func (*CheckLicensesNowResponse) ProtoMessage() {}
 
 func (x *CheckLicensesNowResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_licmesh_v1_admin_proto_msgTypes[46]
+	mi := &file_licmesh_v1_admin_proto_msgTypes[59]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2961,7 +3947,7 @@ func (x *CheckLicensesNowResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CheckLicensesNowResponse.ProtoReflect.Descriptor instead.
 func (*CheckLicensesNowResponse) Descriptor() ([]byte, []int) {
-	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{46}
+	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{59}
 }
 
 func (x *CheckLicensesNowResponse) GetSummary() string {
@@ -2982,7 +3968,7 @@ type ExportUsageRequest struct {
 
 func (x *ExportUsageRequest) Reset() {
 	*x = ExportUsageRequest{}
-	mi := &file_licmesh_v1_admin_proto_msgTypes[47]
+	mi := &file_licmesh_v1_admin_proto_msgTypes[60]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2994,7 +3980,7 @@ func (x *ExportUsageRequest) String() string {
 func (*ExportUsageRequest) ProtoMessage() {}
 
 func (x *ExportUsageRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_licmesh_v1_admin_proto_msgTypes[47]
+	mi := &file_licmesh_v1_admin_proto_msgTypes[60]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3007,7 +3993,7 @@ func (x *ExportUsageRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ExportUsageRequest.ProtoReflect.Descriptor instead.
 func (*ExportUsageRequest) Descriptor() ([]byte, []int) {
-	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{47}
+	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{60}
 }
 
 func (x *ExportUsageRequest) GetSince() string {
@@ -3028,7 +4014,7 @@ type ExportUsageResponse struct {
 
 func (x *ExportUsageResponse) Reset() {
 	*x = ExportUsageResponse{}
-	mi := &file_licmesh_v1_admin_proto_msgTypes[48]
+	mi := &file_licmesh_v1_admin_proto_msgTypes[61]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3040,7 +4026,7 @@ func (x *ExportUsageResponse) String() string {
 func (*ExportUsageResponse) ProtoMessage() {}
 
 func (x *ExportUsageResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_licmesh_v1_admin_proto_msgTypes[48]
+	mi := &file_licmesh_v1_admin_proto_msgTypes[61]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3053,7 +4039,7 @@ func (x *ExportUsageResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ExportUsageResponse.ProtoReflect.Descriptor instead.
 func (*ExportUsageResponse) Descriptor() ([]byte, []int) {
-	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{48}
+	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{61}
 }
 
 func (x *ExportUsageResponse) GetFile() []byte {
@@ -3086,7 +4072,7 @@ type ImportUsageReceiptRequest struct {
 
 func (x *ImportUsageReceiptRequest) Reset() {
 	*x = ImportUsageReceiptRequest{}
-	mi := &file_licmesh_v1_admin_proto_msgTypes[49]
+	mi := &file_licmesh_v1_admin_proto_msgTypes[62]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3098,7 +4084,7 @@ func (x *ImportUsageReceiptRequest) String() string {
 func (*ImportUsageReceiptRequest) ProtoMessage() {}
 
 func (x *ImportUsageReceiptRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_licmesh_v1_admin_proto_msgTypes[49]
+	mi := &file_licmesh_v1_admin_proto_msgTypes[62]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3111,7 +4097,7 @@ func (x *ImportUsageReceiptRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ImportUsageReceiptRequest.ProtoReflect.Descriptor instead.
 func (*ImportUsageReceiptRequest) Descriptor() ([]byte, []int) {
-	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{49}
+	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{62}
 }
 
 func (x *ImportUsageReceiptRequest) GetReceipt() []byte {
@@ -3131,7 +4117,7 @@ type ImportUsageReceiptResponse struct {
 
 func (x *ImportUsageReceiptResponse) Reset() {
 	*x = ImportUsageReceiptResponse{}
-	mi := &file_licmesh_v1_admin_proto_msgTypes[50]
+	mi := &file_licmesh_v1_admin_proto_msgTypes[63]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3143,7 +4129,7 @@ func (x *ImportUsageReceiptResponse) String() string {
 func (*ImportUsageReceiptResponse) ProtoMessage() {}
 
 func (x *ImportUsageReceiptResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_licmesh_v1_admin_proto_msgTypes[50]
+	mi := &file_licmesh_v1_admin_proto_msgTypes[63]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3156,7 +4142,7 @@ func (x *ImportUsageReceiptResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ImportUsageReceiptResponse.ProtoReflect.Descriptor instead.
 func (*ImportUsageReceiptResponse) Descriptor() ([]byte, []int) {
-	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{50}
+	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{63}
 }
 
 func (x *ImportUsageReceiptResponse) GetSeq() uint64 {
@@ -3200,7 +4186,7 @@ type Alert struct {
 
 func (x *Alert) Reset() {
 	*x = Alert{}
-	mi := &file_licmesh_v1_admin_proto_msgTypes[51]
+	mi := &file_licmesh_v1_admin_proto_msgTypes[64]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3212,7 +4198,7 @@ func (x *Alert) String() string {
 func (*Alert) ProtoMessage() {}
 
 func (x *Alert) ProtoReflect() protoreflect.Message {
-	mi := &file_licmesh_v1_admin_proto_msgTypes[51]
+	mi := &file_licmesh_v1_admin_proto_msgTypes[64]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3225,7 +4211,7 @@ func (x *Alert) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Alert.ProtoReflect.Descriptor instead.
 func (*Alert) Descriptor() ([]byte, []int) {
-	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{51}
+	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{64}
 }
 
 func (x *Alert) GetKey() string {
@@ -3328,7 +4314,7 @@ type ListAlertsRequest struct {
 
 func (x *ListAlertsRequest) Reset() {
 	*x = ListAlertsRequest{}
-	mi := &file_licmesh_v1_admin_proto_msgTypes[52]
+	mi := &file_licmesh_v1_admin_proto_msgTypes[65]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3340,7 +4326,7 @@ func (x *ListAlertsRequest) String() string {
 func (*ListAlertsRequest) ProtoMessage() {}
 
 func (x *ListAlertsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_licmesh_v1_admin_proto_msgTypes[52]
+	mi := &file_licmesh_v1_admin_proto_msgTypes[65]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3353,7 +4339,7 @@ func (x *ListAlertsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListAlertsRequest.ProtoReflect.Descriptor instead.
 func (*ListAlertsRequest) Descriptor() ([]byte, []int) {
-	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{52}
+	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{65}
 }
 
 func (x *ListAlertsRequest) GetActive() bool {
@@ -3400,7 +4386,7 @@ type ListAlertsResponse struct {
 
 func (x *ListAlertsResponse) Reset() {
 	*x = ListAlertsResponse{}
-	mi := &file_licmesh_v1_admin_proto_msgTypes[53]
+	mi := &file_licmesh_v1_admin_proto_msgTypes[66]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3412,7 +4398,7 @@ func (x *ListAlertsResponse) String() string {
 func (*ListAlertsResponse) ProtoMessage() {}
 
 func (x *ListAlertsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_licmesh_v1_admin_proto_msgTypes[53]
+	mi := &file_licmesh_v1_admin_proto_msgTypes[66]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3425,7 +4411,7 @@ func (x *ListAlertsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListAlertsResponse.ProtoReflect.Descriptor instead.
 func (*ListAlertsResponse) Descriptor() ([]byte, []int) {
-	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{53}
+	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{66}
 }
 
 func (x *ListAlertsResponse) GetAlerts() []*Alert {
@@ -3444,7 +4430,7 @@ type AckAlertRequest struct {
 
 func (x *AckAlertRequest) Reset() {
 	*x = AckAlertRequest{}
-	mi := &file_licmesh_v1_admin_proto_msgTypes[54]
+	mi := &file_licmesh_v1_admin_proto_msgTypes[67]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3456,7 +4442,7 @@ func (x *AckAlertRequest) String() string {
 func (*AckAlertRequest) ProtoMessage() {}
 
 func (x *AckAlertRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_licmesh_v1_admin_proto_msgTypes[54]
+	mi := &file_licmesh_v1_admin_proto_msgTypes[67]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3469,7 +4455,7 @@ func (x *AckAlertRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AckAlertRequest.ProtoReflect.Descriptor instead.
 func (*AckAlertRequest) Descriptor() ([]byte, []int) {
-	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{54}
+	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{67}
 }
 
 func (x *AckAlertRequest) GetKey() string {
@@ -3488,7 +4474,7 @@ type AckAlertResponse struct {
 
 func (x *AckAlertResponse) Reset() {
 	*x = AckAlertResponse{}
-	mi := &file_licmesh_v1_admin_proto_msgTypes[55]
+	mi := &file_licmesh_v1_admin_proto_msgTypes[68]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3500,7 +4486,7 @@ func (x *AckAlertResponse) String() string {
 func (*AckAlertResponse) ProtoMessage() {}
 
 func (x *AckAlertResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_licmesh_v1_admin_proto_msgTypes[55]
+	mi := &file_licmesh_v1_admin_proto_msgTypes[68]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3513,7 +4499,7 @@ func (x *AckAlertResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AckAlertResponse.ProtoReflect.Descriptor instead.
 func (*AckAlertResponse) Descriptor() ([]byte, []int) {
-	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{55}
+	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{68}
 }
 
 func (x *AckAlertResponse) GetAlert() *Alert {
@@ -3544,7 +4530,7 @@ type AlertRule struct {
 
 func (x *AlertRule) Reset() {
 	*x = AlertRule{}
-	mi := &file_licmesh_v1_admin_proto_msgTypes[56]
+	mi := &file_licmesh_v1_admin_proto_msgTypes[69]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3556,7 +4542,7 @@ func (x *AlertRule) String() string {
 func (*AlertRule) ProtoMessage() {}
 
 func (x *AlertRule) ProtoReflect() protoreflect.Message {
-	mi := &file_licmesh_v1_admin_proto_msgTypes[56]
+	mi := &file_licmesh_v1_admin_proto_msgTypes[69]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3569,7 +4555,7 @@ func (x *AlertRule) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AlertRule.ProtoReflect.Descriptor instead.
 func (*AlertRule) Descriptor() ([]byte, []int) {
-	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{56}
+	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{69}
 }
 
 func (x *AlertRule) GetKind() string {
@@ -3622,7 +4608,7 @@ type ListAlertRulesRequest struct {
 
 func (x *ListAlertRulesRequest) Reset() {
 	*x = ListAlertRulesRequest{}
-	mi := &file_licmesh_v1_admin_proto_msgTypes[57]
+	mi := &file_licmesh_v1_admin_proto_msgTypes[70]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3634,7 +4620,7 @@ func (x *ListAlertRulesRequest) String() string {
 func (*ListAlertRulesRequest) ProtoMessage() {}
 
 func (x *ListAlertRulesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_licmesh_v1_admin_proto_msgTypes[57]
+	mi := &file_licmesh_v1_admin_proto_msgTypes[70]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3647,7 +4633,7 @@ func (x *ListAlertRulesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListAlertRulesRequest.ProtoReflect.Descriptor instead.
 func (*ListAlertRulesRequest) Descriptor() ([]byte, []int) {
-	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{57}
+	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{70}
 }
 
 type ListAlertRulesResponse struct {
@@ -3659,7 +4645,7 @@ type ListAlertRulesResponse struct {
 
 func (x *ListAlertRulesResponse) Reset() {
 	*x = ListAlertRulesResponse{}
-	mi := &file_licmesh_v1_admin_proto_msgTypes[58]
+	mi := &file_licmesh_v1_admin_proto_msgTypes[71]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3671,7 +4657,7 @@ func (x *ListAlertRulesResponse) String() string {
 func (*ListAlertRulesResponse) ProtoMessage() {}
 
 func (x *ListAlertRulesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_licmesh_v1_admin_proto_msgTypes[58]
+	mi := &file_licmesh_v1_admin_proto_msgTypes[71]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3684,7 +4670,7 @@ func (x *ListAlertRulesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListAlertRulesResponse.ProtoReflect.Descriptor instead.
 func (*ListAlertRulesResponse) Descriptor() ([]byte, []int) {
-	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{58}
+	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{71}
 }
 
 func (x *ListAlertRulesResponse) GetRules() []*AlertRule {
@@ -3705,7 +4691,7 @@ type SetAlertRuleRequest struct {
 
 func (x *SetAlertRuleRequest) Reset() {
 	*x = SetAlertRuleRequest{}
-	mi := &file_licmesh_v1_admin_proto_msgTypes[59]
+	mi := &file_licmesh_v1_admin_proto_msgTypes[72]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3717,7 +4703,7 @@ func (x *SetAlertRuleRequest) String() string {
 func (*SetAlertRuleRequest) ProtoMessage() {}
 
 func (x *SetAlertRuleRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_licmesh_v1_admin_proto_msgTypes[59]
+	mi := &file_licmesh_v1_admin_proto_msgTypes[72]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3730,7 +4716,7 @@ func (x *SetAlertRuleRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetAlertRuleRequest.ProtoReflect.Descriptor instead.
 func (*SetAlertRuleRequest) Descriptor() ([]byte, []int) {
-	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{59}
+	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{72}
 }
 
 func (x *SetAlertRuleRequest) GetRule() *AlertRule {
@@ -3756,7 +4742,7 @@ type SetAlertRuleResponse struct {
 
 func (x *SetAlertRuleResponse) Reset() {
 	*x = SetAlertRuleResponse{}
-	mi := &file_licmesh_v1_admin_proto_msgTypes[60]
+	mi := &file_licmesh_v1_admin_proto_msgTypes[73]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3768,7 +4754,7 @@ func (x *SetAlertRuleResponse) String() string {
 func (*SetAlertRuleResponse) ProtoMessage() {}
 
 func (x *SetAlertRuleResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_licmesh_v1_admin_proto_msgTypes[60]
+	mi := &file_licmesh_v1_admin_proto_msgTypes[73]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3781,7 +4767,7 @@ func (x *SetAlertRuleResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetAlertRuleResponse.ProtoReflect.Descriptor instead.
 func (*SetAlertRuleResponse) Descriptor() ([]byte, []int) {
-	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{60}
+	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{73}
 }
 
 func (x *SetAlertRuleResponse) GetRules() []*AlertRule {
@@ -3819,7 +4805,7 @@ type AlertChannel struct {
 
 func (x *AlertChannel) Reset() {
 	*x = AlertChannel{}
-	mi := &file_licmesh_v1_admin_proto_msgTypes[61]
+	mi := &file_licmesh_v1_admin_proto_msgTypes[74]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3831,7 +4817,7 @@ func (x *AlertChannel) String() string {
 func (*AlertChannel) ProtoMessage() {}
 
 func (x *AlertChannel) ProtoReflect() protoreflect.Message {
-	mi := &file_licmesh_v1_admin_proto_msgTypes[61]
+	mi := &file_licmesh_v1_admin_proto_msgTypes[74]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3844,7 +4830,7 @@ func (x *AlertChannel) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AlertChannel.ProtoReflect.Descriptor instead.
 func (*AlertChannel) Descriptor() ([]byte, []int) {
-	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{61}
+	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{74}
 }
 
 func (x *AlertChannel) GetId() string {
@@ -3932,7 +4918,7 @@ type ListAlertChannelsRequest struct {
 
 func (x *ListAlertChannelsRequest) Reset() {
 	*x = ListAlertChannelsRequest{}
-	mi := &file_licmesh_v1_admin_proto_msgTypes[62]
+	mi := &file_licmesh_v1_admin_proto_msgTypes[75]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3944,7 +4930,7 @@ func (x *ListAlertChannelsRequest) String() string {
 func (*ListAlertChannelsRequest) ProtoMessage() {}
 
 func (x *ListAlertChannelsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_licmesh_v1_admin_proto_msgTypes[62]
+	mi := &file_licmesh_v1_admin_proto_msgTypes[75]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3957,7 +4943,7 @@ func (x *ListAlertChannelsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListAlertChannelsRequest.ProtoReflect.Descriptor instead.
 func (*ListAlertChannelsRequest) Descriptor() ([]byte, []int) {
-	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{62}
+	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{75}
 }
 
 type ListAlertChannelsResponse struct {
@@ -3969,7 +4955,7 @@ type ListAlertChannelsResponse struct {
 
 func (x *ListAlertChannelsResponse) Reset() {
 	*x = ListAlertChannelsResponse{}
-	mi := &file_licmesh_v1_admin_proto_msgTypes[63]
+	mi := &file_licmesh_v1_admin_proto_msgTypes[76]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3981,7 +4967,7 @@ func (x *ListAlertChannelsResponse) String() string {
 func (*ListAlertChannelsResponse) ProtoMessage() {}
 
 func (x *ListAlertChannelsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_licmesh_v1_admin_proto_msgTypes[63]
+	mi := &file_licmesh_v1_admin_proto_msgTypes[76]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3994,7 +4980,7 @@ func (x *ListAlertChannelsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListAlertChannelsResponse.ProtoReflect.Descriptor instead.
 func (*ListAlertChannelsResponse) Descriptor() ([]byte, []int) {
-	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{63}
+	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{76}
 }
 
 func (x *ListAlertChannelsResponse) GetChannels() []*AlertChannel {
@@ -4016,7 +5002,7 @@ type SetAlertChannelRequest struct {
 
 func (x *SetAlertChannelRequest) Reset() {
 	*x = SetAlertChannelRequest{}
-	mi := &file_licmesh_v1_admin_proto_msgTypes[64]
+	mi := &file_licmesh_v1_admin_proto_msgTypes[77]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4028,7 +5014,7 @@ func (x *SetAlertChannelRequest) String() string {
 func (*SetAlertChannelRequest) ProtoMessage() {}
 
 func (x *SetAlertChannelRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_licmesh_v1_admin_proto_msgTypes[64]
+	mi := &file_licmesh_v1_admin_proto_msgTypes[77]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4041,7 +5027,7 @@ func (x *SetAlertChannelRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetAlertChannelRequest.ProtoReflect.Descriptor instead.
 func (*SetAlertChannelRequest) Descriptor() ([]byte, []int) {
-	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{64}
+	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{77}
 }
 
 func (x *SetAlertChannelRequest) GetChannel() *AlertChannel {
@@ -4067,7 +5053,7 @@ type SetAlertChannelResponse struct {
 
 func (x *SetAlertChannelResponse) Reset() {
 	*x = SetAlertChannelResponse{}
-	mi := &file_licmesh_v1_admin_proto_msgTypes[65]
+	mi := &file_licmesh_v1_admin_proto_msgTypes[78]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4079,7 +5065,7 @@ func (x *SetAlertChannelResponse) String() string {
 func (*SetAlertChannelResponse) ProtoMessage() {}
 
 func (x *SetAlertChannelResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_licmesh_v1_admin_proto_msgTypes[65]
+	mi := &file_licmesh_v1_admin_proto_msgTypes[78]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4092,7 +5078,7 @@ func (x *SetAlertChannelResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetAlertChannelResponse.ProtoReflect.Descriptor instead.
 func (*SetAlertChannelResponse) Descriptor() ([]byte, []int) {
-	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{65}
+	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{78}
 }
 
 func (x *SetAlertChannelResponse) GetChannel() *AlertChannel {
@@ -4111,7 +5097,7 @@ type RemoveAlertChannelRequest struct {
 
 func (x *RemoveAlertChannelRequest) Reset() {
 	*x = RemoveAlertChannelRequest{}
-	mi := &file_licmesh_v1_admin_proto_msgTypes[66]
+	mi := &file_licmesh_v1_admin_proto_msgTypes[79]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4123,7 +5109,7 @@ func (x *RemoveAlertChannelRequest) String() string {
 func (*RemoveAlertChannelRequest) ProtoMessage() {}
 
 func (x *RemoveAlertChannelRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_licmesh_v1_admin_proto_msgTypes[66]
+	mi := &file_licmesh_v1_admin_proto_msgTypes[79]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4136,7 +5122,7 @@ func (x *RemoveAlertChannelRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RemoveAlertChannelRequest.ProtoReflect.Descriptor instead.
 func (*RemoveAlertChannelRequest) Descriptor() ([]byte, []int) {
-	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{66}
+	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{79}
 }
 
 func (x *RemoveAlertChannelRequest) GetId() string {
@@ -4154,7 +5140,7 @@ type RemoveAlertChannelResponse struct {
 
 func (x *RemoveAlertChannelResponse) Reset() {
 	*x = RemoveAlertChannelResponse{}
-	mi := &file_licmesh_v1_admin_proto_msgTypes[67]
+	mi := &file_licmesh_v1_admin_proto_msgTypes[80]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4166,7 +5152,7 @@ func (x *RemoveAlertChannelResponse) String() string {
 func (*RemoveAlertChannelResponse) ProtoMessage() {}
 
 func (x *RemoveAlertChannelResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_licmesh_v1_admin_proto_msgTypes[67]
+	mi := &file_licmesh_v1_admin_proto_msgTypes[80]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4179,7 +5165,7 @@ func (x *RemoveAlertChannelResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RemoveAlertChannelResponse.ProtoReflect.Descriptor instead.
 func (*RemoveAlertChannelResponse) Descriptor() ([]byte, []int) {
-	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{67}
+	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{80}
 }
 
 type TestAlertChannelRequest struct {
@@ -4191,7 +5177,7 @@ type TestAlertChannelRequest struct {
 
 func (x *TestAlertChannelRequest) Reset() {
 	*x = TestAlertChannelRequest{}
-	mi := &file_licmesh_v1_admin_proto_msgTypes[68]
+	mi := &file_licmesh_v1_admin_proto_msgTypes[81]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4203,7 +5189,7 @@ func (x *TestAlertChannelRequest) String() string {
 func (*TestAlertChannelRequest) ProtoMessage() {}
 
 func (x *TestAlertChannelRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_licmesh_v1_admin_proto_msgTypes[68]
+	mi := &file_licmesh_v1_admin_proto_msgTypes[81]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4216,7 +5202,7 @@ func (x *TestAlertChannelRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TestAlertChannelRequest.ProtoReflect.Descriptor instead.
 func (*TestAlertChannelRequest) Descriptor() ([]byte, []int) {
-	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{68}
+	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{81}
 }
 
 func (x *TestAlertChannelRequest) GetId() string {
@@ -4236,7 +5222,7 @@ type TestAlertChannelResponse struct {
 
 func (x *TestAlertChannelResponse) Reset() {
 	*x = TestAlertChannelResponse{}
-	mi := &file_licmesh_v1_admin_proto_msgTypes[69]
+	mi := &file_licmesh_v1_admin_proto_msgTypes[82]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4248,7 +5234,7 @@ func (x *TestAlertChannelResponse) String() string {
 func (*TestAlertChannelResponse) ProtoMessage() {}
 
 func (x *TestAlertChannelResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_licmesh_v1_admin_proto_msgTypes[69]
+	mi := &file_licmesh_v1_admin_proto_msgTypes[82]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4261,7 +5247,7 @@ func (x *TestAlertChannelResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TestAlertChannelResponse.ProtoReflect.Descriptor instead.
 func (*TestAlertChannelResponse) Descriptor() ([]byte, []int) {
-	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{69}
+	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{82}
 }
 
 func (x *TestAlertChannelResponse) GetDelivery() string {
@@ -4294,7 +5280,7 @@ type AlertDelivery struct {
 
 func (x *AlertDelivery) Reset() {
 	*x = AlertDelivery{}
-	mi := &file_licmesh_v1_admin_proto_msgTypes[70]
+	mi := &file_licmesh_v1_admin_proto_msgTypes[83]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4306,7 +5292,7 @@ func (x *AlertDelivery) String() string {
 func (*AlertDelivery) ProtoMessage() {}
 
 func (x *AlertDelivery) ProtoReflect() protoreflect.Message {
-	mi := &file_licmesh_v1_admin_proto_msgTypes[70]
+	mi := &file_licmesh_v1_admin_proto_msgTypes[83]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4319,7 +5305,7 @@ func (x *AlertDelivery) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AlertDelivery.ProtoReflect.Descriptor instead.
 func (*AlertDelivery) Descriptor() ([]byte, []int) {
-	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{70}
+	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{83}
 }
 
 func (x *AlertDelivery) GetId() string {
@@ -4409,7 +5395,7 @@ type ListAlertDeliveriesRequest struct {
 
 func (x *ListAlertDeliveriesRequest) Reset() {
 	*x = ListAlertDeliveriesRequest{}
-	mi := &file_licmesh_v1_admin_proto_msgTypes[71]
+	mi := &file_licmesh_v1_admin_proto_msgTypes[84]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4421,7 +5407,7 @@ func (x *ListAlertDeliveriesRequest) String() string {
 func (*ListAlertDeliveriesRequest) ProtoMessage() {}
 
 func (x *ListAlertDeliveriesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_licmesh_v1_admin_proto_msgTypes[71]
+	mi := &file_licmesh_v1_admin_proto_msgTypes[84]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4434,7 +5420,7 @@ func (x *ListAlertDeliveriesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListAlertDeliveriesRequest.ProtoReflect.Descriptor instead.
 func (*ListAlertDeliveriesRequest) Descriptor() ([]byte, []int) {
-	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{71}
+	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{84}
 }
 
 func (x *ListAlertDeliveriesRequest) GetChannel() string {
@@ -4460,7 +5446,7 @@ type ListAlertDeliveriesResponse struct {
 
 func (x *ListAlertDeliveriesResponse) Reset() {
 	*x = ListAlertDeliveriesResponse{}
-	mi := &file_licmesh_v1_admin_proto_msgTypes[72]
+	mi := &file_licmesh_v1_admin_proto_msgTypes[85]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4472,7 +5458,7 @@ func (x *ListAlertDeliveriesResponse) String() string {
 func (*ListAlertDeliveriesResponse) ProtoMessage() {}
 
 func (x *ListAlertDeliveriesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_licmesh_v1_admin_proto_msgTypes[72]
+	mi := &file_licmesh_v1_admin_proto_msgTypes[85]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4485,7 +5471,7 @@ func (x *ListAlertDeliveriesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListAlertDeliveriesResponse.ProtoReflect.Descriptor instead.
 func (*ListAlertDeliveriesResponse) Descriptor() ([]byte, []int) {
-	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{72}
+	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{85}
 }
 
 func (x *ListAlertDeliveriesResponse) GetDeliveries() []*AlertDelivery {
@@ -4514,7 +5500,7 @@ type User struct {
 
 func (x *User) Reset() {
 	*x = User{}
-	mi := &file_licmesh_v1_admin_proto_msgTypes[73]
+	mi := &file_licmesh_v1_admin_proto_msgTypes[86]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4526,7 +5512,7 @@ func (x *User) String() string {
 func (*User) ProtoMessage() {}
 
 func (x *User) ProtoReflect() protoreflect.Message {
-	mi := &file_licmesh_v1_admin_proto_msgTypes[73]
+	mi := &file_licmesh_v1_admin_proto_msgTypes[86]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4539,7 +5525,7 @@ func (x *User) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use User.ProtoReflect.Descriptor instead.
 func (*User) Descriptor() ([]byte, []int) {
-	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{73}
+	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{86}
 }
 
 func (x *User) GetName() string {
@@ -4613,7 +5599,7 @@ type GetCallerRequest struct {
 
 func (x *GetCallerRequest) Reset() {
 	*x = GetCallerRequest{}
-	mi := &file_licmesh_v1_admin_proto_msgTypes[74]
+	mi := &file_licmesh_v1_admin_proto_msgTypes[87]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4625,7 +5611,7 @@ func (x *GetCallerRequest) String() string {
 func (*GetCallerRequest) ProtoMessage() {}
 
 func (x *GetCallerRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_licmesh_v1_admin_proto_msgTypes[74]
+	mi := &file_licmesh_v1_admin_proto_msgTypes[87]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4638,7 +5624,7 @@ func (x *GetCallerRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetCallerRequest.ProtoReflect.Descriptor instead.
 func (*GetCallerRequest) Descriptor() ([]byte, []int) {
-	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{74}
+	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{87}
 }
 
 type GetCallerResponse struct {
@@ -4657,7 +5643,7 @@ type GetCallerResponse struct {
 
 func (x *GetCallerResponse) Reset() {
 	*x = GetCallerResponse{}
-	mi := &file_licmesh_v1_admin_proto_msgTypes[75]
+	mi := &file_licmesh_v1_admin_proto_msgTypes[88]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4669,7 +5655,7 @@ func (x *GetCallerResponse) String() string {
 func (*GetCallerResponse) ProtoMessage() {}
 
 func (x *GetCallerResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_licmesh_v1_admin_proto_msgTypes[75]
+	mi := &file_licmesh_v1_admin_proto_msgTypes[88]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4682,7 +5668,7 @@ func (x *GetCallerResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetCallerResponse.ProtoReflect.Descriptor instead.
 func (*GetCallerResponse) Descriptor() ([]byte, []int) {
-	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{75}
+	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{88}
 }
 
 func (x *GetCallerResponse) GetPrincipal() string {
@@ -4733,7 +5719,7 @@ type CreateUserRequest struct {
 
 func (x *CreateUserRequest) Reset() {
 	*x = CreateUserRequest{}
-	mi := &file_licmesh_v1_admin_proto_msgTypes[76]
+	mi := &file_licmesh_v1_admin_proto_msgTypes[89]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4745,7 +5731,7 @@ func (x *CreateUserRequest) String() string {
 func (*CreateUserRequest) ProtoMessage() {}
 
 func (x *CreateUserRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_licmesh_v1_admin_proto_msgTypes[76]
+	mi := &file_licmesh_v1_admin_proto_msgTypes[89]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4758,7 +5744,7 @@ func (x *CreateUserRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateUserRequest.ProtoReflect.Descriptor instead.
 func (*CreateUserRequest) Descriptor() ([]byte, []int) {
-	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{76}
+	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{89}
 }
 
 func (x *CreateUserRequest) GetName() string {
@@ -4791,7 +5777,7 @@ type CreateUserResponse struct {
 
 func (x *CreateUserResponse) Reset() {
 	*x = CreateUserResponse{}
-	mi := &file_licmesh_v1_admin_proto_msgTypes[77]
+	mi := &file_licmesh_v1_admin_proto_msgTypes[90]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4803,7 +5789,7 @@ func (x *CreateUserResponse) String() string {
 func (*CreateUserResponse) ProtoMessage() {}
 
 func (x *CreateUserResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_licmesh_v1_admin_proto_msgTypes[77]
+	mi := &file_licmesh_v1_admin_proto_msgTypes[90]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4816,7 +5802,7 @@ func (x *CreateUserResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateUserResponse.ProtoReflect.Descriptor instead.
 func (*CreateUserResponse) Descriptor() ([]byte, []int) {
-	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{77}
+	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{90}
 }
 
 func (x *CreateUserResponse) GetUser() *User {
@@ -4834,7 +5820,7 @@ type ListUsersRequest struct {
 
 func (x *ListUsersRequest) Reset() {
 	*x = ListUsersRequest{}
-	mi := &file_licmesh_v1_admin_proto_msgTypes[78]
+	mi := &file_licmesh_v1_admin_proto_msgTypes[91]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4846,7 +5832,7 @@ func (x *ListUsersRequest) String() string {
 func (*ListUsersRequest) ProtoMessage() {}
 
 func (x *ListUsersRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_licmesh_v1_admin_proto_msgTypes[78]
+	mi := &file_licmesh_v1_admin_proto_msgTypes[91]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4859,7 +5845,7 @@ func (x *ListUsersRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListUsersRequest.ProtoReflect.Descriptor instead.
 func (*ListUsersRequest) Descriptor() ([]byte, []int) {
-	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{78}
+	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{91}
 }
 
 type ListUsersResponse struct {
@@ -4871,7 +5857,7 @@ type ListUsersResponse struct {
 
 func (x *ListUsersResponse) Reset() {
 	*x = ListUsersResponse{}
-	mi := &file_licmesh_v1_admin_proto_msgTypes[79]
+	mi := &file_licmesh_v1_admin_proto_msgTypes[92]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4883,7 +5869,7 @@ func (x *ListUsersResponse) String() string {
 func (*ListUsersResponse) ProtoMessage() {}
 
 func (x *ListUsersResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_licmesh_v1_admin_proto_msgTypes[79]
+	mi := &file_licmesh_v1_admin_proto_msgTypes[92]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4896,7 +5882,7 @@ func (x *ListUsersResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListUsersResponse.ProtoReflect.Descriptor instead.
 func (*ListUsersResponse) Descriptor() ([]byte, []int) {
-	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{79}
+	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{92}
 }
 
 func (x *ListUsersResponse) GetUsers() []*User {
@@ -4920,7 +5906,7 @@ type UpdateUserRequest struct {
 
 func (x *UpdateUserRequest) Reset() {
 	*x = UpdateUserRequest{}
-	mi := &file_licmesh_v1_admin_proto_msgTypes[80]
+	mi := &file_licmesh_v1_admin_proto_msgTypes[93]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4932,7 +5918,7 @@ func (x *UpdateUserRequest) String() string {
 func (*UpdateUserRequest) ProtoMessage() {}
 
 func (x *UpdateUserRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_licmesh_v1_admin_proto_msgTypes[80]
+	mi := &file_licmesh_v1_admin_proto_msgTypes[93]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4945,7 +5931,7 @@ func (x *UpdateUserRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateUserRequest.ProtoReflect.Descriptor instead.
 func (*UpdateUserRequest) Descriptor() ([]byte, []int) {
-	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{80}
+	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{93}
 }
 
 func (x *UpdateUserRequest) GetName() string {
@@ -4999,7 +5985,7 @@ type UpdateUserResponse struct {
 
 func (x *UpdateUserResponse) Reset() {
 	*x = UpdateUserResponse{}
-	mi := &file_licmesh_v1_admin_proto_msgTypes[81]
+	mi := &file_licmesh_v1_admin_proto_msgTypes[94]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5011,7 +5997,7 @@ func (x *UpdateUserResponse) String() string {
 func (*UpdateUserResponse) ProtoMessage() {}
 
 func (x *UpdateUserResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_licmesh_v1_admin_proto_msgTypes[81]
+	mi := &file_licmesh_v1_admin_proto_msgTypes[94]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5024,7 +6010,7 @@ func (x *UpdateUserResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateUserResponse.ProtoReflect.Descriptor instead.
 func (*UpdateUserResponse) Descriptor() ([]byte, []int) {
-	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{81}
+	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{94}
 }
 
 func (x *UpdateUserResponse) GetUser() *User {
@@ -5044,7 +6030,7 @@ type ChangeOwnPasswordRequest struct {
 
 func (x *ChangeOwnPasswordRequest) Reset() {
 	*x = ChangeOwnPasswordRequest{}
-	mi := &file_licmesh_v1_admin_proto_msgTypes[82]
+	mi := &file_licmesh_v1_admin_proto_msgTypes[95]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5056,7 +6042,7 @@ func (x *ChangeOwnPasswordRequest) String() string {
 func (*ChangeOwnPasswordRequest) ProtoMessage() {}
 
 func (x *ChangeOwnPasswordRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_licmesh_v1_admin_proto_msgTypes[82]
+	mi := &file_licmesh_v1_admin_proto_msgTypes[95]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5069,7 +6055,7 @@ func (x *ChangeOwnPasswordRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ChangeOwnPasswordRequest.ProtoReflect.Descriptor instead.
 func (*ChangeOwnPasswordRequest) Descriptor() ([]byte, []int) {
-	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{82}
+	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{95}
 }
 
 func (x *ChangeOwnPasswordRequest) GetOldPassword() string {
@@ -5094,7 +6080,7 @@ type ChangeOwnPasswordResponse struct {
 
 func (x *ChangeOwnPasswordResponse) Reset() {
 	*x = ChangeOwnPasswordResponse{}
-	mi := &file_licmesh_v1_admin_proto_msgTypes[83]
+	mi := &file_licmesh_v1_admin_proto_msgTypes[96]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5106,7 +6092,7 @@ func (x *ChangeOwnPasswordResponse) String() string {
 func (*ChangeOwnPasswordResponse) ProtoMessage() {}
 
 func (x *ChangeOwnPasswordResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_licmesh_v1_admin_proto_msgTypes[83]
+	mi := &file_licmesh_v1_admin_proto_msgTypes[96]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5119,7 +6105,7 @@ func (x *ChangeOwnPasswordResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ChangeOwnPasswordResponse.ProtoReflect.Descriptor instead.
 func (*ChangeOwnPasswordResponse) Descriptor() ([]byte, []int) {
-	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{83}
+	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{96}
 }
 
 type AuditRecord struct {
@@ -5147,7 +6133,7 @@ type AuditRecord struct {
 
 func (x *AuditRecord) Reset() {
 	*x = AuditRecord{}
-	mi := &file_licmesh_v1_admin_proto_msgTypes[84]
+	mi := &file_licmesh_v1_admin_proto_msgTypes[97]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5159,7 +6145,7 @@ func (x *AuditRecord) String() string {
 func (*AuditRecord) ProtoMessage() {}
 
 func (x *AuditRecord) ProtoReflect() protoreflect.Message {
-	mi := &file_licmesh_v1_admin_proto_msgTypes[84]
+	mi := &file_licmesh_v1_admin_proto_msgTypes[97]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5172,7 +6158,7 @@ func (x *AuditRecord) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AuditRecord.ProtoReflect.Descriptor instead.
 func (*AuditRecord) Descriptor() ([]byte, []int) {
-	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{84}
+	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{97}
 }
 
 func (x *AuditRecord) GetSeq() uint64 {
@@ -5269,7 +6255,7 @@ type ListAuditLogRequest struct {
 
 func (x *ListAuditLogRequest) Reset() {
 	*x = ListAuditLogRequest{}
-	mi := &file_licmesh_v1_admin_proto_msgTypes[85]
+	mi := &file_licmesh_v1_admin_proto_msgTypes[98]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5281,7 +6267,7 @@ func (x *ListAuditLogRequest) String() string {
 func (*ListAuditLogRequest) ProtoMessage() {}
 
 func (x *ListAuditLogRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_licmesh_v1_admin_proto_msgTypes[85]
+	mi := &file_licmesh_v1_admin_proto_msgTypes[98]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5294,7 +6280,7 @@ func (x *ListAuditLogRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListAuditLogRequest.ProtoReflect.Descriptor instead.
 func (*ListAuditLogRequest) Descriptor() ([]byte, []int) {
-	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{85}
+	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{98}
 }
 
 func (x *ListAuditLogRequest) GetActor() string {
@@ -5353,7 +6339,7 @@ type ListAuditLogResponse struct {
 
 func (x *ListAuditLogResponse) Reset() {
 	*x = ListAuditLogResponse{}
-	mi := &file_licmesh_v1_admin_proto_msgTypes[86]
+	mi := &file_licmesh_v1_admin_proto_msgTypes[99]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5365,7 +6351,7 @@ func (x *ListAuditLogResponse) String() string {
 func (*ListAuditLogResponse) ProtoMessage() {}
 
 func (x *ListAuditLogResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_licmesh_v1_admin_proto_msgTypes[86]
+	mi := &file_licmesh_v1_admin_proto_msgTypes[99]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5378,7 +6364,7 @@ func (x *ListAuditLogResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListAuditLogResponse.ProtoReflect.Descriptor instead.
 func (*ListAuditLogResponse) Descriptor() ([]byte, []int) {
-	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{86}
+	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{99}
 }
 
 func (x *ListAuditLogResponse) GetRecords() []*AuditRecord {
@@ -5431,7 +6417,7 @@ type AlertPrefs struct {
 
 func (x *AlertPrefs) Reset() {
 	*x = AlertPrefs{}
-	mi := &file_licmesh_v1_admin_proto_msgTypes[87]
+	mi := &file_licmesh_v1_admin_proto_msgTypes[100]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5443,7 +6429,7 @@ func (x *AlertPrefs) String() string {
 func (*AlertPrefs) ProtoMessage() {}
 
 func (x *AlertPrefs) ProtoReflect() protoreflect.Message {
-	mi := &file_licmesh_v1_admin_proto_msgTypes[87]
+	mi := &file_licmesh_v1_admin_proto_msgTypes[100]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5456,7 +6442,7 @@ func (x *AlertPrefs) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AlertPrefs.ProtoReflect.Descriptor instead.
 func (*AlertPrefs) Descriptor() ([]byte, []int) {
-	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{87}
+	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{100}
 }
 
 func (x *AlertPrefs) GetEmail() string {
@@ -5518,7 +6504,7 @@ type GetAlertPrefsRequest struct {
 
 func (x *GetAlertPrefsRequest) Reset() {
 	*x = GetAlertPrefsRequest{}
-	mi := &file_licmesh_v1_admin_proto_msgTypes[88]
+	mi := &file_licmesh_v1_admin_proto_msgTypes[101]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5530,7 +6516,7 @@ func (x *GetAlertPrefsRequest) String() string {
 func (*GetAlertPrefsRequest) ProtoMessage() {}
 
 func (x *GetAlertPrefsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_licmesh_v1_admin_proto_msgTypes[88]
+	mi := &file_licmesh_v1_admin_proto_msgTypes[101]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5543,7 +6529,7 @@ func (x *GetAlertPrefsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetAlertPrefsRequest.ProtoReflect.Descriptor instead.
 func (*GetAlertPrefsRequest) Descriptor() ([]byte, []int) {
-	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{88}
+	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{101}
 }
 
 func (x *GetAlertPrefsRequest) GetUser() string {
@@ -5562,7 +6548,7 @@ type GetAlertPrefsResponse struct {
 
 func (x *GetAlertPrefsResponse) Reset() {
 	*x = GetAlertPrefsResponse{}
-	mi := &file_licmesh_v1_admin_proto_msgTypes[89]
+	mi := &file_licmesh_v1_admin_proto_msgTypes[102]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5574,7 +6560,7 @@ func (x *GetAlertPrefsResponse) String() string {
 func (*GetAlertPrefsResponse) ProtoMessage() {}
 
 func (x *GetAlertPrefsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_licmesh_v1_admin_proto_msgTypes[89]
+	mi := &file_licmesh_v1_admin_proto_msgTypes[102]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5587,7 +6573,7 @@ func (x *GetAlertPrefsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetAlertPrefsResponse.ProtoReflect.Descriptor instead.
 func (*GetAlertPrefsResponse) Descriptor() ([]byte, []int) {
-	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{89}
+	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{102}
 }
 
 func (x *GetAlertPrefsResponse) GetPrefs() *AlertPrefs {
@@ -5608,7 +6594,7 @@ type SetAlertPrefsRequest struct {
 
 func (x *SetAlertPrefsRequest) Reset() {
 	*x = SetAlertPrefsRequest{}
-	mi := &file_licmesh_v1_admin_proto_msgTypes[90]
+	mi := &file_licmesh_v1_admin_proto_msgTypes[103]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5620,7 +6606,7 @@ func (x *SetAlertPrefsRequest) String() string {
 func (*SetAlertPrefsRequest) ProtoMessage() {}
 
 func (x *SetAlertPrefsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_licmesh_v1_admin_proto_msgTypes[90]
+	mi := &file_licmesh_v1_admin_proto_msgTypes[103]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5633,7 +6619,7 @@ func (x *SetAlertPrefsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetAlertPrefsRequest.ProtoReflect.Descriptor instead.
 func (*SetAlertPrefsRequest) Descriptor() ([]byte, []int) {
-	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{90}
+	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{103}
 }
 
 func (x *SetAlertPrefsRequest) GetUser() string {
@@ -5659,7 +6645,7 @@ type SetAlertPrefsResponse struct {
 
 func (x *SetAlertPrefsResponse) Reset() {
 	*x = SetAlertPrefsResponse{}
-	mi := &file_licmesh_v1_admin_proto_msgTypes[91]
+	mi := &file_licmesh_v1_admin_proto_msgTypes[104]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5671,7 +6657,7 @@ func (x *SetAlertPrefsResponse) String() string {
 func (*SetAlertPrefsResponse) ProtoMessage() {}
 
 func (x *SetAlertPrefsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_licmesh_v1_admin_proto_msgTypes[91]
+	mi := &file_licmesh_v1_admin_proto_msgTypes[104]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5684,7 +6670,7 @@ func (x *SetAlertPrefsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetAlertPrefsResponse.ProtoReflect.Descriptor instead.
 func (*SetAlertPrefsResponse) Descriptor() ([]byte, []int) {
-	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{91}
+	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{104}
 }
 
 func (x *SetAlertPrefsResponse) GetPrefs() *AlertPrefs {
@@ -5705,7 +6691,7 @@ type MarkAlertsReadRequest struct {
 
 func (x *MarkAlertsReadRequest) Reset() {
 	*x = MarkAlertsReadRequest{}
-	mi := &file_licmesh_v1_admin_proto_msgTypes[92]
+	mi := &file_licmesh_v1_admin_proto_msgTypes[105]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5717,7 +6703,7 @@ func (x *MarkAlertsReadRequest) String() string {
 func (*MarkAlertsReadRequest) ProtoMessage() {}
 
 func (x *MarkAlertsReadRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_licmesh_v1_admin_proto_msgTypes[92]
+	mi := &file_licmesh_v1_admin_proto_msgTypes[105]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5730,7 +6716,7 @@ func (x *MarkAlertsReadRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MarkAlertsReadRequest.ProtoReflect.Descriptor instead.
 func (*MarkAlertsReadRequest) Descriptor() ([]byte, []int) {
-	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{92}
+	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{105}
 }
 
 func (x *MarkAlertsReadRequest) GetKeys() []string {
@@ -5757,7 +6743,7 @@ type MarkAlertsReadResponse struct {
 
 func (x *MarkAlertsReadResponse) Reset() {
 	*x = MarkAlertsReadResponse{}
-	mi := &file_licmesh_v1_admin_proto_msgTypes[93]
+	mi := &file_licmesh_v1_admin_proto_msgTypes[106]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5769,7 +6755,7 @@ func (x *MarkAlertsReadResponse) String() string {
 func (*MarkAlertsReadResponse) ProtoMessage() {}
 
 func (x *MarkAlertsReadResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_licmesh_v1_admin_proto_msgTypes[93]
+	mi := &file_licmesh_v1_admin_proto_msgTypes[106]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5782,7 +6768,7 @@ func (x *MarkAlertsReadResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MarkAlertsReadResponse.ProtoReflect.Descriptor instead.
 func (*MarkAlertsReadResponse) Descriptor() ([]byte, []int) {
-	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{93}
+	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{106}
 }
 
 func (x *MarkAlertsReadResponse) GetUnread() uint32 {
@@ -5809,7 +6795,7 @@ type Department struct {
 
 func (x *Department) Reset() {
 	*x = Department{}
-	mi := &file_licmesh_v1_admin_proto_msgTypes[94]
+	mi := &file_licmesh_v1_admin_proto_msgTypes[107]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5821,7 +6807,7 @@ func (x *Department) String() string {
 func (*Department) ProtoMessage() {}
 
 func (x *Department) ProtoReflect() protoreflect.Message {
-	mi := &file_licmesh_v1_admin_proto_msgTypes[94]
+	mi := &file_licmesh_v1_admin_proto_msgTypes[107]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5834,7 +6820,7 @@ func (x *Department) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Department.ProtoReflect.Descriptor instead.
 func (*Department) Descriptor() ([]byte, []int) {
-	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{94}
+	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{107}
 }
 
 func (x *Department) GetName() string {
@@ -5909,7 +6895,7 @@ type Reservation struct {
 
 func (x *Reservation) Reset() {
 	*x = Reservation{}
-	mi := &file_licmesh_v1_admin_proto_msgTypes[95]
+	mi := &file_licmesh_v1_admin_proto_msgTypes[108]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5921,7 +6907,7 @@ func (x *Reservation) String() string {
 func (*Reservation) ProtoMessage() {}
 
 func (x *Reservation) ProtoReflect() protoreflect.Message {
-	mi := &file_licmesh_v1_admin_proto_msgTypes[95]
+	mi := &file_licmesh_v1_admin_proto_msgTypes[108]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5934,7 +6920,7 @@ func (x *Reservation) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Reservation.ProtoReflect.Descriptor instead.
 func (*Reservation) Descriptor() ([]byte, []int) {
-	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{95}
+	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{108}
 }
 
 func (x *Reservation) GetPool() string {
@@ -5987,7 +6973,7 @@ type ListDepartmentsRequest struct {
 
 func (x *ListDepartmentsRequest) Reset() {
 	*x = ListDepartmentsRequest{}
-	mi := &file_licmesh_v1_admin_proto_msgTypes[96]
+	mi := &file_licmesh_v1_admin_proto_msgTypes[109]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5999,7 +6985,7 @@ func (x *ListDepartmentsRequest) String() string {
 func (*ListDepartmentsRequest) ProtoMessage() {}
 
 func (x *ListDepartmentsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_licmesh_v1_admin_proto_msgTypes[96]
+	mi := &file_licmesh_v1_admin_proto_msgTypes[109]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6012,7 +6998,7 @@ func (x *ListDepartmentsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListDepartmentsRequest.ProtoReflect.Descriptor instead.
 func (*ListDepartmentsRequest) Descriptor() ([]byte, []int) {
-	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{96}
+	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{109}
 }
 
 type ListDepartmentsResponse struct {
@@ -6024,7 +7010,7 @@ type ListDepartmentsResponse struct {
 
 func (x *ListDepartmentsResponse) Reset() {
 	*x = ListDepartmentsResponse{}
-	mi := &file_licmesh_v1_admin_proto_msgTypes[97]
+	mi := &file_licmesh_v1_admin_proto_msgTypes[110]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6036,7 +7022,7 @@ func (x *ListDepartmentsResponse) String() string {
 func (*ListDepartmentsResponse) ProtoMessage() {}
 
 func (x *ListDepartmentsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_licmesh_v1_admin_proto_msgTypes[97]
+	mi := &file_licmesh_v1_admin_proto_msgTypes[110]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6049,7 +7035,7 @@ func (x *ListDepartmentsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListDepartmentsResponse.ProtoReflect.Descriptor instead.
 func (*ListDepartmentsResponse) Descriptor() ([]byte, []int) {
-	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{97}
+	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{110}
 }
 
 func (x *ListDepartmentsResponse) GetDepartments() []*Department {
@@ -6074,7 +7060,7 @@ type SetDepartmentRequest struct {
 
 func (x *SetDepartmentRequest) Reset() {
 	*x = SetDepartmentRequest{}
-	mi := &file_licmesh_v1_admin_proto_msgTypes[98]
+	mi := &file_licmesh_v1_admin_proto_msgTypes[111]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6086,7 +7072,7 @@ func (x *SetDepartmentRequest) String() string {
 func (*SetDepartmentRequest) ProtoMessage() {}
 
 func (x *SetDepartmentRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_licmesh_v1_admin_proto_msgTypes[98]
+	mi := &file_licmesh_v1_admin_proto_msgTypes[111]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6099,7 +7085,7 @@ func (x *SetDepartmentRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetDepartmentRequest.ProtoReflect.Descriptor instead.
 func (*SetDepartmentRequest) Descriptor() ([]byte, []int) {
-	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{98}
+	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{111}
 }
 
 func (x *SetDepartmentRequest) GetName() string {
@@ -6139,7 +7125,7 @@ type SetDepartmentResponse struct {
 
 func (x *SetDepartmentResponse) Reset() {
 	*x = SetDepartmentResponse{}
-	mi := &file_licmesh_v1_admin_proto_msgTypes[99]
+	mi := &file_licmesh_v1_admin_proto_msgTypes[112]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6151,7 +7137,7 @@ func (x *SetDepartmentResponse) String() string {
 func (*SetDepartmentResponse) ProtoMessage() {}
 
 func (x *SetDepartmentResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_licmesh_v1_admin_proto_msgTypes[99]
+	mi := &file_licmesh_v1_admin_proto_msgTypes[112]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6164,7 +7150,7 @@ func (x *SetDepartmentResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetDepartmentResponse.ProtoReflect.Descriptor instead.
 func (*SetDepartmentResponse) Descriptor() ([]byte, []int) {
-	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{99}
+	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{112}
 }
 
 func (x *SetDepartmentResponse) GetDepartment() *Department {
@@ -6187,7 +7173,7 @@ type SetReservationRequest struct {
 
 func (x *SetReservationRequest) Reset() {
 	*x = SetReservationRequest{}
-	mi := &file_licmesh_v1_admin_proto_msgTypes[100]
+	mi := &file_licmesh_v1_admin_proto_msgTypes[113]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6199,7 +7185,7 @@ func (x *SetReservationRequest) String() string {
 func (*SetReservationRequest) ProtoMessage() {}
 
 func (x *SetReservationRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_licmesh_v1_admin_proto_msgTypes[100]
+	mi := &file_licmesh_v1_admin_proto_msgTypes[113]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6212,7 +7198,7 @@ func (x *SetReservationRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetReservationRequest.ProtoReflect.Descriptor instead.
 func (*SetReservationRequest) Descriptor() ([]byte, []int) {
-	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{100}
+	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{113}
 }
 
 func (x *SetReservationRequest) GetPool() string {
@@ -6259,7 +7245,7 @@ type SetReservationResponse struct {
 
 func (x *SetReservationResponse) Reset() {
 	*x = SetReservationResponse{}
-	mi := &file_licmesh_v1_admin_proto_msgTypes[101]
+	mi := &file_licmesh_v1_admin_proto_msgTypes[114]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6271,7 +7257,7 @@ func (x *SetReservationResponse) String() string {
 func (*SetReservationResponse) ProtoMessage() {}
 
 func (x *SetReservationResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_licmesh_v1_admin_proto_msgTypes[101]
+	mi := &file_licmesh_v1_admin_proto_msgTypes[114]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6284,7 +7270,7 @@ func (x *SetReservationResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetReservationResponse.ProtoReflect.Descriptor instead.
 func (*SetReservationResponse) Descriptor() ([]byte, []int) {
-	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{101}
+	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{114}
 }
 
 func (x *SetReservationResponse) GetReservation() *Reservation {
@@ -6309,7 +7295,7 @@ type Assignment struct {
 
 func (x *Assignment) Reset() {
 	*x = Assignment{}
-	mi := &file_licmesh_v1_admin_proto_msgTypes[102]
+	mi := &file_licmesh_v1_admin_proto_msgTypes[115]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6321,7 +7307,7 @@ func (x *Assignment) String() string {
 func (*Assignment) ProtoMessage() {}
 
 func (x *Assignment) ProtoReflect() protoreflect.Message {
-	mi := &file_licmesh_v1_admin_proto_msgTypes[102]
+	mi := &file_licmesh_v1_admin_proto_msgTypes[115]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6334,7 +7320,7 @@ func (x *Assignment) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Assignment.ProtoReflect.Descriptor instead.
 func (*Assignment) Descriptor() ([]byte, []int) {
-	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{102}
+	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{115}
 }
 
 func (x *Assignment) GetAtMs() int64 {
@@ -6389,7 +7375,7 @@ type ListAssignmentsRequest struct {
 
 func (x *ListAssignmentsRequest) Reset() {
 	*x = ListAssignmentsRequest{}
-	mi := &file_licmesh_v1_admin_proto_msgTypes[103]
+	mi := &file_licmesh_v1_admin_proto_msgTypes[116]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6401,7 +7387,7 @@ func (x *ListAssignmentsRequest) String() string {
 func (*ListAssignmentsRequest) ProtoMessage() {}
 
 func (x *ListAssignmentsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_licmesh_v1_admin_proto_msgTypes[103]
+	mi := &file_licmesh_v1_admin_proto_msgTypes[116]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6414,7 +7400,7 @@ func (x *ListAssignmentsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListAssignmentsRequest.ProtoReflect.Descriptor instead.
 func (*ListAssignmentsRequest) Descriptor() ([]byte, []int) {
-	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{103}
+	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{116}
 }
 
 func (x *ListAssignmentsRequest) GetSubject() string {
@@ -6433,7 +7419,7 @@ type ListAssignmentsResponse struct {
 
 func (x *ListAssignmentsResponse) Reset() {
 	*x = ListAssignmentsResponse{}
-	mi := &file_licmesh_v1_admin_proto_msgTypes[104]
+	mi := &file_licmesh_v1_admin_proto_msgTypes[117]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6445,7 +7431,7 @@ func (x *ListAssignmentsResponse) String() string {
 func (*ListAssignmentsResponse) ProtoMessage() {}
 
 func (x *ListAssignmentsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_licmesh_v1_admin_proto_msgTypes[104]
+	mi := &file_licmesh_v1_admin_proto_msgTypes[117]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6458,7 +7444,7 @@ func (x *ListAssignmentsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListAssignmentsResponse.ProtoReflect.Descriptor instead.
 func (*ListAssignmentsResponse) Descriptor() ([]byte, []int) {
-	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{104}
+	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{117}
 }
 
 func (x *ListAssignmentsResponse) GetAssignments() []*Assignment {
@@ -6485,7 +7471,7 @@ type InventoryRow struct {
 
 func (x *InventoryRow) Reset() {
 	*x = InventoryRow{}
-	mi := &file_licmesh_v1_admin_proto_msgTypes[105]
+	mi := &file_licmesh_v1_admin_proto_msgTypes[118]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6497,7 +7483,7 @@ func (x *InventoryRow) String() string {
 func (*InventoryRow) ProtoMessage() {}
 
 func (x *InventoryRow) ProtoReflect() protoreflect.Message {
-	mi := &file_licmesh_v1_admin_proto_msgTypes[105]
+	mi := &file_licmesh_v1_admin_proto_msgTypes[118]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6510,7 +7496,7 @@ func (x *InventoryRow) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use InventoryRow.ProtoReflect.Descriptor instead.
 func (*InventoryRow) Descriptor() ([]byte, []int) {
-	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{105}
+	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{118}
 }
 
 func (x *InventoryRow) GetCollectorId() string {
@@ -6575,7 +7561,7 @@ type Mismatch struct {
 
 func (x *Mismatch) Reset() {
 	*x = Mismatch{}
-	mi := &file_licmesh_v1_admin_proto_msgTypes[106]
+	mi := &file_licmesh_v1_admin_proto_msgTypes[119]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6587,7 +7573,7 @@ func (x *Mismatch) String() string {
 func (*Mismatch) ProtoMessage() {}
 
 func (x *Mismatch) ProtoReflect() protoreflect.Message {
-	mi := &file_licmesh_v1_admin_proto_msgTypes[106]
+	mi := &file_licmesh_v1_admin_proto_msgTypes[119]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6600,7 +7586,7 @@ func (x *Mismatch) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Mismatch.ProtoReflect.Descriptor instead.
 func (*Mismatch) Descriptor() ([]byte, []int) {
-	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{106}
+	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{119}
 }
 
 func (x *Mismatch) GetKind() string {
@@ -6641,7 +7627,7 @@ type ProductCompliance struct {
 
 func (x *ProductCompliance) Reset() {
 	*x = ProductCompliance{}
-	mi := &file_licmesh_v1_admin_proto_msgTypes[107]
+	mi := &file_licmesh_v1_admin_proto_msgTypes[120]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6653,7 +7639,7 @@ func (x *ProductCompliance) String() string {
 func (*ProductCompliance) ProtoMessage() {}
 
 func (x *ProductCompliance) ProtoReflect() protoreflect.Message {
-	mi := &file_licmesh_v1_admin_proto_msgTypes[107]
+	mi := &file_licmesh_v1_admin_proto_msgTypes[120]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6666,7 +7652,7 @@ func (x *ProductCompliance) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ProductCompliance.ProtoReflect.Descriptor instead.
 func (*ProductCompliance) Descriptor() ([]byte, []int) {
-	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{107}
+	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{120}
 }
 
 func (x *ProductCompliance) GetSku() string {
@@ -6730,7 +7716,7 @@ type GetReconciliationRequest struct {
 
 func (x *GetReconciliationRequest) Reset() {
 	*x = GetReconciliationRequest{}
-	mi := &file_licmesh_v1_admin_proto_msgTypes[108]
+	mi := &file_licmesh_v1_admin_proto_msgTypes[121]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6742,7 +7728,7 @@ func (x *GetReconciliationRequest) String() string {
 func (*GetReconciliationRequest) ProtoMessage() {}
 
 func (x *GetReconciliationRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_licmesh_v1_admin_proto_msgTypes[108]
+	mi := &file_licmesh_v1_admin_proto_msgTypes[121]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6755,7 +7741,7 @@ func (x *GetReconciliationRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetReconciliationRequest.ProtoReflect.Descriptor instead.
 func (*GetReconciliationRequest) Descriptor() ([]byte, []int) {
-	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{108}
+	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{121}
 }
 
 func (x *GetReconciliationRequest) GetMonth() string {
@@ -6779,7 +7765,7 @@ type GetReconciliationResponse struct {
 
 func (x *GetReconciliationResponse) Reset() {
 	*x = GetReconciliationResponse{}
-	mi := &file_licmesh_v1_admin_proto_msgTypes[109]
+	mi := &file_licmesh_v1_admin_proto_msgTypes[122]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6791,7 +7777,7 @@ func (x *GetReconciliationResponse) String() string {
 func (*GetReconciliationResponse) ProtoMessage() {}
 
 func (x *GetReconciliationResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_licmesh_v1_admin_proto_msgTypes[109]
+	mi := &file_licmesh_v1_admin_proto_msgTypes[122]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6804,7 +7790,7 @@ func (x *GetReconciliationResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetReconciliationResponse.ProtoReflect.Descriptor instead.
 func (*GetReconciliationResponse) Descriptor() ([]byte, []int) {
-	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{109}
+	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{122}
 }
 
 func (x *GetReconciliationResponse) GetJudgedAtMs() int64 {
@@ -6869,7 +7855,7 @@ type UtilizationRow struct {
 
 func (x *UtilizationRow) Reset() {
 	*x = UtilizationRow{}
-	mi := &file_licmesh_v1_admin_proto_msgTypes[110]
+	mi := &file_licmesh_v1_admin_proto_msgTypes[123]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6881,7 +7867,7 @@ func (x *UtilizationRow) String() string {
 func (*UtilizationRow) ProtoMessage() {}
 
 func (x *UtilizationRow) ProtoReflect() protoreflect.Message {
-	mi := &file_licmesh_v1_admin_proto_msgTypes[110]
+	mi := &file_licmesh_v1_admin_proto_msgTypes[123]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6894,7 +7880,7 @@ func (x *UtilizationRow) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UtilizationRow.ProtoReflect.Descriptor instead.
 func (*UtilizationRow) Descriptor() ([]byte, []int) {
-	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{110}
+	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{123}
 }
 
 func (x *UtilizationRow) GetMonth() string {
@@ -6987,7 +7973,7 @@ type GetUtilizationRequest struct {
 
 func (x *GetUtilizationRequest) Reset() {
 	*x = GetUtilizationRequest{}
-	mi := &file_licmesh_v1_admin_proto_msgTypes[111]
+	mi := &file_licmesh_v1_admin_proto_msgTypes[124]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6999,7 +7985,7 @@ func (x *GetUtilizationRequest) String() string {
 func (*GetUtilizationRequest) ProtoMessage() {}
 
 func (x *GetUtilizationRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_licmesh_v1_admin_proto_msgTypes[111]
+	mi := &file_licmesh_v1_admin_proto_msgTypes[124]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7012,7 +7998,7 @@ func (x *GetUtilizationRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetUtilizationRequest.ProtoReflect.Descriptor instead.
 func (*GetUtilizationRequest) Descriptor() ([]byte, []int) {
-	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{111}
+	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{124}
 }
 
 func (x *GetUtilizationRequest) GetMonth() string {
@@ -7045,7 +8031,7 @@ type GetUtilizationResponse struct {
 
 func (x *GetUtilizationResponse) Reset() {
 	*x = GetUtilizationResponse{}
-	mi := &file_licmesh_v1_admin_proto_msgTypes[112]
+	mi := &file_licmesh_v1_admin_proto_msgTypes[125]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7057,7 +8043,7 @@ func (x *GetUtilizationResponse) String() string {
 func (*GetUtilizationResponse) ProtoMessage() {}
 
 func (x *GetUtilizationResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_licmesh_v1_admin_proto_msgTypes[112]
+	mi := &file_licmesh_v1_admin_proto_msgTypes[125]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7070,7 +8056,7 @@ func (x *GetUtilizationResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetUtilizationResponse.ProtoReflect.Descriptor instead.
 func (*GetUtilizationResponse) Descriptor() ([]byte, []int) {
-	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{112}
+	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{125}
 }
 
 func (x *GetUtilizationResponse) GetRows() []*UtilizationRow {
@@ -7099,7 +8085,7 @@ type LicenseCost struct {
 
 func (x *LicenseCost) Reset() {
 	*x = LicenseCost{}
-	mi := &file_licmesh_v1_admin_proto_msgTypes[113]
+	mi := &file_licmesh_v1_admin_proto_msgTypes[126]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7111,7 +8097,7 @@ func (x *LicenseCost) String() string {
 func (*LicenseCost) ProtoMessage() {}
 
 func (x *LicenseCost) ProtoReflect() protoreflect.Message {
-	mi := &file_licmesh_v1_admin_proto_msgTypes[113]
+	mi := &file_licmesh_v1_admin_proto_msgTypes[126]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7124,7 +8110,7 @@ func (x *LicenseCost) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LicenseCost.ProtoReflect.Descriptor instead.
 func (*LicenseCost) Descriptor() ([]byte, []int) {
-	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{113}
+	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{126}
 }
 
 func (x *LicenseCost) GetLicenseId() string {
@@ -7200,7 +8186,7 @@ type SetLicenseCostRequest struct {
 
 func (x *SetLicenseCostRequest) Reset() {
 	*x = SetLicenseCostRequest{}
-	mi := &file_licmesh_v1_admin_proto_msgTypes[114]
+	mi := &file_licmesh_v1_admin_proto_msgTypes[127]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7212,7 +8198,7 @@ func (x *SetLicenseCostRequest) String() string {
 func (*SetLicenseCostRequest) ProtoMessage() {}
 
 func (x *SetLicenseCostRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_licmesh_v1_admin_proto_msgTypes[114]
+	mi := &file_licmesh_v1_admin_proto_msgTypes[127]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7225,7 +8211,7 @@ func (x *SetLicenseCostRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetLicenseCostRequest.ProtoReflect.Descriptor instead.
 func (*SetLicenseCostRequest) Descriptor() ([]byte, []int) {
-	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{114}
+	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{127}
 }
 
 func (x *SetLicenseCostRequest) GetCost() *LicenseCost {
@@ -7251,7 +8237,7 @@ type SetLicenseCostResponse struct {
 
 func (x *SetLicenseCostResponse) Reset() {
 	*x = SetLicenseCostResponse{}
-	mi := &file_licmesh_v1_admin_proto_msgTypes[115]
+	mi := &file_licmesh_v1_admin_proto_msgTypes[128]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7263,7 +8249,7 @@ func (x *SetLicenseCostResponse) String() string {
 func (*SetLicenseCostResponse) ProtoMessage() {}
 
 func (x *SetLicenseCostResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_licmesh_v1_admin_proto_msgTypes[115]
+	mi := &file_licmesh_v1_admin_proto_msgTypes[128]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7276,7 +8262,7 @@ func (x *SetLicenseCostResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetLicenseCostResponse.ProtoReflect.Descriptor instead.
 func (*SetLicenseCostResponse) Descriptor() ([]byte, []int) {
-	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{115}
+	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{128}
 }
 
 func (x *SetLicenseCostResponse) GetCost() *LicenseCost {
@@ -7294,7 +8280,7 @@ type ListLicenseCostsRequest struct {
 
 func (x *ListLicenseCostsRequest) Reset() {
 	*x = ListLicenseCostsRequest{}
-	mi := &file_licmesh_v1_admin_proto_msgTypes[116]
+	mi := &file_licmesh_v1_admin_proto_msgTypes[129]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7306,7 +8292,7 @@ func (x *ListLicenseCostsRequest) String() string {
 func (*ListLicenseCostsRequest) ProtoMessage() {}
 
 func (x *ListLicenseCostsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_licmesh_v1_admin_proto_msgTypes[116]
+	mi := &file_licmesh_v1_admin_proto_msgTypes[129]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7319,7 +8305,7 @@ func (x *ListLicenseCostsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListLicenseCostsRequest.ProtoReflect.Descriptor instead.
 func (*ListLicenseCostsRequest) Descriptor() ([]byte, []int) {
-	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{116}
+	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{129}
 }
 
 type ListLicenseCostsResponse struct {
@@ -7331,7 +8317,7 @@ type ListLicenseCostsResponse struct {
 
 func (x *ListLicenseCostsResponse) Reset() {
 	*x = ListLicenseCostsResponse{}
-	mi := &file_licmesh_v1_admin_proto_msgTypes[117]
+	mi := &file_licmesh_v1_admin_proto_msgTypes[130]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7343,7 +8329,7 @@ func (x *ListLicenseCostsResponse) String() string {
 func (*ListLicenseCostsResponse) ProtoMessage() {}
 
 func (x *ListLicenseCostsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_licmesh_v1_admin_proto_msgTypes[117]
+	mi := &file_licmesh_v1_admin_proto_msgTypes[130]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7356,7 +8342,7 @@ func (x *ListLicenseCostsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListLicenseCostsResponse.ProtoReflect.Descriptor instead.
 func (*ListLicenseCostsResponse) Descriptor() ([]byte, []int) {
-	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{117}
+	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{130}
 }
 
 func (x *ListLicenseCostsResponse) GetCosts() []*LicenseCost {
@@ -7391,7 +8377,7 @@ type Purchase struct {
 
 func (x *Purchase) Reset() {
 	*x = Purchase{}
-	mi := &file_licmesh_v1_admin_proto_msgTypes[118]
+	mi := &file_licmesh_v1_admin_proto_msgTypes[131]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7403,7 +8389,7 @@ func (x *Purchase) String() string {
 func (*Purchase) ProtoMessage() {}
 
 func (x *Purchase) ProtoReflect() protoreflect.Message {
-	mi := &file_licmesh_v1_admin_proto_msgTypes[118]
+	mi := &file_licmesh_v1_admin_proto_msgTypes[131]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7416,7 +8402,7 @@ func (x *Purchase) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Purchase.ProtoReflect.Descriptor instead.
 func (*Purchase) Descriptor() ([]byte, []int) {
-	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{118}
+	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{131}
 }
 
 func (x *Purchase) GetId() string {
@@ -7546,7 +8532,7 @@ type RequestPurchaseRequest struct {
 
 func (x *RequestPurchaseRequest) Reset() {
 	*x = RequestPurchaseRequest{}
-	mi := &file_licmesh_v1_admin_proto_msgTypes[119]
+	mi := &file_licmesh_v1_admin_proto_msgTypes[132]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7558,7 +8544,7 @@ func (x *RequestPurchaseRequest) String() string {
 func (*RequestPurchaseRequest) ProtoMessage() {}
 
 func (x *RequestPurchaseRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_licmesh_v1_admin_proto_msgTypes[119]
+	mi := &file_licmesh_v1_admin_proto_msgTypes[132]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7571,7 +8557,7 @@ func (x *RequestPurchaseRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RequestPurchaseRequest.ProtoReflect.Descriptor instead.
 func (*RequestPurchaseRequest) Descriptor() ([]byte, []int) {
-	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{119}
+	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{132}
 }
 
 func (x *RequestPurchaseRequest) GetSku() string {
@@ -7618,7 +8604,7 @@ type RequestPurchaseResponse struct {
 
 func (x *RequestPurchaseResponse) Reset() {
 	*x = RequestPurchaseResponse{}
-	mi := &file_licmesh_v1_admin_proto_msgTypes[120]
+	mi := &file_licmesh_v1_admin_proto_msgTypes[133]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7630,7 +8616,7 @@ func (x *RequestPurchaseResponse) String() string {
 func (*RequestPurchaseResponse) ProtoMessage() {}
 
 func (x *RequestPurchaseResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_licmesh_v1_admin_proto_msgTypes[120]
+	mi := &file_licmesh_v1_admin_proto_msgTypes[133]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7643,7 +8629,7 @@ func (x *RequestPurchaseResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RequestPurchaseResponse.ProtoReflect.Descriptor instead.
 func (*RequestPurchaseResponse) Descriptor() ([]byte, []int) {
-	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{120}
+	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{133}
 }
 
 func (x *RequestPurchaseResponse) GetPurchase() *Purchase {
@@ -7664,7 +8650,7 @@ type DecidePurchaseRequest struct {
 
 func (x *DecidePurchaseRequest) Reset() {
 	*x = DecidePurchaseRequest{}
-	mi := &file_licmesh_v1_admin_proto_msgTypes[121]
+	mi := &file_licmesh_v1_admin_proto_msgTypes[134]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7676,7 +8662,7 @@ func (x *DecidePurchaseRequest) String() string {
 func (*DecidePurchaseRequest) ProtoMessage() {}
 
 func (x *DecidePurchaseRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_licmesh_v1_admin_proto_msgTypes[121]
+	mi := &file_licmesh_v1_admin_proto_msgTypes[134]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7689,7 +8675,7 @@ func (x *DecidePurchaseRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DecidePurchaseRequest.ProtoReflect.Descriptor instead.
 func (*DecidePurchaseRequest) Descriptor() ([]byte, []int) {
-	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{121}
+	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{134}
 }
 
 func (x *DecidePurchaseRequest) GetId() string {
@@ -7722,7 +8708,7 @@ type DecidePurchaseResponse struct {
 
 func (x *DecidePurchaseResponse) Reset() {
 	*x = DecidePurchaseResponse{}
-	mi := &file_licmesh_v1_admin_proto_msgTypes[122]
+	mi := &file_licmesh_v1_admin_proto_msgTypes[135]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7734,7 +8720,7 @@ func (x *DecidePurchaseResponse) String() string {
 func (*DecidePurchaseResponse) ProtoMessage() {}
 
 func (x *DecidePurchaseResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_licmesh_v1_admin_proto_msgTypes[122]
+	mi := &file_licmesh_v1_admin_proto_msgTypes[135]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7747,7 +8733,7 @@ func (x *DecidePurchaseResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DecidePurchaseResponse.ProtoReflect.Descriptor instead.
 func (*DecidePurchaseResponse) Descriptor() ([]byte, []int) {
-	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{122}
+	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{135}
 }
 
 func (x *DecidePurchaseResponse) GetPurchase() *Purchase {
@@ -7765,7 +8751,7 @@ type ListPurchasesRequest struct {
 
 func (x *ListPurchasesRequest) Reset() {
 	*x = ListPurchasesRequest{}
-	mi := &file_licmesh_v1_admin_proto_msgTypes[123]
+	mi := &file_licmesh_v1_admin_proto_msgTypes[136]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7777,7 +8763,7 @@ func (x *ListPurchasesRequest) String() string {
 func (*ListPurchasesRequest) ProtoMessage() {}
 
 func (x *ListPurchasesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_licmesh_v1_admin_proto_msgTypes[123]
+	mi := &file_licmesh_v1_admin_proto_msgTypes[136]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7790,7 +8776,7 @@ func (x *ListPurchasesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListPurchasesRequest.ProtoReflect.Descriptor instead.
 func (*ListPurchasesRequest) Descriptor() ([]byte, []int) {
-	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{123}
+	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{136}
 }
 
 type ListPurchasesResponse struct {
@@ -7802,7 +8788,7 @@ type ListPurchasesResponse struct {
 
 func (x *ListPurchasesResponse) Reset() {
 	*x = ListPurchasesResponse{}
-	mi := &file_licmesh_v1_admin_proto_msgTypes[124]
+	mi := &file_licmesh_v1_admin_proto_msgTypes[137]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7814,7 +8800,7 @@ func (x *ListPurchasesResponse) String() string {
 func (*ListPurchasesResponse) ProtoMessage() {}
 
 func (x *ListPurchasesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_licmesh_v1_admin_proto_msgTypes[124]
+	mi := &file_licmesh_v1_admin_proto_msgTypes[137]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7827,7 +8813,7 @@ func (x *ListPurchasesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListPurchasesResponse.ProtoReflect.Descriptor instead.
 func (*ListPurchasesResponse) Descriptor() ([]byte, []int) {
-	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{124}
+	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{137}
 }
 
 func (x *ListPurchasesResponse) GetPurchases() []*Purchase {
@@ -7845,7 +8831,7 @@ type ExportPurchaseRequestsRequest struct {
 
 func (x *ExportPurchaseRequestsRequest) Reset() {
 	*x = ExportPurchaseRequestsRequest{}
-	mi := &file_licmesh_v1_admin_proto_msgTypes[125]
+	mi := &file_licmesh_v1_admin_proto_msgTypes[138]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7857,7 +8843,7 @@ func (x *ExportPurchaseRequestsRequest) String() string {
 func (*ExportPurchaseRequestsRequest) ProtoMessage() {}
 
 func (x *ExportPurchaseRequestsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_licmesh_v1_admin_proto_msgTypes[125]
+	mi := &file_licmesh_v1_admin_proto_msgTypes[138]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7870,7 +8856,7 @@ func (x *ExportPurchaseRequestsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ExportPurchaseRequestsRequest.ProtoReflect.Descriptor instead.
 func (*ExportPurchaseRequestsRequest) Descriptor() ([]byte, []int) {
-	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{125}
+	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{138}
 }
 
 type ExportPurchaseRequestsResponse struct {
@@ -7883,7 +8869,7 @@ type ExportPurchaseRequestsResponse struct {
 
 func (x *ExportPurchaseRequestsResponse) Reset() {
 	*x = ExportPurchaseRequestsResponse{}
-	mi := &file_licmesh_v1_admin_proto_msgTypes[126]
+	mi := &file_licmesh_v1_admin_proto_msgTypes[139]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7895,7 +8881,7 @@ func (x *ExportPurchaseRequestsResponse) String() string {
 func (*ExportPurchaseRequestsResponse) ProtoMessage() {}
 
 func (x *ExportPurchaseRequestsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_licmesh_v1_admin_proto_msgTypes[126]
+	mi := &file_licmesh_v1_admin_proto_msgTypes[139]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7908,7 +8894,7 @@ func (x *ExportPurchaseRequestsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ExportPurchaseRequestsResponse.ProtoReflect.Descriptor instead.
 func (*ExportPurchaseRequestsResponse) Descriptor() ([]byte, []int) {
-	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{126}
+	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{139}
 }
 
 func (x *ExportPurchaseRequestsResponse) GetFile() []byte {
@@ -7925,12 +8911,323 @@ func (x *ExportPurchaseRequestsResponse) GetIds() []string {
 	return nil
 }
 
+type CheckUpdatesResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Status        *UpdateStatusResponse  `protobuf:"bytes,1,opt,name=status,proto3" json:"status,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CheckUpdatesResponse) Reset() {
+	*x = CheckUpdatesResponse{}
+	mi := &file_licmesh_v1_admin_proto_msgTypes[140]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CheckUpdatesResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CheckUpdatesResponse) ProtoMessage() {}
+
+func (x *CheckUpdatesResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_licmesh_v1_admin_proto_msgTypes[140]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CheckUpdatesResponse.ProtoReflect.Descriptor instead.
+func (*CheckUpdatesResponse) Descriptor() ([]byte, []int) {
+	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{140}
+}
+
+func (x *CheckUpdatesResponse) GetStatus() *UpdateStatusResponse {
+	if x != nil {
+		return x.Status
+	}
+	return nil
+}
+
+type DownloadUpdateResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Status        *UpdateStatusResponse  `protobuf:"bytes,1,opt,name=status,proto3" json:"status,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DownloadUpdateResponse) Reset() {
+	*x = DownloadUpdateResponse{}
+	mi := &file_licmesh_v1_admin_proto_msgTypes[141]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DownloadUpdateResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DownloadUpdateResponse) ProtoMessage() {}
+
+func (x *DownloadUpdateResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_licmesh_v1_admin_proto_msgTypes[141]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DownloadUpdateResponse.ProtoReflect.Descriptor instead.
+func (*DownloadUpdateResponse) Descriptor() ([]byte, []int) {
+	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{141}
+}
+
+func (x *DownloadUpdateResponse) GetStatus() *UpdateStatusResponse {
+	if x != nil {
+		return x.Status
+	}
+	return nil
+}
+
+type InstallUpdateResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Status        *UpdateStatusResponse  `protobuf:"bytes,1,opt,name=status,proto3" json:"status,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *InstallUpdateResponse) Reset() {
+	*x = InstallUpdateResponse{}
+	mi := &file_licmesh_v1_admin_proto_msgTypes[142]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *InstallUpdateResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*InstallUpdateResponse) ProtoMessage() {}
+
+func (x *InstallUpdateResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_licmesh_v1_admin_proto_msgTypes[142]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use InstallUpdateResponse.ProtoReflect.Descriptor instead.
+func (*InstallUpdateResponse) Descriptor() ([]byte, []int) {
+	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{142}
+}
+
+func (x *InstallUpdateResponse) GetStatus() *UpdateStatusResponse {
+	if x != nil {
+		return x.Status
+	}
+	return nil
+}
+
+type RollbackUpdateResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Status        *UpdateStatusResponse  `protobuf:"bytes,1,opt,name=status,proto3" json:"status,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RollbackUpdateResponse) Reset() {
+	*x = RollbackUpdateResponse{}
+	mi := &file_licmesh_v1_admin_proto_msgTypes[143]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RollbackUpdateResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RollbackUpdateResponse) ProtoMessage() {}
+
+func (x *RollbackUpdateResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_licmesh_v1_admin_proto_msgTypes[143]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RollbackUpdateResponse.ProtoReflect.Descriptor instead.
+func (*RollbackUpdateResponse) Descriptor() ([]byte, []int) {
+	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{143}
+}
+
+func (x *RollbackUpdateResponse) GetStatus() *UpdateStatusResponse {
+	if x != nil {
+		return x.Status
+	}
+	return nil
+}
+
+type SetUpdateSettingsResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Status        *UpdateStatusResponse  `protobuf:"bytes,1,opt,name=status,proto3" json:"status,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SetUpdateSettingsResponse) Reset() {
+	*x = SetUpdateSettingsResponse{}
+	mi := &file_licmesh_v1_admin_proto_msgTypes[144]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SetUpdateSettingsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SetUpdateSettingsResponse) ProtoMessage() {}
+
+func (x *SetUpdateSettingsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_licmesh_v1_admin_proto_msgTypes[144]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SetUpdateSettingsResponse.ProtoReflect.Descriptor instead.
+func (*SetUpdateSettingsResponse) Descriptor() ([]byte, []int) {
+	return file_licmesh_v1_admin_proto_rawDescGZIP(), []int{144}
+}
+
+func (x *SetUpdateSettingsResponse) GetStatus() *UpdateStatusResponse {
+	if x != nil {
+		return x.Status
+	}
+	return nil
+}
+
 var File_licmesh_v1_admin_proto protoreflect.FileDescriptor
 
 const file_licmesh_v1_admin_proto_rawDesc = "" +
 	"\n" +
 	"\x16licmesh/v1/admin.proto\x12\n" +
-	"licmesh.v1\x1a\x16licmesh/v1/lease.proto\x1a\x16licmesh/v1/usage.proto\"\x12\n" +
+	"licmesh.v1\x1a\x16licmesh/v1/lease.proto\x1a\x16licmesh/v1/usage.proto\"\x15\n" +
+	"\x13UpdateStatusRequest\"\x15\n" +
+	"\x13CheckUpdatesRequest\"1\n" +
+	"\x15DownloadUpdateRequest\x12\x18\n" +
+	"\aversion\x18\x01 \x01(\tR\aversion\"]\n" +
+	"\x14InstallUpdateRequest\x12\x18\n" +
+	"\aversion\x18\x01 \x01(\tR\aversion\x12+\n" +
+	"\x04plan\x18\x02 \x01(\v2\x17.licmesh.v1.RolloutPlanR\x04plan\"/\n" +
+	"\x15RollbackUpdateRequest\x12\x16\n" +
+	"\x06reason\x18\x01 \x01(\tR\x06reason\"\x8c\x02\n" +
+	"\vRolloutPlan\x12\x16\n" +
+	"\x06canary\x18\x01 \x01(\x05R\x06canary\x12\x1d\n" +
+	"\n" +
+	"batch_size\x18\x02 \x01(\x05R\tbatchSize\x12!\n" +
+	"\fmax_failures\x18\x03 \x01(\x05R\vmaxFailures\x12&\n" +
+	"\x0fwave_timeout_ms\x18\x04 \x01(\x03R\rwaveTimeoutMs\x12(\n" +
+	"\x10offline_after_ms\x18\x05 \x01(\x03R\x0eofflineAfterMs\x12%\n" +
+	"\x0eoffline_policy\x18\x06 \x01(\tR\rofflinePolicy\x12*\n" +
+	"\x11master_timeout_ms\x18\a \x01(\x03R\x0fmasterTimeoutMs\"\xc5\x01\n" +
+	"\x0eUpdateSettings\x12#\n" +
+	"\rauto_download\x18\x01 \x01(\bR\fautoDownload\x12!\n" +
+	"\fauto_install\x18\x02 \x01(\bR\vautoInstall\x12$\n" +
+	"\x0echeck_every_ms\x18\x03 \x01(\x03R\fcheckEveryMs\x12\x18\n" +
+	"\achannel\x18\x04 \x01(\tR\achannel\x12+\n" +
+	"\x04plan\x18\x05 \x01(\v2\x17.licmesh.v1.RolloutPlanR\x04plan\"R\n" +
+	"\x18SetUpdateSettingsRequest\x126\n" +
+	"\bsettings\x18\x01 \x01(\v2\x1a.licmesh.v1.UpdateSettingsR\bsettings\"\xc2\x02\n" +
+	"\vSiteRelease\x12\x18\n" +
+	"\aversion\x18\x01 \x01(\tR\aversion\x12\x18\n" +
+	"\achannel\x18\x02 \x01(\tR\achannel\x12\x1f\n" +
+	"\vreleased_ms\x18\x03 \x01(\x03R\n" +
+	"releasedMs\x12\x1c\n" +
+	"\twithdrawn\x18\x04 \x01(\bR\twithdrawn\x12\x14\n" +
+	"\x05notes\x18\x05 \x01(\tR\x05notes\x12\x1c\n" +
+	"\tchangelog\x18\x06 \x01(\tR\tchangelog\x12\x17\n" +
+	"\adoc_url\x18\a \x01(\tR\x06docUrl\x12\x1b\n" +
+	"\tvideo_url\x18\b \x01(\tR\bvideoUrl\x12\x1e\n" +
+	"\n" +
+	"downloaded\x18\t \x01(\bR\n" +
+	"downloaded\x12\x18\n" +
+	"\acovered\x18\n" +
+	" \x01(\bR\acovered\x12\x1c\n" +
+	"\tartifacts\x18\v \x03(\tR\tartifacts\"\xac\x01\n" +
+	"\vRolloutUnit\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
+	"\x04wave\x18\x02 \x01(\x05R\x04wave\x12\x12\n" +
+	"\x04from\x18\x03 \x01(\tR\x04from\x12\x14\n" +
+	"\x05state\x18\x04 \x01(\tR\x05state\x12\x13\n" +
+	"\x05at_ms\x18\x05 \x01(\x03R\x04atMs\x12\x16\n" +
+	"\x06detail\x18\x06 \x01(\tR\x06detail\x12\"\n" +
+	"\rordered_at_ms\x18\a \x01(\x03R\vorderedAtMs\"\x98\x03\n" +
+	"\aRollout\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x18\n" +
+	"\aversion\x18\x02 \x01(\tR\aversion\x12\"\n" +
+	"\rstarted_at_ms\x18\x03 \x01(\x03R\vstartedAtMs\x12\x1d\n" +
+	"\n" +
+	"started_by\x18\x04 \x01(\tR\tstartedBy\x12\x14\n" +
+	"\x05phase\x18\x05 \x01(\tR\x05phase\x12\x12\n" +
+	"\x04wave\x18\x06 \x01(\x05R\x04wave\x12\x1f\n" +
+	"\vhalt_reason\x18\a \x01(\tR\n" +
+	"haltReason\x12\x1e\n" +
+	"\vended_at_ms\x18\b \x01(\x03R\tendedAtMs\x127\n" +
+	"\n" +
+	"collectors\x18\t \x03(\v2\x17.licmesh.v1.RolloutUnitR\n" +
+	"collectors\x121\n" +
+	"\amasters\x18\n" +
+	" \x03(\v2\x17.licmesh.v1.RolloutUnitR\amasters\x12+\n" +
+	"\x04plan\x18\v \x01(\v2\x17.licmesh.v1.RolloutPlanR\x04plan\x12\x1c\n" +
+	"\tdowngrade\x18\f \x01(\bR\tdowngrade\"\x81\x01\n" +
+	"\vNodeVersion\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x18\n" +
+	"\aversion\x18\x02 \x01(\tR\aversion\x12\x1a\n" +
+	"\bhostname\x18\x03 \x01(\tR\bhostname\x12\x16\n" +
+	"\x06leader\x18\x04 \x01(\bR\x06leader\x12\x14\n" +
+	"\x05state\x18\x05 \x01(\tR\x05state\"\xf0\x03\n" +
+	"\x14UpdateStatusResponse\x126\n" +
+	"\bsettings\x18\x01 \x01(\v2\x1a.licmesh.v1.UpdateSettingsR\bsettings\x12\"\n" +
+	"\rchecked_at_ms\x18\x02 \x01(\x03R\vcheckedAtMs\x12\x1f\n" +
+	"\vcheck_error\x18\x03 \x01(\tR\n" +
+	"checkError\x12\x16\n" +
+	"\x06source\x18\x04 \x01(\tR\x06source\x123\n" +
+	"\breleases\x18\x05 \x03(\v2\x17.licmesh.v1.SiteReleaseR\breleases\x12\x16\n" +
+	"\x06latest\x18\x06 \x01(\tR\x06latest\x121\n" +
+	"\amasters\x18\a \x03(\v2\x17.licmesh.v1.NodeVersionR\amasters\x127\n" +
+	"\n" +
+	"collectors\x18\b \x03(\v2\x17.licmesh.v1.NodeVersionR\n" +
+	"collectors\x12-\n" +
+	"\arollout\x18\t \x01(\v2\x13.licmesh.v1.RolloutR\arollout\x12'\n" +
+	"\x04past\x18\n" +
+	" \x03(\v2\x13.licmesh.v1.RolloutR\x04past\x12\x18\n" +
+	"\atrusted\x18\v \x01(\bR\atrusted\x12\x18\n" +
+	"\arunning\x18\f \x01(\tR\arunning\"\x12\n" +
 	"\x10GetStatusRequest\"\xb1\x06\n" +
 	"\x11GetStatusResponse\x12\x1d\n" +
 	"\n" +
@@ -8531,7 +9828,17 @@ const file_licmesh_v1_admin_proto_rawDesc = "" +
 	"\x1dExportPurchaseRequestsRequest\"F\n" +
 	"\x1eExportPurchaseRequestsResponse\x12\x12\n" +
 	"\x04file\x18\x01 \x01(\fR\x04file\x12\x10\n" +
-	"\x03ids\x18\x02 \x03(\tR\x03ids2\xf9%\n" +
+	"\x03ids\x18\x02 \x03(\tR\x03ids\"P\n" +
+	"\x14CheckUpdatesResponse\x128\n" +
+	"\x06status\x18\x01 \x01(\v2 .licmesh.v1.UpdateStatusResponseR\x06status\"R\n" +
+	"\x16DownloadUpdateResponse\x128\n" +
+	"\x06status\x18\x01 \x01(\v2 .licmesh.v1.UpdateStatusResponseR\x06status\"Q\n" +
+	"\x15InstallUpdateResponse\x128\n" +
+	"\x06status\x18\x01 \x01(\v2 .licmesh.v1.UpdateStatusResponseR\x06status\"R\n" +
+	"\x16RollbackUpdateResponse\x128\n" +
+	"\x06status\x18\x01 \x01(\v2 .licmesh.v1.UpdateStatusResponseR\x06status\"U\n" +
+	"\x19SetUpdateSettingsResponse\x128\n" +
+	"\x06status\x18\x01 \x01(\v2 .licmesh.v1.UpdateStatusResponseR\x06status2\x89*\n" +
 	"\fAdminService\x12H\n" +
 	"\tGetStatus\x12\x1c.licmesh.v1.GetStatusRequest\x1a\x1d.licmesh.v1.GetStatusResponse\x12N\n" +
 	"\vListMembers\x12\x1e.licmesh.v1.ListMembersRequest\x1a\x1f.licmesh.v1.ListMembersResponse\x12K\n" +
@@ -8598,7 +9905,13 @@ const file_licmesh_v1_admin_proto_rawDesc = "" +
 	"\x0fRequestPurchase\x12\".licmesh.v1.RequestPurchaseRequest\x1a#.licmesh.v1.RequestPurchaseResponse\x12W\n" +
 	"\x0eDecidePurchase\x12!.licmesh.v1.DecidePurchaseRequest\x1a\".licmesh.v1.DecidePurchaseResponse\x12T\n" +
 	"\rListPurchases\x12 .licmesh.v1.ListPurchasesRequest\x1a!.licmesh.v1.ListPurchasesResponse\x12o\n" +
-	"\x16ExportPurchaseRequests\x12).licmesh.v1.ExportPurchaseRequestsRequest\x1a*.licmesh.v1.ExportPurchaseRequestsResponseB0Z.github.com/licmesh/licmesh/mesh/wire/licmeshv1b\x06proto3"
+	"\x16ExportPurchaseRequests\x12).licmesh.v1.ExportPurchaseRequestsRequest\x1a*.licmesh.v1.ExportPurchaseRequestsResponse\x12Q\n" +
+	"\fUpdateStatus\x12\x1f.licmesh.v1.UpdateStatusRequest\x1a .licmesh.v1.UpdateStatusResponse\x12Q\n" +
+	"\fCheckUpdates\x12\x1f.licmesh.v1.CheckUpdatesRequest\x1a .licmesh.v1.CheckUpdatesResponse\x12W\n" +
+	"\x0eDownloadUpdate\x12!.licmesh.v1.DownloadUpdateRequest\x1a\".licmesh.v1.DownloadUpdateResponse\x12T\n" +
+	"\rInstallUpdate\x12 .licmesh.v1.InstallUpdateRequest\x1a!.licmesh.v1.InstallUpdateResponse\x12W\n" +
+	"\x0eRollbackUpdate\x12!.licmesh.v1.RollbackUpdateRequest\x1a\".licmesh.v1.RollbackUpdateResponse\x12`\n" +
+	"\x11SetUpdateSettings\x12$.licmesh.v1.SetUpdateSettingsRequest\x1a%.licmesh.v1.SetUpdateSettingsResponseB0Z.github.com/licmesh/licmesh/mesh/wire/licmeshv1b\x06proto3"
 
 var (
 	file_licmesh_v1_admin_proto_rawDescOnce sync.Once
@@ -8612,312 +9925,359 @@ func file_licmesh_v1_admin_proto_rawDescGZIP() []byte {
 	return file_licmesh_v1_admin_proto_rawDescData
 }
 
-var file_licmesh_v1_admin_proto_msgTypes = make([]protoimpl.MessageInfo, 128)
+var file_licmesh_v1_admin_proto_msgTypes = make([]protoimpl.MessageInfo, 146)
 var file_licmesh_v1_admin_proto_goTypes = []any{
-	(*GetStatusRequest)(nil),               // 0: licmesh.v1.GetStatusRequest
-	(*GetStatusResponse)(nil),              // 1: licmesh.v1.GetStatusResponse
-	(*ListMembersRequest)(nil),             // 2: licmesh.v1.ListMembersRequest
-	(*Member)(nil),                         // 3: licmesh.v1.Member
-	(*ListMembersResponse)(nil),            // 4: licmesh.v1.ListMembersResponse
-	(*RemovePeerRequest)(nil),              // 5: licmesh.v1.RemovePeerRequest
-	(*RemovePeerResponse)(nil),             // 6: licmesh.v1.RemovePeerResponse
-	(*Pool)(nil),                           // 7: licmesh.v1.Pool
-	(*CreatePoolRequest)(nil),              // 8: licmesh.v1.CreatePoolRequest
-	(*CreatePoolResponse)(nil),             // 9: licmesh.v1.CreatePoolResponse
-	(*ListPoolsRequest)(nil),               // 10: licmesh.v1.ListPoolsRequest
-	(*ListPoolsResponse)(nil),              // 11: licmesh.v1.ListPoolsResponse
-	(*ListLeasesRequest)(nil),              // 12: licmesh.v1.ListLeasesRequest
-	(*ListLeasesResponse)(nil),             // 13: licmesh.v1.ListLeasesResponse
-	(*Token)(nil),                          // 14: licmesh.v1.Token
-	(*CreateTokenRequest)(nil),             // 15: licmesh.v1.CreateTokenRequest
-	(*CreateTokenResponse)(nil),            // 16: licmesh.v1.CreateTokenResponse
-	(*ListTokensRequest)(nil),              // 17: licmesh.v1.ListTokensRequest
-	(*ListTokensResponse)(nil),             // 18: licmesh.v1.ListTokensResponse
-	(*RevokeTokenRequest)(nil),             // 19: licmesh.v1.RevokeTokenRequest
-	(*RevokeTokenResponse)(nil),            // 20: licmesh.v1.RevokeTokenResponse
-	(*Collector)(nil),                      // 21: licmesh.v1.Collector
-	(*ListCollectorsRequest)(nil),          // 22: licmesh.v1.ListCollectorsRequest
-	(*ListCollectorsResponse)(nil),         // 23: licmesh.v1.ListCollectorsResponse
-	(*License)(nil),                        // 24: licmesh.v1.License
-	(*AddLicenseRequest)(nil),              // 25: licmesh.v1.AddLicenseRequest
-	(*AddLicenseResponse)(nil),             // 26: licmesh.v1.AddLicenseResponse
-	(*ListLicensesRequest)(nil),            // 27: licmesh.v1.ListLicensesRequest
-	(*ListLicensesResponse)(nil),           // 28: licmesh.v1.ListLicensesResponse
-	(*GetLicenseRequest)(nil),              // 29: licmesh.v1.GetLicenseRequest
-	(*GetLicenseResponse)(nil),             // 30: licmesh.v1.GetLicenseResponse
-	(*RemoveLicenseRequest)(nil),           // 31: licmesh.v1.RemoveLicenseRequest
-	(*RemoveLicenseResponse)(nil),          // 32: licmesh.v1.RemoveLicenseResponse
-	(*HubTarget)(nil),                      // 33: licmesh.v1.HubTarget
-	(*HubCompany)(nil),                     // 34: licmesh.v1.HubCompany
-	(*ListHubCompaniesRequest)(nil),        // 35: licmesh.v1.ListHubCompaniesRequest
-	(*ListHubCompaniesResponse)(nil),       // 36: licmesh.v1.ListHubCompaniesResponse
-	(*ActivateClusterRequest)(nil),         // 37: licmesh.v1.ActivateClusterRequest
-	(*ActivateClusterResponse)(nil),        // 38: licmesh.v1.ActivateClusterResponse
-	(*StartClusterTrialRequest)(nil),       // 39: licmesh.v1.StartClusterTrialRequest
-	(*StartClusterTrialResponse)(nil),      // 40: licmesh.v1.StartClusterTrialResponse
-	(*MakeActivationRequestRequest)(nil),   // 41: licmesh.v1.MakeActivationRequestRequest
-	(*MakeActivationRequestResponse)(nil),  // 42: licmesh.v1.MakeActivationRequestResponse
-	(*GetUpstreamRequest)(nil),             // 43: licmesh.v1.GetUpstreamRequest
-	(*GetUpstreamResponse)(nil),            // 44: licmesh.v1.GetUpstreamResponse
-	(*CheckLicensesNowRequest)(nil),        // 45: licmesh.v1.CheckLicensesNowRequest
-	(*CheckLicensesNowResponse)(nil),       // 46: licmesh.v1.CheckLicensesNowResponse
-	(*ExportUsageRequest)(nil),             // 47: licmesh.v1.ExportUsageRequest
-	(*ExportUsageResponse)(nil),            // 48: licmesh.v1.ExportUsageResponse
-	(*ImportUsageReceiptRequest)(nil),      // 49: licmesh.v1.ImportUsageReceiptRequest
-	(*ImportUsageReceiptResponse)(nil),     // 50: licmesh.v1.ImportUsageReceiptResponse
-	(*Alert)(nil),                          // 51: licmesh.v1.Alert
-	(*ListAlertsRequest)(nil),              // 52: licmesh.v1.ListAlertsRequest
-	(*ListAlertsResponse)(nil),             // 53: licmesh.v1.ListAlertsResponse
-	(*AckAlertRequest)(nil),                // 54: licmesh.v1.AckAlertRequest
-	(*AckAlertResponse)(nil),               // 55: licmesh.v1.AckAlertResponse
-	(*AlertRule)(nil),                      // 56: licmesh.v1.AlertRule
-	(*ListAlertRulesRequest)(nil),          // 57: licmesh.v1.ListAlertRulesRequest
-	(*ListAlertRulesResponse)(nil),         // 58: licmesh.v1.ListAlertRulesResponse
-	(*SetAlertRuleRequest)(nil),            // 59: licmesh.v1.SetAlertRuleRequest
-	(*SetAlertRuleResponse)(nil),           // 60: licmesh.v1.SetAlertRuleResponse
-	(*AlertChannel)(nil),                   // 61: licmesh.v1.AlertChannel
-	(*ListAlertChannelsRequest)(nil),       // 62: licmesh.v1.ListAlertChannelsRequest
-	(*ListAlertChannelsResponse)(nil),      // 63: licmesh.v1.ListAlertChannelsResponse
-	(*SetAlertChannelRequest)(nil),         // 64: licmesh.v1.SetAlertChannelRequest
-	(*SetAlertChannelResponse)(nil),        // 65: licmesh.v1.SetAlertChannelResponse
-	(*RemoveAlertChannelRequest)(nil),      // 66: licmesh.v1.RemoveAlertChannelRequest
-	(*RemoveAlertChannelResponse)(nil),     // 67: licmesh.v1.RemoveAlertChannelResponse
-	(*TestAlertChannelRequest)(nil),        // 68: licmesh.v1.TestAlertChannelRequest
-	(*TestAlertChannelResponse)(nil),       // 69: licmesh.v1.TestAlertChannelResponse
-	(*AlertDelivery)(nil),                  // 70: licmesh.v1.AlertDelivery
-	(*ListAlertDeliveriesRequest)(nil),     // 71: licmesh.v1.ListAlertDeliveriesRequest
-	(*ListAlertDeliveriesResponse)(nil),    // 72: licmesh.v1.ListAlertDeliveriesResponse
-	(*User)(nil),                           // 73: licmesh.v1.User
-	(*GetCallerRequest)(nil),               // 74: licmesh.v1.GetCallerRequest
-	(*GetCallerResponse)(nil),              // 75: licmesh.v1.GetCallerResponse
-	(*CreateUserRequest)(nil),              // 76: licmesh.v1.CreateUserRequest
-	(*CreateUserResponse)(nil),             // 77: licmesh.v1.CreateUserResponse
-	(*ListUsersRequest)(nil),               // 78: licmesh.v1.ListUsersRequest
-	(*ListUsersResponse)(nil),              // 79: licmesh.v1.ListUsersResponse
-	(*UpdateUserRequest)(nil),              // 80: licmesh.v1.UpdateUserRequest
-	(*UpdateUserResponse)(nil),             // 81: licmesh.v1.UpdateUserResponse
-	(*ChangeOwnPasswordRequest)(nil),       // 82: licmesh.v1.ChangeOwnPasswordRequest
-	(*ChangeOwnPasswordResponse)(nil),      // 83: licmesh.v1.ChangeOwnPasswordResponse
-	(*AuditRecord)(nil),                    // 84: licmesh.v1.AuditRecord
-	(*ListAuditLogRequest)(nil),            // 85: licmesh.v1.ListAuditLogRequest
-	(*ListAuditLogResponse)(nil),           // 86: licmesh.v1.ListAuditLogResponse
-	(*AlertPrefs)(nil),                     // 87: licmesh.v1.AlertPrefs
-	(*GetAlertPrefsRequest)(nil),           // 88: licmesh.v1.GetAlertPrefsRequest
-	(*GetAlertPrefsResponse)(nil),          // 89: licmesh.v1.GetAlertPrefsResponse
-	(*SetAlertPrefsRequest)(nil),           // 90: licmesh.v1.SetAlertPrefsRequest
-	(*SetAlertPrefsResponse)(nil),          // 91: licmesh.v1.SetAlertPrefsResponse
-	(*MarkAlertsReadRequest)(nil),          // 92: licmesh.v1.MarkAlertsReadRequest
-	(*MarkAlertsReadResponse)(nil),         // 93: licmesh.v1.MarkAlertsReadResponse
-	(*Department)(nil),                     // 94: licmesh.v1.Department
-	(*Reservation)(nil),                    // 95: licmesh.v1.Reservation
-	(*ListDepartmentsRequest)(nil),         // 96: licmesh.v1.ListDepartmentsRequest
-	(*ListDepartmentsResponse)(nil),        // 97: licmesh.v1.ListDepartmentsResponse
-	(*SetDepartmentRequest)(nil),           // 98: licmesh.v1.SetDepartmentRequest
-	(*SetDepartmentResponse)(nil),          // 99: licmesh.v1.SetDepartmentResponse
-	(*SetReservationRequest)(nil),          // 100: licmesh.v1.SetReservationRequest
-	(*SetReservationResponse)(nil),         // 101: licmesh.v1.SetReservationResponse
-	(*Assignment)(nil),                     // 102: licmesh.v1.Assignment
-	(*ListAssignmentsRequest)(nil),         // 103: licmesh.v1.ListAssignmentsRequest
-	(*ListAssignmentsResponse)(nil),        // 104: licmesh.v1.ListAssignmentsResponse
-	(*InventoryRow)(nil),                   // 105: licmesh.v1.InventoryRow
-	(*Mismatch)(nil),                       // 106: licmesh.v1.Mismatch
-	(*ProductCompliance)(nil),              // 107: licmesh.v1.ProductCompliance
-	(*GetReconciliationRequest)(nil),       // 108: licmesh.v1.GetReconciliationRequest
-	(*GetReconciliationResponse)(nil),      // 109: licmesh.v1.GetReconciliationResponse
-	(*UtilizationRow)(nil),                 // 110: licmesh.v1.UtilizationRow
-	(*GetUtilizationRequest)(nil),          // 111: licmesh.v1.GetUtilizationRequest
-	(*GetUtilizationResponse)(nil),         // 112: licmesh.v1.GetUtilizationResponse
-	(*LicenseCost)(nil),                    // 113: licmesh.v1.LicenseCost
-	(*SetLicenseCostRequest)(nil),          // 114: licmesh.v1.SetLicenseCostRequest
-	(*SetLicenseCostResponse)(nil),         // 115: licmesh.v1.SetLicenseCostResponse
-	(*ListLicenseCostsRequest)(nil),        // 116: licmesh.v1.ListLicenseCostsRequest
-	(*ListLicenseCostsResponse)(nil),       // 117: licmesh.v1.ListLicenseCostsResponse
-	(*Purchase)(nil),                       // 118: licmesh.v1.Purchase
-	(*RequestPurchaseRequest)(nil),         // 119: licmesh.v1.RequestPurchaseRequest
-	(*RequestPurchaseResponse)(nil),        // 120: licmesh.v1.RequestPurchaseResponse
-	(*DecidePurchaseRequest)(nil),          // 121: licmesh.v1.DecidePurchaseRequest
-	(*DecidePurchaseResponse)(nil),         // 122: licmesh.v1.DecidePurchaseResponse
-	(*ListPurchasesRequest)(nil),           // 123: licmesh.v1.ListPurchasesRequest
-	(*ListPurchasesResponse)(nil),          // 124: licmesh.v1.ListPurchasesResponse
-	(*ExportPurchaseRequestsRequest)(nil),  // 125: licmesh.v1.ExportPurchaseRequestsRequest
-	(*ExportPurchaseRequestsResponse)(nil), // 126: licmesh.v1.ExportPurchaseRequestsResponse
-	nil,                                    // 127: licmesh.v1.Department.HeldEntry
-	(*Lease)(nil),                          // 128: licmesh.v1.Lease
-	(*UsageOverviewRequest)(nil),           // 129: licmesh.v1.UsageOverviewRequest
-	(*UsageHistoryRequest)(nil),            // 130: licmesh.v1.UsageHistoryRequest
-	(*UsageMonthRequest)(nil),              // 131: licmesh.v1.UsageMonthRequest
-	(*UsageDaysRequest)(nil),               // 132: licmesh.v1.UsageDaysRequest
-	(*UsageOverviewResponse)(nil),          // 133: licmesh.v1.UsageOverviewResponse
-	(*UsageHistoryResponse)(nil),           // 134: licmesh.v1.UsageHistoryResponse
-	(*UsageMonthResponse)(nil),             // 135: licmesh.v1.UsageMonthResponse
-	(*UsageDaysResponse)(nil),              // 136: licmesh.v1.UsageDaysResponse
+	(*UpdateStatusRequest)(nil),            // 0: licmesh.v1.UpdateStatusRequest
+	(*CheckUpdatesRequest)(nil),            // 1: licmesh.v1.CheckUpdatesRequest
+	(*DownloadUpdateRequest)(nil),          // 2: licmesh.v1.DownloadUpdateRequest
+	(*InstallUpdateRequest)(nil),           // 3: licmesh.v1.InstallUpdateRequest
+	(*RollbackUpdateRequest)(nil),          // 4: licmesh.v1.RollbackUpdateRequest
+	(*RolloutPlan)(nil),                    // 5: licmesh.v1.RolloutPlan
+	(*UpdateSettings)(nil),                 // 6: licmesh.v1.UpdateSettings
+	(*SetUpdateSettingsRequest)(nil),       // 7: licmesh.v1.SetUpdateSettingsRequest
+	(*SiteRelease)(nil),                    // 8: licmesh.v1.SiteRelease
+	(*RolloutUnit)(nil),                    // 9: licmesh.v1.RolloutUnit
+	(*Rollout)(nil),                        // 10: licmesh.v1.Rollout
+	(*NodeVersion)(nil),                    // 11: licmesh.v1.NodeVersion
+	(*UpdateStatusResponse)(nil),           // 12: licmesh.v1.UpdateStatusResponse
+	(*GetStatusRequest)(nil),               // 13: licmesh.v1.GetStatusRequest
+	(*GetStatusResponse)(nil),              // 14: licmesh.v1.GetStatusResponse
+	(*ListMembersRequest)(nil),             // 15: licmesh.v1.ListMembersRequest
+	(*Member)(nil),                         // 16: licmesh.v1.Member
+	(*ListMembersResponse)(nil),            // 17: licmesh.v1.ListMembersResponse
+	(*RemovePeerRequest)(nil),              // 18: licmesh.v1.RemovePeerRequest
+	(*RemovePeerResponse)(nil),             // 19: licmesh.v1.RemovePeerResponse
+	(*Pool)(nil),                           // 20: licmesh.v1.Pool
+	(*CreatePoolRequest)(nil),              // 21: licmesh.v1.CreatePoolRequest
+	(*CreatePoolResponse)(nil),             // 22: licmesh.v1.CreatePoolResponse
+	(*ListPoolsRequest)(nil),               // 23: licmesh.v1.ListPoolsRequest
+	(*ListPoolsResponse)(nil),              // 24: licmesh.v1.ListPoolsResponse
+	(*ListLeasesRequest)(nil),              // 25: licmesh.v1.ListLeasesRequest
+	(*ListLeasesResponse)(nil),             // 26: licmesh.v1.ListLeasesResponse
+	(*Token)(nil),                          // 27: licmesh.v1.Token
+	(*CreateTokenRequest)(nil),             // 28: licmesh.v1.CreateTokenRequest
+	(*CreateTokenResponse)(nil),            // 29: licmesh.v1.CreateTokenResponse
+	(*ListTokensRequest)(nil),              // 30: licmesh.v1.ListTokensRequest
+	(*ListTokensResponse)(nil),             // 31: licmesh.v1.ListTokensResponse
+	(*RevokeTokenRequest)(nil),             // 32: licmesh.v1.RevokeTokenRequest
+	(*RevokeTokenResponse)(nil),            // 33: licmesh.v1.RevokeTokenResponse
+	(*Collector)(nil),                      // 34: licmesh.v1.Collector
+	(*ListCollectorsRequest)(nil),          // 35: licmesh.v1.ListCollectorsRequest
+	(*ListCollectorsResponse)(nil),         // 36: licmesh.v1.ListCollectorsResponse
+	(*License)(nil),                        // 37: licmesh.v1.License
+	(*AddLicenseRequest)(nil),              // 38: licmesh.v1.AddLicenseRequest
+	(*AddLicenseResponse)(nil),             // 39: licmesh.v1.AddLicenseResponse
+	(*ListLicensesRequest)(nil),            // 40: licmesh.v1.ListLicensesRequest
+	(*ListLicensesResponse)(nil),           // 41: licmesh.v1.ListLicensesResponse
+	(*GetLicenseRequest)(nil),              // 42: licmesh.v1.GetLicenseRequest
+	(*GetLicenseResponse)(nil),             // 43: licmesh.v1.GetLicenseResponse
+	(*RemoveLicenseRequest)(nil),           // 44: licmesh.v1.RemoveLicenseRequest
+	(*RemoveLicenseResponse)(nil),          // 45: licmesh.v1.RemoveLicenseResponse
+	(*HubTarget)(nil),                      // 46: licmesh.v1.HubTarget
+	(*HubCompany)(nil),                     // 47: licmesh.v1.HubCompany
+	(*ListHubCompaniesRequest)(nil),        // 48: licmesh.v1.ListHubCompaniesRequest
+	(*ListHubCompaniesResponse)(nil),       // 49: licmesh.v1.ListHubCompaniesResponse
+	(*ActivateClusterRequest)(nil),         // 50: licmesh.v1.ActivateClusterRequest
+	(*ActivateClusterResponse)(nil),        // 51: licmesh.v1.ActivateClusterResponse
+	(*StartClusterTrialRequest)(nil),       // 52: licmesh.v1.StartClusterTrialRequest
+	(*StartClusterTrialResponse)(nil),      // 53: licmesh.v1.StartClusterTrialResponse
+	(*MakeActivationRequestRequest)(nil),   // 54: licmesh.v1.MakeActivationRequestRequest
+	(*MakeActivationRequestResponse)(nil),  // 55: licmesh.v1.MakeActivationRequestResponse
+	(*GetUpstreamRequest)(nil),             // 56: licmesh.v1.GetUpstreamRequest
+	(*GetUpstreamResponse)(nil),            // 57: licmesh.v1.GetUpstreamResponse
+	(*CheckLicensesNowRequest)(nil),        // 58: licmesh.v1.CheckLicensesNowRequest
+	(*CheckLicensesNowResponse)(nil),       // 59: licmesh.v1.CheckLicensesNowResponse
+	(*ExportUsageRequest)(nil),             // 60: licmesh.v1.ExportUsageRequest
+	(*ExportUsageResponse)(nil),            // 61: licmesh.v1.ExportUsageResponse
+	(*ImportUsageReceiptRequest)(nil),      // 62: licmesh.v1.ImportUsageReceiptRequest
+	(*ImportUsageReceiptResponse)(nil),     // 63: licmesh.v1.ImportUsageReceiptResponse
+	(*Alert)(nil),                          // 64: licmesh.v1.Alert
+	(*ListAlertsRequest)(nil),              // 65: licmesh.v1.ListAlertsRequest
+	(*ListAlertsResponse)(nil),             // 66: licmesh.v1.ListAlertsResponse
+	(*AckAlertRequest)(nil),                // 67: licmesh.v1.AckAlertRequest
+	(*AckAlertResponse)(nil),               // 68: licmesh.v1.AckAlertResponse
+	(*AlertRule)(nil),                      // 69: licmesh.v1.AlertRule
+	(*ListAlertRulesRequest)(nil),          // 70: licmesh.v1.ListAlertRulesRequest
+	(*ListAlertRulesResponse)(nil),         // 71: licmesh.v1.ListAlertRulesResponse
+	(*SetAlertRuleRequest)(nil),            // 72: licmesh.v1.SetAlertRuleRequest
+	(*SetAlertRuleResponse)(nil),           // 73: licmesh.v1.SetAlertRuleResponse
+	(*AlertChannel)(nil),                   // 74: licmesh.v1.AlertChannel
+	(*ListAlertChannelsRequest)(nil),       // 75: licmesh.v1.ListAlertChannelsRequest
+	(*ListAlertChannelsResponse)(nil),      // 76: licmesh.v1.ListAlertChannelsResponse
+	(*SetAlertChannelRequest)(nil),         // 77: licmesh.v1.SetAlertChannelRequest
+	(*SetAlertChannelResponse)(nil),        // 78: licmesh.v1.SetAlertChannelResponse
+	(*RemoveAlertChannelRequest)(nil),      // 79: licmesh.v1.RemoveAlertChannelRequest
+	(*RemoveAlertChannelResponse)(nil),     // 80: licmesh.v1.RemoveAlertChannelResponse
+	(*TestAlertChannelRequest)(nil),        // 81: licmesh.v1.TestAlertChannelRequest
+	(*TestAlertChannelResponse)(nil),       // 82: licmesh.v1.TestAlertChannelResponse
+	(*AlertDelivery)(nil),                  // 83: licmesh.v1.AlertDelivery
+	(*ListAlertDeliveriesRequest)(nil),     // 84: licmesh.v1.ListAlertDeliveriesRequest
+	(*ListAlertDeliveriesResponse)(nil),    // 85: licmesh.v1.ListAlertDeliveriesResponse
+	(*User)(nil),                           // 86: licmesh.v1.User
+	(*GetCallerRequest)(nil),               // 87: licmesh.v1.GetCallerRequest
+	(*GetCallerResponse)(nil),              // 88: licmesh.v1.GetCallerResponse
+	(*CreateUserRequest)(nil),              // 89: licmesh.v1.CreateUserRequest
+	(*CreateUserResponse)(nil),             // 90: licmesh.v1.CreateUserResponse
+	(*ListUsersRequest)(nil),               // 91: licmesh.v1.ListUsersRequest
+	(*ListUsersResponse)(nil),              // 92: licmesh.v1.ListUsersResponse
+	(*UpdateUserRequest)(nil),              // 93: licmesh.v1.UpdateUserRequest
+	(*UpdateUserResponse)(nil),             // 94: licmesh.v1.UpdateUserResponse
+	(*ChangeOwnPasswordRequest)(nil),       // 95: licmesh.v1.ChangeOwnPasswordRequest
+	(*ChangeOwnPasswordResponse)(nil),      // 96: licmesh.v1.ChangeOwnPasswordResponse
+	(*AuditRecord)(nil),                    // 97: licmesh.v1.AuditRecord
+	(*ListAuditLogRequest)(nil),            // 98: licmesh.v1.ListAuditLogRequest
+	(*ListAuditLogResponse)(nil),           // 99: licmesh.v1.ListAuditLogResponse
+	(*AlertPrefs)(nil),                     // 100: licmesh.v1.AlertPrefs
+	(*GetAlertPrefsRequest)(nil),           // 101: licmesh.v1.GetAlertPrefsRequest
+	(*GetAlertPrefsResponse)(nil),          // 102: licmesh.v1.GetAlertPrefsResponse
+	(*SetAlertPrefsRequest)(nil),           // 103: licmesh.v1.SetAlertPrefsRequest
+	(*SetAlertPrefsResponse)(nil),          // 104: licmesh.v1.SetAlertPrefsResponse
+	(*MarkAlertsReadRequest)(nil),          // 105: licmesh.v1.MarkAlertsReadRequest
+	(*MarkAlertsReadResponse)(nil),         // 106: licmesh.v1.MarkAlertsReadResponse
+	(*Department)(nil),                     // 107: licmesh.v1.Department
+	(*Reservation)(nil),                    // 108: licmesh.v1.Reservation
+	(*ListDepartmentsRequest)(nil),         // 109: licmesh.v1.ListDepartmentsRequest
+	(*ListDepartmentsResponse)(nil),        // 110: licmesh.v1.ListDepartmentsResponse
+	(*SetDepartmentRequest)(nil),           // 111: licmesh.v1.SetDepartmentRequest
+	(*SetDepartmentResponse)(nil),          // 112: licmesh.v1.SetDepartmentResponse
+	(*SetReservationRequest)(nil),          // 113: licmesh.v1.SetReservationRequest
+	(*SetReservationResponse)(nil),         // 114: licmesh.v1.SetReservationResponse
+	(*Assignment)(nil),                     // 115: licmesh.v1.Assignment
+	(*ListAssignmentsRequest)(nil),         // 116: licmesh.v1.ListAssignmentsRequest
+	(*ListAssignmentsResponse)(nil),        // 117: licmesh.v1.ListAssignmentsResponse
+	(*InventoryRow)(nil),                   // 118: licmesh.v1.InventoryRow
+	(*Mismatch)(nil),                       // 119: licmesh.v1.Mismatch
+	(*ProductCompliance)(nil),              // 120: licmesh.v1.ProductCompliance
+	(*GetReconciliationRequest)(nil),       // 121: licmesh.v1.GetReconciliationRequest
+	(*GetReconciliationResponse)(nil),      // 122: licmesh.v1.GetReconciliationResponse
+	(*UtilizationRow)(nil),                 // 123: licmesh.v1.UtilizationRow
+	(*GetUtilizationRequest)(nil),          // 124: licmesh.v1.GetUtilizationRequest
+	(*GetUtilizationResponse)(nil),         // 125: licmesh.v1.GetUtilizationResponse
+	(*LicenseCost)(nil),                    // 126: licmesh.v1.LicenseCost
+	(*SetLicenseCostRequest)(nil),          // 127: licmesh.v1.SetLicenseCostRequest
+	(*SetLicenseCostResponse)(nil),         // 128: licmesh.v1.SetLicenseCostResponse
+	(*ListLicenseCostsRequest)(nil),        // 129: licmesh.v1.ListLicenseCostsRequest
+	(*ListLicenseCostsResponse)(nil),       // 130: licmesh.v1.ListLicenseCostsResponse
+	(*Purchase)(nil),                       // 131: licmesh.v1.Purchase
+	(*RequestPurchaseRequest)(nil),         // 132: licmesh.v1.RequestPurchaseRequest
+	(*RequestPurchaseResponse)(nil),        // 133: licmesh.v1.RequestPurchaseResponse
+	(*DecidePurchaseRequest)(nil),          // 134: licmesh.v1.DecidePurchaseRequest
+	(*DecidePurchaseResponse)(nil),         // 135: licmesh.v1.DecidePurchaseResponse
+	(*ListPurchasesRequest)(nil),           // 136: licmesh.v1.ListPurchasesRequest
+	(*ListPurchasesResponse)(nil),          // 137: licmesh.v1.ListPurchasesResponse
+	(*ExportPurchaseRequestsRequest)(nil),  // 138: licmesh.v1.ExportPurchaseRequestsRequest
+	(*ExportPurchaseRequestsResponse)(nil), // 139: licmesh.v1.ExportPurchaseRequestsResponse
+	(*CheckUpdatesResponse)(nil),           // 140: licmesh.v1.CheckUpdatesResponse
+	(*DownloadUpdateResponse)(nil),         // 141: licmesh.v1.DownloadUpdateResponse
+	(*InstallUpdateResponse)(nil),          // 142: licmesh.v1.InstallUpdateResponse
+	(*RollbackUpdateResponse)(nil),         // 143: licmesh.v1.RollbackUpdateResponse
+	(*SetUpdateSettingsResponse)(nil),      // 144: licmesh.v1.SetUpdateSettingsResponse
+	nil,                                    // 145: licmesh.v1.Department.HeldEntry
+	(*Lease)(nil),                          // 146: licmesh.v1.Lease
+	(*UsageOverviewRequest)(nil),           // 147: licmesh.v1.UsageOverviewRequest
+	(*UsageHistoryRequest)(nil),            // 148: licmesh.v1.UsageHistoryRequest
+	(*UsageMonthRequest)(nil),              // 149: licmesh.v1.UsageMonthRequest
+	(*UsageDaysRequest)(nil),               // 150: licmesh.v1.UsageDaysRequest
+	(*UsageOverviewResponse)(nil),          // 151: licmesh.v1.UsageOverviewResponse
+	(*UsageHistoryResponse)(nil),           // 152: licmesh.v1.UsageHistoryResponse
+	(*UsageMonthResponse)(nil),             // 153: licmesh.v1.UsageMonthResponse
+	(*UsageDaysResponse)(nil),              // 154: licmesh.v1.UsageDaysResponse
 }
 var file_licmesh_v1_admin_proto_depIdxs = []int32{
-	3,   // 0: licmesh.v1.ListMembersResponse.members:type_name -> licmesh.v1.Member
-	7,   // 1: licmesh.v1.CreatePoolResponse.pool:type_name -> licmesh.v1.Pool
-	7,   // 2: licmesh.v1.ListPoolsResponse.pools:type_name -> licmesh.v1.Pool
-	128, // 3: licmesh.v1.ListLeasesResponse.leases:type_name -> licmesh.v1.Lease
-	14,  // 4: licmesh.v1.CreateTokenResponse.token:type_name -> licmesh.v1.Token
-	14,  // 5: licmesh.v1.ListTokensResponse.tokens:type_name -> licmesh.v1.Token
-	21,  // 6: licmesh.v1.ListCollectorsResponse.collectors:type_name -> licmesh.v1.Collector
-	7,   // 7: licmesh.v1.License.pools:type_name -> licmesh.v1.Pool
-	24,  // 8: licmesh.v1.AddLicenseResponse.license:type_name -> licmesh.v1.License
-	24,  // 9: licmesh.v1.ListLicensesResponse.licenses:type_name -> licmesh.v1.License
-	24,  // 10: licmesh.v1.GetLicenseResponse.license:type_name -> licmesh.v1.License
-	33,  // 11: licmesh.v1.ListHubCompaniesRequest.hub:type_name -> licmesh.v1.HubTarget
-	34,  // 12: licmesh.v1.ListHubCompaniesResponse.companies:type_name -> licmesh.v1.HubCompany
-	33,  // 13: licmesh.v1.ActivateClusterRequest.hub:type_name -> licmesh.v1.HubTarget
-	33,  // 14: licmesh.v1.StartClusterTrialRequest.hub:type_name -> licmesh.v1.HubTarget
-	51,  // 15: licmesh.v1.ListAlertsResponse.alerts:type_name -> licmesh.v1.Alert
-	51,  // 16: licmesh.v1.AckAlertResponse.alert:type_name -> licmesh.v1.Alert
-	56,  // 17: licmesh.v1.ListAlertRulesResponse.rules:type_name -> licmesh.v1.AlertRule
-	56,  // 18: licmesh.v1.SetAlertRuleRequest.rule:type_name -> licmesh.v1.AlertRule
-	56,  // 19: licmesh.v1.SetAlertRuleResponse.rules:type_name -> licmesh.v1.AlertRule
-	61,  // 20: licmesh.v1.ListAlertChannelsResponse.channels:type_name -> licmesh.v1.AlertChannel
-	61,  // 21: licmesh.v1.SetAlertChannelRequest.channel:type_name -> licmesh.v1.AlertChannel
-	61,  // 22: licmesh.v1.SetAlertChannelResponse.channel:type_name -> licmesh.v1.AlertChannel
-	70,  // 23: licmesh.v1.ListAlertDeliveriesResponse.deliveries:type_name -> licmesh.v1.AlertDelivery
-	87,  // 24: licmesh.v1.User.alert_prefs:type_name -> licmesh.v1.AlertPrefs
-	73,  // 25: licmesh.v1.CreateUserResponse.user:type_name -> licmesh.v1.User
-	73,  // 26: licmesh.v1.ListUsersResponse.users:type_name -> licmesh.v1.User
-	73,  // 27: licmesh.v1.UpdateUserResponse.user:type_name -> licmesh.v1.User
-	84,  // 28: licmesh.v1.ListAuditLogResponse.records:type_name -> licmesh.v1.AuditRecord
-	87,  // 29: licmesh.v1.GetAlertPrefsResponse.prefs:type_name -> licmesh.v1.AlertPrefs
-	87,  // 30: licmesh.v1.SetAlertPrefsRequest.prefs:type_name -> licmesh.v1.AlertPrefs
-	87,  // 31: licmesh.v1.SetAlertPrefsResponse.prefs:type_name -> licmesh.v1.AlertPrefs
-	127, // 32: licmesh.v1.Department.held:type_name -> licmesh.v1.Department.HeldEntry
-	95,  // 33: licmesh.v1.Department.reservations:type_name -> licmesh.v1.Reservation
-	94,  // 34: licmesh.v1.ListDepartmentsResponse.departments:type_name -> licmesh.v1.Department
-	94,  // 35: licmesh.v1.SetDepartmentResponse.department:type_name -> licmesh.v1.Department
-	95,  // 36: licmesh.v1.SetReservationResponse.reservation:type_name -> licmesh.v1.Reservation
-	102, // 37: licmesh.v1.ListAssignmentsResponse.assignments:type_name -> licmesh.v1.Assignment
-	105, // 38: licmesh.v1.GetReconciliationResponse.inventory:type_name -> licmesh.v1.InventoryRow
-	106, // 39: licmesh.v1.GetReconciliationResponse.mismatches:type_name -> licmesh.v1.Mismatch
-	107, // 40: licmesh.v1.GetReconciliationResponse.products:type_name -> licmesh.v1.ProductCompliance
-	110, // 41: licmesh.v1.GetUtilizationResponse.rows:type_name -> licmesh.v1.UtilizationRow
-	113, // 42: licmesh.v1.SetLicenseCostRequest.cost:type_name -> licmesh.v1.LicenseCost
-	113, // 43: licmesh.v1.SetLicenseCostResponse.cost:type_name -> licmesh.v1.LicenseCost
-	113, // 44: licmesh.v1.ListLicenseCostsResponse.costs:type_name -> licmesh.v1.LicenseCost
-	118, // 45: licmesh.v1.RequestPurchaseResponse.purchase:type_name -> licmesh.v1.Purchase
-	118, // 46: licmesh.v1.DecidePurchaseResponse.purchase:type_name -> licmesh.v1.Purchase
-	118, // 47: licmesh.v1.ListPurchasesResponse.purchases:type_name -> licmesh.v1.Purchase
-	0,   // 48: licmesh.v1.AdminService.GetStatus:input_type -> licmesh.v1.GetStatusRequest
-	2,   // 49: licmesh.v1.AdminService.ListMembers:input_type -> licmesh.v1.ListMembersRequest
-	5,   // 50: licmesh.v1.AdminService.RemovePeer:input_type -> licmesh.v1.RemovePeerRequest
-	8,   // 51: licmesh.v1.AdminService.CreatePool:input_type -> licmesh.v1.CreatePoolRequest
-	10,  // 52: licmesh.v1.AdminService.ListPools:input_type -> licmesh.v1.ListPoolsRequest
-	12,  // 53: licmesh.v1.AdminService.ListLeases:input_type -> licmesh.v1.ListLeasesRequest
-	15,  // 54: licmesh.v1.AdminService.CreateToken:input_type -> licmesh.v1.CreateTokenRequest
-	17,  // 55: licmesh.v1.AdminService.ListTokens:input_type -> licmesh.v1.ListTokensRequest
-	19,  // 56: licmesh.v1.AdminService.RevokeToken:input_type -> licmesh.v1.RevokeTokenRequest
-	22,  // 57: licmesh.v1.AdminService.ListCollectors:input_type -> licmesh.v1.ListCollectorsRequest
-	25,  // 58: licmesh.v1.AdminService.AddLicense:input_type -> licmesh.v1.AddLicenseRequest
-	27,  // 59: licmesh.v1.AdminService.ListLicenses:input_type -> licmesh.v1.ListLicensesRequest
-	29,  // 60: licmesh.v1.AdminService.GetLicense:input_type -> licmesh.v1.GetLicenseRequest
-	31,  // 61: licmesh.v1.AdminService.RemoveLicense:input_type -> licmesh.v1.RemoveLicenseRequest
-	129, // 62: licmesh.v1.AdminService.UsageOverview:input_type -> licmesh.v1.UsageOverviewRequest
-	130, // 63: licmesh.v1.AdminService.UsageHistory:input_type -> licmesh.v1.UsageHistoryRequest
-	131, // 64: licmesh.v1.AdminService.UsageMonth:input_type -> licmesh.v1.UsageMonthRequest
-	132, // 65: licmesh.v1.AdminService.UsageDays:input_type -> licmesh.v1.UsageDaysRequest
-	35,  // 66: licmesh.v1.AdminService.ListHubCompanies:input_type -> licmesh.v1.ListHubCompaniesRequest
-	37,  // 67: licmesh.v1.AdminService.ActivateCluster:input_type -> licmesh.v1.ActivateClusterRequest
-	39,  // 68: licmesh.v1.AdminService.StartClusterTrial:input_type -> licmesh.v1.StartClusterTrialRequest
-	41,  // 69: licmesh.v1.AdminService.MakeActivationRequest:input_type -> licmesh.v1.MakeActivationRequestRequest
-	43,  // 70: licmesh.v1.AdminService.GetUpstream:input_type -> licmesh.v1.GetUpstreamRequest
-	45,  // 71: licmesh.v1.AdminService.CheckLicensesNow:input_type -> licmesh.v1.CheckLicensesNowRequest
-	47,  // 72: licmesh.v1.AdminService.ExportUsage:input_type -> licmesh.v1.ExportUsageRequest
-	49,  // 73: licmesh.v1.AdminService.ImportUsageReceipt:input_type -> licmesh.v1.ImportUsageReceiptRequest
-	52,  // 74: licmesh.v1.AdminService.ListAlerts:input_type -> licmesh.v1.ListAlertsRequest
-	54,  // 75: licmesh.v1.AdminService.AckAlert:input_type -> licmesh.v1.AckAlertRequest
-	57,  // 76: licmesh.v1.AdminService.ListAlertRules:input_type -> licmesh.v1.ListAlertRulesRequest
-	59,  // 77: licmesh.v1.AdminService.SetAlertRule:input_type -> licmesh.v1.SetAlertRuleRequest
-	62,  // 78: licmesh.v1.AdminService.ListAlertChannels:input_type -> licmesh.v1.ListAlertChannelsRequest
-	64,  // 79: licmesh.v1.AdminService.SetAlertChannel:input_type -> licmesh.v1.SetAlertChannelRequest
-	66,  // 80: licmesh.v1.AdminService.RemoveAlertChannel:input_type -> licmesh.v1.RemoveAlertChannelRequest
-	68,  // 81: licmesh.v1.AdminService.TestAlertChannel:input_type -> licmesh.v1.TestAlertChannelRequest
-	71,  // 82: licmesh.v1.AdminService.ListAlertDeliveries:input_type -> licmesh.v1.ListAlertDeliveriesRequest
-	74,  // 83: licmesh.v1.AdminService.GetCaller:input_type -> licmesh.v1.GetCallerRequest
-	76,  // 84: licmesh.v1.AdminService.CreateUser:input_type -> licmesh.v1.CreateUserRequest
-	78,  // 85: licmesh.v1.AdminService.ListUsers:input_type -> licmesh.v1.ListUsersRequest
-	80,  // 86: licmesh.v1.AdminService.UpdateUser:input_type -> licmesh.v1.UpdateUserRequest
-	82,  // 87: licmesh.v1.AdminService.ChangeOwnPassword:input_type -> licmesh.v1.ChangeOwnPasswordRequest
-	85,  // 88: licmesh.v1.AdminService.ListAuditLog:input_type -> licmesh.v1.ListAuditLogRequest
-	88,  // 89: licmesh.v1.AdminService.GetAlertPrefs:input_type -> licmesh.v1.GetAlertPrefsRequest
-	90,  // 90: licmesh.v1.AdminService.SetAlertPrefs:input_type -> licmesh.v1.SetAlertPrefsRequest
-	92,  // 91: licmesh.v1.AdminService.MarkAlertsRead:input_type -> licmesh.v1.MarkAlertsReadRequest
-	96,  // 92: licmesh.v1.AdminService.ListDepartments:input_type -> licmesh.v1.ListDepartmentsRequest
-	98,  // 93: licmesh.v1.AdminService.SetDepartment:input_type -> licmesh.v1.SetDepartmentRequest
-	100, // 94: licmesh.v1.AdminService.SetReservation:input_type -> licmesh.v1.SetReservationRequest
-	103, // 95: licmesh.v1.AdminService.ListAssignments:input_type -> licmesh.v1.ListAssignmentsRequest
-	108, // 96: licmesh.v1.AdminService.GetReconciliation:input_type -> licmesh.v1.GetReconciliationRequest
-	111, // 97: licmesh.v1.AdminService.GetUtilization:input_type -> licmesh.v1.GetUtilizationRequest
-	114, // 98: licmesh.v1.AdminService.SetLicenseCost:input_type -> licmesh.v1.SetLicenseCostRequest
-	116, // 99: licmesh.v1.AdminService.ListLicenseCosts:input_type -> licmesh.v1.ListLicenseCostsRequest
-	119, // 100: licmesh.v1.AdminService.RequestPurchase:input_type -> licmesh.v1.RequestPurchaseRequest
-	121, // 101: licmesh.v1.AdminService.DecidePurchase:input_type -> licmesh.v1.DecidePurchaseRequest
-	123, // 102: licmesh.v1.AdminService.ListPurchases:input_type -> licmesh.v1.ListPurchasesRequest
-	125, // 103: licmesh.v1.AdminService.ExportPurchaseRequests:input_type -> licmesh.v1.ExportPurchaseRequestsRequest
-	1,   // 104: licmesh.v1.AdminService.GetStatus:output_type -> licmesh.v1.GetStatusResponse
-	4,   // 105: licmesh.v1.AdminService.ListMembers:output_type -> licmesh.v1.ListMembersResponse
-	6,   // 106: licmesh.v1.AdminService.RemovePeer:output_type -> licmesh.v1.RemovePeerResponse
-	9,   // 107: licmesh.v1.AdminService.CreatePool:output_type -> licmesh.v1.CreatePoolResponse
-	11,  // 108: licmesh.v1.AdminService.ListPools:output_type -> licmesh.v1.ListPoolsResponse
-	13,  // 109: licmesh.v1.AdminService.ListLeases:output_type -> licmesh.v1.ListLeasesResponse
-	16,  // 110: licmesh.v1.AdminService.CreateToken:output_type -> licmesh.v1.CreateTokenResponse
-	18,  // 111: licmesh.v1.AdminService.ListTokens:output_type -> licmesh.v1.ListTokensResponse
-	20,  // 112: licmesh.v1.AdminService.RevokeToken:output_type -> licmesh.v1.RevokeTokenResponse
-	23,  // 113: licmesh.v1.AdminService.ListCollectors:output_type -> licmesh.v1.ListCollectorsResponse
-	26,  // 114: licmesh.v1.AdminService.AddLicense:output_type -> licmesh.v1.AddLicenseResponse
-	28,  // 115: licmesh.v1.AdminService.ListLicenses:output_type -> licmesh.v1.ListLicensesResponse
-	30,  // 116: licmesh.v1.AdminService.GetLicense:output_type -> licmesh.v1.GetLicenseResponse
-	32,  // 117: licmesh.v1.AdminService.RemoveLicense:output_type -> licmesh.v1.RemoveLicenseResponse
-	133, // 118: licmesh.v1.AdminService.UsageOverview:output_type -> licmesh.v1.UsageOverviewResponse
-	134, // 119: licmesh.v1.AdminService.UsageHistory:output_type -> licmesh.v1.UsageHistoryResponse
-	135, // 120: licmesh.v1.AdminService.UsageMonth:output_type -> licmesh.v1.UsageMonthResponse
-	136, // 121: licmesh.v1.AdminService.UsageDays:output_type -> licmesh.v1.UsageDaysResponse
-	36,  // 122: licmesh.v1.AdminService.ListHubCompanies:output_type -> licmesh.v1.ListHubCompaniesResponse
-	38,  // 123: licmesh.v1.AdminService.ActivateCluster:output_type -> licmesh.v1.ActivateClusterResponse
-	40,  // 124: licmesh.v1.AdminService.StartClusterTrial:output_type -> licmesh.v1.StartClusterTrialResponse
-	42,  // 125: licmesh.v1.AdminService.MakeActivationRequest:output_type -> licmesh.v1.MakeActivationRequestResponse
-	44,  // 126: licmesh.v1.AdminService.GetUpstream:output_type -> licmesh.v1.GetUpstreamResponse
-	46,  // 127: licmesh.v1.AdminService.CheckLicensesNow:output_type -> licmesh.v1.CheckLicensesNowResponse
-	48,  // 128: licmesh.v1.AdminService.ExportUsage:output_type -> licmesh.v1.ExportUsageResponse
-	50,  // 129: licmesh.v1.AdminService.ImportUsageReceipt:output_type -> licmesh.v1.ImportUsageReceiptResponse
-	53,  // 130: licmesh.v1.AdminService.ListAlerts:output_type -> licmesh.v1.ListAlertsResponse
-	55,  // 131: licmesh.v1.AdminService.AckAlert:output_type -> licmesh.v1.AckAlertResponse
-	58,  // 132: licmesh.v1.AdminService.ListAlertRules:output_type -> licmesh.v1.ListAlertRulesResponse
-	60,  // 133: licmesh.v1.AdminService.SetAlertRule:output_type -> licmesh.v1.SetAlertRuleResponse
-	63,  // 134: licmesh.v1.AdminService.ListAlertChannels:output_type -> licmesh.v1.ListAlertChannelsResponse
-	65,  // 135: licmesh.v1.AdminService.SetAlertChannel:output_type -> licmesh.v1.SetAlertChannelResponse
-	67,  // 136: licmesh.v1.AdminService.RemoveAlertChannel:output_type -> licmesh.v1.RemoveAlertChannelResponse
-	69,  // 137: licmesh.v1.AdminService.TestAlertChannel:output_type -> licmesh.v1.TestAlertChannelResponse
-	72,  // 138: licmesh.v1.AdminService.ListAlertDeliveries:output_type -> licmesh.v1.ListAlertDeliveriesResponse
-	75,  // 139: licmesh.v1.AdminService.GetCaller:output_type -> licmesh.v1.GetCallerResponse
-	77,  // 140: licmesh.v1.AdminService.CreateUser:output_type -> licmesh.v1.CreateUserResponse
-	79,  // 141: licmesh.v1.AdminService.ListUsers:output_type -> licmesh.v1.ListUsersResponse
-	81,  // 142: licmesh.v1.AdminService.UpdateUser:output_type -> licmesh.v1.UpdateUserResponse
-	83,  // 143: licmesh.v1.AdminService.ChangeOwnPassword:output_type -> licmesh.v1.ChangeOwnPasswordResponse
-	86,  // 144: licmesh.v1.AdminService.ListAuditLog:output_type -> licmesh.v1.ListAuditLogResponse
-	89,  // 145: licmesh.v1.AdminService.GetAlertPrefs:output_type -> licmesh.v1.GetAlertPrefsResponse
-	91,  // 146: licmesh.v1.AdminService.SetAlertPrefs:output_type -> licmesh.v1.SetAlertPrefsResponse
-	93,  // 147: licmesh.v1.AdminService.MarkAlertsRead:output_type -> licmesh.v1.MarkAlertsReadResponse
-	97,  // 148: licmesh.v1.AdminService.ListDepartments:output_type -> licmesh.v1.ListDepartmentsResponse
-	99,  // 149: licmesh.v1.AdminService.SetDepartment:output_type -> licmesh.v1.SetDepartmentResponse
-	101, // 150: licmesh.v1.AdminService.SetReservation:output_type -> licmesh.v1.SetReservationResponse
-	104, // 151: licmesh.v1.AdminService.ListAssignments:output_type -> licmesh.v1.ListAssignmentsResponse
-	109, // 152: licmesh.v1.AdminService.GetReconciliation:output_type -> licmesh.v1.GetReconciliationResponse
-	112, // 153: licmesh.v1.AdminService.GetUtilization:output_type -> licmesh.v1.GetUtilizationResponse
-	115, // 154: licmesh.v1.AdminService.SetLicenseCost:output_type -> licmesh.v1.SetLicenseCostResponse
-	117, // 155: licmesh.v1.AdminService.ListLicenseCosts:output_type -> licmesh.v1.ListLicenseCostsResponse
-	120, // 156: licmesh.v1.AdminService.RequestPurchase:output_type -> licmesh.v1.RequestPurchaseResponse
-	122, // 157: licmesh.v1.AdminService.DecidePurchase:output_type -> licmesh.v1.DecidePurchaseResponse
-	124, // 158: licmesh.v1.AdminService.ListPurchases:output_type -> licmesh.v1.ListPurchasesResponse
-	126, // 159: licmesh.v1.AdminService.ExportPurchaseRequests:output_type -> licmesh.v1.ExportPurchaseRequestsResponse
-	104, // [104:160] is the sub-list for method output_type
-	48,  // [48:104] is the sub-list for method input_type
-	48,  // [48:48] is the sub-list for extension type_name
-	48,  // [48:48] is the sub-list for extension extendee
-	0,   // [0:48] is the sub-list for field type_name
+	5,   // 0: licmesh.v1.InstallUpdateRequest.plan:type_name -> licmesh.v1.RolloutPlan
+	5,   // 1: licmesh.v1.UpdateSettings.plan:type_name -> licmesh.v1.RolloutPlan
+	6,   // 2: licmesh.v1.SetUpdateSettingsRequest.settings:type_name -> licmesh.v1.UpdateSettings
+	9,   // 3: licmesh.v1.Rollout.collectors:type_name -> licmesh.v1.RolloutUnit
+	9,   // 4: licmesh.v1.Rollout.masters:type_name -> licmesh.v1.RolloutUnit
+	5,   // 5: licmesh.v1.Rollout.plan:type_name -> licmesh.v1.RolloutPlan
+	6,   // 6: licmesh.v1.UpdateStatusResponse.settings:type_name -> licmesh.v1.UpdateSettings
+	8,   // 7: licmesh.v1.UpdateStatusResponse.releases:type_name -> licmesh.v1.SiteRelease
+	11,  // 8: licmesh.v1.UpdateStatusResponse.masters:type_name -> licmesh.v1.NodeVersion
+	11,  // 9: licmesh.v1.UpdateStatusResponse.collectors:type_name -> licmesh.v1.NodeVersion
+	10,  // 10: licmesh.v1.UpdateStatusResponse.rollout:type_name -> licmesh.v1.Rollout
+	10,  // 11: licmesh.v1.UpdateStatusResponse.past:type_name -> licmesh.v1.Rollout
+	16,  // 12: licmesh.v1.ListMembersResponse.members:type_name -> licmesh.v1.Member
+	20,  // 13: licmesh.v1.CreatePoolResponse.pool:type_name -> licmesh.v1.Pool
+	20,  // 14: licmesh.v1.ListPoolsResponse.pools:type_name -> licmesh.v1.Pool
+	146, // 15: licmesh.v1.ListLeasesResponse.leases:type_name -> licmesh.v1.Lease
+	27,  // 16: licmesh.v1.CreateTokenResponse.token:type_name -> licmesh.v1.Token
+	27,  // 17: licmesh.v1.ListTokensResponse.tokens:type_name -> licmesh.v1.Token
+	34,  // 18: licmesh.v1.ListCollectorsResponse.collectors:type_name -> licmesh.v1.Collector
+	20,  // 19: licmesh.v1.License.pools:type_name -> licmesh.v1.Pool
+	37,  // 20: licmesh.v1.AddLicenseResponse.license:type_name -> licmesh.v1.License
+	37,  // 21: licmesh.v1.ListLicensesResponse.licenses:type_name -> licmesh.v1.License
+	37,  // 22: licmesh.v1.GetLicenseResponse.license:type_name -> licmesh.v1.License
+	46,  // 23: licmesh.v1.ListHubCompaniesRequest.hub:type_name -> licmesh.v1.HubTarget
+	47,  // 24: licmesh.v1.ListHubCompaniesResponse.companies:type_name -> licmesh.v1.HubCompany
+	46,  // 25: licmesh.v1.ActivateClusterRequest.hub:type_name -> licmesh.v1.HubTarget
+	46,  // 26: licmesh.v1.StartClusterTrialRequest.hub:type_name -> licmesh.v1.HubTarget
+	64,  // 27: licmesh.v1.ListAlertsResponse.alerts:type_name -> licmesh.v1.Alert
+	64,  // 28: licmesh.v1.AckAlertResponse.alert:type_name -> licmesh.v1.Alert
+	69,  // 29: licmesh.v1.ListAlertRulesResponse.rules:type_name -> licmesh.v1.AlertRule
+	69,  // 30: licmesh.v1.SetAlertRuleRequest.rule:type_name -> licmesh.v1.AlertRule
+	69,  // 31: licmesh.v1.SetAlertRuleResponse.rules:type_name -> licmesh.v1.AlertRule
+	74,  // 32: licmesh.v1.ListAlertChannelsResponse.channels:type_name -> licmesh.v1.AlertChannel
+	74,  // 33: licmesh.v1.SetAlertChannelRequest.channel:type_name -> licmesh.v1.AlertChannel
+	74,  // 34: licmesh.v1.SetAlertChannelResponse.channel:type_name -> licmesh.v1.AlertChannel
+	83,  // 35: licmesh.v1.ListAlertDeliveriesResponse.deliveries:type_name -> licmesh.v1.AlertDelivery
+	100, // 36: licmesh.v1.User.alert_prefs:type_name -> licmesh.v1.AlertPrefs
+	86,  // 37: licmesh.v1.CreateUserResponse.user:type_name -> licmesh.v1.User
+	86,  // 38: licmesh.v1.ListUsersResponse.users:type_name -> licmesh.v1.User
+	86,  // 39: licmesh.v1.UpdateUserResponse.user:type_name -> licmesh.v1.User
+	97,  // 40: licmesh.v1.ListAuditLogResponse.records:type_name -> licmesh.v1.AuditRecord
+	100, // 41: licmesh.v1.GetAlertPrefsResponse.prefs:type_name -> licmesh.v1.AlertPrefs
+	100, // 42: licmesh.v1.SetAlertPrefsRequest.prefs:type_name -> licmesh.v1.AlertPrefs
+	100, // 43: licmesh.v1.SetAlertPrefsResponse.prefs:type_name -> licmesh.v1.AlertPrefs
+	145, // 44: licmesh.v1.Department.held:type_name -> licmesh.v1.Department.HeldEntry
+	108, // 45: licmesh.v1.Department.reservations:type_name -> licmesh.v1.Reservation
+	107, // 46: licmesh.v1.ListDepartmentsResponse.departments:type_name -> licmesh.v1.Department
+	107, // 47: licmesh.v1.SetDepartmentResponse.department:type_name -> licmesh.v1.Department
+	108, // 48: licmesh.v1.SetReservationResponse.reservation:type_name -> licmesh.v1.Reservation
+	115, // 49: licmesh.v1.ListAssignmentsResponse.assignments:type_name -> licmesh.v1.Assignment
+	118, // 50: licmesh.v1.GetReconciliationResponse.inventory:type_name -> licmesh.v1.InventoryRow
+	119, // 51: licmesh.v1.GetReconciliationResponse.mismatches:type_name -> licmesh.v1.Mismatch
+	120, // 52: licmesh.v1.GetReconciliationResponse.products:type_name -> licmesh.v1.ProductCompliance
+	123, // 53: licmesh.v1.GetUtilizationResponse.rows:type_name -> licmesh.v1.UtilizationRow
+	126, // 54: licmesh.v1.SetLicenseCostRequest.cost:type_name -> licmesh.v1.LicenseCost
+	126, // 55: licmesh.v1.SetLicenseCostResponse.cost:type_name -> licmesh.v1.LicenseCost
+	126, // 56: licmesh.v1.ListLicenseCostsResponse.costs:type_name -> licmesh.v1.LicenseCost
+	131, // 57: licmesh.v1.RequestPurchaseResponse.purchase:type_name -> licmesh.v1.Purchase
+	131, // 58: licmesh.v1.DecidePurchaseResponse.purchase:type_name -> licmesh.v1.Purchase
+	131, // 59: licmesh.v1.ListPurchasesResponse.purchases:type_name -> licmesh.v1.Purchase
+	12,  // 60: licmesh.v1.CheckUpdatesResponse.status:type_name -> licmesh.v1.UpdateStatusResponse
+	12,  // 61: licmesh.v1.DownloadUpdateResponse.status:type_name -> licmesh.v1.UpdateStatusResponse
+	12,  // 62: licmesh.v1.InstallUpdateResponse.status:type_name -> licmesh.v1.UpdateStatusResponse
+	12,  // 63: licmesh.v1.RollbackUpdateResponse.status:type_name -> licmesh.v1.UpdateStatusResponse
+	12,  // 64: licmesh.v1.SetUpdateSettingsResponse.status:type_name -> licmesh.v1.UpdateStatusResponse
+	13,  // 65: licmesh.v1.AdminService.GetStatus:input_type -> licmesh.v1.GetStatusRequest
+	15,  // 66: licmesh.v1.AdminService.ListMembers:input_type -> licmesh.v1.ListMembersRequest
+	18,  // 67: licmesh.v1.AdminService.RemovePeer:input_type -> licmesh.v1.RemovePeerRequest
+	21,  // 68: licmesh.v1.AdminService.CreatePool:input_type -> licmesh.v1.CreatePoolRequest
+	23,  // 69: licmesh.v1.AdminService.ListPools:input_type -> licmesh.v1.ListPoolsRequest
+	25,  // 70: licmesh.v1.AdminService.ListLeases:input_type -> licmesh.v1.ListLeasesRequest
+	28,  // 71: licmesh.v1.AdminService.CreateToken:input_type -> licmesh.v1.CreateTokenRequest
+	30,  // 72: licmesh.v1.AdminService.ListTokens:input_type -> licmesh.v1.ListTokensRequest
+	32,  // 73: licmesh.v1.AdminService.RevokeToken:input_type -> licmesh.v1.RevokeTokenRequest
+	35,  // 74: licmesh.v1.AdminService.ListCollectors:input_type -> licmesh.v1.ListCollectorsRequest
+	38,  // 75: licmesh.v1.AdminService.AddLicense:input_type -> licmesh.v1.AddLicenseRequest
+	40,  // 76: licmesh.v1.AdminService.ListLicenses:input_type -> licmesh.v1.ListLicensesRequest
+	42,  // 77: licmesh.v1.AdminService.GetLicense:input_type -> licmesh.v1.GetLicenseRequest
+	44,  // 78: licmesh.v1.AdminService.RemoveLicense:input_type -> licmesh.v1.RemoveLicenseRequest
+	147, // 79: licmesh.v1.AdminService.UsageOverview:input_type -> licmesh.v1.UsageOverviewRequest
+	148, // 80: licmesh.v1.AdminService.UsageHistory:input_type -> licmesh.v1.UsageHistoryRequest
+	149, // 81: licmesh.v1.AdminService.UsageMonth:input_type -> licmesh.v1.UsageMonthRequest
+	150, // 82: licmesh.v1.AdminService.UsageDays:input_type -> licmesh.v1.UsageDaysRequest
+	48,  // 83: licmesh.v1.AdminService.ListHubCompanies:input_type -> licmesh.v1.ListHubCompaniesRequest
+	50,  // 84: licmesh.v1.AdminService.ActivateCluster:input_type -> licmesh.v1.ActivateClusterRequest
+	52,  // 85: licmesh.v1.AdminService.StartClusterTrial:input_type -> licmesh.v1.StartClusterTrialRequest
+	54,  // 86: licmesh.v1.AdminService.MakeActivationRequest:input_type -> licmesh.v1.MakeActivationRequestRequest
+	56,  // 87: licmesh.v1.AdminService.GetUpstream:input_type -> licmesh.v1.GetUpstreamRequest
+	58,  // 88: licmesh.v1.AdminService.CheckLicensesNow:input_type -> licmesh.v1.CheckLicensesNowRequest
+	60,  // 89: licmesh.v1.AdminService.ExportUsage:input_type -> licmesh.v1.ExportUsageRequest
+	62,  // 90: licmesh.v1.AdminService.ImportUsageReceipt:input_type -> licmesh.v1.ImportUsageReceiptRequest
+	65,  // 91: licmesh.v1.AdminService.ListAlerts:input_type -> licmesh.v1.ListAlertsRequest
+	67,  // 92: licmesh.v1.AdminService.AckAlert:input_type -> licmesh.v1.AckAlertRequest
+	70,  // 93: licmesh.v1.AdminService.ListAlertRules:input_type -> licmesh.v1.ListAlertRulesRequest
+	72,  // 94: licmesh.v1.AdminService.SetAlertRule:input_type -> licmesh.v1.SetAlertRuleRequest
+	75,  // 95: licmesh.v1.AdminService.ListAlertChannels:input_type -> licmesh.v1.ListAlertChannelsRequest
+	77,  // 96: licmesh.v1.AdminService.SetAlertChannel:input_type -> licmesh.v1.SetAlertChannelRequest
+	79,  // 97: licmesh.v1.AdminService.RemoveAlertChannel:input_type -> licmesh.v1.RemoveAlertChannelRequest
+	81,  // 98: licmesh.v1.AdminService.TestAlertChannel:input_type -> licmesh.v1.TestAlertChannelRequest
+	84,  // 99: licmesh.v1.AdminService.ListAlertDeliveries:input_type -> licmesh.v1.ListAlertDeliveriesRequest
+	87,  // 100: licmesh.v1.AdminService.GetCaller:input_type -> licmesh.v1.GetCallerRequest
+	89,  // 101: licmesh.v1.AdminService.CreateUser:input_type -> licmesh.v1.CreateUserRequest
+	91,  // 102: licmesh.v1.AdminService.ListUsers:input_type -> licmesh.v1.ListUsersRequest
+	93,  // 103: licmesh.v1.AdminService.UpdateUser:input_type -> licmesh.v1.UpdateUserRequest
+	95,  // 104: licmesh.v1.AdminService.ChangeOwnPassword:input_type -> licmesh.v1.ChangeOwnPasswordRequest
+	98,  // 105: licmesh.v1.AdminService.ListAuditLog:input_type -> licmesh.v1.ListAuditLogRequest
+	101, // 106: licmesh.v1.AdminService.GetAlertPrefs:input_type -> licmesh.v1.GetAlertPrefsRequest
+	103, // 107: licmesh.v1.AdminService.SetAlertPrefs:input_type -> licmesh.v1.SetAlertPrefsRequest
+	105, // 108: licmesh.v1.AdminService.MarkAlertsRead:input_type -> licmesh.v1.MarkAlertsReadRequest
+	109, // 109: licmesh.v1.AdminService.ListDepartments:input_type -> licmesh.v1.ListDepartmentsRequest
+	111, // 110: licmesh.v1.AdminService.SetDepartment:input_type -> licmesh.v1.SetDepartmentRequest
+	113, // 111: licmesh.v1.AdminService.SetReservation:input_type -> licmesh.v1.SetReservationRequest
+	116, // 112: licmesh.v1.AdminService.ListAssignments:input_type -> licmesh.v1.ListAssignmentsRequest
+	121, // 113: licmesh.v1.AdminService.GetReconciliation:input_type -> licmesh.v1.GetReconciliationRequest
+	124, // 114: licmesh.v1.AdminService.GetUtilization:input_type -> licmesh.v1.GetUtilizationRequest
+	127, // 115: licmesh.v1.AdminService.SetLicenseCost:input_type -> licmesh.v1.SetLicenseCostRequest
+	129, // 116: licmesh.v1.AdminService.ListLicenseCosts:input_type -> licmesh.v1.ListLicenseCostsRequest
+	132, // 117: licmesh.v1.AdminService.RequestPurchase:input_type -> licmesh.v1.RequestPurchaseRequest
+	134, // 118: licmesh.v1.AdminService.DecidePurchase:input_type -> licmesh.v1.DecidePurchaseRequest
+	136, // 119: licmesh.v1.AdminService.ListPurchases:input_type -> licmesh.v1.ListPurchasesRequest
+	138, // 120: licmesh.v1.AdminService.ExportPurchaseRequests:input_type -> licmesh.v1.ExportPurchaseRequestsRequest
+	0,   // 121: licmesh.v1.AdminService.UpdateStatus:input_type -> licmesh.v1.UpdateStatusRequest
+	1,   // 122: licmesh.v1.AdminService.CheckUpdates:input_type -> licmesh.v1.CheckUpdatesRequest
+	2,   // 123: licmesh.v1.AdminService.DownloadUpdate:input_type -> licmesh.v1.DownloadUpdateRequest
+	3,   // 124: licmesh.v1.AdminService.InstallUpdate:input_type -> licmesh.v1.InstallUpdateRequest
+	4,   // 125: licmesh.v1.AdminService.RollbackUpdate:input_type -> licmesh.v1.RollbackUpdateRequest
+	7,   // 126: licmesh.v1.AdminService.SetUpdateSettings:input_type -> licmesh.v1.SetUpdateSettingsRequest
+	14,  // 127: licmesh.v1.AdminService.GetStatus:output_type -> licmesh.v1.GetStatusResponse
+	17,  // 128: licmesh.v1.AdminService.ListMembers:output_type -> licmesh.v1.ListMembersResponse
+	19,  // 129: licmesh.v1.AdminService.RemovePeer:output_type -> licmesh.v1.RemovePeerResponse
+	22,  // 130: licmesh.v1.AdminService.CreatePool:output_type -> licmesh.v1.CreatePoolResponse
+	24,  // 131: licmesh.v1.AdminService.ListPools:output_type -> licmesh.v1.ListPoolsResponse
+	26,  // 132: licmesh.v1.AdminService.ListLeases:output_type -> licmesh.v1.ListLeasesResponse
+	29,  // 133: licmesh.v1.AdminService.CreateToken:output_type -> licmesh.v1.CreateTokenResponse
+	31,  // 134: licmesh.v1.AdminService.ListTokens:output_type -> licmesh.v1.ListTokensResponse
+	33,  // 135: licmesh.v1.AdminService.RevokeToken:output_type -> licmesh.v1.RevokeTokenResponse
+	36,  // 136: licmesh.v1.AdminService.ListCollectors:output_type -> licmesh.v1.ListCollectorsResponse
+	39,  // 137: licmesh.v1.AdminService.AddLicense:output_type -> licmesh.v1.AddLicenseResponse
+	41,  // 138: licmesh.v1.AdminService.ListLicenses:output_type -> licmesh.v1.ListLicensesResponse
+	43,  // 139: licmesh.v1.AdminService.GetLicense:output_type -> licmesh.v1.GetLicenseResponse
+	45,  // 140: licmesh.v1.AdminService.RemoveLicense:output_type -> licmesh.v1.RemoveLicenseResponse
+	151, // 141: licmesh.v1.AdminService.UsageOverview:output_type -> licmesh.v1.UsageOverviewResponse
+	152, // 142: licmesh.v1.AdminService.UsageHistory:output_type -> licmesh.v1.UsageHistoryResponse
+	153, // 143: licmesh.v1.AdminService.UsageMonth:output_type -> licmesh.v1.UsageMonthResponse
+	154, // 144: licmesh.v1.AdminService.UsageDays:output_type -> licmesh.v1.UsageDaysResponse
+	49,  // 145: licmesh.v1.AdminService.ListHubCompanies:output_type -> licmesh.v1.ListHubCompaniesResponse
+	51,  // 146: licmesh.v1.AdminService.ActivateCluster:output_type -> licmesh.v1.ActivateClusterResponse
+	53,  // 147: licmesh.v1.AdminService.StartClusterTrial:output_type -> licmesh.v1.StartClusterTrialResponse
+	55,  // 148: licmesh.v1.AdminService.MakeActivationRequest:output_type -> licmesh.v1.MakeActivationRequestResponse
+	57,  // 149: licmesh.v1.AdminService.GetUpstream:output_type -> licmesh.v1.GetUpstreamResponse
+	59,  // 150: licmesh.v1.AdminService.CheckLicensesNow:output_type -> licmesh.v1.CheckLicensesNowResponse
+	61,  // 151: licmesh.v1.AdminService.ExportUsage:output_type -> licmesh.v1.ExportUsageResponse
+	63,  // 152: licmesh.v1.AdminService.ImportUsageReceipt:output_type -> licmesh.v1.ImportUsageReceiptResponse
+	66,  // 153: licmesh.v1.AdminService.ListAlerts:output_type -> licmesh.v1.ListAlertsResponse
+	68,  // 154: licmesh.v1.AdminService.AckAlert:output_type -> licmesh.v1.AckAlertResponse
+	71,  // 155: licmesh.v1.AdminService.ListAlertRules:output_type -> licmesh.v1.ListAlertRulesResponse
+	73,  // 156: licmesh.v1.AdminService.SetAlertRule:output_type -> licmesh.v1.SetAlertRuleResponse
+	76,  // 157: licmesh.v1.AdminService.ListAlertChannels:output_type -> licmesh.v1.ListAlertChannelsResponse
+	78,  // 158: licmesh.v1.AdminService.SetAlertChannel:output_type -> licmesh.v1.SetAlertChannelResponse
+	80,  // 159: licmesh.v1.AdminService.RemoveAlertChannel:output_type -> licmesh.v1.RemoveAlertChannelResponse
+	82,  // 160: licmesh.v1.AdminService.TestAlertChannel:output_type -> licmesh.v1.TestAlertChannelResponse
+	85,  // 161: licmesh.v1.AdminService.ListAlertDeliveries:output_type -> licmesh.v1.ListAlertDeliveriesResponse
+	88,  // 162: licmesh.v1.AdminService.GetCaller:output_type -> licmesh.v1.GetCallerResponse
+	90,  // 163: licmesh.v1.AdminService.CreateUser:output_type -> licmesh.v1.CreateUserResponse
+	92,  // 164: licmesh.v1.AdminService.ListUsers:output_type -> licmesh.v1.ListUsersResponse
+	94,  // 165: licmesh.v1.AdminService.UpdateUser:output_type -> licmesh.v1.UpdateUserResponse
+	96,  // 166: licmesh.v1.AdminService.ChangeOwnPassword:output_type -> licmesh.v1.ChangeOwnPasswordResponse
+	99,  // 167: licmesh.v1.AdminService.ListAuditLog:output_type -> licmesh.v1.ListAuditLogResponse
+	102, // 168: licmesh.v1.AdminService.GetAlertPrefs:output_type -> licmesh.v1.GetAlertPrefsResponse
+	104, // 169: licmesh.v1.AdminService.SetAlertPrefs:output_type -> licmesh.v1.SetAlertPrefsResponse
+	106, // 170: licmesh.v1.AdminService.MarkAlertsRead:output_type -> licmesh.v1.MarkAlertsReadResponse
+	110, // 171: licmesh.v1.AdminService.ListDepartments:output_type -> licmesh.v1.ListDepartmentsResponse
+	112, // 172: licmesh.v1.AdminService.SetDepartment:output_type -> licmesh.v1.SetDepartmentResponse
+	114, // 173: licmesh.v1.AdminService.SetReservation:output_type -> licmesh.v1.SetReservationResponse
+	117, // 174: licmesh.v1.AdminService.ListAssignments:output_type -> licmesh.v1.ListAssignmentsResponse
+	122, // 175: licmesh.v1.AdminService.GetReconciliation:output_type -> licmesh.v1.GetReconciliationResponse
+	125, // 176: licmesh.v1.AdminService.GetUtilization:output_type -> licmesh.v1.GetUtilizationResponse
+	128, // 177: licmesh.v1.AdminService.SetLicenseCost:output_type -> licmesh.v1.SetLicenseCostResponse
+	130, // 178: licmesh.v1.AdminService.ListLicenseCosts:output_type -> licmesh.v1.ListLicenseCostsResponse
+	133, // 179: licmesh.v1.AdminService.RequestPurchase:output_type -> licmesh.v1.RequestPurchaseResponse
+	135, // 180: licmesh.v1.AdminService.DecidePurchase:output_type -> licmesh.v1.DecidePurchaseResponse
+	137, // 181: licmesh.v1.AdminService.ListPurchases:output_type -> licmesh.v1.ListPurchasesResponse
+	139, // 182: licmesh.v1.AdminService.ExportPurchaseRequests:output_type -> licmesh.v1.ExportPurchaseRequestsResponse
+	12,  // 183: licmesh.v1.AdminService.UpdateStatus:output_type -> licmesh.v1.UpdateStatusResponse
+	140, // 184: licmesh.v1.AdminService.CheckUpdates:output_type -> licmesh.v1.CheckUpdatesResponse
+	141, // 185: licmesh.v1.AdminService.DownloadUpdate:output_type -> licmesh.v1.DownloadUpdateResponse
+	142, // 186: licmesh.v1.AdminService.InstallUpdate:output_type -> licmesh.v1.InstallUpdateResponse
+	143, // 187: licmesh.v1.AdminService.RollbackUpdate:output_type -> licmesh.v1.RollbackUpdateResponse
+	144, // 188: licmesh.v1.AdminService.SetUpdateSettings:output_type -> licmesh.v1.SetUpdateSettingsResponse
+	127, // [127:189] is the sub-list for method output_type
+	65,  // [65:127] is the sub-list for method input_type
+	65,  // [65:65] is the sub-list for extension type_name
+	65,  // [65:65] is the sub-list for extension extendee
+	0,   // [0:65] is the sub-list for field type_name
 }
 
 func init() { file_licmesh_v1_admin_proto_init() }
@@ -8933,7 +10293,7 @@ func file_licmesh_v1_admin_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_licmesh_v1_admin_proto_rawDesc), len(file_licmesh_v1_admin_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   128,
+			NumMessages:   146,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

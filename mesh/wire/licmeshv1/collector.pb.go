@@ -21,6 +21,260 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+// UpdateOrder is what the rollout under way asks of this collector.
+type UpdateOrder struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	RolloutId string                 `protobuf:"bytes,1,opt,name=rollout_id,json=rolloutId,proto3" json:"rollout_id,omitempty"`
+	// action is "install" (go to version) or "rollback" (go back to it).
+	Action  string `protobuf:"bytes,2,opt,name=action,proto3" json:"action,omitempty"`
+	Version string `protobuf:"bytes,3,opt,name=version,proto3" json:"version,omitempty"`
+	// artifacts are the release's collectord builds; the collector takes
+	// the one of its OS and architecture and checks its SHA-256.
+	Artifacts     []*UpdateArtifact `protobuf:"bytes,4,rep,name=artifacts,proto3" json:"artifacts,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UpdateOrder) Reset() {
+	*x = UpdateOrder{}
+	mi := &file_licmesh_v1_collector_proto_msgTypes[0]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UpdateOrder) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UpdateOrder) ProtoMessage() {}
+
+func (x *UpdateOrder) ProtoReflect() protoreflect.Message {
+	mi := &file_licmesh_v1_collector_proto_msgTypes[0]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UpdateOrder.ProtoReflect.Descriptor instead.
+func (*UpdateOrder) Descriptor() ([]byte, []int) {
+	return file_licmesh_v1_collector_proto_rawDescGZIP(), []int{0}
+}
+
+func (x *UpdateOrder) GetRolloutId() string {
+	if x != nil {
+		return x.RolloutId
+	}
+	return ""
+}
+
+func (x *UpdateOrder) GetAction() string {
+	if x != nil {
+		return x.Action
+	}
+	return ""
+}
+
+func (x *UpdateOrder) GetVersion() string {
+	if x != nil {
+		return x.Version
+	}
+	return ""
+}
+
+func (x *UpdateOrder) GetArtifacts() []*UpdateArtifact {
+	if x != nil {
+		return x.Artifacts
+	}
+	return nil
+}
+
+type UpdateArtifact struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Os            string                 `protobuf:"bytes,1,opt,name=os,proto3" json:"os,omitempty"`
+	Arch          string                 `protobuf:"bytes,2,opt,name=arch,proto3" json:"arch,omitempty"`
+	Sha256        string                 `protobuf:"bytes,3,opt,name=sha256,proto3" json:"sha256,omitempty"`
+	Size          int64                  `protobuf:"varint,4,opt,name=size,proto3" json:"size,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UpdateArtifact) Reset() {
+	*x = UpdateArtifact{}
+	mi := &file_licmesh_v1_collector_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UpdateArtifact) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UpdateArtifact) ProtoMessage() {}
+
+func (x *UpdateArtifact) ProtoReflect() protoreflect.Message {
+	mi := &file_licmesh_v1_collector_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UpdateArtifact.ProtoReflect.Descriptor instead.
+func (*UpdateArtifact) Descriptor() ([]byte, []int) {
+	return file_licmesh_v1_collector_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *UpdateArtifact) GetOs() string {
+	if x != nil {
+		return x.Os
+	}
+	return ""
+}
+
+func (x *UpdateArtifact) GetArch() string {
+	if x != nil {
+		return x.Arch
+	}
+	return ""
+}
+
+func (x *UpdateArtifact) GetSha256() string {
+	if x != nil {
+		return x.Sha256
+	}
+	return ""
+}
+
+func (x *UpdateArtifact) GetSize() int64 {
+	if x != nil {
+		return x.Size
+	}
+	return 0
+}
+
+type ReportUpdateRequest struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	RolloutId string                 `protobuf:"bytes,1,opt,name=rollout_id,json=rolloutId,proto3" json:"rollout_id,omitempty"`
+	Action    string                 `protobuf:"bytes,2,opt,name=action,proto3" json:"action,omitempty"`
+	// version is what the collector runs now.
+	Version string `protobuf:"bytes,3,opt,name=version,proto3" json:"version,omitempty"`
+	Ok      bool   `protobuf:"varint,4,opt,name=ok,proto3" json:"ok,omitempty"`
+	// detail says what failed, for the operators.
+	Detail        string `protobuf:"bytes,5,opt,name=detail,proto3" json:"detail,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReportUpdateRequest) Reset() {
+	*x = ReportUpdateRequest{}
+	mi := &file_licmesh_v1_collector_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReportUpdateRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReportUpdateRequest) ProtoMessage() {}
+
+func (x *ReportUpdateRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_licmesh_v1_collector_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReportUpdateRequest.ProtoReflect.Descriptor instead.
+func (*ReportUpdateRequest) Descriptor() ([]byte, []int) {
+	return file_licmesh_v1_collector_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *ReportUpdateRequest) GetRolloutId() string {
+	if x != nil {
+		return x.RolloutId
+	}
+	return ""
+}
+
+func (x *ReportUpdateRequest) GetAction() string {
+	if x != nil {
+		return x.Action
+	}
+	return ""
+}
+
+func (x *ReportUpdateRequest) GetVersion() string {
+	if x != nil {
+		return x.Version
+	}
+	return ""
+}
+
+func (x *ReportUpdateRequest) GetOk() bool {
+	if x != nil {
+		return x.Ok
+	}
+	return false
+}
+
+func (x *ReportUpdateRequest) GetDetail() string {
+	if x != nil {
+		return x.Detail
+	}
+	return ""
+}
+
+type ReportUpdateResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReportUpdateResponse) Reset() {
+	*x = ReportUpdateResponse{}
+	mi := &file_licmesh_v1_collector_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReportUpdateResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReportUpdateResponse) ProtoMessage() {}
+
+func (x *ReportUpdateResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_licmesh_v1_collector_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReportUpdateResponse.ProtoReflect.Descriptor instead.
+func (*ReportUpdateResponse) Descriptor() ([]byte, []int) {
+	return file_licmesh_v1_collector_proto_rawDescGZIP(), []int{3}
+}
+
 type EnrollRequest struct {
 	state           protoimpl.MessageState `protogen:"open.v1"`
 	ProtocolVersion uint32                 `protobuf:"varint,1,opt,name=protocol_version,json=protocolVersion,proto3" json:"protocol_version,omitempty"`
@@ -36,7 +290,7 @@ type EnrollRequest struct {
 
 func (x *EnrollRequest) Reset() {
 	*x = EnrollRequest{}
-	mi := &file_licmesh_v1_collector_proto_msgTypes[0]
+	mi := &file_licmesh_v1_collector_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -48,7 +302,7 @@ func (x *EnrollRequest) String() string {
 func (*EnrollRequest) ProtoMessage() {}
 
 func (x *EnrollRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_licmesh_v1_collector_proto_msgTypes[0]
+	mi := &file_licmesh_v1_collector_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -61,7 +315,7 @@ func (x *EnrollRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EnrollRequest.ProtoReflect.Descriptor instead.
 func (*EnrollRequest) Descriptor() ([]byte, []int) {
-	return file_licmesh_v1_collector_proto_rawDescGZIP(), []int{0}
+	return file_licmesh_v1_collector_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *EnrollRequest) GetProtocolVersion() uint32 {
@@ -121,7 +375,7 @@ type EnrollResponse struct {
 
 func (x *EnrollResponse) Reset() {
 	*x = EnrollResponse{}
-	mi := &file_licmesh_v1_collector_proto_msgTypes[1]
+	mi := &file_licmesh_v1_collector_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -133,7 +387,7 @@ func (x *EnrollResponse) String() string {
 func (*EnrollResponse) ProtoMessage() {}
 
 func (x *EnrollResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_licmesh_v1_collector_proto_msgTypes[1]
+	mi := &file_licmesh_v1_collector_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -146,7 +400,7 @@ func (x *EnrollResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EnrollResponse.ProtoReflect.Descriptor instead.
 func (*EnrollResponse) Descriptor() ([]byte, []int) {
-	return file_licmesh_v1_collector_proto_rawDescGZIP(), []int{1}
+	return file_licmesh_v1_collector_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *EnrollResponse) GetProtocolVersion() uint32 {
@@ -207,7 +461,7 @@ type RenewCertificateRequest struct {
 
 func (x *RenewCertificateRequest) Reset() {
 	*x = RenewCertificateRequest{}
-	mi := &file_licmesh_v1_collector_proto_msgTypes[2]
+	mi := &file_licmesh_v1_collector_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -219,7 +473,7 @@ func (x *RenewCertificateRequest) String() string {
 func (*RenewCertificateRequest) ProtoMessage() {}
 
 func (x *RenewCertificateRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_licmesh_v1_collector_proto_msgTypes[2]
+	mi := &file_licmesh_v1_collector_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -232,7 +486,7 @@ func (x *RenewCertificateRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RenewCertificateRequest.ProtoReflect.Descriptor instead.
 func (*RenewCertificateRequest) Descriptor() ([]byte, []int) {
-	return file_licmesh_v1_collector_proto_rawDescGZIP(), []int{2}
+	return file_licmesh_v1_collector_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *RenewCertificateRequest) GetCsr() []byte {
@@ -251,7 +505,7 @@ type RenewCertificateResponse struct {
 
 func (x *RenewCertificateResponse) Reset() {
 	*x = RenewCertificateResponse{}
-	mi := &file_licmesh_v1_collector_proto_msgTypes[3]
+	mi := &file_licmesh_v1_collector_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -263,7 +517,7 @@ func (x *RenewCertificateResponse) String() string {
 func (*RenewCertificateResponse) ProtoMessage() {}
 
 func (x *RenewCertificateResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_licmesh_v1_collector_proto_msgTypes[3]
+	mi := &file_licmesh_v1_collector_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -276,7 +530,7 @@ func (x *RenewCertificateResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RenewCertificateResponse.ProtoReflect.Descriptor instead.
 func (*RenewCertificateResponse) Descriptor() ([]byte, []int) {
-	return file_licmesh_v1_collector_proto_rawDescGZIP(), []int{3}
+	return file_licmesh_v1_collector_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *RenewCertificateResponse) GetCertificate() []byte {
@@ -298,7 +552,7 @@ type HelloRequest struct {
 
 func (x *HelloRequest) Reset() {
 	*x = HelloRequest{}
-	mi := &file_licmesh_v1_collector_proto_msgTypes[4]
+	mi := &file_licmesh_v1_collector_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -310,7 +564,7 @@ func (x *HelloRequest) String() string {
 func (*HelloRequest) ProtoMessage() {}
 
 func (x *HelloRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_licmesh_v1_collector_proto_msgTypes[4]
+	mi := &file_licmesh_v1_collector_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -323,7 +577,7 @@ func (x *HelloRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HelloRequest.ProtoReflect.Descriptor instead.
 func (*HelloRequest) Descriptor() ([]byte, []int) {
-	return file_licmesh_v1_collector_proto_rawDescGZIP(), []int{4}
+	return file_licmesh_v1_collector_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *HelloRequest) GetProtocolVersion() uint32 {
@@ -362,7 +616,7 @@ type HelloResponse struct {
 
 func (x *HelloResponse) Reset() {
 	*x = HelloResponse{}
-	mi := &file_licmesh_v1_collector_proto_msgTypes[5]
+	mi := &file_licmesh_v1_collector_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -374,7 +628,7 @@ func (x *HelloResponse) String() string {
 func (*HelloResponse) ProtoMessage() {}
 
 func (x *HelloResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_licmesh_v1_collector_proto_msgTypes[5]
+	mi := &file_licmesh_v1_collector_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -387,7 +641,7 @@ func (x *HelloResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HelloResponse.ProtoReflect.Descriptor instead.
 func (*HelloResponse) Descriptor() ([]byte, []int) {
-	return file_licmesh_v1_collector_proto_rawDescGZIP(), []int{5}
+	return file_licmesh_v1_collector_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *HelloResponse) GetProtocolVersion() uint32 {
@@ -453,7 +707,7 @@ type AcquireRequest struct {
 
 func (x *AcquireRequest) Reset() {
 	*x = AcquireRequest{}
-	mi := &file_licmesh_v1_collector_proto_msgTypes[6]
+	mi := &file_licmesh_v1_collector_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -465,7 +719,7 @@ func (x *AcquireRequest) String() string {
 func (*AcquireRequest) ProtoMessage() {}
 
 func (x *AcquireRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_licmesh_v1_collector_proto_msgTypes[6]
+	mi := &file_licmesh_v1_collector_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -478,7 +732,7 @@ func (x *AcquireRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AcquireRequest.ProtoReflect.Descriptor instead.
 func (*AcquireRequest) Descriptor() ([]byte, []int) {
-	return file_licmesh_v1_collector_proto_rawDescGZIP(), []int{6}
+	return file_licmesh_v1_collector_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *AcquireRequest) GetPool() string {
@@ -513,7 +767,7 @@ type AcquireResponse struct {
 
 func (x *AcquireResponse) Reset() {
 	*x = AcquireResponse{}
-	mi := &file_licmesh_v1_collector_proto_msgTypes[7]
+	mi := &file_licmesh_v1_collector_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -525,7 +779,7 @@ func (x *AcquireResponse) String() string {
 func (*AcquireResponse) ProtoMessage() {}
 
 func (x *AcquireResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_licmesh_v1_collector_proto_msgTypes[7]
+	mi := &file_licmesh_v1_collector_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -538,7 +792,7 @@ func (x *AcquireResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AcquireResponse.ProtoReflect.Descriptor instead.
 func (*AcquireResponse) Descriptor() ([]byte, []int) {
-	return file_licmesh_v1_collector_proto_rawDescGZIP(), []int{7}
+	return file_licmesh_v1_collector_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *AcquireResponse) GetLease() *Lease {
@@ -569,7 +823,7 @@ type RenewRequest struct {
 
 func (x *RenewRequest) Reset() {
 	*x = RenewRequest{}
-	mi := &file_licmesh_v1_collector_proto_msgTypes[8]
+	mi := &file_licmesh_v1_collector_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -581,7 +835,7 @@ func (x *RenewRequest) String() string {
 func (*RenewRequest) ProtoMessage() {}
 
 func (x *RenewRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_licmesh_v1_collector_proto_msgTypes[8]
+	mi := &file_licmesh_v1_collector_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -594,7 +848,7 @@ func (x *RenewRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RenewRequest.ProtoReflect.Descriptor instead.
 func (*RenewRequest) Descriptor() ([]byte, []int) {
-	return file_licmesh_v1_collector_proto_rawDescGZIP(), []int{8}
+	return file_licmesh_v1_collector_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *RenewRequest) GetLeaseIds() []uint64 {
@@ -621,7 +875,7 @@ type RenewResponse struct {
 
 func (x *RenewResponse) Reset() {
 	*x = RenewResponse{}
-	mi := &file_licmesh_v1_collector_proto_msgTypes[9]
+	mi := &file_licmesh_v1_collector_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -633,7 +887,7 @@ func (x *RenewResponse) String() string {
 func (*RenewResponse) ProtoMessage() {}
 
 func (x *RenewResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_licmesh_v1_collector_proto_msgTypes[9]
+	mi := &file_licmesh_v1_collector_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -646,7 +900,7 @@ func (x *RenewResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RenewResponse.ProtoReflect.Descriptor instead.
 func (*RenewResponse) Descriptor() ([]byte, []int) {
-	return file_licmesh_v1_collector_proto_rawDescGZIP(), []int{9}
+	return file_licmesh_v1_collector_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *RenewResponse) GetResults() []*RenewResult {
@@ -672,7 +926,7 @@ type ReleaseRequest struct {
 
 func (x *ReleaseRequest) Reset() {
 	*x = ReleaseRequest{}
-	mi := &file_licmesh_v1_collector_proto_msgTypes[10]
+	mi := &file_licmesh_v1_collector_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -684,7 +938,7 @@ func (x *ReleaseRequest) String() string {
 func (*ReleaseRequest) ProtoMessage() {}
 
 func (x *ReleaseRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_licmesh_v1_collector_proto_msgTypes[10]
+	mi := &file_licmesh_v1_collector_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -697,7 +951,7 @@ func (x *ReleaseRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReleaseRequest.ProtoReflect.Descriptor instead.
 func (*ReleaseRequest) Descriptor() ([]byte, []int) {
-	return file_licmesh_v1_collector_proto_rawDescGZIP(), []int{10}
+	return file_licmesh_v1_collector_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *ReleaseRequest) GetLeaseId() uint64 {
@@ -715,7 +969,7 @@ type ReleaseResponse struct {
 
 func (x *ReleaseResponse) Reset() {
 	*x = ReleaseResponse{}
-	mi := &file_licmesh_v1_collector_proto_msgTypes[11]
+	mi := &file_licmesh_v1_collector_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -727,7 +981,7 @@ func (x *ReleaseResponse) String() string {
 func (*ReleaseResponse) ProtoMessage() {}
 
 func (x *ReleaseResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_licmesh_v1_collector_proto_msgTypes[11]
+	mi := &file_licmesh_v1_collector_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -740,7 +994,7 @@ func (x *ReleaseResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReleaseResponse.ProtoReflect.Descriptor instead.
 func (*ReleaseResponse) Descriptor() ([]byte, []int) {
-	return file_licmesh_v1_collector_proto_rawDescGZIP(), []int{11}
+	return file_licmesh_v1_collector_proto_rawDescGZIP(), []int{15}
 }
 
 type BorrowRequest struct {
@@ -755,7 +1009,7 @@ type BorrowRequest struct {
 
 func (x *BorrowRequest) Reset() {
 	*x = BorrowRequest{}
-	mi := &file_licmesh_v1_collector_proto_msgTypes[12]
+	mi := &file_licmesh_v1_collector_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -767,7 +1021,7 @@ func (x *BorrowRequest) String() string {
 func (*BorrowRequest) ProtoMessage() {}
 
 func (x *BorrowRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_licmesh_v1_collector_proto_msgTypes[12]
+	mi := &file_licmesh_v1_collector_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -780,7 +1034,7 @@ func (x *BorrowRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BorrowRequest.ProtoReflect.Descriptor instead.
 func (*BorrowRequest) Descriptor() ([]byte, []int) {
-	return file_licmesh_v1_collector_proto_rawDescGZIP(), []int{12}
+	return file_licmesh_v1_collector_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *BorrowRequest) GetPool() string {
@@ -815,7 +1069,7 @@ type BorrowResponse struct {
 
 func (x *BorrowResponse) Reset() {
 	*x = BorrowResponse{}
-	mi := &file_licmesh_v1_collector_proto_msgTypes[13]
+	mi := &file_licmesh_v1_collector_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -827,7 +1081,7 @@ func (x *BorrowResponse) String() string {
 func (*BorrowResponse) ProtoMessage() {}
 
 func (x *BorrowResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_licmesh_v1_collector_proto_msgTypes[13]
+	mi := &file_licmesh_v1_collector_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -840,7 +1094,7 @@ func (x *BorrowResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BorrowResponse.ProtoReflect.Descriptor instead.
 func (*BorrowResponse) Descriptor() ([]byte, []int) {
-	return file_licmesh_v1_collector_proto_rawDescGZIP(), []int{13}
+	return file_licmesh_v1_collector_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *BorrowResponse) GetLease() *Lease {
@@ -868,7 +1122,7 @@ type WatchEntitlementsRequest struct {
 
 func (x *WatchEntitlementsRequest) Reset() {
 	*x = WatchEntitlementsRequest{}
-	mi := &file_licmesh_v1_collector_proto_msgTypes[14]
+	mi := &file_licmesh_v1_collector_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -880,7 +1134,7 @@ func (x *WatchEntitlementsRequest) String() string {
 func (*WatchEntitlementsRequest) ProtoMessage() {}
 
 func (x *WatchEntitlementsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_licmesh_v1_collector_proto_msgTypes[14]
+	mi := &file_licmesh_v1_collector_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -893,7 +1147,7 @@ func (x *WatchEntitlementsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchEntitlementsRequest.ProtoReflect.Descriptor instead.
 func (*WatchEntitlementsRequest) Descriptor() ([]byte, []int) {
-	return file_licmesh_v1_collector_proto_rawDescGZIP(), []int{14}
+	return file_licmesh_v1_collector_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *WatchEntitlementsRequest) GetHaveSerial() uint64 {
@@ -906,14 +1160,17 @@ func (x *WatchEntitlementsRequest) GetHaveSerial() uint64 {
 type WatchEntitlementsResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// document is the signed entitlement document, "lme1.<payload>.<sig>".
-	Document      string `protobuf:"bytes,1,opt,name=document,proto3" json:"document,omitempty"`
+	Document string `protobuf:"bytes,1,opt,name=document,proto3" json:"document,omitempty"`
+	// update is the collector's order in the rollout under way, sent with
+	// each document; absent when there is none.
+	Update        *UpdateOrder `protobuf:"bytes,2,opt,name=update,proto3" json:"update,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *WatchEntitlementsResponse) Reset() {
 	*x = WatchEntitlementsResponse{}
-	mi := &file_licmesh_v1_collector_proto_msgTypes[15]
+	mi := &file_licmesh_v1_collector_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -925,7 +1182,7 @@ func (x *WatchEntitlementsResponse) String() string {
 func (*WatchEntitlementsResponse) ProtoMessage() {}
 
 func (x *WatchEntitlementsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_licmesh_v1_collector_proto_msgTypes[15]
+	mi := &file_licmesh_v1_collector_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -938,7 +1195,7 @@ func (x *WatchEntitlementsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchEntitlementsResponse.ProtoReflect.Descriptor instead.
 func (*WatchEntitlementsResponse) Descriptor() ([]byte, []int) {
-	return file_licmesh_v1_collector_proto_rawDescGZIP(), []int{15}
+	return file_licmesh_v1_collector_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *WatchEntitlementsResponse) GetDocument() string {
@@ -946,6 +1203,13 @@ func (x *WatchEntitlementsResponse) GetDocument() string {
 		return x.Document
 	}
 	return ""
+}
+
+func (x *WatchEntitlementsResponse) GetUpdate() *UpdateOrder {
+	if x != nil {
+		return x.Update
+	}
+	return nil
 }
 
 type ConsumeCreditsRequest struct {
@@ -960,7 +1224,7 @@ type ConsumeCreditsRequest struct {
 
 func (x *ConsumeCreditsRequest) Reset() {
 	*x = ConsumeCreditsRequest{}
-	mi := &file_licmesh_v1_collector_proto_msgTypes[16]
+	mi := &file_licmesh_v1_collector_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -972,7 +1236,7 @@ func (x *ConsumeCreditsRequest) String() string {
 func (*ConsumeCreditsRequest) ProtoMessage() {}
 
 func (x *ConsumeCreditsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_licmesh_v1_collector_proto_msgTypes[16]
+	mi := &file_licmesh_v1_collector_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -985,7 +1249,7 @@ func (x *ConsumeCreditsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConsumeCreditsRequest.ProtoReflect.Descriptor instead.
 func (*ConsumeCreditsRequest) Descriptor() ([]byte, []int) {
-	return file_licmesh_v1_collector_proto_rawDescGZIP(), []int{16}
+	return file_licmesh_v1_collector_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *ConsumeCreditsRequest) GetRequestId() []byte {
@@ -1021,7 +1285,7 @@ type ConsumeCreditsResponse struct {
 
 func (x *ConsumeCreditsResponse) Reset() {
 	*x = ConsumeCreditsResponse{}
-	mi := &file_licmesh_v1_collector_proto_msgTypes[17]
+	mi := &file_licmesh_v1_collector_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1033,7 +1297,7 @@ func (x *ConsumeCreditsResponse) String() string {
 func (*ConsumeCreditsResponse) ProtoMessage() {}
 
 func (x *ConsumeCreditsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_licmesh_v1_collector_proto_msgTypes[17]
+	mi := &file_licmesh_v1_collector_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1046,7 +1310,7 @@ func (x *ConsumeCreditsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConsumeCreditsResponse.ProtoReflect.Descriptor instead.
 func (*ConsumeCreditsResponse) Descriptor() ([]byte, []int) {
-	return file_licmesh_v1_collector_proto_rawDescGZIP(), []int{17}
+	return file_licmesh_v1_collector_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *ConsumeCreditsResponse) GetLicenseId() string {
@@ -1075,7 +1339,26 @@ var File_licmesh_v1_collector_proto protoreflect.FileDescriptor
 const file_licmesh_v1_collector_proto_rawDesc = "" +
 	"\n" +
 	"\x1alicmesh/v1/collector.proto\x12\n" +
-	"licmesh.v1\x1a\x16licmesh/v1/lease.proto\x1a\x16licmesh/v1/usage.proto\"\xc0\x01\n" +
+	"licmesh.v1\x1a\x16licmesh/v1/lease.proto\x1a\x16licmesh/v1/usage.proto\"\x98\x01\n" +
+	"\vUpdateOrder\x12\x1d\n" +
+	"\n" +
+	"rollout_id\x18\x01 \x01(\tR\trolloutId\x12\x16\n" +
+	"\x06action\x18\x02 \x01(\tR\x06action\x12\x18\n" +
+	"\aversion\x18\x03 \x01(\tR\aversion\x128\n" +
+	"\tartifacts\x18\x04 \x03(\v2\x1a.licmesh.v1.UpdateArtifactR\tartifacts\"`\n" +
+	"\x0eUpdateArtifact\x12\x0e\n" +
+	"\x02os\x18\x01 \x01(\tR\x02os\x12\x12\n" +
+	"\x04arch\x18\x02 \x01(\tR\x04arch\x12\x16\n" +
+	"\x06sha256\x18\x03 \x01(\tR\x06sha256\x12\x12\n" +
+	"\x04size\x18\x04 \x01(\x03R\x04size\"\x8e\x01\n" +
+	"\x13ReportUpdateRequest\x12\x1d\n" +
+	"\n" +
+	"rollout_id\x18\x01 \x01(\tR\trolloutId\x12\x16\n" +
+	"\x06action\x18\x02 \x01(\tR\x06action\x12\x18\n" +
+	"\aversion\x18\x03 \x01(\tR\aversion\x12\x0e\n" +
+	"\x02ok\x18\x04 \x01(\bR\x02ok\x12\x16\n" +
+	"\x06detail\x18\x05 \x01(\tR\x06detail\"\x16\n" +
+	"\x14ReportUpdateResponse\"\xc0\x01\n" +
 	"\rEnrollRequest\x12)\n" +
 	"\x10protocol_version\x18\x01 \x01(\rR\x0fprotocolVersion\x12\x19\n" +
 	"\btoken_id\x18\x02 \x01(\tR\atokenId\x12!\n" +
@@ -1136,9 +1419,10 @@ const file_licmesh_v1_collector_proto_rawDesc = "" +
 	"\bexisting\x18\x02 \x01(\bR\bexisting\";\n" +
 	"\x18WatchEntitlementsRequest\x12\x1f\n" +
 	"\vhave_serial\x18\x01 \x01(\x04R\n" +
-	"haveSerial\"7\n" +
+	"haveSerial\"h\n" +
 	"\x19WatchEntitlementsResponse\x12\x1a\n" +
-	"\bdocument\x18\x01 \x01(\tR\bdocument\"b\n" +
+	"\bdocument\x18\x01 \x01(\tR\bdocument\x12/\n" +
+	"\x06update\x18\x02 \x01(\v2\x17.licmesh.v1.UpdateOrderR\x06update\"b\n" +
 	"\x15ConsumeCreditsRequest\x12\x1d\n" +
 	"\n" +
 	"request_id\x18\x01 \x01(\fR\trequestId\x12\x12\n" +
@@ -1148,7 +1432,7 @@ const file_licmesh_v1_collector_proto_rawDesc = "" +
 	"\n" +
 	"license_id\x18\x01 \x01(\tR\tlicenseId\x12\x1c\n" +
 	"\tremaining\x18\x02 \x01(\x03R\tremaining\x12\x10\n" +
-	"\x03low\x18\x03 \x01(\bR\x03low2\x84\x06\n" +
+	"\x03low\x18\x03 \x01(\bR\x03low2\xd7\x06\n" +
 	"\x10CollectorService\x12?\n" +
 	"\x06Enroll\x12\x19.licmesh.v1.EnrollRequest\x1a\x1a.licmesh.v1.EnrollResponse\x12]\n" +
 	"\x10RenewCertificate\x12#.licmesh.v1.RenewCertificateRequest\x1a$.licmesh.v1.RenewCertificateResponse\x12<\n" +
@@ -1159,7 +1443,8 @@ const file_licmesh_v1_collector_proto_rawDesc = "" +
 	"\x06Borrow\x12\x19.licmesh.v1.BorrowRequest\x1a\x1a.licmesh.v1.BorrowResponse\x12b\n" +
 	"\x11WatchEntitlements\x12$.licmesh.v1.WatchEntitlementsRequest\x1a%.licmesh.v1.WatchEntitlementsResponse0\x01\x12W\n" +
 	"\x0eConsumeCredits\x12!.licmesh.v1.ConsumeCreditsRequest\x1a\".licmesh.v1.ConsumeCreditsResponse\x12N\n" +
-	"\vReportUsage\x12\x1e.licmesh.v1.ReportUsageRequest\x1a\x1f.licmesh.v1.ReportUsageResponseB0Z.github.com/licmesh/licmesh/mesh/wire/licmeshv1b\x06proto3"
+	"\vReportUsage\x12\x1e.licmesh.v1.ReportUsageRequest\x1a\x1f.licmesh.v1.ReportUsageResponse\x12Q\n" +
+	"\fReportUpdate\x12\x1f.licmesh.v1.ReportUpdateRequest\x1a .licmesh.v1.ReportUpdateResponseB0Z.github.com/licmesh/licmesh/mesh/wire/licmeshv1b\x06proto3"
 
 var (
 	file_licmesh_v1_collector_proto_rawDescOnce sync.Once
@@ -1173,60 +1458,68 @@ func file_licmesh_v1_collector_proto_rawDescGZIP() []byte {
 	return file_licmesh_v1_collector_proto_rawDescData
 }
 
-var file_licmesh_v1_collector_proto_msgTypes = make([]protoimpl.MessageInfo, 18)
+var file_licmesh_v1_collector_proto_msgTypes = make([]protoimpl.MessageInfo, 22)
 var file_licmesh_v1_collector_proto_goTypes = []any{
-	(*EnrollRequest)(nil),             // 0: licmesh.v1.EnrollRequest
-	(*EnrollResponse)(nil),            // 1: licmesh.v1.EnrollResponse
-	(*RenewCertificateRequest)(nil),   // 2: licmesh.v1.RenewCertificateRequest
-	(*RenewCertificateResponse)(nil),  // 3: licmesh.v1.RenewCertificateResponse
-	(*HelloRequest)(nil),              // 4: licmesh.v1.HelloRequest
-	(*HelloResponse)(nil),             // 5: licmesh.v1.HelloResponse
-	(*AcquireRequest)(nil),            // 6: licmesh.v1.AcquireRequest
-	(*AcquireResponse)(nil),           // 7: licmesh.v1.AcquireResponse
-	(*RenewRequest)(nil),              // 8: licmesh.v1.RenewRequest
-	(*RenewResponse)(nil),             // 9: licmesh.v1.RenewResponse
-	(*ReleaseRequest)(nil),            // 10: licmesh.v1.ReleaseRequest
-	(*ReleaseResponse)(nil),           // 11: licmesh.v1.ReleaseResponse
-	(*BorrowRequest)(nil),             // 12: licmesh.v1.BorrowRequest
-	(*BorrowResponse)(nil),            // 13: licmesh.v1.BorrowResponse
-	(*WatchEntitlementsRequest)(nil),  // 14: licmesh.v1.WatchEntitlementsRequest
-	(*WatchEntitlementsResponse)(nil), // 15: licmesh.v1.WatchEntitlementsResponse
-	(*ConsumeCreditsRequest)(nil),     // 16: licmesh.v1.ConsumeCreditsRequest
-	(*ConsumeCreditsResponse)(nil),    // 17: licmesh.v1.ConsumeCreditsResponse
-	(*Lease)(nil),                     // 18: licmesh.v1.Lease
-	(*RenewResult)(nil),               // 19: licmesh.v1.RenewResult
-	(*ReportUsageRequest)(nil),        // 20: licmesh.v1.ReportUsageRequest
-	(*ReportUsageResponse)(nil),       // 21: licmesh.v1.ReportUsageResponse
+	(*UpdateOrder)(nil),               // 0: licmesh.v1.UpdateOrder
+	(*UpdateArtifact)(nil),            // 1: licmesh.v1.UpdateArtifact
+	(*ReportUpdateRequest)(nil),       // 2: licmesh.v1.ReportUpdateRequest
+	(*ReportUpdateResponse)(nil),      // 3: licmesh.v1.ReportUpdateResponse
+	(*EnrollRequest)(nil),             // 4: licmesh.v1.EnrollRequest
+	(*EnrollResponse)(nil),            // 5: licmesh.v1.EnrollResponse
+	(*RenewCertificateRequest)(nil),   // 6: licmesh.v1.RenewCertificateRequest
+	(*RenewCertificateResponse)(nil),  // 7: licmesh.v1.RenewCertificateResponse
+	(*HelloRequest)(nil),              // 8: licmesh.v1.HelloRequest
+	(*HelloResponse)(nil),             // 9: licmesh.v1.HelloResponse
+	(*AcquireRequest)(nil),            // 10: licmesh.v1.AcquireRequest
+	(*AcquireResponse)(nil),           // 11: licmesh.v1.AcquireResponse
+	(*RenewRequest)(nil),              // 12: licmesh.v1.RenewRequest
+	(*RenewResponse)(nil),             // 13: licmesh.v1.RenewResponse
+	(*ReleaseRequest)(nil),            // 14: licmesh.v1.ReleaseRequest
+	(*ReleaseResponse)(nil),           // 15: licmesh.v1.ReleaseResponse
+	(*BorrowRequest)(nil),             // 16: licmesh.v1.BorrowRequest
+	(*BorrowResponse)(nil),            // 17: licmesh.v1.BorrowResponse
+	(*WatchEntitlementsRequest)(nil),  // 18: licmesh.v1.WatchEntitlementsRequest
+	(*WatchEntitlementsResponse)(nil), // 19: licmesh.v1.WatchEntitlementsResponse
+	(*ConsumeCreditsRequest)(nil),     // 20: licmesh.v1.ConsumeCreditsRequest
+	(*ConsumeCreditsResponse)(nil),    // 21: licmesh.v1.ConsumeCreditsResponse
+	(*Lease)(nil),                     // 22: licmesh.v1.Lease
+	(*RenewResult)(nil),               // 23: licmesh.v1.RenewResult
+	(*ReportUsageRequest)(nil),        // 24: licmesh.v1.ReportUsageRequest
+	(*ReportUsageResponse)(nil),       // 25: licmesh.v1.ReportUsageResponse
 }
 var file_licmesh_v1_collector_proto_depIdxs = []int32{
-	18, // 0: licmesh.v1.AcquireResponse.lease:type_name -> licmesh.v1.Lease
-	19, // 1: licmesh.v1.RenewResponse.results:type_name -> licmesh.v1.RenewResult
-	18, // 2: licmesh.v1.BorrowResponse.lease:type_name -> licmesh.v1.Lease
-	0,  // 3: licmesh.v1.CollectorService.Enroll:input_type -> licmesh.v1.EnrollRequest
-	2,  // 4: licmesh.v1.CollectorService.RenewCertificate:input_type -> licmesh.v1.RenewCertificateRequest
-	4,  // 5: licmesh.v1.CollectorService.Hello:input_type -> licmesh.v1.HelloRequest
-	6,  // 6: licmesh.v1.CollectorService.Acquire:input_type -> licmesh.v1.AcquireRequest
-	8,  // 7: licmesh.v1.CollectorService.Renew:input_type -> licmesh.v1.RenewRequest
-	10, // 8: licmesh.v1.CollectorService.Release:input_type -> licmesh.v1.ReleaseRequest
-	12, // 9: licmesh.v1.CollectorService.Borrow:input_type -> licmesh.v1.BorrowRequest
-	14, // 10: licmesh.v1.CollectorService.WatchEntitlements:input_type -> licmesh.v1.WatchEntitlementsRequest
-	16, // 11: licmesh.v1.CollectorService.ConsumeCredits:input_type -> licmesh.v1.ConsumeCreditsRequest
-	20, // 12: licmesh.v1.CollectorService.ReportUsage:input_type -> licmesh.v1.ReportUsageRequest
-	1,  // 13: licmesh.v1.CollectorService.Enroll:output_type -> licmesh.v1.EnrollResponse
-	3,  // 14: licmesh.v1.CollectorService.RenewCertificate:output_type -> licmesh.v1.RenewCertificateResponse
-	5,  // 15: licmesh.v1.CollectorService.Hello:output_type -> licmesh.v1.HelloResponse
-	7,  // 16: licmesh.v1.CollectorService.Acquire:output_type -> licmesh.v1.AcquireResponse
-	9,  // 17: licmesh.v1.CollectorService.Renew:output_type -> licmesh.v1.RenewResponse
-	11, // 18: licmesh.v1.CollectorService.Release:output_type -> licmesh.v1.ReleaseResponse
-	13, // 19: licmesh.v1.CollectorService.Borrow:output_type -> licmesh.v1.BorrowResponse
-	15, // 20: licmesh.v1.CollectorService.WatchEntitlements:output_type -> licmesh.v1.WatchEntitlementsResponse
-	17, // 21: licmesh.v1.CollectorService.ConsumeCredits:output_type -> licmesh.v1.ConsumeCreditsResponse
-	21, // 22: licmesh.v1.CollectorService.ReportUsage:output_type -> licmesh.v1.ReportUsageResponse
-	13, // [13:23] is the sub-list for method output_type
-	3,  // [3:13] is the sub-list for method input_type
-	3,  // [3:3] is the sub-list for extension type_name
-	3,  // [3:3] is the sub-list for extension extendee
-	0,  // [0:3] is the sub-list for field type_name
+	1,  // 0: licmesh.v1.UpdateOrder.artifacts:type_name -> licmesh.v1.UpdateArtifact
+	22, // 1: licmesh.v1.AcquireResponse.lease:type_name -> licmesh.v1.Lease
+	23, // 2: licmesh.v1.RenewResponse.results:type_name -> licmesh.v1.RenewResult
+	22, // 3: licmesh.v1.BorrowResponse.lease:type_name -> licmesh.v1.Lease
+	0,  // 4: licmesh.v1.WatchEntitlementsResponse.update:type_name -> licmesh.v1.UpdateOrder
+	4,  // 5: licmesh.v1.CollectorService.Enroll:input_type -> licmesh.v1.EnrollRequest
+	6,  // 6: licmesh.v1.CollectorService.RenewCertificate:input_type -> licmesh.v1.RenewCertificateRequest
+	8,  // 7: licmesh.v1.CollectorService.Hello:input_type -> licmesh.v1.HelloRequest
+	10, // 8: licmesh.v1.CollectorService.Acquire:input_type -> licmesh.v1.AcquireRequest
+	12, // 9: licmesh.v1.CollectorService.Renew:input_type -> licmesh.v1.RenewRequest
+	14, // 10: licmesh.v1.CollectorService.Release:input_type -> licmesh.v1.ReleaseRequest
+	16, // 11: licmesh.v1.CollectorService.Borrow:input_type -> licmesh.v1.BorrowRequest
+	18, // 12: licmesh.v1.CollectorService.WatchEntitlements:input_type -> licmesh.v1.WatchEntitlementsRequest
+	20, // 13: licmesh.v1.CollectorService.ConsumeCredits:input_type -> licmesh.v1.ConsumeCreditsRequest
+	24, // 14: licmesh.v1.CollectorService.ReportUsage:input_type -> licmesh.v1.ReportUsageRequest
+	2,  // 15: licmesh.v1.CollectorService.ReportUpdate:input_type -> licmesh.v1.ReportUpdateRequest
+	5,  // 16: licmesh.v1.CollectorService.Enroll:output_type -> licmesh.v1.EnrollResponse
+	7,  // 17: licmesh.v1.CollectorService.RenewCertificate:output_type -> licmesh.v1.RenewCertificateResponse
+	9,  // 18: licmesh.v1.CollectorService.Hello:output_type -> licmesh.v1.HelloResponse
+	11, // 19: licmesh.v1.CollectorService.Acquire:output_type -> licmesh.v1.AcquireResponse
+	13, // 20: licmesh.v1.CollectorService.Renew:output_type -> licmesh.v1.RenewResponse
+	15, // 21: licmesh.v1.CollectorService.Release:output_type -> licmesh.v1.ReleaseResponse
+	17, // 22: licmesh.v1.CollectorService.Borrow:output_type -> licmesh.v1.BorrowResponse
+	19, // 23: licmesh.v1.CollectorService.WatchEntitlements:output_type -> licmesh.v1.WatchEntitlementsResponse
+	21, // 24: licmesh.v1.CollectorService.ConsumeCredits:output_type -> licmesh.v1.ConsumeCreditsResponse
+	25, // 25: licmesh.v1.CollectorService.ReportUsage:output_type -> licmesh.v1.ReportUsageResponse
+	3,  // 26: licmesh.v1.CollectorService.ReportUpdate:output_type -> licmesh.v1.ReportUpdateResponse
+	16, // [16:27] is the sub-list for method output_type
+	5,  // [5:16] is the sub-list for method input_type
+	5,  // [5:5] is the sub-list for extension type_name
+	5,  // [5:5] is the sub-list for extension extendee
+	0,  // [0:5] is the sub-list for field type_name
 }
 
 func init() { file_licmesh_v1_collector_proto_init() }
@@ -1242,7 +1535,7 @@ func file_licmesh_v1_collector_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_licmesh_v1_collector_proto_rawDesc), len(file_licmesh_v1_collector_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   18,
+			NumMessages:   22,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

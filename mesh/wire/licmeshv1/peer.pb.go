@@ -21,6 +21,110 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+type UpdateSelfRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	RolloutId     string                 `protobuf:"bytes,1,opt,name=rollout_id,json=rolloutId,proto3" json:"rollout_id,omitempty"`
+	Version       string                 `protobuf:"bytes,2,opt,name=version,proto3" json:"version,omitempty"`
+	Sha256        string                 `protobuf:"bytes,3,opt,name=sha256,proto3" json:"sha256,omitempty"`
+	Size          int64                  `protobuf:"varint,4,opt,name=size,proto3" json:"size,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UpdateSelfRequest) Reset() {
+	*x = UpdateSelfRequest{}
+	mi := &file_licmesh_v1_peer_proto_msgTypes[0]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UpdateSelfRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UpdateSelfRequest) ProtoMessage() {}
+
+func (x *UpdateSelfRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_licmesh_v1_peer_proto_msgTypes[0]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UpdateSelfRequest.ProtoReflect.Descriptor instead.
+func (*UpdateSelfRequest) Descriptor() ([]byte, []int) {
+	return file_licmesh_v1_peer_proto_rawDescGZIP(), []int{0}
+}
+
+func (x *UpdateSelfRequest) GetRolloutId() string {
+	if x != nil {
+		return x.RolloutId
+	}
+	return ""
+}
+
+func (x *UpdateSelfRequest) GetVersion() string {
+	if x != nil {
+		return x.Version
+	}
+	return ""
+}
+
+func (x *UpdateSelfRequest) GetSha256() string {
+	if x != nil {
+		return x.Sha256
+	}
+	return ""
+}
+
+func (x *UpdateSelfRequest) GetSize() int64 {
+	if x != nil {
+		return x.Size
+	}
+	return 0
+}
+
+type UpdateSelfResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UpdateSelfResponse) Reset() {
+	*x = UpdateSelfResponse{}
+	mi := &file_licmesh_v1_peer_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UpdateSelfResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UpdateSelfResponse) ProtoMessage() {}
+
+func (x *UpdateSelfResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_licmesh_v1_peer_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UpdateSelfResponse.ProtoReflect.Descriptor instead.
+func (*UpdateSelfResponse) Descriptor() ([]byte, []int) {
+	return file_licmesh_v1_peer_proto_rawDescGZIP(), []int{1}
+}
+
 type LeaseOpsRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Ops           []*LeaseOp             `protobuf:"bytes,1,rep,name=ops,proto3" json:"ops,omitempty"`
@@ -30,7 +134,7 @@ type LeaseOpsRequest struct {
 
 func (x *LeaseOpsRequest) Reset() {
 	*x = LeaseOpsRequest{}
-	mi := &file_licmesh_v1_peer_proto_msgTypes[0]
+	mi := &file_licmesh_v1_peer_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -42,7 +146,7 @@ func (x *LeaseOpsRequest) String() string {
 func (*LeaseOpsRequest) ProtoMessage() {}
 
 func (x *LeaseOpsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_licmesh_v1_peer_proto_msgTypes[0]
+	mi := &file_licmesh_v1_peer_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -55,7 +159,7 @@ func (x *LeaseOpsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LeaseOpsRequest.ProtoReflect.Descriptor instead.
 func (*LeaseOpsRequest) Descriptor() ([]byte, []int) {
-	return file_licmesh_v1_peer_proto_rawDescGZIP(), []int{0}
+	return file_licmesh_v1_peer_proto_rawDescGZIP(), []int{2}
 }
 
 func (x *LeaseOpsRequest) GetOps() []*LeaseOp {
@@ -74,7 +178,7 @@ type LeaseOpsResponse struct {
 
 func (x *LeaseOpsResponse) Reset() {
 	*x = LeaseOpsResponse{}
-	mi := &file_licmesh_v1_peer_proto_msgTypes[1]
+	mi := &file_licmesh_v1_peer_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -86,7 +190,7 @@ func (x *LeaseOpsResponse) String() string {
 func (*LeaseOpsResponse) ProtoMessage() {}
 
 func (x *LeaseOpsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_licmesh_v1_peer_proto_msgTypes[1]
+	mi := &file_licmesh_v1_peer_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -99,7 +203,7 @@ func (x *LeaseOpsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LeaseOpsResponse.ProtoReflect.Descriptor instead.
 func (*LeaseOpsResponse) Descriptor() ([]byte, []int) {
-	return file_licmesh_v1_peer_proto_rawDescGZIP(), []int{1}
+	return file_licmesh_v1_peer_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *LeaseOpsResponse) GetResults() []*LeaseOpResult {
@@ -119,7 +223,7 @@ type RenewLeasesRequest struct {
 
 func (x *RenewLeasesRequest) Reset() {
 	*x = RenewLeasesRequest{}
-	mi := &file_licmesh_v1_peer_proto_msgTypes[2]
+	mi := &file_licmesh_v1_peer_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -131,7 +235,7 @@ func (x *RenewLeasesRequest) String() string {
 func (*RenewLeasesRequest) ProtoMessage() {}
 
 func (x *RenewLeasesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_licmesh_v1_peer_proto_msgTypes[2]
+	mi := &file_licmesh_v1_peer_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -144,7 +248,7 @@ func (x *RenewLeasesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RenewLeasesRequest.ProtoReflect.Descriptor instead.
 func (*RenewLeasesRequest) Descriptor() ([]byte, []int) {
-	return file_licmesh_v1_peer_proto_rawDescGZIP(), []int{2}
+	return file_licmesh_v1_peer_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *RenewLeasesRequest) GetCollectorId() string {
@@ -170,7 +274,7 @@ type RenewLeasesResponse struct {
 
 func (x *RenewLeasesResponse) Reset() {
 	*x = RenewLeasesResponse{}
-	mi := &file_licmesh_v1_peer_proto_msgTypes[3]
+	mi := &file_licmesh_v1_peer_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -182,7 +286,7 @@ func (x *RenewLeasesResponse) String() string {
 func (*RenewLeasesResponse) ProtoMessage() {}
 
 func (x *RenewLeasesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_licmesh_v1_peer_proto_msgTypes[3]
+	mi := &file_licmesh_v1_peer_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -195,7 +299,7 @@ func (x *RenewLeasesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RenewLeasesResponse.ProtoReflect.Descriptor instead.
 func (*RenewLeasesResponse) Descriptor() ([]byte, []int) {
-	return file_licmesh_v1_peer_proto_rawDescGZIP(), []int{3}
+	return file_licmesh_v1_peer_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *RenewLeasesResponse) GetResults() []*RenewResult {
@@ -214,7 +318,7 @@ type ApplyRequest struct {
 
 func (x *ApplyRequest) Reset() {
 	*x = ApplyRequest{}
-	mi := &file_licmesh_v1_peer_proto_msgTypes[4]
+	mi := &file_licmesh_v1_peer_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -226,7 +330,7 @@ func (x *ApplyRequest) String() string {
 func (*ApplyRequest) ProtoMessage() {}
 
 func (x *ApplyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_licmesh_v1_peer_proto_msgTypes[4]
+	mi := &file_licmesh_v1_peer_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -239,7 +343,7 @@ func (x *ApplyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ApplyRequest.ProtoReflect.Descriptor instead.
 func (*ApplyRequest) Descriptor() ([]byte, []int) {
-	return file_licmesh_v1_peer_proto_rawDescGZIP(), []int{4}
+	return file_licmesh_v1_peer_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *ApplyRequest) GetCommand() []byte {
@@ -258,7 +362,7 @@ type ApplyResponse struct {
 
 func (x *ApplyResponse) Reset() {
 	*x = ApplyResponse{}
-	mi := &file_licmesh_v1_peer_proto_msgTypes[5]
+	mi := &file_licmesh_v1_peer_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -270,7 +374,7 @@ func (x *ApplyResponse) String() string {
 func (*ApplyResponse) ProtoMessage() {}
 
 func (x *ApplyResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_licmesh_v1_peer_proto_msgTypes[5]
+	mi := &file_licmesh_v1_peer_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -283,7 +387,7 @@ func (x *ApplyResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ApplyResponse.ProtoReflect.Descriptor instead.
 func (*ApplyResponse) Descriptor() ([]byte, []int) {
-	return file_licmesh_v1_peer_proto_rawDescGZIP(), []int{5}
+	return file_licmesh_v1_peer_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *ApplyResponse) GetResult() []byte {
@@ -302,7 +406,7 @@ type RemoveServerRequest struct {
 
 func (x *RemoveServerRequest) Reset() {
 	*x = RemoveServerRequest{}
-	mi := &file_licmesh_v1_peer_proto_msgTypes[6]
+	mi := &file_licmesh_v1_peer_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -314,7 +418,7 @@ func (x *RemoveServerRequest) String() string {
 func (*RemoveServerRequest) ProtoMessage() {}
 
 func (x *RemoveServerRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_licmesh_v1_peer_proto_msgTypes[6]
+	mi := &file_licmesh_v1_peer_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -327,7 +431,7 @@ func (x *RemoveServerRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RemoveServerRequest.ProtoReflect.Descriptor instead.
 func (*RemoveServerRequest) Descriptor() ([]byte, []int) {
-	return file_licmesh_v1_peer_proto_rawDescGZIP(), []int{6}
+	return file_licmesh_v1_peer_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *RemoveServerRequest) GetId() string {
@@ -345,7 +449,7 @@ type RemoveServerResponse struct {
 
 func (x *RemoveServerResponse) Reset() {
 	*x = RemoveServerResponse{}
-	mi := &file_licmesh_v1_peer_proto_msgTypes[7]
+	mi := &file_licmesh_v1_peer_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -357,7 +461,7 @@ func (x *RemoveServerResponse) String() string {
 func (*RemoveServerResponse) ProtoMessage() {}
 
 func (x *RemoveServerResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_licmesh_v1_peer_proto_msgTypes[7]
+	mi := &file_licmesh_v1_peer_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -370,7 +474,7 @@ func (x *RemoveServerResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RemoveServerResponse.ProtoReflect.Descriptor instead.
 func (*RemoveServerResponse) Descriptor() ([]byte, []int) {
-	return file_licmesh_v1_peer_proto_rawDescGZIP(), []int{7}
+	return file_licmesh_v1_peer_proto_rawDescGZIP(), []int{9}
 }
 
 var File_licmesh_v1_peer_proto protoreflect.FileDescriptor
@@ -378,7 +482,14 @@ var File_licmesh_v1_peer_proto protoreflect.FileDescriptor
 const file_licmesh_v1_peer_proto_rawDesc = "" +
 	"\n" +
 	"\x15licmesh/v1/peer.proto\x12\n" +
-	"licmesh.v1\x1a\x16licmesh/v1/lease.proto\"8\n" +
+	"licmesh.v1\x1a\x16licmesh/v1/lease.proto\"x\n" +
+	"\x11UpdateSelfRequest\x12\x1d\n" +
+	"\n" +
+	"rollout_id\x18\x01 \x01(\tR\trolloutId\x12\x18\n" +
+	"\aversion\x18\x02 \x01(\tR\aversion\x12\x16\n" +
+	"\x06sha256\x18\x03 \x01(\tR\x06sha256\x12\x12\n" +
+	"\x04size\x18\x04 \x01(\x03R\x04size\"\x14\n" +
+	"\x12UpdateSelfResponse\"8\n" +
 	"\x0fLeaseOpsRequest\x12%\n" +
 	"\x03ops\x18\x01 \x03(\v2\x13.licmesh.v1.LeaseOpR\x03ops\"G\n" +
 	"\x10LeaseOpsResponse\x123\n" +
@@ -394,12 +505,14 @@ const file_licmesh_v1_peer_proto_rawDesc = "" +
 	"\x06result\x18\x01 \x01(\fR\x06result\"%\n" +
 	"\x13RemoveServerRequest\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\"\x16\n" +
-	"\x14RemoveServerResponse2\xb5\x02\n" +
+	"\x14RemoveServerResponse2\x82\x03\n" +
 	"\vPeerService\x12E\n" +
 	"\bLeaseOps\x12\x1b.licmesh.v1.LeaseOpsRequest\x1a\x1c.licmesh.v1.LeaseOpsResponse\x12N\n" +
 	"\vRenewLeases\x12\x1e.licmesh.v1.RenewLeasesRequest\x1a\x1f.licmesh.v1.RenewLeasesResponse\x12<\n" +
 	"\x05Apply\x12\x18.licmesh.v1.ApplyRequest\x1a\x19.licmesh.v1.ApplyResponse\x12Q\n" +
-	"\fRemoveServer\x12\x1f.licmesh.v1.RemoveServerRequest\x1a .licmesh.v1.RemoveServerResponseB0Z.github.com/licmesh/licmesh/mesh/wire/licmeshv1b\x06proto3"
+	"\fRemoveServer\x12\x1f.licmesh.v1.RemoveServerRequest\x1a .licmesh.v1.RemoveServerResponse\x12K\n" +
+	"\n" +
+	"UpdateSelf\x12\x1d.licmesh.v1.UpdateSelfRequest\x1a\x1e.licmesh.v1.UpdateSelfResponseB0Z.github.com/licmesh/licmesh/mesh/wire/licmeshv1b\x06proto3"
 
 var (
 	file_licmesh_v1_peer_proto_rawDescOnce sync.Once
@@ -413,34 +526,38 @@ func file_licmesh_v1_peer_proto_rawDescGZIP() []byte {
 	return file_licmesh_v1_peer_proto_rawDescData
 }
 
-var file_licmesh_v1_peer_proto_msgTypes = make([]protoimpl.MessageInfo, 8)
+var file_licmesh_v1_peer_proto_msgTypes = make([]protoimpl.MessageInfo, 10)
 var file_licmesh_v1_peer_proto_goTypes = []any{
-	(*LeaseOpsRequest)(nil),      // 0: licmesh.v1.LeaseOpsRequest
-	(*LeaseOpsResponse)(nil),     // 1: licmesh.v1.LeaseOpsResponse
-	(*RenewLeasesRequest)(nil),   // 2: licmesh.v1.RenewLeasesRequest
-	(*RenewLeasesResponse)(nil),  // 3: licmesh.v1.RenewLeasesResponse
-	(*ApplyRequest)(nil),         // 4: licmesh.v1.ApplyRequest
-	(*ApplyResponse)(nil),        // 5: licmesh.v1.ApplyResponse
-	(*RemoveServerRequest)(nil),  // 6: licmesh.v1.RemoveServerRequest
-	(*RemoveServerResponse)(nil), // 7: licmesh.v1.RemoveServerResponse
-	(*LeaseOp)(nil),              // 8: licmesh.v1.LeaseOp
-	(*LeaseOpResult)(nil),        // 9: licmesh.v1.LeaseOpResult
-	(*RenewResult)(nil),          // 10: licmesh.v1.RenewResult
+	(*UpdateSelfRequest)(nil),    // 0: licmesh.v1.UpdateSelfRequest
+	(*UpdateSelfResponse)(nil),   // 1: licmesh.v1.UpdateSelfResponse
+	(*LeaseOpsRequest)(nil),      // 2: licmesh.v1.LeaseOpsRequest
+	(*LeaseOpsResponse)(nil),     // 3: licmesh.v1.LeaseOpsResponse
+	(*RenewLeasesRequest)(nil),   // 4: licmesh.v1.RenewLeasesRequest
+	(*RenewLeasesResponse)(nil),  // 5: licmesh.v1.RenewLeasesResponse
+	(*ApplyRequest)(nil),         // 6: licmesh.v1.ApplyRequest
+	(*ApplyResponse)(nil),        // 7: licmesh.v1.ApplyResponse
+	(*RemoveServerRequest)(nil),  // 8: licmesh.v1.RemoveServerRequest
+	(*RemoveServerResponse)(nil), // 9: licmesh.v1.RemoveServerResponse
+	(*LeaseOp)(nil),              // 10: licmesh.v1.LeaseOp
+	(*LeaseOpResult)(nil),        // 11: licmesh.v1.LeaseOpResult
+	(*RenewResult)(nil),          // 12: licmesh.v1.RenewResult
 }
 var file_licmesh_v1_peer_proto_depIdxs = []int32{
-	8,  // 0: licmesh.v1.LeaseOpsRequest.ops:type_name -> licmesh.v1.LeaseOp
-	9,  // 1: licmesh.v1.LeaseOpsResponse.results:type_name -> licmesh.v1.LeaseOpResult
-	10, // 2: licmesh.v1.RenewLeasesResponse.results:type_name -> licmesh.v1.RenewResult
-	0,  // 3: licmesh.v1.PeerService.LeaseOps:input_type -> licmesh.v1.LeaseOpsRequest
-	2,  // 4: licmesh.v1.PeerService.RenewLeases:input_type -> licmesh.v1.RenewLeasesRequest
-	4,  // 5: licmesh.v1.PeerService.Apply:input_type -> licmesh.v1.ApplyRequest
-	6,  // 6: licmesh.v1.PeerService.RemoveServer:input_type -> licmesh.v1.RemoveServerRequest
-	1,  // 7: licmesh.v1.PeerService.LeaseOps:output_type -> licmesh.v1.LeaseOpsResponse
-	3,  // 8: licmesh.v1.PeerService.RenewLeases:output_type -> licmesh.v1.RenewLeasesResponse
-	5,  // 9: licmesh.v1.PeerService.Apply:output_type -> licmesh.v1.ApplyResponse
-	7,  // 10: licmesh.v1.PeerService.RemoveServer:output_type -> licmesh.v1.RemoveServerResponse
-	7,  // [7:11] is the sub-list for method output_type
-	3,  // [3:7] is the sub-list for method input_type
+	10, // 0: licmesh.v1.LeaseOpsRequest.ops:type_name -> licmesh.v1.LeaseOp
+	11, // 1: licmesh.v1.LeaseOpsResponse.results:type_name -> licmesh.v1.LeaseOpResult
+	12, // 2: licmesh.v1.RenewLeasesResponse.results:type_name -> licmesh.v1.RenewResult
+	2,  // 3: licmesh.v1.PeerService.LeaseOps:input_type -> licmesh.v1.LeaseOpsRequest
+	4,  // 4: licmesh.v1.PeerService.RenewLeases:input_type -> licmesh.v1.RenewLeasesRequest
+	6,  // 5: licmesh.v1.PeerService.Apply:input_type -> licmesh.v1.ApplyRequest
+	8,  // 6: licmesh.v1.PeerService.RemoveServer:input_type -> licmesh.v1.RemoveServerRequest
+	0,  // 7: licmesh.v1.PeerService.UpdateSelf:input_type -> licmesh.v1.UpdateSelfRequest
+	3,  // 8: licmesh.v1.PeerService.LeaseOps:output_type -> licmesh.v1.LeaseOpsResponse
+	5,  // 9: licmesh.v1.PeerService.RenewLeases:output_type -> licmesh.v1.RenewLeasesResponse
+	7,  // 10: licmesh.v1.PeerService.Apply:output_type -> licmesh.v1.ApplyResponse
+	9,  // 11: licmesh.v1.PeerService.RemoveServer:output_type -> licmesh.v1.RemoveServerResponse
+	1,  // 12: licmesh.v1.PeerService.UpdateSelf:output_type -> licmesh.v1.UpdateSelfResponse
+	8,  // [8:13] is the sub-list for method output_type
+	3,  // [3:8] is the sub-list for method input_type
 	3,  // [3:3] is the sub-list for extension type_name
 	3,  // [3:3] is the sub-list for extension extendee
 	0,  // [0:3] is the sub-list for field type_name
@@ -458,7 +575,7 @@ func file_licmesh_v1_peer_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_licmesh_v1_peer_proto_rawDesc), len(file_licmesh_v1_peer_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   8,
+			NumMessages:   10,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

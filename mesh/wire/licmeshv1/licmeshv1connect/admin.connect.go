@@ -185,6 +185,24 @@ const (
 	// AdminServiceExportPurchaseRequestsProcedure is the fully-qualified name of the AdminService's
 	// ExportPurchaseRequests RPC.
 	AdminServiceExportPurchaseRequestsProcedure = "/licmesh.v1.AdminService/ExportPurchaseRequests"
+	// AdminServiceUpdateStatusProcedure is the fully-qualified name of the AdminService's UpdateStatus
+	// RPC.
+	AdminServiceUpdateStatusProcedure = "/licmesh.v1.AdminService/UpdateStatus"
+	// AdminServiceCheckUpdatesProcedure is the fully-qualified name of the AdminService's CheckUpdates
+	// RPC.
+	AdminServiceCheckUpdatesProcedure = "/licmesh.v1.AdminService/CheckUpdates"
+	// AdminServiceDownloadUpdateProcedure is the fully-qualified name of the AdminService's
+	// DownloadUpdate RPC.
+	AdminServiceDownloadUpdateProcedure = "/licmesh.v1.AdminService/DownloadUpdate"
+	// AdminServiceInstallUpdateProcedure is the fully-qualified name of the AdminService's
+	// InstallUpdate RPC.
+	AdminServiceInstallUpdateProcedure = "/licmesh.v1.AdminService/InstallUpdate"
+	// AdminServiceRollbackUpdateProcedure is the fully-qualified name of the AdminService's
+	// RollbackUpdate RPC.
+	AdminServiceRollbackUpdateProcedure = "/licmesh.v1.AdminService/RollbackUpdate"
+	// AdminServiceSetUpdateSettingsProcedure is the fully-qualified name of the AdminService's
+	// SetUpdateSettings RPC.
+	AdminServiceSetUpdateSettingsProcedure = "/licmesh.v1.AdminService/SetUpdateSettings"
 )
 
 // AdminServiceClient is a client for the licmesh.v1.AdminService service.
@@ -272,6 +290,16 @@ type AdminServiceClient interface {
 	// file signed by the cluster, for a site with no internet to carry to
 	// its vendor's hub; they count as sent.
 	ExportPurchaseRequests(context.Context, *connect.Request[licmeshv1.ExportPurchaseRequestsRequest]) (*connect.Response[licmeshv1.ExportPurchaseRequestsResponse], error)
+	// Updates (docs/updates.md): where they stand, and the in-app buttons:
+	// check now, download, install (a rollout: collectors first, then the
+	// masters one by one) and roll back. An offline bundle is uploaded by
+	// HTTP POST of its bytes to /v1/updates/bundle.
+	UpdateStatus(context.Context, *connect.Request[licmeshv1.UpdateStatusRequest]) (*connect.Response[licmeshv1.UpdateStatusResponse], error)
+	CheckUpdates(context.Context, *connect.Request[licmeshv1.CheckUpdatesRequest]) (*connect.Response[licmeshv1.CheckUpdatesResponse], error)
+	DownloadUpdate(context.Context, *connect.Request[licmeshv1.DownloadUpdateRequest]) (*connect.Response[licmeshv1.DownloadUpdateResponse], error)
+	InstallUpdate(context.Context, *connect.Request[licmeshv1.InstallUpdateRequest]) (*connect.Response[licmeshv1.InstallUpdateResponse], error)
+	RollbackUpdate(context.Context, *connect.Request[licmeshv1.RollbackUpdateRequest]) (*connect.Response[licmeshv1.RollbackUpdateResponse], error)
+	SetUpdateSettings(context.Context, *connect.Request[licmeshv1.SetUpdateSettingsRequest]) (*connect.Response[licmeshv1.SetUpdateSettingsResponse], error)
 }
 
 // NewAdminServiceClient constructs a client for the licmesh.v1.AdminService service. By default, it
@@ -621,6 +649,42 @@ func NewAdminServiceClient(httpClient connect.HTTPClient, baseURL string, opts .
 			connect.WithSchema(adminServiceMethods.ByName("ExportPurchaseRequests")),
 			connect.WithClientOptions(opts...),
 		),
+		updateStatus: connect.NewClient[licmeshv1.UpdateStatusRequest, licmeshv1.UpdateStatusResponse](
+			httpClient,
+			baseURL+AdminServiceUpdateStatusProcedure,
+			connect.WithSchema(adminServiceMethods.ByName("UpdateStatus")),
+			connect.WithClientOptions(opts...),
+		),
+		checkUpdates: connect.NewClient[licmeshv1.CheckUpdatesRequest, licmeshv1.CheckUpdatesResponse](
+			httpClient,
+			baseURL+AdminServiceCheckUpdatesProcedure,
+			connect.WithSchema(adminServiceMethods.ByName("CheckUpdates")),
+			connect.WithClientOptions(opts...),
+		),
+		downloadUpdate: connect.NewClient[licmeshv1.DownloadUpdateRequest, licmeshv1.DownloadUpdateResponse](
+			httpClient,
+			baseURL+AdminServiceDownloadUpdateProcedure,
+			connect.WithSchema(adminServiceMethods.ByName("DownloadUpdate")),
+			connect.WithClientOptions(opts...),
+		),
+		installUpdate: connect.NewClient[licmeshv1.InstallUpdateRequest, licmeshv1.InstallUpdateResponse](
+			httpClient,
+			baseURL+AdminServiceInstallUpdateProcedure,
+			connect.WithSchema(adminServiceMethods.ByName("InstallUpdate")),
+			connect.WithClientOptions(opts...),
+		),
+		rollbackUpdate: connect.NewClient[licmeshv1.RollbackUpdateRequest, licmeshv1.RollbackUpdateResponse](
+			httpClient,
+			baseURL+AdminServiceRollbackUpdateProcedure,
+			connect.WithSchema(adminServiceMethods.ByName("RollbackUpdate")),
+			connect.WithClientOptions(opts...),
+		),
+		setUpdateSettings: connect.NewClient[licmeshv1.SetUpdateSettingsRequest, licmeshv1.SetUpdateSettingsResponse](
+			httpClient,
+			baseURL+AdminServiceSetUpdateSettingsProcedure,
+			connect.WithSchema(adminServiceMethods.ByName("SetUpdateSettings")),
+			connect.WithClientOptions(opts...),
+		),
 	}
 }
 
@@ -682,6 +746,12 @@ type adminServiceClient struct {
 	decidePurchase         *connect.Client[licmeshv1.DecidePurchaseRequest, licmeshv1.DecidePurchaseResponse]
 	listPurchases          *connect.Client[licmeshv1.ListPurchasesRequest, licmeshv1.ListPurchasesResponse]
 	exportPurchaseRequests *connect.Client[licmeshv1.ExportPurchaseRequestsRequest, licmeshv1.ExportPurchaseRequestsResponse]
+	updateStatus           *connect.Client[licmeshv1.UpdateStatusRequest, licmeshv1.UpdateStatusResponse]
+	checkUpdates           *connect.Client[licmeshv1.CheckUpdatesRequest, licmeshv1.CheckUpdatesResponse]
+	downloadUpdate         *connect.Client[licmeshv1.DownloadUpdateRequest, licmeshv1.DownloadUpdateResponse]
+	installUpdate          *connect.Client[licmeshv1.InstallUpdateRequest, licmeshv1.InstallUpdateResponse]
+	rollbackUpdate         *connect.Client[licmeshv1.RollbackUpdateRequest, licmeshv1.RollbackUpdateResponse]
+	setUpdateSettings      *connect.Client[licmeshv1.SetUpdateSettingsRequest, licmeshv1.SetUpdateSettingsResponse]
 }
 
 // GetStatus calls licmesh.v1.AdminService.GetStatus.
@@ -964,6 +1034,36 @@ func (c *adminServiceClient) ExportPurchaseRequests(ctx context.Context, req *co
 	return c.exportPurchaseRequests.CallUnary(ctx, req)
 }
 
+// UpdateStatus calls licmesh.v1.AdminService.UpdateStatus.
+func (c *adminServiceClient) UpdateStatus(ctx context.Context, req *connect.Request[licmeshv1.UpdateStatusRequest]) (*connect.Response[licmeshv1.UpdateStatusResponse], error) {
+	return c.updateStatus.CallUnary(ctx, req)
+}
+
+// CheckUpdates calls licmesh.v1.AdminService.CheckUpdates.
+func (c *adminServiceClient) CheckUpdates(ctx context.Context, req *connect.Request[licmeshv1.CheckUpdatesRequest]) (*connect.Response[licmeshv1.CheckUpdatesResponse], error) {
+	return c.checkUpdates.CallUnary(ctx, req)
+}
+
+// DownloadUpdate calls licmesh.v1.AdminService.DownloadUpdate.
+func (c *adminServiceClient) DownloadUpdate(ctx context.Context, req *connect.Request[licmeshv1.DownloadUpdateRequest]) (*connect.Response[licmeshv1.DownloadUpdateResponse], error) {
+	return c.downloadUpdate.CallUnary(ctx, req)
+}
+
+// InstallUpdate calls licmesh.v1.AdminService.InstallUpdate.
+func (c *adminServiceClient) InstallUpdate(ctx context.Context, req *connect.Request[licmeshv1.InstallUpdateRequest]) (*connect.Response[licmeshv1.InstallUpdateResponse], error) {
+	return c.installUpdate.CallUnary(ctx, req)
+}
+
+// RollbackUpdate calls licmesh.v1.AdminService.RollbackUpdate.
+func (c *adminServiceClient) RollbackUpdate(ctx context.Context, req *connect.Request[licmeshv1.RollbackUpdateRequest]) (*connect.Response[licmeshv1.RollbackUpdateResponse], error) {
+	return c.rollbackUpdate.CallUnary(ctx, req)
+}
+
+// SetUpdateSettings calls licmesh.v1.AdminService.SetUpdateSettings.
+func (c *adminServiceClient) SetUpdateSettings(ctx context.Context, req *connect.Request[licmeshv1.SetUpdateSettingsRequest]) (*connect.Response[licmeshv1.SetUpdateSettingsResponse], error) {
+	return c.setUpdateSettings.CallUnary(ctx, req)
+}
+
 // AdminServiceHandler is an implementation of the licmesh.v1.AdminService service.
 type AdminServiceHandler interface {
 	GetStatus(context.Context, *connect.Request[licmeshv1.GetStatusRequest]) (*connect.Response[licmeshv1.GetStatusResponse], error)
@@ -1049,6 +1149,16 @@ type AdminServiceHandler interface {
 	// file signed by the cluster, for a site with no internet to carry to
 	// its vendor's hub; they count as sent.
 	ExportPurchaseRequests(context.Context, *connect.Request[licmeshv1.ExportPurchaseRequestsRequest]) (*connect.Response[licmeshv1.ExportPurchaseRequestsResponse], error)
+	// Updates (docs/updates.md): where they stand, and the in-app buttons:
+	// check now, download, install (a rollout: collectors first, then the
+	// masters one by one) and roll back. An offline bundle is uploaded by
+	// HTTP POST of its bytes to /v1/updates/bundle.
+	UpdateStatus(context.Context, *connect.Request[licmeshv1.UpdateStatusRequest]) (*connect.Response[licmeshv1.UpdateStatusResponse], error)
+	CheckUpdates(context.Context, *connect.Request[licmeshv1.CheckUpdatesRequest]) (*connect.Response[licmeshv1.CheckUpdatesResponse], error)
+	DownloadUpdate(context.Context, *connect.Request[licmeshv1.DownloadUpdateRequest]) (*connect.Response[licmeshv1.DownloadUpdateResponse], error)
+	InstallUpdate(context.Context, *connect.Request[licmeshv1.InstallUpdateRequest]) (*connect.Response[licmeshv1.InstallUpdateResponse], error)
+	RollbackUpdate(context.Context, *connect.Request[licmeshv1.RollbackUpdateRequest]) (*connect.Response[licmeshv1.RollbackUpdateResponse], error)
+	SetUpdateSettings(context.Context, *connect.Request[licmeshv1.SetUpdateSettingsRequest]) (*connect.Response[licmeshv1.SetUpdateSettingsResponse], error)
 }
 
 // NewAdminServiceHandler builds an HTTP handler from the service implementation. It returns the
@@ -1394,6 +1504,42 @@ func NewAdminServiceHandler(svc AdminServiceHandler, opts ...connect.HandlerOpti
 		connect.WithSchema(adminServiceMethods.ByName("ExportPurchaseRequests")),
 		connect.WithHandlerOptions(opts...),
 	)
+	adminServiceUpdateStatusHandler := connect.NewUnaryHandler(
+		AdminServiceUpdateStatusProcedure,
+		svc.UpdateStatus,
+		connect.WithSchema(adminServiceMethods.ByName("UpdateStatus")),
+		connect.WithHandlerOptions(opts...),
+	)
+	adminServiceCheckUpdatesHandler := connect.NewUnaryHandler(
+		AdminServiceCheckUpdatesProcedure,
+		svc.CheckUpdates,
+		connect.WithSchema(adminServiceMethods.ByName("CheckUpdates")),
+		connect.WithHandlerOptions(opts...),
+	)
+	adminServiceDownloadUpdateHandler := connect.NewUnaryHandler(
+		AdminServiceDownloadUpdateProcedure,
+		svc.DownloadUpdate,
+		connect.WithSchema(adminServiceMethods.ByName("DownloadUpdate")),
+		connect.WithHandlerOptions(opts...),
+	)
+	adminServiceInstallUpdateHandler := connect.NewUnaryHandler(
+		AdminServiceInstallUpdateProcedure,
+		svc.InstallUpdate,
+		connect.WithSchema(adminServiceMethods.ByName("InstallUpdate")),
+		connect.WithHandlerOptions(opts...),
+	)
+	adminServiceRollbackUpdateHandler := connect.NewUnaryHandler(
+		AdminServiceRollbackUpdateProcedure,
+		svc.RollbackUpdate,
+		connect.WithSchema(adminServiceMethods.ByName("RollbackUpdate")),
+		connect.WithHandlerOptions(opts...),
+	)
+	adminServiceSetUpdateSettingsHandler := connect.NewUnaryHandler(
+		AdminServiceSetUpdateSettingsProcedure,
+		svc.SetUpdateSettings,
+		connect.WithSchema(adminServiceMethods.ByName("SetUpdateSettings")),
+		connect.WithHandlerOptions(opts...),
+	)
 	return "/licmesh.v1.AdminService/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case AdminServiceGetStatusProcedure:
@@ -1508,6 +1654,18 @@ func NewAdminServiceHandler(svc AdminServiceHandler, opts ...connect.HandlerOpti
 			adminServiceListPurchasesHandler.ServeHTTP(w, r)
 		case AdminServiceExportPurchaseRequestsProcedure:
 			adminServiceExportPurchaseRequestsHandler.ServeHTTP(w, r)
+		case AdminServiceUpdateStatusProcedure:
+			adminServiceUpdateStatusHandler.ServeHTTP(w, r)
+		case AdminServiceCheckUpdatesProcedure:
+			adminServiceCheckUpdatesHandler.ServeHTTP(w, r)
+		case AdminServiceDownloadUpdateProcedure:
+			adminServiceDownloadUpdateHandler.ServeHTTP(w, r)
+		case AdminServiceInstallUpdateProcedure:
+			adminServiceInstallUpdateHandler.ServeHTTP(w, r)
+		case AdminServiceRollbackUpdateProcedure:
+			adminServiceRollbackUpdateHandler.ServeHTTP(w, r)
+		case AdminServiceSetUpdateSettingsProcedure:
+			adminServiceSetUpdateSettingsHandler.ServeHTTP(w, r)
 		default:
 			http.NotFound(w, r)
 		}
@@ -1739,4 +1897,28 @@ func (UnimplementedAdminServiceHandler) ListPurchases(context.Context, *connect.
 
 func (UnimplementedAdminServiceHandler) ExportPurchaseRequests(context.Context, *connect.Request[licmeshv1.ExportPurchaseRequestsRequest]) (*connect.Response[licmeshv1.ExportPurchaseRequestsResponse], error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("licmesh.v1.AdminService.ExportPurchaseRequests is not implemented"))
+}
+
+func (UnimplementedAdminServiceHandler) UpdateStatus(context.Context, *connect.Request[licmeshv1.UpdateStatusRequest]) (*connect.Response[licmeshv1.UpdateStatusResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("licmesh.v1.AdminService.UpdateStatus is not implemented"))
+}
+
+func (UnimplementedAdminServiceHandler) CheckUpdates(context.Context, *connect.Request[licmeshv1.CheckUpdatesRequest]) (*connect.Response[licmeshv1.CheckUpdatesResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("licmesh.v1.AdminService.CheckUpdates is not implemented"))
+}
+
+func (UnimplementedAdminServiceHandler) DownloadUpdate(context.Context, *connect.Request[licmeshv1.DownloadUpdateRequest]) (*connect.Response[licmeshv1.DownloadUpdateResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("licmesh.v1.AdminService.DownloadUpdate is not implemented"))
+}
+
+func (UnimplementedAdminServiceHandler) InstallUpdate(context.Context, *connect.Request[licmeshv1.InstallUpdateRequest]) (*connect.Response[licmeshv1.InstallUpdateResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("licmesh.v1.AdminService.InstallUpdate is not implemented"))
+}
+
+func (UnimplementedAdminServiceHandler) RollbackUpdate(context.Context, *connect.Request[licmeshv1.RollbackUpdateRequest]) (*connect.Response[licmeshv1.RollbackUpdateResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("licmesh.v1.AdminService.RollbackUpdate is not implemented"))
+}
+
+func (UnimplementedAdminServiceHandler) SetUpdateSettings(context.Context, *connect.Request[licmeshv1.SetUpdateSettingsRequest]) (*connect.Response[licmeshv1.SetUpdateSettingsResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("licmesh.v1.AdminService.SetUpdateSettings is not implemented"))
 }

@@ -59,6 +59,9 @@ const (
 	// CollectorServiceReportUsageProcedure is the fully-qualified name of the CollectorService's
 	// ReportUsage RPC.
 	CollectorServiceReportUsageProcedure = "/licmesh.v1.CollectorService/ReportUsage"
+	// CollectorServiceReportUpdateProcedure is the fully-qualified name of the CollectorService's
+	// ReportUpdate RPC.
+	CollectorServiceReportUpdateProcedure = "/licmesh.v1.CollectorService/ReportUpdate"
 )
 
 // CollectorServiceClient is a client for the licmesh.v1.CollectorService service.
@@ -85,6 +88,10 @@ type CollectorServiceClient interface {
 	// ReportUsage delivers spooled usage records; it answers after they are
 	// committed, and a record already committed is a no-op.
 	ReportUsage(context.Context, *connect.Request[licmeshv1.ReportUsageRequest]) (*connect.Response[licmeshv1.ReportUsageResponse], error)
+	// ReportUpdate tells the masters how an update order went: the version
+	// the collector now runs and whether it is healthy on it. Artifacts are
+	// fetched by HTTP GET of /v1/artifacts/<sha256> on the same connection.
+	ReportUpdate(context.Context, *connect.Request[licmeshv1.ReportUpdateRequest]) (*connect.Response[licmeshv1.ReportUpdateResponse], error)
 }
 
 // NewCollectorServiceClient constructs a client for the licmesh.v1.CollectorService service. By
@@ -158,6 +165,12 @@ func NewCollectorServiceClient(httpClient connect.HTTPClient, baseURL string, op
 			connect.WithSchema(collectorServiceMethods.ByName("ReportUsage")),
 			connect.WithClientOptions(opts...),
 		),
+		reportUpdate: connect.NewClient[licmeshv1.ReportUpdateRequest, licmeshv1.ReportUpdateResponse](
+			httpClient,
+			baseURL+CollectorServiceReportUpdateProcedure,
+			connect.WithSchema(collectorServiceMethods.ByName("ReportUpdate")),
+			connect.WithClientOptions(opts...),
+		),
 	}
 }
 
@@ -173,6 +186,7 @@ type collectorServiceClient struct {
 	watchEntitlements *connect.Client[licmeshv1.WatchEntitlementsRequest, licmeshv1.WatchEntitlementsResponse]
 	consumeCredits    *connect.Client[licmeshv1.ConsumeCreditsRequest, licmeshv1.ConsumeCreditsResponse]
 	reportUsage       *connect.Client[licmeshv1.ReportUsageRequest, licmeshv1.ReportUsageResponse]
+	reportUpdate      *connect.Client[licmeshv1.ReportUpdateRequest, licmeshv1.ReportUpdateResponse]
 }
 
 // Enroll calls licmesh.v1.CollectorService.Enroll.
@@ -225,6 +239,11 @@ func (c *collectorServiceClient) ReportUsage(ctx context.Context, req *connect.R
 	return c.reportUsage.CallUnary(ctx, req)
 }
 
+// ReportUpdate calls licmesh.v1.CollectorService.ReportUpdate.
+func (c *collectorServiceClient) ReportUpdate(ctx context.Context, req *connect.Request[licmeshv1.ReportUpdateRequest]) (*connect.Response[licmeshv1.ReportUpdateResponse], error) {
+	return c.reportUpdate.CallUnary(ctx, req)
+}
+
 // CollectorServiceHandler is an implementation of the licmesh.v1.CollectorService service.
 type CollectorServiceHandler interface {
 	Enroll(context.Context, *connect.Request[licmeshv1.EnrollRequest]) (*connect.Response[licmeshv1.EnrollResponse], error)
@@ -249,6 +268,10 @@ type CollectorServiceHandler interface {
 	// ReportUsage delivers spooled usage records; it answers after they are
 	// committed, and a record already committed is a no-op.
 	ReportUsage(context.Context, *connect.Request[licmeshv1.ReportUsageRequest]) (*connect.Response[licmeshv1.ReportUsageResponse], error)
+	// ReportUpdate tells the masters how an update order went: the version
+	// the collector now runs and whether it is healthy on it. Artifacts are
+	// fetched by HTTP GET of /v1/artifacts/<sha256> on the same connection.
+	ReportUpdate(context.Context, *connect.Request[licmeshv1.ReportUpdateRequest]) (*connect.Response[licmeshv1.ReportUpdateResponse], error)
 }
 
 // NewCollectorServiceHandler builds an HTTP handler from the service implementation. It returns the
@@ -318,6 +341,12 @@ func NewCollectorServiceHandler(svc CollectorServiceHandler, opts ...connect.Han
 		connect.WithSchema(collectorServiceMethods.ByName("ReportUsage")),
 		connect.WithHandlerOptions(opts...),
 	)
+	collectorServiceReportUpdateHandler := connect.NewUnaryHandler(
+		CollectorServiceReportUpdateProcedure,
+		svc.ReportUpdate,
+		connect.WithSchema(collectorServiceMethods.ByName("ReportUpdate")),
+		connect.WithHandlerOptions(opts...),
+	)
 	return "/licmesh.v1.CollectorService/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case CollectorServiceEnrollProcedure:
@@ -340,6 +369,8 @@ func NewCollectorServiceHandler(svc CollectorServiceHandler, opts ...connect.Han
 			collectorServiceConsumeCreditsHandler.ServeHTTP(w, r)
 		case CollectorServiceReportUsageProcedure:
 			collectorServiceReportUsageHandler.ServeHTTP(w, r)
+		case CollectorServiceReportUpdateProcedure:
+			collectorServiceReportUpdateHandler.ServeHTTP(w, r)
 		default:
 			http.NotFound(w, r)
 		}
@@ -387,4 +418,8 @@ func (UnimplementedCollectorServiceHandler) ConsumeCredits(context.Context, *con
 
 func (UnimplementedCollectorServiceHandler) ReportUsage(context.Context, *connect.Request[licmeshv1.ReportUsageRequest]) (*connect.Response[licmeshv1.ReportUsageResponse], error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("licmesh.v1.CollectorService.ReportUsage is not implemented"))
+}
+
+func (UnimplementedCollectorServiceHandler) ReportUpdate(context.Context, *connect.Request[licmeshv1.ReportUpdateRequest]) (*connect.Response[licmeshv1.ReportUpdateResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("licmesh.v1.CollectorService.ReportUpdate is not implemented"))
 }

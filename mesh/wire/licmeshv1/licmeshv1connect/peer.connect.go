@@ -42,6 +42,8 @@ const (
 	// PeerServiceRemoveServerProcedure is the fully-qualified name of the PeerService's RemoveServer
 	// RPC.
 	PeerServiceRemoveServerProcedure = "/licmesh.v1.PeerService/RemoveServer"
+	// PeerServiceUpdateSelfProcedure is the fully-qualified name of the PeerService's UpdateSelf RPC.
+	PeerServiceUpdateSelfProcedure = "/licmesh.v1.PeerService/UpdateSelf"
 )
 
 // PeerServiceClient is a client for the licmesh.v1.PeerService service.
@@ -54,6 +56,9 @@ type PeerServiceClient interface {
 	Apply(context.Context, *connect.Request[licmeshv1.ApplyRequest]) (*connect.Response[licmeshv1.ApplyResponse], error)
 	// RemovePeer removes a dead master from the voters (only the leader can).
 	RemoveServer(context.Context, *connect.Request[licmeshv1.RemoveServerRequest]) (*connect.Response[licmeshv1.RemoveServerResponse], error)
+	// UpdateSelf orders a master to install a release it holds and restart
+	// on it (the rollout's masters phase). It answers before it restarts.
+	UpdateSelf(context.Context, *connect.Request[licmeshv1.UpdateSelfRequest]) (*connect.Response[licmeshv1.UpdateSelfResponse], error)
 }
 
 // NewPeerServiceClient constructs a client for the licmesh.v1.PeerService service. By default, it
@@ -91,6 +96,12 @@ func NewPeerServiceClient(httpClient connect.HTTPClient, baseURL string, opts ..
 			connect.WithSchema(peerServiceMethods.ByName("RemoveServer")),
 			connect.WithClientOptions(opts...),
 		),
+		updateSelf: connect.NewClient[licmeshv1.UpdateSelfRequest, licmeshv1.UpdateSelfResponse](
+			httpClient,
+			baseURL+PeerServiceUpdateSelfProcedure,
+			connect.WithSchema(peerServiceMethods.ByName("UpdateSelf")),
+			connect.WithClientOptions(opts...),
+		),
 	}
 }
 
@@ -100,6 +111,7 @@ type peerServiceClient struct {
 	renewLeases  *connect.Client[licmeshv1.RenewLeasesRequest, licmeshv1.RenewLeasesResponse]
 	apply        *connect.Client[licmeshv1.ApplyRequest, licmeshv1.ApplyResponse]
 	removeServer *connect.Client[licmeshv1.RemoveServerRequest, licmeshv1.RemoveServerResponse]
+	updateSelf   *connect.Client[licmeshv1.UpdateSelfRequest, licmeshv1.UpdateSelfResponse]
 }
 
 // LeaseOps calls licmesh.v1.PeerService.LeaseOps.
@@ -122,6 +134,11 @@ func (c *peerServiceClient) RemoveServer(ctx context.Context, req *connect.Reque
 	return c.removeServer.CallUnary(ctx, req)
 }
 
+// UpdateSelf calls licmesh.v1.PeerService.UpdateSelf.
+func (c *peerServiceClient) UpdateSelf(ctx context.Context, req *connect.Request[licmeshv1.UpdateSelfRequest]) (*connect.Response[licmeshv1.UpdateSelfResponse], error) {
+	return c.updateSelf.CallUnary(ctx, req)
+}
+
 // PeerServiceHandler is an implementation of the licmesh.v1.PeerService service.
 type PeerServiceHandler interface {
 	// LeaseOps submits acquires and releases to the leader's coalescer.
@@ -132,6 +149,9 @@ type PeerServiceHandler interface {
 	Apply(context.Context, *connect.Request[licmeshv1.ApplyRequest]) (*connect.Response[licmeshv1.ApplyResponse], error)
 	// RemovePeer removes a dead master from the voters (only the leader can).
 	RemoveServer(context.Context, *connect.Request[licmeshv1.RemoveServerRequest]) (*connect.Response[licmeshv1.RemoveServerResponse], error)
+	// UpdateSelf orders a master to install a release it holds and restart
+	// on it (the rollout's masters phase). It answers before it restarts.
+	UpdateSelf(context.Context, *connect.Request[licmeshv1.UpdateSelfRequest]) (*connect.Response[licmeshv1.UpdateSelfResponse], error)
 }
 
 // NewPeerServiceHandler builds an HTTP handler from the service implementation. It returns the path
@@ -165,6 +185,12 @@ func NewPeerServiceHandler(svc PeerServiceHandler, opts ...connect.HandlerOption
 		connect.WithSchema(peerServiceMethods.ByName("RemoveServer")),
 		connect.WithHandlerOptions(opts...),
 	)
+	peerServiceUpdateSelfHandler := connect.NewUnaryHandler(
+		PeerServiceUpdateSelfProcedure,
+		svc.UpdateSelf,
+		connect.WithSchema(peerServiceMethods.ByName("UpdateSelf")),
+		connect.WithHandlerOptions(opts...),
+	)
 	return "/licmesh.v1.PeerService/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case PeerServiceLeaseOpsProcedure:
@@ -175,6 +201,8 @@ func NewPeerServiceHandler(svc PeerServiceHandler, opts ...connect.HandlerOption
 			peerServiceApplyHandler.ServeHTTP(w, r)
 		case PeerServiceRemoveServerProcedure:
 			peerServiceRemoveServerHandler.ServeHTTP(w, r)
+		case PeerServiceUpdateSelfProcedure:
+			peerServiceUpdateSelfHandler.ServeHTTP(w, r)
 		default:
 			http.NotFound(w, r)
 		}
@@ -198,4 +226,8 @@ func (UnimplementedPeerServiceHandler) Apply(context.Context, *connect.Request[l
 
 func (UnimplementedPeerServiceHandler) RemoveServer(context.Context, *connect.Request[licmeshv1.RemoveServerRequest]) (*connect.Response[licmeshv1.RemoveServerResponse], error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("licmesh.v1.PeerService.RemoveServer is not implemented"))
+}
+
+func (UnimplementedPeerServiceHandler) UpdateSelf(context.Context, *connect.Request[licmeshv1.UpdateSelfRequest]) (*connect.Response[licmeshv1.UpdateSelfResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("licmesh.v1.PeerService.UpdateSelf is not implemented"))
 }
