@@ -255,8 +255,26 @@ func keysCmd(stdout, stderr io.Writer) *cobra.Command {
 			return nil
 		},
 	}
+	rotateRelease := &cobra.Command{
+		Use:   "rotate-release",
+		Short: "make new release signing keys, trusted through a new root signed by the old keys and the new",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			s, err := open(cmd)
+			if err != nil {
+				return err
+			}
+			defer s.Close()
+			v, err := s.RotateReleaseKeys(cmd.Context(), "hubd keys rotate-release")
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(stdout, "release root version %d signs with the new keys; sites follow it at their next check (or bundle)\n", v)
+			return nil
+		},
+	}
 	keys := &cobra.Command{Use: "keys", Short: "the vendor signing keys", Args: cobra.NoArgs}
 	cf.bind(keys.PersistentFlags())
-	keys.AddCommand(list, rotate)
+	keys.AddCommand(list, rotate, rotateRelease)
 	return keys
 }

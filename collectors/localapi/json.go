@@ -189,6 +189,18 @@ type Status struct {
 	StartedAt          string `json:"started_at"`
 	// Usage is usage metering's state, when it is on.
 	Usage *UsageStatus `json:"usage,omitempty"`
+	// Update is the update this run last worked on, if any.
+	Update *UpdateStatus `json:"update,omitempty"`
+}
+
+// UpdateStatus is an update order's progress as /v1/status shows it.
+type UpdateStatus struct {
+	RolloutID string `json:"rollout_id"`
+	Action    string `json:"action"`
+	Target    string `json:"target"`
+	State     string `json:"state"`
+	Detail    string `json:"detail,omitempty"`
+	Since     string `json:"since"`
 }
 
 // UsageStatus is usage metering as /v1/status shows it.
@@ -234,6 +246,9 @@ func StatusFrom(s agent.Status) Status {
 	}
 	if out.Masters == nil {
 		out.Masters = []string{}
+	}
+	if u := s.Update; u != nil {
+		out.Update = &UpdateStatus{RolloutID: u.RolloutID, Action: u.Action, Target: u.Target, State: u.State, Detail: u.Detail, Since: timeText(u.Since)}
 	}
 	return out
 }

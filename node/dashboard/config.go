@@ -211,6 +211,9 @@ type Config struct {
 	Utilization UtilizationFunc
 	// Compliance serves the Compliance page; nil leaves it out.
 	Compliance ComplianceFunc
+	// Updates serves the Updates page (seed 001, in-app update); a nil
+	// Updates.Status leaves it out.
+	Updates UpdateFuncs
 	// Audit serves the Audit log page and its exports, shown to principals
 	// with PermAudit; its zero value leaves them out.
 	Audit AuditFuncs

@@ -98,6 +98,7 @@ func New(cfg Config) (*Handler, error) {
 	if cfg.Hub.CheckNow != nil {
 		h.mux.Handle("POST "+p+"/hub/check", h.permitted(PermLicenses, h.hubCheck))
 	}
+	h.updateRoutes()
 	if cfg.Alerts.Ack != nil {
 		h.mux.Handle("POST "+p+"/alerts/ack", h.permitted(PermAck, h.ackAlert))
 	}
@@ -208,6 +209,9 @@ func (h *Handler) views() []view {
 	if h.cfg.Compliance != nil {
 		vs = append(vs, view{name: "compliance", nav: "compliance", path: "/compliance", fragment: "/compliance", load: loadCompliance})
 	}
+	if h.cfg.Updates.Status != nil {
+		vs = append(vs, view{name: "updates", nav: "updates", path: "/updates", fragment: "/updates", load: loadUpdates})
+	}
 	if h.cfg.Audit.List != nil {
 		vs = append(vs, view{name: "audit", nav: "audit", path: "/audit", fragment: "/audit", load: loadAudit})
 	}
@@ -235,6 +239,7 @@ type pageData struct {
 	ComplianceNav bool
 	ReportsNav    bool
 	AllocationNav bool
+	UpdatesNav    bool
 	Principal     Principal
 	CSRF          string
 	Error         string
@@ -308,6 +313,7 @@ func (h *Handler) data(nav, title string, s session) pageData {
 		d.ComplianceNav = h.cfg.Compliance != nil
 		d.ReportsNav = h.cfg.Utilization != nil
 		d.AllocationNav = h.cfg.Allocation.Departments != nil
+		d.UpdatesNav = h.cfg.Updates.Status != nil
 		d.Principal = s.Principal
 		d.CSRF = h.keys.csrfToken("session", s.Nonce)
 	}

@@ -19,7 +19,7 @@ type pageSet map[string]*template.Template
 // for a live page, "live" (the self-refreshing block, served alone as the
 // page's fragment).
 func parsePages() (pageSet, error) {
-	pageNames := [...]string{"cluster", "collectors", "pools", "pool", "licenses", "metrics", "history", "hub", "alerts", "audit", "compliance", "reports", "allocation", "login", "notfound"}
+	pageNames := [...]string{"cluster", "collectors", "pools", "pool", "licenses", "metrics", "history", "hub", "alerts", "audit", "compliance", "reports", "allocation", "updates", "login", "notfound"}
 	base, err := template.New("layout.html").ParseFS(templateFS, "templates/layout.html")
 	if err != nil {
 		return nil, fmt.Errorf("dashboard: parse layout: %w", err)

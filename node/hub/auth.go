@@ -146,7 +146,10 @@ func (s *Server) authenticate(r *http.Request) (*principal, error) {
 		return nil, err
 	}
 	token := r.Header.Get(csrfHeader)
-	if token == "" && !safeMethod(r.Method) {
+	// A multipart body (a release upload) is streamed by its handler:
+	// parsing it here for the token would spool it whole first. Such a
+	// request carries the token in the header.
+	if token == "" && !safeMethod(r.Method) && !strings.HasPrefix(r.Header.Get("Content-Type"), "multipart/") {
 		token = r.PostFormValue("csrf")
 	}
 	if !safeMethod(r.Method) && !constantTimeEqualHex(hashSecret(token), hashSecret(p.session.CSRF)) {

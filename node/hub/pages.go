@@ -50,10 +50,11 @@ const flashCookie = "lmhub_flash"
 //go:embed templates/*.html
 var pageTemplates embed.FS
 
-// hubStatic holds the hub's own stylesheet; htmx, the base stylesheet and
-// the icon are the dashboard's (dashboard.Static), vendored once.
+// hubStatic holds the hub's own stylesheet and the releases page's upload
+// script; htmx, the base stylesheet and the icon are the dashboard's
+// (dashboard.Static), vendored once.
 //
-//go:embed static/hub.css
+//go:embed static/hub.css static/releases.js
 var hubStatic embed.FS
 
 // pages serves the hub's web pages under uiPrefix.
@@ -136,6 +137,11 @@ func (pg *pages) routes() {
 		"GET /audit":                  pg.auditPage,
 		"GET /quotes":                 pg.quotesPage,
 		"POST /quotes/{id}/answer":    pg.answerQuote,
+		// Releases (pages_releases.go); publishing posts to the upload
+		// route, POST /v1/releases.
+		"GET /releases":                     pg.releasesPage,
+		"POST /releases/{version}/edit":     pg.editRelease,
+		"POST /releases/{version}/withdraw": pg.withdrawRelease,
 		// The sales monitor (pages_monitor.go). An installation ID may
 		// hold '/', so it takes the rest of the path.
 		"GET /monitor":                             pg.monitorPage,
@@ -190,7 +196,7 @@ func (pg *pages) loadStatic() error {
 	if err := add(hubStatic, "static"); err != nil {
 		return fmt.Errorf("hub: pages: static files: %w", err)
 	}
-	for _, need := range []string{"htmx.min.js", "dashboard.css", "favicon.svg", "hub.css"} {
+	for _, need := range []string{"htmx.min.js", "dashboard.css", "favicon.svg", "hub.css", "releases.js"} {
 		if pg.files[need] == nil {
 			return fmt.Errorf("hub: pages: static file %s is missing", need)
 		}

@@ -114,6 +114,7 @@ func navFor(p *principal) []navLink {
 	add(staff, "licenses", "Licenses", "/licenses")
 	add(staff, "products", "Products", "/products")
 	add(p.may(actRead) || p.may(actReseller) || p.may(actPortal), "monitor", "Usage", "/monitor")
+	add(p.may(actRead) || p.may(actPortal), "releases", releasesTitle(p), "/releases")
 	add(p.may(actAdmin) || p.may(actRead), "resellers", "Resellers", "/resellers")
 	add(p.may(actAdmin) || p.may(actManageLicense), "accounts", "Accounts", "/accounts")
 	add(p.may(actRead), "quotes", "Requests", "/quotes")
@@ -233,7 +234,7 @@ func message(err error) string {
 // "content", drawn inside layout.html's "layout".
 var pageNames = []string{"login", "refused", "overview", "portal", "help", "password", "keys", "products", "product", "productform",
 	"companies", "company", "licenses", "license", "issue", "resellers", "accounts", "audit", "quotes",
-	"monitor", "monitorinst", "monitorgrid", "monitorcompany"}
+	"monitor", "monitorinst", "monitorgrid", "monitorcompany", "releases"}
 
 // parseTemplates parses one template set per page. They are read-only
 // afterwards, so pages render concurrently.

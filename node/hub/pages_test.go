@@ -51,6 +51,7 @@ func TestPagesPerRole(t *testing.T) {
 		{"/ui/resellers", staff, nil},
 		{"/ui/accounts", managers, nil},
 		{"/ui/audit", []string{"admin"}, nil},
+		{"/ui/releases", everyone, nil},
 	}
 	anon := w.web(t)
 	for _, p := range pages {
@@ -80,11 +81,11 @@ var hrefs = regexp.MustCompile(`href="([^"]+)"`)
 func TestNavShowsOnlyWhatTheRoleMayUse(t *testing.T) {
 	w := newPageWorld(t)
 	want := map[string][]string{
-		"admin":           {"/ui/", "/ui/companies", "/ui/licenses", "/ui/products", "/ui/monitor", "/ui/resellers", "/ui/accounts", "/ui/quotes", "/ui/audit", "/ui/help"},
-		"license_manager": {"/ui/", "/ui/companies", "/ui/licenses", "/ui/products", "/ui/monitor", "/ui/resellers", "/ui/accounts", "/ui/quotes", "/ui/help"},
-		"sales":           {"/ui/", "/ui/companies", "/ui/licenses", "/ui/products", "/ui/monitor", "/ui/resellers", "/ui/quotes", "/ui/help"},
+		"admin":           {"/ui/", "/ui/companies", "/ui/licenses", "/ui/products", "/ui/monitor", "/ui/releases", "/ui/resellers", "/ui/accounts", "/ui/quotes", "/ui/audit", "/ui/help"},
+		"license_manager": {"/ui/", "/ui/companies", "/ui/licenses", "/ui/products", "/ui/monitor", "/ui/releases", "/ui/resellers", "/ui/accounts", "/ui/quotes", "/ui/help"},
+		"sales":           {"/ui/", "/ui/companies", "/ui/licenses", "/ui/products", "/ui/monitor", "/ui/releases", "/ui/resellers", "/ui/quotes", "/ui/help"},
 		"reseller":        {"/ui/", "/ui/companies", "/ui/licenses", "/ui/products", "/ui/monitor", "/ui/help"},
-		"customer":        {"/ui/", "/ui/monitor", "/ui/help"},
+		"customer":        {"/ui/", "/ui/monitor", "/ui/releases", "/ui/help"},
 	}
 	for role, links := range want {
 		_, body := w.as[role].get("/ui/")

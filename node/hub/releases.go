@@ -475,3 +475,41 @@ func (s *Server) refreshReleases(ctx context.Context) error {
 	}
 	return nil
 }
+
+// RotateReleaseKeys makes new release signing keys and the root version
+// that moves trust to them, signed by the old root keys and the new: a
+// site follows the chain at its next check and trusts only the new keys
+// from then on. It returns the new root version.
+func (s *Server) RotateReleaseKeys(ctx context.Context, actor string) (int, error) {
+	keys, err := release.GenerateKeys(s.cfg.ReleaseRootKeys, s.cfg.ReleaseRootThreshold, 1, 1)
+	if err != nil {
+		return 0, err
+	}
+	raw, err := keys.MarshalBinary()
+	if err != nil {
+		return 0, err
+	}
+	now := s.clk.Now()
+	var version int
+	err = s.store.Tx(ctx, func(tx *store.Tx) error {
+		cur, err := tx.ReleaseKeys(ctx)
+		if err != nil {
+			return err
+		}
+		if err := s.withRepo(ctx, tx, func(r *release.Repo) error { return r.RotateRoot(now, keys) }); err != nil {
+			return err
+		}
+		next := cur.Version + 1
+		if err := tx.AddReleaseKeys(ctx, store.ReleaseKeys{Version: next, KeysSealed: s.key.seal(raw, keysLabel(next)), CreatedAt: now}); err != nil {
+			return err
+		}
+		st, err := s.readRepo(ctx, tx)
+		if err != nil {
+			return err
+		}
+		version = len(st.Roots)
+		return tx.Audit(ctx, store.AuditEntry{At: now, Actor: actor, Action: "release.rotate_keys", Target: fmt.Sprintf("root v%d", version),
+			Detail: fmt.Sprintf("%d root keys, threshold %d", s.cfg.ReleaseRootKeys, s.cfg.ReleaseRootThreshold), Remote: "local"})
+	})
+	return version, err
+}

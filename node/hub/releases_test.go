@@ -259,3 +259,39 @@ func TestReleaseTimestampRefreshAndRetention(t *testing.T) {
 	files, _ := os.ReadDir(w.s.releaseDir())
 	assert.Len(t, files, 1, "the removed release's file is gone")
 }
+
+// TestReleaseKeyRotation: the hub rotates its release keys; a site that
+// trusts the first root follows the chain, and what the new keys sign
+// verifies there.
+func TestReleaseKeyRotation(t *testing.T) {
+	w := newUpWorld(t)
+	st, body := w.upload(t, w.keys["release"], map[string]string{"version": "1.0.0"}, map[string][]byte{"collectord-linux-amd64": []byte("one")})
+	require.Equal(t, http.StatusCreated, st, body)
+	site := newFakeSite(t, "lm-acme-prod")
+	w.activate(t, "acme", site, w.acme)
+	fetch := func(rootVersion int64) release.Metadata {
+		r, err := w.upstreamClient(t, "").SiteReleases(t.Context(), connect.NewRequest(&licmeshv1.SiteReleasesRequest{
+			Proof: site.proof(t, purposeReleases, w.clk.Now()), RootVersion: rootVersion}))
+		require.NoError(t, err)
+		m := r.Msg
+		return release.Metadata{Roots: m.GetRoots(), Timestamp: m.GetTimestamp(), Snapshot: m.GetSnapshot(), Targets: m.GetTargets()}
+	}
+	md := fetch(0)
+	trust, err := release.TrustFromRoot(md.Roots[0])
+	require.NoError(t, err)
+	trust, _, err = release.Verify(trust, md, w.clk.Now())
+	require.NoError(t, err)
+
+	v, err := w.s.RotateReleaseKeys(t.Context(), "test")
+	require.NoError(t, err)
+	assert.Equal(t, 2, v)
+	st, body = w.upload(t, w.keys["release"], map[string]string{"version": "1.1.0"}, map[string][]byte{"collectord-linux-amd64": []byte("two")})
+	require.Equal(t, http.StatusCreated, st, body, "the new keys sign")
+	md = fetch(release.RootVersion(trust))
+	require.Len(t, md.Roots, 1, "the site is sent the roots after its own")
+	trust, verified, err := release.Verify(trust, md, w.clk.Now())
+	require.NoError(t, err)
+	assert.Equal(t, int64(2), release.RootVersion(trust))
+	_, ok := verified.Find("1.1.0")
+	assert.True(t, ok)
+}

@@ -28,6 +28,7 @@ import (
 // readOnly are the admin API calls that change nothing.
 var readOnly = map[string]bool{
 	licmeshv1connect.AdminServiceGetStatusProcedure:           true,
+	licmeshv1connect.AdminServiceUpdateStatusProcedure:        true,
 	licmeshv1connect.AdminServiceListMembersProcedure:         true,
 	licmeshv1connect.AdminServiceListPoolsProcedure:           true,
 	licmeshv1connect.AdminServiceListLeasesProcedure:          true,

@@ -182,6 +182,7 @@ func (s *Server) apiMux() http.Handler {
 			return dashCall(s, ctx, licmeshv1connect.AdminServiceCheckLicensesNowProcedure, admin.CheckLicensesNow, &licmeshv1.CheckLicensesNowRequest{})
 		},
 	}
+	dcfg.Updates = s.dashUpdates(admin)
 	dcfg.SessionKey = s.id.sessionKey
 	dcfg.Clock = s.clock
 	if d, err := dashboard.New(dcfg); err == nil {

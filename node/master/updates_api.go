@@ -213,7 +213,7 @@ func (h adminHandler) SetUpdateSettings(ctx context.Context, req *connect.Reques
 func (s *Server) uploadBundle(w http.ResponseWriter, r *http.Request) {
 	_ = http.NewResponseController(w).SetReadDeadline(time.Now().Add(30 * time.Minute))
 	p, _ := principalFrom(r.Context())
-	a := s.newAuditReq(p, "/UploadUpdateBundle", remoteAddrFrom(r.Context()), "api")
+	a := s.newAuditReq(p, uploadBundleAction, remoteAddrFrom(r.Context()), "api")
 	var cmd fsm.UpdateChecked
 	var n int
 	err := s.audit(r.Context(), a, func(ctx context.Context) error {
