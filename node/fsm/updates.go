@@ -546,7 +546,9 @@ func applyRolloutChange(s *state, ac *applyCtx, c *RolloutChange) Response {
 		nr.Wave, nr.WaveStartedAt = nr.Wave+1, ac.at
 	}
 	if c.Phase != "" && c.Phase != nr.Phase {
-		nr.Phase, nr.PhaseAt = c.Phase, ac.at
+		// A downgrade reaches its collectors after its masters: their
+		// first wave's clock starts then.
+		nr.Phase, nr.PhaseAt, nr.WaveStartedAt = c.Phase, ac.at, ac.at
 		if c.Phase == PhaseDone || c.Phase == PhaseHalted {
 			nr.EndedAt = ac.at
 		}

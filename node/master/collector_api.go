@@ -58,6 +58,16 @@ func (s *Server) collectorMux() http.Handler {
 		s.serveArtifact(w, r)
 	}))
 	mux.Handle(path, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// A master that has not caught up since it started would answer
+		// from old state: refuse a seat, call an enrolled collector a
+		// stranger. It sends the collector to another master instead.
+		if !s.caughtUpOnce.Load() {
+			if !s.caughtUp() {
+				_ = connect.NewErrorWriter().Write(w, r, connect.NewError(connect.CodeUnavailable, ErrCatchingUp))
+				return
+			}
+			s.caughtUpOnce.Store(true)
+		}
 		if r.TLS != nil {
 			if role, id, err := pki.VerifiedPeer(*r.TLS); err == nil && role == pki.RoleCollector {
 				proto := "h2"

@@ -159,16 +159,23 @@ func (s *Server) updateLoop(ctx context.Context) {
 	tick := time.NewTicker(s.cfg.RolloutTick)
 	defer tick.Stop()
 	var nextCheck time.Time
+	var lastVerified int64
 	for {
 		now := s.now()
 		u := s.fsm.Updates()
-		if now.After(nextCheck) || (u.CheckedAt > 0 && now.Sub(time.UnixMilli(u.CheckedAt)) >= time.Duration(u.Settings.CheckEvery())*time.Millisecond && now.After(nextCheck)) {
+		if now.After(nextCheck) {
 			nextCheck = now.Add(time.Duration(u.Settings.CheckEvery()) * time.Millisecond)
 			if s.fsm.Upstream().Activated {
 				if err := s.checkUpdates(ctx); err != nil && ctx.Err() == nil {
 					s.log.Warn("updates: check failed", "err", err)
 				}
 			}
+			s.autoUpdate(ctx)
+			lastVerified = s.fsm.Updates().VerifiedAt
+		} else if v := u.VerifiedAt; v != lastVerified {
+			// New metadata came another way (a check by hand on any
+			// master, a bundle): act on it as on a scheduled check.
+			lastVerified = v
 			s.autoUpdate(ctx)
 		}
 		if r := s.fsm.Updates().Rollout; r.Active() {
@@ -551,19 +558,30 @@ func cmpOr(a, b string) string {
 	return b
 }
 
-// waitCaughtUp waits until a leader is known and this master has applied
-// what was committed when it asked; false if deadline (when set) passes.
+// caughtUp reports whether this master holds the cluster's state: a
+// leader is known and, as a follower, it has heard from it since it
+// started and applied everything committed. A master that restarts (an
+// update, a crash) replays its log first; until then its state is old.
+func (s *Server) caughtUp() bool {
+	if !s.Ready() {
+		return false
+	}
+	r := s.node.Raft()
+	if !s.node.IsLeader() && !r.LastContact().After(s.started) {
+		return false
+	}
+	commit := r.CommitIndex()
+	return commit > 0 && s.fsm.AppliedIndex() >= commit
+}
+
+// waitCaughtUp waits until caughtUp; false if deadline (when set) passes
+// first.
 func (s *Server) waitCaughtUp(ctx context.Context, deadline time.Time) bool {
-	t := time.NewTicker(200 * time.Millisecond)
+	t := time.NewTicker(100 * time.Millisecond)
 	defer t.Stop()
 	for {
-		if s.Ready() {
-			if err := s.node.Raft().VerifyLeader().Error(); err == nil || !s.node.IsLeader() {
-				commit := s.node.Raft().CommitIndex()
-				if commit > 0 && s.fsm.AppliedIndex() >= commit {
-					return true
-				}
-			}
+		if s.caughtUp() {
+			return true
 		}
 		if !deadline.IsZero() && s.now().After(deadline) {
 			return false

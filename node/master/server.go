@@ -85,6 +85,10 @@ type Server struct {
 	// restartCh closes when the master must restart on a new release.
 	updateNudge chan struct{}
 	restartCh   chan struct{}
+	// started is when Run began; caughtUpOnce is set once this master has
+	// caught up with the cluster after it, and collectors are served.
+	started      time.Time
+	caughtUpOnce atomic.Bool
 	// exe is this binary's path, resolved at start (before a swap).
 	exe         string
 	restartOnce sync.Once
@@ -294,6 +298,7 @@ func (s *Server) Run(ctx context.Context, leave func() bool) error {
 	if exe, err := selfupdate.Executable(); err == nil {
 		s.exe = exe
 	}
+	s.started = time.Now()
 	runCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
 	defer stop()
 	g, gctx := errgroup.WithContext(runCtx)
