@@ -233,7 +233,9 @@ func runSeatClient(t *testing.T, cols []*harness.Collector) (*seatClient, func()
 		defer close(done)
 		for i := 0; ctx.Err() == nil; i++ {
 			col := cols[i%len(cols)]
-			l, err := col.Acquire("orektic__timehseetProjects", fmt.Sprintf("u%d", i%7))
+			// A holder per collector, as a product's users log on through
+			// their own application server.
+			l, err := col.Acquire("orektic__timehseetProjects", fmt.Sprintf("%s-u%d", col.Name, i%7))
 			now := time.Now()
 			var ne *net.OpError
 			switch {

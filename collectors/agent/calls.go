@@ -55,6 +55,15 @@ func newClient(tr Transport, addr string) licmeshv1connect.CollectorServiceClien
 	)
 }
 
+// A call that finds every master answering Unavailable tries again, up to
+// unavailablePasses more times, waiting unavailableBackoff and then twice as
+// long each time: 50+100+200+400+800 ms covers a leadership handover or an
+// election of the default timeouts.
+const (
+	unavailablePasses  = 5
+	unavailableBackoff = 50 * time.Millisecond
+)
+
 // callFunc is one attempt of a call on one master.
 type callFunc func(ctx context.Context, c licmeshv1connect.CollectorServiceClient, addr string) error
 
@@ -66,26 +75,50 @@ type callFunc func(ctx context.Context, c licmeshv1connect.CollectorServiceClien
 // Each attempt is bounded by attempt; the whole call by ctx.
 func (a *Agent) call(ctx context.Context, tr Transport, attempt time.Duration, fn callFunc) error {
 	var errs []error
-	for _, addr := range a.masters.Snapshot() {
-		if ctx.Err() != nil {
+	backoff := unavailableBackoff
+	for pass := 0; ; pass++ {
+		var passErrs []error
+		busy := 0 // masters that answered "not now": an election, a leadership handover, catching up
+		for _, addr := range a.masters.Snapshot() {
+			if ctx.Err() != nil {
+				break
+			}
+			actx, cancel := context.WithTimeout(ctx, attempt)
+			err := fn(actx, newClient(tr, addr), addr)
+			cancel()
+			if err == nil {
+				a.masters.Succeeded(addr)
+				a.noteContact(addr)
+				return nil
+			}
+			if rej := asRejection(addr, err); rej != nil {
+				a.masters.Succeeded(addr)
+				a.noteContact(addr)
+				return rej
+			}
+			if connect.IsWireError(err) && connect.CodeOf(err) == connect.CodeUnavailable {
+				busy++
+			}
+			a.masters.Failed(addr)
+			a.log.Debug("collectord: master did not answer", "master", addr, "error", err)
+			passErrs = append(passErrs, fmt.Errorf("%s: %w", addr, err))
+		}
+		if len(passErrs) > 0 {
+			errs = passErrs
+		}
+		// Every master is up but none can take the call this moment: the
+		// cluster is between leaders for about an election. Waiting that
+		// long beats failing the product's request.
+		if busy == 0 || busy < len(passErrs) || pass >= unavailablePasses || ctx.Err() != nil {
 			break
 		}
-		actx, cancel := context.WithTimeout(ctx, attempt)
-		err := fn(actx, newClient(tr, addr), addr)
-		cancel()
-		if err == nil {
-			a.masters.Succeeded(addr)
-			a.noteContact(addr)
-			return nil
+		t := time.NewTimer(backoff)
+		select {
+		case <-ctx.Done():
+		case <-t.C:
 		}
-		if rej := asRejection(addr, err); rej != nil {
-			a.masters.Succeeded(addr)
-			a.noteContact(addr)
-			return rej
-		}
-		a.masters.Failed(addr)
-		a.log.Debug("collectord: master did not answer", "master", addr, "error", err)
-		errs = append(errs, fmt.Errorf("%s: %w", addr, err))
+		t.Stop()
+		backoff *= 2
 	}
 	if len(errs) == 0 {
 		errs = append(errs, context.Cause(ctx))

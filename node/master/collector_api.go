@@ -61,12 +61,9 @@ func (s *Server) collectorMux() http.Handler {
 		// A master that has not caught up since it started would answer
 		// from old state: refuse a seat, call an enrolled collector a
 		// stranger. It sends the collector to another master instead.
-		if !s.caughtUpOnce.Load() {
-			if !s.caughtUp() {
-				_ = connect.NewErrorWriter().Write(w, r, connect.NewError(connect.CodeUnavailable, ErrCatchingUp))
-				return
-			}
-			s.caughtUpOnce.Store(true)
+		if !s.caughtUp() {
+			_ = connect.NewErrorWriter().Write(w, r, connect.NewError(connect.CodeUnavailable, ErrCatchingUp))
+			return
 		}
 		if r.TLS != nil {
 			if role, id, err := pki.VerifiedPeer(*r.TLS); err == nil && role == pki.RoleCollector {

@@ -558,11 +558,18 @@ func cmpOr(a, b string) string {
 	return b
 }
 
-// caughtUp reports whether this master holds the cluster's state: a
-// leader is known and, as a follower, it has heard from it since it
-// started and applied everything committed. A master that restarts (an
-// update, a crash) replays its log first; until then its state is old.
+// caughtUp reports whether this master has caught up with the cluster
+// since it started: a leader is known, it has heard from it (as a
+// follower), and Raft has applied the entries committed when it first
+// did. A master that restarts (an update, a crash) replays its log first;
+// until then its state is old. Once true it stays true: the target is
+// fixed when first seen, so a steady stream of writes cannot keep it
+// ahead, and Raft's applied index counts the entries the FSM never sees
+// (a new term's no-op), which the FSM's own would wait on forever.
 func (s *Server) caughtUp() bool {
+	if s.caughtUpOnce.Load() {
+		return true
+	}
 	if !s.Ready() {
 		return false
 	}
@@ -570,8 +577,18 @@ func (s *Server) caughtUp() bool {
 	if !s.node.IsLeader() && !r.LastContact().After(s.started) {
 		return false
 	}
-	commit := r.CommitIndex()
-	return commit > 0 && s.fsm.AppliedIndex() >= commit
+	if s.catchupTarget.Load() == 0 {
+		c := r.CommitIndex()
+		if c == 0 {
+			return false
+		}
+		s.catchupTarget.CompareAndSwap(0, c)
+	}
+	if r.AppliedIndex() < s.catchupTarget.Load() {
+		return false
+	}
+	s.caughtUpOnce.Store(true)
+	return true
 }
 
 // waitCaughtUp waits until caughtUp; false if deadline (when set) passes

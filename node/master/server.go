@@ -87,8 +87,9 @@ type Server struct {
 	restartCh   chan struct{}
 	// started is when Run began; caughtUpOnce is set once this master has
 	// caught up with the cluster after it, and collectors are served.
-	started      time.Time
-	caughtUpOnce atomic.Bool
+	started       time.Time
+	caughtUpOnce  atomic.Bool
+	catchupTarget atomic.Uint64
 	// exe is this binary's path, resolved at start (before a swap).
 	exe         string
 	restartOnce sync.Once

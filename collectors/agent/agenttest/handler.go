@@ -287,6 +287,14 @@ func (h *handler) Release(ctx context.Context, req *connect.Request[licmeshv1.Re
 	if err != nil {
 		return nil, err
 	}
+	// A hook's error is a master refusing before it acts (not the leader,
+	// catching up): the lease stays.
+	resp := &licmeshv1.ReleaseResponse{}
+	if hooks.Release != nil {
+		if err := hooks.Release(resp); err != nil {
+			return nil, err
+		}
+	}
 	c := h.c
 	c.mu.Lock()
 	l, ok := c.leases[lease.ID(req.Msg.GetLeaseId())]
@@ -296,11 +304,5 @@ func (h *handler) Release(ctx context.Context, req *connect.Request[licmeshv1.Re
 	}
 	delete(c.leases, l.ID)
 	c.mu.Unlock()
-	resp := &licmeshv1.ReleaseResponse{}
-	if hooks.Release != nil {
-		if err := hooks.Release(resp); err != nil {
-			return nil, err
-		}
-	}
 	return connect.NewResponse(resp), nil
 }
