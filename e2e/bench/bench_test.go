@@ -101,3 +101,22 @@ func TestRawRaftClusterClose(t *testing.T) {
 	_, err = NewRawRaftCluster(t.Context(), RawRaftConfig{})
 	assert.ErrorIs(t, err, ErrInvalidConfig, "zero config")
 }
+
+// TestMeasureB4 kills a raw cluster's leader twice: each trial ends with an
+// entry applied by a survivor, after at least a heartbeat timeout (the
+// survivors must notice), and the killed node comes back on its data.
+func TestMeasureB4(t *testing.T) {
+	cfg := tinyConfig(t)
+	cfg.Mesh.FailoverTrials = 2
+	r, err := MeasureB4(t.Context(), cfg)
+	require.NoError(t, err)
+	require.Len(t, r.Trials, 2)
+	for _, d := range r.Trials {
+		assert.GreaterOrEqual(t, d, cfg.Raft.HeartbeatTimeout, "a failover faster than the heartbeat timeout: nothing was killed")
+		assert.Less(t, d, cfg.Mesh.FailoverTimeout)
+	}
+	assert.Positive(t, r.Attempts)
+	rows := b4Rows(r, cfg.Raft.HeartbeatTimeout)
+	require.Len(t, rows, 2)
+	assert.Equal(t, "B4", rows[0].ID)
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"time"
 
 	"connectrpc.com/connect"
@@ -12,8 +13,12 @@ import (
 	licmeshv1 "github.com/licmesh/licmesh/mesh/wire/licmeshv1"
 )
 
-// g4MaxP50X is G4's goal: the median failover within 2.5 heartbeat timeouts.
-const g4MaxP50X = 2.5
+// G4's goals: the median failover within 2.5 heartbeat timeouts, and
+// within 1.1x raw raft's (B4) with the same timeouts.
+const (
+	g4MaxP50X   = 2.5
+	g4MaxOverB4 = 1.1
+)
 
 // retryPause keeps a failover attempt that failed at once (connection
 // refused, no leader known) from spinning; attempts that time out retry
@@ -195,4 +200,18 @@ func formatSeconds(ds []time.Duration) string {
 		out += FormatValue(d.Seconds())
 	}
 	return out
+}
+
+// g4RatioRow divides G4's median failover by B4's.
+func g4RatioRow(r, b4 FailoverRun, b4Err error) Result {
+	row := Result{ID: "G4", Name: "failover p50 ÷ raw raft's (B4)", Unit: "x", Goal: fmt.Sprintf("≤ %gx", g4MaxOverB4)}
+	if b4Err != nil || b4.Latency.P50 <= 0 {
+		row.Value, row.Met = math.NaN(), Verdict(false)
+		row.Note = fmt.Sprintf("no B4 baseline: %v", b4Err)
+		return row
+	}
+	x := r.Latency.P50.Seconds() / b4.Latency.P50.Seconds()
+	row.Value, row.Met = x, Verdict(x <= g4MaxOverB4)
+	row.Note = fmt.Sprintf("G4 p50 %ss, B4 p50 %ss", FormatValue(r.Latency.P50.Seconds()), FormatValue(b4.Latency.P50.Seconds()))
+	return row
 }

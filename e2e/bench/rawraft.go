@@ -92,8 +92,9 @@ func (c RawRaftConfig) Validate() error {
 // transport and a no-op FSM. It is the baseline every Raft-backed benchmark
 // divides by. Its methods are safe for concurrent use.
 type RawRaftCluster struct {
-	dir   string
-	nodes []*rawNode
+	dir    string
+	nodes  []*rawNode
+	logger hclog.Logger
 
 	closeOnce sync.Once
 	closeErr  error
@@ -151,8 +152,9 @@ func (c *RawRaftCluster) start(ctx context.Context, cfg RawRaftConfig) error {
 	for _, n := range c.nodes {
 		servers.Servers = append(servers.Servers, raft.Server{Suffrage: raft.Voter, ID: n.id, Address: n.addr})
 	}
+	c.logger = logger
 	for _, n := range c.nodes {
-		if err := n.open(c.dir, cfg, logger, servers); err != nil {
+		if err := n.open(c.dir, cfg, logger, &servers); err != nil {
 			return err
 		}
 	}
@@ -168,8 +170,9 @@ func (c *RawRaftCluster) start(ctx context.Context, cfg RawRaftConfig) error {
 	return nil
 }
 
-// open creates the node's stores and raft instance and bootstraps it.
-func (n *rawNode) open(dir string, cfg RawRaftConfig, logger hclog.Logger, servers raft.Configuration) error {
+// open creates the node's stores and raft instance, and bootstraps it with
+// servers when given (a node restarted on its data is not bootstrapped).
+func (n *rawNode) open(dir string, cfg RawRaftConfig, logger hclog.Logger, servers *raft.Configuration) error {
 	nodeDir := filepath.Join(dir, string(n.id))
 	if err := os.MkdirAll(nodeDir, 0o700); err != nil {
 		return fmt.Errorf("bench: raft node dir: %w", err)
@@ -199,10 +202,59 @@ func (n *rawNode) open(dir string, cfg RawRaftConfig, logger hclog.Logger, serve
 		return fmt.Errorf("bench: new raft %s: %w", n.id, err)
 	}
 	n.raft = r
-	if err := r.BootstrapCluster(servers).Error(); err != nil {
+	if servers == nil {
+		return nil
+	}
+	if err := r.BootstrapCluster(*servers).Error(); err != nil {
 		return fmt.Errorf("bench: bootstrap %s: %w", n.id, err)
 	}
 	return nil
+}
+
+// LeaderIndex waits until some node is leader and returns its index.
+func (c *RawRaftCluster) LeaderIndex(ctx context.Context) (int, error) {
+	tick := time.NewTicker(5 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		for i, n := range c.nodes {
+			if n.raft != nil && n.raft.State() == raft.Leader {
+				return i, nil
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return 0, fmt.Errorf("%w: %w", ErrNoLeader, ctx.Err())
+		case <-tick.C:
+		}
+	}
+}
+
+// Kill stops node i without a word to its peers, as kill -9 looks to them:
+// its raft stops, its transport's connections close, its stores close.
+func (c *RawRaftCluster) Kill(i int) error {
+	n := c.nodes[i]
+	if n.raft == nil {
+		return nil
+	}
+	err := n.raft.Shutdown().Error() // also closes the transport
+	err = errors.Join(err, n.store.Close())
+	n.raft, n.store = nil, nil
+	return err
+}
+
+// Restart reopens a killed node on its data and its address.
+func (c *RawRaftCluster) Restart(i int, cfg RawRaftConfig) error {
+	n := c.nodes[i]
+	trans, err := raft.NewTCPTransportWithConfig(string(n.addr), nil, &raft.NetworkTransportConfig{
+		MaxPool: cfg.MaxPool,
+		Timeout: cfg.TransportTimeout,
+		Logger:  c.logger,
+	})
+	if err != nil {
+		return fmt.Errorf("bench: raft transport of %s again: %w", n.id, err)
+	}
+	n.trans = trans
+	return n.open(c.dir, cfg, c.logger, nil)
 }
 
 // Leader waits until some node is leader and returns it. A leader found here

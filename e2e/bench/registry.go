@@ -36,8 +36,9 @@ func DefaultRegistry() *Registry {
 		{ID: "B1", Name: "raw 3-node raft + bolt apply loop over plain TCP", Run: runB1},
 		{ID: "G1", Name: "lease acquire+release through QUIC, masters, raft and FSM", Run: runG1},
 		{ID: "G3", Name: "lease renewals answered from the leader's memory", Run: runG3},
+		{ID: "B4", Name: "raw 3-node raft: leader killed to the first entry a survivor applies", Run: runB4},
 		{ID: "G4", Name: "leader kill -9 to the first grant by a survivor", Run: runG4},
-		{ID: "G6", Name: "FSM heap per lease, snapshot and restore of 1M leases", Run: runG6},
+		{ID: "G6", Name: "FSM heap per lease, snapshot and restore of 10M leases", Run: runG6},
 		{ID: "G10", Name: "idle collectord holding 10 leases: RSS and CPU", Run: runG10},
 		{ID: "U1", Name: "usage samples ingested one per raft entry and batched", Run: runU1},
 		{ID: "U2", Name: "collectord metering a SQLite source: RSS and CPU", Run: runU2},
@@ -142,13 +143,24 @@ func runG3(ctx context.Context, s *Session) ([]Result, error) {
 	return g3Rows(r, g1, level, g1Err), nil
 }
 
+func runB4(ctx context.Context, s *Session) ([]Result, error) {
+	r, err := s.B4(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return b4Rows(r, s.Config().Raft.HeartbeatTimeout), nil
+}
+
+// runG4 divides by B4 (measured first if it was not); without it, G4 still
+// measures and its ratio row says why it has no baseline.
 func runG4(ctx context.Context, s *Session) ([]Result, error) {
 	cfg := s.Config()
+	b4, b4Err := s.B4(ctx)
 	r, err := MeasureG4(ctx, cfg)
 	if err != nil {
 		return nil, err
 	}
-	return g4Rows(r, cfg.Raft.HeartbeatTimeout), nil
+	return append(g4Rows(r, cfg.Raft.HeartbeatTimeout), g4RatioRow(r, b4, b4Err)), nil
 }
 
 func runG10(ctx context.Context, s *Session) ([]Result, error) {

@@ -21,6 +21,8 @@ type Session struct {
 	b1     map[int]Throughput
 	b1Rows []Result
 
+	b4     *FailoverRun
+
 	// g1mu is separate from mu because measuring G1 takes B1 first.
 	g1mu   sync.Mutex
 	g1     map[int]LeaseRun
@@ -58,6 +60,21 @@ func (s *Session) B1(ctx context.Context) (map[int]Throughput, []Result, error) 
 		s.b1, s.b1Rows = byConc, rows
 	}
 	return maps.Clone(s.b1), slices.Clone(s.b1Rows), nil
+}
+
+// B4 returns the raw raft failover baseline of this session, measuring it
+// on first use (see MeasureB4). A failure is not remembered.
+func (s *Session) B4(ctx context.Context) (FailoverRun, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.b4 == nil {
+		r, err := MeasureB4(ctx, s.cfg)
+		if err != nil {
+			return FailoverRun{}, err
+		}
+		s.b4 = &r
+	}
+	return *s.b4, nil
 }
 
 // G1 returns this session's G1 runs (see MeasureG1), measuring them, and
