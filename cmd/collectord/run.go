@@ -159,6 +159,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, clockOffset
 			Listen:         cfg.Listen,
 			Socket:         cfg.Socket,
 			RequestTimeout: cfg.RequestTimeout,
+			MaxInFlight:    cfg.MaxInFlight,
 			Usage:          usageStatus(m),
 		}, log)
 		if err != nil {

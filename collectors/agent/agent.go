@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/licmesh/licmesh/collectors/config"
@@ -19,6 +20,10 @@ import (
 
 // Agent is one collector. Create it with New and run it with Run.
 type Agent struct {
+	// leaderHint is the leader's address a master named in its last
+	// answer (a string), taken by the next successful call.
+	leaderHint atomic.Value
+
 	cfg     config.Config
 	opts    Options
 	clock   clock.Clock

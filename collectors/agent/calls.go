@@ -89,6 +89,11 @@ func (a *Agent) call(ctx context.Context, tr Transport, attempt time.Duration, f
 			if err == nil {
 				a.masters.Succeeded(addr)
 				a.noteContact(addr)
+				// The next call goes to the leader if this master named one
+				// the collector knows: a follower forwards every write.
+				if h, _ := a.leaderHint.Swap("").(string); h != "" && h != addr {
+					a.masters.Succeeded(h)
+				}
 				return nil
 			}
 			if rej := asRejection(addr, err); rej != nil {

@@ -213,3 +213,22 @@ func TestRenewalBatches(t *testing.T) {
 }
 
 func itoa(i int) string { return lease.ID(i).String() }
+
+// TestGoesToTheLeaderNamed: a master that names the leader in its hello
+// sends the collector's next calls there, saving the follower's hop; a
+// leader the collector does not know of changes nothing.
+func TestGoesToTheLeaderNamed(t *testing.T) {
+	c := agenttest.NewCluster(t)
+	m1 := c.StartMaster()
+	m2 := c.StartMaster()
+	a, _ := enrolled(t, c, m1, m2)
+	require.Equal(t, m1.Addr(), a.masters.Current())
+	c.SetLeader("192.0.2.1:7400")
+	require.NoError(t, a.hello(context.Background()))
+	assert.Equal(t, m1.Addr(), a.masters.Current(), "a leader not in the list")
+	c.SetLeader(m2.Addr())
+	require.NoError(t, a.hello(context.Background()))
+	assert.Equal(t, m2.Addr(), a.masters.Current(), "the next call goes to the leader")
+	acquire(t, a, "seats", "alice")
+	assert.Equal(t, m2.Addr(), a.masters.Current())
+}

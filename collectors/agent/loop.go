@@ -204,6 +204,7 @@ func (a *Agent) hello(ctx context.Context) error {
 			}
 		}
 		a.learnMasters(addr, m.GetMasters())
+		a.leaderHint.Store(m.GetLeader())
 		key := m.GetSigningPublicKey()
 		mismatch := len(key) != 0 && subtle.ConstantTimeCompare(key, id.SigningKey) != 1
 		if mismatch {
@@ -296,6 +297,7 @@ func (a *Agent) renewBatch(ctx context.Context, tr Transport, ids []lease.ID) er
 		logLeases(a.log, "collectord: lease lost: the masters no longer hold it", out.Lost)
 		logLeases(a.log, "collectord: expired lease renewed again", out.Revived)
 		a.learnMasters(addr, resp.Msg.GetMasters())
+		a.leaderHint.Store(resp.Msg.GetLeader())
 		return nil
 	})
 }

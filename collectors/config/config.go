@@ -70,6 +70,11 @@ type Config struct {
 	Transport string `yaml:"transport"`
 	// MaxLeases bounds the leases held at once.
 	MaxLeases int `yaml:"max_leases"`
+	// MaxInFlight bounds the local API requests served at once (64): one
+	// more is answered 503 busy at once, so a product that floods its
+	// collector cannot make it hoard memory. An application server whose
+	// hundreds of sessions log on together raises it.
+	MaxInFlight int `yaml:"max_in_flight"`
 	// RequestTimeout bounds one call to the masters and one local API
 	// request, so the product is never blocked for longer.
 	RequestTimeout time.Duration `yaml:"request_timeout"`
@@ -125,6 +130,7 @@ func DefaultConfig() Config {
 		Socket:            filepath.Join(DefaultDataDir, SocketName),
 		Transport:         TransportAuto,
 		MaxLeases:         10_000,
+		MaxInFlight:       64,
 		RequestTimeout:    5 * time.Second,
 		ReleaseOnShutdown: true,
 		MemoryLimitMiB:    64,
@@ -201,6 +207,9 @@ func (c Config) Validate() error {
 	}
 	if c.MaxLeases < 1 || c.MaxLeases > MaxLeasesLimit {
 		add("max_leases", strconv.Itoa(c.MaxLeases), fmt.Sprintf("must be between 1 and %d", MaxLeasesLimit))
+	}
+	if c.MaxInFlight < 1 || c.MaxInFlight > 65536 {
+		add("max_in_flight", strconv.Itoa(c.MaxInFlight), "must be between 1 and 65536")
 	}
 	if c.RequestTimeout < 100*time.Millisecond || c.RequestTimeout > 5*time.Minute {
 		add("request_timeout", c.RequestTimeout.String(), "must be between 100ms and 5m")

@@ -35,6 +35,7 @@ func DefaultRegistry() *Registry {
 		{ID: "B0", Name: "machine floor: fsync latency, loopback TCP/UDP RTT", Run: runB0},
 		{ID: "B1", Name: "raw 3-node raft + bolt apply loop over plain TCP", Run: runB1},
 		{ID: "G1", Name: "lease acquire+release through QUIC, masters, raft and FSM", Run: runG1},
+		{ID: "G2", Name: "one collector's local API, C concurrent sessions taking and giving back seats", Run: runG2},
 		{ID: "G3", Name: "lease renewals answered from the leader's memory", Run: runG3},
 		{ID: "B4", Name: "raw 3-node raft: leader killed to the first entry a survivor applies", Run: runB4},
 		{ID: "G4", Name: "leader kill -9 to the first grant by a survivor", Run: runG4},
@@ -124,6 +125,20 @@ func runB1(ctx context.Context, s *Session) ([]Result, error) {
 func runG1(ctx context.Context, s *Session) ([]Result, error) {
 	_, rows, err := s.G1(ctx)
 	return rows, err
+}
+
+// runG2 divides by B1 at G2's levels (measuring the ones the session's B1
+// lacks).
+func runG2(ctx context.Context, s *Session) ([]Result, error) {
+	b1, err := s.b1At(ctx, g2Levels)
+	if err != nil {
+		return nil, fmt.Errorf("G2 needs B1: %w", err)
+	}
+	runs, err := MeasureG2(ctx, s.Config())
+	if err != nil {
+		return nil, err
+	}
+	return g2Rows(runs, b1), nil
 }
 
 // runG3 divides by G1 at its highest level; without G1 it still measures,

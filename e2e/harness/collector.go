@@ -157,6 +157,10 @@ func (c *Collector) do(method, path string, body any, out any) error {
 	return nil
 }
 
+// UseClient makes the local API calls through hc (a load generator's
+// client, with enough idle connections for its workers).
+func (c *Collector) UseClient(hc *http.Client) { c.hc = hc }
+
 // Acquire asks the collector for a seat in pool for holder.
 func (c *Collector) Acquire(pool, holder string) (Lease, error) {
 	var l Lease

@@ -205,6 +205,7 @@ func (h collectorHandler) Hello(ctx context.Context, req *connect.Request[licmes
 		LeaseTtlMs:       s.cfg.LeaseTTL.Milliseconds(),
 		ServerTimeMs:     s.now().UnixMilli(),
 		SigningPublicKey: sg.pub,
+		Leader:           s.leaderCollectorAddr(),
 	}), nil
 }
 
@@ -281,7 +282,7 @@ func (h collectorHandler) Renew(ctx context.Context, req *connect.Request[licmes
 	if err := s.refreshTokens(results, req.Msg.LeaseIds, req.Msg.TokenExpiresAtMs); err != nil {
 		return nil, toConnect(err)
 	}
-	return connect.NewResponse(&licmeshv1.RenewResponse{Results: results, Masters: s.collectorAddrs()}), nil
+	return connect.NewResponse(&licmeshv1.RenewResponse{Results: results, Masters: s.collectorAddrs(), Leader: s.leaderCollectorAddr()}), nil
 }
 
 // refreshTokens signs a fresh lease document for each renewed lease whose
@@ -490,6 +491,12 @@ func (h collectorHandler) Borrow(ctx context.Context, req *connect.Request[licme
 }
 
 // collectorAddrs lists the collector-protocol addresses of the live masters.
+// leaderCollectorAddr is the leader's collector address as gossip has it,
+// "" when no leader is known.
+func (s *Server) leaderCollectorAddr() string {
+	return s.node.LeaderMeta()[metaCollector]
+}
+
 func (s *Server) collectorAddrs() []string {
 	var out []string
 	for _, m := range s.node.Members() {

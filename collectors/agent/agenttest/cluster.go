@@ -63,6 +63,7 @@ type Cluster struct {
 	nextCollector int
 	masters       []*Master
 	advertised    []string // nil: the running masters' addresses
+	leader        string   // the address Hello names as the leader
 	hooks         Hooks
 	calls         map[string]int
 	lastCSR       []byte
@@ -159,6 +160,9 @@ func (c *Cluster) SetHooks(h Hooks) { c.mu.Lock(); c.hooks = h; c.mu.Unlock() }
 // Advertise sets the masters list sent to collectors (nil: the running
 // masters).
 func (c *Cluster) Advertise(addrs []string) { c.mu.Lock(); c.advertised = addrs; c.mu.Unlock() }
+
+// SetLeader makes Hello name addr as the leader.
+func (c *Cluster) SetLeader(addr string) { c.mu.Lock(); c.leader = addr; c.mu.Unlock() }
 
 // Calls returns how many times a method ("Acquire", "Renew", ...) was served.
 func (c *Cluster) Calls(method string) int { c.mu.Lock(); defer c.mu.Unlock(); return c.calls[method] }

@@ -121,6 +121,7 @@ func (h *handler) Hello(ctx context.Context, req *connect.Request[licmeshv1.Hell
 		LeaseTtlMs:       c.ttl.Milliseconds(),
 		ServerTimeMs:     now.UnixMilli(),
 		SigningPublicKey: c.SignPub,
+		Leader:           c.leader,
 	}
 	c.mu.Unlock()
 	if hooks.Hello != nil {

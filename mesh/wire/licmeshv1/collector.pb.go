@@ -610,8 +610,11 @@ type HelloResponse struct {
 	LeaseTtlMs       int64                  `protobuf:"varint,5,opt,name=lease_ttl_ms,json=leaseTtlMs,proto3" json:"lease_ttl_ms,omitempty"`
 	ServerTimeMs     int64                  `protobuf:"varint,6,opt,name=server_time_ms,json=serverTimeMs,proto3" json:"server_time_ms,omitempty"`
 	SigningPublicKey []byte                 `protobuf:"bytes,7,opt,name=signing_public_key,json=signingPublicKey,proto3" json:"signing_public_key,omitempty"`
-	unknownFields    protoimpl.UnknownFields
-	sizeCache        protoimpl.SizeCache
+	// leader is the leader's collector address, when this master knows it:
+	// a collector sends there first and saves the follower's forwarding hop.
+	Leader        string `protobuf:"bytes,8,opt,name=leader,proto3" json:"leader,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *HelloResponse) Reset() {
@@ -691,6 +694,13 @@ func (x *HelloResponse) GetSigningPublicKey() []byte {
 		return x.SigningPublicKey
 	}
 	return nil
+}
+
+func (x *HelloResponse) GetLeader() string {
+	if x != nil {
+		return x.Leader
+	}
+	return ""
 }
 
 type AcquireRequest struct {
@@ -866,9 +876,11 @@ func (x *RenewRequest) GetTokenExpiresAtMs() []int64 {
 }
 
 type RenewResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Results       []*RenewResult         `protobuf:"bytes,1,rep,name=results,proto3" json:"results,omitempty"`
-	Masters       []string               `protobuf:"bytes,2,rep,name=masters,proto3" json:"masters,omitempty"`
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Results []*RenewResult         `protobuf:"bytes,1,rep,name=results,proto3" json:"results,omitempty"`
+	Masters []string               `protobuf:"bytes,2,rep,name=masters,proto3" json:"masters,omitempty"`
+	// leader is as in HelloResponse.
+	Leader        string `protobuf:"bytes,3,opt,name=leader,proto3" json:"leader,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -915,6 +927,13 @@ func (x *RenewResponse) GetMasters() []string {
 		return x.Masters
 	}
 	return nil
+}
+
+func (x *RenewResponse) GetLeader() string {
+	if x != nil {
+		return x.Leader
+	}
+	return ""
 }
 
 type ReleaseRequest struct {
@@ -1382,7 +1401,7 @@ const file_licmesh_v1_collector_proto_rawDesc = "" +
 	"\fHelloRequest\x12)\n" +
 	"\x10protocol_version\x18\x01 \x01(\rR\x0fprotocolVersion\x12\x18\n" +
 	"\aversion\x18\x02 \x01(\tR\aversion\x12\x12\n" +
-	"\x04held\x18\x03 \x01(\rR\x04held\"\x82\x02\n" +
+	"\x04held\x18\x03 \x01(\rR\x04held\"\x9a\x02\n" +
 	"\rHelloResponse\x12)\n" +
 	"\x10protocol_version\x18\x01 \x01(\rR\x0fprotocolVersion\x12\x17\n" +
 	"\anode_id\x18\x02 \x01(\tR\x06nodeId\x12\x1d\n" +
@@ -1392,7 +1411,8 @@ const file_licmesh_v1_collector_proto_rawDesc = "" +
 	"\flease_ttl_ms\x18\x05 \x01(\x03R\n" +
 	"leaseTtlMs\x12$\n" +
 	"\x0eserver_time_ms\x18\x06 \x01(\x03R\fserverTimeMs\x12,\n" +
-	"\x12signing_public_key\x18\a \x01(\fR\x10signingPublicKey\"V\n" +
+	"\x12signing_public_key\x18\a \x01(\fR\x10signingPublicKey\x12\x16\n" +
+	"\x06leader\x18\b \x01(\tR\x06leader\"V\n" +
 	"\x0eAcquireRequest\x12\x12\n" +
 	"\x04pool\x18\x01 \x01(\tR\x04pool\x12\x16\n" +
 	"\x06holder\x18\x02 \x01(\tR\x06holder\x12\x18\n" +
@@ -1402,10 +1422,11 @@ const file_licmesh_v1_collector_proto_rawDesc = "" +
 	"\bexisting\x18\x02 \x01(\bR\bexisting\"Z\n" +
 	"\fRenewRequest\x12\x1b\n" +
 	"\tlease_ids\x18\x01 \x03(\x04R\bleaseIds\x12-\n" +
-	"\x13token_expires_at_ms\x18\x02 \x03(\x03R\x10tokenExpiresAtMs\"\\\n" +
+	"\x13token_expires_at_ms\x18\x02 \x03(\x03R\x10tokenExpiresAtMs\"t\n" +
 	"\rRenewResponse\x121\n" +
 	"\aresults\x18\x01 \x03(\v2\x17.licmesh.v1.RenewResultR\aresults\x12\x18\n" +
-	"\amasters\x18\x02 \x03(\tR\amasters\"+\n" +
+	"\amasters\x18\x02 \x03(\tR\amasters\x12\x16\n" +
+	"\x06leader\x18\x03 \x01(\tR\x06leader\"+\n" +
 	"\x0eReleaseRequest\x12\x19\n" +
 	"\blease_id\x18\x01 \x01(\x04R\aleaseId\"\x11\n" +
 	"\x0fReleaseResponse\"\\\n" +
