@@ -21,7 +21,7 @@ type Session struct {
 	b1     map[int]Throughput
 	b1Rows []Result
 
-	b4     *FailoverRun
+	b4 *FailoverRun
 
 	// g1mu is separate from mu because measuring G1 takes B1 first.
 	g1mu   sync.Mutex
