@@ -265,6 +265,20 @@ func runSeatClient(t *testing.T, cols []*harness.Collector) (*seatClient, func()
 	return sc, func() { cancel(); <-done }
 }
 
+// waitMasters waits until gossip shows every master on version (a
+// restarted master's new version reaches the others within a gossip round
+// or two).
+func (s *updateSite) waitMasters(t *testing.T, version string) {
+	t.Helper()
+	require.EventuallyWithT(t, func(ct *assert.CollectT) {
+		vs := versionsOf(s.status(ct).GetMasters())
+		assert.Len(ct, vs, 3)
+		for id, ver := range vs {
+			assert.Equal(ct, version, ver, "master %s", id)
+		}
+	}, 30*time.Second, 250*time.Millisecond)
+}
+
 func versionsOf(nodes []*licmeshv1.NodeVersion) map[string]string {
 	out := map[string]string{}
 	for _, n := range nodes {
@@ -306,10 +320,7 @@ func TestRolloutCollectorsFirstThenMastersLeaderLast(t *testing.T) {
 	require.Equal(t, "done", r.GetPhase(), "halted: %s", r.GetHaltReason())
 
 	// Everything runs 2.0.0, by its own account.
-	st := s.status(t)
-	for id, ver := range versionsOf(st.GetMasters()) {
-		assert.Equal(t, "2.0.0", ver, "master %s", id)
-	}
+	s.waitMasters(t, "2.0.0")
 	for _, col := range s.cols {
 		require.EventuallyWithT(t, func(ct *assert.CollectT) {
 			cs, err := col.Status()
@@ -371,9 +382,7 @@ func TestRolloutCollectorsFirstThenMastersLeaderLast(t *testing.T) {
 		require.Equal(t, "updated", u.GetState(), "collector %s: %s", u.GetId(), u.GetDetail())
 		assert.Greater(t, u.GetOrderedAtMs(), lastMaster, "collector %s went back before every master had", u.GetId())
 	}
-	for id, ver := range versionsOf(s.status(t).GetMasters()) {
-		assert.Equal(t, "1.0.0", ver, "master %s", id)
-	}
+	s.waitMasters(t, "1.0.0")
 }
 
 // TestBundleRolloutHaltsOnUnhealthyCanaryThenCompletes: the hub is gone;
@@ -449,7 +458,5 @@ func TestBundleRolloutHaltsOnUnhealthyCanaryThenCompletes(t *testing.T) {
 	s.meshctl(t, "update", "install", "2.0.0", "--canary", "1", "--batch", "3", "--max-failures", "0", "--wave-timeout", "2m")
 	r = s.waitPhase(t, "2.0.0", 4*time.Minute, "done", "halted")
 	require.Equal(t, "done", r.GetPhase(), "halted: %s", r.GetHaltReason())
-	for id, ver := range versionsOf(s.status(t).GetMasters()) {
-		assert.Equal(t, "2.0.0", ver, "master %s", id)
-	}
+	s.waitMasters(t, "2.0.0")
 }

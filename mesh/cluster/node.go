@@ -124,9 +124,20 @@ func New(cfg Config) (*Node, error) {
 	n.goRun(n.watchLeadership)
 	n.goRun(n.runReconcile)
 	n.goRun(n.runBootstrap)
-	if len(cfg.Join) > 0 {
+	n.goRun(n.rememberPeers)
+	join := cfg.Join
+	if n.hasState.Load() {
+		// A restart: the peers last seen alive too, so that a member
+		// started with no join list finds the cluster again at once.
+		for _, a := range rememberedPeers(cfg.DataDir) {
+			if !slices.Contains(join, a) {
+				join = append(slices.Clip(join), a)
+			}
+		}
+	}
+	if len(join) > 0 {
 		n.goRun(func(ctx context.Context) {
-			if err := n.Join(ctx, cfg.Join); err != nil && ctx.Err() == nil {
+			if err := n.Join(ctx, join); err != nil && ctx.Err() == nil {
 				n.log.Error("cluster: join", "error", err)
 			}
 		})

@@ -190,3 +190,31 @@ func TestSingleNode(t *testing.T) {
 	_, err = n2.WaitLeader(ctx)
 	require.ErrorIs(t, err, ErrShutdown, "WaitLeader after Leave")
 }
+
+// TestSeedRestartRejoinsGossip: the first member, started with no join list,
+// restarts on its data and finds the others through the peers it last saw
+// alive, at once rather than when they happen to probe it: without gossip it
+// knows no leader's address and can forward nothing.
+func TestSeedRestartRejoinsGossip(t *testing.T) {
+	h := newHarness(t)
+	nodes := h.startCluster(3)
+	seed := nodes[0]
+	require.Empty(t, seed.cfg.Join, "the first member has no join list")
+	require.Eventually(t, func() bool { return len(rememberedPeers(seed.cfg.DataDir)) == 2 }, 10*time.Second, poll, "the seed remembers its peers")
+
+	cfg := seed.cfg
+	cfg.RaftAddr, cfg.GossipAddr = seed.RaftAddr(), seed.GossipAddr()
+	require.NoError(t, seed.Shutdown())
+	cfg.FSM = &countFSM{}
+	back := h.start(cfg)
+	require.Eventually(t, func() bool {
+		alive := 0
+		for _, m := range back.Members() {
+			if m.State == StateAlive && m.ID != back.ID() {
+				alive++
+			}
+		}
+		_, leaderMetaKnown := back.LeaderMeta()["api_addr"]
+		return alive == 2 && leaderMetaKnown
+	}, 5*time.Second, poll, "the restarted seed sees its peers and the leader's meta")
+}
