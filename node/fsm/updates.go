@@ -287,6 +287,10 @@ type UnitChange struct {
 	State  string
 	From   string `json:",omitempty"`
 	Detail string `json:",omitempty"`
+	// Version is what a collector reported it runs now: recorded at once,
+	// not at the next presence flush, so that a rollout started right
+	// after sees it.
+	Version string `json:",omitempty"`
 }
 
 func (SetUpdateSettings) msgType() MsgType { return SetUpdateSettingsType }
@@ -428,6 +432,11 @@ func (c RolloutChange) validate() error {
 		if err := checkOptText("detail", u.Detail, 2000); err != nil {
 			return err
 		}
+		if u.Version != "" {
+			if err := validVersion(u.Version); err != nil {
+				return err
+			}
+		}
 	}
 	switch c.Phase {
 	case "", PhaseCollectors, PhaseMasters, PhaseDone, PhaseHalted:
@@ -540,6 +549,13 @@ func applyRolloutChange(s *state, ac *applyCtx, c *RolloutChange) Response {
 		}
 		if uc.From != "" {
 			x.From = uc.From
+		}
+	}
+	for _, uc := range c.Units {
+		if col, ok := s.collectors.m[uc.ID]; ok && !uc.Master && uc.Version != "" && col.Version != uc.Version {
+			col.Version = uc.Version
+			s.collectors = s.collectors.mutable()
+			s.collectors.m[uc.ID] = col
 		}
 	}
 	if c.NextWave {

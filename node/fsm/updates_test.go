@@ -60,7 +60,11 @@ func TestRolloutRecord(t *testing.T) {
 	require.ErrorIs(t, r.Err, ErrRolloutState)
 	assert.Equal(t, before, h.f.Updates(), "a refused step changes nothing, not even its valid part")
 
-	h.ok(RolloutChangeType, RolloutChange{RolloutID: "ro-1", Units: []UnitChange{{ID: "c1", State: UnitUpdated}}, NextWave: true, Now: t0 + 6})
+	h.ok(CreateTokenType, CreateToken{ID: "tok1", SecretHash: Hash{1}, Role: RoleCollector, ExpiresAt: t0 + 100_000, MaxUses: 2, Now: t0 + 5})
+	h.ok(EnrollType, Enroll{TokenID: "tok1", SecretHash: Hash{1}, CollectorID: "c1", Hostname: "h1", Version: "1.0.0", CertSerial: "0a", Now: t0 + 5})
+	h.ok(RolloutChangeType, RolloutChange{RolloutID: "ro-1", Units: []UnitChange{{ID: "c1", State: UnitUpdated, Version: "2.0.0"}}, NextWave: true, Now: t0 + 6})
+	col, _ := h.f.Collector("c1")
+	assert.Equal(t, "2.0.0", col.Version, "the version a collector reports is recorded with its unit, not at the next presence flush")
 	h.ok(RolloutChangeType, RolloutChange{RolloutID: "ro-1", Units: []UnitChange{{ID: "c2", State: UnitOrdered}}, Now: t0 + 7})
 	h.ok(RolloutChangeType, RolloutChange{RolloutID: "ro-1", Units: []UnitChange{{ID: "c2", State: UnitFailed, Detail: "unhealthy"}}, Now: t0 + 8})
 	h.ok(RolloutChangeType, RolloutChange{RolloutID: "ro-1", Units: []UnitChange{{ID: "c2", State: UnitRollback}}, Phase: PhaseHalted,

@@ -393,10 +393,26 @@ func (s *Server) masterStep(ctx context.Context, r fsm.Rollout, now time.Time) e
 			s.log.Info("updates: handing leadership over before updating this master", "rollout", r.ID)
 			return s.node.Raft().LeadershipTransfer().Error()
 		}
-		if err := s.orderMaster(ctx, r, u); err != nil {
-			return s.change(ctx, fsm.RolloutChange{RolloutID: r.ID, Units: []fsm.UnitChange{{Master: true, ID: u.ID, State: fsm.UnitFailed, Detail: clipErr(err)}}})
+		// Recorded first, then sent without holding up the loop: the
+		// master restarts as it answers, and an answer lost with its old
+		// process says nothing. What counts is its own report once back
+		// (or the plan's master timeout); only a refusal it sends fails it.
+		if err := s.change(ctx, fsm.RolloutChange{RolloutID: r.ID, Units: []fsm.UnitChange{{Master: true, ID: u.ID, State: fsm.UnitOrdered}}}); err != nil {
+			return err
 		}
-		return s.change(ctx, fsm.RolloutChange{RolloutID: r.ID, Units: []fsm.UnitChange{{Master: true, ID: u.ID, State: fsm.UnitOrdered}}})
+		go func() {
+			err := s.orderMaster(ctx, r, u)
+			if err == nil || ctx.Err() != nil {
+				return
+			}
+			if !connect.IsWireError(err) {
+				s.log.Warn("updates: no answer from a master told to update; waiting for its report", "master", u.ID, "err", err)
+				return
+			}
+			s.log.Warn("updates: a master refused to update", "master", u.ID, "err", err)
+			_ = s.change(ctx, fsm.RolloutChange{RolloutID: r.ID, Units: []fsm.UnitChange{{Master: true, ID: u.ID, State: fsm.UnitFailed, Detail: clipErr(err)}}})
+		}()
+		return nil
 	case fsm.UnitOrdered:
 		if now.Sub(time.UnixMilli(u.At)) > time.Duration(r.Plan.MasterTimeoutMs)*time.Millisecond {
 			return s.change(ctx, fsm.RolloutChange{RolloutID: r.ID, Units: []fsm.UnitChange{{Master: true, ID: u.ID, State: fsm.UnitFailed,
@@ -417,7 +433,7 @@ func (s *Server) orderMaster(ctx context.Context, r fsm.Rollout, u fsm.RolloutUn
 		return fmt.Errorf("%w: master %s is not reachable", ErrUpdate, u.ID)
 	}
 	pc := licmeshv1connect.NewPeerServiceClient(s.peers.hc, "https://"+addr)
-	cctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
+	cctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
 	_, err := pc.UpdateSelf(cctx, connect.NewRequest(&licmeshv1.UpdateSelfRequest{RolloutId: r.ID, Version: r.Version, Sha256: a.SHA256, Size: a.Size}))
 	return err
@@ -647,7 +663,7 @@ func (h collectorHandler) ReportUpdate(ctx context.Context, req *connect.Request
 		return connect.NewResponse(&licmeshv1.ReportUpdateResponse{}), nil // stale or repeated
 	}
 	s.log.Info("updates: collector reported", "collector", id, "rollout", r.ID, "state", next, "version", m.GetVersion(), "detail", m.GetDetail())
-	if err := s.change(ctx, fsm.RolloutChange{RolloutID: r.ID, Units: []fsm.UnitChange{{ID: id, State: next, Detail: m.GetDetail()}}}); err != nil &&
+	if err := s.change(ctx, fsm.RolloutChange{RolloutID: r.ID, Units: []fsm.UnitChange{{ID: id, State: next, Detail: m.GetDetail(), Version: m.GetVersion()}}}); err != nil &&
 		!errors.Is(err, fsm.ErrRolloutState) {
 		return nil, toConnect(err)
 	}
