@@ -170,7 +170,7 @@ customer account and the hub's release_lists.global), from --template
 	f.StringVar(&changelogFile, "changelog-file", "", "a file with the changelog")
 	f.StringVar(&docURL, "doc-url", "", "a link to the documentation")
 	f.StringVar(&videoURL, "video-url", "", "a link to a video teaser")
-	f.StringVar(&notify, "notify", "", `announce to this mailing list ("global" for every customer)`)
+	f.StringVar(&notify, "notify", "", `announce to this mailing list (default "global": every customer, when the hub sends mail; "none" for no mail)`)
 	f.StringVar(&template, "template", "release", "the announcement's mail template: release or release_urgent")
 	return cmd
 }

@@ -370,6 +370,7 @@ func (s *Server) readUpload(r *http.Request) (publishRequest, error) {
 	fields := map[string]*string{"version": &pr.Version, "channel": &pr.Channel, "notes": &pr.Notes, "changelog": &pr.Changelog,
 		"doc_url": &pr.DocURL, "video_url": &pr.VideoURL, "notify": &pr.Notify, "template": &pr.Template}
 	seen := map[string]bool{}
+	notifyGiven := false
 	for n := 0; ; n++ {
 		part, err := mr.NextPart()
 		if err == io.EOF {
@@ -395,6 +396,7 @@ func (s *Server) readUpload(r *http.Request) (publishRequest, error) {
 			}
 			pr.Artifacts = append(pr.Artifacts, a)
 		case fields[name] != nil:
+			notifyGiven = notifyGiven || name == "notify"
 			b, err := io.ReadAll(io.LimitReader(part, 512<<10+1))
 			if err != nil {
 				return pr, fmt.Errorf("%w: field %s: %w", ErrInvalidArgument, name, err)
@@ -407,6 +409,14 @@ func (s *Server) readUpload(r *http.Request) (publishRequest, error) {
 		default:
 			return pr, fmt.Errorf("%w: unknown field %q (version, channel, notes, changelog, doc_url, video_url, notify, template, artifact)", ErrInvalidArgument, clipName(name))
 		}
+	}
+	// Without a notify field the announcement goes to the global list
+	// (seed 001's default) when the hub can send mail; "none" sends none.
+	if !notifyGiven && s.mail != nil {
+		pr.Notify = "global"
+	}
+	if pr.Notify == "none" {
+		pr.Notify = ""
 	}
 	return pr, nil
 }

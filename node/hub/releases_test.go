@@ -20,6 +20,7 @@ import (
 	"github.com/licmesh/licmesh/licensing/release"
 	licmeshv1 "github.com/licmesh/licmesh/mesh/wire/licmeshv1"
 	"github.com/licmesh/licmesh/mesh/wire/licmeshv1/licmeshv1connect"
+	"github.com/licmesh/licmesh/node/hub/store"
 )
 
 // upload publishes through the HTTP upload as apiKey would, and returns
@@ -294,4 +295,38 @@ func TestReleaseKeyRotation(t *testing.T) {
 	assert.Equal(t, int64(2), release.RootVersion(trust))
 	_, ok := verified.Find("1.1.0")
 	assert.True(t, ok)
+}
+
+// TestReleaseAnnouncementGoesToGlobalByDefault: a hub that sends mail
+// announces a release to the global list (every customer account) unless
+// the publisher says otherwise, from the template chosen.
+func TestReleaseAnnouncementGoesToGlobalByDefault(t *testing.T) {
+	srv := startSMTP(t, "127.0.0.1:0", "hub", "smtp-secret")
+	h := mailHub(t, srv.Addr)
+	w := &upWorld{testHub: h, keys: map[string]string{}}
+	co, err := h.admin.CreateCompany(t.Context(), connect.NewRequest(&licmeshv1.CreateCompanyRequest{Name: "acme", Email: "it@acme.example"}))
+	require.NoError(t, err)
+	h.apiKey(t, store.RoleCustomer, "jane@acme.example", co.Msg.GetCompany().GetId(), "")
+	w.keys["release"] = h.apiKey(t, store.RoleReleaseManager, "rm@vendor.example", "", "")
+	art := map[string][]byte{"collectord-linux-amd64": []byte("build")}
+
+	st, body := w.upload(t, w.keys["release"], map[string]string{"version": "1.0.0", "changelog": "- faster seats"}, art)
+	require.Equal(t, http.StatusCreated, st, body)
+	st, body = w.upload(t, w.keys["release"], map[string]string{"version": "1.1.0", "notify": "none"}, art)
+	require.Equal(t, http.StatusCreated, st, body)
+	st, body = w.upload(t, w.keys["release"], map[string]string{"version": "1.2.0", "notify": "global", "template": "release_urgent"}, art)
+	require.Equal(t, http.StatusCreated, st, body)
+
+	mails := srv.wait(t, 2)
+	require.Len(t, mails, 2, "1.1.0 said none")
+	bySubject := map[string]parsedMail{}
+	for _, m := range mails {
+		assert.Equal(t, []string{"jane@acme.example"}, m.Envelope.To, "the global list is every customer account")
+		bySubject[m.Subject] = m
+	}
+	first, ok := bySubject["[licmesh] version 1.0.0 is out"]
+	require.True(t, ok, "subjects: %v", bySubject)
+	assert.Contains(t, first.Text, "- faster seats")
+	_, ok = bySubject["[licmesh] please update to 1.2.0"]
+	assert.True(t, ok, "the urgent template: %v", bySubject)
 }
