@@ -1,6 +1,7 @@
 package hub
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -236,11 +237,11 @@ type publishRequest struct {
 
 func (pr *publishRequest) validate() error {
 	pr.Version = strings.TrimPrefix(strings.TrimSpace(pr.Version), "v")
-	pr.Channel = cmpOr(strings.TrimSpace(pr.Channel), release.ChannelStable)
+	pr.Channel = cmp.Or(strings.TrimSpace(pr.Channel), release.ChannelStable)
 	if pr.Channel != release.ChannelStable && pr.Channel != release.ChannelBeta {
 		return fmt.Errorf("%w: channel %q: stable or beta", ErrInvalidArgument, clipName(pr.Channel))
 	}
-	pr.Template = cmpOr(pr.Template, mailRelease)
+	pr.Template = cmp.Or(pr.Template, mailRelease)
 	if !slices.Contains(releaseTemplates, pr.Template) {
 		return fmt.Errorf("%w: template %q: one of %s", ErrInvalidArgument, clipName(pr.Template), strings.Join(releaseTemplates, ", "))
 	}
@@ -256,13 +257,6 @@ func (pr *publishRequest) validate() error {
 		return fmt.Errorf("%w: a release needs at least one artifact", ErrInvalidArgument)
 	}
 	return nil
-}
-
-func cmpOr(a, b string) string {
-	if a != "" {
-		return a
-	}
-	return b
 }
 
 // publish signs a release into the repository, moves its artifacts in

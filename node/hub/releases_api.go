@@ -3,6 +3,7 @@ package hub
 import (
 	"context"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -10,7 +11,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"strconv"
 	"strings"
 	"time"
 
@@ -304,12 +304,10 @@ func (s *Server) httpFail(w http.ResponseWriter, what string, err error) {
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
-	b, _ := protojsonString(code.String(), msg)
-	w.Write(b)
-}
-
-func protojsonString(code, msg string) ([]byte, error) {
-	return []byte(fmt.Sprintf(`{"code":%s,"message":%s}`+"\n", strconv.Quote(code), strconv.Quote(msg))), nil
+	_ = json.NewEncoder(w).Encode(struct {
+		Code    string `json:"code"`
+		Message string `json:"message"`
+	}{code.String(), msg})
 }
 
 // uploadRelease publishes a release from a multipart upload: the fields

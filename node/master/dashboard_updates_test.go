@@ -2,6 +2,7 @@ package master
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"io"
 	"mime/multipart"
@@ -74,7 +75,7 @@ func TestDashboardUpdates(t *testing.T) {
 	var actions []string
 	for _, r := range s.fsm.Audit(fsm.AuditFilter{}).Records {
 		if r.Actor == "user:ivy" && r.Via == "dashboard" && r.Action != "SignIn" {
-			actions = append(actions, r.Action+" "+cmpOr(r.Code, "ok"))
+			actions = append(actions, r.Action+" "+cmp.Or(r.Code, "ok"))
 		}
 	}
 	assert.ElementsMatch(t, []string{"SetUpdateSettings ok", "UploadUpdateBundle invalid_argument"}, actions)

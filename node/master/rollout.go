@@ -1,6 +1,7 @@
 package master
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -545,7 +546,7 @@ func (s *Server) updateTrial(ctx context.Context) {
 		// Back on the old release: the new one did not hold.
 		s.log.Warn("updates: back on the previous release", "from", p.To, "running", version.Version, "why", p.Detail)
 		s.waitCaughtUp(ctx, time.Time{})
-		s.reportMaster(ctx, p.RolloutID, fsm.UnitFailed, "reverted: "+cmpOr(p.Detail, "the new release did not start"))
+		s.reportMaster(ctx, p.RolloutID, fsm.UnitFailed, "reverted: "+cmp.Or(p.Detail, "the new release did not start"))
 		_ = selfupdate.ClearPending(s.pendingFile())
 		return
 	}
@@ -565,13 +566,6 @@ func (s *Server) updateTrial(ctx context.Context) {
 		return
 	}
 	s.requestRestart()
-}
-
-func cmpOr(a, b string) string {
-	if a != "" {
-		return a
-	}
-	return b
 }
 
 // caughtUp reports whether this master has caught up with the cluster

@@ -1,6 +1,7 @@
 package master
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -127,7 +128,7 @@ func (h adminHandler) InstallUpdate(ctx context.Context, req *connect.Request[li
 		}
 	}
 	p, _ := principalFrom(ctx)
-	if _, err := s.startRollout(ctx, v, cmpOr(p.User, p.ID), plan); err != nil {
+	if _, err := s.startRollout(ctx, v, cmp.Or(p.User, p.ID), plan); err != nil {
 		return nil, toConnect(err)
 	}
 	return connect.NewResponse(&licmeshv1.InstallUpdateResponse{Status: s.updateStatus()}), nil
@@ -140,8 +141,8 @@ func (h adminHandler) RollbackUpdate(ctx context.Context, req *connect.Request[l
 	s := h.s
 	u := s.fsm.Updates()
 	p, _ := principalFrom(ctx)
-	by := cmpOr(p.User, p.ID)
-	reason := cmpOr(strings.TrimSpace(req.Msg.GetReason()), "rolled back by "+by)
+	by := cmp.Or(p.User, p.ID)
+	reason := cmp.Or(strings.TrimSpace(req.Msg.GetReason()), "rolled back by "+by)
 	if r := u.Rollout; r.Active() {
 		var wave []fsm.RolloutUnit
 		for _, c := range r.Collectors {
