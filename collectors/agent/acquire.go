@@ -58,7 +58,7 @@ func (a *Agent) Acquire(ctx context.Context, pool, holder string) (leasebook.Lea
 	// yet is settled first: asked again, a master would hand back that same
 	// lease, and the release retried later would then take it away.
 	if old, ok := a.book.FindReleasing(pool, holder); ok {
-		if err := a.releaseCall(ctx, tr, a.interactiveAttempt(), old); err != nil {
+		if err := a.releaseCall(ctx, old); err != nil {
 			return leasebook.Lease{}, fmt.Errorf("%w: the release of this holder's previous lease %d is still pending: %w", ErrUnavailable, old, err)
 		}
 		a.book.RemoveIfReleasing(old)
@@ -72,22 +72,12 @@ func (a *Agent) Acquire(ctx context.Context, pool, holder string) (leasebook.Lea
 	ctx, cancel := context.WithTimeout(ctx, a.cfg.RequestTimeout)
 	defer cancel()
 	var got leasebook.Lease
-	err = a.call(ctx, tr, a.interactiveAttempt(), func(ctx context.Context, c licmeshv1connect.CollectorServiceClient, addr string) error {
-		sentAt := a.clock.Now()
-		resp, err := c.Acquire(ctx, connect.NewRequest(&licmeshv1.AcquireRequest{Pool: pool, Holder: holder}))
-		if err != nil {
-			return err
+	r, err := a.seat(ctx, seatOp{pool: pool, holder: holder})
+	if err == nil {
+		if got, err = a.book.Add(res, r.grant, r.sentAt); err != nil {
+			err = badAnswer("%v", err)
 		}
-		g, err := checkGrant(resp.Msg, pool, holder, id)
-		if err != nil {
-			return err
-		}
-		got, err = a.book.Add(res, g, sentAt)
-		if err != nil {
-			return badAnswer("%v", err)
-		}
-		return nil
-	})
+	}
 	if errors.Is(err, ErrUnavailable) && a.failsOpen(pool) {
 		// No master answered, and the license lets this pool fail open
 		// (P8): the holder works now, and the masters count the seat when
@@ -129,7 +119,7 @@ func (a *Agent) Release(ctx context.Context, leaseID lease.ID) (l leasebook.Leas
 	}
 	ctx, cancel := context.WithTimeout(ctx, a.cfg.RequestTimeout)
 	defer cancel()
-	err = a.releaseCall(ctx, tr, a.interactiveAttempt(), leaseID)
+	err = a.releaseCall(ctx, leaseID)
 	switch {
 	case err == nil:
 		l, err = a.book.Remove(leaseID)
@@ -146,11 +136,8 @@ func (a *Agent) Release(ctx context.Context, leaseID lease.ID) (l leasebook.Leas
 
 // releaseCall releases one lease at the masters. A master that does not know
 // the lease has nothing to release, which is success.
-func (a *Agent) releaseCall(ctx context.Context, tr Transport, attempt time.Duration, leaseID lease.ID) error {
-	err := a.call(ctx, tr, attempt, func(ctx context.Context, c licmeshv1connect.CollectorServiceClient, addr string) error {
-		_, err := c.Release(ctx, connect.NewRequest(&licmeshv1.ReleaseRequest{LeaseId: uint64(leaseID)}))
-		return err
-	})
+func (a *Agent) releaseCall(ctx context.Context, leaseID lease.ID) error {
+	_, err := a.seat(ctx, seatOp{release: true, leaseID: leaseID})
 	var rej *RejectedError
 	if errors.As(err, &rej) && rej.Code == connect.CodeNotFound {
 		return nil
@@ -165,7 +152,7 @@ func (a *Agent) retryReleases(ctx context.Context) error {
 		return ErrNotReady
 	}
 	for _, id := range a.book.Releasing() {
-		err := a.releaseCall(ctx, tr, a.cfg.RequestTimeout, id)
+		err := a.releaseCall(ctx, id)
 		if errors.Is(err, ErrUnavailable) {
 			return err
 		}
@@ -206,7 +193,7 @@ func (a *Agent) releaseAll(ctx context.Context) {
 	for range min(workers, len(ids)) {
 		wg.Go(func() {
 			for id := range work {
-				if err := a.releaseCall(ctx, tr, a.interactiveAttempt(), id); err == nil {
+				if err := a.releaseCall(ctx, id); err == nil {
 					a.book.Remove(id)
 					mu.Lock()
 					released++

@@ -14,6 +14,7 @@ import (
 	"github.com/licmesh/licmesh/collectors/identity"
 	"github.com/licmesh/licmesh/collectors/leasebook"
 	"github.com/licmesh/licmesh/licensing/clock"
+	"github.com/licmesh/licmesh/mesh/batch"
 	"github.com/licmesh/licmesh/mesh/pki"
 	"github.com/licmesh/licmesh/mesh/transport"
 )
@@ -43,6 +44,13 @@ type Agent struct {
 
 	ents ents
 	upd  *updater
+	// seats carries the product's acquires and releases to the masters,
+	// together when they come together (seats.go).
+	seats *batch.Coalescer[seatOp, seatResult]
+	// seatsStop ends the seats' goroutine, started with the first seat
+	// call and ended with the transport; nil when it is not running.
+	seatsMu   sync.Mutex
+	seatsStop func()
 
 	mu sync.Mutex
 	id *identity.Identity // nil until enrolled
@@ -104,6 +112,7 @@ func New(cfg config.Config, opts Options) (*Agent, error) {
 
 		renewBatchSize: maxRenewBatch,
 	}
+	a.seats = batch.New(maxSeatBatch, seatCallsInFlight, a.flushSeats)
 	id, err := store.Load()
 	switch {
 	case errors.Is(err, identity.ErrNotEnrolled):
@@ -262,6 +271,7 @@ func (a *Agent) Run(ctx context.Context) error {
 }
 
 func (a *Agent) closeTransport() {
+	a.stopSeats()
 	a.mu.Lock()
 	tr := a.tr
 	a.tr = nil

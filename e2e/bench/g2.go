@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
+	"sync/atomic"
 	"time"
 
 	"github.com/licmesh/licmesh/e2e/harness"
@@ -24,7 +25,7 @@ var g2Levels = []int{1, 16, 64, 256}
 
 // MeasureG2 starts a mesh and one collectord, and runs the closed loop at
 // each of g2Levels.
-func MeasureG2(ctx context.Context, cfg Config) (_ map[int]Throughput, err error) {
+func MeasureG2(ctx context.Context, cfg Config) (_ map[int]G2Run, err error) {
 	m, err := StartMesh(ctx, cfg)
 	if err != nil {
 		return nil, err
@@ -47,8 +48,14 @@ func MeasureG2(ctx context.Context, cfg Config) (_ map[int]Throughput, err error
 	// would keep them.
 	col.UseClient(&http.Client{Timeout: cfg.Mesh.CallTimeout, Transport: &http.Transport{
 		MaxIdleConns: 1024, MaxIdleConnsPerHost: 1024, IdleConnTimeout: time.Minute}})
-	out := map[int]Throughput{}
+	out := map[int]G2Run{}
 	for _, c := range g2Levels {
+		var pairs atomic.Int64
+		before, err := markRaft(ctx, m)
+		if err != nil {
+			return nil, err
+		}
+		colBefore, _ := processCPU(col.Proc.Pid())
 		t, err := ClosedLoop(ctx, Load{Concurrency: c, Warmup: cfg.Warmup, Duration: cfg.Duration}, func(_ context.Context, worker int) error {
 			l, err := col.Acquire(pool, fmt.Sprintf("session-%d", worker))
 			if err != nil {
@@ -57,19 +64,46 @@ func MeasureG2(ctx context.Context, cfg Config) (_ map[int]Throughput, err error
 			if err := col.Release(l.ID); err != nil {
 				return fmt.Errorf("%w: release at C=%d: %w", ErrMesh, c, err)
 			}
+			pairs.Add(1)
 			return nil
 		})
 		if err != nil {
 			return nil, err
 		}
-		out[c] = t
+		use, err := useSince(ctx, m, before, 2*pairs.Load())
+		if err != nil {
+			return nil, err
+		}
+		colAfter, _ := processCPU(col.Proc.Pid())
+		out[c] = G2Run{Throughput: t, Use: use, CollectorCPU: colAfter - colBefore}
 	}
 	return out, nil
 }
 
+// G2Run is one level's throughput and what the masters and the collector
+// spent on it (over the warm-up and the window).
+type G2Run struct {
+	Throughput
+	Use ClusterUse
+	// CollectorCPU is the collectord process's CPU time.
+	CollectorCPU time.Duration
+}
+
+// cpuNote says the CPU per lease operation of the masters, the collectord
+// and this process (the product's side), and what Raft carried.
+func (r G2Run) cpuNote() string {
+	if r.Use.MastersCPU == 0 || r.Use.Ops == 0 {
+		return ""
+	}
+	masters, product := r.Use.CPUPerOp()
+	col := r.CollectorCPU / time.Duration(r.Use.Ops)
+	return fmt.Sprintf("; CPU per op: masters %s µs, collectord %s µs, product %s µs; %s ops per raft entry",
+		FormatValue(Micros(masters)), FormatValue(Micros(col)), FormatValue(Micros(product)), FormatValue(r.Use.OpsPerEntry()))
+}
+
 // g2Rows are each level's pairs and lease operations per second and its
 // latency, with the goals where B1 has the level.
-func g2Rows(runs map[int]Throughput, b1 map[int]Throughput) []Result {
+func g2Rows(runs map[int]G2Run, b1 map[int]Throughput) []Result {
 	var rows []Result
 	for _, c := range g2Levels {
 		r, ok := runs[c]
@@ -85,6 +119,7 @@ func g2Rows(runs map[int]Throughput, b1 map[int]Throughput) []Result {
 			row.Met = Verdict(ops >= base.PerSecond)
 			row.Note += fmt.Sprintf(" = %sx B1", FormatValue(ops/base.PerSecond))
 		}
+		row.Note += r.cpuNote()
 		rows = append(rows, row)
 		lat := Result{ID: "G2", Name: fmt.Sprintf("one collector, C=%d: pair p50 / p99", c), Value: ms(r.Latency.P99), Unit: "ms p99",
 			Note: fmt.Sprintf("p50 %s ms", FormatValue(ms(r.Latency.P50)))}

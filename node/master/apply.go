@@ -9,6 +9,7 @@ import (
 
 	"connectrpc.com/connect"
 
+	"github.com/licmesh/licmesh/mesh/batch"
 	licmeshv1 "github.com/licmesh/licmesh/mesh/wire/licmeshv1"
 	"github.com/licmesh/licmesh/node/fsm"
 )
@@ -140,6 +141,15 @@ func (s *Server) submitLease(ctx context.Context, op fsm.LeaseOp) (fsm.OpResult,
 		return s.leaderOps.Do(ctx, op)
 	}
 	return s.followerOps.Do(ctx, op)
+}
+
+// submitLeases runs lease operations through this master's coalescer
+// together, so that they ride in as few batches as the load allows.
+func (s *Server) submitLeases(ctx context.Context, ops []fsm.LeaseOp) ([]fsm.OpResult, []error) {
+	if s.node.IsLeader() {
+		return s.leaderOps.DoMany(ctx, ops)
+	}
+	return s.followerOps.DoMany(ctx, ops)
 }
 
 // wireResult carries an FSM outcome between masters: a stable reason code
@@ -275,7 +285,7 @@ func toConnect(err error) error {
 		return connect.NewError(connect.CodeDeadlineExceeded, err)
 	case errors.Is(err, ErrVoterTooOld):
 		return connect.NewError(connect.CodeFailedPrecondition, err)
-	case errors.Is(err, ErrNoLeader), errors.Is(err, ErrNotLeader), errors.Is(err, ErrShuttingDown), errors.Is(err, ErrForwardFailure),
+	case errors.Is(err, ErrNoLeader), errors.Is(err, ErrNotLeader), errors.Is(err, ErrShuttingDown), errors.Is(err, batch.ErrClosed), errors.Is(err, ErrForwardFailure),
 		errors.Is(err, ErrNotBootstrap):
 		return connect.NewError(connect.CodeUnavailable, err)
 	case errors.Is(err, ErrBadRequest), errors.Is(err, ErrProtocol):

@@ -229,6 +229,16 @@ func (h collectorHandler) Acquire(ctx context.Context, req *connect.Request[licm
 	if err == nil {
 		err = r.Err
 	}
+	w, err := s.granted(ctx, id, r, err)
+	if err != nil {
+		return nil, err
+	}
+	return connect.NewResponse(&licmeshv1.AcquireResponse{Lease: w, Existing: r.Existing}), nil
+}
+
+// granted turns the outcome of an acquire into the lease the collector is
+// answered, signed; a refusal becomes its connect error.
+func (s *Server) granted(ctx context.Context, id string, r fsm.OpResult, err error) (*licmeshv1.Lease, error) {
 	if err != nil {
 		s.m.refused.WithLabelValues(reasonOf(err)).Inc()
 		return nil, toConnect(err)
@@ -263,7 +273,78 @@ func (h collectorHandler) Acquire(ctx context.Context, req *connect.Request[licm
 		return nil, toConnect(err)
 	}
 	w.Token = string(tok)
-	return connect.NewResponse(&licmeshv1.AcquireResponse{Lease: w, Existing: r.Existing}), nil
+	return w, nil
+}
+
+// maxSeatOpsPerCall bounds one SeatOps call: a collector sends at most its
+// max_in_flight operations at once, far below this.
+const maxSeatOpsPerCall = 4096
+
+// SeatOps runs many acquires and releases through one call, each joining
+// this master's coalescer as the single calls do, and answers each in
+// order: a refusal of one is that one's answer, not the call's.
+func (h collectorHandler) SeatOps(ctx context.Context, req *connect.Request[licmeshv1.SeatOpsRequest]) (*connect.Response[licmeshv1.SeatOpsResponse], error) {
+	id, err := h.caller(ctx)
+	if err != nil {
+		return nil, err
+	}
+	s := h.s
+	if len(req.Msg.Ops) == 0 || len(req.Msg.Ops) > maxSeatOpsPerCall {
+		return nil, connect.NewError(connect.CodeInvalidArgument, fmt.Errorf("%w: 1 to %d seat operations per call, not %d", ErrBadRequest, maxSeatOpsPerCall, len(req.Msg.Ops)))
+	}
+	results := make([]*licmeshv1.LeaseOpResult, len(req.Msg.Ops))
+	refuse := func(i int, err error) { results[i] = refusal(err) }
+	ops := make([]fsm.LeaseOp, 0, len(req.Msg.Ops))
+	idx := make([]int, 0, len(req.Msg.Ops))
+	for i, w := range req.Msg.Ops {
+		if w.CollectorId != "" {
+			refuse(i, connect.NewError(connect.CodeInvalidArgument, fmt.Errorf("%w: collector_id comes from the certificate", ErrBadRequest)))
+			continue
+		}
+		op, err := leaseOpFromWire(w)
+		if err != nil {
+			refuse(i, err)
+			continue
+		}
+		op.CollectorID = id
+		if op.Kind == fsm.Acquire {
+			if err := checkSeatRequest(op.Pool, op.Holder); err != nil {
+				refuse(i, err)
+				continue
+			}
+			if ok, why := s.fsm.CoversPool(id, op.Pool); !ok {
+				s.m.refused.WithLabelValues("not_covered").Inc()
+				refuse(i, connect.NewError(connect.CodePermissionDenied, fmt.Errorf("%w: %s", ErrNotCovered, why)))
+				continue
+			}
+			op.TTLms = s.cfg.LeaseTTL.Milliseconds()
+		}
+		ops = append(ops, op)
+		idx = append(idx, i)
+	}
+	res, errs := s.submitLeases(ctx, ops)
+	for j, i := range idx {
+		err := errs[j]
+		if err == nil {
+			err = res[j].Err
+		}
+		if ops[j].Kind == fsm.Release {
+			if err != nil {
+				refuse(i, err)
+				continue
+			}
+			s.m.releases.Inc()
+			results[i] = &licmeshv1.LeaseOpResult{}
+			continue
+		}
+		w, err := s.granted(ctx, id, res[j], err)
+		if err != nil {
+			refuse(i, err)
+			continue
+		}
+		results[i] = &licmeshv1.LeaseOpResult{Lease: w, Existing: res[j].Existing}
+	}
+	return connect.NewResponse(&licmeshv1.SeatOpsResponse{Results: results, Leader: s.leaderCollectorAddr()}), nil
 }
 
 func (h collectorHandler) Renew(ctx context.Context, req *connect.Request[licmeshv1.RenewRequest]) (*connect.Response[licmeshv1.RenewResponse], error) {
@@ -434,6 +515,17 @@ func (h collectorHandler) Release(ctx context.Context, req *connect.Request[licm
 	}
 	s.m.releases.Inc()
 	return connect.NewResponse(&licmeshv1.ReleaseResponse{}), nil
+}
+
+// refusal is a refused seat operation's answer: the connect code the
+// single call would have failed with, the reason's stable name and the
+// message.
+func refusal(err error) *licmeshv1.LeaseOpResult {
+	var ce *connect.Error
+	if !errors.As(toConnect(err), &ce) {
+		ce = connect.NewError(connect.CodeInternal, err)
+	}
+	return &licmeshv1.LeaseOpResult{Code: uint32(ce.Code()), Reason: reasonOf(err), Detail: ce.Message()}
 }
 
 // checkSeatRequest checks the pool and holder a collector asks a seat for.

@@ -23,6 +23,7 @@ import (
 	"github.com/licmesh/licmesh/licensing/clock"
 	"github.com/licmesh/licmesh/licensing/lease"
 	"github.com/licmesh/licmesh/licensing/license"
+	"github.com/licmesh/licmesh/mesh/batch"
 	"github.com/licmesh/licmesh/mesh/cluster"
 	"github.com/licmesh/licmesh/mesh/confload"
 	"github.com/licmesh/licmesh/mesh/selfupdate"
@@ -51,8 +52,8 @@ type Server struct {
 	table *lease.Table
 	m     *metrics
 
-	leaderOps   *coalescer[fsm.LeaseOp, fsm.OpResult]
-	followerOps *coalescer[fsm.LeaseOp, fsm.OpResult]
+	leaderOps   *batch.Coalescer[fsm.LeaseOp, fsm.OpResult]
+	followerOps *batch.Coalescer[fsm.LeaseOp, fsm.OpResult]
 	leaderCheck *leaderCheck // confirms leadership before a renewal is answered
 	peers       *peerClients
 
@@ -229,8 +230,8 @@ func New(cfg Config) (*Server, error) {
 	// Two flush slots: one batch in Raft while the next one fills. More
 	// slots send more, smaller entries (each costs an fsync and an apply on
 	// every master); fewer leave Raft's pipeline idle.
-	s.leaderOps = newCoalescer(maxLeaseBatch, 2, s.applyLeaseOps)
-	s.followerOps = newCoalescer(maxLeaseBatch, 2, s.forwardLeaseOps)
+	s.leaderOps = batch.New(maxLeaseBatch, 2, s.applyLeaseOps)
+	s.followerOps = batch.New(maxLeaseBatch, 2, s.forwardLeaseOps)
 	// A barrier, not raft's VerifyLeader: VerifyLeader also counts replies
 	// to heartbeats already in flight when it began, which after a pause may
 	// predate a newer leader's election. A barrier commits only once a

@@ -202,7 +202,13 @@ type Master struct {
 	once   sync.Once
 	// noArtifacts makes the master answer 404 for every build; c.mu.
 	noArtifacts bool
+	// noSeatOps makes the master one too old to know SeatOps; c.mu.
+	noSeatOps bool
 }
+
+// LackSeatOps makes m a master of a release before SeatOps: it answers the
+// call Unimplemented, as such a master does.
+func (m *Master) LackSeatOps() { m.c.mu.Lock(); m.noSeatOps = true; m.c.mu.Unlock() }
 
 // StartMaster starts a master on 127.0.0.1 with TLS over TCP (HTTP/2, as
 // httptest serves it). It is closed at the end of the test.

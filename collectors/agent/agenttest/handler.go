@@ -204,6 +204,42 @@ func (h *handler) Borrow(ctx context.Context, req *connect.Request[licmeshv1.Bor
 	return connect.NewResponse(&licmeshv1.BorrowResponse{Lease: c.protoLeaseLocked(l, now), Existing: existing != nil}), nil
 }
 
+// SeatOps answers each operation as Acquire and Release do, hooks and
+// counts included, in order.
+func (h *handler) SeatOps(ctx context.Context, req *connect.Request[licmeshv1.SeatOpsRequest]) (*connect.Response[licmeshv1.SeatOpsResponse], error) {
+	if _, err := h.before("SeatOps"); err != nil {
+		return nil, err
+	}
+	h.c.mu.Lock()
+	old := h.m.noSeatOps
+	h.c.mu.Unlock()
+	if old {
+		return nil, connect.NewError(connect.CodeUnimplemented, errors.New("licmesh.v1.CollectorService.SeatOps is not implemented"))
+	}
+	out := make([]*licmeshv1.LeaseOpResult, len(req.Msg.GetOps()))
+	for i, op := range req.Msg.GetOps() {
+		var err error
+		if op.GetKind() == licmeshv1.LeaseOp_KIND_RELEASE {
+			_, err = h.Release(ctx, connect.NewRequest(&licmeshv1.ReleaseRequest{LeaseId: op.GetLeaseId()}))
+			out[i] = &licmeshv1.LeaseOpResult{}
+		} else {
+			var resp *connect.Response[licmeshv1.AcquireResponse]
+			resp, err = h.Acquire(ctx, connect.NewRequest(&licmeshv1.AcquireRequest{Pool: op.GetPool(), Holder: op.GetHolder(), Offline: op.GetOffline()}))
+			if err == nil {
+				out[i] = &licmeshv1.LeaseOpResult{Lease: resp.Msg.GetLease(), Existing: resp.Msg.GetExisting()}
+			}
+		}
+		if err != nil {
+			msg := err.Error()
+			if ce, ok := errors.AsType[*connect.Error](err); ok {
+				msg = ce.Message()
+			}
+			out[i] = &licmeshv1.LeaseOpResult{Code: uint32(connect.CodeOf(err)), Detail: msg}
+		}
+	}
+	return connect.NewResponse(&licmeshv1.SeatOpsResponse{Results: out}), nil
+}
+
 func (h *handler) Acquire(ctx context.Context, req *connect.Request[licmeshv1.AcquireRequest]) (*connect.Response[licmeshv1.AcquireResponse], error) {
 	hooks, err := h.before("Acquire")
 	if err != nil {

@@ -1016,6 +1016,105 @@ func (*ReleaseResponse) Descriptor() ([]byte, []int) {
 	return file_licmesh_v1_collector_proto_rawDescGZIP(), []int{15}
 }
 
+type SeatOpsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// ops are acquires (pool, holder, offline) and releases (lease_id);
+	// collector_id is the caller's, from its certificate, and must be empty.
+	Ops           []*LeaseOp `protobuf:"bytes,1,rep,name=ops,proto3" json:"ops,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SeatOpsRequest) Reset() {
+	*x = SeatOpsRequest{}
+	mi := &file_licmesh_v1_collector_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SeatOpsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SeatOpsRequest) ProtoMessage() {}
+
+func (x *SeatOpsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_licmesh_v1_collector_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SeatOpsRequest.ProtoReflect.Descriptor instead.
+func (*SeatOpsRequest) Descriptor() ([]byte, []int) {
+	return file_licmesh_v1_collector_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *SeatOpsRequest) GetOps() []*LeaseOp {
+	if x != nil {
+		return x.Ops
+	}
+	return nil
+}
+
+type SeatOpsResponse struct {
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Results []*LeaseOpResult       `protobuf:"bytes,1,rep,name=results,proto3" json:"results,omitempty"`
+	// leader is as in HelloResponse.
+	Leader        string `protobuf:"bytes,2,opt,name=leader,proto3" json:"leader,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SeatOpsResponse) Reset() {
+	*x = SeatOpsResponse{}
+	mi := &file_licmesh_v1_collector_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SeatOpsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SeatOpsResponse) ProtoMessage() {}
+
+func (x *SeatOpsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_licmesh_v1_collector_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SeatOpsResponse.ProtoReflect.Descriptor instead.
+func (*SeatOpsResponse) Descriptor() ([]byte, []int) {
+	return file_licmesh_v1_collector_proto_rawDescGZIP(), []int{17}
+}
+
+func (x *SeatOpsResponse) GetResults() []*LeaseOpResult {
+	if x != nil {
+		return x.Results
+	}
+	return nil
+}
+
+func (x *SeatOpsResponse) GetLeader() string {
+	if x != nil {
+		return x.Leader
+	}
+	return ""
+}
+
 type BorrowRequest struct {
 	state  protoimpl.MessageState `protogen:"open.v1"`
 	Pool   string                 `protobuf:"bytes,1,opt,name=pool,proto3" json:"pool,omitempty"`
@@ -1028,7 +1127,7 @@ type BorrowRequest struct {
 
 func (x *BorrowRequest) Reset() {
 	*x = BorrowRequest{}
-	mi := &file_licmesh_v1_collector_proto_msgTypes[16]
+	mi := &file_licmesh_v1_collector_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1040,7 +1139,7 @@ func (x *BorrowRequest) String() string {
 func (*BorrowRequest) ProtoMessage() {}
 
 func (x *BorrowRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_licmesh_v1_collector_proto_msgTypes[16]
+	mi := &file_licmesh_v1_collector_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1053,7 +1152,7 @@ func (x *BorrowRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BorrowRequest.ProtoReflect.Descriptor instead.
 func (*BorrowRequest) Descriptor() ([]byte, []int) {
-	return file_licmesh_v1_collector_proto_rawDescGZIP(), []int{16}
+	return file_licmesh_v1_collector_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *BorrowRequest) GetPool() string {
@@ -1088,7 +1187,7 @@ type BorrowResponse struct {
 
 func (x *BorrowResponse) Reset() {
 	*x = BorrowResponse{}
-	mi := &file_licmesh_v1_collector_proto_msgTypes[17]
+	mi := &file_licmesh_v1_collector_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1100,7 +1199,7 @@ func (x *BorrowResponse) String() string {
 func (*BorrowResponse) ProtoMessage() {}
 
 func (x *BorrowResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_licmesh_v1_collector_proto_msgTypes[17]
+	mi := &file_licmesh_v1_collector_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1113,7 +1212,7 @@ func (x *BorrowResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BorrowResponse.ProtoReflect.Descriptor instead.
 func (*BorrowResponse) Descriptor() ([]byte, []int) {
-	return file_licmesh_v1_collector_proto_rawDescGZIP(), []int{17}
+	return file_licmesh_v1_collector_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *BorrowResponse) GetLease() *Lease {
@@ -1141,7 +1240,7 @@ type WatchEntitlementsRequest struct {
 
 func (x *WatchEntitlementsRequest) Reset() {
 	*x = WatchEntitlementsRequest{}
-	mi := &file_licmesh_v1_collector_proto_msgTypes[18]
+	mi := &file_licmesh_v1_collector_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1153,7 +1252,7 @@ func (x *WatchEntitlementsRequest) String() string {
 func (*WatchEntitlementsRequest) ProtoMessage() {}
 
 func (x *WatchEntitlementsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_licmesh_v1_collector_proto_msgTypes[18]
+	mi := &file_licmesh_v1_collector_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1166,7 +1265,7 @@ func (x *WatchEntitlementsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchEntitlementsRequest.ProtoReflect.Descriptor instead.
 func (*WatchEntitlementsRequest) Descriptor() ([]byte, []int) {
-	return file_licmesh_v1_collector_proto_rawDescGZIP(), []int{18}
+	return file_licmesh_v1_collector_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *WatchEntitlementsRequest) GetHaveSerial() uint64 {
@@ -1189,7 +1288,7 @@ type WatchEntitlementsResponse struct {
 
 func (x *WatchEntitlementsResponse) Reset() {
 	*x = WatchEntitlementsResponse{}
-	mi := &file_licmesh_v1_collector_proto_msgTypes[19]
+	mi := &file_licmesh_v1_collector_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1201,7 +1300,7 @@ func (x *WatchEntitlementsResponse) String() string {
 func (*WatchEntitlementsResponse) ProtoMessage() {}
 
 func (x *WatchEntitlementsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_licmesh_v1_collector_proto_msgTypes[19]
+	mi := &file_licmesh_v1_collector_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1214,7 +1313,7 @@ func (x *WatchEntitlementsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchEntitlementsResponse.ProtoReflect.Descriptor instead.
 func (*WatchEntitlementsResponse) Descriptor() ([]byte, []int) {
-	return file_licmesh_v1_collector_proto_rawDescGZIP(), []int{19}
+	return file_licmesh_v1_collector_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *WatchEntitlementsResponse) GetDocument() string {
@@ -1243,7 +1342,7 @@ type ConsumeCreditsRequest struct {
 
 func (x *ConsumeCreditsRequest) Reset() {
 	*x = ConsumeCreditsRequest{}
-	mi := &file_licmesh_v1_collector_proto_msgTypes[20]
+	mi := &file_licmesh_v1_collector_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1255,7 +1354,7 @@ func (x *ConsumeCreditsRequest) String() string {
 func (*ConsumeCreditsRequest) ProtoMessage() {}
 
 func (x *ConsumeCreditsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_licmesh_v1_collector_proto_msgTypes[20]
+	mi := &file_licmesh_v1_collector_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1268,7 +1367,7 @@ func (x *ConsumeCreditsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConsumeCreditsRequest.ProtoReflect.Descriptor instead.
 func (*ConsumeCreditsRequest) Descriptor() ([]byte, []int) {
-	return file_licmesh_v1_collector_proto_rawDescGZIP(), []int{20}
+	return file_licmesh_v1_collector_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *ConsumeCreditsRequest) GetRequestId() []byte {
@@ -1304,7 +1403,7 @@ type ConsumeCreditsResponse struct {
 
 func (x *ConsumeCreditsResponse) Reset() {
 	*x = ConsumeCreditsResponse{}
-	mi := &file_licmesh_v1_collector_proto_msgTypes[21]
+	mi := &file_licmesh_v1_collector_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1316,7 +1415,7 @@ func (x *ConsumeCreditsResponse) String() string {
 func (*ConsumeCreditsResponse) ProtoMessage() {}
 
 func (x *ConsumeCreditsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_licmesh_v1_collector_proto_msgTypes[21]
+	mi := &file_licmesh_v1_collector_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1329,7 +1428,7 @@ func (x *ConsumeCreditsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConsumeCreditsResponse.ProtoReflect.Descriptor instead.
 func (*ConsumeCreditsResponse) Descriptor() ([]byte, []int) {
-	return file_licmesh_v1_collector_proto_rawDescGZIP(), []int{21}
+	return file_licmesh_v1_collector_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *ConsumeCreditsResponse) GetLicenseId() string {
@@ -1429,7 +1528,12 @@ const file_licmesh_v1_collector_proto_rawDesc = "" +
 	"\x06leader\x18\x03 \x01(\tR\x06leader\"+\n" +
 	"\x0eReleaseRequest\x12\x19\n" +
 	"\blease_id\x18\x01 \x01(\x04R\aleaseId\"\x11\n" +
-	"\x0fReleaseResponse\"\\\n" +
+	"\x0fReleaseResponse\"7\n" +
+	"\x0eSeatOpsRequest\x12%\n" +
+	"\x03ops\x18\x01 \x03(\v2\x13.licmesh.v1.LeaseOpR\x03ops\"^\n" +
+	"\x0fSeatOpsResponse\x123\n" +
+	"\aresults\x18\x01 \x03(\v2\x19.licmesh.v1.LeaseOpResultR\aresults\x12\x16\n" +
+	"\x06leader\x18\x02 \x01(\tR\x06leader\"\\\n" +
 	"\rBorrowRequest\x12\x12\n" +
 	"\x04pool\x18\x01 \x01(\tR\x04pool\x12\x16\n" +
 	"\x06holder\x18\x02 \x01(\tR\x06holder\x12\x1f\n" +
@@ -1453,14 +1557,15 @@ const file_licmesh_v1_collector_proto_rawDesc = "" +
 	"\n" +
 	"license_id\x18\x01 \x01(\tR\tlicenseId\x12\x1c\n" +
 	"\tremaining\x18\x02 \x01(\x03R\tremaining\x12\x10\n" +
-	"\x03low\x18\x03 \x01(\bR\x03low2\xd7\x06\n" +
+	"\x03low\x18\x03 \x01(\bR\x03low2\x9b\a\n" +
 	"\x10CollectorService\x12?\n" +
 	"\x06Enroll\x12\x19.licmesh.v1.EnrollRequest\x1a\x1a.licmesh.v1.EnrollResponse\x12]\n" +
 	"\x10RenewCertificate\x12#.licmesh.v1.RenewCertificateRequest\x1a$.licmesh.v1.RenewCertificateResponse\x12<\n" +
 	"\x05Hello\x12\x18.licmesh.v1.HelloRequest\x1a\x19.licmesh.v1.HelloResponse\x12B\n" +
 	"\aAcquire\x12\x1a.licmesh.v1.AcquireRequest\x1a\x1b.licmesh.v1.AcquireResponse\x12<\n" +
 	"\x05Renew\x12\x18.licmesh.v1.RenewRequest\x1a\x19.licmesh.v1.RenewResponse\x12B\n" +
-	"\aRelease\x12\x1a.licmesh.v1.ReleaseRequest\x1a\x1b.licmesh.v1.ReleaseResponse\x12?\n" +
+	"\aRelease\x12\x1a.licmesh.v1.ReleaseRequest\x1a\x1b.licmesh.v1.ReleaseResponse\x12B\n" +
+	"\aSeatOps\x12\x1a.licmesh.v1.SeatOpsRequest\x1a\x1b.licmesh.v1.SeatOpsResponse\x12?\n" +
 	"\x06Borrow\x12\x19.licmesh.v1.BorrowRequest\x1a\x1a.licmesh.v1.BorrowResponse\x12b\n" +
 	"\x11WatchEntitlements\x12$.licmesh.v1.WatchEntitlementsRequest\x1a%.licmesh.v1.WatchEntitlementsResponse0\x01\x12W\n" +
 	"\x0eConsumeCredits\x12!.licmesh.v1.ConsumeCreditsRequest\x1a\".licmesh.v1.ConsumeCreditsResponse\x12N\n" +
@@ -1479,7 +1584,7 @@ func file_licmesh_v1_collector_proto_rawDescGZIP() []byte {
 	return file_licmesh_v1_collector_proto_rawDescData
 }
 
-var file_licmesh_v1_collector_proto_msgTypes = make([]protoimpl.MessageInfo, 22)
+var file_licmesh_v1_collector_proto_msgTypes = make([]protoimpl.MessageInfo, 24)
 var file_licmesh_v1_collector_proto_goTypes = []any{
 	(*UpdateOrder)(nil),               // 0: licmesh.v1.UpdateOrder
 	(*UpdateArtifact)(nil),            // 1: licmesh.v1.UpdateArtifact
@@ -1497,50 +1602,58 @@ var file_licmesh_v1_collector_proto_goTypes = []any{
 	(*RenewResponse)(nil),             // 13: licmesh.v1.RenewResponse
 	(*ReleaseRequest)(nil),            // 14: licmesh.v1.ReleaseRequest
 	(*ReleaseResponse)(nil),           // 15: licmesh.v1.ReleaseResponse
-	(*BorrowRequest)(nil),             // 16: licmesh.v1.BorrowRequest
-	(*BorrowResponse)(nil),            // 17: licmesh.v1.BorrowResponse
-	(*WatchEntitlementsRequest)(nil),  // 18: licmesh.v1.WatchEntitlementsRequest
-	(*WatchEntitlementsResponse)(nil), // 19: licmesh.v1.WatchEntitlementsResponse
-	(*ConsumeCreditsRequest)(nil),     // 20: licmesh.v1.ConsumeCreditsRequest
-	(*ConsumeCreditsResponse)(nil),    // 21: licmesh.v1.ConsumeCreditsResponse
-	(*Lease)(nil),                     // 22: licmesh.v1.Lease
-	(*RenewResult)(nil),               // 23: licmesh.v1.RenewResult
-	(*ReportUsageRequest)(nil),        // 24: licmesh.v1.ReportUsageRequest
-	(*ReportUsageResponse)(nil),       // 25: licmesh.v1.ReportUsageResponse
+	(*SeatOpsRequest)(nil),            // 16: licmesh.v1.SeatOpsRequest
+	(*SeatOpsResponse)(nil),           // 17: licmesh.v1.SeatOpsResponse
+	(*BorrowRequest)(nil),             // 18: licmesh.v1.BorrowRequest
+	(*BorrowResponse)(nil),            // 19: licmesh.v1.BorrowResponse
+	(*WatchEntitlementsRequest)(nil),  // 20: licmesh.v1.WatchEntitlementsRequest
+	(*WatchEntitlementsResponse)(nil), // 21: licmesh.v1.WatchEntitlementsResponse
+	(*ConsumeCreditsRequest)(nil),     // 22: licmesh.v1.ConsumeCreditsRequest
+	(*ConsumeCreditsResponse)(nil),    // 23: licmesh.v1.ConsumeCreditsResponse
+	(*Lease)(nil),                     // 24: licmesh.v1.Lease
+	(*RenewResult)(nil),               // 25: licmesh.v1.RenewResult
+	(*LeaseOp)(nil),                   // 26: licmesh.v1.LeaseOp
+	(*LeaseOpResult)(nil),             // 27: licmesh.v1.LeaseOpResult
+	(*ReportUsageRequest)(nil),        // 28: licmesh.v1.ReportUsageRequest
+	(*ReportUsageResponse)(nil),       // 29: licmesh.v1.ReportUsageResponse
 }
 var file_licmesh_v1_collector_proto_depIdxs = []int32{
 	1,  // 0: licmesh.v1.UpdateOrder.artifacts:type_name -> licmesh.v1.UpdateArtifact
-	22, // 1: licmesh.v1.AcquireResponse.lease:type_name -> licmesh.v1.Lease
-	23, // 2: licmesh.v1.RenewResponse.results:type_name -> licmesh.v1.RenewResult
-	22, // 3: licmesh.v1.BorrowResponse.lease:type_name -> licmesh.v1.Lease
-	0,  // 4: licmesh.v1.WatchEntitlementsResponse.update:type_name -> licmesh.v1.UpdateOrder
-	4,  // 5: licmesh.v1.CollectorService.Enroll:input_type -> licmesh.v1.EnrollRequest
-	6,  // 6: licmesh.v1.CollectorService.RenewCertificate:input_type -> licmesh.v1.RenewCertificateRequest
-	8,  // 7: licmesh.v1.CollectorService.Hello:input_type -> licmesh.v1.HelloRequest
-	10, // 8: licmesh.v1.CollectorService.Acquire:input_type -> licmesh.v1.AcquireRequest
-	12, // 9: licmesh.v1.CollectorService.Renew:input_type -> licmesh.v1.RenewRequest
-	14, // 10: licmesh.v1.CollectorService.Release:input_type -> licmesh.v1.ReleaseRequest
-	16, // 11: licmesh.v1.CollectorService.Borrow:input_type -> licmesh.v1.BorrowRequest
-	18, // 12: licmesh.v1.CollectorService.WatchEntitlements:input_type -> licmesh.v1.WatchEntitlementsRequest
-	20, // 13: licmesh.v1.CollectorService.ConsumeCredits:input_type -> licmesh.v1.ConsumeCreditsRequest
-	24, // 14: licmesh.v1.CollectorService.ReportUsage:input_type -> licmesh.v1.ReportUsageRequest
-	2,  // 15: licmesh.v1.CollectorService.ReportUpdate:input_type -> licmesh.v1.ReportUpdateRequest
-	5,  // 16: licmesh.v1.CollectorService.Enroll:output_type -> licmesh.v1.EnrollResponse
-	7,  // 17: licmesh.v1.CollectorService.RenewCertificate:output_type -> licmesh.v1.RenewCertificateResponse
-	9,  // 18: licmesh.v1.CollectorService.Hello:output_type -> licmesh.v1.HelloResponse
-	11, // 19: licmesh.v1.CollectorService.Acquire:output_type -> licmesh.v1.AcquireResponse
-	13, // 20: licmesh.v1.CollectorService.Renew:output_type -> licmesh.v1.RenewResponse
-	15, // 21: licmesh.v1.CollectorService.Release:output_type -> licmesh.v1.ReleaseResponse
-	17, // 22: licmesh.v1.CollectorService.Borrow:output_type -> licmesh.v1.BorrowResponse
-	19, // 23: licmesh.v1.CollectorService.WatchEntitlements:output_type -> licmesh.v1.WatchEntitlementsResponse
-	21, // 24: licmesh.v1.CollectorService.ConsumeCredits:output_type -> licmesh.v1.ConsumeCreditsResponse
-	25, // 25: licmesh.v1.CollectorService.ReportUsage:output_type -> licmesh.v1.ReportUsageResponse
-	3,  // 26: licmesh.v1.CollectorService.ReportUpdate:output_type -> licmesh.v1.ReportUpdateResponse
-	16, // [16:27] is the sub-list for method output_type
-	5,  // [5:16] is the sub-list for method input_type
-	5,  // [5:5] is the sub-list for extension type_name
-	5,  // [5:5] is the sub-list for extension extendee
-	0,  // [0:5] is the sub-list for field type_name
+	24, // 1: licmesh.v1.AcquireResponse.lease:type_name -> licmesh.v1.Lease
+	25, // 2: licmesh.v1.RenewResponse.results:type_name -> licmesh.v1.RenewResult
+	26, // 3: licmesh.v1.SeatOpsRequest.ops:type_name -> licmesh.v1.LeaseOp
+	27, // 4: licmesh.v1.SeatOpsResponse.results:type_name -> licmesh.v1.LeaseOpResult
+	24, // 5: licmesh.v1.BorrowResponse.lease:type_name -> licmesh.v1.Lease
+	0,  // 6: licmesh.v1.WatchEntitlementsResponse.update:type_name -> licmesh.v1.UpdateOrder
+	4,  // 7: licmesh.v1.CollectorService.Enroll:input_type -> licmesh.v1.EnrollRequest
+	6,  // 8: licmesh.v1.CollectorService.RenewCertificate:input_type -> licmesh.v1.RenewCertificateRequest
+	8,  // 9: licmesh.v1.CollectorService.Hello:input_type -> licmesh.v1.HelloRequest
+	10, // 10: licmesh.v1.CollectorService.Acquire:input_type -> licmesh.v1.AcquireRequest
+	12, // 11: licmesh.v1.CollectorService.Renew:input_type -> licmesh.v1.RenewRequest
+	14, // 12: licmesh.v1.CollectorService.Release:input_type -> licmesh.v1.ReleaseRequest
+	16, // 13: licmesh.v1.CollectorService.SeatOps:input_type -> licmesh.v1.SeatOpsRequest
+	18, // 14: licmesh.v1.CollectorService.Borrow:input_type -> licmesh.v1.BorrowRequest
+	20, // 15: licmesh.v1.CollectorService.WatchEntitlements:input_type -> licmesh.v1.WatchEntitlementsRequest
+	22, // 16: licmesh.v1.CollectorService.ConsumeCredits:input_type -> licmesh.v1.ConsumeCreditsRequest
+	28, // 17: licmesh.v1.CollectorService.ReportUsage:input_type -> licmesh.v1.ReportUsageRequest
+	2,  // 18: licmesh.v1.CollectorService.ReportUpdate:input_type -> licmesh.v1.ReportUpdateRequest
+	5,  // 19: licmesh.v1.CollectorService.Enroll:output_type -> licmesh.v1.EnrollResponse
+	7,  // 20: licmesh.v1.CollectorService.RenewCertificate:output_type -> licmesh.v1.RenewCertificateResponse
+	9,  // 21: licmesh.v1.CollectorService.Hello:output_type -> licmesh.v1.HelloResponse
+	11, // 22: licmesh.v1.CollectorService.Acquire:output_type -> licmesh.v1.AcquireResponse
+	13, // 23: licmesh.v1.CollectorService.Renew:output_type -> licmesh.v1.RenewResponse
+	15, // 24: licmesh.v1.CollectorService.Release:output_type -> licmesh.v1.ReleaseResponse
+	17, // 25: licmesh.v1.CollectorService.SeatOps:output_type -> licmesh.v1.SeatOpsResponse
+	19, // 26: licmesh.v1.CollectorService.Borrow:output_type -> licmesh.v1.BorrowResponse
+	21, // 27: licmesh.v1.CollectorService.WatchEntitlements:output_type -> licmesh.v1.WatchEntitlementsResponse
+	23, // 28: licmesh.v1.CollectorService.ConsumeCredits:output_type -> licmesh.v1.ConsumeCreditsResponse
+	29, // 29: licmesh.v1.CollectorService.ReportUsage:output_type -> licmesh.v1.ReportUsageResponse
+	3,  // 30: licmesh.v1.CollectorService.ReportUpdate:output_type -> licmesh.v1.ReportUpdateResponse
+	19, // [19:31] is the sub-list for method output_type
+	7,  // [7:19] is the sub-list for method input_type
+	7,  // [7:7] is the sub-list for extension type_name
+	7,  // [7:7] is the sub-list for extension extendee
+	0,  // [0:7] is the sub-list for field type_name
 }
 
 func init() { file_licmesh_v1_collector_proto_init() }
@@ -1556,7 +1669,7 @@ func file_licmesh_v1_collector_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_licmesh_v1_collector_proto_rawDesc), len(file_licmesh_v1_collector_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   22,
+			NumMessages:   24,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

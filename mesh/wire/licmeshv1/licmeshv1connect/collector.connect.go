@@ -48,6 +48,9 @@ const (
 	// CollectorServiceReleaseProcedure is the fully-qualified name of the CollectorService's Release
 	// RPC.
 	CollectorServiceReleaseProcedure = "/licmesh.v1.CollectorService/Release"
+	// CollectorServiceSeatOpsProcedure is the fully-qualified name of the CollectorService's SeatOps
+	// RPC.
+	CollectorServiceSeatOpsProcedure = "/licmesh.v1.CollectorService/SeatOps"
 	// CollectorServiceBorrowProcedure is the fully-qualified name of the CollectorService's Borrow RPC.
 	CollectorServiceBorrowProcedure = "/licmesh.v1.CollectorService/Borrow"
 	// CollectorServiceWatchEntitlementsProcedure is the fully-qualified name of the CollectorService's
@@ -72,6 +75,13 @@ type CollectorServiceClient interface {
 	Acquire(context.Context, *connect.Request[licmeshv1.AcquireRequest]) (*connect.Response[licmeshv1.AcquireResponse], error)
 	Renew(context.Context, *connect.Request[licmeshv1.RenewRequest]) (*connect.Response[licmeshv1.RenewResponse], error)
 	Release(context.Context, *connect.Request[licmeshv1.ReleaseRequest]) (*connect.Response[licmeshv1.ReleaseResponse], error)
+	// SeatOps carries many acquires and releases at once, answered one by
+	// one in order: a collector in front of many sessions sends whatever its
+	// product asked while its last call was under way. Each acquire is
+	// answered as Acquire would (the lease, its signed token, existing), each
+	// refusal with its connect code and reason; a follower forwards the lot to
+	// the leader as one batch.
+	SeatOps(context.Context, *connect.Request[licmeshv1.SeatOpsRequest]) (*connect.Response[licmeshv1.SeatOpsResponse], error)
 	// Borrow lends a seat to a holder until a time no later than the pool's
 	// maximum borrow period from now: the holder's lease through this
 	// collector, or a new one. The signed lease document then ends with the
@@ -141,6 +151,12 @@ func NewCollectorServiceClient(httpClient connect.HTTPClient, baseURL string, op
 			connect.WithSchema(collectorServiceMethods.ByName("Release")),
 			connect.WithClientOptions(opts...),
 		),
+		seatOps: connect.NewClient[licmeshv1.SeatOpsRequest, licmeshv1.SeatOpsResponse](
+			httpClient,
+			baseURL+CollectorServiceSeatOpsProcedure,
+			connect.WithSchema(collectorServiceMethods.ByName("SeatOps")),
+			connect.WithClientOptions(opts...),
+		),
 		borrow: connect.NewClient[licmeshv1.BorrowRequest, licmeshv1.BorrowResponse](
 			httpClient,
 			baseURL+CollectorServiceBorrowProcedure,
@@ -182,6 +198,7 @@ type collectorServiceClient struct {
 	acquire           *connect.Client[licmeshv1.AcquireRequest, licmeshv1.AcquireResponse]
 	renew             *connect.Client[licmeshv1.RenewRequest, licmeshv1.RenewResponse]
 	release           *connect.Client[licmeshv1.ReleaseRequest, licmeshv1.ReleaseResponse]
+	seatOps           *connect.Client[licmeshv1.SeatOpsRequest, licmeshv1.SeatOpsResponse]
 	borrow            *connect.Client[licmeshv1.BorrowRequest, licmeshv1.BorrowResponse]
 	watchEntitlements *connect.Client[licmeshv1.WatchEntitlementsRequest, licmeshv1.WatchEntitlementsResponse]
 	consumeCredits    *connect.Client[licmeshv1.ConsumeCreditsRequest, licmeshv1.ConsumeCreditsResponse]
@@ -219,6 +236,11 @@ func (c *collectorServiceClient) Release(ctx context.Context, req *connect.Reque
 	return c.release.CallUnary(ctx, req)
 }
 
+// SeatOps calls licmesh.v1.CollectorService.SeatOps.
+func (c *collectorServiceClient) SeatOps(ctx context.Context, req *connect.Request[licmeshv1.SeatOpsRequest]) (*connect.Response[licmeshv1.SeatOpsResponse], error) {
+	return c.seatOps.CallUnary(ctx, req)
+}
+
 // Borrow calls licmesh.v1.CollectorService.Borrow.
 func (c *collectorServiceClient) Borrow(ctx context.Context, req *connect.Request[licmeshv1.BorrowRequest]) (*connect.Response[licmeshv1.BorrowResponse], error) {
 	return c.borrow.CallUnary(ctx, req)
@@ -252,6 +274,13 @@ type CollectorServiceHandler interface {
 	Acquire(context.Context, *connect.Request[licmeshv1.AcquireRequest]) (*connect.Response[licmeshv1.AcquireResponse], error)
 	Renew(context.Context, *connect.Request[licmeshv1.RenewRequest]) (*connect.Response[licmeshv1.RenewResponse], error)
 	Release(context.Context, *connect.Request[licmeshv1.ReleaseRequest]) (*connect.Response[licmeshv1.ReleaseResponse], error)
+	// SeatOps carries many acquires and releases at once, answered one by
+	// one in order: a collector in front of many sessions sends whatever its
+	// product asked while its last call was under way. Each acquire is
+	// answered as Acquire would (the lease, its signed token, existing), each
+	// refusal with its connect code and reason; a follower forwards the lot to
+	// the leader as one batch.
+	SeatOps(context.Context, *connect.Request[licmeshv1.SeatOpsRequest]) (*connect.Response[licmeshv1.SeatOpsResponse], error)
 	// Borrow lends a seat to a holder until a time no later than the pool's
 	// maximum borrow period from now: the holder's lease through this
 	// collector, or a new one. The signed lease document then ends with the
@@ -317,6 +346,12 @@ func NewCollectorServiceHandler(svc CollectorServiceHandler, opts ...connect.Han
 		connect.WithSchema(collectorServiceMethods.ByName("Release")),
 		connect.WithHandlerOptions(opts...),
 	)
+	collectorServiceSeatOpsHandler := connect.NewUnaryHandler(
+		CollectorServiceSeatOpsProcedure,
+		svc.SeatOps,
+		connect.WithSchema(collectorServiceMethods.ByName("SeatOps")),
+		connect.WithHandlerOptions(opts...),
+	)
 	collectorServiceBorrowHandler := connect.NewUnaryHandler(
 		CollectorServiceBorrowProcedure,
 		svc.Borrow,
@@ -361,6 +396,8 @@ func NewCollectorServiceHandler(svc CollectorServiceHandler, opts ...connect.Han
 			collectorServiceRenewHandler.ServeHTTP(w, r)
 		case CollectorServiceReleaseProcedure:
 			collectorServiceReleaseHandler.ServeHTTP(w, r)
+		case CollectorServiceSeatOpsProcedure:
+			collectorServiceSeatOpsHandler.ServeHTTP(w, r)
 		case CollectorServiceBorrowProcedure:
 			collectorServiceBorrowHandler.ServeHTTP(w, r)
 		case CollectorServiceWatchEntitlementsProcedure:
@@ -402,6 +439,10 @@ func (UnimplementedCollectorServiceHandler) Renew(context.Context, *connect.Requ
 
 func (UnimplementedCollectorServiceHandler) Release(context.Context, *connect.Request[licmeshv1.ReleaseRequest]) (*connect.Response[licmeshv1.ReleaseResponse], error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("licmesh.v1.CollectorService.Release is not implemented"))
+}
+
+func (UnimplementedCollectorServiceHandler) SeatOps(context.Context, *connect.Request[licmeshv1.SeatOpsRequest]) (*connect.Response[licmeshv1.SeatOpsResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("licmesh.v1.CollectorService.SeatOps is not implemented"))
 }
 
 func (UnimplementedCollectorServiceHandler) Borrow(context.Context, *connect.Request[licmeshv1.BorrowRequest]) (*connect.Response[licmeshv1.BorrowResponse], error) {

@@ -1,17 +1,25 @@
-package master
+// Package batch turns many concurrent requests into few batches, with no
+// timer: the masters gather lease operations into Raft entries with it, and
+// collectors gather their product's acquires and releases into one call.
+package batch
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 )
 
-// coalescer turns many concurrent requests into few batches. It never waits
+// ErrClosed is the error of requests still queued when the coalescer's Run
+// ends.
+var ErrClosed = errors.New("batch: shutting down")
+
+// Coalescer turns many concurrent requests into few batches. It never waits
 // for a timer: a batch leaves as soon as a flush slot is free, and whatever
 // arrives while the slots are busy rides in the next one. At low load every
 // request goes alone with no added latency; under load the batches grow by
 // themselves, which is what lets one Raft entry carry hundreds of grants.
-type coalescer[Op, Res any] struct {
+type Coalescer[Op, Res any] struct {
 	flush    func(ctx context.Context, ops []Op) ([]Res, error)
 	maxBatch int
 	slots    chan struct{} // one token per batch in flight
@@ -30,10 +38,10 @@ type outcome[Res any] struct {
 	err error
 }
 
-// newCoalescer returns a coalescer that calls flush with at most maxBatch
+// New returns a coalescer that calls flush with at most maxBatch
 // operations and at most inflight batches at once.
-func newCoalescer[Op, Res any](maxBatch, inflight int, flush func(context.Context, []Op) ([]Res, error)) *coalescer[Op, Res] {
-	return &coalescer[Op, Res]{
+func New[Op, Res any](maxBatch, inflight int, flush func(context.Context, []Op) ([]Res, error)) *Coalescer[Op, Res] {
+	return &Coalescer[Op, Res]{
 		flush:    flush,
 		maxBatch: maxBatch,
 		slots:    make(chan struct{}, inflight),
@@ -42,14 +50,14 @@ func newCoalescer[Op, Res any](maxBatch, inflight int, flush func(context.Contex
 }
 
 // Run gathers and flushes batches until ctx ends; requests still queued then
-// fail with ErrShuttingDown.
-func (c *coalescer[Op, Res]) Run(ctx context.Context) error {
+// fail with ErrClosed.
+func (c *Coalescer[Op, Res]) Run(ctx context.Context) error {
 	defer func() {
 		c.wg.Wait()
 		for {
 			select {
 			case p := <-c.in:
-				p.done <- outcome[Res]{err: ErrShuttingDown}
+				p.done <- outcome[Res]{err: ErrClosed}
 			default:
 				return
 			}
@@ -64,7 +72,7 @@ func (c *coalescer[Op, Res]) Run(ctx context.Context) error {
 		}
 		select {
 		case <-ctx.Done():
-			first.done <- outcome[Res]{err: ErrShuttingDown}
+			first.done <- outcome[Res]{err: ErrClosed}
 			return nil
 		case c.slots <- struct{}{}:
 		}
@@ -86,7 +94,7 @@ func (c *coalescer[Op, Res]) Run(ctx context.Context) error {
 	}
 }
 
-func (c *coalescer[Op, Res]) flushBatch(ctx context.Context, batch []pending[Op, Res]) {
+func (c *Coalescer[Op, Res]) flushBatch(ctx context.Context, batch []pending[Op, Res]) {
 	live := batch[:0:0]
 	ops := make([]Op, 0, len(batch))
 	for _, p := range batch {
@@ -103,7 +111,7 @@ func (c *coalescer[Op, Res]) flushBatch(ctx context.Context, batch []pending[Op,
 	}
 	res, err := c.flush(ctx, ops)
 	if err == nil && len(res) != len(ops) {
-		err = fmt.Errorf("master: batch of %d operations got %d results", len(ops), len(res))
+		err = fmt.Errorf("batch: %d operations got %d results", len(ops), len(res))
 	}
 	for i, p := range live {
 		if err != nil {
@@ -114,9 +122,12 @@ func (c *coalescer[Op, Res]) flushBatch(ctx context.Context, batch []pending[Op,
 	}
 }
 
+// Queued is how many requests wait for a batch.
+func (c *Coalescer[Op, Res]) Queued() int { return len(c.in) }
+
 // DoMany queues ops together, so they ride in as few batches as the load
 // allows, and waits for all their results, in order.
-func (c *coalescer[Op, Res]) DoMany(ctx context.Context, ops []Op) ([]Res, []error) {
+func (c *Coalescer[Op, Res]) DoMany(ctx context.Context, ops []Op) ([]Res, []error) {
 	res := make([]Res, len(ops))
 	errs := make([]error, len(ops))
 	done := make([]chan outcome[Res], len(ops))
@@ -146,7 +157,7 @@ func (c *coalescer[Op, Res]) DoMany(ctx context.Context, ops []Op) ([]Res, []err
 // Do queues op and waits for its result. Once the op has left in a batch,
 // ctx ending no longer stops it: the caller gets ctx's error, but the
 // operation may still be applied (as with any write whose reply is lost).
-func (c *coalescer[Op, Res]) Do(ctx context.Context, op Op) (Res, error) {
+func (c *Coalescer[Op, Res]) Do(ctx context.Context, op Op) (Res, error) {
 	p := pending[Op, Res]{ctx: ctx, op: op, done: make(chan outcome[Res], 1)}
 	var zero Res
 	select {

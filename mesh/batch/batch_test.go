@@ -1,4 +1,4 @@
-package master
+package batch
 
 import (
 	"context"
@@ -11,12 +11,12 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-func TestCoalescerBatchesUnderLoad(t *testing.T) {
+func TestBatchesUnderLoad(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	var flushes, maxSeen atomic.Int64
 	release := make(chan struct{})
-	c := newCoalescer(64, 1, func(_ context.Context, ops []int) ([]int, error) {
+	c := New(64, 1, func(_ context.Context, ops []int) ([]int, error) {
 		n := flushes.Add(1)
 		if n == 1 {
 			<-release // hold the only slot so the rest pile up
@@ -59,11 +59,11 @@ func TestCoalescerBatchesUnderLoad(t *testing.T) {
 	require.GreaterOrEqual(t, maxSeen.Load(), int64(2), "no coalescing: largest batch, %d flushes", flushes.Load())
 }
 
-func TestCoalescerCancelledBeforeFlushIsNotApplied(t *testing.T) {
+func TestCancelledBeforeFlushIsNotApplied(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	var applied atomic.Int64
-	c := newCoalescer(8, 1, func(_ context.Context, ops []int) ([]int, error) {
+	c := New(8, 1, func(_ context.Context, ops []int) ([]int, error) {
 		applied.Add(int64(len(ops)))
 		return ops, nil
 	})
@@ -78,11 +78,11 @@ func TestCoalescerCancelledBeforeFlushIsNotApplied(t *testing.T) {
 	require.Zero(t, applied.Load(), "cancelled op was applied")
 }
 
-func TestCoalescerDoManyKeepsOrder(t *testing.T) {
+func TestDoManyKeepsOrder(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	var flushes atomic.Int64
-	c := newCoalescer(64, 1, func(_ context.Context, ops []int) ([]int, error) {
+	c := New(64, 1, func(_ context.Context, ops []int) ([]int, error) {
 		flushes.Add(1)
 		out := make([]int, len(ops))
 		for i, op := range ops {

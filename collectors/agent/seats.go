@@ -1,0 +1,201 @@
+package agent
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"connectrpc.com/connect"
+
+	"github.com/licmesh/licmesh/collectors/leasebook"
+	"github.com/licmesh/licmesh/licensing/lease"
+	"github.com/licmesh/licmesh/mesh/wire/licmeshv1"
+	"github.com/licmesh/licmesh/mesh/wire/licmeshv1/licmeshv1connect"
+)
+
+// Seat operations from the product travel to the masters together: while
+// one call is under way, whatever else the product asks waits for the next,
+// and leaves with it as one SeatOps call. A lone request leaves at once.
+const (
+	// maxSeatBatch bounds one SeatOps call: with each grant's signed token
+	// the answer stays far below maxMessageBytes.
+	maxSeatBatch = 256
+	// seatCallsInFlight is how many SeatOps calls may be under way at once.
+	// One more call in flight is one more Raft entry the leader may fill;
+	// beyond two, batches only get smaller.
+	seatCallsInFlight = 2
+)
+
+// seatOp is an acquire (pool and holder) or a release (leaseID).
+type seatOp struct {
+	release bool
+	pool    string
+	holder  string
+	offline bool
+	leaseID lease.ID
+}
+
+// seatResult is one operation's outcome: for a grant, the checked grant
+// and when the call that got it was sent.
+type seatResult struct {
+	grant  leasebook.Grant
+	sentAt time.Time
+	err    error
+}
+
+func (op seatOp) wire() *licmeshv1.LeaseOp {
+	if op.release {
+		return &licmeshv1.LeaseOp{Kind: licmeshv1.LeaseOp_KIND_RELEASE, LeaseId: uint64(op.leaseID)}
+	}
+	return &licmeshv1.LeaseOp{Kind: licmeshv1.LeaseOp_KIND_ACQUIRE, Pool: op.pool, Holder: op.holder, Offline: op.offline}
+}
+
+// seat runs one operation with whatever else is waiting.
+func (a *Agent) seat(ctx context.Context, op seatOp) (seatResult, error) {
+	a.startSeats()
+	r, err := a.seats.Do(ctx, op)
+	if err == nil {
+		err = r.err
+	}
+	return r, err
+}
+
+// startSeats starts the goroutine that sends the seats' batches, once;
+// closeTransport stops it.
+func (a *Agent) startSeats() {
+	a.seatsMu.Lock()
+	defer a.seatsMu.Unlock()
+	if a.seatsStop != nil {
+		return
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); _ = a.seats.Run(ctx) }()
+	a.seatsStop = func() { cancel(); <-done }
+}
+
+func (a *Agent) stopSeats() {
+	a.seatsMu.Lock()
+	stop := a.seatsStop
+	a.seatsStop = nil
+	a.seatsMu.Unlock()
+	if stop != nil {
+		stop()
+	}
+}
+
+// flushSeats sends a batch to the masters, preferred first. An operation
+// refused for good (no free seat, unknown pool) is answered with that
+// refusal; one a master could not take now (an expiring lease, a bad
+// grant, its leader gone) is tried on the next master with the others
+// still open, as a single call would be.
+func (a *Agent) flushSeats(ctx context.Context, ops []seatOp) ([]seatResult, error) {
+	out := make([]seatResult, len(ops))
+	id, tr := a.identity(), a.transport()
+	if id == nil || tr == nil {
+		for i := range out {
+			out[i].err = ErrNotReady
+		}
+		return out, nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, a.cfg.RequestTimeout)
+	defer cancel()
+	open := make([]int, len(ops))
+	for i := range open {
+		open[i] = i
+	}
+	err := a.call(ctx, tr, a.interactiveAttempt(), func(ctx context.Context, c licmeshv1connect.CollectorServiceClient, addr string) error {
+		req := &licmeshv1.SeatOpsRequest{Ops: make([]*licmeshv1.LeaseOp, len(open))}
+		for k, i := range open {
+			req.Ops[k] = ops[i].wire()
+		}
+		sentAt := a.clock.Now()
+		results, err := a.seatOps(ctx, c, req)
+		if err != nil {
+			return err
+		}
+		var again []int
+		var last error
+		for k, i := range open {
+			r := results[k]
+			if code := connect.Code(r.GetCode()); code != 0 {
+				if finalCodes[code] {
+					out[i].err = &RejectedError{Master: addr, Code: code, Message: strings.TrimSpace(clip(r.GetDetail(), 300))}
+					continue
+				}
+				again, last = append(again, i), connect.NewError(code, errors.New(r.GetDetail()))
+				continue
+			}
+			if ops[i].release {
+				continue
+			}
+			g, err := checkLease(r.GetLease(), ops[i].pool, ops[i].holder, id)
+			if err != nil {
+				again, last = append(again, i), err
+				continue
+			}
+			out[i].grant, out[i].sentAt = g, sentAt
+		}
+		open = again
+		if last != nil {
+			return fmt.Errorf("%d of %d seat operations: %w", len(again), len(req.Ops), last)
+		}
+		return nil
+	})
+	// What is still open failed on every master, or was refused as a
+	// whole (not enrolled, a bad request): that is its answer.
+	for _, i := range open {
+		out[i].err = err
+	}
+	return out, nil
+}
+
+// seatOps makes one SeatOps call, or, on a master too old to know it (a
+// site part-way through its masters' update), the single calls it stands
+// for, answered the same way.
+func (a *Agent) seatOps(ctx context.Context, c licmeshv1connect.CollectorServiceClient, req *licmeshv1.SeatOpsRequest) ([]*licmeshv1.LeaseOpResult, error) {
+	resp, err := c.SeatOps(ctx, connect.NewRequest(req))
+	if err == nil {
+		if len(resp.Msg.GetResults()) != len(req.Ops) {
+			return nil, badAnswer("%d answers to %d seat operations", len(resp.Msg.GetResults()), len(req.Ops))
+		}
+		if h := resp.Msg.GetLeader(); h != "" {
+			a.leaderHint.Store(h)
+		}
+		return resp.Msg.GetResults(), nil
+	}
+	if connect.CodeOf(err) != connect.CodeUnimplemented {
+		return nil, err
+	}
+	out := make([]*licmeshv1.LeaseOpResult, len(req.Ops))
+	for i, op := range req.Ops {
+		var err error
+		if op.Kind == licmeshv1.LeaseOp_KIND_RELEASE {
+			_, err = c.Release(ctx, connect.NewRequest(&licmeshv1.ReleaseRequest{LeaseId: op.LeaseId}))
+			out[i] = &licmeshv1.LeaseOpResult{}
+		} else {
+			var resp *connect.Response[licmeshv1.AcquireResponse]
+			resp, err = c.Acquire(ctx, connect.NewRequest(&licmeshv1.AcquireRequest{Pool: op.Pool, Holder: op.Holder, Offline: op.Offline}))
+			if err == nil {
+				out[i] = &licmeshv1.LeaseOpResult{Lease: resp.Msg.GetLease(), Existing: resp.Msg.GetExisting()}
+			}
+		}
+		if err != nil {
+			if !connect.IsWireError(err) {
+				return nil, err
+			}
+			out[i] = &licmeshv1.LeaseOpResult{Code: uint32(connect.CodeOf(err)), Detail: connectMessage(err)}
+		}
+	}
+	return out, nil
+}
+
+// connectMessage is a connect error's message without its code.
+func connectMessage(err error) string {
+	if ce, ok := errors.AsType[*connect.Error](err); ok {
+		return ce.Message()
+	}
+	return err.Error()
+}
