@@ -13,6 +13,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -165,6 +166,32 @@ func startUpdateSite(t *testing.T, hub *harness.Hub, v *vendorSite, bins string,
 	return s
 }
 
+// dumpOnFailure has every master print its goroutines into its log when
+// the test fails, and keeps the logs under $LICMESH_E2E_DUMP when set: a
+// stalled rollout is read from what each loop was blocked on.
+func (s *updateSite) dumpOnFailure(t *testing.T) {
+	t.Cleanup(func() {
+		if !t.Failed() {
+			return
+		}
+		for _, m := range s.c.Masters {
+			if p := m.Process(); p != nil && p.Running() {
+				_ = p.Signal(syscall.SIGQUIT)
+			}
+		}
+		time.Sleep(time.Second)
+		dir := os.Getenv("LICMESH_E2E_DUMP")
+		if dir == "" {
+			return
+		}
+		for _, m := range s.c.Masters {
+			if p := m.Process(); p != nil {
+				copyFile(t, p.LogPath, filepath.Join(dir, t.Name()+"-"+m.ID+".log"))
+			}
+		}
+	})
+}
+
 // status is the update status as a master answers it.
 func (s *updateSite) status(t require.TestingT) *licmeshv1.UpdateStatusResponse {
 	for _, m := range s.c.Masters {
@@ -303,6 +330,8 @@ func TestRolloutCollectorsFirstThenMastersLeaderLast(t *testing.T) {
 	hub := harness.StartHub(t)
 	v := newVendorSite(t, hub)
 	s := startUpdateSite(t, hub, v, bins, nil, "", "--auto-install", "off")
+	s.dumpOnFailure(t)
+	publish(t, hub, bins, "1.0.0")
 	publish(t, hub, bins, "2.0.0")
 
 	out := s.meshctl(t, "update", "check")
@@ -367,6 +396,29 @@ func TestRolloutCollectorsFirstThenMastersLeaderLast(t *testing.T) {
 	assert.Less(t, sc.maxGap, 5*time.Second, "the longest wait for a seat")
 	sc.mu.Unlock()
 	t.Logf("seats granted during the rollout: %d, longest gap %s, calls given up as unavailable: %d", sc.granted.Load(), sc.maxGap, sc.transient.Load())
+
+	// The vendor withdraws 2.0.0: at its next check the site goes back to
+	// 1.0.0 by itself, the masters first this time, so that no master
+	// runs a release newer than its collectors' at any point.
+	key, err := hub.SignIn(hub.Admin, hub.Pass)
+	require.NoError(t, err)
+	_, errOut, code := harness.RunCmd(filepath.Join(mustBinaries(t), "meshctl"), []string{"hub", "release", "withdraw", "2.0.0", "--reason", "corrupts the spool"},
+		[]string{"LICMESH_HUB_ADDR=" + hub.URL(), "LICMESH_HUB_CA=" + hub.CertFile(), "LICMESH_HUB_KEY=" + key})
+	require.Equal(t, 0, code, "withdraw: %s", errOut)
+	s.meshctl(t, "update", "check")
+	back := s.waitPhase(t, "1.0.0", 3*time.Minute, "done", "halted")
+	require.Equal(t, "done", back.GetPhase(), "halted: %s", back.GetHaltReason())
+	assert.True(t, back.GetDowngrade())
+	var lastMaster int64
+	for _, u := range back.GetMasters() {
+		require.Equal(t, "updated", u.GetState(), "master %s: %s", u.GetId(), u.GetDetail())
+		lastMaster = max(lastMaster, u.GetAtMs())
+	}
+	for _, u := range back.GetCollectors() {
+		require.Equal(t, "updated", u.GetState(), "collector %s: %s", u.GetId(), u.GetDetail())
+		assert.Greater(t, u.GetOrderedAtMs(), lastMaster, "collector %s went back before every master had", u.GetId())
+	}
+	s.waitMasters(t, "1.0.0")
 }
 
 // TestBundleRolloutHaltsOnUnhealthyCanaryThenCompletes: the hub is gone;

@@ -3,6 +3,7 @@ package master
 import (
 	"context"
 	"crypto/tls"
+	"fmt"
 	"net/http"
 	"sync"
 	"time"
@@ -93,6 +94,19 @@ func (h peerHandler) LeaseOps(ctx context.Context, req *connect.Request[licmeshv
 		results[i] = opResultToWire(r)
 	}
 	return connect.NewResponse(&licmeshv1.LeaseOpsResponse{Results: results}), nil
+}
+
+// ReadIndex confirms leadership with a quorum, then answers the commit
+// index: every entry committed before the call is at or below it.
+func (h peerHandler) ReadIndex(ctx context.Context, _ *connect.Request[licmeshv1.ReadIndexRequest]) (*connect.Response[licmeshv1.ReadIndexResponse], error) {
+	s := h.s
+	if !s.leading.Load() || !s.node.IsLeader() {
+		return nil, connect.NewError(connect.CodeUnavailable, ErrNoLeader)
+	}
+	if err := s.leaderCheck.join().wait(ctx); err != nil {
+		return nil, connect.NewError(connect.CodeUnavailable, fmt.Errorf("%w: %w", ErrNotLeader, err))
+	}
+	return connect.NewResponse(&licmeshv1.ReadIndexResponse{Index: s.node.Raft().CommitIndex()}), nil
 }
 
 func (h peerHandler) RenewLeases(ctx context.Context, req *connect.Request[licmeshv1.RenewLeasesRequest]) (*connect.Response[licmeshv1.RenewLeasesResponse], error) {

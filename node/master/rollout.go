@@ -514,14 +514,17 @@ func (s *Server) installSelf(ctx context.Context, rollout, action, target, sha s
 // until the cluster takes it or the rollout is gone.
 func (s *Server) reportMaster(ctx context.Context, rollout, state, detail string) {
 	for ctx.Err() == nil {
-		r := s.fsm.Updates().Rollout
-		if r == nil || r.ID != rollout {
-			return
-		}
+		// The leader's state decides whether the rollout still stands,
+		// not this master's: caught up or not, its own may lag.
 		err := s.change(ctx, fsm.RolloutChange{RolloutID: rollout, Units: []fsm.UnitChange{{Master: true, ID: s.cfg.NodeID, State: state, Detail: detail}}})
-		if err == nil || errors.Is(err, fsm.ErrRolloutState) {
+		if err == nil {
 			return
 		}
+		if errors.Is(err, fsm.ErrRolloutState) {
+			s.log.Info("updates: the rollout no longer takes this master's report", "rollout", rollout, "state", state, "err", err)
+			return
+		}
+		s.log.Debug("updates: report to the leader failed; retrying", "rollout", rollout, "err", err)
 		select {
 		case <-ctx.Done():
 		case <-time.After(time.Second):
@@ -569,13 +572,19 @@ func (s *Server) updateTrial(ctx context.Context) {
 }
 
 // caughtUp reports whether this master has caught up with the cluster
-// since it started: a leader is known, it has heard from it (as a
-// follower), and Raft has applied the entries committed when it first
-// did. A master that restarts (an update, a crash) replays its log first;
-// until then its state is old. Once true it stays true: the target is
-// fixed when first seen, so a steady stream of writes cannot keep it
-// ahead, and Raft's applied index counts the entries the FSM never sees
-// (a new term's no-op), which the FSM's own would wait on forever.
+// since it started: it has applied everything the cluster had committed
+// when it first asked the leader (catchupLoop). A master that restarts (an
+// update, a crash) replays its log and receives what it missed first; until
+// then its state is old. Once true it stays true: the target is fixed when
+// first learnt, so a steady stream of writes cannot keep it ahead, and
+// Raft's applied index counts the entries the FSM never sees (a new term's
+// no-op), which the FSM's own would wait on forever.
+//
+// The target is the leader's commit index, not this master's: a follower's
+// own commit index is capped by the end of its own log, so a master whose
+// log ended short of the cluster's would call itself caught up at once,
+// serve collectors from old state and, in a rollout, miss the very rollout
+// it was ordered in.
 func (s *Server) caughtUp() bool {
 	if s.caughtUpOnce.Load() {
 		return true
@@ -584,21 +593,65 @@ func (s *Server) caughtUp() bool {
 		return false
 	}
 	r := s.node.Raft()
-	if !s.node.IsLeader() && !r.LastContact().After(s.started) {
-		return false
-	}
-	if s.catchupTarget.Load() == 0 {
-		c := r.CommitIndex()
-		if c == 0 {
+	if s.node.IsLeader() {
+		// A leader's commit index is the cluster's once it leads.
+		if !s.leading.Load() {
 			return false
 		}
-		s.catchupTarget.CompareAndSwap(0, c)
+		s.catchupTarget.CompareAndSwap(0, max(r.CommitIndex(), 1))
 	}
-	if r.AppliedIndex() < s.catchupTarget.Load() {
+	if t := s.catchupTarget.Load(); t == 0 || r.AppliedIndex() < t {
 		return false
 	}
 	s.caughtUpOnce.Store(true)
 	return true
+}
+
+// catchupLoop learns the catch-up target from the leader at start, retrying
+// until it has one (or this master leads, and caughtUp sets it).
+func (s *Server) catchupLoop(ctx context.Context) {
+	t := time.NewTicker(100 * time.Millisecond)
+	defer t.Stop()
+	for s.catchupTarget.Load() == 0 && !s.caughtUpOnce.Load() {
+		if idx, err := s.readIndex(ctx); err == nil {
+			s.catchupTarget.CompareAndSwap(0, max(idx, 1))
+			return
+		} else if ctx.Err() == nil {
+			s.log.Debug("updates: no read index from the leader yet", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// readIndex asks the leader for its commit index. A leader of a release
+// before ReadIndex is judged as before: by this master's commit index once
+// it has heard from the leader, which is right whenever its log was whole.
+func (s *Server) readIndex(ctx context.Context) (uint64, error) {
+	if s.node.IsLeader() {
+		return 0, ErrNotLeader // caughtUp sets a leader's target
+	}
+	pc, err := s.peers.leader()
+	if err != nil {
+		return 0, err
+	}
+	cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	resp, err := pc.ReadIndex(cctx, connect.NewRequest(&licmeshv1.ReadIndexRequest{}))
+	if connect.CodeOf(err) == connect.CodeUnimplemented {
+		r := s.node.Raft()
+		if c := r.CommitIndex(); c != 0 && r.LastContact().After(s.started) {
+			return c, nil
+		}
+		return 0, ErrNoLeader
+	}
+	if err != nil {
+		return 0, err
+	}
+	return resp.Msg.GetIndex(), nil
 }
 
 // waitCaughtUp waits until caughtUp; false if deadline (when set) passes

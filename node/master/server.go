@@ -318,6 +318,7 @@ func (s *Server) Run(ctx context.Context, leave func() bool) error {
 	g.Go(func() error { s.presence.run(gctx, s); return nil })
 	g.Go(func() error { s.ents.run(gctx, s.fsm); return nil })
 	g.Go(func() error { s.artifactLoop(gctx); return nil })
+	g.Go(func() error { s.catchupLoop(gctx); return nil })
 	g.Go(func() error { s.updateTrial(gctx); return nil })
 	s.log.Info("master started", "api_addr", s.APIAddr(), "collector_addr", s.CollectorAddr(),
 		"raft_addr", s.cfg.RaftAddr, "gossip_addr", s.cfg.GossipAddr, "cluster_id", s.id.clusterID,

@@ -197,7 +197,7 @@ func TestReportUsageThroughFollower(t *testing.T) {
 	col := enrolled(t, m1, "designer", 1)
 	require.Eventually(t, func() bool {
 		_, ok := m2.fsm.Collector(col)
-		return ok && m2.Ready() && m2.node.LeaderMeta()[metaAPI] != ""
+		return ok && m2.Ready() && m2.node.LeaderMeta()[metaAPI] != "" && m2.caughtUp()
 	}, 20*time.Second, poll, "the follower")
 	require.False(t, m2.node.IsLeader(), "the joining master leads")
 	now := clk.Now()

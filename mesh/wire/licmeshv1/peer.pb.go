@@ -21,6 +21,86 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+type ReadIndexRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReadIndexRequest) Reset() {
+	*x = ReadIndexRequest{}
+	mi := &file_licmesh_v1_peer_proto_msgTypes[0]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReadIndexRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReadIndexRequest) ProtoMessage() {}
+
+func (x *ReadIndexRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_licmesh_v1_peer_proto_msgTypes[0]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReadIndexRequest.ProtoReflect.Descriptor instead.
+func (*ReadIndexRequest) Descriptor() ([]byte, []int) {
+	return file_licmesh_v1_peer_proto_rawDescGZIP(), []int{0}
+}
+
+type ReadIndexResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Index         uint64                 `protobuf:"varint,1,opt,name=index,proto3" json:"index,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReadIndexResponse) Reset() {
+	*x = ReadIndexResponse{}
+	mi := &file_licmesh_v1_peer_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReadIndexResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReadIndexResponse) ProtoMessage() {}
+
+func (x *ReadIndexResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_licmesh_v1_peer_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReadIndexResponse.ProtoReflect.Descriptor instead.
+func (*ReadIndexResponse) Descriptor() ([]byte, []int) {
+	return file_licmesh_v1_peer_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *ReadIndexResponse) GetIndex() uint64 {
+	if x != nil {
+		return x.Index
+	}
+	return 0
+}
+
 type UpdateSelfRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	RolloutId     string                 `protobuf:"bytes,1,opt,name=rollout_id,json=rolloutId,proto3" json:"rollout_id,omitempty"`
@@ -33,7 +113,7 @@ type UpdateSelfRequest struct {
 
 func (x *UpdateSelfRequest) Reset() {
 	*x = UpdateSelfRequest{}
-	mi := &file_licmesh_v1_peer_proto_msgTypes[0]
+	mi := &file_licmesh_v1_peer_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -45,7 +125,7 @@ func (x *UpdateSelfRequest) String() string {
 func (*UpdateSelfRequest) ProtoMessage() {}
 
 func (x *UpdateSelfRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_licmesh_v1_peer_proto_msgTypes[0]
+	mi := &file_licmesh_v1_peer_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -58,7 +138,7 @@ func (x *UpdateSelfRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateSelfRequest.ProtoReflect.Descriptor instead.
 func (*UpdateSelfRequest) Descriptor() ([]byte, []int) {
-	return file_licmesh_v1_peer_proto_rawDescGZIP(), []int{0}
+	return file_licmesh_v1_peer_proto_rawDescGZIP(), []int{2}
 }
 
 func (x *UpdateSelfRequest) GetRolloutId() string {
@@ -97,7 +177,7 @@ type UpdateSelfResponse struct {
 
 func (x *UpdateSelfResponse) Reset() {
 	*x = UpdateSelfResponse{}
-	mi := &file_licmesh_v1_peer_proto_msgTypes[1]
+	mi := &file_licmesh_v1_peer_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -109,7 +189,7 @@ func (x *UpdateSelfResponse) String() string {
 func (*UpdateSelfResponse) ProtoMessage() {}
 
 func (x *UpdateSelfResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_licmesh_v1_peer_proto_msgTypes[1]
+	mi := &file_licmesh_v1_peer_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -122,7 +202,7 @@ func (x *UpdateSelfResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateSelfResponse.ProtoReflect.Descriptor instead.
 func (*UpdateSelfResponse) Descriptor() ([]byte, []int) {
-	return file_licmesh_v1_peer_proto_rawDescGZIP(), []int{1}
+	return file_licmesh_v1_peer_proto_rawDescGZIP(), []int{3}
 }
 
 type LeaseOpsRequest struct {
@@ -134,7 +214,7 @@ type LeaseOpsRequest struct {
 
 func (x *LeaseOpsRequest) Reset() {
 	*x = LeaseOpsRequest{}
-	mi := &file_licmesh_v1_peer_proto_msgTypes[2]
+	mi := &file_licmesh_v1_peer_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -146,7 +226,7 @@ func (x *LeaseOpsRequest) String() string {
 func (*LeaseOpsRequest) ProtoMessage() {}
 
 func (x *LeaseOpsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_licmesh_v1_peer_proto_msgTypes[2]
+	mi := &file_licmesh_v1_peer_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -159,7 +239,7 @@ func (x *LeaseOpsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LeaseOpsRequest.ProtoReflect.Descriptor instead.
 func (*LeaseOpsRequest) Descriptor() ([]byte, []int) {
-	return file_licmesh_v1_peer_proto_rawDescGZIP(), []int{2}
+	return file_licmesh_v1_peer_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *LeaseOpsRequest) GetOps() []*LeaseOp {
@@ -178,7 +258,7 @@ type LeaseOpsResponse struct {
 
 func (x *LeaseOpsResponse) Reset() {
 	*x = LeaseOpsResponse{}
-	mi := &file_licmesh_v1_peer_proto_msgTypes[3]
+	mi := &file_licmesh_v1_peer_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -190,7 +270,7 @@ func (x *LeaseOpsResponse) String() string {
 func (*LeaseOpsResponse) ProtoMessage() {}
 
 func (x *LeaseOpsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_licmesh_v1_peer_proto_msgTypes[3]
+	mi := &file_licmesh_v1_peer_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -203,7 +283,7 @@ func (x *LeaseOpsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LeaseOpsResponse.ProtoReflect.Descriptor instead.
 func (*LeaseOpsResponse) Descriptor() ([]byte, []int) {
-	return file_licmesh_v1_peer_proto_rawDescGZIP(), []int{3}
+	return file_licmesh_v1_peer_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *LeaseOpsResponse) GetResults() []*LeaseOpResult {
@@ -223,7 +303,7 @@ type RenewLeasesRequest struct {
 
 func (x *RenewLeasesRequest) Reset() {
 	*x = RenewLeasesRequest{}
-	mi := &file_licmesh_v1_peer_proto_msgTypes[4]
+	mi := &file_licmesh_v1_peer_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -235,7 +315,7 @@ func (x *RenewLeasesRequest) String() string {
 func (*RenewLeasesRequest) ProtoMessage() {}
 
 func (x *RenewLeasesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_licmesh_v1_peer_proto_msgTypes[4]
+	mi := &file_licmesh_v1_peer_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -248,7 +328,7 @@ func (x *RenewLeasesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RenewLeasesRequest.ProtoReflect.Descriptor instead.
 func (*RenewLeasesRequest) Descriptor() ([]byte, []int) {
-	return file_licmesh_v1_peer_proto_rawDescGZIP(), []int{4}
+	return file_licmesh_v1_peer_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *RenewLeasesRequest) GetCollectorId() string {
@@ -274,7 +354,7 @@ type RenewLeasesResponse struct {
 
 func (x *RenewLeasesResponse) Reset() {
 	*x = RenewLeasesResponse{}
-	mi := &file_licmesh_v1_peer_proto_msgTypes[5]
+	mi := &file_licmesh_v1_peer_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -286,7 +366,7 @@ func (x *RenewLeasesResponse) String() string {
 func (*RenewLeasesResponse) ProtoMessage() {}
 
 func (x *RenewLeasesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_licmesh_v1_peer_proto_msgTypes[5]
+	mi := &file_licmesh_v1_peer_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -299,7 +379,7 @@ func (x *RenewLeasesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RenewLeasesResponse.ProtoReflect.Descriptor instead.
 func (*RenewLeasesResponse) Descriptor() ([]byte, []int) {
-	return file_licmesh_v1_peer_proto_rawDescGZIP(), []int{5}
+	return file_licmesh_v1_peer_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *RenewLeasesResponse) GetResults() []*RenewResult {
@@ -318,7 +398,7 @@ type ApplyRequest struct {
 
 func (x *ApplyRequest) Reset() {
 	*x = ApplyRequest{}
-	mi := &file_licmesh_v1_peer_proto_msgTypes[6]
+	mi := &file_licmesh_v1_peer_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -330,7 +410,7 @@ func (x *ApplyRequest) String() string {
 func (*ApplyRequest) ProtoMessage() {}
 
 func (x *ApplyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_licmesh_v1_peer_proto_msgTypes[6]
+	mi := &file_licmesh_v1_peer_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -343,7 +423,7 @@ func (x *ApplyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ApplyRequest.ProtoReflect.Descriptor instead.
 func (*ApplyRequest) Descriptor() ([]byte, []int) {
-	return file_licmesh_v1_peer_proto_rawDescGZIP(), []int{6}
+	return file_licmesh_v1_peer_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *ApplyRequest) GetCommand() []byte {
@@ -362,7 +442,7 @@ type ApplyResponse struct {
 
 func (x *ApplyResponse) Reset() {
 	*x = ApplyResponse{}
-	mi := &file_licmesh_v1_peer_proto_msgTypes[7]
+	mi := &file_licmesh_v1_peer_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -374,7 +454,7 @@ func (x *ApplyResponse) String() string {
 func (*ApplyResponse) ProtoMessage() {}
 
 func (x *ApplyResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_licmesh_v1_peer_proto_msgTypes[7]
+	mi := &file_licmesh_v1_peer_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -387,7 +467,7 @@ func (x *ApplyResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ApplyResponse.ProtoReflect.Descriptor instead.
 func (*ApplyResponse) Descriptor() ([]byte, []int) {
-	return file_licmesh_v1_peer_proto_rawDescGZIP(), []int{7}
+	return file_licmesh_v1_peer_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *ApplyResponse) GetResult() []byte {
@@ -406,7 +486,7 @@ type RemoveServerRequest struct {
 
 func (x *RemoveServerRequest) Reset() {
 	*x = RemoveServerRequest{}
-	mi := &file_licmesh_v1_peer_proto_msgTypes[8]
+	mi := &file_licmesh_v1_peer_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -418,7 +498,7 @@ func (x *RemoveServerRequest) String() string {
 func (*RemoveServerRequest) ProtoMessage() {}
 
 func (x *RemoveServerRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_licmesh_v1_peer_proto_msgTypes[8]
+	mi := &file_licmesh_v1_peer_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -431,7 +511,7 @@ func (x *RemoveServerRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RemoveServerRequest.ProtoReflect.Descriptor instead.
 func (*RemoveServerRequest) Descriptor() ([]byte, []int) {
-	return file_licmesh_v1_peer_proto_rawDescGZIP(), []int{8}
+	return file_licmesh_v1_peer_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *RemoveServerRequest) GetId() string {
@@ -449,7 +529,7 @@ type RemoveServerResponse struct {
 
 func (x *RemoveServerResponse) Reset() {
 	*x = RemoveServerResponse{}
-	mi := &file_licmesh_v1_peer_proto_msgTypes[9]
+	mi := &file_licmesh_v1_peer_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -461,7 +541,7 @@ func (x *RemoveServerResponse) String() string {
 func (*RemoveServerResponse) ProtoMessage() {}
 
 func (x *RemoveServerResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_licmesh_v1_peer_proto_msgTypes[9]
+	mi := &file_licmesh_v1_peer_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -474,7 +554,7 @@ func (x *RemoveServerResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RemoveServerResponse.ProtoReflect.Descriptor instead.
 func (*RemoveServerResponse) Descriptor() ([]byte, []int) {
-	return file_licmesh_v1_peer_proto_rawDescGZIP(), []int{9}
+	return file_licmesh_v1_peer_proto_rawDescGZIP(), []int{11}
 }
 
 var File_licmesh_v1_peer_proto protoreflect.FileDescriptor
@@ -482,7 +562,10 @@ var File_licmesh_v1_peer_proto protoreflect.FileDescriptor
 const file_licmesh_v1_peer_proto_rawDesc = "" +
 	"\n" +
 	"\x15licmesh/v1/peer.proto\x12\n" +
-	"licmesh.v1\x1a\x16licmesh/v1/lease.proto\"x\n" +
+	"licmesh.v1\x1a\x16licmesh/v1/lease.proto\"\x12\n" +
+	"\x10ReadIndexRequest\")\n" +
+	"\x11ReadIndexResponse\x12\x14\n" +
+	"\x05index\x18\x01 \x01(\x04R\x05index\"x\n" +
 	"\x11UpdateSelfRequest\x12\x1d\n" +
 	"\n" +
 	"rollout_id\x18\x01 \x01(\tR\trolloutId\x12\x18\n" +
@@ -505,14 +588,15 @@ const file_licmesh_v1_peer_proto_rawDesc = "" +
 	"\x06result\x18\x01 \x01(\fR\x06result\"%\n" +
 	"\x13RemoveServerRequest\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\"\x16\n" +
-	"\x14RemoveServerResponse2\x82\x03\n" +
+	"\x14RemoveServerResponse2\xcc\x03\n" +
 	"\vPeerService\x12E\n" +
 	"\bLeaseOps\x12\x1b.licmesh.v1.LeaseOpsRequest\x1a\x1c.licmesh.v1.LeaseOpsResponse\x12N\n" +
 	"\vRenewLeases\x12\x1e.licmesh.v1.RenewLeasesRequest\x1a\x1f.licmesh.v1.RenewLeasesResponse\x12<\n" +
 	"\x05Apply\x12\x18.licmesh.v1.ApplyRequest\x1a\x19.licmesh.v1.ApplyResponse\x12Q\n" +
 	"\fRemoveServer\x12\x1f.licmesh.v1.RemoveServerRequest\x1a .licmesh.v1.RemoveServerResponse\x12K\n" +
 	"\n" +
-	"UpdateSelf\x12\x1d.licmesh.v1.UpdateSelfRequest\x1a\x1e.licmesh.v1.UpdateSelfResponseB0Z.github.com/licmesh/licmesh/mesh/wire/licmeshv1b\x06proto3"
+	"UpdateSelf\x12\x1d.licmesh.v1.UpdateSelfRequest\x1a\x1e.licmesh.v1.UpdateSelfResponse\x12H\n" +
+	"\tReadIndex\x12\x1c.licmesh.v1.ReadIndexRequest\x1a\x1d.licmesh.v1.ReadIndexResponseB0Z.github.com/licmesh/licmesh/mesh/wire/licmeshv1b\x06proto3"
 
 var (
 	file_licmesh_v1_peer_proto_rawDescOnce sync.Once
@@ -526,38 +610,42 @@ func file_licmesh_v1_peer_proto_rawDescGZIP() []byte {
 	return file_licmesh_v1_peer_proto_rawDescData
 }
 
-var file_licmesh_v1_peer_proto_msgTypes = make([]protoimpl.MessageInfo, 10)
+var file_licmesh_v1_peer_proto_msgTypes = make([]protoimpl.MessageInfo, 12)
 var file_licmesh_v1_peer_proto_goTypes = []any{
-	(*UpdateSelfRequest)(nil),    // 0: licmesh.v1.UpdateSelfRequest
-	(*UpdateSelfResponse)(nil),   // 1: licmesh.v1.UpdateSelfResponse
-	(*LeaseOpsRequest)(nil),      // 2: licmesh.v1.LeaseOpsRequest
-	(*LeaseOpsResponse)(nil),     // 3: licmesh.v1.LeaseOpsResponse
-	(*RenewLeasesRequest)(nil),   // 4: licmesh.v1.RenewLeasesRequest
-	(*RenewLeasesResponse)(nil),  // 5: licmesh.v1.RenewLeasesResponse
-	(*ApplyRequest)(nil),         // 6: licmesh.v1.ApplyRequest
-	(*ApplyResponse)(nil),        // 7: licmesh.v1.ApplyResponse
-	(*RemoveServerRequest)(nil),  // 8: licmesh.v1.RemoveServerRequest
-	(*RemoveServerResponse)(nil), // 9: licmesh.v1.RemoveServerResponse
-	(*LeaseOp)(nil),              // 10: licmesh.v1.LeaseOp
-	(*LeaseOpResult)(nil),        // 11: licmesh.v1.LeaseOpResult
-	(*RenewResult)(nil),          // 12: licmesh.v1.RenewResult
+	(*ReadIndexRequest)(nil),     // 0: licmesh.v1.ReadIndexRequest
+	(*ReadIndexResponse)(nil),    // 1: licmesh.v1.ReadIndexResponse
+	(*UpdateSelfRequest)(nil),    // 2: licmesh.v1.UpdateSelfRequest
+	(*UpdateSelfResponse)(nil),   // 3: licmesh.v1.UpdateSelfResponse
+	(*LeaseOpsRequest)(nil),      // 4: licmesh.v1.LeaseOpsRequest
+	(*LeaseOpsResponse)(nil),     // 5: licmesh.v1.LeaseOpsResponse
+	(*RenewLeasesRequest)(nil),   // 6: licmesh.v1.RenewLeasesRequest
+	(*RenewLeasesResponse)(nil),  // 7: licmesh.v1.RenewLeasesResponse
+	(*ApplyRequest)(nil),         // 8: licmesh.v1.ApplyRequest
+	(*ApplyResponse)(nil),        // 9: licmesh.v1.ApplyResponse
+	(*RemoveServerRequest)(nil),  // 10: licmesh.v1.RemoveServerRequest
+	(*RemoveServerResponse)(nil), // 11: licmesh.v1.RemoveServerResponse
+	(*LeaseOp)(nil),              // 12: licmesh.v1.LeaseOp
+	(*LeaseOpResult)(nil),        // 13: licmesh.v1.LeaseOpResult
+	(*RenewResult)(nil),          // 14: licmesh.v1.RenewResult
 }
 var file_licmesh_v1_peer_proto_depIdxs = []int32{
-	10, // 0: licmesh.v1.LeaseOpsRequest.ops:type_name -> licmesh.v1.LeaseOp
-	11, // 1: licmesh.v1.LeaseOpsResponse.results:type_name -> licmesh.v1.LeaseOpResult
-	12, // 2: licmesh.v1.RenewLeasesResponse.results:type_name -> licmesh.v1.RenewResult
-	2,  // 3: licmesh.v1.PeerService.LeaseOps:input_type -> licmesh.v1.LeaseOpsRequest
-	4,  // 4: licmesh.v1.PeerService.RenewLeases:input_type -> licmesh.v1.RenewLeasesRequest
-	6,  // 5: licmesh.v1.PeerService.Apply:input_type -> licmesh.v1.ApplyRequest
-	8,  // 6: licmesh.v1.PeerService.RemoveServer:input_type -> licmesh.v1.RemoveServerRequest
-	0,  // 7: licmesh.v1.PeerService.UpdateSelf:input_type -> licmesh.v1.UpdateSelfRequest
-	3,  // 8: licmesh.v1.PeerService.LeaseOps:output_type -> licmesh.v1.LeaseOpsResponse
-	5,  // 9: licmesh.v1.PeerService.RenewLeases:output_type -> licmesh.v1.RenewLeasesResponse
-	7,  // 10: licmesh.v1.PeerService.Apply:output_type -> licmesh.v1.ApplyResponse
-	9,  // 11: licmesh.v1.PeerService.RemoveServer:output_type -> licmesh.v1.RemoveServerResponse
-	1,  // 12: licmesh.v1.PeerService.UpdateSelf:output_type -> licmesh.v1.UpdateSelfResponse
-	8,  // [8:13] is the sub-list for method output_type
-	3,  // [3:8] is the sub-list for method input_type
+	12, // 0: licmesh.v1.LeaseOpsRequest.ops:type_name -> licmesh.v1.LeaseOp
+	13, // 1: licmesh.v1.LeaseOpsResponse.results:type_name -> licmesh.v1.LeaseOpResult
+	14, // 2: licmesh.v1.RenewLeasesResponse.results:type_name -> licmesh.v1.RenewResult
+	4,  // 3: licmesh.v1.PeerService.LeaseOps:input_type -> licmesh.v1.LeaseOpsRequest
+	6,  // 4: licmesh.v1.PeerService.RenewLeases:input_type -> licmesh.v1.RenewLeasesRequest
+	8,  // 5: licmesh.v1.PeerService.Apply:input_type -> licmesh.v1.ApplyRequest
+	10, // 6: licmesh.v1.PeerService.RemoveServer:input_type -> licmesh.v1.RemoveServerRequest
+	2,  // 7: licmesh.v1.PeerService.UpdateSelf:input_type -> licmesh.v1.UpdateSelfRequest
+	0,  // 8: licmesh.v1.PeerService.ReadIndex:input_type -> licmesh.v1.ReadIndexRequest
+	5,  // 9: licmesh.v1.PeerService.LeaseOps:output_type -> licmesh.v1.LeaseOpsResponse
+	7,  // 10: licmesh.v1.PeerService.RenewLeases:output_type -> licmesh.v1.RenewLeasesResponse
+	9,  // 11: licmesh.v1.PeerService.Apply:output_type -> licmesh.v1.ApplyResponse
+	11, // 12: licmesh.v1.PeerService.RemoveServer:output_type -> licmesh.v1.RemoveServerResponse
+	3,  // 13: licmesh.v1.PeerService.UpdateSelf:output_type -> licmesh.v1.UpdateSelfResponse
+	1,  // 14: licmesh.v1.PeerService.ReadIndex:output_type -> licmesh.v1.ReadIndexResponse
+	9,  // [9:15] is the sub-list for method output_type
+	3,  // [3:9] is the sub-list for method input_type
 	3,  // [3:3] is the sub-list for extension type_name
 	3,  // [3:3] is the sub-list for extension extendee
 	0,  // [0:3] is the sub-list for field type_name
@@ -575,7 +663,7 @@ func file_licmesh_v1_peer_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_licmesh_v1_peer_proto_rawDesc), len(file_licmesh_v1_peer_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   10,
+			NumMessages:   12,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -44,6 +44,8 @@ const (
 	PeerServiceRemoveServerProcedure = "/licmesh.v1.PeerService/RemoveServer"
 	// PeerServiceUpdateSelfProcedure is the fully-qualified name of the PeerService's UpdateSelf RPC.
 	PeerServiceUpdateSelfProcedure = "/licmesh.v1.PeerService/UpdateSelf"
+	// PeerServiceReadIndexProcedure is the fully-qualified name of the PeerService's ReadIndex RPC.
+	PeerServiceReadIndexProcedure = "/licmesh.v1.PeerService/ReadIndex"
 )
 
 // PeerServiceClient is a client for the licmesh.v1.PeerService service.
@@ -59,6 +61,11 @@ type PeerServiceClient interface {
 	// UpdateSelf orders a master to install a release it holds and restart
 	// on it (the rollout's masters phase). It answers before it restarts.
 	UpdateSelf(context.Context, *connect.Request[licmeshv1.UpdateSelfRequest]) (*connect.Response[licmeshv1.UpdateSelfResponse], error)
+	// ReadIndex answers, once a quorum has confirmed that this master still
+	// leads, its commit index: a master that has applied that much has seen
+	// everything committed before it asked. A restarted master waits for it
+	// before it serves collectors or reports itself updated.
+	ReadIndex(context.Context, *connect.Request[licmeshv1.ReadIndexRequest]) (*connect.Response[licmeshv1.ReadIndexResponse], error)
 }
 
 // NewPeerServiceClient constructs a client for the licmesh.v1.PeerService service. By default, it
@@ -102,6 +109,12 @@ func NewPeerServiceClient(httpClient connect.HTTPClient, baseURL string, opts ..
 			connect.WithSchema(peerServiceMethods.ByName("UpdateSelf")),
 			connect.WithClientOptions(opts...),
 		),
+		readIndex: connect.NewClient[licmeshv1.ReadIndexRequest, licmeshv1.ReadIndexResponse](
+			httpClient,
+			baseURL+PeerServiceReadIndexProcedure,
+			connect.WithSchema(peerServiceMethods.ByName("ReadIndex")),
+			connect.WithClientOptions(opts...),
+		),
 	}
 }
 
@@ -112,6 +125,7 @@ type peerServiceClient struct {
 	apply        *connect.Client[licmeshv1.ApplyRequest, licmeshv1.ApplyResponse]
 	removeServer *connect.Client[licmeshv1.RemoveServerRequest, licmeshv1.RemoveServerResponse]
 	updateSelf   *connect.Client[licmeshv1.UpdateSelfRequest, licmeshv1.UpdateSelfResponse]
+	readIndex    *connect.Client[licmeshv1.ReadIndexRequest, licmeshv1.ReadIndexResponse]
 }
 
 // LeaseOps calls licmesh.v1.PeerService.LeaseOps.
@@ -139,6 +153,11 @@ func (c *peerServiceClient) UpdateSelf(ctx context.Context, req *connect.Request
 	return c.updateSelf.CallUnary(ctx, req)
 }
 
+// ReadIndex calls licmesh.v1.PeerService.ReadIndex.
+func (c *peerServiceClient) ReadIndex(ctx context.Context, req *connect.Request[licmeshv1.ReadIndexRequest]) (*connect.Response[licmeshv1.ReadIndexResponse], error) {
+	return c.readIndex.CallUnary(ctx, req)
+}
+
 // PeerServiceHandler is an implementation of the licmesh.v1.PeerService service.
 type PeerServiceHandler interface {
 	// LeaseOps submits acquires and releases to the leader's coalescer.
@@ -152,6 +171,11 @@ type PeerServiceHandler interface {
 	// UpdateSelf orders a master to install a release it holds and restart
 	// on it (the rollout's masters phase). It answers before it restarts.
 	UpdateSelf(context.Context, *connect.Request[licmeshv1.UpdateSelfRequest]) (*connect.Response[licmeshv1.UpdateSelfResponse], error)
+	// ReadIndex answers, once a quorum has confirmed that this master still
+	// leads, its commit index: a master that has applied that much has seen
+	// everything committed before it asked. A restarted master waits for it
+	// before it serves collectors or reports itself updated.
+	ReadIndex(context.Context, *connect.Request[licmeshv1.ReadIndexRequest]) (*connect.Response[licmeshv1.ReadIndexResponse], error)
 }
 
 // NewPeerServiceHandler builds an HTTP handler from the service implementation. It returns the path
@@ -191,6 +215,12 @@ func NewPeerServiceHandler(svc PeerServiceHandler, opts ...connect.HandlerOption
 		connect.WithSchema(peerServiceMethods.ByName("UpdateSelf")),
 		connect.WithHandlerOptions(opts...),
 	)
+	peerServiceReadIndexHandler := connect.NewUnaryHandler(
+		PeerServiceReadIndexProcedure,
+		svc.ReadIndex,
+		connect.WithSchema(peerServiceMethods.ByName("ReadIndex")),
+		connect.WithHandlerOptions(opts...),
+	)
 	return "/licmesh.v1.PeerService/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case PeerServiceLeaseOpsProcedure:
@@ -203,6 +233,8 @@ func NewPeerServiceHandler(svc PeerServiceHandler, opts ...connect.HandlerOption
 			peerServiceRemoveServerHandler.ServeHTTP(w, r)
 		case PeerServiceUpdateSelfProcedure:
 			peerServiceUpdateSelfHandler.ServeHTTP(w, r)
+		case PeerServiceReadIndexProcedure:
+			peerServiceReadIndexHandler.ServeHTTP(w, r)
 		default:
 			http.NotFound(w, r)
 		}
@@ -230,4 +262,8 @@ func (UnimplementedPeerServiceHandler) RemoveServer(context.Context, *connect.Re
 
 func (UnimplementedPeerServiceHandler) UpdateSelf(context.Context, *connect.Request[licmeshv1.UpdateSelfRequest]) (*connect.Response[licmeshv1.UpdateSelfResponse], error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("licmesh.v1.PeerService.UpdateSelf is not implemented"))
+}
+
+func (UnimplementedPeerServiceHandler) ReadIndex(context.Context, *connect.Request[licmeshv1.ReadIndexRequest]) (*connect.Response[licmeshv1.ReadIndexResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("licmesh.v1.PeerService.ReadIndex is not implemented"))
 }
