@@ -15,6 +15,10 @@ type Config struct {
 	// so fsync is measured on the same disk the tests use.
 	Dir string
 
+	// ProfileDir, when set, receives the leader's CPU and allocation
+	// profiles over G2's measured windows (g2-c<C>-leader-*.pprof).
+	ProfileDir string
+
 	// Duration is the measured window of each throughput run.
 	Duration time.Duration
 	// Warmup runs before each measured window and is not counted.

@@ -56,6 +56,23 @@ func MeasureG2(ctx context.Context, cfg Config) (_ map[int]G2Run, err error) {
 			return nil, err
 		}
 		colBefore, _ := processCPU(col.Proc.Pid())
+		prof := make(chan error, 1)
+		if cfg.ProfileDir != "" {
+			leader, _, err := m.Leader(ctx)
+			if err != nil {
+				return nil, err
+			}
+			go func() {
+				// Over the measured window, after the warm-up.
+				select {
+				case <-ctx.Done():
+				case <-time.After(cfg.Warmup):
+				}
+				prof <- m.Profile(ctx, leader, cfg.Duration, cfg.ProfileDir, fmt.Sprintf("g2-c%d-leader", c))
+			}()
+		} else {
+			prof <- nil
+		}
 		t, err := ClosedLoop(ctx, Load{Concurrency: c, Warmup: cfg.Warmup, Duration: cfg.Duration}, func(_ context.Context, worker int) error {
 			l, err := col.Acquire(pool, fmt.Sprintf("session-%d", worker))
 			if err != nil {
@@ -75,6 +92,9 @@ func MeasureG2(ctx context.Context, cfg Config) (_ map[int]G2Run, err error) {
 			return nil, err
 		}
 		colAfter, _ := processCPU(col.Proc.Pid())
+		if err := <-prof; err != nil {
+			return nil, fmt.Errorf("profile at C=%d: %w", c, err)
+		}
 		out[c] = G2Run{Throughput: t, Use: use, CollectorCPU: colAfter - colBefore}
 	}
 	return out, nil

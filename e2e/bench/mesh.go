@@ -11,6 +11,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -37,6 +38,7 @@ type MeshCluster struct {
 	c     *harness.Cluster
 	ca    *x509.Certificate
 	https *http.Client
+	token string // the admin token, for /debug/pprof
 	admin []licmeshv1connect.AdminServiceClient
 }
 
@@ -87,6 +89,7 @@ func (m *MeshCluster) init(ctx context.Context) error {
 		token = tok
 		return nil
 	})
+	m.token = token
 	if err != nil {
 		return err
 	}
@@ -337,6 +340,52 @@ func (m *MeshCluster) Metrics(ctx context.Context, i int) (map[string]float64, e
 		return nil, fmt.Errorf("%w: metrics of %s: %s", ErrMesh, m.c.Masters[i].ID, resp.Status)
 	}
 	return parseMetrics(resp.Body)
+}
+
+// Profile fetches master i's CPU profile over the next d, and then its
+// allocation profile, into dir as <name>-cpu.pprof and <name>-allocs.pprof
+// (read them with go tool pprof).
+func (m *MeshCluster) Profile(ctx context.Context, i int, d time.Duration, dir, name string) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	secs := max(1, int(d/time.Second))
+	for _, p := range []struct{ path, file string }{
+		{fmt.Sprintf("/debug/pprof/profile?seconds=%d", secs), name + "-cpu.pprof"},
+		{"/debug/pprof/allocs", name + "-allocs.pprof"},
+	} {
+		if err := m.fetchTo(ctx, i, p.path, filepath.Join(dir, p.file), time.Duration(secs)*time.Second+m.cfg.CallTimeout); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (m *MeshCluster) fetchTo(ctx context.Context, i int, path, file string, timeout time.Duration) error {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "https://"+m.c.Masters[i].APIAddr()+path, nil)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Authorization", "Bearer "+m.token)
+	resp, err := m.https.Do(req)
+	if err != nil {
+		return fmt.Errorf("%w: %s of %s: %w", ErrMesh, path, m.c.Masters[i].ID, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("%w: %s of %s: %s", ErrMesh, path, m.c.Masters[i].ID, resp.Status)
+	}
+	f, err := os.Create(file)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(f, resp.Body); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
 }
 
 // parseMetrics reads the Prometheus text format's samples, ignoring
