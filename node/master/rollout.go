@@ -298,16 +298,21 @@ func (s *Server) collectorStep(ctx context.Context, r fsm.Rollout, now time.Time
 			wave = append(wave, u)
 		}
 	}
-	waveAge := now.Sub(time.UnixMilli(r.WaveStartedAt))
+	exclude := r.Plan.OfflinePolicy == "exclude"
 	for _, u := range wave {
+		// The timeout runs from the order: a collector waited for while
+		// offline is ordered when it is back, and has the whole timeout.
+		late := now.Sub(time.UnixMilli(u.OrderedAt)) > time.Duration(r.Plan.WaveTimeoutMs)*time.Millisecond
 		switch {
-		case u.State == fsm.UnitPending && offline(u.ID) && r.Plan.OfflinePolicy == "exclude":
+		case u.State == fsm.UnitPending && offline(u.ID) && exclude:
 			changes = append(changes, fsm.UnitChange{ID: u.ID, State: fsm.UnitExcluded, Detail: "offline when its wave began"})
+		case u.State == fsm.UnitPending && offline(u.ID):
+			// Waited for: the wave goes on when it is back.
 		case u.State == fsm.UnitPending:
 			changes = append(changes, fsm.UnitChange{ID: u.ID, State: fsm.UnitOrdered})
-		case u.State == fsm.UnitOrdered && offline(u.ID) && r.Plan.OfflinePolicy == "exclude":
+		case u.State == fsm.UnitOrdered && offline(u.ID) && exclude:
 			changes = append(changes, fsm.UnitChange{ID: u.ID, State: fsm.UnitExcluded, Detail: "went offline during its wave"})
-		case u.State == fsm.UnitOrdered && !offline(u.ID) && waveAge > time.Duration(r.Plan.WaveTimeoutMs)*time.Millisecond:
+		case u.State == fsm.UnitOrdered && !offline(u.ID) && late:
 			changes = append(changes, fsm.UnitChange{ID: u.ID, State: fsm.UnitFailed, Detail: "no report within the wave's timeout"})
 		}
 	}
