@@ -14,6 +14,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/licmesh/licmesh/collectors/agent/agenttest"
+	"github.com/licmesh/licmesh/mesh/wire/licmeshv1"
 )
 
 // TestSeatOpsTravelTogether: acquires the product makes while a call is
@@ -24,9 +25,11 @@ func TestSeatOpsTravelTogether(t *testing.T) {
 	m := c.StartMaster()
 	a, _ := enrolled(t, c, m)
 	gate := make(chan struct{})
-	var held atomic.Int32
-	c.SetHooks(agenttest.Hooks{Before: func(method string) error {
-		if method == "SeatOps" && held.Add(1) <= seatCallsInFlight {
+	var held, heldOps atomic.Int32
+	c.SetHooks(agenttest.Hooks{SeatOps: func(req *licmeshv1.SeatOpsRequest) error {
+		if held.Load() < seatCallsInFlight {
+			heldOps.Add(int32(len(req.GetOps())))
+			held.Add(1)
 			<-gate // the first calls hold every slot while the rest queue
 		}
 		return nil
@@ -44,8 +47,12 @@ func TestSeatOpsTravelTogether(t *testing.T) {
 			return err
 		})
 	}
-	require.Eventually(t, func() bool { return held.Load() >= seatCallsInFlight && a.seats.Queued() == n-seatCallsInFlight }, 5*time.Second, time.Millisecond,
-		"every acquire but those in flight waits in the queue")
+	// Every acquire is in a held call, or waits while every slot is held
+	// (one of them may wait outside the queue, for the next free slot).
+	require.Eventually(t, func() bool {
+		inCalls := int(heldOps.Load())
+		return inCalls == n || held.Load() == seatCallsInFlight && inCalls+a.seats.Queued() >= n-1
+	}, 5*time.Second, time.Millisecond, "the acquires wait behind the calls in flight")
 	close(gate)
 	require.NoError(t, g.Wait())
 	assert.Equal(t, int32(n-40), refused.Load(), "each beyond the pool's 40 seats is refused on its own")

@@ -38,6 +38,9 @@ type Hooks struct {
 	Renew            func(*licmeshv1.RenewResponse) error
 	Release          func(*licmeshv1.ReleaseResponse) error
 	RenewCertificate func(*licmeshv1.RenewCertificateResponse) error
+	// SeatOps sees a SeatOps call's operations before they are applied;
+	// an error it returns is the call's answer.
+	SeatOps func(*licmeshv1.SeatOpsRequest) error
 	// Before runs ahead of a call ("Acquire", "Renew", ...), before the
 	// master does anything: an error it returns is the answer, as from a
 	// master that cannot serve.

@@ -207,8 +207,14 @@ func (h *handler) Borrow(ctx context.Context, req *connect.Request[licmeshv1.Bor
 // SeatOps answers each operation as Acquire and Release do, hooks and
 // counts included, in order.
 func (h *handler) SeatOps(ctx context.Context, req *connect.Request[licmeshv1.SeatOpsRequest]) (*connect.Response[licmeshv1.SeatOpsResponse], error) {
-	if _, err := h.before("SeatOps"); err != nil {
+	hooks, err := h.before("SeatOps")
+	if err != nil {
 		return nil, err
+	}
+	if hooks.SeatOps != nil {
+		if err := hooks.SeatOps(req.Msg); err != nil {
+			return nil, err
+		}
 	}
 	h.c.mu.Lock()
 	old := h.m.noSeatOps
