@@ -27,7 +27,14 @@
 // does: `demoproduct create` the database, `demoproduct sources` the
 // collector's sources file. U1 reports usage samples through ReportUsage
 // one per call (one Raft entry per sample) and batched, and divides the
-// two.
+// two. G11 runs a fleet of simulated collectors in this process (10,000,
+// or $LICMESH_BENCH_COLLECTORS): each enrolls with its own key and
+// certificate and holds its own QUIC connections (sharing a few UDP
+// sockets), keeps an entitlement stream open, holds leases and renews
+// them every third of the TTL, and says hello as collectord does. It
+// measures the masters' CPU and resident memory per collector, the
+// leader's share, and how long a license change takes to reach every
+// collector's stream.
 //
 // Like all of e2e, the package imports nothing of the project but the
 // harness and the mesh/wire protocol; it runs the project's binaries,

@@ -43,9 +43,9 @@ type MeshCluster struct {
 }
 
 // StartMesh starts cfg.Mesh.Masters masters that bootstrap together, with
-// cfg.Raft's heartbeat and election timeouts, and waits until they agree on
-// a leader. The caller must Close the cluster.
-func StartMesh(ctx context.Context, cfg Config) (*MeshCluster, error) {
+// cfg.Raft's heartbeat and election timeouts and any extra meshd flags, and
+// waits until they agree on a leader. The caller must Close the cluster.
+func StartMesh(ctx context.Context, cfg Config, extra ...string) (*MeshCluster, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
@@ -57,7 +57,7 @@ func StartMesh(ctx context.Context, cfg Config) (*MeshCluster, error) {
 			HeartbeatTimeout: cfg.Raft.HeartbeatTimeout,
 			// Later flags win: the election timeout of B1, and the log level
 			// of production, since debug lines cost throughput.
-			ExtraArgs: []string{"--election-timeout", cfg.Raft.ElectionTimeout.String(), "--log-level", "info"},
+			ExtraArgs: append([]string{"--election-timeout", cfg.Raft.ElectionTimeout.String(), "--log-level", "info"}, extra...),
 		})
 	})
 	if err == nil {

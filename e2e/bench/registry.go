@@ -41,6 +41,7 @@ func DefaultRegistry() *Registry {
 		{ID: "G4", Name: "leader kill -9 to the first grant by a survivor", Run: runG4},
 		{ID: "G6", Name: "FSM heap per lease, snapshot and restore of 10M leases", Run: runG6},
 		{ID: "G10", Name: "idle collectord holding 10 leases: RSS and CPU", Run: runG10},
+		{ID: "G11", Name: "10,000 simulated collectors on 3 masters: masters' CPU and RSS, license change to every stream", Run: runG11},
 		{ID: "U1", Name: "usage samples ingested one per raft entry and batched", Run: runU1},
 		{ID: "U2", Name: "collectord metering a SQLite source: RSS and CPU", Run: runU2},
 		{ID: "H1", Name: "hub: licenses issued per second, SQLite and PostgreSQL", Run: runH1},
