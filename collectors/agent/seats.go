@@ -59,6 +59,12 @@ func (a *Agent) seat(ctx context.Context, op seatOp) (seatResult, error) {
 	if err == nil {
 		err = r.err
 	}
+	if err != nil && ctx.Err() != nil && !errors.Is(err, ErrUnavailable) {
+		// The request's time ran out while its batch was still trying the
+		// masters: to the product that is no master answering (and a pool
+		// that fails open lets the holder in), as it was before batching.
+		err = fmt.Errorf("%w: no master answered within the request's time: %w", ErrUnavailable, err)
+	}
 	return r, err
 }
 

@@ -100,14 +100,27 @@ func Enroll(ctx context.Context, addr string, ca *x509.Certificate, tok JoinToke
 	anon := newH3(&tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS13})
 	defer anon.Close()
 	client := licmeshv1connect.NewCollectorServiceClient(&http.Client{Transport: anon}, "https://"+addr)
-	resp, err := client.Enroll(ctx, connect.NewRequest(&licmeshv1.EnrollRequest{
+	req := &licmeshv1.EnrollRequest{
 		ProtocolVersion: wire.ProtocolVersion,
 		TokenId:         tok.ID,
 		TokenSecret:     tok.secret,
 		Csr:             csr,
 		Hostname:        hostname,
 		Version:         "bench",
-	}))
+	}
+	// A master that has not caught up with the cluster since it started
+	// answers Unavailable; a collector asks again, as collectord does.
+	var resp *connect.Response[licmeshv1.EnrollResponse]
+	for {
+		resp, err = client.Enroll(ctx, connect.NewRequest(req))
+		if connect.CodeOf(err) != connect.CodeUnavailable || ctx.Err() != nil {
+			break
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
 	if err != nil {
 		return nil, fmt.Errorf("%w: enroll at %s: %w", ErrMesh, addr, err)
 	}

@@ -15,8 +15,9 @@ type Config struct {
 	// so fsync is measured on the same disk the tests use.
 	Dir string
 
-	// ProfileDir, when set, receives the leader's CPU and allocation
-	// profiles over G2's measured windows (g2-c<C>-leader-*.pprof).
+	// ProfileDir, when set, receives every master's CPU and allocation
+	// profiles over G2's measured windows (g2-c<C>-<leader|followerN>-*.pprof)
+	// and the leader's over G11's (g11-leader-*.pprof).
 	ProfileDir string
 
 	// Duration is the measured window of each throughput run.

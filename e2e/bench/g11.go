@@ -220,7 +220,7 @@ func MeasureG11(ctx context.Context, cfg Config, fc FleetConfig) (_ FleetRun, er
 		return FleetRun{}, err
 	}
 
-	if err := g11Window(ctx, m, f, &run); err != nil {
+	if err := g11Window(ctx, m, f, &run, cfg.ProfileDir); err != nil {
 		return FleetRun{}, err
 	}
 	if err := g11Change(ctx, m, f, change, &run); err != nil {
@@ -231,8 +231,9 @@ func MeasureG11(ctx context.Context, cfg Config, fc FleetConfig) (_ FleetRun, er
 	return run, nil
 }
 
-// g11Window measures the steady fleet over run.Window.
-func g11Window(ctx context.Context, m *MeshCluster, f *fleet, run *FleetRun) error {
+// g11Window measures the steady fleet over run.Window, keeping the
+// leader's CPU and allocation profiles in profileDir when it is set.
+func g11Window(ctx context.Context, m *MeshCluster, f *fleet, run *FleetRun, profileDir string) error {
 	mark, err := markRaft(ctx, m)
 	if err != nil {
 		return err
@@ -249,7 +250,12 @@ func g11Window(ctx context.Context, m *MeshCluster, f *fleet, run *FleetRun) err
 	}
 	counts0 := f.counts.read()
 	f.record()
-	if err := sleepCtx(ctx, run.Window); err != nil {
+	if profileDir != "" {
+		err = m.Profile(ctx, mark.leader, run.Window, profileDir, "g11-leader")
+	} else {
+		err = sleepCtx(ctx, run.Window)
+	}
+	if err != nil {
 		return err
 	}
 	run.Renew = Summarize(f.recorded())

@@ -53,7 +53,7 @@ func TestSummarize(t *testing.T) {
 
 func TestClosedLoop(t *testing.T) {
 	var calls atomic.Int64
-	tp, err := ClosedLoop(t.Context(), Load{Concurrency: 4, Warmup: 10 * time.Millisecond, Duration: 50 * time.Millisecond},
+	tp, err := ClosedLoop(t.Context(), Load{Concurrency: 4, Warmup: 20 * time.Millisecond, Duration: 300 * time.Millisecond},
 		func(ctx context.Context, worker int) error {
 			// assert, not require: workers run on their own goroutines.
 			assert.GreaterOrEqual(t, worker, 0, "worker out of range")
