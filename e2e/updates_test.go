@@ -323,37 +323,37 @@ func versionsOf(nodes []*licmeshv1.NodeVersion) map[string]string {
 }
 
 // TestRolloutCollectorsFirstThenMastersLeaderLast publishes 2.0.0 on a
-// real hub and installs it on a 1.0.0 site.
+// real hub; the 1.0.0 site finds it at a check and installs it on its own
+// (auto-download and auto-install, the defaults), then goes back when the
+// vendor withdraws it.
 func TestRolloutCollectorsFirstThenMastersLeaderLast(t *testing.T) {
 	t.Parallel()
 	bins := versionedBinaries(t)
 	hub := harness.StartHub(t)
 	v := newVendorSite(t, hub)
-	s := startUpdateSite(t, hub, v, bins, nil, "", "--auto-install", "off")
+	// Installs come by themselves (the default), with this plan.
+	s := startUpdateSite(t, hub, v, bins, nil, "", "--auto-install", "on", "--canary", "1", "--batch", "2", "--wave-timeout", "2m")
 	s.dumpOnFailure(t)
 	publish(t, hub, bins, "1.0.0")
 	publish(t, hub, bins, "2.0.0")
 
-	out := s.meshctl(t, "update", "check")
-	assert.Contains(t, out, "2.0.0")
-	s.meshctl(t, "update", "download", "2.0.0")
-	require.EventuallyWithT(t, func(ct *assert.CollectT) {
-		st := s.status(ct)
-		for _, r := range st.GetReleases() {
-			if r.GetVersion() == "2.0.0" {
-				assert.True(ct, r.GetDownloaded())
-				assert.Equal(ct, "Faster seats.\n", r.GetNotes())
-			}
-		}
-	}, 30*time.Second, 250*time.Millisecond)
-
 	sc, stop := runSeatClient(t, s.cols)
 	leaderBefore := s.c.Leader()
 	require.NotNil(t, leaderBefore)
-	s.meshctl(t, "update", "install", "2.0.0", "--canary", "1", "--batch", "2", "--wave-timeout", "2m")
+	// The check finds 2.0.0; the leader downloads it and starts the
+	// rollout on its own.
+	out := s.meshctl(t, "update", "check")
+	assert.Contains(t, out, "2.0.0")
 	r := s.waitPhase(t, "2.0.0", 4*time.Minute, "done", "halted")
 	stop()
 	require.Equal(t, "done", r.GetPhase(), "halted: %s", r.GetHaltReason())
+	assert.Equal(t, "auto-install", r.GetStartedBy())
+	for _, rel := range s.status(t).GetReleases() {
+		if rel.GetVersion() == "2.0.0" {
+			assert.True(t, rel.GetDownloaded())
+			assert.Equal(t, "Faster seats.\n", rel.GetNotes())
+		}
+	}
 
 	// Everything runs 2.0.0, by its own account.
 	s.waitMasters(t, "2.0.0")

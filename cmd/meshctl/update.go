@@ -246,10 +246,12 @@ func (a *app) updateSettingsCommand() *cobra.Command {
 		out                   format
 		autoDownload, install string
 		channel               string
-		every                 time.Duration
+		every, wave           time.Duration
+		plan                  v1.RolloutPlan
+		cmd                   *cobra.Command
 	)
-	cmd := &cobra.Command{
-		Use:   "settings [--auto-download on|off] [--auto-install on|off] [--channel stable|beta] [--check-every D]",
+	cmd = &cobra.Command{
+		Use:   "settings [--auto-download on|off] [--auto-install on|off] [--channel stable|beta] [--check-every D] [--canary N] [--batch N] [--max-failures N] [--wave-timeout D] [--offline exclude|wait]",
 		Short: "Change how updates come: only what is given changes",
 		Args:  noArgs,
 		RunE: a.action(func(ctx context.Context, _ []string) error {
@@ -286,6 +288,26 @@ func (a *app) updateSettingsCommand() *cobra.Command {
 			if every != 0 {
 				st.CheckEveryMs = every.Milliseconds()
 			}
+			// The plan auto-install and an install without flags use.
+			if st.Plan == nil {
+				st.Plan = &v1.RolloutPlan{}
+			}
+			f := cmd.Flags()
+			if f.Changed("canary") {
+				st.Plan.Canary = plan.Canary
+			}
+			if f.Changed("batch") {
+				st.Plan.BatchSize = plan.BatchSize
+			}
+			if f.Changed("max-failures") {
+				st.Plan.MaxFailures = plan.MaxFailures
+			}
+			if f.Changed("wave-timeout") {
+				st.Plan.WaveTimeoutMs = wave.Milliseconds()
+			}
+			if f.Changed("offline") {
+				st.Plan.OfflinePolicy = plan.OfflinePolicy
+			}
 			res, err := call(ctx, a, admin.SetUpdateSettings, &v1.SetUpdateSettingsRequest{Settings: st})
 			if err != nil {
 				return err
@@ -294,6 +316,11 @@ func (a *app) updateSettingsCommand() *cobra.Command {
 		}),
 	}
 	f := cmd.Flags()
+	f.Int32Var(&plan.Canary, "canary", 0, "the plan's collectors in the first wave")
+	f.Int32Var(&plan.BatchSize, "batch", 0, "the plan's collectors per later wave")
+	f.Int32Var(&plan.MaxFailures, "max-failures", 0, "the plan's failed collectors a wave may have and go on")
+	f.DurationVar(&wave, "wave-timeout", 0, "the plan's time a collector has to report after its order")
+	f.StringVar(&plan.OfflinePolicy, "offline", "", "the plan's collectors offline: exclude them, or wait for them")
 	f.StringVar(&autoDownload, "auto-download", "", "download new releases on their own (on or off)")
 	f.StringVar(&install, "auto-install", "", "install downloaded releases on their own (on or off)")
 	f.StringVar(&channel, "channel", "", "stable or beta")
