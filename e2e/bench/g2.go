@@ -8,6 +8,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"golang.org/x/sync/errgroup"
+
 	"github.com/licmesh/licmesh/e2e/harness"
 )
 
@@ -63,12 +65,23 @@ func MeasureG2(ctx context.Context, cfg Config) (_ map[int]G2Run, err error) {
 				return nil, err
 			}
 			go func() {
-				// Over the measured window, after the warm-up.
+				// Over the measured window, after the warm-up, every
+				// master at once.
 				select {
 				case <-ctx.Done():
 				case <-time.After(cfg.Warmup):
 				}
-				prof <- m.Profile(ctx, leader, cfg.Duration, cfg.ProfileDir, fmt.Sprintf("g2-c%d-leader", c))
+				var g errgroup.Group
+				for i := range m.Masters() {
+					role := "follower" + fmt.Sprint(i)
+					if i == leader {
+						role = "leader"
+					}
+					g.Go(func() error {
+						return m.Profile(ctx, i, cfg.Duration, cfg.ProfileDir, fmt.Sprintf("g2-c%d-%s", c, role))
+					})
+				}
+				prof <- g.Wait()
 			}()
 		} else {
 			prof <- nil

@@ -50,7 +50,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	quiet := fs.Bool("quiet", false, "no progress lines on stderr")
 	conc := fs.String("concurrency", joinInts(cfg.Concurrency), "comma-separated concurrency levels for throughput runs")
 	fs.StringVar(&cfg.Dir, "dir", cfg.Dir, "directory for temp files (default: OS temp dir, the disk tests use)")
-	fs.StringVar(&cfg.ProfileDir, "profile", "", "directory for the leader's CPU and allocation profiles over G2's windows")
+	fs.StringVar(&cfg.ProfileDir, "profile", "", "directory for the masters' CPU and allocation profiles over G2's windows")
 	fs.DurationVar(&cfg.Duration, "duration", cfg.Duration, "measured window of each throughput run")
 	fs.DurationVar(&cfg.Warmup, "warmup", cfg.Warmup, "unmeasured warm-up before each window")
 	fs.IntVar(&cfg.FsyncSamples, "fsync-samples", cfg.FsyncSamples, "write+fdatasync samples")
