@@ -35,6 +35,10 @@ type seatInput struct {
 	holder int
 }
 
+// seatState is the seat model's state: holders with a seat, and holders
+// whose seat lapsed on their collector, as bit sets.
+type seatState struct{ held, lapsed uint16 }
+
 type seatOutput int
 
 const (
@@ -47,11 +51,17 @@ const (
 var seatModel = seatModelOf(seatCount)
 
 // seatModelOf is a hard pool of seats. Its state is the set of holders
-// with a seat, as a bit set. An acquire for a holder that has a seat
-// returns that seat; a full pool refuses newcomers; an unknown outcome may
-// or may not have happened. A seat held through an outage (grace) or lent
-// (borrow) stays its holder's until its end is seen: a grant to someone
-// else before it means a seat was granted twice.
+// with a seat, as a bit set, and the set of lapsed ones. An acquire for a
+// holder that has a seat returns that seat; a full pool refuses newcomers;
+// an unknown outcome may or may not have happened. A seat held through an
+// outage (grace) or lent (borrow) stays its holder's until its end is
+// seen: a grant to someone else before it means a seat was granted twice.
+// After that end the seat has lapsed: its holder no longer counts it, but
+// the masters, whose deadline is never earlier than the collector's count
+// (P1's margin), may still hold it for a moment and refuse a newcomer
+// meanwhile. A refusal then is no fault; a grant still counts only the
+// seats held, and one that only fits if some lapsed seat was freed takes
+// that seat out of the lapsed set.
 func seatModelOf(seats int) porcupine.NondeterministicModel {
 	return seatModelWith(seats, nil)
 }
@@ -90,43 +100,54 @@ func canGrant(held uint16, holder int, seats int, depts []deptShare) bool {
 // seatModelWith is seatModelOf with departments sharing the pool.
 func seatModelWith(seats int, depts []deptShare) porcupine.NondeterministicModel {
 	return porcupine.NondeterministicModel{
-		Init: func() []any { return []any{uint16(0)} },
+		Init: func() []any { return []any{seatState{}} },
 		Step: func(state, input, output any) []any {
-			held, in, out := state.(uint16), input.(seatInput), output.(seatOutput)
+			st, in, out := state.(seatState), input.(seatInput), output.(seatOutput)
 			bit := uint16(1) << in.holder
-			has := held&bit != 0
+			has := (st.held|st.lapsed)&bit != 0 // the masters know its lease
 			switch {
 			case in.ended:
-				if has && out == outOK {
-					return []any{held &^ bit}
+				if st.held&bit != 0 && out == outOK {
+					return []any{seatState{held: st.held &^ bit, lapsed: st.lapsed | bit}}
 				}
 				return nil
 			case in.acquire:
-				grantable := has || canGrant(held, in.holder, seats, depts)
+				var granted []any
+				switch {
+				case has:
+					granted = []any{seatState{held: st.held | bit, lapsed: st.lapsed &^ bit}}
+				case !canGrant(st.held, in.holder, seats, depts):
+					// Over the seats held: a seat granted twice.
+				case canGrant(st.held|st.lapsed, in.holder, seats, depts):
+					granted = []any{seatState{held: st.held | bit, lapsed: st.lapsed}}
+				default:
+					// It fits only once the masters freed a lapsed seat.
+					granted = append(granted, seatState{held: st.held | bit})
+					for b := uint16(1); b != 0; b <<= 1 {
+						if st.lapsed&b != 0 && canGrant(st.held|st.lapsed&^b, in.holder, seats, depts) {
+							granted = append(granted, seatState{held: st.held | bit, lapsed: st.lapsed &^ b})
+						}
+					}
+				}
 				switch out {
 				case outOK:
-					if grantable {
-						return []any{held | bit}
-					}
+					return granted
 				case outFull:
-					if !grantable {
-						return []any{held}
+					if !has && !canGrant(st.held|st.lapsed, in.holder, seats, depts) {
+						return []any{st}
 					}
 				case outUnknown:
-					if grantable {
-						return []any{held, held | bit}
-					}
-					return []any{held}
+					return append(granted, st)
 				}
 				return nil
 			}
 			switch out {
 			case outOK:
 				if has {
-					return []any{held &^ bit}
+					return []any{seatState{held: st.held &^ bit, lapsed: st.lapsed &^ bit}}
 				}
 			case outUnknown:
-				return []any{held, held &^ bit}
+				return []any{st, seatState{held: st.held &^ bit, lapsed: st.lapsed &^ bit}}
 			}
 			return nil
 		},
@@ -356,4 +377,37 @@ func leaseByID(col *harness.Collector, id uint64) (harness.Lease, error) {
 		}
 	}
 	return harness.Lease{}, fmt.Errorf("lease %d not held", id)
+}
+
+// TestSeatModelLapsedSeats checks the model itself on hand-made histories:
+// a refusal just after a collector stopped counting a seat is no fault (the
+// masters may hold it a moment longer), but a grant over the seats held is,
+// and so is a lapsed holder's seat counted again once it went to another.
+func TestSeatModelLapsedSeats(t *testing.T) {
+	acq := func(h int, out seatOutput) porcupine.Operation {
+		return porcupine.Operation{ClientId: h, Input: seatInput{acquire: true, holder: h}, Output: out}
+	}
+	ended := func(h int) porcupine.Operation {
+		return porcupine.Operation{ClientId: 10 + h, Input: seatInput{ended: true, holder: h}, Output: outOK}
+	}
+	const a, b, c = 0, 1, 2
+	for name, tc := range map[string]struct {
+		ops []porcupine.Operation
+		ok  bool
+	}{
+		"refused while the masters still hold a lapsed seat": {[]porcupine.Operation{acq(a, outOK), acq(b, outOK), ended(a), acq(c, outFull)}, true},
+		"granted once the lapsed seat is free":                {[]porcupine.Operation{acq(a, outOK), acq(b, outOK), ended(a), acq(c, outOK)}, true},
+		"a grant over the seats held":                         {[]porcupine.Operation{acq(a, outOK), acq(b, outOK), acq(c, outOK)}, false},
+		"the lapsed holder back after its seat went on":       {[]porcupine.Operation{acq(a, outOK), acq(b, outOK), ended(a), acq(c, outOK), acq(a, outOK)}, false},
+		"the lapsed holder refused after its seat went on":    {[]porcupine.Operation{acq(a, outOK), acq(b, outOK), ended(a), acq(c, outOK), acq(a, outFull)}, true},
+		"the lapsed holder's seat given back to it":           {[]porcupine.Operation{acq(a, outOK), acq(b, outOK), ended(a), acq(a, outOK), acq(c, outFull)}, true},
+	} {
+		t.Run(name, func(t *testing.T) {
+			for i := range tc.ops {
+				tc.ops[i].Call, tc.ops[i].Return = int64(2*i), int64(2*i+1)
+			}
+			model := seatModelOf(2)
+			assert.Equal(t, tc.ok, porcupine.CheckOperations(model.ToModel(), tc.ops))
+		})
+	}
 }
