@@ -396,11 +396,11 @@ func TestSeatModelLapsedSeats(t *testing.T) {
 		ok  bool
 	}{
 		"refused while the masters still hold a lapsed seat": {[]porcupine.Operation{acq(a, outOK), acq(b, outOK), ended(a), acq(c, outFull)}, true},
-		"granted once the lapsed seat is free":                {[]porcupine.Operation{acq(a, outOK), acq(b, outOK), ended(a), acq(c, outOK)}, true},
-		"a grant over the seats held":                         {[]porcupine.Operation{acq(a, outOK), acq(b, outOK), acq(c, outOK)}, false},
-		"the lapsed holder back after its seat went on":       {[]porcupine.Operation{acq(a, outOK), acq(b, outOK), ended(a), acq(c, outOK), acq(a, outOK)}, false},
-		"the lapsed holder refused after its seat went on":    {[]porcupine.Operation{acq(a, outOK), acq(b, outOK), ended(a), acq(c, outOK), acq(a, outFull)}, true},
-		"the lapsed holder's seat given back to it":           {[]porcupine.Operation{acq(a, outOK), acq(b, outOK), ended(a), acq(a, outOK), acq(c, outFull)}, true},
+		"granted once the lapsed seat is free":               {[]porcupine.Operation{acq(a, outOK), acq(b, outOK), ended(a), acq(c, outOK)}, true},
+		"a grant over the seats held":                        {[]porcupine.Operation{acq(a, outOK), acq(b, outOK), acq(c, outOK)}, false},
+		"the lapsed holder back after its seat went on":      {[]porcupine.Operation{acq(a, outOK), acq(b, outOK), ended(a), acq(c, outOK), acq(a, outOK)}, false},
+		"the lapsed holder refused after its seat went on":   {[]porcupine.Operation{acq(a, outOK), acq(b, outOK), ended(a), acq(c, outOK), acq(a, outFull)}, true},
+		"the lapsed holder's seat given back to it":          {[]porcupine.Operation{acq(a, outOK), acq(b, outOK), ended(a), acq(a, outOK), acq(c, outFull)}, true},
 	} {
 		t.Run(name, func(t *testing.T) {
 			for i := range tc.ops {
