@@ -82,8 +82,10 @@ func TestDevSystem(t *testing.T) {
 	meshctl := func(args ...string) (string, string, int) {
 		return harness.RunCmd(filepath.Join(bin, "meshctl"), args, env)
 	}
-	// Every child is a real process of the installed binaries.
-	for _, want := range []string{"hubd run", "meshd run", "collectord run", "demoproduct run"} {
+	// Every child is a real process of the installed binaries; the
+	// collectors run collectord-full, since the demo products' databases are
+	// SQLite (the default collectord has the MySQL driver only).
+	for _, want := range []string{"hubd run", "meshd run", "collectord-full run", "demoproduct run"} {
 		assert.NotEmpty(t, processesWith(dataDir, want), "no %q process", want)
 	}
 	require.EventuallyWithT(t, func(c *assert.CollectT) {
@@ -136,12 +138,12 @@ func TestDevSystem(t *testing.T) {
 
 	// Supervised: a collector killed under it is restarted, and comes back
 	// with its identity (still two collectors).
-	pids := processesWith(dataDir, "collectord run")
+	pids := processesWith(dataDir, "collectord-full run")
 	require.NotEmpty(t, pids)
 	require.NoError(t, syscall.Kill(pids[0], syscall.SIGKILL))
 	require.EventuallyWithT(t, func(c *assert.CollectT) {
 		assert.Contains(c, p.Log(), "restarting in", "no restart logged")
-		assert.Len(c, processesWith(dataDir, "collectord run"), 2, "collectord processes")
+		assert.Len(c, processesWith(dataDir, "collectord-full run"), 2, "collectord processes")
 	}, 20*time.Second, 50*time.Millisecond, "the killed collector is restarted")
 	out, _, _ = meshctl("collector", "list", "-o", "csv")
 	require.Equal(t, 2, strings.Count(out, "c-"), "the restarted collector enrolled again instead of coming back:\n%s", out)

@@ -17,6 +17,7 @@ import (
 
 	"github.com/licmesh/licmesh/collectors/agent/agenttest"
 	"github.com/licmesh/licmesh/collectors/localapi"
+	"github.com/licmesh/licmesh/collectors/sources"
 )
 
 // execute runs the CLI with args and returns its output and error.
@@ -162,6 +163,7 @@ func TestVersion(t *testing.T) {
 	out, err := execute(context.Background(), "version")
 	require.NoError(t, err, "version")
 	require.Contains(t, out, "collectord dev (collector protocol 1)", "version")
+	require.Contains(t, out, "\nsql drivers: "+strings.Join(sources.SQLDrivers(), ", ")+"\n", "version")
 	_, err = execute(context.Background(), "status", "-o", "yaml")
 	require.Error(t, err, "-o yaml accepted")
 }

@@ -9,6 +9,7 @@ import (
 	"io"
 	"strings"
 
+	"github.com/licmesh/licmesh/collectors/sources"
 	"github.com/licmesh/licmesh/mesh/wire"
 )
 
@@ -31,7 +32,10 @@ func commands() []command {
 		short: "Print the version",
 		setup: func(*flag.FlagSet) func(context.Context, io.Writer, io.Writer) error {
 			return func(_ context.Context, stdout, _ io.Writer) error {
-				_, err := fmt.Fprintf(stdout, "collectord %s (collector protocol %d)\n", version, wire.ProtocolVersion)
+				// The drivers depend on the build (collectors/sources), so
+				// an operator can tell which collectord a host runs.
+				drivers := cmp.Or(strings.Join(sources.SQLDrivers(), ", "), "none")
+				_, err := fmt.Fprintf(stdout, "collectord %s (collector protocol %d)\nsql drivers: %s\n", version, wire.ProtocolVersion, drivers)
 				return err
 			}
 		},

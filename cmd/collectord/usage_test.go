@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -18,6 +19,7 @@ import (
 	"github.com/licmesh/licmesh/collectors/agent/agenttest"
 	"github.com/licmesh/licmesh/collectors/config"
 	"github.com/licmesh/licmesh/collectors/meter"
+	"github.com/licmesh/licmesh/collectors/sources"
 )
 
 // lockedBuffer is a log sink the test can read while collectord writes.
@@ -50,12 +52,23 @@ func writeFile(t *testing.T, path, content string) string {
 func TestRunRefusesBadSources(t *testing.T) {
 	c := agenttest.NewCluster(t)
 	dir := t.TempDir()
-	for name, tc := range map[string]struct{ sources, want string }{
+	cases := map[string]struct{ sources, want string }{
 		"bad source":   {"sources:\n  - name: db\n    kind: sql\n    sql: {driver: oracle, dsn: x, scalars: {users: SELECT 1}}\n", `"db": sql.driver`},
 		"unknown key":  {"sources:\n  - name: db\n    kind: exec\n    exec: {command: [echo, '1'], scalars: {n: .}}\n    every: 5s\n", `unknown field "every"`},
 		"not yaml":     {"sources: [\n", "sources.yaml"},
 		"missing tool": {"sources:\n  - name: cmd\n    kind: exec\n    exec: {command: [no-such-tool-x], scalars: {n: .}}\n", `"cmd"`},
-	} {
+	}
+	// A driver this build left out (make test runs this package with the
+	// Makefile's collectord tags too) is a config error at start.
+	for _, d := range []string{sources.DriverPostgres, sources.DriverMySQL, sources.DriverSQLite} {
+		if !slices.Contains(sources.SQLDrivers(), d) {
+			cases["no "+d] = struct{ sources, want string }{
+				"sources:\n  - name: db\n    kind: sql\n    sql: {driver: " + d + ", dsn: /x.db, scalars: {users: SELECT 1}}\n",
+				`"db": sql.driver: the ` + d + ` driver is not built into this collectord`,
+			}
+		}
+	}
+	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
 			src := writeFile(t, filepath.Join(t.TempDir(), "sources.yaml"), tc.sources)
 			file := writeFile(t, filepath.Join(t.TempDir(), "c.yaml"), strings.Join([]string{

@@ -31,6 +31,11 @@ type devOptions struct {
 // devUsageInterval is how often each demo installation is measured.
 const devUsageInterval = 10 * time.Second
 
+// devCollectord is the collector binary the demo runs: the one make build
+// builds with every SQL driver, since demoproduct keeps its data in SQLite
+// and the default collectord has the MySQL driver only (see the Makefile).
+const devCollectord = "collectord-full"
+
 // devPools are the pools the demo licenses grant and the demo products'
 // users take seats in: hard ones, a soft one (it records overage) and a
 // roomy one.
@@ -62,8 +67,10 @@ token. Children that die are restarted; their output is prefixed with their
 name. Ctrl-C stops the collectors, then the masters; by default the data
 directory is removed.
 
-hubd, meshd, collectord and demoproduct are taken from meshctl's own directory
-(where make build puts them), or else from PATH. The hub listens on base+100.`,
+hubd, meshd, collectord-full (the collector with every SQL driver: the demo
+product's database is SQLite) and demoproduct are taken from meshctl's own
+directory (where make build puts them), or else from PATH. The hub listens on
+base+100.`,
 		Args: noArgs,
 		PreRunE: func(*cobra.Command, []string) error {
 			if o.basePort < 1024 || o.basePort > 65000 {
@@ -112,7 +119,7 @@ func (d *devSystem) apiAddr(i int) string { return fmt.Sprintf("127.0.0.1:%d", d
 
 func (a *app) runDev(ctx context.Context, o devOptions) (err error) {
 	d := &devSystem{o: o, bins: map[string]string{}, stderr: a.stderr}
-	for _, b := range []string{"meshd", "collectord", "demoproduct", "hubd"} {
+	for _, b := range []string{"meshd", devCollectord, "demoproduct", "hubd"} {
 		if d.bins[b], err = findBinary(b); err != nil {
 			return err
 		}
@@ -350,7 +357,7 @@ func (d *devSystem) startCollector(ctx context.Context, i int, token string, lau
 	if err := os.WriteFile(cfgFile, []byte(b.String()), 0o600); err != nil {
 		return err
 	}
-	c := d.proc(name, "collectord", "run", "--config", cfgFile)
+	c := d.proc(name, devCollectord, "run", "--config", cfgFile)
 	p := d.proc("p"+fmt.Sprint(i+1), "demoproduct", "run", "--db", db, "--demo", fmt.Sprint(i),
 		"--collector", "http://"+listen, "--pools", strings.Join(devPools, ","), "--log-level", d.o.logLevel)
 	d.others = append(d.others, c, p)
@@ -396,7 +403,7 @@ licmesh dev cluster %s is up: 3 masters on loopback.
   and analyst (hard, 20), a 14-day trial granting reports (hard, 3), and an on-usage license
   granting viewer (soft, 6). See meshctl license list.
 
-  %d collectors (collectord, [c1] ...) each beside a demo product (demoproduct, [p1] ...):
+  %d collectors (collectord-full, [c1] ...) each beside a demo product (demoproduct, [p1] ...):
   the products' users take and give back seats in those pools through their collector,
   and each collector measures its installation (%s) every %v
   from the product's ProcessMaker-like SQLite database, which changes as it runs:

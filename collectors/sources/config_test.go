@@ -62,6 +62,9 @@ func TestConfigValidate(t *testing.T) {
 		{"empty query", func(c *Config) { c.SQL.Scalars["cases"] = "  " }, []string{"sql.scalars.cases: is empty"}},
 		{"no since", func(c *Config) { c.SQL.Logons = "SELECT a FROM b WHERE c = '?'" }, []string{"sql.logons: must take the since time as its parameter (?)"}},
 		{"since format", func(c *Config) { c.SQL.SinceFormat = "iso" }, []string{"sql.since_format:"}},
+		{"long name", func(c *Config) { c.Name = strings.Repeat("n", 65) }, []string{"name:"}},
+		{"long scalar name", func(c *Config) { c.SQL.Scalars[strings.Repeat("s", 65)] = "SELECT 1" }, []string{"sql.scalars.sss"}},
+		{"long env name", func(c *Config) { c.SQL.DSNEnv = strings.Repeat("E", 129) }, []string{"sql.dsn_env:"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c := validSQL()
@@ -74,6 +77,15 @@ func TestConfigValidate(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestConfigNameBounds: names at their length bounds are accepted.
+func TestConfigNameBounds(t *testing.T) {
+	c := validSQL()
+	c.Name = strings.Repeat("n", 64)
+	c.SQL.Scalars[strings.Repeat("s", 64)] = "SELECT 1"
+	c.SQL.DSNEnv = strings.Repeat("E", 128)
+	require.NoError(t, c.Validate())
 }
 
 func TestConfigValidateHTTPAndExec(t *testing.T) {

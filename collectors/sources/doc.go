@@ -5,7 +5,9 @@
 // A source is one of three kinds:
 //
 //   - sql: queries against PostgreSQL, MySQL/MariaDB or SQLite through
-//     pure-Go drivers (pgx, go-sql-driver/mysql, modernc.org/sqlite);
+//     pure-Go drivers (pgx, go-sql-driver/mysql, modernc.org/sqlite), each
+//     left out of a build by its tag (nopostgres, nomysql, nosqlite; see
+//     sqldrivers.go and SQLDrivers);
 //   - http: a GET returning JSON, with fields picked by path
 //     ("data.users.count", "items[0].n");
 //   - exec: a command (no shell) printing a number or JSON.

@@ -24,6 +24,7 @@ const (
 // query the collector gave up on does not go on running there.
 type sqlSource struct {
 	cfg     *SQLConfig
+	driver  sqlDriver
 	timeout time.Duration
 	loc     *time.Location
 	db      *sql.DB
@@ -37,6 +38,10 @@ type sqlSource struct {
 
 func newSQL(cfg Config, lookup func(string) (string, bool), rep *reporter) (*sqlSource, error) {
 	c := cfg.SQL
+	driver, _ := lookupDriver(c.Driver) // Validate has refused unknown names
+	if !driver.built() {
+		return nil, rep.failf("sql.driver", ErrConfig, "%s", notBuilt(driver, SQLDrivers()))
+	}
 	dsn, err := readSecret(c.DSN, c.DSNFile, c.DSNEnv, lookup)
 	if err != nil {
 		field := "sql.dsn_file"
@@ -45,20 +50,12 @@ func newSQL(cfg Config, lookup func(string) (string, bool), rep *reporter) (*sql
 		}
 		return nil, rep.failf(field, ErrConfig, "%v", err)
 	}
-	s := &sqlSource{cfg: c, timeout: cfg.Timeout, rep: rep, scalars: slices.Sorted(maps.Keys(c.Scalars))}
+	s := &sqlSource{cfg: c, driver: driver, timeout: cfg.Timeout, rep: rep, scalars: slices.Sorted(maps.Keys(c.Scalars))}
 	s.loc, _ = time.LoadLocation(cfg.TimeZone)
 	if c.Driver != DriverSQLite {
 		rep.scrub.add(dsn)
 	}
-	switch c.Driver {
-	case DriverPostgres:
-		s.db, err = openPostgres(dsn, cfg.Timeout, &rep.scrub)
-	case DriverMySQL:
-		s.db, err = openMySQL(dsn, cfg.Timeout, &rep.scrub)
-	case DriverSQLite:
-		s.db, err = openSQLite(dsn, cfg.Timeout)
-	}
-	if err != nil {
+	if s.db, err = driver.open(dsn, cfg.Timeout, &rep.scrub); err != nil {
 		return nil, rep.fail("sql.dsn", ErrConfig, err)
 	}
 	s.db.SetMaxOpenConns(1)
@@ -296,7 +293,7 @@ func (s *sqlSource) queryErr(ctx context.Context, field string, err error) *Erro
 		e.cause = context.Canceled
 		return e
 	}
-	switch kind := classifySQL(err); kind {
+	switch kind := s.driver.classify(err); kind {
 	case ErrTimeout:
 		e := s.rep.fail(field, ErrTimeout, fmt.Errorf("the database stopped the query at the source's timeout (%v): %w", s.timeout, err))
 		e.cause = context.DeadlineExceeded

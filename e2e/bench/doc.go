@@ -22,10 +22,14 @@
 // leader and times the first grant by a survivor (÷ the heartbeat timeout).
 // G6 runs the FSM package's 1M-lease Go benchmarks in a `go test` process.
 // G10 and U2 watch a real collectord's CPU and memory: idle with leases,
-// and metering the demo product's ProcessMaker-like SQLite database with
-// a SQL source. U2 has the demoproduct binary make both, as `make run`
-// does: `demoproduct create` the database, `demoproduct sources` the
-// collector's sources file. U1 reports usage samples through ReportUsage
+// and metering a ProcessMaker database with a SQL source. U2 has the
+// demoproduct binary make the database, as `make run` does (`demoproduct
+// create`), and measures two sites: the typical one, whose goals U2 holds,
+// where the default collectord (MySQL driver only) meters the database's
+// tables copied into MariaDB (started from the installed binaries by
+// mesh/dbtest/pgserve) with collectors/sources/example-processmaker.yaml;
+// and make run's, where collectord-full meters the SQLite database with
+// `demoproduct sources`' file. U1 reports usage samples through ReportUsage
 // one per call (one Raft entry per sample) and batched, and divides the
 // two. G11 runs a fleet of simulated collectors in this process (10,000,
 // or $LICMESH_BENCH_COLLECTORS): each enrolls with its own key and

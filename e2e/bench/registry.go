@@ -43,7 +43,7 @@ func DefaultRegistry() *Registry {
 		{ID: "G10", Name: "idle collectord holding 10 leases: RSS and CPU", Run: runG10},
 		{ID: "G11", Name: "10,000 simulated collectors on 3 masters: masters' CPU and RSS, license change to every stream", Run: runG11},
 		{ID: "U1", Name: "usage samples ingested one per raft entry and batched", Run: runU1},
-		{ID: "U2", Name: "collectord metering a SQLite source: RSS and CPU", Run: runU2},
+		{ID: "U2", Name: "collectord metering a SQL source, typical site (MariaDB) and demo product (SQLite): RSS and CPU", Run: runU2},
 		{ID: "H1", Name: "hub: licenses issued per second, SQLite and PostgreSQL", Run: runH1},
 		{ID: "H2", Name: "hub: the portal of a company with 1,000 licenses, SQLite and PostgreSQL", Run: runH2},
 		{ID: "H3", Name: "hub: monthly usage batches from 1,000 sites, SQLite and PostgreSQL", Run: runH3},
@@ -204,9 +204,13 @@ func runU1(ctx context.Context, s *Session) ([]Result, error) {
 }
 
 func runU2(ctx context.Context, s *Session) ([]Result, error) {
-	r, err := MeasureU2(ctx, s.Config())
-	if err != nil {
-		return nil, err
+	var rows []Result
+	for _, site := range []U2Site{U2Typical, U2SQLite} {
+		r, err := MeasureU2(ctx, s.Config(), site)
+		if err != nil {
+			return rows, fmt.Errorf("%s site: %w", site, err)
+		}
+		rows = append(rows, u2Rows(r)...)
 	}
-	return u2Rows(r), nil
+	return rows, nil
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -25,9 +26,36 @@ const (
 	u2Inst       = "u2-processmaker"
 )
 
+// U2Site is a site U2 measures: a product's database and the collectord
+// build that meters it.
+type U2Site string
+
+// The sites U2 measures.
+const (
+	// U2Typical is the typical site the goals are for: a ProcessMaker on
+	// MySQL/MariaDB (seed 000), metered as collectors/sources/
+	// example-processmaker.yaml says by the default collectord, which make
+	// build builds with the MySQL driver only.
+	U2Typical U2Site = "mysql"
+	// U2SQLite is make run's demo product: its SQLite database, metered by
+	// collectord-full (every SQL driver), which the SQLite engine runs
+	// inside.
+	U2SQLite U2Site = "sqlite"
+)
+
+// binary is the collectord build that meters the site.
+func (s U2Site) binary() string {
+	if s == U2Typical {
+		return "collectord"
+	}
+	return "collectord-full"
+}
+
 // MeteredRun is what U2 saw of a real collectord process metering a SQL
 // source.
 type MeteredRun struct {
+	// Site is the site measured.
+	Site U2Site
 	// Interval is the source's; Window the measured span.
 	Interval time.Duration
 	Window   time.Duration
@@ -64,11 +92,14 @@ type usageStatus struct {
 // MeasureU2 starts a cluster, has demoproduct create its ProcessMaker-like
 // SQLite database and the sources file for it, and starts one collectord
 // whose usage section meters it with that SQL source every
-// cfg.Usage.Interval. Once a sample has been acknowledged and
-// start-up garbage has had time to go, it measures the process's CPU time
-// over cfg.Usage.Window and its peak resident memory, then checks that the
-// masters acknowledged the window's samples and hold the database's counts.
-func MeasureU2(ctx context.Context, cfg Config) (_ MeteredRun, err error) {
+// cfg.Usage.Interval. For U2Typical the database's ProcessMaker tables are
+// copied into MariaDB first (harness.MariaDB), and the collector meters
+// them there with the ProcessMaker example's source instead. Once a sample
+// has been acknowledged and start-up garbage has had time to go, it
+// measures the process's CPU time over cfg.Usage.Window and its peak
+// resident memory, then checks that the masters acknowledged the window's
+// samples and hold the database's counts.
+func MeasureU2(ctx context.Context, cfg Config, site U2Site) (_ MeteredRun, err error) {
 	if err := cfg.Validate(); err != nil {
 		return MeteredRun{}, err
 	}
@@ -83,15 +114,34 @@ func MeasureU2(ctx context.Context, cfg Config) (_ MeteredRun, err error) {
 	if err != nil {
 		return MeteredRun{}, err
 	}
+	if site == U2Typical {
+		var server string
+		if err := m.tb.Do(func() { server = harness.MariaDB(m.tb) }); err != nil {
+			return MeteredRun{}, fmt.Errorf("%w: MariaDB for the typical site: %w", ErrProduct, err)
+		}
+		if srcFile, err = mysqlProduct(ctx, m.tb, db, dir, server, uc); err != nil {
+			return MeteredRun{}, err
+		}
+	}
+	bins, err := harness.Binaries()
+	if err != nil {
+		return MeteredRun{}, fmt.Errorf("%w: %w", ErrMesh, err)
+	}
+	exe := filepath.Join(bins, site.binary())
+	if _, err := os.Stat(exe); err != nil {
+		return MeteredRun{}, fmt.Errorf("%w: %w (make build builds it)", ErrMesh, err)
+	}
 	extra := fmt.Sprintf("usage:\n  sources_file: %s\n  installation: %s\n", srcFile, u2Inst)
 	var col *harness.Collector
 	err = m.tb.Do(func() {
 		tok := m.c.Masters[0].JoinToken(1)
-		col = harness.StartCollectorWith(m.tb, "metered", m.c.CollectorAddrs(), tok, extra)
+		col = harness.NewCollector(m.tb, "metered", m.c.CollectorAddrs(), tok, extra)
+		col.Bin = exe
+		col.Start()
 		col.WaitReady(30 * time.Second)
 	})
 	if err != nil {
-		return MeteredRun{}, fmt.Errorf("%w: start collectord: %w", ErrMesh, err)
+		return MeteredRun{}, fmt.Errorf("%w: start %s: %w", ErrMesh, site.binary(), err)
 	}
 	wctx, cancel := context.WithTimeout(ctx, cfg.Mesh.StartTimeout)
 	err = poll(wctx, func() error {
@@ -126,7 +176,7 @@ func MeasureU2(ctx context.Context, cfg Config) (_ MeteredRun, err error) {
 	if err != nil {
 		return MeteredRun{}, err
 	}
-	run := MeteredRun{Interval: uc.Interval, Window: time.Since(start), CPU: after - before, DB: db}
+	run := MeteredRun{Site: site, Interval: uc.Interval, Window: time.Since(start), CPU: after - before, DB: db}
 	if run.RSSMiB, run.PeakMiB, err = processRSS(pid); err != nil {
 		return MeteredRun{}, err
 	}
@@ -231,15 +281,24 @@ func lastCounts(ctx context.Context, m *MeshCluster, inst string) (users, cases 
 	return users, cases, nil
 }
 
+// u2Rows are a run's rows. The goals are the typical site's: the SQLite
+// site's rows are a record of what a collector with every driver and the
+// SQLite engine inside it uses (docs/usage.md).
 func u2Rows(r MeteredRun) []Result {
-	src := fmt.Sprintf("SQLite source every %v: %d users (%d counted), %d cases, %d logons",
-		r.Interval, r.DB.Users, r.DB.Active, r.DB.Cases, r.DB.Logons)
-	return []Result{
-		{ID: "U2", Name: "sql-metering collector peak RSS", Value: r.PeakMiB, Unit: "MiB", Goal: fmt.Sprintf("≤ %.0f", u2MaxRSSMiB),
-			Met: Verdict(r.PeakMiB <= u2MaxRSSMiB), Note: fmt.Sprintf("VmHWM; RSS %.1f MiB at the end (%.1f anonymous, %.1f file pages); %s", r.RSSMiB, r.AnonMiB, r.FileMiB, src)},
-		{ID: "U2", Name: "sql-metering collector CPU", Value: r.CPUPercent(), Unit: "% core", Goal: fmt.Sprintf("≤ %.1f", u2MaxCPUPct),
-			Met: Verdict(r.CPUPercent() <= u2MaxCPUPct),
-			Note: fmt.Sprintf("%s of CPU in %s; masters acknowledged %d samples in it (records_acked %d, pending %d); they hold users %d, cases %d",
-				r.CPU, r.Window.Round(time.Second), r.Acked, r.Usage.RecordsAcked, r.Usage.Pending, r.Users, r.Cases)},
+	name, src := "typical site (MariaDB, collectord)", "ProcessMaker example source on MariaDB"
+	if r.Site == U2SQLite {
+		name, src = "demo product (SQLite, collectord-full)", "demoproduct's SQLite source"
 	}
+	src = fmt.Sprintf("%s every %v: %d users (%d counted), %d cases, %d logons",
+		src, r.Interval, r.DB.Users, r.DB.Active, r.DB.Cases, r.DB.Logons)
+	rss := Result{ID: "U2", Name: name + " peak RSS", Value: r.PeakMiB, Unit: "MiB",
+		Note: fmt.Sprintf("VmHWM; RSS %.1f MiB at the end (%.1f anonymous, %.1f file pages); %s", r.RSSMiB, r.AnonMiB, r.FileMiB, src)}
+	cpu := Result{ID: "U2", Name: name + " CPU", Value: r.CPUPercent(), Unit: "% core",
+		Note: fmt.Sprintf("%s of CPU in %s; masters acknowledged %d samples in it (records_acked %d, pending %d); they hold users %d, cases %d",
+			r.CPU, r.Window.Round(time.Second), r.Acked, r.Usage.RecordsAcked, r.Usage.Pending, r.Users, r.Cases)}
+	if r.Site == U2Typical {
+		rss.Goal, rss.Met = fmt.Sprintf("≤ %.0f", u2MaxRSSMiB), Verdict(r.PeakMiB <= u2MaxRSSMiB)
+		cpu.Goal, cpu.Met = fmt.Sprintf("≤ %.1f", u2MaxCPUPct), Verdict(r.CPUPercent() <= u2MaxCPUPct)
+	}
+	return []Result{rss, cpu}
 }

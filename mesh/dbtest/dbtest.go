@@ -415,6 +415,17 @@ func StartPostgres() (dsn string, stop func(), missing string, err error) {
 	return srv.DSN, servers.stop, "", nil
 }
 
+// StartMariaDB is StartPostgres for MariaDB: the server runs for a whole
+// run (pgserve -mariadb) and its DSN's account may do anything.
+func StartMariaDB() (dsn string, stop func(), missing string, err error) {
+	srv, missing, err := startMariaDB()
+	if srv == nil {
+		return "", nil, missing, err
+	}
+	servers.my = srv
+	return srv.DSN, servers.stop, "", nil
+}
+
 // PostgresDatabase creates a fresh, empty database on a running
 // PostgreSQL for one test, dropped when the test ends, and returns a DSN
 // for it.

@@ -6,9 +6,14 @@
 // "LICMESH_TEST_PG_DSN=<dsn>" on one line, then serves until its standard
 // input closes or it is signalled, and stops the server. Without the
 // PostgreSQL binaries it prints why on standard error and exits 3.
+//
+// With -mariadb it does the same for MariaDB and prints
+// "LICMESH_TEST_MYSQL_DSN=<dsn>": the benchmark U2 meters a ProcessMaker
+// database on it.
 package main
 
 import (
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -19,7 +24,13 @@ import (
 )
 
 func main() {
-	dsn, stop, missing, err := dbtest.StartPostgres()
+	maria := flag.Bool("mariadb", false, "start MariaDB instead of PostgreSQL")
+	flag.Parse()
+	start, env := dbtest.StartPostgres, "LICMESH_TEST_PG_DSN"
+	if *maria {
+		start, env = dbtest.StartMariaDB, "LICMESH_TEST_MYSQL_DSN"
+	}
+	dsn, stop, missing, err := start()
 	switch {
 	case missing != "":
 		fmt.Fprintln(os.Stderr, "pgserve: SKIPPED:", missing)
@@ -28,7 +39,7 @@ func main() {
 		fmt.Fprintln(os.Stderr, "pgserve:", err)
 		os.Exit(1)
 	}
-	fmt.Printf("LICMESH_TEST_PG_DSN=%s\n", dsn)
+	fmt.Printf("%s=%s\n", env, dsn)
 	done := make(chan struct{})
 	go func() {
 		_, _ = io.Copy(io.Discard, os.Stdin)
