@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -166,4 +167,32 @@ func TestVersion(t *testing.T) {
 	require.Contains(t, out, "\nsql drivers: "+strings.Join(sources.SQLDrivers(), ", ")+"\n", "version")
 	_, err = execute(context.Background(), "status", "-o", "yaml")
 	require.Error(t, err, "-o yaml accepted")
+}
+
+// TestCheckSources: check loads a sources file as run would, with this
+// build's drivers, and connects to nothing.
+func TestCheckSources(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "sources.yaml")
+	require.NoError(t, os.WriteFile(file, []byte(`sources:
+  - name: db
+    kind: sql
+    interval: 10s
+    sql:
+      driver: sqlite
+      dsn: /nonexistent/product.db
+      scalars:
+        users: SELECT COUNT(*) FROM users
+`), 0o600))
+	out, err := execute(t.Context(), "check", "-sources", file)
+	if slices.Contains(sources.SQLDrivers(), "sqlite") {
+		require.NoError(t, err, out)
+		assert.Contains(t, out, file+": ok")
+	} else {
+		require.Error(t, err)
+		assert.Contains(t, err.Error(), "the sqlite driver is not built into this collectord")
+	}
+	_, err = execute(t.Context(), "check", "-sources", filepath.Join(t.TempDir(), "none.yaml"))
+	require.Error(t, err, "a missing file")
+	_, err = execute(t.Context(), "check")
+	require.ErrorContains(t, err, "-sources FILE is needed")
 }

@@ -27,7 +27,7 @@ type command struct {
 }
 
 func commands() []command {
-	return []command{runCommand(), statusCommand(), {
+	return []command{runCommand(), statusCommand(), checkCommand(), {
 		name:  "version",
 		short: "Print the version",
 		setup: func(*flag.FlagSet) func(context.Context, io.Writer, io.Writer) error {

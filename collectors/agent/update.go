@@ -1,11 +1,13 @@
 package agent
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"runtime"
@@ -237,6 +239,10 @@ func (a *Agent) applyOrder(ctx context.Context, o *licmeshv1.UpdateOrder, log *s
 		return err
 	}
 	log.Info("collectord: update: the new build is staged and says the right version", "binary", exe+selfupdate.NextSuffix)
+	if err := a.checkStaged(ctx, exe+selfupdate.NextSuffix); err != nil {
+		_ = selfupdate.Discard(exe)
+		return err
+	}
 	if err := selfupdate.WritePending(a.pendingPath(), a.newPending(key)); err != nil {
 		_ = selfupdate.Discard(exe)
 		return err
@@ -249,6 +255,30 @@ func (a *Agent) applyOrder(ctx context.Context, o *licmeshv1.UpdateOrder, log *s
 	log.Info("collectord: update: swapped; the previous binary is kept", "binary", exe, "previous", exe+selfupdate.PrevSuffix)
 	a.restartInto(key, log)
 	return nil
+}
+
+// checkStaged has the staged build check this collector's usage sources
+// (collectord check): a build that lacks a SQL driver they name (a
+// release's collectord built for another database) is refused with that
+// reason, rather than swapped in and left unable to start. A build from
+// before the check command has nothing to say, and is judged by its trial.
+func (a *Agent) checkStaged(ctx context.Context, next string) error {
+	if a.cfg.Usage.SourcesFile == "" {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, selfupdate.VersionTimeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, next, "check", "-sources", a.cfg.Usage.SourcesFile)
+	cmd.WaitDelay = time.Second
+	out, err := cmd.CombinedOutput()
+	if err == nil {
+		return nil
+	}
+	msg := strings.TrimSpace(string(out))
+	if strings.Contains(msg, `unknown command "check"`) {
+		return nil
+	}
+	return fmt.Errorf("the new build cannot load this collector's usage sources: %s", clip(cmp.Or(msg, err.Error()), 500))
 }
 
 // newPending is the marker for a swap to key's version from the running one.

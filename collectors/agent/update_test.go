@@ -328,3 +328,41 @@ func TestCheckOrder(t *testing.T) {
 	_, err = pickArtifact(bad, "linux", "amd64")
 	assert.ErrorIs(t, err, ErrBadAnswer, "no size")
 }
+
+// TestUpdateRefusesABuildLackingTheSourcesDriver: a staged build whose own
+// check of this collector's usage sources fails (a collectord built for
+// another site's database) is reported failed with its reason, and nothing
+// is swapped; one too old to know the check is taken as before.
+func TestUpdateRefusesABuildLackingTheSourcesDriver(t *testing.T) {
+	lacking := []byte("#!/bin/sh\nif [ \"$1\" = check ]; then echo 'usage.sources_file: the sqlite driver is not built into this collectord' >&2; exit 1; fi\necho 2.0.0\n")
+	old := []byte("#!/bin/sh\nif [ \"$1\" = check ]; then echo 'collectord: unknown command \"check\" (see collectord help)' >&2; exit 1; fi\necho 2.0.0\n")
+	for name, tc := range map[string]struct {
+		build []byte
+		ok    bool
+	}{"lacks the driver": {lacking, false}, "before the check": {old, true}} {
+		t.Run(name, func(t *testing.T) {
+			c := agenttest.NewCluster(t)
+			c.StreamEntitlements()
+			m := c.StartMaster()
+			cfg := testConfig(t, c.Token(), m)
+			dir := t.TempDir()
+			cfg.Usage.SourcesFile = filepath.Join(dir, "sources.yaml")
+			cfg.Usage.Installation, cfg.Usage.SpoolDir, cfg.Usage.PseudonymKeyFile = "inst", filepath.Join(dir, "spool"), filepath.Join(dir, "key")
+			require.NoError(t, os.WriteFile(cfg.Usage.SourcesFile, []byte("sources: []\n"), 0o600))
+			exe := installBuild(t, "test")
+			a, _ := updateAgent(t, cfg, exe, nil)
+			done := runAgent(t, a)
+			c.SetUpdate(order("r-1", ActionInstall, "2.0.0", artifact(c, tc.build)))
+			if tc.ok {
+				require.ErrorIs(t, done.result(t), ErrRestart, "Run after the swap")
+				return
+			}
+			r := waitReports(t, c, 1)[0]
+			assert.False(t, r.GetOk(), "report %v", r)
+			assert.Contains(t, r.GetDetail(), "cannot load this collector's usage sources")
+			assert.Contains(t, r.GetDetail(), "the sqlite driver is not built into this collectord")
+			requireBuild(t, exe, "test")
+			assert.NoFileExists(t, exe+selfupdate.NextSuffix)
+		})
+	}
+}
