@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
@@ -318,7 +319,10 @@ func TestAirGappedSiteByFile(t *testing.T) {
 		Batches   []json.RawMessage `json:"batches"`
 	}
 	require.NoError(t, json.Unmarshal(second, &doc))
-	require.Len(t, doc.Batches, 2)
+	// The first file's batch and at least one since (a report landing
+	// while the export seals makes one more).
+	n := len(doc.Batches)
+	require.GreaterOrEqual(t, n, 2)
 	gap := doc
 	gap.Batches = doc.Batches[1:]
 	gapFile, err := json.Marshal(gap)
@@ -361,17 +365,17 @@ func TestAirGappedSiteByFile(t *testing.T) {
 	// first (older) file too, it counts once.
 	r, err := upload(second)
 	require.NoError(t, err)
-	assert.EqualValues(t, 2, r.GetAccepted())
+	assert.EqualValues(t, n, r.GetAccepted())
 	r, err = upload(second)
 	require.NoError(t, err)
 	assert.EqualValues(t, 0, r.GetAccepted())
-	assert.EqualValues(t, 2, r.GetDuplicates())
+	assert.EqualValues(t, n, r.GetDuplicates())
 	_, err = upload(first)
 	require.NoError(t, err)
 	require.NoError(t, os.WriteFile(path("receipt.json"), r.GetReceipt(), 0o600))
 	out, errOut, code := m.Meshctl("usage", "receipt", path("receipt.json"))
 	require.Equal(t, 0, code, "receipt: %s", errOut)
-	assert.Contains(t, out, "up to 2")
+	assert.Contains(t, out, fmt.Sprintf("up to %d", n))
 	// Another cluster's receipt is refused.
 	_, errOut, code = om.Meshctl("usage", "receipt", path("receipt.json"))
 	require.NotEqual(t, 0, code)
@@ -389,10 +393,10 @@ func TestAirGappedSiteByFile(t *testing.T) {
 	}, 30*time.Second, 100*time.Millisecond, "the master's count")
 	last := export("last.json")
 	require.NoError(t, json.Unmarshal(last, &doc))
-	assert.Len(t, doc.Batches, 1, "acknowledged batches are not exported again")
+	require.NotEmpty(t, doc.Batches)
 	r, err = upload(last)
 	require.NoError(t, err)
-	assert.EqualValues(t, 3, r.GetSeq())
+	assert.EqualValues(t, n+len(doc.Batches), r.GetSeq(), "acknowledged batches are not exported again")
 	got, err := hubCounted(ctx, v.customer, cluster, "inst-air")
 	require.NoError(t, err)
 	assert.Equal(t, want, got, "every sample at the hub once")
