@@ -229,16 +229,30 @@ func (h collectorHandler) Acquire(ctx context.Context, req *connect.Request[licm
 	if err == nil {
 		err = r.Err
 	}
-	w, err := s.granted(ctx, id, r, err)
+	w, err := s.granted(id, r, err, s.renewOne(ctx, id))
 	if err != nil {
 		return nil, err
 	}
 	return connect.NewResponse(&licmeshv1.AcquireResponse{Lease: w, Existing: r.Existing}), nil
 }
 
+// renewal renews a lease a holder asked for again.
+type renewal func(leaseID uint64) (*licmeshv1.RenewResult, error)
+
+// renewOne is the renewal of a single acquire.
+func (s *Server) renewOne(ctx context.Context, collectorID string) renewal {
+	return func(leaseID uint64) (*licmeshv1.RenewResult, error) {
+		rr, err := s.renew(ctx, collectorID, []uint64{leaseID})
+		if err != nil {
+			return nil, err
+		}
+		return rr[0], nil
+	}
+}
+
 // granted turns the outcome of an acquire into the lease the collector is
 // answered, signed; a refusal becomes its connect error.
-func (s *Server) granted(ctx context.Context, id string, r fsm.OpResult, err error) (*licmeshv1.Lease, error) {
+func (s *Server) granted(id string, r fsm.OpResult, err error, renew renewal) (*licmeshv1.Lease, error) {
 	if err != nil {
 		s.m.refused.WithLabelValues(reasonOf(err)).Inc()
 		return nil, toConnect(err)
@@ -255,15 +269,15 @@ func (s *Server) granted(ctx context.Context, id string, r fsm.OpResult, err err
 	if r.Existing {
 		// The holder asks again for a seat it has: that is a renewal too,
 		// or the leader's deadline could end before the collector's count.
-		rr, err := s.renew(ctx, id, []uint64{w.Id})
+		rr, err := renew(w.Id)
 		if err != nil {
 			return nil, toConnect(err)
 		}
-		if !rr[0].Ok {
+		if !rr.Ok {
 			return nil, connect.NewError(connect.CodeUnavailable,
-				fmt.Errorf("%w: the holder's lease %d is expiring (%s); ask again", ErrLeaseNotHeld, w.Id, rr[0].Reason))
+				fmt.Errorf("%w: the holder's lease %d is expiring (%s); ask again", ErrLeaseNotHeld, w.Id, rr.Reason))
 		}
-		w.TtlMs, w.ExpiresAtMs = rr[0].TtlMs, rr[0].ExpiresAtMs
+		w.TtlMs, w.ExpiresAtMs = rr.TtlMs, rr.ExpiresAtMs
 	}
 	if r.Lease.Borrowed != 0 {
 		w.ExpiresAtMs = r.Lease.Borrowed
@@ -323,6 +337,7 @@ func (h collectorHandler) SeatOps(ctx context.Context, req *connect.Request[licm
 		idx = append(idx, i)
 	}
 	res, errs := s.submitLeases(ctx, ops)
+	renew := s.renewAgain(ctx, id, res, errs)
 	for j, i := range idx {
 		err := errs[j]
 		if err == nil {
@@ -337,7 +352,7 @@ func (h collectorHandler) SeatOps(ctx context.Context, req *connect.Request[licm
 			results[i] = &licmeshv1.LeaseOpResult{}
 			continue
 		}
-		w, err := s.granted(ctx, id, res[j], err)
+		w, err := s.granted(id, res[j], err, renew)
 		if err != nil {
 			refuse(i, err)
 			continue
@@ -515,6 +530,35 @@ func (h collectorHandler) Release(ctx context.Context, req *connect.Request[licm
 	}
 	s.m.releases.Inc()
 	return connect.NewResponse(&licmeshv1.ReleaseResponse{}), nil
+}
+
+// renewAgain renews, in one call under one leadership confirmation, the
+// leases of a batch's holders who asked again for the seat they have, and
+// returns the renewal that answers each.
+func (s *Server) renewAgain(ctx context.Context, collectorID string, res []fsm.OpResult, errs []error) renewal {
+	var ids []uint64
+	for j, r := range res {
+		if errs[j] == nil && r.Err == nil && r.Existing && r.Lease != nil {
+			ids = append(ids, uint64(r.Lease.ID))
+		}
+	}
+	if len(ids) == 0 {
+		return s.renewOne(ctx, collectorID)
+	}
+	rr, err := s.renew(ctx, collectorID, ids)
+	byID := make(map[uint64]*licmeshv1.RenewResult, len(rr))
+	for _, r := range rr {
+		byID[r.LeaseId] = r
+	}
+	return func(leaseID uint64) (*licmeshv1.RenewResult, error) {
+		if err != nil {
+			return nil, err
+		}
+		if r, ok := byID[leaseID]; ok {
+			return r, nil
+		}
+		return nil, fmt.Errorf("%w: no renewal of lease %d", ErrForwardFailure, leaseID)
+	}
 }
 
 // refusal is a refused seat operation's answer: the connect code the

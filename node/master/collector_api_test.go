@@ -54,3 +54,56 @@ func TestAcquireRefusesBadRequests(t *testing.T) {
 	require.NoError(t, err, "the lease token of a %d-byte holder", lease.MaxHolderLen)
 	assert.Equal(t, holder, doc.Holder)
 }
+
+// TestSeatOps: one call's acquires and releases are answered one by one, in
+// order: grants signed, a holder asking again renewed, a refusal (a full
+// pool, a bad request, an unknown lease) that operation's answer alone,
+// and the grants of one call in one Raft entry.
+func TestSeatOps(t *testing.T) {
+	s, clk := startMaster(t)
+	col := enrolled(t, s, "designer", 2)
+	ctx := context.WithValue(context.Background(), collectorKey{}, callerInfo{id: col, proto: "h2"})
+	seatOps := func(ops ...*licmeshv1.LeaseOp) []*licmeshv1.LeaseOpResult {
+		t.Helper()
+		res, err := collectorHandler{s}.SeatOps(ctx, connect.NewRequest(&licmeshv1.SeatOpsRequest{Ops: ops}))
+		require.NoError(t, err)
+		require.Len(t, res.Msg.GetResults(), len(ops))
+		return res.Msg.GetResults()
+	}
+	acq := func(holder string) *licmeshv1.LeaseOp {
+		return &licmeshv1.LeaseOp{Kind: licmeshv1.LeaseOp_KIND_ACQUIRE, Pool: "designer", Holder: holder}
+	}
+	rel := func(id uint64) *licmeshv1.LeaseOp {
+		return &licmeshv1.LeaseOp{Kind: licmeshv1.LeaseOp_KIND_RELEASE, LeaseId: id}
+	}
+
+	before := lastIndex(s)
+	r := seatOps(acq("alice"), acq("bob"), acq("carol"), acq(""), &licmeshv1.LeaseOp{Kind: licmeshv1.LeaseOp_KIND_ACQUIRE, Pool: "designer", Holder: "dan", CollectorId: "c-other"})
+	assert.Equal(t, before+1, lastIndex(s), "one call's grants in one entry")
+	sg, err := s.signingKey()
+	require.NoError(t, err)
+	for i, who := range []string{"alice", "bob"} {
+		require.Zero(t, r[i].GetCode(), "%s: %s", who, r[i].GetDetail())
+		doc, err := lease.Verify(lease.Token(r[i].GetLease().GetToken()), sg.pub, clk.Now().Add(time.Second))
+		require.NoError(t, err, who)
+		assert.Equal(t, who, doc.Holder)
+	}
+	assert.Equal(t, uint32(connect.CodeResourceExhausted), r[2].GetCode(), "carol: the pool is full: %s", r[2].GetDetail())
+	assert.Equal(t, uint32(connect.CodeInvalidArgument), r[3].GetCode(), "an empty holder")
+	assert.Equal(t, uint32(connect.CodeInvalidArgument), r[4].GetCode(), "another collector's id")
+
+	// Alice again, renewed; bob released; an unknown lease refused alone.
+	alice, bob := r[0].GetLease(), r[1].GetLease()
+	clk.Advance(3 * time.Second)
+	r = seatOps(acq("alice"), rel(bob.GetId()), rel(999999), acq("carol"))
+	require.Zero(t, r[0].GetCode(), r[0].GetDetail())
+	assert.True(t, r[0].GetExisting())
+	assert.Equal(t, alice.GetId(), r[0].GetLease().GetId())
+	assert.Greater(t, r[0].GetLease().GetExpiresAtMs(), alice.GetExpiresAtMs(), "asked again, the lease is renewed")
+	assert.Zero(t, r[1].GetCode(), "bob's release: %s", r[1].GetDetail())
+	assert.Equal(t, uint32(connect.CodeNotFound), r[2].GetCode(), "an unknown lease: %s", r[2].GetDetail())
+	require.Zero(t, r[3].GetCode(), "carol gets bob's seat, released in the same call before her: %s", r[3].GetDetail())
+
+	_, err = collectorHandler{s}.SeatOps(ctx, connect.NewRequest(&licmeshv1.SeatOpsRequest{}))
+	assert.Equal(t, connect.CodeInvalidArgument, connect.CodeOf(err), "no operations")
+}
