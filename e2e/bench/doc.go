@@ -17,7 +17,8 @@
 // masters as processes through e2e/harness (MeshCluster), enroll collector
 // identities with join tokens and CSRs, and speak the collector protocol
 // over HTTP/3 with mTLS exactly as collectord does, seeing the masters only
-// through their public APIs: G1 acquires and releases seats (÷ B1), G3
+// through their public APIs: G1 acquires and releases seats (÷ B1), each
+// collector's workers together in SeatOps calls as collectord sends them, G3
 // renews held leases (÷ G1, and Raft entries per renewal), G4 kills the
 // leader and times the first grant by a survivor (÷ the heartbeat timeout).
 // G6 runs the FSM package's 1M-lease Go benchmarks in a `go test` process.

@@ -23,7 +23,8 @@ const (
 
 // LeaseRun is one G1 level: a closed loop in which each worker acquires a
 // seat for its own holder and releases it, over and over, through the
-// collector protocol on real masters.
+// collector protocol on real masters. A collector's workers send as
+// collectord does, together in SeatOps calls (seatSender).
 type LeaseRun struct {
 	// Throughput counts acquires and releases alike, one op each.
 	Throughput
@@ -54,7 +55,10 @@ func MeasureG1(ctx context.Context, cfg Config, b1 map[int]Throughput) (_ map[in
 		return nil, nil, err
 	}
 	defer closeCollectors(cols)
-	clients := collectorClients(m, cols)
+	clients, err := leaderClients(ctx, m, cols)
+	if err != nil {
+		return nil, nil, err
+	}
 
 	byConc := make(map[int]LeaseRun, len(cfg.Mesh.Concurrency))
 	runs := make([]LeaseRun, 0, len(cfg.Mesh.Concurrency))
@@ -79,19 +83,133 @@ func collectorClients(m *MeshCluster, cols []*Collector) []licmeshv1connect.Coll
 	return out
 }
 
+// leaderClients returns one client per collector, each bound to the
+// leader: collectord sends its calls to the leader a master names in its
+// answers (Hello, Renew, SeatOps), so a follower forwards only what a
+// collector sends before it knows the leader.
+func leaderClients(ctx context.Context, m *MeshCluster, cols []*Collector) ([]licmeshv1connect.CollectorServiceClient, error) {
+	leader, _, err := m.Leader(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]licmeshv1connect.CollectorServiceClient, len(cols))
+	for i, c := range cols {
+		out[i] = c.Client(m.CollectorAddr(leader))
+	}
+	return out, nil
+}
+
 // leaseWorker is one G1 worker's state, touched only by that worker.
 type leaseWorker struct {
-	client licmeshv1connect.CollectorServiceClient
+	seats  *seatSender
 	holder string
 	lease  uint64 // 0 while the holder holds nothing
 }
 
+// seatSender sends one collector's seat operations as collectord does:
+// what its workers ask while a call is under way leaves together in the
+// next SeatOps call, with two calls in flight at most, and a lone request
+// leaves at once.
+type seatSender struct {
+	client licmeshv1connect.CollectorServiceClient
+	in     chan seatReq
+}
+
+type seatReq struct {
+	op   *licmeshv1.LeaseOp
+	done chan seatAns
+}
+
+type seatAns struct {
+	res *licmeshv1.LeaseOpResult
+	err error
+}
+
+// seatCallsInFlight and maxSeatOps are collectord's own bounds.
+const (
+	seatCallsInFlight = 2
+	maxSeatOps        = 256
+)
+
+// newSeatSender starts the sender's calls; they end with ctx.
+func newSeatSender(ctx context.Context, client licmeshv1connect.CollectorServiceClient, timeout time.Duration) *seatSender {
+	s := &seatSender{client: client, in: make(chan seatReq, 4*maxSeatOps)}
+	for range seatCallsInFlight {
+		go s.run(ctx, timeout)
+	}
+	return s
+}
+
+func (s *seatSender) run(ctx context.Context, timeout time.Duration) {
+	for {
+		var batch []seatReq
+		select {
+		case <-ctx.Done():
+			return
+		case r := <-s.in:
+			batch = append(batch, r)
+		}
+	gather:
+		for len(batch) < maxSeatOps {
+			select {
+			case r := <-s.in:
+				batch = append(batch, r)
+			default:
+				break gather
+			}
+		}
+		req := &licmeshv1.SeatOpsRequest{Ops: make([]*licmeshv1.LeaseOp, len(batch))}
+		for i, r := range batch {
+			req.Ops[i] = r.op
+		}
+		cctx, cancel := context.WithTimeout(ctx, timeout)
+		resp, err := s.client.SeatOps(cctx, connect.NewRequest(req))
+		cancel()
+		if err == nil && len(resp.Msg.GetResults()) != len(batch) {
+			err = fmt.Errorf("%w: %d answers to %d seat operations", ErrMesh, len(resp.Msg.GetResults()), len(batch))
+		}
+		for i, r := range batch {
+			if err != nil {
+				r.done <- seatAns{err: err}
+				continue
+			}
+			r.done <- seatAns{res: resp.Msg.GetResults()[i]}
+		}
+	}
+}
+
+// do runs one operation with whatever else is waiting; a refusal of it is
+// an error naming its code.
+func (s *seatSender) do(ctx context.Context, op *licmeshv1.LeaseOp) (*licmeshv1.LeaseOpResult, error) {
+	done := make(chan seatAns, 1)
+	select {
+	case s.in <- seatReq{op: op, done: done}:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	select {
+	case a := <-done:
+		if a.err == nil && a.res.GetCode() != 0 {
+			a.err = fmt.Errorf("%s: %s", connect.Code(a.res.GetCode()), a.res.GetDetail())
+		}
+		return a.res, a.err
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
 // leaseLoop runs one G1 level and, untimed, releases what is still held.
 func leaseLoop(ctx context.Context, m *MeshCluster, clients []licmeshv1connect.CollectorServiceClient, pool string, n int, cfg Config) (LeaseRun, error) {
+	sctx, stop := context.WithCancel(ctx)
+	defer stop()
+	senders := make([]*seatSender, len(clients))
+	for i, c := range clients {
+		senders[i] = newSeatSender(sctx, c, cfg.Mesh.CallTimeout)
+	}
 	workers := make([]leaseWorker, n)
 	for w := range workers {
 		// Holders are fresh per level, so no acquire finds an old lease.
-		workers[w] = leaseWorker{client: clients[w%len(clients)], holder: fmt.Sprintf("g1-c%d-w%d", n, w)}
+		workers[w] = leaseWorker{seats: senders[w%len(senders)], holder: fmt.Sprintf("g1-c%d-w%d", n, w)}
 	}
 	var all atomic.Int64
 	op := func(ctx context.Context, w int) error {
@@ -129,17 +247,17 @@ func (lw *leaseWorker) step(ctx context.Context, pool string, timeout time.Durat
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	if lw.lease == 0 {
-		r, err := lw.client.Acquire(ctx, connect.NewRequest(&licmeshv1.AcquireRequest{Pool: pool, Holder: lw.holder}))
+		r, err := lw.seats.do(ctx, &licmeshv1.LeaseOp{Kind: licmeshv1.LeaseOp_KIND_ACQUIRE, Pool: pool, Holder: lw.holder})
 		if err != nil {
 			return fmt.Errorf("%w: acquire for %s: %w", ErrMesh, lw.holder, err)
 		}
-		if r.Msg.Lease == nil || r.Msg.Lease.Id == 0 {
+		if r.GetLease().GetId() == 0 {
 			return fmt.Errorf("%w: acquire for %s granted no lease", ErrMesh, lw.holder)
 		}
-		lw.lease = r.Msg.Lease.Id
+		lw.lease = r.GetLease().GetId()
 		return nil
 	}
-	if _, err := lw.client.Release(ctx, connect.NewRequest(&licmeshv1.ReleaseRequest{LeaseId: lw.lease})); err != nil {
+	if _, err := lw.seats.do(ctx, &licmeshv1.LeaseOp{Kind: licmeshv1.LeaseOp_KIND_RELEASE, LeaseId: lw.lease}); err != nil {
 		return fmt.Errorf("%w: release lease %d of %s: %w", ErrMesh, lw.lease, lw.holder, err)
 	}
 	lw.lease = 0
@@ -154,7 +272,7 @@ func g1Rows(runs []LeaseRun, b1 map[int]Throughput, mc MeshConfig) []Result {
 		n := r.Concurrency
 		label := fmt.Sprintf("lease ops c=%d", n)
 		rows = append(rows, Result{ID: "G1", Name: label, Value: r.PerSecond, Unit: "ops/s",
-			Note: fmt.Sprintf("acquire+release, n=%d in %v, %d collectors over %d masters",
+			Note: fmt.Sprintf("acquire+release, n=%d in %v, %d collectors sending SeatOps to the leader of %d masters, as collectord does",
 				r.Ops, r.Window, mc.Collectors, mc.Masters)})
 		base, ok := b1[n]
 		if !ok || base.PerSecond <= 0 {

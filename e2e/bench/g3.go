@@ -60,17 +60,25 @@ func MeasureG3(ctx context.Context, cfg Config) (_ RenewRun, err error) {
 		return RenewRun{}, err
 	}
 	defer closeCollectors(cols)
-	clients := collectorClients(m, cols)
+	clients, err := leaderClients(ctx, m, cols)
+	if err != nil {
+		return RenewRun{}, err
+	}
 
 	// held[w] are worker w's leases, all acquired through its own collector:
 	// a collector may renew only the leases it holds.
 	held := make([][]uint64, mc.RenewWorkers)
+	sctx, stop := context.WithCancel(ctx)
+	defer stop()
+	senders := make([]*seatSender, len(clients))
+	for i, c := range clients {
+		senders[i] = newSeatSender(sctx, c, mc.CallTimeout)
+	}
 	g, gctx := errgroup.WithContext(ctx)
 	for w := range held {
 		g.Go(func() error {
-			c := clients[w%len(clients)]
 			for l := range mc.LeasesPerWorker {
-				lw := leaseWorker{client: c, holder: fmt.Sprintf("g3-w%d-l%d", w, l)}
+				lw := leaseWorker{seats: senders[w%len(senders)], holder: fmt.Sprintf("g3-w%d-l%d", w, l)}
 				if err := lw.step(gctx, pool, mc.CallTimeout); err != nil {
 					return err
 				}
