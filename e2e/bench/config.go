@@ -17,7 +17,7 @@ type Config struct {
 
 	// ProfileDir, when set, receives every master's CPU and allocation
 	// profiles over G2's measured windows (g2-c<C>-<leader|followerN>-*.pprof)
-	// and the leader's over G11's (g11-leader-*.pprof).
+	// and the leader's over G3's and G11's (g3-leader-*.pprof, g11-...).
 	ProfileDir string
 
 	// Duration is the measured window of each throughput run.

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"runtime"
 	"sync/atomic"
+	"time"
 
 	"connectrpc.com/connect"
 	"golang.org/x/sync/errgroup"
@@ -104,9 +105,24 @@ func MeasureG3(ctx context.Context, cfg Config) (_ RenewRun, err error) {
 	if err != nil {
 		return RenewRun{}, err
 	}
+	prof := make(chan error, 1)
+	if cfg.ProfileDir != "" {
+		go func() {
+			select {
+			case <-ctx.Done():
+			case <-time.After(cfg.Warmup):
+			}
+			prof <- m.Profile(ctx, before.leader, cfg.Duration, cfg.ProfileDir, "g3-leader")
+		}()
+	} else {
+		prof <- nil
+	}
 	t, err := ClosedLoop(ctx, Load{Concurrency: mc.RenewWorkers, Warmup: cfg.Warmup, Duration: cfg.Duration}, op)
 	if err != nil {
 		return RenewRun{}, err
+	}
+	if err := <-prof; err != nil {
+		return RenewRun{}, fmt.Errorf("profile: %w", err)
 	}
 	use, err := useSince(ctx, m, before, renewed.Load())
 	if err != nil {
