@@ -633,7 +633,29 @@ func (s *Server) leaderCollectorAddr() string {
 	return s.node.LeaderMeta()[metaCollector]
 }
 
+// collectorAddrs is the alive masters' collector addresses, which every
+// Hello and Renew answer carries. It is read from gossip (and Raft's
+// configuration, a round trip through Raft's loop) at most once a second
+// and shared: under load that was a twentieth of the leader's CPU. The
+// slice must not be changed.
 func (s *Server) collectorAddrs() []string {
+	if c := s.addrCache.Load(); c != nil && time.Since(c.at) < collectorAddrsMaxAge {
+		return c.addrs
+	}
+	addrs := s.readCollectorAddrs()
+	s.addrCache.Store(&addrCache{addrs: addrs, at: time.Now()})
+	return addrs
+}
+
+// collectorAddrsMaxAge bounds how stale the masters list in answers is.
+const collectorAddrsMaxAge = time.Second
+
+type addrCache struct {
+	addrs []string
+	at    time.Time
+}
+
+func (s *Server) readCollectorAddrs() []string {
 	var out []string
 	for _, m := range s.node.Members() {
 		if m.State != "alive" {

@@ -91,6 +91,8 @@ type Server struct {
 	started       time.Time
 	caughtUpOnce  atomic.Bool
 	catchupTarget atomic.Uint64
+	// addrCache holds collectorAddrs' last reading.
+	addrCache atomic.Pointer[addrCache]
 	// exe is this binary's path, resolved at start (before a swap).
 	exe         string
 	restartOnce sync.Once
