@@ -49,8 +49,9 @@ type Agent struct {
 	seats *batch.Coalescer[seatOp, seatResult]
 	// seatsStop ends the seats' goroutine, started with the first seat
 	// call and ended with the transport; nil when it is not running.
-	seatsMu   sync.Mutex
-	seatsStop func()
+	seatsMu     sync.Mutex
+	seatsStop   func()
+	seatsClosed bool // closeTransport ran: no more seat calls
 
 	mu sync.Mutex
 	id *identity.Identity // nil until enrolled

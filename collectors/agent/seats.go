@@ -11,6 +11,7 @@ import (
 
 	"github.com/licmesh/licmesh/collectors/leasebook"
 	"github.com/licmesh/licmesh/licensing/lease"
+	"github.com/licmesh/licmesh/mesh/batch"
 	"github.com/licmesh/licmesh/mesh/wire/licmeshv1"
 	"github.com/licmesh/licmesh/mesh/wire/licmeshv1/licmeshv1connect"
 )
@@ -54,12 +55,18 @@ func (op seatOp) wire() *licmeshv1.LeaseOp {
 
 // seat runs one operation with whatever else is waiting.
 func (a *Agent) seat(ctx context.Context, op seatOp) (seatResult, error) {
-	a.startSeats()
+	if !a.startSeats() {
+		return seatResult{}, ErrNotReady
+	}
 	r, err := a.seats.Do(ctx, op)
 	if err == nil {
 		err = r.err
 	}
-	if err != nil && ctx.Err() != nil && !errors.Is(err, ErrUnavailable) {
+	switch {
+	case errors.Is(err, batch.ErrClosed):
+		// Stopping: a release is then retried by the next run.
+		err = fmt.Errorf("%w: the collector is stopping", ErrUnavailable)
+	case err != nil && !errors.Is(err, ErrUnavailable) && (errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled)):
 		// The request's time ran out while its batch was still trying the
 		// masters: to the product that is no master answering (and a pool
 		// that fails open lets the holder in), as it was before batching.
@@ -69,23 +76,27 @@ func (a *Agent) seat(ctx context.Context, op seatOp) (seatResult, error) {
 }
 
 // startSeats starts the goroutine that sends the seats' batches, once;
-// closeTransport stops it.
-func (a *Agent) startSeats() {
+// closeTransport stops it for good. It reports whether it runs.
+func (a *Agent) startSeats() bool {
 	a.seatsMu.Lock()
 	defer a.seatsMu.Unlock()
+	if a.seatsClosed {
+		return false
+	}
 	if a.seatsStop != nil {
-		return
+		return true
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { defer close(done); _ = a.seats.Run(ctx) }()
 	a.seatsStop = func() { cancel(); <-done }
+	return true
 }
 
 func (a *Agent) stopSeats() {
 	a.seatsMu.Lock()
 	stop := a.seatsStop
-	a.seatsStop = nil
+	a.seatsStop, a.seatsClosed = nil, true
 	a.seatsMu.Unlock()
 	if stop != nil {
 		stop()

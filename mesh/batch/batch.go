@@ -27,14 +27,16 @@ type Coalescer[Op, Res any] struct {
 	wg       sync.WaitGroup
 }
 
+// pending is one request: a group of operations that rides in one batch,
+// in order, with one answer.
 type pending[Op, Res any] struct {
 	ctx  context.Context
-	op   Op
+	ops  []Op
 	done chan outcome[Res]
 }
 
 type outcome[Res any] struct {
-	res Res
+	res []Res
 	err error
 }
 
@@ -63,12 +65,19 @@ func (c *Coalescer[Op, Res]) Run(ctx context.Context) error {
 			}
 		}
 	}()
+	// carry is a group that did not fit the last batch: the next begins
+	// with it.
+	var carry *pending[Op, Res]
 	for {
 		var first pending[Op, Res]
-		select {
-		case <-ctx.Done():
-			return nil
-		case first = <-c.in:
+		if carry != nil {
+			first, carry = *carry, nil
+		} else {
+			select {
+			case <-ctx.Done():
+				return nil
+			case first = <-c.in:
+			}
 		}
 		select {
 		case <-ctx.Done():
@@ -77,11 +86,17 @@ func (c *Coalescer[Op, Res]) Run(ctx context.Context) error {
 		case c.slots <- struct{}{}:
 		}
 		batch := []pending[Op, Res]{first}
+		n := len(first.ops)
 	gather:
-		for len(batch) < c.maxBatch {
+		for n < c.maxBatch {
 			select {
 			case p := <-c.in:
+				if n+len(p.ops) > c.maxBatch {
+					carry = &p
+					break gather
+				}
 				batch = append(batch, p)
+				n += len(p.ops)
 			default:
 				break gather
 			}
@@ -96,15 +111,16 @@ func (c *Coalescer[Op, Res]) Run(ctx context.Context) error {
 
 func (c *Coalescer[Op, Res]) flushBatch(ctx context.Context, batch []pending[Op, Res]) {
 	live := batch[:0:0]
-	ops := make([]Op, 0, len(batch))
+	var ops []Op
 	for _, p := range batch {
-		// A caller that gave up before its op left must not have it applied.
+		// A caller that gave up before its ops left must not have them
+		// applied.
 		if err := p.ctx.Err(); err != nil {
 			p.done <- outcome[Res]{err: err}
 			continue
 		}
 		live = append(live, p)
-		ops = append(ops, p.op)
+		ops = append(ops, p.ops...)
 	}
 	if len(ops) == 0 {
 		return
@@ -113,42 +129,34 @@ func (c *Coalescer[Op, Res]) flushBatch(ctx context.Context, batch []pending[Op,
 	if err == nil && len(res) != len(ops) {
 		err = fmt.Errorf("batch: %d operations got %d results", len(ops), len(res))
 	}
-	for i, p := range live {
+	off := 0
+	for _, p := range live {
 		if err != nil {
 			p.done <- outcome[Res]{err: err}
 			continue
 		}
-		p.done <- outcome[Res]{res: res[i]}
+		p.done <- outcome[Res]{res: res[off : off+len(p.ops) : off+len(p.ops)]}
+		off += len(p.ops)
 	}
 }
 
 // Queued is how many requests wait for a batch.
 func (c *Coalescer[Op, Res]) Queued() int { return len(c.in) }
 
-// DoMany queues ops together, so they ride in as few batches as the load
-// allows, and waits for all their results, in order.
+// DoMany runs ops as one group, in one batch and in order (in groups of
+// maxBatch when there are more), and waits for their results.
 func (c *Coalescer[Op, Res]) DoMany(ctx context.Context, ops []Op) ([]Res, []error) {
 	res := make([]Res, len(ops))
 	errs := make([]error, len(ops))
-	done := make([]chan outcome[Res], len(ops))
-	for i, op := range ops {
-		ch := make(chan outcome[Res], 1)
-		select {
-		case c.in <- pending[Op, Res]{ctx: ctx, op: op, done: ch}:
-			done[i] = ch
-		case <-ctx.Done():
-			errs[i] = ctx.Err()
-		}
-	}
-	for i, ch := range done {
-		if ch == nil {
-			continue
-		}
-		select {
-		case o := <-ch:
-			res[i], errs[i] = o.res, o.err
-		case <-ctx.Done():
-			errs[i] = ctx.Err()
+	for lo := 0; lo < len(ops); lo += c.maxBatch {
+		hi := min(lo+c.maxBatch, len(ops))
+		r, err := c.do(ctx, ops[lo:hi])
+		for i := lo; i < hi; i++ {
+			if err != nil {
+				errs[i] = err
+				continue
+			}
+			res[i] = r[i-lo]
 		}
 	}
 	return res, errs
@@ -158,17 +166,32 @@ func (c *Coalescer[Op, Res]) DoMany(ctx context.Context, ops []Op) ([]Res, []err
 // ctx ending no longer stops it: the caller gets ctx's error, but the
 // operation may still be applied (as with any write whose reply is lost).
 func (c *Coalescer[Op, Res]) Do(ctx context.Context, op Op) (Res, error) {
-	p := pending[Op, Res]{ctx: ctx, op: op, done: make(chan outcome[Res], 1)}
-	var zero Res
+	r, err := c.do(ctx, []Op{op})
+	if err != nil {
+		var zero Res
+		return zero, err
+	}
+	return r[0], nil
+}
+
+func (c *Coalescer[Op, Res]) do(ctx context.Context, ops []Op) ([]Res, error) {
+	p := pending[Op, Res]{ctx: ctx, ops: ops, done: make(chan outcome[Res], 1)}
 	select {
 	case c.in <- p:
 	case <-ctx.Done():
-		return zero, ctx.Err()
+		return nil, ctx.Err()
 	}
 	select {
 	case o := <-p.done:
 		return o.res, o.err
 	case <-ctx.Done():
-		return zero, ctx.Err()
+		// An outcome that came at the same moment wins: an operation
+		// applied must not be reported as given up.
+		select {
+		case o := <-p.done:
+			return o.res, o.err
+		default:
+		}
+		return nil, ctx.Err()
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
 
@@ -70,7 +71,7 @@ func TestCancelledBeforeFlushIsNotApplied(t *testing.T) {
 	dead, kill := context.WithCancel(ctx)
 	kill()
 	// Queue directly so the op is in the channel with a dead context.
-	p := pending[int, int]{ctx: dead, op: 1, done: make(chan outcome[int], 1)}
+	p := pending[int, int]{ctx: dead, ops: []int{1}, done: make(chan outcome[int], 1)}
 	c.in <- p
 	go c.Run(ctx)
 	o := <-p.done
@@ -100,5 +101,55 @@ func TestDoManyKeepsOrder(t *testing.T) {
 		require.NoError(t, errs[i], "op %d", i)
 		require.Equal(t, i+1000, res[i], "op %d", i)
 	}
-	require.Less(t, flushes.Load(), int64(50), "flushes for 50 ops queued together")
+	require.Equal(t, int64(1), flushes.Load(), "50 ops queued together leave in one batch")
+}
+
+// TestGroupsStayWhole: a group of operations rides in one batch, whole; a
+// group that does not fit the batch being gathered starts the next, and
+// one larger than a batch is split in batch-sized groups.
+func TestGroupsStayWhole(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var mu sync.Mutex
+	var batches [][]int
+	c := New(10, 1, func(_ context.Context, ops []int) ([]int, error) {
+		mu.Lock()
+		batches = append(batches, append([]int(nil), ops...))
+		mu.Unlock()
+		return ops, nil
+	})
+	group := func(from, n int) pending[int, int] {
+		ops := make([]int, n)
+		for i := range ops {
+			ops[i] = from + i
+		}
+		return pending[int, int]{ctx: ctx, ops: ops, done: make(chan outcome[int], 1)}
+	}
+	// Queued before Run starts, so that both wait together.
+	a, b := group(100, 6), group(200, 6)
+	c.in <- a
+	c.in <- b
+	go c.Run(ctx)
+	for _, p := range []pending[int, int]{a, b} {
+		o := <-p.done
+		require.NoError(t, o.err)
+		assert.Equal(t, p.ops, o.res)
+	}
+	ops := make([]int, 25) // larger than a batch: 10, 10, 5
+	for i := range ops {
+		ops[i] = 300 + i
+	}
+	res, errs := c.DoMany(ctx, ops)
+	for i := range ops {
+		require.NoError(t, errs[i])
+		assert.Equal(t, ops[i], res[i])
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	require.Len(t, batches, 5)
+	assert.Equal(t, a.ops, batches[0], "the second group does not fit with the first")
+	assert.Equal(t, b.ops, batches[1])
+	assert.Equal(t, ops[:10], batches[2])
+	assert.Equal(t, ops[10:20], batches[3])
+	assert.Equal(t, ops[20:], batches[4])
 }

@@ -243,6 +243,9 @@ var reasons = []struct {
 	{"over_reserved", fsm.ErrOverReserved, connect.CodeFailedPrecondition},
 	{"currency", fsm.ErrCurrency, connect.CodeFailedPrecondition},
 	{"purchase_state", fsm.ErrPurchaseState, connect.CodeFailedPrecondition},
+	// A master's report forwarded to the leader must come back as this,
+	// or it would retry a report for a rollout that is gone forever.
+	{"rollout_state", fsm.ErrRolloutState, connect.CodeFailedPrecondition},
 }
 
 func reasonOf(err error) string {

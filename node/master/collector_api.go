@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -296,7 +297,9 @@ const maxSeatOpsPerCall = 4096
 
 // SeatOps runs many acquires and releases through one call, each joining
 // this master's coalescer as the single calls do, and answers each in
-// order: a refusal of one is that one's answer, not the call's.
+// order: a refusal of one is that one's answer, not the call's. A call's
+// operations join the coalescer as one group, so they are applied in one
+// Raft entry, in the order sent.
 func (h collectorHandler) SeatOps(ctx context.Context, req *connect.Request[licmeshv1.SeatOpsRequest]) (*connect.Response[licmeshv1.SeatOpsResponse], error) {
 	id, err := h.caller(ctx)
 	if err != nil {
@@ -337,6 +340,13 @@ func (h collectorHandler) SeatOps(ctx context.Context, req *connect.Request[licm
 		idx = append(idx, i)
 	}
 	res, errs := s.submitLeases(ctx, ops)
+	// Nothing went through (no leader, an election, this master stopping):
+	// the call fails as a whole, Unavailable on the wire, so that the
+	// collector waits out the election as it does for a single call rather
+	// than taking one refusal per operation as this master's fault.
+	if len(ops) > 0 && !slices.ContainsFunc(errs, func(err error) bool { return err == nil }) {
+		return nil, toConnect(errs[0])
+	}
 	renew := s.renewAgain(ctx, id, res, errs)
 	for j, i := range idx {
 		err := errs[j]

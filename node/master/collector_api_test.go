@@ -58,7 +58,7 @@ func TestAcquireRefusesBadRequests(t *testing.T) {
 // TestSeatOps: one call's acquires and releases are answered one by one, in
 // order: grants signed, a holder asking again renewed, a refusal (a full
 // pool, a bad request, an unknown lease) that operation's answer alone,
-// and the grants of one call in one Raft entry.
+// and one call's operations applied in one Raft entry, in order.
 func TestSeatOps(t *testing.T) {
 	s, clk := startMaster(t)
 	col := enrolled(t, s, "designer", 2)
@@ -95,14 +95,17 @@ func TestSeatOps(t *testing.T) {
 	// Alice again, renewed; bob released; an unknown lease refused alone.
 	alice, bob := r[0].GetLease(), r[1].GetLease()
 	clk.Advance(3 * time.Second)
-	r = seatOps(acq("alice"), rel(bob.GetId()), rel(999999), acq("carol"))
+	r = seatOps(acq("alice"), rel(bob.GetId()), rel(999999))
 	require.Zero(t, r[0].GetCode(), r[0].GetDetail())
 	assert.True(t, r[0].GetExisting())
 	assert.Equal(t, alice.GetId(), r[0].GetLease().GetId())
 	assert.Greater(t, r[0].GetLease().GetExpiresAtMs(), alice.GetExpiresAtMs(), "asked again, the lease is renewed")
 	assert.Zero(t, r[1].GetCode(), "bob's release: %s", r[1].GetDetail())
 	assert.Equal(t, uint32(connect.CodeNotFound), r[2].GetCode(), "an unknown lease: %s", r[2].GetDetail())
-	require.Zero(t, r[3].GetCode(), "carol gets bob's seat, released in the same call before her: %s", r[3].GetDetail())
+	r = seatOps(rel(alice.GetId()), acq("carol"), acq("dan"))
+	require.Zero(t, r[0].GetCode(), "alice's release: %s", r[0].GetDetail())
+	require.Zero(t, r[1].GetCode(), "carol gets bob's seat: %s", r[1].GetDetail())
+	require.Zero(t, r[2].GetCode(), "dan gets alice's, released before him in the same call: %s", r[2].GetDetail())
 
 	_, err = collectorHandler{s}.SeatOps(ctx, connect.NewRequest(&licmeshv1.SeatOpsRequest{}))
 	assert.Equal(t, connect.CodeInvalidArgument, connect.CodeOf(err), "no operations")
