@@ -6,6 +6,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/licmesh/licmesh/node/fsm"
 )
 
 func validConfig(t *testing.T) Config {
@@ -59,4 +61,8 @@ func TestReasonsRoundTrip(t *testing.T) {
 		assert.Equal(t, r.reason, reasonOf(err), "reason came back as another")
 		assert.EqualError(t, err, "detail of "+r.reason, "%s lost its message", r.reason)
 	}
+	// A rollout that is gone must cross from the leader as itself: a
+	// master reporting on it stops on that alone.
+	err := fromWire(reasonOf(fsm.ErrRolloutState), "no rollout r-1")
+	assert.ErrorIs(t, err, fsm.ErrRolloutState)
 }

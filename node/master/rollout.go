@@ -529,6 +529,15 @@ func (s *Server) reportMaster(ctx context.Context, rollout, state, detail string
 			s.log.Info("updates: the rollout no longer takes this master's report", "rollout", rollout, "state", state, "err", err)
 			return
 		}
+		// Once caught up, this master's own state tells a rollout that is
+		// gone too: a leader of a release before the rollout_state reason
+		// sends that refusal as an unknown error.
+		if s.caughtUp() {
+			if r := s.fsm.Updates().Rollout; r == nil || r.ID != rollout {
+				s.log.Info("updates: the rollout this master was reporting on is over", "rollout", rollout, "state", state)
+				return
+			}
+		}
 		s.log.Debug("updates: report to the leader failed; retrying", "rollout", rollout, "err", err)
 		select {
 		case <-ctx.Done():
