@@ -54,62 +54,22 @@ func rawFailoverTrial(ctx context.Context, c *RawRaftCluster, rc RawRaftConfig, 
 	if err := c.Nodes()[leader].Barrier(mc.StartTimeout).Error(); err != nil {
 		return 0, 0, fmt.Errorf("%w: barrier: %w", ErrNoLeader, err)
 	}
-	tctx, cancel := context.WithTimeout(ctx, mc.FailoverTimeout)
-	defer cancel()
-	type outcome struct {
-		at       time.Time
-		attempts int
-		err      error
+	var survivors []*raft.Raft
+	for i, r := range c.Nodes() {
+		if i != leader {
+			survivors = append(survivors, r)
+		}
 	}
-	nodes := c.Nodes()
-	results := make(chan outcome, len(nodes)-1)
 	start := time.Now()
 	if err := c.Kill(leader); err != nil {
 		return 0, 0, err
 	}
-	for i, r := range nodes {
-		if i == leader {
-			continue
-		}
-		go func(r *raft.Raft) {
-			attempts := 0
-			for {
-				if err := tctx.Err(); err != nil {
-					results <- outcome{attempts: attempts, err: err}
-					return
-				}
-				attempts++
-				data := make([]byte, 16)
-				binary.BigEndian.PutUint64(data, uint64(trial))
-				binary.BigEndian.PutUint64(data[8:], uint64(attempts))
-				began := time.Now()
-				if r.Apply(data, mc.TryTimeout).Error() == nil {
-					results <- outcome{at: time.Now(), attempts: attempts}
-					return
-				}
-				if time.Since(began) < retryPause {
-					select {
-					case <-tctx.Done():
-					case <-time.After(retryPause):
-					}
-				}
-			}
-		}(r)
-	}
-	var first time.Time
-	var attempts int
-	var errs []error
-	for range len(nodes) - 1 {
-		o := <-results
-		attempts += o.attempts
-		switch {
-		case o.err != nil:
-			errs = append(errs, o.err)
-		case first.IsZero() || o.at.Before(first):
-			first = o.at
-			cancel()
-		}
-	}
+	first, attempts, errs := firstSuccess(ctx, mc, len(survivors), func(_ context.Context, j, attempt int) bool {
+		data := make([]byte, 16)
+		binary.BigEndian.PutUint64(data, uint64(trial))
+		binary.BigEndian.PutUint64(data[8:], uint64(attempt))
+		return survivors[j].Apply(data, mc.TryTimeout).Error() == nil
+	})
 	if first.IsZero() {
 		return 0, attempts, fmt.Errorf("%w: no entry applied within %v of killing the leader: %w", ErrNoLeader, mc.FailoverTimeout, errors.Join(errs...))
 	}

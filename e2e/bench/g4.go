@@ -11,6 +11,7 @@ import (
 
 	"github.com/licmesh/licmesh/mesh/wire"
 	licmeshv1 "github.com/licmesh/licmesh/mesh/wire/licmeshv1"
+	"github.com/licmesh/licmesh/mesh/wire/licmeshv1/licmeshv1connect"
 )
 
 // G4's goals: the median failover within 2.5 heartbeat timeouts, and
@@ -76,6 +77,62 @@ func MeasureG4(ctx context.Context, cfg Config) (_ FailoverRun, err error) {
 	return run, nil
 }
 
+// firstSuccess races n loops, each calling try (bounded by TryTimeout)
+// until it succeeds or FailoverTimeout from now passes, and returns when
+// the first succeeded, the attempts of all, and the errors of those that
+// gave up. The first success stops the others; their attempts still count.
+func firstSuccess(ctx context.Context, mc MeshConfig, n int, try func(ctx context.Context, loop, attempt int) bool) (time.Time, int, []error) {
+	tctx, cancel := context.WithTimeout(ctx, mc.FailoverTimeout)
+	defer cancel()
+	type outcome struct {
+		at       time.Time
+		attempts int
+		err      error
+	}
+	results := make(chan outcome, n)
+	for loop := range n {
+		go func() {
+			attempts := 0
+			for {
+				if err := tctx.Err(); err != nil {
+					results <- outcome{attempts: attempts, err: err}
+					return
+				}
+				attempts++
+				actx, acancel := context.WithTimeout(tctx, mc.TryTimeout)
+				began := time.Now()
+				ok := try(actx, loop, attempts)
+				acancel()
+				if ok {
+					results <- outcome{at: time.Now(), attempts: attempts}
+					return
+				}
+				if time.Since(began) < retryPause {
+					select {
+					case <-tctx.Done():
+					case <-time.After(retryPause):
+					}
+				}
+			}
+		}()
+	}
+	var first time.Time
+	var attempts int
+	var errs []error
+	for range n {
+		o := <-results
+		attempts += o.attempts
+		switch {
+		case o.err != nil:
+			errs = append(errs, o.err)
+		case first.IsZero() || o.at.Before(first):
+			first = o.at
+			cancel()
+		}
+	}
+	return first, attempts, errs
+}
+
 // failoverTrial runs one kill and returns the time to the first grant and
 // the attempts it took. It leaves the cluster whole again.
 func failoverTrial(ctx context.Context, m *MeshCluster, col *Collector, pool, holder string, mc MeshConfig) (time.Duration, int, error) {
@@ -97,59 +154,16 @@ func failoverTrial(ctx context.Context, m *MeshCluster, col *Collector, pool, ho
 		}
 	}
 
-	tctx, cancel := context.WithTimeout(ctx, mc.FailoverTimeout)
-	defer cancel()
-	type outcome struct {
-		at       time.Time
-		attempts int
-		err      error
-	}
-	results := make(chan outcome, len(survivors))
 	start := time.Now()
 	m.Kill(leader)
-	for _, i := range survivors {
-		client := c.Client(m.CollectorAddr(i))
-		go func() {
-			attempts := 0
-			for {
-				if err := tctx.Err(); err != nil {
-					results <- outcome{attempts: attempts, err: err}
-					return
-				}
-				attempts++
-				actx, acancel := context.WithTimeout(tctx, mc.TryTimeout)
-				began := time.Now()
-				r, err := client.Acquire(actx, connect.NewRequest(&licmeshv1.AcquireRequest{Pool: pool, Holder: holder}))
-				acancel()
-				if err == nil && r.Msg.Lease != nil {
-					results <- outcome{at: time.Now(), attempts: attempts}
-					return
-				}
-				if time.Since(began) < retryPause {
-					select {
-					case <-tctx.Done():
-					case <-time.After(retryPause):
-					}
-				}
-			}
-		}()
+	clients := make([]licmeshv1connect.CollectorServiceClient, len(survivors))
+	for j, i := range survivors {
+		clients[j] = c.Client(m.CollectorAddr(i))
 	}
-	// The first grant ends the trial; the other loops stop on cancel, and
-	// their attempts are still counted.
-	var first time.Time
-	var attempts int
-	var errs []error
-	for range survivors {
-		o := <-results
-		attempts += o.attempts
-		switch {
-		case o.err != nil:
-			errs = append(errs, o.err)
-		case first.IsZero() || o.at.Before(first):
-			first = o.at
-			cancel()
-		}
-	}
+	first, attempts, errs := firstSuccess(ctx, mc, len(clients), func(ctx context.Context, j, _ int) bool {
+		r, err := clients[j].Acquire(ctx, connect.NewRequest(&licmeshv1.AcquireRequest{Pool: pool, Holder: holder}))
+		return err == nil && r.Msg.Lease != nil
+	})
 	if first.IsZero() {
 		return 0, attempts, fmt.Errorf("%w: no grant within %v of killing the leader: %w",
 			ErrMesh, mc.FailoverTimeout, errors.Join(errs...))
