@@ -1,13 +1,11 @@
 package agent
 
 import (
-	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"runtime"
@@ -266,19 +264,11 @@ func (a *Agent) checkStaged(ctx context.Context, next string) error {
 	if a.cfg.Usage.SourcesFile == "" {
 		return nil
 	}
-	ctx, cancel := context.WithTimeout(ctx, selfupdate.VersionTimeout)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, next, "check", "-sources", a.cfg.Usage.SourcesFile)
-	cmd.WaitDelay = time.Second
-	out, err := cmd.CombinedOutput()
-	if err == nil {
+	_, err := selfupdate.Run(ctx, next, "check", "-sources", a.cfg.Usage.SourcesFile)
+	if err == nil || strings.Contains(err.Error(), `unknown command "check"`) {
 		return nil
 	}
-	msg := strings.TrimSpace(string(out))
-	if strings.Contains(msg, `unknown command "check"`) {
-		return nil
-	}
-	return fmt.Errorf("the new build cannot load this collector's usage sources: %s", clip(cmp.Or(msg, err.Error()), 500))
+	return fmt.Errorf("the new build cannot load this collector's usage sources: %s", clip(err.Error(), 500))
 }
 
 // newPending is the marker for a swap to key's version from the running one.

@@ -96,19 +96,33 @@ func Discard(exe string) error {
 // returns the version it prints (see ParseVersion). A build that does not
 // run, exits with an error or prints nothing fails with ErrVersion.
 func RunVersion(ctx context.Context, path string) (string, error) {
+	out, err := Run(ctx, path, "version")
+	if err != nil {
+		return "", fmt.Errorf("%w: %s version: %w", ErrVersion, path, err)
+	}
+	v := ParseVersion(string(out))
+	if v == "" {
+		return "", fmt.Errorf("%w: %s version printed nothing", ErrVersion, path)
+	}
+	return v, nil
+}
+
+// Run runs a build with args, bounded by VersionTimeout and ctx, and
+// returns the first 4 KiB of its standard output; a failure carries the
+// first 4 KiB of its standard error. It is how a build just staged is
+// asked about itself before it is swapped in.
+func Run(ctx context.Context, path string, args ...string) ([]byte, error) {
 	ctx, cancel := context.WithTimeout(ctx, VersionTimeout)
 	defer cancel()
-	var out []byte
-	var err error
 	// A file just written can be "busy" for a moment: another goroutine's
 	// fork may still hold a copy of its write descriptor until that child
 	// execs (golang.org/issue/22315).
 	for try := 0; ; try++ {
 		var stdout, stderr capped
-		cmd := exec.CommandContext(ctx, path, "version")
+		cmd := exec.CommandContext(ctx, path, args...)
 		cmd.Stdout, cmd.Stderr = &stdout, &stderr
 		cmd.WaitDelay = time.Second
-		err = cmd.Run()
+		err := cmd.Run()
 		if errors.Is(err, syscall.ETXTBSY) && try < 10 && ctx.Err() == nil {
 			time.Sleep(20 * time.Millisecond)
 			continue
@@ -117,16 +131,10 @@ func RunVersion(ctx context.Context, path string) (string, error) {
 			if msg := strings.TrimSpace(stderr.String()); msg != "" {
 				err = fmt.Errorf("%w: %s", err, msg)
 			}
-			return "", fmt.Errorf("%w: %s version: %w", ErrVersion, path, err)
+			return nil, err
 		}
-		out = stdout.b
-		break
+		return stdout.b, nil
 	}
-	v := ParseVersion(string(out))
-	if v == "" {
-		return "", fmt.Errorf("%w: %s version printed nothing", ErrVersion, path)
-	}
-	return v, nil
 }
 
 // ParseVersion reads the version out of a `version` command's output: the
