@@ -571,17 +571,6 @@ func (s *Server) renewAgain(ctx context.Context, collectorID string, res []fsm.O
 	}
 }
 
-// refusal is a refused seat operation's answer: the connect code the
-// single call would have failed with, the reason's stable name and the
-// message.
-func refusal(err error) *licmeshv1.LeaseOpResult {
-	var ce *connect.Error
-	if !errors.As(toConnect(err), &ce) {
-		ce = connect.NewError(connect.CodeInternal, err)
-	}
-	return &licmeshv1.LeaseOpResult{Code: uint32(ce.Code()), Reason: reasonOf(err), Detail: ce.Message()}
-}
-
 // checkSeatRequest checks the pool and holder a collector asks a seat for.
 // The holder's bound is the lease document's, so that a holder the master
 // takes always fits the lease it is granted.

@@ -2,6 +2,7 @@ package master
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 
@@ -41,21 +42,25 @@ func leaseOpFromWire(w *licmeshv1.LeaseOp) (fsm.LeaseOp, error) {
 }
 
 func opResultToWire(r fsm.OpResult) *licmeshv1.LeaseOpResult {
-	w := &licmeshv1.LeaseOpResult{Existing: r.Existing}
 	if r.Err != nil {
-		ce := new(connect.Error)
-		if e, ok := toConnect(r.Err).(*connect.Error); ok {
-			ce = e
-		}
-		w.Code = uint32(ce.Code())
-		w.Reason = reasonOf(r.Err)
-		w.Detail = r.Err.Error()
-		return w
+		return refusal(r.Err)
 	}
+	w := &licmeshv1.LeaseOpResult{Existing: r.Existing}
 	if r.Lease != nil {
 		w.Lease = leaseToWire(*r.Lease)
 	}
 	return w
+}
+
+// refusal is a refused seat operation's answer: the connect code the
+// single call would have failed with, the reason's stable name and the
+// message.
+func refusal(err error) *licmeshv1.LeaseOpResult {
+	var ce *connect.Error
+	if !errors.As(toConnect(err), &ce) {
+		ce = connect.NewError(connect.CodeInternal, err)
+	}
+	return &licmeshv1.LeaseOpResult{Code: uint32(ce.Code()), Reason: reasonOf(err), Detail: ce.Message()}
 }
 
 func opResultFromWire(w *licmeshv1.LeaseOpResult) fsm.OpResult {
