@@ -154,7 +154,12 @@ func asRejection(addr string, err error) *RejectedError {
 	if !errors.As(err, &ce) || !connect.IsWireError(err) || !finalCodes[ce.Code()] {
 		return nil
 	}
-	return &RejectedError{Master: addr, Code: ce.Code(), Message: strings.TrimSpace(clip(ce.Message(), 300))}
+	return rejection(addr, ce.Code(), ce.Message())
+}
+
+// rejection is a master's refusal as the product is told it.
+func rejection(addr string, code connect.Code, msg string) *RejectedError {
+	return &RejectedError{Master: addr, Code: code, Message: strings.TrimSpace(clip(msg, 300))}
 }
 
 // noteContact records that a master answered.

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"connectrpc.com/connect"
@@ -139,7 +138,7 @@ func (a *Agent) flushSeats(ctx context.Context, ops []seatOp) ([]seatResult, err
 			r := results[k]
 			if code := connect.Code(r.GetCode()); code != 0 {
 				if finalCodes[code] {
-					out[i].err = &RejectedError{Master: addr, Code: code, Message: strings.TrimSpace(clip(r.GetDetail(), 300))}
+					out[i].err = rejection(addr, code, r.GetDetail())
 					continue
 				}
 				again, last = append(again, i), connect.NewError(code, errors.New(r.GetDetail()))
