@@ -88,7 +88,7 @@ func (a *Agent) call(ctx context.Context, tr Transport, attempt time.Duration, f
 			cancel()
 			if err == nil {
 				a.masters.Succeeded(addr)
-				a.noteContact(addr)
+				a.noteContact(tr, addr)
 				// The next call goes to the leader if this master named one
 				// the collector knows: a follower forwards every write.
 				if h, _ := a.leaderHint.Swap("").(string); h != "" && h != addr {
@@ -98,7 +98,7 @@ func (a *Agent) call(ctx context.Context, tr Transport, attempt time.Duration, f
 			}
 			if rej := asRejection(addr, err); rej != nil {
 				a.masters.Succeeded(addr)
-				a.noteContact(addr)
+				a.noteContact(tr, addr)
 				return rej
 			}
 			if connect.IsWireError(err) && connect.CodeOf(err) == connect.CodeUnavailable {
@@ -162,12 +162,27 @@ func rejection(addr string, code connect.Code, msg string) *RejectedError {
 	return &RejectedError{Master: addr, Code: code, Message: strings.TrimSpace(clip(msg, 300))}
 }
 
-// noteContact records that a master answered.
-func (a *Agent) noteContact(addr string) {
+// noteContact records that a master answered. When that is a move to
+// another master (the leader a follower named, or the next master after a
+// failure), the connections to the others that carry nothing are closed: a
+// master keeps tens of KiB and a few goroutines for each connection, and a
+// fleet that found the leader through followers would otherwise leave one
+// on a follower per collector until its idle timeout.
+func (a *Agent) noteContact(tr Transport, addr string) {
 	a.mu.Lock()
-	defer a.mu.Unlock()
+	moved := a.st.lastMaster != addr
 	a.st.lastMaster = addr
 	a.st.lastContact = a.clock.Now()
+	a.mu.Unlock()
+	if ic, ok := tr.(idleCloser); ok && moved {
+		ic.CloseIdleExcept(addr)
+	}
+}
+
+// idleCloser is the part of transport.Client that lets go of connections
+// to the masters a collector no longer uses.
+type idleCloser interface {
+	CloseIdleExcept(keep string) int
 }
 
 // noteError records the last failure to reach the masters, for status.

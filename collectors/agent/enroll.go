@@ -98,7 +98,7 @@ func (a *Agent) enroll(ctx context.Context) error {
 			id, learned, err = a.checkEnrollment(resp.Msg, key, tok.Pin)
 			if err == nil {
 				a.masters.Succeeded(addr)
-				a.noteContact(addr)
+				a.noteContact(tr, addr)
 				break
 			}
 		}

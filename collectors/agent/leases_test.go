@@ -2,8 +2,12 @@ package agent
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
+	"fmt"
 	"log/slog"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -11,8 +15,10 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/licmesh/licmesh/collectors/agent/agenttest"
+	"github.com/licmesh/licmesh/collectors/config"
 	"github.com/licmesh/licmesh/collectors/leasebook"
 	"github.com/licmesh/licmesh/licensing/lease"
+	"github.com/licmesh/licmesh/mesh/transport"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -210,6 +216,52 @@ func TestRenewalBatches(t *testing.T) {
 	require.NoError(t, a.renewAll(context.Background()))
 	require.Equal(t, 3, c.Calls("Renew"), "renew calls, want 3 batches of at most %d", a.renewBatchSize)
 	require.Equal(t, n, a.Status().Leases.Valid, "valid")
+}
+
+// TestLeavesTheFollowerItMovedFrom: once the collector's calls go to the
+// leader a follower named, its connection to that follower, which carries
+// nothing any more, is closed, so the follower does not keep it until its
+// idle timeout.
+func TestLeavesTheFollowerItMovedFrom(t *testing.T) {
+	c := agenttest.NewCluster(t)
+	m1 := c.StartMasterTransport(false)
+	m2 := c.StartMasterTransport(false)
+	var closed []string // "kept:count" for each CloseIdleExcept call
+	var mu sync.Mutex
+	cfg := testConfig(t, c.Token(), m1, m2)
+	cfg.Transport = config.TransportQUIC
+	a, err := New(cfg, Options{Clock: newFakeClock(), Logger: testLogger(t), Version: "test", Hostname: "host1",
+		NewTransport: func(tlsConf *tls.Config, mode transport.Mode) Transport {
+			return &recordingTransport{Client: transport.NewClient(transport.ClientConfig{TLS: tlsConf, Mode: mode}), mu: &mu, closed: &closed}
+		}})
+	require.NoError(t, err)
+	t.Cleanup(a.closeTransport)
+	require.NoError(t, a.enroll(context.Background()), "enroll")
+	require.NoError(t, a.hello(context.Background()), "hello")
+	c.SetLeader(m2.Addr())
+	require.NoError(t, a.hello(context.Background()), "hello naming the leader")
+	acquire(t, a, "seats", "alice")
+	acquire(t, a, "seats", "bob")
+	mu.Lock()
+	defer mu.Unlock()
+	require.NotEmpty(t, closed, "the agent never let go of a connection")
+	assert.Equal(t, m2.Addr()+":1", closed[len(closed)-1], "the move to the leader closes the follower's connection")
+	assert.Equal(t, 1, strings.Count(strings.Join(closed, " "), m2.Addr()), "calls to the same master let go again")
+}
+
+// recordingTransport records what CloseIdleExcept kept and closed.
+type recordingTransport struct {
+	*transport.Client
+	mu     *sync.Mutex
+	closed *[]string
+}
+
+func (r *recordingTransport) CloseIdleExcept(keep string) int {
+	n := r.Client.CloseIdleExcept(keep)
+	r.mu.Lock()
+	*r.closed = append(*r.closed, fmt.Sprintf("%s:%d", keep, n))
+	r.mu.Unlock()
+	return n
 }
 
 func itoa(i int) string { return lease.ID(i).String() }

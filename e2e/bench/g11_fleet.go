@@ -257,9 +257,10 @@ func (f *fleet) startOne(ctx context.Context, i int, tok JoinToken) error {
 	// Its own transport has not dialled yet; the simulated collector dials
 	// through the fleet's shared sockets instead.
 	_ = col.Close()
-	s := &sim{f: f, id: col.ID, first: make(chan struct{})}
+	s := &sim{f: f, id: col.ID, first: make(chan struct{}), last: -1,
+		conns: make([]*quic.Conn, len(f.addrs)), busy: make([]int, len(f.addrs))}
 	f.sims[i] = s
-	s.h3 = &http3.Transport{TLSClientConfig: col.tls, QUICConfig: f.qconf, Dial: f.dialer(i)}
+	s.h3 = &http3.Transport{TLSClientConfig: col.tls, QUICConfig: f.qconf, Dial: f.dialer(s, i)}
 	hc := &http.Client{Transport: s.h3}
 	for _, a := range f.addrs {
 		s.clients = append(s.clients, licmeshv1connect.NewCollectorServiceClient(hc, "https://"+a,
@@ -293,8 +294,8 @@ func (f *fleet) startOne(ctx context.Context, i int, tok JoinToken) error {
 }
 
 // dialer returns collector i's QUIC dial function, on one of the shared
-// sockets.
-func (f *fleet) dialer(i int) func(context.Context, string, *tls.Config, *quic.Config) (*quic.Conn, error) {
+// sockets; s remembers each master's connection.
+func (f *fleet) dialer(s *sim, i int) func(context.Context, string, *tls.Config, *quic.Config) (*quic.Conn, error) {
 	tr := f.socks[i%len(f.socks)]
 	return func(ctx context.Context, addr string, tlsConf *tls.Config, qconf *quic.Config) (*quic.Conn, error) {
 		ua, err := net.ResolveUDPAddr("udp", addr)
@@ -307,7 +308,43 @@ func (f *fleet) dialer(i int) func(context.Context, string, *tls.Config, *quic.C
 		}
 		f.conns.Add(1)
 		context.AfterFunc(c.Context(), func() { f.conns.Add(-1) })
+		if j := f.index(addr); j >= 0 {
+			s.mu.Lock()
+			s.conns[j] = c
+			s.mu.Unlock()
+		}
 		return c, nil
+	}
+}
+
+// begin and end bracket a call or stream to master i.
+func (s *sim) begin(i int) {
+	s.mu.Lock()
+	s.busy[i]++
+	s.mu.Unlock()
+}
+
+func (s *sim) end(i int) {
+	s.mu.Lock()
+	s.busy[i]--
+	s.mu.Unlock()
+}
+
+// answered notes that master i answered; on a move to it, the connections
+// to the other masters that carry nothing are closed, as collectord's
+// transport does (transport.Client.CloseIdleExcept).
+func (s *sim) answered(i int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.last == i {
+		return
+	}
+	s.last = i
+	for j, c := range s.conns {
+		if j != i && c != nil && s.busy[j] == 0 {
+			_ = c.CloseWithError(quic.ApplicationErrorCode(http3.ErrCodeNoError), "not in use")
+			s.conns[j] = nil
+		}
 	}
 }
 
@@ -427,6 +464,12 @@ type sim struct {
 
 	mu    sync.Mutex
 	order []int // masters to try, preferred first
+	// As collectord's transport does: the connection to each master, the
+	// calls and streams in flight on it, and the master that last
+	// answered, so that a move lets go of the connections left idle.
+	conns []*quic.Conn
+	busy  []int
+	last  int
 
 	// Set by the first hello, before the loops start.
 	ttl time.Duration
@@ -452,9 +495,12 @@ func (s *sim) call(ctx context.Context, fn func(context.Context, licmeshv1connec
 	var errs []error
 	for _, i := range s.snapshot() {
 		cctx, cancel := context.WithTimeout(ctx, s.f.callTimeout)
+		s.begin(i)
 		leader, err := fn(cctx, s.clients[i])
+		s.end(i)
 		cancel()
 		if err == nil {
+			s.answered(i)
 			s.succeeded(i, leader)
 			return nil
 		}
@@ -656,6 +702,8 @@ func (s *sim) watchLoop() {
 
 // watchOnce runs one stream and returns how many documents it delivered.
 func (s *sim) watchOnce(ctx context.Context, i int) (int, error) {
+	s.begin(i)
+	defer s.end(i)
 	stream, err := s.clients[i].WatchEntitlements(ctx, connect.NewRequest(&licmeshv1.WatchEntitlementsRequest{HaveSerial: s.serial}))
 	if err != nil {
 		return 0, err

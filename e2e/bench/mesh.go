@@ -343,8 +343,9 @@ func (m *MeshCluster) Metrics(ctx context.Context, i int) (map[string]float64, e
 }
 
 // Profile fetches master i's CPU profile over the next d, and then its
-// allocation profile, into dir as <name>-cpu.pprof and <name>-allocs.pprof
-// (read them with go tool pprof).
+// allocation and goroutine profiles, into dir as <name>-cpu.pprof,
+// <name>-allocs.pprof and <name>-goroutine.txt (read the first two with go
+// tool pprof; the last is the goroutines' stacks, grouped, as text).
 func (m *MeshCluster) Profile(ctx context.Context, i int, d time.Duration, dir, name string) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
@@ -353,6 +354,7 @@ func (m *MeshCluster) Profile(ctx context.Context, i int, d time.Duration, dir, 
 	for _, p := range []struct{ path, file string }{
 		{fmt.Sprintf("/debug/pprof/profile?seconds=%d", secs), name + "-cpu.pprof"},
 		{"/debug/pprof/allocs", name + "-allocs.pprof"},
+		{"/debug/pprof/goroutine?debug=1", name + "-goroutine.txt"},
 	} {
 		if err := m.fetchTo(ctx, i, p.path, filepath.Join(dir, p.file), time.Duration(secs)*time.Second+m.cfg.CallTimeout); err != nil {
 			return err

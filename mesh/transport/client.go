@@ -169,6 +169,10 @@ type Client struct {
 	// from its pool after an error, so Close can tell each server goodbye:
 	// closing the quic.Transport alone drops them silently.
 	conns map[*quic.Conn]string // → the authority it was dialled for
+	// busy counts the QUIC requests to each authority that have not ended
+	// (a response body counts until it is closed or read to its end), so
+	// CloseIdleExcept never cuts one off.
+	busy map[string]int
 }
 
 var (
@@ -185,6 +189,7 @@ func NewClient(cfg ClientConfig) *Client {
 		log:   cfg.Logger,
 		fb:    newFallbackTracker(cfg.RetryQUICAfter),
 		conns: make(map[*quic.Conn]string),
+		busy:  make(map[string]int),
 	}
 	c.h3 = &http3.Transport{
 		TLSClientConfig: cfg.TLS,
@@ -238,20 +243,20 @@ func (c *Client) Protocol(host string) string {
 
 // RoundTrip sends req over the protocol chosen for its host.
 func (c *Client) RoundTrip(req *http.Request) (*http.Response, error) {
-	switch c.cfg.Mode {
-	case ModeTCPOnly:
+	if c.cfg.Mode == ModeTCPOnly {
 		return c.h2.RoundTrip(req)
-	case ModeQUICOnly:
-		resp, err := c.h3.RoundTrip(req)
-		if err != nil && req.URL != nil && errors.Is(req.Context().Err(), context.DeadlineExceeded) {
-			c.dropConns(authority(req.URL.Host))
-		}
-		return resp, err
 	}
 	if req.URL == nil {
 		return nil, ErrNoURL
 	}
 	host := authority(req.URL.Host)
+	if c.cfg.Mode == ModeQUICOnly {
+		resp, err := c.h3RoundTrip(req, host)
+		if err != nil && errors.Is(req.Context().Err(), context.DeadlineExceeded) {
+			c.dropConns(host)
+		}
+		return resp, err
+	}
 	r := c.fb.choose(host, c.cfg.Clock.Now())
 	if r == routeTCP {
 		return c.h2.RoundTrip(req)
@@ -267,7 +272,7 @@ func (c *Client) roundTripQUIC(req *http.Request, host string, probe bool) (*htt
 		h3req = shallowCopy(req)
 		h3req.Body = guard
 	}
-	resp, err := c.h3.RoundTrip(h3req)
+	resp, err := c.h3RoundTrip(h3req, host)
 	if err == nil {
 		if guard != nil {
 			guard.settle()
@@ -304,6 +309,79 @@ func (c *Client) roundTripQUIC(req *http.Request, host string, probe bool) (*htt
 	}
 	resp.Request = req
 	return resp, nil
+}
+
+// h3RoundTrip sends req over HTTP/3, counted in busy[host] until its
+// response ends.
+func (c *Client) h3RoundTrip(req *http.Request, host string) (*http.Response, error) {
+	c.mu.Lock()
+	c.busy[host]++
+	c.mu.Unlock()
+	resp, err := c.h3.RoundTrip(req)
+	if err != nil {
+		c.ended(host)
+		return nil, err
+	}
+	resp.Body = &countedBody{ReadCloser: resp.Body, end: func() { c.ended(host) }}
+	return resp, nil
+}
+
+func (c *Client) ended(host string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.busy[host]--; c.busy[host] <= 0 {
+		delete(c.busy, host)
+	}
+}
+
+// countedBody calls end once, when the body is closed or read to its end
+// (or to an error), whichever comes first.
+type countedBody struct {
+	io.ReadCloser
+	once sync.Once
+	end  func()
+}
+
+func (b *countedBody) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	if err != nil {
+		b.once.Do(b.end)
+	}
+	return n, err
+}
+
+func (b *countedBody) Close() error {
+	err := b.ReadCloser.Close()
+	b.once.Do(b.end)
+	return err
+}
+
+// CloseIdleExcept closes the QUIC connections to every host but keep that
+// carry no request, and returns how many it closed. A client that has moved
+// to another server (a collector that found the leader) calls it so the
+// server it left does not keep the connection's state until its idle
+// timeout: each costs a server tens of KiB and a few goroutines. A request
+// sent after it dials afresh.
+func (c *Client) CloseIdleExcept(keep string) int {
+	keep = authority(keep)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	n := 0
+	for conn, h := range c.conns {
+		if h == keep || c.busy[h] > 0 {
+			continue
+		}
+		// Under c.mu, so no request to h can start on conn meanwhile: one
+		// that starts after finds it closed and dials a new one. Closing
+		// waits only for conn's own loop, never for c.mu.
+		_ = conn.CloseWithError(quic.ApplicationErrorCode(http3.ErrCodeNoError), "not in use")
+		delete(c.conns, conn)
+		n++
+	}
+	if n > 0 {
+		c.log.Debug("transport: closed quic connections not in use", "kept", keep, "connections", n)
+	}
+	return n
 }
 
 // replayable returns req ready to be sent again after a QUIC dial failure:

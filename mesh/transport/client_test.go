@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -279,4 +280,77 @@ func TestAuthority(t *testing.T) {
 	} {
 		assert.Equal(t, want, authority(in), "authority(%q)", in)
 	}
+}
+
+// TestCloseIdleExcept: a client that moved to another server lets go of the
+// connections it no longer uses, never of one that carries a request, and
+// dials afresh when it comes back.
+func TestCloseIdleExcept(t *testing.T) {
+	pki := newTestPKI(t)
+	a := startServer(t, ServerConfig{TLS: pki.server, Handler: newTestHandler()})
+	b := startServer(t, ServerConfig{TLS: pki.server, Handler: newTestHandler()})
+	c := newTestClient(t, ClientConfig{TLS: pki.client, Mode: ModeQUICOnly})
+	for _, s := range []*Server{a, b} {
+		code, _ := get(t, c.HTTPClient(), baseURL(s), "/proto")
+		require.Equal(t, http.StatusOK, code)
+	}
+
+	// A stream to b in flight keeps b's connection.
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, baseURL(b)+"/hold", nil)
+	require.NoError(t, err)
+	resp, err := c.RoundTrip(req)
+	require.NoError(t, err)
+	line := make([]byte, len("holding\n"))
+	_, err = io.ReadFull(resp.Body, line)
+	require.NoError(t, err)
+	require.Zero(t, c.CloseIdleExcept(a.Addr()), "closed a connection with a stream in flight")
+
+	// Once it has ended, b's connection goes and a's stays.
+	cancel()
+	_ = resp.Body.Close()
+	require.Equal(t, 1, c.CloseIdleExcept(a.Addr()), "connections closed")
+	dials := c.quicDials.Load()
+	code, _ := get(t, c.HTTPClient(), baseURL(a), "/proto")
+	require.Equal(t, http.StatusOK, code)
+	require.Equal(t, dials, c.quicDials.Load(), "the kept connection was dialled again")
+	code, _ = get(t, c.HTTPClient(), baseURL(b), "/proto")
+	require.Equal(t, http.StatusOK, code, "request to b after its connection was closed")
+	require.Equal(t, dials+1, c.quicDials.Load(), "b was not dialled afresh")
+}
+
+// TestCloseIdleExceptNeverCutsARequest: requests to a server that another
+// goroutine keeps letting go of all succeed; each either holds its
+// connection open or finds it closed and dials a new one.
+func TestCloseIdleExceptNeverCutsARequest(t *testing.T) {
+	pki := newTestPKI(t)
+	a := startServer(t, ServerConfig{TLS: pki.server, Handler: newTestHandler()})
+	b := startServer(t, ServerConfig{TLS: pki.server, Handler: newTestHandler()})
+	c := newTestClient(t, ClientConfig{TLS: pki.client, Mode: ModeQUICOnly})
+	stop := make(chan struct{})
+	closed := make(chan int)
+	go func() {
+		n := 0
+		for {
+			select {
+			case <-stop:
+				closed <- n
+				return
+			default:
+				n += c.CloseIdleExcept(a.Addr())
+				runtime.Gosched()
+			}
+		}
+	}()
+	for i := range 200 {
+		code, body := do(t, c.HTTPClient(), http.MethodPost, baseURL(b)+"/echo", strings.NewReader("ping"))
+		require.Equal(t, http.StatusOK, code, "request %d", i)
+		require.Equal(t, "ping", body, "request %d", i)
+		if i%4 == 0 {
+			time.Sleep(time.Millisecond) // a gap for the closer
+		}
+	}
+	close(stop)
+	require.Positive(t, <-closed, "no connection was ever closed: the test proves nothing")
 }
