@@ -114,6 +114,7 @@ func New(cfg config.Config, opts Options) (*Agent, error) {
 		renewBatchSize: maxRenewBatch,
 	}
 	a.seats = batch.New(maxSeatBatch, seatCallsInFlight, a.flushSeats)
+	a.seats.OnOrphans(a.orphanedSeats)
 	id, err := store.Load()
 	switch {
 	case errors.Is(err, identity.ErrNotEnrolled):

@@ -19,6 +19,7 @@ import (
 	"github.com/licmesh/licmesh/collectors/leasebook"
 	"github.com/licmesh/licmesh/licensing/lease"
 	"github.com/licmesh/licmesh/mesh/transport"
+	"github.com/licmesh/licmesh/mesh/wire/licmeshv1"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -63,6 +64,36 @@ func TestAcquireRenewRelease(t *testing.T) {
 	require.Len(t, c.Leases(), 1, "cluster leases")
 	_, _, err = a.Release(context.Background(), l.ID)
 	require.ErrorIs(t, err, ErrUnknownLease, "second release")
+}
+
+// TestSeatGrantedAfterTheProductGaveUpIsReleased: a product that stops
+// waiting while the masters grant its seat does not leave that seat held
+// by nobody until its TTL: the collector releases it as soon as the grant
+// arrives, and the one seat of the pool is there for the next holder.
+func TestSeatGrantedAfterTheProductGaveUpIsReleased(t *testing.T) {
+	c := agenttest.NewCluster(t)
+	c.SetPool("one", 1)
+	m := c.StartMaster()
+	a, _ := enrolled(t, c, m)
+	entered, proceed := make(chan struct{}), make(chan struct{})
+	var once sync.Once
+	c.SetHooks(agenttest.Hooks{SeatOps: func(req *licmeshv1.SeatOpsRequest) error {
+		if req.GetOps()[0].GetHolder() == "alice" {
+			once.Do(func() { close(entered); <-proceed })
+		}
+		return nil
+	}})
+	ctx, cancel := context.WithCancel(context.Background())
+	gaveUp := make(chan error, 1)
+	go func() { _, err := a.Acquire(ctx, "one", "alice"); gaveUp <- err }()
+	<-entered // alice's acquire is at the master
+	cancel()
+	require.Error(t, <-gaveUp, "an acquire whose product gave up")
+	close(proceed) // the master grants it now, to nobody
+	require.Eventually(t, func() bool {
+		return c.Calls("Release") == 1 && len(c.Leases()) == 0 && len(a.book.Releasing()) == 0
+	}, 10*time.Second, 5*time.Millisecond, "the seat granted after the product gave up is still held, or its release not confirmed")
+	acquire(t, a, "one", "bob")
 }
 
 func TestAcquireRefusals(t *testing.T) {

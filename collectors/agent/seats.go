@@ -102,6 +102,29 @@ func (a *Agent) stopSeats() {
 	}
 }
 
+// orphanedSeats takes the outcomes of seat operations whose product gave
+// up waiting after they had left for the masters. A seat granted then would
+// be held by nobody until its TTL ran out; it is released at once instead,
+// and recorded as releasing first, so that the holder asking again settles
+// that release before it is granted a seat (see Acquire).
+func (a *Agent) orphanedSeats(ops []seatOp, res []seatResult) {
+	for i, op := range ops {
+		g := res[i].grant
+		if op.release || res[i].err != nil || g.ID == 0 || !a.book.AddReleasing(g, res[i].sentAt) {
+			continue
+		}
+		a.log.Info("collectord: releasing a seat granted after its request gave up", "pool", g.Pool, "lease_id", g.ID)
+		go func() {
+			ctx, cancel := context.WithTimeout(context.Background(), a.cfg.RequestTimeout)
+			defer cancel()
+			// Not confirmed now, retryReleases tries again.
+			if a.releaseCall(ctx, g.ID) == nil {
+				a.book.RemoveIfReleasing(g.ID)
+			}
+		}()
+	}
+}
+
 // flushSeats sends a batch to the masters, preferred first. An operation
 // refused for good (no free seat, unknown pool) is answered with that
 // refusal; one a master could not take now (an expiring lease, a bad

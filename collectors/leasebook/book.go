@@ -553,6 +553,32 @@ func (b *Book) MarkReleasing(id lease.ID) (Lease, error) {
 	return b.snapshotLocked(e, b.clock.Now()), nil
 }
 
+// AddReleasing records a grant that nobody waits for (its acquire gave up
+// while the masters granted it) as a lease whose release waits for a
+// master, and reports whether it did. It needs no reservation (the acquire
+// that had one has ended) and holds a place only until the release is
+// confirmed. A book that already holds the lease (a later
+// acquire of the same holder got it back) keeps it as it is; one that holds
+// another lease for the holder keeps that one findable.
+func (b *Book) AddReleasing(g Grant, sentAt time.Time) bool {
+	if checkGrant(g) != nil {
+		return false
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if _, ok := b.entries[g.ID]; ok {
+		return false
+	}
+	e := &entry{g: g, releasing: true}
+	e.setValidity(sentAt)
+	b.entries[g.ID] = e
+	k := holderKey{g.Pool, g.Holder}
+	if _, ok := b.byHolder[k]; !ok {
+		b.byHolder[k] = g.ID
+	}
+	return true
+}
+
 // FindReleasing returns the lease of pool and holder whose release waits
 // for a master, if there is one.
 func (b *Book) FindReleasing(pool, holder string) (lease.ID, bool) {

@@ -254,3 +254,32 @@ func TestPendingReleaseMustBeSettledBeforeReacquire(t *testing.T) {
 	_, ok = b.Get(2)
 	require.True(t, ok, "valid lease gone")
 }
+
+// A grant nobody waits for is recorded as releasing, so a new acquire for
+// its holder settles that release first; a lease the book holds already
+// (the holder asked again and got it back) is left alone, and so is
+// another valid lease of the same holder.
+func TestAddReleasing(t *testing.T) {
+	clk := newFakeClock()
+	b := New(clk, 1)
+	require.True(t, b.AddReleasing(grant(1, "alice", 30*time.Second), clk.Now()))
+	_, ok := b.Find("pool", "alice")
+	require.False(t, ok, "an orphaned grant is found as valid")
+	id, ok := b.FindReleasing("pool", "alice")
+	require.True(t, ok, "FindReleasing")
+	require.Equal(t, lease.ID(1), id)
+	require.Equal(t, []lease.ID{1}, b.Releasing())
+	require.Empty(t, b.RenewBatch(), "an orphaned grant is renewed")
+	require.False(t, b.AddReleasing(Grant{Pool: "pool", Holder: "x", TTL: time.Second}, clk.Now()), "a grant with no id")
+	require.True(t, b.RemoveIfReleasing(1))
+
+	add(t, b, grant(2, "bob", 30*time.Second), clk.Now())
+	require.False(t, b.AddReleasing(grant(2, "bob", 30*time.Second), clk.Now()), "a lease the book holds")
+	l, ok := b.Find("pool", "bob")
+	require.True(t, ok, "bob's lease is no longer valid")
+	require.Equal(t, lease.ID(2), l.ID)
+	require.True(t, b.AddReleasing(grant(3, "bob", 30*time.Second), clk.Now()), "another lease of the same holder")
+	l, ok = b.Find("pool", "bob")
+	require.True(t, ok, "bob's valid lease hidden by an orphan")
+	require.Equal(t, lease.ID(2), l.ID)
+}

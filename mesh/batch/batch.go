@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 )
 
 // ErrClosed is the error of requests still queued when the coalescer's Run
@@ -25,6 +26,7 @@ type Coalescer[Op, Res any] struct {
 	slots    chan struct{} // one token per batch in flight
 	in       chan pending[Op, Res]
 	wg       sync.WaitGroup
+	orphans  func(ops []Op, res []Res)
 }
 
 // pending is one request: a group of operations that rides in one batch,
@@ -33,6 +35,32 @@ type pending[Op, Res any] struct {
 	ctx  context.Context
 	ops  []Op
 	done chan outcome[Res]
+	// state settles who has the outcome: the caller, or, if it gave up
+	// first, the orphans hook. Exactly one of them does.
+	state *atomic.Int32
+}
+
+func newPending[Op, Res any](ctx context.Context, ops []Op) pending[Op, Res] {
+	return pending[Op, Res]{ctx: ctx, ops: ops, done: make(chan outcome[Res], 1), state: new(atomic.Int32)}
+}
+
+// pending states.
+const (
+	waiting   = iota
+	answered  // the outcome is (or is about to be) in done
+	abandoned // the caller left; a late outcome goes to the orphans hook
+)
+
+// answer hands o to p's caller, or to the orphans hook if the caller has
+// gone.
+func (c *Coalescer[Op, Res]) answer(p pending[Op, Res], o outcome[Res]) {
+	if p.state.CompareAndSwap(waiting, answered) {
+		p.done <- o
+		return
+	}
+	if o.err == nil && c.orphans != nil {
+		c.orphans(p.ops, o.res)
+	}
 }
 
 type outcome[Res any] struct {
@@ -51,6 +79,12 @@ func New[Op, Res any](maxBatch, inflight int, flush func(context.Context, []Op) 
 	}
 }
 
+// OnOrphans sets fn to receive the results of operations whose caller gave
+// up after they had left in a batch: they were applied (a seat granted, say)
+// and nobody will hear of it, so fn can undo or record them. It runs on the
+// batch's goroutine and must not block; call it before Run.
+func (c *Coalescer[Op, Res]) OnOrphans(fn func(ops []Op, res []Res)) { c.orphans = fn }
+
 // Run gathers and flushes batches until ctx ends; requests still queued then
 // fail with ErrClosed.
 func (c *Coalescer[Op, Res]) Run(ctx context.Context) error {
@@ -59,7 +93,7 @@ func (c *Coalescer[Op, Res]) Run(ctx context.Context) error {
 		for {
 			select {
 			case p := <-c.in:
-				p.done <- outcome[Res]{err: ErrClosed}
+				c.answer(p, outcome[Res]{err: ErrClosed})
 			default:
 				return
 			}
@@ -81,7 +115,7 @@ func (c *Coalescer[Op, Res]) Run(ctx context.Context) error {
 		}
 		select {
 		case <-ctx.Done():
-			first.done <- outcome[Res]{err: ErrClosed}
+			c.answer(first, outcome[Res]{err: ErrClosed})
 			return nil
 		case c.slots <- struct{}{}:
 		}
@@ -116,7 +150,7 @@ func (c *Coalescer[Op, Res]) flushBatch(ctx context.Context, batch []pending[Op,
 		// A caller that gave up before its ops left must not have them
 		// applied.
 		if err := p.ctx.Err(); err != nil {
-			p.done <- outcome[Res]{err: err}
+			c.answer(p, outcome[Res]{err: err})
 			continue
 		}
 		live = append(live, p)
@@ -132,10 +166,10 @@ func (c *Coalescer[Op, Res]) flushBatch(ctx context.Context, batch []pending[Op,
 	off := 0
 	for _, p := range live {
 		if err != nil {
-			p.done <- outcome[Res]{err: err}
+			c.answer(p, outcome[Res]{err: err})
 			continue
 		}
-		p.done <- outcome[Res]{res: res[off : off+len(p.ops) : off+len(p.ops)]}
+		c.answer(p, outcome[Res]{res: res[off : off+len(p.ops) : off+len(p.ops)]})
 		off += len(p.ops)
 	}
 }
@@ -164,7 +198,8 @@ func (c *Coalescer[Op, Res]) DoMany(ctx context.Context, ops []Op) ([]Res, []err
 
 // Do queues op and waits for its result. Once the op has left in a batch,
 // ctx ending no longer stops it: the caller gets ctx's error, but the
-// operation may still be applied (as with any write whose reply is lost).
+// operation may still be applied, and its result then goes to the orphans
+// hook (see OnOrphans).
 func (c *Coalescer[Op, Res]) Do(ctx context.Context, op Op) (Res, error) {
 	r, err := c.do(ctx, []Op{op})
 	if err != nil {
@@ -175,7 +210,7 @@ func (c *Coalescer[Op, Res]) Do(ctx context.Context, op Op) (Res, error) {
 }
 
 func (c *Coalescer[Op, Res]) do(ctx context.Context, ops []Op) ([]Res, error) {
-	p := pending[Op, Res]{ctx: ctx, ops: ops, done: make(chan outcome[Res], 1)}
+	p := newPending[Op, Res](ctx, ops)
 	select {
 	case c.in <- p:
 	case <-ctx.Done():
@@ -185,13 +220,12 @@ func (c *Coalescer[Op, Res]) do(ctx context.Context, ops []Op) ([]Res, error) {
 	case o := <-p.done:
 		return o.res, o.err
 	case <-ctx.Done():
+		if p.state.CompareAndSwap(waiting, abandoned) {
+			return nil, ctx.Err()
+		}
 		// An outcome that came at the same moment wins: an operation
 		// applied must not be reported as given up.
-		select {
-		case o := <-p.done:
-			return o.res, o.err
-		default:
-		}
-		return nil, ctx.Err()
+		o := <-p.done
+		return o.res, o.err
 	}
 }

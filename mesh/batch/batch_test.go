@@ -71,7 +71,7 @@ func TestCancelledBeforeFlushIsNotApplied(t *testing.T) {
 	dead, kill := context.WithCancel(ctx)
 	kill()
 	// Queue directly so the op is in the channel with a dead context.
-	p := pending[int, int]{ctx: dead, ops: []int{1}, done: make(chan outcome[int], 1)}
+	p := newPending[int, int](dead, []int{1})
 	c.in <- p
 	go c.Run(ctx)
 	o := <-p.done
@@ -123,7 +123,7 @@ func TestGroupsStayWhole(t *testing.T) {
 		for i := range ops {
 			ops[i] = from + i
 		}
-		return pending[int, int]{ctx: ctx, ops: ops, done: make(chan outcome[int], 1)}
+		return newPending[int, int](ctx, ops)
 	}
 	// Queued before Run starts, so that both wait together.
 	a, b := group(100, 6), group(200, 6)
@@ -152,4 +152,74 @@ func TestGroupsStayWhole(t *testing.T) {
 	assert.Equal(t, ops[:10], batches[2])
 	assert.Equal(t, ops[10:20], batches[3])
 	assert.Equal(t, ops[20:], batches[4])
+}
+
+// TestLateResultsGoToTheOrphansHook: an operation whose caller gives up
+// after it left is applied all the same, and its result goes to the
+// orphans hook; racing callers and answers, every applied operation is
+// heard of exactly once, by its caller or by the hook.
+func TestLateResultsGoToTheOrphansHook(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	entered := make(chan struct{}, 1)
+	release := make(chan struct{})
+	var applied atomic.Int64
+	var mu sync.Mutex
+	var orphaned []int
+	c := New(16, 2, func(_ context.Context, ops []int) ([]int, error) {
+		if ops[0] == -1 {
+			entered <- struct{}{}
+			<-release
+		}
+		for range 200 {
+			runtime.Gosched() // a while at the masters, for deadlines to race
+		}
+		applied.Add(int64(len(ops)))
+		return ops, nil
+	})
+	c.OnOrphans(func(ops, res []int) {
+		require.Equal(t, ops, res)
+		mu.Lock()
+		orphaned = append(orphaned, res...)
+		mu.Unlock()
+	})
+	go c.Run(ctx)
+
+	// One caller that gives up while its operation is at the masters.
+	cctx, ccancel := context.WithCancel(ctx)
+	got := make(chan error, 1)
+	go func() { _, err := c.Do(cctx, -1); got <- err }()
+	<-entered
+	ccancel()
+	require.ErrorIs(t, <-got, context.Canceled)
+	close(release)
+	require.Eventually(t, func() bool { mu.Lock(); defer mu.Unlock(); return len(orphaned) == 1 }, 5*time.Second, time.Millisecond)
+	mu.Lock()
+	require.Equal(t, []int{-1}, orphaned)
+	orphaned = nil
+	mu.Unlock()
+
+	// Many callers whose deadlines race their answers.
+	applied.Store(0)
+	var heard atomic.Int64
+	var wg sync.WaitGroup
+	for i := range 2000 {
+		wg.Go(func() {
+			dctx, dcancel := context.WithTimeout(ctx, time.Duration(i%40)*25*time.Microsecond)
+			defer dcancel()
+			if r, err := c.Do(dctx, i); err == nil {
+				assert.Equal(t, i, r)
+				heard.Add(1)
+			}
+		})
+	}
+	wg.Wait()
+	require.Eventually(t, func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return heard.Load()+int64(len(orphaned)) == applied.Load()
+	}, 5*time.Second, time.Millisecond, "applied operations that nobody heard of, or heard of twice")
+	mu.Lock()
+	t.Logf("%d applied: %d answered, %d orphaned", applied.Load(), heard.Load(), len(orphaned))
+	mu.Unlock()
 }
