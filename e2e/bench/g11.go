@@ -35,10 +35,11 @@ type MasterUse struct {
 	// RSSBefore is its resident set before any collector enrolled, RSS and
 	// Peak (VmHWM) at the end of the window, all in MiB.
 	RSSBefore, RSS, Peak float64
-	// HeapInUse is its Go heap in use (go_memstats_heap_inuse_bytes) in
+	// HeapInUse is its Go heap in use (go_memstats_heap_inuse_bytes),
+	// StackInUse its goroutine stacks (go_memstats_stack_inuse_bytes), in
 	// MiB, and Goroutines its goroutines, at the end of the window.
-	HeapInUse  float64
-	Goroutines int
+	HeapInUse, StackInUse float64
+	Goroutines            int
 	// Streams is the number of entitlement streams open to it at the end
 	// of the window, as the collectors saw them.
 	Streams int64
@@ -288,7 +289,8 @@ func g11Window(ctx context.Context, m *MeshCluster, f *fleet, run *FleetRun, pro
 		if err != nil {
 			return err
 		}
-		mu.HeapInUse, mu.Goroutines = ms["go_memstats_heap_inuse_bytes"]/(1<<20), int(ms["go_goroutines"])
+		mu.HeapInUse, mu.StackInUse = ms["go_memstats_heap_inuse_bytes"]/(1<<20), ms["go_memstats_stack_inuse_bytes"]/(1<<20)
+		mu.Goroutines = int(ms["go_goroutines"])
 	}
 	run.Goroutines = runtime.NumGoroutine()
 	if b, err := os.ReadFile("/proc/loadavg"); err == nil {
@@ -380,8 +382,8 @@ func g11Rows(r FleetRun) []Result {
 			role = " (leader)"
 		}
 		perMaster = append(perMaster, fmt.Sprintf("%s%s %s", m.ID, role, FormatValue(m.CPU.Seconds()/r.Window.Seconds())))
-		rssEach = append(rssEach, fmt.Sprintf("%s %.0f→%.0f (peak %.0f, Go heap in use %.0f, %d goroutines)",
-			m.ID, m.RSSBefore, m.RSS, m.Peak, m.HeapInUse, m.Goroutines))
+		rssEach = append(rssEach, fmt.Sprintf("%s %.0f→%.0f (peak %.0f, Go heap in use %.0f, stacks %.0f for %d goroutines)",
+			m.ID, m.RSSBefore, m.RSS, m.Peak, m.HeapInUse, m.StackInUse, m.Goroutines))
 	}
 	c := r.Counts
 	expect := float64(n) * r.Window.Seconds() / (r.TTL / 3).Seconds()
