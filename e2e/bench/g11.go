@@ -224,7 +224,7 @@ func MeasureG11(ctx context.Context, cfg Config, fc FleetConfig) (_ FleetRun, er
 	if err := g11Window(ctx, m, f, &run, cfg.ProfileDir); err != nil {
 		return FleetRun{}, err
 	}
-	if err := g11Change(ctx, m, f, change, &run); err != nil {
+	if err := g11Change(ctx, m, f, change, &run, cfg.ProfileDir); err != nil {
 		return FleetRun{}, err
 	}
 	run.LastError = f.lastError()
@@ -315,8 +315,28 @@ func mastersCPU(m *MeshCluster) ([]time.Duration, error) {
 }
 
 // g11Change adds the license and waits until every stream delivered a
-// document naming it, or ChangeTimeout passed.
-func g11Change(ctx context.Context, m *MeshCluster, f *fleet, text string, run *FleetRun) error {
+// document naming it, or ChangeTimeout passed. With profileDir set, the
+// leader's CPU profile over the first seconds of the change goes there as
+// g11-change-leader-cpu.pprof.
+func g11Change(ctx context.Context, m *MeshCluster, f *fleet, text string, run *FleetRun, profileDir string) error {
+	if profileDir != "" {
+		for i, mu := range run.Masters {
+			if !mu.Leader {
+				continue
+			}
+			profiled := make(chan error, 1)
+			go func() { profiled <- m.Profile(ctx, i, 3*time.Second, profileDir, "g11-change-leader") }()
+			defer func() {
+				if err := <-profiled; err != nil {
+					fmt.Fprintln(f.log, "G11: profile of the change:", err)
+				}
+			}()
+			// The profile starts when its request arrives.
+			if err := sleepCtx(ctx, 100*time.Millisecond); err != nil {
+				return err
+			}
+		}
+	}
 	cpu0, err := mastersCPU(m)
 	if err != nil {
 		return err

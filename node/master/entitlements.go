@@ -7,13 +7,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/licmesh/licmesh/licensing/alert"
+	"runtime"
 	"slices"
 	"sync"
 	"time"
 
 	"connectrpc.com/connect"
 
+	"github.com/licmesh/licmesh/licensing/alert"
 	"github.com/licmesh/licmesh/licensing/entitlement"
 	licmeshv1 "github.com/licmesh/licmesh/mesh/wire/licmeshv1"
 	"github.com/licmesh/licmesh/node/fsm"
@@ -33,14 +34,24 @@ const (
 
 // entWatch tells entitlement streams that the FSM's entitlements may have
 // changed: each change closes the current channel and makes a new one.
+//
+// A change wakes every stream at once. Building and signing a document is
+// CPU work, and with ten thousand streams doing it together the master's
+// one UDP socket went unread long enough for the kernel to drop the
+// collectors' ACKs and requests, which QUIC then recovered by probing and
+// resending, seconds later. building lets only a few streams build at a
+// time; they send as they finish, so documents leave as fast as before and
+// the socket's reader keeps up.
 type entWatch struct {
-	mu      sync.Mutex
-	changed chan struct{}
-	done    chan struct{}
+	mu       sync.Mutex
+	changed  chan struct{}
+	done     chan struct{}
+	building chan struct{}
 }
 
 func newEntWatch() *entWatch {
-	return &entWatch{changed: make(chan struct{}), done: make(chan struct{})}
+	return &entWatch{changed: make(chan struct{}), done: make(chan struct{}),
+		building: make(chan struct{}, 2*runtime.GOMAXPROCS(0))}
 }
 
 // wait returns a channel closed at the next change.
@@ -87,20 +98,18 @@ func (h collectorHandler) WatchEntitlements(ctx context.Context, _ *connect.Requ
 	var lastOrder string
 	for {
 		changed := s.ents.wait()
-		doc, sum, err := s.entitlementDoc(id)
+		select {
+		case s.ents.building <- struct{}{}:
+		case <-ctx.Done():
+			return streamEnded(ctx)
+		}
+		msg, sum, orderKey, err := s.nextEntitlements(id, lastSent.IsZero() || time.Since(lastSent) >= s.cfg.EntitlementRefresh, lastSum, lastOrder)
+		<-s.ents.building
 		if err != nil {
 			return toConnect(err)
 		}
-		order := collectorOrder(s.fsm.CollectorOrder(id))
-		orderKey := order.GetRolloutId() + "/" + order.GetAction() + "/" + order.GetVersion()
-		if lastSent.IsZero() || sum != lastSum || orderKey != lastOrder || time.Since(lastSent) >= s.cfg.EntitlementRefresh {
-			// Signed only when sent: most wake-ups change nothing for
-			// this collector.
-			tok, err := s.signEntitlements(doc)
-			if err != nil {
-				return toConnect(err)
-			}
-			if err := stream.Send(&licmeshv1.WatchEntitlementsResponse{Document: tok, Update: order}); err != nil {
+		if msg != nil {
+			if err := stream.Send(msg); err != nil {
 				return err
 			}
 			s.m.entSent.Inc()
@@ -108,16 +117,44 @@ func (h collectorHandler) WatchEntitlements(ctx context.Context, _ *connect.Requ
 		}
 		select {
 		case <-ctx.Done():
-			if errors.Is(ctx.Err(), context.DeadlineExceeded) {
-				return nil // entMaxStream: the collector reconnects
-			}
-			return ctx.Err()
+			return streamEnded(ctx)
 		case <-s.ents.done:
 			return connect.NewError(connect.CodeUnavailable, ErrShuttingDown)
 		case <-changed:
 		case <-time.After(s.cfg.EntitlementRefresh - time.Since(lastSent)):
 		}
 	}
+}
+
+// streamEnded is a stream's end when its context ends: entMaxStream ends it
+// cleanly (the collector reconnects), the collector going away does not.
+func streamEnded(ctx context.Context) error {
+	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		return nil
+	}
+	return ctx.Err()
+}
+
+// nextEntitlements returns the message a stream sends now, or nil when
+// nothing the collector acts on changed since the one it has (lastSum,
+// lastOrder) and refresh is false, with what the message says.
+func (s *Server) nextEntitlements(id string, refresh bool, lastSum [32]byte, lastOrder string) (_ *licmeshv1.WatchEntitlementsResponse, sum [32]byte, orderKey string, _ error) {
+	doc, sum, err := s.entitlementDoc(id)
+	if err != nil {
+		return nil, sum, "", err
+	}
+	order := collectorOrder(s.fsm.CollectorOrder(id))
+	orderKey = order.GetRolloutId() + "/" + order.GetAction() + "/" + order.GetVersion()
+	if !refresh && sum == lastSum && orderKey == lastOrder {
+		return nil, sum, orderKey, nil
+	}
+	// Signed only when sent: most wake-ups change nothing for this
+	// collector.
+	tok, err := s.signEntitlements(doc)
+	if err != nil {
+		return nil, sum, orderKey, err
+	}
+	return &licmeshv1.WatchEntitlementsResponse{Document: tok, Update: order}, sum, orderKey, nil
 }
 
 // entBaseMaxAge bounds how long a master reuses the entitlement base
