@@ -69,6 +69,9 @@ type connState struct {
 	nodeID      string
 	leaseTTL    time.Duration
 	keyMismatch bool
+	// seenByRenew is when a renewal a master counted as this collector's
+	// presence (RenewResponse.presence) last got through.
+	seenByRenew time.Time
 }
 
 // Phases shown in Status.

@@ -130,6 +130,48 @@ func TestCapacity(t *testing.T) {
 	require.Equal(t, 2, c.Calls("Acquire"), "a refused acquire reached the master")
 }
 
+// TestRenewalsStandForHellos: while renewals get through and the master
+// counts them as the collector's presence, the collector says a full hello
+// only every tenth interval; with a master from before that (no presence
+// in its answers) it says one every interval, as it always did.
+func TestRenewalsStandForHellos(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		old      bool
+		min, max int
+	}{
+		{"presence", false, 1, 2},
+		{"old master", true, 10, 11},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := agenttest.NewCluster(t)
+			if tc.old {
+				c.LackRenewPresence()
+			}
+			m := c.StartMaster()
+			a, clk := enrolled(t, c, m)
+			acquire(t, a, "seats", "alice")
+			var s schedule
+			a.step(context.Background(), &s)
+			hellos := c.Calls("Hello")
+			// Ten hello intervals (30 s), in steps of a renewal's third of
+			// the TTL (10 s).
+			for range 30 {
+				clk.Advance(10 * time.Second)
+				a.step(context.Background(), &s)
+			}
+			said := c.Calls("Hello") - hellos
+			assert.GreaterOrEqual(t, said, tc.min, "hellos over ten intervals")
+			assert.LessOrEqual(t, said, tc.max, "hellos over ten intervals")
+			assert.Equal(t, 30, c.Calls("Renew"), "renewals")
+			assert.Equal(t, PhaseConnected, a.Status().Phase)
+			l, ok := a.book.Find("seats", "alice")
+			require.True(t, ok)
+			assert.Equal(t, leasebook.StateValid, l.State)
+		})
+	}
+}
+
 func TestValidWhileMastersUnreachable(t *testing.T) {
 	c := agenttest.NewCluster(t)
 	m := c.StartMaster()

@@ -28,6 +28,7 @@ type schedule struct {
 
 	helloAt    time.Time
 	helloBO    *failover.Backoff
+	helloSkips int       // hellos in a row left out because renewals counted
 	renewAfter time.Time // earliest retry after a failed renewal
 	renewBO    *failover.Backoff
 	certAt     time.Time // earliest retry after a failed certificate renewal
@@ -60,7 +61,10 @@ func (a *Agent) step(ctx context.Context, s *schedule) time.Duration {
 	}
 
 	now := a.clock.Now()
-	if !now.Before(s.helloAt) {
+	if !now.Before(s.helloAt) && a.renewalsSaidHello(now, s) {
+		s.helloSkips++
+	} else if !now.Before(s.helloAt) {
+		s.helloSkips = 0
 		if err := a.hello(ctx); err != nil {
 			s.helloAt = a.clock.Now().Add(s.helloBO.Next())
 			a.setPhase(PhaseDisconnected)
@@ -173,6 +177,30 @@ func (a *Agent) nextWake(s *schedule) time.Duration {
 	return min(max(d, time.Millisecond), a.opts.HelloInterval)
 }
 
+// maxHelloSkips is how many hellos in a row renewals may stand for: a full
+// hello still goes out every tenth interval, to learn the lease TTL and
+// check the signing key the masters announce.
+const maxHelloSkips = 9
+
+// renewalsSaidHello reports whether the hello due now can be left out: a
+// renewal that the master counted as this collector's presence got through
+// within the last hello interval, and the agent is connected. It then
+// schedules the next hello an interval after that renewal. With thousands
+// of collectors, hellos were a quarter of the leader's calls.
+func (a *Agent) renewalsSaidHello(now time.Time, s *schedule) bool {
+	if s.helloSkips >= maxHelloSkips {
+		return false
+	}
+	a.mu.Lock()
+	seen, phase := a.st.seenByRenew, a.st.phase
+	a.mu.Unlock()
+	if phase != PhaseConnected || seen.IsZero() || now.Sub(seen) >= a.opts.HelloInterval {
+		return false
+	}
+	s.helloAt = seen.Add(a.opts.HelloInterval)
+	return true
+}
+
 // hello tells a master who this collector is and learns the cluster's view:
 // protocol version, masters list, lease TTL.
 func (a *Agent) hello(ctx context.Context) error {
@@ -282,7 +310,7 @@ func (a *Agent) renewBatch(ctx context.Context, tr Transport, ids []lease.ID) er
 	}
 	return a.call(ctx, tr, a.cfg.RequestTimeout, func(ctx context.Context, c licmeshv1connect.CollectorServiceClient, addr string) error {
 		sentAt := a.clock.Now()
-		resp, err := c.Renew(ctx, connect.NewRequest(&licmeshv1.RenewRequest{LeaseIds: raw, TokenExpiresAtMs: tokenEnds}))
+		resp, err := c.Renew(ctx, connect.NewRequest(&licmeshv1.RenewRequest{LeaseIds: raw, TokenExpiresAtMs: tokenEnds, Version: a.opts.Version}))
 		if err != nil {
 			return err
 		}
@@ -298,6 +326,11 @@ func (a *Agent) renewBatch(ctx context.Context, tr Transport, ids []lease.ID) er
 		logLeases(a.log, "collectord: expired lease renewed again", out.Revived)
 		a.learnMasters(addr, resp.Msg.GetMasters())
 		a.leaderHint.Store(resp.Msg.GetLeader())
+		if resp.Msg.GetPresence() {
+			a.mu.Lock()
+			a.st.seenByRenew = a.clock.Now()
+			a.mu.Unlock()
+		}
 		return nil
 	})
 }

@@ -601,25 +601,27 @@ func (s *sim) acquire(ctx context.Context, holder string) error {
 
 // renew renews every lease in one call, telling the master when each held
 // token ends so that it signs fresh ones only when they run short.
-func (s *sim) renew(ctx context.Context) error {
+// renew renews the collector's leases in one call, and reports whether
+// the master counted it as the collector's presence.
+func (s *sim) renew(ctx context.Context) (presence bool, _ error) {
 	var results []*licmeshv1.RenewResult
 	start := time.Now()
 	err := s.call(ctx, func(ctx context.Context, c licmeshv1connect.CollectorServiceClient) (string, error) {
-		r, err := c.Renew(ctx, connect.NewRequest(&licmeshv1.RenewRequest{LeaseIds: s.leases, TokenExpiresAtMs: s.tokenEnds}))
+		r, err := c.Renew(ctx, connect.NewRequest(&licmeshv1.RenewRequest{LeaseIds: s.leases, TokenExpiresAtMs: s.tokenEnds, Version: "bench"}))
 		if err != nil {
 			return "", err
 		}
 		if len(r.Msg.Results) != len(s.leases) {
 			return "", fmt.Errorf("%w: renew %d leases got %d results", ErrMesh, len(s.leases), len(r.Msg.Results))
 		}
-		results = r.Msg.Results
+		results, presence = r.Msg.Results, r.Msg.Presence
 		return r.Msg.Leader, nil
 	})
 	c := &s.f.counts
 	c.renewCalls.Add(1)
 	if err != nil {
 		c.renewFailed.Add(1)
-		return err
+		return false, err
 	}
 	s.f.recordRenew(time.Since(start))
 	for k, res := range results {
@@ -633,17 +635,21 @@ func (s *sim) renew(ctx context.Context) error {
 			s.tokenEnds[k] = res.ExpiresAtMs
 		}
 	}
-	return nil
+	return presence, nil
 }
 
 // renewLoop renews every third of the TTL and says hello every
-// HelloInterval, each with ±5% jitter, until the fleet stops.
+// HelloInterval, each with ±5% jitter, until the fleet stops. As collectord
+// does, it leaves out a hello when a renewal the master counted as its
+// presence got through within the interval, up to nine in a row.
 func (s *sim) renewLoop() {
 	defer s.f.wg.Done()
 	ctx := s.f.ctx
 	period := s.ttl / 3
 	now := time.Now()
 	nextRenew, nextHello := now.Add(jitter(period)), now.Add(jitter(s.f.cfg.HelloInterval))
+	var seen time.Time // the last renewal that counted as presence
+	skips := 0
 	t := time.NewTimer(time.Hour)
 	defer t.Stop()
 	for {
@@ -658,16 +664,25 @@ func (s *sim) renewLoop() {
 		case <-t.C:
 		}
 		now := time.Now()
-		if !now.Before(nextHello) {
+		switch {
+		case now.Before(nextHello):
+		case skips < 9 && !seen.IsZero() && now.Sub(seen) < s.f.cfg.HelloInterval:
+			skips++
+			nextHello = seen.Add(jitter(s.f.cfg.HelloInterval))
+		default:
+			skips = 0
 			_ = s.hello(ctx, false)
 			nextHello = now.Add(jitter(s.f.cfg.HelloInterval))
 		}
 		if !now.Before(nextRenew) {
 			sent := time.Now()
-			if err := s.renew(ctx); err != nil {
+			if presence, err := s.renew(ctx); err != nil {
 				nextRenew = time.Now().Add(time.Second) // retry soon: the leases still run
 			} else {
 				nextRenew = sent.Add(jitter(period))
+				if presence {
+					seen = sent
+				}
 			}
 		}
 	}

@@ -196,8 +196,7 @@ func (h collectorHandler) Hello(ctx context.Context, req *connect.Request[licmes
 	if err != nil {
 		return nil, toConnect(err)
 	}
-	ci, _ := ctx.Value(collectorKey{}).(callerInfo)
-	s.presence.seen(id, req.Msg.Version, ci.proto, s.now())
+	s.sawCollector(ctx, id, req.Msg.Version)
 	return connect.NewResponse(&licmeshv1.HelloResponse{
 		ProtocolVersion:  wire.ProtocolVersion,
 		NodeId:           s.cfg.NodeID,
@@ -380,6 +379,11 @@ func (h collectorHandler) Renew(ctx context.Context, req *connect.Request[licmes
 	if len(req.Msg.LeaseIds) > maxRenewPerCall {
 		return nil, connect.NewError(connect.CodeInvalidArgument, fmt.Errorf("%w: at most %d leases per renewal", ErrBadRequest, maxRenewPerCall))
 	}
+	if v := req.Msg.Version; v != "" {
+		if err := lease.ValidateField("version", v, 64); err != nil {
+			return nil, connect.NewError(connect.CodeInvalidArgument, err)
+		}
+	}
 	s := h.s
 	results, err := s.renew(ctx, id, req.Msg.LeaseIds)
 	if err != nil {
@@ -388,7 +392,19 @@ func (h collectorHandler) Renew(ctx context.Context, req *connect.Request[licmes
 	if err := s.refreshTokens(results, req.Msg.LeaseIds, req.Msg.TokenExpiresAtMs); err != nil {
 		return nil, toConnect(err)
 	}
-	return connect.NewResponse(&licmeshv1.RenewResponse{Results: results, Masters: s.collectorAddrs(), Leader: s.leaderCollectorAddr()}), nil
+	// A collector whose renewals carry its version is seen by them, as by
+	// a hello; only a call that got through counts.
+	seen := req.Msg.Version != ""
+	if seen {
+		s.sawCollector(ctx, id, req.Msg.Version)
+	}
+	return connect.NewResponse(&licmeshv1.RenewResponse{Results: results, Masters: s.collectorAddrs(), Leader: s.leaderCollectorAddr(), Presence: seen}), nil
+}
+
+// sawCollector records that collector id, at version, called this master.
+func (s *Server) sawCollector(ctx context.Context, id, version string) {
+	ci, _ := ctx.Value(collectorKey{}).(callerInfo)
+	s.presence.seen(id, version, ci.proto, s.now())
 }
 
 // refreshTokens signs a fresh lease document for each renewed lease whose

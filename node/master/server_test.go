@@ -184,3 +184,75 @@ func TestConsumeCreditsRefusesBadRequests(t *testing.T) {
 	}
 	assert.Equal(t, before, lastIndex(s), "a refused consumption reached Raft")
 }
+
+// A renewal that carries the collector's version counts as its presence,
+// as a hello does, and says so; one without it (a collector from before)
+// does not, and a bad version is refused before anything is renewed. A
+// collector that keeps calling is recorded again only every
+// presenceRefresh, or at once when its version changes.
+func TestRenewalCountsAsPresence(t *testing.T) {
+	s, clk := startMaster(t)
+	col := enrolled(t, s, "designer", 2)
+	l := acquire(t, s, "designer", "alice", col)
+	c := collectorClient(t, s, col)
+	ctx := context.Background()
+	renew := func(version string) (*licmeshv1.RenewResponse, error) {
+		resp, err := c.Renew(ctx, connect.NewRequest(&licmeshv1.RenewRequest{LeaseIds: []uint64{uint64(l.ID)}, Version: version}))
+		if err != nil {
+			return nil, err
+		}
+		require.True(t, resp.Msg.Results[0].Ok, "the renewal itself: %+v", resp.Msg.Results[0])
+		return resp.Msg, nil
+	}
+
+	resp, err := renew("")
+	require.NoError(t, err)
+	require.False(t, resp.Presence, "a renewal without a version counted as presence")
+	_, ok := s.presence.recordedOf(col)
+	require.False(t, ok, "a renewal without a version recorded presence")
+
+	_, err = renew("2.0\n")
+	require.Equal(t, connect.CodeInvalidArgument, connect.CodeOf(err), "a version with a control character: %v", err)
+	_, ok = s.presence.recordedOf(col)
+	require.False(t, ok, "a refused renewal recorded presence")
+
+	resp, err = renew("2.0.0")
+	require.NoError(t, err)
+	require.True(t, resp.Presence, "a renewal with a version did not count as presence")
+	first, ok := s.presence.recordedOf(col)
+	require.True(t, ok, "not recorded")
+	assert.Equal(t, "2.0.0", first.Version)
+	assert.Equal(t, "h2", first.Protocol, "the protocol the call came over")
+
+	// Time passes in renewals' steps, so that the lease does not lapse.
+	step := s.cfg.LeaseTTL / 3
+	clk.Advance(step)
+	_, err = renew("2.0.0")
+	require.NoError(t, err)
+	again, _ := s.presence.recordedOf(col)
+	assert.Equal(t, first.SeenAt, again.SeenAt, "recorded again within presenceRefresh")
+	_, err = renew("2.1.0")
+	require.NoError(t, err)
+	again, _ = s.presence.recordedOf(col)
+	assert.Equal(t, "2.1.0", again.Version, "a new version waited for presenceRefresh")
+	for clk.Now().UnixMilli()-again.SeenAt < presenceRefresh.Milliseconds() {
+		now := clk.Now().UnixMilli()
+		_, err = renew("2.1.0")
+		require.NoError(t, err)
+		e, _ := s.presence.recordedOf(col)
+		require.Equal(t, again.SeenAt, e.SeenAt, "recorded again %v after the last", time.Duration(now-again.SeenAt)*time.Millisecond)
+		clk.Advance(step)
+	}
+	_, err = renew("2.1.0")
+	require.NoError(t, err)
+	later, _ := s.presence.recordedOf(col)
+	assert.Equal(t, clk.Now().UnixMilli(), later.SeenAt, "not recorded again after presenceRefresh")
+}
+
+// recordedOf returns what p last recorded of collector id.
+func (p *presence) recordedOf(id string) (fsm.SeenEntry, bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	e, ok := p.recorded[id]
+	return e, ok
+}

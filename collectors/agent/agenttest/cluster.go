@@ -67,12 +67,14 @@ type Cluster struct {
 	masters       []*Master
 	advertised    []string // nil: the running masters' addresses
 	leader        string   // the address Hello names as the leader
-	hooks         Hooks
-	calls         map[string]int
-	lastCSR       []byte
-	started       int
-	clock         clock.Clock
-	upd           updates
+	// noRenewPresence answers renewals without presence.
+	noRenewPresence bool
+	hooks           Hooks
+	calls           map[string]int
+	lastCSR         []byte
+	started         int
+	clock           clock.Clock
+	upd             updates
 }
 
 // Lease is a lease as the fake cluster holds it.
@@ -163,6 +165,10 @@ func (c *Cluster) SetHooks(h Hooks) { c.mu.Lock(); c.hooks = h; c.mu.Unlock() }
 // Advertise sets the masters list sent to collectors (nil: the running
 // masters).
 func (c *Cluster) Advertise(addrs []string) { c.mu.Lock(); c.advertised = addrs; c.mu.Unlock() }
+
+// LackRenewPresence makes the masters answer renewals as masters from
+// before RenewResponse.presence did: a renewal never stands for a hello.
+func (c *Cluster) LackRenewPresence() { c.mu.Lock(); c.noRenewPresence = true; c.mu.Unlock() }
 
 // SetLeader makes Hello name addr as the leader.
 func (c *Cluster) SetLeader(addr string) { c.mu.Lock(); c.leader = addr; c.mu.Unlock() }

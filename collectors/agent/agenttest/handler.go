@@ -298,7 +298,10 @@ func (h *handler) Renew(ctx context.Context, req *connect.Request[licmeshv1.Rene
 	c := h.c
 	now := h.c.now()
 	c.mu.Lock()
-	resp := &licmeshv1.RenewResponse{Masters: c.mastersLocked()}
+	// A renewal with the collector's version counts as its presence, as
+	// the masters count it, unless the cluster is told to answer as a
+	// master from before that.
+	resp := &licmeshv1.RenewResponse{Masters: c.mastersLocked(), Presence: req.Msg.GetVersion() != "" && !c.noRenewPresence}
 	for _, raw := range req.Msg.GetLeaseIds() {
 		l, ok := c.leases[lease.ID(raw)]
 		switch {

@@ -827,8 +827,12 @@ type RenewRequest struct {
 	// lease whose token has less than half a TTL left, so renewals stay cheap
 	// and every held token stays valid while renewals succeed.
 	TokenExpiresAtMs []int64 `protobuf:"varint,2,rep,packed,name=token_expires_at_ms,json=tokenExpiresAtMs,proto3" json:"token_expires_at_ms,omitempty"`
-	unknownFields    protoimpl.UnknownFields
-	sizeCache        protoimpl.SizeCache
+	// version, when given, is the collector's version as in HelloRequest: a
+	// master that knows this field records the call as the collector's
+	// presence, as a hello does, and says so in RenewResponse.presence.
+	Version       string `protobuf:"bytes,3,opt,name=version,proto3" json:"version,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *RenewRequest) Reset() {
@@ -875,12 +879,24 @@ func (x *RenewRequest) GetTokenExpiresAtMs() []int64 {
 	return nil
 }
 
+func (x *RenewRequest) GetVersion() string {
+	if x != nil {
+		return x.Version
+	}
+	return ""
+}
+
 type RenewResponse struct {
 	state   protoimpl.MessageState `protogen:"open.v1"`
 	Results []*RenewResult         `protobuf:"bytes,1,rep,name=results,proto3" json:"results,omitempty"`
 	Masters []string               `protobuf:"bytes,2,rep,name=masters,proto3" json:"masters,omitempty"`
 	// leader is as in HelloResponse.
-	Leader        string `protobuf:"bytes,3,opt,name=leader,proto3" json:"leader,omitempty"`
+	Leader string `protobuf:"bytes,3,opt,name=leader,proto3" json:"leader,omitempty"`
+	// presence is true when the master recorded this call as the collector's
+	// presence (see RenewRequest.version): a collector whose renewals flow
+	// can then leave out most hellos, which with thousands of collectors are
+	// a quarter of the leader's calls.
+	Presence      bool `protobuf:"varint,4,opt,name=presence,proto3" json:"presence,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -934,6 +950,13 @@ func (x *RenewResponse) GetLeader() string {
 		return x.Leader
 	}
 	return ""
+}
+
+func (x *RenewResponse) GetPresence() bool {
+	if x != nil {
+		return x.Presence
+	}
+	return false
 }
 
 type ReleaseRequest struct {
@@ -1518,14 +1541,16 @@ const file_licmesh_v1_collector_proto_rawDesc = "" +
 	"\aoffline\x18\x03 \x01(\bR\aoffline\"V\n" +
 	"\x0fAcquireResponse\x12'\n" +
 	"\x05lease\x18\x01 \x01(\v2\x11.licmesh.v1.LeaseR\x05lease\x12\x1a\n" +
-	"\bexisting\x18\x02 \x01(\bR\bexisting\"Z\n" +
+	"\bexisting\x18\x02 \x01(\bR\bexisting\"t\n" +
 	"\fRenewRequest\x12\x1b\n" +
 	"\tlease_ids\x18\x01 \x03(\x04R\bleaseIds\x12-\n" +
-	"\x13token_expires_at_ms\x18\x02 \x03(\x03R\x10tokenExpiresAtMs\"t\n" +
+	"\x13token_expires_at_ms\x18\x02 \x03(\x03R\x10tokenExpiresAtMs\x12\x18\n" +
+	"\aversion\x18\x03 \x01(\tR\aversion\"\x90\x01\n" +
 	"\rRenewResponse\x121\n" +
 	"\aresults\x18\x01 \x03(\v2\x17.licmesh.v1.RenewResultR\aresults\x12\x18\n" +
 	"\amasters\x18\x02 \x03(\tR\amasters\x12\x16\n" +
-	"\x06leader\x18\x03 \x01(\tR\x06leader\"+\n" +
+	"\x06leader\x18\x03 \x01(\tR\x06leader\x12\x1a\n" +
+	"\bpresence\x18\x04 \x01(\bR\bpresence\"+\n" +
 	"\x0eReleaseRequest\x12\x19\n" +
 	"\blease_id\x18\x01 \x01(\x04R\aleaseId\"\x11\n" +
 	"\x0fReleaseResponse\"7\n" +
