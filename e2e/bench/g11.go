@@ -4,7 +4,9 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"path/filepath"
 	"runtime"
+	"runtime/pprof"
 	"strings"
 	"time"
 )
@@ -316,24 +318,34 @@ func mastersCPU(m *MeshCluster) ([]time.Duration, error) {
 
 // g11Change adds the license and waits until every stream delivered a
 // document naming it, or ChangeTimeout passed. With profileDir set, the
-// leader's CPU profile over the first seconds of the change goes there as
-// g11-change-leader-cpu.pprof.
+// masters' CPU profiles over the first seconds of the change go there as
+// g11-change-leader-cpu.pprof and g11-change-<follower>-cpu.pprof, and the
+// load generator's over the whole change as g11-change-loadgen-cpu.pprof.
 func g11Change(ctx context.Context, m *MeshCluster, f *fleet, text string, run *FleetRun, profileDir string) error {
 	if profileDir != "" {
 		for i, mu := range run.Masters {
-			if !mu.Leader {
-				continue
+			name := "g11-change-" + mu.ID
+			if mu.Leader {
+				name = "g11-change-leader"
 			}
 			profiled := make(chan error, 1)
-			go func() { profiled <- m.Profile(ctx, i, 3*time.Second, profileDir, "g11-change-leader") }()
+			go func() { profiled <- m.Profile(ctx, i, 3*time.Second, profileDir, name) }()
 			defer func() {
 				if err := <-profiled; err != nil {
 					fmt.Fprintln(f.log, "G11: profile of the change:", err)
 				}
 			}()
-			// The profile starts when its request arrives.
-			if err := sleepCtx(ctx, 100*time.Millisecond); err != nil {
-				return err
+		}
+		// The profiles start when their requests arrive.
+		if err := sleepCtx(ctx, 100*time.Millisecond); err != nil {
+			return err
+		}
+		// And the load generator's own, over the change.
+		if f, err := os.Create(filepath.Join(profileDir, "g11-change-loadgen-cpu.pprof")); err == nil {
+			if err := pprof.StartCPUProfile(f); err == nil {
+				defer func() { pprof.StopCPUProfile(); _ = f.Close() }()
+			} else {
+				_ = f.Close()
 			}
 		}
 	}
