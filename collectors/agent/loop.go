@@ -61,9 +61,11 @@ func (a *Agent) step(ctx context.Context, s *schedule) time.Duration {
 	}
 
 	now := a.clock.Now()
-	if !now.Before(s.helloAt) && a.renewalsSaidHello(now, s) {
+	switch {
+	case now.Before(s.helloAt):
+	case a.renewalsSaidHello(now, s):
 		s.helloSkips++
-	} else if !now.Before(s.helloAt) {
+	default:
 		s.helloSkips = 0
 		if err := a.hello(ctx); err != nil {
 			s.helloAt = a.clock.Now().Add(s.helloBO.Next())
