@@ -15,10 +15,11 @@ const presenceFlush = 5 * time.Second
 
 // presenceRefresh is how stale a collector's recorded last-seen time may
 // get while it keeps calling with the same version and protocol: hellos
-// come every 30 s, renewals (which count as presence too) every third of a
-// lease's TTL, and recording each would triple the presence written to
-// Raft for nothing anyone reads at that precision.
-const presenceRefresh = 30 * time.Second
+// come every 30 s (a little under that, so that every hello is recorded),
+// renewals (which count as presence too) every third of a lease's TTL, and
+// recording each would triple the presence written to Raft for nothing
+// anyone reads at that precision.
+const presenceRefresh = 25 * time.Second
 
 // presence remembers the collectors this master heard from since its last
 // flush, and what it last recorded of each.
