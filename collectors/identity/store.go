@@ -17,7 +17,7 @@ import (
 	"syscall"
 
 	"github.com/licmesh/licmesh/collectors"
-	"github.com/licmesh/licmesh/collectors/diskfile"
+	"github.com/licmesh/licmesh/mesh/diskfile"
 	"github.com/licmesh/licmesh/mesh/pki"
 )
 

@@ -11,7 +11,7 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/licmesh/licmesh/collectors/diskfile"
+	"github.com/licmesh/licmesh/mesh/diskfile"
 )
 
 // epochFileVersion is the format of the epoch file.

@@ -8,8 +8,8 @@ import (
 	"io/fs"
 	"os"
 
-	"github.com/licmesh/licmesh/collectors/diskfile"
 	"github.com/licmesh/licmesh/collectors/sources"
+	"github.com/licmesh/licmesh/mesh/diskfile"
 )
 
 // KeyBytes is the size of a pseudonym key LoadKey creates.

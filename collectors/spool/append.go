@@ -10,7 +10,7 @@ import (
 	"os"
 	"slices"
 
-	"github.com/licmesh/licmesh/collectors/diskfile"
+	"github.com/licmesh/licmesh/mesh/diskfile"
 )
 
 // Append stores payload as a new record and returns its seq. With

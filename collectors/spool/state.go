@@ -12,7 +12,7 @@ import (
 	"strings"
 	"syscall"
 
-	"github.com/licmesh/licmesh/collectors/diskfile"
+	"github.com/licmesh/licmesh/mesh/diskfile"
 )
 
 // File names inside the spool directory.

@@ -198,8 +198,10 @@ func (m *Master) CAFile() string { return filepath.Join(m.DataDir, "ca.pem") }
 func (c *Cluster) AdminToken() (string, error) {
 	for _, m := range c.Masters {
 		b, err := os.ReadFile(filepath.Join(m.DataDir, "admin-token"))
-		if err == nil {
-			return strings.TrimSpace(string(b)), nil
+		// Only a whole file, which ends its line: a master from before
+		// the file was written atomically could be read half-written.
+		if tok := strings.TrimSpace(string(b)); err == nil && tok != "" && strings.HasSuffix(string(b), "\n") {
+			return tok, nil
 		}
 	}
 	return "", errors.New("harness: no master has written an admin token yet")

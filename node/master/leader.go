@@ -6,7 +6,6 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"sync"
 	"time"
@@ -14,6 +13,7 @@ import (
 	"github.com/hashicorp/raft"
 
 	"github.com/licmesh/licmesh/licensing/lease"
+	"github.com/licmesh/licmesh/mesh/diskfile"
 	"github.com/licmesh/licmesh/mesh/pki"
 	"github.com/licmesh/licmesh/node/fsm"
 )
@@ -150,7 +150,9 @@ func (s *Server) bootstrapIdentity(ctx context.Context) error {
 		return err
 	}
 	path := filepath.Join(s.cfg.DataDir, "admin-token")
-	if err := os.WriteFile(path, []byte(tok.String()+"\n"), 0o600); err != nil {
+	// Whole or not at all: a tool waiting for the file (the test harness,
+	// a provisioning script) must never read it empty.
+	if err := diskfile.Replace(path, []byte(tok.String()+"\n"), 0o600); err != nil {
 		s.log.Warn("could not keep the admin token file", "path", path, "err", err)
 	}
 	fmt.Fprintf(s.cfg.Stdout, "\nlicmesh: cluster %s bootstrapped.\nAdmin token (shown once, also in %s):\n\n    %s\n\n",

@@ -1,6 +1,7 @@
-// Package diskfile writes the collector's small state files (its identity,
-// keys, spool state and epochs) so that a crash at any point leaves the old
-// content or the new, never a torn file: the data goes to a temporary file
+// Package diskfile writes small state files (a collector's identity, keys,
+// spool state and epochs; a master's admin token file) so that a crash at
+// any point, or a reader at any moment, finds the old content or the new,
+// never a torn file: the data goes to a temporary file
 // in the same directory, is synced, then renamed or linked into place, and
 // the directory is synced so the new name survives too.
 package diskfile
