@@ -6,6 +6,8 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+
+	"github.com/licmesh/licmesh/mesh/diskfile"
 )
 
 // peersFile keeps the gossip addresses of the other members last seen
@@ -73,17 +75,5 @@ func writePeers(dataDir string, peers []string) error {
 	if err != nil {
 		return err
 	}
-	f, err := os.CreateTemp(dataDir, ".peers-*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(f.Name())
-	if _, err := f.Write(b); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	return os.Rename(f.Name(), filepath.Join(dataDir, peersFile))
+	return diskfile.Replace(filepath.Join(dataDir, peersFile), b, 0o600)
 }

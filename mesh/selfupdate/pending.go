@@ -7,8 +7,9 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"time"
+
+	"github.com/licmesh/licmesh/mesh/diskfile"
 )
 
 // Pending is the marker that survives the restart into a new build: written
@@ -40,26 +41,10 @@ func WritePending(path string, p Pending) error {
 	if err != nil {
 		return fmt.Errorf("selfupdate: marker: %w", err)
 	}
-	tmp := path + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
-	if err != nil {
+	if err := diskfile.Replace(path, append(b, '\n'), 0o600); err != nil {
 		return fmt.Errorf("selfupdate: marker: %w", err)
 	}
-	_, err = f.Write(append(b, '\n'))
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
-	if err != nil {
-		_ = os.Remove(tmp)
-		return fmt.Errorf("selfupdate: marker: %w", err)
-	}
-	return syncDir(filepath.Dir(path))
+	return nil
 }
 
 // ReadPending reads the marker at path. ok is false, with no error, when

@@ -7,7 +7,8 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"runtime"
+
+	"github.com/licmesh/licmesh/mesh/diskfile"
 )
 
 // Swap makes the staged exe+".next" the current build: the running exe is
@@ -134,15 +135,7 @@ func copyFile(src, dst string) error {
 // syncDir makes the renames in dir durable. Windows cannot fsync a
 // directory (and needs not).
 func syncDir(dir string) error {
-	if runtime.GOOS == "windows" {
-		return nil
-	}
-	d, err := os.Open(dir)
-	if err != nil {
-		return fmt.Errorf("selfupdate: %w", err)
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
+	if err := diskfile.SyncDir(dir); err != nil {
 		return fmt.Errorf("selfupdate: fsync %s: %w", dir, err)
 	}
 	return nil
