@@ -106,15 +106,42 @@ func TestTableExpiredOrder(t *testing.T) {
 	require.Equal(t, []ID{20, 51}, tb.Expired(2), "Expired(2) after Remove")
 }
 
-// TestTableHeapInvariant drives many operations and checks Expired against
-// a brute-force answer.
+// TestTableHeapInvariant drives many operations, with Expired (which
+// settles renewed entries into place) called among them, and checks each
+// Expired against a brute-force answer from the deadlines.
 func TestTableHeapInvariant(t *testing.T) {
 	clk := newFakeClock()
 	tb := NewTable(clk)
 	live := map[ID]bool{}
-	for i := range 2000 {
+	want := func() []ID {
+		now := clk.Now()
+		type dl struct {
+			id ID
+			d  time.Time
+		}
+		var all []dl
+		for id := range live {
+			d, ok := tb.Deadline(id)
+			require.True(t, ok, "lease %d missing", id)
+			if d.Before(now) {
+				all = append(all, dl{id, d})
+			}
+		}
+		slices.SortFunc(all, func(a, b dl) int {
+			if c := a.d.Compare(b.d); c != 0 {
+				return c
+			}
+			return int(a.id) - int(b.id)
+		})
+		var ids []ID
+		for _, x := range all {
+			ids = append(ids, x.id)
+		}
+		return ids
+	}
+	for i := range 5000 {
 		id := ID(i%300 + 1)
-		switch i % 7 {
+		switch i % 9 {
 		case 0, 1, 2:
 			mustGrant(t, tb, id, time.Duration(i%13+1)*time.Second)
 			live[id] = true
@@ -128,33 +155,43 @@ func TestTableHeapInvariant(t *testing.T) {
 		case 6:
 			require.NoError(t, tb.ResetAll([]ID{id, id + 1}, 4*time.Second))
 			live[id], live[id+1] = true, true
+		case 7:
+			tb.Hold(id, clk.Now().Add(time.Duration(i%5)*time.Second))
+		case 8:
+			if i%5 == 0 {
+				require.Equal(t, want(), tb.Expired(0), "Expired after %d steps", i)
+			}
 		}
 	}
 	require.Equal(t, len(live), tb.Len(), "Len")
-	now := clk.Now()
-	type dl struct {
-		id ID
-		d  time.Time
+	all := want()
+	require.Equal(t, all, tb.Expired(0))
+	require.Equal(t, all[:min(3, len(all))], tb.Expired(3))
+}
+
+// TestRenewEach: one call renews many leases with the outcomes Renew
+// would give each, in order.
+func TestRenewEach(t *testing.T) {
+	clk := newFakeClock()
+	tb := NewTable(clk)
+	mustGrant(t, tb, 1, 10*time.Second)
+	mustGrant(t, tb, 2, time.Second)
+	clk.Advance(2 * time.Second)
+	type out struct {
+		d   time.Time
+		err error
 	}
-	var all []dl
-	for id := range live {
-		d, ok := tb.Deadline(id)
-		require.True(t, ok, "lease %d missing", id)
-		if d.Before(now) {
-			all = append(all, dl{id, d})
-		}
-	}
-	slices.SortFunc(all, func(a, b dl) int {
-		if c := a.d.Compare(b.d); c != 0 {
-			return c
-		}
-		return int(a.id) - int(b.id)
+	var got []out
+	tb.RenewEach([]ID{1, 2, 3}, func(i int, d time.Time, err error) {
+		require.Equal(t, len(got), i)
+		got = append(got, out{d, err})
 	})
-	var want []ID
-	for _, x := range all {
-		want = append(want, x.id)
-	}
-	require.Equal(t, want, tb.Expired(0))
+	require.Len(t, got, 3)
+	require.NoError(t, got[0].err)
+	require.True(t, got[0].d.Equal(clk.Now().Add(10*time.Second)))
+	require.ErrorIs(t, got[1].err, ErrExpired)
+	require.ErrorIs(t, got[2].err, ErrUnknownLease)
+	require.Equal(t, []ID{2}, tb.Expired(0))
 }
 
 func TestTableConcurrent(t *testing.T) {

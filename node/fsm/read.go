@@ -53,6 +53,36 @@ func (f *FSM) Lease(id lease.ID) (Lease, bool) {
 	return f.st.toLease(id, r), true
 }
 
+// RenewView is what answering a renewal needs to know of one lease.
+type RenewView struct {
+	// Held: the lease exists and the collector asking holds it.
+	Held bool
+	// PoolExpired: its pool renews nothing, its licenses all having ended
+	// (past their grace) or been removed.
+	PoolExpired bool
+	// GraceMs and Borrowed are the lease's, as in Lease.
+	GraceMs, Borrowed int64
+}
+
+// RenewViews sets out[i] to what a renewal of ids[i] by collectorID needs,
+// under one read lock: a renewal call carries all its collector's leases,
+// and the per-lease lookups are most of what the leader does for it.
+func (f *FSM) RenewViews(collectorID string, ids []lease.ID, out []RenewView) {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	s := f.st
+	col, known := s.names.ids[collectorID]
+	for i, id := range ids {
+		r, ok := s.lease(id)
+		if !known || !ok || r.collector != col {
+			out[i] = RenewView{}
+			continue
+		}
+		out[i] = RenewView{Held: true, PoolExpired: s.poolList[r.pool].renewsNothing(),
+			GraceMs: r.graceMs(), Borrowed: r.borrowedUntil()}
+	}
+}
+
 // Leases returns the leases matching filter, sorted by ID. A filter with a
 // pool uses that pool's index; one with a pool and a holder is a single
 // lookup; anything else scans every lease.

@@ -79,6 +79,12 @@ func (f *FSM) Features() map[string]bool {
 func (f *FSM) PoolExpired(name string) bool {
 	f.mu.RLock()
 	defer f.mu.RUnlock()
-	p, ok := f.st.pools[name]
-	return !ok || p.source == SourceExpired || p.source == SourceNone
+	return f.st.pools[name].renewsNothing()
+}
+
+// renewsNothing says whether a pool (nil: one that does not exist) has no
+// license in force, past every grace, so that its leases are left to run
+// out.
+func (p *poolState) renewsNothing() bool {
+	return p == nil || p.source == SourceExpired || p.source == SourceNone
 }

@@ -41,6 +41,15 @@ const (
 	knownFlags         = flagOverage | flagBorrowed | flagOffline | flagHold
 )
 
+// graceMs is the offline grace the lease was granted with, in ms; a
+// borrowed lease has none (holdS says when it ends).
+func (r leaseRec) graceMs() int64 {
+	if r.flags&flagBorrowed != 0 {
+		return 0
+	}
+	return int64(r.holdS) * 1000
+}
+
 // borrowedUntil is when a borrowed lease ends, in Unix ms; 0 if r is not
 // borrowed.
 func (r leaseRec) borrowedUntil() int64 {
@@ -259,7 +268,7 @@ func (s *state) removeLease(id lease.ID, r leaseRec) {
 }
 
 func (s *state) toLease(id lease.ID, r leaseRec) Lease {
-	l := Lease{
+	return Lease{
 		ID:          id,
 		Fence:       uint64(id) >> 16,
 		Pool:        s.poolList[r.pool].pool.Name,
@@ -270,11 +279,8 @@ func (s *state) toLease(id lease.ID, r leaseRec) Lease {
 		Overage:     r.flags&flagOverage != 0,
 		Offline:     r.flags&flagOffline != 0,
 		Borrowed:    r.borrowedUntil(),
+		GraceMs:     r.graceMs(),
 	}
-	if r.flags&flagBorrowed == 0 {
-		l.GraceMs = int64(r.holdS) * 1000
-	}
-	return l
 }
 
 // advance moves trusted time up to now, and re-derives the pools when that

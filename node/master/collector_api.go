@@ -491,53 +491,71 @@ func (s *Server) renewConfirmed(ctx context.Context, collectorID string, ids []u
 
 // renewLocal renews from the leader's memory: no Raft write. Callers have
 // confirmed leadership (renewConfirmed).
-func (s *Server) renewLocal(collectorID string, ids []uint64) []*licmeshv1.RenewResult {
+func (s *Server) renewLocal(collectorID string, raw []uint64) []*licmeshv1.RenewResult {
+	// One lookup in the FSM and one in the deadline table for the whole
+	// call, not one a lease: a collector renews all its leases at once.
+	ids := make([]lease.ID, len(raw))
+	for i, id := range raw {
+		ids[i] = lease.ID(id)
+	}
+	views := make([]fsm.RenewView, len(ids))
+	s.fsm.RenewViews(collectorID, ids, views)
+	results := make([]licmeshv1.RenewResult, len(ids))
 	out := make([]*licmeshv1.RenewResult, len(ids))
+	for i, id := range raw {
+		results[i].LeaseId = id
+		out[i] = &results[i]
+	}
+	// Only the leases the collector holds in a pool still granted are
+	// renewed; the others keep out of the table.
+	renew := ids[:0:0]
+	at := make([]int, 0, len(ids))
+	for i, v := range views {
+		switch {
+		case !v.Held:
+			out[i].Reason = "unknown_lease"
+		case v.PoolExpired:
+			// A pool whose licenses have all ended (past their grace) or
+			// been removed renews nothing: its leases run out.
+			out[i].Reason = "expired"
+		default:
+			renew = append(renew, ids[i])
+			at = append(at, i)
+		}
+	}
 	now := s.now()
-	for i, raw := range ids {
-		id := lease.ID(raw)
-		r := &licmeshv1.RenewResult{LeaseId: raw}
-		out[i] = r
-		l, ok := s.fsm.Lease(id)
-		if !ok || l.CollectorID != collectorID {
-			r.Reason = "unknown_lease"
-			s.m.renewRefused.Inc()
-			continue
-		}
-		// A pool whose licenses have all ended (past their grace) or been
-		// removed renews nothing: its leases run out.
-		if s.fsm.PoolExpired(l.Pool) {
-			r.Reason = "expired"
-			s.m.renewRefused.Inc()
-			continue
-		}
-		deadline, err := s.table.Renew(id)
+	ttlMs := s.cfg.LeaseTTL.Milliseconds()
+	s.table.RenewEach(renew, func(j int, deadline time.Time, err error) {
+		r, v := out[at[j]], views[at[j]]
 		switch {
 		case errors.Is(err, lease.ErrExpired):
 			r.Reason = "expired"
 		case err != nil:
 			r.Reason = "unknown_lease"
-		case l.Borrowed != 0:
+		case v.Borrowed != 0:
 			// A borrowed seat needs no renewal: it is the collector's
 			// until the borrow ends, whatever this answer says.
 			r.Ok = true
-			r.TtlMs = s.cfg.LeaseTTL.Milliseconds()
-			r.ExpiresAtMs = l.Borrowed
+			r.TtlMs = ttlMs
+			r.ExpiresAtMs = v.Borrowed
 		default:
 			// The table's deadline counts the offline grace on top; what
 			// the collector is told, and its token says, is the lease's end
 			// without it (the token carries the grace itself).
-			end := deadline.Add(-time.Duration(l.GraceMs) * time.Millisecond)
+			end := deadline.Add(-time.Duration(v.GraceMs) * time.Millisecond)
 			r.Ok = true
 			r.TtlMs = end.Sub(now).Milliseconds()
 			r.ExpiresAtMs = end.UnixMilli()
 		}
+	})
+	ok := 0
+	for _, r := range out {
 		if r.Ok {
-			s.m.renewals.Inc()
-		} else {
-			s.m.renewRefused.Inc()
+			ok++
 		}
 	}
+	s.m.renewals.Add(float64(ok))
+	s.m.renewRefused.Add(float64(len(out) - ok))
 	return out
 }
 

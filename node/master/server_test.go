@@ -111,6 +111,14 @@ func TestRenewalsFromMemoryAndExpiryAfterTheDeadline(t *testing.T) {
 	res := s.renewLocal("c-someone-else", []uint64{uint64(l.ID)})
 	require.False(t, res[0].Ok, "foreign renewal: %+v", res[0])
 	require.Equal(t, "unknown_lease", res[0].Reason, "foreign renewal")
+	// One call answers every lease it carries, each on its own, in order.
+	res = s.renewLocal(col, []uint64{uint64(l.ID), 1 << 40, uint64(l.ID)})
+	require.Len(t, res, 3)
+	for i, want := range []string{"", "unknown_lease", ""} {
+		require.Equal(t, want == "", res[i].Ok, "renewal %d: %+v", i, res[i])
+		require.Equal(t, want, res[i].Reason, "renewal %d", i)
+	}
+	require.Equal(t, uint64(1<<40), res[1].LeaseId)
 
 	// bob was never renewed: more than a TTL has passed for him (5 x TTL/3).
 	require.Eventually(t, func() bool { _, ok := s.fsm.Lease(other.ID); return !ok }, 5*time.Second, poll, "bob's expiry")
