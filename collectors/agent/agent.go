@@ -52,6 +52,8 @@ type Agent struct {
 	seatsMu     sync.Mutex
 	seatsStop   func()
 	seatsClosed bool // closeTransport ran: no more seat calls
+	// renewals is the renewal stream to the master renewals go to.
+	renewals renewStream
 
 	mu sync.Mutex
 	id *identity.Identity // nil until enrolled
@@ -277,6 +279,7 @@ func (a *Agent) Run(ctx context.Context) error {
 
 func (a *Agent) closeTransport() {
 	a.stopSeats()
+	a.renewals.close()
 	a.mu.Lock()
 	tr := a.tr
 	a.tr = nil

@@ -312,11 +312,11 @@ func (a *Agent) renewBatch(ctx context.Context, tr Transport, ids []lease.ID) er
 	}
 	return a.call(ctx, tr, a.cfg.RequestTimeout, func(ctx context.Context, c licmeshv1connect.CollectorServiceClient, addr string) error {
 		sentAt := a.clock.Now()
-		resp, err := c.Renew(ctx, connect.NewRequest(&licmeshv1.RenewRequest{LeaseIds: raw, TokenExpiresAtMs: tokenEnds, Version: a.opts.Version}))
+		resp, err := a.renewals.renew(ctx, tr, c, addr, sentAt, &licmeshv1.RenewRequest{LeaseIds: raw, TokenExpiresAtMs: tokenEnds, Version: a.opts.Version})
 		if err != nil {
 			return err
 		}
-		renewals, err := a.checkRenewals(resp.Msg.GetResults(), ids, id)
+		renewals, err := a.checkRenewals(resp.GetResults(), ids, id)
 		if err != nil {
 			return err
 		}
@@ -326,9 +326,9 @@ func (a *Agent) renewBatch(ctx context.Context, tr Transport, ids []lease.ID) er
 		}
 		logLeases(a.log, "collectord: lease lost: the masters no longer hold it", out.Lost)
 		logLeases(a.log, "collectord: expired lease renewed again", out.Revived)
-		a.learnMasters(addr, resp.Msg.GetMasters())
-		a.leaderHint.Store(resp.Msg.GetLeader())
-		if resp.Msg.GetPresence() {
+		a.learnMasters(addr, resp.GetMasters())
+		a.leaderHint.Store(resp.GetLeader())
+		if resp.GetPresence() {
 			a.mu.Lock()
 			a.st.seenByRenew = a.clock.Now()
 			a.mu.Unlock()

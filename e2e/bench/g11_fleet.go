@@ -340,6 +340,12 @@ func (s *sim) answered(i int) {
 		return
 	}
 	s.last = i
+	s.closeIdleExceptLocked(i)
+}
+
+// closeIdleExceptLocked closes the connections to masters other than i
+// that carry nothing; s.mu is held.
+func (s *sim) closeIdleExceptLocked(i int) {
 	for j, c := range s.conns {
 		if j != i && c != nil && s.busy[j] == 0 {
 			_ = c.CloseWithError(quic.ApplicationErrorCode(http3.ErrCodeNoError), "not in use")
@@ -478,6 +484,8 @@ type sim struct {
 	// Touched only by startOne, then by renewLoop.
 	leases    []uint64
 	tokenEnds []int64
+	rs        *renewStream // the renewal stream, nil when none is open
+	rsMaster  int          // the master rs goes to
 
 	// Touched only by watchLoop.
 	serial   uint64
@@ -491,12 +499,12 @@ type sim struct {
 // call tries fn on each master in turn, preferred first, until one
 // answers; like collectord it then prefers that master, or the leader the
 // answer names.
-func (s *sim) call(ctx context.Context, fn func(context.Context, licmeshv1connect.CollectorServiceClient) (leader string, err error)) error {
+func (s *sim) call(ctx context.Context, fn func(ctx context.Context, master int) (leader string, err error)) error {
 	var errs []error
 	for _, i := range s.snapshot() {
 		cctx, cancel := context.WithTimeout(ctx, s.f.callTimeout)
 		s.begin(i)
-		leader, err := fn(cctx, s.clients[i])
+		leader, err := fn(cctx, i)
 		s.end(i)
 		cancel()
 		if err == nil {
@@ -559,8 +567,8 @@ func (s *sim) prefer(i int) {
 // hello says hello; the first one learns the lease TTL and the cluster's
 // signing key.
 func (s *sim) hello(ctx context.Context, first bool) error {
-	err := s.call(ctx, func(ctx context.Context, c licmeshv1connect.CollectorServiceClient) (string, error) {
-		r, err := c.Hello(ctx, connect.NewRequest(&licmeshv1.HelloRequest{
+	err := s.call(ctx, func(ctx context.Context, i int) (string, error) {
+		r, err := s.clients[i].Hello(ctx, connect.NewRequest(&licmeshv1.HelloRequest{
 			ProtocolVersion: wire.ProtocolVersion, Version: "bench", Held: uint32(len(s.leases)),
 		}))
 		if err != nil {
@@ -584,8 +592,8 @@ func (s *sim) hello(ctx context.Context, first bool) error {
 
 // acquire takes a lease for holder from the fleet's pool.
 func (s *sim) acquire(ctx context.Context, holder string) error {
-	return s.call(ctx, func(ctx context.Context, c licmeshv1connect.CollectorServiceClient) (string, error) {
-		r, err := c.Acquire(ctx, connect.NewRequest(&licmeshv1.AcquireRequest{Pool: s.f.pool, Holder: holder}))
+	return s.call(ctx, func(ctx context.Context, i int) (string, error) {
+		r, err := s.clients[i].Acquire(ctx, connect.NewRequest(&licmeshv1.AcquireRequest{Pool: s.f.pool, Holder: holder}))
 		if err != nil {
 			return "", err
 		}
@@ -606,16 +614,16 @@ func (s *sim) acquire(ctx context.Context, holder string) error {
 func (s *sim) renew(ctx context.Context) (presence bool, _ error) {
 	var results []*licmeshv1.RenewResult
 	start := time.Now()
-	err := s.call(ctx, func(ctx context.Context, c licmeshv1connect.CollectorServiceClient) (string, error) {
-		r, err := c.Renew(ctx, connect.NewRequest(&licmeshv1.RenewRequest{LeaseIds: s.leases, TokenExpiresAtMs: s.tokenEnds, Version: "bench"}))
+	err := s.call(ctx, func(ctx context.Context, i int) (string, error) {
+		r, err := s.renewOn(ctx, i, &licmeshv1.RenewRequest{LeaseIds: s.leases, TokenExpiresAtMs: s.tokenEnds, Version: "bench"})
 		if err != nil {
 			return "", err
 		}
-		if len(r.Msg.Results) != len(s.leases) {
-			return "", fmt.Errorf("%w: renew %d leases got %d results", ErrMesh, len(s.leases), len(r.Msg.Results))
+		if len(r.Results) != len(s.leases) {
+			return "", fmt.Errorf("%w: renew %d leases got %d results", ErrMesh, len(s.leases), len(r.Results))
 		}
-		results, presence = r.Msg.Results, r.Msg.Presence
-		return r.Msg.Leader, nil
+		results, presence = r.Results, r.Presence
+		return r.Leader, nil
 	})
 	c := &s.f.counts
 	c.renewCalls.Add(1)
@@ -638,12 +646,46 @@ func (s *sim) renew(ctx context.Context) (presence bool, _ error) {
 	return presence, nil
 }
 
+// renewOn renews on the sim's renewal stream to master i, as collectord
+// does: the stream is opened at the first renewal there, kept while
+// renewals get through, and closed on a failure or a move to another
+// master, which also lets go of the connection it kept in use. It counts
+// as a call in flight on its master while it is open.
+func (s *sim) renewOn(ctx context.Context, i int, req *licmeshv1.RenewRequest) (*licmeshv1.RenewResponse, error) {
+	if s.rs != nil && s.rsMaster != i {
+		s.closeRenewStream()
+		s.mu.Lock()
+		s.closeIdleExceptLocked(i)
+		s.mu.Unlock()
+	}
+	if s.rs == nil {
+		s.begin(i)
+		s.rs, s.rsMaster = openRenewStream(s.f.ctx, s.clients[i]), i
+	}
+	r, err := s.rs.renew(ctx, req)
+	if err != nil {
+		s.closeRenewStream()
+	}
+	return r, err
+}
+
+// closeRenewStream closes the renewal stream, if one is open.
+func (s *sim) closeRenewStream() {
+	if s.rs == nil {
+		return
+	}
+	s.rs.close()
+	s.end(s.rsMaster)
+	s.rs = nil
+}
+
 // renewLoop renews every third of the TTL and says hello every
 // HelloInterval, each with ±5% jitter, until the fleet stops. As collectord
 // does, it leaves out a hello when a renewal the master counted as its
 // presence got through within the interval, up to nine in a row.
 func (s *sim) renewLoop() {
 	defer s.f.wg.Done()
+	defer s.closeRenewStream()
 	ctx := s.f.ctx
 	period := s.ttl / 3
 	now := time.Now()

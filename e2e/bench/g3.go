@@ -2,7 +2,9 @@ package bench
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io"
 	"runtime"
 	"sync/atomic"
 	"time"
@@ -40,8 +42,9 @@ func (r RenewRun) EntriesPerRenewal() float64 { return float64(r.Use.Entries) / 
 
 // MeasureG3 starts a MeshCluster, has cfg.Mesh.RenewWorkers workers each
 // acquire cfg.Mesh.LeasesPerWorker leases (untimed), then runs a closed loop
-// in which every worker renews all of its leases in one call. Workers share
-// the enrolled collectors as in G1, so renewals reach followers too.
+// in which every worker renews all of its leases at once, on a RenewStream
+// of its own, as collectord renews. Workers share the enrolled collectors
+// as in G1.
 func MeasureG3(ctx context.Context, cfg Config) (_ RenewRun, err error) {
 	if err := cfg.Validate(); err != nil {
 		return RenewRun{}, err
@@ -93,8 +96,21 @@ func MeasureG3(ctx context.Context, cfg Config) (_ RenewRun, err error) {
 	}
 
 	var renewed atomic.Int64
+	// Each worker renews on a stream of its own, as collectord keeps one
+	// to the master its renewals go to.
+	streams := make([]*renewStream, mc.RenewWorkers)
+	defer func() {
+		for _, st := range streams {
+			if st != nil {
+				st.close()
+			}
+		}
+	}()
 	op := func(ctx context.Context, w int) error {
-		n, err := renewAll(ctx, clients[w%len(clients)], held[w], mc)
+		if streams[w] == nil {
+			streams[w] = openRenewStream(sctx, clients[w%len(clients)])
+		}
+		n, err := streams[w].renewAll(ctx, held[w], mc)
 		if err != nil {
 			return err
 		}
@@ -131,18 +147,64 @@ func MeasureG3(ctx context.Context, cfg Config) (_ RenewRun, err error) {
 	return RenewRun{Throughput: t, LeasesPerCall: mc.LeasesPerWorker, Use: use}, nil
 }
 
-// renewAll renews ids in one call and fails unless every lease was renewed.
-func renewAll(ctx context.Context, c licmeshv1connect.CollectorServiceClient, ids []uint64, mc MeshConfig) (int, error) {
+// renewStream is a RenewStream a load generator renews on.
+type renewStream struct {
+	st     *connect.BidiStreamForClient[licmeshv1.RenewStreamRequest, licmeshv1.RenewStreamResponse]
+	cancel context.CancelFunc
+}
+
+// openRenewStream opens a renewal stream on c that lasts until ctx ends or
+// it is closed.
+func openRenewStream(ctx context.Context, c licmeshv1connect.CollectorServiceClient) *renewStream {
+	ctx, cancel := context.WithCancel(ctx)
+	return &renewStream{st: c.RenewStream(ctx), cancel: cancel}
+}
+
+func (r *renewStream) close() {
+	r.cancel()
+	_ = r.st.CloseRequest()
+	_ = r.st.CloseResponse()
+}
+
+// renew sends req on the stream and reads its answer; when ctx ends first
+// the stream is cut, and is of no more use.
+func (r *renewStream) renew(ctx context.Context, req *licmeshv1.RenewRequest) (*licmeshv1.RenewResponse, error) {
+	stop := context.AfterFunc(ctx, r.cancel)
+	resp, err := func() (*licmeshv1.RenewResponse, error) {
+		if err := r.st.Send(&licmeshv1.RenewStreamRequest{Renew: req}); err != nil {
+			if errors.Is(err, io.EOF) {
+				_, err = r.st.Receive()
+			}
+			return nil, err
+		}
+		m, err := r.st.Receive()
+		if err != nil {
+			return nil, err
+		}
+		if m.Renew == nil {
+			return nil, errors.New("a renewal stream answer carries no renewal")
+		}
+		return m.Renew, nil
+	}()
+	if !stop() {
+		err = context.Cause(ctx)
+	}
+	return resp, err
+}
+
+// renewAll renews ids in one renewal and fails unless every lease was
+// renewed.
+func (r *renewStream) renewAll(ctx context.Context, ids []uint64, mc MeshConfig) (int, error) {
 	ctx, cancel := context.WithTimeout(ctx, mc.CallTimeout)
 	defer cancel()
-	r, err := c.Renew(ctx, connect.NewRequest(&licmeshv1.RenewRequest{LeaseIds: ids}))
+	resp, err := r.renew(ctx, &licmeshv1.RenewRequest{LeaseIds: ids})
 	if err != nil {
 		return 0, fmt.Errorf("%w: renew %d leases: %w", ErrMesh, len(ids), err)
 	}
-	if len(r.Msg.Results) != len(ids) {
-		return 0, fmt.Errorf("%w: renew %d leases got %d results", ErrMesh, len(ids), len(r.Msg.Results))
+	if len(resp.Results) != len(ids) {
+		return 0, fmt.Errorf("%w: renew %d leases got %d results", ErrMesh, len(ids), len(resp.Results))
 	}
-	for _, res := range r.Msg.Results {
+	for _, res := range resp.Results {
 		if !res.Ok {
 			return 0, fmt.Errorf("%w: renew lease %d refused: %s", ErrMesh, res.LeaseId, res.Reason)
 		}

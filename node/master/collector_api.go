@@ -8,6 +8,7 @@ import (
 	"encoding/base32"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"slices"
 	"strings"
@@ -28,6 +29,9 @@ const (
 	maxRenewPerCall  = 10000
 	maxCSRBytes      = 8 << 10
 	maxCollectorBody = 1 << 20
+	// renewStreamWait bounds one renewal on a RenewStream: the longest
+	// request_timeout a collector may have.
+	renewStreamWait = 5 * time.Minute
 )
 
 type collectorKey struct{}
@@ -376,29 +380,74 @@ func (h collectorHandler) Renew(ctx context.Context, req *connect.Request[licmes
 	if err != nil {
 		return nil, err
 	}
-	if len(req.Msg.LeaseIds) > maxRenewPerCall {
+	resp, err := h.renewCall(ctx, id, req.Msg)
+	if err != nil {
+		return nil, err
+	}
+	return connect.NewResponse(resp), nil
+}
+
+// RenewStream answers renewals one by one on one stream, each as Renew
+// would. An error ends the stream: the collector renews by Renew on
+// another master and comes back with a new stream.
+func (h collectorHandler) RenewStream(ctx context.Context, stream *connect.BidiStream[licmeshv1.RenewStreamRequest, licmeshv1.RenewStreamResponse]) error {
+	id, err := h.caller(ctx)
+	if err != nil {
+		return err
+	}
+	h.s.m.renewStreams.Inc()
+	defer h.s.m.renewStreams.Dec()
+	for {
+		req, err := stream.Receive()
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if req.Renew == nil {
+			return connect.NewError(connect.CodeInvalidArgument, fmt.Errorf("%w: a renewal stream message carries no renewal", ErrBadRequest))
+		}
+		// The stream carries no deadline of its own, as a unary call
+		// does; each renewal gets the longest a collector may wait.
+		mctx, cancel := context.WithTimeout(ctx, renewStreamWait)
+		resp, err := h.renewCall(mctx, id, req.Renew)
+		cancel()
+		if err != nil {
+			return err
+		}
+		if err := stream.Send(&licmeshv1.RenewStreamResponse{Renew: resp}); err != nil {
+			return err
+		}
+	}
+}
+
+// renewCall answers one renewal request of collector id, from Renew or a
+// RenewStream.
+func (h collectorHandler) renewCall(ctx context.Context, id string, req *licmeshv1.RenewRequest) (*licmeshv1.RenewResponse, error) {
+	if len(req.LeaseIds) > maxRenewPerCall {
 		return nil, connect.NewError(connect.CodeInvalidArgument, fmt.Errorf("%w: at most %d leases per renewal", ErrBadRequest, maxRenewPerCall))
 	}
-	if v := req.Msg.Version; v != "" {
+	if v := req.Version; v != "" {
 		if err := lease.ValidateField("version", v, 64); err != nil {
 			return nil, connect.NewError(connect.CodeInvalidArgument, err)
 		}
 	}
 	s := h.s
-	results, err := s.renew(ctx, id, req.Msg.LeaseIds)
+	results, err := s.renew(ctx, id, req.LeaseIds)
 	if err != nil {
 		return nil, toConnect(err)
 	}
-	if err := s.refreshTokens(results, req.Msg.LeaseIds, req.Msg.TokenExpiresAtMs); err != nil {
+	if err := s.refreshTokens(results, req.LeaseIds, req.TokenExpiresAtMs); err != nil {
 		return nil, toConnect(err)
 	}
 	// A collector whose renewals carry its version is seen by them, as by
 	// a hello; only a call that got through counts.
-	seen := req.Msg.Version != ""
+	seen := req.Version != ""
 	if seen {
-		s.sawCollector(ctx, id, req.Msg.Version)
+		s.sawCollector(ctx, id, req.Version)
 	}
-	return connect.NewResponse(&licmeshv1.RenewResponse{Results: results, Masters: s.collectorAddrs(), Leader: s.leaderCollectorAddr(), Presence: seen}), nil
+	return &licmeshv1.RenewResponse{Results: results, Masters: s.collectorAddrs(), Leader: s.leaderCollectorAddr(), Presence: seen}, nil
 }
 
 // sawCollector records that collector id, at version, called this master.

@@ -22,6 +22,7 @@ type metrics struct {
 	expiries        prometheus.Counter
 	renewals        prometheus.Counter
 	renewRefused    prometheus.Counter
+	renewStreams    prometheus.Gauge
 	leaderChecks    prometheus.Counter
 	batches         prometheus.Counter
 	batchOps        prometheus.Histogram
@@ -47,6 +48,8 @@ func newMetrics(s *Server) *metrics {
 		expiries:     f("lease_expiries_total", "Leases expired by the leader."),
 		renewals:     f("lease_renewals_total", "Lease renewals answered from the leader's memory."),
 		renewRefused: f("lease_renewals_refused_total", "Renewals refused (unknown or expired lease)."),
+		renewStreams: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: "licmesh", Name: "renewal_streams",
+			Help: "Collectors' renewal streams open on this master."}),
 		leaderChecks: f("leader_verifications_total", "Raft barriers that confirmed leadership for the renewals waiting on them."),
 		batches:      f("lease_batches_total", "Raft entries carrying lease operations."),
 		forwarded:    f("forwarded_requests_total", "Requests forwarded from this follower to the leader."),
@@ -66,7 +69,7 @@ func newMetrics(s *Server) *metrics {
 			Buckets: prometheus.ExponentialBuckets(1, 2, 12),
 		}),
 	}
-	reg.MustRegister(m.refused, m.enrollsRefused, m.batchOps, m.creditsConsumed)
+	reg.MustRegister(m.refused, m.enrollsRefused, m.batchOps, m.creditsConsumed, m.renewStreams)
 	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Namespace: "licmesh", Name: "credits_low", Help: "Licenses whose usage credits are at or below their alert level, or exhausted.",
 	}, func() float64 {

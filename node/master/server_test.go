@@ -9,11 +9,13 @@ import (
 	"time"
 
 	"connectrpc.com/connect"
+	dto "github.com/prometheus/client_model/go"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/licmesh/licmesh/licensing/clock/clocktest"
 	"github.com/licmesh/licmesh/licensing/lease"
+	"github.com/licmesh/licmesh/mesh/transport"
 	licmeshv1 "github.com/licmesh/licmesh/mesh/wire/licmeshv1"
 	"github.com/licmesh/licmesh/node/fsm"
 )
@@ -263,4 +265,49 @@ func (p *presence) recordedOf(id string) (fsm.SeenEntry, bool) {
 	defer p.mu.Unlock()
 	e, ok := p.recorded[id]
 	return e, ok
+}
+
+// TestRenewStreamAnswersEachRenewal: renewals on one stream, over HTTP/3
+// and HTTP/2, are answered one by one as Renew answers them, and the
+// stream is counted open while it lasts.
+func TestRenewStreamAnswersEachRenewal(t *testing.T) {
+	s, clk := startMaster(t)
+	col := enrolled(t, s, "designer", 2)
+	l := acquire(t, s, "designer", "alice", col)
+	for _, mode := range []transport.Mode{transport.ModeQUICOnly, transport.ModeTCPOnly} {
+		t.Run(mode.String(), func(t *testing.T) {
+			c := collectorClientOver(t, s, col, mode)
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			st := c.RenewStream(ctx)
+			for i := range 3 {
+				clk.Advance(s.cfg.LeaseTTL / 3)
+				require.NoError(t, st.Send(&licmeshv1.RenewStreamRequest{Renew: &licmeshv1.RenewRequest{
+					LeaseIds: []uint64{uint64(l.ID), 1 << 40}, Version: "v2"}}))
+				resp, err := st.Receive()
+				require.NoError(t, err, "renewal %d", i)
+				res := resp.GetRenew().GetResults()
+				require.Len(t, res, 2)
+				require.True(t, res[0].Ok, "renewal %d: %+v", i, res[0])
+				require.Equal(t, clk.Now().Add(s.cfg.LeaseTTL).UnixMilli(), res[0].ExpiresAtMs, "renewal %d", i)
+				require.Equal(t, "unknown_lease", res[1].Reason, "renewal %d", i)
+				require.True(t, resp.GetRenew().GetPresence(), "a renewal with the version is presence")
+				require.Equal(t, 1.0, openStreams(t, s), "streams open")
+			}
+			// A renewal over the bounds ends the stream with the refusal.
+			require.NoError(t, st.Send(&licmeshv1.RenewStreamRequest{}))
+			_, err := st.Receive()
+			require.Equal(t, connect.CodeInvalidArgument, connect.CodeOf(err), "empty message: %v", err)
+			require.NoError(t, st.CloseRequest())
+			require.NoError(t, st.CloseResponse())
+			require.Eventually(t, func() bool { return openStreams(t, s) == 0 }, 5*time.Second, poll, "streams open after the end")
+		})
+	}
+}
+
+// openStreams reads the master's gauge of renewal streams open.
+func openStreams(t *testing.T, s *Server) float64 {
+	var m dto.Metric
+	require.NoError(t, s.m.renewStreams.Write(&m))
+	return m.GetGauge().GetValue()
 }

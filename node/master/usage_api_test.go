@@ -25,12 +25,19 @@ import (
 // id, with a client certificate of the cluster CA; id "" sends none.
 func collectorClient(t *testing.T, s *Server, id string) licmeshv1connect.CollectorServiceClient {
 	t.Helper()
+	return collectorClientOver(t, s, id, transport.ModeTCPOnly)
+}
+
+// collectorClientOver is collectorClient over HTTP/3 or HTTP/2 as mode
+// says.
+func collectorClientOver(t *testing.T, s *Server, id string, mode transport.Mode) licmeshv1connect.CollectorServiceClient {
+	t.Helper()
 	conf := pki.ClientTLS(s.id.ca.Pool(), nil, "")
 	if id != "" {
 		cert := pkitest.CollectorCert(t, s.id.ca, id)
 		conf = pki.ClientTLS(s.id.ca.Pool(), &cert, "")
 	}
-	tr := transport.NewClient(transport.ClientConfig{TLS: conf, Mode: transport.ModeTCPOnly,
+	tr := transport.NewClient(transport.ClientConfig{TLS: conf, Mode: mode,
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	t.Cleanup(func() { tr.Close() })
 	return licmeshv1connect.NewCollectorServiceClient(tr.HTTPClient(), "https://"+s.CollectorAddr())

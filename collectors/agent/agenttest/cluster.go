@@ -213,11 +213,17 @@ type Master struct {
 	noArtifacts bool
 	// noSeatOps makes the master one too old to know SeatOps; c.mu.
 	noSeatOps bool
+	// noRenewStream makes the master one too old to know RenewStream; c.mu.
+	noRenewStream bool
 }
 
 // LackSeatOps makes m a master of a release before SeatOps: it answers the
 // call Unimplemented, as such a master does.
 func (m *Master) LackSeatOps() { m.c.mu.Lock(); m.noSeatOps = true; m.c.mu.Unlock() }
+
+// LackRenewStream makes m a master of a release before RenewStream: it
+// answers the call Unimplemented, as such a master does.
+func (m *Master) LackRenewStream() { m.c.mu.Lock(); m.noRenewStream = true; m.c.mu.Unlock() }
 
 // StartMaster starts a master on 127.0.0.1 with TLS over TCP (HTTP/2, as
 // httptest serves it). It is closed at the end of the test.

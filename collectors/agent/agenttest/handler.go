@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"time"
 
 	"connectrpc.com/connect"
@@ -325,6 +326,35 @@ func (h *handler) Renew(ctx context.Context, req *connect.Request[licmeshv1.Rene
 		}
 	}
 	return connect.NewResponse(resp), nil
+}
+
+// RenewStream answers each renewal on the stream as Renew does, counted
+// as a Renew call; Calls("RenewStream") counts the streams. A hook's error
+// ends the stream.
+func (h *handler) RenewStream(ctx context.Context, stream *connect.BidiStream[licmeshv1.RenewStreamRequest, licmeshv1.RenewStreamResponse]) error {
+	h.c.mu.Lock()
+	old := h.m.noRenewStream
+	h.c.mu.Unlock()
+	if old {
+		return connect.NewError(connect.CodeUnimplemented, errors.New("licmesh.v1.CollectorService.RenewStream is not implemented"))
+	}
+	h.count("RenewStream")
+	for {
+		req, err := stream.Receive()
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		resp, err := h.Renew(ctx, connect.NewRequest(req.GetRenew()))
+		if err != nil {
+			return err
+		}
+		if err := stream.Send(&licmeshv1.RenewStreamResponse{Renew: resp.Msg}); err != nil {
+			return err
+		}
+	}
 }
 
 func (h *handler) Release(ctx context.Context, req *connect.Request[licmeshv1.ReleaseRequest]) (*connect.Response[licmeshv1.ReleaseResponse], error) {

@@ -819,6 +819,96 @@ func (x *AcquireResponse) GetExisting() bool {
 	return false
 }
 
+// RenewStreamRequest is one renewal on a RenewStream.
+type RenewStreamRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Renew         *RenewRequest          `protobuf:"bytes,1,opt,name=renew,proto3" json:"renew,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RenewStreamRequest) Reset() {
+	*x = RenewStreamRequest{}
+	mi := &file_licmesh_v1_collector_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RenewStreamRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RenewStreamRequest) ProtoMessage() {}
+
+func (x *RenewStreamRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_licmesh_v1_collector_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RenewStreamRequest.ProtoReflect.Descriptor instead.
+func (*RenewStreamRequest) Descriptor() ([]byte, []int) {
+	return file_licmesh_v1_collector_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *RenewStreamRequest) GetRenew() *RenewRequest {
+	if x != nil {
+		return x.Renew
+	}
+	return nil
+}
+
+// RenewStreamResponse answers the RenewStreamRequest sent before it.
+type RenewStreamResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Renew         *RenewResponse         `protobuf:"bytes,1,opt,name=renew,proto3" json:"renew,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RenewStreamResponse) Reset() {
+	*x = RenewStreamResponse{}
+	mi := &file_licmesh_v1_collector_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RenewStreamResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RenewStreamResponse) ProtoMessage() {}
+
+func (x *RenewStreamResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_licmesh_v1_collector_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RenewStreamResponse.ProtoReflect.Descriptor instead.
+func (*RenewStreamResponse) Descriptor() ([]byte, []int) {
+	return file_licmesh_v1_collector_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *RenewStreamResponse) GetRenew() *RenewResponse {
+	if x != nil {
+		return x.Renew
+	}
+	return nil
+}
+
 type RenewRequest struct {
 	state    protoimpl.MessageState `protogen:"open.v1"`
 	LeaseIds []uint64               `protobuf:"varint,1,rep,packed,name=lease_ids,json=leaseIds,proto3" json:"lease_ids,omitempty"`
@@ -837,7 +927,7 @@ type RenewRequest struct {
 
 func (x *RenewRequest) Reset() {
 	*x = RenewRequest{}
-	mi := &file_licmesh_v1_collector_proto_msgTypes[12]
+	mi := &file_licmesh_v1_collector_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -849,7 +939,7 @@ func (x *RenewRequest) String() string {
 func (*RenewRequest) ProtoMessage() {}
 
 func (x *RenewRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_licmesh_v1_collector_proto_msgTypes[12]
+	mi := &file_licmesh_v1_collector_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -862,7 +952,7 @@ func (x *RenewRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RenewRequest.ProtoReflect.Descriptor instead.
 func (*RenewRequest) Descriptor() ([]byte, []int) {
-	return file_licmesh_v1_collector_proto_rawDescGZIP(), []int{12}
+	return file_licmesh_v1_collector_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *RenewRequest) GetLeaseIds() []uint64 {
@@ -903,7 +993,7 @@ type RenewResponse struct {
 
 func (x *RenewResponse) Reset() {
 	*x = RenewResponse{}
-	mi := &file_licmesh_v1_collector_proto_msgTypes[13]
+	mi := &file_licmesh_v1_collector_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -915,7 +1005,7 @@ func (x *RenewResponse) String() string {
 func (*RenewResponse) ProtoMessage() {}
 
 func (x *RenewResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_licmesh_v1_collector_proto_msgTypes[13]
+	mi := &file_licmesh_v1_collector_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -928,7 +1018,7 @@ func (x *RenewResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RenewResponse.ProtoReflect.Descriptor instead.
 func (*RenewResponse) Descriptor() ([]byte, []int) {
-	return file_licmesh_v1_collector_proto_rawDescGZIP(), []int{13}
+	return file_licmesh_v1_collector_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *RenewResponse) GetResults() []*RenewResult {
@@ -968,7 +1058,7 @@ type ReleaseRequest struct {
 
 func (x *ReleaseRequest) Reset() {
 	*x = ReleaseRequest{}
-	mi := &file_licmesh_v1_collector_proto_msgTypes[14]
+	mi := &file_licmesh_v1_collector_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -980,7 +1070,7 @@ func (x *ReleaseRequest) String() string {
 func (*ReleaseRequest) ProtoMessage() {}
 
 func (x *ReleaseRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_licmesh_v1_collector_proto_msgTypes[14]
+	mi := &file_licmesh_v1_collector_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -993,7 +1083,7 @@ func (x *ReleaseRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReleaseRequest.ProtoReflect.Descriptor instead.
 func (*ReleaseRequest) Descriptor() ([]byte, []int) {
-	return file_licmesh_v1_collector_proto_rawDescGZIP(), []int{14}
+	return file_licmesh_v1_collector_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *ReleaseRequest) GetLeaseId() uint64 {
@@ -1011,7 +1101,7 @@ type ReleaseResponse struct {
 
 func (x *ReleaseResponse) Reset() {
 	*x = ReleaseResponse{}
-	mi := &file_licmesh_v1_collector_proto_msgTypes[15]
+	mi := &file_licmesh_v1_collector_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1023,7 +1113,7 @@ func (x *ReleaseResponse) String() string {
 func (*ReleaseResponse) ProtoMessage() {}
 
 func (x *ReleaseResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_licmesh_v1_collector_proto_msgTypes[15]
+	mi := &file_licmesh_v1_collector_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1036,7 +1126,7 @@ func (x *ReleaseResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReleaseResponse.ProtoReflect.Descriptor instead.
 func (*ReleaseResponse) Descriptor() ([]byte, []int) {
-	return file_licmesh_v1_collector_proto_rawDescGZIP(), []int{15}
+	return file_licmesh_v1_collector_proto_rawDescGZIP(), []int{17}
 }
 
 type SeatOpsRequest struct {
@@ -1050,7 +1140,7 @@ type SeatOpsRequest struct {
 
 func (x *SeatOpsRequest) Reset() {
 	*x = SeatOpsRequest{}
-	mi := &file_licmesh_v1_collector_proto_msgTypes[16]
+	mi := &file_licmesh_v1_collector_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1062,7 +1152,7 @@ func (x *SeatOpsRequest) String() string {
 func (*SeatOpsRequest) ProtoMessage() {}
 
 func (x *SeatOpsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_licmesh_v1_collector_proto_msgTypes[16]
+	mi := &file_licmesh_v1_collector_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1075,7 +1165,7 @@ func (x *SeatOpsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SeatOpsRequest.ProtoReflect.Descriptor instead.
 func (*SeatOpsRequest) Descriptor() ([]byte, []int) {
-	return file_licmesh_v1_collector_proto_rawDescGZIP(), []int{16}
+	return file_licmesh_v1_collector_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *SeatOpsRequest) GetOps() []*LeaseOp {
@@ -1096,7 +1186,7 @@ type SeatOpsResponse struct {
 
 func (x *SeatOpsResponse) Reset() {
 	*x = SeatOpsResponse{}
-	mi := &file_licmesh_v1_collector_proto_msgTypes[17]
+	mi := &file_licmesh_v1_collector_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1108,7 +1198,7 @@ func (x *SeatOpsResponse) String() string {
 func (*SeatOpsResponse) ProtoMessage() {}
 
 func (x *SeatOpsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_licmesh_v1_collector_proto_msgTypes[17]
+	mi := &file_licmesh_v1_collector_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1121,7 +1211,7 @@ func (x *SeatOpsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SeatOpsResponse.ProtoReflect.Descriptor instead.
 func (*SeatOpsResponse) Descriptor() ([]byte, []int) {
-	return file_licmesh_v1_collector_proto_rawDescGZIP(), []int{17}
+	return file_licmesh_v1_collector_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *SeatOpsResponse) GetResults() []*LeaseOpResult {
@@ -1150,7 +1240,7 @@ type BorrowRequest struct {
 
 func (x *BorrowRequest) Reset() {
 	*x = BorrowRequest{}
-	mi := &file_licmesh_v1_collector_proto_msgTypes[18]
+	mi := &file_licmesh_v1_collector_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1162,7 +1252,7 @@ func (x *BorrowRequest) String() string {
 func (*BorrowRequest) ProtoMessage() {}
 
 func (x *BorrowRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_licmesh_v1_collector_proto_msgTypes[18]
+	mi := &file_licmesh_v1_collector_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1175,7 +1265,7 @@ func (x *BorrowRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BorrowRequest.ProtoReflect.Descriptor instead.
 func (*BorrowRequest) Descriptor() ([]byte, []int) {
-	return file_licmesh_v1_collector_proto_rawDescGZIP(), []int{18}
+	return file_licmesh_v1_collector_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *BorrowRequest) GetPool() string {
@@ -1210,7 +1300,7 @@ type BorrowResponse struct {
 
 func (x *BorrowResponse) Reset() {
 	*x = BorrowResponse{}
-	mi := &file_licmesh_v1_collector_proto_msgTypes[19]
+	mi := &file_licmesh_v1_collector_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1222,7 +1312,7 @@ func (x *BorrowResponse) String() string {
 func (*BorrowResponse) ProtoMessage() {}
 
 func (x *BorrowResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_licmesh_v1_collector_proto_msgTypes[19]
+	mi := &file_licmesh_v1_collector_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1235,7 +1325,7 @@ func (x *BorrowResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BorrowResponse.ProtoReflect.Descriptor instead.
 func (*BorrowResponse) Descriptor() ([]byte, []int) {
-	return file_licmesh_v1_collector_proto_rawDescGZIP(), []int{19}
+	return file_licmesh_v1_collector_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *BorrowResponse) GetLease() *Lease {
@@ -1263,7 +1353,7 @@ type WatchEntitlementsRequest struct {
 
 func (x *WatchEntitlementsRequest) Reset() {
 	*x = WatchEntitlementsRequest{}
-	mi := &file_licmesh_v1_collector_proto_msgTypes[20]
+	mi := &file_licmesh_v1_collector_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1275,7 +1365,7 @@ func (x *WatchEntitlementsRequest) String() string {
 func (*WatchEntitlementsRequest) ProtoMessage() {}
 
 func (x *WatchEntitlementsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_licmesh_v1_collector_proto_msgTypes[20]
+	mi := &file_licmesh_v1_collector_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1288,7 +1378,7 @@ func (x *WatchEntitlementsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchEntitlementsRequest.ProtoReflect.Descriptor instead.
 func (*WatchEntitlementsRequest) Descriptor() ([]byte, []int) {
-	return file_licmesh_v1_collector_proto_rawDescGZIP(), []int{20}
+	return file_licmesh_v1_collector_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *WatchEntitlementsRequest) GetHaveSerial() uint64 {
@@ -1311,7 +1401,7 @@ type WatchEntitlementsResponse struct {
 
 func (x *WatchEntitlementsResponse) Reset() {
 	*x = WatchEntitlementsResponse{}
-	mi := &file_licmesh_v1_collector_proto_msgTypes[21]
+	mi := &file_licmesh_v1_collector_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1323,7 +1413,7 @@ func (x *WatchEntitlementsResponse) String() string {
 func (*WatchEntitlementsResponse) ProtoMessage() {}
 
 func (x *WatchEntitlementsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_licmesh_v1_collector_proto_msgTypes[21]
+	mi := &file_licmesh_v1_collector_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1336,7 +1426,7 @@ func (x *WatchEntitlementsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchEntitlementsResponse.ProtoReflect.Descriptor instead.
 func (*WatchEntitlementsResponse) Descriptor() ([]byte, []int) {
-	return file_licmesh_v1_collector_proto_rawDescGZIP(), []int{21}
+	return file_licmesh_v1_collector_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *WatchEntitlementsResponse) GetDocument() string {
@@ -1365,7 +1455,7 @@ type ConsumeCreditsRequest struct {
 
 func (x *ConsumeCreditsRequest) Reset() {
 	*x = ConsumeCreditsRequest{}
-	mi := &file_licmesh_v1_collector_proto_msgTypes[22]
+	mi := &file_licmesh_v1_collector_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1377,7 +1467,7 @@ func (x *ConsumeCreditsRequest) String() string {
 func (*ConsumeCreditsRequest) ProtoMessage() {}
 
 func (x *ConsumeCreditsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_licmesh_v1_collector_proto_msgTypes[22]
+	mi := &file_licmesh_v1_collector_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1390,7 +1480,7 @@ func (x *ConsumeCreditsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConsumeCreditsRequest.ProtoReflect.Descriptor instead.
 func (*ConsumeCreditsRequest) Descriptor() ([]byte, []int) {
-	return file_licmesh_v1_collector_proto_rawDescGZIP(), []int{22}
+	return file_licmesh_v1_collector_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *ConsumeCreditsRequest) GetRequestId() []byte {
@@ -1426,7 +1516,7 @@ type ConsumeCreditsResponse struct {
 
 func (x *ConsumeCreditsResponse) Reset() {
 	*x = ConsumeCreditsResponse{}
-	mi := &file_licmesh_v1_collector_proto_msgTypes[23]
+	mi := &file_licmesh_v1_collector_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1438,7 +1528,7 @@ func (x *ConsumeCreditsResponse) String() string {
 func (*ConsumeCreditsResponse) ProtoMessage() {}
 
 func (x *ConsumeCreditsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_licmesh_v1_collector_proto_msgTypes[23]
+	mi := &file_licmesh_v1_collector_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1451,7 +1541,7 @@ func (x *ConsumeCreditsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConsumeCreditsResponse.ProtoReflect.Descriptor instead.
 func (*ConsumeCreditsResponse) Descriptor() ([]byte, []int) {
-	return file_licmesh_v1_collector_proto_rawDescGZIP(), []int{23}
+	return file_licmesh_v1_collector_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *ConsumeCreditsResponse) GetLicenseId() string {
@@ -1541,7 +1631,11 @@ const file_licmesh_v1_collector_proto_rawDesc = "" +
 	"\aoffline\x18\x03 \x01(\bR\aoffline\"V\n" +
 	"\x0fAcquireResponse\x12'\n" +
 	"\x05lease\x18\x01 \x01(\v2\x11.licmesh.v1.LeaseR\x05lease\x12\x1a\n" +
-	"\bexisting\x18\x02 \x01(\bR\bexisting\"t\n" +
+	"\bexisting\x18\x02 \x01(\bR\bexisting\"D\n" +
+	"\x12RenewStreamRequest\x12.\n" +
+	"\x05renew\x18\x01 \x01(\v2\x18.licmesh.v1.RenewRequestR\x05renew\"F\n" +
+	"\x13RenewStreamResponse\x12/\n" +
+	"\x05renew\x18\x01 \x01(\v2\x19.licmesh.v1.RenewResponseR\x05renew\"t\n" +
 	"\fRenewRequest\x12\x1b\n" +
 	"\tlease_ids\x18\x01 \x03(\x04R\bleaseIds\x12-\n" +
 	"\x13token_expires_at_ms\x18\x02 \x03(\x03R\x10tokenExpiresAtMs\x12\x18\n" +
@@ -1582,13 +1676,14 @@ const file_licmesh_v1_collector_proto_rawDesc = "" +
 	"\n" +
 	"license_id\x18\x01 \x01(\tR\tlicenseId\x12\x1c\n" +
 	"\tremaining\x18\x02 \x01(\x03R\tremaining\x12\x10\n" +
-	"\x03low\x18\x03 \x01(\bR\x03low2\x9b\a\n" +
+	"\x03low\x18\x03 \x01(\bR\x03low2\xef\a\n" +
 	"\x10CollectorService\x12?\n" +
 	"\x06Enroll\x12\x19.licmesh.v1.EnrollRequest\x1a\x1a.licmesh.v1.EnrollResponse\x12]\n" +
 	"\x10RenewCertificate\x12#.licmesh.v1.RenewCertificateRequest\x1a$.licmesh.v1.RenewCertificateResponse\x12<\n" +
 	"\x05Hello\x12\x18.licmesh.v1.HelloRequest\x1a\x19.licmesh.v1.HelloResponse\x12B\n" +
 	"\aAcquire\x12\x1a.licmesh.v1.AcquireRequest\x1a\x1b.licmesh.v1.AcquireResponse\x12<\n" +
-	"\x05Renew\x12\x18.licmesh.v1.RenewRequest\x1a\x19.licmesh.v1.RenewResponse\x12B\n" +
+	"\x05Renew\x12\x18.licmesh.v1.RenewRequest\x1a\x19.licmesh.v1.RenewResponse\x12R\n" +
+	"\vRenewStream\x12\x1e.licmesh.v1.RenewStreamRequest\x1a\x1f.licmesh.v1.RenewStreamResponse(\x010\x01\x12B\n" +
 	"\aRelease\x12\x1a.licmesh.v1.ReleaseRequest\x1a\x1b.licmesh.v1.ReleaseResponse\x12B\n" +
 	"\aSeatOps\x12\x1a.licmesh.v1.SeatOpsRequest\x1a\x1b.licmesh.v1.SeatOpsResponse\x12?\n" +
 	"\x06Borrow\x12\x19.licmesh.v1.BorrowRequest\x1a\x1a.licmesh.v1.BorrowResponse\x12b\n" +
@@ -1609,7 +1704,7 @@ func file_licmesh_v1_collector_proto_rawDescGZIP() []byte {
 	return file_licmesh_v1_collector_proto_rawDescData
 }
 
-var file_licmesh_v1_collector_proto_msgTypes = make([]protoimpl.MessageInfo, 24)
+var file_licmesh_v1_collector_proto_msgTypes = make([]protoimpl.MessageInfo, 26)
 var file_licmesh_v1_collector_proto_goTypes = []any{
 	(*UpdateOrder)(nil),               // 0: licmesh.v1.UpdateOrder
 	(*UpdateArtifact)(nil),            // 1: licmesh.v1.UpdateArtifact
@@ -1623,62 +1718,68 @@ var file_licmesh_v1_collector_proto_goTypes = []any{
 	(*HelloResponse)(nil),             // 9: licmesh.v1.HelloResponse
 	(*AcquireRequest)(nil),            // 10: licmesh.v1.AcquireRequest
 	(*AcquireResponse)(nil),           // 11: licmesh.v1.AcquireResponse
-	(*RenewRequest)(nil),              // 12: licmesh.v1.RenewRequest
-	(*RenewResponse)(nil),             // 13: licmesh.v1.RenewResponse
-	(*ReleaseRequest)(nil),            // 14: licmesh.v1.ReleaseRequest
-	(*ReleaseResponse)(nil),           // 15: licmesh.v1.ReleaseResponse
-	(*SeatOpsRequest)(nil),            // 16: licmesh.v1.SeatOpsRequest
-	(*SeatOpsResponse)(nil),           // 17: licmesh.v1.SeatOpsResponse
-	(*BorrowRequest)(nil),             // 18: licmesh.v1.BorrowRequest
-	(*BorrowResponse)(nil),            // 19: licmesh.v1.BorrowResponse
-	(*WatchEntitlementsRequest)(nil),  // 20: licmesh.v1.WatchEntitlementsRequest
-	(*WatchEntitlementsResponse)(nil), // 21: licmesh.v1.WatchEntitlementsResponse
-	(*ConsumeCreditsRequest)(nil),     // 22: licmesh.v1.ConsumeCreditsRequest
-	(*ConsumeCreditsResponse)(nil),    // 23: licmesh.v1.ConsumeCreditsResponse
-	(*Lease)(nil),                     // 24: licmesh.v1.Lease
-	(*RenewResult)(nil),               // 25: licmesh.v1.RenewResult
-	(*LeaseOp)(nil),                   // 26: licmesh.v1.LeaseOp
-	(*LeaseOpResult)(nil),             // 27: licmesh.v1.LeaseOpResult
-	(*ReportUsageRequest)(nil),        // 28: licmesh.v1.ReportUsageRequest
-	(*ReportUsageResponse)(nil),       // 29: licmesh.v1.ReportUsageResponse
+	(*RenewStreamRequest)(nil),        // 12: licmesh.v1.RenewStreamRequest
+	(*RenewStreamResponse)(nil),       // 13: licmesh.v1.RenewStreamResponse
+	(*RenewRequest)(nil),              // 14: licmesh.v1.RenewRequest
+	(*RenewResponse)(nil),             // 15: licmesh.v1.RenewResponse
+	(*ReleaseRequest)(nil),            // 16: licmesh.v1.ReleaseRequest
+	(*ReleaseResponse)(nil),           // 17: licmesh.v1.ReleaseResponse
+	(*SeatOpsRequest)(nil),            // 18: licmesh.v1.SeatOpsRequest
+	(*SeatOpsResponse)(nil),           // 19: licmesh.v1.SeatOpsResponse
+	(*BorrowRequest)(nil),             // 20: licmesh.v1.BorrowRequest
+	(*BorrowResponse)(nil),            // 21: licmesh.v1.BorrowResponse
+	(*WatchEntitlementsRequest)(nil),  // 22: licmesh.v1.WatchEntitlementsRequest
+	(*WatchEntitlementsResponse)(nil), // 23: licmesh.v1.WatchEntitlementsResponse
+	(*ConsumeCreditsRequest)(nil),     // 24: licmesh.v1.ConsumeCreditsRequest
+	(*ConsumeCreditsResponse)(nil),    // 25: licmesh.v1.ConsumeCreditsResponse
+	(*Lease)(nil),                     // 26: licmesh.v1.Lease
+	(*RenewResult)(nil),               // 27: licmesh.v1.RenewResult
+	(*LeaseOp)(nil),                   // 28: licmesh.v1.LeaseOp
+	(*LeaseOpResult)(nil),             // 29: licmesh.v1.LeaseOpResult
+	(*ReportUsageRequest)(nil),        // 30: licmesh.v1.ReportUsageRequest
+	(*ReportUsageResponse)(nil),       // 31: licmesh.v1.ReportUsageResponse
 }
 var file_licmesh_v1_collector_proto_depIdxs = []int32{
 	1,  // 0: licmesh.v1.UpdateOrder.artifacts:type_name -> licmesh.v1.UpdateArtifact
-	24, // 1: licmesh.v1.AcquireResponse.lease:type_name -> licmesh.v1.Lease
-	25, // 2: licmesh.v1.RenewResponse.results:type_name -> licmesh.v1.RenewResult
-	26, // 3: licmesh.v1.SeatOpsRequest.ops:type_name -> licmesh.v1.LeaseOp
-	27, // 4: licmesh.v1.SeatOpsResponse.results:type_name -> licmesh.v1.LeaseOpResult
-	24, // 5: licmesh.v1.BorrowResponse.lease:type_name -> licmesh.v1.Lease
-	0,  // 6: licmesh.v1.WatchEntitlementsResponse.update:type_name -> licmesh.v1.UpdateOrder
-	4,  // 7: licmesh.v1.CollectorService.Enroll:input_type -> licmesh.v1.EnrollRequest
-	6,  // 8: licmesh.v1.CollectorService.RenewCertificate:input_type -> licmesh.v1.RenewCertificateRequest
-	8,  // 9: licmesh.v1.CollectorService.Hello:input_type -> licmesh.v1.HelloRequest
-	10, // 10: licmesh.v1.CollectorService.Acquire:input_type -> licmesh.v1.AcquireRequest
-	12, // 11: licmesh.v1.CollectorService.Renew:input_type -> licmesh.v1.RenewRequest
-	14, // 12: licmesh.v1.CollectorService.Release:input_type -> licmesh.v1.ReleaseRequest
-	16, // 13: licmesh.v1.CollectorService.SeatOps:input_type -> licmesh.v1.SeatOpsRequest
-	18, // 14: licmesh.v1.CollectorService.Borrow:input_type -> licmesh.v1.BorrowRequest
-	20, // 15: licmesh.v1.CollectorService.WatchEntitlements:input_type -> licmesh.v1.WatchEntitlementsRequest
-	22, // 16: licmesh.v1.CollectorService.ConsumeCredits:input_type -> licmesh.v1.ConsumeCreditsRequest
-	28, // 17: licmesh.v1.CollectorService.ReportUsage:input_type -> licmesh.v1.ReportUsageRequest
-	2,  // 18: licmesh.v1.CollectorService.ReportUpdate:input_type -> licmesh.v1.ReportUpdateRequest
-	5,  // 19: licmesh.v1.CollectorService.Enroll:output_type -> licmesh.v1.EnrollResponse
-	7,  // 20: licmesh.v1.CollectorService.RenewCertificate:output_type -> licmesh.v1.RenewCertificateResponse
-	9,  // 21: licmesh.v1.CollectorService.Hello:output_type -> licmesh.v1.HelloResponse
-	11, // 22: licmesh.v1.CollectorService.Acquire:output_type -> licmesh.v1.AcquireResponse
-	13, // 23: licmesh.v1.CollectorService.Renew:output_type -> licmesh.v1.RenewResponse
-	15, // 24: licmesh.v1.CollectorService.Release:output_type -> licmesh.v1.ReleaseResponse
-	17, // 25: licmesh.v1.CollectorService.SeatOps:output_type -> licmesh.v1.SeatOpsResponse
-	19, // 26: licmesh.v1.CollectorService.Borrow:output_type -> licmesh.v1.BorrowResponse
-	21, // 27: licmesh.v1.CollectorService.WatchEntitlements:output_type -> licmesh.v1.WatchEntitlementsResponse
-	23, // 28: licmesh.v1.CollectorService.ConsumeCredits:output_type -> licmesh.v1.ConsumeCreditsResponse
-	29, // 29: licmesh.v1.CollectorService.ReportUsage:output_type -> licmesh.v1.ReportUsageResponse
-	3,  // 30: licmesh.v1.CollectorService.ReportUpdate:output_type -> licmesh.v1.ReportUpdateResponse
-	19, // [19:31] is the sub-list for method output_type
-	7,  // [7:19] is the sub-list for method input_type
-	7,  // [7:7] is the sub-list for extension type_name
-	7,  // [7:7] is the sub-list for extension extendee
-	0,  // [0:7] is the sub-list for field type_name
+	26, // 1: licmesh.v1.AcquireResponse.lease:type_name -> licmesh.v1.Lease
+	14, // 2: licmesh.v1.RenewStreamRequest.renew:type_name -> licmesh.v1.RenewRequest
+	15, // 3: licmesh.v1.RenewStreamResponse.renew:type_name -> licmesh.v1.RenewResponse
+	27, // 4: licmesh.v1.RenewResponse.results:type_name -> licmesh.v1.RenewResult
+	28, // 5: licmesh.v1.SeatOpsRequest.ops:type_name -> licmesh.v1.LeaseOp
+	29, // 6: licmesh.v1.SeatOpsResponse.results:type_name -> licmesh.v1.LeaseOpResult
+	26, // 7: licmesh.v1.BorrowResponse.lease:type_name -> licmesh.v1.Lease
+	0,  // 8: licmesh.v1.WatchEntitlementsResponse.update:type_name -> licmesh.v1.UpdateOrder
+	4,  // 9: licmesh.v1.CollectorService.Enroll:input_type -> licmesh.v1.EnrollRequest
+	6,  // 10: licmesh.v1.CollectorService.RenewCertificate:input_type -> licmesh.v1.RenewCertificateRequest
+	8,  // 11: licmesh.v1.CollectorService.Hello:input_type -> licmesh.v1.HelloRequest
+	10, // 12: licmesh.v1.CollectorService.Acquire:input_type -> licmesh.v1.AcquireRequest
+	14, // 13: licmesh.v1.CollectorService.Renew:input_type -> licmesh.v1.RenewRequest
+	12, // 14: licmesh.v1.CollectorService.RenewStream:input_type -> licmesh.v1.RenewStreamRequest
+	16, // 15: licmesh.v1.CollectorService.Release:input_type -> licmesh.v1.ReleaseRequest
+	18, // 16: licmesh.v1.CollectorService.SeatOps:input_type -> licmesh.v1.SeatOpsRequest
+	20, // 17: licmesh.v1.CollectorService.Borrow:input_type -> licmesh.v1.BorrowRequest
+	22, // 18: licmesh.v1.CollectorService.WatchEntitlements:input_type -> licmesh.v1.WatchEntitlementsRequest
+	24, // 19: licmesh.v1.CollectorService.ConsumeCredits:input_type -> licmesh.v1.ConsumeCreditsRequest
+	30, // 20: licmesh.v1.CollectorService.ReportUsage:input_type -> licmesh.v1.ReportUsageRequest
+	2,  // 21: licmesh.v1.CollectorService.ReportUpdate:input_type -> licmesh.v1.ReportUpdateRequest
+	5,  // 22: licmesh.v1.CollectorService.Enroll:output_type -> licmesh.v1.EnrollResponse
+	7,  // 23: licmesh.v1.CollectorService.RenewCertificate:output_type -> licmesh.v1.RenewCertificateResponse
+	9,  // 24: licmesh.v1.CollectorService.Hello:output_type -> licmesh.v1.HelloResponse
+	11, // 25: licmesh.v1.CollectorService.Acquire:output_type -> licmesh.v1.AcquireResponse
+	15, // 26: licmesh.v1.CollectorService.Renew:output_type -> licmesh.v1.RenewResponse
+	13, // 27: licmesh.v1.CollectorService.RenewStream:output_type -> licmesh.v1.RenewStreamResponse
+	17, // 28: licmesh.v1.CollectorService.Release:output_type -> licmesh.v1.ReleaseResponse
+	19, // 29: licmesh.v1.CollectorService.SeatOps:output_type -> licmesh.v1.SeatOpsResponse
+	21, // 30: licmesh.v1.CollectorService.Borrow:output_type -> licmesh.v1.BorrowResponse
+	23, // 31: licmesh.v1.CollectorService.WatchEntitlements:output_type -> licmesh.v1.WatchEntitlementsResponse
+	25, // 32: licmesh.v1.CollectorService.ConsumeCredits:output_type -> licmesh.v1.ConsumeCreditsResponse
+	31, // 33: licmesh.v1.CollectorService.ReportUsage:output_type -> licmesh.v1.ReportUsageResponse
+	3,  // 34: licmesh.v1.CollectorService.ReportUpdate:output_type -> licmesh.v1.ReportUpdateResponse
+	22, // [22:35] is the sub-list for method output_type
+	9,  // [9:22] is the sub-list for method input_type
+	9,  // [9:9] is the sub-list for extension type_name
+	9,  // [9:9] is the sub-list for extension extendee
+	0,  // [0:9] is the sub-list for field type_name
 }
 
 func init() { file_licmesh_v1_collector_proto_init() }
@@ -1694,7 +1795,7 @@ func file_licmesh_v1_collector_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_licmesh_v1_collector_proto_rawDesc), len(file_licmesh_v1_collector_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   24,
+			NumMessages:   26,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

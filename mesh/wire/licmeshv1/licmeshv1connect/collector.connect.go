@@ -45,6 +45,9 @@ const (
 	CollectorServiceAcquireProcedure = "/licmesh.v1.CollectorService/Acquire"
 	// CollectorServiceRenewProcedure is the fully-qualified name of the CollectorService's Renew RPC.
 	CollectorServiceRenewProcedure = "/licmesh.v1.CollectorService/Renew"
+	// CollectorServiceRenewStreamProcedure is the fully-qualified name of the CollectorService's
+	// RenewStream RPC.
+	CollectorServiceRenewStreamProcedure = "/licmesh.v1.CollectorService/RenewStream"
 	// CollectorServiceReleaseProcedure is the fully-qualified name of the CollectorService's Release
 	// RPC.
 	CollectorServiceReleaseProcedure = "/licmesh.v1.CollectorService/Release"
@@ -74,6 +77,13 @@ type CollectorServiceClient interface {
 	Hello(context.Context, *connect.Request[licmeshv1.HelloRequest]) (*connect.Response[licmeshv1.HelloResponse], error)
 	Acquire(context.Context, *connect.Request[licmeshv1.AcquireRequest]) (*connect.Response[licmeshv1.AcquireResponse], error)
 	Renew(context.Context, *connect.Request[licmeshv1.RenewRequest]) (*connect.Response[licmeshv1.RenewResponse], error)
+	// RenewStream is Renew over one long-lived stream: each request is
+	// answered by one response, in order, as Renew would answer it. A
+	// collector keeps it open to the master its renewals go to, which spares
+	// every renewal a request of its own (headers, a QUIC stream, a timeout)
+	// on both sides. An error ends the stream; the collector then renews by
+	// Renew on the next master, and opens a new stream at its next renewal.
+	RenewStream(context.Context) *connect.BidiStreamForClient[licmeshv1.RenewStreamRequest, licmeshv1.RenewStreamResponse]
 	Release(context.Context, *connect.Request[licmeshv1.ReleaseRequest]) (*connect.Response[licmeshv1.ReleaseResponse], error)
 	// SeatOps carries many acquires and releases at once, answered one by
 	// one in order: a collector in front of many sessions sends whatever its
@@ -145,6 +155,12 @@ func NewCollectorServiceClient(httpClient connect.HTTPClient, baseURL string, op
 			connect.WithSchema(collectorServiceMethods.ByName("Renew")),
 			connect.WithClientOptions(opts...),
 		),
+		renewStream: connect.NewClient[licmeshv1.RenewStreamRequest, licmeshv1.RenewStreamResponse](
+			httpClient,
+			baseURL+CollectorServiceRenewStreamProcedure,
+			connect.WithSchema(collectorServiceMethods.ByName("RenewStream")),
+			connect.WithClientOptions(opts...),
+		),
 		release: connect.NewClient[licmeshv1.ReleaseRequest, licmeshv1.ReleaseResponse](
 			httpClient,
 			baseURL+CollectorServiceReleaseProcedure,
@@ -197,6 +213,7 @@ type collectorServiceClient struct {
 	hello             *connect.Client[licmeshv1.HelloRequest, licmeshv1.HelloResponse]
 	acquire           *connect.Client[licmeshv1.AcquireRequest, licmeshv1.AcquireResponse]
 	renew             *connect.Client[licmeshv1.RenewRequest, licmeshv1.RenewResponse]
+	renewStream       *connect.Client[licmeshv1.RenewStreamRequest, licmeshv1.RenewStreamResponse]
 	release           *connect.Client[licmeshv1.ReleaseRequest, licmeshv1.ReleaseResponse]
 	seatOps           *connect.Client[licmeshv1.SeatOpsRequest, licmeshv1.SeatOpsResponse]
 	borrow            *connect.Client[licmeshv1.BorrowRequest, licmeshv1.BorrowResponse]
@@ -229,6 +246,11 @@ func (c *collectorServiceClient) Acquire(ctx context.Context, req *connect.Reque
 // Renew calls licmesh.v1.CollectorService.Renew.
 func (c *collectorServiceClient) Renew(ctx context.Context, req *connect.Request[licmeshv1.RenewRequest]) (*connect.Response[licmeshv1.RenewResponse], error) {
 	return c.renew.CallUnary(ctx, req)
+}
+
+// RenewStream calls licmesh.v1.CollectorService.RenewStream.
+func (c *collectorServiceClient) RenewStream(ctx context.Context) *connect.BidiStreamForClient[licmeshv1.RenewStreamRequest, licmeshv1.RenewStreamResponse] {
+	return c.renewStream.CallBidiStream(ctx)
 }
 
 // Release calls licmesh.v1.CollectorService.Release.
@@ -273,6 +295,13 @@ type CollectorServiceHandler interface {
 	Hello(context.Context, *connect.Request[licmeshv1.HelloRequest]) (*connect.Response[licmeshv1.HelloResponse], error)
 	Acquire(context.Context, *connect.Request[licmeshv1.AcquireRequest]) (*connect.Response[licmeshv1.AcquireResponse], error)
 	Renew(context.Context, *connect.Request[licmeshv1.RenewRequest]) (*connect.Response[licmeshv1.RenewResponse], error)
+	// RenewStream is Renew over one long-lived stream: each request is
+	// answered by one response, in order, as Renew would answer it. A
+	// collector keeps it open to the master its renewals go to, which spares
+	// every renewal a request of its own (headers, a QUIC stream, a timeout)
+	// on both sides. An error ends the stream; the collector then renews by
+	// Renew on the next master, and opens a new stream at its next renewal.
+	RenewStream(context.Context, *connect.BidiStream[licmeshv1.RenewStreamRequest, licmeshv1.RenewStreamResponse]) error
 	Release(context.Context, *connect.Request[licmeshv1.ReleaseRequest]) (*connect.Response[licmeshv1.ReleaseResponse], error)
 	// SeatOps carries many acquires and releases at once, answered one by
 	// one in order: a collector in front of many sessions sends whatever its
@@ -340,6 +369,12 @@ func NewCollectorServiceHandler(svc CollectorServiceHandler, opts ...connect.Han
 		connect.WithSchema(collectorServiceMethods.ByName("Renew")),
 		connect.WithHandlerOptions(opts...),
 	)
+	collectorServiceRenewStreamHandler := connect.NewBidiStreamHandler(
+		CollectorServiceRenewStreamProcedure,
+		svc.RenewStream,
+		connect.WithSchema(collectorServiceMethods.ByName("RenewStream")),
+		connect.WithHandlerOptions(opts...),
+	)
 	collectorServiceReleaseHandler := connect.NewUnaryHandler(
 		CollectorServiceReleaseProcedure,
 		svc.Release,
@@ -394,6 +429,8 @@ func NewCollectorServiceHandler(svc CollectorServiceHandler, opts ...connect.Han
 			collectorServiceAcquireHandler.ServeHTTP(w, r)
 		case CollectorServiceRenewProcedure:
 			collectorServiceRenewHandler.ServeHTTP(w, r)
+		case CollectorServiceRenewStreamProcedure:
+			collectorServiceRenewStreamHandler.ServeHTTP(w, r)
 		case CollectorServiceReleaseProcedure:
 			collectorServiceReleaseHandler.ServeHTTP(w, r)
 		case CollectorServiceSeatOpsProcedure:
@@ -435,6 +472,10 @@ func (UnimplementedCollectorServiceHandler) Acquire(context.Context, *connect.Re
 
 func (UnimplementedCollectorServiceHandler) Renew(context.Context, *connect.Request[licmeshv1.RenewRequest]) (*connect.Response[licmeshv1.RenewResponse], error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("licmesh.v1.CollectorService.Renew is not implemented"))
+}
+
+func (UnimplementedCollectorServiceHandler) RenewStream(context.Context, *connect.BidiStream[licmeshv1.RenewStreamRequest, licmeshv1.RenewStreamResponse]) error {
+	return connect.NewError(connect.CodeUnimplemented, errors.New("licmesh.v1.CollectorService.RenewStream is not implemented"))
 }
 
 func (UnimplementedCollectorServiceHandler) Release(context.Context, *connect.Request[licmeshv1.ReleaseRequest]) (*connect.Response[licmeshv1.ReleaseResponse], error) {
