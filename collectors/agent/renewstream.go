@@ -67,7 +67,7 @@ func (r *renewStream) renew(ctx context.Context, tr Transport, c licmeshv1connec
 		sctx, cancel := context.WithCancel(context.Background())
 		r.stream, r.cancel, r.addr, r.sent = c.RenewStream(sctx), cancel, addr, 0
 	}
-	stop := context.AfterFunc(ctx, r.cancel)
+	stop := cutAt(ctx, r.stream, r.cancel)
 	resp, err := r.exchange(req)
 	if !stop() {
 		err = fmt.Errorf("renewal stream: %w", context.Cause(ctx))
@@ -85,6 +85,29 @@ func (r *renewStream) renew(ctx context.Context, tr Transport, c licmeshv1connec
 	}
 	r.unary[addr] = now.Add(unaryFor)
 	return unaryRenew(ctx, c, req)
+}
+
+// cutAt ends stream when ctx ends, unless the returned stop is called
+// first; stop reports whether it was, and otherwise returns once the
+// stream is cut. Cancelling the stream's context alone does not end a
+// Receive over HTTP/2 while the request body is open (net/http watches the
+// context only once the body is done), so both directions are closed too,
+// which ends a Send or Receive under way over either protocol.
+func cutAt(ctx context.Context, stream *connect.BidiStreamForClient[licmeshv1.RenewStreamRequest, licmeshv1.RenewStreamResponse], cancel context.CancelFunc) (stop func() bool) {
+	cut := make(chan struct{})
+	stopFunc := context.AfterFunc(ctx, func() {
+		defer close(cut)
+		cancel()
+		_ = stream.CloseRequest()
+		_ = stream.CloseResponse()
+	})
+	return func() bool {
+		if stopFunc() {
+			return true
+		}
+		<-cut
+		return false
+	}
 }
 
 // exchange sends one renewal on the open stream and reads its answer.

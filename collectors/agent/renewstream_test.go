@@ -2,6 +2,7 @@ package agent
 
 import (
 	"context"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -10,6 +11,7 @@ import (
 
 	"github.com/licmesh/licmesh/collectors/agent/agenttest"
 	"github.com/licmesh/licmesh/collectors/leasebook"
+	licmeshv1 "github.com/licmesh/licmesh/mesh/wire/licmeshv1"
 )
 
 // TestRenewalsShareOneStream: a collector's renewals ride one RenewStream
@@ -80,4 +82,38 @@ func TestRenewalStreamFollowsTheMaster(t *testing.T) {
 	l, ok := a.book.Find("seats", "alice")
 	require.True(t, ok)
 	assert.Equal(t, leasebook.StateValid, l.State)
+}
+
+// TestRenewalStreamCutAtTheDeadline: a renewal its master does not answer
+// within the request timeout cuts the stream and goes to the next master,
+// as a call that timed out does.
+func TestRenewalStreamCutAtTheDeadline(t *testing.T) {
+	c := agenttest.NewCluster(t)
+	m1 := c.StartMaster()
+	m2 := c.StartMaster()
+	a, clk := enrolled(t, c, m1, m2)
+	acquire(t, a, "seats", "alice")
+	hang := make(chan struct{})
+	defer close(hang)
+	var renewals atomic.Int32
+	c.SetHooks(agenttest.Hooks{Renew: func(*licmeshv1.RenewResponse) error {
+		if renewals.Add(1) == 2 {
+			<-hang
+		}
+		return nil
+	}})
+	var s schedule
+	clk.Advance(10 * time.Second)
+	a.step(context.Background(), &s)
+	require.Equal(t, 1, c.Calls("RenewStream"))
+	clk.Advance(10 * time.Second)
+	start := time.Now()
+	a.step(context.Background(), &s)
+	assert.GreaterOrEqual(t, time.Since(start), a.cfg.RequestTimeout, "gave up before the request timeout")
+	assert.Equal(t, 2, c.Calls("RenewStream"), "streams opened")
+	assert.Equal(t, int32(3), renewals.Load(), "renewals answered or hung")
+	l, ok := a.book.Find("seats", "alice")
+	require.True(t, ok)
+	assert.Equal(t, leasebook.StateValid, l.State)
+	assert.Equal(t, 30*time.Second, l.Remaining, "renewed by the second master")
 }

@@ -167,9 +167,22 @@ func (r *renewStream) close() {
 }
 
 // renew sends req on the stream and reads its answer; when ctx ends first
-// the stream is cut, and is of no more use.
+// the stream is cut (both directions closed, as collectord cuts it: over
+// HTTP/2 a cancelled context alone does not end a Receive), and is of no
+// more use.
 func (r *renewStream) renew(ctx context.Context, req *licmeshv1.RenewRequest) (*licmeshv1.RenewResponse, error) {
-	stop := context.AfterFunc(ctx, r.cancel)
+	cut := make(chan struct{})
+	stopFunc := context.AfterFunc(ctx, func() {
+		defer close(cut)
+		r.close()
+	})
+	stop := func() bool {
+		if stopFunc() {
+			return true
+		}
+		<-cut
+		return false
+	}
 	resp, err := func() (*licmeshv1.RenewResponse, error) {
 		if err := r.st.Send(&licmeshv1.RenewStreamRequest{Renew: req}); err != nil {
 			if errors.Is(err, io.EOF) {

@@ -222,7 +222,7 @@ type Master struct {
 func (m *Master) LackSeatOps() { m.c.mu.Lock(); m.noSeatOps = true; m.c.mu.Unlock() }
 
 // LackRenewStream makes m a master of a release before RenewStream: it
-// answers the call Unimplemented, as such a master does.
+// answers the call's path 404, as such a master's generated handler does.
 func (m *Master) LackRenewStream() { m.c.mu.Lock(); m.noRenewStream = true; m.c.mu.Unlock() }
 
 // StartMaster starts a master on 127.0.0.1 with TLS over TCP (HTTP/2, as
@@ -276,7 +276,20 @@ func (c *Cluster) newMaster() (*Master, *tls.Config, http.Handler) {
 	cert := pkitest.MasterCert(c.t, c.CA, nodeID)
 	m := &Master{c: c, NodeID: nodeID}
 	mux := http.NewServeMux()
-	mux.Handle(licmeshv1connect.NewCollectorServiceHandler(&handler{c: c, m: m}))
+	path, svc := licmeshv1connect.NewCollectorServiceHandler(&handler{c: c, m: m})
+	mux.Handle(path, svc)
+	// A master from before RenewStream does not know its path: its
+	// generated handler answers 404, which Connect reads as Unimplemented.
+	mux.HandleFunc(licmeshv1connect.CollectorServiceRenewStreamProcedure, func(w http.ResponseWriter, r *http.Request) {
+		c.mu.Lock()
+		old := m.noRenewStream
+		c.mu.Unlock()
+		if old {
+			http.NotFound(w, r)
+			return
+		}
+		svc.ServeHTTP(w, r)
+	})
 	mux.HandleFunc("GET /v1/artifacts/{sha}", c.serveArtifact(m))
 	tlsConf := c.CA.ServerTLS(cert, tls.VerifyClientCertIfGiven)
 	tlsConf.Time = c.now // client certificates are judged on the cluster's clock

@@ -332,12 +332,6 @@ func (h *handler) Renew(ctx context.Context, req *connect.Request[licmeshv1.Rene
 // as a Renew call; Calls("RenewStream") counts the streams. A hook's error
 // ends the stream.
 func (h *handler) RenewStream(ctx context.Context, stream *connect.BidiStream[licmeshv1.RenewStreamRequest, licmeshv1.RenewStreamResponse]) error {
-	h.c.mu.Lock()
-	old := h.m.noRenewStream
-	h.c.mu.Unlock()
-	if old {
-		return connect.NewError(connect.CodeUnimplemented, errors.New("licmesh.v1.CollectorService.RenewStream is not implemented"))
-	}
 	h.count("RenewStream")
 	for {
 		req, err := stream.Receive()
