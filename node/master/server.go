@@ -86,6 +86,9 @@ type Server struct {
 	// restartCh closes when the master must restart on a new release.
 	updateNudge chan struct{}
 	restartCh   chan struct{}
+	// stopping ends when the master starts to stop; set by Run before
+	// the collector port serves.
+	stopping context.Context
 	// started is when Run began; caughtUpOnce is set once this master has
 	// caught up with the cluster after it, and collectors are served.
 	started       time.Time
@@ -306,6 +309,7 @@ func (s *Server) Run(ctx context.Context, leave func() bool) error {
 	runCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
 	defer stop()
 	g, gctx := errgroup.WithContext(runCtx)
+	s.stopping = gctx
 	g.Go(func() error {
 		err := api.ServeTLS(s.apiLn, "", "")
 		if errors.Is(err, http.ErrServerClosed) {

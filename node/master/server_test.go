@@ -311,3 +311,35 @@ func openStreams(t *testing.T, s *Server) float64 {
 	require.NoError(t, s.m.renewStreams.Write(&m))
 	return m.GetGauge().GetValue()
 }
+
+// TestStoppingMasterEndsRenewalStreams: a renewal stream waiting for its
+// collector's next renewal does not hold a stopping master for the
+// transport's whole shutdown timeout (5 s): the stream ends at once.
+func TestStoppingMasterEndsRenewalStreams(t *testing.T) {
+	clk := clocktest.New(time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC))
+	s, err := New(testConfig(t, clk))
+	require.NoError(t, err)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- s.Run(ctx, nil) }()
+	require.Eventually(t, func() bool { return s.leading.Load() && s.Ready() }, 20*time.Second, poll, "leadership")
+	col := enrolled(t, s, "designer", 2)
+	l := acquire(t, s, "designer", "alice", col)
+	st := collectorClientOver(t, s, col, transport.ModeQUICOnly).RenewStream(context.Background())
+	require.NoError(t, st.Send(&licmeshv1.RenewStreamRequest{Renew: &licmeshv1.RenewRequest{LeaseIds: []uint64{uint64(l.ID)}}}))
+	_, err = st.Receive()
+	require.NoError(t, err)
+
+	start := time.Now()
+	cancel()
+	_, err = st.Receive()
+	require.Error(t, err, "the stream outlived its master")
+	select {
+	case err := <-done:
+		require.NoError(t, err, "Run")
+	case <-time.After(20 * time.Second):
+		t.Fatal("Run did not return")
+	}
+	assert.Less(t, time.Since(start), 4*time.Second, "stopping waited for the renewal stream")
+}
