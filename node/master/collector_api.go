@@ -29,9 +29,6 @@ const (
 	maxRenewPerCall  = 10000
 	maxCSRBytes      = 8 << 10
 	maxCollectorBody = 1 << 20
-	// renewStreamWait bounds one renewal on a RenewStream: the longest
-	// request_timeout a collector may have.
-	renewStreamWait = 5 * time.Minute
 )
 
 type collectorKey struct{}
@@ -417,11 +414,11 @@ func (h collectorHandler) RenewStream(ctx context.Context, stream *connect.BidiS
 		if req.Renew == nil {
 			return connect.NewError(connect.CodeInvalidArgument, fmt.Errorf("%w: a renewal stream message carries no renewal", ErrBadRequest))
 		}
-		// The stream carries no deadline of its own, as a unary call
-		// does; each renewal gets the longest a collector may wait.
-		mctx, cancel := context.WithTimeout(ctx, renewStreamWait)
-		resp, err := h.renewCall(mctx, id, req.Renew)
-		cancel()
+		// No deadline per renewal, as a unary call would carry: a
+		// collector that stops waiting cuts the stream, which cancels ctx,
+		// and a vanished one's connection times out. A timer a renewal
+		// would cost thousands a second on a big site.
+		resp, err := h.renewCall(ctx, id, req.Renew)
 		if err != nil {
 			return err
 		}

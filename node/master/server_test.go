@@ -301,6 +301,20 @@ func TestRenewStreamAnswersEachRenewal(t *testing.T) {
 			require.NoError(t, st.CloseRequest())
 			require.NoError(t, st.CloseResponse())
 			require.Eventually(t, func() bool { return openStreams(t, s) == 0 }, 5*time.Second, poll, "streams open after the end")
+			// A collector that stops waiting cuts its stream (as collectord
+			// does: its context, and both directions, since over HTTP/2
+			// the context alone does not reach the master), which ends
+			// the master's side of it too.
+			cctx, cut := context.WithCancel(context.Background())
+			st = c.RenewStream(cctx)
+			require.NoError(t, st.Send(&licmeshv1.RenewStreamRequest{Renew: &licmeshv1.RenewRequest{LeaseIds: []uint64{uint64(l.ID)}}}))
+			_, err = st.Receive()
+			require.NoError(t, err)
+			require.Equal(t, 1.0, openStreams(t, s), "streams open")
+			cut()
+			_ = st.CloseRequest()
+			_ = st.CloseResponse()
+			require.Eventually(t, func() bool { return openStreams(t, s) == 0 }, 5*time.Second, poll, "streams open after the cut")
 		})
 	}
 }
