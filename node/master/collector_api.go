@@ -416,8 +416,8 @@ func (h collectorHandler) RenewStream(ctx context.Context, stream *connect.BidiS
 		}
 		// No deadline per renewal, as a unary call would carry: a
 		// collector that stops waiting cuts the stream, which cancels ctx,
-		// and a vanished one's connection times out. A timer a renewal
-		// would cost thousands a second on a big site.
+		// and a vanished one's connection times out. A timer per renewal
+		// would mean thousands a second on a big site.
 		resp, err := h.renewCall(ctx, id, req.Renew)
 		if err != nil {
 			return err
@@ -563,7 +563,7 @@ func (s *Server) renewLocal(collectorID string, raw []uint64) []*licmeshv1.Renew
 	}
 	// Only the leases the collector holds in a pool still granted are
 	// renewed; the others keep out of the table.
-	renew := ids[:0:0]
+	renew := make([]lease.ID, 0, len(ids))
 	at := make([]int, 0, len(ids))
 	for i, v := range views {
 		switch {
