@@ -79,9 +79,9 @@ func (s *Server) collectorMux() http.Handler {
 		// A renewal stream waits in Receive for its collector's next
 		// renewal, and would hold a stopping master's shutdown for its
 		// whole timeout: closing the request body ends the wait, and the
-		// collector renews on another master. (An entitlement stream ends
-		// by itself; see entWatch.)
-		if r.URL.Path == licmeshv1connect.CollectorServiceRenewStreamProcedure && s.stopping != nil {
+		// collector renews on another master. (An entitlement stream
+		// waits on stopping itself.)
+		if r.URL.Path == licmeshv1connect.CollectorServiceRenewStreamProcedure {
 			body := r.Body
 			defer context.AfterFunc(s.stopping, func() { _ = body.Close() })()
 		}

@@ -45,13 +45,11 @@ const (
 type entWatch struct {
 	mu       sync.Mutex
 	changed  chan struct{}
-	done     chan struct{}
 	building chan struct{}
 }
 
 func newEntWatch() *entWatch {
-	return &entWatch{changed: make(chan struct{}), done: make(chan struct{}),
-		building: make(chan struct{}, 2*runtime.GOMAXPROCS(0))}
+	return &entWatch{changed: make(chan struct{}), building: make(chan struct{}, 2*runtime.GOMAXPROCS(0))}
 }
 
 // wait returns a channel closed at the next change.
@@ -62,7 +60,6 @@ func (w *entWatch) wait() <-chan struct{} {
 }
 
 func (w *entWatch) run(ctx context.Context, f *fsm.FSM) {
-	defer close(w.done)
 	t := time.NewTicker(entPoll)
 	defer t.Stop()
 	last := f.EntitlementsChanged()
@@ -118,7 +115,7 @@ func (h collectorHandler) WatchEntitlements(ctx context.Context, _ *connect.Requ
 		select {
 		case <-ctx.Done():
 			return streamEnded(ctx)
-		case <-s.ents.done:
+		case <-s.stopping.Done():
 			return connect.NewError(connect.CodeUnavailable, ErrShuttingDown)
 		case <-changed:
 		case <-time.After(s.cfg.EntitlementRefresh - time.Since(lastSent)):

@@ -86,8 +86,9 @@ type Server struct {
 	// restartCh closes when the master must restart on a new release.
 	updateNudge chan struct{}
 	restartCh   chan struct{}
-	// stopping ends when the master starts to stop; set by Run before
-	// the collector port serves.
+	// stopping ends when the master starts to stop: the long-lived
+	// collector streams end then, rather than hold the shutdown. Run sets
+	// it before the collector port serves.
 	stopping context.Context
 	// started is when Run began; caughtUpOnce is set once this master has
 	// caught up with the cluster after it, and collectors are served.
@@ -160,6 +161,7 @@ func New(cfg Config) (*Server, error) {
 	s.m = newMetrics(s)
 	s.presence = newPresence()
 	s.ents = newEntWatch()
+	s.stopping = context.Background() // until Run
 	s.fsm.SetObserver(tableObserver{s})
 
 	host := cfg.AdvertiseHost
