@@ -268,7 +268,7 @@ func (a *Agent) reconcileOffline(ctx context.Context) error {
 			if err != nil {
 				return err
 			}
-			g, err := checkGrant(resp.Msg, l.Pool, l.Holder, id)
+			g, err := a.checkGrant(addr, resp.Msg, l.Pool, l.Holder, id)
 			if err != nil {
 				return err
 			}

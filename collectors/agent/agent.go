@@ -37,6 +37,9 @@ type Agent struct {
 	started time.Time
 	// renewBatchSize is maxRenewBatch; tests lower it.
 	renewBatchSize int
+	// tokens picks the lease tokens from masters whose signature is
+	// checked.
+	tokens *tokenSampler
 
 	kickc     chan struct{}
 	ready     chan struct{}
@@ -117,6 +120,7 @@ func New(cfg config.Config, opts Options) (*Agent, error) {
 		upd:     newUpdater(opts.Executable),
 
 		renewBatchSize: maxRenewBatch,
+		tokens:         newTokenSampler(tokenCheckEvery),
 	}
 	a.seats = batch.New(maxSeatBatch, seatCallsInFlight, a.flushSeats)
 	a.seats.OnOrphans(a.orphanedSeats)

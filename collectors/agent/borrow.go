@@ -51,7 +51,8 @@ func (a *Agent) Borrow(ctx context.Context, pool, holder string, d time.Duration
 		if err != nil {
 			return err
 		}
-		g, err := checkLease(resp.Msg.GetLease(), pool, holder, id)
+		// A lent token is checked in full: it stands alone for days.
+		g, err := a.checkLeaseSig(addr, resp.Msg.GetLease(), pool, holder, id, true)
 		if err != nil {
 			return err
 		}
@@ -187,9 +188,15 @@ func latest(ts ...time.Time) time.Time {
 	return out
 }
 
-// checkLease validates a lease from a master for pool and holder and
-// returns it as a grant for the book.
-func checkLease(l *licmeshv1.Lease, pool, holder string, id *identity.Identity) (leasebook.Grant, error) {
+// checkLease validates a lease from the master at addr for pool and holder
+// and returns it as a grant for the book.
+func (a *Agent) checkLease(addr string, l *licmeshv1.Lease, pool, holder string, id *identity.Identity) (leasebook.Grant, error) {
+	return a.checkLeaseSig(addr, l, pool, holder, id, a.tokens.due(addr))
+}
+
+// checkLeaseSig is checkLease with the token's signature checked or not as
+// sig says.
+func (a *Agent) checkLeaseSig(addr string, l *licmeshv1.Lease, pool, holder string, id *identity.Identity, sig bool) (leasebook.Grant, error) {
 	if l == nil {
 		return leasebook.Grant{}, badAnswer("answer has no lease")
 	}
@@ -216,7 +223,7 @@ func checkLease(l *licmeshv1.Lease, pool, holder string, id *identity.Identity) 
 		return leasebook.Grant{}, err
 	}
 	g.TTL, g.Grace = ttl, time.Duration(l.GetGraceMs())*time.Millisecond
-	if err := checkToken(string(g.Token), id, g); err != nil {
+	if err := a.checkTokenSig(addr, string(g.Token), id, g, sig); err != nil {
 		return leasebook.Grant{}, err
 	}
 	return g, nil

@@ -65,6 +65,7 @@ func TestGarbageAcquireAnswers(t *testing.T) {
 	c := agenttest.NewCluster(t)
 	m := c.StartMaster()
 	a, _ := enrolled(t, c, m)
+	a.tokens = newTokenSampler(1) // every signature checked, so a forged one is caught whenever it comes
 	alice := acquire(t, a, "seats", "alice")
 
 	cases := map[string]func(t *testing.T, r *licmeshv1.AcquireResponse){
@@ -128,6 +129,7 @@ func TestGarbageRenewAnswers(t *testing.T) {
 	c := agenttest.NewCluster(t)
 	m := c.StartMaster()
 	a, clk := enrolled(t, c, m)
+	a.tokens = newTokenSampler(1)
 	acquire(t, a, "seats", "alice")
 	acquire(t, a, "seats", "bob")
 

@@ -238,6 +238,8 @@ func (a *Agent) hello(ctx context.Context) error {
 		key := m.GetSigningPublicKey()
 		mismatch := len(key) != 0 && subtle.ConstantTimeCompare(key, id.SigningKey) != 1
 		if mismatch {
+			// Its tokens will not verify: check every one it sends.
+			a.tokens.failed(addr)
 			a.log.Warn("collectord: master announces a different lease signing key than the one from enrollment; keeping the enrolled key", "master", addr)
 		}
 		a.mu.Lock()
@@ -316,7 +318,7 @@ func (a *Agent) renewBatch(ctx context.Context, tr Transport, ids []lease.ID) er
 		if err != nil {
 			return err
 		}
-		renewals, err := a.checkRenewals(resp.GetResults(), ids, id)
+		renewals, err := a.checkRenewals(addr, resp.GetResults(), ids, id)
 		if err != nil {
 			return err
 		}

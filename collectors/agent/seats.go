@@ -170,7 +170,7 @@ func (a *Agent) flushSeats(ctx context.Context, ops []seatOp) ([]seatResult, err
 			if ops[i].release {
 				continue
 			}
-			g, err := checkLease(r.GetLease(), ops[i].pool, ops[i].holder, id)
+			g, err := a.checkLease(addr, r.GetLease(), ops[i].pool, ops[i].holder, id)
 			if err != nil {
 				again, last = append(again, i), err
 				continue

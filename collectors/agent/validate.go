@@ -1,6 +1,7 @@
 package agent
 
 import (
+	"errors"
 	"time"
 
 	"github.com/licmesh/licmesh/collectors/identity"
@@ -9,17 +10,33 @@ import (
 	"github.com/licmesh/licmesh/mesh/wire/licmeshv1"
 )
 
-// checkToken verifies a lease token from a master: its signature with the
-// cluster key, and that it says what the master's message says. The token's
-// own times are not judged here: the collector counts validity on its
-// monotonic clock, and the master's wall clock may differ from this host's.
-func checkToken(tok string, id *identity.Identity, want leasebook.Grant) error {
+// checkToken checks a lease token from the master at addr: that it says
+// what the master's message says, and, when the sampler picks it (see
+// tokenCheckEvery), its signature with the cluster key. The token's own
+// times are not judged here: the collector counts validity on its monotonic
+// clock, and the master's wall clock may differ from this host's.
+func (a *Agent) checkToken(addr, tok string, id *identity.Identity, want leasebook.Grant) error {
+	return a.checkTokenSig(addr, tok, id, want, a.tokens.due(addr))
+}
+
+// checkTokenSig is checkToken with the signature checked or not as sig says.
+func (a *Agent) checkTokenSig(addr, tok string, id *identity.Identity, want leasebook.Grant, sig bool) error {
 	if tok == "" {
 		return badAnswer("lease %d has no token", want.ID)
 	}
-	// The zero time is before any lease's end, so Verify checks format and
-	// signature only.
-	doc, err := lease.Verify(lease.Token(tok), id.SigningKey, time.Time{})
+	var doc lease.Document
+	var err error
+	if sig {
+		// The zero time is before any lease's end, so Verify checks
+		// format and signature only.
+		doc, err = lease.Verify(lease.Token(tok), id.SigningKey, time.Time{})
+		if errors.Is(err, lease.ErrBadSignature) {
+			a.tokens.failed(addr)
+			a.log.Error("collectord: a master's lease token does not verify with the cluster key; every token it sends is checked from now on", "master", addr, "lease_id", want.ID)
+		}
+	} else {
+		doc, err = lease.Decode(lease.Token(tok))
+	}
 	if err != nil {
 		return badAnswer("lease %d token: %v", want.ID, err)
 	}
@@ -49,10 +66,10 @@ func checkTTL(id lease.ID, ms int64) (time.Duration, error) {
 	return time.Duration(ms) * time.Millisecond, nil
 }
 
-// checkGrant validates an Acquire answer for pool and holder and returns it
-// as a grant for the book.
-func checkGrant(m *licmeshv1.AcquireResponse, pool, holder string, id *identity.Identity) (leasebook.Grant, error) {
-	return checkLease(m.GetLease(), pool, holder, id)
+// checkGrant validates an Acquire answer from the master at addr for pool
+// and holder and returns it as a grant for the book.
+func (a *Agent) checkGrant(addr string, m *licmeshv1.AcquireResponse, pool, holder string, id *identity.Identity) (leasebook.Grant, error) {
+	return a.checkLease(addr, m.GetLease(), pool, holder, id)
 }
 
 // Renew reasons a master may give for a lease it no longer renews.
@@ -65,7 +82,7 @@ const (
 // result per requested lease, each either renewed with a TTL in range (and,
 // if it carries one, a token that verifies and matches the lease), or refused
 // for a known reason.
-func (a *Agent) checkRenewals(results []*licmeshv1.RenewResult, asked []lease.ID, id *identity.Identity) ([]leasebook.Renewal, error) {
+func (a *Agent) checkRenewals(addr string, results []*licmeshv1.RenewResult, asked []lease.ID, id *identity.Identity) ([]leasebook.Renewal, error) {
 	if len(results) != len(asked) {
 		return nil, badAnswer("renew answer has %d results for %d leases", len(results), len(asked))
 	}
@@ -106,7 +123,7 @@ func (a *Agent) checkRenewals(results []*licmeshv1.RenewResult, asked []lease.ID
 		// token it has. One that is sent must be right.
 		if r.GetToken() != "" {
 			g := leasebook.Grant{ID: lid, Fence: held.Fence, Pool: held.Pool, Holder: held.Holder}
-			if err := checkToken(r.GetToken(), id, g); err != nil {
+			if err := a.checkToken(addr, r.GetToken(), id, g); err != nil {
 				return nil, err
 			}
 		}
