@@ -531,7 +531,7 @@ func (s *Server) renew(ctx context.Context, collectorID string, ids []uint64) ([
 // unanswered errs on the safe side: the master holds the seat longer than
 // the collector counts it.
 func (s *Server) renewConfirmed(ctx context.Context, collectorID string, ids []uint64) ([]*licmeshv1.RenewResult, error) {
-	v := s.leaderCheck.join()
+	v := s.leaderCheck.join(true)
 	res := s.renewLocal(collectorID, ids)
 	if err := v.wait(ctx); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrNotLeader, err)

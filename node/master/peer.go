@@ -103,7 +103,7 @@ func (h peerHandler) ReadIndex(ctx context.Context, _ *connect.Request[licmeshv1
 	if !s.leading.Load() || !s.node.IsLeader() {
 		return nil, connect.NewError(connect.CodeUnavailable, ErrNoLeader)
 	}
-	if err := s.leaderCheck.join().wait(ctx); err != nil {
+	if err := s.leaderCheck.join(false).wait(ctx); err != nil {
 		return nil, connect.NewError(connect.CodeUnavailable, fmt.Errorf("%w: %w", ErrNotLeader, err))
 	}
 	return connect.NewResponse(&licmeshv1.ReadIndexResponse{Index: s.node.Raft().CommitIndex()}), nil

@@ -246,7 +246,7 @@ func New(cfg Config) (*Server, error) {
 	s.leaderCheck = newLeaderCheck(func() error {
 		s.m.leaderChecks.Inc()
 		return s.node.Raft().Barrier(0).Error()
-	}, confirmSpacing)
+	}, confirmSpacing, confirmLull, confirmFullRound)
 	return s, nil
 }
 
@@ -259,6 +259,17 @@ const maxLeaseBatch = 4096
 // each carry more renewals, for a few milliseconds' wait that a renewal sent
 // a third of a TTL ahead does not notice.
 const confirmSpacing = 20 * time.Millisecond
+
+// confirmLull and confirmFullRound let a confirmation that only renewals
+// wait for gather them: while fewer than confirmFullRound calls wait, it
+// waits up to confirmLull from the last one's start. A fleet of 10,000
+// idle collectors renews about 1,000 times a second, which at
+// confirmSpacing alone is 50 Raft entries a second of a dozen renewals
+// each; with the lull it is about 16 of 64.
+const (
+	confirmLull      = 100 * time.Millisecond
+	confirmFullRound = 64
+)
 
 // Memberlist meta keys.
 const (

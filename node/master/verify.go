@@ -31,18 +31,33 @@ type leaderCheck struct {
 	// while rounds follow each other. Under load a round costs the same
 	// whatever it confirms, so spacing them trades a little latency for
 	// fewer of them.
-	spacing   time.Duration
+	spacing time.Duration
+	// lull is how long from the last round's start a following round
+	// waits for fullRound patient callers (renewals) before it starts
+	// with fewer. Renewals are sent a third of a TTL ahead, so a tenth of
+	// a second is nothing to them, while each round is a Raft entry on
+	// every master: a quiet fleet renewing steadily would otherwise pay
+	// one every spacing for a handful of renewals each.
+	lull      time.Duration
+	fullRound int
 	lastStart time.Time // of the last round; only run touches it
 
 	mu      sync.Mutex
 	running bool          // run is starting or waiting on rounds
 	next    *verification // the round callers join; starts when the last ends
+	// filled, while run waits out a lull, is closed when the next round
+	// has fullRound callers or an impatient one.
+	filled chan struct{}
 }
 
 // verification is one round's outcome, readable once done is closed.
 type verification struct {
 	done chan struct{}
 	err  error
+	// callers joined so far, and whether one of them would not wait out
+	// a lull; guarded by the leaderCheck's mu.
+	callers   int
+	impatient bool
 }
 
 // wait returns the round's outcome once it ends, or ctx's error first.
@@ -55,27 +70,37 @@ func (v *verification) wait(ctx context.Context) error {
 	}
 }
 
-func newLeaderCheck(verify func() error, spacing time.Duration) *leaderCheck {
-	return &leaderCheck{verify: verify, spacing: spacing}
+// newLeaderCheck returns a leaderCheck whose rounds, while they follow
+// each other, start at least spacing apart, and wait up to lull for
+// fullRound patient callers (lull <= spacing: they never wait for more).
+func newLeaderCheck(verify func() error, spacing, lull time.Duration, fullRound int) *leaderCheck {
+	return &leaderCheck{verify: verify, spacing: spacing, lull: lull, fullRound: max(fullRound, 1)}
 }
 
 // Confirm returns nil once a quorum has recognized this master as leader at
 // some instant after Confirm was called, or the reason it could not. The
-// round it joins goes on if ctx ends first, for the other callers.
-func (c *leaderCheck) Confirm(ctx context.Context) error {
-	return c.join().wait(ctx)
+// round it joins goes on if ctx ends first, for the other callers. A patient
+// caller's round may wait out a lull for others.
+func (c *leaderCheck) Confirm(ctx context.Context, patient bool) error {
+	return c.join(patient).wait(ctx)
 }
 
 // join returns the round that has not started yet, starting the rounds if
 // none is in flight. A caller that joins before it does the work the round
-// confirms overlaps the two.
-func (c *leaderCheck) join() *verification {
+// confirms overlaps the two. An impatient caller ends a lull at once.
+func (c *leaderCheck) join(patient bool) *verification {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.next == nil {
 		c.next = &verification{done: make(chan struct{})}
 	}
 	v := c.next
+	v.callers++
+	v.impatient = v.impatient || !patient
+	if c.filled != nil && (!patient || v.callers >= c.fullRound) {
+		close(c.filled)
+		c.filled = nil
+	}
 	if !c.running {
 		c.running = true
 		go c.run()
@@ -83,18 +108,18 @@ func (c *leaderCheck) join() *verification {
 	return v
 }
 
-// run starts rounds, one at a time and at most one per spacing, each for
-// the callers that joined before it started, and returns once a round ends
+// run starts rounds, one at a time and paced (see pace), each for the
+// callers that joined before it started, and returns once a round ends
 // with nobody waiting for another. It owns running while it runs; verify's
 // own bound (raft answers every barrier once it steps down or shuts down)
-// and spacing are its way out.
+// and the pacing's are its way out.
 func (c *leaderCheck) run() {
 	for first := true; ; first = false {
-		// Spacing is for rounds that follow each other under load; the
-		// first round of a quiet spell starts at once, so a lone renewal
-		// waits for one confirmation and nothing more.
-		if wait := c.spacing - time.Since(c.lastStart); wait > 0 && !first {
-			time.Sleep(wait)
+		// Pacing is for rounds that follow each other; the first round
+		// of a quiet spell starts at once, so a lone renewal waits for
+		// one confirmation and nothing more.
+		if !first {
+			c.pace()
 		}
 		c.mu.Lock()
 		v := c.next
@@ -108,4 +133,31 @@ func (c *leaderCheck) run() {
 		v.err = c.verify()
 		close(v.done)
 	}
+}
+
+// pace waits before a round that follows another: until spacing after the
+// last one started, and then, while fewer than fullRound callers wait and
+// none of them is impatient, until lull after it.
+func (c *leaderCheck) pace() {
+	if wait := c.spacing - time.Since(c.lastStart); wait > 0 {
+		time.Sleep(wait)
+	}
+	wait := c.lull - time.Since(c.lastStart)
+	c.mu.Lock()
+	if wait <= 0 || c.next == nil || c.next.callers >= c.fullRound || c.next.impatient {
+		c.mu.Unlock()
+		return
+	}
+	filled := make(chan struct{})
+	c.filled = filled
+	c.mu.Unlock()
+	t := time.NewTimer(wait)
+	select {
+	case <-filled:
+	case <-t.C:
+	}
+	t.Stop()
+	c.mu.Lock()
+	c.filled = nil
+	c.mu.Unlock()
 }

@@ -44,13 +44,13 @@ func isDone(v *verification) bool {
 
 func TestLeaderCheckLateCallersWaitForTheNextRound(t *testing.T) {
 	g := newGatedVerify()
-	c := newLeaderCheck(g.verify, 0)
+	c := newLeaderCheck(g.verify, 0, 0, 1)
 
-	first := c.join()
+	first := c.join(true)
 	<-g.started // round 1 is in flight
 
 	// Arriving now, these may not ride on round 1: it began before them.
-	late := []*verification{c.join(), c.join(), c.join()}
+	late := []*verification{c.join(true), c.join(true), c.join(true)}
 	for _, v := range late {
 		require.Same(t, late[0], v, "callers waiting together share one round")
 	}
@@ -74,7 +74,7 @@ func TestLeaderCheckLateCallersWaitForTheNextRound(t *testing.T) {
 		defer c.mu.Unlock()
 		return !c.running && c.next == nil
 	}, time.Second, time.Millisecond)
-	next := c.join()
+	next := c.join(true)
 	<-g.started
 	g.results <- nil
 	<-next.done
@@ -88,7 +88,7 @@ func TestLeaderCheckSharesRoundsUnderLoad(t *testing.T) {
 		calls.Add(1)
 		time.Sleep(2 * time.Millisecond) // a quorum round trip
 		return nil
-	}, 0)
+	}, 0, 0, 1)
 	const callers = 200
 	var wg sync.WaitGroup
 	start := make(chan struct{})
@@ -98,7 +98,7 @@ func TestLeaderCheckSharesRoundsUnderLoad(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			<-start
-			errs <- c.Confirm(context.Background())
+			errs <- c.Confirm(context.Background(), true)
 		}()
 	}
 	close(start)
@@ -118,9 +118,9 @@ func TestLeaderCheckSpacesRounds(t *testing.T) {
 	c := newLeaderCheck(func() error {
 		starts = append(starts, time.Now()) // rounds never overlap
 		return nil
-	}, spacing)
+	}, spacing, 0, 1)
 	for range 3 {
-		require.NoError(t, c.Confirm(context.Background()))
+		require.NoError(t, c.Confirm(context.Background(), true))
 	}
 	require.Len(t, starts, 3)
 	for i := 1; i < len(starts); i++ {
@@ -128,19 +128,82 @@ func TestLeaderCheckSpacesRounds(t *testing.T) {
 	}
 }
 
+// lulling reports whether run is waiting out a lull for more callers.
+func lulling(c *leaderCheck) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.filled != nil
+}
+
+func TestLeaderCheckWaitsOutALullForPatientCallers(t *testing.T) {
+	g := newGatedVerify()
+	c := newLeaderCheck(g.verify, 0, time.Hour, 3)
+
+	first := c.join(true)
+	<-g.started // the first round of a quiet spell starts at once
+	a, b := c.join(true), c.join(true)
+	g.results <- nil
+	<-first.done
+
+	// Two renewals wait for the next round: it waits for a third.
+	require.Eventually(t, func() bool { return lulling(c) }, 10*time.Second, time.Millisecond)
+	require.EqualValues(t, 1, g.calls.Load(), "a round started short of a full one")
+	third := c.join(true)
+	require.Same(t, a, third)
+	<-g.started
+	require.False(t, lulling(c))
+	g.results <- nil
+	for _, v := range []*verification{a, b, third} {
+		<-v.done
+		require.NoError(t, v.err)
+	}
+
+	// An impatient caller (a linearizable read) ends the lull at once.
+	d := c.join(true)
+	<-g.started
+	e := c.join(true)
+	g.results <- nil
+	<-d.done
+	require.Eventually(t, func() bool { return lulling(c) }, 10*time.Second, time.Millisecond)
+	read := c.join(false)
+	require.Same(t, e, read)
+	<-g.started
+	g.results <- nil
+	<-read.done
+	require.NoError(t, read.err)
+	require.EqualValues(t, 4, g.calls.Load())
+}
+
+func TestLeaderCheckLullEnds(t *testing.T) {
+	const lull = 30 * time.Millisecond
+	g := newGatedVerify()
+	c := newLeaderCheck(g.verify, 0, lull, 1000)
+	t0 := time.Now() // no later than round 1's start
+	v := c.join(true)
+	<-g.started // starts at once
+	w := c.join(true)
+	g.results <- nil
+	<-v.done
+	<-g.started // w's round, alone, waits out the lull and goes
+	require.GreaterOrEqual(t, time.Since(t0), lull, "round 2 started before the lull ended")
+	g.results <- nil
+	<-w.done
+	require.NoError(t, w.err)
+}
+
 func TestLeaderCheckConfirmGivesUpWithItsContext(t *testing.T) {
 	g := newGatedVerify()
-	c := newLeaderCheck(g.verify, 0)
+	c := newLeaderCheck(g.verify, 0, 0, 1)
 	ctx, cancel := context.WithCancel(context.Background())
 	errc := make(chan error, 1)
-	go func() { errc <- c.Confirm(ctx) }()
+	go func() { errc <- c.Confirm(ctx, true) }()
 	<-g.started
 	cancel()
 	require.ErrorIs(t, <-errc, context.Canceled)
 
 	// The round goes on for others; a caller after it gets a round of its own.
 	other := make(chan error, 1)
-	go func() { other <- c.Confirm(context.Background()) }()
+	go func() { other <- c.Confirm(context.Background(), true) }()
 	g.results <- nil
 	<-g.started
 	g.results <- nil
@@ -165,7 +228,7 @@ func TestRenewalWaitsForLeadershipConfirmedAfterItArrived(t *testing.T) {
 	require.Equal(t, before+1, lastIndex(s), "one barrier entry for the renewal")
 
 	g := newGatedVerify()
-	s.leaderCheck = newLeaderCheck(g.verify, 0)
+	s.leaderCheck = newLeaderCheck(g.verify, 0, 0, 1)
 	type answer struct {
 		res []*licmeshv1.RenewResult
 		err error
