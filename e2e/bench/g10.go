@@ -46,7 +46,8 @@ func MeasureG10(ctx context.Context, cfg Config, window time.Duration) (_ IdleRu
 	var col *harness.Collector
 	err = m.tb.Do(func() {
 		tok := m.c.Masters[0].JoinToken(1)
-		col = harness.StartCollector(m.tb, "idle", m.c.CollectorAddrs(), tok)
+		col = newCollector(m.tb, "idle", m.c.CollectorAddrs(), tok, "")
+		col.Start()
 		col.WaitReady(30 * time.Second)
 	})
 	if err != nil {

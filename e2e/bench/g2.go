@@ -40,7 +40,8 @@ func MeasureG2(ctx context.Context, cfg Config) (_ map[int]G2Run, err error) {
 	var col *harness.Collector
 	err = m.tb.Do(func() {
 		tok := m.c.Masters[0].JoinToken(1)
-		col = harness.StartCollectorWith(m.tb, "g2", m.c.CollectorAddrs(), tok, "max_leases: 10000\nmax_in_flight: 1024\n")
+		col = newCollector(m.tb, "g2", m.c.CollectorAddrs(), tok, "max_leases: 10000\nmax_in_flight: 1024\n")
+		col.Start()
 		col.WaitReady(30 * time.Second)
 	})
 	if err != nil {

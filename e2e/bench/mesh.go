@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"testing"
 	"time"
 
 	"connectrpc.com/connect"
@@ -441,4 +442,13 @@ func poll(ctx context.Context, cond func() error) error {
 		case <-t.C:
 		}
 	}
+}
+
+// newCollector is harness.NewCollector at the log level of production, as
+// the masters run: the harness's debug lines cost collectord CPU that the
+// measurements would count (a line per seat granted, in G2).
+func newCollector(tb testing.TB, name string, masters []string, token, extraYAML string) *harness.Collector {
+	c := harness.NewCollector(tb, name, masters, token, extraYAML)
+	c.Args = append(c.Args, "--log-level", "info")
+	return c
 }

@@ -135,7 +135,7 @@ func MeasureU2(ctx context.Context, cfg Config, site U2Site) (_ MeteredRun, err 
 	var col *harness.Collector
 	err = m.tb.Do(func() {
 		tok := m.c.Masters[0].JoinToken(1)
-		col = harness.NewCollector(m.tb, "metered", m.c.CollectorAddrs(), tok, extra)
+		col = newCollector(m.tb, "metered", m.c.CollectorAddrs(), tok, extra)
 		col.Bin = exe
 		col.Start()
 		col.WaitReady(30 * time.Second)
