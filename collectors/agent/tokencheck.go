@@ -59,13 +59,17 @@ func (s *tokenSampler) due(addr string) bool {
 	return m.strict || s.every == 1 || m.n%s.every == 1
 }
 
-// failed records that a token from addr did not verify.
-func (s *tokenSampler) failed(addr string) {
+// failed records that a token from addr did not verify, or that addr
+// announced another key, and reports whether addr was not marked so yet.
+func (s *tokenSampler) failed(addr string) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if m := s.by[addr]; m != nil {
-		m.strict = true
-		return
+	m := s.by[addr]
+	if m == nil {
+		m = &masterTokens{}
+		s.by[addr] = m
 	}
-	s.by[addr] = &masterTokens{strict: true}
+	first := !m.strict
+	m.strict = true
+	return first
 }

@@ -23,11 +23,12 @@ func TestTokenSamplerPicksTheFirstThenOneInEvery(t *testing.T) {
 	require.True(t, s.due("m2:7443"), "the first token from another master")
 	require.False(t, s.due("m2:7443"))
 
-	s.failed("m1:7443")
+	require.True(t, s.failed("m1:7443"), "the first failure is news")
+	require.False(t, s.failed("m1:7443"), "and the second is not")
 	for range 5 {
 		require.True(t, s.due("m1:7443"), "a master whose token failed has every token checked")
 	}
-	s.failed("m3:7443") // before any token: a hello that named another key
+	require.True(t, s.failed("m3:7443")) // before any token: a hello that named another key
 	require.True(t, s.due("m3:7443"))
 	require.True(t, s.due("m3:7443"))
 

@@ -30,8 +30,7 @@ func (a *Agent) checkTokenSig(addr, tok string, id *identity.Identity, want leas
 		// The zero time is before any lease's end, so Verify checks
 		// format and signature only.
 		doc, err = lease.Verify(lease.Token(tok), id.SigningKey, time.Time{})
-		if errors.Is(err, lease.ErrBadSignature) {
-			a.tokens.failed(addr)
+		if errors.Is(err, lease.ErrBadSignature) && a.tokens.failed(addr) {
 			a.log.Error("collectord: a master's lease token does not verify with the cluster key; every token it sends is checked from now on", "master", addr, "lease_id", want.ID)
 		}
 	} else {
