@@ -77,10 +77,10 @@ const (
 	ReasonExpired      = "expired"
 )
 
-// checkRenewals validates a Renew answer for the requested IDs: exactly one
-// result per requested lease, each either renewed with a TTL in range (and,
-// if it carries one, a token that verifies and matches the lease), or refused
-// for a known reason.
+// checkRenewals validates a Renew answer from the master at addr for the
+// requested IDs: exactly one result per requested lease, each either renewed
+// with a TTL in range (and, if it carries one, a token that matches the
+// lease, checked as checkToken does), or refused for a known reason.
 func (a *Agent) checkRenewals(addr string, results []*licmeshv1.RenewResult, asked []lease.ID, id *identity.Identity) ([]leasebook.Renewal, error) {
 	if len(results) != len(asked) {
 		return nil, badAnswer("renew answer has %d results for %d leases", len(results), len(asked))
