@@ -33,6 +33,16 @@ func (g *gatedVerify) verify() error {
 	return <-g.results
 }
 
+// pass lets the next round start and succeed, and checks that v, which
+// rides on it, is answered so.
+func (g *gatedVerify) pass(t *testing.T, v *verification) {
+	t.Helper()
+	<-g.started
+	g.results <- nil
+	<-v.done
+	require.NoError(t, v.err)
+}
+
 func isDone(v *verification) bool {
 	select {
 	case <-v.done:
@@ -74,11 +84,7 @@ func TestLeaderCheckLateCallersWaitForTheNextRound(t *testing.T) {
 		defer c.mu.Unlock()
 		return !c.running && c.next == nil
 	}, time.Second, time.Millisecond)
-	next := c.join(true)
-	<-g.started
-	g.results <- nil
-	<-next.done
-	require.NoError(t, next.err)
+	g.pass(t, c.join(true))
 	require.EqualValues(t, 3, g.calls.Load())
 }
 
@@ -167,10 +173,7 @@ func TestLeaderCheckWaitsOutALullForPatientCallers(t *testing.T) {
 	require.Eventually(t, func() bool { return lulling(c) }, 10*time.Second, time.Millisecond)
 	read := c.join(false)
 	require.Same(t, e, read)
-	<-g.started
-	g.results <- nil
-	<-read.done
-	require.NoError(t, read.err)
+	g.pass(t, read)
 	require.EqualValues(t, 4, g.calls.Load())
 }
 
