@@ -135,11 +135,17 @@ func TestVendorAlertsByWebhook(t *testing.T) {
 	require.NoError(t, h.s.evaluateVendorAlerts(ctx))
 	require.NoError(t, h.s.evaluateVendorAlerts(ctx))
 
+	// Wait for the hub to record the failed attempt, not just for the
+	// receiver to answer it: the retry is due mailFirstRetry after the
+	// hub's clock reads at recording, and moving the clock before that
+	// would put it out of reach.
 	require.Eventually(t, func() bool {
-		mu.Lock()
-		defer mu.Unlock()
-		return failures == 0
+		ms := h.outbox(t)
+		return len(ms) == 1 && ms[0].Attempts == 1 && ms[0].LastError != ""
 	}, 10*time.Second, 10*time.Millisecond, "the first attempt")
+	mu.Lock()
+	require.Zero(t, failures, "the first attempt was answered with a failure")
+	mu.Unlock()
 	h.clk.Advance(mailFirstRetry)
 	require.Eventually(t, func() bool {
 		mu.Lock()
