@@ -69,7 +69,9 @@ type targetCustom struct {
 	Withdrawn bool      `json:"withdrawn,omitempty"`
 }
 
-func targetName(version, component, goos, goarch string) string {
+// TargetName is the repository's name for the build of component for
+// goos/goarch in version, as the hub serves it.
+func TargetName(version, component, goos, goarch string) string {
 	return version + "/" + component + "-" + goos + "-" + goarch
 }
 
@@ -121,7 +123,7 @@ func parseReleases(t *metadata.TargetsType) ([]Release, error) {
 		if !isWord(c.Component) || !isWord(c.OS) || !isWord(c.Arch) || !isWord(c.Channel) {
 			return nil, fail(ErrMalformed, nil, "target %q has a bad component, os, arch or channel", name)
 		}
-		if want := targetName(c.Version, c.Component, c.OS, c.Arch); name != want {
+		if want := TargetName(c.Version, c.Component, c.OS, c.Arch); name != want {
 			return nil, fail(ErrMalformed, nil, "target %q describes itself as %q", name, want)
 		}
 		sum, ok := tf.Hashes["sha256"]

@@ -255,7 +255,7 @@ func (r *Repo) Publish(now time.Time, version, channel string, artifacts []Artif
 		if !isWord(in.OS) || !isWord(in.Arch) {
 			return nil, fail(ErrBadRelease, nil, "bad platform %q/%q: GOOS and GOARCH are lower-case letters and digits", in.OS, in.Arch)
 		}
-		name := targetName(version, in.Component, in.OS, in.Arch)
+		name := TargetName(version, in.Component, in.OS, in.Arch)
 		if _, dup := t.Signed.Targets[name]; dup {
 			return nil, fail(ErrBadRelease, nil, "two artifacts for %s", name)
 		}

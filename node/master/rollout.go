@@ -460,6 +460,17 @@ func (s *Server) masterArtifact(v string) (fsm.ReleaseArtifact, bool) {
 	return fsm.ReleaseArtifact{}, false
 }
 
+// selfArtifact is this master's build of target with digest sha, named as
+// the hub serves it: the hub is where it comes from when no master holds
+// it.
+func (s *Server) selfArtifact(target, sha string, size int64) fsm.ReleaseArtifact {
+	if known, ok := s.masterArtifact(target); ok && known.SHA256 == sha {
+		return known
+	}
+	return fsm.ReleaseArtifact{Name: release.TargetName(target, release.ComponentMeshd, goos, goarch),
+		Component: release.ComponentMeshd, OS: goos, Arch: goarch, SHA256: sha, Size: size}
+}
+
 // UpdateSelf installs a release on this master and restarts it; it
 // answers first.
 func (h peerHandler) UpdateSelf(ctx context.Context, req *connect.Request[licmeshv1.UpdateSelfRequest]) (*connect.Response[licmeshv1.UpdateSelfResponse], error) {
@@ -485,8 +496,7 @@ func (h peerHandler) UpdateSelf(ctx context.Context, req *connect.Request[licmes
 // marker the restarted master reads.
 func (s *Server) installSelf(ctx context.Context, rollout, action, target, sha string, size int64) error {
 	if !s.hasArtifact(sha) {
-		u := s.fsm.Updates()
-		if err := s.fetchArtifact(ctx, u, fsm.ReleaseArtifact{Name: target + "/meshd", SHA256: sha, Size: size}); err != nil {
+		if err := s.fetchArtifact(ctx, s.fsm.Updates(), s.selfArtifact(target, sha, size)); err != nil {
 			return err
 		}
 	}

@@ -144,3 +144,31 @@ func fileSHA(b []byte) string {
 	h := sha256.Sum256(b)
 	return hex.EncodeToString(h[:])
 }
+
+// TestSelfArtifactIsNamedAsTheHubServesIt: a master installing itself
+// fetches its build from the hub when no master holds it, by the name the
+// vendor's repository gave it, whether or not the release is recorded here
+// yet. It once asked for "<version>/meshd", which the hub never serves.
+func TestSelfArtifactIsNamedAsTheHubServesIt(t *testing.T) {
+	if goos != "linux" || goarch != "amd64" {
+		t.Skipf("the test repository publishes linux/amd64 builds; this is %s/%s", goos, goarch)
+	}
+	dir := t.TempDir()
+	rootFile := filepath.Join(dir, "root.json")
+	s, clk := startMaster(t, func(c *Config) { c.ReleaseRootFile = rootFile })
+	v := newVendorRepo(t, clk.Now())
+	require.NoError(t, os.WriteFile(rootFile, v.r.State().Roots[0], 0o644))
+	v.publish(t, clk.Now(), "1.0.0")
+	_, _, err := s.importBundle(context.Background(), bytes.NewReader(v.bundle(t, v.r.State(), nil)))
+	require.NoError(t, err)
+	v.publish(t, clk.Now(), "1.1.0") // at the hub, not yet here
+
+	for _, version := range []string{"1.0.0", "1.1.0"} {
+		name := version + "/meshd-linux-amd64"
+		b := v.files[name]
+		a := s.selfArtifact(version, fileSHA(b), int64(len(b)))
+		assert.Equal(t, name, a.Name, "version %s", version)
+		assert.Equal(t, fileSHA(b), a.SHA256)
+		assert.Equal(t, int64(len(b)), a.Size)
+	}
+}
