@@ -27,6 +27,11 @@ var (
 	// failed to sign in too often; the sign-in form shows the error's text.
 	ErrSignInThrottled = errors.New("too many failed sign-ins")
 
+	// ErrSignInUnavailable, wrapped by an AuthFunc's error, says this
+	// master cannot judge a sign-in now (it cannot tell that its state is
+	// current): the form says so, answered 503, and names no cause.
+	ErrSignInUnavailable = errors.New("this master cannot check sign-ins now")
+
 	// ErrSessionUnavailable, wrapped by a CheckFunc's error, says the
 	// session cannot be judged here yet (a master still catching up with
 	// the cluster): the request is answered 503 and the session kept.

@@ -75,14 +75,16 @@ func (h *Handler) login(w http.ResponseWriter, r *http.Request) {
 		// err comes from the caller's check; it must not carry the secret,
 		// and neither does this log line.
 		h.cfg.Logger.Info("dashboard: sign-in refused", "user", c.User, "remote_addr", r.RemoteAddr, "err", err)
-		problem := "That user name and password were refused."
+		problem, status := "That user name and password were refused.", http.StatusUnauthorized
 		switch {
+		case errors.Is(err, ErrSignInUnavailable):
+			problem, status = "This master cannot check sign-ins now: it cannot reach the cluster's leader. Try again in a moment, or sign in on another master.", http.StatusServiceUnavailable
 		case errors.Is(err, ErrSignInThrottled):
 			problem = err.Error()
 		case c.Token != "":
 			problem = "That API token was refused."
 		}
-		h.renderLogin(w, http.StatusUnauthorized, problem, c.User)
+		h.renderLogin(w, status, problem, c.User)
 		return
 	}
 	if err := h.startSession(w, p); err != nil {

@@ -31,6 +31,23 @@ func TestLoginWrongTokenIs401WithoutCookie(t *testing.T) {
 	assert.Equal(t, http.StatusSeeOther, r.StatusCode, "after a refused sign-in GET /ui/, want a redirect")
 }
 
+// TestLoginUnavailableIs503 covers a master that cannot judge a sign-in
+// now (it cannot reach the leader to know its state is current): the form
+// says so with a 503 and names no cause, and no session starts.
+func TestLoginUnavailableIs503(t *testing.T) {
+	e := newTestEnv(t, func(c *dashboard.Config) {
+		c.Auth = func(context.Context, dashboard.Credentials) (dashboard.Principal, error) {
+			return dashboard.Principal{}, fmt.Errorf("%w: dial 10.0.0.7:7400: connection refused", dashboard.ErrSignInUnavailable)
+		}
+	})
+	c := e.newClient()
+	resp, body := c.signIn(adminToken)
+	require.Equal(t, http.StatusServiceUnavailable, resp.StatusCode, "status:\n%s", body)
+	assert.Contains(t, body, "cannot check sign-ins now")
+	assert.NotContains(t, body, "10.0.0.7", "the cause reached the page")
+	assert.Nil(t, findCookie(resp, "licmesh_session"), "a sign-in that could not be judged set a session cookie")
+}
+
 func TestLoginEmptyTokenIsRefused(t *testing.T) {
 	e := newTestEnv(t)
 	resp, body := e.newClient().signIn("   ")

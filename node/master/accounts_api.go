@@ -80,7 +80,9 @@ func (h adminHandler) ChangeOwnPassword(ctx context.Context, req *connect.Reques
 		return nil, connect.NewError(connect.CodeFailedPrecondition,
 			fmt.Errorf("%w: %s is a token bound to no user; it has no password", ErrBadRequest, p.ID))
 	}
-	if _, err := h.s.checkPassword(p.User, req.Msg.OldPassword); err != nil {
+	if _, err := h.s.checkPassword(ctx, p.User, req.Msg.OldPassword); errors.Is(err, ErrNoLeader) {
+		return nil, toConnect(err)
+	} else if err != nil {
 		return nil, connect.NewError(connect.CodePermissionDenied, fmt.Errorf("%w: the old password is wrong", ErrForbidden))
 	}
 	if req.Msg.NewPassword == req.Msg.OldPassword {

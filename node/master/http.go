@@ -64,7 +64,7 @@ func (s *Server) apiMux() http.Handler {
 		if c.Token != "" {
 			p, err = s.checkToken(c.Token)
 		} else {
-			p, err = s.checkPassword(c.User, c.Password)
+			p, err = s.checkPassword(ctx, c.User, c.Password)
 			if errors.Is(err, errThrottled) {
 				err = fmt.Errorf("%w for %q: wait %s and try again", dashboard.ErrSignInThrottled, c.User, signinWindow)
 			}

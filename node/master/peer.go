@@ -106,7 +106,10 @@ func (h peerHandler) ReadIndex(ctx context.Context, _ *connect.Request[licmeshv1
 	if err := s.leaderCheck.join(false).wait(ctx); err != nil {
 		return nil, connect.NewError(connect.CodeUnavailable, fmt.Errorf("%w: %w", ErrNotLeader, err))
 	}
-	return connect.NewResponse(&licmeshv1.ReadIndexResponse{Index: s.node.Raft().CommitIndex()}), nil
+	// The confirmation was a barrier made after the call arrived: its
+	// completion means this master's state machine holds every command
+	// committed before then.
+	return connect.NewResponse(&licmeshv1.ReadIndexResponse{Index: s.node.Raft().CommitIndex(), AppliedIndex: s.fsm.AppliedIndex()}), nil
 }
 
 func (h peerHandler) RenewLeases(ctx context.Context, req *connect.Request[licmeshv1.RenewLeasesRequest]) (*connect.Response[licmeshv1.RenewLeasesResponse], error) {

@@ -250,15 +250,20 @@ func (s *Server) tokenPrincipal(t fsm.Token) (Principal, error) {
 	return p, nil
 }
 
-// checkPassword authenticates a person's password sign-in.
-func (s *Server) checkPassword(name, password string) (Principal, error) {
+// checkPassword authenticates a person's password sign-in, on state no
+// older than the leader's when it is called: a user disabled, removed or
+// given a new password through another master a moment ago is judged so
+// here too, whichever master the person signs in to. A follower that
+// cannot learn the leader's commit index refuses to judge (it says so,
+// wrapping ErrNoLeader and dashboard.ErrSignInUnavailable).
+func (s *Server) checkPassword(ctx context.Context, name, password string) (Principal, error) {
 	if !s.signins.allow(name, s.now()) {
 		return Principal{}, fmt.Errorf("%w: %w", ErrUnauthorized, errThrottled)
 	}
-	u, ok := s.fsm.User(name)
-	if !ok && s.catchUp(func() bool { _, ok := s.fsm.User(name); return ok }) {
-		u, ok = s.fsm.User(name)
+	if err := s.catchUpWithLeader(ctx); err != nil {
+		return Principal{}, err
 	}
+	u, ok := s.fsm.User(name)
 	hash := u.PasswordHash
 	if !ok {
 		// Spend the same time on a name that does not exist, so timing
@@ -294,6 +299,55 @@ func (s *Server) catchUp(found func() bool) bool {
 	}
 	return found()
 }
+
+// catchUpWithLeader returns once this master has applied everything the
+// leader had committed when it was called. The leader has already.
+func (s *Server) catchUpWithLeader(ctx context.Context) error {
+	if s.node.IsLeader() {
+		return nil
+	}
+	// A leader elected a moment ago answers once it has taken over:
+	// ask again for a little while rather than refuse at once.
+	ctx, cancel := context.WithTimeout(ctx, readIndexPatience)
+	defer cancel()
+	var commit, applied uint64
+	var err error
+	for {
+		if commit, applied, err = s.readIndexes(ctx); err == nil || ctx.Err() != nil {
+			break
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+	if err != nil {
+		s.log.Warn("master: a sign-in was refused: the leader's commit index could not be had", "err", err)
+		return fmt.Errorf("%w: %w: %w", dashboard.ErrSignInUnavailable, ErrNoLeader, err)
+	}
+	if applied != 0 {
+		s.waitApplied(ctx, applied)
+		if got := s.fsm.AppliedIndex(); got < applied {
+			return fmt.Errorf("%w: %w: applied %d of the leader's %d", dashboard.ErrSignInUnavailable, ErrNoLeader, got, applied)
+		}
+		return nil
+	}
+	// A leader of an older release gives its commit index only, which may
+	// be an entry the state machine never sees (a barrier): wait on Raft's
+	// own applied index, as catching up at start does.
+	r := s.node.Raft()
+	for r.AppliedIndex() < commit && ctx.Err() == nil {
+		time.Sleep(2 * time.Millisecond)
+	}
+	if r.AppliedIndex() < commit {
+		return fmt.Errorf("%w: %w: applied %d of the leader's %d", dashboard.ErrSignInUnavailable, ErrNoLeader, r.AppliedIndex(), commit)
+	}
+	return nil
+}
+
+// readIndexPatience bounds how long a follower asks for the leader's commit
+// index before it refuses to judge a sign-in.
+const readIndexPatience = 3 * time.Second
 
 // errThrottled says a name failed to sign in too often of late.
 var errThrottled = errors.New("too many failed sign-ins")

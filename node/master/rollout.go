@@ -655,12 +655,19 @@ func (s *Server) catchupLoop(ctx context.Context) {
 // before ReadIndex is judged as before: by this master's commit index once
 // it has heard from the leader, which is right whenever its log was whole.
 func (s *Server) readIndex(ctx context.Context) (uint64, error) {
+	idx, _, err := s.readIndexes(ctx)
+	return idx, err
+}
+
+// readIndexes is readIndex with the leader's state-machine index too: 0
+// from a leader of a release before it.
+func (s *Server) readIndexes(ctx context.Context) (commit, applied uint64, err error) {
 	if s.node.IsLeader() {
-		return 0, ErrNotLeader // caughtUp sets a leader's target
+		return 0, 0, ErrNotLeader // caughtUp sets a leader's target
 	}
 	pc, err := s.peers.leader()
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
@@ -668,14 +675,14 @@ func (s *Server) readIndex(ctx context.Context) (uint64, error) {
 	if connect.CodeOf(err) == connect.CodeUnimplemented {
 		r := s.node.Raft()
 		if c := r.CommitIndex(); c != 0 && r.LastContact().After(s.started) {
-			return c, nil
+			return c, 0, nil
 		}
-		return 0, ErrNoLeader
+		return 0, 0, ErrNoLeader
 	}
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
-	return resp.Msg.GetIndex(), nil
+	return resp.Msg.GetIndex(), resp.Msg.GetAppliedIndex(), nil
 }
 
 // waitCaughtUp waits until caughtUp; false if deadline (when set) passes

@@ -58,8 +58,13 @@ func (*ReadIndexRequest) Descriptor() ([]byte, []int) {
 }
 
 type ReadIndexResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Index         uint64                 `protobuf:"varint,1,opt,name=index,proto3" json:"index,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Index uint64                 `protobuf:"varint,1,opt,name=index,proto3" json:"index,omitempty"`
+	// The leader's state-machine index once leadership was confirmed: every
+	// command committed before the call is at or below it. A follower waits
+	// for its own state machine to reach it before answering from its state.
+	// 0 from a leader of a release before it.
+	AppliedIndex  uint64 `protobuf:"varint,2,opt,name=applied_index,json=appliedIndex,proto3" json:"applied_index,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -97,6 +102,13 @@ func (*ReadIndexResponse) Descriptor() ([]byte, []int) {
 func (x *ReadIndexResponse) GetIndex() uint64 {
 	if x != nil {
 		return x.Index
+	}
+	return 0
+}
+
+func (x *ReadIndexResponse) GetAppliedIndex() uint64 {
+	if x != nil {
+		return x.AppliedIndex
 	}
 	return 0
 }
@@ -563,9 +575,10 @@ const file_licmesh_v1_peer_proto_rawDesc = "" +
 	"\n" +
 	"\x15licmesh/v1/peer.proto\x12\n" +
 	"licmesh.v1\x1a\x16licmesh/v1/lease.proto\"\x12\n" +
-	"\x10ReadIndexRequest\")\n" +
+	"\x10ReadIndexRequest\"N\n" +
 	"\x11ReadIndexResponse\x12\x14\n" +
-	"\x05index\x18\x01 \x01(\x04R\x05index\"x\n" +
+	"\x05index\x18\x01 \x01(\x04R\x05index\x12#\n" +
+	"\rapplied_index\x18\x02 \x01(\x04R\fappliedIndex\"x\n" +
 	"\x11UpdateSelfRequest\x12\x1d\n" +
 	"\n" +
 	"rollout_id\x18\x01 \x01(\tR\trolloutId\x12\x18\n" +
