@@ -39,12 +39,14 @@ var versioned struct {
 	err  error
 }
 
-// TestMain removes the versioned builds once every test is done with them.
+// TestMain removes the builds made for the tests once every test is done
+// with them.
 func TestMain(m *testing.M) {
 	code := m.Run()
 	if versioned.dir != "" {
 		os.RemoveAll(versioned.dir)
 	}
+	harness.RemoveBuilt()
 	os.Exit(code)
 }
 

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"io"
 	"math"
+	"os"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -14,6 +15,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/licmesh/licmesh/e2e/harness"
 )
 
 func TestConfigValidate(t *testing.T) {
@@ -183,4 +186,12 @@ func TestFormatValue(t *testing.T) {
 	} {
 		assert.Equal(t, want, FormatValue(v), "FormatValue(%v)", v)
 	}
+}
+
+// TestMain removes the binaries the harness built for the tests, if it
+// built any ($LICMESH_BIN unset), once every test is done with them.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	harness.RemoveBuilt()
+	os.Exit(code)
 }

@@ -10,9 +10,10 @@ import (
 )
 
 var build struct {
-	once sync.Once
-	dir  string
-	err  error
+	once  sync.Once
+	dir   string
+	err   error
+	owned bool // dir is a temporary build of ours, not $LICMESH_BIN
 }
 
 // Binaries returns the directory holding meshd, collectord and meshctl:
@@ -56,7 +57,16 @@ func Binaries() (string, error) {
 				return
 			}
 		}
-		build.dir = dir
+		build.dir, build.owned = dir, true
 	})
 	return build.dir, build.err
+}
+
+// RemoveBuilt removes the temporary build Binaries made, if it made one;
+// a test binary's TestMain calls it once every test is done. $LICMESH_BIN
+// is never touched.
+func RemoveBuilt() {
+	if build.owned {
+		os.RemoveAll(build.dir)
+	}
 }
