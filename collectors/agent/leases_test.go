@@ -24,6 +24,16 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
+// validLease returns holder's lease in pool from a's book, which must hold
+// it as valid.
+func validLease(t *testing.T, a *Agent, pool, holder string) leasebook.Lease {
+	t.Helper()
+	l, ok := a.book.Find(pool, holder)
+	require.True(t, ok, "no lease of %s in %s", holder, pool)
+	assert.Equal(t, leasebook.StateValid, l.State, "lease of %s in %s", holder, pool)
+	return l
+}
+
 func acquire(t *testing.T, a *Agent, pool, holder string) leasebook.Lease {
 	t.Helper()
 	l, err := a.Acquire(context.Background(), pool, holder)
@@ -165,9 +175,7 @@ func TestRenewalsStandForHellos(t *testing.T) {
 			assert.LessOrEqual(t, said, tc.max, "hellos over ten intervals")
 			assert.Equal(t, 30, c.Calls("Renew"), "renewals")
 			assert.Equal(t, PhaseConnected, a.Status().Phase)
-			l, ok := a.book.Find("seats", "alice")
-			require.True(t, ok)
-			assert.Equal(t, leasebook.StateValid, l.State)
+			validLease(t, a, "seats", "alice")
 		})
 	}
 }

@@ -10,7 +10,6 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/licmesh/licmesh/collectors/agent/agenttest"
-	"github.com/licmesh/licmesh/collectors/leasebook"
 	licmeshv1 "github.com/licmesh/licmesh/mesh/wire/licmeshv1"
 )
 
@@ -42,9 +41,7 @@ func TestRenewalsShareOneStream(t *testing.T) {
 			}
 			assert.Equal(t, 12, c.Calls("Renew"), "renewals")
 			assert.Equal(t, tc.streams, c.Calls("RenewStream"), "streams opened")
-			l, ok := a.book.Find("seats", "alice")
-			require.True(t, ok)
-			assert.Equal(t, leasebook.StateValid, l.State)
+			validLease(t, a, "seats", "alice")
 			if !tc.old {
 				return
 			}
@@ -79,9 +76,7 @@ func TestRenewalStreamFollowsTheMaster(t *testing.T) {
 	}
 	assert.Equal(t, 2, c.Calls("RenewStream"), "streams opened")
 	assert.Equal(t, 4, c.Calls("Renew"), "renewals")
-	l, ok := a.book.Find("seats", "alice")
-	require.True(t, ok)
-	assert.Equal(t, leasebook.StateValid, l.State)
+	validLease(t, a, "seats", "alice")
 }
 
 // TestRenewalStreamCutAtTheDeadline: a renewal its master does not answer
@@ -112,8 +107,6 @@ func TestRenewalStreamCutAtTheDeadline(t *testing.T) {
 	assert.GreaterOrEqual(t, time.Since(start), a.cfg.RequestTimeout, "gave up before the request timeout")
 	assert.Equal(t, 2, c.Calls("RenewStream"), "streams opened")
 	assert.Equal(t, int32(3), renewals.Load(), "renewals answered or hung")
-	l, ok := a.book.Find("seats", "alice")
-	require.True(t, ok)
-	assert.Equal(t, leasebook.StateValid, l.State)
+	l := validLease(t, a, "seats", "alice")
 	assert.Equal(t, 30*time.Second, l.Remaining, "renewed by the second master")
 }
