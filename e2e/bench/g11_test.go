@@ -33,8 +33,12 @@ func TestG11(t *testing.T) {
 		streams += m.Streams
 		if m.Leader {
 			leaders++
+			assert.Positive(t, m.CPU, "leader %+v", m)
 		}
-		assert.Positive(t, m.CPU, "master %+v", m)
+		// A follower of 30 collectors may not use a clock tick of CPU in
+		// two seconds, since leadership checks gather renewals (one
+		// barrier per 100 ms at most).
+		assert.GreaterOrEqual(t, m.CPU, time.Duration(0), "master %+v", m)
 		assert.Greater(t, m.RSS, 1.0, "master %+v", m)
 	}
 	assert.Equal(t, 1, leaders, "masters %+v", r.Masters)
